@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages spp needs to build, run and test. Run as root it installs what
+# is missing (apt-get, non-interactive); otherwise it prints the exact command to run.
+# usage: scripts/install-deps.sh [build|test|bench]   (default: build)
+set -euo pipefail
+what=${1:-build}
+pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libgeos-dev
+      libsqlite3-dev libspatialite-dev libsqlite3-mod-spatialite libmicrohttpd-dev
+      libjansson-dev libcairo2-dev libxml2-dev libutf8proc-dev nettle-dev zlib1g-dev
+      libpng-dev libwebp-dev libjpeg-dev fonts-dejavu-core gdal-bin sqlite3 python3-gdal
+      curl ca-certificates)
+case "$what" in
+  build) ;;
+  test)  pkgs+=(python3-pytest python3-owslib python3-lxml clang-format clang libclang-rt-14-dev
+                nodejs npm chromium) ;;
+  bench) pkgs+=(python3-pytest python3-owslib wrk hyperfine nginx mapserver-bin cgi-mapserver
+                spawn-fcgi postgresql postgresql-15-postgis-3 postgis python3-numpy) ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "spp needs these Debian packages; run as root:" >&2
+  echo "  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+stamp=/var/lib/apt/lists/partial/.spp-updated
+if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+  apt-get update -qq && touch "$stamp" 2>/dev/null || true
+fi
+$cmd -qq >/dev/null || { apt-get update -qq && $cmd -qq; }

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c: server settings: defaults, then an optional JSON file (--config) over them. */
+#include "config.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char home[PATH_MAX];
+
+const char *config_home(void)
+{
+    if (home[0]) return home;
+    const char *env = getenv("SPP_HOME");
+    if (env && *env) {
+        snprintf(home, sizeof home, "%s", env);
+        return home;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(home, sizeof home, "%s", exe);
+    } else {
+        snprintf(home, sizeof home, ".");
+    }
+    return home;
+}
+
+static char *home_path(const char *sub)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", config_home(), sub);
+    return str_dup(p);
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->port = 8080;
+    cfg->threads = 4;
+    cfg->storage_srid = 5897;
+    cfg->layers_dir = home_path("layers");
+    cfg->styles_dir = home_path("styles");
+    cfg->web_dir = home_path("src/web");
+    cfg->limits = (struct limits){
+        .max_width = 4096,
+        .max_height = 4096,
+        .max_features = 10000,
+        .default_features = 10,
+        .max_body = 1 << 20,
+        .max_xml_depth = 32,
+        .max_json_depth = 32,
+        .max_filter_nodes = 1000,
+        .query_ms = 10000,
+        .max_concurrent = 64,
+        .rate_per_minute = 0,
+    };
+}
+
+void config_fini(struct config *cfg)
+{
+    catalog_fini(&cfg->catalog);
+    free(cfg->db_path), free(cfg->layers_dir), free(cfg->styles_dir), free(cfg->web_dir);
+    free(cfg->public_url);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static int set_int(json_t *o, const char *key, int lo, int hi, int *out, const char *file,
+                   struct err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return err_set(err, ERR_PARAM, "%s: %s: must be an integer %d..%d", file, key, lo, hi);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int set_str(json_t *o, const char *key, char **out, const char *file, struct err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return 0;
+    if (!json_is_string(v)) return err_set(err, ERR_PARAM, "%s: %s: must be a string", file, key);
+    free(*out);
+    *out = str_dup(json_string_value(v));
+    return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct err *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
+    static const char *const keys[] = {"listen", "threads", "storage_srid", "layers_dir",
+                                       "styles_dir", "web_dir", "public_url", "limits", NULL};
+    static const char *const lkeys[] = {"max_width",      "max_height",     "max_features",
+                                        "default_features", "max_body",     "max_xml_depth",
+                                        "max_json_depth", "max_filter_nodes", "query_ms",
+                                        "max_concurrent", "rate_per_minute", NULL};
+    int rc = 0;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(root)) {
+        rc = err_set(err, ERR_PARAM, "%s: must be a JSON object", path);
+        goto done;
+    }
+    json_object_foreach(root, key, v)
+    {
+        int ok = 0;
+        for (const char *const *k = keys; *k; k++) ok |= strcmp(*k, key) == 0;
+        if (!ok) {
+            rc = err_set(err, ERR_PARAM, "%s: unknown setting \"%s\"", path, key);
+            goto done;
+        }
+    }
+    if ((v = json_object_get(root, "listen"))) {
+        const char *s = json_string_value(v);
+        const char *colon = s ? strrchr(s, ':') : NULL;
+        long port;
+        if (!colon || colon == s || (size_t)(colon - s) >= sizeof cfg->listen_host ||
+            str_to_long(colon + 1, &port) || port < 0 || port > 65535) {
+            rc = err_set(err, ERR_PARAM, "%s: listen: want \"HOST:PORT\"", path);
+            goto done;
+        }
+        snprintf(cfg->listen_host, sizeof cfg->listen_host, "%.*s", (int)(colon - s), s);
+        cfg->port = (int)port;
+    }
+    if ((rc = set_int(root, "threads", 1, 256, &cfg->threads, path, err))) goto done;
+    if ((rc = set_int(root, "storage_srid", 1, 999999, &cfg->storage_srid, path, err))) goto done;
+    if ((rc = set_str(root, "layers_dir", &cfg->layers_dir, path, err))) goto done;
+    if ((rc = set_str(root, "styles_dir", &cfg->styles_dir, path, err))) goto done;
+    if ((rc = set_str(root, "web_dir", &cfg->web_dir, path, err))) goto done;
+    if ((rc = set_str(root, "public_url", &cfg->public_url, path, err))) goto done;
+    json_t *lim = json_object_get(root, "limits");
+    if (lim) {
+        if (!json_is_object(lim)) {
+            rc = err_set(err, ERR_PARAM, "%s: limits: must be an object", path);
+            goto done;
+        }
+        json_object_foreach(lim, key, v)
+        {
+            int ok = 0;
+            for (const char *const *k = lkeys; *k; k++) ok |= strcmp(*k, key) == 0;
+            if (!ok) {
+                rc = err_set(err, ERR_PARAM, "%s: limits: unknown setting \"%s\"", path, key);
+                goto done;
+            }
+        }
+        struct limits *l = &cfg->limits;
+        int body = (int)l->max_body;
+        if ((rc = set_int(lim, "max_width", 1, 16384, &l->max_width, path, err)) ||
+            (rc = set_int(lim, "max_height", 1, 16384, &l->max_height, path, err)) ||
+            (rc = set_int(lim, "max_features", 1, 10000000, &l->max_features, path, err)) ||
+            (rc = set_int(lim, "default_features", 1, 10000000, &l->default_features, path,
+                          err)) ||
+            (rc = set_int(lim, "max_body", 1024, 1 << 30, &body, path, err)) ||
+            (rc = set_int(lim, "max_xml_depth", 4, 1000, &l->max_xml_depth, path, err)) ||
+            (rc = set_int(lim, "max_json_depth", 4, 1000, &l->max_json_depth, path, err)) ||
+            (rc = set_int(lim, "max_filter_nodes", 1, 1000000, &l->max_filter_nodes, path,
+                          err)) ||
+            (rc = set_int(lim, "query_ms", 1, 3600000, &l->query_ms, path, err)) ||
+            (rc = set_int(lim, "max_concurrent", 1, 100000, &l->max_concurrent, path, err)) ||
+            (rc = set_int(lim, "rate_per_minute", 0, 10000000, &l->rate_per_minute, path, err)))
+            goto done;
+        l->max_body = (size_t)body;
+    }
+done:
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/* config: server settings, the layer catalog (layers/NAME.json, layers/codelists/NAME.json) and the
+ * access rules that read it. Everything here is built once at start-up and is immutable after;
+ * request handlers get a `const struct config *`. */
+#ifndef SPP_CONFIG_H
+#define SPP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/core.h"
+#include "../core/request.h"
+
+enum field_type { FT_TEXT, FT_INTEGER, FT_REAL, FT_DATE, FT_BOOLEAN };
+
+/* OGC/WKB geometry type codes. */
+enum geom_type {
+    GT_POINT = 1,
+    GT_LINESTRING = 2,
+    GT_POLYGON = 3,
+    GT_MULTIPOINT = 4,
+    GT_MULTILINESTRING = 5,
+    GT_MULTIPOLYGON = 6
+};
+
+enum derive_kind { DERIVE_NONE, DERIVE_AREA, DERIVE_LENGTH };
+
+struct code_def {
+    char *code;
+    char *scheme;  /* "TT27_2018", "TT08_2024" or NULL */
+    char *name_vi;
+    char *name_en;
+    char *parent;  /* parent code or NULL */
+    char *group;   /* top group (NNP, PNN, CSD...) or NULL */
+    uint32_t rgb;  /* 0xRRGGBB */
+    int has_color;
+};
+
+struct crosswalk_def {
+    char *from, *to;
+    char *from_scheme, *to_scheme;
+};
+
+struct codelist {
+    char *id;
+    char *title_vi, *title_en;
+    struct code_def *codes;
+    int n_codes;
+    struct crosswalk_def *crosswalk;
+    int n_crosswalk;
+};
+
+struct field_def {
+    char *name;                      /* column name: [a-z][a-z0-9_]*, checked at load */
+    enum field_type type;
+    int required;
+    char *label_vi, *label_en;
+    char *desc_vi, *desc_en;
+    char **aliases;                  /* source field names seen in the wild */
+    int n_aliases;
+    const struct codelist *codelist; /* NULL if free values */
+    int multi;                       /* several codes joined by '+' */
+    char *unit;
+    enum derive_kind derive;
+    enum role role;                  /* lowest role that may read it */
+    int personal;                    /* personal data (Decree 13/2023) */
+    int has_min, has_max;
+    double min, max;
+    int common;                      /* from layers/common.json */
+};
+
+struct layer_def {
+    char *id;
+    int number;                      /* 1..24, order of DOMAIN.md section 5 */
+    char *title_vi, *title_en;
+    char *desc_vi, *desc_en;
+    char *group;                     /* land, construction, transport, planning */
+    enum geom_type geom;
+    enum role min_role;
+    char *style;
+    int minzoom, maxzoom;
+    int key;                         /* index of the natural key field, -1 if none */
+    int label;                       /* index of the label field, -1 if none */
+    struct field_def *fields;        /* layer fields, then the common ones */
+    int n_fields;
+    int index;                       /* position in catalog.layers */
+};
+
+struct catalog {
+    struct layer_def *layers; /* sorted by number */
+    int n_layers;
+    struct codelist *codelists;
+    int n_codelists;
+};
+
+/* Limits: every bound a request can hit (issue 9). */
+struct limits {
+    int max_width, max_height;   /* WMS/WMTS image pixels */
+    int max_features;            /* features per response */
+    int default_features;        /* when the client gives no limit */
+    size_t max_body;             /* request body bytes */
+    int max_xml_depth, max_json_depth;
+    int max_filter_nodes;
+    int query_ms;                /* SQLite work per request, ms */
+    int max_concurrent;          /* in-flight requests, 503 past it */
+    int rate_per_minute;         /* per key (or per client address without key), 0 = off */
+};
+
+struct config {
+    char *db_path;
+    char listen_host[64];
+    int port;
+    int threads;
+    int storage_srid;            /* default EPSG:5897 */
+    char *layers_dir, *styles_dir, *web_dir;
+    char *public_url;            /* base URL for links, NULL = from the Host header */
+    struct limits limits;
+    struct catalog catalog;
+};
+
+/* Settings. */
+/* Fills cfg with defaults (no catalog loaded). */
+void config_defaults(struct config *cfg);
+/* Reads a JSON settings file over the defaults. ERR_IO / ERR_PARAM with file:key in the message. */
+int config_load_file(struct config *cfg, const char *path, struct err *err);
+void config_fini(struct config *cfg);
+/* Directory of the running executable's repository (where layers/ is), for defaults. */
+const char *config_home(void);
+
+/* Catalog. */
+/* Loads and validates layers/ (every NAME.json, common.json, codelists/). Fails with
+ * "file: path: message" on the first error (ERR_PARAM) or ERR_IO. */
+int catalog_load(struct catalog *cat, const char *dir, struct err *err);
+void catalog_fini(struct catalog *cat);
+const struct layer_def *catalog_layer(const struct catalog *cat, const char *id);
+const struct codelist *catalog_codelist(const struct catalog *cat, const char *id);
+/* Index of a field by name, -1 if none (no access check: use access_field for requests). */
+int layer_field_index(const struct layer_def *layer, const char *name);
+const char *geom_type_name(enum geom_type t);
+const char *field_type_name(enum field_type t);
+/* Looks up a code in a list (scheme may be NULL = any, newest scheme first). */
+const struct code_def *codelist_find(const struct codelist *cl, const char *code, const char *scheme);
+
+/* Access: the one place that decides what a role may see (issue 9). */
+const char *role_name(enum role r);
+int role_parse(const char *s, enum role *out); /* 0 on success */
+int access_layer(const struct layer_def *layer, enum role role);
+int access_field(const struct layer_def *layer, int field, enum role role);
+/* Field index by name if the role may read it; -1 both when it does not exist and when the role
+ * may not read it, so an answer never tells that a hidden field exists. */
+int access_field_index(const struct layer_def *layer, const char *name, enum role role);
+
+#endif

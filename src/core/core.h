@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* core: errors, growable buffers, small string helpers and logging. No GIS library in here,
+ * so every other module can depend on it. */
+#ifndef SPP_CORE_H
+#define SPP_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Errors: a return code, a message, one exit (STYLE.md section 3). */
+enum err_code {
+    ERR_OK,
+    ERR_NOMEM,
+    ERR_IO,
+    ERR_DB,
+    ERR_PARAM,       /* bad request or bad input: becomes a 4xx at the edge */
+    ERR_NOT_FOUND,   /* becomes a 404 */
+    ERR_UNSUPPORTED, /* valid but not supported: 400/501 depending on protocol */
+    ERR_FORBIDDEN,   /* wrong or revoked key: 401 */
+    ERR_LIMIT,       /* a configured limit was hit: 400/413/503 */
+    ERR_INTERNAL
+};
+
+struct err {
+    enum err_code code;
+    char msg[256];
+    char locator[64]; /* parameter or element the error is about (OGC locator), may be "" */
+    int http_status;  /* 0: derived from code at the edge; else the status to answer */
+    char ogc_code[48];/* OGC exceptionCode when the handler knows it better, else "" */
+};
+
+/* Fills err (if non-NULL and still empty) and returns code. */
+int err_set(struct err *err, enum err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, with an OGC locator (parameter name). */
+int err_setl(struct err *err, enum err_code code, const char *locator, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void err_clear(struct err *err);
+const char *err_code_name(enum err_code code);
+
+/* Growable byte buffer. b owns its memory until buf_take() hands it to the caller. On ERR_NOMEM
+ * the buffer is unchanged. Contents are always NUL-terminated (not counted in len). */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void buf_init(struct buf *b);
+void buf_fini(struct buf *b);
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *data, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends a double with up to `decimals` decimals, trailing zeros removed ("586184.889"). */
+int buf_put_double(struct buf *b, double v, int decimals);
+/* Appends s as a JSON string literal (quotes included). */
+int buf_put_json_str(struct buf *b, const char *s);
+/* Appends s escaped for XML/HTML text and attribute values. */
+int buf_put_xml(struct buf *b, const char *s);
+/* Hands the data over (caller frees) and resets b. */
+char *buf_take(struct buf *b, size_t *len);
+void buf_reset(struct buf *b);
+
+/* Strings. */
+char *str_dup(const char *s); /* NULL-safe strdup; caller frees */
+char *str_ndup(const char *s, size_t n);
+int str_ieq(const char *a, const char *b); /* ASCII case-insensitive equality, NULL-safe */
+int str_starts(const char *s, const char *prefix);
+int str_ends(const char *s, const char *suffix);
+/* Parses a whole string as a number; returns 0 on success. */
+int str_to_double(const char *s, double *out);
+int str_to_long(const char *s, long *out);
+/* Decodes %XX and '+' in place; returns -1 on a malformed escape or an embedded NUL. */
+int str_url_decode(char *s);
+/* Reads a whole file (caller frees); NULL with err set on failure. */
+char *str_read_file(const char *path, size_t *len, struct err *err);
+
+/* Logging to stderr with a timestamp. level: "info", "warn", "error". */
+void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern int log_quiet; /* set to 1 to silence info lines (tests) */
+
+/* A value read from a feature or a request, borrowed. */
+enum value_type { VAL_NULL, VAL_INT, VAL_REAL, VAL_TEXT, VAL_BLOB };
+struct value {
+    enum value_type type;
+    int64_t i;
+    double d;
+    const char *s; /* VAL_TEXT (NUL-terminated) or VAL_BLOB */
+    int len;       /* bytes in s */
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* request.h: the request and response every handler gets, independent of libmicrohttpd so that
+ * services (ogc/, ogcapi/, tiles/, query/) can be called in-process by tests and never include
+ * the HTTP library. Everything a request allocates hangs off it and is freed when it completes. */
+#ifndef SPP_REQUEST_H
+#define SPP_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+/* Roles, lowest first: a role may read what its own and every lower role may read. */
+enum role { ROLE_PUBLIC, ROLE_INVESTOR, ROLE_PLANNER, ROLE_ADMIN };
+#define ROLE_COUNT 4
+
+/* How errors of a route are written (the protocol's own form). */
+enum err_form { FORM_PROBLEM, FORM_OWS, FORM_WMS, FORM_TEXT };
+
+struct config;
+struct store;
+struct geo_ctx;
+
+struct kv {
+    char *key;
+    char *value;
+};
+
+#define REQ_MAX_PARAMS 6
+#define RESP_MAX_HEADERS 10
+
+struct request {
+    const char *method;         /* "GET", "HEAD", "POST" */
+    const char *path;           /* URL path, percent-decoded */
+    const char *query;          /* raw query string without '?', or "" */
+    struct kv *args;            /* query arguments in order, decoded */
+    int n_args;
+    const char *body;           /* POST body or NULL */
+    size_t body_len;
+    const char *content_type;   /* request headers (NULL when absent) */
+    const char *accept;
+    const char *accept_encoding;
+    const char *accept_language;
+    const char *if_none_match;
+    const char *api_key;        /* X-API-Key */
+    const char *authorization;  /* Authorization */
+    char base_url[256];         /* "http://host:port", no trailing slash */
+    char *param_names[REQ_MAX_PARAMS]; /* path parameters from the route pattern */
+    char *params[REQ_MAX_PARAMS];
+    int n_params;
+    enum role role;             /* from the API key; ROLE_PUBLIC without one */
+    int64_t key_id;             /* 0 without a key */
+    enum err_form err_form;
+    const struct config *cfg;
+    struct store *store;        /* the worker's handles, valid during the request */
+    struct geo_ctx *geo;
+};
+
+struct resp_header {
+    char name[48];
+    char value[512];
+};
+
+struct response {
+    int status;                 /* 0 = 200 */
+    char content_type[128];
+    struct buf body;
+    struct resp_header headers[RESP_MAX_HEADERS];
+    int n_headers;
+};
+
+/* Query argument by exact name, NULL if absent. */
+const char *req_arg(const struct request *r, const char *key);
+/* Query argument by case-insensitive name (OGC KVP), NULL if absent. */
+const char *req_arg_ci(const struct request *r, const char *key);
+/* Path parameter by name, NULL if absent. */
+const char *req_param(const struct request *r, const char *name);
+/* 1 if the Accept header or f= asks for HTML before JSON. */
+int req_wants_html(const struct request *r);
+
+void resp_init(struct response *res);
+void resp_fini(struct response *res);
+/* Sets status and content type. */
+void resp_set(struct response *res, int status, const char *content_type);
+/* Adds a header (silently ignored past RESP_MAX_HEADERS, which code never reaches). */
+void resp_header(struct response *res, const char *name, const char *value);
+const char *resp_get_header(const struct response *res, const char *name);
+
+#endif

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* router.c: every route of the server in one table (DESIGN.md HTTP surface), path parameters,
+ * API-key resolution, and the one place where handler errors become answers. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../ogcapi/ogcapi.h"
+#include "../store/store.h"
+
+static const struct route routes[] = {
+    {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
+    {"GET", "/metrics", metrics_handler, FORM_TEXT, "metrics"},
+    {"GET", "/", ogcapi_landing, FORM_PROBLEM, "landing"},
+    {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
+    {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
+    {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+};
+
+int http_route_count(void)
+{
+    return (int)ARRAY_LEN(routes);
+}
+
+const char *http_route_name(int i)
+{
+    return i >= 0 && i < (int)ARRAY_LEN(routes) ? routes[i].name : "unmatched";
+}
+
+static void free_params(struct request *req)
+{
+    for (int i = 0; i < req->n_params; i++) {
+        free(req->params[i]);
+        free(req->param_names[i]);
+    }
+    req->n_params = 0;
+}
+
+/* Matches path against pattern ("{name}" or "{name}.ext" matches one non-empty segment) and
+ * fills the request's path parameters. 1 on match. */
+static int match(const char *pattern, const char *path, struct request *req)
+{
+    free_params(req);
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '{') {
+            if (*p != *s) return 0;
+            p++, s++;
+            continue;
+        }
+        const char *close = strchr(p, '}');
+        const char *seg_end = strchr(p, '/');
+        if (!seg_end) seg_end = p + strlen(p);
+        const char *suffix = close + 1;
+        size_t suffix_len = (size_t)(seg_end - suffix);
+        const char *path_end = strchr(s, '/');
+        if (!path_end) path_end = s + strlen(s);
+        if ((size_t)(path_end - s) <= suffix_len || req->n_params == REQ_MAX_PARAMS) return 0;
+        const char *val_end = path_end - suffix_len;
+        if (strncmp(val_end, suffix, suffix_len) != 0) return 0;
+        req->param_names[req->n_params] = str_ndup(p + 1, (size_t)(close - p - 1));
+        req->params[req->n_params] = str_ndup(s, (size_t)(val_end - s));
+        req->n_params++;
+        p = seg_end;
+        s = path_end;
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+/* Resolves the API key (X-API-Key or Authorization: Bearer) into req->role. A request without
+ * a key is public; a wrong or revoked key is ERR_FORBIDDEN (401), never a silent downgrade. */
+static int auth(struct request *req, struct err *err)
+{
+    const char *key = req->api_key;
+    if (!key && req->authorization) {
+        if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
+            return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
+        key = req->authorization + 7;
+        while (*key == ' ') key++;
+    }
+    req->role = ROLE_PUBLIC;
+    req->key_id = 0;
+    if (!key) return 0;
+    if (!*key || strlen(key) > 128) return err_set(err, ERR_FORBIDDEN, "invalid API key");
+    return store_key_check(req->store, key, &req->role, &req->key_id, err);
+}
+
+int http_route(struct request *req, struct response *res)
+{
+    struct err err;
+    err_clear(&err);
+    int found = -1, path_matched = 0;
+    int is_head = strcmp(req->method, "HEAD") == 0;
+    for (int i = 0; i < (int)ARRAY_LEN(routes); i++) {
+        if (!match(routes[i].pattern, req->path, req)) continue;
+        path_matched = 1;
+        if (strcmp(routes[i].method, req->method) == 0 ||
+            (is_head && strcmp(routes[i].method, "GET") == 0)) {
+            found = i;
+            break;
+        }
+    }
+    if (found < 0) {
+        req->err_form = FORM_PROBLEM;
+        if (path_matched) {
+            err_set(&err, ERR_PARAM, "method %s not allowed here", req->method);
+            err.http_status = 405;
+        } else {
+            err_set(&err, ERR_NOT_FOUND, "no resource at %s", req->path);
+        }
+        http_write_error(req, res, &err);
+        free_params(req);
+        return -1;
+    }
+    const struct route *r = &routes[found];
+    req->err_form = r->form;
+    int rc = auth(req, &err);
+    if (!rc) rc = r->fn(req, res, &err);
+    if (rc) {
+        if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));
+        http_write_error(req, res, &err);
+    } else if (!res->status) {
+        res->status = 200;
+    }
+    free_params(req);
+    return found;
+}

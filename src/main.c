@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c: start-up only. Parses the command line, loads settings and the catalog, and runs one
+ * command: serve, import, check, init, keys (and the commands the later modules add). Every
+ * command prints --help, and exits 2 with one line on a usage error, 1 on a failure. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/core.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct opts {
+    const char *db;
+    const char *config;
+    const char *listen;
+    int threads;
+    const char *role;
+    const char *name;
+    int quiet;
+};
+
+struct command {
+    const char *name;
+    int (*fn)(struct config *cfg, struct opts *o, int argc, char **argv);
+    const char *usage;
+    const char *help;
+    int needs_db;
+};
+
+static const char *prog_cmd = "spp";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog_cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see %s --help)\n", prog_cmd);
+    va_end(ap);
+    return 2;
+}
+
+static int fail(const struct err *err)
+{
+    fprintf(stderr, "%s: %s\n", prog_cmd, err->msg[0] ? err->msg : err_code_name(err->code));
+    return 1;
+}
+
+static int load_catalog(struct config *cfg, struct err *err)
+{
+    return catalog_load(&cfg->catalog, cfg->layers_dir, err);
+}
+
+/* spp serve */
+static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    struct err err;
+    err_clear(&err);
+    if (o->listen) {
+        const char *colon = strrchr(o->listen, ':');
+        long port;
+        if (!colon || colon == o->listen || str_to_long(colon + 1, &port) || port < 0 ||
+            port > 65535 || (size_t)(colon - o->listen) >= sizeof cfg->listen_host)
+            return usage_error("--listen wants HOST:PORT, got \"%s\"", o->listen);
+        snprintf(cfg->listen_host, sizeof cfg->listen_host, "%.*s", (int)(colon - o->listen),
+                 o->listen);
+        cfg->port = (int)port;
+    }
+    if (o->threads) cfg->threads = o->threads;
+    log_quiet = o->quiet;
+    if (load_catalog(cfg, &err) || http_serve(cfg, &err)) return fail(&err);
+    return 0;
+}
+
+static int open_write(struct config *cfg, struct store **st, struct err *err)
+{
+    int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
+    if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
+    return rc;
+}
+
+/* spp init */
+static int cmd_init(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    (void)o, (void)argc, (void)argv;
+    struct err err;
+    err_clear(&err);
+    struct store *st = NULL;
+    int rc = load_catalog(cfg, &err) || open_write(cfg, &st, &err);
+    store_close(st);
+    if (rc) return fail(&err);
+    printf("%s: store ready, %d layers, storage CRS EPSG:%d\n", cfg->db_path,
+           cfg->catalog.n_layers, cfg->storage_srid);
+    return 0;
+}
+
+/* spp check */
+static int cmd_check(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    (void)o, (void)argc, (void)argv;
+    struct err err;
+    err_clear(&err);
+    struct store *st = NULL;
+    if (load_catalog(cfg, &err) || store_open(cfg->db_path, STORE_READ, &st, &err))
+        return fail(&err);
+    struct buf report;
+    buf_init(&report);
+    int n = 0;
+    int rc = store_check(st, &cfg->catalog, &report, &n, &err);
+    store_close(st);
+    if (rc) {
+        buf_fini(&report);
+        return fail(&err);
+    }
+    fputs(report.data ? report.data : "", stdout);
+    buf_fini(&report);
+    if (n) {
+        fprintf(stderr, "%s: %d problem%s in %s\n", prog_cmd, n, n == 1 ? "" : "s", cfg->db_path);
+        return 1;
+    }
+    printf("%s: matches the catalog (%d layers)\n", cfg->db_path, cfg->catalog.n_layers);
+    return 0;
+}
+
+static void print_key(void *ud, const struct key_info *k)
+{
+    (void)ud;
+    printf("%lld\t%-8s\t%s\t%s\t%s\n", (long long)k->id, role_name(k->role), k->created,
+           k->revoked[0] ? k->revoked : "active", k->name);
+}
+
+/* spp keys add|list|revoke */
+static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct err err;
+    err_clear(&err);
+    if (argc < 1) return usage_error("keys needs add, list or revoke");
+    const char *sub = argv[0];
+    enum role role = ROLE_PUBLIC;
+    long id = 0;
+    if (strcmp(sub, "add") == 0) {
+        if (!o->role) return usage_error("keys add needs --role ROLE");
+        if (role_parse(o->role, &role) || role == ROLE_PUBLIC)
+            return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
+        if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
+    } else if (strcmp(sub, "revoke") == 0) {
+        if (argc != 2 || str_to_long(argv[1], &id) || id <= 0)
+            return usage_error("keys revoke needs one key ID (see spp keys list)");
+    } else if (strcmp(sub, "list") == 0) {
+        if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
+    } else {
+        return usage_error("unknown keys command \"%s\" (add, list, revoke)", sub);
+    }
+    struct store *st = NULL;
+    if (load_catalog(cfg, &err) || open_write(cfg, &st, &err)) {
+        store_close(st);
+        return fail(&err);
+    }
+    int rc = 0;
+    if (strcmp(sub, "add") == 0) {
+        char key[64];
+        int64_t kid;
+        rc = store_key_add(st, role, o->name ? o->name : "", key, &kid, &err);
+        if (!rc) printf("%s\n", key), fprintf(stderr, "key %lld (%s) created; it is shown once\n",
+                                              (long long)kid, role_name(role));
+    } else if (strcmp(sub, "revoke") == 0) {
+        rc = store_key_revoke(st, id, &err);
+        if (!rc) printf("key %ld revoked\n", id);
+    } else {
+        rc = store_key_list(st, print_key, NULL, &err);
+    }
+    store_close(st);
+    return rc ? fail(&err) : 0;
+}
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "serve --db DB [--listen 127.0.0.1:8080] [--threads N] [--config FILE]",
+     "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
+    {"init", cmd_init, "init --db DB [--config FILE]",
+     "Create an empty store with the 24 catalog layers (import does this too).", 1},
+    {"check", cmd_check, "check --db DB [--config FILE]",
+     "Compare a store with the catalog; exit 1 on any mismatch.", 1},
+    {"keys", cmd_keys,
+     "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
+     "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
+};
+
+static void print_help(const struct command *c)
+{
+    if (c) {
+        printf("usage: spp %s\n\n%s\n\noptions:\n"
+               "  --db FILE       the SpatiaLite store\n"
+               "  --config FILE   JSON settings (listen, threads, storage_srid, limits...)\n"
+               "  --help          this text\n",
+               c->usage, c->help);
+        return;
+    }
+    printf("spp — spatial-planning layer server\n\nusage: spp COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        printf("  %-8s %s\n", commands[i].name, commands[i].help);
+    printf("\n'spp COMMAND --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(NULL);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(NULL);
+        return 0;
+    }
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
+    if (!cmd) return usage_error("unknown command \"%s\"", argv[1]);
+    static char cmdname[64];
+    snprintf(cmdname, sizeof cmdname, "spp %s", cmd->name);
+    prog_cmd = cmdname;
+
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},     {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
+        {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct opts o;
+    memset(&o, 0, sizeof o);
+    opterr = 0;
+    optind = 2;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd': o.db = optarg; break;
+        case 'c': o.config = optarg; break;
+        case 'l': o.listen = optarg; break;
+        case 't': {
+            long t;
+            if (str_to_long(optarg, &t) || t < 1 || t > 256)
+                return usage_error("--threads wants 1..256, got \"%s\"", optarg);
+            o.threads = (int)t;
+            break;
+        }
+        case 'r': o.role = optarg; break;
+        case 'n': o.name = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': print_help(cmd); return 0;
+        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    struct config cfg;
+    config_defaults(&cfg);
+    struct err err;
+    err_clear(&err);
+    if (o.config && config_load_file(&cfg, o.config, &err)) {
+        config_fini(&cfg);
+        return fail(&err);
+    }
+    if (cmd->needs_db && !o.db) {
+        config_fini(&cfg);
+        return usage_error("missing --db DB");
+    }
+    cfg.db_path = str_dup(o.db);
+    int rc = cmd->fn(&cfg, &o, argc - optind, argv + optind);
+    config_fini(&cfg);
+    return rc;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* ogcapi: OGC API Features: landing page, conformance, collections (from the catalog with the
+ * store's real extents and counts), items, queryables and the OpenAPI document. */
+#ifndef SPP_OGCAPI_H
+#define SPP_OGCAPI_H
+
+#include "../core/request.h"
+
+int ogcapi_landing(struct request *req, struct response *res, struct err *err);
+int ogcapi_conformance(struct request *req, struct response *res, struct err *err);
+int ogcapi_collections(struct request *req, struct response *res, struct err *err);
+int ogcapi_collection(struct request *req, struct response *res, struct err *err);
+
+#endif

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* query.c: the one query path. Builds SELECT text from catalog names only (fields, order, the
+ * R*Tree sub-select for a bbox, a WHERE fragment compiled by filter/), binds every request value,
+ * and streams rows into a feature sink. */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends " FROM layer WHERE ..." and returns the number of '?' it added before q->params. */
+static int put_from_where(struct store *st, const struct store_query *q, struct buf *b)
+{
+    const char *id = q->layer->id;
+    int rc = buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1");
+    if (q->has_bbox) {
+        rc = rc || buf_printf(b,
+                              " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
+                              " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
+                              id);
+        if (q->bbox_exact)
+            rc = rc || buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1",
+                                  st->srid);
+    }
+    if (q->where && *q->where) rc = rc || buf_printf(b, " AND (%s)", q->where);
+    return rc;
+}
+
+static int bind_value(sqlite3_stmt *s, int i, const struct value *v)
+{
+    switch (v->type) {
+    case VAL_INT: return sqlite3_bind_int64(s, i, v->i);
+    case VAL_REAL: return sqlite3_bind_double(s, i, v->d);
+    case VAL_TEXT: return sqlite3_bind_text(s, i, v->s, v->len >= 0 ? v->len : -1, SQLITE_STATIC);
+    case VAL_BLOB: return sqlite3_bind_blob(s, i, v->s, v->len, SQLITE_STATIC);
+    default: return sqlite3_bind_null(s, i);
+    }
+}
+
+static int bind_all(const struct store_query *q, sqlite3_stmt *s, int *pos, int with_geom)
+{
+    int rc = 0;
+    if (with_geom)
+        for (int i = 0; i < q->n_geom_params && !rc; i++)
+            rc = bind_value(s, ++*pos, &q->geom_params[i]);
+    if (q->has_bbox) {
+        const struct bbox *b = &q->bbox;
+        rc = rc || sqlite3_bind_double(s, ++*pos, b->maxx) ||
+             sqlite3_bind_double(s, ++*pos, b->minx) || sqlite3_bind_double(s, ++*pos, b->maxy) ||
+             sqlite3_bind_double(s, ++*pos, b->miny);
+        if (q->bbox_exact)
+            rc = rc || sqlite3_bind_double(s, ++*pos, b->minx) ||
+                 sqlite3_bind_double(s, ++*pos, b->miny) ||
+                 sqlite3_bind_double(s, ++*pos, b->maxx) || sqlite3_bind_double(s, ++*pos, b->maxy);
+    }
+    for (int i = 0; i < q->n_params && !rc; i++) rc = bind_value(s, ++*pos, &q->params[i]);
+    return rc;
+}
+
+int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
+                      struct err *err)
+{
+    struct buf b;
+    buf_init(&b);
+    int rc = buf_puts(&b, "SELECT count(*)") || put_from_where(st, q, &b);
+    if (rc) {
+        buf_fini(&b);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    sqlite3_stmt *s = store_prepare(st, b.data, err);
+    buf_fini(&b);
+    if (!s) return ERR_DB;
+    int pos = 0;
+    if (bind_all(q, s, &pos, 0)) return store_db_error(st, err, q->layer->id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(s, 0);
+        rc = 0;
+    } else {
+        rc = store_db_error(st, err, q->layer->id);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,
+                    struct err *err)
+{
+    const struct layer_def *l = q->layer;
+    struct buf b;
+    buf_init(&b);
+    int rc = buf_puts(&b, "SELECT fid");
+    for (int i = 0; i < q->n_fields && !rc; i++) {
+        if (q->fields[i] < 0 || q->fields[i] >= l->n_fields) {
+            buf_fini(&b);
+            return err_set(err, ERR_INTERNAL, "bad field index");
+        }
+        rc = buf_puts(&b, ", ") || store_put_ident(&b, l->fields[q->fields[i]].name);
+    }
+    if (q->want_geom)
+        rc = rc || buf_printf(&b, ", AsBinary(%s)", q->geom_sql ? q->geom_sql : "geom");
+    rc = rc || put_from_where(st, q, &b);
+    rc = rc || buf_puts(&b, " ORDER BY ");
+    for (int i = 0; i < q->n_order && !rc; i++) {
+        int f = q->order[i];
+        if (f >= l->n_fields) f = -1;
+        rc = (f < 0 ? buf_puts(&b, "fid") : store_put_ident(&b, l->fields[f].name)) ||
+             buf_puts(&b, q->order_desc && q->order_desc[i] ? " DESC, " : " ASC, ");
+    }
+    rc = rc || buf_puts(&b, "fid");
+    if (q->limit >= 0 || q->offset > 0) rc = rc || buf_puts(&b, " LIMIT ? OFFSET ?");
+    if (rc) {
+        buf_fini(&b);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    sqlite3_stmt *s = store_prepare(st, b.data, err);
+    buf_fini(&b);
+    if (!s) return ERR_DB;
+    int pos = 0;
+    if (bind_all(q, s, &pos, 1)) return store_db_error(st, err, l->id);
+    if (q->limit >= 0 || q->offset > 0) {
+        sqlite3_bind_int64(s, ++pos, q->limit >= 0 ? q->limit : -1);
+        sqlite3_bind_int64(s, ++pos, q->offset > 0 ? q->offset : 0);
+    }
+    struct value stackvals[64];
+    struct value *vals = q->n_fields <= 64 ? stackvals : calloc((size_t)q->n_fields, sizeof *vals);
+    if (!vals) return err_set(err, ERR_NOMEM, "out of memory");
+    if (sink->begin && (rc = sink->begin(sink->ud, l, err))) goto done;
+    struct feature f = {.layer = l, .values = vals, .fields = q->fields, .n_fields = q->n_fields};
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        f.fid = sqlite3_column_int64(s, 0);
+        for (int i = 0; i < q->n_fields; i++) {
+            struct value *v = &vals[i];
+            int col = i + 1;
+            switch (sqlite3_column_type(s, col)) {
+            case SQLITE_INTEGER:
+                v->type = VAL_INT;
+                v->i = sqlite3_column_int64(s, col);
+                v->d = (double)v->i;
+                break;
+            case SQLITE_FLOAT:
+                v->type = VAL_REAL;
+                v->d = sqlite3_column_double(s, col);
+                break;
+            case SQLITE_TEXT:
+                v->type = VAL_TEXT;
+                v->s = (const char *)sqlite3_column_text(s, col);
+                v->len = sqlite3_column_bytes(s, col);
+                break;
+            case SQLITE_BLOB:
+                v->type = VAL_BLOB;
+                v->s = sqlite3_column_blob(s, col);
+                v->len = sqlite3_column_bytes(s, col);
+                break;
+            default: v->type = VAL_NULL;
+            }
+        }
+        if (q->want_geom) {
+            int col = q->n_fields + 1;
+            f.wkb = sqlite3_column_blob(s, col);
+            f.wkb_len = (size_t)sqlite3_column_bytes(s, col);
+            if (!f.wkb) f.wkb_len = 0;
+        }
+        if (sink->feature && (rc = sink->feature(sink->ud, &f, err))) goto done;
+    }
+    if (step != SQLITE_DONE) {
+        rc = store_db_error(st, err, l->id);
+        goto done;
+    }
+    if (sink->end) rc = sink->end(sink->ud, err);
+done:
+    sqlite3_reset(s);
+    if (vals != stackvals) free(vals);
+    return rc;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* store: the SpatiaLite file. One table per catalog layer (fid, the catalog's fields, geom in the
+ * storage CRS with an R*Tree index), spp_* metadata tables, and a streaming query interface that
+ * every service uses: layer + bbox + filter + properties + order + paging -> feature sink. SQL
+ * text is built only from catalog names; request values are always bound. */
+#ifndef SPP_STORE_H
+#define SPP_STORE_H
+
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../geo/geo.h"
+
+struct store; /* one SQLite connection with SpatiaLite loaded; used by one thread at a time */
+
+/* Open and close. */
+enum store_mode { STORE_READ, STORE_WRITE };
+/* Opens an existing store (STORE_READ: read-only connection for a worker; STORE_WRITE:
+ * read-write, creating the file if missing). ERR_IO if it cannot be opened, ERR_DB otherwise. */
+int store_open(const char *path, enum store_mode mode, struct store **out, struct err *err);
+void store_close(struct store *st);
+/* The raw sqlite3 handle, for store-internal helpers in other store files and the importer. */
+void *store_db(struct store *st);
+
+/* Schema. */
+/* Creates spatial metadata, spp_* tables and every layer table that is missing; records the
+ * storage CRS. An existing store with another storage CRS is ERR_PARAM. */
+int store_init_schema(struct store *st, const struct catalog *cat, int srid, struct err *err);
+/* The storage CRS recorded in the store (0 if the store has no schema). */
+int store_srid(struct store *st);
+/* Compares the store with the catalog: tables, columns and types, geometry column, CRS,
+ * spatial index, invalid geometries. Appends one line per problem to report; *n_problems. */
+int store_check(struct store *st, const struct catalog *cat, struct buf *report, int *n_problems,
+                struct err *err);
+
+/* Layer state (spp_layers, kept by the importer). */
+struct layer_state {
+    int64_t n_features;
+    int64_t version;      /* bumped by every change */
+    int has_extent;
+    struct bbox extent;   /* storage CRS */
+    char updated[32];     /* ISO timestamp or "" */
+};
+int store_layer_state(struct store *st, const struct layer_def *layer, struct layer_state *out,
+                      struct err *err);
+/* Recomputes spp_layers for one layer from its table (count, extent), bumping its version. */
+int store_refresh_layer(struct store *st, const struct layer_def *layer, const char *batch,
+                        struct err *err);
+
+/* Feature queries. */
+struct store_query {
+    const struct layer_def *layer;
+    int has_bbox;
+    struct bbox bbox;            /* storage CRS */
+    int bbox_exact;              /* 1: geometry must intersect the box; 0: index boxes only */
+    const char *where;           /* SQL from filter/, columns from the catalog, '?' params */
+    const struct value *params;  /* bound in order */
+    int n_params;
+    const int *fields;           /* indexes into layer->fields to read */
+    int n_fields;
+    const int *order;            /* field indexes; -1 = fid */
+    const int *order_desc;
+    int n_order;
+    int64_t limit;               /* < 0: no limit */
+    int64_t offset;
+    int want_geom;               /* 1: f->wkb is filled */
+    const char *geom_sql;        /* optional SQL expression over geom replacing it (e.g. a
+                                  * simplification); must come from code, never from a request */
+    const struct value *geom_params; /* bound before everything else when geom_sql uses '?' */
+    int n_geom_params;
+};
+
+struct feature {
+    const struct layer_def *layer;
+    int64_t fid;
+    const unsigned char *wkb;    /* ISO WKB in the storage CRS, NULL when none; valid during call */
+    size_t wkb_len;
+    const struct value *values;  /* parallel to query fields */
+    const int *fields;
+    int n_fields;
+};
+
+struct feature_sink {
+    int (*begin)(void *ud, const struct layer_def *layer, struct err *err);
+    int (*feature)(void *ud, const struct feature *f, struct err *err); /* f valid during call */
+    int (*end)(void *ud, struct err *err);
+    void *ud;
+};
+
+/* Streams the matching features into sink. ERR_DB on SQLite errors, ERR_LIMIT when the query
+ * time limit (store_set_deadline) is hit; a sink's own error is passed up unchanged. */
+int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,
+                    struct err *err);
+/* Number of features matching q (ignoring limit/offset/order). */
+int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
+                      struct err *err);
+/* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
+void store_set_deadline(struct store *st, int ms);
+
+/* API keys (spp_keys): stored as SHA-256 hex of the key. */
+struct key_info {
+    int64_t id;
+    char name[128];
+    enum role role;
+    char created[32];
+    char revoked[32]; /* "" if active */
+};
+/* Creates a key; writes the clear key (once) into key_out (at least 48 bytes). */
+int store_key_add(struct store *st, enum role role, const char *name, char *key_out,
+                  int64_t *id_out, struct err *err);
+/* Calls fn for each key, newest last. */
+int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info *k), void *ud,
+                   struct err *err);
+/* ERR_NOT_FOUND if no such key. */
+int store_key_revoke(struct store *st, int64_t id, struct err *err);
+/* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills role and id. */
+int store_key_check(struct store *st, const char *key, enum role *role, int64_t *id,
+                    struct err *err);
+
+/* Transactions for writers (the importer, the key commands). */
+int store_exec(struct store *st, const char *sql, struct err *err);
+int store_begin(struct store *st, struct err *err);
+int store_commit(struct store *st, struct err *err);
+void store_rollback(struct store *st); /* no-op outside a transaction */
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* store_int.h: what the store's own files share: the connection struct and the statement cache. */
+#ifndef SPP_STORE_INT_H
+#define SPP_STORE_INT_H
+
+#include <sqlite3.h>
+#include <time.h>
+
+#include "store.h"
+
+#define STMT_CACHE 48
+
+struct stmt_slot {
+    char *sql;
+    sqlite3_stmt *stmt;
+    uint64_t used;
+};
+
+struct store {
+    sqlite3 *db;
+    void *spl_cache;   /* SpatiaLite connection cache */
+    int srid;          /* storage CRS, 0 if no schema yet */
+    int readonly;
+    struct stmt_slot stmts[STMT_CACHE];
+    uint64_t tick;
+    struct timespec deadline;
+    int has_deadline;
+};
+
+/* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.
+ * The statement belongs to the cache: do not finalize it. */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql, struct err *err);
+/* err from the connection's last error ("context: message"). */
+int store_db_error(struct store *st, struct err *err, const char *context);
+/* Appends a quoted SQL identifier (names come from the catalog, checked at load). */
+int store_put_ident(struct buf *b, const char *name);
+
+#endif

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: MIT
+"""Integration harness: builds a store from small fixtures, starts `spp serve` on a free port,
+waits for /healthz, and stops it at the end. Run with Debian's /usr/bin/python3 (pytest)."""
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPP = os.environ.get("SPP_BIN", os.path.join(ROOT, "spp"))
+
+
+def run_spp(*args, check=True, **kw):
+    """Runs the spp CLI; returns CompletedProcess (text)."""
+    p = subprocess.run([SPP, *args], capture_output=True, text=True, cwd=ROOT, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"spp {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def spatialite(path):
+    """A Python sqlite3 connection with mod_spatialite loaded (independent of spp)."""
+    con = sqlite3.connect(path)
+    con.enable_load_extension(True)
+    con.load_extension("mod_spatialite")
+    return con
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    def __init__(self, db, tmpdir, config=None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(tmpdir, f"serve-{self.port}.log"), "w")
+        args = [SPP, "serve", "--db", db, "--listen", f"127.0.0.1:{self.port}", "--threads", "4"]
+        if config:
+            args += ["--config", config]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"spp serve exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("spp serve did not answer /healthz")
+
+    def get(self, path, headers=None, method="GET", data=None):
+        """Returns (status, headers, body bytes) without raising on 4xx/5xx."""
+        req = urllib.request.Request(self.base + path, headers=headers or {}, method=method,
+                                     data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def json(self, path, headers=None):
+        status, hdrs, body = self.get(path, headers)
+        return status, hdrs, json.loads(body) if body else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+# Fixture features, written straight into the store with SpatiaLite SQL (EPSG:5897, Ninh Kieu).
+FIXTURE_ROADS = [
+    ("Đường 30 Tháng 4", "do_thi_chinh", "LINESTRING(586000 1109600, 586400 1109700)"),
+    ("Đường Trần Hưng Đạo", "do_thi_chinh", "LINESTRING(586100 1109500, 586150 1109900)"),
+    ("Hẻm 51", "hem", "LINESTRING(586200 1109650, 586260 1109660)"),
+]
+
+
+def build_fixture_store(path):
+    if os.path.exists(path):
+        os.remove(path)
+    run_spp("init", "--db", path)
+    con = spatialite(path)
+    for name, cls, wkt in FIXTURE_ROADS:
+        con.execute("INSERT INTO roads (name, road_class, geom) VALUES (?, ?,"
+                    " CastToMulti(GeomFromText(?, 5897)))", (name, cls, wkt))
+    con.execute("""INSERT INTO spp_layers (layer, version, n_features, minx, miny, maxx, maxy)
+                   SELECT 'roads', 1, count(*), min(MbrMinX(geom)), min(MbrMinY(geom)),
+                   max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM roads WHERE 1
+                   ON CONFLICT(layer) DO UPDATE SET version = excluded.version,
+                   n_features = excluded.n_features, minx = excluded.minx, miny = excluded.miny,
+                   maxx = excluded.maxx, maxy = excluded.maxy""")
+    con.commit()
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("spp"))
+
+
+@pytest.fixture(scope="session")
+def store(workdir):
+    path = os.path.join(workdir, "fixture.sqlite")
+    build_fixture_store(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(store, workdir):
+    s = Server(store, workdir)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    layers = {}
+    d = os.path.join(ROOT, "layers")
+    for name in os.listdir(d):
+        if name.endswith(".json") and name != "common.json":
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                obj = json.load(f)
+            layers[obj["id"]] = obj
+    return layers

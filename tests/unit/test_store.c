@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* test_store.c: schema from the catalog, spp check, the streaming query (bbox through the R*Tree,
+ * bound filter values, fields, order, paging, count) and API keys. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "config/config.h"
+#include "store/store.h"
+
+struct collect {
+    int n;
+    int64_t fids[64];
+    char names[64][64];
+};
+
+static int on_feature(void *ud, const struct feature *f, struct err *err)
+{
+    (void)err;
+    struct collect *c = ud;
+    if (c->n < 64) {
+        c->fids[c->n] = f->fid;
+        snprintf(c->names[c->n], 64, "%s", f->values[0].type == VAL_TEXT ? f->values[0].s : "");
+        CHECK(f->wkb != NULL && f->wkb_len > 0);
+    }
+    c->n++;
+    return 0;
+}
+
+int main(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spp-test-store-%d.sqlite", (int)getpid());
+    unlink(path);
+    struct catalog cat;
+    struct err err;
+    err_clear(&err);
+    CHECK(catalog_load(&cat, "layers", &err) == 0);
+    struct store *st = NULL;
+    CHECK(store_open(path, STORE_WRITE, &st, &err) == 0);
+    CHECK(store_init_schema(st, &cat, 5897, &err) == 0);
+    CHECK(store_srid(st) == 5897);
+    /* a second init is a no-op; another CRS is refused */
+    CHECK(store_init_schema(st, &cat, 5897, &err) == 0);
+    err_clear(&err);
+    CHECK(store_init_schema(st, &cat, 9209, &err) == ERR_PARAM);
+    struct buf rep;
+    buf_init(&rep);
+    int n = -1;
+    CHECK(store_check(st, &cat, &rep, &n, &err) == 0 && n == 0);
+    const struct layer_def *roads = catalog_layer(&cat, "roads");
+    CHECK(roads != NULL);
+    err_clear(&err);
+    /* ten roads along x, 100 m apart */
+    CHECK(store_exec(st, "BEGIN", &err) == 0);
+    for (int i = 0; i < 10; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO roads (name, road_class, geom) VALUES ('Đường %d', '%s',"
+                 " CastToMulti(GeomFromText('LINESTRING(%d 1109000, %d 1109050)', 5897)))",
+                 i, i % 2 ? "khu_vuc" : "noi_bo", 586000 + 100 * i, 586000 + 100 * i);
+        CHECK(store_exec(st, sql, &err) == 0);
+    }
+    CHECK(store_refresh_layer(st, roads, "test", &err) == 0);
+    if (err.code) fprintf(stderr, "%s\n", err.msg);
+    CHECK(store_exec(st, "COMMIT", &err) == 0);
+    struct layer_state ls;
+    CHECK(store_layer_state(st, roads, &ls, &err) == 0);
+    CHECK(ls.n_features == 10 && ls.has_extent && ls.extent.minx == 586000 && ls.version == 1);
+
+    int fields[] = {layer_field_index(roads, "name")};
+    struct store_query q;
+    memset(&q, 0, sizeof q);
+    q.layer = roads;
+    q.fields = fields;
+    q.n_fields = 1;
+    q.limit = -1;
+    q.want_geom = 1;
+    q.has_bbox = 1;
+    q.bbox = (struct bbox){586150, 1108000, 586450, 1110000};
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    struct feature_sink sink = {NULL, on_feature, NULL, &c};
+    CHECK(store_query_run(st, &q, &sink, &err) == 0);
+    CHECK(c.n == 3 && c.fids[0] == 3 && c.fids[2] == 5);
+    /* a bound value: the filter text only ever has '?' */
+    struct value v = {.type = VAL_TEXT, .s = "khu_vuc", .len = 7};
+    q.where = "\"road_class\" = ?";
+    q.params = &v;
+    q.n_params = 1;
+    memset(&c, 0, sizeof c);
+    CHECK(store_query_run(st, &q, &sink, &err) == 0);
+    CHECK(c.n == 1 && c.fids[0] == 4);
+    int64_t count = 0;
+    CHECK(store_query_count(st, &q, &count, &err) == 0 && count == 1);
+    /* an injection attempt is just a value */
+    struct value evil = {.type = VAL_TEXT, .s = "x' OR '1'='1", .len = 12};
+    q.params = &evil;
+    CHECK(store_query_count(st, &q, &count, &err) == 0 && count == 0);
+    /* order and paging */
+    q.has_bbox = 0;
+    q.where = NULL;
+    q.n_params = 0;
+    int order[] = {fields[0]}, desc[] = {1};
+    q.order = order;
+    q.order_desc = desc;
+    q.n_order = 1;
+    q.limit = 2;
+    q.offset = 1;
+    memset(&c, 0, sizeof c);
+    CHECK(store_query_run(st, &q, &sink, &err) == 0);
+    CHECK(c.n == 2 && strcmp(c.names[0], "Đường 8") == 0 && strcmp(c.names[1], "Đường 7") == 0);
+
+    /* keys */
+    char key[64];
+    int64_t id = 0, got = 0;
+    enum role role = ROLE_PUBLIC;
+    CHECK(store_key_add(st, ROLE_INVESTOR, "dev", key, &id, &err) == 0 && id > 0);
+    CHECK(strncmp(key, "spp_", 4) == 0 && strlen(key) == 44);
+    CHECK(store_key_check(st, key, &role, &got, &err) == 0 && role == ROLE_INVESTOR && got == id);
+    err_clear(&err);
+    CHECK(store_key_check(st, "spp_wrong", &role, &got, &err) == ERR_FORBIDDEN);
+    err_clear(&err);
+    CHECK(store_key_revoke(st, id, &err) == 0);
+    CHECK(store_key_check(st, key, &role, &got, &err) == ERR_FORBIDDEN);
+    err_clear(&err);
+    CHECK(store_key_revoke(st, id, &err) == ERR_NOT_FOUND);
+
+    /* check notices a column that does not belong */
+    err_clear(&err);
+    CHECK(store_exec(st, "ALTER TABLE roads ADD COLUMN extra TEXT", &err) == 0);
+    buf_reset(&rep);
+    CHECK(store_check(st, &cat, &rep, &n, &err) == 0 && n == 1 && rep.data &&
+          strstr(rep.data, "roads: column extra is not in the catalog"));
+    buf_fini(&rep);
+    store_close(st);
+    catalog_fini(&cat);
+    unlink(path);
+    char aux[80];
+    snprintf(aux, sizeof aux, "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof aux, "%s-shm", path);
+    unlink(aux);
+    CHECK_DONE();
+}
