@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* filter: one filter tree for every query language. FES 2.0 / OGC Filter 1.1 and 1.0 XML (WFS,
+ * SLD rules), CQL2 text and CQL2 JSON (OGC API Part 3) parse into the same tree; the tree is
+ * checked against the catalog and the caller's role, then compiled to an SQL fragment with '?'
+ * placeholders and a list of values to bind. Property names never reach SQL text: only catalog
+ * column names do. Every parser has depth and size limits; XML is parsed without DTDs, entities
+ * or network access. [libxml2, jansson] */
+#ifndef SPP_FILTER_H
+#define SPP_FILTER_H
+
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../geo/geo.h"
+
+enum filter_op {
+    FOP_AND, FOP_OR, FOP_NOT,                               /* logical: children */
+    FOP_EQ, FOP_NE, FOP_LT, FOP_LE, FOP_GT, FOP_GE,         /* property op literal */
+    FOP_LIKE,                                               /* property LIKE pattern */
+    FOP_BETWEEN,                                            /* property, lower, upper */
+    FOP_IN,                                                 /* property IN (values) */
+    FOP_ISNULL,                                             /* property IS NULL */
+    FOP_BBOX, FOP_INTERSECTS, FOP_WITHIN, FOP_CONTAINS, FOP_DISJOINT, FOP_EQUALS,
+    FOP_TOUCHES, FOP_OVERLAPS, FOP_CROSSES, FOP_DWITHIN, FOP_BEYOND, /* geom op literal */
+    FOP_RESOURCE_ID,                                        /* fid IN (ids) */
+    FOP_INCLUDE, FOP_EXCLUDE                                /* always true / false */
+};
+
+/* A literal: numbers, text, booleans, dates as text. */
+struct filter_literal {
+    enum value_type type; /* VAL_INT, VAL_REAL, VAL_TEXT (owned copy in s) */
+    int64_t i;
+    double d;
+    char *s;
+};
+
+struct filter_node {
+    enum filter_op op;
+    struct filter_node **children;  /* FOP_AND/OR/NOT */
+    int n_children;
+    char *property;                 /* property name as the client wrote it (prefix stripped) */
+    int field;                      /* after filter_check: index in layer->fields; -1 = geometry
+                                     * (spatial ops) or fid */
+    struct filter_literal *values;  /* comparison: 1; BETWEEN: 2; IN: n */
+    int n_values;
+    int match_case;                 /* comparisons and LIKE: 1 (default) or 0 */
+    char wildcard, single_char, escape; /* LIKE pattern characters, normalized to '%' '_' '\\' */
+    unsigned char *wkb;             /* spatial literal, 2D WKB, in srid, x = east/lon */
+    size_t wkb_len;
+    int srid;                       /* CRS of the spatial literal (GEO_SRID_CRS84 for CRS84) */
+    double distance;                /* DWITHIN/BEYOND, in metres after filter_check */
+    int64_t *ids;                   /* FOP_RESOURCE_ID: fids (the part after "layer.") */
+    int n_ids;
+};
+
+struct filter {
+    struct filter_node *root;
+    int n_nodes;
+};
+
+struct filter_limits {
+    int max_depth;   /* nesting of logical operators and XML/JSON elements */
+    int max_nodes;   /* nodes in the tree */
+    size_t max_size; /* bytes of input */
+};
+
+/* Parsing. Each returns 0 and *out (caller frees with filter_free), or ERR_PARAM with a message
+ * that says what was wrong and where (err->locator "FILTER"). default_srid applies to geometry
+ * literals without a CRS (CRS84 for CQL2; the WFS request's CRS for FES). */
+int filter_parse_fes(const char *xml, size_t len, const struct filter_limits *lim,
+                     int default_srid, struct filter **out, struct err *err);
+/* Parses an already-parsed <fes:Filter>/<ogc:Filter> element (an xmlNodePtr), as found inside
+ * an SLD Rule or a WFS POST Query. */
+int filter_parse_fes_node(const void *xml_node, const struct filter_limits *lim, int default_srid,
+                          struct filter **out, struct err *err);
+int filter_parse_cql2_text(const char *text, const struct filter_limits *lim, int default_srid,
+                           struct filter **out, struct err *err);
+int filter_parse_cql2_json(const char *json, size_t len, const struct filter_limits *lim,
+                           int default_srid, struct filter **out, struct err *err);
+/* A BBOX filter on the geometry (for bbox= and BBOX= parameters combined with others). */
+int filter_new_bbox(const struct bbox *b, int srid, struct filter **out, struct err *err);
+/* AND of two filters; takes ownership of both (either may be NULL). */
+struct filter *filter_and(struct filter *a, struct filter *b);
+void filter_free(struct filter *f);
+
+/* Checking: resolves every property against the layer as the role sees it. An unknown property
+ * and one the role may not read give the same ERR_PARAM "unknown property \"x\"" (no oracle).
+ * Type-checks literals against field types; converts distances to metres. */
+int filter_check(struct filter *f, const struct layer_def *layer, enum role role, struct err *err);
+
+/* Compiling: SQL fragment over the layer's table (columns quoted from the catalog, spatial
+ * predicates as SpatiaLite functions on geom with an R*Tree pre-filter) and values to bind in
+ * order. Geometry literals are transformed into the storage CRS through geo. */
+struct filter_sql {
+    struct buf sql;          /* fragment for store_query.where */
+    struct value *params;    /* for store_query.params; point into blobs/strings owned here */
+    int n_params, cap_params;
+    struct buf blobs;        /* owned storage for transformed WKB and strings */
+    void **owned;            /* other allocations freed by filter_sql_fini */
+    int n_owned, cap_owned;
+};
+void filter_sql_init(struct filter_sql *out);
+int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
+                   struct geo_ctx *geo, struct filter_sql *out, struct err *err);
+void filter_sql_fini(struct filter_sql *out);
+
+#endif
