@@ -142,6 +142,28 @@ static void set_base_url(struct request *req, const struct config *cfg, const ch
     while (l && req->base_url[l - 1] == '/') req->base_url[--l] = '\0';
 }
 
+static void set_client_addr(struct request *req, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    req->client_addr[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  req->client_addr, sizeof req->client_addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  req->client_addr, sizeof req->client_addr);
+}
+
+/* 1 when the Content-Length announced is already past the body limit (nothing is buffered). */
+static int announced_too_big(struct MHD_Connection *c, size_t max_body)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    long n;
+    return cl && str_to_long(cl, &n) == 0 && n > 0 && (unsigned long)n > max_body;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -155,6 +177,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!cn) return MHD_NO;
         buf_init(&cn->body);
         clock_gettime(CLOCK_MONOTONIC, &cn->start);
+        cn->too_big = announced_too_big(c, cfg->limits.max_body);
         *con_cls = cn;
         return MHD_YES;
     }
@@ -189,6 +212,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     req.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     req.api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req.err_form = http_route_form(method, url);
+    set_client_addr(&req, c);
     set_base_url(&req, cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
 
     int route = -1;
