@@ -86,7 +86,7 @@ test: test-deps all
 
 # The whole suite under ASan + UBSan with leak detection. Only third-party leaks are suppressed
 # (tests/lsan.supp); the integration tests fail if a server reports a sanitizer error at exit.
-ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+ASAN_ENV := SPP_HOME=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan:
