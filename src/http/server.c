@@ -36,6 +36,7 @@ struct server {
 struct conn {
     struct buf body;
     int too_big;
+    int answered; /* a response was queued before the body was read */
     struct timespec start;
 };
 
@@ -76,6 +77,7 @@ static void checkin(struct server *s, struct worker *w)
 struct arg_ctx {
     struct kv *args;
     int n, cap;
+    int overflow; /* more than 1024 arguments, or out of memory: answered 400 */
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -85,14 +87,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     struct arg_ctx *a = cls;
     if (a->n == a->cap) {
         int cap = a->cap ? a->cap * 2 : 16;
-        if (cap > 1024) return MHD_NO;
-        struct kv *p = realloc(a->args, (size_t)cap * sizeof *p);
-        if (!p) return MHD_NO;
+        struct kv *p = cap > 1024 ? NULL : realloc(a->args, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->overflow = 1;
+            return MHD_NO;
+        }
         a->args = p;
         a->cap = cap;
     }
-    a->args[a->n].key = str_dup(key);
-    a->args[a->n].value = str_dup(value ? value : "");
+    char *k = str_dup(key), *v = str_dup(value ? value : "");
+    if (!k || !v) {
+        free(k), free(v);
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->args[a->n].key = k;
+    a->args[a->n].value = v;
     a->n++;
     return MHD_YES;
 }
@@ -179,6 +189,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         clock_gettime(CLOCK_MONOTONIC, &cn->start);
         cn->too_big = announced_too_big(c, cfg->limits.max_body);
         *con_cls = cn;
+        /* A body announced past the limit is refused now, before it is read: libmicrohttpd
+         * sends the 413 instead of "100 Continue" and closes the connection after it. */
+        if (!cn->too_big) return MHD_YES;
+    } else if (cn->answered) {
+        *upload_size = 0; /* the 413 is queued: drop whatever of the body still arrives */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -235,6 +250,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         err.http_status = 503;
         http_write_error(&req, &res, &err);
         resp_header(&res, "Retry-After", "1");
+    } else if (args.overflow) {
+        err_set(&err, ERR_PARAM, "more than 1024 query parameters");
+        http_write_error(&req, &res, &err);
     } else if (cn->too_big) {
         err_set(&err, ERR_LIMIT, "request body larger than %zu bytes", cfg->limits.max_body);
         err.http_status = 413;
@@ -265,6 +283,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     log_msg("info", "%s %s %d %zu %.1fms %s", method, url, status, res.body.len, secs * 1000,
             role_name(req.role));
     enum MHD_Result ret = send_response(c, &res);
+    cn->answered = 1;
     resp_fini(&res);
     for (int i = 0; i < args.n; i++) free(args.args[i].key), free(args.args[i].value);
     free(args.args);
@@ -336,6 +355,8 @@ int http_serve(const struct config *cfg, struct err *err)
         &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!d) {
         free_server(&s);

@@ -97,3 +97,34 @@ def test_unknown_limit_refused(store, workdir):
     p = run_spp("serve", "--db", store, "--listen", "127.0.0.1:0", "--config", cfg, check=False,
                 timeout=20)
     assert p.returncode == 1 and "max_bananas" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_too_many_query_parameters(server):
+    status, _, body = server.get("/collections?" + "&".join(f"p{i}=1" for i in range(1100)))
+    assert status == 400 and b"1024" in body
+    assert server.get("/collections?" + "&".join(f"p{i}=1" for i in range(1000)))[0] == 200
+
+
+def test_body_limit_chunked_and_early(store, workdir):
+    import http.client
+    cfg = write_config(workdir, "body2.json", {"max_body": 2048})
+    s = Server(store, workdir, config=cfg)
+    try:
+        # chunked: no length announced, the limit is found while reading
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.request("POST", "/collections", body=iter([b"y" * 1000] * 5), encode_chunked=True)
+        r = c.getresponse()
+        assert r.status == 413
+        c.close()
+        # announced past the limit: refused before the body is sent (Expect: 100-continue)
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.putrequest("POST", "/collections")
+        c.putheader("Content-Length", str(50 * 1024 * 1024))
+        c.putheader("Expect", "100-continue")
+        c.endheaders()
+        r = c.getresponse()  # answered without a single body byte sent
+        assert r.status == 413 and r.getheader("Content-Type") == "application/problem+json"
+        c.close()
+        assert s.get("/healthz")[0] == 200
+    finally:
+        s.stop()
