@@ -478,3 +478,45 @@ def test_restricted_field_refused_like_unknown(access, refusal, layer, field, ro
         assert marker(layer, field).encode() not in body
     else:
         assert status == 200, f"{role} may use {field}: {status} {body[:300]!r}"
+
+
+CACHED = [("mvt", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.mvt"),
+          ("mvt-all", f"/tiles/all/{Z}/{TX}/{TY}.mvt"),
+          ("png", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.png")]
+
+
+@pytest.mark.parametrize("name,template", CACHED, ids=[c[0] for c in CACHED])
+@pytest.mark.parametrize("layer", ["cadastral_parcels", "vacant_land_fund"])
+def test_cache_never_crosses_roles(access, name, template, layer):
+    """A tile first made for a planner (so it is in the cache) is never served to a lower role,
+    not even through a conditional request with the planner's ETag."""
+    server, keys = access
+    url = fill(template, layer)
+    for enc in ("gzip", "identity"):
+        hdr = {"Accept-Encoding": enc}
+        s_p, h_p, b_p = server.get(url, headers={**hdr, "X-API-Key": keys["planner"]})
+        if route_absent(s_p, b_p):
+            pytest.skip(f"{name}: route not on this build")
+        assert s_p == 200, b_p[:300]
+        raw_p = gzip_body(h_p, b_p)
+        for role in ("public", "investor"):
+            h = {**hdr, "X-API-Key": keys[role]} if keys[role] else dict(hdr)
+            s_r, h_r, b_r = server.get(url, headers=h)
+            assert s_r == 200
+            raw_r = gzip_body(h_r, b_r)
+            for f in hidden_fields(layer, role):
+                assert marker(layer, f).encode() not in raw_r, f"{f} served from cache to {role}"
+            if name.startswith("mvt"):
+                assert owner_fields_in_tile(raw_p, layer) and not owner_fields_in_tile(raw_r, layer)
+            if raw_r != raw_p and h_p.get("ETag"):
+                s_c, _, _ = server.get(url, headers={**h, "If-None-Match": h_p["ETag"]})
+                assert s_c == 200, f"{role} got 304 for the planner's tile"
+
+
+def gzip_body(hdrs, body):
+    import gzip
+    return gzip.decompress(body) if hdrs.get("Content-Encoding") == "gzip" else body
+
+
+def owner_fields_in_tile(raw, layer):
+    return bool(names_mvt(raw, layer) & (restricted_fields(layer) - COMMON))
