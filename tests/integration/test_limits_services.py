@@ -39,6 +39,7 @@ def build_big_store(path):
         os.remove(path)
     run_spp("init", "--db", path)
     con = spatialite(path)
+    con.execute("PRAGMA synchronous=OFF")
     # a 200 x 200 grid of 10 m parcels, and three land-fund plots
     con.execute(f"""INSERT INTO cadastral_parcels (parcel_key, sheet_no, parcel_no, area_m2,
                     owner_name, geom)
