@@ -109,4 +109,83 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs, int pinned,
 void crs_describe(void *srs, char *out, size_t n);
 void crs_context_fini(struct crs_context *cx);
 
+/* ---- Sources (manifest.c, source.c) ---- */
+struct src_spec {
+    char *path;                  /* as written in the manifest or on the command line */
+    char *abs_path;              /* resolved against the manifest's directory */
+    const struct layer_def *layer;
+    int crs;                     /* pinned EPSG code, 0 = detect */
+    int has_enc;
+    enum text_enc enc;           /* pinned encoding */
+    char **rename_from, **rename_to;
+    int n_rename;
+    void *values;                /* json_t {field: {source value: value}}, borrowed */
+    void *defaults;              /* json_t {field: value}, borrowed */
+    char *filter;                /* OGR attribute filter */
+    char *sheet;                 /* source layer (sheet) name */
+    int order;                   /* position in the manifest */
+};
+struct manifest {
+    char *batch_name;
+    struct src_spec *specs;
+    int n_specs;
+    void *root;                  /* json_t, owns values/defaults */
+};
+/* Reads a manifest file. ERR_IO / ERR_PARAM naming the file and the key. */
+int manifest_load(struct manifest *m, const char *path, const struct catalog *cat, struct err *err);
+/* Builds a manifest from --layer ID SOURCE... */
+int manifest_from_args(struct manifest *m, const char *layer, char **sources, int n,
+                       const struct catalog *cat, struct err *err);
+void manifest_fini(struct manifest *m);
+
+/* One record of a source: raw field values (NULL = null) and the geometry as ISO WKB. */
+struct rec {
+    int64_t row;                 /* 1-based position in the source */
+    char **vals;                 /* n_fields values, borrowed until the next read */
+    const unsigned char *wkb;    /* NULL when the feature has no geometry */
+    size_t wkb_len;
+};
+struct rec_src;                  /* an opened source */
+/* Opens spec's file with GDAL (raw bytes for shapefiles), picks the layer, applies the filter and
+ * assembles CAD drawings (closed polylines + text labels) and coordinate tables into records.
+ * want is the catalog geometry type. ERR_IO / ERR_PARAM naming the file. */
+int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
+                 struct err *err);
+int rec_src_n_fields(const struct rec_src *rs);
+const char *rec_src_field_name(const struct rec_src *rs, int i); /* raw bytes */
+const char *rec_src_format(const struct rec_src *rs);
+const char *rec_src_mode(const struct rec_src *rs); /* "features", "cad drawing", ... */
+void *rec_src_srs(const struct rec_src *rs);        /* OGRSpatialReferenceH or NULL */
+int64_t rec_src_count(const struct rec_src *rs);    /* -1 if unknown */
+/* Next record: 1, 0 at the end, or an error code < 0 with err set. */
+int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err);
+void rec_src_rewind(struct rec_src *rs);
+void rec_src_close(struct rec_src *rs);
+
+/* ---- numbers and dates (attrs.c) ---- */
+/* Parses "1.234,5", "1,234.5", "1234,5", "12" ... 0 or ERR_PARAM. */
+int attr_parse_number(const char *s, double *out);
+/* ISO date from "2022-02-28", "28/02/2022", "2022/02/28", "28-02-2022", "28.02.2022". */
+int attr_parse_date(const char *s, char out[11]);
+/* 1/0 from 1/0, true/false, có/không, x ... */
+int attr_parse_bool(const char *s, int *out);
+/* Normalises a coded value through fd->codelist (fd->multi: "ODT+CLN"). Appends the codes to out;
+ * how says what was done ("code", "name", "crosswalk BHK->HNK"); unknown gets the codes that are
+ * not in the list. Returns 0 if all known, 1 if some were unknown. */
+int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *how, size_t how_n,
+              char *unknown, size_t unknown_n);
+
+/* ---- geometry (geomfix.c) ---- */
+struct geomfix;
+struct geomfix *geomfix_new(struct geo_ctx *geo);
+void geomfix_free(struct geomfix *gf);
+/* Normalises one source geometry (ISO WKB in the source's numbers): closes rings, turns closed
+ * lines into polygons for polygon layers, swaps X/Y if asked, transforms src -> dst, makes valid
+ * (GEOS STRUCTURE, collapsed parts dropped), promotes to the layer's type. Writes WKB to out,
+ * the area (m2) or length (m) to *measure, a repair note to repaired ("" if none). Returns 0, or 1
+ * with a rejection reason in why, or an error code < 0. */
+int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int swap, int src, int dst,
+                enum geom_type want, struct buf *out, double *measure, struct bbox *box,
+                char *repaired, size_t rn, char *why, size_t wn);
+
 #endif
