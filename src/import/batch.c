@@ -10,6 +10,8 @@
 #include "batch_int.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <cpl_error.h>
 #include <geos_c.h>
 #include <math.h>
 #include <ogr_srs_api.h>
@@ -269,6 +271,24 @@ int batch_refresh_area(struct batch *b, const struct layer_def *cur)
     return 0;
 }
 
+/* Land-use codes of public services and facilities (Circular 08/2024 and 27/2018): a public
+ * facility point is expected on such a parcel. */
+static char public_use(const char *lu)
+{
+    static const char *const pub[] = {"TSC", "DTS", "DVH", "DXH", "DYT", "DGD", "DTT", "DKH", "DNG", "DSK",
+                                      "DSN", "TON", "TIN", "DCH", "DBV", "DKV", "DSH", "DDT", "DDL", "DDD",
+                                      "CQP", "CAN", "DKT", "DMT", NULL};
+    if (!lu || !*lu) return 0;
+    for (const char *p = lu; *p;) {
+        size_t n = strcspn(p, "+");
+        int ok = 0;
+        for (int i = 0; pub[i] && !ok; i++) ok = strlen(pub[i]) == n && strncmp(pub[i], p, n) == 0;
+        if (!ok) return 0;
+        p += n + (p[n] == '+');
+    }
+    return 1;
+}
+
 int batch_refresh_ref(struct batch *b)
 {
     if (!b->ref_dirty) return 0;
@@ -276,7 +296,7 @@ int batch_refresh_ref(struct batch *b)
     crs_context_fini(&b->cx);
     GEOSContextHandle_t h = geo_geos(b->geo);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, "SELECT AsBinary(geom) FROM cadastral_parcels WHERE geom IS NOT NULL LIMIT 200000",
+    if (sqlite3_prepare_v2(b->db, "SELECT AsBinary(geom), lu_display FROM cadastral_parcels WHERE geom IS NOT NULL LIMIT 200000",
                            -1, &s, NULL) != SQLITE_OK)
         return ERR_DB;
     GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
@@ -292,14 +312,22 @@ int batch_refresh_ref(struct batch *b)
                 break;
             }
             b->cx.ref_geoms = a;
+            char *pub = realloc(b->cx.ref_public, (size_t)cap);
+            if (!pub) {
+                GEOSGeom_destroy_r(h, g);
+                break;
+            }
+            b->cx.ref_public = pub;
         }
+        b->cx.ref_public[b->cx.n_ref] = public_use((const char *)sqlite3_column_text(s, 1));
         b->cx.ref_geoms[b->cx.n_ref++] = g;
     }
     GEOSWKBReader_destroy_r(h, rd);
     sqlite3_finalize(s);
     if (b->cx.n_ref) {
         b->cx.ref_tree = GEOSSTRtree_create_r(h, 10);
-        for (int i = 0; i < b->cx.n_ref; i++) GEOSSTRtree_insert_r(h, b->cx.ref_tree, b->cx.ref_geoms[i], b->cx.ref_geoms[i]);
+        for (int i = 0; i < b->cx.n_ref; i++)
+            GEOSSTRtree_insert_r(h, b->cx.ref_tree, b->cx.ref_geoms[i], (void *)(intptr_t)i);
         snprintf(b->cx.ref_from, sizeof b->cx.ref_from, "cadastral_parcels (%d parcels)", b->cx.n_ref);
     }
     return 0;
@@ -327,6 +355,10 @@ static int make_batch_id(struct batch *b, struct err *err)
         h = (h ^ f) * 1099511628211ULL;
         for (const char *p = s->path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
         h = (h ^ (uint64_t)(uintptr_t)s->layer->index) * 1099511628211ULL;
+    }
+    if (b->o->manifest) { /* the manifest's pins (crs, filter, renames...) are part of the batch */
+        int ok = 1;
+        h = (h ^ fnv_file(b->o->manifest, &ok)) * 1099511628211ULL;
     }
     b->checksums = sums;
     snprintf(b->batch_id, sizeof b->batch_id, "%.40s-%012llx", b->m->batch_name,
@@ -456,6 +488,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     b.cat = &cfg->catalog;
     b.ref_dirty = 1;
     b.progress_fd = o->quiet ? -1 : 2;
+    CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's notices: the report says what matters */
     now_iso(b.started);
     struct manifest m;
     int rc = o->manifest ? manifest_load(&m, o->manifest, &cfg->catalog, err)

@@ -11,6 +11,7 @@
 
 #include <geos_c.h>
 #include <math.h>
+#include <stdint.h>
 #include <ogr_srs_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,7 @@ static double fit(struct crs_context *cx, int srid, int swap, const struct crs_s
 /* Overlay: share of sample features lying inside one cadastral parcel (points: scaled by their
  * clearance from the parcel edge, up to 5 m). -1 when it cannot be computed. */
 struct overlay_ud {
+    struct crs_context *cx;
     GEOSContextHandle_t h;
     const GEOSGeometry *g;
     double best;
@@ -167,11 +169,14 @@ struct overlay_ud {
 static void overlay_visit(void *item, void *ud_)
 {
     struct overlay_ud *ud = ud_;
-    const GEOSGeometry *ref = item;
+    int idx = (int)(intptr_t)item;
+    const GEOSGeometry *ref = ud->cx->ref_geoms[idx];
     if (ud->best >= 1) return;
     if (GEOSContains_r(ud->h, ref, ud->g) != 1) return;
     double sc = 1;
-    if (ud->dim == 0) {
+    if (ud->dim == 0 && ud->cx->want_public) {
+        sc = ud->cx->ref_public && ud->cx->ref_public[idx] ? 1 : 0;
+    } else if (ud->dim == 0) {
         GEOSGeometry *b = GEOSBoundary_r(ud->h, ref);
         double d = 0;
         if (b && GEOSDistance_r(ud->h, b, ud->g, &d) == 1) sc = d >= 5 ? 1 : d / 5;
@@ -225,7 +230,7 @@ static double overlay(struct crs_context *cx, int srid, int swap, const struct c
         }
         geom_fini(&gm);
         if (!g) continue;
-        struct overlay_ud ud = {h, g, 0, s->geom_dim};
+        struct overlay_ud ud = {cx, h, g, 0, s->geom_dim};
         GEOSSTRtree_query_r(h, cx->ref_tree, g, overlay_visit, &ud);
         sum += ud.best;
         n++;
@@ -360,7 +365,8 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
                      "reinterpreted as %s",
                      cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
         else
-            snprintf(why + strlen(why), sizeof why - strlen(why), "; overlay on %s agrees (%.0f%%)",
+            snprintf(why + strlen(why), sizeof why - strlen(why), "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
+                     "(TM-3/UTM, VN-2000/WGS 84) fits better",
                      cx->ref_from, 100 * base);
         chosen = best;
     }
@@ -378,6 +384,8 @@ void crs_context_fini(struct crs_context *cx)
     if (cx->ref_tree) GEOSSTRtree_destroy_r(h, cx->ref_tree);
     for (int i = 0; i < cx->n_ref; i++) GEOSGeom_destroy_r(h, cx->ref_geoms[i]);
     free(cx->ref_geoms);
+    free(cx->ref_public);
+    cx->ref_public = NULL;
     cx->ref_tree = NULL;
     cx->ref_geoms = NULL;
     cx->n_ref = 0;

@@ -91,6 +91,8 @@ struct crs_context {
     void *ref_tree;              /* GEOSSTRtree of reference polygons (storage CRS) or NULL */
     void **ref_geoms;            /* owned reference polygons */
     int n_ref;
+    char *ref_public;            /* per reference parcel: all its land-use codes are public-use */
+    int want_public;             /* points of public facilities: expect public-use parcels */
     char ref_from[64];
 };
 struct crs_decision {

@@ -289,7 +289,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
                      unknown, v, fd->codelist->id);
             batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
         }
-        s->vt[t] = s->vs[t].len ? 3 : 0;
+        s->vt[t] = s->vs[t].len ? 3 : 4; /* 4: a value with unknown codes, stored as NULL */
         return 0;
     }
     s->vt[t] = 3;
@@ -349,6 +349,7 @@ static void derive_key(struct srcstate *s)
         sh = layer_field_index(s->l, "sheet_no"), p = layer_field_index(s->l, "parcel_no");
     if (k < 0 || c < 0 || sh < 0 || p < 0 || s->vt[k] || s->vt[c] != 3 || s->vt[sh] != 1 || s->vt[p] != 1)
         return;
+    buf_reset(&s->vs[k]);
     buf_printf(&s->vs[k], "%s%03lld%04lld", s->vs[c].data, (long long)s->vi[sh], (long long)s->vi[p]);
     s->vt[k] = 3;
 }
@@ -406,7 +407,7 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
     derive_key(s);
     for (int t = 0; t < s->l->n_fields; t++) {
         const struct field_def *fd = &s->l->fields[t];
-        if (fd->derive != DERIVE_NONE && !s->vt[t] && measure > 0)
+        if (fd->derive != DERIVE_NONE && (!s->vt[t] || s->vt[t] == 4) && measure > 0)
             s->vt[t] = 2, s->vd[t] = round(measure * 100) / 100;
         if (fd->required && !s->vt[t] && !is_lineage(fd->name)) {
             snprintf(why, sizeof why, "required field %s is missing", fd->name);
@@ -517,6 +518,7 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
         batch_refresh_area(b, s.l);
         if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING && strcmp(s.l->id, "cadastral_parcels"))
             batch_refresh_ref(b);
+        b->cx.want_public = strcmp(s.l->id, "public_facilities") == 0;
         rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
     }
     free_sample(b, &smp);

@@ -144,10 +144,50 @@ static int field_idx(OGRFeatureDefnH d, const char *name)
     return OGR_FD_GetFieldIndex(d, name);
 }
 
+/* Each label goes to the smallest polygon containing it (a sheet frame contains every label but
+ * owns none), in label order; a polygon keeps the first label of each CAD layer. */
+static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys, const struct label *labels,
+                         int n_labels, struct err *err)
+{
+    char ***vals = calloc((size_t)n_polys + 1, sizeof *vals);
+    double *area = calloc((size_t)n_polys + 1, sizeof *area);
+    int rc = vals && area ? 0 : ERR_NOMEM;
+    for (int i = 0; i < n_polys && !rc; i++) {
+        vals[i] = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+        area[i] = OGR_G_Area(polys[i]);
+        if (!vals[i]) rc = ERR_NOMEM;
+    }
+    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+    for (int i = 0; i < n_labels && !rc; i++) {
+        OGR_G_SetPoint_2D(pt, 0, labels[i].x, labels[i].y);
+        int best = -1;
+        for (int k = 0; k < n_polys; k++)
+            if ((best < 0 || area[k] < area[best]) && OGR_G_Contains(polys[k], pt)) best = k;
+        if (best < 0) continue;
+        for (int f = 0; f < rs->n_fields; f++)
+            if (!vals[best][f] && strcmp(rs->names[f], labels[i].layer) == 0) vals[best][f] = str_dup(labels[i].text);
+    }
+    OGR_G_DestroyGeometry(pt);
+    for (int i = 0; i < n_polys && !rc; i++) {
+        size_t len;
+        unsigned char *wkb = export_wkb(polys[i], &len);
+        if (!wkb || add_rec(rs, vals[i], wkb, len)) {
+            free(wkb);
+            rc = ERR_NOMEM;
+            break;
+        }
+        vals[i] = NULL;
+    }
+    for (int i = 0; vals && i < n_polys; i++) free_strv(vals[i], rs->n_fields);
+    free(vals), free(area);
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
 static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err *err)
 {
     struct label *labels = NULL;
-    int n_labels = 0, cap = 0, rc = 0;
+    OGRGeometryH *polys = NULL;
+    int n_labels = 0, cap = 0, rc = 0, n_polys = 0, cap_polys = 0;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
     int f_text = field_idx(defn, "Text"), f_layer = field_idx(defn, "Layer");
     /* pass 1: every text entity, whatever the filter says */
@@ -210,26 +250,24 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
             OGR_G_DestroyGeometry(ring);
             poly = p;
         }
-        char **vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
-        for (int i = 0; vals && i < n_labels; i++) {
-            OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-            OGR_G_SetPoint_2D(pt, 0, labels[i].x, labels[i].y);
-            if (OGR_G_Contains(poly, pt))
-                for (int k = 0; k < rs->n_fields; k++)
-                    if (!vals[k] && strcmp(rs->names[k], labels[i].layer) == 0) vals[k] = str_dup(labels[i].text);
-            OGR_G_DestroyGeometry(pt);
+        if (n_polys == cap_polys) {
+            cap_polys = cap_polys ? cap_polys * 2 : 64;
+            OGRGeometryH *pp = realloc(polys, (size_t)cap_polys * sizeof *pp);
+            if (!pp) {
+                OGR_G_DestroyGeometry(poly);
+                OGR_F_Destroy(f);
+                rc = err_set(err, ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            polys = pp;
         }
-        size_t len;
-        unsigned char *wkb = export_wkb(poly, &len);
-        OGR_G_DestroyGeometry(poly);
+        polys[n_polys++] = poly;
         OGR_F_Destroy(f);
-        if (!vals || !wkb || add_rec(rs, vals, wkb, len)) {
-            free(vals), free(wkb);
-            rc = err_set(err, ERR_NOMEM, "out of memory");
-            goto done;
-        }
     }
+    rc = attach_labels(rs, polys, n_polys, labels, n_labels, err);
 done:
+    for (int i = 0; i < n_polys; i++) OGR_G_DestroyGeometry(polys[i]);
+    free(polys);
     for (int i = 0; i < n_labels; i++) free(labels[i].layer), free(labels[i].text);
     free(labels);
     return rc;
