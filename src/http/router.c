@@ -9,6 +9,7 @@
 
 #include "../ogcapi/ogcapi.h"
 #include "../store/store.h"
+#include "../tiles/tiles.h"
 
 static const struct route routes[] = {
     {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
@@ -17,6 +18,8 @@ static const struct route routes[] = {
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
+    {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
 };
 
 int http_route_count(void)
