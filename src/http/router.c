@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
 #include "../store/store.h"
 
@@ -17,6 +18,8 @@ static const struct route routes[] = {
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
+    {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };
 
 int http_route_count(void)

@@ -29,7 +29,8 @@ struct collect {
     double scale;
     int layer;                        /* current layer */
     const struct style *style;
-    int label_fields[16], n_label_fields;
+    int lf[RENDER_MAX_LAYERS][16];    /* label fields per layer */
+    int n_lf[RENDER_MAX_LAYERS];
     struct geom g;
     double *coords;                   /* x, y interleaved */
     size_t n_coords, cap_coords;      /* points */
@@ -110,10 +111,10 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
     f->layer = c->layer;
     f->rule_off = (int)rule_off;
     f->label_off = (int)c->n_ints;
-    for (int k = 0; k < c->n_label_fields; k++) {
+    for (int k = 0; k < c->n_lf[c->layer]; k++) {
         const struct value *v = NULL;
         for (int j = 0; j < fe->n_fields; j++)
-            if (fe->fields[j] == c->label_fields[k]) v = &fe->values[j];
+            if (fe->fields[j] == c->lf[c->layer][k]) v = &fe->values[j];
         int off = -1;
         if (v && v->type != VAL_NULL && v->type != VAL_BLOB) {
             off = (int)c->text.len;
@@ -133,24 +134,23 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
 static void find_label_fields(struct collect *c)
 {
     const struct style *s = c->style;
-    c->n_label_fields = 0;
+    int *lf = c->lf[c->layer], *n = &c->n_lf[c->layer];
+    *n = 0;
     for (int i = 0; i < s->n_fts; i++)
         for (int j = 0; j < s->fts[i].n_rules; j++)
             for (int k = 0; k < s->fts[i].rules[j].n_syms; k++) {
                 const struct symbolizer *y = &s->fts[i].rules[j].syms[k];
                 if (y->kind != SYM_TEXT) continue;
                 int seen = 0;
-                for (int m = 0; m < c->n_label_fields; m++)
-                    seen |= c->label_fields[m] == y->label_field;
-                if (!seen && c->n_label_fields < (int)ARRAY_LEN(c->label_fields))
-                    c->label_fields[c->n_label_fields++] = y->label_field;
+                for (int m = 0; m < *n; m++) seen |= lf[m] == y->label_field;
+                if (!seen && *n < 16) lf[(*n)++] = y->label_field;
             }
 }
 
-static int label_slot(const struct collect *c, int field)
+static int label_slot(const struct collect *c, int layer, int field)
 {
-    for (int m = 0; m < c->n_label_fields; m++)
-        if (c->label_fields[m] == field) return m;
+    for (int m = 0; m < c->n_lf[layer]; m++)
+        if (c->lf[layer][m] == field) return m;
     return -1;
 }
 
@@ -233,6 +233,8 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
     int rc = query_box(rq, storage, &qb, err);
     if (rc) return rc;
     struct feature_sink sink = {NULL, on_feature, NULL, c};
+    if (rq->n_layers > RENDER_MAX_LAYERS)
+        return err_setl(err, ERR_PARAM, "LAYERS", "more than %d layers", RENDER_MAX_LAYERS);
     for (int i = 0; i < rq->n_layers && !rc; i++) {
         const struct style *s = rq->layers[i].style;
         if (!s || !style_visible(s, scale)) continue;
@@ -468,7 +470,7 @@ static int interior_point(const struct collect *c, const struct feat *f, double 
 static void queue_label(const struct render_request *rq, struct collect *c, struct label_set *ls,
                         const struct feat *f, const struct symbolizer *sym)
 {
-    int slot = label_slot(c, sym->label_field);
+    int slot = label_slot(c, f->layer, sym->label_field);
     if (slot < 0) return;
     int off = c->ints[f->label_off + slot];
     if (off < 0) return;

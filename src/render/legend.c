@@ -200,3 +200,52 @@ int render_legend_json(const struct style *s, const char *rule, double scale, st
     }
     return 0;
 }
+
+int render_message_image(int width, int height, enum render_format fmt, int transparent,
+                         uint32_t bgcolor, const char *msg, struct buf *out, struct err *err)
+{
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    cairo_t *cr = cairo_create(surf);
+    if (msg) {
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                               CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, 12);
+        cairo_set_source_rgb(cr, 0.7, 0, 0);
+        /* word-wrap the message into the image */
+        char line[512] = "";
+        double y = 16;
+        const char *p = msg;
+        while (*p && y < height) {
+            size_t wl = strcspn(p, " ");
+            char try[512];
+            snprintf(try, sizeof try, "%s%s%.*s", line, *line ? " " : "", (int)wl, p);
+            cairo_text_extents_t te;
+            cairo_text_extents(cr, try, &te);
+            if (te.x_advance > width - 8 && *line) {
+                cairo_move_to(cr, 4, y);
+                cairo_show_text(cr, line);
+                y += 15;
+                line[0] = '\0';
+                continue;
+            }
+            snprintf(line, sizeof line, "%s", try);
+            p += wl;
+            p += strspn(p, " ");
+        }
+        if (*line && y < height) {
+            cairo_move_to(cr, 4, y);
+            cairo_show_text(cr, line);
+        }
+    }
+    cairo_destroy(cr);
+    cairo_surface_flush(surf);
+    struct render_image img = {cairo_image_surface_get_data(surf), width, height,
+                               cairo_image_surface_get_stride(surf)};
+    int rc = render_encode(&img, 0, 0, width, height, fmt, transparent, bgcolor, 0, out, err);
+    cairo_surface_destroy(surf);
+    return rc;
+}

@@ -159,6 +159,8 @@ struct render_layer {
     const struct style *style;    /* borrowed */
 };
 
+#define RENDER_MAX_LAYERS 64
+
 struct render_request {
     const struct config *cfg;
     struct store *store;          /* the worker's handles */
@@ -209,5 +211,10 @@ int render_legend_png(const struct style *s, const char *rule, double scale, int
 /* The same as JSON: {"layer":..,"style":..,"rules":[{"name","title","symbolizers":[...]}]}. */
 int render_legend_json(const struct style *s, const char *rule, double scale, struct buf *out,
                        struct err *err);
+
+/* An image of width x height with msg written in it (msg NULL: blank), for WMS
+ * EXCEPTIONS=INIMAGE / BLANK. */
+int render_message_image(int width, int height, enum render_format fmt, int transparent,
+                         uint32_t bgcolor, const char *msg, struct buf *out, struct err *err);
 
 #endif
