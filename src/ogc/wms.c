@@ -94,6 +94,8 @@ int wms_parse_layers(const struct request *req, const char *layers_param, struct
         if (rc) {
             if (err->code == ERR_NOT_FOUND)
                 snprintf(err->ogc_code, sizeof err->ogc_code, "LayerNotDefined");
+            else if (!err->ogc_code[0])
+                snprintf(err->ogc_code, sizeof err->ogc_code, "InvalidParameterValue");
             err->code = ERR_PARAM;
             err->http_status = 400;
             return rc;
