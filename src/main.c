@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "import/import.h"
 #include "query/query.h"
+#include "render/render.h"
 #include "store/store.h"
 
 struct opts {
@@ -79,7 +80,8 @@ static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
     }
     if (o->threads) cfg->threads = o->threads;
     log_quiet = o->quiet;
-    if (load_catalog(cfg, &err) || http_serve(cfg, &err)) return fail(&err);
+    if (load_catalog(cfg, &err) || render_styles_load(cfg, &err) || http_serve(cfg, &err))
+        return fail(&err);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
 #include "../query/query.h"
 #include "../store/store.h"
@@ -29,6 +30,8 @@ static const struct route routes[] = {
      "parcel_planning"},
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
+    {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
+    {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };
 
 int http_route_count(void)
