@@ -139,6 +139,48 @@ static int write_changes(struct batch *b, const struct layer_def *l, struct err 
 
 /* ---- layer replacement ---- */
 
+/* SpatiaLite's per-row triggers (geometry constraint check, geometry_columns_time update) cost
+ * more than the insert itself; the importer writes only geometries of the layer's type and CRS,
+ * so they are dropped for the bulk load and re-created, unchanged, before the commit. */
+static int save_triggers(struct batch *b, const struct layer_def *l, struct err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(b->db,
+                           "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+                           " AND (name LIKE 'gg%' OR name LIKE 'tm%') ORDER BY name",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_db_error(b->st, err, "triggers");
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    buf_reset(&b->triggers);
+    struct buf drop;
+    buf_init(&drop);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *def = (const char *)sqlite3_column_text(s, 1);
+        if (def && strncmp(def, "CREATE TRIGGER ", 15) == 0)
+            buf_printf(&b->triggers, "CREATE TRIGGER IF NOT EXISTS %s;\n", def + 15);
+        buf_puts(&drop, "DROP TRIGGER ");
+        store_put_ident(&drop, (const char *)sqlite3_column_text(s, 0));
+        buf_puts(&drop, ";");
+    }
+    sqlite3_finalize(s);
+    int rc = drop.len ? store_exec(b->st, drop.data, err) : 0;
+    buf_fini(&drop);
+    return rc;
+}
+
+static int restore_triggers(struct batch *b, const struct layer_def *l, struct err *err)
+{
+    int rc = b->triggers.len ? store_exec(b->st, b->triggers.data, err) : 0;
+    buf_reset(&b->triggers);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE geometry_columns_time SET last_insert = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now')"
+             " WHERE lower(f_table_name) = lower('%s')",
+             l->id);
+    if (!rc) store_exec(b->st, sql, NULL); /* bookkeeping only; older SpatiaLite has no such table */
+    return rc;
+}
+
 static int clear_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
     char sql[256];
@@ -155,17 +197,19 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
     sqlite3_finalize(s);
     /* bulk load without the R*Tree triggers; CreateSpatialIndex rebuilds it from the table */
     snprintf(sql, sizeof sql,
-             "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";"
-             " DELETE FROM \"%s\";",
-             l->id, l->id, l->id);
-    return store_exec(b->st, sql, err);
+             "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";", l->id, l->id);
+    int rc = store_exec(b->st, sql, err);
+    if (!rc) rc = save_triggers(b, l, err); /* after DisableSpatialIndex, which re-creates them */
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
+    return rc ? rc : store_exec(b->st, sql, err);
 }
 
 static int finish_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
-    int rc = store_exec(b->st, sql, err);
+    int rc = store_exec(b->st, sql, err); /* re-creates SpatiaLite's triggers too */
+    if (!rc) rc = restore_triggers(b, l, err);
     if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);
     if (!rc) rc = write_changes(b, l, err);
     if (!rc && strcmp(l->id, "cadastral_parcels") == 0) {
@@ -432,6 +476,12 @@ static int open_store(struct batch *b, const struct config *cfg, int *created, s
     if (!rc) {
         b->db = store_db(b->st);
         b->srid = store_srid(b->st);
+        /* one big transaction: keep its pages in memory rather than spilling them repeatedly */
+        store_exec(b->st, "PRAGMA cache_size = -262144", NULL);
+        /* a new store has no readers: a rollback journal writes the pages once (WAL writes them
+         * twice, to the log and at the checkpoint) and still rolls a killed import back; the
+         * store returns to WAL after the commit */
+        if (*created) rc = store_exec(b->st, "PRAGMA journal_mode = DELETE", err);
     }
     return rc;
 }
@@ -514,6 +564,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         json_object_set(b.report, "layers", b.layers);
         json_object_set(b.report, "sources", b.sources);
         rc = run(&b, err);
+        if (!rc && created) rc = store_exec(b.st, "PRAGMA journal_mode = WAL", err);
     }
     if (b.report && o->report_dir) {
         json_object_set_new(b.report, "ok", json_boolean(rc == 0));
@@ -533,6 +584,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     geo_ctx_free(b.geo);
     json_decref(b.report), json_decref(b.layers), json_decref(b.sources), json_decref(b.checksums);
     free(b.cells);
+    buf_fini(&b.triggers);
     manifest_fini(&m);
     return rc;
 }

@@ -31,6 +31,7 @@ struct batch {
     int64_t *cells;              /* changed 500 m cells of the current layer */
     size_t n_cells, cap_cells;
     int progress_fd;             /* -1: silent */
+    struct buf triggers;         /* SQL of the layer's SpatiaLite triggers during its load */
 };
 
 /* batch.c */

@@ -146,8 +146,12 @@ struct rec {
     char **vals;                 /* n_fields values, borrowed until the next read */
     const unsigned char *wkb;    /* NULL when the feature has no geometry */
     size_t wkb_len;
+    const double *num;           /* numeric fields read as numbers (NULL: none) */
+    const char *is_num;          /* per field: num[i] holds the value */
 };
 struct rec_src;                  /* an opened source */
+/* Field i goes to a numeric column: hand over the number, skip formatting it as text. */
+void rec_src_numeric_only(struct rec_src *rs, int i);
 /* Opens spec's file with GDAL (raw bytes for shapefiles), picks the layer, applies the filter and
  * assembles CAD drawings (closed polylines + text labels) and coordinate tables into records.
  * want is the catalog geometry type. ERR_IO / ERR_PARAM naming the file. */

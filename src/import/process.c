@@ -25,6 +25,13 @@ struct fieldinfo {
     struct text_detect det;
 };
 
+#define MEMO 32 /* coded values repeat: the last distinct ones per field, with their result */
+struct memo {
+    char *key, *out;
+    char how[64], unknown[128];
+    int unk;
+};
+
 struct srcstate {
     const struct src_spec *spec;
     const struct layer_def *l;
@@ -41,6 +48,8 @@ struct srcstate {
     double *vd;
     struct buf *vs;
     struct buf wkb, tmp;
+    struct memo *memo;     /* MEMO per catalog field */
+    int *memo_next;
 };
 
 /* ---- sample pass ---- */
@@ -228,6 +237,26 @@ static void code_stat(struct srcstate *s, const char *field, const char *how, co
     if (unknown[0]) count_in(json_object_get(f, "unknown"), unknown);
 }
 
+static int set_number(struct srcstate *s, int t, double d, char *why, size_t wn)
+{
+    const struct field_def *fd = &s->l->fields[t];
+    if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max)) {
+        snprintf(why, wn, "field %s: %g is outside [%g, %g]", fd->name, d, fd->has_min ? fd->min : -INFINITY,
+                 fd->has_max ? fd->max : INFINITY);
+        return 1;
+    }
+    if (fd->type == FT_INTEGER) {
+        if (fabs(d - round(d)) > 1e-9) {
+            snprintf(why, wn, "field %s: %g is not a whole number", fd->name, d);
+            return 1;
+        }
+        s->vt[t] = 1, s->vi[t] = (int64_t)llround(d);
+    } else {
+        s->vt[t] = 2, s->vd[t] = d;
+    }
+    return 0;
+}
+
 static int set_text_value(struct srcstate *s, int t, const char *v, char *why, size_t wn, struct batch *b,
                           int64_t row)
 {
@@ -243,21 +272,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
             snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
             return 1;
         }
-        if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max)) {
-            snprintf(why, wn, "field %s: %g is outside [%g, %g]", fd->name, d, fd->has_min ? fd->min : -INFINITY,
-                     fd->has_max ? fd->max : INFINITY);
-            return 1;
-        }
-        if (fd->type == FT_INTEGER) {
-            if (fabs(d - round(d)) > 1e-9) {
-                snprintf(why, wn, "field %s: %g is not a whole number", fd->name, d);
-                return 1;
-            }
-            s->vt[t] = 1, s->vi[t] = (int64_t)llround(d);
-        } else {
-            s->vt[t] = 2, s->vd[t] = d;
-        }
-        return 0;
+        return set_number(s, t, d, why, wn);
     }
     case FT_BOOLEAN: {
         int yes;
@@ -280,8 +295,24 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     default: break;
     }
     if (fd->codelist) {
-        char how[64], unknown[128];
-        int unk = attr_code(fd, v, &s->vs[t], how, sizeof how, unknown, sizeof unknown);
+        struct memo *m = NULL, *row_memo = &s->memo[t * MEMO];
+        for (int i = 0; i < MEMO && !m; i++)
+            if (row_memo[i].key && row_memo[i].key[0] == v[0] && strcmp(row_memo[i].key, v) == 0)
+                m = &row_memo[i];
+        if (!m) {
+            m = &row_memo[s->memo_next[t]];
+            s->memo_next[t] = (s->memo_next[t] + 1) % MEMO;
+            free(m->key), free(m->out);
+            struct buf o;
+            buf_init(&o);
+            m->unk = attr_code(fd, v, &o, m->how, sizeof m->how, m->unknown, sizeof m->unknown);
+            m->key = str_dup(v);
+            m->out = o.len ? buf_take(&o, NULL) : NULL; /* an empty buf_take is not a string */
+            buf_fini(&o);
+        }
+        if (m->out && buf_puts(&s->vs[t], m->out)) return -ERR_NOMEM;
+        int unk = m->unk;
+        const char *how = m->how, *unknown = m->unknown;
         code_stat(s, fd->name, how, unknown);
         if (unk) {
             char msg[256];
@@ -312,7 +343,13 @@ static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r,
     for (int t = 0; t < s->l->n_fields; t++) s->vt[t] = 0;
     for (int i = 0; i < s->nf; i++) {
         int t = s->fi[i].target;
-        if (t < 0 || !r->vals[i]) continue;
+        if (t < 0) continue;
+        if (!r->vals[i] && r->is_num && r->is_num[i]) { /* a number for a numeric column */
+            int rc = set_number(s, t, r->num[i], why, wn);
+            if (rc) return rc;
+            continue;
+        }
+        if (!r->vals[i]) continue;
         buf_reset(&s->tmp);
         if (text_decode(r->vals[i], strlen(r->vals[i]), s->fi[i].enc, &s->tmp))
             text_decode(r->vals[i], strlen(r->vals[i]), ENC_CP1252, &s->tmp);
@@ -349,8 +386,15 @@ static void derive_key(struct srcstate *s)
         sh = layer_field_index(s->l, "sheet_no"), p = layer_field_index(s->l, "parcel_no");
     if (k < 0 || c < 0 || sh < 0 || p < 0 || s->vt[k] || s->vt[c] != 3 || s->vt[sh] != 1 || s->vt[p] != 1)
         return;
+    if (s->vi[sh] < 0 || s->vi[sh] > 999 || s->vi[p] < 0 || s->vi[p] > 9999) return; /* no 3+4 digit key */
+    char digits[8];
+    long long sv = s->vi[sh], pv = s->vi[p];
+    for (int i = 2; i >= 0; i--) digits[i] = (char)('0' + sv % 10), sv /= 10;
+    for (int i = 6; i >= 3; i--) digits[i] = (char)('0' + pv % 10), pv /= 10;
+    digits[7] = 0;
     buf_reset(&s->vs[k]);
-    buf_printf(&s->vs[k], "%s%03lld%04lld", s->vs[c].data, (long long)s->vi[sh], (long long)s->vi[p]);
+    buf_append(&s->vs[k], s->vs[c].data, s->vs[c].len);
+    buf_puts(&s->vs[k], digits);
     s->vt[k] = 3;
 }
 
@@ -458,6 +502,8 @@ static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_
 static void state_fini(struct srcstate *s)
 {
     for (int t = 0; s->vs && t < s->l->n_fields; t++) buf_fini(&s->vs[t]);
+    for (int i = 0; s->memo && i < s->l->n_fields * MEMO; i++) free(s->memo[i].key), free(s->memo[i].out);
+    free(s->memo), free(s->memo_next);
     free(s->vs), free(s->vt), free(s->vi), free(s->vd), free(s->fi);
     buf_fini(&s->wkb), buf_fini(&s->tmp);
     rec_src_close(s->rs);
@@ -477,7 +523,10 @@ static int state_init(struct srcstate *s, const struct src_spec *spec, struct er
     s->vi = calloc((size_t)n, sizeof *s->vi);
     s->vd = calloc((size_t)n, sizeof *s->vd);
     s->vs = calloc((size_t)n, sizeof *s->vs);
-    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs) return err_set(err, ERR_NOMEM, "out of memory");
+    s->memo = calloc((size_t)n * MEMO, sizeof *s->memo);
+    s->memo_next = calloc((size_t)n, sizeof *s->memo_next);
+    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs || !s->memo || !s->memo_next)
+        return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < s->nf; i++) text_detect_init(&s->fi[i].det);
     buf_init(&s->wkb), buf_init(&s->tmp);
     return 0;
@@ -515,6 +564,12 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
         if (spec->filter) json_object_set_new(s.rep, "filter", json_string(spec->filter));
         decide_encodings(&s);
         map_fields(&s);
+        for (int i = 0; i < s.nf; i++) {
+            int t = s.fi[i].target;
+            enum field_type ft = t >= 0 ? s.l->fields[t].type : FT_TEXT;
+            json_t *vm = spec->values && t >= 0 ? json_object_get(spec->values, s.l->fields[t].name) : NULL;
+            if ((ft == FT_INTEGER || ft == FT_REAL) && !vm) rec_src_numeric_only(s.rs, i);
+        }
         batch_refresh_area(b, s.l);
         if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING && strcmp(s.l->id, "cadastral_parcels"))
             batch_refresh_ref(b);

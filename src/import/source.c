@@ -37,6 +37,10 @@ struct rec_src {
     /* streaming */
     OGRFeatureH feat;
     char **vals;
+    char *owned;          /* vals[i] was allocated (not OGR's own string) */
+    int *ftype;           /* OGRFieldType per field */
+    double *num;
+    char *is_num, *num_only;
     unsigned char *wkb;
     size_t wkb_cap;
     int64_t row;
@@ -94,7 +98,9 @@ void rec_src_close(struct rec_src *rs)
     }
     free(rs->recs);
     free_strv(rs->names, rs->n_fields);
-    free_strv(rs->vals, rs->n_fields);
+    for (int i = 0; rs->vals && i < rs->n_fields; i++)
+        if (rs->owned[i]) free(rs->vals[i]);
+    free(rs->vals), free(rs->owned), free(rs->ftype), free(rs->num), free(rs->is_num), free(rs->num_only);
     free(rs->wkb);
     if (rs->ds) GDALClose(rs->ds);
     free(rs);
@@ -405,6 +411,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
 
 /* ---- open ---- */
 
+static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err);
+
 static int pick_layer(struct rec_src *rs, const struct src_spec *spec, struct err *err)
 {
     int n = GDALDatasetGetLayerCount(rs->ds);
@@ -461,7 +469,7 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
             goto fail;
         }
         if (rs->mode == MODE_TABLE) rc = read_table(rs, spec, want, err);
-        else rs->vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+        else rc = stream_arrays(rs, defn, err);
     }
     if (rc) goto fail;
     *out = rs;
@@ -469,6 +477,46 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
 fail:
     rec_src_close(rs);
     return rc;
+}
+
+void rec_src_numeric_only(struct rec_src *rs, int i)
+{
+    if (rs->mode == MODE_FEATURES && i >= 0 && i < rs->n_fields) rs->num_only[i] = 1;
+}
+
+static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err)
+{
+    size_t n = (size_t)rs->n_fields + 1;
+    rs->vals = calloc(n, sizeof(char *));
+    rs->owned = calloc(n, 1);
+    rs->ftype = calloc(n, sizeof(int));
+    rs->num = calloc(n, sizeof(double));
+    rs->is_num = calloc(n, 1);
+    rs->num_only = calloc(n, 1);
+    if (!rs->vals || !rs->owned || !rs->ftype || !rs->num || !rs->is_num || !rs->num_only)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < rs->n_fields; i++) rs->ftype[i] = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i));
+    return 0;
+}
+
+/* One field of the current feature: strings are borrowed from OGR, numbers read as numbers. */
+static void read_field(struct rec_src *rs, int i)
+{
+    if (rs->owned[i]) free(rs->vals[i]);
+    rs->vals[i] = NULL, rs->owned[i] = 0, rs->is_num[i] = 0;
+    if (!OGR_F_IsFieldSetAndNotNull(rs->feat, i)) return;
+    int t = rs->ftype[i];
+    if (t == OFTInteger || t == OFTInteger64 || t == OFTReal) {
+        rs->num[i] = t == OFTReal ? OGR_F_GetFieldAsDouble(rs->feat, i) : (double)OGR_F_GetFieldAsInteger64(rs->feat, i);
+        rs->is_num[i] = 1;
+        if (rs->num_only[i]) return;
+    }
+    if (t == OFTString) {
+        rs->vals[i] = (char *)OGR_F_GetFieldAsString(rs->feat, i);
+    } else {
+        rs->vals[i] = str_dup(OGR_F_GetFieldAsString(rs->feat, i));
+        rs->owned[i] = 1;
+    }
 }
 
 void rec_src_rewind(struct rec_src *rs)
@@ -485,20 +533,22 @@ int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
     if (rs->mode != MODE_FEATURES) {
         if (rs->next >= rs->n_recs) return 0;
         struct mrec *m = &rs->recs[rs->next++];
-        *r = (struct rec){m->row, m->vals, m->wkb, m->wkb_len};
+        *r = (struct rec){m->row, m->vals, m->wkb, m->wkb_len, NULL, NULL};
         return 1;
+    }
+    for (int i = 0; i < rs->n_fields; i++) { /* strings borrowed from the feature go with it */
+        if (rs->owned[i]) free(rs->vals[i]);
+        rs->vals[i] = NULL, rs->owned[i] = 0;
     }
     if (rs->feat) OGR_F_Destroy(rs->feat);
     rs->feat = OGR_L_GetNextFeature(rs->lyr);
     if (!rs->feat) return 0;
     rs->row++;
-    for (int i = 0; i < rs->n_fields; i++) {
-        free(rs->vals[i]);
-        rs->vals[i] = OGR_F_IsFieldSetAndNotNull(rs->feat, i) ? str_dup(OGR_F_GetFieldAsString(rs->feat, i))
-                                                              : NULL;
-    }
+    for (int i = 0; i < rs->n_fields; i++) read_field(rs, i);
     r->row = rs->row;
     r->vals = rs->vals;
+    r->num = rs->num;
+    r->is_num = rs->is_num;
     r->wkb = NULL;
     r->wkb_len = 0;
     OGRGeometryH g = OGR_F_GetGeometryRef(rs->feat);

@@ -159,9 +159,27 @@ static int put_cp(struct buf *b, uint32_t cp)
 }
 
 /* Appends NFC of valid UTF-8 s to out. */
+/* Precomposed Latin and Vietnamese text without combining marks is already NFC: the common case,
+ * checked without utf8proc's allocation (code points below U+0300 or in U+1E00..U+1EFF). */
+static int quick_nfc(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
+        if (n <= 0 || !(cp < 0x300 || (cp >= 0x1E00 && cp <= 0x1EFF))) return 0;
+        p += n;
+    }
+    return 1;
+}
+
 static int put_nfc(struct buf *out, const char *s, size_t len)
 {
-    if (!has_high(s, len)) return buf_append(out, s, len);
+    if (!has_high(s, len) || quick_nfc(s, len)) return buf_append(out, s, len);
     utf8proc_uint8_t *r = NULL;
     utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &r,
                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
