@@ -40,7 +40,8 @@ static void test_numbers(void)
     CHECK(attr_parse_bool("maybe", &b) != 0);
 }
 
-static int code_is(const struct field_def *fd, const char *in, const char *want, const char *want_unknown)
+static int code_is(const struct field_def *fd, const char *in, const char *want,
+                   const char *want_unknown)
 {
     struct buf out;
     buf_init(&out);
@@ -48,7 +49,9 @@ static int code_is(const struct field_def *fd, const char *in, const char *want,
     int rc = attr_code(fd, in, &out, how, sizeof how, unk, sizeof unk);
     int ok = strcmp(out.data ? out.data : "", want) == 0 && strcmp(unk, want_unknown) == 0 &&
              rc == (want_unknown[0] != 0);
-    if (!ok) fprintf(stderr, "  %s -> %s (unknown %s), want %s (%s)\n", in, out.data ? out.data : "", unk, want, want_unknown);
+    if (!ok)
+        fprintf(stderr, "  %s -> %s (unknown %s), want %s (%s)\n", in, out.data ? out.data : "",
+                unk, want, want_unknown);
     buf_fini(&out);
     return ok;
 }
@@ -60,7 +63,7 @@ static void test_codes(const struct catalog *cat)
     CHECK(lu->codelist && lu->multi);
     CHECK(code_is(lu, "ODT", "ODT", ""));
     CHECK(code_is(lu, "odt+cln", "ODT+CLN", ""));
-    CHECK(code_is(lu, "BHK", "HNK", ""));  /* TT27 -> TT08 crosswalk */
+    CHECK(code_is(lu, "BHK", "HNK", "")); /* TT27 -> TT08 crosswalk */
     CHECK(code_is(lu, "LUN", "LUK", ""));
     CHECK(code_is(lu, "ODT + QXZ", "ODT", "QXZ"));
     CHECK(code_is(lu, "TM", "", "TM"));
@@ -72,8 +75,8 @@ static void test_codes(const struct catalog *cat)
     CHECK(code_is(lc, "Đất bằng trồng cây hàng năm khác", "HNK", ""));
 }
 
-static int run_fix(struct geomfix *gf, const char *wkt, int src, enum geom_type want, double *measure, char *fixed,
-                   char *why, GEOSGeometry **out)
+static int run_fix(struct geomfix *gf, const char *wkt, int src, enum geom_type want,
+                   double *measure, char *fixed, char *why, GEOSGeometry **out)
 {
     OGRGeometryH g = NULL;
     char *w = (char *)wkt;
@@ -94,7 +97,8 @@ static int run_fix(struct geomfix *gf, const char *wkt, int src, enum geom_type 
         GEOSWKBReader_destroy_r(h, r);
         if (*out) {
             CHECK(GEOSisValid_r(h, *out) == 1);
-            CHECK(GEOSGeomTypeId_r(h, *out) == (want == GT_MULTIPOLYGON ? GEOS_MULTIPOLYGON : GEOSGeomTypeId_r(h, *out)));
+            CHECK(GEOSGeomTypeId_r(h, *out) ==
+                  (want == GT_MULTIPOLYGON ? GEOS_MULTIPOLYGON : GEOSGeomTypeId_r(h, *out)));
             GEOSGeom_destroy_r(h, *out);
         }
         GEOS_finish_r(h);
@@ -113,20 +117,24 @@ static void test_geometry(void)
     char fixed[160], why[256];
     GEOSGeometry *g;
     /* a valid square: kept as is, promoted to MULTIPOLYGON, area derived */
-    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why, &g) == 0);
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
     CHECK(fabs(a - 100) < 1e-9 && fixed[0] == 0);
     /* bowtie: both lobes kept (STRUCTURE), not one lost as buffer(0) would */
-    CHECK(run_fix(gf, "POLYGON((0 0,10 10,10 0,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why, &g) == 0);
+    CHECK(run_fix(gf, "POLYGON((0 0,10 10,10 0,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
     CHECK(fabs(a - 50) < 1e-9 && strstr(fixed, "made valid"));
     /* a hole touching the shell along an edge keeps its hole */
-    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0),(0 2,4 2,4 6,0 6,0 2))", 5897, GT_MULTIPOLYGON, &a,
-                  fixed, why, &g) == 0);
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0),(0 2,4 2,4 6,0 6,0 2))", 5897,
+                  GT_MULTIPOLYGON, &a, fixed, why, &g) == 0);
     CHECK(fabs(a - 84) < 1e-9);
     /* an unclosed ring is closed first */
-    CHECK(run_fix(gf, "LINESTRING(0 0,10 0,10 10,0 10)", 5897, GT_MULTIPOLYGON, &a, fixed, why, &g) == 0);
+    CHECK(run_fix(gf, "LINESTRING(0 0,10 0,10 10,0 10)", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
     CHECK(fabs(a - 100) < 1e-9 && strstr(fixed, "polygon"));
     /* zero area: rejected with a reason */
-    CHECK(run_fix(gf, "POLYGON((0 0,10 0,20 0,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why, NULL) == 1);
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,20 0,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  NULL) == 1);
     CHECK(strstr(why, "degenerate") != NULL);
     /* wrong kind of geometry */
     CHECK(run_fix(gf, "POINT(1 2)", 5897, GT_MULTIPOLYGON, &a, fixed, why, NULL) == 1);
@@ -140,21 +148,24 @@ static void test_geometry(void)
     struct buf o;
     buf_init(&o);
     struct bbox box;
-    CHECK(geomfix_run(gf, wkb, 21, 0, 4326, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why, sizeof why) == 0);
+    CHECK(geomfix_run(gf, wkb, 21, 0, 4326, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why,
+                      sizeof why) == 0);
     CHECK_NEAR(box.minx, 586184.889, 0.01);
     CHECK_NEAR(box.miny, 1109719.714, 0.01);
     /* survey order X = northing, Y = easting */
     OGR_G_CreateFromWkt((w = (char *)"POINT(1109719.714 586184.889)", &w), NULL, &pt);
     OGR_G_ExportToIsoWkb(pt, wkbNDR, wkb);
     OGR_G_DestroyGeometry(pt);
-    CHECK(geomfix_run(gf, wkb, 21, 1, 5897, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why, sizeof why) == 0);
+    CHECK(geomfix_run(gf, wkb, 21, 1, 5897, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why,
+                      sizeof why) == 0);
     CHECK(box.minx == 586184.889 && box.miny == 1109719.714);
     buf_fini(&o);
     geomfix_free(gf);
     geo_ctx_free(geo);
 }
 
-static int decide(struct crs_context *cx, OGRSpatialReferenceH srs, double x, double y, struct crs_decision *d)
+static int decide(struct crs_context *cx, OGRSpatialReferenceH srs, double x, double y,
+                  struct crs_decision *d)
 {
     double xy[8] = {x, y, x + 300, y + 200, x + 600, y + 50, x + 100, y + 500};
     struct crs_sample s = {xy, 4, NULL, 0, 2};
@@ -200,7 +211,8 @@ static void test_crs(void)
     err_clear(&err);
     double xy[4] = {261700, 6250000, 262000, 6250300};
     struct crs_sample s = {xy, 2, NULL, 0, 0};
-    CHECK(crs_decide(&cx, "paris.shp", NULL, 0, &s, &d, &err) == ERR_PARAM && strstr(err.msg, "paris.shp"));
+    CHECK(crs_decide(&cx, "paris.shp", NULL, 0, &s, &d, &err) == ERR_PARAM &&
+          strstr(err.msg, "paris.shp"));
     crs_context_fini(&cx);
     geo_ctx_free(cx.geo);
 }
