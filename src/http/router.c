@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
 #include "../store/store.h"
 
@@ -17,6 +18,14 @@ static const struct route routes[] = {
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/collections/{layer}/items", ogcapi_items, FORM_PROBLEM, "items"},
+    {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
+    {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
+    {"GET", "/api", ogcapi_openapi, FORM_PROBLEM, "api"},
+    {"GET", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
+    {"POST", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
+    {"GET", "/ows", ows_dispatch, FORM_OWS, "ows"},
+    {"POST", "/ows", ows_dispatch, FORM_OWS, "ows"},
 };
 
 int http_route_count(void)
