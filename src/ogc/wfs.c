@@ -186,7 +186,7 @@ static int set_srs(struct request *req, struct wfs_req *w, const char *s, struct
 }
 
 /* BBOX=minx,miny,maxx,maxy[,crs] as a filter in each query. */
-static int add_bbox(struct wfs_req *w, const char *value, struct err *err)
+static int add_bbox(struct request *req, struct wfs_req *w, const char *value, struct err *err)
 {
     char *copy = str_dup(value);
     if (!copy) return err_set(err, ERR_NOMEM, "out of memory");
@@ -198,6 +198,8 @@ static int add_bbox(struct wfs_req *w, const char *value, struct err *err)
     int srid = 0, auth = 0;
     if (rc) rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "BBOX", "%s", e2.msg);
     if (!rc && crs) rc = parse_crs(w, crs, &srid, &auth, "BBOX", err);
+    if (!rc && crs && !geo_crs_known(req->geo, srid))
+        rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "BBOX", "unknown CRS \"%s\"", crs);
     if (!rc && !crs) {
         srid = w->srid;
         auth = w->swap;
@@ -372,7 +374,7 @@ static int kvp_selection(struct request *req, struct wfs_req *w, struct err *err
         !strstr(lang, "filter"))
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "FILTER_LANGUAGE",
                          "filter language \"%s\" is not supported", lang);
-    if (bbox) return add_bbox(w, bbox, err);
+    if (bbox) return add_bbox(req, w, bbox, err);
     if (filter) return add_filters(req, w, filter, err);
     if (rid && !w->by_id) return add_resource_ids(req, w, rid, 0, err);
     return 0;

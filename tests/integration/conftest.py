@@ -140,3 +140,23 @@ def catalog():
                 obj = json.load(f)
             layers[obj["id"]] = obj
     return layers
+
+
+# Feature services (WFS, OGC API): a store with a few hundred features in several layers, and a
+# planner key for it (features_fixture.py).
+@pytest.fixture(scope="session")
+def features_store(workdir):
+    import features_fixture
+    path = os.path.join(workdir, "features.sqlite")
+    features_fixture.build(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def features_server(features_store, workdir):
+    key = run_spp("keys", "--db", features_store, "add", "--role", "planner",
+                  "--name", "tests").stdout.strip().splitlines()[0]
+    s = Server(features_store, workdir)
+    s.planner_key = key
+    yield s
+    s.stop()
