@@ -30,6 +30,8 @@ struct geojson_writer {
     int no_geometry;       /* 1: "geometry":null */
     int64_t n_written;
     struct geom g;         /* scratch, reused across features */
+    struct xy_cache *cache; /* transformed vertices of this response (shared vertices of a
+                             * parcel fabric are transformed once), owned */
 };
 /* geographic: 1 when dst_srid is in degrees (picks 8 decimals, else 3). */
 void geojson_writer_init(struct geojson_writer *w, struct buf *out, struct geo_ctx *geo,
@@ -44,5 +46,8 @@ struct feature_sink geojson_sink(struct geojson_writer *w);
 int geojson_put_geometry(struct buf *b, const struct geom *g, int decimals, int swap);
 int geojson_put_value(struct buf *b, const struct field_def *fd, const struct value *v);
 int geojson_put_number(struct buf *b, double v, int decimals);
+/* Transforms n points (x = east) from w->src_srid to w->dst_srid in place through geo, reusing
+ * results for vertices already seen in this response. Same errors as geo_transform. */
+int geojson_transform(struct geojson_writer *w, double *xy, size_t n, struct err *err);
 
 #endif
