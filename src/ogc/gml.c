@@ -79,7 +79,8 @@ int gml_put_geometry(struct buf *b, const struct geom *g, const struct gml_write
     case GT_LINESTRING:
         return open_geom(b, "LineString", id, 0, srs, w->v32) ||
                put_poslist(b, &g->parts[0], dec, swap, 0) || buf_puts(b, "</gml:LineString>");
-    case GT_POLYGON: return put_polygon(b, g, &i, w, id, 0, srs);
+    case GT_POLYGON:
+        return put_polygon(b, g, &i, w, id, 0, srs);
     case GT_MULTIPOINT:
         rc = open_geom(b, "MultiPoint", id, 0, srs, w->v32);
         for (i = 0; i < g->n_parts && !rc; i++)
@@ -101,7 +102,8 @@ int gml_put_geometry(struct buf *b, const struct geom *g, const struct gml_write
             rc = buf_puts(b, "<gml:surfaceMember>") || put_polygon(b, g, &i, w, id, k++, NULL) ||
                  buf_puts(b, "</gml:surfaceMember>");
         return rc || buf_puts(b, "</gml:MultiSurface>");
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -121,9 +123,12 @@ int gml_put_value(struct buf *b, const struct field_def *fd, const struct value 
     case VAL_INT:
         if (fd->type == FT_BOOLEAN) return buf_puts(b, v->i ? "true" : "false");
         return buf_printf(b, "%lld", (long long)v->i);
-    case VAL_REAL: return buf_printf(b, "%.15g", v->d);
-    case VAL_TEXT: return buf_put_xml(b, v->s);
-    default: return 0;
+    case VAL_REAL:
+        return buf_printf(b, "%.15g", v->d);
+    case VAL_TEXT:
+        return buf_put_xml(b, v->s);
+    default:
+        return 0;
     }
 }
 
@@ -134,7 +139,8 @@ int gml_write_feature(struct gml_writer *w, const struct feature *f, struct err 
     char id[96];
     snprintf(id, sizeof id, "%s.%lld", l->id, (long long)f->fid);
     int rc = w->member ? buf_printf(b, "<%s>", w->member) : 0;
-    rc = rc || buf_printf(b, "<spp:%s gml:id=\"%s\"%s>", l->id, id, w->root_attrs ? w->root_attrs : "");
+    rc = rc ||
+         buf_printf(b, "<spp:%s gml:id=\"%s\"%s>", l->id, id, w->root_attrs ? w->root_attrs : "");
     for (int i = 0; i < f->n_fields && !rc; i++) {
         const struct field_def *fd = &l->fields[f->fields[i]];
         if (f->values[i].type == VAL_NULL) continue;
@@ -172,7 +178,8 @@ static int csv_text(struct buf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) return buf_puts(b, s);
     int rc = buf_putc(b, '"');
-    for (; *s && !rc; s++) rc = *s == '"' ? buf_puts(b, "\"\"") : buf_putc(b, *s);
+    for (; *s && !rc; s++)
+        rc = *s == '"' ? buf_puts(b, "\"\"") : buf_putc(b, *s);
     return rc || buf_putc(b, '"');
 }
 
@@ -187,15 +194,17 @@ static int wkt_points(struct buf *b, const struct geom_part *p, int dec, int swa
 
 int csv_put_wkt(struct buf *b, const struct geom *g, int dec, int swap)
 {
-    static const char *const names[] = {"",        "POINT",      "LINESTRING",     "POLYGON",
+    static const char *const names[] = {"",           "POINT",           "LINESTRING",  "POLYGON",
                                         "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"};
     if (g->type < 1 || g->type > 6) return 0;
     int rc = buf_puts(b, names[g->type]);
     int multi = g->type > 3, poly = g->type == GT_POLYGON || g->type == GT_MULTIPOLYGON;
     if (multi || poly) rc = rc || buf_putc(b, '(');
     for (int i = 0; i < g->n_parts && !rc; i++) {
-        if (poly && multi && !g->parts[i].ring) rc = buf_puts(b, i ? "),(" : "(");
-        else if (i) rc = buf_putc(b, ',');
+        if (poly && multi && !g->parts[i].ring)
+            rc = buf_puts(b, i ? "),(" : "(");
+        else if (i)
+            rc = buf_putc(b, ',');
         rc = rc || wkt_points(b, &g->parts[i], dec, swap);
     }
     if (poly && multi) rc = rc || buf_putc(b, ')');
@@ -206,7 +215,8 @@ int csv_put_wkt(struct buf *b, const struct geom *g, int dec, int swap)
 int csv_header(struct buf *b, const struct layer_def *l, const int *fields, int n_fields)
 {
     int rc = buf_puts(b, "id");
-    for (int i = 0; i < n_fields && !rc; i++) rc = buf_printf(b, ",%s", l->fields[fields[i]].name);
+    for (int i = 0; i < n_fields && !rc; i++)
+        rc = buf_printf(b, ",%s", l->fields[fields[i]].name);
     return rc || buf_puts(b, ",geometry\r\n");
 }
 
@@ -218,15 +228,16 @@ int csv_write_feature(struct gml_writer *w, const struct feature *f, struct err 
     for (int i = 0; i < f->n_fields && !rc; i++) {
         const struct value *v = &f->values[i];
         rc = buf_putc(b, ',');
-        if (v->type == VAL_TEXT) rc = rc || csv_text(b, v->s);
-        else if (v->type != VAL_NULL) rc = rc || gml_put_value(b, &l->fields[f->fields[i]], v);
+        if (v->type == VAL_TEXT)
+            rc = rc || csv_text(b, v->s);
+        else if (v->type != VAL_NULL)
+            rc = rc || gml_put_value(b, &l->fields[f->fields[i]], v);
     }
     rc = rc || buf_putc(b, ',');
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
     if (!w->no_geometry && f->wkb && f->wkb_len) {
         if ((rc = gml_load_geom(w, f, err))) return rc;
-        rc = buf_putc(b, '"') || csv_put_wkt(b, &w->g, w->decimals, w->swap_xy) ||
-             buf_putc(b, '"');
+        rc = buf_putc(b, '"') || csv_put_wkt(b, &w->g, w->decimals, w->swap_xy) || buf_putc(b, '"');
     }
     if (rc || buf_puts(b, "\r\n")) return err_set(err, ERR_NOMEM, "out of memory");
     w->n_written++;

@@ -23,18 +23,18 @@ int ows_dispatch(struct request *req, struct response *res, struct err *err);
 
 /* GML 3.2 / 3.1.1 and CSV feature writers (gml.c): feature sinks like geojson_sink. */
 struct gml_writer {
-    struct buf *out;       /* borrowed */
-    struct geo_ctx *geo;   /* borrowed */
+    struct buf *out;     /* borrowed */
+    struct geo_ctx *geo; /* borrowed */
     int src_srid, dst_srid;
-    int decimals;          /* 8 for degrees, 3 for metres */
-    int swap_xy;           /* 1: write lat/lon (y first) */
-    int v32;               /* 1: GML 3.2 (gml:id on every geometry), 0: GML 3.1.1 */
-    const char *srs_name;  /* srsName on each top geometry */
-    const char *member;    /* "wfs:member" or "gml:featureMember"; NULL: no wrapper */
+    int decimals;           /* 8 for degrees, 3 for metres */
+    int swap_xy;            /* 1: write lat/lon (y first) */
+    int v32;                /* 1: GML 3.2 (gml:id on every geometry), 0: GML 3.1.1 */
+    const char *srs_name;   /* srsName on each top geometry */
+    const char *member;     /* "wfs:member" or "gml:featureMember"; NULL: no wrapper */
     const char *root_attrs; /* extra attributes on the feature element (namespaces) or NULL */
     int no_geometry;
     int64_t n_written;
-    struct geom g;         /* scratch */
+    struct geom g; /* scratch */
 };
 void gml_writer_init(struct gml_writer *w, struct buf *out, struct geo_ctx *geo, int src_srid,
                      int dst_srid, int geographic);

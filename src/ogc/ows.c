@@ -14,9 +14,9 @@ int ows_dispatch(struct request *req, struct response *res, struct err *err)
         return wfs_dispatch(req, res, err);
     const char *service = req_arg_ci(req, "SERVICE");
     if (service && str_ieq(service, "WFS")) return wfs_dispatch(req, res, err);
-    int rc = err_setl(err, ERR_PARAM, "service", service && *service
-                                                      ? "unknown service \"%s\" (WFS, WMS)"
-                                                      : "SERVICE is required%s (WFS, WMS)",
+    int rc = err_setl(err, ERR_PARAM, "service",
+                      service && *service ? "unknown service \"%s\" (WFS, WMS)"
+                                          : "SERVICE is required%s (WFS, WMS)",
                       service ? service : "");
     snprintf(err->ogc_code, sizeof err->ogc_code, "%s",
              service && *service ? "InvalidParameterValue" : "MissingParameterValue");

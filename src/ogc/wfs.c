@@ -29,8 +29,10 @@ int wfs_error(struct err *err, enum err_code code, const char *ogc_code, const c
 
 const char *wfs_crs_urn(int srid, char out[64])
 {
-    if (srid == GEO_SRID_CRS84) snprintf(out, 64, "urn:ogc:def:crs:OGC:1.3:CRS84");
-    else snprintf(out, 64, "urn:ogc:def:crs:EPSG::%d", srid);
+    if (srid == GEO_SRID_CRS84)
+        snprintf(out, 64, "urn:ogc:def:crs:OGC:1.3:CRS84");
+    else
+        snprintf(out, 64, "urn:ogc:def:crs:EPSG::%d", srid);
     return out;
 }
 
@@ -110,7 +112,8 @@ static int set_props(struct request *req, struct wfs_query *q, const char *list,
             break;
         }
         int dup = 0;
-        for (int i = 0; i < q->n_fields; i++) dup |= q->fields[i] == f;
+        for (int i = 0; i < q->n_fields; i++)
+            dup |= q->fields[i] == f;
         if (!dup) q->fields[q->n_fields++] = f;
     }
     free(copy);
@@ -126,13 +129,16 @@ static int set_sort(struct request *req, struct wfs_query *q, const char *list, 
     int rc = 0;
     char *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ') t++;
+        while (*t == ' ')
+            t++;
         char *sp = strpbrk(t, " +");
         int desc = 0;
         if (sp) {
             *sp++ = '\0';
-            while (*sp == ' ' || *sp == '+') sp++;
-            if (str_ieq(sp, "DESC") || str_ieq(sp, "D")) desc = 1;
+            while (*sp == ' ' || *sp == '+')
+                sp++;
+            if (str_ieq(sp, "DESC") || str_ieq(sp, "D"))
+                desc = 1;
             else if (*sp && !str_ieq(sp, "ASC") && !str_ieq(sp, "A"))
                 rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "SORTBY",
                                "sort order must be ASC or DESC, not \"%s\"", sp);
@@ -174,14 +180,17 @@ static int set_srs(struct request *req, struct wfs_req *w, const char *s, struct
     int srid, auth;
     if (parse_crs(w, s, &srid, &auth, "srsName", err)) return ERR_PARAM;
     int adv[32], n = geo_advertised_crs(storage, adv, 32), ok = 0;
-    for (int i = 0; i < n; i++) ok |= adv[i] == srid;
+    for (int i = 0; i < n; i++)
+        ok |= adv[i] == srid;
     if (!ok || !geo_crs_known(req->geo, srid))
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "srsName",
                          "CRS \"%s\" is not offered for this feature type", s);
     w->srid = srid;
     w->swap = auth && geo_crs_latlon(req->geo, srid);
-    if (auth || srid == GEO_SRID_CRS84) snprintf(w->srs_name, sizeof w->srs_name, "%s", wfs_crs_urn(srid, urn));
-    else snprintf(w->srs_name, sizeof w->srs_name, "EPSG:%d", srid);
+    if (auth || srid == GEO_SRID_CRS84)
+        snprintf(w->srs_name, sizeof w->srs_name, "%s", wfs_crs_urn(srid, urn));
+    else
+        snprintf(w->srs_name, sizeof w->srs_name, "EPSG:%d", srid);
     return 0;
 }
 
@@ -226,7 +235,8 @@ static int add_filters(struct request *req, struct wfs_req *w, const char *value
     struct filter_limits lim;
     filter_limits_of(req, &lim);
     const char *p = value;
-    while (*p == ' ' || *p == '\n') p++;
+    while (*p == ' ' || *p == '\n')
+        p++;
     int listed = *p == '(';
     for (int i = 0; i < w->n_q; i++) {
         const char *start = p, *end = p + strlen(p);
@@ -236,7 +246,9 @@ static int add_filters(struct request *req, struct wfs_req *w, const char *value
                                  "one filter in parentheses per type name");
             const char *close = strstr(p, ")(");
             if (!close) close = strrchr(p, ')');
-            if (!close) return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "FILTER", "bad filter list");
+            if (!close)
+                return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "FILTER",
+                                 "bad filter list");
             start = p + 1, end = close;
             p = close + 1;
         }
@@ -276,7 +288,8 @@ static int add_resource_ids(struct request *req, struct wfs_req *w, const char *
         if (add_types) {
             *dot = '\0';
             int have = 0;
-            for (int i = 0; i < w->n_q; i++) have |= strcmp(w->q[i].layer->id, t) == 0;
+            for (int i = 0; i < w->n_q; i++)
+                have |= strcmp(w->q[i].layer->id, t) == 0;
             if (!have) rc = add_query(req, w, t, err);
             *dot = '.';
         }
@@ -310,11 +323,16 @@ static int parse_format(const char *f, struct wfs_req *w, struct err *err)
 {
     w->fmt = w->v2 ? WFS_GML32 : WFS_GML31;
     if (!f || !*f) return 0;
-    if (strstr(f, "json") || strstr(f, "JSON")) w->fmt = WFS_GEOJSON;
-    else if (strstr(f, "csv") || strstr(f, "CSV")) w->fmt = WFS_CSV;
-    else if (strstr(f, "3.2") || str_ieq(f, "gml32")) w->fmt = WFS_GML32;
-    else if (strstr(f, "3.1") || str_ieq(f, "gml3")) w->fmt = WFS_GML31;
-    else if (str_ieq(f, "text/xml") || str_ieq(f, "application/xml")) return 0;
+    if (strstr(f, "json") || strstr(f, "JSON"))
+        w->fmt = WFS_GEOJSON;
+    else if (strstr(f, "csv") || strstr(f, "CSV"))
+        w->fmt = WFS_CSV;
+    else if (strstr(f, "3.2") || str_ieq(f, "gml32"))
+        w->fmt = WFS_GML32;
+    else if (strstr(f, "3.1") || str_ieq(f, "gml3"))
+        w->fmt = WFS_GML31;
+    else if (str_ieq(f, "text/xml") || str_ieq(f, "application/xml"))
+        return 0;
     else
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "outputFormat",
                          "output format \"%s\" is not supported", f);
@@ -348,8 +366,7 @@ static int paging(struct request *req, struct wfs_req *w, struct err *err)
 }
 
 /* TYPENAMES / TYPENAME: "a,b" or "(a)(b)", prefixes stripped */
-static int add_typenames(struct request *req, struct wfs_req *w, const char *list,
-                         struct err *err)
+static int add_typenames(struct request *req, struct wfs_req *w, const char *list, struct err *err)
 {
     char *copy = str_dup(list);
     if (!copy) return err_set(err, ERR_NOMEM, "out of memory");
@@ -488,8 +505,7 @@ static int xml_query(struct request *req, struct wfs_req *w, xmlNodePtr q, struc
                 struct err e2;
                 err_clear(&e2);
                 if (filter_parse_fes_node(c, &lim, w->srid, &f, &e2))
-                    rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "Filter", "%s",
-                                   e2.msg);
+                    rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "Filter", "%s", e2.msg);
                 else
                     w->q[i].filter = filter_and(w->q[i].filter, f);
             }
@@ -505,8 +521,7 @@ static int xml_query(struct request *req, struct wfs_req *w, xmlNodePtr q, struc
     return rc;
 }
 
-static int xml_stored_query(struct request *req, struct wfs_req *w, xmlNodePtr q,
-                            struct err *err)
+static int xml_stored_query(struct request *req, struct wfs_req *w, xmlNodePtr q, struct err *err)
 {
     char *id = xattr(q, "id");
     int rc = 0;
@@ -568,8 +583,10 @@ int wfs_parse_xml(struct request *req, struct wfs_req *w, struct err *err)
     snprintf(w->op, sizeof w->op, "%s", (const char *)root->name);
     int rc = xml_root_attrs(w, root, err);
     for (xmlNodePtr c = root->children; c && !rc; c = c->next) {
-        if (xis(c, "Query")) rc = xml_query(req, w, c, err);
-        else if (xis(c, "StoredQuery")) rc = xml_stored_query(req, w, c, err);
+        if (xis(c, "Query"))
+            rc = xml_query(req, w, c, err);
+        else if (xis(c, "StoredQuery"))
+            rc = xml_stored_query(req, w, c, err);
         else if (xis(c, "TypeName")) {
             char *t = (char *)xmlNodeGetContent(c);
             rc = add_typenames(req, w, t ? t : "", err);
@@ -646,8 +663,10 @@ static int caps_version(struct request *req, int *v2, struct err *err)
     int found = 0;
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !found;
          t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "2.0.0") == 0 || strcmp(t, "2.0") == 0) found = 1, *v2 = 1;
-        else if (strcmp(t, "1.1.0") == 0 || strcmp(t, "1.1") == 0) found = 1, *v2 = 0;
+        if (strcmp(t, "2.0.0") == 0 || strcmp(t, "2.0") == 0)
+            found = 1, *v2 = 1;
+        else if (strcmp(t, "1.1.0") == 0 || strcmp(t, "1.1") == 0)
+            found = 1, *v2 = 0;
     }
     free(copy);
     if (!found)
@@ -664,8 +683,10 @@ int wfs_dispatch(struct request *req, struct response *res, struct err *err)
     int rc;
     if (strcmp(req->method, "POST") == 0 && req->body && req->body_len) {
         rc = wfs_parse_xml(req, &w, err);
-        if (!rc && str_ieq(w.op, "GetCapabilities")) rc = wfs_capabilities(req, res, w.v2, err);
-        else if (!rc) rc = run_op(req, res, &w, err);
+        if (!rc && str_ieq(w.op, "GetCapabilities"))
+            rc = wfs_capabilities(req, res, w.v2, err);
+        else if (!rc)
+            rc = run_op(req, res, &w, err);
         wfs_req_fini(&w);
         return rc;
     }
@@ -713,23 +734,34 @@ int wfs_dispatch(struct request *req, struct response *res, struct err *err)
 static const char *xsd_type(enum field_type t)
 {
     switch (t) {
-    case FT_INTEGER: return "xsd:long";
-    case FT_REAL: return "xsd:double";
-    case FT_DATE: return "xsd:date";
-    case FT_BOOLEAN: return "xsd:boolean";
-    default: return "xsd:string";
+    case FT_INTEGER:
+        return "xsd:long";
+    case FT_REAL:
+        return "xsd:double";
+    case FT_DATE:
+        return "xsd:date";
+    case FT_BOOLEAN:
+        return "xsd:boolean";
+    default:
+        return "xsd:string";
     }
 }
 
 static const char *gml_prop_type(enum geom_type t)
 {
     switch (t) {
-    case GT_POINT: return "gml:PointPropertyType";
-    case GT_LINESTRING: return "gml:LineStringPropertyType";
-    case GT_POLYGON: return "gml:PolygonPropertyType";
-    case GT_MULTIPOINT: return "gml:MultiPointPropertyType";
-    case GT_MULTILINESTRING: return "gml:MultiCurvePropertyType";
-    default: return "gml:MultiSurfacePropertyType";
+    case GT_POINT:
+        return "gml:PointPropertyType";
+    case GT_LINESTRING:
+        return "gml:LineStringPropertyType";
+    case GT_POLYGON:
+        return "gml:PolygonPropertyType";
+    case GT_MULTIPOINT:
+        return "gml:MultiPointPropertyType";
+    case GT_MULTILINESTRING:
+        return "gml:MultiCurvePropertyType";
+    default:
+        return "gml:MultiSurfacePropertyType";
     }
 }
 
@@ -795,7 +827,8 @@ static int list_stored_queries(struct request *req, struct response *res, struct
                     "(layer.fid).</wfs:Abstract>\n"
                     "    <wfs:Parameter name=\"ID\" type=\"xs:string\"/>\n"
                     "    <wfs:QueryExpressionText returnFeatureTypes=\"");
-        for (int i = 0; i < w->n_q; i++) buf_printf(b, "%sspp:%s", i ? " " : "", w->q[i].layer->id);
+        for (int i = 0; i < w->n_q; i++)
+            buf_printf(b, "%sspp:%s", i ? " " : "", w->q[i].layer->id);
         buf_puts(b, "\" language=\"urn:ogc:def:queryLanguage:OGC-WFS::WFS_QueryExpression\" "
                     "isPrivate=\"true\"/>\n  </wfs:StoredQueryDescription>\n");
     } else {

@@ -19,7 +19,8 @@ static void put_url(struct buf *b, const struct request *req)
 
 static void op_v2(struct buf *b, const struct request *req, const char *name, const char *extra)
 {
-    buf_printf(b, "    <ows:Operation name=\"%s\">\n      <ows:DCP><ows:HTTP><ows:Get xlink:href=\"",
+    buf_printf(b,
+               "    <ows:Operation name=\"%s\">\n      <ows:DCP><ows:HTTP><ows:Get xlink:href=\"",
                name);
     put_url(b, req);
     buf_puts(b, "\"/><ows:Post xlink:href=\"");
@@ -41,14 +42,19 @@ static const char *const formats_v11 =
     "      <ows:Parameter name=\"outputFormat\"><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>"
     "<ows:Value>application/json</ows:Value><ows:Value>text/csv</ows:Value></ows:Parameter>\n";
 
-static const char *const spatial_ops[] = {"BBOX",    "Equals",   "Disjoint", "Intersects",
-                                          "Touches", "Crosses",  "Within",   "Contains",
+static const char *const spatial_ops[] = {"BBOX",     "Equals",  "Disjoint", "Intersects",
+                                          "Touches",  "Crosses", "Within",   "Contains",
                                           "Overlaps", "DWithin", "Beyond"};
-static const char *const comparison_ops[] = {
-    "PropertyIsEqualTo",     "PropertyIsNotEqualTo",          "PropertyIsLessThan",
-    "PropertyIsGreaterThan", "PropertyIsLessThanOrEqualTo",   "PropertyIsGreaterThanOrEqualTo",
-    "PropertyIsLike",        "PropertyIsNull",                "PropertyIsBetween"};
-static const char *const operands[] = {"Envelope", "Point", "LineString", "Polygon",
+static const char *const comparison_ops[] = {"PropertyIsEqualTo",
+                                             "PropertyIsNotEqualTo",
+                                             "PropertyIsLessThan",
+                                             "PropertyIsGreaterThan",
+                                             "PropertyIsLessThanOrEqualTo",
+                                             "PropertyIsGreaterThanOrEqualTo",
+                                             "PropertyIsLike",
+                                             "PropertyIsNull",
+                                             "PropertyIsBetween"};
+static const char *const operands[] = {"Envelope",   "Point",      "LineString",  "Polygon",
                                        "MultiPoint", "MultiCurve", "MultiSurface"};
 
 /* A feature type's WGS 84 box from the store extent (official transformation). */
@@ -59,8 +65,7 @@ static int wgs84_box(struct request *req, const struct layer_def *l, struct bbox
     err_clear(&e);
     if (store_layer_state(req->store, l, &ls, &e) || !ls.has_extent || ls.n_features == 0)
         return -1;
-    return geo_transform_bbox(req->geo, store_srid(req->store), GEO_SRID_CRS84, &ls.extent, out,
-                              &e)
+    return geo_transform_bbox(req->geo, store_srid(req->store), GEO_SRID_CRS84, &ls.extent, out, &e)
                ? -1
                : 0;
 }
@@ -88,8 +93,10 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
     }
     buf_puts(b, v2 ? "</Title>\n      <Abstract xml:lang=\"vi\">" : "</Title>\n      <Abstract>");
     buf_put_xml(b, l->desc_vi ? l->desc_vi : "");
-    if (v2) buf_puts(b, "</Abstract>\n      <Abstract xml:lang=\"en\">");
-    else buf_puts(b, " — ");
+    if (v2)
+        buf_puts(b, "</Abstract>\n      <Abstract xml:lang=\"en\">");
+    else
+        buf_puts(b, " — ");
     buf_put_xml(b, l->desc_en ? l->desc_en : "");
     buf_puts(b, "</Abstract>\n      <ows:Keywords><ows:Keyword>");
     buf_put_xml(b, l->group);
@@ -101,8 +108,7 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
                    i ? other : def);
     }
     buf_puts(b, "      <OutputFormats>");
-    if (v2)
-        buf_puts(b, "<Format>application/gml+xml; version=3.2</Format>");
+    if (v2) buf_puts(b, "<Format>application/gml+xml; version=3.2</Format>");
     buf_puts(b, "<Format>text/xml; subtype=gml/3.1.1</Format><Format>application/json</Format>"
                 "<Format>text/csv</Format></OutputFormats>\n");
     struct bbox box;
@@ -116,21 +122,25 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
 
 static void filter_caps_v2(struct buf *b)
 {
-    static const char *const yes[] = {"ImplementsQuery", "ImplementsAdHocQuery",
-                                      "ImplementsResourceId", "ImplementsMinStandardFilter",
+    static const char *const yes[] = {"ImplementsQuery",          "ImplementsAdHocQuery",
+                                      "ImplementsResourceId",     "ImplementsMinStandardFilter",
                                       "ImplementsStandardFilter", "ImplementsMinSpatialFilter",
-                                      "ImplementsSpatialFilter", "ImplementsSorting",
+                                      "ImplementsSpatialFilter",  "ImplementsSorting",
                                       "ImplementsMinimumXPath"};
-    static const char *const no[] = {"ImplementsFunctions", "ImplementsMinTemporalFilter",
-                                     "ImplementsTemporalFilter", "ImplementsVersionNav",
+    static const char *const no[] = {"ImplementsFunctions",         "ImplementsMinTemporalFilter",
+                                     "ImplementsTemporalFilter",    "ImplementsVersionNav",
                                      "ImplementsExtendedOperators", "ImplementsSchemaElementFunc"};
     buf_puts(b, "  <fes:Filter_Capabilities>\n    <fes:Conformance>\n");
     for (size_t i = 0; i < ARRAY_LEN(yes); i++)
-        buf_printf(b, "      <fes:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>TRUE"
-                      "</ows:DefaultValue></fes:Constraint>\n", yes[i]);
+        buf_printf(b,
+                   "      <fes:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>TRUE"
+                   "</ows:DefaultValue></fes:Constraint>\n",
+                   yes[i]);
     for (size_t i = 0; i < ARRAY_LEN(no); i++)
-        buf_printf(b, "      <fes:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>FALSE"
-                      "</ows:DefaultValue></fes:Constraint>\n", no[i]);
+        buf_printf(b,
+                   "      <fes:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>FALSE"
+                   "</ows:DefaultValue></fes:Constraint>\n",
+                   no[i]);
     buf_puts(b, "    </fes:Conformance>\n    <fes:Id_Capabilities><fes:ResourceIdentifier "
                 "name=\"fes:ResourceId\"/></fes:Id_Capabilities>\n    <fes:Scalar_Capabilities>"
                 "<fes:LogicalOperators/><fes:ComparisonOperators>");
@@ -149,7 +159,8 @@ static void filter_caps_v2(struct buf *b)
 
 static void filter_caps_v11(struct buf *b)
 {
-    buf_puts(b, "  <ogc:Filter_Capabilities>\n    <ogc:Spatial_Capabilities><ogc:GeometryOperands>");
+    buf_puts(b,
+             "  <ogc:Filter_Capabilities>\n    <ogc:Spatial_Capabilities><ogc:GeometryOperands>");
     for (size_t i = 0; i < ARRAY_LEN(operands); i++)
         buf_printf(b, "<ogc:GeometryOperand>gml:%s</ogc:GeometryOperand>", operands[i]);
     buf_puts(b, "</ogc:GeometryOperands><ogc:SpatialOperators>");
@@ -191,8 +202,10 @@ static void service_id(struct buf *b, int v2)
 
 static void constraint(struct buf *b, const char *name, const char *value)
 {
-    buf_printf(b, "    <ows:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>%s"
-                  "</ows:DefaultValue></ows:Constraint>\n", name, value);
+    buf_printf(b,
+               "    <ows:Constraint name=\"%s\"><ows:NoValues/><ows:DefaultValue>%s"
+               "</ows:DefaultValue></ows:Constraint>\n",
+               name, value);
 }
 
 static void operations(struct request *req, struct buf *b, int v2)
@@ -211,13 +224,15 @@ static void operations(struct request *req, struct buf *b, int v2)
         snprintf(n, sizeof n, "%d", req->cfg->limits.max_features);
         static const char *const t[] = {"ImplementsBasicWFS", "KVPEncoding", "XMLEncoding",
                                         "ImplementsResultPaging"};
-        static const char *const f[] = {"ImplementsTransactionalWFS", "ImplementsLockingWFS",
-                                        "SOAPEncoding", "ImplementsInheritance",
-                                        "ImplementsRemoteResolve", "ImplementsStandardJoins",
-                                        "ImplementsSpatialJoins", "ImplementsTemporalJoins",
-                                        "ImplementsFeatureVersioning", "ManageStoredQueries"};
-        for (size_t i = 0; i < ARRAY_LEN(t); i++) constraint(b, t[i], "TRUE");
-        for (size_t i = 0; i < ARRAY_LEN(f); i++) constraint(b, f[i], "FALSE");
+        static const char *const f[] = {
+            "ImplementsTransactionalWFS", "ImplementsLockingWFS",    "SOAPEncoding",
+            "ImplementsInheritance",      "ImplementsRemoteResolve", "ImplementsStandardJoins",
+            "ImplementsSpatialJoins",     "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
+            "ManageStoredQueries"};
+        for (size_t i = 0; i < ARRAY_LEN(t); i++)
+            constraint(b, t[i], "TRUE");
+        for (size_t i = 0; i < ARRAY_LEN(f); i++)
+            constraint(b, f[i], "FALSE");
         constraint(b, "CountDefault", n);
         buf_puts(b, "    <ows:Constraint name=\"QueryExpressions\"><ows:AllowedValues>"
                     "<ows:Value>wfs:Query</ows:Value><ows:Value>wfs:StoredQuery</ows:Value>"
@@ -256,14 +271,15 @@ int wfs_capabilities(struct request *req, struct response *res, int v2, struct e
     service_id(b, v2);
     operations(req, b, v2);
     buf_puts(b, "  <FeatureTypeList>\n");
-    if (!v2)
-        buf_puts(b, "    <Operations><Operation>Query</Operation></Operations>\n");
+    if (!v2) buf_puts(b, "    <Operations><Operation>Query</Operation></Operations>\n");
     const struct catalog *cat = &req->cfg->catalog;
     for (int i = 0; i < cat->n_layers; i++)
         if (access_layer(&cat->layers[i], req->role)) feature_type(req, b, &cat->layers[i], v2);
     buf_puts(b, "  </FeatureTypeList>\n");
-    if (v2) filter_caps_v2(b);
-    else filter_caps_v11(b);
+    if (v2)
+        filter_caps_v2(b);
+    else
+        filter_caps_v11(b);
     buf_puts(b, "</wfs:WFS_Capabilities>\n");
     return 0;
 }

@@ -34,7 +34,8 @@ static int prepare(struct request *req, struct wfs_query *q, struct filter_sql *
         struct err e2;
         err_clear(&e2);
         int rc = filter_check(q->filter, q->layer, req->role, &e2);
-        if (!rc) rc = filter_compile(q->filter, q->layer, store_srid(req->store), req->geo, sql, &e2);
+        if (!rc)
+            rc = filter_compile(q->filter, q->layer, store_srid(req->store), req->geo, sql, &e2);
         if (rc) {
             if (rc != ERR_PARAM) {
                 *err = e2;
@@ -150,7 +151,8 @@ static int geojson_links(struct request *req, struct wfs_req *w, struct buf *b, 
     }
     if (w->start > 0) {
         rc = rc || buf_puts(b, n ? ",{" : "{");
-        rc = rc || buf_puts(b, "\"rel\":\"previous\",\"type\":\"application/geo+json\",\"href\":\"");
+        rc =
+            rc || buf_puts(b, "\"rel\":\"previous\",\"type\":\"application/geo+json\",\"href\":\"");
         rc = rc || page_url(req, b, w->start > size ? w->start - size : 0, size) ||
              buf_puts(b, "\"}");
     }
@@ -168,6 +170,7 @@ static int get_geojson(struct request *req, struct response *res, struct wfs_req
     struct feature_sink sink = geojson_sink(&gw);
     int64_t matched, returned;
     resp_set(res, 200, "application/geo+json");
+    buf_reserve(b, (size_t)(page_size(req, w) < 512 ? page_size(req, w) : 512) * 512 + 1024);
     if (!w->by_id) buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
     int rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
     geojson_writer_fini(&gw);
@@ -219,8 +222,8 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
                 struct buf u;
                 buf_init(&u);
                 page_url(req, &u, w->start > size ? w->start - size : 0, size);
-                rc = rc || buf_puts(b, " previous=\"") || buf_put_xml(b, u.data) ||
-                     buf_putc(b, '"');
+                rc =
+                    rc || buf_puts(b, " previous=\"") || buf_put_xml(b, u.data) || buf_putc(b, '"');
                 buf_fini(&u);
             }
         }
@@ -235,8 +238,7 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
                       (long long)(w->hits ? matched : returned), ts);
 }
 
-static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
-                   struct err *err)
+static int get_gml(struct request *req, struct response *res, struct wfs_req *w, struct err *err)
 {
     int v32 = w->fmt == WFS_GML32;
     struct buf features;
@@ -249,7 +251,8 @@ static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
     gw.srs_name = w->srs_name;
     gw.member = w->by_id ? NULL : v32 && w->v2 ? "wfs:member" : "gml:featureMember";
     if (w->by_id)
-        gw.root_attrs = v32 ? " xmlns:spp=\"" WFS_NS "\" xmlns:gml=\"http://www.opengis.net/gml/3.2\""
+        gw.root_attrs = v32 ? " xmlns:spp=\"" WFS_NS
+                              "\" xmlns:gml=\"http://www.opengis.net/gml/3.2\""
                             : " xmlns:spp=\"" WFS_NS "\" xmlns:gml=\"http://www.opengis.net/gml\"";
     struct feature_sink sink = gml_sink(&gw);
     int64_t matched, returned;
@@ -259,7 +262,8 @@ static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
     if (!rc && w->by_id && returned == 0)
         rc = wfs_error(err, ERR_NOT_FOUND, "NotFound", "ID", "no feature with this id");
     if (!rc) {
-        resp_set(res, 200, v32 ? "application/gml+xml; version=3.2" : "text/xml; subtype=gml/3.1.1");
+        resp_set(res, 200,
+                 v32 ? "application/gml+xml; version=3.2" : "text/xml; subtype=gml/3.1.1");
         if (w->by_id) {
             rc = buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") ||
                  buf_append(b, features.data, features.len);
@@ -295,8 +299,7 @@ static int csv_feature(void *ud, const struct feature *f, struct err *err)
     return csv_write_feature(&s->gw, f, err);
 }
 
-static int get_csv(struct request *req, struct response *res, struct wfs_req *w,
-                   struct err *err)
+static int get_csv(struct request *req, struct response *res, struct wfs_req *w, struct err *err)
 {
     struct csv_state s;
     memset(&s, 0, sizeof s);
@@ -312,13 +315,15 @@ static int get_csv(struct request *req, struct response *res, struct wfs_req *w,
     return rc;
 }
 
-int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w,
-                    struct err *err)
+int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w, struct err *err)
 {
     switch (w->fmt) {
-    case WFS_GEOJSON: return get_geojson(req, res, w, err);
-    case WFS_CSV: return get_csv(req, res, w, err);
-    default: return get_gml(req, res, w, err);
+    case WFS_GEOJSON:
+        return get_geojson(req, res, w, err);
+    case WFS_CSV:
+        return get_csv(req, res, w, err);
+    default:
+        return get_gml(req, res, w, err);
     }
 }
 

@@ -7,36 +7,36 @@
 #include "../filter/filter.h"
 #include "ogc.h"
 
-#define WFS_NS "http://spp.cantho.gov.vn/spp"
+#define WFS_NS          "http://spp.cantho.gov.vn/spp"
 #define WFS_MAX_QUERIES 24
-#define WFS_MAX_SORT 8
-#define WFS_GETBYID "urn:ogc:def:query:OGC-WFS::GetFeatureById"
+#define WFS_MAX_SORT    8
+#define WFS_GETBYID     "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 
 enum wfs_fmt { WFS_GML32, WFS_GML31, WFS_GEOJSON, WFS_CSV };
 
 struct wfs_query {
     const struct layer_def *layer;
-    struct filter *filter;          /* owned, NULL = everything */
-    int *fields;                    /* owned: readable fields to return */
+    struct filter *filter; /* owned, NULL = everything */
+    int *fields;           /* owned: readable fields to return */
     int n_fields;
-    int geom;                       /* 1: return the geometry */
+    int geom; /* 1: return the geometry */
     int order[WFS_MAX_SORT], order_desc[WFS_MAX_SORT], n_order;
 };
 
 struct wfs_req {
-    int v2;                         /* 1: WFS 2.0.0, 0: WFS 1.1.0 */
-    char op[40];                    /* REQUEST */
+    int v2;      /* 1: WFS 2.0.0, 0: WFS 1.1.0 */
+    char op[40]; /* REQUEST */
     struct wfs_query q[WFS_MAX_QUERIES];
     int n_q;
-    int srid;                       /* output CRS (0 = storage) */
-    int swap;                       /* output axes lat/lon */
-    char srs_name[96];              /* srsName written on geometries */
-    int64_t count, start;           /* paging; count < 0 = server maximum */
+    int srid;             /* output CRS (0 = storage) */
+    int swap;             /* output axes lat/lon */
+    char srs_name[96];    /* srsName written on geometries */
+    int64_t count, start; /* paging; count < 0 = server maximum */
     int hits;
     enum wfs_fmt fmt;
-    char value_ref[128];            /* GetPropertyValue */
-    int by_id;                      /* GetFeatureById stored query: one bare feature */
-    int post;                       /* request came as XML (no next/previous links) */
+    char value_ref[128]; /* GetPropertyValue */
+    int by_id;           /* GetFeatureById stored query: one bare feature */
+    int post;            /* request came as XML (no next/previous links) */
 };
 
 /* Parsing (wfs.c). */
@@ -45,8 +45,7 @@ int wfs_parse_xml(struct request *req, struct wfs_req *w, struct err *err);
 void wfs_req_fini(struct wfs_req *w);
 
 /* Operations. */
-int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w,
-                    struct err *err);
+int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w, struct err *err);
 int wfs_get_property_value(struct request *req, struct response *res, struct wfs_req *w,
                            struct err *err);
 int wfs_capabilities(struct request *req, struct response *res, int v2, struct err *err);

@@ -24,8 +24,8 @@ struct xy_cache {
     struct xy_entry e[XY_SLOTS];
     uint32_t gen;
     int used;
-    int *slot_of;      /* per input point */
-    double *miss;      /* unique missing points, xy */
+    int *slot_of; /* per input point */
+    double *miss; /* unique missing points, xy */
     int *miss_slot;
     size_t cap;
 };
@@ -43,7 +43,7 @@ static char *put_fixed(char *p, double v, int dec)
         int n = isfinite(v) ? snprintf(p, 40, "%.*g", 17, v) : snprintf(p, 40, "null");
         return p + (n > 0 ? n : 0);
     }
-    long long n = llround(scaled);
+    long long n = (long long)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
     if (n < 0) {
         *p++ = '-';
         n = -n;
@@ -56,10 +56,12 @@ static char *put_fixed(char *p, double v, int dec)
         tmp[k++] = (char)('0' + ip % 10);
         ip /= 10;
     } while (ip);
-    while (k) *p++ = tmp[--k];
+    while (k)
+        *p++ = tmp[--k];
     if (fp) {
         int d = dec;
-        while (fp % 10 == 0) fp /= 10, d--;
+        while (fp % 10 == 0)
+            fp /= 10, d--;
         *p++ = '.';
         char *end = p + d;
         for (char *q = end - 1; q >= p; q--) {
@@ -83,7 +85,8 @@ static int put_int(struct buf *b, long long v)
         u /= 10;
     } while (u);
     if (v < 0) *p++ = '-';
-    while (k) *p++ = tmp[--k];
+    while (k)
+        *p++ = tmp[--k];
     b->len = (size_t)(p - b->data);
     b->data[b->len] = '\0';
     return 0;
@@ -97,7 +100,8 @@ static int put_real(struct buf *b, double v)
     if (!isfinite(v)) return buf_puts(b, "null");
     if (v != 0 && (a < 1e-3 || a >= 1e15)) return buf_printf(b, "%.15g", v);
     int digits = 1;
-    for (double t = 10; t <= a && digits < 16; t *= 10) digits++;
+    for (double t = 10; t <= a && digits < 16; t *= 10)
+        digits++;
     int dec = 15 - digits;
     return geojson_put_number(b, v, dec < 0 ? 0 : dec > 9 ? 9 : dec);
 }
@@ -131,14 +135,13 @@ static int put_points(struct buf *b, const struct geom_part *part, int dec, int 
 
 int geojson_put_geometry(struct buf *b, const struct geom *g, int decimals, int swap)
 {
-    static const char *const heads[] = {
-        "",
-        "{\"type\":\"Point\",\"coordinates\":",
-        "{\"type\":\"LineString\",\"coordinates\":",
-        "{\"type\":\"Polygon\",\"coordinates\":",
-        "{\"type\":\"MultiPoint\",\"coordinates\":",
-        "{\"type\":\"MultiLineString\",\"coordinates\":",
-        "{\"type\":\"MultiPolygon\",\"coordinates\":"};
+    static const char *const heads[] = {"",
+                                        "{\"type\":\"Point\",\"coordinates\":",
+                                        "{\"type\":\"LineString\",\"coordinates\":",
+                                        "{\"type\":\"Polygon\",\"coordinates\":",
+                                        "{\"type\":\"MultiPoint\",\"coordinates\":",
+                                        "{\"type\":\"MultiLineString\",\"coordinates\":",
+                                        "{\"type\":\"MultiPolygon\",\"coordinates\":"};
     if (g->type < 1 || g->type > 6 || g->n_parts == 0) return buf_puts(b, "null");
     int rc = buf_puts(b, heads[g->type]);
     int t = g->type;
@@ -160,8 +163,10 @@ int geojson_put_geometry(struct buf *b, const struct geom *g, int decimals, int 
         int multi = t == GT_MULTIPOLYGON;
         for (int i = 0; i < g->n_parts && !rc; i++) {
             const struct geom_part *part = &g->parts[i];
-            if (multi && !part->ring) rc = buf_puts(b, i ? "]],[" : "[");
-            else if (i) rc = buf_puts(b, "],");
+            if (multi && !part->ring)
+                rc = buf_puts(b, i ? "]],[" : "[");
+            else if (i)
+                rc = buf_puts(b, "],");
             rc = rc || buf_putc(b, '[') || put_points(b, part, decimals, swap);
         }
         rc = rc || buf_puts(b, multi ? "]]" : "]");
@@ -172,13 +177,17 @@ int geojson_put_geometry(struct buf *b, const struct geom *g, int decimals, int 
 int geojson_put_value(struct buf *b, const struct field_def *fd, const struct value *v)
 {
     switch (v->type) {
-    case VAL_NULL: return buf_puts(b, "null");
+    case VAL_NULL:
+        return buf_puts(b, "null");
     case VAL_INT:
         if (fd && fd->type == FT_BOOLEAN) return buf_puts(b, v->i ? "true" : "false");
         return put_int(b, (long long)v->i);
-    case VAL_REAL: return put_real(b, v->d);
-    case VAL_TEXT: return buf_put_json_str(b, v->s);
-    default: return buf_puts(b, "null");
+    case VAL_REAL:
+        return put_real(b, v->d);
+    case VAL_TEXT:
+        return buf_put_json_str(b, v->s);
+    default:
+        return buf_puts(b, "null");
     }
 }
 
@@ -219,7 +228,8 @@ static int cache_grow(struct xy_cache *c, size_t n)
 {
     if (n <= c->cap) return 0;
     size_t cap = c->cap ? c->cap : 256;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     int *so = realloc(c->slot_of, cap * sizeof *so);
     if (so) c->slot_of = so;
     double *m = realloc(c->miss, cap * 2 * sizeof *m);
@@ -298,7 +308,8 @@ int geojson_write_feature(struct geojson_writer *w, const struct feature *f, str
 {
     struct buf *b = w->out;
     const struct layer_def *l = f->layer;
-    int rc = buf_puts(b, w->n_written ? ",{\"type\":\"Feature\",\"id\":" : "{\"type\":\"Feature\",\"id\":");
+    int rc = buf_puts(b, w->n_written ? ",{\"type\":\"Feature\",\"id\":"
+                                      : "{\"type\":\"Feature\",\"id\":");
     if (w->id_with_layer)
         rc = rc || buf_putc(b, '"') || buf_puts(b, l->id) || buf_putc(b, '.') ||
              put_int(b, (long long)f->fid) || buf_putc(b, '"');
@@ -306,8 +317,10 @@ int geojson_write_feature(struct geojson_writer *w, const struct feature *f, str
         rc = rc || put_int(b, (long long)f->fid);
     rc = rc || buf_puts(b, ",\"geometry\":");
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
-    if (w->no_geometry) rc = buf_puts(b, "null");
-    else if ((rc = put_feature_geom(w, f, err))) return rc;
+    if (w->no_geometry)
+        rc = buf_puts(b, "null");
+    else if ((rc = put_feature_geom(w, f, err)))
+        return rc;
     rc = buf_puts(b, ",\"properties\":{");
     for (int i = 0; i < f->n_fields && !rc; i++) {
         const struct field_def *fd = &l->fields[f->fields[i]];

@@ -81,8 +81,10 @@ static int html_feature(void *ud, const struct feature *f, struct err *err)
     for (int i = 0; i < f->n_fields; i++) {
         buf_puts(&s->rows, "<td>");
         const struct value *v = &f->values[i];
-        if (v->type == VAL_TEXT) buf_put_xml(&s->rows, v->s);
-        else if (v->type != VAL_NULL) geojson_put_value(&s->rows, &l->fields[f->fields[i]], v);
+        if (v->type == VAL_TEXT)
+            buf_put_xml(&s->rows, v->s);
+        else if (v->type != VAL_NULL)
+            geojson_put_value(&s->rows, &l->fields[f->fields[i]], v);
         buf_puts(&s->rows, "</td>");
     }
     buf_puts(&s->rows, "</tr>\n");
@@ -90,8 +92,8 @@ static int html_feature(void *ud, const struct feature *f, struct err *err)
     if (!f->wkb || !f->wkb_len) return 0;
     int rc = geom_from_wkb(&s->g, f->wkb, f->wkb_len, err);
     if (!rc && s->g.n_coords)
-        rc = geo_transform(s->req->geo, s->storage, GEO_SRID_CRS84, s->g.coords,
-                           s->g.n_coords / 2, err);
+        rc = geo_transform(s->req->geo, s->storage, GEO_SRID_CRS84, s->g.coords, s->g.n_coords / 2,
+                           err);
     if (rc) return rc;
     struct bbox gb;
     geom_bbox(&s->g, &gb);
@@ -103,18 +105,22 @@ static int html_feature(void *ud, const struct feature *f, struct err *err)
 static void html_page_links(struct request *req, struct buf *b, const struct layer_def *l,
                             int64_t limit, int64_t offset, int64_t n)
 {
-    buf_printf(b, "<p><a href=\"%s/collections?f=html\">Lớp dữ liệu / Collections</a>", req->base_url);
+    buf_printf(b, "<p><a href=\"%s/collections?f=html\">Lớp dữ liệu / Collections</a>",
+               req->base_url);
     if (offset > 0)
-        buf_printf(b, " · <a href=\"%s/collections/%s/items?f=html&amp;limit=%lld&amp;offset=%lld\">"
-                      "&larr; trước / previous</a>",
+        buf_printf(b,
+                   " · <a href=\"%s/collections/%s/items?f=html&amp;limit=%lld&amp;offset=%lld\">"
+                   "&larr; trước / previous</a>",
                    req->base_url, l->id, (long long)limit,
                    (long long)(offset > limit ? offset - limit : 0));
     if (n == limit)
-        buf_printf(b, " · <a href=\"%s/collections/%s/items?f=html&amp;limit=%lld&amp;offset=%lld\">"
-                      "sau / next &rarr;</a>",
+        buf_printf(b,
+                   " · <a href=\"%s/collections/%s/items?f=html&amp;limit=%lld&amp;offset=%lld\">"
+                   "sau / next &rarr;</a>",
                    req->base_url, l->id, (long long)limit, (long long)(offset + limit));
-    buf_printf(b, " · <a href=\"%s/collections/%s/items?f=json&amp;limit=%lld&amp;offset=%lld\">"
-                  "GeoJSON</a></p>\n",
+    buf_printf(b,
+               " · <a href=\"%s/collections/%s/items?f=json&amp;limit=%lld&amp;offset=%lld\">"
+               "GeoJSON</a></p>\n",
                req->base_url, l->id, (long long)limit, (long long)offset);
 }
 
@@ -126,8 +132,12 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
         if (access_field(l, i, req->role)) fields[n_fields++] = i;
     struct filter_sql sql;
     filter_sql_init(&sql);
-    struct store_query q = {.layer = l, .fields = fields, .n_fields = n_fields, .limit = limit,
-                            .offset = offset, .want_geom = 1};
+    struct store_query q = {.layer = l,
+                            .fields = fields,
+                            .n_fields = n_fields,
+                            .limit = limit,
+                            .offset = offset,
+                            .want_geom = 1};
     int rc = 0;
     if (f) {
         rc = filter_compile(f, l, store_srid(req->store), req->geo, &sql, err);
@@ -160,7 +170,8 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
         if (!bbox_is_empty(&s.box)) {
             double w = s.box.maxx - s.box.minx, h = s.box.maxy - s.box.miny;
             double pad = (w > h ? w : h) * 0.05 + 1e-5;
-            buf_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"xMidYMid meet\" viewBox=\"");
+            buf_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"xMidYMid "
+                        "meet\" viewBox=\"");
             geojson_put_number(b, s.box.minx - pad, 7), buf_putc(b, ' ');
             geojson_put_number(b, -s.box.maxy - pad, 7), buf_putc(b, ' ');
             geojson_put_number(b, w + 2 * pad, 7), buf_putc(b, ' ');

@@ -19,9 +19,9 @@
 struct items_req {
     const struct layer_def *layer;
     int64_t limit, offset;
-    int crs, swap;                  /* output CRS, lat/lon axis order */
-    struct filter *filter;          /* owned */
-    int *fields;                    /* owned */
+    int crs, swap;         /* output CRS, lat/lon axis order */
+    struct filter *filter; /* owned */
+    int *fields;           /* owned */
     int n_fields;
     int order[8], order_desc[8], n_order;
     int html;
@@ -51,10 +51,11 @@ int ogcapi_parse_crs(struct request *req, const char *value, const char *param, 
     if (!value) return 0;
     int s, adv[32], n = geo_advertised_crs(store_srid(req->store), adv, 32), ok = 0;
     if (geo_crs_parse(value, &s) == 0)
-        for (int i = 0; i < n; i++) ok |= adv[i] == s;
+        for (int i = 0; i < n; i++)
+            ok |= adv[i] == s;
     if (!ok || !geo_crs_known(req->geo, s))
-        return err_setl(err, ERR_PARAM, param, "%s: \"%s\" is not one of the supported CRSs",
-                        param, value);
+        return err_setl(err, ERR_PARAM, param, "%s: \"%s\" is not one of the supported CRSs", param,
+                        value);
     *srid = s;
     return 0;
 }
@@ -70,8 +71,7 @@ static int parse_count(const char *s, const char *name, int64_t min, int64_t max
     return 0;
 }
 
-static int parse_bbox(struct request *req, struct items_req *ir, const char *value,
-                      struct err *err)
+static int parse_bbox(struct request *req, struct items_req *ir, const char *value, struct err *err)
 {
     int srid;
     if (ogcapi_parse_crs(req, req_arg(req, "bbox-crs"), "bbox-crs", &srid, err)) return ERR_PARAM;
@@ -170,8 +170,10 @@ static int parse_properties(struct request *req, struct items_req *ir, const cha
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !rc;
          t = strtok_r(NULL, ",", &save)) {
         int f = access_field_index(ir->layer, t, req->role);
-        if (f < 0) rc = err_setl(err, ERR_PARAM, "properties", "unknown property \"%s\"", t);
-        else ir->fields[ir->n_fields++] = f;
+        if (f < 0)
+            rc = err_setl(err, ERR_PARAM, "properties", "unknown property \"%s\"", t);
+        else
+            ir->fields[ir->n_fields++] = f;
     }
     free(copy);
     return rc;
@@ -209,8 +211,10 @@ static int parse_items(struct request *req, struct items_req *ir, struct err *er
     if (!ir->fields) return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < ir->layer->n_fields; i++)
         if (access_field(ir->layer, i, req->role)) ir->fields[ir->n_fields++] = i;
-    if ((v = req_arg(req, "limit")) && parse_count(v, "limit", 1, lim->max_features, &ir->limit, err))
+    /* a limit above the maximum is served with the maximum (Part 1, permission 6) */
+    if ((v = req_arg(req, "limit")) && parse_count(v, "limit", 1, INT32_MAX, &ir->limit, err))
         return ERR_PARAM;
+    if (ir->limit > lim->max_features) ir->limit = lim->max_features;
     if ((v = req_arg(req, "offset")) && parse_count(v, "offset", 0, INT32_MAX, &ir->offset, err))
         return ERR_PARAM;
     if ((rc = ogcapi_parse_crs(req, req_arg(req, "crs"), "crs", &ir->crs, err))) return rc;
@@ -288,6 +292,7 @@ static int items_json(struct request *req, struct response *res, struct items_re
     gw.swap_xy = ir->swap;
     struct feature_sink sink = geojson_sink(&gw);
     resp_set(res, 200, "application/geo+json");
+    buf_reserve(b, (size_t)(ir->limit < 512 ? ir->limit : 512) * 512 + 1024);
     buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
     int64_t returned = gw.n_written, matched = -1;
@@ -303,7 +308,8 @@ static int items_json(struct request *req, struct response *res, struct items_re
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    buf_printf(b, "],\"numberMatched\":%lld,\"numberReturned\":%lld,\"timeStamp\":\"%s\",\"links\":[",
+    buf_printf(b,
+               "],\"numberMatched\":%lld,\"numberReturned\":%lld,\"timeStamp\":\"%s\",\"links\":[",
                (long long)matched, (long long)returned, ts);
     int first = 1;
     page_link(req, b, "self", ir->offset, ir->limit, "application/geo+json", &first);
@@ -326,8 +332,9 @@ int ogcapi_items(struct request *req, struct response *res, struct err *err)
     memset(&ir, 0, sizeof ir);
     int rc = ogcapi_layer_for(req, &ir.layer, err);
     if (!rc) rc = parse_items(req, &ir, err);
-    if (!rc) rc = ir.html ? ogcapi_items_html(req, res, ir.layer, ir.filter, ir.limit, ir.offset, err)
-                          : items_json(req, res, &ir, err);
+    if (!rc)
+        rc = ir.html ? ogcapi_items_html(req, res, ir.layer, ir.filter, ir.limit, ir.offset, err)
+                     : items_json(req, res, &ir, err);
     items_fini(&ir);
     return rc;
 }
@@ -370,8 +377,13 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         return rc;
     }
     struct value idv = {.type = VAL_INT, .i = id};
-    struct store_query q = {.layer = l, .where = "fid = ?", .params = &idv, .n_params = 1,
-                            .fields = ir.fields, .n_fields = ir.n_fields, .limit = 1,
+    struct store_query q = {.layer = l,
+                            .where = "fid = ?",
+                            .params = &idv,
+                            .n_params = 1,
+                            .fields = ir.fields,
+                            .n_fields = ir.n_fields,
+                            .limit = 1,
                             .want_geom = 1};
     struct geojson_writer gw;
     geojson_writer_init(&gw, &res->body, req->geo, store_srid(req->store), ir.crs,

@@ -21,15 +21,15 @@ int ogcapi_openapi(struct request *req, struct response *res, struct err *err);
 /* GeoJSON writer (geojson.c), shared with WFS and the query API. A feature sink that writes
  * comma-separated Feature objects into out; the caller writes the surrounding collection. */
 struct geojson_writer {
-    struct buf *out;       /* borrowed */
-    struct geo_ctx *geo;   /* borrowed, for src_srid -> dst_srid */
+    struct buf *out;     /* borrowed */
+    struct geo_ctx *geo; /* borrowed, for src_srid -> dst_srid */
     int src_srid, dst_srid;
-    int decimals;          /* 8 for degrees, 3 for metres (set by init) */
-    int swap_xy;           /* 1: write y,x (a lat/lon CRS requested with crs=) */
-    int id_with_layer;     /* 1: "id":"layer.fid" (WFS), 0: "id":fid (OGC API) */
-    int no_geometry;       /* 1: "geometry":null */
+    int decimals;      /* 8 for degrees, 3 for metres (set by init) */
+    int swap_xy;       /* 1: write y,x (a lat/lon CRS requested with crs=) */
+    int id_with_layer; /* 1: "id":"layer.fid" (WFS), 0: "id":fid (OGC API) */
+    int no_geometry;   /* 1: "geometry":null */
     int64_t n_written;
-    struct geom g;         /* scratch, reused across features */
+    struct geom g;          /* scratch, reused across features */
     struct xy_cache *cache; /* transformed vertices of this response (shared vertices of a
                              * parcel fabric are transformed once), owned */
 };

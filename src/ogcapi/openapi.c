@@ -11,22 +11,32 @@
 static const char *json_type(enum field_type t)
 {
     switch (t) {
-    case FT_INTEGER: return "integer";
-    case FT_REAL: return "number";
-    case FT_BOOLEAN: return "boolean";
-    default: return "string";
+    case FT_INTEGER:
+        return "integer";
+    case FT_REAL:
+        return "number";
+    case FT_BOOLEAN:
+        return "boolean";
+    default:
+        return "string";
     }
 }
 
 static const char *geom_format(enum geom_type t)
 {
     switch (t) {
-    case GT_POINT: return "geometry-point";
-    case GT_LINESTRING: return "geometry-linestring";
-    case GT_POLYGON: return "geometry-polygon";
-    case GT_MULTIPOINT: return "geometry-multipoint";
-    case GT_MULTILINESTRING: return "geometry-multilinestring";
-    default: return "geometry-multipolygon";
+    case GT_POINT:
+        return "geometry-point";
+    case GT_LINESTRING:
+        return "geometry-linestring";
+    case GT_POLYGON:
+        return "geometry-polygon";
+    case GT_MULTIPOINT:
+        return "geometry-multipoint";
+    case GT_MULTILINESTRING:
+        return "geometry-multilinestring";
+    default:
+        return "geometry-multipolygon";
     }
 }
 
@@ -121,8 +131,8 @@ static void parameters(struct request *req, struct buf *b)
                "\"minItems\":4,\"maxItems\":6,\"items\":{\"type\":\"number\"}},\"style\":\"form\","
                "\"explode\":false},",
                req->cfg->limits.max_features, req->cfg->limits.default_features);
-    static const char *const strs[] = {"bbox-crs", "crs", "datetime", "filter", "filter-crs",
-                                       "properties", "sortby"};
+    static const char *const strs[] = {"bbox-crs",   "crs",        "datetime", "filter",
+                                       "filter-crs", "properties", "sortby"};
     for (size_t i = 0; i < ARRAY_LEN(strs); i++)
         buf_printf(b, "\"%s\":{\"name\":\"%s\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}},",
                    strs[i], strs[i]);
@@ -148,9 +158,9 @@ int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
     buf_puts(b, "}}");
     static const char *const f[] = {"f"};
     static const char *const coll[] = {"collectionId", "f"};
-    static const char *const items[] = {"collectionId", "limit",     "offset",  "bbox",
-                                        "bbox-crs",     "crs",       "datetime", "filter",
-                                        "filter-lang",  "filter-crs", "properties", "sortby", "f"};
+    static const char *const items[] = {
+        "collectionId", "limit",       "offset",     "bbox",       "bbox-crs", "crs", "datetime",
+        "filter",       "filter-lang", "filter-crs", "properties", "sortby",   "f"};
     static const char *const item[] = {"collectionId", "featureId", "crs", "f"};
     path_get(b, "/conformance", "conformance", "Conformance classes", f, 1, "Conformance",
              "application/json");
