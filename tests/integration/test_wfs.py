@@ -436,6 +436,8 @@ def test_ows_endpoint(features_server):
     s, _, doc = get_xml(features_server, "/ows?SERVICE=WFS&REQUEST=GetCapabilities")
     assert s == 200 and doc.tag == "{%s}WFS_Capabilities" % WFS
     st, code, loc, _ = exception(features_server, "/ows?SERVICE=WCS&REQUEST=GetCapabilities")
-    assert (st, code, loc) == (400, "InvalidParameterValue", "service")
-    st, code, loc, _ = exception(features_server, "/ows?REQUEST=GetCapabilities")
-    assert (st, code, loc) == (400, "MissingParameterValue", "service")
+    assert (st, code, loc) == (400, "InvalidParameterValue", "SERVICE")
+    body = (f'<wfs:GetFeature service="WFS" version="2.0.0" count="3" xmlns:wfs="{WFS}">'
+            '<wfs:Query typeNames="roads"/></wfs:GetFeature>').encode()
+    s, _, body = features_server.get("/ows", method="POST", data=body)
+    assert s == 200 and etree.fromstring(body).get("numberReturned") == "3"
