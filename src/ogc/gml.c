@@ -27,6 +27,8 @@ void gml_writer_init(struct gml_writer *w, struct buf *out, struct geo_ctx *geo,
 void gml_writer_fini(struct gml_writer *w)
 {
     geom_fini(&w->g);
+    geojson_cache_free(w->cache);
+    w->cache = NULL;
 }
 
 static int put_poslist(struct buf *b, const struct geom_part *p, int dec, int swap, int single)
@@ -113,7 +115,8 @@ int gml_load_geom(struct gml_writer *w, const struct feature *f, struct err *err
     int rc = geom_from_wkb(&w->g, f->wkb, f->wkb_len, err);
     if (rc) return rc;
     if (w->src_srid != w->dst_srid && w->g.n_coords)
-        rc = geo_transform(w->geo, w->src_srid, w->dst_srid, w->g.coords, w->g.n_coords / 2, err);
+        rc = geojson_cached_transform(&w->cache, w->geo, w->src_srid, w->dst_srid, w->g.coords,
+                                      w->g.n_coords / 2, err);
     return rc;
 }
 

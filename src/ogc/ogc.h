@@ -40,7 +40,8 @@ struct gml_writer {
     const char *root_attrs; /* extra attributes on the feature element (namespaces) or NULL */
     int no_geometry;
     int64_t n_written;
-    struct geom g; /* scratch */
+    struct geom g;          /* scratch */
+    struct xy_cache *cache; /* vertices already transformed in this response, owned */
 };
 void gml_writer_init(struct gml_writer *w, struct buf *out, struct geo_ctx *geo, int src_srid,
                      int dst_srid, int geographic);

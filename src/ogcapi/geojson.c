@@ -206,13 +206,8 @@ void geojson_writer_init(struct geojson_writer *w, struct buf *out, struct geo_c
 void geojson_writer_fini(struct geojson_writer *w)
 {
     geom_fini(&w->g);
-    if (w->cache) {
-        free(w->cache->slot_of);
-        free(w->cache->miss);
-        free(w->cache->miss_slot);
-        free(w->cache);
-        w->cache = NULL;
-    }
+    geojson_cache_free(w->cache);
+    w->cache = NULL;
 }
 
 static uint32_t xy_hash(double x, double y)
@@ -241,14 +236,29 @@ static int cache_grow(struct xy_cache *c, size_t n)
     return 0;
 }
 
+void geojson_cache_free(struct xy_cache *c)
+{
+    if (!c) return;
+    free(c->slot_of);
+    free(c->miss);
+    free(c->miss_slot);
+    free(c);
+}
+
 int geojson_transform(struct geojson_writer *w, double *xy, size_t n, struct err *err)
 {
-    if (w->src_srid == w->dst_srid || n == 0) return 0;
+    return geojson_cached_transform(&w->cache, w->geo, w->src_srid, w->dst_srid, xy, n, err);
+}
+
+int geojson_cached_transform(struct xy_cache **cache, struct geo_ctx *geo, int src, int dst,
+                             double *xy, size_t n, struct err *err)
+{
+    if (src == dst || n == 0) return 0;
     if (n > XY_SLOTS / 4) /* a big geometry: one batch, no cache */
-        return geo_transform(w->geo, w->src_srid, w->dst_srid, xy, n, err);
-    struct xy_cache *c = w->cache;
+        return geo_transform(geo, src, dst, xy, n, err);
+    struct xy_cache *c = *cache;
     if (!c) {
-        c = w->cache = calloc(1, sizeof *c);
+        c = *cache = calloc(1, sizeof *c);
         if (!c) return err_set(err, ERR_NOMEM, "out of memory");
         c->gen = 1;
     }
@@ -274,7 +284,7 @@ int geojson_transform(struct geojson_writer *w, double *xy, size_t n, struct err
         c->slot_of[i] = (int)h;
     }
     if (k) {
-        int rc = geo_transform(w->geo, w->src_srid, w->dst_srid, c->miss, k, err);
+        int rc = geo_transform(geo, src, dst, c->miss, k, err);
         if (rc) {
             c->gen++, c->used = 0; /* reserved entries hold nothing valid */
             return rc;

@@ -124,6 +124,51 @@ static void html_page_links(struct request *req, struct buf *b, const struct lay
                req->base_url, l->id, (long long)limit, (long long)offset);
 }
 
+static void write_page(struct request *req, struct response *res, const struct layer_def *l,
+                       const int *fields, int n_fields, const struct html_state *s, int64_t limit,
+                       int64_t offset)
+{
+    struct buf *b = &res->body;
+    resp_set(res, 200, "text/html; charset=utf-8");
+    buf_puts(b, "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>");
+    buf_put_xml(b, l->title_vi);
+    buf_puts(b, "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:"
+                "collapse;font-size:90%}td,th{padding:.2em .5em;border-bottom:1px solid #ddd;"
+                "text-align:left}svg{border:1px solid #ccc;background:#f8f8f4;width:480px;"
+                "height:360px}path,circle{stroke:#c33;stroke-width:1.5;"
+                "vector-effect:non-scaling-stroke}</style></head><body><h1>");
+    buf_put_xml(b, l->title_vi);
+    buf_puts(b, " / ");
+    buf_put_xml(b, l->title_en);
+    buf_puts(b, "</h1>\n");
+    html_page_links(req, b, l, limit, offset, s->n);
+    if (!bbox_is_empty(&s->box)) {
+        double w = s->box.maxx - s->box.minx, h = s->box.maxy - s->box.miny;
+        double pad = (w > h ? w : h) * 0.05 + 1e-5;
+        buf_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"xMidYMid "
+                    "meet\" viewBox=\"");
+        geojson_put_number(b, s->box.minx - pad, 7), buf_putc(b, ' ');
+        geojson_put_number(b, -s->box.maxy - pad, 7), buf_putc(b, ' ');
+        geojson_put_number(b, w + 2 * pad, 7), buf_putc(b, ' ');
+        geojson_put_number(b, h + 2 * pad, 7);
+        buf_puts(b, "\">");
+        buf_append(b, s->svg.data, s->svg.len);
+        buf_puts(b, "</svg>\n");
+    }
+    buf_puts(b, "<table><tr><th>id</th>");
+    for (int i = 0; i < n_fields; i++) {
+        buf_puts(b, "<th title=\"");
+        buf_put_xml(b, l->fields[fields[i]].name);
+        buf_puts(b, "\">");
+        buf_put_xml(b, l->fields[fields[i]].label_vi ? l->fields[fields[i]].label_vi
+                                                     : l->fields[fields[i]].name);
+        buf_puts(b, "</th>");
+    }
+    buf_puts(b, "</tr>\n");
+    if (s->rows.len) buf_append(b, s->rows.data, s->rows.len);
+    buf_puts(b, "</table></body></html>\n");
+}
+
 int ogcapi_items_html(struct request *req, struct response *res, const struct layer_def *l,
                       const struct filter *f, int64_t limit, int64_t offset, struct err *err)
 {
@@ -152,47 +197,7 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
     struct feature_sink sink = {NULL, html_feature, NULL, &s};
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
     filter_sql_fini(&sql);
-    if (!rc) {
-        struct buf *b = &res->body;
-        resp_set(res, 200, "text/html; charset=utf-8");
-        buf_puts(b, "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>");
-        buf_put_xml(b, l->title_vi);
-        buf_puts(b, "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:"
-                    "collapse;font-size:90%}td,th{padding:.2em .5em;border-bottom:1px solid #ddd;"
-                    "text-align:left}svg{border:1px solid #ccc;background:#f8f8f4;width:480px;"
-                    "height:360px}path,circle{stroke:#c33;stroke-width:1.5;"
-                    "vector-effect:non-scaling-stroke}</style></head><body><h1>");
-        buf_put_xml(b, l->title_vi);
-        buf_puts(b, " / ");
-        buf_put_xml(b, l->title_en);
-        buf_puts(b, "</h1>\n");
-        html_page_links(req, b, l, limit, offset, s.n);
-        if (!bbox_is_empty(&s.box)) {
-            double w = s.box.maxx - s.box.minx, h = s.box.maxy - s.box.miny;
-            double pad = (w > h ? w : h) * 0.05 + 1e-5;
-            buf_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"xMidYMid "
-                        "meet\" viewBox=\"");
-            geojson_put_number(b, s.box.minx - pad, 7), buf_putc(b, ' ');
-            geojson_put_number(b, -s.box.maxy - pad, 7), buf_putc(b, ' ');
-            geojson_put_number(b, w + 2 * pad, 7), buf_putc(b, ' ');
-            geojson_put_number(b, h + 2 * pad, 7);
-            buf_puts(b, "\">");
-            buf_append(b, s.svg.data, s.svg.len);
-            buf_puts(b, "</svg>\n");
-        }
-        buf_puts(b, "<table><tr><th>id</th>");
-        for (int i = 0; i < n_fields; i++) {
-            buf_puts(b, "<th title=\"");
-            buf_put_xml(b, l->fields[fields[i]].name);
-            buf_puts(b, "\">");
-            buf_put_xml(b, l->fields[fields[i]].label_vi ? l->fields[fields[i]].label_vi
-                                                         : l->fields[fields[i]].name);
-            buf_puts(b, "</th>");
-        }
-        buf_puts(b, "</tr>\n");
-        if (s.rows.len) buf_append(b, s.rows.data, s.rows.len);
-        buf_puts(b, "</table></body></html>\n");
-    }
+    if (!rc) write_page(req, res, l, fields, n_fields, &s, limit, offset);
     buf_fini(&s.rows), buf_fini(&s.svg), geom_fini(&s.g);
     return rc;
 }

@@ -49,5 +49,9 @@ int geojson_put_number(struct buf *b, double v, int decimals);
 /* Transforms n points (x = east) from w->src_srid to w->dst_srid in place through geo, reusing
  * results for vertices already seen in this response. Same errors as geo_transform. */
 int geojson_transform(struct geojson_writer *w, double *xy, size_t n, struct err *err);
+/* The same for any writer: *cache is created on first use; free it with geojson_cache_free. */
+int geojson_cached_transform(struct xy_cache **cache, struct geo_ctx *geo, int src, int dst,
+                             double *xy, size_t n, struct err *err);
+void geojson_cache_free(struct xy_cache *c);
 
 #endif
