@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* render_int.h: what the render files share: the SLD filter reader (until the filter module's
- * FES parser is merged, sld_filter.c reads the comparison subset of OGC Filter 1.0/1.1 into the
- * shared struct filter tree) and label placement. */
+/* render_int.h: what the render files share: the SLD rule filter (sld_filter.c, through the
+ * shared FES parser of filter/) and label placement. */
 #ifndef SPP_RENDER_INT_H
 #define SPP_RENDER_INT_H
 
