@@ -24,8 +24,22 @@ struct feat {
     double px_area; /* filled after projection: bbox area in px (label priority) */
 };
 
+/* Rule choice depends only on the filter fields, which take few distinct values in a map (a
+ * dozen land-use codes): the rule lists are memoised per layer by those values. */
+#define MEMO_SLOTS 512
+struct memo_slot {
+    uint64_t hash;
+    int key_off, key_len; /* in memo_keys */
+    int rules_off, n;     /* in memo_rules */
+};
+
 struct collect {
     const struct render_request *rq;
+    struct memo_slot memo[MEMO_SLOTS];
+    int memo_used;
+    struct buf memo_keys, key;
+    int *memo_rules;
+    size_t n_memo_rules, cap_memo_rules;
     double scale;
     int layer;                        /* current layer */
     const struct style *style;
@@ -82,20 +96,90 @@ static int add_geom(struct collect *c, struct feat *f)
     return 0;
 }
 
-static int on_feature(void *ud, const struct feature *fe, struct err *err)
+/* The rule lists of a feature (per FTS, each ended by -1) appended to c->ints; *any = 1 when a
+ * rule applies. */
+static int eval_rules(struct collect *c, const struct feature *fe, int *any)
 {
-    struct collect *c = ud;
     const struct style *s = c->style;
-    size_t rule_off = c->n_ints;
-    int any = 0;
+    *any = 0;
     for (int i = 0; i < s->n_fts; i++) {
         for (int r = style_next_rule(s, i, -1, fe->values, fe->fields, fe->n_fields, c->scale);
              r >= 0; r = style_next_rule(s, i, r, fe->values, fe->fields, fe->n_fields, c->scale)) {
-            if (push_int(c, r)) return err_set(err, ERR_NOMEM, "out of memory");
-            any = 1;
+            if (push_int(c, r)) return ERR_NOMEM;
+            *any = 1;
         }
-        if (push_int(c, -1)) return err_set(err, ERR_NOMEM, "out of memory");
+        if (push_int(c, -1)) return ERR_NOMEM;
     }
+    return 0;
+}
+
+static int memo_key(struct collect *c, const struct feature *fe, uint64_t *hash)
+{
+    const struct style *s = c->style;
+    buf_reset(&c->key);
+    for (int k = 0; k < s->n_filter_fields; k++) {
+        const struct value *v = NULL;
+        for (int j = 0; j < fe->n_fields; j++)
+            if (fe->fields[j] == s->filter_fields[k]) v = &fe->values[j];
+        int rc = !v || v->type == VAL_NULL ? buf_putc(&c->key, 'n')
+                 : v->type == VAL_TEXT     ? buf_putc(&c->key, 's') ||
+                                             buf_append(&c->key, v->s, (size_t)v->len)
+                 : v->type == VAL_INT      ? buf_printf(&c->key, "i%lld", (long long)v->i)
+                 : v->type == VAL_REAL     ? buf_printf(&c->key, "r%.17g", v->d)
+                                           : buf_putc(&c->key, 'b');
+        if (rc || buf_putc(&c->key, '\x1f')) return ERR_NOMEM;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < c->key.len; i++) h = (h ^ (unsigned char)c->key.data[i]) * 1099511628211ULL;
+    *hash = h;
+    return 0;
+}
+
+static int memo_rules(struct collect *c, const struct feature *fe, int *any)
+{
+    uint64_t h;
+    if (memo_key(c, fe, &h)) return ERR_NOMEM;
+    size_t slot = h & (MEMO_SLOTS - 1);
+    for (;; slot = (slot + 1) & (MEMO_SLOTS - 1)) {
+        struct memo_slot *m = &c->memo[slot];
+        if (m->n == 0) break;
+        if (m->hash == h && (size_t)m->key_len == c->key.len &&
+            memcmp(c->memo_keys.data + m->key_off, c->key.data, c->key.len) == 0) {
+            if (GROW(c->ints, c->n_ints, c->cap_ints, (size_t)m->n)) return ERR_NOMEM;
+            memcpy(c->ints + c->n_ints, c->memo_rules + m->rules_off, sizeof(int) * (size_t)m->n);
+            c->n_ints += (size_t)m->n;
+            *any = m->n > c->style->n_fts; /* more than the terminators */
+            return 0;
+        }
+    }
+    size_t start = c->n_ints;
+    int rc = eval_rules(c, fe, any);
+    if (rc || c->memo_used >= MEMO_SLOTS * 3 / 4) return rc;
+    size_t n = c->n_ints - start;
+    if (GROW(c->memo_rules, c->n_memo_rules, c->cap_memo_rules, n)) return ERR_NOMEM;
+    struct memo_slot *m = &c->memo[slot];
+    *m = (struct memo_slot){h, (int)c->memo_keys.len, (int)c->key.len, (int)c->n_memo_rules, (int)n};
+    if (buf_append(&c->memo_keys, c->key.data, c->key.len)) return ERR_NOMEM;
+    memcpy(c->memo_rules + c->n_memo_rules, c->ints + start, sizeof(int) * n);
+    c->n_memo_rules += n;
+    c->memo_used++;
+    return 0;
+}
+
+static void memo_reset(struct collect *c)
+{
+    memset(c->memo, 0, sizeof c->memo);
+    c->memo_used = 0;
+    buf_reset(&c->memo_keys);
+    c->n_memo_rules = 0;
+}
+
+static int on_feature(void *ud, const struct feature *fe, struct err *err)
+{
+    struct collect *c = ud;
+    size_t rule_off = c->n_ints;
+    int any = 0;
+    if (memo_rules(c, fe, &any)) return err_set(err, ERR_NOMEM, "out of memory");
     if (!any || !fe->wkb) {
         c->n_ints = rule_off;
         return 0;
@@ -240,6 +324,7 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
         if (!s || !style_visible(s, scale)) continue;
         c->layer = i;
         c->style = s;
+        memo_reset(c);
         find_label_fields(c);
         struct store_query q = {.layer = rq->layers[i].layer,
                                 .has_bbox = 1,
@@ -520,6 +605,26 @@ static void draw_points(const struct render_request *rq, cairo_t *cr, struct col
         draw_mark(cr, sym, x, y, rq->scale_factor);
 }
 
+/* Hairlines of the features idx[0..n), past cairo (thin.c). */
+static void thin_lines(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                       const struct symbolizer *sym, const int *idx, int n)
+{
+    cairo_surface_t *surf = cairo_get_target(cr);
+    cairo_surface_flush(surf);
+    enum geom_type gt = rq->layers[c->feats[idx[0]].layer].layer->geom;
+    int polygon = gt == GT_POLYGON || gt == GT_MULTIPOLYGON;
+    double w = sym->stroke.width * rq->scale_factor;
+    for (int i = 0; i < n; i++) {
+        const struct feat *f = &c->feats[idx[i]];
+        for (int j = 0; j < f->n_parts; j++) {
+            const struct part *p = &c->parts[f->part_off + j];
+            thin_polyline(surf, &c->coords[2 * p->off], p->n, polygon, sym->stroke.color,
+                          sym->stroke.opacity, w < 0.3 ? 0.3 : w);
+        }
+    }
+    cairo_surface_mark_dirty(surf);
+}
+
 /* Draws one symbolizer for the features idx[0..n) of a layer as one path. */
 static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect *c,
                     struct label_set *ls, const struct symbolizer *sym, const int *idx, int n)
@@ -561,14 +666,22 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
     }
     free(tmp);
     if (sym->kind == SYM_POLYGON) {
+        /* An outline drawn over the fill hides its edge: anti-aliasing it is wasted work. */
+        int outlined = sym->stroke.has && sym->stroke.opacity >= 0.5 && sym->stroke.n_dash == 0;
+        cairo_antialias_t aa = cairo_get_antialias(cr);
+        if (outlined) cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
         cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
         draw_fill_path(cr, &sym->fill, k);
+        cairo_set_antialias(cr, aa);
     }
-    if (sym->stroke.has && sym->stroke.opacity > 0) {
-        draw_stroke_style(cr, &sym->stroke, k);
+    const struct style_stroke *st = &sym->stroke;
+    int thin = st->has && st->n_dash == 0 && st->width * k <= THIN_MAX && sym->offset == 0;
+    if (st->has && st->opacity > 0 && !thin) {
+        draw_stroke_style(cr, st, k);
         cairo_stroke_preserve(cr);
     }
     cairo_new_path(cr);
+    if (thin && st->opacity > 0) thin_lines(rq, cr, c, sym, idx, n);
     return 0;
 }
 
@@ -623,8 +736,10 @@ static int draw_fts(const struct render_request *rq, cairo_t *cr, struct collect
 static void collect_fini(struct collect *c)
 {
     geom_fini(&c->g);
-    free(c->coords), free(c->parts), free(c->feats), free(c->ints);
+    free(c->coords), free(c->parts), free(c->feats), free(c->ints), free(c->memo_rules);
     buf_fini(&c->text);
+    buf_fini(&c->memo_keys);
+    buf_fini(&c->key);
 }
 
 static int draw_all(const struct render_request *rq, cairo_t *cr, struct collect *c,
@@ -653,13 +768,13 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
         return err_setl(err, ERR_PARAM, "BBOX", "empty map extent or size");
     double k = rq->scale_factor > 0 ? rq->scale_factor : 1;
     double scale = render_scale(rq->srid, &rq->bbox, rq->width, k, rq->geo);
-    struct collect c;
-    memset(&c, 0, sizeof c);
-    c.rq = rq;
-    c.scale = scale;
-    geom_init(&c.g);
-    buf_init(&c.text);
-    int rc = collect_layers(rq, &c, scale, err);
+    struct collect *cp = calloc(1, sizeof *cp);
+    if (!cp) return err_set(err, ERR_NOMEM, "out of memory");
+    cp->rq = rq;
+    cp->scale = scale;
+    geom_init(&cp->g);
+    buf_init(&cp->text);
+    int rc = collect_layers(rq, cp, scale, err);
     cairo_surface_t *surf = NULL;
     cairo_t *cr = NULL;
     struct label_set *ls = NULL;
@@ -680,8 +795,9 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
         rc = err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
-    if ((rc = draw_all(rq, cr, &c, ls))) {
+    /* cairo's FAST rasteriser is visually the same on map geometry and a third cheaper. */
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_FAST);
+    if ((rc = draw_all(rq, cr, cp, ls))) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -691,7 +807,8 @@ done:
     label_set_free(ls);
     if (cr) cairo_destroy(cr);
     if (surf) cairo_surface_destroy(surf);
-    collect_fini(&c);
+    collect_fini(cp);
+    free(cp);
     if (rc) render_image_fini(img);
     return rc;
 }

@@ -39,6 +39,18 @@ struct label_set {
     cairo_t *measure;
 };
 
+/* No hinting: map labels are rotated and scaled anyway, and the TrueType bytecode interpreter
+ * was a visible part of a tile's time. */
+static void set_options(cairo_t *cr)
+{
+    cairo_font_options_t *o = cairo_font_options_create();
+    cairo_font_options_set_hint_style(o, CAIRO_HINT_STYLE_NONE);
+    cairo_font_options_set_hint_metrics(o, CAIRO_HINT_METRICS_OFF);
+    cairo_font_options_set_antialias(o, CAIRO_ANTIALIAS_GRAY);
+    cairo_set_font_options(cr, o);
+    cairo_font_options_destroy(o);
+}
+
 struct label_set *label_set_new(int width, int height, int buffer)
 {
     struct label_set *ls = calloc(1, sizeof *ls);
@@ -47,6 +59,7 @@ struct label_set *label_set_new(int width, int height, int buffer)
     buf_init(&ls->text);
     ls->measure_surf = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
     ls->measure = cairo_create(ls->measure_surf);
+    set_options(ls->measure);
     return ls;
 }
 
@@ -244,6 +257,7 @@ static void draw_one(cairo_t *cr, const struct label *l, const struct obox *b, c
 void label_draw(struct label_set *ls, cairo_t *cr)
 {
     if (ls->n == 0) return;
+    set_options(cr);
     qsort(ls->labels, ls->n, sizeof *ls->labels, by_priority);
     for (size_t i = 0; i < ls->n; i++) {
         const struct label *l = &ls->labels[i];

@@ -103,6 +103,8 @@ struct style {
     int n_fts;
     int *fields;                  /* field indexes the style reads (filters, labels) */
     int n_fields;
+    int *filter_fields;           /* the subset rule filters read (rule choice depends on them) */
+    int n_filter_fields;
     enum role min_role;           /* lowest role that may read every field the style uses */
     char *source;                 /* file name or "SLD_BODY" */
 };

@@ -31,6 +31,12 @@ int label_add_line(struct label_set *ls, const struct symbolizer *sym, double sc
 /* Places and draws the queued labels, highest priority first. */
 void label_draw(struct label_set *ls, cairo_t *cr);
 
+/* Hairline strokes (solid, width <= THIN_MAX px) drawn into an image surface (thin.c); the
+ * caller flushes the surface before and marks it dirty after. */
+#define THIN_MAX 1.5
+void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
+                   double opacity, double width);
+
 /* Drawing helpers shared with legend.c. */
 void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity);
 void draw_stroke_style(cairo_t *cr, const struct style_stroke *s, double k);

@@ -559,6 +559,7 @@ void style_free(struct style *s)
     }
     free(s->fts);
     free(s->name), free(s->title), free(s->abstract), free(s->fields), free(s->source);
+    free(s->filter_fields);
     free(s);
 }
 
@@ -576,15 +577,25 @@ static void add_field(void *ud, int field)
     s->fields[s->n_fields++] = field;
 }
 
+static void add_filter_field(void *ud, int field)
+{
+    struct style *s = ud;
+    add_field(s, field);
+    for (int i = 0; i < s->n_filter_fields; i++)
+        if (s->filter_fields[i] == field) return;
+    s->filter_fields[s->n_filter_fields++] = field;
+}
+
 /* Fields the style reads and the lowest role that may use it. */
 static int collect_fields(struct style *s)
 {
     s->fields = calloc((size_t)s->layer->n_fields + 1, sizeof *s->fields);
-    if (!s->fields) return -1;
+    s->filter_fields = calloc((size_t)s->layer->n_fields + 1, sizeof *s->filter_fields);
+    if (!s->fields || !s->filter_fields) return -1;
     for (int i = 0; i < s->n_fts; i++)
         for (int j = 0; j < s->fts[i].n_rules; j++) {
             struct style_rule *r = &s->fts[i].rules[j];
-            sld_filter_fields(r->filter, add_field, s);
+            sld_filter_fields(r->filter, add_filter_field, s);
             for (int k = 0; k < r->n_syms; k++) {
                 if (r->syms[k].kind != SYM_TEXT) continue;
                 add_field(s, r->syms[k].label_field);
