@@ -17,10 +17,14 @@
 const char *render_format_mime(enum render_format fmt)
 {
     switch (fmt) {
-    case RFMT_PNG8: return "image/png; mode=8bit";
-    case RFMT_JPEG: return "image/jpeg";
-    case RFMT_WEBP: return "image/webp";
-    default: return "image/png";
+    case RFMT_PNG8:
+        return "image/png; mode=8bit";
+    case RFMT_JPEG:
+        return "image/jpeg";
+    case RFMT_WEBP:
+        return "image/webp";
+    default:
+        return "image/png";
     }
 }
 
@@ -104,7 +108,8 @@ static int write_png(const unsigned char *rows, int w, int h, const png_color *p
             memcpy(d + 1, src, row);
         } else {
             memcpy(d + 1, src, 4);
-            for (size_t i = 4; i < row; i++) d[1 + i] = (unsigned char)(src[i] - src[i - 4]);
+            for (size_t i = 4; i < row; i++)
+                d[1 + i] = (unsigned char)(src[i] - src[i - 4]);
         }
     }
     size_t zlen = libdeflate_zlib_compress(compressor, raw, raw_len, z, bound);
@@ -112,11 +117,19 @@ static int write_png(const unsigned char *rows, int w, int h, const png_color *p
         rc = err_set(err, ERR_INTERNAL, "PNG encoding failed");
         goto done;
     }
-    unsigned char ihdr[13] = {(unsigned char)(w >> 24), (unsigned char)(w >> 16),
-                              (unsigned char)(w >> 8),  (unsigned char)w,
-                              (unsigned char)(h >> 24), (unsigned char)(h >> 16),
-                              (unsigned char)(h >> 8),  (unsigned char)h,
-                              8, pal ? 3 : 6, 0, 0, 0};
+    unsigned char ihdr[13] = {(unsigned char)(w >> 24),
+                              (unsigned char)(w >> 16),
+                              (unsigned char)(w >> 8),
+                              (unsigned char)w,
+                              (unsigned char)(h >> 24),
+                              (unsigned char)(h >> 16),
+                              (unsigned char)(h >> 8),
+                              (unsigned char)h,
+                              8,
+                              pal ? 3 : 6,
+                              0,
+                              0,
+                              0};
     if (buf_append(out, "\x89PNG\r\n\x1a\n", 8) || put_chunk(out, "IHDR", ihdr, 13)) rc = ERR_NOMEM;
     if (!rc && pal) {
         unsigned char plte[768];
@@ -166,7 +179,8 @@ static int encode_png8(const unsigned char *rgba, int w, int h, struct buf *out,
         const unsigned char *p = rgba + 4 * i;
         struct qbin *b = &bins[BIN(p)];
         b->count++;
-        for (int c = 0; c < 4; c++) b->sum[c] += p[c];
+        for (int c = 0; c < 4; c++)
+            b->sum[c] += p[c];
     }
     int used = 0;
     for (int i = 0; i < 65536; i++)
@@ -176,10 +190,12 @@ static int encode_png8(const unsigned char *rgba, int w, int h, struct buf *out,
     png_color pal[256];
     png_byte trans[256];
     int pc[256][4];
-    for (int i = 0; i < 65536; i++) bins[i].index = -1;
+    for (int i = 0; i < 65536; i++)
+        bins[i].index = -1;
     for (int i = 0; i < n_pal; i++) {
         struct qbin *b = &bins[order[i]];
-        for (int c = 0; c < 4; c++) pc[i][c] = (int)(b->sum[c] / b->count);
+        for (int c = 0; c < 4; c++)
+            pc[i][c] = (int)(b->sum[c] / b->count);
         pal[i] = (png_color){(png_byte)pc[i][0], (png_byte)pc[i][1], (png_byte)pc[i][2]};
         trans[i] = (png_byte)pc[i][3];
         b->index = (int16_t)i;
@@ -191,10 +207,12 @@ static int encode_png8(const unsigned char *rgba, int w, int h, struct buf *out,
             int best = 0;
             long bd = -1;
             int mean[4];
-            for (int c = 0; c < 4; c++) mean[c] = (int)(b->sum[c] / b->count);
+            for (int c = 0; c < 4; c++)
+                mean[c] = (int)(b->sum[c] / b->count);
             for (int k = 0; k < n_pal; k++) {
                 long d = 0;
-                for (int c = 0; c < 4; c++) d += (long)(mean[c] - pc[k][c]) * (mean[c] - pc[k][c]);
+                for (int c = 0; c < 4; c++)
+                    d += (long)(mean[c] - pc[k][c]) * (mean[c] - pc[k][c]);
                 if (bd < 0 || d < bd) bd = d, best = k;
             }
             b->index = (int16_t)best;
@@ -227,7 +245,8 @@ static int encode_jpeg(const unsigned char *rgba, int w, int h, int quality, str
     jpeg_set_quality(&cinfo, quality, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
     for (int j = 0; j < h; j++) {
-        for (int i = 0; i < w; i++) memcpy(row + 3 * i, rgba + ((size_t)j * w + i) * 4, 3);
+        for (int i = 0; i < w; i++)
+            memcpy(row + 3 * i, rgba + ((size_t)j * w + i) * 4, 3);
         JSAMPROW r = row;
         jpeg_write_scanlines(&cinfo, &r, 1);
     }
@@ -262,10 +281,18 @@ int render_encode(const struct render_image *img, int x, int y, int w, int h,
     if (!rgba) return err_set(err, ERR_NOMEM, "out of memory");
     int rc;
     switch (fmt) {
-    case RFMT_PNG8: rc = encode_png8(rgba, w, h, out, err); break;
-    case RFMT_JPEG: rc = encode_jpeg(rgba, w, h, quality, out, err); break;
-    case RFMT_WEBP: rc = encode_webp(rgba, w, h, quality, out, err); break;
-    default: rc = write_png(rgba, w, h, NULL, NULL, 0, out, err); break;
+    case RFMT_PNG8:
+        rc = encode_png8(rgba, w, h, out, err);
+        break;
+    case RFMT_JPEG:
+        rc = encode_jpeg(rgba, w, h, quality, out, err);
+        break;
+    case RFMT_WEBP:
+        rc = encode_webp(rgba, w, h, quality, out, err);
+        break;
+    default:
+        rc = write_png(rgba, w, h, NULL, NULL, 0, out, err);
+        break;
     }
     free(rgba);
     return rc;

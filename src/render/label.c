@@ -21,7 +21,7 @@ struct obox {
 struct label {
     const struct symbolizer *sym;
     double k;
-    size_t text;                  /* offset in ls->text */
+    size_t text; /* offset in ls->text */
     struct obox cand[CANDIDATES];
     int n_cand;
     double priority;
@@ -83,8 +83,8 @@ static void set_font(cairo_t *cr, const struct symbolizer *sym, double k)
 }
 
 /* Text size in px (advance width, ascent + descent) plus the halo. */
-static void measure(struct label_set *ls, const struct symbolizer *sym, double k,
-                    const char *text, double *w, double *h)
+static void measure(struct label_set *ls, const struct symbolizer *sym, double k, const char *text,
+                    double *w, double *h)
 {
     set_font(ls->measure, sym, k);
     cairo_text_extents_t te;
@@ -151,7 +151,8 @@ int label_add_line(struct label_set *ls, const struct symbolizer *sym, double sc
                    const char *text, const double *xy, int n, double priority)
 {
     double len = 0;
-    for (int i = 0; i + 1 < n; i++) len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
+    for (int i = 0; i + 1 < n; i++)
+        len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
     double w, h;
     measure(ls, sym, scale_factor, text, &w, &h);
     if (len < w * 1.15) return 0; /* the line is shorter than its name */

@@ -32,8 +32,8 @@ static int supported(const struct filter_node *n)
 int sld_filter_parse(xmlNodePtr node, const char *source, const struct layer_def *layer,
                      enum role role, int max_nodes, struct filter **out, struct err *err)
 {
-    struct filter_limits lim = {.max_depth = 32, .max_nodes = max_nodes > 0 ? max_nodes : 1000,
-                                .max_size = 1 << 20};
+    struct filter_limits lim = {
+        .max_depth = 32, .max_nodes = max_nodes > 0 ? max_nodes : 1000, .max_size = 1 << 20};
     struct filter *f = NULL;
     struct err e;
     err_clear(&e);
@@ -41,8 +41,9 @@ int sld_filter_parse(xmlNodePtr node, const char *source, const struct layer_def
     if (!rc) rc = filter_check(f, layer, role, &e);
     if (!rc && !supported(f->root)) {
         rc = ERR_PARAM;
-        snprintf(e.msg, sizeof e.msg, "spatial and feature-id operators are not supported in"
-                                      " style rules");
+        snprintf(e.msg, sizeof e.msg,
+                 "spatial and feature-id operators are not supported in"
+                 " style rules");
     }
     if (rc) {
         filter_free(f);
@@ -57,7 +58,8 @@ static void walk_fields(const struct filter_node *n, void (*fn)(void *, int), vo
 {
     if (!n) return;
     if (n->field >= 0) fn(ud, n->field);
-    for (int i = 0; i < n->n_children; i++) walk_fields(n->children[i], fn, ud);
+    for (int i = 0; i < n->n_children; i++)
+        walk_fields(n->children[i], fn, ud);
 }
 
 void sld_filter_fields(const struct filter *f, void (*fn)(void *ud, int field), void *ud)

@@ -11,8 +11,8 @@
 struct thin {
     unsigned char *data;
     int width, height, stride;
-    unsigned r, g, b;  /* colour 0..255 */
-    double alpha;      /* opacity x width factor */
+    unsigned r, g, b; /* colour 0..255 */
+    double alpha;     /* opacity x width factor */
 };
 
 static void plot(const struct thin *t, int x, int y, double c)
@@ -30,7 +30,8 @@ static void plot(const struct thin *t, int x, int y, double c)
     dr = (t->r * ai + 127) / 255 + (dr * inv + 127) / 255;
     dg = (t->g * ai + 127) / 255 + (dg * inv + 127) / 255;
     db = (t->b * ai + 127) / 255 + (db * inv + 127) / 255;
-    *p = da << 24 | (dr > 255 ? 255 : dr) << 16 | (dg > 255 ? 255 : dg) << 8 | (db > 255 ? 255 : db);
+    *p =
+        da << 24 | (dr > 255 ? 255 : dr) << 16 | (dg > 255 ? 255 : dg) << 8 | (db > 255 ? 255 : db);
 }
 
 /* Liang-Barsky clip of a segment to [lo, hi] in both axes; 0 if nothing is left. */
@@ -78,8 +79,10 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
         double len = hypot(dx, dy), y = (y0 + y1) / 2;
         int yi = (int)floor(y);
         double f = y - yi;
-        if (steep) plot(t, yi, xs, (1 - f) * len), plot(t, yi + 1, xs, f * len);
-        else plot(t, xs, yi, (1 - f) * len), plot(t, xs, yi + 1, f * len);
+        if (steep)
+            plot(t, yi, xs, (1 - f) * len), plot(t, yi + 1, xs, f * len);
+        else
+            plot(t, xs, yi, (1 - f) * len), plot(t, xs, yi + 1, f * len);
         return;
     }
     double y = y0 + grad * (xs - x0);
@@ -89,17 +92,24 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
         double c = x == xs ? cover_s : x == xe ? cover_e : 1;
         int yi = (int)floor(y);
         double f = y - yi;
-        if (steep) plot(t, yi, x, (1 - f) * c), plot(t, yi + 1, x, f * c);
-        else plot(t, x, yi, (1 - f) * c), plot(t, x, yi + 1, f * c);
+        if (steep)
+            plot(t, yi, x, (1 - f) * c), plot(t, yi + 1, x, f * c);
+        else
+            plot(t, x, yi, (1 - f) * c), plot(t, x, yi + 1, f * c);
     }
 }
 
 void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
                    double opacity, double width)
 {
-    struct thin t = {cairo_image_surface_get_data(surf), cairo_image_surface_get_width(surf),
-                     cairo_image_surface_get_height(surf), cairo_image_surface_get_stride(surf),
-                     (rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255, opacity * width};
+    struct thin t = {cairo_image_surface_get_data(surf),
+                     cairo_image_surface_get_width(surf),
+                     cairo_image_surface_get_height(surf),
+                     cairo_image_surface_get_stride(surf),
+                     (rgb >> 16) & 255,
+                     (rgb >> 8) & 255,
+                     rgb & 255,
+                     opacity * width};
     /* a line steeper than 45 degrees covers more than one pixel per column: compensate so a
      * diagonal looks as heavy as a horizontal line */
     double lx = xy[0], ly = xy[1];

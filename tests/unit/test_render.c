@@ -17,9 +17,9 @@ static struct catalog cat;
 static struct style_limits lim = {1 << 20, 40, 1000, 1000};
 
 #define HEAD                                                                                       \
-    "<StyledLayerDescriptor version=\"1.1.0\" xmlns=\"http://www.opengis.net/sld\""               \
+    "<StyledLayerDescriptor version=\"1.1.0\" xmlns=\"http://www.opengis.net/sld\""                \
     " xmlns:se=\"http://www.opengis.net/se\" xmlns:ogc=\"http://www.opengis.net/ogc\">\n"          \
-    "<NamedLayer><se:Name>%s</se:Name><UserStyle><se:Name>t</se:Name>\n"                         \
+    "<NamedLayer><se:Name>%s</se:Name><UserStyle><se:Name>t</se:Name>\n"                           \
     "<se:FeatureTypeStyle>\n"
 #define TAIL "</se:FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>\n"
 
@@ -107,27 +107,28 @@ static void test_symbolizers(void)
 {
     struct style *s = NULL;
     struct err err;
-    int rc = parse("roads",
-                   "<se:Rule><se:Name>a</se:Name><se:MinScaleDenominator>100</se:MinScaleDenominator>"
-                   "<se:MaxScaleDenominator>5000</se:MaxScaleDenominator>"
-                   "<ogc:Filter><ogc:And><ogc:PropertyIsEqualTo><ogc:PropertyName>road_class"
-                   "</ogc:PropertyName><ogc:Literal>hem</ogc:Literal></ogc:PropertyIsEqualTo>"
-                   "<ogc:PropertyIsGreaterThan><ogc:PropertyName>width_m</ogc:PropertyName>"
-                   "<ogc:Literal>3</ogc:Literal></ogc:PropertyIsGreaterThan></ogc:And></ogc:Filter>"
-                   "<se:LineSymbolizer><se:Stroke><se:SvgParameter name=\"stroke\">#FF0000"
-                   "</se:SvgParameter><se:SvgParameter name=\"stroke-width\">2.5</se:SvgParameter>"
-                   "<se:SvgParameter name=\"stroke-dasharray\">10 4</se:SvgParameter>"
-                   "<se:SvgParameter name=\"stroke-linecap\">round</se:SvgParameter></se:Stroke>"
-                   "<se:PerpendicularOffset>3</se:PerpendicularOffset></se:LineSymbolizer>"
-                   "<se:TextSymbolizer><se:Label><ogc:PropertyName>name</ogc:PropertyName>"
-                   "</se:Label><se:Font><se:SvgParameter name=\"font-size\">12</se:SvgParameter>"
-                   "<se:SvgParameter name=\"font-weight\">bold</se:SvgParameter></se:Font>"
-                   "<se:LabelPlacement><se:LinePlacement/></se:LabelPlacement><se:Halo><se:Radius>2"
-                   "</se:Radius></se:Halo></se:TextSymbolizer></se:Rule>"
-                   "<se:Rule><se:ElseFilter/><se:PointSymbolizer><se:Graphic><se:Mark>"
-                   "<se:WellKnownName>star</se:WellKnownName></se:Mark><se:Size>9</se:Size>"
-                   "<se:Rotation>45</se:Rotation></se:Graphic></se:PointSymbolizer></se:Rule>",
-                   ROLE_PUBLIC, &s, &err);
+    int rc =
+        parse("roads",
+              "<se:Rule><se:Name>a</se:Name><se:MinScaleDenominator>100</se:MinScaleDenominator>"
+              "<se:MaxScaleDenominator>5000</se:MaxScaleDenominator>"
+              "<ogc:Filter><ogc:And><ogc:PropertyIsEqualTo><ogc:PropertyName>road_class"
+              "</ogc:PropertyName><ogc:Literal>hem</ogc:Literal></ogc:PropertyIsEqualTo>"
+              "<ogc:PropertyIsGreaterThan><ogc:PropertyName>width_m</ogc:PropertyName>"
+              "<ogc:Literal>3</ogc:Literal></ogc:PropertyIsGreaterThan></ogc:And></ogc:Filter>"
+              "<se:LineSymbolizer><se:Stroke><se:SvgParameter name=\"stroke\">#FF0000"
+              "</se:SvgParameter><se:SvgParameter name=\"stroke-width\">2.5</se:SvgParameter>"
+              "<se:SvgParameter name=\"stroke-dasharray\">10 4</se:SvgParameter>"
+              "<se:SvgParameter name=\"stroke-linecap\">round</se:SvgParameter></se:Stroke>"
+              "<se:PerpendicularOffset>3</se:PerpendicularOffset></se:LineSymbolizer>"
+              "<se:TextSymbolizer><se:Label><ogc:PropertyName>name</ogc:PropertyName>"
+              "</se:Label><se:Font><se:SvgParameter name=\"font-size\">12</se:SvgParameter>"
+              "<se:SvgParameter name=\"font-weight\">bold</se:SvgParameter></se:Font>"
+              "<se:LabelPlacement><se:LinePlacement/></se:LabelPlacement><se:Halo><se:Radius>2"
+              "</se:Radius></se:Halo></se:TextSymbolizer></se:Rule>"
+              "<se:Rule><se:ElseFilter/><se:PointSymbolizer><se:Graphic><se:Mark>"
+              "<se:WellKnownName>star</se:WellKnownName></se:Mark><se:Size>9</se:Size>"
+              "<se:Rotation>45</se:Rotation></se:Graphic></se:PointSymbolizer></se:Rule>",
+              ROLE_PUBLIC, &s, &err);
     if (rc) fprintf(stderr, "%s\n", err.msg);
     CHECK(rc == 0);
     if (rc) return;
@@ -169,8 +170,8 @@ static void test_rejections(void)
                 ROLE_PUBLIC, &s, &err));
     CHECK(strstr(err.msg, "t.sld:4:") && strstr(err.msg, "colour"));
     /* A hidden field and a missing one: the same error. */
-#define RULE_ON(p)                                                                                  \
-    "<se:Rule><ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>" p                              \
+#define RULE_ON(p)                                                                                 \
+    "<se:Rule><ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>" p                             \
     "</ogc:PropertyName><ogc:Literal>x</ogc:Literal></ogc:PropertyIsEqualTo>"                      \
     "</ogc:Filter><se:PolygonSymbolizer/></se:Rule>"
     const char *r1 = RULE_ON("owner_name"), *r2 = RULE_ON("no_such");
@@ -210,7 +211,8 @@ static void test_rejections(void)
         CHECK(strncmp(err.msg, "b.sld", 5) == 0);
     }
     char deep[4096] = "<StyledLayerDescriptor>";
-    for (int i = 0; i < 60; i++) strcat(deep, "<a>");
+    for (int i = 0; i < 60; i++)
+        strcat(deep, "<a>");
     err_clear(&err);
     CHECK(style_parse(deep, strlen(deep), "d.sld", &cat, NULL, ROLE_PUBLIC, &lim, &s, &err) != 0);
     struct style_limits small = lim;
@@ -237,8 +239,8 @@ static void test_encode(void)
 {
     struct render_image img = {calloc(4 * 8 * 4, 1), 8, 4, 32};
     uint32_t *px = (uint32_t *)img.data;
-    px[0] = 0xFFFF0000;                       /* opaque red */
-    px[1] = 0x80000080;                       /* half-transparent blue, premultiplied */
+    px[0] = 0xFFFF0000; /* opaque red */
+    px[1] = 0x80000080; /* half-transparent blue, premultiplied */
     struct buf out;
     buf_init(&out);
     struct err err;
@@ -262,8 +264,8 @@ static void test_encode(void)
     png_destroy_read_struct(&png, &info, NULL);
     for (int f = RFMT_PNG8; f <= RFMT_WEBP; f++) {
         buf_reset(&out);
-        CHECK(render_encode(&img, 0, 0, 8, 4, (enum render_format)f, 0, 0xFFFFFF, 80, &out,
-                            &err) == 0 &&
+        CHECK(render_encode(&img, 0, 0, 8, 4, (enum render_format)f, 0, 0xFFFFFF, 80, &out, &err) ==
+                  0 &&
               out.len > 8);
     }
     CHECK(render_encode(&img, 4, 0, 8, 4, RFMT_PNG, 1, 0, 0, &out, &err) != 0); /* outside */
