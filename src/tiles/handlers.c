@@ -67,8 +67,7 @@ static int parse_request(struct request *req, struct tile_req *t, struct err *er
         rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &t->tl,
                                 err);
     if (!rc)
-        snprintf(t->key, sizeof t->key, "mvt|%s|default|%d/%d/%d|%s", t->tl.canon, t->z, t->x,
-                 t->y, role_name(req->role));
+        tiles_cache_key(t->key, sizeof t->key, "mvt", t->tl.canon, t->z, t->x, t->y, req->role);
     return rc;
 }
 

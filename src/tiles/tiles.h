@@ -119,6 +119,9 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
                    size_t len, char etag_out[40], struct err *err);
+/* The cache key of a tile: format, layer list (canon), style, z/x/y and role. */
+void tiles_cache_key(char *out, size_t n, const char *fmt, const char *canon, int z, int x, int y,
+                     enum role role);
 /* Strong ETag of bytes ("\"hex\"", with a -gz suffix for gzip). */
 void tile_etag(const char *data, size_t len, const char *enc, char out[40]);
 /* gzip of data into out. */

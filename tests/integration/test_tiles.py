@@ -383,3 +383,34 @@ def test_tilejson(tserver, tstore, catalog):
     assert "owner_name" in parcels["fields"]
     status, _, tja = tserver.json("/tiles/all.json")
     assert "construction_permits" not in [v["id"] for v in tja["vector_layers"]]
+
+
+def test_seed_fills_the_cache_the_server_uses(workdir):
+    path = os.path.join(workdir, "seed.sqlite")
+    build_tiles_store(path)
+    p = run_spp("seed", "--db", path, "--layer", LAYERS, "--zoom", "16-18", "--threads", "2")
+    n = int(p.stdout.split()[0])
+    want = sum(len(block_tiles(path, z)) for z in (16, 17, 18))
+    assert n >= want and "tiles rendered" in p.stdout
+    cache = sqlite3.connect(path + ".tiles")
+    rows = {(z, x, y): (etag, data) for z, x, y, etag, data in cache.execute(
+        "SELECT z, x, y, etag, data FROM spp_tiles WHERE enc = 'identity'")}
+    cache.close()
+    for t in block_tiles(path, 17):
+        assert t in rows
+    s = Server(path, workdir)
+    try:
+        z, x, y = block_tiles(path, 17)[0]
+        status, h, body = s.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.mvt")
+        assert status == 200 and h["ETag"] == rows[(z, x, y)][0] and body == rows[(z, x, y)][1]
+    finally:
+        s.stop()
+    # a second run finds everything cached
+    p = run_spp("seed", "--db", path, "--layer", LAYERS, "--zoom", "16-18")
+    assert p.stdout.startswith("0 tiles")
+    for bad in (["--zoom", "9-3"], ["--zoom", "x"], ["--layer", "nope"], ["--bbox", "1,2,3"],
+                ["--format", "jpeg"]):
+        args = {"--layer": LAYERS, "--zoom": "16-17"}
+        args.update(dict(zip(bad[::2], bad[1::2])))
+        p = run_spp("seed", "--db", path, *[v for kv in args.items() for v in kv], check=False)
+        assert p.returncode in (1, 2) and p.stderr.count("\n") == 1, (bad, p.stderr)
