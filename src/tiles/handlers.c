@@ -61,8 +61,8 @@ struct tile_req {
 
 static int parse_request(struct request *req, struct tile_req *t, struct err *err)
 {
-    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"),
-                             &t->z, &t->x, &t->y, NULL, err);
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &t->z,
+                             &t->x, &t->y, NULL, err);
     if (!rc)
         rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &t->tl,
                                 err);
@@ -83,8 +83,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     struct tile_cache *c = req->tiles;
     uint64_t gen = 0;
     if (c) {
-        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err)))
-            return rc;
+        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err))) return rc;
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
             answer(req, res, ctype, etag, gz);
@@ -95,8 +94,8 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     buf_init(&raw);
     if (!(c && gz && tile_cache_get(c, t.key, "identity", &raw, etag))) {
         buf_reset(&raw);
-        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y,
-                             &raw, err);
+        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y, &raw,
+                             err);
         if (!rc && c)
             rc = tile_cache_put(c, t.key, "identity", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
                                 raw.data, raw.len, etag, err);

@@ -46,7 +46,8 @@ static int next_tile(struct seeder *s, int *z, int *x, int *y)
     pthread_mutex_unlock(&s->lock);
     if (i >= s->total) return 0;
     int k = s->n_zr - 1;
-    while (k > 0 && s->zr[k].first > i) k--;
+    while (k > 0 && s->zr[k].first > i)
+        k--;
     const struct zrange *r = &s->zr[k];
     int64_t off = i - r->first, w = r->x1 - r->x0 + 1;
     *z = r->z;
@@ -65,8 +66,9 @@ static int seed_one(struct seeder *s, struct store *st, struct geo_ctx *geo, int
     buf_reset(raw);
     buf_reset(gz);
     int rc = tiles_build_mvt(st, geo, s->cfg, &s->tl, s->o->role, z, x, y, raw, err);
-    if (!rc) rc = tile_cache_put(s->cache, key, "identity", s->tl.canon, z, x, y, "mvt", gen,
-                                 raw->data, raw->len, etag, err);
+    if (!rc)
+        rc = tile_cache_put(s->cache, key, "identity", s->tl.canon, z, x, y, "mvt", gen, raw->data,
+                            raw->len, etag, err);
     if (!rc && raw->len) rc = tile_gzip(raw->data, raw->len, gz, err);
     if (!rc && raw->len)
         rc = tile_cache_put(s->cache, key, "gzip", s->tl.canon, z, x, y, "mvt", gen, gz->data,
@@ -174,7 +176,8 @@ static int run_workers(struct seeder *s)
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
     if (s->o->progress) progress(s, s->done, now_s() - t0, 1);
     return s->failed ? (int)s->err.code : 0;
 }
@@ -185,8 +188,7 @@ int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_t
     if (o->fmt != TILE_FMT_MVT)
         return err_set(err, ERR_UNSUPPORTED, "--format png: raster tiles are not available yet");
     if (o->z0 < 0 || o->z1 > TILE_MAX_ZOOM || o->z0 > o->z1)
-        return err_set(err, ERR_PARAM, "--zoom must be A-B with 0 <= A <= B <= %d",
-                       TILE_MAX_ZOOM);
+        return err_set(err, ERR_PARAM, "--zoom must be A-B with 0 <= A <= B <= %d", TILE_MAX_ZOOM);
     struct seeder *s = calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->cfg = cfg, s->o = o;

@@ -14,10 +14,10 @@
 #include "../core/request.h"
 #include "../geo/geo.h"
 
-#define TILE_EXTENT     4096 /* MVT units per tile side */
-#define TILE_BUFFER     64   /* MVT units of buffer around the tile */
-#define TILE_MAX_ZOOM   24   /* deepest zoom served (WebMercatorQuad) */
-#define TILE_MAX_LAYERS 32   /* layers in one tile request */
+#define TILE_EXTENT       4096  /* MVT units per tile side */
+#define TILE_BUFFER       64    /* MVT units of buffer around the tile */
+#define TILE_MAX_ZOOM     24    /* deepest zoom served (WebMercatorQuad) */
+#define TILE_MAX_LAYERS   32    /* layers in one tile request */
 #define TILE_MAX_FEATURES 50000 /* per layer per tile: bounds low-zoom tiles */
 
 enum tile_format { TILE_FMT_MVT, TILE_FMT_PNG };
@@ -98,8 +98,7 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
 struct tile_cache;
 /* Opens (creating) the cache file path (an SQLite file beside the store, so the workers' store
  * connections stay read-only) with an in-memory LRU of mem_bytes in front. Thread-safe. */
-int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
-                    struct err *err);
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err);
 void tile_cache_close(struct tile_cache *c);
 /* The cache path for a store path ("DB.tiles"). Caller frees. */
 char *tile_cache_path(const char *db_path);
@@ -117,8 +116,8 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 /* Stores data for key/encoding unless the generation moved past gen. z/x/y and layers (canon
  * list) are kept for invalidation. Computes e->etag. */
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
-                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
-                   size_t len, char etag_out[40], struct err *err);
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
+                   char etag_out[40], struct err *err);
 /* The cache key of a tile: format, layer list (canon), style, z/x/y and role. */
 void tiles_cache_key(char *out, size_t n, const char *fmt, const char *canon, int z, int x, int y,
                      enum role role);
