@@ -128,7 +128,7 @@ static int put_layer(struct buf *b, const struct layer_def *l, enum role role)
     int first = 1;
     for (int i = 0; i < l->n_fields && !rc; i++) {
         const struct field_def *f = &l->fields[i];
-        if (f->common || !access_field(l, i, role)) continue;
+        if (!access_field(l, i, role)) continue;
         const char *d = f->label_en ? f->label_en : f->name;
         rc = buf_puts(b, first ? "" : ",") || buf_put_json_str(b, f->name) || buf_putc(b, ':');
         if (!rc && f->unit) {

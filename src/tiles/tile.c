@@ -253,7 +253,7 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
     const char *names[128];
     int nf = 0;
     for (int i = 0; i < l->n_fields && nf < 128; i++)
-        if (!l->fields[i].common && access_field(l, i, role)) {
+        if (access_field(l, i, role)) {
             names[nf] = l->fields[i].name;
             fields[nf++] = i;
         }

@@ -4,6 +4,7 @@ role, feature ids against the store (expected sets computed with osr and the off
 EPSG:6960 parameters), polygon validity and seamless parcels after decoding, empty tiles, bad
 addresses, ETag/304/gzip, exact cache invalidation after one parcel changes, TileJSON."""
 import gzip
+import json
 import math
 import os
 import sqlite3
@@ -359,10 +360,13 @@ def test_tilejson(tserver, tstore, catalog):
     assert tj["tiles"] == [f"{tserver.base}/tiles/{LAYERS}/{{z}}/{{x}}/{{y}}.mvt"]
     ids = [v["id"] for v in tj["vector_layers"]]
     assert sorted(ids) == sorted(LAYERS.split(","))
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "layers",
+                           "common.json"), encoding="utf-8") as f:
+        common = json.load(f)["fields"]
     for v in tj["vector_layers"]:
         cat = catalog[v["id"]]
         assert v["minzoom"] == cat["zoom"]["min"] and v["maxzoom"] == cat["zoom"]["max"]
-        public = {f["name"] for f in cat["fields"] if f.get("role", "public") == "public"}
+        public = {f["name"] for f in cat["fields"] + common if f.get("role", "public") == "public"}
         assert set(v["fields"]) == public
     assert tj["minzoom"] == min(catalog[i]["zoom"]["min"] for i in ids)
     # bounds: the store's extent through the official transformation, within 1e-6 degree
