@@ -226,7 +226,9 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     so.progress = isatty(2) && !o->quiet;
     log_quiet = 1;
     int64_t n = 0;
-    if (load_catalog(cfg, &err) || tiles_seed(cfg, &so, &n, &err)) return fail(&err);
+    if (load_catalog(cfg, &err) || (so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) ||
+        tiles_seed(cfg, &so, &n, &err))
+        return fail(&err);
     printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
     return 0;
 }

@@ -22,6 +22,7 @@ static const struct route routes[] = {
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
     {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
+    {"GET", "/tiles/{layers}/{z}/{x}/{y}.png", tiles_png, FORM_PROBLEM, "tiles_png"},
     {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
     {"GET", "/api/v1/land/at", query_land_at, FORM_PROBLEM, "land_at"},
     {"GET", "/api/v1/parcels", query_parcels, FORM_PROBLEM, "parcels"},

@@ -117,6 +117,34 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     return rc;
 }
 
+int tiles_png(struct request *req, struct response *res, struct err *err)
+{
+    int z, x, y, scale;
+    struct tile_layers tl;
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z,
+                             &x, &y, &scale, err);
+    if (!rc)
+        rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &tl,
+                                err);
+    if (rc) return rc;
+    char key[1100], etag[40];
+    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y,
+                    req->role);
+    struct tile_cache *c = req->tiles;
+    if (c) {
+        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err)))
+            return rc;
+        if (tile_cache_get(c, key, "identity", &res->body, etag)) {
+            answer(req, res, "image/png", etag, 0);
+            return 0;
+        }
+    }
+    rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
+                          &res->body, etag, err);
+    if (!rc) answer(req, res, "image/png", etag, 0);
+    return rc;
+}
+
 /* ---- TileJSON ---- */
 
 static int put_layer(struct buf *b, const struct layer_def *l, enum role role)

@@ -60,11 +60,22 @@ static int seed_one(struct seeder *s, struct store *st, struct geo_ctx *geo, int
                     struct buf *raw, struct buf *gz, struct err *err)
 {
     char key[1100], etag[40];
-    tiles_cache_key(key, sizeof key, "mvt", s->tl.canon, z, x, y, s->o->role);
+    int png = s->o->fmt == TILE_FMT_PNG;
+    tiles_cache_key(key, sizeof key, png ? "png" : "mvt", s->tl.canon, z, x, y, s->o->role);
     if (tile_cache_get(s->cache, key, "identity", NULL, etag)) return 0;
     uint64_t gen = tile_cache_generation(s->cache);
     buf_reset(raw);
     buf_reset(gz);
+    if (png) { /* renders and caches the whole metatile */
+        int rc = tiles_render_png(st, geo, s->cfg, s->cache, &s->tl, s->o->role, z, x, y, 1, raw,
+                                  etag, err);
+        if (!rc) {
+            pthread_mutex_lock(&s->lock);
+            s->built++;
+            pthread_mutex_unlock(&s->lock);
+        }
+        return rc;
+    }
     int rc = tiles_build_mvt(st, geo, s->cfg, &s->tl, s->o->role, z, x, y, raw, err);
     if (!rc)
         rc = tile_cache_put(s->cache, key, "identity", s->tl.canon, z, x, y, "mvt", gen, raw->data,
@@ -185,8 +196,6 @@ static int run_workers(struct seeder *s)
 int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_tiles,
                struct err *err)
 {
-    if (o->fmt != TILE_FMT_MVT)
-        return err_set(err, ERR_UNSUPPORTED, "--format png: raster tiles are not available yet");
     if (o->z0 < 0 || o->z1 > TILE_MAX_ZOOM || o->z0 > o->z1)
         return err_set(err, ERR_PARAM, "--zoom must be A-B with 0 <= A <= B <= %d", TILE_MAX_ZOOM);
     struct seeder *s = calloc(1, sizeof *s);

@@ -94,6 +94,13 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
                     const struct tile_layers *tl, enum role role, int z, int x, int y,
                     struct buf *out, struct err *err);
 
+/* Raster tiles (raster.c): renders the metatile holding z/x/y with the WMS renderer (styles
+ * must be loaded: render_styles_load), caches all its tiles in c (may be NULL) and appends the
+ * PNG of z/x/y to out (nothing when the tile is empty); etag gets its ETag. scale 1 or 2. */
+int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                     struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
+                     int x, int y, int scale, struct buf *out, char etag[40], struct err *err);
+
 /* Cache (cache.c). */
 struct tile_cache;
 /* Opens (creating) the cache file path (an SQLite file beside the store, so the workers' store
@@ -129,6 +136,7 @@ int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err);
 /* HTTP handlers. */
 int tiles_mvt(struct request *req, struct response *res, struct err *err);
 int tiles_tilejson(struct request *req, struct response *res, struct err *err);
+int tiles_png(struct request *req, struct response *res, struct err *err);
 
 /* Seeding (seed.c): renders every tile of zooms z0..z1 inside bbox (WGS 84, may be NULL = the
  * layers' extent) with `threads` workers into the cache. Progress on stderr when tty. */
