@@ -117,15 +117,11 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     return rc;
 }
 
-int tiles_png(struct request *req, struct response *res, struct err *err)
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z,
+                     int x, int y, int scale, struct err *err)
 {
-    int z, x, y, scale;
     struct tile_layers tl;
-    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z,
-                             &x, &y, &scale, err);
-    if (!rc)
-        rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &tl,
-                                err);
+    int rc = tiles_parse_layers(&req->cfg->catalog, layers, req->role, &tl, err);
     if (rc) return rc;
     char key[1100], etag[40];
     tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y,
@@ -143,6 +139,15 @@ int tiles_png(struct request *req, struct response *res, struct err *err)
                           &res->body, etag, err);
     if (!rc) answer(req, res, "image/png", etag, 0);
     return rc;
+}
+
+int tiles_png(struct request *req, struct response *res, struct err *err)
+{
+    int z, x, y, scale;
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z,
+                             &x, &y, &scale, err);
+    if (rc) return rc;
+    return tiles_png_answer(req, res, req_param(req, "layers"), z, x, y, scale, err);
 }
 
 /* ---- TileJSON ---- */
