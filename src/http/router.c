@@ -24,6 +24,7 @@ static const struct route routes[] = {
     {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
     {"GET", "/tiles/{layers}/{z}/{x}/{y}.png", tiles_png, FORM_PROBLEM, "tiles_png"},
     {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
+    {"GET", "/styles/{name}.json", tiles_style, FORM_PROBLEM, "styles"},
     {"GET", "/wmts", wmts_kvp, FORM_OWS, "wmts"},
     {"GET", "/wmts/1.0.0/WMTSCapabilities.xml", wmts_rest_capabilities, FORM_OWS, "wmts_caps"},
     {"GET", "/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.png", wmts_rest_tile,

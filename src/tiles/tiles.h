@@ -137,6 +137,8 @@ int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err);
 int tiles_mvt(struct request *req, struct response *res, struct err *err);
 int tiles_tilejson(struct request *req, struct response *res, struct err *err);
 int tiles_png(struct request *req, struct response *res, struct err *err);
+/* /styles/{name}.json: MapLibre style from the SLD styles ("default" = every layer). */
+int tiles_style(struct request *req, struct response *res, struct err *err);
 /* Answers a WebMercatorQuad PNG tile (cache, ETag, 304, 204 when empty) for a layer list; for
  * WMTS GetTile. Errors as tiles_parse_layers and the renderer. */
 int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z,
