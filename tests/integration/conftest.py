@@ -142,6 +142,46 @@ def catalog():
     return layers
 
 
+# Under `make asan` (SPP_SANITIZED=1) every server's log is read when the session ends: a
+# sanitizer report (AddressSanitizer, LeakSanitizer at exit, UndefinedBehaviorSanitizer) in any
+# of them fails the run, even when the requests themselves were answered correctly.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanitizer_reports(workdir):
+    yield
+    if not os.environ.get("SPP_SANITIZED"):
+        return
+    bad = []
+    for name in sorted(os.listdir(workdir)):
+        if name.endswith(".log"):
+            with open(os.path.join(workdir, name), errors="replace") as f:
+                text = f.read()
+            if any(m in text for m in SANITIZER_MARKS):
+                bad.append(f"{name}:\n{text[-4000:]}")
+    assert not bad, "sanitizer reports in server logs:\n" + "\n".join(bad)
+
+
+# Feature services (WFS, OGC API): a store with a few hundred features in several layers, and a
+# planner key for it (features_fixture.py).
+@pytest.fixture(scope="session")
+def features_store(workdir):
+    import features_fixture
+    path = os.path.join(workdir, "features.sqlite")
+    features_fixture.build(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def features_server(features_store, workdir):
+    key = run_spp("keys", "--db", features_store, "add", "--role", "planner",
+                  "--name", "tests").stdout.strip().splitlines()[0]
+    s = Server(features_store, workdir)
+    s.planner_key = key
+    yield s
+    s.stop()
 # The demo city (data/gen_demo.py), generated and imported once per test session. `demo_store` is
 # the path of the imported store; `demo` has the sources, the truth and the import report too.
 @pytest.fixture(scope="session")
