@@ -404,6 +404,7 @@ static int make_batch_id(struct batch *b, struct err *err)
 {
     uint64_t h = 1469598103934665603ULL;
     json_t *sums = json_object();
+    b->checksums = sums; /* owned by the batch from here, also on the error paths */
     for (int i = 0; i < b->m->n_specs; i++) {
         const struct src_spec *s = &b->m->specs[i];
         struct stat sb;

@@ -304,7 +304,7 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     int lonlat, en, ne;
     ranges(s, &lonlat, &en, &ne);
     d->swap_xy = ne && !en;
-    char note[256] = "", nm[32], why[512] = "";
+    char note[256] = "", nm[32], why[1024] = "";
     int declared = 0;
     if (pinned) {
         declared = pinned;
