@@ -228,10 +228,18 @@ def test_deterministic_reimport(demo, tmp_path):
     db = str(tmp_path / "again.sqlite")
     run_spp("import", "--db", db, "--manifest", os.path.join(demo["src"], "manifest.json"))
     assert content_hash(db) == content_hash(demo["db"])
-    # and re-importing into the same store changes nothing but the bookkeeping
+    # and re-importing into the same store changes nothing but the bookkeeping: no changed cells
     before = content_hash(db, layer_ids())
+    con = sqlite3.connect(db)
+    last = con.execute("SELECT max(id) FROM spp_changes").fetchone()[0]
+    con.close()
     run_spp("import", "--db", db, "--manifest", os.path.join(demo["src"], "manifest.json"))
     assert content_hash(db, layer_ids()) == before
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM spp_changes WHERE id > ?", (last,)).fetchone()[0] == 0
+    # one layer from another source: changes only there, covering its features
+    run_spp("import", "--db", db, "--layer", "roads", os.path.join(demo["src"], "giao_thong", "tim_duong.shp"))
+    assert {r[0] for r in con.execute("SELECT layer FROM spp_changes WHERE id > ?", (last,))} == {"roads"}
 
 
 def copy_store(demo, tmp_path):
