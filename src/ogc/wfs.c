@@ -444,7 +444,11 @@ int wfs_parse_kvp(struct request *req, struct wfs_req *w, struct err *err)
 
 static int xis(xmlNodePtr e, const char *name)
 {
-    return e && e->type == XML_ELEMENT_NODE && strcmp((const char *)e->name, name) == 0;
+    if (!e || e->type != XML_ELEMENT_NODE) return 0;
+    /* an undeclared prefix ("fes:Filter" without xmlns:fes) stays in the name: compare the
+     * local part */
+    const char *n = (const char *)e->name, *colon = strchr(n, ':');
+    return strcmp(colon ? colon + 1 : n, name) == 0;
 }
 
 static char *xattr(xmlNodePtr e, const char *name)
