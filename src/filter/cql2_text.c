@@ -111,7 +111,7 @@ static int string_lit(struct p *p, struct filter_literal *v)
         }
     }
     p->pos = q + 1;
-    if (buf_reserve(&b, 0)) return err_set(p->c->err, ERR_NOMEM, "out of memory");
+    if (buf_append(&b, "", 0)) return err_set(p->c->err, ERR_NOMEM, "out of memory");
     memset(v, 0, sizeof *v);
     v->type = VAL_TEXT;
     v->s = buf_take(&b, NULL);

@@ -335,7 +335,7 @@ static int parse_like(struct fctx *c, xmlNodePtr e, struct filter_node *n)
             buf_putc(&out, *p);
         }
     }
-    if (buf_reserve(&out, 0)) return err_set(c->err, ERR_NOMEM, "out of memory");
+    if (buf_append(&out, "", 0)) return err_set(c->err, ERR_NOMEM, "out of memory");
     free(n->values[0].s);
     n->values[0].s = buf_take(&out, NULL);
     return 0;

@@ -541,6 +541,10 @@ static void test_roles_and_errors(void)
     CHECK(error_of(CQL_TEXT, "commune_code = '31117'); DROP TABLE cadastral_parcels; --'",
                    ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(select_mask(CQL_TEXT, "sheet_no >= 1", 5897, ROLE_PUBLIC) == 0x1ffffe);
+    /* empty strings (a fuzz finding: they used to be left unterminated) */
+    CHECK(select_mask(CQL_TEXT, "address = ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(select_mask(CQL_TEXT, "address LIKE ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(error_of(CQL_TEXT, "area_m2 > ''", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     /* type errors and syntax errors */
     CHECK(error_of(CQL_TEXT, "sheet_no = 'abc'", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(error_of(CQL_TEXT, "sheet_no = ", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
