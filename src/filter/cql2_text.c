@@ -142,6 +142,7 @@ static int scalar(struct p *p, struct filter_literal *v)
         if (!eat_char(p, '(')) return fail(p, "expected ( after CASEI");
         int rc = string_lit(p, v);
         if (!rc && !eat_char(p, ')')) rc = fail(p, "expected ) after CASEI");
+        if (rc) free(v->s), v->s = NULL;
         return rc;
     }
     if (eat_kw(p, "TRUE") || eat_kw(p, "FALSE")) {
@@ -155,6 +156,7 @@ static int scalar(struct p *p, struct filter_literal *v)
         if (!eat_char(p, '(')) return fail(p, "expected ( after DATE/TIMESTAMP");
         int rc = string_lit(p, v);
         if (!rc && !eat_char(p, ')')) rc = fail(p, "expected )");
+        if (rc) free(v->s), v->s = NULL;
         return rc;
     }
     double d;
