@@ -288,6 +288,15 @@ def test_post_xml_getfeature(features_server, features_store):
     assert fc["features"][0]["geometry"] is None
 
 
+def test_post_form_encoded_kvp(features_server):
+    data = urllib.parse.urlencode({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                                   "TYPENAMES": "roads", "COUNT": "7",
+                                   "OUTPUTFORMAT": "application/json"}).encode()
+    s, _, body = features_server.get("/wfs", method="POST", data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert s == 200 and json.loads(body)["numberReturned"] == 7
+
+
 def test_get_property_value(features_server, features_store):
     s, _, doc = get_xml(features_server, q(VERSION="2.0.0", REQUEST="GetPropertyValue",
                                            TYPENAMES="roads", VALUEREFERENCE="name"))
