@@ -48,7 +48,8 @@ void qset_init(struct qset *s)
 
 static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
 {
-    for (int i = 0; r->vals && i < s->n_fields; i++) free(r->vals[i].s);
+    for (int i = 0; r->vals && i < s->n_fields; i++)
+        free(r->vals[i].s);
     free(r->vals);
     free(r->wkb);
     if (r->geom) GEOSGeom_destroy_r(q->h, r->geom);
@@ -56,7 +57,8 @@ static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
 
 void qset_fini(struct qctx *q, struct qset *s)
 {
-    for (int i = 0; i < s->n; i++) row_free(q, s, &s->rows[i]);
+    for (int i = 0; i < s->n; i++)
+        row_free(q, s, &s->rows[i]);
     free(s->rows);
     qset_init(s);
 }
@@ -266,8 +268,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
 }
 
 int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
-              const struct value *params, int n_params, double max_m, struct qset *out,
-              int *best, double *dist, struct err *err)
+              const struct value *params, int n_params, double max_m, struct qset *out, int *best,
+              double *dist, struct err *err)
 {
     struct bbox gb;
     q_geom_bbox(q, g, &gb);
@@ -337,7 +339,8 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
     struct value v = {.type = VAL_TEXT, .s = commune, .len = (int)strlen(commune)};
     struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .no_geom = 1};
     if (!rc) rc = q_fetch(q, l, &f, &s, err);
-    for (int i = 0; !rc && i < s.n; i++) rc = add_code(codes, max, n, commune);
+    for (int i = 0; !rc && i < s.n; i++)
+        rc = add_code(codes, max, n, commune);
     if (!rc && *n == 0) { /* by name: admin units are a few hundred rows */
         char *want = query_fold(commune);
         struct qfetch all = {.no_geom = 1};

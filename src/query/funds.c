@@ -61,8 +61,8 @@ static int zoning_at(struct qctx *q, const GEOSGeometry *g, struct zoning *z, st
         rc = q_intersecting(q, l, pt, &z->s, err);
         if (!rc && z->s.n) z->found = 1, z->source = layers[i] + 0, z->row = 0;
     }
-    if (z->found) z->source = strcmp(z->s.layer->id, "zoning_blocks") ? "detailed_plan_lot"
-                                                                       : "zoning_block";
+    if (z->found)
+        z->source = strcmp(z->s.layer->id, "zoning_blocks") ? "detailed_plan_lot" : "zoning_block";
     GEOSGeom_destroy_r(q->h, pt);
     return rc;
 }
@@ -98,13 +98,26 @@ static int cmp_items(const void *pa, const void *pb, void *arg)
     const struct fund_item *a = pa, *b = pb;
     int c = 0;
     switch (*(const enum fund_sort *)arg) {
-    case SORT_AREA: c = cmp_num(a->area, b->area, 0); break;
-    case SORT_AREA_DESC: c = cmp_num(a->area, b->area, 1); break;
-    case SORT_DIST: c = cmp_num(a->dist, b->dist, 0); break;
-    case SORT_DIST_DESC: c = cmp_num(a->dist, b->dist, 1); break;
-    case SORT_FAR: c = cmp_num(a->far, b->far, 0); break;
-    case SORT_FAR_DESC: c = cmp_num(a->far, b->far, 1); break;
-    default: break;
+    case SORT_AREA:
+        c = cmp_num(a->area, b->area, 0);
+        break;
+    case SORT_AREA_DESC:
+        c = cmp_num(a->area, b->area, 1);
+        break;
+    case SORT_DIST:
+        c = cmp_num(a->dist, b->dist, 0);
+        break;
+    case SORT_DIST_DESC:
+        c = cmp_num(a->dist, b->dist, 1);
+        break;
+    case SORT_FAR:
+        c = cmp_num(a->far, b->far, 0);
+        break;
+    case SORT_FAR_DESC:
+        c = cmp_num(a->far, b->far, 1);
+        break;
+    default:
+        break;
     }
     return c ? c : cmp_id(a, b);
 }
@@ -115,10 +128,10 @@ struct search {
     char *codes[QUERY_MAX_CODES];
     int n_codes;
     int has_box;
-    struct bbox box;              /* storage CRS: R*Tree window */
-    GEOSGeometry *bbox_poly;      /* the CRS84 bbox as a storage-CRS polygon (exact test) */
+    struct bbox box;         /* storage CRS: R*Tree window */
+    GEOSGeometry *bbox_poly; /* the CRS84 bbox as a storage-CRS polygon (exact test) */
     const GEOSPreparedGeometry *bbox_prep;
-    GEOSGeometry *near_pt;        /* storage CRS */
+    GEOSGeometry *near_pt; /* storage CRS */
     struct qset sets[ARRAY_LEN(kinds)];
     struct fund_item *items;
     int n, cap;
@@ -127,10 +140,13 @@ struct search {
 static void search_fini(struct search *se)
 {
     struct qctx *q = se->q;
-    for (int i = 0; i < se->n; i++) qset_fini(q, &se->items[i].z.s);
+    for (int i = 0; i < se->n; i++)
+        qset_fini(q, &se->items[i].z.s);
     free(se->items);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->sets[i]);
-    for (int i = 0; i < se->n_codes; i++) free(se->codes[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        qset_fini(q, &se->sets[i]);
+    for (int i = 0; i < se->n_codes; i++)
+        free(se->codes[i]);
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
     if (se->bbox_poly) GEOSGeom_destroy_r(q->h, se->bbox_poly);
     if (se->near_pt) GEOSGeom_destroy_r(q->h, se->near_pt);
@@ -144,7 +160,8 @@ static int bbox_polygon(struct search *se, struct err *err)
     const double *bb = se->p->bbox;
     double xy[2 * 81];
     int n = 0;
-    const double cx[5] = {bb[0], bb[2], bb[2], bb[0], bb[0]}, cy[5] = {bb[1], bb[1], bb[3], bb[3], bb[1]};
+    const double cx[5] = {bb[0], bb[2], bb[2], bb[0], bb[0]},
+                 cy[5] = {bb[1], bb[1], bb[3], bb[3], bb[1]};
     for (int e = 0; e < 4; e++)
         for (int i = 0; i < 20; i++, n++) {
             xy[2 * n] = cx[e] + (cx[e + 1] - cx[e]) * i / 20.0;
@@ -275,12 +292,16 @@ static int fetch_kind(struct search *se, size_t ki, struct err *err)
     for (int i = 0; i < nv; i++)
         if (v[i].type == VAL_TEXT) v[i].len = (int)strlen(v[i].s);
     struct qset *s = &se->sets[ki];
-    struct qfetch f = {.bbox = se->has_box ? &se->box : NULL, .where = w.data, .params = v,
-                       .n_params = nv, .test = se->bbox_prep};
+    struct qfetch f = {.bbox = se->has_box ? &se->box : NULL,
+                       .where = w.data,
+                       .params = v,
+                       .n_params = nv,
+                       .test = se->bbox_prep};
     if (!rc && !skip) rc = q_fetch(se->q, l, &f, s, err);
     buf_fini(&w);
     /* items point into s->rows, which no longer moves */
-    for (int i = 0; !rc && !skip && i < s->n; i++) rc = add_item(se, k, s, &s->rows[i], err);
+    for (int i = 0; !rc && !skip && i < s->n; i++)
+        rc = add_item(se, k, s, &s->rows[i], err);
     return rc;
 }
 
@@ -308,9 +329,11 @@ static int run_search(struct search *se, struct err *err)
          check_code(se, "status", p->status, 0, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
-    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++) rc = fetch_kind(se, i, err);
+    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+        rc = fetch_kind(se, i, err);
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
-        for (int i = 0; i < se->n && !rc; i++) rc = ensure_zoning(se->q, &se->items[i], err);
+        for (int i = 0; i < se->n && !rc; i++)
+            rc = ensure_zoning(se->q, &se->items[i], err);
     enum fund_sort sort = p->sort;
     if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, &sort);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
@@ -327,17 +350,19 @@ static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **
     if (fc < 0) return 0;
     struct value v[ARRAY_LEN(main_road_classes)];
     for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
-        v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i],
-                              .len = (int)strlen(main_road_classes[i])};
+        v[i] = (struct value){
+            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
     struct buf w;
     buf_init(&w);
     struct qset s;
     qset_init(&s);
     int best = -1;
     int rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
-    if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-    else rc = q_nearest(q, l, g, w.data, v, (int)ARRAY_LEN(main_road_classes), Q_ROAD_MAX_M, &s,
-                        &best, dist, err);
+    if (rc)
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    else
+        rc = q_nearest(q, l, g, w.data, v, (int)ARRAY_LEN(main_road_classes), Q_ROAD_MAX_M, &s,
+                       &best, dist, err);
     if (!rc && best >= 0) {
         *name = str_dup(q_str(&s, &s.rows[best], "name"));
         *cls = str_dup(q_str(&s, &s.rows[best], "road_class"));
@@ -358,7 +383,7 @@ static int put_field(struct buf *b, const char *key, const struct qset *s, const
 
 static int put_zoning(struct buf *b, const struct zoning *z)
 {
-    static const char *const names[] = {"function_code", "plan_id",   "max_coverage_pct",
+    static const char *const names[] = {"function_code", "plan_id",    "max_coverage_pct",
                                         "max_far",       "min_floors", "max_floors",
                                         "max_height_m",  "setback_m"};
     if (!z->found) return buf_puts(b, ",\"zoning\":null");
@@ -383,7 +408,8 @@ static int put_fund_props(struct qctx *q, struct buf *b, struct fund_item *it, i
     double road_m;
     int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
     char *cname = rc ? NULL : q_commune_name(q, q_str(s, r, "commune_code"));
-    int ff = layer_field_index(s->layer, k->function_field), fs = layer_field_index(s->layer, "status");
+    int ff = layer_field_index(s->layer, k->function_field),
+        fs = layer_field_index(s->layer, "status");
     const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
     rc = rc || buf_puts(b, "\"id\":") ||
          (q_str(s, r, k->id_field) ? buf_put_json_str(b, q_str(s, r, k->id_field))
@@ -403,22 +429,39 @@ static int put_fund_props(struct qctx *q, struct buf *b, struct fund_item *it, i
          buf_puts(b, ",\"nearest_main_road\":");
     if (!rc && road)
         rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, road) ||
-             buf_puts(b, ",\"road_class\":") || (cls ? buf_put_json_str(b, cls) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"road_class\":") ||
+             (cls ? buf_put_json_str(b, cls) : buf_puts(b, "null")) ||
              buf_puts(b, ",\"distance_m\":") || q_put_num(b, road_m, 1) || buf_putc(b, '}');
     else
         rc = rc || buf_puts(b, "null");
     if (with_dist) rc = rc || buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->dist, 1);
     int first = 1;
-    rc = rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) || buf_putc(b, '}');
+    rc = rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) ||
+         buf_putc(b, '}');
     free(road), free(cls), free(cname);
     return rc;
 }
 
-static const char *const csv_columns[] = {
-    "id",        "kind",       "name",      "address",   "commune_code", "area_m2",
-    "function",  "status",     "managing_agency", "deadline", "zoning_source", "zoning_code",
-    "max_coverage_pct", "max_far", "min_floors", "max_floors", "buildable_floor_area_m2",
-    "nearest_main_road", "road_distance_m", "distance_m"};
+static const char *const csv_columns[] = {"id",
+                                          "kind",
+                                          "name",
+                                          "address",
+                                          "commune_code",
+                                          "area_m2",
+                                          "function",
+                                          "status",
+                                          "managing_agency",
+                                          "deadline",
+                                          "zoning_source",
+                                          "zoning_code",
+                                          "max_coverage_pct",
+                                          "max_far",
+                                          "min_floors",
+                                          "max_floors",
+                                          "buildable_floor_area_m2",
+                                          "nearest_main_road",
+                                          "road_distance_m",
+                                          "distance_m"};
 
 static int csv_num(struct buf *b, double v, int decimals, char sep)
 {
@@ -438,7 +481,9 @@ static int put_fund_csv(struct qctx *q, struct buf *b, struct fund_item *it, str
     double road_m;
     int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
     const struct qrow *zr = it->z.found ? &zs->rows[0] : NULL;
-    const char *zcode = !zr ? NULL : strcmp(it->z.source, "zoning_block") ? "lot_code" : "block_code";
+    const char *zcode = !zr                                    ? NULL
+                        : strcmp(it->z.source, "zoning_block") ? "lot_code"
+                                                               : "block_code";
     snprintf(id, sizeof id, "%lld", (long long)r->fid);
     const char *idv = q_str(s, r, it->k->id_field);
     rc = rc || q_csv_cell(b, idv ? idv : id, ',') || q_csv_cell(b, it->k->kind, ',') ||
@@ -451,7 +496,8 @@ static int put_fund_csv(struct qctx *q, struct buf *b, struct fund_item *it, str
          q_csv_cell(b, zr ? it->z.source : NULL, ',') ||
          q_csv_value(b, zr ? q_get(zs, zr, zcode) : NULL, ',') ||
          q_csv_value(b, zr ? q_get(zs, zr, "max_coverage_pct") : NULL, ',') ||
-         csv_num(b, it->far, 6, ',') || q_csv_value(b, zr ? q_get(zs, zr, "min_floors") : NULL, ',') ||
+         csv_num(b, it->far, 6, ',') ||
+         q_csv_value(b, zr ? q_get(zs, zr, "min_floors") : NULL, ',') ||
          q_csv_value(b, zr ? q_get(zs, zr, "max_floors") : NULL, ',') ||
          csv_num(b, it->area * it->far, 1, ',') || q_csv_cell(b, road, ',') ||
          csv_num(b, road ? road_m : NAN, 1, ',') || csv_num(b, it->dist, 1, '\n');
@@ -468,7 +514,8 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     if (p->format == OUT_CSV) {
         for (size_t i = 0; i < ARRAY_LEN(csv_columns) && !rc; i++)
             rc = q_csv_cell(b, csv_columns[i], i + 1 < ARRAY_LEN(csv_columns) ? ',' : '\n');
-        for (int64_t i = from; i < to && !rc; i++) rc = put_fund_csv(se->q, b, &se->items[i], err);
+        for (int64_t i = from; i < to && !rc; i++)
+            rc = put_fund_csv(se->q, b, &se->items[i], err);
         return rc;
     }
     int geo = p->format == OUT_GEOJSON;
@@ -482,12 +529,12 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
             rc = rc || buf_puts(b, ",\"geometry\":") ||
                  q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err) || buf_putc(b, '}');
     }
-    return rc || buf_printf(b,
-                            "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
-                            "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
-                            "\"}}\n",
-                            se->n, (long long)(to - from), (long long)p->limit,
-                            (long long)p->offset);
+    return rc ||
+           buf_printf(b,
+                      "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
+                      "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
+                      "\"}}\n",
+                      se->n, (long long)(to - from), (long long)p->limit, (long long)p->offset);
 }
 
 int query_land_funds(struct request *req, struct response *res, struct err *err)
@@ -537,13 +584,16 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
         struct qfetch f = {.params = &v, .n_params = 1};
         rc = store_where_field(&w, l, fk, "=");
         f.where = w.data;
-        if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-        else rc = q_fetch(&q, l, &f, &se.sets[i], err);
+        if (rc)
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        else
+            rc = q_fetch(&q, l, &f, &se.sets[i], err);
         buf_fini(&w);
         for (int j = 0; !rc && j < se.sets[i].n && se.n == 0; j++)
             rc = add_item(&se, &kinds[i], &se.sets[i], &se.sets[i].rows[j], err);
     }
-    if (!rc && se.n == 0) rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
+    if (!rc && se.n == 0)
+        rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
     if (!rc) {
         struct buf *b = &res->body;
         rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
