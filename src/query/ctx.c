@@ -26,11 +26,17 @@ int qctx_init(struct qctx *q, const struct request *req, struct err *err)
     if (!q->srid) q->srid = req->cfg->storage_srid;
     q->reader = GEOSWKBReader_create_r(q->h);
     if (!q->reader) return err_set(err, ERR_NOMEM, "out of memory");
+    /* one read transaction per answer: one snapshot across layers (an import swapping a layer
+     * in mid-request cannot mix versions) and one WAL read lock instead of one per statement */
+    if (store_exec(q->st, "BEGIN", err)) return ERR_DB;
+    q->in_txn = 1;
     return 0;
 }
 
 void qctx_fini(struct qctx *q)
 {
+    if (q->in_txn && store_exec(q->st, "COMMIT", NULL)) store_rollback(q->st);
+    q->in_txn = 0;
     if (q->reader) GEOSWKBReader_destroy_r(q->h, q->reader);
     q->reader = NULL;
 }

@@ -10,6 +10,7 @@
 #include "query_int.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,10 @@ static const char *const main_road_classes[] = {"cao_toc", "quoc_lo", "tinh_lo",
 
 struct zoning {
     int found;
-    const char *source; /* "detailed_plan_lot" or "zoning_block" */
-    struct qset s;      /* owns the values below */
-    int row;
+    const char *source;     /* "detailed_plan_lot" or "zoning_block" */
+    const struct qset *s;   /* the lot or block: row r of s */
+    const struct qrow *r;
+    struct qset own;        /* rows looked up for this fund alone */
 };
 
 struct fund_item {
@@ -43,39 +45,39 @@ struct fund_item {
     struct qset *s;
     struct qrow *r;
     double area, dist, far;
-    int zoned;
+    int zoned, roaded;
     struct zoning z;
+    char *road, *road_class; /* nearest main road (owned), NULL when none within range */
+    double road_m;
 };
 
-static int zoning_at(struct qctx *q, const GEOSGeometry *g, struct zoning *z, struct err *err)
+static const char *const zoning_layers[] = {"detailed_plan_lots", "zoning_blocks"};
+
+static void set_zoning(struct fund_item *it, const struct qset *s, const struct qrow *r)
 {
-    static const char *const layers[] = {"detailed_plan_lots", "zoning_blocks"};
-    memset(z, 0, sizeof *z);
-    GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, g);
+    it->z.found = 1;
+    it->z.s = s, it->z.r = r;
+    it->z.source = strcmp(s->layer->id, "zoning_blocks") ? "detailed_plan_lot" : "zoning_block";
+    it->far = q_num(s, r, "max_far");
+}
+
+/* The lot (else block) containing the fund's interior point, looked up for this fund alone. */
+static int zoning_one(struct qctx *q, struct fund_item *it, struct err *err)
+{
+    it->zoned = 1;
+    GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, it->r->geom);
     if (!pt) return 0;
     int rc = 0;
-    for (size_t i = 0; i < ARRAY_LEN(layers) && !rc && !z->found; i++) {
-        const struct layer_def *l = q_layer(q, layers[i]);
+    for (size_t i = 0; i < ARRAY_LEN(zoning_layers) && !rc && !it->z.found; i++) {
+        const struct layer_def *l = q_layer(q, zoning_layers[i]);
         if (!l) continue;
-        qset_fini(q, &z->s);
-        rc = q_intersecting(q, l, pt, &z->s, err);
-        if (!rc && z->s.n) z->found = 1, z->source = layers[i] + 0, z->row = 0;
+        qset_fini(q, &it->z.own);
+        rc = q_intersecting(q, l, pt, &it->z.own, err);
+        if (!rc && it->z.own.n) set_zoning(it, &it->z.own, &it->z.own.rows[0]);
     }
-    if (z->found)
-        z->source = strcmp(z->s.layer->id, "zoning_blocks") ? "detailed_plan_lot" : "zoning_block";
     GEOSGeom_destroy_r(q->h, pt);
     return rc;
 }
-
-static int ensure_zoning(struct qctx *q, struct fund_item *it, struct err *err)
-{
-    if (it->zoned) return 0;
-    it->zoned = 1;
-    int rc = zoning_at(q, it->r->geom, &it->z, err);
-    it->far = it->z.found ? q_num(&it->z.s, &it->z.s.rows[0], "max_far") : NAN;
-    return rc;
-}
-
 static int cmp_id(const struct fund_item *a, const struct fund_item *b)
 {
     const char *ia = q_str(a->s, a->r, a->k->id_field), *ib = q_str(b->s, b->r, b->k->id_field);
@@ -135,18 +137,25 @@ struct search {
     struct qset sets[ARRAY_LEN(kinds)];
     struct fund_item *items;
     int n, cap;
+    struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
+    struct qset roads;                          /* main roads around a page (batch) */
+    char *names[2 * QUERY_MAX_CODES];           /* commune code, name pairs looked up */
+    int n_names;
 };
 
 static void search_fini(struct search *se)
 {
     struct qctx *q = se->q;
-    for (int i = 0; i < se->n; i++)
-        qset_fini(q, &se->items[i].z.s);
+    for (int i = 0; i < se->n; i++) {
+        qset_fini(q, &se->items[i].z.own);
+        free(se->items[i].road), free(se->items[i].road_class);
+    }
     free(se->items);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
-        qset_fini(q, &se->sets[i]);
-    for (int i = 0; i < se->n_codes; i++)
-        free(se->codes[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->sets[i]);
+    for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++) qset_fini(q, &se->zsets[i]);
+    qset_fini(q, &se->roads);
+    for (int i = 0; i < se->n_names; i++) free(se->names[i]);
+    for (int i = 0; i < se->n_codes; i++) free(se->codes[i]);
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
     if (se->bbox_poly) GEOSGeom_destroy_r(q->h, se->bbox_poly);
     if (se->near_pt) GEOSGeom_destroy_r(q->h, se->near_pt);
@@ -319,6 +328,8 @@ static int check_code(struct search *se, const char *param, const char *code, in
     return err_setl(err, ERR_PARAM, param, "unknown %s \"%.40s\"", param, code);
 }
 
+static int enrich_zoning(struct search *se, int from, int to, struct err *err);
+
 static int run_search(struct search *se, struct err *err)
 {
     const struct fund_params *p = se->p;
@@ -332,8 +343,7 @@ static int run_search(struct search *se, struct err *err)
     for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
         rc = fetch_kind(se, i, err);
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
-        for (int i = 0; i < se->n && !rc; i++)
-            rc = ensure_zoning(se->q, &se->items[i], err);
+        rc = enrich_zoning(se, 0, se->n, err);
     enum fund_sort sort = p->sort;
     if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, &sort);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
@@ -372,6 +382,176 @@ static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **
     return rc;
 }
 
+/* Page enrichment. A page of funds close together (a commune, a near= search) is enriched with
+ * one query per layer around the whole page instead of one per fund; funds spread over the
+ * whole city are looked up one by one, which reads less. */
+#define Q_BATCH_MAX_M2 16e6 /* batch when the page's box is at most 4 km x 4 km... */
+#define Q_BATCH_MIN_N  100  /* ...or when this many funds need it (sort=-area_ratio) */
+#define Q_ROAD_BATCH_M 500.0
+
+static int use_batch(const struct bbox *u, int n)
+{
+    return n >= 2 && ((u->maxx - u->minx) * (u->maxy - u->miny) <= Q_BATCH_MAX_M2 ||
+                      n >= Q_BATCH_MIN_N);
+}
+
+struct hits {
+    struct qctx *q;
+    const struct qset *s;
+    const GEOSGeometry *pt;
+    int best; /* row index with the lowest fid containing pt */
+};
+
+static void tree_hit(void *item, void *ud)
+{
+    struct hits *h = ud;
+    int i = (int)(intptr_t)item - 1;
+    const struct qrow *r = &h->s->rows[i];
+    if ((h->best < 0 || r->fid < h->s->rows[h->best].fid) &&
+        GEOSIntersects_r(h->q->h, r->geom, h->pt) == 1)
+        h->best = i;
+}
+
+static int enrich_zoning(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    int n = 0, rc = 0;
+    struct bbox u;
+    bbox_empty(&u);
+    for (int i = from; i < to; i++) {
+        struct bbox b;
+        if (se->items[i].zoned) continue;
+        q_geom_bbox(q, se->items[i].r->geom, &b);
+        bbox_union(&u, &b), n++;
+    }
+    if (!use_batch(&u, n)) {
+        for (int i = from; i < to && !rc; i++)
+            if (!se->items[i].zoned) rc = zoning_one(q, &se->items[i], err);
+        return rc;
+    }
+    GEOSSTRtree *trees[ARRAY_LEN(zoning_layers)] = {NULL};
+    for (size_t j = 0; j < ARRAY_LEN(zoning_layers) && !rc; j++) {
+        const struct layer_def *l = q_layer(q, zoning_layers[j]);
+        struct qfetch f = {.bbox = &u};
+        qset_fini(q, &se->zsets[j]);
+        if (!l || (rc = q_fetch(q, l, &f, &se->zsets[j], err))) continue;
+        if (!(trees[j] = GEOSSTRtree_create_r(q->h, 10))) rc = err_set(err, ERR_NOMEM, "no memory");
+        for (int i = 0; !rc && i < se->zsets[j].n; i++)
+            GEOSSTRtree_insert_r(q->h, trees[j], se->zsets[j].rows[i].geom, (void *)(intptr_t)(i + 1));
+    }
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        if (it->zoned) continue;
+        it->zoned = 1;
+        GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, it->r->geom);
+        for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
+            struct hits h = {q, &se->zsets[j], pt, -1};
+            if (trees[j]) GEOSSTRtree_query_r(q->h, trees[j], pt, tree_hit, &h);
+            if (h.best >= 0) set_zoning(it, &se->zsets[j], &se->zsets[j].rows[h.best]);
+        }
+        if (pt) GEOSGeom_destroy_r(q->h, pt);
+    }
+    for (size_t j = 0; j < ARRAY_LEN(zoning_layers); j++)
+        if (trees[j]) GEOSSTRtree_destroy_r(q->h, trees[j]);
+    return rc;
+}
+
+static int set_road(struct fund_item *it, const char *name, const char *cls, double d)
+{
+    it->roaded = 1;
+    it->road_m = d;
+    it->road = name ? str_dup(name) : NULL;
+    it->road_class = cls ? str_dup(cls) : NULL;
+    return (name && !it->road) || (cls && !it->road_class) ? ERR_NOMEM : 0;
+}
+
+static double bbox_gap(const struct bbox *a, const struct bbox *b)
+{
+    double dx = fmax(0, fmax(a->minx - b->maxx, b->minx - a->maxx));
+    double dy = fmax(0, fmax(a->miny - b->maxy, b->miny - a->maxy));
+    return hypot(dx, dy);
+}
+
+/* Nearest main road of each fund: one window of Q_ROAD_BATCH_M around the page, then funds
+ * whose road is farther than that look further one by one. */
+static int enrich_roads(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    const struct layer_def *l = q_layer(q, "roads");
+    int fc = l ? access_field_index(l, "road_class", q->role) : -1, rc = 0, n = to - from;
+    struct bbox u, *rb = NULL;
+    bbox_empty(&u);
+    for (int i = from; i < to; i++) {
+        struct bbox b;
+        q_geom_bbox(q, se->items[i].r->geom, &b);
+        bbox_union(&u, &b);
+    }
+    u.minx -= Q_ROAD_BATCH_M, u.miny -= Q_ROAD_BATCH_M;
+    u.maxx += Q_ROAD_BATCH_M, u.maxy += Q_ROAD_BATCH_M;
+    if (fc >= 0 && use_batch(&u, n)) {
+        struct value v[ARRAY_LEN(main_road_classes)];
+        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
+            v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i], .len = -1};
+        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++) v[i].len = (int)strlen(v[i].s);
+        struct buf w;
+        buf_init(&w);
+        rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
+        struct qfetch f = {.bbox = &u, .where = w.data, .params = v,
+                           .n_params = (int)ARRAY_LEN(main_road_classes)};
+        qset_fini(q, &se->roads);
+        if (!rc) rc = q_fetch(q, l, &f, &se->roads, err);
+        buf_fini(&w);
+        if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        for (int i = 0; rb && i < se->roads.n; i++) q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
+        for (int i = from; i < to && !rc && rb; i++) {
+            struct fund_item *it = &se->items[i];
+            struct bbox ib;
+            q_geom_bbox(q, it->r->geom, &ib);
+            int best = -1;
+            double bd = INFINITY, d;
+            for (int j = 0; j < se->roads.n; j++) {
+                const struct qrow *r = &se->roads.rows[j];
+                if (bbox_gap(&ib, &rb[j]) > bd || !GEOSDistance_r(q->h, it->r->geom, r->geom, &d))
+                    continue;
+                if (d < bd || (d == bd && r->fid < se->roads.rows[best].fid)) best = j, bd = d;
+            }
+            if (best >= 0 && bd <= Q_ROAD_BATCH_M) /* nothing outside the window is closer */
+                rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
+                              q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
+        }
+        free(rb);
+    }
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        if (it->roaded) continue;
+        it->roaded = 1;
+        rc = main_road(q, it->r->geom, &it->road, &it->road_class, &it->road_m, err);
+    }
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}
+
+/* The commune's name, looked up once per code per answer (borrowed from se). */
+static const char *commune_name(struct search *se, const char *code)
+{
+    if (!code) return NULL;
+    for (int i = 0; i + 1 < se->n_names; i += 2)
+        if (strcmp(se->names[i], code) == 0) return se->names[i + 1];
+    char *name = q_commune_name(se->q, code);
+    if (se->n_names + 2 > (int)ARRAY_LEN(se->names)) {
+        free(name); /* cache full: answer without the name rather than grow without bound */
+        return NULL;
+    }
+    char *copy = str_dup(code);
+    if (!copy) {
+        free(name);
+        return NULL;
+    }
+    se->names[se->n_names++] = copy;
+    se->names[se->n_names++] = name;
+    return name;
+}
+
 static int put_field(struct buf *b, const char *key, const struct qset *s, const struct qrow *r,
                      const char *name)
 {
@@ -387,8 +567,8 @@ static int put_zoning(struct buf *b, const struct zoning *z)
                                         "max_far",       "min_floors", "max_floors",
                                         "max_height_m",  "setback_m"};
     if (!z->found) return buf_puts(b, ",\"zoning\":null");
-    const struct qset *s = &z->s;
-    const struct qrow *r = &s->rows[0];
+    const struct qset *s = z->s;
+    const struct qrow *r = z->r;
     const char *code = strcmp(z->source, "zoning_block") ? "lot_code" : "block_code";
     int rc = buf_puts(b, ",\"zoning\":{\"source\":") || buf_put_json_str(b, z->source) ||
              put_field(b, "code", s, r, code);
@@ -398,16 +578,16 @@ static int put_zoning(struct buf *b, const struct zoning *z)
 }
 
 /* The properties of one result (no braces); *road... are the nearest main road. */
-static int put_fund_props(struct qctx *q, struct buf *b, struct fund_item *it, int with_dist,
-                          struct err *err)
+static int put_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist)
 {
+    struct qctx *q = se->q;
     const struct fund_kind *k = it->k;
     const struct qset *s = it->s;
     const struct qrow *r = it->r;
-    char *road = NULL, *cls = NULL;
-    double road_m;
-    int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
-    char *cname = rc ? NULL : q_commune_name(q, q_str(s, r, "commune_code"));
+    const char *road = it->road, *cls = it->road_class;
+    double road_m = it->road_m;
+    int rc = 0;
+    const char *cname = commune_name(se, q_str(s, r, "commune_code"));
     int ff = layer_field_index(s->layer, k->function_field),
         fs = layer_field_index(s->layer, "status");
     const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
@@ -438,7 +618,6 @@ static int put_fund_props(struct qctx *q, struct buf *b, struct fund_item *it, i
     int first = 1;
     rc = rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) ||
          buf_putc(b, '}');
-    free(road), free(cls), free(cname);
     return rc;
 }
 
@@ -473,14 +652,15 @@ static int csv_num(struct buf *b, double v, int decimals, char sep)
     return rc;
 }
 
-static int put_fund_csv(struct qctx *q, struct buf *b, struct fund_item *it, struct err *err)
+static int put_fund_csv(struct buf *b, struct fund_item *it)
 {
-    const struct qset *s = it->s, *zs = &it->z.s;
+    const struct qset *s = it->s, *zs = it->z.s;
     const struct qrow *r = it->r;
-    char *road = NULL, *cls = NULL, id[32];
-    double road_m;
-    int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
-    const struct qrow *zr = it->z.found ? &zs->rows[0] : NULL;
+    const char *road = it->road;
+    char id[32];
+    double road_m = it->road_m;
+    int rc = 0;
+    const struct qrow *zr = it->z.found ? it->z.r : NULL;
     const char *zcode = !zr                                    ? NULL
                         : strcmp(it->z.source, "zoning_block") ? "lot_code"
                                                                : "block_code";
@@ -501,7 +681,6 @@ static int put_fund_csv(struct qctx *q, struct buf *b, struct fund_item *it, str
          q_csv_value(b, zr ? q_get(zs, zr, "max_floors") : NULL, ',') ||
          csv_num(b, it->area * it->far, 1, ',') || q_csv_cell(b, road, ',') ||
          csv_num(b, road ? road_m : NAN, 1, ',') || csv_num(b, it->dist, 1, '\n');
-    free(road), free(cls);
     return rc;
 }
 
@@ -510,12 +689,12 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     const struct fund_params *p = se->p;
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
-    int rc = 0;
+    int rc = enrich_zoning(se, (int)from, (int)to, err) || enrich_roads(se, (int)from, (int)to, err);
+    if (rc) return err->code ? (int)err->code : ERR_NOMEM;
     if (p->format == OUT_CSV) {
         for (size_t i = 0; i < ARRAY_LEN(csv_columns) && !rc; i++)
             rc = q_csv_cell(b, csv_columns[i], i + 1 < ARRAY_LEN(csv_columns) ? ',' : '\n');
-        for (int64_t i = from; i < to && !rc; i++)
-            rc = put_fund_csv(se->q, b, &se->items[i], err);
+        for (int64_t i = from; i < to && !rc; i++) rc = put_fund_csv(b, &se->items[i]);
         return rc;
     }
     int geo = p->format == OUT_GEOJSON;
@@ -524,7 +703,7 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
         struct fund_item *it = &se->items[i];
         rc = (i > from && buf_putc(b, ',')) ||
              buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{") ||
-             put_fund_props(se->q, b, it, p->has_near, err) || buf_putc(b, '}');
+             put_fund_props(se, b, it, p->has_near) || buf_putc(b, '}');
         if (geo)
             rc = rc || buf_puts(b, ",\"geometry\":") ||
                  q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err) || buf_putc(b, '}');
@@ -594,10 +773,11 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
     }
     if (!rc && se.n == 0)
         rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
+    if (!rc) rc = enrich_zoning(&se, 0, 1, err) || enrich_roads(&se, 0, 1, err);
     if (!rc) {
         struct buf *b = &res->body;
         rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
-             buf_puts(b, ",\"properties\":{") || put_fund_props(&q, b, &se.items[0], 0, err) ||
+             buf_puts(b, ",\"properties\":{") || put_fund_props(&se, b, &se.items[0], 0) ||
              buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}") ||
              buf_puts(b, "},\"geometry\":") ||
              q_put_geometry(&q, b, se.items[0].r->wkb, se.items[0].r->wkb_len, err) ||
