@@ -108,10 +108,11 @@ static int copy_row(struct fetch_sink *fs, const struct feature *f, GEOSGeometry
     r->fid = f->fid;
     r->geom = g;
     r->vals = calloc((size_t)(s->n_fields ? s->n_fields : 1), sizeof *r->vals);
-    r->wkb = g ? malloc(f->wkb_len ? f->wkb_len : 1) : NULL;
+    int keep = !fs->f->no_geom && f->wkb && f->wkb_len;
+    r->wkb = keep ? malloc(f->wkb_len) : NULL;
     s->n++; /* from here on row_free releases it */
-    if (!r->vals || (g && !r->wkb)) return err_set(err, ERR_NOMEM, "out of memory");
-    if (g) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
+    if (!r->vals || (keep && !r->wkb)) return err_set(err, ERR_NOMEM, "out of memory");
+    if (keep) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
     for (int i = 0; i < s->n_fields; i++) {
         const struct value *v = &f->values[i];
         struct qval *o = &r->vals[i];
@@ -133,6 +134,10 @@ static int fetch_feature(void *ud, const struct feature *f, struct err *err)
         return copy_row(fs, f, NULL, err);
     }
     if (!f->wkb || !f->wkb_len) return 0;
+    if (fs->f->lazy_geom && !fs->f->test) { /* parsed by q_geom when needed */
+        if (fs->f->limit > 0 && fs->s->n >= fs->f->limit) return 0;
+        return copy_row(fs, f, NULL, err);
+    }
     GEOSGeometry *g = GEOSWKBReader_read_r(q->h, q->reader, f->wkb, f->wkb_len);
     if (!g) return 0; /* undecodable geometry: not an answer */
     if (fs->f->test) {
@@ -174,6 +179,12 @@ int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, s
     struct fetch_sink fs = {q, out, f};
     struct feature_sink sink = {NULL, fetch_feature, NULL, &fs};
     return store_query_run(q->st, &sq, &sink, err);
+}
+
+GEOSGeometry *q_geom(struct qctx *q, struct qrow *r)
+{
+    if (!r->geom && r->wkb) r->geom = GEOSWKBReader_read_r(q->h, q->reader, r->wkb, r->wkb_len);
+    return r->geom;
 }
 
 int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,

@@ -44,6 +44,7 @@ struct fund_item {
     const struct fund_kind *k;
     struct qset *s;
     struct qrow *r;
+    const char *id; /* the fund's id (borrowed from r), "" when missing */
     double area, dist, far;
     int zoned, roaded;
     struct zoning z;
@@ -65,7 +66,7 @@ static void set_zoning(struct fund_item *it, const struct qset *s, const struct 
 static int zoning_one(struct qctx *q, struct fund_item *it, struct err *err)
 {
     it->zoned = 1;
-    GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, it->r->geom);
+    GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
     if (!pt) return 0;
     int rc = 0;
     for (size_t i = 0; i < ARRAY_LEN(zoning_layers) && !rc && !it->z.found; i++) {
@@ -80,8 +81,7 @@ static int zoning_one(struct qctx *q, struct fund_item *it, struct err *err)
 }
 static int cmp_id(const struct fund_item *a, const struct fund_item *b)
 {
-    const char *ia = q_str(a->s, a->r, a->k->id_field), *ib = q_str(b->s, b->r, b->k->id_field);
-    int c = strcmp(ia ? ia : "", ib ? ib : "");
+    int c = strcmp(a->id, b->id);
     if (c) return c;
     if (a->k != b->k) return a->k < b->k ? -1 : 1;
     return a->r->fid < b->r->fid ? -1 : a->r->fid > b->r->fid;
@@ -140,6 +140,8 @@ struct search {
     struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
     struct qset roads;                          /* main roads around a page (batch) */
     char *names[2 * QUERY_MAX_CODES];           /* commune code, name pairs looked up */
+    int light;                                  /* candidates without geometry (materialize) */
+    struct qset full[ARRAY_LEN(kinds)];         /* whole rows of a light search's page */
     int n_names;
 };
 
@@ -152,6 +154,7 @@ static void search_fini(struct search *se)
     }
     free(se->items);
     for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->sets[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->full[i]);
     for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++) qset_fini(q, &se->zsets[i]);
     qset_fini(q, &se->roads);
     for (int i = 0; i < se->n_names; i++) free(se->names[i]);
@@ -272,7 +275,8 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     const struct qval *pub = q_get(s, r, "public");
     if (q->role < ROLE_PLANNER && pub && pub->type == VAL_INT && pub->i == 0) return 0;
     double dist = NAN;
-    if (se->near_pt && !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist)) dist = NAN;
+    if (se->near_pt && (!q_geom(q, r) || !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist)))
+        dist = NAN;
     if (se->p->has_within && !(dist <= se->p->within_m)) return 0;
     if (se->n == se->cap) {
         int cap = se->cap ? 2 * se->cap : 64;
@@ -284,8 +288,65 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     memset(it, 0, sizeof *it);
     it->k = k, it->s = s, it->r = r, it->dist = dist, it->far = NAN;
     it->area = q_num(s, r, "area_m2");
-    if (isnan(it->area)) it->area = q_area(q, r->geom);
+    it->id = q_str(s, r, k->id_field);
+    if (!it->id) it->id = "";
+    if (isnan(it->area)) it->area = q_area(q, q_geom(q, r));
     return 0;
+}
+
+/* Light search: when nothing spatial is tested and the order needs no zoning, candidates are read
+ * with only the fields that filter and sort them (id, area, public flag) and no geometry; the
+ * page's funds are then read whole by id (materialize). */
+static void light_fields(struct qctx *q, struct qset *s, const struct layer_def *l,
+                         const struct fund_kind *k)
+{
+    static const char *const keep[] = {"area_m2", "public"};
+    qset_layer(q, s, l);
+    int n = 0;
+    for (int i = 0; i < s->n_fields; i++) {
+        const char *name = l->fields[s->fields[i]].name;
+        int ok = strcmp(name, k->id_field) == 0;
+        for (size_t j = 0; j < ARRAY_LEN(keep) && !ok; j++) ok = strcmp(name, keep[j]) == 0;
+        if (ok) s->fields[n++] = s->fields[i];
+    }
+    s->n_fields = n;
+}
+
+/* Reads the whole rows of light items [from, to) by id (fid picks among equal ids). */
+static int materialize(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    int *rows = calloc((size_t)(to > from ? to - from : 1), sizeof *rows), rc = 0;
+    if (!rows) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        size_t ki = (size_t)(it->k - kinds);
+        const struct layer_def *l = se->sets[ki].layer;
+        struct qset *full = &se->full[ki];
+        int fk = layer_field_index(l, it->k->id_field), before = full->n;
+        struct value v = {.type = VAL_TEXT, .s = it->id, .len = (int)strlen(it->id)};
+        struct buf w;
+        buf_init(&w);
+        struct qfetch f = {.where = NULL, .params = &v, .n_params = 1, .lazy_geom = 1};
+        rc = store_where_field(&w, l, fk, "=");
+        f.where = w.data;
+        if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
+        else rc = q_fetch(q, l, &f, full, err);
+        buf_fini(&w);
+        rows[i - from] = -1;
+        for (int j = before; !rc && j < full->n; j++)
+            if (full->rows[j].fid == it->r->fid) rows[i - from] = j;
+    }
+    for (int i = from; i < to && !rc; i++) { /* rows no longer move: point items at them */
+        struct fund_item *it = &se->items[i];
+        struct qset *full = &se->full[it->k - kinds];
+        if (rows[i - from] < 0) continue; /* deleted meanwhile: cannot happen in one snapshot */
+        it->s = full, it->r = &full->rows[rows[i - from]];
+        it->id = q_str(full, it->r, it->k->id_field);
+        if (!it->id) it->id = "";
+    }
+    free(rows);
+    return rc;
 }
 
 static int fetch_kind(struct search *se, size_t ki, struct err *err)
@@ -305,7 +366,10 @@ static int fetch_kind(struct search *se, size_t ki, struct err *err)
                        .where = w.data,
                        .params = v,
                        .n_params = nv,
-                       .test = se->bbox_prep};
+                       .test = se->bbox_prep,
+                       .lazy_geom = 1,
+                       .no_geom = se->light};
+    if (se->light) light_fields(se->q, s, l, k);
     if (!rc && !skip) rc = q_fetch(se->q, l, &f, s, err);
     buf_fini(&w);
     /* items point into s->rows, which no longer moves */
@@ -340,8 +404,16 @@ static int run_search(struct search *se, struct err *err)
          check_code(se, "status", p->status, 0, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
+    se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC;
     for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
         rc = fetch_kind(se, i, err);
+    int no_area = 0;
+    for (int i = 0; se->light && !rc && i < se->n; i++) no_area |= isnan(se->items[i].area);
+    if (no_area) { /* area from the geometry, as the full search computes it: read it all */
+        se->light = 0, se->n = 0;
+        for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(se->q, &se->sets[i]);
+        for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++) rc = fetch_kind(se, i, err);
+    }
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
         rc = enrich_zoning(se, 0, se->n, err);
     enum fund_sort sort = p->sort;
@@ -421,8 +493,8 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
     for (int i = from; i < to; i++) {
         struct bbox b;
         if (se->items[i].zoned) continue;
-        q_geom_bbox(q, se->items[i].r->geom, &b);
-        bbox_union(&u, &b), n++;
+        q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
+        if (!bbox_is_empty(&b)) bbox_union(&u, &b), n++;
     }
     if (!use_batch(&u, n)) {
         for (int i = from; i < to && !rc; i++)
@@ -443,7 +515,7 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
         struct fund_item *it = &se->items[i];
         if (it->zoned) continue;
         it->zoned = 1;
-        GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, it->r->geom);
+        GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
         for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
             struct hits h = {q, &se->zsets[j], pt, -1};
             if (trees[j]) GEOSSTRtree_query_r(q->h, trees[j], pt, tree_hit, &h);
@@ -483,8 +555,8 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
     bbox_empty(&u);
     for (int i = from; i < to; i++) {
         struct bbox b;
-        q_geom_bbox(q, se->items[i].r->geom, &b);
-        bbox_union(&u, &b);
+        q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
+        if (!bbox_is_empty(&b)) bbox_union(&u, &b);
     }
     u.minx -= Q_ROAD_BATCH_M, u.miny -= Q_ROAD_BATCH_M;
     u.maxx += Q_ROAD_BATCH_M, u.maxy += Q_ROAD_BATCH_M;
@@ -507,6 +579,7 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
         for (int i = from; i < to && !rc && rb; i++) {
             struct fund_item *it = &se->items[i];
             struct bbox ib;
+            if (!q_geom(q, it->r)) continue;
             q_geom_bbox(q, it->r->geom, &ib);
             int best = -1;
             double bd = INFINITY, d;
@@ -526,7 +599,8 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
         struct fund_item *it = &se->items[i];
         if (it->roaded) continue;
         it->roaded = 1;
-        rc = main_road(q, it->r->geom, &it->road, &it->road_class, &it->road_m, err);
+        if (q_geom(q, it->r))
+            rc = main_road(q, it->r->geom, &it->road, &it->road_class, &it->road_m, err);
     }
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
 }
@@ -689,7 +763,8 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     const struct fund_params *p = se->p;
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
-    int rc = enrich_zoning(se, (int)from, (int)to, err) || enrich_roads(se, (int)from, (int)to, err);
+    int rc = (se->light && materialize(se, (int)from, (int)to, err)) ||
+             enrich_zoning(se, (int)from, (int)to, err) || enrich_roads(se, (int)from, (int)to, err);
     if (rc) return err->code ? (int)err->code : ERR_NOMEM;
     if (p->format == OUT_CSV) {
         for (size_t i = 0; i < ARRAY_LEN(csv_columns) && !rc; i++)

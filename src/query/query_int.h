@@ -64,6 +64,7 @@ struct qfetch {
     const GEOSPreparedGeometry *test; /* keep features intersecting it; NULL = all */
     int64_t limit;                    /* <= 0: no limit */
     int no_geom;                      /* 1: attributes only (row geom/wkb NULL) */
+    int lazy_geom;                    /* 1: keep WKB only, parsed by q_geom (no test) */
     const int *order;                 /* SQL order: layer field indexes, -1 = fid */
     const int *order_desc;
     int n_order;
@@ -77,6 +78,8 @@ void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l);
 /* Streams layer l through f into out (appending). ERR_DB, ERR_LIMIT, ERR_NOMEM. */
 int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, struct qset *out,
             struct err *err);
+/* The row's GEOS geometry, parsed from its WKB on first use (lazy_geom); NULL if none. */
+GEOSGeometry *q_geom(struct qctx *q, struct qrow *r);
 /* Number of features matching f's box and WHERE (no exact test). */
 int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,
             struct err *err);
