@@ -12,7 +12,10 @@ pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libg
 case "$what" in
   build) ;;
   test)  pkgs+=(python3-pytest python3-owslib python3-lxml clang-format clang libclang-rt-14-dev
-                nodejs npm chromium) ;;
+                chromium)
+         # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
+         # only a machine without them gets Debian's.
+         command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
   bench) pkgs+=(python3-pytest python3-owslib wrk hyperfine nginx mapserver-bin cgi-mapserver
                 spawn-fcgi postgresql postgresql-15-postgis-3 postgis python3-numpy) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;

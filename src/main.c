@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "core/core.h"
 #include "geo/geo.h"
 #include "http/http.h"
+#include "import/import.h"
 #include "query/query.h"
+#include "render/render.h"
 #include "store/store.h"
 
 struct opts {
@@ -22,6 +25,8 @@ struct opts {
     const char *role;
     const char *name;
     int quiet;
+    const char *manifest, *layer, *report; /* import */
+    int dry_run;
 };
 
 struct command {
@@ -75,7 +80,8 @@ static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
     }
     if (o->threads) cfg->threads = o->threads;
     log_quiet = o->quiet;
-    if (load_catalog(cfg, &err) || http_serve(cfg, &err)) return fail(&err);
+    if (load_catalog(cfg, &err) || render_styles_load(cfg, &err) || http_serve(cfg, &err))
+        return fail(&err);
     return 0;
 }
 
@@ -83,7 +89,6 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 {
     int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
     if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
-    if (!rc) rc = store_ensure_lookup_indexes(*st, &cfg->catalog, err);
     return rc;
 }
 
@@ -180,6 +185,27 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     store_close(st);
     return rc ? fail(&err) : 0;
 }
+
+/* spp import */
+static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct err err;
+    err_clear(&err);
+    if (!o->manifest && !o->layer) return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
+    if (o->manifest && o->layer) return usage_error("--manifest and --layer exclude each other");
+    if (o->layer && argc < 1) return usage_error("--layer %s needs at least one SOURCE file", o->layer);
+    if (o->manifest && argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
+    struct import_opts io = {o->manifest, o->layer, argv, argc, o->report, o->dry_run,
+                             isatty(2), o->quiet};
+    struct import_summary sum;
+    memset(&sum, 0, sizeof sum);
+    if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
+    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n", cfg->db_path,
+           sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s", (long long)sum.n_read,
+           (long long)sum.n_written, (long long)sum.n_rejected, o->dry_run ? " (dry run: store unchanged)" : "");
+    return 0;
+}
+
 
 /* spp query: the land API's handlers called in-process, so the answers are the API's. */
 static int query_args(int argc, char **argv, int from, struct kv *args, int max, int *n)
@@ -310,6 +336,9 @@ out:
 static const struct command commands[] = {
     {"serve", cmd_serve, "serve --db DB [--listen 127.0.0.1:8080] [--threads N] [--config FILE]",
      "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
+    {"import", cmd_import,
+     "import --db DB (--manifest FILE | --layer ID SOURCE...) [--report DIR] [--dry-run]",
+     "Normalise source files into the catalog layers in one atomic batch (see README).", 1},
     {"init", cmd_init, "init --db DB [--config FILE]",
      "Create an empty store with the 24 catalog layers (import does this too).", 1},
     {"check", cmd_check, "check --db DB [--config FILE]",
@@ -362,6 +391,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
         {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"manifest", required_argument, NULL, 'm'}, {"layer", required_argument, NULL, 'L'},
+        {"report", required_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     struct opts o;
     memset(&o, 0, sizeof o);
@@ -385,6 +416,10 @@ int main(int argc, char **argv)
         case 'r': o.role = optarg; break;
         case 'n': o.name = optarg; break;
         case 'q': o.quiet = 1; break;
+        case 'm': o.manifest = optarg; break;
+        case 'L': o.layer = optarg; break;
+        case 'R': o.report = optarg; break;
+        case 'D': o.dry_run = 1; break;
         case 'h': print_help(cmd); return 0;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option \"%s\"", argv[optind - 1]);

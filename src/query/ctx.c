@@ -69,18 +69,12 @@ void qset_fini(struct qctx *q, struct qset *s)
     qset_init(s);
 }
 
-static int is_lineage(const char *name)
-{
-    return str_starts(name, "src_") || strcmp(name, "import_batch") == 0;
-}
-
 void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
 {
     s->layer = l;
     s->n_fields = 0;
     for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
-        if (access_field(l, i, q->role) && !is_lineage(l->fields[i].name))
-            s->fields[s->n_fields++] = i;
+        if (access_field(l, i, q->role)) s->fields[s->n_fields++] = i;
 }
 
 struct fetch_sink {

@@ -243,6 +243,7 @@ def expected(rows, sort=None, key=None):
 
 
 def search(api, **params):
+    params.setdefault("f", "json")
     q = urllib.parse.urlencode(params)
     _, d = get_json(api, f"/api/v1/land-funds?{q}")
     return d
@@ -273,6 +274,19 @@ def test_land_funds_area_ties_are_broken_by_id(api, city):
     areas = [(r["area_m2"], r["id"]) for r in d["results"]]
     ties = [a for a in areas if [b[0] for b in areas].count(a[0]) > 1]
     assert ties and ties == sorted(ties, key=lambda t: (-t[0], t[1]))
+
+
+def test_land_funds_sort_by_a_field(api, city):
+    rows = fund_rows(city)
+    deadlines = {a["project_id"]: a["deadline"] for a, _ in features(city, "investment_land")}
+    d = search(api, sort="-deadline", limit=100)
+    got = [r["id"] for r in d["results"]]
+    inv = sorted((r for r in rows if r["kind"] == "investment"),
+                 key=lambda r: (deadlines[r["id"]], r["id"]), reverse=True)
+    # descending deadlines first (ties by id ascending), funds without a deadline last by id
+    inv = sorted(inv, key=lambda r: (tuple(-ord(c) for c in deadlines[r["id"]]), r["id"]))
+    want = [r["id"] for r in inv] + sorted(r["id"] for r in rows if r["kind"] == "vacant")
+    assert got == want
 
 
 def test_land_funds_near_within_and_distance_order(api, city):
@@ -373,12 +387,19 @@ def test_roles_decide_fields_and_unpublished_funds(api, city, planner_key):
     d = search(api, kind="vacant", limit=100)
     ids = [r["id"] for r in d["results"]]
     assert "QD-011" not in ids  # public = 0
-    assert all("contact_person" not in r["attributes"] for r in d["results"])
+    assert all("contact_person" not in r for r in d["results"])
     status, _, _ = api.get("/api/v1/land-funds/QD-011")
     assert status == 404
-    _, p = get_json(api, "/api/v1/land-funds?kind=vacant&limit=100", {"X-API-Key": planner_key})
+    _, p = get_json(api, "/api/v1/land-funds?kind=vacant&limit=100&f=json",
+                    {"X-API-Key": planner_key})
     assert "QD-011" in [r["id"] for r in p["results"]]
-    assert all("contact_person" in r["attributes"] for r in p["results"])
+    assert all(r["contact_person"] == "Trần Thị B" for r in p["results"])
+    # sorting by a field is refused below its role exactly like an unknown field
+    s1, _, b1 = api.get("/api/v1/land-funds?sort=contact_person")
+    s2, _, b2 = api.get("/api/v1/land-funds?sort=zzqqqqqqqqqqqq")
+    assert s1 == s2 == 400 and b1.replace(b"contact_person", b"X") == b2.replace(b"zzqqqqqqqqqqqq", b"X")
+    s3, _, _ = api.get("/api/v1/land-funds?sort=contact_person", {"X-API-Key": planner_key})
+    assert s3 == 200
     key = features(city, "cadastral_parcels")[0][0]["parcel_key"]
     _, pub = get_json(api, f"/api/v1/parcels/{key}")
     assert "owner_name" not in pub["properties"] and "certificate_no" not in pub["properties"]
@@ -424,6 +445,8 @@ ERRORS = [
     ("/api/v1/land/at?lon=105.7&lat=10&x=1&y=2", "x"),
     ("/api/v1/land/at?lon=105.7&lat=10&zoom=3", "zoom"),
     ("/api/v1/land-funds?sort=bogus", "sort"),
+    ("/api/v1/land-funds?sort=Not-A-Field!", "sort"),
+    ("/api/v1/land-funds?kind=vacant&sort=deadline", "sort"),
     ("/api/v1/land-funds?sort=distance", "sort"),
     ("/api/v1/land-funds?kind=other", "kind"),
     ("/api/v1/land-funds?min_area=-1", "min_area"),
@@ -490,4 +513,4 @@ def test_land_funds_one_by_one_equals_page(api, city):
         one = search(api, sort="-area", limit=1, offset=i)["results"][0]
         assert one == want
         _, f = get_json(api, f"/api/v1/land-funds/{want['id']}")
-        assert {k: v for k, v in f["properties"].items() if k != "note"} == want
+        assert f["properties"] == want and f["disclaimer"]["vi"]
