@@ -8,13 +8,14 @@ import io
 import json
 import math
 import os
+import subprocess
 import urllib.parse
 
 import pytest
 from osgeo import ogr, osr
 
 import query_fixture
-from conftest import Server, run_spp, spatialite
+from conftest import ROOT, Server, run_spp, spatialite
 
 ogr.UseExceptions()
 
@@ -160,15 +161,21 @@ def test_land_price_is_the_nearest_segment(api, city):
 
 
 def spatialite_reserve(city, key):
-    """m2 of the parcel inside the road reserve: SpatiaLite's own buffer (flat ends) and union."""
+    """m2 of the parcel inside the road reserve, computed by SpatiaLite: for each red line of kind
+    cgdd or lo_gioi, the band of its row_width_m around the merged centreline of the road of the
+    same name (a lo_gioi line without one: around the line), flat ends; union; intersection."""
     con = spatialite(city)
     con.execute("SELECT BufferOptions_SetEndCapStyle('FLAT')")
     con.execute("SELECT BufferOptions_SetJoinStyle('ROUND')")
     con.execute("SELECT BufferOptions_SetQuadrantSegments(8)")
     row = con.execute(
-        "SELECT ST_Area(ST_Intersection(p.geom, (SELECT ST_UnaryUnion(ST_Collect("
-        " ST_Buffer(r.geom, r.row_width_m / 2.0))) FROM red_lines r"
-        " WHERE r.kind IN ('cgdd', 'lo_gioi') AND r.row_width_m > 0)))"
+        "SELECT ST_Area(ST_Intersection(p.geom, (SELECT ST_UnaryUnion(ST_Collect(band)) FROM ("
+        "  SELECT ST_Buffer(COALESCE((SELECT ST_LineMerge(ST_Union(d.geom)) FROM roads d"
+        "                             WHERE d.name = r.road_name),"
+        "                            CASE WHEN r.kind = 'lo_gioi' THEN r.geom END),"
+        "                   r.row_width_m / 2.0) AS band"
+        "  FROM red_lines r WHERE r.kind IN ('cgdd', 'lo_gioi') AND r.row_width_m > 0"
+        "  AND PtDistWithin(r.geom, p.geom, 100 + r.row_width_m)))))"
         " FROM cadastral_parcels p WHERE p.parcel_key = ?", (key,)).fetchone()
     con.close()
     return row[0] or 0.0
@@ -514,3 +521,97 @@ def test_land_funds_one_by_one_equals_page(api, city):
         assert one == want
         _, f = get_json(api, f"/api/v1/land-funds/{want['id']}")
         assert f["properties"] == want and f["disclaimer"]["vi"]
+
+
+# The demo city of the import engineer (data/build_demo.sh: real importer output, two wards, red
+# lines on both sides of each road, zoning blocks between them, funds made of parcels).
+
+@pytest.fixture(scope="module")
+def demo(request, workdir):
+    try:
+        path = request.getfixturevalue("demo_store")
+    except pytest.FixtureLookupError:
+        script = os.path.join(ROOT, "data", "build_demo.sh")
+        if not os.path.exists(script):
+            pytest.skip("no demo city on this build")
+        path = os.path.join(workdir, "query_demo.sqlite")
+        if not os.path.exists(path):
+            subprocess.run([script, path], check=True, capture_output=True, cwd=ROOT,
+                           env={**os.environ, "PATH": os.environ.get("PATH", "")})
+    s = Server(path, workdir)
+    yield path, s
+    s.stop()
+
+
+def union_area(geom, others):
+    u = None
+    for g in others:
+        i = geom.Intersection(g)
+        if i.GetArea() > 0:
+            u = i if u is None else u.Union(i)
+    return u.GetArea() if u is not None else 0.0
+
+
+def test_demo_land_at_returns_the_parcel_and_zoning_block(demo):
+    path, api = demo
+    blocks = features(path, "zoning_blocks")
+    parcels = features(path, "cadastral_parcels")
+    assert len(parcels) > 500 and blocks
+    n_block = 0
+    for attrs, geom in parcels[::17]:
+        pt = geom.PointOnSurface()
+        lon, lat = to_lonlat(pt.GetX(), pt.GetY())
+        _, d = get_json(api, f"/api/v1/land/at?lon={lon:.9f}&lat={lat:.9f}")
+        assert d["parcel"]["parcel_key"] == attrs["parcel_key"]
+        want = [a["block_code"] for a, g in blocks if g.Contains(pt)]
+        assert (d["zoning_block"] or {}).get("block_code") == (want[0] if want else None)
+        n_block += bool(want)
+    assert n_block > 10
+
+
+def test_demo_planning_overlaps(demo):
+    path, api = demo
+    blocks = [g for _, g in features(path, "zoning_blocks")]
+    luc = [g for _, g in features(path, "land_use_current")]
+    full = 0
+    for attrs, geom in features(path, "cadastral_parcels")[::23]:
+        _, d = get_json(api, f"/api/v1/parcels/{attrs['parcel_key']}/planning")
+        area = geom.GetArea()
+        got = sum(b["overlap_m2"] for b in d["zoning_blocks"])
+        want = union_area(geom, blocks)
+        assert got == pytest.approx(want, rel=1e-3, abs=0.05)
+        if want >= 0.999 * area:
+            full += 1
+            assert abs(got - area) <= 0.001 * area
+        got = sum(x["overlap_m2"] for x in d["land_use_current"])
+        assert got == pytest.approx(union_area(geom, luc), rel=1e-3, abs=0.05)
+    assert full > 5
+
+
+def test_demo_road_reserve(demo):
+    path, api = demo
+    reds = [g for a, g in features(path, "red_lines") if a["kind"] == "cgdd"]
+    near = [a for a, g in features(path, "cadastral_parcels") if any(g.Distance(r) < 1 for r in reds)]
+    assert len(near) > 10
+    cut = 0
+    for attrs in near[::4]:
+        want = spatialite_reserve(path, attrs["parcel_key"])
+        _, d = get_json(api, f"/api/v1/parcels/{attrs['parcel_key']}/planning")
+        assert d["red_lines"]["road_reserve_m2"] == pytest.approx(want, abs=0.05)
+        cut += want > 1
+    assert cut > 3  # the demo's red lines cut into parcels
+
+
+def test_demo_land_funds_match_ogr(demo):
+    path, api = demo
+    rows = fund_rows(path)
+    d = search(api, commune="tan an", sort="-area", limit=100)
+    want = expected([r for r in rows if r["commune"] == "31135"], "-area", lambda r: r["area"])
+    assert [r["id"] for r in d["results"]] == want and want
+    d = search(api, kind="vacant", status="dang_quan_ly", min_area=35000, sort="area", limit=100)
+    want = expected([r for r in rows if r["kind"] == "vacant" and r["status"] == "dang_quan_ly"
+                     and r["area"] >= 35000], "area", lambda r: r["area"])
+    assert [r["id"] for r in d["results"]] == want and want
+    status, _, body = api.get("/api/v1/land-funds?f=csv&sort=area&limit=100")
+    table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert [r["id"] for r in table] == expected(rows, "area", lambda r: r["area"])
