@@ -92,8 +92,7 @@ static int auth(struct request *req, struct err *err)
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
             return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
         key = req->authorization + 7;
-        while (*key == ' ')
-            key++;
+        while (*key == ' ') key++;
     }
     req->role = ROLE_PUBLIC;
     req->key_id = 0;
