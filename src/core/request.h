@@ -20,6 +20,7 @@ enum err_form { FORM_PROBLEM, FORM_OWS, FORM_WMS, FORM_TEXT };
 struct config;
 struct store;
 struct geo_ctx;
+struct tile_cache;
 
 struct kv {
     char *key;
@@ -54,6 +55,7 @@ struct request {
     const struct config *cfg;
     struct store *store;        /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
+    struct tile_cache *tiles;   /* the server's tile cache (shared, thread-safe), may be NULL */
 };
 
 struct resp_header {

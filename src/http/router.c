@@ -9,6 +9,7 @@
 
 #include "../ogcapi/ogcapi.h"
 #include "../store/store.h"
+#include "../tiles/tiles.h"
 #include "../webapp/webapp.h"
 
 /* GET /: the web map for a browser (Accept: text/html, no f=), the OGC API landing otherwise
@@ -31,6 +32,8 @@ static const struct route routes[] = {
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
+    {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
 };
 
 int http_route_count(void)

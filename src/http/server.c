@@ -17,6 +17,7 @@
 
 #include "../geo/geo.h"
 #include "../store/store.h"
+#include "../tiles/tiles.h"
 
 struct worker {
     struct store *store;
@@ -28,6 +29,7 @@ struct server {
     const struct config *cfg;
     struct worker *workers;
     int n_workers;
+    struct tile_cache *tiles;
     pthread_mutex_t lock;
     pthread_cond_t freed;
     int inflight;
@@ -224,6 +226,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         struct worker *w = checkout(s);
         req.store = w->store;
         req.geo = w->geo;
+        req.tiles = s->tiles;
         store_set_deadline(w->store, cfg->limits.query_ms);
         route = http_route(&req, &res);
         store_set_deadline(w->store, 0);
@@ -264,6 +267,7 @@ static void free_server(struct server *s)
         geo_ctx_free(s->workers[i].geo);
     }
     free(s->workers);
+    tile_cache_close(s->tiles);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
 }
@@ -286,6 +290,13 @@ int http_serve(const struct config *cfg, struct err *err)
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
                          cfg->db_path);
     }
+    char *tiles_path = rc ? NULL : tile_cache_path(cfg->db_path);
+    if (!rc && (!tiles_path || tile_cache_open(tiles_path, (size_t)256 << 20, &s.tiles, err)))
+        rc = tiles_path ? (int)err->code : err_set(err, ERR_NOMEM, "out of memory");
+    free(tiles_path);
+    if (!rc && s.n_workers) /* catch up with changes made while the server was down */
+        rc = tile_cache_sync(s.tiles, s.workers[0].store, s.workers[0].geo,
+                             store_srid(s.workers[0].store), err);
     if (rc) {
         free_server(&s);
         return rc;

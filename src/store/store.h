@@ -118,6 +118,24 @@ int store_key_revoke(struct store *st, int64_t id, struct err *err);
 int store_key_check(struct store *st, const char *key, enum role *role, int64_t *id,
                     struct err *err);
 
+/* Changes (spp_changes): areas changed by imports and edits, for exact tile invalidation. */
+struct store_change {
+    int64_t id;
+    const char *layer; /* valid during the callback */
+    int has_bbox;      /* 0: the whole layer changed */
+    struct bbox bbox;  /* storage CRS */
+};
+/* 1 if another connection committed since the last call on this connection (or on the first
+ * call), 0 otherwise. Cheap: PRAGMA data_version. */
+int store_changed(struct store *st);
+/* Largest spp_changes id (0 when none). */
+int store_changes_max(struct store *st, int64_t *id, struct err *err);
+/* Calls fn for each change with id > after, in id order; fn's non-zero return stops and is
+ * returned. ERR_DB. */
+int store_changes_since(struct store *st, int64_t after,
+                        int (*fn)(void *ud, const struct store_change *c), void *ud,
+                        struct err *err);
+
 /* Transactions for writers (the importer, the key commands). */
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);
