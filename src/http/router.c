@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "../ogcapi/ogcapi.h"
+#include "../query/query.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
 #include "../webapp/webapp.h"
@@ -34,6 +35,13 @@ static const struct route routes[] = {
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
     {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
     {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
+    {"GET", "/api/v1/land/at", query_land_at, FORM_PROBLEM, "land_at"},
+    {"GET", "/api/v1/parcels", query_parcels, FORM_PROBLEM, "parcels"},
+    {"GET", "/api/v1/parcels/{parcel_key}", query_parcel, FORM_PROBLEM, "parcel"},
+    {"GET", "/api/v1/parcels/{parcel_key}/planning", query_parcel_planning, FORM_PROBLEM,
+     "parcel_planning"},
+    {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
+    {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
 };
 
 int http_route_count(void)

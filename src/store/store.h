@@ -98,6 +98,16 @@ int store_query_count(struct store *st, const struct store_query *q, int64_t *co
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
 
+/* Attribute lookups (lookup.c), for the land API. */
+/* Appends `"field" OP ?` to b (joined with " AND " when b is not empty); op is one of = <> < <=
+ * > >=; field indexes layer->fields. ERR_INTERNAL for a bad op or index, ERR_NOMEM. */
+int store_where_field(struct buf *b, const struct layer_def *l, int field, const char *op);
+/* Appends `"field" IN (?, ...)` with n placeholders, joined the same way. */
+int store_where_in(struct buf *b, const struct layer_def *l, int field, int n);
+/* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
+ * and (commune_code, sheet_no, parcel_no) for parcels. Needs a writable store. ERR_DB. */
+int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err);
+
 /* API keys (spp_keys): stored as SHA-256 hex of the key. */
 struct key_info {
     int64_t id;
