@@ -10,11 +10,19 @@ import { el, clear, getJSON, cat, setCatalog, layerTitle, label, codeName, fmtVa
 import { renderLandInfo } from './info.js';
 import { FundSearch } from './funds.js';
 
-const STYLE_URL = '/styles/default.json';
+const STYLE_URL = null; // spp's generated style, once /styles/ serves one
 const TILEJSON_URL = '/tiles/all.json';
 const GLYPHS = '/fonts/{fontstack}/{range}.pbf';
 const FONT = ['DejaVu Sans Book'];
 const GROUP_ORDER = ['land', 'construction', 'transport', 'planning'];
+// Layers the catalog style leaves off at first (reference or overview layers that hide the rest).
+const START_OFF = new Set(['geodetic_control', 'elevation_points', 'land_cover', 'cadastral_sheets',
+  'general_plan_zones', 'land_use_plan', 'infra_networks', 'infra_facilities', 'construction_permits',
+  'land_price_segments', 'buildings']);
+// Polygon layers whose label the catalog style draws (other polygons are read in the panel).
+const POLYGON_LABELS = new Set(['cadastral_parcels', 'vacant_land_fund', 'investment_land', 'hydro_areas']);
+// Polygon layers drawn as outlines only in the catalog style.
+const OUTLINE_ONLY = new Set(['admin_units', 'plan_boundaries', 'cadastral_sheets']);
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -67,20 +75,24 @@ function colorExpr(l) {
 function catalogStyle() {
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#f3f1ec' } }];
   for (const l of cat.raw.layers) {
-    const base = { source: 'spp', 'source-layer': l.id, minzoom: l.minzoom, maxzoom: l.maxzoom + 1 };
+    const base = { source: 'spp', 'source-layer': l.id, minzoom: l.minzoom, maxzoom: l.maxzoom + 1,
+      layout: { visibility: START_OFF.has(l.id) ? 'none' : 'visible' } };
     const color = colorExpr(l) || '#6d7f99';
     if (l.geometry.includes('POLYGON')) {
-      layers.push({ ...base, id: `${l.id}-fill`, type: 'fill', paint: { 'fill-color': color, 'fill-opacity': 0.45 } });
-      layers.push({ ...base, id: `${l.id}-line`, type: 'line', paint: { 'line-color': '#555', 'line-width': 0.6 } });
+      if (!OUTLINE_ONLY.has(l.id))
+        layers.push({ ...base, id: `${l.id}-fill`, type: 'fill', paint: { 'fill-color': color, 'fill-opacity': 0.45 } });
+      layers.push({ ...base, id: `${l.id}-line`, type: 'line',
+        paint: OUTLINE_ONLY.has(l.id) ? { 'line-color': '#7b1fa2', 'line-width': 1.5, 'line-dasharray': [3, 2] }
+          : { 'line-color': '#555', 'line-width': 0.6 } });
     } else if (l.geometry.includes('LINE')) {
       layers.push({ ...base, id: `${l.id}-line`, type: 'line', paint: { 'line-color': color, 'line-width': 1.5 } });
     } else {
       layers.push({ ...base, id: `${l.id}-circle`, type: 'circle', paint: { 'circle-color': color, 'circle-radius': 4 } });
     }
-    if (l.label) {
+    if (l.label && (!l.geometry.includes('POLYGON') || POLYGON_LABELS.has(l.id))) {
       layers.push({
         ...base, id: `${l.id}-label`, type: 'symbol',
-        layout: { 'text-field': ['to-string', ['get', l.label]], 'text-font': FONT, 'text-size': 12,
+        layout: { ...base.layout, 'text-field': ['to-string', ['get', l.label]], 'text-font': FONT, 'text-size': 12,
           'symbol-placement': l.geometry.includes('LINE') ? 'line' : 'point' },
         paint: { 'text-color': '#222', 'text-halo-color': '#fff', 'text-halo-width': 1.2 },
       });
@@ -90,10 +102,12 @@ function catalogStyle() {
 }
 
 async function loadStyle() {
-  let style;
-  const r = await fetch(STYLE_URL, { headers: { Accept: 'application/json' } });
-  if (r.ok) style = await r.json();
-  else style = catalogStyle();
+  let style = null;
+  if (STYLE_URL) {
+    const r = await fetch(STYLE_URL, { headers: { Accept: 'application/json' } });
+    if (r.ok) style = await r.json();
+  }
+  if (!style) style = catalogStyle();
   style.glyphs = absolute(GLYPHS);
   for (const s of Object.values(style.sources || {})) {
     if (s.url) s.url = absolute(s.url);
@@ -377,6 +391,22 @@ function printSheet() {
 }
 
 /* Start-up. */
+// The first view: the style's own, else the bounds of the tiles' TileJSON.
+async function fitData(map) {
+  if (state.style.center) {
+    map.jumpTo({ center: state.style.center, zoom: state.style.zoom ?? 14 });
+    return;
+  }
+  const src = Object.values(state.style.sources).find((s) => s.type === 'vector' && s.url);
+  if (!src) return;
+  try {
+    const tj = await getJSON(src.url);
+    if (Array.isArray(tj.bounds)) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], { padding: 20, duration: 0 });
+  } catch (e) {
+    status(t('error', { msg: e.message }), true);
+  }
+}
+
 function addOverlays(map) {
   map.addSource('selection', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   map.addLayer({ id: 'selection-fill', type: 'fill', source: 'selection', paint: { 'fill-color': '#ffeb3b', 'fill-opacity': 0.35 } });
@@ -418,7 +448,7 @@ async function start() {
   await new Promise((resolve) => map.once('load', resolve));
   addOverlays(map);
   applyVisibility();
-  if (!location.hash.includes('view=') && state.style.center) map.jumpTo({ center: state.style.center, zoom: state.style.zoom ?? 14 });
+  if (!location.hash.includes('view=')) await fitData(map);
   const at = params.get('at');
   if (at) {
     const [lon, lat] = at.split(',').map(Number);

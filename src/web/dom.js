@@ -99,6 +99,7 @@ export function fmtNumber(v, digits = 2) {
 export function fmtValue(key, v, layerId) {
   if (v === null || v === undefined) return '';
   if (typeof v === 'boolean') return v ? t('yes') : t('no');
+  if (key === 'kind' && typeof v === 'string' && has(`kind.${v}`)) return t(`kind.${v}`);
   const l = layerId && cat.layers.get(layerId);
   const f = (l && l.fields.find((x) => x.name === key)) || cat.fields.get(key);
   if (f && f.codelist && typeof v === 'string') {

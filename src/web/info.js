@@ -3,7 +3,7 @@
 // land fund) answers as titled tables: sections in the order a citizen reads them (parcel, land
 // use, land-use plan, zoning, lot, red lines, plans, price), field labels and code names from the
 // catalog, geometry left to the map, and the "reference only" note always shown.
-import { t } from './i18n.js';
+import { t, getLang } from './i18n.js';
 import { el, clear, label, fmtValue } from './dom.js';
 
 // Answer keys that name a catalog layer in another way.
@@ -12,6 +12,8 @@ const SECTION_LAYER = {
   parcels: 'cadastral_parcels',
   land_use: 'land_use_current',
   current_land_use: 'land_use_current',
+  general_plan_zone: 'general_plan_zones',
+  attributes: null,
   land_use_plan: 'land_use_plan',
   zoning: 'zoning_blocks',
   zoning_block: 'zoning_blocks',
@@ -28,13 +30,32 @@ const SECTION_LAYER = {
   fund: 'vacant_land_fund',
 };
 
+const FUND_LAYER = { vacant: 'vacant_land_fund', investment: 'investment_land' };
+
 const ORDER = ['parcel', 'parcels', 'land_use', 'land_use_current', 'current_land_use',
   'land_use_plan', 'zoning', 'zoning_block', 'zoning_blocks', 'block', 'lot',
   'detailed_plan_lot', 'detailed_plan_lots', 'red_lines', 'road_reserve', 'plans', 'plan',
-  'plan_boundaries', 'price', 'land_price', 'land_price_segment', 'land_price_segments'];
+  'plan_boundaries', 'general_plan_zone', 'price', 'land_price', 'land_price_segment',
+  'land_price_segments', 'point'];
 
 const SKIP = new Set(['geometry', 'geom', 'bbox', 'links', 'type', 'note', 'disclaimer',
   'reference_note', 'reference_only']);
+
+// {"vi": ..., "en": ...}: a text in both languages.
+function isBilingual(v) {
+  return v && typeof v === 'object' && !Array.isArray(v) && typeof v.vi === 'string' &&
+    Object.keys(v).every((k) => k === 'vi' || k === 'en');
+}
+
+function bilingual(v) {
+  return v[getLang()] || v.vi || v.en || '';
+}
+
+// NAME_name / NAME_codes repeat what the catalog says about the code in NAME: shown once.
+function redundant(obj, k) {
+  const m = k.match(/^(.*)_(name|codes)$/);
+  return m && m[1] in obj && (isBilingual(obj[k]) || Array.isArray(obj[k]));
+}
 
 function isFeature(v) {
   return v && typeof v === 'object' && v.type === 'Feature' && v.properties;
@@ -54,6 +75,12 @@ function table(obj, layerId) {
   const nested = [];
   for (const [k, v] of Object.entries(obj)) {
     if (SKIP.has(k) || k === 'layer' || v === null || v === undefined || v === '') continue;
+    if (redundant(obj, k)) continue;
+    if (isBilingual(v)) {
+      rows.push(el('tr', { dataset: { key: k } }, el('th', { scope: 'row' }, label(k, layerId)),
+        el('td', {}, bilingual(v))));
+      continue;
+    }
     if (Array.isArray(v)) {
       if (v.length && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0]))
         nested.push([k, v]);
@@ -65,8 +92,9 @@ function table(obj, layerId) {
       nested.push([k, v]);
       continue;
     }
-    rows.push(el('tr', { dataset: { key: k } }, el('th', { scope: 'row' }, label(k, layerId)),
-      el('td', {}, fmtValue(k, v, layerId))));
+    const named = obj[`${k}_name`];
+    const text = isBilingual(named) && typeof v === 'string' ? `${v} — ${bilingual(named)}` : fmtValue(k, v, layerId);
+    rows.push(el('tr', { dataset: { key: k } }, el('th', { scope: 'row' }, label(k, layerId)), el('td', {}, text)));
   }
   const out = [];
   if (rows.length) out.push(el('table', { class: 'kv' }, el('tbody', {}, rows)));
@@ -100,7 +128,7 @@ function note(data) {
   for (const k of ['note', 'disclaimer', 'reference_note']) {
     const v = data && data[k];
     if (typeof v === 'string' && v) return v;
-    if (v && typeof v === 'object') return v.vi || v.en || Object.values(v)[0];
+    if (isBilingual(v)) return bilingual(v);
   }
   return t('info.reference');
 }
@@ -109,14 +137,15 @@ function note(data) {
 export function renderLandInfo(container, data) {
   clear(container);
   const obj = props(data) || {};
+  if (!obj.layer && FUND_LAYER[obj.kind]) obj.layer = FUND_LAYER[obj.kind];
   const keys = Object.keys(obj);
   const ordered = [...ORDER.filter((k) => keys.includes(k)), ...keys.filter((k) => !ORDER.includes(k))];
   const general = {};
   const sections = [];
   for (const k of ordered) {
     const v = obj[k];
-    if (SKIP.has(k) || v === null || v === undefined) continue;
-    if (typeof v === 'object') {
+    if (SKIP.has(k) || v === null || v === undefined || redundant(obj, k)) continue;
+    if (typeof v === 'object' && !isBilingual(v)) {
       if (Array.isArray(v) && !v.length) continue;
       const s = section(k, v);
       if (s) sections.push(s);
