@@ -17,7 +17,7 @@ LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz
+.PHONY: all deps test-deps demo run test unit integration browser npm-deps asan format format-check clean bench fuzz
 all: deps spp
 
 deps:
@@ -52,7 +52,7 @@ demo: all
 	@if [ -x data/build_demo.sh ]; then data/build_demo.sh $(DEMO_DB); \
 	 else ./spp init --db $(DEMO_DB); fi
 
-run: demo
+run: demo npm-deps
 	@echo "spp: open http://$(LISTEN)/ (Ctrl-C stops)"
 	./spp serve --db $(DEMO_DB) --listen $(LISTEN)
 
@@ -65,6 +65,19 @@ integration: all
 test: test-deps all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory browser
+
+# The web map's JavaScript (MapLibre GL JS, pinned in package-lock.json; playwright-core and pbf
+# for the browser tests). node_modules/ is not committed; npm ci runs when the lock file changes.
+npm-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser tests: headless Debian chromium driven by playwright-core against spp serve.
+browser: all npm-deps
+	node tests/browser/run.mjs --spp $(CURDIR)/spp
 
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" build/asan/spp
