@@ -45,6 +45,7 @@ struct request {
     const char *if_none_match;
     const char *api_key;        /* X-API-Key */
     const char *authorization;  /* Authorization */
+    char client_addr[48];       /* client IP address; "" in-process (rate limit without key) */
     char base_url[256];         /* "http://host:port", no trailing slash */
     char *param_names[REQ_MAX_PARAMS]; /* path parameters from the route pattern */
     char *params[REQ_MAX_PARAMS];

@@ -46,7 +46,7 @@ int q_integer(const struct request *req, const char *name, int64_t lo, int64_t h
 int q_check_known(const struct request *req, const char *const *known, struct err *err)
 {
     for (int i = 0; i < req->n_args; i++) {
-        int ok = 0;
+        int ok = !req->args[i].key[0]; /* "&&" or "=v": nothing asked, nothing to name */
         for (const char *const *k = known; *k && !ok; k++) ok = strcmp(req->args[i].key, *k) == 0;
         if (!ok)
             return err_setl(err, ERR_PARAM, req->args[i].key, "unknown parameter \"%.60s\"",

@@ -21,6 +21,23 @@ static int put_varint(struct buf *b, uint64_t v)
     return buf_append(b, tmp, (size_t)n);
 }
 
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+static unsigned char *put_raw(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
 static int put_tag(struct buf *b, int field, int wire)
 {
     return put_varint(b, (uint64_t)((field << 3) | wire));
@@ -254,27 +271,31 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
         l->tags[n_tags++] = (uint32_t)k;
         l->tags[n_tags++] = (uint32_t)v;
     }
-    /* Feature message: id (1), tags (2, packed), type (3), geometry (4, packed). */
-    struct buf *b = &l->scratch;
-    buf_reset(b);
-    int rc = put_tag(b, 1, 0) || put_varint(b, id);
+    /* Feature message: id (1), tags (2, packed), type (3), geometry (4, packed), sized first
+     * and written in place: this is the hot loop of a dense tile. */
+    size_t tbytes = 0, gbytes = 0;
+    for (int i = 0; i < n_tags; i++) tbytes += varint_len(l->tags[i]);
+    for (size_t i = 0; i < g->n; i++) gbytes += varint_len(g->cmd[i]);
+    size_t body = 1 + varint_len(id) + 2 + 1 + varint_len(gbytes) + gbytes;
+    if (n_tags) body += 1 + varint_len(tbytes) + tbytes;
+    if (buf_reserve(&l->features, body + 12)) return err_set(err, ERR_NOMEM, "out of memory");
+    unsigned char *p = (unsigned char *)l->features.data + l->features.len;
+    *p++ = 2 << 3 | 2;
+    p = put_raw(p, body);
+    *p++ = 1 << 3;
+    p = put_raw(p, id);
     if (n_tags) {
-        size_t bytes = 0;
-        for (int i = 0; i < n_tags; i++)
-            bytes += l->tags[i] < 128 ? 1 : l->tags[i] < 16384 ? 2 : l->tags[i] < 2097152 ? 3 : 5;
-        rc = rc || put_tag(b, 2, 2) || put_varint(b, bytes);
-        for (int i = 0; i < n_tags && !rc; i++) rc = put_varint(b, l->tags[i]);
+        *p++ = 2 << 3 | 2;
+        p = put_raw(p, tbytes);
+        for (int i = 0; i < n_tags; i++) p = put_raw(p, l->tags[i]);
     }
-    rc = rc || put_tag(b, 3, 0) || put_varint(b, (uint64_t)g->type);
-    size_t gbytes = 0;
-    for (size_t i = 0; i < g->n; i++) {
-        uint32_t c = g->cmd[i];
-        gbytes += c < 128 ? 1 : c < 16384 ? 2 : c < 2097152 ? 3 : c < 268435456 ? 4 : 5;
-    }
-    rc = rc || put_tag(b, 4, 2) || put_varint(b, gbytes);
-    for (size_t i = 0; i < g->n && !rc; i++) rc = put_varint(b, g->cmd[i]);
-    rc = rc || put_bytes(&l->features, 2, b->data, b->len);
-    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
+    *p++ = 3 << 3;
+    *p++ = (unsigned char)g->type;
+    *p++ = 4 << 3 | 2;
+    p = put_raw(p, gbytes);
+    for (size_t i = 0; i < g->n; i++) p = put_raw(p, g->cmd[i]);
+    l->features.len = (size_t)(p - (unsigned char *)l->features.data);
+    l->features.data[l->features.len] = '\0';
     l->n_features++;
     return 0;
 }

@@ -181,12 +181,12 @@ static int64_t ring_area2(const struct ipts *r)
     return s;
 }
 
-/* Strictly convex and simple: every turn the same non-zero sign and one full turn in total. */
+/* Strictly convex and simple: every turn the same non-zero sign, and the edge directions wind
+ * once (the sign of dx changes exactly twice around the ring; a star polygon changes more). */
 static int ring_convex(const struct ipts *r)
 {
     if (r->n < 3) return 0;
-    int sign = 0;
-    double turn = 0;
+    int sign = 0, flips = 0, last_dx = 0;
     for (int i = 0; i < r->n; i++) {
         const int32_t *a = &r->xy[2 * i], *b = &r->xy[2 * ((i + 1) % r->n)],
                       *c = &r->xy[2 * ((i + 2) % r->n)];
@@ -194,9 +194,23 @@ static int ring_convex(const struct ipts *r)
         int s = cr > 0 ? 1 : cr < 0 ? -1 : 0;
         if (!s || (sign && s != sign)) return 0;
         sign = s;
-        turn += atan2((double)cr, (double)dot3(a, b, c));
+        int dx = b[0] > a[0] ? 1 : b[0] < a[0] ? -1 : 0;
+        if (dx) {
+            if (last_dx && dx != last_dx) flips++;
+            last_dx = dx;
+        }
     }
-    return fabs(fabs(turn) - 2 * M_PI) < 0.5;
+    /* close the cycle: compare the last non-zero dx with the first one */
+    for (int i = 0; i < r->n; i++) {
+        int dx = r->xy[2 * ((i + 1) % r->n)] > r->xy[2 * i]   ? 1
+                 : r->xy[2 * ((i + 1) % r->n)] < r->xy[2 * i] ? -1
+                                                               : 0;
+        if (dx) {
+            if (dx != last_dx) flips++;
+            break;
+        }
+    }
+    return flips == 2;
 }
 
 /* Convex within rounding, before snapping (collinear points allowed). */

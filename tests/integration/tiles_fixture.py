@@ -72,7 +72,7 @@ def parcels():
             taken.add((i, j))
             path = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
             outer = ring(path)
-            if (i, j) == (10, 6):
+            if (i, j) == (5, 6):
                 cx = sum(p[0] for p in outer[:-1]) / (len(outer) - 1)
                 cy = sum(p[1] for p in outer[:-1]) / (len(outer) - 1)
                 hole = [(cx - 4, cy - 5), (cx - 4, cy + 5), (cx + 4, cy + 5), (cx + 4, cy - 5),
