@@ -16,6 +16,7 @@
 #include "query/query.h"
 #include "render/render.h"
 #include "store/store.h"
+#include "tiles/tiles.h"
 
 struct opts {
     const char *db;
@@ -27,6 +28,7 @@ struct opts {
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run;
+    const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
 };
 
 struct command {
@@ -187,6 +189,50 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+/* spp seed */
+static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct err err;
+    err_clear(&err);
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
+    if (!o->layer) return usage_error("seed needs --layer ID (a layer, a comma list or all)");
+    if (!o->zoom) return usage_error("seed needs --zoom A-B");
+    struct seed_opts so;
+    memset(&so, 0, sizeof so);
+    so.layers = o->layer;
+    char extra;
+    if (sscanf(o->zoom, "%d-%d%c", &so.z0, &so.z1, &extra) != 2) {
+        if (sscanf(o->zoom, "%d%c", &so.z0, &extra) != 1)
+            return usage_error("--zoom wants A-B (e.g. 15-17), got \"%s\"", o->zoom);
+        so.z1 = so.z0;
+    }
+    if (so.z0 < 0 || so.z1 > TILE_MAX_ZOOM || so.z0 > so.z1)
+        return usage_error("--zoom wants A-B with 0 <= A <= B <= %d", TILE_MAX_ZOOM);
+    if (o->bbox) {
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", o->bbox);
+        if (bbox_parse(tmp, &so.bbox, NULL, &err) || so.bbox.minx < -180 ||
+            so.bbox.maxx > 180 || so.bbox.miny < -85.06 || so.bbox.maxy > 85.06)
+            return usage_error("--bbox wants minlon,minlat,maxlon,maxlat, got \"%s\"", o->bbox);
+        so.has_bbox = 1;
+    }
+    if (!o->format || strcmp(o->format, "mvt") == 0) so.fmt = TILE_FMT_MVT;
+    else if (strcmp(o->format, "png") == 0) so.fmt = TILE_FMT_PNG;
+    else return usage_error("--format wants png or mvt, got \"%s\"", o->format);
+    so.role = ROLE_PUBLIC;
+    if (o->role && role_parse(o->role, &so.role))
+        return usage_error("--role must be public, investor, planner or admin");
+    so.threads = o->threads ? o->threads : 2;
+    so.progress = isatty(2) && !o->quiet;
+    log_quiet = 1;
+    int64_t n = 0;
+    if (load_catalog(cfg, &err) || (so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) ||
+        tiles_seed(cfg, &so, &n, &err))
+        return fail(&err);
+    printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
+    return 0;
+}
+
 /* spp import */
 static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
 {
@@ -331,6 +377,10 @@ static const struct command commands[] = {
      "Create an empty store with the 24 catalog layers (import does this too).", 1},
     {"check", cmd_check, "check --db DB [--config FILE]",
      "Compare a store with the catalog; exit 1 on any mismatch.", 1},
+    {"seed", cmd_seed,
+     "seed --db DB --layer ID --zoom A-B [--bbox minlon,minlat,maxlon,maxlat] [--format png|mvt]"
+     " [--role ROLE] [--threads N]",
+     "Pre-render tiles into the tile cache (both cores by default), with a progress bar.", 1},
     {"keys", cmd_keys,
      "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
@@ -380,6 +430,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
         {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"zoom", required_argument, NULL, 'Z'},   {"bbox", required_argument, NULL, 'B'},
+        {"format", required_argument, NULL, 'F'},
         {"manifest", required_argument, NULL, 'm'}, {"layer", required_argument, NULL, 'L'},
         {"report", required_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
@@ -405,6 +457,9 @@ int main(int argc, char **argv)
         case 'r': o.role = optarg; break;
         case 'n': o.name = optarg; break;
         case 'q': o.quiet = 1; break;
+        case 'Z': o.zoom = optarg; break;
+        case 'B': o.bbox = optarg; break;
+        case 'F': o.format = optarg; break;
         case 'm': o.manifest = optarg; break;
         case 'L': o.layer = optarg; break;
         case 'R': o.report = optarg; break;
