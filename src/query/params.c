@@ -47,7 +47,8 @@ int q_check_known(const struct request *req, const char *const *known, struct er
 {
     for (int i = 0; i < req->n_args; i++) {
         int ok = !req->args[i].key[0]; /* "&&" or "=v": nothing asked, nothing to name */
-        for (const char *const *k = known; *k && !ok; k++) ok = strcmp(req->args[i].key, *k) == 0;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = strcmp(req->args[i].key, *k) == 0;
         if (!ok)
             return err_setl(err, ERR_PARAM, req->args[i].key, "unknown parameter \"%.60s\"",
                             req->args[i].key);
@@ -61,15 +62,18 @@ int q_format(const struct request *req, int allow_csv, int allow_json, enum out_
     const char *f = req_arg(req, "f");
     *out = dflt;
     if (!f) return 0;
-    if (allow_json && str_ieq(f, "json")) *out = OUT_JSON;
-    else if (str_ieq(f, "geojson") || str_ieq(f, "application/geo+json")) *out = OUT_GEOJSON;
-    else if (allow_csv && (str_ieq(f, "csv") || str_ieq(f, "text/csv"))) *out = OUT_CSV;
-    else if (str_ieq(f, "application/json") && (allow_json || dflt == OUT_GEOJSON)) *out = dflt;
+    if (allow_json && str_ieq(f, "json"))
+        *out = OUT_JSON;
+    else if (str_ieq(f, "geojson") || str_ieq(f, "application/geo+json"))
+        *out = OUT_GEOJSON;
+    else if (allow_csv && (str_ieq(f, "csv") || str_ieq(f, "text/csv")))
+        *out = OUT_CSV;
+    else if (str_ieq(f, "application/json") && (allow_json || dflt == OUT_GEOJSON))
+        *out = dflt;
     else
-        return err_setl(err, ERR_PARAM, "f", "f must be %s, not \"%.40s\"",
-                        allow_csv ? (allow_json ? "json, geojson or csv" : "geojson or csv")
-                                  : "json",
-                        f);
+        return err_setl(
+            err, ERR_PARAM, "f", "f must be %s, not \"%.40s\"",
+            allow_csv ? (allow_json ? "json, geojson or csv" : "geojson or csv") : "json", f);
     return 0;
 }
 
@@ -143,9 +147,13 @@ static int parse_sort(const char *s, int has_near, enum fund_sort *out, struct e
     static const struct {
         const char *name;
         enum fund_sort sort;
-    } keys[] = {{"id", SORT_ID},           {"area", SORT_AREA},        {"-area", SORT_AREA_DESC},
-                {"distance", SORT_DIST},   {"-distance", SORT_DIST_DESC},
-                {"area_ratio", SORT_FAR},  {"-area_ratio", SORT_FAR_DESC}};
+    } keys[] = {{"id", SORT_ID},
+                {"area", SORT_AREA},
+                {"-area", SORT_AREA_DESC},
+                {"distance", SORT_DIST},
+                {"-distance", SORT_DIST_DESC},
+                {"area_ratio", SORT_FAR},
+                {"-area_ratio", SORT_FAR_DESC}};
     *out = SORT_ID;
     if (!s) return 0;
     for (size_t i = 0; i < ARRAY_LEN(keys); i++)
@@ -197,9 +205,12 @@ static int parse_kind(const char *s, int *kinds, struct err *err)
 {
     *kinds = FUND_VACANT | FUND_INVESTMENT;
     if (!s) return 0;
-    if (strcmp(s, "vacant") == 0) *kinds = FUND_VACANT;
-    else if (strcmp(s, "investment") == 0) *kinds = FUND_INVESTMENT;
-    else return err_setl(err, ERR_PARAM, "kind", "kind must be vacant or investment");
+    if (strcmp(s, "vacant") == 0)
+        *kinds = FUND_VACANT;
+    else if (strcmp(s, "investment") == 0)
+        *kinds = FUND_INVESTMENT;
+    else
+        return err_setl(err, ERR_PARAM, "kind", "kind must be vacant or investment");
     return 0;
 }
 

@@ -57,8 +57,10 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
         int crosses = GEOSIntersects_r(q->h, r->geom, parcel) == 1;
         GEOSGeometry *band = reserve_band(q, &s, r);
         double in = band ? q_overlap(q, band, parcel) : 0;
-        if (band && in > 0) bands[n_bands++] = band;
-        else if (band) GEOSGeom_destroy_r(q->h, band);
+        if (band && in > 0)
+            bands[n_bands++] = band;
+        else if (band)
+            GEOSGeom_destroy_r(q->h, band);
         if (!crosses && !(in > 0)) continue;
         int pf = 1;
         rc = (!first && buf_putc(b, ',')) || buf_putc(b, '{') || q_put_props(q, b, &s, r, &pf) ||
@@ -73,12 +75,15 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
         GEOSGeometry *u = coll ? GEOSUnaryUnion_r(q->h, coll) : NULL;
         total = u ? q_overlap(q, u, parcel) : -1;
         if (u) GEOSGeom_destroy_r(q->h, u);
-        if (coll) GEOSGeom_destroy_r(q->h, coll); /* owns the bands */
+        if (coll)
+            GEOSGeom_destroy_r(q->h, coll); /* owns the bands */
         else
-            for (int i = 0; i < n_bands; i++) GEOSGeom_destroy_r(q->h, bands[i]);
+            for (int i = 0; i < n_bands; i++)
+                GEOSGeom_destroy_r(q->h, bands[i]);
         n_bands = 0;
     }
-    for (int i = 0; i < n_bands; i++) GEOSGeom_destroy_r(q->h, bands[i]);
+    for (int i = 0; i < n_bands; i++)
+        GEOSGeom_destroy_r(q->h, bands[i]);
     double area = q_area(q, parcel);
     rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || q_put_num(b, total < 0 ? NAN : total, 2) ||
          buf_puts(b, ",\"road_reserve_pct\":") ||

@@ -481,3 +481,13 @@ def test_cli_gives_the_api_answers(api, city):
     assert [f["id"] for f in got["features"]] == [attrs["parcel_key"]]
     p = run_spp("query", "--db", city, "land-funds", "--sort", "bogus", check=False)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "sort" in p.stderr
+
+
+def test_land_funds_one_by_one_equals_page(api, city):
+    """A page is enriched with one query per layer, a single fund alone: the answers agree."""
+    page = search(api, sort="-area", limit=100)["results"]
+    for i, want in enumerate(page):
+        one = search(api, sort="-area", limit=1, offset=i)["results"][0]
+        assert one == want
+        _, f = get_json(api, f"/api/v1/land-funds/{want['id']}")
+        assert {k: v for k, v in f["properties"].items() if k != "note"} == want
