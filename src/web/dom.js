@@ -121,3 +121,8 @@ export function fmtValue(key, v, layerId) {
   }
   return String(v);
 }
+
+// A CSS colour from data, only as #hex or rgb()/rgba() numbers (anything else: grey).
+export function safeColor(c) {
+  return typeof c === 'string' && /^(#[0-9a-f]{3,8}|rgba?\([0-9., %]+\))$/i.test(c.trim()) ? c.trim() : '#999999';
+}

@@ -423,8 +423,17 @@ test('english-switch', async ({ page, parcel }) => {
   eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'back to Vietnamese');
 });
 
-test('layer-toggle', async ({ page }) => {
+test('layer-toggle-and-legend', async ({ page, errors }) => {
   await page.locator('#tab-layers').click();
+  const legend = page.locator('details[data-layer="cadastral_parcels"]');
+  await legend.locator('summary').click();
+  await legend.locator('li').first().waitFor();
+  const rows = await legend.locator('li').allTextContents();
+  ok(rows.some((r) => r.startsWith('ODT — ')), `land-use legend of the parcels: ${rows.slice(0, 5)}`);
+  await legend.scrollIntoViewIfNeeded();
+  await shot(page, '09-legend');
+  await legend.locator('summary').click();
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
   const box = page.locator('#layer-cadastral_parcels');
   await box.uncheck();
   const vis = await page.evaluate(() => window.sppMap.getStyle().layers
