@@ -10,7 +10,7 @@ pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libg
       libpng-dev libwebp-dev libjpeg-dev libdeflate-dev fonts-dejavu-core gdal-bin sqlite3 python3-gdal
       curl ca-certificates)
 case "$what" in
-  build) ;;
+  build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
   test)  pkgs+=(python3-pytest python3-owslib python3-lxml clang-format clang libclang-rt-14-dev
                 chromium)
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
