@@ -74,6 +74,14 @@ asan:
 	  tests/run_unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN))
 	ASAN_OPTIONS=detect_leaks=1 SPP_BIN=$(CURDIR)/build/asan/spp $(PY) -m pytest -q tests/integration
 
+# Benchmark beside the peers (tests/bench/bench.sh; README "Performance"). ONLY=wfs runs one row;
+# RUNS, DURATION, CONNS, OUT, SHARED (the peer harness, default ../shared) pass through.
+SHARED      ?= $(CURDIR)/../shared
+bench:
+	@scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
+
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) tests/check.h
 
