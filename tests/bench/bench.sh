@@ -161,6 +161,10 @@ if [ "$IMPORT_OK" = 1 ]; then fresh_spp || { skip all "spp serve did not start";
 probe() {
   local name=$1 path=$2 ctype=$3 code ct
   if [ "$IMPORT_OK" != 1 ]; then skip "$name" "spp not measured (no store, see above)"; return 1; fi
+  if ! kill -0 "$SPP_PID" 2>/dev/null; then   # it died during an earlier row: say so, start again
+    note "$name" "spp was not running before this row (see $LOGS/spp_serve.log); restarted"
+    fresh_spp || { skip "$name" "spp serve did not start again"; return 1; }
+  fi
   ct=$(curl -sS -o "$RESULTS/samples/$name.probe" -w '%{http_code} %{content_type}' "$SPP_URL$path") || ct="000 -"
   code=${ct%% *}; ct=${ct#* }
   if [ "$code" = 404 ]; then skip "$name" "not available: GET $path -> 404"; return 1; fi
@@ -241,6 +245,7 @@ peer_wfs() {
 }
 peer_static() { measured static_png_20k.nginx || wrk_row static_png_20k.nginx - /static/tile20k.png image/png "$BASE_URL"; }
 count_features() { jq '.features | length' "$1" 2>/dev/null || echo "?"; }
+first_vertex() { jq -c '[.features[0].geometry.coordinates | .. | numbers] | .[0:2]' "$1" 2>/dev/null || echo "?"; }
 
 # ---- rows ----------------------------------------------------------------------------------
 row_wms() {
@@ -258,7 +263,7 @@ row_wfs() {
   probe wfs_geojson_500.spp "$p" application/ || return 0
   curl -fsS -o "$RESULTS/samples/wfs_spp.json" "$SPP_URL$p"
   curl -fsS -o "$RESULTS/samples/wfs_mapserver.json" "$BASE_URL$(first_path "$WFSL" "$MS_WFS")"
-  note wfs "first box: spp $(count_features "$RESULTS/samples/wfs_spp.json") features, $(stat -c %s "$RESULTS/samples/wfs_spp.json") B; MapServer $(count_features "$RESULTS/samples/wfs_mapserver.json") features, $(stat -c %s "$RESULTS/samples/wfs_mapserver.json") B"
+  note wfs "first box: spp $(count_features "$RESULTS/samples/wfs_spp.json") features, $(stat -c %s "$RESULTS/samples/wfs_spp.json") B, first vertex $(first_vertex "$RESULTS/samples/wfs_spp.json"); MapServer $(count_features "$RESULTS/samples/wfs_mapserver.json") features, $(stat -c %s "$RESULTS/samples/wfs_mapserver.json") B, first vertex $(first_vertex "$RESULTS/samples/wfs_mapserver.json")"
   wrk_row wfs_geojson_500.spp "$WFSL" "$SPP_WFS" application/ "$SPP_URL"
   wrk_row wfs_geojson_500_c1.spp "$WFSL" "$SPP_WFS" application/ "$SPP_URL" 1 1
 }
@@ -267,7 +272,7 @@ row_ogcapi() {
   local p; p=$(first_path "$WFSL" "$SPP_OAPI")
   probe ogcapi_items_500.spp "$p" application/geo+json || return 0
   curl -fsS -o "$RESULTS/samples/ogcapi_spp.json" "$SPP_URL$p"
-  note ogcapi "first box: spp $(count_features "$RESULTS/samples/ogcapi_spp.json") features, $(stat -c %s "$RESULTS/samples/ogcapi_spp.json") B"
+  note ogcapi "first box: spp $(count_features "$RESULTS/samples/ogcapi_spp.json") features, $(stat -c %s "$RESULTS/samples/ogcapi_spp.json") B, first vertex $(first_vertex "$RESULTS/samples/ogcapi_spp.json")"
   wrk_row ogcapi_items_500.spp "$WFSL" "$SPP_OAPI" application/geo+json "$SPP_URL"
 }
 row_mvt() {
