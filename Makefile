@@ -1,5 +1,5 @@
 # spp — build, demo, run, test. See README.md.
-PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle
+PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lm -lpthread
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wundef
@@ -16,8 +16,16 @@ LIB_SRC     := $(filter-out src/main.c,$(SRC))
 LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fuzz targets: every tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/. `make unit`
+# replays the seeds through each target (built with tests/fuzz/replay.c instead of libFuzzer).
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES  := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAY_BIN  := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
+FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz
+.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz \
+        fuzz-build fuzz-smoke
 all: deps spp
 
 deps:
@@ -44,6 +52,16 @@ $(BUILD)/tests/%: tests/unit/%.c tests/check.h $(BUILD)/libspp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(BUILD)/libspp.a $(LDFLAGS) $(DEPS_LIBS)
 
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libspp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -DFUZZ_NAME='"$*"' -Isrc -o $@ $< tests/fuzz/replay.c $(BUILD)/libspp.a \
+	  $(LDFLAGS) $(DEPS_LIBS)
+
+# libFuzzer binaries: the library rebuilt with clang and sanitizers in build/fuzz/.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libspp.a
+	clang $(ALL_CFLAGS) -Wno-missing-prototypes -Isrc -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build/fuzz/libspp.a \
+	  $(DEPS_LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The demo city: generated sources, imported into the store (see data/README.md).
@@ -56,8 +74,8 @@ run: demo
 	@echo "spp: open http://$(LISTEN)/ (Ctrl-C stops)"
 	./spp serve --db $(DEMO_DB) --listen $(LISTEN)
 
-unit: all $(UNIT_BIN)
-	@tests/run_unit.sh $(UNIT_BIN)
+unit: all $(UNIT_BIN) $(REPLAY_BIN)
+	@tests/run_unit.sh $(UNIT_BIN) $(REPLAY_BIN)
 
 integration: all
 	SPP_BIN=$(CURDIR)/spp $(PY) -m pytest -q tests/integration
@@ -66,13 +84,31 @@ test: test-deps all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
+# The whole suite under ASan + UBSan with leak detection. Only third-party leaks are suppressed
+# (tests/lsan.supp); the integration tests fail if a server reports a sanitizer error at exit.
+ASAN_ENV := SPP_HOME=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+            LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" build/asan/spp
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
-	  $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN))
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  tests/run_unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN))
-	ASAN_OPTIONS=detect_leaks=1 SPP_BIN=$(CURDIR)/build/asan/spp $(PY) -m pytest -q tests/integration
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" build/asan/spp \
+	  $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN) $(REPLAY_BIN))
+	$(ASAN_ENV) tests/run_unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN) $(REPLAY_BIN))
+	$(ASAN_ENV) SPP_SANITIZED=1 SPP_BIN=$(CURDIR)/build/asan/spp $(PY) -m pytest -q -x \
+	  tests/integration
+
+# Fuzzing (clang + libFuzzer): `make fuzz` runs each target FUZZ_SECONDS (default 30) on a
+# working copy of its corpus (build/fuzz/corpus/NAME, new inputs stay out of the repository);
+# `make fuzz-smoke` runs each for 3 s (CI). Crashes land in build/fuzz/crashes/.
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang WARN="$(WARN) -Wno-error" \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh 3 $(FUZZ_NAMES)
 
 # Benchmark beside the peers (tests/bench/bench.sh; README "Performance"). ONLY=wfs runs one row;
 # RUNS, DURATION, CONNS, OUT, SHARED (the peer harness, default ../shared) pass through.

@@ -791,6 +791,7 @@ class Gen:
                                  "source_field": "TEXT@" + layer, "key": key, "value": nfc(s),
                                  "bytes_hex": encode_legacy(s, "TCVN3").hex()})
         self.source(rel, "cadastral_parcels", len(ps), None, "EPSG:5897", "TCVN3", "DXF", crs="EPSG:5897",
+                    filter="Layer = 'THUADAT'",
                     defaults={"commune_code": commune, "sheet_no": sheet})
         self.defect(rel, "cadastral_parcels", "cad_drawing",
                     "closed LWPOLYLINEs on layer THUADAT are parcels; TEXT on layers SOTHUA / LOAIDAT / CHUSUDUNG "

@@ -6,10 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "core/core.h"
+#include "geo/geo.h"
 #include "http/http.h"
+#include "import/import.h"
+#include "query/query.h"
+#include "render/render.h"
 #include "store/store.h"
 
 struct opts {
@@ -20,6 +25,8 @@ struct opts {
     const char *role;
     const char *name;
     int quiet;
+    const char *manifest, *layer, *report; /* import */
+    int dry_run;
 };
 
 struct command {
@@ -73,7 +80,8 @@ static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
     }
     if (o->threads) cfg->threads = o->threads;
     log_quiet = o->quiet;
-    if (load_catalog(cfg, &err) || http_serve(cfg, &err)) return fail(&err);
+    if (load_catalog(cfg, &err) || render_styles_load(cfg, &err) || http_serve(cfg, &err))
+        return fail(&err);
     return 0;
 }
 
@@ -81,6 +89,7 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 {
     int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
     if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
+    if (!rc) rc = store_ensure_lookup_indexes(*st, &cfg->catalog, err);
     return rc;
 }
 
@@ -178,9 +187,146 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+/* spp import */
+static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct err err;
+    err_clear(&err);
+    if (!o->manifest && !o->layer) return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
+    if (o->manifest && o->layer) return usage_error("--manifest and --layer exclude each other");
+    if (o->layer && argc < 1) return usage_error("--layer %s needs at least one SOURCE file", o->layer);
+    if (o->manifest && argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
+    struct import_opts io = {o->manifest, o->layer, argv, argc, o->report, o->dry_run,
+                             isatty(2), o->quiet};
+    struct import_summary sum;
+    memset(&sum, 0, sizeof sum);
+    if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
+    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n", cfg->db_path,
+           sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s", (long long)sum.n_read,
+           (long long)sum.n_written, (long long)sum.n_rejected, o->dry_run ? " (dry run: store unchanged)" : "");
+    return 0;
+}
+
+
+/* spp query: the land API's handlers called in-process, so the answers are the API's. */
+static int query_args(int argc, char **argv, int from, struct kv *args, int max, int *n)
+{
+    for (int i = from; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        if (*n >= max) return usage_error("too many query arguments");
+        if (str_starts(a, "--")) a += 2;
+        else if (!eq) return usage_error("unexpected argument \"%s\" (want --name value)", a);
+        char *key = eq ? str_ndup(a, (size_t)(eq - a)) : str_dup(a);
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            free(key);
+            return usage_error("option --%s needs a value", a);
+        }
+        for (char *c = key; *c; c++)
+            if (*c == '-') *c = '_';
+        args[*n].key = key;
+        args[(*n)++].value = str_dup(val);
+    }
+    return 0;
+}
+
+/* Fills path and arguments for one query subcommand; 2 on a usage error. */
+static int query_target(int argc, char **argv, char *path, size_t path_len, struct kv *args,
+                        int *n, http_handler *fn)
+{
+    const char *sub = argc ? argv[0] : "";
+    int fixed = 0;
+    if (strcmp(sub, "land-at") == 0 && argc >= 2 && str_starts(argv[1], "--")) {
+        snprintf(path, path_len, "/api/v1/land/at"); /* --x X --y Y [--order xy-vn] */
+        *fn = query_land_at;
+    } else if (strcmp(sub, "land-at") == 0 && argc >= 3) {
+        static const char *const names[] = {"lon", "lat"};
+        for (int i = 0; i < 2; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        *n = fixed = 2;
+        snprintf(path, path_len, "/api/v1/land/at");
+        *fn = query_land_at;
+    } else if (strcmp(sub, "parcel") == 0 && argc >= 4 && argv[1][0] != '-') {
+        static const char *const names[] = {"commune", "sheet", "parcel"};
+        for (int i = 0; i < 3; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        *n = fixed = 3;
+        snprintf(path, path_len, "/api/v1/parcels");
+        *fn = query_parcels;
+    } else if ((strcmp(sub, "planning") == 0 || strcmp(sub, "parcel") == 0) && argc >= 2) {
+        snprintf(path, path_len, "/api/v1/parcels/%s%s", argv[1],
+                 strcmp(sub, "planning") == 0 ? "/planning" : "");
+        *fn = strcmp(sub, "planning") == 0 ? query_parcel_planning : query_parcel;
+        fixed = 1;
+    } else if (strcmp(sub, "land-fund") == 0 && argc >= 2) {
+        snprintf(path, path_len, "/api/v1/land-funds/%s", argv[1]);
+        *fn = query_land_fund;
+        fixed = 1;
+    } else if (strcmp(sub, "land-funds") == 0) {
+        snprintf(path, path_len, "/api/v1/land-funds");
+        *fn = query_land_funds;
+    } else {
+        return usage_error("query wants land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY"
+                           " | planning KEY | land-funds [--name value...] | land-fund ID");
+    }
+    return query_args(argc, argv, fixed + 1, args, 24, n);
+}
+
+static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct kv args[24];
+    int n = 0, rc;
+    char path[256];
+    http_handler fn = NULL;
+    enum role role = ROLE_PUBLIC;
+    if (o->role && role_parse(o->role, &role))
+        return usage_error("--role must be public, investor, planner or admin");
+    memset(args, 0, sizeof args);
+    if ((rc = query_target(argc, argv, path, sizeof path, args, &n, &fn))) goto out;
+    struct err err;
+    err_clear(&err);
+    struct store *st = NULL;
+    struct geo_ctx *geo = NULL;
+    if (load_catalog(cfg, &err) || store_open(cfg->db_path, STORE_READ, &st, &err) ||
+        !(geo = geo_ctx_new(&err))) {
+        rc = fail(&err);
+    } else {
+        struct request req = {.method = "GET", .path = path, .query = "", .args = args,
+                              .n_args = n, .role = role, .err_form = FORM_PROBLEM, .cfg = cfg,
+                              .store = st, .geo = geo};
+        snprintf(req.base_url, sizeof req.base_url, "http://localhost");
+        const char *slash = strrchr(path, '/');
+        char *param = NULL;
+        if (fn == query_parcel_planning || fn == query_parcel || fn == query_land_fund) {
+            const char *seg = fn == query_parcel_planning ? path + strlen("/api/v1/parcels/") : slash + 1;
+            param = fn == query_parcel_planning ? str_ndup(seg, strcspn(seg, "/")) : str_dup(seg);
+            req.param_names[0] = (char *)(fn == query_land_fund ? "id" : "parcel_key");
+            req.params[0] = param;
+            req.n_params = 1;
+        }
+        struct response res;
+        resp_init(&res);
+        if (fn(&req, &res, &err)) {
+            fprintf(stderr, "%s: %s%s%s\n", prog_cmd, err.locator[0] ? err.locator : "",
+                    err.locator[0] ? ": " : "", err.msg[0] ? err.msg : err_code_name(err.code));
+            rc = 1;
+        } else {
+            fwrite(res.body.data ? res.body.data : "", 1, res.body.len, stdout);
+        }
+        resp_fini(&res);
+        free(param);
+    }
+    geo_ctx_free(geo);
+    store_close(st);
+out:
+    for (int i = 0; i < n; i++) free(args[i].key), free(args[i].value);
+    return rc;
+}
+
 static const struct command commands[] = {
     {"serve", cmd_serve, "serve --db DB [--listen 127.0.0.1:8080] [--threads N] [--config FILE]",
      "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
+    {"import", cmd_import,
+     "import --db DB (--manifest FILE | --layer ID SOURCE...) [--report DIR] [--dry-run]",
+     "Normalise source files into the catalog layers in one atomic batch (see README).", 1},
     {"init", cmd_init, "init --db DB [--config FILE]",
      "Create an empty store with the 24 catalog layers (import does this too).", 1},
     {"check", cmd_check, "check --db DB [--config FILE]",
@@ -188,6 +334,10 @@ static const struct command commands[] = {
     {"keys", cmd_keys,
      "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
+    {"query", cmd_query,
+     "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
+     " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
+     "Ask the land API on the command line (same answers as /api/v1).", 1},
 };
 
 static void print_help(const struct command *c)
@@ -230,13 +380,17 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
         {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"manifest", required_argument, NULL, 'm'}, {"layer", required_argument, NULL, 'L'},
+        {"report", required_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     struct opts o;
     memset(&o, 0, sizeof o);
     opterr = 0;
     optind = 2;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    /* query: options after the subcommand belong to the query (--kind, --min-area...) */
+    const char *optstring = strcmp(cmd->name, "query") == 0 ? "+:h" : ":h";
+    while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (ch) {
         case 'd': o.db = optarg; break;
         case 'c': o.config = optarg; break;
@@ -251,6 +405,10 @@ int main(int argc, char **argv)
         case 'r': o.role = optarg; break;
         case 'n': o.name = optarg; break;
         case 'q': o.quiet = 1; break;
+        case 'm': o.manifest = optarg; break;
+        case 'L': o.layer = optarg; break;
+        case 'R': o.report = optarg; break;
+        case 'D': o.dry_run = 1; break;
         case 'h': print_help(cmd); return 0;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option \"%s\"", argv[optind - 1]);

@@ -54,7 +54,7 @@ int buf_append(struct buf *b, const void *data, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends a double with up to `decimals` decimals, trailing zeros removed ("586184.889"). */
 int buf_put_double(struct buf *b, double v, int decimals);
 /* Appends s as a JSON string literal (quotes included). */

@@ -20,6 +20,7 @@ enum err_form { FORM_PROBLEM, FORM_OWS, FORM_WMS, FORM_TEXT };
 struct config;
 struct store;
 struct geo_ctx;
+struct tile_cache;
 
 struct kv {
     char *key;
@@ -44,6 +45,7 @@ struct request {
     const char *if_none_match;
     const char *api_key;        /* X-API-Key */
     const char *authorization;  /* Authorization */
+    char client_addr[48];       /* client IP address; "" in-process (rate limit without key) */
     char base_url[256];         /* "http://host:port", no trailing slash */
     char *param_names[REQ_MAX_PARAMS]; /* path parameters from the route pattern */
     char *params[REQ_MAX_PARAMS];
@@ -54,6 +56,7 @@ struct request {
     const struct config *cfg;
     struct store *store;        /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
+    struct tile_cache *tiles;   /* the server's tile cache (shared, thread-safe), may be NULL */
 };
 
 struct resp_header {

@@ -15,16 +15,33 @@
 #include "../geo/geo.h"
 
 enum filter_op {
-    FOP_AND, FOP_OR, FOP_NOT,                               /* logical: children */
-    FOP_EQ, FOP_NE, FOP_LT, FOP_LE, FOP_GT, FOP_GE,         /* property op literal */
-    FOP_LIKE,                                               /* property LIKE pattern */
-    FOP_BETWEEN,                                            /* property, lower, upper */
-    FOP_IN,                                                 /* property IN (values) */
-    FOP_ISNULL,                                             /* property IS NULL */
-    FOP_BBOX, FOP_INTERSECTS, FOP_WITHIN, FOP_CONTAINS, FOP_DISJOINT, FOP_EQUALS,
-    FOP_TOUCHES, FOP_OVERLAPS, FOP_CROSSES, FOP_DWITHIN, FOP_BEYOND, /* geom op literal */
-    FOP_RESOURCE_ID,                                        /* fid IN (ids) */
-    FOP_INCLUDE, FOP_EXCLUDE                                /* always true / false */
+    FOP_AND,
+    FOP_OR,
+    FOP_NOT, /* logical: children */
+    FOP_EQ,
+    FOP_NE,
+    FOP_LT,
+    FOP_LE,
+    FOP_GT,
+    FOP_GE,      /* property op literal */
+    FOP_LIKE,    /* property LIKE pattern */
+    FOP_BETWEEN, /* property, lower, upper */
+    FOP_IN,      /* property IN (values) */
+    FOP_ISNULL,  /* property IS NULL */
+    FOP_BBOX,
+    FOP_INTERSECTS,
+    FOP_WITHIN,
+    FOP_CONTAINS,
+    FOP_DISJOINT,
+    FOP_EQUALS,
+    FOP_TOUCHES,
+    FOP_OVERLAPS,
+    FOP_CROSSES,
+    FOP_DWITHIN,
+    FOP_BEYOND,      /* geom op literal */
+    FOP_RESOURCE_ID, /* fid IN (ids) */
+    FOP_INCLUDE,
+    FOP_EXCLUDE /* always true / false */
 };
 
 /* A literal: numbers, text, booleans, dates as text. */
@@ -37,20 +54,23 @@ struct filter_literal {
 
 struct filter_node {
     enum filter_op op;
-    struct filter_node **children;  /* FOP_AND/OR/NOT */
+    struct filter_node **children; /* FOP_AND/OR/NOT */
     int n_children;
-    char *property;                 /* property name as the client wrote it (prefix stripped) */
-    int field;                      /* after filter_check: index in layer->fields; -1 = geometry
-                                     * (spatial ops) or fid */
-    struct filter_literal *values;  /* comparison: 1; BETWEEN: 2; IN: n */
+    char *property;                /* property name as the client wrote it (prefix stripped) */
+    int field;                     /* after filter_check: index in layer->fields; -1 = geometry
+                                    * (spatial ops) or fid */
+    struct filter_literal *values; /* comparison: 1; BETWEEN: 2; IN: n */
     int n_values;
-    int match_case;                 /* comparisons and LIKE: 1 (default) or 0 */
+    int match_case;                     /* comparisons and LIKE: 1 (default) or 0 */
     char wildcard, single_char, escape; /* LIKE pattern characters, normalized to '%' '_' '\\' */
-    unsigned char *wkb;             /* spatial literal, 2D WKB, in srid, x = east/lon */
+    unsigned char *wkb;                 /* spatial literal, 2D WKB, in srid, x = east/lon */
     size_t wkb_len;
-    int srid;                       /* CRS of the spatial literal (GEO_SRID_CRS84 for CRS84) */
-    double distance;                /* DWITHIN/BEYOND, in metres after filter_check */
-    int64_t *ids;                   /* FOP_RESOURCE_ID: fids (the part after "layer.") */
+    int srid;           /* CRS of the spatial literal (GEO_SRID_CRS84 for CRS84) */
+    int authority_axes; /* 1: the literal is in the CRS's authority axis order
+                         * (swapped at compile time when that order is lat/lon) */
+    double distance;    /* DWITHIN/BEYOND, in metres (converted by the parsers) */
+    int64_t *ids;       /* FOP_RESOURCE_ID: fids of this layer, set by filter_check
+                         * from the ids as written (values, "layer.fid" text) */
     int n_ids;
 };
 
@@ -68,8 +88,8 @@ struct filter_limits {
 /* Parsing. Each returns 0 and *out (caller frees with filter_free), or ERR_PARAM with a message
  * that says what was wrong and where (err->locator "FILTER"). default_srid applies to geometry
  * literals without a CRS (CRS84 for CQL2; the WFS request's CRS for FES). */
-int filter_parse_fes(const char *xml, size_t len, const struct filter_limits *lim,
-                     int default_srid, struct filter **out, struct err *err);
+int filter_parse_fes(const char *xml, size_t len, const struct filter_limits *lim, int default_srid,
+                     struct filter **out, struct err *err);
 /* Parses an already-parsed <fes:Filter>/<ogc:Filter> element (an xmlNodePtr), as found inside
  * an SLD Rule or a WFS POST Query. */
 int filter_parse_fes_node(const void *xml_node, const struct filter_limits *lim, int default_srid,
@@ -78,11 +98,20 @@ int filter_parse_cql2_text(const char *text, const struct filter_limits *lim, in
                            struct filter **out, struct err *err);
 int filter_parse_cql2_json(const char *json, size_t len, const struct filter_limits *lim,
                            int default_srid, struct filter **out, struct err *err);
+/* Reads an XML document safely: no DTD (a DOCTYPE is ERR_PARAM), no entities, no network,
+ * depth and size limits. *doc_out is an xmlDocPtr the caller frees with filter_xml_free. */
+int filter_xml_read(const char *xml, size_t len, const struct filter_limits *lim, void **doc_out,
+                    struct err *err);
+void filter_xml_free(void *doc);
 /* A BBOX filter on the geometry (for bbox= and BBOX= parameters combined with others). */
 int filter_new_bbox(const struct bbox *b, int srid, struct filter **out, struct err *err);
 /* AND of two filters; takes ownership of both (either may be NULL). */
 struct filter *filter_and(struct filter *a, struct filter *b);
 void filter_free(struct filter *f);
+/* Limits from the server configuration. */
+void filter_limits_from(const struct limits *l, struct filter_limits *out);
+/* 1 if name denotes the geometry property ("geom", "geometry", "the_geom", with any prefix). */
+int filter_is_geom_name(const char *name);
 
 /* Checking: resolves every property against the layer as the role sees it. An unknown property
  * and one the role may not read give the same ERR_PARAM "unknown property \"x\"" (no oracle).
@@ -93,11 +122,11 @@ int filter_check(struct filter *f, const struct layer_def *layer, enum role role
  * predicates as SpatiaLite functions on geom with an R*Tree pre-filter) and values to bind in
  * order. Geometry literals are transformed into the storage CRS through geo. */
 struct filter_sql {
-    struct buf sql;          /* fragment for store_query.where */
-    struct value *params;    /* for store_query.params; point into blobs/strings owned here */
+    struct buf sql;       /* fragment for store_query.where */
+    struct value *params; /* for store_query.params; point into blobs/strings owned here */
     int n_params, cap_params;
-    struct buf blobs;        /* owned storage for transformed WKB and strings */
-    void **owned;            /* other allocations freed by filter_sql_fini */
+    struct buf blobs; /* owned storage for transformed WKB and strings */
+    void **owned;     /* other allocations freed by filter_sql_fini */
     int n_owned, cap_owned;
 };
 void filter_sql_init(struct filter_sql *out);

@@ -86,7 +86,10 @@ static int rd_points(struct reader *r, struct geom *g, int le, int dims, int rin
     return 0;
 }
 
-static int rd_geom(struct reader *r, struct geom *g, int top)
+/* Reads one geometry. want: the type a Multi* member must have (its base type), 0 at the top.
+ * A member of another type (a polygon inside a MultiPoint, a Multi inside a Multi) is malformed:
+ * every writer relies on parts matching the whole geometry's type. */
+static int rd_geom(struct reader *r, struct geom *g, int top, uint32_t want)
 {
     if (++r->depth > 8 || r->p >= r->end) return -1;
     int le = *r->p++ == 1;
@@ -100,7 +103,7 @@ static int rd_geom(struct reader *r, struct geom *g, int top)
     if (type >= 3000) dims = 4, type -= 3000;
     else if (type >= 2000) dims = 3, type -= 2000;
     else if (type >= 1000) dims = 3, type -= 1000;
-    if (type < 1 || type > 6) return -1;
+    if (type < 1 || type > 6 || (want && type != want)) return -1;
     if (top) g->type = (int)type;
     int rc = 0;
     uint32_t n;
@@ -125,7 +128,7 @@ static int rd_geom(struct reader *r, struct geom *g, int top)
         if (rd_u32(r, le, &n)) return -1;
         if (n > (size_t)(r->end - r->p) / 5) return -1;
         for (uint32_t i = 0; i < n && !rc; i++) {
-            rc = rd_geom(r, g, 0);
+            rc = rd_geom(r, g, 0, type - 3);
         }
     }
     r->depth--;
@@ -139,7 +142,7 @@ int geom_from_wkb(struct geom *g, const unsigned char *wkb, size_t len, struct e
     g->n_coords = 0;
     g->type = 0;
     struct reader r = {wkb, wkb + len, 0};
-    int rc = rd_geom(&r, g, 1);
+    int rc = rd_geom(&r, g, 1, 0);
     if (rc == -2) return err_set(err, ERR_NOMEM, "out of memory");
     if (rc) return err_set(err, ERR_PARAM, "malformed WKB geometry");
     return 0;

@@ -10,10 +10,10 @@ int http_status_for(const struct err *err)
     if (err->http_status) return err->http_status;
     switch (err->code) {
     case ERR_PARAM:
-    case ERR_UNSUPPORTED: return 400;
+    case ERR_UNSUPPORTED:
+    case ERR_LIMIT: return 400; /* 413/429/503 are set explicitly where they apply */
     case ERR_NOT_FOUND: return 404;
     case ERR_FORBIDDEN: return 401;
-    case ERR_LIMIT: return 413;
     default: return 500;
     }
 }

@@ -3,12 +3,16 @@
  * API-key resolution, and the one place where handler errors become answers. */
 #include "http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
+#include "../query/query.h"
 #include "../store/store.h"
+#include "../tiles/tiles.h"
 
 static const struct route routes[] = {
     {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
@@ -17,6 +21,17 @@ static const struct route routes[] = {
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
+    {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
+    {"GET", "/api/v1/land/at", query_land_at, FORM_PROBLEM, "land_at"},
+    {"GET", "/api/v1/parcels", query_parcels, FORM_PROBLEM, "parcels"},
+    {"GET", "/api/v1/parcels/{parcel_key}", query_parcel, FORM_PROBLEM, "parcel"},
+    {"GET", "/api/v1/parcels/{parcel_key}/planning", query_parcel_planning, FORM_PROBLEM,
+     "parcel_planning"},
+    {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
+    {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
+    {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
+    {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };
 
 int http_route_count(void)
@@ -87,6 +102,43 @@ static int auth(struct request *req, struct err *err)
     return store_key_check(req->store, key, &req->role, &req->key_id, err);
 }
 
+/* Per-key request rate (cfg->limits.rate_per_minute): by key id, or by client address for a
+ * request without a key. ERR_LIMIT with status 429 and Retry-After past the budget. */
+static int rate_check(struct request *req, struct response *res, struct err *err)
+{
+    int per_minute = req->cfg ? req->cfg->limits.rate_per_minute : 0;
+    if (per_minute <= 0) return 0;
+    char who[64];
+    if (req->key_id)
+        snprintf(who, sizeof who, "key:%lld", (long long)req->key_id);
+    else
+        snprintf(who, sizeof who, "addr:%s", req->client_addr);
+    int wait = ratelimit_take(who, per_minute, ratelimit_now());
+    if (!wait) return 0;
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", wait);
+    resp_header(res, "Retry-After", secs);
+    err_set(err, ERR_LIMIT, "rate limit of %d requests per minute reached, retry in %d s",
+            per_minute, wait);
+    err->http_status = 429;
+    return ERR_LIMIT;
+}
+
+enum err_form http_route_form(const char *method, const char *path)
+{
+    struct request scratch;
+    memset(&scratch, 0, sizeof scratch);
+    scratch.path = path;
+    enum err_form form = FORM_PROBLEM;
+    for (int i = 0; i < (int)ARRAY_LEN(routes); i++)
+        if (match(routes[i].pattern, path, &scratch)) {
+            form = routes[i].form;
+            if (strcmp(routes[i].method, method) == 0) break;
+        }
+    free_params(&scratch);
+    return form;
+}
+
 int http_route(struct request *req, struct response *res)
 {
     struct err err;
@@ -117,6 +169,16 @@ int http_route(struct request *req, struct response *res)
     const struct route *r = &routes[found];
     req->err_form = r->form;
     int rc = auth(req, &err);
+    /* Counted whether the key was right or not (a failed key counts against the client
+     * address), so guessing keys is throttled too. /healthz stays outside: balancers poll it. */
+    if (r->fn != healthz_handler) {
+        struct err rate_err;
+        err_clear(&rate_err);
+        if (rate_check(req, res, &rate_err)) {
+            err = rate_err;
+            rc = ERR_LIMIT;
+        }
+    }
     if (!rc) rc = r->fn(req, res, &err);
     if (rc) {
         if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));

@@ -17,6 +17,7 @@
 
 #include "../geo/geo.h"
 #include "../store/store.h"
+#include "../tiles/tiles.h"
 
 struct worker {
     struct store *store;
@@ -28,6 +29,7 @@ struct server {
     const struct config *cfg;
     struct worker *workers;
     int n_workers;
+    struct tile_cache *tiles;
     pthread_mutex_t lock;
     pthread_cond_t freed;
     int inflight;
@@ -36,6 +38,7 @@ struct server {
 struct conn {
     struct buf body;
     int too_big;
+    int answered; /* a response was queued before the body was read */
     struct timespec start;
 };
 
@@ -76,6 +79,7 @@ static void checkin(struct server *s, struct worker *w)
 struct arg_ctx {
     struct kv *args;
     int n, cap;
+    int overflow; /* more than 1024 arguments, or out of memory: answered 400 */
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -85,14 +89,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     struct arg_ctx *a = cls;
     if (a->n == a->cap) {
         int cap = a->cap ? a->cap * 2 : 16;
-        if (cap > 1024) return MHD_NO;
-        struct kv *p = realloc(a->args, (size_t)cap * sizeof *p);
-        if (!p) return MHD_NO;
+        struct kv *p = cap > 1024 ? NULL : realloc(a->args, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->overflow = 1;
+            return MHD_NO;
+        }
         a->args = p;
         a->cap = cap;
     }
-    a->args[a->n].key = str_dup(key);
-    a->args[a->n].value = str_dup(value ? value : "");
+    char *k = str_dup(key), *v = str_dup(value ? value : "");
+    if (!k || !v) {
+        free(k), free(v);
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->args[a->n].key = k;
+    a->args[a->n].value = v;
     a->n++;
     return MHD_YES;
 }
@@ -142,6 +154,28 @@ static void set_base_url(struct request *req, const struct config *cfg, const ch
     while (l && req->base_url[l - 1] == '/') req->base_url[--l] = '\0';
 }
 
+static void set_client_addr(struct request *req, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    req->client_addr[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  req->client_addr, sizeof req->client_addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  req->client_addr, sizeof req->client_addr);
+}
+
+/* 1 when the Content-Length announced is already past the body limit (nothing is buffered). */
+static int announced_too_big(struct MHD_Connection *c, size_t max_body)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    long n;
+    return cl && str_to_long(cl, &n) == 0 && n > 0 && (unsigned long)n > max_body;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -155,7 +189,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!cn) return MHD_NO;
         buf_init(&cn->body);
         clock_gettime(CLOCK_MONOTONIC, &cn->start);
+        cn->too_big = announced_too_big(c, cfg->limits.max_body);
         *con_cls = cn;
+        /* A body announced past the limit is refused now, before it is read: libmicrohttpd
+         * sends the 413 instead of "100 Continue" and closes the connection after it. */
+        if (!cn->too_big) return MHD_YES;
+    } else if (cn->answered) {
+        *upload_size = 0; /* the 413 is queued: drop whatever of the body still arrives */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -189,6 +229,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     req.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     req.api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req.err_form = http_route_form(method, url);
+    set_client_addr(&req, c);
     set_base_url(&req, cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
 
     int route = -1;
@@ -210,6 +252,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         err.http_status = 503;
         http_write_error(&req, &res, &err);
         resp_header(&res, "Retry-After", "1");
+    } else if (args.overflow) {
+        err_set(&err, ERR_PARAM, "more than 1024 query parameters");
+        http_write_error(&req, &res, &err);
     } else if (cn->too_big) {
         err_set(&err, ERR_LIMIT, "request body larger than %zu bytes", cfg->limits.max_body);
         err.http_status = 413;
@@ -224,6 +269,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         struct worker *w = checkout(s);
         req.store = w->store;
         req.geo = w->geo;
+        req.tiles = s->tiles;
         store_set_deadline(w->store, cfg->limits.query_ms);
         route = http_route(&req, &res);
         store_set_deadline(w->store, 0);
@@ -240,6 +286,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     log_msg("info", "%s %s %d %zu %.1fms %s", method, url, status, res.body.len, secs * 1000,
             role_name(req.role));
     enum MHD_Result ret = send_response(c, &res);
+    cn->answered = 1;
     resp_fini(&res);
     for (int i = 0; i < args.n; i++) free(args.args[i].key), free(args.args[i].value);
     free(args.args);
@@ -264,6 +311,7 @@ static void free_server(struct server *s)
         geo_ctx_free(s->workers[i].geo);
     }
     free(s->workers);
+    tile_cache_close(s->tiles);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
 }
@@ -286,6 +334,13 @@ int http_serve(const struct config *cfg, struct err *err)
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
                          cfg->db_path);
     }
+    char *tiles_path = rc ? NULL : tile_cache_path(cfg->db_path);
+    if (!rc && (!tiles_path || tile_cache_open(tiles_path, (size_t)256 << 20, &s.tiles, err)))
+        rc = tiles_path ? (int)err->code : err_set(err, ERR_NOMEM, "out of memory");
+    free(tiles_path);
+    if (!rc && s.n_workers) /* catch up with changes made while the server was down */
+        rc = tile_cache_sync(s.tiles, s.workers[0].store, s.workers[0].geo,
+                             store_srid(s.workers[0].store), err);
     if (rc) {
         free_server(&s);
         return rc;
@@ -311,6 +366,8 @@ int http_serve(const struct config *cfg, struct err *err)
         &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!d) {
         free_server(&s);

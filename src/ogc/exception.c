@@ -42,6 +42,7 @@ void ows_exception_report(struct response *res, int status, const struct err *er
 void wms_service_exception(const struct request *req, struct response *res, int status,
                            const struct err *err)
 {
+    if (wms_exception_image(req, res, err)) return; /* EXCEPTIONS=INIMAGE / BLANK */
     const char *version = req_arg_ci(req, "VERSION");
     if (!version) version = req_arg_ci(req, "WMTVER");
     int v111 = version && strcmp(version, "1.1.1") == 0;

@@ -98,6 +98,16 @@ int store_query_count(struct store *st, const struct store_query *q, int64_t *co
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
 
+/* Attribute lookups (lookup.c), for the land API. */
+/* Appends `"field" OP ?` to b (joined with " AND " when b is not empty); op is one of = <> < <=
+ * > >=; field indexes layer->fields. ERR_INTERNAL for a bad op or index, ERR_NOMEM. */
+int store_where_field(struct buf *b, const struct layer_def *l, int field, const char *op);
+/* Appends `"field" IN (?, ...)` with n placeholders, joined the same way. */
+int store_where_in(struct buf *b, const struct layer_def *l, int field, int n);
+/* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
+ * and (commune_code, sheet_no, parcel_no) for parcels. Needs a writable store. ERR_DB. */
+int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err);
+
 /* API keys (spp_keys): stored as SHA-256 hex of the key. */
 struct key_info {
     int64_t id;
@@ -117,6 +127,24 @@ int store_key_revoke(struct store *st, int64_t id, struct err *err);
 /* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills role and id. */
 int store_key_check(struct store *st, const char *key, enum role *role, int64_t *id,
                     struct err *err);
+
+/* Changes (spp_changes): areas changed by imports and edits, for exact tile invalidation. */
+struct store_change {
+    int64_t id;
+    const char *layer; /* valid during the callback */
+    int has_bbox;      /* 0: the whole layer changed */
+    struct bbox bbox;  /* storage CRS */
+};
+/* 1 if another connection committed since the last call on this connection (or on the first
+ * call), 0 otherwise. Cheap: PRAGMA data_version. */
+int store_changed(struct store *st);
+/* Largest spp_changes id (0 when none). */
+int store_changes_max(struct store *st, int64_t *id, struct err *err);
+/* Calls fn for each change with id > after, in id order; fn's non-zero return stops and is
+ * returned. ERR_DB. */
+int store_changes_since(struct store *st, int64_t after,
+                        int (*fn)(void *ud, const struct store_change *c), void *ud,
+                        struct err *err);
 
 /* Transactions for writers (the importer, the key commands). */
 int store_exec(struct store *st, const char *sql, struct err *err);

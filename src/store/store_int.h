@@ -25,6 +25,7 @@ struct store {
     uint64_t tick;
     struct timespec deadline;
     int has_deadline;
+    int64_t data_version; /* last PRAGMA data_version seen (store_changed) */
 };
 
 /* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.

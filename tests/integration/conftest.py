@@ -140,3 +140,25 @@ def catalog():
                 obj = json.load(f)
             layers[obj["id"]] = obj
     return layers
+
+
+# Under `make asan` (SPP_SANITIZED=1) every server's log is read when the session ends: a
+# sanitizer report (AddressSanitizer, LeakSanitizer at exit, UndefinedBehaviorSanitizer) in any
+# of them fails the run, even when the requests themselves were answered correctly.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanitizer_reports(workdir):
+    yield
+    if not os.environ.get("SPP_SANITIZED"):
+        return
+    bad = []
+    for name in sorted(os.listdir(workdir)):
+        if name.endswith(".log"):
+            with open(os.path.join(workdir, name), errors="replace") as f:
+                text = f.read()
+            if any(m in text for m in SANITIZER_MARKS):
+                bad.append(f"{name}:\n{text[-4000:]}")
+    assert not bad, "sanitizer reports in server logs:\n" + "\n".join(bad)

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/* compile.c: a checked filter tree -> an SQL fragment over one layer table with '?' placeholders
+ * and the values to bind. Column names come from the catalog (by the field index filter_check
+ * resolved), never from the request. Spatial predicates are transformed into the storage CRS
+ * through geo (the one official VN-2000 transformation), pre-filtered through the layer's
+ * SpatiaLite R*Tree and then tested exactly with the SpatiaLite function. */
+#include "filter_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void filter_sql_init(struct filter_sql *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_init(&out->sql);
+    buf_init(&out->blobs);
+}
+
+void filter_sql_fini(struct filter_sql *out)
+{
+    buf_fini(&out->sql);
+    buf_fini(&out->blobs);
+    for (int i = 0; i < out->n_owned; i++)
+        free(out->owned[i]);
+    free(out->owned);
+    free(out->params);
+    memset(out, 0, sizeof *out);
+}
+
+static int own(struct filter_sql *o, void *p)
+{
+    if (!p) return ERR_NOMEM;
+    if (o->n_owned == o->cap_owned) {
+        int cap = o->cap_owned ? o->cap_owned * 2 : 8;
+        void **n = realloc(o->owned, (size_t)cap * sizeof *n);
+        if (!n) {
+            free(p);
+            return ERR_NOMEM;
+        }
+        o->owned = n;
+        o->cap_owned = cap;
+    }
+    o->owned[o->n_owned++] = p;
+    return 0;
+}
+
+static struct value *param(struct filter_sql *o)
+{
+    if (o->n_params == o->cap_params) {
+        int cap = o->cap_params ? o->cap_params * 2 : 16;
+        struct value *n = realloc(o->params, (size_t)cap * sizeof *n);
+        if (!n) return NULL;
+        o->params = n;
+        o->cap_params = cap;
+    }
+    struct value *v = &o->params[o->n_params++];
+    memset(v, 0, sizeof *v);
+    return v;
+}
+
+static int bind_double(struct filter_sql *o, double d)
+{
+    struct value *v = param(o);
+    if (!v) return ERR_NOMEM;
+    v->type = VAL_REAL, v->d = d;
+    return 0;
+}
+
+static int bind_int(struct filter_sql *o, int64_t i)
+{
+    struct value *v = param(o);
+    if (!v) return ERR_NOMEM;
+    v->type = VAL_INT, v->i = i, v->d = (double)i;
+    return 0;
+}
+
+static int bind_bytes(struct filter_sql *o, enum value_type t, const void *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy || own(o, copy)) return ERR_NOMEM;
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    struct value *v = param(o);
+    if (!v) return ERR_NOMEM;
+    v->type = t, v->s = copy, v->len = (int)len;
+    return 0;
+}
+
+static int bind_lit(struct filter_sql *o, const struct filter_literal *l)
+{
+    switch (l->type) {
+    case VAL_INT:
+        return bind_int(o, l->i);
+    case VAL_REAL:
+        return bind_double(o, l->d);
+    case VAL_TEXT:
+        return bind_bytes(o, VAL_TEXT, l->s, strlen(l->s));
+    default: {
+        struct value *v = param(o);
+        return v ? 0 : ERR_NOMEM;
+    }
+    }
+}
+
+static int put_col(struct buf *b, const struct layer_def *l, int field)
+{
+    if (field < 0) return buf_puts(b, "fid");
+    return buf_printf(b, "\"%s\"", l->fields[field].name);
+}
+
+static int is_text_field(const struct layer_def *l, int field)
+{
+    return field >= 0 && (l->fields[field].type == FT_TEXT || l->fields[field].type == FT_DATE);
+}
+
+/* LIKE pattern ('%' '_' '\\'-escaped) -> GLOB pattern (case-sensitive) */
+static char *like_to_glob(const char *p)
+{
+    struct buf b;
+    buf_init(&b);
+    for (; *p; p++) {
+        char c = *p;
+        if (c == '\\' && p[1]) {
+            c = *++p;
+        } else if (c == '%') {
+            buf_putc(&b, '*');
+            continue;
+        } else if (c == '_') {
+            buf_putc(&b, '?');
+            continue;
+        }
+        if (c == '*' || c == '?' || c == '[')
+            buf_printf(&b, "[%c]", c);
+        else
+            buf_putc(&b, c);
+    }
+    if (buf_reserve(&b, 0)) return NULL;
+    return buf_take(&b, NULL);
+}
+
+static int compile_compare(const struct filter_node *n, const struct layer_def *l,
+                           struct filter_sql *o)
+{
+    static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
+    struct buf *b = &o->sql;
+    int ci = !n->match_case && is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
+    int rc = 0;
+    if (ci)
+        rc = buf_puts(b, "lower(") || put_col(b, l, n->field) || buf_puts(b, ")");
+    else
+        rc = put_col(b, l, n->field);
+    rc = rc || buf_printf(b, " %s ", ops[n->op - FOP_EQ]);
+    rc = rc || buf_puts(b, ci ? "lower(?)" : "?");
+    return rc || bind_lit(o, &n->values[0]);
+}
+
+static int compile_like(const struct filter_node *n, const struct layer_def *l,
+                        struct filter_sql *o)
+{
+    struct buf *b = &o->sql;
+    if (n->match_case) {
+        char *g = like_to_glob(n->values[0].s);
+        if (!g || own(o, g)) return ERR_NOMEM;
+        struct filter_literal lit = {.type = VAL_TEXT, .s = g};
+        return put_col(b, l, n->field) || buf_puts(b, " GLOB ?") || bind_lit(o, &lit);
+    }
+    return put_col(b, l, n->field) || buf_puts(b, " LIKE ? ESCAPE '\\'") ||
+           bind_lit(o, &n->values[0]);
+}
+
+static int compile_scalar(const struct filter_node *n, const struct layer_def *l,
+                          struct filter_sql *o)
+{
+    struct buf *b = &o->sql;
+    int rc = 0;
+    switch (n->op) {
+    case FOP_LIKE:
+        return compile_like(n, l, o);
+    case FOP_BETWEEN:
+        return put_col(b, l, n->field) || buf_puts(b, " BETWEEN ? AND ?") ||
+               bind_lit(o, &n->values[0]) || bind_lit(o, &n->values[1]);
+    case FOP_IN:
+        if (n->n_values == 0) return buf_puts(b, "0");
+        rc = put_col(b, l, n->field) || buf_puts(b, " IN (");
+        for (int i = 0; i < n->n_values && !rc; i++)
+            rc = buf_puts(b, i ? ",?" : "?") || bind_lit(o, &n->values[i]);
+        return rc || buf_putc(b, ')');
+    case FOP_ISNULL:
+        if (n->field == -2) return buf_puts(b, "geom IS NULL");
+        return put_col(b, l, n->field) || buf_puts(b, " IS NULL");
+    case FOP_RESOURCE_ID:
+        if (n->n_ids == 0) return buf_puts(b, "0");
+        rc = buf_puts(b, "fid IN (");
+        for (int i = 0; i < n->n_ids && !rc; i++)
+            rc = buf_puts(b, i ? ",?" : "?") || bind_int(o, n->ids[i]);
+        return rc || buf_putc(b, ')');
+    default:
+        return compile_compare(n, l, o);
+    }
+}
+
+/* Densifies the edges of the (envelope) rings of g so that a box keeps its shape in another CRS. */
+static int densify(struct geom *g, struct geom *out)
+{
+    enum { STEPS = 16 };
+    geom_init(out);
+    out->type = g->type;
+    for (int i = 0; i < g->n_parts; i++) {
+        const struct geom_part *p = &g->parts[i];
+        double *xy = malloc(((size_t)(p->n - 1) * STEPS + 1) * 2 * sizeof *xy);
+        if (!xy) return ERR_NOMEM;
+        int k = 0;
+        for (int j = 0; j + 1 < p->n; j++)
+            for (int s = 0; s < STEPS; s++) {
+                double t = (double)s / STEPS;
+                xy[k++] = p->xy[2 * j] + t * (p->xy[2 * j + 2] - p->xy[2 * j]);
+                xy[k++] = p->xy[2 * j + 1] + t * (p->xy[2 * j + 3] - p->xy[2 * j + 1]);
+            }
+        xy[k++] = p->xy[2 * (p->n - 1)], xy[k++] = p->xy[2 * (p->n - 1) + 1];
+        int rc = fgeom_add_part(out, p->ring, xy, k / 2);
+        free(xy);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* A box that does not transform as a whole (QGIS sends BBOX=-1e8,-1e8,1e8,1e8): sample a grid
+ * over it, keep the points inside the CRS's area, and use their envelope in the storage CRS. */
+static int clamp_box(struct geo_ctx *geo, int src, int dst, struct bbox *in, struct geom *out,
+                     struct err *err)
+{
+    enum { N = 41 };
+    if (geo_crs_geographic(geo, src) || src == GEO_SRID_CRS84) {
+        in->minx = fmax(in->minx, -180), in->maxx = fmin(in->maxx, 180);
+        in->miny = fmax(in->miny, -90), in->maxy = fmin(in->maxy, 90);
+    }
+    double *xy = malloc(N * N * 2 * sizeof *xy);
+    if (!xy) return err_set(err, ERR_NOMEM, "out of memory");
+    int k = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            xy[k++] = in->minx + (in->maxx - in->minx) * i / (N - 1);
+            xy[k++] = in->miny + (in->maxy - in->miny) * j / (N - 1);
+        }
+    struct err ignore;
+    err_clear(&ignore);
+    geo_transform(geo, src, dst, xy, N * N, &ignore);
+    struct bbox b;
+    bbox_empty(&b);
+    for (int i = 0; i < N * N; i++)
+        if (isfinite(xy[2 * i]) && isfinite(xy[2 * i + 1]) && fabs(xy[2 * i]) < 1e15 &&
+            fabs(xy[2 * i + 1]) < 1e15)
+            bbox_add(&b, xy[2 * i], xy[2 * i + 1]);
+    free(xy);
+    geom_fini(out);
+    if (bbox_is_empty(&b))
+        return err_setl(err, ERR_PARAM, "BBOX", "the box lies outside the area of its CRS");
+    return fgeom_envelope(out, b.minx, b.miny, b.maxx, b.maxy) ? ERR_NOMEM : 0;
+}
+
+/* The node's literal in the storage CRS, x = easting. */
+static int literal_in_storage(const struct filter_node *n, int storage_srid, struct geo_ctx *geo,
+                              struct geom *g, struct err *err)
+{
+    geom_init(g);
+    int rc = geom_from_wkb(g, n->wkb, n->wkb_len, err);
+    if (rc) return rc;
+    int src = n->srid ? n->srid : storage_srid;
+    if (n->authority_axes && src != GEO_SRID_CRS84 && geo && geo_crs_latlon(geo, src))
+        for (size_t i = 0; i + 1 < g->n_coords; i += 2) {
+            double t = g->coords[i];
+            g->coords[i] = g->coords[i + 1], g->coords[i + 1] = t;
+        }
+    if (src == storage_srid) return 0;
+    if (!geo) return err_set(err, ERR_INTERNAL, "no CRS context");
+    struct bbox box;
+    geom_bbox(g, &box);
+    if (n->op == FOP_BBOX) {
+        struct geom d;
+        if ((rc = densify(g, &d))) {
+            geom_fini(&d);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
+        geom_fini(g);
+        *g = d;
+    }
+    struct err terr;
+    err_clear(&terr);
+    rc = geo_transform(geo, src, storage_srid, g->coords, g->n_coords / 2, &terr);
+    if (rc && n->op == FOP_BBOX && geo_crs_known(geo, src))
+        return clamp_box(geo, src, storage_srid, &box, g, err);
+    if (rc) {
+        char name[32];
+        return err_setl(err, ERR_PARAM, "FILTER", "geometry cannot be transformed from %s: %s",
+                        geo_crs_name(src, name), terr.msg);
+    }
+    return 0;
+}
+
+static int rtree_prefilter(struct filter_sql *o, const struct layer_def *l, const struct bbox *b,
+                           double grow, int negate)
+{
+    int rc = buf_printf(&o->sql,
+                        "fid %sIN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ? AND xmax >= ?"
+                        " AND ymin <= ? AND ymax >= ?)",
+                        negate ? "NOT " : "", l->id);
+    return rc || bind_double(o, b->maxx + grow) || bind_double(o, b->minx - grow) ||
+           bind_double(o, b->maxy + grow) || bind_double(o, b->miny - grow);
+}
+
+static int bind_geom(struct filter_sql *o, const struct geom *g, int srid)
+{
+    struct buf w;
+    buf_init(&w);
+    int rc = geom_to_wkb(g, &w);
+    if (!rc) rc = buf_printf(&o->sql, "GeomFromWKB(?, %d)", srid);
+    if (!rc) rc = bind_bytes(o, VAL_BLOB, w.data, w.len);
+    buf_fini(&w);
+    return rc;
+}
+
+static int compile_spatial(const struct filter_node *n, const struct layer_def *l, int storage_srid,
+                           struct geo_ctx *geo, struct filter_sql *o, struct err *err)
+{
+    static const char *const fn[] = {"ST_Intersects", "ST_Intersects", "ST_Within",
+                                     "ST_Contains",   "ST_Disjoint",   "ST_Equals",
+                                     "ST_Touches",    "ST_Overlaps",   "ST_Crosses"};
+    struct geom g;
+    int rc = literal_in_storage(n, storage_srid, geo, &g, err);
+    if (rc) {
+        geom_fini(&g);
+        return rc;
+    }
+    struct bbox box;
+    geom_bbox(&g, &box);
+    struct buf *b = &o->sql;
+    double d = n->distance;
+    switch (n->op) {
+    case FOP_DISJOINT:
+        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, 0, 1) ||
+             buf_puts(b, " OR ST_Disjoint(geom, ") || bind_geom(o, &g, storage_srid) ||
+             buf_puts(b, ") = 1)");
+        break;
+    case FOP_BEYOND:
+        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, d, 1) ||
+             buf_puts(b, " OR ST_Distance(geom, ") || bind_geom(o, &g, storage_srid) ||
+             buf_puts(b, ") > ?)") || bind_double(o, d);
+        break;
+    case FOP_DWITHIN:
+        rc = rtree_prefilter(o, l, &box, d, 0) || buf_puts(b, " AND ST_Distance(geom, ") ||
+             bind_geom(o, &g, storage_srid) || buf_puts(b, ") <= ?") || bind_double(o, d);
+        break;
+    case FOP_BBOX:
+        /* features whose own box lies inside the query box intersect it: skip GEOS for them */
+        rc = rtree_prefilter(o, l, &box, 0, 0) ||
+             buf_puts(b, " AND ((MbrMinX(geom) >= ? AND MbrMaxX(geom) <= ? AND MbrMinY(geom) >= ?"
+                         " AND MbrMaxY(geom) <= ?) OR ST_Intersects(geom, ") ||
+             bind_double(o, box.minx) || bind_double(o, box.maxx) || bind_double(o, box.miny) ||
+             bind_double(o, box.maxy) || bind_geom(o, &g, storage_srid) || buf_puts(b, ") = 1)");
+        break;
+    default:
+        rc = rtree_prefilter(o, l, &box, 0, 0) ||
+             buf_printf(b, " AND %s(geom, ", fn[n->op - FOP_BBOX]) ||
+             bind_geom(o, &g, storage_srid) || buf_puts(b, ") = 1");
+    }
+    geom_fini(&g);
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+static int compile_node(const struct filter_node *n, const struct layer_def *l, int storage_srid,
+                        struct geo_ctx *geo, struct filter_sql *o, struct err *err)
+{
+    struct buf *b = &o->sql;
+    int rc = 0;
+    switch (n->op) {
+    case FOP_AND:
+    case FOP_OR:
+        if (n->n_children == 0) return buf_puts(b, n->op == FOP_AND ? "1" : "0");
+        rc = buf_putc(b, '(');
+        for (int i = 0; i < n->n_children && !rc; i++) {
+            if (i) rc = buf_puts(b, n->op == FOP_AND ? " AND " : " OR ");
+            rc = rc || compile_node(n->children[i], l, storage_srid, geo, o, err);
+        }
+        return rc || buf_putc(b, ')');
+    case FOP_NOT:
+        if (n->n_children != 1) return err_setl(err, ERR_PARAM, "FILTER", "NOT takes one operand");
+        rc = buf_puts(b, "NOT coalesce(");
+        rc = rc || compile_node(n->children[0], l, storage_srid, geo, o, err);
+        return rc || buf_puts(b, ", 0)");
+    case FOP_INCLUDE:
+        return buf_puts(b, "1");
+    case FOP_EXCLUDE:
+        return buf_puts(b, "0");
+    default:
+        break;
+    }
+    if (n->op >= FOP_BBOX && n->op <= FOP_BEYOND)
+        return compile_spatial(n, l, storage_srid, geo, o, err);
+    if (n->op != FOP_RESOURCE_ID && n->op != FOP_ISNULL && n->field < -1)
+        return err_set(err, ERR_INTERNAL, "filter not checked");
+    int need = n->op == FOP_BETWEEN                                                 ? 2
+               : n->op == FOP_IN || n->op == FOP_ISNULL || n->op == FOP_RESOURCE_ID ? 0
+                                                                                    : 1;
+    if (n->n_values < need)
+        return err_setl(err, ERR_PARAM, "FILTER", "operator is missing a value");
+    return compile_scalar(n, l, o) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
+                   struct geo_ctx *geo, struct filter_sql *out, struct err *err)
+{
+    if (!f || !f->root) return buf_puts(&out->sql, "1") ? ERR_NOMEM : 0;
+    int rc = compile_node(f->root, layer, storage_srid, geo, out, err);
+    if (rc && err && err->code) return err->code;
+    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
+    return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* batch_int.h: the state of one import batch, shared by batch.c (transaction, layers, changes),
+ * process.c (one source: sample, decide, stream, insert), topology.c (parcel overlaps and gaps)
+ * and report.c (report.json, report.html, progress). */
+#ifndef SPP_BATCH_INT_H
+#define SPP_BATCH_INT_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "../store/store_int.h"
+#include "import_int.h"
+
+struct batch {
+    const struct import_opts *o;
+    const struct catalog *cat;
+    struct manifest *m;
+    struct store *st;
+    sqlite3 *db;
+    struct geo_ctx *geo;
+    struct geomfix *gf;
+    struct crs_context cx;
+    int ref_dirty;               /* parcels changed: rebuild the overlay reference */
+    int srid;                    /* storage CRS */
+    char batch_id[64];
+    char started[32];
+    sqlite3_stmt *ins_finding;
+    json_t *report, *layers, *sources, *checksums;
+    int64_t n_read, n_written, n_rejected;
+    int n_layers;
+    int64_t *cells;              /* changed 500 m cells of the current layer */
+    size_t n_cells, cap_cells;
+    int progress_fd;             /* -1: silent */
+};
+
+/* batch.c */
+int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row, const char *severity,
+                  const char *kind, const char *msg);
+void batch_cells_add(struct batch *b, const struct bbox *box);
+void batch_cells_compact(struct batch *b);
+int batch_refresh_area(struct batch *b, const struct layer_def *cur);
+int batch_refresh_ref(struct batch *b);
+
+/* process.c: reads one source into the layer through ins; *fid counts the layer's features. */
+int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid,
+                 struct err *err);
+
+/* topology.c: overlaps and gaps between neighbouring parcels above a tolerance, as findings. */
+int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err *err);
+
+/* report.c */
+json_t *report_layer(struct batch *b, const struct layer_def *l);
+int report_thumbnails(struct batch *b, struct err *err);
+int report_write(struct batch *b, const char *dir, struct err *err);
+void progress_update(struct batch *b, const char *label, int64_t done, int64_t total, int final);
+
+#endif

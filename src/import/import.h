@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* import: reads the files a city really has (SHP, TAB/MIF, GeoJSON, GPKG, FileGDB, KML, CSV/XLSX
+ * coordinate lists, DXF, DGN v7) through GDAL/OGR and normalises them into the catalog's layers:
+ * CRS detected and repaired, text decoded from legacy Vietnamese encodings to NFC UTF-8, fields
+ * mapped through the catalog aliases, codes through the code lists, geometries made valid. A batch
+ * replaces the layers it touches in one write transaction, with lineage, spp_imports,
+ * spp_changes and a report (report.json, report.html). */
+#ifndef SPP_IMPORT_H
+#define SPP_IMPORT_H
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../geo/geo.h"
+#include "../store/store.h"
+
+struct import_opts {
+    const char *manifest;      /* manifest JSON path, or NULL */
+    const char *layer;         /* with sources: the target layer id */
+    char **sources;            /* source files for --layer */
+    int n_sources;
+    const char *report_dir;    /* NULL: no report files */
+    int dry_run;               /* 1: everything but writing the store */
+    int progress;              /* 1: progress bar (a terminal), 0: plain lines */
+    int quiet;                 /* 1: no progress output at all */
+};
+
+struct import_summary {
+    int n_layers;              /* layers written */
+    int64_t n_read, n_written, n_rejected;
+    char batch[64];
+};
+
+/* Runs one batch. Opens (and if needed initialises) the store at cfg->db_path, unless dry_run
+ * and the store does not exist. On any error the store is unchanged; err names the source.
+ * ERR_PARAM for bad input (unknown layer, undecidable CRS, empty source), ERR_IO for missing or
+ * unreadable files. */
+int import_run(const struct config *cfg, const struct import_opts *o, struct import_summary *sum,
+               struct err *err);
+
+#endif

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: MIT */
+/* process.c: one source into its layer. A sample pass (the first SAMPLE records) detects each
+ * text field's encoding and collects coordinates and geometries for the CRS decision; field names
+ * are decoded and mapped to the catalog (manifest renames, then aliases, case- and
+ * diacritics-insensitive). Then every record is normalised: text decoded to NFC, values mapped,
+ * coerced and range-checked, codes normalised, defaults and derived values filled, geometry made
+ * valid in the storage CRS, lineage added; a record that cannot be normalised is rejected with its
+ * row and reason, the rest is inserted with fids in source order. */
+#define GEOS_USE_ONLY_R_API
+#include "batch_int.h"
+
+#include <geos_c.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SAMPLE 2000
+#define MAX_LISTED 200
+
+struct fieldinfo {
+    int target;            /* catalog field index, -1 unmapped */
+    enum text_enc enc;
+    double conf;
+    struct text_detect det;
+};
+
+struct srcstate {
+    const struct src_spec *spec;
+    const struct layer_def *l;
+    struct rec_src *rs;
+    struct fieldinfo *fi;
+    int nf;
+    struct crs_decision crs;
+    const char *layer_enc;
+    json_t *rep, *rejects, *repairs, *codes;
+    int64_t read, written, rejected, repaired;
+    /* one record's values, per catalog field */
+    int *vt;               /* 0 null, 1 int, 2 real, 3 text */
+    int64_t *vi;
+    double *vd;
+    struct buf *vs;
+    struct buf wkb, tmp;
+};
+
+/* ---- sample pass ---- */
+
+static void sample_geom(struct batch *b, struct crs_sample *smp, const struct rec *r, int *cap_xy)
+{
+    struct geom g;
+    geom_init(&g);
+    struct err e;
+    err_clear(&e);
+    if (geom_from_wkb(&g, r->wkb, r->wkb_len, &e) == 0) {
+        for (int p = 0; p < g.n_parts; p++)
+            for (int k = 0; k < g.parts[p].n && k < 8; k++) {
+                if ((int)smp->n >= *cap_xy) {
+                    int cap = *cap_xy ? *cap_xy * 2 : 1024;
+                    double *xy = realloc(smp->xy, (size_t)cap * 2 * sizeof *xy);
+                    if (!xy) break;
+                    smp->xy = xy, *cap_xy = cap;
+                }
+                smp->xy[2 * smp->n] = g.parts[p].xy[2 * k];
+                smp->xy[2 * smp->n + 1] = g.parts[p].xy[2 * k + 1];
+                smp->n++;
+            }
+    }
+    geom_fini(&g);
+    if (smp->n_geoms < 200) {
+        GEOSContextHandle_t h = geo_geos(b->geo);
+        GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+        GEOSGeometry *gg = GEOSWKBReader_read_r(h, rd, r->wkb, r->wkb_len);
+        GEOSWKBReader_destroy_r(h, rd);
+        if (gg) smp->geoms[smp->n_geoms++] = gg;
+    }
+}
+
+static int sample(struct batch *b, struct srcstate *s, struct crs_sample *smp, struct err *err)
+{
+    struct rec r;
+    int rc = 0, n = 0, cap_xy = 0;
+    smp->geoms = calloc(200, sizeof(void *));
+    enum geom_type t = s->l->geom;
+    smp->geom_dim = (t == GT_POINT || t == GT_MULTIPOINT) ? 0 : (t == GT_LINESTRING || t == GT_MULTILINESTRING) ? 1 : 2;
+    while (n < SAMPLE && (rc = rec_src_next(s->rs, &r, err)) == 1) {
+        n++;
+        for (int i = 0; i < s->nf; i++)
+            if (r.vals[i]) text_detect_add(&s->fi[i].det, r.vals[i], strlen(r.vals[i]));
+        if (r.wkb) sample_geom(b, smp, &r, &cap_xy);
+    }
+    if (rc < 0) return -rc;
+    rec_src_rewind(s->rs);
+    if (n == 0) return err_set(err, ERR_PARAM, "%s: no features%s", s->spec->path, s->spec->filter ? " (after the filter)" : "");
+    return 0;
+}
+
+static void free_sample(struct batch *b, struct crs_sample *smp)
+{
+    GEOSContextHandle_t h = geo_geos(b->geo);
+    for (int i = 0; i < smp->n_geoms; i++) GEOSGeom_destroy_r(h, smp->geoms[i]);
+    free(smp->geoms);
+    free(smp->xy);
+}
+
+/* ---- encodings and field mapping ---- */
+
+static int is_lineage(const char *name)
+{
+    return strcmp(name, "src_file") == 0 || strcmp(name, "src_crs") == 0 || strcmp(name, "src_encoding") == 0 ||
+           strcmp(name, "import_batch") == 0;
+}
+
+static int match_field(const struct layer_def *l, const struct src_spec *spec, const char *raw, const char *name)
+{
+    char *f = text_fold(name), *fr = text_fold(raw);
+    int hit = -1;
+    for (int i = 0; i < spec->n_rename && hit < 0; i++) {
+        char *fa = text_fold(spec->rename_from[i]);
+        if (fa && ((f && strcmp(fa, f) == 0) || (fr && strcmp(fa, fr) == 0)))
+            hit = layer_field_index(l, spec->rename_to[i]);
+        free(fa);
+    }
+    for (int i = 0; i < l->n_fields && hit < 0 && f && *f; i++) {
+        const struct field_def *fd = &l->fields[i];
+        if (is_lineage(fd->name)) continue;
+        char *fn = text_fold(fd->name);
+        if (fn && strcmp(fn, f) == 0) hit = i;
+        free(fn);
+        for (int a = 0; a < fd->n_aliases && hit < 0; a++) {
+            char *fa = text_fold(fd->aliases[a]);
+            if (fa && strcmp(fa, f) == 0) hit = i;
+            free(fa);
+        }
+    }
+    free(f), free(fr);
+    return hit;
+}
+
+static void decide_encodings(struct srcstate *s)
+{
+    long best_n = -1;
+    s->layer_enc = text_enc_name(ENC_ASCII);
+    for (int i = 0; i < s->nf; i++) {
+        struct fieldinfo *fi = &s->fi[i];
+        if (s->spec->has_enc) {
+            fi->enc = s->spec->enc, fi->conf = 1;
+        } else {
+            fi->enc = text_detect_result(&fi->det, &fi->conf);
+        }
+        if (fi->det.n_nonascii > best_n && fi->enc != ENC_ASCII) {
+            best_n = fi->det.n_nonascii;
+            s->layer_enc = text_enc_name(fi->enc);
+        }
+    }
+    if (s->spec->has_enc) s->layer_enc = text_enc_name(s->spec->enc);
+}
+
+static void map_fields(struct srcstate *s)
+{
+    struct text_detect names;
+    text_detect_init(&names);
+    for (int i = 0; i < s->nf; i++) {
+        const char *n = rec_src_field_name(s->rs, i);
+        text_detect_add(&names, n, strlen(n));
+    }
+    double c;
+    enum text_enc ne = s->spec->has_enc ? s->spec->enc : text_detect_result(&names, &c);
+    json_t *mapped = json_object(), *unmapped = json_array(), *enc = json_object();
+    int taken[512] = {0};
+    for (int i = 0; i < s->nf; i++) {
+        const char *raw = rec_src_field_name(s->rs, i);
+        struct buf nm;
+        buf_init(&nm);
+        if (text_decode(raw, strlen(raw), ne, &nm)) buf_puts(&nm, raw);
+        int t = match_field(s->l, s->spec, raw, nm.data ? nm.data : "");
+        if (t >= 0 && t < 512 && taken[t]) t = -1; /* the first source field wins */
+        s->fi[i].target = t;
+        if (t >= 0) {
+            if (t < 512) taken[t] = 1;
+            json_object_set_new(mapped, nm.data ? nm.data : raw, json_string(s->l->fields[t].name));
+        } else {
+            json_array_append_new(unmapped, json_string(nm.data ? nm.data : raw));
+        }
+        if (s->fi[i].det.n_values) {
+            json_t *e = json_object();
+            json_object_set_new(e, "encoding", json_string(text_enc_name(s->fi[i].enc)));
+            json_object_set_new(e, "confidence", json_real(round(s->fi[i].conf * 1000) / 1000));
+            json_object_set_new(e, "values_sampled", json_integer(s->fi[i].det.n_values));
+            json_object_set_new(e, "non_ascii", json_integer(s->fi[i].det.n_nonascii));
+            json_object_set_new(enc, nm.data ? nm.data : raw, e);
+        }
+        buf_fini(&nm);
+    }
+    json_t *fields = json_object();
+    json_object_set_new(fields, "mapped", mapped);
+    json_object_set_new(fields, "unmapped", unmapped);
+    json_object_set_new(fields, "names_encoding", json_string(text_enc_name(ne)));
+    json_object_set_new(s->rep, "fields", fields);
+    json_t *encs = json_object();
+    json_object_set_new(encs, "layer", json_string(s->layer_enc));
+    json_object_set_new(encs, "fields", enc);
+    json_object_set_new(encs, "pinned", json_boolean(s->spec->has_enc));
+    json_object_set_new(s->rep, "encoding", encs);
+}
+
+/* ---- one record ---- */
+
+static void count_in(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+static void code_stat(struct srcstate *s, const char *field, const char *how, const char *unknown)
+{
+    json_t *f = json_object_get(s->codes, field);
+    if (!f) {
+        f = json_object();
+        json_object_set_new(f, "mapped", json_integer(0));
+        json_object_set_new(f, "how", json_object());
+        json_object_set_new(f, "unknown", json_object());
+        json_object_set_new(s->codes, field, f);
+    }
+    if (how[0]) {
+        count_in(f, "mapped");
+        count_in(json_object_get(f, "how"), how);
+    }
+    if (unknown[0]) count_in(json_object_get(f, "unknown"), unknown);
+}
+
+static int set_text_value(struct srcstate *s, int t, const char *v, char *why, size_t wn, struct batch *b,
+                          int64_t row)
+{
+    const struct field_def *fd = &s->l->fields[t];
+    buf_reset(&s->vs[t]);
+    s->vt[t] = 0;
+    if (!v || !*v) return 0;
+    switch (fd->type) {
+    case FT_INTEGER:
+    case FT_REAL: {
+        double d;
+        if (attr_parse_number(v, &d)) {
+            snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
+            return 1;
+        }
+        if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max)) {
+            snprintf(why, wn, "field %s: %g is outside [%g, %g]", fd->name, d, fd->has_min ? fd->min : -INFINITY,
+                     fd->has_max ? fd->max : INFINITY);
+            return 1;
+        }
+        if (fd->type == FT_INTEGER) {
+            if (fabs(d - round(d)) > 1e-9) {
+                snprintf(why, wn, "field %s: %g is not a whole number", fd->name, d);
+                return 1;
+            }
+            s->vt[t] = 1, s->vi[t] = (int64_t)llround(d);
+        } else {
+            s->vt[t] = 2, s->vd[t] = d;
+        }
+        return 0;
+    }
+    case FT_BOOLEAN: {
+        int yes;
+        if (attr_parse_bool(v, &yes)) {
+            snprintf(why, wn, "field %s: \"%.60s\" is not yes/no", fd->name, v);
+            return 1;
+        }
+        s->vt[t] = 1, s->vi[t] = yes;
+        return 0;
+    }
+    case FT_DATE: {
+        char iso[11];
+        if (attr_parse_date(v, iso)) {
+            snprintf(why, wn, "field %s: \"%.60s\" is not a date", fd->name, v);
+            return 1;
+        }
+        s->vt[t] = 3;
+        return buf_puts(&s->vs[t], iso) ? -ERR_NOMEM : 0;
+    }
+    default: break;
+    }
+    if (fd->codelist) {
+        char how[64], unknown[128];
+        int unk = attr_code(fd, v, &s->vs[t], how, sizeof how, unknown, sizeof unknown);
+        code_stat(s, fd->name, how, unknown);
+        if (unk) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s)", fd->name,
+                     unknown, v, fd->codelist->id);
+            batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
+        }
+        s->vt[t] = s->vs[t].len ? 3 : 4; /* 4: a value with unknown codes, stored as NULL */
+        return 0;
+    }
+    s->vt[t] = 3;
+    return buf_puts(&s->vs[t], v) ? -ERR_NOMEM : 0;
+}
+
+static const char *mapped_value(struct srcstate *s, int t, const char *v, char *num)
+{
+    json_t *vm = s->spec->values ? json_object_get(s->spec->values, s->l->fields[t].name) : NULL;
+    json_t *x = vm && v ? json_object_get(vm, v) : NULL;
+    if (!x) return v;
+    if (json_is_string(x)) return json_string_value(x);
+    if (json_is_integer(x)) return snprintf(num, 32, "%lld", (long long)json_integer_value(x)), num;
+    if (json_is_real(x)) return snprintf(num, 32, "%.17g", json_real_value(x)), num;
+    return NULL;
+}
+
+static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r, char *why, size_t wn)
+{
+    for (int t = 0; t < s->l->n_fields; t++) s->vt[t] = 0;
+    for (int i = 0; i < s->nf; i++) {
+        int t = s->fi[i].target;
+        if (t < 0 || !r->vals[i]) continue;
+        buf_reset(&s->tmp);
+        if (text_decode(r->vals[i], strlen(r->vals[i]), s->fi[i].enc, &s->tmp))
+            text_decode(r->vals[i], strlen(r->vals[i]), ENC_CP1252, &s->tmp);
+        char *v = s->tmp.data ? s->tmp.data : (char *)"";
+        while (*v == ' ') v++;
+        size_t n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\r' || v[n - 1] == '\n')) v[--n] = 0;
+        char num[32];
+        int rc = set_text_value(s, t, mapped_value(s, t, v, num), why, wn, b, r->row);
+        if (rc) return rc;
+    }
+    if (s->spec->defaults) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)s->spec->defaults, k, x)
+        {
+            int t = layer_field_index(s->l, k);
+            if (t < 0 || s->vt[t]) continue;
+            char num[32];
+            const char *v = json_is_string(x) ? json_string_value(x)
+                            : json_is_integer(x) ? (snprintf(num, 32, "%lld", (long long)json_integer_value(x)), num)
+                            : json_is_real(x) ? (snprintf(num, 32, "%.17g", json_real_value(x)), num) : NULL;
+            int rc = set_text_value(s, t, v, why, wn, b, r->row);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+/* parcel_key = commune (5) + sheet (3) + parcel (4), when the source has the parts only */
+static void derive_key(struct srcstate *s)
+{
+    int k = layer_field_index(s->l, "parcel_key"), c = layer_field_index(s->l, "commune_code"),
+        sh = layer_field_index(s->l, "sheet_no"), p = layer_field_index(s->l, "parcel_no");
+    if (k < 0 || c < 0 || sh < 0 || p < 0 || s->vt[k] || s->vt[c] != 3 || s->vt[sh] != 1 || s->vt[p] != 1)
+        return;
+    buf_reset(&s->vs[k]);
+    buf_printf(&s->vs[k], "%s%03lld%04lld", s->vs[c].data, (long long)s->vi[sh], (long long)s->vi[p]);
+    s->vt[k] = 3;
+}
+
+static int bind_and_insert(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t fid, struct err *err)
+{
+    sqlite3_reset(ins);
+    sqlite3_bind_int64(ins, 1, fid);
+    for (int t = 0; t < s->l->n_fields; t++) {
+        const char *name = s->l->fields[t].name;
+        int col = t + 2;
+        if (strcmp(name, "src_file") == 0) sqlite3_bind_text(ins, col, s->spec->path, -1, SQLITE_STATIC);
+        else if (strcmp(name, "src_crs") == 0) sqlite3_bind_text(ins, col, s->crs.detected, -1, SQLITE_STATIC);
+        else if (strcmp(name, "src_encoding") == 0) sqlite3_bind_text(ins, col, s->layer_enc, -1, SQLITE_STATIC);
+        else if (strcmp(name, "import_batch") == 0) sqlite3_bind_text(ins, col, b->batch_id, -1, SQLITE_STATIC);
+        else if (s->vt[t] == 1) sqlite3_bind_int64(ins, col, s->vi[t]);
+        else if (s->vt[t] == 2) sqlite3_bind_double(ins, col, s->vd[t]);
+        else if (s->vt[t] == 3) sqlite3_bind_text(ins, col, s->vs[t].data, (int)s->vs[t].len, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, col);
+    }
+    sqlite3_bind_blob(ins, s->l->n_fields + 2, s->wkb.data, (int)s->wkb.len, SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) return store_db_error(b->st, err, s->l->id);
+    return 0;
+}
+
+static void note(json_t *list, int64_t row, const char *key, const char *msg)
+{
+    if (json_array_size(list) >= MAX_LISTED) return;
+    json_t *o = json_object();
+    json_object_set_new(o, "row", json_integer(row));
+    json_object_set_new(o, key, json_string(msg));
+    json_array_append_new(list, o);
+}
+
+static int reject(struct batch *b, struct srcstate *s, int64_t row, const char *why)
+{
+    s->rejected++;
+    note(s->rejects, row, "reason", why);
+    return batch_finding(b, s->l->id, s->spec->path, row, "error", "rejected", why);
+}
+
+static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins, int64_t *fid,
+                      struct err *err)
+{
+    char why[256] = "", fixed[160];
+    int rc = fill_values(b, s, r, why, sizeof why);
+    if (rc < 0) return err_set(err, -rc, "out of memory");
+    if (rc) return reject(b, s, r->row, why);
+    double measure;
+    struct bbox box;
+    rc = geomfix_run(b->gf, r->wkb, r->wkb_len, s->crs.swap_xy, s->crs.srid, b->srid, s->l->geom, &s->wkb, &measure,
+                     &box, fixed, sizeof fixed, why, sizeof why);
+    if (rc < 0) return err_set(err, -rc, "out of memory");
+    if (rc) return reject(b, s, r->row, why);
+    derive_key(s);
+    for (int t = 0; t < s->l->n_fields; t++) {
+        const struct field_def *fd = &s->l->fields[t];
+        if (fd->derive != DERIVE_NONE && (!s->vt[t] || s->vt[t] == 4) && measure > 0)
+            s->vt[t] = 2, s->vd[t] = round(measure * 100) / 100;
+        if (fd->required && !s->vt[t] && !is_lineage(fd->name)) {
+            snprintf(why, sizeof why, "required field %s is missing", fd->name);
+            return reject(b, s, r->row, why);
+        }
+    }
+    if (fixed[0]) {
+        s->repaired++;
+        note(s->repairs, r->row, "repair", fixed);
+        batch_finding(b, s->l->id, s->spec->path, r->row, "info", "repaired", fixed);
+    }
+    batch_cells_add(b, &box);
+    s->written++;
+    return bind_and_insert(b, s, ins, ++*fid, err);
+}
+
+/* ---- the source ---- */
+
+static json_t *crs_json(const struct crs_decision *d)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "declared", json_string(d->declared));
+    json_object_set_new(o, "detected", json_string(d->detected));
+    json_object_set_new(o, "used", json_string(d->detected));
+    json_object_set_new(o, "swap_xy", json_boolean(d->swap_xy));
+    json_object_set_new(o, "repaired", json_boolean(d->repaired));
+    json_object_set_new(o, "reason", json_string(d->reason));
+    return o;
+}
+
+static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t *fid, struct err *err)
+{
+    struct rec r;
+    int rc, more;
+    int64_t total = rec_src_count(s->rs);
+    char label[160];
+    snprintf(label, sizeof label, "%s <- %s", s->l->id, s->spec->path);
+    progress_update(b, label, 0, total, 0);
+    while ((more = rec_src_next(s->rs, &r, err)) == 1) {
+        s->read++;
+        if ((rc = one_record(b, s, &r, ins, fid, err))) return rc;
+        if ((s->read & 1023) == 0) progress_update(b, label, s->read, total, 0);
+    }
+    progress_update(b, label, s->read, total, 1);
+    return more < 0 ? -more : 0;
+}
+
+static void state_fini(struct srcstate *s)
+{
+    for (int t = 0; s->vs && t < s->l->n_fields; t++) buf_fini(&s->vs[t]);
+    free(s->vs), free(s->vt), free(s->vi), free(s->vd), free(s->fi);
+    buf_fini(&s->wkb), buf_fini(&s->tmp);
+    rec_src_close(s->rs);
+}
+
+static int state_init(struct srcstate *s, const struct src_spec *spec, struct err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->spec = spec;
+    s->l = spec->layer;
+    int rc = rec_src_open(spec, s->l->geom, &s->rs, err);
+    if (rc) return rc;
+    s->nf = rec_src_n_fields(s->rs);
+    int n = s->l->n_fields;
+    s->fi = calloc((size_t)s->nf + 1, sizeof *s->fi);
+    s->vt = calloc((size_t)n, sizeof *s->vt);
+    s->vi = calloc((size_t)n, sizeof *s->vi);
+    s->vd = calloc((size_t)n, sizeof *s->vd);
+    s->vs = calloc((size_t)n, sizeof *s->vs);
+    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->nf; i++) text_detect_init(&s->fi[i].det);
+    buf_init(&s->wkb), buf_init(&s->tmp);
+    return 0;
+}
+
+static void finish_report(struct batch *b, struct srcstate *s)
+{
+    json_object_set_new(s->rep, "read", json_integer(s->read));
+    json_object_set_new(s->rep, "written", json_integer(s->written));
+    json_object_set_new(s->rep, "rejected", json_integer(s->rejected));
+    json_object_set_new(s->rep, "repaired", json_integer(s->repaired));
+    json_t *lr = report_layer(b, s->l);
+    const char *keys[] = {"read", "written", "rejected", "repaired"};
+    int64_t vals[] = {s->read, s->written, s->rejected, s->repaired};
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(lr, keys[i], json_integer(json_integer_value(json_object_get(lr, keys[i])) + vals[i]));
+    json_array_append(json_object_get(lr, "sources"), s->rep);
+    b->n_read += s->read, b->n_written += s->written, b->n_rejected += s->rejected;
+}
+
+int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid, struct err *err)
+{
+    struct srcstate s;
+    struct crs_sample smp;
+    memset(&smp, 0, sizeof smp);
+    int rc = state_init(&s, spec, err);
+    if (!rc) rc = sample(b, &s, &smp, err);
+    if (!rc) {
+        s.rep = json_object();
+        s.rejects = json_array(), s.repairs = json_array(), s.codes = json_object();
+        json_object_set_new(s.rep, "file", json_string(spec->path));
+        json_object_set_new(s.rep, "layer", json_string(s.l->id));
+        json_object_set_new(s.rep, "format", json_string(rec_src_format(s.rs)));
+        json_object_set_new(s.rep, "mode", json_string(rec_src_mode(s.rs)));
+        if (spec->filter) json_object_set_new(s.rep, "filter", json_string(spec->filter));
+        decide_encodings(&s);
+        map_fields(&s);
+        batch_refresh_area(b, s.l);
+        if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING && strcmp(s.l->id, "cadastral_parcels"))
+            batch_refresh_ref(b);
+        b->cx.want_public = strcmp(s.l->id, "public_facilities") == 0;
+        rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
+    }
+    free_sample(b, &smp);
+    if (!rc) {
+        json_object_set_new(s.rep, "crs", crs_json(&s.crs));
+        if (s.crs.repaired) batch_finding(b, s.l->id, spec->path, 0, "info", "crs", s.crs.reason);
+        rc = stream(b, &s, ins, fid, err);
+    }
+    if (!rc) {
+        json_object_set(s.rep, "rejects", s.rejects);
+        json_object_set(s.rep, "repairs", s.repairs);
+        json_object_set(s.rep, "codes", s.codes);
+        finish_report(b, &s);
+        json_array_append(b->sources, s.rep);
+    }
+    json_decref(s.rep), json_decref(s.rejects), json_decref(s.repairs), json_decref(s.codes);
+    state_fini(&s);
+    return rc;
+}

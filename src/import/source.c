@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/* source.c: reading one source through GDAL/OGR into records (raw field strings + ISO WKB).
+ * Shapefiles are opened with ENCODING="" so GDAL hands over the DBF's raw bytes (DOMAIN.md 2.5:
+ * its iconv path drops the last character of CP1258/TCVN3 strings); text.c decodes them. Three
+ * shapes of source: plain features (streamed), CAD drawings (DXF/DGN: closed polylines become
+ * polygons and the text entities inside each polygon become its attributes, named by their CAD
+ * layer), and coordinate tables (CSV/XLSX rows with X/Y or lon/lat columns: one point per row, or
+ * one polygon per key with corners in order). */
+#define GEOS_USE_ONLY_R_API
+#include "import_int.h"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <geos_c.h>
+#include <ogr_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum src_mode { MODE_FEATURES, MODE_CAD, MODE_TABLE };
+
+struct mrec {
+    int64_t row;
+    char **vals;
+    unsigned char *wkb;
+    size_t wkb_len;
+};
+
+struct rec_src {
+    GDALDatasetH ds;
+    OGRLayerH lyr;
+    enum src_mode mode;
+    char format[64];
+    int n_fields;
+    char **names;
+    /* streaming */
+    OGRFeatureH feat;
+    char **vals;
+    unsigned char *wkb;
+    size_t wkb_cap;
+    int64_t row;
+    /* assembled */
+    struct mrec *recs;
+    int n_recs, cap_recs, next;
+};
+
+int rec_src_n_fields(const struct rec_src *rs)
+{
+    return rs->n_fields;
+}
+
+const char *rec_src_field_name(const struct rec_src *rs, int i)
+{
+    return rs->names[i];
+}
+
+const char *rec_src_format(const struct rec_src *rs)
+{
+    return rs->format;
+}
+
+const char *rec_src_mode(const struct rec_src *rs)
+{
+    return rs->mode == MODE_CAD ? "CAD drawing: closed polylines + text labels"
+           : rs->mode == MODE_TABLE ? "coordinate table" : "features";
+}
+
+void *rec_src_srs(const struct rec_src *rs)
+{
+    return rs->mode == MODE_TABLE ? NULL : OGR_L_GetSpatialRef(rs->lyr);
+}
+
+int64_t rec_src_count(const struct rec_src *rs)
+{
+    if (rs->mode != MODE_FEATURES) return rs->n_recs;
+    return OGR_L_GetFeatureCount(rs->lyr, 0);
+}
+
+static void free_strv(char **v, int n)
+{
+    if (!v) return;
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void rec_src_close(struct rec_src *rs)
+{
+    if (!rs) return;
+    if (rs->feat) OGR_F_Destroy(rs->feat);
+    for (int i = 0; i < rs->n_recs; i++) {
+        free_strv(rs->recs[i].vals, rs->n_fields);
+        free(rs->recs[i].wkb);
+    }
+    free(rs->recs);
+    free_strv(rs->names, rs->n_fields);
+    free_strv(rs->vals, rs->n_fields);
+    free(rs->wkb);
+    if (rs->ds) GDALClose(rs->ds);
+    free(rs);
+}
+
+static int add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t len)
+{
+    if (rs->n_recs == rs->cap_recs) {
+        int cap = rs->cap_recs ? rs->cap_recs * 2 : 64;
+        struct mrec *r = realloc(rs->recs, (size_t)cap * sizeof *r);
+        if (!r) return ERR_NOMEM;
+        rs->recs = r, rs->cap_recs = cap;
+    }
+    rs->recs[rs->n_recs] = (struct mrec){rs->n_recs + 1, vals, wkb, len};
+    rs->n_recs++;
+    return 0;
+}
+
+static unsigned char *export_wkb(OGRGeometryH g, size_t *len)
+{
+    *len = (size_t)OGR_G_WkbSize(g);
+    unsigned char *b = malloc(*len ? *len : 1);
+    if (b && OGR_G_ExportToIsoWkb(g, wkbNDR, b) != OGRERR_NONE) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* ---- CAD drawings ---- */
+
+struct label {
+    double x, y;
+    char *layer, *text;
+};
+
+static int is_closed_line(OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t != wkbLineString) return t == wkbPolygon || t == wkbMultiPolygon;
+    int n = OGR_G_GetPointCount(g);
+    return n >= 4 && OGR_G_GetX(g, 0) == OGR_G_GetX(g, n - 1) && OGR_G_GetY(g, 0) == OGR_G_GetY(g, n - 1);
+}
+
+static int field_idx(OGRFeatureDefnH d, const char *name)
+{
+    return OGR_FD_GetFieldIndex(d, name);
+}
+
+/* Each label goes to the smallest polygon containing it (a sheet frame contains every label but
+ * owns none), in label order; a polygon keeps the first label of each CAD layer. */
+static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys, const struct label *labels,
+                         int n_labels, struct err *err)
+{
+    char ***vals = calloc((size_t)n_polys + 1, sizeof *vals);
+    double *area = calloc((size_t)n_polys + 1, sizeof *area);
+    int rc = vals && area ? 0 : ERR_NOMEM;
+    for (int i = 0; i < n_polys && !rc; i++) {
+        vals[i] = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+        area[i] = OGR_G_Area(polys[i]);
+        if (!vals[i]) rc = ERR_NOMEM;
+    }
+    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+    for (int i = 0; i < n_labels && !rc; i++) {
+        OGR_G_SetPoint_2D(pt, 0, labels[i].x, labels[i].y);
+        int best = -1;
+        for (int k = 0; k < n_polys; k++)
+            if ((best < 0 || area[k] < area[best]) && OGR_G_Contains(polys[k], pt)) best = k;
+        if (best < 0) continue;
+        for (int f = 0; f < rs->n_fields; f++)
+            if (!vals[best][f] && strcmp(rs->names[f], labels[i].layer) == 0) vals[best][f] = str_dup(labels[i].text);
+    }
+    OGR_G_DestroyGeometry(pt);
+    for (int i = 0; i < n_polys && !rc; i++) {
+        size_t len;
+        unsigned char *wkb = export_wkb(polys[i], &len);
+        if (!wkb || add_rec(rs, vals[i], wkb, len)) {
+            free(wkb);
+            rc = ERR_NOMEM;
+            break;
+        }
+        vals[i] = NULL;
+    }
+    for (int i = 0; vals && i < n_polys; i++) free_strv(vals[i], rs->n_fields);
+    free(vals), free(area);
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err *err)
+{
+    struct label *labels = NULL;
+    OGRGeometryH *polys = NULL;
+    int n_labels = 0, cap = 0, rc = 0, n_polys = 0, cap_polys = 0;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
+    int f_text = field_idx(defn, "Text"), f_layer = field_idx(defn, "Layer");
+    /* pass 1: every text entity, whatever the filter says */
+    OGR_L_SetAttributeFilter(rs->lyr, NULL);
+    OGR_L_ResetReading(rs->lyr);
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (g && f_text >= 0 && OGR_F_IsFieldSetAndNotNull(f, f_text) &&
+            wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint) {
+            if (n_labels == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct label *l = realloc(labels, (size_t)cap * sizeof *l);
+                if (!l) {
+                    OGR_F_Destroy(f);
+                    rc = err_set(err, ERR_NOMEM, "out of memory");
+                    goto done;
+                }
+                labels = l;
+            }
+            labels[n_labels++] = (struct label){OGR_G_GetX(g, 0), OGR_G_GetY(g, 0),
+                                                str_dup(f_layer >= 0 ? OGR_F_GetFieldAsString(f, f_layer) : "TEXT"),
+                                                str_dup(OGR_F_GetFieldAsString(f, f_text))};
+        }
+        OGR_F_Destroy(f);
+    }
+    /* the label layers become the record's fields */
+    rs->names = calloc((size_t)n_labels + 1, sizeof(char *));
+    if (!rs->names) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_labels; i++) {
+        int seen = 0;
+        for (int k = 0; k < rs->n_fields; k++) seen |= strcmp(rs->names[k], labels[i].layer) == 0;
+        if (!seen) rs->names[rs->n_fields++] = str_dup(labels[i].layer);
+    }
+    /* pass 2: closed polylines (through the manifest filter) with the labels inside them */
+    if (spec->filter && OGR_L_SetAttributeFilter(rs->lyr, spec->filter) != OGRERR_NONE) {
+        rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
+        goto done;
+    }
+    OGR_L_ResetReading(rs->lyr);
+    while ((f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (!g || (f_text >= 0 && OGR_F_IsFieldSetAndNotNull(f, f_text)) || !is_closed_line(g)) {
+            OGR_F_Destroy(f);
+            continue;
+        }
+        OGRGeometryH poly = wkbFlatten(OGR_G_GetGeometryType(g)) == wkbLineString
+                                ? OGR_G_ForceToPolygon(OGR_G_Clone(g))
+                                : OGR_G_Clone(g);
+        if (wkbFlatten(OGR_G_GetGeometryType(poly)) == wkbLineString) {
+            OGRGeometryH p = OGR_G_CreateGeometry(wkbPolygon);
+            OGRGeometryH ring = OGR_G_ForceToLineString(poly);
+            OGRGeometryH lr = OGR_G_CreateGeometry(wkbLinearRing);
+            for (int i = 0; i < OGR_G_GetPointCount(ring); i++)
+                OGR_G_AddPoint_2D(lr, OGR_G_GetX(ring, i), OGR_G_GetY(ring, i));
+            OGR_G_AddGeometryDirectly(p, lr);
+            OGR_G_DestroyGeometry(ring);
+            poly = p;
+        }
+        if (n_polys == cap_polys) {
+            cap_polys = cap_polys ? cap_polys * 2 : 64;
+            OGRGeometryH *pp = realloc(polys, (size_t)cap_polys * sizeof *pp);
+            if (!pp) {
+                OGR_G_DestroyGeometry(poly);
+                OGR_F_Destroy(f);
+                rc = err_set(err, ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            polys = pp;
+        }
+        polys[n_polys++] = poly;
+        OGR_F_Destroy(f);
+    }
+    rc = attach_labels(rs, polys, n_polys, labels, n_labels, err);
+done:
+    for (int i = 0; i < n_polys; i++) OGR_G_DestroyGeometry(polys[i]);
+    free(polys);
+    for (int i = 0; i < n_labels; i++) free(labels[i].layer), free(labels[i].text);
+    free(labels);
+    return rc;
+}
+
+/* ---- coordinate tables ---- */
+
+static int name_in(const char *folded, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(folded, *list) == 0) return 1;
+    return 0;
+}
+
+static int table_columns(struct rec_src *rs, int *cx, int *cy, int *corder)
+{
+    static const char *const xs[] = {"lon", "long", "lng", "longitude", "kinhdo", "x", "toadox", "xn",
+                                     "e", "easting", NULL};
+    static const char *const ys[] = {"lat", "latitude", "vido", "y", "toadoy", "ye", "n", "northing", NULL};
+    static const char *const os[] = {"moc", "stt", "thutu", "diem", "order", "vertex", "dinh", "sohieumoc", NULL};
+    *cx = *cy = *corder = -1;
+    for (int i = 0; i < rs->n_fields; i++) {
+        char *f = text_fold(rs->names[i]);
+        if (!f) continue;
+        if (*cx < 0 && name_in(f, xs)) *cx = i;
+        else if (*cy < 0 && name_in(f, ys)) *cy = i;
+        else if (*corder < 0 && name_in(f, os)) *corder = i;
+        free(f);
+    }
+    return *cx >= 0 && *cy >= 0 ? 0 : ERR_PARAM;
+}
+
+static char **row_values(struct rec_src *rs, OGRFeatureH f)
+{
+    char **vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+    for (int i = 0; vals && i < rs->n_fields; i++)
+        if (OGR_F_IsFieldSetAndNotNull(f, i)) vals[i] = str_dup(OGR_F_GetFieldAsString(f, i));
+    return vals;
+}
+
+static int key_column(struct rec_src *rs, const struct layer_def *l, int cx, int cy, int co)
+{
+    if (l->key >= 0) {
+        const struct field_def *kf = &l->fields[l->key];
+        for (int i = 0; i < rs->n_fields; i++) {
+            char *f = text_fold(rs->names[i]);
+            int hit = 0;
+            for (int a = 0; f && a < kf->n_aliases && !hit; a++) {
+                char *fa = text_fold(kf->aliases[a]);
+                hit = fa && strcmp(fa, f) == 0;
+                free(fa);
+            }
+            free(f);
+            if (hit) return i;
+        }
+    }
+    for (int i = 0; i < rs->n_fields; i++)
+        if (i != cx && i != cy && i != co) return i;
+    return -1;
+}
+
+static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_type want,
+                      struct err *err)
+{
+    int cx, cy, co;
+    if (table_columns(rs, &cx, &cy, &co))
+        return err_set(err, ERR_PARAM, "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N)",
+                       spec->path);
+    int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
+    int kc = polygons ? key_column(rs, spec->layer, cx, cy, co) : -1;
+    OGR_L_ResetReading(rs->lyr);
+    OGRFeatureH f;
+    int64_t row = 0;
+    int rc = 0;
+    while (!rc && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
+        row++;
+        char **vals = row_values(rs, f);
+        OGR_F_Destroy(f);
+        double x, y;
+        if (!vals || !vals[cx] || !vals[cy] || attr_parse_number(vals[cx], &x) ||
+            attr_parse_number(vals[cy], &y)) {
+            free_strv(vals, rs->n_fields);
+            continue; /* a row without coordinates (title, blank) */
+        }
+        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_SetPoint_2D(pt, 0, x, y);
+        size_t len;
+        unsigned char *wkb = export_wkb(pt, &len);
+        OGR_G_DestroyGeometry(pt);
+        rc = add_rec(rs, vals, wkb, len);
+        if (!rc) rs->recs[rs->n_recs - 1].row = row;
+    }
+    if (rc || !polygons) return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (kc < 0) return err_set(err, ERR_PARAM, "%s: corner table without a key column", spec->path);
+    /* group corners by key (first appearance order), ordered by the corner column */
+    struct mrec *pts = rs->recs;
+    int n = rs->n_recs;
+    rs->recs = NULL, rs->n_recs = rs->cap_recs = 0;
+    char *done = calloc((size_t)n + 1, 1);
+    for (int i = 0; i < n && !rc; i++) {
+        if (done[i] || !pts[i].vals[kc]) continue;
+        OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+        for (;;) { /* the key's corners by their order column (row order on ties) */
+            int pick = -1;
+            double best = 1e300;
+            for (int j = i; j < n; j++) {
+                if (done[j] || !pts[j].vals[kc] || strcmp(pts[j].vals[kc], pts[i].vals[kc])) continue;
+                double o = j;
+                if (co >= 0 && pts[j].vals[co]) attr_parse_number(pts[j].vals[co], &o);
+                if (o < best) best = o, pick = j;
+            }
+            if (pick < 0) break;
+            done[pick] = 1;
+            double x, y;
+            attr_parse_number(pts[pick].vals[cx], &x);
+            attr_parse_number(pts[pick].vals[cy], &y);
+            OGR_G_AddPoint_2D(ring, x, y);
+        }
+        OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
+        OGR_G_AddGeometryDirectly(poly, ring);
+        OGR_G_CloseRings(poly);
+        size_t len;
+        unsigned char *wkb = export_wkb(poly, &len);
+        OGR_G_DestroyGeometry(poly);
+        char **vals = pts[i].vals;
+        pts[i].vals = NULL;
+        rc = add_rec(rs, vals, wkb, len);
+        if (!rc) rs->recs[rs->n_recs - 1].row = pts[i].row;
+    }
+    for (int i = 0; i < n; i++) free_strv(pts[i].vals, rs->n_fields), free(pts[i].wkb);
+    free(pts);
+    free(done);
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+/* ---- open ---- */
+
+static int pick_layer(struct rec_src *rs, const struct src_spec *spec, struct err *err)
+{
+    int n = GDALDatasetGetLayerCount(rs->ds);
+    if (spec->sheet) {
+        rs->lyr = GDALDatasetGetLayerByName(rs->ds, spec->sheet);
+        if (!rs->lyr) return err_set(err, ERR_PARAM, "%s: no layer or sheet \"%s\"", spec->path, spec->sheet);
+        return 0;
+    }
+    if (n < 1) return err_set(err, ERR_PARAM, "%s: no layers in this file", spec->path);
+    rs->lyr = GDALDatasetGetLayer(rs->ds, 0);
+    return 0;
+}
+
+int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
+                 struct err *err)
+{
+    *out = NULL;
+    struct rec_src *rs = calloc(1, sizeof *rs);
+    if (!rs) return err_set(err, ERR_NOMEM, "out of memory");
+    const char *open_opts[] = {"ENCODING=", NULL};
+    const char *ext = strrchr(spec->abs_path, '.');
+    int shp = ext && (str_ieq(ext, ".shp") || str_ieq(ext, ".dbf"));
+    static int registered;
+    if (!registered) GDALAllRegister(), registered = 1;
+    CPLSetThreadLocalConfigOption("SHAPE_ENCODING", "");
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    rs->ds = GDALOpenEx(spec->abs_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL,
+                        shp ? open_opts : NULL, NULL);
+    CPLPopErrorHandler();
+    int rc = 0;
+    if (!rs->ds) {
+        rc = err_set(err, ERR_IO, "%s: cannot open as a vector source%s%s", spec->path,
+                     CPLGetLastErrorMsg()[0] ? ": " : "", CPLGetLastErrorMsg());
+        goto fail;
+    }
+    snprintf(rs->format, sizeof rs->format, "%s", GDALGetDriverShortName(GDALGetDatasetDriver(rs->ds)));
+    if ((rc = pick_layer(rs, spec, err))) goto fail;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
+    int cad = str_ieq(rs->format, "DXF") || str_ieq(rs->format, "DGN");
+    int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
+    rs->mode = cad && polygons ? MODE_CAD
+               : OGR_L_GetGeomType(rs->lyr) == wkbNone ? MODE_TABLE : MODE_FEATURES;
+    if (rs->mode != MODE_CAD) {
+        rs->n_fields = OGR_FD_GetFieldCount(defn);
+        rs->names = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+        for (int i = 0; rs->names && i < rs->n_fields; i++)
+            rs->names[i] = str_dup(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)));
+    }
+    if (rs->mode == MODE_CAD) {
+        rc = read_cad(rs, spec, err);
+    } else {
+        if (spec->filter && OGR_L_SetAttributeFilter(rs->lyr, spec->filter) != OGRERR_NONE) {
+            rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
+            goto fail;
+        }
+        if (rs->mode == MODE_TABLE) rc = read_table(rs, spec, want, err);
+        else rs->vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+    }
+    if (rc) goto fail;
+    *out = rs;
+    return 0;
+fail:
+    rec_src_close(rs);
+    return rc;
+}
+
+void rec_src_rewind(struct rec_src *rs)
+{
+    if (rs->mode == MODE_FEATURES) {
+        OGR_L_ResetReading(rs->lyr);
+        rs->row = 0;
+    }
+    rs->next = 0;
+}
+
+int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
+{
+    if (rs->mode != MODE_FEATURES) {
+        if (rs->next >= rs->n_recs) return 0;
+        struct mrec *m = &rs->recs[rs->next++];
+        *r = (struct rec){m->row, m->vals, m->wkb, m->wkb_len};
+        return 1;
+    }
+    if (rs->feat) OGR_F_Destroy(rs->feat);
+    rs->feat = OGR_L_GetNextFeature(rs->lyr);
+    if (!rs->feat) return 0;
+    rs->row++;
+    for (int i = 0; i < rs->n_fields; i++) {
+        free(rs->vals[i]);
+        rs->vals[i] = OGR_F_IsFieldSetAndNotNull(rs->feat, i) ? str_dup(OGR_F_GetFieldAsString(rs->feat, i))
+                                                              : NULL;
+    }
+    r->row = rs->row;
+    r->vals = rs->vals;
+    r->wkb = NULL;
+    r->wkb_len = 0;
+    OGRGeometryH g = OGR_F_GetGeometryRef(rs->feat);
+    if (g && !OGR_G_IsEmpty(g)) {
+        size_t len = (size_t)OGR_G_WkbSize(g);
+        if (len > rs->wkb_cap) {
+            unsigned char *b = realloc(rs->wkb, len);
+            if (!b) return -err_set(err, ERR_NOMEM, "out of memory");
+            rs->wkb = b, rs->wkb_cap = len;
+        }
+        if (OGR_G_ExportToIsoWkb(g, wkbNDR, rs->wkb) == OGRERR_NONE) {
+            r->wkb = rs->wkb;
+            r->wkb_len = len;
+        }
+    }
+    return 1;
+}

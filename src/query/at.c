@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* at.c: GET /api/v1/land/at: everything that applies at a point, the way Vietnamese planning
+ * portals answer a map click or pasted VN-2000 X/Y (DOMAIN.md section 7): the parcel, current
+ * land use, land-use plan, zoning block, detailed-plan lot, general-plan zone, red lines and the
+ * parcel's m2 inside the road reserve, the plans that apply, the land-price segment of the nearest
+ * road, and the "reference only" note. A point outside every parcel still gets the zoning. */
+#include "query_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q_PRICE_MAX_M 2000.0 /* farthest road a land-price segment is looked for, m */
+
+int q_put_at_one(struct qctx *q, struct buf *b, const char *key, const char *id,
+                 const GEOSGeometry *pt, struct err *err)
+{
+    const struct layer_def *l = q_layer(q, id);
+    if (!l) return 0;
+    struct qset s;
+    qset_init(&s);
+    int rc = q_intersecting(q, l, pt, &s, err), first = 1;
+    rc = rc || buf_printf(b, ",\"%s\":", key);
+    if (!rc && s.n) /* overlapping features (plan adjustments): the first stored answers */
+        rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[0], &first) || buf_putc(b, '}');
+    else
+        rc = rc || buf_puts(b, "null");
+    qset_fini(q, &s);
+    return rc;
+}
+
+int q_put_at_all(struct qctx *q, struct buf *b, const char *key, const char *id,
+                 const GEOSGeometry *g, struct err *err)
+{
+    const struct layer_def *l = q_layer(q, id);
+    if (!l) return 0;
+    struct qset s;
+    qset_init(&s);
+    int rc = q_intersecting(q, l, g, &s, err);
+    rc = rc || buf_printf(b, ",\"%s\":[", key);
+    for (int i = 0; i < s.n && !rc; i++) {
+        int first = 1;
+        rc = (i && buf_putc(b, ',')) || buf_putc(b, '{') ||
+             q_put_props(q, b, &s, &s.rows[i], &first) || buf_putc(b, '}');
+    }
+    rc = rc || buf_putc(b, ']');
+    qset_fini(q, &s);
+    return rc;
+}
+
+/* The point in the storage CRS (*x, *y) and in CRS84 (*lon, *lat). */
+static int locate(struct qctx *q, const struct query_point *p, double xy[2], double ll[2],
+                  struct err *err)
+{
+    struct err e;
+    err_clear(&e);
+    const char *loc = p->has_lonlat ? "lon" : "x";
+    if (p->has_lonlat) {
+        ll[0] = xy[0] = p->lon, ll[1] = xy[1] = p->lat;
+        if (geo_transform(q->geo, GEO_SRID_CRS84, q->srid, xy, 1, &e))
+            return err_setl(err, ERR_PARAM, loc, "the point cannot be transformed: %s", e.msg);
+        return 0;
+    }
+    if (!geo_crs_known(q->geo, p->crs) || geo_crs_geographic(q->geo, p->crs))
+        return err_setl(err, ERR_PARAM, "crs", "crs EPSG:%d is not a known projected CRS",
+                        p->crs);
+    ll[0] = xy[0] = p->x, ll[1] = xy[1] = p->y;
+    if (geo_transform(q->geo, p->crs, q->srid, xy, 1, &e) ||
+        (ll[0] = xy[0], ll[1] = xy[1], geo_transform(q->geo, q->srid, GEO_SRID_CRS84, ll, 1, &e)))
+        return err_setl(err, ERR_PARAM, loc, "the point cannot be transformed: %s", e.msg);
+    if (ll[0] < -180 || ll[0] > 180 || ll[1] < -90 || ll[1] > 90)
+        return err_setl(err, ERR_PARAM, loc, "x/y lie outside the area of EPSG:%d", p->crs);
+    return 0;
+}
+
+static int put_point(struct qctx *q, struct buf *b, const double xy[2], const double ll[2])
+{
+    char crs[32];
+    return buf_puts(b, "{\"point\":{\"lon\":") || q_put_num(b, ll[0], 7) ||
+           buf_puts(b, ",\"lat\":") || q_put_num(b, ll[1], 7) || buf_puts(b, ",\"crs\":") ||
+           buf_put_json_str(b, geo_crs_name(q->srid, crs)) || buf_puts(b, ",\"x\":") ||
+           q_put_num(b, xy[0], 3) || buf_puts(b, ",\"y\":") || q_put_num(b, xy[1], 3) ||
+           buf_puts(b, ",\"x_n\":") || q_put_num(b, xy[1], 3) || buf_puts(b, ",\"y_e\":") ||
+           q_put_num(b, xy[0], 3) || buf_putc(b, '}');
+}
+
+/* ,"parcel":{props, commune_name, geom_area_m2, geometry} or null. *geom gets a clone. */
+static int put_parcel(struct qctx *q, struct buf *b, const GEOSGeometry *pt, GEOSGeometry **geom,
+                      struct err *err)
+{
+    *geom = NULL;
+    const struct layer_def *l = q_layer(q, "cadastral_parcels");
+    if (!l) return 0;
+    struct qset s;
+    qset_init(&s);
+    int rc = q_intersecting(q, l, pt, &s, err), first = 1;
+    rc = rc || buf_puts(b, ",\"parcel\":");
+    if (!rc && s.n) {
+        struct qrow *r = &s.rows[0];
+        char *cname = q_commune_name(q, q_str(&s, r, "commune_code"));
+        rc = buf_putc(b, '{') || q_put_props(q, b, &s, r, &first) ||
+             buf_puts(b, ",\"commune_name\":") ||
+             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
+             buf_puts(b, ",\"geometry\":");
+        free(cname);
+        rc = rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
+        *geom = GEOSGeom_clone_r(q->h, r->geom);
+    } else {
+        rc = rc || buf_puts(b, "null");
+    }
+    qset_fini(q, &s);
+    return rc;
+}
+
+/* ,"land_price":{props, distance_m} of the segment nearest to g, or null. */
+static int put_price(struct qctx *q, struct buf *b, const GEOSGeometry *g, struct err *err)
+{
+    const struct layer_def *l = q_layer(q, "land_price_segments");
+    if (!l) return 0;
+    struct qset s;
+    qset_init(&s);
+    int best, first = 1;
+    double d;
+    int rc = q_nearest(q, l, g, NULL, NULL, 0, Q_PRICE_MAX_M, &s, &best, &d, err);
+    rc = rc || buf_puts(b, ",\"land_price\":");
+    if (!rc && best >= 0)
+        rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[best], &first) ||
+             buf_puts(b, ",\"distance_m\":") || q_put_num(b, d, 2) || buf_putc(b, '}');
+    else
+        rc = rc || buf_puts(b, "null");
+    qset_fini(q, &s);
+    return rc;
+}
+
+static int answer(struct qctx *q, struct buf *b, const double xy[2], const double ll[2],
+                  struct err *err)
+{
+    GEOSGeometry *pt = q_point(q, xy[0], xy[1]), *parcel = NULL;
+    if (!pt) return err_set(err, ERR_NOMEM, "out of memory");
+    int rc = put_point(q, b, xy, ll) || put_parcel(q, b, pt, &parcel, err) ||
+             q_put_at_all(q, b, "current_land_use", "land_use_current", pt, err) ||
+             q_put_at_all(q, b, "land_use_plan", "land_use_plan", pt, err) ||
+             q_put_at_one(q, b, "zoning_block", "zoning_blocks", pt, err) ||
+             q_put_at_one(q, b, "detailed_plan_lot", "detailed_plan_lots", pt, err) ||
+             q_put_at_one(q, b, "general_plan_zone", "general_plan_zones", pt, err) ||
+             (parcel ? q_put_red_lines(q, b, parcel, err) : buf_puts(b, ",\"red_lines\":null")) ||
+             q_put_at_all(q, b, "plans", "plan_boundaries", pt, err) ||
+             put_price(q, b, parcel ? parcel : pt, err) ||
+             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
+    if (parcel) GEOSGeom_destroy_r(q->h, parcel);
+    GEOSGeom_destroy_r(q->h, pt);
+    return rc;
+}
+
+int query_land_at(struct request *req, struct response *res, struct err *err)
+{
+    struct qctx q;
+    struct query_point p;
+    double xy[2], ll[2];
+    int rc = qctx_init(&q, req, err);
+    if (!rc) rc = query_parse_point(req, q.srid, &p, err);
+    if (!rc) rc = locate(&q, &p, xy, ll, err);
+    if (!rc) {
+        enum out_format fmt;
+        rc = q_format(req, 0, 1, OUT_JSON, &fmt, err);
+    }
+    if (!rc) rc = answer(&q, &res->body, xy, ll, err);
+    if (!rc) resp_set(res, 200, "application/json");
+    qctx_fini(&q);
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}

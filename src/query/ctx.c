@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/* ctx.c: the request context of the land API and the one way it reads the store: a layer, an
+ * R*Tree box, an optional attribute WHERE from store_where_*, then an exact GEOS test in C. Rows
+ * are copied out (fields the role may read, the WKB and a GEOS geometry) so answers can be
+ * combined across layers. Also nearest-feature search by growing R*Tree windows, and commune
+ * lookup by code or folded name. */
+#include "query_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int qctx_init(struct qctx *q, const struct request *req, struct err *err)
+{
+    memset(q, 0, sizeof *q);
+    if (!req->store || !req->geo || !req->cfg)
+        return err_set(err, ERR_INTERNAL, "query: no store or geometry context");
+    q->req = req;
+    q->cfg = req->cfg;
+    q->cat = &req->cfg->catalog;
+    q->st = req->store;
+    q->geo = req->geo;
+    q->h = geo_geos(req->geo);
+    q->role = req->role;
+    q->srid = store_srid(req->store);
+    if (!q->srid) q->srid = req->cfg->storage_srid;
+    q->reader = GEOSWKBReader_create_r(q->h);
+    if (!q->reader) return err_set(err, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+void qctx_fini(struct qctx *q)
+{
+    if (q->reader) GEOSWKBReader_destroy_r(q->h, q->reader);
+    q->reader = NULL;
+}
+
+const struct layer_def *q_layer(const struct qctx *q, const char *id)
+{
+    const struct layer_def *l = catalog_layer(q->cat, id);
+    return access_layer(l, q->role) ? l : NULL;
+}
+
+void qset_init(struct qset *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
+{
+    for (int i = 0; r->vals && i < s->n_fields; i++) free(r->vals[i].s);
+    free(r->vals);
+    free(r->wkb);
+    if (r->geom) GEOSGeom_destroy_r(q->h, r->geom);
+}
+
+void qset_fini(struct qctx *q, struct qset *s)
+{
+    for (int i = 0; i < s->n; i++) row_free(q, s, &s->rows[i]);
+    free(s->rows);
+    qset_init(s);
+}
+
+static int is_lineage(const char *name)
+{
+    return str_starts(name, "src_") || strcmp(name, "import_batch") == 0;
+}
+
+void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
+{
+    s->layer = l;
+    s->n_fields = 0;
+    for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
+        if (access_field(l, i, q->role) && !is_lineage(l->fields[i].name))
+            s->fields[s->n_fields++] = i;
+}
+
+struct fetch_sink {
+    struct qctx *q;
+    struct qset *s;
+    const struct qfetch *f;
+};
+
+static int copy_row(struct fetch_sink *fs, const struct feature *f, GEOSGeometry *g,
+                    struct err *err)
+{
+    struct qset *s = fs->s;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        struct qrow *rows = realloc(s->rows, (size_t)cap * sizeof *rows);
+        if (!rows) {
+            if (g) GEOSGeom_destroy_r(fs->q->h, g);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
+        s->rows = rows;
+        s->cap = cap;
+    }
+    struct qrow *r = &s->rows[s->n];
+    memset(r, 0, sizeof *r);
+    r->fid = f->fid;
+    r->geom = g;
+    r->vals = calloc((size_t)(s->n_fields ? s->n_fields : 1), sizeof *r->vals);
+    r->wkb = g ? malloc(f->wkb_len ? f->wkb_len : 1) : NULL;
+    s->n++; /* from here on row_free releases it */
+    if (!r->vals || (g && !r->wkb)) return err_set(err, ERR_NOMEM, "out of memory");
+    if (g) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
+    for (int i = 0; i < s->n_fields; i++) {
+        const struct value *v = &f->values[i];
+        struct qval *o = &r->vals[i];
+        o->type = v->type == VAL_BLOB ? VAL_NULL : v->type;
+        o->i = v->i;
+        o->d = v->type == VAL_INT ? (double)v->i : v->d;
+        if (v->type == VAL_TEXT && !(o->s = str_ndup(v->s, (size_t)v->len)))
+            return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int fetch_feature(void *ud, const struct feature *f, struct err *err)
+{
+    struct fetch_sink *fs = ud;
+    struct qctx *q = fs->q;
+    if (fs->f->no_geom) {
+        if (fs->f->limit > 0 && fs->s->n >= fs->f->limit) return 0;
+        return copy_row(fs, f, NULL, err);
+    }
+    if (!f->wkb || !f->wkb_len) return 0;
+    GEOSGeometry *g = GEOSWKBReader_read_r(q->h, q->reader, f->wkb, f->wkb_len);
+    if (!g) return 0; /* undecodable geometry: not an answer */
+    if (fs->f->test) {
+        char hit = GEOSPreparedIntersects_r(q->h, fs->f->test, g);
+        if (hit != 1) {
+            GEOSGeom_destroy_r(q->h, g);
+            return 0;
+        }
+    }
+    if (fs->f->limit > 0 && fs->s->n >= fs->f->limit) {
+        GEOSGeom_destroy_r(q->h, g);
+        return 0;
+    }
+    return copy_row(fs, f, g, err);
+}
+
+int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, struct qset *out,
+            struct err *err)
+{
+    if (!out->layer) qset_layer(q, out, l);
+    struct store_query sq;
+    memset(&sq, 0, sizeof sq);
+    sq.layer = l;
+    if (f->bbox) {
+        sq.has_bbox = 1;
+        sq.bbox = *f->bbox;
+    }
+    sq.where = f->where;
+    sq.params = f->params;
+    sq.n_params = f->n_params;
+    sq.fields = out->fields;
+    sq.n_fields = out->n_fields;
+    sq.limit = f->sql_limit > 0 ? f->sql_limit : -1;
+    sq.offset = f->sql_limit > 0 ? f->sql_offset : 0;
+    sq.order = f->order;
+    sq.order_desc = f->order_desc;
+    sq.n_order = f->n_order;
+    sq.want_geom = !f->no_geom;
+    struct fetch_sink fs = {q, out, f};
+    struct feature_sink sink = {NULL, fetch_feature, NULL, &fs};
+    return store_query_run(q->st, &sq, &sink, err);
+}
+
+int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,
+            struct err *err)
+{
+    struct store_query sq;
+    memset(&sq, 0, sizeof sq);
+    sq.layer = l;
+    if (f->bbox) {
+        sq.has_bbox = 1;
+        sq.bbox = *f->bbox;
+    }
+    sq.where = f->where;
+    sq.params = f->params;
+    sq.n_params = f->n_params;
+    sq.limit = -1;
+    return store_query_count(q->st, &sq, n, err);
+}
+
+static int field_pos(const struct qset *s, const char *name)
+{
+    for (int i = 0; i < s->n_fields; i++)
+        if (strcmp(s->layer->fields[s->fields[i]].name, name) == 0) return i;
+    return -1;
+}
+
+const struct qval *q_get(const struct qset *s, const struct qrow *r, const char *name)
+{
+    int i = s->layer ? field_pos(s, name) : -1;
+    return i < 0 ? NULL : &r->vals[i];
+}
+
+double q_num(const struct qset *s, const struct qrow *r, const char *name)
+{
+    const struct qval *v = q_get(s, r, name);
+    return v && (v->type == VAL_INT || v->type == VAL_REAL) ? v->d : NAN;
+}
+
+const char *q_str(const struct qset *s, const struct qrow *r, const char *name)
+{
+    const struct qval *v = q_get(s, r, name);
+    return v && v->type == VAL_TEXT ? v->s : NULL;
+}
+
+GEOSGeometry *q_point(struct qctx *q, double x, double y)
+{
+    GEOSCoordSequence *cs = GEOSCoordSeq_create_r(q->h, 1, 2);
+    if (!cs) return NULL;
+    GEOSCoordSeq_setXY_r(q->h, cs, 0, x, y);
+    return GEOSGeom_createPoint_r(q->h, cs);
+}
+
+void q_geom_bbox(struct qctx *q, const GEOSGeometry *g, struct bbox *b)
+{
+    double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    if (!g || !GEOSGeom_getXMin_r(q->h, g, &x0) || !GEOSGeom_getYMin_r(q->h, g, &y0) ||
+        !GEOSGeom_getXMax_r(q->h, g, &x1) || !GEOSGeom_getYMax_r(q->h, g, &y1)) {
+        bbox_empty(b);
+        return;
+    }
+    b->minx = x0, b->miny = y0, b->maxx = x1, b->maxy = y1;
+}
+
+double q_area(struct qctx *q, const GEOSGeometry *g)
+{
+    double a = 0;
+    if (!g || !GEOSArea_r(q->h, g, &a)) return 0;
+    return a;
+}
+
+double q_overlap(struct qctx *q, const GEOSGeometry *a, const GEOSGeometry *b)
+{
+    GEOSGeometry *i = GEOSIntersection_r(q->h, a, b);
+    if (!i) {
+        /* invalid input: retry on repaired copies so an answer never fails on a bad ring */
+        GEOSGeometry *ma = GEOSMakeValid_r(q->h, a), *mb = GEOSMakeValid_r(q->h, b);
+        if (ma && mb) i = GEOSIntersection_r(q->h, ma, mb);
+        if (ma) GEOSGeom_destroy_r(q->h, ma);
+        if (mb) GEOSGeom_destroy_r(q->h, mb);
+        if (!i) return -1;
+    }
+    double area = q_area(q, i);
+    GEOSGeom_destroy_r(q->h, i);
+    return area;
+}
+
+int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g,
+                   struct qset *out, struct err *err)
+{
+    struct bbox b;
+    q_geom_bbox(q, g, &b);
+    const GEOSPreparedGeometry *pg = GEOSPrepare_r(q->h, g);
+    if (!pg) return err_set(err, ERR_INTERNAL, "cannot prepare geometry");
+    struct qfetch f = {.bbox = &b, .test = pg};
+    int rc = q_fetch(q, l, &f, out, err);
+    GEOSPreparedGeom_destroy_r(q->h, pg);
+    return rc;
+}
+
+int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
+              const struct value *params, int n_params, double max_m, struct qset *out,
+              int *best, double *dist, struct err *err)
+{
+    struct bbox gb;
+    q_geom_bbox(q, g, &gb);
+    *best = -1;
+    *dist = NAN;
+    for (double r = 100; r <= max_m * 4; r *= 4) {
+        double w = r < max_m ? r : max_m;
+        struct bbox b = {gb.minx - w, gb.miny - w, gb.maxx + w, gb.maxy + w};
+        qset_fini(q, out);
+        struct qfetch f = {.bbox = &b, .where = where, .params = params, .n_params = n_params};
+        int rc = q_fetch(q, l, &f, out, err);
+        if (rc) return rc;
+        for (int i = 0; i < out->n; i++) {
+            double d;
+            if (!GEOSDistance_r(q->h, g, out->rows[i].geom, &d)) continue;
+            out->rows[i].num = d;
+            if (*best < 0 || d < *dist || (d == *dist && out->rows[i].fid < out->rows[*best].fid))
+                *best = i, *dist = d;
+        }
+        /* a feature outside the window is farther than w from g's box, hence from g */
+        if (*best >= 0 && *dist <= w) return 0;
+        if (w >= max_m) break;
+    }
+    if (*best >= 0 && *dist > max_m) *best = -1;
+    return 0;
+}
+
+/* Commune lookup. */
+
+static int add_code(char **codes, int max, int *n, const char *code)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(codes[i], code) == 0) return 0;
+    if (*n >= max) return 0;
+    if (!(codes[*n] = str_dup(code))) return ERR_NOMEM;
+    (*n)++;
+    return 0;
+}
+
+/* Does the folded query match name, or "unit_type name"? */
+static int name_matches(const char *want, const char *name, const char *unit_type)
+{
+    char *fn = query_fold(name);
+    int hit = fn && strcmp(fn, want) == 0;
+    if (!hit && fn && unit_type) {
+        char *fu = query_fold(unit_type);
+        size_t lu = fu ? strlen(fu) : 0;
+        hit = fu && strncmp(want, fu, lu) == 0 && want[lu] == ' ' && strcmp(want + lu + 1, fn) == 0;
+        free(fu);
+    }
+    free(fn);
+    return hit;
+}
+
+int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max, int *n,
+                      struct err *err)
+{
+    *n = 0;
+    const struct layer_def *l = q_layer(q, "admin_units");
+    int fcode = l ? layer_field_index(l, "code") : -1;
+    if (fcode < 0) return err_setl(err, ERR_PARAM, "commune", "no administrative units in store");
+    struct buf w;
+    buf_init(&w);
+    struct qset s;
+    qset_init(&s);
+    int rc = store_where_field(&w, l, fcode, "=");
+    struct value v = {.type = VAL_TEXT, .s = commune, .len = (int)strlen(commune)};
+    struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .no_geom = 1};
+    if (!rc) rc = q_fetch(q, l, &f, &s, err);
+    for (int i = 0; !rc && i < s.n; i++) rc = add_code(codes, max, n, commune);
+    if (!rc && *n == 0) { /* by name: admin units are a few hundred rows */
+        char *want = query_fold(commune);
+        struct qfetch all = {.no_geom = 1};
+        qset_fini(q, &s);
+        rc = want ? q_fetch(q, l, &all, &s, err) : ERR_PARAM;
+        for (int i = 0; !rc && i < s.n; i++) {
+            const char *code = q_str(&s, &s.rows[i], "code");
+            if (code && name_matches(want, q_str(&s, &s.rows[i], "name"),
+                                     q_str(&s, &s.rows[i], "unit_type")))
+                rc = add_code(codes, max, n, code);
+        }
+        free(want);
+    }
+    qset_fini(q, &s);
+    buf_fini(&w);
+    if (rc == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
+    if (rc && rc != ERR_PARAM) return rc;
+    if (rc || *n == 0)
+        return err_setl(err, ERR_PARAM, "commune", "unknown commune \"%.60s\"", commune);
+    return 0;
+}
+
+char *q_commune_name(struct qctx *q, const char *code)
+{
+    const struct layer_def *l = q_layer(q, "admin_units");
+    int fcode = l ? layer_field_index(l, "code") : -1;
+    if (fcode < 0 || !code) return NULL;
+    struct buf w;
+    buf_init(&w);
+    struct qset s;
+    qset_init(&s);
+    struct err e;
+    err_clear(&e);
+    char *name = NULL;
+    struct value v = {.type = VAL_TEXT, .s = code, .len = (int)strlen(code)};
+    struct qfetch f = {.params = &v, .n_params = 1, .limit = 1, .no_geom = 1};
+    if (!store_where_field(&w, l, fcode, "=")) {
+        f.where = w.data;
+        if (!q_fetch(q, l, &f, &s, &e) && s.n) name = str_dup(q_str(&s, &s.rows[0], "name"));
+    }
+    qset_fini(q, &s);
+    buf_fini(&w);
+    return name;
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* parcels.c: finding parcels the Vietnamese way (commune + map sheet number + parcel number, or
+ * the 12-character parcel key) and GET /api/v1/parcels/{key}/planning: every zoning block, lot,
+ * general-plan zone, land-use-plan area and plan overlapping the parcel with the overlap in m2 and
+ * percent (GEOS intersections in the storage CRS), the road reserve, and the corner coordinates
+ * in VN-2000 with X = northing first, as a cadastral extract lists them. */
+#include "query_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parcels of one commune/sheet/parcel search into s (one page) with the total count. */
+static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes, int n_codes,
+                        const long *sheet, const long *parcel, int64_t limit, int64_t offset,
+                        struct qset *s, int64_t *total, struct err *err)
+{
+    struct value params[QUERY_MAX_CODES + 2];
+    int np = 0;
+    struct buf w;
+    buf_init(&w);
+    int fc = layer_field_index(l, "commune_code"), fs = layer_field_index(l, "sheet_no");
+    int fp = layer_field_index(l, "parcel_no");
+    int rc = store_where_in(&w, l, fc, n_codes);
+    for (int i = 0; i < n_codes; i++)
+        params[np++] = (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
+    if (sheet) {
+        rc = rc || store_where_field(&w, l, fs, "=");
+        params[np++] = (struct value){.type = VAL_INT, .i = *sheet};
+    }
+    if (parcel) {
+        rc = rc || store_where_field(&w, l, fp, "=");
+        params[np++] = (struct value){.type = VAL_INT, .i = *parcel};
+    }
+    int order[] = {fc, fs, fp};
+    struct qfetch f = {.where = w.data, .params = params, .n_params = np, .order = order,
+                       .n_order = 3, .sql_limit = limit, .sql_offset = offset};
+    if (rc) rc = err_set(err, ERR_INTERNAL, "parcel lookup");
+    if (!rc) rc = q_count(q, l, &f, total, err);
+    if (!rc && limit > 0) rc = q_fetch(q, l, &f, s, err);
+    buf_fini(&w);
+    return rc;
+}
+
+static int put_csv(struct buf *b, const struct qset *s)
+{
+    int rc = 0;
+    for (int i = 0; i < s->n_fields && !rc; i++)
+        rc = q_csv_cell(b, s->layer->fields[s->fields[i]].name, i + 1 < s->n_fields ? ',' : '\n');
+    for (int r = 0; r < s->n && !rc; r++)
+        for (int i = 0; i < s->n_fields && !rc; i++)
+            rc = q_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
+    return rc;
+}
+
+static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, int64_t total,
+                          int64_t limit, int64_t offset, struct err *err)
+{
+    int rc = buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    for (int i = 0; i < s->n && !rc; i++)
+        rc = (i && buf_putc(b, ',')) || q_put_feature(q, b, s, &s->rows[i], err);
+    return rc || buf_printf(b,
+                            "],\"numberMatched\":%lld,\"numberReturned\":%d,\"limit\":%lld,"
+                            "\"offset\":%lld}\n",
+                            (long long)total, s->n, (long long)limit, (long long)offset);
+}
+
+static int parse_search(const struct request *req, long *sheet, int *has_sheet, long *parcel,
+                        int *has_parcel, struct err *err)
+{
+    static const char *const known[] = {"commune", "sheet", "parcel", "limit", "offset", "f",
+                                        NULL};
+    int64_t v;
+    if (q_check_known(req, known, err)) return ERR_PARAM;
+    if (!req_arg(req, "commune") || !*req_arg(req, "commune"))
+        return err_setl(err, ERR_PARAM, "commune", "commune (code or name) is required");
+    *has_sheet = req_arg(req, "sheet") != NULL;
+    *has_parcel = req_arg(req, "parcel") != NULL;
+    if (q_integer(req, "sheet", 1, 99999, 0, &v, err)) return ERR_PARAM;
+    *sheet = (long)v;
+    if (q_integer(req, "parcel", 1, 999999, 0, &v, err)) return ERR_PARAM;
+    *parcel = (long)v;
+    if (*has_parcel && !*has_sheet)
+        return err_setl(err, ERR_PARAM, "sheet", "parcel needs sheet (map sheet number)");
+    return 0;
+}
+
+int query_parcels(struct request *req, struct response *res, struct err *err)
+{
+    struct qctx q;
+    struct qset s;
+    qset_init(&s);
+    char *codes[QUERY_MAX_CODES];
+    int n_codes = 0, has_sheet = 0, has_parcel = 0;
+    long sheet = 0, parcel = 0;
+    int64_t limit, offset, total = 0;
+    enum out_format fmt;
+    const struct layer_def *l = NULL;
+    int rc = qctx_init(&q, req, err);
+    if (!rc) rc = parse_search(req, &sheet, &has_sheet, &parcel, &has_parcel, err);
+    if (!rc)
+        rc = q_integer(req, "limit", 0, INT64_MAX / 4, q.cfg->limits.default_features, &limit,
+                       err) ||
+             q_integer(req, "offset", 0, 1000000000, 0, &offset, err) ||
+             q_format(req, 1, 0, OUT_GEOJSON, &fmt, err);
+    if (!rc && limit > q.cfg->limits.max_features) limit = q.cfg->limits.max_features;
+    if (!rc && !(l = q_layer(&q, "cadastral_parcels")))
+        rc = err_set(err, ERR_NOT_FOUND, "no parcel layer");
+    if (!rc) rc = q_resolve_commune(&q, req_arg(req, "commune"), codes, QUERY_MAX_CODES, &n_codes, err);
+    if (!rc)
+        rc = find_parcels(&q, l, codes, n_codes, has_sheet ? &sheet : NULL,
+                          has_parcel ? &parcel : NULL, limit, offset, &s, &total, err);
+    if (!rc && !s.layer) qset_layer(&q, &s, l); /* limit=0: fields for the CSV header */
+    if (!rc && fmt == OUT_CSV) {
+        rc = rc || put_csv(&res->body, &s);
+        resp_set(res, 200, "text/csv; charset=utf-8");
+    } else if (!rc) {
+        rc = put_collection(&q, &res->body, &s, total, limit, offset, err);
+        resp_set(res, 200, "application/geo+json");
+    }
+    for (int i = 0; i < n_codes; i++) free(codes[i]);
+    qset_fini(&q, &s);
+    qctx_fini(&q);
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}
+
+/* The parcel with this key into s (one row) or ERR_NOT_FOUND. */
+static int get_parcel(struct qctx *q, const char *key, struct qset *s, struct err *err)
+{
+    const struct layer_def *l = q_layer(q, "cadastral_parcels");
+    int fk = l ? layer_field_index(l, "parcel_key") : -1;
+    if (!key || strlen(key) > 64 || fk < 0)
+        return err_setl(err, ERR_NOT_FOUND, "parcel_key", "no parcel \"%.64s\"", key ? key : "");
+    struct buf w;
+    buf_init(&w);
+    struct value v = {.type = VAL_TEXT, .s = key, .len = (int)strlen(key)};
+    int rc = store_where_field(&w, l, fk, "=");
+    struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .limit = 1};
+    if (rc) rc = err_set(err, ERR_INTERNAL, "parcel lookup");
+    else rc = q_fetch(q, l, &f, s, err);
+    buf_fini(&w);
+    if (!rc && s->n == 0)
+        rc = err_setl(err, ERR_NOT_FOUND, "parcel_key", "no parcel with key \"%s\"", key);
+    return rc;
+}
+
+/* {props, commune_name, geom_area_m2, geometry} of a parcel (no braces around props omitted). */
+static int put_parcel_object(struct qctx *q, struct buf *b, const struct qset *s,
+                             const struct qrow *r, struct err *err)
+{
+    int first = 1;
+    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
+    int rc = buf_putc(b, '{') || q_put_props(q, b, s, r, &first) ||
+             buf_puts(b, ",\"commune_name\":") ||
+             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
+             buf_puts(b, ",\"geometry\":");
+    free(cname);
+    return rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
+}
+
+int query_parcel(struct request *req, struct response *res, struct err *err)
+{
+    struct qctx q;
+    struct qset s;
+    qset_init(&s);
+    static const char *const known[] = {"f", NULL};
+    enum out_format fmt;
+    int rc = qctx_init(&q, req, err);
+    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 0, OUT_GEOJSON, &fmt, err) ||
+         get_parcel(&q, req_param(req, "parcel_key"), &s, err);
+    if (!rc) {
+        struct buf *b = &res->body;
+        struct qrow *r = &s.rows[0];
+        int first = 0;
+        char *cname = q_commune_name(&q, q_str(&s, r, "commune_code"));
+        rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") ||
+             buf_put_json_str(b, q_str(&s, r, "parcel_key")) || buf_puts(b, ",\"properties\":{") ||
+             buf_puts(b, "\"commune_name\":") ||
+             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(&q, r->geom), 2) ||
+             q_put_props(&q, b, &s, r, &first) || buf_puts(b, "},\"geometry\":") ||
+             q_put_geometry(&q, b, r->wkb, r->wkb_len, err) || buf_puts(b, "}\n");
+        free(cname);
+        resp_set(res, 200, "application/geo+json");
+    }
+    qset_fini(&q, &s);
+    qctx_fini(&q);
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}
+
+/* ,"<key>":[{props, overlap_m2, overlap_pct}...] for features of layer id overlapping the
+ * parcel with a positive area. */
+static int put_overlaps(struct qctx *q, struct buf *b, const char *key, const char *id,
+                        const GEOSGeometry *parcel, double parcel_area, struct err *err)
+{
+    const struct layer_def *l = q_layer(q, id);
+    if (!l) return 0;
+    struct qset s;
+    qset_init(&s);
+    int rc = q_intersecting(q, l, parcel, &s, err), n = 0;
+    rc = rc || buf_printf(b, ",\"%s\":[", key);
+    for (int i = 0; i < s.n && !rc; i++) {
+        double a = q_overlap(q, s.rows[i].geom, parcel);
+        if (!(a > 0)) continue; /* touching only */
+        int first = 1;
+        rc = (n++ && buf_putc(b, ',')) || buf_putc(b, '{') ||
+             q_put_props(q, b, &s, &s.rows[i], &first) || buf_puts(b, ",\"overlap_m2\":") ||
+             q_put_num(b, a, 3) || buf_puts(b, ",\"overlap_pct\":") ||
+             q_put_num(b, parcel_area > 0 ? 100 * a / parcel_area : NAN, 4) || buf_putc(b, '}');
+    }
+    rc = rc || buf_putc(b, ']');
+    qset_fini(q, &s);
+    return rc;
+}
+
+/* ,"corners":{"crs":..,"rings":[[{"no","x_n","y_e","edge_m"}...]...]}: the parcel's vertices in
+ * the storage CRS (VN-2000), X = northing, Y = easting, numbered as on a cadastral extract. */
+static int put_corners(struct qctx *q, struct buf *b, const struct qrow *r, struct err *err)
+{
+    struct geom g;
+    geom_init(&g);
+    char crs[32];
+    int rc = geom_from_wkb(&g, r->wkb, r->wkb_len, err), no = 0;
+    rc = rc || buf_puts(b, ",\"corners\":{\"crs\":") ||
+         buf_put_json_str(b, geo_crs_name(q->srid, crs)) || buf_puts(b, ",\"order\":\"X=N,Y=E\"") ||
+         buf_puts(b, ",\"rings\":[");
+    for (int p = 0; p < g.n_parts && !rc; p++) {
+        const struct geom_part *part = &g.parts[p];
+        int n = part->n > 1 && part->xy[0] == part->xy[2 * (part->n - 1)] &&
+                        part->xy[1] == part->xy[2 * (part->n - 1) + 1]
+                    ? part->n - 1
+                    : part->n;
+        rc = (p && buf_putc(b, ',')) || buf_putc(b, '[');
+        for (int i = 0; i < n && !rc; i++) {
+            const double *a = &part->xy[2 * i], *c = &part->xy[2 * ((i + 1) % n)];
+            rc = (i && buf_putc(b, ',')) || buf_printf(b, "{\"no\":%d,\"x_n\":", ++no) ||
+                 q_put_num(b, a[1], 3) || buf_puts(b, ",\"y_e\":") || q_put_num(b, a[0], 3) ||
+                 buf_puts(b, ",\"edge_m\":") || q_put_num(b, hypot(c[0] - a[0], c[1] - a[1]), 2) ||
+                 buf_putc(b, '}');
+        }
+        rc = rc || buf_putc(b, ']');
+    }
+    geom_fini(&g);
+    return rc || buf_puts(b, "]}");
+}
+
+int query_parcel_planning(struct request *req, struct response *res, struct err *err)
+{
+    struct qctx q;
+    struct qset s;
+    qset_init(&s);
+    static const char *const known[] = {"f", NULL};
+    enum out_format fmt;
+    int rc = qctx_init(&q, req, err);
+    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 1, OUT_JSON, &fmt, err) ||
+         get_parcel(&q, req_param(req, "parcel_key"), &s, err);
+    if (!rc) {
+        struct buf *b = &res->body;
+        struct qrow *r = &s.rows[0];
+        double area = q_area(&q, r->geom);
+        rc = buf_puts(b, "{\"parcel\":") || put_parcel_object(&q, b, &s, r, err) ||
+             put_overlaps(&q, b, "zoning_blocks", "zoning_blocks", r->geom, area, err) ||
+             put_overlaps(&q, b, "detailed_plan_lots", "detailed_plan_lots", r->geom, area, err) ||
+             put_overlaps(&q, b, "general_plan_zones", "general_plan_zones", r->geom, area, err) ||
+             put_overlaps(&q, b, "land_use_plan", "land_use_plan", r->geom, area, err) ||
+             put_overlaps(&q, b, "land_use_current", "land_use_current", r->geom, area, err) ||
+             put_overlaps(&q, b, "plans", "plan_boundaries", r->geom, area, err) ||
+             q_put_red_lines(&q, b, r->geom, err) || put_corners(&q, b, r, err) ||
+             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
+        resp_set(res, 200, "application/json");
+    }
+    qset_fini(&q, &s);
+    qctx_fini(&q);
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}

@@ -1,0 +1,714 @@
+/* SPDX-License-Identifier: MIT */
+/* draw.c: the cairo renderer. One store query per layer (the fields its style reads, an index
+ * bbox), rules chosen per feature in C while the rows stream in, geometry decoded from WKB into
+ * growable arrays (no per-feature allocation), all coordinates of the map mapped to pixels in
+ * one pass (through a grid of exactly transformed nodes when the map's CRS differs from the
+ * storage CRS), then each rule's features drawn as one cairo path per symbolizer, anti-aliased.
+ * Labels are queued and placed last (label.c). Encoding is in encode.c. */
+#include "render_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct part {
+    int off, n;     /* points in coords */
+    int ring;       /* 0 exterior / line / point, 1 interior ring */
+};
+
+struct feat {
+    int layer;      /* index in rq->layers */
+    int part_off, n_parts;
+    int rule_off;   /* ints: per FTS the matched rules, each list ended by -1 */
+    int label_off;  /* ints: per label field a char offset (or -1) */
+    double px_area; /* filled after projection: bbox area in px (label priority) */
+};
+
+struct collect {
+    const struct render_request *rq;
+    double scale;
+    int layer;                        /* current layer */
+    const struct style *style;
+    int lf[RENDER_MAX_LAYERS][16];    /* label fields per layer */
+    int n_lf[RENDER_MAX_LAYERS];
+    struct geom g;
+    double *coords;                   /* x, y interleaved */
+    size_t n_coords, cap_coords;      /* points */
+    struct part *parts;
+    size_t n_parts, cap_parts;
+    struct feat *feats;
+    size_t n_feats, cap_feats;
+    int *ints;
+    size_t n_ints, cap_ints;
+    struct buf text;
+};
+
+#define GROW(ptr, n, cap, extra)                                                                   \
+    ((n) + (extra) <= (cap) ? 0 : grow((void **)&(ptr), &(cap), (n) + (extra), sizeof *(ptr)))
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    size_t c = *cap ? *cap : 256;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int push_int(struct collect *c, int v)
+{
+    if (GROW(c->ints, c->n_ints, c->cap_ints, 1)) return -1;
+    c->ints[c->n_ints++] = v;
+    return 0;
+}
+
+static int add_geom(struct collect *c, struct feat *f)
+{
+    const struct geom *g = &c->g;
+    if (GROW(c->parts, c->n_parts, c->cap_parts, (size_t)g->n_parts)) return -1;
+    size_t pts = 0;
+    for (int i = 0; i < g->n_parts; i++) pts += (size_t)g->parts[i].n;
+    if (GROW(c->coords, 2 * c->n_coords, c->cap_coords, 2 * pts)) return -1;
+    f->part_off = (int)c->n_parts;
+    f->n_parts = g->n_parts;
+    for (int i = 0; i < g->n_parts; i++) {
+        const struct geom_part *gp = &g->parts[i];
+        c->parts[c->n_parts++] = (struct part){(int)c->n_coords, gp->n, gp->ring};
+        memcpy(c->coords + 2 * c->n_coords, gp->xy, 2 * sizeof(double) * (size_t)gp->n);
+        c->n_coords += (size_t)gp->n;
+    }
+    return 0;
+}
+
+static int on_feature(void *ud, const struct feature *fe, struct err *err)
+{
+    struct collect *c = ud;
+    const struct style *s = c->style;
+    size_t rule_off = c->n_ints;
+    int any = 0;
+    for (int i = 0; i < s->n_fts; i++) {
+        for (int r = style_next_rule(s, i, -1, fe->values, fe->fields, fe->n_fields, c->scale);
+             r >= 0; r = style_next_rule(s, i, r, fe->values, fe->fields, fe->n_fields, c->scale)) {
+            if (push_int(c, r)) return err_set(err, ERR_NOMEM, "out of memory");
+            any = 1;
+        }
+        if (push_int(c, -1)) return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    if (!any || !fe->wkb) {
+        c->n_ints = rule_off;
+        return 0;
+    }
+    if (geom_from_wkb(&c->g, fe->wkb, fe->wkb_len, NULL) || c->g.n_parts == 0) {
+        c->n_ints = rule_off; /* a broken geometry is skipped, not fatal for the map */
+        return 0;
+    }
+    if (GROW(c->feats, c->n_feats, c->cap_feats, 1))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    struct feat *f = &c->feats[c->n_feats];
+    memset(f, 0, sizeof *f);
+    f->layer = c->layer;
+    f->rule_off = (int)rule_off;
+    f->label_off = (int)c->n_ints;
+    for (int k = 0; k < c->n_lf[c->layer]; k++) {
+        const struct value *v = NULL;
+        for (int j = 0; j < fe->n_fields; j++)
+            if (fe->fields[j] == c->lf[c->layer][k]) v = &fe->values[j];
+        int off = -1;
+        if (v && v->type != VAL_NULL && v->type != VAL_BLOB) {
+            off = (int)c->text.len;
+            int rc = v->type == VAL_TEXT  ? buf_append(&c->text, v->s, (size_t)v->len)
+                     : v->type == VAL_INT ? buf_printf(&c->text, "%lld", (long long)v->i)
+                                          : buf_put_double(&c->text, v->d, 2);
+            if (rc || buf_putc(&c->text, '\0')) return err_set(err, ERR_NOMEM, "out of memory");
+        }
+        if (push_int(c, off)) return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    if (add_geom(c, f)) return err_set(err, ERR_NOMEM, "out of memory");
+    c->n_feats++;
+    return 0;
+}
+
+/* The label fields of the rules visible at this scale. */
+static void find_label_fields(struct collect *c)
+{
+    const struct style *s = c->style;
+    int *lf = c->lf[c->layer], *n = &c->n_lf[c->layer];
+    *n = 0;
+    for (int i = 0; i < s->n_fts; i++)
+        for (int j = 0; j < s->fts[i].n_rules; j++)
+            for (int k = 0; k < s->fts[i].rules[j].n_syms; k++) {
+                const struct symbolizer *y = &s->fts[i].rules[j].syms[k];
+                if (y->kind != SYM_TEXT) continue;
+                int seen = 0;
+                for (int m = 0; m < *n; m++) seen |= lf[m] == y->label_field;
+                if (!seen && *n < 16) lf[(*n)++] = y->label_field;
+            }
+}
+
+static int label_slot(const struct collect *c, int layer, int field)
+{
+    for (int m = 0; m < c->n_lf[layer]; m++)
+        if (c->lf[layer][m] == field) return m;
+    return -1;
+}
+
+double render_scale(int srid, const struct bbox *bbox, int width, double scale_factor,
+                    struct geo_ctx *geo)
+{
+    double w = bbox->maxx - bbox->minx;
+    if (srid == GEO_SRID_CRS84 || (geo && geo_crs_geographic(geo, srid)))
+        w *= 6378137.0 * 2 * M_PI / 360.0; /* OGC: degrees to metres on the equator */
+    double px = width / (scale_factor > 0 ? scale_factor : 1);
+    return px > 0 ? w / px / 0.00028 : 0;
+}
+
+/* The query box in the storage CRS: the map's bbox plus a margin for wide symbols. */
+static int query_box(const struct render_request *rq, int storage, struct bbox *out,
+                     struct err *err)
+{
+    double mx = (rq->bbox.maxx - rq->bbox.minx) / rq->width * 24 * rq->scale_factor;
+    double my = (rq->bbox.maxy - rq->bbox.miny) / rq->height * 24 * rq->scale_factor;
+    struct bbox b = {rq->bbox.minx - mx, rq->bbox.miny - my, rq->bbox.maxx + mx,
+                     rq->bbox.maxy + my};
+    if (rq->srid == storage) {
+        *out = b;
+        return 0;
+    }
+    return geo_transform_bbox(rq->geo, rq->srid, storage, &b, out, err);
+}
+
+#define GRID 8
+/* Maps storage coordinates to pixels in place. Same CRS: affine. Otherwise a GRID x GRID mesh
+ * over the query box is transformed exactly (the official operation) and points are
+ * interpolated bilinearly: the error of TM -> Mercator/geographic over cells this small is far
+ * below a pixel, and one PROJ call replaces one per vertex. Points outside the mesh extrapolate
+ * from the edge cells (they are outside the image). */
+static int project(const struct render_request *rq, int storage, const struct bbox *qb,
+                   double *xy, size_t n, struct err *err)
+{
+    double sx = rq->width / (rq->bbox.maxx - rq->bbox.minx);
+    double sy = rq->height / (rq->bbox.maxy - rq->bbox.miny);
+    if (rq->srid == storage) {
+        for (size_t i = 0; i < n; i++) {
+            xy[2 * i] = (xy[2 * i] - rq->bbox.minx) * sx;
+            xy[2 * i + 1] = (rq->bbox.maxy - xy[2 * i + 1]) * sy;
+        }
+        return 0;
+    }
+    double node[(GRID + 1) * (GRID + 1) * 2];
+    double cw = (qb->maxx - qb->minx) / GRID, ch = (qb->maxy - qb->miny) / GRID;
+    for (int j = 0; j <= GRID; j++)
+        for (int i = 0; i <= GRID; i++) {
+            node[2 * (j * (GRID + 1) + i)] = qb->minx + i * cw;
+            node[2 * (j * (GRID + 1) + i) + 1] = qb->miny + j * ch;
+        }
+    int rc = geo_transform(rq->geo, storage, rq->srid, node, (GRID + 1) * (GRID + 1), err);
+    if (rc) return rc;
+    for (int k = 0; k < (GRID + 1) * (GRID + 1); k++) {
+        node[2 * k] = (node[2 * k] - rq->bbox.minx) * sx;
+        node[2 * k + 1] = (rq->bbox.maxy - node[2 * k + 1]) * sy;
+    }
+    for (size_t p = 0; p < n; p++) {
+        double u = (xy[2 * p] - qb->minx) / cw, v = (xy[2 * p + 1] - qb->miny) / ch;
+        int i = (int)floor(u), j = (int)floor(v);
+        i = i < 0 ? 0 : i >= GRID ? GRID - 1 : i;
+        j = j < 0 ? 0 : j >= GRID ? GRID - 1 : j;
+        double fu = u - i, fv = v - j;
+        const double *a = &node[2 * (j * (GRID + 1) + i)], *b = a + 2;
+        const double *c = a + 2 * (GRID + 1), *d = c + 2;
+        for (int k = 0; k < 2; k++)
+            xy[2 * p + k] = (a[k] * (1 - fu) + b[k] * fu) * (1 - fv) +
+                            (c[k] * (1 - fu) + d[k] * fu) * fv;
+    }
+    return 0;
+}
+
+static int collect_layers(const struct render_request *rq, struct collect *c, double scale,
+                          struct err *err)
+{
+    int storage = rq->cfg->storage_srid;
+    struct bbox qb;
+    int rc = query_box(rq, storage, &qb, err);
+    if (rc) return rc;
+    struct feature_sink sink = {NULL, on_feature, NULL, c};
+    if (rq->n_layers > RENDER_MAX_LAYERS)
+        return err_setl(err, ERR_PARAM, "LAYERS", "more than %d layers", RENDER_MAX_LAYERS);
+    for (int i = 0; i < rq->n_layers && !rc; i++) {
+        const struct style *s = rq->layers[i].style;
+        if (!s || !style_visible(s, scale)) continue;
+        c->layer = i;
+        c->style = s;
+        find_label_fields(c);
+        struct store_query q = {.layer = rq->layers[i].layer,
+                                .has_bbox = 1,
+                                .bbox = qb,
+                                .fields = s->fields,
+                                .n_fields = s->n_fields,
+                                .limit = -1,
+                                .want_geom = 1};
+        rc = store_query_run(rq->store, &q, &sink, err);
+    }
+    if (!rc) rc = project(rq, storage, &qb, c->coords, c->n_coords, err);
+    return rc;
+}
+
+/* Drawing. */
+
+void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity)
+{
+    cairo_set_source_rgba(cr, ((rgb >> 16) & 255) / 255.0, ((rgb >> 8) & 255) / 255.0,
+                          (rgb & 255) / 255.0, opacity);
+}
+
+void draw_stroke_style(cairo_t *cr, const struct style_stroke *s, double k)
+{
+    draw_set_source(cr, s->color, s->opacity);
+    cairo_set_line_width(cr, s->width * k < 0.3 ? 0.3 : s->width * k);
+    static const cairo_line_cap_t caps[] = {CAIRO_LINE_CAP_BUTT, CAIRO_LINE_CAP_ROUND,
+                                            CAIRO_LINE_CAP_SQUARE};
+    static const cairo_line_join_t joins[] = {CAIRO_LINE_JOIN_MITER, CAIRO_LINE_JOIN_ROUND,
+                                              CAIRO_LINE_JOIN_BEVEL};
+    cairo_set_line_cap(cr, caps[s->cap]);
+    cairo_set_line_join(cr, joins[s->join]);
+    double d[STYLE_MAX_DASH];
+    for (int i = 0; i < s->n_dash; i++) d[i] = s->dash[i] * k;
+    cairo_set_dash(cr, d, s->n_dash, 0);
+}
+
+static cairo_pattern_t *hatch_pattern(const struct style_fill *f, double k)
+{
+    int size = (int)ceil(f->hatch_size * k);
+    if (size < 3) size = 3;
+    cairo_surface_t *tile = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, size, size);
+    cairo_t *cr = cairo_create(tile);
+    draw_set_source(cr, f->hatch_color, 1);
+    cairo_set_line_width(cr, f->hatch_width * k);
+    double s = size;
+    switch (f->hatch) {
+    case HATCH_SLASH:
+    case HATCH_TIMES:
+        cairo_move_to(cr, -1, s + 1), cairo_line_to(cr, s + 1, -1);
+        cairo_move_to(cr, -1, 1), cairo_line_to(cr, 1, -1);
+        cairo_move_to(cr, s - 1, s + 1), cairo_line_to(cr, s + 1, s - 1);
+        if (f->hatch == HATCH_SLASH) break;
+        /* fall through */
+    case HATCH_BACKSLASH:
+        cairo_move_to(cr, -1, -1), cairo_line_to(cr, s + 1, s + 1);
+        cairo_move_to(cr, s - 1, -1), cairo_line_to(cr, s + 1, 1);
+        cairo_move_to(cr, -1, s - 1), cairo_line_to(cr, 1, s + 1);
+        break;
+    case HATCH_HORLINE:
+    case HATCH_PLUS:
+        cairo_move_to(cr, 0, s / 2), cairo_line_to(cr, s, s / 2);
+        if (f->hatch == HATCH_HORLINE) break;
+        /* fall through */
+    case HATCH_VERTLINE: cairo_move_to(cr, s / 2, 0), cairo_line_to(cr, s / 2, s); break;
+    case HATCH_DOT: cairo_arc(cr, s / 2, s / 2, f->hatch_width * k, 0, 2 * M_PI); break;
+    default: break;
+    }
+    if (f->hatch == HATCH_DOT) cairo_fill(cr);
+    else cairo_stroke(cr);
+    cairo_destroy(cr);
+    cairo_pattern_t *p = cairo_pattern_create_for_surface(tile);
+    cairo_surface_destroy(tile);
+    cairo_pattern_set_extend(p, CAIRO_EXTEND_REPEAT);
+    return p;
+}
+
+/* Fills the current path (preserved) with the solid colour and then the hatch. */
+void draw_fill_path(cairo_t *cr, const struct style_fill *f, double k)
+{
+    if (f->has) {
+        draw_set_source(cr, f->color, f->opacity);
+        cairo_fill_preserve(cr);
+    }
+    if (f->hatch != HATCH_NONE) {
+        cairo_pattern_t *p = hatch_pattern(f, k);
+        cairo_set_source(cr, p);
+        cairo_fill_preserve(cr);
+        cairo_pattern_destroy(p);
+    }
+}
+
+void draw_mark(cairo_t *cr, const struct symbolizer *sym, double x, double y, double k)
+{
+    double r = sym->size * k / 2;
+    cairo_save(cr);
+    cairo_translate(cr, x, y);
+    if (sym->rotation != 0) cairo_rotate(cr, sym->rotation * M_PI / 180);
+    cairo_new_path(cr);
+    switch (sym->mark) {
+    case MARK_CIRCLE: cairo_arc(cr, 0, 0, r, 0, 2 * M_PI); break;
+    case MARK_SQUARE: cairo_rectangle(cr, -r, -r, 2 * r, 2 * r); break;
+    case MARK_TRIANGLE:
+        cairo_move_to(cr, 0, -r);
+        cairo_line_to(cr, r * 0.866, r * 0.5);
+        cairo_line_to(cr, -r * 0.866, r * 0.5);
+        cairo_close_path(cr);
+        break;
+    case MARK_STAR:
+        for (int i = 0; i < 10; i++) {
+            double a = -M_PI / 2 + i * M_PI / 5, rr = i % 2 ? r * 0.45 : r;
+            if (i == 0) cairo_move_to(cr, rr * cos(a), rr * sin(a));
+            else cairo_line_to(cr, rr * cos(a), rr * sin(a));
+        }
+        cairo_close_path(cr);
+        break;
+    case MARK_CROSS:
+    case MARK_X:
+        if (sym->mark == MARK_X) cairo_rotate(cr, M_PI / 4);
+        cairo_rectangle(cr, -r, -r * 0.2, 2 * r, r * 0.4);
+        cairo_rectangle(cr, -r * 0.2, -r, r * 0.4, 2 * r);
+        break;
+    }
+    cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
+    struct style_fill f = sym->fill;
+    f.hatch = HATCH_NONE;
+    draw_fill_path(cr, &f, k);
+    if (sym->stroke.has) {
+        draw_stroke_style(cr, &sym->stroke, k);
+        cairo_stroke_preserve(cr);
+    }
+    cairo_new_path(cr);
+    cairo_restore(cr);
+}
+
+#define CLAMP_PX 4.0e6
+static double clampc(double v)
+{
+    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
+}
+
+/* Appends a part to the path, dropping vertices closer than a third of a pixel. Rings are
+ * oriented so that exteriors wind one way and holes the other (non-zero fill rule), whatever
+ * their orientation in the data. */
+static void path_part(cairo_t *cr, const double *xy, int n, int polygon, int hole)
+{
+    if (n < 1) return;
+    int reverse = 0;
+    if (polygon) {
+        double a = 0;
+        for (int i = 0; i + 1 < n; i++)
+            a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
+        reverse = hole ? a > 0 : a < 0;
+    }
+    double lx = 0, ly = 0;
+    for (int k = 0; k < n; k++) {
+        int i = reverse ? n - 1 - k : k;
+        double x = clampc(xy[2 * i]), y = clampc(xy[2 * i + 1]);
+        if (k == 0) cairo_move_to(cr, x, y);
+        else if (fabs(x - lx) + fabs(y - ly) > 0.33 || k == n - 1) cairo_line_to(cr, x, y);
+        else continue;
+        lx = x, ly = y;
+    }
+    if (polygon) cairo_close_path(cr);
+}
+
+/* Offsets a polyline by d px to its left (SE PerpendicularOffset), into out (2n doubles). */
+static void offset_line(const double *xy, int n, double d, double *out)
+{
+    for (int i = 0; i < n; i++) {
+        int a = i > 0 ? i - 1 : i, b = i + 1 < n ? i + 1 : i;
+        double dx = xy[2 * b] - xy[2 * a], dy = xy[2 * b + 1] - xy[2 * a + 1];
+        double len = hypot(dx, dy);
+        if (len == 0) len = 1;
+        out[2 * i] = xy[2 * i] + d * dy / len;
+        out[2 * i + 1] = xy[2 * i + 1] - d * dx / len;
+    }
+}
+
+/* A label point inside a polygon feature: on the horizontal line through the middle of its
+ * largest exterior ring, the midpoint of the widest inside interval (holes counted). *w gets
+ * that interval's width (labels wider than it are not placed). 0 if none. */
+static int interior_point(const struct collect *c, const struct feat *f, double *x, double *y,
+                          double *w)
+{
+    int best = -1;
+    double best_area = -1, cy = 0;
+    for (int i = 0; i < f->n_parts; i++) {
+        const struct part *p = &c->parts[f->part_off + i];
+        if (p->ring) continue;
+        double minx = INFINITY, maxx = -INFINITY, miny = INFINITY, maxy = -INFINITY;
+        for (int k = 0; k < p->n; k++) {
+            const double *q = &c->coords[2 * (p->off + k)];
+            minx = fmin(minx, q[0]), maxx = fmax(maxx, q[0]);
+            miny = fmin(miny, q[1]), maxy = fmax(maxy, q[1]);
+        }
+        if ((maxx - minx) * (maxy - miny) > best_area) {
+            best_area = (maxx - minx) * (maxy - miny);
+            best = i;
+            cy = (miny + maxy) / 2;
+        }
+    }
+    if (best < 0) return 0;
+    double xs[64];
+    int n = 0;
+    for (int i = best; i < f->n_parts && n < 64; i++) {
+        const struct part *p = &c->parts[f->part_off + i];
+        if (i > best && !p->ring) break;
+        for (int k = 0; k + 1 < p->n && n < 64; k++) {
+            const double *a = &c->coords[2 * (p->off + k)], *b = a + 2;
+            if ((a[1] <= cy) == (b[1] <= cy)) continue;
+            xs[n++] = a[0] + (cy - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
+        }
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: few crossings */
+        for (int j = i; j > 0 && xs[j - 1] > xs[j]; j--) {
+            double t = xs[j];
+            xs[j] = xs[j - 1], xs[j - 1] = t;
+        }
+    double bw = 0;
+    for (int i = 0; i + 1 < n; i += 2)
+        if (xs[i + 1] - xs[i] > bw) bw = xs[i + 1] - xs[i], *x = (xs[i] + xs[i + 1]) / 2;
+    *y = cy;
+    *w = bw;
+    return bw > 0;
+}
+
+static void queue_label(const struct render_request *rq, struct collect *c, struct label_set *ls,
+                        const struct feat *f, const struct symbolizer *sym)
+{
+    int slot = label_slot(c, f->layer, sym->label_field);
+    if (slot < 0) return;
+    int off = c->ints[f->label_off + slot];
+    if (off < 0) return;
+    const char *text = c->text.data + off;
+    if (!*text) return;
+    enum geom_type gt = rq->layers[f->layer].layer->geom;
+    double k = rq->scale_factor;
+    if (gt == GT_POINT || gt == GT_MULTIPOINT) {
+        const double *p = &c->coords[2 * c->parts[f->part_off].off];
+        label_add_point(ls, sym, k, text, p[0], p[1], 0, 1);
+    } else if (gt == GT_LINESTRING || gt == GT_MULTILINESTRING) {
+        int best = -1;
+        double best_len = 0;
+        for (int i = 0; i < f->n_parts; i++) {
+            const struct part *p = &c->parts[f->part_off + i];
+            double len = 0;
+            for (int j = 0; j + 1 < p->n; j++) {
+                const double *a = &c->coords[2 * (p->off + j)];
+                len += hypot(a[2] - a[0], a[3] - a[1]);
+            }
+            if (len > best_len) best_len = len, best = i;
+        }
+        if (best >= 0) {
+            const struct part *p = &c->parts[f->part_off + best];
+            label_add_line(ls, sym, k, text, &c->coords[2 * p->off], p->n, best_len);
+        }
+    } else {
+        double x, y, w;
+        if (interior_point(c, f, &x, &y, &w)) label_add_point(ls, sym, k, text, x, y, w, w);
+    }
+}
+
+static void draw_points(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                        const struct feat *f, const struct symbolizer *sym)
+{
+    enum geom_type gt = rq->layers[f->layer].layer->geom;
+    if (gt == GT_POINT || gt == GT_MULTIPOINT) {
+        for (int i = 0; i < f->n_parts; i++) {
+            const double *p = &c->coords[2 * c->parts[f->part_off + i].off];
+            if (p[0] > -50 && p[1] > -50 && p[0] < rq->width + 50 && p[1] < rq->height + 50)
+                draw_mark(cr, sym, p[0], p[1], rq->scale_factor);
+        }
+        return;
+    }
+    double x, y, w;
+    if (gt != GT_LINESTRING && gt != GT_MULTILINESTRING && interior_point(c, f, &x, &y, &w))
+        draw_mark(cr, sym, x, y, rq->scale_factor);
+}
+
+/* Draws one symbolizer for the features idx[0..n) of a layer as one path. */
+static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                    struct label_set *ls, const struct symbolizer *sym, const int *idx, int n)
+{
+    double k = rq->scale_factor;
+    if (sym->kind == SYM_TEXT || sym->kind == SYM_POINT) {
+        for (int i = 0; i < n; i++) {
+            if (sym->kind == SYM_TEXT) queue_label(rq, c, ls, &c->feats[idx[i]], sym);
+            else draw_points(rq, cr, c, &c->feats[idx[i]], sym);
+        }
+        return 0;
+    }
+    enum geom_type gt = rq->layers[c->feats[idx[0]].layer].layer->geom;
+    int polygon = gt == GT_POLYGON || gt == GT_MULTIPOLYGON;
+    if (sym->kind == SYM_POLYGON && !polygon) return 0;
+    if (gt == GT_POINT || gt == GT_MULTIPOINT) return 0;
+    double *tmp = NULL;
+    size_t tmp_cap = 0;
+    cairo_new_path(cr);
+    for (int i = 0; i < n; i++) {
+        const struct feat *f = &c->feats[idx[i]];
+        for (int j = 0; j < f->n_parts; j++) {
+            const struct part *p = &c->parts[f->part_off + j];
+            const double *xy = &c->coords[2 * p->off];
+            if (sym->kind == SYM_LINE && sym->offset != 0) {
+                if ((size_t)p->n * 2 > tmp_cap) {
+                    double *t = realloc(tmp, (size_t)p->n * 2 * sizeof *t);
+                    if (!t) {
+                        free(tmp);
+                        return ERR_NOMEM;
+                    }
+                    tmp = t, tmp_cap = (size_t)p->n * 2;
+                }
+                offset_line(xy, p->n, sym->offset * k, tmp);
+                xy = tmp;
+            }
+            path_part(cr, xy, p->n, sym->kind == SYM_POLYGON, p->ring);
+        }
+    }
+    free(tmp);
+    if (sym->kind == SYM_POLYGON) {
+        cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
+        draw_fill_path(cr, &sym->fill, k);
+    }
+    if (sym->stroke.has && sym->stroke.opacity > 0) {
+        draw_stroke_style(cr, &sym->stroke, k);
+        cairo_stroke_preserve(cr);
+    }
+    cairo_new_path(cr);
+    return 0;
+}
+
+/* Features [from, to) of one layer grouped by the rule they matched in FTS `fts`, drawn rule by
+ * rule (so each symbolizer is one path: the speed of a tile depends on it). */
+static int draw_fts(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                    struct label_set *ls, const struct style *s, int fts, size_t from, size_t to)
+{
+    int n_rules = s->fts[fts].n_rules;
+    int *count = calloc((size_t)n_rules + 1, sizeof *count);
+    int *idx = NULL;
+    size_t total = 0;
+    if (!count) return ERR_NOMEM;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            idx = malloc((total ? total : 1) * sizeof *idx);
+            if (!idx) {
+                free(count);
+                return ERR_NOMEM;
+            }
+            int sum = 0;
+            for (int r = 0; r <= n_rules; r++) {
+                int t = count[r];
+                count[r] = sum;
+                sum += t;
+            }
+        }
+        for (size_t i = from; i < to; i++) {
+            const int *l = &c->ints[c->feats[i].rule_off];
+            for (int f = 0; f < fts; f++)
+                while (*l++ >= 0) {
+                }
+            for (; *l >= 0; l++) {
+                if (pass == 0) count[*l]++, total++;
+                else idx[count[*l]++] = (int)i;
+            }
+        }
+    }
+    int rc = 0, start = 0;
+    for (int r = 0; r < n_rules && !rc; r++) {
+        int end = count[r];
+        const struct style_rule *rule = &s->fts[fts].rules[r];
+        for (int k = 0; k < rule->n_syms && end > start && !rc; k++)
+            rc = draw_sym(rq, cr, c, ls, &rule->syms[k], idx + start, end - start);
+        start = end;
+    }
+    free(idx);
+    free(count);
+    return rc ? err_set(NULL, ERR_NOMEM, "out of memory") : 0;
+}
+
+static void collect_fini(struct collect *c)
+{
+    geom_fini(&c->g);
+    free(c->coords), free(c->parts), free(c->feats), free(c->ints);
+    buf_fini(&c->text);
+}
+
+static int draw_all(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                    struct label_set *ls)
+{
+    size_t i = 0;
+    while (i < c->n_feats) {
+        size_t j = i;
+        int layer = c->feats[i].layer;
+        while (j < c->n_feats && c->feats[j].layer == layer) j++;
+        const struct style *s = rq->layers[layer].style;
+        for (int f = 0; f < s->n_fts; f++) {
+            int rc = draw_fts(rq, cr, c, ls, s, f, i, j);
+            if (rc) return rc;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+int render_draw(const struct render_request *rq, struct render_image *img, struct err *err)
+{
+    memset(img, 0, sizeof *img);
+    if (rq->width <= 0 || rq->height <= 0 || !(rq->bbox.maxx > rq->bbox.minx) ||
+        !(rq->bbox.maxy > rq->bbox.miny))
+        return err_setl(err, ERR_PARAM, "BBOX", "empty map extent or size");
+    double k = rq->scale_factor > 0 ? rq->scale_factor : 1;
+    double scale = render_scale(rq->srid, &rq->bbox, rq->width, k, rq->geo);
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    c.rq = rq;
+    c.scale = scale;
+    geom_init(&c.g);
+    buf_init(&c.text);
+    int rc = collect_layers(rq, &c, scale, err);
+    cairo_surface_t *surf = NULL;
+    cairo_t *cr = NULL;
+    struct label_set *ls = NULL;
+    if (rc) goto done;
+    img->width = rq->width;
+    img->height = rq->height;
+    img->stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, rq->width);
+    img->data = calloc((size_t)img->stride, (size_t)img->height); /* transparent */
+    if (!img->data) {
+        rc = err_set(err, ERR_NOMEM, "cannot allocate a %dx%d image", rq->width, rq->height);
+        goto done;
+    }
+    surf = cairo_image_surface_create_for_data(img->data, CAIRO_FORMAT_ARGB32, rq->width,
+                                               rq->height, img->stride);
+    cr = cairo_create(surf);
+    ls = label_set_new(rq->width, rq->height, rq->label_buffer);
+    if (!ls) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    if ((rc = draw_all(rq, cr, &c, ls))) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    label_draw(ls, cr);
+    cairo_surface_flush(surf);
+done:
+    label_set_free(ls);
+    if (cr) cairo_destroy(cr);
+    if (surf) cairo_surface_destroy(surf);
+    collect_fini(&c);
+    if (rc) render_image_fini(img);
+    return rc;
+}
+
+void render_image_fini(struct render_image *img)
+{
+    free(img->data);
+    memset(img, 0, sizeof *img);
+}
+
+int render_map(const struct render_request *rq, struct buf *out, struct err *err)
+{
+    struct render_image img;
+    int rc = render_draw(rq, &img, err);
+    if (!rc)
+        rc = render_encode(&img, 0, 0, img.width, img.height, rq->format, rq->transparent,
+                           rq->bgcolor, rq->quality, out, err);
+    render_image_fini(&img);
+    return rc;
+}

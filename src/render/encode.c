@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* encode.c: a rectangle of a rendered image (cairo ARGB32, premultiplied) to PNG 32-bit RGBA,
+ * PNG 8-bit palette (popularity quantisation on a 4-bit-per-channel histogram, nearest colour
+ * per bin), JPEG (libjpeg) or WebP (libwebp). zlib level 3 with the SUB filter: map images
+ * compress well at that level and encoding stays a small part of a tile's time. */
+#include "render_int.h"
+
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <webp/encode.h>
+
+const char *render_format_mime(enum render_format fmt)
+{
+    switch (fmt) {
+    case RFMT_PNG8: return "image/png; mode=8bit";
+    case RFMT_JPEG: return "image/jpeg";
+    case RFMT_WEBP: return "image/webp";
+    default: return "image/png";
+    }
+}
+
+/* Rows of RGBA (straight alpha), flattened onto bg when !transparent. Caller frees. */
+static unsigned char *to_rgba(const struct render_image *img, int x, int y, int w, int h,
+                              int transparent, uint32_t bg)
+{
+    unsigned char *out = malloc((size_t)w * (size_t)h * 4);
+    if (!out) return NULL;
+    unsigned br = (bg >> 16) & 255, bgc = (bg >> 8) & 255, bb = bg & 255;
+    for (int j = 0; j < h; j++) {
+        const uint32_t *src = (const uint32_t *)(img->data + (size_t)(y + j) * img->stride) + x;
+        unsigned char *d = out + (size_t)j * w * 4;
+        for (int i = 0; i < w; i++, d += 4) {
+            uint32_t p = src[i];
+            unsigned a = p >> 24, r = (p >> 16) & 255, g = (p >> 8) & 255, b = p & 255;
+            if (!transparent) {
+                /* premultiplied over an opaque background */
+                d[0] = (unsigned char)(r + (br * (255 - a) + 127) / 255);
+                d[1] = (unsigned char)(g + (bgc * (255 - a) + 127) / 255);
+                d[2] = (unsigned char)(b + (bb * (255 - a) + 127) / 255);
+                d[3] = 255;
+            } else if (a == 0) {
+                d[0] = d[1] = d[2] = d[3] = 0;
+            } else if (a == 255) {
+                d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
+                d[3] = 255;
+            } else {
+                d[0] = (unsigned char)((r * 255 + a / 2) / a);
+                d[1] = (unsigned char)((g * 255 + a / 2) / a);
+                d[2] = (unsigned char)((b * 255 + a / 2) / a);
+                d[3] = (unsigned char)a;
+            }
+        }
+    }
+    return out;
+}
+
+struct png_out {
+    struct buf *b;
+    int failed;
+};
+
+static void png_write(png_structp png, png_bytep data, png_size_t len)
+{
+    struct png_out *o = png_get_io_ptr(png);
+    if (!o->failed && buf_append(o->b, data, len)) o->failed = 1;
+}
+
+static void png_flush(png_structp png)
+{
+    (void)png;
+}
+
+/* Writes rows (RGBA 4 bytes or palette indexes 1 byte per pixel) as PNG. */
+static int write_png(const unsigned char *rows, int w, int h, const png_color *pal,
+                     const png_byte *trans, int n_pal, struct buf *out, struct err *err)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    struct png_out o = {out, 0};
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return err_set(err, ERR_INTERNAL, "PNG encoding failed");
+    }
+    png_set_write_fn(png, &o, png_write, png_flush);
+    png_set_compression_level(png, 3);
+    png_set_filter(png, 0, pal ? PNG_FILTER_NONE : PNG_FILTER_SUB);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                 pal ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (pal) {
+        png_set_PLTE(png, info, pal, n_pal);
+        if (trans) png_set_tRNS(png, info, trans, n_pal, NULL);
+    }
+    png_write_info(png, info);
+    size_t row = (size_t)w * (pal ? 1 : 4);
+    for (int j = 0; j < h; j++) png_write_row(png, rows + (size_t)j * row);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return o.failed ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+#define BIN(p) (((p)[0] >> 4) << 12 | ((p)[1] >> 4) << 8 | ((p)[2] >> 4) << 4 | ((p)[3] >> 4))
+
+struct qbin {
+    uint32_t count;
+    uint32_t sum[4];
+    int16_t index; /* palette index, -1 unset */
+};
+
+static int cmp_count(const void *a, const void *b, void *bins_)
+{
+    const struct qbin *bins = bins_;
+    uint32_t x = bins[*(const int *)a].count, y = bins[*(const int *)b].count;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* 8-bit palette PNG: the 256 most used histogram bins become the palette; every bin maps to
+ * its nearest palette colour. */
+static int encode_png8(const unsigned char *rgba, int w, int h, struct buf *out, struct err *err)
+{
+    struct qbin *bins = calloc(65536, sizeof *bins);
+    int *order = malloc(65536 * sizeof *order);
+    unsigned char *idx = malloc((size_t)w * (size_t)h);
+    int rc = 0;
+    if (!bins || !order || !idx) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t n = (size_t)w * (size_t)h;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = rgba + 4 * i;
+        struct qbin *b = &bins[BIN(p)];
+        b->count++;
+        for (int c = 0; c < 4; c++) b->sum[c] += p[c];
+    }
+    int used = 0;
+    for (int i = 0; i < 65536; i++)
+        if (bins[i].count) order[used++] = i;
+    qsort_r(order, (size_t)used, sizeof *order, cmp_count, bins);
+    int n_pal = used < 256 ? used : 256;
+    png_color pal[256];
+    png_byte trans[256];
+    int pc[256][4];
+    for (int i = 0; i < 65536; i++) bins[i].index = -1;
+    for (int i = 0; i < n_pal; i++) {
+        struct qbin *b = &bins[order[i]];
+        for (int c = 0; c < 4; c++) pc[i][c] = (int)(b->sum[c] / b->count);
+        pal[i] = (png_color){(png_byte)pc[i][0], (png_byte)pc[i][1], (png_byte)pc[i][2]};
+        trans[i] = (png_byte)pc[i][3];
+        b->index = (int16_t)i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = rgba + 4 * i;
+        struct qbin *b = &bins[BIN(p)];
+        if (b->index < 0) {
+            int best = 0;
+            long bd = -1;
+            int mean[4];
+            for (int c = 0; c < 4; c++) mean[c] = (int)(b->sum[c] / b->count);
+            for (int k = 0; k < n_pal; k++) {
+                long d = 0;
+                for (int c = 0; c < 4; c++) d += (long)(mean[c] - pc[k][c]) * (mean[c] - pc[k][c]);
+                if (bd < 0 || d < bd) bd = d, best = k;
+            }
+            b->index = (int16_t)best;
+        }
+        idx[i] = (unsigned char)b->index;
+    }
+    rc = write_png(idx, w, h, pal, trans, n_pal ? n_pal : 1, out, err);
+done:
+    free(bins), free(order), free(idx);
+    return rc;
+}
+
+static int encode_jpeg(const unsigned char *rgba, int w, int h, int quality, struct buf *out,
+                       struct err *err)
+{
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    unsigned char *mem = NULL;
+    unsigned long size = 0;
+    unsigned char *row = malloc((size_t)w * 3);
+    if (!row) return err_set(err, ERR_NOMEM, "out of memory");
+    cinfo.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &mem, &size);
+    cinfo.image_width = (JDIMENSION)w;
+    cinfo.image_height = (JDIMENSION)h;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    for (int j = 0; j < h; j++) {
+        for (int i = 0; i < w; i++) memcpy(row + 3 * i, rgba + ((size_t)j * w + i) * 4, 3);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(row);
+    int rc = buf_append(out, mem, size) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    free(mem);
+    return rc;
+}
+
+static int encode_webp(const unsigned char *rgba, int w, int h, int quality, struct buf *out,
+                       struct err *err)
+{
+    uint8_t *data = NULL;
+    size_t size = WebPEncodeRGBA(rgba, w, h, w * 4, (float)quality, &data);
+    if (!size) return err_set(err, ERR_INTERNAL, "WebP encoding failed");
+    int rc = buf_append(out, data, size) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    WebPFree(data);
+    return rc;
+}
+
+int render_encode(const struct render_image *img, int x, int y, int w, int h,
+                  enum render_format fmt, int transparent, uint32_t bgcolor, int quality,
+                  struct buf *out, struct err *err)
+{
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > img->width || y + h > img->height)
+        return err_set(err, ERR_INTERNAL, "encode rectangle outside the image");
+    if (quality <= 0 || quality > 100) quality = 85;
+    if (fmt == RFMT_JPEG) transparent = 0;
+    unsigned char *rgba = to_rgba(img, x, y, w, h, transparent, bgcolor);
+    if (!rgba) return err_set(err, ERR_NOMEM, "out of memory");
+    int rc;
+    switch (fmt) {
+    case RFMT_PNG8: rc = encode_png8(rgba, w, h, out, err); break;
+    case RFMT_JPEG: rc = encode_jpeg(rgba, w, h, quality, out, err); break;
+    case RFMT_WEBP: rc = encode_webp(rgba, w, h, quality, out, err); break;
+    default: rc = write_png(rgba, w, h, NULL, NULL, 0, out, err); break;
+    }
+    free(rgba);
+    return rc;
+}

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* label.c: label placement. Labels are queued while features are drawn and placed at the end,
+ * on top of every layer: highest priority first (larger polygons, longer lines), each as an
+ * oriented box that must not overlap a placed one (separating-axis test) and must lie wholly
+ * inside the image minus a buffer, so no label is ever cut by the edge. Line labels are straight,
+ * follow the chord of the line around the candidate point and are kept upright; three candidate
+ * positions are tried along a line. Text is Vietnamese UTF-8 (NFC) drawn with DejaVu Sans through
+ * cairo's FreeType/fontconfig backend, with a halo. */
+#include "render_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CANDIDATES 3
+
+struct obox {
+    double cx, cy, hw, hh, angle; /* centre, half sizes, radians */
+};
+
+struct label {
+    const struct symbolizer *sym;
+    double k;
+    size_t text;                  /* offset in ls->text */
+    struct obox cand[CANDIDATES];
+    int n_cand;
+    double priority;
+    int seq;
+};
+
+struct label_set {
+    int width, height, buffer;
+    struct label *labels;
+    size_t n, cap;
+    struct buf text;
+    struct obox *placed;
+    size_t n_placed, cap_placed;
+    cairo_surface_t *measure_surf;
+    cairo_t *measure;
+};
+
+struct label_set *label_set_new(int width, int height, int buffer)
+{
+    struct label_set *ls = calloc(1, sizeof *ls);
+    if (!ls) return NULL;
+    ls->width = width, ls->height = height, ls->buffer = buffer;
+    buf_init(&ls->text);
+    ls->measure_surf = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    ls->measure = cairo_create(ls->measure_surf);
+    return ls;
+}
+
+void label_set_free(struct label_set *ls)
+{
+    if (!ls) return;
+    cairo_destroy(ls->measure);
+    cairo_surface_destroy(ls->measure_surf);
+    free(ls->labels);
+    free(ls->placed);
+    buf_fini(&ls->text);
+    free(ls);
+}
+
+static void set_font(cairo_t *cr, const struct symbolizer *sym, double k)
+{
+    cairo_select_font_face(cr, sym->font_family ? sym->font_family : "DejaVu Sans",
+                           sym->italic ? CAIRO_FONT_SLANT_ITALIC : CAIRO_FONT_SLANT_NORMAL,
+                           sym->bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, sym->font_size * k);
+}
+
+/* Text size in px (advance width, ascent + descent) plus the halo. */
+static void measure(struct label_set *ls, const struct symbolizer *sym, double k,
+                    const char *text, double *w, double *h)
+{
+    set_font(ls->measure, sym, k);
+    cairo_text_extents_t te;
+    cairo_font_extents_t fe;
+    cairo_text_extents(ls->measure, text, &te);
+    cairo_font_extents(ls->measure, &fe);
+    double pad = sym->halo_radius * k + 1;
+    *w = te.x_advance + 2 * pad;
+    *h = fe.ascent + fe.descent + 2 * pad;
+}
+
+static struct label *new_label(struct label_set *ls, const struct symbolizer *sym, double k,
+                               const char *text, double priority)
+{
+    if (ls->n == ls->cap) {
+        size_t cap = ls->cap ? ls->cap * 2 : 64;
+        struct label *l = realloc(ls->labels, cap * sizeof *l);
+        if (!l) return NULL;
+        ls->labels = l, ls->cap = cap;
+    }
+    size_t off = ls->text.len;
+    if (buf_puts(&ls->text, text) || buf_putc(&ls->text, '\0')) return NULL;
+    struct label *l = &ls->labels[ls->n];
+    memset(l, 0, sizeof *l);
+    l->sym = sym, l->k = k, l->text = off, l->priority = priority, l->seq = (int)ls->n;
+    ls->n++;
+    return l;
+}
+
+int label_add_point(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                    const char *text, double x, double y, double max_w, double priority)
+{
+    double w, h;
+    if (x < -ls->width || y < -ls->height || x > 2 * ls->width || y > 2 * ls->height) return 0;
+    measure(ls, sym, scale_factor, text, &w, &h);
+    if (max_w > 0 && w - 2 * (sym->halo_radius * scale_factor + 1) > max_w) return 0;
+    struct label *l = new_label(ls, sym, scale_factor, text, priority);
+    if (!l) return ERR_NOMEM;
+    double k = scale_factor;
+    l->cand[0] = (struct obox){x + sym->disp_x * k + (0.5 - sym->anchor_x) * w,
+                               y - sym->disp_y * k + (sym->anchor_y - 0.5) * h, w / 2, h / 2, 0};
+    l->n_cand = 1;
+    return 0;
+}
+
+/* The point at distance d along the polyline. */
+static void along(const double *xy, int n, double d, double *x, double *y)
+{
+    for (int i = 0; i + 1 < n; i++) {
+        double sl = hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
+        if (d <= sl || i + 2 == n) {
+            double t = sl > 0 ? d / sl : 0;
+            if (t > 1) t = 1;
+            *x = xy[2 * i] + t * (xy[2 * i + 2] - xy[2 * i]);
+            *y = xy[2 * i + 1] + t * (xy[2 * i + 3] - xy[2 * i + 1]);
+            return;
+        }
+        d -= sl;
+    }
+    *x = xy[0], *y = xy[1];
+}
+
+int label_add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                   const char *text, const double *xy, int n, double priority)
+{
+    double len = 0;
+    for (int i = 0; i + 1 < n; i++) len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
+    double w, h;
+    measure(ls, sym, scale_factor, text, &w, &h);
+    if (len < w * 1.15) return 0; /* the line is shorter than its name */
+    struct label *l = new_label(ls, sym, scale_factor, text, priority);
+    if (!l) return ERR_NOMEM;
+    static const double at[CANDIDATES] = {0.5, 0.25, 0.75};
+    for (int c = 0; c < CANDIDATES; c++) {
+        double mid = len * at[c];
+        if (mid - w / 2 < 0 || mid + w / 2 > len) continue;
+        double x0, y0, x1, y1, cx, cy;
+        along(xy, n, mid - w / 2, &x0, &y0);
+        along(xy, n, mid + w / 2, &x1, &y1);
+        along(xy, n, mid, &cx, &cy);
+        double chord = hypot(x1 - x0, y1 - y0);
+        if (chord < w * 0.8) continue; /* too curved here for straight text */
+        double a = atan2(y1 - y0, x1 - x0);
+        if (a > M_PI / 2) a -= M_PI;
+        if (a < -M_PI / 2) a += M_PI;
+        l->cand[l->n_cand++] = (struct obox){cx, cy, w / 2, h / 2, a};
+    }
+    if (l->n_cand == 0) ls->n--;
+    return 0;
+}
+
+static void corners(const struct obox *b, double out[8])
+{
+    double c = cos(b->angle), s = sin(b->angle);
+    static const double sx[4] = {-1, 1, 1, -1}, sy[4] = {-1, -1, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        double x = sx[i] * b->hw, y = sy[i] * b->hh;
+        out[2 * i] = b->cx + x * c - y * s;
+        out[2 * i + 1] = b->cy + x * s + y * c;
+    }
+}
+
+/* Separating-axis test of two oriented boxes. */
+static int overlap(const struct obox *a, const struct obox *b)
+{
+    if (hypot(a->cx - b->cx, a->cy - b->cy) > hypot(a->hw, a->hh) + hypot(b->hw, b->hh)) return 0;
+    double ca[8], cb[8];
+    corners(a, ca), corners(b, cb);
+    const struct obox *boxes[2] = {a, b};
+    for (int bi = 0; bi < 2; bi++)
+        for (int ax = 0; ax < 2; ax++) {
+            double ang = boxes[bi]->angle + ax * M_PI / 2, nx = cos(ang), ny = sin(ang);
+            double amin = INFINITY, amax = -INFINITY, bmin = INFINITY, bmax = -INFINITY;
+            for (int i = 0; i < 4; i++) {
+                double pa = ca[2 * i] * nx + ca[2 * i + 1] * ny;
+                double pb = cb[2 * i] * nx + cb[2 * i + 1] * ny;
+                amin = fmin(amin, pa), amax = fmax(amax, pa);
+                bmin = fmin(bmin, pb), bmax = fmax(bmax, pb);
+            }
+            if (amax < bmin || bmax < amin) return 0;
+        }
+    return 1;
+}
+
+static int fits(const struct label_set *ls, const struct obox *b)
+{
+    double c[8];
+    corners(b, c);
+    double lo = ls->buffer, hx = ls->width - ls->buffer, hy = ls->height - ls->buffer;
+    for (int i = 0; i < 4; i++)
+        if (c[2 * i] < lo || c[2 * i + 1] < lo || c[2 * i] > hx || c[2 * i + 1] > hy) return 0;
+    for (size_t i = 0; i < ls->n_placed; i++)
+        if (overlap(b, &ls->placed[i])) return 0;
+    return 1;
+}
+
+static int by_priority(const void *a, const void *b)
+{
+    const struct label *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    return x->seq - y->seq;
+}
+
+static void draw_one(cairo_t *cr, const struct label *l, const struct obox *b, const char *text)
+{
+    const struct symbolizer *sym = l->sym;
+    set_font(cr, sym, l->k);
+    cairo_text_extents_t te;
+    cairo_font_extents_t fe;
+    cairo_text_extents(cr, text, &te);
+    cairo_font_extents(cr, &fe);
+    cairo_save(cr);
+    cairo_translate(cr, b->cx, b->cy);
+    cairo_rotate(cr, b->angle);
+    cairo_new_path(cr);
+    cairo_move_to(cr, -te.x_advance / 2, (fe.ascent - fe.descent) / 2);
+    cairo_text_path(cr, text);
+    if (sym->halo_radius > 0) {
+        draw_set_source(cr, sym->halo_color, sym->halo_opacity);
+        cairo_set_line_width(cr, 2 * sym->halo_radius * l->k);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+        cairo_set_dash(cr, NULL, 0, 0);
+        cairo_stroke_preserve(cr);
+    }
+    draw_set_source(cr, sym->fill.color, sym->fill.has ? sym->fill.opacity : 1);
+    cairo_fill(cr);
+    cairo_restore(cr);
+}
+
+void label_draw(struct label_set *ls, cairo_t *cr)
+{
+    if (ls->n == 0) return;
+    qsort(ls->labels, ls->n, sizeof *ls->labels, by_priority);
+    for (size_t i = 0; i < ls->n; i++) {
+        const struct label *l = &ls->labels[i];
+        for (int c = 0; c < l->n_cand; c++) {
+            const struct obox *b = &l->cand[c];
+            if (!fits(ls, b)) continue;
+            if (ls->n_placed == ls->cap_placed) {
+                size_t cap = ls->cap_placed ? ls->cap_placed * 2 : 64;
+                struct obox *p = realloc(ls->placed, cap * sizeof *p);
+                if (!p) return;
+                ls->placed = p, ls->cap_placed = cap;
+            }
+            ls->placed[ls->n_placed++] = *b;
+            draw_one(cr, l, b, ls->text.data + l->text);
+            break;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* render_int.h: what the render files share: the SLD filter reader (until the filter module's
+ * FES parser is merged, sld_filter.c reads the comparison subset of OGC Filter 1.0/1.1 into the
+ * shared struct filter tree) and label placement. */
+#ifndef SPP_RENDER_INT_H
+#define SPP_RENDER_INT_H
+
+#include <cairo.h>
+#include <libxml/tree.h>
+
+#include "render.h"
+
+/* Parses an <ogc:Filter> element into the shared filter tree; properties resolved against the
+ * layer as the role sees it (node->field). ERR_PARAM with "source:line: message". */
+int sld_filter_parse(xmlNodePtr node, const char *source, const struct layer_def *layer,
+                     enum role role, int max_nodes, struct filter **out, struct err *err);
+void sld_filter_free(struct filter *f);
+/* Calls fn for every field index a filter reads. */
+void sld_filter_fields(const struct filter *f, void (*fn)(void *ud, int field), void *ud);
+
+/* Labels: collected while drawing, placed after every layer (on top), without overlaps and
+ * never cut by the image edge. */
+struct label_set;
+struct label_set *label_set_new(int width, int height, int buffer);
+void label_set_free(struct label_set *ls);
+/* Queues a label at a point (x, y in px; max_w > 0: only if the text is narrower, for polygon
+ * interiors) or along a polyline (xy px, n points). */
+int label_add_point(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                    const char *text, double x, double y, double max_w, double priority);
+int label_add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                   const char *text, const double *xy, int n, double priority);
+/* Places and draws the queued labels, highest priority first. */
+void label_draw(struct label_set *ls, cairo_t *cr);
+
+/* Drawing helpers shared with legend.c. */
+void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity);
+void draw_stroke_style(cairo_t *cr, const struct style_stroke *s, double k);
+void draw_fill_path(cairo_t *cr, const struct style_fill *f, double k);
+void draw_mark(cairo_t *cr, const struct symbolizer *sym, double x, double y, double k);
+
+#endif

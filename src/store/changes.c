@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* changes.c: reading spp_changes (the areas every import batch or edit changed, in the storage
+ * CRS) for the tile cache's exact invalidation, and a cheap "did anything commit since I last
+ * looked" test on a connection (PRAGMA data_version). Writing changes is the importer's job. */
+#include "store_int.h"
+
+int store_changed(struct store *st)
+{
+    sqlite3_stmt *s = store_prepare(st, "PRAGMA data_version", NULL);
+    if (!s) return 1;
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    int changed = v < 0 || v != st->data_version;
+    st->data_version = v;
+    return changed;
+}
+
+int store_changes_max(struct store *st, int64_t *id, struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(st, "SELECT coalesce(max(id), 0) FROM spp_changes", err);
+    if (!s) return ERR_DB;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : store_db_error(st, err, "spp_changes");
+    if (!rc) *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_changes_since(struct store *st, int64_t after,
+                        int (*fn)(void *ud, const struct store_change *c), void *ud,
+                        struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT id, layer, minx, miny, maxx, maxy FROM spp_changes"
+                                    " WHERE id > ? ORDER BY id",
+                                    err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_int64(s, 1, after);
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_change c;
+        c.id = sqlite3_column_int64(s, 0);
+        c.layer = (const char *)sqlite3_column_text(s, 1);
+        c.has_bbox = sqlite3_column_type(s, 2) != SQLITE_NULL;
+        c.bbox.minx = sqlite3_column_double(s, 2);
+        c.bbox.miny = sqlite3_column_double(s, 3);
+        c.bbox.maxx = sqlite3_column_double(s, 4);
+        c.bbox.maxy = sqlite3_column_double(s, 5);
+        if (!c.layer) continue;
+        if ((rc = fn(ud, &c))) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_db_error(st, err, "spp_changes");
+    sqlite3_reset(s);
+    return rc;
+}

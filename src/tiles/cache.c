@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/* cache.c: the tile cache. Tiles live in an SQLite file beside the store ("DB.tiles"), so the
+ * workers' store connections stay read-only; an in-memory LRU sits in front so a hit costs a hash
+ * lookup and a copy. One mutex guards both (the cache has its own connection). Keys carry
+ * everything that changes the bytes (format, layer list, style, z/x/y, role) and each encoding
+ * is its own entry: gzip bytes are stored once and served as they are.
+ *
+ * Exact invalidation: spp_changes rows (layer, changed box in the storage CRS) not yet processed
+ * drop, at every zoom and format, the tiles whose layer list has that layer and whose buffered
+ * box meets the changed box; nothing else. The last processed id is kept in the cache file, so a
+ * restart catches up; a store whose changes are behind that id (replaced file) empties the cache.
+ * The sqlite3 library is used here directly because the cache is its own file, not the store. */
+#include "tiles.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "../store/store.h"
+
+#define N_BUCKETS (1u << 16)
+
+struct mem_entry {
+    char *key;     /* "key\x1f" enc */
+    char *layers;  /* canon ",a,b," */
+    char fmt[8];
+    int z, x, y;
+    char *data;
+    size_t len;
+    char etag[40];
+    uint64_t hash;
+    struct mem_entry *prev, *next, *hnext;
+};
+
+struct tile_cache {
+    pthread_mutex_t lock;
+    sqlite3 *db;
+    sqlite3_stmt *get, *put;
+    struct mem_entry **buckets;
+    struct mem_entry *head, *tail; /* most recent first */
+    size_t bytes, max_bytes;
+    int64_t last_change;           /* last processed spp_changes id, -1 unknown */
+    uint64_t gen;
+    int synced;
+};
+
+static uint64_t hash64(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h ^= w * 0xBF58476D1CE4E5B9ull;
+        h = (h << 31 | h >> 33) * 0x94D049BB133111EBull;
+    }
+    for (; i < n; i++) h = (h ^ s[i]) * 0x100000001B3ull;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 32);
+}
+
+void tile_etag(const char *data, size_t len, const char *enc, char out[40])
+{
+    snprintf(out, 40, "\"%016llx%s\"", (unsigned long long)hash64(data, len),
+             strcmp(enc, "gzip") == 0 ? "-gz" : "");
+}
+
+int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return err_set(err, ERR_NOMEM, "zlib: cannot initialise");
+    size_t bound = deflateBound(&zs, (uLong)len);
+    if (buf_reserve(out, bound)) {
+        deflateEnd(&zs);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)out->data + out->len;
+    zs.avail_out = (uInt)bound;
+    int zrc = deflate(&zs, Z_FINISH);
+    out->len += zs.total_out;
+    out->data[out->len] = '\0';
+    deflateEnd(&zs);
+    return zrc == Z_STREAM_END ? 0 : err_set(err, ERR_INTERNAL, "zlib: deflate failed");
+}
+
+char *tile_cache_path(const char *db_path)
+{
+    size_t n = strlen(db_path);
+    char *p = malloc(n + 7);
+    if (p) snprintf(p, n + 7, "%s.tiles", db_path);
+    return p;
+}
+
+/* ---- memory LRU (lock held) ---- */
+
+static void mem_unlink(struct tile_cache *c, struct mem_entry *e)
+{
+    if (e->prev) e->prev->next = e->next;
+    else c->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void mem_push_front(struct tile_cache *c, struct mem_entry *e)
+{
+    e->next = c->head;
+    e->prev = NULL;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+}
+
+static void mem_remove(struct tile_cache *c, struct mem_entry *e)
+{
+    struct mem_entry **pp = &c->buckets[e->hash & (N_BUCKETS - 1)];
+    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    if (*pp) *pp = e->hnext;
+    mem_unlink(c, e);
+    c->bytes -= e->len + strlen(e->key) + sizeof *e;
+    free(e->key);
+    free(e->layers);
+    free(e->data);
+    free(e);
+}
+
+static struct mem_entry *mem_find(struct tile_cache *c, const char *mkey, uint64_t h)
+{
+    for (struct mem_entry *e = c->buckets[h & (N_BUCKETS - 1)]; e; e = e->hnext)
+        if (e->hash == h && strcmp(e->key, mkey) == 0) return e;
+    return NULL;
+}
+
+static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, const char *fmt,
+                    int z, int x, int y, const char *data, size_t len, const char *etag)
+{
+    uint64_t h = hash64(mkey, strlen(mkey));
+    struct mem_entry *old = mem_find(c, mkey, h);
+    if (old) mem_remove(c, old);
+    if (len > c->max_bytes / 8) return;
+    struct mem_entry *e = calloc(1, sizeof *e);
+    if (!e) return;
+    e->key = str_dup(mkey);
+    e->layers = str_dup(layers);
+    e->data = malloc(len ? len : 1);
+    if (!e->key || !e->layers || !e->data) {
+        free(e->key), free(e->layers), free(e->data), free(e);
+        return;
+    }
+    if (len) memcpy(e->data, data, len);
+    e->len = len;
+    snprintf(e->fmt, sizeof e->fmt, "%s", fmt);
+    e->z = z, e->x = x, e->y = y;
+    snprintf(e->etag, sizeof e->etag, "%s", etag);
+    e->hash = h;
+    e->hnext = c->buckets[h & (N_BUCKETS - 1)];
+    c->buckets[h & (N_BUCKETS - 1)] = e;
+    mem_push_front(c, e);
+    c->bytes += len + strlen(mkey) + sizeof *e;
+    while (c->bytes > c->max_bytes && c->tail && c->tail != e) mem_remove(c, c->tail);
+}
+
+/* ---- open / close ---- */
+
+static const char *const schema =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS spp_tiles (id INTEGER PRIMARY KEY, key TEXT NOT NULL,"
+    " enc TEXT NOT NULL, layers TEXT NOT NULL, fmt TEXT NOT NULL, z INTEGER NOT NULL,"
+    " x INTEGER NOT NULL, y INTEGER NOT NULL, etag TEXT NOT NULL, data BLOB,"
+    " created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')), UNIQUE (key, enc));"
+    "CREATE INDEX IF NOT EXISTS spp_tiles_zxy ON spp_tiles (z, x, y);"
+    "CREATE TABLE IF NOT EXISTS spp_tiles_meta (key TEXT PRIMARY KEY, value);";
+
+void tile_cache_close(struct tile_cache *c)
+{
+    if (!c) return;
+    while (c->head) mem_remove(c, c->head);
+    free(c->buckets);
+    sqlite3_finalize(c->get);
+    sqlite3_finalize(c->put);
+    if (c->db) sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = dflt;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM spp_tiles_meta WHERE key = ?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int meta_set(sqlite3 *db, const char *key, int64_t v)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1,
+                                &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, v);
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
+                    struct err *err)
+{
+    *out = NULL;
+    struct tile_cache *c = calloc(1, sizeof *c);
+    if (!c) return err_set(err, ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    c->max_bytes = mem_bytes;
+    c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
+    int rc = 0;
+    if (!c->buckets) rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc && sqlite3_open_v2(path, &c->db,
+                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                               NULL) != SQLITE_OK)
+        rc = err_set(err, ERR_IO, "%s: cannot open tile cache: %s", path,
+                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    if (!rc) sqlite3_busy_timeout(c->db, 5000);
+    if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
+    if (!rc && (sqlite3_prepare_v2(c->db,
+                                   "SELECT etag, data FROM spp_tiles WHERE key = ? AND enc = ?",
+                                   -1, &c->get, NULL) != SQLITE_OK ||
+                sqlite3_prepare_v2(c->db,
+                                   "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
+                                   " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   -1, &c->put, NULL) != SQLITE_OK))
+        rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
+    if (rc) {
+        tile_cache_close(c);
+        return rc;
+    }
+    c->last_change = meta_int(c->db, "last_change", -1);
+    *out = c;
+    return 0;
+}
+
+uint64_t tile_cache_generation(struct tile_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t g = c->gen;
+    pthread_mutex_unlock(&c->lock);
+    return g;
+}
+
+/* ---- get / put ---- */
+
+int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struct buf *out,
+                   char etag[40])
+{
+    char mkey[1200];
+    snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
+    uint64_t h = hash64(mkey, strlen(mkey));
+    int found = 0;
+    pthread_mutex_lock(&c->lock);
+    struct mem_entry *e = mem_find(c, mkey, h);
+    if (e) {
+        mem_unlink(c, e);
+        mem_push_front(c, e);
+        snprintf(etag, 40, "%s", e->etag);
+        found = !out || !buf_append(out, e->data, e->len);
+        pthread_mutex_unlock(&c->lock);
+        return found;
+    }
+    sqlite3_stmt *s = c->get;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *tag = (const char *)sqlite3_column_text(s, 0);
+        const char *data = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        snprintf(etag, 40, "%s", tag ? tag : "\"0\"");
+        found = !out || !buf_append(out, data, len);
+        /* Promote to memory; z/x/y/layers are needed there for invalidation. */
+        sqlite3_stmt *m = NULL;
+        if (sqlite3_prepare_v2(c->db, "SELECT layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
+                                      " AND enc = ?", -1, &m, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(m, 1, key, -1, SQLITE_STATIC);
+            sqlite3_bind_text(m, 2, enc, -1, SQLITE_STATIC);
+            if (sqlite3_step(m) == SQLITE_ROW)
+                mem_put(c, mkey, (const char *)sqlite3_column_text(m, 0),
+                        (const char *)sqlite3_column_text(m, 1), sqlite3_column_int(m, 2),
+                        sqlite3_column_int(m, 3), sqlite3_column_int(m, 4), data, len, etag);
+        }
+        sqlite3_finalize(m);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
+                   size_t len, char etag_out[40], struct err *err)
+{
+    tile_etag(data, len, enc, etag_out);
+    char mkey[1200];
+    snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    if (gen == c->gen) {
+        sqlite3_stmt *s = c->put;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, layers, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, fmt, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, z);
+        sqlite3_bind_int(s, 6, x);
+        sqlite3_bind_int(s, 7, y);
+        sqlite3_bind_text(s, 8, etag_out, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 9, len ? data : "", (int)len, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = err_set(err, ERR_DB, "tile cache: %s", sqlite3_errmsg(c->db));
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (!rc) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* ---- invalidation (lock held) ---- */
+
+struct sync_ctx {
+    struct tile_cache *c;
+    struct geo_ctx *geo;
+    int srid;
+    int64_t n_dropped;
+};
+
+/* Fraction of a tile its content depends on beyond its edges, per format: the MVT buffer, and
+ * for raster tiles the metatile render buffer. */
+static double margin_for(const char *fmt)
+{
+    return strcmp(fmt, "mvt") == 0 ? (double)TILE_BUFFER / TILE_EXTENT : 0.25;
+}
+
+static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857)
+{
+    struct tile_cache *c = s->c;
+    char pat[80];
+    snprintf(pat, sizeof pat, ",%s,", layer);
+    static const char *const fmts[] = {"mvt", "png"};
+    sqlite3_stmt *del = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "DELETE FROM spp_tiles WHERE z = ? AND x BETWEEN ? AND ? AND y BETWEEN"
+                           " ? AND ? AND fmt = ? AND instr(layers, ?) > 0",
+                           -1, &del, NULL) != SQLITE_OK)
+        return ERR_DB;
+    for (size_t f = 0; f < ARRAY_LEN(fmts); f++)
+        for (int z = 0; z <= TILE_MAX_ZOOM; z++) {
+            double m = 2 * WEBMERC_HALF / (double)(1u << z) * margin_for(fmts[f]);
+            struct bbox e = {b3857->minx - m, b3857->miny - m, b3857->maxx + m, b3857->maxy + m};
+            int x0, y0, x1, y1;
+            tile_range(z, &e, &x0, &y0, &x1, &y1);
+            sqlite3_bind_int(del, 1, z);
+            sqlite3_bind_int(del, 2, x0);
+            sqlite3_bind_int(del, 3, x1);
+            sqlite3_bind_int(del, 4, y0);
+            sqlite3_bind_int(del, 5, y1);
+            sqlite3_bind_text(del, 6, fmts[f], -1, SQLITE_STATIC);
+            sqlite3_bind_text(del, 7, pat, -1, SQLITE_STATIC);
+            sqlite3_step(del);
+            s->n_dropped += sqlite3_changes(c->db);
+            sqlite3_reset(del);
+            for (struct mem_entry *e2 = c->head, *next; e2; e2 = next) {
+                next = e2->next;
+                if (e2->z == z && e2->x >= x0 && e2->x <= x1 && e2->y >= y0 && e2->y <= y1 &&
+                    strcmp(e2->fmt, fmts[f]) == 0 && strstr(e2->layers, pat))
+                    mem_remove(c, e2);
+            }
+        }
+    sqlite3_finalize(del);
+    return 0;
+}
+
+static int on_change(void *ud, const struct store_change *ch)
+{
+    struct sync_ctx *s = ud;
+    struct bbox b = {-WEBMERC_HALF, -WEBMERC_HALF, WEBMERC_HALF, WEBMERC_HALF};
+    struct err e2;
+    err_clear(&e2);
+    /* A box that cannot be transformed (or no box) drops the layer everywhere. */
+    if (ch->has_bbox && !bbox_is_empty(&ch->bbox))
+        if (geo_transform_bbox(s->geo, s->srid, 3857, &ch->bbox, &b, &e2))
+            b = (struct bbox){-WEBMERC_HALF, -WEBMERC_HALF, WEBMERC_HALF, WEBMERC_HALF};
+    if (strlen(ch->layer) > 64) return 0;
+    int rc = drop_area(s, ch->layer, &b);
+    s->c->last_change = ch->id;
+    return rc;
+}
+
+static void clear_all(struct tile_cache *c)
+{
+    while (c->head) mem_remove(c, c->head);
+    sqlite3_exec(c->db, "DELETE FROM spp_tiles", NULL, NULL, NULL);
+}
+
+int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo, int storage_srid,
+                    struct err *err)
+{
+    if (!store_changed(st) && c->synced) return 0;
+    int64_t max_id = 0;
+    int rc = store_changes_max(st, &max_id, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&c->lock);
+    if (c->last_change < 0 || max_id < c->last_change) {
+        /* A new cache file, or a store replaced by one with fewer changes: nothing cached can
+         * be trusted to match it. */
+        clear_all(c);
+        c->gen++;
+        c->last_change = max_id;
+        meta_set(c->db, "last_change", max_id);
+    } else if (max_id > c->last_change) {
+        struct sync_ctx s = {c, geo, storage_srid, 0};
+        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+        rc = store_changes_since(st, c->last_change, on_change, &s, err);
+        meta_set(c->db, "last_change", c->last_change);
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        c->gen++;
+        log_msg("info", "tile cache: %lld tiles dropped up to change %lld",
+                (long long)s.n_dropped, (long long)c->last_change);
+    }
+    c->synced = 1;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}

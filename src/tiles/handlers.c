@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* handlers.c: the HTTP side of tiles: /tiles/{layers}/{z}/{x}/{y}.mvt through the cache (ETag,
+ * If-None-Match -> 304, gzip stored once per tile) and TileJSON 3.0 at /tiles/{layers}.json.
+ * An empty tile is always 204 No Content (with its ETag), never an empty 200. */
+#include "tiles.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../store/store.h"
+
+/* 1 if the client accepts gzip (Accept-Encoding lists gzip or *, without q=0). */
+static int accepts_gzip(const char *ae)
+{
+    if (!ae) return 0;
+    const char *p = strstr(ae, "gzip");
+    if (!p) p = strstr(ae, "*");
+    if (!p) return 0;
+    const char *end = strchr(p, ',');
+    const char *q = strstr(p, "q=");
+    if (q && (!end || q < end)) {
+        double v = 0;
+        if (sscanf(q + 2, "%lf", &v) != 1 || v <= 0) return 0;
+    }
+    return 1;
+}
+
+static int etag_matches(const char *inm, const char *etag)
+{
+    if (!inm) return 0;
+    if (strcmp(inm, "*") == 0) return 1;
+    return strstr(inm, etag) != NULL;
+}
+
+static void answer(const struct request *req, struct response *res, const char *ctype,
+                   const char *etag, int gz)
+{
+    resp_header(res, "ETag", etag);
+    resp_header(res, "Cache-Control",
+                req->role == ROLE_PUBLIC ? "public, no-cache" : "private, no-cache");
+    resp_header(res, "Vary", "Accept-Encoding, X-API-Key, Authorization");
+    if (etag_matches(req->if_none_match, etag)) {
+        buf_reset(&res->body);
+        resp_set(res, 304, ctype);
+        return;
+    }
+    if (!res->body.len) {
+        resp_set(res, 204, ctype);
+        return;
+    }
+    resp_set(res, 200, ctype);
+    if (gz) resp_header(res, "Content-Encoding", "gzip");
+}
+
+struct tile_req {
+    int z, x, y;
+    struct tile_layers tl;
+    char key[1100];
+};
+
+static int parse_request(struct request *req, struct tile_req *t, struct err *err)
+{
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"),
+                             &t->z, &t->x, &t->y, NULL, err);
+    if (!rc)
+        rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &t->tl,
+                                err);
+    if (!rc)
+        snprintf(t->key, sizeof t->key, "mvt|%s|default|%d/%d/%d|%s", t->tl.canon, t->z, t->x,
+                 t->y, role_name(req->role));
+    return rc;
+}
+
+int tiles_mvt(struct request *req, struct response *res, struct err *err)
+{
+    struct tile_req t;
+    int rc = parse_request(req, &t, err);
+    if (rc) return rc;
+    const char *ctype = "application/vnd.mapbox-vector-tile";
+    int gz = accepts_gzip(req->accept_encoding);
+    const char *enc = gz ? "gzip" : "identity";
+    char etag[40];
+    struct tile_cache *c = req->tiles;
+    uint64_t gen = 0;
+    if (c) {
+        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err)))
+            return rc;
+        gen = tile_cache_generation(c);
+        if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
+            answer(req, res, ctype, etag, gz);
+            return 0;
+        }
+    }
+    struct buf raw;
+    buf_init(&raw);
+    if (!(c && gz && tile_cache_get(c, t.key, "identity", &raw, etag))) {
+        buf_reset(&raw);
+        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y,
+                             &raw, err);
+        if (!rc && c)
+            rc = tile_cache_put(c, t.key, "identity", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
+                                raw.data, raw.len, etag, err);
+    }
+    if (!rc && gz && raw.len) {
+        rc = tile_gzip(raw.data, raw.len, &res->body, err);
+        if (!rc && c)
+            rc = tile_cache_put(c, t.key, "gzip", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
+                                res->body.data, res->body.len, etag, err);
+        else if (!rc)
+            tile_etag(res->body.data, res->body.len, "gzip", etag);
+    } else if (!rc) {
+        if (!c) tile_etag(raw.data, raw.len, "identity", etag);
+        rc = buf_append(&res->body, raw.data, raw.len) ? err_set(err, ERR_NOMEM, "no memory") : 0;
+        gz = 0;
+    }
+    buf_fini(&raw);
+    if (!rc) answer(req, res, ctype, etag, gz);
+    return rc;
+}
+
+/* ---- TileJSON ---- */
+
+static int put_layer(struct buf *b, const struct layer_def *l, enum role role)
+{
+    int rc = buf_puts(b, "{\"id\":") || buf_put_json_str(b, l->id) ||
+             buf_puts(b, ",\"description\":") ||
+             buf_put_json_str(b, l->title_en ? l->title_en : l->id) ||
+             buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"fields\":{", l->minzoom, l->maxzoom);
+    int first = 1;
+    for (int i = 0; i < l->n_fields && !rc; i++) {
+        const struct field_def *f = &l->fields[i];
+        if (f->common || !access_field(l, i, role)) continue;
+        const char *d = f->label_en ? f->label_en : f->name;
+        rc = buf_puts(b, first ? "" : ",") || buf_put_json_str(b, f->name) || buf_putc(b, ':');
+        if (!rc && f->unit) {
+            char tmp[300];
+            snprintf(tmp, sizeof tmp, "%s (%s, %s)", d, field_type_name(f->type), f->unit);
+            rc = buf_put_json_str(b, tmp);
+        } else if (!rc) {
+            char tmp[300];
+            snprintf(tmp, sizeof tmp, "%s (%s)", d, field_type_name(f->type));
+            rc = buf_put_json_str(b, tmp);
+        }
+        first = 0;
+    }
+    return rc || buf_puts(b, "}}");
+}
+
+/* Union of the layers' extents (spp_layers) in CRS84 through the official transformation. */
+static int layers_bounds(struct request *req, const struct tile_layers *tl, struct bbox *out,
+                         struct err *err)
+{
+    struct bbox sb;
+    bbox_empty(&sb);
+    for (int i = 0; i < tl->n; i++) {
+        struct layer_state ls;
+        int rc = store_layer_state(req->store, tl->layers[i], &ls, err);
+        if (rc) return rc;
+        if (ls.has_extent && ls.n_features > 0) bbox_union(&sb, &ls.extent);
+    }
+    if (bbox_is_empty(&sb)) {
+        *out = (struct bbox){-180, -85.051129, 180, 85.051129};
+        return 0;
+    }
+    return geo_transform_bbox(req->geo, store_srid(req->store), GEO_SRID_CRS84, &sb, out, err);
+}
+
+int tiles_tilejson(struct request *req, struct response *res, struct err *err)
+{
+    struct tile_layers tl;
+    int rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &tl, err);
+    struct bbox bb;
+    if (!rc) rc = layers_bounds(req, &tl, &bb, err);
+    if (rc) return rc;
+    int minz = TILE_MAX_ZOOM, maxz = 0;
+    for (int i = 0; i < tl.n; i++) {
+        if (tl.layers[i]->minzoom < minz) minz = tl.layers[i]->minzoom;
+        if (tl.layers[i]->maxzoom > maxz) maxz = tl.layers[i]->maxzoom;
+    }
+    const char *spec = req_param(req, "layers");
+    struct buf *b = &res->body;
+    rc = buf_puts(b, "{\"tilejson\":\"3.0.0\",\"name\":") || buf_put_json_str(b, spec) ||
+         buf_puts(b, ",\"scheme\":\"xyz\",\"format\":\"pbf\",\"tiles\":[");
+    char url[600];
+    snprintf(url, sizeof url, "%s/tiles/%s/{z}/{x}/{y}.mvt", req->base_url, spec);
+    rc = rc || buf_put_json_str(b, url) ||
+         buf_printf(b, "],\"minzoom\":%d,\"maxzoom\":%d,\"bounds\":[", minz, maxz) ||
+         buf_put_double(b, bb.minx, 6) || buf_putc(b, ',') || buf_put_double(b, bb.miny, 6) ||
+         buf_putc(b, ',') || buf_put_double(b, bb.maxx, 6) || buf_putc(b, ',') ||
+         buf_put_double(b, bb.maxy, 6) || buf_puts(b, "],\"center\":[") ||
+         buf_put_double(b, (bb.minx + bb.maxx) / 2, 6) || buf_putc(b, ',') ||
+         buf_put_double(b, (bb.miny + bb.maxy) / 2, 6) ||
+         buf_printf(b, ",%d],\"attribution\":\"spp\",\"vector_layers\":[", minz < 15 ? 15 : minz);
+    for (int i = 0; i < tl.n && !rc; i++)
+        rc = (i && buf_putc(b, ',')) || put_layer(b, tl.layers[i], req->role);
+    rc = rc || buf_puts(b, "]}\n");
+    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
+    resp_set(res, 200, "application/json");
+    return 0;
+}

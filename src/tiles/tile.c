@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* tile.c: one MVT tile from the store. Parses tile addresses and layer lists, maps storage CRS
+ * coordinates into tile units (a grid interpolation of the official VN-2000 transformation, exact
+ * PROJ outside the grid), queries each layer through the one store query path into a sink that
+ * encodes features, and applies the catalog's zoom ranges and the role's field rights. */
+#include "tiles.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../store/store.h"
+
+/* ---- addresses ---- */
+
+static int parse_uint(const char *s, size_t len, long *out)
+{
+    if (!len || len > 9 || (len > 1 && s[0] == '0')) return -1;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int tiles_parse_zxy(const char *zs, const char *xs, const char *ys, int *z, int *x, int *y,
+                    int *scale, struct err *err)
+{
+    long zv, xv, yv;
+    size_t ylen = ys ? strlen(ys) : 0;
+    if (scale) {
+        *scale = 1;
+        if (ylen > 3 && strcmp(ys + ylen - 3, "@2x") == 0) {
+            *scale = 2;
+            ylen -= 3;
+        }
+    }
+    if (!zs || parse_uint(zs, strlen(zs), &zv))
+        return err_setl(err, ERR_PARAM, "z", "zoom level must be a non-negative integer");
+    if (!xs || parse_uint(xs, strlen(xs), &xv))
+        return err_setl(err, ERR_PARAM, "x", "tile column must be a non-negative integer");
+    if (!ys || parse_uint(ys, ylen, &yv))
+        return err_setl(err, ERR_PARAM, "y", "tile row must be a non-negative integer");
+    if (zv > TILE_MAX_ZOOM)
+        return err_setl(err, ERR_NOT_FOUND, "z", "zoom level %ld is outside 0..%d", zv,
+                        TILE_MAX_ZOOM);
+    if (!tile_valid((int)zv, (int)xv, (int)yv))
+        return err_setl(err, ERR_NOT_FOUND, "x", "tile %ld/%ld/%ld is outside the tile matrix",
+                        zv, xv, yv);
+    *z = (int)zv, *x = (int)xv, *y = (int)yv;
+    return 0;
+}
+
+int tiles_parse_layers(const struct catalog *cat, const char *spec, enum role role,
+                       struct tile_layers *out, struct err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec || strlen(spec) > 900)
+        return err_setl(err, ERR_PARAM, "layers", "layers must be \"all\" or layer ids");
+    int want[256] = {0};
+    if (strcmp(spec, "all") == 0) {
+        for (int i = 0; i < cat->n_layers && i < 256; i++)
+            want[i] = access_layer(&cat->layers[i], role);
+    } else {
+        const char *p = spec;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            char id[64];
+            if (!n || n >= sizeof id)
+                return err_setl(err, ERR_PARAM, "layers", "empty or overlong layer id in list");
+            memcpy(id, p, n);
+            id[n] = '\0';
+            const struct layer_def *l = catalog_layer(cat, id);
+            if (!l || !access_layer(l, role) || l->index >= 256)
+                return err_setl(err, ERR_NOT_FOUND, "layers", "unknown layer \"%s\"", id);
+            want[l->index] = 1;
+            p += n;
+            if (*p == ',' && !*++p)
+                return err_setl(err, ERR_PARAM, "layers", "empty layer id at the end of list");
+        }
+    }
+    size_t len = 1;
+    out->canon[0] = ',';
+    for (int i = 0; i < cat->n_layers && i < 256; i++) {
+        if (!want[i]) continue;
+        const struct layer_def *l = &cat->layers[i];
+        size_t n = strlen(l->id);
+        if (out->n == TILE_MAX_LAYERS || len + n + 2 > sizeof out->canon)
+            return err_setl(err, ERR_PARAM, "layers", "too many layers");
+        out->layers[out->n++] = l;
+        memcpy(out->canon + len, l->id, n);
+        len += n;
+        out->canon[len++] = ',';
+    }
+    out->canon[len] = '\0';
+    if (!out->n) return err_setl(err, ERR_NOT_FOUND, "layers", "no layer to serve");
+    return 0;
+}
+
+/* ---- coordinates ---- */
+
+struct tile_xform {
+    struct geo_ctx *geo;
+    int srid;
+    int n;                        /* grid cells per side */
+    double minx, miny, cx, cy;    /* grid origin and cell size, storage CRS */
+    double *g;                    /* (n+1)^2 points in tile units */
+    double ox, oy, k;             /* 3857 -> tile units: u = (X - ox) * k, v = (oy - Y) * k */
+    double *tmp;
+    size_t tmp_cap;
+};
+
+void tile_xform_free(struct tile_xform *t)
+{
+    if (!t) return;
+    free(t->g);
+    free(t->tmp);
+    free(t);
+}
+
+int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, int extent,
+                   struct tile_xform **out, struct bbox *query_bbox, struct err *err)
+{
+    struct bbox tb, area;
+    tile_bbox(z, x, y, &tb);
+    double size = tb.maxx - tb.minx, buf = size * TILE_BUFFER / extent;
+    /* Clamp to a box around Vietnam (95..120 E, 0..30 N in EPSG:3857): the storage CRS is a
+     * VN-2000 zone and low-zoom tiles would otherwise ask PROJ for the whole world. */
+    struct bbox lim = {10575351.62, 0.0, 13358338.90, 3503549.84};
+    area.minx = fmax(tb.minx - buf, lim.minx), area.maxx = fmin(tb.maxx + buf, lim.maxx);
+    area.miny = fmax(tb.miny - buf, lim.miny), area.maxy = fmin(tb.maxy + buf, lim.maxy);
+    *out = NULL;
+    if (bbox_is_empty(&area)) {
+        bbox_empty(query_bbox);
+        return 0;
+    }
+    struct bbox sb;
+    int rc = geo_transform_bbox(geo, 3857, storage_srid, &area, &sb, err);
+    if (rc) return rc;
+    *query_bbox = sb;
+    struct tile_xform *t = calloc(1, sizeof *t);
+    if (!t) return err_set(err, ERR_NOMEM, "out of memory");
+    t->geo = geo, t->srid = storage_srid;
+    t->n = z >= 12 ? 16 : 64;
+    double mx = (sb.maxx - sb.minx) * 0.05, my = (sb.maxy - sb.miny) * 0.05;
+    t->minx = sb.minx - mx, t->miny = sb.miny - my;
+    t->cx = (sb.maxx - sb.minx + 2 * mx) / t->n, t->cy = (sb.maxy - sb.miny + 2 * my) / t->n;
+    t->k = extent / size, t->ox = tb.minx, t->oy = tb.maxy;
+    size_t np = (size_t)(t->n + 1) * (size_t)(t->n + 1);
+    t->g = malloc(np * 2 * sizeof *t->g);
+    if (!t->g) {
+        tile_xform_free(t);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    for (int j = 0, k = 0; j <= t->n; j++)
+        for (int i = 0; i <= t->n; i++, k++) {
+            t->g[2 * k] = t->minx + i * t->cx;
+            t->g[2 * k + 1] = t->miny + j * t->cy;
+        }
+    rc = geo_transform(geo, storage_srid, 3857, t->g, np, err);
+    if (rc) {
+        tile_xform_free(t);
+        return rc;
+    }
+    for (size_t k = 0; k < np; k++) {
+        t->g[2 * k] = (t->g[2 * k] - t->ox) * t->k;
+        t->g[2 * k + 1] = (t->oy - t->g[2 * k + 1]) * t->k;
+    }
+    *out = t;
+    return 0;
+}
+
+/* Exact transformation of the points outside the grid (idx lists them). */
+static int xform_exact(struct tile_xform *t, double *xy, const size_t *idx, size_t n,
+                       struct err *err)
+{
+    if (n * 2 > t->tmp_cap) {
+        double *p = realloc(t->tmp, n * 2 * sizeof *p);
+        if (!p) return err_set(err, ERR_NOMEM, "out of memory");
+        t->tmp = p;
+        t->tmp_cap = n * 2;
+    }
+    for (size_t i = 0; i < n; i++) t->tmp[2 * i] = xy[2 * idx[i]], t->tmp[2 * i + 1] = xy[2 * idx[i] + 1];
+    int rc = geo_transform(t->geo, t->srid, 3857, t->tmp, n, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        xy[2 * idx[i]] = (t->tmp[2 * i] - t->ox) * t->k;
+        xy[2 * idx[i] + 1] = (t->oy - t->tmp[2 * i + 1]) * t->k;
+    }
+    return 0;
+}
+
+int tile_xform_apply(struct tile_xform *t, double *xy, size_t n, struct err *err)
+{
+    size_t stack_idx[256], *idx = stack_idx, n_out = 0;
+    int rc = 0;
+    const int w = t->n + 1;
+    for (size_t p = 0; p < n; p++) {
+        double fx = (xy[2 * p] - t->minx) / t->cx, fy = (xy[2 * p + 1] - t->miny) / t->cy;
+        if (!(fx >= 0 && fx <= t->n && fy >= 0 && fy <= t->n)) {
+            if (n_out == 256 && idx == stack_idx) {
+                idx = malloc(n * sizeof *idx);
+                if (!idx) return err_set(err, ERR_NOMEM, "out of memory");
+                memcpy(idx, stack_idx, sizeof stack_idx);
+            }
+            idx[n_out++] = p;
+            continue;
+        }
+        int i = fx >= t->n ? t->n - 1 : (int)fx, j = fy >= t->n ? t->n - 1 : (int)fy;
+        double u = fx - i, v = fy - j;
+        const double *a = &t->g[2 * (j * w + i)], *b = a + 2, *c = a + 2 * w, *d = c + 2;
+        for (int k = 0; k < 2; k++)
+            xy[2 * p + k] = (1 - v) * ((1 - u) * a[k] + u * b[k]) + v * ((1 - u) * c[k] + u * d[k]);
+    }
+    if (n_out) rc = xform_exact(t, xy, idx, n_out, err);
+    if (idx != stack_idx) free(idx);
+    return rc;
+}
+
+/* ---- building a tile ---- */
+
+struct mvt_sink {
+    struct mvt_layer *layer;
+    struct tile_xform *xf;
+    void *geos;
+    struct geom g;
+    struct mvt_geom cmds;
+    const char **names;
+};
+
+static int sink_feature(void *ud, const struct feature *f, struct err *err)
+{
+    struct mvt_sink *s = ud;
+    if (!f->wkb) return 0;
+    int rc = geom_from_wkb(&s->g, f->wkb, f->wkb_len, err);
+    if (rc) return rc == ERR_NOMEM ? rc : 0; /* a broken geometry is skipped, not fatal */
+    if ((rc = tile_xform_apply(s->xf, s->g.coords, s->g.n_coords / 2, err))) return rc;
+    if ((rc = mvt_encode_geom(s->geos, &s->g, TILE_BUFFER, &s->cmds, err))) return rc;
+    if (!s->cmds.type) return 0;
+    return mvt_layer_add(s->layer, (uint64_t)f->fid, &s->cmds, s->names, f->values, f->n_fields,
+                         err);
+}
+
+static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
+                       enum role role, int z, const struct bbox *qb, struct buf *out,
+                       struct err *err)
+{
+    int fields[128];
+    const char *names[128];
+    int nf = 0;
+    for (int i = 0; i < l->n_fields && nf < 128; i++)
+        if (!l->fields[i].common && access_field(l, i, role)) {
+            names[nf] = l->fields[i].name;
+            fields[nf++] = i;
+        }
+    struct store_query q;
+    memset(&q, 0, sizeof q);
+    q.layer = l;
+    q.has_bbox = 1;
+    q.bbox = *qb;
+    q.fields = fields;
+    q.n_fields = nf;
+    q.limit = TILE_MAX_FEATURES;
+    q.want_geom = 1;
+    /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them. */
+    struct value unit[2];
+    if (z < 14 && l->geom != GT_POINT && l->geom != GT_MULTIPOINT) {
+        double u = 2 * WEBMERC_HALF / (double)(1u << z) / TILE_EXTENT * 0.9;
+        unit[0] = (struct value){.type = VAL_REAL, .d = u};
+        unit[1] = unit[0];
+        q.where = "MbrMaxX(geom) - MbrMinX(geom) >= ? OR MbrMaxY(geom) - MbrMinY(geom) >= ?";
+        q.params = unit;
+        q.n_params = 2;
+    }
+    s->layer = mvt_layer_new(l->id);
+    if (!s->layer) return err_set(err, ERR_NOMEM, "out of memory");
+    s->names = names;
+    struct feature_sink sink = {NULL, sink_feature, NULL, s};
+    int rc = store_query_run(st, &q, &sink, err);
+    if (!rc && mvt_layer_write(s->layer, out)) rc = err_set(err, ERR_NOMEM, "out of memory");
+    mvt_layer_free(s->layer);
+    s->layer = NULL;
+    return rc;
+}
+
+int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                    const struct tile_layers *tl, enum role role, int z, int x, int y,
+                    struct buf *out, struct err *err)
+{
+    (void)cfg;
+    int any = 0;
+    for (int i = 0; i < tl->n; i++)
+        any |= z >= tl->layers[i]->minzoom && z <= tl->layers[i]->maxzoom;
+    if (!any) return 0;
+    struct mvt_sink s;
+    memset(&s, 0, sizeof s);
+    struct bbox qb;
+    int rc = tile_xform_new(geo, store_srid(st), z, x, y, TILE_EXTENT, &s.xf, &qb, err);
+    if (rc || !s.xf) return rc;
+    s.geos = geo_geos(geo);
+    geom_init(&s.g);
+    mvt_geom_init(&s.cmds);
+    for (int i = 0; i < tl->n && !rc; i++) {
+        const struct layer_def *l = tl->layers[i];
+        if (z < l->minzoom || z > l->maxzoom) continue;
+        rc = build_layer(st, &s, l, role, z, &qb, out, err);
+    }
+    geom_fini(&s.g);
+    mvt_geom_fini(&s.cmds);
+    tile_xform_free(s.xf);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* tiles: XYZ vector tiles (Mapbox Vector Tile 2.1, written by hand), the tile cache with exact
+ * invalidation from spp_changes, TileJSON 3.0 and `spp seed`. Tiles are WebMercatorQuad; the store
+ * is queried in the storage CRS and coordinates go to EPSG:3857 through the official VN-2000
+ * transformation (geo/). Raster tiles, WMTS and the MapLibre style build on the WMS renderer. */
+#ifndef SPP_TILES_H
+#define SPP_TILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../core/request.h"
+#include "../geo/geo.h"
+
+#define TILE_EXTENT     4096 /* MVT units per tile side */
+#define TILE_BUFFER     64   /* MVT units of buffer around the tile */
+#define TILE_MAX_ZOOM   24   /* deepest zoom served (WebMercatorQuad) */
+#define TILE_MAX_LAYERS 32   /* layers in one tile request */
+#define TILE_MAX_FEATURES 50000 /* per layer per tile: bounds low-zoom tiles */
+
+enum tile_format { TILE_FMT_MVT, TILE_FMT_PNG };
+
+/* Requests: path parsing and layer lists. */
+struct tile_layers {
+    const struct layer_def *layers[TILE_MAX_LAYERS];
+    int n;
+    char canon[1024]; /* ",a,b," in catalog order: the cache key part and invalidation match */
+};
+/* Parses "all", one layer id or a comma list into the catalog layers the role may read, in
+ * catalog order without duplicates. An unknown layer and one the role may not read are both
+ * ERR_NOT_FOUND (the answer never tells that a hidden layer exists); ERR_PARAM if malformed. */
+int tiles_parse_layers(const struct catalog *cat, const char *spec, enum role role,
+                       struct tile_layers *out, struct err *err);
+/* Parses z, x and y ("123", "123@2x" when scale is non-NULL) strictly: digits only, no sign, no
+ * leading zeros beyond "0", inside the matrix of zoom z <= TILE_MAX_ZOOM. ERR_PARAM for a
+ * malformed number, ERR_NOT_FOUND for a tile outside the matrix. */
+int tiles_parse_zxy(const char *zs, const char *xs, const char *ys, int *z, int *x, int *y,
+                    int *scale, struct err *err);
+
+/* MVT encoding (mvt.c): protobuf by hand. */
+struct mvt_layer;
+/* A new layer named name (copied) with extent TILE_EXTENT. Caller frees with mvt_layer_free. */
+struct mvt_layer *mvt_layer_new(const char *name);
+void mvt_layer_free(struct mvt_layer *l);
+/* Geometry commands of one feature, in tile units (integers). */
+struct mvt_geom {
+    uint32_t *cmd;
+    size_t n, cap;
+    int32_t cx, cy; /* cursor */
+    int type;       /* 1 point, 2 linestring, 3 polygon, 0 nothing */
+};
+void mvt_geom_init(struct mvt_geom *g);
+void mvt_geom_fini(struct mvt_geom *g);
+void mvt_geom_reset(struct mvt_geom *g);
+/* MoveTo/LineTo/ClosePath with n points xy (interleaved integers). ERR_NOMEM. */
+int mvt_geom_move(struct mvt_geom *g, const int32_t *xy, int n);
+int mvt_geom_line(struct mvt_geom *g, const int32_t *xy, int n);
+int mvt_geom_close(struct mvt_geom *g);
+/* Adds a feature with id, geometry and n attributes (names[i] = values[i]; VAL_NULL skipped).
+ * Keys and values are deduplicated per layer. ERR_NOMEM. */
+int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, const char **names,
+                  const struct value *values, int n, struct err *err);
+int mvt_layer_count(const struct mvt_layer *l);
+/* Appends the layer as a Tile.layers entry (field 3) to out; a layer without features writes
+ * nothing. ERR_NOMEM. */
+int mvt_layer_write(const struct mvt_layer *l, struct buf *out);
+
+/* Geometry to tile units (mvt_geom.c): clipping, snapping, validity. */
+/* Encodes g, already in tile units (doubles, y down), into out: points kept inside the
+ * buffered tile, lines clipped, polygons clipped to [-buffer, extent+buffer], snapped to the
+ * integer grid (the same source coordinate always snaps to the same point, so shared edges stay
+ * shared), consecutive duplicates and collinear points dropped, rings below area 1 dropped,
+ * exterior rings clockwise on screen (positive area) and holes counter-clockwise. Polygons that
+ * the fast path cannot prove valid (not convex, holes, clipped concave) go through GEOS
+ * (clip by rect + set precision 1), which returns valid polygons. geos is a GEOS context.
+ * out->type is 0 when nothing remains. ERR_NOMEM. */
+int mvt_encode_geom(void *geos, const struct geom *g, int buffer, struct mvt_geom *out,
+                    struct err *err);
+
+/* Tile generation (tile.c). */
+/* Maps storage CRS coordinates into the units of one tile through a grid interpolation of the
+ * official transformation (error below 1 mm inside the grid, exact PROJ outside). */
+struct tile_xform;
+int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, int extent,
+                   struct tile_xform **out, struct bbox *query_bbox, struct err *err);
+void tile_xform_free(struct tile_xform *t);
+/* Transforms n interleaved points in place from the storage CRS to tile units. */
+int tile_xform_apply(struct tile_xform *t, double *xy, size_t n, struct err *err);
+
+/* Builds the MVT tile z/x/y of the layers for role into out (empty when no feature). */
+int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                    const struct tile_layers *tl, enum role role, int z, int x, int y,
+                    struct buf *out, struct err *err);
+
+/* Cache (cache.c). */
+struct tile_cache;
+/* Opens (creating) the cache file path (an SQLite file beside the store, so the workers' store
+ * connections stay read-only) with an in-memory LRU of mem_bytes in front. Thread-safe. */
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
+                    struct err *err);
+void tile_cache_close(struct tile_cache *c);
+/* The cache path for a store path ("DB.tiles"). Caller frees. */
+char *tile_cache_path(const char *db_path);
+/* Drops the cached tiles touched by spp_changes rows not yet processed (reads them through st,
+ * transforms their boxes with geo). Cheap when nothing changed (PRAGMA data_version). */
+int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo, int storage_srid,
+                    struct err *err);
+/* The change generation: bumps when sync drops tiles; an entry rendered before a bump is not
+ * stored (it may be stale). */
+uint64_t tile_cache_generation(struct tile_cache *c);
+/* Looks up key in the given encoding ("identity" or "gzip"); 1 when found (the bytes appended to
+ * out when out is non-NULL, the ETag copied), 0 when not cached. */
+int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struct buf *out,
+                   char etag[40]);
+/* Stores data for key/encoding unless the generation moved past gen. z/x/y and layers (canon
+ * list) are kept for invalidation. Computes e->etag. */
+int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
+                   size_t len, char etag_out[40], struct err *err);
+/* Strong ETag of bytes ("\"hex\"", with a -gz suffix for gzip). */
+void tile_etag(const char *data, size_t len, const char *enc, char out[40]);
+/* gzip of data into out. */
+int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err);
+
+/* HTTP handlers. */
+int tiles_mvt(struct request *req, struct response *res, struct err *err);
+int tiles_tilejson(struct request *req, struct response *res, struct err *err);
+
+/* Seeding (seed.c): renders every tile of zooms z0..z1 inside bbox (WGS 84, may be NULL = the
+ * layers' extent) with `threads` workers into the cache. Progress on stderr when tty. */
+struct seed_opts {
+    const char *layers;
+    int z0, z1;
+    int has_bbox;
+    struct bbox bbox; /* lon/lat */
+    enum tile_format fmt;
+    enum role role;
+    int threads;
+    int progress; /* draw a progress bar */
+};
+int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_tiles,
+               struct err *err);
+
+#endif
