@@ -179,7 +179,7 @@ first_path() {
   awk -v tpl="$2" '!/^#/ && NF { p = tpl
       if (NF >= 7) gsub(/\{bbox\}/, $4 "," $5 "," $6 "," $7, p)
       if (NF >= 4) gsub(/\{bbox4\}/, $1 "," $2 "," $3 "," $4, p)
-      for (i = 1; i <= 9 && i <= NF; i++) gsub("\\{" i "\\}", $i, p)
+      for (i = 1; i <= 9 && i <= NF; i++) { r = $i; gsub(/&/, "\\\\&", r); gsub("\\{" i "\\}", r, p) }
       print p; exit }' "$1"
 }
 wrk_row() {  # wrk_row NAME LIST TEMPLATE CTYPE BASE [THREADS CONNS]: shared measure/wrk_list.sh
@@ -187,6 +187,7 @@ wrk_row() {  # wrk_row NAME LIST TEMPLATE CTYPE BASE [THREADS CONNS]: shared mea
     skip "$1" "bad responses during the run (see $RESULTS/raw/$1.run*.txt)"
 }
 cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 tiles, empty cache each
+  # (the bodies are kept in $OUT/static/spp/NAME/z/x/y.ext for nginx: see nginx_same_tiles)
   local name=$1 tpl=$2 ctype=$3 conc=$4 k out lb
   local -a tps=() mean=() p50=() p99=() busy=()
   lb=$(loadavg)
@@ -195,7 +196,7 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
     busy+=("$(wait_quiet)")
     out="$RESULTS/raw/$name.run$k.json"
     $PY "$HERE/coldtiles.py" "$SPP_URL" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
-      --conc "$conc" > "$out" || { skip "$name" "bad responses: $(jq -c .bad_samples "$out")"; return 1; }
+      --conc "$conc" --save "$OUT/static/spp/$name" > "$out" || { skip "$name" "bad responses: $(jq -c .bad_samples "$out")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
     p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")")
     log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
@@ -208,6 +209,12 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
   record "$name.p99" "$(printf '%s\n' "${p99[@]}" | median)" "ms" "${p99[*]}" "$n" "$lb"
 }
 measured() { grep -q "^$1\." "$RESULTS/results.tsv" 2>/dev/null; }
+# nginx_same_tiles NAME COLD_NAME EXT CTYPE: nginx serves the bytes spp answered in the cold pass as
+# static files, over the same list: the "static file of the same size" of the cached-tile rows
+nginx_same_tiles() {
+  [ -d "$OUT/static/spp/$2" ] || { skip "$1" "no tiles saved by $2"; return 0; }
+  wrk_row "$1" "$TILES" "/static/spp/$2/{1}/{2}/{3}.$3" "$4" "$BASE_URL"
+}
 
 # ---- peers (only what the chosen rows need; stop only what we start) --------------------------
 if want wms || want wfs || want ogcapi || want png || want static || want mvt; then
@@ -281,7 +288,7 @@ row_mvt() {
   probe mvt_cold_c1.spp "$p" "$MVT_CT" || return 0
   cold_pass mvt_cold_c1.spp "$SPP_MVT" "$MVT_CT" 1 || return 0
   cold_pass mvt_cold_c2.spp "$SPP_MVT" "$MVT_CT" 2 || return 0
-  peer_static   # cached tiles are compared with nginx serving a file
+  nginx_same_tiles mvt_cached.nginx mvt_cold_c2.spp mvt application/octet-stream  # the same bytes as static files
   wrk_row mvt_cached.spp "$TILES" "$SPP_MVT" "$MVT_CT" "$SPP_URL"
 }
 row_png() {
@@ -290,7 +297,7 @@ row_png() {
   probe png_cold.spp "$p" image/png || return 0
   note png "first tile (cold): spp $(file -b "$RESULTS/samples/png_cold.spp.probe" | cut -d, -f2-3), $(stat -c %s "$RESULTS/samples/png_cold.spp.probe") B"
   cold_pass png_cold.spp "$SPP_PNG" image/png "$CONNS" || return 0
-  peer_static
+  nginx_same_tiles png_cached.nginx png_cold.spp png image/png
   wrk_row png_cached.spp "$TILES" "$SPP_PNG" image/png "$SPP_URL"
 }
 row_static() {

@@ -6,12 +6,15 @@ latency (mean, p50, p99 in ms), tiles/s over the pass, the average body size, th
 the tile whose body is closest to --near-bytes (to pick a cached tile for the static-file row).
 Run it right after the tile cache was emptied: every request is then a cache miss.
 
-usage: coldtiles.py BASE_URL LIST TEMPLATE CONTENT_TYPE [--conc N] [--near-bytes B]
+usage: coldtiles.py BASE_URL LIST TEMPLATE CONTENT_TYPE [--conc N] [--near-bytes B] [--save DIR]
 LIST/TEMPLATE as ../shared/bench/wrk/urls.lua: rows "z x y minx miny maxx maxy", {1} {2} {3}, {bbox}.
+--save DIR writes each body to DIR/z/x/y.EXT (EXT from the template), so nginx can serve the very
+same bytes as static files for the cached-tile comparison.
 """
 import argparse
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -19,7 +22,7 @@ import urllib.parse
 
 
 def paths(list_file, tpl):
-    out = []
+    out, rows = [], []
     for line in open(list_file, encoding="utf-8"):
         f = []
         for w in line.split():
@@ -34,7 +37,8 @@ def paths(list_file, tpl):
         for i, v in enumerate(f, 1):
             p = p.replace("{%d}" % i, v)
         out.append(p)
-    return out
+        rows.append(f)
+    return out, rows
 
 
 def main():
@@ -45,9 +49,11 @@ def main():
     ap.add_argument("ctype")
     ap.add_argument("--conc", type=int, default=1)
     ap.add_argument("--near-bytes", type=int, default=20482)
+    ap.add_argument("--save")
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.base)
-    ps = paths(a.list, a.template)
+    ps, rows = paths(a.list, a.template)
+    ext = os.path.splitext(urllib.parse.urlsplit(a.template).path)[1]
     lat = [None] * len(ps)
     size = [0] * len(ps)
     status = {}
@@ -63,6 +69,11 @@ def main():
             body = r.read()
             lat[i] = (time.perf_counter() - t0) * 1000.0
             size[i] = len(body)
+            if a.save:
+                d = os.path.join(a.save, rows[i][0], rows[i][1])
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, rows[i][2] + ext), "wb") as fh:
+                    fh.write(body)
             ct = r.getheader("Content-Type", "")
             with lock:
                 status[r.status] = status.get(r.status, 0) + 1
