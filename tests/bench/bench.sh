@@ -196,7 +196,8 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
     busy+=("$(wait_quiet)")
     out="$RESULTS/raw/$name.run$k.json"
     $PY "$HERE/coldtiles.py" "$SPP_URL" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
-      --conc "$conc" --save "$OUT/static/spp/$name" > "$out" || { skip "$name" "bad responses: $(jq -c .bad_samples "$out")"; return 1; }
+      --conc "$conc" --save "$OUT/static/spp/$name" > "$out" 2> "$out.err" ||
+      { skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
     p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")")
     log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
@@ -305,10 +306,14 @@ row_static() {
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe static_20k.spp "$p" image/png || return 0
   # a cached PNG tile of about the size of the static file: fill the cache, take the nearest
-  local out="$RESULTS/raw/static_pick.json"
-  [ -f "$RESULTS/raw/png_cold.spp.run$RUNS.json" ] && out="$RESULTS/raw/png_cold.spp.run$RUNS.json" ||
-    $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$SPP_PNG" image/png --conc 2 > "$out"
-  p=$(jq -r .near_path "$out")
+  local out="$RESULTS/raw/png_cold.spp.run$RUNS.json"
+  p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
+  if [ -z "$p" ]; then   # no complete cold PNG pass in this run: fill the cache now
+    out="$RESULTS/raw/static_pick.json"
+    $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$SPP_PNG" image/png --conc 2 > "$out" 2>&1 || true
+    p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
+  fi
+  [ -n "$p" ] || { skip static_20k.spp "failed: could not fill the tile cache ($out)"; return 0; }
   curl -fsS -o "$RESULTS/samples/static_spp.png" "$SPP_URL$p"
   note static "spp serves the cached tile $p ($(stat -c %s "$RESULTS/samples/static_spp.png") B); nginx serves $OUT/static/tile20k.png ($(stat -c %s "$OUT/static/tile20k.png") B)"
   wrk_row static_20k.spp - "$p" image/png "$SPP_URL"

@@ -64,9 +64,19 @@ def main():
         c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
         for i in range(k, len(ps), a.conc):
             t0 = time.perf_counter()
-            c.request("GET", ps[i])
-            r = c.getresponse()
-            body = r.read()
+            try:
+                c.request("GET", ps[i])
+                r = c.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException) as e:
+                # a dropped connection is a failed request: counted, reported, not retried
+                lat[i] = (time.perf_counter() - t0) * 1000.0
+                with lock:
+                    status["error"] = status.get("error", 0) + 1
+                    bad.append("%s -> %s" % (ps[i], type(e).__name__))
+                c.close()
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+                continue
             lat[i] = (time.perf_counter() - t0) * 1000.0
             size[i] = len(body)
             if a.save:

@@ -160,15 +160,16 @@ def build(d):
         if bs in P99_TARGET and sp99 is not None:
             met = sp99 < P99_TARGET[bs]
         why = skipd.get(SKIP_OF.get(bs, bs)) or skipd.get("all")
-        if sv is not None:
-            why = None
+        errors = None
+        if sv is not None:  # measured, but the run may have had bad responses
+            errors, why = skipd.get(bs), None
         out.append({"row": row, "label": label, "kind": kind, "unit": (s or p or {}).get("unit"),
                     "spp": sv, "spp_runs": (s or {}).get("runs"), "spp_p50_ms": sp50,
                     "spp_p99_ms": sp99, "spp_avg_bytes": avg_bytes(res, sm),
                     "peer": plabel, "peer_value": pv, "peer_runs": (p or {}).get("runs"),
                     "peer_p50_ms": pp50, "peer_p99_ms": pp99, "peer_avg_bytes": avg_bytes(res, pm),
                     "speedup": ratio, "target": ttext, "target_met": met,
-                    "spp_not_measured": why})
+                    "spp_not_measured": why, "spp_errors": errors})
     return {"env": env, "rows": out, "skipped": [{"what": a, "why": b} for a, b in skips],
             "notes": [{"what": a, "note": b} for a, b in notes], "raw": res}
 
@@ -186,6 +187,8 @@ def markdown(r):
             spp = "**%s**" % re.split(r":| \(", x["spp_not_measured"])[0]
         else:
             spp = "%s %s" % (fmt(x["spp"]), unit)
+            if x["spp_errors"]:
+                spp += " (**bad responses**, see below)"
         peer = "%s %s" % (fmt(x["peer_value"]), unit) if x["peer_value"] is not None else "–"
         ratio = "%.2fx" % x["speedup"] if x["speedup"] is not None else "–"
         sl = "%s / %s" % (fmt(x["spp_p50_ms"]), fmt(x["spp_p99_ms"])) if x["spp_p99_ms"] is not None else "–"
