@@ -22,6 +22,12 @@ int wms_dispatch(struct request *req, struct response *res, struct err *err);
  * into res and returns 1; 0 when the request did not ask for it or cannot be answered so. */
 int wms_exception_image(const struct request *req, struct response *res, const struct err *err);
 
+/* WMTS 1.0.0 (wmts.c): KVP at /wmts (and SERVICE=WMTS at /ows), RESTful capabilities and
+ * tiles under /wmts/1.0.0/. Errors are ERR_PARAM with err->ogc_code (OWS ExceptionReport). */
+int wmts_kvp(struct request *req, struct response *res, struct err *err);
+int wmts_rest_capabilities(struct request *req, struct response *res, struct err *err);
+int wmts_rest_tile(struct request *req, struct response *res, struct err *err);
+
 /* /ows: dispatches by SERVICE= (WMS here; other services add their case). */
 int ows_dispatch(struct request *req, struct response *res, struct err *err);
 

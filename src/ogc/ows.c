@@ -12,6 +12,10 @@ int ows_dispatch(struct request *req, struct response *res, struct err *err)
     const char *service = req_arg_ci(req, "SERVICE");
     if (service && str_ieq(service, "WFS")) return wfs_dispatch(req, res, err);
     if (!service || str_ieq(service, "WMS")) return wms_dispatch(req, res, err);
+    if (str_ieq(service, "WMTS")) {
+        req->err_form = FORM_OWS;
+        return wmts_kvp(req, res, err);
+    }
     req->err_form = FORM_OWS;
     err_setl(err, ERR_PARAM, "SERVICE", "unknown SERVICE \"%s\" (WMS, WFS)", service);
     snprintf(err->ogc_code, sizeof err->ogc_code, "InvalidParameterValue");

@@ -182,3 +182,25 @@ def features_server(features_store, workdir):
     s.planner_key = key
     yield s
     s.stop()
+# The demo city (data/gen_demo.py), generated and imported once per test session. `demo_store` is
+# the path of the imported store; `demo` has the sources, the truth and the import report too.
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("demo"))
+    src = os.path.join(d, "src")
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "data", "gen_demo.py"), "--out", src],
+                   check=True, capture_output=True, text=True)
+    db = os.path.join(d, "demo.sqlite")
+    rep = os.path.join(d, "report")
+    p = run_spp("import", "--db", db, "--manifest", os.path.join(src, "manifest.json"), "--report", rep)
+    with open(os.path.join(src, "truth.json"), encoding="utf-8") as f:
+        truth = json.load(f)
+    with open(os.path.join(rep, "report.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    return {"dir": d, "src": src, "db": db, "truth": truth, "report": report, "stdout": p.stdout,
+            "stderr": p.stderr}
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo):
+    return demo["db"]
