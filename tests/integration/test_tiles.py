@@ -489,3 +489,23 @@ def test_raster_tiles_are_invalidated_too(tstore, workdir):
             assert s.get(f"/tiles/{LAYERS}/{t[0]}/{t[1]}/{t[2]}.png")[1]["ETag"] == before[t]
     finally:
         s.stop()
+
+
+def test_unreadable_changes_bypass_the_cache(workdir):
+    # if spp_changes cannot be read, tiles are still answered, fresh, and not from the cache
+    path = os.path.join(workdir, "bypass.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    try:
+        z, x, y = block_tiles(path, 18)[0]
+        url = f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt"
+        assert s.get(url)[0] == 200
+        con = spatialite(path)
+        con.execute("ALTER TABLE spp_changes RENAME TO spp_changes_gone")
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'BYPASS'")
+        con.commit()
+        con.close()
+        status, _, body = s.get(url)
+        assert status == 200 and b"BYPASS" in body
+    finally:
+        s.stop()
