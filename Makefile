@@ -1,5 +1,5 @@
 # spp — build, demo, run, test. See README.md.
-PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg
+PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lm -lpthread
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wundef
