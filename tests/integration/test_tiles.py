@@ -509,3 +509,48 @@ def test_unreadable_changes_bypass_the_cache(workdir):
         assert status == 200 and b"BYPASS" in body
     finally:
         s.stop()
+
+
+def write_roads(path, name):
+    import json as _json
+    feats = [{"type": "Feature", "properties": {"name": name, "road_class": "do_thi_chinh"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7850, 10.0330], [105.7890, 10.0335]]}},
+             {"type": "Feature", "properties": {"name": "Đường Xa", "road_class": "hem"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7000, 10.1000], [105.7010, 10.1005]]}}]
+    with open(path, "w", encoding="utf-8") as f:
+        _json.dump({"type": "FeatureCollection", "features": feats}, f, ensure_ascii=False)
+
+
+def test_real_import_invalidates_served_tiles(workdir):
+    # the importer's own spp_changes rows: a re-import while serving is seen at once
+    db = os.path.join(workdir, "imported.sqlite")
+    for suffix in ("", ".tiles", ".tiles-wal", ".tiles-shm", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    src = os.path.join(workdir, "roads_v1.geojson")
+    write_roads(src, "Đường Cũ")
+    run_spp("import", "--db", db, "--layer", "roads", src)
+    s = Server(db, workdir)
+    try:
+        z = 17
+        n = 2 ** z
+        x = int((105.7870 + 180) / 360 * n)
+        lat = math.radians(10.03325)
+        y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+        far_x = int((105.7005 + 180) / 360 * n)
+        lat2 = math.radians(10.10025)
+        far_y = int((1 - math.log(math.tan(lat2) + 1 / math.cos(lat2)) / math.pi) / 2 * n)
+        url, far = f"/tiles/roads/{z}/{x}/{y}.mvt", f"/tiles/roads/{z}/{far_x}/{far_y}.mvt"
+        st, h1, body = s.get(url)
+        assert st == 200 and "Đường Cũ".encode() in body
+        st, hf, _ = s.get(far)
+        assert st == 200
+        write_roads(src, "Đường Mới")
+        run_spp("import", "--db", db, "--layer", "roads", src)
+        st, h2, body = s.get(url)
+        assert st == 200 and "Đường Mới".encode() in body and h2["ETag"] != h1["ETag"]
+        assert s.get(far)[1]["ETag"] == hf["ETag"]
+    finally:
+        s.stop()
