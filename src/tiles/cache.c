@@ -456,11 +456,13 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     } else if (max_id > c->last_change) {
         struct sync_ctx s = {c, geo, storage_srid, 0, 0};
         size_t n_mem = 0;
-        for (struct mem_entry *e = c->head; e; e = e->next) n_mem++;
+        for (struct mem_entry *e = c->head; e; e = e->next)
+            n_mem++;
         if ((double)(max_id - c->last_change) * (double)n_mem > 2e7) {
             /* an import with thousands of changed cells: emptying the memory front is cheaper
              * than scanning it per cell, and harmless (the file cache stays exact) */
-            while (c->head) mem_remove(c, c->head);
+            while (c->head)
+                mem_remove(c, c->head);
             s.mem_cleared = 1;
         }
         sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);

@@ -128,15 +128,14 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     return rc;
 }
 
-int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z,
-                     int x, int y, int scale, struct err *err)
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z, int x,
+                     int y, int scale, struct err *err)
 {
     struct tile_layers tl;
     int rc = tiles_parse_layers(&req->cfg->catalog, layers, req->role, &tl, err);
     if (rc) return rc;
     char key[1100], etag[40];
-    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y,
-                    req->role);
+    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y, req->role);
     struct tile_cache *c = req->tiles;
     if (c && (c = sync_or_bypass(req))) {
         if (tile_cache_get(c, key, "identity", &res->body, etag)) {
@@ -153,8 +152,8 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
 int tiles_png(struct request *req, struct response *res, struct err *err)
 {
     int z, x, y, scale;
-    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z,
-                             &x, &y, &scale, err);
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z, &x,
+                             &y, &scale, err);
     if (rc) return rc;
     return tiles_png_answer(req, res, req_param(req, "layers"), z, x, y, scale, err);
 }
