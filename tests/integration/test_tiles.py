@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 
 import pytest
 from osgeo import gdal, ogr, osr
@@ -553,4 +554,54 @@ def test_real_import_invalidates_served_tiles(workdir):
         assert st == 200 and "Đường Mới".encode() in body and h2["ETag"] != h1["ETag"]
         assert s.get(far)[1]["ETag"] == hf["ETag"]
     finally:
+        s.stop()
+
+
+def test_never_stale_under_concurrent_changes(workdir):
+    # readers hammer the tiles while a writer changes every parcel five times; after the last
+    # change every tile (from any path through the cache) shows the last value
+    import threading
+    path = os.path.join(workdir, "stress.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    tiles = [t for z in (16, 17, 18) for t in block_tiles(path, z)]
+    stop = threading.Event()
+    errors = []
+
+    def reader(k):
+        i = k
+        while not stop.is_set():
+            z, x, y = tiles[i % len(tiles)]
+            enc = {"Accept-Encoding": "gzip"} if i % 2 else {}
+            st = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)[0]
+            if st != 200:
+                errors.append(st)
+            i += 7
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(5):
+            con = spatialite(path)
+            con.execute("UPDATE cadastral_parcels SET lu_display = ?", (f"R{round_}",))
+            con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                        " 'cadastral_parcels', ?, min(MbrMinX(geom)), min(MbrMinY(geom)),"
+                        " max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM cadastral_parcels",
+                        (f"r{round_}",))
+            con.commit()
+            con.close()
+            time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors
+        for (z, x, y) in tiles:
+            for enc in ({}, {"Accept-Encoding": "gzip"}):
+                st, h, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)
+                if h.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                assert b"R4" in body and b"R3" not in body, (z, x, y, enc)
+    finally:
+        stop.set()
         s.stop()
