@@ -1,5 +1,5 @@
 # spp — build, demo, run, test. See README.md.
-PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg freetype2
+PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate freetype2
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lm -lpthread
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wundef
@@ -102,8 +102,10 @@ browser: all npm-deps
 ASAN_ENV := SPP_HOME=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# -Werror stays with the normal build: -O1 changes what gcc's flow-based warnings see.
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" build/asan/spp \
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" WARN="$(WARN) -Wno-error" \
+	  build/asan/spp \
 	  $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN) $(REPLAY_BIN))
 	$(ASAN_ENV) tests/run_unit.sh $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN) $(REPLAY_BIN))
 	$(ASAN_ENV) SPP_SANITIZED=1 SPP_BIN=$(CURDIR)/build/asan/spp $(PY) -m pytest -q -x \
@@ -122,6 +124,14 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	@tests/fuzz/run.sh 3 $(FUZZ_NAMES)
+
+# Benchmark beside the peers (tests/bench/bench.sh; README "Performance"). ONLY=wfs runs one row;
+# RUNS, DURATION, CONNS, OUT, SHARED (the peer harness, default ../shared) pass through.
+SHARED      ?= $(CURDIR)/../shared
+bench:
+	@scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) tests/check.h

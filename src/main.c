@@ -91,7 +91,6 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 {
     int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
     if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
-    if (!rc) rc = store_ensure_lookup_indexes(*st, &cfg->catalog, err);
     return rc;
 }
 

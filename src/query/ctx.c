@@ -69,18 +69,12 @@ void qset_fini(struct qctx *q, struct qset *s)
     qset_init(s);
 }
 
-static int is_lineage(const char *name)
-{
-    return str_starts(name, "src_") || strcmp(name, "import_batch") == 0;
-}
-
 void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
 {
     s->layer = l;
     s->n_fields = 0;
     for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
-        if (access_field(l, i, q->role) && !is_lineage(l->fields[i].name))
-            s->fields[s->n_fields++] = i;
+        if (access_field(l, i, q->role)) s->fields[s->n_fields++] = i;
 }
 
 struct fetch_sink {
@@ -326,18 +320,19 @@ static int add_code(char **codes, int max, int *n, const char *code)
     return 0;
 }
 
-/* Does the folded query match name, or "unit_type name"? */
+/* Does the folded query match the name, with or without the unit type ("Phường Tân An",
+ * "Tân An" for name "Phường Tân An" or for name "Tân An" of unit type "Phường")? */
 static int name_matches(const char *want, const char *name, const char *unit_type)
 {
-    char *fn = query_fold(name);
+    char *fn = query_fold(name), *fu = unit_type ? query_fold(unit_type) : NULL;
+    size_t lu = fu ? strlen(fu) : 0;
     int hit = fn && strcmp(fn, want) == 0;
-    if (!hit && fn && unit_type) {
-        char *fu = query_fold(unit_type);
-        size_t lu = fu ? strlen(fu) : 0;
-        hit = fu && strncmp(want, fu, lu) == 0 && want[lu] == ' ' && strcmp(want + lu + 1, fn) == 0;
-        free(fu);
-    }
+    if (!hit && fn && lu) /* the query has the unit type, the name does not */
+        hit = strncmp(want, fu, lu) == 0 && want[lu] == ' ' && strcmp(want + lu + 1, fn) == 0;
+    if (!hit && fn && lu) /* the name has the unit type, the query does not */
+        hit = strncmp(fn, fu, lu) == 0 && fn[lu] == ' ' && strcmp(fn + lu + 1, want) == 0;
     free(fn);
+    free(fu);
     return hit;
 }
 

@@ -34,17 +34,18 @@ static const char *const main_road_classes[] = {"cao_toc", "quoc_lo", "tinh_lo",
 
 struct zoning {
     int found;
-    const char *source;     /* "detailed_plan_lot" or "zoning_block" */
-    const struct qset *s;   /* the lot or block: row r of s */
+    const char *source;   /* "detailed_plan_lot" or "zoning_block" */
+    const struct qset *s; /* the lot or block: row r of s */
     const struct qrow *r;
-    struct qset own;        /* rows looked up for this fund alone */
+    struct qset own; /* rows looked up for this fund alone */
 };
 
 struct fund_item {
     const struct fund_kind *k;
     struct qset *s;
     struct qrow *r;
-    const char *id; /* the fund's id (borrowed from r), "" when missing */
+    const char *id;        /* the fund's id (borrowed from r), "" when missing */
+    const struct qval *sv; /* sort=<field>: its value in r, NULL when the layer has none */
     double area, dist, far;
     int zoned, roaded;
     struct zoning z;
@@ -95,11 +96,25 @@ static int cmp_num(double a, double b, int desc)
     return (a < b) == !desc ? -1 : 1;
 }
 
+/* Field values: nulls last in both directions, numbers before text. */
+static int cmp_val(const struct qval *a, const struct qval *b, int desc)
+{
+    int ra = !a || a->type == VAL_NULL ? 2 : a->type == VAL_TEXT;
+    int rb = !b || b->type == VAL_NULL ? 2 : b->type == VAL_TEXT;
+    if (ra != rb || ra == 2) return ra - rb;
+    int c = ra ? strcmp(a->s, b->s) : (a->d > b->d) - (a->d < b->d);
+    return desc ? -c : c;
+}
+
 static int cmp_items(const void *pa, const void *pb, void *arg)
 {
     const struct fund_item *a = pa, *b = pb;
+    const struct fund_params *p = arg;
     int c = 0;
-    switch (*(const enum fund_sort *)arg) {
+    switch (p->sort) {
+    case SORT_FIELD:
+        c = cmp_val(a->sv, b->sv, p->sort_desc);
+        break;
     case SORT_AREA:
         c = cmp_num(a->area, b->area, 0);
         break;
@@ -138,10 +153,10 @@ struct search {
     struct fund_item *items;
     int n, cap;
     struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
-    struct qset roads;                          /* main roads around a page (batch) */
-    char *names[2 * QUERY_MAX_CODES];           /* commune code, name pairs looked up */
-    int light;                                  /* candidates without geometry (materialize) */
-    struct qset full[ARRAY_LEN(kinds)];         /* whole rows of a light search's page */
+    struct qset roads;                           /* main roads around a page (batch) */
+    char *names[2 * QUERY_MAX_CODES];            /* commune code, name pairs looked up */
+    int light;                                   /* candidates without geometry (materialize) */
+    struct qset full[ARRAY_LEN(kinds)];          /* whole rows of a light search's page */
     int n_names;
 };
 
@@ -153,12 +168,17 @@ static void search_fini(struct search *se)
         free(se->items[i].road), free(se->items[i].road_class);
     }
     free(se->items);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->sets[i]);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->full[i]);
-    for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++) qset_fini(q, &se->zsets[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        qset_fini(q, &se->sets[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        qset_fini(q, &se->full[i]);
+    for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++)
+        qset_fini(q, &se->zsets[i]);
     qset_fini(q, &se->roads);
-    for (int i = 0; i < se->n_names; i++) free(se->names[i]);
-    for (int i = 0; i < se->n_codes; i++) free(se->codes[i]);
+    for (int i = 0; i < se->n_names; i++)
+        free(se->names[i]);
+    for (int i = 0; i < se->n_codes; i++)
+        free(se->codes[i]);
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
     if (se->bbox_poly) GEOSGeom_destroy_r(q->h, se->bbox_poly);
     if (se->near_pt) GEOSGeom_destroy_r(q->h, se->near_pt);
@@ -290,6 +310,7 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     it->area = q_num(s, r, "area_m2");
     it->id = q_str(s, r, k->id_field);
     if (!it->id) it->id = "";
+    if (se->p->sort == SORT_FIELD) it->sv = q_get(s, r, se->p->sort_field);
     if (isnan(it->area)) it->area = q_area(q, q_geom(q, r));
     return 0;
 }
@@ -306,7 +327,8 @@ static void light_fields(struct qctx *q, struct qset *s, const struct layer_def 
     for (int i = 0; i < s->n_fields; i++) {
         const char *name = l->fields[s->fields[i]].name;
         int ok = strcmp(name, k->id_field) == 0;
-        for (size_t j = 0; j < ARRAY_LEN(keep) && !ok; j++) ok = strcmp(name, keep[j]) == 0;
+        for (size_t j = 0; j < ARRAY_LEN(keep) && !ok; j++)
+            ok = strcmp(name, keep[j]) == 0;
         if (ok) s->fields[n++] = s->fields[i];
     }
     s->n_fields = n;
@@ -330,8 +352,10 @@ static int materialize(struct search *se, int from, int to, struct err *err)
         struct qfetch f = {.where = NULL, .params = &v, .n_params = 1, .lazy_geom = 1};
         rc = store_where_field(&w, l, fk, "=");
         f.where = w.data;
-        if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-        else rc = q_fetch(q, l, &f, full, err);
+        if (rc)
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        else
+            rc = q_fetch(q, l, &f, full, err);
         buf_fini(&w);
         rows[i - from] = -1;
         for (int j = before; !rc && j < full->n; j++)
@@ -394,6 +418,21 @@ static int check_code(struct search *se, const char *param, const char *code, in
 
 static int enrich_zoning(struct search *se, int from, int to, struct err *err);
 
+/* sort=<field>: a field of a selected kind the role may read; anything else is refused the
+ * same way, so an answer never tells that a hidden field exists. */
+static int check_sort_field(struct search *se, struct err *err)
+{
+    if (se->p->sort != SORT_FIELD) return 0;
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+        const struct layer_def *l = q_layer(se->q, kinds[i].layer);
+        if (l && (se->p->kinds & kinds[i].mask) &&
+            access_field_index(l, se->p->sort_field, se->q->role) >= 0)
+            return 0;
+    }
+    return err_setl(err, ERR_PARAM, "sort", "unknown sort key \"%s%s\"",
+                    se->p->sort_desc ? "-" : "", se->p->sort_field);
+}
+
 static int run_search(struct search *se, struct err *err)
 {
     const struct fund_params *p = se->p;
@@ -401,23 +440,26 @@ static int run_search(struct search *se, struct err *err)
     if (p->commune)
         rc = q_resolve_commune(se->q, p->commune, se->codes, QUERY_MAX_CODES, &se->n_codes, err);
     rc = rc || check_code(se, "function", p->function, 1, err) ||
-         check_code(se, "status", p->status, 0, err);
+         check_code(se, "status", p->status, 0, err) || check_sort_field(se, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
-    se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC;
+    se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC &&
+                p->sort != SORT_FIELD;
     for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
         rc = fetch_kind(se, i, err);
     int no_area = 0;
-    for (int i = 0; se->light && !rc && i < se->n; i++) no_area |= isnan(se->items[i].area);
+    for (int i = 0; se->light && !rc && i < se->n; i++)
+        no_area |= isnan(se->items[i].area);
     if (no_area) { /* area from the geometry, as the full search computes it: read it all */
         se->light = 0, se->n = 0;
-        for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(se->q, &se->sets[i]);
-        for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++) rc = fetch_kind(se, i, err);
+        for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+            qset_fini(se->q, &se->sets[i]);
+        for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+            rc = fetch_kind(se, i, err);
     }
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
         rc = enrich_zoning(se, 0, se->n, err);
-    enum fund_sort sort = p->sort;
-    if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, &sort);
+    if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, (void *)p);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
 }
 
@@ -463,8 +505,8 @@ static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **
 
 static int use_batch(const struct bbox *u, int n)
 {
-    return n >= 2 && ((u->maxx - u->minx) * (u->maxy - u->miny) <= Q_BATCH_MAX_M2 ||
-                      n >= Q_BATCH_MIN_N);
+    return n >= 2 &&
+           ((u->maxx - u->minx) * (u->maxy - u->miny) <= Q_BATCH_MAX_M2 || n >= Q_BATCH_MIN_N);
 }
 
 struct hits {
@@ -509,7 +551,8 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
         if (!l || (rc = q_fetch(q, l, &f, &se->zsets[j], err))) continue;
         if (!(trees[j] = GEOSSTRtree_create_r(q->h, 10))) rc = err_set(err, ERR_NOMEM, "no memory");
         for (int i = 0; !rc && i < se->zsets[j].n; i++)
-            GEOSSTRtree_insert_r(q->h, trees[j], se->zsets[j].rows[i].geom, (void *)(intptr_t)(i + 1));
+            GEOSSTRtree_insert_r(q->h, trees[j], se->zsets[j].rows[i].geom,
+                                 (void *)(intptr_t)(i + 1));
     }
     for (int i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
@@ -564,18 +607,22 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
         struct value v[ARRAY_LEN(main_road_classes)];
         for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
             v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i], .len = -1};
-        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++) v[i].len = (int)strlen(v[i].s);
+        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
+            v[i].len = (int)strlen(v[i].s);
         struct buf w;
         buf_init(&w);
         rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
-        struct qfetch f = {.bbox = &u, .where = w.data, .params = v,
+        struct qfetch f = {.bbox = &u,
+                           .where = w.data,
+                           .params = v,
                            .n_params = (int)ARRAY_LEN(main_road_classes)};
         qset_fini(q, &se->roads);
         if (!rc) rc = q_fetch(q, l, &f, &se->roads, err);
         buf_fini(&w);
         if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
             rc = err_set(err, ERR_NOMEM, "out of memory");
-        for (int i = 0; rb && i < se->roads.n; i++) q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
+        for (int i = 0; rb && i < se->roads.n; i++)
+            q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
         for (int i = from; i < to && !rc && rb; i++) {
             struct fund_item *it = &se->items[i];
             struct bbox ib;
@@ -651,70 +698,74 @@ static int put_zoning(struct buf *b, const struct zoning *z)
     return rc || buf_putc(b, '}');
 }
 
-/* The properties of one result (no braces); *road... are the nearest main road. */
+/* The properties of one result (no braces): id and kind, every field of the fund the role may
+ * read (with code-list names), then what is derived: commune name, planned function and
+ * managing agency under one name for both kinds, zoning indicators, the floor area they allow,
+ * the nearest main road, and the distance to near= when given. */
 static int put_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist)
 {
     struct qctx *q = se->q;
     const struct fund_kind *k = it->k;
     const struct qset *s = it->s;
     const struct qrow *r = it->r;
-    const char *road = it->road, *cls = it->road_class;
-    double road_m = it->road_m;
-    int rc = 0;
+    const struct layer_def *l = s->layer;
     const char *cname = commune_name(se, q_str(s, r, "commune_code"));
-    int ff = layer_field_index(s->layer, k->function_field),
-        fs = layer_field_index(s->layer, "status");
-    const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
-    rc = rc || buf_puts(b, "\"id\":") ||
-         (q_str(s, r, k->id_field) ? buf_put_json_str(b, q_str(s, r, k->id_field))
-                                   : buf_printf(b, "%lld", (long long)r->fid)) ||
-         buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
-         put_field(b, "address", s, r, "address") ||
-         put_field(b, "commune_code", s, r, "commune_code") || buf_puts(b, ",\"commune_name\":") ||
-         (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-         buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
-         put_field(b, "function", s, r, k->function_field) || buf_puts(b, ",\"function_name\":") ||
-         q_put_code_name(b, ff >= 0 ? s->layer->fields[ff].codelist : NULL, fn, NULL) ||
-         put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
-         q_put_code_name(b, fs >= 0 ? s->layer->fields[fs].codelist : NULL, st, NULL) ||
-         put_field(b, "managing_agency", s, r, k->manager_field) ||
-         put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
-         buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
-         buf_puts(b, ",\"nearest_main_road\":");
-    if (!rc && road)
-        rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, road) ||
+    int ff = layer_field_index(l, k->function_field), first = 0;
+    const char *fn = q_str(s, r, k->function_field);
+    int rc = buf_puts(b, "\"id\":") || buf_put_json_str(b, it->id) ||
+             buf_printf(b, ",\"kind\":\"%s\"", k->kind) || q_put_props(q, b, s, r, &first) ||
+             buf_puts(b, ",\"commune_name\":") ||
+             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null"));
+    if (!rc && strcmp(k->function_field, "function") != 0)
+        rc = put_field(b, "function", s, r, k->function_field) ||
+             buf_puts(b, ",\"function_name\":") ||
+             q_put_code_name(b, ff >= 0 ? l->fields[ff].codelist : NULL, fn, NULL);
+    rc = rc || put_field(b, "managing_agency", s, r, k->manager_field);
+    if (!rc && !k->deadline_field) rc = buf_puts(b, ",\"deadline\":null");
+    rc = rc || put_zoning(b, &it->z) || buf_puts(b, ",\"buildable_floor_area_m2\":") ||
+         q_put_num(b, it->area * it->far, 1) || buf_puts(b, ",\"nearest_main_road\":");
+    if (!rc && it->road)
+        rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, it->road) ||
              buf_puts(b, ",\"road_class\":") ||
-             (cls ? buf_put_json_str(b, cls) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"distance_m\":") || q_put_num(b, road_m, 1) || buf_putc(b, '}');
+             (it->road_class ? buf_put_json_str(b, it->road_class) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->road_m, 1) || buf_putc(b, '}');
     else
         rc = rc || buf_puts(b, "null");
     if (with_dist) rc = rc || buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->dist, 1);
-    int first = 1;
-    rc = rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) ||
-         buf_putc(b, '}');
     return rc;
 }
 
-static const char *const csv_columns[] = {"id",
-                                          "kind",
-                                          "name",
-                                          "address",
-                                          "commune_code",
-                                          "area_m2",
-                                          "function",
-                                          "status",
-                                          "managing_agency",
-                                          "deadline",
-                                          "zoning_source",
-                                          "zoning_code",
-                                          "max_coverage_pct",
-                                          "max_far",
-                                          "min_floors",
-                                          "max_floors",
-                                          "buildable_floor_area_m2",
-                                          "nearest_main_road",
-                                          "road_distance_m",
-                                          "distance_m"};
+/* CSV: id, kind, the union of the readable fields of the kinds searched, then the derived
+ * columns that are not already fields. */
+static const char *const csv_extras[] = {
+    "commune_name",    "function",    "managing_agency",         "deadline",
+    "zoning_source",   "zoning_code", "max_coverage_pct",        "max_far",
+    "min_floors",      "max_floors",  "buildable_floor_area_m2", "nearest_main_road",
+    "road_distance_m", "distance_m"};
+#define CSV_MAX_COLS (2 * QSET_MAX_FIELDS + 16)
+
+static int csv_has(const char *const *cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i], name) == 0) return 1;
+    return 0;
+}
+
+static int csv_columns(struct search *se, const char **cols)
+{
+    int n = 0;
+    cols[n++] = "id", cols[n++] = "kind";
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        const struct layer_def *l = q_layer(se->q, kinds[k].layer);
+        if (!l || !(se->p->kinds & kinds[k].mask)) continue;
+        for (int i = 0; i < l->n_fields && n < CSV_MAX_COLS - 16; i++)
+            if (access_field(l, i, se->q->role) && !csv_has(cols, n, l->fields[i].name))
+                cols[n++] = l->fields[i].name;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(csv_extras); i++)
+        if (!csv_has(cols, n, csv_extras[i])) cols[n++] = csv_extras[i];
+    return n;
+}
 
 static int csv_num(struct buf *b, double v, int decimals, char sep)
 {
@@ -726,35 +777,53 @@ static int csv_num(struct buf *b, double v, int decimals, char sep)
     return rc;
 }
 
-static int put_fund_csv(struct buf *b, struct fund_item *it)
+/* One derived cell. */
+static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, const char *col,
+                     char sep)
 {
     const struct qset *s = it->s, *zs = it->z.s;
-    const struct qrow *r = it->r;
-    const char *road = it->road;
-    char id[32];
-    double road_m = it->road_m;
-    int rc = 0;
-    const struct qrow *zr = it->z.found ? it->z.r : NULL;
-    const char *zcode = !zr                                    ? NULL
-                        : strcmp(it->z.source, "zoning_block") ? "lot_code"
-                                                               : "block_code";
-    snprintf(id, sizeof id, "%lld", (long long)r->fid);
-    const char *idv = q_str(s, r, it->k->id_field);
-    rc = rc || q_csv_cell(b, idv ? idv : id, ',') || q_csv_cell(b, it->k->kind, ',') ||
-         q_csv_value(b, q_get(s, r, "name"), ',') || q_csv_value(b, q_get(s, r, "address"), ',') ||
-         q_csv_value(b, q_get(s, r, "commune_code"), ',') || csv_num(b, it->area, 2, ',') ||
-         q_csv_value(b, q_get(s, r, it->k->function_field), ',') ||
-         q_csv_value(b, q_get(s, r, "status"), ',') ||
-         q_csv_value(b, q_get(s, r, it->k->manager_field), ',') ||
-         q_csv_value(b, it->k->deadline_field ? q_get(s, r, it->k->deadline_field) : NULL, ',') ||
-         q_csv_cell(b, zr ? it->z.source : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, zcode) : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, "max_coverage_pct") : NULL, ',') ||
-         csv_num(b, it->far, 6, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, "min_floors") : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, "max_floors") : NULL, ',') ||
-         csv_num(b, it->area * it->far, 1, ',') || q_csv_cell(b, road, ',') ||
-         csv_num(b, road ? road_m : NAN, 1, ',') || csv_num(b, it->dist, 1, '\n');
+    const struct qrow *r = it->r, *zr = it->z.found ? it->z.r : NULL;
+    if (strcmp(col, "id") == 0) return q_csv_cell(b, it->id, sep);
+    if (strcmp(col, "kind") == 0) return q_csv_cell(b, it->k->kind, sep);
+    if (strcmp(col, "commune_name") == 0)
+        return q_csv_cell(b, commune_name(se, q_str(s, r, "commune_code")), sep);
+    if (strcmp(col, "function") == 0)
+        return q_csv_value(b, q_get(s, r, it->k->function_field), sep);
+    if (strcmp(col, "managing_agency") == 0)
+        return q_csv_value(b, q_get(s, r, it->k->manager_field), sep);
+    if (strcmp(col, "zoning_source") == 0) return q_csv_cell(b, zr ? it->z.source : NULL, sep);
+    if (strcmp(col, "zoning_code") == 0)
+        return q_csv_value(
+            b,
+            zr ? q_get(zs, zr, strcmp(it->z.source, "zoning_block") ? "lot_code" : "block_code")
+               : NULL,
+            sep);
+    if (strcmp(col, "max_far") == 0) return csv_num(b, it->far, 6, sep);
+    if (strcmp(col, "max_coverage_pct") == 0 || strcmp(col, "min_floors") == 0 ||
+        strcmp(col, "max_floors") == 0)
+        return q_csv_value(b, zr ? q_get(zs, zr, col) : NULL, sep);
+    if (strcmp(col, "buildable_floor_area_m2") == 0) return csv_num(b, it->area * it->far, 1, sep);
+    if (strcmp(col, "nearest_main_road") == 0) return q_csv_cell(b, it->road, sep);
+    if (strcmp(col, "road_distance_m") == 0) return csv_num(b, it->road ? it->road_m : NAN, 1, sep);
+    if (strcmp(col, "distance_m") == 0) return csv_num(b, it->dist, 1, sep);
+    return q_csv_cell(b, NULL, sep); /* deadline of a kind without one */
+}
+
+static int put_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
+{
+    const char *cols[CSV_MAX_COLS];
+    int n = csv_columns(se, cols), rc = 0;
+    for (int c = 0; c < n && !rc; c++)
+        rc = q_csv_cell(b, cols[c], c + 1 < n ? ',' : '\n');
+    for (int64_t i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        for (int c = 0; c < n && !rc; c++) {
+            char sep = c + 1 < n ? ',' : '\n';
+            int f = c >= 2 ? access_field_index(it->s->layer, cols[c], se->q->role) : -1;
+            rc = f >= 0 ? q_csv_value(b, q_get(it->s, it->r, cols[c]), sep)
+                        : csv_extra(se, b, it, cols[c], sep);
+        }
+    }
     return rc;
 }
 
@@ -764,14 +833,10 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
     int rc = (se->light && materialize(se, (int)from, (int)to, err)) ||
-             enrich_zoning(se, (int)from, (int)to, err) || enrich_roads(se, (int)from, (int)to, err);
+             enrich_zoning(se, (int)from, (int)to, err) ||
+             enrich_roads(se, (int)from, (int)to, err);
     if (rc) return err->code ? (int)err->code : ERR_NOMEM;
-    if (p->format == OUT_CSV) {
-        for (size_t i = 0; i < ARRAY_LEN(csv_columns) && !rc; i++)
-            rc = q_csv_cell(b, csv_columns[i], i + 1 < ARRAY_LEN(csv_columns) ? ',' : '\n');
-        for (int64_t i = from; i < to && !rc; i++) rc = put_fund_csv(b, &se->items[i]);
-        return rc;
-    }
+    if (p->format == OUT_CSV) return put_csv(se, b, from, to);
     int geo = p->format == OUT_GEOJSON;
     rc = buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":[");
     for (int64_t i = from; i < to && !rc; i++) {
@@ -853,10 +918,9 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
         struct buf *b = &res->body;
         rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
              buf_puts(b, ",\"properties\":{") || put_fund_props(&se, b, &se.items[0], 0) ||
-             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}") ||
              buf_puts(b, "},\"geometry\":") ||
              q_put_geometry(&q, b, se.items[0].r->wkb, se.items[0].r->wkb_len, err) ||
-             buf_puts(b, "}\n");
+             buf_puts(b, ",\"disclaimer\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
         resp_set(res, 200, "application/geo+json");
     }
     if (q.h) search_fini(&se);

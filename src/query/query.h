@@ -44,7 +44,8 @@ enum fund_sort {
     SORT_DIST,
     SORT_DIST_DESC,
     SORT_FAR,
-    SORT_FAR_DESC
+    SORT_FAR_DESC,
+    SORT_FIELD
 };
 enum out_format { OUT_JSON, OUT_GEOJSON, OUT_CSV };
 
@@ -63,6 +64,8 @@ struct fund_params {
     int has_within;
     double within_m;
     enum fund_sort sort;
+    const char *sort_field; /* SORT_FIELD: a layer field name, checked against the role */
+    int sort_desc;          /* SORT_FIELD: "-name" */
     int64_t limit, offset;
     enum out_format format;
 };

@@ -24,7 +24,7 @@ struct qctx {
     GEOSWKBReader *reader;
     int srid; /* storage CRS */
     enum role role;
-    int in_txn;        /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
+    int in_txn; /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
 };
 /* ERR_INTERNAL when the request has no store or GEOS context. */
 int qctx_init(struct qctx *q, const struct request *req, struct err *err);

@@ -351,18 +351,34 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
 
 /* ---- invalidation (lock held) ---- */
 
-struct sync_ctx {
-    struct tile_cache *c;
-    struct geo_ctx *geo;
-    int srid;
-    int64_t n_dropped;
-};
-
 /* Fraction of a tile its content depends on beyond its edges, per format: the MVT buffer, and
  * for raster tiles the metatile render buffer. */
 static double margin_for(const char *fmt)
 {
     return strcmp(fmt, "mvt") == 0 ? (double)TILE_BUFFER / TILE_EXTENT : 0.25;
+}
+
+struct sync_ctx {
+    struct tile_cache *c;
+    struct geo_ctx *geo;
+    int srid;
+    int64_t n_dropped;
+    int mem_cleared; /* the memory LRU was emptied instead of scanned (many changes) */
+};
+
+/* Drops the memory entries of layer pattern pat whose buffered tile meets the box: one pass. */
+static void drop_memory(struct tile_cache *c, const char *pat, const struct bbox *b3857)
+{
+    for (struct mem_entry *e = c->head, *next; e; e = next) {
+        next = e->next;
+        if (!strstr(e->layers, pat)) continue;
+        struct bbox t;
+        tile_bbox(e->z, e->x, e->y, &t);
+        double m = (t.maxx - t.minx) * (margin_for(e->fmt) + 1e-9); /* a superset of drop_area */
+        if (t.minx - m <= b3857->maxx && b3857->minx <= t.maxx + m && t.miny - m <= b3857->maxy &&
+            b3857->miny <= t.maxy + m)
+            mem_remove(c, e);
+    }
 }
 
 static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857)
@@ -393,14 +409,9 @@ static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b
             sqlite3_step(del);
             s->n_dropped += sqlite3_changes(c->db);
             sqlite3_reset(del);
-            for (struct mem_entry *e2 = c->head, *next; e2; e2 = next) {
-                next = e2->next;
-                if (e2->z == z && e2->x >= x0 && e2->x <= x1 && e2->y >= y0 && e2->y <= y1 &&
-                    strcmp(e2->fmt, fmts[f]) == 0 && strstr(e2->layers, pat))
-                    mem_remove(c, e2);
-            }
         }
     sqlite3_finalize(del);
+    if (!s->mem_cleared) drop_memory(c, pat, b3857);
     return 0;
 }
 
@@ -443,7 +454,15 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
         c->last_change = max_id;
         meta_set(c->db, "last_change", max_id);
     } else if (max_id > c->last_change) {
-        struct sync_ctx s = {c, geo, storage_srid, 0};
+        struct sync_ctx s = {c, geo, storage_srid, 0, 0};
+        size_t n_mem = 0;
+        for (struct mem_entry *e = c->head; e; e = e->next) n_mem++;
+        if ((double)(max_id - c->last_change) * (double)n_mem > 2e7) {
+            /* an import with thousands of changed cells: emptying the memory front is cheaper
+             * than scanning it per cell, and harmless (the file cache stays exact) */
+            while (c->head) mem_remove(c, c->head);
+            s.mem_cleared = 1;
+        }
         sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
         rc = store_changes_since(st, c->last_change, on_change, &s, err);
         meta_set(c->db, "last_change", c->last_change);

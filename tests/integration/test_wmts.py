@@ -16,6 +16,7 @@ from test_tiles import HALF, TO_4326, block_tiles, png_size, store_features
 from tiles_fixture import build_tiles_store
 
 gdal.UseExceptions()
+gdal.SetConfigOption("GDAL_DEFAULT_WMS_CACHE_PATH", "/vsimem/wmts-cache")
 OWS = "{http://www.opengis.net/ows/1.1}"
 
 

@@ -113,7 +113,7 @@ static void test_funds(void)
     err_clear(&err);
     CHECK(query_parse_fund_params(req_from(""), 10, 100, &p, &err) == 0);
     CHECK(p.kinds == (FUND_VACANT | FUND_INVESTMENT) && p.limit == 10 && p.offset == 0 &&
-          p.sort == SORT_ID && p.format == OUT_JSON);
+          p.sort == SORT_ID && p.format == OUT_GEOJSON);
     CHECK(query_parse_fund_params(
               req_from("kind=vacant&commune=ninh kieu&function=HH&min_area=100&max_area=900"
                        "&status=dang_quan_ly&near=105.78,10.03&within_m=500&sort=-distance"
@@ -140,7 +140,11 @@ static void test_funds(void)
     CHECK(fund_err("bbox=1,2,3", "bbox"));
     CHECK(fund_err("bbox=1,2,3,4,EPSG:5897", "bbox"));
     CHECK(fund_err("bbox=-200,2,3,4", "bbox"));
-    CHECK(fund_err("sort=price", "sort"));
+    CHECK(query_parse_fund_params(req_from("sort=-price_odt"), 10, 100, &p, &err) == 0);
+    CHECK(p.sort == SORT_FIELD && strcmp(p.sort_field, "price_odt") == 0 && p.sort_desc);
+    CHECK(fund_err("sort=Price", "sort"));
+    CHECK(fund_err("sort=-", "sort"));
+    CHECK(fund_err("sort=a;drop", "sort"));
     CHECK(fund_err("sort=distance", "sort"));
     CHECK(fund_err("limit=-1", "limit"));
     CHECK(fund_err("limit=1.5", "limit"));
