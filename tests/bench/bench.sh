@@ -198,7 +198,8 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
     out="$RESULTS/raw/$name.run$k.json"
     $PY "$HERE/coldtiles.py" "$SPP_URL" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
       --conc "$conc" --save "$OUT/static/spp/$name" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
-      { skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"; return 1; }
+      skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"
+    jq -e .requests "$out" > /dev/null 2>&1 || { skip "$name" "coldtiles.py failed: $(tail -1 "$out.err")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
     p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")")
     log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
