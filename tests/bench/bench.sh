@@ -316,7 +316,7 @@ row_static() {
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe static_20k.spp "$p" image/png || return 0
   # a cached PNG tile of about the size of the static file: fill the cache, take the nearest
-  local out="$RESULTS/raw/png_cold.spp.run$RUNS.json"
+  local out="$RESULTS/raw/png_cold.spp.fill.json"   # all 200 tiles, when the png row ran
   p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
   if [ -z "$p" ]; then   # no complete cold PNG pass in this run: fill the cache now
     out="$RESULTS/raw/static_pick.json"
