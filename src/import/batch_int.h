@@ -20,22 +20,23 @@ struct batch {
     struct geo_ctx *geo;
     struct geomfix *gf;
     struct crs_context cx;
-    int ref_dirty;               /* parcels changed: rebuild the overlay reference */
-    int srid;                    /* storage CRS */
+    int ref_dirty; /* parcels changed: rebuild the overlay reference */
+    int srid;      /* storage CRS */
     char batch_id[64];
     char started[32];
     sqlite3_stmt *ins_finding;
     json_t *report, *layers, *sources, *checksums;
     int64_t n_read, n_written, n_rejected;
     int n_layers;
-    int64_t *cells;              /* changed 500 m cells of the current layer */
+    int64_t *cells; /* changed 500 m cells of the current layer */
     size_t n_cells, cap_cells;
-    int progress_fd;             /* -1: silent */
+    int progress_fd;     /* -1: silent */
+    struct buf triggers; /* SQL of the layer's SpatiaLite triggers during its load */
 };
 
 /* batch.c */
-int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row, const char *severity,
-                  const char *kind, const char *msg);
+int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row,
+                  const char *severity, const char *kind, const char *msg);
 void batch_cells_add(struct batch *b, const struct bbox *box);
 void batch_cells_compact(struct batch *b);
 int batch_refresh_area(struct batch *b, const struct layer_def *cur);

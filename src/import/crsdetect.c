@@ -20,10 +20,10 @@
 static const struct {
     double lon0;
     int srid;
-} tm3_zones[] = {{105, 5897},    {105.5, 9209},  {105.75, 9210}, {104.75, 9208}, {104.5, 9207},
-                 {106, 9211},    {104, 9206},    {106.25, 9212}, {106.5, 9213},  {103, 9205},
-                 {107, 9214},    {107.25, 9215}, {107.5, 9216},  {107.75, 5899}, {102, 5896},
-                 {108, 5898},    {108.25, 9217}, {108.5, 9218}};
+} tm3_zones[] = {{105, 5897}, {105.5, 9209},  {105.75, 9210}, {104.75, 9208}, {104.5, 9207},
+                 {106, 9211}, {104, 9206},    {106.25, 9212}, {106.5, 9213},  {103, 9205},
+                 {107, 9214}, {107.25, 9215}, {107.5, 9216},  {107.75, 5899}, {102, 5896},
+                 {108, 5898}, {108.25, 9217}, {108.5, 9218}};
 
 static int tm3_srid(double lon0)
 {
@@ -48,8 +48,9 @@ static enum datum_kind datum_of(OGRSpatialReferenceH srs)
     if ((code && strcmp(code, "6756") == 0) ||
         (name && (strstr(name, "Vietnam") || strstr(name, "VN_2000") || strstr(name, "VN-2000"))))
         return DATUM_VN2000;
-    if ((code && strcmp(code, "6326") == 0) || (name && (strstr(name, "WGS_1984") || strstr(name, "WGS 84") ||
-                                                          strstr(name, "World Geodetic System 1984"))))
+    if ((code && strcmp(code, "6326") == 0) ||
+        (name && (strstr(name, "WGS_1984") || strstr(name, "WGS 84") ||
+                  strstr(name, "World Geodetic System 1984"))))
         return DATUM_WGS84;
     return DATUM_UNKNOWN;
 }
@@ -66,8 +67,8 @@ void crs_describe(void *srs_, char *out, size_t n)
     const char *dn = dk == DATUM_VN2000 ? "VN-2000" : dk == DATUM_WGS84 ? "WGS 84" : "unknown";
     if (OSRIsProjected(srs)) {
         const char *proj = OSRGetAttrValue(srs, "PROJECTION", 0);
-        snprintf(out, n, "%s%s%s%s %s lon_0=%g k=%g x_0=%g datum %s", auth ? auth : "", auth ? ":" : "",
-                 code ? code : "", auth ? "" : "", proj ? proj : "?",
+        snprintf(out, n, "%s%s%s%s %s lon_0=%g k=%g x_0=%g datum %s", auth ? auth : "",
+                 auth ? ":" : "", code ? code : "", auth ? "" : "", proj ? proj : "?",
                  OSRGetProjParm(srs, SRS_PP_CENTRAL_MERIDIAN, 0, NULL),
                  OSRGetProjParm(srs, SRS_PP_SCALE_FACTOR, 1, NULL),
                  OSRGetProjParm(srs, SRS_PP_FALSE_EASTING, 0, NULL), dn);
@@ -95,9 +96,10 @@ static int srs_to_srid(OGRSpatialReferenceH srs, char *note, size_t n)
             fabs(fn) < 1e-3 && fabs(lat0) < 1e-9) {
             if (fabs(k - 0.9999) < 1e-9 && tm3_srid(lon0)) {
                 if (dk == DATUM_WGS84)
-                    snprintf(note, n, "the declaration has a WGS 84 datum but VN-2000 TM-3 parameters "
-                                      "(lon_0=%g, k=0.9999, x_0=500000): VN-2000 uses the WGS 84 ellipsoid, "
-                                      "so this is VN-2000 TM-3 mislabelled",
+                    snprintf(note, n,
+                             "the declaration has a WGS 84 datum but VN-2000 TM-3 parameters "
+                             "(lon_0=%g, k=0.9999, x_0=500000): VN-2000 uses the WGS 84 ellipsoid, "
+                             "so this is VN-2000 TM-3 mislabelled",
                              lon0);
                 return tm3_srid(lon0);
             }
@@ -143,8 +145,12 @@ static double fit(struct crs_context *cx, int srid, int swap, const struct crs_s
         double margin = 2000, far = 0;
         for (size_t i = 0; i < s->n; i++) {
             double x = xy[2 * i], y = xy[2 * i + 1];
-            double dx = x < cx->area.minx ? cx->area.minx - x : x > cx->area.maxx ? x - cx->area.maxx : 0;
-            double dy = y < cx->area.miny ? cx->area.miny - y : y > cx->area.maxy ? y - cx->area.maxy : 0;
+            double dx = x < cx->area.minx   ? cx->area.minx - x
+                        : x > cx->area.maxx ? x - cx->area.maxx
+                                            : 0;
+            double dy = y < cx->area.miny   ? cx->area.miny - y
+                        : y > cx->area.maxy ? y - cx->area.maxy
+                                            : 0;
             double d = sqrt(dx * dx + dy * dy);
             if (d <= margin) in++;
             if (d > far) far = d;
@@ -244,7 +250,8 @@ static void ranges(const struct crs_sample *s, int *lonlat, int *en, int *ne)
 {
     struct bbox b;
     bbox_empty(&b);
-    for (size_t i = 0; i < s->n; i++) bbox_add(&b, s->xy[2 * i], s->xy[2 * i + 1]);
+    for (size_t i = 0; i < s->n; i++)
+        bbox_add(&b, s->xy[2 * i], s->xy[2 * i + 1]);
     *lonlat = b.minx >= 100 && b.maxx <= 112 && b.miny >= 5 && b.maxy <= 25;
     *en = b.minx >= 1e5 && b.maxx <= 9e5 && b.miny >= 5e5 && b.maxy <= 2.7e6;
     *ne = b.miny >= 1e5 && b.maxy <= 9e5 && b.minx >= 8e5 && b.maxx <= 2.7e6;
@@ -306,7 +313,8 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         declared = srs_to_srid(srs, note, sizeof note);
     }
     if (!s->n) {
-        if (!declared) return err_set(err, ERR_PARAM, "%s: no coordinates to decide the CRS from", path);
+        if (!declared)
+            return err_set(err, ERR_PARAM, "%s: no coordinates to decide the CRS from", path);
         d->srid = declared;
         snprintf(d->reason, sizeof d->reason, "no coordinates; used the declaration");
         name_of(d->srid, d->detected, sizeof d->detected);
@@ -314,7 +322,8 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     }
     int chosen = 0;
     double dist = 0;
-    if (declared && geo_crs_known(cx->geo, declared) && fit(cx, declared, d->swap_xy, s, &dist) >= 0.9) {
+    if (declared && geo_crs_known(cx->geo, declared) &&
+        fit(cx, declared, d->swap_xy, s, &dist) >= 0.9) {
         chosen = declared;
         snprintf(why, sizeof why, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
                  pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
@@ -323,10 +332,11 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         if (search_zones(cx, s, d->swap_xy, lonlat && !en, &found)) {
             name_of(declared, nm, sizeof nm);
             return err_set(err, ERR_PARAM,
-                           "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area (%s) and no "
+                           "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area "
+                           "(%s) and no "
                            "VN-2000 zone, UTM or WGS 84 reading fits",
-                           path, declared ? "declared " : "no declared CRS", declared ? nm : "", dist,
-                           cx->area_from);
+                           path, declared ? "declared " : "no declared CRS", declared ? nm : "",
+                           dist, cx->area_from);
         }
         chosen = found;
         name_of(found, nm, sizeof nm);
@@ -334,12 +344,14 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
             char dn[32];
             name_of(declared, dn, sizeof dn);
             snprintf(why, sizeof why,
-                     "%s%sread as the declared %s the data lands %.1f km from the expected area (%s); the "
+                     "%s%sread as the declared %s the data lands %.1f km from the expected area "
+                     "(%s); the "
                      "numbers fit %s (wrong central meridian or mislabelled zone)",
                      note, note[0] ? "; " : "", dn, dist, cx->area_from, nm);
         } else {
-            snprintf(why, sizeof why, "no CRS declared; the coordinate ranges fit %s in the expected area (%s)",
-                     nm, cx->area_from);
+            snprintf(why, sizeof why,
+                     "no CRS declared; the coordinate ranges fit %s in the expected area (%s)", nm,
+                     cx->area_from);
         }
     }
     if (d->swap_xy)
@@ -360,12 +372,14 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         name_of(chosen, a, sizeof a);
         name_of(best, b, sizeof b);
         if (best != chosen)
-            snprintf(why + strlen(why), sizeof why - strlen(why),
-                     "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
-                     "reinterpreted as %s",
-                     cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
+            snprintf(
+                why + strlen(why), sizeof why - strlen(why),
+                "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
+                "reinterpreted as %s",
+                cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
         else
-            snprintf(why + strlen(why), sizeof why - strlen(why), "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
+            snprintf(why + strlen(why), sizeof why - strlen(why),
+                     "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
                      "(TM-3/UTM, VN-2000/WGS 84) fits better",
                      cx->ref_from, 100 * base);
         chosen = best;
@@ -382,7 +396,8 @@ void crs_context_fini(struct crs_context *cx)
     if (!cx->geo) return;
     GEOSContextHandle_t h = geo_geos(cx->geo);
     if (cx->ref_tree) GEOSSTRtree_destroy_r(h, cx->ref_tree);
-    for (int i = 0; i < cx->n_ref; i++) GEOSGeom_destroy_r(h, cx->ref_geoms[i]);
+    for (int i = 0; i < cx->n_ref; i++)
+        GEOSGeom_destroy_r(h, cx->ref_geoms[i]);
     free(cx->ref_geoms);
     free(cx->ref_public);
     cx->ref_public = NULL;

@@ -24,8 +24,8 @@
 #define N_BUCKETS (1u << 16)
 
 struct mem_entry {
-    char *key;     /* "key\x1f" enc */
-    char *layers;  /* canon ",a,b," */
+    char *key;    /* "key\x1f" enc */
+    char *layers; /* canon ",a,b," */
     char fmt[8];
     int z, x, y;
     char *data;
@@ -42,7 +42,7 @@ struct tile_cache {
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
     size_t bytes, max_bytes;
-    int64_t last_change;           /* last processed spp_changes id, -1 unknown */
+    int64_t last_change; /* last processed spp_changes id, -1 unknown */
     uint64_t gen;
     int synced;
 };
@@ -58,7 +58,8 @@ static uint64_t hash64(const void *p, size_t n)
         h ^= w * 0xBF58476D1CE4E5B9ull;
         h = (h << 31 | h >> 33) * 0x94D049BB133111EBull;
     }
-    for (; i < n; i++) h = (h ^ s[i]) * 0x100000001B3ull;
+    for (; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001B3ull;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
     return h ^ (h >> 32);
@@ -104,10 +105,14 @@ char *tile_cache_path(const char *db_path)
 
 static void mem_unlink(struct tile_cache *c, struct mem_entry *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -123,7 +128,8 @@ static void mem_push_front(struct tile_cache *c, struct mem_entry *e)
 static void mem_remove(struct tile_cache *c, struct mem_entry *e)
 {
     struct mem_entry **pp = &c->buckets[e->hash & (N_BUCKETS - 1)];
-    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
     mem_unlink(c, e);
     c->bytes -= e->len + strlen(e->key) + sizeof *e;
@@ -166,7 +172,8 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
     c->buckets[h & (N_BUCKETS - 1)] = e;
     mem_push_front(c, e);
     c->bytes += len + strlen(mkey) + sizeof *e;
-    while (c->bytes > c->max_bytes && c->tail && c->tail != e) mem_remove(c, c->tail);
+    while (c->bytes > c->max_bytes && c->tail && c->tail != e)
+        mem_remove(c, c->tail);
 }
 
 /* ---- open / close ---- */
@@ -183,7 +190,8 @@ static const char *const schema =
 void tile_cache_close(struct tile_cache *c)
 {
     if (!c) return;
-    while (c->head) mem_remove(c, c->head);
+    while (c->head)
+        mem_remove(c, c->head);
     free(c->buckets);
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->put);
@@ -208,8 +216,8 @@ static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
 static int meta_set(sqlite3 *db, const char *key, int64_t v)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1,
-                                &s, NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1, &s, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, v);
@@ -219,8 +227,7 @@ static int meta_set(sqlite3 *db, const char *key, int64_t v)
     return rc;
 }
 
-int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
-                    struct err *err)
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err)
 {
     *out = NULL;
     struct tile_cache *c = calloc(1, sizeof *c);
@@ -238,13 +245,13 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!rc) sqlite3_busy_timeout(c->db, 5000);
     if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
-    if (!rc && (sqlite3_prepare_v2(c->db,
-                                   "SELECT etag, data FROM spp_tiles WHERE key = ? AND enc = ?",
-                                   -1, &c->get, NULL) != SQLITE_OK ||
-                sqlite3_prepare_v2(c->db,
-                                   "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
-                                   " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   -1, &c->put, NULL) != SQLITE_OK))
+    if (!rc &&
+        (sqlite3_prepare_v2(c->db, "SELECT etag, data FROM spp_tiles WHERE key = ? AND enc = ?", -1,
+                            &c->get, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(c->db,
+                            "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
+                            " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            -1, &c->put, NULL) != SQLITE_OK))
         rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (rc) {
         tile_cache_close(c);
@@ -293,8 +300,10 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         found = !out || !buf_append(out, data, len);
         /* Promote to memory; z/x/y/layers are needed there for invalidation. */
         sqlite3_stmt *m = NULL;
-        if (sqlite3_prepare_v2(c->db, "SELECT layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
-                                      " AND enc = ?", -1, &m, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(c->db,
+                               "SELECT layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
+                               " AND enc = ?",
+                               -1, &m, NULL) == SQLITE_OK) {
             sqlite3_bind_text(m, 1, key, -1, SQLITE_STATIC);
             sqlite3_bind_text(m, 2, enc, -1, SQLITE_STATIC);
             if (sqlite3_step(m) == SQLITE_ROW)
@@ -311,8 +320,8 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 }
 
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
-                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
-                   size_t len, char etag_out[40], struct err *err)
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
+                   char etag_out[40], struct err *err)
 {
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
@@ -342,18 +351,34 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
 
 /* ---- invalidation (lock held) ---- */
 
-struct sync_ctx {
-    struct tile_cache *c;
-    struct geo_ctx *geo;
-    int srid;
-    int64_t n_dropped;
-};
-
 /* Fraction of a tile its content depends on beyond its edges, per format: the MVT buffer, and
  * for raster tiles the metatile render buffer. */
 static double margin_for(const char *fmt)
 {
     return strcmp(fmt, "mvt") == 0 ? (double)TILE_BUFFER / TILE_EXTENT : 0.25;
+}
+
+struct sync_ctx {
+    struct tile_cache *c;
+    struct geo_ctx *geo;
+    int srid;
+    int64_t n_dropped;
+    int mem_cleared; /* the memory LRU was emptied instead of scanned (many changes) */
+};
+
+/* Drops the memory entries of layer pattern pat whose buffered tile meets the box: one pass. */
+static void drop_memory(struct tile_cache *c, const char *pat, const struct bbox *b3857)
+{
+    for (struct mem_entry *e = c->head, *next; e; e = next) {
+        next = e->next;
+        if (!strstr(e->layers, pat)) continue;
+        struct bbox t;
+        tile_bbox(e->z, e->x, e->y, &t);
+        double m = (t.maxx - t.minx) * (margin_for(e->fmt) + 1e-9); /* a superset of drop_area */
+        if (t.minx - m <= b3857->maxx && b3857->minx <= t.maxx + m && t.miny - m <= b3857->maxy &&
+            b3857->miny <= t.maxy + m)
+            mem_remove(c, e);
+    }
 }
 
 static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857)
@@ -384,14 +409,9 @@ static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b
             sqlite3_step(del);
             s->n_dropped += sqlite3_changes(c->db);
             sqlite3_reset(del);
-            for (struct mem_entry *e2 = c->head, *next; e2; e2 = next) {
-                next = e2->next;
-                if (e2->z == z && e2->x >= x0 && e2->x <= x1 && e2->y >= y0 && e2->y <= y1 &&
-                    strcmp(e2->fmt, fmts[f]) == 0 && strstr(e2->layers, pat))
-                    mem_remove(c, e2);
-            }
         }
     sqlite3_finalize(del);
+    if (!s->mem_cleared) drop_memory(c, pat, b3857);
     return 0;
 }
 
@@ -413,7 +433,8 @@ static int on_change(void *ud, const struct store_change *ch)
 
 static void clear_all(struct tile_cache *c)
 {
-    while (c->head) mem_remove(c, c->head);
+    while (c->head)
+        mem_remove(c, c->head);
     sqlite3_exec(c->db, "DELETE FROM spp_tiles", NULL, NULL, NULL);
 }
 
@@ -433,14 +454,22 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
         c->last_change = max_id;
         meta_set(c->db, "last_change", max_id);
     } else if (max_id > c->last_change) {
-        struct sync_ctx s = {c, geo, storage_srid, 0};
+        struct sync_ctx s = {c, geo, storage_srid, 0, 0};
+        size_t n_mem = 0;
+        for (struct mem_entry *e = c->head; e; e = e->next) n_mem++;
+        if ((double)(max_id - c->last_change) * (double)n_mem > 2e7) {
+            /* an import with thousands of changed cells: emptying the memory front is cheaper
+             * than scanning it per cell, and harmless (the file cache stays exact) */
+            while (c->head) mem_remove(c, c->head);
+            s.mem_cleared = 1;
+        }
         sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
         rc = store_changes_since(st, c->last_change, on_change, &s, err);
         meta_set(c->db, "last_change", c->last_change);
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
         c->gen++;
-        log_msg("info", "tile cache: %lld tiles dropped up to change %lld",
-                (long long)s.n_dropped, (long long)c->last_change);
+        log_msg("info", "tile cache: %lld tiles dropped up to change %lld", (long long)s.n_dropped,
+                (long long)c->last_change);
     }
     c->synced = 1;
     pthread_mutex_unlock(&c->lock);

@@ -291,9 +291,9 @@ static const struct tcase cases[] = {
     {"intersects",
      FES_OPEN "<fes:Intersects>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586550 1109650 "
-                                     "587050 1109650 587050 1109850 586550 1109850 586550 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Intersects>" FES_CLOSE,
+                 "587050 1109650 587050 1109850 586550 1109850 586550 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Intersects>" FES_CLOSE,
      "S_INTERSECTS(geom, POLYGON((586550 1109650, 587050 1109650, 587050 1109850, 586550 1109850, "
      "586550 1109650)))",
      "{\"op\":\"s_intersects\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\","
@@ -303,9 +303,9 @@ static const struct tcase cases[] = {
     {"within",
      FES_OPEN "<fes:Within>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586550 1109650 "
-                                     "587050 1109650 587050 1109850 586550 1109850 586550 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Within>" FES_CLOSE,
+                 "587050 1109650 587050 1109850 586550 1109850 586550 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Within>" FES_CLOSE,
      "S_WITHIN(geom, POLYGON((586550 1109650, 587050 1109650, 587050 1109850, 586550 1109850, "
      "586550 1109650)))",
      "{\"op\":\"s_within\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\",\"coordinates\":"
@@ -331,9 +331,9 @@ static const struct tcase cases[] = {
     {"equals",
      FES_OPEN "<fes:Equals>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586400 1109700 "
-                                     "586500 1109700 586500 1109800 586400 1109800 586400 "
-                                     "1109700</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Equals>" FES_CLOSE,
+                 "586500 1109700 586500 1109800 586400 1109800 586400 "
+                 "1109700</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Equals>" FES_CLOSE,
      "S_EQUALS(geom, POLYGON((586400 1109700, 586500 1109700, 586500 1109800, 586400 1109800, "
      "586400 1109700)))",
      "{\"op\":\"s_equals\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\",\"coordinates\":"
@@ -341,8 +341,7 @@ static const struct tcase cases[] = {
      p_equals},
     {"touches",
      FES_OPEN
-     "<fes:Touches>" VR("geom") "<gml:LineString " SRS
-                                "><gml:posList>586500 1109600 586500 "
+     "<fes:Touches>" VR("geom") "<gml:LineString " SRS "><gml:posList>586500 1109600 586500 "
                                 "1109900</gml:posList></gml:LineString></fes:Touches>" FES_CLOSE,
      "S_TOUCHES(geom, LINESTRING(586500 1109600, 586500 1109900))",
      "{\"op\":\"s_touches\",\"args\":[{\"property\":\"geom\"},{\"type\":\"LineString\","
@@ -351,9 +350,9 @@ static const struct tcase cases[] = {
     {"overlaps",
      FES_OPEN "<fes:Overlaps>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>587250 1109650 "
-                                     "587350 1109650 587350 1109750 587250 1109750 587250 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Overlaps>" FES_CLOSE,
+                 "587350 1109650 587350 1109750 587250 1109750 587250 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Overlaps>" FES_CLOSE,
      "S_OVERLAPS(geom, POLYGON((587250 1109650, 587350 1109650, 587350 1109750, 587250 1109750, "
      "587250 1109650)))",
      "{\"op\":\"s_overlaps\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\","
@@ -362,8 +361,7 @@ static const struct tcase cases[] = {
      p_overlaps},
     {"crosses",
      FES_OPEN
-     "<fes:Crosses>" VR("geom") "<gml:LineString " SRS
-                                "><gml:posList>587650 1109600 587650 "
+     "<fes:Crosses>" VR("geom") "<gml:LineString " SRS "><gml:posList>587650 1109600 587650 "
                                 "1109900</gml:posList></gml:LineString></fes:Crosses>" FES_CLOSE,
      "S_CROSSES(geom, LINESTRING(587650 1109600, 587650 1109900))",
      "{\"op\":\"s_crosses\",\"args\":[{\"property\":\"geom\"},{\"type\":\"LineString\","
@@ -372,7 +370,7 @@ static const struct tcase cases[] = {
     {"dwithin",
      FES_OPEN "<fes:DWithin>" VR(
          "geom") "<gml:Point " SRS "><gml:pos>588150 1109750</gml:pos></gml:Point><fes:Distance "
-                                   "uom=\"m\">60</fes:Distance></fes:DWithin>" FES_CLOSE,
+                 "uom=\"m\">60</fes:Distance></fes:DWithin>" FES_CLOSE,
      "S_DWITHIN(geom, POINT(588150 1109750), 0.06, kilometers)",
      "{\"op\":\"s_dwithin\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Point\",\"coordinates\":["
      "588150,1109750]},60]}",
@@ -380,7 +378,7 @@ static const struct tcase cases[] = {
     {"beyond",
      FES_OPEN "<fes:Beyond>" VR(
          "geom") "<gml:Point " SRS "><gml:pos>588150 1109750</gml:pos></gml:Point><fes:Distance "
-                                   "uom=\"m\">60</fes:Distance></fes:Beyond>" FES_CLOSE,
+                 "uom=\"m\">60</fes:Distance></fes:Beyond>" FES_CLOSE,
      "BEYOND(geom, POINT(588150 1109750), 60, meters)",
      "{\"op\":\"s_beyond\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Point\",\"coordinates\":["
      "588150,1109750]},60,\"m\"]}",
