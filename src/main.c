@@ -91,7 +91,6 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 {
     int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
     if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
-    if (!rc) rc = store_ensure_lookup_indexes(*st, &cfg->catalog, err);
     return rc;
 }
 
@@ -260,8 +259,10 @@ static int query_args(int argc, char **argv, int from, struct kv *args, int max,
     for (int i = from; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '=');
         if (*n >= max) return usage_error("too many query arguments");
-        if (str_starts(a, "--")) a += 2;
-        else if (!eq) return usage_error("unexpected argument \"%s\" (want --name value)", a);
+        if (str_starts(a, "--"))
+            a += 2;
+        else if (!eq)
+            return usage_error("unexpected argument \"%s\" (want --name value)", a);
         char *key = eq ? str_ndup(a, (size_t)(eq - a)) : str_dup(a);
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
@@ -277,8 +278,8 @@ static int query_args(int argc, char **argv, int from, struct kv *args, int max,
 }
 
 /* Fills path and arguments for one query subcommand; 2 on a usage error. */
-static int query_target(int argc, char **argv, char *path, size_t path_len, struct kv *args,
-                        int *n, http_handler *fn)
+static int query_target(int argc, char **argv, char *path, size_t path_len, struct kv *args, int *n,
+                        http_handler *fn)
 {
     const char *sub = argc ? argv[0] : "";
     int fixed = 0;
@@ -287,13 +288,15 @@ static int query_target(int argc, char **argv, char *path, size_t path_len, stru
         *fn = query_land_at;
     } else if (strcmp(sub, "land-at") == 0 && argc >= 3) {
         static const char *const names[] = {"lon", "lat"};
-        for (int i = 0; i < 2; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        for (int i = 0; i < 2; i++)
+            args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
         *n = fixed = 2;
         snprintf(path, path_len, "/api/v1/land/at");
         *fn = query_land_at;
     } else if (strcmp(sub, "parcel") == 0 && argc >= 4 && argv[1][0] != '-') {
         static const char *const names[] = {"commune", "sheet", "parcel"};
-        for (int i = 0; i < 3; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        for (int i = 0; i < 3; i++)
+            args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
         *n = fixed = 3;
         snprintf(path, path_len, "/api/v1/parcels");
         *fn = query_parcels;
@@ -335,14 +338,22 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
         !(geo = geo_ctx_new(&err))) {
         rc = fail(&err);
     } else {
-        struct request req = {.method = "GET", .path = path, .query = "", .args = args,
-                              .n_args = n, .role = role, .err_form = FORM_PROBLEM, .cfg = cfg,
-                              .store = st, .geo = geo};
+        struct request req = {.method = "GET",
+                              .path = path,
+                              .query = "",
+                              .args = args,
+                              .n_args = n,
+                              .role = role,
+                              .err_form = FORM_PROBLEM,
+                              .cfg = cfg,
+                              .store = st,
+                              .geo = geo};
         snprintf(req.base_url, sizeof req.base_url, "http://localhost");
         const char *slash = strrchr(path, '/');
         char *param = NULL;
         if (fn == query_parcel_planning || fn == query_parcel || fn == query_land_fund) {
-            const char *seg = fn == query_parcel_planning ? path + strlen("/api/v1/parcels/") : slash + 1;
+            const char *seg =
+                fn == query_parcel_planning ? path + strlen("/api/v1/parcels/") : slash + 1;
             param = fn == query_parcel_planning ? str_ndup(seg, strcspn(seg, "/")) : str_dup(seg);
             req.param_names[0] = (char *)(fn == query_land_fund ? "id" : "parcel_key");
             req.params[0] = param;
@@ -363,7 +374,8 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
     geo_ctx_free(geo);
     store_close(st);
 out:
-    for (int i = 0; i < n; i++) free(args[i].key), free(args[i].value);
+    for (int i = 0; i < n; i++)
+        free(args[i].key), free(args[i].value);
     return rc;
 }
 

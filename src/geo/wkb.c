@@ -52,13 +52,19 @@ static struct geom_part *new_part(struct geom *g, int n, int ring)
         g->parts = p;
         g->cap_parts = cap;
     }
-    if (g->n_coords + 2 * (size_t)n > g->cap_coords) {
+    /* allocated even for an empty part, so that part->xy is never computed from NULL */
+    if (g->n_coords + 2 * (size_t)n > g->cap_coords || !g->coords) {
         size_t cap = g->cap_coords ? g->cap_coords : 64;
         while (cap < g->n_coords + 2 * (size_t)n) cap *= 2;
         double *c = realloc(g->coords, cap * sizeof *c);
         if (!c) return NULL;
-        /* re-point earlier parts into the moved array */
-        for (int i = 0; i < g->n_parts; i++) g->parts[i].xy = c + (g->parts[i].xy - g->coords);
+        /* re-point earlier parts into the moved array: parts are laid out back to back, in
+         * order (the old pointer's value may not be used once it was freed) */
+        size_t off = 0;
+        for (int i = 0; i < g->n_parts; i++) {
+            g->parts[i].xy = c + off;
+            off += 2 * (size_t)g->parts[i].n;
+        }
         g->coords = c;
         g->cap_coords = cap;
     }

@@ -13,11 +13,25 @@
 #include "../query/query.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
+#include "../webapp/webapp.h"
+
+/* GET /: the web map for a browser (Accept: text/html, no f=), the OGC API landing otherwise
+ * (f=json, f=html, JSON clients such as QGIS). */
+static int landing(struct request *req, struct response *res, struct err *err)
+{
+    if (!req_arg(req, "f") && req_wants_html(req)) return webapp_page(req, res, err);
+    return ogcapi_landing(req, res, err);
+}
 
 static const struct route routes[] = {
     {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
     {"GET", "/metrics", metrics_handler, FORM_TEXT, "metrics"},
-    {"GET", "/", ogcapi_landing, FORM_PROBLEM, "landing"},
+    {"GET", "/", landing, FORM_PROBLEM, "landing"},
+    {"GET", "/map", webapp_page, FORM_TEXT, "map"},
+    {"GET", "/web/catalog.json", webapp_catalog, FORM_PROBLEM, "web_catalog"},
+    {"GET", "/web/vendor/{file}", webapp_vendor, FORM_TEXT, "web_vendor"},
+    {"GET", "/web/{file}", webapp_static, FORM_TEXT, "web"},
+    {"GET", "/fonts/{fontstack}/{range}.pbf", webapp_glyphs, FORM_PROBLEM, "fonts"},
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},

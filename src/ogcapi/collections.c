@@ -67,7 +67,8 @@ int ogcapi_landing(struct request *req, struct response *res, struct err *err)
     if (req_wants_html(req)) {
         resp_set(res, 200, "text/html; charset=utf-8");
         html_head(b, "spp — Nền tảng quy hoạch không gian / Spatial planning server");
-        buf_puts(b, "<ul><li><a href=\"collections?f=html\">Collections</a></li>"
+        buf_puts(b, "<ul><li><a href=\"map\">Bản đồ / Web map</a></li>"
+                    "<li><a href=\"collections?f=html\">Collections</a></li>"
                     "<li><a href=\"conformance\">Conformance</a></li>"
                     "<li><a href=\"wms?SERVICE=WMS&amp;REQUEST=GetCapabilities\">WMS</a></li>"
                     "<li><a href=\"wfs?SERVICE=WFS&amp;REQUEST=GetCapabilities\">WFS</a></li>"

@@ -53,6 +53,8 @@ def load_catalog():
 
 
 CATALOG = load_catalog()
+with open(os.path.join(ROOT, "layers", "common.json"), encoding="utf-8") as _f:
+    COMMON = {f["name"] for f in json.load(_f)["fields"]}
 
 
 def field_role(field):
@@ -91,6 +93,8 @@ def value_for(layer, field):
     if t == "text":
         if field_role(field) != "public":
             return marker(layer, field["name"])
+        if field["name"] == "commune_code":
+            return "v_code"  # the admin_units row's code: the land API checks communes
         if field.get("codelist"):
             return first_code(field["codelist"])
         return f"v_{field['name']}"
@@ -209,19 +213,42 @@ def names_mvt(body, layer):
         gdal.Unlink(path)
 
 
+def names_tilejson(body, layer):
+    doc = json.loads(body)
+    names = set()
+    for vl in doc.get("vector_layers", []):
+        if vl.get("id") == layer:
+            names |= set(vl.get("fields", {}).keys())
+    return names
+
+
+def names_results(body, layer):
+    """The land-fund API: results[] (or one result) with the layer's fields in attributes."""
+    doc = json.loads(body)
+    results = doc.get("results", [doc.get("properties", doc)])
+    assert results, f"no result for {layer}"
+    names = set()
+    for r in results:
+        names |= set((r.get("attributes") or {}).keys())
+    return names
+
+
 def names_none(body, layer):
     return None
 
 
 class Out:
-    """One output path of the matrix. full: every visible field must be in the output (else
-    only the visible restricted ones, for outputs that pick a subset such as tiles)."""
+    """One output path of the matrix. full: "all" = every visible field must be in the output,
+    "restricted" = the visible restricted ones must (outputs that pick a subset), "none" = only
+    that no hidden one is (curated summaries such as the land-fund CSV); common: the output carries
+    the lineage fields of layers/common.json (tiles leave them out); values: the output carries
+    values (so a visible restricted field's marker must be in it)."""
 
-    def __init__(self, name, template, reader, full=True, values=True, layers=None,
-                 method="GET", data=None):
+    def __init__(self, name, template, reader, full="all", values=True, layers=None,
+                 common=True, method="GET", data=None):
         self.name, self.template, self.reader = name, template, reader
         self.full, self.values, self.layers = full, values, layers
-        self.method, self.data = method, data
+        self.common, self.method, self.data = common, method, data
 
     def __repr__(self):
         return self.name
@@ -249,15 +276,20 @@ OUTPUTS = [
     Out("wms-getfeatureinfo-json", GFI + "application/json", names_geojson),
     Out("wms-getfeatureinfo-html", GFI + "text/html", names_none),
     Out("wms-getfeatureinfo-text", GFI + "text/plain", names_none),
-    Out("mvt", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.mvt", names_mvt, full=False),
+    Out("mvt", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.mvt", names_mvt, common=False),
+    Out("tilejson", "/tiles/{layer}.json", names_tilejson, common=False, values=False),
     Out("land-funds-csv", "/api/v1/land-funds?kind=vacant&f=csv", names_csv,
-        layers=["vacant_land_fund"]),
-    Out("land-funds-json", "/api/v1/land-funds?kind=vacant", names_geojson,
-        layers=["vacant_land_fund"]),
+        layers=["vacant_land_fund"], full="none"),
+    Out("land-funds-json", "/api/v1/land-funds?kind=vacant", names_results,
+        layers=["vacant_land_fund"], full="restricted", common=False),
+    Out("land-fund", "/api/v1/land-funds/v_fund_id", names_results,
+        layers=["vacant_land_fund"], full="restricted", common=False),
     Out("land-at", f"/api/v1/land/at?lon={LON}&lat={LAT}", names_none,
-        layers=["cadastral_parcels"]),
+        layers=["cadastral_parcels"], common=False),
     Out("parcel", "/api/v1/parcels/{parcel_key}", names_geojson, layers=["cadastral_parcels"],
-        full=False),
+        full="restricted", common=False),
+    Out("parcels", "/api/v1/parcels?commune=v_code&sheet=7&parcel=7", names_geojson,
+        layers=["cadastral_parcels"], full="restricted", common=False),
 ]
 
 # Uses of a field that must be refused below its role exactly like an unknown field (400).
@@ -266,7 +298,20 @@ OUTPUTS = [
 FES = ("<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"><fes:PropertyIsEqualTo>"
        "<fes:ValueReference>{field}</fes:ValueReference><fes:Literal>x</fes:Literal>"
        "</fes:PropertyIsEqualTo></fes:Filter>")
+SLD = ("<StyledLayerDescriptor version=\"1.0.0\" xmlns=\"http://www.opengis.net/sld\""
+       " xmlns:ogc=\"http://www.opengis.net/ogc\"><NamedLayer><Name>{layer}</Name><UserStyle>"
+       "<FeatureTypeStyle><Rule>RULE</Rule></FeatureTypeStyle></UserStyle></NamedLayer>"
+       "</StyledLayerDescriptor>")
+SLD_FILTER = SLD.replace("RULE", "<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>{field}"
+                         "</ogc:PropertyName><ogc:Literal>x</ogc:Literal></ogc:PropertyIsEqualTo>"
+                         "</ogc:Filter><LineSymbolizer/>")
+SLD_LABEL = SLD.replace("RULE", "<TextSymbolizer><Label><ogc:PropertyName>{field}"
+                        "</ogc:PropertyName></Label></TextSymbolizer>")
+GETMAP = ("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer}&STYLES=&CRS=EPSG:5897"
+          "&BBOX=" + BBOX_5897 + "&WIDTH=64&HEIGHT=64&FORMAT=image/png&SLD_BODY=")
 REFUSALS = [
+    ("wms-sld-filter", GETMAP + urllib.parse.quote(SLD_FILTER, safe="{}")),
+    ("wms-sld-label", GETMAP + urllib.parse.quote(SLD_LABEL, safe="{}")),
     ("ogcapi-cql2-text", "/collections/{layer}/items?filter-lang=cql2-text&filter={field}%3D%27x%27"),
     ("ogcapi-cql2-json", "/collections/{layer}/items?filter-lang=cql2-json&filter=" +
      "%7B%22op%22%3A%22%3D%22%2C%22args%22%3A%5B%7B%22property%22%3A%22{field}%22%7D%2C%22x%22%5D%7D"),
@@ -277,7 +322,6 @@ REFUSALS = [
     ("wfs-sortby", WFS + "REQUEST=GetFeature&SORTBY={field}"),
     ("wfs-propertyname", WFS + "REQUEST=GetFeature&PROPERTYNAME={field}"),
     ("wfs-getpropertyvalue", WFS + "REQUEST=GetPropertyValue&VALUEREFERENCE={field}"),
-    ("land-funds-sort", "/api/v1/land-funds?kind=vacant&sort={field}"),
 ]
 # Which restricted fields each refusal is tried with.
 REFUSAL_FIELDS = [("cadastral_parcels", "owner_name"), ("cadastral_parcels", "owner_id_no"),
@@ -388,16 +432,27 @@ def test_output_fields(access, out, layer, role):
         assert marker(layer, f).encode() not in body, f"{layer}.{f} leaked to {role}"
     if not readable(layer, role):
         assert status in (400, 404), f"{layer} readable by {role}: {status}"
+        if "{layer}" in out.template:
+            # exactly the answer for a layer that does not exist (no oracle)
+            ghost = "zz" + "q" * (len(layer) - 2)
+            s2, _, b2 = fetch(server, keys, role, fill(out.template, ghost), out.method, out.data)
+            assert status == s2 and normalize(body, layer) == normalize(b2, ghost), (body, b2)
         return
     assert status == 200, f"{status}: {body[:400]!r}"
     names = out.reader(body, layer)
     if names is not None:
         assert not names & hidden, f"{sorted(names & hidden)} shown to {role}"
-        want = visible_fields(layer, role) if out.full else \
-            visible_fields(layer, role) & restricted_fields(layer)
+        want = {"all": visible_fields(layer, role),
+                "restricted": visible_fields(layer, role) & restricted_fields(layer),
+                "none": set()}[out.full]
+        if not out.common:
+            want -= COMMON
+            names_hidden_common = names & COMMON
+            assert not names_hidden_common & hidden, names_hidden_common
         assert want <= names, f"missing {sorted(want - names)} for {role}"
-    if out.values:
-        for f in visible_fields(layer, role) & restricted_fields(layer):
+    if out.values and out.full != "none":
+        for f in visible_fields(layer, role) & restricted_fields(layer) - \
+                (set() if out.common else COMMON):
             ftype = next(x["type"] for x in CATALOG[layer]["all_fields"] if x["name"] == f)
             if ftype == "text":
                 assert marker(layer, f).encode() in body, f"{layer}.{f} missing for {role}"
@@ -414,8 +469,6 @@ def test_restricted_field_refused_like_unknown(access, refusal, layer, field, ro
     server, keys = access
     name, template = refusal[0], refusal[1]
     strict = "lenient" not in refusal[2:]
-    if name.startswith("land-funds") and layer != "vacant_land_fund":
-        pytest.skip("land-funds lists only the land-fund layers")
     status, _, body = fetch(server, keys, role, fill(template, layer, field))
     if route_absent(status, body):
         pytest.skip(f"{name}: route not on this build")
@@ -430,3 +483,45 @@ def test_restricted_field_refused_like_unknown(access, refusal, layer, field, ro
         assert marker(layer, field).encode() not in body
     else:
         assert status == 200, f"{role} may use {field}: {status} {body[:300]!r}"
+
+
+CACHED = [("mvt", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.mvt"),
+          ("mvt-all", f"/tiles/all/{Z}/{TX}/{TY}.mvt"),
+          ("png", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.png")]
+
+
+@pytest.mark.parametrize("name,template", CACHED, ids=[c[0] for c in CACHED])
+@pytest.mark.parametrize("layer", ["cadastral_parcels", "vacant_land_fund"])
+def test_cache_never_crosses_roles(access, name, template, layer):
+    """A tile first made for a planner (so it is in the cache) is never served to a lower role,
+    not even through a conditional request with the planner's ETag."""
+    server, keys = access
+    url = fill(template, layer)
+    for enc in ("gzip", "identity"):
+        hdr = {"Accept-Encoding": enc}
+        s_p, h_p, b_p = server.get(url, headers={**hdr, "X-API-Key": keys["planner"]})
+        if route_absent(s_p, b_p):
+            pytest.skip(f"{name}: route not on this build")
+        assert s_p == 200, b_p[:300]
+        raw_p = gzip_body(h_p, b_p)
+        for role in ("public", "investor"):
+            h = {**hdr, "X-API-Key": keys[role]} if keys[role] else dict(hdr)
+            s_r, h_r, b_r = server.get(url, headers=h)
+            assert s_r == 200
+            raw_r = gzip_body(h_r, b_r)
+            for f in hidden_fields(layer, role):
+                assert marker(layer, f).encode() not in raw_r, f"{f} served from cache to {role}"
+            if name.startswith("mvt"):
+                assert owner_fields_in_tile(raw_p, layer) and not owner_fields_in_tile(raw_r, layer)
+            if raw_r != raw_p and h_p.get("ETag"):
+                s_c, _, _ = server.get(url, headers={**h, "If-None-Match": h_p["ETag"]})
+                assert s_c == 200, f"{role} got 304 for the planner's tile"
+
+
+def gzip_body(hdrs, body):
+    import gzip
+    return gzip.decompress(body) if hdrs.get("Content-Encoding") == "gzip" else body
+
+
+def owner_fields_in_tile(raw, layer):
+    return bool(names_mvt(raw, layer) & (restricted_fields(layer) - COMMON))
