@@ -304,7 +304,7 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     int lonlat, en, ne;
     ranges(s, &lonlat, &en, &ne);
     d->swap_xy = ne && !en;
-    char note[256] = "", nm[32], why[512] = "";
+    char note[256] = "", nm[32], why[1024] = "";
     int declared = 0;
     if (pinned) {
         declared = pinned;
@@ -327,6 +327,11 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         chosen = declared;
         snprintf(why, sizeof why, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
                  pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
+    } else if (pinned && geo_crs_known(cx->geo, pinned)) {
+        chosen = pinned; /* the manifest's word is final; the distance goes into the report */
+        snprintf(why, sizeof why,
+                 "pinned by the manifest; the data lands %.1f km from the expected area (%s)", dist,
+                 cx->area_from);
     } else {
         int found = 0;
         if (search_zones(cx, s, d->swap_xy, lonlat && !en, &found)) {

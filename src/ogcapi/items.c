@@ -364,6 +364,13 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
     memset(&ir, 0, sizeof ir);
     ir.layer = l;
     rc = parse_items(req, &ir, err);
+    struct value idv = {.type = VAL_INT, .i = id};
+    if (!rc && ir.html) {
+        struct store_query cq = {.layer = l, .where = "fid = ?", .params = &idv, .n_params = 1};
+        int64_t n = 0;
+        rc = store_query_count(req->store, &cq, &n, err);
+        if (!rc && n == 0) rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%s\"", fid);
+    }
     if (!rc && ir.html) {
         char ids[64];
         snprintf(ids, sizeof ids, "%s.%ld", l->id, id);
@@ -376,7 +383,6 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         items_fini(&ir);
         return rc;
     }
-    struct value idv = {.type = VAL_INT, .i = id};
     struct store_query q = {.layer = l,
                             .where = "fid = ?",
                             .params = &idv,

@@ -394,13 +394,13 @@ def test_roles_decide_fields_and_unpublished_funds(api, city, planner_key):
     d = search(api, kind="vacant", limit=100)
     ids = [r["id"] for r in d["results"]]
     assert "QD-011" not in ids  # public = 0
-    assert all("contact_person" not in r for r in d["results"])
+    assert all("contact_person" not in r["attributes"] for r in d["results"])
     status, _, _ = api.get("/api/v1/land-funds/QD-011")
     assert status == 404
     _, p = get_json(api, "/api/v1/land-funds?kind=vacant&limit=100&f=json",
                     {"X-API-Key": planner_key})
     assert "QD-011" in [r["id"] for r in p["results"]]
-    assert all(r["contact_person"] == "Trần Thị B" for r in p["results"])
+    assert all(r["attributes"]["contact_person"] == "Trần Thị B" for r in p["results"])
     # sorting by a field is refused below its role exactly like an unknown field
     s1, _, b1 = api.get("/api/v1/land-funds?sort=contact_person")
     s2, _, b2 = api.get("/api/v1/land-funds?sort=zzqqqqqqqqqqqq")

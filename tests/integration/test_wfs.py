@@ -102,6 +102,15 @@ def test_owslib_capabilities(features_server, features_store, catalog, version):
         assert abs(got[1] - want[2]) < 2e-7 and abs(got[3] - want[3]) < 2e-7
     ops = [o.name for o in wfs.operations]
     assert "GetFeature" in ops and "DescribeFeatureType" in ops
+    # OWSLib's own GetFeature: JSON with a count, and a BBOX in the layer CRS
+    r = wfs.getfeature(typename=["spp:roads"], maxfeatures=5, outputFormat="application/json")
+    fc = json.loads(r.read())
+    assert len(fc["features"]) == 5 and fc["features"][0]["properties"]["name"] == "Đường 30 Tháng 4"
+    box = (586110, 1109045, 586290, 1109135)
+    r = wfs.getfeature(typename=["spp:cadastral_parcels"], bbox=box + ("urn:ogc:def:crs:EPSG::5897",))
+    body = r.read()
+    want = fx.expected_ids(features_store, "ST_Intersects(geom, BuildMbr(%s, %s, %s, %s, 5897))" % box)
+    assert body.count(b"<spp:cadastral_parcels ") == len(want)
 
 
 def test_capabilities_filter_and_roles(features_server):
@@ -277,6 +286,15 @@ def test_post_xml_getfeature(features_server, features_store):
     assert nos == sorted(fx.expected_ids(features_store, case["sql"]), reverse=True)
     assert set(fc["features"][0]["properties"]) == {"parcel_no"}
     assert fc["features"][0]["geometry"] is None
+
+
+def test_post_form_encoded_kvp(features_server):
+    data = urllib.parse.urlencode({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                                   "TYPENAMES": "roads", "COUNT": "7",
+                                   "OUTPUTFORMAT": "application/json"}).encode()
+    s, _, body = features_server.get("/wfs", method="POST", data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert s == 200 and json.loads(body)["numberReturned"] == 7
 
 
 def test_get_property_value(features_server, features_store):
