@@ -378,6 +378,23 @@ static int add_typenames(struct request *req, struct wfs_req *w, const char *lis
     return rc;
 }
 
+/* CQL_FILTER (the GeoServer/MapServer vendor parameter): CQL2 text, literals in the request
+ * CRS, the same filter for every type. */
+static int add_cql(struct request *req, struct wfs_req *w, const char *text, struct err *err)
+{
+    struct filter_limits lim;
+    filter_limits_of(req, &lim);
+    for (int i = 0; i < w->n_q; i++) {
+        struct filter *f = NULL;
+        struct err e2;
+        err_clear(&e2);
+        if (filter_parse_cql2_text(text, &lim, w->srid, &f, &e2))
+            return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "CQL_FILTER", "%s", e2.msg);
+        w->q[i].filter = filter_and(w->q[i].filter, f);
+    }
+    return 0;
+}
+
 static int kvp_selection(struct request *req, struct wfs_req *w, struct err *err)
 {
     const char *bbox = req_arg_ci(req, "BBOX"), *filter = req_arg_ci(req, "FILTER");
@@ -391,6 +408,11 @@ static int kvp_selection(struct request *req, struct wfs_req *w, struct err *err
         !strstr(lang, "filter"))
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "FILTER_LANGUAGE",
                          "filter language \"%s\" is not supported", lang);
+    const char *cql = req_arg_ci(req, "CQL_FILTER");
+    if (cql && (bbox || filter || rid))
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "CQL_FILTER",
+                         "CQL_FILTER cannot be combined with BBOX, FILTER or RESOURCEID");
+    if (cql) return add_cql(req, w, cql, err);
     if (bbox) return add_bbox(req, w, bbox, err);
     if (filter) return add_filters(req, w, filter, err);
     if (rid && !w->by_id) return add_resource_ids(req, w, rid, 0, err);

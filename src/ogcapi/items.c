@@ -151,9 +151,10 @@ static int parse_filter(struct request *req, struct items_req *ir, const char *v
     int rc;
     if (!lang || strcmp(lang, "cql2-text") == 0)
         rc = filter_parse_cql2_text(value, &lim, srid, &f, err);
-    else if (strcmp(lang, "cql2-json") == 0)
+    else if (strcmp(lang, "cql2-json") == 0) {
+        if (req->cfg->limits.max_json_depth > 0) lim.max_depth = req->cfg->limits.max_json_depth;
         rc = filter_parse_cql2_json(value, strlen(value), &lim, srid, &f, err);
-    else
+    } else
         return err_setl(err, ERR_PARAM, "filter-lang",
                         "filter-lang must be cql2-text or cql2-json");
     if (rc) return rc;

@@ -247,6 +247,16 @@ def test_fes_operators(features_server, features_store, case):
     assert ids_of(fc) == want and want
 
 
+def test_cql_filter_vendor_parameter(features_server, features_store):
+    case = next(c for c in fx.CASES if c["name"] == "logic")
+    fc = geojson(features_server, VERSION="2.0.0", REQUEST="GetFeature",
+                 TYPENAMES="cadastral_parcels", CQL_FILTER=case["text"], COUNT=1000)
+    assert ids_of(fc) == fx.expected_ids(features_store, case["sql"])
+    st, code, loc, _ = exception(features_server, q(VERSION="2.0.0", REQUEST="GetFeature",
+                                                    TYPENAMES="roads", CQL_FILTER="name ="))
+    assert (st, code, loc) == (400, "InvalidParameterValue", "CQL_FILTER")
+
+
 def test_resource_id_and_stored_query(features_server):
     fc = geojson(features_server, VERSION="2.0.0", REQUEST="GetFeature",
                  RESOURCEID="cadastral_parcels.7,roads.3,cadastral_parcels.250")
