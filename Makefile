@@ -1,5 +1,5 @@
 # spp — build, demo, run, test. See README.md.
-PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg
+PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate freetype2
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lm -lpthread
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wundef
@@ -25,7 +25,7 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz \
-        fuzz-build fuzz-smoke
+        fuzz-build fuzz-smoke browser npm-deps
 all: deps spp
 
 deps:
@@ -70,7 +70,7 @@ demo: all
 	@if [ -x data/build_demo.sh ]; then data/build_demo.sh $(DEMO_DB); \
 	 else ./spp init --db $(DEMO_DB); fi
 
-run: demo
+run: demo npm-deps
 	@echo "spp: open http://$(LISTEN)/ (Ctrl-C stops)"
 	./spp serve --db $(DEMO_DB) --listen $(LISTEN)
 
@@ -83,6 +83,19 @@ integration: all
 test: test-deps all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory browser
+
+# The web map's JavaScript (MapLibre GL JS, pinned in package-lock.json; playwright-core and pbf
+# for the browser tests). node_modules/ is not committed; npm ci runs when the lock file changes.
+npm-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser tests: headless Debian chromium driven by playwright-core against spp serve.
+browser: all npm-deps
+	node tests/browser/run.mjs --spp $(CURDIR)/spp
 
 # The whole suite under ASan + UBSan with leak detection. Only third-party leaks are suppressed
 # (tests/lsan.supp); the integration tests fail if a server reports a sanitizer error at exit.
@@ -111,6 +124,14 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	@tests/fuzz/run.sh 3 $(FUZZ_NAMES)
+
+# Benchmark beside the peers (tests/bench/bench.sh; README "Performance"). ONLY=wfs runs one row;
+# RUNS, DURATION, CONNS, OUT, SHARED (the peer harness, default ../shared) pass through.
+SHARED      ?= $(CURDIR)/../shared
+bench:
+	@scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) tests/check.h

@@ -906,7 +906,7 @@ class Gen:
         self.defect(rel, "elevation_points", "out_of_range",
                     "DOCAO = 9999 (no-data marker) is outside elev_m [-50, 3200]: reject the feature with a finding",
                     fid=17)
-        e, n = W(1800, 700)
+        e, n = W(1200, CANAL_MID)  # a kept point (the 9999 one is rejected)
         self.crs_probe(rel, "elevation_points", e, n, (e, n))
 
     # 4/5 hydrography ---------------------------------------------------------------------------

@@ -7,17 +7,17 @@ what=${1:-build}
 pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libgeos-dev
       libsqlite3-dev libspatialite-dev libsqlite3-mod-spatialite libmicrohttpd-dev
       libjansson-dev libcairo2-dev libxml2-dev libutf8proc-dev nettle-dev zlib1g-dev
-      libpng-dev libwebp-dev libjpeg-dev fonts-dejavu-core gdal-bin sqlite3 python3-gdal
+      libpng-dev libwebp-dev libjpeg-dev libdeflate-dev fonts-dejavu-core gdal-bin sqlite3 python3-gdal
       curl ca-certificates)
 case "$what" in
-  build) ;;
+  build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
   test)  pkgs+=(python3-pytest python3-owslib python3-lxml clang-format clang libclang-rt-14-dev
                 chromium)
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
          # only a machine without them gets Debian's.
          command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
-  bench) pkgs+=(python3-pytest python3-owslib wrk hyperfine nginx mapserver-bin cgi-mapserver
-                spawn-fcgi postgresql postgresql-15-postgis-3 postgis python3-numpy) ;;
+  bench) pkgs+=(wrk hyperfine nginx mapserver-bin cgi-mapserver spawn-fcgi postgresql-15
+                postgresql-15-postgis-3 postgis python3-numpy jq bc file xxd iproute2 procps) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=()

@@ -16,6 +16,7 @@
 #include "query/query.h"
 #include "render/render.h"
 #include "store/store.h"
+#include "tiles/tiles.h"
 
 struct opts {
     const char *db;
@@ -27,6 +28,7 @@ struct opts {
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run;
+    const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
 };
 
 struct command {
@@ -89,7 +91,6 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 {
     int rc = store_open(cfg->db_path, STORE_WRITE, st, err);
     if (!rc) rc = store_init_schema(*st, &cfg->catalog, cfg->storage_srid, err);
-    if (!rc) rc = store_ensure_lookup_indexes(*st, &cfg->catalog, err);
     return rc;
 }
 
@@ -187,6 +188,50 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+/* spp seed */
+static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    struct err err;
+    err_clear(&err);
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
+    if (!o->layer) return usage_error("seed needs --layer ID (a layer, a comma list or all)");
+    if (!o->zoom) return usage_error("seed needs --zoom A-B");
+    struct seed_opts so;
+    memset(&so, 0, sizeof so);
+    so.layers = o->layer;
+    char extra;
+    if (sscanf(o->zoom, "%d-%d%c", &so.z0, &so.z1, &extra) != 2) {
+        if (sscanf(o->zoom, "%d%c", &so.z0, &extra) != 1)
+            return usage_error("--zoom wants A-B (e.g. 15-17), got \"%s\"", o->zoom);
+        so.z1 = so.z0;
+    }
+    if (so.z0 < 0 || so.z1 > TILE_MAX_ZOOM || so.z0 > so.z1)
+        return usage_error("--zoom wants A-B with 0 <= A <= B <= %d", TILE_MAX_ZOOM);
+    if (o->bbox) {
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", o->bbox);
+        if (bbox_parse(tmp, &so.bbox, NULL, &err) || so.bbox.minx < -180 ||
+            so.bbox.maxx > 180 || so.bbox.miny < -85.06 || so.bbox.maxy > 85.06)
+            return usage_error("--bbox wants minlon,minlat,maxlon,maxlat, got \"%s\"", o->bbox);
+        so.has_bbox = 1;
+    }
+    if (!o->format || strcmp(o->format, "mvt") == 0) so.fmt = TILE_FMT_MVT;
+    else if (strcmp(o->format, "png") == 0) so.fmt = TILE_FMT_PNG;
+    else return usage_error("--format wants png or mvt, got \"%s\"", o->format);
+    so.role = ROLE_PUBLIC;
+    if (o->role && role_parse(o->role, &so.role))
+        return usage_error("--role must be public, investor, planner or admin");
+    so.threads = o->threads ? o->threads : 2;
+    so.progress = isatty(2) && !o->quiet;
+    log_quiet = 1;
+    int64_t n = 0;
+    if (load_catalog(cfg, &err) || (so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) ||
+        tiles_seed(cfg, &so, &n, &err))
+        return fail(&err);
+    printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
+    return 0;
+}
+
 /* spp import */
 static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
 {
@@ -214,8 +259,10 @@ static int query_args(int argc, char **argv, int from, struct kv *args, int max,
     for (int i = from; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '=');
         if (*n >= max) return usage_error("too many query arguments");
-        if (str_starts(a, "--")) a += 2;
-        else if (!eq) return usage_error("unexpected argument \"%s\" (want --name value)", a);
+        if (str_starts(a, "--"))
+            a += 2;
+        else if (!eq)
+            return usage_error("unexpected argument \"%s\" (want --name value)", a);
         char *key = eq ? str_ndup(a, (size_t)(eq - a)) : str_dup(a);
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
@@ -231,8 +278,8 @@ static int query_args(int argc, char **argv, int from, struct kv *args, int max,
 }
 
 /* Fills path and arguments for one query subcommand; 2 on a usage error. */
-static int query_target(int argc, char **argv, char *path, size_t path_len, struct kv *args,
-                        int *n, http_handler *fn)
+static int query_target(int argc, char **argv, char *path, size_t path_len, struct kv *args, int *n,
+                        http_handler *fn)
 {
     const char *sub = argc ? argv[0] : "";
     int fixed = 0;
@@ -241,13 +288,15 @@ static int query_target(int argc, char **argv, char *path, size_t path_len, stru
         *fn = query_land_at;
     } else if (strcmp(sub, "land-at") == 0 && argc >= 3) {
         static const char *const names[] = {"lon", "lat"};
-        for (int i = 0; i < 2; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        for (int i = 0; i < 2; i++)
+            args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
         *n = fixed = 2;
         snprintf(path, path_len, "/api/v1/land/at");
         *fn = query_land_at;
     } else if (strcmp(sub, "parcel") == 0 && argc >= 4 && argv[1][0] != '-') {
         static const char *const names[] = {"commune", "sheet", "parcel"};
-        for (int i = 0; i < 3; i++) args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
+        for (int i = 0; i < 3; i++)
+            args[i].key = str_dup(names[i]), args[i].value = str_dup(argv[1 + i]);
         *n = fixed = 3;
         snprintf(path, path_len, "/api/v1/parcels");
         *fn = query_parcels;
@@ -289,14 +338,22 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
         !(geo = geo_ctx_new(&err))) {
         rc = fail(&err);
     } else {
-        struct request req = {.method = "GET", .path = path, .query = "", .args = args,
-                              .n_args = n, .role = role, .err_form = FORM_PROBLEM, .cfg = cfg,
-                              .store = st, .geo = geo};
+        struct request req = {.method = "GET",
+                              .path = path,
+                              .query = "",
+                              .args = args,
+                              .n_args = n,
+                              .role = role,
+                              .err_form = FORM_PROBLEM,
+                              .cfg = cfg,
+                              .store = st,
+                              .geo = geo};
         snprintf(req.base_url, sizeof req.base_url, "http://localhost");
         const char *slash = strrchr(path, '/');
         char *param = NULL;
         if (fn == query_parcel_planning || fn == query_parcel || fn == query_land_fund) {
-            const char *seg = fn == query_parcel_planning ? path + strlen("/api/v1/parcels/") : slash + 1;
+            const char *seg =
+                fn == query_parcel_planning ? path + strlen("/api/v1/parcels/") : slash + 1;
             param = fn == query_parcel_planning ? str_ndup(seg, strcspn(seg, "/")) : str_dup(seg);
             req.param_names[0] = (char *)(fn == query_land_fund ? "id" : "parcel_key");
             req.params[0] = param;
@@ -317,7 +374,8 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
     geo_ctx_free(geo);
     store_close(st);
 out:
-    for (int i = 0; i < n; i++) free(args[i].key), free(args[i].value);
+    for (int i = 0; i < n; i++)
+        free(args[i].key), free(args[i].value);
     return rc;
 }
 
@@ -326,11 +384,22 @@ static const struct command commands[] = {
      "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
     {"import", cmd_import,
      "import --db DB (--manifest FILE | --layer ID SOURCE...) [--report DIR] [--dry-run]",
-     "Normalise source files into the catalog layers in one atomic batch (see README).", 1},
+     "Normalise source files into the catalog layers in one atomic batch (see README).\n\n"
+     "  --manifest FILE  JSON list of sources with optional pins (crs, encoding, rename, values,\n"
+     "                   defaults, filter, sheet); paths relative to the manifest\n"
+     "  --layer ID       import SOURCE... into layer ID, detecting everything\n"
+     "  --report DIR     write DIR/report.json and DIR/report.html\n"
+     "  --dry-run        do everything but write the store\n"
+     "  --quiet          no progress output",
+     1},
     {"init", cmd_init, "init --db DB [--config FILE]",
      "Create an empty store with the 24 catalog layers (import does this too).", 1},
     {"check", cmd_check, "check --db DB [--config FILE]",
      "Compare a store with the catalog; exit 1 on any mismatch.", 1},
+    {"seed", cmd_seed,
+     "seed --db DB --layer ID --zoom A-B [--bbox minlon,minlat,maxlon,maxlat] [--format png|mvt]"
+     " [--role ROLE] [--threads N]",
+     "Pre-render tiles into the tile cache (both cores by default), with a progress bar.", 1},
     {"keys", cmd_keys,
      "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
@@ -380,6 +449,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
         {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"zoom", required_argument, NULL, 'Z'},   {"bbox", required_argument, NULL, 'B'},
+        {"format", required_argument, NULL, 'F'},
         {"manifest", required_argument, NULL, 'm'}, {"layer", required_argument, NULL, 'L'},
         {"report", required_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
@@ -405,6 +476,9 @@ int main(int argc, char **argv)
         case 'r': o.role = optarg; break;
         case 'n': o.name = optarg; break;
         case 'q': o.quiet = 1; break;
+        case 'Z': o.zoom = optarg; break;
+        case 'B': o.bbox = optarg; break;
+        case 'F': o.format = optarg; break;
         case 'm': o.manifest = optarg; break;
         case 'L': o.layer = optarg; break;
         case 'R': o.report = optarg; break;

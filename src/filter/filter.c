@@ -281,6 +281,22 @@ int filter_new_bbox(const struct bbox *b, int srid, struct filter **out, struct 
     return *out ? 0 : ERR_NOMEM;
 }
 
+int filter_new_resource_ids(const char *const *ids, int n, struct filter **out, struct err *err)
+{
+    struct fctx c = {NULL, 0, 0, err};
+    struct filter_node *node = fnode_new(&c, FOP_RESOURCE_ID);
+    if (!node) return ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        struct filter_literal v;
+        if (flit_text(&v, ids[i], strlen(ids[i])) || fnode_add_value(node, &v)) {
+            fnode_free(node);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
+    }
+    *out = fwrap(&c, node);
+    return *out ? 0 : ERR_NOMEM;
+}
+
 void filter_limits_from(const struct limits *l, struct filter_limits *out)
 {
     out->max_depth = l->max_xml_depth > 0 ? l->max_xml_depth : 32;

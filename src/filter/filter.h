@@ -105,6 +105,8 @@ int filter_xml_read(const char *xml, size_t len, const struct filter_limits *lim
 void filter_xml_free(void *doc);
 /* A BBOX filter on the geometry (for bbox= and BBOX= parameters combined with others). */
 int filter_new_bbox(const struct bbox *b, int srid, struct filter **out, struct err *err);
+/* A ResourceId filter from ids as written ("layer.12"); filter_check keeps those of its layer. */
+int filter_new_resource_ids(const char *const *ids, int n, struct filter **out, struct err *err);
 /* AND of two filters; takes ownership of both (either may be NULL). */
 struct filter *filter_and(struct filter *a, struct filter *b);
 void filter_free(struct filter *f);

@@ -13,16 +13,43 @@
 #include "../query/query.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
+#include "../webapp/webapp.h"
+
+/* GET /: the web map for a browser (Accept: text/html, no f=), the OGC API landing otherwise
+ * (f=json, f=html, JSON clients such as QGIS). */
+static int landing(struct request *req, struct response *res, struct err *err)
+{
+    if (!req_arg(req, "f") && req_wants_html(req)) return webapp_page(req, res, err);
+    return ogcapi_landing(req, res, err);
+}
 
 static const struct route routes[] = {
     {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
     {"GET", "/metrics", metrics_handler, FORM_TEXT, "metrics"},
-    {"GET", "/", ogcapi_landing, FORM_PROBLEM, "landing"},
+    {"GET", "/", landing, FORM_PROBLEM, "landing"},
+    {"GET", "/map", webapp_page, FORM_TEXT, "map"},
+    {"GET", "/web/catalog.json", webapp_catalog, FORM_PROBLEM, "web_catalog"},
+    {"GET", "/web/vendor/{file}", webapp_vendor, FORM_TEXT, "web_vendor"},
+    {"GET", "/web/{file}", webapp_static, FORM_TEXT, "web"},
+    {"GET", "/fonts/{fontstack}/{range}.pbf", webapp_glyphs, FORM_PROBLEM, "fonts"},
     {"GET", "/conformance", ogcapi_conformance, FORM_PROBLEM, "conformance"},
     {"GET", "/collections", ogcapi_collections, FORM_PROBLEM, "collections"},
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
+    {"GET", "/collections/{layer}/items", ogcapi_items, FORM_PROBLEM, "items"},
+    {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
+    {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
+    {"GET", "/api", ogcapi_openapi, FORM_PROBLEM, "api"},
+    {"GET", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
+    {"POST", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
+    {"POST", "/ows", ows_dispatch, FORM_OWS, "ows"},
     {"GET", "/tiles/{layers}/{z}/{x}/{y}.mvt", tiles_mvt, FORM_PROBLEM, "tiles_mvt"},
+    {"GET", "/tiles/{layers}/{z}/{x}/{y}.png", tiles_png, FORM_PROBLEM, "tiles_png"},
     {"GET", "/tiles/{layers}.json", tiles_tilejson, FORM_PROBLEM, "tilejson"},
+    {"GET", "/styles/{name}.json", tiles_style, FORM_PROBLEM, "styles"},
+    {"GET", "/wmts", wmts_kvp, FORM_OWS, "wmts"},
+    {"GET", "/wmts/1.0.0/WMTSCapabilities.xml", wmts_rest_capabilities, FORM_OWS, "wmts_caps"},
+    {"GET", "/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.png", wmts_rest_tile,
+     FORM_OWS, "wmts_tile"},
     {"GET", "/api/v1/land/at", query_land_at, FORM_PROBLEM, "land_at"},
     {"GET", "/api/v1/parcels", query_parcels, FORM_PROBLEM, "parcels"},
     {"GET", "/api/v1/parcels/{parcel_key}", query_parcel, FORM_PROBLEM, "parcel"},

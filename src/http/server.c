@@ -334,11 +334,15 @@ int http_serve(const struct config *cfg, struct err *err)
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
                          cfg->db_path);
     }
+    /* The tile cache beside the store; without it (read-only directory) tiles are made per
+     * request. At start-up it catches up with changes made while the server was down. */
     char *tiles_path = rc ? NULL : tile_cache_path(cfg->db_path);
-    if (!rc && (!tiles_path || tile_cache_open(tiles_path, (size_t)256 << 20, &s.tiles, err)))
-        rc = tiles_path ? (int)err->code : err_set(err, ERR_NOMEM, "out of memory");
+    struct err terr;
+    err_clear(&terr);
+    if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s.tiles, &terr))
+        log_msg("warn", "no tile cache: %s", terr.msg);
     free(tiles_path);
-    if (!rc && s.n_workers) /* catch up with changes made while the server was down */
+    if (!rc && s.tiles && s.n_workers)
         rc = tile_cache_sync(s.tiles, s.workers[0].store, s.workers[0].geo,
                              store_srid(s.workers[0].store), err);
     if (rc) {

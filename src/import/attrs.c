@@ -14,9 +14,11 @@
 
 static const char *trim(const char *s, size_t *len)
 {
-    while (*s && isspace((unsigned char)*s)) s++;
+    while (*s && isspace((unsigned char)*s))
+        s++;
     size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
     *len = n;
     return s;
 }
@@ -36,9 +38,12 @@ int attr_parse_number(const char *s, double *out)
     /* the separator that comes last (or the only one) is the decimal mark; a repeated one groups
      * thousands: "1.234,5" and "1,234.5" are 1234.5, "1.234.567" is 1234567 */
     char dec = 0;
-    if (dots && commas) dec = last_dot > last_comma ? '.' : ',';
-    else if (dots == 1) dec = '.';
-    else if (commas == 1) dec = ',';
+    if (dots && commas)
+        dec = last_dot > last_comma ? '.' : ',';
+    else if (dots == 1)
+        dec = '.';
+    else if (commas == 1)
+        dec = ',';
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -80,8 +85,10 @@ int attr_parse_date(const char *s, char out[11])
         return ERR_PARAM;
     if (tmp[len] && tmp[len] != 'T' && tmp[len] != ' ') return ERR_PARAM;
     int y, m, d;
-    if (a > 31) y = a, m = b, d = c; /* 2022/02/28 */
-    else y = c, m = b, d = a;        /* 28/02/2022: Vietnamese order */
+    if (a > 31)
+        y = a, m = b, d = c; /* 2022/02/28 */
+    else
+        y = c, m = b, d = a; /* 28/02/2022: Vietnamese order */
     if (!valid_ymd(y, m, d)) return ERR_PARAM;
     snprintf(out, 11, "%04d-%02d-%02d", y % 10000, (m % 100 + 100) % 100, (d % 100 + 100) % 100);
     return 0;
@@ -92,7 +99,8 @@ int attr_parse_bool(const char *s, int *out)
     char *f = text_fold(s);
     if (!f) return ERR_NOMEM;
     static const char *const yes[] = {"1", "true", "t", "yes", "y", "co", "x", "da", "dacap", NULL};
-    static const char *const no[] = {"0", "false", "f", "no", "n", "khong", "k", "chua", "chuacap", NULL};
+    static const char *const no[] = {"0",     "false", "f",    "no",      "n",
+                                     "khong", "k",     "chua", "chuacap", NULL};
     int rc = ERR_PARAM;
     for (int i = 0; yes[i]; i++)
         if (strcmp(f, yes[i]) == 0) *out = 1, rc = 0;
@@ -156,8 +164,10 @@ int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *
     if (!fd->multi) {
         char *tmp = str_ndup(v, len);
         const char *c = tmp ? one_code(fd->codelist, tmp, how, how_n) : NULL;
-        if (c) buf_puts(out, c);
-        else snprintf(unknown, unknown_n, "%s", tmp ? tmp : "");
+        if (c)
+            buf_puts(out, c);
+        else
+            snprintf(unknown, unknown_n, "%s", tmp ? tmp : "");
         free(tmp);
         return c ? 0 : 1;
     }
@@ -166,7 +176,8 @@ int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *
     const char *p = v, *end = v + len;
     while (p < end) {
         const char *q = p;
-        while (q < end && *q != '+' && *q != ',' && *q != ';') q++;
+        while (q < end && *q != '+' && *q != ',' && *q != ';')
+            q++;
         size_t tl;
         char *part = str_ndup(p, (size_t)(q - p));
         const char *t = part ? trim(part, &tl) : "";

@@ -47,127 +47,99 @@ static uint64_t fnv_file(const char *path, int *ok)
             memcpy(&w, chunk + i, 8);
             h = (h ^ w) * 1099511628211ULL;
         }
-        for (; i < n; i++) h = (h ^ chunk[i]) * 1099511628211ULL;
+        for (; i < n; i++)
+            h = (h ^ chunk[i]) * 1099511628211ULL;
     }
     fclose(f);
     return h;
 }
 
-int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row, const char *severity,
-                  const char *kind, const char *msg)
+int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row,
+                  const char *severity, const char *kind, const char *msg)
 {
     sqlite3_stmt *s = b->ins_finding;
     sqlite3_reset(s);
     sqlite3_bind_text(s, 1, b->batch_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, layer, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
-    if (row > 0) sqlite3_bind_int64(s, 4, row);
-    else sqlite3_bind_null(s, 4);
+    if (row > 0)
+        sqlite3_bind_int64(s, 4, row);
+    else
+        sqlite3_bind_null(s, 4);
     sqlite3_bind_text(s, 5, severity, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 7, msg, -1, SQLITE_TRANSIENT);
     return sqlite3_step(s) == SQLITE_DONE ? 0 : ERR_DB;
 }
 
-/* ---- change cells ---- */
-
-#define CELL_M 500.0
-
-void batch_cells_add(struct batch *b, const struct bbox *box)
+/* SpatiaLite's per-row triggers (geometry constraint check, geometry_columns_time update) cost
+ * more than the insert itself; the importer writes only geometries of the layer's type and CRS,
+ * so they are dropped for the bulk load and re-created, unchanged, before the commit. */
+static int save_triggers(struct batch *b, const struct layer_def *l, struct err *err)
 {
-    if (bbox_is_empty(box) || !isfinite(box->minx)) return;
-    long x0 = (long)floor(box->minx / CELL_M), x1 = (long)floor(box->maxx / CELL_M);
-    long y0 = (long)floor(box->miny / CELL_M), y1 = (long)floor(box->maxy / CELL_M);
-    if ((x1 - x0 + 1) * (y1 - y0 + 1) > 4096) x1 = x0, y1 = y0; /* absurd boxes: one cell */
-    for (long x = x0; x <= x1; x++)
-        for (long y = y0; y <= y1; y++) {
-            if (b->n_cells == b->cap_cells) {
-                size_t cap = b->cap_cells ? b->cap_cells * 2 : 1024;
-                int64_t *c = realloc(b->cells, cap * sizeof *c);
-                if (!c) return;
-                b->cells = c, b->cap_cells = cap;
-            }
-            b->cells[b->n_cells++] = ((int64_t)(x + (1L << 30)) << 31) | (int64_t)(y + (1L << 30));
-            if (b->n_cells >= 1 << 16) {
-                /* keep the set small: sort and deduplicate as it grows */
-                batch_cells_compact(b);
-            }
-        }
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-void batch_cells_compact(struct batch *b)
-{
-    qsort(b->cells, b->n_cells, sizeof *b->cells, cmp_i64);
-    size_t k = 0;
-    for (size_t i = 0; i < b->n_cells; i++)
-        if (!k || b->cells[k - 1] != b->cells[i]) b->cells[k++] = b->cells[i];
-    b->n_cells = k;
-}
-
-static int write_changes(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    batch_cells_compact(b);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db,
-                           "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "spp_changes");
-    int rc = 0;
-    for (size_t i = 0; i < b->n_cells && !rc; i++) {
-        long x = (long)(b->cells[i] >> 31) - (1L << 30), y = (long)(b->cells[i] & 0x7FFFFFFF) - (1L << 30);
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, b->batch_id, -1, SQLITE_STATIC);
-        sqlite3_bind_double(s, 3, x * CELL_M);
-        sqlite3_bind_double(s, 4, y * CELL_M);
-        sqlite3_bind_double(s, 5, (x + 1) * CELL_M);
-        sqlite3_bind_double(s, 6, (y + 1) * CELL_M);
-        sqlite3_bind_text(s, 7, b->started, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_changes");
+    if (sqlite3_prepare_v2(
+            b->db,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+            " AND (name LIKE 'gg%' OR name LIKE 'tm%') ORDER BY name",
+            -1, &s, NULL) != SQLITE_OK)
+        return store_db_error(b->st, err, "triggers");
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    buf_reset(&b->triggers);
+    struct buf drop;
+    buf_init(&drop);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *def = (const char *)sqlite3_column_text(s, 1);
+        if (def && strncmp(def, "CREATE TRIGGER ", 15) == 0)
+            buf_printf(&b->triggers, "CREATE TRIGGER IF NOT EXISTS %s;\n", def + 15);
+        buf_puts(&drop, "DROP TRIGGER ");
+        store_put_ident(&drop, (const char *)sqlite3_column_text(s, 0));
+        buf_puts(&drop, ";");
     }
     sqlite3_finalize(s);
-    b->n_cells = 0;
+    int rc = drop.len ? store_exec(b->st, drop.data, err) : 0;
+    buf_fini(&drop);
     return rc;
 }
 
-/* ---- layer replacement ---- */
+static int restore_triggers(struct batch *b, const struct layer_def *l, struct err *err)
+{
+    int rc = b->triggers.len ? store_exec(b->st, b->triggers.data, err) : 0;
+    buf_reset(&b->triggers);
+    char sql[256];
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE geometry_columns_time SET last_insert = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now')"
+        " WHERE lower(f_table_name) = lower('%s')",
+        l->id);
+    if (!rc)
+        store_exec(b->st, sql, NULL); /* bookkeeping only; older SpatiaLite has no such table */
+    return rc;
+}
 
 static int clear_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM \"%s\"",
-             l->id);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) != SQLITE_OK) return store_db_error(b->st, err, l->id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (sqlite3_column_type(s, 0) == SQLITE_NULL) continue;
-        struct bbox box = {sqlite3_column_double(s, 0), sqlite3_column_double(s, 1),
-                           sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
-        batch_cells_add(b, &box);
-    }
-    sqlite3_finalize(s);
+    b->n_cells = 0;
+    if (batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, err)) return ERR_DB;
     /* bulk load without the R*Tree triggers; CreateSpatialIndex rebuilds it from the table */
     snprintf(sql, sizeof sql,
-             "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";"
-             " DELETE FROM \"%s\";",
-             l->id, l->id, l->id);
-    return store_exec(b->st, sql, err);
+             "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";",
+             l->id, l->id);
+    int rc = store_exec(b->st, sql, err);
+    if (!rc) rc = save_triggers(b, l, err); /* after DisableSpatialIndex, which re-creates them */
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
+    return rc ? rc : store_exec(b->st, sql, err);
 }
 
 static int finish_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
-    int rc = store_exec(b->st, sql, err);
+    int rc = store_exec(b->st, sql, err); /* re-creates SpatiaLite's triggers too */
+    if (!rc) rc = restore_triggers(b, l, err);
     if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);
-    if (!rc) rc = write_changes(b, l, err);
+    if (!rc) rc = batch_write_changes(b, l, err);
     if (!rc && strcmp(l->id, "cadastral_parcels") == 0) {
         rc = batch_parcel_topology(b, l, err);
         b->ref_dirty = 1;
@@ -175,7 +147,8 @@ static int finish_layer(struct batch *b, const struct layer_def *l, struct err *
     return rc;
 }
 
-static int prepare_insert(struct batch *b, const struct layer_def *l, sqlite3_stmt **out, struct err *err)
+static int prepare_insert(struct batch *b, const struct layer_def *l, sqlite3_stmt **out,
+                          struct err *err)
 {
     struct buf q;
     buf_init(&q);
@@ -187,10 +160,12 @@ static int prepare_insert(struct batch *b, const struct layer_def *l, sqlite3_st
         store_put_ident(&q, l->fields[i].name);
     }
     buf_puts(&q, ", geom) VALUES (?");
-    for (int i = 0; i < l->n_fields; i++) buf_puts(&q, ", ?");
+    for (int i = 0; i < l->n_fields; i++)
+        buf_puts(&q, ", ?");
     buf_printf(&q, ", GeomFromWKB(?, %d))", b->srid);
     int rc = sqlite3_prepare_v2(b->db, q.data, -1, out, NULL) == SQLITE_OK
-                 ? 0 : store_db_error(b->st, err, "insert");
+                 ? 0
+                 : store_db_error(b->st, err, "insert");
     buf_fini(&q);
     return rc;
 }
@@ -226,12 +201,14 @@ static void area_from_storage_crs(struct batch *b)
     const char *name = NULL;
     struct err err;
     err_clear(&err);
-    if (OSRImportFromEPSG(srs, b->srid) == OGRERR_NONE && OSRGetAreaOfUse(srs, &w, &s, &e, &n, &name)) {
+    if (OSRImportFromEPSG(srs, b->srid) == OGRERR_NONE &&
+        OSRGetAreaOfUse(srs, &w, &s, &e, &n, &name)) {
         struct bbox ll = {w, s, e, n}, out;
         if (geo_transform_bbox(b->geo, 4326, b->srid, &ll, &out, &err) == 0) {
             b->cx.area = out;
             b->cx.has_area = 1;
-            snprintf(b->cx.area_from, sizeof b->cx.area_from, "area of use of the storage CRS EPSG:%d", b->srid);
+            snprintf(b->cx.area_from, sizeof b->cx.area_from,
+                     "area of use of the storage CRS EPSG:%d", b->srid);
         }
     }
     OSRDestroySpatialReference(srs);
@@ -241,10 +218,11 @@ int batch_refresh_area(struct batch *b, const struct layer_def *cur)
 {
     sqlite3_stmt *s = NULL;
     b->cx.has_area = 0;
-    if (sqlite3_prepare_v2(b->db,
-                           "SELECT layer, minx, miny, maxx, maxy FROM spp_layers WHERE n_features > 0"
-                           " AND minx IS NOT NULL AND layer <> ? ORDER BY layer <> 'admin_units', layer",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            b->db,
+            "SELECT layer, minx, miny, maxx, maxy FROM spp_layers WHERE n_features > 0"
+            " AND minx IS NOT NULL AND layer <> ? ORDER BY layer <> 'admin_units', layer",
+            -1, &s, NULL) != SQLITE_OK)
         return ERR_DB;
     sqlite3_bind_text(s, 1, cur->id, -1, SQLITE_STATIC);
     struct bbox all;
@@ -275,14 +253,15 @@ int batch_refresh_area(struct batch *b, const struct layer_def *cur)
  * facility point is expected on such a parcel. */
 static char public_use(const char *lu)
 {
-    static const char *const pub[] = {"TSC", "DTS", "DVH", "DXH", "DYT", "DGD", "DTT", "DKH", "DNG", "DSK",
-                                      "DSN", "TON", "TIN", "DCH", "DBV", "DKV", "DSH", "DDT", "DDL", "DDD",
-                                      "CQP", "CAN", "DKT", "DMT", NULL};
+    static const char *const pub[] = {"TSC", "DTS", "DVH", "DXH", "DYT", "DGD", "DTT", "DKH", "DNG",
+                                      "DSK", "DSN", "TON", "TIN", "DCH", "DBV", "DKV", "DSH", "DDT",
+                                      "DDL", "DDD", "CQP", "CAN", "DKT", "DMT", NULL};
     if (!lu || !*lu) return 0;
     for (const char *p = lu; *p;) {
         size_t n = strcspn(p, "+");
         int ok = 0;
-        for (int i = 0; pub[i] && !ok; i++) ok = strlen(pub[i]) == n && strncmp(pub[i], p, n) == 0;
+        for (int i = 0; pub[i] && !ok; i++)
+            ok = strlen(pub[i]) == n && strncmp(pub[i], p, n) == 0;
         if (!ok) return 0;
         p += n + (p[n] == '+');
     }
@@ -296,13 +275,16 @@ int batch_refresh_ref(struct batch *b)
     crs_context_fini(&b->cx);
     GEOSContextHandle_t h = geo_geos(b->geo);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, "SELECT AsBinary(geom), lu_display FROM cadastral_parcels WHERE geom IS NOT NULL LIMIT 200000",
+    if (sqlite3_prepare_v2(b->db,
+                           "SELECT AsBinary(geom), lu_display FROM cadastral_parcels WHERE geom IS "
+                           "NOT NULL LIMIT 200000",
                            -1, &s, NULL) != SQLITE_OK)
         return ERR_DB;
     GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
     int cap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        GEOSGeometry *g = GEOSWKBReader_read_r(h, rd, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        GEOSGeometry *g = GEOSWKBReader_read_r(h, rd, sqlite3_column_blob(s, 0),
+                                               (size_t)sqlite3_column_bytes(s, 0));
         if (!g) continue;
         if (b->cx.n_ref == cap) {
             cap = cap ? cap * 2 : 1024;
@@ -328,7 +310,8 @@ int batch_refresh_ref(struct batch *b)
         b->cx.ref_tree = GEOSSTRtree_create_r(h, 10);
         for (int i = 0; i < b->cx.n_ref; i++)
             GEOSSTRtree_insert_r(h, b->cx.ref_tree, b->cx.ref_geoms[i], (void *)(intptr_t)i);
-        snprintf(b->cx.ref_from, sizeof b->cx.ref_from, "cadastral_parcels (%d parcels)", b->cx.n_ref);
+        snprintf(b->cx.ref_from, sizeof b->cx.ref_from, "cadastral_parcels (%d parcels)",
+                 b->cx.n_ref);
     }
     return 0;
 }
@@ -339,6 +322,7 @@ static int make_batch_id(struct batch *b, struct err *err)
 {
     uint64_t h = 1469598103934665603ULL;
     json_t *sums = json_object();
+    b->checksums = sums; /* owned by the batch from here, also on the error paths */
     for (int i = 0; i < b->m->n_specs; i++) {
         const struct src_spec *s = &b->m->specs[i];
         struct stat sb;
@@ -353,7 +337,8 @@ static int make_batch_id(struct batch *b, struct err *err)
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)f);
         json_object_set_new(sums, s->path, json_string(hex));
         h = (h ^ f) * 1099511628211ULL;
-        for (const char *p = s->path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        for (const char *p = s->path; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
         h = (h ^ (uint64_t)(uintptr_t)s->layer->index) * 1099511628211ULL;
     }
     if (b->o->manifest) { /* the manifest's pins (crs, filter, renames...) are part of the batch */
@@ -369,7 +354,8 @@ static int make_batch_id(struct batch *b, struct err *err)
 static int record_import(struct batch *b, struct err *err)
 {
     json_t *srcs = json_array(), *counts = json_object();
-    for (int i = 0; i < b->m->n_specs; i++) json_array_append_new(srcs, json_string(b->m->specs[i].path));
+    for (int i = 0; i < b->m->n_specs; i++)
+        json_array_append_new(srcs, json_string(b->m->specs[i].path));
     json_object_set_new(counts, "read", json_integer(b->n_read));
     json_object_set_new(counts, "written", json_integer(b->n_written));
     json_object_set_new(counts, "rejected", json_integer(b->n_rejected));
@@ -380,14 +366,16 @@ static int record_import(struct batch *b, struct err *err)
     now_iso(fin);
     sqlite3_stmt *s = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(b->db,
-                           "INSERT OR REPLACE INTO spp_imports (batch, started, finished, sources, counts,"
-                           " checksums, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            b->db,
+            "INSERT OR REPLACE INTO spp_imports (batch, started, finished, sources, counts,"
+            " checksums, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            -1, &s, NULL) != SQLITE_OK) {
         rc = store_db_error(b->st, err, "spp_imports");
     } else {
         const char *v[] = {b->batch_id, b->started, fin, js, jc, jk, jr};
-        for (int i = 0; i < 7; i++) sqlite3_bind_text(s, i + 1, v[i], -1, SQLITE_STATIC);
+        for (int i = 0; i < 7; i++)
+            sqlite3_bind_text(s, i + 1, v[i], -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_imports");
     }
     sqlite3_finalize(s);
@@ -403,7 +391,8 @@ static int run_layers(struct batch *b, struct err *err)
     for (int i = 0; i < b->m->n_specs; i++) {
         const struct layer_def *l = b->m->specs[i].layer;
         int seen = 0;
-        for (int k = 0; k < n; k++) seen |= order[k] == l;
+        for (int k = 0; k < n; k++)
+            seen |= order[k] == l;
         if (!seen && n < 64) order[n++] = l;
     }
     for (int i = 1; i < n; i++) /* insertion sort by rank */
@@ -425,13 +414,21 @@ static int open_store(struct batch *b, const struct config *cfg, int *created, s
     int exists = stat(cfg->db_path, &sb) == 0;
     *created = 0;
     const char *path = cfg->db_path;
-    if (b->o->dry_run && !exists) path = ":memory:";
-    else if (!exists) *created = 1;
+    if (b->o->dry_run && !exists)
+        path = ":memory:";
+    else if (!exists)
+        *created = 1;
     int rc = store_open(path, STORE_WRITE, &b->st, err);
     if (!rc) rc = store_init_schema(b->st, &cfg->catalog, cfg->storage_srid, err);
     if (!rc) {
         b->db = store_db(b->st);
         b->srid = store_srid(b->st);
+        /* one big transaction: keep its pages in memory rather than spilling them repeatedly */
+        store_exec(b->st, "PRAGMA cache_size = -262144", NULL);
+        /* a new store has no readers: a rollback journal writes the pages once (WAL writes them
+         * twice, to the log and at the checkpoint) and still rolls a killed import back; the
+         * store returns to WAL after the commit */
+        if (*created) rc = store_exec(b->st, "PRAGMA journal_mode = DELETE", err);
     }
     return rc;
 }
@@ -451,14 +448,16 @@ static int run(struct batch *b, struct err *err)
     int rc = make_batch_id(b, err);
     if (!rc) rc = store_begin(b->st, err);
     if (rc) return rc;
-    if (sqlite3_prepare_v2(b->db,
-                           "INSERT INTO spp_findings (batch, layer, src_file, src_row, severity, kind,"
-                           " message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &b->ins_finding, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            b->db,
+            "INSERT INTO spp_findings (batch, layer, src_file, src_row, severity, kind,"
+            " message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            -1, &b->ins_finding, NULL) != SQLITE_OK)
         return store_db_error(b->st, err, "spp_findings");
     store_exec(b->st, "DELETE FROM spp_findings WHERE batch = '' ", NULL);
     sqlite3_stmt *del = NULL;
-    if (sqlite3_prepare_v2(b->db, "DELETE FROM spp_findings WHERE batch = ?", -1, &del, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(b->db, "DELETE FROM spp_findings WHERE batch = ?", -1, &del, NULL) ==
+        SQLITE_OK) {
         sqlite3_bind_text(del, 1, b->batch_id, -1, SQLITE_STATIC);
         sqlite3_step(del);
     }
@@ -491,8 +490,9 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's notices: the report says what matters */
     now_iso(b.started);
     struct manifest m;
-    int rc = o->manifest ? manifest_load(&m, o->manifest, &cfg->catalog, err)
-                         : manifest_from_args(&m, o->layer, o->sources, o->n_sources, &cfg->catalog, err);
+    int rc = o->manifest
+                 ? manifest_load(&m, o->manifest, &cfg->catalog, err)
+                 : manifest_from_args(&m, o->layer, o->sources, o->n_sources, &cfg->catalog, err);
     b.m = &m;
     int created = 0;
     if (!rc) {
@@ -514,6 +514,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         json_object_set(b.report, "layers", b.layers);
         json_object_set(b.report, "sources", b.sources);
         rc = run(&b, err);
+        if (!rc && created) rc = store_exec(b.st, "PRAGMA journal_mode = WAL", err);
     }
     if (b.report && o->report_dir) {
         json_object_set_new(b.report, "ok", json_boolean(rc == 0));
@@ -533,6 +534,8 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     geo_ctx_free(b.geo);
     json_decref(b.report), json_decref(b.layers), json_decref(b.sources), json_decref(b.checksums);
     free(b.cells);
+    free(b.old_hash);
+    buf_fini(&b.triggers);
     manifest_fini(&m);
     return rc;
 }

@@ -20,10 +20,10 @@
 static const struct {
     double lon0;
     int srid;
-} tm3_zones[] = {{105, 5897},    {105.5, 9209},  {105.75, 9210}, {104.75, 9208}, {104.5, 9207},
-                 {106, 9211},    {104, 9206},    {106.25, 9212}, {106.5, 9213},  {103, 9205},
-                 {107, 9214},    {107.25, 9215}, {107.5, 9216},  {107.75, 5899}, {102, 5896},
-                 {108, 5898},    {108.25, 9217}, {108.5, 9218}};
+} tm3_zones[] = {{105, 5897}, {105.5, 9209},  {105.75, 9210}, {104.75, 9208}, {104.5, 9207},
+                 {106, 9211}, {104, 9206},    {106.25, 9212}, {106.5, 9213},  {103, 9205},
+                 {107, 9214}, {107.25, 9215}, {107.5, 9216},  {107.75, 5899}, {102, 5896},
+                 {108, 5898}, {108.25, 9217}, {108.5, 9218}};
 
 static int tm3_srid(double lon0)
 {
@@ -48,8 +48,9 @@ static enum datum_kind datum_of(OGRSpatialReferenceH srs)
     if ((code && strcmp(code, "6756") == 0) ||
         (name && (strstr(name, "Vietnam") || strstr(name, "VN_2000") || strstr(name, "VN-2000"))))
         return DATUM_VN2000;
-    if ((code && strcmp(code, "6326") == 0) || (name && (strstr(name, "WGS_1984") || strstr(name, "WGS 84") ||
-                                                          strstr(name, "World Geodetic System 1984"))))
+    if ((code && strcmp(code, "6326") == 0) ||
+        (name && (strstr(name, "WGS_1984") || strstr(name, "WGS 84") ||
+                  strstr(name, "World Geodetic System 1984"))))
         return DATUM_WGS84;
     return DATUM_UNKNOWN;
 }
@@ -66,8 +67,8 @@ void crs_describe(void *srs_, char *out, size_t n)
     const char *dn = dk == DATUM_VN2000 ? "VN-2000" : dk == DATUM_WGS84 ? "WGS 84" : "unknown";
     if (OSRIsProjected(srs)) {
         const char *proj = OSRGetAttrValue(srs, "PROJECTION", 0);
-        snprintf(out, n, "%s%s%s%s %s lon_0=%g k=%g x_0=%g datum %s", auth ? auth : "", auth ? ":" : "",
-                 code ? code : "", auth ? "" : "", proj ? proj : "?",
+        snprintf(out, n, "%s%s%s%s %s lon_0=%g k=%g x_0=%g datum %s", auth ? auth : "",
+                 auth ? ":" : "", code ? code : "", auth ? "" : "", proj ? proj : "?",
                  OSRGetProjParm(srs, SRS_PP_CENTRAL_MERIDIAN, 0, NULL),
                  OSRGetProjParm(srs, SRS_PP_SCALE_FACTOR, 1, NULL),
                  OSRGetProjParm(srs, SRS_PP_FALSE_EASTING, 0, NULL), dn);
@@ -95,9 +96,10 @@ static int srs_to_srid(OGRSpatialReferenceH srs, char *note, size_t n)
             fabs(fn) < 1e-3 && fabs(lat0) < 1e-9) {
             if (fabs(k - 0.9999) < 1e-9 && tm3_srid(lon0)) {
                 if (dk == DATUM_WGS84)
-                    snprintf(note, n, "the declaration has a WGS 84 datum but VN-2000 TM-3 parameters "
-                                      "(lon_0=%g, k=0.9999, x_0=500000): VN-2000 uses the WGS 84 ellipsoid, "
-                                      "so this is VN-2000 TM-3 mislabelled",
+                    snprintf(note, n,
+                             "the declaration has a WGS 84 datum but VN-2000 TM-3 parameters "
+                             "(lon_0=%g, k=0.9999, x_0=500000): VN-2000 uses the WGS 84 ellipsoid, "
+                             "so this is VN-2000 TM-3 mislabelled",
                              lon0);
                 return tm3_srid(lon0);
             }
@@ -143,8 +145,12 @@ static double fit(struct crs_context *cx, int srid, int swap, const struct crs_s
         double margin = 2000, far = 0;
         for (size_t i = 0; i < s->n; i++) {
             double x = xy[2 * i], y = xy[2 * i + 1];
-            double dx = x < cx->area.minx ? cx->area.minx - x : x > cx->area.maxx ? x - cx->area.maxx : 0;
-            double dy = y < cx->area.miny ? cx->area.miny - y : y > cx->area.maxy ? y - cx->area.maxy : 0;
+            double dx = x < cx->area.minx   ? cx->area.minx - x
+                        : x > cx->area.maxx ? x - cx->area.maxx
+                                            : 0;
+            double dy = y < cx->area.miny   ? cx->area.miny - y
+                        : y > cx->area.maxy ? y - cx->area.maxy
+                                            : 0;
             double d = sqrt(dx * dx + dy * dy);
             if (d <= margin) in++;
             if (d > far) far = d;
@@ -244,7 +250,8 @@ static void ranges(const struct crs_sample *s, int *lonlat, int *en, int *ne)
 {
     struct bbox b;
     bbox_empty(&b);
-    for (size_t i = 0; i < s->n; i++) bbox_add(&b, s->xy[2 * i], s->xy[2 * i + 1]);
+    for (size_t i = 0; i < s->n; i++)
+        bbox_add(&b, s->xy[2 * i], s->xy[2 * i + 1]);
     *lonlat = b.minx >= 100 && b.maxx <= 112 && b.miny >= 5 && b.maxy <= 25;
     *en = b.minx >= 1e5 && b.maxx <= 9e5 && b.miny >= 5e5 && b.maxy <= 2.7e6;
     *ne = b.miny >= 1e5 && b.maxy <= 9e5 && b.minx >= 8e5 && b.maxx <= 2.7e6;
@@ -288,6 +295,77 @@ static void name_of(int srid, char *out, size_t n)
     snprintf(out, n, "EPSG:%d", srid);
 }
 
+/* The CRS whose reading lands in the expected area: the declaration, a pin, or a search. */
+static int by_area(struct crs_context *cx, const char *path, const struct crs_sample *s,
+                   int declared, int pinned, const char *note, int swap, int lonlat_only,
+                   int *chosen, char *why, size_t wn, struct err *err)
+{
+    char nm[32], dn[32];
+    double dist = 0;
+    name_of(declared, dn, sizeof dn);
+    if (declared && geo_crs_known(cx->geo, declared) && fit(cx, declared, swap, s, &dist) >= 0.9) {
+        *chosen = declared;
+        snprintf(why, wn, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
+                 pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
+        return 0;
+    }
+    if (pinned && geo_crs_known(cx->geo, pinned)) {
+        *chosen = pinned; /* the manifest's word is final; the distance goes into the report */
+        snprintf(why, wn,
+                 "pinned by the manifest; the data lands %.1f km from the expected area (%s)", dist,
+                 cx->area_from);
+        return 0;
+    }
+    if (search_zones(cx, s, swap, lonlat_only, chosen))
+        return err_set(
+            err, ERR_PARAM,
+            "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area (%s) "
+            "and no VN-2000 zone, UTM or WGS 84 reading fits",
+            path, declared ? "declared " : "no declared CRS", declared ? dn : "", dist,
+            cx->area_from);
+    name_of(*chosen, nm, sizeof nm);
+    if (declared)
+        snprintf(why, wn,
+                 "%s%sread as the declared %s the data lands %.1f km from the expected area (%s); "
+                 "the numbers fit %s (wrong central meridian or mislabelled zone)",
+                 note, note[0] ? "; " : "", dn, dist, cx->area_from, nm);
+    else
+        snprintf(why, wn, "no CRS declared; the coordinate ranges fit %s in the expected area (%s)",
+                 nm, cx->area_from);
+    return 0;
+}
+
+/* Confusable pairs (TM-3/UTM, VN-2000/WGS 84 lon/lat), told apart by overlay with the parcels. */
+static int by_overlay(struct crs_context *cx, const struct crs_sample *s, int chosen, int swap,
+                      char *why, size_t wn)
+{
+    int alts[4], n_alts = confusables(chosen, alts);
+    double base = n_alts ? overlay(cx, chosen, swap, s) : -1;
+    if (base < 0) return chosen;
+    int best = chosen;
+    double best_sc = base;
+    for (int i = 0; i < n_alts; i++) {
+        if (fit(cx, alts[i], swap, s, NULL) < 0.9) continue;
+        double sc = overlay(cx, alts[i], swap, s);
+        if (sc >= best_sc + 0.25 && sc >= 0.6) best = alts[i], best_sc = sc;
+    }
+    char a[32], b[32];
+    name_of(chosen, a, sizeof a);
+    name_of(best, b, sizeof b);
+    size_t n = strlen(why);
+    if (best != chosen)
+        snprintf(why + n, wn - n,
+                 "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
+                 "reinterpreted as %s",
+                 cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
+    else
+        snprintf(why + n, wn - n,
+                 "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
+                 "(TM-3/UTM, VN-2000/WGS 84) fits better",
+                 cx->ref_from, 100 * base);
+    return best;
+}
+
 int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
                const struct crs_sample *s, struct crs_decision *d, struct err *err)
 {
@@ -297,8 +375,8 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     int lonlat, en, ne;
     ranges(s, &lonlat, &en, &ne);
     d->swap_xy = ne && !en;
-    char note[256] = "", nm[32], why[512] = "";
-    int declared = 0;
+    char note[256] = "", why[1024] = "";
+    int declared = 0, chosen = 0;
     if (pinned) {
         declared = pinned;
         snprintf(note, sizeof note, "pinned by the manifest");
@@ -306,70 +384,20 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         declared = srs_to_srid(srs, note, sizeof note);
     }
     if (!s->n) {
-        if (!declared) return err_set(err, ERR_PARAM, "%s: no coordinates to decide the CRS from", path);
+        if (!declared)
+            return err_set(err, ERR_PARAM, "%s: no coordinates to decide the CRS from", path);
         d->srid = declared;
         snprintf(d->reason, sizeof d->reason, "no coordinates; used the declaration");
         name_of(d->srid, d->detected, sizeof d->detected);
         return 0;
     }
-    int chosen = 0;
-    double dist = 0;
-    if (declared && geo_crs_known(cx->geo, declared) && fit(cx, declared, d->swap_xy, s, &dist) >= 0.9) {
-        chosen = declared;
-        snprintf(why, sizeof why, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
-                 pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
-    } else {
-        int found = 0;
-        if (search_zones(cx, s, d->swap_xy, lonlat && !en, &found)) {
-            name_of(declared, nm, sizeof nm);
-            return err_set(err, ERR_PARAM,
-                           "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area (%s) and no "
-                           "VN-2000 zone, UTM or WGS 84 reading fits",
-                           path, declared ? "declared " : "no declared CRS", declared ? nm : "", dist,
-                           cx->area_from);
-        }
-        chosen = found;
-        name_of(found, nm, sizeof nm);
-        if (declared) {
-            char dn[32];
-            name_of(declared, dn, sizeof dn);
-            snprintf(why, sizeof why,
-                     "%s%sread as the declared %s the data lands %.1f km from the expected area (%s); the "
-                     "numbers fit %s (wrong central meridian or mislabelled zone)",
-                     note, note[0] ? "; " : "", dn, dist, cx->area_from, nm);
-        } else {
-            snprintf(why, sizeof why, "no CRS declared; the coordinate ranges fit %s in the expected area (%s)",
-                     nm, cx->area_from);
-        }
-    }
+    int rc = by_area(cx, path, s, declared, pinned, note, d->swap_xy, lonlat && !en, &chosen, why,
+                     sizeof why, err);
+    if (rc) return rc;
     if (d->swap_xy)
         snprintf(why + strlen(why), sizeof why - strlen(why),
                  "; columns hold X = northing, Y = easting (survey order): swapped");
-    /* confusable pairs, told apart by overlay with the cadastral parcels */
-    int alts[4], n_alts = pinned ? 0 : confusables(chosen, alts);
-    double base = n_alts ? overlay(cx, chosen, d->swap_xy, s) : -1;
-    if (base >= 0) {
-        int best = chosen;
-        double best_sc = base;
-        for (int i = 0; i < n_alts; i++) {
-            if (fit(cx, alts[i], d->swap_xy, s, NULL) < 0.9) continue;
-            double sc = overlay(cx, alts[i], d->swap_xy, s);
-            if (sc >= best_sc + 0.25 && sc >= 0.6) best = alts[i], best_sc = sc;
-        }
-        char a[32], b[32];
-        name_of(chosen, a, sizeof a);
-        name_of(best, b, sizeof b);
-        if (best != chosen)
-            snprintf(why + strlen(why), sizeof why - strlen(why),
-                     "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
-                     "reinterpreted as %s",
-                     cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
-        else
-            snprintf(why + strlen(why), sizeof why - strlen(why), "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
-                     "(TM-3/UTM, VN-2000/WGS 84) fits better",
-                     cx->ref_from, 100 * base);
-        chosen = best;
-    }
+    if (!pinned) chosen = by_overlay(cx, s, chosen, d->swap_xy, why, sizeof why);
     d->srid = chosen;
     d->repaired = chosen != declared || d->swap_xy || (note[0] && !pinned);
     name_of(chosen, d->detected, sizeof d->detected);
@@ -382,7 +410,8 @@ void crs_context_fini(struct crs_context *cx)
     if (!cx->geo) return;
     GEOSContextHandle_t h = geo_geos(cx->geo);
     if (cx->ref_tree) GEOSSTRtree_destroy_r(h, cx->ref_tree);
-    for (int i = 0; i < cx->n_ref; i++) GEOSGeom_destroy_r(h, cx->ref_geoms[i]);
+    for (int i = 0; i < cx->n_ref; i++)
+        GEOSGeom_destroy_r(h, cx->ref_geoms[i]);
     free(cx->ref_geoms);
     free(cx->ref_public);
     cx->ref_public = NULL;

@@ -14,18 +14,18 @@
 #include "../store/store.h"
 
 struct import_opts {
-    const char *manifest;      /* manifest JSON path, or NULL */
-    const char *layer;         /* with sources: the target layer id */
-    char **sources;            /* source files for --layer */
+    const char *manifest; /* manifest JSON path, or NULL */
+    const char *layer;    /* with sources: the target layer id */
+    char **sources;       /* source files for --layer */
     int n_sources;
-    const char *report_dir;    /* NULL: no report files */
-    int dry_run;               /* 1: everything but writing the store */
-    int progress;              /* 1: progress bar (a terminal), 0: plain lines */
-    int quiet;                 /* 1: no progress output at all */
+    const char *report_dir; /* NULL: no report files */
+    int dry_run;            /* 1: everything but writing the store */
+    int progress;           /* 1: progress bar (a terminal), 0: plain lines */
+    int quiet;              /* 1: no progress output at all */
 };
 
 struct import_summary {
-    int n_layers;              /* layers written */
+    int n_layers; /* layers written */
     int64_t n_read, n_written, n_rejected;
     char batch[64];
 };

@@ -14,15 +14,15 @@
 /* ---- Vietnamese letters in every encoding (vn_tables.c, generated) ---- */
 #define VN_N_LETTERS 134
 struct vn_letter {
-    uint32_t cp;         /* NFC code point */
-    const char *utf8;    /* NFC UTF-8 */
-    uint8_t tcvn3[2];    /* TCVN3 (ABC) bytes */
+    uint32_t cp;      /* NFC code point */
+    const char *utf8; /* NFC UTF-8 */
+    uint8_t tcvn3[2]; /* TCVN3 (ABC) bytes */
     int n_tcvn3;
-    uint8_t vni[2];      /* VNI-Windows: base + mark, or one byte */
+    uint8_t vni[2]; /* VNI-Windows: base + mark, or one byte */
     int n_vni;
-    uint8_t cp1258[2];   /* Windows-1258: precomposed, or base + combining tone */
+    uint8_t cp1258[2]; /* Windows-1258: precomposed, or base + combining tone */
     int n_cp1258;
-    const char *viqr;    /* RFC 1456 */
+    const char *viqr; /* RFC 1456 */
 };
 extern const struct vn_letter vn_letters[VN_N_LETTERS];
 extern const uint16_t vn_cp1252_high[128]; /* bytes 0x80..0xFF -> Unicode, 0 = undefined */
@@ -38,7 +38,7 @@ enum text_enc {
     ENC_VNI,
     ENC_CP1258,
     ENC_VIQR,
-    ENC_CP1252,      /* Western text (no Vietnamese): kept as CP1252 */
+    ENC_CP1252, /* Western text (no Vietnamese): kept as CP1252 */
     ENC_N
 };
 const char *text_enc_name(enum text_enc e);
@@ -57,15 +57,16 @@ int text_decode(const char *s, size_t len, enum text_enc e, struct buf *out);
 void text_score(const char *s, size_t len, int *n_tokens, int *n_valid);
 /* 1 if one token (NFC UTF-8, any case) is a valid Vietnamese syllable. */
 int text_syllable_ok(const char *s, size_t len);
-/* Folds a name for matching: NFC, no diacritics, d for đ, lower case, only [a-z0-9]. Caller frees. */
+/* Folds a name for matching: NFC, no diacritics, d for đ, lower case, only [a-z0-9]. Caller frees.
+ */
 char *text_fold(const char *s);
 
 /* Per-field detection: feed sample values, then decide. */
 struct text_detect {
-    long n_values;       /* non-empty values seen */
-    long n_nonascii;     /* values with a byte >= 0x80 */
-    long n_nfd;          /* valid UTF-8 values that are not NFC */
-    long n_viqr;         /* ASCII values with VIQR signatures */
+    long n_values;   /* non-empty values seen */
+    long n_nonascii; /* values with a byte >= 0x80 */
+    long n_nfd;      /* valid UTF-8 values that are not NFC */
+    long n_viqr;     /* ASCII values with VIQR signatures */
     long tokens[ENC_N], valid[ENC_N];
     int impossible[ENC_N];
 };
@@ -76,32 +77,32 @@ enum text_enc text_detect_result(const struct text_detect *d, double *confidence
 
 /* ---- CRS (crsdetect.c) ---- */
 struct crs_sample {
-    double *xy;          /* sample coordinates in the source's numbers, x first */
+    double *xy; /* sample coordinates in the source's numbers, x first */
     size_t n;
-    void **geoms;        /* sample GEOS geometries (source numbers), for the overlay test */
+    void **geoms; /* sample GEOS geometries (source numbers), for the overlay test */
     int n_geoms;
-    int geom_dim;        /* 0 points, 1 lines, 2 polygons */
+    int geom_dim; /* 0 points, 1 lines, 2 polygons */
 };
 struct crs_context {
     struct geo_ctx *geo;
     int storage_srid;
     int has_area;
-    struct bbox area;            /* expected area in the storage CRS */
-    char area_from[96];          /* where the expected area comes from */
-    void *ref_tree;              /* GEOSSTRtree of reference polygons (storage CRS) or NULL */
-    void **ref_geoms;            /* owned reference polygons */
+    struct bbox area;   /* expected area in the storage CRS */
+    char area_from[96]; /* where the expected area comes from */
+    void *ref_tree;     /* GEOSSTRtree of reference polygons (storage CRS) or NULL */
+    void **ref_geoms;   /* owned reference polygons */
     int n_ref;
-    char *ref_public;            /* per reference parcel: all its land-use codes are public-use */
-    int want_public;             /* points of public facilities: expect public-use parcels */
+    char *ref_public; /* per reference parcel: all its land-use codes are public-use */
+    int want_public;  /* points of public facilities: expect public-use parcels */
     char ref_from[64];
 };
 struct crs_decision {
-    int srid;                    /* the CRS the numbers are really in */
-    int swap_xy;                 /* 1: the source x is the northing (survey X=N, Y=E) */
-    char declared[128];          /* what the source says ("none", "EPSG:5897", WKT summary) */
-    char detected[64];           /* "EPSG:5897" */
-    char reason[512];
-    int repaired;                /* 1 if the decision differs from the declaration */
+    int srid;           /* the CRS the numbers are really in */
+    int swap_xy;        /* 1: the source x is the northing (survey X=N, Y=E) */
+    char declared[128]; /* what the source says ("none", "EPSG:5897", WKT summary) */
+    char detected[64];  /* "EPSG:5897" */
+    char reason[1024];
+    int repaired; /* 1 if the decision differs from the declaration */
 };
 /* Decides the CRS of a source. srs is an OGRSpatialReferenceH (may be NULL); pinned > 0 is the
  * manifest's CRS. ERR_PARAM with a reason naming path when undecidable. */
@@ -113,25 +114,25 @@ void crs_context_fini(struct crs_context *cx);
 
 /* ---- Sources (manifest.c, source.c) ---- */
 struct src_spec {
-    char *path;                  /* as written in the manifest or on the command line */
-    char *abs_path;              /* resolved against the manifest's directory */
+    char *path;     /* as written in the manifest or on the command line */
+    char *abs_path; /* resolved against the manifest's directory */
     const struct layer_def *layer;
-    int crs;                     /* pinned EPSG code, 0 = detect */
+    int crs; /* pinned EPSG code, 0 = detect */
     int has_enc;
-    enum text_enc enc;           /* pinned encoding */
+    enum text_enc enc; /* pinned encoding */
     char **rename_from, **rename_to;
     int n_rename;
-    void *values;                /* json_t {field: {source value: value}}, borrowed */
-    void *defaults;              /* json_t {field: value}, borrowed */
-    char *filter;                /* OGR attribute filter */
-    char *sheet;                 /* source layer (sheet) name */
-    int order;                   /* position in the manifest */
+    void *values;   /* json_t {field: {source value: value}}, borrowed */
+    void *defaults; /* json_t {field: value}, borrowed */
+    char *filter;   /* OGR attribute filter */
+    char *sheet;    /* source layer (sheet) name */
+    int order;      /* position in the manifest */
 };
 struct manifest {
     char *batch_name;
     struct src_spec *specs;
     int n_specs;
-    void *root;                  /* json_t, owns values/defaults */
+    void *root; /* json_t, owns values/defaults */
 };
 /* Reads a manifest file. ERR_IO / ERR_PARAM naming the file and the key. */
 int manifest_load(struct manifest *m, const char *path, const struct catalog *cat, struct err *err);
@@ -142,12 +143,16 @@ void manifest_fini(struct manifest *m);
 
 /* One record of a source: raw field values (NULL = null) and the geometry as ISO WKB. */
 struct rec {
-    int64_t row;                 /* 1-based position in the source */
-    char **vals;                 /* n_fields values, borrowed until the next read */
-    const unsigned char *wkb;    /* NULL when the feature has no geometry */
+    int64_t row;              /* 1-based position in the source */
+    char **vals;              /* n_fields values, borrowed until the next read */
+    const unsigned char *wkb; /* NULL when the feature has no geometry */
     size_t wkb_len;
+    const double *num;  /* numeric fields read as numbers (NULL: none) */
+    const char *is_num; /* per field: num[i] holds the value */
 };
-struct rec_src;                  /* an opened source */
+struct rec_src; /* an opened source */
+/* Field i goes to a numeric column: hand over the number, skip formatting it as text. */
+void rec_src_numeric_only(struct rec_src *rs, int i);
 /* Opens spec's file with GDAL (raw bytes for shapefiles), picks the layer, applies the filter and
  * assembles CAD drawings (closed polylines + text labels) and coordinate tables into records.
  * want is the catalog geometry type. ERR_IO / ERR_PARAM naming the file. */
@@ -186,8 +191,8 @@ void geomfix_free(struct geomfix *gf);
  * (GEOS STRUCTURE, collapsed parts dropped), promotes to the layer's type. Writes WKB to out,
  * the area (m2) or length (m) to *measure, a repair note to repaired ("" if none). Returns 0, or 1
  * with a rejection reason in why, or an error code < 0. */
-int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int swap, int src, int dst,
-                enum geom_type want, struct buf *out, double *measure, struct bbox *box,
+int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int swap, int src,
+                int dst, enum geom_type want, struct buf *out, double *measure, struct bbox *box,
                 char *repaired, size_t rn, char *why, size_t wn);
 
 #endif

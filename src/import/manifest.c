@@ -15,7 +15,8 @@ void manifest_fini(struct manifest *m)
     for (int i = 0; i < m->n_specs; i++) {
         struct src_spec *s = &m->specs[i];
         free(s->path), free(s->abs_path), free(s->filter), free(s->sheet);
-        for (int k = 0; k < s->n_rename; k++) free(s->rename_from[k]), free(s->rename_to[k]);
+        for (int k = 0; k < s->n_rename; k++)
+            free(s->rename_from[k]), free(s->rename_to[k]);
         free(s->rename_from), free(s->rename_to);
     }
     free(m->specs);
@@ -41,14 +42,16 @@ static int known_field(const struct layer_def *l, const char *name)
 static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, const char *dir,
                       const struct catalog *cat, struct err *err)
 {
-    static const char *const keys[] = {"path", "layer", "crs", "encoding", "rename", "values",
-                                       "defaults", "filter", "sheet", "note", NULL};
+    static const char *const keys[] = {"path",   "layer",  "crs",      "encoding",
+                                       "rename", "values", "defaults", "filter",
+                                       "sheet",  "note",   NULL};
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v)
     {
         int ok = 0;
-        for (int j = 0; keys[j]; j++) ok |= strcmp(k, keys[j]) == 0;
+        for (int j = 0; keys[j]; j++)
+            ok |= strcmp(k, keys[j]) == 0;
         if (!ok) return err_set(err, ERR_PARAM, "%s: sources[%d]: unknown key \"%s\"", mpath, i, k);
     }
     const char *path = json_string_value(json_object_get(o, "path"));
@@ -56,7 +59,8 @@ static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, c
     if (!path) return err_set(err, ERR_PARAM, "%s: sources[%d]: \"path\" missing", mpath, i);
     if (!layer) return err_set(err, ERR_PARAM, "%s: sources[%d]: \"layer\" missing", mpath, i);
     s->layer = catalog_layer(cat, layer);
-    if (!s->layer) return err_set(err, ERR_PARAM, "%s: sources[%d]: unknown layer \"%s\"", mpath, i, layer);
+    if (!s->layer)
+        return err_set(err, ERR_PARAM, "%s: sources[%d]: unknown layer \"%s\"", mpath, i, layer);
     s->path = str_dup(path);
     s->abs_path = join_path(dir, path);
     s->order = i;
@@ -67,7 +71,8 @@ static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, c
     const char *enc = json_string_value(json_object_get(o, "encoding"));
     if (enc) {
         if (text_enc_parse(enc, &s->enc))
-            return err_set(err, ERR_PARAM, "%s: sources[%d]: unknown encoding \"%s\"", mpath, i, enc);
+            return err_set(err, ERR_PARAM, "%s: sources[%d]: unknown encoding \"%s\"", mpath, i,
+                           enc);
         s->has_enc = 1;
     }
     const char *f = json_string_value(json_object_get(o, "filter"));
@@ -82,8 +87,8 @@ static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, c
         json_object_foreach(ren, k, v)
         {
             if (!json_is_string(v) || !known_field(s->layer, json_string_value(v)))
-                return err_set(err, ERR_PARAM, "%s: sources[%d]: rename %s: not a field of %s", mpath, i, k,
-                               s->layer->id);
+                return err_set(err, ERR_PARAM, "%s: sources[%d]: rename %s: not a field of %s",
+                               mpath, i, k, s->layer->id);
             s->rename_from[s->n_rename] = str_dup(k);
             s->rename_to[s->n_rename++] = str_dup(json_string_value(v));
         }
@@ -97,8 +102,8 @@ static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, c
         json_object_foreach(maps[m], k, v)
         {
             if (!known_field(s->layer, k))
-                return err_set(err, ERR_PARAM, "%s: sources[%d]: %s: \"%s\" is not a field of %s", mpath, i,
-                               m ? "defaults" : "values", k, s->layer->id);
+                return err_set(err, ERR_PARAM, "%s: sources[%d]: %s: \"%s\" is not a field of %s",
+                               mpath, i, m ? "defaults" : "values", k, s->layer->id);
         }
     }
     s->values = maps[0];
@@ -125,8 +130,10 @@ int manifest_load(struct manifest *m, const char *path, const struct catalog *ca
     m->batch_name = str_dup(b ? b : "import");
     char *dir = str_dup(path);
     char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash) *slash = 0;
-    else if (dir) dir[0] = 0;
+    if (slash)
+        *slash = 0;
+    else if (dir)
+        dir[0] = 0;
     m->specs = calloc(json_array_size(srcs), sizeof *m->specs);
     int rc = m->specs ? 0 : err_set(err, ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < json_array_size(srcs) && !rc; i++) {

@@ -15,14 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SAMPLE 2000
+#define SAMPLE     2000
 #define MAX_LISTED 200
 
 struct fieldinfo {
-    int target;            /* catalog field index, -1 unmapped */
+    int target; /* catalog field index, -1 unmapped */
     enum text_enc enc;
     double conf;
     struct text_detect det;
+};
+
+#define MEMO 32 /* coded values repeat: the last distinct ones per field, with their result */
+struct memo {
+    char *key, *out;
+    char how[64], unknown[128];
+    int unk;
 };
 
 struct srcstate {
@@ -36,11 +43,13 @@ struct srcstate {
     json_t *rep, *rejects, *repairs, *codes;
     int64_t read, written, rejected, repaired;
     /* one record's values, per catalog field */
-    int *vt;               /* 0 null, 1 int, 2 real, 3 text */
+    int *vt; /* 0 null, 1 int, 2 real, 3 text */
     int64_t *vi;
     double *vd;
     struct buf *vs;
     struct buf wkb, tmp;
+    struct memo *memo; /* MEMO per catalog field */
+    int *memo_next;
 };
 
 /* ---- sample pass ---- */
@@ -81,7 +90,9 @@ static int sample(struct batch *b, struct srcstate *s, struct crs_sample *smp, s
     int rc = 0, n = 0, cap_xy = 0;
     smp->geoms = calloc(200, sizeof(void *));
     enum geom_type t = s->l->geom;
-    smp->geom_dim = (t == GT_POINT || t == GT_MULTIPOINT) ? 0 : (t == GT_LINESTRING || t == GT_MULTILINESTRING) ? 1 : 2;
+    smp->geom_dim = (t == GT_POINT || t == GT_MULTIPOINT)             ? 0
+                    : (t == GT_LINESTRING || t == GT_MULTILINESTRING) ? 1
+                                                                      : 2;
     while (n < SAMPLE && (rc = rec_src_next(s->rs, &r, err)) == 1) {
         n++;
         for (int i = 0; i < s->nf; i++)
@@ -90,14 +101,17 @@ static int sample(struct batch *b, struct srcstate *s, struct crs_sample *smp, s
     }
     if (rc < 0) return -rc;
     rec_src_rewind(s->rs);
-    if (n == 0) return err_set(err, ERR_PARAM, "%s: no features%s", s->spec->path, s->spec->filter ? " (after the filter)" : "");
+    if (n == 0)
+        return err_set(err, ERR_PARAM, "%s: no features%s", s->spec->path,
+                       s->spec->filter ? " (after the filter)" : "");
     return 0;
 }
 
 static void free_sample(struct batch *b, struct crs_sample *smp)
 {
     GEOSContextHandle_t h = geo_geos(b->geo);
-    for (int i = 0; i < smp->n_geoms; i++) GEOSGeom_destroy_r(h, smp->geoms[i]);
+    for (int i = 0; i < smp->n_geoms; i++)
+        GEOSGeom_destroy_r(h, smp->geoms[i]);
     free(smp->geoms);
     free(smp->xy);
 }
@@ -106,11 +120,12 @@ static void free_sample(struct batch *b, struct crs_sample *smp)
 
 static int is_lineage(const char *name)
 {
-    return strcmp(name, "src_file") == 0 || strcmp(name, "src_crs") == 0 || strcmp(name, "src_encoding") == 0 ||
-           strcmp(name, "import_batch") == 0;
+    return strcmp(name, "src_file") == 0 || strcmp(name, "src_crs") == 0 ||
+           strcmp(name, "src_encoding") == 0 || strcmp(name, "import_batch") == 0;
 }
 
-static int match_field(const struct layer_def *l, const struct src_spec *spec, const char *raw, const char *name)
+static int match_field(const struct layer_def *l, const struct src_spec *spec, const char *raw,
+                       const char *name)
 {
     char *f = text_fold(name), *fr = text_fold(raw);
     int hit = -1;
@@ -228,8 +243,28 @@ static void code_stat(struct srcstate *s, const char *field, const char *how, co
     if (unknown[0]) count_in(json_object_get(f, "unknown"), unknown);
 }
 
-static int set_text_value(struct srcstate *s, int t, const char *v, char *why, size_t wn, struct batch *b,
-                          int64_t row)
+static int set_number(struct srcstate *s, int t, double d, char *why, size_t wn)
+{
+    const struct field_def *fd = &s->l->fields[t];
+    if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max)) {
+        snprintf(why, wn, "field %s: %g is outside [%g, %g]", fd->name, d,
+                 fd->has_min ? fd->min : -INFINITY, fd->has_max ? fd->max : INFINITY);
+        return 1;
+    }
+    if (fd->type == FT_INTEGER) {
+        if (fabs(d - round(d)) > 1e-9) {
+            snprintf(why, wn, "field %s: %g is not a whole number", fd->name, d);
+            return 1;
+        }
+        s->vt[t] = 1, s->vi[t] = (int64_t)llround(d);
+    } else {
+        s->vt[t] = 2, s->vd[t] = d;
+    }
+    return 0;
+}
+
+static int set_text_value(struct srcstate *s, int t, const char *v, char *why, size_t wn,
+                          struct batch *b, int64_t row)
 {
     const struct field_def *fd = &s->l->fields[t];
     buf_reset(&s->vs[t]);
@@ -243,21 +278,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
             snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
             return 1;
         }
-        if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max)) {
-            snprintf(why, wn, "field %s: %g is outside [%g, %g]", fd->name, d, fd->has_min ? fd->min : -INFINITY,
-                     fd->has_max ? fd->max : INFINITY);
-            return 1;
-        }
-        if (fd->type == FT_INTEGER) {
-            if (fabs(d - round(d)) > 1e-9) {
-                snprintf(why, wn, "field %s: %g is not a whole number", fd->name, d);
-                return 1;
-            }
-            s->vt[t] = 1, s->vi[t] = (int64_t)llround(d);
-        } else {
-            s->vt[t] = 2, s->vd[t] = d;
-        }
-        return 0;
+        return set_number(s, t, d, why, wn);
     }
     case FT_BOOLEAN: {
         int yes;
@@ -277,15 +298,33 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
         s->vt[t] = 3;
         return buf_puts(&s->vs[t], iso) ? -ERR_NOMEM : 0;
     }
-    default: break;
+    default:
+        break;
     }
     if (fd->codelist) {
-        char how[64], unknown[128];
-        int unk = attr_code(fd, v, &s->vs[t], how, sizeof how, unknown, sizeof unknown);
+        struct memo *m = NULL, *row_memo = &s->memo[t * MEMO];
+        for (int i = 0; i < MEMO && !m; i++)
+            if (row_memo[i].key && row_memo[i].key[0] == v[0] && strcmp(row_memo[i].key, v) == 0)
+                m = &row_memo[i];
+        if (!m) {
+            m = &row_memo[s->memo_next[t]];
+            s->memo_next[t] = (s->memo_next[t] + 1) % MEMO;
+            free(m->key), free(m->out);
+            struct buf o;
+            buf_init(&o);
+            m->unk = attr_code(fd, v, &o, m->how, sizeof m->how, m->unknown, sizeof m->unknown);
+            m->key = str_dup(v);
+            m->out = o.len ? buf_take(&o, NULL) : NULL; /* an empty buf_take is not a string */
+            buf_fini(&o);
+        }
+        if (m->out && buf_puts(&s->vs[t], m->out)) return -ERR_NOMEM;
+        int unk = m->unk;
+        const char *how = m->how, *unknown = m->unknown;
         code_stat(s, fd->name, how, unknown);
         if (unk) {
             char msg[256];
-            snprintf(msg, sizeof msg, "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s)", fd->name,
+            snprintf(msg, sizeof msg,
+                     "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s)", fd->name,
                      unknown, v, fd->codelist->id);
             batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
         }
@@ -307,19 +346,29 @@ static const char *mapped_value(struct srcstate *s, int t, const char *v, char *
     return NULL;
 }
 
-static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r, char *why, size_t wn)
+static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r, char *why,
+                       size_t wn)
 {
-    for (int t = 0; t < s->l->n_fields; t++) s->vt[t] = 0;
+    for (int t = 0; t < s->l->n_fields; t++)
+        s->vt[t] = 0;
     for (int i = 0; i < s->nf; i++) {
         int t = s->fi[i].target;
-        if (t < 0 || !r->vals[i]) continue;
+        if (t < 0) continue;
+        if (!r->vals[i] && r->is_num && r->is_num[i]) { /* a number for a numeric column */
+            int rc = set_number(s, t, r->num[i], why, wn);
+            if (rc) return rc;
+            continue;
+        }
+        if (!r->vals[i]) continue;
         buf_reset(&s->tmp);
         if (text_decode(r->vals[i], strlen(r->vals[i]), s->fi[i].enc, &s->tmp))
             text_decode(r->vals[i], strlen(r->vals[i]), ENC_CP1252, &s->tmp);
         char *v = s->tmp.data ? s->tmp.data : (char *)"";
-        while (*v == ' ') v++;
+        while (*v == ' ')
+            v++;
         size_t n = strlen(v);
-        while (n && (v[n - 1] == ' ' || v[n - 1] == '\r' || v[n - 1] == '\n')) v[--n] = 0;
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+            v[--n] = 0;
         char num[32];
         int rc = set_text_value(s, t, mapped_value(s, t, v, num), why, wn, b, r->row);
         if (rc) return rc;
@@ -333,8 +382,11 @@ static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r,
             if (t < 0 || s->vt[t]) continue;
             char num[32];
             const char *v = json_is_string(x) ? json_string_value(x)
-                            : json_is_integer(x) ? (snprintf(num, 32, "%lld", (long long)json_integer_value(x)), num)
-                            : json_is_real(x) ? (snprintf(num, 32, "%.17g", json_real_value(x)), num) : NULL;
+                            : json_is_integer(x)
+                                ? (snprintf(num, 32, "%lld", (long long)json_integer_value(x)), num)
+                            : json_is_real(x)
+                                ? (snprintf(num, 32, "%.17g", json_real_value(x)), num)
+                                : NULL;
             int rc = set_text_value(s, t, v, why, wn, b, r->row);
             if (rc) return rc;
         }
@@ -347,28 +399,48 @@ static void derive_key(struct srcstate *s)
 {
     int k = layer_field_index(s->l, "parcel_key"), c = layer_field_index(s->l, "commune_code"),
         sh = layer_field_index(s->l, "sheet_no"), p = layer_field_index(s->l, "parcel_no");
-    if (k < 0 || c < 0 || sh < 0 || p < 0 || s->vt[k] || s->vt[c] != 3 || s->vt[sh] != 1 || s->vt[p] != 1)
+    if (k < 0 || c < 0 || sh < 0 || p < 0 || s->vt[k] || s->vt[c] != 3 || s->vt[sh] != 1 ||
+        s->vt[p] != 1)
         return;
+    if (s->vi[sh] < 0 || s->vi[sh] > 999 || s->vi[p] < 0 || s->vi[p] > 9999)
+        return; /* no 3+4 digit key */
+    char digits[8];
+    long long sv = s->vi[sh], pv = s->vi[p];
+    for (int i = 2; i >= 0; i--)
+        digits[i] = (char)('0' + sv % 10), sv /= 10;
+    for (int i = 6; i >= 3; i--)
+        digits[i] = (char)('0' + pv % 10), pv /= 10;
+    digits[7] = 0;
     buf_reset(&s->vs[k]);
-    buf_printf(&s->vs[k], "%s%03lld%04lld", s->vs[c].data, (long long)s->vi[sh], (long long)s->vi[p]);
+    buf_append(&s->vs[k], s->vs[c].data, s->vs[c].len);
+    buf_puts(&s->vs[k], digits);
     s->vt[k] = 3;
 }
 
-static int bind_and_insert(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t fid, struct err *err)
+static int bind_and_insert(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t fid,
+                           struct err *err)
 {
     sqlite3_reset(ins);
     sqlite3_bind_int64(ins, 1, fid);
     for (int t = 0; t < s->l->n_fields; t++) {
         const char *name = s->l->fields[t].name;
         int col = t + 2;
-        if (strcmp(name, "src_file") == 0) sqlite3_bind_text(ins, col, s->spec->path, -1, SQLITE_STATIC);
-        else if (strcmp(name, "src_crs") == 0) sqlite3_bind_text(ins, col, s->crs.detected, -1, SQLITE_STATIC);
-        else if (strcmp(name, "src_encoding") == 0) sqlite3_bind_text(ins, col, s->layer_enc, -1, SQLITE_STATIC);
-        else if (strcmp(name, "import_batch") == 0) sqlite3_bind_text(ins, col, b->batch_id, -1, SQLITE_STATIC);
-        else if (s->vt[t] == 1) sqlite3_bind_int64(ins, col, s->vi[t]);
-        else if (s->vt[t] == 2) sqlite3_bind_double(ins, col, s->vd[t]);
-        else if (s->vt[t] == 3) sqlite3_bind_text(ins, col, s->vs[t].data, (int)s->vs[t].len, SQLITE_STATIC);
-        else sqlite3_bind_null(ins, col);
+        if (strcmp(name, "src_file") == 0)
+            sqlite3_bind_text(ins, col, s->spec->path, -1, SQLITE_STATIC);
+        else if (strcmp(name, "src_crs") == 0)
+            sqlite3_bind_text(ins, col, s->crs.detected, -1, SQLITE_STATIC);
+        else if (strcmp(name, "src_encoding") == 0)
+            sqlite3_bind_text(ins, col, s->layer_enc, -1, SQLITE_STATIC);
+        else if (strcmp(name, "import_batch") == 0)
+            sqlite3_bind_text(ins, col, b->batch_id, -1, SQLITE_STATIC);
+        else if (s->vt[t] == 1)
+            sqlite3_bind_int64(ins, col, s->vi[t]);
+        else if (s->vt[t] == 2)
+            sqlite3_bind_double(ins, col, s->vd[t]);
+        else if (s->vt[t] == 3)
+            sqlite3_bind_text(ins, col, s->vs[t].data, (int)s->vs[t].len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, col);
     }
     sqlite3_bind_blob(ins, s->l->n_fields + 2, s->wkb.data, (int)s->wkb.len, SQLITE_STATIC);
     if (sqlite3_step(ins) != SQLITE_DONE) return store_db_error(b->st, err, s->l->id);
@@ -391,8 +463,8 @@ static int reject(struct batch *b, struct srcstate *s, int64_t row, const char *
     return batch_finding(b, s->l->id, s->spec->path, row, "error", "rejected", why);
 }
 
-static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins, int64_t *fid,
-                      struct err *err)
+static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
+                      int64_t *fid, struct err *err)
 {
     char why[256] = "", fixed[160];
     int rc = fill_values(b, s, r, why, sizeof why);
@@ -400,8 +472,8 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
     if (rc) return reject(b, s, r->row, why);
     double measure;
     struct bbox box;
-    rc = geomfix_run(b->gf, r->wkb, r->wkb_len, s->crs.swap_xy, s->crs.srid, b->srid, s->l->geom, &s->wkb, &measure,
-                     &box, fixed, sizeof fixed, why, sizeof why);
+    rc = geomfix_run(b->gf, r->wkb, r->wkb_len, s->crs.swap_xy, s->crs.srid, b->srid, s->l->geom,
+                     &s->wkb, &measure, &box, fixed, sizeof fixed, why, sizeof why);
     if (rc < 0) return err_set(err, -rc, "out of memory");
     if (rc) return reject(b, s, r->row, why);
     derive_key(s);
@@ -438,7 +510,8 @@ static json_t *crs_json(const struct crs_decision *d)
     return o;
 }
 
-static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t *fid, struct err *err)
+static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t *fid,
+                  struct err *err)
 {
     struct rec r;
     int rc, more;
@@ -457,7 +530,11 @@ static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_
 
 static void state_fini(struct srcstate *s)
 {
-    for (int t = 0; s->vs && t < s->l->n_fields; t++) buf_fini(&s->vs[t]);
+    for (int t = 0; s->vs && t < s->l->n_fields; t++)
+        buf_fini(&s->vs[t]);
+    for (int i = 0; s->memo && i < s->l->n_fields * MEMO; i++)
+        free(s->memo[i].key), free(s->memo[i].out);
+    free(s->memo), free(s->memo_next);
     free(s->vs), free(s->vt), free(s->vi), free(s->vd), free(s->fi);
     buf_fini(&s->wkb), buf_fini(&s->tmp);
     rec_src_close(s->rs);
@@ -477,8 +554,12 @@ static int state_init(struct srcstate *s, const struct src_spec *spec, struct er
     s->vi = calloc((size_t)n, sizeof *s->vi);
     s->vd = calloc((size_t)n, sizeof *s->vd);
     s->vs = calloc((size_t)n, sizeof *s->vs);
-    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; i < s->nf; i++) text_detect_init(&s->fi[i].det);
+    s->memo = calloc((size_t)n * MEMO, sizeof *s->memo);
+    s->memo_next = calloc((size_t)n, sizeof *s->memo_next);
+    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs || !s->memo || !s->memo_next)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->nf; i++)
+        text_detect_init(&s->fi[i].det);
     buf_init(&s->wkb), buf_init(&s->tmp);
     return 0;
 }
@@ -493,12 +574,14 @@ static void finish_report(struct batch *b, struct srcstate *s)
     const char *keys[] = {"read", "written", "rejected", "repaired"};
     int64_t vals[] = {s->read, s->written, s->rejected, s->repaired};
     for (int i = 0; i < 4; i++)
-        json_object_set_new(lr, keys[i], json_integer(json_integer_value(json_object_get(lr, keys[i])) + vals[i]));
+        json_object_set_new(
+            lr, keys[i], json_integer(json_integer_value(json_object_get(lr, keys[i])) + vals[i]));
     json_array_append(json_object_get(lr, "sources"), s->rep);
     b->n_read += s->read, b->n_written += s->written, b->n_rejected += s->rejected;
 }
 
-int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid, struct err *err)
+int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid,
+                 struct err *err)
 {
     struct srcstate s;
     struct crs_sample smp;
@@ -515,8 +598,16 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
         if (spec->filter) json_object_set_new(s.rep, "filter", json_string(spec->filter));
         decide_encodings(&s);
         map_fields(&s);
+        for (int i = 0; i < s.nf; i++) {
+            int t = s.fi[i].target;
+            enum field_type ft = t >= 0 ? s.l->fields[t].type : FT_TEXT;
+            json_t *vm =
+                spec->values && t >= 0 ? json_object_get(spec->values, s.l->fields[t].name) : NULL;
+            if ((ft == FT_INTEGER || ft == FT_REAL) && !vm) rec_src_numeric_only(s.rs, i);
+        }
         batch_refresh_area(b, s.l);
-        if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING && strcmp(s.l->id, "cadastral_parcels"))
+        if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING &&
+            strcmp(s.l->id, "cadastral_parcels"))
             batch_refresh_ref(b);
         b->cx.want_public = strcmp(s.l->id, "public_facilities") == 0;
         rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);

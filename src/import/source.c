@@ -37,6 +37,10 @@ struct rec_src {
     /* streaming */
     OGRFeatureH feat;
     char **vals;
+    char *owned; /* vals[i] was allocated (not OGR's own string) */
+    int *ftype;  /* OGRFieldType per field */
+    double *num;
+    char *is_num, *num_only;
     unsigned char *wkb;
     size_t wkb_cap;
     int64_t row;
@@ -62,8 +66,9 @@ const char *rec_src_format(const struct rec_src *rs)
 
 const char *rec_src_mode(const struct rec_src *rs)
 {
-    return rs->mode == MODE_CAD ? "CAD drawing: closed polylines + text labels"
-           : rs->mode == MODE_TABLE ? "coordinate table" : "features";
+    return rs->mode == MODE_CAD     ? "CAD drawing: closed polylines + text labels"
+           : rs->mode == MODE_TABLE ? "coordinate table"
+                                    : "features";
 }
 
 void *rec_src_srs(const struct rec_src *rs)
@@ -80,7 +85,8 @@ int64_t rec_src_count(const struct rec_src *rs)
 static void free_strv(char **v, int n)
 {
     if (!v) return;
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -94,7 +100,10 @@ void rec_src_close(struct rec_src *rs)
     }
     free(rs->recs);
     free_strv(rs->names, rs->n_fields);
-    free_strv(rs->vals, rs->n_fields);
+    for (int i = 0; rs->vals && i < rs->n_fields; i++)
+        if (rs->owned[i]) free(rs->vals[i]);
+    free(rs->vals), free(rs->owned), free(rs->ftype), free(rs->num), free(rs->is_num),
+        free(rs->num_only);
     free(rs->wkb);
     if (rs->ds) GDALClose(rs->ds);
     free(rs);
@@ -136,7 +145,8 @@ static int is_closed_line(OGRGeometryH g)
     OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
     if (t != wkbLineString) return t == wkbPolygon || t == wkbMultiPolygon;
     int n = OGR_G_GetPointCount(g);
-    return n >= 4 && OGR_G_GetX(g, 0) == OGR_G_GetX(g, n - 1) && OGR_G_GetY(g, 0) == OGR_G_GetY(g, n - 1);
+    return n >= 4 && OGR_G_GetX(g, 0) == OGR_G_GetX(g, n - 1) &&
+           OGR_G_GetY(g, 0) == OGR_G_GetY(g, n - 1);
 }
 
 static int field_idx(OGRFeatureDefnH d, const char *name)
@@ -146,8 +156,8 @@ static int field_idx(OGRFeatureDefnH d, const char *name)
 
 /* Each label goes to the smallest polygon containing it (a sheet frame contains every label but
  * owns none), in label order; a polygon keeps the first label of each CAD layer. */
-static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys, const struct label *labels,
-                         int n_labels, struct err *err)
+static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys,
+                         const struct label *labels, int n_labels, struct err *err)
 {
     char ***vals = calloc((size_t)n_polys + 1, sizeof *vals);
     double *area = calloc((size_t)n_polys + 1, sizeof *area);
@@ -165,7 +175,8 @@ static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys, c
             if ((best < 0 || area[k] < area[best]) && OGR_G_Contains(polys[k], pt)) best = k;
         if (best < 0) continue;
         for (int f = 0; f < rs->n_fields; f++)
-            if (!vals[best][f] && strcmp(rs->names[f], labels[i].layer) == 0) vals[best][f] = str_dup(labels[i].text);
+            if (!vals[best][f] && strcmp(rs->names[f], labels[i].layer) == 0)
+                vals[best][f] = str_dup(labels[i].text);
     }
     OGR_G_DestroyGeometry(pt);
     for (int i = 0; i < n_polys && !rc; i++) {
@@ -178,7 +189,8 @@ static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys, c
         }
         vals[i] = NULL;
     }
-    for (int i = 0; vals && i < n_polys; i++) free_strv(vals[i], rs->n_fields);
+    for (int i = 0; vals && i < n_polys; i++)
+        free_strv(vals[i], rs->n_fields);
     free(vals), free(area);
     return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
@@ -189,7 +201,9 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
     OGRGeometryH *polys = NULL;
     int n_labels = 0, cap = 0, rc = 0, n_polys = 0, cap_polys = 0;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
+    /* DXF names a text's CAD layer "Layer"; DGN v7 has numbered levels instead */
     int f_text = field_idx(defn, "Text"), f_layer = field_idx(defn, "Layer");
+    if (f_layer < 0) f_layer = field_idx(defn, "Level");
     /* pass 1: every text entity, whatever the filter says */
     OGR_L_SetAttributeFilter(rs->lyr, NULL);
     OGR_L_ResetReading(rs->lyr);
@@ -208,9 +222,10 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
                 }
                 labels = l;
             }
-            labels[n_labels++] = (struct label){OGR_G_GetX(g, 0), OGR_G_GetY(g, 0),
-                                                str_dup(f_layer >= 0 ? OGR_F_GetFieldAsString(f, f_layer) : "TEXT"),
-                                                str_dup(OGR_F_GetFieldAsString(f, f_text))};
+            labels[n_labels++] =
+                (struct label){OGR_G_GetX(g, 0), OGR_G_GetY(g, 0),
+                               str_dup(f_layer >= 0 ? OGR_F_GetFieldAsString(f, f_layer) : "TEXT"),
+                               str_dup(OGR_F_GetFieldAsString(f, f_text))};
         }
         OGR_F_Destroy(f);
     }
@@ -222,7 +237,8 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
     }
     for (int i = 0; i < n_labels; i++) {
         int seen = 0;
-        for (int k = 0; k < rs->n_fields; k++) seen |= strcmp(rs->names[k], labels[i].layer) == 0;
+        for (int k = 0; k < rs->n_fields; k++)
+            seen |= strcmp(rs->names[k], labels[i].layer) == 0;
         if (!seen) rs->names[rs->n_fields++] = str_dup(labels[i].layer);
     }
     /* pass 2: closed polylines (through the manifest filter) with the labels inside them */
@@ -266,9 +282,11 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
     }
     rc = attach_labels(rs, polys, n_polys, labels, n_labels, err);
 done:
-    for (int i = 0; i < n_polys; i++) OGR_G_DestroyGeometry(polys[i]);
+    for (int i = 0; i < n_polys; i++)
+        OGR_G_DestroyGeometry(polys[i]);
     free(polys);
-    for (int i = 0; i < n_labels; i++) free(labels[i].layer), free(labels[i].text);
+    for (int i = 0; i < n_labels; i++)
+        free(labels[i].layer), free(labels[i].text);
     free(labels);
     return rc;
 }
@@ -284,17 +302,22 @@ static int name_in(const char *folded, const char *const *list)
 
 static int table_columns(struct rec_src *rs, int *cx, int *cy, int *corder)
 {
-    static const char *const xs[] = {"lon", "long", "lng", "longitude", "kinhdo", "x", "toadox", "xn",
-                                     "e", "easting", NULL};
-    static const char *const ys[] = {"lat", "latitude", "vido", "y", "toadoy", "ye", "n", "northing", NULL};
-    static const char *const os[] = {"moc", "stt", "thutu", "diem", "order", "vertex", "dinh", "sohieumoc", NULL};
+    static const char *const xs[] = {"lon",    "long", "lng", "longitude", "kinhdo", "x",
+                                     "toadox", "xn",   "e",   "easting",   NULL};
+    static const char *const ys[] = {"lat", "latitude", "vido",     "y", "toadoy",
+                                     "ye",  "n",        "northing", NULL};
+    static const char *const os[] = {"moc",    "stt",  "thutu",     "diem", "order",
+                                     "vertex", "dinh", "sohieumoc", NULL};
     *cx = *cy = *corder = -1;
     for (int i = 0; i < rs->n_fields; i++) {
         char *f = text_fold(rs->names[i]);
         if (!f) continue;
-        if (*cx < 0 && name_in(f, xs)) *cx = i;
-        else if (*cy < 0 && name_in(f, ys)) *cy = i;
-        else if (*corder < 0 && name_in(f, os)) *corder = i;
+        if (*cx < 0 && name_in(f, xs))
+            *cx = i;
+        else if (*cy < 0 && name_in(f, ys))
+            *cy = i;
+        else if (*corder < 0 && name_in(f, os))
+            *corder = i;
         free(f);
     }
     return *cx >= 0 && *cy >= 0 ? 0 : ERR_PARAM;
@@ -334,8 +357,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
 {
     int cx, cy, co;
     if (table_columns(rs, &cx, &cy, &co))
-        return err_set(err, ERR_PARAM, "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N)",
-                       spec->path);
+        return err_set(err, ERR_PARAM,
+                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N)", spec->path);
     int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
     int kc = polygons ? key_column(rs, spec->layer, cx, cy, co) : -1;
     OGR_L_ResetReading(rs->lyr);
@@ -374,7 +397,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
             int pick = -1;
             double best = 1e300;
             for (int j = i; j < n; j++) {
-                if (done[j] || !pts[j].vals[kc] || strcmp(pts[j].vals[kc], pts[i].vals[kc])) continue;
+                if (done[j] || !pts[j].vals[kc] || strcmp(pts[j].vals[kc], pts[i].vals[kc]))
+                    continue;
                 double o = j;
                 if (co >= 0 && pts[j].vals[co]) attr_parse_number(pts[j].vals[co], &o);
                 if (o < best) best = o, pick = j;
@@ -397,7 +421,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
         rc = add_rec(rs, vals, wkb, len);
         if (!rc) rs->recs[rs->n_recs - 1].row = pts[i].row;
     }
-    for (int i = 0; i < n; i++) free_strv(pts[i].vals, rs->n_fields), free(pts[i].wkb);
+    for (int i = 0; i < n; i++)
+        free_strv(pts[i].vals, rs->n_fields), free(pts[i].wkb);
     free(pts);
     free(done);
     return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
@@ -405,12 +430,15 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
 
 /* ---- open ---- */
 
+static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err);
+
 static int pick_layer(struct rec_src *rs, const struct src_spec *spec, struct err *err)
 {
     int n = GDALDatasetGetLayerCount(rs->ds);
     if (spec->sheet) {
         rs->lyr = GDALDatasetGetLayerByName(rs->ds, spec->sheet);
-        if (!rs->lyr) return err_set(err, ERR_PARAM, "%s: no layer or sheet \"%s\"", spec->path, spec->sheet);
+        if (!rs->lyr)
+            return err_set(err, ERR_PARAM, "%s: no layer or sheet \"%s\"", spec->path, spec->sheet);
         return 0;
     }
     if (n < 1) return err_set(err, ERR_PARAM, "%s: no layers in this file", spec->path);
@@ -440,13 +468,15 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
                      CPLGetLastErrorMsg()[0] ? ": " : "", CPLGetLastErrorMsg());
         goto fail;
     }
-    snprintf(rs->format, sizeof rs->format, "%s", GDALGetDriverShortName(GDALGetDatasetDriver(rs->ds)));
+    snprintf(rs->format, sizeof rs->format, "%s",
+             GDALGetDriverShortName(GDALGetDatasetDriver(rs->ds)));
     if ((rc = pick_layer(rs, spec, err))) goto fail;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
     int cad = str_ieq(rs->format, "DXF") || str_ieq(rs->format, "DGN");
     int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
-    rs->mode = cad && polygons ? MODE_CAD
-               : OGR_L_GetGeomType(rs->lyr) == wkbNone ? MODE_TABLE : MODE_FEATURES;
+    rs->mode = cad && polygons                         ? MODE_CAD
+               : OGR_L_GetGeomType(rs->lyr) == wkbNone ? MODE_TABLE
+                                                       : MODE_FEATURES;
     if (rs->mode != MODE_CAD) {
         rs->n_fields = OGR_FD_GetFieldCount(defn);
         rs->names = calloc((size_t)rs->n_fields + 1, sizeof(char *));
@@ -460,8 +490,10 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
             rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
             goto fail;
         }
-        if (rs->mode == MODE_TABLE) rc = read_table(rs, spec, want, err);
-        else rs->vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
+        if (rs->mode == MODE_TABLE)
+            rc = read_table(rs, spec, want, err);
+        else
+            rc = stream_arrays(rs, defn, err);
     }
     if (rc) goto fail;
     *out = rs;
@@ -469,6 +501,48 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
 fail:
     rec_src_close(rs);
     return rc;
+}
+
+void rec_src_numeric_only(struct rec_src *rs, int i)
+{
+    if (rs->mode == MODE_FEATURES && i >= 0 && i < rs->n_fields) rs->num_only[i] = 1;
+}
+
+static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err)
+{
+    size_t n = (size_t)rs->n_fields + 1;
+    rs->vals = calloc(n, sizeof(char *));
+    rs->owned = calloc(n, 1);
+    rs->ftype = calloc(n, sizeof(int));
+    rs->num = calloc(n, sizeof(double));
+    rs->is_num = calloc(n, 1);
+    rs->num_only = calloc(n, 1);
+    if (!rs->vals || !rs->owned || !rs->ftype || !rs->num || !rs->is_num || !rs->num_only)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < rs->n_fields; i++)
+        rs->ftype[i] = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i));
+    return 0;
+}
+
+/* One field of the current feature: strings are borrowed from OGR, numbers read as numbers. */
+static void read_field(struct rec_src *rs, int i)
+{
+    if (rs->owned[i]) free(rs->vals[i]);
+    rs->vals[i] = NULL, rs->owned[i] = 0, rs->is_num[i] = 0;
+    if (!OGR_F_IsFieldSetAndNotNull(rs->feat, i)) return;
+    int t = rs->ftype[i];
+    if (t == OFTInteger || t == OFTInteger64 || t == OFTReal) {
+        rs->num[i] = t == OFTReal ? OGR_F_GetFieldAsDouble(rs->feat, i)
+                                  : (double)OGR_F_GetFieldAsInteger64(rs->feat, i);
+        rs->is_num[i] = 1;
+        if (rs->num_only[i]) return;
+    }
+    if (t == OFTString) {
+        rs->vals[i] = (char *)OGR_F_GetFieldAsString(rs->feat, i);
+    } else {
+        rs->vals[i] = str_dup(OGR_F_GetFieldAsString(rs->feat, i));
+        rs->owned[i] = 1;
+    }
 }
 
 void rec_src_rewind(struct rec_src *rs)
@@ -485,20 +559,23 @@ int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
     if (rs->mode != MODE_FEATURES) {
         if (rs->next >= rs->n_recs) return 0;
         struct mrec *m = &rs->recs[rs->next++];
-        *r = (struct rec){m->row, m->vals, m->wkb, m->wkb_len};
+        *r = (struct rec){m->row, m->vals, m->wkb, m->wkb_len, NULL, NULL};
         return 1;
+    }
+    for (int i = 0; i < rs->n_fields; i++) { /* strings borrowed from the feature go with it */
+        if (rs->owned[i]) free(rs->vals[i]);
+        rs->vals[i] = NULL, rs->owned[i] = 0;
     }
     if (rs->feat) OGR_F_Destroy(rs->feat);
     rs->feat = OGR_L_GetNextFeature(rs->lyr);
     if (!rs->feat) return 0;
     rs->row++;
-    for (int i = 0; i < rs->n_fields; i++) {
-        free(rs->vals[i]);
-        rs->vals[i] = OGR_F_IsFieldSetAndNotNull(rs->feat, i) ? str_dup(OGR_F_GetFieldAsString(rs->feat, i))
-                                                              : NULL;
-    }
+    for (int i = 0; i < rs->n_fields; i++)
+        read_field(rs, i);
     r->row = rs->row;
     r->vals = rs->vals;
+    r->num = rs->num;
+    r->is_num = rs->is_num;
     r->wkb = NULL;
     r->wkb_len = 0;
     OGRGeometryH g = OGR_F_GetGeometryRef(rs->feat);

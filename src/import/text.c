@@ -46,15 +46,32 @@ static void shape_of(const struct vn_letter *l, struct shape *s)
     if (c == 'd' && (*v == 'd' || *v == 'D')) s->base = 'D', v++;
     for (; *v; v++) {
         switch (*v) {
-        case '^': s->base = c == 'a' ? '2' : c == 'e' ? '3' : '4'; break;
-        case '(': s->base = '1'; break;
-        case '+': s->base = c == 'o' ? '5' : '6'; break;
-        case '\'': s->tone = 1; break;
-        case '`': s->tone = 2; break;
-        case '?': s->tone = 3; break;
-        case '~': s->tone = 4; break;
-        case '.': s->tone = 5; break;
-        default: break;
+        case '^':
+            s->base = c == 'a' ? '2' : c == 'e' ? '3' : '4';
+            break;
+        case '(':
+            s->base = '1';
+            break;
+        case '+':
+            s->base = c == 'o' ? '5' : '6';
+            break;
+        case '\'':
+            s->tone = 1;
+            break;
+        case '`':
+            s->tone = 2;
+            break;
+        case '?':
+            s->tone = 3;
+            break;
+        case '~':
+            s->tone = 4;
+            break;
+        case '.':
+            s->tone = 5;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -68,8 +85,10 @@ static void build_tables(void)
             int lower = utf8proc_tolower((utf8proc_int32_t)l->cp) == (utf8proc_int32_t)l->cp;
             if (lower != pass) continue;
             if (l->n_tcvn3 == 1) tcvn3_map[l->tcvn3[0]] = l->cp;
-            if (l->n_vni == 2) vni_pair[l->vni[0]][l->vni[1]] = (uint16_t)(i + 1);
-            else vni_single[l->vni[0]] = (uint16_t)(i + 1);
+            if (l->n_vni == 2)
+                vni_pair[l->vni[0]][l->vni[1]] = (uint16_t)(i + 1);
+            else
+                vni_single[l->vni[0]] = (uint16_t)(i + 1);
         }
     for (int i = 0; i < VN_N_LETTERS; i++) {
         shape_of(&vn_letters[i], &shapes[i]);
@@ -90,16 +109,19 @@ static const struct shape *shape_find(uint32_t cp)
         int mid = (lo + hi) / 2;
         const struct shape *s = &shapes[shape_by_cp[mid]];
         if (s->cp == cp) return s;
-        if (s->cp < cp) lo = mid + 1;
-        else hi = mid - 1;
+        if (s->cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return NULL;
 }
 
 /* ---- names ---- */
 
-static const char *const enc_names[ENC_N] = {"ASCII", "UTF-8",  "UTF-8 NFD", "UTF-8 double-encoded",
-                                             "TCVN3", "VNI-Windows", "CP1258", "VIQR", "CP1252"};
+static const char *const enc_names[ENC_N] = {
+    "ASCII",  "UTF-8", "UTF-8 NFD", "UTF-8 double-encoded", "TCVN3", "VNI-Windows",
+    "CP1258", "VIQR",  "CP1252"};
 
 const char *text_enc_name(enum text_enc e)
 {
@@ -111,13 +133,26 @@ int text_enc_parse(const char *s, enum text_enc *out)
     static const struct {
         const char *name;
         enum text_enc e;
-    } names[] = {{"ascii", ENC_ASCII},    {"utf-8", ENC_UTF8},       {"utf8", ENC_UTF8},
-                 {"nfd", ENC_NFD},        {"utf-8 nfd", ENC_NFD},    {"tcvn3", ENC_TCVN3},
-                 {"abc", ENC_TCVN3},      {"tcvn5712-1", ENC_TCVN3}, {"vni", ENC_VNI},
-                 {"vni-windows", ENC_VNI}, {"vni-win", ENC_VNI},     {"cp1258", ENC_CP1258},
-                 {"1258", ENC_CP1258},    {"windows-1258", ENC_CP1258}, {"viqr", ENC_VIQR},
-                 {"cp1252", ENC_CP1252},  {"1252", ENC_CP1252},     {"latin1", ENC_CP1252},
-                 {"double-utf-8", ENC_DOUBLE_UTF8}, {"utf-8 double-encoded", ENC_DOUBLE_UTF8}};
+    } names[] = {{"ascii", ENC_ASCII},
+                 {"utf-8", ENC_UTF8},
+                 {"utf8", ENC_UTF8},
+                 {"nfd", ENC_NFD},
+                 {"utf-8 nfd", ENC_NFD},
+                 {"tcvn3", ENC_TCVN3},
+                 {"abc", ENC_TCVN3},
+                 {"tcvn5712-1", ENC_TCVN3},
+                 {"vni", ENC_VNI},
+                 {"vni-windows", ENC_VNI},
+                 {"vni-win", ENC_VNI},
+                 {"cp1258", ENC_CP1258},
+                 {"1258", ENC_CP1258},
+                 {"windows-1258", ENC_CP1258},
+                 {"viqr", ENC_VIQR},
+                 {"cp1252", ENC_CP1252},
+                 {"1252", ENC_CP1252},
+                 {"latin1", ENC_CP1252},
+                 {"double-utf-8", ENC_DOUBLE_UTF8},
+                 {"utf-8 double-encoded", ENC_DOUBLE_UTF8}};
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (s && strcasecmp(s, names[i].name) == 0) {
             *out = names[i].e;
@@ -159,9 +194,27 @@ static int put_cp(struct buf *b, uint32_t cp)
 }
 
 /* Appends NFC of valid UTF-8 s to out. */
+/* Precomposed Latin and Vietnamese text without combining marks is already NFC: the common case,
+ * checked without utf8proc's allocation (code points below U+0300 or in U+1E00..U+1EFF). */
+static int quick_nfc(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
+        if (n <= 0 || !(cp < 0x300 || (cp >= 0x1E00 && cp <= 0x1EFF))) return 0;
+        p += n;
+    }
+    return 1;
+}
+
 static int put_nfc(struct buf *out, const char *s, size_t len)
 {
-    if (!has_high(s, len)) return buf_append(out, s, len);
+    if (!has_high(s, len) || quick_nfc(s, len)) return buf_append(out, s, len);
     utf8proc_uint8_t *r = NULL;
     utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &r,
                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
@@ -175,7 +228,8 @@ static int is_nfc(const char *s, size_t len)
 {
     struct buf b;
     buf_init(&b);
-    int same = put_nfc(&b, s, len) == 0 && b.len == len && memcmp(b.data ? b.data : "", s, len) == 0;
+    int same =
+        put_nfc(&b, s, len) == 0 && b.len == len && memcmp(b.data ? b.data : "", s, len) == 0;
     buf_fini(&b);
     return same;
 }
@@ -236,13 +290,16 @@ static int dec_tcvn3(const unsigned char *p, size_t len, struct buf *out)
     }
     for (size_t i = 0; i < len; i++) {
         from_high[i] = p[i] >= 0x80 && tcvn3_map[p[i]];
-        cps[i] = p[i] < 0x80 ? p[i] : tcvn3_map[p[i]] ? tcvn3_map[p[i]] : vn_cp1252_high[p[i] - 0x80];
+        cps[i] = p[i] < 0x80       ? p[i]
+                 : tcvn3_map[p[i]] ? tcvn3_map[p[i]]
+                                   : vn_cp1252_high[p[i] - 0x80];
         if (!cps[i]) cps[i] = 0xFFFD;
     }
     int rc = 0;
     for (size_t i = 0; i < len && !rc; i++) {
         uint32_t cp = cps[i];
-        if (from_high[i] && tcvn3_caps(cps, len, i)) cp = (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
+        if (from_high[i] && tcvn3_caps(cps, len, i))
+            cp = (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
         rc = put_cp(out, cp);
     }
     free(cps);
@@ -305,7 +362,8 @@ static int dec_viqr(const char *s, size_t len, struct buf *out)
             for (int k = 0; k < VN_N_LETTERS; k++) {
                 const char *v = vn_letters[k].viqr;
                 size_t n = strlen(v);
-                if (n > best_len && n <= len - i && memcmp(v, s + i, n) == 0) best = k, best_len = n;
+                if (n > best_len && n <= len - i && memcmp(v, s + i, n) == 0)
+                    best = k, best_len = n;
             }
         }
         if (best >= 0) {
@@ -333,7 +391,8 @@ int text_decode(const char *s, size_t len, enum text_enc e, struct buf *out)
     case ENC_VIQR:
         if (high) return valid ? put_nfc(out, s, len) : ERR_PARAM;
         return dec_viqr(s, len, out);
-    default: break;
+    default:
+        break;
     }
     struct buf bytes;
     buf_init(&bytes);
@@ -350,12 +409,21 @@ int text_decode(const char *s, size_t len, enum text_enc e, struct buf *out)
     int rc;
     switch (e) {
     case ENC_DOUBLE_UTF8:
-        rc = valid && text_utf8_valid((const char *)p, n) ? put_nfc(out, (const char *)p, n) : ERR_PARAM;
+        rc = valid && text_utf8_valid((const char *)p, n) ? put_nfc(out, (const char *)p, n)
+                                                          : ERR_PARAM;
         break;
-    case ENC_TCVN3: rc = dec_tcvn3(p, n, out); break;
-    case ENC_VNI: rc = dec_vni(p, n, out); break;
-    case ENC_CP1258: rc = dec_8bit(p, n, vn_cp1258_high, out); break;
-    default: rc = dec_8bit(p, n, vn_cp1252_high, out); break;
+    case ENC_TCVN3:
+        rc = dec_tcvn3(p, n, out);
+        break;
+    case ENC_VNI:
+        rc = dec_vni(p, n, out);
+        break;
+    case ENC_CP1258:
+        rc = dec_8bit(p, n, vn_cp1258_high, out);
+        break;
+    default:
+        rc = dec_8bit(p, n, vn_cp1252_high, out);
+        break;
     }
     buf_fini(&bytes);
     return rc;
@@ -372,21 +440,22 @@ static int in_list(const char *s, size_t n, const char *const *list)
 
 static int syllable_shape_ok(const char *sh, size_t n, int tone)
 {
-    static const char *const onsets[] = {"ngh", "ng", "nh", "ch", "gh", "gi", "kh", "ph", "qu",
-                                         "th",  "tr", "b",  "c",  "d",  "D",  "g",  "h",  "k",
-                                         "l",   "m",  "n",  "p",  "r",  "s",  "t",  "v",  "x",
-                                         ""};
+    static const char *const onsets[] = {
+        "ngh", "ng", "nh", "ch", "gh", "gi", "kh", "ph", "qu", "th", "tr", "b", "c", "d",
+        "D",   "g",  "h",  "k",  "l",  "m",  "n",  "p",  "r",  "s",  "t",  "v", "x", ""};
     static const char *const nuclei[] = {
-        "a",  "1",  "2",  "e",  "3",  "i",  "o",  "4",  "5",  "u",  "6",  "y",  "ai", "ao",
-        "au", "ay", "2u", "2y", "eo", "3u", "ia", "i3", "iu", "oa", "o1", "oe", "oi", "4i",
-        "5i", "oo", "ua", "u2", "u3", "ui", "u4", "u5", "6a", "6i", "6u", "65", "uy", "y3",
-        "oai", "oay", "oeo", "u2y", "u4i", "65i", "65u", "uya", "uy3", "uyu", "i3u", "y3u", NULL};
+        "a",   "1",   "2",   "e",   "3",   "i",   "o",   "4",   "5",   "u",   "6",
+        "y",   "ai",  "ao",  "au",  "ay",  "2u",  "2y",  "eo",  "3u",  "ia",  "i3",
+        "iu",  "oa",  "o1",  "oe",  "oi",  "4i",  "5i",  "oo",  "ua",  "u2",  "u3",
+        "ui",  "u4",  "u5",  "6a",  "6i",  "6u",  "65",  "uy",  "y3",  "oai", "oay",
+        "oeo", "u2y", "u4i", "65i", "65u", "uya", "uy3", "uyu", "i3u", "y3u", NULL};
     static const char *const codas[] = {"", "c", "ch", "m", "n", "ng", "nh", "p", "t", NULL};
     for (size_t o = 0; o < ARRAY_LEN(onsets); o++) {
         size_t on = strlen(onsets[o]);
         if (on > n || memcmp(sh, onsets[o], on) != 0) continue;
         size_t v = on;
-        while (v < n && strchr("a12e3io45u6y", sh[v])) v++;
+        while (v < n && strchr("a12e3io45u6y", sh[v]))
+            v++;
         if (v == on) continue;
         if (!in_list(sh + on, v - on, nuclei)) continue;
         if (!in_list(sh + v, n - v, codas)) continue;
@@ -490,8 +559,7 @@ static int viqr_signature(const char *s, size_t len)
     int hits = 0;
     for (size_t i = 1; i < len; i++) {
         char c = s[i];
-        if (strchr("'`?~.^(+", c) && (is_vowel_ascii(s[i - 1]) || strchr("^(+", s[i - 1])))
-            hits++;
+        if (strchr("'`?~.^(+", c) && (is_vowel_ascii(s[i - 1]) || strchr("^(+", s[i - 1]))) hits++;
         if ((c == 'd' || c == 'D') && (s[i - 1] == 'd' || s[i - 1] == 'D') &&
             (i < 2 || !isalnum((unsigned char)s[i - 2])))
             hits++;
@@ -527,11 +595,13 @@ void text_detect_add(struct text_detect *d, const char *s, size_t len)
     d->n_nonascii++;
     int valid = text_utf8_valid(s, len);
     if (valid && !is_nfc(s, len)) d->n_nfd++;
-    static const enum text_enc cands[] = {ENC_UTF8,   ENC_DOUBLE_UTF8, ENC_TCVN3,
-                                          ENC_VNI,    ENC_CP1258,      ENC_CP1252};
+    static const enum text_enc cands[] = {ENC_UTF8, ENC_DOUBLE_UTF8, ENC_TCVN3,
+                                          ENC_VNI,  ENC_CP1258,      ENC_CP1252};
     for (size_t i = 0; i < ARRAY_LEN(cands); i++) {
-        if (cands[i] == ENC_UTF8 && !valid) d->impossible[ENC_UTF8] = 1;
-        else score_as(d, cands[i], s, len);
+        if (cands[i] == ENC_UTF8 && !valid)
+            d->impossible[ENC_UTF8] = 1;
+        else
+            score_as(d, cands[i], s, len);
     }
 }
 
@@ -548,8 +618,8 @@ enum text_enc text_detect_result(const struct text_detect *d, double *confidence
         return ENC_ASCII;
     }
     /* order = preference on ties */
-    static const enum text_enc order[] = {ENC_UTF8, ENC_CP1258, ENC_TCVN3, ENC_VNI,
-                                          ENC_DOUBLE_UTF8, ENC_CP1252};
+    static const enum text_enc order[] = {ENC_UTF8, ENC_CP1258,      ENC_TCVN3,
+                                          ENC_VNI,  ENC_DOUBLE_UTF8, ENC_CP1252};
     enum text_enc best = ENC_CP1252;
     double best_score = -1;
     for (size_t i = 0; i < ARRAY_LEN(order); i++) {

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define OVERLAP_M2 1.0
-#define GAP_MAX_M2 50.0
-#define GAP_MIN_M2 0.01
+#define OVERLAP_M2  1.0
+#define GAP_MAX_M2  50.0
+#define GAP_MIN_M2  0.01
 #define MAX_PARCELS 50000
 
 struct topo {
@@ -35,8 +35,8 @@ static void visit(void *item, void *ud)
     if (x) GEOSArea_r(t->h, x, &a);
     if (a > OVERLAP_M2) {
         char msg[160];
-        snprintf(msg, sizeof msg, "parcels fid %lld and %lld overlap by %.1f m2", (long long)t->fid[t->self],
-                 (long long)t->fid[j], a);
+        snprintf(msg, sizeof msg, "parcels fid %lld and %lld overlap by %.1f m2",
+                 (long long)t->fid[t->self], (long long)t->fid[j], a);
         batch_finding(t->b, t->l->id, "", 0, "warning", "overlap", msg);
         t->n_overlaps++;
     }
@@ -45,7 +45,8 @@ static void visit(void *item, void *ud)
 
 static int gaps(struct topo *t)
 {
-    GEOSGeometry *coll = GEOSGeom_createCollection_r(t->h, GEOS_GEOMETRYCOLLECTION, t->g, (unsigned)t->n);
+    GEOSGeometry *coll =
+        GEOSGeom_createCollection_r(t->h, GEOS_GEOMETRYCOLLECTION, t->g, (unsigned)t->n);
     if (!coll) return 0;
     GEOSGeometry *u = GEOSUnaryUnion_r(t->h, coll);
     int n_gaps = 0;
@@ -53,14 +54,18 @@ static int gaps(struct topo *t)
         const GEOSGeometry *p = GEOSGetGeometryN_r(t->h, u, i);
         for (int k = 0; k < GEOSGetNumInteriorRings_r(t->h, p); k++) {
             const GEOSGeometry *ring = GEOSGetInteriorRingN_r(t->h, p, k);
-            GEOSGeometry *hole = GEOSGeom_createPolygon_r(t->h, GEOSGeom_clone_r(t->h, ring), NULL, 0);
+            GEOSGeometry *hole =
+                GEOSGeom_createPolygon_r(t->h, GEOSGeom_clone_r(t->h, ring), NULL, 0);
             double a = 0, x = 0, y = 0;
             if (hole) GEOSArea_r(t->h, hole, &a);
             if (hole && a > GAP_MIN_M2 && a < GAP_MAX_M2) {
                 GEOSGeometry *c = GEOSGetCentroid_r(t->h, hole);
-                if (c) GEOSGeomGetX_r(t->h, c, &x), GEOSGeomGetY_r(t->h, c, &y), GEOSGeom_destroy_r(t->h, c);
+                if (c)
+                    GEOSGeomGetX_r(t->h, c, &x), GEOSGeomGetY_r(t->h, c, &y),
+                        GEOSGeom_destroy_r(t->h, c);
                 char msg[160];
-                snprintf(msg, sizeof msg, "gap of %.2f m2 between parcels near %.2f, %.2f", a, x, y);
+                snprintf(msg, sizeof msg, "gap of %.2f m2 between parcels near %.2f, %.2f", a, x,
+                         y);
                 batch_finding(t->b, t->l->id, "", 0, "warning", "gap", msg);
                 n_gaps++;
             }
@@ -81,7 +86,8 @@ int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err
     json_t *lr = report_layer(b, l), *top = json_object();
     json_object_set_new(lr, "topology", top);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, "SELECT fid, AsBinary(geom) FROM cadastral_parcels ORDER BY fid", -1, &s, NULL))
+    if (sqlite3_prepare_v2(b->db, "SELECT fid, AsBinary(geom) FROM cadastral_parcels ORDER BY fid",
+                           -1, &s, NULL))
         return 0;
     GEOSWKBReader *rd = GEOSWKBReader_create_r(t.h);
     int cap = 0, too_many = 0;
@@ -90,7 +96,8 @@ int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err
             too_many = 1;
             break;
         }
-        GEOSGeometry *g = GEOSWKBReader_read_r(t.h, rd, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        GEOSGeometry *g = GEOSWKBReader_read_r(t.h, rd, sqlite3_column_blob(s, 1),
+                                               (size_t)sqlite3_column_bytes(s, 1));
         if (!g) continue;
         if (t.n == cap) {
             cap = cap ? cap * 2 : 1024;
@@ -106,15 +113,18 @@ int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err
         json_object_set_new(top, "skipped", json_string("more than 50000 parcels"));
     } else {
         GEOSSTRtree *tree = GEOSSTRtree_create_r(t.h, 10);
-        for (int i = 0; i < t.n; i++) GEOSSTRtree_insert_r(t.h, tree, t.g[i], (void *)(intptr_t)i);
-        for (t.self = 0; t.self < t.n; t.self++) GEOSSTRtree_query_r(t.h, tree, t.g[t.self], visit, &t);
+        for (int i = 0; i < t.n; i++)
+            GEOSSTRtree_insert_r(t.h, tree, t.g[i], (void *)(intptr_t)i);
+        for (t.self = 0; t.self < t.n; t.self++)
+            GEOSSTRtree_query_r(t.h, tree, t.g[t.self], visit, &t);
         GEOSSTRtree_destroy_r(t.h, tree);
         json_object_set_new(top, "overlap_tolerance_m2", json_real(OVERLAP_M2));
         json_object_set_new(top, "overlaps", json_integer(t.n_overlaps));
         json_object_set_new(top, "gap_max_m2", json_real(GAP_MAX_M2));
         json_object_set_new(top, "gaps", json_integer(gaps(&t)));
     }
-    for (int i = 0; i < t.n; i++) GEOSGeom_destroy_r(t.h, t.g[i]);
+    for (int i = 0; i < t.n; i++)
+        GEOSGeom_destroy_r(t.h, t.g[i]);
     free(t.g), free(t.fid);
     return 0;
 }

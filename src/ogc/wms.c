@@ -56,8 +56,8 @@ void wms_free_styles(struct wms_map *m)
 
 /* Picks the style of one layer: from SLD_BODY (by layer, and by name when given), else the
  * registry. */
-static int pick_style(const struct request *req, struct wms_map *m,
-                      const struct layer_def *layer, const char *name, struct err *err)
+static int pick_style(const struct request *req, struct wms_map *m, const struct layer_def *layer,
+                      const char *name, struct err *err)
 {
     const struct style *s = NULL;
     for (int i = 0; i < m->n_sld && !s; i++)
@@ -104,7 +104,8 @@ int wms_parse_layers(const struct request *req, const char *layers_param, struct
     const char *lp = req_arg_ci(req, layers_param);
     const char *sp = req_arg_ci(req, "STYLES");
     int n_names = 1;
-    for (const char *p = lp ? lp : ""; *p; p++) n_names += *p == ',';
+    for (const char *p = lp ? lp : ""; *p; p++)
+        n_names += *p == ',';
     m->layers = calloc((size_t)(n_names + m->n_sld + 1), sizeof *m->layers);
     if (!m->layers) return err_set(err, ERR_NOMEM, "out of memory");
     if ((!lp || !*lp) && m->n_sld) { /* SLD_BODY alone names the layers */
@@ -112,9 +113,10 @@ int wms_parse_layers(const struct request *req, const char *layers_param, struct
             m->layers[m->n_layers++] = (struct render_layer){m->sld[i]->layer, m->sld[i]};
         return 0;
     }
-    if (!lp || !*lp) return wms_fail(err, "LayerNotDefined", layers_param, "missing %s",
-                                     layers_param);
-    if (n_names > 64) return wms_fail(err, "InvalidParameterValue", layers_param, "too many layers");
+    if (!lp || !*lp)
+        return wms_fail(err, "LayerNotDefined", layers_param, "missing %s", layers_param);
+    if (n_names > 64)
+        return wms_fail(err, "InvalidParameterValue", layers_param, "too many layers");
     char *names = str_dup(lp), *styles = str_dup(sp ? sp : "");
     int rc = 0, n_styles = 0;
     char *save1 = NULL, *save2 = NULL, *sv = styles;
@@ -174,7 +176,8 @@ int wms_parse_bbox(const struct request *req, int version, int srid, struct bbox
     int n = 0;
     for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (n == 4 || str_to_double(t, &d[n]) || !isfinite(d[n]))
-            return wms_fail(err, "InvalidParameterValue", "BBOX", "BBOX wants 4 numbers: \"%s\"", v);
+            return wms_fail(err, "InvalidParameterValue", "BBOX", "BBOX wants 4 numbers: \"%s\"",
+                            v);
         n++;
     }
     if (n != 4) return wms_fail(err, "InvalidParameterValue", "BBOX", "BBOX wants 4 numbers");
@@ -229,8 +232,10 @@ static int parse_color(const char *v, uint32_t *out)
 {
     if (!v) return 0;
     const char *h = v;
-    if (h[0] == '0' && (h[1] == 'x' || h[1] == 'X')) h += 2;
-    else if (h[0] == '#') h++;
+    if (h[0] == '0' && (h[1] == 'x' || h[1] == 'X'))
+        h += 2;
+    else if (h[0] == '#')
+        h++;
     if (strlen(h) != 6) return -1;
     char *end;
     unsigned long c = strtoul(h, &end, 16);
@@ -255,7 +260,8 @@ int wms_parse_map(struct request *req, const char *layers_param, struct render_r
     if (rc) return rc;
     const char *t = req_arg_ci(req, "TRANSPARENT");
     if (t && !str_ieq(t, "TRUE") && !str_ieq(t, "FALSE"))
-        return wms_fail(err, "InvalidParameterValue", "TRANSPARENT", "TRANSPARENT is TRUE or FALSE");
+        return wms_fail(err, "InvalidParameterValue", "TRANSPARENT",
+                        "TRANSPARENT is TRUE or FALSE");
     rq->transparent = t && str_ieq(t, "TRUE");
     if (parse_color(req_arg_ci(req, "BGCOLOR"), &rq->bgcolor))
         return wms_fail(err, "InvalidParameterValue", "BGCOLOR", "BGCOLOR wants 0xRRGGBB");
@@ -278,7 +284,8 @@ static int get_map(struct request *req, struct response *res, struct err *err)
         rc = render_map(&rq, &res->body, err);
         store_set_deadline(req->store, 0);
     }
-    if (!rc) resp_set(res, 200, rq.format == RFMT_PNG8 ? "image/png" : render_format_mime(rq.format));
+    if (!rc)
+        resp_set(res, 200, rq.format == RFMT_PNG8 ? "image/png" : render_format_mime(rq.format));
     wms_free_styles(&m);
     return rc;
 }
@@ -316,7 +323,8 @@ static int get_legend(struct request *req, struct response *res, struct err *err
         rc = render_legend_png(s, rule, scale, (int)w, (int)h, 1, &res->body, err);
         if (!rc) resp_set(res, 200, "image/png");
     } else {
-        return wms_fail(err, "InvalidFormat", "FORMAT", "legend FORMAT is image/png or application/json");
+        return wms_fail(err, "InvalidFormat", "FORMAT",
+                        "legend FORMAT is image/png or application/json");
     }
     if (rc == ERR_NOT_FOUND) {
         err->code = ERR_PARAM;

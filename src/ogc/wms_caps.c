@@ -87,7 +87,8 @@ static void put_bboxes(struct buf *b, struct request *req, int version, const st
             continue;
         char name[32];
         int geog = adv[i] == GEO_SRID_CRS84 || geo_crs_geographic(req->geo, adv[i]);
-        int swap = version == WMS_130 && adv[i] != GEO_SRID_CRS84 && geo_crs_latlon(req->geo, adv[i]);
+        int swap =
+            version == WMS_130 && adv[i] != GEO_SRID_CRS84 && geo_crs_latlon(req->geo, adv[i]);
         double v[4] = {o.minx, o.miny, o.maxx, o.maxy};
         if (swap) v[0] = o.miny, v[1] = o.minx, v[2] = o.maxy, v[3] = o.maxx;
         buf_printf(b, "<BoundingBox %s=\"%s\" minx=\"", version == WMS_130 ? "CRS" : "SRS",
@@ -277,6 +278,7 @@ int wms_capabilities(struct request *req, struct response *res, struct err *err)
     buf_puts(b, "</Layer>\n</Capability>\n");
     buf_puts(b, version == WMS_130 ? "</WMS_Capabilities>\n" : "</WMT_MS_Capabilities>\n");
     resp_set(res, 200,
-             version == WMS_130 ? "text/xml; charset=utf-8" : "application/vnd.ogc.wms_xml; charset=utf-8");
+             version == WMS_130 ? "text/xml; charset=utf-8"
+                                : "application/vnd.ogc.wms_xml; charset=utf-8");
     return 0;
 }

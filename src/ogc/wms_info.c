@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOLERANCE_PX 5
+#define TOLERANCE_PX   5
 #define MAX_CANDIDATES 256
 
 enum info_fmt { INFO_TEXT, INFO_HTML, INFO_JSON, INFO_GML };
@@ -21,7 +21,7 @@ enum info_fmt { INFO_TEXT, INFO_HTML, INFO_JSON, INFO_GML };
 struct hit {
     int64_t fid;
     double dist, area;
-    size_t vals;      /* offset in arena: per field a type byte then NUL-terminated text */
+    size_t vals; /* offset in arena: per field a type byte then NUL-terminated text */
     size_t wkb, wkb_len;
 };
 
@@ -78,10 +78,14 @@ static double geom_dist(const struct geom *g, double px, double py, double *area
 static int put_value(struct buf *b, const struct value *v)
 {
     switch (v->type) {
-    case VAL_INT: return buf_putc(b, 'i') || buf_printf(b, "%lld", (long long)v->i);
-    case VAL_REAL: return buf_putc(b, 'r') || buf_put_double(b, v->d, 6);
-    case VAL_TEXT: return buf_putc(b, 's') || buf_append(b, v->s, (size_t)v->len);
-    default: return buf_putc(b, 'n');
+    case VAL_INT:
+        return buf_putc(b, 'i') || buf_printf(b, "%lld", (long long)v->i);
+    case VAL_REAL:
+        return buf_putc(b, 'r') || buf_put_double(b, v->d, 6);
+    case VAL_TEXT:
+        return buf_putc(b, 's') || buf_append(b, v->s, (size_t)v->len);
+    default:
+        return buf_putc(b, 'n');
     }
 }
 
@@ -127,13 +131,17 @@ static void json_geom(struct buf *b, const struct geom *g, int geographic)
     int poly = g->type == GT_POLYGON || g->type == GT_MULTIPOLYGON;
     int line = g->type == GT_LINESTRING || g->type == GT_MULTILINESTRING;
     buf_printf(b, "{\"type\":\"%s\",\"coordinates\":",
-               poly ? "MultiPolygon" : line ? "MultiLineString" : "MultiPoint");
+               poly   ? "MultiPolygon"
+               : line ? "MultiLineString"
+                      : "MultiPoint");
     buf_putc(b, '[');
     for (int i = 0; i < g->n_parts; i++) {
         const struct geom_part *p = &g->parts[i];
         if (poly) {
-            if (!p->ring) buf_puts(b, i ? "]],[[" : "[[");
-            else buf_puts(b, "],[");
+            if (!p->ring)
+                buf_puts(b, i ? "]],[[" : "[[");
+            else
+                buf_puts(b, "],[");
         } else if (line) {
             buf_puts(b, i ? "],[" : "[");
         } else if (i) {
@@ -207,21 +215,27 @@ static void write_value(struct buf *b, enum info_fmt fmt, const char *v)
     char t = v[0];
     const char *s = v + 1;
     if (fmt == INFO_JSON) {
-        if (t == 'n') buf_puts(b, "null");
-        else if (t == 's') buf_put_json_str(b, s);
-        else buf_puts(b, s);
+        if (t == 'n')
+            buf_puts(b, "null");
+        else if (t == 's')
+            buf_put_json_str(b, s);
+        else
+            buf_puts(b, s);
     } else if (fmt == INFO_TEXT) {
-        if (t == 'n') buf_puts(b, "NULL");
-        else if (t == 's') buf_printf(b, "'%s'", s);
-        else buf_puts(b, s);
+        if (t == 'n')
+            buf_puts(b, "NULL");
+        else if (t == 's')
+            buf_printf(b, "'%s'", s);
+        else
+            buf_puts(b, s);
     } else {
         buf_put_xml(b, t == 'n' ? "" : s);
     }
 }
 
 /* Writes the kept hits of one layer. */
-static void write_layer(struct request *req, struct buf *b, struct out_state *o,
-                        struct info_ctx *c, int count)
+static void write_layer(struct request *req, struct buf *b, struct out_state *o, struct info_ctx *c,
+                        int count)
 {
     const struct layer_def *l = c->layer;
     if (o->fmt == INFO_TEXT) buf_printf(b, "Layer '%s'\n", l->id);
@@ -234,15 +248,20 @@ static void write_layer(struct request *req, struct buf *b, struct out_state *o,
     for (int i = 0; i < count; i++) {
         const struct hit *h = &c->hits[i];
         const char *v = c->arena.data + h->vals;
-        int have_geom = (o->fmt == INFO_JSON || o->fmt == INFO_GML) && !hit_geom(req, o->srid, c, h);
+        int have_geom =
+            (o->fmt == INFO_JSON || o->fmt == INFO_GML) && !hit_geom(req, o->srid, c, h);
         switch (o->fmt) {
-        case INFO_TEXT: buf_printf(b, "  Feature %lld:\n", (long long)h->fid); break;
+        case INFO_TEXT:
+            buf_printf(b, "  Feature %lld:\n", (long long)h->fid);
+            break;
         case INFO_HTML:
-            buf_printf(b, "<table border=\"1\"><tr><th>fid</th><td>%lld</td></tr>\n", (long long)h->fid);
+            buf_printf(b, "<table border=\"1\"><tr><th>fid</th><td>%lld</td></tr>\n",
+                       (long long)h->fid);
             break;
         case INFO_JSON:
-            buf_printf(b, "%s{\"type\":\"Feature\",\"id\":\"%s.%lld\",\"layer\":\"%s\",\"properties\":{",
-                       o->n_out++ ? "," : "", l->id, (long long)h->fid, l->id);
+            buf_printf(
+                b, "%s{\"type\":\"Feature\",\"id\":\"%s.%lld\",\"layer\":\"%s\",\"properties\":{",
+                o->n_out++ ? "," : "", l->id, (long long)h->fid, l->id);
             break;
         case INFO_GML:
             buf_printf(b, "<%s_feature fid=\"%s.%lld\">", l->id, l->id, (long long)h->fid);
@@ -250,24 +269,33 @@ static void write_layer(struct request *req, struct buf *b, struct out_state *o,
         }
         for (int k = 0; k < c->n_fields; k++) {
             const char *name = l->fields[c->fields[k]].name;
-            if (o->fmt == INFO_TEXT) buf_printf(b, "    %s = ", name);
+            if (o->fmt == INFO_TEXT)
+                buf_printf(b, "    %s = ", name);
             else if (o->fmt == INFO_HTML) {
                 buf_puts(b, "<tr><th>");
-                buf_put_xml(b, l->fields[c->fields[k]].label_vi ? l->fields[c->fields[k]].label_vi : name);
+                buf_put_xml(b, l->fields[c->fields[k]].label_vi ? l->fields[c->fields[k]].label_vi
+                                                                : name);
                 buf_puts(b, "</th><td>");
-            } else if (o->fmt == INFO_JSON) buf_printf(b, "%s\"%s\":", k ? "," : "", name);
-            else buf_printf(b, "<%s>", name);
+            } else if (o->fmt == INFO_JSON)
+                buf_printf(b, "%s\"%s\":", k ? "," : "", name);
+            else
+                buf_printf(b, "<%s>", name);
             write_value(b, o->fmt, v);
-            if (o->fmt == INFO_TEXT) buf_putc(b, '\n');
-            else if (o->fmt == INFO_HTML) buf_puts(b, "</td></tr>\n");
-            else if (o->fmt == INFO_GML) buf_printf(b, "</%s>", name);
+            if (o->fmt == INFO_TEXT)
+                buf_putc(b, '\n');
+            else if (o->fmt == INFO_HTML)
+                buf_puts(b, "</td></tr>\n");
+            else if (o->fmt == INFO_GML)
+                buf_printf(b, "</%s>", name);
             v += strlen(v) + 1;
         }
         if (o->fmt == INFO_HTML) buf_puts(b, "</table>\n");
         if (o->fmt == INFO_JSON) {
             buf_puts(b, "},\"geometry\":");
-            if (have_geom) json_geom(b, &c->g, o->geographic);
-            else buf_puts(b, "null");
+            if (have_geom)
+                json_geom(b, &c->g, o->geographic);
+            else
+                buf_puts(b, "null");
             buf_puts(b, "}");
         }
         if (o->fmt == INFO_GML) {
@@ -284,15 +312,18 @@ static void write_layer(struct request *req, struct buf *b, struct out_state *o,
 
 static int parse_info_format(const char *f, enum info_fmt *out)
 {
-    if (!f || str_ieq(f, "text/plain")) *out = INFO_TEXT;
-    else if (str_ieq(f, "text/html")) *out = INFO_HTML;
+    if (!f || str_ieq(f, "text/plain"))
+        *out = INFO_TEXT;
+    else if (str_ieq(f, "text/html"))
+        *out = INFO_HTML;
     else if (str_ieq(f, "application/json") || str_ieq(f, "application/geo+json") ||
              str_ieq(f, "json"))
         *out = INFO_JSON;
     else if (str_ieq(f, "application/vnd.ogc.gml") || str_ieq(f, "text/xml") ||
              str_ieq(f, "application/gml+xml"))
         *out = INFO_GML;
-    else return -1;
+    else
+        return -1;
     return 0;
 }
 
@@ -302,8 +333,10 @@ static int parse_point(const struct request *req, int version, int w, int h, lon
 {
     const char *in = version == WMS_111 ? "X" : "I", *jn = version == WMS_111 ? "Y" : "J";
     const char *iv = req_arg_ci(req, in), *jv = req_arg_ci(req, jn);
-    if (!iv) iv = req_arg_ci(req, version == WMS_111 ? "I" : "X"), in = version == WMS_111 ? "I" : "X";
-    if (!jv) jv = req_arg_ci(req, version == WMS_111 ? "J" : "Y"), jn = version == WMS_111 ? "J" : "Y";
+    if (!iv)
+        iv = req_arg_ci(req, version == WMS_111 ? "I" : "X"), in = version == WMS_111 ? "I" : "X";
+    if (!jv)
+        jv = req_arg_ci(req, version == WMS_111 ? "J" : "Y"), jn = version == WMS_111 ? "J" : "Y";
     if (!iv || !jv) return wms_fail(err, "InvalidPoint", iv ? jn : in, "missing %s", iv ? jn : in);
     if (str_to_long(iv, i) || *i < 0 || *i >= w)
         return wms_fail(err, "InvalidPoint", in, "%s must be a pixel column 0..%d", in, w - 1);
@@ -352,7 +385,8 @@ static int query_layer(struct request *req, struct info_ctx *c, const struct bbo
 
 static void begin_doc(struct buf *b, struct out_state *o)
 {
-    if (o->fmt == INFO_JSON) buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    if (o->fmt == INFO_JSON)
+        buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
     else if (o->fmt == INFO_HTML)
         buf_puts(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>GetFeatureInfo"
                     "</title></head><body>\n");
@@ -360,16 +394,20 @@ static void begin_doc(struct buf *b, struct out_state *o)
         buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<msGMLOutput"
                     " xmlns:gml=\"http://www.opengis.net/gml\""
                     " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
-    else buf_puts(b, "GetFeatureInfo results:\n\n");
+    else
+        buf_puts(b, "GetFeatureInfo results:\n\n");
 }
 
 static void end_doc(struct buf *b, struct out_state *o, struct response *res)
 {
     static const char *types[] = {"text/plain; charset=utf-8", "text/html; charset=utf-8",
                                   "application/json", "application/vnd.ogc.gml"};
-    if (o->fmt == INFO_JSON) buf_puts(b, "]}\n");
-    else if (o->fmt == INFO_HTML) buf_puts(b, "</body></html>\n");
-    else if (o->fmt == INFO_GML) buf_puts(b, "</msGMLOutput>\n");
+    if (o->fmt == INFO_JSON)
+        buf_puts(b, "]}\n");
+    else if (o->fmt == INFO_HTML)
+        buf_puts(b, "</body></html>\n");
+    else if (o->fmt == INFO_GML)
+        buf_puts(b, "</msGMLOutput>\n");
     resp_set(res, 200, types[o->fmt]);
 }
 

@@ -16,6 +16,17 @@ static const char *const conformance[] = {
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-operators",
 };
 
 static void link(struct buf *b, int *first, const char *base, const char *href, const char *rel,
@@ -56,7 +67,8 @@ int ogcapi_landing(struct request *req, struct response *res, struct err *err)
     if (req_wants_html(req)) {
         resp_set(res, 200, "text/html; charset=utf-8");
         html_head(b, "spp — Nền tảng quy hoạch không gian / Spatial planning server");
-        buf_puts(b, "<ul><li><a href=\"collections?f=html\">Collections</a></li>"
+        buf_puts(b, "<ul><li><a href=\"map\">Bản đồ / Web map</a></li>"
+                    "<li><a href=\"collections?f=html\">Collections</a></li>"
                     "<li><a href=\"conformance\">Conformance</a></li>"
                     "<li><a href=\"wms?SERVICE=WMS&amp;REQUEST=GetCapabilities\">WMS</a></li>"
                     "<li><a href=\"wfs?SERVICE=WFS&amp;REQUEST=GetCapabilities\">WFS</a></li>"

@@ -62,8 +62,7 @@ static int locate(struct qctx *q, const struct query_point *p, double xy[2], dou
         return 0;
     }
     if (!geo_crs_known(q->geo, p->crs) || geo_crs_geographic(q->geo, p->crs))
-        return err_setl(err, ERR_PARAM, "crs", "crs EPSG:%d is not a known projected CRS",
-                        p->crs);
+        return err_setl(err, ERR_PARAM, "crs", "crs EPSG:%d is not a known projected CRS", p->crs);
     ll[0] = xy[0] = p->x, ll[1] = xy[1] = p->y;
     if (geo_transform(q->geo, p->crs, q->srid, xy, 1, &e) ||
         (ll[0] = xy[0], ll[1] = xy[1], geo_transform(q->geo, q->srid, GEO_SRID_CRS84, ll, 1, &e)))

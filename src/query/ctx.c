@@ -26,11 +26,17 @@ int qctx_init(struct qctx *q, const struct request *req, struct err *err)
     if (!q->srid) q->srid = req->cfg->storage_srid;
     q->reader = GEOSWKBReader_create_r(q->h);
     if (!q->reader) return err_set(err, ERR_NOMEM, "out of memory");
+    /* one read transaction per answer: one snapshot across layers (an import swapping a layer
+     * in mid-request cannot mix versions) and one WAL read lock instead of one per statement */
+    if (store_exec(q->st, "BEGIN", err)) return ERR_DB;
+    q->in_txn = 1;
     return 0;
 }
 
 void qctx_fini(struct qctx *q)
 {
+    if (q->in_txn && store_exec(q->st, "COMMIT", NULL)) store_rollback(q->st);
+    q->in_txn = 0;
     if (q->reader) GEOSWKBReader_destroy_r(q->h, q->reader);
     q->reader = NULL;
 }
@@ -48,7 +54,8 @@ void qset_init(struct qset *s)
 
 static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
 {
-    for (int i = 0; r->vals && i < s->n_fields; i++) free(r->vals[i].s);
+    for (int i = 0; r->vals && i < s->n_fields; i++)
+        free(r->vals[i].s);
     free(r->vals);
     free(r->wkb);
     if (r->geom) GEOSGeom_destroy_r(q->h, r->geom);
@@ -56,14 +63,10 @@ static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
 
 void qset_fini(struct qctx *q, struct qset *s)
 {
-    for (int i = 0; i < s->n; i++) row_free(q, s, &s->rows[i]);
+    for (int i = 0; i < s->n; i++)
+        row_free(q, s, &s->rows[i]);
     free(s->rows);
     qset_init(s);
-}
-
-static int is_lineage(const char *name)
-{
-    return str_starts(name, "src_") || strcmp(name, "import_batch") == 0;
 }
 
 void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
@@ -71,8 +74,7 @@ void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
     s->layer = l;
     s->n_fields = 0;
     for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
-        if (access_field(l, i, q->role) && !is_lineage(l->fields[i].name))
-            s->fields[s->n_fields++] = i;
+        if (access_field(l, i, q->role)) s->fields[s->n_fields++] = i;
 }
 
 struct fetch_sink {
@@ -100,10 +102,11 @@ static int copy_row(struct fetch_sink *fs, const struct feature *f, GEOSGeometry
     r->fid = f->fid;
     r->geom = g;
     r->vals = calloc((size_t)(s->n_fields ? s->n_fields : 1), sizeof *r->vals);
-    r->wkb = g ? malloc(f->wkb_len ? f->wkb_len : 1) : NULL;
+    int keep = !fs->f->no_geom && f->wkb && f->wkb_len;
+    r->wkb = keep ? malloc(f->wkb_len) : NULL;
     s->n++; /* from here on row_free releases it */
-    if (!r->vals || (g && !r->wkb)) return err_set(err, ERR_NOMEM, "out of memory");
-    if (g) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
+    if (!r->vals || (keep && !r->wkb)) return err_set(err, ERR_NOMEM, "out of memory");
+    if (keep) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
     for (int i = 0; i < s->n_fields; i++) {
         const struct value *v = &f->values[i];
         struct qval *o = &r->vals[i];
@@ -125,6 +128,10 @@ static int fetch_feature(void *ud, const struct feature *f, struct err *err)
         return copy_row(fs, f, NULL, err);
     }
     if (!f->wkb || !f->wkb_len) return 0;
+    if (fs->f->lazy_geom && !fs->f->test) { /* parsed by q_geom when needed */
+        if (fs->f->limit > 0 && fs->s->n >= fs->f->limit) return 0;
+        return copy_row(fs, f, NULL, err);
+    }
     GEOSGeometry *g = GEOSWKBReader_read_r(q->h, q->reader, f->wkb, f->wkb_len);
     if (!g) return 0; /* undecodable geometry: not an answer */
     if (fs->f->test) {
@@ -166,6 +173,12 @@ int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, s
     struct fetch_sink fs = {q, out, f};
     struct feature_sink sink = {NULL, fetch_feature, NULL, &fs};
     return store_query_run(q->st, &sq, &sink, err);
+}
+
+GEOSGeometry *q_geom(struct qctx *q, struct qrow *r)
+{
+    if (!r->geom && r->wkb) r->geom = GEOSWKBReader_read_r(q->h, q->reader, r->wkb, r->wkb_len);
+    return r->geom;
 }
 
 int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,
@@ -266,8 +279,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
 }
 
 int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
-              const struct value *params, int n_params, double max_m, struct qset *out,
-              int *best, double *dist, struct err *err)
+              const struct value *params, int n_params, double max_m, struct qset *out, int *best,
+              double *dist, struct err *err)
 {
     struct bbox gb;
     q_geom_bbox(q, g, &gb);
@@ -307,18 +320,19 @@ static int add_code(char **codes, int max, int *n, const char *code)
     return 0;
 }
 
-/* Does the folded query match name, or "unit_type name"? */
+/* Does the folded query match the name, with or without the unit type ("Phường Tân An",
+ * "Tân An" for name "Phường Tân An" or for name "Tân An" of unit type "Phường")? */
 static int name_matches(const char *want, const char *name, const char *unit_type)
 {
-    char *fn = query_fold(name);
+    char *fn = query_fold(name), *fu = unit_type ? query_fold(unit_type) : NULL;
+    size_t lu = fu ? strlen(fu) : 0;
     int hit = fn && strcmp(fn, want) == 0;
-    if (!hit && fn && unit_type) {
-        char *fu = query_fold(unit_type);
-        size_t lu = fu ? strlen(fu) : 0;
-        hit = fu && strncmp(want, fu, lu) == 0 && want[lu] == ' ' && strcmp(want + lu + 1, fn) == 0;
-        free(fu);
-    }
+    if (!hit && fn && lu) /* the query has the unit type, the name does not */
+        hit = strncmp(want, fu, lu) == 0 && want[lu] == ' ' && strcmp(want + lu + 1, fn) == 0;
+    if (!hit && fn && lu) /* the name has the unit type, the query does not */
+        hit = strncmp(fn, fu, lu) == 0 && fn[lu] == ' ' && strcmp(fn + lu + 1, want) == 0;
     free(fn);
+    free(fu);
     return hit;
 }
 
@@ -337,7 +351,8 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
     struct value v = {.type = VAL_TEXT, .s = commune, .len = (int)strlen(commune)};
     struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .no_geom = 1};
     if (!rc) rc = q_fetch(q, l, &f, &s, err);
-    for (int i = 0; !rc && i < s.n; i++) rc = add_code(codes, max, n, commune);
+    for (int i = 0; !rc && i < s.n; i++)
+        rc = add_code(codes, max, n, commune);
     if (!rc && *n == 0) { /* by name: admin units are a few hundred rows */
         char *want = query_fold(commune);
         struct qfetch all = {.no_geom = 1};

@@ -12,10 +12,9 @@ char *query_fold(const char *s)
 {
     if (!s) return NULL;
     utf8proc_uint8_t *dec = NULL;
-    utf8proc_ssize_t n =
-        utf8proc_map((const utf8proc_uint8_t *)s, 0, &dec,
-                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK |
-                         UTF8PROC_CASEFOLD);
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, 0, &dec,
+                                      UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_DECOMPOSE |
+                                          UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD);
     if (n < 0) return NULL;
     char *out = malloc((size_t)n + 1);
     if (!out) {
@@ -38,7 +37,8 @@ char *query_fold(const char *s)
         out[o++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         space = 0;
     }
-    while (o && out[o - 1] == ' ') o--;
+    while (o && out[o - 1] == ' ')
+        o--;
     out[o] = '\0';
     free(dec);
     return out;

@@ -10,6 +10,7 @@
 #include "query_int.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,53 +34,55 @@ static const char *const main_road_classes[] = {"cao_toc", "quoc_lo", "tinh_lo",
 
 struct zoning {
     int found;
-    const char *source; /* "detailed_plan_lot" or "zoning_block" */
-    struct qset s;      /* owns the values below */
-    int row;
+    const char *source;   /* "detailed_plan_lot" or "zoning_block" */
+    const struct qset *s; /* the lot or block: row r of s */
+    const struct qrow *r;
+    struct qset own; /* rows looked up for this fund alone */
 };
 
 struct fund_item {
     const struct fund_kind *k;
     struct qset *s;
     struct qrow *r;
+    const char *id;        /* the fund's id (borrowed from r), "" when missing */
+    const struct qval *sv; /* sort=<field>: its value in r, NULL when the layer has none */
     double area, dist, far;
-    int zoned;
+    int zoned, roaded;
     struct zoning z;
+    char *road, *road_class; /* nearest main road (owned), NULL when none within range */
+    double road_m;
 };
 
-static int zoning_at(struct qctx *q, const GEOSGeometry *g, struct zoning *z, struct err *err)
+static const char *const zoning_layers[] = {"detailed_plan_lots", "zoning_blocks"};
+
+static void set_zoning(struct fund_item *it, const struct qset *s, const struct qrow *r)
 {
-    static const char *const layers[] = {"detailed_plan_lots", "zoning_blocks"};
-    memset(z, 0, sizeof *z);
-    GEOSGeometry *pt = GEOSPointOnSurface_r(q->h, g);
+    it->z.found = 1;
+    it->z.s = s, it->z.r = r;
+    it->z.source = strcmp(s->layer->id, "zoning_blocks") ? "detailed_plan_lot" : "zoning_block";
+    it->far = q_num(s, r, "max_far");
+}
+
+/* The lot (else block) containing the fund's interior point, looked up for this fund alone. */
+static int zoning_one(struct qctx *q, struct fund_item *it, struct err *err)
+{
+    it->zoned = 1;
+    GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
     if (!pt) return 0;
     int rc = 0;
-    for (size_t i = 0; i < ARRAY_LEN(layers) && !rc && !z->found; i++) {
-        const struct layer_def *l = q_layer(q, layers[i]);
+    for (size_t i = 0; i < ARRAY_LEN(zoning_layers) && !rc && !it->z.found; i++) {
+        const struct layer_def *l = q_layer(q, zoning_layers[i]);
         if (!l) continue;
-        qset_fini(q, &z->s);
-        rc = q_intersecting(q, l, pt, &z->s, err);
-        if (!rc && z->s.n) z->found = 1, z->source = layers[i] + 0, z->row = 0;
+        qset_fini(q, &it->z.own);
+        rc = q_intersecting(q, l, pt, &it->z.own, err);
+        if (!rc && it->z.own.n) set_zoning(it, &it->z.own, &it->z.own.rows[0]);
     }
-    if (z->found) z->source = strcmp(z->s.layer->id, "zoning_blocks") ? "detailed_plan_lot"
-                                                                       : "zoning_block";
     GEOSGeom_destroy_r(q->h, pt);
     return rc;
 }
-
-static int ensure_zoning(struct qctx *q, struct fund_item *it, struct err *err)
-{
-    if (it->zoned) return 0;
-    it->zoned = 1;
-    int rc = zoning_at(q, it->r->geom, &it->z, err);
-    it->far = it->z.found ? q_num(&it->z.s, &it->z.s.rows[0], "max_far") : NAN;
-    return rc;
-}
-
 static int cmp_id(const struct fund_item *a, const struct fund_item *b)
 {
-    const char *ia = q_str(a->s, a->r, a->k->id_field), *ib = q_str(b->s, b->r, b->k->id_field);
-    int c = strcmp(ia ? ia : "", ib ? ib : "");
+    int c = strcmp(a->id, b->id);
     if (c) return c;
     if (a->k != b->k) return a->k < b->k ? -1 : 1;
     return a->r->fid < b->r->fid ? -1 : a->r->fid > b->r->fid;
@@ -93,18 +96,45 @@ static int cmp_num(double a, double b, int desc)
     return (a < b) == !desc ? -1 : 1;
 }
 
+/* Field values: nulls last in both directions, numbers before text. */
+static int cmp_val(const struct qval *a, const struct qval *b, int desc)
+{
+    int ra = !a || a->type == VAL_NULL ? 2 : a->type == VAL_TEXT;
+    int rb = !b || b->type == VAL_NULL ? 2 : b->type == VAL_TEXT;
+    if (ra != rb || ra == 2) return ra - rb;
+    int c = ra ? strcmp(a->s, b->s) : (a->d > b->d) - (a->d < b->d);
+    return desc ? -c : c;
+}
+
 static int cmp_items(const void *pa, const void *pb, void *arg)
 {
     const struct fund_item *a = pa, *b = pb;
+    const struct fund_params *p = arg;
     int c = 0;
-    switch (*(const enum fund_sort *)arg) {
-    case SORT_AREA: c = cmp_num(a->area, b->area, 0); break;
-    case SORT_AREA_DESC: c = cmp_num(a->area, b->area, 1); break;
-    case SORT_DIST: c = cmp_num(a->dist, b->dist, 0); break;
-    case SORT_DIST_DESC: c = cmp_num(a->dist, b->dist, 1); break;
-    case SORT_FAR: c = cmp_num(a->far, b->far, 0); break;
-    case SORT_FAR_DESC: c = cmp_num(a->far, b->far, 1); break;
-    default: break;
+    switch (p->sort) {
+    case SORT_FIELD:
+        c = cmp_val(a->sv, b->sv, p->sort_desc);
+        break;
+    case SORT_AREA:
+        c = cmp_num(a->area, b->area, 0);
+        break;
+    case SORT_AREA_DESC:
+        c = cmp_num(a->area, b->area, 1);
+        break;
+    case SORT_DIST:
+        c = cmp_num(a->dist, b->dist, 0);
+        break;
+    case SORT_DIST_DESC:
+        c = cmp_num(a->dist, b->dist, 1);
+        break;
+    case SORT_FAR:
+        c = cmp_num(a->far, b->far, 0);
+        break;
+    case SORT_FAR_DESC:
+        c = cmp_num(a->far, b->far, 1);
+        break;
+    default:
+        break;
     }
     return c ? c : cmp_id(a, b);
 }
@@ -115,22 +145,40 @@ struct search {
     char *codes[QUERY_MAX_CODES];
     int n_codes;
     int has_box;
-    struct bbox box;              /* storage CRS: R*Tree window */
-    GEOSGeometry *bbox_poly;      /* the CRS84 bbox as a storage-CRS polygon (exact test) */
+    struct bbox box;         /* storage CRS: R*Tree window */
+    GEOSGeometry *bbox_poly; /* the CRS84 bbox as a storage-CRS polygon (exact test) */
     const GEOSPreparedGeometry *bbox_prep;
-    GEOSGeometry *near_pt;        /* storage CRS */
+    GEOSGeometry *near_pt; /* storage CRS */
     struct qset sets[ARRAY_LEN(kinds)];
     struct fund_item *items;
     int n, cap;
+    struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
+    struct qset roads;                           /* main roads around a page (batch) */
+    char *names[2 * QUERY_MAX_CODES];            /* commune code, name pairs looked up */
+    int light;                                   /* candidates without geometry (materialize) */
+    struct qset full[ARRAY_LEN(kinds)];          /* whole rows of a light search's page */
+    int n_names;
 };
 
 static void search_fini(struct search *se)
 {
     struct qctx *q = se->q;
-    for (int i = 0; i < se->n; i++) qset_fini(q, &se->items[i].z.s);
+    for (int i = 0; i < se->n; i++) {
+        qset_fini(q, &se->items[i].z.own);
+        free(se->items[i].road), free(se->items[i].road_class);
+    }
     free(se->items);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) qset_fini(q, &se->sets[i]);
-    for (int i = 0; i < se->n_codes; i++) free(se->codes[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        qset_fini(q, &se->sets[i]);
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        qset_fini(q, &se->full[i]);
+    for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++)
+        qset_fini(q, &se->zsets[i]);
+    qset_fini(q, &se->roads);
+    for (int i = 0; i < se->n_names; i++)
+        free(se->names[i]);
+    for (int i = 0; i < se->n_codes; i++)
+        free(se->codes[i]);
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
     if (se->bbox_poly) GEOSGeom_destroy_r(q->h, se->bbox_poly);
     if (se->near_pt) GEOSGeom_destroy_r(q->h, se->near_pt);
@@ -144,7 +192,8 @@ static int bbox_polygon(struct search *se, struct err *err)
     const double *bb = se->p->bbox;
     double xy[2 * 81];
     int n = 0;
-    const double cx[5] = {bb[0], bb[2], bb[2], bb[0], bb[0]}, cy[5] = {bb[1], bb[1], bb[3], bb[3], bb[1]};
+    const double cx[5] = {bb[0], bb[2], bb[2], bb[0], bb[0]},
+                 cy[5] = {bb[1], bb[1], bb[3], bb[3], bb[1]};
     for (int e = 0; e < 4; e++)
         for (int i = 0; i < 20; i++, n++) {
             xy[2 * n] = cx[e] + (cx[e + 1] - cx[e]) * i / 20.0;
@@ -246,7 +295,8 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     const struct qval *pub = q_get(s, r, "public");
     if (q->role < ROLE_PLANNER && pub && pub->type == VAL_INT && pub->i == 0) return 0;
     double dist = NAN;
-    if (se->near_pt && !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist)) dist = NAN;
+    if (se->near_pt && (!q_geom(q, r) || !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist)))
+        dist = NAN;
     if (se->p->has_within && !(dist <= se->p->within_m)) return 0;
     if (se->n == se->cap) {
         int cap = se->cap ? 2 * se->cap : 64;
@@ -258,8 +308,69 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     memset(it, 0, sizeof *it);
     it->k = k, it->s = s, it->r = r, it->dist = dist, it->far = NAN;
     it->area = q_num(s, r, "area_m2");
-    if (isnan(it->area)) it->area = q_area(q, r->geom);
+    it->id = q_str(s, r, k->id_field);
+    if (!it->id) it->id = "";
+    if (se->p->sort == SORT_FIELD) it->sv = q_get(s, r, se->p->sort_field);
+    if (isnan(it->area)) it->area = q_area(q, q_geom(q, r));
     return 0;
+}
+
+/* Light search: when nothing spatial is tested and the order needs no zoning, candidates are read
+ * with only the fields that filter and sort them (id, area, public flag) and no geometry; the
+ * page's funds are then read whole by id (materialize). */
+static void light_fields(struct qctx *q, struct qset *s, const struct layer_def *l,
+                         const struct fund_kind *k)
+{
+    static const char *const keep[] = {"area_m2", "public"};
+    qset_layer(q, s, l);
+    int n = 0;
+    for (int i = 0; i < s->n_fields; i++) {
+        const char *name = l->fields[s->fields[i]].name;
+        int ok = strcmp(name, k->id_field) == 0;
+        for (size_t j = 0; j < ARRAY_LEN(keep) && !ok; j++)
+            ok = strcmp(name, keep[j]) == 0;
+        if (ok) s->fields[n++] = s->fields[i];
+    }
+    s->n_fields = n;
+}
+
+/* Reads the whole rows of light items [from, to) by id (fid picks among equal ids). */
+static int materialize(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    int *rows = calloc((size_t)(to > from ? to - from : 1), sizeof *rows), rc = 0;
+    if (!rows) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        size_t ki = (size_t)(it->k - kinds);
+        const struct layer_def *l = se->sets[ki].layer;
+        struct qset *full = &se->full[ki];
+        int fk = layer_field_index(l, it->k->id_field), before = full->n;
+        struct value v = {.type = VAL_TEXT, .s = it->id, .len = (int)strlen(it->id)};
+        struct buf w;
+        buf_init(&w);
+        struct qfetch f = {.where = NULL, .params = &v, .n_params = 1, .lazy_geom = 1};
+        rc = store_where_field(&w, l, fk, "=");
+        f.where = w.data;
+        if (rc)
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        else
+            rc = q_fetch(q, l, &f, full, err);
+        buf_fini(&w);
+        rows[i - from] = -1;
+        for (int j = before; !rc && j < full->n; j++)
+            if (full->rows[j].fid == it->r->fid) rows[i - from] = j;
+    }
+    for (int i = from; i < to && !rc; i++) { /* rows no longer move: point items at them */
+        struct fund_item *it = &se->items[i];
+        struct qset *full = &se->full[it->k - kinds];
+        if (rows[i - from] < 0) continue; /* deleted meanwhile: cannot happen in one snapshot */
+        it->s = full, it->r = &full->rows[rows[i - from]];
+        it->id = q_str(full, it->r, it->k->id_field);
+        if (!it->id) it->id = "";
+    }
+    free(rows);
+    return rc;
 }
 
 static int fetch_kind(struct search *se, size_t ki, struct err *err)
@@ -275,12 +386,19 @@ static int fetch_kind(struct search *se, size_t ki, struct err *err)
     for (int i = 0; i < nv; i++)
         if (v[i].type == VAL_TEXT) v[i].len = (int)strlen(v[i].s);
     struct qset *s = &se->sets[ki];
-    struct qfetch f = {.bbox = se->has_box ? &se->box : NULL, .where = w.data, .params = v,
-                       .n_params = nv, .test = se->bbox_prep};
+    struct qfetch f = {.bbox = se->has_box ? &se->box : NULL,
+                       .where = w.data,
+                       .params = v,
+                       .n_params = nv,
+                       .test = se->bbox_prep,
+                       .lazy_geom = 1,
+                       .no_geom = se->light};
+    if (se->light) light_fields(se->q, s, l, k);
     if (!rc && !skip) rc = q_fetch(se->q, l, &f, s, err);
     buf_fini(&w);
     /* items point into s->rows, which no longer moves */
-    for (int i = 0; !rc && !skip && i < s->n; i++) rc = add_item(se, k, s, &s->rows[i], err);
+    for (int i = 0; !rc && !skip && i < s->n; i++)
+        rc = add_item(se, k, s, &s->rows[i], err);
     return rc;
 }
 
@@ -298,6 +416,23 @@ static int check_code(struct search *se, const char *param, const char *code, in
     return err_setl(err, ERR_PARAM, param, "unknown %s \"%.40s\"", param, code);
 }
 
+static int enrich_zoning(struct search *se, int from, int to, struct err *err);
+
+/* sort=<field>: a field of a selected kind the role may read; anything else is refused the
+ * same way, so an answer never tells that a hidden field exists. */
+static int check_sort_field(struct search *se, struct err *err)
+{
+    if (se->p->sort != SORT_FIELD) return 0;
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+        const struct layer_def *l = q_layer(se->q, kinds[i].layer);
+        if (l && (se->p->kinds & kinds[i].mask) &&
+            access_field_index(l, se->p->sort_field, se->q->role) >= 0)
+            return 0;
+    }
+    return err_setl(err, ERR_PARAM, "sort", "unknown sort key \"%s%s\"",
+                    se->p->sort_desc ? "-" : "", se->p->sort_field);
+}
+
 static int run_search(struct search *se, struct err *err)
 {
     const struct fund_params *p = se->p;
@@ -305,14 +440,26 @@ static int run_search(struct search *se, struct err *err)
     if (p->commune)
         rc = q_resolve_commune(se->q, p->commune, se->codes, QUERY_MAX_CODES, &se->n_codes, err);
     rc = rc || check_code(se, "function", p->function, 1, err) ||
-         check_code(se, "status", p->status, 0, err);
+         check_code(se, "status", p->status, 0, err) || check_sort_field(se, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
-    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++) rc = fetch_kind(se, i, err);
+    se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC &&
+                p->sort != SORT_FIELD;
+    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+        rc = fetch_kind(se, i, err);
+    int no_area = 0;
+    for (int i = 0; se->light && !rc && i < se->n; i++)
+        no_area |= isnan(se->items[i].area);
+    if (no_area) { /* area from the geometry, as the full search computes it: read it all */
+        se->light = 0, se->n = 0;
+        for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+            qset_fini(se->q, &se->sets[i]);
+        for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+            rc = fetch_kind(se, i, err);
+    }
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
-        for (int i = 0; i < se->n && !rc; i++) rc = ensure_zoning(se->q, &se->items[i], err);
-    enum fund_sort sort = p->sort;
-    if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, &sort);
+        rc = enrich_zoning(se, 0, se->n, err);
+    if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, (void *)p);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
 }
 
@@ -327,17 +474,19 @@ static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **
     if (fc < 0) return 0;
     struct value v[ARRAY_LEN(main_road_classes)];
     for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
-        v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i],
-                              .len = (int)strlen(main_road_classes[i])};
+        v[i] = (struct value){
+            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
     struct buf w;
     buf_init(&w);
     struct qset s;
     qset_init(&s);
     int best = -1;
     int rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
-    if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-    else rc = q_nearest(q, l, g, w.data, v, (int)ARRAY_LEN(main_road_classes), Q_ROAD_MAX_M, &s,
-                        &best, dist, err);
+    if (rc)
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    else
+        rc = q_nearest(q, l, g, w.data, v, (int)ARRAY_LEN(main_road_classes), Q_ROAD_MAX_M, &s,
+                       &best, dist, err);
     if (!rc && best >= 0) {
         *name = str_dup(q_str(&s, &s.rows[best], "name"));
         *cls = str_dup(q_str(&s, &s.rows[best], "road_class"));
@@ -345,6 +494,193 @@ static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **
     qset_fini(q, &s);
     buf_fini(&w);
     return rc;
+}
+
+/* Page enrichment. A page of funds close together (a commune, a near= search) is enriched with
+ * one query per layer around the whole page instead of one per fund; funds spread over the
+ * whole city are looked up one by one, which reads less. */
+#define Q_BATCH_MAX_M2 16e6 /* batch when the page's box is at most 4 km x 4 km... */
+#define Q_BATCH_MIN_N  100  /* ...or when this many funds need it (sort=-area_ratio) */
+#define Q_ROAD_BATCH_M 500.0
+
+static int use_batch(const struct bbox *u, int n)
+{
+    return n >= 2 &&
+           ((u->maxx - u->minx) * (u->maxy - u->miny) <= Q_BATCH_MAX_M2 || n >= Q_BATCH_MIN_N);
+}
+
+struct hits {
+    struct qctx *q;
+    const struct qset *s;
+    const GEOSGeometry *pt;
+    int best; /* row index with the lowest fid containing pt */
+};
+
+static void tree_hit(void *item, void *ud)
+{
+    struct hits *h = ud;
+    int i = (int)(intptr_t)item - 1;
+    const struct qrow *r = &h->s->rows[i];
+    if ((h->best < 0 || r->fid < h->s->rows[h->best].fid) &&
+        GEOSIntersects_r(h->q->h, r->geom, h->pt) == 1)
+        h->best = i;
+}
+
+static int enrich_zoning(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    int n = 0, rc = 0;
+    struct bbox u;
+    bbox_empty(&u);
+    for (int i = from; i < to; i++) {
+        struct bbox b;
+        if (se->items[i].zoned) continue;
+        q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
+        if (!bbox_is_empty(&b)) bbox_union(&u, &b), n++;
+    }
+    if (!use_batch(&u, n)) {
+        for (int i = from; i < to && !rc; i++)
+            if (!se->items[i].zoned) rc = zoning_one(q, &se->items[i], err);
+        return rc;
+    }
+    GEOSSTRtree *trees[ARRAY_LEN(zoning_layers)] = {NULL};
+    for (size_t j = 0; j < ARRAY_LEN(zoning_layers) && !rc; j++) {
+        const struct layer_def *l = q_layer(q, zoning_layers[j]);
+        struct qfetch f = {.bbox = &u};
+        qset_fini(q, &se->zsets[j]);
+        if (!l || (rc = q_fetch(q, l, &f, &se->zsets[j], err))) continue;
+        if (!(trees[j] = GEOSSTRtree_create_r(q->h, 10))) rc = err_set(err, ERR_NOMEM, "no memory");
+        for (int i = 0; !rc && i < se->zsets[j].n; i++)
+            GEOSSTRtree_insert_r(q->h, trees[j], se->zsets[j].rows[i].geom,
+                                 (void *)(intptr_t)(i + 1));
+    }
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        if (it->zoned) continue;
+        it->zoned = 1;
+        GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
+        for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
+            struct hits h = {q, &se->zsets[j], pt, -1};
+            if (trees[j]) GEOSSTRtree_query_r(q->h, trees[j], pt, tree_hit, &h);
+            if (h.best >= 0) set_zoning(it, &se->zsets[j], &se->zsets[j].rows[h.best]);
+        }
+        if (pt) GEOSGeom_destroy_r(q->h, pt);
+    }
+    for (size_t j = 0; j < ARRAY_LEN(zoning_layers); j++)
+        if (trees[j]) GEOSSTRtree_destroy_r(q->h, trees[j]);
+    return rc;
+}
+
+static int set_road(struct fund_item *it, const char *name, const char *cls, double d)
+{
+    it->roaded = 1;
+    it->road_m = d;
+    it->road = name ? str_dup(name) : NULL;
+    it->road_class = cls ? str_dup(cls) : NULL;
+    return (name && !it->road) || (cls && !it->road_class) ? ERR_NOMEM : 0;
+}
+
+static double bbox_gap(const struct bbox *a, const struct bbox *b)
+{
+    double dx = fmax(0, fmax(a->minx - b->maxx, b->minx - a->maxx));
+    double dy = fmax(0, fmax(a->miny - b->maxy, b->miny - a->maxy));
+    return hypot(dx, dy);
+}
+
+/* The row of s nearest to g (boxes rb parallel to s, ib = g's box), -1 if none; *bd its distance.
+ * Rows whose box is farther than the best distance so far are skipped. */
+static int nearest_in(struct qctx *q, const struct qset *s, const struct bbox *rb,
+                      const GEOSGeometry *g, const struct bbox *ib, double *bd)
+{
+    int best = -1;
+    double d;
+    *bd = INFINITY;
+    for (int j = 0; j < s->n; j++) {
+        const struct qrow *r = &s->rows[j];
+        if (bbox_gap(ib, &rb[j]) > *bd || !GEOSDistance_r(q->h, g, r->geom, &d)) continue;
+        if (d < *bd || (d == *bd && r->fid < s->rows[best].fid)) best = j, *bd = d;
+    }
+    return best;
+}
+
+/* Nearest main road of each fund: one window of Q_ROAD_BATCH_M around the page, then funds
+ * whose road is farther than that look further one by one. */
+static int enrich_roads(struct search *se, int from, int to, struct err *err)
+{
+    struct qctx *q = se->q;
+    const struct layer_def *l = q_layer(q, "roads");
+    int fc = l ? access_field_index(l, "road_class", q->role) : -1, rc = 0, n = to - from;
+    struct bbox u, *rb = NULL;
+    bbox_empty(&u);
+    for (int i = from; i < to; i++) {
+        struct bbox b;
+        q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
+        if (!bbox_is_empty(&b)) bbox_union(&u, &b);
+    }
+    u.minx -= Q_ROAD_BATCH_M, u.miny -= Q_ROAD_BATCH_M;
+    u.maxx += Q_ROAD_BATCH_M, u.maxy += Q_ROAD_BATCH_M;
+    if (fc >= 0 && use_batch(&u, n)) {
+        struct value v[ARRAY_LEN(main_road_classes)];
+        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
+            v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i], .len = -1};
+        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
+            v[i].len = (int)strlen(v[i].s);
+        struct buf w;
+        buf_init(&w);
+        rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
+        struct qfetch f = {.bbox = &u,
+                           .where = w.data,
+                           .params = v,
+                           .n_params = (int)ARRAY_LEN(main_road_classes)};
+        qset_fini(q, &se->roads);
+        if (!rc) rc = q_fetch(q, l, &f, &se->roads, err);
+        buf_fini(&w);
+        if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        for (int i = 0; rb && i < se->roads.n; i++)
+            q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
+        for (int i = from; i < to && !rc && rb; i++) {
+            struct fund_item *it = &se->items[i];
+            struct bbox ib;
+            if (!q_geom(q, it->r)) continue;
+            q_geom_bbox(q, it->r->geom, &ib);
+            double bd;
+            int best = nearest_in(q, &se->roads, rb, it->r->geom, &ib, &bd);
+            if (best >= 0 && bd <= Q_ROAD_BATCH_M) /* nothing outside the window is closer */
+                rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
+                              q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
+        }
+        free(rb);
+    }
+    for (int i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        if (it->roaded) continue;
+        it->roaded = 1;
+        if (q_geom(q, it->r))
+            rc = main_road(q, it->r->geom, &it->road, &it->road_class, &it->road_m, err);
+    }
+    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+}
+
+/* The commune's name, looked up once per code per answer (borrowed from se). */
+static const char *commune_name(struct search *se, const char *code)
+{
+    if (!code) return NULL;
+    for (int i = 0; i + 1 < se->n_names; i += 2)
+        if (strcmp(se->names[i], code) == 0) return se->names[i + 1];
+    char *name = q_commune_name(se->q, code);
+    if (se->n_names + 2 > (int)ARRAY_LEN(se->names)) {
+        free(name); /* cache full: answer without the name rather than grow without bound */
+        return NULL;
+    }
+    char *copy = str_dup(code);
+    if (!copy) {
+        free(name);
+        return NULL;
+    }
+    se->names[se->n_names++] = copy;
+    se->names[se->n_names++] = name;
+    return name;
 }
 
 static int put_field(struct buf *b, const char *key, const struct qset *s, const struct qrow *r,
@@ -358,12 +694,12 @@ static int put_field(struct buf *b, const char *key, const struct qset *s, const
 
 static int put_zoning(struct buf *b, const struct zoning *z)
 {
-    static const char *const names[] = {"function_code", "plan_id",   "max_coverage_pct",
+    static const char *const names[] = {"function_code", "plan_id",    "max_coverage_pct",
                                         "max_far",       "min_floors", "max_floors",
                                         "max_height_m",  "setback_m"};
     if (!z->found) return buf_puts(b, ",\"zoning\":null");
-    const struct qset *s = &z->s;
-    const struct qrow *r = &s->rows[0];
+    const struct qset *s = z->s;
+    const struct qrow *r = z->r;
     const char *code = strcmp(z->source, "zoning_block") ? "lot_code" : "block_code";
     int rc = buf_puts(b, ",\"zoning\":{\"source\":") || buf_put_json_str(b, z->source) ||
              put_field(b, "code", s, r, code);
@@ -372,53 +708,79 @@ static int put_zoning(struct buf *b, const struct zoning *z)
     return rc || buf_putc(b, '}');
 }
 
-/* The properties of one result (no braces); *road... are the nearest main road. */
-static int put_fund_props(struct qctx *q, struct buf *b, struct fund_item *it, int with_dist,
-                          struct err *err)
+/* The properties of one result (no braces): the same keys for both kinds (id, kind, name,
+ * address, commune and its name, area, planned function, status, managing agency, deadline),
+ * the zoning indicators, the floor area they allow, the nearest main road, the distance to
+ * near= when given, and "attributes": every field of the fund the role may read. */
+static int put_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist)
 {
+    struct qctx *q = se->q;
     const struct fund_kind *k = it->k;
     const struct qset *s = it->s;
     const struct qrow *r = it->r;
-    char *road = NULL, *cls = NULL;
-    double road_m;
-    int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
-    char *cname = rc ? NULL : q_commune_name(q, q_str(s, r, "commune_code"));
-    int ff = layer_field_index(s->layer, k->function_field), fs = layer_field_index(s->layer, "status");
+    const struct layer_def *l = s->layer;
+    const char *cname = commune_name(se, q_str(s, r, "commune_code"));
+    int ff = layer_field_index(l, k->function_field), fs = layer_field_index(l, "status");
     const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
-    rc = rc || buf_puts(b, "\"id\":") ||
-         (q_str(s, r, k->id_field) ? buf_put_json_str(b, q_str(s, r, k->id_field))
-                                   : buf_printf(b, "%lld", (long long)r->fid)) ||
-         buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
-         put_field(b, "address", s, r, "address") ||
-         put_field(b, "commune_code", s, r, "commune_code") || buf_puts(b, ",\"commune_name\":") ||
-         (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-         buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
-         put_field(b, "function", s, r, k->function_field) || buf_puts(b, ",\"function_name\":") ||
-         q_put_code_name(b, ff >= 0 ? s->layer->fields[ff].codelist : NULL, fn, NULL) ||
-         put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
-         q_put_code_name(b, fs >= 0 ? s->layer->fields[fs].codelist : NULL, st, NULL) ||
-         put_field(b, "managing_agency", s, r, k->manager_field) ||
-         put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
-         buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
-         buf_puts(b, ",\"nearest_main_road\":");
-    if (!rc && road)
-        rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, road) ||
-             buf_puts(b, ",\"road_class\":") || (cls ? buf_put_json_str(b, cls) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"distance_m\":") || q_put_num(b, road_m, 1) || buf_putc(b, '}');
+    int first = 1;
+    int rc =
+        buf_puts(b, "\"id\":") || buf_put_json_str(b, it->id) ||
+        buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
+        put_field(b, "address", s, r, "address") ||
+        put_field(b, "commune_code", s, r, "commune_code") || buf_puts(b, ",\"commune_name\":") ||
+        (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
+        buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
+        put_field(b, "function", s, r, k->function_field) || buf_puts(b, ",\"function_name\":") ||
+        q_put_code_name(b, ff >= 0 ? l->fields[ff].codelist : NULL, fn, NULL) ||
+        put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
+        q_put_code_name(b, fs >= 0 ? l->fields[fs].codelist : NULL, st, NULL) ||
+        put_field(b, "managing_agency", s, r, k->manager_field) ||
+        put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
+        buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
+        buf_puts(b, ",\"nearest_main_road\":");
+    if (!rc && it->road)
+        rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, it->road) ||
+             buf_puts(b, ",\"road_class\":") ||
+             (it->road_class ? buf_put_json_str(b, it->road_class) : buf_puts(b, "null")) ||
+             buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->road_m, 1) || buf_putc(b, '}');
     else
         rc = rc || buf_puts(b, "null");
     if (with_dist) rc = rc || buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->dist, 1);
-    int first = 1;
-    rc = rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) || buf_putc(b, '}');
-    free(road), free(cls), free(cname);
-    return rc;
+    return rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) ||
+           buf_putc(b, '}');
 }
 
-static const char *const csv_columns[] = {
-    "id",        "kind",       "name",      "address",   "commune_code", "area_m2",
-    "function",  "status",     "managing_agency", "deadline", "zoning_source", "zoning_code",
-    "max_coverage_pct", "max_far", "min_floors", "max_floors", "buildable_floor_area_m2",
-    "nearest_main_road", "road_distance_m", "distance_m"};
+/* CSV: id, kind, the union of the readable fields of the kinds searched, then the derived
+ * columns that are not already fields. */
+static const char *const csv_extras[] = {
+    "commune_name",    "function",    "managing_agency",         "deadline",
+    "zoning_source",   "zoning_code", "max_coverage_pct",        "max_far",
+    "min_floors",      "max_floors",  "buildable_floor_area_m2", "nearest_main_road",
+    "road_distance_m", "distance_m"};
+#define CSV_MAX_COLS (2 * QSET_MAX_FIELDS + 16)
+
+static int csv_has(const char *const *cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i], name) == 0) return 1;
+    return 0;
+}
+
+static int csv_columns(struct search *se, const char **cols)
+{
+    int n = 0;
+    cols[n++] = "id", cols[n++] = "kind";
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        const struct layer_def *l = q_layer(se->q, kinds[k].layer);
+        if (!l || !(se->p->kinds & kinds[k].mask)) continue;
+        for (int i = 0; i < l->n_fields && n < CSV_MAX_COLS - 16; i++)
+            if (access_field(l, i, se->q->role) && !csv_has(cols, n, l->fields[i].name))
+                cols[n++] = l->fields[i].name;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(csv_extras); i++)
+        if (!csv_has(cols, n, csv_extras[i])) cols[n++] = csv_extras[i];
+    return n;
+}
 
 static int csv_num(struct buf *b, double v, int decimals, char sep)
 {
@@ -430,32 +792,53 @@ static int csv_num(struct buf *b, double v, int decimals, char sep)
     return rc;
 }
 
-static int put_fund_csv(struct qctx *q, struct buf *b, struct fund_item *it, struct err *err)
+/* One derived cell. */
+static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, const char *col,
+                     char sep)
 {
-    const struct qset *s = it->s, *zs = &it->z.s;
-    const struct qrow *r = it->r;
-    char *road = NULL, *cls = NULL, id[32];
-    double road_m;
-    int rc = ensure_zoning(q, it, err) || main_road(q, r->geom, &road, &cls, &road_m, err);
-    const struct qrow *zr = it->z.found ? &zs->rows[0] : NULL;
-    const char *zcode = !zr ? NULL : strcmp(it->z.source, "zoning_block") ? "lot_code" : "block_code";
-    snprintf(id, sizeof id, "%lld", (long long)r->fid);
-    const char *idv = q_str(s, r, it->k->id_field);
-    rc = rc || q_csv_cell(b, idv ? idv : id, ',') || q_csv_cell(b, it->k->kind, ',') ||
-         q_csv_value(b, q_get(s, r, "name"), ',') || q_csv_value(b, q_get(s, r, "address"), ',') ||
-         q_csv_value(b, q_get(s, r, "commune_code"), ',') || csv_num(b, it->area, 2, ',') ||
-         q_csv_value(b, q_get(s, r, it->k->function_field), ',') ||
-         q_csv_value(b, q_get(s, r, "status"), ',') ||
-         q_csv_value(b, q_get(s, r, it->k->manager_field), ',') ||
-         q_csv_value(b, it->k->deadline_field ? q_get(s, r, it->k->deadline_field) : NULL, ',') ||
-         q_csv_cell(b, zr ? it->z.source : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, zcode) : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, "max_coverage_pct") : NULL, ',') ||
-         csv_num(b, it->far, 6, ',') || q_csv_value(b, zr ? q_get(zs, zr, "min_floors") : NULL, ',') ||
-         q_csv_value(b, zr ? q_get(zs, zr, "max_floors") : NULL, ',') ||
-         csv_num(b, it->area * it->far, 1, ',') || q_csv_cell(b, road, ',') ||
-         csv_num(b, road ? road_m : NAN, 1, ',') || csv_num(b, it->dist, 1, '\n');
-    free(road), free(cls);
+    const struct qset *s = it->s, *zs = it->z.s;
+    const struct qrow *r = it->r, *zr = it->z.found ? it->z.r : NULL;
+    if (strcmp(col, "id") == 0) return q_csv_cell(b, it->id, sep);
+    if (strcmp(col, "kind") == 0) return q_csv_cell(b, it->k->kind, sep);
+    if (strcmp(col, "commune_name") == 0)
+        return q_csv_cell(b, commune_name(se, q_str(s, r, "commune_code")), sep);
+    if (strcmp(col, "function") == 0)
+        return q_csv_value(b, q_get(s, r, it->k->function_field), sep);
+    if (strcmp(col, "managing_agency") == 0)
+        return q_csv_value(b, q_get(s, r, it->k->manager_field), sep);
+    if (strcmp(col, "zoning_source") == 0) return q_csv_cell(b, zr ? it->z.source : NULL, sep);
+    if (strcmp(col, "zoning_code") == 0)
+        return q_csv_value(
+            b,
+            zr ? q_get(zs, zr, strcmp(it->z.source, "zoning_block") ? "lot_code" : "block_code")
+               : NULL,
+            sep);
+    if (strcmp(col, "max_far") == 0) return csv_num(b, it->far, 6, sep);
+    if (strcmp(col, "max_coverage_pct") == 0 || strcmp(col, "min_floors") == 0 ||
+        strcmp(col, "max_floors") == 0)
+        return q_csv_value(b, zr ? q_get(zs, zr, col) : NULL, sep);
+    if (strcmp(col, "buildable_floor_area_m2") == 0) return csv_num(b, it->area * it->far, 1, sep);
+    if (strcmp(col, "nearest_main_road") == 0) return q_csv_cell(b, it->road, sep);
+    if (strcmp(col, "road_distance_m") == 0) return csv_num(b, it->road ? it->road_m : NAN, 1, sep);
+    if (strcmp(col, "distance_m") == 0) return csv_num(b, it->dist, 1, sep);
+    return q_csv_cell(b, NULL, sep); /* deadline of a kind without one */
+}
+
+static int put_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
+{
+    const char *cols[CSV_MAX_COLS];
+    int n = csv_columns(se, cols), rc = 0;
+    for (int c = 0; c < n && !rc; c++)
+        rc = q_csv_cell(b, cols[c], c + 1 < n ? ',' : '\n');
+    for (int64_t i = from; i < to && !rc; i++) {
+        struct fund_item *it = &se->items[i];
+        for (int c = 0; c < n && !rc; c++) {
+            char sep = c + 1 < n ? ',' : '\n';
+            int f = c >= 2 ? access_field_index(it->s->layer, cols[c], se->q->role) : -1;
+            rc = f >= 0 ? q_csv_value(b, q_get(it->s, it->r, cols[c]), sep)
+                        : csv_extra(se, b, it, cols[c], sep);
+        }
+    }
     return rc;
 }
 
@@ -464,30 +847,28 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     const struct fund_params *p = se->p;
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
-    int rc = 0;
-    if (p->format == OUT_CSV) {
-        for (size_t i = 0; i < ARRAY_LEN(csv_columns) && !rc; i++)
-            rc = q_csv_cell(b, csv_columns[i], i + 1 < ARRAY_LEN(csv_columns) ? ',' : '\n');
-        for (int64_t i = from; i < to && !rc; i++) rc = put_fund_csv(se->q, b, &se->items[i], err);
-        return rc;
-    }
+    int rc = (se->light && materialize(se, (int)from, (int)to, err)) ||
+             enrich_zoning(se, (int)from, (int)to, err) ||
+             enrich_roads(se, (int)from, (int)to, err);
+    if (rc) return err->code ? (int)err->code : ERR_NOMEM;
+    if (p->format == OUT_CSV) return put_csv(se, b, from, to);
     int geo = p->format == OUT_GEOJSON;
     rc = buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":[");
     for (int64_t i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
         rc = (i > from && buf_putc(b, ',')) ||
              buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{") ||
-             put_fund_props(se->q, b, it, p->has_near, err) || buf_putc(b, '}');
+             put_fund_props(se, b, it, p->has_near) || buf_putc(b, '}');
         if (geo)
             rc = rc || buf_puts(b, ",\"geometry\":") ||
                  q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err) || buf_putc(b, '}');
     }
-    return rc || buf_printf(b,
-                            "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
-                            "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
-                            "\"}}\n",
-                            se->n, (long long)(to - from), (long long)p->limit,
-                            (long long)p->offset);
+    return rc ||
+           buf_printf(b,
+                      "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
+                      "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
+                      "\"}}\n",
+                      se->n, (long long)(to - from), (long long)p->limit, (long long)p->offset);
 }
 
 int query_land_funds(struct request *req, struct response *res, struct err *err)
@@ -537,21 +918,24 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
         struct qfetch f = {.params = &v, .n_params = 1};
         rc = store_where_field(&w, l, fk, "=");
         f.where = w.data;
-        if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-        else rc = q_fetch(&q, l, &f, &se.sets[i], err);
+        if (rc)
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        else
+            rc = q_fetch(&q, l, &f, &se.sets[i], err);
         buf_fini(&w);
         for (int j = 0; !rc && j < se.sets[i].n && se.n == 0; j++)
             rc = add_item(&se, &kinds[i], &se.sets[i], &se.sets[i].rows[j], err);
     }
-    if (!rc && se.n == 0) rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
+    if (!rc && se.n == 0)
+        rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
+    if (!rc) rc = enrich_zoning(&se, 0, 1, err) || enrich_roads(&se, 0, 1, err);
     if (!rc) {
         struct buf *b = &res->body;
         rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
-             buf_puts(b, ",\"properties\":{") || put_fund_props(&q, b, &se.items[0], 0, err) ||
-             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}") ||
+             buf_puts(b, ",\"properties\":{") || put_fund_props(&se, b, &se.items[0], 0) ||
              buf_puts(b, "},\"geometry\":") ||
              q_put_geometry(&q, b, se.items[0].r->wkb, se.items[0].r->wkb_len, err) ||
-             buf_puts(b, "}\n");
+             buf_puts(b, ",\"disclaimer\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
         resp_set(res, 200, "application/geo+json");
     }
     if (q.h) search_fini(&se);

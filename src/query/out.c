@@ -22,14 +22,16 @@ int q_put_value(struct buf *b, const struct field_def *fd, const struct qval *v)
     case VAL_INT:
         if (fd && fd->type == FT_BOOLEAN) return buf_puts(b, v->i ? "true" : "false");
         return buf_printf(b, "%lld", (long long)v->i);
-    case VAL_REAL: return q_put_num(b, v->d, 6);
-    case VAL_TEXT: return buf_put_json_str(b, v->s);
-    default: return buf_puts(b, "null");
+    case VAL_REAL:
+        return q_put_num(b, v->d, 6);
+    case VAL_TEXT:
+        return buf_put_json_str(b, v->s);
+    default:
+        return buf_puts(b, "null");
     }
 }
 
-int q_put_code_name(struct buf *b, const struct codelist *cl, const char *code,
-                    const char *scheme)
+int q_put_code_name(struct buf *b, const struct codelist *cl, const char *code, const char *scheme)
 {
     const struct code_def *c = cl && code ? codelist_find(cl, code, scheme) : NULL;
     if (!c && cl && code && scheme) c = codelist_find(cl, code, NULL);
@@ -122,8 +124,8 @@ int q_put_geometry(struct qctx *q, struct buf *b, const unsigned char *wkb, size
     struct geom g;
     geom_init(&g);
     int rc = geom_from_wkb(&g, wkb, len, err);
-    static const char *const names[] = {"", "Point", "LineString", "Polygon", "MultiPoint",
-                                        "MultiLineString", "MultiPolygon"};
+    static const char *const names[] = {"",           "Point",           "LineString",  "Polygon",
+                                        "MultiPoint", "MultiLineString", "MultiPolygon"};
     if (rc || g.type < 1 || g.type > 6) {
         geom_fini(&g);
         return buf_puts(b, "null");
@@ -158,8 +160,10 @@ int q_put_feature(struct qctx *q, struct buf *b, const struct qset *s, const str
     const struct layer_def *l = s->layer;
     const struct qval *key = l->key >= 0 ? q_get(s, r, l->fields[l->key].name) : NULL;
     int rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":");
-    if (key && key->type == VAL_TEXT) rc = rc || buf_put_json_str(b, key->s);
-    else rc = rc || buf_printf(b, "%lld", (long long)r->fid);
+    if (key && key->type == VAL_TEXT)
+        rc = rc || buf_put_json_str(b, key->s);
+    else
+        rc = rc || buf_printf(b, "%lld", (long long)r->fid);
     rc = rc || buf_puts(b, ",\"properties\":{") || q_put_props(q, b, s, r, &first) ||
          buf_puts(b, "},\"geometry\":");
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
@@ -172,7 +176,8 @@ int q_csv_cell(struct buf *b, const char *s, char sep)
     int rc = 0;
     if (s && strpbrk(s, ",\"\r\n")) {
         rc = buf_putc(b, '"');
-        for (const char *p = s; *p && !rc; p++) rc = (*p == '"' && buf_putc(b, '"')) || buf_putc(b, *p);
+        for (const char *p = s; *p && !rc; p++)
+            rc = (*p == '"' && buf_putc(b, '"')) || buf_putc(b, *p);
         rc = rc || buf_putc(b, '"');
     } else if (s) {
         rc = buf_puts(b, s);
@@ -185,14 +190,18 @@ int q_csv_value(struct buf *b, const struct qval *v, char sep)
     char tmp[64];
     struct buf t;
     switch (v ? v->type : VAL_NULL) {
-    case VAL_INT: snprintf(tmp, sizeof tmp, "%lld", (long long)v->i); return q_csv_cell(b, tmp, sep);
+    case VAL_INT:
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v->i);
+        return q_csv_cell(b, tmp, sep);
     case VAL_REAL:
         buf_init(&t);
         buf_put_double(&t, v->d, 6);
         snprintf(tmp, sizeof tmp, "%s", t.data ? t.data : "");
         buf_fini(&t);
         return q_csv_cell(b, tmp, sep);
-    case VAL_TEXT: return q_csv_cell(b, v->s, sep);
-    default: return q_csv_cell(b, NULL, sep);
+    case VAL_TEXT:
+        return q_csv_cell(b, v->s, sep);
+    default:
+        return q_csv_cell(b, NULL, sep);
     }
 }

@@ -47,7 +47,8 @@ int q_check_known(const struct request *req, const char *const *known, struct er
 {
     for (int i = 0; i < req->n_args; i++) {
         int ok = !req->args[i].key[0]; /* "&&" or "=v": nothing asked, nothing to name */
-        for (const char *const *k = known; *k && !ok; k++) ok = strcmp(req->args[i].key, *k) == 0;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = strcmp(req->args[i].key, *k) == 0;
         if (!ok)
             return err_setl(err, ERR_PARAM, req->args[i].key, "unknown parameter \"%.60s\"",
                             req->args[i].key);
@@ -61,15 +62,18 @@ int q_format(const struct request *req, int allow_csv, int allow_json, enum out_
     const char *f = req_arg(req, "f");
     *out = dflt;
     if (!f) return 0;
-    if (allow_json && str_ieq(f, "json")) *out = OUT_JSON;
-    else if (str_ieq(f, "geojson") || str_ieq(f, "application/geo+json")) *out = OUT_GEOJSON;
-    else if (allow_csv && (str_ieq(f, "csv") || str_ieq(f, "text/csv"))) *out = OUT_CSV;
-    else if (str_ieq(f, "application/json") && (allow_json || dflt == OUT_GEOJSON)) *out = dflt;
+    if (allow_json && str_ieq(f, "json"))
+        *out = OUT_JSON;
+    else if (str_ieq(f, "geojson") || str_ieq(f, "application/geo+json"))
+        *out = OUT_GEOJSON;
+    else if (allow_csv && (str_ieq(f, "csv") || str_ieq(f, "text/csv")))
+        *out = OUT_CSV;
+    else if (str_ieq(f, "application/json") && (allow_json || dflt == OUT_GEOJSON))
+        *out = dflt;
     else
-        return err_setl(err, ERR_PARAM, "f", "f must be %s, not \"%.40s\"",
-                        allow_csv ? (allow_json ? "json, geojson or csv" : "geojson or csv")
-                                  : "json",
-                        f);
+        return err_setl(
+            err, ERR_PARAM, "f", "f must be %s, not \"%.40s\"",
+            allow_csv ? (allow_json ? "json, geojson or csv" : "geojson or csv") : "json", f);
     return 0;
 }
 
@@ -138,14 +142,30 @@ int query_parse_point(const struct request *req, int default_srid, struct query_
     return 0;
 }
 
-static int parse_sort(const char *s, int has_near, enum fund_sort *out, struct err *err)
+/* A field name as the catalog spells them: [a-z][a-z0-9_]{0,63}. */
+static int field_like(const char *s)
 {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] < 'a' || s[0] > 'z') return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static int parse_sort(const char *s, int has_near, struct fund_params *p, struct err *err)
+{
+    enum fund_sort *out = &p->sort;
     static const struct {
         const char *name;
         enum fund_sort sort;
-    } keys[] = {{"id", SORT_ID},           {"area", SORT_AREA},        {"-area", SORT_AREA_DESC},
-                {"distance", SORT_DIST},   {"-distance", SORT_DIST_DESC},
-                {"area_ratio", SORT_FAR},  {"-area_ratio", SORT_FAR_DESC}};
+    } keys[] = {{"id", SORT_ID},
+                {"area", SORT_AREA},
+                {"-area", SORT_AREA_DESC},
+                {"distance", SORT_DIST},
+                {"-distance", SORT_DIST_DESC},
+                {"area_ratio", SORT_FAR},
+                {"-area_ratio", SORT_FAR_DESC}};
     *out = SORT_ID;
     if (!s) return 0;
     for (size_t i = 0; i < ARRAY_LEN(keys); i++)
@@ -155,9 +175,16 @@ static int parse_sort(const char *s, int has_near, enum fund_sort *out, struct e
                 return err_setl(err, ERR_PARAM, "sort", "sort=%s needs near=lon,lat", s);
             return 0;
         }
+    const char *name = s[0] == '-' ? s + 1 : s;
+    if (field_like(name)) { /* a layer field: checked against the catalog and the role later */
+        *out = SORT_FIELD;
+        p->sort_field = name;
+        p->sort_desc = s[0] == '-';
+        return 0;
+    }
     return err_setl(err, ERR_PARAM, "sort",
-                    "sort must be id, area, -area, distance, -distance, area_ratio or "
-                    "-area_ratio, not \"%.30s\"",
+                    "sort must be id, area, -area, distance, -distance, area_ratio, "
+                    "-area_ratio or a field name (-name descending), not \"%.30s\"",
                     s);
 }
 
@@ -197,9 +224,12 @@ static int parse_kind(const char *s, int *kinds, struct err *err)
 {
     *kinds = FUND_VACANT | FUND_INVESTMENT;
     if (!s) return 0;
-    if (strcmp(s, "vacant") == 0) *kinds = FUND_VACANT;
-    else if (strcmp(s, "investment") == 0) *kinds = FUND_INVESTMENT;
-    else return err_setl(err, ERR_PARAM, "kind", "kind must be vacant or investment");
+    if (strcmp(s, "vacant") == 0)
+        *kinds = FUND_VACANT;
+    else if (strcmp(s, "investment") == 0)
+        *kinds = FUND_INVESTMENT;
+    else
+        return err_setl(err, ERR_PARAM, "kind", "kind must be vacant or investment");
     return 0;
 }
 
@@ -226,7 +256,7 @@ int query_parse_fund_params(const struct request *req, int default_features, int
         return err_setl(err, ERR_PARAM, "max_area", "max_area is smaller than min_area");
     if (p->has_within && !p->has_near)
         return err_setl(err, ERR_PARAM, "within_m", "within_m needs near=lon,lat");
-    if (parse_sort(req_arg(req, "sort"), p->has_near, &p->sort, err) ||
+    if (parse_sort(req_arg(req, "sort"), p->has_near, p, err) ||
         q_integer(req, "limit", 0, INT64_MAX / 4, default_features, &p->limit, err) ||
         q_integer(req, "offset", 0, 1000000000, 0, &p->offset, err) ||
         q_format(req, 1, 1, OUT_JSON, &p->format, err))

@@ -23,7 +23,8 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
     int fp = layer_field_index(l, "parcel_no");
     int rc = store_where_in(&w, l, fc, n_codes);
     for (int i = 0; i < n_codes; i++)
-        params[np++] = (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
+        params[np++] =
+            (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
     if (sheet) {
         rc = rc || store_where_field(&w, l, fs, "=");
         params[np++] = (struct value){.type = VAL_INT, .i = *sheet};
@@ -33,8 +34,13 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
         params[np++] = (struct value){.type = VAL_INT, .i = *parcel};
     }
     int order[] = {fc, fs, fp};
-    struct qfetch f = {.where = w.data, .params = params, .n_params = np, .order = order,
-                       .n_order = 3, .sql_limit = limit, .sql_offset = offset};
+    struct qfetch f = {.where = w.data,
+                       .params = params,
+                       .n_params = np,
+                       .order = order,
+                       .n_order = 3,
+                       .sql_limit = limit,
+                       .sql_offset = offset};
     if (rc) rc = err_set(err, ERR_INTERNAL, "parcel lookup");
     if (!rc) rc = q_count(q, l, &f, total, err);
     if (!rc && limit > 0) rc = q_fetch(q, l, &f, s, err);
@@ -68,8 +74,7 @@ static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, i
 static int parse_search(const struct request *req, long *sheet, int *has_sheet, long *parcel,
                         int *has_parcel, struct err *err)
 {
-    static const char *const known[] = {"commune", "sheet", "parcel", "limit", "offset", "f",
-                                        NULL};
+    static const char *const known[] = {"commune", "sheet", "parcel", "limit", "offset", "f", NULL};
     int64_t v;
     if (q_check_known(req, known, err)) return ERR_PARAM;
     if (!req_arg(req, "commune") || !*req_arg(req, "commune"))
@@ -106,7 +111,8 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
     if (!rc && limit > q.cfg->limits.max_features) limit = q.cfg->limits.max_features;
     if (!rc && !(l = q_layer(&q, "cadastral_parcels")))
         rc = err_set(err, ERR_NOT_FOUND, "no parcel layer");
-    if (!rc) rc = q_resolve_commune(&q, req_arg(req, "commune"), codes, QUERY_MAX_CODES, &n_codes, err);
+    if (!rc)
+        rc = q_resolve_commune(&q, req_arg(req, "commune"), codes, QUERY_MAX_CODES, &n_codes, err);
     if (!rc)
         rc = find_parcels(&q, l, codes, n_codes, has_sheet ? &sheet : NULL,
                           has_parcel ? &parcel : NULL, limit, offset, &s, &total, err);
@@ -118,7 +124,8 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
         rc = put_collection(&q, &res->body, &s, total, limit, offset, err);
         resp_set(res, 200, "application/geo+json");
     }
-    for (int i = 0; i < n_codes; i++) free(codes[i]);
+    for (int i = 0; i < n_codes; i++)
+        free(codes[i]);
     qset_fini(&q, &s);
     qctx_fini(&q);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
@@ -136,8 +143,10 @@ static int get_parcel(struct qctx *q, const char *key, struct qset *s, struct er
     struct value v = {.type = VAL_TEXT, .s = key, .len = (int)strlen(key)};
     int rc = store_where_field(&w, l, fk, "=");
     struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .limit = 1};
-    if (rc) rc = err_set(err, ERR_INTERNAL, "parcel lookup");
-    else rc = q_fetch(q, l, &f, s, err);
+    if (rc)
+        rc = err_set(err, ERR_INTERNAL, "parcel lookup");
+    else
+        rc = q_fetch(q, l, &f, s, err);
     buf_fini(&w);
     if (!rc && s->n == 0)
         rc = err_setl(err, ERR_NOT_FOUND, "parcel_key", "no parcel with key \"%s\"", key);

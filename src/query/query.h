@@ -27,35 +27,45 @@ int query_land_fund(struct request *req, struct response *res, struct err *err);
 
 /* Parameter parsing without a store (also the fuzz target's entry). */
 struct query_point {
-    int has_lonlat;         /* lon/lat given (CRS84) */
+    int has_lonlat; /* lon/lat given (CRS84) */
     double lon, lat;
-    double x, y;            /* x=easting, y=northing in crs (after order=xy-vn swapping) */
-    int crs;                /* srid of x/y; 0 when lon/lat were given */
+    double x, y; /* x=easting, y=northing in crs (after order=xy-vn swapping) */
+    int crs;     /* srid of x/y; 0 when lon/lat were given */
 };
 /* Reads lon/lat or x/y/crs/order from req. ERR_PARAM naming the parameter. */
 int query_parse_point(const struct request *req, int default_srid, struct query_point *p,
                       struct err *err);
 
 enum fund_kind_mask { FUND_VACANT = 1, FUND_INVESTMENT = 2 };
-enum fund_sort { SORT_ID, SORT_AREA, SORT_AREA_DESC, SORT_DIST, SORT_DIST_DESC, SORT_FAR,
-                 SORT_FAR_DESC };
+enum fund_sort {
+    SORT_ID,
+    SORT_AREA,
+    SORT_AREA_DESC,
+    SORT_DIST,
+    SORT_DIST_DESC,
+    SORT_FAR,
+    SORT_FAR_DESC,
+    SORT_FIELD
+};
 enum out_format { OUT_JSON, OUT_GEOJSON, OUT_CSV };
 
 #define QUERY_MAX_CODES 16
 struct fund_params {
-    int kinds;                   /* enum fund_kind_mask bits */
-    const char *commune;         /* raw; resolved against admin_units later */
-    const char *function;        /* planned function code (zoning_function) */
+    int kinds;            /* enum fund_kind_mask bits */
+    const char *commune;  /* raw; resolved against admin_units later */
+    const char *function; /* planned function code (zoning_function) */
     const char *status;
     int has_min_area, has_max_area;
-    double min_area, max_area;   /* m2 */
+    double min_area, max_area; /* m2 */
     int has_bbox;
-    double bbox[4];              /* minlon, minlat, maxlon, maxlat (CRS84) */
+    double bbox[4]; /* minlon, minlat, maxlon, maxlat (CRS84) */
     int has_near;
     double near_lon, near_lat;
     int has_within;
     double within_m;
     enum fund_sort sort;
+    const char *sort_field; /* SORT_FIELD: a layer field name, checked against the role */
+    int sort_desc;          /* SORT_FIELD: "-name" */
     int64_t limit, offset;
     enum out_format format;
 };

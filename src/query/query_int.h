@@ -22,8 +22,9 @@ struct qctx {
     struct geo_ctx *geo;
     GEOSContextHandle_t h;
     GEOSWKBReader *reader;
-    int srid;          /* storage CRS */
+    int srid; /* storage CRS */
     enum role role;
+    int in_txn; /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
 };
 /* ERR_INTERNAL when the request has no store or GEOS context. */
 int qctx_init(struct qctx *q, const struct request *req, struct err *err);
@@ -36,15 +37,15 @@ struct qval {
     enum value_type type; /* VAL_NULL, VAL_INT, VAL_REAL or VAL_TEXT */
     int64_t i;
     double d;
-    char *s;              /* owned */
+    char *s; /* owned */
 };
 struct qrow {
     int64_t fid;
-    struct qval *vals;    /* parallel to qset.fields; owned */
-    GEOSGeometry *geom;   /* owned, storage CRS */
-    unsigned char *wkb;   /* owned copy of the stored WKB */
+    struct qval *vals;  /* parallel to qset.fields; owned */
+    GEOSGeometry *geom; /* owned, storage CRS */
+    unsigned char *wkb; /* owned copy of the stored WKB */
     size_t wkb_len;
-    double num;           /* scratch for the caller (overlap m2, distance m...) */
+    double num; /* scratch for the caller (overlap m2, distance m...) */
     double num2;
 };
 #define QSET_MAX_FIELDS 64
@@ -56,17 +57,18 @@ struct qset {
     int n, cap;
 };
 struct qfetch {
-    const struct bbox *bbox;                /* storage CRS, R*Tree; NULL = no box */
-    const char *where;                      /* from store_where_*; NULL = none */
+    const struct bbox *bbox; /* storage CRS, R*Tree; NULL = no box */
+    const char *where;       /* from store_where_*; NULL = none */
     const struct value *params;
     int n_params;
-    const GEOSPreparedGeometry *test;       /* keep features intersecting it; NULL = all */
-    int64_t limit;                          /* <= 0: no limit */
-    int no_geom;                            /* 1: attributes only (row geom/wkb NULL) */
-    const int *order;                       /* SQL order: layer field indexes, -1 = fid */
+    const GEOSPreparedGeometry *test; /* keep features intersecting it; NULL = all */
+    int64_t limit;                    /* <= 0: no limit */
+    int no_geom;                      /* 1: attributes only (row geom/wkb NULL) */
+    int lazy_geom;                    /* 1: keep WKB only, parsed by q_geom (no test) */
+    const int *order;                 /* SQL order: layer field indexes, -1 = fid */
     const int *order_desc;
     int n_order;
-    int64_t sql_limit;                      /* > 0: SQL LIMIT (with sql_offset) */
+    int64_t sql_limit; /* > 0: SQL LIMIT (with sql_offset) */
     int64_t sql_offset;
 };
 void qset_init(struct qset *s);
@@ -76,12 +78,14 @@ void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l);
 /* Streams layer l through f into out (appending). ERR_DB, ERR_LIMIT, ERR_NOMEM. */
 int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, struct qset *out,
             struct err *err);
+/* The row's GEOS geometry, parsed from its WKB on first use (lazy_geom); NULL if none. */
+GEOSGeometry *q_geom(struct qctx *q, struct qrow *r);
 /* Number of features matching f's box and WHERE (no exact test). */
 int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,
             struct err *err);
 /* The value of field `name` in row r, NULL if the layer lacks it or the role may not read it. */
 const struct qval *q_get(const struct qset *s, const struct qrow *r, const char *name);
-double q_num(const struct qset *s, const struct qrow *r, const char *name); /* NAN if none */
+double q_num(const struct qset *s, const struct qrow *r, const char *name);      /* NAN if none */
 const char *q_str(const struct qset *s, const struct qrow *r, const char *name); /* NULL */
 
 /* Features of l whose geometry intersects g (R*Tree on g's box, then exact GEOS test). */
@@ -90,8 +94,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
 /* The feature of l nearest to g (where/params optional filter) by R*Tree windows growing from
  * 100 m up to max_m: *best is its row in out or -1 when none lies within max_m, *dist in m. */
 int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
-              const struct value *params, int n_params, double max_m, struct qset *out,
-              int *best, double *dist, struct err *err);
+              const struct value *params, int n_params, double max_m, struct qset *out, int *best,
+              double *dist, struct err *err);
 /* A GEOS point in the storage CRS. */
 GEOSGeometry *q_point(struct qctx *q, double x, double y);
 /* The envelope of g. */
@@ -116,8 +120,7 @@ int q_put_props(struct qctx *q, struct buf *b, const struct qset *s, const struc
 /* A JSON value for one field value. */
 int q_put_value(struct buf *b, const struct field_def *fd, const struct qval *v);
 /* {"vi":..,"en":..} for code in list cl (scheme may be NULL), or null. */
-int q_put_code_name(struct buf *b, const struct codelist *cl, const char *code,
-                    const char *scheme);
+int q_put_code_name(struct buf *b, const struct codelist *cl, const char *code, const char *scheme);
 /* A GeoJSON geometry in CRS84 (lon/lat, 7 decimals) from storage-CRS WKB; null when none. */
 int q_put_geometry(struct qctx *q, struct buf *b, const unsigned char *wkb, size_t len,
                    struct err *err);

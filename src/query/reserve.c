@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* reserve.c: red lines and the road reserve of a parcel. The road reserve a red line stands for
- * is the band of half its right-of-way width (row_width_m / 2) on each side of the line, with flat
- * ends: red_lines of kind cgdd (chỉ giới đường đỏ) and lo_gioi (lộ giới) are digitised along the
- * road they reserve, as the zoning plan's cross-section labels ("1-1", LG 20 m) describe them.
- * The m2 of a parcel inside the reserve is GEOS area of (union of bands) ∩ parcel in the storage
- * CRS (true m2). Other kinds (building lines, canal and power-line corridors) are listed when they
- * cross the parcel but add nothing to the road reserve. Lines whose half-width exceeds
- * Q_RESERVE_SEARCH_M are not found unless they cross the parcel's box widened by that margin. */
+/* reserve.c: red lines and the road reserve of a parcel. A red line of kind cgdd (chỉ giới đường
+ * đỏ) or lo_gioi (lộ giới) names its road and carries the planned right-of-way width
+ * (row_width_m). The reserve of that road is the band of row_width_m centred on the road's
+ * centreline (roads layer, same name; segments merged, flat ends): it is the land between the
+ * pair of red lines a zoning plan draws on both sides of the road. When no centreline of that
+ * name is within reach, a lo_gioi line, being drawn on the axis, gives the band itself; a lone
+ * cgdd line does not (its side is unknown) and says so (road_found false). The m2 of the parcel
+ * inside the reserve is the GEOS area of (union of bands) ∩ parcel in the storage CRS (true m2).
+ * Other kinds (building lines, canal and power-line corridors) are listed when they cross the
+ * parcel but add nothing to the road reserve. Red lines and roads are looked for within
+ * Q_RESERVE_SEARCH_M of the parcel's box. */
 #include "query_int.h"
 
 #include <math.h>
@@ -20,73 +23,134 @@ static int is_reserve_kind(const char *kind)
     return kind && (strcmp(kind, "cgdd") == 0 || strcmp(kind, "lo_gioi") == 0);
 }
 
-/* The reserve band of one line, or NULL when it has none. */
-static GEOSGeometry *reserve_band(struct qctx *q, const struct qset *s, const struct qrow *r)
+static GEOSGeometry *flat_buffer(struct qctx *q, const GEOSGeometry *g, double half)
 {
-    double row = q_num(s, r, "row_width_m");
-    if (!is_reserve_kind(q_str(s, r, "kind")) || !(row > 0)) return NULL;
     GEOSBufferParams *bp = GEOSBufferParams_create_r(q->h);
     if (!bp) return NULL;
     GEOSBufferParams_setEndCapStyle_r(q->h, bp, GEOSBUF_CAP_FLAT);
     GEOSBufferParams_setJoinStyle_r(q->h, bp, GEOSBUF_JOIN_ROUND);
     GEOSBufferParams_setQuadrantSegments_r(q->h, bp, 8);
-    GEOSGeometry *band = GEOSBufferWithParams_r(q->h, r->geom, bp, row / 2);
+    GEOSGeometry *band = GEOSBufferWithParams_r(q->h, g, bp, half);
     GEOSBufferParams_destroy_r(q->h, bp);
     return band;
+}
+
+/* The merged centreline of the road called name from roads (NULL when none). */
+static GEOSGeometry *centreline(struct qctx *q, const struct qset *roads, const char *name)
+{
+    GEOSGeometry *parts[64];
+    unsigned n = 0;
+    for (int i = 0; name && i < roads->n && n < ARRAY_LEN(parts); i++) {
+        const char *rn = q_str(roads, &roads->rows[i], "name");
+        if (rn && strcmp(rn, name) == 0 && roads->rows[i].geom)
+            parts[n++] = GEOSGeom_clone_r(q->h, roads->rows[i].geom);
+    }
+    if (!n) return NULL;
+    GEOSGeometry *coll = GEOSGeom_createCollection_r(q->h, GEOS_GEOMETRYCOLLECTION, parts, n);
+    if (!coll) {
+        for (unsigned i = 0; i < n; i++)
+            GEOSGeom_destroy_r(q->h, parts[i]);
+        return NULL;
+    }
+    GEOSGeometry *u = GEOSUnaryUnion_r(q->h, coll);
+    GEOSGeom_destroy_r(q->h, coll);
+    GEOSGeometry *merged = u ? GEOSLineMerge_r(q->h, u) : NULL;
+    if (u) GEOSGeom_destroy_r(q->h, u);
+    return merged;
+}
+
+/* The reserve band of one red line, or NULL; *road_found tells whether a centreline was used. */
+static GEOSGeometry *reserve_band(struct qctx *q, const struct qset *s, const struct qrow *r,
+                                  const struct qset *roads, int *road_found)
+{
+    double row = q_num(s, r, "row_width_m");
+    const char *kind = q_str(s, r, "kind");
+    *road_found = 0;
+    if (!is_reserve_kind(kind) || !(row > 0)) return NULL;
+    GEOSGeometry *axis = centreline(q, roads, q_str(s, r, "road_name"));
+    if (axis) {
+        *road_found = 1;
+        GEOSGeometry *band = flat_buffer(q, axis, row / 2);
+        GEOSGeom_destroy_r(q->h, axis);
+        return band;
+    }
+    return strcmp(kind, "lo_gioi") == 0 ? flat_buffer(q, r->geom, row / 2) : NULL;
+}
+
+static int put_line(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
+                    int crosses, int reserve_kind, int road_found, double in, int *first)
+{
+    int pf = 1;
+    int rc = (!*first && buf_putc(b, ',')) || buf_putc(b, '{') || q_put_props(q, b, s, r, &pf) ||
+             buf_printf(b, ",\"crosses_parcel\":%s", crosses ? "true" : "false");
+    if (reserve_kind) rc = rc || buf_printf(b, ",\"road_found\":%s", road_found ? "true" : "false");
+    *first = 0;
+    return rc || buf_puts(b, ",\"reserve_m2\":") || q_put_num(b, in > 0 ? in : 0, 2) ||
+           buf_putc(b, '}');
+}
+
+/* Area of the union of bands inside the parcel; -1 on a GEOS failure. Takes the bands. */
+static double union_inside(struct qctx *q, GEOSGeometry **bands, int n, const GEOSGeometry *parcel)
+{
+    if (!n) return 0;
+    GEOSGeometry *coll =
+        GEOSGeom_createCollection_r(q->h, GEOS_GEOMETRYCOLLECTION, bands, (unsigned)n);
+    if (!coll) {
+        for (int i = 0; i < n; i++)
+            GEOSGeom_destroy_r(q->h, bands[i]);
+        return -1;
+    }
+    GEOSGeometry *u = GEOSUnaryUnion_r(q->h, coll);
+    double total = u ? q_overlap(q, u, parcel) : -1;
+    if (u) GEOSGeom_destroy_r(q->h, u);
+    GEOSGeom_destroy_r(q->h, coll); /* owns the bands */
+    return total;
 }
 
 /* Writes "red_lines":{"lines":[...],"road_reserve_m2":..,"road_reserve_pct":..,"method":..}. */
 int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, struct err *err)
 {
-    const struct layer_def *l = q_layer(q, "red_lines");
+    const struct layer_def *l = q_layer(q, "red_lines"), *lr = q_layer(q, "roads");
     if (!l) return 0;
     struct bbox pb;
     q_geom_bbox(q, parcel, &pb);
     struct bbox box = {pb.minx - Q_RESERVE_SEARCH_M, pb.miny - Q_RESERVE_SEARCH_M,
                        pb.maxx + Q_RESERVE_SEARCH_M, pb.maxy + Q_RESERVE_SEARCH_M};
-    struct qset s;
+    struct qset s, roads;
     qset_init(&s);
+    qset_init(&roads);
     struct qfetch f = {.bbox = &box};
     int rc = q_fetch(q, l, &f, &s, err);
+    if (!rc && lr && s.n) rc = q_fetch(q, lr, &f, &roads, err);
     GEOSGeometry **bands = calloc((size_t)(s.n ? s.n : 1), sizeof *bands);
     int n_bands = 0, first = 1;
     if (!rc && !bands) rc = err_set(err, ERR_NOMEM, "out of memory");
     rc = rc || buf_puts(b, ",\"red_lines\":{\"lines\":[");
     for (int i = 0; i < s.n && !rc; i++) {
         struct qrow *r = &s.rows[i];
-        int crosses = GEOSIntersects_r(q->h, r->geom, parcel) == 1;
-        GEOSGeometry *band = reserve_band(q, &s, r);
+        int crosses = GEOSIntersects_r(q->h, r->geom, parcel) == 1, found;
+        int reserve_kind = is_reserve_kind(q_str(&s, r, "kind"));
+        GEOSGeometry *band = reserve_band(q, &s, r, &roads, &found);
         double in = band ? q_overlap(q, band, parcel) : 0;
-        if (band && in > 0) bands[n_bands++] = band;
-        else if (band) GEOSGeom_destroy_r(q->h, band);
-        if (!crosses && !(in > 0)) continue;
-        int pf = 1;
-        rc = (!first && buf_putc(b, ',')) || buf_putc(b, '{') || q_put_props(q, b, &s, r, &pf) ||
-             buf_printf(b, ",\"crosses_parcel\":%s,\"reserve_m2\":", crosses ? "true" : "false") ||
-             q_put_num(b, in > 0 ? in : 0, 2) || buf_putc(b, '}');
-        first = 0;
+        if (band && in > 0)
+            bands[n_bands++] = band;
+        else if (band)
+            GEOSGeom_destroy_r(q->h, band);
+        if (crosses || in > 0) rc = put_line(q, b, &s, r, crosses, reserve_kind, found, in, &first);
     }
-    double total = 0;
-    if (!rc && n_bands) {
-        GEOSGeometry *coll =
-            GEOSGeom_createCollection_r(q->h, GEOS_GEOMETRYCOLLECTION, bands, (unsigned)n_bands);
-        GEOSGeometry *u = coll ? GEOSUnaryUnion_r(q->h, coll) : NULL;
-        total = u ? q_overlap(q, u, parcel) : -1;
-        if (u) GEOSGeom_destroy_r(q->h, u);
-        if (coll) GEOSGeom_destroy_r(q->h, coll); /* owns the bands */
-        else
-            for (int i = 0; i < n_bands; i++) GEOSGeom_destroy_r(q->h, bands[i]);
-        n_bands = 0;
-    }
-    for (int i = 0; i < n_bands; i++) GEOSGeom_destroy_r(q->h, bands[i]);
+    double total = rc ? 0 : union_inside(q, bands, n_bands, parcel);
+    if (rc)
+        for (int i = 0; i < n_bands; i++)
+            GEOSGeom_destroy_r(q->h, bands[i]);
     double area = q_area(q, parcel);
     rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || q_put_num(b, total < 0 ? NAN : total, 2) ||
          buf_puts(b, ",\"road_reserve_pct\":") ||
          q_put_num(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3) ||
-         buf_puts(b, ",\"method\":\"union of buffers of red lines (kinds cgdd, lo_gioi) by "
-                     "row_width_m/2 with flat ends, intersected with the parcel in the storage "
-                     "CRS\"}");
+         buf_puts(b, ",\"method\":\"band of the red line's row_width_m centred on the centreline "
+                     "of its road (roads, same name; a lo_gioi line without one: on the line), "
+                     "flat ends, intersected with the parcel in the storage CRS\"}");
     free(bands);
+    qset_fini(q, &roads);
     qset_fini(q, &s);
     return rc;
 }

@@ -21,7 +21,7 @@ struct obox {
 struct label {
     const struct symbolizer *sym;
     double k;
-    size_t text;                  /* offset in ls->text */
+    size_t text; /* offset in ls->text */
     struct obox cand[CANDIDATES];
     int n_cand;
     double priority;
@@ -39,6 +39,18 @@ struct label_set {
     cairo_t *measure;
 };
 
+/* No hinting: map labels are rotated and scaled anyway, and the TrueType bytecode interpreter
+ * was a visible part of a tile's time. */
+static void set_options(cairo_t *cr)
+{
+    cairo_font_options_t *o = cairo_font_options_create();
+    cairo_font_options_set_hint_style(o, CAIRO_HINT_STYLE_NONE);
+    cairo_font_options_set_hint_metrics(o, CAIRO_HINT_METRICS_OFF);
+    cairo_font_options_set_antialias(o, CAIRO_ANTIALIAS_GRAY);
+    cairo_set_font_options(cr, o);
+    cairo_font_options_destroy(o);
+}
+
 struct label_set *label_set_new(int width, int height, int buffer)
 {
     struct label_set *ls = calloc(1, sizeof *ls);
@@ -47,6 +59,7 @@ struct label_set *label_set_new(int width, int height, int buffer)
     buf_init(&ls->text);
     ls->measure_surf = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
     ls->measure = cairo_create(ls->measure_surf);
+    set_options(ls->measure);
     return ls;
 }
 
@@ -70,8 +83,8 @@ static void set_font(cairo_t *cr, const struct symbolizer *sym, double k)
 }
 
 /* Text size in px (advance width, ascent + descent) plus the halo. */
-static void measure(struct label_set *ls, const struct symbolizer *sym, double k,
-                    const char *text, double *w, double *h)
+static void measure(struct label_set *ls, const struct symbolizer *sym, double k, const char *text,
+                    double *w, double *h)
 {
     set_font(ls->measure, sym, k);
     cairo_text_extents_t te;
@@ -138,7 +151,8 @@ int label_add_line(struct label_set *ls, const struct symbolizer *sym, double sc
                    const char *text, const double *xy, int n, double priority)
 {
     double len = 0;
-    for (int i = 0; i + 1 < n; i++) len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
+    for (int i = 0; i + 1 < n; i++)
+        len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
     double w, h;
     measure(ls, sym, scale_factor, text, &w, &h);
     if (len < w * 1.15) return 0; /* the line is shorter than its name */
@@ -244,6 +258,7 @@ static void draw_one(cairo_t *cr, const struct label *l, const struct obox *b, c
 void label_draw(struct label_set *ls, cairo_t *cr)
 {
     if (ls->n == 0) return;
+    set_options(cr);
     qsort(ls->labels, ls->n, sizeof *ls->labels, by_priority);
     for (size_t i = 0; i < ls->n; i++) {
         const struct label *l = &ls->labels[i];

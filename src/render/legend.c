@@ -60,7 +60,8 @@ int render_legend_png(const struct style *s, const char *rule, double scale, int
                       int symbol_h, double scale_factor, struct buf *out, struct err *err)
 {
     double k = scale_factor > 0 ? scale_factor : 1;
-    int sw = (int)((symbol_w > 0 ? symbol_w : 20) * k), sh = (int)((symbol_h > 0 ? symbol_h : 20) * k);
+    int sw = (int)((symbol_w > 0 ? symbol_w : 20) * k),
+        sh = (int)((symbol_h > 0 ? symbol_h : 20) * k);
     int rows = 0;
     double text_w = 0;
     cairo_surface_t *m = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);

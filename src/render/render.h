@@ -37,57 +37,57 @@ enum sym_kind { SYM_POLYGON, SYM_LINE, SYM_POINT, SYM_TEXT };
 #define STYLE_MAX_DASH 8
 
 struct style_stroke {
-    int has;                      /* 0: no outline / line */
-    uint32_t color;               /* 0xRRGGBB */
-    double opacity;               /* 0..1 */
-    double width;                 /* px */
-    double dash[STYLE_MAX_DASH];  /* on/off lengths, px */
-    int n_dash;                   /* 0 = solid */
+    int has;                     /* 0: no outline / line */
+    uint32_t color;              /* 0xRRGGBB */
+    double opacity;              /* 0..1 */
+    double width;                /* px */
+    double dash[STYLE_MAX_DASH]; /* on/off lengths, px */
+    int n_dash;                  /* 0 = solid */
     enum style_cap cap;
     enum style_join join;
 };
 
 struct style_fill {
-    int has;                      /* 0: no fill */
+    int has; /* 0: no fill */
     uint32_t color;
     double opacity;
-    enum style_hatch hatch;       /* GraphicFill with a shape:// mark; color/opacity of the
-                                   * hatch lines are hatch_color and opacity */
+    enum style_hatch hatch; /* GraphicFill with a shape:// mark; color/opacity of the
+                             * hatch lines are hatch_color and opacity */
     uint32_t hatch_color;
-    double hatch_width;           /* px */
-    double hatch_size;            /* spacing of the pattern, px */
+    double hatch_width; /* px */
+    double hatch_size;  /* spacing of the pattern, px */
 };
 
 struct symbolizer {
     enum sym_kind kind;
-    struct style_fill fill;       /* polygon, point mark, text colour */
-    struct style_stroke stroke;   /* polygon outline, line, point mark outline */
-    double offset;                /* line: perpendicular offset, px (left positive) */
-    enum style_mark mark;         /* point */
-    double size;                  /* point: mark size, px */
-    double rotation;              /* point: degrees clockwise */
-    int label_field;              /* text: index in layer->fields */
-    char *font_family;            /* text: "DejaVu Sans" */
-    double font_size;             /* text: px */
+    struct style_fill fill;     /* polygon, point mark, text colour */
+    struct style_stroke stroke; /* polygon outline, line, point mark outline */
+    double offset;              /* line: perpendicular offset, px (left positive) */
+    enum style_mark mark;       /* point */
+    double size;                /* point: mark size, px */
+    double rotation;            /* point: degrees clockwise */
+    int label_field;            /* text: index in layer->fields */
+    char *font_family;          /* text: "DejaVu Sans" */
+    double font_size;           /* text: px */
     int bold, italic;
-    double halo_radius;           /* text: px, 0 = none */
+    double halo_radius; /* text: px, 0 = none */
     uint32_t halo_color;
     double halo_opacity;
-    int line_placement;           /* text: 1 along lines, 0 at a point / polygon interior */
-    double anchor_x, anchor_y;    /* text: 0..1, 0.5 0.5 = centred */
-    double disp_x, disp_y;        /* text: px, y up (SE convention) */
-    int priority_field;           /* text: field index whose value orders labels, -1 none */
+    int line_placement;        /* text: 1 along lines, 0 at a point / polygon interior */
+    double anchor_x, anchor_y; /* text: 0..1, 0.5 0.5 = centred */
+    double disp_x, disp_y;     /* text: px, y up (SE convention) */
+    int priority_field;        /* text: field index whose value orders labels, -1 none */
 };
 
 struct style_rule {
-    char *name;                   /* rule name (legend key, GetLegendGraphic RULE=) */
-    char *title;                  /* human title (Vietnamese in styles/) */
-    struct filter *filter;        /* NULL: every feature (unless is_else) */
-    int is_else;                  /* ElseFilter: features no other rule of the FTS matched */
-    double min_scale, max_scale;  /* applies when min_scale <= scale < max_scale (0, INFINITY) */
+    char *name;                  /* rule name (legend key, GetLegendGraphic RULE=) */
+    char *title;                 /* human title (Vietnamese in styles/) */
+    struct filter *filter;       /* NULL: every feature (unless is_else) */
+    int is_else;                 /* ElseFilter: features no other rule of the FTS matched */
+    double min_scale, max_scale; /* applies when min_scale <= scale < max_scale (0, INFINITY) */
     struct symbolizer *syms;
     int n_syms;
-    int line;                     /* source line of the <Rule> element */
+    int line; /* source line of the <Rule> element */
 };
 
 struct style_fts {
@@ -96,22 +96,24 @@ struct style_fts {
 };
 
 struct style {
-    char *name;                   /* UserStyle name (the WMS STYLES= value) */
+    char *name; /* UserStyle name (the WMS STYLES= value) */
     char *title, *abstract;
     const struct layer_def *layer;
-    struct style_fts *fts;        /* drawn in order: later FTS on top */
+    struct style_fts *fts; /* drawn in order: later FTS on top */
     int n_fts;
-    int *fields;                  /* field indexes the style reads (filters, labels) */
+    int *fields; /* field indexes the style reads (filters, labels) */
     int n_fields;
-    enum role min_role;           /* lowest role that may read every field the style uses */
-    char *source;                 /* file name or "SLD_BODY" */
+    int *filter_fields; /* the subset rule filters read (rule choice depends on them) */
+    int n_filter_fields;
+    enum role min_role; /* lowest role that may read every field the style uses */
+    char *source;       /* file name or "SLD_BODY" */
 };
 
 /* Parsing limits (defaults from cfg->limits). */
 struct style_limits {
-    size_t max_size;              /* bytes of SLD */
-    int max_depth;                /* XML element depth */
-    int max_rules;                /* rules per style */
+    size_t max_size; /* bytes of SLD */
+    int max_depth;   /* XML element depth */
+    int max_rules;   /* rules per style */
     int max_filter_nodes;
 };
 
@@ -156,28 +158,28 @@ enum render_format { RFMT_PNG, RFMT_PNG8, RFMT_JPEG, RFMT_WEBP };
 
 struct render_layer {
     const struct layer_def *layer;
-    const struct style *style;    /* borrowed */
+    const struct style *style; /* borrowed */
 };
 
 #define RENDER_MAX_LAYERS 64
 
 struct render_request {
     const struct config *cfg;
-    struct store *store;          /* the worker's handles */
+    struct store *store; /* the worker's handles */
     struct geo_ctx *geo;
     enum role role;
     const struct render_layer *layers; /* bottom first */
     int n_layers;
-    int srid;                     /* CRS of bbox and of the image (GEO_SRID_CRS84 ok) */
-    struct bbox bbox;             /* x = easting/longitude, whatever the CRS's axis order */
-    int width, height;            /* output pixels (already multiplied by scale_factor) */
-    double scale_factor;          /* 1, or 2 for @2x: symbols, widths and fonts scale */
+    int srid;            /* CRS of bbox and of the image (GEO_SRID_CRS84 ok) */
+    struct bbox bbox;    /* x = easting/longitude, whatever the CRS's axis order */
+    int width, height;   /* output pixels (already multiplied by scale_factor) */
+    double scale_factor; /* 1, or 2 for @2x: symbols, widths and fonts scale */
     enum render_format format;
-    int transparent;              /* 1: transparent background (PNG/WebP) */
-    uint32_t bgcolor;             /* 0xRRGGBB, used when !transparent or for JPEG */
-    int quality;                  /* JPEG/WebP quality 1..100 (0 = 85) */
-    int label_buffer;             /* px around the image where labels may not be placed from a
-                                   * neighbouring metatile; 0 for WMS (labels stay inside) */
+    int transparent;  /* 1: transparent background (PNG/WebP) */
+    uint32_t bgcolor; /* 0xRRGGBB, used when !transparent or for JPEG */
+    int quality;      /* JPEG/WebP quality 1..100 (0 = 85) */
+    int label_buffer; /* px around the image where labels may not be placed from a
+                       * neighbouring metatile; 0 for WMS (labels stay inside) */
 };
 
 /* An image: cairo ARGB32 (premultiplied, native endian), owned. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* render_int.h: what the render files share: the SLD filter reader (until the filter module's
- * FES parser is merged, sld_filter.c reads the comparison subset of OGC Filter 1.0/1.1 into the
- * shared struct filter tree) and label placement. */
+/* render_int.h: what the render files share: the SLD rule filter (sld_filter.c, through the
+ * shared FES parser of filter/) and label placement. */
 #ifndef SPP_RENDER_INT_H
 #define SPP_RENDER_INT_H
 
@@ -31,6 +30,12 @@ int label_add_line(struct label_set *ls, const struct symbolizer *sym, double sc
                    const char *text, const double *xy, int n, double priority);
 /* Places and draws the queued labels, highest priority first. */
 void label_draw(struct label_set *ls, cairo_t *cr);
+
+/* Hairline strokes (solid, width <= THIN_MAX px) drawn into an image surface (thin.c); the
+ * caller flushes the surface before and marks it dirty after. */
+#define THIN_MAX 1.5
+void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
+                   double opacity, double width);
 
 /* Drawing helpers shared with legend.c. */
 void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity);

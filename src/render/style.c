@@ -58,14 +58,16 @@ static int elem_text(struct sparse *p, xmlNodePtr e, char *out, size_t cap)
 {
     FOR_CHILDREN(c, e)
     {
-        if (!is(c, "Literal")) return perr(p, c, "unsupported expression <%s> in <%s>",
-                                           (const char *)c->name, (const char *)e->name);
+        if (!is(c, "Literal"))
+            return perr(p, c, "unsupported expression <%s> in <%s>", (const char *)c->name,
+                        (const char *)e->name);
     }
     xmlChar *t = xmlNodeGetContent(e);
     const char *s = t ? (const char *)t : "";
     s += strspn(s, " \t\r\n");
     size_t len = strlen(s);
-    while (len && strchr(" \t\r\n", s[len - 1])) len--;
+    while (len && strchr(" \t\r\n", s[len - 1]))
+        len--;
     if (len >= cap) {
         xmlFree(t);
         return perr(p, e, "value of <%s> too long", (const char *)e->name);
@@ -162,8 +164,9 @@ static int parse_stroke(struct sparse *p, xmlNodePtr e, struct style_stroke *s)
         } else if (!strcmp(n, "stroke-linecap")) {
             s->cap = !strcmp(v, "round") ? CAP_ROUND : !strcmp(v, "square") ? CAP_SQUARE : CAP_BUTT;
         } else if (!strcmp(n, "stroke-linejoin")) {
-            s->join = !strcmp(v, "round") ? JOIN_ROUND : !strcmp(v, "bevel") ? JOIN_BEVEL
-                                                                              : JOIN_MITER;
+            s->join = !strcmp(v, "round")   ? JOIN_ROUND
+                      : !strcmp(v, "bevel") ? JOIN_BEVEL
+                                            : JOIN_MITER;
         } else if (strcmp(n, "stroke-dashoffset") != 0) {
             return perr(p, c, "unsupported stroke parameter \"%s\"", n);
         }
@@ -171,9 +174,14 @@ static int parse_stroke(struct sparse *p, xmlNodePtr e, struct style_stroke *s)
     return 0;
 }
 
-static const char *const hatch_names[] = {NULL, "shape://slash", "shape://backslash",
-                                          "shape://horline", "shape://vertline", "shape://times",
-                                          "shape://plus", "shape://dot"};
+static const char *const hatch_names[] = {NULL,
+                                          "shape://slash",
+                                          "shape://backslash",
+                                          "shape://horline",
+                                          "shape://vertline",
+                                          "shape://times",
+                                          "shape://plus",
+                                          "shape://dot"};
 static const char *const mark_names[] = {"circle", "square", "triangle", "star", "cross", "x"};
 
 /* <Mark>: WellKnownName, Fill, Stroke. */
@@ -184,7 +192,8 @@ static int parse_mark(struct sparse *p, xmlNodePtr e, char *wkn, size_t cap, str
     FOR_CHILDREN(c, e)
     {
         int rc = 0;
-        if (is(c, "WellKnownName")) rc = elem_text(p, c, wkn, cap);
+        if (is(c, "WellKnownName"))
+            rc = elem_text(p, c, wkn, cap);
         else if (is(c, "Fill")) {
             FOR_CHILDREN(d, c)
             {
@@ -195,11 +204,14 @@ static int parse_mark(struct sparse *p, xmlNodePtr e, char *wkn, size_t cap, str
                     if (parse_color(v, &f->color)) return perr(p, d, "bad colour \"%s\"", v);
                 } else if (!strcmp(n, "fill-opacity")) {
                     if ((rc = param_number(p, d, v, 0, 1, &f->opacity))) return rc;
-                } else return perr(p, d, "unsupported fill parameter \"%s\"", n);
+                } else
+                    return perr(p, d, "unsupported fill parameter \"%s\"", n);
             }
             f->has = 1;
-        } else if (is(c, "Stroke")) rc = parse_stroke(p, c, s);
-        else rc = perr(p, c, "unsupported element <%s> in <Mark>", (const char *)c->name);
+        } else if (is(c, "Stroke"))
+            rc = parse_stroke(p, c, s);
+        else
+            rc = perr(p, c, "unsupported element <%s> in <Mark>", (const char *)c->name);
         if (rc) return rc;
     }
     return 0;
@@ -215,12 +227,18 @@ static int parse_graphic(struct sparse *p, xmlNodePtr e, struct symbolizer *sym,
     FOR_CHILDREN(c, e)
     {
         int rc = 0;
-        if (is(c, "Mark")) rc = parse_mark(p, c, wkn, sizeof wkn, &mf, &ms);
-        else if (is(c, "Size")) rc = elem_double(p, c, 0, 500, &size);
-        else if (is(c, "Rotation")) rc = elem_double(p, c, -3600, 3600, &rot);
-        else if (is(c, "Opacity")) rc = elem_double(p, c, 0, 1, &mf.opacity);
-        else if (!hatch && (is(c, "AnchorPoint") || is(c, "Displacement"))) rc = 0;
-        else rc = perr(p, c, "unsupported element <%s> in <Graphic>", (const char *)c->name);
+        if (is(c, "Mark"))
+            rc = parse_mark(p, c, wkn, sizeof wkn, &mf, &ms);
+        else if (is(c, "Size"))
+            rc = elem_double(p, c, 0, 500, &size);
+        else if (is(c, "Rotation"))
+            rc = elem_double(p, c, -3600, 3600, &rot);
+        else if (is(c, "Opacity"))
+            rc = elem_double(p, c, 0, 1, &mf.opacity);
+        else if (!hatch && (is(c, "AnchorPoint") || is(c, "Displacement")))
+            rc = 0;
+        else
+            rc = perr(p, c, "unsupported element <%s> in <Graphic>", (const char *)c->name);
         if (rc) return rc;
     }
     if (hatch) {
@@ -228,8 +246,7 @@ static int parse_graphic(struct sparse *p, xmlNodePtr e, struct symbolizer *sym,
         f->hatch = HATCH_NONE;
         for (int i = 1; i < (int)ARRAY_LEN(hatch_names); i++)
             if (!strcmp(wkn, hatch_names[i])) f->hatch = (enum style_hatch)i;
-        if (f->hatch == HATCH_NONE)
-            return perr(p, e, "unsupported GraphicFill mark \"%s\"", wkn);
+        if (f->hatch == HATCH_NONE) return perr(p, e, "unsupported GraphicFill mark \"%s\"", wkn);
         f->hatch_color = ms.has ? ms.color : mf.color;
         f->hatch_width = ms.has ? ms.width : 1;
         f->hatch_size = size > 2 ? size : 2;
@@ -327,10 +344,13 @@ static int parse_xy(struct sparse *p, xmlNodePtr e, const char *xn, const char *
     FOR_CHILDREN(c, e)
     {
         int rc;
-        if (is(c, xn)) rc = elem_double(p, c, -1000, 1000, x);
-        else if (is(c, yn)) rc = elem_double(p, c, -1000, 1000, y);
-        else rc = perr(p, c, "unsupported element <%s> in <%s>", (const char *)c->name,
-                       (const char *)e->name);
+        if (is(c, xn))
+            rc = elem_double(p, c, -1000, 1000, x);
+        else if (is(c, yn))
+            rc = elem_double(p, c, -1000, 1000, y);
+        else
+            rc = perr(p, c, "unsupported element <%s> in <%s>", (const char *)c->name,
+                      (const char *)e->name);
         if (rc) return rc;
     }
     return 0;
@@ -354,8 +374,9 @@ static int parse_placement(struct sparse *p, xmlNodePtr e, struct symbolizer *sy
                     double r;
                     rc = elem_double(p, d, -360, 360, &r);
                     if (!rc && r != 0) rc = perr(p, d, "rotated point labels are unsupported");
-                } else rc = perr(p, d, "unsupported element <%s> in <PointPlacement>",
-                                 (const char *)d->name);
+                } else
+                    rc = perr(p, d, "unsupported element <%s> in <PointPlacement>",
+                              (const char *)d->name);
                 if (rc) return rc;
             }
         } else if (is(c, "LinePlacement")) {
@@ -384,27 +405,34 @@ static int parse_text(struct sparse *p, xmlNodePtr e, struct symbolizer *sym)
     FOR_CHILDREN(c, e)
     {
         int rc = 0;
-        if (is(c, "Label")) rc = property_field(p, c, &sym->label_field);
-        else if (is(c, "Font")) rc = parse_font(p, c, sym);
-        else if (is(c, "LabelPlacement")) rc = parse_placement(p, c, sym);
-        else if (is(c, "Fill")) rc = parse_fill(p, c, sym);
-        else if (is(c, "Priority")) rc = property_field(p, c, &sym->priority_field);
-        else if (is(c, "VendorOption")) rc = 0; /* renderer hints of other servers */
+        if (is(c, "Label"))
+            rc = property_field(p, c, &sym->label_field);
+        else if (is(c, "Font"))
+            rc = parse_font(p, c, sym);
+        else if (is(c, "LabelPlacement"))
+            rc = parse_placement(p, c, sym);
+        else if (is(c, "Fill"))
+            rc = parse_fill(p, c, sym);
+        else if (is(c, "Priority"))
+            rc = property_field(p, c, &sym->priority_field);
+        else if (is(c, "VendorOption"))
+            rc = 0; /* renderer hints of other servers */
         else if (is(c, "Halo")) {
             sym->halo_radius = 1, sym->halo_color = 0xFFFFFF, sym->halo_opacity = 1;
             FOR_CHILDREN(d, c)
             {
-                if (is(d, "Radius")) rc = elem_double(p, d, 0, 20, &sym->halo_radius);
+                if (is(d, "Radius"))
+                    rc = elem_double(p, d, 0, 20, &sym->halo_radius);
                 else if (is(d, "Fill")) {
                     struct symbolizer tmp = {0};
                     rc = parse_fill(p, d, &tmp);
                     sym->halo_color = tmp.fill.color, sym->halo_opacity = tmp.fill.opacity;
-                } else rc = perr(p, d, "unsupported element <%s> in <Halo>",
-                                 (const char *)d->name);
+                } else
+                    rc = perr(p, d, "unsupported element <%s> in <Halo>", (const char *)d->name);
                 if (rc) return rc;
             }
-        } else rc = perr(p, c, "unsupported element <%s> in <TextSymbolizer>",
-                         (const char *)c->name);
+        } else
+            rc = perr(p, c, "unsupported element <%s> in <TextSymbolizer>", (const char *)c->name);
         if (rc) return rc;
     }
     if (sym->label_field < 0) return perr(p, e, "TextSymbolizer needs a Label");
@@ -434,14 +462,19 @@ static int parse_symbolizer(struct sparse *p, xmlNodePtr e, struct symbolizer *s
                                            : SYM_POINT;
     FOR_CHILDREN(c, e)
     {
-        if (is(c, "Fill") && sym->kind == SYM_POLYGON) rc = parse_fill(p, c, sym);
-        else if (is(c, "Stroke") && sym->kind != SYM_POINT) rc = parse_stroke(p, c, &sym->stroke);
+        if (is(c, "Fill") && sym->kind == SYM_POLYGON)
+            rc = parse_fill(p, c, sym);
+        else if (is(c, "Stroke") && sym->kind != SYM_POINT)
+            rc = parse_stroke(p, c, &sym->stroke);
         else if (is(c, "PerpendicularOffset") && sym->kind == SYM_LINE)
             rc = elem_double(p, c, -100, 100, &sym->offset);
-        else if (is(c, "Graphic") && sym->kind == SYM_POINT) rc = parse_graphic(p, c, sym, 0);
-        else if (is(c, "Name") || is(c, "Description")) rc = 0;
-        else rc = perr(p, c, "unsupported element <%s> in <%s>", (const char *)c->name,
-                       (const char *)e->name);
+        else if (is(c, "Graphic") && sym->kind == SYM_POINT)
+            rc = parse_graphic(p, c, sym, 0);
+        else if (is(c, "Name") || is(c, "Description"))
+            rc = 0;
+        else
+            rc = perr(p, c, "unsupported element <%s> in <%s>", (const char *)c->name,
+                      (const char *)e->name);
         if (rc) return rc;
     }
     if (sym->kind == SYM_POINT && sym->size <= 0) sym->size = 6;
@@ -456,8 +489,7 @@ static void sym_fini(struct symbolizer *s)
 static char *desc_title(xmlNodePtr e)
 {
     FOR_CHILDREN(c, e)
-    if (is(c, "Title"))
-    {
+    if (is(c, "Title")) {
         xmlChar *t = xmlNodeGetContent(c);
         char *s = str_dup(t ? (const char *)t : "");
         xmlFree(t);
@@ -493,23 +525,32 @@ static int parse_rule(struct sparse *p, xmlNodePtr e, struct style_rule *r)
     FOR_CHILDREN(c, e)
     {
         int rc = 0;
-        if (is(c, "Name")) rc = set_text(&r->name, c) ? ERR_NOMEM : 0;
-        else if (is(c, "Title")) rc = set_text(&r->title, c) ? ERR_NOMEM : 0;
+        if (is(c, "Name"))
+            rc = set_text(&r->name, c) ? ERR_NOMEM : 0;
+        else if (is(c, "Title"))
+            rc = set_text(&r->title, c) ? ERR_NOMEM : 0;
         else if (is(c, "Description")) {
             free(r->title);
             r->title = desc_title(c);
-        } else if (is(c, "Abstract") || is(c, "LegendGraphic")) rc = 0;
+        } else if (is(c, "Abstract") || is(c, "LegendGraphic"))
+            rc = 0;
         else if (is(c, "Filter")) {
-            if (r->filter) rc = perr(p, c, "two filters in one rule");
-            else rc = sld_filter_parse(c, p->source, p->layer, p->role,
-                                       p->lim->max_filter_nodes, &r->filter, p->err);
-        } else if (is(c, "ElseFilter")) r->is_else = 1;
-        else if (is(c, "MinScaleDenominator")) rc = elem_double(p, c, 0, 1e12, &r->min_scale);
-        else if (is(c, "MaxScaleDenominator")) rc = elem_double(p, c, 0, 1e12, &r->max_scale);
+            if (r->filter)
+                rc = perr(p, c, "two filters in one rule");
+            else
+                rc = sld_filter_parse(c, p->source, p->layer, p->role, p->lim->max_filter_nodes,
+                                      &r->filter, p->err);
+        } else if (is(c, "ElseFilter"))
+            r->is_else = 1;
+        else if (is(c, "MinScaleDenominator"))
+            rc = elem_double(p, c, 0, 1e12, &r->min_scale);
+        else if (is(c, "MaxScaleDenominator"))
+            rc = elem_double(p, c, 0, 1e12, &r->max_scale);
         else if (is(c, "PolygonSymbolizer") || is(c, "LineSymbolizer") ||
                  is(c, "PointSymbolizer") || is(c, "TextSymbolizer"))
             rc = add_sym(p, r, c);
-        else rc = perr(p, c, "unsupported element <%s> in <Rule>", (const char *)c->name);
+        else
+            rc = perr(p, c, "unsupported element <%s> in <Rule>", (const char *)c->name);
         if (rc) return rc == ERR_NOMEM ? err_set(p->err, ERR_NOMEM, "out of memory") : rc;
     }
     if (r->filter && r->is_else) return perr(p, e, "a rule has both Filter and ElseFilter");
@@ -521,7 +562,8 @@ static void rule_fini(struct style_rule *r)
     free(r->name);
     free(r->title);
     sld_filter_free(r->filter);
-    for (int i = 0; i < r->n_syms; i++) sym_fini(&r->syms[i]);
+    for (int i = 0; i < r->n_syms; i++)
+        sym_fini(&r->syms[i]);
     free(r->syms);
 }
 
@@ -537,13 +579,12 @@ static int parse_fts(struct sparse *p, xmlNodePtr e, struct style_fts *f)
             memset(&r[f->n_rules], 0, sizeof *r);
             f->n_rules++;
             rc = parse_rule(p, c, &r[f->n_rules - 1]);
-        } else if (is(c, "Name") || is(c, "Title") || is(c, "Abstract") ||
-                   is(c, "Description") || is(c, "FeatureTypeName") ||
-                   is(c, "SemanticTypeIdentifier")) {
+        } else if (is(c, "Name") || is(c, "Title") || is(c, "Abstract") || is(c, "Description") ||
+                   is(c, "FeatureTypeName") || is(c, "SemanticTypeIdentifier")) {
             rc = 0;
         } else {
-            rc = perr(p, c, "unsupported element <%s> in <FeatureTypeStyle>",
-                      (const char *)c->name);
+            rc =
+                perr(p, c, "unsupported element <%s> in <FeatureTypeStyle>", (const char *)c->name);
         }
         if (rc) return rc;
     }
@@ -554,17 +595,20 @@ void style_free(struct style *s)
 {
     if (!s) return;
     for (int i = 0; i < s->n_fts; i++) {
-        for (int j = 0; j < s->fts[i].n_rules; j++) rule_fini(&s->fts[i].rules[j]);
+        for (int j = 0; j < s->fts[i].n_rules; j++)
+            rule_fini(&s->fts[i].rules[j]);
         free(s->fts[i].rules);
     }
     free(s->fts);
     free(s->name), free(s->title), free(s->abstract), free(s->fields), free(s->source);
+    free(s->filter_fields);
     free(s);
 }
 
 void style_free_all(struct style **s, int n)
 {
-    for (int i = 0; i < n; i++) style_free(s[i]);
+    for (int i = 0; i < n; i++)
+        style_free(s[i]);
     free(s);
 }
 
@@ -576,15 +620,25 @@ static void add_field(void *ud, int field)
     s->fields[s->n_fields++] = field;
 }
 
+static void add_filter_field(void *ud, int field)
+{
+    struct style *s = ud;
+    add_field(s, field);
+    for (int i = 0; i < s->n_filter_fields; i++)
+        if (s->filter_fields[i] == field) return;
+    s->filter_fields[s->n_filter_fields++] = field;
+}
+
 /* Fields the style reads and the lowest role that may use it. */
 static int collect_fields(struct style *s)
 {
     s->fields = calloc((size_t)s->layer->n_fields + 1, sizeof *s->fields);
-    if (!s->fields) return -1;
+    s->filter_fields = calloc((size_t)s->layer->n_fields + 1, sizeof *s->filter_fields);
+    if (!s->fields || !s->filter_fields) return -1;
     for (int i = 0; i < s->n_fts; i++)
         for (int j = 0; j < s->fts[i].n_rules; j++) {
             struct style_rule *r = &s->fts[i].rules[j];
-            sld_filter_fields(r->filter, add_field, s);
+            sld_filter_fields(r->filter, add_filter_field, s);
             for (int k = 0; k < r->n_syms; k++) {
                 if (r->syms[k].kind != SYM_TEXT) continue;
                 add_field(s, r->syms[k].label_field);
@@ -603,16 +657,22 @@ static int parse_user_style(struct sparse *p, xmlNodePtr e, struct style *s)
     FOR_CHILDREN(c, e)
     {
         int rc = 0;
-        if (is(c, "Name")) rc = set_text(&s->name, c);
-        else if (is(c, "Title")) rc = set_text(&s->title, c);
-        else if (is(c, "Abstract")) rc = set_text(&s->abstract, c);
+        if (is(c, "Name"))
+            rc = set_text(&s->name, c);
+        else if (is(c, "Title"))
+            rc = set_text(&s->title, c);
+        else if (is(c, "Abstract"))
+            rc = set_text(&s->abstract, c);
         else if (is(c, "Description")) {
             FOR_CHILDREN(d, c)
             {
-                if (is(d, "Title")) rc = rc || set_text(&s->title, d);
-                else if (is(d, "Abstract")) rc = rc || set_text(&s->abstract, d);
+                if (is(d, "Title"))
+                    rc = rc || set_text(&s->title, d);
+                else if (is(d, "Abstract"))
+                    rc = rc || set_text(&s->abstract, d);
             }
-        } else if (is(c, "IsDefault")) rc = 0;
+        } else if (is(c, "IsDefault"))
+            rc = 0;
         else if (is(c, "FeatureTypeStyle")) {
             struct style_fts *f = realloc(s->fts, (size_t)(s->n_fts + 1) * sizeof *f);
             if (!f) return err_set(p->err, ERR_NOMEM, "out of memory");
@@ -697,8 +757,7 @@ static int read_doc(const char *xml, size_t len, const char *source, const struc
     if (len > INT32_MAX) return err_setl(err, ERR_PARAM, "SLD", "%s: too large", source);
     /* DTDs and entities are refused outright (billion laughs, XXE). */
     if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8))
-        return err_setl(err, ERR_PARAM, "SLD", "%s: DOCTYPE and entities are not allowed",
-                        source);
+        return err_setl(err, ERR_PARAM, "SLD", "%s: DOCTYPE and entities are not allowed", source);
     xmlDocPtr doc = xmlReadMemory(xml, (int)len, source, NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                                       XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
@@ -716,8 +775,8 @@ static int read_doc(const char *xml, size_t len, const char *source, const struc
     if (!is(root, "StyledLayerDescriptor")) {
         long line = xmlGetLineNo(root);
         xmlFreeDoc(doc);
-        return err_setl(err, ERR_PARAM, "SLD", "%s:%ld: root is not StyledLayerDescriptor",
-                        source, line);
+        return err_setl(err, ERR_PARAM, "SLD", "%s:%ld: root is not StyledLayerDescriptor", source,
+                        line);
     }
     *out = doc;
     return 0;
@@ -735,8 +794,7 @@ int style_parse_all(const char *xml, size_t len, const char *source, const struc
     int count = 0;
     FOR_CHILDREN(c, xmlDocGetRootElement(doc))
     {
-        if (is(c, "Name") || is(c, "Title") || is(c, "Abstract") || is(c, "Description"))
-            continue;
+        if (is(c, "Name") || is(c, "Title") || is(c, "Abstract") || is(c, "Description")) continue;
         if (!is(c, "NamedLayer")) {
             rc = perr(&p, c, "unsupported element <%s> in <StyledLayerDescriptor>",
                       (const char *)c->name);
@@ -786,8 +844,8 @@ void style_limits_default(const struct config *cfg, struct style_limits *lim)
     lim->max_size = cfg && cfg->limits.max_body ? cfg->limits.max_body : 1 << 20;
     lim->max_depth = 40;
     lim->max_rules = 1000;
-    lim->max_filter_nodes = cfg && cfg->limits.max_filter_nodes ? cfg->limits.max_filter_nodes
-                                                                : 1000;
+    lim->max_filter_nodes =
+        cfg && cfg->limits.max_filter_nodes ? cfg->limits.max_filter_nodes : 1000;
 }
 
 /* Rule selection. */
@@ -805,16 +863,19 @@ static int cmp_value(const struct value *v, const struct filter_literal *l, int 
 {
     if (!v || v->type == VAL_NULL) return -1;
     if ((v->type == VAL_INT || v->type == VAL_REAL) && l->type != VAL_TEXT) {
-        double a = v->type == VAL_INT ? (double)v->i : v->d, b = l->type == VAL_INT ? (double)l->i
-                                                                                    : l->d;
+        double a = v->type == VAL_INT ? (double)v->i : v->d,
+               b = l->type == VAL_INT ? (double)l->i : l->d;
         *out = a < b ? -1 : a > b;
         return 0;
     }
     char num[64];
     const char *a = v->s;
-    if (v->type == VAL_INT) snprintf(num, sizeof num, "%lld", (long long)v->i), a = num;
-    else if (v->type == VAL_REAL) snprintf(num, sizeof num, "%.17g", v->d), a = num;
-    else if (v->type != VAL_TEXT) return -1;
+    if (v->type == VAL_INT)
+        snprintf(num, sizeof num, "%lld", (long long)v->i), a = num;
+    else if (v->type == VAL_REAL)
+        snprintf(num, sizeof num, "%.17g", v->d), a = num;
+    else if (v->type != VAL_TEXT)
+        return -1;
     int c = match_case ? strcmp(a, l->s) : strcasecmp(a, l->s);
     *out = c < 0 ? -1 : c > 0;
     return 0;
@@ -825,7 +886,8 @@ static int like_match(const char *s, const char *p, int match_case)
 {
     while (*p) {
         if (*p == '%') {
-            while (*p == '%') p++;
+            while (*p == '%')
+                p++;
             if (!*p) return 1;
             for (; *s; s++)
                 if (like_match(s, p, match_case)) return 1;
@@ -860,10 +922,14 @@ static int node_match(const struct filter_node *n, const struct value *values, c
         for (int i = 0; i < n->n_children; i++)
             if (node_match(n->children[i], values, fields, n_fields)) return 1;
         return 0;
-    case FOP_NOT: return !node_match(n->children[0], values, fields, n_fields);
-    case FOP_INCLUDE: return 1;
-    case FOP_EXCLUDE: return 0;
-    default: break;
+    case FOP_NOT:
+        return !node_match(n->children[0], values, fields, n_fields);
+    case FOP_INCLUDE:
+        return 1;
+    case FOP_EXCLUDE:
+        return 0;
+    default:
+        break;
     }
     v = field_value(n->field, values, fields, n_fields);
     if (n->op == FOP_ISNULL) return !v || v->type == VAL_NULL;
@@ -883,13 +949,20 @@ static int node_match(const struct filter_node *n, const struct value *values, c
     }
     if (n->n_values < 1 || cmp_value(v, &n->values[0], n->match_case, &c)) return 0;
     switch (n->op) {
-    case FOP_EQ: return c == 0;
-    case FOP_NE: return c != 0;
-    case FOP_LT: return c < 0;
-    case FOP_LE: return c <= 0;
-    case FOP_GT: return c > 0;
-    case FOP_GE: return c >= 0;
-    default: return 0; /* spatial operators are refused at parse time */
+    case FOP_EQ:
+        return c == 0;
+    case FOP_NE:
+        return c != 0;
+    case FOP_LT:
+        return c < 0;
+    case FOP_LE:
+        return c <= 0;
+    case FOP_GT:
+        return c > 0;
+    case FOP_GE:
+        return c >= 0;
+    default:
+        return 0; /* spatial operators are refused at parse time */
     }
 }
 

@@ -12,7 +12,8 @@ int store_where_field(struct buf *b, const struct layer_def *l, int field, const
 {
     static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
     int ok = 0;
-    for (size_t i = 0; i < ARRAY_LEN(ops) && !ok; i++) ok = strcmp(op, ops[i]) == 0;
+    for (size_t i = 0; i < ARRAY_LEN(ops) && !ok; i++)
+        ok = strcmp(op, ops[i]) == 0;
     if (!ok || field < 0 || field >= l->n_fields) return ERR_INTERNAL;
     if (b->len && buf_puts(b, " AND ")) return ERR_NOMEM;
     if (store_put_ident(b, l->fields[field].name) || buf_printf(b, " %s ?", op)) return ERR_NOMEM;
@@ -43,8 +44,10 @@ static int create_index(struct store *st, const struct layer_def *l, const char 
     for (int i = 0; i < n && !rc; i++)
         rc = (i && buf_puts(&b, ", ")) || store_put_ident(&b, l->fields[idx[i]].name);
     rc = rc || buf_putc(&b, ')');
-    if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
-    else rc = store_exec(st, b.data, err);
+    if (rc)
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    else
+        rc = store_exec(st, b.data, err);
     buf_fini(&b);
     return rc;
 }

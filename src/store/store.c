@@ -290,6 +290,7 @@ int store_init_schema(struct store *st, const struct catalog *cat, int srid, str
     if ((rc = store_exec(st, sql, err))) goto done;
     for (int i = 0; i < cat->n_layers && !rc; i++)
         if (!table_exists(st, cat->layers[i].id)) rc = create_layer(st, &cat->layers[i], srid, err);
+    if (!rc) rc = store_ensure_lookup_indexes(st, cat, err); /* lookup.c: keys, communes */
 done:
     if (rc) {
         store_rollback(st);

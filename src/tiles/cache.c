@@ -24,8 +24,8 @@
 #define N_BUCKETS (1u << 16)
 
 struct mem_entry {
-    char *key;     /* "key\x1f" enc */
-    char *layers;  /* canon ",a,b," */
+    char *key;    /* "key\x1f" enc */
+    char *layers; /* canon ",a,b," */
     char fmt[8];
     int z, x, y;
     char *data;
@@ -36,13 +36,14 @@ struct mem_entry {
 };
 
 struct tile_cache {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;   /* the memory LRU, gen, last_change (across SQLite only in sync) */
+    pthread_mutex_t dblock; /* the SQLite connection; taken before lock, never after it */
     sqlite3 *db;
     sqlite3_stmt *get, *put;
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
     size_t bytes, max_bytes;
-    int64_t last_change;           /* last processed spp_changes id, -1 unknown */
+    int64_t last_change; /* last processed spp_changes id, -1 unknown */
     uint64_t gen;
     int synced;
 };
@@ -58,7 +59,8 @@ static uint64_t hash64(const void *p, size_t n)
         h ^= w * 0xBF58476D1CE4E5B9ull;
         h = (h << 31 | h >> 33) * 0x94D049BB133111EBull;
     }
-    for (; i < n; i++) h = (h ^ s[i]) * 0x100000001B3ull;
+    for (; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001B3ull;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
     return h ^ (h >> 32);
@@ -104,10 +106,14 @@ char *tile_cache_path(const char *db_path)
 
 static void mem_unlink(struct tile_cache *c, struct mem_entry *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -123,7 +129,8 @@ static void mem_push_front(struct tile_cache *c, struct mem_entry *e)
 static void mem_remove(struct tile_cache *c, struct mem_entry *e)
 {
     struct mem_entry **pp = &c->buckets[e->hash & (N_BUCKETS - 1)];
-    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
     mem_unlink(c, e);
     c->bytes -= e->len + strlen(e->key) + sizeof *e;
@@ -166,7 +173,8 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
     c->buckets[h & (N_BUCKETS - 1)] = e;
     mem_push_front(c, e);
     c->bytes += len + strlen(mkey) + sizeof *e;
-    while (c->bytes > c->max_bytes && c->tail && c->tail != e) mem_remove(c, c->tail);
+    while (c->bytes > c->max_bytes && c->tail && c->tail != e)
+        mem_remove(c, c->tail);
 }
 
 /* ---- open / close ---- */
@@ -183,12 +191,14 @@ static const char *const schema =
 void tile_cache_close(struct tile_cache *c)
 {
     if (!c) return;
-    while (c->head) mem_remove(c, c->head);
+    while (c->head)
+        mem_remove(c, c->head);
     free(c->buckets);
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->put);
     if (c->db) sqlite3_close(c->db);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->dblock);
     free(c);
 }
 
@@ -208,8 +218,8 @@ static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
 static int meta_set(sqlite3 *db, const char *key, int64_t v)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1,
-                                &s, NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1, &s, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, v);
@@ -219,13 +229,13 @@ static int meta_set(sqlite3 *db, const char *key, int64_t v)
     return rc;
 }
 
-int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
-                    struct err *err)
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err)
 {
     *out = NULL;
     struct tile_cache *c = calloc(1, sizeof *c);
     if (!c) return err_set(err, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->dblock, NULL);
     c->max_bytes = mem_bytes;
     c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
     int rc = 0;
@@ -238,13 +248,14 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!rc) sqlite3_busy_timeout(c->db, 5000);
     if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
-    if (!rc && (sqlite3_prepare_v2(c->db,
-                                   "SELECT etag, data FROM spp_tiles WHERE key = ? AND enc = ?",
-                                   -1, &c->get, NULL) != SQLITE_OK ||
-                sqlite3_prepare_v2(c->db,
-                                   "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
-                                   " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   -1, &c->put, NULL) != SQLITE_OK))
+    if (!rc &&
+        (sqlite3_prepare_v2(c->db, "SELECT etag, data, layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
+                                   " AND enc = ?", -1,
+                            &c->get, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(c->db,
+                            "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
+                            " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            -1, &c->put, NULL) != SQLITE_OK))
         rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (rc) {
         tile_cache_close(c);
@@ -274,7 +285,7 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
     int found = 0;
     pthread_mutex_lock(&c->lock);
     struct mem_entry *e = mem_find(c, mkey, h);
-    if (e) {
+    if (e) { /* the hit path: a hash lookup and a copy, never waiting for SQLite */
         mem_unlink(c, e);
         mem_push_front(c, e);
         snprintf(etag, 40, "%s", e->etag);
@@ -282,6 +293,8 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         pthread_mutex_unlock(&c->lock);
         return found;
     }
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->dblock); /* no sync can run until the promotion is done */
     sqlite3_stmt *s = c->get;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
@@ -289,37 +302,36 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         const char *tag = (const char *)sqlite3_column_text(s, 0);
         const char *data = sqlite3_column_blob(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        const char *layers = (const char *)sqlite3_column_text(s, 2);
+        const char *fmt = (const char *)sqlite3_column_text(s, 3);
         snprintf(etag, 40, "%s", tag ? tag : "\"0\"");
         found = !out || !buf_append(out, data, len);
-        /* Promote to memory; z/x/y/layers are needed there for invalidation. */
-        sqlite3_stmt *m = NULL;
-        if (sqlite3_prepare_v2(c->db, "SELECT layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
-                                      " AND enc = ?", -1, &m, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(m, 1, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(m, 2, enc, -1, SQLITE_STATIC);
-            if (sqlite3_step(m) == SQLITE_ROW)
-                mem_put(c, mkey, (const char *)sqlite3_column_text(m, 0),
-                        (const char *)sqlite3_column_text(m, 1), sqlite3_column_int(m, 2),
-                        sqlite3_column_int(m, 3), sqlite3_column_int(m, 4), data, len, etag);
-        }
-        sqlite3_finalize(m);
+        pthread_mutex_lock(&c->lock);
+        if (layers && fmt)
+            mem_put(c, mkey, layers, fmt, sqlite3_column_int(s, 4), sqlite3_column_int(s, 5),
+                    sqlite3_column_int(s, 6), data, len, etag);
+        pthread_mutex_unlock(&c->lock);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return found;
 }
 
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
-                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
-                   size_t len, char etag_out[40], struct err *err)
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
+                   char etag_out[40], struct err *err)
 {
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
     int rc = 0;
+    pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
-    if (gen == c->gen) {
+    int fresh = gen == c->gen; /* else a change was processed while the tile was made */
+    if (fresh) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
+    pthread_mutex_unlock(&c->lock);
+    if (fresh) {
         sqlite3_stmt *s = c->put;
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
@@ -334,26 +346,41 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
             rc = err_set(err, ERR_DB, "tile cache: %s", sqlite3_errmsg(c->db));
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
-        if (!rc) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return rc;
 }
 
 /* ---- invalidation (lock held) ---- */
-
-struct sync_ctx {
-    struct tile_cache *c;
-    struct geo_ctx *geo;
-    int srid;
-    int64_t n_dropped;
-};
 
 /* Fraction of a tile its content depends on beyond its edges, per format: the MVT buffer, and
  * for raster tiles the metatile render buffer. */
 static double margin_for(const char *fmt)
 {
     return strcmp(fmt, "mvt") == 0 ? (double)TILE_BUFFER / TILE_EXTENT : 0.25;
+}
+
+struct sync_ctx {
+    struct tile_cache *c;
+    struct geo_ctx *geo;
+    int srid;
+    int64_t n_dropped;
+    int mem_cleared; /* the memory LRU was emptied instead of scanned (many changes) */
+};
+
+/* Drops the memory entries of layer pattern pat whose buffered tile meets the box: one pass. */
+static void drop_memory(struct tile_cache *c, const char *pat, const struct bbox *b3857)
+{
+    for (struct mem_entry *e = c->head, *next; e; e = next) {
+        next = e->next;
+        if (!strstr(e->layers, pat)) continue;
+        struct bbox t;
+        tile_bbox(e->z, e->x, e->y, &t);
+        double m = (t.maxx - t.minx) * (margin_for(e->fmt) + 1e-9); /* a superset of drop_area */
+        if (t.minx - m <= b3857->maxx && b3857->minx <= t.maxx + m && t.miny - m <= b3857->maxy &&
+            b3857->miny <= t.maxy + m)
+            mem_remove(c, e);
+    }
 }
 
 static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857)
@@ -384,14 +411,9 @@ static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b
             sqlite3_step(del);
             s->n_dropped += sqlite3_changes(c->db);
             sqlite3_reset(del);
-            for (struct mem_entry *e2 = c->head, *next; e2; e2 = next) {
-                next = e2->next;
-                if (e2->z == z && e2->x >= x0 && e2->x <= x1 && e2->y >= y0 && e2->y <= y1 &&
-                    strcmp(e2->fmt, fmts[f]) == 0 && strstr(e2->layers, pat))
-                    mem_remove(c, e2);
-            }
         }
     sqlite3_finalize(del);
+    if (!s->mem_cleared) drop_memory(c, pat, b3857);
     return 0;
 }
 
@@ -413,7 +435,8 @@ static int on_change(void *ud, const struct store_change *ch)
 
 static void clear_all(struct tile_cache *c)
 {
-    while (c->head) mem_remove(c, c->head);
+    while (c->head)
+        mem_remove(c, c->head);
     sqlite3_exec(c->db, "DELETE FROM spp_tiles", NULL, NULL, NULL);
 }
 
@@ -424,6 +447,7 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     int64_t max_id = 0;
     int rc = store_changes_max(st, &max_id, err);
     if (rc) return rc;
+    pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
     if (c->last_change < 0 || max_id < c->last_change) {
         /* A new cache file, or a store replaced by one with fewer changes: nothing cached can
@@ -433,16 +457,27 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
         c->last_change = max_id;
         meta_set(c->db, "last_change", max_id);
     } else if (max_id > c->last_change) {
-        struct sync_ctx s = {c, geo, storage_srid, 0};
+        struct sync_ctx s = {c, geo, storage_srid, 0, 0};
+        size_t n_mem = 0;
+        for (struct mem_entry *e = c->head; e; e = e->next)
+            n_mem++;
+        if ((double)(max_id - c->last_change) * (double)n_mem > 2e7) {
+            /* an import with thousands of changed cells: emptying the memory front is cheaper
+             * than scanning it per cell, and harmless (the file cache stays exact) */
+            while (c->head)
+                mem_remove(c, c->head);
+            s.mem_cleared = 1;
+        }
         sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
         rc = store_changes_since(st, c->last_change, on_change, &s, err);
         meta_set(c->db, "last_change", c->last_change);
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
         c->gen++;
-        log_msg("info", "tile cache: %lld tiles dropped up to change %lld",
-                (long long)s.n_dropped, (long long)c->last_change);
+        log_msg("info", "tile cache: %lld tiles dropped up to change %lld", (long long)s.n_dropped,
+                (long long)c->last_change);
     }
     c->synced = 1;
     pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return rc;
 }

@@ -53,6 +53,18 @@ static void answer(const struct request *req, struct response *res, const char *
     if (gz) resp_header(res, "Content-Encoding", "gzip");
 }
 
+/* The cache after catching up with spp_changes; NULL (make the tile, do not store it) when the
+ * changes cannot be read, so a stale tile is never served. */
+static struct tile_cache *sync_or_bypass(struct request *req)
+{
+    struct err e;
+    err_clear(&e);
+    if (!tile_cache_sync(req->tiles, req->store, req->geo, store_srid(req->store), &e))
+        return req->tiles;
+    log_msg("warn", "tile cache bypassed: %s", e.msg);
+    return NULL;
+}
+
 struct tile_req {
     int z, x, y;
     struct tile_layers tl;
@@ -61,14 +73,13 @@ struct tile_req {
 
 static int parse_request(struct request *req, struct tile_req *t, struct err *err)
 {
-    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"),
-                             &t->z, &t->x, &t->y, NULL, err);
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &t->z,
+                             &t->x, &t->y, NULL, err);
     if (!rc)
         rc = tiles_parse_layers(&req->cfg->catalog, req_param(req, "layers"), req->role, &t->tl,
                                 err);
     if (!rc)
-        snprintf(t->key, sizeof t->key, "mvt|%s|default|%d/%d/%d|%s", t->tl.canon, t->z, t->x,
-                 t->y, role_name(req->role));
+        tiles_cache_key(t->key, sizeof t->key, "mvt", t->tl.canon, t->z, t->x, t->y, req->role);
     return rc;
 }
 
@@ -83,9 +94,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     char etag[40];
     struct tile_cache *c = req->tiles;
     uint64_t gen = 0;
-    if (c) {
-        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err)))
-            return rc;
+    if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
             answer(req, res, ctype, etag, gz);
@@ -96,8 +105,8 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     buf_init(&raw);
     if (!(c && gz && tile_cache_get(c, t.key, "identity", &raw, etag))) {
         buf_reset(&raw);
-        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y,
-                             &raw, err);
+        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y, &raw,
+                             err);
         if (!rc && c)
             rc = tile_cache_put(c, t.key, "identity", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
                                 raw.data, raw.len, etag, err);
@@ -119,6 +128,36 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     return rc;
 }
 
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z, int x,
+                     int y, int scale, struct err *err)
+{
+    struct tile_layers tl;
+    int rc = tiles_parse_layers(&req->cfg->catalog, layers, req->role, &tl, err);
+    if (rc) return rc;
+    char key[1100], etag[40];
+    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y, req->role);
+    struct tile_cache *c = req->tiles;
+    if (c && (c = sync_or_bypass(req))) {
+        if (tile_cache_get(c, key, "identity", &res->body, etag)) {
+            answer(req, res, "image/png", etag, 0);
+            return 0;
+        }
+    }
+    rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
+                          &res->body, etag, err);
+    if (!rc) answer(req, res, "image/png", etag, 0);
+    return rc;
+}
+
+int tiles_png(struct request *req, struct response *res, struct err *err)
+{
+    int z, x, y, scale;
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z, &x,
+                             &y, &scale, err);
+    if (rc) return rc;
+    return tiles_png_answer(req, res, req_param(req, "layers"), z, x, y, scale, err);
+}
+
 /* ---- TileJSON ---- */
 
 static int put_layer(struct buf *b, const struct layer_def *l, enum role role)
@@ -130,7 +169,7 @@ static int put_layer(struct buf *b, const struct layer_def *l, enum role role)
     int first = 1;
     for (int i = 0; i < l->n_fields && !rc; i++) {
         const struct field_def *f = &l->fields[i];
-        if (f->common || !access_field(l, i, role)) continue;
+        if (!access_field(l, i, role)) continue;
         const char *d = f->label_en ? f->label_en : f->name;
         rc = buf_puts(b, first ? "" : ",") || buf_put_json_str(b, f->name) || buf_putc(b, ':');
         if (!rc && f->unit) {

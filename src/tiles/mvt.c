@@ -24,7 +24,8 @@ static int put_varint(struct buf *b, uint64_t v)
 static size_t varint_len(uint64_t v)
 {
     size_t n = 1;
-    while (v >= 0x80) v >>= 7, n++;
+    while (v >= 0x80)
+        v >>= 7, n++;
     return n;
 }
 
@@ -77,7 +78,8 @@ static int geom_grow(struct mvt_geom *g, size_t extra)
 {
     if (g->n + extra <= g->cap) return 0;
     size_t cap = g->cap ? g->cap : 64;
-    while (cap < g->n + extra) cap *= 2;
+    while (cap < g->n + extra)
+        cap *= 2;
     uint32_t *p = realloc(g->cmd, cap * sizeof *p);
     if (!p) return ERR_NOMEM;
     g->cmd = p;
@@ -119,20 +121,33 @@ int mvt_geom_close(struct mvt_geom *g)
 /* ---- deduplicating tables ---- */
 
 struct table {
-    struct buf blob;  /* entries back to back */
-    size_t *off;      /* entry i: blob.data + off[i], length len[i] */
+    struct buf blob; /* entries back to back */
+    size_t *off;     /* entry i: blob.data + off[i], length len[i] */
     uint32_t *len;
     int n, cap;
-    int32_t *slots;   /* open addressing: index+1, 0 empty */
-    size_t n_slots;   /* power of two */
+    int32_t *slots; /* open addressing: index+1, 0 empty */
+    size_t n_slots; /* power of two */
 };
 
+/* Word-at-a-time mixing hash (values are short: keys, codes, numbers). */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ (w * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
+    }
+    uint64_t t = 0;
+    for (int k = 0; i < n; i++, k += 8) t |= (uint64_t)s[i] << k;
+    h ^= t;
+    h ^= h >> 30; /* splitmix64 finaliser: every input bit reaches the low bits */
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
 }
 
 static void table_fini(struct table *t)
@@ -150,7 +165,8 @@ static int table_rehash(struct table *t)
     if (!s) return ERR_NOMEM;
     for (int i = 0; i < t->n; i++) {
         size_t h = (size_t)hash_bytes(t->blob.data + t->off[i], t->len[i]) & (ns - 1);
-        while (s[h]) h = (h + 1) & (ns - 1);
+        while (s[h])
+            h = (h + 1) & (ns - 1);
         s[h] = i + 1;
     }
     free(t->slots);
@@ -235,16 +251,19 @@ static int encode_value(struct buf *b, const struct value *v)
     buf_reset(b);
     switch (v->type) {
     case VAL_INT:
-        if (v->i < 0) return put_tag(b, 6, 0) || put_varint(b, ((uint64_t)v->i << 1) ^
-                                                                   (uint64_t)(v->i >> 63));
+        if (v->i < 0)
+            return put_tag(b, 6, 0) ||
+                   put_varint(b, ((uint64_t)v->i << 1) ^ (uint64_t)(v->i >> 63));
         return put_tag(b, 5, 0) || put_varint(b, (uint64_t)v->i);
     case VAL_REAL: {
         unsigned char d[8];
         memcpy(d, &v->d, 8); /* little endian host, as protobuf fixed64 */
         return put_tag(b, 3, 1) || buf_append(b, d, 8);
     }
-    case VAL_TEXT: return put_bytes(b, 1, v->s, v->len >= 0 ? (size_t)v->len : strlen(v->s));
-    default: return -1;
+    case VAL_TEXT:
+        return put_bytes(b, 1, v->s, v->len >= 0 ? (size_t)v->len : strlen(v->s));
+    default:
+        return -1;
     }
 }
 
@@ -260,11 +279,9 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
     }
     int n_tags = 0;
     for (int i = 0; i < n; i++) {
-        if (values[i].type != VAL_INT && values[i].type != VAL_REAL &&
-            values[i].type != VAL_TEXT)
+        if (values[i].type != VAL_INT && values[i].type != VAL_REAL && values[i].type != VAL_TEXT)
             continue;
-        if (encode_value(&l->scratch, &values[i]))
-            return err_set(err, ERR_NOMEM, "out of memory");
+        if (encode_value(&l->scratch, &values[i])) return err_set(err, ERR_NOMEM, "out of memory");
         int k = table_intern(&l->keys, names[i], strlen(names[i]));
         int v = table_intern(&l->values, l->scratch.data, l->scratch.len);
         if (k < 0 || v < 0) return err_set(err, ERR_NOMEM, "out of memory");
@@ -274,8 +291,10 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
     /* Feature message: id (1), tags (2, packed), type (3), geometry (4, packed), sized first
      * and written in place: this is the hot loop of a dense tile. */
     size_t tbytes = 0, gbytes = 0;
-    for (int i = 0; i < n_tags; i++) tbytes += varint_len(l->tags[i]);
-    for (size_t i = 0; i < g->n; i++) gbytes += varint_len(g->cmd[i]);
+    for (int i = 0; i < n_tags; i++)
+        tbytes += varint_len(l->tags[i]);
+    for (size_t i = 0; i < g->n; i++)
+        gbytes += varint_len(g->cmd[i]);
     size_t body = 1 + varint_len(id) + 2 + 1 + varint_len(gbytes) + gbytes;
     if (n_tags) body += 1 + varint_len(tbytes) + tbytes;
     if (buf_reserve(&l->features, body + 12)) return err_set(err, ERR_NOMEM, "out of memory");
@@ -287,13 +306,15 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
     if (n_tags) {
         *p++ = 2 << 3 | 2;
         p = put_raw(p, tbytes);
-        for (int i = 0; i < n_tags; i++) p = put_raw(p, l->tags[i]);
+        for (int i = 0; i < n_tags; i++)
+            p = put_raw(p, l->tags[i]);
     }
     *p++ = 3 << 3;
     *p++ = (unsigned char)g->type;
     *p++ = 4 << 3 | 2;
     p = put_raw(p, gbytes);
-    for (size_t i = 0; i < g->n; i++) p = put_raw(p, g->cmd[i]);
+    for (size_t i = 0; i < g->n; i++)
+        p = put_raw(p, g->cmd[i]);
     l->features.len = (size_t)(p - (unsigned char *)l->features.data);
     l->features.data[l->features.len] = '\0';
     l->n_features++;

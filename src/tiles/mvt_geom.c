@@ -40,7 +40,8 @@ static int dgrow(struct dpts *p, int n)
 {
     if (n <= p->cap) return 0;
     int cap = p->cap ? p->cap : 64;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     double *x = realloc(p->xy, (size_t)cap * 2 * sizeof *x);
     if (!x) return ERR_NOMEM;
     p->xy = x;
@@ -52,7 +53,8 @@ static int igrow(struct ipts *p, int n)
 {
     if (n <= p->cap) return 0;
     int cap = p->cap ? p->cap : 64;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     int32_t *x = realloc(p->xy, (size_t)cap * 2 * sizeof *x);
     if (!x) return ERR_NOMEM;
     p->xy = x;
@@ -204,7 +206,7 @@ static int ring_convex(const struct ipts *r)
     for (int i = 0; i < r->n; i++) {
         int dx = r->xy[2 * ((i + 1) % r->n)] > r->xy[2 * i]   ? 1
                  : r->xy[2 * ((i + 1) % r->n)] < r->xy[2 * i] ? -1
-                                                               : 0;
+                                                              : 0;
         if (dx) {
             if (dx != last_dx) flips++;
             break;
@@ -259,7 +261,8 @@ static GEOSGeometry *make_ring(GEOSContextHandle_t h, const double *xy, int n)
     if (n < 3 || (closed && n < 4)) return NULL;
     GEOSCoordSequence *s = GEOSCoordSeq_create_r(h, (unsigned)(n + !closed), 2);
     if (!s) return NULL;
-    for (int i = 0; i < n; i++) GEOSCoordSeq_setXY_r(h, s, (unsigned)i, xy[2 * i], xy[2 * i + 1]);
+    for (int i = 0; i < n; i++)
+        GEOSCoordSeq_setXY_r(h, s, (unsigned)i, xy[2 * i], xy[2 * i + 1]);
     if (!closed) GEOSCoordSeq_setXY_r(h, s, (unsigned)n, xy[0], xy[1]);
     return GEOSGeom_createLinearRing_r(h, s);
 }
@@ -348,7 +351,8 @@ static int do_polygon(struct ctx *c, const struct geom *g, int first, int last)
     const struct geom_part *ext = &g->parts[first];
     struct bbox b;
     bbox_empty(&b);
-    for (int k = 0; k < ext->n; k++) bbox_add(&b, ext->xy[2 * k], ext->xy[2 * k + 1]);
+    for (int k = 0; k < ext->n; k++)
+        bbox_add(&b, ext->xy[2 * k], ext->xy[2 * k + 1]);
     if (b.maxx < c->lo || b.minx > c->hi || b.maxy < c->lo || b.miny > c->hi) return 0;
     int clip = b.minx < c->lo || b.maxx > c->hi || b.miny < c->lo || b.maxy > c->hi;
     if (last == first + 1) {
@@ -384,9 +388,8 @@ static int do_line(struct ctx *c, struct dpts *d)
     d->n = 0;
     if (r->n < 2) return 0;
     c->out->type = 2;
-    return mvt_geom_move(c->out, r->xy, 1) || mvt_geom_line(c->out, r->xy + 2, r->n - 1)
-               ? ERR_NOMEM
-               : 0;
+    return mvt_geom_move(c->out, r->xy, 1) || mvt_geom_line(c->out, r->xy + 2, r->n - 1) ? ERR_NOMEM
+                                                                                         : 0;
 }
 
 /* Liang-Barsky: clips segment p-q to the box; 0 if outside, else t0 <= t1 in [0, 1]. */
@@ -466,7 +469,8 @@ static int encode(struct ctx *c, const struct geom *g)
     }
     for (int i = 0; i < g->n_parts;) {
         int j = i + 1;
-        while (j < g->n_parts && g->parts[j].ring) j++;
+        while (j < g->n_parts && g->parts[j].ring)
+            j++;
         size_t before = c->out->n;
         if (do_polygon(c, g, i, j)) return ERR_NOMEM;
         if (c->out->n > before) c->out->type = 3;

@@ -47,8 +47,8 @@ int tiles_parse_zxy(const char *zs, const char *xs, const char *ys, int *z, int 
         return err_setl(err, ERR_NOT_FOUND, "z", "zoom level %ld is outside 0..%d", zv,
                         TILE_MAX_ZOOM);
     if (!tile_valid((int)zv, (int)xv, (int)yv))
-        return err_setl(err, ERR_NOT_FOUND, "x", "tile %ld/%ld/%ld is outside the tile matrix",
-                        zv, xv, yv);
+        return err_setl(err, ERR_NOT_FOUND, "x", "tile %ld/%ld/%ld is outside the tile matrix", zv,
+                        xv, yv);
     *z = (int)zv, *x = (int)xv, *y = (int)yv;
     return 0;
 }
@@ -105,10 +105,10 @@ int tiles_parse_layers(const struct catalog *cat, const char *spec, enum role ro
 struct tile_xform {
     struct geo_ctx *geo;
     int srid;
-    int n;                        /* grid cells per side */
-    double minx, miny, cx, cy;    /* grid origin and cell size, storage CRS */
-    double *g;                    /* (n+1)^2 points in tile units */
-    double ox, oy, k;             /* 3857 -> tile units: u = (X - ox) * k, v = (oy - Y) * k */
+    int n;                     /* grid cells per side */
+    double minx, miny, cx, cy; /* grid origin and cell size, storage CRS */
+    double *g;                 /* (n+1)^2 points in tile units */
+    double ox, oy, k;          /* 3857 -> tile units: u = (X - ox) * k, v = (oy - Y) * k */
     double *tmp;
     size_t tmp_cap;
 };
@@ -183,7 +183,8 @@ static int xform_exact(struct tile_xform *t, double *xy, const size_t *idx, size
         t->tmp = p;
         t->tmp_cap = n * 2;
     }
-    for (size_t i = 0; i < n; i++) t->tmp[2 * i] = xy[2 * idx[i]], t->tmp[2 * i + 1] = xy[2 * idx[i] + 1];
+    for (size_t i = 0; i < n; i++)
+        t->tmp[2 * i] = xy[2 * idx[i]], t->tmp[2 * i + 1] = xy[2 * idx[i] + 1];
     int rc = geo_transform(t->geo, t->srid, 3857, t->tmp, n, err);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
@@ -252,7 +253,7 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
     const char *names[128];
     int nf = 0;
     for (int i = 0; i < l->n_fields && nf < 128; i++)
-        if (!l->fields[i].common && access_field(l, i, role)) {
+        if (access_field(l, i, role)) {
             names[nf] = l->fields[i].name;
             fields[nf++] = i;
         }

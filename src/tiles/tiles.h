@@ -14,10 +14,10 @@
 #include "../core/request.h"
 #include "../geo/geo.h"
 
-#define TILE_EXTENT     4096 /* MVT units per tile side */
-#define TILE_BUFFER     64   /* MVT units of buffer around the tile */
-#define TILE_MAX_ZOOM   24   /* deepest zoom served (WebMercatorQuad) */
-#define TILE_MAX_LAYERS 32   /* layers in one tile request */
+#define TILE_EXTENT       4096  /* MVT units per tile side */
+#define TILE_BUFFER       64    /* MVT units of buffer around the tile */
+#define TILE_MAX_ZOOM     24    /* deepest zoom served (WebMercatorQuad) */
+#define TILE_MAX_LAYERS   32    /* layers in one tile request */
 #define TILE_MAX_FEATURES 50000 /* per layer per tile: bounds low-zoom tiles */
 
 enum tile_format { TILE_FMT_MVT, TILE_FMT_PNG };
@@ -94,12 +94,18 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
                     const struct tile_layers *tl, enum role role, int z, int x, int y,
                     struct buf *out, struct err *err);
 
+/* Raster tiles (raster.c): renders the metatile holding z/x/y with the WMS renderer (styles
+ * must be loaded: render_styles_load), caches all its tiles in c (may be NULL) and appends the
+ * PNG of z/x/y to out (nothing when the tile is empty); etag gets its ETag. scale 1 or 2. */
+int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                     struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
+                     int x, int y, int scale, struct buf *out, char etag[40], struct err *err);
+
 /* Cache (cache.c). */
 struct tile_cache;
 /* Opens (creating) the cache file path (an SQLite file beside the store, so the workers' store
  * connections stay read-only) with an in-memory LRU of mem_bytes in front. Thread-safe. */
-int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
-                    struct err *err);
+int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err);
 void tile_cache_close(struct tile_cache *c);
 /* The cache path for a store path ("DB.tiles"). Caller frees. */
 char *tile_cache_path(const char *db_path);
@@ -117,8 +123,11 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 /* Stores data for key/encoding unless the generation moved past gen. z/x/y and layers (canon
  * list) are kept for invalidation. Computes e->etag. */
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
-                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data,
-                   size_t len, char etag_out[40], struct err *err);
+                   int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
+                   char etag_out[40], struct err *err);
+/* The cache key of a tile: format, layer list (canon), style, z/x/y and role. */
+void tiles_cache_key(char *out, size_t n, const char *fmt, const char *canon, int z, int x, int y,
+                     enum role role);
 /* Strong ETag of bytes ("\"hex\"", with a -gz suffix for gzip). */
 void tile_etag(const char *data, size_t len, const char *enc, char out[40]);
 /* gzip of data into out. */
@@ -127,6 +136,13 @@ int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err);
 /* HTTP handlers. */
 int tiles_mvt(struct request *req, struct response *res, struct err *err);
 int tiles_tilejson(struct request *req, struct response *res, struct err *err);
+int tiles_png(struct request *req, struct response *res, struct err *err);
+/* /styles/{name}.json: MapLibre style from the SLD styles ("default" = every layer). */
+int tiles_style(struct request *req, struct response *res, struct err *err);
+/* Answers a WebMercatorQuad PNG tile (cache, ETag, 304, 204 when empty) for a layer list; for
+ * WMTS GetTile. Errors as tiles_parse_layers and the renderer. */
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z, int x,
+                     int y, int scale, struct err *err);
 
 /* Seeding (seed.c): renders every tile of zooms z0..z1 inside bbox (WGS 84, may be NULL = the
  * layers' extent) with `threads` workers into the cache. Progress on stderr when tty. */

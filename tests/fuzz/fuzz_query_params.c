@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_clear(&err);
     if (query_parse_fund_params(&req, 10, 10000, &fp, &err) && !err.locator[0]) abort();
     if (!err.code && (fp.limit < 0 || fp.limit > 10000 || fp.offset < 0)) abort();
-    for (int i = 0; i < req.n_args; i++) free(query_fold(req.args[i].value));
+    for (int i = 0; i < req.n_args; i++)
+        free(query_fold(req.args[i].value));
     free(qs);
     return 0;
 }

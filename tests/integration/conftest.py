@@ -162,3 +162,45 @@ def sanitizer_reports(workdir):
             if any(m in text for m in SANITIZER_MARKS):
                 bad.append(f"{name}:\n{text[-4000:]}")
     assert not bad, "sanitizer reports in server logs:\n" + "\n".join(bad)
+
+
+# Feature services (WFS, OGC API): a store with a few hundred features in several layers, and a
+# planner key for it (features_fixture.py).
+@pytest.fixture(scope="session")
+def features_store(workdir):
+    import features_fixture
+    path = os.path.join(workdir, "features.sqlite")
+    features_fixture.build(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def features_server(features_store, workdir):
+    key = run_spp("keys", "--db", features_store, "add", "--role", "planner",
+                  "--name", "tests").stdout.strip().splitlines()[0]
+    s = Server(features_store, workdir)
+    s.planner_key = key
+    yield s
+    s.stop()
+# The demo city (data/gen_demo.py), generated and imported once per test session. `demo_store` is
+# the path of the imported store; `demo` has the sources, the truth and the import report too.
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("demo"))
+    src = os.path.join(d, "src")
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "data", "gen_demo.py"), "--out", src],
+                   check=True, capture_output=True, text=True)
+    db = os.path.join(d, "demo.sqlite")
+    rep = os.path.join(d, "report")
+    p = run_spp("import", "--db", db, "--manifest", os.path.join(src, "manifest.json"), "--report", rep)
+    with open(os.path.join(src, "truth.json"), encoding="utf-8") as f:
+        truth = json.load(f)
+    with open(os.path.join(rep, "report.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    return {"dir": d, "src": src, "db": db, "truth": truth, "report": report, "stdout": p.stdout,
+            "stderr": p.stderr}
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo):
+    return demo["db"]

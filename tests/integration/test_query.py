@@ -8,13 +8,14 @@ import io
 import json
 import math
 import os
+import subprocess
 import urllib.parse
 
 import pytest
 from osgeo import ogr, osr
 
 import query_fixture
-from conftest import Server, run_spp, spatialite
+from conftest import ROOT, Server, run_spp, spatialite
 
 ogr.UseExceptions()
 
@@ -160,15 +161,21 @@ def test_land_price_is_the_nearest_segment(api, city):
 
 
 def spatialite_reserve(city, key):
-    """m2 of the parcel inside the road reserve: SpatiaLite's own buffer (flat ends) and union."""
+    """m2 of the parcel inside the road reserve, computed by SpatiaLite: for each red line of kind
+    cgdd or lo_gioi, the band of its row_width_m around the merged centreline of the road of the
+    same name (a lo_gioi line without one: around the line), flat ends; union; intersection."""
     con = spatialite(city)
     con.execute("SELECT BufferOptions_SetEndCapStyle('FLAT')")
     con.execute("SELECT BufferOptions_SetJoinStyle('ROUND')")
     con.execute("SELECT BufferOptions_SetQuadrantSegments(8)")
     row = con.execute(
-        "SELECT ST_Area(ST_Intersection(p.geom, (SELECT ST_UnaryUnion(ST_Collect("
-        " ST_Buffer(r.geom, r.row_width_m / 2.0))) FROM red_lines r"
-        " WHERE r.kind IN ('cgdd', 'lo_gioi') AND r.row_width_m > 0)))"
+        "SELECT ST_Area(ST_Intersection(p.geom, (SELECT ST_UnaryUnion(ST_Collect(band)) FROM ("
+        "  SELECT ST_Buffer(COALESCE((SELECT ST_LineMerge(ST_Union(d.geom)) FROM roads d"
+        "                             WHERE d.name = r.road_name),"
+        "                            CASE WHEN r.kind = 'lo_gioi' THEN r.geom END),"
+        "                   r.row_width_m / 2.0) AS band"
+        "  FROM red_lines r WHERE r.kind IN ('cgdd', 'lo_gioi') AND r.row_width_m > 0"
+        "  AND PtDistWithin(r.geom, p.geom, 100 + r.row_width_m)))))"
         " FROM cadastral_parcels p WHERE p.parcel_key = ?", (key,)).fetchone()
     con.close()
     return row[0] or 0.0
@@ -243,6 +250,7 @@ def expected(rows, sort=None, key=None):
 
 
 def search(api, **params):
+    params.setdefault("f", "json")
     q = urllib.parse.urlencode(params)
     _, d = get_json(api, f"/api/v1/land-funds?{q}")
     return d
@@ -273,6 +281,19 @@ def test_land_funds_area_ties_are_broken_by_id(api, city):
     areas = [(r["area_m2"], r["id"]) for r in d["results"]]
     ties = [a for a in areas if [b[0] for b in areas].count(a[0]) > 1]
     assert ties and ties == sorted(ties, key=lambda t: (-t[0], t[1]))
+
+
+def test_land_funds_sort_by_a_field(api, city):
+    rows = fund_rows(city)
+    deadlines = {a["project_id"]: a["deadline"] for a, _ in features(city, "investment_land")}
+    d = search(api, sort="-deadline", limit=100)
+    got = [r["id"] for r in d["results"]]
+    inv = sorted((r for r in rows if r["kind"] == "investment"),
+                 key=lambda r: (deadlines[r["id"]], r["id"]), reverse=True)
+    # descending deadlines first (ties by id ascending), funds without a deadline last by id
+    inv = sorted(inv, key=lambda r: (tuple(-ord(c) for c in deadlines[r["id"]]), r["id"]))
+    want = [r["id"] for r in inv] + sorted(r["id"] for r in rows if r["kind"] == "vacant")
+    assert got == want
 
 
 def test_land_funds_near_within_and_distance_order(api, city):
@@ -376,9 +397,16 @@ def test_roles_decide_fields_and_unpublished_funds(api, city, planner_key):
     assert all("contact_person" not in r["attributes"] for r in d["results"])
     status, _, _ = api.get("/api/v1/land-funds/QD-011")
     assert status == 404
-    _, p = get_json(api, "/api/v1/land-funds?kind=vacant&limit=100", {"X-API-Key": planner_key})
+    _, p = get_json(api, "/api/v1/land-funds?kind=vacant&limit=100&f=json",
+                    {"X-API-Key": planner_key})
     assert "QD-011" in [r["id"] for r in p["results"]]
-    assert all("contact_person" in r["attributes"] for r in p["results"])
+    assert all(r["attributes"]["contact_person"] == "Trần Thị B" for r in p["results"])
+    # sorting by a field is refused below its role exactly like an unknown field
+    s1, _, b1 = api.get("/api/v1/land-funds?sort=contact_person")
+    s2, _, b2 = api.get("/api/v1/land-funds?sort=zzqqqqqqqqqqqq")
+    assert s1 == s2 == 400 and b1.replace(b"contact_person", b"X") == b2.replace(b"zzqqqqqqqqqqqq", b"X")
+    s3, _, _ = api.get("/api/v1/land-funds?sort=contact_person", {"X-API-Key": planner_key})
+    assert s3 == 200
     key = features(city, "cadastral_parcels")[0][0]["parcel_key"]
     _, pub = get_json(api, f"/api/v1/parcels/{key}")
     assert "owner_name" not in pub["properties"] and "certificate_no" not in pub["properties"]
@@ -424,6 +452,8 @@ ERRORS = [
     ("/api/v1/land/at?lon=105.7&lat=10&x=1&y=2", "x"),
     ("/api/v1/land/at?lon=105.7&lat=10&zoom=3", "zoom"),
     ("/api/v1/land-funds?sort=bogus", "sort"),
+    ("/api/v1/land-funds?sort=Not-A-Field!", "sort"),
+    ("/api/v1/land-funds?kind=vacant&sort=deadline", "sort"),
     ("/api/v1/land-funds?sort=distance", "sort"),
     ("/api/v1/land-funds?kind=other", "kind"),
     ("/api/v1/land-funds?min_area=-1", "min_area"),
@@ -481,3 +511,107 @@ def test_cli_gives_the_api_answers(api, city):
     assert [f["id"] for f in got["features"]] == [attrs["parcel_key"]]
     p = run_spp("query", "--db", city, "land-funds", "--sort", "bogus", check=False)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "sort" in p.stderr
+
+
+def test_land_funds_one_by_one_equals_page(api, city):
+    """A page is enriched with one query per layer, a single fund alone: the answers agree."""
+    page = search(api, sort="-area", limit=100)["results"]
+    for i, want in enumerate(page):
+        one = search(api, sort="-area", limit=1, offset=i)["results"][0]
+        assert one == want
+        _, f = get_json(api, f"/api/v1/land-funds/{want['id']}")
+        assert f["properties"] == want and f["disclaimer"]["vi"]
+
+
+# The demo city of the import engineer (data/build_demo.sh: real importer output, two wards, red
+# lines on both sides of each road, zoning blocks between them, funds made of parcels).
+
+@pytest.fixture(scope="module")
+def demo_city(request, workdir):
+    try:
+        path = request.getfixturevalue("demo_store")
+    except pytest.FixtureLookupError:
+        script = os.path.join(ROOT, "data", "build_demo.sh")
+        if not os.path.exists(script):
+            pytest.skip("no demo city on this build")
+        path = os.path.join(workdir, "query_demo.sqlite")
+        if not os.path.exists(path):
+            subprocess.run([script, path], check=True, capture_output=True, cwd=ROOT,
+                           env={**os.environ, "PATH": os.environ.get("PATH", "")})
+    s = Server(path, workdir)
+    yield path, s
+    s.stop()
+
+
+def union_area(geom, others):
+    u = None
+    for g in others:
+        i = geom.Intersection(g)
+        if i.GetArea() > 0:
+            u = i if u is None else u.Union(i)
+    return u.GetArea() if u is not None else 0.0
+
+
+def test_demo_land_at_returns_the_parcel_and_zoning_block(demo_city):
+    path, api = demo_city
+    blocks = features(path, "zoning_blocks")
+    parcels = features(path, "cadastral_parcels")
+    assert len(parcels) > 500 and blocks
+    n_block = 0
+    for attrs, geom in parcels[::17]:
+        pt = geom.PointOnSurface()
+        lon, lat = to_lonlat(pt.GetX(), pt.GetY())
+        _, d = get_json(api, f"/api/v1/land/at?lon={lon:.9f}&lat={lat:.9f}")
+        assert d["parcel"]["parcel_key"] == attrs["parcel_key"]
+        want = [a["block_code"] for a, g in blocks if g.Contains(pt)]
+        assert (d["zoning_block"] or {}).get("block_code") == (want[0] if want else None)
+        n_block += bool(want)
+    assert n_block > 10
+
+
+def test_demo_planning_overlaps(demo_city):
+    path, api = demo_city
+    blocks = [g for _, g in features(path, "zoning_blocks")]
+    luc = [g for _, g in features(path, "land_use_current")]
+    full = 0
+    for attrs, geom in features(path, "cadastral_parcels")[::23]:
+        _, d = get_json(api, f"/api/v1/parcels/{attrs['parcel_key']}/planning")
+        area = geom.GetArea()
+        got = sum(b["overlap_m2"] for b in d["zoning_blocks"])
+        want = union_area(geom, blocks)
+        assert got == pytest.approx(want, rel=1e-3, abs=0.05)
+        if want >= 0.999 * area:
+            full += 1
+            assert abs(got - area) <= 0.001 * area
+        got = sum(x["overlap_m2"] for x in d["land_use_current"])
+        assert got == pytest.approx(union_area(geom, luc), rel=1e-3, abs=0.05)
+    assert full > 5
+
+
+def test_demo_road_reserve(demo_city):
+    path, api = demo_city
+    reds = [g for a, g in features(path, "red_lines") if a["kind"] == "cgdd"]
+    near = [a for a, g in features(path, "cadastral_parcels") if any(g.Distance(r) < 1 for r in reds)]
+    assert len(near) > 10
+    cut = 0
+    for attrs in near[::4]:
+        want = spatialite_reserve(path, attrs["parcel_key"])
+        _, d = get_json(api, f"/api/v1/parcels/{attrs['parcel_key']}/planning")
+        assert d["red_lines"]["road_reserve_m2"] == pytest.approx(want, abs=0.05)
+        cut += want > 1
+    assert cut > 3  # the demo's red lines cut into parcels
+
+
+def test_demo_land_funds_match_ogr(demo_city):
+    path, api = demo_city
+    rows = fund_rows(path)
+    d = search(api, commune="tan an", sort="-area", limit=100)
+    want = expected([r for r in rows if r["commune"] == "31135"], "-area", lambda r: r["area"])
+    assert [r["id"] for r in d["results"]] == want and want
+    d = search(api, kind="vacant", status="dang_quan_ly", min_area=35000, sort="area", limit=100)
+    want = expected([r for r in rows if r["kind"] == "vacant" and r["status"] == "dang_quan_ly"
+                     and r["area"] >= 35000], "area", lambda r: r["area"])
+    assert [r["id"] for r in d["results"]] == want and want
+    status, _, body = api.get("/api/v1/land-funds?f=csv&sort=area&limit=100")
+    table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert [r["id"] for r in table] == expected(rows, "area", lambda r: r["area"])

@@ -4,9 +4,11 @@ role, feature ids against the store (expected sets computed with osr and the off
 EPSG:6960 parameters), polygon validity and seamless parcels after decoding, empty tiles, bad
 addresses, ETag/304/gzip, exact cache invalidation after one parcel changes, TileJSON."""
 import gzip
+import json
 import math
 import os
 import sqlite3
+import time
 
 import pytest
 from osgeo import gdal, ogr, osr
@@ -359,10 +361,13 @@ def test_tilejson(tserver, tstore, catalog):
     assert tj["tiles"] == [f"{tserver.base}/tiles/{LAYERS}/{{z}}/{{x}}/{{y}}.mvt"]
     ids = [v["id"] for v in tj["vector_layers"]]
     assert sorted(ids) == sorted(LAYERS.split(","))
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "layers",
+                           "common.json"), encoding="utf-8") as f:
+        common = json.load(f)["fields"]
     for v in tj["vector_layers"]:
         cat = catalog[v["id"]]
         assert v["minzoom"] == cat["zoom"]["min"] and v["maxzoom"] == cat["zoom"]["max"]
-        public = {f["name"] for f in cat["fields"] if f.get("role", "public") == "public"}
+        public = {f["name"] for f in cat["fields"] + common if f.get("role", "public") == "public"}
         assert set(v["fields"]) == public
     assert tj["minzoom"] == min(catalog[i]["zoom"]["min"] for i in ids)
     # bounds: the store's extent through the official transformation, within 1e-6 degree
@@ -383,3 +388,220 @@ def test_tilejson(tserver, tstore, catalog):
     assert "owner_name" in parcels["fields"]
     status, _, tja = tserver.json("/tiles/all.json")
     assert "construction_permits" not in [v["id"] for v in tja["vector_layers"]]
+
+
+def test_seed_fills_the_cache_the_server_uses(workdir):
+    path = os.path.join(workdir, "seed.sqlite")
+    build_tiles_store(path)
+    p = run_spp("seed", "--db", path, "--layer", LAYERS, "--zoom", "16-18", "--threads", "2")
+    n = int(p.stdout.split()[0])
+    want = sum(len(block_tiles(path, z)) for z in (16, 17, 18))
+    assert n >= want and "tiles rendered" in p.stdout
+    cache = sqlite3.connect(path + ".tiles")
+    rows = {(z, x, y): (etag, data) for z, x, y, etag, data in cache.execute(
+        "SELECT z, x, y, etag, data FROM spp_tiles WHERE enc = 'identity'")}
+    cache.close()
+    for t in block_tiles(path, 17):
+        assert t in rows
+    s = Server(path, workdir)
+    try:
+        z, x, y = block_tiles(path, 17)[0]
+        status, h, body = s.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.mvt")
+        assert status == 200 and h["ETag"] == rows[(z, x, y)][0] and body == rows[(z, x, y)][1]
+    finally:
+        s.stop()
+    # a second run finds everything cached
+    p = run_spp("seed", "--db", path, "--layer", LAYERS, "--zoom", "16-18")
+    assert p.stdout.startswith("0 tiles")
+    for bad in (["--zoom", "9-3"], ["--zoom", "x"], ["--layer", "nope"], ["--bbox", "1,2,3"],
+                ["--format", "jpeg"]):
+        args = {"--layer": LAYERS, "--zoom": "16-17"}
+        args.update(dict(zip(bad[::2], bad[1::2])))
+        p = run_spp("seed", "--db", path, *[v for kv in args.items() for v in kv], check=False)
+        assert p.returncode in (1, 2) and p.stderr.count("\n") == 1, (bad, p.stderr)
+
+
+def png_size(body):
+    path = f"/vsimem/{abs(hash(body))}.png"
+    gdal.FileFromMemBuffer(path, body)
+    try:
+        ds = gdal.Open(path)
+        return ds.RasterXSize, ds.RasterYSize, ds.RasterCount, ds.ReadAsArray()
+    finally:
+        gdal.Unlink(path)
+
+
+def test_raster_tiles_metatiles_and_2x(tserver, tstore):
+    path, _ = tstore
+    tiles = block_tiles(path, 18)
+    z, x, y = tiles[len(tiles) // 2]
+    status, hdrs, body = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.png")
+    assert status == 200 and hdrs["Content-Type"] == "image/png" and hdrs["ETag"]
+    w, h, bands, pix = png_size(body)
+    assert (w, h, bands) == (256, 256, 4) and pix[3].max() == 255  # something is drawn
+    status, _, body2 = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}@2x.png")
+    assert status == 200 and png_size(body2)[:2] == (512, 512)
+    # the whole 4x4 metatile was drawn once and cut: its 16 tiles are in the cache
+    cache = sqlite3.connect(path + ".tiles")
+    n = cache.execute("SELECT count(*) FROM spp_tiles WHERE key LIKE 'png|%' AND z = ? AND"
+                      " x / 4 = ? AND y / 4 = ?", (z, x // 4, y // 4)).fetchone()[0]
+    cache.close()
+    assert n == 16
+    # the neighbours of the metatile match at the shared edge: the same image was cut there
+    if x % 4 != 3:
+        _, _, right = tserver.get(f"/tiles/{LAYERS}/{z}/{x + 1}/{y}.png")
+        a, b = png_size(body)[3], png_size(right)[3]
+        assert (a[:, :, 255] != 0).any() or (b[:, :, 0] != 0).any()
+    s, h2, _ = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.png", {"If-None-Match": hdrs["ETag"]})
+    assert s == 304
+    # nothing there, or nothing that draws at this zoom: 204, as for vector tiles
+    assert tserver.get(f"/tiles/{LAYERS}/18/0/0.png")[0] == 204
+    assert tserver.get("/tiles/cadastral_parcels/12/3251/1933.png")[0] == 204
+    for bad, code in (("/tiles/roads/17/0/0@3x.png", 400), ("/tiles/roads/17/0/0@2x.mvt", 400),
+                      ("/tiles/nope/17/0/0.png", 404), ("/tiles/roads/30/0/0.png", 404)):
+        assert tserver.get(bad)[0] == code, bad
+
+
+def test_raster_tiles_are_invalidated_too(tstore, workdir):
+    path, _ = tstore
+    s = Server(path, workdir)
+    try:
+        con = spatialite(path)
+        fid, = con.execute("SELECT fid FROM cadastral_parcels WHERE parcel_no = 60").fetchone()
+        con.close()
+        g = store_features(path, "cadastral_parcels")[fid]
+        e = g.GetEnvelope()
+        z = 18
+        size = 2 * HALF / 2 ** z
+        x, y = int(((e[0] + e[1]) / 2 + HALF) // size), int((HALF - (e[2] + e[3]) / 2) // size)
+        far = [t for t in block_tiles(path, z) if abs(t[1] - x) > 1 or abs(t[2] - y) > 1]
+        _, h1, _ = s.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.png")
+        before = {t: s.get(f"/tiles/{LAYERS}/{t[0]}/{t[1]}/{t[2]}.png")[1]["ETag"] for t in far}
+        con = spatialite(path)
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'SKC' WHERE fid = ?", (fid,))
+        con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                    " 'cadastral_parcels', 'test-3', MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom),"
+                    " MbrMaxY(geom) FROM cadastral_parcels WHERE fid = ?", (fid,))
+        con.commit()
+        con.close()
+        _, h2, _ = s.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.png")
+        assert h2["ETag"] != h1["ETag"]  # the land-use colour changed
+        for t in far:
+            assert s.get(f"/tiles/{LAYERS}/{t[0]}/{t[1]}/{t[2]}.png")[1]["ETag"] == before[t]
+    finally:
+        s.stop()
+
+
+def test_unreadable_changes_bypass_the_cache(workdir):
+    # if spp_changes cannot be read, tiles are still answered, fresh, and not from the cache
+    path = os.path.join(workdir, "bypass.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    try:
+        z, x, y = block_tiles(path, 18)[0]
+        url = f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt"
+        assert s.get(url)[0] == 200
+        con = spatialite(path)
+        con.execute("ALTER TABLE spp_changes RENAME TO spp_changes_gone")
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'BYPASS'")
+        con.commit()
+        con.close()
+        status, _, body = s.get(url)
+        assert status == 200 and b"BYPASS" in body
+    finally:
+        s.stop()
+
+
+def write_roads(path, name):
+    import json as _json
+    feats = [{"type": "Feature", "properties": {"name": name, "road_class": "do_thi_chinh"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7850, 10.0330], [105.7890, 10.0335]]}},
+             {"type": "Feature", "properties": {"name": "Đường Xa", "road_class": "hem"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7000, 10.1000], [105.7010, 10.1005]]}}]
+    with open(path, "w", encoding="utf-8") as f:
+        _json.dump({"type": "FeatureCollection", "features": feats}, f, ensure_ascii=False)
+
+
+def test_real_import_invalidates_served_tiles(workdir):
+    # the importer's own spp_changes rows: a re-import while serving is seen at once
+    db = os.path.join(workdir, "imported.sqlite")
+    for suffix in ("", ".tiles", ".tiles-wal", ".tiles-shm", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    src = os.path.join(workdir, "roads_v1.geojson")
+    write_roads(src, "Đường Cũ")
+    run_spp("import", "--db", db, "--layer", "roads", src)
+    s = Server(db, workdir)
+    try:
+        z = 17
+        n = 2 ** z
+        x = int((105.7870 + 180) / 360 * n)
+        lat = math.radians(10.03325)
+        y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+        far_x = int((105.7005 + 180) / 360 * n)
+        lat2 = math.radians(10.10025)
+        far_y = int((1 - math.log(math.tan(lat2) + 1 / math.cos(lat2)) / math.pi) / 2 * n)
+        url, far = f"/tiles/roads/{z}/{x}/{y}.mvt", f"/tiles/roads/{z}/{far_x}/{far_y}.mvt"
+        st, h1, body = s.get(url)
+        assert st == 200 and "Đường Cũ".encode() in body
+        st, hf, _ = s.get(far)
+        assert st == 200
+        write_roads(src, "Đường Mới")
+        run_spp("import", "--db", db, "--layer", "roads", src)
+        st, h2, body = s.get(url)
+        assert st == 200 and "Đường Mới".encode() in body and h2["ETag"] != h1["ETag"]
+        assert s.get(far)[1]["ETag"] == hf["ETag"]
+    finally:
+        s.stop()
+
+
+def test_never_stale_under_concurrent_changes(workdir):
+    # readers hammer the tiles while a writer changes every parcel five times; after the last
+    # change every tile (from any path through the cache) shows the last value
+    import threading
+    path = os.path.join(workdir, "stress.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    tiles = [t for z in (16, 17, 18) for t in block_tiles(path, z)]
+    stop = threading.Event()
+    errors = []
+
+    def reader(k):
+        i = k
+        while not stop.is_set():
+            z, x, y = tiles[i % len(tiles)]
+            enc = {"Accept-Encoding": "gzip"} if i % 2 else {}
+            st = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)[0]
+            if st != 200:
+                errors.append(st)
+            i += 7
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(5):
+            con = spatialite(path)
+            con.execute("UPDATE cadastral_parcels SET lu_display = ?", (f"R{round_}",))
+            con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                        " 'cadastral_parcels', ?, min(MbrMinX(geom)), min(MbrMinY(geom)),"
+                        " max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM cadastral_parcels",
+                        (f"r{round_}",))
+            con.commit()
+            con.close()
+            time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors
+        for (z, x, y) in tiles:
+            for enc in ({}, {"Accept-Encoding": "gzip"}):
+                st, h, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)
+                if h.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                assert b"R4" in body and b"R3" not in body, (z, x, y, enc)
+    finally:
+        stop.set()
+        s.stop()

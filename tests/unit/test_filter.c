@@ -291,9 +291,9 @@ static const struct tcase cases[] = {
     {"intersects",
      FES_OPEN "<fes:Intersects>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586550 1109650 "
-                                     "587050 1109650 587050 1109850 586550 1109850 586550 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Intersects>" FES_CLOSE,
+                 "587050 1109650 587050 1109850 586550 1109850 586550 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Intersects>" FES_CLOSE,
      "S_INTERSECTS(geom, POLYGON((586550 1109650, 587050 1109650, 587050 1109850, 586550 1109850, "
      "586550 1109650)))",
      "{\"op\":\"s_intersects\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\","
@@ -303,9 +303,9 @@ static const struct tcase cases[] = {
     {"within",
      FES_OPEN "<fes:Within>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586550 1109650 "
-                                     "587050 1109650 587050 1109850 586550 1109850 586550 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Within>" FES_CLOSE,
+                 "587050 1109650 587050 1109850 586550 1109850 586550 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Within>" FES_CLOSE,
      "S_WITHIN(geom, POLYGON((586550 1109650, 587050 1109650, 587050 1109850, 586550 1109850, "
      "586550 1109650)))",
      "{\"op\":\"s_within\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\",\"coordinates\":"
@@ -331,9 +331,9 @@ static const struct tcase cases[] = {
     {"equals",
      FES_OPEN "<fes:Equals>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>586400 1109700 "
-                                     "586500 1109700 586500 1109800 586400 1109800 586400 "
-                                     "1109700</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Equals>" FES_CLOSE,
+                 "586500 1109700 586500 1109800 586400 1109800 586400 "
+                 "1109700</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Equals>" FES_CLOSE,
      "S_EQUALS(geom, POLYGON((586400 1109700, 586500 1109700, 586500 1109800, 586400 1109800, "
      "586400 1109700)))",
      "{\"op\":\"s_equals\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\",\"coordinates\":"
@@ -341,8 +341,7 @@ static const struct tcase cases[] = {
      p_equals},
     {"touches",
      FES_OPEN
-     "<fes:Touches>" VR("geom") "<gml:LineString " SRS
-                                "><gml:posList>586500 1109600 586500 "
+     "<fes:Touches>" VR("geom") "<gml:LineString " SRS "><gml:posList>586500 1109600 586500 "
                                 "1109900</gml:posList></gml:LineString></fes:Touches>" FES_CLOSE,
      "S_TOUCHES(geom, LINESTRING(586500 1109600, 586500 1109900))",
      "{\"op\":\"s_touches\",\"args\":[{\"property\":\"geom\"},{\"type\":\"LineString\","
@@ -351,9 +350,9 @@ static const struct tcase cases[] = {
     {"overlaps",
      FES_OPEN "<fes:Overlaps>" VR(
          "geom") "<gml:Polygon " SRS "><gml:exterior><gml:LinearRing><gml:posList>587250 1109650 "
-                                     "587350 1109650 587350 1109750 587250 1109750 587250 "
-                                     "1109650</gml:posList></gml:LinearRing></gml:exterior></"
-                                     "gml:Polygon></fes:Overlaps>" FES_CLOSE,
+                 "587350 1109650 587350 1109750 587250 1109750 587250 "
+                 "1109650</gml:posList></gml:LinearRing></gml:exterior></"
+                 "gml:Polygon></fes:Overlaps>" FES_CLOSE,
      "S_OVERLAPS(geom, POLYGON((587250 1109650, 587350 1109650, 587350 1109750, 587250 1109750, "
      "587250 1109650)))",
      "{\"op\":\"s_overlaps\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Polygon\","
@@ -362,8 +361,7 @@ static const struct tcase cases[] = {
      p_overlaps},
     {"crosses",
      FES_OPEN
-     "<fes:Crosses>" VR("geom") "<gml:LineString " SRS
-                                "><gml:posList>587650 1109600 587650 "
+     "<fes:Crosses>" VR("geom") "<gml:LineString " SRS "><gml:posList>587650 1109600 587650 "
                                 "1109900</gml:posList></gml:LineString></fes:Crosses>" FES_CLOSE,
      "S_CROSSES(geom, LINESTRING(587650 1109600, 587650 1109900))",
      "{\"op\":\"s_crosses\",\"args\":[{\"property\":\"geom\"},{\"type\":\"LineString\","
@@ -372,7 +370,7 @@ static const struct tcase cases[] = {
     {"dwithin",
      FES_OPEN "<fes:DWithin>" VR(
          "geom") "<gml:Point " SRS "><gml:pos>588150 1109750</gml:pos></gml:Point><fes:Distance "
-                                   "uom=\"m\">60</fes:Distance></fes:DWithin>" FES_CLOSE,
+                 "uom=\"m\">60</fes:Distance></fes:DWithin>" FES_CLOSE,
      "S_DWITHIN(geom, POINT(588150 1109750), 0.06, kilometers)",
      "{\"op\":\"s_dwithin\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Point\",\"coordinates\":["
      "588150,1109750]},60]}",
@@ -380,7 +378,7 @@ static const struct tcase cases[] = {
     {"beyond",
      FES_OPEN "<fes:Beyond>" VR(
          "geom") "<gml:Point " SRS "><gml:pos>588150 1109750</gml:pos></gml:Point><fes:Distance "
-                                   "uom=\"m\">60</fes:Distance></fes:Beyond>" FES_CLOSE,
+                 "uom=\"m\">60</fes:Distance></fes:Beyond>" FES_CLOSE,
      "BEYOND(geom, POINT(588150 1109750), 60, meters)",
      "{\"op\":\"s_beyond\",\"args\":[{\"property\":\"geom\"},{\"type\":\"Point\",\"coordinates\":["
      "588150,1109750]},60,\"m\"]}",
@@ -463,6 +461,14 @@ static void test_filter_11(void)
                     "<ogc:PropertyName>address</ogc:PropertyName><ogc:Literal>*số 4, NINH*"
                     "</ogc:Literal></ogc:PropertyIsLike></ogc:Filter>";
     CHECK(select_mask(FES, g, 5897, ROLE_PUBLIC) == 1u << 4);
+    /* no namespaces at all, and prefixes nobody declared (seen from hand-written clients) */
+    const char *bare = "<Filter><PropertyIsEqualTo><PropertyName>sheet_no</PropertyName>"
+                       "<Literal>2</Literal></PropertyIsEqualTo></Filter>";
+    const char *undeclared = "<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>sheet_no"
+                             "</ogc:PropertyName><ogc:Literal>2</ogc:Literal>"
+                             "</ogc:PropertyIsEqualTo></ogc:Filter>";
+    CHECK(select_mask(FES, bare, 5897, ROLE_PUBLIC) == expect(p_eq));
+    CHECK(select_mask(FES, undeclared, 5897, ROLE_PUBLIC) == expect(p_eq));
 }
 
 /* geometry literals in WGS 84: CRS84 (lon lat), EPSG:4326 URN (lat lon), EPSG:4326 (lon lat) */
@@ -535,6 +541,10 @@ static void test_roles_and_errors(void)
     CHECK(error_of(CQL_TEXT, "commune_code = '31117'); DROP TABLE cadastral_parcels; --'",
                    ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(select_mask(CQL_TEXT, "sheet_no >= 1", 5897, ROLE_PUBLIC) == 0x1ffffe);
+    /* empty strings (a fuzz finding: they used to be left unterminated) */
+    CHECK(select_mask(CQL_TEXT, "address = ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(select_mask(CQL_TEXT, "address LIKE ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(error_of(CQL_TEXT, "area_m2 > ''", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     /* type errors and syntax errors */
     CHECK(error_of(CQL_TEXT, "sheet_no = 'abc'", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(error_of(CQL_TEXT, "sheet_no = ", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);

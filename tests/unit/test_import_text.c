@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* test_import_text.c: every Vietnamese letter of data/vn_charsets.tsv, written in TCVN3, VNI-Windows,
- * CP1258, VIQR and decomposed Unicode (bytes from the table's own columns), decodes to exactly the
- * NFC original; detection picks the encoding a field was written in; syllables and name folding. */
+/* test_import_text.c: every Vietnamese letter of data/vn_charsets.tsv, written in TCVN3,
+ * VNI-Windows, CP1258, VIQR and decomposed Unicode (bytes from the table's own columns), decodes to
+ * exactly the NFC original; detection picks the encoding a field was written in; syllables and name
+ * folding. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,10 @@ static int cp_to_utf8(const char *field, char *out)
     unsigned cp;
     const char *p = field;
     while ((p = strstr(p, "U+")) && sscanf(p + 2, "%x", &cp) == 1) {
-        if (cp < 0x80) out[n++] = (char)cp;
-        else if (cp < 0x800) out[n++] = (char)(0xC0 | cp >> 6), out[n++] = (char)(0x80 | (cp & 0x3F));
+        if (cp < 0x80)
+            out[n++] = (char)cp;
+        else if (cp < 0x800)
+            out[n++] = (char)(0xC0 | cp >> 6), out[n++] = (char)(0x80 | (cp & 0x3F));
         else
             out[n++] = (char)(0xE0 | cp >> 12), out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F)),
             out[n++] = (char)(0x80 | (cp & 0x3F));
@@ -52,7 +55,9 @@ static int decodes_to(enum text_enc e, const char *pre, const char *bytes, int n
     buf_init(&b);
     int ok = text_decode(in, pl + (size_t)n + strlen(post), e, &b) == 0 && b.data &&
              strcmp(b.data, exp) == 0;
-    if (!ok) fprintf(stderr, "  %s: %s -> %s, want %s\n", text_enc_name(e), pre, b.data ? b.data : "", exp);
+    if (!ok)
+        fprintf(stderr, "  %s: %s -> %s, want %s\n", text_enc_name(e), pre, b.data ? b.data : "",
+                exp);
     buf_fini(&b);
     return ok;
 }
@@ -68,7 +73,8 @@ static void test_letters(void)
     while (fgets(line, sizeof line, f)) {
         char *col[7];
         int n = 0;
-        for (char *tok = strtok(line, "\t\n"); tok && n < 7; tok = strtok(NULL, "\t\n")) col[n++] = tok;
+        for (char *tok = strtok(line, "\t\n"); tok && n < 7; tok = strtok(NULL, "\t\n"))
+            col[n++] = tok;
         if (n < 7) continue;
         rows++;
         const char *nfc = col[0];
@@ -94,7 +100,8 @@ static void test_letters(void)
         CHECK(decodes_to(ENC_VIQR, " ", col[6], (int)strlen(col[6]), " ", nfc));
         k = cp_to_utf8(col[2], nfd);
         CHECK(decodes_to(ENC_NFD, pre, nfd, k, post, nfc));
-        /* GDAL's CP1252 recoding of the legacy bytes maps back (TAB WindowsLatin1, DXF ANSI_1252) */
+        /* GDAL's CP1252 recoding of the legacy bytes maps back (TAB WindowsLatin1, DXF ANSI_1252)
+         */
         k = hexbytes(col[4], b);
         struct buf moj;
         buf_init(&moj);
@@ -102,9 +109,11 @@ static void test_letters(void)
             unsigned char c = (unsigned char)b[i];
             uint32_t cp = c < 0x80 ? c : vn_cp1252_high[c - 0x80];
             char tmp[4];
-            int m = cp < 0x800 ? (tmp[0] = (char)(0xC0 | cp >> 6), tmp[1] = (char)(0x80 | (cp & 0x3F)), 2)
-                               : (tmp[0] = (char)(0xE0 | cp >> 12), tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
-                                  tmp[2] = (char)(0x80 | (cp & 0x3F)), 3);
+            int m =
+                cp < 0x800
+                    ? (tmp[0] = (char)(0xC0 | cp >> 6), tmp[1] = (char)(0x80 | (cp & 0x3F)), 2)
+                    : (tmp[0] = (char)(0xE0 | cp >> 12), tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+                       tmp[2] = (char)(0x80 | (cp & 0x3F)), 3);
             if (cp < 0x80) tmp[0] = (char)cp, m = 1;
             buf_append(&moj, tmp, (size_t)m);
         }
@@ -119,7 +128,8 @@ static enum text_enc detect(const char *const *vals, int n, double *conf)
 {
     struct text_detect d;
     text_detect_init(&d);
-    for (int i = 0; i < n; i++) text_detect_add(&d, vals[i], strlen(vals[i]));
+    for (int i = 0; i < n; i++)
+        text_detect_add(&d, vals[i], strlen(vals[i]));
     return text_detect_result(&d, conf);
 }
 
@@ -127,11 +137,26 @@ static void test_detect(void)
 {
     double c;
     /* DOMAIN.md 2.3: "Đất ở tại đô thị", "Cần Thơ", "Quy hoạch phân khu" */
-    const char *tcvn3[] = {"\xa7\xca" "t \xeb t\xb9i \xae\xab th\xde", "C\xc7" "n Th\xac", "Quy ho\xb9" "ch ph\xa9n khu"};
+    const char *tcvn3[] = {"\xa7\xca"
+                           "t \xeb t\xb9i \xae\xab th\xde",
+                           "C\xc7"
+                           "n Th\xac",
+                           "Quy ho\xb9"
+                           "ch ph\xa9n khu"};
     CHECK(detect(tcvn3, 3, &c) == ENC_TCVN3 && c > 0.9);
-    const char *vni[] = {"\xd1\x61\xe1" "t \xf4\xfb ta\xef" "i \xf1o\xe2 th\xf2", "Ca\xe0" "n Th\xf4", "Quy hoa\xef" "ch pha\xe2" "n khu"};
+    const char *vni[] = {"\xd1\x61\xe1"
+                         "t \xf4\xfb ta\xef"
+                         "i \xf1o\xe2 th\xf2",
+                         "Ca\xe0"
+                         "n Th\xf4",
+                         "Quy hoa\xef"
+                         "ch pha\xe2"
+                         "n khu"};
     CHECK(detect(vni, 3, &c) == ENC_VNI && c > 0.9);
-    const char *cp1258[] = {"C\xe2\xcc" "n Th\xf5", "\xd0\xe2\xec" "t \xf5\xd2 ta\xf2i \xf0\xf4 thi\xf2"};
+    const char *cp1258[] = {"C\xe2\xcc"
+                            "n Th\xf5",
+                            "\xd0\xe2\xec"
+                            "t \xf5\xd2 ta\xf2i \xf0\xf4 thi\xf2"};
     CHECK(detect(cp1258, 2, &c) == ENC_CP1258 && c > 0.9);
     const char *utf8[] = {"Cần Thơ", "Đất ở tại đô thị"};
     CHECK(detect(utf8, 2, &c) == ENC_UTF8 && c > 0.9);

@@ -14,7 +14,8 @@ static struct request *req_from(const char *qs)
     static struct request r;
     static struct kv args[32];
     static char buf[1024];
-    for (int i = 0; i < r.n_args; i++) args[i].key = args[i].value = NULL;
+    for (int i = 0; i < r.n_args; i++)
+        args[i].key = args[i].value = NULL;
     memset(&r, 0, sizeof r);
     snprintf(buf, sizeof buf, "%s", qs);
     r.args = args;
@@ -85,8 +86,8 @@ static void test_point(void)
     CHECK(query_parse_point(req_from("x=586184.889&y=1109719.714"), 5897, &p, &err) == 0);
     CHECK(!p.has_lonlat && p.crs == 5897 && p.x == 586184.889 && p.y == 1109719.714);
     /* Vietnamese order: X = northing, Y = easting */
-    CHECK(query_parse_point(req_from("x=1109719.714&y=586184.889&order=xy-vn"), 5897, &p,
-                            &err) == 0);
+    CHECK(query_parse_point(req_from("x=1109719.714&y=586184.889&order=xy-vn"), 5897, &p, &err) ==
+          0);
     CHECK(p.x == 586184.889 && p.y == 1109719.714);
     CHECK(query_parse_point(req_from("x=1&y=2&crs=EPSG:9209"), 5897, &p, &err) == 0 &&
           p.crs == 9209);
@@ -125,8 +126,7 @@ static void test_funds(void)
     CHECK(query_parse_fund_params(req_from("limit=5000&sort=-area_ratio&f=geojson"), 10, 100, &p,
                                   &err) == 0);
     CHECK(p.limit == 100 && p.sort == SORT_FAR_DESC && p.format == OUT_GEOJSON); /* capped */
-    CHECK(query_parse_fund_params(req_from("bbox=105.7,10.0,105.8,10.1"), 10, 100, &p, &err) ==
-          0);
+    CHECK(query_parse_fund_params(req_from("bbox=105.7,10.0,105.8,10.1"), 10, 100, &p, &err) == 0);
     CHECK(p.has_bbox && p.bbox[0] == 105.7 && p.bbox[3] == 10.1);
     CHECK(fund_err("kind=land", "kind"));
     CHECK(fund_err("min_area=-1", "min_area"));
@@ -140,7 +140,11 @@ static void test_funds(void)
     CHECK(fund_err("bbox=1,2,3", "bbox"));
     CHECK(fund_err("bbox=1,2,3,4,EPSG:5897", "bbox"));
     CHECK(fund_err("bbox=-200,2,3,4", "bbox"));
-    CHECK(fund_err("sort=price", "sort"));
+    CHECK(query_parse_fund_params(req_from("sort=-price_odt"), 10, 100, &p, &err) == 0);
+    CHECK(p.sort == SORT_FIELD && strcmp(p.sort_field, "price_odt") == 0 && p.sort_desc);
+    CHECK(fund_err("sort=Price", "sort"));
+    CHECK(fund_err("sort=-", "sort"));
+    CHECK(fund_err("sort=a;drop", "sort"));
     CHECK(fund_err("sort=distance", "sort"));
     CHECK(fund_err("limit=-1", "limit"));
     CHECK(fund_err("limit=1.5", "limit"));

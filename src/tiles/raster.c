@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* raster.c: XYZ raster tiles (/tiles/{layers}/{z}/{x}/{y}.png and @2x) drawn by the WMS renderer
+ * (render/) as metatiles: up to 4 x 4 tiles are drawn in one image with a 64 px buffer, labels
+ * are kept out of the buffer (so a label is never cut at a metatile edge) and may cross the tile
+ * edges inside it, then each tile's rectangle is encoded and cached. A fully transparent tile is
+ * an empty tile: 204, like an empty vector tile. */
+#include "tiles.h"
+
+#include <string.h>
+
+#include "../render/render.h"
+#include "../store/store.h"
+
+#define META     4  /* tiles per metatile side */
+#define META_BUF 64 /* px of buffer around a metatile (at scale 1) */
+#define TILE_PX  256
+
+static int rect_empty(const struct render_image *img, int x0, int y0, int w, int h)
+{
+    for (int y = y0; y < y0 + h; y++) {
+        const uint32_t *row = (const uint32_t *)(img->data + (size_t)y * (size_t)img->stride);
+        for (int x = x0; x < x0 + w; x++)
+            if (row[x]) return 0;
+    }
+    return 1;
+}
+
+/* The layers that draw at zoom z for role, with their default styles. */
+static int raster_layers(const struct tile_layers *tl, enum role role, int z,
+                         struct render_layer *out)
+{
+    int n = 0;
+    for (int i = 0; i < tl->n; i++) {
+        const struct layer_def *l = tl->layers[i];
+        const struct style *s = render_style(l, NULL);
+        if (!s || z < l->minzoom || z > l->maxzoom || role < s->min_role) continue;
+        out[n].layer = l;
+        out[n].style = s;
+        n++;
+    }
+    return n;
+}
+
+/* Encodes and caches every tile of the drawn metatile; the requested one goes to out. */
+static int cut_metatile(const struct render_image *img, struct tile_cache *c, const char *fmt,
+                        const struct tile_layers *tl, enum role role, int z, int mx, int my, int m,
+                        int x, int y, int s, uint64_t gen, struct buf *out, char etag[40],
+                        struct err *err)
+{
+    struct buf png;
+    buf_init(&png);
+    int rc = 0;
+    for (int j = 0; j < m && !rc; j++)
+        for (int i = 0; i < m && !rc; i++) {
+            int px = (META_BUF + i * TILE_PX) * s, py = (META_BUF + j * TILE_PX) * s;
+            buf_reset(&png);
+            if (!rect_empty(img, px, py, TILE_PX * s, TILE_PX * s))
+                rc = render_encode(img, px, py, TILE_PX * s, TILE_PX * s, RFMT_PNG, 1, 0xffffff, 0,
+                                   &png, err);
+            char key[1100], tag[40];
+            tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
+            if (!rc && c)
+                rc = tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j, "png", gen,
+                                    png.data, png.len, tag, err);
+            else if (!rc)
+                tile_etag(png.data, png.len, "identity", tag);
+            if (!rc && mx + i == x && my + j == y) {
+                memcpy(etag, tag, 40);
+                if (buf_append(out, png.data, png.len)) rc = err_set(err, ERR_NOMEM, "no memory");
+            }
+        }
+    buf_fini(&png);
+    return rc;
+}
+
+int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                     struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
+                     int x, int y, int scale, struct buf *out, char etag[40], struct err *err)
+{
+    const char *fmt = scale == 2 ? "png@2x" : "png";
+    uint64_t gen = c ? tile_cache_generation(c) : 0;
+    int m = z >= 2 ? META : 1 << z;
+    int mx = x - x % m, my = y - y % m;
+    struct render_layer layers[TILE_MAX_LAYERS];
+    int n = raster_layers(tl, role, z, layers);
+    if (!n) { /* nothing draws at this zoom: every tile of the metatile is empty */
+        for (int j = 0; j < m; j++)
+            for (int i = 0; i < m; i++) {
+                char key[1100], tag[40];
+                tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
+                int rc = c ? tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j, "png",
+                                            gen, "", 0, tag, err)
+                           : (tile_etag("", 0, "identity", tag), 0);
+                if (rc) return rc;
+                if (mx + i == x && my + j == y) memcpy(etag, tag, 40);
+            }
+        return 0;
+    }
+    struct bbox a, b;
+    tile_bbox(z, mx, my, &a);
+    tile_bbox(z, mx + m - 1, my + m - 1, &b);
+    double res = (a.maxx - a.minx) / TILE_PX;
+    struct render_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.cfg = cfg;
+    rq.store = st;
+    rq.geo = geo;
+    rq.role = role;
+    rq.layers = layers;
+    rq.n_layers = n;
+    rq.srid = 3857;
+    rq.bbox = (struct bbox){a.minx - META_BUF * res, b.miny - META_BUF * res,
+                            b.maxx + META_BUF * res, a.maxy + META_BUF * res};
+    rq.width = rq.height = (m * TILE_PX + 2 * META_BUF) * scale;
+    rq.scale_factor = scale;
+    rq.format = RFMT_PNG;
+    rq.transparent = 1;
+    rq.bgcolor = 0xffffff;
+    rq.label_buffer = META_BUF * scale;
+    struct render_image img;
+    memset(&img, 0, sizeof img);
+    int rc = render_draw(&rq, &img, err);
+    if (!rc)
+        rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, etag, err);
+    render_image_fini(&img);
+    return rc;
+}

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+// run.mjs: browser tests of the web map. Builds the fixture city (fixture.py), starts `spp serve`
+// on a free port, drives Debian's chromium headless with playwright-core, and checks what a user
+// sees: no console error, a map that is drawn, the land panel of a clicked parcel, the parcel and
+// VN-2000 searches, the land-fund search against the API and the store, the CSV, the URL state,
+// English, keyboard, phone and print layouts. Glyph PBFs are decoded with pbf (MapLibre's own
+// protobuf reader) and their glyph ids compared with the font's coverage from fc-query.
+// Screenshots go to tests/out/. The last line is "N passed, N failed".
+//
+//   node tests/browser/run.mjs [--spp ./spp] [--db STORE]   (make browser)
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { PbfReader } from 'pbf';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = path.join(ROOT, 'tests/out');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const SPP = path.resolve(arg('--spp', process.env.SPP_BIN || path.join(ROOT, 'spp')));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const PY = '/usr/bin/python3';
+
+/* Harness. */
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+class Fail extends Error {}
+function ok(cond, msg) {
+  if (!cond) throw new Fail(msg);
+}
+function eq(a, b, msg) {
+  if (a !== b) throw new Fail(`${msg}: got ${JSON.stringify(a)}, want ${JSON.stringify(b)}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function startServer(db, tmp) {
+  const port = await freePort();
+  const log = fs.openSync(path.join(tmp, 'serve.log'), 'w');
+  const proc = spawn(SPP, ['serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--threads', '4'],
+    { cwd: ROOT, stdio: ['ignore', log, log] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`spp serve exited with ${proc.exitCode}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return { proc, base };
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGTERM');
+  throw new Error('spp serve did not answer /healthz');
+}
+
+// SQL on the store with SpatiaLite, outside spp (independent of its query code).
+function sql(db, query, ...params) {
+  const script = 'import json, sqlite3, sys\n' +
+    'con = sqlite3.connect(sys.argv[1]); con.enable_load_extension(True)\n' +
+    'con.load_extension("mod_spatialite")\n' +
+    'print(json.dumps(con.execute(sys.argv[2], json.loads(sys.argv[3])).fetchall()))\n';
+  return JSON.parse(execFileSync(PY, ['-c', script, db, query, JSON.stringify(params)], { encoding: 'utf8' }));
+}
+
+/* Glyphs: decoded as MapLibre decodes them (pbf), compared with the font's own coverage. */
+function decodeGlyphs(buf) {
+  const stacks = [];
+  new PbfReader(buf).readFields((tag, acc, pbf) => {
+    if (tag !== 1) return;
+    const stack = pbf.readMessage((t, s, p) => {
+      if (t === 1) s.name = p.readString();
+      else if (t === 2) s.range = p.readString();
+      else if (t === 3) s.glyphs.push(p.readMessage((gt, g, q) => {
+        if (gt === 1) g.id = q.readVarint();
+        else if (gt === 2) g.bitmap = q.readBytes();
+        else if (gt === 3) g.width = q.readVarint();
+        else if (gt === 4) g.height = q.readVarint();
+        else if (gt === 5) g.left = q.readSVarint();
+        else if (gt === 6) g.top = q.readSVarint();
+        else if (gt === 7) g.advance = q.readVarint();
+      }, { width: 0, height: 0, left: 0, top: 0 }));
+    }, { glyphs: [] });
+    acc.push(stack);
+  }, stacks);
+  return stacks;
+}
+
+// Code points of a font file, from fontconfig (fc-query), not from spp.
+function fontCoverage(file) {
+  const out = execFileSync('fc-query', ['--format=%{charset}', file], { encoding: 'utf8' });
+  const set = new Set();
+  for (const part of out.trim().split(/\s+/)) {
+    const [a, b] = part.split('-').map((h) => parseInt(h, 16));
+    for (let c = a; c <= (b ?? a); c++) set.add(c);
+  }
+  return set;
+}
+
+/* The browser. */
+async function launch(tmp) {
+  const profile = fs.mkdtempSync(path.join(tmp, 'profile-'));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, acceptDownloads: true,
+    viewport: { width: 1024, height: 700 }, locale: 'vi-VN',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--enable-unsafe-swiftshader'],
+  });
+}
+
+function watch(page, sink) {
+  page.on('console', (m) => { if (m.type() === 'error') sink.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => sink.push(`pageerror: ${e.message}`));
+  page.on('requestfailed', (r) => sink.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) sink.push(`http ${r.status()}: ${r.url()}`); });
+}
+
+async function openMap(page, url) {
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+  await idle(page);
+}
+
+function idle(page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const m = window.sppMap;
+    if (m.loaded() && !m.isMoving()) {
+      m.once('idle', resolve);
+      m.triggerRepaint();
+    } else {
+      m.once('idle', resolve);
+    }
+    setTimeout(resolve, 8000); // a busy machine: the screenshot may lack a few tiles
+  }));
+}
+
+async function shot(page, name) {
+  await idle(page);
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+// Clicks the map at lon/lat (projected by the map itself), centring it there first.
+async function clickLonLat(page, lon, lat) {
+  await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: Math.max(window.sppMap.getZoom(), 17) }), [lon, lat]);
+  const p = await page.evaluate(([x, y]) => {
+    const pt = window.sppMap.project([x, y]);
+    const r = window.sppMap.getCanvas().getBoundingClientRect();
+    return { x: r.left + pt.x, y: r.top + pt.y };
+  }, [lon, lat]);
+  await page.mouse.click(p.x, p.y);
+}
+
+async function closePanel(page) {
+  if (await page.locator('#info').isVisible()) await page.locator('#info-close').click();
+}
+
+function centroidOfSquare(geometry) {
+  const ring = geometry.type === 'MultiPolygon' ? geometry.coordinates[0][0] : geometry.coordinates[0];
+  const pts = ring.slice(0, -1);
+  return [pts.reduce((s, p) => s + p[0], 0) / pts.length, pts.reduce((s, p) => s + p[1], 0) / pts.length];
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spp-browser-'));
+  const db = arg('--db', null) || path.join(tmp, 'city.sqlite');
+  if (!arg('--db', null)) execFileSync(PY, [path.join(ROOT, 'tests/browser/fixture.py'), SPP, db]);
+  const { proc, base } = await startServer(db, tmp);
+  let browser = null;
+  const ctx = { base, db, errors: [] };
+  let passed = 0, failed = 0;
+  try {
+    browser = await launch(tmp);
+    ctx.browser = browser;
+    ctx.page = browser.pages()[0] || await browser.newPage();
+    ctx.page.setDefaultTimeout(10000);
+    watch(ctx.page, ctx.errors);
+    for (const tc of tests) {
+      const t0 = Date.now();
+      try {
+        await tc.fn(ctx);
+        passed++;
+        console.log(`ok   ${tc.name} (${Date.now() - t0} ms)`);
+      } catch (e) {
+        failed++;
+        console.log(`FAIL ${tc.name}: ${e instanceof Fail ? e.message : e.stack}`);
+        await shot(ctx.page, `fail-${tc.name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
+      }
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    proc.kill('SIGTERM');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+/* The tests, in the order a user meets the page. */
+
+test('static-serving', async ({ base }) => {
+  let r = await fetch(`${base}/`, { headers: { Accept: 'text/html,application/xhtml+xml' } });
+  eq(r.status, 200, 'GET / as a browser');
+  ok((await r.text()).includes('/web/app.js'), '/ for a browser is the map page');
+  r = await fetch(`${base}/`, { headers: { Accept: 'application/json' } });
+  ok((await r.json()).links.some((l) => l.rel === 'conformance'), '/ for JSON clients is the OGC API landing');
+  r = await fetch(`${base}/?f=html`, { headers: { Accept: 'text/html' } });
+  ok((await r.text()).includes('href="collections?f=html"'), '/?f=html is the OGC API HTML landing');
+  r = await fetch(`${base}/web/vendor/maplibre-gl.mjs`, { headers: { 'Accept-Encoding': 'gzip' } });
+  eq(r.status, 200, 'MapLibre from node_modules');
+  const etag = r.headers.get('etag');
+  ok(etag, 'ETag on static files');
+  r = await fetch(`${base}/web/vendor/maplibre-gl.mjs`, { headers: { 'If-None-Match': etag, 'Accept-Encoding': 'gzip' } });
+  eq(r.status, 304, 'If-None-Match');
+  for (const bad of ['/web/..%2f..%2fMakefile', '/web/.hidden.js', '/web/vendor/..%2fpackage.json', '/web/app.c'])
+    ok((await fetch(base + bad)).status === 404, `${bad} is a 404`);
+});
+
+test('glyphs-vietnamese', async ({ base }) => {
+  const cover = fontCoverage('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf');
+  // Vietnamese letters live in three ranges: Latin-1, Latin Extended-A/B, Latin Extended Additional.
+  const vietnamese = [...'àáâãèéêìíòóôõùúýĂăĐđĨĩŨũƠơƯưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ']
+    .map((c) => c.codePointAt(0));
+  for (const start of [0, 256, 7680]) {
+    const r = await fetch(`${base}/fonts/${encodeURIComponent('DejaVu Sans Book,Noto Sans Regular')}/${start}-${start + 255}.pbf`);
+    eq(r.status, 200, `range ${start}`);
+    eq(r.headers.get('content-type'), 'application/x-protobuf', 'content type');
+    const [stack, ...more] = decodeGlyphs(new Uint8Array(await r.arrayBuffer()));
+    eq(more.length, 0, 'one fontstack');
+    eq(stack.range, `${start}-${start + 255}`, 'range');
+    const ids = stack.glyphs.map((g) => g.id);
+    const want = [...cover].filter((c) => c >= start && c <= start + 255).sort((a, b) => a - b);
+    eq(JSON.stringify(ids), JSON.stringify(want), `glyph ids of ${start}-${start + 255} = the font's coverage`);
+    for (const g of stack.glyphs) {
+      if (g.width) eq(g.bitmap.length, (g.width + 6) * (g.height + 6), `bitmap of ${g.id} has the 3 px buffer`);
+      ok(g.advance > 0 || g.id < 32 || g.id === 0xad || (g.id >= 0x300 && g.id < 0x370), `advance of ${g.id}`);
+    }
+    for (const c of vietnamese.filter((v) => v >= start && v <= start + 255))
+      ok(stack.glyphs.find((g) => g.id === c && g.width > 0), `glyph ${String.fromCodePoint(c)} is drawn`);
+  }
+  ok((await fetch(`${base}/fonts/x/0-256.pbf`)).status === 400, 'bad range is a 400');
+  ok((await fetch(`${base}/fonts/x/100-355.pbf`)).status === 400, 'unaligned range is a 400');
+});
+
+test('page-loads-without-errors', async ({ page, base, errors }) => {
+  const glyphs = [];
+  page.on('response', (r) => { if (r.url().includes('/fonts/')) glyphs.push(`${r.status()} ${decodeURIComponent(r.url())}`); });
+  await openMap(page, `${base}/`);
+  await page.waitForTimeout(500);
+  await shot(page, '01-load');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+  eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'Vietnamese by default');
+  ok(glyphs.length && glyphs.every((g) => g.startsWith('200 ')), `label glyphs served by spp: ${glyphs.join(', ')}`);
+  ok(glyphs.some((g) => g.includes('/7680-7935.pbf')), 'Vietnamese glyph range asked for by the labels');
+  const groups = await page.locator('#layer-groups fieldset legend').allTextContents();
+  ok(groups.includes('Đất đai và nền địa lý') && groups.includes('Quy hoạch - kiến trúc'), `layer groups: ${groups}`);
+});
+
+test('map-is-not-blank', async ({ page }) => {
+  // Pixels of the map canvas (WebGL), read back by the browser after a render.
+  const stats = await page.evaluate(() => new Promise((resolve) => {
+    const map = window.sppMap;
+    map.once('render', () => {
+      const gl = map.getCanvas().getContext('webgl2') || map.getCanvas().getContext('webgl');
+      const w = gl.drawingBufferWidth, h = gl.drawingBufferHeight;
+      const px = new Uint8Array(w * h * 4);
+      gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      const colours = new Set();
+      let n = 0, sum = 0, sum2 = 0;
+      for (let i = 0; i < px.length; i += 4 * 7) {
+        const v = px[i] * 0.3 + px[i + 1] * 0.59 + px[i + 2] * 0.11;
+        colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+        n++, sum += v, sum2 += v * v;
+      }
+      resolve({ colours: colours.size, sd: Math.sqrt(sum2 / n - (sum / n) ** 2) });
+    });
+    map.triggerRepaint();
+  }));
+  ok(stats.colours > 20 && stats.sd > 5, `map pixels vary (${stats.colours} colours, sd ${stats.sd.toFixed(1)})`);
+  const rendered = await page.evaluate(() => window.sppMap.queryRenderedFeatures().length);
+  ok(rendered > 10, `features drawn: ${rendered}`);
+});
+
+test('click-parcel-shows-land-info', async (ctx) => {
+  const { page, base, db, errors } = ctx;
+  // The test's parcel: one from the store, chosen by SQL, with its data read by SQL.
+  const [[key, commune, sheet, no, lu]] = sql(db, 'SELECT parcel_key, commune_code, sheet_no, parcel_no,' +
+    ' lu_display FROM cadastral_parcels WHERE lu_display LIKE ? ORDER BY parcel_key LIMIT 1 OFFSET 3', '%+%');
+  const fc = await (await fetch(`${base}/api/v1/parcels?commune=${commune}&sheet=${sheet}&parcel=${no}`)).json();
+  eq(fc.features.length, 1, 'the API finds the test parcel');
+  const [lon, lat] = centroidOfSquare(fc.features[0].geometry);
+  ctx.parcel = { key, commune, sheet, no, lu, lon, lat };
+  await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: 18 }), [lon, lat]);
+  await clickLonLat(page, lon, lat);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const text = await page.locator('#info-body').textContent();
+  ok(text.includes(key), `panel shows the parcel key ${key}`);
+  for (const code of lu.split('+')) ok(text.includes(code), `panel shows land-use code ${code}`);
+  ok(text.includes('tham khảo'), 'reference-only note');
+  ok(text.includes('Quy hoạch phân khu Ninh Kiều'), 'plan that applies');
+  const hl = await page.evaluate(() => window.sppMap.queryRenderedFeatures({ layers: ['selection-line'] }).length);
+  ok(hl > 0, 'parcel highlighted on the map');
+  await shot(page, '02-click-parcel');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+test('sheet-parcel-search', async ({ page, parcel }) => {
+  await closePanel(page);
+  await page.locator('#tab-search').click();
+  // The commune by its name without diacritics, as people type it.
+  const name = parcel.commune === '31135' ? 'phuong tan an' : 'phuong cai khe';
+  await page.fill('#commune', name);
+  await page.fill('#sheet', String(parcel.sheet));
+  await page.fill('#parcel', String(parcel.no));
+  await page.locator('#parcel-form button[type=submit]').click();
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const text = await page.locator('#info-body').textContent();
+  ok(text.includes(parcel.key), `search finds ${parcel.key}`);
+  ok((await page.locator('#parcel-results').textContent()).includes(parcel.key), 'result list');
+  ok(new URL(page.url()).searchParams.get('parcel') === parcel.key, 'parcel in the URL');
+  await shot(page, '03-sheet-search');
+});
+
+test('vn2000-xy-search', async ({ page, db, parcel }) => {
+  // X (northing) and Y (easting) of a point inside the parcel, straight from the store.
+  const [[x, y]] = sql(db, 'SELECT round(Y(PointOnSurface(geom)), 3), round(X(PointOnSurface(geom)), 3)' +
+    ' FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  await closePanel(page);
+  await page.fill('#xy-paste', `X = ${String(x).replace('.', ',')}; Y = ${String(y).replace('.', ',')}`);
+  eq(Number(await page.inputValue('#xy-x')), x, 'X parsed from the pasted text');
+  await page.locator('#xy-form button[type=submit]').click();
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'VN-2000 X/Y finds the parcel');
+  await idle(page);
+  await shot(page, '04-xy-search');
+});
+
+const FUND_FILTERS = { kind: 'vacant', function: 'HH', min_area: '1000' };
+
+test('land-fund-search', async ({ page, base, db, errors }) => {
+  await closePanel(page);
+  await page.locator('#tab-funds').click();
+  await page.selectOption('#f-kind', FUND_FILTERS.kind);
+  await page.selectOption('#f-function', FUND_FILTERS.function);
+  await page.fill('#f-min', FUND_FILTERS.min_area);
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
+  const shown = Number(await page.locator('#funds-summary .total').getAttribute('data-total'));
+  const api = await (await fetch(`${base}/api/v1/land-funds?${new URLSearchParams(FUND_FILTERS)}`)).json();
+  eq(shown, api.numberMatched, 'count shown = the API count');
+  const [[n]] = sql(db, 'SELECT count(*) FROM vacant_land_fund WHERE planned_function = ? AND ST_Area(geom) >= ?',
+    FUND_FILTERS.function, Number(FUND_FILTERS.min_area));
+  eq(shown, n, 'count shown = the store count');
+  ok(n > 0, 'the filters match something');
+  eq(await page.locator('#funds-list li').count(), Math.min(n, 20), 'list length');
+  // List and map in step: hovering an item lights its feature.
+  await page.locator('#funds-list li button').first().hover();
+  const hovered = await page.evaluate(() => window.sppMap.getFeatureState({ source: 'funds', id: 0 }).hover);
+  eq(hovered, true, 'hovering a result highlights it on the map');
+  await page.locator('#funds-list li button').first().click();
+  await page.waitForSelector('#info:not([hidden])');
+  const url = new URL(page.url());
+  for (const [k, v] of Object.entries(FUND_FILTERS)) eq(url.searchParams.get(k), v, `${k} in the URL`);
+  await shot(page, '05-land-funds');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+test('land-fund-csv', async ({ page }) => {
+  const total = Number(await page.locator('#funds-summary .total').getAttribute('data-total'));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#funds-csv').click()]);
+  const file = await download.path();
+  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length);
+  ok(lines[0].split(',').includes('area_m2') && lines[0].startsWith('id,'), `CSV header: ${lines[0]}`);
+  eq(lines.length - 1, total, 'CSV rows = the count');
+});
+
+test('shared-link-restores-search', async ({ page, errors }) => {
+  const url = page.url();
+  const total = await page.locator('#funds-summary .total').getAttribute('data-total');
+  await openMap(page, url);
+  await page.waitForSelector('#funds-summary .total');
+  eq(await page.locator('#funds-summary .total').getAttribute('data-total'), total, 'same count from the link');
+  eq(await page.inputValue('#f-min'), FUND_FILTERS.min_area, 'filters restored');
+  ok(await page.locator('#pane-funds').isVisible(), 'funds tab restored');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+test('english-switch', async ({ page, parcel }) => {
+  await clickLonLat(page, parcel.lon, parcel.lat);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const viText = await page.locator('#info-body').textContent();
+  await page.locator('#lang').click();
+  eq(await page.locator('#tab-layers').textContent(), 'Map layers', 'tab label in English');
+  eq(await page.evaluate(() => document.documentElement.lang), 'en', 'html lang');
+  const enText = await page.locator('#info-body').textContent();
+  ok(enText !== viText && enText.includes('Parcel key') && enText.includes(parcel.key), 'panel in English');
+  ok(enText.includes('For reference only'), 'note in English');
+  eq(new URL(page.url()).searchParams.get('lang'), 'en', 'language in the URL');
+  await page.locator('#tab-layers').click();
+  const groups = await page.locator('#layer-groups fieldset legend').allTextContents();
+  ok(groups.includes('Land and base geography'), `groups in English: ${groups}`);
+  await shot(page, '06-english');
+  await page.locator('#lang').click();
+  eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'back to Vietnamese');
+});
+
+test('layer-toggle-and-legend', async ({ page, errors }) => {
+  await page.locator('#tab-layers').click();
+  const legend = page.locator('details[data-layer="cadastral_parcels"]');
+  await legend.locator('summary').click();
+  await legend.locator('li').first().waitFor();
+  const rows = await legend.locator('li').allTextContents();
+  ok(rows.some((r) => r.startsWith('ODT — ')), `land-use legend of the parcels: ${rows.slice(0, 5)}`);
+  await legend.scrollIntoViewIfNeeded();
+  await shot(page, '09-legend');
+  await legend.locator('summary').click();
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+  const box = page.locator('#layer-cadastral_parcels');
+  await box.uncheck();
+  const vis = await page.evaluate(() => window.sppMap.getStyle().layers
+    .filter((l) => l['source-layer'] === 'cadastral_parcels' && !l.id.startsWith('selection')).map((l) => l.layout?.visibility));
+  ok(vis.length && vis.every((v) => v === 'none'), `parcel layers hidden: ${vis}`);
+  ok(new URL(page.url()).searchParams.get('off').split(',').includes('cadastral_parcels'), 'hidden layer in the URL');
+  await box.check();
+});
+
+test('keyboard', async ({ page }) => {
+  await page.locator('#tab-layers').focus();
+  await page.keyboard.press('ArrowRight');
+  eq(await page.evaluate(() => document.activeElement.id), 'tab-search', 'arrow keys move between tabs');
+  ok(await page.locator('#pane-search').isVisible(), 'search pane shown');
+  await page.keyboard.press('Tab');
+  eq(await page.evaluate(() => document.activeElement.id), 'lang', 'Tab reaches the language switch');
+  await page.locator('#at-center').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#info:not([hidden])');
+  await page.keyboard.press('Escape');
+  ok(await page.locator('#info').isHidden(), 'Escape closes the panel');
+});
+
+test('phone-and-print', async ({ page, parcel, errors }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await clickLonLat(page, parcel.lon, parcel.lat);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const map = await page.locator('#map').boundingBox();
+  ok(map.width >= 380 && map.height > 250, `map usable on a phone: ${JSON.stringify(map)}`);
+  const tab = await page.locator('#tab-funds').boundingBox();
+  ok(tab.x + tab.width <= 390, 'tabs fit the screen');
+  await shot(page, '07-phone');
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await page.evaluate(() => window.sppPrepareSheet());
+  await page.emulateMedia({ media: 'print' });
+  ok((await page.locator('#print-title').textContent()).includes(parcel.key), 'sheet title names the parcel');
+  ok(await page.locator('.sidebar').isHidden(), 'sidebar not printed');
+  ok(await page.locator('#print-map').isVisible(), 'map image printed');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'sheet table printed');
+  await shot(page, '08-print');
+  const pdf = await page.pdf({ format: 'A4' });
+  fs.writeFileSync(path.join(OUT, '08-print.pdf'), pdf);
+  ok(pdf.length > 10000, 'print to PDF');
+  await page.emulateMedia({ media: 'screen' });
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+main().catch((e) => {
+  console.error(e);
+  console.log('0 passed, 1 failed');
+  process.exitCode = 1;
+});

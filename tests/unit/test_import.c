@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* test_import.c: the importer's pure parts: Vietnamese number and date formats, booleans, codes
+ * through the land-use list (code, name without diacritics, TT27 crosswalk, multi-purpose,
+ * unknown), geometry repair (bowtie, hole touching the shell, unclosed ring, zero-area ring,
+ * promotion to multi, reprojection) and CRS decisions on declarations and coordinate ranges. */
+#define GEOS_USE_ONLY_R_API
+#include <geos_c.h>
+#include <math.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "import/import_int.h"
+
+static void test_numbers(void)
+{
+    double d;
+    CHECK(attr_parse_number("1.234,5", &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number("1,234.5", &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number("3.059,7", &d) == 0 && fabs(d - 3059.7) < 1e-9);
+    CHECK(attr_parse_number("1234,5", &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number("1.234.567", &d) == 0 && d == 1234567);
+    CHECK(attr_parse_number(" 42 ", &d) == 0 && d == 42);
+    CHECK(attr_parse_number("-3.5", &d) == 0 && d == -3.5);
+    CHECK(attr_parse_number("abc", &d) != 0);
+    CHECK(attr_parse_number("", &d) != 0);
+    char iso[11];
+    CHECK(attr_parse_date("28/02/2022", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
+    CHECK(attr_parse_date("2022/02/28", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
+    CHECK(attr_parse_date("2024-02-29T10:00:00", iso) == 0 && strcmp(iso, "2024-02-29") == 0);
+    CHECK(attr_parse_date("29/02/2023", iso) != 0);
+    CHECK(attr_parse_date("31/04/2022", iso) != 0);
+    CHECK(attr_parse_date("yesterday", iso) != 0);
+    int b;
+    CHECK(attr_parse_bool("Có", &b) == 0 && b == 1);
+    CHECK(attr_parse_bool("không", &b) == 0 && b == 0);
+    CHECK(attr_parse_bool("maybe", &b) != 0);
+}
+
+static int code_is(const struct field_def *fd, const char *in, const char *want,
+                   const char *want_unknown)
+{
+    struct buf out;
+    buf_init(&out);
+    char how[64], unk[128];
+    int rc = attr_code(fd, in, &out, how, sizeof how, unk, sizeof unk);
+    int ok = strcmp(out.data ? out.data : "", want) == 0 && strcmp(unk, want_unknown) == 0 &&
+             rc == (want_unknown[0] != 0);
+    if (!ok)
+        fprintf(stderr, "  %s -> %s (unknown %s), want %s (%s)\n", in, out.data ? out.data : "",
+                unk, want, want_unknown);
+    buf_fini(&out);
+    return ok;
+}
+
+static void test_codes(const struct catalog *cat)
+{
+    const struct layer_def *p = catalog_layer(cat, "cadastral_parcels");
+    const struct field_def *lu = &p->fields[layer_field_index(p, "lu_display")];
+    CHECK(lu->codelist && lu->multi);
+    CHECK(code_is(lu, "ODT", "ODT", ""));
+    CHECK(code_is(lu, "odt+cln", "ODT+CLN", ""));
+    CHECK(code_is(lu, "BHK", "HNK", "")); /* TT27 -> TT08 crosswalk */
+    CHECK(code_is(lu, "LUN", "LUK", ""));
+    CHECK(code_is(lu, "ODT + QXZ", "ODT", "QXZ"));
+    CHECK(code_is(lu, "TM", "", "TM"));
+    /* a Vietnamese name, with or without diacritics */
+    const struct layer_def *cur = catalog_layer(cat, "land_use_current");
+    const struct field_def *lc = &cur->fields[layer_field_index(cur, "lu_code")];
+    CHECK(code_is(lc, "Đất ở tại đô thị", "ODT", ""));
+    CHECK(code_is(lc, "Dat o tai do thi", "ODT", ""));
+    CHECK(code_is(lc, "Đất bằng trồng cây hàng năm khác", "HNK", ""));
+}
+
+static int run_fix(struct geomfix *gf, const char *wkt, int src, enum geom_type want,
+                   double *measure, char *fixed, char *why, GEOSGeometry **out)
+{
+    OGRGeometryH g = NULL;
+    char *w = (char *)wkt;
+    OGR_G_CreateFromWkt(&w, NULL, &g);
+    size_t len = (size_t)OGR_G_WkbSize(g);
+    unsigned char *wkb = malloc(len);
+    OGR_G_ExportToIsoWkb(g, wkbNDR, wkb);
+    OGR_G_DestroyGeometry(g);
+    struct buf o;
+    buf_init(&o);
+    struct bbox box;
+    int rc = geomfix_run(gf, wkb, len, 0, src, 5897, want, &o, measure, &box, fixed, 160, why, 256);
+    free(wkb);
+    if (out && rc == 0) {
+        GEOSContextHandle_t h = GEOS_init_r();
+        GEOSWKBReader *r = GEOSWKBReader_create_r(h);
+        *out = GEOSWKBReader_read_r(h, r, (unsigned char *)o.data, o.len);
+        GEOSWKBReader_destroy_r(h, r);
+        if (*out) {
+            CHECK(GEOSisValid_r(h, *out) == 1);
+            CHECK(GEOSGeomTypeId_r(h, *out) ==
+                  (want == GT_MULTIPOLYGON ? GEOS_MULTIPOLYGON : GEOSGeomTypeId_r(h, *out)));
+            GEOSGeom_destroy_r(h, *out);
+        }
+        GEOS_finish_r(h);
+    }
+    buf_fini(&o);
+    return rc;
+}
+
+static void test_geometry(void)
+{
+    struct err err;
+    err_clear(&err);
+    struct geo_ctx *geo = geo_ctx_new(&err);
+    struct geomfix *gf = geomfix_new(geo);
+    double a;
+    char fixed[160], why[256];
+    GEOSGeometry *g;
+    /* a valid square: kept as is, promoted to MULTIPOLYGON, area derived */
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
+    CHECK(fabs(a - 100) < 1e-9 && fixed[0] == 0);
+    /* bowtie: both lobes kept (STRUCTURE), not one lost as buffer(0) would */
+    CHECK(run_fix(gf, "POLYGON((0 0,10 10,10 0,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
+    CHECK(fabs(a - 50) < 1e-9 && strstr(fixed, "made valid"));
+    /* a hole touching the shell along an edge keeps its hole */
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0),(0 2,4 2,4 6,0 6,0 2))", 5897,
+                  GT_MULTIPOLYGON, &a, fixed, why, &g) == 0);
+    CHECK(fabs(a - 84) < 1e-9);
+    /* an unclosed ring is closed first */
+    CHECK(run_fix(gf, "LINESTRING(0 0,10 0,10 10,0 10)", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  &g) == 0);
+    CHECK(fabs(a - 100) < 1e-9 && strstr(fixed, "polygon"));
+    /* zero area: rejected with a reason */
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,20 0,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
+                  NULL) == 1);
+    CHECK(strstr(why, "degenerate") != NULL);
+    /* wrong kind of geometry */
+    CHECK(run_fix(gf, "POINT(1 2)", 5897, GT_MULTIPOLYGON, &a, fixed, why, NULL) == 1);
+    /* reprojection: DOMAIN.md 1.5 Ninh Kieu, WGS 84 -> EPSG:5897 with EPSG:6960, 1 cm */
+    OGRGeometryH pt = NULL;
+    char *w = (char *)"POINT(105.788 10.034)";
+    OGR_G_CreateFromWkt(&w, NULL, &pt);
+    unsigned char wkb[21];
+    OGR_G_ExportToIsoWkb(pt, wkbNDR, wkb);
+    OGR_G_DestroyGeometry(pt);
+    struct buf o;
+    buf_init(&o);
+    struct bbox box;
+    CHECK(geomfix_run(gf, wkb, 21, 0, 4326, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why,
+                      sizeof why) == 0);
+    CHECK_NEAR(box.minx, 586184.889, 0.01);
+    CHECK_NEAR(box.miny, 1109719.714, 0.01);
+    /* survey order X = northing, Y = easting */
+    OGR_G_CreateFromWkt((w = (char *)"POINT(1109719.714 586184.889)", &w), NULL, &pt);
+    OGR_G_ExportToIsoWkb(pt, wkbNDR, wkb);
+    OGR_G_DestroyGeometry(pt);
+    CHECK(geomfix_run(gf, wkb, 21, 1, 5897, 5897, GT_POINT, &o, &a, &box, fixed, sizeof fixed, why,
+                      sizeof why) == 0);
+    CHECK(box.minx == 586184.889 && box.miny == 1109719.714);
+    buf_fini(&o);
+    geomfix_free(gf);
+    geo_ctx_free(geo);
+}
+
+static int decide(struct crs_context *cx, OGRSpatialReferenceH srs, double x, double y,
+                  struct crs_decision *d)
+{
+    double xy[8] = {x, y, x + 300, y + 200, x + 600, y + 50, x + 100, y + 500};
+    struct crs_sample s = {xy, 4, NULL, 0, 2};
+    struct err err;
+    err_clear(&err);
+    return crs_decide(cx, "test.shp", srs, 0, &s, d, &err);
+}
+
+static void test_crs(void)
+{
+    struct err err;
+    err_clear(&err);
+    struct crs_context cx;
+    memset(&cx, 0, sizeof cx);
+    cx.geo = geo_ctx_new(&err);
+    cx.storage_srid = 5897;
+    cx.has_area = 1;
+    cx.area = (struct bbox){584700, 1108200, 587700, 1111200}; /* Ninh Kieu */
+    snprintf(cx.area_from, sizeof cx.area_from, "test area");
+    struct crs_decision d;
+    /* no declaration: the coordinate ranges decide */
+    CHECK(decide(&cx, NULL, 585000, 1109000, &d) == 0 && d.srid == 5897 && !d.swap_xy);
+    CHECK(decide(&cx, NULL, 1109000, 585000, &d) == 0 && d.srid == 5897 && d.swap_xy);
+    /* WGS 84 datum with TM-3 parameters = VN-2000 TM-3 */
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRSetProjCS(srs, "WGS_1984_TM_105");
+    OSRSetWellKnownGeogCS(srs, "WGS84");
+    OSRSetTM(srs, 0, 105, 0.9999, 500000, 0);
+    CHECK(decide(&cx, srs, 585000, 1109000, &d) == 0 && d.srid == 5897 && d.repaired);
+    CHECK(strstr(d.reason, "mislabelled") != NULL);
+    OSRDestroySpatialReference(srs);
+    /* a declared HCMC zone (105 45') for Can Tho numbers: the wrong central meridian */
+    srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 9210);
+    CHECK(decide(&cx, srs, 585000, 1109000, &d) == 0 && d.srid == 5897 && d.repaired);
+    OSRDestroySpatialReference(srs);
+    /* the ex-Soc Trang zone with its own numbers is right as declared */
+    srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 9209);
+    CHECK(decide(&cx, srs, 530000, 1109100, &d) == 0 && d.srid == 9209 && !d.repaired);
+    OSRDestroySpatialReference(srs);
+    /* numbers from nowhere near: an error naming the file */
+    err_clear(&err);
+    double xy[4] = {261700, 6250000, 262000, 6250300};
+    struct crs_sample s = {xy, 2, NULL, 0, 0};
+    CHECK(crs_decide(&cx, "paris.shp", NULL, 0, &s, &d, &err) == ERR_PARAM &&
+          strstr(err.msg, "paris.shp"));
+    crs_context_fini(&cx);
+    geo_ctx_free(cx.geo);
+}
+
+int main(void)
+{
+    struct catalog cat;
+    struct err err;
+    err_clear(&err);
+    CHECK(catalog_load(&cat, "layers", &err) == 0);
+    test_numbers();
+    test_codes(&cat);
+    test_geometry();
+    test_crs();
+    catalog_fini(&cat);
+    CHECK_DONE();
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/* test_mvt.c: MVT bytes against the examples of the Mapbox Vector Tile 2.1 specification,
+ * key/value deduplication, clipping, snapping of shared edges, winding, rings collapsing below
+ * area 1, concave polygons split by clipping, the tile-local interpolation of the official
+ * transformation against PROJ, and the tile address and layer list parsers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "tiles/tiles.h"
+
+/* Builds a geom from rings/lines given as (n, xy...) lists; type is the WKB type. */
+static void make_geom(struct geom *g, int type, int n_parts, const int *counts, const double *xy)
+{
+    struct buf b;
+    buf_init(&b);
+    unsigned char hdr[5] = {1, (unsigned char)type, 0, 0, 0};
+    buf_append(&b, hdr, 5);
+    if (type == 1) {
+        buf_append(&b, xy, 16);
+    } else {
+        uint32_t n = (uint32_t)n_parts;
+        if (type == 3) buf_append(&b, &n, 4);
+        for (int i = 0, k = 0; i < n_parts; i++) {
+            uint32_t c = (uint32_t)counts[i];
+            buf_append(&b, &c, 4);
+            buf_append(&b, xy + k, (size_t)counts[i] * 16);
+            k += 2 * counts[i];
+        }
+    }
+    struct err err;
+    err_clear(&err);
+    CHECK(geom_from_wkb(g, (unsigned char *)b.data, b.len, &err) == 0);
+    buf_fini(&b);
+}
+
+static int32_t unzig(uint32_t v)
+{
+    return (int32_t)(v >> 1) ^ -(int32_t)(v & 1);
+}
+
+/* Decodes polygon commands into rings: ring r has counts[r] points at pts + 2 * start[r]. */
+static int decode_rings(const struct mvt_geom *g, int32_t *pts, int *starts, int *counts)
+{
+    int32_t x = 0, y = 0;
+    int n_rings = 0, n_pts = 0;
+    for (size_t i = 0; i < g->n;) {
+        uint32_t id = g->cmd[i] & 7, cnt = g->cmd[i] >> 3;
+        i++;
+        if (id == 1) {
+            starts[n_rings] = n_pts;
+            counts[n_rings] = 0;
+            n_rings++;
+        }
+        if (id == 7) continue;
+        for (uint32_t k = 0; k < cnt; k++, i += 2) {
+            x += unzig(g->cmd[i]), y += unzig(g->cmd[i + 1]);
+            pts[2 * n_pts] = x, pts[2 * n_pts + 1] = y;
+            n_pts++;
+            counts[n_rings - 1]++;
+        }
+    }
+    return n_rings;
+}
+
+static long long area2(const int32_t *p, int n)
+{
+    long long s = 0;
+    for (int i = 0; i < n; i++) {
+        const int32_t *a = &p[2 * i], *b = &p[2 * ((i + 1) % n)];
+        s += (long long)a[0] * b[1] - (long long)b[0] * a[1];
+    }
+    return s;
+}
+
+static void test_spec_examples(void *geos)
+{
+    struct err err;
+    err_clear(&err);
+    struct geom g;
+    geom_init(&g);
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    /* 4.3.5.1 point (25, 17) -> [9, 50, 34] */
+    double pt[2] = {25, 17};
+    make_geom(&g, 1, 1, NULL, pt);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    CHECK(m.type == 1 && m.n == 3 && m.cmd[0] == 9 && m.cmd[1] == 50 && m.cmd[2] == 34);
+    /* 4.3.5.3 linestring (2,2) (2,10) (10,10) -> [9, 4, 4, 18, 0, 16, 16, 0] */
+    double ls[6] = {2, 2, 2, 10, 10, 10};
+    int c3[1] = {3};
+    make_geom(&g, 2, 1, c3, ls);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    uint32_t want_ls[] = {9, 4, 4, 18, 0, 16, 16, 0};
+    CHECK(m.type == 2 && m.n == 8 && memcmp(m.cmd, want_ls, sizeof want_ls) == 0);
+    /* 4.3.5.6 polygon (3,6) (8,12) (20,34) -> [9, 6, 12, 18, 10, 12, 24, 44, 15] */
+    double poly[8] = {3, 6, 8, 12, 20, 34, 3, 6};
+    int c4[1] = {4};
+    make_geom(&g, 3, 1, c4, poly);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    uint32_t want_poly[] = {9, 6, 12, 18, 10, 12, 24, 44, 15};
+    CHECK(m.type == 3 && m.n == 9 && memcmp(m.cmd, want_poly, sizeof want_poly) == 0);
+    /* the same ring given the other way round comes out in the same (exterior) winding */
+    double rev[8] = {3, 6, 20, 34, 8, 12, 3, 6};
+    make_geom(&g, 3, 1, c4, rev);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    int32_t pts[64];
+    int st[8], cn[8];
+    CHECK(decode_rings(&m, pts, st, cn) == 1 && area2(pts, cn[0]) > 0);
+    /* a ring below area 1 after snapping disappears; a point outside the buffer too */
+    double tiny[8] = {10.1, 10.1, 10.6, 10.2, 10.3, 10.4, 10.1, 10.1};
+    make_geom(&g, 3, 1, c4, tiny);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 0 && m.n == 0);
+    double far[2] = {-65, 100};
+    make_geom(&g, 1, 1, NULL, far);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 0);
+    geom_fini(&g);
+    mvt_geom_fini(&m);
+}
+
+/* Two quadrilaterals sharing a slanted edge, clipped by the buffer: the shared edge snaps to the
+ * same grid points in both, so after snapping they still only touch. */
+static void test_shared_edges(void *geos)
+{
+    struct err err;
+    err_clear(&err);
+    struct geom g;
+    geom_init(&g);
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    double a[10] = {3900.3, 4000.7, 4100.3, 4100.7, 4110.6, 4300.2, 3890.5, 4290.5, 3900.3, 4000.7};
+    double b[10] = {4100.3, 4100.7, 4300.1, 4090.9, 4310.9, 4320.3, 4110.6, 4300.2, 4100.3, 4100.7};
+    int c5[1] = {5};
+    int32_t pa[64], pb[64];
+    int sa[4], na[4], sb[4], nb[4];
+    make_geom(&g, 3, 1, c5, a);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 3);
+    CHECK(decode_rings(&m, pa, sa, na) == 1);
+    make_geom(&g, 3, 1, c5, b);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    CHECK(decode_rings(&m, pb, sb, nb) == 1);
+    /* every point inside the buffered tile */
+    for (int i = 0; i < na[0]; i++)
+        CHECK(pa[2 * i + 1] >= -64 && pa[2 * i + 1] <= 4160);
+    /* the shared edge is cut by y = 4160 at the same point in both; its lower end is shared */
+    int32_t xa = -1, xb = -1, sha = 0, shb = 0;
+    for (int i = 0; i < na[0]; i++) {
+        if (pa[2 * i + 1] == 4160 && pa[2 * i] > 4000) xa = pa[2 * i];
+        sha |= pa[2 * i] == 4100 && pa[2 * i + 1] == 4101;
+    }
+    for (int i = 0; i < nb[0]; i++) {
+        if (pb[2 * i + 1] == 4160 && pb[2 * i] < 4150) xb = pb[2 * i];
+        shb |= pb[2 * i] == 4100 && pb[2 * i + 1] == 4101;
+    }
+    CHECK(xa == 4103 && xa == xb && sha && shb);
+    if (!(xa == 4103 && xa == xb && sha && shb))
+        fprintf(stderr, "xa %d xb %d sha %d shb %d\n", xa, xb, sha, shb);
+    geom_fini(&g);
+    mvt_geom_fini(&m);
+}
+
+static void test_concave_split(void *geos)
+{
+    struct err err;
+    err_clear(&err);
+    struct geom g;
+    geom_init(&g);
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    /* a U open to the top whose arms cross y = -64: clipping leaves two separate arms */
+    double u[18] = {100, 500, 400, 500, 400,  -300, 300,  -300, 300,
+                    200, 200, 200, 200, -300, 100,  -300, 100,  500};
+    int c9[1] = {9};
+    make_geom(&g, 3, 1, c9, u);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 3);
+    int32_t p[128];
+    int s[8], n[8];
+    int rings = decode_rings(&m, p, s, n);
+    CHECK(rings == 1); /* the base of the U keeps it in one piece: (100..400) x (-64..500) */
+    for (int i = 0; i < n[0]; i++)
+        CHECK(p[2 * i + 1] >= -64);
+    CHECK(area2(p, n[0]) > 0);
+    /* upside down: the arms hang below the clip line, the base is cut off -> two polygons */
+    double d[18] = {100,  -500, 400,  -500, 400, 300, 300, 300, 300,
+                    -200, 200,  -200, 200,  300, 100, 300, 100, -500};
+    make_geom(&g, 3, 1, c9, d);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 3);
+    rings = decode_rings(&m, p, s, n);
+    CHECK(rings == 2);
+    for (int r = 0; r < rings; r++)
+        CHECK(area2(p + 2 * s[r], n[r]) == 2 * 100 * 364);
+    /* a polygon with a hole keeps the hole with the opposite winding */
+    double ring2[20] = {10,  10,  10,  300, 300, 300, 300, 10,  10,  10,
+                        100, 100, 200, 100, 200, 200, 100, 200, 100, 100};
+    int c55[2] = {5, 5};
+    make_geom(&g, 3, 2, c55, ring2);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0 && m.type == 3);
+    rings = decode_rings(&m, p, s, n);
+    CHECK(rings == 2 && area2(p + 2 * s[0], n[0]) > 0 && area2(p + 2 * s[1], n[1]) < 0);
+    geom_fini(&g);
+    mvt_geom_fini(&m);
+}
+
+static void test_layer_bytes(void *geos)
+{
+    struct err err;
+    err_clear(&err);
+    struct mvt_layer *l = mvt_layer_new("x");
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    struct geom g;
+    geom_init(&g);
+    double pt[2] = {25, 17};
+    make_geom(&g, 1, 1, NULL, pt);
+    CHECK(mvt_encode_geom(geos, &g, TILE_BUFFER, &m, &err) == 0);
+    const char *names[2] = {"k", "n"};
+    struct value v[2] = {{.type = VAL_TEXT, .s = "v", .len = 1}, {.type = VAL_INT, .i = 3}};
+    CHECK(mvt_layer_add(l, 1, &m, names, v, 2, &err) == 0);
+    CHECK(mvt_layer_add(l, 2, &m, names, v, 2, &err) == 0);
+    struct value neg = {.type = VAL_INT, .i = -2};
+    CHECK(mvt_layer_add(l, 3, &m, names + 1, &neg, 1, &err) == 0);
+    struct buf out;
+    buf_init(&out);
+    CHECK(mvt_layer_write(l, &out) == 0);
+    /* Tile{layers: Layer{version 2, name "x", 3 features, keys k n, values "v" 3 -2, extent}} */
+    static const unsigned char want[] = {
+        0x1a, 0x4c,                                              /* Tile.layers, 76 bytes */
+        0x78, 0x02, 0x0a, 0x01, 'x',                             /* version 2, name "x" */
+        0x12, 0x0f, 0x08, 0x01, 0x12, 0x04, 0,    0,    1,    1, /* feature id 1, tags 0 0 1 1 */
+        0x18, 0x01, 0x22, 0x03, 9,    50,   34,                  /* type POINT, geometry */
+        0x12, 0x0f, 0x08, 0x02, 0x12, 0x04, 0,    0,    1,    1,    0x18, 0x01, 0x22,
+        0x03, 9,    50,   34,   0x12, 0x0d, 0x08, 0x03, 0x12, 0x02, 1,    2,    0x18,
+        0x01, 0x22, 0x03, 9,    50,   34,   0x1a, 0x01, 'k',  0x1a, 0x01, 'n', /* keys */
+        0x22, 0x03, 0x0a, 0x01, 'v',  0x22, 0x02, 0x28, 0x03, /* values "v", uint 3 */
+        0x22, 0x02, 0x30, 0x03,                               /* sint -2 */
+        0x28, 0x80, 0x20};                                    /* extent 4096 */
+    CHECK(out.len == sizeof want && memcmp(out.data, want, sizeof want) == 0);
+    if (out.len != sizeof want || memcmp(out.data, want, sizeof want)) {
+        for (size_t i = 0; i < out.len; i++)
+            fprintf(stderr, "%02x ", (unsigned char)out.data[i]);
+        fprintf(stderr, "\n");
+    }
+    CHECK(mvt_layer_count(l) == 3);
+    buf_fini(&out);
+    mvt_layer_free(l);
+    geom_fini(&g);
+    mvt_geom_fini(&m);
+}
+
+static void test_xform(struct geo_ctx *geo)
+{
+    struct err err;
+    err_clear(&err);
+    int tiles[][3] = {{15, 26012, 15466}, {19, 416205, 247456}, {10, 812, 483}};
+    for (size_t t = 0; t < ARRAY_LEN(tiles); t++) {
+        int z = tiles[t][0], x = tiles[t][1], y = tiles[t][2];
+        struct tile_xform *xf;
+        struct bbox qb, tb;
+        CHECK(tile_xform_new(geo, 5897, z, x, y, TILE_EXTENT, &xf, &qb, &err) == 0 && xf);
+        tile_bbox(z, x, y, &tb);
+        double worst = 0;
+        for (int i = 0; i < 50; i++) {
+            /* points across the query box and beyond it (exact path) */
+            double fx = (double)((i * 37) % 50) / 40.0 - 0.1, fy = (double)((i * 11) % 50) / 40.0;
+            double p[2] = {qb.minx + fx * (qb.maxx - qb.minx), qb.miny + fy * (qb.maxy - qb.miny)};
+            double q[2] = {p[0], p[1]};
+            CHECK(tile_xform_apply(xf, p, 1, &err) == 0);
+            CHECK(geo_transform(geo, 5897, 3857, q, 1, &err) == 0);
+            double ux = (q[0] - tb.minx) / (tb.maxx - tb.minx) * TILE_EXTENT;
+            double uy = (tb.maxy - q[1]) / (tb.maxy - tb.miny) * TILE_EXTENT;
+            double d = fabs(ux - p[0]) + fabs(uy - p[1]);
+            if (d > worst) worst = d;
+        }
+        /* in metres of EPSG:3857: far below a millimetre */
+        CHECK(worst < 1e-3);                                                  /* tile units */
+        if (z >= 15) CHECK(worst * (tb.maxx - tb.minx) / TILE_EXTENT < 1e-3); /* metres */
+        tile_xform_free(xf);
+    }
+}
+
+static void test_parsers(const struct catalog *cat)
+{
+    struct err err;
+    int z, x, y, scale;
+    err_clear(&err);
+    CHECK(tiles_parse_zxy("17", "104051", "61864", &z, &x, &y, NULL, &err) == 0 && z == 17 &&
+          x == 104051 && y == 61864);
+    CHECK(tiles_parse_zxy("0", "0", "0@2x", &z, &x, &y, &scale, &err) == 0 && scale == 2);
+    const char *bad[][3] = {{"-1", "0", "0"},          {"1", "+1", "0"}, {"01", "0", "0"},
+                            {"1", "0", "0x1"},         {"", "0", "0"},   {"1", "0", "1e0"},
+                            {"99999999999", "0", "0"}, {"1", " 1", "0"}, {"1", "0", "0@3x"}};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        err_clear(&err);
+        CHECK(tiles_parse_zxy(bad[i][0], bad[i][1], bad[i][2], &z, &x, &y, &scale, &err) ==
+              ERR_PARAM);
+    }
+    err_clear(&err);
+    CHECK(tiles_parse_zxy("25", "0", "0", &z, &x, &y, NULL, &err) == ERR_NOT_FOUND);
+    err_clear(&err);
+    CHECK(tiles_parse_zxy("2", "4", "0", &z, &x, &y, NULL, &err) == ERR_NOT_FOUND);
+    struct tile_layers tl;
+    err_clear(&err);
+    CHECK(tiles_parse_layers(cat, "roads,cadastral_parcels,roads", ROLE_PUBLIC, &tl, &err) == 0);
+    const struct layer_def *r = catalog_layer(cat, "roads"),
+                           *p = catalog_layer(cat, "cadastral_parcels");
+    CHECK(tl.n == 2 && strcmp(tl.canon, r->index < p->index ? ",roads,cadastral_parcels,"
+                                                            : ",cadastral_parcels,roads,") == 0);
+    err_clear(&err);
+    CHECK(tiles_parse_layers(cat, "all", ROLE_PUBLIC, &tl, &err) == 0);
+    int n_public = tl.n;
+    CHECK(tiles_parse_layers(cat, "all", ROLE_PLANNER, &tl, &err) == 0);
+    CHECK(tl.n == cat->n_layers && n_public < tl.n);
+    err_clear(&err);
+    CHECK(tiles_parse_layers(cat, "construction_permits", ROLE_PUBLIC, &tl, &err) == ERR_NOT_FOUND);
+    err_clear(&err);
+    CHECK(tiles_parse_layers(cat, "roads,,buildings", ROLE_PUBLIC, &tl, &err) == ERR_PARAM);
+    err_clear(&err);
+    CHECK(tiles_parse_layers(cat, "../roads", ROLE_PUBLIC, &tl, &err) == ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+    struct err err;
+    err_clear(&err);
+    struct geo_ctx *geo = geo_ctx_new(&err);
+    CHECK(geo != NULL);
+    struct catalog cat;
+    CHECK(catalog_load(&cat, "layers", &err) == 0);
+    test_spec_examples(geo_geos(geo));
+    test_shared_edges(geo_geos(geo));
+    test_concave_split(geo_geos(geo));
+    test_layer_bytes(geo_geos(geo));
+    test_xform(geo);
+    test_parsers(&cat);
+    catalog_fini(&cat);
+    geo_ctx_free(geo);
+    CHECK_DONE();
+}

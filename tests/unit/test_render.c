@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* test_render.c: SLD parsing (the 24 styles of styles/, symbolizer values, scale limits),
+ * rejections with file:line (unsupported elements, DOCTYPE, hidden fields, bad values), rule
+ * selection (filters, ElseFilter, scales, LIKE on "ODT+CLN"), and encoders round-tripping
+ * through libpng. */
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "config/config.h"
+#include "render/render.h"
+#include "render/render_int.h"
+
+static struct catalog cat;
+static struct style_limits lim = {1 << 20, 40, 1000, 1000};
+
+#define HEAD                                                                                       \
+    "<StyledLayerDescriptor version=\"1.1.0\" xmlns=\"http://www.opengis.net/sld\""                \
+    " xmlns:se=\"http://www.opengis.net/se\" xmlns:ogc=\"http://www.opengis.net/ogc\">\n"          \
+    "<NamedLayer><se:Name>%s</se:Name><UserStyle><se:Name>t</se:Name>\n"                           \
+    "<se:FeatureTypeStyle>\n"
+#define TAIL "</se:FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>\n"
+
+static int parse(const char *layer, const char *rules, enum role role, struct style **s,
+                 struct err *err)
+{
+    char xml[8192];
+    snprintf(xml, sizeof xml, HEAD "%s" TAIL, layer, rules);
+    err_clear(err);
+    return style_parse(xml, strlen(xml), "t.sld", &cat, NULL, role, &lim, s, err);
+}
+
+static struct value text(const char *s)
+{
+    return (struct value){.type = VAL_TEXT, .s = s, .len = (int)strlen(s)};
+}
+
+static void test_styles_dir(void)
+{
+    int n = 0;
+    for (int i = 0; i < cat.n_layers; i++) {
+        const struct layer_def *l = &cat.layers[i];
+        char path[256];
+        snprintf(path, sizeof path, "styles/%s.sld", l->style ? l->style : l->id);
+        size_t len;
+        struct err err;
+        err_clear(&err);
+        char *xml = str_read_file(path, &len, &err);
+        CHECK(xml != NULL);
+        if (!xml) continue;
+        struct style *s = NULL;
+        int rc = style_parse(xml, len, path, &cat, l, ROLE_ADMIN, &lim, &s, &err);
+        if (rc) fprintf(stderr, "%s\n", err.msg);
+        CHECK(rc == 0);
+        if (!rc) {
+            CHECK(s->layer == l && s->n_fts >= 1 && s->min_role == l->min_role);
+            n++;
+        }
+        style_free(s);
+        free(xml);
+    }
+    CHECK(n == 24);
+}
+
+/* Land use: one rule per code in the code list's colour, multi-codes by their first code. */
+static void test_land_use_rules(void)
+{
+    size_t len;
+    struct err err;
+    err_clear(&err);
+    char *xml = str_read_file("styles/cadastral_parcels.sld", &len, &err);
+    const struct layer_def *l = catalog_layer(&cat, "cadastral_parcels");
+    struct style *s = NULL;
+    CHECK(xml && style_parse(xml, len, "p", &cat, l, ROLE_PUBLIC, &lim, &s, &err) == 0);
+    free(xml);
+    if (!s) return;
+    int f = layer_field_index(l, "lu_display");
+    const struct codelist *cl = catalog_codelist(&cat, "land_use");
+    const char *probe[] = {"ODT", "CLN", "LUC", "ODT+CLN", "SKC", "XYZ"};
+    for (size_t i = 0; i < ARRAY_LEN(probe); i++) {
+        struct value v = text(probe[i]);
+        int r = style_next_rule(s, 0, -1, &v, &f, 1, 1000);
+        CHECK(r >= 0);
+        if (r < 0) continue;
+        const struct style_rule *rule = &s->fts[0].rules[r];
+        char first[8];
+        snprintf(first, sizeof first, "%.3s", probe[i]);
+        const struct code_def *c = codelist_find(cl, first, NULL);
+        if (c) {
+            CHECK(strcmp(rule->name, first) == 0);
+            CHECK(rule->syms[0].kind == SYM_POLYGON && rule->syms[0].fill.color == c->rgb);
+        } else {
+            CHECK(rule->is_else); /* unknown code: the ElseFilter rule */
+        }
+        CHECK(style_next_rule(s, 0, r, &v, &f, 1, 1000) == -1); /* one rule per feature */
+    }
+    /* Out of scale: nothing. */
+    struct value v = text("ODT");
+    CHECK(style_next_rule(s, 0, -1, &v, &f, 1, 5e6) == -1);
+    CHECK(!style_visible(s, 5e6) && style_visible(s, 1000));
+    style_free(s);
+}
+
+static void test_symbolizers(void)
+{
+    struct style *s = NULL;
+    struct err err;
+    int rc =
+        parse("roads",
+              "<se:Rule><se:Name>a</se:Name><se:MinScaleDenominator>100</se:MinScaleDenominator>"
+              "<se:MaxScaleDenominator>5000</se:MaxScaleDenominator>"
+              "<ogc:Filter><ogc:And><ogc:PropertyIsEqualTo><ogc:PropertyName>road_class"
+              "</ogc:PropertyName><ogc:Literal>hem</ogc:Literal></ogc:PropertyIsEqualTo>"
+              "<ogc:PropertyIsGreaterThan><ogc:PropertyName>width_m</ogc:PropertyName>"
+              "<ogc:Literal>3</ogc:Literal></ogc:PropertyIsGreaterThan></ogc:And></ogc:Filter>"
+              "<se:LineSymbolizer><se:Stroke><se:SvgParameter name=\"stroke\">#FF0000"
+              "</se:SvgParameter><se:SvgParameter name=\"stroke-width\">2.5</se:SvgParameter>"
+              "<se:SvgParameter name=\"stroke-dasharray\">10 4</se:SvgParameter>"
+              "<se:SvgParameter name=\"stroke-linecap\">round</se:SvgParameter></se:Stroke>"
+              "<se:PerpendicularOffset>3</se:PerpendicularOffset></se:LineSymbolizer>"
+              "<se:TextSymbolizer><se:Label><ogc:PropertyName>name</ogc:PropertyName>"
+              "</se:Label><se:Font><se:SvgParameter name=\"font-size\">12</se:SvgParameter>"
+              "<se:SvgParameter name=\"font-weight\">bold</se:SvgParameter></se:Font>"
+              "<se:LabelPlacement><se:LinePlacement/></se:LabelPlacement><se:Halo><se:Radius>2"
+              "</se:Radius></se:Halo></se:TextSymbolizer></se:Rule>"
+              "<se:Rule><se:ElseFilter/><se:PointSymbolizer><se:Graphic><se:Mark>"
+              "<se:WellKnownName>star</se:WellKnownName></se:Mark><se:Size>9</se:Size>"
+              "<se:Rotation>45</se:Rotation></se:Graphic></se:PointSymbolizer></se:Rule>",
+              ROLE_PUBLIC, &s, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    CHECK(rc == 0);
+    if (rc) return;
+    const struct style_rule *r = &s->fts[0].rules[0];
+    CHECK(r->min_scale == 100 && r->max_scale == 5000 && r->n_syms == 2);
+    const struct symbolizer *y = &r->syms[0];
+    CHECK(y->kind == SYM_LINE && y->stroke.color == 0xFF0000 && y->stroke.width == 2.5);
+    CHECK(y->stroke.n_dash == 2 && y->stroke.dash[0] == 10 && y->stroke.cap == CAP_ROUND);
+    CHECK(y->offset == 3);
+    y = &r->syms[1];
+    CHECK(y->kind == SYM_TEXT && y->bold && y->font_size == 12 && y->line_placement);
+    CHECK(y->halo_radius == 2 && y->label_field == layer_field_index(s->layer, "name"));
+    CHECK(s->fts[0].rules[1].is_else && s->fts[0].rules[1].syms[0].mark == MARK_STAR);
+    CHECK(s->fts[0].rules[1].syms[0].rotation == 45);
+    /* Rule selection: both conditions, else otherwise. */
+    int fields[2] = {layer_field_index(s->layer, "road_class"),
+                     layer_field_index(s->layer, "width_m")};
+    struct value v[2] = {text("hem"), {.type = VAL_REAL, .d = 4}};
+    CHECK(style_next_rule(s, 0, -1, v, fields, 2, 1000) == 0);
+    v[1].d = 2;
+    CHECK(style_next_rule(s, 0, -1, v, fields, 2, 1000) == 1);
+    v[1].type = VAL_NULL;
+    CHECK(style_next_rule(s, 0, -1, v, fields, 2, 1000) == 1);
+    v[1] = (struct value){.type = VAL_REAL, .d = 4};
+    CHECK(style_next_rule(s, 0, -1, v, fields, 2, 50) == 1); /* rule 0 is out of scale */
+    style_free(s);
+}
+
+/* Every rejection names the file and line of the offending element. */
+static void test_rejections(void)
+{
+    struct style *s = NULL;
+    struct err err;
+    CHECK(parse("roads", "<se:Rule>\n<se:RasterSymbolizer/></se:Rule>", ROLE_PUBLIC, &s, &err));
+    CHECK(strstr(err.msg, "t.sld:5:") && strstr(err.msg, "RasterSymbolizer"));
+    CHECK(parse("roads",
+                "<se:Rule><se:LineSymbolizer><se:Stroke><se:SvgParameter name=\"stroke\">red"
+                "</se:SvgParameter></se:Stroke></se:LineSymbolizer></se:Rule>",
+                ROLE_PUBLIC, &s, &err));
+    CHECK(strstr(err.msg, "t.sld:4:") && strstr(err.msg, "colour"));
+    /* A hidden field and a missing one: the same error. */
+#define RULE_ON(p)                                                                                 \
+    "<se:Rule><ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>" p                             \
+    "</ogc:PropertyName><ogc:Literal>x</ogc:Literal></ogc:PropertyIsEqualTo>"                      \
+    "</ogc:Filter><se:PolygonSymbolizer/></se:Rule>"
+    const char *r1 = RULE_ON("owner_name"), *r2 = RULE_ON("no_such");
+    char m1[256], m2[256];
+    CHECK(parse("cadastral_parcels", r1, ROLE_PUBLIC, &s, &err) == ERR_PARAM);
+    snprintf(m1, sizeof m1, "%s", err.msg);
+    CHECK(parse("cadastral_parcels", r2, ROLE_PUBLIC, &s, &err) == ERR_PARAM);
+    snprintf(m2, sizeof m2, "%s", err.msg);
+    CHECK(strstr(m1, "unknown property") && strstr(m2, "unknown property"));
+    CHECK(parse("cadastral_parcels", r1, ROLE_PLANNER, &s, &err) == 0); /* planners may */
+    style_free(s);
+    /* Label on a hidden field. */
+    CHECK(parse("cadastral_parcels",
+                "<se:Rule><se:TextSymbolizer><se:Label><ogc:PropertyName>owner_name"
+                "</ogc:PropertyName></se:Label></se:TextSymbolizer></se:Rule>",
+                ROLE_INVESTOR, &s, &err) == ERR_PARAM);
+    /* Spatial operators in rules, DOCTYPE, entities, unknown layer, not XML, too deep. */
+    CHECK(parse("roads",
+                "<se:Rule><ogc:Filter><ogc:BBOX><ogc:PropertyName>geom</ogc:PropertyName>"
+                "<gml:Envelope xmlns:gml=\"http://www.opengis.net/gml\"><gml:lowerCorner>0 0"
+                "</gml:lowerCorner><gml:upperCorner>1 1</gml:upperCorner></gml:Envelope>"
+                "</ogc:BBOX></ogc:Filter><se:LineSymbolizer/></se:Rule>",
+                ROLE_PUBLIC, &s, &err) == ERR_PARAM);
+    CHECK(strstr(err.msg, "t.sld:4:") != NULL);
+    const char *bad[] = {
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><StyledLayerDescriptor/>",
+        "<StyledLayerDescriptor><NamedLayer><Name>nope</Name><UserStyle><FeatureTypeStyle/>"
+        "</UserStyle></NamedLayer></StyledLayerDescriptor>",
+        "<StyledLayerDescriptor><NamedLayer>",
+        "not xml at all",
+        "<Other/>",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        err_clear(&err);
+        CHECK(style_parse(bad[i], strlen(bad[i]), "b.sld", &cat, NULL, ROLE_PUBLIC, &lim, &s,
+                          &err) != 0);
+        CHECK(strncmp(err.msg, "b.sld", 5) == 0);
+    }
+    char deep[4096] = "<StyledLayerDescriptor>";
+    for (int i = 0; i < 60; i++)
+        strcat(deep, "<a>");
+    err_clear(&err);
+    CHECK(style_parse(deep, strlen(deep), "d.sld", &cat, NULL, ROLE_PUBLIC, &lim, &s, &err) != 0);
+    struct style_limits small = lim;
+    small.max_size = 100;
+    const char *big = HEAD TAIL HEAD TAIL;
+    CHECK(style_parse(big, strlen(big), "s.sld", &cat, NULL, ROLE_PUBLIC, &small, &s, &err) != 0);
+}
+
+struct png_read {
+    const unsigned char *p;
+    size_t left;
+};
+
+static void read_fn(png_structp png, png_bytep out, png_size_t n)
+{
+    struct png_read *r = png_get_io_ptr(png);
+    if (n > r->left) png_error(png, "short");
+    memcpy(out, r->p, n);
+    r->p += n, r->left -= n;
+}
+
+/* Encoders: a drawn image decodes back (libpng) with straight alpha. */
+static void test_encode(void)
+{
+    struct render_image img = {calloc(4 * 8 * 4, 1), 8, 4, 32};
+    uint32_t *px = (uint32_t *)img.data;
+    px[0] = 0xFFFF0000; /* opaque red */
+    px[1] = 0x80000080; /* half-transparent blue, premultiplied */
+    struct buf out;
+    buf_init(&out);
+    struct err err;
+    err_clear(&err);
+    CHECK(render_encode(&img, 0, 0, 8, 4, RFMT_PNG, 1, 0, 0, &out, &err) == 0);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    struct png_read r = {(const unsigned char *)out.data, out.len};
+    unsigned char row[32];
+    if (!setjmp(png_jmpbuf(png))) {
+        png_set_read_fn(png, &r, read_fn);
+        png_read_info(png, info);
+        CHECK(png_get_image_width(png, info) == 8 && png_get_image_height(png, info) == 4);
+        png_read_row(png, row, NULL);
+        CHECK(row[0] == 255 && row[1] == 0 && row[2] == 0 && row[3] == 255);
+        CHECK(row[4] == 0 && row[5] == 0 && row[6] == 255 && row[7] == 128);
+        CHECK(row[11] == 0); /* transparent */
+    } else {
+        CHECK(!"png decode failed");
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    for (int f = RFMT_PNG8; f <= RFMT_WEBP; f++) {
+        buf_reset(&out);
+        CHECK(render_encode(&img, 0, 0, 8, 4, (enum render_format)f, 0, 0xFFFFFF, 80, &out, &err) ==
+                  0 &&
+              out.len > 8);
+    }
+    CHECK(render_encode(&img, 4, 0, 8, 4, RFMT_PNG, 1, 0, 0, &out, &err) != 0); /* outside */
+    buf_fini(&out);
+    free(img.data);
+}
+
+/* Non-transparent pixels of a surface. */
+static int inked(cairo_surface_t *s)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int n = 0, w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            n += ((const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(s)))[x] >> 24 !=
+                 0;
+    return n;
+}
+
+/* Draws the labels queued by fn on a fresh 200 x 60 surface; returns the inked pixels. */
+static int draw_labels(const struct symbolizer *sym, int which)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 60);
+    cairo_t *cr = cairo_create(s);
+    struct label_set *ls = label_set_new(200, 60, 0);
+    const double line[] = {10, 50, 190, 10};
+    switch (which) {
+    case 0:
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 0, 1);
+        break;
+    case 1:
+        label_add_point(ls, sym, 1, "Cần Thơ", 3, 30, 0, 1);
+        break; /* would be cut */
+    case 2:    /* overlapping */
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 0, 1);
+        label_add_point(ls, sym, 1, "Cần Thơ", 104, 32, 0, 1);
+        break;
+    case 3:
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 10, 1);
+        break; /* wider than room */
+    case 4:
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1);
+        break;
+    case 5:
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1); /* the same twice */
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1);
+        break;
+    }
+    label_draw(ls, cr);
+    int n = inked(s);
+    label_set_free(ls);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return n;
+}
+
+/* Labels: drawn inside, never cut by the edge, never on top of each other, not wider than the
+ * polygon room, along lines. */
+static void test_labels(void)
+{
+    struct symbolizer sym = {.kind = SYM_TEXT,
+                             .font_family = "DejaVu Sans",
+                             .font_size = 12,
+                             .halo_radius = 1.5,
+                             .halo_color = 0xFFFFFF,
+                             .halo_opacity = 1,
+                             .anchor_x = 0.5,
+                             .anchor_y = 0.5,
+                             .fill = {.has = 1, .color = 0x222222, .opacity = 1}};
+    int one = draw_labels(&sym, 0);
+    CHECK(one > 100);
+    CHECK(draw_labels(&sym, 1) == 0);
+    CHECK(draw_labels(&sym, 2) == one);
+    CHECK(draw_labels(&sym, 3) == 0);
+    sym.line_placement = 1;
+    int along = draw_labels(&sym, 4);
+    CHECK(along > 100);
+    CHECK(draw_labels(&sym, 5) == along);
+}
+
+int main(void)
+{
+    struct err err;
+    err_clear(&err);
+    if (catalog_load(&cat, "layers", &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    test_styles_dir();
+    test_land_use_rules();
+    test_symbolizers();
+    test_rejections();
+    test_encode();
+    test_labels();
+    catalog_fini(&cat);
+    CHECK_DONE();
+}
