@@ -343,6 +343,7 @@ REFUSALS = [
     ("ogcapi-properties", "/collections/{layer}/items?properties={field}"),
     ("ogcapi-queryable-param", "/collections/{layer}/items?{field}=x", "lenient"),
     ("wfs-fes-filter", WFS + "REQUEST=GetFeature&FILTER=" + urllib.parse.quote(FES, safe="{}")),
+    ("wfs-cql-filter", WFS + "REQUEST=GetFeature&CQL_FILTER={field}%3D%27x%27"),
     ("wfs-sortby", WFS + "REQUEST=GetFeature&SORTBY={field}"),
     ("wfs-propertyname", WFS + "REQUEST=GetFeature&PROPERTYNAME={field}"),
     ("wfs-getpropertyvalue", WFS + "REQUEST=GetPropertyValue&VALUEREFERENCE={field}"),

@@ -229,6 +229,8 @@ FILTER_SIZE = [
      "&filter={}", many_json_ors),
     ("wfs-fes-nodes", "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
      "cadastral_parcels&COUNT=1&FILTER={}", many_fes_ors),
+    ("wfs-cql-nodes", "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+     "cadastral_parcels&COUNT=1&CQL_FILTER={}", many_ors),
 ]
 
 
