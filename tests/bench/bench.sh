@@ -315,18 +315,21 @@ row_static() {
   peer_static
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe static_20k.spp "$p" image/png || return 0
-  # a cached PNG tile of about the size of the static file: fill the cache, take the nearest
-  local out="$RESULTS/raw/png_cold.spp.fill.json"   # all 200 tiles, when the png row ran
-  p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
-  if [ -z "$p" ]; then   # no complete cold PNG pass in this run: fill the cache now
-    out="$RESULTS/raw/static_pick.json"
-    $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$SPP_PNG" image/png --conc 2 > "$out" 2>&1 || true
-    p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
-  fi
-  [ -n "$p" ] || { skip static_20k.spp "failed: could not fill the tile cache ($out)"; return 0; }
-  curl -fsS -o "$RESULTS/samples/static_spp.png" "$SPP_URL$p"
-  note static "spp serves the cached tile $p ($(stat -c %s "$RESULTS/samples/static_spp.png") B); nginx serves $OUT/static/tile20k.png ($(stat -c %s "$OUT/static/tile20k.png") B)"
-  wrk_row static_20k.spp - "$p" image/png "$SPP_URL"
+  # the cached tile (PNG or MVT, as the png/mvt rows saved them) nearest 20 482 B; without those
+  # rows, a PNG pass fills the cache first
+  [ -d "$OUT/static/spp/png_cold.spp" ] || [ -d "$OUT/static/spp/mvt_cold_c2.spp" ] ||
+    fill_cache png_cold.spp "$SPP_PNG" image/png
+  local best ct
+  best=$(cd "$OUT/static/spp" && find png_cold.spp mvt_cold_c2.spp -type f -printf '%s %p\n' 2>/dev/null |
+         awk -v t="$(stat -c %s "$OUT/static/tile20k.png")" '{d = $1 - t; if (d < 0) d = -d}
+           !n++ || d < bd {bd = d; bp = $2} END {print bp}')
+  [ -n "$best" ] || { skip static_20k.spp "failed: no cached tile to serve"; return 0; }
+  IFS=/ read -r dir z x f <<<"$best"
+  if [ "$dir" = png_cold.spp ]; then p="/tiles/$PNG_LAYERS/$z/$x/$f" ct=image/png
+  else p="/tiles/$MVT_LAYERS/$z/$x/$f" ct="$MVT_CT"; fi
+  curl -fsS -o "$RESULTS/samples/static_spp.bin" "$SPP_URL$p"   # cached now (or again)
+  note static "spp serves the cached tile $p ($(stat -c %s "$RESULTS/samples/static_spp.bin") B); nginx serves $OUT/static/tile20k.png ($(stat -c %s "$OUT/static/tile20k.png") B)"
+  wrk_row static_20k.spp - "$p" "$ct" "$SPP_URL"
 }
 row_land() {
   local l="$HERE/requests/land_at_200.txt" t='/api/v1/land/at?lon={1}&lat={2}'
