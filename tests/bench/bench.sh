@@ -11,7 +11,7 @@
 #
 # Environment: ONLY (rows, default all: wms wfs ogcapi mvt png static land landfund import),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
-# COLD_MAX (60: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
+# COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -29,7 +29,7 @@ export THREADS="${THREADS:-2}" CONNS="${CONNS:-16}" QUIET_WAIT="${QUIET_WAIT:-15
 set -euo pipefail
 SPP_BIN="$(realpath "${SPP_BIN:-$REPO/build/release/spp}")"
 SPP_THREADS="${SPP_THREADS:-$MS_WORKERS}"
-COLD_MAX="${COLD_MAX:-60}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
+COLD_MAX="${COLD_MAX:-30}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
 export SPP_HOME="$REPO"   # the catalog (layers/) and styles/ of this checkout
 ALL="wms wfs ogcapi mvt png static land landfund import"
 ONLY="${ONLY:-$ALL}"
