@@ -20,11 +20,11 @@
 struct tms {
     char id[32];
     int srid;
-    double left, top;   /* top-left corner, x = easting */
+    double left, top;     /* top-left corner, x = easting */
     double width, height; /* extent covered, CRS units */
     double res0;
     int n_levels;
-    const char *wkss;   /* well-known scale set URN or NULL */
+    const char *wkss; /* well-known scale set URN or NULL */
 };
 
 static void tms_get(const struct request *req, int i, struct tms *t)
@@ -98,8 +98,9 @@ static void put_tms(struct buf *b, const struct tms *t)
         buf_put_double(b, t->left, 8);
         buf_putc(b, ' ');
         buf_put_double(b, t->top, 8);
-        buf_printf(b, "</TopLeftCorner><TileWidth>%d</TileWidth><TileHeight>%d</TileHeight>"
-                      "<MatrixWidth>%ld</MatrixWidth><MatrixHeight>%ld</MatrixHeight></TileMatrix>",
+        buf_printf(b,
+                   "</TopLeftCorner><TileWidth>%d</TileWidth><TileHeight>%d</TileHeight>"
+                   "<MatrixWidth>%ld</MatrixWidth><MatrixHeight>%ld</MatrixHeight></TileMatrix>",
                    WMTS_TILE, WMTS_TILE, matrix_w(t, l), matrix_h(t, l));
     }
     buf_puts(b, "</TileMatrixSet>\n");
@@ -118,8 +119,8 @@ static void put_layer(struct buf *b, struct request *req, const struct layer_def
     err_clear(&e);
     struct bbox ll;
     if (store_layer_state(req->store, l, &ls, &e) == 0 && ls.has_extent && ls.n_features > 0 &&
-        geo_transform_bbox(req->geo, store_srid(req->store), GEO_SRID_CRS84, &ls.extent, &ll,
-                           &e) == 0) {
+        geo_transform_bbox(req->geo, store_srid(req->store), GEO_SRID_CRS84, &ls.extent, &ll, &e) ==
+            0) {
         buf_puts(b, "<ows:WGS84BoundingBox><ows:LowerCorner>");
         buf_put_double(b, ll.minx, 8), buf_putc(b, ' '), buf_put_double(b, ll.miny, 8);
         buf_puts(b, "</ows:LowerCorner><ows:UpperCorner>");
@@ -167,16 +168,17 @@ static int capabilities(struct request *req, struct response *res, struct err *e
     tms_get(req, 0, &sets[0]);
     tms_get(req, 1, &sets[1]);
     struct buf *b = &res->body;
-    buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Capabilities"
-                " xmlns=\"http://www.opengis.net/wmts/1.0\" xmlns:ows=\"http://www.opengis.net/ows/1.1\""
-                " xmlns:xlink=\"http://www.w3.org/1999/xlink\""
-                " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation="
-                "\"http://www.opengis.net/wmts/1.0 http://schemas.opengis.net/wmts/1.0/"
-                "wmtsGetCapabilities_response.xsd\" version=\"1.0.0\">\n"
-                "<ows:ServiceIdentification><ows:Title>spp WMTS</ows:Title>"
-                "<ows:ServiceType>OGC WMTS</ows:ServiceType>"
-                "<ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>"
-                "</ows:ServiceIdentification>\n<ows:OperationsMetadata>\n");
+    buf_puts(
+        b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Capabilities"
+           " xmlns=\"http://www.opengis.net/wmts/1.0\" xmlns:ows=\"http://www.opengis.net/ows/1.1\""
+           " xmlns:xlink=\"http://www.w3.org/1999/xlink\""
+           " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation="
+           "\"http://www.opengis.net/wmts/1.0 http://schemas.opengis.net/wmts/1.0/"
+           "wmtsGetCapabilities_response.xsd\" version=\"1.0.0\">\n"
+           "<ows:ServiceIdentification><ows:Title>spp WMTS</ows:Title>"
+           "<ows:ServiceType>OGC WMTS</ows:ServiceType>"
+           "<ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>"
+           "</ows:ServiceIdentification>\n<ows:OperationsMetadata>\n");
     put_operation(b, req, "GetCapabilities");
     put_operation(b, req, "GetTile");
     put_operation(b, req, "GetFeatureInfo");
@@ -185,7 +187,8 @@ static int capabilities(struct request *req, struct response *res, struct err *e
     for (int i = 0; i < cat->n_layers; i++)
         if (access_layer(&cat->layers[i], req->role) && render_style(&cat->layers[i], NULL))
             put_layer(b, req, &cat->layers[i], sets, 2);
-    for (int i = 0; i < 2; i++) put_tms(b, &sets[i]);
+    for (int i = 0; i < 2; i++)
+        put_tms(b, &sets[i]);
     buf_puts(b, "</Contents>\n<ServiceMetadataURL xlink:href=\"");
     buf_put_xml(b, req->base_url);
     if (buf_puts(b, "/wmts/1.0.0/WMTSCapabilities.xml\"/>\n</Capabilities>\n"))
@@ -220,8 +223,8 @@ static int parse_tile(struct request *req, const char *layer, const char *style,
     if (!t->layer || !access_layer(t->layer, req->role) || !render_style(t->layer, NULL))
         return fail(err, "InvalidParameterValue", "LAYER", "unknown layer \"%s\"", layer);
     if (style && *style && !str_ieq(style, "default") &&
-        !(render_style(t->layer, style) && render_style(t->layer, style) ==
-                                               render_style(t->layer, NULL)))
+        !(render_style(t->layer, style) &&
+          render_style(t->layer, style) == render_style(t->layer, NULL)))
         return fail(err, "InvalidParameterValue", "STYLE", "unknown style \"%s\"", style);
     int found = 0;
     for (int i = 0; i < 2 && !found; i++) {
@@ -279,8 +282,8 @@ static int storage_tile(struct request *req, struct response *res, const struct 
     memset(&img, 0, sizeof img);
     int rc = render_draw(&rq, &img, err);
     if (!rc)
-        rc = render_encode(&img, WMTS_BUF, WMTS_BUF, WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff,
-                           0, &res->body, err);
+        rc = render_encode(&img, WMTS_BUF, WMTS_BUF, WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, 0,
+                           &res->body, err);
     render_image_fini(&img);
     if (rc) return rc;
     char etag[40];
@@ -300,13 +303,13 @@ static int get_tile(struct request *req, struct response *res, const struct tile
                     struct err *err)
 {
     if (t->set.srid == 3857) {
-        int rc = tiles_png_answer(req, res, t->layer->id, t->level, (int)t->col, (int)t->row, 1,
-                                  err);
+        int rc =
+            tiles_png_answer(req, res, t->layer->id, t->level, (int)t->col, (int)t->row, 1, err);
         /* WMTS has no "no content": an empty tile is a transparent PNG */
         if (!rc && res->status == 204) {
             resp_set(res, 200, "image/png");
-            rc = render_message_image(WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, NULL,
-                                      &res->body, err);
+            rc = render_message_image(WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, NULL, &res->body,
+                                      err);
         }
         return rc;
     }
@@ -346,13 +349,20 @@ static int feature_info(struct request *req, struct response *res, const struct 
     snprintf(js, sizeof js, "%ld", jv);
     snprintf(size, sizeof size, "%d", WMTS_TILE);
     struct kv args[] = {
-        {"SERVICE", "WMS"},          {"VERSION", "1.3.0"},
-        {"REQUEST", "GetFeatureInfo"}, {"LAYERS", (char *)t->layer->id},
-        {"QUERY_LAYERS", (char *)t->layer->id}, {"STYLES", ""},
-        {"CRS", crs},                {"BBOX", bbox},
-        {"WIDTH", size},             {"HEIGHT", size},
-        {"I", is},                   {"J", js},
-        {"INFO_FORMAT", (char *)f},  {"FEATURE_COUNT", "10"},
+        {"SERVICE", "WMS"},
+        {"VERSION", "1.3.0"},
+        {"REQUEST", "GetFeatureInfo"},
+        {"LAYERS", (char *)t->layer->id},
+        {"QUERY_LAYERS", (char *)t->layer->id},
+        {"STYLES", ""},
+        {"CRS", crs},
+        {"BBOX", bbox},
+        {"WIDTH", size},
+        {"HEIGHT", size},
+        {"I", is},
+        {"J", js},
+        {"INFO_FORMAT", (char *)f},
+        {"FEATURE_COUNT", "10"},
     };
     struct request r2 = *req;
     r2.args = args;
@@ -370,7 +380,8 @@ int wmts_kvp(struct request *req, struct response *res, struct err *err)
     if (!request || !*request)
         return fail(err, "MissingParameterValue", "REQUEST", "REQUEST is required");
     const char *version = req_arg_ci(req, "VERSION");
-    if (version && *version && strcmp(version, "1.0.0") != 0 && !str_ieq(request, "GetCapabilities"))
+    if (version && *version && strcmp(version, "1.0.0") != 0 &&
+        !str_ieq(request, "GetCapabilities"))
         return fail(err, "VersionNegotiationFailed", "VERSION", "VERSION \"%s\" is not 1.0.0",
                     version);
     if (str_ieq(request, "GetCapabilities")) return capabilities(req, res, err);
@@ -396,11 +407,12 @@ int wmts_rest_capabilities(struct request *req, struct response *res, struct err
 int wmts_rest_tile(struct request *req, struct response *res, struct err *err)
 {
     struct tile_ref t;
-    int rc = parse_tile(req, req_param(req, "layer"), req_param(req, "style"),
-                        req_param(req, "set"), req_param(req, "matrix"), req_param(req, "row"),
-                        req_param(req, "col"), &t, err);
+    int rc =
+        parse_tile(req, req_param(req, "layer"), req_param(req, "style"), req_param(req, "set"),
+                   req_param(req, "matrix"), req_param(req, "row"), req_param(req, "col"), &t, err);
     if (rc) {
-        if (str_ieq(err->ogc_code, "InvalidParameterValue") || str_ieq(err->ogc_code, "TileOutOfRange"))
+        if (str_ieq(err->ogc_code, "InvalidParameterValue") ||
+            str_ieq(err->ogc_code, "TileOutOfRange"))
             err->http_status = 404; /* a REST resource that does not exist */
         return rc;
     }

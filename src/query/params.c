@@ -259,7 +259,7 @@ int query_parse_fund_params(const struct request *req, int default_features, int
     if (parse_sort(req_arg(req, "sort"), p->has_near, p, err) ||
         q_integer(req, "limit", 0, INT64_MAX / 4, default_features, &p->limit, err) ||
         q_integer(req, "offset", 0, 1000000000, 0, &p->offset, err) ||
-        q_format(req, 1, 1, OUT_GEOJSON, &p->format, err))
+        q_format(req, 1, 1, OUT_JSON, &p->format, err))
         return ERR_PARAM;
     if (p->limit > max_features) p->limit = max_features; /* capped, as OGC API does */
     return 0;

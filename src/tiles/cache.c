@@ -36,7 +36,8 @@ struct mem_entry {
 };
 
 struct tile_cache {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;   /* the memory LRU, gen, last_change (across SQLite only in sync) */
+    pthread_mutex_t dblock; /* the SQLite connection; taken before lock, never after it */
     sqlite3 *db;
     sqlite3_stmt *get, *put;
     struct mem_entry **buckets;
@@ -197,6 +198,7 @@ void tile_cache_close(struct tile_cache *c)
     sqlite3_finalize(c->put);
     if (c->db) sqlite3_close(c->db);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->dblock);
     free(c);
 }
 
@@ -233,6 +235,7 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     struct tile_cache *c = calloc(1, sizeof *c);
     if (!c) return err_set(err, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->dblock, NULL);
     c->max_bytes = mem_bytes;
     c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
     int rc = 0;
@@ -246,7 +249,8 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (!rc &&
-        (sqlite3_prepare_v2(c->db, "SELECT etag, data FROM spp_tiles WHERE key = ? AND enc = ?", -1,
+        (sqlite3_prepare_v2(c->db, "SELECT etag, data, layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
+                                   " AND enc = ?", -1,
                             &c->get, NULL) != SQLITE_OK ||
          sqlite3_prepare_v2(c->db,
                             "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
@@ -281,7 +285,7 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
     int found = 0;
     pthread_mutex_lock(&c->lock);
     struct mem_entry *e = mem_find(c, mkey, h);
-    if (e) {
+    if (e) { /* the hit path: a hash lookup and a copy, never waiting for SQLite */
         mem_unlink(c, e);
         mem_push_front(c, e);
         snprintf(etag, 40, "%s", e->etag);
@@ -289,6 +293,8 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         pthread_mutex_unlock(&c->lock);
         return found;
     }
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->dblock); /* no sync can run until the promotion is done */
     sqlite3_stmt *s = c->get;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
@@ -296,26 +302,19 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         const char *tag = (const char *)sqlite3_column_text(s, 0);
         const char *data = sqlite3_column_blob(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        const char *layers = (const char *)sqlite3_column_text(s, 2);
+        const char *fmt = (const char *)sqlite3_column_text(s, 3);
         snprintf(etag, 40, "%s", tag ? tag : "\"0\"");
         found = !out || !buf_append(out, data, len);
-        /* Promote to memory; z/x/y/layers are needed there for invalidation. */
-        sqlite3_stmt *m = NULL;
-        if (sqlite3_prepare_v2(c->db,
-                               "SELECT layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
-                               " AND enc = ?",
-                               -1, &m, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(m, 1, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(m, 2, enc, -1, SQLITE_STATIC);
-            if (sqlite3_step(m) == SQLITE_ROW)
-                mem_put(c, mkey, (const char *)sqlite3_column_text(m, 0),
-                        (const char *)sqlite3_column_text(m, 1), sqlite3_column_int(m, 2),
-                        sqlite3_column_int(m, 3), sqlite3_column_int(m, 4), data, len, etag);
-        }
-        sqlite3_finalize(m);
+        pthread_mutex_lock(&c->lock);
+        if (layers && fmt)
+            mem_put(c, mkey, layers, fmt, sqlite3_column_int(s, 4), sqlite3_column_int(s, 5),
+                    sqlite3_column_int(s, 6), data, len, etag);
+        pthread_mutex_unlock(&c->lock);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return found;
 }
 
@@ -327,8 +326,12 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
     int rc = 0;
+    pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
-    if (gen == c->gen) {
+    int fresh = gen == c->gen; /* else a change was processed while the tile was made */
+    if (fresh) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
+    pthread_mutex_unlock(&c->lock);
+    if (fresh) {
         sqlite3_stmt *s = c->put;
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
@@ -343,9 +346,8 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
             rc = err_set(err, ERR_DB, "tile cache: %s", sqlite3_errmsg(c->db));
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
-        if (!rc) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return rc;
 }
 
@@ -445,6 +447,7 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     int64_t max_id = 0;
     int rc = store_changes_max(st, &max_id, err);
     if (rc) return rc;
+    pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
     if (c->last_change < 0 || max_id < c->last_change) {
         /* A new cache file, or a store replaced by one with fewer changes: nothing cached can
@@ -456,11 +459,13 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     } else if (max_id > c->last_change) {
         struct sync_ctx s = {c, geo, storage_srid, 0, 0};
         size_t n_mem = 0;
-        for (struct mem_entry *e = c->head; e; e = e->next) n_mem++;
+        for (struct mem_entry *e = c->head; e; e = e->next)
+            n_mem++;
         if ((double)(max_id - c->last_change) * (double)n_mem > 2e7) {
             /* an import with thousands of changed cells: emptying the memory front is cheaper
              * than scanning it per cell, and harmless (the file cache stays exact) */
-            while (c->head) mem_remove(c, c->head);
+            while (c->head)
+                mem_remove(c, c->head);
             s.mem_cleared = 1;
         }
         sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
@@ -473,5 +478,6 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     }
     c->synced = 1;
     pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->dblock);
     return rc;
 }

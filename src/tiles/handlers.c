@@ -53,6 +53,18 @@ static void answer(const struct request *req, struct response *res, const char *
     if (gz) resp_header(res, "Content-Encoding", "gzip");
 }
 
+/* The cache after catching up with spp_changes; NULL (make the tile, do not store it) when the
+ * changes cannot be read, so a stale tile is never served. */
+static struct tile_cache *sync_or_bypass(struct request *req)
+{
+    struct err e;
+    err_clear(&e);
+    if (!tile_cache_sync(req->tiles, req->store, req->geo, store_srid(req->store), &e))
+        return req->tiles;
+    log_msg("warn", "tile cache bypassed: %s", e.msg);
+    return NULL;
+}
+
 struct tile_req {
     int z, x, y;
     struct tile_layers tl;
@@ -82,8 +94,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     char etag[40];
     struct tile_cache *c = req->tiles;
     uint64_t gen = 0;
-    if (c) {
-        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err))) return rc;
+    if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
             answer(req, res, ctype, etag, gz);
@@ -117,19 +128,16 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     return rc;
 }
 
-int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z,
-                     int x, int y, int scale, struct err *err)
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z, int x,
+                     int y, int scale, struct err *err)
 {
     struct tile_layers tl;
     int rc = tiles_parse_layers(&req->cfg->catalog, layers, req->role, &tl, err);
     if (rc) return rc;
     char key[1100], etag[40];
-    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y,
-                    req->role);
+    tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y, req->role);
     struct tile_cache *c = req->tiles;
-    if (c) {
-        if ((rc = tile_cache_sync(c, req->store, req->geo, store_srid(req->store), err)))
-            return rc;
+    if (c && (c = sync_or_bypass(req))) {
         if (tile_cache_get(c, key, "identity", &res->body, etag)) {
             answer(req, res, "image/png", etag, 0);
             return 0;
@@ -144,8 +152,8 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
 int tiles_png(struct request *req, struct response *res, struct err *err)
 {
     int z, x, y, scale;
-    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z,
-                             &x, &y, &scale, err);
+    int rc = tiles_parse_zxy(req_param(req, "z"), req_param(req, "x"), req_param(req, "y"), &z, &x,
+                             &y, &scale, err);
     if (rc) return rc;
     return tiles_png_answer(req, res, req_param(req, "layers"), z, x, y, scale, err);
 }

@@ -41,15 +41,16 @@ static int put_literal(struct buf *b, const struct filter_literal *v, int lower)
 /* ["get", name], lower-cased text when the comparison ignores case. */
 static int put_get(struct buf *b, const struct layer_def *l, const struct filter_node *n, int lower)
 {
-    const char *name = n->field >= 0 && n->field < l->n_fields ? l->fields[n->field].name
-                                                                : n->property;
+    const char *name =
+        n->field >= 0 && n->field < l->n_fields ? l->fields[n->field].name : n->property;
     int rc = buf_puts(b, lower ? "[\"downcase\",[\"to-string\",[\"get\"," : "[\"get\",") ||
              buf_put_json_str(b, name ? name : "");
     return rc || buf_puts(b, lower ? "]]]" : "]");
 }
 
 /* ["to-string", ["get", name]] (lower-cased when the LIKE ignores case). */
-static int put_sget(struct buf *b, const struct layer_def *l, const struct filter_node *n, int lower)
+static int put_sget(struct buf *b, const struct layer_def *l, const struct filter_node *n,
+                    int lower)
 {
     if (lower) return put_get(b, l, n, 1);
     return buf_puts(b, "[\"to-string\",") || put_get(b, l, n, 0) || buf_putc(b, ']');
@@ -123,18 +124,21 @@ static int put_filter(struct buf *b, const struct layer_def *l, const struct fil
 {
     static const char *const cmp[] = {"==", "!=", "<", "<=", ">", ">="};
     switch (n->op) {
-    case FOP_AND: return put_children(b, l, n, "all");
-    case FOP_OR: return put_children(b, l, n, "any");
+    case FOP_AND:
+        return put_children(b, l, n, "all");
+    case FOP_OR:
+        return put_children(b, l, n, "any");
     case FOP_NOT:
-        return buf_puts(b, "[\"!\",") || (n->n_children ? put_filter(b, l, n->children[0])
-                                                        : buf_puts(b, "false")) ||
+        return buf_puts(b, "[\"!\",") ||
+               (n->n_children ? put_filter(b, l, n->children[0]) : buf_puts(b, "false")) ||
                buf_putc(b, ']');
     case FOP_EQ:
     case FOP_NE:
     case FOP_LT:
     case FOP_LE:
     case FOP_GT:
-    case FOP_GE: return put_compare(b, l, n, cmp[n->op - FOP_EQ]);
+    case FOP_GE:
+        return put_compare(b, l, n, cmp[n->op - FOP_EQ]);
     case FOP_LIKE: {
         struct buf t;
         buf_init(&t);
@@ -155,7 +159,9 @@ static int put_filter(struct buf *b, const struct layer_def *l, const struct fil
             rc = (i && buf_putc(b, ',')) || put_literal(b, &n->values[i], 0);
         return rc || buf_puts(b, "],true,false]");
     }
-    case FOP_ISNULL: return buf_puts(b, "[\"!\",[\"has\",") || buf_put_json_str(b, l->fields[n->field].name) || buf_puts(b, "]]");
+    case FOP_ISNULL:
+        return buf_puts(b, "[\"!\",[\"has\",") || buf_put_json_str(b, l->fields[n->field].name) ||
+               buf_puts(b, "]]");
     case FOP_RESOURCE_ID: {
         if (!n->n_ids) return buf_puts(b, "false");
         int rc = buf_puts(b, "[\"match\",[\"id\"],[");
@@ -163,8 +169,10 @@ static int put_filter(struct buf *b, const struct layer_def *l, const struct fil
             rc = buf_printf(b, "%s%lld", i ? "," : "", (long long)n->ids[i]);
         return rc || buf_puts(b, "],true,false]");
     }
-    case FOP_EXCLUDE: return buf_puts(b, "false");
-    default: return buf_puts(b, "true"); /* INCLUDE and spatial operators */
+    case FOP_EXCLUDE:
+        return buf_puts(b, "false");
+    default:
+        return buf_puts(b, "true"); /* INCLUDE and spatial operators */
     }
 }
 
@@ -177,9 +185,8 @@ static int put_rule_filter(struct buf *b, const struct layer_def *l, const struc
     for (int i = 0; i < f->n_rules && !rc; i++) {
         const struct style_rule *o = &f->rules[i];
         if (o->is_else) continue;
-        rc = buf_putc(b, ',') ||
-             (o->filter && o->filter->root ? put_filter(b, l, o->filter->root)
-                                           : buf_puts(b, "true"));
+        rc = buf_putc(b, ',') || (o->filter && o->filter->root ? put_filter(b, l, o->filter->root)
+                                                               : buf_puts(b, "true"));
     }
     return rc || buf_puts(b, "]]");
 }
@@ -196,16 +203,20 @@ struct ml_layer {
 static int put_head(struct buf *b, const struct ml_layer *m, const char *type, const char *suffix)
 {
     int rc = buf_puts(b, ",\n{\"id\":") || buf_putc(b, '"') || buf_puts(b, m->id) ||
-             buf_puts(b, suffix) || buf_printf(b, "\",\"type\":\"%s\",\"source\":\"spp\","
-                                                  "\"source-layer\":\"%s\",\"minzoom\":",
-                                               type, m->l->id) ||
+             buf_puts(b, suffix) ||
+             buf_printf(b,
+                        "\",\"type\":\"%s\",\"source\":\"spp\","
+                        "\"source-layer\":\"%s\",\"minzoom\":",
+                        type, m->l->id) ||
              buf_put_double(b, m->minz, 3) || buf_puts(b, ",\"maxzoom\":") ||
              buf_put_double(b, m->maxz, 3);
     struct buf f;
     buf_init(&f);
     int has = put_rule_filter(&f, m->l, m->fts, m->r);
-    if (has == 0) rc = rc || buf_puts(b, ",\"filter\":") || buf_append(b, f.data, f.len);
-    else if (has != 1) rc = 1;
+    if (has == 0)
+        rc = rc || buf_puts(b, ",\"filter\":") || buf_append(b, f.data, f.len);
+    else if (has != 1)
+        rc = 1;
     buf_fini(&f);
     return rc;
 }
@@ -247,12 +258,13 @@ static int put_symbolizer(struct buf *b, const struct ml_layer *m)
             uint32_t c = s->fill.hatch ? s->fill.hatch_color : s->fill.color;
             double op = s->fill.hatch ? s->fill.opacity * 0.35 : s->fill.opacity;
             rc = put_head(b, m, "fill", "-fill") || buf_puts(b, ",\"paint\":{\"fill-color\":") ||
-                 put_color(b, c) || buf_puts(b, ",\"fill-opacity\":") ||
-                 buf_put_double(b, op, 3) || buf_puts(b, "}}");
+                 put_color(b, c) || buf_puts(b, ",\"fill-opacity\":") || buf_put_double(b, op, 3) ||
+                 buf_puts(b, "}}");
         }
         if (!rc && s->stroke.has) rc = put_line(b, m, &s->stroke, 0, "-outline");
         return rc;
-    case SYM_LINE: return s->stroke.has ? put_line(b, m, &s->stroke, s->offset, "") : 0;
+    case SYM_LINE:
+        return s->stroke.has ? put_line(b, m, &s->stroke, s->offset, "") : 0;
     case SYM_POINT:
         return put_head(b, m, "circle", "") || buf_puts(b, ",\"paint\":{\"circle-radius\":") ||
                buf_put_double(b, s->size / 2, 3) || buf_puts(b, ",\"circle-color\":") ||
@@ -276,8 +288,7 @@ static int put_symbolizer(struct buf *b, const struct ml_layer *m)
             rc = rc || buf_puts(b, ",\"text-offset\":[") || buf_put_double(b, s->disp_x / fs, 3) ||
                  buf_putc(b, ',') || buf_put_double(b, -s->disp_y / fs, 3) || buf_putc(b, ']');
         rc = rc || buf_puts(b, "},\"paint\":{\"text-color\":") ||
-             put_color(b, s->fill.has ? s->fill.color : 0) ||
-             buf_puts(b, ",\"text-opacity\":") ||
+             put_color(b, s->fill.has ? s->fill.color : 0) || buf_puts(b, ",\"text-opacity\":") ||
              buf_put_double(b, s->fill.has ? s->fill.opacity : 1, 3);
         if (s->halo_radius > 0)
             rc = rc || buf_puts(b, ",\"text-halo-color\":") || put_color(b, s->halo_color) ||
@@ -294,7 +305,8 @@ static int rule_zooms(const struct layer_def *l, const struct style_rule *r, dou
 {
     *minz = l->minzoom;
     *maxz = l->maxzoom + 1;
-    if (isfinite(r->max_scale) && r->max_scale > 0) *minz = fmax(*minz, log2(ML_SCALE0 / r->max_scale));
+    if (isfinite(r->max_scale) && r->max_scale > 0)
+        *minz = fmax(*minz, log2(ML_SCALE0 / r->max_scale));
     if (r->min_scale > 0) *maxz = fmin(*maxz, log2(ML_SCALE0 / r->min_scale));
     *minz = fmax(0, *minz), *maxz = fmin(24, *maxz);
     return *minz < *maxz;
@@ -306,8 +318,8 @@ static int put_layer_style(struct buf *b, const struct layer_def *l, const struc
     for (int f = 0; f < st->n_fts && !rc; f++)
         for (int r = 0; r < st->fts[f].n_rules && !rc; r++)
             for (int k = 0; k < st->fts[f].rules[r].n_syms && !rc; k++) {
-                struct ml_layer m = {l, &st->fts[f], &st->fts[f].rules[r],
-                                     &st->fts[f].rules[r].syms[k], "", 0, 0};
+                struct ml_layer m = {
+                    l, &st->fts[f], &st->fts[f].rules[r], &st->fts[f].rules[r].syms[k], "", 0, 0};
                 if (!rule_zooms(l, m.r, &m.minz, &m.maxz)) continue;
                 snprintf(m.id, sizeof m.id, "%s-%d-%d-%d", l->id, f, r, k);
                 rc = put_symbolizer(b, &m);

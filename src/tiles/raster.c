@@ -11,9 +11,9 @@
 #include "../render/render.h"
 #include "../store/store.h"
 
-#define META       4  /* tiles per metatile side */
-#define META_BUF   64 /* px of buffer around a metatile (at scale 1) */
-#define TILE_PX    256
+#define META     4  /* tiles per metatile side */
+#define META_BUF 64 /* px of buffer around a metatile (at scale 1) */
+#define TILE_PX  256
 
 static int rect_empty(const struct render_image *img, int x0, int y0, int w, int h)
 {
@@ -43,8 +43,8 @@ static int raster_layers(const struct tile_layers *tl, enum role role, int z,
 
 /* Encodes and caches every tile of the drawn metatile; the requested one goes to out. */
 static int cut_metatile(const struct render_image *img, struct tile_cache *c, const char *fmt,
-                        const struct tile_layers *tl, enum role role, int z, int mx, int my,
-                        int m, int x, int y, int s, uint64_t gen, struct buf *out, char etag[40],
+                        const struct tile_layers *tl, enum role role, int z, int mx, int my, int m,
+                        int x, int y, int s, uint64_t gen, struct buf *out, char etag[40],
                         struct err *err)
 {
     struct buf png;
@@ -55,8 +55,8 @@ static int cut_metatile(const struct render_image *img, struct tile_cache *c, co
             int px = (META_BUF + i * TILE_PX) * s, py = (META_BUF + j * TILE_PX) * s;
             buf_reset(&png);
             if (!rect_empty(img, px, py, TILE_PX * s, TILE_PX * s))
-                rc = render_encode(img, px, py, TILE_PX * s, TILE_PX * s, RFMT_PNG, 1, 0xffffff,
-                                   0, &png, err);
+                rc = render_encode(img, px, py, TILE_PX * s, TILE_PX * s, RFMT_PNG, 1, 0xffffff, 0,
+                                   &png, err);
             char key[1100], tag[40];
             tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
             if (!rc && c)
@@ -88,8 +88,8 @@ int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config 
             for (int i = 0; i < m; i++) {
                 char key[1100], tag[40];
                 tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
-                int rc = c ? tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j,
-                                            "png", gen, "", 0, tag, err)
+                int rc = c ? tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j, "png",
+                                            gen, "", 0, tag, err)
                            : (tile_etag("", 0, "identity", tag), 0);
                 if (rc) return rc;
                 if (mx + i == x && my + j == y) memcpy(etag, tag, 40);

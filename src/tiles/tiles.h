@@ -141,8 +141,8 @@ int tiles_png(struct request *req, struct response *res, struct err *err);
 int tiles_style(struct request *req, struct response *res, struct err *err);
 /* Answers a WebMercatorQuad PNG tile (cache, ETag, 304, 204 when empty) for a layer list; for
  * WMTS GetTile. Errors as tiles_parse_layers and the renderer. */
-int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z,
-                     int x, int y, int scale, struct err *err);
+int tiles_png_answer(struct request *req, struct response *res, const char *layers, int z, int x,
+                     int y, int scale, struct err *err);
 
 /* Seeding (seed.c): renders every tile of zooms z0..z1 inside bbox (WGS 84, may be NULL = the
  * layers' extent) with `threads` workers into the cache. Progress on stderr when tty. */

@@ -15,10 +15,11 @@ const TILEJSON_URL = '/tiles/all.json';
 const GLYPHS = '/fonts/{fontstack}/{range}.pbf';
 const FONT = ['DejaVu Sans Book'];
 const GROUP_ORDER = ['land', 'construction', 'transport', 'planning'];
-// Layers the catalog style leaves off at first (reference or overview layers that hide the rest).
+// Layers off at first (reference or overview layers that hide the rest, and the current land use
+// that the parcels already colour); a link's ?off= overrides it.
 const START_OFF = new Set(['geodetic_control', 'elevation_points', 'land_cover', 'cadastral_sheets',
   'general_plan_zones', 'land_use_plan', 'infra_networks', 'infra_facilities', 'construction_permits',
-  'land_price_segments', 'buildings']);
+  'land_price_segments', 'buildings', 'land_use_current']);
 // Polygon layers whose label the catalog style draws (other polygons are read in the panel).
 const POLYGON_LABELS = new Set(['cadastral_parcels', 'vacant_land_fund', 'investment_land', 'hydro_areas']);
 // Polygon layers drawn as outlines only in the catalog style.
@@ -407,16 +408,26 @@ function applyLang(l) {
   setUrlParams({ lang: getLang() === 'vi' ? null : getLang() });
 }
 
-/* Printing: the map as an image above the table, then the browser's print dialog. */
-function printSheet() {
+/* Printing: a title, the map as an image above the table, then the browser's print dialog. */
+function prepareSheet() {
   const map = state.map;
-  const img = $('print-map');
-  map.once('render', () => {
-    img.src = map.getCanvas().toDataURL('image/png');
-    img.alt = t('info.sheet');
-    setTimeout(() => window.print(), 50);
+  const key = state.parcelKey ? ` — ${label('parcel_key')} ${state.parcelKey}` : '';
+  const p = state.point ? ` — ${state.point.lat.toFixed(6)}, ${state.point.lon.toFixed(6)}` : '';
+  const day = new Date().toLocaleDateString(getLang() === 'vi' ? 'vi-VN' : 'en-GB');
+  $('print-title').textContent = `${t('info.sheet')}${key}${p} — ${day}`;
+  return new Promise((resolve) => {
+    map.once('render', () => {
+      const img = $('print-map');
+      img.src = map.getCanvas().toDataURL('image/png');
+      img.alt = t('info.sheet');
+      resolve();
+    });
+    map.triggerRepaint();
   });
-  map.triggerRepaint();
+}
+
+function printSheet() {
+  prepareSheet().then(() => setTimeout(() => window.print(), 50));
 }
 
 /* Start-up. */
@@ -456,8 +467,12 @@ async function start() {
   setCatalog(await getJSON('/web/catalog.json'));
   state.style = await loadStyle();
   for (const s of state.style.layers)
-    if (s['source-layer'] && s.layout?.visibility === 'none') state.hidden.add(s['source-layer']);
+    if (s['source-layer'] && (s.layout?.visibility === 'none' || START_OFF.has(s['source-layer'])))
+      state.hidden.add(s['source-layer']);
+  // Hidden before the map is made, so MapLibre never lays them out.
   if (params.has('off')) state.hidden = new Set(params.get('off').split(',').filter(Boolean));
+  for (const s of state.style.layers)
+    if (s['source-layer'] && state.hidden.has(s['source-layer'])) s.layout = { ...s.layout, visibility: 'none' };
   state.funds = new FundSearch({ onOpen: (f) => showFund(f), status, setUrlParams, urlParams, getPoint: () => state.point });
   renderLayers();
   state.funds.fillSelects();
@@ -468,6 +483,7 @@ async function start() {
   });
   state.map = map;
   window.sppMap = map; // for the browser tests and for debugging
+  window.sppPrepareSheet = prepareSheet;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.on('click', (e) => {

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 
 import pytest
 from osgeo import gdal, ogr, osr
@@ -488,4 +489,119 @@ def test_raster_tiles_are_invalidated_too(tstore, workdir):
         for t in far:
             assert s.get(f"/tiles/{LAYERS}/{t[0]}/{t[1]}/{t[2]}.png")[1]["ETag"] == before[t]
     finally:
+        s.stop()
+
+
+def test_unreadable_changes_bypass_the_cache(workdir):
+    # if spp_changes cannot be read, tiles are still answered, fresh, and not from the cache
+    path = os.path.join(workdir, "bypass.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    try:
+        z, x, y = block_tiles(path, 18)[0]
+        url = f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt"
+        assert s.get(url)[0] == 200
+        con = spatialite(path)
+        con.execute("ALTER TABLE spp_changes RENAME TO spp_changes_gone")
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'BYPASS'")
+        con.commit()
+        con.close()
+        status, _, body = s.get(url)
+        assert status == 200 and b"BYPASS" in body
+    finally:
+        s.stop()
+
+
+def write_roads(path, name):
+    import json as _json
+    feats = [{"type": "Feature", "properties": {"name": name, "road_class": "do_thi_chinh"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7850, 10.0330], [105.7890, 10.0335]]}},
+             {"type": "Feature", "properties": {"name": "Đường Xa", "road_class": "hem"},
+              "geometry": {"type": "LineString",
+                           "coordinates": [[105.7000, 10.1000], [105.7010, 10.1005]]}}]
+    with open(path, "w", encoding="utf-8") as f:
+        _json.dump({"type": "FeatureCollection", "features": feats}, f, ensure_ascii=False)
+
+
+def test_real_import_invalidates_served_tiles(workdir):
+    # the importer's own spp_changes rows: a re-import while serving is seen at once
+    db = os.path.join(workdir, "imported.sqlite")
+    for suffix in ("", ".tiles", ".tiles-wal", ".tiles-shm", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    src = os.path.join(workdir, "roads_v1.geojson")
+    write_roads(src, "Đường Cũ")
+    run_spp("import", "--db", db, "--layer", "roads", src)
+    s = Server(db, workdir)
+    try:
+        z = 17
+        n = 2 ** z
+        x = int((105.7870 + 180) / 360 * n)
+        lat = math.radians(10.03325)
+        y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+        far_x = int((105.7005 + 180) / 360 * n)
+        lat2 = math.radians(10.10025)
+        far_y = int((1 - math.log(math.tan(lat2) + 1 / math.cos(lat2)) / math.pi) / 2 * n)
+        url, far = f"/tiles/roads/{z}/{x}/{y}.mvt", f"/tiles/roads/{z}/{far_x}/{far_y}.mvt"
+        st, h1, body = s.get(url)
+        assert st == 200 and "Đường Cũ".encode() in body
+        st, hf, _ = s.get(far)
+        assert st == 200
+        write_roads(src, "Đường Mới")
+        run_spp("import", "--db", db, "--layer", "roads", src)
+        st, h2, body = s.get(url)
+        assert st == 200 and "Đường Mới".encode() in body and h2["ETag"] != h1["ETag"]
+        assert s.get(far)[1]["ETag"] == hf["ETag"]
+    finally:
+        s.stop()
+
+
+def test_never_stale_under_concurrent_changes(workdir):
+    # readers hammer the tiles while a writer changes every parcel five times; after the last
+    # change every tile (from any path through the cache) shows the last value
+    import threading
+    path = os.path.join(workdir, "stress.sqlite")
+    build_tiles_store(path)
+    s = Server(path, workdir)
+    tiles = [t for z in (16, 17, 18) for t in block_tiles(path, z)]
+    stop = threading.Event()
+    errors = []
+
+    def reader(k):
+        i = k
+        while not stop.is_set():
+            z, x, y = tiles[i % len(tiles)]
+            enc = {"Accept-Encoding": "gzip"} if i % 2 else {}
+            st = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)[0]
+            if st != 200:
+                errors.append(st)
+            i += 7
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(5):
+            con = spatialite(path)
+            con.execute("UPDATE cadastral_parcels SET lu_display = ?", (f"R{round_}",))
+            con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                        " 'cadastral_parcels', ?, min(MbrMinX(geom)), min(MbrMinY(geom)),"
+                        " max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM cadastral_parcels",
+                        (f"r{round_}",))
+            con.commit()
+            con.close()
+            time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors
+        for (z, x, y) in tiles:
+            for enc in ({}, {"Accept-Encoding": "gzip"}):
+                st, h, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)
+                if h.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                assert b"R4" in body and b"R3" not in body, (z, x, y, enc)
+    finally:
+        stop.set()
         s.stop()

@@ -113,7 +113,7 @@ static void test_funds(void)
     err_clear(&err);
     CHECK(query_parse_fund_params(req_from(""), 10, 100, &p, &err) == 0);
     CHECK(p.kinds == (FUND_VACANT | FUND_INVESTMENT) && p.limit == 10 && p.offset == 0 &&
-          p.sort == SORT_ID && p.format == OUT_GEOJSON);
+          p.sort == SORT_ID && p.format == OUT_JSON);
     CHECK(query_parse_fund_params(
               req_from("kind=vacant&commune=ninh kieu&function=HH&min_area=100&max_area=900"
                        "&status=dang_quan_ly&near=105.78,10.03&within_m=500&sort=-distance"
