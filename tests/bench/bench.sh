@@ -129,7 +129,7 @@ elif has_cmd import; then
   if [ -f "$STORE0.stamp" ]; then
     IMPORT_OK=1
     read -r t0 t1 < "$STORE0.time"
-    note import_city "spp import of the whole city (6 layers, $(jq '[.counts[]] | add' "$DB.manifest.json") features): $(printf '%.1f' "$(echo "$t1 - $t0" | bc -l)") s; report in $OUT/spp/report"
+    note import_city "spp import of the whole city (6 layers, $(jq '[.counts[]] | add' "$DB.manifest.json") features): $(printf '%.1f' "$(echo "$t1 - $t0" | bc -l)") s (imported $(date -d "@${t1%.*}" -Is), reused while the shapefiles and the binary are unchanged); report in $OUT/spp/report"
   else
     skip all "spp import failed on the bench city (see $LOGS/spp_import.log): no store to serve"
   fi
@@ -138,7 +138,10 @@ else
 fi
 
 SPP_URL=""
-restore_store() { rm -rf "$LIVE"; mkdir -p "$LIVE"; cp "$STORE0" "$LIVE/city.sqlite"; }
+restore_store() {   # (with its WAL, if the importer left one)
+  rm -rf "$LIVE"; mkdir -p "$LIVE"; cp "$STORE0" "$LIVE/city.sqlite"
+  if [ -s "$STORE0-wal" ]; then cp "$STORE0-wal" "$LIVE/city.sqlite-wal"; fi
+}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_spp() {
   local port; port=$(free_port)
