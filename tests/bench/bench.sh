@@ -194,6 +194,7 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
   # (the bodies are kept in $OUT/static/spp/NAME/z/x/y.ext for nginx: see nginx_same_tiles)
   local name=$1 tpl=$2 ctype=$3 conc=$4 k out lb
   local -a tps=() mean=() p50=() p99=() busy=()
+  rm -rf "${OUT:?}/static/spp/$name"   # no bytes of an earlier run
   lb=$(loadavg)
   for k in $(seq "$RUNS"); do
     fresh_spp || { skip "$name" "spp did not restart"; return 1; }
