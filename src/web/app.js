@@ -379,6 +379,40 @@ async function searchXY(ev) {
   await lookup(`/api/v1/land/at?${new URLSearchParams({ x, y, crs, order: 'xy-vn' })}`, null);
 }
 
+/* Communes for the commune inputs: names and codes from admin_units (WFS as CSV, no geometry). */
+export function parseCSV(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') cell += '"', i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(cell), cell = '';
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell), rows.push(row), row = [], cell = '';
+    } else cell += c;
+  }
+  if (cell || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
+
+async function loadCommunes() {
+  const q = new URLSearchParams({ SERVICE: 'WFS', VERSION: '2.0.0', REQUEST: 'GetFeature', TYPENAMES: 'admin_units',
+    PROPERTYNAME: 'code,name,level', OUTPUTFORMAT: 'text/csv', COUNT: '5000' });
+  const r = await fetch(`/wfs?${q}`);
+  if (!r.ok) return;
+  const [head, ...rows] = parseCSV(await r.text());
+  const col = (n) => head.indexOf(n);
+  const communes = rows.filter((x) => x[col('level')] === '3' && x[col('name')]);
+  const list = clear($('commune-list'));
+  for (const x of communes.sort((a, b) => a[col('name')].localeCompare(b[col('name')], 'vi')))
+    list.append(el('option', { value: x[col('name')] }, x[col('code')]));
+}
+
 /* Tabs and language. */
 function selectTab(name, focus) {
   for (const b of document.querySelectorAll('[role=tab]')) {
@@ -500,6 +534,7 @@ async function start() {
     if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat);
   }
   if (state.funds.fromUrl()) await state.funds.search(false);
+  await loadCommunes().catch(() => {});
   document.body.dataset.ready = '1';
 }
 

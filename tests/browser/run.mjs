@@ -257,7 +257,8 @@ test('glyphs-vietnamese', async ({ base }) => {
   ok((await fetch(`${base}/fonts/x/100-355.pbf`)).status === 400, 'unaligned range is a 400');
 });
 
-test('page-loads-without-errors', async ({ page, base, errors }) => {
+test('page-loads-without-errors', async (ctx) => {
+  const { page, base, errors } = ctx;
   const glyphs = [];
   page.on('response', (r) => { if (r.url().includes('/fonts/')) glyphs.push(`${r.status()} ${decodeURIComponent(r.url())}`); });
   await openMap(page, `${base}/`);
@@ -267,6 +268,10 @@ test('page-loads-without-errors', async ({ page, base, errors }) => {
   eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'Vietnamese by default');
   ok(glyphs.length && glyphs.every((g) => g.startsWith('200 ')), `label glyphs served by spp: ${glyphs.join(', ')}`);
   ok(glyphs.some((g) => g.includes('/7680-7935.pbf')), 'Vietnamese glyph range asked for by the labels');
+  const communes = await page.locator('#commune-list option').evaluateAll((o) => o.map((x) => x.value));
+  const [[n]] = sql(ctx.db, 'SELECT count(*) FROM admin_units WHERE level = 3');
+  eq(communes.length, n, `communes offered: ${communes}`);
+  ok(communes.includes('Phường Cái Khế'), 'commune names with diacritics');
   const groups = await page.locator('#layer-groups fieldset legend').allTextContents();
   ok(groups.includes('Đất đai và nền địa lý') && groups.includes('Quy hoạch - kiến trúc'), `layer groups: ${groups}`);
 });
