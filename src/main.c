@@ -384,7 +384,14 @@ static const struct command commands[] = {
      "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
     {"import", cmd_import,
      "import --db DB (--manifest FILE | --layer ID SOURCE...) [--report DIR] [--dry-run]",
-     "Normalise source files into the catalog layers in one atomic batch (see README).", 1},
+     "Normalise source files into the catalog layers in one atomic batch (see README).\n\n"
+     "  --manifest FILE  JSON list of sources with optional pins (crs, encoding, rename, values,\n"
+     "                   defaults, filter, sheet); paths relative to the manifest\n"
+     "  --layer ID       import SOURCE... into layer ID, detecting everything\n"
+     "  --report DIR     write DIR/report.json and DIR/report.html\n"
+     "  --dry-run        do everything but write the store\n"
+     "  --quiet          no progress output",
+     1},
     {"init", cmd_init, "init --db DB [--config FILE]",
      "Create an empty store with the 24 catalog layers (import does this too).", 1},
     {"check", cmd_check, "check --db DB [--config FILE]",

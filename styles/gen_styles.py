@@ -197,7 +197,7 @@ def land_use(lid, prop, multi=False):
     outline = "#6E6E6E" if lid == "cadastral_parcels" else None
     label = layer(lid).get("label")
     return by_code(lid, prop, "land_use", outline, 0.6, None, multi, label=label,
-                   label_scale=zscale(18) * 3 // 2 if lid == "cadastral_parcels" else zscale(16),
+                   label_scale=zscale(17) * 5 // 4 if lid == "cadastral_parcels" else zscale(16),
                    hatch=hatch)
 
 

@@ -136,7 +136,7 @@ static char *like_to_glob(const char *p)
         else
             buf_putc(&b, c);
     }
-    if (buf_reserve(&b, 0)) return NULL;
+    if (buf_append(&b, "", 0)) return NULL;
     return buf_take(&b, NULL);
 }
 

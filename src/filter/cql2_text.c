@@ -111,7 +111,7 @@ static int string_lit(struct p *p, struct filter_literal *v)
         }
     }
     p->pos = q + 1;
-    if (buf_reserve(&b, 0)) return err_set(p->c->err, ERR_NOMEM, "out of memory");
+    if (buf_append(&b, "", 0)) return err_set(p->c->err, ERR_NOMEM, "out of memory");
     memset(v, 0, sizeof *v);
     v->type = VAL_TEXT;
     v->s = buf_take(&b, NULL);
@@ -142,6 +142,7 @@ static int scalar(struct p *p, struct filter_literal *v)
         if (!eat_char(p, '(')) return fail(p, "expected ( after CASEI");
         int rc = string_lit(p, v);
         if (!rc && !eat_char(p, ')')) rc = fail(p, "expected ) after CASEI");
+        if (rc) free(v->s), v->s = NULL;
         return rc;
     }
     if (eat_kw(p, "TRUE") || eat_kw(p, "FALSE")) {
@@ -155,6 +156,7 @@ static int scalar(struct p *p, struct filter_literal *v)
         if (!eat_char(p, '(')) return fail(p, "expected ( after DATE/TIMESTAMP");
         int rc = string_lit(p, v);
         if (!rc && !eat_char(p, ')')) rc = fail(p, "expected )");
+        if (rc) free(v->s), v->s = NULL;
         return rc;
     }
     double d;

@@ -16,7 +16,11 @@
 
 static int is(xmlNodePtr e, const char *name)
 {
-    return e && e->type == XML_ELEMENT_NODE && strcmp((const char *)e->name, name) == 0;
+    if (!e || e->type != XML_ELEMENT_NODE) return 0;
+    /* an undeclared prefix ("fes:Filter" without xmlns:fes) stays in the name: compare the
+     * local part */
+    const char *n = (const char *)e->name, *colon = strchr(n, ':');
+    return strcmp(colon ? colon + 1 : n, name) == 0;
 }
 
 static xmlNodePtr first_elem(xmlNodePtr e)
@@ -331,7 +335,7 @@ static int parse_like(struct fctx *c, xmlNodePtr e, struct filter_node *n)
             buf_putc(&out, *p);
         }
     }
-    if (buf_reserve(&out, 0)) return err_set(c->err, ERR_NOMEM, "out of memory");
+    if (buf_append(&out, "", 0)) return err_set(c->err, ERR_NOMEM, "out of memory");
     free(n->values[0].s);
     n->values[0].s = buf_take(&out, NULL);
     return 0;
@@ -388,6 +392,7 @@ static int add_rid(struct fctx *c, struct filter_node *n, xmlNodePtr e)
         id = (char *)xmlGetNsProp(e, (const xmlChar *)"id",
                                   (const xmlChar *)"http://www.opengis.net/gml");
     if (!id) id = attr(e, "id");
+    if (!id) id = attr(e, "gml:id");
     if (!id) return bad(c, "ResourceId without rid", NULL);
     struct filter_literal v;
     int rc = flit_text(&v, id, strlen(id));
@@ -446,7 +451,11 @@ static struct filter_node *parse_op(struct fctx *c, xmlNodePtr e, int depth)
     int op = -1;
     for (size_t i = 0; i < ARRAY_LEN(scalar_ops) && op < 0; i++)
         if (is(e, scalar_ops[i].name)) op = (int)scalar_ops[i].op;
-    if (op < 0) op = fop_spatial_by_name((const char *)e->name, strlen((const char *)e->name));
+    if (op < 0) {
+        const char *n = (const char *)e->name, *colon = strchr(n, ':');
+        if (colon) n = colon + 1;
+        op = fop_spatial_by_name(n, strlen(n));
+    }
     if (op < 0 && is_rid(e)) op = FOP_RESOURCE_ID;
     if (op < 0) {
         bad(c, "unsupported filter operator", (const char *)e->name);

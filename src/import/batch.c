@@ -72,77 +72,6 @@ int batch_finding(struct batch *b, const char *layer, const char *file, int64_t 
     return sqlite3_step(s) == SQLITE_DONE ? 0 : ERR_DB;
 }
 
-/* ---- change cells ---- */
-
-#define CELL_M 500.0
-
-void batch_cells_add(struct batch *b, const struct bbox *box)
-{
-    if (bbox_is_empty(box) || !isfinite(box->minx)) return;
-    long x0 = (long)floor(box->minx / CELL_M), x1 = (long)floor(box->maxx / CELL_M);
-    long y0 = (long)floor(box->miny / CELL_M), y1 = (long)floor(box->maxy / CELL_M);
-    if ((x1 - x0 + 1) * (y1 - y0 + 1) > 4096) x1 = x0, y1 = y0; /* absurd boxes: one cell */
-    for (long x = x0; x <= x1; x++)
-        for (long y = y0; y <= y1; y++) {
-            if (b->n_cells == b->cap_cells) {
-                size_t cap = b->cap_cells ? b->cap_cells * 2 : 1024;
-                int64_t *c = realloc(b->cells, cap * sizeof *c);
-                if (!c) return;
-                b->cells = c, b->cap_cells = cap;
-            }
-            b->cells[b->n_cells++] = ((int64_t)(x + (1L << 30)) << 31) | (int64_t)(y + (1L << 30));
-            if (b->n_cells >= 1 << 16) {
-                /* keep the set small: sort and deduplicate as it grows */
-                batch_cells_compact(b);
-            }
-        }
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-void batch_cells_compact(struct batch *b)
-{
-    qsort(b->cells, b->n_cells, sizeof *b->cells, cmp_i64);
-    size_t k = 0;
-    for (size_t i = 0; i < b->n_cells; i++)
-        if (!k || b->cells[k - 1] != b->cells[i]) b->cells[k++] = b->cells[i];
-    b->n_cells = k;
-}
-
-static int write_changes(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    batch_cells_compact(b);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db,
-                           "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "spp_changes");
-    int rc = 0;
-    for (size_t i = 0; i < b->n_cells && !rc; i++) {
-        long x = (long)(b->cells[i] >> 31) - (1L << 30),
-             y = (long)(b->cells[i] & 0x7FFFFFFF) - (1L << 30);
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, b->batch_id, -1, SQLITE_STATIC);
-        sqlite3_bind_double(s, 3, x * CELL_M);
-        sqlite3_bind_double(s, 4, y * CELL_M);
-        sqlite3_bind_double(s, 5, (x + 1) * CELL_M);
-        sqlite3_bind_double(s, 6, (y + 1) * CELL_M);
-        sqlite3_bind_text(s, 7, b->started, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_changes");
-    }
-    sqlite3_finalize(s);
-    b->n_cells = 0;
-    return rc;
-}
-
-/* ---- layer replacement ---- */
-
 /* SpatiaLite's per-row triggers (geometry constraint check, geometry_columns_time update) cost
  * more than the insert itself; the importer writes only geometries of the layer's type and CRS,
  * so they are dropped for the bulk load and re-created, unchanged, before the commit. */
@@ -191,19 +120,8 @@ static int restore_triggers(struct batch *b, const struct layer_def *l, struct e
 static int clear_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM \"%s\"",
-             l->id);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, l->id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (sqlite3_column_type(s, 0) == SQLITE_NULL) continue;
-        struct bbox box = {sqlite3_column_double(s, 0), sqlite3_column_double(s, 1),
-                           sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
-        batch_cells_add(b, &box);
-    }
-    sqlite3_finalize(s);
+    b->n_cells = 0;
+    if (batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, err)) return ERR_DB;
     /* bulk load without the R*Tree triggers; CreateSpatialIndex rebuilds it from the table */
     snprintf(sql, sizeof sql,
              "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";",
@@ -221,7 +139,7 @@ static int finish_layer(struct batch *b, const struct layer_def *l, struct err *
     int rc = store_exec(b->st, sql, err); /* re-creates SpatiaLite's triggers too */
     if (!rc) rc = restore_triggers(b, l, err);
     if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);
-    if (!rc) rc = write_changes(b, l, err);
+    if (!rc) rc = batch_write_changes(b, l, err);
     if (!rc && strcmp(l->id, "cadastral_parcels") == 0) {
         rc = batch_parcel_topology(b, l, err);
         b->ref_dirty = 1;
@@ -404,6 +322,7 @@ static int make_batch_id(struct batch *b, struct err *err)
 {
     uint64_t h = 1469598103934665603ULL;
     json_t *sums = json_object();
+    b->checksums = sums; /* owned by the batch from here, also on the error paths */
     for (int i = 0; i < b->m->n_specs; i++) {
         const struct src_spec *s = &b->m->specs[i];
         struct stat sb;
@@ -615,6 +534,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     geo_ctx_free(b.geo);
     json_decref(b.report), json_decref(b.layers), json_decref(b.sources), json_decref(b.checksums);
     free(b.cells);
+    free(b.old_hash);
     buf_fini(&b.triggers);
     manifest_fini(&m);
     return rc;

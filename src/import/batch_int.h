@@ -11,6 +11,11 @@
 #include "../store/store_int.h"
 #include "import_int.h"
 
+struct cellhash {
+    int64_t cell;
+    uint64_t h;
+};
+
 struct batch {
     const struct import_opts *o;
     const struct catalog *cat;
@@ -30,15 +35,26 @@ struct batch {
     int n_layers;
     int64_t *cells; /* changed 500 m cells of the current layer */
     size_t n_cells, cap_cells;
+    struct cellhash *old_hash; /* the layer before the batch: per cell, XOR of feature hashes */
+    size_t n_old_hash;
     int progress_fd;     /* -1: silent */
     struct buf triggers; /* SQL of the layer's SpatiaLite triggers during its load */
 };
 
+/* changes.c: what the batch changed, in 500 m cells of the storage CRS (spp_changes). */
+void batch_cells_add(struct batch *b, const struct bbox *box);
+void batch_cells_compact(struct batch *b);
+/* Per cell, the XOR of the hashes of the layer's features touching it (every column but
+ * import_batch, and the geometry); sorted by cell. Caller frees *out. */
+int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhash **out, size_t *n,
+                      struct err *err);
+/* Writes the changed cells of layer l: all cells of the new features when the layer was empty,
+ * else the cells whose content differs from b->old_hash. */
+int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err);
+
 /* batch.c */
 int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row,
                   const char *severity, const char *kind, const char *msg);
-void batch_cells_add(struct batch *b, const struct bbox *box);
-void batch_cells_compact(struct batch *b);
 int batch_refresh_area(struct batch *b, const struct layer_def *cur);
 int batch_refresh_ref(struct batch *b);
 

@@ -295,6 +295,77 @@ static void name_of(int srid, char *out, size_t n)
     snprintf(out, n, "EPSG:%d", srid);
 }
 
+/* The CRS whose reading lands in the expected area: the declaration, a pin, or a search. */
+static int by_area(struct crs_context *cx, const char *path, const struct crs_sample *s,
+                   int declared, int pinned, const char *note, int swap, int lonlat_only,
+                   int *chosen, char *why, size_t wn, struct err *err)
+{
+    char nm[32], dn[32];
+    double dist = 0;
+    name_of(declared, dn, sizeof dn);
+    if (declared && geo_crs_known(cx->geo, declared) && fit(cx, declared, swap, s, &dist) >= 0.9) {
+        *chosen = declared;
+        snprintf(why, wn, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
+                 pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
+        return 0;
+    }
+    if (pinned && geo_crs_known(cx->geo, pinned)) {
+        *chosen = pinned; /* the manifest's word is final; the distance goes into the report */
+        snprintf(why, wn,
+                 "pinned by the manifest; the data lands %.1f km from the expected area (%s)", dist,
+                 cx->area_from);
+        return 0;
+    }
+    if (search_zones(cx, s, swap, lonlat_only, chosen))
+        return err_set(
+            err, ERR_PARAM,
+            "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area (%s) "
+            "and no VN-2000 zone, UTM or WGS 84 reading fits",
+            path, declared ? "declared " : "no declared CRS", declared ? dn : "", dist,
+            cx->area_from);
+    name_of(*chosen, nm, sizeof nm);
+    if (declared)
+        snprintf(why, wn,
+                 "%s%sread as the declared %s the data lands %.1f km from the expected area (%s); "
+                 "the numbers fit %s (wrong central meridian or mislabelled zone)",
+                 note, note[0] ? "; " : "", dn, dist, cx->area_from, nm);
+    else
+        snprintf(why, wn, "no CRS declared; the coordinate ranges fit %s in the expected area (%s)",
+                 nm, cx->area_from);
+    return 0;
+}
+
+/* Confusable pairs (TM-3/UTM, VN-2000/WGS 84 lon/lat), told apart by overlay with the parcels. */
+static int by_overlay(struct crs_context *cx, const struct crs_sample *s, int chosen, int swap,
+                      char *why, size_t wn)
+{
+    int alts[4], n_alts = confusables(chosen, alts);
+    double base = n_alts ? overlay(cx, chosen, swap, s) : -1;
+    if (base < 0) return chosen;
+    int best = chosen;
+    double best_sc = base;
+    for (int i = 0; i < n_alts; i++) {
+        if (fit(cx, alts[i], swap, s, NULL) < 0.9) continue;
+        double sc = overlay(cx, alts[i], swap, s);
+        if (sc >= best_sc + 0.25 && sc >= 0.6) best = alts[i], best_sc = sc;
+    }
+    char a[32], b[32];
+    name_of(chosen, a, sizeof a);
+    name_of(best, b, sizeof b);
+    size_t n = strlen(why);
+    if (best != chosen)
+        snprintf(why + n, wn - n,
+                 "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
+                 "reinterpreted as %s",
+                 cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
+    else
+        snprintf(why + n, wn - n,
+                 "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
+                 "(TM-3/UTM, VN-2000/WGS 84) fits better",
+                 cx->ref_from, 100 * base);
+    return best;
+}
+
 int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
                const struct crs_sample *s, struct crs_decision *d, struct err *err)
 {
@@ -304,8 +375,8 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     int lonlat, en, ne;
     ranges(s, &lonlat, &en, &ne);
     d->swap_xy = ne && !en;
-    char note[256] = "", nm[32], why[512] = "";
-    int declared = 0;
+    char note[256] = "", why[1024] = "";
+    int declared = 0, chosen = 0;
     if (pinned) {
         declared = pinned;
         snprintf(note, sizeof note, "pinned by the manifest");
@@ -320,70 +391,13 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
         name_of(d->srid, d->detected, sizeof d->detected);
         return 0;
     }
-    int chosen = 0;
-    double dist = 0;
-    if (declared && geo_crs_known(cx->geo, declared) &&
-        fit(cx, declared, d->swap_xy, s, &dist) >= 0.9) {
-        chosen = declared;
-        snprintf(why, sizeof why, "%s%s%s fits the expected area (%s)", note, note[0] ? "; " : "",
-                 pinned ? "the pinned CRS" : "declared CRS", cx->area_from);
-    } else {
-        int found = 0;
-        if (search_zones(cx, s, d->swap_xy, lonlat && !en, &found)) {
-            name_of(declared, nm, sizeof nm);
-            return err_set(err, ERR_PARAM,
-                           "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area "
-                           "(%s) and no "
-                           "VN-2000 zone, UTM or WGS 84 reading fits",
-                           path, declared ? "declared " : "no declared CRS", declared ? nm : "",
-                           dist, cx->area_from);
-        }
-        chosen = found;
-        name_of(found, nm, sizeof nm);
-        if (declared) {
-            char dn[32];
-            name_of(declared, dn, sizeof dn);
-            snprintf(why, sizeof why,
-                     "%s%sread as the declared %s the data lands %.1f km from the expected area "
-                     "(%s); the "
-                     "numbers fit %s (wrong central meridian or mislabelled zone)",
-                     note, note[0] ? "; " : "", dn, dist, cx->area_from, nm);
-        } else {
-            snprintf(why, sizeof why,
-                     "no CRS declared; the coordinate ranges fit %s in the expected area (%s)", nm,
-                     cx->area_from);
-        }
-    }
+    int rc = by_area(cx, path, s, declared, pinned, note, d->swap_xy, lonlat && !en, &chosen, why,
+                     sizeof why, err);
+    if (rc) return rc;
     if (d->swap_xy)
         snprintf(why + strlen(why), sizeof why - strlen(why),
                  "; columns hold X = northing, Y = easting (survey order): swapped");
-    /* confusable pairs, told apart by overlay with the cadastral parcels */
-    int alts[4], n_alts = pinned ? 0 : confusables(chosen, alts);
-    double base = n_alts ? overlay(cx, chosen, d->swap_xy, s) : -1;
-    if (base >= 0) {
-        int best = chosen;
-        double best_sc = base;
-        for (int i = 0; i < n_alts; i++) {
-            if (fit(cx, alts[i], d->swap_xy, s, NULL) < 0.9) continue;
-            double sc = overlay(cx, alts[i], d->swap_xy, s);
-            if (sc >= best_sc + 0.25 && sc >= 0.6) best = alts[i], best_sc = sc;
-        }
-        char a[32], b[32];
-        name_of(chosen, a, sizeof a);
-        name_of(best, b, sizeof b);
-        if (best != chosen)
-            snprintf(
-                why + strlen(why), sizeof why - strlen(why),
-                "; but overlaid on %s only %.0f%% of the sample fits as %s against %.0f%% as %s: "
-                "reinterpreted as %s",
-                cx->ref_from, 100 * base, a, 100 * best_sc, b, b);
-        else
-            snprintf(why + strlen(why), sizeof why - strlen(why),
-                     "; overlaid on %s, %.0f%% of the sample fits and no confusable CRS "
-                     "(TM-3/UTM, VN-2000/WGS 84) fits better",
-                     cx->ref_from, 100 * base);
-        chosen = best;
-    }
+    if (!pinned) chosen = by_overlay(cx, s, chosen, d->swap_xy, why, sizeof why);
     d->srid = chosen;
     d->repaired = chosen != declared || d->swap_xy || (note[0] && !pinned);
     name_of(chosen, d->detected, sizeof d->detected);

@@ -200,6 +200,80 @@ static int transform(struct geomfix *gf, int swap, int src, int dst, char *why, 
     return 0;
 }
 
+/* Polygon layers: rings closed, closed lines made rings, degenerate rings dropped. */
+static int close_polygons(struct geomfix *gf, int from_lines, char *repaired, size_t rn, char *why,
+                          size_t wn)
+{
+    int need = from_lines, n_closed = 0, n_dropped = 0;
+    for (int i = 0; i < gf->g.n_parts && !need; i++)
+        need = !closed(&gf->g.parts[i]) || gf->g.parts[i].n < 4;
+    if (!need) return 0;
+    struct err e;
+    err_clear(&e);
+    buf_reset(&gf->tmp);
+    if (rebuild_polygons(&gf->g, from_lines, &gf->tmp, &n_closed, &n_dropped)) return -ERR_NOMEM;
+    if (geom_from_wkb(&gf->g, (const unsigned char *)gf->tmp.data, gf->tmp.len, &e))
+        return snprintf(why, wn, "unreadable geometry"), 1;
+    if (gf->g.n_parts == 0) return snprintf(why, wn, "degenerate geometry: no ring of 3 points"), 1;
+    snprintf(repaired, rn, "%s%s%s", from_lines ? "closed polyline made a polygon; " : "",
+             n_closed ? "unclosed ring closed; " : "",
+             n_dropped ? "degenerate ring dropped; " : "");
+    return 0;
+}
+
+/* GEOS validity; an invalid geometry (or several parts for a single-part layer) is made valid
+ * and written again. Fills the area or length. */
+static int validate(struct geomfix *gf, int want_base, int multi, struct buf *out, double *measure,
+                    struct bbox *box, char *repaired, size_t rn, char *why, size_t wn)
+{
+    GEOSGeometry *g =
+        GEOSWKBReader_read_r(gf->h, gf->rd, (const unsigned char *)out->data, out->len);
+    if (!g) return snprintf(why, wn, "geometry GEOS cannot read"), 1;
+    int multi_left = !multi && gf->g.type > 3;
+    if (GEOSisValid_r(gf->h, g) != 1 || multi_left) {
+        char *reason = GEOSisValidReason_r(gf->h, g);
+        GEOSGeometry *v = repair(gf, g, want_base == 3 ? 2 : 1, multi);
+        GEOSGeom_destroy_r(gf->h, g);
+        if (!v) {
+            snprintf(why, wn,
+                     "degenerate geometry (%s): nothing of its dimension is left after make-valid",
+                     reason ? reason : "invalid");
+            GEOSFree_r(gf->h, reason);
+            return 1;
+        }
+        size_t rl = strlen(repaired);
+        snprintf(repaired + rl, rn - rl, "made valid (%s)",
+                 multi_left ? "several parts, largest kept"
+                 : reason   ? reason
+                            : "invalid");
+        GEOSFree_r(gf->h, reason);
+        g = v;
+        size_t n = 0;
+        unsigned char *w = GEOSWKBWriter_write_r(gf->h, gf->wr, g, &n);
+        buf_reset(out);
+        int rc = w ? buf_append(out, w, n) : ERR_NOMEM;
+        GEOSFree_r(gf->h, w);
+        double x0, y0, x1, y1;
+        if (!rc && GEOSGeom_getXMin_r(gf->h, g, &x0) && GEOSGeom_getYMin_r(gf->h, g, &y0) &&
+            GEOSGeom_getXMax_r(gf->h, g, &x1) && GEOSGeom_getYMax_r(gf->h, g, &y1))
+            *box = (struct bbox){x0, y0, x1, y1};
+        if (rc) {
+            GEOSGeom_destroy_r(gf->h, g);
+            return -ERR_NOMEM;
+        }
+    }
+    if (want_base == 3)
+        GEOSArea_r(gf->h, g, measure);
+    else
+        GEOSLength_r(gf->h, g, measure);
+    GEOSGeom_destroy_r(gf->h, g);
+    if (*measure <= 0)
+        return snprintf(why, wn, "degenerate geometry: zero %s",
+                        want_base == 3 ? "area" : "length"),
+               1;
+    return 0;
+}
+
 int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int swap, int src,
                 int dst, enum geom_type want, struct buf *out, double *measure, struct bbox *box,
                 char *repaired, size_t rn, char *why, size_t wn)
@@ -213,32 +287,12 @@ int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int sw
     int want_base = want > 3 ? want - 3 : want, multi = want > 3;
     int base = gf->g.type > 3 ? gf->g.type - 3 : gf->g.type;
     if (gf->g.n_parts == 0) return snprintf(why, wn, "empty geometry"), 1;
-    if (want_base == 3 && base != 3 && base != 2)
-        return snprintf(why, wn, "a %s where the layer has polygons", geom_type_name(gf->g.type)),
-               1;
-    if (want_base != 3 && base != want_base)
+    if ((want_base == 3 && base != 3 && base != 2) || (want_base != 3 && base != want_base))
         return snprintf(why, wn, "a %s where the layer has %s", geom_type_name(gf->g.type),
                         geom_type_name(want)),
                1;
-    if (want_base == 3) {
-        int need = base == 2, n_closed = 0, n_dropped = 0;
-        for (int i = 0; i < gf->g.n_parts && !need; i++) {
-            const struct geom_part *p = &gf->g.parts[i];
-            need = !closed(p) || p->n < 4;
-        }
-        if (need) {
-            buf_reset(&gf->tmp);
-            if (rebuild_polygons(&gf->g, base == 2, &gf->tmp, &n_closed, &n_dropped))
-                return -ERR_NOMEM;
-            if (geom_from_wkb(&gf->g, (const unsigned char *)gf->tmp.data, gf->tmp.len, &e))
-                return snprintf(why, wn, "unreadable geometry"), 1;
-            if (gf->g.n_parts == 0)
-                return snprintf(why, wn, "degenerate geometry: no ring of 3 points"), 1;
-            snprintf(repaired, rn, "%s%s%s", base == 2 ? "closed polyline made a polygon; " : "",
-                     n_closed ? "unclosed ring closed; " : "",
-                     n_dropped ? "degenerate ring dropped; " : "");
-        }
-    }
+    int rc = want_base == 3 ? close_polygons(gf, base == 2, repaired, rn, why, wn) : 0;
+    if (rc) return rc;
     if (want_base == 2)
         for (int i = 0; i < gf->g.n_parts; i++)
             if (gf->g.parts[i].n < 2) return snprintf(why, wn, "degenerate line of one point"), 1;
@@ -255,51 +309,5 @@ int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int sw
     buf_reset(out);
     if (geom_to_wkb(&gf->g, out)) return -ERR_NOMEM;
     if (want_base == 1) return 0;
-    GEOSGeometry *g =
-        GEOSWKBReader_read_r(gf->h, gf->rd, (const unsigned char *)out->data, out->len);
-    if (!g) return snprintf(why, wn, "geometry GEOS cannot read"), 1;
-    int multi_left = !multi && gf->g.type > 3;
-    if (GEOSisValid_r(gf->h, g) != 1 || multi_left) {
-        char *reason = GEOSisValidReason_r(gf->h, g);
-        GEOSGeometry *v = repair(gf, g, want_base == 3 ? 2 : 1, multi);
-        if (!v) {
-            snprintf(why, wn,
-                     "degenerate geometry (%s): nothing of its dimension is left after make-valid",
-                     reason ? reason : "invalid");
-            GEOSFree_r(gf->h, reason);
-            GEOSGeom_destroy_r(gf->h, g);
-            return 1;
-        }
-        size_t rl = strlen(repaired);
-        snprintf(repaired + rl, rn - rl, "made valid (%s)",
-                 multi_left ? "several parts, largest kept"
-                 : reason   ? reason
-                            : "invalid");
-        GEOSFree_r(gf->h, reason);
-        GEOSGeom_destroy_r(gf->h, g);
-        g = v;
-        size_t n = 0;
-        unsigned char *w = GEOSWKBWriter_write_r(gf->h, gf->wr, g, &n);
-        buf_reset(out);
-        int rc = w ? buf_append(out, w, n) : ERR_NOMEM;
-        GEOSFree_r(gf->h, w);
-        if (rc) {
-            GEOSGeom_destroy_r(gf->h, g);
-            return -ERR_NOMEM;
-        }
-        double x0, y0, x1, y1;
-        if (GEOSGeom_getXMin_r(gf->h, g, &x0) && GEOSGeom_getYMin_r(gf->h, g, &y0) &&
-            GEOSGeom_getXMax_r(gf->h, g, &x1) && GEOSGeom_getYMax_r(gf->h, g, &y1))
-            *box = (struct bbox){x0, y0, x1, y1};
-    }
-    if (want_base == 3)
-        GEOSArea_r(gf->h, g, measure);
-    else
-        GEOSLength_r(gf->h, g, measure);
-    GEOSGeom_destroy_r(gf->h, g);
-    if (want_base == 3 && *measure <= 0)
-        return snprintf(why, wn, "degenerate geometry: zero area"), 1;
-    if (want_base == 2 && *measure <= 0)
-        return snprintf(why, wn, "degenerate geometry: zero length"), 1;
-    return 0;
+    return validate(gf, want_base, multi, out, measure, box, repaired, rn, why, wn);
 }

@@ -101,7 +101,7 @@ struct crs_decision {
     int swap_xy;        /* 1: the source x is the northing (survey X=N, Y=E) */
     char declared[128]; /* what the source says ("none", "EPSG:5897", WKT summary) */
     char detected[64];  /* "EPSG:5897" */
-    char reason[512];
+    char reason[1024];
     int repaired; /* 1 if the decision differs from the declaration */
 };
 /* Decides the CRS of a source. srs is an OGRSpatialReferenceH (may be NULL); pinned > 0 is the

@@ -72,8 +72,8 @@ static char *thumbnail(struct batch *b, const struct layer_def *l)
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"-2 -2 "
         "%.0f %.0f\">"
         "<path fill=\"%s\" stroke=\"#235\" stroke-width=\"%s\" stroke-linecap=\"round\" d=\"",
-        w * scale + 4, h * scale + 4, w * scale + 4, h * scale + 4, poly ? "#9cd" : "none",
-        pts ? "3" : "0.6");
+        w * scale + 4, h * scale + 4, w * scale + 4, h * scale + 4,
+        poly ? "rgba(80,150,200,0.25)" : "none", pts ? "3" : "0.6");
     struct geom g;
     geom_init(&g);
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -121,11 +121,76 @@ static void html_kv(struct buf *h, const char *k, const char *v)
     buf_puts(h, "</td></tr>\n");
 }
 
-static void html_json(struct buf *h, const char *k, json_t *v)
+/* {"A": "x", "B": "y"} as "A → x, B → y" */
+static void html_map(struct buf *h, const char *k, json_t *obj)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
-    html_kv(h, k, s);
-    free(s);
+    struct buf t;
+    buf_init(&t);
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        buf_printf(&t, "%s%s → %s", t.len ? ", " : "", key,
+                   json_string_value(v) ? json_string_value(v) : "?");
+    }
+    html_kv(h, k, t.len ? t.data : "none");
+    buf_fini(&t);
+}
+
+static void html_list(struct buf *h, const char *k, json_t *arr)
+{
+    struct buf t;
+    buf_init(&t);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) buf_printf(&t, "%s%s", t.len ? ", " : "", json_string_value(v));
+    html_kv(h, k, t.len ? t.data : "none");
+    buf_fini(&t);
+}
+
+static void html_encodings(struct buf *h, json_t *enc)
+{
+    struct buf t;
+    buf_init(&t);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(enc, "fields"), key, v)
+    {
+        if (!json_integer_value(json_object_get(v, "non_ascii"))) continue;
+        buf_printf(&t, "%s%s: %s (confidence %.2f, %lld values)", t.len ? "; " : "", key,
+                   json_string_value(json_object_get(v, "encoding")),
+                   json_number_value(json_object_get(v, "confidence")),
+                   (long long)json_integer_value(json_object_get(v, "non_ascii")));
+    }
+    html_kv(h, "encodings", t.len ? t.data : "all text is ASCII");
+    buf_fini(&t);
+}
+
+static void html_codes(struct buf *h, json_t *codes)
+{
+    struct buf t;
+    buf_init(&t);
+    const char *field, *k;
+    json_t *f, *v;
+    json_object_foreach(codes, field, f)
+    {
+        buf_printf(&t, "%s%s: %lld mapped (", t.len ? "; " : "", field,
+                   (long long)json_integer_value(json_object_get(f, "mapped")));
+        int n = 0;
+        json_object_foreach(json_object_get(f, "how"), k, v)
+        {
+            buf_printf(&t, "%s%s %lld", n++ ? ", " : "", k, (long long)json_integer_value(v));
+        }
+        buf_puts(&t, ")");
+        n = 0;
+        json_object_foreach(json_object_get(f, "unknown"), k, v)
+        {
+            buf_printf(&t, "%s%s ×%lld", n++ ? ", " : ", unknown: ", k,
+                       (long long)json_integer_value(v));
+        }
+    }
+    html_kv(h, "codes", t.len ? t.data : "no coded fields");
+    buf_fini(&t);
 }
 
 static void html_source(struct buf *h, json_t *src)
@@ -146,11 +211,11 @@ static void html_source(struct buf *h, json_t *src)
     html_kv(h, "CRS declared", json_string_value(json_object_get(crs, "declared")));
     html_kv(h, "CRS used", json_string_value(json_object_get(crs, "used")));
     html_kv(h, "why", json_string_value(json_object_get(crs, "reason")));
-    html_json(h, "encodings", json_object_get(json_object_get(src, "encoding"), "fields"));
-    html_json(h, "fields mapped", json_object_get(json_object_get(src, "fields"), "mapped"));
-    html_json(h, "fields not in the catalog",
+    html_encodings(h, json_object_get(src, "encoding"));
+    html_map(h, "fields mapped", json_object_get(json_object_get(src, "fields"), "mapped"));
+    html_list(h, "fields not in the catalog",
               json_object_get(json_object_get(src, "fields"), "unmapped"));
-    html_json(h, "codes", json_object_get(src, "codes"));
+    html_codes(h, json_object_get(src, "codes"));
     buf_puts(h, "</table>\n");
     json_t *lists[2] = {json_object_get(src, "rejects"), json_object_get(src, "repairs")};
     const char *titles[2] = {"Rejected", "Repaired"}, *keys[2] = {"reason", "repair"};
@@ -181,7 +246,8 @@ static char *html(struct batch *b)
     buf_puts(
         &h,
         "</title><style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:"
-        "collapse}th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
+        "collapse;table-layout:fixed;width:100%}th,td{overflow-wrap:anywhere;border:1px solid "
+        "#ccc;padding:2px 6px;text-align:left;vertical-align:top}"
         "th{background:#f4f4f4;width:12em}.layer{display:flex;gap:1.5em;border-top:2px solid #357;"
         "margin-top:1.5em}.thumb{flex:none;padding-top:1em}</style></head><body>\n<h1>Import ");
     buf_put_xml(&h, b->batch_id);
@@ -212,9 +278,21 @@ static char *html(struct batch *b)
                    (long long)json_integer_value(json_object_get(lr, "written")),
                    (long long)json_integer_value(json_object_get(lr, "rejected")),
                    (long long)json_integer_value(json_object_get(lr, "repaired")));
-        if (json_object_get(lr, "topology")) {
+        json_t *top = json_object_get(lr, "topology");
+        if (top) {
+            char t[160];
+            if (json_object_get(top, "skipped"))
+                snprintf(t, sizeof t, "not checked: %s",
+                         json_string_value(json_object_get(top, "skipped")));
+            else
+                snprintf(t, sizeof t,
+                         "%lld overlaps above %.0f m2, %lld gaps below %.0f m2 (see spp_findings)",
+                         (long long)json_integer_value(json_object_get(top, "overlaps")),
+                         json_number_value(json_object_get(top, "overlap_tolerance_m2")),
+                         (long long)json_integer_value(json_object_get(top, "gaps")),
+                         json_number_value(json_object_get(top, "gap_max_m2")));
             buf_puts(&h, "<table>");
-            html_json(&h, "parcel topology", json_object_get(lr, "topology"));
+            html_kv(&h, "parcel topology", t);
             buf_puts(&h, "</table>");
         }
         size_t k;

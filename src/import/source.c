@@ -201,7 +201,9 @@ static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err 
     OGRGeometryH *polys = NULL;
     int n_labels = 0, cap = 0, rc = 0, n_polys = 0, cap_polys = 0;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
+    /* DXF names a text's CAD layer "Layer"; DGN v7 has numbered levels instead */
     int f_text = field_idx(defn, "Text"), f_layer = field_idx(defn, "Layer");
+    if (f_layer < 0) f_layer = field_idx(defn, "Level");
     /* pass 1: every text entity, whatever the filter says */
     OGR_L_SetAttributeFilter(rs->lyr, NULL);
     OGR_L_ResetReading(rs->lyr);

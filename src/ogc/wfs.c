@@ -378,6 +378,23 @@ static int add_typenames(struct request *req, struct wfs_req *w, const char *lis
     return rc;
 }
 
+/* CQL_FILTER (the GeoServer/MapServer vendor parameter): CQL2 text, literals in the request
+ * CRS, the same filter for every type. */
+static int add_cql(struct request *req, struct wfs_req *w, const char *text, struct err *err)
+{
+    struct filter_limits lim;
+    filter_limits_of(req, &lim);
+    for (int i = 0; i < w->n_q; i++) {
+        struct filter *f = NULL;
+        struct err e2;
+        err_clear(&e2);
+        if (filter_parse_cql2_text(text, &lim, w->srid, &f, &e2))
+            return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "CQL_FILTER", "%s", e2.msg);
+        w->q[i].filter = filter_and(w->q[i].filter, f);
+    }
+    return 0;
+}
+
 static int kvp_selection(struct request *req, struct wfs_req *w, struct err *err)
 {
     const char *bbox = req_arg_ci(req, "BBOX"), *filter = req_arg_ci(req, "FILTER");
@@ -391,6 +408,11 @@ static int kvp_selection(struct request *req, struct wfs_req *w, struct err *err
         !strstr(lang, "filter"))
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "FILTER_LANGUAGE",
                          "filter language \"%s\" is not supported", lang);
+    const char *cql = req_arg_ci(req, "CQL_FILTER");
+    if (cql && (bbox || filter || rid))
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "CQL_FILTER",
+                         "CQL_FILTER cannot be combined with BBOX, FILTER or RESOURCEID");
+    if (cql) return add_cql(req, w, cql, err);
     if (bbox) return add_bbox(req, w, bbox, err);
     if (filter) return add_filters(req, w, filter, err);
     if (rid && !w->by_id) return add_resource_ids(req, w, rid, 0, err);
@@ -444,7 +466,11 @@ int wfs_parse_kvp(struct request *req, struct wfs_req *w, struct err *err)
 
 static int xis(xmlNodePtr e, const char *name)
 {
-    return e && e->type == XML_ELEMENT_NODE && strcmp((const char *)e->name, name) == 0;
+    if (!e || e->type != XML_ELEMENT_NODE) return 0;
+    /* an undeclared prefix ("fes:Filter" without xmlns:fes) stays in the name: compare the
+     * local part */
+    const char *n = (const char *)e->name, *colon = strchr(n, ':');
+    return strcmp(colon ? colon + 1 : n, name) == 0;
 }
 
 static char *xattr(xmlNodePtr e, const char *name)
@@ -675,9 +701,58 @@ static int caps_version(struct request *req, int *v2, struct err *err)
     return 0;
 }
 
+static int dispatch(struct request *req, struct response *res, struct err *err);
+
+/* POST with KVP in a form-encoded body: served like the same GET (the body's pairs replace the
+ * query string's for the duration of the call). */
+static int dispatch_form(struct request *req, struct response *res, struct err *err)
+{
+    char *copy = str_ndup(req->body, req->body_len);
+    struct kv pairs[128];
+    int n = 0, rc = copy ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+    char *save = NULL;
+    for (char *t = copy ? strtok_r(copy, "&", &save) : NULL; t && !rc;
+         t = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(t, '=');
+        if (eq) *eq++ = '\0';
+        if (n == (int)ARRAY_LEN(pairs) || str_url_decode(t) || (eq && str_url_decode(eq)))
+            rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "request",
+                           "malformed form-encoded request body");
+        else
+            pairs[n++] = (struct kv){t, eq ? eq : (char *)""};
+    }
+    struct kv *args = req->args;
+    int n_args = req->n_args;
+    const char *body = req->body;
+    if (!rc) {
+        req->args = pairs, req->n_args = n, req->body = NULL;
+        rc = dispatch(req, res, err);
+        req->args = args, req->n_args = n_args, req->body = body;
+    }
+    free(copy);
+    return rc;
+}
+
+/* 1 if the body (not necessarily NUL-terminated) starts with '<' after blanks */
+static int body_is_xml(const struct request *req)
+{
+    for (size_t i = 0; i < req->body_len; i++)
+        if (!strchr(" \t\r\n", req->body[i]) || !req->body[i]) return req->body[i] == '<';
+    return 0;
+}
+
 int wfs_dispatch(struct request *req, struct response *res, struct err *err)
 {
     req->err_form = FORM_OWS;
+    /* XML is sometimes sent with the form type (urllib, curl -d): look at the body too */
+    if (strcmp(req->method, "POST") == 0 && req->body && req->body_len && req->content_type &&
+        str_starts(req->content_type, "application/x-www-form-urlencoded") && !body_is_xml(req))
+        return dispatch_form(req, res, err);
+    return dispatch(req, res, err);
+}
+
+static int dispatch(struct request *req, struct response *res, struct err *err)
+{
     struct wfs_req w;
     memset(&w, 0, sizeof w);
     int rc;

@@ -151,9 +151,10 @@ static int parse_filter(struct request *req, struct items_req *ir, const char *v
     int rc;
     if (!lang || strcmp(lang, "cql2-text") == 0)
         rc = filter_parse_cql2_text(value, &lim, srid, &f, err);
-    else if (strcmp(lang, "cql2-json") == 0)
+    else if (strcmp(lang, "cql2-json") == 0) {
+        if (req->cfg->limits.max_json_depth > 0) lim.max_depth = req->cfg->limits.max_json_depth;
         rc = filter_parse_cql2_json(value, strlen(value), &lim, srid, &f, err);
-    else
+    } else
         return err_setl(err, ERR_PARAM, "filter-lang",
                         "filter-lang must be cql2-text or cql2-json");
     if (rc) return rc;
@@ -364,6 +365,13 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
     memset(&ir, 0, sizeof ir);
     ir.layer = l;
     rc = parse_items(req, &ir, err);
+    struct value idv = {.type = VAL_INT, .i = id};
+    if (!rc && ir.html) {
+        struct store_query cq = {.layer = l, .where = "fid = ?", .params = &idv, .n_params = 1};
+        int64_t n = 0;
+        rc = store_query_count(req->store, &cq, &n, err);
+        if (!rc && n == 0) rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%s\"", fid);
+    }
     if (!rc && ir.html) {
         char ids[64];
         snprintf(ids, sizeof ids, "%s.%ld", l->id, id);
@@ -376,7 +384,6 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         items_fini(&ir);
         return rc;
     }
-    struct value idv = {.type = VAL_INT, .i = id};
     struct store_query q = {.layer = l,
                             .where = "fid = ?",
                             .params = &idv,

@@ -587,6 +587,22 @@ static double bbox_gap(const struct bbox *a, const struct bbox *b)
     return hypot(dx, dy);
 }
 
+/* The row of s nearest to g (boxes rb parallel to s, ib = g's box), -1 if none; *bd its distance.
+ * Rows whose box is farther than the best distance so far are skipped. */
+static int nearest_in(struct qctx *q, const struct qset *s, const struct bbox *rb,
+                      const GEOSGeometry *g, const struct bbox *ib, double *bd)
+{
+    int best = -1;
+    double d;
+    *bd = INFINITY;
+    for (int j = 0; j < s->n; j++) {
+        const struct qrow *r = &s->rows[j];
+        if (bbox_gap(ib, &rb[j]) > *bd || !GEOSDistance_r(q->h, g, r->geom, &d)) continue;
+        if (d < *bd || (d == *bd && r->fid < s->rows[best].fid)) best = j, *bd = d;
+    }
+    return best;
+}
+
 /* Nearest main road of each fund: one window of Q_ROAD_BATCH_M around the page, then funds
  * whose road is farther than that look further one by one. */
 static int enrich_roads(struct search *se, int from, int to, struct err *err)
@@ -628,14 +644,8 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
             struct bbox ib;
             if (!q_geom(q, it->r)) continue;
             q_geom_bbox(q, it->r->geom, &ib);
-            int best = -1;
-            double bd = INFINITY, d;
-            for (int j = 0; j < se->roads.n; j++) {
-                const struct qrow *r = &se->roads.rows[j];
-                if (bbox_gap(&ib, &rb[j]) > bd || !GEOSDistance_r(q->h, it->r->geom, r->geom, &d))
-                    continue;
-                if (d < bd || (d == bd && r->fid < se->roads.rows[best].fid)) best = j, bd = d;
-            }
+            double bd;
+            int best = nearest_in(q, &se->roads, rb, it->r->geom, &ib, &bd);
             if (best >= 0 && bd <= Q_ROAD_BATCH_M) /* nothing outside the window is closer */
                 rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
                               q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
@@ -713,22 +723,21 @@ static int put_fund_props(struct search *se, struct buf *b, struct fund_item *it
     int ff = layer_field_index(l, k->function_field), fs = layer_field_index(l, "status");
     const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
     int first = 1;
-    int rc = buf_puts(b, "\"id\":") || buf_put_json_str(b, it->id) ||
-             buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
-             put_field(b, "address", s, r, "address") ||
-             put_field(b, "commune_code", s, r, "commune_code") ||
-             buf_puts(b, ",\"commune_name\":") ||
-             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
-             put_field(b, "function", s, r, k->function_field) ||
-             buf_puts(b, ",\"function_name\":") ||
-             q_put_code_name(b, ff >= 0 ? l->fields[ff].codelist : NULL, fn, NULL) ||
-             put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
-             q_put_code_name(b, fs >= 0 ? l->fields[fs].codelist : NULL, st, NULL) ||
-             put_field(b, "managing_agency", s, r, k->manager_field) ||
-             put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
-             buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
-             buf_puts(b, ",\"nearest_main_road\":");
+    int rc =
+        buf_puts(b, "\"id\":") || buf_put_json_str(b, it->id) ||
+        buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
+        put_field(b, "address", s, r, "address") ||
+        put_field(b, "commune_code", s, r, "commune_code") || buf_puts(b, ",\"commune_name\":") ||
+        (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
+        buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
+        put_field(b, "function", s, r, k->function_field) || buf_puts(b, ",\"function_name\":") ||
+        q_put_code_name(b, ff >= 0 ? l->fields[ff].codelist : NULL, fn, NULL) ||
+        put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
+        q_put_code_name(b, fs >= 0 ? l->fields[fs].codelist : NULL, st, NULL) ||
+        put_field(b, "managing_agency", s, r, k->manager_field) ||
+        put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
+        buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
+        buf_puts(b, ",\"nearest_main_road\":");
     if (!rc && it->road)
         rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, it->road) ||
              buf_puts(b, ",\"road_class\":") ||

@@ -15,23 +15,22 @@ struct thin {
     double alpha;     /* opacity x width factor */
 };
 
+/* x / 255 rounded, for x <= 255 * 255 + 255 (exact in that range). */
+#define DIV255(x) (((x) + 128 + (((x) + 128) >> 8)) >> 8)
+
 static void plot(const struct thin *t, int x, int y, double c)
 {
-    if (x < 0 || y < 0 || x >= t->width || y >= t->height || c <= 0) return;
-    double a = c * t->alpha;
-    if (a > 1) a = 1;
-    unsigned ai = (unsigned)(a * 255 + 0.5);
-    if (!ai) return;
+    if ((unsigned)x >= (unsigned)t->width || (unsigned)y >= (unsigned)t->height || c <= 0) return;
+    int ai = (int)(c * t->alpha * 255 + 0.5);
+    if (ai <= 0) return;
+    unsigned a = ai > 255 ? 255 : (unsigned)ai, inv = 255 - a;
     uint32_t *p = (uint32_t *)(t->data + (size_t)y * t->stride) + x;
     uint32_t d = *p;
-    unsigned inv = 255 - ai;
-    unsigned da = d >> 24, dr = (d >> 16) & 255, dg = (d >> 8) & 255, db = d & 255;
-    da = ai + (da * inv + 127) / 255;
-    dr = (t->r * ai + 127) / 255 + (dr * inv + 127) / 255;
-    dg = (t->g * ai + 127) / 255 + (dg * inv + 127) / 255;
-    db = (t->b * ai + 127) / 255 + (db * inv + 127) / 255;
-    *p =
-        da << 24 | (dr > 255 ? 255 : dr) << 16 | (dg > 255 ? 255 : dg) << 8 | (db > 255 ? 255 : db);
+    unsigned da = a + DIV255((d >> 24) * inv);
+    unsigned dr = DIV255(t->r * a + ((d >> 16) & 255) * inv);
+    unsigned dg = DIV255(t->g * a + ((d >> 8) & 255) * inv);
+    unsigned db = DIV255(t->b * a + (d & 255) * inv);
+    *p = da << 24 | dr << 16 | dg << 8 | db;
 }
 
 /* Liang-Barsky clip of a segment to [lo, hi] in both axes; 0 if nothing is left. */

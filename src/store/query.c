@@ -18,8 +18,8 @@ static int put_from_where(struct store *st, const struct store_query *q, struct 
                               " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
                               id);
         if (q->bbox_exact)
-            rc = rc || buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1",
-                                  st->srid);
+            rc = rc ||
+                 buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid);
     }
     if (q->where && *q->where) rc = rc || buf_printf(b, " AND (%s)", q->where);
     return rc;
@@ -28,11 +28,16 @@ static int put_from_where(struct store *st, const struct store_query *q, struct 
 static int bind_value(sqlite3_stmt *s, int i, const struct value *v)
 {
     switch (v->type) {
-    case VAL_INT: return sqlite3_bind_int64(s, i, v->i);
-    case VAL_REAL: return sqlite3_bind_double(s, i, v->d);
-    case VAL_TEXT: return sqlite3_bind_text(s, i, v->s, v->len >= 0 ? v->len : -1, SQLITE_STATIC);
-    case VAL_BLOB: return sqlite3_bind_blob(s, i, v->s, v->len, SQLITE_STATIC);
-    default: return sqlite3_bind_null(s, i);
+    case VAL_INT:
+        return sqlite3_bind_int64(s, i, v->i);
+    case VAL_REAL:
+        return sqlite3_bind_double(s, i, v->d);
+    case VAL_TEXT:
+        return sqlite3_bind_text(s, i, v->s, v->len >= 0 ? v->len : -1, SQLITE_STATIC);
+    case VAL_BLOB:
+        return sqlite3_bind_blob(s, i, v->s, v->len, SQLITE_STATIC);
+    default:
+        return sqlite3_bind_null(s, i);
     }
 }
 
@@ -52,7 +57,8 @@ static int bind_all(const struct store_query *q, sqlite3_stmt *s, int *pos, int 
                  sqlite3_bind_double(s, ++*pos, b->miny) ||
                  sqlite3_bind_double(s, ++*pos, b->maxx) || sqlite3_bind_double(s, ++*pos, b->maxy);
     }
-    for (int i = 0; i < q->n_params && !rc; i++) rc = bind_value(s, ++*pos, &q->params[i]);
+    for (int i = 0; i < q->n_params && !rc; i++)
+        rc = bind_value(s, ++*pos, &q->params[i]);
     return rc;
 }
 
@@ -97,7 +103,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
         rc = buf_puts(&b, ", ") || store_put_ident(&b, l->fields[q->fields[i]].name);
     }
     if (q->want_geom)
-        rc = rc || buf_printf(&b, ", AsBinary(%s)", q->geom_sql ? q->geom_sql : "geom");
+        rc = rc || buf_printf(&b, ", %s", q->geom_sql ? q->geom_sql : "geom"); /* blob.c */
     rc = rc || put_from_where(st, q, &b);
     rc = rc || buf_puts(&b, " ORDER BY ");
     for (int i = 0; i < q->n_order && !rc; i++) {
@@ -124,6 +130,8 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     struct value stackvals[64];
     struct value *vals = q->n_fields <= 64 ? stackvals : calloc((size_t)q->n_fields, sizeof *vals);
     if (!vals) return err_set(err, ERR_NOMEM, "out of memory");
+    struct buf wkb; /* the current row's geometry as WKB (blob.c) */
+    buf_init(&wkb);
     if (sink->begin && (rc = sink->begin(sink->ud, l, err))) goto done;
     struct feature f = {.layer = l, .values = vals, .fields = q->fields, .n_fields = q->n_fields};
     int step;
@@ -152,14 +160,21 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
                 v->s = sqlite3_column_blob(s, col);
                 v->len = sqlite3_column_bytes(s, col);
                 break;
-            default: v->type = VAL_NULL;
+            default:
+                v->type = VAL_NULL;
             }
         }
         if (q->want_geom) {
             int col = q->n_fields + 1;
-            f.wkb = sqlite3_column_blob(s, col);
-            f.wkb_len = (size_t)sqlite3_column_bytes(s, col);
-            if (!f.wkb) f.wkb_len = 0;
+            const unsigned char *blob = sqlite3_column_blob(s, col);
+            f.wkb = NULL;
+            f.wkb_len = 0;
+            if (blob) {
+                size_t n = (size_t)sqlite3_column_bytes(s, col);
+                if ((rc = store_blob_to_wkb(blob, n, &wkb, err))) goto done;
+                f.wkb = (const unsigned char *)wkb.data;
+                f.wkb_len = wkb.len;
+            }
         }
         if (sink->feature && (rc = sink->feature(sink->ud, &f, err))) goto done;
     }
@@ -170,6 +185,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     if (sink->end) rc = sink->end(sink->ud, err);
 done:
     sqlite3_reset(s);
+    buf_fini(&wkb);
     if (vals != stackvals) free(vals);
     return rc;
 }

@@ -31,6 +31,9 @@ struct store {
 /* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.
  * The statement belongs to the cache: do not finalize it. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql, struct err *err);
+/* Converts a SpatiaLite geometry BLOB into 2D little-endian ISO WKB in out (reset first).
+ * ERR_DB for a malformed or compressed blob. */
+int store_blob_to_wkb(const unsigned char *blob, size_t len, struct buf *out, struct err *err);
 /* err from the connection's last error ("context: message"). */
 int store_db_error(struct store *st, struct err *err, const char *context);
 /* Appends a quoted SQL identifier (names come from the catalog, checked at load). */

@@ -129,13 +129,25 @@ struct table {
     size_t n_slots; /* power of two */
 };
 
+/* Word-at-a-time mixing hash (values are short: keys, codes, numbers). */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ (w * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
+    }
+    uint64_t t = 0;
+    for (int k = 0; i < n; i++, k += 8) t |= (uint64_t)s[i] << k;
+    h ^= t;
+    h ^= h >> 30; /* splitmix64 finaliser: every input bit reaches the low bits */
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
 }
 
 static void table_fini(struct table *t)

@@ -11,7 +11,7 @@
 #
 # Environment: ONLY (rows, default all: wms wfs ogcapi mvt png static land landfund import),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
-# OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
+# COLD_MAX (60: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -29,6 +29,7 @@ export THREADS="${THREADS:-2}" CONNS="${CONNS:-16}" QUIET_WAIT="${QUIET_WAIT:-15
 set -euo pipefail
 SPP_BIN="$(realpath "${SPP_BIN:-$REPO/build/release/spp}")"
 SPP_THREADS="${SPP_THREADS:-$MS_WORKERS}"
+COLD_MAX="${COLD_MAX:-60}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
 export SPP_HOME="$REPO"   # the catalog (layers/) and styles/ of this checkout
 ALL="wms wfs ogcapi mvt png static land landfund import"
 ONLY="${ONLY:-$ALL}"
@@ -196,20 +197,27 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
     busy+=("$(wait_quiet)")
     out="$RESULTS/raw/$name.run$k.json"
     $PY "$HERE/coldtiles.py" "$SPP_URL" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
-      --conc "$conc" --save "$OUT/static/spp/$name" > "$out" 2> "$out.err" ||
-      { skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"; return 1; }
+      --conc "$conc" --save "$OUT/static/spp/$name" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
+      skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"
+    jq -e .requests "$out" > /dev/null 2>&1 || { skip "$name" "coldtiles.py failed: $(tail -1 "$out.err")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
     p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")")
     log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
   done
   local IFS=, n
-  n="coldtiles.py --conc $conc, 200 tiles once per run after a restart on the freshly imported store (empty tile cache); avg body $(jq .avg_bytes "$out") B; statuses $(jq -c .status "$out"); cpu busy% before runs: ${busy[*]}"
+  n="coldtiles.py --conc $conc, 200 tiles once per run after a restart on the freshly imported store (empty tile cache), at most ${COLD_MAX}s per pass: tiles done per run $(jq -s -r 'map("\(.requests)/\(.planned)") | join(",")' "$RESULTS"/raw/"$name".run*.json); avg body $(jq .avg_bytes "$out") B; statuses $(jq -c .status "$out"); cpu busy% before runs: ${busy[*]}"
   record "$name.tiles_per_s" "$(printf '%s\n' "${tps[@]}" | median)" "tiles/s" "${tps[*]}" "$n" "$lb"
   record "$name.ms_per_tile_mean" "$(printf '%s\n' "${mean[@]}" | median)" "ms" "${mean[*]}" "$n" "$lb"
   record "$name.p50" "$(printf '%s\n' "${p50[@]}" | median)" "ms" "${p50[*]}" "$n" "$lb"
   record "$name.p99" "$(printf '%s\n' "${p99[@]}" | median)" "ms" "${p99[*]}" "$n" "$lb"
 }
 measured() { grep -q "^$1\." "$RESULTS/results.tsv" 2>/dev/null; }
+# fill_cache COLD_NAME TEMPLATE CTYPE: every tile of the list in spp's cache (and its bytes saved
+# for nginx), also those a time-capped cold pass did not reach; cached tiles answer at once
+fill_cache() {
+  $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$2" "$3" --conc 2 --save "$OUT/static/spp/$1" \
+    > "$RESULTS/raw/$1.fill.json" 2>&1 || log "fill_cache $1: $(head -c 300 "$RESULTS/raw/$1.fill.json")"
+}
 # nginx_same_tiles NAME COLD_NAME EXT CTYPE: nginx serves the bytes spp answered in the cold pass as
 # static files, over the same list: the "static file of the same size" of the cached-tile rows
 nginx_same_tiles() {
@@ -289,6 +297,7 @@ row_mvt() {
   probe mvt_cold_c1.spp "$p" "$MVT_CT" || return 0
   cold_pass mvt_cold_c1.spp "$SPP_MVT" "$MVT_CT" 1 || return 0
   cold_pass mvt_cold_c2.spp "$SPP_MVT" "$MVT_CT" 2 || return 0
+  fill_cache mvt_cold_c2.spp "$SPP_MVT" "$MVT_CT"
   nginx_same_tiles mvt_cached.nginx mvt_cold_c2.spp mvt application/octet-stream  # the same bytes as static files
   wrk_row mvt_cached.spp "$TILES" "$SPP_MVT" "$MVT_CT" "$SPP_URL"
 }
@@ -298,6 +307,7 @@ row_png() {
   probe png_cold.spp "$p" image/png || return 0
   note png "first tile (cold): spp $(file -b "$RESULTS/samples/png_cold.spp.probe" | cut -d, -f2-3), $(stat -c %s "$RESULTS/samples/png_cold.spp.probe") B"
   cold_pass png_cold.spp "$SPP_PNG" image/png "$CONNS" || return 0
+  fill_cache png_cold.spp "$SPP_PNG" image/png
   nginx_same_tiles png_cached.nginx png_cold.spp png image/png
   wrk_row png_cached.spp "$TILES" "$SPP_PNG" image/png "$SPP_URL"
 }
@@ -306,7 +316,7 @@ row_static() {
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe static_20k.spp "$p" image/png || return 0
   # a cached PNG tile of about the size of the static file: fill the cache, take the nearest
-  local out="$RESULTS/raw/png_cold.spp.run$RUNS.json"
+  local out="$RESULTS/raw/png_cold.spp.fill.json"   # all 200 tiles, when the png row ran
   p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
   if [ -z "$p" ]; then   # no complete cold PNG pass in this run: fill the cache now
     out="$RESULTS/raw/static_pick.json"
@@ -332,13 +342,16 @@ row_landfund() {
 row_import() {
   measured ingest_ogr2ogr_shp_to_spatialite || "$SB/measure/ingest.sh"
   has_cmd import || { skip spp_import_parcels "not available: spp has no import command"; return 0; }
-  local dst="$OUT/ingest/spp_parcels.sqlite" n busy lb med fps times
+  # the very file ogr2ogr just copied (ingest.sh's $OUT/src/parcels.shp, in the page cache now)
+  local dst="$OUT/ingest/spp_parcels.sqlite" man="$OUT/src/spp_parcels_manifest.json" n busy lb med fps times
   mkdir -p "$OUT/ingest"
-  n=$(ogrinfo -ro -so "$SRC/parcels.shp" parcels | grep -oP 'Feature Count: \K[0-9]+')
+  [ -f "$OUT/src/parcels.shp" ] || { skip spp_import_parcels "failed: no $OUT/src/parcels.shp from ingest.sh"; return 0; }
+  cp "$SRC/parcels_manifest.json" "$man"
+  n=$(ogrinfo -ro -so "$OUT/src/parcels.shp" parcels | grep -oP 'Feature Count: \K[0-9]+')
   busy=$(wait_quiet); lb=$(loadavg)
-  if ! hyperfine --runs "$RUNS" --warmup 1 --prepare "rm -f $dst $dst-wal $dst-shm" \
+  if ! hyperfine --runs "$RUNS" --prepare "rm -f $dst $dst-wal $dst-shm $dst.tiles" \
       --export-json "$RESULTS/raw/spp_import.json" \
-      "$SPP_BIN import --db $dst --manifest $SRC/parcels_manifest.json" > "$RESULTS/raw/spp_import.txt" 2>&1; then
+      "$SPP_BIN import --db $dst --manifest $man" > "$RESULTS/raw/spp_import.txt" 2>&1; then
     skip spp_import_parcels "failed: $(tail -3 "$RESULTS/raw/spp_import.txt" | tr '\n' ' ')"; return 0
   fi
   med=$(jq -r '.results[0].median' "$RESULTS/raw/spp_import.json")
@@ -346,7 +359,7 @@ row_import() {
   fps=$(echo "$n / $med" | bc -l | xargs printf '%.0f')
   record spp_import_parcels.features_per_s "$fps" features/s \
     "$(tr ',' '\n' <<<"$times" | while read -r t; do echo "$n / $t" | bc -l | xargs printf '%.0f\n'; done | paste -sd,)" \
-    "$n parcels from $SRC/parcels.shp (same export as ingest.sh); median wall ${med}s; spp import --manifest parcels_manifest.json (renames, ward -> commune code, TT27 -> TT08 codes, make valid, reproject 9210 -> 5897, R*Tree); hyperfine runs=$RUNS; cpu busy% before: $busy" "$lb"
+    "$n parcels from $OUT/src/parcels.shp (the file ingest.sh copies with ogr2ogr, warm in the page cache); median wall ${med}s; spp import --manifest spp_parcels_manifest.json (renames, ward -> commune code, TT27 -> TT08 codes, encoding detection, make valid, reproject 9210 -> 5897, R*Tree, lineage, report); hyperfine runs=$RUNS, no warm-up run (ogr2ogr's runs warmed the file); cpu busy% before: $busy" "$lb"
 }
 
 for r in $ALL; do

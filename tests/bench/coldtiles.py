@@ -7,9 +7,11 @@ the tile whose body is closest to --near-bytes (to pick a cached tile for the st
 Run it right after the tile cache was emptied: every request is then a cache miss.
 
 usage: coldtiles.py BASE_URL LIST TEMPLATE CONTENT_TYPE [--conc N] [--near-bytes B] [--save DIR]
+                    [--max-seconds S]
 LIST/TEMPLATE as ../shared/bench/wrk/urls.lua: rows "z x y minx miny maxx maxy", {1} {2} {3}, {bbox}.
 --save DIR writes each body to DIR/z/x/y.EXT (EXT from the template), so nginx can serve the very
-same bytes as static files for the cached-tile comparison.
+same bytes as static files for the cached-tile comparison. --max-seconds stops sending new
+requests after S seconds (the figures are then over the requests done; "done" < "planned").
 """
 import argparse
 import http.client
@@ -50,6 +52,7 @@ def main():
     ap.add_argument("--conc", type=int, default=1)
     ap.add_argument("--near-bytes", type=int, default=20482)
     ap.add_argument("--save")
+    ap.add_argument("--max-seconds", type=float, default=0)
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.base)
     ps, rows = paths(a.list, a.template)
@@ -63,6 +66,8 @@ def main():
     def worker(k):
         c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
         for i in range(k, len(ps), a.conc):
+            if a.max_seconds and time.perf_counter() - start > a.max_seconds:
+                break
             t0 = time.perf_counter()
             try:
                 c.request("GET", ps[i])
@@ -92,21 +97,22 @@ def main():
                     bad.append("%s -> %d %s" % (ps[i], r.status, body[:120]))
         c.close()
 
-    t0 = time.perf_counter()
+    start = t0 = time.perf_counter()
     th = [threading.Thread(target=worker, args=(k,)) for k in range(a.conc)]
     for t in th:
         t.start()
     for t in th:
         t.join()
     wall = time.perf_counter() - t0
-    s = sorted(lat)
+    done = [i for i in range(len(ps)) if lat[i] is not None]
+    s = sorted(lat[i] for i in done)
     n = len(s)
-    near = min(range(n), key=lambda i: abs(size[i] - a.near_bytes))
+    near = min(done, key=lambda i: abs(size[i] - a.near_bytes))
     print(json.dumps({
-        "requests": n, "conc": a.conc, "wall_s": round(wall, 3), "tiles_per_s": round(n / wall, 2),
+        "requests": n, "planned": len(ps), "conc": a.conc, "wall_s": round(wall, 3), "tiles_per_s": round(n / wall, 2),
         "mean_ms": round(sum(s) / n, 3), "p50_ms": round(s[int(n * 0.5)], 3),
         "p99_ms": round(s[min(n - 1, int(n * 0.99))], 3), "max_ms": round(s[-1], 3),
-        "avg_bytes": round(sum(size) / n), "status": status, "bad": len(bad), "bad_samples": bad[:3],
+        "avg_bytes": round(sum(size[i] for i in done) / n), "status": status, "bad": len(bad), "bad_samples": bad[:3],
         "near_path": ps[near], "near_bytes": size[near]}))
     return 1 if bad else 0
 

@@ -93,12 +93,26 @@ static int parse_args(char *q, struct kv *args, int max)
     return n;
 }
 
+/* Keeps only letters and digits: the secrets are alphanumeric, and an error message may echo the
+ * request with some bytes escaped, replaced or dropped (control characters, bad UTF-8). */
+static void squash(const char *in, struct buf *out)
+{
+    for (const char *p = in; *p; p++)
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+            buf_putc(out, *p);
+    buf_putc(out, ' ');
+}
+
+/* 1 if the request itself carried the secret (then an echo of it is no leak). */
 static int carried(const char *input, const struct kv *args, int n, const char *secret)
 {
-    if (strstr(input, secret)) return 1;
-    for (int i = 0; i < n; i++)
-        if (strstr(args[i].key, secret) || strstr(args[i].value, secret)) return 1;
-    return 0;
+    struct buf b;
+    buf_init(&b);
+    squash(input, &b);
+    for (int i = 0; i < n; i++) squash(args[i].key, &b), squash(args[i].value, &b);
+    int yes = b.data && strstr(b.data, secret) != NULL;
+    buf_fini(&b);
+    return yes;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

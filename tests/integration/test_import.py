@@ -228,10 +228,18 @@ def test_deterministic_reimport(demo, tmp_path):
     db = str(tmp_path / "again.sqlite")
     run_spp("import", "--db", db, "--manifest", os.path.join(demo["src"], "manifest.json"))
     assert content_hash(db) == content_hash(demo["db"])
-    # and re-importing into the same store changes nothing but the bookkeeping
+    # and re-importing into the same store changes nothing but the bookkeeping: no changed cells
     before = content_hash(db, layer_ids())
+    con = sqlite3.connect(db)
+    last = con.execute("SELECT max(id) FROM spp_changes").fetchone()[0]
+    con.close()
     run_spp("import", "--db", db, "--manifest", os.path.join(demo["src"], "manifest.json"))
     assert content_hash(db, layer_ids()) == before
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM spp_changes WHERE id > ?", (last,)).fetchone()[0] == 0
+    # one layer from another source: changes only there, covering its features
+    run_spp("import", "--db", db, "--layer", "roads", os.path.join(demo["src"], "giao_thong", "tim_duong.shp"))
+    assert {r[0] for r in con.execute("SELECT layer FROM spp_changes WHERE id > ?", (last,))} == {"roads"}
 
 
 def copy_store(demo, tmp_path):
@@ -350,3 +358,40 @@ def test_kill_9_leaves_store_unchanged(demo, tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
     assert content_hash(db) == before
+
+
+def test_filegdb_and_dgn(tmp_path):
+    """FileGDB through OpenFileGDB; a DGN v7 drawing: a closed line and a text element on level 0."""
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(5897)
+    gdb = str(tmp_path / "duong.gdb")
+    ds = ogr.GetDriverByName("OpenFileGDB").CreateDataSource(gdb)
+    lyr = ds.CreateLayer("duong", srs, ogr.wkbMultiLineString)
+    lyr.CreateField(ogr.FieldDefn("TENDUONG", ogr.OFTString))
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetField("TENDUONG", "Đường 3 Tháng 2")
+    f.SetGeometry(ogr.CreateGeometryFromWkt("MULTILINESTRING((585000 1109000,585300 1109400))"))
+    lyr.CreateFeature(f)
+    ds = None
+    dgn = str(tmp_path / "to_007.dgn")
+    ds = ogr.GetDriverByName("DGN").CreateDataSource(dgn)
+    lyr = ds.CreateLayer("elements")
+    for wkt, style in (("LINESTRING(585000 1109000,585100 1109000,585100 1109100,585000 1109100,585000 1109000)",
+                        None), ("POINT(585050 1109050)", 'LABEL(t:"12",s:2g)')):
+        f = ogr.Feature(lyr.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        if style:
+            f.SetStyleString(style)
+        lyr.CreateFeature(f)
+    ds = None
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"sources": [
+        {"path": "duong.gdb", "layer": "roads"},
+        {"path": "to_007.dgn", "layer": "cadastral_parcels", "crs": "EPSG:5897", "rename": {"0": "parcel_no"},
+         "defaults": {"commune_code": "31135", "sheet_no": 7}}]}))
+    db = str(tmp_path / "s.sqlite")
+    run_spp("import", "--db", db, "--manifest", str(m))
+    con = spatialite(db)
+    assert con.execute("SELECT name, round(length_m, 3) FROM roads").fetchall() == [("Đường 3 Tháng 2", 500.0)]
+    assert con.execute("SELECT parcel_key, parcel_no, area_m2 FROM cadastral_parcels").fetchall() == \
+        [("311350070012", 12, 10000.0)]

@@ -252,3 +252,5 @@ def test_sql_in_literals_and_html(features_server, features_store):
     assert "owner" not in text
     s, h, body = features_server.get("/collections/roads/items/3?f=html")
     assert s == 200 and "R002" in body.decode()
+    s, _, _ = features_server.get("/collections/roads/items/999?f=html")
+    assert s == 404

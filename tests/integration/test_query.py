@@ -527,7 +527,7 @@ def test_land_funds_one_by_one_equals_page(api, city):
 # lines on both sides of each road, zoning blocks between them, funds made of parcels).
 
 @pytest.fixture(scope="module")
-def demo(request, workdir):
+def demo_city(request, workdir):
     try:
         path = request.getfixturevalue("demo_store")
     except pytest.FixtureLookupError:
@@ -552,8 +552,8 @@ def union_area(geom, others):
     return u.GetArea() if u is not None else 0.0
 
 
-def test_demo_land_at_returns_the_parcel_and_zoning_block(demo):
-    path, api = demo
+def test_demo_land_at_returns_the_parcel_and_zoning_block(demo_city):
+    path, api = demo_city
     blocks = features(path, "zoning_blocks")
     parcels = features(path, "cadastral_parcels")
     assert len(parcels) > 500 and blocks
@@ -569,8 +569,8 @@ def test_demo_land_at_returns_the_parcel_and_zoning_block(demo):
     assert n_block > 10
 
 
-def test_demo_planning_overlaps(demo):
-    path, api = demo
+def test_demo_planning_overlaps(demo_city):
+    path, api = demo_city
     blocks = [g for _, g in features(path, "zoning_blocks")]
     luc = [g for _, g in features(path, "land_use_current")]
     full = 0
@@ -588,8 +588,8 @@ def test_demo_planning_overlaps(demo):
     assert full > 5
 
 
-def test_demo_road_reserve(demo):
-    path, api = demo
+def test_demo_road_reserve(demo_city):
+    path, api = demo_city
     reds = [g for a, g in features(path, "red_lines") if a["kind"] == "cgdd"]
     near = [a for a, g in features(path, "cadastral_parcels") if any(g.Distance(r) < 1 for r in reds)]
     assert len(near) > 10
@@ -602,8 +602,8 @@ def test_demo_road_reserve(demo):
     assert cut > 3  # the demo's red lines cut into parcels
 
 
-def test_demo_land_funds_match_ogr(demo):
-    path, api = demo
+def test_demo_land_funds_match_ogr(demo_city):
+    path, api = demo_city
     rows = fund_rows(path)
     d = search(api, commune="tan an", sort="-area", limit=100)
     want = expected([r for r in rows if r["commune"] == "31135"], "-area", lambda r: r["area"])

@@ -102,6 +102,15 @@ def test_owslib_capabilities(features_server, features_store, catalog, version):
         assert abs(got[1] - want[2]) < 2e-7 and abs(got[3] - want[3]) < 2e-7
     ops = [o.name for o in wfs.operations]
     assert "GetFeature" in ops and "DescribeFeatureType" in ops
+    # OWSLib's own GetFeature: JSON with a count, and a BBOX in the layer CRS
+    r = wfs.getfeature(typename=["spp:roads"], maxfeatures=5, outputFormat="application/json")
+    fc = json.loads(r.read())
+    assert len(fc["features"]) == 5 and fc["features"][0]["properties"]["name"] == "Đường 30 Tháng 4"
+    box = (586110, 1109045, 586290, 1109135)
+    r = wfs.getfeature(typename=["spp:cadastral_parcels"], bbox=box + ("urn:ogc:def:crs:EPSG::5897",))
+    body = r.read()
+    want = fx.expected_ids(features_store, "ST_Intersects(geom, BuildMbr(%s, %s, %s, %s, 5897))" % box)
+    assert body.count(b"<spp:cadastral_parcels ") == len(want)
 
 
 def test_capabilities_filter_and_roles(features_server):
@@ -238,6 +247,16 @@ def test_fes_operators(features_server, features_store, case):
     assert ids_of(fc) == want and want
 
 
+def test_cql_filter_vendor_parameter(features_server, features_store):
+    case = next(c for c in fx.CASES if c["name"] == "logic")
+    fc = geojson(features_server, VERSION="2.0.0", REQUEST="GetFeature",
+                 TYPENAMES="cadastral_parcels", CQL_FILTER=case["text"], COUNT=1000)
+    assert ids_of(fc) == fx.expected_ids(features_store, case["sql"])
+    st, code, loc, _ = exception(features_server, q(VERSION="2.0.0", REQUEST="GetFeature",
+                                                    TYPENAMES="roads", CQL_FILTER="name ="))
+    assert (st, code, loc) == (400, "InvalidParameterValue", "CQL_FILTER")
+
+
 def test_resource_id_and_stored_query(features_server):
     fc = geojson(features_server, VERSION="2.0.0", REQUEST="GetFeature",
                  RESOURCEID="cadastral_parcels.7,roads.3,cadastral_parcels.250")
@@ -277,6 +296,15 @@ def test_post_xml_getfeature(features_server, features_store):
     assert nos == sorted(fx.expected_ids(features_store, case["sql"]), reverse=True)
     assert set(fc["features"][0]["properties"]) == {"parcel_no"}
     assert fc["features"][0]["geometry"] is None
+
+
+def test_post_form_encoded_kvp(features_server):
+    data = urllib.parse.urlencode({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                                   "TYPENAMES": "roads", "COUNT": "7",
+                                   "OUTPUTFORMAT": "application/json"}).encode()
+    s, _, body = features_server.get("/wfs", method="POST", data=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert s == 200 and json.loads(body)["numberReturned"] == 7
 
 
 def test_get_property_value(features_server, features_store):

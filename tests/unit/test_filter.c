@@ -461,6 +461,14 @@ static void test_filter_11(void)
                     "<ogc:PropertyName>address</ogc:PropertyName><ogc:Literal>*số 4, NINH*"
                     "</ogc:Literal></ogc:PropertyIsLike></ogc:Filter>";
     CHECK(select_mask(FES, g, 5897, ROLE_PUBLIC) == 1u << 4);
+    /* no namespaces at all, and prefixes nobody declared (seen from hand-written clients) */
+    const char *bare = "<Filter><PropertyIsEqualTo><PropertyName>sheet_no</PropertyName>"
+                       "<Literal>2</Literal></PropertyIsEqualTo></Filter>";
+    const char *undeclared = "<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>sheet_no"
+                             "</ogc:PropertyName><ogc:Literal>2</ogc:Literal>"
+                             "</ogc:PropertyIsEqualTo></ogc:Filter>";
+    CHECK(select_mask(FES, bare, 5897, ROLE_PUBLIC) == expect(p_eq));
+    CHECK(select_mask(FES, undeclared, 5897, ROLE_PUBLIC) == expect(p_eq));
 }
 
 /* geometry literals in WGS 84: CRS84 (lon lat), EPSG:4326 URN (lat lon), EPSG:4326 (lon lat) */
@@ -533,6 +541,10 @@ static void test_roles_and_errors(void)
     CHECK(error_of(CQL_TEXT, "commune_code = '31117'); DROP TABLE cadastral_parcels; --'",
                    ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(select_mask(CQL_TEXT, "sheet_no >= 1", 5897, ROLE_PUBLIC) == 0x1ffffe);
+    /* empty strings (a fuzz finding: they used to be left unterminated) */
+    CHECK(select_mask(CQL_TEXT, "address = ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(select_mask(CQL_TEXT, "address LIKE ''", 5897, ROLE_PUBLIC) == 0);
+    CHECK(error_of(CQL_TEXT, "area_m2 > ''", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     /* type errors and syntax errors */
     CHECK(error_of(CQL_TEXT, "sheet_no = 'abc'", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(error_of(CQL_TEXT, "sheet_no = ", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);

@@ -12,6 +12,7 @@
 #include "../check.h"
 #include "config/config.h"
 #include "render/render.h"
+#include "render/render_int.h"
 
 static struct catalog cat;
 static struct style_limits lim = {1 << 20, 40, 1000, 1000};
@@ -273,6 +274,80 @@ static void test_encode(void)
     free(img.data);
 }
 
+/* Non-transparent pixels of a surface. */
+static int inked(cairo_surface_t *s)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int n = 0, w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            n += ((const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(s)))[x] >> 24 !=
+                 0;
+    return n;
+}
+
+/* Draws the labels queued by fn on a fresh 200 x 60 surface; returns the inked pixels. */
+static int draw_labels(const struct symbolizer *sym, int which)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 60);
+    cairo_t *cr = cairo_create(s);
+    struct label_set *ls = label_set_new(200, 60, 0);
+    const double line[] = {10, 50, 190, 10};
+    switch (which) {
+    case 0:
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 0, 1);
+        break;
+    case 1:
+        label_add_point(ls, sym, 1, "Cần Thơ", 3, 30, 0, 1);
+        break; /* would be cut */
+    case 2:    /* overlapping */
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 0, 1);
+        label_add_point(ls, sym, 1, "Cần Thơ", 104, 32, 0, 1);
+        break;
+    case 3:
+        label_add_point(ls, sym, 1, "Cần Thơ", 100, 30, 10, 1);
+        break; /* wider than room */
+    case 4:
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1);
+        break;
+    case 5:
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1); /* the same twice */
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1);
+        break;
+    }
+    label_draw(ls, cr);
+    int n = inked(s);
+    label_set_free(ls);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return n;
+}
+
+/* Labels: drawn inside, never cut by the edge, never on top of each other, not wider than the
+ * polygon room, along lines. */
+static void test_labels(void)
+{
+    struct symbolizer sym = {.kind = SYM_TEXT,
+                             .font_family = "DejaVu Sans",
+                             .font_size = 12,
+                             .halo_radius = 1.5,
+                             .halo_color = 0xFFFFFF,
+                             .halo_opacity = 1,
+                             .anchor_x = 0.5,
+                             .anchor_y = 0.5,
+                             .fill = {.has = 1, .color = 0x222222, .opacity = 1}};
+    int one = draw_labels(&sym, 0);
+    CHECK(one > 100);
+    CHECK(draw_labels(&sym, 1) == 0);
+    CHECK(draw_labels(&sym, 2) == one);
+    CHECK(draw_labels(&sym, 3) == 0);
+    sym.line_placement = 1;
+    int along = draw_labels(&sym, 4);
+    CHECK(along > 100);
+    CHECK(draw_labels(&sym, 5) == along);
+}
+
 int main(void)
 {
     struct err err;
@@ -286,6 +361,7 @@ int main(void)
     test_symbolizers();
     test_rejections();
     test_encode();
+    test_labels();
     catalog_fini(&cat);
     CHECK_DONE();
 }

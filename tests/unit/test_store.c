@@ -8,6 +8,7 @@
 #include "../check.h"
 #include "config/config.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 struct collect {
     int n;
@@ -26,6 +27,54 @@ static int on_feature(void *ud, const struct feature *f, struct err *err)
     }
     c->n++;
     return 0;
+}
+
+/* blob.c against SpatiaLite's own AsBinary for every geometry class, 2D and with Z/M. */
+static void test_blob_to_wkb(struct store *st)
+{
+    static const char *const wkts[] = {
+        "POINT(586000.5 1109000.25)",
+        "LINESTRING(586000 1109000, 586010 1109010, 586020 1109000)",
+        "POLYGON((0 0, 10 0, 10 10, 0 10, 0 0), (2 2, 3 2, 3 3, 2 2))",
+        "MULTIPOINT(1 2, 3 4)",
+        "MULTILINESTRING((0 0, 1 1), (2 2, 3 3, 4 4))",
+        "MULTIPOLYGON(((0 0, 10 0, 10 10, 0 0)), ((20 20, 30 20, 30 30, 20 20), (21 21, 22 21, 22 "
+        "22, 21 21)))",
+        "GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 5 5))",
+        "POLYGON Z((0 0 1, 10 0 2, 10 10 3, 0 0 1))",
+        "MULTILINESTRING M((0 0 7, 1 1 8))",
+        "POINT ZM(1 2 3 4)",
+    };
+    sqlite3 *db = store_db(st);
+    struct buf out;
+    buf_init(&out);
+    for (size_t i = 0; i < sizeof wkts / sizeof wkts[0]; i++) {
+        sqlite3_stmt *s = NULL;
+        CHECK(sqlite3_prepare_v2(
+                  db, "SELECT GeomFromText(?, 5897), AsBinary(CastToXY(GeomFromText(?, 5897)))", -1,
+                  &s, NULL) == SQLITE_OK);
+        sqlite3_bind_text(s, 1, wkts[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, wkts[i], -1, SQLITE_STATIC);
+        CHECK(sqlite3_step(s) == SQLITE_ROW);
+        const unsigned char *blob = sqlite3_column_blob(s, 0);
+        int n = sqlite3_column_bytes(s, 0);
+        const void *want = sqlite3_column_blob(s, 1);
+        int want_n = sqlite3_column_bytes(s, 1);
+        struct err err;
+        err_clear(&err);
+        int rc = blob ? store_blob_to_wkb(blob, (size_t)n, &out, &err) : -1;
+        int same =
+            rc == 0 && want && (int)out.len == want_n && memcmp(out.data, want, out.len) == 0;
+        if (!same) fprintf(stderr, "blob->wkb differs for %s (%s)\n", wkts[i], err.msg);
+        CHECK(same);
+        /* every truncation is refused, never read past the end */
+        for (int cut = 0; blob && cut < n; cut += 3) {
+            err_clear(&err);
+            CHECK(store_blob_to_wkb(blob, (size_t)cut, &out, &err) != 0);
+        }
+        sqlite3_finalize(s);
+    }
+    buf_fini(&out);
 }
 
 int main(void)
@@ -49,6 +98,7 @@ int main(void)
     buf_init(&rep);
     int n = -1;
     CHECK(store_check(st, &cat, &rep, &n, &err) == 0 && n == 0);
+    test_blob_to_wkb(st);
     const struct layer_def *roads = catalog_layer(&cat, "roads");
     CHECK(roads != NULL);
     err_clear(&err);
