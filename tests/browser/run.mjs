@@ -418,6 +418,35 @@ test('land-fund-search', async ({ page, base, db, errors }) => {
   eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
 });
 
+test('land-fund-near-a-point', async ({ page, base, parcel, errors }) => {
+  // "Near the point chosen on the map": the clicked parcel, 3 km, nearest first.
+  await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: 17 }), [parcel.lon, parcel.lat]);
+  await page.locator('#funds-form button[type=reset]').click();
+  await page.locator('#at-center').evaluate((b) => b.click());
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  await page.locator('#tab-funds').click();
+  await page.locator('#f-near').check();
+  await page.fill('#f-within', '3000');
+  await page.selectOption('#f-sort', 'distance');
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
+  const url = new URL(page.url());
+  const near = url.searchParams.get('near');
+  ok(near, 'near in the URL');
+  const api = await (await fetch(`${base}/api/v1/land-funds?near=${near}&within_m=3000&sort=distance&limit=50`)).json();
+  eq(Number(await page.locator('#funds-summary .total').getAttribute('data-total')), api.numberMatched, 'count = API');
+  const names = await page.locator('#funds-list li strong').allTextContents();
+  eq(JSON.stringify(names), JSON.stringify(api.results.slice(0, 20).map((r) => r.name || r.address || String(r.id))), 'same order as the API');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+  // Back to the filtered search for the CSV test.
+  await page.locator('#funds-form button[type=reset]').click();
+  await page.selectOption('#f-kind', FUND_FILTERS.kind);
+  await page.selectOption('#f-function', FUND_FILTERS.function);
+  await page.fill('#f-min', FUND_FILTERS.min_area);
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
+});
+
 test('land-fund-csv', async ({ page }) => {
   const total = Number(await page.locator('#funds-summary .total').getAttribute('data-total'));
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#funds-csv').click()]);
