@@ -124,7 +124,10 @@ async function launch(tmp) {
 function watch(page, sink) {
   page.on('console', (m) => { if (m.type() === 'error') sink.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => sink.push(`pageerror: ${e.message}`));
-  page.on('requestfailed', (r) => sink.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+  // A tile the map no longer needs is aborted by MapLibre when the view jumps: not an error.
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') sink.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('response', (r) => { if (r.status() >= 400) sink.push(`http ${r.status()}: ${r.url()}`); });
 }
 
