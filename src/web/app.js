@@ -277,6 +277,11 @@ function setPoint(p, fly) {
 }
 
 export function landAt(lon, lat) {
+  const b = state.bounds;
+  if (b && (lon < b[0] - 0.5 || lon > b[2] + 0.5 || lat < b[1] - 0.5 || lat > b[3] + 0.5)) {
+    status(t('info.outside'), true); // far from the city's data: no need to ask the server
+    return Promise.resolve(null);
+  }
   return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat });
 }
 
@@ -475,6 +480,7 @@ async function fitData(map) {
   if (!src) return;
   try {
     const tj = await getJSON(src.url);
+    if (Array.isArray(tj.bounds)) state.bounds = tj.bounds;
     if (Array.isArray(tj.bounds)) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], { padding: 20, duration: 0 });
   } catch (e) {
     status(t('error', { msg: e.message }), true);

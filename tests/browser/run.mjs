@@ -282,6 +282,8 @@ test('page-loads-without-errors', async (ctx) => {
   eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'Vietnamese by default');
   ok(glyphs.length && glyphs.every((g) => g.startsWith('200 ')), `label glyphs served by spp: ${glyphs.join(', ')}`);
   ok(glyphs.some((g) => g.includes('/7680-7935.pbf')), 'Vietnamese glyph range asked for by the labels');
+  const [vi, en] = await page.evaluate(() => import('/web/i18n.js').then((m) => [Object.keys(m.STRINGS.vi), Object.keys(m.STRINGS.en)]));
+  eq(JSON.stringify([...vi].sort()), JSON.stringify([...en].sort()), 'every page string in both languages');
   const communes = await page.locator('#commune-list option').evaluateAll((o) => o.map((x) => x.value));
   const [[n]] = sql(ctx.db, 'SELECT count(*) FROM admin_units WHERE level = 3');
   eq(communes.length, n, `communes offered: ${communes}`);
