@@ -131,7 +131,7 @@ fuzz-smoke: fuzz-build
 SHARED      ?= $(CURDIR)/../shared
 bench:
 	@scripts/install-deps.sh bench
-	@$(MAKE) --no-print-directory BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
 	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 format:
