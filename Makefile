@@ -93,9 +93,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Browser tests: headless Debian chromium driven by playwright-core against spp serve.
-browser: all npm-deps
-	node tests/browser/run.mjs --spp $(CURDIR)/spp
+# Browser tests: headless Debian chromium driven by playwright-core against spp serve on the demo
+# city (tests/browser/fixture.py builds a smaller one when run without --db).
+browser: all npm-deps demo
+	node tests/browser/run.mjs --spp $(CURDIR)/spp --db $(CURDIR)/$(DEMO_DB)
 
 # The whole suite under ASan + UBSan with leak detection. Only third-party leaks are suppressed
 # (tests/lsan.supp); the integration tests fail if a server reports a sanitizer error at exit.
