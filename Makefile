@@ -35,7 +35,7 @@ test-deps:
 	@scripts/install-deps.sh test
 
 spp: $(BUILD)/spp
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@   # a running spp keeps its old inode
 
 $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
@@ -93,9 +93,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Browser tests: headless Debian chromium driven by playwright-core against spp serve.
-browser: all npm-deps
-	node tests/browser/run.mjs --spp $(CURDIR)/spp
+# Browser tests: headless Debian chromium driven by playwright-core against spp serve on the demo
+# city (tests/browser/fixture.py builds a smaller one when run without --db).
+browser: all npm-deps demo
+	node tests/browser/run.mjs --spp $(CURDIR)/spp --db $(CURDIR)/$(DEMO_DB)
 
 # The whole suite under ASan + UBSan with leak detection. Only third-party leaks are suppressed
 # (tests/lsan.supp); the integration tests fail if a server reports a sanitizer error at exit.
@@ -130,7 +131,7 @@ fuzz-smoke: fuzz-build
 SHARED      ?= $(CURDIR)/../shared
 bench:
 	@scripts/install-deps.sh bench
-	@$(MAKE) --no-print-directory BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
 	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 format:

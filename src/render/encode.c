@@ -108,12 +108,12 @@ static int put_chunk(struct buf *b, const char *type, const unsigned char *data,
     return put_be32(b, crc);
 }
 
-/* Writes rows (RGBA 4 bytes or palette indexes 1 byte per pixel) as PNG. RGBA rows get the SUB
- * filter, palette rows none. */
-static int write_png(const unsigned char *rows, int w, int h, const png_color *pal,
-                     const png_byte *trans, int n_pal, struct buf *out, struct err *err)
+/* Writes rows (RGBA 4 bytes, RGB 3 bytes when rgb, or palette indexes 1 byte per pixel) as PNG.
+ * Colour rows get the SUB filter, palette rows none. */
+static int write_png_rows(const unsigned char *rows, int w, int h, int rgb, const png_color *pal,
+                          const png_byte *trans, int n_pal, struct buf *out, struct err *err)
 {
-    int bpp = pal ? 1 : 4;
+    int bpp = pal ? 1 : rgb ? 3 : 4;
     size_t row = (size_t)w * bpp, raw_len = (row + 1) * (size_t)h;
     struct libdeflate_compressor *compressor = thread_compressor();
     unsigned char *raw = malloc(raw_len);
@@ -131,9 +131,9 @@ static int write_png(const unsigned char *rows, int w, int h, const png_color *p
         if (pal) {
             memcpy(d + 1, src, row);
         } else {
-            memcpy(d + 1, src, 4);
-            for (size_t i = 4; i < row; i++)
-                d[1 + i] = (unsigned char)(src[i] - src[i - 4]);
+            memcpy(d + 1, src, (size_t)bpp);
+            for (size_t i = (size_t)bpp; i < row; i++)
+                d[1 + i] = (unsigned char)(src[i] - src[i - (size_t)bpp]);
         }
     }
     size_t zlen = libdeflate_zlib_compress(compressor, raw, raw_len, z, bound);
@@ -150,7 +150,9 @@ static int write_png(const unsigned char *rows, int w, int h, const png_color *p
                               (unsigned char)(h >> 8),
                               (unsigned char)h,
                               8,
-                              pal ? 3 : 6,
+                              pal   ? 3
+                              : rgb ? 2
+                                    : 6,
                               0,
                               0,
                               0};
@@ -169,6 +171,25 @@ done:
     free(raw);
     free(z);
     return rc;
+}
+
+static int write_png(const unsigned char *rows, int w, int h, const png_color *pal,
+                     const png_byte *trans, int n_pal, struct buf *out, struct err *err)
+{
+    return write_png_rows(rows, w, h, 0, pal, trans, n_pal, out, err);
+}
+
+/* An opaque image as 24-bit RGB PNG (what MapServer and most servers write for TRANSPARENT=FALSE):
+ * a quarter fewer bytes to filter and deflate. Packs rgba in place. */
+static int write_png_rgb(unsigned char *rgba, int w, int h, struct buf *out, struct err *err)
+{
+    size_t n = (size_t)w * (size_t)h;
+    for (size_t i = 0; i < n; i++) {
+        rgba[3 * i] = rgba[4 * i];
+        rgba[3 * i + 1] = rgba[4 * i + 1];
+        rgba[3 * i + 2] = rgba[4 * i + 2];
+    }
+    return write_png_rows(rgba, w, h, 1, NULL, NULL, 0, out, err);
 }
 
 #define BIN(p) (((p)[0] >> 4) << 12 | ((p)[1] >> 4) << 8 | ((p)[2] >> 4) << 4 | ((p)[3] >> 4))
@@ -315,7 +336,8 @@ int render_encode(const struct render_image *img, int x, int y, int w, int h,
         rc = encode_webp(rgba, w, h, quality, out, err);
         break;
     default:
-        rc = write_png(rgba, w, h, NULL, NULL, 0, out, err);
+        rc = transparent ? write_png(rgba, w, h, NULL, NULL, 0, out, err)
+                         : write_png_rgb(rgba, w, h, out, err);
         break;
     }
     free(rgba);

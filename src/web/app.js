@@ -277,6 +277,11 @@ function setPoint(p, fly) {
 }
 
 export function landAt(lon, lat) {
+  const b = state.bounds;
+  if (b && (lon < b[0] - 0.5 || lon > b[2] + 0.5 || lat < b[1] - 0.5 || lat > b[3] + 0.5)) {
+    status(t('info.outside'), true); // far from the city's data: no need to ask the server
+    return Promise.resolve(null);
+  }
   return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat });
 }
 
@@ -379,6 +384,40 @@ async function searchXY(ev) {
   await lookup(`/api/v1/land/at?${new URLSearchParams({ x, y, crs, order: 'xy-vn' })}`, null);
 }
 
+/* Communes for the commune inputs: names and codes from admin_units (WFS as CSV, no geometry). */
+export function parseCSV(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') cell += '"', i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(cell), cell = '';
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell), rows.push(row), row = [], cell = '';
+    } else cell += c;
+  }
+  if (cell || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
+
+async function loadCommunes() {
+  const q = new URLSearchParams({ SERVICE: 'WFS', VERSION: '2.0.0', REQUEST: 'GetFeature', TYPENAMES: 'admin_units',
+    PROPERTYNAME: 'code,name,level', OUTPUTFORMAT: 'text/csv', COUNT: '5000' });
+  const r = await fetch(`/wfs?${q}`);
+  if (!r.ok) return;
+  const [head, ...rows] = parseCSV(await r.text());
+  const col = (n) => head.indexOf(n);
+  const communes = rows.filter((x) => x[col('level')] === '3' && x[col('name')]);
+  const list = clear($('commune-list'));
+  for (const x of communes.sort((a, b) => a[col('name')].localeCompare(b[col('name')], 'vi')))
+    list.append(el('option', { value: x[col('name')] }, x[col('code')]));
+}
+
 /* Tabs and language. */
 function selectTab(name, focus) {
   for (const b of document.querySelectorAll('[role=tab]')) {
@@ -441,6 +480,7 @@ async function fitData(map) {
   if (!src) return;
   try {
     const tj = await getJSON(src.url);
+    if (Array.isArray(tj.bounds)) state.bounds = tj.bounds;
     if (Array.isArray(tj.bounds)) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], { padding: 20, duration: 0 });
   } catch (e) {
     status(t('error', { msg: e.message }), true);
@@ -500,6 +540,7 @@ async function start() {
     if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat);
   }
   if (state.funds.fromUrl()) await state.funds.search(false);
+  await loadCommunes().catch(() => {});
   document.body.dataset.ready = '1';
 }
 

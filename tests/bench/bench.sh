@@ -11,7 +11,7 @@
 #
 # Environment: ONLY (rows, default all: wms wfs ogcapi mvt png static land landfund import),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
-# COLD_MAX (60: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
+# COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -29,7 +29,7 @@ export THREADS="${THREADS:-2}" CONNS="${CONNS:-16}" QUIET_WAIT="${QUIET_WAIT:-15
 set -euo pipefail
 SPP_BIN="$(realpath "${SPP_BIN:-$REPO/build/release/spp}")"
 SPP_THREADS="${SPP_THREADS:-$MS_WORKERS}"
-COLD_MAX="${COLD_MAX:-60}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
+COLD_MAX="${COLD_MAX:-30}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
 export SPP_HOME="$REPO"   # the catalog (layers/) and styles/ of this checkout
 ALL="wms wfs ogcapi mvt png static land landfund import"
 ONLY="${ONLY:-$ALL}"
@@ -129,7 +129,7 @@ elif has_cmd import; then
   if [ -f "$STORE0.stamp" ]; then
     IMPORT_OK=1
     read -r t0 t1 < "$STORE0.time"
-    note import_city "spp import of the whole city (6 layers, $(jq '[.counts[]] | add' "$DB.manifest.json") features): $(printf '%.1f' "$(echo "$t1 - $t0" | bc -l)") s; report in $OUT/spp/report"
+    note import_city "spp import of the whole city (6 layers, $(jq '[.counts[]] | add' "$DB.manifest.json") features): $(printf '%.1f' "$(echo "$t1 - $t0" | bc -l)") s (imported $(date -d "@${t1%.*}" -Is), reused while the shapefiles and the binary are unchanged); report in $OUT/spp/report"
   else
     skip all "spp import failed on the bench city (see $LOGS/spp_import.log): no store to serve"
   fi
@@ -138,7 +138,10 @@ else
 fi
 
 SPP_URL=""
-restore_store() { rm -rf "$LIVE"; mkdir -p "$LIVE"; cp "$STORE0" "$LIVE/city.sqlite"; }
+restore_store() {   # (with its WAL, if the importer left one)
+  rm -rf "$LIVE"; mkdir -p "$LIVE"; cp "$STORE0" "$LIVE/city.sqlite"
+  if [ -s "$STORE0-wal" ]; then cp "$STORE0-wal" "$LIVE/city.sqlite-wal"; fi
+}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_spp() {
   local port; port=$(free_port)
@@ -191,6 +194,7 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
   # (the bodies are kept in $OUT/static/spp/NAME/z/x/y.ext for nginx: see nginx_same_tiles)
   local name=$1 tpl=$2 ctype=$3 conc=$4 k out lb
   local -a tps=() mean=() p50=() p99=() busy=()
+  rm -rf "${OUT:?}/static/spp/$name"   # no bytes of an earlier run
   lb=$(loadavg)
   for k in $(seq "$RUNS"); do
     fresh_spp || { skip "$name" "spp did not restart"; return 1; }
@@ -315,18 +319,21 @@ row_static() {
   peer_static
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe static_20k.spp "$p" image/png || return 0
-  # a cached PNG tile of about the size of the static file: fill the cache, take the nearest
-  local out="$RESULTS/raw/png_cold.spp.fill.json"   # all 200 tiles, when the png row ran
-  p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
-  if [ -z "$p" ]; then   # no complete cold PNG pass in this run: fill the cache now
-    out="$RESULTS/raw/static_pick.json"
-    $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$SPP_PNG" image/png --conc 2 > "$out" 2>&1 || true
-    p=$(jq -r '.near_path // empty' "$out" 2>/dev/null) || p=""
-  fi
-  [ -n "$p" ] || { skip static_20k.spp "failed: could not fill the tile cache ($out)"; return 0; }
-  curl -fsS -o "$RESULTS/samples/static_spp.png" "$SPP_URL$p"
-  note static "spp serves the cached tile $p ($(stat -c %s "$RESULTS/samples/static_spp.png") B); nginx serves $OUT/static/tile20k.png ($(stat -c %s "$OUT/static/tile20k.png") B)"
-  wrk_row static_20k.spp - "$p" image/png "$SPP_URL"
+  # the cached tile (PNG or MVT, as the png/mvt rows saved them) nearest 20 482 B; without those
+  # rows, a PNG pass fills the cache first
+  [ -d "$OUT/static/spp/png_cold.spp" ] || [ -d "$OUT/static/spp/mvt_cold_c2.spp" ] ||
+    fill_cache png_cold.spp "$SPP_PNG" image/png
+  local best ct
+  best=$(cd "$OUT/static/spp" && find png_cold.spp mvt_cold_c2.spp -type f -printf '%s %p\n' 2>/dev/null |
+         awk -v t="$(stat -c %s "$OUT/static/tile20k.png")" '{d = $1 - t; if (d < 0) d = -d}
+           !n++ || d < bd {bd = d; bp = $2} END {print bp}')
+  [ -n "$best" ] || { skip static_20k.spp "failed: no cached tile to serve"; return 0; }
+  IFS=/ read -r dir z x f <<<"$best"
+  if [ "$dir" = png_cold.spp ]; then p="/tiles/$PNG_LAYERS/$z/$x/$f" ct=image/png
+  else p="/tiles/$MVT_LAYERS/$z/$x/$f" ct="$MVT_CT"; fi
+  curl -fsS -o "$RESULTS/samples/static_spp.bin" "$SPP_URL$p"   # cached now (or again)
+  note static "spp serves the cached tile $p ($(stat -c %s "$RESULTS/samples/static_spp.bin") B); nginx serves $OUT/static/tile20k.png ($(stat -c %s "$OUT/static/tile20k.png") B)"
+  wrk_row static_20k.spp - "$p" "$ct" "$SPP_URL"
 }
 row_land() {
   local l="$HERE/requests/land_at_200.txt" t='/api/v1/land/at?lon={1}&lat={2}'

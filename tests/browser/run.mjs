@@ -124,7 +124,10 @@ async function launch(tmp) {
 function watch(page, sink) {
   page.on('console', (m) => { if (m.type() === 'error') sink.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => sink.push(`pageerror: ${e.message}`));
-  page.on('requestfailed', (r) => sink.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+  // A tile the map no longer needs is aborted by MapLibre when the view jumps: not an error.
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') sink.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('response', (r) => { if (r.status() >= 400) sink.push(`http ${r.status()}: ${r.url()}`); });
 }
 
@@ -169,10 +172,21 @@ async function closePanel(page) {
   if (await page.locator('#info').isVisible()) await page.locator('#info-close').click();
 }
 
-function centroidOfSquare(geometry) {
-  const ring = geometry.type === 'MultiPolygon' ? geometry.coordinates[0][0] : geometry.coordinates[0];
-  const pts = ring.slice(0, -1);
-  return [pts.reduce((s, p) => s + p[0], 0) / pts.length, pts.reduce((s, p) => s + p[1], 0) / pts.length];
+// A point well inside a polygon: the middle of the widest span of its middle scanline.
+function interiorPoint(geometry) {
+  const polys = geometry.type === 'MultiPolygon' ? geometry.coordinates : [geometry.coordinates];
+  const ys = polys.flat(2).map((p) => p[1]);
+  const y = (Math.min(...ys) + Math.max(...ys)) / 2;
+  const xs = [];
+  for (const ring of polys.flat())
+    for (let i = 0; i + 1 < ring.length; i++) {
+      const [x1, y1] = ring[i], [x2, y2] = ring[i + 1];
+      if ((y1 > y) !== (y2 > y)) xs.push(x1 + ((y - y1) * (x2 - x1)) / (y2 - y1));
+    }
+  xs.sort((a, b) => a - b);
+  let best = [xs[0], xs[1]];
+  for (let i = 0; i + 1 < xs.length; i += 2) if (xs[i + 1] - xs[i] > best[1] - best[0]) best = [xs[i], xs[i + 1]];
+  return [(best[0] + best[1]) / 2, y];
 }
 
 async function main() {
@@ -257,7 +271,8 @@ test('glyphs-vietnamese', async ({ base }) => {
   ok((await fetch(`${base}/fonts/x/100-355.pbf`)).status === 400, 'unaligned range is a 400');
 });
 
-test('page-loads-without-errors', async ({ page, base, errors }) => {
+test('page-loads-without-errors', async (ctx) => {
+  const { page, base, errors } = ctx;
   const glyphs = [];
   page.on('response', (r) => { if (r.url().includes('/fonts/')) glyphs.push(`${r.status()} ${decodeURIComponent(r.url())}`); });
   await openMap(page, `${base}/`);
@@ -267,6 +282,12 @@ test('page-loads-without-errors', async ({ page, base, errors }) => {
   eq(await page.locator('#tab-layers').textContent(), 'Lớp bản đồ', 'Vietnamese by default');
   ok(glyphs.length && glyphs.every((g) => g.startsWith('200 ')), `label glyphs served by spp: ${glyphs.join(', ')}`);
   ok(glyphs.some((g) => g.includes('/7680-7935.pbf')), 'Vietnamese glyph range asked for by the labels');
+  const [vi, en] = await page.evaluate(() => import('/web/i18n.js').then((m) => [Object.keys(m.STRINGS.vi), Object.keys(m.STRINGS.en)]));
+  eq(JSON.stringify([...vi].sort()), JSON.stringify([...en].sort()), 'every page string in both languages');
+  const communes = await page.locator('#commune-list option').evaluateAll((o) => o.map((x) => x.value));
+  const [[n]] = sql(ctx.db, 'SELECT count(*) FROM admin_units WHERE level = 3');
+  eq(communes.length, n, `communes offered: ${communes}`);
+  ok(communes.includes('Phường Cái Khế'), 'commune names with diacritics');
   const groups = await page.locator('#layer-groups fieldset legend').allTextContents();
   ok(groups.includes('Đất đai và nền địa lý') && groups.includes('Quy hoạch - kiến trúc'), `layer groups: ${groups}`);
 });
@@ -299,12 +320,21 @@ test('map-is-not-blank', async ({ page }) => {
 test('click-parcel-shows-land-info', async (ctx) => {
   const { page, base, db, errors } = ctx;
   // The test's parcel: one from the store, chosen by SQL, with its data read by SQL.
-  const [[key, commune, sheet, no, lu]] = sql(db, 'SELECT parcel_key, commune_code, sheet_no, parcel_no,' +
-    ' lu_display FROM cadastral_parcels WHERE lu_display LIKE ? ORDER BY parcel_key LIMIT 1 OFFSET 3', '%+%');
+  // A parcel of several land uses (else any), away from land funds (whose map features take
+  // clicks once a fund search ran), big enough to click, with a unique commune/sheet/number.
+  const pick = (multi) => sql(db, 'SELECT parcel_key, commune_code, sheet_no, parcel_no, lu_display' +
+    ' FROM cadastral_parcels p WHERE lu_display LIKE ? AND ST_Area(geom) > 300 AND parcel_key IS NOT NULL' +
+    ' AND NOT EXISTS (SELECT 1 FROM vacant_land_fund f WHERE ST_Intersects(f.geom, p.geom))' +
+    ' AND NOT EXISTS (SELECT 1 FROM investment_land f WHERE ST_Intersects(f.geom, p.geom))' +
+    ' AND (SELECT count(*) FROM cadastral_parcels q WHERE q.commune_code = p.commune_code' +
+    '      AND q.sheet_no = p.sheet_no AND q.parcel_no = p.parcel_no) = 1' +
+    ' ORDER BY parcel_key LIMIT 1 OFFSET 3', multi ? '%+%' : '%');
+  const [[key, commune, sheet, no, lu]] = pick(true).length ? pick(true) : pick(false);
+  const [[communeName]] = sql(db, 'SELECT name FROM admin_units WHERE code = ?', commune);
   const fc = await (await fetch(`${base}/api/v1/parcels?commune=${commune}&sheet=${sheet}&parcel=${no}`)).json();
   eq(fc.features.length, 1, 'the API finds the test parcel');
-  const [lon, lat] = centroidOfSquare(fc.features[0].geometry);
-  ctx.parcel = { key, commune, sheet, no, lu, lon, lat };
+  const [lon, lat] = interiorPoint(fc.features[0].geometry);
+  ctx.parcel = { key, commune, communeName, sheet, no, lu, lon, lat };
   await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: 18 }), [lon, lat]);
   await clickLonLat(page, lon, lat);
   await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
@@ -312,7 +342,9 @@ test('click-parcel-shows-land-info', async (ctx) => {
   ok(text.includes(key), `panel shows the parcel key ${key}`);
   for (const code of lu.split('+')) ok(text.includes(code), `panel shows land-use code ${code}`);
   ok(text.includes('tham khảo'), 'reference-only note');
-  ok(text.includes('Quy hoạch phân khu Ninh Kiều'), 'plan that applies');
+  const plans = sql(db, 'SELECT pb.name FROM plan_boundaries pb, cadastral_parcels p WHERE p.parcel_key = ?' +
+    ' AND ST_Contains(pb.geom, PointOnSurface(p.geom)) AND pb.name IS NOT NULL', key).map((r) => r[0]);
+  for (const name of plans) ok(text.includes(name), `plan that applies: ${name}`);
   const hl = await page.evaluate(() => window.sppMap.queryRenderedFeatures({ layers: ['selection-line'] }).length);
   ok(hl > 0, 'parcel highlighted on the map');
   await shot(page, '02-click-parcel');
@@ -323,7 +355,7 @@ test('sheet-parcel-search', async ({ page, parcel }) => {
   await closePanel(page);
   await page.locator('#tab-search').click();
   // The commune by its name without diacritics, as people type it.
-  const name = parcel.commune === '31135' ? 'phuong tan an' : 'phuong cai khe';
+  const name = parcel.communeName.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').toLowerCase();
   await page.fill('#commune', name);
   await page.fill('#sheet', String(parcel.sheet));
   await page.fill('#parcel', String(parcel.no));
@@ -350,9 +382,19 @@ test('vn2000-xy-search', async ({ page, db, parcel }) => {
   await shot(page, '04-xy-search');
 });
 
-const FUND_FILTERS = { kind: 'vacant', function: 'HH', min_area: '1000' };
+const FUND_FILTERS = {};
 
 test('land-fund-search', async ({ page, base, db, errors }) => {
+  // Filters from the data: the commonest planned function of the vacant funds, and an area
+  // threshold halfway between two of their areas (so rounding cannot move a fund across it).
+  const [[fn]] = sql(db, 'SELECT planned_function FROM vacant_land_fund WHERE planned_function IS NOT NULL' +
+    ' AND (public IS NULL OR public != 0)' +
+    ' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1');
+  const areas = sql(db, 'SELECT ST_Area(geom) FROM vacant_land_fund WHERE planned_function = ?' +
+    ' AND (public IS NULL OR public != 0) ORDER BY 1', fn)
+    .map((r) => r[0]);
+  const min = areas.length > 1 ? Math.round((areas[0] + areas[1]) / 2) : Math.floor(areas[0] / 2);
+  Object.assign(FUND_FILTERS, { kind: 'vacant', function: fn, min_area: String(min) });
   await closePanel(page);
   await page.locator('#tab-funds').click();
   await page.selectOption('#f-kind', FUND_FILTERS.kind);
@@ -363,8 +405,9 @@ test('land-fund-search', async ({ page, base, db, errors }) => {
   const shown = Number(await page.locator('#funds-summary .total').getAttribute('data-total'));
   const api = await (await fetch(`${base}/api/v1/land-funds?${new URLSearchParams(FUND_FILTERS)}`)).json();
   eq(shown, api.numberMatched, 'count shown = the API count');
-  const [[n]] = sql(db, 'SELECT count(*) FROM vacant_land_fund WHERE planned_function = ? AND ST_Area(geom) >= ?',
-    FUND_FILTERS.function, Number(FUND_FILTERS.min_area));
+  // Unpublished funds (public = 0) are for planners only; the page is public.
+  const [[n]] = sql(db, 'SELECT count(*) FROM vacant_land_fund WHERE planned_function = ? AND ST_Area(geom) >= ?' +
+    ' AND (public IS NULL OR public != 0)', FUND_FILTERS.function, Number(FUND_FILTERS.min_area));
   eq(shown, n, 'count shown = the store count');
   ok(n > 0, 'the filters match something');
   eq(await page.locator('#funds-list li').count(), Math.min(n, 20), 'list length');
@@ -378,6 +421,35 @@ test('land-fund-search', async ({ page, base, db, errors }) => {
   for (const [k, v] of Object.entries(FUND_FILTERS)) eq(url.searchParams.get(k), v, `${k} in the URL`);
   await shot(page, '05-land-funds');
   eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+test('land-fund-near-a-point', async ({ page, base, parcel, errors }) => {
+  // "Near the point chosen on the map": the clicked parcel, 3 km, nearest first.
+  await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: 17 }), [parcel.lon, parcel.lat]);
+  await page.locator('#funds-form button[type=reset]').click();
+  await page.locator('#at-center').evaluate((b) => b.click());
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  await page.locator('#tab-funds').click();
+  await page.locator('#f-near').check();
+  await page.fill('#f-within', '3000');
+  await page.selectOption('#f-sort', 'distance');
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
+  const url = new URL(page.url());
+  const near = url.searchParams.get('near');
+  ok(near, 'near in the URL');
+  const api = await (await fetch(`${base}/api/v1/land-funds?near=${near}&within_m=3000&sort=distance&limit=50`)).json();
+  eq(Number(await page.locator('#funds-summary .total').getAttribute('data-total')), api.numberMatched, 'count = API');
+  const names = await page.locator('#funds-list li strong').allTextContents();
+  eq(JSON.stringify(names), JSON.stringify(api.results.slice(0, 20).map((r) => r.name || r.address || String(r.id))), 'same order as the API');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+  // Back to the filtered search for the CSV test.
+  await page.locator('#funds-form button[type=reset]').click();
+  await page.selectOption('#f-kind', FUND_FILTERS.kind);
+  await page.selectOption('#f-function', FUND_FILTERS.function);
+  await page.fill('#f-min', FUND_FILTERS.min_area);
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
 });
 
 test('land-fund-csv', async ({ page }) => {

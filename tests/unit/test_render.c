@@ -263,6 +263,24 @@ static void test_encode(void)
         CHECK(!"png decode failed");
     }
     png_destroy_read_struct(&png, &info, NULL);
+    /* opaque: 24-bit RGB, half-transparent blue flattened onto the white background */
+    buf_reset(&out);
+    CHECK(render_encode(&img, 0, 0, 8, 4, RFMT_PNG, 0, 0xFFFFFF, 0, &out, &err) == 0);
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    info = png_create_info_struct(png);
+    r = (struct png_read){(const unsigned char *)out.data, out.len};
+    if (!setjmp(png_jmpbuf(png))) {
+        png_set_read_fn(png, &r, read_fn);
+        png_read_info(png, info);
+        CHECK(png_get_color_type(png, info) == PNG_COLOR_TYPE_RGB);
+        png_read_row(png, row, NULL);
+        CHECK(row[0] == 255 && row[1] == 0 && row[2] == 0);
+        CHECK(row[3] == 127 && row[4] == 127 && row[5] == 255);
+        CHECK(row[6] == 255 && row[7] == 255 && row[8] == 255); /* empty = background */
+    } else {
+        CHECK(!"png decode failed");
+    }
+    png_destroy_read_struct(&png, &info, NULL);
     for (int f = RFMT_PNG8; f <= RFMT_WEBP; f++) {
         buf_reset(&out);
         CHECK(render_encode(&img, 0, 0, 8, 4, (enum render_format)f, 0, 0xFFFFFF, 80, &out, &err) ==
