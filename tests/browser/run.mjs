@@ -191,6 +191,7 @@ function interiorPoint(geometry) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
+  for (const f of fs.readdirSync(OUT)) if (f.startsWith('fail-')) fs.rmSync(path.join(OUT, f));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spp-browser-'));
   const db = arg('--db', null) || path.join(tmp, 'city.sqlite');
   if (!arg('--db', null)) execFileSync(PY, [path.join(ROOT, 'tests/browser/fixture.py'), SPP, db]);
