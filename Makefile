@@ -35,7 +35,7 @@ test-deps:
 	@scripts/install-deps.sh test
 
 spp: $(BUILD)/spp
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@   # a running spp keeps its old inode
 
 $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)

@@ -464,44 +464,11 @@ static int run_search(struct search *se, struct err *err)
 }
 
 /* Nearest main road of a fund (name, class, distance) into name, cls (owned) and dist. */
-static int main_road(struct qctx *q, const GEOSGeometry *g, char **name, char **cls, double *dist,
-                     struct err *err)
-{
-    *name = *cls = NULL;
-    *dist = NAN;
-    const struct layer_def *l = q_layer(q, "roads");
-    int fc = l ? access_field_index(l, "road_class", q->role) : -1;
-    if (fc < 0) return 0;
-    struct value v[ARRAY_LEN(main_road_classes)];
-    for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
-        v[i] = (struct value){
-            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
-    struct buf w;
-    buf_init(&w);
-    struct qset s;
-    qset_init(&s);
-    int best = -1;
-    int rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
-    if (rc)
-        rc = err_set(err, ERR_NOMEM, "out of memory");
-    else
-        rc = q_nearest(q, l, g, w.data, v, (int)ARRAY_LEN(main_road_classes), Q_ROAD_MAX_M, &s,
-                       &best, dist, err);
-    if (!rc && best >= 0) {
-        *name = str_dup(q_str(&s, &s.rows[best], "name"));
-        *cls = str_dup(q_str(&s, &s.rows[best], "road_class"));
-    }
-    qset_fini(q, &s);
-    buf_fini(&w);
-    return rc;
-}
-
 /* Page enrichment. A page of funds close together (a commune, a near= search) is enriched with
  * one query per layer around the whole page instead of one per fund; funds spread over the
  * whole city are looked up one by one, which reads less. */
 #define Q_BATCH_MAX_M2 16e6 /* batch when the page's box is at most 4 km x 4 km... */
 #define Q_BATCH_MIN_N  100  /* ...or when this many funds need it (sort=-area_ratio) */
-#define Q_ROAD_BATCH_M 500.0
 
 static int use_batch(const struct bbox *u, int n)
 {
@@ -603,63 +570,60 @@ static int nearest_in(struct qctx *q, const struct qset *s, const struct bbox *r
     return best;
 }
 
-/* Nearest main road of each fund: one window of Q_ROAD_BATCH_M around the page, then funds
- * whose road is farther than that look further one by one. */
+/* Nearest main road of each fund on the page: the main roads whose box comes within
+ * Q_ROAD_MAX_M of the page are read once through the road_class index (a city has a few hundred;
+ * the R*Tree would hand over every road of a window that wide) and each fund takes the nearest
+ * of them in memory, skipping roads whose box is farther than the best so far. */
 static int enrich_roads(struct search *se, int from, int to, struct err *err)
 {
     struct qctx *q = se->q;
     const struct layer_def *l = q_layer(q, "roads");
-    int fc = l ? access_field_index(l, "road_class", q->role) : -1, rc = 0, n = to - from;
+    int fc = l ? access_field_index(l, "road_class", q->role) : -1, rc = 0;
     struct bbox u, *rb = NULL;
     bbox_empty(&u);
     for (int i = from; i < to; i++) {
         struct bbox b;
+        se->items[i].roaded = 1;
         q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
         if (!bbox_is_empty(&b)) bbox_union(&u, &b);
     }
-    u.minx -= Q_ROAD_BATCH_M, u.miny -= Q_ROAD_BATCH_M;
-    u.maxx += Q_ROAD_BATCH_M, u.maxy += Q_ROAD_BATCH_M;
-    if (fc >= 0 && use_batch(&u, n)) {
-        struct value v[ARRAY_LEN(main_road_classes)];
-        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
-            v[i] = (struct value){.type = VAL_TEXT, .s = main_road_classes[i], .len = -1};
-        for (size_t i = 0; i < ARRAY_LEN(main_road_classes); i++)
-            v[i].len = (int)strlen(v[i].s);
-        struct buf w;
-        buf_init(&w);
-        rc = store_where_in(&w, l, fc, (int)ARRAY_LEN(main_road_classes));
-        struct qfetch f = {.bbox = &u,
-                           .where = w.data,
-                           .params = v,
-                           .n_params = (int)ARRAY_LEN(main_road_classes)};
-        qset_fini(q, &se->roads);
-        if (!rc) rc = q_fetch(q, l, &f, &se->roads, err);
+    if (fc < 0 || bbox_is_empty(&u)) return 0;
+    enum { NC = ARRAY_LEN(main_road_classes) };
+    struct value v[NC + 4];
+    for (size_t i = 0; i < NC; i++)
+        v[i] = (struct value){
+            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
+    double box[4] = {u.minx - Q_ROAD_MAX_M, u.maxx + Q_ROAD_MAX_M, u.miny - Q_ROAD_MAX_M,
+                     u.maxy + Q_ROAD_MAX_M};
+    for (int i = 0; i < 4; i++)
+        v[NC + i] = (struct value){.type = VAL_REAL, .d = box[i]};
+    struct buf w;
+    buf_init(&w);
+    if (store_where_in(&w, l, fc, NC) || store_where_mbr(&w)) {
         buf_fini(&w);
-        if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
-            rc = err_set(err, ERR_NOMEM, "out of memory");
-        for (int i = 0; rb && i < se->roads.n; i++)
-            q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
-        for (int i = from; i < to && !rc && rb; i++) {
-            struct fund_item *it = &se->items[i];
-            struct bbox ib;
-            if (!q_geom(q, it->r)) continue;
-            q_geom_bbox(q, it->r->geom, &ib);
-            double bd;
-            int best = nearest_in(q, &se->roads, rb, it->r->geom, &ib, &bd);
-            if (best >= 0 && bd <= Q_ROAD_BATCH_M) /* nothing outside the window is closer */
-                rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
-                              q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
-        }
-        free(rb);
+        return err_set(err, ERR_NOMEM, "out of memory");
     }
-    for (int i = from; i < to && !rc; i++) {
+    struct qfetch f = {.where = w.data, .params = v, .n_params = NC + 4};
+    qset_fini(q, &se->roads);
+    rc = q_fetch(q, l, &f, &se->roads, err);
+    buf_fini(&w);
+    if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; rb && i < se->roads.n; i++)
+        q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
+    for (int i = from; i < to && !rc && rb; i++) {
         struct fund_item *it = &se->items[i];
-        if (it->roaded) continue;
-        it->roaded = 1;
-        if (q_geom(q, it->r))
-            rc = main_road(q, it->r->geom, &it->road, &it->road_class, &it->road_m, err);
+        struct bbox ib;
+        if (!q_geom(q, it->r)) continue;
+        q_geom_bbox(q, it->r->geom, &ib);
+        double bd;
+        int best = nearest_in(q, &se->roads, rb, it->r->geom, &ib, &bd);
+        if (best >= 0 && bd <= Q_ROAD_MAX_M)
+            rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
+                          q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
     }
-    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+    free(rb);
+    return rc;
 }
 
 /* The commune's name, looked up once per code per answer (borrowed from se). */

@@ -30,6 +30,15 @@ int store_where_in(struct buf *b, const struct layer_def *l, int field, int n)
     return buf_putc(b, ')') ? ERR_NOMEM : 0;
 }
 
+int store_where_mbr(struct buf *b)
+{
+    if (b->len && buf_puts(b, " AND ")) return ERR_NOMEM;
+    return buf_puts(b, "MbrMaxX(geom) >= ? AND MbrMinX(geom) <= ? AND MbrMaxY(geom) >= ? AND"
+                       " MbrMinY(geom) <= ?")
+               ? ERR_NOMEM
+               : 0;
+}
+
 /* CREATE INDEX IF NOT EXISTS "lk_<layer>_<first field>" ON layer (fields...). */
 static int create_index(struct store *st, const struct layer_def *l, const char *const *names,
                         int n, struct err *err)
@@ -56,6 +65,7 @@ int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, str
 {
     static const char *const parcel[] = {"commune_code", "sheet_no", "parcel_no"};
     static const char *const commune[] = {"commune_code"};
+    static const char *const road_class[] = {"road_class"}; /* main roads (query/funds.c) */
     int rc = 0;
     for (int i = 0; i < cat->n_layers && !rc; i++) {
         const struct layer_def *l = &cat->layers[i];
@@ -66,6 +76,7 @@ int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, str
             rc = create_index(st, l, parcel, 3, err);
         else if (!key || strcmp(key, "commune_code") != 0)
             rc = create_index(st, l, commune, 1, err);
+        if (!rc) rc = create_index(st, l, road_class, 1, err);
     }
     return rc;
 }

@@ -37,10 +37,10 @@ int store_check(struct store *st, const struct catalog *cat, struct buf *report,
 /* Layer state (spp_layers, kept by the importer). */
 struct layer_state {
     int64_t n_features;
-    int64_t version;      /* bumped by every change */
+    int64_t version; /* bumped by every change */
     int has_extent;
-    struct bbox extent;   /* storage CRS */
-    char updated[32];     /* ISO timestamp or "" */
+    struct bbox extent; /* storage CRS */
+    char updated[32];   /* ISO timestamp or "" */
 };
 int store_layer_state(struct store *st, const struct layer_def *layer, struct layer_state *out,
                       struct err *err);
@@ -52,21 +52,21 @@ int store_refresh_layer(struct store *st, const struct layer_def *layer, const c
 struct store_query {
     const struct layer_def *layer;
     int has_bbox;
-    struct bbox bbox;            /* storage CRS */
-    int bbox_exact;              /* 1: geometry must intersect the box; 0: index boxes only */
-    const char *where;           /* SQL from filter/, columns from the catalog, '?' params */
-    const struct value *params;  /* bound in order */
+    struct bbox bbox;           /* storage CRS */
+    int bbox_exact;             /* 1: geometry must intersect the box; 0: index boxes only */
+    const char *where;          /* SQL from filter/, columns from the catalog, '?' params */
+    const struct value *params; /* bound in order */
     int n_params;
-    const int *fields;           /* indexes into layer->fields to read */
+    const int *fields; /* indexes into layer->fields to read */
     int n_fields;
-    const int *order;            /* field indexes; -1 = fid */
+    const int *order; /* field indexes; -1 = fid */
     const int *order_desc;
     int n_order;
-    int64_t limit;               /* < 0: no limit */
+    int64_t limit; /* < 0: no limit */
     int64_t offset;
-    int want_geom;               /* 1: f->wkb is filled */
-    const char *geom_sql;        /* optional SQL expression over geom replacing it (e.g. a
-                                  * simplification); must come from code, never from a request */
+    int want_geom;                   /* 1: f->wkb is filled */
+    const char *geom_sql;            /* optional SQL expression over geom replacing it (e.g. a
+                                      * simplification); must come from code, never from a request */
     const struct value *geom_params; /* bound before everything else when geom_sql uses '?' */
     int n_geom_params;
 };
@@ -74,9 +74,9 @@ struct store_query {
 struct feature {
     const struct layer_def *layer;
     int64_t fid;
-    const unsigned char *wkb;    /* ISO WKB in the storage CRS, NULL when none; valid during call */
+    const unsigned char *wkb; /* ISO WKB in the storage CRS, NULL when none; valid during call */
     size_t wkb_len;
-    const struct value *values;  /* parallel to query fields */
+    const struct value *values; /* parallel to query fields */
     const int *fields;
     int n_fields;
 };
@@ -104,6 +104,11 @@ void store_set_deadline(struct store *st, int ms);
 int store_where_field(struct buf *b, const struct layer_def *l, int field, const char *op);
 /* Appends `"field" IN (?, ...)` with n placeholders, joined the same way. */
 int store_where_in(struct buf *b, const struct layer_def *l, int field, int n);
+/* Appends "AND" the geometry's own bounding box meeting a box, four '?' bound in the order
+ * minx, maxx, miny, maxy. Reads the blob header of rows an attribute index already picked: for
+ * few rows spread wide (the city's main roads), cheaper than the R*Tree, whose answer for a
+ * wide window is every row there. */
+int store_where_mbr(struct buf *b);
 /* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
  * and (commune_code, sheet_no, parcel_no) for parcels. Needs a writable store. ERR_DB. */
 int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err);

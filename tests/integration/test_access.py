@@ -233,6 +233,14 @@ def names_results(body, layer):
     return names
 
 
+def names_web_catalog(body, layer):
+    """The web map's catalog: layers[] with fields[]; None when the layer is not listed."""
+    for l in json.loads(body).get("layers", []):
+        if l.get("id") == layer:
+            return {f["name"] for f in l.get("fields", [])}
+    return None
+
+
 def names_none(body, layer):
     return None
 
@@ -245,7 +253,8 @@ class Out:
     values (so a visible restricted field's marker must be in it)."""
 
     def __init__(self, name, template, reader, full="all", values=True, layers=None,
-                 common=True, method="GET", data=None):
+                 common=True, method="GET", data=None, listing=False):
+        self.listing = listing  # one document for all layers: an unreadable layer is not in it
         self.name, self.template, self.reader = name, template, reader
         self.full, self.values, self.layers = full, values, layers
         self.common, self.method, self.data = common, method, data
@@ -267,17 +276,28 @@ OUTPUTS = [
     Out("ogcapi-items", "/collections/{layer}/items?limit=100", names_geojson),
     Out("ogcapi-item", "/collections/{layer}/items/1", names_geojson),
     Out("ogcapi-items-html", "/collections/{layer}/items?f=html", names_none),
+    Out("ogcapi-item-html", "/collections/{layer}/items/1?f=html", names_none),
     Out("ogcapi-queryables", "/collections/{layer}/queryables", names_queryables, values=False),
     Out("wfs-getfeature-json", WFS + "REQUEST=GetFeature&OUTPUTFORMAT=application/json",
         names_geojson),
     Out("wfs-getfeature-gml", WFS + "REQUEST=GetFeature", names_gml),
+    Out("wfs-getfeature-csv", WFS + "REQUEST=GetFeature&OUTPUTFORMAT=text/csv", names_csv),
+    Out("wfs-1.1-getfeature-gml", "/wfs?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature"
+        "&TYPENAME={layer}", names_gml),
+    Out("wfs-getfeaturebyid", "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID="
+        "urn:ogc:def:query:OGC-WFS::GetFeatureById&ID={layer}.1", names_gml),
+    Out("wfs-post-getfeature", "/wfs", names_gml, method="POST",
+        data='<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/'
+             'wfs/2.0"><wfs:Query typeNames="{layer}"/></wfs:GetFeature>'),
     Out("wfs-describefeaturetype", WFS + "REQUEST=DescribeFeatureType", names_xsd,
         values=False),
     Out("wms-getfeatureinfo-json", GFI + "application/json", names_geojson),
     Out("wms-getfeatureinfo-html", GFI + "text/html", names_none),
     Out("wms-getfeatureinfo-text", GFI + "text/plain", names_none),
+    Out("wms-getfeatureinfo-gml", GFI + "application/vnd.ogc.gml", names_none),
     Out("mvt", f"/tiles/{{layer}}/{Z}/{TX}/{TY}.mvt", names_mvt, common=False),
     Out("tilejson", "/tiles/{layer}.json", names_tilejson, common=False, values=False),
+    Out("web-catalog", "/web/catalog.json", names_web_catalog, values=False, listing=True),
     Out("land-funds-csv", "/api/v1/land-funds?kind=vacant&f=csv", names_csv,
         layers=["vacant_land_fund"], full="none"),
     Out("land-funds-json", "/api/v1/land-funds?kind=vacant", names_results,
@@ -290,6 +310,10 @@ OUTPUTS = [
         full="restricted", common=False),
     Out("parcels", "/api/v1/parcels?commune=v_code&sheet=7&parcel=7", names_geojson,
         layers=["cadastral_parcels"], full="restricted", common=False),
+    Out("parcels-csv", "/api/v1/parcels?commune=v_code&sheet=7&parcel=7&f=csv", names_csv,
+        layers=["cadastral_parcels"], full="restricted", common=False),
+    Out("parcel-planning", "/api/v1/parcels/{parcel_key}/planning", names_none,
+        layers=["cadastral_parcels"], common=False, values=False),
 ]
 
 # Uses of a field that must be refused below its role exactly like an unknown field (400).
@@ -319,6 +343,7 @@ REFUSALS = [
     ("ogcapi-properties", "/collections/{layer}/items?properties={field}"),
     ("ogcapi-queryable-param", "/collections/{layer}/items?{field}=x", "lenient"),
     ("wfs-fes-filter", WFS + "REQUEST=GetFeature&FILTER=" + urllib.parse.quote(FES, safe="{}")),
+    ("wfs-cql-filter", WFS + "REQUEST=GetFeature&CQL_FILTER={field}%3D%27x%27"),
     ("wfs-sortby", WFS + "REQUEST=GetFeature&SORTBY={field}"),
     ("wfs-propertyname", WFS + "REQUEST=GetFeature&PROPERTYNAME={field}"),
     ("wfs-getpropertyvalue", WFS + "REQUEST=GetPropertyValue&VALUEREFERENCE={field}"),
@@ -344,6 +369,8 @@ def access(workdir):
 
 def fetch(server, keys, role, url, method="GET", data=None):
     headers = {"X-API-Key": keys[role]} if keys[role] else {}
+    if data is not None:
+        headers["Content-Type"] = "application/xml"
     return server.get(url, headers=headers, method=method, data=data)
 
 
@@ -423,23 +450,30 @@ def matrix_cases():
 def test_output_fields(access, out, layer, role):
     server, keys = access
     url = fill(out.template, layer)
-    status, hdrs, body = fetch(server, keys, role, url, out.method, out.data)
+    data = fill(out.data, layer).encode() if out.data else None
+    status, hdrs, body = fetch(server, keys, role, url, out.method, data)
     if route_absent(status, body):
         pytest.skip(f"{out.name}: route not on this build")
     hidden = hidden_fields(layer, role)
     # no marker of a field above the caller's role, whatever the answer
     for f in hidden:
         assert marker(layer, f).encode() not in body, f"{layer}.{f} leaked to {role}"
+    if not readable(layer, role) and out.listing:
+        assert status == 200 and out.reader(body, layer) is None, f"{layer} listed for {role}"
+        return
     if not readable(layer, role):
         assert status in (400, 404), f"{layer} readable by {role}: {status}"
-        if "{layer}" in out.template:
+        if "{layer}" in out.template + (out.data or ""):
             # exactly the answer for a layer that does not exist (no oracle)
             ghost = "zz" + "q" * (len(layer) - 2)
-            s2, _, b2 = fetch(server, keys, role, fill(out.template, ghost), out.method, out.data)
+            d2 = fill(out.data, ghost).encode() if out.data else None
+            s2, _, b2 = fetch(server, keys, role, fill(out.template, ghost), out.method, d2)
             assert status == s2 and normalize(body, layer) == normalize(b2, ghost), (body, b2)
         return
     assert status == 200, f"{status}: {body[:400]!r}"
     names = out.reader(body, layer)
+    if out.listing:
+        assert names is not None, f"{layer} not listed for {role}"
     if names is not None:
         assert not names & hidden, f"{sorted(names & hidden)} shown to {role}"
         want = {"all": visible_fields(layer, role),

@@ -145,7 +145,7 @@ else:
     if errors: fail.append(f"{errors} socket errors")
     if int(st["5xx"]): fail.append(f"{st['5xx']} answers 5xx")
 if not alive: fail.append("the server died")
-warm = [s for s in samples if s[0] >= max(60, samples[-1][0] // 5)] if samples else []
+warm = [s for s in samples if s[0] >= max(20, samples[-1][0] // 5)] if samples else []
 if len(warm) >= 2:
     first, last, peak = warm[0][1], warm[-1][1], max(kb for _, kb in warm)
     limit = max(float(os.environ["SOAK_GROWTH_MB"]) * 1024, 0.15 * first)
@@ -155,7 +155,7 @@ if len(warm) >= 2:
           f"limit {limit / 1024:.0f} MB)")
     if growth > limit: fail.append(f"memory grew {growth / 1024:.0f} MB after warm-up")
 else:
-    print("rss: run too short to judge growth after warm-up (needs > 60 s)")
+    print("rss: run too short to judge growth after warm-up (needs > 30 s)")
 print("soak: " + ("FAIL: " + "; ".join(fail) if fail else "ok"))
 sys.exit(1 if fail else 0)
 PY
