@@ -7,6 +7,7 @@
 
 #include <libdeflate.h>
 #include <png.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,28 @@ static unsigned char *to_rgba(const struct render_image *img, int x, int y, int 
  * than zlib at level 1 with a better ratio), CRCs by libdeflate. The compressor is kept per
  * thread. */
 static _Thread_local struct libdeflate_compressor *compressor;
+static pthread_key_t compressor_key; /* frees a thread's compressor when the thread ends */
+static pthread_once_t compressor_once = PTHREAD_ONCE_INIT;
+
+static void compressor_free(void *c)
+{
+    libdeflate_free_compressor(c);
+}
+
+static void compressor_key_init(void)
+{
+    pthread_key_create(&compressor_key, compressor_free);
+}
+
+static struct libdeflate_compressor *thread_compressor(void)
+{
+    if (!compressor) {
+        pthread_once(&compressor_once, compressor_key_init);
+        compressor = libdeflate_alloc_compressor(1);
+        if (compressor) pthread_setspecific(compressor_key, compressor);
+    }
+    return compressor;
+}
 
 static int put_be32(struct buf *b, uint32_t v)
 {
@@ -91,7 +114,7 @@ static int write_png_rows(const unsigned char *rows, int w, int h, int rgb, cons
 {
     int bpp = pal ? 1 : rgb ? 3 : 4;
     size_t row = (size_t)w * bpp, raw_len = (row + 1) * (size_t)h;
-    if (!compressor) compressor = libdeflate_alloc_compressor(1);
+    thread_compressor();
     unsigned char *raw = malloc(raw_len);
     size_t bound = compressor ? libdeflate_zlib_compress_bound(compressor, raw_len) : 0;
     unsigned char *z = malloc(bound ? bound : 1);
