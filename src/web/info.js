@@ -4,7 +4,7 @@
 // use, land-use plan, zoning, lot, red lines, plans, price), field labels and code names from the
 // catalog, geometry left to the map, and the "reference only" note always shown.
 import { t, getLang } from './i18n.js';
-import { el, clear, label, fmtValue } from './dom.js';
+import { el, clear, label, fmtValue, fmtNumber } from './dom.js';
 
 // Answer keys that name a catalog layer in another way.
 const SECTION_LAYER = {
@@ -161,4 +161,25 @@ export function renderLandInfo(container, data) {
   const parcel = obj.parcel ? props(obj.parcel) : obj.parcel_key ? obj : null;
   const geometry = (obj.parcel && obj.parcel.geometry) || (isFeature(data) && data.geometry) || null;
   return { key: parcel ? parcel.parcel_key || parcel.key || null : null, geometry };
+}
+
+// The parcel's corner coordinates as a cadastral extract lists them (VN-2000, X = northing
+// first), from /api/v1/parcels/{key}/planning.
+export function renderCorners(container, corners) {
+  const rings = corners && Array.isArray(corners.rings) ? corners.rings : [];
+  if (!rings.length) return;
+  const rows = [];
+  rings.forEach((ring, r) => {
+    for (const c of ring) {
+      rows.push(el('tr', {}, el('td', {}, rings.length > 1 ? `${r + 1}.${c.no}` : String(c.no)),
+        el('td', {}, fmtNumber(c.x_n, 3)), el('td', {}, fmtNumber(c.y_e, 3)),
+        el('td', {}, c.edge_m != null ? fmtNumber(c.edge_m, 2) : '')));
+    }
+  });
+  container.append(el('section', { class: 'info-section', dataset: { section: 'corners' } },
+    el('h3', {}, `${label('corners')} — ${corners.crs || ''}`),
+    el('table', { class: 'corners' },
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('corner.no')), el('th', { scope: 'col' }, label('x_n')),
+        el('th', { scope: 'col' }, label('y_e')), el('th', { scope: 'col' }, t('corner.edge')))),
+      el('tbody', {}, rows))));
 }

@@ -191,6 +191,7 @@ function interiorPoint(geometry) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
+  for (const f of fs.readdirSync(OUT)) if (f.startsWith('fail-')) fs.rmSync(path.join(OUT, f));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spp-browser-'));
   const db = arg('--db', null) || path.join(tmp, 'city.sqlite');
   if (!arg('--db', null)) execFileSync(PY, [path.join(ROOT, 'tests/browser/fixture.py'), SPP, db]);
@@ -345,6 +346,17 @@ test('click-parcel-shows-land-info', async (ctx) => {
   const plans = sql(db, 'SELECT pb.name FROM plan_boundaries pb, cadastral_parcels p WHERE p.parcel_key = ?' +
     ' AND ST_Contains(pb.geom, PointOnSurface(p.geom)) AND pb.name IS NOT NULL', key).map((r) => r[0]);
   for (const name of plans) ok(text.includes(name), `plan that applies: ${name}`);
+  // Corner coordinates (VN-2000, X = northing) inside the parcel's box in the store.
+  await page.waitForSelector('[data-section="corners"] tbody tr');
+  const [[minE, minN, maxE, maxN]] = sql(db, 'SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom)' +
+    ' FROM cadastral_parcels WHERE parcel_key = ?', key);
+  const corners = await page.locator('[data-section="corners"] tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  ok(corners.length >= 3, `corners listed: ${corners.length}`);
+  const num = (s) => Number(s.replace(/\./g, '').replace(',', '.').replace(/[^0-9.]/g, ''));
+  for (const [, x, y] of corners)
+    ok(num(x) >= minN - 0.01 && num(x) <= maxN + 0.01 && num(y) >= minE - 0.01 && num(y) <= maxE + 0.01,
+      `corner X=${x} Y=${y} on the parcel`);
   const hl = await page.evaluate(() => window.sppMap.queryRenderedFeatures({ layers: ['selection-line'] }).length);
   ok(hl > 0, 'parcel highlighted on the map');
   await shot(page, '02-click-parcel');
