@@ -104,8 +104,8 @@ static int cmd_init(struct config *cfg, struct opts *o, int argc, char **argv)
     int rc = load_catalog(cfg, &err) || open_write(cfg, &st, &err);
     store_close(st);
     if (rc) return fail(&err);
-    printf("%s: store ready, %d layers, storage CRS EPSG:%d\n", cfg->db_path,
-           cfg->catalog.n_layers, cfg->storage_srid);
+    printf("%s: store ready, %d layers, storage CRS EPSG:%d\n", cfg->db_path, cfg->catalog.n_layers,
+           cfg->storage_srid);
     return 0;
 }
 
@@ -176,8 +176,9 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         char key[64];
         int64_t kid;
         rc = store_key_add(st, role, o->name ? o->name : "", key, &kid, &err);
-        if (!rc) printf("%s\n", key), fprintf(stderr, "key %lld (%s) created; it is shown once\n",
-                                              (long long)kid, role_name(role));
+        if (!rc)
+            printf("%s\n", key), fprintf(stderr, "key %lld (%s) created; it is shown once\n",
+                                         (long long)kid, role_name(role));
     } else if (strcmp(sub, "revoke") == 0) {
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
@@ -210,14 +211,17 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     if (o->bbox) {
         char tmp[256];
         snprintf(tmp, sizeof tmp, "%s", o->bbox);
-        if (bbox_parse(tmp, &so.bbox, NULL, &err) || so.bbox.minx < -180 ||
-            so.bbox.maxx > 180 || so.bbox.miny < -85.06 || so.bbox.maxy > 85.06)
+        if (bbox_parse(tmp, &so.bbox, NULL, &err) || so.bbox.minx < -180 || so.bbox.maxx > 180 ||
+            so.bbox.miny < -85.06 || so.bbox.maxy > 85.06)
             return usage_error("--bbox wants minlon,minlat,maxlon,maxlat, got \"%s\"", o->bbox);
         so.has_bbox = 1;
     }
-    if (!o->format || strcmp(o->format, "mvt") == 0) so.fmt = TILE_FMT_MVT;
-    else if (strcmp(o->format, "png") == 0) so.fmt = TILE_FMT_PNG;
-    else return usage_error("--format wants png or mvt, got \"%s\"", o->format);
+    if (!o->format || strcmp(o->format, "mvt") == 0)
+        so.fmt = TILE_FMT_MVT;
+    else if (strcmp(o->format, "png") == 0)
+        so.fmt = TILE_FMT_PNG;
+    else
+        return usage_error("--format wants png or mvt, got \"%s\"", o->format);
     so.role = ROLE_PUBLIC;
     if (o->role && role_parse(o->role, &so.role))
         return usage_error("--role must be public, investor, planner or admin");
@@ -237,21 +241,23 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
 {
     struct err err;
     err_clear(&err);
-    if (!o->manifest && !o->layer) return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
+    if (!o->manifest && !o->layer)
+        return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
     if (o->manifest && o->layer) return usage_error("--manifest and --layer exclude each other");
-    if (o->layer && argc < 1) return usage_error("--layer %s needs at least one SOURCE file", o->layer);
+    if (o->layer && argc < 1)
+        return usage_error("--layer %s needs at least one SOURCE file", o->layer);
     if (o->manifest && argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
-    struct import_opts io = {o->manifest, o->layer, argv, argc, o->report, o->dry_run,
-                             isatty(2), o->quiet};
+    struct import_opts io = {o->manifest, o->layer,   argv,      argc,
+                             o->report,   o->dry_run, isatty(2), o->quiet};
     struct import_summary sum;
     memset(&sum, 0, sizeof sum);
     if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
-    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n", cfg->db_path,
-           sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s", (long long)sum.n_read,
-           (long long)sum.n_written, (long long)sum.n_rejected, o->dry_run ? " (dry run: store unchanged)" : "");
+    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n",
+           cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
+           (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
+           o->dry_run ? " (dry run: store unchanged)" : "");
     return 0;
 }
-
 
 /* spp query: the land API's handlers called in-process, so the answers are the API's. */
 static int query_args(int argc, char **argv, int from, struct kv *args, int max, int *n)
@@ -400,8 +406,7 @@ static const struct command commands[] = {
      "seed --db DB --layer ID --zoom A-B [--bbox minlon,minlat,maxlon,maxlat] [--format png|mvt]"
      " [--role ROLE] [--threads N]",
      "Pre-render tiles into the tile cache (both cores by default), with a progress bar.", 1},
-    {"keys", cmd_keys,
-     "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
+    {"keys", cmd_keys, "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
     {"query", cmd_query,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
@@ -450,10 +455,9 @@ int main(int argc, char **argv)
         {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"zoom", required_argument, NULL, 'Z'},   {"bbox", required_argument, NULL, 'B'},
-        {"format", required_argument, NULL, 'F'},
-        {"manifest", required_argument, NULL, 'm'}, {"layer", required_argument, NULL, 'L'},
-        {"report", required_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'D'},
-        {NULL, 0, NULL, 0}};
+        {"format", required_argument, NULL, 'F'}, {"manifest", required_argument, NULL, 'm'},
+        {"layer", required_argument, NULL, 'L'},  {"report", required_argument, NULL, 'R'},
+        {"dry-run", no_argument, NULL, 'D'},      {NULL, 0, NULL, 0}};
     struct opts o;
     memset(&o, 0, sizeof o);
     opterr = 0;
@@ -463,9 +467,15 @@ int main(int argc, char **argv)
     const char *optstring = strcmp(cmd->name, "query") == 0 ? "+:h" : ":h";
     while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (ch) {
-        case 'd': o.db = optarg; break;
-        case 'c': o.config = optarg; break;
-        case 'l': o.listen = optarg; break;
+        case 'd':
+            o.db = optarg;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
         case 't': {
             long t;
             if (str_to_long(optarg, &t) || t < 1 || t > 256)
@@ -473,19 +483,43 @@ int main(int argc, char **argv)
             o.threads = (int)t;
             break;
         }
-        case 'r': o.role = optarg; break;
-        case 'n': o.name = optarg; break;
-        case 'q': o.quiet = 1; break;
-        case 'Z': o.zoom = optarg; break;
-        case 'B': o.bbox = optarg; break;
-        case 'F': o.format = optarg; break;
-        case 'm': o.manifest = optarg; break;
-        case 'L': o.layer = optarg; break;
-        case 'R': o.report = optarg; break;
-        case 'D': o.dry_run = 1; break;
-        case 'h': print_help(cmd); return 0;
-        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
+        case 'r':
+            o.role = optarg;
+            break;
+        case 'n':
+            o.name = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'Z':
+            o.zoom = optarg;
+            break;
+        case 'B':
+            o.bbox = optarg;
+            break;
+        case 'F':
+            o.format = optarg;
+            break;
+        case 'm':
+            o.manifest = optarg;
+            break;
+        case 'L':
+            o.layer = optarg;
+            break;
+        case 'R':
+            o.report = optarg;
+            break;
+        case 'D':
+            o.dry_run = 1;
+            break;
+        case 'h':
+            print_help(cmd);
+            return 0;
+        case ':':
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option \"%s\"", argv[optind - 1]);
         }
     }
     struct config cfg;

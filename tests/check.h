@@ -15,7 +15,7 @@ static int check_passed, check_failed;
             check_passed++;                                                                        \
         } else {                                                                                   \
             check_failed++;                                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr);              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr);               \
         }                                                                                          \
     } while (0)
 
@@ -27,7 +27,7 @@ static int check_passed, check_failed;
         } else {                                                                                   \
             check_failed++;                                                                        \
             fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.6f, %s = %.6f (tol %g)\n", __FILE__, \
-                    __LINE__, #a, check_a_, #b, check_b_, (double)(tol));                         \
+                    __LINE__, #a, check_a_, #b, check_b_, (double)(tol));                          \
         }                                                                                          \
     } while (0)
 

@@ -80,8 +80,7 @@ static int valid_ident(const char *s)
     if (!s || !islower((unsigned char)s[0])) return 0;
     size_t n = 0;
     for (; s[n]; n++)
-        if (!islower((unsigned char)s[n]) && !isdigit((unsigned char)s[n]) && s[n] != '_')
-            return 0;
+        if (!islower((unsigned char)s[n]) && !isdigit((unsigned char)s[n]) && s[n] != '_') return 0;
     return n <= 63;
 }
 
@@ -91,9 +90,12 @@ static int parse_color(const char *s, uint32_t *rgb)
     uint32_t v = 0;
     for (int i = 1; i < 7; i++) {
         int ch = tolower((unsigned char)s[i]), d;
-        if (ch >= '0' && ch <= '9') d = ch - '0';
-        else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
-        else return -1;
+        if (ch >= '0' && ch <= '9')
+            d = ch - '0';
+        else if (ch >= 'a' && ch <= 'f')
+            d = ch - 'a' + 10;
+        else
+            return -1;
         v = v * 16 + (uint32_t)d;
     }
     *rgb = v;
@@ -116,9 +118,8 @@ int role_parse(const char *s, enum role *out)
     return -1;
 }
 
-static const char *const geom_names[] = {NULL,         "POINT",           "LINESTRING",
-                                         "POLYGON",    "MULTIPOINT",      "MULTILINESTRING",
-                                         "MULTIPOLYGON"};
+static const char *const geom_names[] = {NULL,         "POINT",           "LINESTRING",  "POLYGON",
+                                         "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"};
 static const char *const type_names[] = {"text", "integer", "real", "date", "boolean"};
 
 const char *geom_type_name(enum geom_type t)
@@ -209,7 +210,7 @@ static int load_codelist(struct ctx *c, json_t *root, struct codelist *cl)
         if (!cl->crosswalk) return err_set(c->err, ERR_NOMEM, "out of memory");
         json_array_foreach(xw, i, o)
         {
-            static const char *const xkeys[] = {"from", "to", "from_scheme", "to_scheme",
+            static const char *const xkeys[] = {"from",       "to",   "from_scheme", "to_scheme",
                                                 "confidence", "note", NULL};
             char path[64];
             snprintf(path, sizeof path, "crosswalk[%zu]", i);
@@ -249,7 +250,8 @@ const struct code_def *codelist_find(const struct codelist *cl, const char *code
 
 static void field_fini(struct field_def *f)
 {
-    for (int i = 0; i < f->n_aliases; i++) free(f->aliases[i]);
+    for (int i = 0; i < f->n_aliases; i++)
+        free(f->aliases[i]);
     free(f->aliases), free(f->name), free(f->label_vi), free(f->label_en), free(f->unit);
     free(f->desc_vi), free(f->desc_en);
 }
@@ -257,16 +259,15 @@ static void field_fini(struct field_def *f)
 static int load_field(struct ctx *c, const struct catalog *cat, const char *path, json_t *o,
                       struct field_def *f)
 {
-    static const char *const keys[] = {"name",  "type",    "required", "label",  "aliases",
-                                       "codelist", "multi", "unit",    "derive", "role",
-                                       "personal", "min",   "max",     "description", NULL};
+    static const char *const keys[] = {"name",     "type",  "required", "label",       "aliases",
+                                       "codelist", "multi", "unit",     "derive",      "role",
+                                       "personal", "min",   "max",      "description", NULL};
     int rc;
     if (!json_is_object(o)) return fail(c, path, "must be an object");
     if ((rc = check_keys(c, path, o, keys))) return rc;
     if ((rc = get_str(c, path, o, "name", 1, &f->name))) return rc;
     if (!valid_ident(f->name) || strcmp(f->name, "fid") == 0 || strcmp(f->name, "geom") == 0)
-        return fail(c, path, "bad field name \"%s\" (want [a-z][a-z0-9_]*, not fid/geom)",
-                    f->name);
+        return fail(c, path, "bad field name \"%s\" (want [a-z][a-z0-9_]*, not fid/geom)", f->name);
     char *s = NULL;
     if ((rc = get_str(c, path, o, "type", 1, &s))) return rc;
     int t = -1;
@@ -311,12 +312,16 @@ static int load_field(struct ctx *c, const struct catalog *cat, const char *path
     if ((rc = get_str(c, path, o, "unit", 0, &f->unit))) return rc;
     if ((rc = get_str(c, path, o, "derive", 0, &s))) return rc;
     if (s) {
-        if (strcmp(s, "area") == 0) f->derive = DERIVE_AREA;
-        else if (strcmp(s, "length") == 0) f->derive = DERIVE_LENGTH;
-        else rc = fail(c, path, "field \"%s\": unknown derive \"%s\"", f->name, s);
+        if (strcmp(s, "area") == 0)
+            f->derive = DERIVE_AREA;
+        else if (strcmp(s, "length") == 0)
+            f->derive = DERIVE_LENGTH;
+        else
+            rc = fail(c, path, "field \"%s\": unknown derive \"%s\"", f->name, s);
         free(s);
         if (rc) return rc;
-        if (f->type != FT_REAL) return fail(c, path, "field \"%s\": derive needs type real", f->name);
+        if (f->type != FT_REAL)
+            return fail(c, path, "field \"%s\": derive needs type real", f->name);
     }
     if ((rc = get_str(c, path, o, "role", 1, &s))) return rc;
     enum role r;
@@ -364,9 +369,9 @@ static int load_fields(struct ctx *c, const struct catalog *cat, json_t *arr, co
 static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, struct layer_def *l,
                       const struct field_def *common, int n_common)
 {
-    static const char *const keys[] = {"id",       "number", "title", "description", "group",
-                                       "geometry", "min_role", "style", "zoom",      "key",
-                                       "label",    "fields", NULL};
+    static const char *const keys[] = {"id",       "number",   "title", "description", "group",
+                                       "geometry", "min_role", "style", "zoom",        "key",
+                                       "label",    "fields",   NULL};
     static const char *const groups[] = {"land", "construction", "transport", "planning"};
     int rc;
     char *s = NULL;
@@ -382,7 +387,8 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
     if ((rc = get_text2(c, "$", root, "description", 0, &l->desc_vi, &l->desc_en))) return rc;
     if ((rc = get_str(c, "$", root, "group", 1, &l->group))) return rc;
     int ok = 0;
-    for (size_t i = 0; i < ARRAY_LEN(groups); i++) ok |= strcmp(groups[i], l->group) == 0;
+    for (size_t i = 0; i < ARRAY_LEN(groups); i++)
+        ok |= strcmp(groups[i], l->group) == 0;
     if (!ok) return fail(c, "group", "unknown group \"%s\"", l->group);
     if ((rc = get_str(c, "$", root, "geometry", 1, &s))) return rc;
     for (int t = GT_POINT; t <= GT_MULTIPOLYGON; t++)
@@ -442,7 +448,8 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
 
 static void layer_fini(struct layer_def *l)
 {
-    for (int i = 0; i < l->n_fields; i++) field_fini(&l->fields[i]);
+    for (int i = 0; i < l->n_fields; i++)
+        field_fini(&l->fields[i]);
     free(l->fields), free(l->id), free(l->title_vi), free(l->title_en), free(l->desc_vi);
     free(l->desc_en), free(l->group), free(l->style);
     memset(l, 0, sizeof *l);
@@ -450,8 +457,10 @@ static void layer_fini(struct layer_def *l)
 
 void catalog_fini(struct catalog *cat)
 {
-    for (int i = 0; i < cat->n_layers; i++) layer_fini(&cat->layers[i]);
-    for (int i = 0; i < cat->n_codelists; i++) codelist_fini(&cat->codelists[i]);
+    for (int i = 0; i < cat->n_layers; i++)
+        layer_fini(&cat->layers[i]);
+    for (int i = 0; i < cat->n_codelists; i++)
+        codelist_fini(&cat->codelists[i]);
     free(cat->layers), free(cat->codelists);
     memset(cat, 0, sizeof *cat);
 }
@@ -484,8 +493,10 @@ static char **list_json(const char *dir, int *n, struct err *err)
         names[(*n)++] = str_dup(e->d_name);
     }
     closedir(d);
-    if (names) qsort(names, (size_t)*n, sizeof *names, cmp_str);
-    else names = calloc(1, sizeof *names);
+    if (names)
+        qsort(names, (size_t)*n, sizeof *names, cmp_str);
+    else
+        names = calloc(1, sizeof *names);
     return names;
 }
 
@@ -499,7 +510,8 @@ static json_t *load_json(const char *path, struct err *err)
 
 static void free_names(char **names, int n)
 {
-    for (int i = 0; i < n; i++) free(names[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
     free(names);
 }
 
@@ -554,9 +566,11 @@ int catalog_load(struct catalog *cat, const char *dir, struct err *err)
     }
     struct ctx cc = {path, err};
     static const char *const ckeys[] = {"fields", "description", NULL};
-    rc = json_is_object(croot) ? check_keys(&cc, "$", croot, ckeys) : fail(&cc, "$", "not an object");
-    if (!rc) rc = load_fields(&cc, cat, json_object_get(croot, "fields"), "fields", &common,
-                              &n_common, 0);
+    rc = json_is_object(croot) ? check_keys(&cc, "$", croot, ckeys)
+                               : fail(&cc, "$", "not an object");
+    if (!rc)
+        rc = load_fields(&cc, cat, json_object_get(croot, "fields"), "fields", &common, &n_common,
+                         0);
     json_decref(croot);
     if (rc) goto done;
     names = list_json(dir, &n, err);
@@ -597,10 +611,12 @@ int catalog_load(struct catalog *cat, const char *dir, struct err *err)
     if (!rc && cat->n_layers == 0) rc = err_set(err, ERR_PARAM, "%s: no layer definitions", dir);
     if (!rc) {
         qsort(cat->layers, (size_t)cat->n_layers, sizeof *cat->layers, cmp_layer);
-        for (int i = 0; i < cat->n_layers; i++) cat->layers[i].index = i;
+        for (int i = 0; i < cat->n_layers; i++)
+            cat->layers[i].index = i;
     }
 done:
-    for (int i = 0; i < n_common; i++) field_fini(&common[i]);
+    for (int i = 0; i < n_common; i++)
+        field_fini(&common[i]);
     free(common);
     free_names(names, n);
     if (rc) catalog_fini(cat);

@@ -98,12 +98,13 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
-    static const char *const keys[] = {"listen", "threads", "storage_srid", "layers_dir",
-                                       "styles_dir", "web_dir", "public_url", "limits", NULL};
-    static const char *const lkeys[] = {"max_width",      "max_height",     "max_features",
-                                        "default_features", "max_body",     "max_xml_depth",
-                                        "max_json_depth", "max_filter_nodes", "query_ms",
-                                        "max_concurrent", "rate_per_minute", NULL};
+    static const char *const keys[] = {"listen",     "threads",    "storage_srid",
+                                       "layers_dir", "styles_dir", "web_dir",
+                                       "public_url", "limits",     NULL};
+    static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
+                                        "default_features", "max_body",         "max_xml_depth",
+                                        "max_json_depth",   "max_filter_nodes", "query_ms",
+                                        "max_concurrent",   "rate_per_minute",  NULL};
     int rc = 0;
     const char *key;
     json_t *v;
@@ -114,7 +115,8 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_object_foreach(root, key, v)
     {
         int ok = 0;
-        for (const char *const *k = keys; *k; k++) ok |= strcmp(*k, key) == 0;
+        for (const char *const *k = keys; *k; k++)
+            ok |= strcmp(*k, key) == 0;
         if (!ok) {
             rc = err_set(err, ERR_PARAM, "%s: unknown setting \"%s\"", path, key);
             goto done;
@@ -147,7 +149,8 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
         json_object_foreach(lim, key, v)
         {
             int ok = 0;
-            for (const char *const *k = lkeys; *k; k++) ok |= strcmp(*k, key) == 0;
+            for (const char *const *k = lkeys; *k; k++)
+                ok |= strcmp(*k, key) == 0;
             if (!ok) {
                 rc = err_set(err, ERR_PARAM, "%s: limits: unknown setting \"%s\"", path, key);
                 goto done;
@@ -158,13 +161,11 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
         if ((rc = set_int(lim, "max_width", 1, 16384, &l->max_width, path, err)) ||
             (rc = set_int(lim, "max_height", 1, 16384, &l->max_height, path, err)) ||
             (rc = set_int(lim, "max_features", 1, 10000000, &l->max_features, path, err)) ||
-            (rc = set_int(lim, "default_features", 1, 10000000, &l->default_features, path,
-                          err)) ||
+            (rc = set_int(lim, "default_features", 1, 10000000, &l->default_features, path, err)) ||
             (rc = set_int(lim, "max_body", 1024, 1 << 30, &body, path, err)) ||
             (rc = set_int(lim, "max_xml_depth", 4, 1000, &l->max_xml_depth, path, err)) ||
             (rc = set_int(lim, "max_json_depth", 4, 1000, &l->max_json_depth, path, err)) ||
-            (rc = set_int(lim, "max_filter_nodes", 1, 1000000, &l->max_filter_nodes, path,
-                          err)) ||
+            (rc = set_int(lim, "max_filter_nodes", 1, 1000000, &l->max_filter_nodes, path, err)) ||
             (rc = set_int(lim, "query_ms", 1, 3600000, &l->query_ms, path, err)) ||
             (rc = set_int(lim, "max_concurrent", 1, 100000, &l->max_concurrent, path, err)) ||
             (rc = set_int(lim, "rate_per_minute", 0, 10000000, &l->rate_per_minute, path, err)))

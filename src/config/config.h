@@ -27,12 +27,12 @@ enum derive_kind { DERIVE_NONE, DERIVE_AREA, DERIVE_LENGTH };
 
 struct code_def {
     char *code;
-    char *scheme;  /* "TT27_2018", "TT08_2024" or NULL */
+    char *scheme; /* "TT27_2018", "TT08_2024" or NULL */
     char *name_vi;
     char *name_en;
-    char *parent;  /* parent code or NULL */
-    char *group;   /* top group (NNP, PNN, CSD...) or NULL */
-    uint32_t rgb;  /* 0xRRGGBB */
+    char *parent; /* parent code or NULL */
+    char *group;  /* top group (NNP, PNN, CSD...) or NULL */
+    uint32_t rgb; /* 0xRRGGBB */
     int has_color;
 };
 
@@ -51,39 +51,39 @@ struct codelist {
 };
 
 struct field_def {
-    char *name;                      /* column name: [a-z][a-z0-9_]*, checked at load */
+    char *name; /* column name: [a-z][a-z0-9_]*, checked at load */
     enum field_type type;
     int required;
     char *label_vi, *label_en;
     char *desc_vi, *desc_en;
-    char **aliases;                  /* source field names seen in the wild */
+    char **aliases; /* source field names seen in the wild */
     int n_aliases;
     const struct codelist *codelist; /* NULL if free values */
     int multi;                       /* several codes joined by '+' */
     char *unit;
     enum derive_kind derive;
-    enum role role;                  /* lowest role that may read it */
-    int personal;                    /* personal data (Decree 13/2023) */
+    enum role role; /* lowest role that may read it */
+    int personal;   /* personal data (Decree 13/2023) */
     int has_min, has_max;
     double min, max;
-    int common;                      /* from layers/common.json */
+    int common; /* from layers/common.json */
 };
 
 struct layer_def {
     char *id;
-    int number;                      /* 1..24, order of DOMAIN.md section 5 */
+    int number; /* 1..24, order of DOMAIN.md section 5 */
     char *title_vi, *title_en;
     char *desc_vi, *desc_en;
-    char *group;                     /* land, construction, transport, planning */
+    char *group; /* land, construction, transport, planning */
     enum geom_type geom;
     enum role min_role;
     char *style;
     int minzoom, maxzoom;
-    int key;                         /* index of the natural key field, -1 if none */
-    int label;                       /* index of the label field, -1 if none */
-    struct field_def *fields;        /* layer fields, then the common ones */
+    int key;                  /* index of the natural key field, -1 if none */
+    int label;                /* index of the label field, -1 if none */
+    struct field_def *fields; /* layer fields, then the common ones */
     int n_fields;
-    int index;                       /* position in catalog.layers */
+    int index; /* position in catalog.layers */
 };
 
 struct catalog {
@@ -95,15 +95,15 @@ struct catalog {
 
 /* Limits: every bound a request can hit (issue 9). */
 struct limits {
-    int max_width, max_height;   /* WMS/WMTS image pixels */
-    int max_features;            /* features per response */
-    int default_features;        /* when the client gives no limit */
-    size_t max_body;             /* request body bytes */
+    int max_width, max_height; /* WMS/WMTS image pixels */
+    int max_features;          /* features per response */
+    int default_features;      /* when the client gives no limit */
+    size_t max_body;           /* request body bytes */
     int max_xml_depth, max_json_depth;
     int max_filter_nodes;
-    int query_ms;                /* SQLite work per request, ms */
-    int max_concurrent;          /* in-flight requests, 503 past it */
-    int rate_per_minute;         /* per key (or per client address without key), 0 = off */
+    int query_ms;        /* SQLite work per request, ms */
+    int max_concurrent;  /* in-flight requests, 503 past it */
+    int rate_per_minute; /* per key (or per client address without key), 0 = off */
 };
 
 struct config {
@@ -111,9 +111,9 @@ struct config {
     char listen_host[64];
     int port;
     int threads;
-    int storage_srid;            /* default EPSG:5897 */
+    int storage_srid; /* default EPSG:5897 */
     char *layers_dir, *styles_dir, *web_dir;
-    char *public_url;            /* base URL for links, NULL = from the Host header */
+    char *public_url; /* base URL for links, NULL = from the Host header */
     struct limits limits;
     struct catalog catalog;
 };
@@ -139,7 +139,8 @@ int layer_field_index(const struct layer_def *layer, const char *name);
 const char *geom_type_name(enum geom_type t);
 const char *field_type_name(enum field_type t);
 /* Looks up a code in a list (scheme may be NULL = any, newest scheme first). */
-const struct code_def *codelist_find(const struct codelist *cl, const char *code, const char *scheme);
+const struct code_def *codelist_find(const struct codelist *cl, const char *code,
+                                     const char *scheme);
 
 /* Access: the one place that decides what a role may see (issue 9). */
 const char *role_name(enum role r);

@@ -97,7 +97,8 @@ int buf_put_double(struct buf *b, double v, int decimals)
     if (n <= 0 || (size_t)n >= sizeof tmp) {
         n = snprintf(tmp, sizeof tmp, "%.17g", v);
     } else if (strchr(tmp, '.')) {
-        while (n > 0 && tmp[n - 1] == '0') n--;
+        while (n > 0 && tmp[n - 1] == '0')
+            n--;
         if (n > 0 && tmp[n - 1] == '.') n--;
         tmp[n] = '\0';
     }
@@ -116,11 +117,21 @@ int buf_put_json_str(struct buf *b, const char *s)
         if (buf_append(b, run, (size_t)((const char *)p - run))) return ERR_NOMEM;
         char esc[7];
         switch (*p) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
         default:
             esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
             esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15], esc[6] = 0;
@@ -138,11 +149,21 @@ int buf_put_xml(struct buf *b, const char *s)
     for (const char *p = s; *p; p++) {
         const char *rep = NULL;
         switch (*p) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         default:
             if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r') rep = "";
         }

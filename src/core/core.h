@@ -25,9 +25,9 @@ enum err_code {
 struct err {
     enum err_code code;
     char msg[256];
-    char locator[64]; /* parameter or element the error is about (OGC locator), may be "" */
-    int http_status;  /* 0: derived from code at the edge; else the status to answer */
-    char ogc_code[48];/* OGC exceptionCode when the handler knows it better, else "" */
+    char locator[64];  /* parameter or element the error is about (OGC locator), may be "" */
+    int http_status;   /* 0: derived from code at the edge; else the status to answer */
+    char ogc_code[48]; /* OGC exceptionCode when the handler knows it better, else "" */
 };
 
 /* Fills err (if non-NULL and still empty) and returns code. */

@@ -45,9 +45,8 @@ void err_clear(struct err *err)
 
 const char *err_code_name(enum err_code code)
 {
-    static const char *const names[] = {"ok",       "out of memory", "i/o error",
-                                        "database", "bad parameter", "not found",
-                                        "unsupported", "forbidden",  "limit",
-                                        "internal"};
+    static const char *const names[] = {
+        "ok",        "out of memory", "i/o error", "database", "bad parameter",
+        "not found", "unsupported",   "forbidden", "limit",    "internal"};
     return (unsigned)code < ARRAY_LEN(names) ? names[code] : "unknown";
 }

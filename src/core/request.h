@@ -27,36 +27,36 @@ struct kv {
     char *value;
 };
 
-#define REQ_MAX_PARAMS 6
+#define REQ_MAX_PARAMS   6
 #define RESP_MAX_HEADERS 10
 
 struct request {
-    const char *method;         /* "GET", "HEAD", "POST" */
-    const char *path;           /* URL path, percent-decoded */
-    const char *query;          /* raw query string without '?', or "" */
-    struct kv *args;            /* query arguments in order, decoded */
+    const char *method; /* "GET", "HEAD", "POST" */
+    const char *path;   /* URL path, percent-decoded */
+    const char *query;  /* raw query string without '?', or "" */
+    struct kv *args;    /* query arguments in order, decoded */
     int n_args;
-    const char *body;           /* POST body or NULL */
+    const char *body; /* POST body or NULL */
     size_t body_len;
-    const char *content_type;   /* request headers (NULL when absent) */
+    const char *content_type; /* request headers (NULL when absent) */
     const char *accept;
     const char *accept_encoding;
     const char *accept_language;
     const char *if_none_match;
-    const char *api_key;        /* X-API-Key */
-    const char *authorization;  /* Authorization */
-    char client_addr[48];       /* client IP address; "" in-process (rate limit without key) */
-    char base_url[256];         /* "http://host:port", no trailing slash */
+    const char *api_key;       /* X-API-Key */
+    const char *authorization; /* Authorization */
+    char client_addr[48];      /* client IP address; "" in-process (rate limit without key) */
+    char base_url[256];        /* "http://host:port", no trailing slash */
     char *param_names[REQ_MAX_PARAMS]; /* path parameters from the route pattern */
     char *params[REQ_MAX_PARAMS];
     int n_params;
-    enum role role;             /* from the API key; ROLE_PUBLIC without one */
-    int64_t key_id;             /* 0 without a key */
+    enum role role; /* from the API key; ROLE_PUBLIC without one */
+    int64_t key_id; /* 0 without a key */
     enum err_form err_form;
     const struct config *cfg;
-    struct store *store;        /* the worker's handles, valid during the request */
+    struct store *store; /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
-    struct tile_cache *tiles;   /* the server's tile cache (shared, thread-safe), may be NULL */
+    struct tile_cache *tiles; /* the server's tile cache (shared, thread-safe), may be NULL */
 };
 
 struct resp_header {
@@ -65,7 +65,7 @@ struct resp_header {
 };
 
 struct response {
-    int status;                 /* 0 = 200 */
+    int status; /* 0 = 200 */
     char content_type[128];
     struct buf body;
     struct resp_header headers[RESP_MAX_HEADERS];

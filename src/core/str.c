@@ -44,13 +44,15 @@ int str_ends(const char *s, const char *suffix)
 int str_to_double(const char *s, double *out)
 {
     if (!s) return -1;
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     if (!*s) return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (errno == ERANGE || end == s) return -1;
-    while (isspace((unsigned char)*end)) end++;
+    while (isspace((unsigned char)*end))
+        end++;
     if (*end) return -1;
     if (v != v) return -1; /* NaN */
     *out = v;
@@ -60,13 +62,15 @@ int str_to_double(const char *s, double *out)
 int str_to_long(const char *s, long *out)
 {
     if (!s) return -1;
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     if (!*s) return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno == ERANGE || end == s) return -1;
-    while (isspace((unsigned char)*end)) end++;
+    while (isspace((unsigned char)*end))
+        end++;
     if (*end) return -1;
     *out = v;
     return 0;

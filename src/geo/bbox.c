@@ -86,8 +86,10 @@ void tile_range(int z, const struct bbox *b, int *x0, int *y0, int *x1, int *y1)
 {
     long n = 1L << z;
     double size = 2 * WEBMERC_HALF / (double)n;
-    double fx0 = floor((b->minx + WEBMERC_HALF) / size), fx1 = floor((b->maxx + WEBMERC_HALF) / size);
-    double fy0 = floor((WEBMERC_HALF - b->maxy) / size), fy1 = floor((WEBMERC_HALF - b->miny) / size);
+    double fx0 = floor((b->minx + WEBMERC_HALF) / size),
+           fx1 = floor((b->maxx + WEBMERC_HALF) / size);
+    double fy0 = floor((WEBMERC_HALF - b->maxy) / size),
+           fy1 = floor((WEBMERC_HALF - b->miny) / size);
     *x0 = (int)fmax(0, fmin((double)n - 1, fx0));
     *x1 = (int)fmax(0, fmin((double)n - 1, fx1));
     *y0 = (int)fmax(0, fmin((double)n - 1, fy0));
@@ -98,10 +100,10 @@ void tile_range(int z, const struct bbox *b, int *x0, int *y0, int *x1, int *y1)
 static const struct {
     int srid;
     double lon0;
-} tm3[] = {{5896, 102},    {9205, 103},    {9206, 104},    {9207, 104.5},  {9208, 104.75},
-           {5897, 105},    {9209, 105.5},  {9210, 105.75}, {9211, 106},    {9212, 106.25},
-           {9213, 106.5},  {9214, 107},    {9215, 107.25}, {9216, 107.5},  {5899, 107.75},
-           {5898, 108},    {9217, 108.25}, {9218, 108.5}};
+} tm3[] = {{5896, 102},   {9205, 103},    {9206, 104},    {9207, 104.5}, {9208, 104.75},
+           {5897, 105},   {9209, 105.5},  {9210, 105.75}, {9211, 106},   {9212, 106.25},
+           {9213, 106.5}, {9214, 107},    {9215, 107.25}, {9216, 107.5}, {5899, 107.75},
+           {5898, 108},   {9217, 108.25}, {9218, 108.5}};
 
 int geo_advertised_crs(int storage_srid, int *out, int max)
 {
@@ -109,7 +111,8 @@ int geo_advertised_crs(int storage_srid, int *out, int max)
     int base[] = {storage_srid, 4326, 84, 3857, 4756};
     for (size_t i = 0; i < sizeof base / sizeof base[0] && n < max; i++) {
         int dup = 0;
-        for (int k = 0; k < n; k++) dup |= out[k] == base[i];
+        for (int k = 0; k < n; k++)
+            dup |= out[k] == base[i];
         if (!dup) out[n++] = base[i];
     }
     double lon0 = -1;

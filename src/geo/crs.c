@@ -19,12 +19,12 @@
 #include <string.h>
 
 #define CRS_CACHE 48
-#define OP_CACHE 64
+#define OP_CACHE  64
 
 struct crs_entry {
     int srid;
-    PJ *crs;     /* NULL if unknown */
-    int latlon;  /* authority axis order is north/lat first */
+    PJ *crs;    /* NULL if unknown */
+    int latlon; /* authority axis order is north/lat first */
     int geographic;
 };
 
@@ -72,8 +72,10 @@ struct geo_ctx *geo_ctx_new(struct err *err)
 void geo_ctx_free(struct geo_ctx *g)
 {
     if (!g) return;
-    for (int i = 0; i < g->n_ops; i++) proj_destroy(g->ops[i].op);
-    for (int i = 0; i < g->n_crs; i++) proj_destroy(g->crs[i].crs);
+    for (int i = 0; i < g->n_ops; i++)
+        proj_destroy(g->ops[i].op);
+    for (int i = 0; i < g->n_crs; i++)
+        proj_destroy(g->crs[i].crs);
     if (g->geos) GEOS_finish_r(g->geos);
     if (g->pj) proj_context_destroy(g->pj);
     free(g);
@@ -86,11 +88,17 @@ void *geo_geos(struct geo_ctx *g)
 
 int geo_crs_parse(const char *s, int *srid)
 {
-    static const char *const prefixes[] = {
-        "EPSG:", "urn:ogc:def:crs:EPSG::", "urn:ogc:def:crs:EPSG:6.6:", "urn:x-ogc:def:crs:EPSG:",
-        "http://www.opengis.net/def/crs/EPSG/0/", "https://www.opengis.net/def/crs/EPSG/0/",
-        "http://www.opengis.net/gml/srs/epsg.xml#", "epsg:"};
-    static const char *const crs84[] = {"CRS:84", "CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84",
+    static const char *const prefixes[] = {"EPSG:",
+                                           "urn:ogc:def:crs:EPSG::",
+                                           "urn:ogc:def:crs:EPSG:6.6:",
+                                           "urn:x-ogc:def:crs:EPSG:",
+                                           "http://www.opengis.net/def/crs/EPSG/0/",
+                                           "https://www.opengis.net/def/crs/EPSG/0/",
+                                           "http://www.opengis.net/gml/srs/epsg.xml#",
+                                           "epsg:"};
+    static const char *const crs84[] = {"CRS:84",
+                                        "CRS84",
+                                        "urn:ogc:def:crs:OGC:1.3:CRS84",
                                         "urn:ogc:def:crs:OGC::CRS84",
                                         "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
                                         "https://www.opengis.net/def/crs/OGC/1.3/CRS84",
@@ -116,15 +124,19 @@ int geo_crs_parse(const char *s, int *srid)
 
 const char *geo_crs_name(int srid, char out[32])
 {
-    if (srid == GEO_SRID_CRS84) snprintf(out, 32, "CRS:84");
-    else snprintf(out, 32, "EPSG:%d", srid);
+    if (srid == GEO_SRID_CRS84)
+        snprintf(out, 32, "CRS:84");
+    else
+        snprintf(out, 32, "EPSG:%d", srid);
     return out;
 }
 
 const char *geo_crs_uri(int srid, char out[64])
 {
-    if (srid == GEO_SRID_CRS84) snprintf(out, 64, "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
-    else snprintf(out, 64, "http://www.opengis.net/def/crs/EPSG/0/%d", srid);
+    if (srid == GEO_SRID_CRS84)
+        snprintf(out, 64, "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+    else
+        snprintf(out, 64, "http://www.opengis.net/def/crs/EPSG/0/%d", srid);
     return out;
 }
 
@@ -158,8 +170,10 @@ static struct crs_entry *crs_get(struct geo_ctx *g, int srid)
     memset(e, 0, sizeof *e);
     e->srid = srid;
     char def[32];
-    if (srid == GEO_SRID_CRS84) snprintf(def, sizeof def, "OGC:CRS84");
-    else snprintf(def, sizeof def, "EPSG:%d", srid);
+    if (srid == GEO_SRID_CRS84)
+        snprintf(def, sizeof def, "OGC:CRS84");
+    else
+        snprintf(def, sizeof def, "EPSG:%d", srid);
     PJ *crs = proj_create(g->pj, def);
     if (crs && !proj_is_crs(crs)) {
         proj_destroy(crs);
@@ -257,8 +271,8 @@ int geo_transform(struct geo_ctx *g, int src, int dst, double *xy, size_t n, str
     return 0;
 }
 
-int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in,
-                       struct bbox *out, struct err *err)
+int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
+                       struct err *err)
 {
     enum { STEPS = 20 };
     double xy[4 * STEPS * 2];
@@ -274,6 +288,7 @@ int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *i
     int rc = geo_transform(g, src, dst, xy, 4 * STEPS, err);
     if (rc) return rc;
     bbox_empty(out);
-    for (int i = 0; i < 4 * STEPS; i++) bbox_add(out, xy[2 * i], xy[2 * i + 1]);
+    for (int i = 0; i < 4 * STEPS; i++)
+        bbox_add(out, xy[2 * i], xy[2 * i + 1]);
     return 0;
 }

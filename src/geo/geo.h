@@ -62,19 +62,19 @@ int geo_crs_geographic(struct geo_ctx *g, int srid);
  * ERR_PARAM for an unknown CRS, ERR_PARAM if a point cannot be transformed. */
 int geo_transform(struct geo_ctx *g, int src, int dst, double *xy, size_t n, struct err *err);
 /* Transforms a bbox by densifying its edges (21 points each) and taking the envelope. */
-int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in,
-                       struct bbox *out, struct err *err);
+int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
+                       struct err *err);
 
 /* Geometry in memory: what WKB decodes into. Parts are rings or linestrings or single points. */
 struct geom_part {
-    int n;        /* points */
-    int ring;     /* 0 exterior/linestring/point, 1 interior ring */
-    double *xy;   /* interleaved, owned by the geom */
+    int n;      /* points */
+    int ring;   /* 0 exterior/linestring/point, 1 interior ring */
+    double *xy; /* interleaved, owned by the geom */
 };
 struct geom {
-    int type;     /* enum geom_type code 1..6 of the whole (multi) geometry */
+    int type; /* enum geom_type code 1..6 of the whole (multi) geometry */
     int n_parts;
-    int n_polys;  /* polygons for (MULTI)POLYGON: parts grouped by ring == 0 */
+    int n_polys; /* polygons for (MULTI)POLYGON: parts grouped by ring == 0 */
     struct geom_part *parts;
     int cap_parts;
     double *coords; /* backing store for all parts */

@@ -37,7 +37,8 @@ static int rd_f64(struct reader *r, int le, double *v)
 {
     if (r->end - r->p < 8) return -1;
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = le ? r->p[i] : r->p[7 - i];
+    for (int i = 0; i < 8; i++)
+        b[i] = le ? r->p[i] : r->p[7 - i];
     memcpy(v, b, 8); /* host is little endian (x86_64, aarch64) */
     r->p += 8;
     return 0;
@@ -55,7 +56,8 @@ static struct geom_part *new_part(struct geom *g, int n, int ring)
     /* allocated even for an empty part, so that part->xy is never computed from NULL */
     if (g->n_coords + 2 * (size_t)n > g->cap_coords || !g->coords) {
         size_t cap = g->cap_coords ? g->cap_coords : 64;
-        while (cap < g->n_coords + 2 * (size_t)n) cap *= 2;
+        while (cap < g->n_coords + 2 * (size_t)n)
+            cap *= 2;
         double *c = realloc(g->coords, cap * sizeof *c);
         if (!c) return NULL;
         /* re-point earlier parts into the moved array: parts are laid out back to back, in
@@ -102,13 +104,16 @@ static int rd_geom(struct reader *r, struct geom *g, int top, uint32_t want)
     uint32_t type;
     if (rd_u32(r, le, &type)) return -1;
     int dims = 2;
-    if (type & 0x80000000u) dims++; /* EWKB Z */
-    if (type & 0x40000000u) dims++; /* EWKB M */
+    if (type & 0x80000000u) dims++;    /* EWKB Z */
+    if (type & 0x40000000u) dims++;    /* EWKB M */
     if (type & 0x20000000u) return -1; /* EWKB SRID not expected */
     type &= 0x0fffffffu;
-    if (type >= 3000) dims = 4, type -= 3000;
-    else if (type >= 2000) dims = 3, type -= 2000;
-    else if (type >= 1000) dims = 3, type -= 1000;
+    if (type >= 3000)
+        dims = 4, type -= 3000;
+    else if (type >= 2000)
+        dims = 3, type -= 2000;
+    else if (type >= 1000)
+        dims = 3, type -= 1000;
     if (type < 1 || type > 6 || (want && type != want)) return -1;
     if (top) g->type = (int)type;
     int rc = 0;
@@ -123,11 +128,14 @@ static int rd_geom(struct reader *r, struct geom *g, int top, uint32_t want)
             if (rd_f64(r, le, &skip)) return -1;
         break;
     }
-    case 2: rc = rd_points(r, g, le, dims, 0); break;
+    case 2:
+        rc = rd_points(r, g, le, dims, 0);
+        break;
     case 3:
         if (rd_u32(r, le, &n)) return -1;
         if (n > (size_t)(r->end - r->p) / 4) return -1;
-        for (uint32_t i = 0; i < n && !rc; i++) rc = rd_points(r, g, le, dims, i > 0);
+        for (uint32_t i = 0; i < n && !rc; i++)
+            rc = rd_points(r, g, le, dims, i > 0);
         if (n > 0) g->n_polys++;
         break;
     default:
@@ -186,9 +194,11 @@ int geom_to_wkb(const struct geom *g, struct buf *b)
             i++;
         } else {
             int j = i + 1;
-            while (j < g->n_parts && g->parts[j].ring) j++;
+            while (j < g->n_parts && g->parts[j].ring)
+                j++;
             rc |= put_u32(b, (uint32_t)(j - i));
-            for (int k = i; k < j; k++) rc |= put_pts(b, &g->parts[k], 1);
+            for (int k = i; k < j; k++)
+                rc |= put_pts(b, &g->parts[k], 1);
             i = j;
         }
         if (!multi) break;

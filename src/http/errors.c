@@ -11,26 +11,40 @@ int http_status_for(const struct err *err)
     switch (err->code) {
     case ERR_PARAM:
     case ERR_UNSUPPORTED:
-    case ERR_LIMIT: return 400; /* 413/429/503 are set explicitly where they apply */
-    case ERR_NOT_FOUND: return 404;
-    case ERR_FORBIDDEN: return 401;
-    default: return 500;
+    case ERR_LIMIT:
+        return 400; /* 413/429/503 are set explicitly where they apply */
+    case ERR_NOT_FOUND:
+        return 404;
+    case ERR_FORBIDDEN:
+        return 401;
+    default:
+        return 500;
     }
 }
 
 static const char *title_for(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
@@ -40,13 +54,18 @@ void http_write_error(const struct request *req, struct response *res, const str
     buf_reset(&res->body);
     if (status == 401) resp_header(res, "WWW-Authenticate", "Bearer realm=\"spp\"");
     switch (req->err_form) {
-    case FORM_OWS: ows_exception_report(res, status, err); return;
-    case FORM_WMS: wms_service_exception(req, res, status, err); return;
+    case FORM_OWS:
+        ows_exception_report(res, status, err);
+        return;
+    case FORM_WMS:
+        wms_service_exception(req, res, status, err);
+        return;
     case FORM_TEXT:
         resp_set(res, status, "text/plain; charset=utf-8");
         buf_printf(&res->body, "%s\n", err->msg);
         return;
-    default: break;
+    default:
+        break;
     }
     resp_set(res, status, "application/problem+json");
     buf_printf(&res->body, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":",

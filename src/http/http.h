@@ -13,8 +13,8 @@ struct route {
     const char *method;  /* "GET" (also serves HEAD) or "POST" */
     const char *pattern; /* "/collections/{layer}/items"; "{y}.mvt" = parameter + suffix */
     http_handler fn;
-    enum err_form form;  /* how errors are answered */
-    const char *name;    /* metrics label */
+    enum err_form form; /* how errors are answered */
+    const char *name;   /* metrics label */
 };
 
 /* Routing, in-process (no socket): matches req->method and req->path, resolves the API key into

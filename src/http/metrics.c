@@ -9,7 +9,7 @@
 static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define N_BOUNDS (sizeof bounds / sizeof bounds[0])
 
-static uint64_t counts[MAX_ROUTES + 1][6];             /* status class 1xx..5xx, [0] other */
+static uint64_t counts[MAX_ROUTES + 1][6]; /* status class 1xx..5xx, [0] other */
 static uint64_t hist[MAX_ROUTES + 1][N_BOUNDS + 1];
 static uint64_t sum_us[MAX_ROUTES + 1];
 
@@ -24,7 +24,8 @@ void metrics_record(int route, int status, double seconds)
     if (cls < 1 || cls > 5) cls = 0;
     __atomic_add_fetch(&counts[r][cls], 1, __ATOMIC_RELAXED);
     size_t b = 0;
-    while (b < N_BOUNDS && seconds > bounds[b]) b++;
+    while (b < N_BOUNDS && seconds > bounds[b])
+        b++;
     __atomic_add_fetch(&hist[r][b], 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&sum_us[r], (uint64_t)(seconds * 1e6), __ATOMIC_RELAXED);
 }
@@ -52,12 +53,13 @@ int metrics_handler(struct request *req, struct response *res, struct err *err)
         int s = r == n ? MAX_ROUTES : r;
         const char *name = http_route_name(r == n ? -1 : r);
         uint64_t cum = 0, total = 0;
-        for (size_t k = 0; k <= N_BOUNDS; k++) total += __atomic_load_n(&hist[s][k], __ATOMIC_RELAXED);
+        for (size_t k = 0; k <= N_BOUNDS; k++)
+            total += __atomic_load_n(&hist[s][k], __ATOMIC_RELAXED);
         if (!total) continue;
         for (size_t k = 0; k < N_BOUNDS; k++) {
             cum += __atomic_load_n(&hist[s][k], __ATOMIC_RELAXED);
-            buf_printf(b, "spp_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
-                       bounds[k], (unsigned long long)cum);
+            buf_printf(b, "spp_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                       name, bounds[k], (unsigned long long)cum);
         }
         buf_printf(b, "spp_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
                    (unsigned long long)total);

@@ -48,8 +48,8 @@ static const struct route routes[] = {
     {"GET", "/styles/{name}.json", tiles_style, FORM_PROBLEM, "styles"},
     {"GET", "/wmts", wmts_kvp, FORM_OWS, "wmts"},
     {"GET", "/wmts/1.0.0/WMTSCapabilities.xml", wmts_rest_capabilities, FORM_OWS, "wmts_caps"},
-    {"GET", "/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.png", wmts_rest_tile,
-     FORM_OWS, "wmts_tile"},
+    {"GET", "/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.png", wmts_rest_tile, FORM_OWS,
+     "wmts_tile"},
     {"GET", "/api/v1/land/at", query_land_at, FORM_PROBLEM, "land_at"},
     {"GET", "/api/v1/parcels", query_parcels, FORM_PROBLEM, "parcels"},
     {"GET", "/api/v1/parcels/{parcel_key}", query_parcel, FORM_PROBLEM, "parcel"},
@@ -120,7 +120,8 @@ static int auth(struct request *req, struct err *err)
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
             return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
         key = req->authorization + 7;
-        while (*key == ' ') key++;
+        while (*key == ' ')
+            key++;
     }
     req->role = ROLE_PUBLIC;
     req->key_id = 0;

@@ -151,7 +151,8 @@ static void set_base_url(struct request *req, const struct config *cfg, const ch
         snprintf(req->base_url, sizeof req->base_url, "http://%s", clean);
     }
     size_t l = strlen(req->base_url);
-    while (l && req->base_url[l - 1] == '/') req->base_url[--l] = '\0';
+    while (l && req->base_url[l - 1] == '/')
+        req->base_url[--l] = '\0';
 }
 
 static void set_client_addr(struct request *req, struct MHD_Connection *c)
@@ -288,7 +289,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     enum MHD_Result ret = send_response(c, &res);
     cn->answered = 1;
     resp_fini(&res);
-    for (int i = 0; i < args.n; i++) free(args.args[i].key), free(args.args[i].value);
+    for (int i = 0; i < args.n; i++)
+        free(args.args[i].key), free(args.args[i].value);
     free(args.args);
     return ret;
 }
@@ -353,8 +355,8 @@ int http_serve(const struct config *cfg, struct err *err)
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1"
-                                                                      : cfg->listen_host,
+    if (inet_pton(AF_INET,
+                  strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host,
                   &addr.sin_addr) != 1) {
         free_server(&s);
         return err_set(err, ERR_PARAM, "listen: \"%s\" is not an IPv4 address", cfg->listen_host);
@@ -371,8 +373,8 @@ int http_serve(const struct config *cfg, struct err *err)
         (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
         /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_END);
     if (!d) {
         free_server(&s);
         return err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,

@@ -8,12 +8,18 @@ static const char *ows_code(const struct err *err)
 {
     if (err->ogc_code[0]) return err->ogc_code;
     switch (err->code) {
-    case ERR_PARAM: return err->locator[0] ? "InvalidParameterValue" : "InvalidRequest";
-    case ERR_NOT_FOUND: return "NotFound";
-    case ERR_UNSUPPORTED: return "OperationNotSupported";
-    case ERR_FORBIDDEN: return "AccessDenied";
-    case ERR_LIMIT: return "NoApplicableCode";
-    default: return "NoApplicableCode";
+    case ERR_PARAM:
+        return err->locator[0] ? "InvalidParameterValue" : "InvalidRequest";
+    case ERR_NOT_FOUND:
+        return "NotFound";
+    case ERR_UNSUPPORTED:
+        return "OperationNotSupported";
+    case ERR_FORBIDDEN:
+        return "AccessDenied";
+    case ERR_LIMIT:
+        return "NoApplicableCode";
+    default:
+        return "NoApplicableCode";
     }
 }
 

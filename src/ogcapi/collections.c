@@ -81,8 +81,8 @@ int ogcapi_landing(struct request *req, struct response *res, struct err *err)
                 "\"Can Tho spatial planning platform: the 24 base layers\",\"links\":[");
     link(b, &first, req->base_url, "/", "self", "application/json", "This document");
     link(b, &first, req->base_url, "/?f=html", "alternate", "text/html", "This document as HTML");
-    link(b, &first, req->base_url, "/api", "service-desc", "application/vnd.oai.openapi+json;version=3.0",
-         "The API definition");
+    link(b, &first, req->base_url, "/api", "service-desc",
+         "application/vnd.oai.openapi+json;version=3.0", "The API definition");
     link(b, &first, req->base_url, "/conformance", "conformance", "application/json",
          "Conformance classes");
     link(b, &first, req->base_url, "/collections", "data", "application/json", "Collections");

@@ -15,7 +15,8 @@ static void sha256_hex(const char *s, char out[65])
     sha256_init(&ctx);
     sha256_update(&ctx, strlen(s), (const uint8_t *)s);
     sha256_digest(&ctx, sizeof digest, digest);
-    for (int i = 0; i < SHA256_DIGEST_SIZE; i++) snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
 
 int store_key_add(struct store *st, enum role role, const char *name, char *key_out,
@@ -25,7 +26,8 @@ int store_key_add(struct store *st, enum role role, const char *name, char *key_
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         return err_set(err, ERR_IO, "cannot read random bytes");
     strcpy(key_out, "spp_");
-    for (size_t i = 0; i < sizeof raw; i++) snprintf(key_out + 4 + 2 * i, 3, "%02x", raw[i]);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(key_out + 4 + 2 * i, 3, "%02x", raw[i]);
     char hash[65];
     sha256_hex(key_out, hash);
     sqlite3_stmt *s = store_prepare(st,
@@ -46,8 +48,9 @@ int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info 
                    struct err *err)
 {
     sqlite3_stmt *s = store_prepare(
-        st, "SELECT id, coalesce(name, ''), role, created, coalesce(revoked, '') FROM spp_keys"
-            " ORDER BY id",
+        st,
+        "SELECT id, coalesce(name, ''), role, created, coalesce(revoked, '') FROM spp_keys"
+        " ORDER BY id",
         err);
     if (!s) return ERR_DB;
     int step;
@@ -69,8 +72,9 @@ int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info 
 int store_key_revoke(struct store *st, int64_t id, struct err *err)
 {
     sqlite3_stmt *s = store_prepare(
-        st, "UPDATE spp_keys SET revoked = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?"
-            " AND revoked IS NULL",
+        st,
+        "UPDATE spp_keys SET revoked = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?"
+        " AND revoked IS NULL",
         err);
     if (!s) return ERR_DB;
     sqlite3_bind_int64(s, 1, id);

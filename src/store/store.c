@@ -95,8 +95,8 @@ static int read_srid(struct store *st)
 {
     sqlite3_stmt *s = NULL;
     int srid = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT value FROM spp_meta WHERE key = 'storage_srid'", -1,
-                           &s, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM spp_meta WHERE key = 'storage_srid'", -1, &s,
+                           NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
         srid = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
@@ -109,8 +109,8 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     pthread_once(&spl_once, spl_init);
     struct store *st = calloc(1, sizeof *st);
     if (!st) return err_set(err, ERR_NOMEM, "out of memory");
-    int flags = mode == STORE_READ ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        mode == STORE_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
     st->readonly = mode == STORE_READ;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -214,9 +214,12 @@ static const char *sql_type(enum field_type t)
 {
     switch (t) {
     case FT_INTEGER:
-    case FT_BOOLEAN: return "INTEGER";
-    case FT_REAL: return "REAL";
-    default: return "TEXT";
+    case FT_BOOLEAN:
+        return "INTEGER";
+    case FT_REAL:
+        return "REAL";
+    default:
+        return "TEXT";
     }
 }
 
@@ -224,8 +227,8 @@ static int table_exists(struct store *st, const char *name)
 {
     sqlite3_stmt *s = NULL;
     int yes = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-                           -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
+                           &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         yes = sqlite3_step(s) == SQLITE_ROW;
     }
@@ -275,8 +278,8 @@ int store_init_schema(struct store *st, const struct catalog *cat, int srid, str
     if ((rc = store_exec(st, sql, err))) goto done;
     snprintf(sql, sizeof sql, "SELECT 1 FROM spatial_ref_sys WHERE srid = %d", srid);
     sqlite3_stmt *s = NULL;
-    int have = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
-               sqlite3_step(s) == SQLITE_ROW;
+    int have =
+        sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
     if (!have) {
         rc = err_set(err, ERR_PARAM, "storage CRS EPSG:%d is unknown to SpatiaLite", srid);
@@ -322,7 +325,8 @@ static int check_layer(struct store *st, const struct layer_def *l, struct buf *
         if (!name) continue;
         if (strcmp(name, "fid") == 0) {
             have_fid = 1;
-            if (!sqlite3_column_int(s, 5)) buf_printf(rep, "%s: fid is not the primary key\n", l->id), (*n)++;
+            if (!sqlite3_column_int(s, 5))
+                buf_printf(rep, "%s: fid is not the primary key\n", l->id), (*n)++;
             continue;
         }
         if (strcmp(name, "geom") == 0) {
@@ -375,9 +379,10 @@ static int check_layer(struct store *st, const struct layer_def *l, struct buf *
     /* validity of stored geometries */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM \"%s\" WHERE geom IS NOT NULL AND ST_IsValid(geom) = 0", l->id);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_int64(s, 0) > 0) {
-        buf_printf(rep, "%s: %lld invalid geometries\n", l->id, (long long)sqlite3_column_int64(s, 0));
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0) {
+        buf_printf(rep, "%s: %lld invalid geometries\n", l->id,
+                   (long long)sqlite3_column_int64(s, 0));
         (*n)++;
     }
     sqlite3_finalize(s);
@@ -396,7 +401,8 @@ int store_check(struct store *st, const struct catalog *cat, struct buf *report,
         return 0;
     }
     for (size_t i = 0; i < ARRAY_LEN(meta); i++)
-        if (!table_exists(st, meta[i])) buf_printf(report, "store: table %s missing\n", meta[i]), (*n_problems)++;
+        if (!table_exists(st, meta[i]))
+            buf_printf(report, "store: table %s missing\n", meta[i]), (*n_problems)++;
     for (int i = 0; i < cat->n_layers; i++)
         if (check_layer(st, &cat->layers[i], report, n_problems))
             return store_db_error(st, err, cat->layers[i].id);
@@ -409,10 +415,11 @@ int store_layer_state(struct store *st, const struct layer_def *layer, struct la
                       struct err *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = store_prepare(
-        st, "SELECT n_features, version, minx, miny, maxx, maxy, updated FROM spp_layers"
-            " WHERE layer = ?",
-        err);
+    sqlite3_stmt *s =
+        store_prepare(st,
+                      "SELECT n_features, version, minx, miny, maxx, maxy, updated FROM spp_layers"
+                      " WHERE layer = ?",
+                      err);
     if (!s) return ERR_DB;
     sqlite3_bind_text(s, 1, layer->id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);

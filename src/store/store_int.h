@@ -18,8 +18,8 @@ struct stmt_slot {
 
 struct store {
     sqlite3 *db;
-    void *spl_cache;   /* SpatiaLite connection cache */
-    int srid;          /* storage CRS, 0 if no schema yet */
+    void *spl_cache; /* SpatiaLite connection cache */
+    int srid;        /* storage CRS, 0 if no schema yet */
     int readonly;
     struct stmt_slot stmts[STMT_CACHE];
     uint64_t tick;

@@ -249,9 +249,10 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (!rc &&
-        (sqlite3_prepare_v2(c->db, "SELECT etag, data, layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
-                                   " AND enc = ?", -1,
-                            &c->get, NULL) != SQLITE_OK ||
+        (sqlite3_prepare_v2(c->db,
+                            "SELECT etag, data, layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
+                            " AND enc = ?",
+                            -1, &c->get, NULL) != SQLITE_OK ||
          sqlite3_prepare_v2(c->db,
                             "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
                             " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -141,7 +141,8 @@ static uint64_t hash_bytes(const void *p, size_t n)
         h = (h ^ (w * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
     }
     uint64_t t = 0;
-    for (int k = 0; i < n; i++, k += 8) t |= (uint64_t)s[i] << k;
+    for (int k = 0; i < n; i++, k += 8)
+        t |= (uint64_t)s[i] << k;
     h ^= t;
     h ^= h >> 30; /* splitmix64 finaliser: every input bit reaches the low bits */
     h *= 0xBF58476D1CE4E5B9ull;

@@ -53,7 +53,9 @@ static int load_with(const char *layer_extra, const char *fields, const char *co
     return rc;
 }
 
-#define F_OK_TEXT "{\"name\":\"name\",\"type\":\"text\",\"label\":{\"vi\":\"Tên\",\"en\":\"Name\"},\"role\":\"public\"}"
+#define F_OK_TEXT                                                                                  \
+    "{\"name\":\"name\",\"type\":\"text\",\"label\":{\"vi\":\"Tên\",\"en\":\"Name\"},\"role\":"   \
+    "\"public\"}"
 
 static void expect_reject(const char *what, const char *extra, const char *fields,
                           const char *codelist, const char *needle)
@@ -75,7 +77,8 @@ static void test_real_catalog(void)
     CHECK(rc == 0);
     if (rc) return;
     CHECK(cat.n_layers == 24);
-    for (int i = 0; i < cat.n_layers; i++) CHECK(cat.layers[i].number == i + 1);
+    for (int i = 0; i < cat.n_layers; i++)
+        CHECK(cat.layers[i].number == i + 1);
     const struct layer_def *p = catalog_layer(&cat, "cadastral_parcels");
     CHECK(p && p->geom == GT_MULTIPOLYGON && p->key >= 0);
     if (p) {
@@ -97,7 +100,8 @@ static void test_real_catalog(void)
         CHECK(codelist_find(lu, "HNK", "TT08_2024") != NULL);
         int bhk = 0;
         for (int i = 0; i < lu->n_crosswalk; i++)
-            bhk |= strcmp(lu->crosswalk[i].from, "BHK") == 0 && strcmp(lu->crosswalk[i].to, "HNK") == 0;
+            bhk |= strcmp(lu->crosswalk[i].from, "BHK") == 0 &&
+                   strcmp(lu->crosswalk[i].to, "HNK") == 0;
         CHECK(bhk);
     }
     catalog_fini(&cat);
@@ -108,7 +112,8 @@ static void test_rejections(void)
     struct err err;
     CHECK(load_with("", F_OK_TEXT, NULL, &err) == 0);
     expect_reject("unknown type", "",
-                  "{\"name\":\"x\",\"type\":\"txt\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
+                  "{\"name\":\"x\",\"type\":\"txt\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":"
+                  "\"public\"}",
                   NULL, "things.json: fields[0]: field \"x\": unknown type \"txt\"");
     expect_reject("duplicate field", "", F_OK_TEXT "," F_OK_TEXT, NULL,
                   "fields[1]: duplicate field \"name\"");
@@ -116,32 +121,41 @@ static void test_rejections(void)
                   "{\"name\":\"k\",\"type\":\"text\",\"codelist\":\"nope\",\"label\":{\"vi\":\"K\","
                   "\"en\":\"K\"},\"role\":\"public\"}",
                   NULL, "code list \"nope\" missing");
-    expect_reject("bad colour", "", F_OK_TEXT,
-                  "{\"id\":\"kinds\",\"title\":{\"vi\":\"L\",\"en\":\"K\"},\"codes\":[{\"code\":\"a\","
-                  "\"name\":{\"vi\":\"A\",\"en\":\"A\"},\"color\":\"#GG0000\"}]}",
-                  "kinds.json: codes[0]: bad colour \"#GG0000\"");
-    expect_reject("duplicate code", "", F_OK_TEXT,
-                  "{\"id\":\"kinds\",\"title\":{\"vi\":\"L\",\"en\":\"K\"},\"codes\":[{\"code\":\"a\","
-                  "\"name\":{\"vi\":\"A\",\"en\":\"A\"}},{\"code\":\"a\",\"name\":{\"vi\":\"A\",\"en\":\"A\"}}]}",
-                  "duplicate code \"a\"");
+    expect_reject(
+        "bad colour", "", F_OK_TEXT,
+        "{\"id\":\"kinds\",\"title\":{\"vi\":\"L\",\"en\":\"K\"},\"codes\":[{\"code\":\"a\","
+        "\"name\":{\"vi\":\"A\",\"en\":\"A\"},\"color\":\"#GG0000\"}]}",
+        "kinds.json: codes[0]: bad colour \"#GG0000\"");
+    expect_reject(
+        "duplicate code", "", F_OK_TEXT,
+        "{\"id\":\"kinds\",\"title\":{\"vi\":\"L\",\"en\":\"K\"},\"codes\":[{\"code\":\"a\","
+        "\"name\":{\"vi\":\"A\",\"en\":\"A\"}},{\"code\":\"a\",\"name\":{\"vi\":\"A\",\"en\":\"A\"}"
+        "}]}",
+        "duplicate code \"a\"");
     expect_reject("unknown key", ",\"colour\":1", F_OK_TEXT, NULL, "unknown key \"colour\"");
     expect_reject("unknown role", "",
-                  "{\"name\":\"x\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"boss\"}",
+                  "{\"name\":\"x\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},"
+                  "\"role\":\"boss\"}",
                   NULL, "unknown role \"boss\"");
     expect_reject("personal public", "",
-                  "{\"name\":\"owner\",\"type\":\"text\",\"personal\":true,\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
+                  "{\"name\":\"owner\",\"type\":\"text\",\"personal\":true,\"label\":{\"vi\":\"X\","
+                  "\"en\":\"X\"},\"role\":\"public\"}",
                   NULL, "personal data must need role planner");
-    expect_reject("bad name", "",
-                  "{\"name\":\"Bad Name\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
-                  NULL, "bad field name \"Bad Name\"");
-    expect_reject("missing label", "", "{\"name\":\"x\",\"type\":\"text\",\"role\":\"public\"}", NULL,
-                  "fields[0]: missing \"label\"");
+    expect_reject(
+        "bad name", "",
+        "{\"name\":\"Bad "
+        "Name\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
+        NULL, "bad field name \"Bad Name\"");
+    expect_reject("missing label", "", "{\"name\":\"x\",\"type\":\"text\",\"role\":\"public\"}",
+                  NULL, "fields[0]: missing \"label\"");
     expect_reject("common clash", "",
-                  "{\"name\":\"note\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
+                  "{\"name\":\"note\",\"type\":\"text\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},"
+                  "\"role\":\"public\"}",
                   NULL, "is a common field");
     expect_reject("bad key", ",\"key\":\"nope\"", F_OK_TEXT, NULL, "key: no field \"nope\"");
     expect_reject("derive not real", "",
-                  "{\"name\":\"a\",\"type\":\"text\",\"derive\":\"area\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":\"public\"}",
+                  "{\"name\":\"a\",\"type\":\"text\",\"derive\":\"area\",\"label\":{\"vi\":\"X\","
+                  "\"en\":\"X\"},\"role\":\"public\"}",
                   NULL, "derive needs type real");
 }
 
