@@ -153,7 +153,6 @@ struct search {
     struct fund_item *items;
     int n, cap;
     struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
-    struct qset roads;                           /* main roads around a page (batch) */
     char *names[2 * QUERY_MAX_CODES];            /* commune code, name pairs looked up */
     int light;                                   /* candidates without geometry (materialize) */
     struct qset full[ARRAY_LEN(kinds)];          /* whole rows of a light search's page */
@@ -174,7 +173,6 @@ static void search_fini(struct search *se)
         qset_fini(q, &se->full[i]);
     for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++)
         qset_fini(q, &se->zsets[i]);
-    qset_fini(q, &se->roads);
     for (int i = 0; i < se->n_names; i++)
         free(se->names[i]);
     for (int i = 0; i < se->n_codes; i++)
@@ -554,75 +552,135 @@ static double bbox_gap(const struct bbox *a, const struct bbox *b)
     return hypot(dx, dy);
 }
 
-/* The row of s nearest to g (boxes rb parallel to s, ib = g's box), -1 if none; *bd its distance.
- * Rows whose box is farther than the best distance so far are skipped. */
-static int nearest_in(struct qctx *q, const struct qset *s, const struct bbox *rb,
-                      const GEOSGeometry *g, const struct bbox *ib, double *bd)
+/* The city's main roads, read once per worker and role and kept (geo_slot) until the roads
+ * layer's version in spp_layers, bumped by every import, changes: a few hundred geometries that
+ * every land-fund page needs, and that would otherwise be read and parsed per request. */
+struct main_roads {
+    GEOSContextHandle_t h;
+    int64_t version;
+    int n;
+    int64_t *fid;
+    GEOSGeometry **geom;
+    struct bbox *box;
+    char **name, **cls;
+};
+
+static void main_roads_free(void *p)
 {
-    int best = -1;
-    double d;
+    struct main_roads *m = p;
+    if (!m) return;
+    for (int i = 0; i < m->n; i++) {
+        if (m->geom[i]) GEOSGeom_destroy_r(m->h, m->geom[i]);
+        free(m->name[i]), free(m->cls[i]);
+    }
+    free(m->fid), free(m->geom), free(m->box), free(m->name), free(m->cls), free(m);
+}
+
+static struct main_roads *main_roads_load(struct qctx *q, const struct layer_def *l, int fc,
+                                          int64_t version, struct err *err)
+{
+    enum { NC = ARRAY_LEN(main_road_classes) };
+    struct value v[NC];
+    for (size_t i = 0; i < NC; i++)
+        v[i] = (struct value){
+            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
+    struct buf w;
+    buf_init(&w);
+    struct qset s;
+    qset_init(&s);
+    int rc = store_where_in(&w, l, fc, NC) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    struct qfetch f = {.where = w.data, .params = v, .n_params = NC};
+    if (!rc) rc = q_fetch(q, l, &f, &s, err);
+    buf_fini(&w);
+    struct main_roads *m = rc ? NULL : calloc(1, sizeof *m);
+    size_t n = (size_t)(s.n ? s.n : 1);
+    if (m) {
+        m->h = q->h, m->version = version;
+        m->fid = calloc(n, sizeof *m->fid), m->geom = calloc(n, sizeof *m->geom);
+        m->box = calloc(n, sizeof *m->box), m->name = calloc(n, sizeof *m->name);
+        m->cls = calloc(n, sizeof *m->cls);
+    }
+    if (m && (!m->fid || !m->geom || !m->box || !m->name || !m->cls)) {
+        main_roads_free(m);
+        m = NULL;
+    }
+    for (int i = 0; m && i < s.n; i++) {
+        struct qrow *r = &s.rows[i];
+        if (!r->geom) continue;
+        int k = m->n++;
+        m->fid[k] = r->fid, m->geom[k] = r->geom, r->geom = NULL; /* the cache owns it now */
+        q_geom_bbox(q, m->geom[k], &m->box[k]);
+        m->name[k] = str_dup(q_str(&s, r, "name"));
+        m->cls[k] = str_dup(q_str(&s, r, "road_class"));
+    }
+    qset_fini(q, &s);
+    if (!m && !rc) err_set(err, ERR_NOMEM, "out of memory");
+    return m;
+}
+
+static struct main_roads *main_roads_get(struct qctx *q, const struct layer_def *l, int fc,
+                                         struct err *err)
+{
+    struct layer_state ls;
+    if (store_layer_state(q->st, l, &ls, err)) return NULL;
+    int slot = GEO_SLOT_MAIN_ROADS + (int)q->role;
+    struct main_roads *m = geo_slot(q->geo, slot);
+    if (m && m->version == ls.version && m->h == q->h) return m;
+    m = main_roads_load(q, l, fc, ls.version, err);
+    if (m) geo_slot_set(q->geo, slot, m, main_roads_free);
+    return m;
+}
+
+static int cmp_gap(const void *a, const void *b, void *gaps)
+{
+    double x = ((const double *)gaps)[*(const int *)a], y = ((const double *)gaps)[*(const int *)b];
+    return x < y ? -1 : x > y;
+}
+
+/* The main road nearest to g (box ib) within max_m, -1 if none: roads in order of their box's
+ * distance, stopping at the first box farther than the best distance found. */
+static int roads_nearest(const struct main_roads *m, const GEOSGeometry *g, const struct bbox *ib,
+                         double max_m, double *gap, int *ord, double *bd)
+{
+    int best = -1, n = 0;
     *bd = INFINITY;
-    for (int j = 0; j < s->n; j++) {
-        const struct qrow *r = &s->rows[j];
-        if (bbox_gap(ib, &rb[j]) > *bd || !GEOSDistance_r(q->h, g, r->geom, &d)) continue;
-        if (d < *bd || (d == *bd && r->fid < s->rows[best].fid)) best = j, *bd = d;
+    for (int i = 0; i < m->n; i++)
+        if ((gap[i] = bbox_gap(ib, &m->box[i])) <= max_m) ord[n++] = i;
+    qsort_r(ord, (size_t)n, sizeof *ord, cmp_gap, gap);
+    for (int k = 0; k < n && gap[ord[k]] <= *bd; k++) {
+        int i = ord[k];
+        double d;
+        if (!GEOSDistance_r(m->h, g, m->geom[i], &d) || d > max_m) continue;
+        if (d < *bd || (d == *bd && m->fid[i] < m->fid[best])) best = i, *bd = d;
     }
     return best;
 }
 
-/* Nearest main road of each fund on the page: the main roads whose box comes within
- * Q_ROAD_MAX_M of the page are read once through the road_class index (a city has a few hundred;
- * the R*Tree would hand over every road of a window that wide) and each fund takes the nearest
- * of them in memory, skipping roads whose box is farther than the best so far. */
+/* Nearest main road (within Q_ROAD_MAX_M) of each fund on the page, from the cached main roads;
+ * the same answer as a search of the store, lowest fid on ties. */
 static int enrich_roads(struct search *se, int from, int to, struct err *err)
 {
     struct qctx *q = se->q;
     const struct layer_def *l = q_layer(q, "roads");
     int fc = l ? access_field_index(l, "road_class", q->role) : -1, rc = 0;
-    struct bbox u, *rb = NULL;
-    bbox_empty(&u);
-    for (int i = from; i < to; i++) {
-        struct bbox b;
+    for (int i = from; i < to; i++)
         se->items[i].roaded = 1;
-        q_geom_bbox(q, q_geom(q, se->items[i].r), &b);
-        if (!bbox_is_empty(&b)) bbox_union(&u, &b);
-    }
-    if (fc < 0 || bbox_is_empty(&u)) return 0;
-    enum { NC = ARRAY_LEN(main_road_classes) };
-    struct value v[NC + 4];
-    for (size_t i = 0; i < NC; i++)
-        v[i] = (struct value){
-            .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
-    double box[4] = {u.minx - Q_ROAD_MAX_M, u.maxx + Q_ROAD_MAX_M, u.miny - Q_ROAD_MAX_M,
-                     u.maxy + Q_ROAD_MAX_M};
-    for (int i = 0; i < 4; i++)
-        v[NC + i] = (struct value){.type = VAL_REAL, .d = box[i]};
-    struct buf w;
-    buf_init(&w);
-    if (store_where_in(&w, l, fc, NC) || store_where_mbr(&w)) {
-        buf_fini(&w);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    struct qfetch f = {.where = w.data, .params = v, .n_params = NC + 4};
-    qset_fini(q, &se->roads);
-    rc = q_fetch(q, l, &f, &se->roads, err);
-    buf_fini(&w);
-    if (!rc && se->roads.n && !(rb = malloc((size_t)se->roads.n * sizeof *rb)))
-        rc = err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; rb && i < se->roads.n; i++)
-        q_geom_bbox(q, se->roads.rows[i].geom, &rb[i]);
-    for (int i = from; i < to && !rc && rb; i++) {
+    if (fc < 0 || to <= from) return 0;
+    struct main_roads *m = main_roads_get(q, l, fc, err);
+    if (!m) return err->code ? (int)err->code : ERR_NOMEM;
+    double *gap = malloc((size_t)(m->n ? m->n : 1) * sizeof *gap);
+    int *ord = malloc((size_t)(m->n ? m->n : 1) * sizeof *ord);
+    if (!gap || !ord) rc = err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
         struct bbox ib;
         if (!q_geom(q, it->r)) continue;
         q_geom_bbox(q, it->r->geom, &ib);
         double bd;
-        int best = nearest_in(q, &se->roads, rb, it->r->geom, &ib, &bd);
-        if (best >= 0 && bd <= Q_ROAD_MAX_M)
-            rc = set_road(it, q_str(&se->roads, &se->roads.rows[best], "name"),
-                          q_str(&se->roads, &se->roads.rows[best], "road_class"), bd);
+        int best = roads_nearest(m, it->r->geom, &ib, Q_ROAD_MAX_M, gap, ord, &bd);
+        if (best >= 0) rc = set_road(it, m->name[best], m->cls[best], bd);
     }
-    free(rb);
+    free(gap), free(ord);
     return rc;
 }
 
