@@ -80,7 +80,7 @@ unit: all $(UNIT_BIN) $(REPLAY_BIN)
 integration: all
 	SPP_BIN=$(CURDIR)/spp $(PY) -m pytest -q tests/integration
 
-test: test-deps all
+test: test-deps all npm-deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory browser
