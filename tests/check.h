@@ -19,6 +19,19 @@ static int check_passed, check_failed;
         }                                                                                          \
     } while (0)
 
+/* CHECK with a printf-style message of the values involved. */
+#define CHECKF(expr, ...)                                                                          \
+    do {                                                                                           \
+        if (expr) {                                                                                \
+            check_passed++;                                                                        \
+        } else {                                                                                   \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #expr);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
 #define CHECK_NEAR(a, b, tol)                                                                      \
     do {                                                                                           \
         double check_a_ = (a), check_b_ = (b);                                                     \

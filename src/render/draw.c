@@ -55,6 +55,7 @@ struct collect {
     int *ints;
     size_t n_ints, cap_ints;
     struct buf text;
+    struct wide *wide; /* coverage mask of wide round strokes, made on first use */
 };
 
 #define GROW(ptr, n, cap, extra)                                                                   \
@@ -680,6 +681,33 @@ static void thin_lines(const struct render_request *rq, cairo_t *cr, struct coll
     cairo_surface_mark_dirty(surf);
 }
 
+/* Wide solid strokes with round joins (and round caps, or closed rings): wide.c. */
+static int wide_ok(const struct symbolizer *sym, int polygon, double k)
+{
+    const struct style_stroke *st = &sym->stroke;
+    return st->has && st->n_dash == 0 && sym->offset == 0 && st->width * k > THIN_MAX &&
+           st->join == JOIN_ROUND && (st->cap == CAP_ROUND || polygon);
+}
+
+static int wide_lines(const struct render_request *rq, cairo_t *cr, struct collect *c,
+                      const struct symbolizer *sym, int polygon, const int *idx, int n)
+{
+    cairo_surface_t *surf = cairo_get_target(cr);
+    if (!c->wide && !(c->wide = wide_new(rq->width, rq->height))) return ERR_NOMEM;
+    cairo_surface_flush(surf);
+    for (int i = 0; i < n; i++) {
+        const struct feat *f = &c->feats[idx[i]];
+        for (int j = 0; j < f->n_parts; j++) {
+            const struct part *p = &c->parts[f->part_off + j];
+            wide_polyline(c->wide, &c->coords[2 * p->off], p->n, polygon,
+                          sym->stroke.width * rq->scale_factor);
+        }
+    }
+    wide_composite(c->wide, surf, sym->stroke.color, sym->stroke.opacity);
+    cairo_surface_mark_dirty(surf);
+    return 0;
+}
+
 /* Draws one symbolizer for the features idx[0..n) of a layer as one path. */
 static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect *c,
                     struct label_set *ls, const struct symbolizer *sym, const int *idx, int n)
@@ -698,6 +726,8 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
     int polygon = gt == GT_POLYGON || gt == GT_MULTIPOLYGON;
     if (sym->kind == SYM_POLYGON && !polygon) return 0;
     if (gt == GT_POINT || gt == GT_MULTIPOINT) return 0;
+    int wide = wide_ok(sym, polygon, k) && sym->stroke.opacity > 0;
+    if (sym->kind == SYM_LINE && wide) return wide_lines(rq, cr, c, sym, 0, idx, n);
     double *tmp = NULL;
     size_t tmp_cap = 0;
     cairo_new_path(cr);
@@ -733,12 +763,13 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
     }
     const struct style_stroke *st = &sym->stroke;
     int thin = st->has && st->n_dash == 0 && st->width * k <= THIN_MAX && sym->offset == 0;
-    if (st->has && st->opacity > 0 && !thin) {
+    if (st->has && st->opacity > 0 && !thin && !wide) {
         draw_stroke_style(cr, st, k);
         cairo_stroke_preserve(cr);
     }
     cairo_new_path(cr);
     if (thin && st->opacity > 0) thin_lines(rq, cr, c, sym, idx, n);
+    if (wide) return wide_lines(rq, cr, c, sym, polygon, idx, n);
     return 0;
 }
 
@@ -799,6 +830,7 @@ static void collect_fini(struct collect *c)
     buf_fini(&c->text);
     buf_fini(&c->memo_keys);
     buf_fini(&c->key);
+    wide_free(c->wide);
 }
 
 static int draw_all(const struct render_request *rq, cairo_t *cr, struct collect *c,

@@ -37,6 +37,19 @@ void label_draw(struct label_set *ls, cairo_t *cr);
 void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
                    double opacity, double width);
 
+/* Wide solid strokes with round joins and caps (wide.c): polylines in px are accumulated into a
+ * coverage mask (their union), then composited in one colour and the mask cleared. The caller
+ * flushes the surface before compositing and marks it dirty after. */
+struct wide;
+struct wide *wide_new(int width, int height);
+void wide_free(struct wide *w);
+void wide_polyline(struct wide *w, const double *xy, int n, int closed, double width);
+void wide_composite(struct wide *w, cairo_surface_t *surf, uint32_t rgb, double opacity);
+/* Source over of a colour through an A8 coverage mask (w x h at x0, y0 of the surface, clipped
+ * to it). The caller flushes the surface before and marks it dirty after. */
+void mask_composite(cairo_surface_t *surf, const unsigned char *m, int mstride, int x0, int y0,
+                    int w, int h, uint32_t rgb, double opacity);
+
 /* Drawing helpers shared with legend.c. */
 void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity);
 void draw_stroke_style(cairo_t *cr, const struct style_stroke *s, double k);

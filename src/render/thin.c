@@ -75,7 +75,7 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
     double dx = x1 - x0, dy = y1 - y0, grad = dx == 0 ? 1 : dy / dx;
     int xs = (int)floor(x0 + 0.5), xe = (int)floor(x1 + 0.5);
     if (xs == xe) { /* shorter than a pixel: one dab weighted by its length */
-        double len = hypot(dx, dy), y = (y0 + y1) / 2;
+        double len = sqrt(dx * dx + dy * dy), y = (y0 + y1) / 2;
         int yi = (int)floor(y);
         double f = y - yi;
         if (steep)
@@ -115,7 +115,8 @@ void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, u
     for (int i = 1; i < n; i++) {
         double x = xy[2 * i], y = xy[2 * i + 1];
         if (fabs(x - lx) + fabs(y - ly) < 0.33 && i < n - 1) continue;
-        double len = hypot(x - lx, y - ly), major = fmax(fabs(x - lx), fabs(y - ly));
+        double len = sqrt((x - lx) * (x - lx) + (y - ly) * (y - ly)),
+               major = fmax(fabs(x - lx), fabs(y - ly));
         struct thin ts = t;
         if (major > 0) ts.alpha = t.alpha * len / major;
         wu(&ts, lx, ly, x, y);

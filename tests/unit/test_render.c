@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_render.c: SLD parsing (the 24 styles of styles/, symbolizer values, scale limits),
  * rejections with file:line (unsupported elements, DOCTYPE, hidden fields, bad values), rule
- * selection (filters, ElseFilter, scales, LIKE on "ODT+CLN"), and encoders round-tripping
- * through libpng. */
+ * selection (filters, ElseFilter, scales, LIKE on "ODT+CLN"), encoders round-tripping
+ * through libpng, wide strokes against GEOS buffers and cairo's own stroker. */
+#include <geos_c.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -360,10 +361,164 @@ static void test_labels(void)
     CHECK(draw_labels(&sym, 1) == 0);
     CHECK(draw_labels(&sym, 2) == one);
     CHECK(draw_labels(&sym, 3) == 0);
+    /* the halo: on a mid-grey map, light pixels around the dark text, none without a halo */
+    for (int halo = 0; halo < 2; halo++) {
+        sym.halo_radius = halo ? 1.5 : 0;
+        cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 60);
+        cairo_t *cr = cairo_create(s);
+        cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+        cairo_paint(cr);
+        struct label_set *ls = label_set_new(200, 60, 0);
+        label_add_point(ls, &sym, 1, "Cần Thơ", 100, 30, 0, 1);
+        label_draw(ls, cr);
+        cairo_surface_flush(s);
+        int light = 0, dark = 0;
+        for (int y = 0; y < 60; y++)
+            for (int x = 0; x < 200; x++) {
+                uint32_t p = ((uint32_t *)(cairo_image_surface_get_data(s) +
+                                           y * cairo_image_surface_get_stride(s)))[x];
+                light += (p & 255) > 200, dark += (p & 255) < 60;
+            }
+        CHECKF(dark > 30 && (halo ? light > dark : light == 0), "halo %d: %d light, %d dark", halo,
+               light, dark);
+        label_set_free(ls);
+        cairo_destroy(cr);
+        cairo_surface_destroy(s);
+    }
+    sym.halo_radius = 1.5;
     sym.line_placement = 1;
     int along = draw_labels(&sym, 4);
     CHECK(along > 100);
     CHECK(draw_labels(&sym, 5) == along);
+}
+
+/* Sum of alpha (in pixels) of an ARGB32 surface, and alpha at (x, y). */
+static double ink(cairo_surface_t *s)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+    double sum = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            sum +=
+                (((const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(s)))[x] >> 24) /
+                255.0;
+    return sum;
+}
+
+static unsigned alpha_at(cairo_surface_t *s, int x, int y)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    return ((const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(s)))[x] >> 24;
+}
+
+/* The area GEOS gives the round-capped, round-joined buffer of a polyline (the stroke). */
+static double geos_stroke_area(GEOSContextHandle_t g, const double *xy, int n, double width)
+{
+    GEOSCoordSequence *cs = GEOSCoordSeq_create_r(g, (unsigned)n, 2);
+    for (int i = 0; i < n; i++)
+        GEOSCoordSeq_setXY_r(g, cs, (unsigned)i, xy[2 * i], xy[2 * i + 1]);
+    GEOSGeometry *line = GEOSGeom_createLineString_r(g, cs);
+    GEOSGeometry *buf = GEOSBuffer_r(g, line, width / 2, 64);
+    double area = 0;
+    GEOSArea_r(g, buf, &area);
+    GEOSGeom_destroy_r(g, buf);
+    GEOSGeom_destroy_r(g, line);
+    return area;
+}
+
+/* Wide strokes (wide.c): the ink of a stroke is the area of its GEOS buffer, pixels match
+ * cairo's stroker of the same path, overlapping features of one symbolizer are covered once,
+ * opacity applies, a ring is closed, far-away and degenerate geometry is harmless. */
+static void test_wide(void)
+{
+    GEOSContextHandle_t g = GEOS_init_r();
+    const int W = 160, H = 120;
+    static const double lines[][8] = {
+        {20, 60, 140, 60, 140, 60, 140, 60},                     /* horizontal */
+        {30, 10, 130, 110, 130, 110, 130, 110},                  /* diagonal */
+        {20, 100, 70, 20.3, 90.7, 95.2, 140, 33.3},              /* zigzag, sharp joins */
+        {80.25, 15.5, 80.25, 105.5, 80.25, 105.5, 80.25, 105.5}, /* vertical, off-centre */
+    };
+    static const double widths[] = {2, 4.5, 9, 11};
+    for (size_t li = 0; li < sizeof lines / sizeof lines[0]; li++)
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+            int n = li == 2 ? 4 : 2;
+            cairo_surface_t *ours = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+            struct wide *w = wide_new(W, H);
+            wide_polyline(w, lines[li], n, 0, widths[wi]);
+            wide_composite(w, ours, 0x000000, 1);
+            cairo_surface_mark_dirty(ours);
+            double area = geos_stroke_area(g, lines[li], n, widths[wi]);
+            CHECKF(fabs(ink(ours) - area) < 0.02 * area, "line %zu width %g: ink %.1f, GEOS %.1f",
+                   li, widths[wi], ink(ours), area);
+            /* cairo's own stroker, anti-aliased at its best */
+            cairo_surface_t *ref = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+            cairo_t *cr = cairo_create(ref);
+            cairo_set_antialias(cr, CAIRO_ANTIALIAS_BEST);
+            cairo_set_line_width(cr, widths[wi]);
+            cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_move_to(cr, lines[li][0], lines[li][1]);
+            for (int i = 1; i < n; i++)
+                cairo_line_to(cr, lines[li][2 * i], lines[li][2 * i + 1]);
+            cairo_stroke(cr);
+            cairo_destroy(cr);
+            double diff = 0;
+            unsigned worst = 0;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    unsigned a = alpha_at(ours, x, y), b = alpha_at(ref, x, y);
+                    unsigned d = a > b ? a - b : b - a;
+                    diff += d;
+                    if (d > worst) worst = d;
+                }
+            CHECKF(diff / 255 < 0.015 * area && worst <= 80,
+                   "line %zu width %g: differs from cairo by %.1f px, worst pixel %u", li,
+                   widths[wi], diff / 255, worst);
+            wide_free(w);
+            cairo_surface_destroy(ref);
+            cairo_surface_destroy(ours);
+        }
+    /* two crossing features of one symbolizer at half opacity: the crossing is not darker */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    struct wide *w = wide_new(W, H);
+    const double a[] = {10, 60, 150, 60}, b[] = {80, 5, 80, 115};
+    wide_polyline(w, a, 2, 0, 8);
+    wide_polyline(w, b, 2, 0, 8);
+    wide_composite(w, s, 0xFF0000, 0.5);
+    cairo_surface_mark_dirty(s);
+    CHECK(abs((int)alpha_at(s, 80, 60) - 128) <= 1 && abs((int)alpha_at(s, 40, 60) - 128) <= 1);
+    CHECK(alpha_at(s, 40, 70) == 0);
+    /* the mask is cleared after compositing: a second composite draws nothing */
+    double before = ink(s);
+    wide_composite(w, s, 0xFF0000, 1);
+    CHECK(ink(s) == before);
+    /* a closed ring gets its closing side */
+    cairo_surface_t *r = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    const double ring[] = {20, 20, 140, 20, 140, 100, 20, 100};
+    wide_polyline(w, ring, 4, 1, 4);
+    wide_composite(w, r, 0, 1);
+    cairo_surface_mark_dirty(r);
+    CHECK(alpha_at(r, 20, 60) == 255 && alpha_at(r, 80, 60) == 0);
+    /* far outside, huge, a single point (a dot of the stroke width) */
+    cairo_surface_t *e = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    const double far[] = {-4e6, -4e6, -3e6, 4e6, 1e9, 1e9}, dot[] = {50, 50};
+    wide_polyline(w, far, 3, 0, 10);
+    wide_composite(w, e, 0, 1);
+    cairo_surface_mark_dirty(e);
+    CHECK(ink(e) == 0);
+    wide_polyline(w, dot, 1, 0, 10);
+    wide_composite(w, e, 0, 1);
+    cairo_surface_mark_dirty(e);
+    CHECKF(fabs(ink(e) - M_PI * 25) < 2, "dot ink %.1f", ink(e));
+    wide_free(w);
+    cairo_surface_destroy(s);
+    cairo_surface_destroy(r);
+    cairo_surface_destroy(e);
+    GEOS_finish_r(g);
 }
 
 int main(void)
@@ -380,6 +535,7 @@ int main(void)
     test_rejections();
     test_encode();
     test_labels();
+    test_wide();
     catalog_fini(&cat);
     CHECK_DONE();
 }
