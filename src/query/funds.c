@@ -157,6 +157,8 @@ struct search {
     int light;                                   /* candidates without geometry (materialize) */
     struct qset full[ARRAY_LEN(kinds)];          /* whole rows of a light search's page */
     int n_names;
+    struct zoning_cache *zc[ARRAY_LEN(zoning_layers)]; /* worker's copies, fixed for the search */
+    int zc_state;                                      /* 0 not looked up, 1 usable, -1 not */
 };
 
 static void search_fini(struct search *se)
@@ -491,10 +493,121 @@ static void tree_hit(void *item, void *ud)
         h->best = i;
 }
 
+/* The zoning layers, read whole once per worker and role and kept (geo_slot) with a GEOS
+ * STRtree until the layer's version changes, like the main roads: every page of funds needs the
+ * lot or block of each fund, and funds spread over a city otherwise cost two queries each. A
+ * layer of more than ZONING_CACHE_MAX features (a city's whole detailed plan) is not kept; its
+ * funds are looked up in the store as before. */
+#define ZONING_CACHE_MAX 20000
+
+struct zoning_cache {
+    GEOSContextHandle_t h;
+    int64_t version;
+    struct qset set;
+    GEOSSTRtree *tree;
+    const GEOSPreparedGeometry **prep; /* per row, prepared on first use */
+};
+
+static void zoning_cache_free(void *p)
+{
+    struct zoning_cache *z = p;
+    if (!z) return;
+    struct qctx q = {.h = z->h};
+    if (z->tree) GEOSSTRtree_destroy_r(z->h, z->tree);
+    for (int i = 0; z->prep && i < z->set.n; i++)
+        if (z->prep[i]) GEOSPreparedGeom_destroy_r(z->h, z->prep[i]);
+    free(z->prep);
+    qset_fini(&q, &z->set);
+    free(z);
+}
+
+/* The worker's copy of zoning layer j, loaded or reloaded; NULL (no error) when too large. */
+static struct zoning_cache *zoning_cache_get(struct qctx *q, size_t j, const struct layer_def *l,
+                                             struct err *err)
+{
+    struct layer_state ls;
+    if (store_layer_state(q->st, l, &ls, err) || ls.n_features > ZONING_CACHE_MAX) return NULL;
+    int slot = GEO_SLOT_ZONING + (int)j * ROLE_COUNT + (int)q->role;
+    struct zoning_cache *z = geo_slot(q->geo, slot);
+    if (z && z->version == ls.version && z->h == q->h) return z;
+    if (!(z = calloc(1, sizeof *z))) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    z->h = q->h, z->version = ls.version;
+    qset_init(&z->set);
+    struct qfetch f = {0};
+    int rc = q_fetch(q, l, &f, &z->set, err);
+    if (!rc && (!(z->tree = GEOSSTRtree_create_r(q->h, 10)) ||
+                !(z->prep = calloc((size_t)(z->set.n ? z->set.n : 1), sizeof *z->prep))))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < z->set.n; i++)
+        if (z->set.rows[i].geom)
+            GEOSSTRtree_insert_r(q->h, z->tree, z->set.rows[i].geom, (void *)(intptr_t)(i + 1));
+    if (rc) {
+        zoning_cache_free(z);
+        return NULL;
+    }
+    geo_slot_set(q->geo, slot, z, zoning_cache_free);
+    return z;
+}
+
+/* 1 when every zoning layer the role reads is kept by the worker (se->zc), 0 when one is too
+ * large; looked up once per search, so the copies cannot change under its items. */
+static int zoning_cached(struct search *se, struct err *err)
+{
+    if (se->zc_state) return se->zc_state > 0 ? 0 : -1;
+    se->zc_state = 1;
+    for (size_t j = 0; j < ARRAY_LEN(zoning_layers); j++) {
+        const struct layer_def *l = q_layer(se->q, zoning_layers[j]);
+        if (!l) continue;
+        if (!(se->zc[j] = zoning_cache_get(se->q, j, l, err))) {
+            se->zc_state = -1;
+            return err->code ? (int)err->code : -1;
+        }
+    }
+    return 0;
+}
+
+/* The lowest fid of the cached zones containing pt (boundary included), -1 if none. */
+struct zhits {
+    struct zoning_cache *z;
+    const GEOSGeometry *pt;
+    int best;
+};
+
+static void zone_hit(void *item, void *ud)
+{
+    struct zhits *h = ud;
+    struct zoning_cache *z = h->z;
+    int i = (int)(intptr_t)item - 1;
+    if (h->best >= 0 && z->set.rows[i].fid >= z->set.rows[h->best].fid) return;
+    if (!z->prep[i]) z->prep[i] = GEOSPrepare_r(z->h, z->set.rows[i].geom);
+    if (z->prep[i] && GEOSPreparedIntersects_r(z->h, z->prep[i], h->pt) == 1) h->best = i;
+}
+
 static int enrich_zoning(struct search *se, int from, int to, struct err *err)
 {
     struct qctx *q = se->q;
-    int n = 0, rc = 0;
+    int n = 0, rc = zoning_cached(se, err);
+    if (rc > 0) return rc;
+    if (rc == 0) { /* the worker's copies */
+        for (int i = from; i < to; i++) {
+            struct fund_item *it = &se->items[i];
+            if (it->zoned) continue;
+            it->zoned = 1;
+            GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
+            for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
+                if (!se->zc[j]) continue;
+                struct zhits h = {se->zc[j], pt, -1};
+                GEOSSTRtree_query_r(q->h, se->zc[j]->tree, pt, zone_hit, &h);
+                if (h.best >= 0) set_zoning(it, &se->zc[j]->set, &se->zc[j]->set.rows[h.best]);
+            }
+            if (pt) GEOSGeom_destroy_r(q->h, pt);
+        }
+        return 0;
+    }
+    rc = 0;
     struct bbox u;
     bbox_empty(&u);
     for (int i = from; i < to; i++) {
@@ -543,13 +656,6 @@ static int set_road(struct fund_item *it, const char *name, const char *cls, dou
     it->road = name ? str_dup(name) : NULL;
     it->road_class = cls ? str_dup(cls) : NULL;
     return (name && !it->road) || (cls && !it->road_class) ? ERR_NOMEM : 0;
-}
-
-static double bbox_gap(const struct bbox *a, const struct bbox *b)
-{
-    double dx = fmax(0, fmax(a->minx - b->maxx, b->minx - a->maxx));
-    double dy = fmax(0, fmax(a->miny - b->maxy, b->miny - a->maxy));
-    return hypot(dx, dy);
 }
 
 /* The city's main roads, read once per worker and role and kept (geo_slot) until the roads
@@ -609,9 +715,9 @@ static struct main_roads *main_roads_load(struct qctx *q, const struct layer_def
         if (!r->geom) continue;
         int k = m->n++;
         m->fid[k] = r->fid, m->geom[k] = r->geom, r->geom = NULL; /* the cache owns it now */
-        q_geom_bbox(q, m->geom[k], &m->box[k]);
         m->name[k] = str_dup(q_str(&s, r, "name"));
         m->cls[k] = str_dup(q_str(&s, r, "road_class"));
+        q_geom_bbox(q, m->geom[k], &m->box[k]);
     }
     qset_fini(q, &s);
     if (!m && !rc) err_set(err, ERR_NOMEM, "out of memory");
@@ -631,27 +737,34 @@ static struct main_roads *main_roads_get(struct qctx *q, const struct layer_def 
     return m;
 }
 
-static int cmp_gap(const void *a, const void *b, void *gaps)
+/* Squared distance between two boxes (0 when they meet). */
+static double bbox_gap2(const struct bbox *a, const struct bbox *b)
 {
-    double x = ((const double *)gaps)[*(const int *)a], y = ((const double *)gaps)[*(const int *)b];
-    return x < y ? -1 : x > y;
+    double dx = a->minx - b->maxx > b->minx - a->maxx ? a->minx - b->maxx : b->minx - a->maxx;
+    double dy = a->miny - b->maxy > b->miny - a->maxy ? a->miny - b->maxy : b->miny - a->maxy;
+    dx = dx > 0 ? dx : 0, dy = dy > 0 ? dy : 0;
+    return dx * dx + dy * dy;
 }
 
-/* The main road nearest to g (box ib) within max_m, -1 if none: roads in order of their box's
- * distance, stopping at the first box farther than the best distance found. */
+/* The main road nearest to g (box ib) within max_m, -1 if none (lowest fid among equally near
+ * ones): roads taken in order of their box's distance (a selection, not a sort: only the first
+ * few are measured), stopping at the first box farther than the best distance found. */
 static int roads_nearest(const struct main_roads *m, const GEOSGeometry *g, const struct bbox *ib,
-                         double max_m, double *gap, int *ord, double *bd)
+                         double max_m, double *gap2, double *bd)
 {
     int best = -1, n = 0;
     *bd = INFINITY;
     for (int i = 0; i < m->n; i++)
-        if ((gap[i] = bbox_gap(ib, &m->box[i])) <= max_m) ord[n++] = i;
-    qsort_r(ord, (size_t)n, sizeof *ord, cmp_gap, gap);
-    for (int k = 0; k < n && gap[ord[k]] <= *bd; k++) {
-        int i = ord[k];
+        gap2[i] = bbox_gap2(ib, &m->box[i]), n += gap2[i] <= max_m * max_m;
+    while (n-- > 0) {
+        int k = -1;
+        for (int i = 0; i < m->n; i++)
+            if (gap2[i] <= max_m * max_m && (k < 0 || gap2[i] < gap2[k])) k = i;
+        if (k < 0 || sqrt(gap2[k]) > *bd) break;
+        gap2[k] = INFINITY; /* measured */
         double d;
-        if (!GEOSDistance_r(m->h, g, m->geom[i], &d) || d > max_m) continue;
-        if (d < *bd || (d == *bd && m->fid[i] < m->fid[best])) best = i, *bd = d;
+        if (GEOSDistance_r(m->h, g, m->geom[k], &d) != 1 || d > max_m) continue;
+        if (d < *bd || (d == *bd && m->fid[k] < m->fid[best])) best = k, *bd = d;
     }
     return best;
 }
@@ -668,19 +781,18 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
     if (fc < 0 || to <= from) return 0;
     struct main_roads *m = main_roads_get(q, l, fc, err);
     if (!m) return err->code ? (int)err->code : ERR_NOMEM;
-    double *gap = malloc((size_t)(m->n ? m->n : 1) * sizeof *gap);
-    int *ord = malloc((size_t)(m->n ? m->n : 1) * sizeof *ord);
-    if (!gap || !ord) rc = err_set(err, ERR_NOMEM, "out of memory");
+    double *gap2 = malloc((size_t)(m->n ? m->n : 1) * sizeof *gap2);
+    if (!gap2) rc = err_set(err, ERR_NOMEM, "out of memory");
     for (int i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
         struct bbox ib;
         if (!q_geom(q, it->r)) continue;
         q_geom_bbox(q, it->r->geom, &ib);
         double bd;
-        int best = roads_nearest(m, it->r->geom, &ib, Q_ROAD_MAX_M, gap, ord, &bd);
+        int best = roads_nearest(m, it->r->geom, &ib, Q_ROAD_MAX_M, gap2, &bd);
         if (best >= 0) rc = set_road(it, m->name[best], m->cls[best], bd);
     }
-    free(gap), free(ord);
+    free(gap2);
     return rc;
 }
 

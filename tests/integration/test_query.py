@@ -615,3 +615,43 @@ def test_demo_land_funds_match_ogr(demo_city):
     status, _, body = api.get("/api/v1/land-funds?f=csv&sort=area&limit=100")
     table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
     assert [r["id"] for r in table] == expected(rows, "area", lambda r: r["area"])
+
+
+def test_land_funds_follow_a_zoning_reimport(city, workdir):
+    # the zoning of a fund comes from the worker's copy of the zoning layers, kept until an import
+    # bumps the layer's version: a re-import while serving is seen by the next search
+    import shutil
+    path = os.path.join(workdir, "zoning_reimport.sqlite")
+    shutil.copy(city, path)
+    src, dst = srs_pair()
+    to_wgs = osr.CoordinateTransformation(src, dst)
+    lineage = {"src_file", "src_crs", "src_encoding", "import_batch"}
+
+    def write_blocks(fname, far_of):
+        feats = []
+        for a, g in features(path, "zoning_blocks"):
+            g = g.Clone()
+            g.Transform(to_wgs)
+            props = {k: v for k, v in a.items() if k not in lineage and v is not None}
+            props["max_far"] = far_of(props)
+            feats.append({"type": "Feature", "properties": props,
+                          "geometry": json.loads(g.ExportToJson())})
+        with open(fname, "w", encoding="utf-8") as f:
+            json.dump({"type": "FeatureCollection", "features": feats}, f, ensure_ascii=False)
+
+    first = os.path.join(workdir, "blocks_v1.geojson")
+    write_blocks(first, lambda p: p["max_far"])
+    run_spp("import", "--db", path, "--layer", "zoning_blocks", first)
+    s = Server(path, workdir)
+    try:
+        before = search(s, sort="-area_ratio", limit=100)["results"]
+        assert any(r["zoning"] for r in before)
+        second = os.path.join(workdir, "blocks_v2.geojson")
+        write_blocks(second, lambda p: 9.5)
+        run_spp("import", "--db", path, "--layer", "zoning_blocks", second)
+        after = search(s, sort="-area_ratio", limit=100)["results"]
+        zoned = [r for r in after if r["zoning"] and r["zoning"]["source"] == "zoning_block"]
+        assert zoned and all(r["zoning"]["max_far"] == 9.5 for r in zoned)
+        assert {r["id"] for r in after} == {r["id"] for r in before}
+    finally:
+        s.stop()
