@@ -92,6 +92,9 @@ void geom_init(struct geom *g);
 void geom_fini(struct geom *g);
 /* Decodes ISO/OGC WKB (2D; Z/M ignored). ERR_PARAM on malformed input. Reuses g's memory. */
 int geom_from_wkb(struct geom *g, const unsigned char *wkb, size_t len, struct err *err);
+/* Euclidean distance from (x, y) to g: 0 inside a polygon (boundary included), else to the
+ * nearest point of its rings, lines or points. INFINITY for an empty geometry. */
+double geom_point_distance(const struct geom *g, double x, double y);
 /* Writes 2D WKB of g (little endian) to b. */
 int geom_to_wkb(const struct geom *g, struct buf *b);
 void geom_bbox(const struct geom *g, struct bbox *b);

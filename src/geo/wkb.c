@@ -3,6 +3,7 @@
  * writer (GeoJSON, GML, MVT, cairo) walks. Bounds-checked: WKB may come from a request. */
 #include "geo.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,4 +213,51 @@ void geom_bbox(const struct geom *g, struct bbox *b)
     for (int i = 0; i < g->n_parts; i++)
         for (int k = 0; k < g->parts[i].n; k++)
             bbox_add(b, g->parts[i].xy[2 * k], g->parts[i].xy[2 * k + 1]);
+}
+
+/* Distance from a point to a segment. */
+static double seg_dist2(double px, double py, const double *a, const double *b)
+{
+    double dx = b[0] - a[0], dy = b[1] - a[1], len2 = dx * dx + dy * dy;
+    double t = len2 > 0 ? ((px - a[0]) * dx + (py - a[1]) * dy) / len2 : 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double ex = px - (a[0] + t * dx), ey = py - (a[1] + t * dy);
+    return ex * ex + ey * ey;
+}
+
+/* Crossing-number test of a closed ring. */
+static int in_ring(double px, double py, const struct geom_part *r)
+{
+    int in = 0;
+    for (int i = 0, j = r->n - 1; i < r->n; j = i++) {
+        const double *a = &r->xy[2 * i], *b = &r->xy[2 * j];
+        if ((a[1] > py) != (b[1] > py) && px < (b[0] - a[0]) * (py - a[1]) / (b[1] - a[1]) + a[0])
+            in = !in;
+    }
+    return in;
+}
+
+double geom_point_distance(const struct geom *g, double x, double y)
+{
+    int polygonal = g->type == 3 || g->type == 6;   /* (MULTI)POLYGON */
+    for (int i = 0; polygonal && i < g->n_parts;) { /* inside a polygon (not in a hole): 0 */
+        int j = i + 1;
+        while (j < g->n_parts && g->parts[j].ring)
+            j++;
+        int in = in_ring(x, y, &g->parts[i]);
+        for (int k = i + 1; in && k < j; k++)
+            in = !in_ring(x, y, &g->parts[k]);
+        if (in) return 0;
+        i = j;
+    }
+    double best = INFINITY;
+    for (int i = 0; i < g->n_parts; i++) {
+        const struct geom_part *p = &g->parts[i];
+        for (int k = 0; k < p->n; k++) {
+            double d = k + 1 < p->n ? seg_dist2(x, y, &p->xy[2 * k], &p->xy[2 * k + 2])
+                                    : seg_dist2(x, y, &p->xy[2 * k], &p->xy[2 * k]);
+            if (d < best) best = d;
+        }
+    }
+    return sqrt(best);
 }

@@ -149,6 +149,8 @@ struct search {
     GEOSGeometry *bbox_poly; /* the CRS84 bbox as a storage-CRS polygon (exact test) */
     const GEOSPreparedGeometry *bbox_prep;
     GEOSGeometry *near_pt; /* storage CRS */
+    double near_xy[2];     /* the same point */
+    struct geom g;         /* scratch: a candidate's geometry decoded from its WKB */
     struct qset sets[ARRAY_LEN(kinds)];
     struct fund_item *items;
     int n, cap;
@@ -182,6 +184,7 @@ static void search_fini(struct search *se)
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
     if (se->bbox_poly) GEOSGeom_destroy_r(q->h, se->bbox_poly);
     if (se->near_pt) GEOSGeom_destroy_r(q->h, se->near_pt);
+    geom_fini(&se->g);
 }
 
 /* The CRS84 bbox as a polygon in the storage CRS: edges densified (20 steps) before the
@@ -227,6 +230,7 @@ static int near_point(struct search *se, struct err *err)
     if (geo_transform(q->geo, GEO_SRID_CRS84, q->srid, xy, 1, &e2))
         return err_setl(err, ERR_PARAM, "near", "near cannot be transformed: %s", e2.msg);
     if (!(se->near_pt = q_point(q, xy[0], xy[1]))) return err_set(err, ERR_NOMEM, "out of memory");
+    se->near_xy[0] = xy[0], se->near_xy[1] = xy[1];
     if (se->p->has_within) {
         double w = se->p->within_m;
         struct bbox nb = {xy[0] - w, xy[1] - w, xy[0] + w, xy[1] + w};
@@ -295,8 +299,14 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
     const struct qval *pub = q_get(s, r, "public");
     if (q->role < ROLE_PLANNER && pub && pub->type == VAL_INT && pub->i == 0) return 0;
     double dist = NAN;
-    if (se->near_pt && (!q_geom(q, r) || !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist)))
+    if (se->near_pt && r->wkb && !geom_from_wkb(&se->g, r->wkb, r->wkb_len, NULL)) {
+        /* from the WKB in C: GEOS's general distance was most of a near= search */
+        dist = geom_point_distance(&se->g, se->near_xy[0], se->near_xy[1]);
+        if (isinf(dist)) dist = NAN;
+    } else if (se->near_pt &&
+               (!q_geom(q, r) || !GEOSDistance_r(q->h, se->near_pt, r->geom, &dist))) {
         dist = NAN;
+    }
     if (se->p->has_within && !(dist <= se->p->within_m)) return 0;
     if (se->n == se->cap) {
         int cap = se->cap ? 2 * se->cap : 64;

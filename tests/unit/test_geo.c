@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_geo.c: CRS test vectors of DOMAIN.md 1.5 (official EPSG:6960 operation and pure
- * projection), CRS name parsing, axis order, bbox parsing, tile math and WKB round trips. */
+ * projection), CRS name parsing, axis order, bbox parsing, tile math, WKB round trips and point
+ * distances checked against GEOS. */
+#include <geos_c.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../check.h"
@@ -178,6 +181,74 @@ static void test_wkb(void)
     geom_fini(&g);
 }
 
+/* geom_point_distance against GEOSDistance on random polygons with holes, multipolygons, lines
+ * and points, at random points inside, outside and on vertices. */
+static void test_point_distance(void)
+{
+    GEOSContextHandle_t h = GEOS_init_r();
+    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+    GEOSWKTReader *wr = GEOSWKTReader_create_r(h);
+    GEOSWKBWriter *ww = GEOSWKBWriter_create_r(h);
+    struct geom g;
+    geom_init(&g);
+    srand(11);
+    int worst = 0, n = 0;
+    for (int t = 0; t < 400; t++) {
+        char wkt[2048];
+        double cx = rand() % 100, cy = rand() % 100, r = 3 + rand() % 20;
+        int kind = t % 4, len = 0, m = 3 + rand() % 9;
+        /* a star-shaped ring around (cx, cy): simple, and concave for m > 4 */
+        char ring[900], hole[400];
+        int rl = 0, hl = 0;
+        for (int i = 0; i <= m; i++) {
+            double a = 2 * M_PI * (i % m) / m, rr = r * ((i % m) % 2 ? 0.6 : 1);
+            rl += snprintf(ring + rl, sizeof ring - (size_t)rl, "%s%.3f %.3f", i ? "," : "",
+                           cx + rr * cos(a), cy + rr * sin(a));
+            hl += snprintf(hole + hl, sizeof hole - (size_t)hl, "%s%.3f %.3f", i ? "," : "",
+                           cx + 0.2 * r * cos(-a), cy + 0.2 * r * sin(-a));
+        }
+        if (kind == 0)
+            len = snprintf(wkt, sizeof wkt, "POLYGON((%s),(%s))", ring, hole);
+        else if (kind == 1)
+            len = snprintf(wkt, sizeof wkt,
+                           "MULTIPOLYGON(((%s)),((%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f)))", ring,
+                           cx + 40, cy, cx + 50, cy, cx + 50, cy + 9, cx + 40, cy);
+        else if (kind == 2)
+            len = snprintf(wkt, sizeof wkt, "MULTILINESTRING((%s))", ring);
+        else
+            len = snprintf(wkt, sizeof wkt, "MULTIPOINT(%.1f %.1f,%.1f %.1f)", cx, cy, cx + r, cy);
+        CHECK(len > 0 && len < (int)sizeof wkt);
+        GEOSGeometry *geo = GEOSWKTReader_read_r(h, wr, wkt);
+        size_t wl = 0;
+        unsigned char *wkb = geo ? GEOSWKBWriter_write_r(h, ww, geo, &wl) : NULL;
+        struct err err;
+        err_clear(&err);
+        CHECKF(wkb && geom_from_wkb(&g, wkb, wl, &err) == 0, "%s: %s", wkt, err.msg);
+        for (int k = 0; k < 12 && wkb; k++) {
+            /* around the geometry, at its centre (inside a hole for kind 0), on a vertex */
+            double px = k == 0 ? cx : k == 1 ? g.parts[0].xy[0] : cx + (rand() % 800 - 400) / 10.0;
+            double py = k == 0 ? cy : k == 1 ? g.parts[0].xy[1] : cy + (rand() % 800 - 400) / 10.0;
+            GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, px, py);
+            double want = -1, got = geom_point_distance(&g, px, py);
+            GEOSDistance_r(h, geo, pt, &want);
+            n++;
+            if (fabs(got - want) > 1e-9 * (1 + want)) {
+                if (!worst++)
+                    fprintf(stderr, "%s at %.3f %.3f: %.12g, GEOS %.12g\n", wkt, px, py, got, want);
+            }
+            GEOSGeom_destroy_r(h, pt);
+        }
+        GEOSFree_r(h, wkb);
+        if (geo) GEOSGeom_destroy_r(h, geo);
+    }
+    CHECKF(worst == 0, "%d of %d distances differ from GEOS", worst, n);
+    geom_fini(&g);
+    GEOSWKBWriter_destroy_r(h, ww);
+    GEOSWKTReader_destroy_r(h, wr);
+    GEOSWKBReader_destroy_r(h, rd);
+    GEOS_finish_r(h);
+}
+
 int main(void)
 {
     struct err err;
@@ -189,6 +260,7 @@ int main(void)
     test_crs_names(g);
     test_bbox_tiles();
     test_wkb();
+    test_point_distance();
     geo_ctx_free(g);
     CHECK_DONE();
 }
