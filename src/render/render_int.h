@@ -37,6 +37,10 @@ void label_draw(struct label_set *ls, cairo_t *cr);
 void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
                    double opacity, double width);
 
+/* Liang-Barsky clip of a segment to [lo, hx] x [lo, hy]; 0 if nothing is left (thin.c). A NaN
+ * coordinate leaves nothing. */
+int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy);
+
 /* Wide solid strokes with round joins and caps (wide.c): polylines in px are accumulated into a
  * coverage mask (their union), then composited in one colour and the mask cleared. The caller
  * flushes the surface before compositing and marks it dirty after. */

@@ -33,9 +33,9 @@ static void plot(const struct thin *t, int x, int y, double c)
     *p = da << 24 | dr << 16 | dg << 8 | db;
 }
 
-/* Liang-Barsky clip of a segment to [lo, hi] in both axes; 0 if nothing is left. */
-static int clip(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy)
+int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy)
 {
+    if (!isfinite(*x0) || !isfinite(*y0) || !isfinite(*x1) || !isfinite(*y1)) return 0;
     double t0 = 0, t1 = 1, dx = *x1 - *x0, dy = *y1 - *y0;
     double p[4] = {-dx, dx, -dy, dy}, q[4] = {*x0 - lo, hx - *x0, *y0 - lo, hy - *y0};
     for (int i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ static double fpart(double v)
 
 static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
 {
-    if (!clip(&x0, &y0, &x1, &y1, -2, t->width + 2, t->height + 2)) return;
+    if (!clip_segment(&x0, &y0, &x1, &y1, -2, t->width + 2, t->height + 2)) return;
     /* pixel centres are at .5 in cairo's space, at integers in Wu's */
     x0 -= 0.5, y0 -= 0.5, x1 -= 0.5, y1 -= 0.5;
     int steep = fabs(y1 - y0) > fabs(x1 - x0);

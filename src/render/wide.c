@@ -119,7 +119,11 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
 {
     double R = r + 0.7072, Ri = r - 0.7072; /* no pixel is partly covered outside this band */
     double R2 = R * R, Ri2 = Ri * Ri;
-    if (MAX(ax, bx) + R < 0 || MIN(ax, bx) - R > w->width) return;
+    /* far vertices (a map zoomed in a long way) are brought to the image's edge plus the stroke:
+     * the cap drawn there is out of sight, and every coordinate below fits an int */
+    if (!(r < 1e4) ||
+        !clip_segment(&ax, &ay, &bx, &by, -R - 2, w->width + R + 2, w->height + R + 2))
+        return;
     double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy, len = sqrt(len2);
     struct cap c = {ax, ay, bx, by, 0, 0, 0, 0, len};
     if (len > 0) {

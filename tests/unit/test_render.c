@@ -505,11 +505,20 @@ static void test_wide(void)
     CHECK(alpha_at(r, 20, 60) == 255 && alpha_at(r, 80, 60) == 0);
     /* far outside, huge, a single point (a dot of the stroke width) */
     cairo_surface_t *e = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
-    const double far[] = {-4e6, -4e6, -3e6, 4e6, 1e9, 1e9}, dot[] = {50, 50};
-    wide_polyline(w, far, 3, 0, 10);
+    const double far[] = {-4e6, -4e6, -3e6, 4e6, 1e9, 1e9, 1e300, -1e300, NAN, 5, 60, INFINITY},
+                 dot[] = {50, 50};
+    wide_polyline(w, far, 6, 0, 10);
     wide_composite(w, e, 0, 1);
     cairo_surface_mark_dirty(e);
     CHECK(ink(e) == 0);
+    /* a line from far outside through the image is drawn where it crosses it */
+    const double across[] = {-1e12, 60.5, 1e12, 60.5};
+    wide_polyline(w, across, 2, 0, 4);
+    wide_composite(w, e, 0, 1);
+    cairo_surface_mark_dirty(e);
+    CHECKF(fabs(ink(e) - W * 4) < 1, "line across ink %.1f", ink(e));
+    cairo_surface_destroy(e);
+    e = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
     wide_polyline(w, dot, 1, 0, 10);
     wide_composite(w, e, 0, 1);
     cairo_surface_mark_dirty(e);
