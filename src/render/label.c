@@ -150,12 +150,62 @@ static void along(const double *xy, int n, double d, double *x, double *y)
     *x = xy[0], *y = xy[1];
 }
 
+/* The longest run of a polyline inside the area where labels may go, into out (n + 1 points at
+ * most); its number of points, its length in *len. A road crossing a map zoomed in far has its
+ * middle, and often both ends, off the image: the label goes on the part that is seen. */
+static int visible_run(const struct label_set *ls, const double *xy, int n, double *out,
+                       double *len)
+{
+    double lo = ls->buffer, hx = ls->width - ls->buffer, hy = ls->height - ls->buffer;
+    int best = 0, cur = 0;
+    double best_len = 0, cur_len = 0;
+    double *run = out + 2 * (n + 1); /* the run being built, after the best one */
+    for (int i = 0; i + 1 <= n; i++) {
+        int end = i + 1 == n;
+        double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+        int in = !end;
+        if (in) {
+            x0 = xy[2 * i], y0 = xy[2 * i + 1], x1 = xy[2 * i + 2], y1 = xy[2 * i + 3];
+            in = clip_segment(&x0, &y0, &x1, &y1, lo, hx, hy);
+        }
+        if (in && cur > 0 && run[2 * cur - 2] == x0 && run[2 * cur - 1] == y0) {
+            run[2 * cur] = x1, run[2 * cur + 1] = y1, cur++;
+            cur_len += hypot(x1 - x0, y1 - y0);
+            continue;
+        }
+        if (cur > 1 && cur_len > best_len) { /* the run ends here */
+            memcpy(out, run, sizeof(double) * 2 * (size_t)cur);
+            best = cur, best_len = cur_len;
+        }
+        cur = 0, cur_len = 0;
+        if (in) {
+            run[0] = x0, run[1] = y0, run[2] = x1, run[3] = y1, cur = 2;
+            cur_len = hypot(x1 - x0, y1 - y0);
+        }
+    }
+    *len = best_len;
+    return best;
+}
+
+static int add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                    const char *text, const double *xy, int n, double len, double priority);
+
 int label_add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
-                   const char *text, const double *xy, int n, double priority)
+                   const char *text, const double *line, int n_line, double priority)
 {
     double len = 0;
-    for (int i = 0; i + 1 < n; i++)
-        len += hypot(xy[2 * i + 2] - xy[2 * i], xy[2 * i + 3] - xy[2 * i + 1]);
+    double *xy = n_line > 0 ? malloc(sizeof(double) * 4 * ((size_t)n_line + 1)) : NULL;
+    if (!xy) return n_line > 0 ? ERR_NOMEM : 0;
+    int n = visible_run(ls, line, n_line, xy, &len);
+    int rc = add_line(ls, sym, scale_factor, text, xy, n, len, priority);
+    free(xy);
+    return rc;
+}
+
+static int add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
+                    const char *text, const double *xy, int n, double len, double priority)
+{
+    if (n < 2) return 0;
     double w, h;
     measure(ls, sym, scale_factor, text, &w, &h);
     if (len < w * 1.15) return 0; /* the line is shorter than its name */

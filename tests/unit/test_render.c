@@ -334,6 +334,11 @@ static int draw_labels(const struct symbolizer *sym, int which)
         label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1); /* the same twice */
         label_add_line(ls, sym, 1, "Đường 3 Tháng 2", line, 2, 1);
         break;
+    case 6: { /* a long road whose middle and ends are off the image: labelled where seen */
+        const double road[] = {-1500, 20, -400, 25, 3000, 35, 9000, 38};
+        label_add_line(ls, sym, 1, "Đường 3 Tháng 2", road, 4, 1);
+        break;
+    }
     }
     label_draw(ls, cr);
     int n = inked(s);
@@ -390,6 +395,7 @@ static void test_labels(void)
     int along = draw_labels(&sym, 4);
     CHECK(along > 100);
     CHECK(draw_labels(&sym, 5) == along);
+    CHECKF(draw_labels(&sym, 6) > 100, "%d px", draw_labels(&sym, 6));
 }
 
 /* Sum of alpha (in pixels) of an ARGB32 surface, and alpha at (x, y). */
