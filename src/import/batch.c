@@ -128,6 +128,8 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
              l->id, l->id);
     int rc = store_exec(b->st, sql, err);
     if (!rc) rc = save_triggers(b, l, err); /* after DisableSpatialIndex, which re-creates them */
+    /* the attribute indexes too: built once from the loaded table in finish_layer */
+    if (!rc) rc = store_drop_layer_indexes(b->st, l, err);
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
     return rc ? rc : store_exec(b->st, sql, err);
 }
@@ -138,6 +140,7 @@ static int finish_layer(struct batch *b, const struct layer_def *l, struct err *
     snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
     int rc = store_exec(b->st, sql, err); /* re-creates SpatiaLite's triggers too */
     if (!rc) rc = restore_triggers(b, l, err);
+    if (!rc) rc = store_ensure_layer_indexes(b->st, l, err);
     if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);
     if (!rc) rc = batch_write_changes(b, l, err);
     if (!rc && strcmp(l->id, "cadastral_parcels") == 0) {

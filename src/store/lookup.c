@@ -61,22 +61,46 @@ static int create_index(struct store *st, const struct layer_def *l, const char 
     return rc;
 }
 
-int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err)
+int store_ensure_layer_indexes(struct store *st, const struct layer_def *l, struct err *err)
 {
     static const char *const parcel[] = {"commune_code", "sheet_no", "parcel_no"};
     static const char *const commune[] = {"commune_code"};
     static const char *const road_class[] = {"road_class"}; /* main roads (query/funds.c) */
+    const char *key = l->key >= 0 ? l->fields[l->key].name : NULL;
+    int rc = key ? create_index(st, l, &key, 1, err) : 0;
+    if (!rc && layer_field_index(l, "sheet_no") >= 0 && layer_field_index(l, "parcel_no") >= 0)
+        rc = create_index(st, l, parcel, 3, err);
+    else if (!rc && (!key || strcmp(key, "commune_code") != 0))
+        rc = create_index(st, l, commune, 1, err);
+    return rc ? rc : create_index(st, l, road_class, 1, err);
+}
+
+int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err)
+{
     int rc = 0;
-    for (int i = 0; i < cat->n_layers && !rc; i++) {
-        const struct layer_def *l = &cat->layers[i];
-        const char *key = l->key >= 0 ? l->fields[l->key].name : NULL;
-        if (key) rc = create_index(st, l, &key, 1, err);
-        if (rc) break;
-        if (layer_field_index(l, "sheet_no") >= 0 && layer_field_index(l, "parcel_no") >= 0)
-            rc = create_index(st, l, parcel, 3, err);
-        else if (!key || strcmp(key, "commune_code") != 0)
-            rc = create_index(st, l, commune, 1, err);
-        if (!rc) rc = create_index(st, l, road_class, 1, err);
-    }
+    for (int i = 0; i < cat->n_layers && !rc; i++)
+        rc = store_ensure_layer_indexes(st, &cat->layers[i], err);
+    return rc;
+}
+
+int store_drop_layer_indexes(struct store *st, const struct layer_def *l, struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+                                    " tbl_name = ? AND name LIKE 'lk\\_%' ESCAPE '\\'",
+                                    err);
+    if (!s) return ERR_DB;
+    struct buf b;
+    buf_init(&b);
+    int rc = sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC) != SQLITE_OK;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW)
+        rc = buf_puts(&b, "DROP INDEX ") ||
+             store_put_ident(&b, (const char *)sqlite3_column_text(s, 0)) || buf_puts(&b, ";");
+    sqlite3_reset(s);
+    if (rc)
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    else if (b.len)
+        rc = store_exec(st, b.data, err);
+    buf_fini(&b);
     return rc;
 }

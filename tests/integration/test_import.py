@@ -242,6 +242,28 @@ def test_deterministic_reimport(demo, tmp_path):
     assert {r[0] for r in con.execute("SELECT layer FROM spp_changes WHERE id > ?", (last,))} == {"roads"}
 
 
+
+def test_lookups_stay_index_driven_after_reimport(demo, tmp_path):
+    # the importer drops a layer's attribute indexes for the bulk load and builds them again at
+    # its end: after a first import and a re-import, parcel and key lookups still use them
+    db = str(tmp_path / "indexed.sqlite")
+    for _ in range(2):
+        run_spp("import", "--db", db, "--manifest", os.path.join(demo["src"], "manifest.json"))
+        con = sqlite3.connect(db)
+        plans = {
+            "parcel": con.execute(
+                "EXPLAIN QUERY PLAN SELECT fid FROM cadastral_parcels WHERE commune_code = ?"
+                " AND sheet_no = ? AND parcel_no = ?", ("31117", 1, 22)).fetchall(),
+            "key": con.execute("EXPLAIN QUERY PLAN SELECT fid FROM cadastral_parcels"
+                               " WHERE parcel_key = ?", ("x",)).fetchall(),
+            "commune": con.execute("EXPLAIN QUERY PLAN SELECT fid FROM vacant_land_fund"
+                                   " WHERE commune_code = ?", ("31117",)).fetchall(),
+        }
+        con.close()
+        for what, plan in plans.items():
+            detail = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX" in detail or "USING COVERING INDEX" in detail, (what, detail)
+
 def copy_store(demo, tmp_path):
     db = str(tmp_path / "copy.sqlite")
     shutil.copy(demo["db"], db)
