@@ -81,7 +81,7 @@ static int save_triggers(struct batch *b, const struct layer_def *l, struct err 
     if (sqlite3_prepare_v2(
             b->db,
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-            " AND (name LIKE 'gg%' OR name LIKE 'tm%') ORDER BY name",
+            " AND (name LIKE 'gg%' OR name LIKE 'gi%' OR name LIKE 'tm%') ORDER BY name",
             -1, &s, NULL) != SQLITE_OK)
         return store_db_error(b->st, err, "triggers");
     sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
@@ -122,7 +122,8 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
     char sql[256];
     b->n_cells = 0;
     if (batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, err)) return ERR_DB;
-    /* bulk load without the R*Tree triggers; CreateSpatialIndex rebuilds it from the table */
+    /* bulk load without the R*Tree and its triggers: the index is emptied here, loaded at the end
+     */
     snprintf(sql, sizeof sql,
              "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";",
              l->id, l->id);
@@ -131,14 +132,17 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
     /* the attribute indexes too: built once from the loaded table in finish_layer */
     if (!rc) rc = store_drop_layer_indexes(b->st, l, err);
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
-    return rc ? rc : store_exec(b->st, sql, err);
+    if (!rc) rc = store_exec(b->st, sql, err);
+    /* an empty spatial index now (SpatiaLite's tables, triggers and metadata), its triggers set
+     * aside with the others; finish_layer fills it in one pass (store_rtree_load) */
+    snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
+    if (!rc) rc = store_exec(b->st, sql, err);
+    return rc ? rc : save_triggers(b, l, err);
 }
 
 static int finish_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
-    int rc = store_exec(b->st, sql, err); /* re-creates SpatiaLite's triggers too */
+    int rc = store_rtree_load(b->st, l, err);
     if (!rc) rc = restore_triggers(b, l, err);
     if (!rc) rc = store_ensure_layer_indexes(b->st, l, err);
     if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);

@@ -112,6 +112,9 @@ int store_where_mbr(struct buf *b);
 /* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
  * and (commune_code, sheet_no, parcel_no) for parcels. Needs a writable store. ERR_DB. */
 int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err);
+/* Fills the layer's spatial index, created empty by CreateSpatialIndex, from its table in one
+ * packed pass (rtree.c). */
+int store_rtree_load(struct store *st, const struct layer_def *l, struct err *err);
 /* The same for one layer; and dropping them (a bulk load builds them once at its end). */
 int store_ensure_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);
 int store_drop_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_store.c: schema from the catalog, spp check, the streaming query (bbox through the R*Tree,
- * bound filter values, fields, order, paging, count) and API keys. */
+ * bound filter values, fields, order, paging, count), API keys and the packed spatial index
+ * load (rtreecheck and window queries against a scan of the table). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,6 +79,111 @@ static void test_blob_to_wkb(struct store *st)
     buf_fini(&out);
 }
 
+static int64_t scalar(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* store_rtree_load: 20,000 buildings (a tree three levels deep), some on whole metres (exact in
+ * float32), some not, a few without geometry. The index passes SQLite's rtreecheck, holds every
+ * geometry, and a window finds exactly what a scan of the table finds (or, for boxes rounded
+ * outwards to float32, at most a rounding step more). */
+static void test_rtree_load(struct store *st, const struct catalog *cat)
+{
+    const struct layer_def *l = catalog_layer(cat, "buildings");
+    struct err err;
+    err_clear(&err);
+    CHECK(store_exec(st,
+                     "BEGIN; SELECT DisableSpatialIndex('buildings', 'geom');"
+                     " DROP TABLE IF EXISTS idx_buildings_geom; DELETE FROM buildings;"
+                     " SELECT CreateSpatialIndex('buildings', 'geom');"
+                     " DROP TRIGGER gii_buildings_geom; DROP TRIGGER giu_buildings_geom;"
+                     " DROP TRIGGER gid_buildings_geom;",
+                     &err) == 0);
+    srand(3);
+    int failed = 0;
+    for (int i = 0; i < 20000; i++) {
+        char sql[400];
+        double x = 580000 + rand() % 20000, y = 1100000 + rand() % 20000, w = 1 + rand() % 30;
+        if (i % 3 == 0) x += (rand() % 1000) / 997.0, y += (rand() % 1000) / 991.0;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO buildings (kind, geom) VALUES ('nha', CastToMulti(BuildMbr(%.6f, "
+                 "%.6f, %.6f, %.6f, 5897)))",
+                 x, y, x + w, y + w / 2);
+        failed += store_exec(st, i % 1000 == 7 ? "INSERT INTO buildings (kind) VALUES ('x')" : sql,
+                             &err) != 0;
+    }
+    CHECK(failed == 0);
+    CHECK(store_rtree_load(st, l, &err) == 0);
+    if (err.code) fprintf(stderr, "rtree: %s\n", err.msg);
+    sqlite3_stmt *s = NULL;
+    CHECK(sqlite3_prepare_v2(st->db, "SELECT rtreecheck('idx_buildings_geom')", -1, &s, NULL) ==
+              SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW &&
+          strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0);
+    sqlite3_finalize(s);
+    CHECK(scalar(st, "SELECT count(*) FROM idx_buildings_geom") ==
+          scalar(st, "SELECT count(*) FROM buildings WHERE geom IS NOT NULL"));
+    CHECK(scalar(st, "SELECT hex(substr(data, 1, 2)) = '0002' FROM idx_buildings_geom_node"
+                     " WHERE nodeno = 1") == 1); /* 20000 > 51 x 51: depth 2 */
+    sqlite3_stmt *idx = NULL, *scan = NULL;
+    CHECK(sqlite3_prepare_v2(st->db,
+                             "SELECT pkid, xmin, xmax, ymin, ymax FROM idx_buildings_geom WHERE"
+                             " xmax >= ?1 AND xmin <= ?2 AND ymax >= ?3 AND ymin <= ?4"
+                             " ORDER BY pkid",
+                             -1, &idx, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(st->db,
+                             "SELECT fid FROM buildings WHERE MbrMaxX(geom) >= ?1 AND"
+                             " MbrMinX(geom) <= ?2 AND MbrMaxY(geom) >= ?3 AND"
+                             " MbrMinY(geom) <= ?4 ORDER BY fid",
+                             -1, &scan, NULL) == SQLITE_OK);
+    int bad = 0, hits = 0;
+#define EXTRA_OK(q)                                                                                \
+    (!(sqlite3_column_double(q, 2) < w[0] - 0.25 || sqlite3_column_double(q, 1) > w[1] + 0.25 ||   \
+       sqlite3_column_double(q, 4) < w[2] - 0.25 || sqlite3_column_double(q, 3) > w[3] + 0.25 ||   \
+       (sqlite3_column_double(q, 2) >= w[0] + 0.25 &&                                              \
+        sqlite3_column_double(q, 1) <= w[1] - 0.25 &&                                              \
+        sqlite3_column_double(q, 4) >= w[2] + 0.25 &&                                              \
+        sqlite3_column_double(q, 3) <= w[3] - 0.25)))
+    for (int t = 0; t < 100 && idx && scan; t++) {
+        double x0 = 580000 + rand() % 19000 + 0.5, y0 = 1100000 + rand() % 19000 + 0.5;
+        double w[4] = {x0, x0 + 100 + rand() % 900, y0, y0 + 100 + rand() % 900};
+        for (int k = 0; k < 4; k++)
+            sqlite3_bind_double(idx, k + 1, w[k]), sqlite3_bind_double(scan, k + 1, w[k]);
+        int more = sqlite3_step(idx) == SQLITE_ROW;
+        while (sqlite3_step(scan) == SQLITE_ROW) {
+            int64_t fid = sqlite3_column_int64(scan, 0);
+            hits++;
+            /* index rows before fid are extras: allowed only within a float32 step of w */
+            while (more && sqlite3_column_int64(idx, 0) < fid) {
+                double bx0 = sqlite3_column_double(idx, 1), bx1 = sqlite3_column_double(idx, 2);
+                double by0 = sqlite3_column_double(idx, 3), by1 = sqlite3_column_double(idx, 4);
+                if (bx1 < w[0] - 0.25 || bx0 > w[1] + 0.25 || by1 < w[2] - 0.25 ||
+                    by0 > w[3] + 0.25 ||
+                    (bx1 >= w[0] + 0.25 && bx0 <= w[1] - 0.25 && by1 >= w[2] + 0.25 &&
+                     by0 <= w[3] - 0.25))
+                    bad++;
+                more = sqlite3_step(idx) == SQLITE_ROW;
+            }
+            if (!more || sqlite3_column_int64(idx, 0) != fid)
+                bad++; /* a feature the index does not find */
+            else
+                more = sqlite3_step(idx) == SQLITE_ROW;
+        }
+        for (; more; more = sqlite3_step(idx) == SQLITE_ROW)
+            bad += !EXTRA_OK(idx);
+        sqlite3_reset(idx), sqlite3_reset(scan);
+    }
+    CHECKF(bad == 0 && hits > 1000, "%d window results differ from a scan (%d hits)", bad, hits);
+    sqlite3_finalize(idx), sqlite3_finalize(scan);
+    CHECK(store_exec(st, "ROLLBACK", &err) == 0);
+}
+
 int main(void)
 {
     char path[64];
@@ -99,6 +206,7 @@ int main(void)
     int n = -1;
     CHECK(store_check(st, &cat, &rep, &n, &err) == 0 && n == 0);
     test_blob_to_wkb(st);
+    test_rtree_load(st, &cat);
     const struct layer_def *roads = catalog_layer(&cat, "roads");
     CHECK(roads != NULL);
     err_clear(&err);
