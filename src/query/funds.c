@@ -562,8 +562,9 @@ static struct zoning_cache *zoning_cache_get(struct qctx *q, size_t j, const str
     return z;
 }
 
-/* 1 when every zoning layer the role reads is kept by the worker (se->zc), 0 when one is too
- * large; looked up once per search, so the copies cannot change under its items. */
+/* 0 when every zoning layer the role reads is kept by the worker (se->zc), -1 when one is too
+ * large (the store is searched instead), an error code otherwise. Looked up once per search, so
+ * the copies cannot change under its items. */
 static int zoning_cached(struct search *se, struct err *err)
 {
     if (se->zc_state) return se->zc_state > 0 ? 0 : -1;
@@ -725,9 +726,9 @@ static struct main_roads *main_roads_load(struct qctx *q, const struct layer_def
         if (!r->geom) continue;
         int k = m->n++;
         m->fid[k] = r->fid, m->geom[k] = r->geom, r->geom = NULL; /* the cache owns it now */
+        q_geom_bbox(q, m->geom[k], &m->box[k]);
         m->name[k] = str_dup(q_str(&s, r, "name"));
         m->cls[k] = str_dup(q_str(&s, r, "road_class"));
-        q_geom_bbox(q, m->geom[k], &m->box[k]);
     }
     qset_fini(q, &s);
     if (!m && !rc) err_set(err, ERR_NOMEM, "out of memory");

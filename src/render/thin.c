@@ -15,22 +15,13 @@ struct thin {
     double alpha;     /* opacity x width factor */
 };
 
-/* x / 255 rounded, for x <= 255 * 255 + 255 (exact in that range). */
-#define DIV255(x) (((x) + 128 + (((x) + 128) >> 8)) >> 8)
-
 static void plot(const struct thin *t, int x, int y, double c)
 {
     if ((unsigned)x >= (unsigned)t->width || (unsigned)y >= (unsigned)t->height || c <= 0) return;
     int ai = (int)(c * t->alpha * 255 + 0.5);
     if (ai <= 0) return;
-    unsigned a = ai > 255 ? 255 : (unsigned)ai, inv = 255 - a;
     uint32_t *p = (uint32_t *)(t->data + (size_t)y * t->stride) + x;
-    uint32_t d = *p;
-    unsigned da = a + DIV255((d >> 24) * inv);
-    unsigned dr = DIV255(t->r * a + ((d >> 16) & 255) * inv);
-    unsigned dg = DIV255(t->g * a + ((d >> 8) & 255) * inv);
-    unsigned db = DIV255(t->b * a + (d & 255) * inv);
-    *p = da << 24 | dr << 16 | dg << 8 | db;
+    *p = blend_px(*p, t->r, t->g, t->b, ai > 255 ? 255 : (unsigned)ai);
 }
 
 int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy)

@@ -187,9 +187,6 @@ void wide_polyline(struct wide *w, const double *xy, int n, int closed, double w
         capsule(w, xy[2 * n - 2], xy[2 * n - 1], xy[0], xy[1], r);
 }
 
-/* x / 255 rounded, exact for x <= 255 * 255 + 255. */
-#define DIV255(x) (((x) + 128 + (((x) + 128) >> 8)) >> 8)
-
 /* Source-over of colour (r, g, b) at coverage m[i] x op / 256 onto n premultiplied pixels. */
 static void blend_span(uint32_t *p, const unsigned char *m, int n, unsigned cr, unsigned cg,
                        unsigned cb, unsigned op)
@@ -206,11 +203,7 @@ static void blend_span(uint32_t *p, const unsigned char *m, int n, unsigned cr, 
             p[x] = 0xff000000u | cr << 16 | cg << 8 | cb;
             continue;
         }
-        unsigned inv = 255 - a;
-        uint32_t d = p[x];
-        p[x] = (a + DIV255((d >> 24) * inv)) << 24 |
-               DIV255(cr * a + ((d >> 16) & 255) * inv) << 16 |
-               DIV255(cg * a + ((d >> 8) & 255) * inv) << 8 | DIV255(cb * a + (d & 255) * inv);
+        p[x] = blend_px(p[x], cr, cg, cb, a);
     }
 }
 
