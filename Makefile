@@ -1,5 +1,16 @@
 # spp — build, demo, run, test. See README.md.
 PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate freetype2
+# A fresh machine has none of the -dev packages when make starts, and the flags below are read
+# when this file is parsed: so the packages are installed first, here, for every goal that builds
+# (scripts/install-deps.sh; it prints the apt-get command instead when not run as root).
+ifeq ($(filter clean format format-check,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(info spp: installing the packages the build needs (scripts/install-deps.sh build))
+ifneq ($(shell scripts/install-deps.sh build >&2 && echo ok),ok)
+$(error spp: the build packages are missing; see the message above)
+endif
+endif
+endif
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lm -lpthread
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wundef
@@ -104,7 +115,7 @@ ASAN_ENV := SPP_HOME=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:dete
             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # -Werror stays with the normal build: -O1 changes what gcc's flow-based warnings see.
-asan:
+asan: test-deps
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" WARN="$(WARN) -Wno-error" \
 	  build/asan/spp \
 	  $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN) $(REPLAY_BIN))
@@ -115,7 +126,7 @@ asan:
 # Fuzzing (clang + libFuzzer): `make fuzz` runs each target FUZZ_SECONDS (default 30) on a
 # working copy of its corpus (build/fuzz/corpus/NAME, new inputs stay out of the repository);
 # `make fuzz-smoke` runs each for 3 s (CI). Crashes land in build/fuzz/crashes/.
-fuzz-build:
+fuzz-build: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang WARN="$(WARN) -Wno-error" \
 	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	  $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
