@@ -22,6 +22,15 @@ struct import_opts {
     int dry_run;            /* 1: everything but writing the store */
     int progress;           /* 1: progress bar (a terminal), 0: plain lines */
     int quiet;              /* 1: no progress output at all */
+    /* Command-line pins for every source of the batch, same meaning as the manifest's keys:
+     * --set FIELD=VALUE (a source's "defaults"), --rename SRC=DST (its "rename"). Strings are
+     * "KEY=VALUE" as typed; a source's own manifest pins win over these. */
+    char **sets;
+    int n_sets;
+    char **renames;
+    int n_renames;
+    int allow_shrink; /* --allow-shrink: a layer may lose more than the shrink limit */
+    const char *lang; /* report language "vi" or "en"; NULL: from the locale/catalog */
 };
 
 struct import_summary {
