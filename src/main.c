@@ -27,16 +27,21 @@ struct opts {
     const char *name;
     int quiet;
     const char *manifest, *layer, *report; /* import */
-    int dry_run;
+    int dry_run, allow_shrink;
+    char **sets, **renames; /* import --set/--rename "A=B", argv strings */
+    int n_sets, n_renames;
+    const char *lang;
+    const char *log_format;           /* serve */
     const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
 };
 
 struct command {
     const char *name;
     int (*fn)(struct config *cfg, struct opts *o, int argc, char **argv);
+    unsigned bit; /* CMD_* */
     const char *usage;
-    const char *help;
-    int needs_db;
+    const char *help; /* first line: the summary in spp --help */
+    const char *example;
 };
 
 static const char *prog_cmd = "spp";
@@ -67,7 +72,7 @@ static int load_catalog(struct config *cfg, struct err *err)
 /* spp serve */
 static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
 {
-    (void)argc, (void)argv;
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     struct err err;
     err_clear(&err);
     if (o->listen) {
@@ -97,7 +102,8 @@ static int open_write(struct config *cfg, struct store **st, struct err *err)
 /* spp init */
 static int cmd_init(struct config *cfg, struct opts *o, int argc, char **argv)
 {
-    (void)o, (void)argc, (void)argv;
+    (void)o;
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     struct err err;
     err_clear(&err);
     struct store *st = NULL;
@@ -112,7 +118,8 @@ static int cmd_init(struct config *cfg, struct opts *o, int argc, char **argv)
 /* spp check */
 static int cmd_check(struct config *cfg, struct opts *o, int argc, char **argv)
 {
-    (void)o, (void)argc, (void)argv;
+    (void)o;
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     struct err err;
     err_clear(&err);
     struct store *st = NULL;
@@ -183,6 +190,7 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
     } else {
+        printf("%s\t%-8s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED", "STATUS", "NAME");
         rc = store_key_list(st, print_key, NULL, &err);
     }
     store_close(st);
@@ -247,8 +255,20 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
     if (o->layer && argc < 1)
         return usage_error("--layer %s needs at least one SOURCE file", o->layer);
     if (o->manifest && argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
-    struct import_opts io = {o->manifest, o->layer,   argv,      argc,
-                             o->report,   o->dry_run, isatty(2), o->quiet};
+    struct import_opts io = {.manifest = o->manifest,
+                             .layer = o->layer,
+                             .sources = argv,
+                             .n_sources = argc,
+                             .report_dir = o->report,
+                             .dry_run = o->dry_run,
+                             .progress = isatty(2),
+                             .quiet = o->quiet,
+                             .sets = o->sets,
+                             .n_sets = o->n_sets,
+                             .renames = o->renames,
+                             .n_renames = o->n_renames,
+                             .allow_shrink = o->allow_shrink,
+                             .lang = o->lang};
     struct import_summary sum;
     memset(&sum, 0, sizeof sum);
     if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
@@ -385,49 +405,229 @@ out:
     return rc;
 }
 
+/* Options. One table: the parser (getopt_long) and every command's --help are built from it, so
+ * a command accepts exactly the options its help lists. `cmds` is the set of commands (CMD_*) that
+ * take the option. */
+enum {
+    CMD_SERVE = 1 << 0,
+    CMD_IMPORT = 1 << 1,
+    CMD_INIT = 1 << 2,
+    CMD_CHECK = 1 << 3,
+    CMD_SEED = 1 << 4,
+    CMD_KEYS = 1 << 5,
+    CMD_QUERY = 1 << 6,
+    CMD_ALL = 0x7f
+};
+
+struct optdef {
+    const char *name;
+    int val;          /* getopt_long's value */
+    const char *meta; /* NULL: a flag without a value */
+    unsigned cmds;
+    const char *help;
+};
+
+static const struct optdef optdefs[] = {
+    {"db", 'd', "DB", CMD_ALL, "the SpatiaLite store (created by init or import)"},
+    {"config", 'c', "FILE", CMD_ALL,
+     "JSON settings (listen, threads, storage_srid, limits, ...; docs/operations.md)"},
+    {"listen", 'l', "HOST:PORT", CMD_SERVE, "address to serve on (default 127.0.0.1:8080)"},
+    {"threads", 't', "N", CMD_SERVE | CMD_SEED,
+     "worker threads, 1..256 (serve: default from settings; seed: 2)"},
+    {"log-format", 'G', "text|json", CMD_SERVE,
+     "access log as text lines (default) or JSON lines, on stderr"},
+    {"quiet", 'q', NULL, CMD_SERVE | CMD_IMPORT | CMD_SEED,
+     "serve: no access log; import, seed: no progress output"},
+    {"manifest", 'm', "FILE", CMD_IMPORT,
+     "JSON list of sources with optional pins (crs, encoding, rename, values, defaults, filter,"
+     " sheet); paths relative to the manifest"},
+    {"layer", 'L', "ID", CMD_IMPORT | CMD_SEED,
+     "import: import SOURCE... into layer ID; seed: a layer, a comma list or all"},
+    {"set", 'S', "FIELD=VALUE", CMD_IMPORT,
+     "value of FIELD where a source has none, for every source (a manifest's \"defaults\");"
+     " repeatable"},
+    {"rename", 'N', "SRC=DST", CMD_IMPORT,
+     "read source field SRC as catalog field DST (a manifest's \"rename\"); repeatable"},
+    {"allow-shrink", 'A', NULL, CMD_IMPORT,
+     "let the batch remove more of a layer than the shrink limit (a deliberate replacement)"},
+    {"report", 'R', "DIR", CMD_IMPORT, "write DIR/report.html and DIR/report.json"},
+    {"lang", 'V', "vi|en", CMD_IMPORT, "language of the report (default: from the locale)"},
+    {"dry-run", 'D', NULL, CMD_IMPORT, "do everything and write the report, but leave the store"},
+    {"zoom", 'Z', "A-B", CMD_SEED, "zoom levels to render, e.g. 15-17 (or one level)"},
+    {"bbox", 'B', "W,S,E,N", CMD_SEED, "only tiles touching this box, in lon/lat (default: all)"},
+    {"format", 'F', "png|mvt", CMD_SEED, "raster (png) or vector (mvt, default) tiles"},
+    {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
+     "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
+    {"name", 'n', "NAME", CMD_KEYS, "keys add: a label for the key (who holds it)"},
+    {"help", 'h', NULL, CMD_ALL, "this text"},
+};
+
 static const struct command commands[] = {
-    {"serve", cmd_serve, "serve --db DB [--listen 127.0.0.1:8080] [--threads N] [--config FILE]",
-     "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.", 1},
-    {"import", cmd_import,
-     "import --db DB (--manifest FILE | --layer ID SOURCE...) [--report DIR] [--dry-run]",
-     "Normalise source files into the catalog layers in one atomic batch (see README).\n\n"
-     "  --manifest FILE  JSON list of sources with optional pins (crs, encoding, rename, values,\n"
-     "                   defaults, filter, sheet); paths relative to the manifest\n"
-     "  --layer ID       import SOURCE... into layer ID, detecting everything\n"
-     "  --report DIR     write DIR/report.json and DIR/report.html\n"
-     "  --dry-run        do everything but write the store\n"
-     "  --quiet          no progress output",
-     1},
-    {"init", cmd_init, "init --db DB [--config FILE]",
-     "Create an empty store with the 24 catalog layers (import does this too).", 1},
-    {"check", cmd_check, "check --db DB [--config FILE]",
-     "Compare a store with the catalog; exit 1 on any mismatch.", 1},
-    {"seed", cmd_seed,
-     "seed --db DB --layer ID --zoom A-B [--bbox minlon,minlat,maxlon,maxlat] [--format png|mvt]"
-     " [--role ROLE] [--threads N]",
-     "Pre-render tiles into the tile cache (both cores by default), with a progress bar.", 1},
-    {"keys", cmd_keys, "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
-     "Manage API keys (roles: investor, planner, admin); a new key is printed once.", 1},
-    {"query", cmd_query,
+    {"serve", cmd_serve, CMD_SERVE, "serve --db DB [options]",
+     "Serve the store over HTTP: WMS, WFS, OGC API, tiles, the land API and the web map.\n"
+     "SIGTERM/SIGINT drain requests in flight and exit; SIGHUP reloads settings and API keys.",
+     "spp serve --db data/demo/spp.sqlite --listen 0.0.0.0:8080 --threads 4"},
+    {"import", cmd_import, CMD_IMPORT,
+     "import --db DB (--manifest FILE | --layer ID SOURCE...) [options]",
+     "Normalise source files into the catalog layers in one atomic batch (README, Importing"
+     " data).\nExit 0: done; 1: failed or refused, store unchanged; 3: done, some features"
+     " rejected.",
+     "spp import --db city.sqlite --layer cadastral_parcels thua_dat.shp --set "
+     "commune_code=31135"},
+    {"init", cmd_init, CMD_INIT, "init --db DB [--config FILE]",
+     "Create an empty store with the 24 catalog layers (import does this too).",
+     "spp init --db city.sqlite"},
+    {"check", cmd_check, CMD_CHECK, "check --db DB [--config FILE]",
+     "Compare a store with the catalog and its import history; exit 1 on any problem.\n"
+     "Problems: a layer that does not match the catalog, a layer emptied since it had\n"
+     "features, a source file of a layer's last import that is gone, unreadable or changed.",
+     "spp check --db city.sqlite"},
+    {"seed", cmd_seed, CMD_SEED, "seed --db DB --layer ID --zoom A-B [options]",
+     "Pre-render tiles into the tile cache (both cores by default), with a progress bar.",
+     "spp seed --db city.sqlite --layer roads,cadastral_parcels --zoom 14-16 --format png"},
+    {"keys", cmd_keys, CMD_KEYS, "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
+     "Manage API keys (roles: investor, planner, admin); a new key is printed once.",
+     "spp keys --db city.sqlite add --role planner --name \"So TN&MT\""},
+    {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
      " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
-     "Ask the land API on the command line (same answers as /api/v1).", 1},
+     "Ask the land API on the command line (same answers as /api/v1).\n"
+     "Options after the query's name are the API's parameters (--min-area 500 is min_area=500).",
+     "spp query --db city.sqlite land-funds --kind vacant --min-area 500"},
 };
 
 static void print_help(const struct command *c)
 {
     if (c) {
-        printf("usage: spp %s\n\n%s\n\noptions:\n"
-               "  --db FILE       the SpatiaLite store\n"
-               "  --config FILE   JSON settings (listen, threads, storage_srid, limits...)\n"
-               "  --help          this text\n",
-               c->usage, c->help);
+        printf("usage: spp %s\n\n%s\n\noptions:\n", c->usage, c->help);
+        for (size_t i = 0; i < ARRAY_LEN(optdefs); i++) {
+            const struct optdef *d = &optdefs[i];
+            if (!(d->cmds & c->bit)) continue;
+            char left[64];
+            snprintf(left, sizeof left, "--%s%s%s", d->name, d->meta ? " " : "",
+                     d->meta ? d->meta : "");
+            printf("  %-24s %s\n", left, d->help);
+        }
+        printf("\nexample:\n  %s\n", c->example);
         return;
     }
     printf("spp — spatial-planning layer server\n\nusage: spp COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-        printf("  %-8s %s\n", commands[i].name, commands[i].help);
-    printf("\n'spp COMMAND --help' shows a command's options.\n");
+        printf("  %-8s %.*s\n", commands[i].name, (int)strcspn(commands[i].help, "\n"),
+               commands[i].help);
+    printf("\n'spp COMMAND --help' lists a command's options, with an example.\n");
+}
+
+/* Appends "KEY=VALUE" to a repeatable option's list (argv strings, not copied). */
+static int push_pair(char ***list, int *n, const char *opt, const char *val)
+{
+    const char *eq = strchr(val, '=');
+    if (!eq || eq == val) return usage_error("--%s wants NAME=VALUE, got \"%s\"", opt, val);
+    char **grown = realloc(*list, (size_t)(*n + 1) * sizeof **list);
+    if (!grown) return usage_error("out of memory");
+    *list = grown;
+    (*list)[(*n)++] = (char *)val;
+    return 0;
+}
+
+/* Parses the command's options into o; 0, or 2 after a one-line usage error, or -1 after --help. */
+static int parse_options(const struct command *cmd, int argc, char **argv, struct opts *o)
+{
+    struct option longopts[ARRAY_LEN(optdefs) + 1];
+    int n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(optdefs); i++)
+        if (optdefs[i].cmds & cmd->bit)
+            longopts[n++] =
+                (struct option){optdefs[i].name, optdefs[i].meta ? required_argument : no_argument,
+                                NULL, optdefs[i].val};
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    optind = 2;
+    int ch;
+    /* query: options after the subcommand belong to the query (--kind, --min-area...) */
+    const char *optstring = cmd->bit == CMD_QUERY ? "+:h" : ":h";
+    while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 't': {
+            long t;
+            if (str_to_long(optarg, &t) || t < 1 || t > 256)
+                return usage_error("--threads wants 1..256, got \"%s\"", optarg);
+            o->threads = (int)t;
+            break;
+        }
+        case 'G':
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+                return usage_error("--log-format wants text or json, got \"%s\"", optarg);
+            o->log_format = optarg;
+            break;
+        case 'r':
+            o->role = optarg;
+            break;
+        case 'n':
+            o->name = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'Z':
+            o->zoom = optarg;
+            break;
+        case 'B':
+            o->bbox = optarg;
+            break;
+        case 'F':
+            o->format = optarg;
+            break;
+        case 'm':
+            o->manifest = optarg;
+            break;
+        case 'L':
+            o->layer = optarg;
+            break;
+        case 'R':
+            o->report = optarg;
+            break;
+        case 'D':
+            o->dry_run = 1;
+            break;
+        case 'A':
+            o->allow_shrink = 1;
+            break;
+        case 'V':
+            if (strcmp(optarg, "vi") != 0 && strcmp(optarg, "en") != 0)
+                return usage_error("--lang wants vi or en, got \"%s\"", optarg);
+            o->lang = optarg;
+            break;
+        case 'S':
+            if (push_pair(&o->sets, &o->n_sets, "set", optarg)) return 2;
+            break;
+        case 'N':
+            if (push_pair(&o->renames, &o->n_renames, "rename", optarg)) return 2;
+            break;
+        case 'h':
+            print_help(cmd);
+            return -1;
+        case ':':
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        default: {
+            const char *bad = argv[optind - 1];
+            for (size_t i = 0; i < ARRAY_LEN(optdefs); i++)
+                if (str_starts(bad, "--") && strcmp(bad + 2, optdefs[i].name) == 0)
+                    return usage_error("option %s is not one of %s's", bad, cmd->name);
+            return usage_error("unknown option \"%s\"", bad);
+        }
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -449,78 +649,12 @@ int main(int argc, char **argv)
     snprintf(cmdname, sizeof cmdname, "spp %s", cmd->name);
     prog_cmd = cmdname;
 
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},     {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
-        {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"zoom", required_argument, NULL, 'Z'},   {"bbox", required_argument, NULL, 'B'},
-        {"format", required_argument, NULL, 'F'}, {"manifest", required_argument, NULL, 'm'},
-        {"layer", required_argument, NULL, 'L'},  {"report", required_argument, NULL, 'R'},
-        {"dry-run", no_argument, NULL, 'D'},      {NULL, 0, NULL, 0}};
     struct opts o;
     memset(&o, 0, sizeof o);
-    opterr = 0;
-    optind = 2;
-    int ch;
-    /* query: options after the subcommand belong to the query (--kind, --min-area...) */
-    const char *optstring = strcmp(cmd->name, "query") == 0 ? "+:h" : ":h";
-    while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'c':
-            o.config = optarg;
-            break;
-        case 'l':
-            o.listen = optarg;
-            break;
-        case 't': {
-            long t;
-            if (str_to_long(optarg, &t) || t < 1 || t > 256)
-                return usage_error("--threads wants 1..256, got \"%s\"", optarg);
-            o.threads = (int)t;
-            break;
-        }
-        case 'r':
-            o.role = optarg;
-            break;
-        case 'n':
-            o.name = optarg;
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
-        case 'Z':
-            o.zoom = optarg;
-            break;
-        case 'B':
-            o.bbox = optarg;
-            break;
-        case 'F':
-            o.format = optarg;
-            break;
-        case 'm':
-            o.manifest = optarg;
-            break;
-        case 'L':
-            o.layer = optarg;
-            break;
-        case 'R':
-            o.report = optarg;
-            break;
-        case 'D':
-            o.dry_run = 1;
-            break;
-        case 'h':
-            print_help(cmd);
-            return 0;
-        case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option \"%s\"", argv[optind - 1]);
-        }
+    int prc = parse_options(cmd, argc, argv, &o);
+    if (prc) {
+        free(o.sets), free(o.renames);
+        return prc < 0 ? 0 : prc;
     }
     struct config cfg;
     config_defaults(&cfg);
@@ -530,12 +664,13 @@ int main(int argc, char **argv)
         config_fini(&cfg);
         return fail(&err);
     }
-    if (cmd->needs_db && !o.db) {
+    if (!o.db) {
         config_fini(&cfg);
         return usage_error("missing --db DB");
     }
     cfg.db_path = str_dup(o.db);
     int rc = cmd->fn(&cfg, &o, argc - optind, argv + optind);
     config_fini(&cfg);
+    free(o.sets), free(o.renames);
     return rc;
 }

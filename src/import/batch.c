@@ -476,6 +476,7 @@ static int run(struct batch *b, struct err *err)
     json_object_set_new(b->report, "written", json_integer(b->n_written));
     json_object_set_new(b->report, "rejected", json_integer(b->n_rejected));
     if (!rc && !b->o->dry_run) rc = record_import(b, err);
+    if (!rc && !b->o->dry_run) rc = batch_record_lineage(b, err);
     sqlite3_finalize(b->ins_finding);
     b->ins_finding = NULL;
     if (rc || b->o->dry_run) {

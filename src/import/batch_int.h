@@ -65,6 +65,9 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
 /* topology.c: overlaps and gaps between neighbouring parcels above a tolerance, as findings. */
 int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err *err);
 
+/* lineage.c: the batch's sources (spp_sources) and its layers' counts (spp_layer_history). */
+int batch_record_lineage(struct batch *b, struct err *err);
+
 /* report.c */
 json_t *report_layer(struct batch *b, const struct layer_def *l);
 int report_thumbnails(struct batch *b, struct err *err);

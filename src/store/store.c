@@ -3,11 +3,13 @@
  * statement cache and layer state. Queries are in query.c, API keys in keys.c. */
 #include "store_int.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <spatialite.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_once_t spl_once = PTHREAD_ONCE_INIT;
 
@@ -207,6 +209,10 @@ static const char *const meta_sql =
     " src_file TEXT, src_row INTEGER, severity TEXT, kind TEXT, message TEXT);"
     "CREATE TABLE IF NOT EXISTS spp_changes (id INTEGER PRIMARY KEY, layer TEXT NOT NULL,"
     " batch TEXT, minx REAL, miny REAL, maxx REAL, maxy REAL, at TEXT);"
+    "CREATE TABLE IF NOT EXISTS spp_sources (batch TEXT NOT NULL, layer TEXT NOT NULL,"
+    " path TEXT NOT NULL, abs_path TEXT, position INTEGER, PRIMARY KEY (batch, layer, path));"
+    "CREATE TABLE IF NOT EXISTS spp_layer_history (batch TEXT NOT NULL, layer TEXT NOT NULL,"
+    " n_features INTEGER NOT NULL, at TEXT, PRIMARY KEY (batch, layer));"
     "CREATE TABLE IF NOT EXISTS spp_keys (id INTEGER PRIMARY KEY, name TEXT, role TEXT NOT NULL,"
     " hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked TEXT);";
 
@@ -389,6 +395,86 @@ static int check_layer(struct store *st, const struct layer_def *l, struct buf *
     return 0;
 }
 
+/* The layer against its import history (spp_layers, spp_layer_history, spp_sources): its row
+ * count is the one the last import recorded, it is not empty when it had features, and the
+ * source files of its last import can still be read. */
+static int check_history(struct store *st, const struct layer_def *l, struct buf *rep, int *n)
+{
+    sqlite3_stmt *s = NULL;
+    char sql[512];
+    int64_t recorded = -1, rows = -1;
+    char batch[128] = "";
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT n_features, import_batch FROM spp_layers WHERE layer = ?", -1,
+                           &s, NULL) != SQLITE_OK)
+        return ERR_DB;
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        recorded = sqlite3_column_int64(s, 0);
+        const char *bt = (const char *)sqlite3_column_text(s, 1);
+        snprintf(batch, sizeof batch, "%s", bt ? bt : "");
+    }
+    sqlite3_finalize(s);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", l->id);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) rows = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (recorded >= 0 && batch[0] && rows != recorded)
+        buf_printf(rep, "%s: %lld features, but its last import (%s) left %lld\n", l->id,
+                   (long long)rows, batch, (long long)recorded),
+            (*n)++;
+    if (!table_exists(st, "spp_layer_history") || !table_exists(st, "spp_sources")) return 0;
+    if (rows == 0) {
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT batch, n_features FROM spp_layer_history WHERE layer = ?"
+                               " AND n_features > 0 ORDER BY at DESC, rowid DESC LIMIT 1",
+                               -1, &s, NULL) != SQLITE_OK)
+            return ERR_DB;
+        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            buf_printf(rep, "%s: empty, but it had %lld features after batch %s\n", l->id,
+                       (long long)sqlite3_column_int64(s, 1), sqlite3_column_text(s, 0)),
+                (*n)++;
+        sqlite3_finalize(s);
+    }
+    if (!batch[0]) return 0;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT path, abs_path FROM spp_sources WHERE batch = ? AND layer = ?"
+                           " ORDER BY position",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ERR_DB;
+    sqlite3_bind_text(s, 1, batch, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, l->id, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *path = (const char *)sqlite3_column_text(s, 0);
+        const char *abs = (const char *)sqlite3_column_text(s, 1);
+        if (!abs) continue;
+        /* a shapefile is read with its .shx and .dbf: each must be there */
+        static const char *const parts[] = {"", ".shx", ".dbf"};
+        size_t len = strlen(abs);
+        int shp = len > 4 && str_ieq(abs + len - 4, ".shp");
+        for (size_t k = 0; k < (shp ? 3u : 1u); k++) {
+            char file[4096];
+            snprintf(file, sizeof file, "%.*s%s", (int)(k ? len - 4 : len), abs, parts[k]);
+            if (access(file, R_OK) == 0) continue;
+            int e = errno;
+            if (k && e == ENOENT) { /* .SHX / .DBF in upper case */
+                char upper[4096];
+                snprintf(upper, sizeof upper, "%s", file);
+                for (char *c = upper + len - 4; *c; c++)
+                    *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+                if (access(upper, R_OK) == 0) continue;
+            }
+            errno = e;
+            buf_printf(rep, "%s: source %s of the last import cannot be read (%s: %s)\n", l->id,
+                       path ? path : "?", file, strerror(errno));
+            (*n)++;
+        }
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
 int store_check(struct store *st, const struct catalog *cat, struct buf *report, int *n_problems,
                 struct err *err)
 {
@@ -404,7 +490,9 @@ int store_check(struct store *st, const struct catalog *cat, struct buf *report,
         if (!table_exists(st, meta[i]))
             buf_printf(report, "store: table %s missing\n", meta[i]), (*n_problems)++;
     for (int i = 0; i < cat->n_layers; i++)
-        if (check_layer(st, &cat->layers[i], report, n_problems))
+        if (check_layer(st, &cat->layers[i], report, n_problems) ||
+            (table_exists(st, cat->layers[i].id) &&
+             check_history(st, &cat->layers[i], report, n_problems)))
             return store_db_error(st, err, cat->layers[i].id);
     return 0;
 }
