@@ -138,12 +138,12 @@ fuzz-smoke: fuzz-build
 	@tests/fuzz/run.sh 3 $(FUZZ_NAMES)
 
 # Benchmark beside the peers (tests/bench/bench.sh; README "Performance"). ONLY=wfs runs one row;
-# RUNS, DURATION, CONNS, OUT, SHARED (the peer harness, default ../shared) pass through.
-SHARED      ?= $(CURDIR)/../shared
+# RUNS, DURATION, CONNS, OUT, PEERS (the peer harness, default tests/bench/peers) pass through.
+PEERS       ?= $(CURDIR)/tests/bench/peers
 bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
-	SHARED=$(SHARED) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
+	PEERS=$(PEERS) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) tests/check.h

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # bench.sh: `make bench`. spp measured beside its peers (MapServer 8 FastCGI behind nginx, PostGIS
 # ST_AsMVT, nginx static files, ogr2ogr) on the 200k-parcel bench city, in one run, with the same
-# request lists. The peer side is the harness in $SHARED/bench (called, never copied): it makes
+# request lists. The peer side is the harness in tests/bench/peers (kept as it was handed over; PEERS
+# points at another copy): it makes
 # the city, starts/stops the peers, runs wrk over a request list and records one TSV row per
 # figure. This script adds the spp side: it imports the city with `spp import` (manifest
 # tests/bench/city_manifest.json), starts `spp serve` (release build), measures each row on both
@@ -11,17 +12,17 @@
 #
 # Environment: ONLY (rows, default all: wms wfs ogcapi mvt png static land landfund import),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
-# COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), SHARED (../shared beside the repository), SPP_BIN (build/release/spp),
+# COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), PEERS (tests/bench/peers), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$REPO/tests/bench"
-SHARED="${SHARED:-$REPO/../shared}"
-if [ ! -f "$SHARED/bench/lib.sh" ]; then
-  echo "bench: no peer harness at $SHARED/bench (set SHARED=/path/to/shared)" >&2
+PEERS="${PEERS:-$HERE/peers}"
+if [ ! -f "$PEERS/lib.sh" ]; then
+  echo "bench: no peer harness at $PEERS (set PEERS=/path/to/harness)" >&2
   exit 1
 fi
-SB="$(cd "$SHARED/bench" && pwd)"
+SB="$(cd "$PEERS" && pwd)"
 export OUT="${OUT:-/tmp/spp-bench}" RUNS="${RUNS:-3}" DURATION="${DURATION:-8s}"
 export THREADS="${THREADS:-2}" CONNS="${CONNS:-16}" QUIET_WAIT="${QUIET_WAIT:-15}"
 # shellcheck source=/dev/null

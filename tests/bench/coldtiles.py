@@ -8,7 +8,7 @@ Run it right after the tile cache was emptied: every request is then a cache mis
 
 usage: coldtiles.py BASE_URL LIST TEMPLATE CONTENT_TYPE [--conc N] [--near-bytes B] [--save DIR]
                     [--max-seconds S]
-LIST/TEMPLATE as ../shared/bench/wrk/urls.lua: rows "z x y minx miny maxx maxy", {1} {2} {3}, {bbox}.
+LIST/TEMPLATE as tests/bench/peers/wrk/urls.lua: rows "z x y minx miny maxx maxy", {1} {2} {3}, {bbox}.
 --save DIR writes each body to DIR/z/x/y.EXT (EXT from the template), so nginx can serve the very
 same bytes as static files for the cached-tile comparison. --max-seconds stops sending new
 requests after S seconds (the figures are then over the requests done; "done" < "planned").

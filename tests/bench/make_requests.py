@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Builds the fixed request lists of the spp-only benchmark rows from the scale-1 bench city
-(../shared/bench/gen_city.py), so every run sends exactly the same requests:
+(tests/bench/peers/gen_city.py), so every run sends exactly the same requests:
 
   requests/land_at_200.txt    200 points "lon lat" (WGS 84): the PointOnSurface of parcels drawn
                               with a fixed seed, VN-2000 (EPSG:9210) -> WGS 84 by the official
