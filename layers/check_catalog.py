@@ -24,7 +24,7 @@ ROLES = ["public", "investor", "planner", "admin"]
 TYPES = {"text", "integer", "real", "date", "boolean"}
 COMMON_NAMES = {"fid", "valid_from", "valid_to", "note", "src_file", "src_crs", "src_encoding", "import_batch"}
 LAYER_KEYS_REQ = {"id", "number", "title", "description", "group", "geometry", "min_role", "style", "zoom", "fields"}
-LAYER_KEYS_OPT = {"key", "label"}
+LAYER_KEYS_OPT = {"key", "label", "row_rule"}
 FIELD_KEYS_REQ = {"name", "type", "label", "role"}
 FIELD_KEYS_OPT = {"required", "aliases", "codelist", "multi", "unit", "derive", "personal", "min", "max", "description"}
 CODE_KEYS_REQ = {"code", "name"}
@@ -193,6 +193,15 @@ def check_layer(path, d, codelists_used, common_fields):
     for k in ("key", "label"):
         if k in d and d[k] not in names:
             err(where, "%s %r is not a field" % (k, d[k]))
+    rr = d.get("row_rule")
+    if rr is not None:
+        if not isinstance(rr, dict) or not {"field", "equals", "exempt"} <= set(rr) or \
+                set(rr) - {"field", "equals", "exempt", "description"}:
+            err(where, "row_rule must be {field, equals, exempt[, description]}")
+        elif rr["field"] not in names:
+            err(where, "row_rule field %r is not a field" % rr["field"])
+        elif rr["exempt"] not in ROLES or rr["exempt"] == "public":
+            err(where, "row_rule exempt must be investor, planner or admin")
     if "key" in d:
         kf = next(f for f in fields if f.get("name") == d["key"])
         if not kf.get("required"):

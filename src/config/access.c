@@ -19,3 +19,12 @@ int access_field_index(const struct layer_def *layer, const char *name, enum rol
     int i = layer_field_index(layer, name);
     return access_field(layer, i, role) ? i : -1;
 }
+
+int access_row_rule(const struct layer_def *layer, enum role role, int *field,
+                    const struct value **value)
+{
+    if (!layer || layer->row_field < 0 || role >= layer->row_exempt) return 0;
+    *field = layer->row_field;
+    *value = &layer->row_value;
+    return 1;
+}

@@ -366,12 +366,46 @@ static int load_fields(struct ctx *c, const struct catalog *cat, json_t *arr, co
     return 0;
 }
 
+/* "row_rule": {"field": F, "equals": V, "exempt": ROLE}: roles below ROLE see only the rows
+ * whose F equals V. F must be a boolean, integer or text field every role may read. */
+static int load_row_rule(struct ctx *c, json_t *o, struct layer_def *l)
+{
+    static const char *const keys[] = {"field", "equals", "exempt", "description", NULL};
+    l->row_field = -1;
+    if (!o) return 0;
+    if (!json_is_object(o)) return fail(c, "row_rule", "must be an object");
+    int rc = check_keys(c, "row_rule", o, keys);
+    if (rc) return rc;
+    const char *f = json_string_value(json_object_get(o, "field"));
+    const char *ex = json_string_value(json_object_get(o, "exempt"));
+    json_t *v = json_object_get(o, "equals");
+    int i = f ? layer_field_index(l, f) : -1;
+    if (i < 0) return fail(c, "row_rule.field", "no field \"%s\"", f ? f : "");
+    if (l->fields[i].role != ROLE_PUBLIC)
+        return fail(c, "row_rule.field", "\"%s\" must be readable by every role", f);
+    if (!ex || role_parse(ex, &l->row_exempt) || l->row_exempt == ROLE_PUBLIC)
+        return fail(c, "row_rule.exempt", "must be investor, planner or admin");
+    enum field_type t = l->fields[i].type;
+    if (t == FT_BOOLEAN && json_is_boolean(v))
+        l->row_value = (struct value){.type = VAL_INT, .i = json_is_true(v)};
+    else if (t == FT_INTEGER && json_is_integer(v))
+        l->row_value = (struct value){.type = VAL_INT, .i = json_integer_value(v)};
+    else if (t == FT_TEXT && json_is_string(v))
+        l->row_value = (struct value){.type = VAL_TEXT,
+                                      .s = str_dup(json_string_value(v)),
+                                      .len = (int)json_string_length(v)};
+    else
+        return fail(c, "row_rule.equals", "must be a value of field \"%s\"'s type", f);
+    l->row_field = i;
+    return 0;
+}
+
 static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, struct layer_def *l,
                       const struct field_def *common, int n_common)
 {
-    static const char *const keys[] = {"id",       "number",   "title", "description", "group",
-                                       "geometry", "min_role", "style", "zoom",        "key",
-                                       "label",    "fields",   NULL};
+    static const char *const keys[] = {"id",       "number",   "title",    "description", "group",
+                                       "geometry", "min_role", "style",    "zoom",        "key",
+                                       "label",    "fields",   "row_rule", NULL};
     static const char *const groups[] = {"land", "construction", "transport", "planning"};
     int rc;
     char *s = NULL;
@@ -443,7 +477,7 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
         free(s);
         if (rc) return rc;
     }
-    return 0;
+    return load_row_rule(c, json_object_get(root, "row_rule"), l);
 }
 
 static void layer_fini(struct layer_def *l)
@@ -452,6 +486,7 @@ static void layer_fini(struct layer_def *l)
         field_fini(&l->fields[i]);
     free(l->fields), free(l->id), free(l->title_vi), free(l->title_en), free(l->desc_vi);
     free(l->desc_en), free(l->group), free(l->style);
+    if (l->row_value.type == VAL_TEXT) free((char *)l->row_value.s);
     memset(l, 0, sizeof *l);
 }
 

@@ -84,6 +84,11 @@ struct layer_def {
     struct field_def *fields; /* layer fields, then the common ones */
     int n_fields;
     int index; /* position in catalog.layers */
+    /* Row rule (catalog "row_rule"): roles below row_exempt see only the rows whose field
+     * row_field equals row_value (NULL does not). row_field -1: every row is visible. */
+    int row_field;
+    struct value row_value; /* VAL_INT (booleans 0/1) or VAL_TEXT (s owned) */
+    enum role row_exempt;
 };
 
 struct catalog {
@@ -150,5 +155,10 @@ int access_field(const struct layer_def *layer, int field, enum role role);
 /* Field index by name if the role may read it; -1 both when it does not exist and when the role
  * may not read it, so an answer never tells that a hidden field exists. */
 int access_field_index(const struct layer_def *layer, const char *name, enum role role);
+/* The row rule that applies to role on layer: 1 with *field and *value (the only rows role may see
+ * have field = value), or 0 when role sees every row. Every query of a layer's rows for a
+ * request goes through this (store_query role). */
+int access_row_rule(const struct layer_def *layer, enum role role, int *field,
+                    const struct value **value);
 
 #endif

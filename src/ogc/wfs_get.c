@@ -30,6 +30,7 @@ static int prepare(struct request *req, struct wfs_query *q, struct filter_sql *
 {
     memset(sq, 0, sizeof *sq);
     sq->layer = q->layer;
+    sq->role = req->role;
     if (q->filter) {
         struct err e2;
         err_clear(&e2);

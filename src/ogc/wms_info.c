@@ -371,6 +371,7 @@ static int query_layer(struct request *req, struct info_ctx *c, const struct bbo
     c->n_hits = 0;
     buf_reset(&c->arena);
     struct store_query q = {.layer = c->layer,
+                            .role = req->role,
                             .has_bbox = 1,
                             .bbox = *box,
                             .fields = c->fields,

@@ -109,7 +109,7 @@ static int write_collection(struct request *req, const struct layer_def *l, stru
                             struct err *err)
 {
     struct layer_state ls;
-    int rc = store_layer_state(req->store, l, &ls, err);
+    int rc = store_layer_state_role(req->store, l, req->role, &ls, err);
     if (rc) return rc;
     buf_puts(b, "{\"id\":");
     buf_put_json_str(b, l->id);
@@ -173,7 +173,7 @@ static int collections_html(struct request *req, struct response *res, struct er
         const struct layer_def *l = &cat->layers[i];
         if (!access_layer(l, req->role)) continue;
         struct layer_state ls;
-        int rc = store_layer_state(req->store, l, &ls, err);
+        int rc = store_layer_state_role(req->store, l, req->role, &ls, err);
         if (rc) return rc;
         buf_printf(b, "<tr><td>%d</td><td><a href=\"collections/", l->number);
         buf_put_xml(b, l->id);

@@ -178,6 +178,7 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
     struct filter_sql sql;
     filter_sql_init(&sql);
     struct store_query q = {.layer = l,
+                            .role = req->role,
                             .fields = fields,
                             .n_fields = n_fields,
                             .limit = limit,

@@ -266,6 +266,7 @@ static int run_items(struct request *req, struct items_req *ir, struct filter_sq
 {
     memset(q, 0, sizeof *q);
     q->layer = ir->layer;
+    q->role = req->role;
     if (ir->filter) {
         int rc = filter_compile(ir->filter, ir->layer, store_srid(req->store), req->geo, sql, err);
         if (rc) return rc;
@@ -367,7 +368,8 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
     rc = parse_items(req, &ir, err);
     struct value idv = {.type = VAL_INT, .i = id};
     if (!rc && ir.html) {
-        struct store_query cq = {.layer = l, .where = "fid = ?", .params = &idv, .n_params = 1};
+        struct store_query cq = {
+            .layer = l, .where = "fid = ?", .params = &idv, .n_params = 1, .role = req->role};
         int64_t n = 0;
         rc = store_query_count(req->store, &cq, &n, err);
         if (!rc && n == 0) rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%s\"", fid);
@@ -385,6 +387,7 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         return rc;
     }
     struct store_query q = {.layer = l,
+                            .role = req->role,
                             .where = "fid = ?",
                             .params = &idv,
                             .n_params = 1,

@@ -155,6 +155,7 @@ int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, s
     struct store_query sq;
     memset(&sq, 0, sizeof sq);
     sq.layer = l;
+    sq.role = q->role;
     if (f->bbox) {
         sq.has_bbox = 1;
         sq.bbox = *f->bbox;
@@ -187,6 +188,7 @@ int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, i
     struct store_query sq;
     memset(&sq, 0, sizeof sq);
     sq.layer = l;
+    sq.role = q->role;
     if (f->bbox) {
         sq.has_bbox = 1;
         sq.bbox = *f->bbox;

@@ -5,8 +5,9 @@
  * R*Tree with an exact GEOS test after; sorting and paging happen here because distance and the
  * zoning indicators are computed. For each returned fund: the zoning indicators of the
  * detailed-plan lot (else the zoning block) containing its interior point, the floor area they
- * allow (area x FAR), and the nearest main road by growing R*Tree windows. Funds whose `public`
- * flag is 0 are unpublished and shown to planners and admins only. */
+ * allow (area x FAR), and the nearest main road by growing R*Tree windows. Unpublished funds
+ * (`public` = 0) are left out for roles below planner by the catalog's row rule, in the store's
+ * query path (access_row_rule), not here. */
 #include "query_int.h"
 
 #include <math.h>
@@ -296,8 +297,6 @@ static int add_item(struct search *se, const struct fund_kind *k, struct qset *s
                     struct err *err)
 {
     struct qctx *q = se->q;
-    const struct qval *pub = q_get(s, r, "public");
-    if (q->role < ROLE_PLANNER && pub && pub->type == VAL_INT && pub->i == 0) return 0;
     double dist = NAN;
     if (se->near_pt && r->wkb && !geom_from_wkb(&se->g, r->wkb, r->wkb_len, NULL)) {
         /* from the WKB in C: GEOS's general distance was most of a near= search */

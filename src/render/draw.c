@@ -366,6 +366,7 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
         for (int k = 0; k < c->n_lf[i]; k++)
             fields[n_fields++] = c->lf[i][k];
         struct store_query q = {.layer = rq->layers[i].layer,
+                                .role = rq->role,
                                 .has_bbox = 1,
                                 .bbox = qb,
                                 .fields = fields,

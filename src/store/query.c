@@ -22,6 +22,11 @@ static int put_from_where(struct store *st, const struct store_query *q, struct 
                  buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid);
     }
     if (q->where && *q->where) rc = rc || buf_printf(b, " AND (%s)", q->where);
+    int field;
+    const struct value *v;
+    if (access_row_rule(q->layer, q->role, &field, &v)) /* bound last: bind_all */
+        rc = rc || buf_puts(b, " AND ") || store_put_ident(b, q->layer->fields[field].name) ||
+             buf_puts(b, " = ?");
     return rc;
 }
 
@@ -59,6 +64,9 @@ static int bind_all(const struct store_query *q, sqlite3_stmt *s, int *pos, int 
     }
     for (int i = 0; i < q->n_params && !rc; i++)
         rc = bind_value(s, ++*pos, &q->params[i]);
+    int field;
+    const struct value *v;
+    if (!rc && access_row_rule(q->layer, q->role, &field, &v)) rc = bind_value(s, ++*pos, v);
     return rc;
 }
 
@@ -188,4 +196,14 @@ done:
     buf_fini(&wkb);
     if (vals != stackvals) free(vals);
     return rc;
+}
+
+int store_layer_state_role(struct store *st, const struct layer_def *layer, enum role role,
+                           struct layer_state *out, struct err *err)
+{
+    int rc = store_layer_state(st, layer, out, err), field;
+    const struct value *v;
+    if (rc || !access_row_rule(layer, role, &field, &v)) return rc;
+    struct store_query q = {.layer = layer, .role = role, .limit = -1};
+    return store_query_count(st, &q, &out->n_features, err);
 }

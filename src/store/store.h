@@ -44,6 +44,10 @@ struct layer_state {
 };
 int store_layer_state(struct store *st, const struct layer_def *layer, struct layer_state *out,
                       struct err *err);
+/* The same as role sees it: n_features counts only the rows the layer's row rule lets role see
+ * (the extent stays the layer's). */
+int store_layer_state_role(struct store *st, const struct layer_def *layer, enum role role,
+                           struct layer_state *out, struct err *err);
 /* Recomputes spp_layers for one layer from its table (count, extent), bumping its version. */
 int store_refresh_layer(struct store *st, const struct layer_def *layer, const char *batch,
                         struct err *err);
@@ -69,6 +73,9 @@ struct store_query {
                                       * simplification); must come from code, never from a request */
     const struct value *geom_params; /* bound before everything else when geom_sql uses '?' */
     int n_geom_params;
+    enum role role; /* who asks: the layer's row rule for this role is applied (access.c);
+                     * 0 is ROLE_PUBLIC, the most restricted, so a caller that forgets it
+                     * shows less, never more */
 };
 
 struct feature {

@@ -260,6 +260,7 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
     struct store_query q;
     memset(&q, 0, sizeof q);
     q.layer = l;
+    q.role = role;
     q.has_bbox = 1;
     q.bbox = *qb;
     q.fields = fields;

@@ -231,7 +231,9 @@ def fund_rows(city, role_planner=False):
     for layer, kind, idf, fnf in (("vacant_land_fund", "vacant", "fund_id", "planned_function"),
                                   ("investment_land", "investment", "project_id", "function")):
         for a, g in features(city, layer):
-            if not role_planner and a.get("public") == 0:
+            # the catalog's row rule: below planner, only funds with public = 1 (NULL is not
+            # published); investment_land has no rule
+            if not role_planner and layer == "vacant_land_fund" and a.get("public") != 1:
                 continue
             rows.append({"id": a[idf], "kind": kind, "area": a["area_m2"], "function": a[fnf],
                          "status": a["status"], "commune": a["commune_code"], "geom": g})
