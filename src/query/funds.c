@@ -468,7 +468,8 @@ static int run_search(struct search *se, struct err *err)
     }
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
         rc = enrich_zoning(se, 0, se->n, err);
-    if (!rc) qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, (void *)p);
+    if (!rc && se->n > 0) /* items is NULL when nothing matched */
+        qsort_r(se->items, (size_t)se->n, sizeof *se->items, cmp_items, (void *)p);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
 }
 

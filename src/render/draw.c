@@ -148,7 +148,8 @@ static int memo_rules(struct collect *c, const struct feature *fe, int *any)
         struct memo_slot *m = &c->memo[slot];
         if (m->n == 0) break;
         if (m->hash == h && (size_t)m->key_len == c->key.len &&
-            memcmp(c->memo_keys.data + m->key_off, c->key.data, c->key.len) == 0) {
+            (c->key.len == 0 || /* no rule reads a field: key and keys may be NULL */
+             memcmp(c->memo_keys.data + m->key_off, c->key.data, c->key.len) == 0)) {
             if (GROW(c->ints, c->n_ints, c->cap_ints, (size_t)m->n)) return ERR_NOMEM;
             memcpy(c->ints + c->n_ints, c->memo_rules + m->rules_off, sizeof(int) * (size_t)m->n);
             c->n_ints += (size_t)m->n;
