@@ -247,16 +247,27 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
     if (o->layer && argc < 1)
         return usage_error("--layer %s needs at least one SOURCE file", o->layer);
     if (o->manifest && argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
-    struct import_opts io = {o->manifest, o->layer,   argv,      argc,
-                             o->report,   o->dry_run, isatty(2), o->quiet};
+    struct import_opts io = {.manifest = o->manifest,
+                             .layer = o->layer,
+                             .sources = argv,
+                             .n_sources = argc,
+                             .report_dir = o->report,
+                             .dry_run = o->dry_run,
+                             .progress = isatty(2),
+                             .quiet = o->quiet};
     struct import_summary sum;
     memset(&sum, 0, sizeof sum);
-    if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
-    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n",
-           cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
-           (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
-           o->dry_run ? " (dry run: store unchanged)" : "");
-    return 0;
+    if (load_catalog(cfg, &err)) return fail(&err);
+    int rc = import_run(cfg, &io, &sum, &err);
+    if (rc) {
+        fail(&err);
+    } else {
+        printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n",
+               cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
+               (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
+               o->dry_run ? " (dry run: store unchanged)" : "");
+    }
+    return import_exit_code(rc, &sum);
 }
 
 /* spp query: the land API's handlers called in-process, so the answers are the API's. */
