@@ -573,6 +573,8 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     int rc = o->manifest
                  ? manifest_load(&m, o->manifest, &cfg->catalog, err)
                  : manifest_from_args(&m, o->layer, o->sources, o->n_sources, &cfg->catalog, err);
+    if (!rc && o->lang && strcmp(o->lang, "vi") != 0 && strcmp(o->lang, "en") != 0)
+        rc = err_set(err, ERR_PARAM, "--lang %s: want vi or en", o->lang);
     if (!rc && (o->n_sets || o->n_renames))
         rc = manifest_apply_cli(&m, o->sets, o->n_sets, o->renames, o->n_renames, err);
     b.m = &m;

@@ -118,6 +118,9 @@ int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err
 json_t *report_layer(struct batch *b, const struct layer_def *l);
 int report_thumbnails(struct batch *b, struct err *err);
 int report_write(struct batch *b, const char *dir, struct err *err);
+/* "vi" or "en": o->lang, else vi for a vi* locale (LC_ALL, LC_MESSAGES, LANG), en for another
+ * locale, vi (the catalog's first language) when none is set or it is C/POSIX. */
+const char *report_lang(const struct import_opts *o);
 void progress_update(struct batch *b, const char *label, int64_t done, int64_t total, int final);
 
 #endif
