@@ -8,8 +8,9 @@
  * unchanged re-import invalidates nothing, a changed feature the cells of its old and new
  * geometry. Unchanged features keep their old lineage, so their rows are byte-identical and no
  * tile (planner tiles show the lineage) is stale. A layer that was empty before writes every cell
- * its new features touch. Features are also matched by natural key for the report's added,
- * removed and changed counts against the previous batch (issue 16). */
+ * its new features touch. Features are also matched by natural key (by fid, i.e. position in the
+ * sources, in layers without one or when the key is null) for the report's added, removed and
+ * changed counts against the previous batch (issue 16). */
 #include "batch_int.h"
 
 #include <math.h>
@@ -227,7 +228,9 @@ int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhas
         hs.h = fnv(content, &fid, sizeof fid); /* a tile's MVT ids are fids */
         if (n_rows) ++*n_rows;
         if (feat) {
-            struct feathash f = {content, content, hs.h, 0, fid};
+            /* identity: the natural key's value, else the position in the sources (fid) */
+            struct feathash f = {fnv(1469598103934665603ULL, &fid, sizeof fid), content, hs.h, 0,
+                                 fid};
             if (key_col >= 0 && sqlite3_column_type(s, key_col) != SQLITE_NULL)
                 f.key = row_hash(s, key_col, key_col + 1);
             if (has_lineage && intern_lineage(b, s, lin_col, &f.lineage)) hs.oom = 1;
