@@ -464,7 +464,8 @@ static char *html(struct batch *b, json_t *sum, const char *lang)
              "table{border-collapse:collapse;width:100%}th,td{overflow-wrap:anywhere;border:1px "
              "solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
              ".src th{width:12em}.n{text-align:right}.sum td small{color:#555}.tot td{font-weight:"
-             "bold}.refused,.failed,.bad{color:#b00}.ok{color:#060}details{margin:.3em 0}summary{"
+             "bold}.refused,.failed,.bad{color:#b00}.ok{color:#060}.warn{color:#a60}details{margin:"
+             ".3em 0}summary{"
              "cursor:pointer}details.layer>summary{font-weight:bold;font-size:15px}details.src{"
              "margin-left:1.5em}.thumb{float:right;margin:0 0 .5em 1em}.rows{max-height:20em;"
              "overflow:auto}p.status{font-size:16px}</style></head><body>\n<h1>");
@@ -476,7 +477,10 @@ static char *html(struct batch *b, json_t *sum, const char *lang)
     buf_put_xml(&h, gets(b->report, "store"));
     buf_puts(&h, "</code></p>\n");
     const char *st = gets(sum, "status");
-    buf_printf(&h, "<p class=\"status %s\"><b>%s</b>%s%s", strcmp(st, "failed") ? "ok" : "failed",
+    buf_printf(&h, "<p class=\"status %s\"><b>%s</b>%s%s",
+               !strcmp(st, "failed") ? "failed"
+               : !strcmp(st, "done") ? "ok"
+                                     : "warn",
                tr(lang, !strcmp(st, "failed")               ? "Failed: nothing was changed, the "
                                                               "store is as it was (exit code 1)."
                         : !strcmp(st, "done_with_rejected") ? "Done, with rejected features (exit "
