@@ -151,6 +151,7 @@ static const char *const vi_text[][2] = {
     {"ok", "xong"},
     {"refused", "từ chối"},
     {"failed", "lỗi"},
+    {"not_written", "không ghi"},
     {"Done.", "Đã nhập xong."},
     {"Done, with rejected features (exit code 3).", "Đã nhập, có đối tượng bị loại (mã thoát 3)."},
     {"Failed: nothing was changed, the store is as it was (exit code 1).",
@@ -233,7 +234,8 @@ static json_t *summary(struct batch *b, const char *lang)
                                 v ? json_integer(json_integer_value(v)) : json_null());
             t[i] += json_integer_value(v);
         }
-        const char *st = json_object_get(lr, "refused") ? "refused" : !ok ? "failed" : "ok";
+        /* a layer of a failed or refused batch was not written, whatever its own state */
+        const char *st = json_object_get(lr, "refused") ? "refused" : !ok ? "not_written" : "ok";
         json_object_set_new(row, "status", json_string(st));
         if (json_object_get(lr, "refused"))
             json_object_set_new(row, "reason", json_string(gets(lr, "refused")));
@@ -425,7 +427,9 @@ static void html_summary(struct buf *h, json_t *sum, const char *lang)
         for (int i = 0; i < 9; i++)
             html_cell(h, json_object_get(row, cols[i]));
         const char *st = gets(row, "status");
-        buf_printf(h, "<td class=\"%s\">%s</td></tr>\n", st, tr(lang, st));
+        buf_printf(h, "<td class=\"%s\">%s</td></tr>\n", st,
+                   strcmp(st, "not_written") == 0 && strcmp(lang, "vi") != 0 ? "not written"
+                                                                             : tr(lang, st));
     }
     buf_printf(h, "<tr class=\"tot\"><td>%s</td>", tr(lang, "total"));
     for (int i = 0; i < 9; i++)
@@ -464,7 +468,8 @@ static char *html(struct batch *b, json_t *sum, const char *lang)
              "table{border-collapse:collapse;width:100%}th,td{overflow-wrap:anywhere;border:1px "
              "solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
              ".src th{width:12em}.n{text-align:right}.sum td small{color:#555}.tot td{font-weight:"
-             "bold}.refused,.failed,.bad{color:#b00}.ok{color:#060}.warn{color:#a60}details{margin:"
+             "bold}.refused,.failed,.bad,.not_written{color:#b00}.ok{color:#060}.warn{color:#a60}"
+             "details{margin:"
              ".3em 0}summary{"
              "cursor:pointer}details.layer>summary{font-weight:bold;font-size:15px}details.src{"
              "margin-left:1.5em}.thumb{float:right;margin:0 0 .5em 1em}.rows{max-height:20em;"

@@ -485,6 +485,9 @@ def test_one_feature_change_invalidates_only_its_cells(tmp_path, workdir):
             wkt = f"LINESTRING ({x} {y}, {x + 120} {y + 150})"
         return wkt, vals
 
+    key = run_spp("keys", "--db", db, "add", "--role", "planner").stdout.split()[-1]
+    planner = {"X-API-Key": key}
+    batch1 = last_batch(db)
     s = Server(db, workdir)
     try:
         far = old["D001"]
@@ -497,6 +500,12 @@ def test_one_feature_change_invalidates_only_its_cells(tmp_path, workdir):
             st, h, body = s.get(f"/tiles/roads/{z}/{x}/{y}.mvt")
             assert st == 200, (z, x, y, st)
             etags[(z, x, y)] = h["ETag"]
+        # planner tiles carry the lineage (import_batch): cached, then checked after the import
+        far17 = tiles_far[-1]
+        st, _, pbody = s.get("/tiles/roads/%d/%d/%d.mvt" % far17, planner)
+        assert st == 200 and batch1.encode() in pbody
+        moved17 = tiles_moved[-1]
+        assert batch1.encode() in s.get("/tiles/roads/%d/%d/%d.mvt" % moved17, planner)[2]
         cache = sqlite3.connect(db + ".tiles")
         ids_before = {(z, x, y): i for i, z, x, y in cache.execute(
             "SELECT id, z, x, y FROM spp_tiles WHERE fmt = 'mvt'")}
@@ -526,6 +535,18 @@ def test_one_feature_change_invalidates_only_its_cells(tmp_path, workdir):
         cache.close()
         for t in tiles_far:  # never dropped from the cache file
             assert ids_after[t] == ids_before[t], t
+        # the planner's cached far tile is still true: the unchanged roads kept their lineage
+        con = sqlite3.connect(db)
+        assert con.execute("SELECT import_batch FROM roads WHERE road_id = 'D001'").fetchone()[0] == batch1
+        batch2 = last_batch(db)
+        assert batch2 != batch1
+        assert con.execute("SELECT import_batch FROM roads WHERE road_id = 'D015'").fetchone()[0] == batch2
+        con.close()
+        st, _, body = s.get("/tiles/roads/%d/%d/%d.mvt" % far17, planner)
+        assert body == pbody
+        # where the road moved from, the planner's tile no longer shows it
+        body = s.get("/tiles/roads/%d/%d/%d.mvt" % moved17, planner)[2]
+        assert b"D015" not in body
     finally:
         s.stop()
 
