@@ -244,6 +244,7 @@ static int import_layer(struct batch *b, const struct layer_def *l, struct err *
 {
     b->reject_reason[0] = 0, b->n_layer_rejected = 0, b->reject_same = 1;
     int rc = clear_layer(b, l, err);
+    if (!rc) json_object_set_new(report_layer(b, l), "features_before", json_integer(b->n_old));
     sqlite3_stmt *ins = NULL;
     if (!rc) rc = prepare_insert(b, l, &ins, err);
     int64_t fid = 0;

@@ -349,6 +349,8 @@ def test_shrink_refused_then_allowed(tmp_path):
     assert dump(db, "roads") == before
     js, _ = read_report(rep)
     assert js["summary"]["refused"][0]["layer"] == "roads"
+    row = js["summary"]["layers"][0]
+    assert row["status"] == "refused" and row["features_before"] == 20 and "8 of its 20" in row["reason"]
     # 10 of 20 (50 %) is within the default limit
     write_roads(str(tmp_path / "src" / "tim_duong_10.shp"), n=10)
     db10 = str(tmp_path / "s10.sqlite")
