@@ -232,6 +232,37 @@ def test_truncated_shp_and_mismatched_shx_fail(tmp_path):
     assert dump(db, "roads") == before
 
 
+def test_gdal_read_error_mid_file_fails_the_source(tmp_path):
+    # a MapInfo MIF/MID pair whose .mid breaks off after 11 records: no header to compare, GDAL
+    # reports an error while reading, and that error fails the source
+    db = str(tmp_path / "s.sqlite")
+    os.makedirs(tmp_path / "good")
+    good = str(tmp_path / "good" / "duong.mif")
+    ds = ogr.GetDriverByName("MapInfo File").CreateDataSource(good, options=["FORMAT=MIF"])
+    lyr = ds.CreateLayer("duong", srs5897(), ogr.wkbLineString)
+    for name, t, w in ROAD_FIELDS:
+        fd = ogr.FieldDefn(name, t)
+        fd.SetWidth(w)
+        lyr.CreateField(fd)
+    for wkt, vals in road_rows():
+        f = ogr.Feature(lyr.GetLayerDefn())
+        for k, v in vals.items():
+            f.SetField(k, v)
+        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        lyr.CreateFeature(f)
+    ds = None
+    assert imp("--db", db, "--layer", "roads", good).returncode == 0
+    before = dump(db, "roads")
+    assert len(before[0]) == 20
+    shutil.copytree(tmp_path / "good", tmp_path / "usb")
+    mid = tmp_path / "usb" / "duong.mid"
+    lines = mid.read_text().splitlines()
+    mid.write_text("\n".join(lines[:11]) + '\n"D0')
+    p = imp("--db", db, "--layer", "roads", str(tmp_path / "usb" / "duong.mif"))
+    assert p.returncode == 1 and "read error after record 11" in p.stderr, p.stderr
+    assert dump(db, "roads") == before
+
+
 def test_one_failed_source_fails_the_whole_batch(tmp_path):
     # a batch is one transaction: a good layer in the same batch is not written either
     db = str(tmp_path / "s.sqlite")
