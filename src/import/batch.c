@@ -206,7 +206,7 @@ static int shrink_refused(struct batch *b, const struct layer_def *l, int64_t n_
     if (old <= 0 || batch_allow_shrink(b, l)) return 0;
     double share = (double)(old - n_new) / (double)old;
     if (n_new > 0 && share <= b->max_shrink) return 0;
-    char why[768];
+    char why[1024];
     int n = snprintf(why, sizeof why,
                      "%s: refused: the batch would leave %lld of its %lld features (%.0f %% "
                      "removed, the limit is %.0f %%)",

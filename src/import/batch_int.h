@@ -64,7 +64,7 @@ struct batch {
     double max_shrink; /* import_max_shrink: largest share of a layer a batch may remove */
     int n_refused, n_failed;
     json_t *refused, *failed; /* [{layer, reason}], [{file, layer, error}] for the summary */
-    char reject_reason[256];  /* current layer: the first rejection reason */
+    char reject_reason[384];  /* current layer: the first rejection reason */
     int64_t n_layer_rejected; /* current layer: rejected features */
     int reject_same;          /* current layer: every rejection had that reason */
     struct communes communes;

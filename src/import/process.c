@@ -503,7 +503,11 @@ static int missing_required(struct batch *b, struct srcstate *s, char *why, size
             if (!fd->required || s->vt[t] || is_lineage(fd->name) || (t == s->l->key) != pass)
                 continue;
             if (t != s->commune_t) {
-                snprintf(why, wn, "required field %s is missing", fd->name);
+                snprintf(why, wn,
+                         "required field %s is missing: map a source column to it with --rename "
+                         "COLUMN=%s or a manifest \"rename\", or give it with --set %s=VALUE or "
+                         "a manifest \"defaults\"",
+                         fd->name, fd->name, fd->name);
             } else if (b->communes.n) {
                 snprintf(why, wn,
                          "commune_code is missing and the feature lies in no commune of "
@@ -523,7 +527,7 @@ static int missing_required(struct batch *b, struct srcstate *s, char *why, size
 static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
                       int64_t *fid, struct err *err)
 {
-    char why[256] = "", fixed[160];
+    char why[384] = "", fixed[160];
     int rc = fill_values(b, s, r, why, sizeof why);
     if (rc < 0) return err_set(err, -rc, "out of memory");
     if (rc) return reject(b, s, r->row, why);
