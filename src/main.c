@@ -271,12 +271,17 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
                              .lang = o->lang};
     struct import_summary sum;
     memset(&sum, 0, sizeof sum);
-    if (load_catalog(cfg, &err) || import_run(cfg, &io, &sum, &err)) return fail(&err);
-    printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n",
-           cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
-           (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
-           o->dry_run ? " (dry run: store unchanged)" : "");
-    return 0;
+    if (load_catalog(cfg, &err)) return fail(&err);
+    int rc = import_run(cfg, &io, &sum, &err);
+    if (rc) {
+        fail(&err);
+    } else {
+        printf("%s: batch %s: %d layer%s, %lld features read, %lld written, %lld rejected%s\n",
+               cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
+               (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
+               o->dry_run ? " (dry run: store unchanged)" : "");
+    }
+    return import_exit_code(rc, &sum);
 }
 
 /* spp query: the land API's handlers called in-process, so the answers are the API's. */

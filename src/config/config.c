@@ -62,6 +62,7 @@ void config_defaults(struct config *cfg)
         .max_concurrent = 64,
         .rate_per_minute = 0,
     };
+    cfg->import_max_shrink = 0.5;
 }
 
 void config_fini(struct config *cfg)
@@ -98,9 +99,9 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
-    static const char *const keys[] = {"listen",     "threads",    "storage_srid",
-                                       "layers_dir", "styles_dir", "web_dir",
-                                       "public_url", "limits",     NULL};
+    static const char *const keys[] = {
+        "listen",  "threads",    "storage_srid", "layers_dir",        "styles_dir",
+        "web_dir", "public_url", "limits",       "import_max_shrink", NULL};
     static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
                                         "default_features", "max_body",         "max_xml_depth",
                                         "max_json_depth",   "max_filter_nodes", "query_ms",
@@ -140,6 +141,13 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     if ((rc = set_str(root, "styles_dir", &cfg->styles_dir, path, err))) goto done;
     if ((rc = set_str(root, "web_dir", &cfg->web_dir, path, err))) goto done;
     if ((rc = set_str(root, "public_url", &cfg->public_url, path, err))) goto done;
+    if ((v = json_object_get(root, "import_max_shrink"))) {
+        if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1) {
+            rc = err_set(err, ERR_PARAM, "%s: import_max_shrink: must be a number 0..1", path);
+            goto done;
+        }
+        cfg->import_max_shrink = json_number_value(v);
+    }
     json_t *lim = json_object_get(root, "limits");
     if (lim) {
         if (!json_is_object(lim)) {

@@ -121,6 +121,9 @@ struct config {
     char *public_url; /* base URL for links, NULL = from the Host header */
     struct limits limits;
     struct catalog catalog;
+    /* spp import: the largest share of a layer's features a batch may remove (0..1, default
+     * 0.5); emptying a layer is always refused. --allow-shrink / "allow_shrink" override it. */
+    double import_max_shrink;
 };
 
 /* Settings. */

@@ -121,7 +121,10 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
 {
     char sql[256];
     b->n_cells = 0;
-    if (batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, err)) return ERR_DB;
+    batch_lineage_free(b);
+    int hrc = batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, &b->old_feat, &b->n_old_feat,
+                                &b->n_old, err);
+    if (hrc) return hrc;
     /* bulk load without the R*Tree and its triggers: the index is emptied here, loaded at the end
      */
     snprintf(sql, sizeof sql,
@@ -186,15 +189,72 @@ static int layer_rank(const struct layer_def *l)
     return 2 + l->number;
 }
 
+int batch_allow_shrink(const struct batch *b, const struct layer_def *l)
+{
+    if (b->o->allow_shrink || b->m->allow_shrink) return 1;
+    for (int i = 0; i < b->m->n_specs; i++)
+        if (b->m->specs[i].layer == l && b->m->specs[i].allow_shrink) return 1;
+    return 0;
+}
+
+/* The shrink limit (issue 16): a batch that would leave a layer that had features empty, or
+ * remove more than import_max_shrink of them, is refused unless allowed. Returns 1 if refused,
+ * with the reason in the report and b->refused. */
+static int shrink_refused(struct batch *b, const struct layer_def *l, int64_t n_new)
+{
+    int64_t old = b->n_old;
+    if (old <= 0 || batch_allow_shrink(b, l)) return 0;
+    double share = (double)(old - n_new) / (double)old;
+    if (n_new > 0 && share <= b->max_shrink) return 0;
+    char why[1024];
+    int n = snprintf(why, sizeof why,
+                     "%s: refused: the batch would leave %lld of its %lld features (%.0f %% "
+                     "removed, the limit is %.0f %%)",
+                     l->id, (long long)n_new, (long long)old, share * 100, b->max_shrink * 100);
+    if (b->n_layer_rejected > 0 && n > 0 && (size_t)n < sizeof why)
+        n += snprintf(why + n, sizeof why - (size_t)n, "; %lld features rejected%s%s",
+                      (long long)b->n_layer_rejected,
+                      b->reject_same ? ", all because " : ", first: ", b->reject_reason);
+    if (n > 0 && (size_t)n < sizeof why)
+        snprintf(why + n, sizeof why - (size_t)n,
+                 ". Nothing was changed; to replace the layer on purpose use --allow-shrink or "
+                 "\"allow_shrink\": true in the manifest");
+    json_t *r = json_object();
+    json_object_set_new(r, "layer", json_string(l->id));
+    json_object_set_new(r, "features_before", json_integer(old));
+    json_object_set_new(r, "features_after", json_integer(n_new));
+    json_object_set_new(r, "reason", json_string(why));
+    json_array_append_new(b->refused, r);
+    json_object_set_new(report_layer(b, l), "refused", json_string(why));
+    b->n_refused++;
+    return 1;
+}
+
+static void record_failed(struct batch *b, const struct src_spec *spec, const struct err *err)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "file", json_string(spec->path));
+    json_object_set_new(f, "layer", json_string(spec->layer->id));
+    json_object_set_new(f, "error", json_string(err && err->msg[0] ? err->msg : "failed"));
+    json_array_append_new(b->failed, f);
+    b->n_failed++;
+}
+
 static int import_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
+    b->reject_reason[0] = 0, b->n_layer_rejected = 0, b->reject_same = 1;
     int rc = clear_layer(b, l, err);
+    if (!rc) json_object_set_new(report_layer(b, l), "features_before", json_integer(b->n_old));
     sqlite3_stmt *ins = NULL;
     if (!rc) rc = prepare_insert(b, l, &ins, err);
     int64_t fid = 0;
     for (int i = 0; i < b->m->n_specs && !rc; i++)
-        if (b->m->specs[i].layer == l) rc = batch_source(b, &b->m->specs[i], ins, &fid, err);
+        if (b->m->specs[i].layer == l) {
+            rc = batch_source(b, &b->m->specs[i], ins, &fid, err);
+            if (rc) record_failed(b, &b->m->specs[i], err);
+        }
     sqlite3_finalize(ins);
+    if (!rc && shrink_refused(b, l, fid)) return 0; /* run_layers fails the batch at the end */
     if (!rc) rc = finish_layer(b, l, err);
     return rc;
 }
@@ -352,6 +412,14 @@ static int make_batch_id(struct batch *b, struct err *err)
         int ok = 1;
         h = (h ^ fnv_file(b->o->manifest, &ok)) * 1099511628211ULL;
     }
+    for (int pass = 0; pass < 2; pass++) { /* and so are the command line's --set / --rename */
+        char **v = pass ? b->o->renames : b->o->sets;
+        int n = pass ? b->o->n_renames : b->o->n_sets;
+        for (int i = 0; i < n; i++)
+            for (const char *p = v[i]; p && *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ (uint64_t)(pass + 1)) * 1099511628211ULL;
+    }
     b->checksums = sums;
     snprintf(b->batch_id, sizeof b->batch_id, "%.40s-%012llx", b->m->batch_name,
              (unsigned long long)(h & 0xFFFFFFFFFFFFULL));
@@ -409,8 +477,14 @@ static int run_layers(struct batch *b, struct err *err)
         }
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
+        int refused = b->n_refused;
         rc = import_layer(b, order[i], err);
-        if (!rc) b->n_layers++;
+        if (!rc && b->n_refused == refused) b->n_layers++;
+    }
+    if (!rc && b->n_refused) {
+        json_t *first = json_array_get(b->refused, 0);
+        rc = err_set(err, ERR_PARAM, "%s%s", json_string_value(json_object_get(first, "reason")),
+                     b->n_refused > 1 ? " (and other layers: see the report)" : "");
     }
     return rc;
 }
@@ -501,7 +575,14 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     int rc = o->manifest
                  ? manifest_load(&m, o->manifest, &cfg->catalog, err)
                  : manifest_from_args(&m, o->layer, o->sources, o->n_sources, &cfg->catalog, err);
+    if (!rc && o->lang && strcmp(o->lang, "vi") != 0 && strcmp(o->lang, "en") != 0)
+        rc = err_set(err, ERR_PARAM, "--lang %s: want vi or en", o->lang);
+    if (!rc && (o->n_sets || o->n_renames))
+        rc = manifest_apply_cli(&m, o->sets, o->n_sets, o->renames, o->n_renames, err);
     b.m = &m;
+    b.max_shrink = cfg->import_max_shrink;
+    b.refused = json_array();
+    b.failed = json_array();
     int created = 0;
     if (!rc) {
         b.geo = geo_ctx_new(err);
@@ -521,6 +602,11 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         json_object_set_new(b.report, "dry_run", json_boolean(o->dry_run));
         json_object_set(b.report, "layers", b.layers);
         json_object_set(b.report, "sources", b.sources);
+        json_object_set(b.report, "refused", b.refused);
+        json_object_set(b.report, "failed", b.failed);
+        json_object_set_new(b.report, "max_shrink", json_real(b.max_shrink));
+        json_object_set_new(b.report, "allow_shrink",
+                            json_boolean(o->allow_shrink || m.allow_shrink));
         rc = run(&b, err);
         if (!rc && created) rc = store_exec(b.st, "PRAGMA journal_mode = WAL", err);
     }
@@ -531,10 +617,15 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         if (!rc) rc = r2;
     }
     if (sum) {
+        sum->n_refused = b.n_refused, sum->n_failed = b.n_failed;
         sum->n_layers = b.n_layers;
         sum->n_read = b.n_read, sum->n_written = b.n_written, sum->n_rejected = b.n_rejected;
         snprintf(sum->batch, sizeof sum->batch, "%s", b.batch_id);
     }
+    batch_communes_free(&b);
+    batch_lineage_free(&b);
+    free(b.old_feat);
+    json_decref(b.refused), json_decref(b.failed);
     crs_context_fini(&b.cx);
     geomfix_free(b.gf);
     store_close(b.st);
@@ -546,4 +637,101 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     buf_fini(&b.triggers);
     manifest_fini(&m);
     return rc;
+}
+
+int import_exit_code(int rc, const struct import_summary *sum)
+{
+    if (rc || (sum && (sum->n_refused || sum->n_failed))) return IMPORT_EXIT_FAILED;
+    if (sum && sum->n_rejected > 0) return IMPORT_EXIT_REJECTED;
+    return IMPORT_EXIT_OK;
+}
+
+/* ---- communes (admin_units level 3) for parcels without a commune code ---- */
+
+void batch_communes_free(struct batch *b)
+{
+    struct communes *c = &b->communes;
+    GEOSContextHandle_t h = b->geo ? geo_geos(b->geo) : NULL;
+    if (h && c->tree) GEOSSTRtree_destroy_r(h, c->tree);
+    for (int i = 0; h && i < c->n; i++) {
+        if (c->prepared[i]) GEOSPreparedGeom_destroy_r(h, c->prepared[i]);
+        GEOSGeom_destroy_r(h, c->geoms[i]);
+        free(c->codes[i]);
+    }
+    free(c->geoms), free(c->prepared), free(c->codes);
+    memset(c, 0, sizeof *c);
+}
+
+int batch_communes_load(struct batch *b, struct err *err)
+{
+    struct communes *c = &b->communes;
+    if (c->loaded) return 0;
+    c->loaded = 1;
+    GEOSContextHandle_t h = geo_geos(b->geo);
+    sqlite3_stmt *s = NULL;
+    /* communes: level 3, or a 5-digit GSO code when the level is not given (DOMAIN.md 5) */
+    if (sqlite3_prepare_v2(b->db,
+                           "SELECT code, AsBinary(geom) FROM admin_units WHERE geom IS NOT NULL"
+                           " AND code IS NOT NULL AND (level = 3 OR (level IS NULL AND"
+                           " length(code) = 5)) ORDER BY fid",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_db_error(b->st, err, "admin_units");
+    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+    int cap = 0, rc = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        GEOSGeometry *g = GEOSWKBReader_read_r(h, rd, sqlite3_column_blob(s, 1),
+                                               (size_t)sqlite3_column_bytes(s, 1));
+        if (!g) continue;
+        if (c->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            void **gg = realloc(c->geoms, (size_t)cap * sizeof *gg);
+            if (gg) c->geoms = gg;
+            void **pp = realloc(c->prepared, (size_t)cap * sizeof *pp);
+            if (pp) c->prepared = pp;
+            char **cc = realloc(c->codes, (size_t)cap * sizeof *cc);
+            if (cc) c->codes = cc;
+            if (!gg || !pp || !cc) {
+                GEOSGeom_destroy_r(h, g);
+                rc = err_set(err, ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+        c->geoms[c->n] = g;
+        c->prepared[c->n] = (void *)GEOSPrepare_r(h, g);
+        c->codes[c->n] = str_dup((const char *)sqlite3_column_text(s, 0));
+        c->n++;
+    }
+    GEOSWKBReader_destroy_r(h, rd);
+    sqlite3_finalize(s);
+    if (!rc && c->n) {
+        c->tree = GEOSSTRtree_create_r(h, 10);
+        for (int i = 0; i < c->n; i++)
+            GEOSSTRtree_insert_r(h, c->tree, c->geoms[i], (void *)(intptr_t)i);
+    }
+    return rc;
+}
+
+struct commune_hit {
+    struct batch *b;
+    const GEOSGeometry *pt;
+    int found;
+};
+
+static void commune_visit(void *item, void *ud)
+{
+    struct commune_hit *q = ud;
+    int i = (int)(intptr_t)item;
+    if (q->found >= 0 && q->found < i) return; /* the first commune in store order wins */
+    GEOSContextHandle_t h = geo_geos(q->b->geo);
+    const GEOSPreparedGeometry *p = q->b->communes.prepared[i];
+    if (p && GEOSPreparedContains_r(h, p, q->pt) == 1) q->found = i;
+}
+
+const char *batch_commune_at(struct batch *b, const void *point)
+{
+    struct communes *c = &b->communes;
+    if (!c->tree) return NULL;
+    struct commune_hit q = {b, point, -1};
+    GEOSSTRtree_query_r(geo_geos(b->geo), c->tree, (GEOSGeometry *)point, commune_visit, &q);
+    return q.found >= 0 ? c->codes[q.found] : NULL;
 }

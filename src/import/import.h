@@ -36,8 +36,15 @@ struct import_opts {
 struct import_summary {
     int n_layers; /* layers written */
     int64_t n_read, n_written, n_rejected;
+    int n_refused; /* layers refused (shrink limit): the batch was rolled back */
+    int n_failed;  /* sources that failed (read error, truncated file): rolled back */
     char batch[64];
 };
+
+/* Exit codes of `spp import` (README "Importing data"). */
+#define IMPORT_EXIT_OK       0 /* done: every feature read was written */
+#define IMPORT_EXIT_FAILED   1 /* failed or refused: the store is as it was */
+#define IMPORT_EXIT_REJECTED 3 /* done, but some features were rejected (see the report) */
 
 /* Runs one batch. Opens (and if needed initialises) the store at cfg->db_path, unless dry_run
  * and the store does not exist. On any error the store is unchanged; err names the source.
@@ -45,5 +52,11 @@ struct import_summary {
  * unreadable files. */
 int import_run(const struct config *cfg, const struct import_opts *o, struct import_summary *sum,
                struct err *err);
+
+/* The process exit code for import_run's rc and summary: IMPORT_EXIT_FAILED for any rc != 0
+ * (a failed source, a refused layer, bad input: nothing was changed), IMPORT_EXIT_REJECTED when
+ * the batch was done but rejected features, IMPORT_EXIT_OK otherwise. A dry run answers as the
+ * real run would have. */
+int import_exit_code(int rc, const struct import_summary *sum);
 
 #endif

@@ -122,23 +122,32 @@ struct src_spec {
     enum text_enc enc; /* pinned encoding */
     char **rename_from, **rename_to;
     int n_rename;
-    void *values;   /* json_t {field: {source value: value}}, borrowed */
-    void *defaults; /* json_t {field: value}, borrowed */
-    char *filter;   /* OGR attribute filter */
-    char *sheet;    /* source layer (sheet) name */
-    int order;      /* position in the manifest */
+    void *values;     /* json_t {field: {source value: value}}, borrowed */
+    void *defaults;   /* json_t {field: value}, borrowed */
+    char *filter;     /* OGR attribute filter */
+    char *sheet;      /* source layer (sheet) name */
+    int order;        /* position in the manifest */
+    int allow_shrink; /* "allow_shrink": true: this source's layer may shrink past the limit */
 };
 struct manifest {
     char *batch_name;
     struct src_spec *specs;
     int n_specs;
-    void *root; /* json_t, owns values/defaults */
+    void *root;       /* json_t, owns values/defaults */
+    void *owned;      /* json_t array owning the defaults objects --set created */
+    int allow_shrink; /* batch-level "allow_shrink": true */
 };
 /* Reads a manifest file. ERR_IO / ERR_PARAM naming the file and the key. */
 int manifest_load(struct manifest *m, const char *path, const struct catalog *cat, struct err *err);
 /* Builds a manifest from --layer ID SOURCE... */
 int manifest_from_args(struct manifest *m, const char *layer, char **sources, int n,
                        const struct catalog *cat, struct err *err);
+/* Applies the command line's --set FIELD=VALUE (as a source's "defaults") and --rename SRC=DST
+ * (as its "rename") to every source whose layer has FIELD / DST; a source's own manifest pins
+ * win. ERR_PARAM, one line, for a string without '=' or an empty side, or a field that no layer
+ * of the batch has. */
+int manifest_apply_cli(struct manifest *m, char **sets, int n_sets, char **renames, int n_renames,
+                       struct err *err);
 void manifest_fini(struct manifest *m);
 
 /* One record of a source: raw field values (NULL = null) and the geometry as ISO WKB. */

@@ -42,6 +42,8 @@ struct srcstate {
     const char *layer_enc;
     json_t *rep, *rejects, *repairs, *codes;
     int64_t read, written, rejected, repaired;
+    int64_t commune_joined; /* commune_code taken from the admin_units polygon containing it */
+    int commune_t;          /* index of a required commune_code field, -1 if none */
     /* one record's values, per catalog field */
     int *vt; /* 0 null, 1 int, 2 real, 3 text */
     int64_t *vi;
@@ -459,14 +461,73 @@ static void note(json_t *list, int64_t row, const char *key, const char *msg)
 static int reject(struct batch *b, struct srcstate *s, int64_t row, const char *why)
 {
     s->rejected++;
+    if (b->n_layer_rejected++ == 0)
+        snprintf(b->reject_reason, sizeof b->reject_reason, "%s", why);
+    else if (b->reject_same && strcmp(b->reject_reason, why) != 0)
+        b->reject_same = 0;
     note(s->rejects, row, "reason", why);
     return batch_finding(b, s->l->id, s->spec->path, row, "error", "rejected", why);
+}
+
+/* A parcel without a commune code takes it from the admin_units commune containing a point on
+ * its surface (storage CRS), when the store has communes. */
+static int join_commune(struct batch *b, struct srcstate *s, struct err *err)
+{
+    int rc = batch_communes_load(b, err);
+    if (rc || !b->communes.n) return rc;
+    GEOSContextHandle_t h = geo_geos(b->geo);
+    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+    GEOSGeometry *g =
+        rd ? GEOSWKBReader_read_r(h, rd, (const unsigned char *)s->wkb.data, s->wkb.len) : NULL;
+    GEOSGeometry *pt = g ? GEOSPointOnSurface_r(h, g) : NULL;
+    const char *code = pt ? batch_commune_at(b, pt) : NULL;
+    if (code) {
+        buf_reset(&s->vs[s->commune_t]);
+        if (buf_puts(&s->vs[s->commune_t], code)) rc = err_set(err, ERR_NOMEM, "out of memory");
+        s->vt[s->commune_t] = 3;
+        s->commune_joined++;
+    }
+    if (pt) GEOSGeom_destroy_r(h, pt);
+    if (g) GEOSGeom_destroy_r(h, g);
+    if (rd) GEOSWKBReader_destroy_r(h, rd);
+    return rc;
+}
+
+/* The first required field without a value, named with its cause and fix: the parts of a
+ * derived key before the key itself, and a missing commune with the three ways to give it. */
+static int missing_required(struct batch *b, struct srcstate *s, char *why, size_t wn)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int t = 0; t < s->l->n_fields; t++) {
+            const struct field_def *fd = &s->l->fields[t];
+            if (!fd->required || s->vt[t] || is_lineage(fd->name) || (t == s->l->key) != pass)
+                continue;
+            if (t != s->commune_t) {
+                snprintf(why, wn,
+                         "required field %s is missing: map a source column to it with --rename "
+                         "COLUMN=%s or a manifest \"rename\", or give it with --set %s=VALUE or "
+                         "a manifest \"defaults\"",
+                         fd->name, fd->name, fd->name);
+            } else if (b->communes.n) {
+                snprintf(why, wn,
+                         "commune_code is missing and the feature lies in no commune of "
+                         "admin_units: give it with --set commune_code=%s or a manifest "
+                         "\"defaults\"",
+                         b->communes.codes[0]);
+            } else {
+                snprintf(why, wn,
+                         "commune_code is missing: give it with --set commune_code=31135, a "
+                         "manifest \"defaults\", or import admin_units first");
+            }
+            return 1;
+        }
+    return 0;
 }
 
 static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
                       int64_t *fid, struct err *err)
 {
-    char why[256] = "", fixed[160];
+    char why[384] = "", fixed[160];
     int rc = fill_values(b, s, r, why, sizeof why);
     if (rc < 0) return err_set(err, -rc, "out of memory");
     if (rc) return reject(b, s, r->row, why);
@@ -476,16 +537,14 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
                      &s->wkb, &measure, &box, fixed, sizeof fixed, why, sizeof why);
     if (rc < 0) return err_set(err, -rc, "out of memory");
     if (rc) return reject(b, s, r->row, why);
+    if (s->commune_t >= 0 && !s->vt[s->commune_t] && (rc = join_commune(b, s, err))) return rc;
     derive_key(s);
     for (int t = 0; t < s->l->n_fields; t++) {
         const struct field_def *fd = &s->l->fields[t];
         if (fd->derive != DERIVE_NONE && (!s->vt[t] || s->vt[t] == 4) && measure > 0)
             s->vt[t] = 2, s->vd[t] = round(measure * 100) / 100;
-        if (fd->required && !s->vt[t] && !is_lineage(fd->name)) {
-            snprintf(why, sizeof why, "required field %s is missing", fd->name);
-            return reject(b, s, r->row, why);
-        }
     }
+    if (missing_required(b, s, why, sizeof why)) return reject(b, s, r->row, why);
     if (fixed[0]) {
         s->repaired++;
         note(s->repairs, r->row, "repair", fixed);
@@ -545,6 +604,8 @@ static int state_init(struct srcstate *s, const struct src_spec *spec, struct er
     memset(s, 0, sizeof *s);
     s->spec = spec;
     s->l = spec->layer;
+    s->commune_t = layer_field_index(s->l, "commune_code");
+    if (s->commune_t >= 0 && !s->l->fields[s->commune_t].required) s->commune_t = -1;
     int rc = rec_src_open(spec, s->l->geom, &s->rs, err);
     if (rc) return rc;
     s->nf = rec_src_n_fields(s->rs);
@@ -570,6 +631,8 @@ static void finish_report(struct batch *b, struct srcstate *s)
     json_object_set_new(s->rep, "written", json_integer(s->written));
     json_object_set_new(s->rep, "rejected", json_integer(s->rejected));
     json_object_set_new(s->rep, "repaired", json_integer(s->repaired));
+    if (s->commune_t >= 0)
+        json_object_set_new(s->rep, "commune_from_admin_units", json_integer(s->commune_joined));
     json_t *lr = report_layer(b, s->l);
     const char *keys[] = {"read", "written", "rejected", "repaired"};
     int64_t vals[] = {s->read, s->written, s->rejected, s->repaired};

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* report.c: what a batch did, for people and for tests: report.json (per layer and per source:
- * read, written, rejected with reasons, repaired, CRS declared/detected/used with the reason, the
- * encoding of each field with its confidence, fields mapped, codes mapped and unknown, parcel
- * topology) and report.html (the same, readable, with an SVG thumbnail of each layer drawn from
- * the store), and the progress bar (a terminal) or plain progress lines (a log). */
+/* report.c: what a batch did, for people and for tests: report.json and report.html with the
+ * same content. First a summary (status and exit code, per layer: features before, read,
+ * written, rejected, repaired, added/removed/changed against the previous batch, changed tile
+ * cells; refused layers and failed sources with the reason), then the details per layer and
+ * source, collapsed in the HTML (CRS declared/detected/used with the reason, the encoding of
+ * each field with its confidence, fields mapped, codes mapped and unknown, rejections, repairs,
+ * parcel topology, an SVG thumbnail drawn from the store). Vietnamese or English (report_lang).
+ * Also the progress bar (a terminal) or plain progress lines (a log). */
 #include "batch_int.h"
 
 #include <errno.h>
@@ -21,6 +24,7 @@ json_t *report_layer(struct batch *b, const struct layer_def *l)
     if (lr) return lr;
     lr = json_object();
     json_object_set_new(lr, "title", json_string(l->title_vi));
+    json_object_set_new(lr, "title_en", json_string(l->title_en ? l->title_en : l->title_vi));
     json_object_set_new(lr, "geometry", json_string(geom_type_name(l->geom)));
     json_object_set_new(lr, "read", json_integer(0));
     json_object_set_new(lr, "written", json_integer(0));
@@ -110,6 +114,157 @@ int report_thumbnails(struct batch *b, struct err *err)
     return 0;
 }
 
+/* ---- language ---- */
+
+const char *report_lang(const struct import_opts *o)
+{
+    if (o->lang) return o->lang;
+    const char *env = getenv("LC_ALL");
+    if (!env || !*env) env = getenv("LC_MESSAGES");
+    if (!env || !*env) env = getenv("LANG");
+    if (env && strncmp(env, "vi", 2) == 0) return "vi";
+    /* another language chosen in the locale: English; none (unset, C, POSIX): the catalog's
+     * first language, Vietnamese (titles, code names and this report are written in it first) */
+    if (env && *env && strcmp(env, "C") != 0 && strcmp(env, "POSIX") != 0 &&
+        strncmp(env, "C.", 2) != 0)
+        return "en";
+    return "vi";
+}
+
+/* English text -> Vietnamese, for the report's fixed strings. */
+static const char *const vi_text[][2] = {
+    {"Import report", "Báo cáo nhập dữ liệu"},
+    {"Summary", "Tóm tắt"},
+    {"Details", "Chi tiết"},
+    {"layer", "lớp"},
+    {"before", "trước"},
+    {"read", "đọc"},
+    {"written", "ghi"},
+    {"rejected", "loại"},
+    {"repaired", "sửa"},
+    {"added", "thêm"},
+    {"removed", "bớt"},
+    {"changed", "đổi"},
+    {"tile cells", "ô bản đồ"},
+    {"status", "trạng thái"},
+    {"total", "tổng"},
+    {"ok", "xong"},
+    {"refused", "từ chối"},
+    {"failed", "lỗi"},
+    {"not_written", "không ghi"},
+    {"Done.", "Đã nhập xong."},
+    {"Done, with rejected features (exit code 3).", "Đã nhập, có đối tượng bị loại (mã thoát 3)."},
+    {"Failed: nothing was changed, the store is as it was (exit code 1).",
+     "Không thành công: kho dữ liệu giữ nguyên như trước (mã thoát 1)."},
+    {"Dry run: nothing was written.", "Chạy thử: không ghi gì vào kho."},
+    {"Refused layers", "Lớp bị từ chối"},
+    {"Failed sources", "Tệp nguồn bị lỗi"},
+    {"Error", "Lỗi"},
+    {"Store", "Kho dữ liệu"},
+    {"Batch", "Lô nhập"},
+    {"Compared with the previous batch of each layer (features matched by their key).",
+     "So với lần nhập trước của từng lớp (đối tượng khớp theo mã)."},
+    {"format", "định dạng"},
+    {"read as", "cách đọc"},
+    {"features", "đối tượng"},
+    {"CRS declared", "hệ tọa độ khai báo"},
+    {"CRS used", "hệ tọa độ dùng"},
+    {"why", "lý do"},
+    {"encodings", "bảng mã"},
+    {"all text is ASCII", "toàn bộ là ASCII"},
+    {"fields mapped", "trường đã khớp"},
+    {"fields not in the catalog", "trường ngoài danh mục"},
+    {"codes", "mã"},
+    {"no coded fields", "không có trường mã"},
+    {"none", "không có"},
+    {"commune from admin_units", "mã xã lấy từ admin_units"},
+    {"parcel topology", "topo thửa đất"},
+    {"Rejected", "Bị loại"},
+    {"Repaired", "Đã sửa"},
+    {"listed", "liệt kê"},
+    {"row", "dòng"},
+    {"mapped", "đã khớp"},
+    {"unknown", "không rõ"},
+    {"confidence", "độ tin cậy"},
+    {"values", "giá trị"},
+    {NULL, NULL},
+};
+
+static const char *tr(const char *lang, const char *en)
+{
+    if (strcmp(lang, "vi") != 0) return en;
+    for (int i = 0; vi_text[i][0]; i++)
+        if (strcmp(vi_text[i][0], en) == 0) return vi_text[i][1];
+    return en;
+}
+
+/* ---- summary (report.json "summary", and the top of report.html) ---- */
+
+static json_int_t geti(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static const char *gets(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static json_t *summary(struct batch *b, const char *lang)
+{
+    static const char *const cols[] = {"features_before", "read",     "written",
+                                       "rejected",        "repaired", "added",
+                                       "removed",         "changed",  "changed_cells"};
+    enum { N_COLS = 9 };
+    json_t *sum = json_object(), *layers = json_array(), *tot = json_object();
+    json_int_t t[N_COLS] = {0};
+    int ok = json_is_true(json_object_get(b->report, "ok"));
+    const char *id;
+    json_t *lr;
+    json_object_foreach(b->layers, id, lr)
+    {
+        json_t *row = json_object();
+        json_object_set_new(row, "layer", json_string(id));
+        json_object_set_new(row, "title",
+                            json_string(gets(lr, strcmp(lang, "vi") ? "title_en" : "title")));
+        for (int i = 0; i < N_COLS; i++) {
+            json_t *v = json_object_get(lr, cols[i]);
+            json_object_set_new(row, cols[i],
+                                v ? json_integer(json_integer_value(v)) : json_null());
+            t[i] += json_integer_value(v);
+        }
+        /* a layer of a failed or refused batch was not written, whatever its own state */
+        const char *st = json_object_get(lr, "refused") ? "refused" : !ok ? "not_written" : "ok";
+        json_object_set_new(row, "status", json_string(st));
+        if (json_object_get(lr, "refused"))
+            json_object_set_new(row, "reason", json_string(gets(lr, "refused")));
+        int64_t joined = 0;
+        size_t k;
+        json_t *src;
+        json_array_foreach(json_object_get(lr, "sources"), k, src) joined +=
+            geti(src, "commune_from_admin_units");
+        if (joined) json_object_set_new(row, "commune_from_admin_units", json_integer(joined));
+        json_array_append_new(layers, row);
+    }
+    for (int i = 0; i < N_COLS; i++)
+        json_object_set_new(tot, cols[i], json_integer(t[i]));
+    const char *status = !ok ? "failed" : b->n_rejected ? "done_with_rejected" : "done";
+    json_object_set_new(sum, "status", json_string(status));
+    json_object_set_new(sum, "exit_code",
+                        json_integer(!ok             ? IMPORT_EXIT_FAILED
+                                     : b->n_rejected ? IMPORT_EXIT_REJECTED
+                                                     : IMPORT_EXIT_OK));
+    json_object_set_new(sum, "store_changed", json_boolean(ok && !b->o->dry_run));
+    json_object_set_new(sum, "totals", tot);
+    json_object_set_new(sum, "layers", layers);
+    json_object_set(sum, "refused", b->refused);
+    json_object_set(sum, "failed", b->failed);
+    json_t *e = json_object_get(b->report, "error");
+    if (e) json_object_set(sum, "error", e);
+    return sum;
+}
+
 /* ---- html ---- */
 
 static void html_kv(struct buf *h, const char *k, const char *v)
@@ -122,7 +277,7 @@ static void html_kv(struct buf *h, const char *k, const char *v)
 }
 
 /* {"A": "x", "B": "y"} as "A → x, B → y" */
-static void html_map(struct buf *h, const char *k, json_t *obj)
+static void html_map(struct buf *h, const char *k, json_t *obj, const char *lang)
 {
     struct buf t;
     buf_init(&t);
@@ -133,22 +288,22 @@ static void html_map(struct buf *h, const char *k, json_t *obj)
         buf_printf(&t, "%s%s → %s", t.len ? ", " : "", key,
                    json_string_value(v) ? json_string_value(v) : "?");
     }
-    html_kv(h, k, t.len ? t.data : "none");
+    html_kv(h, k, t.len ? t.data : tr(lang, "none"));
     buf_fini(&t);
 }
 
-static void html_list(struct buf *h, const char *k, json_t *arr)
+static void html_list(struct buf *h, const char *k, json_t *arr, const char *lang)
 {
     struct buf t;
     buf_init(&t);
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) buf_printf(&t, "%s%s", t.len ? ", " : "", json_string_value(v));
-    html_kv(h, k, t.len ? t.data : "none");
+    html_kv(h, k, t.len ? t.data : tr(lang, "none"));
     buf_fini(&t);
 }
 
-static void html_encodings(struct buf *h, json_t *enc)
+static void html_encodings(struct buf *h, json_t *enc, const char *lang)
 {
     struct buf t;
     buf_init(&t);
@@ -157,16 +312,17 @@ static void html_encodings(struct buf *h, json_t *enc)
     json_object_foreach(json_object_get(enc, "fields"), key, v)
     {
         if (!json_integer_value(json_object_get(v, "non_ascii"))) continue;
-        buf_printf(&t, "%s%s: %s (confidence %.2f, %lld values)", t.len ? "; " : "", key,
-                   json_string_value(json_object_get(v, "encoding")),
+        buf_printf(&t, "%s%s: %s (%s %.2f, %lld %s)", t.len ? "; " : "", key,
+                   json_string_value(json_object_get(v, "encoding")), tr(lang, "confidence"),
                    json_number_value(json_object_get(v, "confidence")),
-                   (long long)json_integer_value(json_object_get(v, "non_ascii")));
+                   (long long)json_integer_value(json_object_get(v, "non_ascii")),
+                   tr(lang, "values"));
     }
-    html_kv(h, "encodings", t.len ? t.data : "all text is ASCII");
+    html_kv(h, tr(lang, "encodings"), t.len ? t.data : tr(lang, "all text is ASCII"));
     buf_fini(&t);
 }
 
-static void html_codes(struct buf *h, json_t *codes)
+static void html_codes(struct buf *h, json_t *codes, const char *lang)
 {
     struct buf t;
     buf_init(&t);
@@ -174,8 +330,8 @@ static void html_codes(struct buf *h, json_t *codes)
     json_t *f, *v;
     json_object_foreach(codes, field, f)
     {
-        buf_printf(&t, "%s%s: %lld mapped (", t.len ? "; " : "", field,
-                   (long long)json_integer_value(json_object_get(f, "mapped")));
+        buf_printf(&t, "%s%s: %lld %s (", t.len ? "; " : "", field,
+                   (long long)json_integer_value(json_object_get(f, "mapped")), tr(lang, "mapped"));
         int n = 0;
         json_object_foreach(json_object_get(f, "how"), k, v)
         {
@@ -185,120 +341,198 @@ static void html_codes(struct buf *h, json_t *codes)
         n = 0;
         json_object_foreach(json_object_get(f, "unknown"), k, v)
         {
-            buf_printf(&t, "%s%s ×%lld", n++ ? ", " : ", unknown: ", k,
+            buf_printf(&t, "%s%s ×%lld",
+                       n++ ? ", " : (strcmp(lang, "vi") ? ", unknown: " : ", không rõ: "), k,
                        (long long)json_integer_value(v));
         }
     }
-    html_kv(h, "codes", t.len ? t.data : "no coded fields");
+    html_kv(h, tr(lang, "codes"), t.len ? t.data : tr(lang, "no coded fields"));
     buf_fini(&t);
 }
 
-static void html_source(struct buf *h, json_t *src)
+static void html_source(struct buf *h, json_t *src, const char *lang)
 {
     json_t *crs = json_object_get(src, "crs");
-    buf_puts(h, "<h3>");
-    buf_put_xml(h, json_string_value(json_object_get(src, "file")));
-    buf_printf(h, "</h3>\n<table>\n");
-    html_kv(h, "format", json_string_value(json_object_get(src, "format")));
-    html_kv(h, "read as", json_string_value(json_object_get(src, "mode")));
-    char counts[160];
-    snprintf(counts, sizeof counts, "%lld read, %lld written, %lld rejected, %lld repaired",
-             (long long)json_integer_value(json_object_get(src, "read")),
-             (long long)json_integer_value(json_object_get(src, "written")),
-             (long long)json_integer_value(json_object_get(src, "rejected")),
-             (long long)json_integer_value(json_object_get(src, "repaired")));
-    html_kv(h, "features", counts);
-    html_kv(h, "CRS declared", json_string_value(json_object_get(crs, "declared")));
-    html_kv(h, "CRS used", json_string_value(json_object_get(crs, "used")));
-    html_kv(h, "why", json_string_value(json_object_get(crs, "reason")));
-    html_encodings(h, json_object_get(src, "encoding"));
-    html_map(h, "fields mapped", json_object_get(json_object_get(src, "fields"), "mapped"));
-    html_list(h, "fields not in the catalog",
-              json_object_get(json_object_get(src, "fields"), "unmapped"));
-    html_codes(h, json_object_get(src, "codes"));
+    buf_puts(h, "<details class=\"src\"><summary>");
+    buf_put_xml(h, gets(src, "file"));
+    buf_printf(h, " — %lld %s, %lld %s, %lld %s, %lld %s</summary>\n<table>\n",
+               (long long)geti(src, "read"), tr(lang, "read"), (long long)geti(src, "written"),
+               tr(lang, "written"), (long long)geti(src, "rejected"), tr(lang, "rejected"),
+               (long long)geti(src, "repaired"), tr(lang, "repaired"));
+    html_kv(h, tr(lang, "format"), gets(src, "format"));
+    html_kv(h, tr(lang, "read as"), gets(src, "mode"));
+    html_kv(h, tr(lang, "CRS declared"), gets(crs, "declared"));
+    html_kv(h, tr(lang, "CRS used"), gets(crs, "used"));
+    html_kv(h, tr(lang, "why"), gets(crs, "reason"));
+    html_encodings(h, json_object_get(src, "encoding"), lang);
+    html_map(h, tr(lang, "fields mapped"),
+             json_object_get(json_object_get(src, "fields"), "mapped"), lang);
+    html_list(h, tr(lang, "fields not in the catalog"),
+              json_object_get(json_object_get(src, "fields"), "unmapped"), lang);
+    html_codes(h, json_object_get(src, "codes"), lang);
+    if (json_object_get(src, "commune_from_admin_units")) {
+        char n[32];
+        snprintf(n, sizeof n, "%lld", (long long)geti(src, "commune_from_admin_units"));
+        html_kv(h, tr(lang, "commune from admin_units"), n);
+    }
     buf_puts(h, "</table>\n");
     json_t *lists[2] = {json_object_get(src, "rejects"), json_object_get(src, "repairs")};
     const char *titles[2] = {"Rejected", "Repaired"}, *keys[2] = {"reason", "repair"};
     for (int i = 0; i < 2; i++) {
         if (!json_array_size(lists[i])) continue;
-        buf_printf(h, "<details><summary>%s (%zu listed)</summary><ul>\n", titles[i],
-                   json_array_size(lists[i]));
+        buf_printf(h, "<details><summary>%s (%zu %s)</summary><ul class=\"rows\">\n",
+                   tr(lang, titles[i]), json_array_size(lists[i]), tr(lang, "listed"));
         size_t k;
         json_t *it;
         json_array_foreach(lists[i], k, it)
         {
-            buf_printf(h,
-                       "<li>row %lld: ", (long long)json_integer_value(json_object_get(it, "row")));
-            buf_put_xml(h, json_string_value(json_object_get(it, keys[i])));
+            buf_printf(h, "<li>%s %lld: ", tr(lang, "row"), (long long)geti(it, "row"));
+            buf_put_xml(h, gets(it, keys[i]));
             buf_puts(h, "</li>\n");
         }
         buf_puts(h, "</ul></details>\n");
     }
+    buf_puts(h, "</details>\n");
 }
 
-static char *html(struct batch *b)
+static void html_cell(struct buf *h, json_t *v)
+{
+    if (json_is_integer(v))
+        buf_printf(h, "<td class=\"n\">%lld</td>", (long long)json_integer_value(v));
+    else
+        buf_puts(h, "<td class=\"n\">–</td>");
+}
+
+static void html_summary(struct buf *h, json_t *sum, const char *lang)
+{
+    static const char *const cols[] = {"features_before", "read",     "written",
+                                       "rejected",        "repaired", "added",
+                                       "removed",         "changed",  "changed_cells"};
+    static const char *const heads[] = {"before", "read",    "written", "rejected",  "repaired",
+                                        "added",  "removed", "changed", "tile cells"};
+    buf_printf(h, "<h2>%s</h2>\n<table class=\"sum\"><tr><th>%s</th>", tr(lang, "Summary"),
+               tr(lang, "layer"));
+    for (int i = 0; i < 9; i++)
+        buf_printf(h, "<th class=\"n\">%s</th>", tr(lang, heads[i]));
+    buf_printf(h, "<th>%s</th></tr>\n", tr(lang, "status"));
+    size_t k;
+    json_t *row;
+    json_array_foreach(json_object_get(sum, "layers"), k, row)
+    {
+        buf_puts(h, "<tr><td>");
+        buf_put_xml(h, gets(row, "layer"));
+        buf_puts(h, "<br><small>");
+        buf_put_xml(h, gets(row, "title"));
+        buf_puts(h, "</small></td>");
+        for (int i = 0; i < 9; i++)
+            html_cell(h, json_object_get(row, cols[i]));
+        const char *st = gets(row, "status");
+        buf_printf(h, "<td class=\"%s\">%s</td></tr>\n", st,
+                   strcmp(st, "not_written") == 0 && strcmp(lang, "vi") != 0 ? "not written"
+                                                                             : tr(lang, st));
+    }
+    buf_printf(h, "<tr class=\"tot\"><td>%s</td>", tr(lang, "total"));
+    for (int i = 0; i < 9; i++)
+        html_cell(h, json_object_get(json_object_get(sum, "totals"), cols[i]));
+    buf_puts(h, "<td></td></tr>\n</table>\n");
+    buf_printf(h, "<p><small>%s</small></p>\n",
+               tr(lang, "Compared with the previous batch of each layer (features matched by "
+                        "their key)."));
+    json_t *lists[2] = {json_object_get(sum, "refused"), json_object_get(sum, "failed")};
+    const char *titles[2] = {"Refused layers", "Failed sources"};
+    for (int i = 0; i < 2; i++) {
+        if (!json_array_size(lists[i])) continue;
+        buf_printf(h, "<h3 class=\"bad\">%s</h3><ul>\n", tr(lang, titles[i]));
+        json_t *it;
+        json_array_foreach(lists[i], k, it)
+        {
+            buf_puts(h, "<li>");
+            buf_put_xml(h, gets(it, i ? "error" : "reason"));
+            buf_puts(h, "</li>\n");
+        }
+        buf_puts(h, "</ul>\n");
+    }
+}
+
+static char *html(struct batch *b, json_t *sum, const char *lang)
 {
     struct buf h;
     buf_init(&h);
+    buf_printf(
+        &h, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>spp: ", lang);
+    buf_puts(&h, tr(lang, "Import report"));
+    buf_puts(&h, " ");
+    buf_put_xml(&h, b->batch_id);
     buf_puts(&h,
-             "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>spp import ");
+             "</title><style>body{font:14px sans-serif;margin:1.5em;max-width:72em}"
+             "table{border-collapse:collapse;width:100%}th,td{overflow-wrap:anywhere;border:1px "
+             "solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
+             ".src th{width:12em}.n{text-align:right}.sum td small{color:#555}.tot td{font-weight:"
+             "bold}.refused,.failed,.bad,.not_written{color:#b00}.ok{color:#060}.warn{color:#a60}"
+             "details{margin:"
+             ".3em 0}summary{"
+             "cursor:pointer}details.layer>summary{font-weight:bold;font-size:15px}details.src{"
+             "margin-left:1.5em}.thumb{float:right;margin:0 0 .5em 1em}.rows{max-height:20em;"
+             "overflow:auto}p.status{font-size:16px}</style></head><body>\n<h1>");
+    buf_puts(&h, tr(lang, "Import report"));
+    buf_puts(&h, "</h1>\n<p>");
+    buf_printf(&h, "%s: <code>", tr(lang, "Batch"));
     buf_put_xml(&h, b->batch_id);
-    buf_puts(
-        &h,
-        "</title><style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:"
-        "collapse;table-layout:fixed;width:100%}th,td{overflow-wrap:anywhere;border:1px solid "
-        "#ccc;padding:2px 6px;text-align:left;vertical-align:top}"
-        "th{background:#f4f4f4;width:12em}.layer{display:flex;gap:1.5em;border-top:2px solid #357;"
-        "margin-top:1.5em}.thumb{flex:none;padding-top:1em}</style></head><body>\n<h1>Import ");
-    buf_put_xml(&h, b->batch_id);
-    buf_printf(&h, "</h1>\n<p>%lld features read, %lld written, %lld rejected%s. Store: ",
-               (long long)b->n_read, (long long)b->n_written, (long long)b->n_rejected,
-               b->o->dry_run ? " (dry run: nothing written)" : "");
-    buf_put_xml(&h, json_string_value(json_object_get(b->report, "store")));
-    buf_puts(&h, "</p>\n");
-    const char *err = json_string_value(json_object_get(b->report, "error"));
+    buf_printf(&h, "</code> · %s: <code>", tr(lang, "Store"));
+    buf_put_xml(&h, gets(b->report, "store"));
+    buf_puts(&h, "</code></p>\n");
+    const char *st = gets(sum, "status");
+    buf_printf(&h, "<p class=\"status %s\"><b>%s</b>%s%s",
+               !strcmp(st, "failed") ? "failed"
+               : !strcmp(st, "done") ? "ok"
+                                     : "warn",
+               tr(lang, !strcmp(st, "failed")               ? "Failed: nothing was changed, the "
+                                                              "store is as it was (exit code 1)."
+                        : !strcmp(st, "done_with_rejected") ? "Done, with rejected features (exit "
+                                                              "code 3)."
+                                                            : "Done."),
+               b->o->dry_run ? " " : "",
+               b->o->dry_run ? tr(lang, "Dry run: nothing was written.") : "");
+    const char *err = json_string_value(json_object_get(sum, "error"));
     if (err) {
-        buf_puts(&h, "<p style=\"color:#b00\"><b>Failed:</b> ");
+        buf_printf(&h, "<br>%s: ", tr(lang, "Error"));
         buf_put_xml(&h, err);
-        buf_puts(&h, " (the store is unchanged)</p>\n");
     }
+    buf_puts(&h, "</p>\n");
+    html_summary(&h, sum, lang);
+    buf_printf(&h, "<h2>%s</h2>\n", tr(lang, "Details"));
     const char *id;
     json_t *lr;
     json_object_foreach(b->layers, id, lr)
     {
-        buf_puts(&h, "<div class=\"layer\"><div class=\"thumb\">");
-        const char *svg = json_string_value(json_object_get(lr, "thumbnail_svg"));
-        if (svg) buf_puts(&h, svg);
-        buf_puts(&h, "</div><div><h2>");
+        buf_puts(&h, "<details class=\"layer\"><summary>");
         buf_put_xml(&h, id);
         buf_puts(&h, " — ");
-        buf_put_xml(&h, json_string_value(json_object_get(lr, "title")));
-        buf_printf(&h, "</h2><p>%lld read, %lld written, %lld rejected, %lld repaired</p>\n",
-                   (long long)json_integer_value(json_object_get(lr, "read")),
-                   (long long)json_integer_value(json_object_get(lr, "written")),
-                   (long long)json_integer_value(json_object_get(lr, "rejected")),
-                   (long long)json_integer_value(json_object_get(lr, "repaired")));
+        buf_put_xml(&h, gets(lr, strcmp(lang, "vi") ? "title_en" : "title"));
+        buf_puts(&h, "</summary>\n<div class=\"thumb\">");
+        const char *svg = json_string_value(json_object_get(lr, "thumbnail_svg"));
+        if (svg) buf_puts(&h, svg);
+        buf_puts(&h, "</div>\n");
         json_t *top = json_object_get(lr, "topology");
         if (top) {
-            char t[160];
+            char t[200];
             if (json_object_get(top, "skipped"))
-                snprintf(t, sizeof t, "not checked: %s",
-                         json_string_value(json_object_get(top, "skipped")));
+                snprintf(t, sizeof t, "not checked: %s", gets(top, "skipped"));
             else
                 snprintf(t, sizeof t,
                          "%lld overlaps above %.0f m2, %lld gaps below %.0f m2 (see spp_findings)",
-                         (long long)json_integer_value(json_object_get(top, "overlaps")),
+                         (long long)geti(top, "overlaps"),
                          json_number_value(json_object_get(top, "overlap_tolerance_m2")),
-                         (long long)json_integer_value(json_object_get(top, "gaps")),
+                         (long long)geti(top, "gaps"),
                          json_number_value(json_object_get(top, "gap_max_m2")));
-            buf_puts(&h, "<table>");
-            html_kv(&h, "parcel topology", t);
+            buf_puts(&h, "<table class=\"src\">");
+            html_kv(&h, tr(lang, "parcel topology"), t);
             buf_puts(&h, "</table>");
         }
         size_t k;
         json_t *src;
-        json_array_foreach(json_object_get(lr, "sources"), k, src) html_source(&h, src);
-        buf_puts(&h, "</div></div>\n");
+        json_array_foreach(json_object_get(lr, "sources"), k, src) html_source(&h, src, lang);
+        buf_puts(&h, "<div style=\"clear:both\"></div></details>\n");
     }
     buf_puts(&h, "</body></html>\n");
     return buf_take(&h, NULL);
@@ -321,8 +555,12 @@ int report_write(struct batch *b, const char *dir, struct err *err)
     err_clear(&local);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return err_set(err && !err->code ? err : &local, ERR_IO, "%s: %s", dir, strerror(errno));
+    const char *lang = report_lang(b->o);
+    json_t *sum = summary(b, lang);
+    json_object_set_new(b->report, "lang", json_string(lang));
+    json_object_set_new(b->report, "summary", sum);
     char *js = json_dumps(b->report, JSON_INDENT(1) | JSON_SORT_KEYS);
-    char *hs = html(b);
+    char *hs = html(b, sum, lang);
     int rc = js && hs ? 0 : ERR_NOMEM;
     struct err *e = err && !err->code ? err : &local;
     if (!rc) rc = write_file(dir, "report.json", js, e);

@@ -47,6 +47,15 @@ struct rec_src {
     /* assembled */
     struct mrec *recs;
     int n_recs, cap_recs, next;
+    /* integrity (issue 16): GDAL errors while reading, and records declared vs read */
+    struct read_errors {
+        int n;           /* CE_Failure/CE_Fatal reported by GDAL during reads */
+        char first[200]; /* the first of them */
+    } rerr;
+    char *path;       /* as the user wrote it, for messages */
+    char *abs_path;   /* to read the shapefile headers */
+    int64_t declared; /* records the file says it holds (shapefile DBF header), -1 unknown */
+    int filtered;     /* an attribute filter: fewer records than declared is expected */
 };
 
 int rec_src_n_fields(const struct rec_src *rs)
@@ -105,8 +114,160 @@ void rec_src_close(struct rec_src *rs)
     free(rs->vals), free(rs->owned), free(rs->ftype), free(rs->num), free(rs->is_num),
         free(rs->num_only);
     free(rs->wkb);
+    free(rs->path), free(rs->abs_path);
     if (rs->ds) GDALClose(rs->ds);
     free(rs);
+}
+
+/* ---- integrity: no silent loss (issue 16) ----
+ * A source is complete or it fails: any GDAL error while its records are read (a handler
+ * collects them around each read, so errors of other GDAL calls, such as the CRS candidates, do
+ * not count), a shapefile whose .dbf is shorter than its header declares (a copy that broke off),
+ * whose .shx and .dbf disagree or whose .shp is shorter than the .shx says, or a stream that ends
+ * before the declared record count (deleted DBF records excepted). Checked on the headers at open
+ * (a few bytes, no extra pass) and at the end of the stream. */
+
+static void CPL_STDCALL collect_error(CPLErr cls, CPLErrorNum no, const char *msg)
+{
+    (void)no;
+    struct read_errors *re = CPLGetErrorHandlerUserData();
+    if (!re || cls < CE_Failure) return;
+    if (re->n++ == 0) snprintf(re->first, sizeof re->first, "%s", msg ? msg : "GDAL error");
+}
+
+static void reads_begin(struct rec_src *rs)
+{
+    CPLPushErrorHandlerEx(collect_error, &rs->rerr);
+}
+
+static int reads_end(struct rec_src *rs, struct err *err)
+{
+    CPLPopErrorHandler();
+    if (!rs->rerr.n) return 0;
+    return err_set(err, ERR_IO,
+                   "%s: read error after record %lld (%s): the file is damaged or incomplete, "
+                   "nothing of it is imported",
+                   rs->path, (long long)rs->row, rs->rerr.first);
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    fclose(f);
+    return n;
+}
+
+static int read_at(const char *path, long off, unsigned char *out, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    int ok = fseek(f, off, SEEK_SET) == 0 && fread(out, 1, n, f) == n;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* The sibling file of a shapefile with extension ext (".dbf", ".shx"...), either case. */
+static void sibling(const char *path, const char *ext, char *out, size_t n)
+{
+    const char *dot = strrchr(path, '.');
+    size_t stem = dot ? (size_t)(dot - path) : strlen(path);
+    int upper = dot && dot[1] >= 'A' && dot[1] <= 'Z';
+    snprintf(out, n, "%.*s%s", (int)stem, path, ext);
+    if (upper)
+        for (char *c = out + stem; *c; c++)
+            if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 32);
+}
+
+static uint32_t le32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[3] | (uint32_t)b[2] << 8 | (uint32_t)b[1] << 16 | (uint32_t)b[0] << 24;
+}
+
+/* Header checks of a shapefile's .dbf, .shx and .shp; sets rs->declared. */
+static int shp_check_files(struct rec_src *rs, struct err *err)
+{
+    char dbf[4096], shx[4096], shp[4096];
+    sibling(rs->abs_path, ".dbf", dbf, sizeof dbf);
+    sibling(rs->abs_path, ".shx", shx, sizeof shx);
+    sibling(rs->abs_path, ".shp", shp, sizeof shp);
+    unsigned char h[12];
+    long size = file_size(dbf);
+    if (size < 0) return 0; /* GDAL opened it: a .shp without .dbf has no attributes */
+    if (size < 32 || read_at(dbf, 0, h, 12))
+        return err_set(err, ERR_IO, "%s: the .dbf is shorter than its header", rs->path);
+    uint32_t n = le32(h + 4), hlen = (uint32_t)h[8] | (uint32_t)h[9] << 8,
+             rlen = (uint32_t)h[10] | (uint32_t)h[11] << 8;
+    long have = rlen ? (size - (long)hlen) / (long)rlen : 0;
+    if ((long)hlen + (long)n * (long)rlen > size)
+        return err_set(err, ERR_IO,
+                       "%s: the .dbf declares %lu records but holds %ld (%ld of %ld bytes): the "
+                       "file was cut off (an interrupted copy?); nothing of it is imported",
+                       rs->path, (unsigned long)n, have < 0 ? 0 : have, size,
+                       (long)hlen + (long)n * (long)rlen);
+    rs->declared = n;
+    long shx_size = file_size(shx);
+    if (shx_size >= 100) {
+        long n_shx = (shx_size - 100) / 8;
+        if (n_shx != (long)n)
+            return err_set(err, ERR_IO,
+                           "%s: the .shx indexes %ld shapes but the .dbf declares %lu records: "
+                           "the files do not belong together or one was cut off; nothing of it "
+                           "is imported",
+                           rs->path, n_shx, (unsigned long)n);
+        unsigned char last[8];
+        long shp_size = file_size(shp);
+        if (n_shx > 0 && shp_size >= 0 && read_at(shx, 100 + (n_shx - 1) * 8, last, 8) == 0) {
+            long end = ((long)be32(last) + (long)be32(last + 4)) * 2 + 8;
+            if (end > shp_size)
+                return err_set(err, ERR_IO,
+                               "%s: the .shp holds %ld bytes but its last shape ends at byte %ld: "
+                               "the file was cut off; nothing of it is imported",
+                               rs->path, shp_size, end);
+        }
+    }
+    return 0;
+}
+
+/* Records deleted in the .dbf (flag '*'): GDAL skips them, so they are not missing. */
+static long dbf_deleted(const char *abs_path)
+{
+    char dbf[4096];
+    sibling(abs_path, ".dbf", dbf, sizeof dbf);
+    FILE *f = fopen(dbf, "rb");
+    if (!f) return 0;
+    unsigned char h[12];
+    long n_del = 0;
+    if (fread(h, 1, 12, f) == 12) {
+        uint32_t n = le32(h + 4), hlen = (uint32_t)h[8] | (uint32_t)h[9] << 8,
+                 rlen = (uint32_t)h[10] | (uint32_t)h[11] << 8;
+        for (uint32_t i = 0; i < n && rlen; i++) {
+            if (fseek(f, (long)hlen + (long)i * (long)rlen, SEEK_SET) != 0) break;
+            int c = fgetc(f);
+            if (c == EOF) break;
+            n_del += c == '*';
+        }
+    }
+    fclose(f);
+    return n_del;
+}
+
+/* At the end of a stream: every declared record was read. */
+static int check_complete(struct rec_src *rs, struct err *err)
+{
+    if (rs->declared < 0 || rs->filtered || rs->row >= rs->declared) return 0;
+    long missing = (long)(rs->declared - rs->row) - dbf_deleted(rs->abs_path);
+    if (missing <= 0) return 0;
+    return err_set(err, ERR_IO,
+                   "%s: %lld records read of %lld declared in its header: the file is damaged "
+                   "or incomplete, nothing of it is imported",
+                   rs->path, (long long)rs->row, (long long)rs->declared);
 }
 
 static int add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t len)
@@ -463,6 +624,10 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
                         shp ? open_opts : NULL, NULL);
     CPLPopErrorHandler();
     int rc = 0;
+    rs->path = str_dup(spec->path);
+    rs->abs_path = str_dup(spec->abs_path);
+    rs->declared = -1;
+    rs->filtered = spec->filter != NULL;
     if (!rs->ds) {
         rc = err_set(err, ERR_IO, "%s: cannot open as a vector source%s%s", spec->path,
                      CPLGetLastErrorMsg()[0] ? ": " : "", CPLGetLastErrorMsg());
@@ -483,17 +648,25 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
         for (int i = 0; rs->names && i < rs->n_fields; i++)
             rs->names[i] = str_dup(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)));
     }
+    if (shp && str_ieq(rs->format, "ESRI Shapefile") && (rc = shp_check_files(rs, err))) goto fail;
     if (rs->mode == MODE_CAD) {
+        reads_begin(rs);
         rc = read_cad(rs, spec, err);
+        int r2 = reads_end(rs, rc ? NULL : err);
+        if (!rc) rc = r2;
     } else {
         if (spec->filter && OGR_L_SetAttributeFilter(rs->lyr, spec->filter) != OGRERR_NONE) {
             rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
             goto fail;
         }
-        if (rs->mode == MODE_TABLE)
+        if (rs->mode == MODE_TABLE) {
+            reads_begin(rs);
             rc = read_table(rs, spec, want, err);
-        else
+            int r2 = reads_end(rs, rc ? NULL : err);
+            if (!rc) rc = r2;
+        } else {
             rc = stream_arrays(rs, defn, err);
+        }
     }
     if (rc) goto fail;
     *out = rs;
@@ -567,8 +740,11 @@ int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
         rs->vals[i] = NULL, rs->owned[i] = 0;
     }
     if (rs->feat) OGR_F_Destroy(rs->feat);
+    reads_begin(rs);
     rs->feat = OGR_L_GetNextFeature(rs->lyr);
-    if (!rs->feat) return 0;
+    int rc = reads_end(rs, err);
+    if (rc) return -rc;
+    if (!rs->feat) return (rc = check_complete(rs, err)) ? -rc : 0;
     rs->row++;
     for (int i = 0; i < rs->n_fields; i++)
         read_field(rs, i);

@@ -192,9 +192,13 @@ def demo(tmp_path_factory):
                    check=True, capture_output=True, text=True)
     db = os.path.join(d, "demo.sqlite")
     rep = os.path.join(d, "report")
-    p = run_spp("import", "--db", db, "--manifest", os.path.join(src, "manifest.json"), "--report", rep)
+    p = run_spp("import", "--db", db, "--manifest", os.path.join(src, "manifest.json"), "--report", rep,
+                check=False)
     with open(os.path.join(src, "truth.json"), encoding="utf-8") as f:
         truth = json.load(f)
+    # exit 3: done, with rejected features (the demo plants some); 0 when none are planted
+    want = 3 if sum(truth.get("rejected_counts", {}).values()) else 0
+    assert p.returncode == want, (p.returncode, p.stderr[-2000:])
     with open(os.path.join(rep, "report.json"), encoding="utf-8") as f:
         report = json.load(f)
     return {"dir": d, "src": src, "db": db, "truth": truth, "report": report, "stdout": p.stdout,
