@@ -135,5 +135,5 @@ def test_check_finds_unreadable_sources_and_emptied_layers(demo, tmp_path):
     con.close()
     p = run_spp("check", "--db", db, check=False)
     assert p.returncode == 1
-    assert f"hydro_lines: 0 features, but its last import" in p.stdout
+    assert "hydro_lines: 0 features, but its last import" in p.stdout
     assert re.search(rf"^hydro_lines: empty, but it had {n} features after batch ", p.stdout, re.M)
