@@ -23,6 +23,7 @@ struct fieldinfo {
     enum text_enc enc;
     double conf;
     struct text_detect det;
+    struct numcol num; /* decimal mark of the column, from all its values */
 };
 
 #define MEMO 32 /* coded values repeat: the last distinct ones per field, with their result */
@@ -50,6 +51,10 @@ struct srcstate {
     struct buf wkb, tmp;
     struct memo *memo; /* MEMO per catalog field */
     int *memo_next;
+    int cur;           /* source field being filled (-1: a default) */
+    int64_t sampled;   /* records read by the sample pass */
+    int64_t dups0;     /* geomfix's duplicate-vertex count when the source started */
+    int64_t area_diff; /* features whose legal area is off their geometry's */
 };
 
 /* ---- sample pass ---- */
@@ -96,11 +101,15 @@ static int sample(struct batch *b, struct srcstate *s, struct crs_sample *smp, s
     while (n < SAMPLE && (rc = rec_src_next(s->rs, &r, err)) == 1) {
         n++;
         for (int i = 0; i < s->nf; i++)
-            if (r.vals[i]) text_detect_add(&s->fi[i].det, r.vals[i], strlen(r.vals[i]));
+            if (r.vals[i]) {
+                text_detect_add(&s->fi[i].det, r.vals[i], strlen(r.vals[i]));
+                if (!r.is_num || !r.is_num[i]) numcol_add(&s->fi[i].num, r.vals[i]);
+            }
         if (r.wkb) sample_geom(b, smp, &r, &cap_xy);
     }
     if (rc < 0) return -rc;
     rec_src_rewind(s->rs);
+    s->sampled = n;
     if (n == 0)
         return err_set(err, ERR_PARAM, "%s: no features%s", s->spec->path,
                        s->spec->filter ? " (after the filter)" : "");
@@ -218,6 +227,80 @@ static void map_fields(struct srcstate *s)
     json_object_set_new(s->rep, "encoding", encs);
 }
 
+/* ---- number formats, per column ---- */
+
+/* Decides each text column's decimal mark from its values. The sample pass saw SAMPLE records;
+ * when a column that goes to a number stayed ambiguous there and the source has more, the rest of
+ * that column is read too (only then: the second pass costs a read of the source). */
+static int decide_numbers(struct batch *b, struct srcstate *s, struct err *err)
+{
+    int more = 0;
+    int64_t total = rec_src_count(s->rs);
+    for (int i = 0; i < s->nf; i++) {
+        int t = s->fi[i].target;
+        if (t < 0) continue;
+        enum field_type ft = s->l->fields[t].type;
+        const struct numcol *c = &s->fi[i].num;
+        if ((ft == FT_REAL || ft == FT_INTEGER) && !c->dot && !c->comma &&
+            (c->amb_dot || c->amb_comma) && (total < 0 || total > s->sampled))
+            more = 1;
+    }
+    if (more) {
+        struct rec r;
+        int rc;
+        for (int i = 0; i < s->nf; i++)
+            memset(&s->fi[i].num, 0, sizeof s->fi[i].num);
+        while ((rc = rec_src_next(s->rs, &r, err)) == 1)
+            for (int i = 0; i < s->nf; i++)
+                if (s->fi[i].target >= 0 && r.vals[i] && (!r.is_num || !r.is_num[i]))
+                    numcol_add(&s->fi[i].num, r.vals[i]);
+        if (rc < 0) return -rc;
+        rec_src_rewind(s->rs);
+    }
+    json_t *nf = json_object();
+    for (int i = 0; i < s->nf; i++) {
+        int t = s->fi[i].target;
+        if (t < 0) continue;
+        const struct field_def *fd = &s->l->fields[t];
+        if (fd->type != FT_REAL && fd->type != FT_INTEGER) continue;
+        struct numcol *c = &s->fi[i].num;
+        char why[320];
+        int bad = numcol_decide(c, fd->type == FT_INTEGER, why, sizeof why);
+        if (!why[0]) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "decimal_mark", c->dec ? json_sprintf("%c", c->dec) : json_null());
+        json_object_set_new(o, "ambiguous", json_boolean(c->ambiguous || c->mixed));
+        json_object_set_new(o, "why", json_string(why));
+        json_object_set_new(nf, fd->name, o);
+        if (bad) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "field %s: number format: %s", fd->name, why);
+            batch_finding(b, s->l->id, s->spec->path, 0, "warning", "number_format", msg);
+        }
+    }
+    json_object_set_new(s->rep, "number_format", nf);
+    return 0;
+}
+
+static void report_numbers(struct batch *b, struct srcstate *s)
+{
+    json_t *nf = json_object_get(s->rep, "number_format");
+    for (int i = 0; i < s->nf; i++) {
+        const struct numcol *c = &s->fi[i].num;
+        int t = s->fi[i].target;
+        if (t < 0 || !c->contrary) continue;
+        const char *name = s->l->fields[t].name;
+        json_t *o = json_object_get(nf, name);
+        if (o) json_object_set_new(o, "values_contrary", json_integer(c->contrary));
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "field %s: %ld values do not follow the column's decimal mark '%c' and were read "
+                 "value by value",
+                 name, c->contrary, c->dec);
+        batch_finding(b, s->l->id, s->spec->path, 0, "warning", "number_format", msg);
+    }
+}
+
 /* ---- one record ---- */
 
 static void count_in(json_t *obj, const char *key)
@@ -274,10 +357,12 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     case FT_INTEGER:
     case FT_REAL: {
         double d;
-        if (attr_parse_number(v, &d)) {
+        int nr = attr_parse_number_dec(v, s->cur >= 0 ? s->fi[s->cur].num.dec : 0, &d);
+        if (nr < 0 || nr > 1) {
             snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
             return 1;
         }
+        if (nr == 1) s->fi[s->cur].num.contrary++;
         return set_number(s, t, d, why, wn);
     }
     case FT_BOOLEAN: {
@@ -322,13 +407,14 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
         const char *how = m->how, *unknown = m->unknown;
         code_stat(s, fd->name, how, unknown);
         if (unk) {
-            char msg[256];
+            char msg[320];
             snprintf(msg, sizeof msg,
-                     "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s)", fd->name,
-                     unknown, v, fd->codelist->id);
+                     "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s): kept as "
+                     "the source wrote it",
+                     fd->name, unknown, v, fd->codelist->id);
             batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
         }
-        s->vt[t] = s->vs[t].len ? 3 : 4; /* 4: a value with unknown codes, stored as NULL */
+        s->vt[t] = 3; /* known codes, or the source's value as written */
         return 0;
     }
     s->vt[t] = 3;
@@ -370,9 +456,11 @@ static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r,
         while (n && (v[n - 1] == ' ' || v[n - 1] == '\r' || v[n - 1] == '\n'))
             v[--n] = 0;
         char num[32];
+        s->cur = i;
         int rc = set_text_value(s, t, mapped_value(s, t, v, num), why, wn, b, r->row);
         if (rc) return rc;
     }
+    s->cur = -1;
     if (s->spec->defaults) {
         const char *k;
         json_t *x;
@@ -463,6 +551,31 @@ static int reject(struct batch *b, struct srcstate *s, int64_t row, const char *
     return batch_finding(b, s->l->id, s->spec->path, row, "error", "rejected", why);
 }
 
+/* The area the source gives (a parcel's legal area) against its geometry's: a difference of more
+ * than AREA_TOL_REL of the stated area and more than AREA_TOL_M2 is a finding. Survey error at
+ * 1:500-1:2000 and rounding of certificate areas stay well inside it; what is outside is another
+ * parcel's area, a typo, or a geometry in the wrong units. */
+#define AREA_TOL_REL 0.05
+#define AREA_TOL_M2  1.0
+
+static void check_area(struct batch *b, struct srcstate *s, int64_t row, double measure)
+{
+    for (int t = 0; t < s->l->n_fields; t++) {
+        const struct field_def *fd = &s->l->fields[t];
+        if (fd->derive != DERIVE_AREA || s->vt[t] != 2 || !(measure > 0)) continue;
+        double stated = s->vd[t], diff = fabs(stated - measure);
+        if (diff <= AREA_TOL_M2 || diff <= AREA_TOL_REL * fabs(stated)) continue;
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "field %s: the source says %.2f m2, the geometry measures %.2f m2 (%+.1f%%, "
+                 "tolerance %.0f%% and %.0f m2)",
+                 fd->name, stated, measure, stated ? 100 * (measure - stated) / stated : 100.0,
+                 100 * AREA_TOL_REL, AREA_TOL_M2);
+        s->area_diff++;
+        batch_finding(b, s->l->id, s->spec->path, row, "warning", "area_mismatch", msg);
+    }
+}
+
 static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
                       int64_t *fid, struct err *err)
 {
@@ -486,6 +599,8 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
             return reject(b, s, r->row, why);
         }
     }
+    if (s->l->geom == GT_POLYGON || s->l->geom == GT_MULTIPOLYGON)
+        check_area(b, s, r->row, measure);
     if (fixed[0]) {
         s->repaired++;
         note(s->repairs, r->row, "repair", fixed);
@@ -543,6 +658,7 @@ static void state_fini(struct srcstate *s)
 static int state_init(struct srcstate *s, const struct src_spec *spec, struct err *err)
 {
     memset(s, 0, sizeof *s);
+    s->cur = -1;
     s->spec = spec;
     s->l = spec->layer;
     int rc = rec_src_open(spec, s->l->geom, &s->rs, err);
@@ -570,10 +686,13 @@ static void finish_report(struct batch *b, struct srcstate *s)
     json_object_set_new(s->rep, "written", json_integer(s->written));
     json_object_set_new(s->rep, "rejected", json_integer(s->rejected));
     json_object_set_new(s->rep, "repaired", json_integer(s->repaired));
+    int64_t dups = geomfix_dups_removed(b->gf) - s->dups0;
+    json_object_set_new(s->rep, "duplicate_vertices_removed", json_integer(dups));
+    json_object_set_new(s->rep, "area_mismatches", json_integer(s->area_diff));
     json_t *lr = report_layer(b, s->l);
-    const char *keys[] = {"read", "written", "rejected", "repaired"};
-    int64_t vals[] = {s->read, s->written, s->rejected, s->repaired};
-    for (int i = 0; i < 4; i++)
+    const char *keys[] = {"read", "written", "rejected", "repaired", "duplicate_vertices_removed"};
+    int64_t vals[] = {s->read, s->written, s->rejected, s->repaired, dups};
+    for (int i = 0; i < 5; i++)
         json_object_set_new(
             lr, keys[i], json_integer(json_integer_value(json_object_get(lr, keys[i])) + vals[i]));
     json_array_append(json_object_get(lr, "sources"), s->rep);
@@ -605,19 +724,24 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
                 spec->values && t >= 0 ? json_object_get(spec->values, s.l->fields[t].name) : NULL;
             if ((ft == FT_INTEGER || ft == FT_REAL) && !vm) rec_src_numeric_only(s.rs, i);
         }
+        rc = decide_numbers(b, &s, err);
         batch_refresh_area(b, s.l);
+        crs_prefer_city(&b->cx);
         if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING &&
             strcmp(s.l->id, "cadastral_parcels"))
             batch_refresh_ref(b);
         b->cx.want_public = strcmp(s.l->id, "public_facilities") == 0;
-        rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
+        if (!rc)
+            rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
     }
     free_sample(b, &smp);
     if (!rc) {
         json_object_set_new(s.rep, "crs", crs_json(&s.crs));
         if (s.crs.repaired) batch_finding(b, s.l->id, spec->path, 0, "info", "crs", s.crs.reason);
+        s.dups0 = geomfix_dups_removed(b->gf);
         rc = stream(b, &s, ins, fid, err);
     }
+    if (!rc) report_numbers(b, &s);
     if (!rc) {
         json_object_set(s.rep, "rejects", s.rejects);
         json_object_set(s.rep, "repairs", s.repairs);

@@ -300,17 +300,77 @@ static int name_in(const char *folded, const char *const *list)
     return 0;
 }
 
-static int table_columns(struct rec_src *rs, int *cx, int *cy, int *corder)
+/* A coordinate header folded for matching: the unit in brackets dropped ("X (m)", "Kinh độ
+ * [độ]", "E [m]"), then case, diacritics and punctuation folded, then a trailing unit ("Xm",
+ * "Y_m", "X met", "kinh do deg") and a leading "toa do"/"coord" word dropped: "Tọa độ X (m)" and
+ * "toa_do_x" are both "x". */
+static char *coord_fold(const char *name)
 {
-    static const char *const xs[] = {"lon",    "long", "lng", "longitude", "kinhdo", "x",
-                                     "toadox", "xn",   "e",   "easting",   NULL};
-    static const char *const ys[] = {"lat", "latitude", "vido",     "y", "toadoy",
-                                     "ye",  "n",        "northing", NULL};
-    static const char *const os[] = {"moc",    "stt",  "thutu",     "diem", "order",
-                                     "vertex", "dinh", "sohieumoc", NULL};
+    char buf[256];
+    size_t k = 0;
+    int depth = 0;
+    for (const char *p = name; *p && k + 1 < sizeof buf; p++) {
+        if (*p == '(' || *p == '[' || *p == '{')
+            depth++;
+        else if (depth && (*p == ')' || *p == ']' || *p == '}'))
+            depth--;
+        else if (!depth)
+            buf[k++] = *p;
+    }
+    buf[k] = 0;
+    char *f = text_fold(buf);
+    if (!f) return NULL;
+    static const char *const units[] = {"met", "meter", "metre", "deg", "degree", "m", NULL};
+    static const char *const heads[] = {"toado", "coordinate", "coord", "truc", NULL};
+    for (int i = 0; heads[i]; i++) {
+        size_t n = strlen(heads[i]);
+        if (strncmp(f, heads[i], n) == 0 && f[n]) memmove(f, f + n, strlen(f + n) + 1);
+    }
+    size_t n = strlen(f);
+    for (int i = 0; units[i]; i++) {
+        size_t u = strlen(units[i]);
+        /* only after a one-letter axis name (xm, em, ym, nm) or a known axis word */
+        if (n > u && strcmp(f + n - u, units[i]) == 0 && (n - u == 1 || strcmp(units[i], "m"))) {
+            f[n - u] = 0;
+            break;
+        }
+    }
+    return f;
+}
+
+/* The folded name a column is known by for the coordinate roles: the manifest's rename target
+ * when it names the column, else the column's own name. */
+static char *table_name(const struct rec_src *rs, const struct src_spec *spec, int i)
+{
+    char *own = text_fold(rs->names[i]);
+    for (int r = 0; own && spec && r < spec->n_rename; r++) {
+        char *from = text_fold(spec->rename_from[r]);
+        int hit = from && strcmp(from, own) == 0;
+        free(from);
+        if (hit) {
+            free(own);
+            return coord_fold(spec->rename_to[r]);
+        }
+    }
+    free(own);
+    return coord_fold(rs->names[i]);
+}
+
+static int table_columns(struct rec_src *rs, const struct src_spec *spec, int *cx, int *cy,
+                         int *corder)
+{
+    /* x: easting or longitude (a survey table's X is the northing: swapped later by range) */
+    static const char *const xs[] = {"lon",  "long",      "lng",       "longitude", "kinhdo",
+                                     "kd",   "x",         "xn",        "e",         "easting",
+                                     "dong", "huongdong", "toadodong", "east",      NULL};
+    static const char *const ys[] = {"lat", "latitude", "vido", "vd",       "y",     "ye",
+                                     "n",   "northing", "bac",  "huongbac", "north", NULL};
+    static const char *const os[] = {"moc",    "stt",   "thutu",     "diem",   "order",
+                                     "vertex", "dinh",  "sohieumoc", "tenmoc", "sothutu",
+                                     "mocso",  "somoc", "tt",        NULL};
     *cx = *cy = *corder = -1;
     for (int i = 0; i < rs->n_fields; i++) {
-        char *f = text_fold(rs->names[i]);
+        char *f = table_name(rs, spec, i);
         if (!f) continue;
         if (*cx < 0 && name_in(f, xs))
             *cx = i;
@@ -331,13 +391,24 @@ static char **row_values(struct rec_src *rs, OGRFeatureH f)
     return vals;
 }
 
-static int key_column(struct rec_src *rs, const struct layer_def *l, int cx, int cy, int co)
+static int key_column(struct rec_src *rs, const struct src_spec *spec, int cx, int cy, int co)
 {
+    const struct layer_def *l = spec->layer;
     if (l->key >= 0) {
         const struct field_def *kf = &l->fields[l->key];
         for (int i = 0; i < rs->n_fields; i++) {
             char *f = text_fold(rs->names[i]);
             int hit = 0;
+            for (int r = 0; f && r < spec->n_rename && !hit; r++) {
+                char *from = text_fold(spec->rename_from[r]);
+                hit = from && strcmp(from, f) == 0 && strcmp(spec->rename_to[r], kf->name) == 0;
+                free(from);
+            }
+            if (!hit && f) {
+                char *fk = text_fold(kf->name);
+                hit = fk && strcmp(fk, f) == 0;
+                free(fk);
+            }
             for (int a = 0; f && a < kf->n_aliases && !hit; a++) {
                 char *fa = text_fold(kf->aliases[a]);
                 hit = fa && strcmp(fa, f) == 0;
@@ -356,11 +427,14 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
                       struct err *err)
 {
     int cx, cy, co;
-    if (table_columns(rs, &cx, &cy, &co))
+    if (table_columns(rs, spec, &cx, &cy, &co))
         return err_set(err, ERR_PARAM,
-                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N)", spec->path);
+                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N, Kinh độ/Vĩ "
+                       "độ, Đông/Bắc; give others with the manifest's \"rename\": {\"COL\": "
+                       "\"x\"})",
+                       spec->path);
     int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
-    int kc = polygons ? key_column(rs, spec->layer, cx, cy, co) : -1;
+    int kc = polygons ? key_column(rs, spec, cx, cy, co) : -1;
     OGR_L_ResetReading(rs->lyr);
     OGRFeatureH f;
     int64_t row = 0;
