@@ -208,6 +208,10 @@ static void html_source(struct buf *h, json_t *src)
              (long long)json_integer_value(json_object_get(src, "rejected")),
              (long long)json_integer_value(json_object_get(src, "repaired")));
     html_kv(h, "features", counts);
+    snprintf(counts, sizeof counts, "%lld duplicate vertices removed, %lld area mismatches",
+             (long long)json_integer_value(json_object_get(src, "duplicate_vertices_removed")),
+             (long long)json_integer_value(json_object_get(src, "area_mismatches")));
+    html_kv(h, "geometry", counts);
     html_kv(h, "CRS declared", json_string_value(json_object_get(crs, "declared")));
     html_kv(h, "CRS used", json_string_value(json_object_get(crs, "used")));
     html_kv(h, "why", json_string_value(json_object_get(crs, "reason")));

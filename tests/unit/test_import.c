@@ -127,6 +127,10 @@ static void test_codes(const struct catalog *cat)
     CHECK(code_is(rc, "primary", "primary", "primary"));
     CHECK(code_is(rc, "  Quốc lộ ", "quoc_lo", ""));
     CHECK(code_is(rc, "Cao toc", "cao_toc", ""));
+    /* code-list aliases (layers/codelists): "QL 91" is not one, "QL" is */
+    CHECK(code_is(rc, "QL", "quoc_lo", ""));
+    CHECK(code_is(rc, "Kiệt", "hem", ""));
+    CHECK(code_is(rc, "QL 91", "QL 91", "QL 91"));
     /* a Vietnamese name, with or without diacritics */
     const struct layer_def *cur = catalog_layer(cat, "land_use_current");
     const struct field_def *lc = &cur->fields[layer_field_index(cur, "lu_code")];
