@@ -403,7 +403,7 @@ int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *
         out->len = mark;
         if (out->data) out->data[mark] = 0;
         buf_puts(out, whole);
-        if (!unknown[0]) snprintf(unknown, unknown_n, "%s", whole);
+        if (!unknown[0] || !o.n_out) snprintf(unknown, unknown_n, "%s", whole);
         how[0] = 0;
     }
     free(whole);

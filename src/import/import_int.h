@@ -160,6 +160,9 @@ void rec_src_numeric_only(struct rec_src *rs, int i);
 /* Opens spec's file with GDAL (raw bytes for shapefiles), picks the layer, applies the filter and
  * assembles CAD drawings (closed polylines + text labels) and coordinate tables into records.
  * want is the catalog geometry type. ERR_IO / ERR_PARAM naming the file. */
+/* 1 if a column name (or a manifest rename target) names a coordinate of a table: X, Y, lon,
+ * lat, E, N, "Tọa độ X (m)", "Kinh độ", "Đông", "Bắc"... */
+int source_coord_name(const char *name);
 int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
                  struct err *err);
 int rec_src_n_fields(const struct rec_src *rs);

@@ -86,7 +86,8 @@ static int parse_spec(struct src_spec *s, json_t *o, int i, const char *mpath, c
         s->rename_to = calloc(n + 1, sizeof(char *));
         json_object_foreach(ren, k, v)
         {
-            if (!json_is_string(v) || !known_field(s->layer, json_string_value(v)))
+            if (!json_is_string(v) || (!known_field(s->layer, json_string_value(v)) &&
+                                       !source_coord_name(json_string_value(v))))
                 return err_set(err, ERR_PARAM, "%s: sources[%d]: rename %s: not a field of %s",
                                mpath, i, k, s->layer->id);
             s->rename_from[s->n_rename] = str_dup(k);

@@ -356,15 +356,25 @@ static char *table_name(const struct rec_src *rs, const struct src_spec *spec, i
     return coord_fold(rs->names[i]);
 }
 
+/* x: easting or longitude, y: northing or latitude (a survey table's X is the northing: the
+ * CRS decision swaps by range) */
+static const char *const coord_xs[] = {"lon",  "long",      "lng",       "longitude", "kinhdo",
+                                       "kd",   "x",         "xn",        "e",         "easting",
+                                       "dong", "huongdong", "toadodong", "east",      NULL};
+static const char *const coord_ys[] = {"lat", "latitude", "vido", "vd",       "y",     "ye",
+                                       "n",   "northing", "bac",  "huongbac", "north", NULL};
+
+int source_coord_name(const char *name)
+{
+    char *f = coord_fold(name);
+    int hit = f && (name_in(f, coord_xs) || name_in(f, coord_ys));
+    free(f);
+    return hit;
+}
+
 static int table_columns(struct rec_src *rs, const struct src_spec *spec, int *cx, int *cy,
                          int *corder)
 {
-    /* x: easting or longitude (a survey table's X is the northing: swapped later by range) */
-    static const char *const xs[] = {"lon",  "long",      "lng",       "longitude", "kinhdo",
-                                     "kd",   "x",         "xn",        "e",         "easting",
-                                     "dong", "huongdong", "toadodong", "east",      NULL};
-    static const char *const ys[] = {"lat", "latitude", "vido", "vd",       "y",     "ye",
-                                     "n",   "northing", "bac",  "huongbac", "north", NULL};
     static const char *const os[] = {"moc",    "stt",   "thutu",     "diem",   "order",
                                      "vertex", "dinh",  "sohieumoc", "tenmoc", "sothutu",
                                      "mocso",  "somoc", "tt",        NULL};
@@ -372,9 +382,9 @@ static int table_columns(struct rec_src *rs, const struct src_spec *spec, int *c
     for (int i = 0; i < rs->n_fields; i++) {
         char *f = table_name(rs, spec, i);
         if (!f) continue;
-        if (*cx < 0 && name_in(f, xs))
+        if (*cx < 0 && name_in(f, coord_xs))
             *cx = i;
-        else if (*cy < 0 && name_in(f, ys))
+        else if (*cy < 0 && name_in(f, coord_ys))
             *cy = i;
         else if (*corder < 0 && name_in(f, os))
             *corder = i;
@@ -439,24 +449,44 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
     OGRFeatureH f;
     int64_t row = 0;
     int rc = 0;
+    /* every row first: the coordinate columns' decimal mark is decided from all their values
+     * ("586.034,5" and "1.109.012" in one sheet: ',' is the decimal mark, '.' groups thousands) */
+    struct numcol ncx, ncy;
+    memset(&ncx, 0, sizeof ncx), memset(&ncy, 0, sizeof ncy);
     while (!rc && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
         row++;
         char **vals = row_values(rs, f);
         OGR_F_Destroy(f);
+        if (!vals) {
+            rc = ERR_NOMEM;
+            break;
+        }
+        if (vals[cx]) numcol_add(&ncx, vals[cx]);
+        if (vals[cy]) numcol_add(&ncy, vals[cy]);
+        rc = add_rec(rs, vals, NULL, 0);
+        if (!rc) rs->recs[rs->n_recs - 1].row = row;
+    }
+    char why[320];
+    numcol_decide(&ncx, 0, why, sizeof why), numcol_decide(&ncy, 0, why, sizeof why);
+    int k = 0, r = 0;
+    for (; r < rs->n_recs && !rc; r++) {
+        struct mrec m = rs->recs[r];
         double x, y;
-        if (!vals || !vals[cx] || !vals[cy] || attr_parse_number(vals[cx], &x) ||
-            attr_parse_number(vals[cy], &y)) {
-            free_strv(vals, rs->n_fields);
+        if (!m.vals[cx] || !m.vals[cy] || attr_parse_number_dec(m.vals[cx], ncx.dec, &x) < 0 ||
+            attr_parse_number_dec(m.vals[cy], ncy.dec, &y) < 0) {
+            free_strv(m.vals, rs->n_fields);
             continue; /* a row without coordinates (title, blank) */
         }
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
         OGR_G_SetPoint_2D(pt, 0, x, y);
-        size_t len;
-        unsigned char *wkb = export_wkb(pt, &len);
+        m.wkb = export_wkb(pt, &m.wkb_len);
         OGR_G_DestroyGeometry(pt);
-        rc = add_rec(rs, vals, wkb, len);
-        if (!rc) rs->recs[rs->n_recs - 1].row = row;
+        if (!m.wkb) rc = ERR_NOMEM;
+        rs->recs[k++] = m;
     }
+    for (; r < rs->n_recs; r++) /* after an error: the rows not reached */
+        free_strv(rs->recs[r].vals, rs->n_fields);
+    rs->n_recs = k;
     if (rc || !polygons) return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
     if (kc < 0) return err_set(err, ERR_PARAM, "%s: corner table without a key column", spec->path);
     /* group corners by key (first appearance order), ordered by the corner column */
@@ -480,8 +510,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
             if (pick < 0) break;
             done[pick] = 1;
             double x, y;
-            attr_parse_number(pts[pick].vals[cx], &x);
-            attr_parse_number(pts[pick].vals[cy], &y);
+            attr_parse_number_dec(pts[pick].vals[cx], ncx.dec, &x);
+            attr_parse_number_dec(pts[pick].vals[cy], ncy.dec, &y);
             OGR_G_AddPoint_2D(ring, x, y);
         }
         OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
