@@ -2,7 +2,7 @@
 /* crsdetect.c: which CRS a source's numbers are really in (DOMAIN.md 1.4). The declaration (.prj,
  * MapInfo CoordSys, GeoPackage srs) is read as parameters, not trusted by name: a WGS 84 datum with
  * TM-3 parameters is VN-2000 TM-3; then the sample must land in the expected area (the city's admin
- * boundary, the layers already in the store, or the storage CRS's area of use), else every VN-2000
+ * boundary, the layers already in the store, or the configured city_extent), else every VN-2000
  * zone and UTM variant is tried (wrong central meridian, no .prj, X=N/Y=E survey tables); then
  * confusable pairs (TM-3 k 0.9999 vs UTM k 0.9996, VN-2000 lon/lat vs WGS 84) are told apart by
  * overlaying the sample on the cadastral parcels. Every decision carries its reason. */
