@@ -89,6 +89,7 @@ def findings(db, kind):
 
 # ---- land-use names with commas, TCVN3 .dbf, no .prj, legal area --------------------------------
 
+UNKNOWN_LU = "Đất vườn tạp, ao, đất trồng cây ăn quả lâu năm xen kẽ"  # 70 bytes: no code, not a name
 PARCELS = [
     # (sheet, parcel, land use as written, expected lu_display, legal area text, geometry w x h)
     (5, 1, "Đất thương mại, dịch vụ", "TMD", "400,0", (20, 20)),
@@ -97,7 +98,7 @@ PARCELS = [
     (5, 4, "ODT+CLN", "ODT+CLN", "150,0", (10, 10)),  # 50 % off: area finding
     (5, 5, "Đất làm nghĩa trang, nghĩa địa, nhà tang lễ, nhà hỏa táng", "NTD", "10,9", (2, 5)),  # 0.9 m2
     (5, 6, "Đất trồng lúa nước còn lại", "LUK", "225,75", (15, 15.05)),
-    (5, 7, "Đất vườn tạp, ao", "Đất vườn tạp, ao", "80,0", (8, 10)),  # unknown: kept as written
+    (5, 7, UNKNOWN_LU, UNKNOWN_LU, "80,0", (8, 10)),  # unknown: kept as written
 ]
 
 
@@ -150,9 +151,9 @@ def test_land_use_names_with_commas_tcvn3_no_prj(tmp_path):
     assert got[1][2] == "Nguyễn Văn Bình" and tcvn3(got[5][2], table) == tcvn3("Võ Đức Thắng", table)
     # the unknown value is flagged (findings and report), its name untouched
     unk = findings(db, "unknown_code")
-    assert [r[0] for r in unk] == [7] and "Đất vườn tạp, ao" in unk[0][1]
+    assert [r[0] for r in unk] == [7] and UNKNOWN_LU in unk[0][1]
     src_rep = rep["sources"][0]
-    assert "Đất vườn tạp, ao" in "".join(src_rep["codes"]["lu_display"]["unknown"])
+    assert list(src_rep["codes"]["lu_display"]["unknown"]) == [UNKNOWN_LU]
     # legal area against the geometry: only parcel 4 (150 vs 100 m2) is beyond 5 % and 1 m2
     area = findings(db, "area_mismatch")
     assert [r[0] for r in area] == [4], area
@@ -160,6 +161,16 @@ def test_land_use_names_with_commas_tcvn3_no_prj(tmp_path):
     assert src_rep["area_mismatches"] == 1
     # the column of legal areas decided ',' as its decimal mark from all its values
     assert src_rep["number_format"]["area_m2"]["decimal_mark"] == ","
+    # served whole by the land API (no cut inside a UTF-8 letter), without a code-list name
+    srv = Server(db, str(tmp_path))
+    try:
+        st, _, p = srv.json("/api/v1/parcels/311350050007")
+        assert st == 200 and p["properties"]["lu_display"] == UNKNOWN_LU
+        assert p["properties"]["lu_display_codes"] == [{"code": UNKNOWN_LU, "name": None}]
+        st, _, p = srv.json("/api/v1/parcels/311350050003")
+        assert [c["code"] for c in p["properties"]["lu_display_codes"]] == ["ODT", "TMD"]
+    finally:
+        srv.stop()
 
 
 # ---- unknown road class: stored and served as written -----------------------------------------
