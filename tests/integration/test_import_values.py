@@ -446,3 +446,26 @@ def test_utm_label_refused_outside_configured_extent(tmp_path):
     p = run_spp("import", "--config", str(bad), "--db", str(tmp_path / "x.sqlite"), "--layer",
                 "land_use_current", path, check=False)
     assert p.returncode != 0 and "city_extent" in p.stderr
+
+
+def test_rename_reaches_corner_coordinates(tmp_path):
+    """A land-fund corner table whose coordinate headers say nothing ("Cột 3", "Cột 4"): the
+    manifest's rename names them as coordinates (the layer has no such field)."""
+    csv = tmp_path / "moc.csv"
+    corners = [(E0 + 300, N0 + 800), (E0 + 340, N0 + 800), (E0 + 340, N0 + 830), (E0 + 300, N0 + 830)]
+    with open(csv, "w", encoding="utf-8") as f:
+        f.write("Mã khu đất,Mốc,Cột 3,Cột 4\n")
+        for m, (e, n) in enumerate(corners):
+            f.write(f"KD-9,{m + 1},{e:.2f},{n:.2f}\n")
+    man = tmp_path / "manifest.json"
+    man.write_text(json.dumps({"sources": [{"path": "moc.csv", "layer": "vacant_land_fund",
+                                            "rename": {"Cột 3": "e", "Cột 4": "n"}}]}, ensure_ascii=False))
+    db, _, _ = import_into(tmp_path, "--manifest", str(man))
+    row = spatialite(db).execute("SELECT fund_id, ST_Area(geom), MbrMinX(geom), MbrMinY(geom) "
+                                 "FROM vacant_land_fund").fetchall()
+    assert row == [("KD-9", pytest.approx(1200), pytest.approx(E0 + 300), pytest.approx(N0 + 800))]
+    # a rename to something that is neither a field nor a coordinate is still refused
+    man.write_text(json.dumps({"sources": [{"path": "moc.csv", "layer": "vacant_land_fund",
+                                            "rename": {"Cột 3": "toa_do_sai"}}]}, ensure_ascii=False))
+    p = run_spp("import", "--db", str(tmp_path / "b.sqlite"), "--manifest", str(man), check=False)
+    assert p.returncode != 0 and "Cột 3" in p.stderr and "not a field of vacant_land_fund" in p.stderr
