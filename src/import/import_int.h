@@ -170,7 +170,10 @@ const char *rec_src_field_name(const struct rec_src *rs, int i); /* raw bytes */
 const char *rec_src_format(const struct rec_src *rs);
 const char *rec_src_mode(const struct rec_src *rs); /* "features", "cad drawing", ... */
 void *rec_src_srs(const struct rec_src *rs);        /* OGRSpatialReferenceH or NULL */
-int64_t rec_src_count(const struct rec_src *rs);    /* -1 if unknown */
+/* A coordinate table's columns of the first and second number of each point: 1, or 0 if the
+ * source is not a coordinate table. */
+int rec_src_coord_columns(const struct rec_src *rs, int *cx, int *cy);
+int64_t rec_src_count(const struct rec_src *rs); /* -1 if unknown */
 /* Next record: 1, 0 at the end, or an error code < 0 with err set. */
 int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err);
 void rec_src_rewind(struct rec_src *rs);

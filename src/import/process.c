@@ -227,6 +227,24 @@ static void map_fields(struct srcstate *s)
     json_object_set_new(s->rep, "encoding", encs);
 }
 
+/* A coordinate table's columns also fill the survey fields x_n (northing) and y_e (easting) when
+ * the layer has them; "X"/"Y" headers say nothing of the order, the CRS decision does: the first
+ * column is the northing only when it swapped the axes. */
+static void survey_axes(struct srcstate *s)
+{
+    int cx, cy, xn = layer_field_index(s->l, "x_n"), ye = layer_field_index(s->l, "y_e");
+    if (!rec_src_coord_columns(s->rs, &cx, &cy) || cx < 0 || cy < 0 || xn < 0 || ye < 0) return;
+    int want_x = s->crs.swap_xy ? xn : ye, want_y = s->crs.swap_xy ? ye : xn;
+    if (s->fi[cx].target == want_y && s->fi[cy].target == want_x) {
+        s->fi[cx].target = want_x, s->fi[cy].target = want_y;
+        json_t *m = json_object_get(json_object_get(s->rep, "fields"), "mapped");
+        json_object_set_new(m, rec_src_field_name(s->rs, cx),
+                            json_string(s->l->fields[want_x].name));
+        json_object_set_new(m, rec_src_field_name(s->rs, cy),
+                            json_string(s->l->fields[want_y].name));
+    }
+}
+
 /* ---- number formats, per column ---- */
 
 /* Decides each text column's decimal mark from its values. The sample pass saw SAMPLE records;
@@ -738,6 +756,7 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
     if (!rc) {
         json_object_set_new(s.rep, "crs", crs_json(&s.crs));
         if (s.crs.repaired) batch_finding(b, s.l->id, spec->path, 0, "info", "crs", s.crs.reason);
+        survey_axes(&s);
         s.dups0 = geomfix_dups_removed(b->gf);
         rc = stream(b, &s, ins, fid, err);
     }

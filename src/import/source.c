@@ -31,6 +31,7 @@ struct rec_src {
     GDALDatasetH ds;
     OGRLayerH lyr;
     enum src_mode mode;
+    int coord_x, coord_y; /* coordinate tables: the columns of the first and second number */
     char format[64];
     int n_fields;
     char **names;
@@ -69,6 +70,14 @@ const char *rec_src_mode(const struct rec_src *rs)
     return rs->mode == MODE_CAD     ? "CAD drawing: closed polylines + text labels"
            : rs->mode == MODE_TABLE ? "coordinate table"
                                     : "features";
+}
+
+int rec_src_coord_columns(const struct rec_src *rs, int *cx, int *cy)
+{
+    *cx = *cy = -1;
+    if (rs->mode != MODE_TABLE) return 0;
+    *cx = rs->coord_x, *cy = rs->coord_y;
+    return 1;
 }
 
 void *rec_src_srs(const struct rec_src *rs)
@@ -437,7 +446,9 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
                       struct err *err)
 {
     int cx, cy, co;
-    if (table_columns(rs, spec, &cx, &cy, &co))
+    int found = table_columns(rs, spec, &cx, &cy, &co);
+    rs->coord_x = cx, rs->coord_y = cy;
+    if (found)
         return err_set(err, ERR_PARAM,
                        "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N, Kinh độ/Vĩ "
                        "độ, Đông/Bắc; give others with the manifest's \"rename\": {\"COL\": "

@@ -274,7 +274,7 @@ def test_excel_comma_decimals_vietnamese_headers(tmp_path):
 
 
 @pytest.mark.parametrize("xname,yname,order", [
-    ("X (m)", "Y (m)", "NE"), ("Tọa độ X", "Toa do Y", "NE"), ("Đông", "Bắc", "EN"), ("E (m)", "N", "EN"),
+    ("X (m)", "Y (m)", "NE"), ("X", "Y", "EN"), ("Tọa độ X", "Toa do Y", "NE"), ("Đông", "Bắc", "EN"), ("E (m)", "N", "EN"),
     ("Kinh độ", "Vĩ độ", "lonlat"), ("Cột 1", "Cột 2", "NE")])
 def test_coordinate_headers(tmp_path, xname, yname, order):
     """A CSV of control points whatever its coordinate headers say (a survey table's X is the
@@ -312,7 +312,7 @@ def test_coordinate_headers(tmp_path, xname, yname, order):
     tol = 0.01 if lonlat else 1e-6
     for (_, x, y), (e, n) in zip(got, pts):
         assert x == pytest.approx(e, abs=tol) and y == pytest.approx(n, abs=tol)
-    if not lonlat:  # the columns also fill the survey attributes X = northing, Y = easting
+    if not lonlat:  # the columns also fill the survey fields x_n (northing), y_e (easting), in either order
         xy = con.execute("SELECT x_n, y_e FROM geodetic_control ORDER BY fid").fetchall()
         assert xy == [pytest.approx((n, e)) for e, n in pts]
 
