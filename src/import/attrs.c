@@ -148,7 +148,7 @@ void numcol_add(struct numcol *c, const char *v)
     }
 }
 
-int numcol_decide(struct numcol *c, int integer, char *why, size_t wn)
+int numcol_decide(struct numcol *c, int integer, char hint, char *why, size_t wn)
 {
     why[0] = 0;
     c->ambiguous = c->mixed = 0;
@@ -181,6 +181,15 @@ int numcol_decide(struct numcol *c, int integer, char *why, size_t wn)
                  "values like 2.099 and 2,099 in one column of whole numbers: read value "
                  "by value");
         return 1;
+    }
+    if (hint == '.' || hint == ',') {
+        /* one file, one writer: its other number columns show the mark */
+        c->dec = hint;
+        snprintf(why, wn,
+                 "%ld values such as 2%c099 could be thousands or decimals; the source's other "
+                 "number columns use '%c' as the decimal mark",
+                 c->amb_dot + c->amb_comma, c->amb_dot ? '.' : ',', hint);
+        return 0;
     }
     c->ambiguous = 1;
     snprintf(why, wn,

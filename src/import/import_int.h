@@ -202,9 +202,11 @@ struct numcol {
     int ambiguous, mixed;    /* decided by neither: reported */
 };
 void numcol_add(struct numcol *c, const char *v);
-/* Decides c->dec. integer: the column holds whole numbers, so "2.099" can only be 2099. Returns
- * 1 when the column stays ambiguous or mixes both marks (a finding), else 0; why says how. */
-int numcol_decide(struct numcol *c, int integer, char *why, size_t wn);
+/* Decides c->dec. integer: the column holds whole numbers, so "2.099" can only be 2099. hint:
+ * the decimal mark the source's other columns show ('.', ',' or 0), taken by a column of only
+ * 2.099-like values. Returns 1 when the column stays ambiguous or mixes both marks (a finding),
+ * else 0; why says how. */
+int numcol_decide(struct numcol *c, int integer, char hint, char *why, size_t wn);
 /* ISO date from "2022-02-28", "28/02/2022", "2022/02/28", "28-02-2022", "28.02.2022". */
 int attr_parse_date(const char *s, char out[11]);
 /* 1/0 from 1/0, true/false, có/không, x ... */

@@ -275,6 +275,13 @@ static int decide_numbers(struct batch *b, struct srcstate *s, struct err *err)
         if (rc < 0) return -rc;
         rec_src_rewind(s->rs);
     }
+    /* the mark the source's columns show, when they agree (one file, one writer) */
+    int n_dot = 0, n_comma = 0;
+    for (int i = 0; i < s->nf; i++) {
+        const struct numcol *c = &s->fi[i].num;
+        n_dot += c->dot > 0 && !c->comma, n_comma += c->comma > 0 && !c->dot;
+    }
+    char hint = n_dot && !n_comma ? '.' : n_comma && !n_dot ? ',' : 0;
     json_t *nf = json_object();
     for (int i = 0; i < s->nf; i++) {
         int t = s->fi[i].target;
@@ -283,7 +290,7 @@ static int decide_numbers(struct batch *b, struct srcstate *s, struct err *err)
         if (fd->type != FT_REAL && fd->type != FT_INTEGER) continue;
         struct numcol *c = &s->fi[i].num;
         char why[320];
-        int bad = numcol_decide(c, fd->type == FT_INTEGER, why, sizeof why);
+        int bad = numcol_decide(c, fd->type == FT_INTEGER, hint, why, sizeof why);
         if (!why[0]) continue;
         json_t *o = json_object();
         json_object_set_new(o, "decimal_mark", c->dec ? json_sprintf("%c", c->dec) : json_null());

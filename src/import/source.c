@@ -478,7 +478,10 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
         if (!rc) rs->recs[rs->n_recs - 1].row = row;
     }
     char why[320];
-    numcol_decide(&ncx, 0, why, sizeof why), numcol_decide(&ncy, 0, why, sizeof why);
+    char hint = ncx.dot || ncy.dot       ? (ncx.comma || ncy.comma ? 0 : '.')
+                : ncx.comma || ncy.comma ? ','
+                                         : 0;
+    numcol_decide(&ncx, 0, hint, why, sizeof why), numcol_decide(&ncy, 0, hint, why, sizeof why);
     int k = 0, r = 0;
     for (; r < rs->n_recs && !rc; r++) {
         struct mrec m = rs->recs[r];

@@ -356,30 +356,40 @@ def test_duplicate_vertices_removed_and_counted(tmp_path):
 # ---- number format ambiguity --------------------------------------------------------------------
 
 def test_ambiguous_number_column_reported(tmp_path):
-    """A height column whose every value could be thousands or decimals is reported and read with
-    '.' as the decimal mark; so is a floor-area column of a permit register. (A column of whole
-    numbers with such values is read as thousands: tests/unit/test_import.c.)"""
-    csv = tmp_path / "diem_do_cao.csv"
-    with open(csv, "w", encoding="utf-8") as f:
-        f.write("SOHIEU,X,Y,H\n")
-        for i, h in enumerate(["2.099", "1.500", "3.125"]):
-            f.write(f"D{i},{N0 + 5 * i:.2f},{E0 + 10 * i:.2f},{h}\n")  # survey order: X = northing
-    db, rep, _ = import_into(tmp_path, "--layer", "geodetic_control", str(csv))
-    hs = [r[0] for r in spatialite(db).execute("SELECT h_m FROM geodetic_control ORDER BY fid")]
-    assert hs == [2.099, 1.5, 3.125]
-    f = findings(db, "number_format")
-    assert len(f) == 1 and "h_m" in f[0][1] and "thousands or decimals" in f[0][1], f
-    assert rep["sources"][0]["number_format"]["h_m"]["ambiguous"] is True
-    # a permit register's floor areas, all written like 1.250: ambiguous, reported
+    """A height column whose every value could be thousands or decimals (2.099) takes the decimal
+    mark the file's other columns show; with no such column it is read with '.' and reported. (A
+    column of whole numbers with such values is read as thousands: tests/unit/test_import.c.)"""
+    def write(name, coords):
+        csv = tmp_path / name
+        with open(csv, "w", encoding="utf-8") as f:
+            f.write("SOHIEU,X,Y,H\n")
+            for i, h in enumerate(["2.099", "1.500", "3.125"]):
+                f.write(f"D{i},{coords(N0 + 5 * i)},{coords(E0 + 10 * i)},{h}\n")  # survey order
+        return str(csv)
+    cases = [  # coordinates as written, the heights expected, number_format findings
+        ("plain.csv", lambda v: f"{v:.0f}", [2.099, 1.5, 3.125], 1),  # nothing shows the mark
+        ("dot.csv", lambda v: f"{v:.2f}", [2.099, 1.5, 3.125], 0),  # 1109000.00: '.'
+        ("comma.csv", lambda v: '"' + f"{v:.2f}".replace(".", ",") + '"', [2099, 1500, 3125], 0),
+    ]
+    for name, coords, want, n_findings in cases:
+        db = str(tmp_path / (name + ".sqlite"))
+        run_spp("import", "--db", db, "--layer", "geodetic_control", write(name, coords))
+        hs = [r[0] for r in spatialite(db).execute("SELECT h_m FROM geodetic_control ORDER BY fid")]
+        assert hs == want, name
+        f = findings(db, "number_format")
+        assert len(f) == n_findings, (name, f)
+        if n_findings:
+            assert "h_m" in f[0][1] and "thousands or decimals" in f[0][1]
+    # a permit register's floor areas, all written like 1.250, nothing else to go by: reported
     csv2 = tmp_path / "giay_phep.csv"
     with open(csv2, "w", encoding="utf-8") as f2:
         f2.write("SOGP,X,Y,SOTANG,DTSAN\n")
-        f2.write(f"GP-1,{E0:.2f},{N0:.2f},3,1.250\n")
-        f2.write(f"GP-2,{E0 + 10:.2f},{N0:.2f},4,2.099\n")
+        f2.write(f"GP-1,{E0:.0f},{N0:.0f},3,1.250\n")
+        f2.write(f"GP-2,{E0 + 10:.0f},{N0:.0f},4,2.099\n")
     db2 = str(tmp_path / "p.sqlite")
     run_spp("import", "--db", db2, "--layer", "construction_permits", str(csv2))
     gfa = [r[0] for r in spatialite(db2).execute("SELECT gfa_m2 FROM construction_permits ORDER BY fid")]
-    assert gfa == [1.25, 2.099]  # real column, only ambiguous values: read as decimals, reported
+    assert gfa == [1.25, 2.099]
     assert len(findings(db2, "number_format")) == 1
 
 

@@ -53,21 +53,24 @@ static void test_numbers(void)
     const char *comma_col[] = {"1.234,5", "2.099", "88,25", "17", NULL};
     for (int i = 0; comma_col[i]; i++)
         numcol_add(&c, comma_col[i]);
-    CHECK(numcol_decide(&c, 0, why, sizeof why) == 0 && c.dec == ',');
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 0 && c.dec == ',');
     memset(&c, 0, sizeof c);
     const char *dot_col[] = {"1,234.5", "2,099", "12.5", NULL};
     for (int i = 0; dot_col[i]; i++)
         numcol_add(&c, dot_col[i]);
-    CHECK(numcol_decide(&c, 0, why, sizeof why) == 0 && c.dec == '.');
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 0 && c.dec == '.');
     /* only 2.099-like values: ambiguous for decimals (reported), thousands for whole numbers */
     memset(&c, 0, sizeof c);
     numcol_add(&c, "2.099"), numcol_add(&c, "1.500"), numcol_add(&c, "12");
-    CHECK(numcol_decide(&c, 0, why, sizeof why) == 1 && c.ambiguous && c.dec == 0);
-    CHECK(numcol_decide(&c, 1, why, sizeof why) == 0 && c.dec == ',');
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 1 && c.ambiguous && c.dec == 0);
+    CHECK(numcol_decide(&c, 1, 0, why, sizeof why) == 0 && c.dec == ',');
+    /* ... unless the source's other number columns show the mark */
+    CHECK(numcol_decide(&c, 0, '.', why, sizeof why) == 0 && !c.ambiguous && c.dec == '.');
+    CHECK(numcol_decide(&c, 0, ',', why, sizeof why) == 0 && c.dec == ',');
     /* both marks in one column: the majority, reported */
     memset(&c, 0, sizeof c);
     numcol_add(&c, "1,5"), numcol_add(&c, "2,25"), numcol_add(&c, "3.75");
-    CHECK(numcol_decide(&c, 0, why, sizeof why) == 1 && c.mixed && c.dec == ',');
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 1 && c.mixed && c.dec == ',');
     char iso[11];
     CHECK(attr_parse_date("28/02/2022", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
     CHECK(attr_parse_date("2022/02/28", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
