@@ -8,7 +8,7 @@ SpatiaLite (mod_spatialite), not from spp."""
 import json
 import math
 import os
-import struct
+import unicodedata
 
 import pytest
 from osgeo import ogr, osr
@@ -176,7 +176,7 @@ def test_land_use_names_with_commas_tcvn3_no_prj(tmp_path):
 # ---- unknown road class: stored and served as written -----------------------------------------
 
 ROADS = [("primary", "primary"), ("secondary", "secondary"), ("Quốc lộ", "quoc_lo"), ("QL", "quoc_lo"),
-         (" Hẻm ", "hem")]
+         (" Hẻm ", "hem"), (unicodedata.normalize("NFD", " đường liên ấp "), "đường liên ấp")]  # NFD in, NFC out
 
 
 def tile_of(lon, lat, z):
@@ -199,8 +199,8 @@ def test_unknown_road_class_served_as_written(tmp_path):
     stored = [r[0] for r in con.execute("SELECT road_class FROM roads ORDER BY fid")]
     assert stored == [want for _, want in ROADS]
     unk = findings(db, "unknown_code")
-    assert [r[0] for r in unk] == [1, 2] and "primary" in unk[0][1]
-    assert set(rep["sources"][0]["codes"]["road_class"]["unknown"]) == {"primary", "secondary"}
+    assert [r[0] for r in unk] == [1, 2, 6] and "primary" in unk[0][1]
+    assert set(rep["sources"][0]["codes"]["road_class"]["unknown"]) == {"primary", "secondary", "đường liên ấp"}
     # served: WFS, OGC API (with a filter on the value), WMS, vector and raster tiles
     srv = Server(db, str(tmp_path))
     try:
