@@ -130,13 +130,13 @@ def check_field(where, f, geometry, codelists_used):
 
 
 def check_aliases(where, fields):
-    """An alias (case-insensitive) must resolve to exactly one field of the layer."""
+    """An alias (folded as the importer folds it) must resolve to exactly one field of the layer."""
     owner = {}
     for f in fields:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             continue
         for a in [f["name"]] + [x for x in f.get("aliases", []) if isinstance(x, str)]:
-            k = a.casefold()
+            k = fold(a)  # as the importer matches: case, diacritics and punctuation folded
             if k in owner and owner[k] != f["name"]:
                 err(where, "alias/name %r maps to both %s and %s" % (a, owner[k], f["name"]))
             owner.setdefault(k, f["name"])
