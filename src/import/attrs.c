@@ -343,6 +343,7 @@ static void put_unknown(struct codes_out *o, const char *v, size_t len)
 {
     size_t u = strlen(o->unknown);
     snprintf(o->unknown + u, o->unknown_n - u, "%s%.*s", o->n_unknown++ ? "+" : "", (int)len, v);
+    text_utf8_clip(o->unknown);
 }
 
 /* One part of a multi-purpose value (between '+', ';' or '/'): the whole part, else its comma
@@ -350,10 +351,18 @@ static void put_unknown(struct codes_out *o, const char *v, size_t len)
  * from each piece, the longest run of pieces that is a known value. */
 static void comma_part(const struct codelist *cl, const char *p, size_t len, struct codes_out *o)
 {
-    const char *piece[64];
-    size_t plen[64];
+    int cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += p[i] == ',';
+    const char **piece = malloc((size_t)cap * sizeof *piece);
+    size_t *plen = malloc((size_t)cap * sizeof *plen);
     int n = 0;
-    for (const char *q = p, *end = p + len; q <= end && n < 64;) {
+    if (!piece || !plen) { /* out of memory: the part stays unknown, as written */
+        put_unknown(o, p, len);
+        free(piece), free(plen);
+        return;
+    }
+    for (const char *q = p, *end = p + len; q <= end && n < cap;) {
         const char *c = q;
         while (c < end && *c != ',')
             c++;
@@ -376,6 +385,7 @@ static void comma_part(const struct codelist *cl, const char *p, size_t len, str
         if (!took) put_unknown(o, piece[i], plen[i]), took = 1;
         i += took;
     }
+    free(piece), free(plen);
 }
 
 int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *how, size_t how_n,
@@ -413,6 +423,7 @@ int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *
         if (out->data) out->data[mark] = 0;
         buf_puts(out, whole);
         if (!unknown[0] || !o.n_out) snprintf(unknown, unknown_n, "%s", whole);
+        text_utf8_clip(unknown);
         how[0] = 0;
     }
     free(whole);

@@ -57,6 +57,8 @@ int text_decode(const char *s, size_t len, enum text_enc e, struct buf *out);
 void text_score(const char *s, size_t len, int *n_tokens, int *n_valid);
 /* 1 if one token (NFC UTF-8, any case) is a valid Vietnamese syllable. */
 int text_syllable_ok(const char *s, size_t len);
+/* Drops an incomplete UTF-8 sequence at the end of s (what a byte-counted cut leaves). */
+void text_utf8_clip(char *s);
 /* Folds a name for matching: NFC, no diacritics, d for đ, lower case, only [a-z0-9]. Caller frees.
  */
 char *text_fold(const char *s);

@@ -351,6 +351,14 @@ static void code_stat(struct srcstate *s, const char *field, const char *how, co
     if (unknown[0]) count_in(json_object_get(f, "unknown"), unknown);
 }
 
+/* A value quoted in a message: at most 60 bytes, never half a letter. */
+static const char *clip60(const char *v, char buf[61])
+{
+    snprintf(buf, 61, "%s", v);
+    text_utf8_clip(buf);
+    return buf;
+}
+
 static int set_number(struct srcstate *s, int t, double d, char *why, size_t wn)
 {
     const struct field_def *fd = &s->l->fields[t];
@@ -378,13 +386,14 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     buf_reset(&s->vs[t]);
     s->vt[t] = 0;
     if (!v || !*v) return 0;
+    char q[61];
     switch (fd->type) {
     case FT_INTEGER:
     case FT_REAL: {
         double d;
         int nr = attr_parse_number_dec(v, s->cur >= 0 ? s->fi[s->cur].num.dec : 0, &d);
         if (nr < 0 || nr > 1) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
+            snprintf(why, wn, "field %s: \"%s\" is not a number", fd->name, clip60(v, q));
             return 1;
         }
         if (nr == 1) s->fi[s->cur].num.contrary++;
@@ -393,7 +402,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     case FT_BOOLEAN: {
         int yes;
         if (attr_parse_bool(v, &yes)) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not yes/no", fd->name, v);
+            snprintf(why, wn, "field %s: \"%s\" is not yes/no", fd->name, clip60(v, q));
             return 1;
         }
         s->vt[t] = 1, s->vi[t] = yes;
@@ -402,7 +411,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     case FT_DATE: {
         char iso[11];
         if (attr_parse_date(v, iso)) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not a date", fd->name, v);
+            snprintf(why, wn, "field %s: \"%s\" is not a date", fd->name, clip60(v, q));
             return 1;
         }
         s->vt[t] = 3;
@@ -434,9 +443,9 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
         if (unk) {
             char msg[320];
             snprintf(msg, sizeof msg,
-                     "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s): kept as "
+                     "field %s: unknown code \"%s\" in \"%s\" (not in code list %s): kept as "
                      "the source wrote it",
-                     fd->name, unknown, v, fd->codelist->id);
+                     fd->name, unknown, clip60(v, q), fd->codelist->id);
             batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
         }
         s->vt[t] = 3; /* known codes, or the source's value as written */

@@ -124,6 +124,26 @@ static void test_codes(const struct catalog *cat)
     CHECK(code_is(lu, "ODT, CLN", "ODT+CLN", ""));
     CHECK(
         code_is(lu, "ODT, Đất thương mại, xyz", "ODT, Đất thương mại, xyz", "Đất thương mại+xyz"));
+    /* an unknown value longer than the report's buffer: stored whole, reported cut at a letter */
+    {
+        const char *lng =
+            "Đất ở, đất vườn, ao trong cùng thửa đất thuộc khu dân cư hiện hữu đã được "
+            "công nhận trước năm một nghìn chín trăm chín mươi ba";
+        struct buf out;
+        buf_init(&out);
+        char how[64], unk[128];
+        CHECK(strlen(lng) > sizeof unk);
+        CHECK(attr_code(lu, lng, &out, how, sizeof how, unk, sizeof unk) == 1);
+        CHECK(out.data && strcmp(out.data, lng) == 0);
+        CHECK(strlen(unk) > 100 && text_utf8_valid(unk, strlen(unk)));
+        buf_fini(&out);
+        char cut[] = "ab\xe1\xba";
+        text_utf8_clip(cut);
+        CHECK(strcmp(cut, "ab") == 0);
+        char whole[] = "d\xe1\xba\xa5t";
+        text_utf8_clip(whole);
+        CHECK(strcmp(whole, "d\xe1\xba\xa5t") == 0);
+    }
     /* a value that is not a land-use code at all */
     const struct layer_def *rd = catalog_layer(cat, "roads");
     const struct field_def *rc = &rd->fields[layer_field_index(rd, "road_class")];
