@@ -1201,7 +1201,8 @@ class Gen:
         rows[3][1]["MDQH"] = "ODX"
         rows[7][1]["MDQH"] = "K1"
         for i, (g, a) in enumerate(rows):
-            exp_plan = None if a["MDQH"] in ("ODX", "K1") else CROSS.get(a["MDQH"], a["MDQH"])
+            # an unknown code is kept as the source wrote it (issue 16), flagged in the findings
+            exp_plan = a["MDQH"] if a["MDQH"] in ("ODX", "K1") else CROSS.get(a["MDQH"], a["MDQH"])
             self.lup_truth.append({"fid": i, "MDQH": a["MDQH"], "expected_plan_code": exp_plan,
                                    "MDHT": a["MDHT"], "expected_current_code": CROSS.get(a["MDHT"], a["MDHT"]),
                                    "decision_date": dmy_to_iso(a["NGAYQD"])})

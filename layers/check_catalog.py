@@ -28,7 +28,7 @@ LAYER_KEYS_OPT = {"key", "label", "row_rule"}
 FIELD_KEYS_REQ = {"name", "type", "label", "role"}
 FIELD_KEYS_OPT = {"required", "aliases", "codelist", "multi", "unit", "derive", "personal", "min", "max", "description"}
 CODE_KEYS_REQ = {"code", "name"}
-CODE_KEYS_OPT = {"scheme", "parent", "group", "color"}
+CODE_KEYS_OPT = {"scheme", "parent", "group", "color", "aliases"}
 LU_SCHEMES = {"TT27_2018", "TT08_2024"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -130,13 +130,13 @@ def check_field(where, f, geometry, codelists_used):
 
 
 def check_aliases(where, fields):
-    """An alias (case-insensitive) must resolve to exactly one field of the layer."""
+    """An alias (folded as the importer folds it) must resolve to exactly one field of the layer."""
     owner = {}
     for f in fields:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             continue
         for a in [f["name"]] + [x for x in f.get("aliases", []) if isinstance(x, str)]:
-            k = a.casefold()
+            k = fold(a)  # as the importer matches: case, diacritics and punctuation folded
             if k in owner and owner[k] != f["name"]:
                 err(where, "alias/name %r maps to both %s and %s" % (a, owner[k], f["name"]))
             owner.setdefault(k, f["name"])
@@ -208,6 +208,14 @@ def check_layer(path, d, codelists_used, common_fields):
             err(where, "key field %r should be required" % d["key"])
 
 
+def fold(s):
+    """What src/import/text.c's text_fold makes of a name: no diacritics, d for đ, lower case,
+    only [a-z0-9]."""
+    s = unicodedata.normalize("NFD", s).replace("đ", "d").replace("Đ", "d")
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Mn").lower()
+    return re.sub(r"[^a-z0-9]", "", s)
+
+
 def check_codelist(path, d, lists):
     where = "codelists/" + os.path.basename(path)
     if not isinstance(d, dict):
@@ -227,6 +235,7 @@ def check_codelist(path, d, lists):
         err(where, "codes must be a non-empty list")
         return
     seen = set()
+    spelled, aliased = {}, []
     schemes_used = set()
     for c in codes:
         if not isinstance(c, dict):
@@ -248,6 +257,21 @@ def check_codelist(path, d, lists):
             err(where, "code %r: name must be {vi, en}" % code)
         if "color" in c and not (isinstance(c["color"], str) and COLOR_RE.match(c["color"])):
             err(where, "code %r: bad colour %r" % (code, c.get("color")))
+        als = c.get("aliases", [])
+        if not isinstance(als, list) or not all(isinstance(a, str) and a.strip() for a in als):
+            err(where, "code %r: aliases must be a list of non-empty strings" % code)
+            als = []
+        # the importer matches codes, names and aliases folded (case, diacritics, punctuation):
+        # an alias must not be another code's spelling (two codes may share a name: OM/ONM)
+        names = c.get("name") if isinstance(c.get("name"), dict) else {}
+        for a in [code, names.get("vi"), names.get("en")]:
+            if isinstance(a, str):
+                spelled.setdefault(fold(a), set()).add(code)
+        for a in als:
+            aliased.append((fold(a), a, code))
+    for k, a, code in aliased:
+        if spelled.get(k, {code}) != {code} or sum(1 for x in aliased if x[0] == k and x[2] != code):
+            err(where, "code %r: alias %r is also a spelling of another code" % (code, a))
     if cid == "land_use":
         if schemes_used != LU_SCHEMES:
             err(where, "land_use must use exactly the schemes %s, has %s" % (sorted(LU_SCHEMES), schemes_used))

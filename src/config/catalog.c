@@ -140,6 +140,9 @@ static void codelist_fini(struct codelist *cl)
         struct code_def *d = &cl->codes[i];
         free(d->code), free(d->scheme), free(d->name_vi), free(d->name_en), free(d->parent),
             free(d->group);
+        for (int k = 0; k < d->n_aliases; k++)
+            free(d->aliases[k]);
+        free(d->aliases);
     }
     for (int i = 0; i < cl->n_crosswalk; i++) {
         struct crosswalk_def *x = &cl->crosswalk[i];
@@ -172,6 +175,18 @@ static int load_code(struct ctx *c, const char *path, json_t *o, struct code_def
     }
     json_t *al = json_object_get(o, "aliases");
     if (al && !json_is_array(al)) return fail(c, path, "\"aliases\" must be an array");
+    if (al) {
+        d->aliases = calloc(json_array_size(al) + 1, sizeof *d->aliases);
+        if (!d->aliases) return err_set(c->err, ERR_NOMEM, "out of memory");
+        size_t i;
+        json_t *a;
+        json_array_foreach(al, i, a)
+        {
+            if (!json_is_string(a) || !json_string_value(a)[0])
+                return fail(c, path, "aliases[%zu] must be a non-empty string", i);
+            d->aliases[d->n_aliases++] = str_dup(json_string_value(a));
+        }
+    }
     return 0;
 }
 

@@ -46,6 +46,11 @@ void config_defaults(struct config *cfg)
     cfg->port = 8080;
     cfg->threads = 4;
     cfg->storage_srid = 5897;
+    /* Can Tho's urban core (Ninh Kieu, Binh Thuy, Cai Rang and the edges of O Mon and Phong
+     * Dien), which holds the demo city and the benchmark city; a reading 25 km off (a TM-3 zone
+     * off by 0.25 degrees, UTM for TM-3) lands outside it */
+    cfg->city_extent[0] = 105.60, cfg->city_extent[1] = 9.90;
+    cfg->city_extent[2] = 105.90, cfg->city_extent[3] = 10.20;
     cfg->layers_dir = home_path("layers");
     cfg->styles_dir = home_path("styles");
     cfg->web_dir = home_path("src/web");
@@ -100,8 +105,8 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
     static const char *const keys[] = {
-        "listen",  "threads",    "storage_srid", "layers_dir",        "styles_dir",
-        "web_dir", "public_url", "limits",       "import_max_shrink", NULL};
+        "listen",     "threads", "storage_srid",      "layers_dir",  "styles_dir", "web_dir",
+        "public_url", "limits",  "import_max_shrink", "city_extent", NULL};
     static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
                                         "default_features", "max_body",         "max_xml_depth",
                                         "max_json_depth",   "max_filter_nodes", "query_ms",
@@ -147,6 +152,24 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
             goto done;
         }
         cfg->import_max_shrink = json_number_value(v);
+    }
+    if ((v = json_object_get(root, "city_extent"))) {
+        double e[4];
+        int ok = json_is_array(v) && json_array_size(v) == 4;
+        for (int i = 0; ok && i < 4; i++) {
+            json_t *x = json_array_get(v, (size_t)i);
+            ok = json_is_number(x);
+            e[i] = ok ? json_number_value(x) : 0;
+        }
+        if (!ok || e[0] < -180 || e[2] > 180 || e[1] < -90 || e[3] > 90 || e[0] >= e[2] ||
+            e[1] >= e[3]) {
+            rc = err_set(err, ERR_PARAM,
+                         "%s: city_extent: want [minlon, minlat, maxlon, maxlat] in degrees "
+                         "(WGS 84), min < max",
+                         path);
+            goto done;
+        }
+        memcpy(cfg->city_extent, e, sizeof e);
     }
     json_t *lim = json_object_get(root, "limits");
     if (lim) {

@@ -34,6 +34,8 @@ struct code_def {
     char *group;  /* top group (NNP, PNN, CSD...) or NULL */
     uint32_t rgb; /* 0xRRGGBB */
     int has_color;
+    char **aliases; /* other spellings seen in source data ("QL" for quoc_lo), for the importer */
+    int n_aliases;
 };
 
 struct crosswalk_def {
@@ -120,6 +122,10 @@ struct config {
     char *layers_dir, *styles_dir, *web_dir;
     char *public_url; /* base URL for links, NULL = from the Host header */
     struct limits limits;
+    /* The city or province the data belongs to, lon/lat WGS 84 (minlon, minlat, maxlon, maxlat):
+     * where spp import expects a source to land when the store has no admin_units boundary and no
+     * layers yet ("city_extent" in --config; default: Can Tho's urban core, the demo city). */
+    double city_extent[4];
     struct catalog catalog;
     /* spp import: the largest share of a layer's features a batch may remove (0..1, default
      * 0.5); emptying a layer is always refused. --allow-shrink / "allow_shrink" override it. */

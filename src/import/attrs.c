@@ -2,8 +2,9 @@
 /* attrs.c: attribute values into catalog types and codes: Vietnamese number formats ("1.234,5"),
  * dates (dd/mm/yyyy), booleans (có/không), and codes through the code lists: the code itself, its
  * Vietnamese or English name with or without diacritics, Circular 27/2018 codes through the
- * crosswalk to Circular 08/2024, and multi-purpose values ("ODT+CLN"). Unknown codes are returned
- * as such for the report; nothing is dropped silently. */
+ * crosswalk to Circular 08/2024, and multi-purpose values ("ODT+CLN"), the whole value before any
+ * split. Unknown codes are kept as the source wrote them and returned for the report; nothing is
+ * dropped silently. Numbers take the decimal mark of their column (attr_number_evidence). */
 #include "import_int.h"
 
 #include <ctype.h>
@@ -23,27 +24,70 @@ static const char *trim(const char *s, size_t *len)
     return s;
 }
 
-int attr_parse_number(const char *s, double *out)
+/* The separators of one number: counts, last positions, and whether the text is only digits,
+ * separators, blanks, a sign and an exponent. */
+struct numshape {
+    int dots, commas, ok;
+    const char *last_dot, *last_comma;
+};
+
+static void num_shape(const char *s, size_t n, struct numshape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->ok = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') sh->dots++, sh->last_dot = s + i;
+        if (c == ',') sh->commas++, sh->last_comma = s + i;
+        if (!isdigit((unsigned char)c) && !strchr(".,+- 'eE", c)) sh->ok = 0;
+    }
+}
+
+/* 1 if every sep in s[0..n) is followed by exactly three digits and the first group has 1-3. */
+static int groups_ok(const char *s, size_t n, char sep)
+{
+    int digits = 0, first = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (isdigit((unsigned char)c)) {
+            digits++;
+        } else if (c == sep) {
+            if (first ? digits < 1 || digits > 3 : digits != 3) return 0;
+            first = 0, digits = 0;
+        } else if (c == '.' || c == ',' || c == 'e' || c == 'E') {
+            break; /* the decimal part */
+        } else if (c != '+' && c != '-' && c != ' ') {
+            return 0;
+        }
+    }
+    return first || digits == 3;
+}
+
+int attr_number_evidence(const char *s)
 {
     size_t n;
     s = trim(s, &n);
-    if (!n || n > 62) return ERR_PARAM;
-    char tmp[64];
-    int dots = 0, commas = 0;
-    const char *last_dot = NULL, *last_comma = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.') dots++, last_dot = s + i;
-        if (s[i] == ',') commas++, last_comma = s + i;
-    }
-    /* the separator that comes last (or the only one) is the decimal mark; a repeated one groups
-     * thousands: "1.234,5" and "1,234.5" are 1234.5, "1.234.567" is 1234567 */
-    char dec = 0;
-    if (dots && commas)
-        dec = last_dot > last_comma ? '.' : ',';
-    else if (dots == 1)
-        dec = '.';
-    else if (commas == 1)
-        dec = ',';
+    struct numshape sh;
+    num_shape(s, n, &sh);
+    if (!sh.ok || (!sh.dots && !sh.commas)) return NUMEV_NONE;
+    if (sh.dots && sh.commas) return sh.last_dot > sh.last_comma ? NUMEV_DOT : NUMEV_COMMA;
+    char sep = sh.dots ? '.' : ',';
+    int count = sh.dots ? sh.dots : sh.commas;
+    const char *last = sh.dots ? sh.last_dot : sh.last_comma;
+    if (count > 1)
+        return groups_ok(s, n, sep) ? (sep == '.' ? NUMEV_COMMA : NUMEV_DOT) : NUMEV_NONE;
+    /* one separator: three digits after it and a 1-3 digit group before could be either */
+    size_t after = 0;
+    while (last + 1 + after < s + n && isdigit((unsigned char)last[1 + after]))
+        after++;
+    const char *d0 = s + strspn(s, "+- ");
+    if (after == 3 && last + 4 == s + n && groups_ok(s, n, sep) && *d0 != '0') return NUMEV_AMBIG;
+    return sep == '.' ? NUMEV_DOT : NUMEV_COMMA;
+}
+
+/* Writes s without its thousands separators and with '.' as the decimal mark into tmp. */
+static int to_c_number(const char *s, size_t n, char dec, char *tmp, double *out)
+{
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -60,6 +104,120 @@ int attr_parse_number(const char *s, double *out)
     if (end == tmp || *end || !isfinite(v)) return ERR_PARAM;
     *out = v;
     return 0;
+}
+
+int attr_parse_number_dec(const char *s, char dec, double *out)
+{
+    size_t n;
+    s = trim(s, &n);
+    if (!n || n > 62) return ERR_PARAM;
+    char tmp[64];
+    struct numshape sh;
+    num_shape(s, n, &sh);
+    if (dec == '.' || dec == ',') {
+        /* the column's decimal mark: the other separator groups thousands, nothing else */
+        char th = dec == '.' ? ',' : '.';
+        int n_dec = dec == '.' ? sh.dots : sh.commas;
+        const char *last_dec = dec == '.' ? sh.last_dot : sh.last_comma;
+        const char *last_th = dec == '.' ? sh.last_comma : sh.last_dot;
+        int fits =
+            n_dec <= 1 && groups_ok(s, n, th) && (!last_dec || !last_th || last_th < last_dec);
+        if (fits) return to_c_number(s, n, dec, tmp, out);
+        return attr_parse_number(s, out) ? ERR_PARAM : 1;
+    }
+    return attr_parse_number(s, out);
+}
+
+void numcol_add(struct numcol *c, const char *v)
+{
+    switch (attr_number_evidence(v)) {
+    case NUMEV_DOT:
+        c->dot++;
+        break;
+    case NUMEV_COMMA:
+        c->comma++;
+        break;
+    case NUMEV_AMBIG:
+        if (strchr(v, '.'))
+            c->amb_dot++;
+        else
+            c->amb_comma++;
+        break;
+    default:
+        break;
+    }
+}
+
+int numcol_decide(struct numcol *c, int integer, char hint, char *why, size_t wn)
+{
+    why[0] = 0;
+    c->ambiguous = c->mixed = 0;
+    if (c->dot && c->comma) {
+        c->dec = c->dot >= c->comma ? '.' : ',';
+        c->mixed = 1;
+        snprintf(why, wn,
+                 "%ld values have '.' and %ld have ',' as the decimal mark: read with '%c' (the "
+                 "majority); the others are read value by value",
+                 c->dot, c->comma, c->dec);
+        return 1;
+    }
+    if (c->dot || c->comma) {
+        c->dec = c->dot ? '.' : ',';
+        snprintf(why, wn, "%ld values show '%c' as the decimal mark%s", c->dot + c->comma, c->dec,
+                 c->amb_dot + c->amb_comma ? ", so the other separator groups thousands" : "");
+        return 0;
+    }
+    c->dec = 0;
+    if (!c->amb_dot && !c->amb_comma) return 0;
+    if (integer || (c->amb_dot && c->amb_comma)) {
+        /* whole numbers, or "2.099" beside "2,099": only a thousands reading fits both */
+        c->dec = c->amb_dot && !c->amb_comma ? ',' : c->amb_comma && !c->amb_dot ? '.' : 0;
+        if (c->dec) {
+            snprintf(why, wn, "whole numbers: '%c' groups thousands", c->dec == ',' ? '.' : ',');
+            return 0;
+        }
+        c->mixed = 1;
+        snprintf(why, wn,
+                 "values like 2.099 and 2,099 in one column of whole numbers: read value "
+                 "by value");
+        return 1;
+    }
+    if (hint == '.' || hint == ',') {
+        /* one file, one writer: its other number columns show the mark */
+        c->dec = hint;
+        snprintf(why, wn,
+                 "%ld values such as 2%c099 could be thousands or decimals; the source's other "
+                 "number columns use '%c' as the decimal mark",
+                 c->amb_dot + c->amb_comma, c->amb_dot ? '.' : ',', hint);
+        return 0;
+    }
+    c->ambiguous = 1;
+    snprintf(why, wn,
+             "%ld values such as 2%c099 could be thousands or decimals and no value shows the "
+             "decimal mark: read with '%c' as the decimal mark (pin it with the manifest's "
+             "\"values\" or fix the source)",
+             c->amb_dot + c->amb_comma, c->amb_dot ? '.' : ',', c->amb_dot ? '.' : ',');
+    return 1;
+}
+
+int attr_parse_number(const char *s, double *out)
+{
+    size_t n;
+    s = trim(s, &n);
+    if (!n || n > 62) return ERR_PARAM;
+    char tmp[64];
+    struct numshape sh;
+    num_shape(s, n, &sh);
+    /* the separator that comes last (or the only one) is the decimal mark; a repeated one groups
+     * thousands: "1.234,5" and "1,234.5" are 1234.5, "1.234.567" is 1234567 */
+    char dec = 0;
+    if (sh.dots && sh.commas)
+        dec = sh.last_dot > sh.last_comma ? '.' : ',';
+    else if (sh.dots == 1)
+        dec = '.';
+    else if (sh.commas == 1)
+        dec = ',';
+    return to_c_number(s, n, dec, tmp, out);
 }
 
 static int valid_ymd(int y, int m, int d)
@@ -126,22 +284,34 @@ static const char *newest_scheme(const struct codelist *cl, const char *code, in
     return found;
 }
 
-/* One code: exact, crosswalked or by name. Returns the catalog's spelling, or NULL. */
+static int folded_eq(const char *s, const char *fv)
+{
+    char *f = text_fold(s);
+    int eq = f && strcmp(f, fv) == 0;
+    free(f);
+    return eq;
+}
+
+/* One whole value: the code (case-insensitive, or folded: "Cao toc" for cao_toc), its Vietnamese
+ * or English name with or without diacritics, or one of its aliases; an old code (Circular
+ * 27/2018 only) goes through the crosswalk. Returns the catalog's spelling, or NULL. */
 static const char *one_code(const struct codelist *cl, const char *v, char *how, size_t n)
 {
     int only_old;
     const char *c = newest_scheme(cl, v, &only_old);
     if (!c) {
         char *fv = text_fold(v);
+        const char *kind = "name";
         for (int i = 0; fv && *fv && i < cl->n_codes && !c; i++) {
-            char *fn = text_fold(cl->codes[i].name_vi);
-            char *fe = text_fold(cl->codes[i].name_en);
-            if ((fn && strcmp(fn, fv) == 0) || (fe && strcmp(fe, fv) == 0)) c = cl->codes[i].code;
-            free(fn), free(fe);
+            const struct code_def *d = &cl->codes[i];
+            if (folded_eq(d->name_vi, fv) || folded_eq(d->name_en, fv)) c = d->code;
+            for (int a = 0; !c && a < d->n_aliases; a++)
+                if (folded_eq(d->aliases[a], fv)) c = d->code, kind = "alias";
+            if (!c && folded_eq(d->code, fv)) c = d->code, kind = "code";
         }
         free(fv);
         if (!c) return NULL;
-        snprintf(how, n, "name");
+        snprintf(how, n, "%s", kind);
         newest_scheme(cl, c, &only_old);
     } else {
         snprintf(how, n, "code");
@@ -155,48 +325,107 @@ static const char *one_code(const struct codelist *cl, const char *v, char *how,
     return c;
 }
 
+struct codes_out {
+    struct buf *out;
+    int n_out, n_unknown;
+    char *how, *unknown;
+    size_t how_n, unknown_n;
+};
+
+static void put_code(struct codes_out *o, const char *c, const char *h)
+{
+    if (o->n_out++) buf_putc(o->out, '+');
+    buf_puts(o->out, c);
+    if (strcmp(h, "code") != 0 || !o->how[0]) snprintf(o->how, o->how_n, "%s", h);
+}
+
+static void put_unknown(struct codes_out *o, const char *v, size_t len)
+{
+    size_t u = strlen(o->unknown);
+    snprintf(o->unknown + u, o->unknown_n - u, "%s%.*s", o->n_unknown++ ? "+" : "", (int)len, v);
+    text_utf8_clip(o->unknown);
+}
+
+/* One part of a multi-purpose value (between '+', ';' or '/'): the whole part, else its comma
+ * pieces, joined greedily so that a name with commas ("Đất thương mại, dịch vụ") stays one code:
+ * from each piece, the longest run of pieces that is a known value. */
+static void comma_part(const struct codelist *cl, const char *p, size_t len, struct codes_out *o)
+{
+    int cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += p[i] == ',';
+    const char **piece = malloc((size_t)cap * sizeof *piece);
+    size_t *plen = malloc((size_t)cap * sizeof *plen);
+    int n = 0;
+    if (!piece || !plen) { /* out of memory: the part stays unknown, as written */
+        put_unknown(o, p, len);
+        free(piece), free(plen);
+        return;
+    }
+    for (const char *q = p, *end = p + len; q <= end && n < cap;) {
+        const char *c = q;
+        while (c < end && *c != ',')
+            c++;
+        size_t tl;
+        char *tmp = str_ndup(q, (size_t)(c - q));
+        const char *t = tmp ? trim(tmp, &tl) : "";
+        if (tmp && tl) piece[n] = q + (t - tmp), plen[n++] = tl;
+        free(tmp);
+        q = c + 1;
+    }
+    for (int i = 0; i < n;) {
+        int took = 0;
+        for (int j = n - 1; j >= i && !took; j--) {
+            char *run = str_ndup(piece[i], (size_t)(piece[j] + plen[j] - piece[i]));
+            char h[64];
+            const char *c = run ? one_code(cl, run, h, sizeof h) : NULL;
+            if (c) put_code(o, c, h), took = j - i + 1;
+            free(run);
+        }
+        if (!took) put_unknown(o, piece[i], plen[i]), took = 1;
+        i += took;
+    }
+    free(piece), free(plen);
+}
+
 int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *how, size_t how_n,
               char *unknown, size_t unknown_n)
 {
     how[0] = unknown[0] = 0;
     size_t len;
     v = trim(v, &len);
-    if (!fd->multi) {
-        char *tmp = str_ndup(v, len);
-        const char *c = tmp ? one_code(fd->codelist, tmp, how, how_n) : NULL;
-        if (c)
-            buf_puts(out, c);
-        else
-            snprintf(unknown, unknown_n, "%s", tmp ? tmp : "");
-        free(tmp);
-        return c ? 0 : 1;
+    char *whole = str_ndup(v, len);
+    if (!whole) return ERR_NOMEM;
+    size_t mark = out->len;
+    /* the whole value first: a name may hold any separator */
+    const char *c = one_code(fd->codelist, whole, how, how_n);
+    if (c) {
+        buf_puts(out, c);
+        free(whole);
+        return 0;
     }
-    /* several purposes: ODT+CLN, "ODT, CLN", ODT;CLN */
-    int n_unknown = 0, n_out = 0;
-    const char *p = v, *end = v + len;
-    while (p < end) {
-        const char *q = p;
-        while (q < end && *q != '+' && *q != ',' && *q != ';')
-            q++;
-        size_t tl;
-        char *part = str_ndup(p, (size_t)(q - p));
-        const char *t = part ? trim(part, &tl) : "";
-        char *tok = str_ndup(t, part ? tl : 0);
-        if (tok && *tok) {
-            char h[64];
-            const char *c = one_code(fd->codelist, tok, h, sizeof h);
-            if (c) {
-                if (n_out++) buf_putc(out, '+');
-                buf_puts(out, c);
-                if (strcmp(h, "code") != 0 || !how[0]) snprintf(how, how_n, "%s", h);
-            } else {
-                size_t u = strlen(unknown);
-                snprintf(unknown + u, unknown_n - u, "%s%s", n_unknown ? "+" : "", tok);
-                n_unknown++;
-            }
+    struct codes_out o = {out, 0, 0, how, unknown, how_n, unknown_n};
+    if (fd->multi) { /* several purposes: ODT+CLN, ODT;CLN, ODT/CLN, "ODT, CLN" */
+        const char *p = whole, *end = whole + len;
+        while (p < end) {
+            const char *q = p;
+            while (q < end && *q != '+' && *q != ';' && *q != '/')
+                q++;
+            if (q > p) comma_part(fd->codelist, p, (size_t)(q - p), &o);
+            p = q + 1;
         }
-        free(tok), free(part);
-        p = q < end ? q + 1 : end;
+    } else {
+        put_unknown(&o, whole, len);
     }
-    return n_unknown ? 1 : 0;
+    if (o.n_unknown || !o.n_out) {
+        /* an unknown value is kept as the source wrote it (trimmed), never dropped */
+        out->len = mark;
+        if (out->data) out->data[mark] = 0;
+        buf_puts(out, whole);
+        if (!unknown[0] || !o.n_out) snprintf(unknown, unknown_n, "%s", whole);
+        text_utf8_clip(unknown);
+        how[0] = 0;
+    }
+    free(whole);
+    return o.n_unknown || !o.n_out ? 1 : 0;
 }

@@ -593,6 +593,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         b.gf = geomfix_new(b.geo);
         b.cx.geo = b.geo;
         b.cx.storage_srid = b.srid;
+        memcpy(b.cx.city, cfg->city_extent, sizeof b.cx.city); /* plausibility: city_extent */
         b.report = json_object();
         b.layers = json_object();
         b.sources = json_array();

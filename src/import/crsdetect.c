@@ -2,7 +2,7 @@
 /* crsdetect.c: which CRS a source's numbers are really in (DOMAIN.md 1.4). The declaration (.prj,
  * MapInfo CoordSys, GeoPackage srs) is read as parameters, not trusted by name: a WGS 84 datum with
  * TM-3 parameters is VN-2000 TM-3; then the sample must land in the expected area (the city's admin
- * boundary, the layers already in the store, or the storage CRS's area of use), else every VN-2000
+ * boundary, the layers already in the store, or the configured city_extent), else every VN-2000
  * zone and UTM variant is tried (wrong central meridian, no .prj, X=N/Y=E survey tables); then
  * confusable pairs (TM-3 k 0.9999 vs UTM k 0.9996, VN-2000 lon/lat vs WGS 84) are told apart by
  * overlaying the sample on the cadastral parcels. Every decision carries its reason. */
@@ -320,7 +320,8 @@ static int by_area(struct crs_context *cx, const char *path, const struct crs_sa
         return err_set(
             err, ERR_PARAM,
             "%s: undecidable CRS: %s%s puts the data %.0f km from the expected area (%s) "
-            "and no VN-2000 zone, UTM or WGS 84 reading fits",
+            "and no VN-2000 zone, UTM or WGS 84 reading fits; if the data is right, pin its CRS "
+            "(manifest \"crs\") or set city_extent in --config",
             path, declared ? "declared " : "no declared CRS", declared ? dn : "", dist,
             cx->area_from);
     name_of(*chosen, nm, sizeof nm);
@@ -403,6 +404,22 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs_, int pinned,
     name_of(chosen, d->detected, sizeof d->detected);
     snprintf(d->reason, sizeof d->reason, "%s", why);
     return 0;
+}
+
+void crs_prefer_city(struct crs_context *cx)
+{
+    const double *c = cx->city;
+    if (!(c[2] > c[0] && c[3] > c[1])) return;
+    if (cx->has_area && strncmp(cx->area_from, "area of use", 11) != 0) return;
+    struct bbox ll = {c[0], c[1], c[2], c[3]}, out;
+    struct err e;
+    err_clear(&e);
+    if (geo_transform_bbox(cx->geo, 4326, cx->storage_srid, &ll, &out, &e)) return;
+    cx->area = out;
+    cx->has_area = 1;
+    snprintf(cx->area_from, sizeof cx->area_from,
+             "the configured city extent %.2f,%.2f,%.2f,%.2f (setting city_extent)", c[0], c[1],
+             c[2], c[3]);
 }
 
 void crs_context_fini(struct crs_context *cx)

@@ -4,7 +4,8 @@
  * polygons, X/Y swapped for survey tables, reprojected with geo_transform (EPSG:6960 for every
  * VN-2000 CRS), validated with GEOS and, only when invalid, repaired with GEOSMakeValidWithParams
  * (STRUCTURE, collapsed parts dropped: keeps a hole touching the shell and both lobes of a bowtie),
- * promoted to the layer's multi type. Valid geometries skip the GEOS rewrite (the fast path). */
+ * promoted to the layer's multi type. Consecutive duplicate vertices are dropped first (counted).
+ * Valid geometries skip the GEOS rewrite (the fast path). */
 #define GEOS_USE_ONLY_R_API
 #include "import_int.h"
 
@@ -22,6 +23,7 @@ struct geomfix {
     GEOSMakeValidParams *mvp;
     struct geom g;
     struct buf tmp;
+    int64_t dups; /* consecutive duplicate vertices removed */
 };
 
 struct geomfix *geomfix_new(struct geo_ctx *geo)
@@ -58,6 +60,30 @@ static int put_u32(struct buf *b, uint32_t v)
     unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 24)};
     return buf_append(b, x, 4);
+}
+
+int64_t geomfix_dups_removed(const struct geomfix *gf)
+{
+    return gf->dups;
+}
+
+/* Removes consecutive duplicate vertices (CAD snapping, digitising double clicks, coordinate
+ * tables listing a corner twice) from every line and ring, in place: a vertex equal to the one
+ * before it adds nothing and makes an otherwise valid ring a GEOS repair case. */
+static void drop_dup_vertices(struct geomfix *gf)
+{
+    for (int i = 0; i < gf->g.n_parts; i++) {
+        struct geom_part *p = &gf->g.parts[i];
+        int k = 0;
+        for (int j = 0; j < p->n; j++) {
+            if (k && p->xy[2 * j] == p->xy[2 * k - 2] && p->xy[2 * j + 1] == p->xy[2 * k - 1])
+                continue;
+            p->xy[2 * k] = p->xy[2 * j], p->xy[2 * k + 1] = p->xy[2 * j + 1];
+            k++;
+        }
+        gf->dups += p->n - k;
+        p->n = k;
+    }
 }
 
 static int closed(const struct geom_part *p)
@@ -362,6 +388,7 @@ int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int sw
     int want_base = want > 3 ? want - 3 : want, multi = want > 3;
     int base = gf->g.type > 3 ? gf->g.type - 3 : gf->g.type;
     if (gf->g.n_parts == 0) return snprintf(why, wn, "empty geometry"), 1;
+    if (base != 1) drop_dup_vertices(gf);
     if ((want_base == 3 && base != 3 && base != 2) || (want_base != 3 && base != want_base))
         return snprintf(why, wn, "a %s where the layer has %s", geom_type_name(gf->g.type),
                         geom_type_name(want)),

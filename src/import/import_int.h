@@ -57,6 +57,8 @@ int text_decode(const char *s, size_t len, enum text_enc e, struct buf *out);
 void text_score(const char *s, size_t len, int *n_tokens, int *n_valid);
 /* 1 if one token (NFC UTF-8, any case) is a valid Vietnamese syllable. */
 int text_syllable_ok(const char *s, size_t len);
+/* Drops an incomplete UTF-8 sequence at the end of s (what a byte-counted cut leaves). */
+void text_utf8_clip(char *s);
 /* Folds a name for matching: NFC, no diacritics, d for đ, lower case, only [a-z0-9]. Caller frees.
  */
 char *text_fold(const char *s);
@@ -95,6 +97,7 @@ struct crs_context {
     char *ref_public; /* per reference parcel: all its land-use codes are public-use */
     int want_public;  /* points of public facilities: expect public-use parcels */
     char ref_from[64];
+    double city[4]; /* config city_extent: minlon, minlat, maxlon, maxlat (all 0: none) */
 };
 struct crs_decision {
     int srid;           /* the CRS the numbers are really in */
@@ -111,6 +114,9 @@ int crs_decide(struct crs_context *cx, const char *path, void *srs, int pinned,
 /* Describes an OGR SRS briefly ("EPSG:5897", "TM lon_0=105 k=0.9999 datum WGS84"). */
 void crs_describe(void *srs, char *out, size_t n);
 void crs_context_fini(struct crs_context *cx);
+/* When the expected area is only the storage CRS's area of use (an empty store), narrows it to
+ * the configured city extent (cx->city, lon/lat): plausibility never rests on data in the store. */
+void crs_prefer_city(struct crs_context *cx);
 
 /* ---- Sources (manifest.c, source.c) ---- */
 struct src_spec {
@@ -165,6 +171,9 @@ void rec_src_numeric_only(struct rec_src *rs, int i);
 /* Opens spec's file with GDAL (raw bytes for shapefiles), picks the layer, applies the filter and
  * assembles CAD drawings (closed polylines + text labels) and coordinate tables into records.
  * want is the catalog geometry type. ERR_IO / ERR_PARAM naming the file. */
+/* 1 if a column name (or a manifest rename target) names a coordinate of a table: X, Y, lon,
+ * lat, E, N, "Tọa độ X (m)", "Kinh độ", "Đông", "Bắc"... */
+int source_coord_name(const char *name);
 int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
                  struct err *err);
 int rec_src_n_fields(const struct rec_src *rs);
@@ -172,22 +181,53 @@ const char *rec_src_field_name(const struct rec_src *rs, int i); /* raw bytes */
 const char *rec_src_format(const struct rec_src *rs);
 const char *rec_src_mode(const struct rec_src *rs); /* "features", "cad drawing", ... */
 void *rec_src_srs(const struct rec_src *rs);        /* OGRSpatialReferenceH or NULL */
-int64_t rec_src_count(const struct rec_src *rs);    /* -1 if unknown */
+/* A coordinate table's columns of the first and second number of each point: 1, or 0 if the
+ * source is not a coordinate table. */
+int rec_src_coord_columns(const struct rec_src *rs, int *cx, int *cy);
+int64_t rec_src_count(const struct rec_src *rs); /* -1 if unknown */
 /* Next record: 1, 0 at the end, or an error code < 0 with err set. */
 int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err);
 void rec_src_rewind(struct rec_src *rs);
 void rec_src_close(struct rec_src *rs);
 
 /* ---- numbers and dates (attrs.c) ---- */
-/* Parses "1.234,5", "1,234.5", "1234,5", "12" ... 0 or ERR_PARAM. */
+/* Parses "1.234,5", "1,234.5", "1234,5", "12" ... 0 or ERR_PARAM. One value alone: a single
+ * separator is the decimal mark ("2.099" is 2.099). */
 int attr_parse_number(const char *s, double *out);
+/* What one text value says about its column's decimal mark: NUMEV_DOT ("12.25", "1,234.5",
+ * "1,234,567"), NUMEV_COMMA ("1,5", "1.234,5", "1.234.567"), NUMEV_AMBIG (one separator and
+ * three digits after it: "2.099", "1,234"), NUMEV_NONE (no separator, or not a number). */
+enum { NUMEV_NONE, NUMEV_DOT, NUMEV_COMMA, NUMEV_AMBIG };
+int attr_number_evidence(const char *s);
+/* Parses with the column's decimal mark dec ('.' or ','; the other one groups thousands): 0; 1
+ * when the value does not follow it and was read by attr_parse_number alone; ERR_PARAM when not a
+ * number. dec 0: attr_parse_number. */
+int attr_parse_number_dec(const char *s, char dec, double *out);
+/* A column's number format, decided from all its values (not value by value: in a column of
+ * "1.234,5", "2.099" is 2099). Feed the text values, then decide. */
+struct numcol {
+    long dot, comma;         /* values showing '.' or ',' as the decimal mark */
+    long amb_dot, amb_comma; /* values that could be either ("2.099", "2,099") */
+    long contrary;           /* values read later that did not follow the decision */
+    char dec;                /* the decision: '.', ',' or 0 (value by value) */
+    int ambiguous, mixed;    /* decided by neither: reported */
+};
+void numcol_add(struct numcol *c, const char *v);
+/* Decides c->dec. integer: the column holds whole numbers, so "2.099" can only be 2099. hint:
+ * the decimal mark the source's other columns show ('.', ',' or 0), taken by a column of only
+ * 2.099-like values. Returns 1 when the column stays ambiguous or mixes both marks (a finding),
+ * else 0; why says how. */
+int numcol_decide(struct numcol *c, int integer, char hint, char *why, size_t wn);
 /* ISO date from "2022-02-28", "28/02/2022", "2022/02/28", "28-02-2022", "28.02.2022". */
 int attr_parse_date(const char *s, char out[11]);
 /* 1/0 from 1/0, true/false, có/không, x ... */
 int attr_parse_bool(const char *s, int *out);
-/* Normalises a coded value through fd->codelist (fd->multi: "ODT+CLN"). Appends the codes to out;
- * how says what was done ("code", "name", "crosswalk BHK->HNK"); unknown gets the codes that are
- * not in the list. Returns 0 if all known, 1 if some were unknown. */
+/* Normalises a coded value through fd->codelist: the whole value first (code, name vi/en with or
+ * without diacritics, alias, old code through the crosswalk), then, for fd->multi, its parts
+ * between '+', ';', '/' and ',' ("ODT+CLN", "Đất ở tại đô thị, Đất trồng cây lâu năm"). Appends
+ * the codes to out; how says what was done ("code", "name", "alias", "crosswalk BHK->HNK").
+ * Returns 0 if all known; 1 if some were unknown: then out gets the value as the source wrote it
+ * (trimmed) and unknown the parts that are not in the list. */
 int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *how, size_t how_n,
               char *unknown, size_t unknown_n);
 
@@ -203,5 +243,7 @@ void geomfix_free(struct geomfix *gf);
 int geomfix_run(struct geomfix *gf, const unsigned char *wkb, size_t len, int swap, int src,
                 int dst, enum geom_type want, struct buf *out, double *measure, struct bbox *box,
                 char *repaired, size_t rn, char *why, size_t wn);
+/* Consecutive duplicate vertices geomfix_run has removed so far (all geometries). */
+int64_t geomfix_dups_removed(const struct geomfix *gf);
 
 #endif

@@ -23,6 +23,7 @@ struct fieldinfo {
     enum text_enc enc;
     double conf;
     struct text_detect det;
+    struct numcol num; /* decimal mark of the column, from all its values */
 };
 
 #define MEMO 32 /* coded values repeat: the last distinct ones per field, with their result */
@@ -52,6 +53,10 @@ struct srcstate {
     struct buf wkb, tmp;
     struct memo *memo; /* MEMO per catalog field */
     int *memo_next;
+    int cur;           /* source field being filled (-1: a default) */
+    int64_t sampled;   /* records read by the sample pass */
+    int64_t dups0;     /* geomfix's duplicate-vertex count when the source started */
+    int64_t area_diff; /* features whose legal area is off their geometry's */
 };
 
 /* ---- sample pass ---- */
@@ -98,11 +103,15 @@ static int sample(struct batch *b, struct srcstate *s, struct crs_sample *smp, s
     while (n < SAMPLE && (rc = rec_src_next(s->rs, &r, err)) == 1) {
         n++;
         for (int i = 0; i < s->nf; i++)
-            if (r.vals[i]) text_detect_add(&s->fi[i].det, r.vals[i], strlen(r.vals[i]));
+            if (r.vals[i]) {
+                text_detect_add(&s->fi[i].det, r.vals[i], strlen(r.vals[i]));
+                if (!r.is_num || !r.is_num[i]) numcol_add(&s->fi[i].num, r.vals[i]);
+            }
         if (r.wkb) sample_geom(b, smp, &r, &cap_xy);
     }
     if (rc < 0) return -rc;
     rec_src_rewind(s->rs);
+    s->sampled = n;
     if (n == 0)
         return err_set(err, ERR_PARAM, "%s: no features%s", s->spec->path,
                        s->spec->filter ? " (after the filter)" : "");
@@ -220,6 +229,105 @@ static void map_fields(struct srcstate *s)
     json_object_set_new(s->rep, "encoding", encs);
 }
 
+/* A coordinate table's columns also fill the survey fields x_n (northing) and y_e (easting) when
+ * the layer has them; "X"/"Y" headers say nothing of the order, the CRS decision does: the first
+ * column is the northing only when it swapped the axes. */
+static void survey_axes(struct srcstate *s)
+{
+    int cx, cy, xn = layer_field_index(s->l, "x_n"), ye = layer_field_index(s->l, "y_e");
+    if (!rec_src_coord_columns(s->rs, &cx, &cy) || cx < 0 || cy < 0 || xn < 0 || ye < 0) return;
+    int want_x = s->crs.swap_xy ? xn : ye, want_y = s->crs.swap_xy ? ye : xn;
+    if (s->fi[cx].target == want_y && s->fi[cy].target == want_x) {
+        s->fi[cx].target = want_x, s->fi[cy].target = want_y;
+        json_t *m = json_object_get(json_object_get(s->rep, "fields"), "mapped");
+        json_object_set_new(m, rec_src_field_name(s->rs, cx),
+                            json_string(s->l->fields[want_x].name));
+        json_object_set_new(m, rec_src_field_name(s->rs, cy),
+                            json_string(s->l->fields[want_y].name));
+    }
+}
+
+/* ---- number formats, per column ---- */
+
+/* Decides each text column's decimal mark from its values. The sample pass saw SAMPLE records;
+ * when a column that goes to a number stayed ambiguous there and the source has more, the rest of
+ * that column is read too (only then: the second pass costs a read of the source). */
+static int decide_numbers(struct batch *b, struct srcstate *s, struct err *err)
+{
+    int more = 0;
+    int64_t total = rec_src_count(s->rs);
+    for (int i = 0; i < s->nf; i++) {
+        int t = s->fi[i].target;
+        if (t < 0) continue;
+        enum field_type ft = s->l->fields[t].type;
+        const struct numcol *c = &s->fi[i].num;
+        if ((ft == FT_REAL || ft == FT_INTEGER) && !c->dot && !c->comma &&
+            (c->amb_dot || c->amb_comma) && (total < 0 || total > s->sampled))
+            more = 1;
+    }
+    if (more) {
+        struct rec r;
+        int rc;
+        for (int i = 0; i < s->nf; i++)
+            memset(&s->fi[i].num, 0, sizeof s->fi[i].num);
+        while ((rc = rec_src_next(s->rs, &r, err)) == 1)
+            for (int i = 0; i < s->nf; i++)
+                if (s->fi[i].target >= 0 && r.vals[i] && (!r.is_num || !r.is_num[i]))
+                    numcol_add(&s->fi[i].num, r.vals[i]);
+        if (rc < 0) return -rc;
+        rec_src_rewind(s->rs);
+    }
+    /* the mark the source's columns show, when they agree (one file, one writer) */
+    int n_dot = 0, n_comma = 0;
+    for (int i = 0; i < s->nf; i++) {
+        const struct numcol *c = &s->fi[i].num;
+        n_dot += c->dot > 0 && !c->comma, n_comma += c->comma > 0 && !c->dot;
+    }
+    char hint = n_dot && !n_comma ? '.' : n_comma && !n_dot ? ',' : 0;
+    json_t *nf = json_object();
+    for (int i = 0; i < s->nf; i++) {
+        int t = s->fi[i].target;
+        if (t < 0) continue;
+        const struct field_def *fd = &s->l->fields[t];
+        if (fd->type != FT_REAL && fd->type != FT_INTEGER) continue;
+        struct numcol *c = &s->fi[i].num;
+        char why[320];
+        int bad = numcol_decide(c, fd->type == FT_INTEGER, hint, why, sizeof why);
+        if (!why[0]) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "decimal_mark", c->dec ? json_sprintf("%c", c->dec) : json_null());
+        json_object_set_new(o, "ambiguous", json_boolean(c->ambiguous || c->mixed));
+        json_object_set_new(o, "why", json_string(why));
+        json_object_set_new(nf, fd->name, o);
+        if (bad) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "field %s: number format: %s", fd->name, why);
+            batch_finding(b, s->l->id, s->spec->path, 0, "warning", "number_format", msg);
+        }
+    }
+    json_object_set_new(s->rep, "number_format", nf);
+    return 0;
+}
+
+static void report_numbers(struct batch *b, struct srcstate *s)
+{
+    json_t *nf = json_object_get(s->rep, "number_format");
+    for (int i = 0; i < s->nf; i++) {
+        const struct numcol *c = &s->fi[i].num;
+        int t = s->fi[i].target;
+        if (t < 0 || !c->contrary) continue;
+        const char *name = s->l->fields[t].name;
+        json_t *o = json_object_get(nf, name);
+        if (o) json_object_set_new(o, "values_contrary", json_integer(c->contrary));
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "field %s: %ld values do not follow the column's decimal mark '%c' and were read "
+                 "value by value",
+                 name, c->contrary, c->dec);
+        batch_finding(b, s->l->id, s->spec->path, 0, "warning", "number_format", msg);
+    }
+}
+
 /* ---- one record ---- */
 
 static void count_in(json_t *obj, const char *key)
@@ -243,6 +351,14 @@ static void code_stat(struct srcstate *s, const char *field, const char *how, co
         count_in(json_object_get(f, "how"), how);
     }
     if (unknown[0]) count_in(json_object_get(f, "unknown"), unknown);
+}
+
+/* A value quoted in a message: at most 60 bytes, never half a letter. */
+static const char *clip60(const char *v, char buf[61])
+{
+    snprintf(buf, 61, "%s", v);
+    text_utf8_clip(buf);
+    return buf;
 }
 
 static int set_number(struct srcstate *s, int t, double d, char *why, size_t wn)
@@ -272,20 +388,23 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     buf_reset(&s->vs[t]);
     s->vt[t] = 0;
     if (!v || !*v) return 0;
+    char q[61];
     switch (fd->type) {
     case FT_INTEGER:
     case FT_REAL: {
         double d;
-        if (attr_parse_number(v, &d)) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not a number", fd->name, v);
+        int nr = attr_parse_number_dec(v, s->cur >= 0 ? s->fi[s->cur].num.dec : 0, &d);
+        if (nr < 0 || nr > 1) {
+            snprintf(why, wn, "field %s: \"%s\" is not a number", fd->name, clip60(v, q));
             return 1;
         }
+        if (nr == 1) s->fi[s->cur].num.contrary++;
         return set_number(s, t, d, why, wn);
     }
     case FT_BOOLEAN: {
         int yes;
         if (attr_parse_bool(v, &yes)) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not yes/no", fd->name, v);
+            snprintf(why, wn, "field %s: \"%s\" is not yes/no", fd->name, clip60(v, q));
             return 1;
         }
         s->vt[t] = 1, s->vi[t] = yes;
@@ -294,7 +413,7 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
     case FT_DATE: {
         char iso[11];
         if (attr_parse_date(v, iso)) {
-            snprintf(why, wn, "field %s: \"%.60s\" is not a date", fd->name, v);
+            snprintf(why, wn, "field %s: \"%s\" is not a date", fd->name, clip60(v, q));
             return 1;
         }
         s->vt[t] = 3;
@@ -324,13 +443,14 @@ static int set_text_value(struct srcstate *s, int t, const char *v, char *why, s
         const char *how = m->how, *unknown = m->unknown;
         code_stat(s, fd->name, how, unknown);
         if (unk) {
-            char msg[256];
+            char msg[320];
             snprintf(msg, sizeof msg,
-                     "field %s: unknown code \"%s\" in \"%.60s\" (not in code list %s)", fd->name,
-                     unknown, v, fd->codelist->id);
+                     "field %s: unknown code \"%s\" in \"%s\" (not in code list %s): kept as "
+                     "the source wrote it",
+                     fd->name, unknown, clip60(v, q), fd->codelist->id);
             batch_finding(b, s->l->id, s->spec->path, row, "warning", "unknown_code", msg);
         }
-        s->vt[t] = s->vs[t].len ? 3 : 4; /* 4: a value with unknown codes, stored as NULL */
+        s->vt[t] = 3; /* known codes, or the source's value as written */
         return 0;
     }
     s->vt[t] = 3;
@@ -372,9 +492,11 @@ static int fill_values(struct batch *b, struct srcstate *s, const struct rec *r,
         while (n && (v[n - 1] == ' ' || v[n - 1] == '\r' || v[n - 1] == '\n'))
             v[--n] = 0;
         char num[32];
+        s->cur = i;
         int rc = set_text_value(s, t, mapped_value(s, t, v, num), why, wn, b, r->row);
         if (rc) return rc;
     }
+    s->cur = -1;
     if (s->spec->defaults) {
         const char *k;
         json_t *x;
@@ -524,6 +646,31 @@ static int missing_required(struct batch *b, struct srcstate *s, char *why, size
     return 0;
 }
 
+/* The area the source gives (a parcel's legal area) against its geometry's: a difference of more
+ * than AREA_TOL_REL of the stated area and more than AREA_TOL_M2 is a finding. Survey error at
+ * 1:500-1:2000 and rounding of certificate areas stay well inside it; what is outside is another
+ * parcel's area, a typo, or a geometry in the wrong units. */
+#define AREA_TOL_REL 0.05
+#define AREA_TOL_M2  1.0
+
+static void check_area(struct batch *b, struct srcstate *s, int64_t row, double measure)
+{
+    for (int t = 0; t < s->l->n_fields; t++) {
+        const struct field_def *fd = &s->l->fields[t];
+        if (fd->derive != DERIVE_AREA || s->vt[t] != 2 || !(measure > 0)) continue;
+        double stated = s->vd[t], diff = fabs(stated - measure);
+        if (diff <= AREA_TOL_M2 || diff <= AREA_TOL_REL * fabs(stated)) continue;
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "field %s: the source says %.2f m2, the geometry measures %.2f m2 (%+.1f%%, "
+                 "tolerance %.0f%% and %.0f m2)",
+                 fd->name, stated, measure, stated ? 100 * (measure - stated) / stated : 100.0,
+                 100 * AREA_TOL_REL, AREA_TOL_M2);
+        s->area_diff++;
+        batch_finding(b, s->l->id, s->spec->path, row, "warning", "area_mismatch", msg);
+    }
+}
+
 static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
                       int64_t *fid, struct err *err)
 {
@@ -545,6 +692,8 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
             s->vt[t] = 2, s->vd[t] = round(measure * 100) / 100;
     }
     if (missing_required(b, s, why, sizeof why)) return reject(b, s, r->row, why);
+    if (s->l->geom == GT_POLYGON || s->l->geom == GT_MULTIPOLYGON)
+        check_area(b, s, r->row, measure);
     if (fixed[0]) {
         s->repaired++;
         note(s->repairs, r->row, "repair", fixed);
@@ -602,6 +751,7 @@ static void state_fini(struct srcstate *s)
 static int state_init(struct srcstate *s, const struct src_spec *spec, struct err *err)
 {
     memset(s, 0, sizeof *s);
+    s->cur = -1;
     s->spec = spec;
     s->l = spec->layer;
     s->commune_t = layer_field_index(s->l, "commune_code");
@@ -633,10 +783,13 @@ static void finish_report(struct batch *b, struct srcstate *s)
     json_object_set_new(s->rep, "repaired", json_integer(s->repaired));
     if (s->commune_t >= 0)
         json_object_set_new(s->rep, "commune_from_admin_units", json_integer(s->commune_joined));
+    int64_t dups = geomfix_dups_removed(b->gf) - s->dups0;
+    json_object_set_new(s->rep, "duplicate_vertices_removed", json_integer(dups));
+    json_object_set_new(s->rep, "area_mismatches", json_integer(s->area_diff));
     json_t *lr = report_layer(b, s->l);
-    const char *keys[] = {"read", "written", "rejected", "repaired"};
-    int64_t vals[] = {s->read, s->written, s->rejected, s->repaired};
-    for (int i = 0; i < 4; i++)
+    const char *keys[] = {"read", "written", "rejected", "repaired", "duplicate_vertices_removed"};
+    int64_t vals[] = {s->read, s->written, s->rejected, s->repaired, dups};
+    for (int i = 0; i < 5; i++)
         json_object_set_new(
             lr, keys[i], json_integer(json_integer_value(json_object_get(lr, keys[i])) + vals[i]));
     json_array_append(json_object_get(lr, "sources"), s->rep);
@@ -668,19 +821,25 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
                 spec->values && t >= 0 ? json_object_get(spec->values, s.l->fields[t].name) : NULL;
             if ((ft == FT_INTEGER || ft == FT_REAL) && !vm) rec_src_numeric_only(s.rs, i);
         }
+        rc = decide_numbers(b, &s, err);
         batch_refresh_area(b, s.l);
+        crs_prefer_city(&b->cx);
         if (s.l->geom != GT_LINESTRING && s.l->geom != GT_MULTILINESTRING &&
             strcmp(s.l->id, "cadastral_parcels"))
             batch_refresh_ref(b);
         b->cx.want_public = strcmp(s.l->id, "public_facilities") == 0;
-        rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
+        if (!rc)
+            rc = crs_decide(&b->cx, spec->path, rec_src_srs(s.rs), spec->crs, &smp, &s.crs, err);
     }
     free_sample(b, &smp);
     if (!rc) {
         json_object_set_new(s.rep, "crs", crs_json(&s.crs));
         if (s.crs.repaired) batch_finding(b, s.l->id, spec->path, 0, "info", "crs", s.crs.reason);
+        survey_axes(&s);
+        s.dups0 = geomfix_dups_removed(b->gf);
         rc = stream(b, &s, ins, fid, err);
     }
+    if (!rc) report_numbers(b, &s);
     if (!rc) {
         json_object_set(s.rep, "rejects", s.rejects);
         json_object_set(s.rep, "repairs", s.repairs);

@@ -135,6 +135,9 @@ const char *report_lang(const struct import_opts *o)
 static const char *const vi_text[][2] = {
     {"Import report", "Báo cáo nhập dữ liệu"},
     {"Summary", "Tóm tắt"},
+    {"geometry", "hình học"},
+    {"duplicate vertices removed", "đỉnh trùng đã bỏ"},
+    {"area mismatches", "lệch diện tích pháp lý"},
     {"Details", "Chi tiết"},
     {"layer", "lớp"},
     {"before", "trước"},
@@ -374,6 +377,14 @@ static void html_source(struct buf *h, json_t *src, const char *lang)
         char n[32];
         snprintf(n, sizeof n, "%lld", (long long)geti(src, "commune_from_admin_units"));
         html_kv(h, tr(lang, "commune from admin_units"), n);
+    }
+    {
+        char counts[160];
+        snprintf(counts, sizeof counts, "%lld %s, %lld %s",
+                 (long long)geti(src, "duplicate_vertices_removed"),
+                 tr(lang, "duplicate vertices removed"), (long long)geti(src, "area_mismatches"),
+                 tr(lang, "area mismatches"));
+        html_kv(h, tr(lang, "geometry"), counts);
     }
     buf_puts(h, "</table>\n");
     json_t *lists[2] = {json_object_get(src, "rejects"), json_object_get(src, "repairs")};

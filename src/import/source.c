@@ -31,6 +31,7 @@ struct rec_src {
     GDALDatasetH ds;
     OGRLayerH lyr;
     enum src_mode mode;
+    int coord_x, coord_y; /* coordinate tables: the columns of the first and second number */
     char format[64];
     int n_fields;
     char **names;
@@ -78,6 +79,14 @@ const char *rec_src_mode(const struct rec_src *rs)
     return rs->mode == MODE_CAD     ? "CAD drawing: closed polylines + text labels"
            : rs->mode == MODE_TABLE ? "coordinate table"
                                     : "features";
+}
+
+int rec_src_coord_columns(const struct rec_src *rs, int *cx, int *cy)
+{
+    *cx = *cy = -1;
+    if (rs->mode != MODE_TABLE) return 0;
+    *cx = rs->coord_x, *cy = rs->coord_y;
+    return 1;
 }
 
 void *rec_src_srs(const struct rec_src *rs)
@@ -461,21 +470,91 @@ static int name_in(const char *folded, const char *const *list)
     return 0;
 }
 
-static int table_columns(struct rec_src *rs, int *cx, int *cy, int *corder)
+/* A coordinate header folded for matching: the unit in brackets dropped ("X (m)", "Kinh độ
+ * [độ]", "E [m]"), then case, diacritics and punctuation folded, then a trailing unit ("Xm",
+ * "Y_m", "X met", "kinh do deg") and a leading "toa do"/"coord" word dropped: "Tọa độ X (m)" and
+ * "toa_do_x" are both "x". */
+static char *coord_fold(const char *name)
 {
-    static const char *const xs[] = {"lon",    "long", "lng", "longitude", "kinhdo", "x",
-                                     "toadox", "xn",   "e",   "easting",   NULL};
-    static const char *const ys[] = {"lat", "latitude", "vido",     "y", "toadoy",
-                                     "ye",  "n",        "northing", NULL};
-    static const char *const os[] = {"moc",    "stt",  "thutu",     "diem", "order",
-                                     "vertex", "dinh", "sohieumoc", NULL};
+    char buf[256];
+    size_t k = 0;
+    int depth = 0;
+    for (const char *p = name; *p && k + 1 < sizeof buf; p++) {
+        if (*p == '(' || *p == '[' || *p == '{')
+            depth++;
+        else if (depth && (*p == ')' || *p == ']' || *p == '}'))
+            depth--;
+        else if (!depth)
+            buf[k++] = *p;
+    }
+    buf[k] = 0;
+    char *f = text_fold(buf);
+    if (!f) return NULL;
+    static const char *const units[] = {"met", "meter", "metre", "deg", "degree", "m", NULL};
+    static const char *const heads[] = {"toado", "coordinate", "coord", "truc", NULL};
+    for (int i = 0; heads[i]; i++) {
+        size_t n = strlen(heads[i]);
+        if (strncmp(f, heads[i], n) == 0 && f[n]) memmove(f, f + n, strlen(f + n) + 1);
+    }
+    size_t n = strlen(f);
+    for (int i = 0; units[i]; i++) {
+        size_t u = strlen(units[i]);
+        /* only after a one-letter axis name (xm, em, ym, nm) or a known axis word */
+        if (n > u && strcmp(f + n - u, units[i]) == 0 && (n - u == 1 || strcmp(units[i], "m"))) {
+            f[n - u] = 0;
+            break;
+        }
+    }
+    return f;
+}
+
+/* The folded name a column is known by for the coordinate roles: the manifest's rename target
+ * when it names the column, else the column's own name. */
+static char *table_name(const struct rec_src *rs, const struct src_spec *spec, int i)
+{
+    char *own = text_fold(rs->names[i]);
+    for (int r = 0; own && spec && r < spec->n_rename; r++) {
+        char *from = text_fold(spec->rename_from[r]);
+        int hit = from && strcmp(from, own) == 0;
+        free(from);
+        if (hit) {
+            free(own);
+            return coord_fold(spec->rename_to[r]);
+        }
+    }
+    free(own);
+    return coord_fold(rs->names[i]);
+}
+
+/* x: easting or longitude, y: northing or latitude (a survey table's X is the northing: the
+ * CRS decision swaps by range) */
+static const char *const coord_xs[] = {"lon",  "long",      "lng",       "longitude", "kinhdo",
+                                       "kd",   "x",         "xn",        "e",         "easting",
+                                       "dong", "huongdong", "toadodong", "east",      NULL};
+static const char *const coord_ys[] = {"lat", "latitude", "vido", "vd",       "y",     "ye",
+                                       "n",   "northing", "bac",  "huongbac", "north", NULL};
+
+int source_coord_name(const char *name)
+{
+    char *f = coord_fold(name);
+    int hit = f && (name_in(f, coord_xs) || name_in(f, coord_ys));
+    free(f);
+    return hit;
+}
+
+static int table_columns(struct rec_src *rs, const struct src_spec *spec, int *cx, int *cy,
+                         int *corder)
+{
+    static const char *const os[] = {"moc",    "stt",   "thutu",     "diem",   "order",
+                                     "vertex", "dinh",  "sohieumoc", "tenmoc", "sothutu",
+                                     "mocso",  "somoc", "tt",        NULL};
     *cx = *cy = *corder = -1;
     for (int i = 0; i < rs->n_fields; i++) {
-        char *f = text_fold(rs->names[i]);
+        char *f = table_name(rs, spec, i);
         if (!f) continue;
-        if (*cx < 0 && name_in(f, xs))
+        if (*cx < 0 && name_in(f, coord_xs))
             *cx = i;
-        else if (*cy < 0 && name_in(f, ys))
+        else if (*cy < 0 && name_in(f, coord_ys))
             *cy = i;
         else if (*corder < 0 && name_in(f, os))
             *corder = i;
@@ -492,13 +571,24 @@ static char **row_values(struct rec_src *rs, OGRFeatureH f)
     return vals;
 }
 
-static int key_column(struct rec_src *rs, const struct layer_def *l, int cx, int cy, int co)
+static int key_column(struct rec_src *rs, const struct src_spec *spec, int cx, int cy, int co)
 {
+    const struct layer_def *l = spec->layer;
     if (l->key >= 0) {
         const struct field_def *kf = &l->fields[l->key];
         for (int i = 0; i < rs->n_fields; i++) {
             char *f = text_fold(rs->names[i]);
             int hit = 0;
+            for (int r = 0; f && r < spec->n_rename && !hit; r++) {
+                char *from = text_fold(spec->rename_from[r]);
+                hit = from && strcmp(from, f) == 0 && strcmp(spec->rename_to[r], kf->name) == 0;
+                free(from);
+            }
+            if (!hit && f) {
+                char *fk = text_fold(kf->name);
+                hit = fk && strcmp(fk, f) == 0;
+                free(fk);
+            }
             for (int a = 0; f && a < kf->n_aliases && !hit; a++) {
                 char *fa = text_fold(kf->aliases[a]);
                 hit = fa && strcmp(fa, f) == 0;
@@ -517,33 +607,61 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
                       struct err *err)
 {
     int cx, cy, co;
-    if (table_columns(rs, &cx, &cy, &co))
+    int found = table_columns(rs, spec, &cx, &cy, &co);
+    rs->coord_x = cx, rs->coord_y = cy;
+    if (found)
         return err_set(err, ERR_PARAM,
-                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N)", spec->path);
+                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N, Kinh độ/Vĩ "
+                       "độ, Đông/Bắc; give others with the manifest's \"rename\": {\"COL\": "
+                       "\"x\"})",
+                       spec->path);
     int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
-    int kc = polygons ? key_column(rs, spec->layer, cx, cy, co) : -1;
+    int kc = polygons ? key_column(rs, spec, cx, cy, co) : -1;
     OGR_L_ResetReading(rs->lyr);
     OGRFeatureH f;
     int64_t row = 0;
     int rc = 0;
+    /* every row first: the coordinate columns' decimal mark is decided from all their values
+     * ("586.034,5" and "1.109.012" in one sheet: ',' is the decimal mark, '.' groups thousands) */
+    struct numcol ncx, ncy;
+    memset(&ncx, 0, sizeof ncx), memset(&ncy, 0, sizeof ncy);
     while (!rc && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
         row++;
         char **vals = row_values(rs, f);
         OGR_F_Destroy(f);
+        if (!vals) {
+            rc = ERR_NOMEM;
+            break;
+        }
+        if (vals[cx]) numcol_add(&ncx, vals[cx]);
+        if (vals[cy]) numcol_add(&ncy, vals[cy]);
+        rc = add_rec(rs, vals, NULL, 0);
+        if (!rc) rs->recs[rs->n_recs - 1].row = row;
+    }
+    char why[320];
+    char hint = ncx.dot || ncy.dot       ? (ncx.comma || ncy.comma ? 0 : '.')
+                : ncx.comma || ncy.comma ? ','
+                                         : 0;
+    numcol_decide(&ncx, 0, hint, why, sizeof why), numcol_decide(&ncy, 0, hint, why, sizeof why);
+    int k = 0, r = 0;
+    for (; r < rs->n_recs && !rc; r++) {
+        struct mrec m = rs->recs[r];
         double x, y;
-        if (!vals || !vals[cx] || !vals[cy] || attr_parse_number(vals[cx], &x) ||
-            attr_parse_number(vals[cy], &y)) {
-            free_strv(vals, rs->n_fields);
+        if (!m.vals[cx] || !m.vals[cy] || attr_parse_number_dec(m.vals[cx], ncx.dec, &x) < 0 ||
+            attr_parse_number_dec(m.vals[cy], ncy.dec, &y) < 0) {
+            free_strv(m.vals, rs->n_fields);
             continue; /* a row without coordinates (title, blank) */
         }
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
         OGR_G_SetPoint_2D(pt, 0, x, y);
-        size_t len;
-        unsigned char *wkb = export_wkb(pt, &len);
+        m.wkb = export_wkb(pt, &m.wkb_len);
         OGR_G_DestroyGeometry(pt);
-        rc = add_rec(rs, vals, wkb, len);
-        if (!rc) rs->recs[rs->n_recs - 1].row = row;
+        if (!m.wkb) rc = ERR_NOMEM;
+        rs->recs[k++] = m;
     }
+    for (; r < rs->n_recs; r++) /* after an error: the rows not reached */
+        free_strv(rs->recs[r].vals, rs->n_fields);
+    rs->n_recs = k;
     if (rc || !polygons) return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
     if (kc < 0) return err_set(err, ERR_PARAM, "%s: corner table without a key column", spec->path);
     /* group corners by key (first appearance order), ordered by the corner column */
@@ -567,8 +685,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
             if (pick < 0) break;
             done[pick] = 1;
             double x, y;
-            attr_parse_number(pts[pick].vals[cx], &x);
-            attr_parse_number(pts[pick].vals[cy], &y);
+            attr_parse_number_dec(pts[pick].vals[cx], ncx.dec, &x);
+            attr_parse_number_dec(pts[pick].vals[cy], ncy.dec, &y);
             OGR_G_AddPoint_2D(ring, x, y);
         }
         OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);

@@ -521,6 +521,17 @@ void text_score(const char *s, size_t len, int *n_tokens, int *n_valid)
     }
 }
 
+void text_utf8_clip(char *s)
+{
+    size_t n = strlen(s), k = n;
+    while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3)
+        k--; /* continuation bytes at the end */
+    if (k == 0 || ((unsigned char)s[k - 1] & 0x80) == 0) return;
+    unsigned char lead = (unsigned char)s[k - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (k - 1) < want) s[k - 1] = 0; /* an incomplete letter: dropped */
+}
+
 char *text_fold(const char *s)
 {
     if (!s) return NULL;

@@ -50,10 +50,13 @@ static int put_multi_codes(struct buf *b, const struct codelist *cl, const char 
     for (int n = 0; *p && !rc; n++) {
         const char *plus = strchr(p, '+');
         size_t len = plus ? (size_t)(plus - p) : strlen(p);
-        char code[64];
-        snprintf(code, sizeof code, "%.*s", (int)(len < sizeof code ? len : sizeof code - 1), p);
-        rc = (n && buf_putc(b, ',')) || buf_puts(b, "{\"code\":") || buf_put_json_str(b, code) ||
-             buf_puts(b, ",\"name\":") || q_put_code_name(b, cl, code, scheme) || buf_putc(b, '}');
+        /* whole: a value the code list does not know is stored as the source wrote it, of any
+         * length (a cut would split a UTF-8 letter) */
+        char *code = str_ndup(p, len);
+        rc = !code || (n && buf_putc(b, ',')) || buf_puts(b, "{\"code\":") ||
+             buf_put_json_str(b, code) || buf_puts(b, ",\"name\":") ||
+             q_put_code_name(b, cl, code, scheme) || buf_putc(b, '}');
+        free(code);
         p = plus ? plus + 1 : p + len;
     }
     return rc || buf_putc(b, ']');

@@ -27,6 +27,50 @@ static void test_numbers(void)
     CHECK(attr_parse_number("-3.5", &d) == 0 && d == -3.5);
     CHECK(attr_parse_number("abc", &d) != 0);
     CHECK(attr_parse_number("", &d) != 0);
+    /* one value alone: its last separator is the decimal mark */
+    CHECK(attr_parse_number("2.099", &d) == 0 && d == 2.099);
+    CHECK(attr_number_evidence("1.234,5") == NUMEV_COMMA);
+    CHECK(attr_number_evidence("1,5") == NUMEV_COMMA);
+    CHECK(attr_number_evidence("1.234.567") == NUMEV_COMMA);
+    CHECK(attr_number_evidence("12.25") == NUMEV_DOT);
+    CHECK(attr_number_evidence("1,234,567") == NUMEV_DOT);
+    CHECK(attr_number_evidence("2.099") == NUMEV_AMBIG);
+    CHECK(attr_number_evidence("2,099") == NUMEV_AMBIG);
+    CHECK(attr_number_evidence("0.125") == NUMEV_DOT);
+    CHECK(attr_number_evidence("42") == NUMEV_NONE);
+    CHECK(attr_number_evidence("ODT") == NUMEV_NONE);
+    /* the column's decimal mark: "2.099" beside "1.234,5" is 2099 */
+    CHECK(attr_parse_number_dec("2.099", ',', &d) == 0 && d == 2099);
+    CHECK(attr_parse_number_dec("2.099", '.', &d) == 0 && d == 2.099);
+    CHECK(attr_parse_number_dec("2,099", '.', &d) == 0 && d == 2099);
+    CHECK(attr_parse_number_dec("1.234,5", ',', &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number_dec("75", ',', &d) == 0 && d == 75);
+    CHECK(attr_parse_number_dec("12.25", ',', &d) == 1 && d == 12.25); /* contrary: reported */
+    CHECK(attr_parse_number_dec("x", ',', &d) == ERR_PARAM);
+    char why[320];
+    struct numcol c;
+    memset(&c, 0, sizeof c);
+    const char *comma_col[] = {"1.234,5", "2.099", "88,25", "17", NULL};
+    for (int i = 0; comma_col[i]; i++)
+        numcol_add(&c, comma_col[i]);
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 0 && c.dec == ',');
+    memset(&c, 0, sizeof c);
+    const char *dot_col[] = {"1,234.5", "2,099", "12.5", NULL};
+    for (int i = 0; dot_col[i]; i++)
+        numcol_add(&c, dot_col[i]);
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 0 && c.dec == '.');
+    /* only 2.099-like values: ambiguous for decimals (reported), thousands for whole numbers */
+    memset(&c, 0, sizeof c);
+    numcol_add(&c, "2.099"), numcol_add(&c, "1.500"), numcol_add(&c, "12");
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 1 && c.ambiguous && c.dec == 0);
+    CHECK(numcol_decide(&c, 1, 0, why, sizeof why) == 0 && c.dec == ',');
+    /* ... unless the source's other number columns show the mark */
+    CHECK(numcol_decide(&c, 0, '.', why, sizeof why) == 0 && !c.ambiguous && c.dec == '.');
+    CHECK(numcol_decide(&c, 0, ',', why, sizeof why) == 0 && c.dec == ',');
+    /* both marks in one column: the majority, reported */
+    memset(&c, 0, sizeof c);
+    numcol_add(&c, "1,5"), numcol_add(&c, "2,25"), numcol_add(&c, "3.75");
+    CHECK(numcol_decide(&c, 0, 0, why, sizeof why) == 1 && c.mixed && c.dec == ',');
     char iso[11];
     CHECK(attr_parse_date("28/02/2022", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
     CHECK(attr_parse_date("2022/02/28", iso) == 0 && strcmp(iso, "2022-02-28") == 0);
@@ -65,8 +109,51 @@ static void test_codes(const struct catalog *cat)
     CHECK(code_is(lu, "odt+cln", "ODT+CLN", ""));
     CHECK(code_is(lu, "BHK", "HNK", "")); /* TT27 -> TT08 crosswalk */
     CHECK(code_is(lu, "LUN", "LUK", ""));
-    CHECK(code_is(lu, "ODT + QXZ", "ODT", "QXZ"));
-    CHECK(code_is(lu, "TM", "", "TM"));
+    /* an unknown code is kept as the source wrote it (trimmed), never dropped or half-mapped */
+    CHECK(code_is(lu, " ODT + QXZ ", "ODT + QXZ", "QXZ"));
+    CHECK(code_is(lu, "TM", "TM", "TM"));
+    /* the whole value first: an official name with commas is one code, not several */
+    CHECK(code_is(lu, "Đất thương mại, dịch vụ", "TMD", ""));
+    CHECK(code_is(lu, "Dat song, ngoi, kenh, rach, suoi", "SON", ""));
+    CHECK(code_is(lu, "Đất làm nghĩa trang, nghĩa địa, nhà tang lễ, nhà hỏa táng", "NTD", ""));
+    /* then the separators, a name with commas still whole inside a list */
+    CHECK(code_is(lu, "Đất ở tại đô thị, Đất thương mại, dịch vụ", "ODT+TMD", ""));
+    CHECK(code_is(lu, "Đất thương mại, dịch vụ + CLN", "TMD+CLN", ""));
+    CHECK(code_is(lu, "ODT;CLN", "ODT+CLN", ""));
+    CHECK(code_is(lu, "ODT/CLN", "ODT+CLN", ""));
+    CHECK(code_is(lu, "ODT, CLN", "ODT+CLN", ""));
+    CHECK(
+        code_is(lu, "ODT, Đất thương mại, xyz", "ODT, Đất thương mại, xyz", "Đất thương mại+xyz"));
+    /* an unknown value longer than the report's buffer: stored whole, reported cut at a letter */
+    {
+        const char *lng =
+            "Đất ở, đất vườn, ao trong cùng thửa đất thuộc khu dân cư hiện hữu đã được "
+            "công nhận trước năm một nghìn chín trăm chín mươi ba";
+        struct buf out;
+        buf_init(&out);
+        char how[64], unk[128];
+        CHECK(strlen(lng) > sizeof unk);
+        CHECK(attr_code(lu, lng, &out, how, sizeof how, unk, sizeof unk) == 1);
+        CHECK(out.data && strcmp(out.data, lng) == 0);
+        CHECK(strlen(unk) > 100 && text_utf8_valid(unk, strlen(unk)));
+        buf_fini(&out);
+        char cut[] = "ab\xe1\xba";
+        text_utf8_clip(cut);
+        CHECK(strcmp(cut, "ab") == 0);
+        char whole[] = "d\xe1\xba\xa5t";
+        text_utf8_clip(whole);
+        CHECK(strcmp(whole, "d\xe1\xba\xa5t") == 0);
+    }
+    /* a value that is not a land-use code at all */
+    const struct layer_def *rd = catalog_layer(cat, "roads");
+    const struct field_def *rc = &rd->fields[layer_field_index(rd, "road_class")];
+    CHECK(code_is(rc, "primary", "primary", "primary"));
+    CHECK(code_is(rc, "  Quốc lộ ", "quoc_lo", ""));
+    CHECK(code_is(rc, "Cao toc", "cao_toc", ""));
+    /* code-list aliases (layers/codelists): "QL 91" is not one, "QL" is */
+    CHECK(code_is(rc, "QL", "quoc_lo", ""));
+    CHECK(code_is(rc, "Kiệt", "hem", ""));
+    CHECK(code_is(rc, "QL 91", "QL 91", "QL 91"));
     /* a Vietnamese name, with or without diacritics */
     const struct layer_def *cur = catalog_layer(cat, "land_use_current");
     const struct field_def *lc = &cur->fields[layer_field_index(cur, "lu_code")];
@@ -116,6 +203,18 @@ static void test_geometry(void)
     double a;
     char fixed[160], why[256];
     GEOSGeometry *g;
+    /* repeated consecutive vertices: removed and counted, the ring is valid without a repair */
+    int64_t d0 = geomfix_dups_removed(gf);
+    CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 0,10 10,10 10,10 10,0 10,0 0))", 5897, GT_MULTIPOLYGON,
+                  &a, fixed, why, &g) == 0);
+    CHECK(geomfix_dups_removed(gf) - d0 == 3 && fixed[0] == 0 && fabs(a - 100) < 1e-9);
+    d0 = geomfix_dups_removed(gf);
+    CHECK(run_fix(gf, "LINESTRING(0 0,5 5,5 5,9 9)", 5897, GT_MULTILINESTRING, &a, fixed, why,
+                  NULL) == 0);
+    CHECK(geomfix_dups_removed(gf) - d0 == 1);
+    d0 = geomfix_dups_removed(gf);
+    CHECK(run_fix(gf, "POINT(3 3)", 5897, GT_POINT, &a, fixed, why, NULL) == 0);
+    CHECK(geomfix_dups_removed(gf) == d0);
     /* a valid square: kept as is, promoted to MULTIPOLYGON, area derived */
     CHECK(run_fix(gf, "POLYGON((0 0,10 0,10 10,0 10,0 0))", 5897, GT_MULTIPOLYGON, &a, fixed, why,
                   &g) == 0);

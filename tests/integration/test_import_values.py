@@ -1,0 +1,481 @@
+# SPDX-License-Identifier: MIT
+"""spp import on messy files written the way a city hands them over (issue 16, points 2-8): land-use
+names with commas in a TCVN3 .dbf without .prj or .cpg, unknown road classes served as written, an
+Excel sheet with comma decimals and Vietnamese coordinate headers, coordinate columns with units,
+rings with repeated vertices, legal area against the geometry's, and a file labelled UTM 48N whose
+numbers are VN-2000 TM-3 imported into an empty store. Expected values come from GDAL/OSR and
+SpatiaLite (mod_spatialite), not from spp."""
+import json
+import math
+import os
+import unicodedata
+
+import pytest
+from osgeo import ogr, osr
+
+from conftest import Server, run_spp, spatialite
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+E0, N0 = 586000.0, 1109000.0  # Ninh Kieu, Can Tho, EPSG:5897
+
+# VN-2000 -> WGS 84 as Decision 05/2007 gives it (EPSG:6960), for lon/lat expectations
+PROJ_5897_OFFICIAL = ("+proj=tmerc +lat_0=0 +lon_0=105 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 "
+                      "+towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,"
+                      "0.00427372,0.252906278 +units=m +no_defs")
+
+
+def srs(epsg):
+    s = osr.SpatialReference()
+    s.ImportFromEPSG(epsg)
+    s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return s
+
+
+def tcvn3_table():
+    """Unicode letter -> TCVN3 bytes, from data/vn_charsets.tsv."""
+    t = {}
+    with open(os.path.join(ROOT, "data", "vn_charsets.tsv"), encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            ch, _u, _nfd, tc = line.rstrip("\n").split("\t")[:4]
+            if tc:
+                t[ch] = bytes.fromhex(tc)
+    return t
+
+
+def tcvn3(s, table):
+    return b"".join(c.encode("ascii") if ord(c) < 128 else table[c] for c in s)
+
+
+def write_layer(path, driver, gtype, fields, rows, srs_=None, lco=()):
+    """fields: [(name, ogr type)], rows: [(wkt or None, {name: value})]."""
+    ds = ogr.GetDriverByName(driver).CreateDataSource(path)
+    lyr = ds.CreateLayer(os.path.splitext(os.path.basename(path))[0], srs_, gtype, options=list(lco))
+    for name, t in fields:
+        fd = ogr.FieldDefn(name, t)
+        if t == ogr.OFTString:
+            fd.SetWidth(80)
+        lyr.CreateField(fd)
+    for wkt, vals in rows:
+        f = ogr.Feature(lyr.GetLayerDefn())
+        for k, v in vals.items():
+            f.SetField(k, v)
+        if wkt:
+            f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        lyr.CreateFeature(f)
+    ds = None
+
+
+def rect(x, y, w, h):
+    return f"POLYGON(({x} {y},{x + w} {y},{x + w} {y + h},{x} {y + h},{x} {y}))"
+
+
+def import_into(tmp_path, *args, check=True, config=None, report=True):
+    db = str(tmp_path / "store.sqlite")
+    rep = str(tmp_path / "report")
+    cmd = ["import", "--db", db] + (["--report", rep] if report else []) + list(args)
+    if config:
+        cmd = cmd[:1] + ["--config", config] + cmd[1:]
+    p = run_spp(*cmd, check=check)
+    r = json.load(open(os.path.join(rep, "report.json"))) if report and os.path.exists(
+        os.path.join(rep, "report.json")) else None
+    return db, r, p
+
+
+def findings(db, kind):
+    con = spatialite(db)
+    return con.execute("SELECT src_row, message FROM spp_findings WHERE kind = ? ORDER BY src_row, id", (kind,)).fetchall()
+
+
+# ---- land-use names with commas, TCVN3 .dbf, no .prj, legal area --------------------------------
+
+UNKNOWN_LU = "Đất vườn tạp, ao, đất trồng cây ăn quả lâu năm xen kẽ"  # 70 bytes: no code, not a name
+PARCELS = [
+    # (sheet, parcel, land use as written, expected lu_display, legal area text, geometry w x h)
+    (5, 1, "Đất thương mại, dịch vụ", "TMD", "400,0", (20, 20)),
+    (5, 2, "Đất sông, ngòi, kênh, rạch, suối", "SON", "1.050", (30, 35)),  # 1050 m2, thousands dot
+    (5, 3, "Đất ở tại đô thị, Đất thương mại, dịch vụ", "ODT+TMD", "102,5", (10, 10)),  # 2.5 %: fine
+    (5, 4, "ODT+CLN", "ODT+CLN", "150,0", (10, 10)),  # 50 % off: area finding
+    (5, 5, "Đất làm nghĩa trang, nghĩa địa, nhà tang lễ, nhà hỏa táng", "NTD", "10,9", (2, 5)),  # 0.9 m2
+    (5, 6, "Đất trồng lúa nước còn lại", "LUK", "225,75", (15, 15.05)),
+    (5, 7, UNKNOWN_LU, UNKNOWN_LU, "80,0", (8, 10)),  # unknown: kept as written
+]
+
+
+def write_tcvn3_parcels(tmp_path):
+    """A Famis-style parcel shapefile: TCVN3 bytes in the .dbf, no .cpg, no .prj."""
+    table = tcvn3_table()
+    path = str(tmp_path / "thua_dat_to5.shp")
+    fields = [("MAXA", ogr.OFTString), ("SOTO", ogr.OFTInteger), ("SOTHUA", ogr.OFTInteger),
+              ("LOAIDAT", ogr.OFTString), ("DIENTICH", ogr.OFTString), ("TENCHU", ogr.OFTString)]
+    owners = ["Nguyễn Văn Bình", "Trần Thị Hồng", "Lê Quốc Việt", "Phạm Thị Thủy", "Võ Đức Thắng",
+              "Huỳnh Thị Mỹ", "Đặng Văn Lợi"]
+    rows, patches = [], []
+    for i, (sheet, no, lu, _exp, area, (w, h)) in enumerate(PARCELS):
+        enc_lu, enc_owner = tcvn3(lu, table), tcvn3(owners[i], table)
+        ph_lu = ("L%02d" % i).ljust(len(enc_lu), "q")
+        ph_ow = ("W%02d" % i).ljust(len(enc_owner), "q")
+        patches += [(ph_lu.encode(), enc_lu), (ph_ow.encode(), enc_owner)]
+        rows.append((rect(E0 + i * 40, N0, w, h), {"MAXA": "31135", "SOTO": sheet, "SOTHUA": no,
+                                                   "LOAIDAT": ph_lu, "DIENTICH": area, "TENCHU": ph_ow}))
+    write_layer(path, "ESRI Shapefile", ogr.wkbPolygon, fields, rows, srs(5897))
+    base = path[:-4]
+    for ext in (".prj", ".cpg"):
+        if os.path.exists(base + ext):
+            os.remove(base + ext)
+    dbf = open(base + ".dbf", "rb").read()
+    for ph, enc in patches:
+        assert dbf.count(ph) == 1
+        dbf = dbf.replace(ph, enc)
+    open(base + ".dbf", "wb").write(dbf)
+    return path
+
+
+def test_land_use_names_with_commas_tcvn3_no_prj(tmp_path):
+    src = write_tcvn3_parcels(tmp_path)
+    db, rep, _ = import_into(tmp_path, "--layer", "cadastral_parcels", src)
+    con = spatialite(db)
+    got = {r[0]: r[1:] for r in con.execute(
+        "SELECT parcel_no, lu_display, area_m2, owner_name, src_crs, src_encoding, ST_Area(geom) "
+        "FROM cadastral_parcels")}
+    assert len(got) == len(PARCELS)
+    table = tcvn3_table()
+    for i, (_s, no, lu, exp, area, (w, h)) in enumerate(PARCELS):
+        lu_display, area_m2, owner, crs, enc, geom_area = got[no]
+        assert lu_display == exp, (lu, lu_display)
+        legal = float(area.replace(".", "").replace(",", "."))
+        assert area_m2 == pytest.approx(legal), (area, area_m2)
+        assert crs == "EPSG:5897" and enc == "TCVN3"
+        assert geom_area == pytest.approx(w * h, rel=1e-9)
+    # the owner names came back byte-exact from TCVN3
+    assert got[1][2] == "Nguyễn Văn Bình" and tcvn3(got[5][2], table) == tcvn3("Võ Đức Thắng", table)
+    # the unknown value is flagged (findings and report), its name untouched
+    unk = findings(db, "unknown_code")
+    assert [r[0] for r in unk] == [7] and UNKNOWN_LU in unk[0][1]
+    src_rep = rep["sources"][0]
+    assert list(src_rep["codes"]["lu_display"]["unknown"]) == [UNKNOWN_LU]
+    # legal area against the geometry: only parcel 4 (150 vs 100 m2) is beyond 5 % and 1 m2
+    area = findings(db, "area_mismatch")
+    assert [r[0] for r in area] == [4], area
+    assert "150.00" in area[0][1] and "100.00" in area[0][1]
+    assert src_rep["area_mismatches"] == 1
+    # the column of legal areas decided ',' as its decimal mark from all its values
+    assert src_rep["number_format"]["area_m2"]["decimal_mark"] == ","
+    # served whole by the land API (no cut inside a UTF-8 letter), without a code-list name
+    srv = Server(db, str(tmp_path))
+    try:
+        st, _, p = srv.json("/api/v1/parcels/311350050007")
+        assert st == 200 and p["properties"]["lu_display"] == UNKNOWN_LU
+        assert p["properties"]["lu_display_codes"] == [{"code": UNKNOWN_LU, "name": None}]
+        st, _, p = srv.json("/api/v1/parcels/311350050003")
+        assert [c["code"] for c in p["properties"]["lu_display_codes"]] == ["ODT", "TMD"]
+    finally:
+        srv.stop()
+
+
+# ---- unknown road class: stored and served as written -----------------------------------------
+
+ROADS = [("primary", "primary"), ("secondary", "secondary"), ("Quốc lộ", "quoc_lo"), ("QL", "quoc_lo"),
+         (" Hẻm ", "hem"), (unicodedata.normalize("NFD", " đường liên ấp "), "đường liên ấp")]  # NFD in, NFC out
+
+
+def tile_of(lon, lat, z):
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def test_unknown_road_class_served_as_written(tmp_path):
+    path = str(tmp_path / "tim_duong.shp")
+    rows = [(f"LINESTRING({E0} {N0 + 60 * i},{E0 + 400} {N0 + 60 * i + 10})", {"TENDUONG": f"Đường {i}",
+                                                                                  "CAPDUONG": cls})
+            for i, (cls, _) in enumerate(ROADS)]
+    write_layer(path, "ESRI Shapefile", ogr.wkbLineString, [("TENDUONG", ogr.OFTString),
+                                                            ("CAPDUONG", ogr.OFTString)], rows, srs(5897),
+                lco=["ENCODING=UTF-8"])
+    db, rep, _ = import_into(tmp_path, "--layer", "roads", path)
+    con = spatialite(db)
+    stored = [r[0] for r in con.execute("SELECT road_class FROM roads ORDER BY fid")]
+    assert stored == [want for _, want in ROADS]
+    unk = findings(db, "unknown_code")
+    assert [r[0] for r in unk] == [1, 2, 6] and "primary" in unk[0][1]
+    assert set(rep["sources"][0]["codes"]["road_class"]["unknown"]) == {"primary", "secondary", "đường liên ấp"}
+    # served: WFS, OGC API (with a filter on the value), WMS, vector and raster tiles
+    srv = Server(db, str(tmp_path))
+    try:
+        st, _, fc = srv.json("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=spp:roads"
+                             "&OUTPUTFORMAT=application/json")
+        assert st == 200
+        assert [f["properties"]["road_class"] for f in fc["features"]] == stored
+        st, _, items = srv.json("/collections/roads/items?filter=road_class%20%3D%20%27primary%27")
+        assert st == 200 and [f["properties"]["road_class"] for f in items["features"]] == ["primary"]
+        assert items["features"][0]["properties"].get("road_class_name") is None
+        ct = osr.CoordinateTransformation(srs(5897), srs(3857))
+        x0, y0, _ = ct.TransformPoint(E0 - 50, N0 - 50)
+        x1, y1, _ = ct.TransformPoint(E0 + 450, N0 + 300)
+        st, hdr, png = srv.get(f"/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=roads&STYLES=&CRS=EPSG:3857"
+                               f"&BBOX={x0},{y0},{x1},{y1}&WIDTH=256&HEIGHT=256&FORMAT=image/png")
+        assert st == 200 and hdr["Content-Type"].startswith("image/png") and png[:8] == b"\x89PNG\r\n\x1a\n"
+        lon, lat, _ = osr.CoordinateTransformation(srs(5897), srs(4326)).TransformPoint(E0 + 200, N0 + 5)
+        tx, ty = tile_of(lon, lat, 16)
+        st, _, mvt = srv.get(f"/tiles/roads/16/{tx}/{ty}.mvt")
+        assert st == 200 and b"primary" in mvt
+        st, hdr, png = srv.get(f"/tiles/roads/16/{tx}/{ty}.png")
+        assert st == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        srv.stop()
+
+
+# ---- Excel with comma decimals and Vietnamese coordinate headers --------------------------------
+
+FUNDS = {  # fund id -> (legal area as written, width, height): areas 1234.5 and 2099 m2
+    "QD-01": ("1.234,5", 30.0, 41.15),
+    "QD-02": ("2.099", 20.99, 100.0),
+}
+
+
+def test_excel_comma_decimals_vietnamese_headers(tmp_path):
+    """Corner table as a land-fund centre keeps it: X = northing, Y = easting, comma decimals as
+    text cells (the corner numbers are numbers, so GDAL takes the first row as headers), thousands
+    dots, headers with units and diacritics."""
+    path = str(tmp_path / "toa_do_moc_quy_dat.xlsx")
+    fields = [("Mã khu đất", ogr.OFTString), ("Mốc", ogr.OFTInteger), ("Tọa độ X (m)", ogr.OFTString),
+              ("Tọa độ Y (m)", ogr.OFTString), ("Diện tích (m2)", ogr.OFTString)]
+    rows, corners = [], {}
+    for k, (fid, (area, w, h)) in enumerate(FUNDS.items()):
+        x0, y0 = E0 + 100 + k * 200, N0 + 500.25
+        pts = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)]
+        corners[fid] = pts
+        for m, (e, n) in enumerate(pts):
+            def vn(v):  # 1.109.012,35: Vietnamese grouping and decimal comma
+                s = f"{v:,.2f}"
+                return s.replace(",", " ").replace(".", ",").replace(" ", ".")
+            rows.append((None, {"Mã khu đất": fid, "Mốc": m + 1, "Tọa độ X (m)": vn(n),
+                                "Tọa độ Y (m)": vn(e), "Diện tích (m2)": area if m == 0 else ""}))
+    write_layer(path, "XLSX", ogr.wkbNone, fields, rows)
+    db, rep, _ = import_into(tmp_path, "--layer", "vacant_land_fund", path)
+    con = spatialite(db)
+    got = {r[0]: r[1:] for r in con.execute(
+        "SELECT fund_id, area_m2, ST_Area(geom), AsText(geom), src_crs FROM vacant_land_fund")}
+    assert set(got) == set(FUNDS)
+    for fid, (area, w, h) in FUNDS.items():
+        area_m2, geom_area, wkt, crs = got[fid]
+        assert area_m2 == pytest.approx(w * h, abs=1e-6), (fid, area, area_m2)
+        assert geom_area == pytest.approx(w * h, rel=1e-6) and crs == "EPSG:5897"
+        g = ogr.CreateGeometryFromWkt(wkt)
+        env = g.GetEnvelope()
+        assert env[0] == pytest.approx(corners[fid][0][0], abs=1e-6)
+        assert env[2] == pytest.approx(corners[fid][0][1], abs=1e-6)
+    assert not findings(db, "area_mismatch")
+    src = rep["sources"][0]
+    assert src["crs"]["swap_xy"] is True
+    assert src["number_format"]["area_m2"]["decimal_mark"] == ","
+
+
+@pytest.mark.parametrize("xname,yname,order", [
+    ("X (m)", "Y (m)", "NE"), ("X", "Y", "EN"), ("Tọa độ X", "Toa do Y", "NE"), ("Đông", "Bắc", "EN"), ("E (m)", "N", "EN"),
+    ("Kinh độ", "Vĩ độ", "lonlat"), ("Cột 1", "Cột 2", "NE")])
+def test_coordinate_headers(tmp_path, xname, yname, order):
+    """A CSV of control points whatever its coordinate headers say (a survey table's X is the
+    northing); unrecognisable ones reach the coordinates through the manifest's rename."""
+    pts = [(E0 + 12.5 * i, N0 + 333.25 + 7 * i) for i in range(5)]
+    lonlat = order == "lonlat"
+    if lonlat:
+        s5897 = osr.SpatialReference()
+        s5897.ImportFromProj4(PROJ_5897_OFFICIAL)
+        s5897.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        ct = osr.CoordinateTransformation(s5897, srs(4326))
+        vals = [ct.TransformPoint(e, n)[:2] for e, n in pts]
+        fmt = "{:.9f}"
+    else:
+        vals, fmt = (pts if order == "EN" else [(n, e) for e, n in pts]), "{:.3f}"
+    csv = tmp_path / "diem.csv"
+    with open(csv, "w", encoding="utf-8") as f:
+        f.write(f"Số hiệu mốc,{xname},{yname},Ghi chú\n")
+        for i, (x, y) in enumerate(vals):
+            f.write(f"M{i + 1},{fmt.format(x)},{fmt.format(y)},\n")
+    if xname.startswith("Cột"):
+        m = tmp_path / "manifest.json"
+        m.write_text(json.dumps({"sources": [{"path": "diem.csv", "layer": "geodetic_control",
+                                              "rename": {xname: "x_n", yname: "y_e"}}]}, ensure_ascii=False))
+        args = ["--manifest", str(m)]
+        bare = run_spp("import", "--db", str(tmp_path / "bare.sqlite"), "--layer", "geodetic_control", str(csv),
+                       check=False)
+        assert bare.returncode != 0 and "rename" in bare.stderr
+    else:
+        args = ["--layer", "geodetic_control", str(csv)]
+    db, rep, _ = import_into(tmp_path, *args)
+    con = spatialite(db)
+    got = con.execute("SELECT point_no, ST_X(geom), ST_Y(geom) FROM geodetic_control ORDER BY fid").fetchall()
+    assert [g[0] for g in got] == [f"M{i + 1}" for i in range(5)]
+    tol = 0.01 if lonlat else 1e-6
+    for (_, x, y), (e, n) in zip(got, pts):
+        assert x == pytest.approx(e, abs=tol) and y == pytest.approx(n, abs=tol)
+    if not lonlat:  # the columns also fill the survey fields x_n (northing), y_e (easting), in either order
+        xy = con.execute("SELECT x_n, y_e FROM geodetic_control ORDER BY fid").fetchall()
+        assert xy == [pytest.approx((n, e)) for e, n in pts]
+
+
+# ---- duplicate vertices ------------------------------------------------------------------------
+
+def test_duplicate_vertices_removed_and_counted(tmp_path):
+    path = str(tmp_path / "hien_trang.shp")
+    x, y = E0, N0
+    rings = [  # (wkt, repeated vertices)
+        (f"POLYGON(({x} {y},{x + 50} {y},{x + 50} {y},{x + 50} {y + 40},{x} {y + 40},{x} {y + 40},"
+         f"{x} {y + 40},{x} {y}))", 3),
+        (rect(x + 100, y, 30, 30), 0),
+        (f"POLYGON(({x + 200} {y},{x + 240} {y},{x + 240} {y + 20},{x + 240} {y + 20},{x + 200} {y + 20},"
+         f"{x + 200} {y}),({x + 210} {y + 5},{x + 215} {y + 5},{x + 215} {y + 5},{x + 215} {y + 10},"
+         f"{x + 210} {y + 5}))", 2),
+    ]
+    rows = [(w, {"MDSD": "ODT"}) for w, _ in rings]
+    write_layer(path, "ESRI Shapefile", ogr.wkbPolygon, [("MDSD", ogr.OFTString)], rows, srs(5897))
+    db, rep, _ = import_into(tmp_path, "--layer", "land_use_current", path)
+    con = spatialite(db)
+    npts = [r[0] for r in con.execute("SELECT ST_NPoints(geom) FROM land_use_current ORDER BY fid")]
+    for (wkt, dups), n in zip(rings, npts):
+        g = ogr.CreateGeometryFromWkt(wkt)
+        assert n == sum(
+            g.GetGeometryRef(r).GetPointCount() for r in range(g.GetGeometryCount())) - dups
+    # no stored ring has two equal consecutive vertices (read back with SpatiaLite)
+    for (wkt,) in con.execute("SELECT AsText(geom) FROM land_use_current"):
+        g = ogr.CreateGeometryFromWkt(wkt)
+        for p in range(g.GetGeometryCount()):
+            for r in range(g.GetGeometryRef(p).GetGeometryCount()):
+                ring = g.GetGeometryRef(p).GetGeometryRef(r)
+                pts = [ring.GetPoint_2D(i) for i in range(ring.GetPointCount())]
+                assert all(a != b for a, b in zip(pts, pts[1:])), pts
+    src = rep["sources"][0]
+    assert src["duplicate_vertices_removed"] == 5 and src["repaired"] == 0
+    assert rep["layers"]["land_use_current"]["duplicate_vertices_removed"] == 5
+    assert "5 đỉnh trùng đã bỏ" in open(tmp_path / "report" / "report.html", encoding="utf-8").read()
+
+
+# ---- number format ambiguity --------------------------------------------------------------------
+
+def test_ambiguous_number_column_reported(tmp_path):
+    """A height column whose every value could be thousands or decimals (2.099) takes the decimal
+    mark the file's other columns show; with no such column it is read with '.' and reported. (A
+    column of whole numbers with such values is read as thousands: tests/unit/test_import.c.)"""
+    def write(name, coords):
+        csv = tmp_path / name
+        with open(csv, "w", encoding="utf-8") as f:
+            f.write("SOHIEU,X,Y,H\n")
+            for i, h in enumerate(["2.099", "1.500", "3.125"]):
+                f.write(f"D{i},{coords(N0 + 5 * i)},{coords(E0 + 10 * i)},{h}\n")  # survey order
+        return str(csv)
+    cases = [  # coordinates as written, the heights expected, number_format findings
+        ("plain.csv", lambda v: f"{v:.0f}", [2.099, 1.5, 3.125], 1),  # nothing shows the mark
+        ("dot.csv", lambda v: f"{v:.2f}", [2.099, 1.5, 3.125], 0),  # 1109000.00: '.'
+        ("comma.csv", lambda v: '"' + f"{v:.2f}".replace(".", ",") + '"', [2099, 1500, 3125], 0),
+    ]
+    for name, coords, want, n_findings in cases:
+        db = str(tmp_path / (name + ".sqlite"))
+        run_spp("import", "--db", db, "--layer", "geodetic_control", write(name, coords))
+        hs = [r[0] for r in spatialite(db).execute("SELECT h_m FROM geodetic_control ORDER BY fid")]
+        assert hs == want, name
+        f = findings(db, "number_format")
+        assert len(f) == n_findings, (name, f)
+        if n_findings:
+            assert "h_m" in f[0][1] and "thousands or decimals" in f[0][1]
+    # a permit register's floor areas, all written like 1.250, nothing else to go by: reported
+    csv2 = tmp_path / "giay_phep.csv"
+    with open(csv2, "w", encoding="utf-8") as f2:
+        f2.write("SOGP,X,Y,SOTANG,DTSAN\n")
+        f2.write(f"GP-1,{E0:.0f},{N0:.0f},3,1.250\n")
+        f2.write(f"GP-2,{E0 + 10:.0f},{N0:.0f},4,2.099\n")
+    db2 = str(tmp_path / "p.sqlite")
+    run_spp("import", "--db", db2, "--layer", "construction_permits", str(csv2))
+    gfa = [r[0] for r in spatialite(db2).execute("SELECT gfa_m2 FROM construction_permits ORDER BY fid")]
+    assert gfa == [1.25, 2.099]
+    assert len(findings(db2, "number_format")) == 1
+
+
+# ---- a UTM-labelled VN-2000 TM-3 file into an empty store --------------------------------------
+
+def write_mislabelled(tmp_path, name):
+    """Parcels in VN-2000 TM-3 zone 105.5 (EPSG:9209), labelled WGS 84 / UTM 48N (EPSG:32648)."""
+    to9209 = osr.CoordinateTransformation(srs(5897), srs(9209))
+    rows, want = [], []
+    for i in range(6):
+        e, n = E0 + 60 * i, N0 + 25 * (i % 2)
+        ring = [(e, n), (e + 40, n), (e + 40, n + 20), (e, n + 20), (e, n)]
+        r9209 = [to9209.TransformPoint(x, y)[:2] for x, y in ring]
+        wkt = "POLYGON((" + ",".join(f"{x:.3f} {y:.3f}" for x, y in r9209) + "))"
+        rows.append((wkt, {"MDSD": "ODT"}))
+        want.append(ring[0])
+    path = str(tmp_path / name)
+    write_layer(path, "ESRI Shapefile", ogr.wkbPolygon, [("MDSD", ogr.OFTString)], rows, srs(32648))
+    return path, want
+
+
+def test_utm_label_on_vn2000_repaired_in_empty_store(tmp_path):
+    path, want = write_mislabelled(tmp_path, "hien_trang_utm.shp")
+    db, rep, _ = import_into(tmp_path, "--layer", "land_use_current", path)
+    crs = rep["sources"][0]["crs"]
+    assert crs["detected"] == "EPSG:9209" and crs["repaired"] is True
+    assert "32648" in crs["reason"] and "city_extent" in crs["reason"], crs["reason"]
+    con = spatialite(db)
+    got = con.execute("SELECT src_crs, AsText(geom) FROM land_use_current ORDER BY fid").fetchall()
+    for (src_crs, wkt), (e, n) in zip(got, want):
+        g = ogr.CreateGeometryFromWkt(wkt)
+        env = g.GetEnvelope()
+        assert src_crs == "EPSG:9209"
+        assert env[0] == pytest.approx(e, abs=0.01) and env[2] == pytest.approx(n, abs=0.01)
+    assert con.execute("SELECT count(*) FROM spp_findings WHERE kind = 'crs'").fetchone()[0] == 1
+    # what the label alone would have given: about 55 km west of where the data is
+    lab = osr.CoordinateTransformation(srs(32648), srs(4326))
+    real = osr.CoordinateTransformation(srs(9209), srs(4326))
+    ds = ogr.Open(path)
+    feat = ds.GetLayer(0).GetNextFeature()
+    x0, y0 = feat.GetGeometryRef().GetGeometryRef(0).GetPoint_2D(0)
+    lon_l, lat_l, _ = lab.TransformPoint(x0, y0)
+    lon_r, lat_r, _ = real.TransformPoint(x0, y0)
+    assert 45 < abs(lon_l - lon_r) * 111.3 * math.cos(math.radians(lat_r)) < 65
+
+
+def test_utm_label_refused_outside_configured_extent(tmp_path):
+    """The same file with the city extent set elsewhere (Ha Noi): no reading lands inside, refused;
+    with an extent wide enough for the label's reading (all of Viet Nam), the label is believed."""
+    path, _ = write_mislabelled(tmp_path, "hien_trang_utm.shp")
+    cfg = tmp_path / "hanoi.json"
+    cfg.write_text(json.dumps({"city_extent": [105.3, 20.5, 106.1, 21.4]}))
+    db, _, p = import_into(tmp_path, "--layer", "land_use_current", path, check=False, config=str(cfg),
+                           report=False)
+    assert p.returncode != 0 and "hien_trang_utm.shp" in p.stderr and "city_extent" in p.stderr
+    assert not os.path.exists(db)
+    wide = tmp_path / "vn.json"
+    wide.write_text(json.dumps({"city_extent": [102.0, 8.0, 110.0, 23.5]}))
+    db2 = str(tmp_path / "wide.sqlite")
+    run_spp("import", "--config", str(wide), "--db", db2, "--layer", "land_use_current", path)
+    assert spatialite(db2).execute("SELECT DISTINCT src_crs FROM land_use_current").fetchall() == [("EPSG:32648",)]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"city_extent": [106, 10, 105, 11]}))
+    p = run_spp("import", "--config", str(bad), "--db", str(tmp_path / "x.sqlite"), "--layer",
+                "land_use_current", path, check=False)
+    assert p.returncode != 0 and "city_extent" in p.stderr
+
+
+def test_rename_reaches_corner_coordinates(tmp_path):
+    """A land-fund corner table whose coordinate headers say nothing ("Cột 3", "Cột 4"): the
+    manifest's rename names them as coordinates (the layer has no such field)."""
+    csv = tmp_path / "moc.csv"
+    corners = [(E0 + 300, N0 + 800), (E0 + 340, N0 + 800), (E0 + 340, N0 + 830), (E0 + 300, N0 + 830)]
+    with open(csv, "w", encoding="utf-8") as f:
+        f.write("Mã khu đất,Mốc,Cột 3,Cột 4\n")
+        for m, (e, n) in enumerate(corners):
+            f.write(f"KD-9,{m + 1},{e:.2f},{n:.2f}\n")
+    man = tmp_path / "manifest.json"
+    man.write_text(json.dumps({"sources": [{"path": "moc.csv", "layer": "vacant_land_fund",
+                                            "rename": {"Cột 3": "e", "Cột 4": "n"}}]}, ensure_ascii=False))
+    db, _, _ = import_into(tmp_path, "--manifest", str(man))
+    row = spatialite(db).execute("SELECT fund_id, ST_Area(geom), MbrMinX(geom), MbrMinY(geom) "
+                                 "FROM vacant_land_fund").fetchall()
+    assert row == [("KD-9", pytest.approx(1200), pytest.approx(E0 + 300), pytest.approx(N0 + 800))]
+    # a rename to something that is neither a field nor a coordinate is still refused
+    man.write_text(json.dumps({"sources": [{"path": "moc.csv", "layer": "vacant_land_fund",
+                                            "rename": {"Cột 3": "toa_do_sai"}}]}, ensure_ascii=False))
+    p = run_spp("import", "--db", str(tmp_path / "b.sqlite"), "--manifest", str(man), check=False)
+    assert p.returncode != 0 and "Cột 3" in p.stderr and "not a field of vacant_land_fund" in p.stderr
