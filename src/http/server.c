@@ -826,7 +826,7 @@ int http_serve(const struct config *cfg, struct err *err)
     }
     drain(&s, d, &set, sig);
     free_server(&s);
-    set_phase(&s, HTTP_READY);
+    __atomic_store_n(&phase, HTTP_READY, __ATOMIC_RELEASE); /* s.lock is gone: no set_phase */
     log_msg("notice", "stopped");
     fflush(stdout);
     fflush(stderr);
