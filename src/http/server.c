@@ -75,9 +75,10 @@ struct sock_ctx {
 struct conn {
     struct buf body;
     int too_big;
-    int started;  /* the access handler has seen it */
-    int answered; /* a response was queued */
-    struct timespec start;
+    int started;              /* the access handler has seen it */
+    int answered;             /* a response was queued */
+    struct timespec start;    /* the request line */
+    struct timespec queued;   /* where its wait for a worker starts (note_queued) */
     double wall;              /* Unix time of the request line */
     const struct config *cfg; /* the settings generation the request runs with */
     char *uri;                /* the request target as sent */
@@ -291,17 +292,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* Records the time the request waited for a worker: from the connection's accept for its first
- * request, from the request line for later ones. */
-static void record_wait(struct MHD_Connection *c, const struct conn *cn)
+/* Where the request's wait for a worker starts: the connection's accept for its first request,
+ * the request line for later ones (the client's think time between requests is not a wait). */
+static void note_queued(struct MHD_Connection *c, struct conn *cn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct sock_ctx *sc = ci ? ci->socket_context : NULL;
-    if (sc && sc->n_requests++ == 0)
-        metrics_queue_wait(elapsed(&sc->accepted));
-    else
-        metrics_queue_wait(elapsed(&cn->start));
+    cn->queued = sc && sc->n_requests++ == 0 ? sc->accepted : cn->start;
 }
 
 /* Notes what the access log needs of the request's headers (they go with the connection's
@@ -346,8 +344,8 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
 }
 
 /* Routes the request on a worker (probes need none). Fills res and *why. Returns the route. */
-static int dispatch(struct server *s, struct MHD_Connection *c, struct conn *cn,
-                    struct request *req, struct response *res, struct err *why)
+static int dispatch(struct server *s, struct conn *cn, struct request *req, struct response *res,
+                    struct err *why)
 {
     int probe = strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0;
     if (probe) return http_route_why(req, res, why);
@@ -358,7 +356,7 @@ static int dispatch(struct server *s, struct MHD_Connection *c, struct conn *cn,
         return -1;
     }
     struct worker *w = checkout(s);
-    record_wait(c, cn);
+    metrics_queue_wait(elapsed(&cn->queued));
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
@@ -385,6 +383,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const struct config *cfg = cn->cfg;
     if (!cn->started) {
         cn->started = 1;
+        note_queued(c, cn);
         note_request(cn, c, method, version);
         cn->too_big = announced_too_big(c, cfg->limits.max_body);
         /* A body announced past the limit is refused now, before it is read: libmicrohttpd
@@ -449,7 +448,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         resp_header(&res, "Access-Control-Allow-Headers",
                     "Content-Type, X-API-Key, Authorization, If-None-Match");
     } else {
-        route = dispatch(s, c, cn, &req, &res, &err);
+        route = dispatch(s, cn, &req, &res, &err);
     }
     if (!over) {
         pthread_mutex_lock(&s->lock);
@@ -482,7 +481,7 @@ static const char *ended_early(enum MHD_RequestTerminationCode toe)
     case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
         return "server stopped (drain time over)";
     case MHD_REQUEST_TERMINATED_WITH_ERROR:
-        return "connection error or malformed request";
+        return "malformed or oversized request (refused by the HTTP library) or connection error";
     default:
         return "client closed the connection";
     }

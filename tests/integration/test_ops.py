@@ -576,6 +576,17 @@ def test_metrics(serve, small_store, tmp_path):
     parse(with_key)
     assert 'spp_tile_cache_hits_total{layer="construction_permits",format="mvt"} 0' in with_key
     assert s.get("/metrics", {"X-API-Key": "wrong"})[0] == 401
+    # a client's pause between requests on a kept-alive connection is no wait for a worker
+    sums = []
+    keep = s.conn()
+    for path in ("/healthz", "/collections", "/collections"):
+        keep.request("GET", path)
+        keep.getresponse().read()
+        time.sleep(0.5)
+        sums.append(value(parse(s.metrics()), "spp_queue_wait_seconds",
+                          "spp_queue_wait_seconds_sum"))
+    keep.close()
+    assert sums[2] - sums[0] < 0.2, sums
 
 
 # ---- access log ----
