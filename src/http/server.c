@@ -725,7 +725,7 @@ static void drain(struct server *s, struct MHD_Daemon *d, const sigset_t *set, i
     if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
     const struct config *cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
     int secs = cfg->drain_seconds;
-    log_msg("notice", "%s: not accepting connections; %d request%s in flight get up to %d s",
+    log_msg("notice", "%s: not accepting connections; %d request%s in flight, up to %d s to finish",
             sig == SIGINT ? "SIGINT" : "SIGTERM", active(s), active(s) == 1 ? "" : "s", secs);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);

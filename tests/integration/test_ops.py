@@ -429,6 +429,15 @@ def test_healthz_never_needs_a_key_and_readyz(serve, small_store):
     assert s.get("/collections", {"X-API-Key": "wrong"})[0] == 401  # elsewhere a wrong key is 401
 
 
+def test_readyz_503_when_the_store_file_is_gone(serve, small_store, tmp_path):
+    db = str(tmp_path / "gone.sqlite")
+    shutil.copy(small_store, db)
+    s = serve(db)
+    os.remove(db)
+    assert s.get("/readyz")[::2] == (503, b"the store file is gone\n")
+    assert s.get("/healthz")[0] == 200
+
+
 def test_readyz_503_while_the_store_opens(small_store, tmp_path):
     db = str(tmp_path / "locked.sqlite")
     shutil.copy(small_store, db)
@@ -623,7 +632,8 @@ def test_access_log_text(serve, small_store, tmp_path):
     key = run_spp("keys", "--db", small_store, "add", "--role", "investor",
                   "--name", "log").stdout.strip().splitlines()[0]
     t0 = time.time()
-    st, _, body = s.get("/collections?f=json&key=SECRET-Q1&%6Bey=SECRET-Q2&parcel_key=K1",
+    st, _, body = s.get("/collections?f=json&key=SECRET-Q1&%6Bey=SECRET-Q2&parcel_key=K1"
+                        "&API_KEY=SECRET-Q3&access_token=SECRET-Q4;token=SECRET-Q5",
                         {"X-API-Key": key, "Referer": "http://map/?key=SECRET-R",
                          "User-Agent": 'evil" 200 0 "x'})
     assert st == 200
@@ -639,7 +649,8 @@ def test_access_log_text(serve, small_store, tmp_path):
     a, b, c = (next(x for x in m if x["uri"].startswith(p))
                for p in ("/collections?", "/collections/no_such_layer", "/healthz"))
     assert a["client"] == "127.0.0.1" and a["user"].startswith("key:") and a["method"] == "GET"
-    assert a["uri"] == "/collections?f=json&key=REDACTED&%6Bey=REDACTED&parcel_key=K1"
+    assert a["uri"] == ("/collections?f=json&key=REDACTED&%6Bey=REDACTED&parcel_key=K1"
+                        "&API_KEY=REDACTED&access_token=REDACTED;token=REDACTED")
     assert a["status"] == "200" and int(a["bytes"]) == len(body)
     assert a["referer"] == "http://map/?key=REDACTED"
     assert a["ua"] == r"evil\x22 200 0 \x22x"
@@ -653,7 +664,8 @@ def test_access_log_text(serve, small_store, tmp_path):
     assert "no_such_layer" in b["reason"]
     assert c["client"] == "127.0.0.1"
     log = s.stdout() + s.stderr()
-    for secret in ("SECRET-Q1", "SECRET-Q2", "SECRET-R", key):
+    for secret in ("SECRET-Q1", "SECRET-Q2", "SECRET-Q3", "SECRET-Q4", "SECRET-Q5", "SECRET-R",
+                   key):
         assert secret not in log
 
 
