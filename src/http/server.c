@@ -261,7 +261,6 @@ static int announced_too_big(struct MHD_Connection *c, size_t max_body)
 /* The request line arrived: the request's record starts here (URI log callback). */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)c;
     struct server *s = cls;
     struct conn *cn = calloc(1, sizeof *cn);
     if (!cn) return NULL;
@@ -273,6 +272,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     cn->cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
     cn->uri = str_dup(uri ? uri : "");
     cn->route = -1;
+    peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
     __atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
     metrics_in_flight(1);
     return cn;
