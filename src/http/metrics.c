@@ -40,7 +40,7 @@ static uint64_t wms_sum_us;
 static int64_t in_flight;
 static double started;        /* wall-clock seconds at metrics_start() */
 static int64_t reload_ok = 1; /* the last SIGHUP reload succeeded */
-static double reload_time;    /* wall-clock seconds of the last reload, 0 = none */
+static int64_t reload_ms;     /* wall-clock milliseconds of the last reload, 0 = none */
 
 static int slot(int route)
 {
@@ -94,7 +94,7 @@ void metrics_render_wms(double seconds)
 void metrics_reload(int ok)
 {
     __atomic_store_n(&reload_ok, ok ? 1 : 0, __ATOMIC_RELAXED);
-    reload_time = wall_now();
+    __atomic_store_n(&reload_ms, (int64_t)(wall_now() * 1000), __ATOMIC_RELAXED);
 }
 
 static void family(struct buf *b, const char *name, const char *type, const char *help)
@@ -331,7 +331,8 @@ int metrics_handler(struct request *req, struct response *res, struct err *err)
                (long long)__atomic_load_n(&reload_ok, __ATOMIC_RELAXED));
     family(b, "spp_config_last_reload_timestamp_seconds", "gauge",
            "When the settings were last re-read (Unix time), 0 if never.");
-    buf_printf(b, "spp_config_last_reload_timestamp_seconds %.3f\n", reload_time);
+    buf_printf(b, "spp_config_last_reload_timestamp_seconds %.3f\n",
+               (double)__atomic_load_n(&reload_ms, __ATOMIC_RELAXED) / 1000);
     write_requests(b);
     write_timing(b);
     if (req->cfg) {

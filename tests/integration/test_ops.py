@@ -337,8 +337,11 @@ def test_sighup_rereads_settings_and_keys_keeping_connections(serve, small_store
     entry = json.loads(last)  # log_format switched to JSON lines
     assert entry["route"] == "items" and entry["role"] == "planner" and entry["key_id"] > 0
     assert key not in s.stdout()
-    text = s.metrics()
-    assert "spp_config_last_reload_successful 1" in text
+    fams = parse(s.metrics())
+    assert value(fams, "spp_config_last_reload_successful",
+                 "spp_config_last_reload_successful") == 1
+    assert abs(value(fams, "spp_config_last_reload_timestamp_seconds",
+                     "spp_config_last_reload_timestamp_seconds") - time.time()) < 10
     # a broken file is refused: the server keeps the settings it has
     write_config(cfg, "{ not json")
     s.proc.send_signal(signal.SIGHUP)
