@@ -54,6 +54,14 @@ $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
 $(BUILD)/libspp.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# The commit /metrics reports (spp_build_info); metrics.o is rebuilt when it changes.
+GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/src/http/metrics.o: ALL_CFLAGS += -DSPP_GIT_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/src/http/metrics.o: $(BUILD)/git-commit
+$(BUILD)/git-commit: FORCE
+	@mkdir -p $(dir $@) && echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' > $@
+FORCE:
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"

@@ -11,8 +11,8 @@ pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libg
       curl ca-certificates)
 case "$what" in
   build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
-  test)  pkgs+=(python3-pytest python3-owslib python3-lxml clang-format clang libclang-rt-14-dev
-                chromium)
+  test)  pkgs+=(python3-pytest python3-owslib python3-lxml python3-prometheus-client clang-format
+                clang libclang-rt-14-dev chromium)
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
          # only a machine without them gets Debian's.
          command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;

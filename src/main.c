@@ -86,6 +86,8 @@ static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
         cfg->port = (int)port;
     }
     if (o->threads) cfg->threads = o->threads;
+    if (o->log_format && config_log_format_parse(o->log_format, &cfg->log_format))
+        return usage_error("--log-format wants text or json, got \"%s\"", o->log_format);
     log_quiet = o->quiet;
     if (load_catalog(cfg, &err) || render_styles_load(cfg, &err) || http_serve(cfg, &err))
         return fail(&err);
@@ -440,7 +442,7 @@ static const struct optdef optdefs[] = {
     {"threads", 't', "N", CMD_SERVE | CMD_SEED,
      "worker threads, 1..256 (serve: default from settings; seed: 2)"},
     {"log-format", 'G', "text|json", CMD_SERVE,
-     "access log as text lines (default) or JSON lines, on stderr"},
+     "access log (stdout) as text lines (default) or JSON lines; overrides the settings"},
     {"quiet", 'q', NULL, CMD_SERVE | CMD_IMPORT | CMD_SEED,
      "serve: no access log; import, seed: no progress output"},
     {"manifest", 'm', "FILE", CMD_IMPORT,
@@ -569,11 +571,13 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             o->threads = (int)t;
             break;
         }
-        case 'G':
-            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+        case 'G': {
+            enum log_format lf;
+            if (config_log_format_parse(optarg, &lf))
                 return usage_error("--log-format wants text or json, got \"%s\"", optarg);
             o->log_format = optarg;
             break;
+        }
         case 'r':
             o->role = optarg;
             break;

@@ -2,8 +2,10 @@
 /* config.c: server settings: defaults, then an optional JSON file (--config) over them. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,13 +70,15 @@ void config_defaults(struct config *cfg)
         .rate_per_minute = 0,
     };
     cfg->import_max_shrink = 0.5;
+    cfg->drain_seconds = 30;
+    cfg->log_format = LOG_FORMAT_TEXT;
 }
 
 void config_fini(struct config *cfg)
 {
     catalog_fini(&cfg->catalog);
     free(cfg->db_path), free(cfg->layers_dir), free(cfg->styles_dir), free(cfg->web_dir);
-    free(cfg->public_url);
+    free(cfg->public_url), free(cfg->config_path), free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -99,14 +103,110 @@ static int set_str(json_t *o, const char *key, char **out, const char *file, str
     return 0;
 }
 
+int config_log_format_parse(const char *s, enum log_format *out)
+{
+    if (s && strcmp(s, "text") == 0)
+        *out = LOG_FORMAT_TEXT;
+    else if (s && strcmp(s, "json") == 0)
+        *out = LOG_FORMAT_JSON;
+    else
+        return ERR_PARAM;
+    return 0;
+}
+
+/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6). An IPv4-mapped IPv6 address is kept as IPv4. */
+static int parse_prefix(const char *s, struct net_prefix *p)
+{
+    char tmp[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (!n || n >= sizeof tmp) return ERR_PARAM;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    memset(p, 0, sizeof *p);
+    int max;
+    if (inet_pton(AF_INET, tmp, p->addr) == 1) {
+        p->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, tmp, p->addr) == 1) {
+        p->family = AF_INET6;
+        max = 128;
+    } else {
+        return ERR_PARAM;
+    }
+    long bits = max;
+    if (slash && (str_to_long(slash + 1, &bits) || bits < 0 || bits > max)) return ERR_PARAM;
+    p->bits = (int)bits;
+    return 0;
+}
+
+static int prefix_match(const struct net_prefix *p, int family, const unsigned char *a)
+{
+    if (p->family != family) return 0;
+    int full = p->bits / 8, rest = p->bits % 8;
+    if (memcmp(p->addr, a, (size_t)full) != 0) return 0;
+    if (!rest) return 1;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (p->addr[full] & mask) == (a[full] & mask);
+}
+
+int config_trusted_proxy(const struct config *cfg, const char *addr)
+{
+    unsigned char a[16];
+    int family;
+    if (!addr || !cfg->n_trusted_proxies) return 0;
+    if (inet_pton(AF_INET, addr, a) == 1) {
+        family = AF_INET;
+    } else if (inet_pton(AF_INET6, addr, a) == 1) {
+        family = AF_INET6;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, sizeof mapped) == 0) { /* ::ffff:a.b.c.d is a.b.c.d */
+            memmove(a, a + 12, 4);
+            family = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    for (int i = 0; i < cfg->n_trusted_proxies; i++)
+        if (prefix_match(&cfg->trusted_proxies[i], family, a)) return 1;
+    return 0;
+}
+
+static int set_proxies(json_t *root, struct config *cfg, const char *file, struct err *err)
+{
+    json_t *v = json_object_get(root, "trusted_proxies");
+    if (!v) return 0;
+    if (!json_is_array(v))
+        return err_set(err, ERR_PARAM, "%s: trusted_proxies: must be a list of addresses or CIDRs",
+                       file);
+    size_t n = json_array_size(v);
+    struct net_prefix *p = n ? calloc(n, sizeof *p) : NULL;
+    if (n && !p) return err_set(err, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        if (!s || parse_prefix(s, &p[i])) {
+            free(p);
+            return err_set(err, ERR_PARAM,
+                           "%s: trusted_proxies[%zu]: want an IPv4/IPv6 address or CIDR, got %s",
+                           file, i, s ? s : "a non-string");
+        }
+    }
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = p;
+    cfg->n_trusted_proxies = (int)n;
+    return 0;
+}
+
 int config_load_file(struct config *cfg, const char *path, struct err *err)
 {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
     static const char *const keys[] = {
-        "listen",     "threads", "storage_srid",      "layers_dir",  "styles_dir", "web_dir",
-        "public_url", "limits",  "import_max_shrink", "city_extent", NULL};
+        "listen",        "threads",    "storage_srid",    "layers_dir",
+        "styles_dir",    "web_dir",    "public_url",      "limits",
+        "drain_seconds", "log_format", "trusted_proxies", "import_max_shrink",
+        "city_extent",   NULL};
     static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
                                         "default_features", "max_body",         "max_xml_depth",
                                         "max_json_depth",   "max_filter_nodes", "query_ms",
@@ -171,6 +271,13 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
         }
         memcpy(cfg->city_extent, e, sizeof e);
     }
+    if ((rc = set_int(root, "drain_seconds", 0, 3600, &cfg->drain_seconds, path, err))) goto done;
+    if ((v = json_object_get(root, "log_format")) &&
+        config_log_format_parse(json_string_value(v), &cfg->log_format)) {
+        rc = err_set(err, ERR_PARAM, "%s: log_format: want \"text\" or \"json\"", path);
+        goto done;
+    }
+    if ((rc = set_proxies(root, cfg, path, err))) goto done;
     json_t *lim = json_object_get(root, "limits");
     if (lim) {
         if (!json_is_object(lim)) {
@@ -203,6 +310,10 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
             goto done;
         l->max_body = (size_t)body;
     }
+    /* Kept (absolute, so a later chdir cannot change it) for SIGHUP, which reads it again. */
+    char *abs = realpath(path, NULL);
+    free(cfg->config_path);
+    cfg->config_path = abs ? abs : str_dup(path);
 done:
     json_decref(root);
     return rc;

@@ -113,8 +113,19 @@ struct limits {
     int rate_per_minute; /* per key (or per client address without key), 0 = off */
 };
 
+/* Access log format (issue 15): text is combined-log-like, json one object per line. */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* An address prefix ("10.0.0.0/8", "::1"): a trusted proxy. */
+struct net_prefix {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; 4 bytes used for AF_INET */
+    int bits;               /* prefix length */
+};
+
 struct config {
     char *db_path;
+    char *config_path; /* the --config file as read (absolute), NULL without one: SIGHUP reads it */
     char listen_host[64];
     int port;
     int threads;
@@ -126,6 +137,10 @@ struct config {
      * where spp import expects a source to land when the store has no admin_units boundary and no
      * layers yet ("city_extent" in --config; default: Can Tho's urban core, the demo city). */
     double city_extent[4];
+    int drain_seconds;          /* SIGTERM/SIGINT: how long requests in flight may finish (30) */
+    enum log_format log_format; /* access log lines (stdout) */
+    struct net_prefix *trusted_proxies; /* peers whose X-Forwarded-For is believed */
+    int n_trusted_proxies;
     struct catalog catalog;
     /* spp import: the largest share of a layer's features a batch may remove (0..1, default
      * 0.5); emptying a layer is always refused. --allow-shrink / "allow_shrink" override it. */
@@ -138,6 +153,10 @@ void config_defaults(struct config *cfg);
 /* Reads a JSON settings file over the defaults. ERR_IO / ERR_PARAM with file:key in the message. */
 int config_load_file(struct config *cfg, const char *path, struct err *err);
 void config_fini(struct config *cfg);
+/* "text" or "json" into *out; ERR_PARAM otherwise (for --log-format and the log_format key). */
+int config_log_format_parse(const char *s, enum log_format *out);
+/* 1 if addr (a textual IPv4/IPv6 address) is inside one of the trusted proxy prefixes. */
+int config_trusted_proxy(const struct config *cfg, const char *addr);
 /* Directory of the running executable's repository (where layers/ is), for defaults. */
 const char *config_home(void);
 

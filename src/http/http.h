@@ -19,8 +19,11 @@ struct route {
 
 /* Routing, in-process (no socket): matches req->method and req->path, resolves the API key into
  * req->role, calls the handler and turns an error into the protocol's answer. req->store,
- * req->geo and req->cfg must be set. Returns the route index, or -1 when nothing matched. */
+ * req->geo and req->cfg must be set (req->store may be NULL for /healthz and /readyz, which
+ * never look at a key). Returns the route index, or -1 when nothing matched. */
 int http_route(struct request *req, struct response *res);
+/* The same, and the error answered (if any) copied into *reason for the access log. */
+int http_route_why(struct request *req, struct response *res, struct err *reason);
 /* The error form of the route method+path would take (FORM_PROBLEM when none matches), so
  * that answers given before routing (413, 503) speak the route's protocol. */
 enum err_form http_route_form(const char *method, const char *path);
@@ -33,9 +36,46 @@ const char *http_route_name(int i);
 void http_write_error(const struct request *req, struct response *res, const struct err *err);
 int http_status_for(const struct err *err);
 
-/* Serving: starts libmicrohttpd on cfg->listen_host:port with cfg->threads workers and blocks
- * until SIGINT/SIGTERM. ERR_IO if the port cannot be bound or the store cannot be opened. */
+/* Serving (server.c): checks the store file and its directory, listens on cfg->listen_host:port,
+ * opens cfg->threads workers (/readyz is 503 meanwhile) and serves until SIGTERM or SIGINT, which
+ * stop accepting connections and let the requests in flight finish for up to
+ * cfg->drain_seconds; a second signal ends the wait. SIGHUP re-reads cfg->config_path. Returns 0
+ * after a clean stop; ERR_IO with the path and the problem if the store cannot be served or the
+ * port cannot be bound. cfg is borrowed for the whole call. */
 int http_serve(const struct config *cfg, struct err *err);
+/* The server's phase: HTTP_READY also when no server runs (in-process routing, tests). */
+enum http_phase { HTTP_READY, HTTP_STARTING, HTTP_DRAINING, HTTP_FAILED };
+enum http_phase http_phase(void);
+
+/* Access log (accesslog.c): one line per request on stdout (not with --quiet). */
+struct access_entry {
+    double time;          /* when the request line arrived, Unix seconds */
+    const char *client;   /* client address (X-Forwarded-For resolved) */
+    const char *method;   /* may be NULL when the request line was never complete */
+    const char *uri;      /* the request target as sent; key parameters are redacted here */
+    const char *protocol; /* "HTTP/1.1" */
+    int status;
+    uint64_t bytes;      /* body bytes answered */
+    double ms;           /* duration, request line to last byte */
+    const char *route;   /* metrics name of the route, "unmatched" */
+    int64_t key_id;      /* 0 without a key */
+    const char *role;    /* role of the request */
+    const char *referer; /* headers, may be NULL (Referer's key parameters are redacted) */
+    const char *user_agent;
+    const char *reason; /* the error message for an error answer, else NULL */
+};
+/* Writes e as one line in fmt: text (combined-log-like, see docs/design-notes.md) or JSON. */
+void access_log_write(enum log_format fmt, const struct access_entry *e);
+/* Appends uri with the value of every API-key-like query parameter (key, api_key, apikey,
+ * api-key, x-api-key, access_token, token; any case, percent-encoded or not) replaced by
+ * "REDACTED". ERR_NOMEM. */
+int access_redact_uri(struct buf *b, const char *uri);
+/* The client address of a request from peer (the socket's address): when peer is a trusted
+ * proxy (cfg->trusted_proxies) and xff (the X-Forwarded-For values joined by ",") is set, the
+ * rightmost address of xff that is not a trusted proxy (the leftmost if all are); peer
+ * otherwise, or when xff holds something that is not an address. */
+void http_client_addr(const struct config *cfg, const char *peer, const char *xff, char *out,
+                      size_t n);
 
 /* Request rate limit (ratelimit.c): takes one request from the budget of `who` (a key id or a
  * client address) of per_minute requests (token bucket, burst = per_minute). Returns 0 when the
@@ -45,9 +85,18 @@ int ratelimit_take(const char *who, int per_minute, double now);
 double ratelimit_now(void);
 void ratelimit_clear(void); /* forgets every bucket (tests) */
 
-/* Metrics. */
+/* Metrics (metrics.c). Thread-safe. */
+void metrics_start(void); /* the start time behind uptime */
 void metrics_record(int route, int status, double seconds);
+void metrics_in_flight(int delta);
+void metrics_queue_wait(double seconds);
+void metrics_render_wms(double seconds); /* a WMS image answered */
+void metrics_reload(int ok);             /* a SIGHUP re-read of the settings */
 int metrics_handler(struct request *req, struct response *res, struct err *err);
+/* /healthz: 200 while the process runs, whatever key is sent. */
 int healthz_handler(struct request *req, struct response *res, struct err *err);
+/* /readyz: 200 when requests are served; 503 while the store is being opened, while draining,
+ * after a failed start or when the store file is gone. */
+int readyz_handler(struct request *req, struct response *res, struct err *err);
 
 #endif

@@ -25,6 +25,7 @@ static int landing(struct request *req, struct response *res, struct err *err)
 
 static const struct route routes[] = {
     {"GET", "/healthz", healthz_handler, FORM_TEXT, "healthz"},
+    {"GET", "/readyz", readyz_handler, FORM_TEXT, "readyz"},
     {"GET", "/metrics", metrics_handler, FORM_TEXT, "metrics"},
     {"GET", "/", landing, FORM_PROBLEM, "landing"},
     {"GET", "/map", webapp_page, FORM_TEXT, "map"},
@@ -169,8 +170,15 @@ enum err_form http_route_form(const char *method, const char *path)
 
 int http_route(struct request *req, struct response *res)
 {
+    struct err reason;
+    return http_route_why(req, res, &reason);
+}
+
+int http_route_why(struct request *req, struct response *res, struct err *reason)
+{
     struct err err;
     err_clear(&err);
+    err_clear(reason);
     int found = -1, path_matched = 0;
     int is_head = strcmp(req->method, "HEAD") == 0;
     for (int i = 0; i < (int)ARRAY_LEN(routes); i++) {
@@ -191,15 +199,18 @@ int http_route(struct request *req, struct response *res)
             err_set(&err, ERR_NOT_FOUND, "no resource at %s", req->path);
         }
         http_write_error(req, res, &err);
+        *reason = err;
         free_params(req);
         return -1;
     }
     const struct route *r = &routes[found];
     req->err_form = r->form;
-    int rc = auth(req, &err);
+    /* Probes never look at a key: a wrong one on /healthz or /readyz is still answered. */
+    int probe = r->fn == healthz_handler || r->fn == readyz_handler;
+    int rc = probe ? 0 : auth(req, &err);
     /* Counted whether the key was right or not (a failed key counts against the client
-     * address), so guessing keys is throttled too. /healthz stays outside: balancers poll it. */
-    if (r->fn != healthz_handler) {
+     * address), so guessing keys is throttled too. Probes stay outside: balancers poll them. */
+    if (!probe) {
         struct err rate_err;
         err_clear(&rate_err);
         if (rate_check(req, res, &rate_err)) {
@@ -211,6 +222,7 @@ int http_route(struct request *req, struct response *res)
     if (rc) {
         if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));
         http_write_error(req, res, &err);
+        *reason = err;
     } else if (!res->status) {
         res->status = 200;
     }

@@ -1,17 +1,33 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c: libmicrohttpd with a thread pool. Each worker owns its handles (a read-only SQLite
- * connection with SpatiaLite, PROJ and GEOS contexts); a request checks one out and gives it
- * back. Request bodies are capped, in-flight requests are counted (503 past the limit), every
- * request gets an access-log line and a metrics sample, SIGINT/SIGTERM stop gracefully. */
+/* server.c: libmicrohttpd with a thread pool, and the server's life (issue 15). Each worker owns
+ * its handles (a read-only SQLite connection with SpatiaLite, PROJ and GEOS contexts); a request
+ * checks one out and gives it back. Request bodies are capped, in-flight requests are counted
+ * (503 past the limit), every request gets an access-log line and metrics samples when it
+ * completes (after its last byte went out).
+ *
+ * Life: the store file and its directory are checked, the port is bound, then the workers open
+ * the store while /readyz answers 503 (other requests wait for them). SIGTERM or SIGINT stop
+ * accepting (the listening socket is shut, so new connections are refused), let the requests in
+ * flight finish for up to drain_seconds (answers say "Connection: close"), then stop; a second
+ * signal ends the wait. SIGHUP reads the --config file again: the new settings apply to
+ * requests that arrive after it, requests in flight keep the settings they started with (each
+ * generation lives until exit), connections stay open. Signals are taken by the main thread
+ * with sigtimedwait, so no handler runs inside a worker. */
 #include "http.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -25,29 +41,81 @@ struct worker {
     int busy;
 };
 
+/* One reading of the settings: what requests see (the start-up config with the file's reloadable
+ * settings) and the file as read, which owns the strings cfg borrows. Freed at exit only. */
+struct cfg_gen {
+    struct config cfg;
+    struct config file;
+    struct cfg_gen *prev;
+};
+
 struct server {
-    const struct config *cfg;
+    const struct config *base; /* the start-up config (main's) */
+    const struct config *cfg;  /* the current generation; read with __atomic_load_n */
+    struct cfg_gen *gens;
+    const struct config *last_file; /* the settings file as last read, NULL without one */
+    int log_format_pinned;          /* the command line chose log_format: SIGHUP keeps it */
     struct worker *workers;
     int n_workers;
     struct tile_cache *tiles;
     pthread_mutex_t lock;
-    pthread_cond_t freed;
-    int inflight;
+    pthread_cond_t freed;  /* a worker was checked in */
+    pthread_cond_t phased; /* the phase left HTTP_STARTING */
+    int inflight;          /* requests being handled (max_concurrent) */
+    int active;            /* requests from request line to completion (drain waits for 0) */
 };
 
+/* Per TCP connection: when it was accepted, how many requests it carried. */
+struct sock_ctx {
+    struct timespec accepted;
+    int n_requests;
+};
+
+/* Per request, from its request line (URI log callback) to its completion. */
 struct conn {
     struct buf body;
     int too_big;
-    int answered; /* a response was queued before the body was read */
-    struct timespec start;
+    int started;              /* the access handler has seen it */
+    int answered;             /* a response was queued */
+    struct timespec start;    /* the request line */
+    struct timespec queued;   /* where its wait for a worker starts (note_queued) */
+    double wall;              /* Unix time of the request line */
+    const struct config *cfg; /* the settings generation the request runs with */
+    char *uri;                /* the request target as sent */
+    char method[16], protocol[16];
+    char client[48];
+    char *referer, *user_agent;
+    int route, status;
+    uint64_t bytes;
+    int64_t key_id;
+    enum role role;
+    char reason[256];
 };
 
-static volatile sig_atomic_t stop_flag;
+static int phase = HTTP_READY; /* the stop flag, grown into a phase; read atomically */
 
-static void on_signal(int sig)
+enum http_phase http_phase(void)
 {
-    (void)sig;
-    stop_flag = 1;
+    return (enum http_phase)__atomic_load_n(&phase, __ATOMIC_ACQUIRE);
+}
+
+static void set_phase(struct server *s, enum http_phase p)
+{
+    pthread_mutex_lock(&s->lock);
+    __atomic_store_n(&phase, (int)p, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&s->phased);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Blocks a request that arrived while the store was being opened until it is; 0 when ready. */
+static int wait_ready(struct server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (http_phase() == HTTP_STARTING)
+        pthread_cond_wait(&s->phased, &s->lock);
+    int failed = http_phase() == HTTP_FAILED;
+    pthread_mutex_unlock(&s->lock);
+    return failed;
 }
 
 static struct worker *checkout(struct server *s)
@@ -116,7 +184,7 @@ static double elapsed(const struct timespec *start)
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, struct response *res)
+static enum MHD_Result send_response(struct MHD_Connection *c, struct response *res, int close)
 {
     size_t len = res->body.len;
     char *data = buf_take(&res->body, &len);
@@ -129,6 +197,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct response *
     for (int i = 0; i < res->n_headers; i++)
         MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
     MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+    /* Draining: the client reconnects elsewhere rather than keeping this connection. */
+    if (close) MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)(res->status ? res->status : 200), r);
     MHD_destroy_response(r);
     return ret;
@@ -155,18 +225,29 @@ static void set_base_url(struct request *req, const struct config *cfg, const ch
         req->base_url[--l] = '\0';
 }
 
-static void set_client_addr(struct request *req, struct MHD_Connection *c)
+static void peer_addr(struct MHD_Connection *c, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    req->client_addr[0] = '\0';
+    out[0] = '\0';
     if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                  req->client_addr, sizeof req->client_addr);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)n);
     else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                  req->client_addr, sizeof req->client_addr);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)n);
+}
+
+/* Every X-Forwarded-For header of the request, joined by ",". */
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct buf *b = cls;
+    if (key && value && strcasecmp(key, "X-Forwarded-For") == 0 && b->len < 4096)
+        buf_printf(b, "%s%s", b->len ? "," : "", value);
+    return MHD_YES;
 }
 
 /* 1 when the Content-Length announced is already past the body limit (nothing is buffered). */
@@ -177,21 +258,134 @@ static int announced_too_big(struct MHD_Connection *c, size_t max_body)
     return cl && str_to_long(cl, &n) == 0 && n > 0 && (unsigned long)n > max_body;
 }
 
+/* The request line arrived: the request's record starts here (URI log callback). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct server *s = cls;
+    struct conn *cn = calloc(1, sizeof *cn);
+    if (!cn) return NULL;
+    buf_init(&cn->body);
+    clock_gettime(CLOCK_MONOTONIC, &cn->start);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    cn->wall = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    cn->cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
+    cn->uri = str_dup(uri ? uri : "");
+    cn->route = -1;
+    peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
+    __atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
+    metrics_in_flight(1);
+    return cn;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls, (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct sock_ctx *sc = calloc(1, sizeof *sc);
+        if (sc) clock_gettime(CLOCK_MONOTONIC, &sc->accepted);
+        *socket_context = sc;
+    } else {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* Where the request's wait for a worker starts: the connection's accept for its first request,
+ * the request line for later ones (the client's think time between requests is not a wait). */
+static void note_queued(struct MHD_Connection *c, struct conn *cn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct sock_ctx *sc = ci ? ci->socket_context : NULL;
+    cn->queued = sc && sc->n_requests++ == 0 ? sc->accepted : cn->start;
+}
+
+/* Notes what the access log needs of the request's headers (they go with the connection's
+ * memory when the request completes). */
+static void note_request(struct conn *cn, struct MHD_Connection *c, const char *method,
+                         const char *version)
+{
+    snprintf(cn->method, sizeof cn->method, "%s", method);
+    snprintf(cn->protocol, sizeof cn->protocol, "%s", version ? version : "");
+    cn->referer = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Referer"));
+    cn->user_agent = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
+    char peer[48];
+    peer_addr(c, peer, sizeof peer);
+    struct buf xff;
+    buf_init(&xff);
+    if (cn->cfg->n_trusted_proxies)
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect_xff, &xff);
+    http_client_addr(cn->cfg, peer, xff.data, cn->client, sizeof cn->client);
+    buf_fini(&xff);
+}
+
+static void fill_request(struct request *req, struct conn *cn, struct MHD_Connection *c,
+                         const char *url, const char *method)
+{
+    const struct config *cfg = cn->cfg;
+    req->method = method;
+    req->path = url;
+    req->query = "";
+    req->cfg = cfg;
+    req->body = cn->body.data;
+    req->body_len = cn->body.len;
+    req->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    req->accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    req->accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+    req->accept_language = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
+    req->if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    req->api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
+    req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req->err_form = http_route_form(method, url);
+    snprintf(req->client_addr, sizeof req->client_addr, "%s", cn->client);
+    set_base_url(req, cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+}
+
+/* Routes the request on a worker (probes need none). Fills res and *why. Returns the route. */
+static int dispatch(struct server *s, struct conn *cn, struct request *req, struct response *res,
+                    struct err *why)
+{
+    int probe = strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0;
+    if (probe) return http_route_why(req, res, why);
+    if (wait_ready(s)) {
+        err_set(why, ERR_INTERNAL, "the server could not open its store");
+        why->http_status = 503;
+        http_write_error(req, res, why);
+        return -1;
+    }
+    struct worker *w = checkout(s);
+    metrics_queue_wait(elapsed(&cn->queued));
+    req->store = w->store;
+    req->geo = w->geo;
+    req->tiles = s->tiles;
+    store_set_deadline(w->store, cn->cfg->limits.query_ms);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int route = http_route_why(req, res, why);
+    const char *name = http_route_name(route);
+    if ((strcmp(name, "wms") == 0 || strcmp(name, "ows") == 0) && res->status == 200 &&
+        str_starts(res->content_type, "image/"))
+        metrics_render_wms(elapsed(&t0));
+    store_set_deadline(w->store, 0);
+    checkin(s, w);
+    return route;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
 {
-    (void)version;
     struct server *s = cls;
-    const struct config *cfg = s->cfg;
     struct conn *cn = *con_cls;
-    if (!cn) {
-        cn = calloc(1, sizeof *cn);
-        if (!cn) return MHD_NO;
-        buf_init(&cn->body);
-        clock_gettime(CLOCK_MONOTONIC, &cn->start);
+    if (!cn && !(cn = *con_cls = on_request_line(s, url, c))) return MHD_NO;
+    const struct config *cfg = cn->cfg;
+    if (!cn->started) {
+        cn->started = 1;
+        note_queued(c, cn);
+        note_request(cn, c, method, version);
         cn->too_big = announced_too_big(c, cfg->limits.max_body);
-        *con_cls = cn;
         /* A body announced past the limit is refused now, before it is read: libmicrohttpd
          * sends the 413 instead of "100 Continue" and closes the connection after it. */
         if (!cn->too_big) return MHD_YES;
@@ -213,32 +407,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct response res;
     memset(&req, 0, sizeof req);
     resp_init(&res);
-    req.method = method;
-    req.path = url;
-    req.query = "";
-    req.cfg = cfg;
     struct arg_ctx args = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
     req.args = args.args;
     req.n_args = args.n;
-    req.body = cn->body.data;
-    req.body_len = cn->body.len;
-    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    req.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    req.accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-    req.accept_language = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
-    req.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-    req.api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
-    req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    req.err_form = http_route_form(method, url);
-    set_client_addr(&req, c);
-    set_base_url(&req, cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+    fill_request(&req, cn, c, url, method);
 
     int route = -1;
     int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
                 strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0;
+    /* Probes are never refused for load: a balancer must see a busy server as alive. */
+    int probe = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
     pthread_mutex_lock(&s->lock);
-    int over = s->inflight >= cfg->limits.max_concurrent;
+    int over = !probe && s->inflight >= cfg->limits.max_concurrent;
     if (!over) s->inflight++;
     pthread_mutex_unlock(&s->lock);
     struct err err;
@@ -267,26 +448,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         resp_header(&res, "Access-Control-Allow-Headers",
                     "Content-Type, X-API-Key, Authorization, If-None-Match");
     } else {
-        struct worker *w = checkout(s);
-        req.store = w->store;
-        req.geo = w->geo;
-        req.tiles = s->tiles;
-        store_set_deadline(w->store, cfg->limits.query_ms);
-        route = http_route(&req, &res);
-        store_set_deadline(w->store, 0);
-        checkin(s, w);
+        route = dispatch(s, cn, &req, &res, &err);
     }
     if (!over) {
         pthread_mutex_lock(&s->lock);
         s->inflight--;
         pthread_mutex_unlock(&s->lock);
     }
-    double secs = elapsed(&cn->start);
-    int status = res.status ? res.status : 200;
-    metrics_record(route, status, secs);
-    log_msg("info", "%s %s %d %zu %.1fms %s", method, url, status, res.body.len, secs * 1000,
-            role_name(req.role));
-    enum MHD_Result ret = send_response(c, &res);
+    cn->route = route;
+    cn->status = res.status ? res.status : 200;
+    cn->bytes = strcmp(method, "HEAD") == 0 ? 0 : res.body.len;
+    cn->key_id = req.key_id;
+    cn->role = req.role;
+    if (err.code || err.msg[0])
+        snprintf(cn->reason, sizeof cn->reason, "%s",
+                 err.msg[0] ? err.msg : err_code_name(err.code));
+    enum MHD_Result ret = send_response(c, &res, http_phase() == HTTP_DRAINING);
     cn->answered = 1;
     resp_fini(&res);
     for (int i = 0; i < args.n; i++)
@@ -295,15 +472,62 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+/* Why a request ended without its whole answer, for the log. */
+static const char *ended_early(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "connection timed out";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "server stopped (drain time over)";
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "malformed or oversized request (refused by the HTTP library) or connection error";
+    default:
+        return "client closed the connection";
+    }
+}
+
+/* The request is over (its answer sent, or the connection gone): log it, count it, free it. */
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)c;
+    struct server *s = cls;
     struct conn *cn = *con_cls;
     if (!cn) return;
+    double secs = elapsed(&cn->start);
+    if (!cn->answered) {
+        cn->status = 499; /* as nginx: the client (or the network) ended it first */
+        snprintf(cn->reason, sizeof cn->reason, "%s before the answer", ended_early(toe));
+    } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        size_t l = strlen(cn->reason);
+        snprintf(cn->reason + l, sizeof cn->reason - l, "%s%s before the whole answer was sent",
+                 l ? "; " : "", ended_early(toe));
+    }
+    metrics_record(cn->route, cn->status, secs);
+    struct access_entry e = {
+        .time = cn->wall,
+        .client = cn->client,
+        .method = cn->started ? cn->method : NULL,
+        .uri = cn->uri,
+        .protocol = cn->protocol,
+        .status = cn->status,
+        .bytes = cn->bytes,
+        .ms = secs * 1000,
+        .route = http_route_name(cn->route),
+        .key_id = cn->key_id,
+        .role = role_name(cn->role),
+        .referer = cn->referer,
+        .user_agent = cn->user_agent,
+        .reason = cn->reason[0] ? cn->reason : NULL,
+    };
+    access_log_write(cn->cfg->log_format, &e);
     buf_fini(&cn->body);
+    free(cn->uri), free(cn->referer), free(cn->user_agent);
     free(cn);
     *con_cls = NULL;
+    metrics_in_flight(-1);
+    __atomic_sub_fetch(&s->active, 1, __ATOMIC_RELAXED);
 }
 
 static void free_server(struct server *s)
@@ -314,83 +538,297 @@ static void free_server(struct server *s)
     }
     free(s->workers);
     tile_cache_close(s->tiles);
+    while (s->gens) {
+        struct cfg_gen *g = s->gens;
+        s->gens = g->prev;
+        config_fini(&g->file);
+        free(g);
+    }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
+    pthread_cond_destroy(&s->phased);
 }
 
-int http_serve(const struct config *cfg, struct err *err)
+/* ---- start-up ---- */
+
+static int writable(const char *path)
 {
-    struct server s;
-    memset(&s, 0, sizeof s);
-    s.cfg = cfg;
-    pthread_mutex_init(&s.lock, NULL);
-    pthread_cond_init(&s.freed, NULL);
-    s.workers = calloc((size_t)cfg->threads, sizeof *s.workers);
-    if (!s.workers) return err_set(err, ERR_NOMEM, "out of memory");
+    return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0;
+}
+
+/* The store must exist, be readable and writable (SQLite's write-ahead log writes beside it and
+ * `spp import` replaces layers in it while serving), in a directory where SQLite can create
+ * DB-wal and DB-shm and the tile cache DB.tiles. Says which path and what is wrong. */
+static int check_store_file(const char *path, struct err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return err_set(err, ERR_IO, "%s: store file %s", path,
+                       errno == ENOENT ? "does not exist (create it with spp init or spp import)"
+                                       : strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return err_set(err, ERR_IO, "%s: not a regular file", path);
+    if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) != 0)
+        return err_set(err, ERR_IO, "%s: store file is not readable (%s)", path, strerror(errno));
+    if (!writable(path))
+        return err_set(err, ERR_IO,
+                       "%s: store file is read-only (%s); spp serve needs it writable for "
+                       "SQLite's write-ahead log",
+                       path, strerror(errno));
+    char *copy = str_dup(path);
+    if (!copy) return err_set(err, ERR_NOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    int rc = 0;
+    if (!writable(dir))
+        rc = err_set(err, ERR_IO,
+                     "%s: directory of the store is not writable (%s); SQLite creates the "
+                     "store's -wal and -shm files there",
+                     dir, strerror(errno));
+    free(copy);
+    static const char *const sides[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < ARRAY_LEN(sides) && !rc; i++) {
+        char side[4200];
+        snprintf(side, sizeof side, "%s%s", path, sides[i]);
+        if (access(side, F_OK) == 0 && !writable(side))
+            rc = err_set(err, ERR_IO, "%s: not writable (%s)", side, strerror(errno));
+    }
+    return rc;
+}
+
+/* Opens every worker's handles and the tile cache (the part /readyz waits for). */
+static int open_workers(struct server *s, const struct config *cfg, struct err *err)
+{
     int rc = 0;
     for (int i = 0; i < cfg->threads && !rc; i++) {
-        s.n_workers++;
-        rc = store_open(cfg->db_path, STORE_READ, &s.workers[i].store, err);
-        if (!rc && !(s.workers[i].geo = geo_ctx_new(err))) rc = ERR_INTERNAL;
-        if (!rc && !store_srid(s.workers[i].store))
+        rc = store_open(cfg->db_path, STORE_READ, &s->workers[i].store, err);
+        if (!rc && !(s->workers[i].geo = geo_ctx_new(err))) rc = ERR_INTERNAL;
+        if (!rc && !store_srid(s->workers[i].store))
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
                          cfg->db_path);
+        pthread_mutex_lock(&s->lock);
+        s->n_workers = i + 1; /* freed by free_server even when half open */
+        pthread_mutex_unlock(&s->lock);
     }
     /* The tile cache beside the store; without it (read-only directory) tiles are made per
      * request. At start-up it catches up with changes made while the server was down. */
     char *tiles_path = rc ? NULL : tile_cache_path(cfg->db_path);
     struct err terr;
     err_clear(&terr);
-    if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s.tiles, &terr))
+    if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
         log_msg("warn", "no tile cache: %s", terr.msg);
     free(tiles_path);
-    if (!rc && s.tiles && s.n_workers)
-        rc = tile_cache_sync(s.tiles, s.workers[0].store, s.workers[0].geo,
-                             store_srid(s.workers[0].store), err);
-    if (rc) {
-        free_server(&s);
-        return rc;
+    if (!rc && s->tiles && s->n_workers)
+        rc = tile_cache_sync(s->tiles, s->workers[0].store, s->workers[0].geo,
+                             store_srid(s->workers[0].store), err);
+    return rc;
+}
+
+/* ---- SIGHUP ---- */
+
+/* Warns about settings the file changed that only a restart applies. */
+static void warn_restart_only(const struct config *old, const struct config *now, const char *file)
+{
+    struct {
+        const char *name;
+        int changed;
+    } keys[] = {
+        {"listen", strcmp(old->listen_host, now->listen_host) != 0 || old->port != now->port},
+        {"threads", old->threads != now->threads},
+        {"storage_srid", old->storage_srid != now->storage_srid},
+        {"layers_dir", strcmp(old->layers_dir, now->layers_dir) != 0},
+        {"styles_dir", strcmp(old->styles_dir, now->styles_dir) != 0},
+        {"web_dir", strcmp(old->web_dir, now->web_dir) != 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (keys[i].changed)
+            log_msg("warn", "%s: %s changed; it takes effect when spp serve restarts", file,
+                    keys[i].name);
+}
+
+static void reload(struct server *s)
+{
+    const char *path = s->base->config_path;
+    if (!path) {
+        log_msg("notice", "SIGHUP: no --config file, settings unchanged (API keys are read from "
+                          "the store at every request)");
+        metrics_reload(1);
+        return;
     }
+    struct cfg_gen *g = calloc(1, sizeof *g);
+    struct err err;
+    err_clear(&err);
+    if (!g) {
+        log_msg("warn", "SIGHUP: out of memory; keeping the current settings");
+        metrics_reload(0);
+        return;
+    }
+    config_defaults(&g->file);
+    if (config_load_file(&g->file, path, &err)) {
+        log_msg("warn", "SIGHUP: %s; keeping the current settings", err.msg);
+        config_fini(&g->file);
+        free(g);
+        metrics_reload(0);
+        return;
+    }
+    g->cfg = *s->base;
+    g->cfg.limits = g->file.limits;
+    g->cfg.public_url = g->file.public_url;
+    g->cfg.drain_seconds = g->file.drain_seconds;
+    g->cfg.trusted_proxies = g->file.trusted_proxies;
+    g->cfg.n_trusted_proxies = g->file.n_trusted_proxies;
+    if (!s->log_format_pinned) g->cfg.log_format = g->file.log_format;
+    if (s->last_file) warn_restart_only(s->last_file, &g->file, path);
+    s->last_file = &g->file;
+    g->prev = s->gens;
+    s->gens = g;
+    __atomic_store_n(&s->cfg, &g->cfg, __ATOMIC_RELEASE);
+    metrics_reload(1);
+    log_msg("notice", "SIGHUP: settings read again from %s", path);
+}
+
+/* The settings file as main read it, to tell what the command line chose and what a later
+ * reading changes. */
+static void remember_file(struct server *s)
+{
+    const char *path = s->base->config_path;
+    struct cfg_gen *g = path ? calloc(1, sizeof *g) : NULL;
+    if (!g) return;
+    struct err err;
+    err_clear(&err);
+    config_defaults(&g->file);
+    if (config_load_file(&g->file, path, &err)) {
+        config_fini(&g->file);
+        free(g);
+        return;
+    }
+    g->cfg = *s->base;
+    s->log_format_pinned = g->file.log_format != s->base->log_format;
+    s->last_file = &g->file;
+    g->prev = s->gens;
+    s->gens = g;
+}
+
+/* ---- stopping ---- */
+
+static int active(struct server *s)
+{
+    return __atomic_load_n(&s->active, __ATOMIC_RELAXED);
+}
+
+/* Stops accepting (new connections are refused), waits for the requests in flight for up to
+ * drain_seconds or until a second SIGTERM/SIGINT, then stops the daemon. */
+static void drain(struct server *s, struct MHD_Daemon *d, const sigset_t *set, int sig)
+{
+    set_phase(s, HTTP_DRAINING);
+    MHD_socket fd = MHD_quiesce_daemon(d);
+    /* Shut, not closed: libmicrohttpd's threads may still hold the descriptor until they stop.
+     * A shut listening socket leaves the listen state, so connections are refused at once. */
+    if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
+    const struct config *cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
+    int secs = cfg->drain_seconds;
+    log_msg("notice", "%s: not accepting connections; %d request%s in flight, up to %d s to finish",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", active(s), active(s) == 1 ? "" : "s", secs);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int idle = 0;
+    while (elapsed(&start) < secs) {
+        /* Two quiet polls in a row: a request whose line was just read is counted by then. */
+        if (active(s) == 0 && ++idle >= 2) break;
+        if (active(s)) idle = 0;
+        struct timespec tick = {0, 50 * 1000000L};
+        int got = sigtimedwait(set, NULL, &tick);
+        if (got == SIGTERM || got == SIGINT) {
+            log_msg("notice", "second signal: stopping without waiting");
+            break;
+        }
+    }
+    if (active(s))
+        log_msg("warn", "stopping with %d request%s unfinished", active(s),
+                active(s) == 1 ? "" : "s");
+    MHD_stop_daemon(d);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+static struct MHD_Daemon *start_daemon(struct server *s, const struct config *cfg,
+                                       const struct sockaddr_in *addr)
+{
+    return MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC, (uint16_t)cfg->port, NULL,
+        NULL, handle, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_END);
+}
+
+int http_serve(const struct config *cfg, struct err *err)
+{
+    int rc = check_store_file(cfg->db_path, err);
+    if (rc) return rc;
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
     if (inet_pton(AF_INET,
                   strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host,
-                  &addr.sin_addr) != 1) {
-        free_server(&s);
+                  &addr.sin_addr) != 1)
         return err_set(err, ERR_PARAM, "listen: \"%s\" is not an IPv4 address", cfg->listen_host);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)cfg->port, NULL, NULL, handle,
-        &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-        /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_END);
-    if (!d) {
+    struct server s;
+    memset(&s, 0, sizeof s);
+    s.base = s.cfg = cfg;
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.freed, NULL);
+    pthread_cond_init(&s.phased, NULL);
+    s.workers = calloc((size_t)cfg->threads, sizeof *s.workers);
+    if (!s.workers) {
         free_server(&s);
-        return err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
-                       cfg->port);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    remember_file(&s);
+    tile_stats_bind(&cfg->catalog);
+    metrics_start();
+    /* The signals wait for the main thread (sigtimedwait); every thread started from here on
+     * inherits the mask. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+    set_phase(&s, HTTP_STARTING);
+    struct MHD_Daemon *d = start_daemon(&s, cfg, &addr);
+    if (!d) {
+        rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
+                     cfg->port);
+    } else if ((rc = open_workers(&s, cfg, err))) {
+        set_phase(&s, HTTP_FAILED); /* waiting requests are answered 503 */
+        MHD_stop_daemon(d);
+    }
+    if (rc) {
+        set_phase(&s, HTTP_READY);
+        free_server(&s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return rc;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? info->port : cfg->port;
-    printf("spp serving %s on http://%s:%d/ (%d threads)\n", cfg->db_path, cfg->listen_host, port,
-           cfg->threads);
-    fflush(stdout);
-    while (!stop_flag) {
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
+    set_phase(&s, HTTP_READY);
+    log_msg("notice", "spp serving %s on http://%s:%d/ (%d threads)", cfg->db_path,
+            cfg->listen_host, port, cfg->threads);
+    int sig = 0;
+    while (sig != SIGTERM && sig != SIGINT) {
+        struct timespec tick = {1, 0};
+        sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGHUP) reload(&s);
     }
-    log_msg("info", "stopping");
-    MHD_stop_daemon(d);
+    drain(&s, d, &set, sig);
     free_server(&s);
+    __atomic_store_n(&phase, HTTP_READY, __ATOMIC_RELEASE); /* s.lock is gone: no set_phase */
+    log_msg("notice", "stopped");
+    fflush(stdout);
+    fflush(stderr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

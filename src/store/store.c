@@ -127,13 +127,16 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     spatialite_init_ex(st->db, st->spl_cache, 0);
     sqlite3_progress_handler(st->db, 1000, progress, st);
     /* A read-only open of a file that is not a database fails here, not later. */
-    if (store_exec(st, "SELECT count(*) FROM sqlite_master", err)) {
-        err->code = ERR_IO;
+    if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
+        err_set(err, ERR_IO, "%s: cannot read the store: %s", path, sqlite3_errmsg(st->db));
         store_close(st);
         return ERR_IO;
     }
     if (mode == STORE_WRITE) {
-        if (store_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err)) {
+        if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
+                         NULL) != SQLITE_OK) {
+            err_set(err, ERR_DB, "%s: cannot switch the store to WAL mode: %s", path,
+                    sqlite3_errmsg(st->db));
             store_close(st);
             return ERR_DB;
         }

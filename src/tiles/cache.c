@@ -173,8 +173,10 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
     c->buckets[h & (N_BUCKETS - 1)] = e;
     mem_push_front(c, e);
     c->bytes += len + strlen(mkey) + sizeof *e;
-    while (c->bytes > c->max_bytes && c->tail && c->tail != e)
+    while (c->bytes > c->max_bytes && c->tail && c->tail != e) {
+        tile_stats_count_canon(c->tail->layers, c->tail->fmt, TILE_STAT_EVICT);
         mem_remove(c, c->tail);
+    }
 }
 
 /* ---- open / close ---- */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../store/store.h"
 
@@ -65,6 +66,13 @@ static struct tile_cache *sync_or_bypass(struct request *req)
     return NULL;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct tile_req {
     int z, x, y;
     struct tile_layers tl;
@@ -97,16 +105,22 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
+            tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT);
             answer(req, res, ctype, etag, gz);
             return 0;
         }
     }
     struct buf raw;
     buf_init(&raw);
-    if (!(c && gz && tile_cache_get(c, t.key, "identity", &raw, etag))) {
+    if (c && gz && tile_cache_get(c, t.key, "identity", &raw, etag)) {
+        tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT); /* only the gzip copy was missing */
+    } else {
         buf_reset(&raw);
+        tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_MISS);
+        double t0 = now_seconds();
         rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y, &raw,
                              err);
+        if (!rc) tile_stats_render(TILE_FMT_MVT, now_seconds() - t0);
         if (!rc && c)
             rc = tile_cache_put(c, t.key, "identity", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
                                 raw.data, raw.len, etag, err);
@@ -139,12 +153,16 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     struct tile_cache *c = req->tiles;
     if (c && (c = sync_or_bypass(req))) {
         if (tile_cache_get(c, key, "identity", &res->body, etag)) {
+            tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
             answer(req, res, "image/png", etag, 0);
             return 0;
         }
     }
+    tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_MISS);
+    double t0 = now_seconds();
     rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
                           &res->body, etag, err);
+    if (!rc) tile_stats_render(TILE_FMT_PNG, now_seconds() - t0);
     if (!rc) answer(req, res, "image/png", etag, 0);
     return rc;
 }

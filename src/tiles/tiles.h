@@ -133,6 +133,25 @@ void tile_etag(const char *data, size_t len, const char *enc, char out[40]);
 /* gzip of data into out. */
 int tile_gzip(const char *data, size_t len, struct buf *out, struct err *err);
 
+/* Counters (stats.c) for /metrics: tile cache hits, misses (the tile was made) and memory
+ * evictions per catalog layer and format, and a histogram of the time a miss took to make its
+ * tile. A tile of several layers counts once for each layer. Lock-free; thread-safe. */
+enum tile_stat { TILE_STAT_HIT, TILE_STAT_MISS, TILE_STAT_EVICT, TILE_STAT_COUNT };
+#define TILE_STATS_LAYERS   64 /* catalog layers counted (index < 64) */
+#define TILE_RENDER_BUCKETS 12
+extern const double tile_render_bounds[TILE_RENDER_BUCKETS]; /* seconds, ascending */
+/* The catalog whose layer names tile_stats_count_canon resolves (borrowed; set before serving). */
+void tile_stats_bind(const struct catalog *cat);
+void tile_stats_count(const struct tile_layers *tl, enum tile_format fmt, enum tile_stat what);
+/* The same for a cache entry's canon layer list (",a,b,") and format name ("mvt", "png"). */
+void tile_stats_count_canon(const char *canon, const char *fmt, enum tile_stat what);
+uint64_t tile_stats_get(int layer, enum tile_format fmt, enum tile_stat what);
+/* Records the seconds one miss took to make its tile (MVT) or metatile (PNG). */
+void tile_stats_render(enum tile_format fmt, double seconds);
+/* Copies the histogram (per bucket, not cumulative; [TILE_RENDER_BUCKETS] is +Inf) and sum. */
+void tile_stats_render_get(enum tile_format fmt, uint64_t buckets[TILE_RENDER_BUCKETS + 1],
+                           uint64_t *sum_us);
+
 /* HTTP handlers. */
 int tiles_mvt(struct request *req, struct response *res, struct err *err);
 int tiles_tilejson(struct request *req, struct response *res, struct err *err);

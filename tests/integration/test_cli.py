@@ -137,3 +137,37 @@ def test_check_finds_unreadable_sources_and_emptied_layers(demo, tmp_path):
     assert p.returncode == 1
     assert "hydro_lines: 0 features, but its last import" in p.stdout
     assert re.search(rf"^hydro_lines: empty, but it had {n} features after batch ", p.stdout, re.M)
+
+
+def test_log_format_flag_overrides_the_settings(store, tmp_path):
+    """--log-format json on the command line wins over "log_format": "text" in --config."""
+    import json
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from conftest import SPP, free_port
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"log_format": "text"}')
+    port = free_port()
+    p = subprocess.Popen([SPP, "serve", "--db", store, "--listen", f"127.0.0.1:{port}",
+                          "--config", str(cfg), "--log-format", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/collections?key=secret1",
+                                       timeout=1).read()
+                break
+            except urllib.error.HTTPError:  # answered (a wrong key may be refused): logged
+                break
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=30)
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    hit = [e for e in lines if e["uri"].startswith("/collections")]
+    assert hit and "secret1" not in out and "REDACTED" in hit[-1]["uri"]
+    assert p.returncode == 0
