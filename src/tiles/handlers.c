@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* handlers.c: the HTTP side of tiles: /tiles/{layers}/{z}/{x}/{y}.mvt through the cache (ETag,
  * If-None-Match -> 304, gzip stored once per tile) and TileJSON 3.0 at /tiles/{layers}.json.
- * An empty tile is always 204 No Content (with its ETag), never an empty 200. */
+ * An empty tile is a 200 like any other (with its ETag): an empty body for MVT (a tile with no
+ * layers is zero bytes of protobuf), the shared blank image for raster tiles. No 204: Leaflet,
+ * GDAL and WMTS clients take it for a failed tile. */
 #include "tiles.h"
 
 #include <math.h>
@@ -33,9 +35,18 @@ static int etag_matches(const char *inm, const char *etag)
     return strstr(inm, etag) != NULL;
 }
 
-static void answer(const struct request *req, struct response *res, const char *ctype,
-                   const char *etag, int gz)
+/* blank_px: the size of a raster tile (its blank image replaces an empty body), 0 for MVT. */
+static int answer(const struct request *req, struct response *res, const char *ctype,
+                  const char *etag, int gz, int blank_px, struct err *err)
 {
+    if (blank_px && !res->body.len) {
+        const char *data, *tag;
+        size_t len;
+        int rc = tiles_blank_image(RFMT_PNG, blank_px, blank_px, &data, &len, &tag, err);
+        if (rc) return rc;
+        if (buf_append(&res->body, data, len)) return err_set(err, ERR_NOMEM, "out of memory");
+        etag = tag;
+    }
     resp_header(res, "ETag", etag);
     resp_header(res, "Cache-Control",
                 req->role == ROLE_PUBLIC ? "public, no-cache" : "private, no-cache");
@@ -43,14 +54,11 @@ static void answer(const struct request *req, struct response *res, const char *
     if (etag_matches(req->if_none_match, etag)) {
         buf_reset(&res->body);
         resp_set(res, 304, ctype);
-        return;
-    }
-    if (!res->body.len) {
-        resp_set(res, 204, ctype);
-        return;
+        return 0;
     }
     resp_set(res, 200, ctype);
-    if (gz) resp_header(res, "Content-Encoding", "gzip");
+    if (gz && res->body.len) resp_header(res, "Content-Encoding", "gzip");
+    return 0;
 }
 
 /* The cache after catching up with spp_changes; NULL (make the tile, do not store it) when the
@@ -96,10 +104,8 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     uint64_t gen = 0;
     if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
-        if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
-            answer(req, res, ctype, etag, gz);
-            return 0;
-        }
+        if (tile_cache_get(c, t.key, enc, &res->body, etag))
+            return answer(req, res, ctype, etag, gz, 0, err);
     }
     struct buf raw;
     buf_init(&raw);
@@ -124,7 +130,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
         gz = 0;
     }
     buf_fini(&raw);
-    if (!rc) answer(req, res, ctype, etag, gz);
+    if (!rc) rc = answer(req, res, ctype, etag, gz, 0, err);
     return rc;
 }
 
@@ -138,14 +144,12 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y, req->role);
     struct tile_cache *c = req->tiles;
     if (c && (c = sync_or_bypass(req))) {
-        if (tile_cache_get(c, key, "identity", &res->body, etag)) {
-            answer(req, res, "image/png", etag, 0);
-            return 0;
-        }
+        if (tile_cache_get(c, key, "identity", &res->body, etag))
+            return answer(req, res, "image/png", etag, 0, 256 * scale, err);
     }
     rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
                           &res->body, etag, err);
-    if (!rc) answer(req, res, "image/png", etag, 0);
+    if (!rc) rc = answer(req, res, "image/png", etag, 0, 256 * scale, err);
     return rc;
 }
 
