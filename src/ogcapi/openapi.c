@@ -46,23 +46,29 @@ int ogcapi_queryables(struct request *req, struct response *res, struct err *err
     int rc = ogcapi_layer_for(req, &l, err);
     if (rc) return rc;
     struct buf *b = &res->body;
+    int en;
+    if ((rc = ogcapi_lang(req, res, &en, err))) return rc;
     resp_set(res, 200, "application/schema+json");
     buf_puts(b, "{\"$schema\":\"https://json-schema.org/draft/2019-09/schema\",\"$id\":");
     char href[300];
     snprintf(href, sizeof href, "%s/collections/%s/queryables", req->base_url, l->id);
     buf_put_json_str(b, href);
     buf_puts(b, ",\"type\":\"object\",\"title\":");
-    buf_put_json_str(b, l->title_vi);
+    buf_put_json_str(b, ogcapi_text(en, l->title_vi, l->title_en));
     buf_puts(b, ",\"properties\":{\"geom\":{\"title\":\"Geometry\",\"format\":");
     buf_printf(b, "\"%s\",\"x-ogc-role\":\"primary-geometry\"}", geom_format(l->geom));
     for (int i = 0; i < l->n_fields; i++) {
         const struct field_def *fd = &l->fields[i];
         if (!access_field(l, i, req->role)) continue;
         buf_printf(b, ",\"%s\":{\"title\":", fd->name);
-        buf_put_json_str(b, fd->label_vi ? fd->label_vi : fd->name);
-        if (fd->label_en) {
+        buf_put_json_str(b, fd->label_vi || fd->label_en
+                                ? ogcapi_text(en, fd->label_vi, fd->label_en)
+                                : fd->name);
+        const char *desc = en ? fd->desc_en : fd->desc_vi;
+        if (!desc) desc = en ? fd->label_vi : fd->label_en; /* the other language's label */
+        if (desc) {
             buf_puts(b, ",\"description\":");
-            buf_put_json_str(b, fd->label_en);
+            buf_put_json_str(b, desc);
         }
         buf_printf(b, ",\"type\":\"%s\"", json_type(fd->type));
         if (fd->type == FT_DATE) buf_puts(b, ",\"format\":\"date\"");
