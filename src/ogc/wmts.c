@@ -88,8 +88,16 @@ static void put_tms(struct buf *b, const struct tms *t)
 {
     buf_puts(b, "<TileMatrixSet><ows:Identifier>");
     buf_put_xml(b, t->id);
-    buf_printf(b, "</ows:Identifier><ows:SupportedCRS>urn:ogc:def:crs:EPSG::%d</ows:SupportedCRS>",
-               t->srid);
+    /* the set's extent, so clients (GDAL's EXTENT_METHOD=TILE_MATRIX_SET) can read beyond a
+     * layer's own box */
+    buf_printf(
+        b, "</ows:Identifier><ows:BoundingBox crs=\"urn:ogc:def:crs:EPSG::%d\"><ows:LowerCorner>",
+        t->srid);
+    buf_put_double(b, t->left, 8), buf_putc(b, ' '), buf_put_double(b, t->top - t->height, 8);
+    buf_puts(b, "</ows:LowerCorner><ows:UpperCorner>");
+    buf_put_double(b, t->left + t->width, 8), buf_putc(b, ' '), buf_put_double(b, t->top, 8);
+    buf_puts(b, "</ows:UpperCorner></ows:BoundingBox>");
+    buf_printf(b, "<ows:SupportedCRS>urn:ogc:def:crs:EPSG::%d</ows:SupportedCRS>", t->srid);
     if (t->wkss) buf_printf(b, "<WellKnownScaleSet>%s</WellKnownScaleSet>", t->wkss);
     for (int l = 0; l < t->n_levels; l++) {
         double res = t->res0 / ldexp(1, l);
