@@ -389,3 +389,50 @@ def test_wmts_vn2000_labels_cross_tile_edges(spp, source):
     assert t_pair[:, 28:40].any() and t_pair[:, 40:52].any(), "label cut or dropped at the edge"
     assert iou(t_pair, t_meta) > 0.8
     assert iou(ink(pair), ink(meta)) > 0.9
+
+
+# ---- typeName spellings in KVP and XML, namespace prefixes present or absent, POST hits ----
+
+@pytest.mark.parametrize("key", ["TYPENAMES", "typeNames", "typenames", "TYPENAME", "typeName"])
+@pytest.mark.parametrize("version", ["2.0.0", "1.1.0"])
+def test_wfs_kvp_typename_keys(spp, source, version, key):
+    r = openURL(spp.base + "/wfs", data={"service": "WFS", "version": version,
+                                          "request": "GetFeature", key: "spp:roads"},
+                method="Get", timeout=60)
+    assert len(members(r.read(), version)[1]) == ogr_count(source, "roads")
+
+
+@pytest.mark.parametrize("attr", ["typeNames", "typenames", "typeName", "TYPENAMES"])
+@pytest.mark.parametrize("name,xmlns", [("spp:roads", True), ("spp:roads", False),
+                                        ("roads", False)])
+@pytest.mark.parametrize("version", ["2.0.0", "1.1.0"])
+def test_wfs_post_query_spellings(spp, source, version, attr, name, xmlns):
+    wfs_ns = "http://www.opengis.net/wfs/2.0" if version == "2.0.0" else \
+        "http://www.opengis.net/wfs"
+    spp_ns = f' xmlns:spp="{SPP_NS}"' if xmlns else ""
+    count = "count" if version == "2.0.0" else "maxFeatures"
+    body = (f'<wfs:GetFeature xmlns:wfs="{wfs_ns}" service="WFS" version="{version}"{spp_ns} '
+            f'{count}="4" startIndex="2"><wfs:Query {attr}="{name}"/></wfs:GetFeature>')
+    # OWSLib's HTTP layer posts the XML as clients that build their own requests do
+    r = openURL(spp.base + "/wfs", data=body, method="Post", timeout=60)
+    _, feats = members(r.read(), version)
+    want = ogr_rows(source, "roads", ["road_id"])[2:6]
+    assert [prop(f, "road_id") for f in feats] == [r_["road_id"] for _, r_ in want]
+    hits = body.replace(f'{count}="4" startIndex="2"', 'resultType="hits"')
+    root = etree.fromstring(openURL(spp.base + "/wfs", data=hits, method="Post",
+                                    timeout=60).read())
+    n = root.get("numberMatched") if version == "2.0.0" else root.get("numberOfFeatures")
+    assert int(n) == ogr_count(source, "roads")
+
+
+def test_wfs_post_bad_input_is_an_ows_exception(spp):
+    for body in ('<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0" version="2.0.0">'
+                 '<wfs:Query typenames="spp:nope"/></wfs:GetFeature>',
+                 '<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0" version="2.0.0" '
+                 'resultType="all"><wfs:Query typenames="spp:roads"/></wfs:GetFeature>',
+                 '<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0" version="2.0.0">'
+                 '<wfs:Query/></wfs:GetFeature>', '<wfs:GetFeature'):
+        # OWSLib's openURL raises ServiceException with the body on a 400
+        with pytest.raises(ServiceException) as e:
+            openURL(spp.base + "/wfs", data=body, method="Post", timeout=60)
+        assert "ExceptionReport" in str(e.value) and "exceptionCode" in str(e.value)
