@@ -146,3 +146,20 @@ def iou(a, b):
     inter = (a & b).sum()
     union = (a | b).sum()
     return 1.0 if union == 0 else inter / union
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanitizer_reports(workdir):
+    """Under SPP_SANITIZED=1 (an ASan build in SPP_BIN), a sanitizer report in the server's log
+    fails the run, as in tests/integration."""
+    yield
+    if not os.environ.get("SPP_SANITIZED"):
+        return
+    bad = []
+    for name in sorted(os.listdir(workdir)):
+        if name.endswith(".log"):
+            with open(os.path.join(workdir, name), errors="replace") as f:
+                text = f.read()
+            if any(m in text for m in _h.SANITIZER_MARKS):
+                bad.append(f"{name}:\n{text[-4000:]}")
+    assert not bad, "sanitizer reports in server logs:\n" + "\n".join(bad)
