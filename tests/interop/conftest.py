@@ -142,6 +142,22 @@ def ink(arr):
     return (arr[:3] < 250).any(axis=0)
 
 
+def dilate(m, r):
+    """m grown by r pixels (square neighbourhood)."""
+    import numpy as np
+    out = m.copy()
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out |= np.roll(np.roll(m, dy, axis=0), dx, axis=1)
+    return out
+
+
+def near(a, b, r=3):
+    """Share of a's drawn pixels within r pixels of b's (1 when a draws nothing)."""
+    n = a.sum()
+    return 1.0 if n == 0 else (a & dilate(b, r)).sum() / n
+
+
 def iou(a, b):
     inter = (a & b).sum()
     union = (a | b).sum()

@@ -23,7 +23,8 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsFeatureR
 from qgis.PyQt.QtCore import QSize, QVariant  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 
-from conftest import decode_image, ink, iou, ogr_count, ogr_extent, ogr_rows  # noqa: E402
+from conftest import (decode_image, ink, iou, near, ogr_count, ogr_extent,  # noqa: E402
+                      ogr_rows)
 
 PARCEL_FIELDS = ["parcel_key", "commune_code", "sheet_no", "parcel_no", "area_m2", "lu_display"]
 
@@ -198,6 +199,37 @@ def vector_tile_layer(spp, layers):
     if conv.labeling():
         lyr.setLabeling(conv.labeling())
     return lyr
+
+
+@pytest.mark.parametrize("layer", ["roads", "public_facilities"])
+@pytest.mark.parametrize("kind", ["wms", "wfs11", "wfs20", "oapif"])
+def test_qgis_renders_lines_and_points_where_spp_does(qgs, spp, source, kind, layer):
+    """Lines and points: QGIS's default symbols are not spp's SLD, so the drawn pixels are
+    compared loosely: each side's pixels lie within a few pixels of the other's."""
+    # points at about 1:36 000: their markers draw, their labels (below 1:8 531) do not; QGIS's
+    # default style has no labels
+    ext = padded_extent(source, "cadastral_parcels", 1000 if layer == "public_facilities" else 60)
+    size = (400, 240)
+    if kind == "wms":
+        lyr = wms_layer(spp, layer)
+    elif kind == "oapif":
+        lyr = QgsVectorLayer(f"url='{spp.base}' typename='{layer}'", layer, "OAPIF")
+    else:
+        lyr = wfs_layer(spp, "1.1.0" if kind == "wfs11" else "2.0.0", f"spp:{layer}")
+    assert lyr.isValid()
+    img, visible = render([lyr], ext, size=size)
+    a, b = ink(img), ink(spp_getmap(spp, layer, visible, size))
+    if kind == "wms":
+        # QGIS asks a WMS only for the part of the view inside the layer's advertised extent
+        # (the data's box): markers on its edge come back cut there. Compare inside it.
+        minx, miny, maxx, maxy = ogr_extent(source, layer)
+        px = size[0] / visible.width()
+        c0, c1 = int((minx - visible.xMinimum()) * px), int((maxx - visible.xMinimum()) * px)
+        r0, r1 = int((visible.yMaximum() - maxy) * px), int((visible.yMaximum() - miny) * px)
+        a, b = a[r0:r1, c0:c1], b[r0:r1, c0:c1]
+    assert a.sum() > 50 and b.sum() > 50
+    r = 2 if kind == "wms" else 8  # symbol sizes and line widths differ outside WMS
+    assert near(a, b, r) > 0.95 and near(b, a, r) > 0.9, (kind, layer)
 
 
 # ---- identify ----
