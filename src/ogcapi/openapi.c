@@ -145,7 +145,10 @@ static void parameters(struct request *req, struct buf *b)
     buf_puts(b, "\"filter-lang\":{\"name\":\"filter-lang\",\"in\":\"query\",\"schema\":{\"type\":"
                 "\"string\",\"enum\":[\"cql2-text\",\"cql2-json\"],\"default\":\"cql2-text\"}},"
                 "\"f\":{\"name\":\"f\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"enum\":"
-                "[\"json\",\"html\"]}}}");
+                "[\"json\",\"html\"]}},"
+                "\"lang\":{\"name\":\"lang\",\"in\":\"query\",\"description\":\"language of "
+                "titles and descriptions (else Accept-Language, else vi)\",\"schema\":{\"type\":"
+                "\"string\",\"enum\":[\"vi\",\"en\"]}}}");
 }
 
 int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
@@ -159,29 +162,32 @@ int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
                 "\"servers\":[{\"url\":");
     buf_put_json_str(b, req->base_url[0] ? req->base_url : "/");
     buf_puts(b, "}],\"paths\":{\"/\":{\"get\":{\"operationId\":\"landing\",\"summary\":"
-                "\"Landing page\",\"parameters\":[{\"$ref\":\"#/components/parameters/f\"}],");
+                "\"Landing page\",\"parameters\":[{\"$ref\":\"#/components/parameters/f\"},"
+                "{\"$ref\":\"#/components/parameters/lang\"}],");
     response(b, "Landing page", "application/json", "{\"type\":\"object\"}");
     buf_puts(b, "}}");
     static const char *const f[] = {"f"};
-    static const char *const coll[] = {"collectionId", "f"};
+    static const char *const fl[] = {"f", "lang"};
+    static const char *const coll[] = {"collectionId", "f", "lang"};
     static const char *const items[] = {
         "collectionId", "limit",       "offset",     "bbox",       "bbox-crs", "crs", "datetime",
-        "filter",       "filter-lang", "filter-crs", "properties", "sortby",   "f"};
-    static const char *const item[] = {"collectionId", "featureId", "crs", "f"};
+        "filter",       "filter-lang", "filter-crs", "properties", "sortby",   "f",   "lang"};
+    static const char *const item[] = {"collectionId", "featureId", "crs", "f", "lang"};
     path_get(b, "/conformance", "conformance", "Conformance classes", f, 1, "Conformance",
              "application/json");
     path_get(b, "/api", "api", "This document", f, 1, "OpenAPI document",
              "application/vnd.oai.openapi+json;version=3.0");
-    path_get(b, "/collections", "collections", "Feature collections", f, 1, "Collections",
+    path_get(b, "/collections", "collections", "Feature collections", fl, 2, "Collections",
              "application/json");
-    path_get(b, "/collections/{collectionId}", "collection", "One feature collection", coll, 2,
+    path_get(b, "/collections/{collectionId}", "collection", "One feature collection", coll, 3,
              "Collection", "application/json");
     path_get(b, "/collections/{collectionId}/items", "items", "Features of a collection", items,
              ARRAY_LEN(items), "Features", "application/geo+json");
     path_get(b, "/collections/{collectionId}/items/{featureId}", "item", "One feature", item,
              ARRAY_LEN(item), "Feature", "application/geo+json");
     path_get(b, "/collections/{collectionId}/queryables", "queryables",
-             "Properties usable in filters", coll, 1, "Queryables", "application/schema+json");
+             "Properties usable in filters", (const char *const[]){"collectionId", "lang"}, 2,
+             "Queryables", "application/schema+json");
     buf_puts(b, "},\"components\":{");
     parameters(req, b);
     buf_puts(b, "}}\n");
