@@ -246,6 +246,12 @@ def test_wms_getmap_axis_orders(spp, source, version):
                                 bbox=box, size=(200, 150), format="image/png",
                                 transparent=True).read())
     assert ink(img).mean() > 0.9
+    # CRS:84 (1.3.0) is always lon/lat
+    if version == "1.3.0":
+        img84 = decode_image(w.getmap(layers=["cadastral_parcels"], styles=[""], srs="CRS:84",
+                                      bbox=box, size=(200, 150), format="image/png",
+                                      transparent=True).read())
+        assert iou(ink(img84), ink(img)) > 0.98
     # the other order is a latitude of 105 degrees: a WMS exception OWSLib raises, not a map
     wrong = (box[1], box[0], box[3], box[2])
     with pytest.raises(ServiceException):
