@@ -36,7 +36,7 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz \
-        fuzz-build fuzz-smoke browser npm-deps
+        fuzz-build fuzz-smoke browser npm-deps interop
 all: deps spp
 
 deps:
@@ -103,6 +103,12 @@ test: test-deps all npm-deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory interop
+
+# The clients planners and web maps use, unmodified, against one spp serve (tests/interop):
+# OWSLib, GDAL/OGR, QGIS headless (PyQGIS, offscreen), MapLibre/Leaflet/OpenLayers in chromium.
+interop: all npm-deps
+	QT_QPA_PLATFORM=offscreen SPP_BIN=$(CURDIR)/spp $(PY) -m pytest -q -p no:cacheprovider tests/interop
 
 # The web map's JavaScript (MapLibre GL JS, pinned in package-lock.json; playwright-core and pbf
 # for the browser tests). node_modules/ is not committed; npm ci runs when the lock file changes.

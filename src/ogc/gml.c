@@ -110,20 +110,29 @@ int gml_put_geometry(struct buf *b, const struct geom *g, const struct gml_write
                  put_poslist(b, &g->parts[i], dec, swap, 1) ||
                  buf_puts(b, "</gml:Point></gml:pointMember>");
         return rc || buf_puts(b, "</gml:MultiPoint>");
-    case GT_MULTILINESTRING:
-        rc = open_geom(b, "MultiCurve", id, 0, srs, w->v32);
+    /* GML 3.2 has only MultiCurve/MultiSurface; GML 3.1.1 is written with MultiLineString and
+     * MultiPolygon, the types its application schema names (wfs.c gml_prop_type: OWSLib's schema
+     * reader knows no MultiCurve) */
+    case GT_MULTILINESTRING: {
+        const char *multi = w->v32 ? "MultiCurve" : "MultiLineString",
+                   *member = w->v32 ? "curveMember" : "lineStringMember";
+        rc = open_geom(b, multi, id, 0, srs, w->v32);
         for (i = 0; i < g->n_parts && !rc; i++)
-            rc = buf_puts(b, "<gml:curveMember>") ||
+            rc = cat(b, "<gml:", member, ">", NULL) ||
                  open_geom(b, "LineString", id, k++, NULL, w->v32) ||
                  put_poslist(b, &g->parts[i], dec, swap, 0) ||
-                 buf_puts(b, "</gml:LineString></gml:curveMember>");
-        return rc || buf_puts(b, "</gml:MultiCurve>");
-    case GT_MULTIPOLYGON:
-        rc = open_geom(b, "MultiSurface", id, 0, srs, w->v32);
+                 cat(b, "</gml:LineString></gml:", member, ">", NULL);
+        return rc || cat(b, "</gml:", multi, ">", NULL);
+    }
+    case GT_MULTIPOLYGON: {
+        const char *multi = w->v32 ? "MultiSurface" : "MultiPolygon",
+                   *member = w->v32 ? "surfaceMember" : "polygonMember";
+        rc = open_geom(b, multi, id, 0, srs, w->v32);
         while (i < g->n_parts && !rc)
-            rc = buf_puts(b, "<gml:surfaceMember>") || put_polygon(b, g, &i, w, id, k++, NULL) ||
-                 buf_puts(b, "</gml:surfaceMember>");
-        return rc || buf_puts(b, "</gml:MultiSurface>");
+            rc = cat(b, "<gml:", member, ">", NULL) || put_polygon(b, g, &i, w, id, k++, NULL) ||
+                 cat(b, "</gml:", member, ">", NULL);
+        return rc || cat(b, "</gml:", multi, ">", NULL);
+    }
     default:
         return 0;
     }

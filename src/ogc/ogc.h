@@ -31,6 +31,17 @@ int wmts_rest_tile(struct request *req, struct response *res, struct err *err);
 /* /ows: dispatches by SERVICE= (WMS here; other services add their case). */
 int ows_dispatch(struct request *req, struct response *res, struct err *err);
 
+/* Capabilities language (ows.c): the INSPIRE-style LANGUAGE parameter of WMS 1.3.0 / 1.1.1 and
+ * WFS 2.0.0 / 1.1.0 GetCapabilities. "vie"/"vi" (also vi-VN) and "eng"/"en" (en-*) pick one
+ * language; without it, or with a language spp does not have, the answer stays bilingual (the
+ * default language, as INSPIRE asks for an unsupported one). */
+enum ogc_lang { OGC_LANG_BOTH, OGC_LANG_VI, OGC_LANG_EN };
+enum ogc_lang ogc_language(const struct request *req);
+/* The catalog text in lang: vi, en, or "vi / en" (sep between) for OGC_LANG_BOTH; NULL parts are
+ * skipped. Appends XML-escaped to b. */
+void ogc_put_text(struct buf *b, enum ogc_lang lang, const char *vi, const char *en,
+                  const char *sep);
+
 /* WFS 2.0.0 and 1.1.0 (wfs.c, wfs_get.c): KVP (GET) and XML (POST) on /wfs. */
 int wfs_dispatch(struct request *req, struct response *res, struct err *err);
 /* GML 3.2 / 3.1.1 and CSV feature writers (gml.c): feature sinks like geojson_sink. */

@@ -473,9 +473,19 @@ static int xis(xmlNodePtr e, const char *name)
     return strcmp(colon ? colon + 1 : n, name) == 0;
 }
 
+/* An attribute by case-insensitive local name, with or without a namespace prefix: clients
+ * spell them differently (OWSLib 0.27 writes typenames= and outputformat= in WFS 2.0, the
+ * schema says typeNames= and outputFormat=). Caller frees with xmlFree. */
 static char *xattr(xmlNodePtr e, const char *name)
 {
-    return (char *)xmlGetProp(e, (const xmlChar *)name);
+    for (xmlAttrPtr a = e->properties; a; a = a->next) {
+        const char *n = (const char *)a->name, *colon = strchr(n, ':');
+        if (str_ieq(colon ? colon + 1 : n, name)) {
+            xmlChar *v = xmlNodeListGetString(e->doc, a->children, 1);
+            return (char *)(v ? v : xmlStrdup((const xmlChar *)""));
+        }
+    }
+    return NULL;
 }
 
 /* appends the element's text to a comma list */
@@ -507,7 +517,7 @@ static int xml_sortby(xmlNodePtr e, struct buf *sort)
 
 static int xml_query(struct request *req, struct wfs_req *w, xmlNodePtr q, struct err *err)
 {
-    char *types = xattr(q, "typeNames");
+    char *types = xattr(q, "typeNames"); /* any case: typeNames, typenames, TYPENAMES */
     if (!types) types = xattr(q, "typeName");
     char *srs = xattr(q, "srsName");
     int first = w->n_q;
@@ -587,6 +597,9 @@ static int xml_root_attrs(struct wfs_req *w, xmlNodePtr root, struct err *err)
     if (c || m) rc = parse_int(c ? c : m, "COUNT", &w->count, err);
     if (!rc && s) rc = parse_int(s, "STARTINDEX", &w->start, err);
     w->hits = rt && str_ieq(rt, "hits");
+    if (!rc && rt && !w->hits && !str_ieq(rt, "results"))
+        rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "resultType",
+                       "resultType must be results or hits");
     if (!rc) rc = parse_format(f, w, err);
     if (vr) snprintf(w->value_ref, sizeof w->value_ref, "%s", vr);
     char *all[] = {c, m, s, rt, f, vr};
@@ -751,6 +764,19 @@ int wfs_dispatch(struct request *req, struct response *res, struct err *err)
     return dispatch(req, res, err);
 }
 
+/* DescribeFeatureType's OUTPUTFORMAT: an XML schema for GML 3.2 or GML 3.1.1. */
+static int dft_format(const char *f, struct wfs_req *w, struct err *err)
+{
+    w->fmt = w->v2 ? WFS_GML32 : WFS_GML31;
+    if (strstr(f, "3.1") || str_ieq(f, "gml3"))
+        w->fmt = WFS_GML31;
+    else if (!strstr(f, "3.2") && !str_ieq(f, "gml32") && !str_ieq(f, "text/xml") &&
+             !str_ieq(f, "application/xml") && !str_ieq(f, "XMLSCHEMA"))
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "outputFormat",
+                         "DescribeFeatureType output format \"%s\" is not supported", f);
+    return 0;
+}
+
 static int dispatch(struct request *req, struct response *res, struct err *err)
 {
     struct wfs_req w;
@@ -787,6 +813,8 @@ static int dispatch(struct request *req, struct response *res, struct err *err)
         if (!types) types = req_arg_ci(req, "TYPENAME");
         if (!rc && types && *types && str_ieq(op, "DescribeFeatureType"))
             rc = add_typenames(req, &w, types, err);
+        const char *fmt = req_arg_ci(req, "OUTPUTFORMAT");
+        if (!rc && fmt && *fmt && str_ieq(op, "DescribeFeatureType")) rc = dft_format(fmt, &w, err);
         const char *sq = req_arg_ci(req, "STOREDQUERY_ID");
         if (!rc && sq && !str_ieq(sq, WFS_GETBYID))
             rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "STOREDQUERY_ID",
@@ -822,8 +850,14 @@ static const char *xsd_type(enum field_type t)
     }
 }
 
-static const char *gml_prop_type(enum geom_type t)
+/* The property type of a geometry in the application schema. GML 3.2 has no multi-line or
+ * multi-polygon type other than MultiCurve/MultiSurface; GML 3.1.1 still has MultiLineString and
+ * MultiPolygon (deprecated there), the only multi types OWSLib's schema reader maps (it reads
+ * MultiCurvePropertyType as an attribute and no geometry). GDAL reads both forms. */
+static const char *gml_prop_type(enum geom_type t, int gml31)
 {
+    if (gml31 && t == GT_MULTILINESTRING) return "gml:MultiLineStringPropertyType";
+    if (gml31 && t == GT_MULTIPOLYGON) return "gml:MultiPolygonPropertyType";
     switch (t) {
     case GT_POINT:
         return "gml:PointPropertyType";
@@ -845,8 +879,9 @@ static int describe_feature_type(struct request *req, struct response *res, stru
 {
     (void)err, (void)req;
     struct buf *b = &res->body;
-    resp_set(res, 200, w->v2 ? "application/gml+xml; version=3.2" : "text/xml; subtype=gml/3.1.1");
-    const char *gml = w->v2 ? "http://www.opengis.net/gml/3.2" : "http://www.opengis.net/gml";
+    int v32 = w->v2 && w->fmt != WFS_GML31; /* 2.0 answers GML 3.1.1 when asked for it */
+    resp_set(res, 200, v32 ? "application/gml+xml; version=3.2" : "text/xml; subtype=gml/3.1.1");
+    const char *gml = v32 ? "http://www.opengis.net/gml/3.2" : "http://www.opengis.net/gml";
     buf_printf(b,
                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<xsd:schema xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:gml=\"%s\" "
@@ -854,8 +889,8 @@ static int describe_feature_type(struct request *req, struct response *res, stru
                "elementFormDefault=\"qualified\" version=\"1.0\">\n"
                "  <xsd:import namespace=\"%s\" schemaLocation=\"%s\"/>\n",
                gml, gml,
-               w->v2 ? "http://schemas.opengis.net/gml/3.2.1/gml.xsd"
-                     : "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd");
+               v32 ? "http://schemas.opengis.net/gml/3.2.1/gml.xsd"
+                   : "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd");
     for (int i = 0; i < w->n_q; i++) {
         const struct wfs_query *q = &w->q[i];
         const struct layer_def *l = q->layer;
@@ -876,8 +911,8 @@ static int describe_feature_type(struct request *req, struct response *res, stru
                    "nillable=\"true\"/>\n        </xsd:sequence>\n      </xsd:extension>\n"
                    "    </xsd:complexContent>\n  </xsd:complexType>\n"
                    "  <xsd:element name=\"%s\" type=\"spp:%sType\" substitutionGroup=\"%s\"/>\n",
-                   gml_prop_type(l->geom), l->id, l->id,
-                   w->v2 ? "gml:AbstractFeature" : "gml:_Feature");
+                   gml_prop_type(l->geom, !v32), l->id, l->id,
+                   v32 ? "gml:AbstractFeature" : "gml:_Feature");
     }
     buf_puts(b, "</xsd:schema>\n");
     return 0;

@@ -42,6 +42,17 @@ static const char *const formats_v11 =
     "      <ows:Parameter name=\"outputFormat\"><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>"
     "<ows:Value>application/json</ows:Value><ows:Value>text/csv</ows:Value></ows:Parameter>\n";
 
+/* DescribeFeatureType: the GML 3.2 schema by default in 2.0; the GML 3.1.1 one (which has
+ * MultiLineString and MultiPolygon) on request, see describe_feature_type in wfs.c. */
+static const char *const dft_formats_v2 =
+    "      <ows:Parameter name=\"outputFormat\"><ows:AllowedValues>"
+    "<ows:Value>application/gml+xml; version=3.2</ows:Value>"
+    "<ows:Value>text/xml; subtype=gml/3.1.1</ows:Value></ows:AllowedValues></ows:Parameter>\n";
+
+static const char *const dft_formats_v11 =
+    "      <ows:Parameter name=\"outputFormat\"><ows:Value>text/xml; subtype=gml/3.1.1"
+    "</ows:Value></ows:Parameter>\n";
+
 static const char *const spatial_ops[] = {"BBOX",     "Equals",  "Disjoint", "Intersects",
                                           "Touches",  "Crosses", "Within",   "Contains",
                                           "Overlaps", "DWithin", "Beyond"};
@@ -85,20 +96,32 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
     int crs[32], n = geo_advertised_crs(storage, crs, 32);
     char urn[64];
     buf_printf(b, "    <FeatureType>\n      <Name>spp:%s</Name>\n", l->id);
-    buf_puts(b, v2 ? "      <Title xml:lang=\"vi\">" : "      <Title>");
-    buf_put_xml(b, l->title_vi);
+    enum ogc_lang lang = ogc_language(req);
     if (v2) {
-        buf_puts(b, "</Title>\n      <Title xml:lang=\"en\">");
-        buf_put_xml(b, l->title_en);
+        /* every language, the requested one first (QGIS and OWSLib read the first Title) */
+        int en_first = lang == OGC_LANG_EN;
+        const char *tags[2] = {"vi", "en"}, *titles[2] = {l->title_vi, l->title_en},
+                   *descs[2] = {l->desc_vi, l->desc_en};
+        for (int k = 0; k < 2; k++) {
+            int i = en_first ? 1 - k : k;
+            buf_printf(b, "      <Title xml:lang=\"%s\">", tags[i]);
+            buf_put_xml(b, titles[i] ? titles[i] : "");
+            buf_puts(b, "</Title>\n");
+        }
+        for (int k = 0; k < 2; k++) {
+            int i = en_first ? 1 - k : k;
+            buf_printf(b, "      <Abstract xml:lang=\"%s\">", tags[i]);
+            buf_put_xml(b, descs[i] ? descs[i] : "");
+            buf_puts(b, "</Abstract>\n");
+        }
+    } else {
+        buf_puts(b, "      <Title>");
+        ogc_put_text(b, lang == OGC_LANG_BOTH ? OGC_LANG_VI : lang, l->title_vi, l->title_en, "");
+        buf_puts(b, "</Title>\n      <Abstract>");
+        ogc_put_text(b, lang, l->desc_vi, l->desc_en, " — ");
+        buf_puts(b, "</Abstract>\n");
     }
-    buf_puts(b, v2 ? "</Title>\n      <Abstract xml:lang=\"vi\">" : "</Title>\n      <Abstract>");
-    buf_put_xml(b, l->desc_vi ? l->desc_vi : "");
-    if (v2)
-        buf_puts(b, "</Abstract>\n      <Abstract xml:lang=\"en\">");
-    else
-        buf_puts(b, " — ");
-    buf_put_xml(b, l->desc_en ? l->desc_en : "");
-    buf_puts(b, "</Abstract>\n      <ows:Keywords><ows:Keyword>");
+    buf_puts(b, "      <ows:Keywords><ows:Keyword>");
     buf_put_xml(b, l->group);
     buf_puts(b, "</ows:Keyword></ows:Keywords>\n");
     const char *def = v2 ? "DefaultCRS" : "DefaultSRS", *other = v2 ? "OtherCRS" : "OtherSRS";
@@ -211,11 +234,31 @@ static void constraint(struct buf *b, const char *name, const char *value)
 static void operations(struct request *req, struct buf *b, int v2)
 {
     buf_puts(b, "  <ows:OperationsMetadata>\n");
-    op_v2(b, req, "GetCapabilities",
-          "      <ows:Parameter name=\"AcceptVersions\"><ows:AllowedValues><ows:Value>2.0.0"
-          "</ows:Value><ows:Value>1.1.0</ows:Value></ows:AllowedValues></ows:Parameter>\n");
-    op_v2(b, req, "DescribeFeatureType", NULL);
-    op_v2(b, req, "GetFeature", v2 ? formats_v2 : formats_v11);
+    if (v2)
+        op_v2(b, req, "GetCapabilities",
+              "      <ows:Parameter name=\"AcceptVersions\"><ows:AllowedValues><ows:Value>2.0.0"
+              "</ows:Value><ows:Value>1.1.0</ows:Value></ows:AllowedValues></ows:Parameter>\n"
+              "      <ows:Parameter name=\"LANGUAGE\"><ows:AllowedValues><ows:Value>vie"
+              "</ows:Value><ows:Value>eng</ows:Value></ows:AllowedValues></ows:Parameter>\n");
+    else
+        op_v2(b, req, "GetCapabilities",
+              "      <ows:Parameter name=\"AcceptVersions\"><ows:Value>2.0.0</ows:Value>"
+              "<ows:Value>1.1.0</ows:Value></ows:Parameter>\n"
+              "      <ows:Parameter name=\"LANGUAGE\"><ows:Value>vie</ows:Value>"
+              "<ows:Value>eng</ows:Value></ows:Parameter>\n");
+    op_v2(b, req, "DescribeFeatureType", v2 ? dft_formats_v2 : dft_formats_v11);
+    struct buf gf;
+    buf_init(&gf);
+    buf_puts(&gf, v2 ? formats_v2 : formats_v11);
+    /* QGIS asks a WFS 1.1 server for a count (resultType=hits) only when GetFeature lists
+     * "hits" here, and caps its page size by DefaultMaxFeatures (qgswfscapabilities.cpp) */
+    buf_puts(&gf, v2 ? "      <ows:Parameter name=\"resultType\"><ows:AllowedValues><ows:Value>"
+                       "results</ows:Value><ows:Value>hits</ows:Value></ows:AllowedValues>"
+                       "</ows:Parameter>\n"
+                     : "      <ows:Parameter name=\"resultType\"><ows:Value>results</ows:Value>"
+                       "<ows:Value>hits</ows:Value></ows:Parameter>\n");
+    op_v2(b, req, "GetFeature", gf.data);
+    buf_fini(&gf);
     if (v2) {
         op_v2(b, req, "GetPropertyValue", formats_v2);
         op_v2(b, req, "ListStoredQueries", NULL);
@@ -237,6 +280,11 @@ static void operations(struct request *req, struct buf *b, int v2)
         buf_puts(b, "    <ows:Constraint name=\"QueryExpressions\"><ows:AllowedValues>"
                     "<ows:Value>wfs:Query</ows:Value><ows:Value>wfs:StoredQuery</ows:Value>"
                     "</ows:AllowedValues></ows:Constraint>\n");
+    } else {
+        buf_printf(b,
+                   "    <ows:Constraint name=\"DefaultMaxFeatures\"><ows:Value>%d</ows:Value>"
+                   "</ows:Constraint>\n",
+                   req->cfg->limits.max_features);
     }
     buf_puts(b, "  </ows:OperationsMetadata>\n");
 }

@@ -129,13 +129,10 @@ static void put_layer(struct buf *b, struct request *req, int version, const str
     buf_puts(b, "<Layer queryable=\"1\" opaque=\"0\"><Name>");
     buf_put_xml(b, l->id);
     buf_puts(b, "</Name><Title>");
-    buf_put_xml(b, l->title_vi);
-    buf_puts(b, " / ");
-    buf_put_xml(b, l->title_en);
+    enum ogc_lang lang = ogc_language(req);
+    ogc_put_text(b, lang, l->title_vi, l->title_en, " / ");
     buf_puts(b, "</Title><Abstract>");
-    buf_put_xml(b, l->desc_vi ? l->desc_vi : "");
-    buf_puts(b, " — ");
-    buf_put_xml(b, l->desc_en ? l->desc_en : "");
+    ogc_put_text(b, lang, l->desc_vi, l->desc_en, " — ");
     buf_puts(b, "</Abstract><KeywordList><Keyword>");
     buf_put_xml(b, l->group);
     buf_puts(b, "</Keyword></KeywordList>\n");
@@ -185,10 +182,15 @@ static void put_service(struct buf *b, const struct request *req, int version)
 {
     buf_puts(b, "<Service><Name>");
     buf_puts(b, version == WMS_130 ? "WMS" : "OGC:WMS");
-    buf_puts(b, "</Name><Title>spp — Bản đồ quy hoạch Cần Thơ / Can Tho planning layers</Title>"
-                "<Abstract>Lớp dữ liệu đất đai, xây dựng, giao thông và quy hoạch. Thông tin chỉ"
-                " để tham khảo. / Land, construction, transport and planning layers; for"
-                " reference only.</Abstract><KeywordList><Keyword>quy hoạch</Keyword>"
+    enum ogc_lang lang = ogc_language(req);
+    buf_puts(b, "</Name><Title>spp — ");
+    ogc_put_text(b, lang, "Bản đồ quy hoạch Cần Thơ", "Can Tho planning layers", " / ");
+    buf_puts(b, "</Title><Abstract>");
+    ogc_put_text(b, lang,
+                 "Lớp dữ liệu đất đai, xây dựng, giao thông và quy hoạch. Thông tin chỉ để tham "
+                 "khảo.",
+                 "Land, construction, transport and planning layers; for reference only.", " / ");
+    buf_puts(b, "</Abstract><KeywordList><Keyword>quy hoạch</Keyword>"
                 "<Keyword>planning</Keyword><Keyword>Cần Thơ</Keyword></KeywordList>");
     online(b, req);
     buf_puts(b, "<Fees>none</Fees><AccessConstraints>none</AccessConstraints>");
@@ -220,6 +222,22 @@ static void put_requests(struct buf *b, const struct request *req, int version)
                     "<Format>application/vnd.ogc.se_inimage</Format>"
                     "<Format>application/vnd.ogc.se_blank</Format>");
     buf_puts(b, "</Exception>\n");
+    if (version == WMS_130) { /* the languages, as INSPIRE view services list them */
+        enum ogc_lang lang = ogc_language(req);
+        buf_printf(b,
+                   "<inspire_vs:ExtendedCapabilities "
+                   "xmlns:inspire_vs=\"http://inspire.ec.europa.eu/schemas/inspire_vs/1.0\" "
+                   "xmlns:inspire_common=\"http://inspire.ec.europa.eu/schemas/common/1.0\">"
+                   "<inspire_common:SupportedLanguages><inspire_common:DefaultLanguage>"
+                   "<inspire_common:Language>vie</inspire_common:Language>"
+                   "</inspire_common:DefaultLanguage><inspire_common:SupportedLanguage>"
+                   "<inspire_common:Language>eng</inspire_common:Language>"
+                   "</inspire_common:SupportedLanguage></inspire_common:SupportedLanguages>"
+                   "<inspire_common:ResponseLanguage><inspire_common:Language>%s"
+                   "</inspire_common:Language></inspire_common:ResponseLanguage>"
+                   "</inspire_vs:ExtendedCapabilities>\n",
+                   lang == OGC_LANG_EN ? "eng" : "vie");
+    }
 }
 
 int wms_capabilities(struct request *req, struct response *res, struct err *err)
@@ -262,9 +280,7 @@ int wms_capabilities(struct request *req, struct response *res, struct err *err)
                 continue;
             if (!any) {
                 buf_puts(b, "<Layer><Title>");
-                buf_put_xml(b, groups[g].vi);
-                buf_puts(b, " / ");
-                buf_put_xml(b, groups[g].en);
+                ogc_put_text(b, ogc_language(req), groups[g].vi, groups[g].en, " / ");
                 buf_puts(b, "</Title>\n");
                 put_bboxes(b, req, version, &all);
                 any = 1;

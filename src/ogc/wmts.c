@@ -3,8 +3,9 @@
  * (/wmts/1.0.0/WMTSCapabilities.xml, /wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.png).
  * Two tile matrix sets: WebMercatorQuad (its tiles are the XYZ raster tiles of tiles/, same cache
  * and invalidation) and one in the storage CRS (VN-2000 TM-3, e.g. EPSG:5897) for planners, drawn
- * per request by the WMS renderer with a label buffer. GetFeatureInfo is the WMS GetFeatureInfo
- * of the tile's box and pixel. Errors are OWS ExceptionReports (the route's FORM_OWS). */
+ * per request by the WMS renderer as a 2 x 2 metatile with a label buffer, then cut. GetFeatureInfo
+ * is the WMS GetFeatureInfo of the tile's box and pixel. Errors are OWS ExceptionReports (the
+ * route's FORM_OWS). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,8 +88,16 @@ static void put_tms(struct buf *b, const struct tms *t)
 {
     buf_puts(b, "<TileMatrixSet><ows:Identifier>");
     buf_put_xml(b, t->id);
-    buf_printf(b, "</ows:Identifier><ows:SupportedCRS>urn:ogc:def:crs:EPSG::%d</ows:SupportedCRS>",
-               t->srid);
+    /* the set's extent, so clients (GDAL's EXTENT_METHOD=TILE_MATRIX_SET) can read beyond a
+     * layer's own box */
+    buf_printf(
+        b, "</ows:Identifier><ows:BoundingBox crs=\"urn:ogc:def:crs:EPSG::%d\"><ows:LowerCorner>",
+        t->srid);
+    buf_put_double(b, t->left, 8), buf_putc(b, ' '), buf_put_double(b, t->top - t->height, 8);
+    buf_puts(b, "</ows:LowerCorner><ows:UpperCorner>");
+    buf_put_double(b, t->left + t->width, 8), buf_putc(b, ' '), buf_put_double(b, t->top, 8);
+    buf_puts(b, "</ows:UpperCorner></ows:BoundingBox>");
+    buf_printf(b, "<ows:SupportedCRS>urn:ogc:def:crs:EPSG::%d</ows:SupportedCRS>", t->srid);
     if (t->wkss) buf_printf(b, "<WellKnownScaleSet>%s</WellKnownScaleSet>", t->wkss);
     for (int l = 0; l < t->n_levels; l++) {
         double res = t->res0 / ldexp(1, l);
@@ -246,6 +255,17 @@ static int parse_tile(struct request *req, const char *layer, const char *style,
     return 0;
 }
 
+/* 1 if the size x size square at (x, y) of img is fully transparent. */
+static int wmts_rect_empty(const struct render_image *img, int x0, int y0, int size)
+{
+    for (int y = y0; y < y0 + size; y++) {
+        const uint32_t *row = (const uint32_t *)(img->data + (size_t)y * (size_t)img->stride);
+        for (int x = x0; x < x0 + size; x++)
+            if (row[x]) return 0;
+    }
+    return 1;
+}
+
 static void tile_box(const struct tile_ref *t, struct bbox *b)
 {
     double size = t->set.res0 / ldexp(1, t->level) * WMTS_TILE;
@@ -255,16 +275,24 @@ static void tile_box(const struct tile_ref *t, struct bbox *b)
     b->miny = b->maxy - size;
 }
 
-/* A storage-CRS tile: drawn with a buffer (labels stay out of it) and cut. */
+/* A storage-CRS tile, drawn as raster XYZ tiles are (tiles/raster.c): the 2 x 2 metatile
+ * holding it (tile rows and columns rounded down to even) with a WMTS_BUF px buffer that labels
+ * stay out of, then cut. A label may cross the tile edges inside the metatile and is the same
+ * pixels in both tiles; drawn per tile, a label crossing a tile edge was dropped from both. */
+#define WMTS_META 2
 static int storage_tile(struct request *req, struct response *res, const struct tile_ref *t,
                         struct err *err)
 {
     struct render_layer rl = {t->layer, render_style(t->layer, NULL)};
     if (req->role < rl.style->min_role)
         return fail(err, "InvalidParameterValue", "LAYER", "unknown layer \"%s\"", t->layer->id);
+    struct tile_ref meta = *t;
+    meta.row -= t->row % WMTS_META;
+    meta.col -= t->col % WMTS_META;
     struct bbox b;
-    tile_box(t, &b);
-    double res_m = (b.maxx - b.minx) / WMTS_TILE;
+    tile_box(&meta, &b);
+    double res_m = (b.maxx - b.minx) / WMTS_TILE, side = WMTS_META * WMTS_TILE * res_m;
+    b.maxx = b.minx + side, b.miny = b.maxy - side;
     struct render_request rq;
     memset(&rq, 0, sizeof rq);
     rq.cfg = req->cfg, rq.store = req->store, rq.geo = req->geo, rq.role = req->role;
@@ -272,7 +300,7 @@ static int storage_tile(struct request *req, struct response *res, const struct 
     rq.srid = t->set.srid;
     rq.bbox = (struct bbox){b.minx - WMTS_BUF * res_m, b.miny - WMTS_BUF * res_m,
                             b.maxx + WMTS_BUF * res_m, b.maxy + WMTS_BUF * res_m};
-    rq.width = rq.height = WMTS_TILE + 2 * WMTS_BUF;
+    rq.width = rq.height = WMTS_META * WMTS_TILE + 2 * WMTS_BUF;
     rq.scale_factor = 1;
     rq.format = RFMT_PNG;
     rq.transparent = 1;
@@ -281,13 +309,25 @@ static int storage_tile(struct request *req, struct response *res, const struct 
     struct render_image img;
     memset(&img, 0, sizeof img);
     int rc = render_draw(&rq, &img, err);
-    if (!rc)
-        rc = render_encode(&img, WMTS_BUF, WMTS_BUF, WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, 0,
-                           &res->body, err);
+    int px = WMTS_BUF + (int)(t->col - meta.col) * WMTS_TILE,
+        py = WMTS_BUF + (int)(t->row - meta.row) * WMTS_TILE;
+    char etag[40];
+    const char *blank_tag = NULL;
+    if (!rc && wmts_rect_empty(&img, px, py, WMTS_TILE)) {
+        const char *data;
+        size_t len;
+        rc = tiles_blank_image(RFMT_PNG, WMTS_TILE, WMTS_TILE, &data, &len, &blank_tag, err);
+        if (!rc && buf_append(&res->body, data, len)) rc = err_set(err, ERR_NOMEM, "no memory");
+    } else if (!rc) {
+        rc = render_encode(&img, px, py, WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, 0, &res->body,
+                           err);
+    }
     render_image_fini(&img);
     if (rc) return rc;
-    char etag[40];
-    tile_etag(res->body.data, res->body.len, "identity", etag);
+    if (blank_tag)
+        memcpy(etag, blank_tag, sizeof etag);
+    else
+        tile_etag(res->body.data, res->body.len, "identity", etag);
     resp_header(res, "ETag", etag);
     resp_header(res, "Cache-Control", "public, no-cache");
     if (req->if_none_match && strstr(req->if_none_match, etag)) {
@@ -302,17 +342,8 @@ static int storage_tile(struct request *req, struct response *res, const struct 
 static int get_tile(struct request *req, struct response *res, const struct tile_ref *t,
                     struct err *err)
 {
-    if (t->set.srid == 3857) {
-        int rc =
-            tiles_png_answer(req, res, t->layer->id, t->level, (int)t->col, (int)t->row, 1, err);
-        /* WMTS has no "no content": an empty tile is a transparent PNG */
-        if (!rc && res->status == 204) {
-            resp_set(res, 200, "image/png");
-            rc = render_message_image(WMTS_TILE, WMTS_TILE, RFMT_PNG, 1, 0xffffff, NULL, &res->body,
-                                      err);
-        }
-        return rc;
-    }
+    if (t->set.srid == 3857) /* an empty tile is the shared blank PNG there too */
+        return tiles_png_answer(req, res, t->layer->id, t->level, (int)t->col, (int)t->row, 1, err);
     return storage_tile(req, res, t, err);
 }
 

@@ -4,12 +4,15 @@
  * storage extent through the official VN-2000 transformation) and feature count from the store. */
 #include "ogcapi.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <strings.h>
 #include <string.h>
 
 #include "../config/config.h"
 #include "../geo/geo.h"
 #include "../store/store.h"
+#include "ogcapi_int.h"
 
 static const char *const conformance[] = {
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -60,9 +63,58 @@ static void html_head(struct buf *b, const char *title)
     buf_puts(b, "</h1>");
 }
 
+/* q of one Accept-Language entry ("vi-VN;q=0.8" -> 0.8; 1 without q). */
+static double lang_q(const char *entry, size_t n)
+{
+    const char *q = memchr(entry, ';', n);
+    if (!q) return 1.0;
+    while (q < entry + n && (*q == ';' || *q == ' '))
+        q++;
+    if (q + 2 > entry + n || q[0] != 'q' || q[1] != '=') return 1.0;
+    char tmp[16];
+    size_t k = (size_t)(entry + n - (q + 2));
+    if (k >= sizeof tmp) k = sizeof tmp - 1;
+    memcpy(tmp, q + 2, k);
+    tmp[k] = '\0';
+    double v;
+    return str_to_double(tmp, &v) || v < 0 || v > 1 ? 0 : v;
+}
+
+int ogcapi_lang(const struct request *req, struct response *res, int *en, struct err *err)
+{
+    const char *v = req_arg(req, "lang");
+    *en = 0;
+    if (v) {
+        if (str_ieq(v, "en") || strncasecmp(v, "en-", 3) == 0)
+            *en = 1;
+        else if (!str_ieq(v, "vi") && strncasecmp(v, "vi-", 3) != 0)
+            return err_setl(err, ERR_PARAM, "lang", "lang must be vi or en, not \"%s\"", v);
+    } else if (req->accept_language) {
+        double best = 0;
+        for (const char *p = req->accept_language; *p;) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            size_t n = strcspn(p, ",");
+            if (!n) break;
+            double q = lang_q(p, n);
+            int is_en = n >= 2 && strncasecmp(p, "en", 2) == 0 && (n == 2 || !isalpha(p[2]));
+            int is_vi = n >= 2 && strncasecmp(p, "vi", 2) == 0 && (n == 2 || !isalpha(p[2]));
+            if ((is_en || is_vi) && q > best) best = q, *en = is_en;
+            p += n;
+        }
+    }
+    resp_header(res, "Content-Language", *en ? "en" : "vi");
+    return 0;
+}
+
+const char *ogcapi_text(int en, const char *vi, const char *en_text)
+{
+    if (en && en_text && *en_text) return en_text;
+    return vi && *vi ? vi : (en_text ? en_text : "");
+}
+
 int ogcapi_landing(struct request *req, struct response *res, struct err *err)
 {
-    (void)err;
     struct buf *b = &res->body;
     if (req_wants_html(req)) {
         resp_set(res, 200, "text/html; charset=utf-8");
@@ -75,10 +127,17 @@ int ogcapi_landing(struct request *req, struct response *res, struct err *err)
                     "</ul></body></html>\n");
         return 0;
     }
+    int en, rc = ogcapi_lang(req, res, &en, err);
+    if (rc) return rc;
     resp_set(res, 200, "application/json");
     int first = 1;
-    buf_puts(b, "{\"title\":\"spp — spatial planning layer server\",\"description\":"
-                "\"Can Tho spatial planning platform: the 24 base layers\",\"links\":[");
+    buf_puts(b, "{\"title\":");
+    buf_put_json_str(b, en ? "spp — spatial planning layer server"
+                           : "spp — máy chủ dữ liệu quy hoạch không gian");
+    buf_puts(b, ",\"description\":");
+    buf_put_json_str(b, en ? "Can Tho spatial planning platform: the 24 base layers"
+                           : "Nền tảng quy hoạch không gian TP. Cần Thơ: 24 lớp dữ liệu nền");
+    buf_puts(b, ",\"links\":[");
     link(b, &first, req->base_url, "/", "self", "application/json", "This document");
     link(b, &first, req->base_url, "/?f=html", "alternate", "text/html", "This document as HTML");
     link(b, &first, req->base_url, "/api", "service-desc",
@@ -105,22 +164,27 @@ int ogcapi_conformance(struct request *req, struct response *res, struct err *er
 }
 
 /* Writes one collection object. */
-static int write_collection(struct request *req, const struct layer_def *l, struct buf *b,
+static int write_collection(struct request *req, const struct layer_def *l, int en, struct buf *b,
                             struct err *err)
 {
     struct layer_state ls;
     int rc = store_layer_state_role(req->store, l, req->role, &ls, err);
     if (rc) return rc;
+    const char *title = ogcapi_text(en, l->title_vi, l->title_en);
     buf_puts(b, "{\"id\":");
     buf_put_json_str(b, l->id);
     buf_puts(b, ",\"title\":");
-    buf_put_json_str(b, l->title_vi);
+    buf_put_json_str(b, title);
     buf_puts(b, ",\"description\":");
-    buf_put_json_str(b, l->title_en);
+    buf_put_json_str(b, ogcapi_text(en, l->desc_vi, l->desc_en));
     buf_puts(b, ",\"titles\":{\"vi\":");
     buf_put_json_str(b, l->title_vi);
     buf_puts(b, ",\"en\":");
     buf_put_json_str(b, l->title_en);
+    buf_puts(b, "},\"descriptions\":{\"vi\":");
+    buf_put_json_str(b, l->desc_vi ? l->desc_vi : "");
+    buf_puts(b, ",\"en\":");
+    buf_put_json_str(b, l->desc_en ? l->desc_en : "");
     buf_puts(b, "},\"group\":");
     buf_put_json_str(b, l->group);
     buf_printf(b, ",\"itemType\":\"feature\",\"geometryType\":\"%s\",\"itemCount\":%lld",
@@ -151,9 +215,9 @@ static int write_collection(struct request *req, const struct layer_def *l, stru
     int first = 1;
     char href[256];
     snprintf(href, sizeof href, "/collections/%s", l->id);
-    link(b, &first, req->base_url, href, "self", "application/json", l->title_vi);
+    link(b, &first, req->base_url, href, "self", "application/json", title);
     snprintf(href, sizeof href, "/collections/%s/items", l->id);
-    link(b, &first, req->base_url, href, "items", "application/geo+json", l->title_vi);
+    link(b, &first, req->base_url, href, "items", "application/geo+json", title);
     snprintf(href, sizeof href, "/collections/%s/queryables", l->id);
     link(b, &first, req->base_url, href, "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "application/schema+json", "Queryables");
@@ -196,6 +260,8 @@ int ogcapi_collections(struct request *req, struct response *res, struct err *er
     if (req_wants_html(req)) return collections_html(req, res, err);
     const struct catalog *cat = &req->cfg->catalog;
     struct buf *b = &res->body;
+    int en, rc0 = ogcapi_lang(req, res, &en, err);
+    if (rc0) return rc0;
     resp_set(res, 200, "application/json");
     buf_puts(b, "{\"links\":[");
     int first = 1;
@@ -206,7 +272,7 @@ int ogcapi_collections(struct request *req, struct response *res, struct err *er
     for (int i = 0; i < cat->n_layers; i++) {
         if (!access_layer(&cat->layers[i], req->role)) continue;
         if (n++) buf_putc(b, ',');
-        int rc = write_collection(req, &cat->layers[i], b, err);
+        int rc = write_collection(req, &cat->layers[i], en, b, err);
         if (rc) return rc;
     }
     buf_puts(b, "]}\n");
@@ -220,8 +286,10 @@ int ogcapi_collection(struct request *req, struct response *res, struct err *err
     /* a layer the role may not read answers exactly like an unknown one */
     if (!l || !access_layer(l, req->role))
         return err_setl(err, ERR_NOT_FOUND, "collectionId", "no collection \"%s\"", id);
+    int en, rc = ogcapi_lang(req, res, &en, err);
+    if (rc) return rc;
     resp_set(res, 200, "application/json");
-    int rc = write_collection(req, l, &res->body, err);
+    rc = write_collection(req, l, en, &res->body, err);
     if (!rc) buf_putc(&res->body, '\n');
     return rc;
 }

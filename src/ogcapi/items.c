@@ -25,6 +25,7 @@ struct items_req {
     int n_fields;
     int order[8], order_desc[8], n_order;
     int html;
+    int en; /* titles in English (ogcapi_lang) */
 };
 
 static void items_fini(struct items_req *ir)
@@ -322,7 +323,8 @@ static int items_json(struct request *req, struct response *res, struct items_re
                   "application/geo+json", &first);
     char href[300];
     snprintf(href, sizeof href, "%s/collections/%s", req->base_url, ir->layer->id);
-    ogcapi_link(b, &first, href, "collection", "application/json", ir->layer->title_vi);
+    ogcapi_link(b, &first, href, "collection", "application/json",
+                ogcapi_text(ir->en, ir->layer->title_vi, ir->layer->title_en));
     buf_puts(b, "]}\n");
     content_crs(req, res, ir->crs);
     return 0;
@@ -334,6 +336,7 @@ int ogcapi_items(struct request *req, struct response *res, struct err *err)
     memset(&ir, 0, sizeof ir);
     int rc = ogcapi_layer_for(req, &ir.layer, err);
     if (!rc) rc = parse_items(req, &ir, err);
+    if (!rc) rc = ogcapi_lang(req, res, &ir.en, err);
     if (!rc)
         rc = ir.html ? ogcapi_items_html(req, res, ir.layer, ir.filter, ir.limit, ir.offset, err)
                      : items_json(req, res, &ir, err);
@@ -366,6 +369,7 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
     memset(&ir, 0, sizeof ir);
     ir.layer = l;
     rc = parse_items(req, &ir, err);
+    if (!rc) rc = ogcapi_lang(req, res, &ir.en, err);
     struct value idv = {.type = VAL_INT, .i = id};
     if (!rc && ir.html) {
         struct store_query cq = {
@@ -414,7 +418,8 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         snprintf(href, sizeof href, "%s/collections/%s/items/%ld", req->base_url, l->id, id);
         ogcapi_link(b, &first, href, "self", "application/geo+json", NULL);
         snprintf(href, sizeof href, "%s/collections/%s", req->base_url, l->id);
-        ogcapi_link(b, &first, href, "collection", "application/json", l->title_vi);
+        ogcapi_link(b, &first, href, "collection", "application/json",
+                    ogcapi_text(ir.en, l->title_vi, l->title_en));
         buf_puts(b, "]}\n");
         resp_set(res, 200, "application/geo+json");
         content_crs(req, res, ir.crs);

@@ -12,6 +12,13 @@
 void ogcapi_link(struct buf *b, int *first, const char *href, const char *rel, const char *type,
                  const char *title);
 void ogcapi_url_encode(struct buf *b, const char *s);
+/* The language of titles and descriptions (collections.c): ?lang=vi|en (anything else is
+ * ERR_PARAM naming lang), else the language of Accept-Language with the highest q among vi and
+ * en (vi, the catalog's first language, when it names neither). Sets Content-Language on res;
+ * *en is 1 for English. */
+int ogcapi_lang(const struct request *req, struct response *res, int *en, struct err *err);
+/* text in that language, the other one when it has none. */
+const char *ogcapi_text(int en, const char *vi, const char *en_text);
 /* The {layer} path parameter as a layer the role may read; ERR_NOT_FOUND otherwise. */
 int ogcapi_layer_for(struct request *req, const struct layer_def **out, struct err *err);
 /* An advertised CRS (CRS84 when value is NULL); ERR_PARAM naming param otherwise. */

@@ -46,23 +46,29 @@ int ogcapi_queryables(struct request *req, struct response *res, struct err *err
     int rc = ogcapi_layer_for(req, &l, err);
     if (rc) return rc;
     struct buf *b = &res->body;
+    int en;
+    if ((rc = ogcapi_lang(req, res, &en, err))) return rc;
     resp_set(res, 200, "application/schema+json");
     buf_puts(b, "{\"$schema\":\"https://json-schema.org/draft/2019-09/schema\",\"$id\":");
     char href[300];
     snprintf(href, sizeof href, "%s/collections/%s/queryables", req->base_url, l->id);
     buf_put_json_str(b, href);
     buf_puts(b, ",\"type\":\"object\",\"title\":");
-    buf_put_json_str(b, l->title_vi);
+    buf_put_json_str(b, ogcapi_text(en, l->title_vi, l->title_en));
     buf_puts(b, ",\"properties\":{\"geom\":{\"title\":\"Geometry\",\"format\":");
     buf_printf(b, "\"%s\",\"x-ogc-role\":\"primary-geometry\"}", geom_format(l->geom));
     for (int i = 0; i < l->n_fields; i++) {
         const struct field_def *fd = &l->fields[i];
         if (!access_field(l, i, req->role)) continue;
         buf_printf(b, ",\"%s\":{\"title\":", fd->name);
-        buf_put_json_str(b, fd->label_vi ? fd->label_vi : fd->name);
-        if (fd->label_en) {
+        buf_put_json_str(b, fd->label_vi || fd->label_en
+                                ? ogcapi_text(en, fd->label_vi, fd->label_en)
+                                : fd->name);
+        const char *desc = en ? fd->desc_en : fd->desc_vi;
+        if (!desc) desc = en ? fd->label_vi : fd->label_en; /* the other language's label */
+        if (desc) {
             buf_puts(b, ",\"description\":");
-            buf_put_json_str(b, fd->label_en);
+            buf_put_json_str(b, desc);
         }
         buf_printf(b, ",\"type\":\"%s\"", json_type(fd->type));
         if (fd->type == FT_DATE) buf_puts(b, ",\"format\":\"date\"");
@@ -139,7 +145,10 @@ static void parameters(struct request *req, struct buf *b)
     buf_puts(b, "\"filter-lang\":{\"name\":\"filter-lang\",\"in\":\"query\",\"schema\":{\"type\":"
                 "\"string\",\"enum\":[\"cql2-text\",\"cql2-json\"],\"default\":\"cql2-text\"}},"
                 "\"f\":{\"name\":\"f\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"enum\":"
-                "[\"json\",\"html\"]}}}");
+                "[\"json\",\"html\"]}},"
+                "\"lang\":{\"name\":\"lang\",\"in\":\"query\",\"description\":\"language of "
+                "titles and descriptions (else Accept-Language, else vi)\",\"schema\":{\"type\":"
+                "\"string\",\"enum\":[\"vi\",\"en\"]}}}");
 }
 
 int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
@@ -153,29 +162,32 @@ int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
                 "\"servers\":[{\"url\":");
     buf_put_json_str(b, req->base_url[0] ? req->base_url : "/");
     buf_puts(b, "}],\"paths\":{\"/\":{\"get\":{\"operationId\":\"landing\",\"summary\":"
-                "\"Landing page\",\"parameters\":[{\"$ref\":\"#/components/parameters/f\"}],");
+                "\"Landing page\",\"parameters\":[{\"$ref\":\"#/components/parameters/f\"},"
+                "{\"$ref\":\"#/components/parameters/lang\"}],");
     response(b, "Landing page", "application/json", "{\"type\":\"object\"}");
     buf_puts(b, "}}");
     static const char *const f[] = {"f"};
-    static const char *const coll[] = {"collectionId", "f"};
+    static const char *const fl[] = {"f", "lang"};
+    static const char *const coll[] = {"collectionId", "f", "lang"};
     static const char *const items[] = {
         "collectionId", "limit",       "offset",     "bbox",       "bbox-crs", "crs", "datetime",
-        "filter",       "filter-lang", "filter-crs", "properties", "sortby",   "f"};
-    static const char *const item[] = {"collectionId", "featureId", "crs", "f"};
+        "filter",       "filter-lang", "filter-crs", "properties", "sortby",   "f",   "lang"};
+    static const char *const item[] = {"collectionId", "featureId", "crs", "f", "lang"};
     path_get(b, "/conformance", "conformance", "Conformance classes", f, 1, "Conformance",
              "application/json");
     path_get(b, "/api", "api", "This document", f, 1, "OpenAPI document",
              "application/vnd.oai.openapi+json;version=3.0");
-    path_get(b, "/collections", "collections", "Feature collections", f, 1, "Collections",
+    path_get(b, "/collections", "collections", "Feature collections", fl, 2, "Collections",
              "application/json");
-    path_get(b, "/collections/{collectionId}", "collection", "One feature collection", coll, 2,
+    path_get(b, "/collections/{collectionId}", "collection", "One feature collection", coll, 3,
              "Collection", "application/json");
     path_get(b, "/collections/{collectionId}/items", "items", "Features of a collection", items,
              ARRAY_LEN(items), "Features", "application/geo+json");
     path_get(b, "/collections/{collectionId}/items/{featureId}", "item", "One feature", item,
              ARRAY_LEN(item), "Feature", "application/geo+json");
     path_get(b, "/collections/{collectionId}/queryables", "queryables",
-             "Properties usable in filters", coll, 1, "Queryables", "application/schema+json");
+             "Properties usable in filters", (const char *const[]){"collectionId", "lang"}, 2,
+             "Queryables", "application/schema+json");
     buf_puts(b, "},\"components\":{");
     parameters(req, b);
     buf_puts(b, "}}\n");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* handlers.c: the HTTP side of tiles: /tiles/{layers}/{z}/{x}/{y}.mvt through the cache (ETag,
  * If-None-Match -> 304, gzip stored once per tile) and TileJSON 3.0 at /tiles/{layers}.json.
- * An empty tile is always 204 No Content (with its ETag), never an empty 200. */
+ * An empty tile is a 200 like any other (with its ETag): an empty body for MVT (a tile with no
+ * layers is zero bytes of protobuf), the shared blank image for raster tiles. No 204: Leaflet,
+ * GDAL and WMTS clients take it for a failed tile. */
 #include "tiles.h"
 
 #include <math.h>
@@ -34,9 +36,18 @@ static int etag_matches(const char *inm, const char *etag)
     return strstr(inm, etag) != NULL;
 }
 
-static void answer(const struct request *req, struct response *res, const char *ctype,
-                   const char *etag, int gz)
+/* blank_px: the size of a raster tile (its blank image replaces an empty body), 0 for MVT. */
+static int answer(const struct request *req, struct response *res, const char *ctype,
+                  const char *etag, int gz, int blank_px, struct err *err)
 {
+    if (blank_px && !res->body.len) {
+        const char *data, *tag;
+        size_t len;
+        int rc = tiles_blank_image(RFMT_PNG, blank_px, blank_px, &data, &len, &tag, err);
+        if (rc) return rc;
+        if (buf_append(&res->body, data, len)) return err_set(err, ERR_NOMEM, "out of memory");
+        etag = tag;
+    }
     resp_header(res, "ETag", etag);
     resp_header(res, "Cache-Control",
                 req->role == ROLE_PUBLIC ? "public, no-cache" : "private, no-cache");
@@ -44,14 +55,11 @@ static void answer(const struct request *req, struct response *res, const char *
     if (etag_matches(req->if_none_match, etag)) {
         buf_reset(&res->body);
         resp_set(res, 304, ctype);
-        return;
-    }
-    if (!res->body.len) {
-        resp_set(res, 204, ctype);
-        return;
+        return 0;
     }
     resp_set(res, 200, ctype);
-    if (gz) resp_header(res, "Content-Encoding", "gzip");
+    if (gz && res->body.len) resp_header(res, "Content-Encoding", "gzip");
+    return 0;
 }
 
 /* The cache after catching up with spp_changes; NULL (make the tile, do not store it) when the
@@ -106,8 +114,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
             tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT);
-            answer(req, res, ctype, etag, gz);
-            return 0;
+            return answer(req, res, ctype, etag, gz, 0, err);
         }
     }
     struct buf raw;
@@ -138,7 +145,7 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
         gz = 0;
     }
     buf_fini(&raw);
-    if (!rc) answer(req, res, ctype, etag, gz);
+    if (!rc) rc = answer(req, res, ctype, etag, gz, 0, err);
     return rc;
 }
 
@@ -154,8 +161,7 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     if (c && (c = sync_or_bypass(req))) {
         if (tile_cache_get(c, key, "identity", &res->body, etag)) {
             tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
-            answer(req, res, "image/png", etag, 0);
-            return 0;
+            return answer(req, res, "image/png", etag, 0, 256 * scale, err);
         }
     }
     tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_MISS);
@@ -163,7 +169,7 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
                           &res->body, etag, err);
     if (!rc) tile_stats_render(TILE_FMT_PNG, now_seconds() - t0);
-    if (!rc) answer(req, res, "image/png", etag, 0);
+    if (!rc) rc = answer(req, res, "image/png", etag, 0, 256 * scale, err);
     return rc;
 }
 

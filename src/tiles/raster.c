@@ -3,9 +3,12 @@
  * (render/) as metatiles: up to 2 x 2 tiles are drawn in one image with a 64 px buffer, labels
  * are kept out of the buffer (so a label is never cut at a metatile edge) and may cross the tile
  * edges inside it, then each tile's rectangle is encoded and cached. A fully transparent tile is
- * an empty tile: 204, like an empty vector tile. */
+ * cached as an empty entry and answered with the shared blank image of its format and size
+ * (tiles_blank_image), 200 like any tile. */
 #include "tiles.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../render/render.h"
@@ -127,4 +130,47 @@ int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config 
         rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, etag, err);
     render_image_fini(&img);
     return rc;
+}
+
+/* ---- blank tiles: one encoding per format and size, for the life of the process ---- */
+
+struct blank {
+    enum render_format fmt;
+    int width, height;
+    char *data;
+    size_t len;
+    char etag[40];
+};
+
+#define N_BLANKS 16
+static struct blank blanks[N_BLANKS]; /* filled once each, never freed (like the styles) */
+static int n_blanks;
+static pthread_mutex_t blanks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int tiles_blank_image(enum render_format fmt, int width, int height, const char **data, size_t *len,
+                      const char **etag, struct err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&blanks_lock);
+    struct blank *hit = NULL;
+    for (int i = 0; i < n_blanks && !hit; i++)
+        if (blanks[i].fmt == fmt && blanks[i].width == width && blanks[i].height == height)
+            hit = &blanks[i];
+    if (!hit && n_blanks == N_BLANKS) rc = err_set(err, ERR_INTERNAL, "too many blank tile sizes");
+    if (!hit && !rc) {
+        struct buf b;
+        buf_init(&b);
+        rc = render_message_image(width, height, fmt, fmt != RFMT_JPEG, 0xffffff, NULL, &b, err);
+        if (!rc) {
+            hit = &blanks[n_blanks++];
+            hit->fmt = fmt, hit->width = width, hit->height = height;
+            hit->data = buf_take(&b, &hit->len);
+            tile_etag(hit->data, hit->len, "identity", hit->etag);
+        }
+        buf_fini(&b);
+    }
+    pthread_mutex_unlock(&blanks_lock);
+    if (rc) return rc;
+    *data = hit->data, *len = hit->len, *etag = hit->etag;
+    return 0;
 }

@@ -13,6 +13,7 @@
 #include "../core/core.h"
 #include "../core/request.h"
 #include "../geo/geo.h"
+#include "../render/render.h"
 
 #define TILE_EXTENT       4096  /* MVT units per tile side */
 #define TILE_BUFFER       64    /* MVT units of buffer around the tile */
@@ -96,10 +97,17 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
 
 /* Raster tiles (raster.c): renders the metatile holding z/x/y with the WMS renderer (styles
  * must be loaded: render_styles_load), caches all its tiles in c (may be NULL) and appends the
- * PNG of z/x/y to out (nothing when the tile is empty); etag gets its ETag. scale 1 or 2. */
+ * PNG of z/x/y to out (nothing when the tile is empty: the caller answers tiles_blank_image);
+ * etag gets its ETag. scale 1 or 2. */
 int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
                      struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
                      int x, int y, int scale, struct buf *out, char etag[40], struct err *err);
+/* The blank tile of a format and size (fully transparent; white for JPEG), encoded once per
+ * process and shared by every request and thread: *data (len bytes) and *etag (its strong ETag)
+ * stay valid until exit. An empty raster tile is answered with it (200), never 204: Leaflet,
+ * GDAL's XYZ/WMTS readers and QGIS take a 204 for a failed tile. ERR_NOMEM, or the encoder's. */
+int tiles_blank_image(enum render_format fmt, int width, int height, const char **data, size_t *len,
+                      const char **etag, struct err *err);
 
 /* Cache (cache.c). */
 struct tile_cache;

@@ -212,14 +212,17 @@ def test_attributes_follow_the_role(tserver, tstore, workdir):
     assert status == 200 and b"owner_name" not in body and "Nguyễn".encode() not in body
 
 
-def test_empty_tiles_are_204(tserver):
+def test_empty_vector_tiles_are_200_empty(tserver):
+    # 200 with an empty body (no 204: Leaflet, GDAL and WMTS clients take it for a failure)
     for path in ("/tiles/cadastral_parcels/17/0/0.mvt",        # far away
                  "/tiles/cadastral_parcels/12/3250/1933.mvt",  # parcels start at z15
                  "/tiles/all/3/6/3.mvt"):
         status, hdrs, body = tserver.get(path)
-        assert status == 204 and body == b"" and hdrs["ETag"]
-        status, _, body = tserver.get(path, {"Accept-Encoding": "gzip"})
-        assert status == 204 and body == b""
+        assert status == 200 and body == b"" and hdrs["ETag"]
+        assert hdrs["Content-Type"] == "application/vnd.mapbox-vector-tile"
+        status, h2, body = tserver.get(path, {"Accept-Encoding": "gzip"})
+        assert status == 200 and body == b"" and "Content-Encoding" not in h2
+        assert tserver.get(path, {"If-None-Match": hdrs["ETag"]})[0] == 304
 
 
 @pytest.mark.parametrize("path,status", [
@@ -454,9 +457,18 @@ def test_raster_tiles_metatiles_and_2x(tserver, tstore):
         assert (a[:, :, 255] != 0).any() or (b[:, :, 0] != 0).any()
     s, h2, _ = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.png", {"If-None-Match": hdrs["ETag"]})
     assert s == 304
-    # nothing there, or nothing that draws at this zoom: 204, as for vector tiles
-    assert tserver.get(f"/tiles/{LAYERS}/18/0/0.png")[0] == 204
-    assert tserver.get("/tiles/cadastral_parcels/12/3251/1933.png")[0] == 204
+    # nothing there, or nothing that draws at this zoom: 200 and one shared blank PNG per size,
+    # fully transparent, with an ETag that answers 304
+    blanks = set()
+    for path in (f"/tiles/{LAYERS}/18/0/0.png", "/tiles/cadastral_parcels/12/3251/1933.png",
+                 f"/tiles/{LAYERS}/18/0/0@2x.png"):
+        s, h, b = tserver.get(path)
+        assert s == 200 and h["Content-Type"] == "image/png" and h["ETag"], path
+        w, hh, _, px = png_size(b)
+        assert (w, hh) == ((512, 512) if "@2x" in path else (256, 256)) and not px.any()
+        assert tserver.get(path, {"If-None-Match": h["ETag"]})[0] == 304
+        blanks.add(b)
+    assert len(blanks) == 2  # one image per size
     for bad, code in (("/tiles/roads/17/0/0@3x.png", 400), ("/tiles/roads/17/0/0@2x.mvt", 400),
                       ("/tiles/nope/17/0/0.png", 404), ("/tiles/roads/30/0/0.png", 404)):
         assert tserver.get(bad)[0] == code, bad
