@@ -203,10 +203,9 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
     static const char *const keys[] = {
-        "listen",        "threads",    "storage_srid",    "layers_dir",
-        "styles_dir",    "web_dir",    "public_url",      "limits",
-        "drain_seconds", "log_format", "trusted_proxies", "import_max_shrink",
-        "city_extent",   NULL};
+        "listen",          "threads",           "storage_srid", "layers_dir",        "styles_dir",
+        "web_dir",         "public_url",        "limits",       "drain_seconds",     "log_format",
+        "trusted_proxies", "import_max_shrink", "city_extent",  "tile_cache_max_mb", NULL};
     static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
                                         "default_features", "max_body",         "max_xml_depth",
                                         "max_json_depth",   "max_filter_nodes", "query_ms",
@@ -272,6 +271,8 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
         memcpy(cfg->city_extent, e, sizeof e);
     }
     if ((rc = set_int(root, "drain_seconds", 0, 3600, &cfg->drain_seconds, path, err))) goto done;
+    if ((rc = set_int(root, "tile_cache_max_mb", 0, 1 << 24, &cfg->tile_cache_max_mb, path, err)))
+        goto done;
     if ((v = json_object_get(root, "log_format")) &&
         config_log_format_parse(json_string_value(v), &cfg->log_format)) {
         rc = err_set(err, ERR_PARAM, "%s: log_format: want \"text\" or \"json\"", path);

@@ -138,6 +138,8 @@ struct config {
      * layers yet ("city_extent" in --config; default: Can Tho's urban core, the demo city). */
     double city_extent[4];
     int drain_seconds;          /* SIGTERM/SIGINT: how long requests in flight may finish (30) */
+    int tile_cache_max_mb;      /* tile cache file's content cap, MiB; 0: a quarter of the free disk
+                                 * space at start-up, at most 4096 and at least 64 */
     enum log_format log_format; /* access log lines (stdout) */
     struct net_prefix *trusted_proxies; /* peers whose X-Forwarded-For is believed */
     int n_trusted_proxies;

@@ -335,6 +335,21 @@ int metrics_handler(struct request *req, struct response *res, struct err *err)
                (double)__atomic_load_n(&reload_ms, __ATOMIC_RELAXED) / 1000);
     write_requests(b);
     write_timing(b);
+    if (req->tiles) {
+        int64_t bytes, limit, evicted, errors;
+        tile_cache_disk_stats(req->tiles, &bytes, &limit, &evicted, &errors);
+        family(b, "spp_tile_cache_disk_bytes", "gauge", "Bytes of tiles kept in the cache file.");
+        buf_printf(b, "spp_tile_cache_disk_bytes %lld\n", (long long)bytes);
+        family(b, "spp_tile_cache_disk_limit_bytes", "gauge",
+               "The cache file's cap (tile_cache_max_mb, or a quarter of the free disk).");
+        buf_printf(b, "spp_tile_cache_disk_limit_bytes %lld\n", (long long)limit);
+        family(b, "spp_tile_cache_disk_evictions_total", "counter",
+               "Least recently used tiles deleted from the cache file to stay under its cap.");
+        buf_printf(b, "spp_tile_cache_disk_evictions_total %lld\n", (long long)evicted);
+        family(b, "spp_tile_cache_write_errors_total", "counter",
+               "Tiles the cache file refused to store (disk full, read-only): served uncached.");
+        buf_printf(b, "spp_tile_cache_write_errors_total %lld\n", (long long)errors);
+    }
     if (req->cfg) {
         write_tiles(b, &req->cfg->catalog, req->role);
         if (req->store) return write_layers(b, req->store, &req->cfg->catalog, req->role, err);

@@ -615,6 +615,7 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     err_clear(&terr);
     if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
         log_msg("warn", "no tile cache: %s", terr.msg);
+    if (s->tiles) tile_cache_set_disk_limit(s->tiles, tiles_path, cfg->tile_cache_max_mb);
     free(tiles_path);
     if (!rc && s->tiles && s->n_workers)
         rc = tile_cache_sync(s->tiles, s->workers[0].store, s->workers[0].geo,

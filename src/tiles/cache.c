@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "../store/store.h"
@@ -46,6 +48,11 @@ struct tile_cache {
     int64_t last_change; /* last processed spp_changes id, -1 unknown */
     uint64_t gen;
     int synced;
+    /* The file (dblock held): bytes of tile data it keeps, the cap, tiles evicted for room,
+     * failed writes (the tile was served uncached) and when one was last logged. */
+    sqlite3_stmt *touch;
+    int64_t disk_bytes, disk_max, disk_evicted, write_errors;
+    time_t last_warn;
 };
 
 static uint64_t hash64(const void *p, size_t n)
@@ -181,14 +188,36 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
 
 /* ---- open / close ---- */
 
+/* auto_vacuum (set before the first table of a new file) lets an eviction give its pages back
+ * to the file system. `size` is length(data); `used` the Unix second of the last read or write
+ * (refreshed at most once a minute), the LRU order of the file. */
 static const char *const schema =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS spp_tiles (id INTEGER PRIMARY KEY, key TEXT NOT NULL,"
     " enc TEXT NOT NULL, layers TEXT NOT NULL, fmt TEXT NOT NULL, z INTEGER NOT NULL,"
     " x INTEGER NOT NULL, y INTEGER NOT NULL, etag TEXT NOT NULL, data BLOB,"
-    " created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')), UNIQUE (key, enc));"
+    " created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')), size INTEGER NOT NULL"
+    " DEFAULT 0, used INTEGER NOT NULL DEFAULT 0, UNIQUE (key, enc));"
     "CREATE INDEX IF NOT EXISTS spp_tiles_zxy ON spp_tiles (z, x, y);"
+    "CREATE INDEX IF NOT EXISTS spp_tiles_used ON spp_tiles (used);"
     "CREATE TABLE IF NOT EXISTS spp_tiles_meta (key TEXT PRIMARY KEY, value);";
+
+static int64_t disk_total(sqlite3 *db);
+
+/* A cache file from before the size cap (no `used` column) is emptied: it is only a cache. */
+static int upgrade_schema(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int have_table =
+        sqlite3_prepare_v2(db, "SELECT 1 FROM spp_tiles LIMIT 0", -1, &s, NULL) == SQLITE_OK;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!have_table) return SQLITE_OK;
+    int current = sqlite3_prepare_v2(db, "SELECT used, size FROM spp_tiles LIMIT 0", -1, &s,
+                                     NULL) == SQLITE_OK;
+    sqlite3_finalize(s);
+    return current ? SQLITE_OK : sqlite3_exec(db, "DROP TABLE spp_tiles", NULL, NULL, NULL);
+}
 
 void tile_cache_close(struct tile_cache *c)
 {
@@ -198,6 +227,7 @@ void tile_cache_close(struct tile_cache *c)
     free(c->buckets);
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->put);
+    sqlite3_finalize(c->touch);
     if (c->db) sqlite3_close(c->db);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->dblock);
@@ -248,25 +278,128 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
         rc = err_set(err, ERR_IO, "%s: cannot open tile cache: %s", path,
                      c->db ? sqlite3_errmsg(c->db) : "out of memory");
     if (!rc) sqlite3_busy_timeout(c->db, 5000);
-    if (!rc && sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+    if (!rc && (upgrade_schema(c->db) != SQLITE_OK ||
+                sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (!rc &&
         (sqlite3_prepare_v2(c->db,
-                            "SELECT etag, data, layers, fmt, z, x, y FROM spp_tiles WHERE key = ?"
-                            " AND enc = ?",
+                            "SELECT etag, data, layers, fmt, z, x, y, id, used FROM spp_tiles"
+                            " WHERE key = ? AND enc = ?",
                             -1, &c->get, NULL) != SQLITE_OK ||
          sqlite3_prepare_v2(c->db,
                             "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
-                            " y, etag, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            -1, &c->put, NULL) != SQLITE_OK))
+                            " y, etag, data, size, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            -1, &c->put, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(c->db, "UPDATE spp_tiles SET used = ? WHERE id = ?", -1, &c->touch,
+                            NULL) != SQLITE_OK))
         rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
     if (rc) {
         tile_cache_close(c);
         return rc;
     }
     c->last_change = meta_int(c->db, "last_change", -1);
+    c->disk_bytes = disk_total(c->db);
     *out = c;
     return 0;
+}
+
+/* ---- the file's size cap (dblock held) ---- */
+
+/* A failed write costs the cache, never the answer: logged at most once a minute. */
+static void write_failed(struct tile_cache *c, const char *what)
+{
+    c->write_errors++;
+    time_t now = time(NULL);
+    if (now - c->last_warn < 60) return;
+    c->last_warn = now;
+    log_msg("warn", "tile cache: %s: %s (tiles are served uncached meanwhile; %lld failed writes)",
+            what, sqlite3_errmsg(c->db), (long long)c->write_errors);
+}
+
+static int64_t disk_total(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(size), 0) FROM spp_tiles", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* Deletes least recently used tiles until the file keeps at most 90 % of its cap. */
+static void disk_evict(struct tile_cache *c)
+{
+    c->disk_bytes = disk_total(c->db);
+    int64_t goal = c->disk_max / 10 * 9;
+    sqlite3_stmt *pick = NULL, *del = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT id, size FROM spp_tiles ORDER BY used, id LIMIT 256", -1,
+                           &pick, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db, "DELETE FROM spp_tiles WHERE id = ?", -1, &del, NULL) !=
+            SQLITE_OK) {
+        write_failed(c, "cannot evict");
+        goto out;
+    }
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        write_failed(c, "cannot evict");
+        goto out;
+    }
+    int ok = 1, any = 1;
+    while (ok && any && c->disk_bytes > goal) {
+        any = 0;
+        while (ok && c->disk_bytes > goal && sqlite3_step(pick) == SQLITE_ROW) {
+            any = 1;
+            sqlite3_bind_int64(del, 1, sqlite3_column_int64(pick, 0));
+            ok = sqlite3_step(del) == SQLITE_DONE;
+            sqlite3_reset(del);
+            if (ok) c->disk_bytes -= sqlite3_column_int64(pick, 1), c->disk_evicted++;
+        }
+        sqlite3_reset(pick);
+    }
+    if (!ok || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        write_failed(c, "cannot evict");
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        c->disk_bytes = disk_total(c->db);
+        goto out;
+    }
+    sqlite3_exec(c->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(pick);
+    sqlite3_finalize(del);
+}
+
+void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_mb)
+{
+    int64_t max = (int64_t)max_mb << 20;
+    struct statvfs fs;
+    if (!max_mb) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path ? path : ".");
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (!dir[0])
+            snprintf(dir, sizeof dir, "/");
+        int64_t quarter = statvfs(dir, &fs) == 0 ? (int64_t)fs.f_bavail * (int64_t)fs.f_frsize / 4
+                                                 : (int64_t)4096 << 20;
+        max = quarter > ((int64_t)4096 << 20) ? (int64_t)4096 << 20 : quarter;
+        if (max < ((int64_t)64 << 20)) max = (int64_t)64 << 20;
+    }
+    pthread_mutex_lock(&c->dblock);
+    c->disk_max = max;
+    if (c->disk_bytes > c->disk_max) disk_evict(c);
+    pthread_mutex_unlock(&c->dblock);
+}
+
+void tile_cache_disk_stats(struct tile_cache *c, int64_t *bytes, int64_t *limit, int64_t *evicted,
+                           int64_t *write_errors)
+{
+    pthread_mutex_lock(&c->dblock);
+    *bytes = c->disk_bytes, *limit = c->disk_max;
+    *evicted = c->disk_evicted, *write_errors = c->write_errors;
+    pthread_mutex_unlock(&c->dblock);
 }
 
 uint64_t tile_cache_generation(struct tile_cache *c)
@@ -314,6 +447,14 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
             mem_put(c, mkey, layers, fmt, sqlite3_column_int(s, 4), sqlite3_column_int(s, 5),
                     sqlite3_column_int(s, 6), data, len, etag);
         pthread_mutex_unlock(&c->lock);
+        int64_t id = sqlite3_column_int64(s, 7), now = (int64_t)time(NULL);
+        if (now - sqlite3_column_int64(s, 8) >= 60) { /* the file's LRU order, a minute fine */
+            sqlite3_reset(s);
+            sqlite3_bind_int64(c->touch, 1, now);
+            sqlite3_bind_int64(c->touch, 2, id);
+            if (sqlite3_step(c->touch) != SQLITE_DONE) write_failed(c, "cannot write");
+            sqlite3_reset(c->touch);
+        }
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -325,6 +466,7 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
                    char etag_out[40], struct err *err)
 {
+    (void)err; /* a write that fails costs the cache, not the answer (write_failed) */
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
@@ -345,10 +487,15 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
         sqlite3_bind_int(s, 7, y);
         sqlite3_bind_text(s, 8, etag_out, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 9, len ? data : "", (int)len, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            rc = err_set(err, ERR_DB, "tile cache: %s", sqlite3_errmsg(c->db));
+        sqlite3_bind_int64(s, 10, (int64_t)len);
+        sqlite3_bind_int64(s, 11, (int64_t)time(NULL));
+        if (sqlite3_step(s) == SQLITE_DONE)
+            c->disk_bytes += (int64_t)len;
+        else
+            write_failed(c, "cannot write"); /* disk full, read-only...: served uncached */
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
+        if (c->disk_max && c->disk_bytes > c->disk_max) disk_evict(c);
     }
     pthread_mutex_unlock(&c->dblock);
     return rc;

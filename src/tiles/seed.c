@@ -206,6 +206,7 @@ int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_t
     int rc = tiles_parse_layers(&cfg->catalog, o->layers, o->role, &s->tl, err);
     if (!rc && (!path || tile_cache_open(path, (size_t)64 << 20, &s->cache, err)))
         rc = path ? ERR_IO : err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc) tile_cache_set_disk_limit(s->cache, path, cfg->tile_cache_max_mb);
     struct bbox area;
     if (!rc) rc = seed_area(s, &area, err);
     for (int z = o->z0; !rc && z <= o->z1; z++) {

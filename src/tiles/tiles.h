@@ -114,6 +114,14 @@ struct tile_cache;
 /* Opens (creating) the cache file path (an SQLite file beside the store, so the workers' store
  * connections stay read-only) with an in-memory LRU of mem_bytes in front. Thread-safe. */
 int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err);
+/* Caps the bytes of tiles kept in the cache file: max_mb MiB, or with 0 a quarter of the free
+ * space of path's file system (at most 4096, at least 64 MiB). Past it the least recently used
+ * tiles are deleted (and their pages given back to the file system) down to 90 %. */
+void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_mb);
+/* The cache file's state for /metrics: tile bytes kept, the cap, tiles evicted for room, and
+ * writes that failed (the tile was served uncached). */
+void tile_cache_disk_stats(struct tile_cache *c, int64_t *bytes, int64_t *limit, int64_t *evicted,
+                           int64_t *write_errors);
 void tile_cache_close(struct tile_cache *c);
 /* The cache path for a store path ("DB.tiles"). Caller frees. */
 char *tile_cache_path(const char *db_path);
@@ -129,7 +137,8 @@ uint64_t tile_cache_generation(struct tile_cache *c);
 int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struct buf *out,
                    char etag[40]);
 /* Stores data for key/encoding unless the generation moved past gen. z/x/y and layers (canon
- * list) are kept for invalidation. Computes e->etag. */
+ * list) are kept for invalidation. Computes e->etag. A write the file refuses (disk full,
+ * read-only) is logged at most once a minute and counted, never returned: the tile is served. */
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
                    char etag_out[40], struct err *err);

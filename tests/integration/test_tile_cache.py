@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: MIT
+"""The tile cache file on disk (issue 18): it keeps at most `tile_cache_max_mb` of tiles, evicting
+the least recently used ones (and giving their pages back), and a disk that fills up costs the
+cache, never the answer: tiles are served uncached and the failure is logged once a minute."""
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+from osgeo import gdal
+
+from conftest import Server
+
+gdal.UseExceptions()
+LAYERS = "cadastral_parcels,roads,buildings"
+
+
+def tiles_over(server, z, n):
+    """n distinct z tiles over the parcels' extent (the extent comes from the server)."""
+    status, _, c = server.json("/collections/cadastral_parcels")
+    assert status == 200
+    w, s, e, nn = c["extent"]["spatial"]["bbox"][0]
+
+    def tx(lon):
+        return int((lon + 180) / 360 * 2 ** z)
+
+    def ty(lat):
+        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+
+    out = [(x, y) for y in range(ty(nn), ty(s) + 1) for x in range(tx(w), tx(e) + 1)]
+    assert len(out) >= n, (len(out), n)
+    return out[:n]
+
+
+def png_ok(body, size=256):
+    gdal.FileFromMemBuffer("/vsimem/tc.png", body)
+    ds = gdal.Open("/vsimem/tc.png")
+    ok = ds.RasterXSize == size and ds.RasterYSize == size
+    ds = None
+    gdal.Unlink("/vsimem/tc.png")
+    return ok
+
+
+def metric(server, name):
+    status, _, body = server.get("/metrics")
+    assert status == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} missing from /metrics")
+
+
+def test_cache_file_is_capped_lru(demo, tmp_path):
+    db = str(tmp_path / "cap.sqlite")
+    shutil.copy(demo["db"], db)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"tile_cache_max_mb": 1}))
+    s = Server(db, str(tmp_path), config=str(cfg))
+    written = 0
+    try:
+        assert metric(s, "spp_tile_cache_disk_limit_bytes") == 1 << 20
+        tiles = tiles_over(s, 18, 400)
+        done = []
+        for x, y in tiles:
+            status, _, body = s.get(f"/tiles/{LAYERS}/18/{x}/{y}@2x.png")
+            assert status == 200 and png_ok(body, 512)
+            done.append((x, y))
+            written += len(body)
+            if written > 3 << 20:
+                break
+        assert written > 2 << 20, "the test needs more tile bytes than the cap"
+        evicted = metric(s, "spp_tile_cache_disk_evictions_total")
+        kept = metric(s, "spp_tile_cache_disk_bytes")
+        assert evicted > 0 and 0 < kept <= 1 << 20
+    finally:
+        s.stop()
+    con = sqlite3.connect(db + ".tiles")
+    total, n = con.execute("SELECT coalesce(sum(length(data)), 0), count(*) FROM spp_tiles").fetchone()
+    keys = [k for (k,) in con.execute("SELECT key FROM spp_tiles")]
+    con.close()
+    assert 0 < total <= 1 << 20 and n > 0
+    # least recently used first: the first tile is gone, the last one written is kept
+    assert not any(f"|18/{done[0][0]}/{done[0][1]}|" in k for k in keys)
+    assert any(f"|18/{done[-1][0]}/{done[-1][1]}|" in k for k in keys)
+    # the file gives evicted pages back: it stays near its cap, not the bytes ever written
+    assert os.path.getsize(db + ".tiles") < 2 * (1 << 20) + (256 << 10)
+
+
+def test_disk_full_serves_uncached(demo, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    size = os.path.getsize(demo["db"]) + (384 << 10)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
+    try:
+        db = str(mnt / "s.sqlite")
+        shutil.copy(demo["db"], db)
+        s = Server(db, str(tmp_path))
+        try:
+            tiles = tiles_over(s, 18, 80)
+            for x, y in tiles:
+                for fmt in ("png", "mvt"):
+                    status, _, body = s.get(f"/tiles/{LAYERS}/18/{x}/{y}.{fmt}")
+                    assert status == 200, (x, y, fmt, status, body[:200])
+                    if fmt == "png":
+                        assert png_ok(body)
+            errors = metric(s, "spp_tile_cache_write_errors_total")
+            status, _, _ = s.get("/healthz")
+            assert status == 200
+        finally:
+            s.stop()
+        log = open(s.log.name, encoding="utf-8", errors="replace").read()
+        assert errors > 0, "the disk never filled: the test proves nothing"
+        assert log.count("tile cache: cannot write") == 1, log[-2000:]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
