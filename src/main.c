@@ -282,6 +282,12 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
                cfg->db_path, sum.batch, sum.n_layers, sum.n_layers == 1 ? "" : "s",
                (long long)sum.n_read, (long long)sum.n_written, (long long)sum.n_rejected,
                o->dry_run ? " (dry run: store unchanged)" : "");
+        if (sum.n_rejected > 0)
+            fprintf(stderr,
+                    "%s: %lld feature%s rejected, the first: %s (every one is in the report and in "
+                    "spp_findings)\n",
+                    prog_cmd, (long long)sum.n_rejected, sum.n_rejected == 1 ? "" : "s",
+                    sum.first_reject);
     }
     return import_exit_code(rc, &sum);
 }

@@ -622,6 +622,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         sum->n_layers = b.n_layers;
         sum->n_read = b.n_read, sum->n_written = b.n_written, sum->n_rejected = b.n_rejected;
         snprintf(sum->batch, sizeof sum->batch, "%s", b.batch_id);
+        snprintf(sum->first_reject, sizeof sum->first_reject, "%s", b.first_reject);
     }
     batch_communes_free(&b);
     batch_lineage_free(&b);

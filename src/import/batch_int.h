@@ -65,6 +65,7 @@ struct batch {
     int n_refused, n_failed;
     json_t *refused, *failed; /* [{layer, reason}], [{file, layer, error}] for the summary */
     char reject_reason[384];  /* current layer: the first rejection reason */
+    char first_reject[512];   /* the batch: "FILE row N: reason" of its first rejection */
     int64_t n_layer_rejected; /* current layer: rejected features */
     int reject_same;          /* current layer: every rejection had that reason */
     struct communes communes;

@@ -39,6 +39,7 @@ struct import_summary {
     int n_refused; /* layers refused (shrink limit): the batch was rolled back */
     int n_failed;  /* sources that failed (read error, truncated file): rolled back */
     char batch[64];
+    char first_reject[512]; /* "FILE row N: reason" of the first rejected feature, or "" */
 };
 
 /* Exit codes of `spp import` (README "Importing data"). */

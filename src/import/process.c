@@ -583,6 +583,9 @@ static void note(json_t *list, int64_t row, const char *key, const char *msg)
 static int reject(struct batch *b, struct srcstate *s, int64_t row, const char *why)
 {
     s->rejected++;
+    if (!b->first_reject[0])
+        snprintf(b->first_reject, sizeof b->first_reject, "%s row %lld: %s", s->spec->path,
+                 (long long)row, why);
     if (b->n_layer_rejected++ == 0)
         snprintf(b->reject_reason, sizeof b->reject_reason, "%s", why);
     else if (b->reject_same && strcmp(b->reject_reason, why) != 0)

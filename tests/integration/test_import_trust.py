@@ -311,6 +311,8 @@ def test_parcels_into_an_empty_layer_rejected_with_the_real_cause_exit_3(tmp_pat
     p = imp("--db", db, "--layer", "cadastral_parcels", bad, "--report", rep)
     # nothing to lose (the layer was empty): done, with every feature rejected -> 3
     assert p.returncode == 3, p.stderr
+    # the terminal says why, without opening the report
+    assert f"20 features rejected, the first: {bad} row 1: {MISSING_COMMUNE}" in p.stderr
     js, _ = read_report(rep)
     assert js["summary"]["exit_code"] == 3 and js["summary"]["status"] == "done_with_rejected"
     assert {r["reason"] for r in js["layers"]["cadastral_parcels"]["sources"][0]["rejects"]} == \
