@@ -147,12 +147,12 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
     struct buf *b = &o->sql;
     int ci = !n->match_case && is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
     int rc = 0;
-    if (ci)
-        rc = buf_puts(b, "lower(") || put_col(b, l, n->field) || buf_puts(b, ")");
+    if (ci) /* Unicode case folding (the store's spp_casefold), not SQLite's ASCII lower() */
+        rc = buf_puts(b, "spp_casefold(") || put_col(b, l, n->field) || buf_puts(b, ")");
     else
         rc = put_col(b, l, n->field);
     rc = rc || buf_printf(b, " %s ", ops[n->op - FOP_EQ]);
-    rc = rc || buf_puts(b, ci ? "lower(?)" : "?");
+    rc = rc || buf_puts(b, ci ? "spp_casefold(?)" : "?");
     return rc || bind_lit(o, &n->values[0]);
 }
 
@@ -166,8 +166,10 @@ static int compile_like(const struct filter_node *n, const struct layer_def *l,
         struct filter_literal lit = {.type = VAL_TEXT, .s = g};
         return put_col(b, l, n->field) || buf_puts(b, " GLOB ?") || bind_lit(o, &lit);
     }
-    return put_col(b, l, n->field) || buf_puts(b, " LIKE ? ESCAPE '\\'") ||
-           bind_lit(o, &n->values[0]);
+    /* case-insensitive: both sides folded (Vietnamese letters too); the pattern's '%', '_' and
+     * '\\' escapes are ASCII and survive folding */
+    return buf_puts(b, "spp_casefold(") || put_col(b, l, n->field) ||
+           buf_puts(b, ") LIKE spp_casefold(?) ESCAPE '\\'") || bind_lit(o, &n->values[0]);
 }
 
 static int compile_scalar(const struct filter_node *n, const struct layer_def *l,

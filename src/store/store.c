@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <spatialite.h>
+#include <utf8proc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,28 @@ static int read_srid(struct store *st)
     return srid;
 }
 
+/* spp_casefold(text): NFC and Unicode case folding (utf8proc), so CQL2 CASEI and FES
+ * matchCase="false" compare Vietnamese letters too ('Đ' with 'đ', 'Ề' with 'ề'), which SQLite's
+ * own lower() and LIKE fold only for ASCII. NULL stays NULL; invalid UTF-8 is compared as is. */
+static void sql_casefold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t m =
+        s ? utf8proc_map(s, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD) : -1;
+    if (m < 0) {
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    sqlite3_result_text(ctx, (const char *)out, (int)m, free);
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct err *err)
 {
     *out = NULL;
@@ -125,6 +148,9 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     sqlite3_busy_timeout(st->db, 5000);
     st->spl_cache = spatialite_alloc_connection();
     spatialite_init_ex(st->db, st->spl_cache, 0);
+    sqlite3_create_function_v2(st->db, "spp_casefold", 1,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                               sql_casefold, NULL, NULL, NULL);
     sqlite3_progress_handler(st->db, 1000, progress, st);
     /* A read-only open of a file that is not a database fails here, not later. */
     if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
