@@ -35,7 +35,7 @@ REPLAY_BIN  := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz \
+.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz mutate \
         fuzz-build fuzz-smoke browser npm-deps interop
 all: deps spp
 
@@ -158,6 +158,11 @@ bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
 	PEERS=$(PEERS) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
+
+# Seeded one-line bugs in the critical paths, each expected to be caught (scripts/mutate.sh);
+# not in CI: about five minutes.
+mutate: all
+	@scripts/mutate.sh
 
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) tests/check.h

@@ -687,3 +687,45 @@ def test_cli_lang(tmp_path):
         assert read_report(rep)[0]["lang"] == lang
     p = imp("--db", db, "--layer", "roads", str(tmp_path / "src" / "a.shp"), "--lang", "fr")
     assert p.returncode != 0
+
+
+def test_invalidation_at_every_zoom(tmp_path, workdir):
+    """A renamed road: the cached tile holding it at each zoom from the layer's first to the tile
+    grid's deepest (24) is dropped, so every answer equals a fresh server's (no tile cache), the
+    layer's deepest zoom (22) included."""
+    db = str(tmp_path / "s.sqlite")
+    os.makedirs(tmp_path / "src")
+    shp = str(tmp_path / "src" / "tim_duong.shp")
+    write_roads(shp)
+    assert imp("--db", db, "--layer", "roads", shp).returncode == 0
+    env = road_envs(db)["D006"]
+    tiles = [to_tile((env[0] + env[1]) / 2, (env[2] + env[3]) / 2, z) for z in range(12, 25)]
+    s = Server(db, workdir)
+    try:
+        for t in tiles:
+            for fmt in ("mvt", "png"):
+                st, _, body = s.get("/tiles/roads/%d/%d/%d." % t + fmt)
+                assert st == 200, t
+        assert b"Duong Moi" not in s.get("/tiles/roads/%d/%d/%d.mvt" % tiles[-1])[2]
+
+        def rename(i, wkt, vals):
+            return wkt, (dict(vals, TENDUONG="Duong Moi") if i == 5 else vals)
+        write_roads(shp, edit=rename)
+        assert imp("--db", db, "--layer", "roads", shp).returncode == 0
+        fresh_db = str(tmp_path / "fresh.sqlite")
+        src, dst = sqlite3.connect(db), sqlite3.connect(fresh_db)
+        src.backup(dst)  # with what is still in the WAL (a file copy would miss it)
+        src.close(), dst.close()
+        fresh = Server(fresh_db, workdir)
+        try:
+            for t in tiles:
+                for fmt in ("mvt", "png"):
+                    path = "/tiles/roads/%d/%d/%d." % t + fmt
+                    assert s.get(path)[2] == fresh.get(path)[2], (t, fmt)
+            # the deepest zoom that draws roads (the catalog's max, 22; 23-24 are empty tiles)
+            z22 = "/tiles/roads/%d/%d/%d.mvt" % tiles[22 - 12]
+            assert b"Duong Moi" in s.get(z22)[2]
+        finally:
+            fresh.stop()
+    finally:
+        s.stop()

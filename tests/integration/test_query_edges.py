@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: MIT
+"""land/at answers by point-in-polygon, not by bounding box: interlocking L-shaped parcels,
+parcels rotated 30 degrees and thin slivers, with points just inside an edge where a neighbour's
+box also covers them. The expected parcel is the one OGR says contains the point."""
+import math
+import os
+import random
+
+import pytest
+from osgeo import ogr
+
+import query_fixture as qf
+from conftest import Server, run_spp, spatialite
+from test_query import to_lonlat
+
+X0, Y0 = qf.X0, qf.Y0
+
+
+def l_shape(x, y, s):
+    """An L of arm width s/2 in an s x s square, and the square's other corner (its mirror) is
+    filled by the neighbour's L: the two boxes are the same square."""
+    a = [(x, y), (x + s, y), (x + s, y + s / 2), (x + s / 2, y + s / 2), (x + s / 2, y + s),
+         (x, y + s)]
+    b = [(x + s, y + s / 2), (x + s, y + s), (x + s / 2, y + s), (x + s / 2, y + s / 2)]
+    return a, b
+
+
+def rotated(cx, cy, w, h, deg):
+    t = math.radians(deg)
+    pts = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
+    return [(cx + px * math.cos(t) - py * math.sin(t), cy + px * math.sin(t) + py * math.cos(t))
+            for px, py in pts]
+
+
+@pytest.fixture(scope="module")
+def edges(workdir):
+    path = os.path.join(workdir, "edges.sqlite")
+    if os.path.exists(path):
+        os.remove(path)
+    run_spp("init", "--db", path)
+    con = spatialite(path)
+    code = qf.COMMUNES[0][0]
+    qf.insert(con, "admin_units", {"code": code, "name": "Ninh Kiều", "level": 3,
+                                   "unit_type": "Phường", "parent_code": "92"},
+              qf.rect(X0, Y0, X0 + 600, Y0 + 600))
+    shapes = []
+    for i in range(4):  # interlocking Ls
+        a, b = l_shape(X0 + 20 + i * 50, Y0 + 20, 40)
+        shapes += [a, b]
+    for i in range(6):  # a row of rotated parcels whose boxes overlap their neighbours'
+        shapes.append(rotated(X0 + 40 + i * 22, Y0 + 120, 20, 40, 30))
+    for i in range(5):  # slivers: 2 m wide diagonals side by side
+        x = X0 + 300 + i * 2.0
+        shapes.append([(x, Y0 + 20), (x + 2, Y0 + 20), (x + 42, Y0 + 80), (x + 40, Y0 + 80)])
+    for n, pts in enumerate(shapes, 1):
+        qf.insert(con, "cadastral_parcels", {
+            "parcel_key": f"{code}001{n:04d}", "commune_code": code, "sheet_no": 1,
+            "parcel_no": n, "area_m2": 1.0, "lu_display": "ODT"}, qf.poly(pts))
+    con.commit()
+    con.close()
+    s = Server(path, workdir)
+    yield path, s
+    s.stop()
+
+
+def points_near_edges(path, per_parcel=6, seed=3):
+    """(point, containing parcel key) for points 0.05-0.5 m inside a parcel's edges that lie in
+    at least one other parcel's bounding box."""
+    ds = ogr.Open(path)
+    parcels = [(f["parcel_key"], f.GetGeometryRef().Clone()) for f in ds.GetLayerByName(
+        "cadastral_parcels")]
+    rnd = random.Random(seed)
+    out = []
+    for key, g in parcels:
+        ring = g.GetGeometryRef(0).GetGeometryRef(0) if g.GetGeometryCount() and \
+            g.GetGeometryRef(0).GetGeometryType() in (ogr.wkbPolygon, ogr.wkbPolygon25D) else \
+            g.GetGeometryRef(0)
+        pts = ring.GetPoints()
+        found = 0
+        for _ in range(400):
+            if found == per_parcel:
+                break
+            i = rnd.randrange(len(pts) - 1)
+            (x1, y1), (x2, y2) = pts[i][:2], pts[i + 1][:2]
+            t = rnd.uniform(0.1, 0.9)
+            ex, ey = x2 - x1, y2 - y1
+            ln = math.hypot(ex, ey)
+            for side in (1, -1):  # step inward along the edge's normal
+                d = rnd.uniform(0.05, 0.5) * side
+                px, py = x1 + t * ex - ey / ln * d, y1 + t * ey + ex / ln * d
+                p = ogr.Geometry(ogr.wkbPoint)
+                p.AddPoint_2D(px, py)
+                inside = [k for k, h in parcels if h.Contains(p)]
+                boxes = [k for k, h in parcels
+                         if h.GetEnvelope()[0] <= px <= h.GetEnvelope()[1]
+                         and h.GetEnvelope()[2] <= py <= h.GetEnvelope()[3]]
+                if inside == [key] and len(boxes) > 1:
+                    out.append(((px, py), key))
+                    found += 1
+                    break
+    return out
+
+
+def test_land_at_is_point_in_polygon(edges):
+    path, api = edges
+    pts = points_near_edges(path)
+    assert len(pts) >= 60
+    for (x, y), key in pts:
+        lon, lat = to_lonlat(x, y)
+        status, _, d = api.json(f"/api/v1/land/at?lon={lon:.10f}&lat={lat:.10f}")
+        assert status == 200
+        assert (d["parcel"] or {}).get("parcel_key") == key, (x, y)
+        status, _, d = api.json(f"/api/v1/land/at?x={y:.4f}&y={x:.4f}&order=xy-vn")  # X north
+        assert status == 200 and (d["parcel"] or {}).get("parcel_key") == key, (x, y)
