@@ -169,7 +169,7 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
     } else if (strcmp(sub, "revoke") == 0) {
         if (argc != 2 || str_to_long(argv[1], &id) || id <= 0)
-            return usage_error("keys revoke needs one key ID (see spp keys list)");
+            return usage_error("keys revoke needs one key ID, a number from spp keys list");
     } else if (strcmp(sub, "list") == 0) {
         if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
     } else {
@@ -239,8 +239,11 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     so.progress = isatty(2) && !o->quiet;
     log_quiet = 1;
     int64_t n = 0;
-    if (load_catalog(cfg, &err) || (so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) ||
-        tiles_seed(cfg, &so, &n, &err))
+    if (load_catalog(cfg, &err)) return fail(&err);
+    struct tile_layers tl;
+    if (tiles_parse_layers(&cfg->catalog, so.layers, so.role, &tl, &err))
+        return usage_error("--layer: %s", err.msg);
+    if ((so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) || tiles_seed(cfg, &so, &n, &err))
         return fail(&err);
     printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
     return 0;
@@ -274,6 +277,8 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
     struct import_summary sum;
     memset(&sum, 0, sizeof sum);
     if (load_catalog(cfg, &err)) return fail(&err);
+    if (o->layer && !catalog_layer(&cfg->catalog, o->layer))
+        return usage_error("--layer: unknown layer \"%s\" (the 24 ids are in layers/)", o->layer);
     int rc = import_run(cfg, &io, &sum, &err);
     if (rc) {
         fail(&err);
@@ -400,7 +405,15 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
         }
         struct response res;
         resp_init(&res);
-        if (fn(&req, &res, &err)) {
+        int frc = fn(&req, &res, &err);
+        if (frc && err.code == ERR_PARAM && err.locator[0]) {
+            /* a bad query parameter is a bad option: name it as typed (--min-area), exit 2 */
+            char opt[128];
+            snprintf(opt, sizeof opt, "--%s", err.locator);
+            for (char *c = opt + 2; *c; c++)
+                if (*c == '_') *c = '-';
+            rc = usage_error("%s: %s", opt, err.msg[0] ? err.msg : err_code_name(err.code));
+        } else if (frc) {
             fprintf(stderr, "%s: %s%s%s\n", prog_cmd, err.locator[0] ? err.locator : "",
                     err.locator[0] ? ": " : "", err.msg[0] ? err.msg : err_code_name(err.code));
             rc = 1;

@@ -83,6 +83,9 @@ def test_required_help_content():
     (["serve", "--frobnicate"], "--frobnicate"),
     (["import", "--zoom", "3"], "--zoom"),
     (["serve", "--threads"], "--threads"),
+    (["import", "--layer", "no_such_layer", "x.shp"], "--layer"),
+    (["seed", "--layer", "no_such_layer", "--zoom", "3"], "--layer"),
+    (["keys", "revoke", "abc"], "revoke"),
 ])
 def test_bad_option_is_one_line_exit_2(args, name, tmp_path):
     p = run_spp(args[0], "--db", str(tmp_path / "s.sqlite"), *args[1:], check=False, timeout=20)
@@ -171,3 +174,13 @@ def test_log_format_flag_overrides_the_settings(store, tmp_path):
     hit = [e for e in lines if e["uri"].startswith("/collections")]
     assert hit and "secret1" not in out and "REDACTED" in hit[-1]["uri"]
     assert p.returncode == 0
+
+
+@pytest.mark.parametrize("args,name", [
+    (["land-funds", "--min-area", "abc"], "--min-area"),
+    (["land-funds", "--no-such-filter", "1"], "--no-such-filter"),
+    (["land-at", "--x", "abc", "--y", "1"], "--x"),
+])
+def test_query_bad_parameter_is_a_bad_option(store, args, name):
+    p = run_spp("query", "--db", store, *args, check=False, timeout=20)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and name in p.stderr, p.stderr
