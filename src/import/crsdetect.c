@@ -410,11 +410,22 @@ void crs_prefer_city(struct crs_context *cx)
 {
     const double *c = cx->city;
     if (!(c[2] > c[0] && c[3] > c[1])) return;
-    if (cx->has_area && strncmp(cx->area_from, "area of use", 11) != 0) return;
+    /* the admin_units boundary is the city's own word: it stays the expected area */
+    if (cx->has_area && strncmp(cx->area_from, "the admin_units", 15) == 0) return;
     struct bbox ll = {c[0], c[1], c[2], c[3]}, out;
     struct err e;
     err_clear(&e);
     if (geo_transform_bbox(cx->geo, 4326, cx->storage_srid, &ll, &out, &e)) return;
+    if (cx->has_area && strncmp(cx->area_from, "area of use", 11) != 0) {
+        /* the layers already imported cover only part of the city: a source for another
+         * district is expected anywhere in the city extent too */
+        bbox_union(&cx->area, &out);
+        snprintf(cx->area_from, sizeof cx->area_from,
+                 "the extent of the layers in the store and the configured city extent "
+                 "%.2f,%.2f,%.2f,%.2f (setting city_extent)",
+                 c[0], c[1], c[2], c[3]);
+        return;
+    }
     cx->area = out;
     cx->has_area = 1;
     snprintf(cx->area_from, sizeof cx->area_from,

@@ -89,10 +89,10 @@ struct crs_context {
     struct geo_ctx *geo;
     int storage_srid;
     int has_area;
-    struct bbox area;   /* expected area in the storage CRS */
-    char area_from[96]; /* where the expected area comes from */
-    void *ref_tree;     /* GEOSSTRtree of reference polygons (storage CRS) or NULL */
-    void **ref_geoms;   /* owned reference polygons */
+    struct bbox area;    /* expected area in the storage CRS */
+    char area_from[192]; /* where the expected area comes from */
+    void *ref_tree;      /* GEOSSTRtree of reference polygons (storage CRS) or NULL */
+    void **ref_geoms;    /* owned reference polygons */
     int n_ref;
     char *ref_public; /* per reference parcel: all its land-use codes are public-use */
     int want_public;  /* points of public facilities: expect public-use parcels */

@@ -729,3 +729,29 @@ def test_invalidation_at_every_zoom(tmp_path, workdir):
             fresh.stop()
     finally:
         s.stop()
+
+
+def test_another_district_inside_the_city_extent_is_accepted(tmp_path):
+    """Roads of one district are in the store; control points of another district 12 km away
+    (still inside city_extent) keep their declared VN-2000 CRS instead of being refused or
+    re-read in another zone."""
+    db = str(tmp_path / "s.sqlite")
+    os.makedirs(tmp_path / "src")
+    shp = str(tmp_path / "src" / "tim_duong.shp")
+    write_roads(shp)
+    assert imp("--db", db, "--layer", "roads", shp).returncode == 0
+    pts = str(tmp_path / "src" / "moc.shp")
+    rows = [(f"POINT ({594000 + i * 40} {1120000 + i * 30})", {"SOHIEU": f"M{i:02d}"})
+            for i in range(12)]
+    write_shp(pts, ogr.wkbPoint, [("SOHIEU", ogr.OFTString, 10)], rows)
+    rep = str(tmp_path / "rep")
+    p = imp("--db", db, "--layer", "geodetic_control", pts, "--report", rep)
+    assert p.returncode == 0, p.stderr
+    js, _ = read_report(rep)
+    crs = js["layers"]["geodetic_control"]["sources"][0]["crs"]
+    assert "5897" in crs["used"] and "city_extent" in crs["reason"], crs
+    con = spatialite(db)
+    got = sorted((round(x, 3), round(y, 3)) for x, y in con.execute(
+        "SELECT X(geom), Y(geom) FROM geodetic_control"))
+    con.close()
+    assert got == sorted((594000 + i * 40, 1120000 + i * 30) for i in range(12))
