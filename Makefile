@@ -35,7 +35,7 @@ REPLAY_BIN  := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz mutate \
+.PHONY: all deps test-deps demo run test unit integration asan format format-check clean bench fuzz mutate transcripts-record \
         fuzz-build fuzz-smoke browser npm-deps interop
 all: deps spp
 
@@ -158,6 +158,11 @@ bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
 	PEERS=$(PEERS) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
+
+# Transcript tests (tests/transcripts/, checked by make integration): re-record them after an
+# intended change of what clients receive, then read `git diff tests/transcripts` before committing.
+transcripts-record: all
+	SPP_RECORD=1 SPP_BIN=$(CURDIR)/spp $(PY) -m pytest -q tests/integration/test_transcripts.py
 
 # Seeded one-line bugs in the critical paths, each expected to be caught (scripts/mutate.sh);
 # not in CI: about five minutes.
