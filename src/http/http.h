@@ -27,6 +27,9 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
 /* The error form of the route method+path would take (FORM_PROBLEM when none matches), so
  * that answers given before routing (413, 503) speak the route's protocol. */
 enum err_form http_route_form(const char *method, const char *path);
+/* The index of the route method+path matches, -1 when none (for metrics of answers given
+ * without running the route). */
+int http_route_find(const char *method, const char *path);
 /* Number of routes and a route's metrics name (for /metrics). */
 int http_route_count(void);
 const char *http_route_name(int i);

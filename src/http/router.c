@@ -207,6 +207,21 @@ enum err_form http_route_form(const char *method, const char *path)
     return form;
 }
 
+int http_route_find(const char *method, const char *path)
+{
+    struct request scratch;
+    memset(&scratch, 0, sizeof scratch);
+    scratch.path = path;
+    int is_head = strcmp(method, "HEAD") == 0, found = -1;
+    for (int i = 0; i < (int)ARRAY_LEN(routes) && found < 0; i++)
+        if (match(routes[i].pattern, path, &scratch) &&
+            (strcmp(routes[i].method, method) == 0 ||
+             (is_head && strcmp(routes[i].method, "GET") == 0)))
+            found = i;
+    free_params(&scratch);
+    return found;
+}
+
 int http_route(struct request *req, struct response *res)
 {
     struct err reason;

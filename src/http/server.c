@@ -581,9 +581,10 @@ static void run_job(struct server *s, struct worker *w, struct conn *cn)
 {
     int budget = cn->cfg->limits.render_ms;
     double spent = elapsed(&cn->start) * 1000;
-    metrics_queue_wait(elapsed(&cn->queued));
+    if (!cn->req.render_wanted) metrics_queue_wait(elapsed(&cn->queued));
     if (spent >= budget) {
         refuse_heavy(cn, 1);
+        cn->route = http_route_find(cn->req.method, cn->req.path);
         return;
     }
     struct request *req = &cn->req;
@@ -805,10 +806,11 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
             heavy = 0;
         }
         if (heavy) {
-            req->render_wanted = 1; /* counted by the rate limit already, if it ran inline */
-            if (cn->route < 0) req->render_wanted = 0;
+            /* 1: it ran inline (a tile miss), its rate and queue wait were counted there */
+            req->render_wanted = cn->route >= 0;
             if (enqueue(s, cn, c)) return MHD_YES;
             refuse_heavy(cn, 0);
+            cn->route = http_route_find(method, url);
         }
     }
     return finish(s, cn, c);
