@@ -75,7 +75,8 @@ struct server {
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
     struct conn *queue_head, *queue_tail;
-    int queued;
+    int queued;  /* waiting in the queue */
+    int running; /* taken by a render thread */
     int pool_stopping;
     /* The connection watchdog (issue 18): every open connection, with the deadline of the
      * part it is reading; a thread shuts those past it. */
@@ -636,10 +637,14 @@ static void *render_main(void *arg)
         s->queue_head = cn->next;
         if (!s->queue_head) s->queue_tail = NULL;
         s->queued--;
+        s->running++;
         pthread_mutex_unlock(&s->pool_lock);
         metrics_render_pool(-1, 1);
         run_job(s, w, cn);
         metrics_render_pool(0, -1);
+        pthread_mutex_lock(&s->pool_lock);
+        s->running--;
+        pthread_mutex_unlock(&s->pool_lock);
         struct MHD_Connection *c = cn->mhd;
         __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
         MHD_resume_connection(c); /* cn may be gone from here on */
@@ -650,7 +655,8 @@ static void *render_main(void *arg)
 static int enqueue(struct server *s, struct conn *cn, struct MHD_Connection *c)
 {
     pthread_mutex_lock(&s->pool_lock);
-    if (s->pool_stopping || s->queued >= cn->cfg->limits.render_queue + s->n_render) {
+    /* render_threads drawing and render_queue waiting: one more is refused */
+    if (s->pool_stopping || s->queued + s->running >= cn->cfg->limits.render_queue + s->n_render) {
         pthread_mutex_unlock(&s->pool_lock);
         return 0;
     }
