@@ -106,6 +106,12 @@ def serve(tmp_path):
     yield start
     for s in started:
         s.stop()
+    # under `make asan` a sanitizer report in any of these servers' logs fails the test
+    if os.environ.get("SPP_SANITIZED"):
+        for s in started:
+            log = s.stderr()
+            assert not any(m in log for m in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                              "runtime error:")), log[-4000:]
 
 
 @pytest.fixture(scope="module")
