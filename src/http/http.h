@@ -17,8 +17,11 @@ struct route {
     const char *name;   /* metrics label */
 };
 
-/* Routing, in-process (no socket): matches req->method and req->path, resolves the API key into
- * req->role, calls the handler and turns an error into the protocol's answer. req->store,
+/* Routing, in-process (no socket): matches req->method and req->path, resolves the API key
+ * (X-API-Key, Authorization: Bearer or a "key" query argument, any case) into req->role, calls
+ * the handler and turns an error into the protocol's answer. A wrong, malformed or conflicting
+ * key is a 401 on every route but /healthz and /readyz. "key" arguments are hidden from the
+ * handler and are back in req->args (moved last, others in order) when it returns. req->store,
  * req->geo and req->cfg must be set (req->store may be NULL for /healthz and /readyz, which
  * never look at a key). Returns the route index, or -1 when nothing matched. */
 int http_route(struct request *req, struct response *res);

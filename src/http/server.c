@@ -12,7 +12,14 @@
  * signal ends the wait. SIGHUP reads the --config file again: the new settings apply to
  * requests that arrive after it, requests in flight keep the settings they started with (each
  * generation lives until exit), connections stay open. Signals are taken by the main thread
- * with sigtimedwait, so no handler runs inside a worker. */
+ * with sigtimedwait, so no handler runs inside a worker.
+ *
+ * Hostile and heavy traffic (issue 18): libmicrohttpd caps connections per peer address; a
+ * watchdog thread closes connections whose request head or body is late (deadlines that
+ * arriving bytes do not move); heavy requests (maps, tiles drawn on a miss, big exports) are
+ * suspended and run by a render pool with its own workers, a bounded queue and a time budget,
+ * so the libmicrohttpd threads only ever run cheap handlers. Links are built from public_url or
+ * a trusted proxy's X-Forwarded-Host, never from Host. */
 #include "http.h"
 
 #include <errno.h>
