@@ -219,7 +219,8 @@ static void write_timing(struct buf *b)
                (long long)__atomic_load_n(&in_flight, __ATOMIC_RELAXED));
     family(b, "spp_queue_wait_seconds", "histogram",
            "Time a request waited for a worker: from accepting the connection (its first "
-           "request) or from the request line (later requests) to a worker taking it.");
+           "request) or from the request line (later requests) to a worker, or for a heavy "
+           "request a render thread, taking it.");
     uint64_t w[N_WAIT + 1];
     load_n(wait_hist, w, N_WAIT + 1);
     histogram(b, "spp_queue_wait_seconds", "", wait_bounds, N_WAIT, w,
