@@ -68,6 +68,14 @@ void config_defaults(struct config *cfg)
         .query_ms = 10000,
         .max_concurrent = 64,
         .rate_per_minute = 0,
+        .max_connections = 4096,
+        .per_client_connections = 32,
+        .header_seconds = 10,
+        .body_seconds = 60,
+        .render_threads = 2,
+        .render_queue = 16,
+        .render_ms = 20000,
+        .export_features = 1000,
     };
     cfg->import_max_shrink = 0.5;
     cfg->drain_seconds = 30;
@@ -206,10 +214,26 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
         "listen",          "threads",           "storage_srid", "layers_dir",        "styles_dir",
         "web_dir",         "public_url",        "limits",       "drain_seconds",     "log_format",
         "trusted_proxies", "import_max_shrink", "city_extent",  "tile_cache_max_mb", NULL};
-    static const char *const lkeys[] = {"max_width",        "max_height",       "max_features",
-                                        "default_features", "max_body",         "max_xml_depth",
-                                        "max_json_depth",   "max_filter_nodes", "query_ms",
-                                        "max_concurrent",   "rate_per_minute",  NULL};
+    static const char *const lkeys[] = {"max_width",
+                                        "max_height",
+                                        "max_features",
+                                        "default_features",
+                                        "max_body",
+                                        "max_xml_depth",
+                                        "max_json_depth",
+                                        "max_filter_nodes",
+                                        "query_ms",
+                                        "max_concurrent",
+                                        "rate_per_minute",
+                                        "max_connections",
+                                        "per_client_connections",
+                                        "header_seconds",
+                                        "body_seconds",
+                                        "render_threads",
+                                        "render_queue",
+                                        "render_ms",
+                                        "export_features",
+                                        NULL};
     int rc = 0;
     const char *key;
     json_t *v;
@@ -307,7 +331,16 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
             (rc = set_int(lim, "max_filter_nodes", 1, 1000000, &l->max_filter_nodes, path, err)) ||
             (rc = set_int(lim, "query_ms", 1, 3600000, &l->query_ms, path, err)) ||
             (rc = set_int(lim, "max_concurrent", 1, 100000, &l->max_concurrent, path, err)) ||
-            (rc = set_int(lim, "rate_per_minute", 0, 10000000, &l->rate_per_minute, path, err)))
+            (rc = set_int(lim, "rate_per_minute", 0, 10000000, &l->rate_per_minute, path, err)) ||
+            (rc = set_int(lim, "max_connections", 16, 1000000, &l->max_connections, path, err)) ||
+            (rc = set_int(lim, "per_client_connections", 1, 1000000, &l->per_client_connections,
+                          path, err)) ||
+            (rc = set_int(lim, "header_seconds", 1, 3600, &l->header_seconds, path, err)) ||
+            (rc = set_int(lim, "body_seconds", 1, 86400, &l->body_seconds, path, err)) ||
+            (rc = set_int(lim, "render_threads", 1, 256, &l->render_threads, path, err)) ||
+            (rc = set_int(lim, "render_queue", 0, 100000, &l->render_queue, path, err)) ||
+            (rc = set_int(lim, "render_ms", 100, 3600000, &l->render_ms, path, err)) ||
+            (rc = set_int(lim, "export_features", 1, 10000000, &l->export_features, path, err)))
             goto done;
         l->max_body = (size_t)body;
     }

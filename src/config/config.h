@@ -111,6 +111,18 @@ struct limits {
     int query_ms;        /* SQLite work per request, ms */
     int max_concurrent;  /* in-flight requests, 503 past it */
     int rate_per_minute; /* per key (or per client address without key), 0 = off */
+    /* Connections (issue 18). The first two are read at start-up only. */
+    int max_connections;        /* open connections in all (libmicrohttpd's cap) */
+    int per_client_connections; /* open connections per socket peer address; more are closed */
+    int header_seconds; /* from accept (or the end of the previous answer) to a whole request
+                         * head; not reset by bytes arriving (slowloris) */
+    int body_seconds;   /* from the request head to the last byte of the body */
+    /* Heavy work (issue 18): WMS maps and legends, raster tiles drawn on a miss, WMTS tiles,
+     * feature exports of more than export_features run on render_threads threads of their own. */
+    int render_threads;  /* start-up only */
+    int render_queue;    /* heavy requests waiting for a render thread; 503 past it */
+    int render_ms;       /* a heavy request's budget from its request line, 503 past it */
+    int export_features; /* a feature request asking for more (or not bounding WFS) is heavy */
 };
 
 /* Access log format (issue 15): text is combined-log-like, json one object per line. */

@@ -57,6 +57,12 @@ struct request {
     struct store *store; /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
     struct tile_cache *tiles; /* the server's tile cache (shared, thread-safe), may be NULL */
+    /* The render pool (issue 18). defer_render 1: a handler about to draw (a raster tile miss,
+     * a WMTS tile) sets render_wanted and returns ERR_LIMIT instead; the server runs the request
+     * again on a render thread (defer_render 0, render_wanted still 1). In-process callers leave
+     * both 0 and draw inline. */
+    int defer_render;
+    int render_wanted;
 };
 
 struct resp_header {

@@ -17,8 +17,11 @@ struct route {
     const char *name;   /* metrics label */
 };
 
-/* Routing, in-process (no socket): matches req->method and req->path, resolves the API key into
- * req->role, calls the handler and turns an error into the protocol's answer. req->store,
+/* Routing, in-process (no socket): matches req->method and req->path, resolves the API key
+ * (X-API-Key, Authorization: Bearer or a "key" query argument, any case) into req->role, calls
+ * the handler and turns an error into the protocol's answer. A wrong, malformed or conflicting
+ * key is a 401 on every route but /healthz and /readyz. "key" arguments are hidden from the
+ * handler and are back in req->args (moved last, others in order) when it returns. req->store,
  * req->geo and req->cfg must be set (req->store may be NULL for /healthz and /readyz, which
  * never look at a key). Returns the route index, or -1 when nothing matched. */
 int http_route(struct request *req, struct response *res);
@@ -27,6 +30,9 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
 /* The error form of the route method+path would take (FORM_PROBLEM when none matches), so
  * that answers given before routing (413, 503) speak the route's protocol. */
 enum err_form http_route_form(const char *method, const char *path);
+/* The index of the route method+path matches, -1 when none (for metrics of answers given
+ * without running the route). */
+int http_route_find(const char *method, const char *path);
 /* Number of routes and a route's metrics name (for /metrics). */
 int http_route_count(void);
 const char *http_route_name(int i);
@@ -92,6 +98,9 @@ void metrics_in_flight(int delta);
 void metrics_queue_wait(double seconds);
 void metrics_render_wms(double seconds); /* a WMS image answered */
 void metrics_reload(int ok);             /* a SIGHUP re-read of the settings */
+void metrics_render_pool(int queued_delta, int running_delta); /* the render pool's gauges */
+void metrics_render_refused(int over_budget);                  /* a heavy request answered 503 */
+void metrics_conn_cut(int body); /* a connection cut by the header/body deadline */
 int metrics_handler(struct request *req, struct response *res, struct err *err);
 /* /healthz: 200 while the process runs, whatever key is sent. */
 int healthz_handler(struct request *req, struct response *res, struct err *err);

@@ -38,9 +38,12 @@ static uint64_t wait_sum_us;
 static uint64_t wms_hist[TILE_RENDER_BUCKETS + 1]; /* WMS images, on tiles' render bounds */
 static uint64_t wms_sum_us;
 static int64_t in_flight;
-static double started;        /* wall-clock seconds at metrics_start() */
-static int64_t reload_ok = 1; /* the last SIGHUP reload succeeded */
-static int64_t reload_ms;     /* wall-clock milliseconds of the last reload, 0 = none */
+static int64_t render_queued, render_running; /* the render pool (issue 18) */
+static uint64_t render_refused[2];            /* [0] queue full, [1] over the time budget */
+static uint64_t conns_cut[2];                 /* [0] request head late, [1] body late */
+static double started;                        /* wall-clock seconds at metrics_start() */
+static int64_t reload_ok = 1;                 /* the last SIGHUP reload succeeded */
+static int64_t reload_ms; /* wall-clock milliseconds of the last reload, 0 = none */
 
 static int slot(int route)
 {
@@ -89,6 +92,22 @@ void metrics_queue_wait(double seconds)
 void metrics_render_wms(double seconds)
 {
     observe(wms_hist, tile_render_bounds, TILE_RENDER_BUCKETS, &wms_sum_us, seconds);
+}
+
+void metrics_render_pool(int queued_delta, int running_delta)
+{
+    __atomic_add_fetch(&render_queued, queued_delta, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&render_running, running_delta, __ATOMIC_RELAXED);
+}
+
+void metrics_render_refused(int over_budget)
+{
+    __atomic_add_fetch(&render_refused[over_budget ? 1 : 0], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_conn_cut(int body)
+{
+    __atomic_add_fetch(&conns_cut[body ? 1 : 0], 1, __ATOMIC_RELAXED);
 }
 
 void metrics_reload(int ok)
@@ -200,7 +219,8 @@ static void write_timing(struct buf *b)
                (long long)__atomic_load_n(&in_flight, __ATOMIC_RELAXED));
     family(b, "spp_queue_wait_seconds", "histogram",
            "Time a request waited for a worker: from accepting the connection (its first "
-           "request) or from the request line (later requests) to a worker taking it.");
+           "request) or from the request line (later requests) to a worker, or for a heavy "
+           "request a render thread, taking it.");
     uint64_t w[N_WAIT + 1];
     load_n(wait_hist, w, N_WAIT + 1);
     histogram(b, "spp_queue_wait_seconds", "", wait_bounds, N_WAIT, w,
@@ -218,6 +238,27 @@ static void write_timing(struct buf *b)
     tile_stats_render_get(TILE_FMT_MVT, r, &sum);
     histogram(b, "spp_render_duration_seconds", "kind=\"tile_mvt\",", tile_render_bounds,
               TILE_RENDER_BUCKETS, r, sum);
+    family(b, "spp_render_queue_length", "gauge",
+           "Heavy requests (maps, tiles drawn on a miss, exports) waiting for a render thread.");
+    buf_printf(b, "spp_render_queue_length %lld\n",
+               (long long)__atomic_load_n(&render_queued, __ATOMIC_RELAXED));
+    family(b, "spp_render_running", "gauge", "Heavy requests being handled by a render thread.");
+    buf_printf(b, "spp_render_running %lld\n",
+               (long long)__atomic_load_n(&render_running, __ATOMIC_RELAXED));
+    family(b, "spp_render_refused_total", "counter",
+           "Heavy requests answered 503: the render queue was full (reason=queue) or the "
+           "request's time budget limits.render_ms ran out (reason=budget).");
+    buf_printf(b, "spp_render_refused_total{reason=\"queue\"} %llu\n",
+               (unsigned long long)__atomic_load_n(&render_refused[0], __ATOMIC_RELAXED));
+    buf_printf(b, "spp_render_refused_total{reason=\"budget\"} %llu\n",
+               (unsigned long long)__atomic_load_n(&render_refused[1], __ATOMIC_RELAXED));
+    family(b, "spp_connections_cut_total", "counter",
+           "Connections closed because the request head (reason=header, limits.header_seconds) "
+           "or body (reason=body, limits.body_seconds) did not arrive in time.");
+    buf_printf(b, "spp_connections_cut_total{reason=\"header\"} %llu\n",
+               (unsigned long long)__atomic_load_n(&conns_cut[0], __ATOMIC_RELAXED));
+    buf_printf(b, "spp_connections_cut_total{reason=\"body\"} %llu\n",
+               (unsigned long long)__atomic_load_n(&conns_cut[1], __ATOMIC_RELAXED));
 }
 
 static void write_tiles(struct buf *b, const struct catalog *cat, enum role role)

@@ -112,20 +112,59 @@ static int match(const char *pattern, const char *path, struct request *req)
     return *p == '\0' && *s == '\0';
 }
 
-/* Resolves the API key (X-API-Key or Authorization: Bearer) into req->role. A request without
- * a key is public; a wrong or revoked key is ERR_FORBIDDEN (401), never a silent downgrade. */
-static int auth(struct request *req, struct err *err)
+/* Moves every "key" query argument (any case) to the end of req->args, keeping the order of the
+ * others, and returns how many there are; the first one's value goes to *first. Handlers see
+ * the arguments without them (req->n_args lowered by the caller): the key is the HTTP layer's,
+ * not a service parameter. */
+static int take_query_keys(struct request *req, const char **first, int *conflict)
 {
-    const char *key = req->api_key;
-    if (!key && req->authorization) {
+    int n = 0;
+    *first = NULL;
+    *conflict = 0;
+    for (int i = 0; i < req->n_args - n;) {
+        if (strcasecmp(req->args[i].key, "key") != 0) {
+            i++;
+            continue;
+        }
+        struct kv k = req->args[i];
+        memmove(&req->args[i], &req->args[i + 1],
+                (size_t)(req->n_args - i - 1) * sizeof req->args[0]);
+        req->args[req->n_args - 1] = k;
+        n++;
+    }
+    for (int i = req->n_args - n; i < req->n_args; i++) {
+        if (!*first)
+            *first = req->args[i].value;
+        else if (strcmp(*first, req->args[i].value) != 0)
+            *conflict = 1;
+    }
+    return n;
+}
+
+/* Resolves the API key (X-API-Key, Authorization: Bearer, or ?key= for clients that cannot send
+ * headers: map libraries' tile URLs, QGIS connection strings) into req->role. A request without
+ * a key is public; a wrong, revoked, malformed or conflicting key (two places giving different
+ * keys) is ERR_FORBIDDEN (401) on every route, never a silent downgrade (issue 18). */
+static int auth(struct request *req, const char *query_key, int conflict, struct err *err)
+{
+    const char *key = req->api_key, *bearer = NULL;
+    if (req->authorization) {
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
             return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
-        key = req->authorization + 7;
-        while (*key == ' ')
-            key++;
+        bearer = req->authorization + 7;
+        while (*bearer == ' ')
+            bearer++;
     }
     req->role = ROLE_PUBLIC;
     req->key_id = 0;
+    const char *given[] = {key, bearer, query_key};
+    key = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(given); i++) {
+        if (!given[i]) continue;
+        if (key && strcmp(key, given[i]) != 0) conflict = 1;
+        if (!key) key = given[i];
+    }
+    if (conflict) return err_set(err, ERR_FORBIDDEN, "different API keys in one request");
     if (!key) return 0;
     if (!*key || strlen(key) > 128) return err_set(err, ERR_FORBIDDEN, "invalid API key");
     return store_key_check(req->store, key, &req->role, &req->key_id, err);
@@ -168,6 +207,21 @@ enum err_form http_route_form(const char *method, const char *path)
     return form;
 }
 
+int http_route_find(const char *method, const char *path)
+{
+    struct request scratch;
+    memset(&scratch, 0, sizeof scratch);
+    scratch.path = path;
+    int is_head = strcmp(method, "HEAD") == 0, found = -1;
+    for (int i = 0; i < (int)ARRAY_LEN(routes) && found < 0; i++)
+        if (match(routes[i].pattern, path, &scratch) &&
+            (strcmp(routes[i].method, method) == 0 ||
+             (is_head && strcmp(routes[i].method, "GET") == 0)))
+            found = i;
+    free_params(&scratch);
+    return found;
+}
+
 int http_route(struct request *req, struct response *res)
 {
     struct err reason;
@@ -207,10 +261,15 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     req->err_form = r->form;
     /* Probes never look at a key: a wrong one on /healthz or /readyz is still answered. */
     int probe = r->fn == healthz_handler || r->fn == readyz_handler;
-    int rc = probe ? 0 : auth(req, &err);
+    const char *query_key;
+    int conflict;
+    int n_keys = take_query_keys(req, &query_key, &conflict);
+    req->n_args -= n_keys;
+    int rc = probe ? 0 : auth(req, query_key, conflict, &err);
     /* Counted whether the key was right or not (a failed key counts against the client
-     * address), so guessing keys is throttled too. Probes stay outside: balancers poll them. */
-    if (!probe) {
+     * address), so guessing keys is throttled too. Probes stay outside: balancers poll them.
+     * A request run again on a render thread (render_wanted) was counted on its first run. */
+    if (!probe && !req->render_wanted) {
         struct err rate_err;
         err_clear(&rate_err);
         if (rate_check(req, res, &rate_err)) {
@@ -226,6 +285,7 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     } else if (!res->status) {
         res->status = 200;
     }
+    req->n_args += n_keys; /* the caller frees them all */
     free_params(req);
     return found;
 }

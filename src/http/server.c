@@ -12,7 +12,14 @@
  * signal ends the wait. SIGHUP reads the --config file again: the new settings apply to
  * requests that arrive after it, requests in flight keep the settings they started with (each
  * generation lives until exit), connections stay open. Signals are taken by the main thread
- * with sigtimedwait, so no handler runs inside a worker. */
+ * with sigtimedwait, so no handler runs inside a worker.
+ *
+ * Hostile and heavy traffic (issue 18): libmicrohttpd caps connections per peer address; a
+ * watchdog thread closes connections whose request head or body is late (deadlines that
+ * arriving bytes do not move); heavy requests (maps, tiles drawn on a miss, big exports) are
+ * suspended and run by a render pool with its own workers, a bounded queue and a time budget,
+ * so the libmicrohttpd threads only ever run cheap handlers. Links are built from public_url or
+ * a trusted proxy's X-Forwarded-Host, never from Host. */
 #include "http.h"
 
 #include <errno.h>
@@ -24,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -63,12 +72,44 @@ struct server {
     pthread_cond_t phased; /* the phase left HTTP_STARTING */
     int inflight;          /* requests being handled (max_concurrent) */
     int active;            /* requests from request line to completion (drain waits for 0) */
+    int port;              /* the port bound (links without public_url) */
+    /* The render pool (issue 18): heavy requests wait in a FIFO for one of n_render threads,
+     * each with its own worker (workers[n_workers_cheap + i]), so they never hold the
+     * libmicrohttpd threads or the workers that cheap requests use. */
+    int n_cheap; /* workers[0 .. n_cheap): the libmicrohttpd threads' */
+    pthread_t *render_threads;
+    int n_render; /* threads started */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    struct conn *queue_head, *queue_tail;
+    int queued;  /* waiting in the queue */
+    int running; /* taken by a render thread */
+    int pool_stopping;
+    /* The connection watchdog (issue 18): every open connection, with the deadline of the
+     * part it is reading; a thread shuts those past it. */
+    pthread_mutex_t watch_lock;
+    struct sock_ctx *watch;
+    pthread_t watchdog;
+    int watchdog_started, watchdog_stop;
 };
 
-/* Per TCP connection: when it was accepted, how many requests it carried. */
+enum sock_state {
+    SOCK_HEAD, /* waiting for a request head: from accept, or from the end of the last answer */
+    SOCK_BODY, /* the head arrived, the body is being read */
+    SOCK_BUSY  /* the request is being handled or answered: no deadline here */
+};
+
+/* Per TCP connection: when it was accepted, how many requests it carried, and what the
+ * watchdog needs. Fields below n_requests are guarded by server.watch_lock. */
 struct sock_ctx {
     struct timespec accepted;
     int n_requests;
+    int fd;
+    enum sock_state state;
+    struct timespec since; /* when state began */
+    int got_line;          /* a request line arrived in SOCK_HEAD (a 408 is owed, not silence) */
+    int cut;               /* 1: shut for a late head, 2: for a late body */
+    struct sock_ctx *prev, *next;
 };
 
 /* Per request, from its request line (URI log callback) to its completion. */
@@ -90,7 +131,22 @@ struct conn {
     int64_t key_id;
     enum role role;
     char reason[256];
+    /* A request handed to the render pool keeps its state here while its connection is
+     * suspended (the headers and the URL stay in libmicrohttpd's memory meanwhile). */
+    struct MHD_Connection *mhd;
+    struct request req;
+    struct response res;
+    struct err err;
+    struct kv *args;
+    int n_args;
+    int counted;       /* holds one of s->inflight */
+    int job;           /* JOB_NONE, JOB_QUEUED, JOB_DONE */
+    struct conn *next; /* in the render queue */
 };
+
+enum { JOB_NONE, JOB_QUEUED, JOB_DONE };
+
+static struct sock_ctx *sock_of(struct MHD_Connection *c);
 
 static int phase = HTTP_READY; /* the stop flag, grown into a phase; read atomically */
 
@@ -123,7 +179,7 @@ static struct worker *checkout(struct server *s)
     pthread_mutex_lock(&s->lock);
     struct worker *w = NULL;
     for (;;) {
-        for (int i = 0; i < s->n_workers; i++)
+        for (int i = 0; i < s->n_cheap && i < s->n_workers; i++)
             if (!s->workers[i].busy) {
                 w = &s->workers[i];
                 break;
@@ -204,21 +260,41 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct response *
     return ret;
 }
 
-static void set_base_url(struct request *req, const struct config *cfg, const char *host)
+/* Copies the first value of a list header ("a, b") keeping only what a host[:port] can hold;
+ * 0 when nothing is left. */
+static size_t clean_host(const char *v, char *out, size_t n)
 {
+    size_t k = 0;
+    while (v && *v == ' ')
+        v++;
+    for (const char *p = v ? v : ""; *p && *p != ',' && *p != ' ' && k + 1 < n; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+            return out[0] = '\0', 0; /* not a host: ignored rather than trimmed into another */
+        out[k++] = *p;
+    }
+    out[k] = '\0';
+    return k;
+}
+
+/* The base URL of links (capabilities, TileJSON, OGC API links): public_url when configured;
+ * else, for a request from a trusted proxy, X-Forwarded-Host (and X-Forwarded-Proto, http or
+ * https); else the listen address. Never the Host header: it is the client's to choose, and a
+ * forged one would be copied into answers that caches and other clients keep (issue 18). */
+static void set_base_url(struct request *req, const struct config *cfg, struct MHD_Connection *c,
+                         const char *peer, int port)
+{
+    char host[200];
+    const char *fwd = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Host");
     if (cfg->public_url) {
         snprintf(req->base_url, sizeof req->base_url, "%s", cfg->public_url);
+    } else if (fwd && config_trusted_proxy(cfg, peer) && clean_host(fwd, host, sizeof host)) {
+        const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
+        int https = proto && strncasecmp(proto, "https", 5) == 0 &&
+                    (proto[5] == '\0' || proto[5] == ',' || proto[5] == ' ');
+        snprintf(req->base_url, sizeof req->base_url, "%s://%s", https ? "https" : "http", host);
     } else {
-        /* Host is echoed into links: keep only characters a host[:port] can have. */
-        char clean[200];
-        size_t n = 0;
-        for (const char *p = host ? host : ""; *p && n + 1 < sizeof clean; p++)
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']')
-                clean[n++] = *p;
-        clean[n] = '\0';
-        if (!n) snprintf(clean, sizeof clean, "%s:%d", cfg->listen_host, cfg->port);
-        snprintf(req->base_url, sizeof req->base_url, "http://%s", clean);
+        snprintf(req->base_url, sizeof req->base_url, "http://%s:%d", cfg->listen_host, port);
     }
     size_t l = strlen(req->base_url);
     while (l && req->base_url[l - 1] == '/')
@@ -273,22 +349,103 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     cn->uri = str_dup(uri ? uri : "");
     cn->route = -1;
     peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
+    struct sock_ctx *sc = sock_of(c);
+    if (sc) {
+        pthread_mutex_lock(&s->watch_lock);
+        sc->got_line = 1;
+        pthread_mutex_unlock(&s->watch_lock);
+    }
     __atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
     metrics_in_flight(1);
     return cn;
 }
 
+/* ---- the connection watchdog (issue 18) ----
+ * libmicrohttpd's connection timeout starts again with every byte, so a client trickling a
+ * header byte every few seconds kept a connection (and, past 4,096 of them, the server) forever.
+ * Each connection here has a deadline for the part it is reading that no byte moves: its
+ * request head within limits.header_seconds of the accept or of the end of the previous answer
+ * (an idle keep-alive connection is closed then too), its body within limits.body_seconds of the
+ * head. A thread shuts the sockets past it (shutdown(2): libmicrohttpd sees the end of the
+ * stream and closes the connection itself); one that had sent a request line gets a 408 first. */
+
+static struct sock_ctx *sock_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void watch_state(struct server *s, struct sock_ctx *sc, enum sock_state st)
+{
+    if (!sc) return;
+    pthread_mutex_lock(&s->watch_lock);
+    sc->state = st;
+    sc->got_line = 0;
+    clock_gettime(CLOCK_MONOTONIC, &sc->since);
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls, (void)c;
+    struct server *s = cls;
+    struct sock_ctx *sc = *socket_context;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct sock_ctx *sc = calloc(1, sizeof *sc);
-        if (sc) clock_gettime(CLOCK_MONOTONIC, &sc->accepted);
+        sc = calloc(1, sizeof *sc);
         *socket_context = sc;
-    } else {
-        free(*socket_context);
+        if (!sc) return;
+        clock_gettime(CLOCK_MONOTONIC, &sc->accepted);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        sc->fd = ci ? (int)ci->connect_fd : -1;
+        sc->state = SOCK_HEAD;
+        sc->since = sc->accepted;
+        pthread_mutex_lock(&s->watch_lock);
+        sc->next = s->watch;
+        if (s->watch) s->watch->prev = sc;
+        s->watch = sc;
+        pthread_mutex_unlock(&s->watch_lock);
+    } else if (sc) {
+        /* Unlinked before libmicrohttpd closes the descriptor, so the watchdog never shuts a
+         * descriptor number that a new connection got. */
+        pthread_mutex_lock(&s->watch_lock);
+        if (sc->prev) sc->prev->next = sc->next;
+        if (sc->next) sc->next->prev = sc->prev;
+        if (s->watch == sc) s->watch = sc->next;
+        pthread_mutex_unlock(&s->watch_lock);
+        free(sc);
         *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct server *s = arg;
+    static const char late[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                               "Content-Type: text/plain\r\nContent-Length: 36\r\n\r\n"
+                               "request not received in time, closed";
+    for (;;) {
+        struct timespec tick = {0, 200 * 1000000L};
+        nanosleep(&tick, NULL);
+        const struct config *cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
+        double head = cfg->limits.header_seconds, body = cfg->limits.body_seconds;
+        pthread_mutex_lock(&s->watch_lock);
+        if (s->watchdog_stop) {
+            pthread_mutex_unlock(&s->watch_lock);
+            return NULL;
+        }
+        for (struct sock_ctx *sc = s->watch; sc; sc = sc->next) {
+            if (sc->cut || sc->fd < 0 || sc->state == SOCK_BUSY) continue;
+            int is_body = sc->state == SOCK_BODY;
+            if (elapsed(&sc->since) < (is_body ? body : head)) continue;
+            if (is_body || sc->got_line)
+                (void)!send(sc->fd, late, sizeof late - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            shutdown(sc->fd, SHUT_RDWR);
+            sc->cut = is_body ? 2 : 1;
+            metrics_conn_cut(is_body);
+        }
+        pthread_mutex_unlock(&s->watch_lock);
     }
 }
 
@@ -322,7 +479,7 @@ static void note_request(struct conn *cn, struct MHD_Connection *c, const char *
 }
 
 static void fill_request(struct request *req, struct conn *cn, struct MHD_Connection *c,
-                         const char *url, const char *method)
+                         const char *url, const char *method, int port)
 {
     const struct config *cfg = cn->cfg;
     req->method = method;
@@ -340,10 +497,13 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
     req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     req->err_form = http_route_form(method, url);
     snprintf(req->client_addr, sizeof req->client_addr, "%s", cn->client);
-    set_base_url(req, cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+    char peer[48];
+    peer_addr(c, peer, sizeof peer);
+    set_base_url(req, cfg, c, peer, port);
 }
 
-/* Routes the request on a worker (probes need none). Fills res and *why. Returns the route. */
+/* Routes the request on a worker (probes need none). Fills res and *why. Returns the route.
+ * A handler that would draw asks for the render pool instead (req->render_wanted). */
 static int dispatch(struct server *s, struct conn *cn, struct request *req, struct response *res,
                     struct err *why)
 {
@@ -360,17 +520,313 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
+    req->defer_render = 1;
     store_set_deadline(w->store, cn->cfg->limits.query_ms);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     int route = http_route_why(req, res, why);
-    const char *name = http_route_name(route);
-    if ((strcmp(name, "wms") == 0 || strcmp(name, "ows") == 0) && res->status == 200 &&
-        str_starts(res->content_type, "image/"))
-        metrics_render_wms(elapsed(&t0));
     store_set_deadline(w->store, 0);
     checkin(s, w);
     return route;
+}
+
+/* ---- the render pool (issue 18) ---- */
+
+/* A positive integer argument above `most` (or not a number: the handler refuses it, cheaply). */
+static int asks_more(const struct request *req, const char *name, int most)
+{
+    const char *v = req_arg_ci(req, name);
+    long n;
+    return v && (str_to_long(v, &n) || n > most);
+}
+
+/* Requests known from their URL to be heavy: WMS maps and legends, feature exports of more than
+ * limits.export_features (a WFS GetFeature without COUNT/MAXFEATURES, which may answer
+ * limits.max_features, or a POST, whose body is not read here), OGC API items and land API
+ * lists with a larger limit. Raster and WMTS tiles are run inline first and ask for the pool
+ * only on a miss (req->render_wanted). */
+static int heavy_request(const struct request *req, const struct limits *l)
+{
+    const char *p = req->path;
+    int ows = strcmp(p, "/ows") == 0;
+    if (strcmp(req->method, "POST") == 0) return ows || strcmp(p, "/wfs") == 0;
+    const char *service = req_arg_ci(req, "SERVICE"), *request = req_arg_ci(req, "REQUEST");
+    if (strcmp(p, "/wms") == 0 || (ows && (!service || str_ieq(service, "WMS"))))
+        return request && (str_ieq(request, "GetMap") || str_ieq(request, "GetLegendGraphic"));
+    if (strcmp(p, "/wfs") == 0 || (ows && str_ieq(service, "WFS"))) {
+        const char *type = req_arg_ci(req, "RESULTTYPE");
+        if (!request || !(str_ieq(request, "GetFeature") || str_ieq(request, "GetPropertyValue")) ||
+            (type && str_ieq(type, "hits")))
+            return 0;
+        int bounded = req_arg_ci(req, "COUNT") || req_arg_ci(req, "MAXFEATURES");
+        return !bounded || asks_more(req, "COUNT", l->export_features) ||
+               asks_more(req, "MAXFEATURES", l->export_features);
+    }
+    if (str_starts(p, "/collections/") || str_starts(p, "/api/v1/"))
+        return asks_more(req, "limit", l->export_features);
+    return 0;
+}
+
+/* The 503 of a heavy request that cannot be served now, in the route's form. */
+static void refuse_heavy(struct conn *cn, int over_budget)
+{
+    resp_fini(&cn->res);
+    resp_init(&cn->res);
+    err_clear(&cn->err);
+    if (over_budget)
+        err_set(&cn->err, ERR_LIMIT, "the request needed more than its %d ms (limits.render_ms)",
+                cn->cfg->limits.render_ms);
+    else
+        err_set(&cn->err, ERR_LIMIT, "too many maps and exports waiting, retry shortly");
+    cn->err.http_status = 503;
+    http_write_error(&cn->req, &cn->res, &cn->err);
+    resp_header(&cn->res, "Retry-After", over_budget ? "5" : "1");
+    metrics_render_refused(over_budget);
+}
+
+/* Runs a heavy request on a render thread's own worker, within its budget (counted from the
+ * request line, so time spent queued counts). Past the budget the answer is a 503 in the
+ * route's form and whatever was drawn is dropped: never a partial image. */
+static void run_job(struct server *s, struct worker *w, struct conn *cn)
+{
+    int budget = cn->cfg->limits.render_ms;
+    double spent = elapsed(&cn->start) * 1000;
+    if (!cn->req.render_wanted) metrics_queue_wait(elapsed(&cn->queued));
+    if (spent >= budget) {
+        refuse_heavy(cn, 1);
+        cn->route = http_route_find(cn->req.method, cn->req.path);
+        return;
+    }
+    struct request *req = &cn->req;
+    req->store = w->store;
+    req->geo = w->geo;
+    req->tiles = s->tiles;
+    req->defer_render = 0;
+    int left = budget - (int)spent, q = cn->cfg->limits.query_ms;
+    store_set_deadline(w->store, q < left ? q : left);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    resp_fini(&cn->res);
+    resp_init(&cn->res);
+    err_clear(&cn->err);
+    cn->route = http_route_why(req, &cn->res, &cn->err);
+    store_set_deadline(w->store, 0);
+    if (elapsed(&cn->start) * 1000 >= budget) {
+        refuse_heavy(cn, 1);
+        return;
+    }
+    const char *name = http_route_name(cn->route);
+    if ((strcmp(name, "wms") == 0 || strcmp(name, "ows") == 0) && cn->res.status == 200 &&
+        str_starts(cn->res.content_type, "image/"))
+        metrics_render_wms(elapsed(&t0));
+}
+
+struct render_arg {
+    struct server *s;
+    int index;
+};
+
+static void *render_main(void *arg)
+{
+    struct render_arg *ra = arg;
+    struct server *s = ra->s;
+    struct worker *w = &s->workers[s->n_cheap + ra->index];
+    free(ra);
+    /* Below the libmicrohttpd threads: on a busy machine cheap requests get the CPU first. */
+    setpriority(PRIO_PROCESS, 0, 5);
+    for (;;) {
+        pthread_mutex_lock(&s->pool_lock);
+        while (!s->queue_head && !s->pool_stopping)
+            pthread_cond_wait(&s->pool_cond, &s->pool_lock);
+        struct conn *cn = s->queue_head;
+        if (!cn) {
+            pthread_mutex_unlock(&s->pool_lock);
+            return NULL;
+        }
+        s->queue_head = cn->next;
+        if (!s->queue_head) s->queue_tail = NULL;
+        s->queued--;
+        s->running++;
+        pthread_mutex_unlock(&s->pool_lock);
+        metrics_render_pool(-1, 1);
+        run_job(s, w, cn);
+        metrics_render_pool(0, -1);
+        pthread_mutex_lock(&s->pool_lock);
+        s->running--;
+        pthread_mutex_unlock(&s->pool_lock);
+        struct MHD_Connection *c = cn->mhd;
+        __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
+        MHD_resume_connection(c); /* cn may be gone from here on */
+    }
+}
+
+/* Queues cn for the render pool and suspends its connection; 0 when the queue is full. */
+static int enqueue(struct server *s, struct conn *cn, struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    /* render_threads drawing and render_queue waiting: one more is refused */
+    if (s->pool_stopping || s->queued + s->running >= cn->cfg->limits.render_queue + s->n_render) {
+        pthread_mutex_unlock(&s->pool_lock);
+        return 0;
+    }
+    cn->mhd = c;
+    cn->job = JOB_QUEUED;
+    cn->next = NULL;
+    MHD_suspend_connection(c); /* before a render thread can see it and resume it */
+    if (s->queue_tail)
+        s->queue_tail->next = cn;
+    else
+        s->queue_head = cn;
+    s->queue_tail = cn;
+    s->queued++;
+    pthread_cond_signal(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+    metrics_render_pool(1, 0);
+    return 1;
+}
+
+/* Stops the render threads: queued requests are answered 503 (server stopping), running ones
+ * finish (within their budget). Every suspended connection is resumed before it returns, which
+ * MHD_stop_daemon requires. */
+static void pool_stop(struct server *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    s->pool_stopping = 1;
+    struct conn *list = s->queue_head;
+    s->queue_head = s->queue_tail = NULL;
+    s->queued = 0;
+    pthread_cond_broadcast(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+    while (list) {
+        struct conn *cn = list;
+        list = cn->next;
+        metrics_render_pool(-1, 0);
+        resp_fini(&cn->res);
+        resp_init(&cn->res);
+        err_clear(&cn->err);
+        err_set(&cn->err, ERR_LIMIT, "the server is stopping");
+        cn->err.http_status = 503;
+        http_write_error(&cn->req, &cn->res, &cn->err);
+        struct MHD_Connection *c = cn->mhd;
+        __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
+        MHD_resume_connection(c);
+    }
+    for (int i = 0; i < s->n_render; i++)
+        pthread_join(s->render_threads[i], NULL);
+    s->n_render = 0;
+}
+
+static int pool_start(struct server *s, int n, struct err *err)
+{
+    s->render_threads = calloc((size_t)n, sizeof *s->render_threads);
+    if (!s->render_threads) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        struct render_arg *ra = malloc(sizeof *ra);
+        if (!ra) return err_set(err, ERR_NOMEM, "out of memory");
+        ra->s = s;
+        ra->index = i;
+        if (pthread_create(&s->render_threads[i], NULL, render_main, ra)) {
+            free(ra);
+            return err_set(err, ERR_INTERNAL, "cannot start render thread %d", i + 1);
+        }
+        s->n_render = i + 1;
+    }
+    return 0;
+}
+
+/* Sends the answer of cn's request and frees what it held. */
+static enum MHD_Result finish(struct server *s, struct conn *cn, struct MHD_Connection *c)
+{
+    if (cn->counted) {
+        pthread_mutex_lock(&s->lock);
+        s->inflight--;
+        pthread_mutex_unlock(&s->lock);
+        cn->counted = 0;
+    }
+    cn->status = cn->res.status ? cn->res.status : 200;
+    cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0 : cn->res.body.len;
+    cn->key_id = cn->req.key_id;
+    cn->role = cn->req.role;
+    if (cn->err.code || cn->err.msg[0])
+        snprintf(cn->reason, sizeof cn->reason, "%s",
+                 cn->err.msg[0] ? cn->err.msg : err_code_name(cn->err.code));
+    enum MHD_Result ret = send_response(c, &cn->res, http_phase() == HTTP_DRAINING);
+    cn->answered = 1;
+    resp_fini(&cn->res);
+    for (int i = 0; i < cn->n_args; i++)
+        free(cn->args[i].key), free(cn->args[i].value);
+    free(cn->args);
+    cn->args = NULL;
+    cn->n_args = 0;
+    return ret;
+}
+
+/* The request is complete (head and body): answer it inline, or hand it to the render pool. */
+static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Connection *c,
+                             const char *url, const char *method)
+{
+    const struct config *cfg = cn->cfg;
+    struct request *req = &cn->req;
+    memset(req, 0, sizeof *req);
+    resp_init(&cn->res);
+    err_clear(&cn->err);
+    struct arg_ctx args = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    cn->args = req->args = args.args;
+    cn->n_args = req->n_args = args.n;
+    fill_request(req, cn, c, url, method, s->port);
+    watch_state(s, sock_of(c), SOCK_BUSY);
+
+    int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+                strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0;
+    /* Probes are never refused for load: a balancer must see a busy server as alive. */
+    int probe = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
+    pthread_mutex_lock(&s->lock);
+    int over = !probe && s->inflight >= cfg->limits.max_concurrent;
+    if (!over) s->inflight++;
+    pthread_mutex_unlock(&s->lock);
+    cn->counted = !over;
+    struct err *err = &cn->err;
+    struct response *res = &cn->res;
+    if (!known) {
+        err_set(err, ERR_PARAM, "method %s not allowed", method);
+        err->http_status = 405;
+        http_write_error(req, res, err);
+        resp_header(res, "Allow", "GET, HEAD, POST, OPTIONS");
+    } else if (over) {
+        err_set(err, ERR_LIMIT, "too many concurrent requests, retry shortly");
+        err->http_status = 503;
+        http_write_error(req, res, err);
+        resp_header(res, "Retry-After", "1");
+    } else if (args.overflow) {
+        err_set(err, ERR_PARAM, "more than 1024 query parameters");
+        http_write_error(req, res, err);
+    } else if (cn->too_big) {
+        err_set(err, ERR_LIMIT, "request body larger than %zu bytes", cfg->limits.max_body);
+        err->http_status = 413;
+        http_write_error(req, res, err);
+    } else if (strcmp(method, "OPTIONS") == 0) {
+        resp_set(res, 204, "");
+        resp_header(res, "Allow", "GET, HEAD, POST, OPTIONS");
+        resp_header(res, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+        resp_header(res, "Access-Control-Allow-Headers",
+                    "Content-Type, X-API-Key, Authorization, If-None-Match");
+    } else {
+        int heavy = !probe && heavy_request(req, &cfg->limits);
+        if (!heavy) {
+            cn->route = dispatch(s, cn, req, res, err);
+            heavy = req->render_wanted; /* a tile miss: drawn on a render thread */
+        } else if (wait_ready(s)) {
+            cn->route = dispatch(s, cn, req, res, err); /* answers the failed start */
+            heavy = 0;
+        }
+        if (heavy) {
+            /* 1: it ran inline (a tile miss), its rate and queue wait were counted there */
+            req->render_wanted = cn->route >= 0;
+            if (enqueue(s, cn, c)) return MHD_YES;
+            refuse_heavy(cn, 0);
+            cn->route = http_route_find(method, url);
+        }
+    }
+    return finish(s, cn, c);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -381,8 +837,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct conn *cn = *con_cls;
     if (!cn && !(cn = *con_cls = on_request_line(s, url, c))) return MHD_NO;
     const struct config *cfg = cn->cfg;
+    if (__atomic_load_n(&cn->job, __ATOMIC_ACQUIRE) == JOB_DONE) { /* back from the pool */
+        cn->job = JOB_NONE;
+        return finish(s, cn, c);
+    }
     if (!cn->started) {
         cn->started = 1;
+        watch_state(s, sock_of(c), SOCK_BODY);
         note_queued(c, cn);
         note_request(cn, c, method, version);
         cn->too_big = announced_too_big(c, cfg->limits.max_body);
@@ -402,74 +863,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-
-    struct request req;
-    struct response res;
-    memset(&req, 0, sizeof req);
-    resp_init(&res);
-    struct arg_ctx args = {0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
-    req.args = args.args;
-    req.n_args = args.n;
-    fill_request(&req, cn, c, url, method);
-
-    int route = -1;
-    int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-                strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0;
-    /* Probes are never refused for load: a balancer must see a busy server as alive. */
-    int probe = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
-    pthread_mutex_lock(&s->lock);
-    int over = !probe && s->inflight >= cfg->limits.max_concurrent;
-    if (!over) s->inflight++;
-    pthread_mutex_unlock(&s->lock);
-    struct err err;
-    err_clear(&err);
-    if (!known) {
-        err_set(&err, ERR_PARAM, "method %s not allowed", method);
-        err.http_status = 405;
-        http_write_error(&req, &res, &err);
-        resp_header(&res, "Allow", "GET, HEAD, POST, OPTIONS");
-    } else if (over) {
-        err_set(&err, ERR_LIMIT, "too many concurrent requests, retry shortly");
-        err.http_status = 503;
-        http_write_error(&req, &res, &err);
-        resp_header(&res, "Retry-After", "1");
-    } else if (args.overflow) {
-        err_set(&err, ERR_PARAM, "more than 1024 query parameters");
-        http_write_error(&req, &res, &err);
-    } else if (cn->too_big) {
-        err_set(&err, ERR_LIMIT, "request body larger than %zu bytes", cfg->limits.max_body);
-        err.http_status = 413;
-        http_write_error(&req, &res, &err);
-    } else if (strcmp(method, "OPTIONS") == 0) {
-        resp_set(&res, 204, "");
-        resp_header(&res, "Allow", "GET, HEAD, POST, OPTIONS");
-        resp_header(&res, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
-        resp_header(&res, "Access-Control-Allow-Headers",
-                    "Content-Type, X-API-Key, Authorization, If-None-Match");
-    } else {
-        route = dispatch(s, cn, &req, &res, &err);
-    }
-    if (!over) {
-        pthread_mutex_lock(&s->lock);
-        s->inflight--;
-        pthread_mutex_unlock(&s->lock);
-    }
-    cn->route = route;
-    cn->status = res.status ? res.status : 200;
-    cn->bytes = strcmp(method, "HEAD") == 0 ? 0 : res.body.len;
-    cn->key_id = req.key_id;
-    cn->role = req.role;
-    if (err.code || err.msg[0])
-        snprintf(cn->reason, sizeof cn->reason, "%s",
-                 err.msg[0] ? err.msg : err_code_name(err.code));
-    enum MHD_Result ret = send_response(c, &res, http_phase() == HTTP_DRAINING);
-    cn->answered = 1;
-    resp_fini(&res);
-    for (int i = 0; i < args.n; i++)
-        free(args.args[i].key), free(args.args[i].value);
-    free(args.args);
-    return ret;
+    return serve(s, cn, c, url, method);
 }
 
 /* Why a request ended without its whole answer, for the log. */
@@ -491,12 +885,24 @@ static const char *ended_early(enum MHD_RequestTerminationCode toe)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     struct server *s = cls;
     struct conn *cn = *con_cls;
+    struct sock_ctx *sc = sock_of(c);
+    int cut = 0;
+    if (sc) {
+        pthread_mutex_lock(&s->watch_lock);
+        cut = sc->cut;
+        pthread_mutex_unlock(&s->watch_lock);
+        if (!cut) watch_state(s, sc, SOCK_HEAD); /* the next request head's deadline starts */
+    }
     if (!cn) return;
     double secs = elapsed(&cn->start);
-    if (!cn->answered) {
+    if (!cn->answered && cut) {
+        cn->status = 408;
+        snprintf(cn->reason, sizeof cn->reason, "request %s not received within %d s, closed",
+                 cut == 2 ? "body" : "head",
+                 cut == 2 ? cn->cfg->limits.body_seconds : cn->cfg->limits.header_seconds);
+    } else if (!cn->answered) {
         cn->status = 499; /* as nginx: the client (or the network) ended it first */
         snprintf(cn->reason, sizeof cn->reason, "%s before the answer", ended_early(toe));
     } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
@@ -523,6 +929,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     };
     access_log_write(cn->cfg->log_format, &e);
     buf_fini(&cn->body);
+    resp_fini(&cn->res); /* answered: already freed; cut off by a stop: still held */
+    for (int i = 0; i < cn->n_args; i++)
+        free(cn->args[i].key), free(cn->args[i].value);
+    free(cn->args);
+    if (cn->counted) {
+        pthread_mutex_lock(&s->lock);
+        s->inflight--;
+        pthread_mutex_unlock(&s->lock);
+    }
     free(cn->uri), free(cn->referer), free(cn->user_agent);
     free(cn);
     *con_cls = NULL;
@@ -537,6 +952,7 @@ static void free_server(struct server *s)
         geo_ctx_free(s->workers[i].geo);
     }
     free(s->workers);
+    free(s->render_threads);
     tile_cache_close(s->tiles);
     while (s->gens) {
         struct cfg_gen *g = s->gens;
@@ -547,6 +963,19 @@ static void free_server(struct server *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     pthread_cond_destroy(&s->phased);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->watch_lock);
+}
+
+static void watchdog_stop(struct server *s)
+{
+    if (!s->watchdog_started) return;
+    pthread_mutex_lock(&s->watch_lock);
+    s->watchdog_stop = 1;
+    pthread_mutex_unlock(&s->watch_lock);
+    pthread_join(s->watchdog, NULL);
+    s->watchdog_started = 0;
 }
 
 /* ---- start-up ---- */
@@ -598,7 +1027,8 @@ static int check_store_file(const char *path, struct err *err)
 static int open_workers(struct server *s, const struct config *cfg, struct err *err)
 {
     int rc = 0;
-    for (int i = 0; i < cfg->threads && !rc; i++) {
+    /* The libmicrohttpd threads' workers, then one per render thread. */
+    for (int i = 0; i < cfg->threads + cfg->limits.render_threads && !rc; i++) {
         rc = store_open(cfg->db_path, STORE_READ, &s->workers[i].store, err);
         if (!rc && !(s->workers[i].geo = geo_ctx_new(err))) rc = ERR_INTERNAL;
         if (!rc && !store_srid(s->workers[i].store))
@@ -634,6 +1064,10 @@ static void warn_restart_only(const struct config *old, const struct config *now
     } keys[] = {
         {"listen", strcmp(old->listen_host, now->listen_host) != 0 || old->port != now->port},
         {"threads", old->threads != now->threads},
+        {"limits.render_threads", old->limits.render_threads != now->limits.render_threads},
+        {"limits.max_connections", old->limits.max_connections != now->limits.max_connections},
+        {"limits.per_client_connections",
+         old->limits.per_client_connections != now->limits.per_client_connections},
         {"storage_srid", old->storage_srid != now->storage_srid},
         {"layers_dir", strcmp(old->layers_dir, now->layers_dir) != 0},
         {"styles_dir", strcmp(old->styles_dir, now->styles_dir) != 0},
@@ -745,6 +1179,7 @@ static void drain(struct server *s, struct MHD_Daemon *d, const sigset_t *set, i
     if (active(s))
         log_msg("warn", "stopping with %d request%s unfinished", active(s),
                 active(s) == 1 ? "" : "s");
+    pool_stop(s); /* every suspended connection resumed: MHD_stop_daemon requires it */
     MHD_stop_daemon(d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
@@ -753,11 +1188,14 @@ static struct MHD_Daemon *start_daemon(struct server *s, const struct config *cf
                                        const struct sockaddr_in *addr)
 {
     return MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC, (uint16_t)cfg->port, NULL,
-        NULL, handle, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_URI_LOG_CALLBACK,
-        on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
+        (uint16_t)cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
+        /* more from one socket peer are closed at accept (issue 18: slowloris) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->limits.per_client_connections,
         /* room for long GET requests (FES filters, 1024 arguments); pages are touched lazily */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, MHD_OPTION_END);
@@ -781,7 +1219,12 @@ int http_serve(const struct config *cfg, struct err *err)
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.freed, NULL);
     pthread_cond_init(&s.phased, NULL);
-    s.workers = calloc((size_t)cfg->threads, sizeof *s.workers);
+    pthread_mutex_init(&s.pool_lock, NULL);
+    pthread_cond_init(&s.pool_cond, NULL);
+    pthread_mutex_init(&s.watch_lock, NULL);
+    s.n_cheap = cfg->threads;
+    s.port = cfg->port;
+    s.workers = calloc((size_t)(cfg->threads + cfg->limits.render_threads), sizeof *s.workers);
     if (!s.workers) {
         free_server(&s);
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -799,25 +1242,29 @@ int http_serve(const struct config *cfg, struct err *err)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
     set_phase(&s, HTTP_STARTING);
+    if (pthread_create(&s.watchdog, NULL, watchdog_main, &s) == 0) s.watchdog_started = 1;
     struct MHD_Daemon *d = start_daemon(&s, cfg, &addr);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (info && info->port) s.port = info->port;
     if (!d) {
         rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
                      cfg->port);
-    } else if ((rc = open_workers(&s, cfg, err))) {
+    } else if ((rc = open_workers(&s, cfg, err)) ||
+               (rc = pool_start(&s, cfg->limits.render_threads, err))) {
         set_phase(&s, HTTP_FAILED); /* waiting requests are answered 503 */
+        pool_stop(&s);
         MHD_stop_daemon(d);
     }
     if (rc) {
+        watchdog_stop(&s);
         set_phase(&s, HTTP_READY);
         free_server(&s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return rc;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    int port = info ? info->port : cfg->port;
     set_phase(&s, HTTP_READY);
-    log_msg("notice", "spp serving %s on http://%s:%d/ (%d threads)", cfg->db_path,
-            cfg->listen_host, port, cfg->threads);
+    log_msg("notice", "spp serving %s on http://%s:%d/ (%d threads, %d render threads)",
+            cfg->db_path, cfg->listen_host, s.port, cfg->threads, s.n_render);
     int sig = 0;
     while (sig != SIGTERM && sig != SIGINT) {
         struct timespec tick = {1, 0};
@@ -825,6 +1272,7 @@ int http_serve(const struct config *cfg, struct err *err)
         if (sig == SIGHUP) reload(&s);
     }
     drain(&s, d, &set, sig);
+    watchdog_stop(&s);
     free_server(&s);
     __atomic_store_n(&phase, HTTP_READY, __ATOMIC_RELEASE); /* s.lock is gone: no set_phase */
     log_msg("notice", "stopped");

@@ -286,6 +286,10 @@ static int storage_tile(struct request *req, struct response *res, const struct 
     struct render_layer rl = {t->layer, render_style(t->layer, NULL)};
     if (req->role < rl.style->min_role)
         return fail(err, "InvalidParameterValue", "LAYER", "unknown layer \"%s\"", t->layer->id);
+    if (req->defer_render) { /* drawn on a render thread (issue 18) */
+        req->render_wanted = 1;
+        return err_set(err, ERR_LIMIT, "drawn on a render thread");
+    }
     struct tile_ref meta = *t;
     meta.row -= t->row % WMTS_META;
     meta.col -= t->col % WMTS_META;

@@ -164,6 +164,10 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
             return answer(req, res, "image/png", etag, 0, 256 * scale, err);
         }
     }
+    if (req->defer_render) { /* a miss is drawn on a render thread (issue 18) */
+        req->render_wanted = 1;
+        return err_set(err, ERR_LIMIT, "drawn on a render thread");
+    }
     tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_MISS);
     double t0 = now_seconds();
     rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,

@@ -512,7 +512,7 @@ def test_cli_gives_the_api_answers(api, city):
                              str(attrs["sheet_no"]), str(attrs["parcel_no"])).stdout)
     assert [f["id"] for f in got["features"]] == [attrs["parcel_key"]]
     p = run_spp("query", "--db", city, "land-funds", "--sort", "bogus", check=False)
-    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "sort" in p.stderr
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "sort" in p.stderr
 
 
 def test_land_funds_one_by_one_equals_page(api, city):

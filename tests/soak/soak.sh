@@ -35,7 +35,8 @@ command -v wrk >/dev/null || { echo "soak.sh: wrk missing (apt-get install wrk)"
 tmp=$(mktemp -d /tmp/spp-soak.XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$tmp/config.json" <<JSON
-{"limits": {"max_concurrent": $((conns * 2)), "rate_per_minute": 0}}
+{"limits": {"max_concurrent": $((conns * 2)), "rate_per_minute": 0, "per_client_connections": $((conns * 2)),
+            "render_queue": $((conns * 2))}}
 JSON
 "$spp" serve --db "$db" --listen "127.0.0.1:$port" --threads "$sthreads" --config "$tmp/config.json" \
   --quiet >"$tmp/serve.log" 2>&1 &

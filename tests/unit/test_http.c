@@ -144,6 +144,61 @@ static void test_router(struct config *cfg, struct store *st, struct geo_ctx *ge
     resp_fini(&res);
 }
 
+/* Issue 18: ?key= is a key like X-API-Key (any case); a wrong or conflicting one is a 401; the
+ * handlers never see it (the land API refuses unknown parameters) and the caller gets every
+ * argument back to free. */
+static void test_query_key(struct config *cfg, struct store *st, struct geo_ctx *geo,
+                           const char *key)
+{
+    struct request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.cfg = cfg;
+    rq.store = st;
+    rq.geo = geo;
+    rq.query = "";
+    struct kv args[3] = {{"f", "json"}, {"KEY", "spp_wrong"}, {"limit", "1"}};
+    rq.args = args;
+    rq.n_args = 3;
+    struct response res;
+    route(&rq, "/collections", NULL, "192.0.2.7", &res);
+    CHECK(res.status == 401);
+    CHECK(strcmp(res.content_type, "application/problem+json") == 0);
+    CHECK(resp_get_header(&res, "WWW-Authenticate") != NULL);
+    CHECK(rq.n_args == 3);
+    resp_fini(&res);
+    /* the right key in the query: the planner's role, and a service that refuses unknown
+     * parameters does not see it */
+    struct kv one[2] = {{"key", (char *)key}, {"f", "geojson"}};
+    rq.args = one;
+    rq.n_args = 2;
+    route(&rq, "/api/v1/parcels/no-such-parcel", NULL, "192.0.2.7", &res);
+    CHECK(res.status == 404);
+    CHECK(rq.role == ROLE_PLANNER);
+    resp_fini(&res);
+    rq.args = args;
+    rq.n_args = 3;
+    CHECK(strcmp(args[2].key, "KEY") == 0); /* moved last by the first call */
+    args[2].value = (char *)key;
+    route(&rq, "/collections", NULL, "192.0.2.7", &res);
+    CHECK(res.status == 200 && rq.role == ROLE_PLANNER);
+    resp_fini(&res);
+    /* the others keep their order for the handler; the key goes last */
+    CHECK(rq.n_args == 3 && strcmp(rq.args[0].key, "f") == 0 &&
+          strcmp(rq.args[1].key, "limit") == 0 && strcmp(rq.args[2].key, "KEY") == 0);
+    /* a right key in the header and another in the query: 401, not either role */
+    route(&rq, "/collections", key, "192.0.2.7", &res);
+    CHECK(res.status == 200); /* the same key twice is one key */
+    resp_fini(&res);
+    args[2].value = "spp_other";
+    route(&rq, "/collections", key, "192.0.2.7", &res);
+    CHECK(res.status == 401);
+    resp_fini(&res);
+    /* probes never look */
+    route(&rq, "/healthz", NULL, "192.0.2.7", &res);
+    CHECK(res.status == 200);
+    resp_fini(&res);
+}
+
 /* The query time limit: a query that runs past store_set_deadline stops with ERR_LIMIT (the
  * edge answers 400 with the reason), and the connection works again afterwards. */
 static int count_feature(void *ud, const struct feature *f, struct err *err)
@@ -234,6 +289,7 @@ int main(void)
     struct geo_ctx *geo = geo_ctx_new(&err);
     CHECK(geo != NULL);
     if (st && geo) test_router(&cfg, st, geo, key);
+    if (st && geo) test_query_key(&cfg, st, geo, key);
     if (st) test_deadline(&cfg, st);
     geo_ctx_free(geo);
     store_close(st);
