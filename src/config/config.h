@@ -71,6 +71,20 @@ struct field_def {
     int common; /* from layers/common.json */
 };
 
+/* Static metadata of a layer (layers/meta/metadata.json, issue 21): what the store cannot know. The
+ * rest of a metadata record (extent, counts, imports, lineage) comes from the store (src/meta/). */
+struct layer_meta {
+    char *org_vi, *org_en; /* responsible organisation */
+    char *contact_name, *contact_email, *contact_phone, *contact_address;
+    char *licence_name, *licence_url;
+    char *update_frequency; /* ISO 19115 MD_MaintenanceFrequencyCode value ("asNeeded") */
+    char *language;         /* ISO 639-2 ("vie") */
+    int scale_denominator;  /* 1:N of the source survey or plan */
+    double accuracy_m;      /* horizontal positional accuracy, metres */
+    char **keywords_vi, **keywords_en;
+    int n_keywords_vi, n_keywords_en;
+};
+
 struct layer_def {
     char *id;
     int number; /* 1..24, order of DOMAIN.md section 5 */
@@ -91,6 +105,7 @@ struct layer_def {
     int row_field;
     struct value row_value; /* VAL_INT (booleans 0/1) or VAL_TEXT (s owned) */
     enum role row_exempt;
+    struct layer_meta meta; /* layers/meta/metadata.json */
 };
 
 struct catalog {
