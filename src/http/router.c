@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../meta/meta.h"
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
 #include "../query/query.h"
@@ -39,6 +40,10 @@ static const struct route routes[] = {
     {"GET", "/collections/{layer}/items", ogcapi_items, FORM_PROBLEM, "items"},
     {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
     {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
+    {"GET", "/collections/{layer}/metadata", meta_collection_metadata, FORM_PROBLEM, "metadata"},
+    {"GET", "/csw", meta_csw, FORM_OWS, "csw"},
+    {"POST", "/csw", meta_csw, FORM_OWS, "csw"},
+    {"GET", "/catalog.jsonld", meta_dcat, FORM_PROBLEM, "dcat"},
     {"GET", "/api", ogcapi_openapi, FORM_PROBLEM, "api"},
     {"GET", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
     {"POST", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},

@@ -52,6 +52,29 @@ int store_layer_state_role(struct store *st, const struct layer_def *layer, enum
 int store_refresh_layer(struct store *st, const struct layer_def *layer, const char *batch,
                         struct err *err);
 
+/* Lineage of a layer for its metadata record (meta.c, issue 21). */
+#define STORE_LINEAGE_MAX 16
+struct store_batch {
+    char batch[64];
+    char at[32]; /* ISO time the batch finished, or "" */
+    int64_t n_features;
+};
+struct store_source {
+    char batch[64];
+    char path[256]; /* as the import named it */
+};
+struct store_lineage {
+    char last_batch[64]; /* spp_layers.import_batch: the batch that last replaced the layer */
+    char last_date[32];  /* when it finished (spp_imports), else spp_layers.updated */
+    struct store_batch batches[STORE_LINEAGE_MAX]; /* newest first (spp_layer_history) */
+    int n_batches;
+    struct store_source sources[STORE_LINEAGE_MAX]; /* newest batch first (spp_sources) */
+    int n_sources;
+};
+/* Fills out for layer. A layer never imported has empty strings and no batches. ERR_DB. */
+int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
+                        struct err *err);
+
 /* Feature queries. */
 struct store_query {
     const struct layer_def *layer;

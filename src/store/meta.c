@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* meta.c: what a layer's metadata record reads from the store (issue 21): the last import batch
+ * and its date (spp_layers, spp_imports), the batches that changed the layer with their feature
+ * counts (spp_layer_history) and their source files (spp_sources). The record itself is built
+ * and written by src/meta/. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void copy_col(sqlite3_stmt *s, int col, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
+                        struct err *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s =
+        store_prepare(st,
+                      "SELECT l.import_batch, coalesce(i.finished, l.updated) FROM spp_layers l"
+                      " LEFT JOIN spp_imports i ON i.batch = l.import_batch WHERE l.layer = ?",
+                      err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, layer->id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        copy_col(s, 0, out->last_batch, sizeof out->last_batch);
+        copy_col(s, 1, out->last_date, sizeof out->last_date);
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) return store_db_error(st, err, "spp_layers");
+    /* Newest batches first: the record lists the latest STORE_LINEAGE_MAX. */
+    s = store_prepare(st,
+                      "SELECT h.batch, coalesce(h.at, i.finished, ''), h.n_features FROM"
+                      " spp_layer_history h LEFT JOIN spp_imports i ON i.batch = h.batch"
+                      " WHERE h.layer = ? ORDER BY coalesce(h.at, i.finished) DESC, h.batch DESC"
+                      " LIMIT ?",
+                      err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, layer->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, STORE_LINEAGE_MAX);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_batch *b = &out->batches[out->n_batches++];
+        copy_col(s, 0, b->batch, sizeof b->batch);
+        copy_col(s, 1, b->at, sizeof b->at);
+        b->n_features = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE) return store_db_error(st, err, "spp_layer_history");
+    s = store_prepare(st,
+                      "SELECT s.batch, s.path FROM spp_sources s LEFT JOIN spp_imports i ON"
+                      " i.batch = s.batch WHERE s.layer = ? ORDER BY i.finished DESC, s.batch"
+                      " DESC, s.position LIMIT ?",
+                      err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, layer->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, STORE_LINEAGE_MAX);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_source *src = &out->sources[out->n_sources++];
+        copy_col(s, 0, src->batch, sizeof src->batch);
+        copy_col(s, 1, src->path, sizeof src->path);
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : store_db_error(st, err, "spp_sources");
+}

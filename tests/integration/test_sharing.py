@@ -1,0 +1,282 @@
+# SPDX-License-Identifier: MIT
+"""Data sharing between agencies (issue 21): layer metadata (ISO 19139, CSW 2.0.2, OGC API
+record, DCAT), found the way QGIS MetaSearch finds it (OWSLib's CSW client, as MetaSearch calls
+it); scoped keys; the audit log. Expected values come from the store file (sqlite3 +
+mod_spatialite) and PROJ with the official EPSG:6960 parameters, never from spp."""
+import json
+import os
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import pytest
+from owslib.csw import CatalogueServiceWeb
+from owslib.fes import BBox, PropertyIsLike
+from pyproj import Transformer
+
+import features_fixture
+from conftest import Server, run_spp, spatialite
+
+VN2000_5897 = ("+proj=tmerc +lat_0=0 +lon_0=105 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 "
+               "+towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,"
+               "0.00427372,0.252906278 +units=m +no_defs")
+TO_WGS84 = Transformer.from_crs(VN2000_5897, "EPSG:4326", always_xy=True)
+GMD = "http://www.isotc211.org/2005/gmd"
+CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
+OWS_NS = "http://www.opengis.net/ows"
+X0, Y0 = features_fixture.X0, features_fixture.Y0
+
+
+def hydro_geojson(path, n, shift=0.0):
+    feats = []
+    for i in range(n):
+        x, y = X0 + 30 + i * 50 + shift, Y0 + 40
+        feats.append({"type": "Feature", "properties": {"name": f"Rạch Khai Luông {i}",
+                                                        "kind": "rach"},
+                      "geometry": {"type": "LineString",
+                                   "coordinates": [[x, y], [x + 40, y + 30]]}})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"type": "FeatureCollection",
+                   "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::5897"}},
+                   "features": feats}, f, ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def share(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("share"))
+    db = os.path.join(d, "share.sqlite")
+    features_fixture.build(db)
+    src = os.path.join(d, "kenh_rach.geojson")
+    hydro_geojson(src, 6)
+    run_spp("import", "--db", db, "--layer", "hydro_lines", src, "--quiet")
+    keys = {}
+    for role in ("investor", "planner"):
+        out = run_spp("keys", "--db", db, "add", "--role", role, "--name", role).stdout
+        keys[role] = next(w for w in out.split() if w.startswith("spp_"))
+    s = Server(db, d)
+    s.db, s.dir, s.keys, s.src = db, d, keys, src
+    yield s
+    s.stop()
+
+
+def store_extent(db, layer):
+    con = spatialite(db)
+    row = con.execute(f'SELECT min(MbrMinX(geom)), min(MbrMinY(geom)), max(MbrMaxX(geom)),'
+                      f' max(MbrMaxY(geom)), count(*) FROM "{layer}"').fetchone()
+    con.close()
+    return row
+
+
+def wgs84_box(x0, y0, x1, y1):
+    xs, ys = [], []
+    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)):
+        lon, lat = TO_WGS84.transform(x, y)
+        xs.append(lon)
+        ys.append(lat)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def metasearch(url, keywords, bbox, headers=None):
+    """What QGIS MetaSearch (CSW202Search.query_records) sends through OWSLib."""
+    csw = CatalogueServiceWeb(url, headers=headers)
+    constraints = []
+    minx, miny, maxx, maxy = bbox
+    constraints.append(BBox([miny, minx, maxy, maxx], crs="urn:ogc:def:crs:EPSG::4326"))
+    constraints.append(PropertyIsLike("csw:AnyText", keywords))
+    csw.getrecords2(constraints=[constraints], maxrecords=10, startposition=0, esn="full")
+    return csw
+
+
+# ---- part 1: metadata and CSW ----------------------------------------------------------------
+
+def test_metasearch_finds_a_layer_by_vietnamese_keyword_and_bbox(share):
+    csw = metasearch(share.base + "/csw", "thửa đất", (105.78, 10.02, 105.80, 10.04))
+    assert list(csw.records) == ["cadastral_parcels"]
+    assert csw.results["matches"] == 1
+    rec = csw.records["cadastral_parcels"]
+    assert rec.title == "Thửa đất"
+    schemes = {r["scheme"]: r["url"] for r in rec.references}
+    uris = {u["protocol"]: u for u in rec.uris}
+    assert uris["OGC:WMS"]["name"] == "cadastral_parcels"
+    assert uris["OGC:WFS"]["name"] == "spp:cadastral_parcels"
+    # the links are live services that list the layer
+    wms = urllib.parse.urlparse(schemes["OGC:WMS"])
+    status, _, body = share.get(wms.path + "?" + wms.query)
+    assert status == 200 and b"<Name>cadastral_parcels</Name>" in body
+    wfs = urllib.parse.urlparse(schemes["OGC:WFS"])
+    status, _, body = share.get(wfs.path + "?" + wfs.query)
+    assert status == 200 and b"<Name>spp:cadastral_parcels</Name>" in body
+    # the record's box is the store extent through EPSG:6960
+    x0, y0, x1, y1, _ = store_extent(share.db, "cadastral_parcels")
+    want = wgs84_box(x0, y0, x1, y1)
+    got = (float(rec.bbox.minx), float(rec.bbox.miny), float(rec.bbox.maxx), float(rec.bbox.maxy))
+    assert all(abs(a - b) < 2e-6 for a, b in zip(got, want)), (got, want)
+
+
+def test_metasearch_text_and_bbox_both_constrain(share):
+    base = share.base + "/csw"
+    # without diacritics, in another case
+    assert list(metasearch(base, "THUA DAT", (105.78, 10.02, 105.80, 10.04)).records) == [
+        "cadastral_parcels"]
+    # the keyword of a layer whose data lie elsewhere: the bbox excludes it
+    assert list(metasearch(base, "thửa đất", (106.5, 10.5, 106.7, 10.7)).records) == []
+    # a keyword no layer has
+    assert list(metasearch(base, "không có từ này", (105.0, 9.0, 107.0, 11.0)).records) == []
+    # an English keyword of several layers inside the box: only layers with data there
+    csw = metasearch(base, "transport", (105.78, 10.02, 105.80, 10.04))
+    assert list(csw.records) == ["roads"]
+
+
+def test_getrecords_paging_brief_summary_and_hits(share):
+    csw = CatalogueServiceWeb(share.base + "/csw")
+    csw.getrecords2(esn="brief", maxrecords=5)
+    visible = 23  # construction_permits is for investors and above
+    assert csw.results == {"matches": visible, "returned": 5, "nextrecord": 6}
+    first = list(csw.records)
+    csw.getrecords2(esn="summary", maxrecords=5, startposition=6)
+    assert csw.results["returned"] == 5 and not set(first) & set(csw.records)
+    csw.getrecords2(esn="full", maxrecords=10, startposition=21)
+    assert csw.results == {"matches": visible, "returned": 3, "nextrecord": 0}
+    csw.getrecords2(resulttype="hits")
+    assert csw.results["matches"] == visible and csw.results["returned"] == 0
+
+
+def test_cql_and_filter_kvp(share):
+    q = urllib.parse.urlencode({
+        "service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "csw:Record",
+        "elementSetName": "brief", "constraintLanguage": "CQL_TEXT",
+        "constraint": "csw:AnyText LIKE '%giao thông%' AND BBOX(ows:BoundingBox, 105.78, 10.02,"
+                      " 105.80, 10.04)"})
+    status, _, body = share.get("/csw?" + q)
+    root = ET.fromstring(body)
+    ids = [e.text for e in root.iter("{http://purl.org/dc/elements/1.1/}identifier")]
+    assert status == 200 and ids == ["roads"]
+    flt = ('<ogc:Filter xmlns:ogc="http://www.opengis.net/ogc"><ogc:Or><ogc:PropertyIsEqualTo>'
+           '<ogc:PropertyName>dc:identifier</ogc:PropertyName><ogc:Literal>hydro_lines'
+           '</ogc:Literal></ogc:PropertyIsEqualTo><ogc:PropertyIsLike wildCard="*" singleChar="?"'
+           ' escapeChar="!"><ogc:PropertyName>dc:title</ogc:PropertyName><ogc:Literal>Th?a*'
+           '</ogc:Literal></ogc:PropertyIsLike></ogc:Or></ogc:Filter>')
+    q = urllib.parse.urlencode({"service": "CSW", "version": "2.0.2", "request": "GetRecords",
+                                "constraintLanguage": "FILTER", "constraint": flt,
+                                "elementSetName": "brief"})
+    status, _, body = share.get("/csw?" + q)
+    ids = [e.text for e in ET.fromstring(body).iter("{http://purl.org/dc/elements/1.1/}identifier")]
+    assert status == 200 and sorted(ids) == ["cadastral_parcels", "hydro_lines"]
+
+
+def test_iso_record_carries_store_facts(share):
+    csw = CatalogueServiceWeb(share.base + "/csw")
+    csw.getrecordbyid(["hydro_lines"], outputschema=GMD)
+    md = csw.records["hydro_lines"]
+    ident = md.identificationinfo[0]
+    assert ident.title == "Thủy hệ dạng đường"
+    kws = [k for group in ident.keywords2 for k in group.keywords]
+    assert "kênh rạch" in kws and "hydrography" in kws
+    x0, y0, x1, y1, n = store_extent(share.db, "hydro_lines")
+    want = wgs84_box(x0, y0, x1, y1)
+    got = (float(ident.bbox.minx), float(ident.bbox.miny), float(ident.bbox.maxx),
+           float(ident.bbox.maxy))
+    assert all(abs(a - b) < 2e-6 for a, b in zip(got, want)), (got, want)
+    con = spatialite(share.db)
+    batch, finished = con.execute("SELECT l.import_batch, i.finished FROM spp_layers l JOIN"
+                                  " spp_imports i ON i.batch = l.import_batch WHERE"
+                                  " l.layer = 'hydro_lines'").fetchone()
+    con.close()
+    assert md.datestamp == finished[:10]
+    protocols = {o.protocol: o for o in md.distribution.online}
+    assert protocols["OGC:WMS"].url.endswith("/wms?SERVICE=WMS&REQUEST=GetCapabilities")
+    assert protocols["OGC:WFS"].name == "spp:hydro_lines"
+    # lineage: the batch and the source file; the storage extent in EPSG:5897
+    status, _, xml = share.get("/collections/hydro_lines/metadata?f=xml")
+    assert status == 200
+    text = xml.decode()
+    assert batch in text and os.path.basename(share.src) in text
+    assert "http://www.opengis.net/def/crs/EPSG/0/5897" in text
+    assert f"{n} features" in text
+
+
+def test_record_json_and_dcat(share):
+    status, hdrs, rec = share.json("/collections/roads/metadata")
+    assert status == 200 and hdrs["Content-Type"] == "application/geo+json"
+    p = rec["properties"]
+    x0, y0, x1, y1, n = store_extent(share.db, "roads")
+    assert p["feature_count"] == n
+    assert p["extent"]["storage"]["bbox"][0] == pytest.approx([x0, y0, x1, y1], abs=1e-3)
+    assert p["extent"]["spatial"]["bbox"][0] == pytest.approx(list(wgs84_box(x0, y0, x1, y1)),
+                                                              abs=2e-6)
+    assert "giao thông" in p["keywords_vi"] and p["license"] == "CC BY 4.0"
+    status, _, col = share.json("/collections/roads")
+    described = [l["href"] for l in col["links"] if l["rel"] == "describedby"]
+    assert any(h.endswith("/collections/roads/metadata") for h in described)
+    status, hdrs, cat = share.json("/catalog.jsonld")
+    assert status == 200 and hdrs["Content-Type"] == "application/ld+json"
+    ids = [d["dct:identifier"] for d in cat["dcat:dataset"]]
+    assert len(ids) == 23 and "construction_permits" not in ids
+
+
+def test_capabilities_link_metadata(share):
+    for path, needle in (("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+                          'type="ISO19115:2003"'),
+                         ("/wfs?SERVICE=WFS&REQUEST=GetCapabilities&VERSION=2.0.0",
+                          "<MetadataURL"),
+                         ("/wfs?SERVICE=WFS&REQUEST=GetCapabilities&VERSION=1.1.0",
+                          'type="19115"')):
+        status, _, body = share.get(path)
+        assert status == 200 and needle.encode() in body
+        assert b"/collections/roads/metadata?f=xml" in body
+
+
+def test_restricted_layer_is_not_discoverable(share):
+    base = share.base + "/csw"
+    q = "?service=CSW&version=2.0.2&request=GetRecordById&id=construction_permits"
+    status, _, body = share.get("/csw" + q)
+    assert status == 200 and b"construction_permits" not in body
+    assert share.get("/collections/construction_permits/metadata")[0] == 404
+    hdr = {"X-API-Key": share.keys["investor"]}
+    status, _, body = share.get("/csw" + q, headers=hdr)
+    assert status == 200 and b"<dc:identifier>construction_permits" in body
+    csw = CatalogueServiceWeb(base, headers=hdr)
+    csw.getrecords2(constraints=[PropertyIsLike("csw:AnyText", "%giấy phép xây dựng%")])
+    assert list(csw.records) == ["construction_permits"]
+    assert share.get("/collections/construction_permits/metadata", headers=hdr)[0] == 200
+
+
+@pytest.mark.parametrize("query,code", [
+    ("service=CSW&version=2.0.2", "MissingParameterValue"),
+    ("service=CSW&version=2.0.2&request=Harvest", "OperationNotSupported"),
+    ("service=CSW&version=2.0.2&request=GetRecords&elementSetName=huge", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&outputSchema=urn:x", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&maxRecords=-1", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&constraintLanguage=CQL_TEXT&constraint="
+     "owner_name%20LIKE%20'%25a%25'", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&constraintLanguage=CQL_TEXT&constraint="
+     "AnyText%20LIKE%20'unterminated", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&constraintLanguage=FILTER&constraint=%3Cx",
+     "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecords&constraintLanguage=CQL_TEXT&constraint="
+     "BBOX(ows:BoundingBox,1,2,3)", "InvalidParameterValue"),
+    ("service=CSW&version=2.0.2&request=GetRecordById", "MissingParameterValue"),
+    ("service=WMS&request=GetRecords", "InvalidParameterValue"),
+])
+def test_bad_requests_are_ows_exceptions(share, query, code):
+    status, hdrs, body = share.get("/csw?" + query)
+    assert 400 <= status < 500, (status, body)
+    root = ET.fromstring(body)
+    assert root.tag == f"{{{OWS_NS}}}ExceptionReport" or root.tag.endswith("ExceptionReport")
+    assert code.encode() in body
+
+
+@pytest.mark.parametrize("body", [
+    b"",
+    b"<csw:GetRecords xmlns:csw='" + CSW_NS.encode() + b"' service='CSW' version='2.0.2'/>",
+    b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
+    b"<not-closed",
+    b"<csw:GetRecords xmlns:csw='" + CSW_NS.encode() + b"' service='CSW' version='2.0.2'>"
+    b"<csw:Query typeNames='csw:Record'><csw:Constraint version='1.1.0'><ogc:Filter "
+    b"xmlns:ogc='http://www.opengis.net/ogc'><ogc:PropertyIsGreaterThan/></ogc:Filter>"
+    b"</csw:Constraint></csw:Query></csw:GetRecords>",
+])
+def test_bad_posts_are_ows_exceptions(share, body):
+    status, _, out = share.get("/csw", method="POST", data=body,
+                               headers={"Content-Type": "application/xml"})
+    assert 400 <= status < 500, (status, out)
+    assert b"ExceptionReport" in out
