@@ -25,6 +25,7 @@ struct opts {
     int threads;
     const char *role;
     const char *name;
+    const char *agency, *layers, *fields, *expires, *quota; /* keys add: a sharing agreement */
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run, allow_shrink;
@@ -148,9 +149,58 @@ static int cmd_check(struct config *cfg, struct opts *o, int argc, char **argv)
 
 static void print_key(void *ud, const struct key_info *k)
 {
-    (void)ud;
-    printf("%lld\t%-8s\t%s\t%s\t%s\n", (long long)k->id, role_name(k->role), k->created,
-           k->revoked[0] ? k->revoked : "active", k->name);
+    const struct config *cfg = ud;
+    char last[32] = "";
+    int64_t today = 0;
+    struct err err;
+    err_clear(&err);
+    if (store_usage_get(cfg->db_path, k->id, last, &today, &err)) last[0] = '\0';
+    char quota[32] = "-";
+    if (k->quota > 0) snprintf(quota, sizeof quota, "%lld/day", (long long)k->quota);
+    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\n", (long long)k->id,
+           role_name(k->role), k->created, k->revoked[0] ? k->revoked : "active", k->name,
+           k->agency[0] ? k->agency : "-", k->layers[0] ? k->layers : "*",
+           k->fields[0] ? k->fields : "*", k->expires[0] ? k->expires : "-", quota,
+           last[0] ? last : "-", (long long)today);
+}
+
+/* keys add: the key from --role/--name and the agreement options. 2 on a usage error. */
+static int key_from_opts(const struct config *cfg, const struct opts *o, struct key_info *k)
+{
+    memset(k, 0, sizeof *k);
+    int agreement = o->agency || o->layers || o->fields || o->expires || o->quota;
+    if (!o->role && !agreement) return usage_error("keys add needs --role ROLE or --agency NAME");
+    if (o->role && (role_parse(o->role, &k->role) || k->role == ROLE_PUBLIC))
+        return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
+    if (agreement && !o->agency)
+        return usage_error("--layers, --fields, --expires and --quota need --agency NAME");
+    if (o->layers && (!*o->layers || strlen(o->layers) >= sizeof k->layers))
+        return usage_error("--layers wants a comma list of layer ids");
+    if (o->fields && (!*o->fields || strlen(o->fields) >= sizeof k->fields))
+        return usage_error("--fields wants a comma list of LAYER.FIELD");
+    if (o->expires) {
+        int y, m, d;
+        char end;
+        if (strlen(o->expires) != 10 || sscanf(o->expires, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 ||
+            m < 1 || m > 12 || d < 1 || d > 31)
+            return usage_error("--expires wants YYYY-MM-DD, got \"%s\"", o->expires);
+        snprintf(k->expires, sizeof k->expires, "%s", o->expires);
+    }
+    if (o->quota) {
+        long q;
+        if (str_to_long(o->quota, &q) || q < 1)
+            return usage_error("--quota wants a number of requests per day >= 1, got \"%s\"",
+                               o->quota);
+        k->quota = q;
+    }
+    if (o->agency && (!*o->agency || strlen(o->agency) >= sizeof k->agency))
+        return usage_error("--agency wants a name");
+    snprintf(k->agency, sizeof k->agency, "%s", o->agency ? o->agency : "");
+    snprintf(k->layers, sizeof k->layers, "%s", o->layers ? o->layers : "");
+    snprintf(k->fields, sizeof k->fields, "%s", o->fields ? o->fields : "");
+    snprintf(k->name, sizeof k->name, "%s", o->name ? o->name : (o->agency ? o->agency : ""));
+    (void)cfg;
+    return 0;
 }
 
 /* spp keys add|list|revoke */
@@ -160,12 +210,11 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     err_clear(&err);
     if (argc < 1) return usage_error("keys needs add, list or revoke");
     const char *sub = argv[0];
-    enum role role = ROLE_PUBLIC;
+    struct key_info k;
     long id = 0;
     if (strcmp(sub, "add") == 0) {
-        if (!o->role) return usage_error("keys add needs --role ROLE");
-        if (role_parse(o->role, &role) || role == ROLE_PUBLIC)
-            return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
+        int u = key_from_opts(cfg, o, &k);
+        if (u) return u;
         if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
     } else if (strcmp(sub, "revoke") == 0) {
         if (argc != 2 || str_to_long(argv[1], &id) || id <= 0)
@@ -182,18 +231,28 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     }
     int rc = 0;
     if (strcmp(sub, "add") == 0) {
+        /* An agreement's role is the lowest that reads all of it, unless --role says more. */
+        enum role needed;
+        rc = access_agreement_check(&cfg->catalog, k.layers, k.fields, &needed, &err);
+        if (!rc && k.agency[0] && !o->role) k.role = needed > ROLE_INVESTOR ? needed : ROLE_INVESTOR;
+        if (!rc && needed > k.role)
+            rc = err_set(&err, ERR_PARAM, "the agreement needs role %s, more than --role %s",
+                         role_name(needed), role_name(k.role));
         char key[64];
         int64_t kid;
-        rc = store_key_add(st, role, o->name ? o->name : "", key, &kid, &err);
+        if (!rc) rc = store_key_add_agreement(st, &k, key, &kid, &err);
         if (!rc)
-            printf("%s\n", key), fprintf(stderr, "key %lld (%s) created; it is shown once\n",
-                                         (long long)kid, role_name(role));
+            printf("%s\n", key), fprintf(stderr, "key %lld (%s%s%s) created; it is shown once\n",
+                                         (long long)kid, role_name(k.role),
+                                         k.agency[0] ? ", agency " : "", k.agency);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
     } else {
-        printf("%s\t%-8s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED", "STATUS", "NAME");
-        rc = store_key_list(st, print_key, NULL, &err);
+        printf("%s\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED",
+               "STATUS", "NAME", "AGENCY", "LAYERS", "FIELDS", "EXPIRES", "QUOTA", "LAST_USED",
+               "TODAY");
+        rc = store_key_list(st, print_key, cfg, &err);
     }
     store_close(st);
     return rc ? fail(&err) : 0;
@@ -466,6 +525,13 @@ static const struct optdef optdefs[] = {
     {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
      "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
     {"name", 'n', "NAME", CMD_KEYS, "keys add: a label for the key (who holds it)"},
+    {"agency", 'a', "NAME", CMD_KEYS,
+     "keys add: the agency of a data-sharing agreement (its role: the lowest that reads it)"},
+    {"layers", 'y', "A,B", CMD_KEYS, "keys add: the only layers the agreement's key may read"},
+    {"fields", 'f', "L.F,...", CMD_KEYS,
+     "keys add: the only fields of those layers it may read (LAYER.FIELD; others: all)"},
+    {"expires", 'e', "YYYY-MM-DD", CMD_KEYS, "keys add: the agreement's last valid day (UTC)"},
+    {"quota", 'Q', "N", CMD_KEYS, "keys add: requests per UTC day (then 429 until midnight)"},
     {"help", 'h', NULL, CMD_ALL, "this text"},
 };
 
@@ -492,8 +558,11 @@ static const struct command commands[] = {
     {"seed", cmd_seed, CMD_SEED, "seed --db DB --layer ID --zoom A-B [options]",
      "Pre-render tiles into the tile cache (both cores by default), with a progress bar.",
      "spp seed --db city.sqlite --layer roads,cadastral_parcels --zoom 14-16 --format png"},
-    {"keys", cmd_keys, CMD_KEYS, "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
-     "Manage API keys (roles: investor, planner, admin); a new key is printed once.",
+    {"keys", cmd_keys, CMD_KEYS,
+     "keys --db DB add (--role ROLE | --agency NAME [--layers A,B] [--fields L.F,...] [--expires"
+     " DATE] [--quota N]) [--name NAME] | list | revoke ID",
+     "Manage API keys (roles: investor, planner, admin); a new key is printed once.\n"
+     "--agency makes a data-sharing agreement: the key reads only its layers and fields.",
      "spp keys --db city.sqlite add --role planner --name \"So TN&MT\""},
     {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
@@ -583,6 +652,21 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'n':
             o->name = optarg;
+            break;
+        case 'a':
+            o->agency = optarg;
+            break;
+        case 'y':
+            o->layers = optarg;
+            break;
+        case 'f':
+            o->fields = optarg;
+            break;
+        case 'e':
+            o->expires = optarg;
+            break;
+        case 'Q':
+            o->quota = optarg;
             break;
         case 'q':
             o->quiet = 1;

@@ -21,6 +21,7 @@ struct config;
 struct store;
 struct geo_ctx;
 struct tile_cache;
+struct access_scope;
 
 struct kv {
     char *key;
@@ -52,6 +53,9 @@ struct request {
     int n_params;
     enum role role; /* from the API key; ROLE_PUBLIC without one */
     int64_t key_id; /* 0 without a key */
+    /* The key's data-sharing agreement (issue 21), NULL for a key without one (or no key); with
+     * one, cfg is its view (access_scope_get) and tiles is NULL (nothing cached is shared). */
+    const struct access_scope *scope;
     enum err_form err_form;
     const struct config *cfg;
     struct store *store; /* the worker's handles, valid during the request */

@@ -117,6 +117,44 @@ static int match(const char *pattern, const char *path, struct request *req)
     return *p == '\0' && *s == '\0';
 }
 
+/* A key's data-sharing agreement (issue 21): expiry and daily quota are refused with 403 and
+ * 429 naming the agency; every key's use is counted (DB.usage: quota, `spp keys list`); a key
+ * with an agreement gets its view of the settings (access_scope_get), no shared tile cache, and a
+ * 403 for a request naming a layer or field outside the agreement. */
+static int agreement(struct request *req, const struct key_info *k, struct err *err)
+{
+    const char *agency = k->agency[0] ? k->agency : k->name;
+    if (access_agreement_expired(k->expires)) {
+        err_set(err, ERR_FORBIDDEN, "the data-sharing agreement of %s (key %lld) expired on %s",
+                agency, (long long)k->id, k->expires);
+        err->http_status = 403;
+        return ERR_FORBIDDEN;
+    }
+    int over = 0;
+    struct err uerr;
+    err_clear(&uerr);
+    if (req->cfg && req->cfg->db_path &&
+        store_usage_hit(req->cfg->db_path, k->id, k->quota, &over, &uerr) && k->quota > 0) {
+        /* a quota that cannot be counted is not granted */
+        err_set(err, ERR_INTERNAL, "cannot count the key's requests: %s", uerr.msg);
+        return ERR_INTERNAL;
+    }
+    if (over) {
+        err_set(err, ERR_LIMIT,
+                "the daily quota of %lld requests of the data-sharing agreement of %s is used up"
+                " (it resets at 00:00 UTC)",
+                (long long)k->quota, agency);
+        err->http_status = 429;
+        return ERR_LIMIT;
+    }
+    if (!k->layers[0] && !k->fields[0]) return 0;
+    int rc = access_scope_get(req->cfg, k->id, agency, k->layers, k->fields, &req->scope, err);
+    if (rc) return rc;
+    req->cfg = &req->scope->cfg;
+    req->tiles = NULL;
+    return access_scope_refuse(req->scope, req, err);
+}
+
 /* Resolves the API key (X-API-Key or Authorization: Bearer) into req->role. A request without
  * a key is public; a wrong or revoked key is ERR_FORBIDDEN (401), never a silent downgrade. */
 static int auth(struct request *req, struct err *err)
@@ -131,9 +169,15 @@ static int auth(struct request *req, struct err *err)
     }
     req->role = ROLE_PUBLIC;
     req->key_id = 0;
+    req->scope = NULL;
     if (!key) return 0;
     if (!*key || strlen(key) > 128) return err_set(err, ERR_FORBIDDEN, "invalid API key");
-    return store_key_check(req->store, key, &req->role, &req->key_id, err);
+    struct key_info k;
+    int rc = store_key_lookup(req->store, key, &k, err);
+    if (rc) return rc;
+    req->role = k.role;
+    req->key_id = k.id;
+    return agreement(req, &k, err);
 }
 
 /* Per-key request rate (cfg->limits.rate_per_minute): by key id, or by client address for a

@@ -149,24 +149,49 @@ int store_rtree_load(struct store *st, const struct layer_def *l, struct err *er
 int store_ensure_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);
 int store_drop_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);
 
-/* API keys (spp_keys): stored as SHA-256 hex of the key. */
+/* API keys (spp_keys): stored as SHA-256 hex of the key. A key may carry a sharing agreement
+ * (issue 21): the agency it was given to, the layers and fields it may read, an expiry date and
+ * a daily request quota. */
 struct key_info {
     int64_t id;
     char name[128];
     enum role role;
     char created[32];
-    char revoked[32]; /* "" if active */
+    char revoked[32];  /* "" if active */
+    char agency[128];  /* "" for a plain role key */
+    char layers[1024]; /* comma list of layer ids, "" = every layer the role may read */
+    char fields[2048]; /* comma list of layer.field, "" = every field the role may read */
+    char expires[16];  /* YYYY-MM-DD (last valid day, UTC), "" = never */
+    int64_t quota;     /* requests per UTC day, 0 = unlimited */
 };
 /* Creates a key; writes the clear key (once) into key_out (at least 48 bytes). */
 int store_key_add(struct store *st, enum role role, const char *name, char *key_out,
                   int64_t *id_out, struct err *err);
+/* The same with a sharing agreement: k gives role, name, agency, layers, fields, expires and
+ * quota (id, created, revoked are ignored). */
+int store_key_add_agreement(struct store *st, const struct key_info *k, char *key_out,
+                            int64_t *id_out, struct err *err);
 /* Calls fn for each key, newest last. */
 int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info *k), void *ud,
                    struct err *err);
 /* ERR_NOT_FOUND if no such key. */
 int store_key_revoke(struct store *st, int64_t id, struct err *err);
-/* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills role and id. */
+/* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills out. Expiry is the
+ * caller's to judge (access_key_valid). */
+int store_key_lookup(struct store *st, const char *key, struct key_info *out, struct err *err);
+/* The same, role and id only. */
 int store_key_check(struct store *st, const char *key, enum role *role, int64_t *id,
+                    struct err *err);
+
+/* Key usage (usage.c): requests per key and UTC day and the last use, in a small SQLite file
+ * beside the store (DB.usage; the workers' store connections are read-only). One process-wide
+ * connection behind a mutex, opened on first use. */
+/* Counts one request of key_id today; *over = 1 (and nothing counted) when quota (> 0) requests
+ * were already counted today. ERR_DB / ERR_IO. */
+int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over,
+                    struct err *err);
+/* The last use of key_id ("" if never) and today's count. */
+int store_usage_get(const char *db_path, int64_t key_id, char last[32], int64_t *today,
                     struct err *err);
 
 /* Changes (spp_changes): areas changed by imports and edits, for exact tile invalidation. */
