@@ -157,11 +157,11 @@ static void print_key(void *ud, const struct key_info *k)
     if (store_usage_get(cfg->db_path, k->id, last, &today, &err)) last[0] = '\0';
     char quota[32] = "-";
     if (k->quota > 0) snprintf(quota, sizeof quota, "%lld/day", (long long)k->quota);
-    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\n", (long long)k->id,
-           role_name(k->role), k->created, k->revoked[0] ? k->revoked : "active", k->name,
+    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", (long long)k->id,
+           role_name(k->role), k->created, k->revoked[0] ? k->revoked : "active",
            k->agency[0] ? k->agency : "-", k->layers[0] ? k->layers : "*",
            k->fields[0] ? k->fields : "*", k->expires[0] ? k->expires : "-", quota,
-           last[0] ? last : "-", (long long)today);
+           last[0] ? last : "-", (long long)today, k->name);
 }
 
 /* keys add: the key from --role/--name and the agreement options. 2 on a usage error. */
@@ -181,8 +181,9 @@ static int key_from_opts(const struct config *cfg, const struct opts *o, struct 
     if (o->expires) {
         int y, m, d;
         char end;
-        if (strlen(o->expires) != 10 || sscanf(o->expires, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 ||
-            m < 1 || m > 12 || d < 1 || d > 31)
+        if (strlen(o->expires) != 10 ||
+            sscanf(o->expires, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 || m < 1 || m > 12 ||
+            d < 1 || d > 31)
             return usage_error("--expires wants YYYY-MM-DD, got \"%s\"", o->expires);
         snprintf(k->expires, sizeof k->expires, "%s", o->expires);
     }
@@ -234,7 +235,8 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         /* An agreement's role is the lowest that reads all of it, unless --role says more. */
         enum role needed;
         rc = access_agreement_check(&cfg->catalog, k.layers, k.fields, &needed, &err);
-        if (!rc && k.agency[0] && !o->role) k.role = needed > ROLE_INVESTOR ? needed : ROLE_INVESTOR;
+        if (!rc && k.agency[0] && !o->role)
+            k.role = needed > ROLE_INVESTOR ? needed : ROLE_INVESTOR;
         if (!rc && needed > k.role)
             rc = err_set(&err, ERR_PARAM, "the agreement needs role %s, more than --role %s",
                          role_name(needed), role_name(k.role));
@@ -242,16 +244,16 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         int64_t kid;
         if (!rc) rc = store_key_add_agreement(st, &k, key, &kid, &err);
         if (!rc)
-            printf("%s\n", key), fprintf(stderr, "key %lld (%s%s%s) created; it is shown once\n",
-                                         (long long)kid, role_name(k.role),
-                                         k.agency[0] ? ", agency " : "", k.agency);
+            printf("%s\n", key),
+                fprintf(stderr, "key %lld (%s%s%s) created; it is shown once\n", (long long)kid,
+                        role_name(k.role), k.agency[0] ? ", agency " : "", k.agency);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
     } else {
         printf("%s\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED",
-               "STATUS", "NAME", "AGENCY", "LAYERS", "FIELDS", "EXPIRES", "QUOTA", "LAST_USED",
-               "TODAY");
+               "STATUS", "AGENCY", "LAYERS", "FIELDS", "EXPIRES", "QUOTA", "LAST_USED", "TODAY",
+               "NAME");
         rc = store_key_list(st, print_key, cfg, &err);
     }
     store_close(st);
@@ -617,6 +619,26 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
                 (struct option){optdefs[i].name, optdefs[i].meta ? required_argument : no_argument,
                                 NULL, optdefs[i].val};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
+    /* getopt_long takes an unambiguous prefix: --layer would be keys' --layers. Only whole names
+     * are options here, so a command accepts exactly what its --help lists. */
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0 || (cmd->bit == CMD_QUERY && a[0] != '-')) break;
+        if (!str_starts(a, "--")) continue;
+        size_t len = strcspn(a + 2, "=");
+        int exact = -1;
+        for (int k = 0; k < n; k++)
+            if (strlen(longopts[k].name) == len && strncmp(longopts[k].name, a + 2, len) == 0)
+                exact = k;
+        if (exact < 0) {
+            for (size_t k = 0; k < ARRAY_LEN(optdefs); k++)
+                if (strlen(optdefs[k].name) == len && strncmp(optdefs[k].name, a + 2, len) == 0)
+                    return usage_error("option %.*s is not one of %s's", (int)len + 2, a,
+                                       cmd->name);
+            return usage_error("unknown option \"%.*s\"", (int)len + 2, a);
+        }
+        if (longopts[exact].has_arg == required_argument && !a[2 + len]) i++;
+    }
     opterr = 0;
     optind = 2;
     int ch;

@@ -95,8 +95,8 @@ int access_agreement_check(const struct catalog *cat, const char *layers, const 
         if (layers && *layers && !in_list(layers, item, strlen(item)))
             return err_set(err, ERR_PARAM, "--fields: layer \"%s\" is not in --layers", item);
         int f = layer_field_index(l, dot + 1);
-        if (f < 0) return err_set(err, ERR_PARAM, "--fields: layer %s has no field \"%s\"", item,
-                                  dot + 1);
+        if (f < 0)
+            return err_set(err, ERR_PARAM, "--fields: layer %s has no field \"%s\"", item, dot + 1);
         if (l->fields[f].role > *needed) *needed = l->fields[f].role;
         if (l->min_role > *needed) *needed = l->min_role;
         p = end ? end + 1 : NULL;
@@ -252,13 +252,12 @@ static int refuse_field(void *ud, const char *name)
     return 0;
 }
 
-int access_scope_refuse(const struct access_scope *sc, const struct request *req,
-                        struct err *err)
+int access_scope_refuse(const struct access_scope *sc, const struct request *req, struct err *err)
 {
     if (!sc) return 0;
     struct refuse_ctx c = {sc, req->role, err};
-    static const char *const layer_args[] = {"typeName", "typeNames", "layers", "query_layers",
-                                             "layer", "collections"};
+    static const char *const layer_args[] = {"typeName",     "typeNames", "layers",
+                                             "query_layers", "layer",     "collections"};
     static const char *const field_args[] = {"properties", "propertyName", "sortby", "sortBy"};
     int rc = 0;
     for (int i = 0; i < req->n_params && !rc; i++)

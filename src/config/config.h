@@ -233,7 +233,6 @@ int access_scope_get(const struct config *base, int64_t key_id, const char *agen
 /* ERR_FORBIDDEN (http_status 403) naming the first layer or field the request names (path
  * parameters, typeName(s), LAYERS, QUERY_LAYERS, properties, propertyName, sortby) that the
  * key's role could read but its agreement does not include; 0 otherwise or without sc. */
-int access_scope_refuse(const struct access_scope *sc, const struct request *req,
-                        struct err *err);
+int access_scope_refuse(const struct access_scope *sc, const struct request *req, struct err *err);
 
 #endif

@@ -52,8 +52,7 @@ static void now_utc(char day[11], char ts[21])
     strftime(ts, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over,
-                    struct err *err)
+int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over, struct err *err)
 {
     *over = 0;
     pthread_mutex_lock(&usage_lock);

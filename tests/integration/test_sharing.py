@@ -280,3 +280,178 @@ def test_bad_posts_are_ows_exceptions(share, body):
                                headers={"Content-Type": "application/xml"})
     assert 400 <= status < 500, (status, out)
     assert b"ExceptionReport" in out
+
+
+# ---- part 2: sharing agreements as scoped keys -------------------------------------------------
+
+AGREED = "cadastral_parcels.parcel_key,cadastral_parcels.owner_name"
+# values of fields outside the agreement (address: public; owner_id_no: planner) and inside it
+OUTSIDE_MARKS = ["Nguyễn Trãi", "092000000", "lu_display", "owner_id_no", "address"]
+INSIDE_MARK = "Nguyễn Thị Ánh"
+
+
+def add_key(db, *args):
+    p = run_spp("keys", "--db", db, "add", *args)
+    return p.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def agency(share):
+    key = add_key(share.db, "--agency", "Sở Xây dựng", "--layers", "cadastral_parcels,roads",
+                  "--fields", AGREED)
+    return {"X-API-Key": key}
+
+
+def tile_at(x, y, z=17):
+    """The WebMercatorQuad tile holding EPSG:5897 point (x, y)."""
+    import math
+    lon, lat = TO_WGS84.transform(x, y)
+    n = 2 ** z
+    r = math.radians(lat)
+    return z, int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(r)) / math.pi) / 2 * n)
+
+
+TILE = "/tiles/{layer}/%d/%d/%d.mvt" % tile_at(X0 + 100, Y0 + 100)
+
+
+def props_of(fc):
+    return set().union(*(set(f["properties"]) for f in fc["features"]))
+
+
+def assert_clean(body):
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    for mark in OUTSIDE_MARKS:
+        assert mark not in text, mark
+
+
+def test_scoped_key_sees_only_its_fields_on_every_path(share, agency):
+    s = share
+    # OGC API items and item
+    st, _, fc = s.json("/collections/cadastral_parcels/items?limit=50", agency)
+    assert st == 200 and props_of(fc) == {"parcel_key", "owner_name"}
+    assert any(INSIDE_MARK in f["properties"]["owner_name"] for f in fc["features"])
+    st, _, f = s.json("/collections/cadastral_parcels/items/5", agency)
+    assert st == 200 and set(f["properties"]) == {"parcel_key", "owner_name"}
+    # WFS GeoJSON, GML and DescribeFeatureType
+    st, _, body = s.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+                        "spp:cadastral_parcels&COUNT=50&OUTPUTFORMAT=application/json",
+                        headers=agency)
+    assert st == 200 and props_of(json.loads(body)) == {"parcel_key", "owner_name"}
+    st, _, body = s.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+                        "spp:cadastral_parcels&COUNT=50", headers=agency)
+    assert st == 200 and INSIDE_MARK.encode() in body
+    assert_clean(body)
+    st, _, body = s.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType&TYPENAMES="
+                        "spp:cadastral_parcels", headers=agency)
+    assert st == 200 and b'name="owner_name"' in body and b'name="area_m2"' not in body
+    # WMS GetFeatureInfo
+    st, _, body = s.get("/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetFeatureInfo&LAYERS="
+                        "cadastral_parcels&QUERY_LAYERS=cadastral_parcels&SRS=EPSG:5897&BBOX="
+                        f"{X0},{Y0},{X0 + 400},{Y0 + 300}&WIDTH=100&HEIGHT=100&X=5&Y=95&"
+                        "INFO_FORMAT=application/json&FEATURE_COUNT=5&STYLES=&FORMAT=image/png",
+                        headers=agency)
+    assert st == 200 and props_of(json.loads(body)) <= {"parcel_key", "owner_name"}
+    assert INSIDE_MARK.encode() in body
+    # vector tiles (never from a shared cache)
+    # a planner's request first fills the tile cache: the agency must not get those bytes
+    st_all, _, body_all = s.get(TILE.format(layer="cadastral_parcels"),
+                                headers={"X-API-Key": share.keys["planner"]})
+    st, _, body = s.get(TILE.format(layer="cadastral_parcels"), headers=agency)
+    assert st == 200 and st_all == 200
+    assert b"owner_id_no" in body_all and "Nguyễn Trãi".encode() in body_all  # the tile has parcels
+    assert INSIDE_MARK.encode() in body
+    assert_clean(body)
+    # land API and CSV
+    st, _, body = s.get("/api/v1/parcels/311170010001", headers=agency)
+    assert st == 200 and INSIDE_MARK.encode() in body
+    assert_clean(body)
+    st, _, body = s.get("/api/v1/parcels/311170010001/planning", headers=agency)
+    assert st == 200
+    assert_clean(body)
+    st, _, body = s.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+                        "spp:cadastral_parcels&COUNT=20&OUTPUTFORMAT=text/csv", headers=agency)
+    assert st == 200 and INSIDE_MARK.encode() in body
+    assert_clean(body)
+    # capabilities, collections and the catalogue list only the agreed layers
+    st, _, cols = s.json("/collections", agency)
+    assert sorted(c["id"] for c in cols["collections"]) == ["cadastral_parcels", "roads"]
+    st, _, body = s.get("/wfs?SERVICE=WFS&REQUEST=GetCapabilities", headers=agency)
+    assert body.count(b"<FeatureType>") == 2
+    st, _, body = s.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+                        headers=agency)
+    assert b"<Name>public_facilities</Name>" not in body
+    assert b"<Name>cadastral_parcels</Name>" in body
+    csw = CatalogueServiceWeb(share.base + "/csw", headers=agency)
+    csw.getrecords2(maxrecords=50)
+    assert sorted(csw.records) == ["cadastral_parcels", "roads"]
+
+
+@pytest.mark.parametrize("path,named", [
+    ("/collections/public_facilities/items", "public_facilities"),
+    ("/collections/cadastral_parcels/items?properties=area_m2", "cadastral_parcels.area_m2"),
+    ("/collections/cadastral_parcels/items?sortby=-address", "cadastral_parcels.address"),
+    ("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=spp:public_facilities",
+     "public_facilities"),
+    ("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=roads,public_facilities&STYLES=&"
+     "CRS=EPSG:5897&BBOX=1109000,586000,1109300,586400&WIDTH=64&HEIGHT=64&FORMAT=image/png",
+     "public_facilities"),
+    (TILE.format(layer="public_facilities"), "public_facilities"),
+])
+def test_outside_the_agreement_is_403_naming_it(share, agency, path, named):
+    st, _, body = share.get(path, headers=agency)
+    assert st == 403, (st, body)
+    assert named.encode() in body and "Sở Xây dựng".encode() in body
+
+
+def test_field_hidden_by_role_stays_unknown_not_403(share):
+    key = add_key(share.db, "--agency", "Phòng Đô thị", "--layers", "cadastral_parcels",
+                  "--fields", "cadastral_parcels.parcel_key")
+    # an investor-level agreement: owner_name is hidden by the role, not by the agreement
+    st, _, body = share.get("/collections/cadastral_parcels/items?properties=owner_name",
+                            headers={"X-API-Key": key})
+    assert st == 400, (st, body)
+    st, _, fc = share.json("/collections/cadastral_parcels/items?limit=5", {"X-API-Key": key})
+    assert props_of(fc) == {"parcel_key"}
+
+
+def test_expired_agreement_is_refused(share):
+    key = add_key(share.db, "--agency", "Ban Quản lý dự án", "--expires", "2020-12-31")
+    st, _, body = share.get("/collections/roads/items?limit=1", headers={"X-API-Key": key})
+    assert st == 403 and b"expired on 2020-12-31" in body
+    fresh = add_key(share.db, "--agency", "Ban Quản lý dự án", "--expires", "2999-12-31")
+    assert share.get("/collections/roads/items?limit=1", headers={"X-API-Key": fresh})[0] == 200
+
+
+def test_daily_quota_is_counted_and_enforced(share):
+    key = add_key(share.db, "--agency", "Sở Tài chính", "--layers", "roads", "--quota", "3")
+    hdr = {"X-API-Key": key}
+    got = [share.get("/collections/roads/items?limit=1", headers=hdr)[0] for _ in range(4)]
+    assert got == [200, 200, 200, 429]
+    st, _, body = share.get("/wfs?SERVICE=WFS&REQUEST=GetCapabilities", headers=hdr)
+    assert st == 429 and b"quota of 3 requests" in body and b"ExceptionReport" in body
+    out = run_spp("keys", "--db", share.db, "list").stdout.splitlines()
+    header = out[0].split("\t")
+    row = next(l.split("\t") for l in out[1:] if "Sở Tài chính" in l)
+    rec = dict(zip([h.strip() for h in header], [c.strip() for c in row]))
+    assert rec["AGENCY"] == "Sở Tài chính" and rec["LAYERS"] == "roads"
+    assert rec["QUOTA"] == "3/day" and rec["TODAY"] == "3" and rec["LAST_USED"].startswith("20")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--agency", "A", "--layers", "nope"], 'no layer "nope"'),
+    (["--agency", "A", "--layers", "roads", "--fields", "cadastral_parcels.parcel_key"],
+     "not in --layers"),
+    (["--agency", "A", "--fields", "roads.nope"], 'has no field "nope"'),
+    (["--agency", "A", "--role", "investor", "--fields", "cadastral_parcels.owner_name"],
+     "needs role planner"),
+])
+def test_bad_agreements_are_refused(share, args, message):
+    p = run_spp("keys", "--db", share.db, "add", *args, check=False)
+    assert p.returncode == 1 and message in p.stderr
+
+
+@pytest.mark.parametrize("args", [["--layers", "roads"], ["--agency", "A", "--expires", "1/1/2030"],
+                                  ["--agency", "A", "--quota", "0"]])
+def test_agreement_usage_errors(share, args):
+    p = run_spp("keys", "--db", share.db, "add", *args, check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
