@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "geo/geo.h"
@@ -26,6 +27,7 @@ struct opts {
     const char *role;
     const char *name;
     const char *agency, *layers, *fields, *expires, *quota; /* keys add: a sharing agreement */
+    const char *since;                                      /* audit */
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run, allow_shrink;
@@ -473,6 +475,28 @@ out:
     return rc;
 }
 
+/* spp audit [verify] */
+static int cmd_audit(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    int verify = argc >= 1 && strcmp(argv[0], "verify") == 0;
+    if (argc > verify) return usage_error("unexpected argument \"%s\"", argv[verify]);
+    if (verify && (o->since || o->agency || o->layer))
+        return usage_error("audit verify checks the whole log: no --since, --agency, --layer");
+    if (o->since && (strlen(o->since) < 10 || o->since[4] != '-' || o->since[7] != '-'))
+        return usage_error("--since wants YYYY-MM-DD[THH:MM:SS], got \"%s\"", o->since);
+    struct err err;
+    err_clear(&err);
+    int64_t n = 0;
+    if (verify) {
+        if (audit_verify(cfg->db_path, &n, &err)) return fail(&err);
+        printf("%s.audit: %lld entries, hash chain intact\n", cfg->db_path, (long long)n);
+        return 0;
+    }
+    struct audit_filter f = {o->since, o->agency, o->layer};
+    if (audit_print(cfg->db_path, &f, stdout, &n, &err)) return fail(&err);
+    return 0;
+}
+
 /* Options. One table: the parser (getopt_long) and every command's --help are built from it, so
  * a command accepts exactly the options its help lists. `cmds` is the set of commands (CMD_*) that
  * take the option. */
@@ -484,7 +508,8 @@ enum {
     CMD_SEED = 1 << 4,
     CMD_KEYS = 1 << 5,
     CMD_QUERY = 1 << 6,
-    CMD_ALL = 0x7f
+    CMD_AUDIT = 1 << 7,
+    CMD_ALL = 0xff
 };
 
 struct optdef {
@@ -509,8 +534,9 @@ static const struct optdef optdefs[] = {
     {"manifest", 'm', "FILE", CMD_IMPORT,
      "JSON list of sources with optional pins (crs, encoding, rename, values, defaults, filter,"
      " sheet); paths relative to the manifest"},
-    {"layer", 'L', "ID", CMD_IMPORT | CMD_SEED,
-     "import: import SOURCE... into layer ID; seed: a layer, a comma list or all"},
+    {"layer", 'L', "ID", CMD_IMPORT | CMD_SEED | CMD_AUDIT,
+     "import: import SOURCE... into layer ID; seed: a layer, a comma list or all; audit: only"
+     " entries of layer ID"},
     {"set", 'S', "FIELD=VALUE", CMD_IMPORT,
      "value of FIELD where a source has none, for every source (a manifest's \"defaults\");"
      " repeatable"},
@@ -527,13 +553,16 @@ static const struct optdef optdefs[] = {
     {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
      "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
     {"name", 'n', "NAME", CMD_KEYS, "keys add: a label for the key (who holds it)"},
-    {"agency", 'a', "NAME", CMD_KEYS,
-     "keys add: the agency of a data-sharing agreement (its role: the lowest that reads it)"},
+    {"agency", 'a', "NAME", CMD_KEYS | CMD_AUDIT,
+     "keys add: the agency of a data-sharing agreement (its role: the lowest that reads it);"
+     " audit: only its entries"},
     {"layers", 'y', "A,B", CMD_KEYS, "keys add: the only layers the agreement's key may read"},
     {"fields", 'f', "L.F,...", CMD_KEYS,
      "keys add: the only fields of those layers it may read (LAYER.FIELD; others: all)"},
     {"expires", 'e', "YYYY-MM-DD", CMD_KEYS, "keys add: the agreement's last valid day (UTC)"},
     {"quota", 'Q', "N", CMD_KEYS, "keys add: requests per UTC day (then 429 until midnight)"},
+    {"since", 'W', "TIME", CMD_AUDIT,
+     "audit: entries at or after TIME (UTC, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)"},
     {"help", 'h', NULL, CMD_ALL, "this text"},
 };
 
@@ -566,6 +595,11 @@ static const struct command commands[] = {
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.\n"
      "--agency makes a data-sharing agreement: the key reads only its layers and fields.",
      "spp keys --db city.sqlite add --role planner --name \"So TN&MT\""},
+    {"audit", cmd_audit, CMD_AUDIT,
+     "audit --db DB [--since TIME] [--agency NAME] [--layer ID] | audit --db DB verify",
+     "Read the log of restricted reads (DB.audit: every answer that carried a field or row above"
+     "\npublic), or verify its hash chain (exit 1 naming the first removed or edited entry).",
+     "spp audit --db city.sqlite --since 2026-12-01 --agency \"So Xay dung\""},
     {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
      " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
@@ -689,6 +723,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'Q':
             o->quota = optarg;
+            break;
+        case 'W':
+            o->since = optarg;
             break;
         case 'q':
             o->quiet = 1;

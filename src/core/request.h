@@ -56,6 +56,7 @@ struct request {
     /* The key's data-sharing agreement (issue 21), NULL for a key without one (or no key); with
      * one, cfg is its view (access_scope_get) and tiles is NULL (nothing cached is shared). */
     const struct access_scope *scope;
+    char key_agency[128]; /* the key's agency, else its name ("" without a key): audit entries */
     enum err_form err_form;
     const struct config *cfg;
     struct store *store; /* the worker's handles, valid during the request */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../audit/audit.h"
 #include "../meta/meta.h"
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
@@ -177,6 +178,7 @@ static int auth(struct request *req, struct err *err)
     if (rc) return rc;
     req->role = k.role;
     req->key_id = k.id;
+    snprintf(req->key_agency, sizeof req->key_agency, "%s", k.agency[0] ? k.agency : k.name);
     return agreement(req, &k, err);
 }
 
@@ -267,7 +269,20 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
             rc = ERR_LIMIT;
         }
     }
+    /* Restricted reads are noted by the store and written to the audit log before the answer
+     * leaves (issue 21); an audit entry that cannot be written fails the request. */
+    struct store_reads reads;
+    int tracking = !rc && req->store && req->role > ROLE_PUBLIC;
+    if (tracking) store_track_reads(req->store, &reads);
     if (!rc) rc = r->fn(req, res, &err);
+    if (tracking) {
+        store_track_reads(req->store, NULL);
+        if (!rc && reads.n && audit_record(req, req->key_agency, &reads, &err)) {
+            log_msg("error", "audit: %s", err.msg);
+            buf_reset(&res->body);
+            rc = ERR_INTERNAL;
+        }
+    }
     if (rc) {
         if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));
         http_write_error(req, res, &err);

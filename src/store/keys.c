@@ -24,8 +24,8 @@ static void sha256_hex(const char *s, char out[65])
 /* Adds the agreement columns to a store made before them (a write connection). */
 static int keys_migrate(struct store *st, struct err *err)
 {
-    static const char *const cols[] = {"agency TEXT", "layers TEXT", "fields TEXT",
-                                       "expires TEXT", "quota INTEGER"};
+    static const char *const cols[] = {"agency TEXT", "layers TEXT", "fields TEXT", "expires TEXT",
+                                       "quota INTEGER"};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
         char name[32], sql[128];
         sscanf(cols[i], "%31s", name);
@@ -87,7 +87,8 @@ int store_key_add(struct store *st, enum role role, const char *name, char *key_
 #define KEY_COLS                                                                                   \
     "id, coalesce(name, ''), role, created, coalesce(revoked, ''), coalesce(agency, ''),"          \
     " coalesce(layers, ''), coalesce(fields, ''), coalesce(expires, ''), coalesce(quota, 0)"
-#define KEY_COLS_OLD "id, coalesce(name, ''), role, created, coalesce(revoked, ''), '', '', '', '', 0"
+#define KEY_COLS_OLD                                                                               \
+    "id, coalesce(name, ''), role, created, coalesce(revoked, ''), '', '', '', '', 0"
 
 static sqlite3_stmt *prepare_keys(struct store *st, const char *tail, struct err *err)
 {

@@ -125,6 +125,24 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
 /* Number of features matching q (ignoring limit/offset/order). */
 int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
                       struct err *err);
+/* Restricted reads (issue 21 audit): while a request runs, the router lets the store note every
+ * query that returned fields above public or rows the public may not see (a row rule the
+ * caller's role is exempt from), per layer, with the features streamed. */
+#define STORE_READS_MAX 8
+struct store_read {
+    const struct layer_def *layer;
+    unsigned char fields[256]; /* 1 for each restricted field index returned */
+    int rows;                  /* 1: rows hidden from the public were readable */
+    int64_t n_features;
+};
+struct store_reads {
+    struct store_read r[STORE_READS_MAX];
+    int n;
+    int overflow; /* more layers than STORE_READS_MAX: counted into the last entry */
+};
+/* Starts noting into reads (cleared first); NULL stops. */
+void store_track_reads(struct store *st, struct store_reads *reads);
+
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
 
@@ -188,8 +206,7 @@ int store_key_check(struct store *st, const char *key, enum role *role, int64_t 
  * connection behind a mutex, opened on first use. */
 /* Counts one request of key_id today; *over = 1 (and nothing counted) when quota (> 0) requests
  * were already counted today. ERR_DB / ERR_IO. */
-int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over,
-                    struct err *err);
+int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over, struct err *err);
 /* The last use of key_id ("" if never) and today's count. */
 int store_usage_get(const char *db_path, int64_t key_id, char last[32], int64_t *today,
                     struct err *err);

@@ -455,3 +455,107 @@ def test_bad_agreements_are_refused(share, args, message):
 def test_agreement_usage_errors(share, args):
     p = run_spp("keys", "--db", share.db, "add", *args, check=False)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+
+
+# ---- part 3: the audit log of restricted reads ---------------------------------------------------
+
+def audit_rows(db, *args):
+    p = run_spp("audit", "--db", db, *args)
+    lines = p.stdout.splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, l.split("\t"))) for l in lines[1:]]
+
+
+def test_restricted_reads_are_audited(tmp_path):
+    db = str(tmp_path / "a.sqlite")
+    features_fixture.build(db)
+    planner = add_key(db, "--role", "planner", "--name", "Sở TN&MT")
+    scoped = add_key(db, "--agency", "Sở Xây dựng", "--layers", "cadastral_parcels",
+                     "--fields", AGREED)
+    s = Server(db, str(tmp_path))
+    try:
+        # public reads and a planner's read of public fields only are not restricted (without
+        # properties= a planner also gets the lineage fields, which are above public)
+        assert s.get("/collections/cadastral_parcels/items?limit=5")[0] == 200
+        assert s.get("/collections/roads/items?limit=5&properties=name",
+                     headers={"X-API-Key": planner})[0] == 200
+        assert audit_rows(db) == []
+        st, _, fc = s.json("/collections/cadastral_parcels/items?limit=7&properties=parcel_key,"
+                           "owner_id_no", {"X-API-Key": planner})
+        assert st == 200 and len(fc["features"]) == 7
+        st, _, body = s.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+                            "spp:cadastral_parcels&COUNT=4&OUTPUTFORMAT=application/json",
+                            headers={"X-API-Key": scoped})
+        assert st == 200
+        rows = audit_rows(db)
+        assert len(rows) == 2
+        a, b = rows
+        assert a["AGENCY"] == "Sở TN&MT" and a["LAYER"] == "cadastral_parcels"
+        assert a["FIELDS"] == "owner_id_no" and a["FEATURES"] == "7"
+        assert a["CLIENT"] == "127.0.0.1" and a["PATH"].startswith("/collections/cadastral_parcels")
+        assert b["AGENCY"] == "Sở Xây dựng" and b["FIELDS"] == "owner_name"
+        assert b["FEATURES"] == "4" and b["PATH"].startswith("/wfs?")
+        assert [r["AGENCY"] for r in audit_rows(db, "--agency", "Sở Xây dựng")] == ["Sở Xây dựng"]
+        assert audit_rows(db, "--layer", "roads") == []
+        assert len(audit_rows(db, "--since", a["TIME"][:10])) == 2
+        assert audit_rows(db, "--since", "2999-01-01") == []
+        assert "2 entries, hash chain intact" in run_spp("audit", "--db", db, "verify").stdout
+    finally:
+        s.stop()
+
+
+def test_audit_entry_survives_kill_9(tmp_path):
+    import signal
+    db = str(tmp_path / "k.sqlite")
+    features_fixture.build(db)
+    planner = add_key(db, "--role", "planner")
+    s = Server(db, str(tmp_path))
+    try:
+        st, _, _ = s.get("/collections/cadastral_parcels/items/3", headers={"X-API-Key": planner})
+        assert st == 200
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+    finally:
+        s.stop()
+    rows = audit_rows(db)
+    assert len(rows) == 1 and rows[0]["FEATURES"] == "1"
+    assert "owner_name" in rows[0]["FIELDS"].split(",")
+    assert "1 entries" in run_spp("audit", "--db", db, "verify").stdout
+
+
+def test_audit_verify_detects_tampering(tmp_path):
+    db = str(tmp_path / "t.sqlite")
+    features_fixture.build(db)
+    planner = add_key(db, "--role", "planner")
+    s = Server(db, str(tmp_path))
+    try:
+        for i in range(1, 5):
+            assert s.get(f"/collections/cadastral_parcels/items/{i}",
+                         headers={"X-API-Key": planner})[0] == 200
+    finally:
+        s.stop()
+    log = db + ".audit"
+    lines = open(log, encoding="utf-8").read().splitlines(keepends=True)
+    assert len(lines) == 4
+    assert run_spp("audit", "--db", db, "verify").returncode == 0
+    # an edited entry: fewer features than were read
+    edited = lines[:]
+    edited[1] = edited[1].replace('"features":1', '"features":0')
+    assert edited[1] != lines[1]
+    open(log, "w", encoding="utf-8").writelines(edited)
+    p = run_spp("audit", "--db", db, "verify", check=False)
+    assert p.returncode == 1 and "line 2" in p.stderr and "edited" in p.stderr
+    # a removed entry
+    open(log, "w", encoding="utf-8").writelines(lines[:1] + lines[2:])
+    p = run_spp("audit", "--db", db, "verify", check=False)
+    assert p.returncode == 1 and "line 2" in p.stderr and "removed" in p.stderr
+    # a removed entry with the rest renumbered and re-chained by someone without... the chain
+    # still breaks: the next entry's prev is the removed entry's hash
+    renum = [lines[0]] + [l.replace(f'"seq":{i + 2}', f'"seq":{i + 1}', 1)
+                          for i, l in enumerate(lines[2:])]
+    open(log, "w", encoding="utf-8").writelines(renum)
+    p = run_spp("audit", "--db", db, "verify", check=False)
+    assert p.returncode == 1 and "line 2" in p.stderr
+    # restored: intact again
+    open(log, "w", encoding="utf-8").writelines(lines)
+    assert "4 entries" in run_spp("audit", "--db", db, "verify").stdout
