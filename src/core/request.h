@@ -73,6 +73,11 @@ struct response {
     int status; /* 0 = 200 */
     char content_type[128];
     struct buf body;
+    /* A body streamed from an open file instead of body (downloads): has_body_fd set, the
+     * descriptor owned by the response (closed by resp_fini unless the server took it). */
+    int has_body_fd;
+    int body_fd;
+    uint64_t body_fd_size;
     struct resp_header headers[RESP_MAX_HEADERS];
     int n_headers;
 };
@@ -93,5 +98,7 @@ void resp_set(struct response *res, int status, const char *content_type);
 /* Adds a header (silently ignored past RESP_MAX_HEADERS, which code never reaches). */
 void resp_header(struct response *res, const char *name, const char *value);
 const char *resp_get_header(const struct response *res, const char *name);
+/* Makes the open file fd (size bytes, from its start) the body; the response owns fd. */
+void resp_body_fd(struct response *res, int fd, uint64_t size);
 
 #endif

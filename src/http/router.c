@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../audit/audit.h"
+#include "../download/download.h"
 #include "../meta/meta.h"
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
@@ -42,6 +43,7 @@ static const struct route routes[] = {
     {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
     {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
     {"GET", "/collections/{layer}/metadata", meta_collection_metadata, FORM_PROBLEM, "metadata"},
+    {"GET", "/collections/{layer}/download", download_layer, FORM_PROBLEM, "download"},
     {"GET", "/csw", meta_csw, FORM_OWS, "csw"},
     {"POST", "/csw", meta_csw, FORM_OWS, "csw"},
     {"GET", "/catalog.jsonld", meta_dcat, FORM_PROBLEM, "dcat"},

@@ -559,3 +559,134 @@ def test_audit_verify_detects_tampering(tmp_path):
     # restored: intact again
     open(log, "w", encoding="utf-8").writelines(lines)
     assert "4 entries" in run_spp("audit", "--db", db, "verify").stdout
+
+
+# ---- part 4: whole-layer downloads ---------------------------------------------------------------
+
+def fetch_download(share, layer, fmt, headers=None, dest=None):
+    st, hdrs, body = share.get(f"/collections/{layer}/download?f={fmt}", headers=headers)
+    assert st == 200, (st, body[:300])
+    assert int(hdrs["Content-Length"]) == len(body)
+    path = os.path.join(dest or share.dir, f"dl-{layer}-{fmt}-{len(headers or {})}."
+                        + {"gpkg": "gpkg", "shp": "zip", "geojson": "geojson", "csv": "zip"}[fmt])
+    with open(path, "wb") as f:
+        f.write(body)
+    return path, hdrs
+
+
+def ogr_features(path, fmt, layer):
+    from osgeo import ogr
+    src = {"gpkg": path, "shp": f"/vsizip/{path}/{layer}.shp", "geojson": path,
+           "csv": f"/vsizip/{path}/{layer}.csv"}[fmt]
+    ds = ogr.Open(src)
+    assert ds is not None, src
+    lyr = ds.GetLayer(0)
+    defn = lyr.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    rows = []
+    for f in lyr:
+        g = f.GetGeometryRef()
+        rows.append(({n: f.GetField(n) for n in names}, g.ExportToWkt() if g else None))
+    return names, rows, ds
+
+
+def first_point(g):
+    while g.GetPointCount() == 0:
+        g = g.GetGeometryRef(0)
+    return g.GetPoint_2D(0)
+
+
+def store_parcels(db):
+    con = spatialite(db)
+    rows = con.execute("SELECT parcel_key, area_m2, address, AsText(geom) FROM cadastral_parcels"
+                       " ORDER BY fid").fetchall()
+    con.close()
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "shp", "geojson", "csv"])
+def test_download_matches_the_store_and_hides_restricted_fields(share, fmt):
+    from osgeo import ogr
+    path, hdrs = fetch_download(share, "cadastral_parcels", fmt)
+    assert "attachment" in hdrs["Content-Disposition"]
+    names, rows, _ = ogr_features(path, fmt, "cadastral_parcels")
+    want = store_parcels(share.db)
+    assert len(rows) == len(want)
+    # public: no planner fields, whatever the format (shapefile names are cut to 10 chars)
+    for hidden in ("owner_name", "owner_id_n", "owner_id_no", "src_file", "import_bat"):
+        assert hidden not in names
+    key = "parcel_key" if fmt != "shp" else "parcel_key"
+    for (props, wkt), (pkey, area, address, store_wkt) in zip(rows, want):
+        assert str(props[key]) == pkey
+        assert float(props["area_m2"]) == pytest.approx(area)
+        assert (props["address"] or None) == address
+        got = ogr.CreateGeometryFromWkt(wkt)
+        exp = ogr.CreateGeometryFromWkt(store_wkt)
+        if fmt in ("geojson", "csv"):  # lon/lat through EPSG:6960
+            x, y = first_point(exp)
+            lon, lat = TO_WGS84.transform(x, y)
+            gx, gy = first_point(got)
+            assert gx == pytest.approx(lon, abs=1e-7) and gy == pytest.approx(lat, abs=1e-7)
+        else:
+            assert got.Equals(exp) or got.Difference(exp).GetArea() < 1e-6
+
+
+def test_download_carries_metadata_licence_and_vn2000_prj(share):
+    import zipfile
+    path, _ = fetch_download(share, "cadastral_parcels", "shp")
+    z = zipfile.ZipFile(path)
+    names = set(z.namelist())
+    assert {"cadastral_parcels.shp", "cadastral_parcels.shx", "cadastral_parcels.dbf",
+            "cadastral_parcels.cpg", "cadastral_parcels.prj", "cadastral_parcels.xml",
+            "LICENCE.txt"} <= names
+    assert z.read("cadastral_parcels.cpg").decode().strip() == "UTF-8"
+    prj = z.read("cadastral_parcels.prj").decode()
+    assert "TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479," \
+           "0.00427372,0.252906278]" in prj
+    # the .prj reprojects a store point exactly as the official transformation does
+    from osgeo import osr
+    src = osr.SpatialReference()
+    src.ImportFromWkt(prj)
+    dst = osr.SpatialReference()
+    dst.ImportFromEPSG(4326)
+    for s in (src, dst):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lon, lat, _ = osr.CoordinateTransformation(src, dst).TransformPoint(586184.889, 1109719.714)
+    assert lon == pytest.approx(105.7880, abs=2e-7) and lat == pytest.approx(10.0340, abs=2e-7)
+    assert "CC BY 4.0" in z.read("LICENCE.txt").decode()
+    assert b"<gmd:MD_Metadata" in z.read("cadastral_parcels.xml")
+    csvz = zipfile.ZipFile(fetch_download(share, "cadastral_parcels", "csv")[0])
+    assert {"cadastral_parcels.csv", "cadastral_parcels.xml", "LICENCE.txt"} <= set(csvz.namelist())
+    _, _, ds = ogr_features(fetch_download(share, "cadastral_parcels", "gpkg")[0], "gpkg",
+                            "cadastral_parcels")
+    lyr = ds.GetLayer(0)
+    assert lyr.GetMetadataItem("LICENCE").startswith("CC BY 4.0")
+    gsrs = lyr.GetSpatialRef()
+    gsrs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lon, lat, _ = osr.CoordinateTransformation(gsrs, dst).TransformPoint(586184.889, 1109719.714)
+    assert lon == pytest.approx(105.7880, abs=2e-7) and lat == pytest.approx(10.0340, abs=2e-7)
+    assert "gmd:MD_Metadata" in (lyr.GetMetadata("xml:ISO19139") or [""])[0]
+    gj = json.load(open(fetch_download(share, "cadastral_parcels", "geojson")[0], encoding="utf-8"))
+    assert "CC BY 4.0" in gj["description"] and "/collections/cadastral_parcels/metadata" in \
+        gj["description"]
+
+
+def test_download_obeys_roles_agreements_and_is_audited(share, agency):
+    path, _ = fetch_download(share, "cadastral_parcels", "gpkg",
+                             headers={"X-API-Key": share.keys["planner"]})
+    names, rows, _ = ogr_features(path, "gpkg", "cadastral_parcels")
+    assert "owner_name" in names and "owner_id_no" in names and len(rows) == 300
+    path, _ = fetch_download(share, "cadastral_parcels", "gpkg", headers=agency)
+    names, rows, _ = ogr_features(path, "gpkg", "cadastral_parcels")
+    assert names == ["parcel_key", "owner_name"] and len(rows) == 300
+    assert share.get("/collections/public_facilities/download?f=gpkg", headers=agency)[0] == 403
+    assert share.get("/collections/construction_permits/download?f=gpkg")[0] == 404
+    rows = audit_rows(share.db, "--agency", "Sở Xây dựng", "--layer", "cadastral_parcels")
+    assert any(r["PATH"].startswith("/collections/cadastral_parcels/download") and
+               r["FEATURES"] == "300" and r["FIELDS"] == "owner_name" for r in rows)
+
+
+@pytest.mark.parametrize("query", ["", "?f=xlsx", "?f=gpkg&limit=5"])
+def test_download_bad_requests(share, query):
+    st, hdrs, body = share.get("/collections/roads/download" + query)
+    assert st == 400 and hdrs["Content-Type"] == "application/problem+json"
