@@ -308,6 +308,53 @@ static int write_prj(struct dl *d, struct err *err)
     return rc;
 }
 
+/* GDAL's GeoPackage writer files the CRS under its EPSG code, which readers resolve with EPSG's
+ * default operation; rewrite the layer's entry as our own CRS with the official TOWGS84. */
+static int gpkg_bind_towgs84(struct dl *d, struct err *err)
+{
+    OGRSpatialReferenceH srs = storage_srs(store_srid(d->req->store));
+    char *wkt = NULL;
+    if (!srs || OSRExportToWkt(srs, &wkt) != OGRERR_NONE || strchr(wkt, '\'')) {
+        if (srs) OSRDestroySpatialReference(srs);
+        CPLFree(wkt);
+        return gdal_fail(err, "GeoPackage CRS");
+    }
+    /* ... and without the datum's EPSG code either: GDAL's GeoPackage reader strips TOWGS84
+     * from a datum it knows by code (OSR_STRIP_TOWGS84). */
+    for (char *a; (a = strstr(wkt, ",AUTHORITY["));) {
+        char *end = strchr(a, ']');
+        if (!end) break;
+        memmove(a, end + 1, strlen(end + 1) + 1);
+    }
+    /* and by name: a datum GDAL recognises as EPSG's Vietnam 2000 loses TOWGS84 too */
+    struct buf def;
+    buf_init(&def);
+    const char *dn = strstr(wkt, "DATUM[\"Vietnam_2000\"");
+    if (dn) {
+        buf_append(&def, wkt, (size_t)(dn - wkt));
+        buf_puts(&def, "DATUM[\"VN_2000_Decision_05_2007\"");
+        buf_puts(&def, dn + strlen("DATUM[\"Vietnam_2000\""));
+    } else {
+        buf_puts(&def, wkt);
+    }
+    struct buf sql;
+    buf_init(&sql);
+    buf_printf(&sql,
+               "UPDATE gpkg_spatial_ref_sys SET organization = 'spp', organization_coordsys_id = "
+               "srs_id, srs_name = 'VN-2000 (Decision 05/2007 TOWGS84)', definition = '%s' WHERE "
+               "srs_id = (SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = '%s')",
+               def.data, d->layer->id);
+    buf_fini(&def);
+    CPLErrorReset();
+    OGRLayerH r = sql.data ? GDALDatasetExecuteSQL(d->ds, sql.data, NULL, NULL) : NULL;
+    if (r) GDALDatasetReleaseResultSet(d->ds, r);
+    int rc = CPLGetLastErrorType() >= CE_Failure ? gdal_fail(err, "GeoPackage CRS") : 0;
+    buf_fini(&sql);
+    CPLFree(wkt);
+    OSRDestroySpatialReference(srs);
+    return rc;
+}
+
 /* Zips every file of d->dir into d->dir/LAYER.zip (which becomes d->path). */
 static int zip_dir(struct dl *d, struct err *err)
 {
@@ -408,6 +455,7 @@ int download_layer(struct request *req, struct response *res, struct err *err)
     }
     if (!rc && OGR_L_CommitTransaction(d.ol) != OGRERR_NONE) rc = gdal_fail(err, "commit");
     if (!rc) rc = write_sidecars(&d, err);
+    if (!rc && d.fmt == DL_GPKG) rc = gpkg_bind_towgs84(&d, err);
     if (d.ds) GDALClose(d.ds);
     d.ds = NULL;
     if (!rc && d.fmt == DL_SHP) rc = write_prj(&d, err);
