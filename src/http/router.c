@@ -66,6 +66,7 @@ static const struct route routes[] = {
      "parcel_planning"},
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
+    {"GET", "/api/v1/changes", meta_changes, FORM_PROBLEM, "changes"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };

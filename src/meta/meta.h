@@ -40,6 +40,9 @@ int meta_csw(struct request *req, struct response *res, struct err *err);
 /* GET /collections/{layer}/metadata: the record as JSON (OGC API Records style), or ISO 19139
  * XML with f=xml. ERR_NOT_FOUND for a layer the caller may not read. */
 int meta_collection_metadata(struct request *req, struct response *res, struct err *err);
+/* GET /api/v1/changes (feed.c): the change feed of a layer (spp_feature_changes). ERR_PARAM,
+ * ERR_NOT_FOUND for a layer the caller may not read. */
+int meta_changes(struct request *req, struct response *res, struct err *err);
 /* GET /catalog.jsonld: DCAT 2 catalog (JSON-LD) of every layer the caller may read. */
 int meta_dcat(struct request *req, struct response *res, struct err *err);
 

@@ -66,3 +66,60 @@ int store_layer_lineage(struct store *st, const struct layer_def *layer, struct 
     sqlite3_reset(s);
     return step == SQLITE_DONE ? 0 : store_db_error(st, err, "spp_sources");
 }
+
+int store_feature_changes(struct store *st, const struct layer_def *layer, enum role role,
+                          const char *since, int64_t after, int64_t limit,
+                          int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
+                          int *more, struct err *err)
+{
+    *more = 0;
+    int field;
+    const struct value *v;
+    int ruled = access_row_rule(layer, role, &field, &v);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT id, op, key, fid, batch, at FROM spp_feature_changes WHERE layer = ?"
+             " AND id > ? AND at >= ?%s ORDER BY id LIMIT ?",
+             ruled ? " AND rowval = ?" : "");
+    sqlite3_stmt *s = store_prepare(st, sql, NULL);
+    if (!s) {
+        /* a store no import has written a change feed into yet */
+        if (strstr(sqlite3_errmsg(st->db), "no such table")) return 0;
+        return store_db_error(st, err, "spp_feature_changes");
+    }
+    int i = 0;
+    sqlite3_bind_text(s, ++i, layer->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, ++i, after);
+    sqlite3_bind_text(s, ++i, since ? since : "", -1, SQLITE_STATIC);
+    if (ruled) {
+        if (v->type == VAL_INT)
+            sqlite3_bind_int64(s, ++i, v->i);
+        else if (v->type == VAL_REAL)
+            sqlite3_bind_double(s, ++i, v->d);
+        else
+            sqlite3_bind_text(s, ++i, v->s, v->len >= 0 ? v->len : -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(s, ++i, limit + 1);
+    int step, rc = 0;
+    int64_t n = 0;
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            *more = 1;
+            break;
+        }
+        struct store_feature_change c = {
+            .id = sqlite3_column_int64(s, 0),
+            .op = (const char *)sqlite3_column_text(s, 1),
+            .key = (const char *)sqlite3_column_text(s, 2),
+            .has_fid = sqlite3_column_type(s, 3) != SQLITE_NULL,
+            .fid = sqlite3_column_int64(s, 3),
+            .batch = (const char *)sqlite3_column_text(s, 4),
+            .at = (const char *)sqlite3_column_text(s, 5),
+        };
+        rc = fn(ud, &c);
+    }
+    if (!rc && !*more && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = store_db_error(st, err, "spp_feature_changes");
+    sqlite3_reset(s);
+    return rc;
+}

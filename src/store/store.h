@@ -75,6 +75,24 @@ struct store_lineage {
 int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
                         struct err *err);
 
+/* The change feed (spp_feature_changes, written by imports: issue 21). */
+struct store_feature_change {
+    int64_t id;      /* cursor: ascending */
+    const char *op;  /* "insert", "update", "delete"; valid during the callback */
+    const char *key; /* the natural key, else the fid, as text */
+    int has_fid;     /* 0 for a delete */
+    int64_t fid;     /* the feature's id (OGC API, WFS) after the batch */
+    const char *batch, *at;
+};
+/* Calls fn for the changes of layer with id > after and batch time >= since (ISO, "" = all), at
+ * most limit, in id order; *more = 1 when there are further ones. Changes of rows role may not
+ * see (the layer's row rule, by the row's value when it changed) are left out. A store without
+ * the table has no changes. fn's non-zero return stops and is returned. ERR_DB. */
+int store_feature_changes(struct store *st, const struct layer_def *layer, enum role role,
+                          const char *since, int64_t after, int64_t limit,
+                          int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
+                          int *more, struct err *err);
+
 /* Feature queries. */
 struct store_query {
     const struct layer_def *layer;

@@ -690,3 +690,88 @@ def test_download_obeys_roles_agreements_and_is_audited(share, agency):
 def test_download_bad_requests(share, query):
     st, hdrs, body = share.get("/collections/roads/download" + query)
     assert st == 400 and hdrs["Content-Type"] == "application/problem+json"
+
+
+# ---- part 5: the change feed ------------------------------------------------------------------------
+
+def parcels_geojson(path, parcels):
+    feats = []
+    for i, (key, area, col) in enumerate(parcels):
+        x, y = X0 + col * 40, Y0 + 600
+        feats.append({"type": "Feature",
+                      "properties": {"parcel_key": key, "commune_code": key[:5],
+                                     "sheet_no": int(key[5:8]), "parcel_no": int(key[8:]),
+                                     "area_m2": area, "address": f"Số {col} Trần Phú"},
+                      "geometry": {"type": "Polygon", "coordinates": [
+                          [[x, y], [x + 40, y], [x + 40, y + 30], [x, y + 30], [x, y]]]}})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"type": "FeatureCollection",
+                   "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::5897"}},
+                   "features": feats}, f, ensure_ascii=False)
+
+
+def full_copy(s):
+    st, _, fc = s.json("/collections/cadastral_parcels/items?limit=1000")
+    assert st == 200
+    return {f["properties"]["parcel_key"]: (f["properties"], f["geometry"]) for f in fc["features"]}
+
+
+def feed(s, **params):
+    out, url = [], "/api/v1/changes?" + urllib.parse.urlencode(dict(layer="cadastral_parcels",
+                                                                    **params))
+    while url:
+        st, _, page = s.json(url)
+        assert st == 200, page
+        out += page["changes"]
+        nxt = [l["href"] for l in page["links"] if l["rel"] == "next"]
+        url = urllib.parse.urlparse(nxt[0]).path + "?" + urllib.parse.urlparse(nxt[0]).query \
+            if nxt else None
+    return out
+
+
+def test_change_feed_replays_a_reimport_exactly(tmp_path):
+    db = str(tmp_path / "feed.sqlite")
+    features_fixture.build(db)
+    v1 = [(f"31117001{i:04d}", 1000.0 + i, i) for i in range(1, 13)]
+    parcels_geojson(str(tmp_path / "v1.geojson"), v1)
+    run_spp("import", "--db", db, "--layer", "cadastral_parcels", str(tmp_path / "v1.geojson"),
+            "--allow-shrink", "--quiet")
+    s = Server(db, str(tmp_path))
+    try:
+        copy = full_copy(s)
+        assert len(copy) == 12
+        cursor = max(c["id"] for c in feed(s, limit=50))
+        # v2: two areas change, two parcels go, three come, one keeps everything but moves
+        v2 = [p for p in v1 if p[0] not in ("311170010004", "311170010009")]
+        v2 = [(k, a + 5 if k in ("311170010002", "311170010011") else a, c) for k, a, c in v2]
+        v2 += [(f"31117002{i:04d}", 2000.0 + i, 20 + i) for i in range(1, 4)]
+        parcels_geojson(str(tmp_path / "v2.geojson"), v2)
+        run_spp("import", "--db", db, "--layer", "cadastral_parcels",
+                str(tmp_path / "v2.geojson"), "--quiet")
+        changes = feed(s, after=cursor, limit=4)
+        ops = {}
+        for c in changes:
+            ops.setdefault(c["op"], set()).add(c["key"])
+        assert ops["delete"] == {"311170010004", "311170010009"}
+        assert ops["insert"] == {"311170020001", "311170020002", "311170020003"}
+        assert {"311170010002", "311170010011"} <= ops["update"]
+        assert "311170010001" not in ops.get("update", set())  # unchanged, same fid
+        assert len({c["batch"] for c in changes}) == 1
+        for c in changes:  # replay
+            if c["op"] == "delete":
+                del copy[c["key"]]
+            else:
+                st, _, f = s.json(f"/collections/cadastral_parcels/items/{c['fid']}")
+                assert st == 200 and f["properties"]["parcel_key"] == c["key"]
+                copy[c["key"]] = (f["properties"], f["geometry"])
+        assert copy == full_copy(s)
+        # since: the time of the second batch gives exactly its changes
+        since = changes[0]["time"]
+        assert [c["id"] for c in feed(s, since=since)] == [c["id"] for c in changes]
+        for bad in ("layer=nope", "layer=cadastral_parcels&limit=0",
+                    "layer=cadastral_parcels&since=yesterday", "layer=cadastral_parcels&x=1", ""):
+            st, _, body = s.get("/api/v1/changes?" + bad)
+            assert st in (400, 404), (bad, st, body)
+        assert s.get("/api/v1/changes?layer=construction_permits")[0] == 404
+    finally:
+        s.stop()
