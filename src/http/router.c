@@ -67,6 +67,8 @@ static const struct route routes[] = {
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
     {"GET", "/api/v1/changes", meta_changes, FORM_PROBLEM, "changes"},
+    {"GET", "/api/v1/quality", meta_quality, FORM_PROBLEM, "quality"},
+    {"GET", "/quality", meta_quality_page, FORM_TEXT, "quality_page"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };

@@ -43,6 +43,10 @@ int meta_collection_metadata(struct request *req, struct response *res, struct e
 /* GET /api/v1/changes (feed.c): the change feed of a layer (spp_feature_changes). ERR_PARAM,
  * ERR_NOT_FOUND for a layer the caller may not read. */
 int meta_changes(struct request *req, struct response *res, struct err *err);
+/* GET /api/v1/quality[?layer=ID] (quality.c): completeness per field, findings of the last
+ * import by kind, its age; GET /quality: the same as a page, for planners and admins (403). */
+int meta_quality(struct request *req, struct response *res, struct err *err);
+int meta_quality_page(struct request *req, struct response *res, struct err *err);
 /* GET /catalog.jsonld: DCAT 2 catalog (JSON-LD) of every layer the caller may read. */
 int meta_dcat(struct request *req, struct response *res, struct err *err);
 

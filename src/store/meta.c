@@ -123,3 +123,69 @@ int store_feature_changes(struct store *st, const struct layer_def *layer, enum 
     sqlite3_reset(s);
     return rc;
 }
+
+int store_layer_completeness(struct store *st, const struct layer_def *layer, enum role role,
+                             const int *fields, int n_fields, int64_t *filled, int64_t *total,
+                             struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    buf_puts(&q, "SELECT count(*)");
+    for (int i = 0; i < n_fields; i++) {
+        buf_puts(&q, ", count(NULLIF(CAST(");
+        store_put_ident(&q, layer->fields[fields[i]].name);
+        buf_puts(&q, " AS TEXT), ''))");
+    }
+    buf_puts(&q, " FROM ");
+    store_put_ident(&q, layer->id);
+    int field;
+    const struct value *v;
+    int ruled = access_row_rule(layer, role, &field, &v);
+    if (ruled) {
+        buf_puts(&q, " WHERE ");
+        store_put_ident(&q, layer->fields[field].name);
+        buf_puts(&q, " = ?");
+    }
+    sqlite3_stmt *s = q.data ? store_prepare(st, q.data, err) : NULL;
+    buf_fini(&q);
+    if (!s) return ERR_DB;
+    if (ruled) {
+        if (v->type == VAL_INT)
+            sqlite3_bind_int64(s, 1, v->i);
+        else if (v->type == VAL_REAL)
+            sqlite3_bind_double(s, 1, v->d);
+        else
+            sqlite3_bind_text(s, 1, v->s, v->len >= 0 ? v->len : -1, SQLITE_STATIC);
+    }
+    int rc = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *total = sqlite3_column_int64(s, 0);
+        for (int i = 0; i < n_fields; i++)
+            filled[i] = sqlite3_column_int64(s, i + 1);
+    } else {
+        rc = store_db_error(st, err, layer->id);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_layer_findings(struct store *st, const struct layer_def *layer, const char *batch,
+                         int (*fn)(void *ud, const char *kind, const char *severity, int64_t n),
+                         void *ud, struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT coalesce(kind, ''), coalesce(severity, ''), count(*)"
+                                    " FROM spp_findings WHERE layer = ? AND batch = ? GROUP BY 1,"
+                                    " 2 ORDER BY 3 DESC, 1",
+                                    err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, layer->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, batch ? batch : "", -1, SQLITE_STATIC);
+    int step, rc = 0;
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = fn(ud, (const char *)sqlite3_column_text(s, 0),
+                (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2));
+    if (!rc && step != SQLITE_DONE) rc = store_db_error(st, err, "spp_findings");
+    sqlite3_reset(s);
+    return rc;
+}

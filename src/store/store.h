@@ -75,6 +75,17 @@ struct store_lineage {
 int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
                         struct err *err);
 
+/* Data quality (meta.c, issue 21). */
+/* Rows of layer role may see (*total) and, per field of fields, how many have a value (not NULL,
+ * not ''). ERR_DB. */
+int store_layer_completeness(struct store *st, const struct layer_def *layer, enum role role,
+                             const int *fields, int n_fields, int64_t *filled, int64_t *total,
+                             struct err *err);
+/* Calls fn for each finding kind and severity of layer in batch (spp_findings), most first. */
+int store_layer_findings(struct store *st, const struct layer_def *layer, const char *batch,
+                         int (*fn)(void *ud, const char *kind, const char *severity, int64_t n),
+                         void *ud, struct err *err);
+
 /* The change feed (spp_feature_changes, written by imports: issue 21). */
 struct store_feature_change {
     int64_t id;      /* cursor: ascending */

@@ -775,3 +775,39 @@ def test_change_feed_replays_a_reimport_exactly(tmp_path):
         assert s.get("/api/v1/changes?layer=construction_permits")[0] == 404
     finally:
         s.stop()
+
+
+# ---- part 6: data quality ---------------------------------------------------------------------------
+
+def test_quality_json_matches_the_store(share):
+    st, _, q = share.json("/api/v1/quality")
+    assert st == 200
+    layers = {l["layer"]: l for l in q["layers"]}
+    assert "construction_permits" not in layers and len(layers) == 23
+    con = spatialite(share.db)
+    n, with_addr = con.execute("SELECT count(*), count(NULLIF(address, '')) FROM"
+                               " cadastral_parcels").fetchone()
+    p = layers["cadastral_parcels"]
+    assert p["features"] == n
+    assert p["completeness"]["address"]["filled"] == with_addr
+    assert p["completeness"]["address"]["ratio"] == pytest.approx(with_addr / n, abs=1e-4)
+    assert "owner_name" not in p["completeness"]  # above public
+    batch, = con.execute("SELECT import_batch FROM spp_layers WHERE layer = 'hydro_lines'").fetchone()
+    want = {(k, s): c for k, s, c in con.execute(
+        "SELECT kind, severity, count(*) FROM spp_findings WHERE layer = 'hydro_lines' AND"
+        " batch = ? GROUP BY 1, 2", (batch,))}
+    con.close()
+    h = layers["hydro_lines"]
+    assert {(f["kind"], f["severity"]): f["count"] for f in h["findings"]} == want
+    assert h["last_import"]["batch"] == batch and 0 <= h["last_import"]["age_seconds"] < 3600
+    assert layers["roads"]["last_import"] is None
+    st, _, q = share.json("/api/v1/quality?layer=cadastral_parcels",
+                          {"X-API-Key": share.keys["planner"]})
+    assert [l["layer"] for l in q["layers"]] == ["cadastral_parcels"]
+    assert q["layers"][0]["completeness"]["owner_name"]["ratio"] == 1
+    assert share.get("/api/v1/quality?layer=construction_permits")[0] == 404
+    assert share.get("/api/v1/quality?x=1")[0] == 400
+    assert share.get("/quality")[0] == 403
+    st, hdrs, page = share.get("/quality", headers={"X-API-Key": share.keys["planner"]})
+    assert st == 200 and hdrs["Content-Type"].startswith("text/html")
+    assert "Chất lượng dữ liệu".encode() in page and b"hydro_lines" in page
