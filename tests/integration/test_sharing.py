@@ -811,3 +811,36 @@ def test_quality_json_matches_the_store(share):
     st, hdrs, page = share.get("/quality", headers={"X-API-Key": share.keys["planner"]})
     assert st == 200 and hdrs["Content-Type"].startswith("text/html")
     assert "Chất lượng dữ liệu".encode() in page and b"hydro_lines" in page
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("RssAnon:"))
+
+
+def test_download_memory_stays_flat(tmp_path):
+    """A 100k-feature layer (a ~50 MB GeoJSON) is written to a file and streamed from it: the
+    server's anonymous memory (heap) hardly grows; the store itself is mmap'd (file pages)."""
+    db = str(tmp_path / "big.sqlite")
+    features_fixture.build(db)
+    con = spatialite(db)
+    con.execute("""INSERT INTO cadastral_parcels (parcel_key, commune_code, sheet_no, parcel_no,
+        area_m2, address, geom) WITH RECURSIVE n(i) AS (SELECT 1000 UNION ALL SELECT i + 1 FROM n
+        WHERE i < 101000) SELECT printf('31120%03d%04d', i / 10000, i % 10000), '31120',
+        i / 10000, i % 10000, 100.0 + i % 50, 'Số ' || i || ' đường 3/2',
+        CastToMulti(BuildMbr(586000 + (i % 300) * 20, 1110000 + (i / 300) * 20,
+        586015 + (i % 300) * 20, 1110015 + (i / 300) * 20, 5897)) FROM n""")
+    con.commit()
+    con.close()
+    s = Server(db, str(tmp_path))
+    try:
+        st, _, _ = s.get("/collections/roads/download?f=geojson")  # GDAL's drivers loaded
+        assert st == 200
+        base = rss_anon_kb(s.proc.pid)
+        st, hdrs, body = s.get("/collections/cadastral_parcels/download?f=geojson")
+        assert st == 200 and len(body) > 40_000_000
+        assert body.count(b'"type": "Feature"') == 100301
+        grown = rss_anon_kb(s.proc.pid) - base
+        assert grown < 16 * 1024, f"heap grew {grown} kB for a {len(body)} byte download"
+    finally:
+        s.stop()
