@@ -10,8 +10,9 @@
 #include <string.h>
 
 const struct meta_service meta_services[] = {
-    {"OGC:WMS", "/wms", "?SERVICE=WMS&REQUEST=GetCapabilities", "", "application/xml"},
-    {"OGC:WFS", "/wfs", "?SERVICE=WFS&REQUEST=GetCapabilities", "spp:", "application/xml"},
+    /* bare endpoints: QGIS (MetaSearch's "Add WMS/WFS") appends its own request parameters */
+    {"OGC:WMS", "/wms", NULL, "", "application/xml"},
+    {"OGC:WFS", "/wfs", NULL, "spp:", "application/xml"},
     {"OGC:API-Features", "/collections/", NULL, NULL, "application/json"},
     {"WWW:LINK", "/collections/", "/items?f=json", NULL, "application/geo+json"},
 };

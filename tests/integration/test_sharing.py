@@ -94,17 +94,21 @@ def test_metasearch_finds_a_layer_by_vietnamese_keyword_and_bbox(share):
     assert csw.results["matches"] == 1
     rec = csw.records["cadastral_parcels"]
     assert rec.title == "Thửa đất"
-    schemes = {r["scheme"]: r["url"] for r in rec.references}
     uris = {u["protocol"]: u for u in rec.uris}
     assert uris["OGC:WMS"]["name"] == "cadastral_parcels"
     assert uris["OGC:WFS"]["name"] == "spp:cadastral_parcels"
-    # the links are live services that list the layer
-    wms = urllib.parse.urlparse(schemes["OGC:WMS"])
-    status, _, body = share.get(wms.path + "?" + wms.query)
-    assert status == 200 and b"<Name>cadastral_parcels</Name>" in body
-    wfs = urllib.parse.urlparse(schemes["OGC:WFS"])
-    status, _, body = share.get(wfs.path + "?" + wfs.query)
-    assert status == 200 and b"<Name>spp:cadastral_parcels</Name>" in body
+    # what MetaSearch's find_services picks from record.uris + record.references
+    links = {}
+    for link in rec.uris + rec.references:
+        kind = (link.get("scheme") or link.get("protocol") or "").upper()
+        if kind in ("OGC:WMS", "OGC:WFS"):
+            links[kind] = link["url"]
+    assert links == {"OGC:WMS": share.base + "/wms", "OGC:WFS": share.base + "/wfs"}
+    # the links are live services that list the layer (clients add their own parameters)
+    from owslib.wfs import WebFeatureService
+    from owslib.wms import WebMapService
+    assert "cadastral_parcels" in WebMapService(links["OGC:WMS"], version="1.3.0").contents
+    assert "spp:cadastral_parcels" in WebFeatureService(links["OGC:WFS"], version="2.0.0").contents
     # the record's box is the store extent through EPSG:6960
     x0, y0, x1, y1, _ = store_extent(share.db, "cadastral_parcels")
     want = wgs84_box(x0, y0, x1, y1)
@@ -183,7 +187,7 @@ def test_iso_record_carries_store_facts(share):
     con.close()
     assert md.datestamp == finished[:10]
     protocols = {o.protocol: o for o in md.distribution.online}
-    assert protocols["OGC:WMS"].url.endswith("/wms?SERVICE=WMS&REQUEST=GetCapabilities")
+    assert protocols["OGC:WMS"].url == share.base + "/wms"
     assert protocols["OGC:WFS"].name == "spp:hydro_lines"
     # lineage: the batch and the source file; the storage extent in EPSG:5897
     status, _, xml = share.get("/collections/hydro_lines/metadata?f=xml")
