@@ -27,7 +27,8 @@ struct opts {
     const char *role;
     const char *name;
     const char *agency, *layers, *fields, *expires, *quota; /* keys add: a sharing agreement */
-    const char *since;                                      /* audit */
+    const char *rows;
+    const char *since; /* audit */
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run, allow_shrink;
@@ -159,27 +160,30 @@ static void print_key(void *ud, const struct key_info *k)
     if (store_usage_get(cfg->db_path, k->id, last, &today, &err)) last[0] = '\0';
     char quota[32] = "-";
     if (k->quota > 0) snprintf(quota, sizeof quota, "%lld/day", (long long)k->quota);
-    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", (long long)k->id,
+    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", (long long)k->id,
            role_name(k->role), k->created, k->revoked[0] ? k->revoked : "active",
            k->agency[0] ? k->agency : "-", k->layers[0] ? k->layers : "*",
-           k->fields[0] ? k->fields : "*", k->expires[0] ? k->expires : "-", quota,
-           last[0] ? last : "-", (long long)today, k->name);
+           k->fields[0] ? k->fields : "*", k->rows[0] ? k->rows : "*",
+           k->expires[0] ? k->expires : "-", quota, last[0] ? last : "-", (long long)today,
+           k->name);
 }
 
 /* keys add: the key from --role/--name and the agreement options. 2 on a usage error. */
 static int key_from_opts(const struct config *cfg, const struct opts *o, struct key_info *k)
 {
     memset(k, 0, sizeof *k);
-    int agreement = o->agency || o->layers || o->fields || o->expires || o->quota;
+    int agreement = o->agency || o->layers || o->fields || o->expires || o->quota || o->rows;
     if (!o->role && !agreement) return usage_error("keys add needs --role ROLE or --agency NAME");
     if (o->role && (role_parse(o->role, &k->role) || k->role == ROLE_PUBLIC))
         return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
     if (agreement && !o->agency)
-        return usage_error("--layers, --fields, --expires and --quota need --agency NAME");
+        return usage_error("--layers, --fields, --rows, --expires and --quota need --agency NAME");
     if (o->layers && (!*o->layers || strlen(o->layers) >= sizeof k->layers))
         return usage_error("--layers wants a comma list of layer ids");
     if (o->fields && (!*o->fields || strlen(o->fields) >= sizeof k->fields))
         return usage_error("--fields wants a comma list of LAYER.FIELD");
+    if (o->rows && (!*o->rows || strlen(o->rows) >= sizeof k->rows))
+        return usage_error("--rows wants a comma list of LAYER.FIELD=VALUE");
     if (o->expires) {
         int y, m, d;
         char end;
@@ -201,6 +205,7 @@ static int key_from_opts(const struct config *cfg, const struct opts *o, struct 
     snprintf(k->agency, sizeof k->agency, "%s", o->agency ? o->agency : "");
     snprintf(k->layers, sizeof k->layers, "%s", o->layers ? o->layers : "");
     snprintf(k->fields, sizeof k->fields, "%s", o->fields ? o->fields : "");
+    snprintf(k->rows, sizeof k->rows, "%s", o->rows ? o->rows : "");
     snprintf(k->name, sizeof k->name, "%s", o->name ? o->name : (o->agency ? o->agency : ""));
     (void)cfg;
     return 0;
@@ -242,6 +247,7 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         if (!rc && needed > k.role)
             rc = err_set(&err, ERR_PARAM, "the agreement needs role %s, more than --role %s",
                          role_name(needed), role_name(k.role));
+        if (!rc) rc = access_agreement_check_rows(&cfg->catalog, k.layers, k.rows, k.role, &err);
         char key[64];
         int64_t kid;
         if (!rc) rc = store_key_add_agreement(st, &k, key, &kid, &err);
@@ -253,9 +259,9 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
     } else {
-        printf("%s\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED",
-               "STATUS", "AGENCY", "LAYERS", "FIELDS", "EXPIRES", "QUOTA", "LAST_USED", "TODAY",
-               "NAME");
+        printf("%s\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED",
+               "STATUS", "AGENCY", "LAYERS", "FIELDS", "ROWS", "EXPIRES", "QUOTA", "LAST_USED",
+               "TODAY", "NAME");
         rc = store_key_list(st, print_key, cfg, &err);
     }
     store_close(st);
@@ -559,6 +565,9 @@ static const struct optdef optdefs[] = {
     {"layers", 'y', "A,B", CMD_KEYS, "keys add: the only layers the agreement's key may read"},
     {"fields", 'f', "L.F,...", CMD_KEYS,
      "keys add: the only fields of those layers it may read (LAYER.FIELD; others: all)"},
+    {"rows", 'w', "L.F=V,...", CMD_KEYS,
+     "keys add: only the rows of layer L whose field F is V (one per layer; e.g. "
+     "cadastral_parcels.commune_code=31117)"},
     {"expires", 'e', "YYYY-MM-DD", CMD_KEYS, "keys add: the agreement's last valid day (UTC)"},
     {"quota", 'Q', "N", CMD_KEYS, "keys add: requests per UTC day (then 429 until midnight)"},
     {"since", 'W', "TIME", CMD_AUDIT,
@@ -590,8 +599,8 @@ static const struct command commands[] = {
      "Pre-render tiles into the tile cache (both cores by default), with a progress bar.",
      "spp seed --db city.sqlite --layer roads,cadastral_parcels --zoom 14-16 --format png"},
     {"keys", cmd_keys, CMD_KEYS,
-     "keys --db DB add (--role ROLE | --agency NAME [--layers A,B] [--fields L.F,...] [--expires"
-     " DATE] [--quota N]) [--name NAME] | list | revoke ID",
+     "keys --db DB add (--role ROLE | --agency NAME [--layers A,B] [--fields L.F,...] [--rows"
+     " L.F=V,...] [--expires DATE] [--quota N]) [--name NAME] | list | revoke ID",
      "Manage API keys (roles: investor, planner, admin); a new key is printed once.\n"
      "--agency makes a data-sharing agreement: the key reads only its layers and fields.",
      "spp keys --db city.sqlite add --role planner --name \"So TN&MT\""},
@@ -726,6 +735,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'W':
             o->since = optarg;
+            break;
+        case 'w':
+            o->rows = optarg;
             break;
         case 'q':
             o->quiet = 1;

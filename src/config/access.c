@@ -104,6 +104,77 @@ int access_agreement_check(const struct catalog *cat, const char *layers, const 
     return 0;
 }
 
+/* One "layer.field=value" of a row filter: the layer, the field index and the value (text in
+ * out_text, owned by the caller's buffer). 0 or ERR_PARAM. */
+static int parse_row(const struct catalog *cat, const char *item, size_t n,
+                     const struct layer_def **l, int *field, struct value *v, char *text,
+                     size_t text_size, struct err *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), item);
+    char *dot = strchr(buf, '.'), *eq = strchr(buf, '=');
+    if (!dot || !eq || eq < dot)
+        return err_set(err, ERR_PARAM, "--rows: \"%s\" is not LAYER.FIELD=VALUE", buf);
+    *dot = *eq = '\0';
+    *l = catalog_layer(cat, buf);
+    if (!*l) return err_set(err, ERR_PARAM, "--rows: no layer \"%s\"", buf);
+    *field = layer_field_index(*l, dot + 1);
+    if (*field < 0)
+        return err_set(err, ERR_PARAM, "--rows: layer %s has no field \"%s\"", buf, dot + 1);
+    const struct field_def *f = &(*l)->fields[*field];
+    if (f->role != ROLE_PUBLIC)
+        return err_set(err, ERR_PARAM, "--rows: %s.%s is not readable by every role", buf, dot + 1);
+    const char *val = eq + 1;
+    char *end = NULL;
+    if (f->type == FT_BOOLEAN) {
+        int t = !strcmp(val, "true") || !strcmp(val, "1");
+        if (!t && strcmp(val, "false") && strcmp(val, "0"))
+            return err_set(err, ERR_PARAM, "--rows: %s.%s wants true or false", buf, dot + 1);
+        *v = (struct value){.type = VAL_INT, .i = t};
+    } else if (f->type == FT_INTEGER) {
+        long long i = strtoll(val, &end, 10);
+        if (!*val || *end)
+            return err_set(err, ERR_PARAM, "--rows: %s.%s wants an integer", buf, dot + 1);
+        *v = (struct value){.type = VAL_INT, .i = i};
+    } else if (f->type == FT_TEXT) {
+        snprintf(text, text_size, "%s", val);
+        *v = (struct value){.type = VAL_TEXT, .s = text, .len = (int)strlen(text)};
+    } else {
+        return err_set(err, ERR_PARAM, "--rows: %s.%s is not a text, integer or boolean field", buf,
+                       dot + 1);
+    }
+    return 0;
+}
+
+int access_agreement_check_rows(const struct catalog *cat, const char *layers, const char *rows,
+                                enum role role, struct err *err)
+{
+    const char *seen[64];
+    int n_seen = 0;
+    for (const char *p = rows; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const struct layer_def *l;
+        int field;
+        struct value v;
+        char text[256];
+        int rc = parse_row(cat, p, n, &l, &field, &v, text, sizeof text, err);
+        if (rc) return rc;
+        if (layers && *layers && !in_list(layers, l->id, strlen(l->id)))
+            return err_set(err, ERR_PARAM, "--rows: layer \"%s\" is not in --layers", l->id);
+        for (int i = 0; i < n_seen; i++)
+            if (!strcmp(seen[i], l->id))
+                return err_set(err, ERR_PARAM, "--rows: one filter per layer (%s)", l->id);
+        if (n_seen < 64) seen[n_seen++] = l->id;
+        if (l->row_field >= 0 && role < l->row_exempt)
+            return err_set(err, ERR_PARAM,
+                           "--rows: layer %s already has a row rule for role %s (%s)", l->id,
+                           role_name(role), l->fields[l->row_field].name);
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 int access_agreement_expired(const char *expires)
 {
     if (!expires || !*expires) return 0;
@@ -134,6 +205,28 @@ static int build_view(struct access_scope *sc, const struct config *base)
             layers[i].min_role = ROLE_CLOSED;
             continue;
         }
+        /* the agreement's row filter of this layer: its row rule for every role */
+        for (const char *p = sc->rows; *p;) {
+            const char *end = strchr(p, ',');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            const struct layer_def *rl;
+            int field;
+            struct value v;
+            char *text = calloc(1, 256);
+            if (!text) {
+                free(layers);
+                return ERR_NOMEM;
+            }
+            if (parse_row(&base->catalog, p, n, &rl, &field, &v, text, 256, NULL) == 0 &&
+                !strcmp(rl->id, l->id)) {
+                layers[i].row_field = field;
+                layers[i].row_value = v; /* text kept with the view until exit */
+                layers[i].row_exempt = ROLE_CLOSED;
+            } else {
+                free(text);
+            }
+            p = end ? end + 1 : "";
+        }
         if (!layer_has_fields(sc->fields, l)) continue;
         struct field_def *f = calloc((size_t)l->n_fields + 1, sizeof *f);
         if (!f) {
@@ -151,15 +244,15 @@ static int build_view(struct access_scope *sc, const struct config *base)
 }
 
 int access_scope_get(const struct config *base, int64_t key_id, const char *agency,
-                     const char *layers, const char *fields, const struct access_scope **out,
-                     struct err *err)
+                     const char *layers, const char *fields, const char *rows,
+                     const struct access_scope **out, struct err *err)
 {
     *out = NULL;
     pthread_mutex_lock(&scope_lock);
     struct access_scope *sc;
     for (sc = scopes; sc; sc = sc->next)
         if (sc->base == base && sc->key_id == key_id && !strcmp(sc->layers, layers) &&
-            !strcmp(sc->fields, fields))
+            !strcmp(sc->fields, fields) && !strcmp(sc->rows, rows))
             break;
     int rc = 0;
     if (!sc && (sc = calloc(1, sizeof *sc))) {
@@ -168,6 +261,7 @@ int access_scope_get(const struct config *base, int64_t key_id, const char *agen
         snprintf(sc->agency, sizeof sc->agency, "%s", agency);
         snprintf(sc->layers, sizeof sc->layers, "%s", layers);
         snprintf(sc->fields, sizeof sc->fields, "%s", fields);
+        snprintf(sc->rows, sizeof sc->rows, "%s", rows);
         if (build_view(sc, base)) {
             free(sc);
             sc = NULL;
@@ -187,9 +281,10 @@ static int outside(const struct access_scope *sc, struct err *err, const char *w
                    const char *name)
 {
     err_set(err, ERR_FORBIDDEN,
-            "%s \"%s\" is outside the data-sharing agreement of %s (layers: %s; fields: %s)", what,
-            name, sc->agency[0] ? sc->agency : "this key", sc->layers[0] ? sc->layers : "all",
-            sc->fields[0] ? sc->fields : "all the key's role may read");
+            "%s \"%s\" is outside the data-sharing agreement of %s (layers: %s; fields: %s%s%s)",
+            what, name, sc->agency[0] ? sc->agency : "this key", sc->layers[0] ? sc->layers : "all",
+            sc->fields[0] ? sc->fields : "all the key's role may read",
+            sc->rows[0] ? "; rows: " : "", sc->rows);
     err->http_status = 403;
     return ERR_FORBIDDEN;
 }

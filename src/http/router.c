@@ -153,8 +153,9 @@ static int agreement(struct request *req, const struct key_info *k, struct err *
         err->http_status = 429;
         return ERR_LIMIT;
     }
-    if (!k->layers[0] && !k->fields[0]) return 0;
-    int rc = access_scope_get(req->cfg, k->id, agency, k->layers, k->fields, &req->scope, err);
+    if (!k->layers[0] && !k->fields[0] && !k->rows[0]) return 0;
+    int rc =
+        access_scope_get(req->cfg, k->id, agency, k->layers, k->fields, k->rows, &req->scope, err);
     if (rc) return rc;
     req->cfg = &req->scope->cfg;
     req->tiles = NULL;

@@ -24,8 +24,8 @@ static void sha256_hex(const char *s, char out[65])
 /* Adds the agreement columns to a store made before them (a write connection). */
 static int keys_migrate(struct store *st, struct err *err)
 {
-    static const char *const cols[] = {"agency TEXT", "layers TEXT", "fields TEXT", "expires TEXT",
-                                       "quota INTEGER"};
+    static const char *const cols[] = {"agency TEXT",  "layers TEXT",   "fields TEXT",
+                                       "expires TEXT", "quota INTEGER", "rows TEXT"};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
         char name[32], sql[128];
         sscanf(cols[i], "%31s", name);
@@ -53,8 +53,8 @@ int store_key_add_agreement(struct store *st, const struct key_info *k, char *ke
     sha256_hex(key_out, hash);
     sqlite3_stmt *s = store_prepare(st,
                                     "INSERT INTO spp_keys (name, role, hash, created, agency,"
-                                    " layers, fields, expires, quota) VALUES (?, ?, ?,"
-                                    " strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?)",
+                                    " layers, fields, expires, quota, rows) VALUES (?, ?, ?,"
+                                    " strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?)",
                                     err);
     if (!s) return ERR_DB;
     sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
@@ -67,6 +67,10 @@ int store_key_add_agreement(struct store *st, const struct key_info *k, char *ke
         else
             sqlite3_bind_null(s, 4 + i);
     sqlite3_bind_int64(s, 8, k->quota);
+    if (k->rows[0])
+        sqlite3_bind_text(s, 9, k->rows, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 9);
     rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_db_error(st, err, "spp_keys");
     sqlite3_reset(s);
     if (!rc && id_out) *id_out = sqlite3_last_insert_rowid(st->db);
@@ -86,7 +90,8 @@ int store_key_add(struct store *st, enum role role, const char *name, char *key_
 /* Columns 0..9 of the key queries: with the agreement, or (a store older than it) without. */
 #define KEY_COLS                                                                                   \
     "id, coalesce(name, ''), role, created, coalesce(revoked, ''), coalesce(agency, ''),"          \
-    " coalesce(layers, ''), coalesce(fields, ''), coalesce(expires, ''), coalesce(quota, 0)"
+    " coalesce(layers, ''), coalesce(fields, ''), coalesce(expires, ''), coalesce(quota, 0),"      \
+    " coalesce(rows, '')"
 #define KEY_COLS_OLD                                                                               \
     "id, coalesce(name, ''), role, created, coalesce(revoked, ''), '', '', '', '', 0"
 
@@ -113,6 +118,7 @@ static void read_key(sqlite3_stmt *s, struct key_info *k)
     snprintf(k->fields, sizeof k->fields, "%s", sqlite3_column_text(s, 7));
     snprintf(k->expires, sizeof k->expires, "%s", sqlite3_column_text(s, 8));
     k->quota = sqlite3_column_int64(s, 9);
+    snprintf(k->rows, sizeof k->rows, "%s", sqlite3_column_text(s, 10));
 }
 
 int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info *k), void *ud,

@@ -208,6 +208,7 @@ struct key_info {
     char agency[128];  /* "" for a plain role key */
     char layers[1024]; /* comma list of layer ids, "" = every layer the role may read */
     char fields[2048]; /* comma list of layer.field, "" = every field the role may read */
+    char rows[512];    /* comma list of layer.field=value, "" = the role's rows */
     char expires[16];  /* YYYY-MM-DD (last valid day, UTC), "" = never */
     int64_t quota;     /* requests per UTC day, 0 = unlimited */
 };

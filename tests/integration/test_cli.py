@@ -97,7 +97,7 @@ def test_keys_list_has_header(tmp_path):
     run_spp("keys", "--db", db, "add", "--role", "planner", "--name", "So TNMT")
     lines = run_spp("keys", "--db", db, "list").stdout.splitlines()
     assert lines[0].split() == ["ID", "ROLE", "CREATED", "STATUS", "AGENCY", "LAYERS", "FIELDS",
-                                "EXPIRES", "QUOTA", "LAST_USED", "TODAY", "NAME"]
+                                "ROWS", "EXPIRES", "QUOTA", "LAST_USED", "TODAY", "NAME"]
     assert lines[1].split("\t")[1].strip() == "planner" and lines[1].endswith("So TNMT")
 
 

@@ -750,6 +750,8 @@ def test_change_feed_replays_a_reimport_exactly(tmp_path):
         v2 = [(k, a + 5 if k in ("311170010002", "311170010011") else a, c) for k, a, c in v2]
         v2 += [(f"31117002{i:04d}", 2000.0 + i, 20 + i) for i in range(1, 4)]
         parcels_geojson(str(tmp_path / "v2.geojson"), v2)
+        import time
+        time.sleep(1.1)  # batch times have whole seconds: `since` must tell the two apart
         run_spp("import", "--db", db, "--layer", "cadastral_parcels",
                 str(tmp_path / "v2.geojson"), "--quiet")
         changes = feed(s, after=cursor, limit=4)
@@ -848,3 +850,42 @@ def test_download_memory_stays_flat(tmp_path):
         assert grown < 16 * 1024, f"heap grew {grown} kB for a {len(body)} byte download"
     finally:
         s.stop()
+
+
+def test_agreement_rows_on_every_path(share):
+    key = add_key(share.db, "--agency", "UBND phường Tân An", "--layers", "cadastral_parcels",
+                  "--rows", "cadastral_parcels.commune_code=31117")
+    hdr = {"X-API-Key": key}
+    con = spatialite(share.db)
+    mine = {r[0] for r in con.execute("SELECT parcel_key FROM cadastral_parcels WHERE"
+                                      " commune_code = '31117'")}
+    other_fid, = con.execute("SELECT fid FROM cadastral_parcels WHERE commune_code <> '31117'"
+                             " LIMIT 1").fetchone()
+    con.close()
+    st, _, fc = share.json("/collections/cadastral_parcels/items?limit=1000", hdr)
+    assert st == 200 and {f["properties"]["parcel_key"] for f in fc["features"]} == mine
+    assert fc["numberMatched"] == len(mine)
+    assert share.get(f"/collections/cadastral_parcels/items/{other_fid}", headers=hdr)[0] == 404
+    st, _, body = share.get("/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES="
+                            "spp:cadastral_parcels&RESULTTYPE=hits", headers=hdr)
+    assert st == 200 and f'numberMatched="{len(mine)}"'.encode() in body
+    path, _ = fetch_download(share, "cadastral_parcels", "gpkg", headers=hdr)
+    _, rows, _ = ogr_features(path, "gpkg", "cadastral_parcels")
+    assert {r[0]["parcel_key"] for r in rows} == mine
+    st, _, q = share.json("/api/v1/quality?layer=cadastral_parcels", hdr)
+    assert q["layers"][0]["features"] == len(mine)
+    row = next(l for l in run_spp("keys", "--db", share.db, "list").stdout.splitlines()
+               if "UBND phường Tân An" in l)
+    assert "cadastral_parcels.commune_code=31117" in row
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rows", "cadastral_parcels.commune_code"], "is not LAYER.FIELD=VALUE"),
+    (["--rows", "cadastral_parcels.sheet_no=abc"], "wants an integer"),
+    (["--rows", "cadastral_parcels.owner_name=x"], "not readable by every role"),
+    (["--layers", "roads", "--rows", "cadastral_parcels.commune_code=31117"], "not in --layers"),
+    (["--rows", "vacant_land_fund.status=x"], "already has a row rule"),
+])
+def test_bad_agreement_rows(share, args, message):
+    p = run_spp("keys", "--db", share.db, "add", "--agency", "A", *args, check=False)
+    assert p.returncode == 1 and message in p.stderr, p.stderr
