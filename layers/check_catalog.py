@@ -299,6 +299,49 @@ def check_codelist(path, d, lists):
     lists[cid] = seen
 
 
+META_KEYS = {"organisation", "contact", "licence", "update_frequency", "language", "scale_denominator",
+             "accuracy_m", "keywords"}
+
+
+def check_metadata(path, d):
+    """layers/meta/metadata.json (issue 21): the same rules as load_metadata in src/config/catalog.c."""
+    if not isinstance(d, dict) or not set(d) <= {"description", "defaults", "layers"}:
+        return err(path, "must be {\"description\", \"defaults\", \"layers\"}")
+    defaults = d.get("defaults", {})
+    layers = d.get("layers")
+    if not isinstance(layers, dict):
+        return err(path, "\"layers\" must be an object")
+    for lid in sorted(set(layers) - set(LAYER_IDS)):
+        err(path, "no catalog layer %r" % lid)
+    for lid in LAYER_IDS:
+        own = layers.get(lid)
+        if not isinstance(own, dict):
+            err(path, "missing entry for layer %r" % lid)
+            continue
+        where = "%s (layer %s)" % (path, lid)
+        for k in set(own) - META_KEYS:
+            err(where, "unknown key %r" % k)
+        m = dict(defaults, **own)
+        if not is_bilingual(m.get("organisation")):
+            err(where, "organisation must be {vi, en}")
+        c = m.get("contact") or {}
+        if not (isinstance(c.get("name"), str) and "@" in str(c.get("email", ""))):
+            err(where, "contact needs a name and an e-mail address")
+        if not isinstance((m.get("licence") or {}).get("name"), str):
+            err(where, "licence needs a name")
+        sd = m.get("scale_denominator")
+        if not (isinstance(sd, int) and 1 <= sd <= 100000000):
+            err(where, "scale_denominator must be an integer 1..100000000")
+        acc = m.get("accuracy_m")
+        if not (isinstance(acc, (int, float)) and acc > 0):
+            err(where, "accuracy_m must be > 0")
+        kw = m.get("keywords") or {}
+        for lang in ("vi", "en"):
+            v = kw.get(lang)
+            if not (isinstance(v, list) and v and all(isinstance(x, str) and x for x in v)):
+                err(where, "keywords.%s must be a non-empty list of strings" % lang)
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     codelists_used = {}
@@ -323,6 +366,10 @@ def main():
         d = load(os.path.join(root, f))
         if d is not None:
             check_layer(os.path.join(root, f), d, codelists_used, common_fields)
+    meta_path = os.path.join(root, "meta", "metadata.json")
+    meta = load(meta_path)
+    if meta is not None:
+        check_metadata(meta_path, meta)
     lists = {}
     cdir = os.path.join(root, "codelists")
     for f in sorted(os.listdir(cdir)):

@@ -13,7 +13,7 @@ case "$what" in
   build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
   # python3-qgis + qgis-providers: QGIS 3.22 headless for tests/interop (about 110 MB to fetch,
   # 640 MB installed, a minute on the CI machine)
-  test)  pkgs+=(python3-pytest python3-owslib python3-lxml python3-prometheus-client clang-format
+  test)  pkgs+=(python3-pytest python3-owslib python3-pyproj python3-lxml python3-prometheus-client clang-format
                 clang libclang-rt-14-dev chromium python3-qgis qgis-providers)
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
          # only a machine without them gets Debian's.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "geo/geo.h"
@@ -25,6 +26,9 @@ struct opts {
     int threads;
     const char *role;
     const char *name;
+    const char *agency, *layers, *fields, *expires, *quota; /* keys add: a sharing agreement */
+    const char *rows;
+    const char *since; /* audit */
     int quiet;
     const char *manifest, *layer, *report; /* import */
     int dry_run, allow_shrink;
@@ -148,9 +152,63 @@ static int cmd_check(struct config *cfg, struct opts *o, int argc, char **argv)
 
 static void print_key(void *ud, const struct key_info *k)
 {
-    (void)ud;
-    printf("%lld\t%-8s\t%s\t%s\t%s\n", (long long)k->id, role_name(k->role), k->created,
-           k->revoked[0] ? k->revoked : "active", k->name);
+    const struct config *cfg = ud;
+    char last[32] = "";
+    int64_t today = 0;
+    struct err err;
+    err_clear(&err);
+    if (store_usage_get(cfg->db_path, k->id, last, &today, &err)) last[0] = '\0';
+    char quota[32] = "-";
+    if (k->quota > 0) snprintf(quota, sizeof quota, "%lld/day", (long long)k->quota);
+    printf("%lld\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", (long long)k->id,
+           role_name(k->role), k->created, k->revoked[0] ? k->revoked : "active",
+           k->agency[0] ? k->agency : "-", k->layers[0] ? k->layers : "*",
+           k->fields[0] ? k->fields : "*", k->rows[0] ? k->rows : "*",
+           k->expires[0] ? k->expires : "-", quota, last[0] ? last : "-", (long long)today,
+           k->name);
+}
+
+/* keys add: the key from --role/--name and the agreement options. 2 on a usage error. */
+static int key_from_opts(const struct config *cfg, const struct opts *o, struct key_info *k)
+{
+    memset(k, 0, sizeof *k);
+    int agreement = o->agency || o->layers || o->fields || o->expires || o->quota || o->rows;
+    if (!o->role && !agreement) return usage_error("keys add needs --role ROLE or --agency NAME");
+    if (o->role && (role_parse(o->role, &k->role) || k->role == ROLE_PUBLIC))
+        return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
+    if (agreement && !o->agency)
+        return usage_error("--layers, --fields, --rows, --expires and --quota need --agency NAME");
+    if (o->layers && (!*o->layers || strlen(o->layers) >= sizeof k->layers))
+        return usage_error("--layers wants a comma list of layer ids");
+    if (o->fields && (!*o->fields || strlen(o->fields) >= sizeof k->fields))
+        return usage_error("--fields wants a comma list of LAYER.FIELD");
+    if (o->rows && (!*o->rows || strlen(o->rows) >= sizeof k->rows))
+        return usage_error("--rows wants a comma list of LAYER.FIELD=VALUE");
+    if (o->expires) {
+        int y, m, d;
+        char end;
+        if (strlen(o->expires) != 10 ||
+            sscanf(o->expires, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 || m < 1 || m > 12 ||
+            d < 1 || d > 31)
+            return usage_error("--expires wants YYYY-MM-DD, got \"%s\"", o->expires);
+        snprintf(k->expires, sizeof k->expires, "%s", o->expires);
+    }
+    if (o->quota) {
+        long q;
+        if (str_to_long(o->quota, &q) || q < 1)
+            return usage_error("--quota wants a number of requests per day >= 1, got \"%s\"",
+                               o->quota);
+        k->quota = q;
+    }
+    if (o->agency && (!*o->agency || strlen(o->agency) >= sizeof k->agency))
+        return usage_error("--agency wants a name");
+    snprintf(k->agency, sizeof k->agency, "%s", o->agency ? o->agency : "");
+    snprintf(k->layers, sizeof k->layers, "%s", o->layers ? o->layers : "");
+    snprintf(k->fields, sizeof k->fields, "%s", o->fields ? o->fields : "");
+    snprintf(k->rows, sizeof k->rows, "%s", o->rows ? o->rows : "");
+    snprintf(k->name, sizeof k->name, "%s", o->name ? o->name : (o->agency ? o->agency : ""));
+    (void)cfg;
+    return 0;
 }
 
 /* spp keys add|list|revoke */
@@ -160,12 +218,11 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     err_clear(&err);
     if (argc < 1) return usage_error("keys needs add, list or revoke");
     const char *sub = argv[0];
-    enum role role = ROLE_PUBLIC;
+    struct key_info k;
     long id = 0;
     if (strcmp(sub, "add") == 0) {
-        if (!o->role) return usage_error("keys add needs --role ROLE");
-        if (role_parse(o->role, &role) || role == ROLE_PUBLIC)
-            return usage_error("--role must be investor, planner or admin, not \"%s\"", o->role);
+        int u = key_from_opts(cfg, o, &k);
+        if (u) return u;
         if (argc > 1) return usage_error("unexpected argument \"%s\"", argv[1]);
     } else if (strcmp(sub, "revoke") == 0) {
         if (argc != 2 || str_to_long(argv[1], &id) || id <= 0)
@@ -182,18 +239,30 @@ static int cmd_keys(struct config *cfg, struct opts *o, int argc, char **argv)
     }
     int rc = 0;
     if (strcmp(sub, "add") == 0) {
+        /* An agreement's role is the lowest that reads all of it, unless --role says more. */
+        enum role needed;
+        rc = access_agreement_check(&cfg->catalog, k.layers, k.fields, &needed, &err);
+        if (!rc && k.agency[0] && !o->role)
+            k.role = needed > ROLE_INVESTOR ? needed : ROLE_INVESTOR;
+        if (!rc && needed > k.role)
+            rc = err_set(&err, ERR_PARAM, "the agreement needs role %s, more than --role %s",
+                         role_name(needed), role_name(k.role));
+        if (!rc) rc = access_agreement_check_rows(&cfg->catalog, k.layers, k.rows, k.role, &err);
         char key[64];
         int64_t kid;
-        rc = store_key_add(st, role, o->name ? o->name : "", key, &kid, &err);
+        if (!rc) rc = store_key_add_agreement(st, &k, key, &kid, &err);
         if (!rc)
-            printf("%s\n", key), fprintf(stderr, "key %lld (%s) created; it is shown once\n",
-                                         (long long)kid, role_name(role));
+            printf("%s\n", key),
+                fprintf(stderr, "key %lld (%s%s%s) created; it is shown once\n", (long long)kid,
+                        role_name(k.role), k.agency[0] ? ", agency " : "", k.agency);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = store_key_revoke(st, id, &err);
         if (!rc) printf("key %ld revoked\n", id);
     } else {
-        printf("%s\t%-8s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED", "STATUS", "NAME");
-        rc = store_key_list(st, print_key, NULL, &err);
+        printf("%s\t%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "ID", "ROLE", "CREATED",
+               "STATUS", "AGENCY", "LAYERS", "FIELDS", "ROWS", "EXPIRES", "QUOTA", "LAST_USED",
+               "TODAY", "NAME");
+        rc = store_key_list(st, print_key, cfg, &err);
     }
     store_close(st);
     return rc ? fail(&err) : 0;
@@ -431,6 +500,28 @@ out:
     return rc;
 }
 
+/* spp audit [verify] */
+static int cmd_audit(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    int verify = argc >= 1 && strcmp(argv[0], "verify") == 0;
+    if (argc > verify) return usage_error("unexpected argument \"%s\"", argv[verify]);
+    if (verify && (o->since || o->agency || o->layer))
+        return usage_error("audit verify checks the whole log: no --since, --agency, --layer");
+    if (o->since && (strlen(o->since) < 10 || o->since[4] != '-' || o->since[7] != '-'))
+        return usage_error("--since wants YYYY-MM-DD[THH:MM:SS], got \"%s\"", o->since);
+    struct err err;
+    err_clear(&err);
+    int64_t n = 0;
+    if (verify) {
+        if (audit_verify(cfg->db_path, &n, &err)) return fail(&err);
+        printf("%s.audit: %lld entries, hash chain intact\n", cfg->db_path, (long long)n);
+        return 0;
+    }
+    struct audit_filter f = {o->since, o->agency, o->layer};
+    if (audit_print(cfg->db_path, &f, stdout, &n, &err)) return fail(&err);
+    return 0;
+}
+
 /* Options. One table: the parser (getopt_long) and every command's --help are built from it, so
  * a command accepts exactly the options its help lists. `cmds` is the set of commands (CMD_*) that
  * take the option. */
@@ -442,7 +533,8 @@ enum {
     CMD_SEED = 1 << 4,
     CMD_KEYS = 1 << 5,
     CMD_QUERY = 1 << 6,
-    CMD_ALL = 0x7f
+    CMD_AUDIT = 1 << 7,
+    CMD_ALL = 0xff
 };
 
 struct optdef {
@@ -467,8 +559,9 @@ static const struct optdef optdefs[] = {
     {"manifest", 'm', "FILE", CMD_IMPORT,
      "JSON list of sources with optional pins (crs, encoding, rename, values, defaults, filter,"
      " sheet); paths relative to the manifest"},
-    {"layer", 'L', "ID", CMD_IMPORT | CMD_SEED,
-     "import: import SOURCE... into layer ID; seed: a layer, a comma list or all"},
+    {"layer", 'L', "ID", CMD_IMPORT | CMD_SEED | CMD_AUDIT,
+     "import: import SOURCE... into layer ID; seed: a layer, a comma list or all; audit: only"
+     " entries of layer ID"},
     {"set", 'S', "FIELD=VALUE", CMD_IMPORT,
      "value of FIELD where a source has none, for every source (a manifest's \"defaults\");"
      " repeatable"},
@@ -485,6 +578,19 @@ static const struct optdef optdefs[] = {
     {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
      "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
     {"name", 'n', "NAME", CMD_KEYS, "keys add: a label for the key (who holds it)"},
+    {"agency", 'a', "NAME", CMD_KEYS | CMD_AUDIT,
+     "keys add: the agency of a data-sharing agreement (its role: the lowest that reads it);"
+     " audit: only its entries"},
+    {"layers", 'y', "A,B", CMD_KEYS, "keys add: the only layers the agreement's key may read"},
+    {"fields", 'f', "L.F,...", CMD_KEYS,
+     "keys add: the only fields of those layers it may read (LAYER.FIELD; others: all)"},
+    {"rows", 'w', "L.F=V,...", CMD_KEYS,
+     "keys add: only the rows of layer L whose field F is V (one per layer; e.g. "
+     "cadastral_parcels.commune_code=31117)"},
+    {"expires", 'e', "YYYY-MM-DD", CMD_KEYS, "keys add: the agreement's last valid day (UTC)"},
+    {"quota", 'Q', "N", CMD_KEYS, "keys add: requests per UTC day (then 429 until midnight)"},
+    {"since", 'W', "TIME", CMD_AUDIT,
+     "audit: entries at or after TIME (UTC, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)"},
     {"help", 'h', NULL, CMD_ALL, "this text"},
 };
 
@@ -511,9 +617,17 @@ static const struct command commands[] = {
     {"seed", cmd_seed, CMD_SEED, "seed --db DB --layer ID --zoom A-B [options]",
      "Pre-render tiles into the tile cache (both cores by default), with a progress bar.",
      "spp seed --db city.sqlite --layer roads,cadastral_parcels --zoom 14-16 --format png"},
-    {"keys", cmd_keys, CMD_KEYS, "keys --db DB add --role ROLE [--name NAME] | list | revoke ID",
-     "Manage API keys (roles: investor, planner, admin); a new key is printed once.",
+    {"keys", cmd_keys, CMD_KEYS,
+     "keys --db DB add (--role ROLE | --agency NAME [--layers A,B] [--fields L.F,...] [--rows"
+     " L.F=V,...] [--expires DATE] [--quota N]) [--name NAME] | list | revoke ID",
+     "Manage API keys (roles: investor, planner, admin); a new key is printed once.\n"
+     "--agency makes a data-sharing agreement: the key reads only its layers and fields.",
      "spp keys --db city.sqlite add --role planner --name \"So TN&MT\""},
+    {"audit", cmd_audit, CMD_AUDIT,
+     "audit --db DB [--since TIME] [--agency NAME] [--layer ID] | audit --db DB verify",
+     "Read the log of restricted reads (DB.audit: every answer that carried a field or row above"
+     "\npublic), or verify its hash chain (exit 1 naming the first removed or edited entry).",
+     "spp audit --db city.sqlite --since 2026-12-01 --agency \"So Xay dung\""},
     {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
      " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
@@ -567,6 +681,26 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
                 (struct option){optdefs[i].name, optdefs[i].meta ? required_argument : no_argument,
                                 NULL, optdefs[i].val};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
+    /* getopt_long takes an unambiguous prefix: --layer would be keys' --layers. Only whole names
+     * are options here, so a command accepts exactly what its --help lists. */
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0 || (cmd->bit == CMD_QUERY && a[0] != '-')) break;
+        if (!str_starts(a, "--")) continue;
+        size_t len = strcspn(a + 2, "=");
+        int exact = -1;
+        for (int k = 0; k < n; k++)
+            if (strlen(longopts[k].name) == len && strncmp(longopts[k].name, a + 2, len) == 0)
+                exact = k;
+        if (exact < 0) {
+            for (size_t k = 0; k < ARRAY_LEN(optdefs); k++)
+                if (strlen(optdefs[k].name) == len && strncmp(optdefs[k].name, a + 2, len) == 0)
+                    return usage_error("option %.*s is not one of %s's", (int)len + 2, a,
+                                       cmd->name);
+            return usage_error("unknown option \"%.*s\"", (int)len + 2, a);
+        }
+        if (longopts[exact].has_arg == required_argument && !a[2 + len]) i++;
+    }
     opterr = 0;
     optind = 2;
     int ch;
@@ -602,6 +736,27 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'n':
             o->name = optarg;
+            break;
+        case 'a':
+            o->agency = optarg;
+            break;
+        case 'y':
+            o->layers = optarg;
+            break;
+        case 'f':
+            o->fields = optarg;
+            break;
+        case 'e':
+            o->expires = optarg;
+            break;
+        case 'Q':
+            o->quota = optarg;
+            break;
+        case 'W':
+            o->since = optarg;
+            break;
+        case 'w':
+            o->rows = optarg;
             break;
         case 'q':
             o->quiet = 1;

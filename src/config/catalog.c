@@ -502,7 +502,160 @@ static void layer_fini(struct layer_def *l)
     free(l->fields), free(l->id), free(l->title_vi), free(l->title_en), free(l->desc_vi);
     free(l->desc_en), free(l->group), free(l->style);
     if (l->row_value.type == VAL_TEXT) free((char *)l->row_value.s);
+    struct layer_meta *m = &l->meta;
+    free(m->org_vi), free(m->org_en), free(m->contact_name), free(m->contact_email);
+    free(m->contact_phone), free(m->contact_address), free(m->licence_name), free(m->licence_url);
+    free(m->update_frequency), free(m->language);
+    for (int i = 0; i < m->n_keywords_vi; i++)
+        free(m->keywords_vi[i]);
+    for (int i = 0; i < m->n_keywords_en; i++)
+        free(m->keywords_en[i]);
+    free(m->keywords_vi), free(m->keywords_en);
     memset(l, 0, sizeof *l);
+}
+
+/* layers/meta/metadata.json (issue 21): "defaults" and "layers": {id: {...}}; a layer's own key
+ * wins. Every catalog layer must have an entry, every entry a catalog layer, and the merged record
+ * of each must have an organisation, contact name and email, licence, scale, accuracy and at least
+ * one keyword in each language. */
+static json_t *meta_get(json_t *own, json_t *defaults, const char *key)
+{
+    json_t *v = json_object_get(own, key);
+    return v ? v : json_object_get(defaults, key);
+}
+
+static int meta_str(struct ctx *c, const char *path, json_t *obj, const char *key, int required,
+                    char **out)
+{
+    char sub[200];
+    snprintf(sub, sizeof sub, "%s.%s", path, key);
+    if (!obj) {
+        *out = NULL;
+        return required ? fail(c, path, "missing \"%s\"", key) : 0;
+    }
+    if (!json_is_object(obj)) return fail(c, path, "must be an object");
+    return get_str(c, path, obj, key, required, out);
+}
+
+static int meta_keywords(struct ctx *c, const char *path, json_t *arr, char ***out, int *n)
+{
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 64)
+        return fail(c, path, "must be an array of 1..64 non-empty strings");
+    *out = calloc(json_array_size(arr), sizeof **out);
+    if (!*out) return err_set(c->err, ERR_NOMEM, "out of memory");
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return fail(c, path, "must be an array of 1..64 non-empty strings");
+        if (!((*out)[(*n)++] = str_dup(json_string_value(v))))
+            return err_set(c->err, ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int load_layer_meta(struct ctx *c, json_t *own, json_t *defaults, struct layer_meta *m)
+{
+    static const char *const keys[] = {"organisation",     "contact",  "licence",
+                                       "update_frequency", "language", "scale_denominator",
+                                       "accuracy_m",       "keywords", NULL};
+    static const char *const contact_keys[] = {"name", "email", "phone", "address", NULL};
+    static const char *const licence_keys[] = {"name", "url", NULL};
+    int rc;
+    if ((rc = check_keys(c, "layers", own, keys))) return rc;
+    json_t *org = meta_get(own, defaults, "organisation");
+    json_t *wrap = json_object();
+    if (!wrap) return err_set(c->err, ERR_NOMEM, "out of memory");
+    if (org) json_object_set(wrap, "organisation", org);
+    rc = get_text2(c, "layers", wrap, "organisation", 1, &m->org_vi, &m->org_en);
+    json_decref(wrap);
+    if (rc) return rc;
+    json_t *contact = meta_get(own, defaults, "contact");
+    if (contact && json_is_object(contact) &&
+        (rc = check_keys(c, "contact", contact, contact_keys)))
+        return rc;
+    if ((rc = meta_str(c, "contact", contact, "name", 1, &m->contact_name)) ||
+        (rc = meta_str(c, "contact", contact, "email", 1, &m->contact_email)) ||
+        (rc = meta_str(c, "contact", contact, "phone", 0, &m->contact_phone)) ||
+        (rc = meta_str(c, "contact", contact, "address", 0, &m->contact_address)))
+        return rc;
+    if (!strchr(m->contact_email, '@')) return fail(c, "contact.email", "not an e-mail address");
+    json_t *lic = meta_get(own, defaults, "licence");
+    if (lic && json_is_object(lic) && (rc = check_keys(c, "licence", lic, licence_keys))) return rc;
+    if ((rc = meta_str(c, "licence", lic, "name", 1, &m->licence_name)) ||
+        (rc = meta_str(c, "licence", lic, "url", 0, &m->licence_url)))
+        return rc;
+    json_t *tmp = json_object();
+    if (!tmp) return err_set(c->err, ERR_NOMEM, "out of memory");
+    json_t *v;
+    if ((v = meta_get(own, defaults, "update_frequency"))) json_object_set(tmp, "f", v);
+    if ((v = meta_get(own, defaults, "language"))) json_object_set(tmp, "l", v);
+    rc = get_str(c, "update_frequency", tmp, "f", 0, &m->update_frequency);
+    if (!rc) rc = get_str(c, "language", tmp, "l", 0, &m->language);
+    json_decref(tmp);
+    if (rc) return rc;
+    if (!m->update_frequency && !(m->update_frequency = str_dup("asNeeded")))
+        return err_set(c->err, ERR_NOMEM, "out of memory");
+    if (!m->language && !(m->language = str_dup("vie")))
+        return err_set(c->err, ERR_NOMEM, "out of memory");
+    v = meta_get(own, defaults, "scale_denominator");
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000000)
+        return fail(c, "scale_denominator", "must be an integer 1..100000000");
+    m->scale_denominator = (int)json_integer_value(v);
+    v = meta_get(own, defaults, "accuracy_m");
+    if (!json_is_number(v) || json_number_value(v) <= 0)
+        return fail(c, "accuracy_m", "must be a number > 0 (metres)");
+    m->accuracy_m = json_number_value(v);
+    json_t *kw = meta_get(own, defaults, "keywords");
+    static const char *const kw_keys[] = {"vi", "en", NULL};
+    if (!json_is_object(kw)) return fail(c, "keywords", "must be {\"vi\": [...], \"en\": [...]}");
+    if ((rc = check_keys(c, "keywords", kw, kw_keys))) return rc;
+    if ((rc = meta_keywords(c, "keywords.vi", json_object_get(kw, "vi"), &m->keywords_vi,
+                            &m->n_keywords_vi)))
+        return rc;
+    return meta_keywords(c, "keywords.en", json_object_get(kw, "en"), &m->keywords_en,
+                         &m->n_keywords_en);
+}
+
+static json_t *load_json(const char *path, struct err *err);
+
+static int load_metadata(struct catalog *cat, const char *dir, struct err *err)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/meta/metadata.json", dir);
+    json_t *root = load_json(path, err);
+    if (!root) return ERR_PARAM;
+    struct ctx c = {path, err};
+    static const char *const keys[] = {"description", "defaults", "layers", NULL};
+    int rc =
+        json_is_object(root) ? check_keys(&c, "$", root, keys) : fail(&c, "$", "not an object");
+    json_t *defaults = json_object_get(root, "defaults"), *layers = json_object_get(root, "layers");
+    if (!rc && defaults && !json_is_object(defaults))
+        rc = fail(&c, "defaults", "must be an object");
+    if (!rc && !json_is_object(layers)) rc = fail(&c, "layers", "must be an object {id: {...}}");
+    const char *id;
+    json_t *v;
+    if (!rc) json_object_foreach(layers, id, v)
+        {
+            if (!catalog_layer(cat, id)) {
+                rc = fail(&c, "layers", "no catalog layer \"%s\"", id);
+                break;
+            }
+        }
+    for (int i = 0; i < cat->n_layers && !rc; i++) {
+        struct layer_def *l = &cat->layers[i];
+        json_t *own = json_object_get(layers, l->id);
+        char where[2400];
+        snprintf(where, sizeof where, "%.2000s (layer %.300s)", path, l->id);
+        struct ctx lc = {where, err};
+        if (!json_is_object(own))
+            rc = fail(&c, "layers", "missing entry for layer \"%s\"", l->id);
+        else
+            rc = load_layer_meta(&lc, own, defaults, &l->meta);
+    }
+    json_decref(root);
+    return rc;
 }
 
 void catalog_fini(struct catalog *cat)
@@ -663,6 +816,7 @@ int catalog_load(struct catalog *cat, const char *dir, struct err *err)
         qsort(cat->layers, (size_t)cat->n_layers, sizeof *cat->layers, cmp_layer);
         for (int i = 0; i < cat->n_layers; i++)
             cat->layers[i].index = i;
+        rc = load_metadata(cat, dir, err);
     }
 done:
     for (int i = 0; i < n_common; i++)

@@ -71,6 +71,20 @@ struct field_def {
     int common; /* from layers/common.json */
 };
 
+/* Static metadata of a layer (layers/meta/metadata.json, issue 21): what the store cannot know. The
+ * rest of a metadata record (extent, counts, imports, lineage) comes from the store (src/meta/). */
+struct layer_meta {
+    char *org_vi, *org_en; /* responsible organisation */
+    char *contact_name, *contact_email, *contact_phone, *contact_address;
+    char *licence_name, *licence_url;
+    char *update_frequency; /* ISO 19115 MD_MaintenanceFrequencyCode value ("asNeeded") */
+    char *language;         /* ISO 639-2 ("vie") */
+    int scale_denominator;  /* 1:N of the source survey or plan */
+    double accuracy_m;      /* horizontal positional accuracy, metres */
+    char **keywords_vi, **keywords_en;
+    int n_keywords_vi, n_keywords_en;
+};
+
 struct layer_def {
     char *id;
     int number; /* 1..24, order of DOMAIN.md section 5 */
@@ -91,6 +105,7 @@ struct layer_def {
     int row_field;
     struct value row_value; /* VAL_INT (booleans 0/1) or VAL_TEXT (s owned) */
     enum role row_exempt;
+    struct layer_meta meta; /* layers/meta/metadata.json */
 };
 
 struct catalog {
@@ -202,5 +217,43 @@ int access_field_index(const struct layer_def *layer, const char *name, enum rol
  * request goes through this (store_query role). */
 int access_row_rule(const struct layer_def *layer, enum role role, int *field,
                     const struct value **value);
+
+/* Sharing agreements (issue 21): a key given to an agency sees exactly the layers and fields of
+ * its agreement. The agreement is applied by giving the key's requests a view of the settings
+ * whose catalog closes every layer and field outside it (min_role / role ROLE_CLOSED, which no
+ * role reaches), so every output path, which already asks access_layer / access_field, obeys
+ * it; rows follow the key's role's row rules, and an agreement's own row filter (--rows) becomes
+ * the view's row rule of that layer, applied to every role. */
+#define ROLE_CLOSED ((enum role)ROLE_COUNT)
+struct access_scope {
+    int64_t key_id;
+    char agency[128];
+    char layers[1024]; /* comma list, "" = every layer the role may read */
+    char fields[2048]; /* comma list of layer.field; a layer without entries keeps all fields */
+    char rows[512];    /* comma list of layer.field=value: the only rows of that layer */
+    const struct config *base; /* the settings generation the view is made from */
+    struct config cfg;         /* the view: base with the catalog closed outside the agreement */
+    struct access_scope *next;
+};
+/* Checks an agreement against the catalog (every layer and layer.field exists, fields only of
+ * listed layers) and gives the lowest role that reads all of it. ERR_PARAM naming the item. */
+int access_agreement_check(const struct catalog *cat, const char *layers, const char *fields,
+                           enum role *needed, struct err *err);
+/* Checks an agreement's row filters ("layer.field=value,..."; one per layer, a field every role
+ * reads, a value of its type, a layer of --layers without a row rule of its own for role).
+ * ERR_PARAM naming the item. */
+int access_agreement_check_rows(const struct catalog *cat, const char *layers, const char *rows,
+                                enum role role, struct err *err);
+/* 1 if expires ("YYYY-MM-DD", the last valid day in UTC) is past; 0 for "" (never). */
+int access_agreement_expired(const char *expires);
+/* The view for a key's agreement over base, built on first use and kept until exit (borrowed).
+ * ERR_NOMEM. */
+int access_scope_get(const struct config *base, int64_t key_id, const char *agency,
+                     const char *layers, const char *fields, const char *rows,
+                     const struct access_scope **out, struct err *err);
+/* ERR_FORBIDDEN (http_status 403) naming the first layer or field the request names (path
+ * parameters, typeName(s), LAYERS, QUERY_LAYERS, properties, propertyName, sortby) that the
+ * key's role could read but its agreement does not include; 0 otherwise or without sc. */
+int access_scope_refuse(const struct access_scope *sc, const struct request *req, struct err *err);
 
 #endif

@@ -2,6 +2,8 @@
 /* request.c: small accessors for struct request and struct response. */
 #include "request.h"
 
+#include <unistd.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +47,16 @@ void resp_init(struct response *res)
 void resp_fini(struct response *res)
 {
     buf_fini(&res->body);
+    if (res->has_body_fd && res->body_fd >= 0) close(res->body_fd);
+    res->has_body_fd = 0;
+}
+
+void resp_body_fd(struct response *res, int fd, uint64_t size)
+{
+    if (res->has_body_fd && res->body_fd >= 0 && res->body_fd != fd) close(res->body_fd);
+    res->has_body_fd = 1;
+    res->body_fd = fd;
+    res->body_fd_size = size;
 }
 
 void resp_set(struct response *res, int status, const char *content_type)

@@ -21,6 +21,7 @@ struct config;
 struct store;
 struct geo_ctx;
 struct tile_cache;
+struct access_scope;
 
 struct kv {
     char *key;
@@ -52,6 +53,10 @@ struct request {
     int n_params;
     enum role role; /* from the API key; ROLE_PUBLIC without one */
     int64_t key_id; /* 0 without a key */
+    /* The key's data-sharing agreement (issue 21), NULL for a key without one (or no key); with
+     * one, cfg is its view (access_scope_get) and tiles is NULL (nothing cached is shared). */
+    const struct access_scope *scope;
+    char key_agency[128]; /* the key's agency, else its name ("" without a key): audit entries */
     enum err_form err_form;
     const struct config *cfg;
     struct store *store; /* the worker's handles, valid during the request */
@@ -74,6 +79,11 @@ struct response {
     int status; /* 0 = 200 */
     char content_type[128];
     struct buf body;
+    /* A body streamed from an open file instead of body (downloads): has_body_fd set, the
+     * descriptor owned by the response (closed by resp_fini unless the server took it). */
+    int has_body_fd;
+    int body_fd;
+    uint64_t body_fd_size;
     struct resp_header headers[RESP_MAX_HEADERS];
     int n_headers;
 };
@@ -94,5 +104,7 @@ void resp_set(struct response *res, int status, const char *content_type);
 /* Adds a header (silently ignored past RESP_MAX_HEADERS, which code never reaches). */
 void resp_header(struct response *res, const char *name, const char *value);
 const char *resp_get_header(const struct response *res, const char *name);
+/* Makes the open file fd (size bytes, from its start) the body; the response owns fd. */
+void resp_body_fd(struct response *res, int fd, uint64_t size);
 
 #endif

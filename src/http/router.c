@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../audit/audit.h"
+#include "../download/download.h"
+#include "../meta/meta.h"
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
 #include "../query/query.h"
@@ -39,6 +42,11 @@ static const struct route routes[] = {
     {"GET", "/collections/{layer}/items", ogcapi_items, FORM_PROBLEM, "items"},
     {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
     {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
+    {"GET", "/collections/{layer}/metadata", meta_collection_metadata, FORM_PROBLEM, "metadata"},
+    {"GET", "/collections/{layer}/download", download_layer, FORM_PROBLEM, "download"},
+    {"GET", "/csw", meta_csw, FORM_OWS, "csw"},
+    {"POST", "/csw", meta_csw, FORM_OWS, "csw"},
+    {"GET", "/catalog.jsonld", meta_dcat, FORM_PROBLEM, "dcat"},
     {"GET", "/api", ogcapi_openapi, FORM_PROBLEM, "api"},
     {"GET", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
     {"POST", "/wfs", wfs_dispatch, FORM_OWS, "wfs"},
@@ -58,6 +66,9 @@ static const struct route routes[] = {
      "parcel_planning"},
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
+    {"GET", "/api/v1/changes", meta_changes, FORM_PROBLEM, "changes"},
+    {"GET", "/api/v1/quality", meta_quality, FORM_PROBLEM, "quality"},
+    {"GET", "/quality", meta_quality_page, FORM_TEXT, "quality_page"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };
@@ -110,6 +121,45 @@ static int match(const char *pattern, const char *path, struct request *req)
         s = path_end;
     }
     return *p == '\0' && *s == '\0';
+}
+
+/* A key's data-sharing agreement (issue 21): expiry and daily quota are refused with 403 and
+ * 429 naming the agency; every key's use is counted (DB.usage: quota, `spp keys list`); a key
+ * with an agreement gets its view of the settings (access_scope_get), no shared tile cache, and a
+ * 403 for a request naming a layer or field outside the agreement. */
+static int agreement(struct request *req, const struct key_info *k, struct err *err)
+{
+    const char *agency = k->agency[0] ? k->agency : k->name;
+    if (access_agreement_expired(k->expires)) {
+        err_set(err, ERR_FORBIDDEN, "the data-sharing agreement of %s (key %lld) expired on %s",
+                agency, (long long)k->id, k->expires);
+        err->http_status = 403;
+        return ERR_FORBIDDEN;
+    }
+    int over = 0;
+    struct err uerr;
+    err_clear(&uerr);
+    if (req->cfg && req->cfg->db_path &&
+        store_usage_hit(req->cfg->db_path, k->id, k->quota, &over, &uerr) && k->quota > 0) {
+        /* a quota that cannot be counted is not granted */
+        err_set(err, ERR_INTERNAL, "cannot count the key's requests: %s", uerr.msg);
+        return ERR_INTERNAL;
+    }
+    if (over) {
+        err_set(err, ERR_LIMIT,
+                "the daily quota of %lld requests of the data-sharing agreement of %s is used up"
+                " (it resets at 00:00 UTC)",
+                (long long)k->quota, agency);
+        err->http_status = 429;
+        return ERR_LIMIT;
+    }
+    if (!k->layers[0] && !k->fields[0] && !k->rows[0]) return 0;
+    int rc =
+        access_scope_get(req->cfg, k->id, agency, k->layers, k->fields, k->rows, &req->scope, err);
+    if (rc) return rc;
+    req->cfg = &req->scope->cfg;
+    req->tiles = NULL;
+    return access_scope_refuse(req->scope, req, err);
 }
 
 /* Moves every "key" query argument (any case) to the end of req->args, keeping the order of the
@@ -165,9 +215,16 @@ static int auth(struct request *req, const char *query_key, int conflict, struct
         if (!key) key = given[i];
     }
     if (conflict) return err_set(err, ERR_FORBIDDEN, "different API keys in one request");
+    req->scope = NULL;
     if (!key) return 0;
     if (!*key || strlen(key) > 128) return err_set(err, ERR_FORBIDDEN, "invalid API key");
-    return store_key_check(req->store, key, &req->role, &req->key_id, err);
+    struct key_info k;
+    int rc = store_key_lookup(req->store, key, &k, err);
+    if (rc) return rc;
+    req->role = k.role;
+    req->key_id = k.id;
+    snprintf(req->key_agency, sizeof req->key_agency, "%s", k.agency[0] ? k.agency : k.name);
+    return agreement(req, &k, err);
 }
 
 /* Per-key request rate (cfg->limits.rate_per_minute): by key id, or by client address for a
@@ -277,7 +334,26 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
             rc = ERR_LIMIT;
         }
     }
+    /* Restricted reads are noted by the store and written to the audit log before the answer
+     * leaves (issue 21); an audit entry that cannot be written fails the request. */
+    struct store_reads reads;
+    int tracking = !rc && req->store && req->role > ROLE_PUBLIC;
+    if (tracking) store_track_reads(req->store, &reads);
     if (!rc) rc = r->fn(req, res, &err);
+    if (tracking) {
+        store_track_reads(req->store, NULL);
+        if (!rc && reads.n && audit_record(req, req->key_agency, &reads, &err)) {
+            /* restricted data is not served unrecorded: the service is unavailable until the
+             * audit log can be written again (disk full, permissions), and says so */
+            log_msg("error", "audit: %s", err.msg);
+            buf_reset(&res->body);
+            err_set(&err, ERR_INTERNAL,
+                    "restricted data cannot be served now: the audit log cannot be written");
+            err.http_status = 503;
+            resp_header(res, "Retry-After", "60");
+            rc = ERR_INTERNAL;
+        }
+    }
     if (rc) {
         if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));
         http_write_error(req, res, &err);

@@ -242,12 +242,19 @@ static double elapsed(const struct timespec *start)
 
 static enum MHD_Result send_response(struct MHD_Connection *c, struct response *res, int close)
 {
-    size_t len = res->body.len;
-    char *data = buf_take(&res->body, &len);
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
-    if (!r) {
-        free(data);
-        return MHD_NO;
+    struct MHD_Response *r;
+    if (res->has_body_fd) { /* a download streamed from its file (issue 21); MHD closes fd */
+        r = MHD_create_response_from_fd64(res->body_fd_size, res->body_fd);
+        if (!r) return MHD_NO;
+        res->has_body_fd = 0;
+    } else {
+        size_t len = res->body.len;
+        char *data = buf_take(&res->body, &len);
+        r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+        if (!r) {
+            free(data);
+            return MHD_NO;
+        }
     }
     if (res->content_type[0]) MHD_add_response_header(r, "Content-Type", res->content_type);
     for (int i = 0; i < res->n_headers; i++)

@@ -124,6 +124,7 @@ static int clear_layer(struct batch *b, const struct layer_def *l, struct err *e
     batch_lineage_free(b);
     int hrc = batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, &b->old_feat, &b->n_old_feat,
                                 &b->n_old, err);
+    if (!hrc) hrc = batch_snapshot_keys(b, l, err); /* the change feed (issue 21) */
     if (hrc) return hrc;
     /* bulk load without the R*Tree and its triggers: the index is emptied here, loaded at the end
      */

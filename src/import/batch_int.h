@@ -91,6 +91,10 @@ int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhas
 int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err);
 
 void batch_lineage_free(struct batch *b);
+/* Before layer l is replaced: its features' identities (natural key, else fid) and row-rule
+ * values into a temporary table, from which batch_write_changes records the change feed
+ * (spp_feature_changes: insert, update, delete per identity). ERR_DB. */
+int batch_snapshot_keys(struct batch *b, const struct layer_def *l, struct err *err);
 /* Features added, removed and changed (same key, other content) between two sorted lists. */
 void batch_feature_diff(const struct feathash *o, size_t no, const struct feathash *nw, size_t nn,
                         int64_t *added, int64_t *removed, int64_t *changed);

@@ -361,6 +361,8 @@ static void diff(struct batch *b, const struct cellhash *o, size_t no, const str
     }
 }
 
+static int record_feature_changes(struct batch *b, const struct layer_def *l, struct err *err);
+
 int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err)
 {
     int64_t added = 0, removed = 0, changed = 0, n_new = -1;
@@ -413,6 +415,7 @@ int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *
     sqlite3_finalize(s);
     json_object_set_new(report_layer(b, l), "changed_cells", json_integer((json_int_t)b->n_cells));
     b->n_cells = 0;
+    if (!rc) rc = record_feature_changes(b, l, err);
     return rc;
 }
 
@@ -422,4 +425,90 @@ void batch_lineage_free(struct batch *b)
         free(b->lineage[i]);
     free(b->lineage);
     b->lineage = NULL, b->n_lineage = 0;
+}
+
+/* ---- the change feed (issue 21): which features a batch inserted, updated and deleted ----
+ * A feature's identity is its natural key (else its fid, as in the report's diff). Before a layer
+ * is replaced its identities (and row-rule values) go into a temporary table; after the load,
+ * features carrying this batch's import_batch (unchanged ones keep their old lineage) are inserts
+ * or updates by whether their identity was there before, and identities no longer present are
+ * deletes. Written to spp_feature_changes in the batch's transaction; /api/v1/changes reads it. */
+
+static void identity_sql(const struct layer_def *l, struct buf *b)
+{
+    if (l->key >= 0) {
+        buf_puts(b, "coalesce(CAST(");
+        store_put_ident(b, l->fields[l->key].name);
+        buf_puts(b, " AS TEXT), CAST(fid AS TEXT))");
+    } else {
+        buf_puts(b, "CAST(fid AS TEXT)");
+    }
+    buf_puts(b, ", ");
+    if (l->row_field >= 0)
+        store_put_ident(b, l->fields[l->row_field].name);
+    else
+        buf_puts(b, "NULL");
+}
+
+int batch_snapshot_keys(struct batch *b, const struct layer_def *l, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    buf_puts(&q, "CREATE TEMP TABLE IF NOT EXISTS spp_prev_keys (k TEXT, rowval);"
+                 "CREATE INDEX IF NOT EXISTS temp.spp_prev_keys_k ON spp_prev_keys (k);"
+                 "DELETE FROM temp.spp_prev_keys;"
+                 "INSERT INTO temp.spp_prev_keys SELECT ");
+    identity_sql(l, &q);
+    buf_puts(&q, " FROM ");
+    store_put_ident(&q, l->id);
+    int rc = q.data ? store_exec(b->st, q.data, err) : err_set(err, ERR_NOMEM, "out of memory");
+    buf_fini(&q);
+    return rc;
+}
+
+static int record_feature_changes(struct batch *b, const struct layer_def *l, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    int rc = 0;
+    buf_puts(&q, "CREATE TABLE IF NOT EXISTS spp_feature_changes (id INTEGER PRIMARY KEY,"
+                 " layer TEXT NOT NULL, batch TEXT NOT NULL, at TEXT NOT NULL, op TEXT NOT NULL,"
+                 " key TEXT NOT NULL, fid INTEGER, rowval);"
+                 "CREATE INDEX IF NOT EXISTS spp_feature_changes_layer ON spp_feature_changes"
+                 " (layer, id);"
+                 "CREATE TEMP TABLE IF NOT EXISTS spp_prev_keys (k TEXT, rowval);"
+                 "DROP TABLE IF EXISTS temp.spp_new_keys;"
+                 "CREATE TEMP TABLE spp_new_keys (k TEXT, rowval, fid INTEGER, batch TEXT);"
+                 "INSERT INTO temp.spp_new_keys SELECT ");
+    identity_sql(l, &q);
+    buf_puts(&q, ", fid, import_batch FROM ");
+    store_put_ident(&q, l->id);
+    buf_puts(&q, ";CREATE INDEX temp.spp_new_keys_k ON spp_new_keys (k);");
+    rc = q.data ? store_exec(b->st, q.data, err) : err_set(err, ERR_NOMEM, "out of memory");
+    buf_fini(&q);
+    if (rc) return rc;
+    static const char *const ins =
+        "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
+        " SELECT ?1, ?2, ?3, CASE WHEN EXISTS (SELECT 1 FROM temp.spp_prev_keys p WHERE p.k = n.k)"
+        " THEN 'update' ELSE 'insert' END, n.k, n.fid, n.rowval FROM temp.spp_new_keys n"
+        " WHERE n.batch = ?2 ORDER BY n.fid";
+    static const char *const del =
+        "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
+        " SELECT ?1, ?2, ?3, 'delete', p.k, NULL, p.rowval FROM temp.spp_prev_keys p"
+        " WHERE NOT EXISTS (SELECT 1 FROM temp.spp_new_keys n WHERE n.k = p.k) ORDER BY p.k";
+    const char *const stmts[] = {del, ins};
+    for (int i = 0; i < 2 && !rc; i++) {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(b->db, stmts[i], -1, &s, NULL) != SQLITE_OK)
+            return store_db_error(b->st, err, "spp_feature_changes");
+        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, b->batch_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, b->started, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_feature_changes");
+        sqlite3_finalize(s);
+    }
+    if (!rc)
+        rc =
+            store_exec(b->st, "DELETE FROM temp.spp_prev_keys; DROP TABLE temp.spp_new_keys;", err);
+    return rc;
 }

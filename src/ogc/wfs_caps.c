@@ -140,6 +140,11 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
         put_box(b, &box, "ows:LowerCorner", "ows:UpperCorner");
         buf_puts(b, "</ows:WGS84BoundingBox>\n");
     }
+    /* The layer's ISO 19139 record (src/meta/, issue 21). */
+    buf_puts(b, v2 ? "      <MetadataURL xmlns:xlink=\"http://www.w3.org/1999/xlink\" xlink:href=\""
+                   : "      <MetadataURL type=\"19115\" format=\"text/xml\">");
+    buf_put_xml(b, req->base_url);
+    buf_printf(b, "/collections/%s/metadata?f=xml%s\n", l->id, v2 ? "\"/>" : "</MetadataURL>");
     buf_puts(b, "    </FeatureType>\n");
 }
 

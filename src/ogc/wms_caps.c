@@ -137,6 +137,14 @@ static void put_layer(struct buf *b, struct request *req, int version, const str
     buf_put_xml(b, l->group);
     buf_puts(b, "</Keyword></KeywordList>\n");
     put_bboxes(b, req, version, ext);
+    /* The layer's ISO 19139 record (src/meta/, issue 21). */
+    buf_printf(b,
+               "<MetadataURL type=\"%s\"><Format>text/xml</Format><OnlineResource "
+               "xmlns:xlink=\"http://www.w3.org/1999/xlink\" xlink:type=\"simple\" "
+               "xlink:href=\"",
+               version == WMS_130 ? "ISO19115:2003" : "TC211");
+    buf_put_xml(b, req->base_url);
+    buf_printf(b, "/collections/%s/metadata?f=xml\"/></MetadataURL>\n", l->id);
     const struct style *s = render_style(l, NULL);
     if (s && s->min_role <= req->role) put_style(b, req, l, s);
     buf_puts(b, "</Layer>\n");

@@ -221,6 +221,11 @@ static int write_collection(struct request *req, const struct layer_def *l, int 
     snprintf(href, sizeof href, "/collections/%s/queryables", l->id);
     link(b, &first, req->base_url, href, "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "application/schema+json", "Queryables");
+    /* The layer's metadata record (src/meta/, issue 21). */
+    snprintf(href, sizeof href, "/collections/%s/metadata", l->id);
+    link(b, &first, req->base_url, href, "describedby", "application/geo+json", "Metadata");
+    snprintf(href, sizeof href, "/collections/%s/metadata?f=xml", l->id);
+    link(b, &first, req->base_url, href, "describedby", "application/xml", "ISO 19139");
     buf_puts(b, "]}");
     return 0;
 }

@@ -1050,7 +1050,8 @@ const struct style *render_style(const struct layer_def *layer, const char *name
     int any = !name || !*name || str_ieq(name, "default");
     for (int i = 0; i < n_registry; i++) {
         const struct style *s = registry[i];
-        if (s->layer != layer) continue;
+        /* by id: a data-sharing agreement's view of the catalog has its own layer_defs */
+        if (s->layer != layer && (!layer || strcmp(s->layer->id, layer->id) != 0)) continue;
         if (any || strcmp(s->name, name) == 0) return s;
     }
     return NULL;

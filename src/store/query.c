@@ -96,9 +96,51 @@ int store_query_count(struct store *st, const struct store_query *q, int64_t *co
     return rc;
 }
 
+void store_track_reads(struct store *st, struct store_reads *reads)
+{
+    if (reads) memset(reads, 0, sizeof *reads);
+    st->reads = reads;
+}
+
+/* Notes n features of q read, if anything in them is above public (store_track_reads). */
+static void note_read(struct store *st, const struct store_query *q, int64_t n)
+{
+    struct store_reads *rs = st->reads;
+    const struct layer_def *l = q->layer;
+    if (!rs || n <= 0 || q->role == ROLE_PUBLIC) return;
+    int field, restricted_fields = 0;
+    const struct value *v;
+    int rows =
+        access_row_rule(l, ROLE_PUBLIC, &field, &v) && !access_row_rule(l, q->role, &field, &v);
+    for (int i = 0; i < q->n_fields; i++)
+        if (q->fields[i] >= 0 && q->fields[i] < l->n_fields &&
+            l->fields[q->fields[i]].role > ROLE_PUBLIC)
+            restricted_fields = 1;
+    if (!rows && !restricted_fields) return;
+    struct store_read *r = NULL;
+    for (int i = 0; i < rs->n && !r; i++)
+        if (!strcmp(rs->r[i].layer->id, l->id)) r = &rs->r[i];
+    if (!r && rs->n < STORE_READS_MAX) {
+        r = &rs->r[rs->n++];
+        r->layer = l;
+    }
+    if (!r) {
+        rs->overflow = 1;
+        r = &rs->r[rs->n - 1];
+    }
+    r->rows |= rows;
+    r->n_features += n;
+    if (r->layer != l && strcmp(r->layer->id, l->id)) return;
+    for (int i = 0; i < q->n_fields; i++)
+        if (q->fields[i] >= 0 && q->fields[i] < l->n_fields && q->fields[i] < 256 &&
+            l->fields[q->fields[i]].role > ROLE_PUBLIC)
+            r->fields[q->fields[i]] = 1;
+}
+
 int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,
                     struct err *err)
 {
+    int64_t n_read = 0;
     const struct layer_def *l = q->layer;
     struct buf b;
     buf_init(&b);
@@ -184,6 +226,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
                 f.wkb_len = wkb.len;
             }
         }
+        n_read++;
         if (sink->feature && (rc = sink->feature(sink->ud, &f, err))) goto done;
     }
     if (step != SQLITE_DONE) {
@@ -192,6 +235,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     }
     if (sink->end) rc = sink->end(sink->ud, err);
 done:
+    note_read(st, q, n_read);
     sqlite3_reset(s);
     buf_fini(&wkb);
     if (vals != stackvals) free(vals);

@@ -52,6 +52,58 @@ int store_layer_state_role(struct store *st, const struct layer_def *layer, enum
 int store_refresh_layer(struct store *st, const struct layer_def *layer, const char *batch,
                         struct err *err);
 
+/* Lineage of a layer for its metadata record (meta.c, issue 21). */
+#define STORE_LINEAGE_MAX 16
+struct store_batch {
+    char batch[64];
+    char at[32]; /* ISO time the batch finished, or "" */
+    int64_t n_features;
+};
+struct store_source {
+    char batch[64];
+    char path[256]; /* as the import named it */
+};
+struct store_lineage {
+    char last_batch[64]; /* spp_layers.import_batch: the batch that last replaced the layer */
+    char last_date[32];  /* when it finished (spp_imports), else spp_layers.updated */
+    struct store_batch batches[STORE_LINEAGE_MAX]; /* newest first (spp_layer_history) */
+    int n_batches;
+    struct store_source sources[STORE_LINEAGE_MAX]; /* newest batch first (spp_sources) */
+    int n_sources;
+};
+/* Fills out for layer. A layer never imported has empty strings and no batches. ERR_DB. */
+int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
+                        struct err *err);
+
+/* Data quality (meta.c, issue 21). */
+/* Rows of layer role may see (*total) and, per field of fields, how many have a value (not NULL,
+ * not ''). ERR_DB. */
+int store_layer_completeness(struct store *st, const struct layer_def *layer, enum role role,
+                             const int *fields, int n_fields, int64_t *filled, int64_t *total,
+                             struct err *err);
+/* Calls fn for each finding kind and severity of layer in batch (spp_findings), most first. */
+int store_layer_findings(struct store *st, const struct layer_def *layer, const char *batch,
+                         int (*fn)(void *ud, const char *kind, const char *severity, int64_t n),
+                         void *ud, struct err *err);
+
+/* The change feed (spp_feature_changes, written by imports: issue 21). */
+struct store_feature_change {
+    int64_t id;      /* cursor: ascending */
+    const char *op;  /* "insert", "update", "delete"; valid during the callback */
+    const char *key; /* the natural key, else the fid, as text */
+    int has_fid;     /* 0 for a delete */
+    int64_t fid;     /* the feature's id (OGC API, WFS) after the batch */
+    const char *batch, *at;
+};
+/* Calls fn for the changes of layer with id > after and batch time >= since (ISO, "" = all), at
+ * most limit, in id order; *more = 1 when there are further ones. Changes of rows role may not
+ * see (the layer's row rule, by the row's value when it changed) are left out. A store without
+ * the table has no changes. fn's non-zero return stops and is returned. ERR_DB. */
+int store_feature_changes(struct store *st, const struct layer_def *layer, enum role role,
+                          const char *since, int64_t after, int64_t limit,
+                          int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
+                          int *more, struct err *err);
+
 /* Feature queries. */
 struct store_query {
     const struct layer_def *layer;
@@ -102,6 +154,24 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
 /* Number of features matching q (ignoring limit/offset/order). */
 int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
                       struct err *err);
+/* Restricted reads (issue 21 audit): while a request runs, the router lets the store note every
+ * query that returned fields above public or rows the public may not see (a row rule the
+ * caller's role is exempt from), per layer, with the features streamed. */
+#define STORE_READS_MAX 8
+struct store_read {
+    const struct layer_def *layer;
+    unsigned char fields[256]; /* 1 for each restricted field index returned */
+    int rows;                  /* 1: rows hidden from the public were readable */
+    int64_t n_features;
+};
+struct store_reads {
+    struct store_read r[STORE_READS_MAX];
+    int n;
+    int overflow; /* more layers than STORE_READS_MAX: counted into the last entry */
+};
+/* Starts noting into reads (cleared first); NULL stops. */
+void store_track_reads(struct store *st, struct store_reads *reads);
+
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
 
@@ -126,24 +196,49 @@ int store_rtree_load(struct store *st, const struct layer_def *l, struct err *er
 int store_ensure_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);
 int store_drop_layer_indexes(struct store *st, const struct layer_def *l, struct err *err);
 
-/* API keys (spp_keys): stored as SHA-256 hex of the key. */
+/* API keys (spp_keys): stored as SHA-256 hex of the key. A key may carry a sharing agreement
+ * (issue 21): the agency it was given to, the layers and fields it may read, an expiry date and
+ * a daily request quota. */
 struct key_info {
     int64_t id;
     char name[128];
     enum role role;
     char created[32];
-    char revoked[32]; /* "" if active */
+    char revoked[32];  /* "" if active */
+    char agency[128];  /* "" for a plain role key */
+    char layers[1024]; /* comma list of layer ids, "" = every layer the role may read */
+    char fields[2048]; /* comma list of layer.field, "" = every field the role may read */
+    char rows[512];    /* comma list of layer.field=value, "" = the role's rows */
+    char expires[16];  /* YYYY-MM-DD (last valid day, UTC), "" = never */
+    int64_t quota;     /* requests per UTC day, 0 = unlimited */
 };
 /* Creates a key; writes the clear key (once) into key_out (at least 48 bytes). */
 int store_key_add(struct store *st, enum role role, const char *name, char *key_out,
                   int64_t *id_out, struct err *err);
+/* The same with a sharing agreement: k gives role, name, agency, layers, fields, expires and
+ * quota (id, created, revoked are ignored). */
+int store_key_add_agreement(struct store *st, const struct key_info *k, char *key_out,
+                            int64_t *id_out, struct err *err);
 /* Calls fn for each key, newest last. */
 int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info *k), void *ud,
                    struct err *err);
 /* ERR_NOT_FOUND if no such key. */
 int store_key_revoke(struct store *st, int64_t id, struct err *err);
-/* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills role and id. */
+/* Looks up a presented key: ERR_FORBIDDEN if unknown or revoked; fills out. Expiry is the
+ * caller's to judge (access_key_valid). */
+int store_key_lookup(struct store *st, const char *key, struct key_info *out, struct err *err);
+/* The same, role and id only. */
 int store_key_check(struct store *st, const char *key, enum role *role, int64_t *id,
+                    struct err *err);
+
+/* Key usage (usage.c): requests per key and UTC day and the last use, in a small SQLite file
+ * beside the store (DB.usage; the workers' store connections are read-only). One process-wide
+ * connection behind a mutex, opened on first use. */
+/* Counts one request of key_id today; *over = 1 (and nothing counted) when quota (> 0) requests
+ * were already counted today. ERR_DB / ERR_IO. */
+int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over, struct err *err);
+/* The last use of key_id ("" if never) and today's count. */
+int store_usage_get(const char *db_path, int64_t key_id, char last[32], int64_t *today,
                     struct err *err);
 
 /* Changes (spp_changes): areas changed by imports and edits, for exact tile invalidation. */

@@ -25,7 +25,8 @@ struct store {
     uint64_t tick;
     struct timespec deadline;
     int has_deadline;
-    int64_t data_version; /* last PRAGMA data_version seen (store_changed) */
+    int64_t data_version;      /* last PRAGMA data_version seen (store_changed) */
+    struct store_reads *reads; /* restricted reads of the current request (audit), or NULL */
 };
 
 /* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_spp, spatialite
 
-COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "query"]
+COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "audit", "query"]
 
 
 def options_in(text):
@@ -99,7 +99,8 @@ def test_keys_list_has_header(tmp_path):
     run_spp("init", "--db", db)
     run_spp("keys", "--db", db, "add", "--role", "planner", "--name", "So TNMT")
     lines = run_spp("keys", "--db", db, "list").stdout.splitlines()
-    assert lines[0].split() == ["ID", "ROLE", "CREATED", "STATUS", "NAME"]
+    assert lines[0].split() == ["ID", "ROLE", "CREATED", "STATUS", "AGENCY", "LAYERS", "FIELDS",
+                                "ROWS", "EXPIRES", "QUOTA", "LAST_USED", "TODAY", "NAME"]
     assert lines[1].split("\t")[1].strip() == "planner" and lines[1].endswith("So TNMT")
 
 

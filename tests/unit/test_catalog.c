@@ -30,13 +30,22 @@ static const char *common_ok =
     "{\"fields\":[{\"name\":\"note\",\"type\":\"text\",\"label\":{\"vi\":\"Ghi chú\",\"en\":"
     "\"Note\"},\"role\":\"public\"}]}";
 
+static const char *meta_ok =
+    "{\"defaults\":{\"organisation\":{\"vi\":\"Sở\",\"en\":\"Dept\"},\"contact\":{\"name\":"
+    "\"GIS\",\"email\":\"gis@example.org\"},\"licence\":{\"name\":\"CC BY 4.0\"},"
+    "\"scale_denominator\":2000,\"accuracy_m\":1},\"layers\":{\"things\":{\"keywords\":{"
+    "\"vi\":[\"vật\"],\"en\":[\"things\"]}}}}";
+
+static const char *meta_text; /* NULL: meta_ok */
+
 /* Writes a one-layer catalog whose field list is `fields` and returns the load result. */
 static int load_with(const char *layer_extra, const char *fields, const char *codelist,
                      struct err *err)
 {
-    char sub[200];
-    snprintf(sub, sizeof sub, "rm -rf %s && mkdir -p %s/codelists", tmpdir, tmpdir);
+    char sub[400];
+    snprintf(sub, sizeof sub, "rm -rf %s && mkdir -p %s/codelists %s/meta", tmpdir, tmpdir, tmpdir);
     if (system(sub) != 0) return -1;
+    write_file("meta/metadata.json", meta_text ? meta_text : meta_ok);
     write_file("codelists/kinds.json", codelist ? codelist : codelist_ok);
     write_file("common.json", common_ok);
     char layer[4096];
@@ -89,7 +98,16 @@ static void test_real_catalog(void)
         CHECK(access_field_index(p, "owner_name", ROLE_ADMIN) == owner);
         CHECK(access_field_index(p, "no_such_field", ROLE_ADMIN) == -1);
         CHECK(layer_field_index(p, "src_file") >= 0 && layer_field_index(p, "valid_from") >= 0);
+        /* layers/meta/metadata.json: defaults merged under the layer's own entry. */
+        CHECK(p->meta.org_vi && p->meta.contact_email && strchr(p->meta.contact_email, '@'));
+        CHECK(p->meta.scale_denominator == 1000 && p->meta.accuracy_m > 0);
+        int found = 0;
+        for (int i = 0; i < p->meta.n_keywords_vi; i++)
+            found |= strcmp(p->meta.keywords_vi[i], "thửa đất") == 0;
+        CHECK(found && p->meta.n_keywords_en > 0);
     }
+    for (int i = 0; i < cat.n_layers; i++)
+        CHECK(cat.layers[i].meta.licence_name && cat.layers[i].meta.n_keywords_vi > 0);
     const struct codelist *lu = catalog_codelist(&cat, "land_use");
     CHECK(lu != NULL);
     if (lu) {
@@ -111,6 +129,17 @@ static void test_rejections(void)
 {
     struct err err;
     CHECK(load_with("", F_OK_TEXT, NULL, &err) == 0);
+    meta_text = "{\"defaults\":{},\"layers\":{}}";
+    expect_reject("metadata without the layer", "", F_OK_TEXT, NULL,
+                  "missing entry for layer \"things\"");
+    meta_text = "{\"layers\":{\"things\":{},\"nope\":{}}}";
+    expect_reject("metadata of an unknown layer", "", F_OK_TEXT, NULL, "no catalog layer \"nope\"");
+    meta_text = "{\"layers\":{\"things\":{\"organisation\":{\"vi\":\"S\",\"en\":\"D\"},"
+                "\"contact\":{\"name\":\"G\",\"email\":\"no-at\"},\"licence\":{\"name\":\"L\"},"
+                "\"scale_denominator\":1,\"accuracy_m\":1,\"keywords\":{\"vi\":[\"a\"],"
+                "\"en\":[\"a\"]}}}}";
+    expect_reject("metadata bad e-mail", "", F_OK_TEXT, NULL, "not an e-mail address");
+    meta_text = NULL;
     expect_reject("unknown type", "",
                   "{\"name\":\"x\",\"type\":\"txt\",\"label\":{\"vi\":\"X\",\"en\":\"X\"},\"role\":"
                   "\"public\"}",
