@@ -824,6 +824,9 @@ def rss_anon_kb(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("RssAnon:"))
 
 
+@pytest.mark.skipif(os.environ.get("SPP_SANITIZED") == "1",
+                    reason="under ASan freed memory sits in its quarantine and shadow memory grows "
+                           "with it: heap growth is measured on make test's normal build")
 def test_download_memory_stays_flat(tmp_path):
     """A 100k-feature layer (a ~50 MB GeoJSON) is written to a file and streamed from it: the
     server's anonymous memory (heap) hardly grows; the store itself is mmap'd (file pages)."""
