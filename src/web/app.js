@@ -6,7 +6,8 @@
 // tab, hidden layers, point, parcel, fund filters) is kept in the URL, the view in its #hash.
 import * as maplibregl from '/web/vendor/maplibre-gl.mjs';
 import { t, setLang, getLang, translatePage } from './i18n.js';
-import { el, clear, getJSON, cat, setCatalog, layerTitle, label, codeName, fmtValue, fmtNumber, safeColor } from './dom.js';
+import { el, clear, getJSON, cat, setCatalog, layerTitle, label, codeName, codeText, fmtValue, fmtNumber, safeColor, errorText } from './dom.js';
+import { parseCoordinates, parseNumber, parseDMS, formatNumber } from './numbers.js';
 import { renderLandInfo, renderCorners } from './info.js';
 import { FundSearch } from './funds.js';
 
@@ -15,11 +16,19 @@ const TILEJSON_URL = '/tiles/all.json';
 const GLYPHS = '/fonts/{fontstack}/{range}.pbf';
 const FONT = ['DejaVu Sans Book'];
 const GROUP_ORDER = ['land', 'construction', 'transport', 'planning'];
-// Layers off at first (reference or overview layers that hide the rest, and the current land use
-// that the parcels already colour); a link's ?off= overrides it.
-const START_OFF = new Set(['geodetic_control', 'elevation_points', 'land_cover', 'cadastral_sheets',
-  'general_plan_zones', 'land_use_plan', 'infra_networks', 'infra_facilities', 'construction_permits',
-  'land_price_segments', 'buildings', 'land_use_current']);
+// Layers shown per audience (the preset select, ?preset=); every other layer starts off. A citizen
+// looks up a parcel and its red lines; an investor looks for land funds, zoning and prices; a
+// planner sees the plans. A link's ?off= overrides the preset.
+export const PRESETS = {
+  citizen: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'cadastral_parcels', 'red_lines',
+    'public_facilities'],
+  investor: ['admin_units', 'hydro_areas', 'roads', 'vacant_land_fund', 'investment_land', 'zoning_blocks',
+    'land_price_segments', 'red_lines'],
+  planner: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'cadastral_parcels', 'red_lines',
+    'zoning_blocks', 'detailed_plan_lots', 'plan_boundaries', 'general_plan_zones', 'buildings',
+    'infra_networks', 'construction_permits'],
+};
+const START_OFF = new Set(); // catalogStyle(): the preset decides
 // Polygon layers whose label the catalog style draws (other polygons are read in the panel).
 const POLYGON_LABELS = new Set(['cadastral_parcels', 'vacant_land_fund', 'investment_land', 'hydro_areas']);
 // Polygon layers drawn as outlines only in the catalog style.
@@ -145,7 +154,7 @@ function legendEntries(layerId) {
         const codes = Array.isArray(c[i]) ? c[i] : [c[i]];
         const names = codes.map((code) => {
           const n = field?.codelist ? codeName(field.codelist, code) : null;
-          return n ? `${code} — ${n}` : String(code);
+          return codeText(code, n);
         });
         out.push({ color: c[i + 1], text: names.join(', '), type: s.type });
       }
@@ -183,8 +192,65 @@ async function fillLegend(details, layerId, fallback) {
     // A rule named after a code of the layer reads in the page's language.
     const name = coded && r.name ? codeName(coded.codelist, r.name) : null;
     return el('li', {}, el('span', { class: `swatch ${r.type}`, style: `background:${safeColor(r.color)}` }),
-      name ? `${r.name} — ${name}` : r.title || r.name || '');
+      name ? codeText(r.name, name) : r.title || r.name || "");
   })));
+}
+
+// The layers a preset leaves off: every catalog layer not in it.
+function presetHidden(name) {
+  const on = new Set(PRESETS[name] || PRESETS.citizen);
+  return new Set((cat.raw?.layers || []).map((l) => l.id).filter((id) => !on.has(id)));
+}
+
+/* The legend of what is in view: for each layer drawn, the classes (code values) of the
+ * features MapLibre rendered in the current view, with the colour of the style rule that drew
+ * them; updated when the view or the layers change. */
+let legendTimer = null;
+function scheduleLegend() {
+  clearTimeout(legendTimer);
+  legendTimer = setTimeout(renderVisibleLegend, 150);
+}
+
+export function visibleLegend() {
+  const map = state.map;
+  if (!map || !map.getStyle()) return [];
+  const byId = new Map(state.style.layers.map((l) => [l.id, l]));
+  const rank = { fill: 0, circle: 1, line: 2 };
+  const feats = map.queryRenderedFeatures().filter((f) => f.sourceLayer && f.layer && rank[f.layer.type] !== undefined &&
+    !state.hidden.has(f.sourceLayer) && cat.layers.has(f.sourceLayer));
+  feats.sort((a, b) => rank[a.layer.type] - rank[b.layer.type]);
+  const layers = new Map();
+  for (const f of feats) {
+    const l = cat.layers.get(f.sourceLayer);
+    const coded = l.fields.find((x) => x.codelist && f.properties[x.name] != null);
+    const code = coded ? String(f.properties[coded.name]) : '';
+    if (!layers.has(l.id)) layers.set(l.id, new Map());
+    const rows = layers.get(l.id);
+    if (rows.has(code)) continue;
+    const paint = byId.get(f.layer.id)?.paint || {};
+    const color = paint['fill-color'] ?? paint['circle-color'] ?? paint['line-color'];
+    const name = coded ? code.split('+').map((c) => codeName(coded.codelist, c) || c).join(' + ') : layerTitle(l.id);
+    rows.set(code, { code, text: coded ? codeText(code, name) : name, color: typeof color === 'string' ? color : '#999', type: f.layer.type });
+  }
+  const order = cat.raw.layers.map((l) => l.id);
+  return [...layers.entries()].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))
+    .map(([id, rows]) => ({ layer: id, title: layerTitle(id), rows: [...rows.values()].sort((a, b) => a.text.localeCompare(b.text, getLang())) }));
+}
+
+function renderVisibleLegend() {
+  const list = clear($('map-legend-list'));
+  const groups = visibleLegend();
+  if (!groups.length) list.append(el('li', {}, t('legend.empty')));
+  for (const g of groups) {
+    list.append(el('li', { class: 'layer', dataset: { layer: g.layer } }, g.title));
+    if (g.rows.length === 1 && !g.rows[0].code) {
+      list.lastChild.prepend(el('span', { class: `swatch ${g.rows[0].type}`, style: `background:${safeColor(g.rows[0].color)}` }));
+      continue;
+    }
+    for (const r of g.rows)
+      list.append(el('li', { dataset: { layer: g.layer, code: r.code } },
+        el('span', { class: `swatch ${r.type}`, style: `background:${safeColor(r.color)}` }), r.text));
+  }
 }
 
 function renderLayers() {
@@ -249,7 +315,7 @@ async function loadCorners(key) {
   }
 }
 
-async function lookup(url, point) {
+async function lookup(url, point, opts = {}) {
   showPanel();
   const body = clear($('info-body'));
   body.append(el('p', { class: 'loading' }, t('info.loading')));
@@ -258,13 +324,18 @@ async function lookup(url, point) {
     state.infoUrl = url;
     const r = renderInfo();
     const p = point || pointOf(state.info);
-    if (p) setPoint(p, !point);
+    if (p) setPoint(p, false);
+    // Looked up from a link (?at=) or typed coordinates: show the parcel found, else the point.
+    if (opts.zoom && state.map) {
+      if (r?.geometry) fitGeometry(r.geometry);
+      else if (p) state.map.jumpTo({ center: [p.lon, p.lat], zoom: Math.max(state.map.getZoom(), 17) });
+    }
     setUrlParams({ parcel: r?.key || null });
     if (r?.key && state.corners?.key !== r.key) await loadCorners(r.key);
     return state.info;
   } catch (e) {
     state.info = null;
-    clear(body).append(el('p', { class: 'error' }, t('error', { msg: e.message })));
+    clear(body).append(el('p', { class: 'error', role: 'alert' }, errorText(e)));
     highlight(null, null);
     return null;
   }
@@ -290,13 +361,22 @@ function setPoint(p, fly) {
   setUrlParams({ at: `${p.lon.toFixed(6)},${p.lat.toFixed(6)}` });
 }
 
-export function landAt(lon, lat) {
+export function landAt(lon, lat, opts = {}) {
   const b = state.bounds;
   if (b && (lon < b[0] - 0.5 || lon > b[2] + 0.5 || lat < b[1] - 0.5 || lat > b[3] + 0.5)) {
     status(t('info.outside'), true); // far from the city's data: no need to ask the server
     return Promise.resolve(null);
   }
-  return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat });
+  return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat }, opts);
+}
+
+// Metres from lon/lat to the city's data box (0 inside), roughly (enough for a warning).
+export function outsideBy(lon, lat) {
+  const b = state.bounds;
+  if (!b) return 0;
+  const dx = lon < b[0] ? b[0] - lon : lon > b[2] ? lon - b[2] : 0;
+  const dy = lat < b[1] ? b[1] - lat : lat > b[3] ? lat - b[3] : 0;
+  return Math.hypot(dx * 111320 * Math.cos((lat * Math.PI) / 180), dy * 110540);
 }
 
 /* Geometry helpers: bounds and a point inside a polygon (widest span of the middle scanline). */
@@ -341,7 +421,7 @@ function featuresOf(d) {
   return d.features || d.parcels || d.items || d.results || (d.parcel_key || d.properties ? [d] : []);
 }
 
-async function openParcel(item) {
+async function openParcel(item, opts = { zoom: true }) {
   const p = item.properties || item;
   const key = p.parcel_key || p.key || item.id;
   let geometry = item.geometry;
@@ -350,11 +430,11 @@ async function openParcel(item) {
       const d = await getJSON(`/api/v1/parcels/${encodeURIComponent(key)}`);
       geometry = d.geometry || d.parcel?.geometry || null;
     } catch (e) {
-      status(t('error', { msg: e.message }), true);
+      status(errorText(e), true);
     }
   }
   const pt = geometry ? interiorPoint(geometry) : pointOf(p);
-  if (geometry) fitGeometry(geometry);
+  if (geometry && opts.zoom) fitGeometry(geometry);
   if (pt) await landAt(pt.lon, pt.lat);
 }
 
@@ -380,22 +460,104 @@ async function searchParcel(ev) {
     out.append(ul);
     if (list.length === 1) await openParcel(list[0]);
   } catch (e) {
-    out.append(el('p', { class: 'error' }, t('error', { msg: e.message })));
+    out.append(el('p', { class: 'error', role: 'alert' }, errorText(e)));
   }
 }
 
-// "1109719.714 586184.889", "X: 1109719,714; Y: 586184,889": the two numbers, X (northing) first.
+// Pasted coordinates in any form people write them (numbers.js): X (northing) first for VN-2000.
 export function parseXY(text) {
-  const nums = (text.match(/-?\d+(?:[.,]\d+)?/g) || []).map((s) => Number(s.replace(',', '.')));
-  return nums.length >= 2 ? { x: nums[0], y: nums[1] } : null;
+  const c = parseCoordinates(text, 'auto', getLang());
+  return c.error || c.crs === 'EPSG:4326' ? null : { x: c.x, y: c.y };
+}
+
+function xyMessage(text, isError) {
+  const m = $('xy-msg');
+  m.textContent = text || '';
+  m.className = `msg${isError ? ' error' : ''}`;
+  m.setAttribute('role', isError ? 'alert' : 'status');
+}
+
+// The two inputs are X (northing) / Y (easting) for VN-2000, latitude / longitude for WGS 84.
+function setXYLabels(wgs84) {
+  $('xy-x-label').dataset.i18n = wgs84 ? 'search.lat' : 'search.x';
+  $('xy-y-label').dataset.i18n = wgs84 ? 'search.lon' : 'search.y';
+  $('xy-x-label').textContent = t($('xy-x-label').dataset.i18n);
+  $('xy-y-label').textContent = t($('xy-y-label').dataset.i18n);
+}
+
+// Fills the inputs from a pasted text: the numbers shown back in the user's language's form and
+// what was understood (CRS, order) said in words.
+function onPaste(text) {
+  const sel = $('xy-crs').value;
+  const c = parseCoordinates(text, sel === 'wgs84' ? 'wgs84' : sel === 'auto' ? 'auto' : sel, getLang(), 'EPSG:5897');
+  if (c.error) {
+    if (text.trim()) xyMessage(t(c.error), true);
+    return null;
+  }
+  const lang = getLang();
+  if (c.crs === 'EPSG:4326') {
+    if (sel === 'auto') $('xy-crs').value = 'wgs84';
+    setXYLabels(true);
+    $('xy-x').value = formatNumber(c.lat, lang, 7);
+    $('xy-y').value = formatNumber(c.lon, lang, 7);
+    xyMessage(t('search.read', { what: `${t('search.lat')} ${formatNumber(c.lat, lang, 7)}, ${t('search.lon')} ${formatNumber(c.lon, lang, 7)} (WGS 84)` }));
+  } else {
+    if (sel === 'auto' || sel === 'wgs84') $('xy-crs').value = c.crs;
+    setXYLabels(false);
+    $('xy-x').value = formatNumber(c.x, lang, 3);
+    $('xy-y').value = formatNumber(c.y, lang, 3);
+    xyMessage(`${t('search.read', { what: `X ${formatNumber(c.x, lang, 3)} m, Y ${formatNumber(c.y, lang, 3)} m (VN-2000, ${$('xy-crs').value})` })}${c.swapped ? ` ${t('search.swapped')}` : ''}`);
+  }
+  return c;
+}
+
+// One coordinate from an input: a number in either form, or for degrees D°M'S".
+function readCoord(input, degrees) {
+  const text = input.value.trim();
+  let v = parseNumber(text, getLang());
+  if (Number.isNaN(v) && degrees) {
+    const d = parseDMS(`${text} 0°`);
+    if (d) v = d[0].value;
+  }
+  input.setAttribute('aria-invalid', Number.isNaN(v) ? 'true' : 'false');
+  if (Number.isNaN(v)) throw Object.assign(new Error(text), { i18n: text ? 'coord.number' : 'coord.empty', vars: { v: text } });
+  return v;
 }
 
 async function searchXY(ev) {
   ev.preventDefault();
-  const x = $('xy-x').value.trim().replace(',', '.');
-  const y = $('xy-y').value.trim().replace(',', '.');
-  const crs = $('xy-crs').value;
-  await lookup(`/api/v1/land/at?${new URLSearchParams({ x, y, crs, order: 'xy-vn' })}`, null);
+  let sel = $('xy-crs').value;
+  let url, c;
+  try {
+    const a = readCoord($('xy-x'), sel === 'wgs84'), b = readCoord($('xy-y'), sel === 'wgs84');
+    // the pair typed into the two inputs is checked as a pasted pair is (order, CRS)
+    c = parseCoordinates(`${a}; ${b}`, sel === 'auto' ? 'auto' : sel, 'en');
+    if (c.error) throw Object.assign(new Error(c.error), { i18n: c.error });
+  } catch (e) {
+    xyMessage(errorText(e), true);
+    return;
+  }
+  if (c.crs === 'EPSG:4326') {
+    sel = 'wgs84';
+    url = `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`;
+  } else {
+    url = `/api/v1/land/at?${new URLSearchParams({ x: String(c.x), y: String(c.y), crs: c.crs, order: 'xy-vn' })}`;
+  }
+  const pre = c.crs === 'EPSG:4326' ? outsideBy(c.lon, c.lat) : 0;
+  if (pre > 50000) { // far away: the server has nothing there
+    xyMessage(t('coord.outside', { d: `${formatNumber(pre / 1000, getLang(), 1)} km` }), true);
+    return;
+  }
+  const d = await lookup(url, null, { zoom: true });
+  const p = d && pointOf(d);
+  const off = p ? outsideBy(p.lon, p.lat) : 0;
+  if (off > 0) {
+    const dist = off >= 1000 ? `${formatNumber(off / 1000, getLang(), 1)} km` : `${formatNumber(off, getLang(), 0)} m`;
+    xyMessage(t('coord.outside', { d: dist }), true);
+    $('info-body').prepend(el('p', { class: 'warning', role: 'alert', dataset: { outside: '1' } }, t('coord.outside', { d: dist })));
+  } else if (d) {
+    xyMessage('');
+  }
 }
 
 /* Communes for the commune inputs: names and codes from admin_units (WFS as CSV, no geometry). */
@@ -457,6 +619,8 @@ function applyLang(l) {
     state.funds?.fillSelects();
     state.funds?.render();
     renderInfo();
+    if (state.map) renderVisibleLegend();
+    if ($('xy-x-label')) setXYLabels($('xy-crs').value === 'wgs84');
   }
   setUrlParams({ lang: getLang() === 'vi' ? null : getLang() });
 }
@@ -485,20 +649,18 @@ function printSheet() {
 
 /* Start-up. */
 // The first view: the style's own, else the bounds of the tiles' TileJSON.
-async function fitData(map) {
-  if (state.style.center) {
-    map.jumpTo({ center: state.style.center, zoom: state.style.zoom ?? 14 });
-    return;
+// A box from the TileJSON of the first of layers that has one, else of every layer. The first
+// view fits the parcels (where the data is; the city's boundary can be far larger); the
+// "outside the city" warning uses the administrative units. Read before the map is made, so the
+// first frame is already the fitted one.
+async function dataBounds(layers) {
+  for (const u of [...layers.map((l) => `/tiles/${l}.json`), TILEJSON_URL]) {
+    try {
+      const tj = await getJSON(u);
+      if (Array.isArray(tj.bounds) && tj.bounds.every(Number.isFinite)) return tj.bounds;
+    } catch { /* the next one */ }
   }
-  const src = Object.values(state.style.sources).find((s) => s.type === 'vector' && s.url);
-  if (!src) return;
-  try {
-    const tj = await getJSON(src.url);
-    if (Array.isArray(tj.bounds)) state.bounds = tj.bounds;
-    if (Array.isArray(tj.bounds)) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], { padding: 20, duration: 0 });
-  } catch (e) {
-    status(t('error', { msg: e.message }), true);
-  }
+  return null;
 }
 
 function addOverlays(map) {
@@ -515,14 +677,17 @@ function addOverlays(map) {
 
 async function start() {
   const params = urlParams();
+  const hasView = location.hash.includes('view='); // before the map writes its own
   setLang(params.get('lang') || 'vi');
   applyLang(getLang());
   selectTab(params.get('tab') || 'layers');
   setCatalog(await getJSON('/web/catalog.json'));
   state.style = await loadStyle();
-  for (const s of state.style.layers)
-    if (s['source-layer'] && (s.layout?.visibility === 'none' || START_OFF.has(s['source-layer'])))
-      state.hidden.add(s['source-layer']);
+  state.bounds = await dataBounds(['admin_units']);
+  state.dataBox = await dataBounds(['cadastral_parcels', 'zoning_blocks']);
+  state.preset = PRESETS[params.get('preset')] ? params.get('preset') : 'citizen';
+  $('preset').value = state.preset;
+  state.hidden = presetHidden(state.preset);
   // Hidden before the map is made, so MapLibre never lays them out.
   if (params.has('off')) state.hidden = new Set(params.get('off').split(',').filter(Boolean));
   for (const s of state.style.layers)
@@ -531,9 +696,11 @@ async function start() {
   renderLayers();
   state.funds.fillSelects();
 
+  const b = state.dataBox;
   const map = new maplibregl.Map({
     container: 'map', style: state.style, hash: 'view', attributionControl: { compact: true },
-    center: [105.77, 10.03], zoom: 13, maxPitch: 0,
+    ...(b ? { bounds: [[b[0], b[1]], [b[2], b[3]]], fitBoundsOptions: { padding: 16 } } : { center: [105.77, 10.03], zoom: 13 }),
+    maxPitch: 0,
   });
   state.map = map;
   window.sppMap = map; // for the browser tests and for debugging
@@ -547,11 +714,17 @@ async function start() {
   await new Promise((resolve) => map.once('load', resolve));
   addOverlays(map);
   applyVisibility();
-  if (!location.hash.includes('view=')) await fitData(map);
+  if (!hasView && b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 16, duration: 0 });
+  map.on('idle', () => scheduleLegend());
+  map.on('moveend', () => scheduleLegend());
   const at = params.get('at');
+  const parcel = params.get('parcel');
   if (at) {
     const [lon, lat] = at.split(',').map(Number);
-    if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat);
+    // a shared view (#view=) is kept; else the map goes to what the link points at
+    if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat, { zoom: !hasView });
+  } else if (parcel) {
+    await openParcel({ parcel_key: parcel }, { zoom: !hasView });
   }
   if (state.funds.fromUrl()) await state.funds.search(false);
   await loadCommunes().catch(() => {});
@@ -580,12 +753,18 @@ function wire() {
   $('lang').addEventListener('click', () => applyLang(getLang() === 'vi' ? 'en' : 'vi'));
   $('parcel-form').addEventListener('submit', searchParcel);
   $('xy-form').addEventListener('submit', searchXY);
-  $('xy-paste').addEventListener('input', (e) => {
-    const xy = parseXY(e.target.value);
-    if (xy) {
-      $('xy-x').value = xy.x;
-      $('xy-y').value = xy.y;
-    }
+  $('xy-paste').addEventListener('input', (e) => onPaste(e.target.value));
+  $('xy-crs').addEventListener('change', () => {
+    setXYLabels($('xy-crs').value === 'wgs84');
+    if ($('xy-paste').value.trim()) onPaste($('xy-paste').value);
+  });
+  $('preset').addEventListener('change', () => {
+    state.preset = $('preset').value;
+    state.hidden = presetHidden(state.preset);
+    applyVisibility();
+    renderLayers();
+    setUrlParams({ preset: state.preset === 'citizen' ? null : state.preset, off: null });
+    scheduleLegend();
   });
   $('at-center').addEventListener('click', () => {
     const c = state.map.getCenter();
@@ -606,5 +785,5 @@ function wire() {
 }
 
 wire();
-start().catch((e) => status(t('error', { msg: e.message }), true));
+start().catch((e) => status(errorText(e), true));
 export { state, fmtNumber };
