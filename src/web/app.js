@@ -119,6 +119,15 @@ async function loadStyle() {
   }
   if (!style) style = catalogStyle();
   style.glyphs = absolute(GLYPHS);
+  // Legible labels whatever the SLD says: dark text on a white halo, not below 12 px; MapLibre
+  // drops the ones that would collide (text-allow-overlap off) and keeps each on its side.
+  for (const l of style.layers || []) {
+    if (l.type !== 'symbol' || !l.layout?.['text-field']) continue;
+    l.layout['text-allow-overlap'] = false;
+    l.layout['text-padding'] = 4;
+    if (typeof l.layout['text-size'] !== 'number' || l.layout['text-size'] < 12) l.layout['text-size'] = 12;
+    l.paint = { ...l.paint, 'text-color': '#1d232b', 'text-halo-color': '#ffffff', 'text-halo-width': 1.6, 'text-halo-blur': 0.2 };
+  }
   for (const s of Object.values(style.sources || {})) {
     if (s.url) s.url = absolute(s.url);
     if (s.tiles) s.tiles = s.tiles.map(absolute);
@@ -488,7 +497,8 @@ function setXYLabels(wgs84) {
 // Fills the inputs from a pasted text: the numbers shown back in the user's language's form and
 // what was understood (CRS, order) said in words.
 function onPaste(text) {
-  const sel = $('xy-crs').value;
+  // a CRS the user picked holds; one detected from an earlier paste does not
+  const sel = state.crsChosen ? $('xy-crs').value : 'auto';
   const c = parseCoordinates(text, sel === 'wgs84' ? 'wgs84' : sel === 'auto' ? 'auto' : sel, getLang(), 'EPSG:5897');
   if (c.error) {
     if (text.trim()) xyMessage(t(c.error), true);
@@ -526,19 +536,19 @@ function readCoord(input, degrees) {
 
 async function searchXY(ev) {
   ev.preventDefault();
-  let sel = $('xy-crs').value;
+  const shown = $('xy-crs').value;
+  const sel = state.crsChosen ? shown : 'auto';
   let url, c;
   try {
-    const a = readCoord($('xy-x'), sel === 'wgs84'), b = readCoord($('xy-y'), sel === 'wgs84');
+    const a = readCoord($('xy-x'), shown === 'wgs84'), b = readCoord($('xy-y'), shown === 'wgs84');
     // the pair typed into the two inputs is checked as a pasted pair is (order, CRS)
-    c = parseCoordinates(`${a}; ${b}`, sel === 'auto' ? 'auto' : sel, 'en');
+    c = parseCoordinates(`${a}; ${b}`, sel, 'en', shown.startsWith('EPSG:') ? shown : 'EPSG:5897');
     if (c.error) throw Object.assign(new Error(c.error), { i18n: c.error });
   } catch (e) {
     xyMessage(errorText(e), true);
     return;
   }
   if (c.crs === 'EPSG:4326') {
-    sel = 'wgs84';
     url = `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`;
   } else {
     url = `/api/v1/land/at?${new URLSearchParams({ x: String(c.x), y: String(c.y), crs: c.crs, order: 'xy-vn' })}`;
@@ -621,6 +631,7 @@ function applyLang(l) {
     renderInfo();
     if (state.map) renderVisibleLegend();
     if ($('xy-x-label')) setXYLabels($('xy-crs').value === 'wgs84');
+    xyMessage(''); // a message in the other language is stale
   }
   setUrlParams({ lang: getLang() === 'vi' ? null : getLang() });
 }
@@ -715,6 +726,8 @@ async function start() {
   addOverlays(map);
   applyVisibility();
   if (!hasView && b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 16, duration: 0 });
+  // the legend starts folded where it would hide much of a small map
+  if (map.getContainer().clientWidth < 700) $('map-legend').open = false;
   map.on('idle', () => scheduleLegend());
   map.on('moveend', () => scheduleLegend());
   const at = params.get('at');
@@ -755,6 +768,7 @@ function wire() {
   $('xy-form').addEventListener('submit', searchXY);
   $('xy-paste').addEventListener('input', (e) => onPaste(e.target.value));
   $('xy-crs').addEventListener('change', () => {
+    state.crsChosen = $('xy-crs').value !== 'auto';
     setXYLabels($('xy-crs').value === 'wgs84');
     if ($('xy-paste').value.trim()) onPaste($('xy-paste').value);
   });

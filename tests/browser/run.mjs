@@ -386,12 +386,204 @@ test('vn2000-xy-search', async ({ page, db, parcel }) => {
     ' FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
   await closePanel(page);
   await page.fill('#xy-paste', `X = ${String(x).replace('.', ',')}; Y = ${String(y).replace('.', ',')}`);
-  eq(Number(await page.inputValue('#xy-x')), x, 'X parsed from the pasted text');
+  // shown back in the Vietnamese form (1.109.719,714), X = northing
+  eq(await page.inputValue('#xy-x'), x.toLocaleString('vi-VN', { maximumFractionDigits: 3 }), 'X parsed from the pasted text');
+  eq(await page.inputValue('#xy-y'), y.toLocaleString('vi-VN', { maximumFractionDigits: 3 }), 'Y parsed from the pasted text');
   await page.locator('#xy-form button[type=submit]').click();
   await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
   ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'VN-2000 X/Y finds the parcel');
   await idle(page);
   await shot(page, '04-xy-search');
+});
+
+/* Issue 19, point 1: what a Vietnamese user types, reads and sees first. */
+
+// The page's own parser, run in the page (the same code the forms use).
+const pageNumbers = (page, fn, ...args) => page.evaluate(([f, a]) => import('/web/numbers.js').then((m) => m[f](...a)), [fn, args]);
+
+test('number-forms', async ({ page }) => {
+  // Every way a number is written in Vietnam, English and software: one value.
+  for (const [text, want] of [['1.109.719,714', 1109719.714], ['1109719.714', 1109719.714], ['1 109 719,714', 1109719.714],
+    ['1109719,714', 1109719.714], ['1,109,719.714', 1109719.714], ['40.000', 40000], ['40.000 m²', 40000], ['12,5', 12.5]])
+    eq(await pageNumbers(page, 'parseNumber', text, 'vi'), want, `parseNumber(${text})`);
+  ok(Number.isNaN(await pageNumbers(page, 'parseNumber', '12 abc', 'vi')), 'not a number');
+  eq(await pageNumbers(page, 'formatScale', 25000, 'vi'), '1:25.000', 'scale in Vietnamese');
+  eq(await pageNumbers(page, 'formatScale', 25000, 'en'), '1:25,000', 'scale in English');
+});
+
+test('xy-search-forms-and-zoom', async ({ page, base, db, parcel }) => {
+  // A point inside the parcel: VN-2000 from the store, WGS 84 from the API's answer for it.
+  const [[x, y]] = sql(db, 'SELECT round(Y(PointOnSurface(geom)), 3), round(X(PointOnSurface(geom)), 3)' +
+    ' FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  const at = await (await fetch(`${base}/api/v1/land/at?x=${x}&y=${y}&order=xy-vn`)).json();
+  const { lon, lat } = at.point;
+  const vi = (v, d) => v.toLocaleString('vi-VN', { maximumFractionDigits: d });
+  const dms = (v, h) => {
+    const d = Math.floor(v), m = Math.floor((v - d) * 60), sec = ((v - d) * 60 - m) * 60;
+    return `${d}°${m}′${sec.toFixed(3)}″${h}`;
+  };
+  const forms = [
+    [`X = ${vi(x, 3)}; Y = ${vi(y, 3)}`, 'vn2000'],
+    [`${vi(x, 3).replace(/\./g, ' ')}; ${vi(y, 3).replace(/\./g, ' ')}`, 'vn2000'],
+    [`${y}  ${x}`, 'vn2000'], // easting first: swapped by magnitude
+    [`${lat.toFixed(7)}, ${lon.toFixed(7)}`, 'wgs84'],
+    [`${dms(lat, 'N')} ${dms(lon, 'E')}`, 'wgs84'],
+  ];
+  await page.locator('#tab-search').click();
+  for (const [text, kind] of forms) {
+    await closePanel(page);
+    await page.evaluate(() => window.sppMap.jumpTo({ zoom: 12 }));
+    await page.selectOption('#xy-crs', 'auto');
+    await page.fill('#xy-paste', text);
+    if (kind === 'vn2000') {
+      eq(await page.inputValue('#xy-x'), vi(x, 3), `X (northing) shown back in Vietnamese form for "${text}"`);
+      eq(await page.locator('#xy-x-label').textContent(), 'X (Bắc)', 'X is the northing');
+      eq(await page.locator('#xy-y-label').textContent(), 'Y (Đông)', 'Y is the easting');
+    } else {
+      eq(await page.inputValue('#xy-crs'), 'wgs84', `WGS 84 detected for "${text}"`);
+      eq(await page.locator('#xy-x-label').textContent(), 'Vĩ độ', 'latitude label');
+    }
+    await page.locator('#xy-form button[type=submit]').click();
+    await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+    ok((await page.locator('#info-body').textContent()).includes(parcel.key), `"${text}" finds the parcel`);
+    // zoomed to the parcel found, not left at the city view
+    const z = await page.evaluate(() => window.sppMap.getZoom());
+    ok(z >= 16, `zoomed in after the search: ${z}`);
+    const inView = await page.evaluate(([a, b]) => window.sppMap.getBounds().contains([a, b]), [lon, lat]);
+    ok(inView, 'the point is in view');
+  }
+  await shot(page, '10-xy-forms');
+});
+
+test('xy-errors-and-outside-city', async ({ page, db, parcel }) => {
+  await closePanel(page);
+  const msg = () => page.locator('#xy-msg').textContent();
+  const strings = await page.evaluate(() => import('/web/i18n.js').then((m) => m.STRINGS));
+  await page.fill('#xy-paste', 'số thửa 12');
+  eq(await msg(), strings.vi['coord.two'], 'one number: the Vietnamese error');
+  await page.fill('#xy-paste', '');
+  await page.fill('#xy-x', 'abc');
+  await page.fill('#xy-y', '586184');
+  await page.locator('#xy-form button[type=submit]').click();
+  eq(await msg(), strings.vi['coord.number'].replace('{v}', 'abc'), 'not a number: the Vietnamese error');
+  eq(await page.getAttribute('#xy-x', 'aria-invalid'), 'true', 'the input is marked invalid');
+  // 30 km north of the parcel: VN-2000 that lands outside the city's boundary
+  const [[x, y]] = sql(db, 'SELECT round(Y(PointOnSurface(geom)) + 30000, 3), round(X(PointOnSurface(geom)), 3)' +
+    ' FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  await page.fill('#xy-paste', `${x} ${y}`);
+  await page.locator('#xy-form button[type=submit]').click();
+  await page.waitForSelector('#info [data-outside="1"]');
+  ok((await msg()).startsWith(strings.vi['coord.outside'].split('(')[0].trim()), `outside warning: ${await msg()}`);
+  await page.locator('#lang').click();
+  await page.fill('#xy-paste', '12');
+  eq(await msg(), strings.en['coord.two'], 'the error in English');
+  await page.locator('#lang').click();
+  await page.fill('#xy-paste', '');
+  await closePanel(page);
+});
+
+test('panel-words-from-catalog', async ({ page, base, db, parcel }) => {
+  await closePanel(page);
+  await clickLonLat(page, parcel.lon, parcel.lat);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const catalog = await (await fetch(`${base}/web/catalog.json`)).json();
+  const keys = new Set(catalog.layers.flatMap((l) => [l.id, ...l.fields.map((f) => f.name)]));
+  const heads = await page.locator('#info-body th').allTextContents();
+  const raw = heads.filter((h) => /_/.test(h) || keys.has(h) || keys.has(h.replaceAll(' ', '_')));
+  eq(raw.length, 0, `raw keys as labels: ${raw}`);
+  const cells = await page.locator('#info-body td').allTextContents();
+  const codes = cells.filter((c) => /\b[a-z]+_[a-z_]+\b/.test(c) && !/https?:/.test(c));
+  eq(codes.length, 0, `internal codes shown: ${codes}`);
+  // X/Y of the point: X is the northing (x_n of the API), labelled X (Bắc)
+  const xRow = page.locator('#info-body [data-section="point"] tr[data-key="x_n"]');
+  eq(await xRow.locator('th').textContent(), 'X (Bắc)', 'X label');
+  // the API's answer the panel shows (the clicked pixel's point)
+  const at = await page.evaluate(() => import('/web/app.js').then((m) => m.state.info.point));
+  eq(await xRow.locator('td').textContent(), `${at.x_n.toLocaleString('vi-VN', { maximumFractionDigits: 2 })} m`, 'X = northing value');
+  eq(await page.locator('#info-body [data-section="point"] tr[data-key="y_e"] td').textContent(),
+    `${at.y_e.toLocaleString('vi-VN', { maximumFractionDigits: 2 })} m`, 'Y = easting value');
+  ok(at.x_n > at.y_e, 'northing > easting in Vietnam');
+  eq(await page.locator('#info-body [data-section="point"] tr[data-key="x"]').count(), 0, 'no GIS-order x row');
+  // plans: scale 1:25.000 and the decision date in the Vietnamese form, from the store
+  const plans = sql(db, 'SELECT pb.scale, pb.decision_date FROM plan_boundaries pb, cadastral_parcels p WHERE p.parcel_key = ?' +
+    ' AND ST_Contains(pb.geom, PointOnSurface(p.geom)) AND pb.scale IS NOT NULL AND pb.decision_date IS NOT NULL', parcel.key);
+  ok(plans.length, 'the parcel has plans with a scale and a date');
+  const text = await page.locator('#info-body').textContent();
+  for (const [scale, date] of plans) {
+    ok(text.includes(`1:${Number(scale).toLocaleString('vi-VN')}`), `scale 1:${scale} in the Vietnamese form`);
+    const [yy, mm, dd] = date.split('-');
+    ok(text.includes(`${dd}/${mm}/${yy}`), `date ${date} as ${dd}/${mm}/${yy}`);
+    ok(!text.includes(date), `no ISO date ${date}`);
+  }
+  await page.locator('#lang').click();
+  const en = await page.locator('#info-body').textContent();
+  for (const [scale] of plans) ok(en.includes(`1:${Number(scale).toLocaleString('en-GB')}`), `scale 1:${scale} in English`);
+  await page.locator('#lang').click();
+  // the land-price table's validity, from the store: a warning once expired
+  const [[validTo]] = sql(db, 'SELECT max(valid_to) FROM land_price_segments');
+  if (validTo && validTo < new Date().toISOString().slice(0, 10)) {
+    const warn = page.locator('[data-price-expired="1"]');
+    eq(await warn.count(), 1, 'expired land-price table warned about');
+    const [yy, mm, dd] = validTo.split('-');
+    ok((await warn.textContent()).includes(`${dd}/${mm}/${yy}`), 'with its end date');
+  }
+  await shot(page, '11-panel-words');
+});
+
+test('at-link-zooms-to-the-parcel', async ({ page, base, parcel, errors }) => {
+  await openMap(page, `${base}/?at=${parcel.lon},${parcel.lat}`);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  const z = await page.evaluate(() => window.sppMap.getZoom());
+  ok(z >= 16, `?at= opens zoomed in to the parcel: zoom ${z}`);
+  ok(await page.evaluate(([a, b]) => window.sppMap.getBounds().contains([a, b]), [parcel.lon, parcel.lat]), 'parcel in view');
+  await shot(page, '12-at-link');
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+test('first-view-fits-the-data', async ({ page, base, db }) => {
+  await openMap(page, `${base}/`);
+  // the parcels' box in WGS 84, by SpatiaLite
+  const [[w, s, e, n]] = sql(db, 'SELECT MbrMinX(b), MbrMinY(b), MbrMaxX(b), MbrMaxY(b) FROM' +
+    ' (SELECT ST_Transform(Extent(geom), 4326) AS b FROM cadastral_parcels)');
+  const v = await page.evaluate(() => window.sppMap.getBounds().toArray().flat());
+  ok(v[0] <= w + 1e-4 && v[1] <= s + 1e-4 && v[2] >= e - 1e-4 && v[3] >= n - 1e-4, `view ${v} holds the parcels ${[w, s, e, n]}`);
+  const fill = Math.max((e - w) / (v[2] - v[0]), (n - s) / (v[3] - v[1]));
+  ok(fill > 0.5, `the parcels fill the view (${(fill * 100).toFixed(0)} %)`);
+  const cx = (v[0] + v[2]) / 2, cy = (v[1] + v[3]) / 2;
+  ok(Math.abs(cx - (w + e) / 2) < (e - w) * 0.25 && Math.abs(cy - (s + n) / 2) < (n - s) * 0.25, 'centred on the data');
+  await shot(page, '13-first-view');
+});
+
+test('presets-and-visible-legend', async ({ page, base, db, parcel }) => {
+  const presets = await page.evaluate(() => import('/web/app.js').then((m) => m.PRESETS));
+  const visible = () => page.evaluate(() => [...new Set(window.sppMap.getStyle().layers
+    .filter((l) => l.source === 'spp' && !l.id.startsWith('selection') && l.layout?.visibility !== 'none').map((l) => l['source-layer']))].sort());
+  const styled = await page.evaluate(() => [...new Set(window.sppMap.getStyle().layers.map((l) => l['source-layer']).filter(Boolean))]);
+  eq(JSON.stringify(await visible()), JSON.stringify(presets.citizen.filter((l) => styled.includes(l)).sort()), 'citizen layers by default');
+  ok((await visible()).length <= 8, 'a few layers, not all of them');
+  await page.locator('#tab-layers').click();
+  await page.selectOption('#preset', 'investor');
+  eq(JSON.stringify(await visible()), JSON.stringify(presets.investor.filter((l) => styled.includes(l)).sort()), 'investor layers');
+  eq(new URL(page.url()).searchParams.get('preset'), 'investor', 'preset in the URL');
+  await openMap(page, page.url());
+  eq(await page.inputValue('#preset'), 'investor', 'preset restored from the link');
+  await page.selectOption('#preset', 'citizen');
+  // The legend lists what the map drew in the view: the land-use codes of the parcels rendered.
+  await page.evaluate(([x, y]) => window.sppMap.jumpTo({ center: [x, y], zoom: 17 }), [parcel.lon, parcel.lat]);
+  await idle(page);
+  await page.waitForTimeout(400);
+  const drawn = await page.evaluate(() => [...new Set(window.sppMap.queryRenderedFeatures()
+    .filter((f) => f.sourceLayer === 'cadastral_parcels' && f.layer.type === 'fill').map((f) => String(f.properties.lu_display)))].sort());
+  const listed = await page.locator('#map-legend-list li[data-layer="cadastral_parcels"][data-code]').evaluateAll((l) => l.map((x) => x.dataset.code).sort());
+  eq(JSON.stringify(listed), JSON.stringify(drawn), 'legend = classes drawn in view');
+  // ... and those codes are the store's parcels in the view
+  const b = await page.evaluate(() => window.sppMap.getBounds().toArray().flat());
+  const inStore = new Set(sql(db, 'SELECT DISTINCT lu_display FROM cadastral_parcels WHERE ST_Intersects(geom,' +
+    ' ST_Transform(BuildMbr(?, ?, ?, ?, 4326), (SELECT srid FROM geometry_columns WHERE f_table_name = \'cadastral_parcels\')))', ...b).map((r) => String(r[0])));
+  ok(listed.every((c) => inStore.has(c)), `legend codes ${listed} are parcels in view ${[...inStore]}`);
+  const rows = await page.locator('#map-legend-list li').count();
+  ok(rows < 30, `a short legend: ${rows} rows`);
+  await shot(page, '14-legend-in-view');
 });
 
 const FUND_FILTERS = {};
@@ -468,9 +660,22 @@ test('land-fund-csv', async ({ page }) => {
   const total = Number(await page.locator('#funds-summary .total').getAttribute('data-total'));
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#funds-csv').click()]);
   const file = await download.path();
-  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length);
-  ok(lines[0].split(',').includes('area_m2') && lines[0].startsWith('id,'), `CSV header: ${lines[0]}`);
+  const bytes = fs.readFileSync(file);
+  ok(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf, 'CSV starts with the UTF-8 BOM (Excel)');
+  const lines = bytes.toString('utf8').slice(1).split(/\r?\n/).filter((l) => l.length);
+  // column titles from the catalog in the page's language, never field names
+  const catalog = await (await fetch(new URL('/web/catalog.json', page.url()))).json();
+  const fund = catalog.layers.find((l) => l.id === 'vacant_land_fund');
+  const area = fund.fields.find((f) => f.name === 'area_m2');
+  const head = lines[0].split(',');
+  ok(head.includes(`${area.label.vi} (m²)`), `CSV header in Vietnamese: ${lines[0]}`);
+  ok(!head.includes('area_m2') && !head.includes('commune_code'), `no field names in the header: ${lines[0]}`);
   eq(lines.length - 1, total, 'CSV rows = the count');
+  await page.locator('#lang').click();
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.locator('#funds-csv').click()]);
+  const en = fs.readFileSync(await dl2.path(), 'utf8').slice(1).split(/\r?\n/)[0].split(',');
+  ok(en.includes(`${area.label.en} (m²)`), `CSV header in English: ${en}`);
+  await page.locator('#lang').click();
 });
 
 test('shared-link-restores-search', async ({ page, errors }) => {
@@ -479,7 +684,7 @@ test('shared-link-restores-search', async ({ page, errors }) => {
   await openMap(page, url);
   await page.waitForSelector('#funds-summary .total');
   eq(await page.locator('#funds-summary .total').getAttribute('data-total'), total, 'same count from the link');
-  eq(await page.inputValue('#f-min'), FUND_FILTERS.min_area, 'filters restored');
+  eq(await page.inputValue('#f-min'), Number(FUND_FILTERS.min_area).toLocaleString('vi-VN'), 'filters restored (in the Vietnamese form)');
   ok(await page.locator('#pane-funds').isVisible(), 'funds tab restored');
   eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
 });
@@ -519,7 +724,7 @@ test('layer-toggle-and-legend', async ({ page, errors }) => {
   const vis = await page.evaluate(() => window.sppMap.getStyle().layers
     .filter((l) => l['source-layer'] === 'cadastral_parcels' && !l.id.startsWith('selection')).map((l) => l.layout?.visibility));
   ok(vis.length && vis.every((v) => v === 'none'), `parcel layers hidden: ${vis}`);
-  ok(new URL(page.url()).searchParams.get('off').split(',').includes('cadastral_parcels'), 'hidden layer in the URL');
+  ok((new URL(page.url()).searchParams.get('off') || '').split(',').includes('cadastral_parcels'), `hidden layer in the URL: ${page.url()}`);
   await box.check();
 });
 
