@@ -10,6 +10,7 @@
 
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
+#include "../print/print.h"
 #include "../query/query.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
@@ -58,6 +59,7 @@ static const struct route routes[] = {
      "parcel_planning"},
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
+    {"GET", "/print/parcel/{parcel_key}", print_parcel, FORM_PROBLEM, "print_parcel"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };

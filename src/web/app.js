@@ -654,7 +654,17 @@ function prepareSheet() {
   });
 }
 
+// The parcel sheet is made by the server (one A4 page: map, legend, attributes, QR code of the
+// share link) at a stable address; a point without a parcel prints the panel as before.
+export function sheetUrl(key) {
+  return `/print/parcel/${encodeURIComponent(key)}?lang=${getLang()}`;
+}
+
 function printSheet() {
+  if (state.parcelKey) {
+    window.open(sheetUrl(state.parcelKey), '_blank', 'noopener');
+    return;
+  }
   prepareSheet().then(() => setTimeout(() => window.print(), 50));
 }
 
