@@ -766,6 +766,98 @@ test('phone-and-print', async ({ page, parcel, errors }) => {
   eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
 });
 
+/* Issue 19, point 2: the printable parcel sheet. */
+
+// The sheet's PDF as Chromium prints it: page count (pdfinfo) and the QR code (zbarimg on a
+// 150 dpi PNG of the page, pdftoppm).
+function pdfFacts(pdf, name) {
+  const file = path.join(OUT, `${name}.pdf`);
+  fs.writeFileSync(file, pdf);
+  const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' });
+  const pages = Number(info.match(/^Pages:\s+(\d+)/m)[1]);
+  const size = info.match(/^Page size:.*$/m)[0];
+  execFileSync('pdftoppm', ['-png', '-r', '150', '-singlefile', file, path.join(OUT, name)]);
+  const qr = execFileSync('zbarimg', ['-q', '--raw', path.join(OUT, `${name}.png`)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); // zbar complains of no D-Bus on stderr
+  return { pages, size, qr };
+}
+
+test('parcel-sheet-one-a4-page-with-qr', async (ctx) => {
+  const { page, base, db, parcel, browser } = ctx;
+  await closePanel(page);
+  await clickLonLat(page, parcel.lon, parcel.lat);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  // the panel's Print button opens the sheet at its stable address
+  const [sheet] = await Promise.all([browser.waitForEvent('page'), page.locator('#info-print').click()]);
+  await sheet.waitForLoadState('load');
+  eq(new URL(sheet.url()).pathname, `/print/parcel/${parcel.key}`, 'the sheet of the parcel shown');
+  eq(new URL(sheet.url()).searchParams.get('lang'), 'vi', 'in the page language');
+  await sheet.emulateMedia({ media: 'print' });
+  const facts = pdfFacts(await sheet.pdf({ format: 'A4' }), '15-parcel-sheet');
+  eq(facts.pages, 1, 'exactly one page');
+  ok(/\(A4\)/.test(facts.size), `A4: ${facts.size}`);
+  eq(facts.qr, `${base}/?parcel=${parcel.key}`, 'the QR code holds the parcel\'s share link');
+  // what the sheet says, against the store
+  const html = await sheet.content();
+  const [[area, no, owner]] = sql(db, 'SELECT area_m2, parcel_no, owner_name FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  if (area != null) ok(html.includes(`${Number(area).toLocaleString('vi-VN', { maximumFractionDigits: 2 })} m²`), `legal area ${area}`);
+  const nums = await sheet.locator('svg.map text.no').allTextContents();
+  ok(nums.includes(String(no)), `the parcel's number ${no} on the map`);
+  const touching = sql(db, 'SELECT DISTINCT q.parcel_no FROM cadastral_parcels p, cadastral_parcels q WHERE p.parcel_key = ?' +
+    ' AND q.parcel_key != p.parcel_key AND ST_Touches(p.geom, q.geom) AND q.parcel_no IS NOT NULL', parcel.key).map((r) => String(r[0]));
+  const shown = touching.filter((n) => nums.includes(n));
+  ok(touching.length && shown.length >= touching.length / 2, `neighbours' numbers: ${shown} of ${touching}`);
+  const zoning = sql(db, 'SELECT DISTINCT z.function_code FROM zoning_blocks z, cadastral_parcels p WHERE p.parcel_key = ?' +
+    ' AND ST_Intersects(z.geom, p.geom)', parcel.key).map((r) => r[0]);
+  const legend = await sheet.locator('[data-legend="zoning"]').evaluateAll((l) => l.map((x) => x.dataset.code));
+  for (const z of zoning) ok(legend.includes(z), `legend has the zoning ${z} drawn (${legend})`);
+  ok(await sheet.locator('.scalebar').count() === 1 && await sheet.locator('.north').count() === 1, 'scale bar and north arrow');
+  const [[batch]] = sql(db, 'SELECT batch FROM spp_imports ORDER BY finished DESC LIMIT 1');
+  ok(html.includes(batch), `data batch ${batch}`);
+  const today = new Date().toISOString().slice(0, 10).split('-').reverse().join('/');
+  ok(html.includes(today), `date ${today}`);
+  // owner names are for planners only
+  if (owner) ok(!html.includes(owner), 'no owner name for the public');
+  await sheet.screenshot({ path: path.join(OUT, '15-parcel-sheet-screen.png'), fullPage: true });
+  // the QR link opens the map on that parcel
+  await sheet.goto(facts.qr);
+  await sheet.waitForSelector('#info:not([hidden]) [data-section="parcel"]', { timeout: 30000 });
+  ok((await sheet.locator('#info-body').textContent()).includes(parcel.key), 'the share link shows the parcel');
+  await sheet.close();
+});
+
+test('parcel-sheet-english-and-roles', async ({ base, db, parcel, browser }) => {
+  const [[key, owner]] = sql(db, 'SELECT parcel_key, owner_name FROM cadastral_parcels WHERE owner_name IS NOT NULL' +
+    ' AND parcel_key IS NOT NULL ORDER BY parcel_key LIMIT 1');
+  const out = execFileSync(SPP, ['keys', '--db', db, 'add', '--role', 'planner', '--name', 'browser-test'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const apiKey = out.match(/[A-Za-z0-9_-]{20,}/)[0];
+  try {
+    const pub = await (await fetch(`${base}/print/parcel/${key}`)).text();
+    ok(!pub.includes(owner), 'public sheet: no owner name');
+    const pl = await (await fetch(`${base}/print/parcel/${key}`, { headers: { 'X-API-Key': apiKey } })).text();
+    ok(pl.includes(owner), 'planner sheet: the owner name');
+  } finally {
+    const list = execFileSync(SPP, ['keys', '--db', db, 'list'], { encoding: 'utf8' });
+    const id = list.split('\n').find((l) => l.includes('browser-test') && !/revoked/i.test(l))?.split(/\s+/)[0];
+    if (id) execFileSync(SPP, ['keys', '--db', db, 'revoke', id]);
+  }
+  eq((await fetch(`${base}/print/parcel/no-such-parcel`)).status, 404, 'unknown parcel: 404');
+  eq((await fetch(`${base}/print/parcel/${key}?lang=fr`)).status, 400, 'bad lang: 400');
+  const en = await browser.newPage();
+  await en.goto(`${base}/print/parcel/${parcel.key}?lang=en`);
+  ok((await en.locator('h1').textContent()) === 'Parcel planning information sheet', 'English title');
+  const [[scale]] = sql(db, 'SELECT max(scale) FROM plan_boundaries');
+  const html = await en.content();
+  ok(!html.includes('Thửa đất tra cứu'), 'no Vietnamese page words');
+  if (scale && html.includes('(1:')) ok(html.includes(`1:${Number(scale).toLocaleString('en-GB')}`) || html.includes('1:2,000'), 'scales in the English form');
+  await en.emulateMedia({ media: 'print' });
+  const facts = pdfFacts(await en.pdf({ format: 'A4' }), '16-parcel-sheet-en');
+  eq(facts.pages, 1, 'English sheet: one page');
+  eq(facts.qr, `${base}/?parcel=${parcel.key}&lang=en`, 'English share link');
+  await en.close();
+});
+
 main().catch((e) => {
   console.error(e);
   console.log('0 passed, 1 failed');
