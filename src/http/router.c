@@ -60,6 +60,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/land-funds", query_land_funds, FORM_PROBLEM, "land_funds"},
     {"GET", "/api/v1/land-funds/{id}", query_land_fund, FORM_PROBLEM, "land_fund"},
     {"GET", "/print/parcel/{parcel_key}", print_parcel, FORM_PROBLEM, "print_parcel"},
+    {"GET", "/api/v1/search", webapp_search, FORM_PROBLEM, "search"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };
