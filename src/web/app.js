@@ -570,6 +570,112 @@ async function searchXY(ev) {
   }
 }
 
+/* The search box: /api/v1/search (certificate for roles that may read it, sheet/parcel, commune
+ * by old or new name, address) plus coordinates read here; ranked, a listbox driven by the
+ * keyboard (arrows, Enter, Escape) as the ARIA combobox pattern says. */
+const search = { results: [], active: -1, timer: null, seq: 0 };
+
+function searchResultsFor(text, d) {
+  const out = [];
+  // coordinates only when the text is numbers and coordinate marks (not "tờ 1 thửa 22")
+  const onlyCoords = !/[a-zà-ỹđ]/i.test(text.replace(/\b[XYNSEWBĐT]\b|[°º′″'"]/gu, ''));
+  const c = onlyCoords ? parseCoordinates(text, 'auto', getLang()) : { error: 'coord.two' };
+  if (!c.error) out.push({ kind: 'coords', score: 200, coords: c,
+    label: c.crs === 'EPSG:4326' ? `${formatNumber(c.lat, getLang(), 6)}, ${formatNumber(c.lon, getLang(), 6)} (WGS 84)`
+      : `X ${formatNumber(c.x, getLang(), 3)}; Y ${formatNumber(c.y, getLang(), 3)} (VN-2000)` });
+  for (const r of d?.results || []) out.push(r);
+  return out.sort((a, b) => b.score - a.score);
+}
+
+function renderSuggest() {
+  const list = clear($('q-list'));
+  const input = $('q');
+  search.results.forEach((r, i) => {
+    const what = `${t(`q.kind.${r.kind}`)}${r.match ? ` — ${t(`q.match.${r.match}`)}` : ''}`;
+    const detail = r.kind === 'commune' && r.detail ? t('q.now', { n: r.detail }) : r.detail;
+    list.append(el('li', { id: `q-opt-${i}`, role: 'option', 'aria-selected': i === search.active ? 'true' : 'false',
+      dataset: { kind: r.kind, key: r.key || '', match: r.match || '' }, onmousedown: (e) => { e.preventDefault(); chooseResult(i); } },
+    el('strong', {}, r.label || r.key || ''), detail ? ` — ${detail}` : '', el('span', { class: 'what' }, what)));
+  });
+  list.hidden = !search.results.length;
+  input.setAttribute('aria-expanded', search.results.length ? 'true' : 'false');
+  if (search.active >= 0) input.setAttribute('aria-activedescendant', `q-opt-${search.active}`);
+  else input.removeAttribute('aria-activedescendant');
+  $('q-msg').textContent = input.value.trim() ? (search.results.length ? t('q.found', { n: search.results.length }) : t('q.none')) : '';
+}
+
+async function runSearch() {
+  const text = $('q').value.trim();
+  const seq = ++search.seq;
+  if (!text) {
+    search.results = [];
+    search.active = -1;
+    renderSuggest();
+    return;
+  }
+  let d = null;
+  try {
+    d = await getJSON(`/api/v1/search?${new URLSearchParams({ q: text, limit: '10' })}`);
+  } catch (e) {
+    $('q-msg').textContent = errorText(e);
+  }
+  if (seq !== search.seq) return; // a newer query is on its way
+  search.results = searchResultsFor(text, d);
+  search.active = search.results.length ? 0 : -1;
+  renderSuggest();
+}
+
+async function chooseResult(i) {
+  const r = search.results[i];
+  if (!r) return;
+  search.results = [];
+  search.active = -1;
+  renderSuggest();
+  if (r.kind === 'coords') {
+    const c = r.coords;
+    const url = c.crs === 'EPSG:4326' ? `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`
+      : `/api/v1/land/at?${new URLSearchParams({ x: String(c.x), y: String(c.y), crs: c.crs, order: 'xy-vn' })}`;
+    await lookup(url, null, { zoom: true });
+  } else if (r.kind === 'parcel') {
+    await openParcel({ parcel_key: r.key });
+  } else if (r.kind === 'commune' && r.bbox) {
+    state.map.fitBounds([[r.bbox[0], r.bbox[1]], [r.bbox[2], r.bbox[3]]], { padding: 20, duration: 0 });
+    $('commune').value = r.label;
+    setUrlParams({ commune: r.code });
+  }
+}
+
+function wireSearch() {
+  const input = $('q');
+  input.addEventListener('input', () => {
+    clearTimeout(search.timer);
+    search.timer = setTimeout(runSearch, 200);
+  });
+  input.addEventListener('keydown', async (e) => {
+    const n = search.results.length;
+    if (e.key === 'ArrowDown' && n) {
+      e.preventDefault();
+      search.active = (search.active + 1) % n;
+      renderSuggest();
+    } else if (e.key === 'ArrowUp' && n) {
+      e.preventDefault();
+      search.active = (search.active - 1 + n) % n;
+      renderSuggest();
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      clearTimeout(search.timer);
+      if (!n) await runSearch();
+      if (search.results.length) await chooseResult(Math.max(0, search.active));
+    } else if (e.key === 'Escape' && n) {
+      e.stopPropagation();
+      search.results = [];
+      search.active = -1;
+      renderSuggest();
+    }
+  });
+  $('q-form').addEventListener('submit', (e) => e.preventDefault());
+}
+
 /* Communes for the commune inputs: names and codes from admin_units (WFS as CSV, no geometry). */
 export function parseCSV(text) {
   const rows = [];
@@ -748,6 +854,13 @@ async function start() {
     if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat, { zoom: !hasView });
   } else if (parcel) {
     await openParcel({ parcel_key: parcel }, { zoom: !hasView });
+  } else if (params.get('fund')) {
+    try {
+      const f = await getJSON(`/api/v1/land-funds/${encodeURIComponent(params.get('fund'))}`);
+      showFund(f);
+    } catch (e) {
+      status(errorText(e), true);
+    }
   }
   if (state.funds.fromUrl()) await state.funds.search(false);
   await loadCommunes().catch(() => {});
@@ -759,6 +872,9 @@ function showFund(feature) {
   showPanel();
   renderInfo();
   if (feature.geometry) fitGeometry(feature.geometry);
+  // the fund's share link: /?fund=ID
+  const id = feature.properties?.id ?? feature.id;
+  if (id != null && typeof id === 'string') setUrlParams({ fund: id, parcel: null, at: null });
 }
 
 function wire() {
@@ -774,6 +890,7 @@ function wire() {
     });
   }
   $('lang').addEventListener('click', () => applyLang(getLang() === 'vi' ? 'en' : 'vi'));
+  wireSearch();
   $('parcel-form').addEventListener('submit', searchParcel);
   $('xy-form').addEventListener('submit', searchXY);
   $('xy-paste').addEventListener('input', (e) => onPaste(e.target.value));
@@ -799,7 +916,7 @@ function wire() {
     state.info = null;
     highlight(null, null);
     state.marker?.remove();
-    setUrlParams({ at: null, parcel: null });
+    setUrlParams({ at: null, parcel: null, fund: null });
     state.map?.resize();
   });
   $('info-print').addEventListener('click', printSheet);

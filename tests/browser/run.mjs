@@ -839,7 +839,7 @@ test('parcel-sheet-english-and-roles', async ({ base, db, parcel, browser }) => 
     ok(pl.includes(owner), 'planner sheet: the owner name');
   } finally {
     const list = execFileSync(SPP, ['keys', '--db', db, 'list'], { encoding: 'utf8' });
-    const id = list.split('\n').find((l) => l.includes('browser-test') && !/revoked/i.test(l))?.split(/\s+/)[0];
+    const id = list.split('\n').filter((l) => l.includes('browser-test') && /\bactive\b/i.test(l)).map((l) => l.split(/\s+/)[0]).pop();
     if (id) execFileSync(SPP, ['keys', '--db', db, 'revoke', id]);
   }
   eq((await fetch(`${base}/print/parcel/no-such-parcel`)).status, 404, 'unknown parcel: 404');
@@ -856,6 +856,121 @@ test('parcel-sheet-english-and-roles', async ({ base, db, parcel, browser }) => 
   eq(facts.pages, 1, 'English sheet: one page');
   eq(facts.qr, `${base}/?parcel=${parcel.key}&lang=en`, 'English share link');
   await en.close();
+});
+
+/* Issue 19, point 3: share links and the search box. */
+
+test('share-links-fund-parcel-view', async ({ page, base, db, parcel, errors }) => {
+  const [[fid, fname]] = sql(db, 'SELECT fund_id, name FROM vacant_land_fund WHERE (public IS NULL OR public != 0)' +
+    ' AND fund_id IS NOT NULL AND name IS NOT NULL ORDER BY fund_id LIMIT 1');
+  await openMap(page, `${base}/?fund=${encodeURIComponent(fid)}`);
+  await page.waitForSelector('#info:not([hidden])');
+  ok((await page.locator('#info-body').textContent()).includes(fname), `?fund=${fid} shows ${fname}`);
+  eq(new URL(page.url()).searchParams.get('fund'), fid, 'the fund stays in the URL');
+  await openMap(page, `${base}/?parcel=${parcel.key}`);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), '?parcel= shows the parcel');
+  ok(await page.evaluate(() => window.sppMap.getZoom()) >= 16, '?parcel= zooms to it');
+  // the map view is in the URL (#view=zoom/lat/lon) and comes back from it
+  await openMap(page, `${base}/#view=17.5/${parcel.lat}/${parcel.lon}`);
+  const v = await page.evaluate(() => ({ z: window.sppMap.getZoom(), c: window.sppMap.getCenter() }));
+  ok(Math.abs(v.z - 17.5) < 0.01 && Math.abs(v.c.lat - parcel.lat) < 1e-5 && Math.abs(v.c.lng - parcel.lon) < 1e-5,
+    `view restored: ${JSON.stringify(v)}`);
+  eq(errors.length, 0, `console errors: ${errors.join('; ')}`);
+});
+
+// Types into the search box and waits for its answer.
+async function searchFor(page, text) {
+  await page.locator('#tab-search').click();
+  await page.fill('#q', '');
+  const answer = page.waitForResponse((r) => r.url().includes('/api/v1/search'));
+  await page.fill('#q', text);
+  await answer;
+  await page.waitForTimeout(100);
+  return page.locator('#q-list li').evaluateAll((l) => l.map((x) => ({ ...x.dataset, text: x.textContent })));
+}
+
+test('search-box-ranked-and-keyboard', async ({ page, base, db, parcel }) => {
+  await openMap(page, `${base}/`);
+  const fold = (s) => s.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').toLowerCase();
+  // sheet/parcel with the commune's name without diacritics
+  let opts = await searchFor(page, `to ${parcel.sheet} thua ${parcel.no} ${fold(parcel.communeName)}`);
+  eq(opts[0]?.key, parcel.key, `sheet/parcel: first result ${JSON.stringify(opts[0])}`);
+  eq(await page.getAttribute('#q', 'aria-expanded'), 'true', 'the listbox is announced open');
+  // keyboard: Enter opens the active (first) result
+  await page.locator('#q').press('Enter');
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'Enter opens the parcel');
+  // address without diacritics, from the store
+  const [[addr]] = sql(db, 'SELECT address FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  opts = await searchFor(page, fold(addr));
+  ok(opts.some((o) => o.key === parcel.key && o.match === 'address'), `address search finds ${parcel.key}`);
+  // arrows move the active option, Escape closes the list
+  await page.locator('#q').press('ArrowDown');
+  const active = await page.getAttribute('#q', 'aria-activedescendant');
+  eq(await page.getAttribute(`#${active}`, 'aria-selected'), 'true', 'ArrowDown selects an option');
+  await page.locator('#q').press('Escape');
+  ok(await page.locator('#q-list').isHidden(), 'Escape closes the list');
+  // communes by their name after the 2025 merger (catalog code list commune_2025)
+  const catalog = await (await fetch(`${base}/web/catalog.json`)).json();
+  const merged = catalog.codelists.commune_2025.codes;
+  for (const c of merged) {
+    const [[oldName]] = sql(db, 'SELECT name FROM admin_units WHERE code = ?', c.code);
+    const newName = c.name.vi.split(' (')[0].replace(/^Phường |^Xã /, '');
+    opts = await searchFor(page, newName);
+    ok(opts.some((o) => o.kind === 'commune' && o.key === c.code), `new name "${newName}" finds ${oldName} (${c.code}): ${JSON.stringify(opts.slice(0, 3))}`);
+    opts = await searchFor(page, fold(oldName));
+    eq(opts[0]?.key, c.code, `old name "${oldName}" first`);
+  }
+  // results are ranked
+  const api = await (await fetch(`${base}/api/v1/search?q=${encodeURIComponent(fold(addr).split(',')[0])}`)).json();
+  const scores = api.results.map((r) => r.score);
+  eq(JSON.stringify(scores), JSON.stringify([...scores].sort((a, b) => b - a)), 'ranked by score');
+  // coordinates typed into the box are the first result
+  const [[x, y]] = sql(db, 'SELECT round(Y(PointOnSurface(geom)), 3), round(X(PointOnSurface(geom)), 3)' +
+    ' FROM cadastral_parcels WHERE parcel_key = ?', parcel.key);
+  opts = await searchFor(page, `${x.toLocaleString('vi-VN')} ${y.toLocaleString('vi-VN')}`);
+  eq(opts[0]?.kind, 'coords', 'coordinates first');
+  await page.locator('#q').press('Enter');
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'coordinates open the parcel');
+  await shot(page, '17-search');
+});
+
+test('search-certificate-by-role', async ({ base, db }) => {
+  const [[key, cert]] = sql(db, 'SELECT parcel_key, certificate_no FROM cadastral_parcels WHERE certificate_no IS NOT NULL' +
+    ' AND parcel_key IS NOT NULL ORDER BY parcel_key LIMIT 1');
+  const catalog = await (await fetch(`${base}/web/catalog.json`)).json();
+  const visible = catalog.layers.find((l) => l.id === 'cadastral_parcels').fields.some((f) => f.name === 'certificate_no');
+  eq(visible, false, 'the public catalog does not offer certificate_no');
+  const pub = await (await fetch(`${base}/api/v1/search?q=${encodeURIComponent(cert)}`)).json();
+  ok(!pub.results.some((r) => r.match === 'certificate'), 'the public cannot search by certificate');
+  const out = execFileSync(SPP, ['keys', '--db', db, 'add', '--role', 'planner', '--name', 'browser-search'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const apiKey = out.match(/[A-Za-z0-9_-]{20,}/)[0];
+  try {
+    const pl = await (await fetch(`${base}/api/v1/search?q=${encodeURIComponent(cert)}`, { headers: { 'X-API-Key': apiKey } })).json();
+    eq(pl.results[0]?.key, key, 'a planner finds the parcel by its certificate');
+    eq(pl.results[0]?.match, 'certificate', 'ranked first as a certificate match');
+  } finally {
+    const list = execFileSync(SPP, ['keys', '--db', db, 'list'], { encoding: 'utf8' });
+    const id = list.split('\n').filter((l) => l.includes('browser-search') && /\bactive\b/i.test(l)).map((l) => l.split(/\s+/)[0]).pop();
+    if (id) execFileSync(SPP, ['keys', '--db', db, 'revoke', id]);
+  }
+});
+
+test('phone-search-and-share', async ({ page, base, parcel }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openMap(page, `${base}/`);
+  const opts = await searchFor(page, `${parcel.sheet}/${parcel.no} ${parcel.communeName}`);
+  eq(opts[0]?.key, parcel.key, 'phone: sheet/parcel search');
+  await page.locator('#q').press('Enter');
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  eq(new URL(page.url()).searchParams.get('parcel'), parcel.key, 'phone: the share link is in the URL');
+  const box = await page.locator('#q').boundingBox();
+  ok(box.x >= 0 && box.x + box.width <= 390, 'the search box fits the phone');
+  await shot(page, '18-phone-search');
+  await page.setViewportSize({ width: 1024, height: 700 });
 });
 
 main().catch((e) => {
