@@ -272,7 +272,7 @@ static int put_base64(struct buf *b, const unsigned char *p, size_t n)
 }
 
 /* The QR code of text as SVG squares (error correction M, 4-module quiet zone). */
-static int put_qr(struct buf *b, const char *text, struct err *err)
+static int put_qr(struct buf *b, const char *text, const char *label, struct err *err)
 {
     QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!qr) return err_set(err, ERR_INTERNAL, "print: QR code of the share link failed");
@@ -280,9 +280,11 @@ static int put_qr(struct buf *b, const char *text, struct err *err)
     int rc =
         buf_printf(b,
                    "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-                   "shape-rendering=\"crispEdges\" role=\"img\"><rect width=\"%d\" "
-                   "height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
-                   n, n, n, n);
+                   "shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"",
+                   n, n) ||
+        buf_put_xml(b, label) ||
+        buf_printf(b, "\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                   n, n);
     for (int y = 0; y < w && !rc; y++)
         for (int x = 0; x < w && !rc; x++)
             if (qr->data[y * w + x] & 1) rc = buf_printf(b, "M%d %dh1v1h-1z", x + 4, y + 4);
@@ -708,8 +710,12 @@ int print_parcel(struct request *req, struct response *res, struct err *err)
     }
     rc = rc || buf_puts(b, "</ul><h2>") ||
          buf_put_xml(b, tr(lang, "Liên kết thửa đất", "Link to this parcel")) ||
-         buf_puts(b, "</h2>") || put_qr(b, link.data, err) || buf_puts(b, "<div class=\"link\">") ||
-         buf_put_xml(b, link.data) || buf_puts(b, "</div></div><div class=\"right\"><h2>") ||
+         buf_puts(b, "</h2>") ||
+         put_qr(b, link.data,
+                tr(lang, "Mã QR liên kết tới thửa đất", "QR code of the link to this parcel"),
+                err) ||
+         buf_puts(b, "<div class=\"link\">") || buf_put_xml(b, link.data) ||
+         buf_puts(b, "</div></div><div class=\"right\"><h2>") ||
          buf_put_xml(b, tr(lang, "Thông tin thửa đất", "Parcel")) ||
          buf_puts(b, "</h2><table class=\"attrs\">") || put_attributes(b, lp, parcel, lang) ||
          buf_puts(b, "</table><h2>") ||

@@ -729,7 +729,7 @@ function applyLang(l) {
   const other = getLang() === 'vi' ? 'en' : 'vi';
   btn.textContent = other.toUpperCase();
   btn.lang = other;
-  btn.setAttribute('aria-label', other === 'en' ? 'English' : 'Tiếng Việt');
+  btn.setAttribute('aria-label', other === 'en' ? 'EN — English' : 'VI — Tiếng Việt'); // the visible text first (WCAG 2.5.3)
   if (cat.raw) {
     renderLayers();
     state.funds?.fillSelects();

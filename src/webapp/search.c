@@ -5,7 +5,7 @@
  *     certificate_no (the catalog says planner): otherwise it is not even looked for;
  *   - sheet + parcel ("tờ 7 thửa 12", "7/12", "thửa 12 tờ 7"), optionally with a commune name;
  *   - a commune by its name before or after the 2025 merger (admin_units names; the new name from
- *     the code list commune_2025 on admin_units.code), with its box to zoom to;
+ *     the lookup code list commune_2025, keyed by the old commune code), with its box to zoom to;
  *   - a parcel address, diacritics and case optional ("30 thang 4").
  * Coordinates are read by the page itself (numbers.js). Text is folded as the land API folds
  * commune names (query_fold: NFD, marks dropped, đ -> d, lower case); the store's addresses are
@@ -147,8 +147,9 @@ static int find_communes(struct qctx *q, const char *want, struct hits *hs, char
 {
     const struct layer_def *l = q_layer(q, "admin_units");
     if (!l || strlen(want) < 2) return 0;
-    int fc = layer_field_index(l, "code");
-    const struct codelist *merged = fc >= 0 ? l->fields[fc].codelist : NULL;
+    /* old commune code -> the new unit (layers/codelists/commune_2025.json, a lookup list no
+     * field uses: admin_units.code stays free text for every other commune) */
+    const struct codelist *merged = catalog_codelist(q->cat, "commune_2025");
     struct qset s;
     qset_init(&s);
     struct qfetch all = {0};

@@ -911,9 +911,8 @@ test('search-box-ranked-and-keyboard', async ({ page, base, db, parcel }) => {
   eq(await page.getAttribute(`#${active}`, 'aria-selected'), 'true', 'ArrowDown selects an option');
   await page.locator('#q').press('Escape');
   ok(await page.locator('#q-list').isHidden(), 'Escape closes the list');
-  // communes by their name after the 2025 merger (catalog code list commune_2025)
-  const catalog = await (await fetch(`${base}/web/catalog.json`)).json();
-  const merged = catalog.codelists.commune_2025.codes;
+  // communes by their name after the 2025 merger (lookup code list layers/codelists/commune_2025.json)
+  const merged = JSON.parse(fs.readFileSync(path.join(ROOT, 'layers/codelists/commune_2025.json'), 'utf8')).codes;
   for (const c of merged) {
     const [[oldName]] = sql(db, 'SELECT name FROM admin_units WHERE code = ?', c.code);
     const newName = c.name.vi.split(' (')[0].replace(/^Phường |^Xã /, '');
@@ -971,6 +970,73 @@ test('phone-search-and-share', async ({ page, base, parcel }) => {
   ok(box.x >= 0 && box.x + box.width <= 390, 'the search box fits the phone');
   await shot(page, '18-phone-search');
   await page.setViewportSize({ width: 1024, height: 700 });
+});
+
+/* Issue 19, point 5: accessibility. axe-core (npm, pinned in package-lock.json) in the page:
+ * WCAG 2.0/2.1 A and AA rules, contrast included; no serious or critical violation anywhere. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: path.join(ROOT, 'node_modules/axe-core/axe.min.js') });
+  const r = await page.evaluate(() => window.axe.run(document,
+    { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+test('axe-no-serious-violations', async ({ page, base, parcel }) => {
+  const states = [];
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await openMap(page, `${base}/?at=${parcel.lon},${parcel.lat}`);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  states.push(['map with the land panel', await axeViolations(page)]);
+  await searchFor(page, `${parcel.sheet}/${parcel.no}`);
+  states.push(['search with suggestions', await axeViolations(page)]);
+  await page.fill('#xy-paste', 'abc');
+  states.push(['coordinate error', await axeViolations(page)]);
+  await page.locator('#tab-funds').click();
+  await page.locator('#funds-form button[type=submit]').click();
+  await page.waitForSelector('#funds-summary .total');
+  states.push(['land funds', await axeViolations(page)]);
+  await page.locator('#lang').click();
+  states.push(['English', await axeViolations(page)]);
+  await page.locator('#lang').click();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openMap(page, `${base}/?parcel=${parcel.key}`);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  states.push(['phone', await axeViolations(page)]);
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await page.goto(`${base}/print/parcel/${parcel.key}`);
+  states.push(['parcel sheet', await axeViolations(page)]);
+  const bad = states.filter(([, v]) => v.length);
+  eq(bad.length, 0, `axe: ${bad.map(([s, v]) => `${s}: ${v.join('; ')}`).join(' | ')}`);
+});
+
+test('keyboard-focus-visible-throughout', async ({ page, base, parcel }) => {
+  await openMap(page, `${base}/?parcel=${parcel.key}`);
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  await page.evaluate(() => document.activeElement?.blur());
+  const seen = new Set();
+  const want = ['lang', 'info-print', 'info-close'];
+  for (let i = 0; i < 200 && !want.every((w) => seen.has(w)); i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      const cs = getComputedStyle(e);
+      const r = e.getBoundingClientRect();
+      return { id: e.id || e.className || e.tagName, outline: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2,
+        shadow: cs.boxShadow !== 'none', visible: r.width > 0 && r.height > 0 };
+    });
+    if (!f) continue;
+    seen.add(f.id);
+    ok(f.visible && (f.outline || f.shadow), `focus visible on ${f.id}: ${JSON.stringify(f)}`);
+  }
+  for (const id of want) ok(seen.has(id), `Tab reaches #${id}: ${[...seen].join(', ')}`);
+  // the map itself takes the keyboard (MapLibre: arrows pan, +/- zoom)
+  await page.locator('.maplibregl-canvas').focus();
+  const z0 = await page.evaluate(() => window.sppMap.getZoom());
+  await page.keyboard.press('Minus');
+  await page.waitForTimeout(600);
+  ok(await page.evaluate(() => window.sppMap.getZoom()) < z0, 'the map zooms out with the keyboard');
 });
 
 main().catch((e) => {
