@@ -20,9 +20,11 @@ const GROUP_ORDER = ['land', 'construction', 'transport', 'planning'];
 // looks up a parcel and its red lines; an investor looks for land funds, zoning and prices; a
 // planner sees the plans. A link's ?off= overrides the preset.
 export const PRESETS = {
-  citizen: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'cadastral_parcels', 'red_lines',
+  // the base map of every preset is the store's own: administrative units, water, roads,
+  // buildings (no internet tiles)
+  citizen: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'buildings', 'cadastral_parcels', 'red_lines',
     'public_facilities'],
-  investor: ['admin_units', 'hydro_areas', 'roads', 'vacant_land_fund', 'investment_land', 'zoning_blocks',
+  investor: ['admin_units', 'hydro_areas', 'roads', 'buildings', 'vacant_land_fund', 'investment_land', 'zoning_blocks',
     'land_price_segments', 'red_lines'],
   planner: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'cadastral_parcels', 'red_lines',
     'zoning_blocks', 'detailed_plan_lots', 'plan_boundaries', 'general_plan_zones', 'buildings',
@@ -144,8 +146,77 @@ function applyVisibility() {
   if (!state.map || !state.map.getStyle()) return;
   for (const s of state.style.layers) {
     if (!s['source-layer'] || !state.map.getLayer(s.id)) continue;
-    state.map.setLayoutProperty(s.id, 'visibility', state.hidden.has(s['source-layer']) ? 'none' : 'visible');
+    // a polygon label drawn once per tile stays off: its one-per-polygon twin shows instead
+    const off = state.hidden.has(s['source-layer']) || polyLabels.has(s.id);
+    state.map.setLayoutProperty(s.id, 'visibility', off ? 'none' : 'visible');
   }
+  for (const [, p] of polyLabels)
+    if (state.map.getLayer(p.twin)) state.map.setLayoutProperty(p.twin, 'visibility', state.hidden.has(p.layer) ? 'none' : 'visible');
+  schedulePolyLabels();
+}
+
+/* One label per polygon. A vector tile holds the part of a polygon inside it, so a symbol layer
+ * over a polygon layer labels every part: a parcel across four tiles gets four numbers. Each
+ * polygon's label is placed here once, at a point inside its largest part among the loaded tiles
+ * (grouped by the layer's key field), in a GeoJSON points source that MapLibre lays out with
+ * halos and collision detection like any symbol layer. */
+const polyLabels = new Map(); // style layer id -> {layer, twin, minzoom, key}
+let polyTimer = null;
+
+function setupPolyLabels(map) {
+  map.addSource('poly-labels', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  for (const l of state.style.layers) {
+    const src = l['source-layer'];
+    const cl = src && cat.layers.get(src);
+    if (l.type !== 'symbol' || !cl || !cl.geometry.includes('POLYGON') || (l.layout?.['symbol-placement'] || 'point') !== 'point') continue;
+    const twin = `${l.id}-one`;
+    map.addLayer({ id: twin, type: 'symbol', source: 'poly-labels', minzoom: l.minzoom ?? 0, maxzoom: l.maxzoom ?? 24,
+      filter: ['==', ['get', '_layer'], src], layout: { ...l.layout, visibility: state.hidden.has(src) ? 'none' : 'visible' },
+      paint: l.paint || {} });
+    polyLabels.set(l.id, { layer: src, twin, minzoom: l.minzoom ?? 0, key: cl.key });
+    map.setLayoutProperty(l.id, 'visibility', 'none');
+  }
+  map.on('idle', schedulePolyLabels);
+}
+
+function schedulePolyLabels() {
+  clearTimeout(polyTimer);
+  polyTimer = setTimeout(updatePolyLabels, 100);
+}
+
+function ringArea(r) {
+  let a = 0;
+  for (let i = 0; i + 1 < r.length; i++) a += r[i][0] * r[i + 1][1] - r[i + 1][0] * r[i][1];
+  return Math.abs(a / 2);
+}
+
+function pieceArea(g) {
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  return polys.reduce((s, p) => s + ringArea(p[0] || []) - p.slice(1).reduce((h, r) => h + ringArea(r), 0), 0);
+}
+
+export function updatePolyLabels() {
+  const map = state.map;
+  if (!map || !map.getSource('poly-labels')) return;
+  const z = map.getZoom();
+  const features = [];
+  const done = new Set();
+  for (const [, p] of polyLabels) {
+    if (state.hidden.has(p.layer) || z < p.minzoom || done.has(p.layer)) continue;
+    done.add(p.layer);
+    const best = new Map();
+    for (const f of map.querySourceFeatures('spp', { sourceLayer: p.layer })) {
+      const k = p.key && f.properties[p.key] != null ? String(f.properties[p.key]) : f.id != null ? `#${f.id}` : JSON.stringify(f.properties);
+      const a = pieceArea(f.geometry);
+      if (!best.has(k) || best.get(k).a < a) best.set(k, { a, f });
+    }
+    for (const [k, { f }] of best) {
+      const pt = interiorPoint(f.geometry);
+      features.push({ type: 'Feature', properties: { ...f.properties, _layer: p.layer, _key: k },
+        geometry: { type: 'Point', coordinates: [pt.lon, pt.lat] } });
+    }
+  }
+  map.getSource('poly-labels').setData({ type: 'FeatureCollection', features });
 }
 
 function legendEntries(layerId) {
@@ -774,6 +845,55 @@ function printSheet() {
   prepareSheet().then(() => setTimeout(() => window.print(), 50));
 }
 
+/* "My location": the browser's geolocation (GPS on a phone), the land information there. */
+class LocateControl {
+  onAdd(map) {
+    this.map = map;
+    const b = el('button', { type: 'button', id: 'locate', class: 'locate', 'aria-label': t('locate'), title: t('locate'),
+      dataset: { i18nAria: 'locate' } }, '⌖');
+    b.addEventListener('click', () => locateMe());
+    this.box = el('div', { class: 'maplibregl-ctrl maplibregl-ctrl-group' }, b);
+    return this.box;
+  }
+
+  onRemove() {
+    this.box.remove();
+  }
+}
+
+export function locateMe() {
+  if (!navigator.geolocation) {
+    status(t('locate.none'), true);
+    return Promise.resolve(null);
+  }
+  status(t('locate.wait'));
+  return new Promise((resolve) => {
+    navigator.geolocation.getCurrentPosition(async (pos) => {
+      const { longitude: lon, latitude: lat, accuracy } = pos.coords;
+      const map = state.map;
+      const src = map.getSource('me');
+      const dot = { type: 'Feature', properties: { accuracy }, geometry: { type: 'Point', coordinates: [lon, lat] } };
+      if (src) src.setData(dot);
+      else {
+        map.addSource('me', { type: 'geojson', data: dot });
+        map.addLayer({ id: 'me', type: 'circle', source: 'me', paint: { 'circle-radius': 8, 'circle-color': '#1565c0',
+          'circle-stroke-color': '#fff', 'circle-stroke-width': 3 } });
+      }
+      if (outsideBy(lon, lat) > 0) {
+        status(t('locate.outside'), true);
+        map.jumpTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15) });
+        resolve(null);
+        return;
+      }
+      map.jumpTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 17) });
+      resolve(await landAt(lon, lat));
+    }, (err) => {
+      status(t(err.code === 1 ? 'locate.denied' : 'locate.failed'), true);
+      resolve(null);
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+  });
+}
+
 /* Start-up. */
 // The first view: the style's own, else the bounds of the tiles' TileJSON.
 // A box from the TileJSON of the first of layers that has one, else of every layer. The first
@@ -791,6 +911,7 @@ async function dataBounds(layers) {
 }
 
 function addOverlays(map) {
+  setupPolyLabels(map);
   map.addSource('selection', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   map.addLayer({ id: 'selection-fill', type: 'fill', source: 'selection', paint: { 'fill-color': '#ffeb3b', 'fill-opacity': 0.35 } });
   map.addLayer({ id: 'selection-line', type: 'line', source: 'selection', paint: { 'line-color': '#d50000', 'line-width': 3 } });
@@ -834,6 +955,7 @@ async function start() {
   window.sppPrepareSheet = prepareSheet;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addControl(new LocateControl(), 'top-right');
   map.on('click', (e) => {
     if (state.funds.handleClick(map, e)) return;
     landAt(e.lngLat.lng, e.lngLat.lat);

@@ -194,6 +194,12 @@ export const STRINGS = {
     'q.match.commune': 'theo tên xã/phường',
     'q.match.commune_2025': 'theo tên mới sau sắp xếp 2025',
     'q.now': 'nay là {n}',
+    'locate': 'Vị trí của tôi',
+    'locate.wait': 'Đang xác định vị trí…',
+    'locate.none': 'Trình duyệt không hỗ trợ định vị.',
+    'locate.denied': 'Bạn chưa cho phép trang web biết vị trí.',
+    'locate.failed': 'Không xác định được vị trí.',
+    'locate.outside': 'Vị trí của bạn nằm ngoài phạm vi dữ liệu của thành phố.',
   },
   en: {
     'title': 'Can Tho planning map',
@@ -386,6 +392,12 @@ export const STRINGS = {
     'q.match.commune': 'by commune name',
     'q.match.commune_2025': 'by its new name after the 2025 merger',
     'q.now': 'now {n}',
+    'locate': 'My location',
+    'locate.wait': 'Finding your location…',
+    'locate.none': 'This browser cannot tell its location.',
+    'locate.denied': 'Location permission was not given.',
+    'locate.failed': 'Your location could not be found.',
+    'locate.outside': 'You are outside the city\'s data.',
   },
 };
 

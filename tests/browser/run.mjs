@@ -1039,6 +1039,84 @@ test('keyboard-focus-visible-throughout', async ({ page, base, parcel }) => {
   ok(await page.evaluate(() => window.sppMap.getZoom()) < z0, 'the map zooms out with the keyboard');
 });
 
+/* Issue 19, point 4: legibility, my location, the offline base map. */
+
+test('one-label-per-polygon', async ({ page, base, parcel }) => {
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await openMap(page, `${base}/#view=17/${parcel.lat}/${parcel.lon}`);
+  await page.waitForTimeout(600);
+  await idle(page);
+  const r = await page.evaluate(() => {
+    const map = window.sppMap;
+    const labels = map.queryRenderedFeatures().filter((f) => f.layer.id.endsWith('-one') && f.properties._layer === 'cadastral_parcels');
+    const per = {};
+    for (const f of labels) per[f.properties._key] = (per[f.properties._key] || 0) + 1;
+    const drawn = new Set(map.queryRenderedFeatures().filter((f) => f.sourceLayer === 'cadastral_parcels' && f.layer.type === 'fill')
+      .map((f) => f.properties.parcel_key));
+    const tileLabels = map.getStyle().layers.filter((l) => l.type === 'symbol' && l['source-layer'] === 'cadastral_parcels')
+      .map((l) => l.layout?.visibility);
+    const layer = map.getStyle().layers.find((l) => l.id.endsWith('-one') && l.filter?.[2] === 'cadastral_parcels');
+    return { n: labels.length, dup: Object.entries(per).filter(([, c]) => c > 1), drawn: drawn.size, tileLabels,
+      halo: layer?.paint?.['text-halo-width'], overlap: layer?.layout?.['text-allow-overlap'] };
+  });
+  eq(r.dup.length, 0, `parcels labelled more than once: ${JSON.stringify(r.dup)}`);
+  ok(r.n >= r.drawn * 0.5, `most parcels in view have their number: ${r.n} labels, ${r.drawn} parcels`);
+  ok(r.tileLabels.every((v) => v === 'none'), 'the per-tile label layer is off');
+  ok(r.halo >= 1.5 && r.overlap === false, `halo ${r.halo}, collisions dropped (allow-overlap ${r.overlap})`);
+  await shot(page, '19-labels');
+});
+
+test('my-location', async ({ page, base, parcel, browser }) => {
+  await browser.grantPermissions(['geolocation'], { origin: base });
+  await browser.setGeolocation({ latitude: parcel.lat, longitude: parcel.lon, accuracy: 8 });
+  await openMap(page, `${base}/`);
+  await page.locator('#locate').click();
+  await page.waitForSelector('#info:not([hidden]) [data-section="parcel"]');
+  ok((await page.locator('#info-body').textContent()).includes(parcel.key), 'my location opens the parcel I stand on');
+  const c = await page.evaluate(() => ({ z: window.sppMap.getZoom(), c: window.sppMap.getCenter() }));
+  ok(c.z >= 17 && Math.abs(c.c.lat - parcel.lat) < 1e-4, `centred there: ${JSON.stringify(c)}`);
+  ok(await page.evaluate(() => window.sppMap.queryRenderedFeatures({ layers: ['me'] }).length) === 1, 'a dot where I am');
+  eq(await page.getAttribute('#locate', 'aria-label'), 'Vị trí của tôi', 'the button is named');
+  // far away (Hanoi): a warning, no lookup
+  await closePanel(page);
+  await browser.setGeolocation({ latitude: 21.03, longitude: 105.85 });
+  await page.locator('#locate').click();
+  await page.waitForFunction(() => document.getElementById('status').textContent.length > 0 &&
+    document.getElementById('status').classList.contains('error'));
+  const strings = await page.evaluate(() => import('/web/i18n.js').then((m) => m.STRINGS.vi));
+  eq(await page.locator('#status').textContent(), strings['locate.outside'], 'outside the city: the Vietnamese warning');
+  await browser.clearPermissions();
+});
+
+test('offline-base-map', async ({ base, browser, db }) => {
+  // Everything from spp: any request to another origin fails the test (and is refused).
+  const page = await browser.newPage();
+  const foreign = [];
+  await page.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.origin === base || u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
+    foreign.push(u.href);
+    return route.abort();
+  });
+  // a building of the store (where the base map's every layer shows)
+  const [[bx, by]] = sql(db, 'SELECT X(p), Y(p) FROM (SELECT ST_Transform(PointOnSurface(geom), 4326) AS p FROM buildings' +
+    ' ORDER BY ST_Area(geom) DESC LIMIT 1)');
+  await openMap(page, `${base}/#view=17.5/${by}/${bx}`);
+  await page.waitForTimeout(500);
+  await idle(page);
+  eq(foreign.length, 0, `requests outside spp: ${foreign.join(', ')}`);
+  const layers = await page.evaluate(() => [...new Set(window.sppMap.queryRenderedFeatures().map((f) => f.sourceLayer).filter(Boolean))]);
+  for (const l of ['admin_units', 'roads', 'buildings']) ok(layers.includes(l), `base map layer ${l} drawn from the store: ${layers}`);
+  await page.evaluate(() => window.sppMap.jumpTo({ zoom: 14 }));
+  await idle(page);
+  const low = await page.evaluate(() => [...new Set(window.sppMap.queryRenderedFeatures().map((f) => f.sourceLayer).filter(Boolean))]);
+  ok(low.includes('hydro_areas') || low.includes('hydro_lines'), `water drawn: ${low}`);
+  const sources = await page.evaluate(() => Object.values(window.sppMap.getStyle().sources).map((s) => s.url || (s.tiles || [])[0] || s.type));
+  ok(sources.every((u) => !/^https?:/.test(u) || u.startsWith(base)), `sources: ${sources}`);
+  await page.screenshot({ path: path.join(OUT, '20-offline-base-map.png') });
+  await page.close();
+});
+
 main().catch((e) => {
   console.error(e);
   console.log('0 passed, 1 failed');
