@@ -850,7 +850,7 @@ class LocateControl {
   onAdd(map) {
     this.map = map;
     const b = el('button', { type: 'button', id: 'locate', class: 'locate', 'aria-label': t('locate'), title: t('locate'),
-      dataset: { i18nAria: 'locate' } }, '⌖');
+      dataset: { i18nAria: 'locate' } }, '◎');
     b.addEventListener('click', () => locateMe());
     this.box = el('div', { class: 'maplibregl-ctrl maplibregl-ctrl-group' }, b);
     return this.box;
