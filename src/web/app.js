@@ -702,6 +702,7 @@ async function chooseResult(i) {
   search.results = [];
   search.active = -1;
   renderSuggest();
+  $('q-msg').textContent = ''; // a result was chosen: "nothing found" would be wrong
   if (r.kind === 'coords') {
     const c = r.coords;
     const url = c.crs === 'EPSG:4326' ? `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`
