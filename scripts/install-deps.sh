@@ -7,14 +7,16 @@ what=${1:-build}
 pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libgeos-dev
       libsqlite3-dev libspatialite-dev libsqlite3-mod-spatialite libmicrohttpd-dev
       libjansson-dev libcairo2-dev libxml2-dev libutf8proc-dev nettle-dev zlib1g-dev
-      libpng-dev libwebp-dev libjpeg-dev libdeflate-dev fonts-dejavu-core gdal-bin sqlite3 python3-gdal
+      libpng-dev libwebp-dev libjpeg-dev libdeflate-dev libqrencode-dev fonts-dejavu-core gdal-bin sqlite3
+      python3-gdal
       curl ca-certificates)
 case "$what" in
   build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
   # python3-qgis + qgis-providers: QGIS 3.22 headless for tests/interop (about 110 MB to fetch,
   # 640 MB installed, a minute on the CI machine)
-  test)  pkgs+=(python3-pytest python3-owslib python3-pyproj python3-lxml python3-prometheus-client clang-format
-                clang libclang-rt-14-dev chromium python3-qgis qgis-providers)
+  test)  pkgs+=(python3-pytest python3-owslib python3-pyproj python3-lxml python3-prometheus-client
+                clang-format clang libclang-rt-14-dev chromium python3-qgis qgis-providers
+                poppler-utils zbar-tools)  # the printed sheet: pdfinfo, pdftoppm, zbarimg
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
          # only a machine without them gets Debian's.
          command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;

@@ -13,6 +13,7 @@
 #include "../meta/meta.h"
 #include "../ogc/ogc.h"
 #include "../ogcapi/ogcapi.h"
+#include "../print/print.h"
 #include "../query/query.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
@@ -69,6 +70,8 @@ static const struct route routes[] = {
     {"GET", "/api/v1/changes", meta_changes, FORM_PROBLEM, "changes"},
     {"GET", "/api/v1/quality", meta_quality, FORM_PROBLEM, "quality"},
     {"GET", "/quality", meta_quality_page, FORM_TEXT, "quality_page"},
+    {"GET", "/print/parcel/{parcel_key}", print_parcel, FORM_PROBLEM, "print_parcel"},
+    {"GET", "/api/v1/search", webapp_search, FORM_PROBLEM, "search"},
     {"GET", "/wms", wms_dispatch, FORM_WMS, "wms"},
     {"GET", "/ows", ows_dispatch, FORM_WMS, "ows"},
 };

@@ -972,9 +972,20 @@ static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, con
 static int put_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
 {
     const char *cols[CSV_MAX_COLS];
-    int n = csv_columns(se, cols), rc = 0;
-    for (int c = 0; c < n && !rc; c++)
-        rc = q_csv_cell(b, cols[c], c + 1 < n ? ',' : '\n');
+    int n = csv_columns(se, cols), lang;
+    struct err ignored = {0};
+    int rc = q_csv_lang(se->q->req, &lang, &ignored) || q_csv_bom(b); /* lang checked before */
+    for (int c = 0; c < n && !rc; c++) {
+        /* a field's title from the first kind searched that has it */
+        const struct layer_def *l = NULL;
+        for (size_t k = 0; k < ARRAY_LEN(kinds) && !l; k++) {
+            const struct layer_def *kl = q_layer(se->q, kinds[k].layer);
+            if (kl && (se->p->kinds & kinds[k].mask) &&
+                access_field_index(kl, cols[c], se->q->role) >= 0)
+                l = kl;
+        }
+        rc = q_csv_header(b, c >= 2 ? l : NULL, cols[c], lang, c + 1 < n ? ',' : '\n');
+    }
     for (int64_t i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
         for (int c = 0; c < n && !rc; c++) {

@@ -208,3 +208,68 @@ int q_csv_value(struct buf *b, const struct qval *v, char sep)
         return q_csv_cell(b, NULL, sep);
     }
 }
+
+int q_csv_lang(const struct request *req, int *lang, struct err *err)
+{
+    const char *l = req_arg(req, "lang");
+    *lang = Q_CSV_NAMES;
+    if (!l) return 0;
+    if (str_ieq(l, "vi"))
+        *lang = Q_CSV_VI;
+    else if (str_ieq(l, "en"))
+        *lang = Q_CSV_EN;
+    else
+        return err_setl(err, ERR_PARAM, "lang", "lang must be vi or en, not \"%.20s\"", l);
+    return 0;
+}
+
+int q_csv_bom(struct buf *b)
+{
+    return buf_puts(b, "\xEF\xBB\xBF");
+}
+
+/* Titles of the columns the land API derives (not catalog fields). */
+static const struct {
+    const char *col, *vi, *en;
+} derived_titles[] = {
+    {"id", "Mã", "Id"},
+    {"kind", "Loại", "Kind"},
+    {"commune_name", "Tên xã/phường", "Commune/ward name"},
+    {"function", "Chức năng quy hoạch", "Planned function"},
+    {"managing_agency", "Đơn vị quản lý", "Managing agency"},
+    {"deadline", "Hạn kêu gọi đầu tư", "Investment call deadline"},
+    {"zoning_source", "Nguồn chỉ tiêu", "Indicators from"},
+    {"zoning_code", "Ký hiệu ô/lô", "Block/lot code"},
+    {"max_coverage_pct", "Mật độ xây dựng tối đa (%)", "Maximum site coverage (%)"},
+    {"max_far", "Hệ số sử dụng đất tối đa", "Maximum floor-area ratio"},
+    {"min_floors", "Số tầng tối thiểu", "Minimum floors"},
+    {"max_floors", "Số tầng tối đa", "Maximum floors"},
+    {"buildable_floor_area_m2", "Tổng diện tích sàn tối đa (m²)", "Maximum floor area (m²)"},
+    {"nearest_main_road", "Đường chính gần nhất", "Nearest main road"},
+    {"road_distance_m", "Khoảng cách tới đường chính (m)", "Distance to a main road (m)"},
+    {"distance_m", "Khoảng cách (m)", "Distance (m)"},
+};
+
+int q_csv_header(struct buf *b, const struct layer_def *l, const char *col, int lang, char sep)
+{
+    if (lang == Q_CSV_NAMES) return q_csv_cell(b, col, sep);
+    for (int i = 0; l && i < l->n_fields; i++) {
+        const struct field_def *f = &l->fields[i];
+        if (strcmp(f->name, col) != 0) continue;
+        const char *t = lang == Q_CSV_EN && f->label_en && *f->label_en ? f->label_en : f->label_vi;
+        if (!t || !*t) break;
+        if (!f->unit || !*f->unit || strstr(t, "(")) return q_csv_cell(b, t, sep);
+        /* "Diện tích (m²)": the unit the values are in */
+        struct buf h;
+        buf_init(&h);
+        int rc = buf_printf(&h, "%s (%s)", t, strcmp(f->unit, "m2") == 0 ? "m²" : f->unit) ||
+                 q_csv_cell(b, h.data, sep);
+        buf_fini(&h);
+        return rc;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(derived_titles); i++)
+        if (strcmp(derived_titles[i].col, col) == 0)
+            return q_csv_cell(b, lang == Q_CSV_EN ? derived_titles[i].en : derived_titles[i].vi,
+                              sep);
+    return q_csv_cell(b, col, sep);
+}

@@ -238,7 +238,7 @@ int query_parse_fund_params(const struct request *req, int default_features, int
 {
     static const char *const known[] = {"kind",   "commune", "function", "min_area", "max_area",
                                         "status", "bbox",    "near",     "within_m", "sort",
-                                        "limit",  "offset",  "f",        NULL};
+                                        "limit",  "offset",  "f",        "lang",     NULL};
     memset(p, 0, sizeof *p);
     const char *near = req_arg(req, "near"), *bbox = req_arg(req, "bbox");
     int rc = q_check_known(req, known, err) || parse_kind(req_arg(req, "kind"), &p->kinds, err) ||
@@ -250,6 +250,8 @@ int query_parse_fund_params(const struct request *req, int default_features, int
              (bbox && parse_bbox(bbox, p, err)) ||
              (near && parse_lonlat_pair(near, "near", &p->near_lon, &p->near_lat, err)) ||
              q_number(req, "within_m", 0.001, 100000, &p->has_within, &p->within_m, err);
+    int csv_lang;
+    rc = rc || q_csv_lang(req, &csv_lang, err);
     if (rc) return ERR_PARAM;
     p->has_near = near != NULL;
     if (p->has_min_area && p->has_max_area && p->min_area > p->max_area)

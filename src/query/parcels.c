@@ -48,11 +48,12 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
     return rc;
 }
 
-static int put_csv(struct buf *b, const struct qset *s)
+static int put_csv(struct buf *b, const struct qset *s, int lang)
 {
-    int rc = 0;
+    int rc = q_csv_bom(b);
     for (int i = 0; i < s->n_fields && !rc; i++)
-        rc = q_csv_cell(b, s->layer->fields[s->fields[i]].name, i + 1 < s->n_fields ? ',' : '\n');
+        rc = q_csv_header(b, s->layer, s->layer->fields[s->fields[i]].name, lang,
+                          i + 1 < s->n_fields ? ',' : '\n');
     for (int r = 0; r < s->n && !rc; r++)
         for (int i = 0; i < s->n_fields && !rc; i++)
             rc = q_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
@@ -74,7 +75,8 @@ static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, i
 static int parse_search(const struct request *req, long *sheet, int *has_sheet, long *parcel,
                         int *has_parcel, struct err *err)
 {
-    static const char *const known[] = {"commune", "sheet", "parcel", "limit", "offset", "f", NULL};
+    static const char *const known[] = {"commune", "sheet", "parcel", "limit",
+                                        "offset",  "f",     "lang",   NULL};
     int64_t v;
     if (q_check_known(req, known, err)) return ERR_PARAM;
     if (!req_arg(req, "commune") || !*req_arg(req, "commune"))
@@ -101,8 +103,10 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
     int64_t limit, offset, total = 0;
     enum out_format fmt;
     const struct layer_def *l = NULL;
+    int csv_lang = Q_CSV_NAMES;
     int rc = qctx_init(&q, req, err);
     if (!rc) rc = parse_search(req, &sheet, &has_sheet, &parcel, &has_parcel, err);
+    if (!rc) rc = q_csv_lang(req, &csv_lang, err);
     if (!rc)
         rc = q_integer(req, "limit", 0, INT64_MAX / 4, q.cfg->limits.default_features, &limit,
                        err) ||
@@ -118,7 +122,7 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
                           has_parcel ? &parcel : NULL, limit, offset, &s, &total, err);
     if (!rc && !s.layer) qset_layer(&q, &s, l); /* limit=0: fields for the CSV header */
     if (!rc && fmt == OUT_CSV) {
-        rc = rc || put_csv(&res->body, &s);
+        rc = rc || put_csv(&res->body, &s, csv_lang);
         resp_set(res, 200, "text/csv; charset=utf-8");
     } else if (!rc) {
         rc = put_collection(&q, &res->body, &s, total, limit, offset, err);

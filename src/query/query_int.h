@@ -131,6 +131,16 @@ int q_put_feature(struct qctx *q, struct buf *b, const struct qset *s, const str
 int q_csv_cell(struct buf *b, const char *s, char sep);
 /* A CSV cell from a field value. */
 int q_csv_value(struct buf *b, const struct qval *v, char sep);
+/* CSV header language: lang=vi|en gives column titles from the catalog in that language (the
+ * web map asks for them); without it the columns are the field names, for programs. A bad value
+ * is a 400 naming lang. *lang: Q_CSV_NAMES, Q_CSV_VI or Q_CSV_EN. */
+enum { Q_CSV_NAMES, Q_CSV_VI, Q_CSV_EN };
+int q_csv_lang(const struct request *req, int *lang, struct err *err);
+/* The UTF-8 byte order mark every CSV starts with (Excel reads the file as UTF-8 then). */
+int q_csv_bom(struct buf *b);
+/* The header cell of column col: its name, or the catalog label of the field of l (or the title
+ * of a derived column) in lang, followed by sep. */
+int q_csv_header(struct buf *b, const struct layer_def *l, const char *col, int lang, char sep);
 /* A number with up to `decimals` decimals, or null for NAN. */
 int q_put_num(struct buf *b, double v, int decimals);
 

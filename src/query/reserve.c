@@ -17,6 +17,34 @@
 #include <string.h>
 
 #define Q_RESERVE_SEARCH_M 100.0 /* widest half right-of-way considered, m */
+/* An overlap below both tolerances is drawing noise (a red line digitised on the parcel's edge,
+ * shared vertices snapped differently): it is not reported as crossing the parcel. */
+#define Q_CROSS_MIN_M2    0.5   /* m2 of the parcel in the band */
+#define Q_CROSS_MIN_SHARE 0.001 /* share of the parcel's area (0.1 %) */
+#define Q_CROSS_MIN_LEN_M 0.5   /* m of a line without a band inside the parcel */
+
+/* Whether in m2 of a parcel of area m2 is a real overlap: at least 0.5 m2 and at least 0.1 %. */
+static int real_overlap(double in, double area)
+{
+    return in >= Q_CROSS_MIN_M2 && (!(area > 0) || in >= Q_CROSS_MIN_SHARE * area);
+}
+
+/* Whether a line runs through the parcel's interior for at least Q_CROSS_MIN_LEN_M (a line
+ * along the parcel's edge, or touching a corner, does not cross it). */
+static int line_crosses(struct qctx *q, const GEOSGeometry *line, const GEOSGeometry *parcel)
+{
+    if (GEOSIntersects_r(q->h, line, parcel) != 1) return 0;
+    GEOSGeometry *i = GEOSIntersection_r(q->h, line, parcel);
+    if (!i) return 0;
+    GEOSGeometry *edge = GEOSBoundary_r(q->h, parcel);
+    GEOSGeometry *inner = edge ? GEOSDifference_r(q->h, i, edge) : NULL;
+    double len = 0;
+    if (!inner || GEOSLength_r(q->h, inner, &len) != 1) len = 0;
+    if (inner) GEOSGeom_destroy_r(q->h, inner);
+    if (edge) GEOSGeom_destroy_r(q->h, edge);
+    GEOSGeom_destroy_r(q->h, i);
+    return len >= Q_CROSS_MIN_LEN_M;
+}
 
 static int is_reserve_kind(const char *kind)
 {
@@ -126,23 +154,29 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
     int n_bands = 0, first = 1;
     if (!rc && !bands) rc = err_set(err, ERR_NOMEM, "out of memory");
     rc = rc || buf_puts(b, ",\"red_lines\":{\"lines\":[");
+    double area = q_area(q, parcel);
     for (int i = 0; i < s.n && !rc; i++) {
         struct qrow *r = &s.rows[i];
-        int crosses = GEOSIntersects_r(q->h, r->geom, parcel) == 1, found;
+        int found;
         int reserve_kind = is_reserve_kind(q_str(&s, r, "kind"));
         GEOSGeometry *band = reserve_band(q, &s, r, &roads, &found);
         double in = band ? q_overlap(q, band, parcel) : 0;
+        /* every band in the union (the total is tested once more below); a line is listed
+         * for its own band only when that overlap is real */
+        int real = band && real_overlap(in, area);
         if (band && in > 0)
             bands[n_bands++] = band;
         else if (band)
             GEOSGeom_destroy_r(q->h, band);
-        if (crosses || in > 0) rc = put_line(q, b, &s, r, crosses, reserve_kind, found, in, &first);
+        if (!real) in = 0;
+        int crosses = line_crosses(q, r->geom, parcel);
+        if (crosses || real) rc = put_line(q, b, &s, r, crosses, reserve_kind, found, in, &first);
     }
     double total = rc ? 0 : union_inside(q, bands, n_bands, parcel);
     if (rc)
         for (int i = 0; i < n_bands; i++)
             GEOSGeom_destroy_r(q->h, bands[i]);
-    double area = q_area(q, parcel);
+    if (total > 0 && !real_overlap(total, area)) total = 0;
     rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || q_put_num(b, total < 0 ? NAN : total, 2) ||
          buf_puts(b, ",\"road_reserve_pct\":") ||
          q_put_num(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3) ||

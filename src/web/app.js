@@ -6,7 +6,8 @@
 // tab, hidden layers, point, parcel, fund filters) is kept in the URL, the view in its #hash.
 import * as maplibregl from '/web/vendor/maplibre-gl.mjs';
 import { t, setLang, getLang, translatePage } from './i18n.js';
-import { el, clear, getJSON, cat, setCatalog, layerTitle, label, codeName, fmtValue, fmtNumber, safeColor } from './dom.js';
+import { el, clear, getJSON, cat, setCatalog, layerTitle, label, codeName, codeText, fmtValue, fmtNumber, safeColor, errorText } from './dom.js';
+import { parseCoordinates, parseNumber, parseDMS, formatNumber } from './numbers.js';
 import { renderLandInfo, renderCorners } from './info.js';
 import { FundSearch } from './funds.js';
 
@@ -15,11 +16,21 @@ const TILEJSON_URL = '/tiles/all.json';
 const GLYPHS = '/fonts/{fontstack}/{range}.pbf';
 const FONT = ['DejaVu Sans Book'];
 const GROUP_ORDER = ['land', 'construction', 'transport', 'planning'];
-// Layers off at first (reference or overview layers that hide the rest, and the current land use
-// that the parcels already colour); a link's ?off= overrides it.
-const START_OFF = new Set(['geodetic_control', 'elevation_points', 'land_cover', 'cadastral_sheets',
-  'general_plan_zones', 'land_use_plan', 'infra_networks', 'infra_facilities', 'construction_permits',
-  'land_price_segments', 'buildings', 'land_use_current']);
+// Layers shown per audience (the preset select, ?preset=); every other layer starts off. A citizen
+// looks up a parcel and its red lines; an investor looks for land funds, zoning and prices; a
+// planner sees the plans. A link's ?off= overrides the preset.
+export const PRESETS = {
+  // the base map of every preset is the store's own: administrative units, water, roads,
+  // buildings (no internet tiles)
+  citizen: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'buildings', 'cadastral_parcels', 'red_lines',
+    'public_facilities'],
+  investor: ['admin_units', 'hydro_areas', 'roads', 'buildings', 'vacant_land_fund', 'investment_land', 'zoning_blocks',
+    'land_price_segments', 'red_lines'],
+  planner: ['admin_units', 'hydro_areas', 'hydro_lines', 'roads', 'cadastral_parcels', 'red_lines',
+    'zoning_blocks', 'detailed_plan_lots', 'plan_boundaries', 'general_plan_zones', 'buildings',
+    'infra_networks', 'construction_permits'],
+};
+const START_OFF = new Set(); // catalogStyle(): the preset decides
 // Polygon layers whose label the catalog style draws (other polygons are read in the panel).
 const POLYGON_LABELS = new Set(['cadastral_parcels', 'vacant_land_fund', 'investment_land', 'hydro_areas']);
 // Polygon layers drawn as outlines only in the catalog style.
@@ -110,6 +121,15 @@ async function loadStyle() {
   }
   if (!style) style = catalogStyle();
   style.glyphs = absolute(GLYPHS);
+  // Legible labels whatever the SLD says: dark text on a white halo, not below 12 px; MapLibre
+  // drops the ones that would collide (text-allow-overlap off) and keeps each on its side.
+  for (const l of style.layers || []) {
+    if (l.type !== 'symbol' || !l.layout?.['text-field']) continue;
+    l.layout['text-allow-overlap'] = false;
+    l.layout['text-padding'] = 4;
+    if (typeof l.layout['text-size'] !== 'number' || l.layout['text-size'] < 12) l.layout['text-size'] = 12;
+    l.paint = { ...l.paint, 'text-color': '#1d232b', 'text-halo-color': '#ffffff', 'text-halo-width': 1.6, 'text-halo-blur': 0.2 };
+  }
   for (const s of Object.values(style.sources || {})) {
     if (s.url) s.url = absolute(s.url);
     if (s.tiles) s.tiles = s.tiles.map(absolute);
@@ -126,8 +146,77 @@ function applyVisibility() {
   if (!state.map || !state.map.getStyle()) return;
   for (const s of state.style.layers) {
     if (!s['source-layer'] || !state.map.getLayer(s.id)) continue;
-    state.map.setLayoutProperty(s.id, 'visibility', state.hidden.has(s['source-layer']) ? 'none' : 'visible');
+    // a polygon label drawn once per tile stays off: its one-per-polygon twin shows instead
+    const off = state.hidden.has(s['source-layer']) || polyLabels.has(s.id);
+    state.map.setLayoutProperty(s.id, 'visibility', off ? 'none' : 'visible');
   }
+  for (const [, p] of polyLabels)
+    if (state.map.getLayer(p.twin)) state.map.setLayoutProperty(p.twin, 'visibility', state.hidden.has(p.layer) ? 'none' : 'visible');
+  schedulePolyLabels();
+}
+
+/* One label per polygon. A vector tile holds the part of a polygon inside it, so a symbol layer
+ * over a polygon layer labels every part: a parcel across four tiles gets four numbers. Each
+ * polygon's label is placed here once, at a point inside its largest part among the loaded tiles
+ * (grouped by the layer's key field), in a GeoJSON points source that MapLibre lays out with
+ * halos and collision detection like any symbol layer. */
+const polyLabels = new Map(); // style layer id -> {layer, twin, minzoom, key}
+let polyTimer = null;
+
+function setupPolyLabels(map) {
+  map.addSource('poly-labels', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  for (const l of state.style.layers) {
+    const src = l['source-layer'];
+    const cl = src && cat.layers.get(src);
+    if (l.type !== 'symbol' || !cl || !cl.geometry.includes('POLYGON') || (l.layout?.['symbol-placement'] || 'point') !== 'point') continue;
+    const twin = `${l.id}-one`;
+    map.addLayer({ id: twin, type: 'symbol', source: 'poly-labels', minzoom: l.minzoom ?? 0, maxzoom: l.maxzoom ?? 24,
+      filter: ['==', ['get', '_layer'], src], layout: { ...l.layout, visibility: state.hidden.has(src) ? 'none' : 'visible' },
+      paint: l.paint || {} });
+    polyLabels.set(l.id, { layer: src, twin, minzoom: l.minzoom ?? 0, key: cl.key });
+    map.setLayoutProperty(l.id, 'visibility', 'none');
+  }
+  map.on('idle', schedulePolyLabels);
+}
+
+function schedulePolyLabels() {
+  clearTimeout(polyTimer);
+  polyTimer = setTimeout(updatePolyLabels, 100);
+}
+
+function ringArea(r) {
+  let a = 0;
+  for (let i = 0; i + 1 < r.length; i++) a += r[i][0] * r[i + 1][1] - r[i + 1][0] * r[i][1];
+  return Math.abs(a / 2);
+}
+
+function pieceArea(g) {
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  return polys.reduce((s, p) => s + ringArea(p[0] || []) - p.slice(1).reduce((h, r) => h + ringArea(r), 0), 0);
+}
+
+export function updatePolyLabels() {
+  const map = state.map;
+  if (!map || !map.getSource('poly-labels')) return;
+  const z = map.getZoom();
+  const features = [];
+  const done = new Set();
+  for (const [, p] of polyLabels) {
+    if (state.hidden.has(p.layer) || z < p.minzoom || done.has(p.layer)) continue;
+    done.add(p.layer);
+    const best = new Map();
+    for (const f of map.querySourceFeatures('spp', { sourceLayer: p.layer })) {
+      const k = p.key && f.properties[p.key] != null ? String(f.properties[p.key]) : f.id != null ? `#${f.id}` : JSON.stringify(f.properties);
+      const a = pieceArea(f.geometry);
+      if (!best.has(k) || best.get(k).a < a) best.set(k, { a, f });
+    }
+    for (const [k, { f }] of best) {
+      const pt = interiorPoint(f.geometry);
+      features.push({ type: 'Feature', properties: { ...f.properties, _layer: p.layer, _key: k },
+        geometry: { type: 'Point', coordinates: [pt.lon, pt.lat] } });
+    }
+  }
+  map.getSource('poly-labels').setData({ type: 'FeatureCollection', features });
 }
 
 function legendEntries(layerId) {
@@ -145,7 +234,7 @@ function legendEntries(layerId) {
         const codes = Array.isArray(c[i]) ? c[i] : [c[i]];
         const names = codes.map((code) => {
           const n = field?.codelist ? codeName(field.codelist, code) : null;
-          return n ? `${code} — ${n}` : String(code);
+          return codeText(code, n);
         });
         out.push({ color: c[i + 1], text: names.join(', '), type: s.type });
       }
@@ -183,8 +272,65 @@ async function fillLegend(details, layerId, fallback) {
     // A rule named after a code of the layer reads in the page's language.
     const name = coded && r.name ? codeName(coded.codelist, r.name) : null;
     return el('li', {}, el('span', { class: `swatch ${r.type}`, style: `background:${safeColor(r.color)}` }),
-      name ? `${r.name} — ${name}` : r.title || r.name || '');
+      name ? codeText(r.name, name) : r.title || r.name || "");
   })));
+}
+
+// The layers a preset leaves off: every catalog layer not in it.
+function presetHidden(name) {
+  const on = new Set(PRESETS[name] || PRESETS.citizen);
+  return new Set((cat.raw?.layers || []).map((l) => l.id).filter((id) => !on.has(id)));
+}
+
+/* The legend of what is in view: for each layer drawn, the classes (code values) of the
+ * features MapLibre rendered in the current view, with the colour of the style rule that drew
+ * them; updated when the view or the layers change. */
+let legendTimer = null;
+function scheduleLegend() {
+  clearTimeout(legendTimer);
+  legendTimer = setTimeout(renderVisibleLegend, 150);
+}
+
+export function visibleLegend() {
+  const map = state.map;
+  if (!map || !map.getStyle()) return [];
+  const byId = new Map(state.style.layers.map((l) => [l.id, l]));
+  const rank = { fill: 0, circle: 1, line: 2 };
+  const feats = map.queryRenderedFeatures().filter((f) => f.sourceLayer && f.layer && rank[f.layer.type] !== undefined &&
+    !state.hidden.has(f.sourceLayer) && cat.layers.has(f.sourceLayer));
+  feats.sort((a, b) => rank[a.layer.type] - rank[b.layer.type]);
+  const layers = new Map();
+  for (const f of feats) {
+    const l = cat.layers.get(f.sourceLayer);
+    const coded = l.fields.find((x) => x.codelist && f.properties[x.name] != null);
+    const code = coded ? String(f.properties[coded.name]) : '';
+    if (!layers.has(l.id)) layers.set(l.id, new Map());
+    const rows = layers.get(l.id);
+    if (rows.has(code)) continue;
+    const paint = byId.get(f.layer.id)?.paint || {};
+    const color = paint['fill-color'] ?? paint['circle-color'] ?? paint['line-color'];
+    const name = coded ? code.split('+').map((c) => codeName(coded.codelist, c) || c).join(' + ') : layerTitle(l.id);
+    rows.set(code, { code, text: coded ? codeText(code, name) : name, color: typeof color === 'string' ? color : '#999', type: f.layer.type });
+  }
+  const order = cat.raw.layers.map((l) => l.id);
+  return [...layers.entries()].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))
+    .map(([id, rows]) => ({ layer: id, title: layerTitle(id), rows: [...rows.values()].sort((a, b) => a.text.localeCompare(b.text, getLang())) }));
+}
+
+function renderVisibleLegend() {
+  const list = clear($('map-legend-list'));
+  const groups = visibleLegend();
+  if (!groups.length) list.append(el('li', {}, t('legend.empty')));
+  for (const g of groups) {
+    list.append(el('li', { class: 'layer', dataset: { layer: g.layer } }, g.title));
+    if (g.rows.length === 1 && !g.rows[0].code) {
+      list.lastChild.prepend(el('span', { class: `swatch ${g.rows[0].type}`, style: `background:${safeColor(g.rows[0].color)}` }));
+      continue;
+    }
+    for (const r of g.rows)
+      list.append(el('li', { dataset: { layer: g.layer, code: r.code } },
+        el('span', { class: `swatch ${r.type}`, style: `background:${safeColor(r.color)}` }), r.text));
+  }
 }
 
 function renderLayers() {
@@ -249,7 +395,7 @@ async function loadCorners(key) {
   }
 }
 
-async function lookup(url, point) {
+async function lookup(url, point, opts = {}) {
   showPanel();
   const body = clear($('info-body'));
   body.append(el('p', { class: 'loading' }, t('info.loading')));
@@ -258,13 +404,18 @@ async function lookup(url, point) {
     state.infoUrl = url;
     const r = renderInfo();
     const p = point || pointOf(state.info);
-    if (p) setPoint(p, !point);
+    if (p) setPoint(p, false);
+    // Looked up from a link (?at=) or typed coordinates: show the parcel found, else the point.
+    if (opts.zoom && state.map) {
+      if (r?.geometry) fitGeometry(r.geometry);
+      else if (p) state.map.jumpTo({ center: [p.lon, p.lat], zoom: Math.max(state.map.getZoom(), 17) });
+    }
     setUrlParams({ parcel: r?.key || null });
     if (r?.key && state.corners?.key !== r.key) await loadCorners(r.key);
     return state.info;
   } catch (e) {
     state.info = null;
-    clear(body).append(el('p', { class: 'error' }, t('error', { msg: e.message })));
+    clear(body).append(el('p', { class: 'error', role: 'alert' }, errorText(e)));
     highlight(null, null);
     return null;
   }
@@ -290,13 +441,22 @@ function setPoint(p, fly) {
   setUrlParams({ at: `${p.lon.toFixed(6)},${p.lat.toFixed(6)}` });
 }
 
-export function landAt(lon, lat) {
+export function landAt(lon, lat, opts = {}) {
   const b = state.bounds;
   if (b && (lon < b[0] - 0.5 || lon > b[2] + 0.5 || lat < b[1] - 0.5 || lat > b[3] + 0.5)) {
     status(t('info.outside'), true); // far from the city's data: no need to ask the server
     return Promise.resolve(null);
   }
-  return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat });
+  return lookup(`/api/v1/land/at?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`, { lon, lat }, opts);
+}
+
+// Metres from lon/lat to the city's data box (0 inside), roughly (enough for a warning).
+export function outsideBy(lon, lat) {
+  const b = state.bounds;
+  if (!b) return 0;
+  const dx = lon < b[0] ? b[0] - lon : lon > b[2] ? lon - b[2] : 0;
+  const dy = lat < b[1] ? b[1] - lat : lat > b[3] ? lat - b[3] : 0;
+  return Math.hypot(dx * 111320 * Math.cos((lat * Math.PI) / 180), dy * 110540);
 }
 
 /* Geometry helpers: bounds and a point inside a polygon (widest span of the middle scanline). */
@@ -341,7 +501,7 @@ function featuresOf(d) {
   return d.features || d.parcels || d.items || d.results || (d.parcel_key || d.properties ? [d] : []);
 }
 
-async function openParcel(item) {
+async function openParcel(item, opts = { zoom: true }) {
   const p = item.properties || item;
   const key = p.parcel_key || p.key || item.id;
   let geometry = item.geometry;
@@ -350,11 +510,11 @@ async function openParcel(item) {
       const d = await getJSON(`/api/v1/parcels/${encodeURIComponent(key)}`);
       geometry = d.geometry || d.parcel?.geometry || null;
     } catch (e) {
-      status(t('error', { msg: e.message }), true);
+      status(errorText(e), true);
     }
   }
   const pt = geometry ? interiorPoint(geometry) : pointOf(p);
-  if (geometry) fitGeometry(geometry);
+  if (geometry && opts.zoom) fitGeometry(geometry);
   if (pt) await landAt(pt.lon, pt.lat);
 }
 
@@ -380,22 +540,212 @@ async function searchParcel(ev) {
     out.append(ul);
     if (list.length === 1) await openParcel(list[0]);
   } catch (e) {
-    out.append(el('p', { class: 'error' }, t('error', { msg: e.message })));
+    out.append(el('p', { class: 'error', role: 'alert' }, errorText(e)));
   }
 }
 
-// "1109719.714 586184.889", "X: 1109719,714; Y: 586184,889": the two numbers, X (northing) first.
+// Pasted coordinates in any form people write them (numbers.js): X (northing) first for VN-2000.
 export function parseXY(text) {
-  const nums = (text.match(/-?\d+(?:[.,]\d+)?/g) || []).map((s) => Number(s.replace(',', '.')));
-  return nums.length >= 2 ? { x: nums[0], y: nums[1] } : null;
+  const c = parseCoordinates(text, 'auto', getLang());
+  return c.error || c.crs === 'EPSG:4326' ? null : { x: c.x, y: c.y };
+}
+
+function xyMessage(text, isError) {
+  const m = $('xy-msg');
+  m.textContent = text || '';
+  m.className = `msg${isError ? ' error' : ''}`;
+  m.setAttribute('role', isError ? 'alert' : 'status');
+}
+
+// The two inputs are X (northing) / Y (easting) for VN-2000, latitude / longitude for WGS 84.
+function setXYLabels(wgs84) {
+  $('xy-x-label').dataset.i18n = wgs84 ? 'search.lat' : 'search.x';
+  $('xy-y-label').dataset.i18n = wgs84 ? 'search.lon' : 'search.y';
+  $('xy-x-label').textContent = t($('xy-x-label').dataset.i18n);
+  $('xy-y-label').textContent = t($('xy-y-label').dataset.i18n);
+}
+
+// Fills the inputs from a pasted text: the numbers shown back in the user's language's form and
+// what was understood (CRS, order) said in words.
+function onPaste(text) {
+  // a CRS the user picked holds; one detected from an earlier paste does not
+  const sel = state.crsChosen ? $('xy-crs').value : 'auto';
+  const c = parseCoordinates(text, sel === 'wgs84' ? 'wgs84' : sel === 'auto' ? 'auto' : sel, getLang(), 'EPSG:5897');
+  if (c.error) {
+    if (text.trim()) xyMessage(t(c.error), true);
+    return null;
+  }
+  const lang = getLang();
+  if (c.crs === 'EPSG:4326') {
+    if (sel === 'auto') $('xy-crs').value = 'wgs84';
+    setXYLabels(true);
+    $('xy-x').value = formatNumber(c.lat, lang, 7);
+    $('xy-y').value = formatNumber(c.lon, lang, 7);
+    xyMessage(t('search.read', { what: `${t('search.lat')} ${formatNumber(c.lat, lang, 7)}, ${t('search.lon')} ${formatNumber(c.lon, lang, 7)} (WGS 84)` }));
+  } else {
+    if (sel === 'auto' || sel === 'wgs84') $('xy-crs').value = c.crs;
+    setXYLabels(false);
+    $('xy-x').value = formatNumber(c.x, lang, 3);
+    $('xy-y').value = formatNumber(c.y, lang, 3);
+    xyMessage(`${t('search.read', { what: `X ${formatNumber(c.x, lang, 3)} m, Y ${formatNumber(c.y, lang, 3)} m (VN-2000, ${$('xy-crs').value})` })}${c.swapped ? ` ${t('search.swapped')}` : ''}`);
+  }
+  return c;
+}
+
+// One coordinate from an input: a number in either form, or for degrees D°M'S".
+function readCoord(input, degrees) {
+  const text = input.value.trim();
+  let v = parseNumber(text, getLang());
+  if (Number.isNaN(v) && degrees) {
+    const d = parseDMS(`${text} 0°`);
+    if (d) v = d[0].value;
+  }
+  input.setAttribute('aria-invalid', Number.isNaN(v) ? 'true' : 'false');
+  if (Number.isNaN(v)) throw Object.assign(new Error(text), { i18n: text ? 'coord.number' : 'coord.empty', vars: { v: text } });
+  return v;
 }
 
 async function searchXY(ev) {
   ev.preventDefault();
-  const x = $('xy-x').value.trim().replace(',', '.');
-  const y = $('xy-y').value.trim().replace(',', '.');
-  const crs = $('xy-crs').value;
-  await lookup(`/api/v1/land/at?${new URLSearchParams({ x, y, crs, order: 'xy-vn' })}`, null);
+  const shown = $('xy-crs').value;
+  const sel = state.crsChosen ? shown : 'auto';
+  let url, c;
+  try {
+    const a = readCoord($('xy-x'), shown === 'wgs84'), b = readCoord($('xy-y'), shown === 'wgs84');
+    // the pair typed into the two inputs is checked as a pasted pair is (order, CRS)
+    c = parseCoordinates(`${a}; ${b}`, sel, 'en', shown.startsWith('EPSG:') ? shown : 'EPSG:5897');
+    if (c.error) throw Object.assign(new Error(c.error), { i18n: c.error });
+  } catch (e) {
+    xyMessage(errorText(e), true);
+    return;
+  }
+  if (c.crs === 'EPSG:4326') {
+    url = `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`;
+  } else {
+    url = `/api/v1/land/at?${new URLSearchParams({ x: String(c.x), y: String(c.y), crs: c.crs, order: 'xy-vn' })}`;
+  }
+  const pre = c.crs === 'EPSG:4326' ? outsideBy(c.lon, c.lat) : 0;
+  if (pre > 50000) { // far away: the server has nothing there
+    xyMessage(t('coord.outside', { d: `${formatNumber(pre / 1000, getLang(), 1)} km` }), true);
+    return;
+  }
+  const d = await lookup(url, null, { zoom: true });
+  const p = d && pointOf(d);
+  const off = p ? outsideBy(p.lon, p.lat) : 0;
+  if (off > 0) {
+    const dist = off >= 1000 ? `${formatNumber(off / 1000, getLang(), 1)} km` : `${formatNumber(off, getLang(), 0)} m`;
+    xyMessage(t('coord.outside', { d: dist }), true);
+    $('info-body').prepend(el('p', { class: 'warning', role: 'alert', dataset: { outside: '1' } }, t('coord.outside', { d: dist })));
+  } else if (d) {
+    xyMessage('');
+  }
+}
+
+/* The search box: /api/v1/search (certificate for roles that may read it, sheet/parcel, commune
+ * by old or new name, address) plus coordinates read here; ranked, a listbox driven by the
+ * keyboard (arrows, Enter, Escape) as the ARIA combobox pattern says. */
+const search = { results: [], active: -1, timer: null, seq: 0 };
+
+function searchResultsFor(text, d) {
+  const out = [];
+  // coordinates only when the text is numbers and coordinate marks (not "tờ 1 thửa 22")
+  const onlyCoords = !/[a-zà-ỹđ]/i.test(text.replace(/\b[XYNSEWBĐT]\b|[°º′″'"]/gu, ''));
+  const c = onlyCoords ? parseCoordinates(text, 'auto', getLang()) : { error: 'coord.two' };
+  if (!c.error) out.push({ kind: 'coords', score: 200, coords: c,
+    label: c.crs === 'EPSG:4326' ? `${formatNumber(c.lat, getLang(), 6)}, ${formatNumber(c.lon, getLang(), 6)} (WGS 84)`
+      : `X ${formatNumber(c.x, getLang(), 3)}; Y ${formatNumber(c.y, getLang(), 3)} (VN-2000)` });
+  for (const r of d?.results || []) out.push(r);
+  return out.sort((a, b) => b.score - a.score);
+}
+
+function renderSuggest() {
+  const list = clear($('q-list'));
+  const input = $('q');
+  search.results.forEach((r, i) => {
+    const what = `${t(`q.kind.${r.kind}`)}${r.match ? ` — ${t(`q.match.${r.match}`)}` : ''}`;
+    const detail = r.kind === 'commune' && r.detail ? t('q.now', { n: r.detail }) : r.detail;
+    list.append(el('li', { id: `q-opt-${i}`, role: 'option', 'aria-selected': i === search.active ? 'true' : 'false',
+      dataset: { kind: r.kind, key: r.key || '', match: r.match || '' }, onmousedown: (e) => { e.preventDefault(); chooseResult(i); } },
+    el('strong', {}, r.label || r.key || ''), detail ? ` — ${detail}` : '', el('span', { class: 'what' }, what)));
+  });
+  list.hidden = !search.results.length;
+  input.setAttribute('aria-expanded', search.results.length ? 'true' : 'false');
+  if (search.active >= 0) input.setAttribute('aria-activedescendant', `q-opt-${search.active}`);
+  else input.removeAttribute('aria-activedescendant');
+  $('q-msg').textContent = input.value.trim() ? (search.results.length ? t('q.found', { n: search.results.length }) : t('q.none')) : '';
+}
+
+async function runSearch() {
+  const text = $('q').value.trim();
+  const seq = ++search.seq;
+  if (!text) {
+    search.results = [];
+    search.active = -1;
+    renderSuggest();
+    return;
+  }
+  let d = null;
+  try {
+    d = await getJSON(`/api/v1/search?${new URLSearchParams({ q: text, limit: '10' })}`);
+  } catch (e) {
+    $('q-msg').textContent = errorText(e);
+  }
+  if (seq !== search.seq) return; // a newer query is on its way
+  search.results = searchResultsFor(text, d);
+  search.active = search.results.length ? 0 : -1;
+  renderSuggest();
+}
+
+async function chooseResult(i) {
+  const r = search.results[i];
+  if (!r) return;
+  search.results = [];
+  search.active = -1;
+  renderSuggest();
+  $('q-msg').textContent = ''; // a result was chosen: "nothing found" would be wrong
+  if (r.kind === 'coords') {
+    const c = r.coords;
+    const url = c.crs === 'EPSG:4326' ? `/api/v1/land/at?lon=${c.lon.toFixed(7)}&lat=${c.lat.toFixed(7)}`
+      : `/api/v1/land/at?${new URLSearchParams({ x: String(c.x), y: String(c.y), crs: c.crs, order: 'xy-vn' })}`;
+    await lookup(url, null, { zoom: true });
+  } else if (r.kind === 'parcel') {
+    await openParcel({ parcel_key: r.key });
+  } else if (r.kind === 'commune' && r.bbox) {
+    state.map.fitBounds([[r.bbox[0], r.bbox[1]], [r.bbox[2], r.bbox[3]]], { padding: 20, duration: 0 });
+    $('commune').value = r.label;
+    setUrlParams({ commune: r.code });
+  }
+}
+
+function wireSearch() {
+  const input = $('q');
+  input.addEventListener('input', () => {
+    clearTimeout(search.timer);
+    search.timer = setTimeout(runSearch, 200);
+  });
+  input.addEventListener('keydown', async (e) => {
+    const n = search.results.length;
+    if (e.key === 'ArrowDown' && n) {
+      e.preventDefault();
+      search.active = (search.active + 1) % n;
+      renderSuggest();
+    } else if (e.key === 'ArrowUp' && n) {
+      e.preventDefault();
+      search.active = (search.active - 1 + n) % n;
+      renderSuggest();
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      clearTimeout(search.timer);
+      if (!n) await runSearch();
+      if (search.results.length) await chooseResult(Math.max(0, search.active));
+    } else if (e.key === 'Escape' && n) {
+      e.stopPropagation();
+      search.results = [];
+      search.active = -1;
+      renderSuggest();
+    }
+  });
+  $('q-form').addEventListener('submit', (e) => e.preventDefault());
 }
 
 /* Communes for the commune inputs: names and codes from admin_units (WFS as CSV, no geometry). */
@@ -451,12 +801,15 @@ function applyLang(l) {
   const other = getLang() === 'vi' ? 'en' : 'vi';
   btn.textContent = other.toUpperCase();
   btn.lang = other;
-  btn.setAttribute('aria-label', other === 'en' ? 'English' : 'Tiếng Việt');
+  btn.setAttribute('aria-label', other === 'en' ? 'EN — English' : 'VI — Tiếng Việt'); // the visible text first (WCAG 2.5.3)
   if (cat.raw) {
     renderLayers();
     state.funds?.fillSelects();
     state.funds?.render();
     renderInfo();
+    if (state.map) renderVisibleLegend();
+    if ($('xy-x-label')) setXYLabels($('xy-crs').value === 'wgs84');
+    xyMessage(''); // a message in the other language is stale
   }
   setUrlParams({ lang: getLang() === 'vi' ? null : getLang() });
 }
@@ -479,29 +832,87 @@ function prepareSheet() {
   });
 }
 
+// The parcel sheet is made by the server (one A4 page: map, legend, attributes, QR code of the
+// share link) at a stable address; a point without a parcel prints the panel as before.
+export function sheetUrl(key) {
+  return `/print/parcel/${encodeURIComponent(key)}?lang=${getLang()}`;
+}
+
 function printSheet() {
+  if (state.parcelKey) {
+    window.open(sheetUrl(state.parcelKey), '_blank', 'noopener');
+    return;
+  }
   prepareSheet().then(() => setTimeout(() => window.print(), 50));
+}
+
+/* "My location": the browser's geolocation (GPS on a phone), the land information there. */
+class LocateControl {
+  onAdd(map) {
+    this.map = map;
+    const b = el('button', { type: 'button', id: 'locate', class: 'locate', 'aria-label': t('locate'), title: t('locate'),
+      dataset: { i18nAria: 'locate' } }, '◎');
+    b.addEventListener('click', () => locateMe());
+    this.box = el('div', { class: 'maplibregl-ctrl maplibregl-ctrl-group' }, b);
+    return this.box;
+  }
+
+  onRemove() {
+    this.box.remove();
+  }
+}
+
+export function locateMe() {
+  if (!navigator.geolocation) {
+    status(t('locate.none'), true);
+    return Promise.resolve(null);
+  }
+  status(t('locate.wait'));
+  return new Promise((resolve) => {
+    navigator.geolocation.getCurrentPosition(async (pos) => {
+      const { longitude: lon, latitude: lat, accuracy } = pos.coords;
+      const map = state.map;
+      const src = map.getSource('me');
+      const dot = { type: 'Feature', properties: { accuracy }, geometry: { type: 'Point', coordinates: [lon, lat] } };
+      if (src) src.setData(dot);
+      else {
+        map.addSource('me', { type: 'geojson', data: dot });
+        map.addLayer({ id: 'me', type: 'circle', source: 'me', paint: { 'circle-radius': 8, 'circle-color': '#1565c0',
+          'circle-stroke-color': '#fff', 'circle-stroke-width': 3 } });
+      }
+      if (outsideBy(lon, lat) > 0) {
+        status(t('locate.outside'), true);
+        map.jumpTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15) });
+        resolve(null);
+        return;
+      }
+      map.jumpTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 17) });
+      resolve(await landAt(lon, lat));
+    }, (err) => {
+      status(t(err.code === 1 ? 'locate.denied' : 'locate.failed'), true);
+      resolve(null);
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+  });
 }
 
 /* Start-up. */
 // The first view: the style's own, else the bounds of the tiles' TileJSON.
-async function fitData(map) {
-  if (state.style.center) {
-    map.jumpTo({ center: state.style.center, zoom: state.style.zoom ?? 14 });
-    return;
+// A box from the TileJSON of the first of layers that has one, else of every layer. The first
+// view fits the parcels (where the data is; the city's boundary can be far larger); the
+// "outside the city" warning uses the administrative units. Read before the map is made, so the
+// first frame is already the fitted one.
+async function dataBounds(layers) {
+  for (const u of [...layers.map((l) => `/tiles/${l}.json`), TILEJSON_URL]) {
+    try {
+      const tj = await getJSON(u);
+      if (Array.isArray(tj.bounds) && tj.bounds.every(Number.isFinite)) return tj.bounds;
+    } catch { /* the next one */ }
   }
-  const src = Object.values(state.style.sources).find((s) => s.type === 'vector' && s.url);
-  if (!src) return;
-  try {
-    const tj = await getJSON(src.url);
-    if (Array.isArray(tj.bounds)) state.bounds = tj.bounds;
-    if (Array.isArray(tj.bounds)) map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], { padding: 20, duration: 0 });
-  } catch (e) {
-    status(t('error', { msg: e.message }), true);
-  }
+  return null;
 }
 
 function addOverlays(map) {
+  setupPolyLabels(map);
   map.addSource('selection', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   map.addLayer({ id: 'selection-fill', type: 'fill', source: 'selection', paint: { 'fill-color': '#ffeb3b', 'fill-opacity': 0.35 } });
   map.addLayer({ id: 'selection-line', type: 'line', source: 'selection', paint: { 'line-color': '#d50000', 'line-width': 3 } });
@@ -515,14 +926,17 @@ function addOverlays(map) {
 
 async function start() {
   const params = urlParams();
+  const hasView = location.hash.includes('view='); // before the map writes its own
   setLang(params.get('lang') || 'vi');
   applyLang(getLang());
   selectTab(params.get('tab') || 'layers');
   setCatalog(await getJSON('/web/catalog.json'));
   state.style = await loadStyle();
-  for (const s of state.style.layers)
-    if (s['source-layer'] && (s.layout?.visibility === 'none' || START_OFF.has(s['source-layer'])))
-      state.hidden.add(s['source-layer']);
+  state.bounds = await dataBounds(['admin_units']);
+  state.dataBox = await dataBounds(['cadastral_parcels', 'zoning_blocks']);
+  state.preset = PRESETS[params.get('preset')] ? params.get('preset') : 'citizen';
+  $('preset').value = state.preset;
+  state.hidden = presetHidden(state.preset);
   // Hidden before the map is made, so MapLibre never lays them out.
   if (params.has('off')) state.hidden = new Set(params.get('off').split(',').filter(Boolean));
   for (const s of state.style.layers)
@@ -531,15 +945,18 @@ async function start() {
   renderLayers();
   state.funds.fillSelects();
 
+  const b = state.dataBox;
   const map = new maplibregl.Map({
     container: 'map', style: state.style, hash: 'view', attributionControl: { compact: true },
-    center: [105.77, 10.03], zoom: 13, maxPitch: 0,
+    ...(b ? { bounds: [[b[0], b[1]], [b[2], b[3]]], fitBoundsOptions: { padding: 16 } } : { center: [105.77, 10.03], zoom: 13 }),
+    maxPitch: 0,
   });
   state.map = map;
   window.sppMap = map; // for the browser tests and for debugging
   window.sppPrepareSheet = prepareSheet;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addControl(new LocateControl(), 'top-right');
   map.on('click', (e) => {
     if (state.funds.handleClick(map, e)) return;
     landAt(e.lngLat.lng, e.lngLat.lat);
@@ -547,11 +964,26 @@ async function start() {
   await new Promise((resolve) => map.once('load', resolve));
   addOverlays(map);
   applyVisibility();
-  if (!location.hash.includes('view=')) await fitData(map);
+  if (!hasView && b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 16, duration: 0 });
+  // the legend starts folded where it would hide much of a small map
+  if (map.getContainer().clientWidth < 700) $('map-legend').open = false;
+  map.on('idle', () => scheduleLegend());
+  map.on('moveend', () => scheduleLegend());
   const at = params.get('at');
+  const parcel = params.get('parcel');
   if (at) {
     const [lon, lat] = at.split(',').map(Number);
-    if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat);
+    // a shared view (#view=) is kept; else the map goes to what the link points at
+    if (isFinite(lon) && isFinite(lat)) await landAt(lon, lat, { zoom: !hasView });
+  } else if (parcel) {
+    await openParcel({ parcel_key: parcel }, { zoom: !hasView });
+  } else if (params.get('fund')) {
+    try {
+      const f = await getJSON(`/api/v1/land-funds/${encodeURIComponent(params.get('fund'))}`);
+      showFund(f);
+    } catch (e) {
+      status(errorText(e), true);
+    }
   }
   if (state.funds.fromUrl()) await state.funds.search(false);
   await loadCommunes().catch(() => {});
@@ -563,6 +995,9 @@ function showFund(feature) {
   showPanel();
   renderInfo();
   if (feature.geometry) fitGeometry(feature.geometry);
+  // the fund's share link: /?fund=ID
+  const id = feature.properties?.id ?? feature.id;
+  if (id != null && typeof id === 'string') setUrlParams({ fund: id, parcel: null, at: null });
 }
 
 function wire() {
@@ -578,14 +1013,22 @@ function wire() {
     });
   }
   $('lang').addEventListener('click', () => applyLang(getLang() === 'vi' ? 'en' : 'vi'));
+  wireSearch();
   $('parcel-form').addEventListener('submit', searchParcel);
   $('xy-form').addEventListener('submit', searchXY);
-  $('xy-paste').addEventListener('input', (e) => {
-    const xy = parseXY(e.target.value);
-    if (xy) {
-      $('xy-x').value = xy.x;
-      $('xy-y').value = xy.y;
-    }
+  $('xy-paste').addEventListener('input', (e) => onPaste(e.target.value));
+  $('xy-crs').addEventListener('change', () => {
+    state.crsChosen = $('xy-crs').value !== 'auto';
+    setXYLabels($('xy-crs').value === 'wgs84');
+    if ($('xy-paste').value.trim()) onPaste($('xy-paste').value);
+  });
+  $('preset').addEventListener('change', () => {
+    state.preset = $('preset').value;
+    state.hidden = presetHidden(state.preset);
+    applyVisibility();
+    renderLayers();
+    setUrlParams({ preset: state.preset === 'citizen' ? null : state.preset, off: null });
+    scheduleLegend();
   });
   $('at-center').addEventListener('click', () => {
     const c = state.map.getCenter();
@@ -596,7 +1039,7 @@ function wire() {
     state.info = null;
     highlight(null, null);
     state.marker?.remove();
-    setUrlParams({ at: null, parcel: null });
+    setUrlParams({ at: null, parcel: null, fund: null });
     state.map?.resize();
   });
   $('info-print').addEventListener('click', printSheet);
@@ -606,5 +1049,5 @@ function wire() {
 }
 
 wire();
-start().catch((e) => status(t('error', { msg: e.message }), true));
+start().catch((e) => status(errorText(e), true));
 export { state, fmtNumber };

@@ -2,8 +2,9 @@
 // funds.js: the investor search over /api/v1/land-funds: filters from the form (and the URL, so
 // a search is a link), results as a list and as map features kept in step (hovering one lights
 // the other, a click zooms), the total count, paging and the CSV of every match.
-import { t } from './i18n.js';
-import { el, clear, getJSON, cat, codeName, fmtValue, label } from './dom.js';
+import { t, getLang } from './i18n.js';
+import { el, clear, getJSON, cat, codeName, fmtValue, label, errorText } from './dom.js';
+import { parseNumber, formatNumber } from './numbers.js';
 
 const PAGE = 20;
 const FILTERS = ['kind', 'commune', 'function', 'min_area', 'max_area', 'status', 'within_m', 'sort'];
@@ -63,7 +64,12 @@ export class FundSearch {
     const p = this.host.urlParams();
     if (p.get('funds') !== '1') return false;
     const form = $('funds-form');
-    for (const k of FILTERS) if (p.has(k) && form.elements[k]) form.elements[k].value = p.get(k);
+    for (const k of FILTERS) {
+      if (!p.has(k) || !form.elements[k]) continue;
+      const v = p.get(k);
+      // numbers in the link are plain; the form shows them in the user's form
+      form.elements[k].value = /^(min_area|max_area|within_m)$/.test(k) && /^\d+(\.\d+)?$/.test(v) ? formatNumber(Number(v), getLang(), 2) : v;
+    }
     if (p.has('near')) {
       form.elements.use_near.checked = true;
       const [lon, lat] = p.get('near').split(',').map(Number);
@@ -77,7 +83,20 @@ export class FundSearch {
     const form = $('funds-form');
     const p = new URLSearchParams();
     for (const k of FILTERS) {
-      const v = (form.elements[k].value || '').trim();
+      let v = (form.elements[k].value || '').trim();
+      if (v && (k === 'min_area' || k === 'max_area' || k === 'within_m')) {
+        // "40.000" (vi) is forty thousand; the API takes plain numbers; the field shows it back
+        // in the user's form
+        const n = parseNumber(v, getLang());
+        const input = form.elements[k];
+        input.setAttribute('aria-invalid', Number.isNaN(n) ? 'true' : 'false');
+        if (Number.isNaN(n)) {
+          input.focus();
+          throw new Error(t('err.area', { v }));
+        }
+        input.value = formatNumber(n, getLang(), 2);
+        v = String(n);
+      }
       if (v && !(k === 'within_m' && !form.elements.use_near.checked)) p.set(k, v);
     }
     if (form.elements.use_near.checked) {
@@ -94,6 +113,7 @@ export class FundSearch {
       p = this.formParams();
     } catch (e) {
       this.host.status(e.message, true);
+      clear($('funds-summary')).append(el('p', { class: 'error', role: 'alert' }, e.message));
       return;
     }
     this.params = p;
@@ -114,7 +134,7 @@ export class FundSearch {
       this.features = [];
       this.total = 0;
       this.render();
-      clear($('funds-summary')).append(el('p', { class: 'error' }, t('error', { msg: e.message })));
+      clear($('funds-summary')).append(el('p', { class: 'error', role: 'alert' }, errorText(e)));
     }
   }
 
@@ -176,6 +196,7 @@ export class FundSearch {
     $('funds-next').disabled = this.offset + PAGE >= this.total;
     const q = new URLSearchParams(this.params);
     q.set('f', 'csv');
+    q.set('lang', getLang()); // column titles in the page's language
     q.set('limit', String(Math.max(1, this.total)));
     csv.href = `/api/v1/land-funds?${q}`;
     csv.hidden = this.total === 0;

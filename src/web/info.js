@@ -4,7 +4,8 @@
 // use, land-use plan, zoning, lot, red lines, plans, price), field labels and code names from the
 // catalog, geometry left to the map, and the "reference only" note always shown.
 import { t, getLang } from './i18n.js';
-import { el, clear, label, fmtValue, fmtNumber } from './dom.js';
+import { el, clear, label, fmtValue, fmtNumber, codeText } from './dom.js';
+import { formatDate } from './numbers.js';
 
 // Answer keys that name a catalog layer in another way.
 const SECTION_LAYER = {
@@ -39,7 +40,16 @@ const ORDER = ['parcel', 'parcels', 'land_use', 'land_use_current', 'current_lan
   'land_price_segments', 'point'];
 
 const SKIP = new Set(['geometry', 'geom', 'bbox', 'links', 'type', 'note', 'disclaimer',
-  'reference_note', 'reference_only']);
+  'reference_note', 'reference_only', 'method', 'order']);
+
+// The land-price table's validity: a warning when the table shown has expired (valid_to before
+// today), so nobody takes an old price for the current one.
+export function priceExpiry(p, today = new Date()) {
+  const to = p && typeof p.valid_to === 'string' && p.valid_to.match(/^\d{4}-\d{2}-\d{2}/) ? p.valid_to.slice(0, 10) : null;
+  if (!to) return null;
+  const now = today.toISOString().slice(0, 10);
+  return { expired: to < now, date: to };
+}
 
 // {"vi": ..., "en": ...}: a text in both languages.
 function isBilingual(v) {
@@ -75,6 +85,8 @@ function table(obj, layerId) {
   const nested = [];
   for (const [k, v] of Object.entries(obj)) {
     if (SKIP.has(k) || k === 'layer' || v === null || v === undefined || v === '') continue;
+    // a point's x/y are easting/northing in GIS order: X (northing) is x_n, Y (easting) is y_e
+    if ((k === 'x' && 'x_n' in obj) || (k === 'y' && 'y_e' in obj)) continue;
     if (redundant(obj, k)) continue;
     if (isBilingual(v)) {
       rows.push(el('tr', { dataset: { key: k } }, el('th', { scope: 'row' }, label(k, layerId)),
@@ -93,7 +105,7 @@ function table(obj, layerId) {
       continue;
     }
     const named = obj[`${k}_name`];
-    const text = isBilingual(named) && typeof v === 'string' ? `${v} — ${bilingual(named)}` : fmtValue(k, v, layerId);
+    const text = isBilingual(named) && typeof v === 'string' ? codeText(v, bilingual(named)) : fmtValue(k, v, layerId);
     rows.push(el('tr', { dataset: { key: k } }, el('th', { scope: 'row' }, label(k, layerId)), el('td', {}, text)));
   }
   const out = [];
@@ -119,6 +131,13 @@ function section(key, value, parentLayer) {
     body.push(...table(props(value), layerId));
   }
   if (!body.length) return null;
+  if (layerId === 'land_price_segments') {
+    const first = Array.isArray(value) ? props(value[0]) : props(value);
+    const v = priceExpiry(first);
+    if (v) body.unshift(el('p', { class: v.expired ? 'warning expired' : 'hint', role: v.expired ? 'alert' : null,
+      dataset: { priceExpired: v.expired ? '1' : '0' } },
+      t(v.expired ? 'price.expired' : 'price.valid', { d: formatDate(v.date, getLang()) })));
+  }
   return el('section', { class: 'info-section', dataset: { section: key } },
     el('h3', {}, label(key, layerId)), body);
 }

@@ -41,4 +41,8 @@ int webapp_glyph_range(const char *font_path, const char *name, unsigned start, 
 /* Compresses data as gzip (caller frees *out). ERR_NOMEM / ERR_INTERNAL. */
 int webapp_gzip(const char *data, size_t len, char **out, size_t *out_len, struct err *err);
 
+/* GET /api/v1/search?q=&limit=: the map's search box (search.c): certificate number (roles that
+ * may read it), sheet/parcel, commune by its name before or after the 2025 merger, address. */
+int webapp_search(struct request *req, struct response *res, struct err *err);
+
 #endif

@@ -176,9 +176,11 @@ def spatialite_reserve(city, key):
         "                   r.row_width_m / 2.0) AS band"
         "  FROM red_lines r WHERE r.kind IN ('cgdd', 'lo_gioi') AND r.row_width_m > 0"
         "  AND PtDistWithin(r.geom, p.geom, 100 + r.row_width_m)))))"
-        " FROM cadastral_parcels p WHERE p.parcel_key = ?", (key,)).fetchone()
+        ", ST_Area(p.geom) FROM cadastral_parcels p WHERE p.parcel_key = ?", (key,)).fetchone()
     con.close()
-    return row[0] or 0.0
+    total, area = row[0] or 0.0, row[1]
+    # below 0.5 m2 or 0.1 % of the parcel an overlap is drawing noise, not a crossing
+    return total if total >= 0.5 and total >= 0.001 * area else 0.0
 
 
 def test_planning_overlaps_sum_to_the_parcel_and_match_ogr(api, city):
@@ -373,11 +375,23 @@ def test_land_funds_paging_and_total(api, city):
 def test_land_funds_csv_and_geojson(api, city):
     status, hdrs, body = api.get("/api/v1/land-funds?sort=-area&limit=5&f=csv")
     assert status == 200 and hdrs["Content-Type"].startswith("text/csv")
-    table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads the Vietnamese right
+    table = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     d = search(api, sort="-area", limit=5)
     assert [r["id"] for r in table] == [r["id"] for r in d["results"]]
     assert {"id", "kind", "area_m2", "max_far", "nearest_main_road", "status"} <= set(table[0])
     assert float(table[0]["area_m2"]) == pytest.approx(d["results"][0]["area_m2"])
+    # lang=vi|en: the columns are the catalog's titles (what the web map downloads)
+    cat = json.loads(api.get("/web/catalog.json")[2])
+    vac = next(layer for layer in cat["layers"] if layer["id"] == "vacant_land_fund")
+    area = next(f for f in vac["fields"] if f["name"] == "area_m2")
+    for lang in ("vi", "en"):
+        status, _, body = api.get(f"/api/v1/land-funds?kind=vacant&sort=-area&limit=5&f=csv&lang={lang}")
+        assert status == 200 and body.startswith(b"\xef\xbb\xbf")
+        head = next(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert f"{area['label'][lang]} (m²)" in head, head
+        assert not any(c in head for c in ("area_m2", "commune_code", "max_far")), head
+    assert api.get("/api/v1/land-funds?f=csv&lang=fr")[0] == 400
     status, hdrs, body = api.get("/api/v1/land-funds?sort=-area&limit=5&f=geojson")
     assert status == 200 and hdrs["Content-Type"].startswith("application/geo+json")
     fc = json.loads(body)
@@ -435,7 +449,7 @@ def test_parcels_by_commune_name_with_or_without_diacritics(api, city):
     _, d = get_json(api, f"/api/v1/parcels?{q}")
     assert [f["id"] for f in d["features"]] == [one["parcel_key"]]
     status, hdrs, body = api.get(f"/api/v1/parcels?{q}&f=csv")
-    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert status == 200 and [r["parcel_key"] for r in rows] == [one["parcel_key"]]
     _, f1 = get_json(api, f"/api/v1/parcels/{one['parcel_key']}")
     assert f1["id"] == one["parcel_key"] and f1["properties"]["commune_name"] == "Ninh Kiều"
@@ -615,7 +629,7 @@ def test_demo_land_funds_match_ogr(demo_city):
                      and r["area"] >= 35000], "area", lambda r: r["area"])
     assert [r["id"] for r in d["results"]] == want and want
     status, _, body = api.get("/api/v1/land-funds?f=csv&sort=area&limit=100")
-    table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    table = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert [r["id"] for r in table] == expected(rows, "area", lambda r: r["area"])
 
 
@@ -657,3 +671,29 @@ def test_land_funds_follow_a_zoning_reimport(city, workdir):
         assert {r["id"] for r in after} == {r["id"] for r in before}
     finally:
         s.stop()
+
+
+def test_red_lines_touching_a_parcel_are_not_crossings(demo_city):
+    """A red line along a parcel's edge (or through it for under 0.5 m) does not cross it; one
+    running through its interior does. Lengths by SpatiaLite, independent of spp's GEOS code."""
+    path, api = demo_city
+    con = spatialite(path)
+    rows = con.execute(
+        "SELECT p.parcel_key, r.ROWID, ST_Length(ST_Difference(ST_Intersection(r.geom, p.geom),"
+        " ST_Boundary(p.geom))) FROM cadastral_parcels p, red_lines r"
+        " WHERE ST_Intersects(r.geom, p.geom) AND p.parcel_key IS NOT NULL").fetchall()
+    con.close()
+    touching = [(k, n) for k, _, n in rows if (n or 0) < 0.5]
+    through = [(k, n) for k, _, n in rows if (n or 0) >= 0.5]
+    assert touching and through  # the demo has both
+    for key, _ in touching[::max(1, len(touching) // 15)]:
+        _, d = get_json(api, f"/api/v1/parcels/{key}/planning")
+        inside = {k for k, n in through if k == key}
+        crossing = [ln for ln in d["red_lines"]["lines"] if ln["crosses_parcel"]]
+        if not inside:
+            assert not crossing, (key, crossing)
+        for ln in d["red_lines"]["lines"]:  # listed only for a real crossing or reserve overlap
+            assert ln["crosses_parcel"] or ln["reserve_m2"] >= 0.5, (key, ln)
+    for key, _ in through[::max(1, len(through) // 10)]:
+        _, d = get_json(api, f"/api/v1/parcels/{key}/planning")
+        assert any(ln["crosses_parcel"] for ln in d["red_lines"]["lines"]), key
