@@ -147,6 +147,7 @@ int audit_record(const struct request *req, const char *agency, const struct sto
                 buf_put_json_str(&b, r->layer->fields[k].name);
             }
         buf_printf(&b, "],\"rows\":%d,\"features\":%lld", r->rows, (long long)r->n_features);
+        if (r->cached) buf_puts(&b, ",\"from_tile_cache\":1");
         put_json(&b, "path", path.data ? path.data : "");
         size_t body_len = b.len;
         buf_putc(&b, '}');

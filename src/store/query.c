@@ -102,12 +102,13 @@ void store_track_reads(struct store *st, struct store_reads *reads)
     st->reads = reads;
 }
 
-/* Notes n features of q read, if anything in them is above public (store_track_reads). */
+/* Notes n features of q read, if anything in them is above public (store_track_reads); n < 0:
+ * from the tile cache, not counted. */
 static void note_read(struct store *st, const struct store_query *q, int64_t n)
 {
     struct store_reads *rs = st->reads;
     const struct layer_def *l = q->layer;
-    if (!rs || n <= 0 || q->role == ROLE_PUBLIC) return;
+    if (!rs || n == 0 || q->role == ROLE_PUBLIC) return;
     int field, restricted_fields = 0;
     const struct value *v;
     int rows =
@@ -129,12 +130,25 @@ static void note_read(struct store *st, const struct store_query *q, int64_t n)
         r = &rs->r[rs->n - 1];
     }
     r->rows |= rows;
-    r->n_features += n;
+    if (n > 0)
+        r->n_features += n;
+    else
+        r->cached = 1;
     if (r->layer != l && strcmp(r->layer->id, l->id)) return;
     for (int i = 0; i < q->n_fields; i++)
         if (q->fields[i] >= 0 && q->fields[i] < l->n_fields && q->fields[i] < 256 &&
             l->fields[q->fields[i]].role > ROLE_PUBLIC)
             r->fields[q->fields[i]] = 1;
+}
+
+void store_note_cached(struct store *st, const struct layer_def *layer, enum role role,
+                       int with_fields)
+{
+    int fields[256], n = 0;
+    for (int i = 0; with_fields && i < layer->n_fields && n < 256; i++)
+        if (access_field(layer, i, role)) fields[n++] = i;
+    struct store_query q = {.layer = layer, .role = role, .fields = fields, .n_fields = n};
+    note_read(st, &q, -1);
 }
 
 int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,

@@ -163,6 +163,7 @@ struct store_read {
     unsigned char fields[256]; /* 1 for each restricted field index returned */
     int rows;                  /* 1: rows hidden from the public were readable */
     int64_t n_features;
+    int cached; /* 1: (also) answered from the tile cache, where features are not counted */
 };
 struct store_reads {
     struct store_read r[STORE_READS_MAX];
@@ -171,6 +172,11 @@ struct store_reads {
 };
 /* Starts noting into reads (cleared first); NULL stops. */
 void store_track_reads(struct store *st, struct store_reads *reads);
+/* A tile answered from the tile cache carries what role's query of layer read when it was made:
+ * noted like that query (with_fields: the fields role may read, as in a vector tile; else only
+ * its rows, as in a raster tile), marked cached, so restricted tiles are audited on a hit too. */
+void store_note_cached(struct store *st, const struct layer_def *layer, enum role role,
+                       int with_fields);
 
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);

@@ -99,6 +99,15 @@ static int parse_request(struct request *req, struct tile_req *t, struct err *er
     return rc;
 }
 
+/* A tile from the cache ran no query: tell the store's read tracking (the audit of restricted
+ * reads) what the tile carries, as the query that made it did. */
+static void note_cached(struct request *req, const struct tile_layers *tl, int with_fields)
+{
+    if (!req->store || req->role == ROLE_PUBLIC) return;
+    for (int i = 0; i < tl->n; i++)
+        store_note_cached(req->store, tl->layers[i], req->role, with_fields);
+}
+
 int tiles_mvt(struct request *req, struct response *res, struct err *err)
 {
     struct tile_req t;
@@ -114,12 +123,14 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
         gen = tile_cache_generation(c);
         if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
             tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT);
+            note_cached(req, &t.tl, 1);
             return answer(req, res, ctype, etag, gz, 0, err);
         }
     }
     struct buf raw;
     buf_init(&raw);
     if (c && gz && tile_cache_get(c, t.key, "identity", &raw, etag)) {
+        note_cached(req, &t.tl, 1);
         tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT); /* only the gzip copy was missing */
     } else {
         buf_reset(&raw);
@@ -161,6 +172,7 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     if (c && (c = sync_or_bypass(req))) {
         if (tile_cache_get(c, key, "identity", &res->body, etag)) {
             tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
+            note_cached(req, &tl, 0);
             return answer(req, res, "image/png", etag, 0, 256 * scale, err);
         }
     }

@@ -916,3 +916,30 @@ def test_unwritable_audit_log_refuses_restricted_reads_only(features_store, tmp_
     finally:
         s.stop()
     shutil.rmtree(db + ".audit")
+
+
+def test_restricted_tiles_from_the_cache_are_audited(features_store, tmp_path):
+    """A planner's vector tile (owner names inside) is audited when it is made and again when the
+    tile cache answers it; the public's tile is not."""
+    import sqlite3 as sq
+    db = str(tmp_path / "t.sqlite")
+    src, dst = sq.connect(features_store), sq.connect(db)
+    src.backup(dst)
+    src.close(), dst.close()
+    key = run_spp("keys", "--db", db, "add", "--role", "planner").stdout.strip().splitlines()[0]
+    s = Server(db, str(tmp_path))
+    path = "/tiles/cadastral_parcels/17/104052/61865.mvt"
+    try:
+        for _ in range(2):
+            st, _, body = s.get(path, {"X-API-Key": key})
+            assert st == 200 and b"owner_name" in body
+        st, _, body = s.get(path)
+        assert st == 200 and b"owner_name" not in body
+    finally:
+        s.stop()
+    entries = [json.loads(line) for line in open(db + ".audit", encoding="utf-8")]
+    tiles = [e for e in entries if e["path"].startswith("/tiles/")]
+    assert len(tiles) == 2, tiles
+    assert all("owner_name" in e["fields"] for e in tiles)
+    assert not tiles[0].get("from_tile_cache") and tiles[1]["from_tile_cache"] == 1
+    assert run_spp("audit", "--db", db, "verify").returncode == 0
