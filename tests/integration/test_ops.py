@@ -5,6 +5,7 @@ path, /healthz and /readyz, /metrics parsed with prometheus_client (no duplicate
 in-flight, queue, render, import, build and uptime series) and the access log (fields, key
 redaction, X-Forwarded-For only from trusted proxies, JSON lines). Each test runs its own
 `spp serve`, since most of them stop it."""
+import atexit
 import calendar
 import http.client
 import json
@@ -365,10 +366,34 @@ def as_nobody(args):
     return args
 
 
+_NOBODY_HOME = []
+
+
+def nobody_home():
+    """spp and what it reads at start-up (layers/, styles/, src/web/) copied where nobody can
+    read them: the checkout itself may sit in a directory only root can enter (a fresh clone in
+    a private temporary directory)."""
+    if not _NOBODY_HOME:
+        d = tempfile.mkdtemp(prefix="spp-ops-home-", dir="/tmp")
+        for sub in ("layers", "styles", os.path.join("src", "web")):
+            shutil.copytree(os.path.join(ROOT, sub), os.path.join(d, sub))
+        shutil.copy(SPP, os.path.join(d, "spp"))
+        for base, dirs, files in os.walk(d):
+            os.chmod(base, 0o755)
+            for f in files:
+                os.chmod(os.path.join(base, f), 0o755 if f == "spp" else 0o644)
+        _NOBODY_HOME.append(d)
+        atexit.register(shutil.rmtree, d, True)
+    return _NOBODY_HOME[0]
+
+
 def start_fails(db):
-    p = subprocess.run(as_nobody([SPP, "serve", "--db", db, "--listen",
+    home = nobody_home() if os.geteuid() == 0 else ROOT
+    spp = os.path.join(home, "spp") if os.geteuid() == 0 else SPP
+    p = subprocess.run(as_nobody([spp, "serve", "--db", db, "--listen",
                                   f"127.0.0.1:{free_port()}"]),
-                       capture_output=True, text=True, timeout=30, cwd="/")
+                       capture_output=True, text=True, timeout=30, cwd="/",
+                       env=dict(os.environ, SPP_HOME=home))
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 1, p.stderr
     assert len(lines) == 1, p.stderr
