@@ -349,6 +349,7 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
     if (o->layer && !catalog_layer(&cfg->catalog, o->layer))
         return usage_error("--layer: unknown layer \"%s\" (the 24 ids are in layers/)", o->layer);
     int rc = import_run(cfg, &io, &sum, &err);
+    if (rc && sum.usage) return usage_error("%s", err.msg);
     if (rc) {
         fail(&err);
     } else {

@@ -217,13 +217,27 @@ static int build_view(struct access_scope *sc, const struct config *base)
                 free(layers);
                 return ERR_NOMEM;
             }
-            if (parse_row(&base->catalog, p, n, &rl, &field, &v, text, 256, NULL) == 0 &&
-                !strcmp(rl->id, l->id)) {
-                layers[i].row_field = field;
-                layers[i].row_value = v; /* text kept with the view until exit */
-                layers[i].row_exempt = ROLE_CLOSED;
+            size_t idl = strlen(l->id);
+            if (parse_row(&base->catalog, p, n, &rl, &field, &v, text, 256, NULL) == 0) {
+                if (!strcmp(rl->id, l->id)) {
+                    layers[i].row_field = field;
+                    layers[i].row_value = v; /* text kept with the view until exit */
+                    layers[i].row_exempt = ROLE_CLOSED;
+                } else {
+                    free(text);
+                }
             } else {
                 free(text);
+                /* a stored row filter of this layer that no longer fits the catalog (a field
+                 * renamed or retyped since the key was made) fails closed: the layer is hidden
+                 * from the key, never shown unfiltered */
+                if (n > idl && !strncmp(p, l->id, idl) && p[idl] == '.') {
+                    layers[i].min_role = ROLE_CLOSED;
+                    log_msg("warn",
+                            "key agreement %s: row filter \"%.*s\" no longer fits the catalog; "
+                            "%s is hidden from the key",
+                            sc->agency[0] ? sc->agency : "?", (int)n, p, l->id);
+                }
             }
             p = end ? end + 1 : "";
         }

@@ -3,6 +3,8 @@
  * and /api, OWS ExceptionReport for WFS/WMTS, ServiceExceptionReport for WMS. */
 #include "http.h"
 
+#include <unistd.h>
+
 #include "../ogc/ogc.h"
 
 int http_status_for(const struct err *err)
@@ -52,6 +54,13 @@ void http_write_error(const struct request *req, struct response *res, const str
 {
     int status = http_status_for(err);
     buf_reset(&res->body);
+    if (res->has_body_fd) { /* an error never goes out with a file body (a download) attached */
+        if (res->body_fd >= 0) close(res->body_fd);
+        res->has_body_fd = 0, res->body_fd = -1, res->body_fd_size = 0;
+        for (int i = 0; i < res->n_headers; i++) /* the file's name went with the file */
+            if (str_ieq(res->headers[i].name, "Content-Disposition"))
+                res->headers[i--] = res->headers[--res->n_headers];
+    }
     if (status == 401) resp_header(res, "WWW-Authenticate", "Bearer realm=\"spp\"");
     switch (req->err_form) {
     case FORM_OWS:

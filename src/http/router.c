@@ -142,7 +142,8 @@ static int agreement(struct request *req, const struct key_info *k, struct err *
     int over = 0;
     struct err uerr;
     err_clear(&uerr);
-    if (req->cfg && req->cfg->db_path &&
+    /* a request run again on a render thread (render_wanted) was counted on its first run */
+    if (req->cfg && req->cfg->db_path && !req->render_wanted &&
         store_usage_hit(req->cfg->db_path, k->id, k->quota, &over, &uerr) && k->quota > 0) {
         /* a quota that cannot be counted is not granted */
         err_set(err, ERR_INTERNAL, "cannot count the key's requests: %s", uerr.msg);

@@ -255,7 +255,14 @@ static int import_layer(struct batch *b, const struct layer_def *l, struct err *
             if (rc) record_failed(b, &b->m->specs[i], err);
         }
     sqlite3_finalize(ins);
-    if (!rc && shrink_refused(b, l, fid)) return 0; /* run_layers fails the batch at the end */
+    if (!rc && shrink_refused(b, l, fid)) {
+        /* run_layers fails the batch at the end; the layer's old cell hashes and features
+         * (finish_layer's to free) go now, before the next layer takes their place */
+        free(b->old_hash), free(b->old_feat);
+        b->old_hash = NULL, b->old_feat = NULL;
+        b->n_old_hash = 0, b->n_old_feat = 0;
+        return 0;
+    }
     if (!rc) rc = finish_layer(b, l, err);
     return rc;
 }
@@ -580,6 +587,9 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         rc = err_set(err, ERR_PARAM, "--lang %s: want vi or en", o->lang);
     if (!rc && (o->n_sets || o->n_renames))
         rc = manifest_apply_cli(&m, o->sets, o->n_sets, o->renames, o->n_renames, err);
+    if (rc == ERR_PARAM && sum && (o->lang || o->n_sets || o->n_renames) &&
+        str_starts(err->msg, "--"))
+        sum->usage = 1; /* a bad value of a command-line option: main exits 2 */
     b.m = &m;
     b.max_shrink = cfg->import_max_shrink;
     b.refused = json_array();

@@ -40,6 +40,7 @@ struct import_summary {
     int n_failed;  /* sources that failed (read error, truncated file): rolled back */
     char batch[64];
     char first_reject[512]; /* "FILE row N: reason" of the first rejected feature, or "" */
+    int usage;              /* 1: the error is a bad command-line value (--set, --rename, --lang) */
 };
 
 /* Exit codes of `spp import` (README "Importing data"). */

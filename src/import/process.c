@@ -159,6 +159,16 @@ static int match_field(const struct layer_def *l, const struct src_spec *spec, c
         }
     }
     free(f), free(fr);
+    if (hit < 0) { /* "Độ cao (m)", "Diện tích [m2]": the unit in brackets is not the name */
+        const char *open = strrchr(name, '('), *sq = strrchr(name, '[');
+        if (!open || (sq && sq > open)) open = sq;
+        const char *close = open ? strchr(open, *open == '(' ? ')' : ']') : NULL;
+        if (open && open > name && close && close[1 + strspn(close + 1, " ")] == '\0') {
+            char *bare = str_ndup(name, (size_t)(open - name));
+            if (bare) hit = match_field(l, spec, bare, bare);
+            free(bare);
+        }
+    }
     return hit;
 }
 

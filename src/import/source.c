@@ -647,10 +647,25 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
     for (; r < rs->n_recs && !rc; r++) {
         struct mrec m = rs->recs[r];
         double x, y;
-        if (!m.vals[cx] || !m.vals[cy] || attr_parse_number_dec(m.vals[cx], ncx.dec, &x) < 0 ||
-            attr_parse_number_dec(m.vals[cy], ncy.dec, &y) < 0) {
-            free_strv(m.vals, rs->n_fields);
-            continue; /* a row without coordinates (title, blank) */
+        /* 0 or 1 is a number (1: read against the column's decimal mark), ERR_PARAM is not */
+        int px = m.vals[cx] ? attr_parse_number_dec(m.vals[cx], ncx.dec, &x) : ERR_PARAM;
+        int py = m.vals[cy] ? attr_parse_number_dec(m.vals[cy], ncy.dec, &y) : ERR_PARAM;
+        if ((px != 0 && px != 1) || (py != 0 && py != 1)) {
+            /* a title or blank row (no number in any cell) is not data: skipped; a row with data
+             * but no usable coordinates goes on without geometry and is rejected, with its row
+             * and reason, like any feature that cannot be normalised */
+            int data = 0;
+            for (int c = 0; c < rs->n_fields && !data; c++) {
+                double d;
+                data = m.vals[c] && attr_parse_number(m.vals[c], &d) == 0;
+            }
+            if (!data) {
+                free_strv(m.vals, rs->n_fields);
+                continue;
+            }
+            m.wkb = NULL, m.wkb_len = 0;
+            rs->recs[k++] = m;
+            continue;
         }
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
         OGR_G_SetPoint_2D(pt, 0, x, y);
@@ -672,7 +687,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
     for (int i = 0; i < n && !rc; i++) {
         if (done[i] || !pts[i].vals[kc]) continue;
         OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
-        for (;;) { /* the key's corners by their order column (row order on ties) */
+        int corner_missing = 0; /* a corner row without coordinates: no polygon, rejected */
+        for (;;) {              /* the key's corners by their order column (row order on ties) */
             int pick = -1;
             double best = 1e300;
             for (int j = i; j < n; j++) {
@@ -685,6 +701,10 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
             if (pick < 0) break;
             done[pick] = 1;
             double x, y;
+            if (!pts[pick].wkb) { /* kept above without geometry: its cells are not numbers */
+                corner_missing = 1;
+                continue;
+            }
             attr_parse_number_dec(pts[pick].vals[cx], ncx.dec, &x);
             attr_parse_number_dec(pts[pick].vals[cy], ncy.dec, &y);
             OGR_G_AddPoint_2D(ring, x, y);
@@ -692,8 +712,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
         OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
         OGR_G_AddGeometryDirectly(poly, ring);
         OGR_G_CloseRings(poly);
-        size_t len;
-        unsigned char *wkb = export_wkb(poly, &len);
+        size_t len = 0;
+        unsigned char *wkb = corner_missing ? NULL : export_wkb(poly, &len);
         OGR_G_DestroyGeometry(poly);
         char **vals = pts[i].vals;
         pts[i].vals = NULL;

@@ -473,12 +473,18 @@ static int put_map_image(struct buf *b, struct request *req, const struct frame 
     snprintf(crs, sizeof crs, "EPSG:%d", srid);
     snprintf(w, sizeof w, "%d", MAP_W);
     snprintf(h, sizeof h, "%d", MAP_H);
-    struct kv args[] = {{"SERVICE", "WMS"},     {"VERSION", "1.1.1"},
-                        {"REQUEST", "GetMap"},  {"LAYERS", "hydro_areas,zoning_blocks,red_lines"},
-                        {"STYLES", ""},         {"SRS", crs},
-                        {"BBOX", bbox},         {"WIDTH", w},
-                        {"HEIGHT", h},          {"FORMAT", "image/png"},
-                        {"BGCOLOR", "0xFFFFFF"}};
+    /* the background layers the caller may read (a data-sharing key may see only some) */
+    static const char *const wanted[] = {"hydro_areas", "zoning_blocks", "red_lines"};
+    char layers[96] = "";
+    for (size_t i = 0; i < ARRAY_LEN(wanted); i++)
+        if (access_layer(catalog_layer(&req->cfg->catalog, wanted[i]), req->role))
+            snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%s",
+                     layers[0] ? "," : "", wanted[i]);
+    if (!layers[0]) return 0; /* nothing to draw under the parcels: the sheet without a map */
+    struct kv args[] = {{"SERVICE", "WMS"},      {"VERSION", "1.1.1"},   {"REQUEST", "GetMap"},
+                        {"LAYERS", layers},      {"STYLES", ""},         {"SRS", crs},
+                        {"BBOX", bbox},          {"WIDTH", w},           {"HEIGHT", h},
+                        {"FORMAT", "image/png"}, {"BGCOLOR", "0xFFFFFF"}};
     struct response r;
     int rc = sub_call(req, wms_dispatch, args, (int)ARRAY_LEN(args), &r, err);
     if (!rc && strncmp(r.content_type, "image/png", 9) != 0)

@@ -93,14 +93,23 @@ int store_key_add(struct store *st, enum role role, const char *name, char *key_
     " coalesce(layers, ''), coalesce(fields, ''), coalesce(expires, ''), coalesce(quota, 0),"      \
     " coalesce(rows, '')"
 #define KEY_COLS_OLD                                                                               \
-    "id, coalesce(name, ''), role, created, coalesce(revoked, ''), '', '', '', '', 0"
+    "id, coalesce(name, ''), role, created, coalesce(revoked, ''), '', '', '', '', 0, ''"
 
+/* The key query. The old column list is only for a store older than data-sharing agreements
+ * (no agency column: no key there has an agreement). A key table that has agreements but not
+ * every column is refused, never read without its limits. */
 static sqlite3_stmt *prepare_keys(struct store *st, const char *tail, struct err *err)
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT " KEY_COLS " FROM spp_keys %s", tail);
     sqlite3_stmt *s = store_prepare(st, sql, NULL);
     if (s) return s;
+    if ((s = store_prepare(st, "SELECT agency FROM spp_keys LIMIT 0", NULL))) {
+        err_set(err, ERR_DB,
+                "spp_keys: the key table lacks agreement columns (a store from another version:"
+                " run spp keys list, which updates it)");
+        return NULL;
+    }
     snprintf(sql, sizeof sql, "SELECT " KEY_COLS_OLD " FROM spp_keys %s", tail);
     return store_prepare(st, sql, err);
 }

@@ -84,6 +84,9 @@ def test_required_help_content():
     (["import", "--zoom", "3"], "--zoom"),
     (["serve", "--threads"], "--threads"),
     (["import", "--layer", "no_such_layer", "x.shp"], "--layer"),
+    (["import", "--layer", "roads", "x.shp", "--set", "no_such_field=1"], "--set"),
+    (["import", "--layer", "roads", "x.shp", "--set", "name="], "--set"),
+    (["import", "--layer", "roads", "x.shp", "--rename", "TEN=no_such_field"], "--rename"),
     (["seed", "--layer", "no_such_layer", "--zoom", "3"], "--layer"),
     (["keys", "revoke", "abc"], "revoke"),
 ])

@@ -479,3 +479,40 @@ def test_rename_reaches_corner_coordinates(tmp_path):
                                             "rename": {"Cột 3": "toa_do_sai"}}]}, ensure_ascii=False))
     p = run_spp("import", "--db", str(tmp_path / "b.sqlite"), "--manifest", str(man), check=False)
     assert p.returncode != 0 and "Cột 3" in p.stderr and "not a field of vacant_land_fund" in p.stderr
+
+
+def test_rows_without_coordinates_are_rejected_not_moved(tmp_path):
+    """A survey table with a title row, a blank line and a point whose X/Y cells were left empty:
+    the title and blank rows are not data; the point without coordinates is rejected with its
+    row (it used to be stored at the previous row's position). In a corner table, a key with a
+    corner lacking coordinates is rejected as a whole, never drawn from the other corners."""
+    csv = tmp_path / "do_cao.csv"
+    with open(csv, "w", encoding="utf-8") as f:
+        f.write("X (m),Y (m),Độ cao (m),Ghi chú\n")
+        f.write("Bảng tọa độ điểm độ cao,,,\n")
+        f.write(",,,\n")
+        f.write(f"{E0 + 10:.3f},{N0 + 10:.3f},1.5,đo GPS\n")
+        f.write(",,2.0,chưa đo tọa độ\n")
+        f.write(f"{E0 + 30:.3f},{N0 + 40:.3f},1.7,đo GPS\n")
+    db, rep, p = import_into(tmp_path, "--layer", "elevation_points", str(csv), check=False)
+    assert p.returncode == 3, p.stderr
+    pts = sorted(spatialite(db).execute("SELECT X(geom), Y(geom) FROM elevation_points"))
+    assert pts == [(pytest.approx(E0 + 10), pytest.approx(N0 + 10)),
+                   (pytest.approx(E0 + 30), pytest.approx(N0 + 40))]
+    src = rep["layers"]["elevation_points"]["sources"][0]
+    assert src["rejected"] == 1 and src["written"] == 2
+    assert "do_cao.csv row 4" in p.stderr  # the header is not a row; the title row is row 1
+
+    moc = tmp_path / "moc.csv"
+    with open(moc, "w", encoding="utf-8") as f:
+        f.write("Mã khu đất,Mốc,X,Y\n")
+        for key, dx in (("KD-1", 0), ("KD-2", 100)):
+            for m, (e, n) in enumerate([(0, 0), (40, 0), (40, 30), (0, 30)]):
+                x = "" if key == "KD-2" and m == 2 else f"{N0 + 800 + n:.2f}"
+                f.write(f"{key},{m + 1},{x},{E0 + 300 + dx + e:.2f}\n")
+    tmp2 = tmp_path / "b"
+    tmp2.mkdir()
+    db, rep, p = import_into(tmp2, "--layer", "vacant_land_fund", str(moc), check=False)
+    assert p.returncode == 3, p.stderr
+    rows = spatialite(db).execute("SELECT fund_id, ST_Area(geom) FROM vacant_land_fund").fetchall()
+    assert rows == [("KD-1", pytest.approx(1200))]

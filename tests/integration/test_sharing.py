@@ -913,6 +913,11 @@ def test_unwritable_audit_log_refuses_restricted_reads_only(features_store, tmp_
         assert b"audit" in body
         st, _, _ = s.get("/collections/cadastral_parcels/items?limit=2")
         assert st == 200
+        # a download is a file body: with the audit unwritable none of it goes out
+        st, h, body = s.get("/collections/cadastral_parcels/download?f=geojson",
+                            {"X-API-Key": key})
+        assert st == 503 and len(body) < 2000 and b"owner" not in body
+        assert "Content-Disposition" not in h and h["Content-Type"].startswith("application/")
     finally:
         s.stop()
     shutil.rmtree(db + ".audit")
@@ -943,3 +948,25 @@ def test_restricted_tiles_from_the_cache_are_audited(features_store, tmp_path):
     assert all("owner_name" in e["fields"] for e in tiles)
     assert not tiles[0].get("from_tile_cache") and tiles[1]["from_tile_cache"] == 1
     assert run_spp("audit", "--db", db, "verify").returncode == 0
+
+
+def test_quota_counts_a_tile_drawn_on_a_miss_once(share):
+    """A PNG tile missing from the cache runs twice (inline, then on a render thread): the
+    agreement's daily quota counts it once."""
+    key = add_key(share.db, "--agency", "Quota tiles", "--layers", "roads", "--quota", "4")
+    h = {"X-API-Key": key}
+    codes = [share.get(f"/tiles/roads/16/{52024 + i}/30934.png", headers=h)[0] for i in range(4)]
+    assert codes == [200, 200, 200, 200]
+    assert share.get("/tiles/roads/16/52030/30934.png", headers=h)[0] == 429
+
+
+def test_parcel_sheet_for_a_key_without_the_map_layers(share):
+    """An agreement without water or zoning layers still gets its parcel sheet (no background
+    drawn for what it may not read), not a 400 about a LAYERS it never sent."""
+    key = add_key(share.db, "--agency", "Print", "--layers", "cadastral_parcels,roads")
+    con = spatialite(share.db)
+    pk, = con.execute("SELECT parcel_key FROM cadastral_parcels LIMIT 1").fetchone()
+    con.close()
+    st, hdrs, body = share.get(f"/print/parcel/{pk}", headers={"X-API-Key": key})
+    assert st == 200 and hdrs["Content-Type"].startswith("text/html"), body[:300]
+    assert pk.encode() in body
