@@ -613,7 +613,7 @@ static const struct command commands[] = {
     {"check", cmd_check, CMD_CHECK, "check --db DB [--config FILE]",
      "Compare a store with the catalog and its import history; exit 1 on any problem.\n"
      "Problems: a layer that does not match the catalog, a layer emptied since it had\n"
-     "features, a source file of a layer's last import that is gone, unreadable or changed.",
+     "features, a source file of a layer's last import that is gone or unreadable.",
      "spp check --db city.sqlite"},
     {"seed", cmd_seed, CMD_SEED, "seed --db DB --layer ID --zoom A-B [options]",
      "Pre-render tiles into the tile cache (both cores by default), with a progress bar.",
