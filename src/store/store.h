@@ -265,6 +265,53 @@ int store_changes_since(struct store *st, int64_t after,
                         int (*fn)(void *ud, const struct store_change *c), void *ud,
                         struct err *err);
 
+/* Tile cache (tilestore.c): the blob store behind tiles/cache.c. Its own file beside the store
+ * ("DB.tiles"), so the workers' store connections stay read-only. Entries are keyed by (key,
+ * encoding) and carry what invalidation needs: the canon layer list (",a,b,"), the format and
+ * z/x/y; plus the ETag, the bytes, their size and the Unix second of their last use (the LRU
+ * order of the file). No policy: what to cache, keys and invalidation are the caller's. One
+ * connection: not thread-safe, the caller serialises every call on one blob store. */
+struct store_blobs;
+struct store_blob_info {
+    char layers[1024]; /* canon layer list */
+    char fmt[8];       /* "mvt", "png" */
+    int z, x, y;
+    char etag[40];
+    int complete; /* store_blobs_get: 1 when layers and fmt were both recorded */
+};
+/* Opens (creating) the blob file path. ERR_IO if it cannot be opened or set up, ERR_DB. */
+int store_blobs_open(const char *path, struct store_blobs **out, struct err *err);
+void store_blobs_close(struct store_blobs *b); /* accepts NULL */
+/* Looks up (key, enc): *found = 1 with the bytes appended to data and info filled, else 0.
+ * Refreshes the entry's last use to now when it is a minute old or more; a refresh the file
+ * refuses is ERR_IO with *found and data still set (the bytes are good). ERR_DB, ERR_NOMEM. */
+int store_blobs_get(struct store_blobs *b, const char *key, const char *enc, int64_t now,
+                    struct buf *data, struct store_blob_info *info, int *found, struct err *err);
+/* Stores (replacing) (key, enc) with info's layers, fmt, z/x/y and etag, last used now. ERR_IO
+ * with the file's message when it refuses the write (disk full, read-only). */
+int store_blobs_put(struct store_blobs *b, const char *key, const char *enc,
+                    const struct store_blob_info *info, const char *data, size_t len, int64_t now,
+                    struct err *err);
+/* Deletes the entries of format fmt at zoom z with x0 <= x <= x1, y0 <= y <= y1 whose layer list
+ * contains layers_part (",a,"); adds their number to *n_dropped. ERR_DB. */
+int store_blobs_drop_range(struct store_blobs *b, const char *fmt, const char *layers_part, int z,
+                           int x0, int y0, int x1, int y1, int64_t *n_dropped, struct err *err);
+/* Deletes every entry. ERR_DB. */
+int store_blobs_clear(struct store_blobs *b, struct err *err);
+/* Bytes of entry data kept. ERR_DB. */
+int store_blobs_total(struct store_blobs *b, int64_t *bytes, struct err *err);
+/* Deletes least recently used entries while *bytes (the data kept, updated) exceeds goal, in one
+ * transaction, then gives the freed pages back; adds the number deleted to *n_evicted. ERR_IO
+ * when the file refuses (nothing deleted; *bytes recounted). */
+int store_blobs_evict(struct store_blobs *b, int64_t goal, int64_t *bytes, int64_t *n_evicted,
+                      struct err *err);
+/* A number kept in the file under key (*value = dflt when none or unreadable). */
+int store_blobs_meta_get(struct store_blobs *b, const char *key, int64_t dflt, int64_t *value);
+int store_blobs_meta_set(struct store_blobs *b, const char *key, int64_t value, struct err *err);
+/* Groups writes (a sync's drops) into one transaction. ERR_DB. */
+int store_blobs_begin(struct store_blobs *b, struct err *err);
+int store_blobs_commit(struct store_blobs *b, struct err *err);
+
 /* Transactions for writers (the importer, the key commands). */
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);

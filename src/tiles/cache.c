@@ -9,11 +9,11 @@
  * drop, at every zoom and format, the tiles whose layer list has that layer and whose buffered
  * box meets the changed box; nothing else. The last processed id is kept in the cache file, so a
  * restart catches up; a store whose changes are behind that id (replaced file) empties the cache.
- * The sqlite3 library is used here directly because the cache is its own file, not the store. */
+ * The file itself is the store's blob store (store/tilestore.c, "Tile cache" in store.h): this
+ * file keeps the policy (keys, memory front, size cap, what a change drops) and no SQL. */
 #include "tiles.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +40,7 @@ struct mem_entry {
 struct tile_cache {
     pthread_mutex_t lock;   /* the memory LRU, gen, last_change (across SQLite only in sync) */
     pthread_mutex_t dblock; /* the SQLite connection; taken before lock, never after it */
-    sqlite3 *db;
-    sqlite3_stmt *get, *put;
+    struct store_blobs *db; /* the file (store/tilestore.c) */
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
     size_t bytes, max_bytes;
@@ -50,7 +49,6 @@ struct tile_cache {
     int synced;
     /* The file (dblock held): bytes of tile data it keeps, the cap, tiles evicted for room,
      * failed writes (the tile was served uncached) and when one was last logged. */
-    sqlite3_stmt *touch;
     int64_t disk_bytes, disk_max, disk_evicted, write_errors;
     time_t last_warn;
 };
@@ -188,77 +186,16 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
 
 /* ---- open / close ---- */
 
-/* auto_vacuum (set before the first table of a new file) lets an eviction give its pages back
- * to the file system. `size` is length(data); `used` the Unix second of the last read or write
- * (refreshed at most once a minute), the LRU order of the file. */
-static const char *const schema =
-    "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS spp_tiles (id INTEGER PRIMARY KEY, key TEXT NOT NULL,"
-    " enc TEXT NOT NULL, layers TEXT NOT NULL, fmt TEXT NOT NULL, z INTEGER NOT NULL,"
-    " x INTEGER NOT NULL, y INTEGER NOT NULL, etag TEXT NOT NULL, data BLOB,"
-    " created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')), size INTEGER NOT NULL"
-    " DEFAULT 0, used INTEGER NOT NULL DEFAULT 0, UNIQUE (key, enc));"
-    "CREATE INDEX IF NOT EXISTS spp_tiles_zxy ON spp_tiles (z, x, y);"
-    "CREATE INDEX IF NOT EXISTS spp_tiles_used ON spp_tiles (used);"
-    "CREATE TABLE IF NOT EXISTS spp_tiles_meta (key TEXT PRIMARY KEY, value);";
-
-static int64_t disk_total(sqlite3 *db);
-
-/* A cache file from before the size cap (no `used` column) is emptied: it is only a cache. */
-static int upgrade_schema(sqlite3 *db)
-{
-    sqlite3_stmt *s = NULL;
-    int have_table =
-        sqlite3_prepare_v2(db, "SELECT 1 FROM spp_tiles LIMIT 0", -1, &s, NULL) == SQLITE_OK;
-    sqlite3_finalize(s);
-    s = NULL;
-    if (!have_table) return SQLITE_OK;
-    int current = sqlite3_prepare_v2(db, "SELECT used, size FROM spp_tiles LIMIT 0", -1, &s,
-                                     NULL) == SQLITE_OK;
-    sqlite3_finalize(s);
-    return current ? SQLITE_OK : sqlite3_exec(db, "DROP TABLE spp_tiles", NULL, NULL, NULL);
-}
-
 void tile_cache_close(struct tile_cache *c)
 {
     if (!c) return;
     while (c->head)
         mem_remove(c, c->head);
     free(c->buckets);
-    sqlite3_finalize(c->get);
-    sqlite3_finalize(c->put);
-    sqlite3_finalize(c->touch);
-    if (c->db) sqlite3_close(c->db);
+    store_blobs_close(c->db);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->dblock);
     free(c);
-}
-
-static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
-{
-    sqlite3_stmt *s = NULL;
-    int64_t v = dflt;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM spp_tiles_meta WHERE key = ?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    return v;
-}
-
-static int meta_set(sqlite3 *db, const char *key, int64_t v)
-{
-    sqlite3_stmt *s = NULL;
-    int rc =
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO spp_tiles_meta VALUES (?, ?)", -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, v);
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(s);
-    return rc;
 }
 
 int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out, struct err *err)
@@ -272,33 +209,14 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
     int rc = 0;
     if (!c->buckets) rc = err_set(err, ERR_NOMEM, "out of memory");
-    if (!rc && sqlite3_open_v2(path, &c->db,
-                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                               NULL) != SQLITE_OK)
-        rc = err_set(err, ERR_IO, "%s: cannot open tile cache: %s", path,
-                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
-    if (!rc) sqlite3_busy_timeout(c->db, 5000);
-    if (!rc && (upgrade_schema(c->db) != SQLITE_OK ||
-                sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
-        rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
-    if (!rc &&
-        (sqlite3_prepare_v2(c->db,
-                            "SELECT etag, data, layers, fmt, z, x, y, id, used FROM spp_tiles"
-                            " WHERE key = ? AND enc = ?",
-                            -1, &c->get, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(c->db,
-                            "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x,"
-                            " y, etag, data, size, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            -1, &c->put, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(c->db, "UPDATE spp_tiles SET used = ? WHERE id = ?", -1, &c->touch,
-                            NULL) != SQLITE_OK))
-        rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(c->db));
+    if (!rc) rc = store_blobs_open(path, &c->db, err);
+    struct err e2;
+    if (!rc && store_blobs_total(c->db, &c->disk_bytes, &e2)) c->disk_bytes = 0;
     if (rc) {
         tile_cache_close(c);
         return rc;
     }
-    c->last_change = meta_int(c->db, "last_change", -1);
-    c->disk_bytes = disk_total(c->db);
+    store_blobs_meta_get(c->db, "last_change", -1, &c->last_change);
     *out = c;
     return 0;
 }
@@ -306,67 +224,24 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
 /* ---- the file's size cap (dblock held) ---- */
 
 /* A failed write costs the cache, never the answer: logged at most once a minute. */
-static void write_failed(struct tile_cache *c, const char *what)
+static void write_failed(struct tile_cache *c, const char *what, const struct err *e)
 {
     c->write_errors++;
     time_t now = time(NULL);
     if (now - c->last_warn < 60) return;
     c->last_warn = now;
     log_msg("warn", "tile cache: %s: %s (tiles are served uncached meanwhile; %lld failed writes)",
-            what, sqlite3_errmsg(c->db), (long long)c->write_errors);
-}
-
-static int64_t disk_total(sqlite3 *db)
-{
-    sqlite3_stmt *s = NULL;
-    int64_t n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(size), 0) FROM spp_tiles", -1, &s, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return n;
+            what, e->msg, (long long)c->write_errors);
 }
 
 /* Deletes least recently used tiles until the file keeps at most 90 % of its cap. */
 static void disk_evict(struct tile_cache *c)
 {
-    c->disk_bytes = disk_total(c->db);
-    int64_t goal = c->disk_max / 10 * 9;
-    sqlite3_stmt *pick = NULL, *del = NULL;
-    if (sqlite3_prepare_v2(c->db, "SELECT id, size FROM spp_tiles ORDER BY used, id LIMIT 256", -1,
-                           &pick, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db, "DELETE FROM spp_tiles WHERE id = ?", -1, &del, NULL) !=
-            SQLITE_OK) {
-        write_failed(c, "cannot evict");
-        goto out;
-    }
-    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        write_failed(c, "cannot evict");
-        goto out;
-    }
-    int ok = 1, any = 1;
-    while (ok && any && c->disk_bytes > goal) {
-        any = 0;
-        while (ok && c->disk_bytes > goal && sqlite3_step(pick) == SQLITE_ROW) {
-            any = 1;
-            sqlite3_bind_int64(del, 1, sqlite3_column_int64(pick, 0));
-            ok = sqlite3_step(del) == SQLITE_DONE;
-            sqlite3_reset(del);
-            if (ok) c->disk_bytes -= sqlite3_column_int64(pick, 1), c->disk_evicted++;
-        }
-        sqlite3_reset(pick);
-    }
-    if (!ok || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        write_failed(c, "cannot evict");
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        c->disk_bytes = disk_total(c->db);
-        goto out;
-    }
-    sqlite3_exec(c->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
-out:
-    sqlite3_finalize(pick);
-    sqlite3_finalize(del);
+    struct err e;
+    err_clear(&e);
+    if (store_blobs_total(c->db, &c->disk_bytes, &e) ||
+        store_blobs_evict(c->db, c->disk_max / 10 * 9, &c->disk_bytes, &c->disk_evicted, &e))
+        write_failed(c, "cannot evict", &e);
 }
 
 void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_mb)
@@ -431,34 +306,25 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
     }
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_lock(&c->dblock); /* no sync can run until the promotion is done */
-    sqlite3_stmt *s = c->get;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        const char *tag = (const char *)sqlite3_column_text(s, 0);
-        const char *data = sqlite3_column_blob(s, 1);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        const char *layers = (const char *)sqlite3_column_text(s, 2);
-        const char *fmt = (const char *)sqlite3_column_text(s, 3);
-        snprintf(etag, 40, "%s", tag ? tag : "\"0\"");
-        found = !out || !buf_append(out, data, len);
+    struct buf tmp;
+    buf_init(&tmp);
+    struct buf *dst = out ? out : &tmp;
+    size_t at = dst->len;
+    struct store_blob_info info;
+    struct err fe;
+    err_clear(&fe);
+    int rc = store_blobs_get(c->db, key, enc, (int64_t)time(NULL), dst, &info, &found, &fe);
+    if (found) {
+        snprintf(etag, 40, "%s", info.etag);
         pthread_mutex_lock(&c->lock);
-        if (layers && fmt)
-            mem_put(c, mkey, layers, fmt, sqlite3_column_int(s, 4), sqlite3_column_int(s, 5),
-                    sqlite3_column_int(s, 6), data, len, etag);
+        if (info.complete)
+            mem_put(c, mkey, info.layers, info.fmt, info.z, info.x, info.y, dst->data + at,
+                    dst->len - at, etag);
         pthread_mutex_unlock(&c->lock);
-        int64_t id = sqlite3_column_int64(s, 7), now = (int64_t)time(NULL);
-        if (now - sqlite3_column_int64(s, 8) >= 60) { /* the file's LRU order, a minute fine */
-            sqlite3_reset(s);
-            sqlite3_bind_int64(c->touch, 1, now);
-            sqlite3_bind_int64(c->touch, 2, id);
-            if (sqlite3_step(c->touch) != SQLITE_DONE) write_failed(c, "cannot write");
-            sqlite3_reset(c->touch);
-        }
+        if (rc) write_failed(c, "cannot write", &fe); /* the last use was not refreshed */
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     pthread_mutex_unlock(&c->dblock);
+    buf_fini(&tmp);
     return found;
 }
 
@@ -470,35 +336,47 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
-    int rc = 0;
     pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
     int fresh = gen == c->gen; /* else a change was processed while the tile was made */
     if (fresh) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
     pthread_mutex_unlock(&c->lock);
     if (fresh) {
-        sqlite3_stmt *s = c->put;
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, enc, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, layers, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, fmt, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 5, z);
-        sqlite3_bind_int(s, 6, x);
-        sqlite3_bind_int(s, 7, y);
-        sqlite3_bind_text(s, 8, etag_out, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 9, len ? data : "", (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 10, (int64_t)len);
-        sqlite3_bind_int64(s, 11, (int64_t)time(NULL));
-        if (sqlite3_step(s) == SQLITE_DONE)
+        struct store_blob_info info = {.z = z, .x = x, .y = y};
+        snprintf(info.layers, sizeof info.layers, "%s", layers);
+        snprintf(info.fmt, sizeof info.fmt, "%s", fmt);
+        memcpy(info.etag, etag_out, 40);
+        struct err e;
+        err_clear(&e);
+        if (store_blobs_put(c->db, key, enc, &info, data, len, (int64_t)time(NULL), &e) == 0)
             c->disk_bytes += (int64_t)len;
         else
-            write_failed(c, "cannot write"); /* disk full, read-only...: served uncached */
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
+            write_failed(c, "cannot write", &e); /* disk full, read-only...: served uncached */
         if (c->disk_max && c->disk_bytes > c->disk_max) disk_evict(c);
     }
     pthread_mutex_unlock(&c->dblock);
-    return rc;
+    return 0;
+}
+
+int tiles_get(struct tile_cache *c, const struct tile_entry *e, const char *enc,
+              int (*build)(void *ud, struct buf *out, struct err *err), void *ud, struct buf *out,
+              char etag[40], int *hit, struct err *err)
+{
+    *hit = 0;
+    uint64_t gen = c ? tile_cache_generation(c) : 0;
+    if (c && tile_cache_get(c, e->key, enc, out, etag)) {
+        *hit = 1;
+        return 0;
+    }
+    size_t at = out->len;
+    int rc = build(ud, out, err);
+    if (rc) return rc;
+    if (!c) {
+        tile_etag(out->data + at, out->len - at, enc, etag);
+        return 0;
+    }
+    return tile_cache_put(c, e->key, enc, e->layers, e->z, e->x, e->y, e->fmt, gen, out->data + at,
+                          out->len - at, etag, err);
 }
 
 /* ---- invalidation (lock held) ---- */
@@ -514,6 +392,7 @@ struct sync_ctx {
     struct tile_cache *c;
     struct geo_ctx *geo;
     int srid;
+    struct err *err;
     int64_t n_dropped;
     int mem_cleared; /* the memory LRU was emptied instead of scanned (many changes) */
 };
@@ -533,38 +412,25 @@ static void drop_memory(struct tile_cache *c, const char *pat, const struct bbox
     }
 }
 
-static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857)
+static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b3857,
+                     struct err *err)
 {
     struct tile_cache *c = s->c;
     char pat[80];
     snprintf(pat, sizeof pat, ",%s,", layer);
     static const char *const fmts[] = {"mvt", "png"};
-    sqlite3_stmt *del = NULL;
-    if (sqlite3_prepare_v2(c->db,
-                           "DELETE FROM spp_tiles WHERE z = ? AND x BETWEEN ? AND ? AND y BETWEEN"
-                           " ? AND ? AND fmt = ? AND instr(layers, ?) > 0",
-                           -1, &del, NULL) != SQLITE_OK)
-        return ERR_DB;
-    for (size_t f = 0; f < ARRAY_LEN(fmts); f++)
-        for (int z = 0; z <= TILE_MAX_ZOOM; z++) {
+    int rc = 0;
+    for (size_t f = 0; f < ARRAY_LEN(fmts) && !rc; f++)
+        for (int z = 0; z <= TILE_MAX_ZOOM && !rc; z++) {
             double m = 2 * WEBMERC_HALF / (double)(1u << z) * margin_for(fmts[f]);
             struct bbox e = {b3857->minx - m, b3857->miny - m, b3857->maxx + m, b3857->maxy + m};
             int x0, y0, x1, y1;
             tile_range(z, &e, &x0, &y0, &x1, &y1);
-            sqlite3_bind_int(del, 1, z);
-            sqlite3_bind_int(del, 2, x0);
-            sqlite3_bind_int(del, 3, x1);
-            sqlite3_bind_int(del, 4, y0);
-            sqlite3_bind_int(del, 5, y1);
-            sqlite3_bind_text(del, 6, fmts[f], -1, SQLITE_STATIC);
-            sqlite3_bind_text(del, 7, pat, -1, SQLITE_STATIC);
-            sqlite3_step(del);
-            s->n_dropped += sqlite3_changes(c->db);
-            sqlite3_reset(del);
+            rc = store_blobs_drop_range(c->db, fmts[f], pat, z, x0, y0, x1, y1, &s->n_dropped,
+                                        err);
         }
-    sqlite3_finalize(del);
-    if (!s->mem_cleared) drop_memory(c, pat, b3857);
-    return 0;
+    if (!rc && !s->mem_cleared) drop_memory(c, pat, b3857);
+    return rc;
 }
 
 static int on_change(void *ud, const struct store_change *ch)
@@ -578,16 +444,16 @@ static int on_change(void *ud, const struct store_change *ch)
         if (geo_transform_bbox(s->geo, s->srid, 3857, &ch->bbox, &b, &e2))
             b = (struct bbox){-WEBMERC_HALF, -WEBMERC_HALF, WEBMERC_HALF, WEBMERC_HALF};
     if (strlen(ch->layer) > 64) return 0;
-    int rc = drop_area(s, ch->layer, &b);
-    s->c->last_change = ch->id;
+    int rc = drop_area(s, ch->layer, &b, s->err);
+    if (!rc) s->c->last_change = ch->id;
     return rc;
 }
 
-static void clear_all(struct tile_cache *c)
+static int clear_all(struct tile_cache *c, struct err *err)
 {
     while (c->head)
         mem_remove(c, c->head);
-    sqlite3_exec(c->db, "DELETE FROM spp_tiles", NULL, NULL, NULL);
+    return store_blobs_clear(c->db, err);
 }
 
 int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo, int storage_srid,
@@ -602,12 +468,12 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     if (c->last_change < 0 || max_id < c->last_change) {
         /* A new cache file, or a store replaced by one with fewer changes: nothing cached can
          * be trusted to match it. */
-        clear_all(c);
+        rc = clear_all(c, err);
         c->gen++;
-        c->last_change = max_id;
-        meta_set(c->db, "last_change", max_id);
+        if (!rc) rc = store_blobs_meta_set(c->db, "last_change", max_id, err);
+        if (!rc) c->last_change = max_id;
     } else if (max_id > c->last_change) {
-        struct sync_ctx s = {c, geo, storage_srid, 0, 0};
+        struct sync_ctx s = {c, geo, storage_srid, err, 0, 0};
         size_t n_mem = 0;
         for (struct mem_entry *e = c->head; e; e = e->next)
             n_mem++;
@@ -618,15 +484,22 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
                 mem_remove(c, c->head);
             s.mem_cleared = 1;
         }
-        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-        rc = store_changes_since(st, c->last_change, on_change, &s, err);
-        meta_set(c->db, "last_change", c->last_change);
-        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        rc = store_blobs_begin(c->db, err);
+        if (!rc) rc = store_changes_since(st, c->last_change, on_change, &s, err);
+        /* what was dropped stays dropped; the changes after a failure are read again */
+        struct err e2;
+        err_clear(&e2);
+        int rc2 = store_blobs_meta_set(c->db, "last_change", c->last_change, &e2);
+        if (!rc2) rc2 = store_blobs_commit(c->db, &e2);
+        if (!rc && rc2) {
+            rc = rc2;
+            if (err) *err = e2;
+        }
         c->gen++;
         log_msg("info", "tile cache: %lld tiles dropped up to change %lld", (long long)s.n_dropped,
                 (long long)c->last_change);
     }
-    c->synced = 1;
+    c->synced = !rc; /* a failed sync is tried again by the next request, which bypasses */
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->dblock);
     return rc;

@@ -108,6 +108,25 @@ static void note_cached(struct request *req, const struct tile_layers *tl, int w
         store_note_cached(req->store, tl->layers[i], req->role, with_fields);
 }
 
+struct mvt_build {
+    struct request *req;
+    const struct tile_req *t;
+};
+
+/* A miss: makes the MVT (tiles_get's build). */
+static int build_mvt(void *ud, struct buf *out, struct err *err)
+{
+    struct mvt_build *b = ud;
+    struct request *req = b->req;
+    const struct tile_req *t = b->t;
+    tile_stats_count(&t->tl, TILE_FMT_MVT, TILE_STAT_MISS);
+    double t0 = now_seconds();
+    int rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t->tl, req->role, t->z, t->x, t->y,
+                             out, err);
+    if (!rc) tile_stats_render(TILE_FMT_MVT, now_seconds() - t0);
+    return rc;
+}
+
 int tiles_mvt(struct request *req, struct response *res, struct err *err)
 {
     struct tile_req t;
@@ -115,33 +134,27 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     if (rc) return rc;
     const char *ctype = "application/vnd.mapbox-vector-tile";
     int gz = accepts_gzip(req->accept_encoding);
-    const char *enc = gz ? "gzip" : "identity";
     char etag[40];
     struct tile_cache *c = req->tiles;
     uint64_t gen = 0;
     if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
-        if (tile_cache_get(c, t.key, enc, &res->body, etag)) {
+        if (gz && tile_cache_get(c, t.key, "gzip", &res->body, etag)) {
             tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT);
             note_cached(req, &t.tl, 1);
             return answer(req, res, ctype, etag, gz, 0, err);
         }
     }
+    /* the identity bytes: cached, or made and cached; gzip is made from them */
+    struct tile_entry e = {t.key, t.tl.canon, "mvt", t.z, t.x, t.y};
+    struct mvt_build mb = {req, &t};
     struct buf raw;
     buf_init(&raw);
-    if (c && gz && tile_cache_get(c, t.key, "identity", &raw, etag)) {
+    int hit;
+    rc = tiles_get(c, &e, "identity", build_mvt, &mb, gz ? &raw : &res->body, etag, &hit, err);
+    if (!rc && hit) {
+        tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT); /* gzip: only its copy was missing */
         note_cached(req, &t.tl, 1);
-        tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT); /* only the gzip copy was missing */
-    } else {
-        buf_reset(&raw);
-        tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_MISS);
-        double t0 = now_seconds();
-        rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t.tl, req->role, t.z, t.x, t.y, &raw,
-                             err);
-        if (!rc) tile_stats_render(TILE_FMT_MVT, now_seconds() - t0);
-        if (!rc && c)
-            rc = tile_cache_put(c, t.key, "identity", t.tl.canon, t.z, t.x, t.y, "mvt", gen,
-                                raw.data, raw.len, etag, err);
     }
     if (!rc && gz && raw.len) {
         rc = tile_gzip(raw.data, raw.len, &res->body, err);
@@ -150,13 +163,36 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
                                 res->body.data, res->body.len, etag, err);
         else if (!rc)
             tile_etag(res->body.data, res->body.len, "gzip", etag);
-    } else if (!rc) {
-        if (!c) tile_etag(raw.data, raw.len, "identity", etag);
-        rc = buf_append(&res->body, raw.data, raw.len) ? err_set(err, ERR_NOMEM, "no memory") : 0;
-        gz = 0;
+    } else if (!rc && gz) {
+        gz = 0; /* an empty tile is not compressed */
     }
     buf_fini(&raw);
     if (!rc) rc = answer(req, res, ctype, etag, gz, 0, err);
+    return rc;
+}
+
+struct png_build {
+    struct request *req;
+    struct tile_cache *c;
+    const struct tile_layers *tl;
+    int z, x, y, scale;
+};
+
+/* A miss: draws the metatile (tiles_get's build; its other tiles are cached on the way), or
+ * hands it to a render thread. */
+static int build_png(void *ud, struct buf *out, struct err *err)
+{
+    struct png_build *b = ud;
+    struct request *req = b->req;
+    if (req->defer_render) { /* a miss is drawn on a render thread (issue 18) */
+        req->render_wanted = 1;
+        return err_set(err, ERR_LIMIT, "drawn on a render thread");
+    }
+    tile_stats_count(b->tl, TILE_FMT_PNG, TILE_STAT_MISS);
+    double t0 = now_seconds();
+    int rc = tiles_render_png(req->store, req->geo, req->cfg, b->c, b->tl, req->role, b->z, b->x,
+                              b->y, b->scale, out, err);
+    if (!rc) tile_stats_render(TILE_FMT_PNG, now_seconds() - t0);
     return rc;
 }
 
@@ -169,22 +205,15 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     char key[1100], etag[40];
     tiles_cache_key(key, sizeof key, scale == 2 ? "png@2x" : "png", tl.canon, z, x, y, req->role);
     struct tile_cache *c = req->tiles;
-    if (c && (c = sync_or_bypass(req))) {
-        if (tile_cache_get(c, key, "identity", &res->body, etag)) {
-            tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
-            note_cached(req, &tl, 0);
-            return answer(req, res, "image/png", etag, 0, 256 * scale, err);
-        }
+    if (c) c = sync_or_bypass(req);
+    struct tile_entry e = {key, tl.canon, "png", z, x, y};
+    struct png_build pb = {req, c, &tl, z, x, y, scale};
+    int hit;
+    rc = tiles_get(c, &e, "identity", build_png, &pb, &res->body, etag, &hit, err);
+    if (!rc && hit) {
+        tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
+        note_cached(req, &tl, 0);
     }
-    if (req->defer_render) { /* a miss is drawn on a render thread (issue 18) */
-        req->render_wanted = 1;
-        return err_set(err, ERR_LIMIT, "drawn on a render thread");
-    }
-    tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_MISS);
-    double t0 = now_seconds();
-    rc = tiles_render_png(req->store, req->geo, req->cfg, c, &tl, req->role, z, x, y, scale,
-                          &res->body, etag, err);
-    if (!rc) tile_stats_render(TILE_FMT_PNG, now_seconds() - t0);
     if (!rc) rc = answer(req, res, "image/png", etag, 0, 256 * scale, err);
     return rc;
 }

@@ -47,11 +47,11 @@ static int raster_layers(const struct tile_layers *tl, enum role role, int z,
     return n;
 }
 
-/* Encodes and caches every tile of the drawn metatile; the requested one goes to out. */
+/* Encodes every tile of the drawn metatile: the requested one goes to out, the others are cached
+ * (the caller, tiles_get, caches the requested one). */
 static int cut_metatile(const struct render_image *img, struct tile_cache *c, const char *fmt,
                         const struct tile_layers *tl, enum role role, int z, int mx, int my, int m,
-                        int x, int y, int s, uint64_t gen, struct buf *out, char etag[40],
-                        struct err *err)
+                        int x, int y, int s, uint64_t gen, struct buf *out, struct err *err)
 {
     struct buf png;
     buf_init(&png);
@@ -65,14 +65,11 @@ static int cut_metatile(const struct render_image *img, struct tile_cache *c, co
                                    &png, err);
             char key[1100], tag[40];
             tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
-            if (!rc && c)
+            if (!rc && mx + i == x && my + j == y) {
+                if (buf_append(out, png.data, png.len)) rc = err_set(err, ERR_NOMEM, "no memory");
+            } else if (!rc && c) {
                 rc = tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j, "png", gen,
                                     png.data, png.len, tag, err);
-            else if (!rc)
-                tile_etag(png.data, png.len, "identity", tag);
-            if (!rc && mx + i == x && my + j == y) {
-                memcpy(etag, tag, 40);
-                if (buf_append(out, png.data, png.len)) rc = err_set(err, ERR_NOMEM, "no memory");
             }
         }
     buf_fini(&png);
@@ -81,7 +78,7 @@ static int cut_metatile(const struct render_image *img, struct tile_cache *c, co
 
 int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
                      struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
-                     int x, int y, int scale, struct buf *out, char etag[40], struct err *err)
+                     int x, int y, int scale, struct buf *out, struct err *err)
 {
     const char *fmt = scale == 2 ? "png@2x" : "png";
     uint64_t gen = c ? tile_cache_generation(c) : 0;
@@ -94,11 +91,11 @@ int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config 
             for (int i = 0; i < m; i++) {
                 char key[1100], tag[40];
                 tiles_cache_key(key, sizeof key, fmt, tl->canon, z, mx + i, my + j, role);
-                int rc = c ? tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j, "png",
-                                            gen, "", 0, tag, err)
-                           : (tile_etag("", 0, "identity", tag), 0);
+                int rc = c && (mx + i != x || my + j != y)
+                             ? tile_cache_put(c, key, "identity", tl->canon, z, mx + i, my + j,
+                                              "png", gen, "", 0, tag, err)
+                             : 0;
                 if (rc) return rc;
-                if (mx + i == x && my + j == y) memcpy(etag, tag, 40);
             }
         return 0;
     }
@@ -127,7 +124,7 @@ int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config 
     memset(&img, 0, sizeof img);
     int rc = render_draw(&rq, &img, err);
     if (!rc)
-        rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, etag, err);
+        rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, err);
     render_image_fini(&img);
     return rc;
 }

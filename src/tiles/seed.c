@@ -56,6 +56,24 @@ static int next_tile(struct seeder *s, int *z, int *x, int *y)
     return 1;
 }
 
+struct seed_build {
+    struct seeder *s;
+    struct store *st;
+    struct geo_ctx *geo;
+    int z, x, y;
+};
+
+/* tiles_get's build: draws the metatile (caching its other tiles) or makes the MVT. */
+static int seed_build(void *ud, struct buf *out, struct err *err)
+{
+    struct seed_build *b = ud;
+    struct seeder *s = b->s;
+    if (s->o->fmt == TILE_FMT_PNG)
+        return tiles_render_png(b->st, b->geo, s->cfg, s->cache, &s->tl, s->o->role, b->z, b->x,
+                                b->y, 1, out, err);
+    return tiles_build_mvt(b->st, b->geo, s->cfg, &s->tl, s->o->role, b->z, b->x, b->y, out, err);
+}
+
 static int seed_one(struct seeder *s, struct store *st, struct geo_ctx *geo, int z, int x, int y,
                     struct buf *raw, struct buf *gz, struct err *err)
 {
@@ -66,25 +84,15 @@ static int seed_one(struct seeder *s, struct store *st, struct geo_ctx *geo, int
     uint64_t gen = tile_cache_generation(s->cache);
     buf_reset(raw);
     buf_reset(gz);
-    if (png) { /* renders and caches the whole metatile */
-        int rc = tiles_render_png(st, geo, s->cfg, s->cache, &s->tl, s->o->role, z, x, y, 1, raw,
-                                  etag, err);
-        if (!rc) {
-            pthread_mutex_lock(&s->lock);
-            s->built++;
-            pthread_mutex_unlock(&s->lock);
-        }
-        return rc;
-    }
-    int rc = tiles_build_mvt(st, geo, s->cfg, &s->tl, s->o->role, z, x, y, raw, err);
-    if (!rc)
-        rc = tile_cache_put(s->cache, key, "identity", s->tl.canon, z, x, y, "mvt", gen, raw->data,
-                            raw->len, etag, err);
-    if (!rc && raw->len) rc = tile_gzip(raw->data, raw->len, gz, err);
-    if (!rc && raw->len)
+    struct tile_entry e = {key, s->tl.canon, png ? "png" : "mvt", z, x, y};
+    struct seed_build b = {s, st, geo, z, x, y};
+    int hit;
+    int rc = tiles_get(s->cache, &e, "identity", seed_build, &b, raw, etag, &hit, err);
+    if (!rc && !png && raw->len) rc = tile_gzip(raw->data, raw->len, gz, err);
+    if (!rc && !png && raw->len)
         rc = tile_cache_put(s->cache, key, "gzip", s->tl.canon, z, x, y, "mvt", gen, gz->data,
                             gz->len, etag, err);
-    if (!rc) {
+    if (!rc && !hit) {
         pthread_mutex_lock(&s->lock);
         s->built++;
         pthread_mutex_unlock(&s->lock);

@@ -96,12 +96,12 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
                     struct buf *out, struct err *err);
 
 /* Raster tiles (raster.c): renders the metatile holding z/x/y with the WMS renderer (styles
- * must be loaded: render_styles_load), caches all its tiles in c (may be NULL) and appends the
- * PNG of z/x/y to out (nothing when the tile is empty: the caller answers tiles_blank_image);
- * etag gets its ETag. scale 1 or 2. */
+ * must be loaded: render_styles_load), caches its other tiles in c (may be NULL) and appends the
+ * PNG of z/x/y to out (nothing when the tile is empty: the caller answers tiles_blank_image), not
+ * cached: it is tiles_get's build, which stores it. scale 1 or 2. */
 int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
                      struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
-                     int x, int y, int scale, struct buf *out, char etag[40], struct err *err);
+                     int x, int y, int scale, struct buf *out, struct err *err);
 /* The blank tile of a format and size (fully transparent; white for JPEG), encoded once per
  * process and shared by every request and thread: *data (len bytes) and *etag (its strong ETag)
  * stay valid until exit. An empty raster tile is answered with it (200), never 204: Leaflet,
@@ -142,6 +142,19 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
                    char etag_out[40], struct err *err);
+/* The tile fetch. A cache entry: key (tiles_cache_key), canon layer list, format ("mvt", "png")
+ * and z/x/y (what invalidation matches). */
+struct tile_entry {
+    const char *key, *layers, *fmt;
+    int z, x, y;
+};
+/* A hit appends the cached bytes of (e, enc) to out (*hit = 1); a miss calls build(ud, out, err)
+ * to make them (appended to out), stores them unless a change was processed meanwhile, and
+ * returns them (*hit = 0). etag gets the bytes' ETag either way. c NULL: built, never stored.
+ * build's error is passed up unchanged and nothing is stored. */
+int tiles_get(struct tile_cache *c, const struct tile_entry *e, const char *enc,
+              int (*build)(void *ud, struct buf *out, struct err *err), void *ud, struct buf *out,
+              char etag[40], int *hit, struct err *err);
 /* The cache key of a tile: format, layer list (canon), style, z/x/y and role. */
 void tiles_cache_key(char *out, size_t n, const char *fmt, const char *canon, int z, int x, int y,
                      enum role role);
