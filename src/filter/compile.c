@@ -145,12 +145,18 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
 {
     static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
     struct buf *b = &o->sql;
-    int ci = !n->match_case && is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
+    int text = is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
+    int ci = !n->match_case && text;
     int rc = 0;
-    if (ci) /* Unicode case folding (the store's spp_casefold), not SQLite's ASCII lower() */
-        rc = buf_puts(b, "spp_casefold(") || put_col(b, l, n->field) || buf_puts(b, ")");
-    else
-        rc = put_col(b, l, n->field);
+    /* Unicode case folding (the store's spp_casefold), not SQLite's ASCII lower(); diacritic
+     * folding through the store's spp_fold */
+    if (ci) rc = buf_puts(b, "spp_casefold(");
+    if (text && n->fold) rc = rc || buf_puts(b, "spp_fold(");
+    if (text && n->ignore_spaces) rc = rc || buf_puts(b, "replace(");
+    rc = rc || put_col(b, l, n->field);
+    if (text && n->ignore_spaces) rc = rc || buf_puts(b, ", ' ', '')");
+    if (text && n->fold) rc = rc || buf_putc(b, ')');
+    if (ci) rc = rc || buf_putc(b, ')');
     rc = rc || buf_printf(b, " %s ", ops[n->op - FOP_EQ]);
     rc = rc || buf_puts(b, ci ? "spp_casefold(?)" : "?");
     return rc || bind_lit(o, &n->values[0]);
@@ -160,6 +166,9 @@ static int compile_like(const struct filter_node *n, const struct layer_def *l,
                         struct filter_sql *o)
 {
     struct buf *b = &o->sql;
+    if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape) */
+        return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) || buf_puts(b, ") LIKE ?") ||
+               bind_lit(o, &n->values[0]);
     if (n->match_case) {
         char *g = like_to_glob(n->values[0].s);
         if (!g || own(o, g)) return ERR_NOMEM;
@@ -371,6 +380,26 @@ static int compile_spatial(const struct filter_node *n, const struct layer_def *
     return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 
+/* FOP_MBR, FOP_MIN_EXTENT: the geometry's bounding box from its blob header (no GEOS). */
+static int compile_mbr(const struct filter_node *n, struct filter_sql *o, struct err *err)
+{
+    const struct filter_literal *v = n->values;
+    int rc;
+    if (n->op == FOP_MBR) {
+        if (n->n_values != 4) return err_set(err, ERR_INTERNAL, "MBR takes a box");
+        rc = buf_puts(&o->sql, "(MbrMaxX(geom) >= ? AND MbrMinX(geom) <= ? AND MbrMaxY(geom) >= ?"
+                               " AND MbrMinY(geom) <= ?)") ||
+             bind_double(o, v[0].d) || bind_double(o, v[2].d) || bind_double(o, v[1].d) ||
+             bind_double(o, v[3].d);
+    } else {
+        if (n->n_values != 1) return err_set(err, ERR_INTERNAL, "MIN_EXTENT takes a size");
+        rc = buf_puts(&o->sql, "(MbrMaxX(geom) - MbrMinX(geom) >= ? OR MbrMaxY(geom) -"
+                               " MbrMinY(geom) >= ?)") ||
+             bind_double(o, v[0].d) || bind_double(o, v[0].d);
+    }
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
 static int compile_node(const struct filter_node *n, const struct layer_def *l, int storage_srid,
                         struct geo_ctx *geo, struct filter_sql *o, struct err *err)
 {
@@ -395,6 +424,9 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
         return buf_puts(b, "1");
     case FOP_EXCLUDE:
         return buf_puts(b, "0");
+    case FOP_MBR:
+    case FOP_MIN_EXTENT:
+        return compile_mbr(n, o, err);
     default:
         break;
     }

@@ -454,7 +454,7 @@ static int check_node(struct filter_node *n, const struct layer_def *layer, enum
     int rc = 0;
     for (int i = 0; i < n->n_children && !rc; i++)
         rc = check_node(n->children[i], layer, role, err);
-    if (rc) return rc;
+    if (rc || n->by_code) return rc;
     switch (n->op) {
     case FOP_AND:
     case FOP_OR:

@@ -41,7 +41,13 @@ enum filter_op {
     FOP_BEYOND,      /* geom op literal */
     FOP_RESOURCE_ID, /* fid IN (ids) */
     FOP_INCLUDE,
-    FOP_EXCLUDE /* always true / false */
+    FOP_EXCLUDE, /* always true / false */
+    FOP_MBR,       /* built by code: the geometry's own bounding box meets the box in values
+                    * (minx, miny, maxx, maxy; storage CRS), read from the geometry's header with
+                    * no R*Tree: for few rows an attribute index picked, spread wide (the city's
+                    * main roads), cheaper than the R*Tree whose answer is every row there */
+    FOP_MIN_EXTENT /* built by code: the geometry's bounding box is at least values[0] wide or
+                    * high (storage CRS units): low-zoom tiles skip what collapses anyway */
 };
 
 /* A literal: numbers, text, booleans, dates as text. */
@@ -72,6 +78,10 @@ struct filter_node {
     int64_t *ids;       /* FOP_RESOURCE_ID: fids of this layer, set by filter_check
                          * from the ids as written (values, "layer.fid" text) */
     int n_ids;
+    int by_code;       /* built by filter_and_* (field resolved): filter_check leaves it alone */
+    int fold;          /* FOP_EQ/FOP_LIKE on text: both sides diacritic-folded (the store's
+                        * text fold: store_set_text_fold); the literal is given folded */
+    int ignore_spaces; /* FOP_EQ on text: spaces in the column do not count */
 };
 
 struct filter {
@@ -110,6 +120,33 @@ int filter_new_resource_ids(const char *const *ids, int n, struct filter **out, 
 /* AND of two filters; takes ownership of both (either may be NULL). */
 struct filter *filter_and(struct filter *a, struct filter *b);
 void filter_free(struct filter *f);
+
+/* Trees built by code (build.c): the land API's lookups, search, tiles, a feature by id. Nodes
+ * name fields of layer l by index, so the caller picks fields the role may read and no
+ * filter_check is needed. Each ANDs its node into *f (NULL *f starts a tree; the caller frees it
+ * with filter_free); values are copied. ERR_NOMEM (*f keeps what it had), ERR_INTERNAL for a bad
+ * field index, operator or value type. */
+/* field op v, op one of FOP_EQ .. FOP_GE; v is VAL_INT, VAL_REAL or VAL_TEXT. */
+int filter_and_compare(struct filter **f, const struct layer_def *l, int field,
+                       enum filter_op op, const struct value *v);
+/* field IN (v[0], ..., v[n - 1]), n >= 1. */
+int filter_and_in(struct filter **f, const struct layer_def *l, int field, const struct value *v,
+                  int n);
+/* Text matching: op FOP_EQ or FOP_LIKE ('%' '_' pattern) with how a set of FILTER_MATCH_*. */
+enum {
+    FILTER_MATCH_NOCASE = 1,   /* Unicode case folding on both sides */
+    FILTER_MATCH_NOSPACES = 2, /* FOP_EQ: spaces in the column ignored */
+    FILTER_MATCH_FOLDED = 4    /* the column diacritic-folded; text is given folded */
+};
+int filter_and_text_match(struct filter **f, const struct layer_def *l, int field,
+                          enum filter_op op, const char *text, int how);
+/* The feature fid. */
+int filter_and_fid(struct filter **f, int64_t fid);
+/* FOP_MBR: the geometry's own box meets b (storage CRS). */
+int filter_and_mbr(struct filter **f, const struct bbox *b);
+/* FOP_MIN_EXTENT: the geometry's box is at least size wide or high (storage CRS units). */
+int filter_and_min_extent(struct filter **f, double size);
+
 /* Limits from the server configuration. */
 void filter_limits_from(const struct limits *l, struct filter_limits *out);
 /* 1 if name denotes the geometry property ("geom", "geometry", "the_geom", with any prefix). */
@@ -122,10 +159,12 @@ int filter_check(struct filter *f, const struct layer_def *layer, enum role role
 
 /* Compiling: SQL fragment over the layer's table (columns quoted from the catalog, spatial
  * predicates as SpatiaLite functions on geom with an R*Tree pre-filter) and values to bind in
- * order. Geometry literals are transformed into the storage CRS through geo. */
+ * order. Geometry literals are transformed into the storage CRS through geo. This is the SQLite /
+ * SpatiaLite dialect and only the store calls it (store_query_run compiles store_query.filter):
+ * no other module holds SQL. */
 struct filter_sql {
-    struct buf sql;       /* fragment for store_query.where */
-    struct value *params; /* for store_query.params; point into blobs/strings owned here */
+    struct buf sql;       /* the WHERE fragment */
+    struct value *params; /* bound in order; point into blobs/strings owned here */
     int n_params, cap_params;
     struct buf blobs; /* owned storage for transformed WKB and strings */
     void **owned;     /* other allocations freed by filter_sql_fini */

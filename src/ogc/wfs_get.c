@@ -24,19 +24,19 @@ static int counted_feature(void *ud, const struct feature *f, struct err *err)
     return c->inner->feature(c->inner->ud, f, err);
 }
 
-/* Checks and compiles q's filter; fills sq. */
-static int prepare(struct request *req, struct wfs_query *q, struct filter_sql *sql,
-                   struct store_query *sq, struct err *err)
+/* Checks q's filter (the store compiles it); fills sq. */
+static int prepare(struct request *req, struct wfs_query *q, struct store_query *sq,
+                   struct err *err)
 {
     memset(sq, 0, sizeof *sq);
     sq->layer = q->layer;
     sq->role = req->role;
+    sq->filter = q->filter, sq->geo = req->geo;
     if (q->filter) {
         struct err e2;
         err_clear(&e2);
         int rc = filter_check(q->filter, q->layer, req->role, &e2);
-        if (!rc)
-            rc = filter_compile(q->filter, q->layer, store_srid(req->store), req->geo, sql, &e2);
+        if (!rc) rc = store_query_check(req->store, sq, &e2);
         if (rc) {
             if (rc != ERR_PARAM) {
                 *err = e2;
@@ -45,9 +45,6 @@ static int prepare(struct request *req, struct wfs_query *q, struct filter_sql *
             return wfs_error(err, ERR_PARAM, "InvalidParameterValue",
                              e2.locator[0] ? e2.locator : "FILTER", "%s", e2.msg);
         }
-        sq->where = sql->sql.data;
-        sq->params = sql->params;
-        sq->n_params = sql->n_params;
     }
     sq->fields = q->fields;
     sq->n_fields = q->n_fields;
@@ -73,10 +70,8 @@ static int run_all(struct request *req, struct wfs_req *w, const struct feature_
     struct counted cs = {sink, 0};
     struct feature_sink wrapped = {NULL, counted_feature, NULL, &cs};
     for (int i = 0; i < w->n_q; i++) {
-        struct filter_sql sql;
-        filter_sql_init(&sql);
         struct store_query sq;
-        int rc = prepare(req, &w->q[i], &sql, &sq, err);
+        int rc = prepare(req, &w->q[i], &sq, err);
         int64_t r = 0, cq = -1;
         if (!rc && remaining > 0) {
             if (before) before(before_ud, &w->q[i]);
@@ -88,7 +83,6 @@ static int run_all(struct request *req, struct wfs_req *w, const struct feature_
             if (r < remaining && (r > 0 || skip == 0)) cq = skip + r;
         }
         if (!rc && cq < 0) rc = store_query_count(req->store, &sq, &cq, err);
-        filter_sql_fini(&sql);
         if (rc) return rc;
         skip = skip > cq ? skip - cq : 0;
         remaining -= r;

@@ -175,9 +175,9 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
     int fields[256], n_fields = 0;
     for (int i = 0; i < l->n_fields && n_fields < 256; i++)
         if (access_field(l, i, req->role)) fields[n_fields++] = i;
-    struct filter_sql sql;
-    filter_sql_init(&sql);
     struct store_query q = {.layer = l,
+                            .filter = f,
+                            .geo = req->geo,
                             .role = req->role,
                             .fields = fields,
                             .n_fields = n_fields,
@@ -185,10 +185,7 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
                             .offset = offset,
                             .want_geom = 1};
     int rc = 0;
-    if (f) {
-        rc = filter_compile(f, l, store_srid(req->store), req->geo, &sql, err);
-        q.where = sql.sql.data, q.params = sql.params, q.n_params = sql.n_params;
-    }
+    if (f) rc = store_query_check(req->store, &q, err);
     struct html_state s;
     memset(&s, 0, sizeof s);
     buf_init(&s.rows), buf_init(&s.svg), geom_init(&s.g);
@@ -197,7 +194,6 @@ int ogcapi_items_html(struct request *req, struct response *res, const struct la
     s.storage = store_srid(req->store);
     struct feature_sink sink = {NULL, html_feature, NULL, &s};
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
-    filter_sql_fini(&sql);
     if (!rc) write_page(req, res, l, fields, n_fields, &s, limit, offset);
     buf_fini(&s.rows), buf_fini(&s.svg), geom_fini(&s.g);
     return rc;

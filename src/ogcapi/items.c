@@ -262,16 +262,16 @@ static void content_crs(struct request *req, struct response *res, int crs)
     resp_header(res, "Content-Crs", h);
 }
 
-static int run_items(struct request *req, struct items_req *ir, struct filter_sql *sql,
-                     struct store_query *q, struct err *err)
+static int run_items(struct request *req, struct items_req *ir, struct store_query *q,
+                     struct err *err)
 {
     memset(q, 0, sizeof *q);
     q->layer = ir->layer;
     q->role = req->role;
+    q->filter = ir->filter, q->geo = req->geo;
     if (ir->filter) {
-        int rc = filter_compile(ir->filter, ir->layer, store_srid(req->store), req->geo, sql, err);
+        int rc = store_query_check(req->store, q, err);
         if (rc) return rc;
-        q->where = sql->sql.data, q->params = sql->params, q->n_params = sql->n_params;
     }
     q->fields = ir->fields, q->n_fields = ir->n_fields;
     q->order = ir->order, q->order_desc = ir->order_desc, q->n_order = ir->n_order;
@@ -283,10 +283,8 @@ static int run_items(struct request *req, struct items_req *ir, struct filter_sq
 static int items_json(struct request *req, struct response *res, struct items_req *ir,
                       struct err *err)
 {
-    struct filter_sql sql;
-    filter_sql_init(&sql);
     struct store_query q;
-    int rc = run_items(req, ir, &sql, &q, err);
+    int rc = run_items(req, ir, &q, err);
     struct buf *b = &res->body;
     struct geojson_writer gw;
     int storage = store_srid(req->store);
@@ -304,7 +302,6 @@ static int items_json(struct request *req, struct response *res, struct items_re
         matched = ir->offset + returned;
     else if (!rc)
         rc = store_query_count(req->store, &q, &matched, err);
-    filter_sql_fini(&sql);
     if (rc) return rc;
     char ts[32];
     time_t now = time(NULL);
@@ -370,10 +367,10 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
     ir.layer = l;
     rc = parse_items(req, &ir, err);
     if (!rc) rc = ogcapi_lang(req, res, &ir.en, err);
-    struct value idv = {.type = VAL_INT, .i = id};
+    struct filter *byid = NULL;
+    if (!rc && filter_and_fid(&byid, id)) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc && ir.html) {
-        struct store_query cq = {
-            .layer = l, .where = "fid = ?", .params = &idv, .n_params = 1, .role = req->role};
+        struct store_query cq = {.layer = l, .filter = byid, .role = req->role};
         int64_t n = 0;
         rc = store_query_count(req->store, &cq, &n, err);
         if (!rc && n == 0) rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%s\"", fid);
@@ -387,14 +384,13 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         if (!rc) rc = filter_check(f, l, req->role, err);
         if (!rc) rc = ogcapi_items_html(req, res, l, f, 1, 0, err);
         filter_free(f);
+        filter_free(byid);
         items_fini(&ir);
         return rc;
     }
     struct store_query q = {.layer = l,
                             .role = req->role,
-                            .where = "fid = ?",
-                            .params = &idv,
-                            .n_params = 1,
+                            .filter = byid,
                             .fields = ir.fields,
                             .n_fields = ir.n_fields,
                             .limit = 1,
@@ -424,6 +420,7 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         resp_set(res, 200, "application/geo+json");
         content_crs(req, res, ir.crs);
     }
+    filter_free(byid);
     items_fini(&ir);
     return rc;
 }

@@ -14,7 +14,6 @@
 #include <jansson.h>
 #include <math.h>
 #include <qrencode.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,20 +409,11 @@ static int read_around(struct request *req, const char *key, const struct frame 
     for (int i = 0; i < s.n && !rc; i++)
         add_code(a->kinds, &a->n_kinds, 16, q_str(&s, &s.rows[i], "kind"));
     qset_fini(&q, &s);
-    /* the data batch: the newest finished import */
-    sqlite3 *db = rc ? NULL : store_db(q.st);
-    sqlite3_stmt *st = NULL;
-    if (db &&
-        sqlite3_prepare_v2(db,
-                           "SELECT batch, finished FROM spp_imports WHERE finished IS NOT NULL "
-                           "ORDER BY finished DESC LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *bt = sqlite3_column_text(st, 0), *fin = sqlite3_column_text(st, 1);
-        snprintf(a->batch, sizeof a->batch, "%s", bt ? (const char *)bt : "");
-        snprintf(a->batch_date, sizeof a->batch_date, "%s", fin ? (const char *)fin : "");
-    }
-    if (st) sqlite3_finalize(st);
+    /* the data batch: the newest finished import (none known: the sheet says so) */
+    struct err ignore;
+    if (!rc && store_last_import(q.st, a->batch, sizeof a->batch, a->batch_date,
+                                 sizeof a->batch_date, &ignore))
+        a->batch[0] = a->batch_date[0] = '\0';
     qctx_fini(&q);
     return rc;
 }

@@ -121,7 +121,7 @@ static int put_price(struct qctx *q, struct buf *b, const GEOSGeometry *g, struc
     qset_init(&s);
     int best, first = 1;
     double d;
-    int rc = q_nearest(q, l, g, NULL, NULL, 0, Q_PRICE_MAX_M, &s, &best, &d, err);
+    int rc = q_nearest(q, l, g, NULL, Q_PRICE_MAX_M, &s, &best, &d, err);
     rc = rc || buf_puts(b, ",\"land_price\":");
     if (!rc && best >= 0)
         rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[best], &first) ||

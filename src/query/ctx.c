@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* ctx.c: the request context of the land API and the one way it reads the store: a layer, an
- * R*Tree box, an optional attribute WHERE from store_where_*, then an exact GEOS test in C. Rows
+ * R*Tree box, an optional attribute filter tree (filter_and_*), then an exact GEOS test in C. Rows
  * are copied out (fields the role may read, the WKB and a GEOS geometry) so answers can be
  * combined across layers. Also nearest-feature search by growing R*Tree windows, and commune
  * lookup by code or folded name. */
@@ -160,9 +160,7 @@ int q_fetch(struct qctx *q, const struct layer_def *l, const struct qfetch *f, s
         sq.has_bbox = 1;
         sq.bbox = *f->bbox;
     }
-    sq.where = f->where;
-    sq.params = f->params;
-    sq.n_params = f->n_params;
+    sq.filter = f->filter;
     sq.fields = out->fields;
     sq.n_fields = out->n_fields;
     sq.limit = f->sql_limit > 0 ? f->sql_limit : -1;
@@ -193,9 +191,7 @@ int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, i
         sq.has_bbox = 1;
         sq.bbox = *f->bbox;
     }
-    sq.where = f->where;
-    sq.params = f->params;
-    sq.n_params = f->n_params;
+    sq.filter = f->filter;
     sq.limit = -1;
     return store_query_count(q->st, &sq, n, err);
 }
@@ -280,8 +276,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
     return rc;
 }
 
-int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
-              const struct value *params, int n_params, double max_m, struct qset *out, int *best,
+int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g,
+              const struct filter *filter, double max_m, struct qset *out, int *best,
               double *dist, struct err *err)
 {
     struct bbox gb;
@@ -292,7 +288,7 @@ int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, 
         double w = r < max_m ? r : max_m;
         struct bbox b = {gb.minx - w, gb.miny - w, gb.maxx + w, gb.maxy + w};
         qset_fini(q, out);
-        struct qfetch f = {.bbox = &b, .where = where, .params = params, .n_params = n_params};
+        struct qfetch f = {.bbox = &b, .filter = filter};
         int rc = q_fetch(q, l, &f, out, err);
         if (rc) return rc;
         for (int i = 0; i < out->n; i++) {
@@ -345,13 +341,12 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
     const struct layer_def *l = q_layer(q, "admin_units");
     int fcode = l ? layer_field_index(l, "code") : -1;
     if (fcode < 0) return err_setl(err, ERR_PARAM, "commune", "no administrative units in store");
-    struct buf w;
-    buf_init(&w);
+    struct filter *w = NULL;
     struct qset s;
     qset_init(&s);
-    int rc = store_where_field(&w, l, fcode, "=");
     struct value v = {.type = VAL_TEXT, .s = commune, .len = (int)strlen(commune)};
-    struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .no_geom = 1};
+    int rc = filter_and_compare(&w, l, fcode, FOP_EQ, &v);
+    struct qfetch f = {.filter = w, .no_geom = 1};
     if (!rc) rc = q_fetch(q, l, &f, &s, err);
     for (int i = 0; !rc && i < s.n; i++)
         rc = add_code(codes, max, n, commune);
@@ -369,7 +364,7 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
         free(want);
     }
     qset_fini(q, &s);
-    buf_fini(&w);
+    filter_free(w);
     if (rc == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
     if (rc && rc != ERR_PARAM) return rc;
     if (rc || *n == 0)
@@ -382,20 +377,19 @@ char *q_commune_name(struct qctx *q, const char *code)
     const struct layer_def *l = q_layer(q, "admin_units");
     int fcode = l ? layer_field_index(l, "code") : -1;
     if (fcode < 0 || !code) return NULL;
-    struct buf w;
-    buf_init(&w);
+    struct filter *w = NULL;
     struct qset s;
     qset_init(&s);
     struct err e;
     err_clear(&e);
     char *name = NULL;
     struct value v = {.type = VAL_TEXT, .s = code, .len = (int)strlen(code)};
-    struct qfetch f = {.params = &v, .n_params = 1, .limit = 1, .no_geom = 1};
-    if (!store_where_field(&w, l, fcode, "=")) {
-        f.where = w.data;
+    struct qfetch f = {.limit = 1, .no_geom = 1};
+    if (!filter_and_compare(&w, l, fcode, FOP_EQ, &v)) {
+        f.filter = w;
         if (!q_fetch(q, l, &f, &s, &e) && s.n) name = str_dup(q_str(&s, &s.rows[0], "name"));
     }
     qset_fini(q, &s);
-    buf_fini(&w);
+    filter_free(w);
     return name;
 }

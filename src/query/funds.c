@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* funds.c: the investor search over vacant land funds (vacant_land_fund) and land offered for
  * investment (investment_land), and one fund by id. Attribute filters go to SQL through
- * store_where_* (indexed where an index exists), the area around bbox / near+within_m through the
+ * filter_and_* trees (indexed where an index exists), the area around bbox / near+within_m through the
  * R*Tree with an exact GEOS test after; sorting and paging happen here because distance and the
  * zoning indicators are computed. For each returned fund: the zoning indicators of the
  * detailed-plan lot (else the zoning block) containing its interior point, the floor area they
@@ -256,9 +256,9 @@ static int code_known(const struct layer_def *l, const char *name, const char *c
     return !cl || codelist_find(cl, code, NULL) != NULL;
 }
 
-/* The WHERE and its values for one kind; *skip when a filter cannot match this kind. */
+/* The filter tree for one kind; *skip when a filter cannot match this kind. */
 static int kind_where(struct search *se, const struct layer_def *l, const struct fund_kind *k,
-                      struct buf *w, struct value *v, int *nv, int *skip, struct err *err)
+                      struct filter **w, int *skip, struct err *err)
 {
     const struct fund_params *p = se->p;
     enum role role = se->q->role;
@@ -266,31 +266,25 @@ static int kind_where(struct search *se, const struct layer_def *l, const struct
     int ff = access_field_index(l, k->function_field, role);
     int fs = access_field_index(l, "status", role), fa = access_field_index(l, "area_m2", role);
     int rc = 0;
-    *nv = 0;
     *skip = (p->function && !code_known(l, k->function_field, p->function)) ||
             (p->status && !code_known(l, "status", p->status));
     if (se->n_codes) {
-        rc = rc || fc < 0 || store_where_in(w, l, fc, se->n_codes);
-        for (int i = 0; i < se->n_codes; i++)
-            v[(*nv)++] = (struct value){.type = VAL_TEXT, .s = se->codes[i], .len = -1};
+        struct value v[QUERY_MAX_CODES];
+        int n = se->n_codes < QUERY_MAX_CODES ? se->n_codes : QUERY_MAX_CODES;
+        for (int i = 0; i < n; i++)
+            v[i] = (struct value){.type = VAL_TEXT, .s = se->codes[i], .len = -1};
+        rc = filter_and_in(w, l, fc, v, n);
     }
-    if (p->function) {
-        rc = rc || ff < 0 || store_where_field(w, l, ff, "=");
-        v[(*nv)++] = (struct value){.type = VAL_TEXT, .s = p->function, .len = -1};
-    }
-    if (p->status) {
-        rc = rc || fs < 0 || store_where_field(w, l, fs, "=");
-        v[(*nv)++] = (struct value){.type = VAL_TEXT, .s = p->status, .len = -1};
-    }
-    if (p->has_min_area) {
-        rc = rc || fa < 0 || store_where_field(w, l, fa, ">=");
-        v[(*nv)++] = (struct value){.type = VAL_REAL, .d = p->min_area};
-    }
-    if (p->has_max_area) {
-        rc = rc || fa < 0 || store_where_field(w, l, fa, "<=");
-        v[(*nv)++] = (struct value){.type = VAL_REAL, .d = p->max_area};
-    }
-    return rc ? err_set(err, ERR_INTERNAL, "%s: cannot filter", l->id) : 0;
+    struct value fv = {.type = VAL_TEXT, .s = p->function, .len = -1};
+    struct value sv = {.type = VAL_TEXT, .s = p->status, .len = -1};
+    struct value minv = {.type = VAL_REAL, .d = p->min_area};
+    struct value maxv = {.type = VAL_REAL, .d = p->max_area};
+    if (!rc && p->function) rc = filter_and_compare(w, l, ff, FOP_EQ, &fv);
+    if (!rc && p->status) rc = filter_and_compare(w, l, fs, FOP_EQ, &sv);
+    if (!rc && p->has_min_area) rc = filter_and_compare(w, l, fa, FOP_GE, &minv);
+    if (!rc && p->has_max_area) rc = filter_and_compare(w, l, fa, FOP_LE, &maxv);
+    if (rc == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
+    return rc ? err_set(err, rc, "%s: cannot filter", l->id) : 0;
 }
 
 static int add_item(struct search *se, const struct fund_kind *k, struct qset *s, struct qrow *r,
@@ -356,16 +350,15 @@ static int materialize(struct search *se, int from, int to, struct err *err)
         struct qset *full = &se->full[ki];
         int fk = layer_field_index(l, it->k->id_field), before = full->n;
         struct value v = {.type = VAL_TEXT, .s = it->id, .len = (int)strlen(it->id)};
-        struct buf w;
-        buf_init(&w);
-        struct qfetch f = {.where = NULL, .params = &v, .n_params = 1, .lazy_geom = 1};
-        rc = store_where_field(&w, l, fk, "=");
-        f.where = w.data;
+        struct filter *w = NULL;
+        struct qfetch f = {.lazy_geom = 1};
+        rc = filter_and_compare(&w, l, fk, FOP_EQ, &v);
+        f.filter = w;
         if (rc)
-            rc = err_set(err, ERR_NOMEM, "out of memory");
+            rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "%s: bad key", l->id);
         else
             rc = q_fetch(q, l, &f, full, err);
-        buf_fini(&w);
+        filter_free(w);
         rows[i - from] = -1;
         for (int j = before; !rc && j < full->n; j++)
             if (full->rows[j].fid == it->r->fid) rows[i - from] = j;
@@ -387,24 +380,18 @@ static int fetch_kind(struct search *se, size_t ki, struct err *err)
     const struct fund_kind *k = &kinds[ki];
     const struct layer_def *l = q_layer(se->q, k->layer);
     if (!l || !(se->p->kinds & k->mask)) return 0;
-    struct value v[QUERY_MAX_CODES + 5];
-    int nv, skip;
-    struct buf w;
-    buf_init(&w);
-    int rc = kind_where(se, l, k, &w, v, &nv, &skip, err);
-    for (int i = 0; i < nv; i++)
-        if (v[i].type == VAL_TEXT) v[i].len = (int)strlen(v[i].s);
+    int skip;
+    struct filter *w = NULL;
+    int rc = kind_where(se, l, k, &w, &skip, err);
     struct qset *s = &se->sets[ki];
     struct qfetch f = {.bbox = se->has_box ? &se->box : NULL,
-                       .where = w.data,
-                       .params = v,
-                       .n_params = nv,
+                       .filter = w,
                        .test = se->bbox_prep,
                        .lazy_geom = 1,
                        .no_geom = se->light};
     if (se->light) light_fields(se->q, s, l, k);
     if (!rc && !skip) rc = q_fetch(se->q, l, &f, s, err);
-    buf_fini(&w);
+    filter_free(w);
     /* items point into s->rows, which no longer moves */
     for (int i = 0; !rc && !skip && i < s->n; i++)
         rc = add_item(se, k, s, &s->rows[i], err);
@@ -701,14 +688,14 @@ static struct main_roads *main_roads_load(struct qctx *q, const struct layer_def
     for (size_t i = 0; i < NC; i++)
         v[i] = (struct value){
             .type = VAL_TEXT, .s = main_road_classes[i], .len = (int)strlen(main_road_classes[i])};
-    struct buf w;
-    buf_init(&w);
+    struct filter *w = NULL;
     struct qset s;
     qset_init(&s);
-    int rc = store_where_in(&w, l, fc, NC) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
-    struct qfetch f = {.where = w.data, .params = v, .n_params = NC};
+    int rc = filter_and_in(&w, l, fc, v, NC);
+    if (rc) rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "%s: bad class", l->id);
+    struct qfetch f = {.filter = w};
     if (!rc) rc = q_fetch(q, l, &f, &s, err);
-    buf_fini(&w);
+    filter_free(w);
     struct main_roads *m = rc ? NULL : calloc(1, sizeof *m);
     size_t n = (size_t)(s.n ? s.n : 1);
     if (m) {
@@ -1068,17 +1055,16 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
         const struct layer_def *l = q_layer(&q, kinds[i].layer);
         int fk = l ? access_field_index(l, kinds[i].id_field, q.role) : -1;
         if (fk < 0) continue;
-        struct buf w;
-        buf_init(&w);
+        struct filter *w = NULL;
         struct value v = {.type = VAL_TEXT, .s = id, .len = (int)strlen(id)};
-        struct qfetch f = {.params = &v, .n_params = 1};
-        rc = store_where_field(&w, l, fk, "=");
-        f.where = w.data;
+        struct qfetch f = {.filter = NULL};
+        rc = filter_and_compare(&w, l, fk, FOP_EQ, &v);
+        f.filter = w;
         if (rc)
-            rc = err_set(err, ERR_NOMEM, "out of memory");
+            rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "%s: bad key", l->id);
         else
             rc = q_fetch(&q, l, &f, &se.sets[i], err);
-        buf_fini(&w);
+        filter_free(w);
         for (int j = 0; !rc && j < se.sets[i].n && se.n == 0; j++)
             rc = add_item(&se, &kinds[i], &se.sets[i], &se.sets[i].rows[j], err);
     }

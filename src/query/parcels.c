@@ -15,36 +15,27 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
                         const long *sheet, const long *parcel, int64_t limit, int64_t offset,
                         struct qset *s, int64_t *total, struct err *err)
 {
-    struct value params[QUERY_MAX_CODES + 2];
-    int np = 0;
-    struct buf w;
-    buf_init(&w);
+    struct value codev[QUERY_MAX_CODES];
+    struct filter *w = NULL;
     int fc = layer_field_index(l, "commune_code"), fs = layer_field_index(l, "sheet_no");
     int fp = layer_field_index(l, "parcel_no");
-    int rc = store_where_in(&w, l, fc, n_codes);
-    for (int i = 0; i < n_codes; i++)
-        params[np++] =
-            (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
-    if (sheet) {
-        rc = rc || store_where_field(&w, l, fs, "=");
-        params[np++] = (struct value){.type = VAL_INT, .i = *sheet};
-    }
-    if (parcel) {
-        rc = rc || store_where_field(&w, l, fp, "=");
-        params[np++] = (struct value){.type = VAL_INT, .i = *parcel};
-    }
+    for (int i = 0; i < n_codes && i < QUERY_MAX_CODES; i++)
+        codev[i] = (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
+    int rc = filter_and_in(&w, l, fc, codev, n_codes < QUERY_MAX_CODES ? n_codes : QUERY_MAX_CODES);
+    struct value sv = {.type = VAL_INT, .i = sheet ? *sheet : 0};
+    struct value pv = {.type = VAL_INT, .i = parcel ? *parcel : 0};
+    if (!rc && sheet) rc = filter_and_compare(&w, l, fs, FOP_EQ, &sv);
+    if (!rc && parcel) rc = filter_and_compare(&w, l, fp, FOP_EQ, &pv);
     int order[] = {fc, fs, fp};
-    struct qfetch f = {.where = w.data,
-                       .params = params,
-                       .n_params = np,
+    struct qfetch f = {.filter = w,
                        .order = order,
                        .n_order = 3,
                        .sql_limit = limit,
                        .sql_offset = offset};
-    if (rc) rc = err_set(err, ERR_INTERNAL, "parcel lookup");
+    if (rc) rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "parcel lookup");
     if (!rc) rc = q_count(q, l, &f, total, err);
     if (!rc && limit > 0) rc = q_fetch(q, l, &f, s, err);
-    buf_fini(&w);
+    filter_free(w);
     return rc;
 }
 
@@ -142,16 +133,15 @@ static int get_parcel(struct qctx *q, const char *key, struct qset *s, struct er
     int fk = l ? layer_field_index(l, "parcel_key") : -1;
     if (!key || strlen(key) > 64 || fk < 0)
         return err_setl(err, ERR_NOT_FOUND, "parcel_key", "no parcel \"%.64s\"", key ? key : "");
-    struct buf w;
-    buf_init(&w);
+    struct filter *w = NULL;
     struct value v = {.type = VAL_TEXT, .s = key, .len = (int)strlen(key)};
-    int rc = store_where_field(&w, l, fk, "=");
-    struct qfetch f = {.where = w.data, .params = &v, .n_params = 1, .limit = 1};
+    int rc = filter_and_compare(&w, l, fk, FOP_EQ, &v);
+    struct qfetch f = {.filter = w, .limit = 1};
     if (rc)
-        rc = err_set(err, ERR_INTERNAL, "parcel lookup");
+        rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "parcel lookup");
     else
         rc = q_fetch(q, l, &f, s, err);
-    buf_fini(&w);
+    filter_free(w);
     if (!rc && s->n == 0)
         rc = err_setl(err, ERR_NOT_FOUND, "parcel_key", "no parcel with key \"%s\"", key);
     return rc;

@@ -10,6 +10,7 @@
 
 #include "../config/config.h"
 #include "../geo/geo.h"
+#include "../filter/filter.h"
 #include "../store/store.h"
 #include "query.h"
 
@@ -58,9 +59,7 @@ struct qset {
 };
 struct qfetch {
     const struct bbox *bbox; /* storage CRS, R*Tree; NULL = no box */
-    const char *where;       /* from store_where_*; NULL = none */
-    const struct value *params;
-    int n_params;
+    const struct filter *filter; /* attribute lookups (filter_and_*); NULL = none */
     const GEOSPreparedGeometry *test; /* keep features intersecting it; NULL = all */
     int64_t limit;                    /* <= 0: no limit */
     int no_geom;                      /* 1: attributes only (row geom/wkb NULL) */
@@ -93,8 +92,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
                    struct qset *out, struct err *err);
 /* The feature of l nearest to g (where/params optional filter) by R*Tree windows growing from
  * 100 m up to max_m: *best is its row in out or -1 when none lies within max_m, *dist in m. */
-int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g, const char *where,
-              const struct value *params, int n_params, double max_m, struct qset *out, int *best,
+int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g,
+              const struct filter *filter, double max_m, struct qset *out, int *best,
               double *dist, struct err *err);
 /* A GEOS point in the storage CRS. */
 GEOSGeometry *q_point(struct qctx *q, double x, double y);

@@ -1,43 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* lookup.c: what the land API (query/) needs beyond the generic query path: WHERE fragments for
- * attribute lookups built from catalog field names (values stay '?' placeholders, bound by the
- * caller through store_query.params), and the attribute indexes that make those lookups
- * index-driven (natural keys, commune codes, commune + sheet + parcel). Additive: nothing here
- * changes the schema the catalog describes; `spp check` ignores extra indexes. */
+/* lookup.c: what the land API (query/) needs beyond the generic query path: the attribute
+ * indexes that make its lookups (filter trees of filter_and_compare / filter_and_in nodes)
+ * index-driven: natural keys, commune codes, commune + sheet + parcel, road classes. Additive:
+ * nothing here changes the schema the catalog describes; `spp check` ignores extra indexes. */
 #include "store_int.h"
 
 #include <string.h>
-
-int store_where_field(struct buf *b, const struct layer_def *l, int field, const char *op)
-{
-    static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
-    int ok = 0;
-    for (size_t i = 0; i < ARRAY_LEN(ops) && !ok; i++)
-        ok = strcmp(op, ops[i]) == 0;
-    if (!ok || field < 0 || field >= l->n_fields) return ERR_INTERNAL;
-    if (b->len && buf_puts(b, " AND ")) return ERR_NOMEM;
-    if (store_put_ident(b, l->fields[field].name) || buf_printf(b, " %s ?", op)) return ERR_NOMEM;
-    return 0;
-}
-
-int store_where_in(struct buf *b, const struct layer_def *l, int field, int n)
-{
-    if (field < 0 || field >= l->n_fields || n < 1) return ERR_INTERNAL;
-    if (b->len && buf_puts(b, " AND ")) return ERR_NOMEM;
-    if (store_put_ident(b, l->fields[field].name) || buf_puts(b, " IN (")) return ERR_NOMEM;
-    for (int i = 0; i < n; i++)
-        if (buf_puts(b, i ? ", ?" : "?")) return ERR_NOMEM;
-    return buf_putc(b, ')') ? ERR_NOMEM : 0;
-}
-
-int store_where_mbr(struct buf *b)
-{
-    if (b->len && buf_puts(b, " AND ")) return ERR_NOMEM;
-    return buf_puts(b, "MbrMaxX(geom) >= ? AND MbrMinX(geom) <= ? AND MbrMaxY(geom) >= ? AND"
-                       " MbrMinY(geom) <= ?")
-               ? ERR_NOMEM
-               : 0;
-}
 
 /* CREATE INDEX IF NOT EXISTS "lk_<layer>_<first field>" ON layer (fields...). */
 static int create_index(struct store *st, const struct layer_def *l, const char *const *names,

@@ -189,3 +189,22 @@ int store_layer_findings(struct store *st, const struct layer_def *layer, const 
     sqlite3_reset(s);
     return rc;
 }
+
+int store_last_import(struct store *st, char *batch, size_t batch_len, char *at, size_t at_len,
+                      struct err *err)
+{
+    if (batch_len) batch[0] = '\0';
+    if (at_len) at[0] = '\0';
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT batch, finished FROM spp_imports WHERE finished IS NOT"
+                                    " NULL ORDER BY finished DESC LIMIT 1",
+                                    err);
+    if (!s) return ERR_DB;
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        copy_col(s, 0, batch, batch_len);
+        copy_col(s, 1, at, at_len);
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : store_db_error(st, err, "spp_imports");
+}

@@ -1,33 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /* query.c: the one query path. Builds SELECT text from catalog names only (fields, order, the
- * R*Tree sub-select for a bbox, a WHERE fragment compiled by filter/), binds every request value,
- * and streams rows into a feature sink. */
+ * R*Tree sub-select for a bbox, the caller's filter tree compiled here with filter/'s SQLite
+ * compiler), binds every request value, and streams rows into a feature sink. */
 #include "store_int.h"
+
+#include "../filter/filter.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends " FROM layer WHERE ..." and returns the number of '?' it added before q->params. */
-static int put_from_where(struct store *st, const struct store_query *q, struct buf *b)
+/* Compiles q's filter (SQLite dialect: filter_compile) into out; nothing when there is none. */
+static int compile_filter(struct store *st, const struct store_query *q, struct filter_sql *out,
+                          struct err *err)
+{
+    if (!q->filter) return 0;
+    return filter_compile(q->filter, q->layer, st->srid, q->geo, out, err);
+}
+
+/* Appends " FROM layer WHERE ..." (the R*Tree box, the compiled filter, the row rule). */
+static int put_from_where(struct store *st, const struct store_query *q,
+                          const struct filter_sql *where, struct buf *b)
 {
     const char *id = q->layer->id;
-    int rc = buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1");
-    if (q->has_bbox) {
-        rc = rc || buf_printf(b,
-                              " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
-                              " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
-                              id);
-        if (q->bbox_exact)
-            rc = rc ||
-                 buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid);
-    }
-    if (q->where && *q->where) rc = rc || buf_printf(b, " AND (%s)", q->where);
+    if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1")) return ERR_NOMEM;
+    if (q->has_bbox &&
+        buf_printf(b,
+                   " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
+                   " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
+                   id))
+        return ERR_NOMEM;
+    if (q->has_bbox && q->bbox_exact &&
+        buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid))
+        return ERR_NOMEM;
+    if (where->sql.len && buf_printf(b, " AND (%s)", where->sql.data)) return ERR_NOMEM;
     int field;
     const struct value *v;
-    if (access_row_rule(q->layer, q->role, &field, &v)) /* bound last: bind_all */
-        rc = rc || buf_puts(b, " AND ") || store_put_ident(b, q->layer->fields[field].name) ||
-             buf_puts(b, " = ?");
-    return rc;
+    if (access_row_rule(q->layer, q->role, &field, &v) && /* bound last: bind_all */
+        (buf_puts(b, " AND ") || store_put_ident(b, q->layer->fields[field].name) ||
+         buf_puts(b, " = ?")))
+        return ERR_NOMEM;
+    return 0;
 }
 
 static int bind_value(sqlite3_stmt *s, int i, const struct value *v)
@@ -46,53 +58,71 @@ static int bind_value(sqlite3_stmt *s, int i, const struct value *v)
     }
 }
 
-static int bind_all(const struct store_query *q, sqlite3_stmt *s, int *pos, int with_geom)
+static int bind_doubles(sqlite3_stmt *s, int *pos, const double *d, int n)
 {
-    int rc = 0;
-    if (with_geom)
-        for (int i = 0; i < q->n_geom_params && !rc; i++)
-            rc = bind_value(s, ++*pos, &q->geom_params[i]);
-    if (q->has_bbox) {
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_double(s, ++*pos, d[i]);
+    return rc;
+}
+
+/* Binds in the order the SQL text has them: the geometry operation's (with_geom), the box, the
+ * filter's, the row rule's. An SQLite result code. */
+static int bind_all(const struct store_query *q, const struct filter_sql *where, sqlite3_stmt *s,
+                    int *pos, int with_geom)
+{
+    int rc = SQLITE_OK;
+    if (with_geom && q->want_geom && q->geom_op == STORE_GEOM_SIMPLIFY)
+        rc = sqlite3_bind_double(s, ++*pos, q->geom_tolerance);
+    if (rc == SQLITE_OK && q->has_bbox) {
         const struct bbox *b = &q->bbox;
-        rc = rc || sqlite3_bind_double(s, ++*pos, b->maxx) ||
-             sqlite3_bind_double(s, ++*pos, b->minx) || sqlite3_bind_double(s, ++*pos, b->maxy) ||
-             sqlite3_bind_double(s, ++*pos, b->miny);
-        if (q->bbox_exact)
-            rc = rc || sqlite3_bind_double(s, ++*pos, b->minx) ||
-                 sqlite3_bind_double(s, ++*pos, b->miny) ||
-                 sqlite3_bind_double(s, ++*pos, b->maxx) || sqlite3_bind_double(s, ++*pos, b->maxy);
+        double rtree[4] = {b->maxx, b->minx, b->maxy, b->miny};
+        double exact[4] = {b->minx, b->miny, b->maxx, b->maxy};
+        rc = bind_doubles(s, pos, rtree, 4);
+        if (rc == SQLITE_OK && q->bbox_exact) rc = bind_doubles(s, pos, exact, 4);
     }
-    for (int i = 0; i < q->n_params && !rc; i++)
-        rc = bind_value(s, ++*pos, &q->params[i]);
+    for (int i = 0; i < where->n_params && rc == SQLITE_OK; i++)
+        rc = bind_value(s, ++*pos, &where->params[i]);
     int field;
     const struct value *v;
-    if (!rc && access_row_rule(q->layer, q->role, &field, &v)) rc = bind_value(s, ++*pos, v);
+    if (rc == SQLITE_OK && access_row_rule(q->layer, q->role, &field, &v))
+        rc = bind_value(s, ++*pos, v);
+    return rc;
+}
+
+int store_query_check(struct store *st, const struct store_query *q, struct err *err)
+{
+    struct filter_sql where;
+    filter_sql_init(&where);
+    int rc = compile_filter(st, q, &where, err);
+    filter_sql_fini(&where);
     return rc;
 }
 
 int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
                       struct err *err)
 {
+    struct filter_sql where;
+    filter_sql_init(&where);
     struct buf b;
     buf_init(&b);
-    int rc = buf_puts(&b, "SELECT count(*)") || put_from_where(st, q, &b);
-    if (rc) {
-        buf_fini(&b);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    sqlite3_stmt *s = store_prepare(st, b.data, err);
-    buf_fini(&b);
-    if (!s) return ERR_DB;
+    sqlite3_stmt *s = NULL;
+    int rc = compile_filter(st, q, &where, err);
+    if (!rc && (buf_puts(&b, "SELECT count(*)") || put_from_where(st, q, &where, &b)))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc && !(s = store_prepare(st, b.data, err))) rc = ERR_DB;
     int pos = 0;
-    if (bind_all(q, s, &pos, 0)) return store_db_error(st, err, q->layer->id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(s, 0);
-        rc = 0;
-    } else {
+    if (!rc && bind_all(q, &where, s, &pos, 0) != SQLITE_OK)
         rc = store_db_error(st, err, q->layer->id);
+    if (!rc) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *count = sqlite3_column_int64(s, 0);
+        else
+            rc = store_db_error(st, err, q->layer->id);
     }
-    sqlite3_reset(s);
+    if (s) sqlite3_reset(s);
+    buf_fini(&b);
+    filter_sql_fini(&where);
     return rc;
 }
 
@@ -151,49 +181,68 @@ void store_note_cached(struct store *st, const struct layer_def *layer, enum rol
     note_read(st, &q, -1);
 }
 
+/* The SELECT text of q: fid, fields, geometry (blob.c converts it), FROM/WHERE, ORDER, LIMIT. */
+static int put_select(struct store *st, const struct store_query *q, const struct filter_sql *where,
+                      struct buf *b, struct err *err)
+{
+    const struct layer_def *l = q->layer;
+    if (buf_puts(b, "SELECT fid")) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < q->n_fields; i++) {
+        if (q->fields[i] < 0 || q->fields[i] >= l->n_fields)
+            return err_set(err, ERR_INTERNAL, "bad field index");
+        if (buf_puts(b, ", ") || store_put_ident(b, l->fields[q->fields[i]].name))
+            return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    const char *geom = q->geom_op == STORE_GEOM_SIMPLIFY ? ", SimplifyPreserveTopology(geom, ?)"
+                                                         : ", geom";
+    if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b) ||
+        buf_puts(b, " ORDER BY "))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < q->n_order; i++) {
+        int f = q->order[i];
+        if (f >= l->n_fields) f = -1;
+        if ((f < 0 ? buf_puts(b, "fid") : store_put_ident(b, l->fields[f].name)) ||
+            buf_puts(b, q->order_desc && q->order_desc[i] ? " DESC, " : " ASC, "))
+            return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    if (buf_puts(b, "fid") ||
+        ((q->limit >= 0 || q->offset > 0) && buf_puts(b, " LIMIT ? OFFSET ?")))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
 int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,
                     struct err *err)
 {
     int64_t n_read = 0;
     const struct layer_def *l = q->layer;
+    struct filter_sql where; /* its values stay bound until the statement is reset */
+    filter_sql_init(&where);
     struct buf b;
     buf_init(&b);
-    int rc = buf_puts(&b, "SELECT fid");
-    for (int i = 0; i < q->n_fields && !rc; i++) {
-        if (q->fields[i] < 0 || q->fields[i] >= l->n_fields) {
-            buf_fini(&b);
-            return err_set(err, ERR_INTERNAL, "bad field index");
-        }
-        rc = buf_puts(&b, ", ") || store_put_ident(&b, l->fields[q->fields[i]].name);
-    }
-    if (q->want_geom)
-        rc = rc || buf_printf(&b, ", %s", q->geom_sql ? q->geom_sql : "geom"); /* blob.c */
-    rc = rc || put_from_where(st, q, &b);
-    rc = rc || buf_puts(&b, " ORDER BY ");
-    for (int i = 0; i < q->n_order && !rc; i++) {
-        int f = q->order[i];
-        if (f >= l->n_fields) f = -1;
-        rc = (f < 0 ? buf_puts(&b, "fid") : store_put_ident(&b, l->fields[f].name)) ||
-             buf_puts(&b, q->order_desc && q->order_desc[i] ? " DESC, " : " ASC, ");
-    }
-    rc = rc || buf_puts(&b, "fid");
-    if (q->limit >= 0 || q->offset > 0) rc = rc || buf_puts(&b, " LIMIT ? OFFSET ?");
-    if (rc) {
-        buf_fini(&b);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    sqlite3_stmt *s = store_prepare(st, b.data, err);
+    int rc = compile_filter(st, q, &where, err);
+    if (!rc) rc = put_select(st, q, &where, &b, err);
+    sqlite3_stmt *s = rc ? NULL : store_prepare(st, b.data, err);
     buf_fini(&b);
-    if (!s) return ERR_DB;
+    if (!rc && !s) rc = ERR_DB;
     int pos = 0;
-    if (bind_all(q, s, &pos, 1)) return store_db_error(st, err, l->id);
-    if (q->limit >= 0 || q->offset > 0) {
-        sqlite3_bind_int64(s, ++pos, q->limit >= 0 ? q->limit : -1);
-        sqlite3_bind_int64(s, ++pos, q->offset > 0 ? q->offset : 0);
+    if (!rc && bind_all(q, &where, s, &pos, 1) != SQLITE_OK) rc = store_db_error(st, err, l->id);
+    if (!rc && (q->limit >= 0 || q->offset > 0) &&
+        (sqlite3_bind_int64(s, ++pos, q->limit >= 0 ? q->limit : -1) != SQLITE_OK ||
+         sqlite3_bind_int64(s, ++pos, q->offset > 0 ? q->offset : 0) != SQLITE_OK))
+        rc = store_db_error(st, err, l->id);
+    if (rc) {
+        if (s) sqlite3_reset(s);
+        filter_sql_fini(&where);
+        return rc;
     }
     struct value stackvals[64];
     struct value *vals = q->n_fields <= 64 ? stackvals : calloc((size_t)q->n_fields, sizeof *vals);
-    if (!vals) return err_set(err, ERR_NOMEM, "out of memory");
+    if (!vals) {
+        sqlite3_reset(s);
+        filter_sql_fini(&where);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     struct buf wkb; /* the current row's geometry as WKB (blob.c) */
     buf_init(&wkb);
     if (sink->begin && (rc = sink->begin(sink->ud, l, err))) goto done;
@@ -251,6 +300,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
 done:
     note_read(st, q, n_read);
     sqlite3_reset(s);
+    filter_sql_fini(&where);
     buf_fini(&wkb);
     if (vals != stackvals) free(vals);
     return rc;

@@ -128,6 +128,27 @@ static void sql_casefold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, (const char *)out, (int)m, free);
 }
 
+/* spp_fold(text): the fold store_set_text_fold registered (its user data). */
+static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    char *(*fold)(const char *) = (char *(*)(const char *))sqlite3_user_data(ctx);
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    char *f = s ? fold((const char *)s) : NULL;
+    if (f)
+        sqlite3_result_text(ctx, f, -1, free);
+    else
+        sqlite3_result_null(ctx);
+}
+
+int store_set_text_fold(struct store *st, char *(*fold)(const char *s), struct err *err)
+{
+    if (sqlite3_create_function_v2(st->db, "spp_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   (void *)fold, sql_fold, NULL, NULL, NULL) != SQLITE_OK)
+        return store_db_error(st, err, "spp_fold");
+    return 0;
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct err *err)
 {
     *out = NULL;

@@ -75,6 +75,11 @@ struct store_lineage {
 int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
                         struct err *err);
 
+/* The newest finished import (spp_imports): its batch name and finish time, "" when none.
+ * ERR_DB (a store without the table too). */
+int store_last_import(struct store *st, char *batch, size_t batch_len, char *at, size_t at_len,
+                      struct err *err);
+
 /* Data quality (meta.c, issue 21). */
 /* Rows of layer role may see (*total) and, per field of fields, how many have a value (not NULL,
  * not ''). ERR_DB. */
@@ -104,15 +109,24 @@ int store_feature_changes(struct store *st, const struct layer_def *layer, enum 
                           int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
                           int *more, struct err *err);
 
-/* Feature queries. */
+/* Feature queries. Callers describe what they want (layer, box, a filter *tree*, fields, order,
+ * paging, a geometry operation by name) and never hold SQL: the store compiles the tree with its
+ * own dialect (SQLite/SpatiaLite through filter_compile today), so a second backend implements
+ * these functions and nothing above store/ changes. */
+struct filter; /* filter/filter.h */
+enum store_geom_op {
+    STORE_GEOM_AS_IS,    /* the stored geometry */
+    STORE_GEOM_SIMPLIFY /* simplified with geom_tolerance (storage CRS units), topology kept */
+};
 struct store_query {
     const struct layer_def *layer;
     int has_bbox;
-    struct bbox bbox;           /* storage CRS */
-    int bbox_exact;             /* 1: geometry must intersect the box; 0: index boxes only */
-    const char *where;          /* SQL from filter/, columns from the catalog, '?' params */
-    const struct value *params; /* bound in order */
-    int n_params;
+    struct bbox bbox;             /* storage CRS */
+    int bbox_exact;               /* 1: geometry must intersect the box; 0: index boxes only */
+    const struct filter *filter;  /* checked (filter_check) or built by code (filter_and_*);
+                                   * NULL = every row. Borrowed: compiled by the store per query */
+    struct geo_ctx *geo;          /* transforms the filter's geometry literals into the storage
+                                   * CRS; may be NULL when it has none in another CRS */
     const int *fields; /* indexes into layer->fields to read */
     int n_fields;
     const int *order; /* field indexes; -1 = fid */
@@ -120,11 +134,9 @@ struct store_query {
     int n_order;
     int64_t limit; /* < 0: no limit */
     int64_t offset;
-    int want_geom;                   /* 1: f->wkb is filled */
-    const char *geom_sql;            /* optional SQL expression over geom replacing it (e.g. a
-                                      * simplification); must come from code, never from a request */
-    const struct value *geom_params; /* bound before everything else when geom_sql uses '?' */
-    int n_geom_params;
+    int want_geom;                /* 1: f->wkb is filled */
+    enum store_geom_op geom_op;   /* what f->wkb holds (want_geom) */
+    double geom_tolerance;        /* STORE_GEOM_SIMPLIFY */
     enum role role; /* who asks: the layer's row rule for this role is applied (access.c);
                      * 0 is ROLE_PUBLIC, the most restricted, so a caller that forgets it
                      * shows less, never more */
@@ -147,13 +159,21 @@ struct feature_sink {
     void *ud;
 };
 
-/* Streams the matching features into sink. ERR_DB on SQLite errors, ERR_LIMIT when the query
- * time limit (store_set_deadline) is hit; a sink's own error is passed up unchanged. */
+/* Streams the matching features into sink. ERR_PARAM from compiling q's filter (a geometry
+ * literal that cannot be transformed: err's locator says where), ERR_DB on SQLite errors,
+ * ERR_LIMIT when the query time limit (store_set_deadline) is hit; a sink's own error is passed
+ * up unchanged. */
 int store_query_run(struct store *st, const struct store_query *q, const struct feature_sink *sink,
                     struct err *err);
 /* Number of features matching q (ignoring limit/offset/order). */
 int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
                       struct err *err);
+/* Compiles q's filter as store_query_run would, without running it: a request's ERR_PARAM comes
+ * out here, before an answer is started. */
+int store_query_check(struct store *st, const struct store_query *q, struct err *err);
+/* Registers fold (diacritic folding, returning a malloc'd string or NULL) as the text fold of
+ * FILTER_MATCH_FOLDED nodes on this connection. ERR_DB. */
+int store_set_text_fold(struct store *st, char *(*fold)(const char *s), struct err *err);
 /* Restricted reads (issue 21 audit): while a request runs, the router lets the store note every
  * query that returned fields above public or rows the public may not see (a row rule the
  * caller's role is exempt from), per layer, with the features streamed. */
@@ -181,17 +201,7 @@ void store_note_cached(struct store *st, const struct layer_def *layer, enum rol
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
 
-/* Attribute lookups (lookup.c), for the land API. */
-/* Appends `"field" OP ?` to b (joined with " AND " when b is not empty); op is one of = <> < <=
- * > >=; field indexes layer->fields. ERR_INTERNAL for a bad op or index, ERR_NOMEM. */
-int store_where_field(struct buf *b, const struct layer_def *l, int field, const char *op);
-/* Appends `"field" IN (?, ...)` with n placeholders, joined the same way. */
-int store_where_in(struct buf *b, const struct layer_def *l, int field, int n);
-/* Appends "AND" the geometry's own bounding box meeting a box, four '?' bound in the order
- * minx, maxx, miny, maxy. Reads the blob header of rows an attribute index already picked: for
- * few rows spread wide (the city's main roads), cheaper than the R*Tree, whose answer for a
- * wide window is every row there. */
-int store_where_mbr(struct buf *b);
+/* Attribute indexes (lookup.c), for the land API. */
 /* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
  * and (commune_code, sheet_no, parcel_no) for parcels. Needs a writable store. ERR_DB. */
 int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, struct err *err);

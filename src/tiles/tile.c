@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../filter/filter.h"
 #include "../store/store.h"
 
 /* ---- addresses ---- */
@@ -268,20 +269,21 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
     q.limit = TILE_MAX_FEATURES;
     q.want_geom = 1;
     /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them. */
-    struct value unit[2];
+    struct filter *small = NULL;
     if (z < 14 && l->geom != GT_POINT && l->geom != GT_MULTIPOINT) {
         double u = 2 * WEBMERC_HALF / (double)(1u << z) / TILE_EXTENT * 0.9;
-        unit[0] = (struct value){.type = VAL_REAL, .d = u};
-        unit[1] = unit[0];
-        q.where = "MbrMaxX(geom) - MbrMinX(geom) >= ? OR MbrMaxY(geom) - MbrMinY(geom) >= ?";
-        q.params = unit;
-        q.n_params = 2;
+        if (filter_and_min_extent(&small, u)) return err_set(err, ERR_NOMEM, "out of memory");
+        q.filter = small;
     }
     s->layer = mvt_layer_new(l->id);
-    if (!s->layer) return err_set(err, ERR_NOMEM, "out of memory");
+    if (!s->layer) {
+        filter_free(small);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     s->names = names;
     struct feature_sink sink = {NULL, sink_feature, NULL, s};
     int rc = store_query_run(st, &q, &sink, err);
+    filter_free(small);
     if (!rc && mvt_layer_write(s->layer, out)) rc = err_set(err, ERR_NOMEM, "out of memory");
     mvt_layer_free(s->layer);
     s->layer = NULL;

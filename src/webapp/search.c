@@ -9,17 +9,18 @@
  *   - a parcel address, diacritics and case optional ("30 thang 4").
  * Coordinates are read by the page itself (numbers.js). Text is folded as the land API folds
  * commune names (query_fold: NFD, marks dropped, đ -> d, lower case); the store's addresses are
- * folded by an SQL function registered on the connection. Every field passes access_field and
- * the row rules of the store's query path. */
+ * folded by the same function, given to the store as its text fold (store_set_text_fold). The
+ * lookups are filter trees (filter_and_*): no SQL here. Every field passes access_field and the
+ * row rules of the store's query path. */
 #include "webapp.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../filter/filter.h"
 #include "../geo/geo.h"
 #include "../query/query.h"
 #include "../query/query_int.h"
@@ -68,18 +69,6 @@ static struct hit *hit_add(struct hits *hs, int score, const char *kind, const c
     h->match = str_dup(match);
     h->key = key ? str_dup(key) : NULL;
     return h;
-}
-
-/* spp_fold(text): query_fold as SQL, for folded LIKE on addresses. */
-static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const unsigned char *s = sqlite3_value_text(argv[0]);
-    char *f = s ? query_fold((const char *)s) : NULL;
-    if (f)
-        sqlite3_result_text(ctx, f, -1, free);
-    else
-        sqlite3_result_null(ctx);
 }
 
 /* "tờ 7 thửa 12", "to 7 thua 12", "thửa 12 tờ 7", "7/12", "sheet 7 parcel 12" (folded text):
@@ -228,14 +217,16 @@ static void parcel_hit(struct qctx *q, struct hits *hs, const struct qset *s, co
     free(cn);
 }
 
-static int fetch_parcels(struct qctx *q, const struct layer_def *l, const char *where,
-                         const struct value *params, int n, struct hits *hs, int score,
-                         const char *match, struct err *err)
+/* Parcels matching filter w (freed here; NULL after a failed filter_and_*: rc says why). */
+static int fetch_parcels(struct qctx *q, const struct layer_def *l, struct filter *w, int rc,
+                         struct hits *hs, int score, const char *match, struct err *err)
 {
     struct qset s;
     qset_init(&s);
-    struct qfetch f = {.where = where, .params = params, .n_params = n, .no_geom = 1, .limit = 20};
-    int rc = q_fetch(q, l, &f, &s, err);
+    struct qfetch f = {.filter = w, .no_geom = 1, .limit = 20};
+    if (rc) rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "search: no such field");
+    if (!rc) rc = q_fetch(q, l, &f, &s, err);
+    filter_free(w);
     for (int i = 0; i < s.n && !rc; i++)
         parcel_hit(q, hs, &s, &s.rows[i], score, match);
     qset_fini(q, &s);
@@ -288,10 +279,8 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
     int n_codes = 0;
     rc = qctx_init(&q, req, err);
     const struct layer_def *lp = rc ? NULL : q_layer(&q, "cadastral_parcels");
-    sqlite3 *db = rc ? NULL : store_db(q.st);
-    if (db)
-        sqlite3_create_function_v2(db, "spp_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                                   sql_fold, NULL, NULL, NULL);
+    struct err ignore; /* without it, the address search finds nothing (and says so in err) */
+    if (!rc) store_set_text_fold(q.st, query_fold, &ignore);
     long sheet, parcel;
     char rest[256];
     /* certificate number: letters then digits, only for a role that may read it */
@@ -301,9 +290,11 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
         alpha += isalpha((unsigned char)text[i]), digit += isdigit((unsigned char)text[i]);
     if (!rc && lp && alpha && digit >= 4 && !strchr(text, ' ') &&
         access_field_index(lp, "certificate_no", q.role) >= 0) {
-        struct value v = {.type = VAL_TEXT, .s = text, .len = (int)tl};
-        rc = fetch_parcels(&q, lp, "upper(replace(\"certificate_no\", ' ', '')) = upper(?)", &v, 1,
-                           &hs, 100, "certificate", err);
+        struct filter *w = NULL;
+        int fc = access_field_index(lp, "certificate_no", q.role);
+        rc = filter_and_text_match(&w, lp, fc, FOP_EQ, text,
+                                   FILTER_MATCH_NOCASE | FILTER_MATCH_NOSPACES);
+        rc = fetch_parcels(&q, lp, w, rc, &hs, 100, "certificate", err);
     }
     if (!rc && lp && parse_sheet_parcel(f, &sheet, &parcel, rest, sizeof rest)) {
         struct hits ch = {.n = 0};
@@ -316,15 +307,19 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
         if (!blank(r)) rc = find_communes(&q, r, &ch, codes, &n_codes, 16, err);
         hits_fini(&ch);
         struct value v[3] = {{.type = VAL_INT, .i = sheet}, {.type = VAL_INT, .i = parcel}};
+        int fs = layer_field_index(lp, "sheet_no"), fp = layer_field_index(lp, "parcel_no");
+        int fc = layer_field_index(lp, "commune_code");
         for (int i = 0; i <= n_codes && !rc; i++) {
             if (i == n_codes && (n_codes || !blank(r))) break; /* a commune was named: only it */
-            const char *where =
-                i < n_codes ? "\"sheet_no\" = ? AND \"parcel_no\" = ? AND \"commune_code\" = ?"
-                            : "\"sheet_no\" = ? AND \"parcel_no\" = ?";
-            if (i < n_codes)
+            struct filter *w = NULL;
+            rc = filter_and_compare(&w, lp, fs, FOP_EQ, &v[0]);
+            if (!rc) rc = filter_and_compare(&w, lp, fp, FOP_EQ, &v[1]);
+            if (!rc && i < n_codes) {
                 v[2] =
                     (struct value){.type = VAL_TEXT, .s = codes[i], .len = (int)strlen(codes[i])};
-            rc = fetch_parcels(&q, lp, where, v, i < n_codes ? 3 : 2, &hs, 90, "sheet_parcel", err);
+                rc = filter_and_compare(&w, lp, fc, FOP_EQ, &v[2]);
+            }
+            rc = fetch_parcels(&q, lp, w, rc, &hs, 90, "sheet_parcel", err);
         }
     }
     int cn = n_codes;
@@ -334,10 +329,12 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
         struct buf pat;
         buf_init(&pat);
         rc = buf_printf(&pat, "%%%s%%", f) ? ERR_NOMEM : 0;
-        struct value v = {.type = VAL_TEXT, .s = pat.data, .len = (int)pat.len};
-        if (!rc)
-            rc = fetch_parcels(&q, lp, "spp_fold(\"address\") LIKE ?", &v, 1, &hs, 50, "address",
-                               err);
+        struct filter *w = NULL;
+        if (!rc) {
+            rc = filter_and_text_match(&w, lp, access_field_index(lp, "address", q.role),
+                                       FOP_LIKE, pat.data, FILTER_MATCH_FOLDED);
+            rc = fetch_parcels(&q, lp, w, rc, &hs, 50, "address", err);
+        }
         /* an address that starts with what was typed ranks above one that merely contains it */
         for (int i = 0; i < hs.n; i++)
             if (strcmp(hs.h[i].match, "address") == 0 && hs.h[i].detail) {

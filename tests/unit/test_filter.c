@@ -40,20 +40,10 @@ static int run(struct filter *f, enum role role, struct ids *out, struct err *er
     out->n = 0;
     int rc = filter_check(f, parcels, role, err);
     if (rc) return rc;
-    struct filter_sql sql;
-    filter_sql_init(&sql);
-    rc = filter_compile(f, parcels, 5897, geo, &sql, err);
-    if (!rc) {
-        struct store_query q = {.layer = parcels,
-                                .where = sql.sql.data,
-                                .params = sql.params,
-                                .n_params = sql.n_params,
-                                .limit = -1};
-        struct feature_sink sink = {NULL, on_feature, NULL, out};
-        rc = store_query_run(st, &q, &sink, err);
-    }
-    filter_sql_fini(&sql);
-    return rc;
+    /* the store compiles the tree (filter_compile with its storage CRS) */
+    struct store_query q = {.layer = parcels, .filter = f, .geo = geo, .limit = -1};
+    struct feature_sink sink = {NULL, on_feature, NULL, out};
+    return store_query_run(st, &q, &sink, err);
 }
 
 static unsigned mask_of(const struct ids *ids)

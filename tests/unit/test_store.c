@@ -9,6 +9,7 @@
 
 #include "../check.h"
 #include "config/config.h"
+#include "filter/filter.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -242,11 +243,11 @@ int main(void)
     struct feature_sink sink = {NULL, on_feature, NULL, &c};
     CHECK(store_query_run(st, &q, &sink, &err) == 0);
     CHECK(c.n == 3 && c.fids[0] == 3 && c.fids[2] == 5);
-    /* a bound value: the filter text only ever has '?' */
+    /* a filter tree: the store compiles it, values are bound */
     struct value v = {.type = VAL_TEXT, .s = "khu_vuc", .len = 7};
-    q.where = "\"road_class\" = ?";
-    q.params = &v;
-    q.n_params = 1;
+    struct filter *w = NULL;
+    CHECK(filter_and_compare(&w, roads, layer_field_index(roads, "road_class"), FOP_EQ, &v) == 0);
+    q.filter = w;
     memset(&c, 0, sizeof c);
     CHECK(store_query_run(st, &q, &sink, &err) == 0);
     CHECK(c.n == 1 && c.fids[0] == 4);
@@ -254,12 +255,16 @@ int main(void)
     CHECK(store_query_count(st, &q, &count, &err) == 0 && count == 1);
     /* an injection attempt is just a value */
     struct value evil = {.type = VAL_TEXT, .s = "x' OR '1'='1", .len = 12};
-    q.params = &evil;
+    struct filter *we = NULL;
+    CHECK(filter_and_compare(&we, roads, layer_field_index(roads, "road_class"), FOP_EQ, &evil) ==
+          0);
+    q.filter = we;
     CHECK(store_query_count(st, &q, &count, &err) == 0 && count == 0);
+    filter_free(w);
+    filter_free(we);
     /* order and paging */
     q.has_bbox = 0;
-    q.where = NULL;
-    q.n_params = 0;
+    q.filter = NULL;
     int order[] = {fields[0]}, desc[] = {1};
     q.order = order;
     q.order_desc = desc;
