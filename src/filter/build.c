@@ -75,8 +75,8 @@ static int field_ok(const struct layer_def *l, int field)
     return l && field >= 0 && field < l->n_fields;
 }
 
-int filter_and_compare(struct filter **f, const struct layer_def *l, int field,
-                       enum filter_op op, const struct value *v)
+int filter_and_compare(struct filter **f, const struct layer_def *l, int field, enum filter_op op,
+                       const struct value *v)
 {
     if (!field_ok(l, field) || op < FOP_EQ || op > FOP_GE) return ERR_INTERNAL;
     struct filter_node *n = fnode_new(NULL, op);

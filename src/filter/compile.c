@@ -147,19 +147,16 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
     struct buf *b = &o->sql;
     int text = is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
     int ci = !n->match_case && text;
-    int rc = 0;
     /* Unicode case folding (the store's spp_casefold), not SQLite's ASCII lower(); diacritic
      * folding through the store's spp_fold */
-    if (ci) rc = buf_puts(b, "spp_casefold(");
-    if (text && n->fold) rc = rc || buf_puts(b, "spp_fold(");
-    if (text && n->ignore_spaces) rc = rc || buf_puts(b, "replace(");
-    rc = rc || put_col(b, l, n->field);
-    if (text && n->ignore_spaces) rc = rc || buf_puts(b, ", ' ', '')");
-    if (text && n->fold) rc = rc || buf_putc(b, ')');
-    if (ci) rc = rc || buf_putc(b, ')');
-    rc = rc || buf_printf(b, " %s ", ops[n->op - FOP_EQ]);
-    rc = rc || buf_puts(b, ci ? "spp_casefold(?)" : "?");
-    return rc || bind_lit(o, &n->values[0]);
+    int fold = text && n->fold, nospace = text && n->ignore_spaces;
+    if ((ci && buf_puts(b, "spp_casefold(")) || (fold && buf_puts(b, "spp_fold(")) ||
+        (nospace && buf_puts(b, "replace(")) || put_col(b, l, n->field) ||
+        (nospace && buf_puts(b, ", ' ', '')")) || (fold && buf_putc(b, ')')) ||
+        (ci && buf_putc(b, ')')) || buf_printf(b, " %s ", ops[n->op - FOP_EQ]) ||
+        buf_puts(b, ci ? "spp_casefold(?)" : "?"))
+        return ERR_NOMEM;
+    return bind_lit(o, &n->values[0]);
 }
 
 static int compile_like(const struct filter_node *n, const struct layer_def *l,
@@ -380,6 +377,11 @@ static int compile_spatial(const struct filter_node *n, const struct layer_def *
     return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 
+static int nomem(struct err *err)
+{
+    return err_set(err, ERR_NOMEM, "out of memory");
+}
+
 /* FOP_MBR, FOP_MIN_EXTENT: the geometry's bounding box from its blob header (no GEOS). */
 static int compile_mbr(const struct filter_node *n, struct filter_sql *o, struct err *err)
 {
@@ -408,22 +410,24 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
     switch (n->op) {
     case FOP_AND:
     case FOP_OR:
-        if (n->n_children == 0) return buf_puts(b, n->op == FOP_AND ? "1" : "0");
-        rc = buf_putc(b, '(');
+        if (n->n_children == 0) return buf_puts(b, n->op == FOP_AND ? "1" : "0") ? nomem(err) : 0;
+        if (buf_putc(b, '(')) return nomem(err);
         for (int i = 0; i < n->n_children && !rc; i++) {
-            if (i) rc = buf_puts(b, n->op == FOP_AND ? " AND " : " OR ");
-            rc = rc || compile_node(n->children[i], l, storage_srid, geo, o, err);
+            if (i && buf_puts(b, n->op == FOP_AND ? " AND " : " OR ")) return nomem(err);
+            rc = compile_node(n->children[i], l, storage_srid, geo, o, err);
         }
-        return rc || buf_putc(b, ')');
+        if (!rc && buf_putc(b, ')')) rc = nomem(err);
+        return rc;
     case FOP_NOT:
         if (n->n_children != 1) return err_setl(err, ERR_PARAM, "FILTER", "NOT takes one operand");
-        rc = buf_puts(b, "NOT coalesce(");
-        rc = rc || compile_node(n->children[0], l, storage_srid, geo, o, err);
-        return rc || buf_puts(b, ", 0)");
+        if (buf_puts(b, "NOT coalesce(")) return nomem(err);
+        rc = compile_node(n->children[0], l, storage_srid, geo, o, err);
+        if (!rc && buf_puts(b, ", 0)")) rc = nomem(err);
+        return rc;
     case FOP_INCLUDE:
-        return buf_puts(b, "1");
+        return buf_puts(b, "1") ? nomem(err) : 0;
     case FOP_EXCLUDE:
-        return buf_puts(b, "0");
+        return buf_puts(b, "0") ? nomem(err) : 0;
     case FOP_MBR:
     case FOP_MIN_EXTENT:
         return compile_mbr(n, o, err);
@@ -445,9 +449,6 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
                    struct geo_ctx *geo, struct filter_sql *out, struct err *err)
 {
-    if (!f || !f->root) return buf_puts(&out->sql, "1") ? ERR_NOMEM : 0;
-    int rc = compile_node(f->root, layer, storage_srid, geo, out, err);
-    if (rc && err && err->code) return err->code;
-    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
-    return 0;
+    if (!f || !f->root) return buf_puts(&out->sql, "1") ? nomem(err) : 0;
+    return compile_node(f->root, layer, storage_srid, geo, out, err);
 }

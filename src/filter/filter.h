@@ -41,7 +41,7 @@ enum filter_op {
     FOP_BEYOND,      /* geom op literal */
     FOP_RESOURCE_ID, /* fid IN (ids) */
     FOP_INCLUDE,
-    FOP_EXCLUDE, /* always true / false */
+    FOP_EXCLUDE,   /* always true / false */
     FOP_MBR,       /* built by code: the geometry's own bounding box meets the box in values
                     * (minx, miny, maxx, maxy; storage CRS), read from the geometry's header with
                     * no R*Tree: for few rows an attribute index picked, spread wide (the city's
@@ -127,8 +127,8 @@ void filter_free(struct filter *f);
  * with filter_free); values are copied. ERR_NOMEM (*f keeps what it had), ERR_INTERNAL for a bad
  * field index, operator or value type. */
 /* field op v, op one of FOP_EQ .. FOP_GE; v is VAL_INT, VAL_REAL or VAL_TEXT. */
-int filter_and_compare(struct filter **f, const struct layer_def *l, int field,
-                       enum filter_op op, const struct value *v);
+int filter_and_compare(struct filter **f, const struct layer_def *l, int field, enum filter_op op,
+                       const struct value *v);
 /* field IN (v[0], ..., v[n - 1]), n >= 1. */
 int filter_and_in(struct filter **f, const struct layer_def *l, int field, const struct value *v,
                   int n);

@@ -277,8 +277,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
 }
 
 int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g,
-              const struct filter *filter, double max_m, struct qset *out, int *best,
-              double *dist, struct err *err)
+              const struct filter *filter, double max_m, struct qset *out, int *best, double *dist,
+              struct err *err)
 {
     struct bbox gb;
     q_geom_bbox(q, g, &gb);

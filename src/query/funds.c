@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* funds.c: the investor search over vacant land funds (vacant_land_fund) and land offered for
  * investment (investment_land), and one fund by id. Attribute filters go to SQL through
- * filter_and_* trees (indexed where an index exists), the area around bbox / near+within_m through the
- * R*Tree with an exact GEOS test after; sorting and paging happen here because distance and the
+ * filter_and_* trees (indexed where an index exists), the area around bbox / near+within_m through
+ * the R*Tree with an exact GEOS test after; sorting and paging happen here because distance and the
  * zoning indicators are computed. For each returned fund: the zoning indicators of the
  * detailed-plan lot (else the zoning block) containing its interior point, the floor area they
  * allow (area x FAR), and the nearest main road by growing R*Tree windows. Unpublished funds

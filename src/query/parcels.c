@@ -27,11 +27,8 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
     if (!rc && sheet) rc = filter_and_compare(&w, l, fs, FOP_EQ, &sv);
     if (!rc && parcel) rc = filter_and_compare(&w, l, fp, FOP_EQ, &pv);
     int order[] = {fc, fs, fp};
-    struct qfetch f = {.filter = w,
-                       .order = order,
-                       .n_order = 3,
-                       .sql_limit = limit,
-                       .sql_offset = offset};
+    struct qfetch f = {
+        .filter = w, .order = order, .n_order = 3, .sql_limit = limit, .sql_offset = offset};
     if (rc) rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "parcel lookup");
     if (!rc) rc = q_count(q, l, &f, total, err);
     if (!rc && limit > 0) rc = q_fetch(q, l, &f, s, err);

@@ -58,8 +58,8 @@ struct qset {
     int n, cap;
 };
 struct qfetch {
-    const struct bbox *bbox; /* storage CRS, R*Tree; NULL = no box */
-    const struct filter *filter; /* attribute lookups (filter_and_*); NULL = none */
+    const struct bbox *bbox;          /* storage CRS, R*Tree; NULL = no box */
+    const struct filter *filter;      /* attribute lookups (filter_and_*); NULL = none */
     const GEOSPreparedGeometry *test; /* keep features intersecting it; NULL = all */
     int64_t limit;                    /* <= 0: no limit */
     int no_geom;                      /* 1: attributes only (row geom/wkb NULL) */
@@ -93,8 +93,8 @@ int q_intersecting(struct qctx *q, const struct layer_def *l, const GEOSGeometry
 /* The feature of l nearest to g (where/params optional filter) by R*Tree windows growing from
  * 100 m up to max_m: *best is its row in out or -1 when none lies within max_m, *dist in m. */
 int q_nearest(struct qctx *q, const struct layer_def *l, const GEOSGeometry *g,
-              const struct filter *filter, double max_m, struct qset *out, int *best,
-              double *dist, struct err *err);
+              const struct filter *filter, double max_m, struct qset *out, int *best, double *dist,
+              struct err *err);
 /* A GEOS point in the storage CRS. */
 GEOSGeometry *q_point(struct qctx *q, double x, double y);
 /* The envelope of g. */

@@ -16,12 +16,13 @@ static int create_index(struct store *st, const struct layer_def *l, const char 
         if ((idx[i] = layer_field_index(l, names[i])) < 0) return 0; /* layer lacks it */
     struct buf b;
     buf_init(&b);
-    int rc = buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"lk_%s_%s\" ON ", l->id, names[0]) ||
-             store_put_ident(&b, l->id) || buf_putc(&b, '(');
-    for (int i = 0; i < n && !rc; i++)
-        rc = (i && buf_puts(&b, ", ")) || store_put_ident(&b, l->fields[idx[i]].name);
-    rc = rc || buf_putc(&b, ')');
-    if (rc)
+    int nomem = buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"lk_%s_%s\" ON ", l->id, names[0]) ||
+                store_put_ident(&b, l->id) || buf_putc(&b, '(');
+    for (int i = 0; i < n && !nomem; i++)
+        nomem = (i && buf_puts(&b, ", ")) || store_put_ident(&b, l->fields[idx[i]].name);
+    if (!nomem) nomem = buf_putc(&b, ')');
+    int rc;
+    if (nomem)
         rc = err_set(err, ERR_NOMEM, "out of memory");
     else
         rc = store_exec(st, b.data, err);

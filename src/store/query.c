@@ -22,12 +22,12 @@ static int put_from_where(struct store *st, const struct store_query *q,
                           const struct filter_sql *where, struct buf *b)
 {
     const char *id = q->layer->id;
-    if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1")) return ERR_NOMEM;
-    if (q->has_bbox &&
-        buf_printf(b,
-                   " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
-                   " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
-                   id))
+    if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1"))
+        return ERR_NOMEM;
+    if (q->has_bbox && buf_printf(b,
+                                  " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
+                                  " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
+                                  id))
         return ERR_NOMEM;
     if (q->has_bbox && q->bbox_exact &&
         buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid))
@@ -193,8 +193,8 @@ static int put_select(struct store *st, const struct store_query *q, const struc
         if (buf_puts(b, ", ") || store_put_ident(b, l->fields[q->fields[i]].name))
             return err_set(err, ERR_NOMEM, "out of memory");
     }
-    const char *geom = q->geom_op == STORE_GEOM_SIMPLIFY ? ", SimplifyPreserveTopology(geom, ?)"
-                                                         : ", geom";
+    const char *geom =
+        q->geom_op == STORE_GEOM_SIMPLIFY ? ", SimplifyPreserveTopology(geom, ?)" : ", geom";
     if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b) ||
         buf_puts(b, " ORDER BY "))
         return err_set(err, ERR_NOMEM, "out of memory");

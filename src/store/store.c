@@ -296,22 +296,22 @@ static int create_layer(struct store *st, const struct layer_def *l, int srid, s
 {
     struct buf b;
     buf_init(&b);
-    int rc = buf_puts(&b, "CREATE TABLE ") || store_put_ident(&b, l->id) ||
-             buf_puts(&b, " (fid INTEGER PRIMARY KEY");
-    for (int i = 0; i < l->n_fields && !rc; i++) {
-        rc = buf_puts(&b, ", ") || store_put_ident(&b, l->fields[i].name) ||
-             buf_printf(&b, " %s", sql_type(l->fields[i].type));
-    }
-    rc = rc || buf_puts(&b, ");");
-    rc = rc || buf_printf(&b, "SELECT AddGeometryColumn('%s', 'geom', %d, '%s', 'XY');", l->id,
-                          srid, geom_type_name(l->geom));
-    rc = rc || buf_printf(&b, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
-    rc = rc || buf_printf(&b, "INSERT OR IGNORE INTO spp_layers (layer) VALUES ('%s');", l->id);
-    if (rc) {
+    int nomem = buf_puts(&b, "CREATE TABLE ") || store_put_ident(&b, l->id) ||
+                buf_puts(&b, " (fid INTEGER PRIMARY KEY");
+    for (int i = 0; i < l->n_fields && !nomem; i++)
+        nomem = buf_puts(&b, ", ") || store_put_ident(&b, l->fields[i].name) ||
+                buf_printf(&b, " %s", sql_type(l->fields[i].type));
+    if (!nomem)
+        nomem = buf_puts(&b, ");") ||
+                buf_printf(&b, "SELECT AddGeometryColumn('%s', 'geom', %d, '%s', 'XY');", l->id,
+                           srid, geom_type_name(l->geom)) ||
+                buf_printf(&b, "SELECT CreateSpatialIndex('%s', 'geom');", l->id) ||
+                buf_printf(&b, "INSERT OR IGNORE INTO spp_layers (layer) VALUES ('%s');", l->id);
+    if (nomem) {
         buf_fini(&b);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
-    rc = store_exec(st, b.data, err);
+    int rc = store_exec(st, b.data, err);
     buf_fini(&b);
     return rc;
 }

@@ -115,28 +115,28 @@ int store_feature_changes(struct store *st, const struct layer_def *layer, enum 
  * these functions and nothing above store/ changes. */
 struct filter; /* filter/filter.h */
 enum store_geom_op {
-    STORE_GEOM_AS_IS,    /* the stored geometry */
+    STORE_GEOM_AS_IS,   /* the stored geometry */
     STORE_GEOM_SIMPLIFY /* simplified with geom_tolerance (storage CRS units), topology kept */
 };
 struct store_query {
     const struct layer_def *layer;
     int has_bbox;
-    struct bbox bbox;             /* storage CRS */
-    int bbox_exact;               /* 1: geometry must intersect the box; 0: index boxes only */
-    const struct filter *filter;  /* checked (filter_check) or built by code (filter_and_*);
-                                   * NULL = every row. Borrowed: compiled by the store per query */
-    struct geo_ctx *geo;          /* transforms the filter's geometry literals into the storage
-                                   * CRS; may be NULL when it has none in another CRS */
-    const int *fields; /* indexes into layer->fields to read */
+    struct bbox bbox;            /* storage CRS */
+    int bbox_exact;              /* 1: geometry must intersect the box; 0: index boxes only */
+    const struct filter *filter; /* checked (filter_check) or built by code (filter_and_*);
+                                  * NULL = every row. Borrowed: compiled by the store per query */
+    struct geo_ctx *geo;         /* transforms the filter's geometry literals into the storage
+                                  * CRS; may be NULL when it has none in another CRS */
+    const int *fields;           /* indexes into layer->fields to read */
     int n_fields;
     const int *order; /* field indexes; -1 = fid */
     const int *order_desc;
     int n_order;
     int64_t limit; /* < 0: no limit */
     int64_t offset;
-    int want_geom;                /* 1: f->wkb is filled */
-    enum store_geom_op geom_op;   /* what f->wkb holds (want_geom) */
-    double geom_tolerance;        /* STORE_GEOM_SIMPLIFY */
+    int want_geom;              /* 1: f->wkb is filled */
+    enum store_geom_op geom_op; /* what f->wkb holds (want_geom) */
+    double geom_tolerance;      /* STORE_GEOM_SIMPLIFY */
     enum role role; /* who asks: the layer's row rule for this role is applied (access.c);
                      * 0 is ROLE_PUBLIC, the most restricted, so a caller that forgets it
                      * shows less, never more */

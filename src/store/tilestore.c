@@ -29,8 +29,7 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS spp_tiles_used ON spp_tiles (used);"
     "CREATE TABLE IF NOT EXISTS spp_tiles_meta (key TEXT PRIMARY KEY, value);";
 
-static int blobs_error(struct store_blobs *b, struct err *err, enum err_code code,
-                       const char *what)
+static int blobs_error(struct store_blobs *b, struct err *err, enum err_code code, const char *what)
 {
     return err_set(err, code, "%s%s%s", what ? what : "", what ? ": " : "",
                    b->db ? sqlite3_errmsg(b->db) : "out of memory");

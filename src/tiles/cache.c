@@ -426,8 +426,7 @@ static int drop_area(struct sync_ctx *s, const char *layer, const struct bbox *b
             struct bbox e = {b3857->minx - m, b3857->miny - m, b3857->maxx + m, b3857->maxy + m};
             int x0, y0, x1, y1;
             tile_range(z, &e, &x0, &y0, &x1, &y1);
-            rc = store_blobs_drop_range(c->db, fmts[f], pat, z, x0, y0, x1, y1, &s->n_dropped,
-                                        err);
+            rc = store_blobs_drop_range(c->db, fmts[f], pat, z, x0, y0, x1, y1, &s->n_dropped, err);
         }
     if (!rc && !s->mem_cleared) drop_memory(c, pat, b3857);
     return rc;

@@ -292,17 +292,19 @@ int tiles_tilejson(struct request *req, struct response *res, struct err *err)
          buf_puts(b, ",\"scheme\":\"xyz\",\"format\":\"pbf\",\"tiles\":[");
     char url[600];
     snprintf(url, sizeof url, "%s/tiles/%s/{z}/{x}/{y}.mvt", req->base_url, spec);
-    rc = rc || buf_put_json_str(b, url) ||
-         buf_printf(b, "],\"minzoom\":%d,\"maxzoom\":%d,\"bounds\":[", minz, maxz) ||
-         buf_put_double(b, bb.minx, 6) || buf_putc(b, ',') || buf_put_double(b, bb.miny, 6) ||
-         buf_putc(b, ',') || buf_put_double(b, bb.maxx, 6) || buf_putc(b, ',') ||
-         buf_put_double(b, bb.maxy, 6) || buf_puts(b, "],\"center\":[") ||
-         buf_put_double(b, (bb.minx + bb.maxx) / 2, 6) || buf_putc(b, ',') ||
-         buf_put_double(b, (bb.miny + bb.maxy) / 2, 6) ||
-         buf_printf(b, ",%d],\"attribution\":\"spp\",\"vector_layers\":[", minz < 15 ? 15 : minz);
+    if (!rc)
+        rc = buf_put_json_str(b, url) ||
+             buf_printf(b, "],\"minzoom\":%d,\"maxzoom\":%d,\"bounds\":[", minz, maxz) ||
+             buf_put_double(b, bb.minx, 6) || buf_putc(b, ',') || buf_put_double(b, bb.miny, 6) ||
+             buf_putc(b, ',') || buf_put_double(b, bb.maxx, 6) || buf_putc(b, ',') ||
+             buf_put_double(b, bb.maxy, 6) || buf_puts(b, "],\"center\":[") ||
+             buf_put_double(b, (bb.minx + bb.maxx) / 2, 6) || buf_putc(b, ',') ||
+             buf_put_double(b, (bb.miny + bb.maxy) / 2, 6) ||
+             buf_printf(b, ",%d],\"attribution\":\"spp\",\"vector_layers\":[",
+                        minz < 15 ? 15 : minz);
     for (int i = 0; i < tl.n && !rc; i++)
         rc = (i && buf_putc(b, ',')) || put_layer(b, tl.layers[i], req->role);
-    rc = rc || buf_puts(b, "]}\n");
+    if (!rc) rc = buf_puts(b, "]}\n");
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
     resp_set(res, 200, "application/json");
     return 0;

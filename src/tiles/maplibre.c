@@ -77,15 +77,18 @@ static int put_like(struct buf *b, const struct layer_def *l, const struct filte
         piece[np] = '\0';
         struct filter_literal lit = {.type = VAL_TEXT, .s = piece};
         if (np && anchored && first) { /* prefix */
-            rc = rc || buf_printf(b, ",[\"==\",[\"slice\",") || put_sget(b, l, n, lower) ||
-                 buf_printf(b, ",0,%d],", np) || put_literal(b, &lit, 0) || buf_puts(b, "]");
+            if (!rc)
+                rc = buf_printf(b, ",[\"==\",[\"slice\",") || put_sget(b, l, n, lower) ||
+                     buf_printf(b, ",0,%d],", np) || put_literal(b, &lit, 0) || buf_puts(b, "]");
         } else if (np && !*p) { /* suffix */
-            rc = rc || buf_puts(b, ",[\"==\",[\"slice\",") || put_sget(b, l, n, lower) ||
-                 buf_printf(b, ",[\"-\",[\"length\",") || put_sget(b, l, n, lower) ||
-                 buf_printf(b, "],%d]],", np) || put_literal(b, &lit, 0) || buf_puts(b, "]");
+            if (!rc)
+                rc = buf_puts(b, ",[\"==\",[\"slice\",") || put_sget(b, l, n, lower) ||
+                     buf_printf(b, ",[\"-\",[\"length\",") || put_sget(b, l, n, lower) ||
+                     buf_printf(b, "],%d]],", np) || put_literal(b, &lit, 0) || buf_puts(b, "]");
         } else if (np) { /* somewhere in between */
-            rc = rc || buf_puts(b, ",[\">=\",[\"index-of\",") || put_literal(b, &lit, 0) ||
-                 buf_putc(b, ',') || put_sget(b, l, n, lower) || buf_puts(b, "],0]");
+            if (!rc)
+                rc = buf_puts(b, ",[\">=\",[\"index-of\",") || put_literal(b, &lit, 0) ||
+                     buf_putc(b, ',') || put_sget(b, l, n, lower) || buf_puts(b, "],0]");
         }
         if (!*p) {
             if (first && !strchr(pat, '%') && !strchr(pat, '_')) { /* no wildcard: equality */
@@ -213,9 +216,9 @@ static int put_head(struct buf *b, const struct ml_layer *m, const char *type, c
     struct buf f;
     buf_init(&f);
     int has = put_rule_filter(&f, m->l, m->fts, m->r);
-    if (has == 0)
-        rc = rc || buf_puts(b, ",\"filter\":") || buf_append(b, f.data, f.len);
-    else if (has != 1)
+    if (has == 0 && !rc)
+        rc = buf_puts(b, ",\"filter\":") || buf_append(b, f.data, f.len);
+    else if (has != 0 && has != 1)
         rc = 1;
     buf_fini(&f);
     return rc;
@@ -226,13 +229,13 @@ static int put_stroke_paint(struct buf *b, const struct style_stroke *st, double
     int rc = buf_puts(b, "\"line-color\":") || put_color(b, st->color) ||
              buf_puts(b, ",\"line-opacity\":") || buf_put_double(b, st->opacity, 3) ||
              buf_puts(b, ",\"line-width\":") || buf_put_double(b, st->width, 3);
-    if (offset != 0) rc = rc || buf_puts(b, ",\"line-offset\":") || buf_put_double(b, -offset, 3);
+    if (offset != 0 && !rc) rc = buf_puts(b, ",\"line-offset\":") || buf_put_double(b, -offset, 3);
     if (st->n_dash) {
-        rc = rc || buf_puts(b, ",\"line-dasharray\":[");
+        if (!rc) rc = buf_puts(b, ",\"line-dasharray\":[");
         for (int i = 0; i < st->n_dash && !rc; i++) /* MapLibre dashes are in line widths */
             rc = (i && buf_putc(b, ',')) ||
                  buf_put_double(b, st->dash[i] / (st->width > 0 ? st->width : 1), 3);
-        rc = rc || buf_putc(b, ']');
+        if (!rc) rc = buf_putc(b, ']');
     }
     return rc;
 }
@@ -284,14 +287,16 @@ static int put_symbolizer(struct buf *b, const struct ml_layer *m)
                         s->bold ? TILES_FONT_BOLD : TILES_FONT) ||
              buf_put_double(b, fs, 2) ||
              buf_printf(b, ",\"symbol-placement\":\"%s\"", s->line_placement ? "line" : "point");
-        if (!s->line_placement)
-            rc = rc || buf_puts(b, ",\"text-offset\":[") || buf_put_double(b, s->disp_x / fs, 3) ||
+        if (!s->line_placement && !rc)
+            rc = buf_puts(b, ",\"text-offset\":[") || buf_put_double(b, s->disp_x / fs, 3) ||
                  buf_putc(b, ',') || buf_put_double(b, -s->disp_y / fs, 3) || buf_putc(b, ']');
-        rc = rc || buf_puts(b, "},\"paint\":{\"text-color\":") ||
-             put_color(b, s->fill.has ? s->fill.color : 0) || buf_puts(b, ",\"text-opacity\":") ||
-             buf_put_double(b, s->fill.has ? s->fill.opacity : 1, 3);
-        if (s->halo_radius > 0)
-            rc = rc || buf_puts(b, ",\"text-halo-color\":") || put_color(b, s->halo_color) ||
+        if (!rc)
+            rc = buf_puts(b, "},\"paint\":{\"text-color\":") ||
+                 put_color(b, s->fill.has ? s->fill.color : 0) ||
+                 buf_puts(b, ",\"text-opacity\":") ||
+                 buf_put_double(b, s->fill.has ? s->fill.opacity : 1, 3);
+        if (s->halo_radius > 0 && !rc)
+            rc = buf_puts(b, ",\"text-halo-color\":") || put_color(b, s->halo_color) ||
                  buf_puts(b, ",\"text-halo-width\":") || buf_put_double(b, s->halo_radius, 2);
         return rc || buf_puts(b, "}}");
     }
@@ -346,7 +351,7 @@ int tiles_style(struct request *req, struct response *res, struct err *err)
         if (!st || req->role < st->min_role) continue;
         rc = put_layer_style(b, tl.layers[i], st);
     }
-    rc = rc || buf_puts(b, "\n]}\n");
+    if (!rc) rc = buf_puts(b, "\n]}\n");
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
     resp_set(res, 200, "application/json");
     resp_header(res, "Cache-Control", "public, no-cache");

@@ -123,8 +123,7 @@ int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config 
     struct render_image img;
     memset(&img, 0, sizeof img);
     int rc = render_draw(&rq, &img, err);
-    if (!rc)
-        rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, err);
+    if (!rc) rc = cut_metatile(&img, c, fmt, tl, role, z, mx, my, m, x, y, scale, gen, out, err);
     render_image_fini(&img);
     return rc;
 }

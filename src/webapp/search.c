@@ -331,8 +331,8 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
         rc = buf_printf(&pat, "%%%s%%", f) ? ERR_NOMEM : 0;
         struct filter *w = NULL;
         if (!rc) {
-            rc = filter_and_text_match(&w, lp, access_field_index(lp, "address", q.role),
-                                       FOP_LIKE, pat.data, FILTER_MATCH_FOLDED);
+            rc = filter_and_text_match(&w, lp, access_field_index(lp, "address", q.role), FOP_LIKE,
+                                       pat.data, FILTER_MATCH_FOLDED);
             rc = fetch_parcels(&q, lp, w, rc, &hs, 50, "address", err);
         }
         /* an address that starts with what was typed ranks above one that merely contains it */
