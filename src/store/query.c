@@ -193,8 +193,12 @@ static int put_select(struct store *st, const struct store_query *q, const struc
         if (buf_puts(b, ", ") || store_put_ident(b, l->fields[q->fields[i]].name))
             return err_set(err, ERR_NOMEM, "out of memory");
     }
-    const char *geom =
-        q->geom_op == STORE_GEOM_SIMPLIFY ? ", SimplifyPreserveTopology(geom, ?)" : ", geom";
+    /* SpatiaLite's simplification returns a one-part multi geometry as a single part: cast back
+     * so the layer's geometry type holds */
+    const char *geom = ", geom";
+    if (q->geom_op == STORE_GEOM_SIMPLIFY)
+        geom = l->geom >= GT_MULTIPOINT ? ", CastToMulti(SimplifyPreserveTopology(geom, ?))"
+                                        : ", SimplifyPreserveTopology(geom, ?)";
     if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b) ||
         buf_puts(b, " ORDER BY "))
         return err_set(err, ERR_NOMEM, "out of memory");

@@ -12,6 +12,7 @@
 #include "../check.h"
 #include "config/config.h"
 #include "filter/filter.h"
+#include "query/query.h"
 #include "store/store.h"
 
 #define N 20
@@ -595,6 +596,143 @@ static void test_roles_and_errors(void)
     CHECK(select_mask(CQL_TEXT, "address = 'ĐƯỜNG SỐ 4, NINH KIỀU'", 5897, ROLE_PUBLIC) == 0);
 }
 
+/* Trees built by code (filter_and_*): each node kind selects what the rows say, ANDed nodes
+ * intersect, a parsed filter ANDed with built nodes keeps its own check, bad fields are refused. */
+static unsigned run_mask(struct filter *f)
+{
+    struct ids ids;
+    struct err err;
+    err_clear(&err);
+    int rc = run(f, ROLE_PLANNER, &ids, &err);
+    if (rc) fprintf(stderr, "run: %s\n", err.msg);
+    return rc ? 0xffffffffu : mask_of(&ids);
+}
+
+static int pred_all(int i)
+{
+    (void)i;
+    return 1;
+}
+
+static int pred_built(int i)
+{
+    return rows[i].sheet == 2 && rows[i].area >= 500 && rows[i].area <= 1200;
+}
+
+static int pred_in(int i)
+{
+    return strcmp(rows[i].commune, "31117") == 0 && (rows[i].sheet == 1 || rows[i].sheet == 3);
+}
+
+static int pred_folded(int i)
+{
+    return rows[i].address && (i == 1 || (i >= 10 && i <= 19));
+}
+
+static int pred_mbr(int i)
+{
+    return i >= 3 && i <= 5;
+}
+
+static int pred_parsed_and_built(int i)
+{
+    return rows[i].area > 1000 && rows[i].sheet == 2;
+}
+
+static void test_built(void)
+{
+    int fs = layer_field_index(parcels, "sheet_no"), fa = layer_field_index(parcels, "area_m2");
+    int fc = layer_field_index(parcels, "commune_code");
+    struct value two = {.type = VAL_INT, .i = 2}, lo = {.type = VAL_REAL, .d = 500};
+    struct value hi = {.type = VAL_INT, .i = 1200};
+    struct filter *f = NULL;
+    CHECK(filter_and_compare(&f, parcels, fs, FOP_EQ, &two) == 0);
+    CHECK(filter_and_compare(&f, parcels, fa, FOP_GE, &lo) == 0);
+    CHECK(filter_and_compare(&f, parcels, fa, FOP_LE, &hi) == 0);
+    CHECK(f && f->root->op == FOP_AND && f->root->n_children == 3);
+    CHECK(run_mask(f) == expect(pred_built));
+    filter_free(f);
+
+    struct value codes[] = {{.type = VAL_TEXT, .s = "31117", .len = -1}};
+    struct value sheets[] = {{.type = VAL_INT, .i = 1}, {.type = VAL_INT, .i = 3}};
+    f = NULL;
+    CHECK(filter_and_in(&f, parcels, fc, codes, 1) == 0);
+    CHECK(filter_and_in(&f, parcels, fs, sheets, 2) == 0);
+    CHECK(run_mask(f) == expect(pred_in));
+    filter_free(f);
+
+    /* a value that looks like SQL is only a value */
+    struct value evil = {.type = VAL_TEXT, .s = "31117' OR '1'='1", .len = -1};
+    f = NULL;
+    CHECK(filter_and_compare(&f, parcels, fc, FOP_EQ, &evil) == 0);
+    CHECK(run_mask(f) == 0);
+    filter_free(f);
+
+    /* text matching: diacritic-folded LIKE through the store's text fold, and case- and
+     * space-insensitive equality */
+    struct err err;
+    err_clear(&err);
+    CHECK(store_set_text_fold(st, query_fold, &err) == 0);
+    f = NULL;
+    CHECK(filter_and_text_match(&f, parcels, layer_field_index(parcels, "address"), FOP_LIKE,
+                                "%duong so 1%", FILTER_MATCH_FOLDED) == 0);
+    CHECK(run_mask(f) == expect(pred_folded));
+    filter_free(f);
+    f = NULL;
+    CHECK(filter_and_text_match(&f, parcels, layer_field_index(parcels, "owner_name"), FOP_EQ,
+                                "NGUYỄNVĂN3", FILTER_MATCH_NOCASE | FILTER_MATCH_NOSPACES) == 0);
+    CHECK(run_mask(f) == 1u << 3);
+    filter_free(f);
+    f = NULL; /* without NOSPACES the spaces count */
+    CHECK(filter_and_text_match(&f, parcels, layer_field_index(parcels, "owner_name"), FOP_EQ,
+                                "NGUYỄNVĂN3", FILTER_MATCH_NOCASE) == 0);
+    CHECK(run_mask(f) == 0);
+    filter_free(f);
+
+    /* a feature by id; the geometry's own box (no R*Tree); a minimum extent */
+    f = NULL;
+    CHECK(filter_and_fid(&f, 7) == 0);
+    CHECK(run_mask(f) == 1u << 7);
+    filter_free(f);
+    f = NULL;
+    struct bbox b = {586600, 1109650, 587050, 1109750};
+    CHECK(filter_and_mbr(&f, &b) == 0);
+    CHECK(run_mask(f) == expect(pred_mbr));
+    filter_free(f);
+    f = NULL;
+    CHECK(filter_and_min_extent(&f, 100) == 0);
+    CHECK(run_mask(f) == expect(pred_all));
+    filter_free(f);
+    f = NULL;
+    CHECK(filter_and_min_extent(&f, 100.5) == 0);
+    CHECK(run_mask(f) == 0);
+    filter_free(f);
+
+    /* a parsed filter ANDed with a built node: the parsed part is still checked */
+    f = NULL;
+    CHECK(filter_parse_cql2_text("area_m2 > 1000", &lim, GEO_SRID_CRS84, &f, &err) == 0);
+    CHECK(filter_and_compare(&f, parcels, fs, FOP_EQ, &two) == 0);
+    CHECK(run_mask(f) == expect(pred_parsed_and_built));
+    filter_free(f);
+    f = NULL;
+    CHECK(filter_parse_cql2_text("no_such_field > 1", &lim, GEO_SRID_CRS84, &f, &err) == 0);
+    CHECK(filter_and_compare(&f, parcels, fs, FOP_EQ, &two) == 0);
+    struct ids ids;
+    err_clear(&err);
+    CHECK(run(f, ROLE_PLANNER, &ids, &err) == ERR_PARAM);
+    filter_free(f);
+
+    /* bad field indexes, operators and value types are our mistakes: ERR_INTERNAL, tree kept */
+    f = NULL;
+    CHECK(filter_and_compare(&f, parcels, -1, FOP_EQ, &two) == ERR_INTERNAL && !f);
+    CHECK(filter_and_compare(&f, parcels, parcels->n_fields, FOP_EQ, &two) == ERR_INTERNAL);
+    CHECK(filter_and_compare(&f, parcels, fs, FOP_LIKE, &two) == ERR_INTERNAL);
+    CHECK(filter_and_in(&f, parcels, fs, sheets, 0) == ERR_INTERNAL);
+    struct value null = {.type = VAL_NULL};
+    CHECK(filter_and_compare(&f, parcels, fs, FOP_EQ, &null) == ERR_INTERNAL && !f);
+    CHECK(filter_and_text_match(&f, parcels, fs, FOP_GT, "x", 0) == ERR_INTERNAL && !f);
+}
+
 int main(void)
 {
     char path[64];
@@ -612,6 +750,7 @@ int main(void)
     test_filter_11();
     test_crs_literals();
     test_roles_and_errors();
+    test_built();
     store_close(st);
     geo_ctx_free(geo);
     catalog_fini(&cat);

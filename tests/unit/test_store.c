@@ -185,6 +185,158 @@ static void test_rtree_load(struct store *st, const struct catalog *cat)
     CHECK(store_exec(st, "ROLLBACK", &err) == 0);
 }
 
+/* The tile cache's blob store (tilestore.c): get/put by key and encoding, the last-use refresh,
+ * range drops by format, zoom, x/y and layer, the size and LRU eviction, meta numbers, clearing,
+ * and persistence across a reopen. */
+static void put_blob(struct store_blobs *b, const char *key, const char *enc, const char *layers,
+                     const char *fmt, int z, int x, int y, const char *data, int64_t now)
+{
+    struct err err;
+    err_clear(&err);
+    struct store_blob_info info = {.z = z, .x = x, .y = y};
+    snprintf(info.layers, sizeof info.layers, "%s", layers);
+    snprintf(info.fmt, sizeof info.fmt, "%s", fmt);
+    snprintf(info.etag, sizeof info.etag, "\"%s\"", key);
+    CHECK(store_blobs_put(b, key, enc, &info, data, strlen(data), now, &err) == 0);
+}
+
+static int has_blob(struct store_blobs *b, const char *key, const char *enc)
+{
+    struct buf data;
+    buf_init(&data);
+    struct store_blob_info info;
+    struct err err;
+    err_clear(&err);
+    int found = -1;
+    CHECK(store_blobs_get(b, key, enc, 0, &data, &info, &found, &err) == 0); /* no refresh */
+    buf_fini(&data);
+    return found;
+}
+
+static void test_blobs(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spp-test-blobs-%d.tiles", (int)getpid());
+    unlink(path);
+    struct store_blobs *b = NULL;
+    struct err err;
+    err_clear(&err);
+    CHECK(store_blobs_open(path, &b, &err) == 0 && b);
+    int64_t v = 0, total = -1, evicted = 0, dropped = 0;
+    CHECK(store_blobs_meta_get(b, "last_change", -1, &v) == 0 && v == -1);
+    CHECK(store_blobs_meta_set(b, "last_change", 42, &err) == 0);
+    CHECK(store_blobs_meta_get(b, "last_change", -1, &v) == 0 && v == 42);
+    put_blob(b, "mvt|,roads,|10/5/6", "identity", ",roads,", "mvt", 10, 5, 6, "aaaa", 100);
+    put_blob(b, "mvt|,roads,|10/5/6", "gzip", ",roads,", "mvt", 10, 5, 6, "gz", 100);
+    put_blob(b, "mvt|,roads,buildings,|10/9/9", "identity", ",roads,buildings,", "mvt", 10, 9, 9,
+             "bbbbbb", 200);
+    put_blob(b, "png|,buildings,|10/5/6", "identity", ",buildings,", "png", 10, 5, 6, "cc", 300);
+    put_blob(b, "mvt|,roads,|11/5/6", "identity", ",roads,", "mvt", 11, 5, 6, "", 400);
+    CHECK(store_blobs_total(b, &total, &err) == 0 && total == 4 + 2 + 6 + 2 + 0);
+    /* a hit: bytes appended, what invalidation needs returned */
+    struct buf data;
+    buf_init(&data);
+    buf_puts(&data, ">");
+    struct store_blob_info info;
+    int found = 0;
+    CHECK(store_blobs_get(b, "mvt|,roads,|10/5/6", "identity", 130, &data, &info, &found, &err) ==
+          0);
+    CHECK(found == 1 && data.len == 5 && memcmp(data.data, ">aaaa", 5) == 0);
+    CHECK(info.complete && strcmp(info.layers, ",roads,") == 0 && strcmp(info.fmt, "mvt") == 0);
+    CHECK(info.z == 10 && info.x == 5 && info.y == 6 &&
+          strcmp(info.etag, "\"mvt|,roads,|10/5/6\"") == 0);
+    CHECK(has_blob(b, "mvt|,roads,|10/5/6", "br") == 0);
+    CHECK(has_blob(b, "nothing", "identity") == 0);
+    /* the empty entry is found (an empty tile is cached too) */
+    buf_reset(&data);
+    CHECK(store_blobs_get(b, "mvt|,roads,|11/5/6", "identity", 400, &data, &info, &found, &err) ==
+              0 &&
+          found == 1 && data.len == 0);
+    /* a range drop: only mvt, zoom 10, x 4..5, y 6..7, tiles with roads */
+    CHECK(store_blobs_drop_range(b, "mvt", ",roads,", 10, 4, 6, 5, 7, &dropped, &err) == 0);
+    CHECK(dropped == 2); /* both encodings of 10/5/6 */
+    CHECK(has_blob(b, "mvt|,roads,|10/5/6", "identity") == 0);
+    CHECK(has_blob(b, "png|,buildings,|10/5/6", "identity") == 1);
+    CHECK(has_blob(b, "mvt|,roads,buildings,|10/9/9", "identity") == 1);
+    CHECK(has_blob(b, "mvt|,roads,|11/5/6", "identity") == 1);
+    /* another layer's pattern leaves the roads tiles */
+    CHECK(store_blobs_drop_range(b, "mvt", ",hydro_lines,", 10, 0, 0, 1023, 1023, &dropped, &err) ==
+              0 &&
+          dropped == 2);
+    CHECK(store_blobs_total(b, &total, &err) == 0 && total == 6 + 2 + 0);
+    /* eviction: least recently used first. Last uses: 12/1/1 written at 50, the png tile at
+     * 300, 11/5/6 read at 400; 10/9/9 written at 200 and read now at 1000 (refreshed: a read
+     * a minute or more after the last use) */
+    put_blob(b, "png|,roads,|12/1/1", "identity", ",roads,", "png", 12, 1, 1, "dddddddddd", 50);
+    buf_reset(&data);
+    CHECK(store_blobs_get(b, "mvt|,roads,buildings,|10/9/9", "identity", 1000, &data, &info, &found,
+                          &err) == 0 &&
+          found == 1);
+    total = 18;
+    CHECK(store_blobs_evict(b, 6, &total, &evicted, &err) == 0);
+    CHECK(evicted == 2 && total == 6);
+    CHECK(has_blob(b, "png|,roads,|12/1/1", "identity") == 0);
+    CHECK(has_blob(b, "png|,buildings,|10/5/6", "identity") == 0);
+    CHECK(has_blob(b, "mvt|,roads,buildings,|10/9/9", "identity") == 1);
+    /* a reopen keeps entries and numbers */
+    store_blobs_close(b);
+    b = NULL;
+    CHECK(store_blobs_open(path, &b, &err) == 0);
+    CHECK(store_blobs_meta_get(b, "last_change", -1, &v) == 0 && v == 42);
+    CHECK(has_blob(b, "mvt|,roads,buildings,|10/9/9", "identity") == 1);
+    CHECK(store_blobs_begin(b, &err) == 0 && store_blobs_clear(b, &err) == 0 &&
+          store_blobs_commit(b, &err) == 0);
+    CHECK(store_blobs_total(b, &total, &err) == 0 && total == 0);
+    CHECK(has_blob(b, "mvt|,roads,buildings,|10/9/9", "identity") == 0);
+    buf_fini(&data);
+    store_blobs_close(b);
+    store_blobs_close(NULL);
+    /* a file that cannot be opened is ERR_IO */
+    err_clear(&err);
+    CHECK(store_blobs_open("/nonexistent-dir/x.tiles", &b, &err) == ERR_IO && !b);
+    unlink(path);
+    char side[80];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+/* Records the WKB length of the one feature read. */
+static int on_wkb_len(void *ud, const struct feature *f, struct err *err)
+{
+    (void)err;
+    *(size_t *)ud = f->wkb_len;
+    return 0;
+}
+
+/* A geometry operation by name (no SQL from the caller): STORE_GEOM_SIMPLIFY drops the middle
+ * point of a 1 m zigzag at a 5 m tolerance and keeps the layer's multi type, STORE_GEOM_AS_IS
+ * keeps the point. */
+static void test_geom_op(struct store *st, const struct layer_def *roads)
+{
+    struct err err;
+    err_clear(&err);
+    CHECK(store_exec(st,
+                     "INSERT INTO roads (fid, name, geom) VALUES (900, 'zigzag', CastToMulti("
+                     "GeomFromText('LINESTRING(590000 1109000, 590010 1109001, 590020 1109000)',"
+                     " 5897)))",
+                     &err) == 0);
+    struct filter *f = NULL;
+    CHECK(filter_and_fid(&f, 900) == 0);
+    struct store_query q = {.layer = roads, .filter = f, .limit = -1, .want_geom = 1};
+    size_t len = 0;
+    struct feature_sink sink = {NULL, on_wkb_len, NULL, &len};
+    CHECK(store_query_run(st, &q, &sink, &err) == 0 && len == 18 + 16 * 3);
+    q.geom_op = STORE_GEOM_SIMPLIFY;
+    q.geom_tolerance = 5;
+    len = 0;
+    int rc = store_query_run(st, &q, &sink, &err);
+    CHECKF(rc == 0 && len == 18 + 16 * 2, "rc %d len %zu %s\n", rc, len, err.msg);
+    filter_free(f);
+    CHECK(store_exec(st, "DELETE FROM roads WHERE fid = 900", &err) == 0);
+}
+
 int main(void)
 {
     char path[64];
@@ -208,6 +360,7 @@ int main(void)
     CHECK(store_check(st, &cat, &rep, &n, &err) == 0 && n == 0);
     test_blob_to_wkb(st);
     test_rtree_load(st, &cat);
+    test_blobs();
     const struct layer_def *roads = catalog_layer(&cat, "roads");
     CHECK(roads != NULL);
     err_clear(&err);
@@ -274,6 +427,8 @@ int main(void)
     memset(&c, 0, sizeof c);
     CHECK(store_query_run(st, &q, &sink, &err) == 0);
     CHECK(c.n == 2 && strcmp(c.names[0], "Đường 8") == 0 && strcmp(c.names[1], "Đường 7") == 0);
+
+    test_geom_op(st, roads);
 
     /* keys */
     char key[64];
