@@ -39,7 +39,7 @@ struct mem_entry {
 
 struct tile_cache {
     pthread_mutex_t lock;   /* the memory LRU, gen, last_change (across SQLite only in sync) */
-    pthread_mutex_t dblock; /* the SQLite connection; taken before lock, never after it */
+    pthread_mutex_t dblock; /* the blob store (one connection); taken before lock, never after */
     struct store_blobs *db; /* the file (store/tilestore.c) */
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
