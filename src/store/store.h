@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* store: the SpatiaLite file. One table per catalog layer (fid, the catalog's fields, geom in the
- * storage CRS with an R*Tree index), spp_* metadata tables, and a streaming query interface that
- * every service uses: layer + bbox + filter + properties + order + paging -> feature sink. SQL
- * text is built only from catalog names; request values are always bound. */
+ * storage CRS with an R*Tree index), spp_* metadata tables, the tile cache's blob file, and a
+ * streaming query interface that every service uses: layer + bbox + filter tree + properties +
+ * order + paging -> feature sink. The store compiles the tree in its own dialect; no caller holds
+ * SQL, and store/ is the only module (with the importer's loading code) that includes SQLite or
+ * SpatiaLite: this header is the seam a second backend implements. SQL text is built only from
+ * catalog names; request values are always bound. */
 #ifndef SPP_STORE_H
 #define SPP_STORE_H
 
