@@ -3,8 +3,10 @@
  * key/value deduplication, clipping, snapping of shared edges, winding, rings collapsing below
  * area 1, concave polygons split by clipping, the tile-local interpolation of the official
  * transformation against PROJ, and the tile address and layer list parsers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "tiles/tiles.h"
@@ -318,6 +320,72 @@ static void test_parsers(const struct catalog *cat)
     CHECK(tiles_parse_layers(cat, "../roads", ROLE_PUBLIC, &tl, &err) == ERR_NOT_FOUND);
 }
 
+/* tiles_get: a miss builds once and stores, a hit does not build, an error is passed up and
+ * nothing is stored, encodings are separate entries, no cache means always built. */
+struct build_count {
+    int n;
+    int fail;
+};
+
+static int count_build(void *ud, struct buf *out, struct err *err)
+{
+    struct build_count *b = ud;
+    b->n++;
+    if (b->fail) return err_set(err, ERR_LIMIT, "drawn elsewhere");
+    return buf_puts(out, "tile-bytes") ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+static void test_tiles_get(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spp-test-tiles-get-%d.tiles", (int)getpid());
+    unlink(path);
+    struct err err;
+    err_clear(&err);
+    struct tile_cache *c = NULL;
+    CHECK(tile_cache_open(path, 1 << 20, &c, &err) == 0);
+    struct tile_entry e = {"mvt|,roads,|default|3/1/2|public", ",roads,", "mvt", 3, 1, 2};
+    struct build_count b = {0, 0};
+    struct buf out;
+    buf_init(&out);
+    char etag[40], etag2[40];
+    int hit = -1;
+    CHECK(tiles_get(c, &e, "identity", count_build, &b, &out, etag, &hit, &err) == 0);
+    CHECK(hit == 0 && b.n == 1 && out.len == 10 && memcmp(out.data, "tile-bytes", 10) == 0);
+    buf_reset(&out);
+    CHECK(tiles_get(c, &e, "identity", count_build, &b, &out, etag2, &hit, &err) == 0);
+    CHECK(hit == 1 && b.n == 1 && out.len == 10 && strcmp(etag, etag2) == 0);
+    char expect[40];
+    tile_etag("tile-bytes", 10, "identity", expect);
+    CHECK(strcmp(etag, expect) == 0);
+    /* another encoding is another entry; a failed build stores nothing */
+    b.fail = 1;
+    buf_reset(&out);
+    err_clear(&err);
+    CHECK(tiles_get(c, &e, "gzip", count_build, &b, &out, etag, &hit, &err) == ERR_LIMIT);
+    CHECK(b.n == 2 && hit == 0 && tile_cache_get(c, e.key, "gzip", NULL, etag) == 0);
+    /* no cache: always built, the ETag still computed */
+    b.fail = 0;
+    buf_reset(&out);
+    CHECK(tiles_get(NULL, &e, "identity", count_build, &b, &out, etag2, &hit, &err) == 0);
+    CHECK(b.n == 3 && hit == 0 && strcmp(etag2, expect) == 0);
+    tile_cache_close(c);
+    /* what was stored survives a reopen (the file, not only the memory front) */
+    c = NULL;
+    CHECK(tile_cache_open(path, 1 << 20, &c, &err) == 0);
+    buf_reset(&out);
+    CHECK(tiles_get(c, &e, "identity", count_build, &b, &out, etag2, &hit, &err) == 0);
+    CHECK(hit == 1 && b.n == 3 && out.len == 10 && strcmp(etag2, expect) == 0);
+    tile_cache_close(c);
+    buf_fini(&out);
+    unlink(path);
+    char side[96];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 int main(void)
 {
     struct err err;
@@ -332,6 +400,7 @@ int main(void)
     test_layer_bytes(geo_geos(geo));
     test_xform(geo);
     test_parsers(&cat);
+    test_tiles_get();
     catalog_fini(&cat);
     geo_ctx_free(geo);
     CHECK_DONE();
