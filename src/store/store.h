@@ -325,6 +325,104 @@ int store_blobs_meta_set(struct store_blobs *b, const char *key, int64_t value, 
 int store_blobs_begin(struct store_blobs *b, struct err *err);
 int store_blobs_commit(struct store_blobs *b, struct err *err);
 
+/* Loading (the importer). A batch is one write transaction on the store: store_load_begin
+ * starts it, store_load_finish publishes it (readers see the store before the batch or after it,
+ * never a mix; a killed import leaves the old store), store_load_abort drops it. Inside a batch
+ * the importer replaces whole layers (store_load_layer_begin, store_load_put for each feature,
+ * store_load_layer_done) and records what the batch did: findings, changed areas, the change
+ * feed, its sources and the layers' counts. Everything is said in catalog terms (layer_def, field
+ * indexes, struct value, ISO WKB in the storage CRS), never in SQL: a second backend (PostGIS)
+ * implements these functions and the importer does not change (docs/design-notes.md, "Store":
+ * the contract). Every function returns 0 or ERR_DB (the store refused: busy, full, a constraint),
+ * ERR_NOMEM, or ERR_INTERNAL for a call out of order. */
+struct store_load; /* one batch in progress on one store; one thread at a time */
+
+/* Starts the batch named batch (at most 63 bytes; spp_imports.batch and the import_batch of the
+ * rows it writes): one write transaction; findings an earlier run of the same batch left are
+ * cleared. new_store: the store was created for this batch and has no readers yet (SpatiaLite
+ * writes it with a rollback journal and switches it to WAL when it is published). On success *out
+ * is owned by the caller until store_load_finish or store_load_abort. */
+int store_load_begin(struct store *st, const char *batch, int new_store, struct store_load **out,
+                     struct err *err);
+/* Publishes the batch (commit) and frees ld, also when it fails (the batch is rolled back then).
+ * ERR_INTERNAL, rolled back, when a layer was begun and not done. */
+int store_load_finish(struct store_load *ld, struct err *err);
+/* Drops the batch (rollback) and frees ld. NULL is a no-op. */
+void store_load_abort(struct store_load *ld);
+
+/* A finding of the batch (spp_findings): row <= 0 when it is not about one source row; file may
+ * be "". Strings are copied. */
+int store_load_finding(struct store_load *ld, const char *layer, const char *file, int64_t row,
+                       const char *severity, const char *kind, const char *message,
+                       struct err *err);
+
+/* Reading inside the batch (it sees the batch's own writes). */
+struct store_scan {
+    const struct layer_def *layer;
+    const int *fields; /* indexes into layer->fields; f->values is parallel to them */
+    int n_fields;
+    int want_geom; /* 1: f->wkb is the geometry as ISO WKB (storage CRS), NULL when it has none */
+    int64_t limit; /* at most this many features (< 0: all) */
+};
+/* Calls fn for each feature of q->layer in fid order, with its bounding box (storage CRS; NULL
+ * when it has no geometry). f and box are valid during the call only. fn's non-zero return stops
+ * the scan and is returned as it is. */
+int store_load_scan(struct store_load *ld, const struct store_scan *q,
+                    int (*fn)(void *ud, const struct feature *f, const struct bbox *box), void *ud,
+                    struct err *err);
+/* Calls fn with the recorded state of every layer the store has state for (spp_layers, also
+ * layers the catalog no longer has), in layer id order; fn's non-zero return stops and is
+ * returned. */
+int store_load_layer_states(struct store_load *ld,
+                            int (*fn)(void *ud, const char *layer, const struct layer_state *s),
+                            void *ud, struct err *err);
+
+/* Replacing a layer. */
+/* Starts replacing layer: notes the identity of each feature it has now for the change feed (the
+ * natural key's value as text, else the fid; with the row-rule field's value), then empties it
+ * for a bulk load. One layer at a time: beginning another while one is open abandons the open
+ * one, and the batch can then only be aborted (store_load_finish refuses it). */
+int store_load_layer_begin(struct store_load *ld, const struct layer_def *layer, struct err *err);
+/* Adds a feature to the open layer: fid (unique in the layer, > 0), values[i] the value of
+ * layer->fields[i] for every field (VAL_NULL, VAL_INT, VAL_REAL, VAL_TEXT; len < 0: NUL-
+ * terminated), wkb the geometry as ISO WKB of the layer's type in the storage CRS (NULL: none).
+ * Everything is borrowed for the call. ERR_DB for a fid used twice. */
+int store_load_put(struct store_load *ld, int64_t fid, const struct value *values,
+                   const unsigned char *wkb, size_t wkb_len, struct err *err);
+/* Completes the open layer: its spatial and attribute indexes, and its state (spp_layers: count,
+ * extent, version + 1, updated now, import_batch the batch). */
+int store_load_layer_done(struct store_load *ld, struct err *err);
+/* Sets n fields (indexes into layer->fields) of feature fid of a layer already loaded in this
+ * batch; a fid the layer does not have is not an error. */
+int store_load_update(struct store_load *ld, const struct layer_def *layer, int64_t fid,
+                      const int *fields, const struct value *values, int n, struct err *err);
+/* Records that box (storage CRS) of layer changed in this batch at time at (ISO), for the tile
+ * caches (spp_changes). */
+int store_load_change(struct store_load *ld, const struct layer_def *layer, const struct bbox *box,
+                      const char *at, struct err *err);
+/* Records the change feed of layer (spp_feature_changes), after its updates: each feature whose
+ * import_batch is this batch is an insert, or an update when its identity was there before the
+ * layer was replaced; each identity no longer there is a delete. at: the batch's time (ISO). */
+int store_load_feature_changes(struct store_load *ld, const struct layer_def *layer, const char *at,
+                               struct err *err);
+
+/* The batch's own record. */
+struct store_import_record {
+    const char *started, *finished; /* ISO times */
+    const char *sources;            /* JSON array of the source paths */
+    const char *counts;             /* JSON object: read, written, rejected */
+    const char *checksums;          /* JSON object: source path -> checksum */
+    const char *report;             /* the report, JSON */
+};
+/* Records the batch (spp_imports), replacing an earlier record of the same batch. */
+int store_load_record(struct store_load *ld, const struct store_import_record *r, struct err *err);
+/* Records a source of the batch (spp_sources): path as the import named it, abs_path where it
+ * was read, position its place in the batch. */
+int store_load_source(struct store_load *ld, const struct layer_def *layer, const char *path,
+                      const char *abs_path, int position, struct err *err);
+/* Records layer's feature count after the batch (spp_layer_history), from its state. */
+int store_load_history(struct store_load *ld, const struct layer_def *layer, struct err *err);
+
 /* Transactions for writers (the importer, the key commands). */
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);
