@@ -57,127 +57,28 @@ static uint64_t fnv_file(const char *path, int *ok)
 int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row,
                   const char *severity, const char *kind, const char *msg)
 {
-    sqlite3_stmt *s = b->ins_finding;
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, b->batch_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, layer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
-    if (row > 0)
-        sqlite3_bind_int64(s, 4, row);
-    else
-        sqlite3_bind_null(s, 4);
-    sqlite3_bind_text(s, 5, severity, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, msg, -1, SQLITE_TRANSIENT);
-    return sqlite3_step(s) == SQLITE_DONE ? 0 : ERR_DB;
+    return store_load_finding(b->ld, layer, file, row, severity, kind, msg, NULL);
 }
 
-/* SpatiaLite's per-row triggers (geometry constraint check, geometry_columns_time update) cost
- * more than the insert itself; the importer writes only geometries of the layer's type and CRS,
- * so they are dropped for the bulk load and re-created, unchanged, before the commit. */
-static int save_triggers(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(
-            b->db,
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-            " AND (name LIKE 'gg%' OR name LIKE 'gi%' OR name LIKE 'tm%') ORDER BY name",
-            -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "triggers");
-    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-    buf_reset(&b->triggers);
-    struct buf drop;
-    buf_init(&drop);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *def = (const char *)sqlite3_column_text(s, 1);
-        if (def && strncmp(def, "CREATE TRIGGER ", 15) == 0)
-            buf_printf(&b->triggers, "CREATE TRIGGER IF NOT EXISTS %s;\n", def + 15);
-        buf_puts(&drop, "DROP TRIGGER ");
-        store_put_ident(&drop, (const char *)sqlite3_column_text(s, 0));
-        buf_puts(&drop, ";");
-    }
-    sqlite3_finalize(s);
-    int rc = drop.len ? store_exec(b->st, drop.data, err) : 0;
-    buf_fini(&drop);
-    return rc;
-}
-
-static int restore_triggers(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    int rc = b->triggers.len ? store_exec(b->st, b->triggers.data, err) : 0;
-    buf_reset(&b->triggers);
-    char sql[256];
-    snprintf(
-        sql, sizeof sql,
-        "UPDATE geometry_columns_time SET last_insert = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now')"
-        " WHERE lower(f_table_name) = lower('%s')",
-        l->id);
-    if (!rc)
-        store_exec(b->st, sql, NULL); /* bookkeeping only; older SpatiaLite has no such table */
-    return rc;
-}
-
+/* Before layer l is replaced: what change detection needs of it (cell and feature hashes), then
+ * the store empties it for the bulk load (store_load_layer_begin). */
 static int clear_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
-    char sql[256];
     b->n_cells = 0;
     batch_lineage_free(b);
-    int hrc = batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, &b->old_feat, &b->n_old_feat,
-                                &b->n_old, err);
-    if (!hrc) hrc = batch_snapshot_keys(b, l, err); /* the change feed (issue 21) */
-    if (hrc) return hrc;
-    /* bulk load without the R*Tree and its triggers: the index is emptied here, loaded at the end
-     */
-    snprintf(sql, sizeof sql,
-             "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE IF EXISTS \"idx_%s_geom\";",
-             l->id, l->id);
-    int rc = store_exec(b->st, sql, err);
-    if (!rc) rc = save_triggers(b, l, err); /* after DisableSpatialIndex, which re-creates them */
-    /* the attribute indexes too: built once from the loaded table in finish_layer */
-    if (!rc) rc = store_drop_layer_indexes(b->st, l, err);
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
-    if (!rc) rc = store_exec(b->st, sql, err);
-    /* an empty spatial index now (SpatiaLite's tables, triggers and metadata), its triggers set
-     * aside with the others; finish_layer fills it in one pass (store_rtree_load) */
-    snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom');", l->id);
-    if (!rc) rc = store_exec(b->st, sql, err);
-    return rc ? rc : save_triggers(b, l, err);
+    int rc = batch_cell_hashes(b, l, &b->old_hash, &b->n_old_hash, &b->old_feat, &b->n_old_feat,
+                               &b->n_old, err);
+    return rc ? rc : store_load_layer_begin(b->ld, l, err);
 }
 
 static int finish_layer(struct batch *b, const struct layer_def *l, struct err *err)
 {
-    int rc = store_rtree_load(b->st, l, err);
-    if (!rc) rc = restore_triggers(b, l, err);
-    if (!rc) rc = store_ensure_layer_indexes(b->st, l, err);
-    if (!rc) rc = store_refresh_layer(b->st, l, b->batch_id, err);
+    int rc = store_load_layer_done(b->ld, err);
     if (!rc) rc = batch_write_changes(b, l, err);
     if (!rc && strcmp(l->id, "cadastral_parcels") == 0) {
         rc = batch_parcel_topology(b, l, err);
         b->ref_dirty = 1;
     }
-    return rc;
-}
-
-static int prepare_insert(struct batch *b, const struct layer_def *l, sqlite3_stmt **out,
-                          struct err *err)
-{
-    struct buf q;
-    buf_init(&q);
-    buf_puts(&q, "INSERT INTO ");
-    store_put_ident(&q, l->id);
-    buf_puts(&q, " (fid");
-    for (int i = 0; i < l->n_fields; i++) {
-        buf_puts(&q, ", ");
-        store_put_ident(&q, l->fields[i].name);
-    }
-    buf_puts(&q, ", geom) VALUES (?");
-    for (int i = 0; i < l->n_fields; i++)
-        buf_puts(&q, ", ?");
-    buf_printf(&q, ", GeomFromWKB(?, %d))", b->srid);
-    int rc = sqlite3_prepare_v2(b->db, q.data, -1, out, NULL) == SQLITE_OK
-                 ? 0
-                 : store_db_error(b->st, err, "insert");
-    buf_fini(&q);
     return rc;
 }
 
@@ -246,18 +147,16 @@ static int import_layer(struct batch *b, const struct layer_def *l, struct err *
     b->reject_reason[0] = 0, b->n_layer_rejected = 0, b->reject_same = 1;
     int rc = clear_layer(b, l, err);
     if (!rc) json_object_set_new(report_layer(b, l), "features_before", json_integer(b->n_old));
-    sqlite3_stmt *ins = NULL;
-    if (!rc) rc = prepare_insert(b, l, &ins, err);
     int64_t fid = 0;
     for (int i = 0; i < b->m->n_specs && !rc; i++)
         if (b->m->specs[i].layer == l) {
-            rc = batch_source(b, &b->m->specs[i], ins, &fid, err);
+            rc = batch_source(b, &b->m->specs[i], &fid, err);
             if (rc) record_failed(b, &b->m->specs[i], err);
         }
-    sqlite3_finalize(ins);
     if (!rc && shrink_refused(b, l, fid)) {
-        /* run_layers fails the batch at the end; the layer's old cell hashes and features
-         * (finish_layer's to free) go now, before the next layer takes their place */
+        /* run_layers fails the batch at the end (the layer is left open: the store will not
+         * publish it); the layer's old cell hashes and features (finish_layer's to free) go now,
+         * before the next layer takes their place */
         free(b->old_hash), free(b->old_feat);
         b->old_hash = NULL, b->old_feat = NULL;
         b->n_old_hash = 0, b->n_old_feat = 0;
@@ -289,35 +188,37 @@ static void area_from_storage_crs(struct batch *b)
     OSRDestroySpatialReference(srs);
 }
 
+struct area {
+    const struct layer_def *cur;
+    struct bbox all, admin;
+    int n, has_admin;
+};
+
+static int area_layer(void *ud, const char *layer, const struct layer_state *ls)
+{
+    struct area *a = ud;
+    if (ls->n_features <= 0 || !ls->has_extent || strcmp(layer, a->cur->id) == 0) return 0;
+    if (strcmp(layer, "admin_units") == 0) a->admin = ls->extent, a->has_admin = 1;
+    bbox_union(&a->all, &ls->extent);
+    a->n++;
+    return 0;
+}
+
+/* The expected area of the layer cur's sources: the admin_units boundary, else the extent of the
+ * other layers in the store, else the storage CRS's area of use. */
 int batch_refresh_area(struct batch *b, const struct layer_def *cur)
 {
-    sqlite3_stmt *s = NULL;
+    struct area a = {cur, {0, 0, 0, 0}, {0, 0, 0, 0}, 0, 0};
+    bbox_empty(&a.all);
     b->cx.has_area = 0;
-    if (sqlite3_prepare_v2(
-            b->db,
-            "SELECT layer, minx, miny, maxx, maxy FROM spp_layers WHERE n_features > 0"
-            " AND minx IS NOT NULL AND layer <> ? ORDER BY layer <> 'admin_units', layer",
-            -1, &s, NULL) != SQLITE_OK)
-        return ERR_DB;
-    sqlite3_bind_text(s, 1, cur->id, -1, SQLITE_STATIC);
-    struct bbox all;
-    bbox_empty(&all);
-    int n = 0, admin = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        struct bbox e = {sqlite3_column_double(s, 1), sqlite3_column_double(s, 2),
-                         sqlite3_column_double(s, 3), sqlite3_column_double(s, 4)};
-        if (n == 0 && id && strcmp(id, "admin_units") == 0) admin = 1;
-        if (admin && n > 0) break;
-        bbox_union(&all, &e);
-        n++;
-    }
-    sqlite3_finalize(s);
-    if (n) {
-        b->cx.area = all;
+    int rc = store_load_layer_states(b->ld, area_layer, &a, NULL);
+    if (rc) return rc;
+    if (a.n) {
+        b->cx.area = a.has_admin ? a.admin : a.all;
         b->cx.has_area = 1;
         snprintf(b->cx.area_from, sizeof b->cx.area_from, "%s",
-                 admin ? "the admin_units boundary" : "the extent of the layers in the store");
+                 a.has_admin ? "the admin_units boundary"
+                             : "the extent of the layers in the store");
     } else {
         area_from_storage_crs(b);
     }
@@ -343,44 +244,57 @@ static char public_use(const char *lu)
     return 1;
 }
 
+#define REF_MAX 200000 /* parcels in the overlay reference */
+
+struct ref_load {
+    struct batch *b;
+    GEOSContextHandle_t h;
+    GEOSWKBReader *rd;
+    int n_rows, cap;
+};
+
+static int ref_parcel(void *ud, const struct feature *f, const struct bbox *box)
+{
+    (void)box;
+    struct ref_load *r = ud;
+    struct crs_context *cx = &r->b->cx;
+    if (!f->wkb) return 0;
+    if (r->n_rows++ >= REF_MAX) return -1; /* enough: stop the scan */
+    GEOSGeometry *g = GEOSWKBReader_read_r(r->h, r->rd, f->wkb, f->wkb_len);
+    if (!g) return 0;
+    if (cx->n_ref == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 1024;
+        void **a = realloc(cx->ref_geoms, (size_t)cap * sizeof *a);
+        if (a) cx->ref_geoms = a;
+        char *pub = a ? realloc(cx->ref_public, (size_t)cap) : NULL;
+        if (pub) cx->ref_public = pub;
+        if (!a || !pub) {
+            GEOSGeom_destroy_r(r->h, g);
+            return -1; /* out of memory: the reference is what was read so far */
+        }
+        r->cap = cap;
+    }
+    const struct value *lu = &f->values[0];
+    cx->ref_public[cx->n_ref] = public_use(lu->type == VAL_TEXT ? lu->s : NULL);
+    cx->ref_geoms[cx->n_ref++] = g;
+    return 0;
+}
+
+/* The overlay reference for the CRS decision: the parcels in the store (the batch's own too),
+ * each marked when its land use is a public one. */
 int batch_refresh_ref(struct batch *b)
 {
     if (!b->ref_dirty) return 0;
     b->ref_dirty = 0;
     crs_context_fini(&b->cx);
+    const struct layer_def *l = catalog_layer(b->cat, "cadastral_parcels");
+    int lu = l ? layer_field_index(l, "lu_display") : -1;
+    if (lu < 0) return ERR_PARAM;
     GEOSContextHandle_t h = geo_geos(b->geo);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db,
-                           "SELECT AsBinary(geom), lu_display FROM cadastral_parcels WHERE geom IS "
-                           "NOT NULL LIMIT 200000",
-                           -1, &s, NULL) != SQLITE_OK)
-        return ERR_DB;
-    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
-    int cap = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        GEOSGeometry *g = GEOSWKBReader_read_r(h, rd, sqlite3_column_blob(s, 0),
-                                               (size_t)sqlite3_column_bytes(s, 0));
-        if (!g) continue;
-        if (b->cx.n_ref == cap) {
-            cap = cap ? cap * 2 : 1024;
-            void **a = realloc(b->cx.ref_geoms, (size_t)cap * sizeof *a);
-            if (!a) {
-                GEOSGeom_destroy_r(h, g);
-                break;
-            }
-            b->cx.ref_geoms = a;
-            char *pub = realloc(b->cx.ref_public, (size_t)cap);
-            if (!pub) {
-                GEOSGeom_destroy_r(h, g);
-                break;
-            }
-            b->cx.ref_public = pub;
-        }
-        b->cx.ref_public[b->cx.n_ref] = public_use((const char *)sqlite3_column_text(s, 1));
-        b->cx.ref_geoms[b->cx.n_ref++] = g;
-    }
-    GEOSWKBReader_destroy_r(h, rd);
-    sqlite3_finalize(s);
+    struct ref_load r = {b, h, GEOSWKBReader_create_r(h), 0, 0};
+    struct store_scan q = {l, &lu, 1, 1, -1};
+    int rc = store_load_scan(b->ld, &q, ref_parcel, &r, NULL);
+    GEOSWKBReader_destroy_r(h, r.rd);
     if (b->cx.n_ref) {
         b->cx.ref_tree = GEOSSTRtree_create_r(h, 10);
         for (int i = 0; i < b->cx.n_ref; i++)
@@ -388,7 +302,7 @@ int batch_refresh_ref(struct batch *b)
         snprintf(b->cx.ref_from, sizeof b->cx.ref_from, "cadastral_parcels (%d parcels)",
                  b->cx.n_ref);
     }
-    return 0;
+    return rc > 0 ? rc : 0;
 }
 
 /* ---- the batch ---- */
@@ -447,21 +361,13 @@ static int record_import(struct batch *b, struct err *err)
          *jr = json_dumps(b->report, JSON_COMPACT);
     char fin[32];
     now_iso(fin);
-    sqlite3_stmt *s = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(
-            b->db,
-            "INSERT OR REPLACE INTO spp_imports (batch, started, finished, sources, counts,"
-            " checksums, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            -1, &s, NULL) != SQLITE_OK) {
-        rc = store_db_error(b->st, err, "spp_imports");
+    if (!js || !jc || !jk || !jr) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     } else {
-        const char *v[] = {b->batch_id, b->started, fin, js, jc, jk, jr};
-        for (int i = 0; i < 7; i++)
-            sqlite3_bind_text(s, i + 1, v[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_imports");
+        struct store_import_record r = {b->started, fin, js, jc, jk, jr};
+        rc = store_load_record(b->ld, &r, err);
     }
-    sqlite3_finalize(s);
     free(js), free(jc), free(jk), free(jr);
     json_decref(srcs), json_decref(counts);
     return rc;
@@ -509,16 +415,8 @@ static int open_store(struct batch *b, const struct config *cfg, int *created, s
         *created = 1;
     int rc = store_open(path, STORE_WRITE, &b->st, err);
     if (!rc) rc = store_init_schema(b->st, &cfg->catalog, cfg->storage_srid, err);
-    if (!rc) {
-        b->db = store_db(b->st);
-        b->srid = store_srid(b->st);
-        /* one big transaction: keep its pages in memory rather than spilling them repeatedly */
-        store_exec(b->st, "PRAGMA cache_size = -262144", NULL);
-        /* a new store has no readers: a rollback journal writes the pages once (WAL writes them
-         * twice, to the log and at the checkpoint) and still rolls a killed import back; the
-         * store returns to WAL after the commit */
-        if (*created) rc = store_exec(b->st, "PRAGMA journal_mode = DELETE", err);
-    }
+    if (!rc) b->srid = store_srid(b->st);
+    b->new_store = *created; /* the load writes it without WAL until it is published */
     return rc;
 }
 
@@ -535,22 +433,8 @@ static void remove_store(const char *path)
 static int run(struct batch *b, struct err *err)
 {
     int rc = make_batch_id(b, err);
-    if (!rc) rc = store_begin(b->st, err);
+    if (!rc) rc = store_load_begin(b->st, b->batch_id, b->new_store, &b->ld, err);
     if (rc) return rc;
-    if (sqlite3_prepare_v2(
-            b->db,
-            "INSERT INTO spp_findings (batch, layer, src_file, src_row, severity, kind,"
-            " message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            -1, &b->ins_finding, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "spp_findings");
-    store_exec(b->st, "DELETE FROM spp_findings WHERE batch = '' ", NULL);
-    sqlite3_stmt *del = NULL;
-    if (sqlite3_prepare_v2(b->db, "DELETE FROM spp_findings WHERE batch = ?", -1, &del, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(del, 1, b->batch_id, -1, SQLITE_STATIC);
-        sqlite3_step(del);
-    }
-    sqlite3_finalize(del);
     json_object_set_new(b->report, "batch", json_string(b->batch_id));
     rc = run_layers(b, err);
     if (!rc) rc = report_thumbnails(b, err);
@@ -559,13 +443,13 @@ static int run(struct batch *b, struct err *err)
     json_object_set_new(b->report, "rejected", json_integer(b->n_rejected));
     if (!rc && !b->o->dry_run) rc = record_import(b, err);
     if (!rc && !b->o->dry_run) rc = batch_record_lineage(b, err);
-    sqlite3_finalize(b->ins_finding);
-    b->ins_finding = NULL;
+    struct store_load *ld = b->ld;
+    b->ld = NULL;
     if (rc || b->o->dry_run) {
-        store_rollback(b->st);
+        store_load_abort(ld);
         return rc;
     }
-    return store_commit(b->st, err);
+    return store_load_finish(ld, err); /* publish: the commit */
 }
 
 int import_run(const struct config *cfg, const struct import_opts *o, struct import_summary *sum,
@@ -620,7 +504,6 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
         json_object_set_new(b.report, "allow_shrink",
                             json_boolean(o->allow_shrink || m.allow_shrink));
         rc = run(&b, err);
-        if (!rc && created) rc = store_exec(b.st, "PRAGMA journal_mode = WAL", err);
     }
     if (b.report && o->report_dir) {
         json_object_set_new(b.report, "ok", json_boolean(rc == 0));
@@ -647,7 +530,6 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     json_decref(b.report), json_decref(b.layers), json_decref(b.sources), json_decref(b.checksums);
     free(b.cells);
     free(b.old_hash);
-    buf_fini(&b.triggers);
     manifest_fini(&m);
     return rc;
 }
@@ -675,47 +557,75 @@ void batch_communes_free(struct batch *b)
     memset(c, 0, sizeof *c);
 }
 
+/* Characters (not bytes) of UTF-8 text, as SQLite's length() counts them. */
+static size_t utf8_chars(const char *s, int len)
+{
+    size_t n = 0;
+    for (int i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+struct commune_load {
+    struct batch *b;
+    GEOSContextHandle_t h;
+    GEOSWKBReader *rd;
+    int cap;
+    struct err *err;
+};
+
+/* A commune: level 3, or a 5-digit GSO code when the level is not given (DOMAIN.md 5). */
+static int is_commune(const struct value *code, const struct value *level)
+{
+    if (code->type != VAL_TEXT) return 0;
+    if (level->type == VAL_INT) return level->i == 3;
+    if (level->type == VAL_REAL) return level->d == 3.0;
+    return level->type == VAL_NULL && utf8_chars(code->s, code->len) == 5;
+}
+
+static int commune_row(void *ud, const struct feature *f, const struct bbox *box)
+{
+    (void)box;
+    struct commune_load *cl = ud;
+    struct communes *c = &cl->b->communes;
+    if (!f->wkb || !is_commune(&f->values[0], &f->values[1])) return 0;
+    GEOSGeometry *g = GEOSWKBReader_read_r(cl->h, cl->rd, f->wkb, f->wkb_len);
+    if (!g) return 0;
+    if (c->n == cl->cap) {
+        int cap = cl->cap ? cl->cap * 2 : 64;
+        void **gg = realloc(c->geoms, (size_t)cap * sizeof *gg);
+        if (gg) c->geoms = gg;
+        void **pp = realloc(c->prepared, (size_t)cap * sizeof *pp);
+        if (pp) c->prepared = pp;
+        char **cc = realloc(c->codes, (size_t)cap * sizeof *cc);
+        if (cc) c->codes = cc;
+        if (!gg || !pp || !cc) {
+            GEOSGeom_destroy_r(cl->h, g);
+            return err_set(cl->err, ERR_NOMEM, "out of memory");
+        }
+        cl->cap = cap;
+    }
+    c->geoms[c->n] = g;
+    c->prepared[c->n] = (void *)GEOSPrepare_r(cl->h, g);
+    c->codes[c->n] = str_dup(f->values[0].s);
+    c->n++;
+    return 0;
+}
+
 int batch_communes_load(struct batch *b, struct err *err)
 {
     struct communes *c = &b->communes;
     if (c->loaded) return 0;
     c->loaded = 1;
+    const struct layer_def *l = catalog_layer(b->cat, "admin_units");
+    int fields[2] = {l ? layer_field_index(l, "code") : -1, l ? layer_field_index(l, "level") : -1};
+    if (fields[0] < 0 || fields[1] < 0)
+        return err_set(err, ERR_PARAM, "admin_units: the catalog has no code and level fields");
     GEOSContextHandle_t h = geo_geos(b->geo);
-    sqlite3_stmt *s = NULL;
-    /* communes: level 3, or a 5-digit GSO code when the level is not given (DOMAIN.md 5) */
-    if (sqlite3_prepare_v2(b->db,
-                           "SELECT code, AsBinary(geom) FROM admin_units WHERE geom IS NOT NULL"
-                           " AND code IS NOT NULL AND (level = 3 OR (level IS NULL AND"
-                           " length(code) = 5)) ORDER BY fid",
-                           -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "admin_units");
-    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
-    int cap = 0, rc = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        GEOSGeometry *g = GEOSWKBReader_read_r(h, rd, sqlite3_column_blob(s, 1),
-                                               (size_t)sqlite3_column_bytes(s, 1));
-        if (!g) continue;
-        if (c->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            void **gg = realloc(c->geoms, (size_t)cap * sizeof *gg);
-            if (gg) c->geoms = gg;
-            void **pp = realloc(c->prepared, (size_t)cap * sizeof *pp);
-            if (pp) c->prepared = pp;
-            char **cc = realloc(c->codes, (size_t)cap * sizeof *cc);
-            if (cc) c->codes = cc;
-            if (!gg || !pp || !cc) {
-                GEOSGeom_destroy_r(h, g);
-                rc = err_set(err, ERR_NOMEM, "out of memory");
-                break;
-            }
-        }
-        c->geoms[c->n] = g;
-        c->prepared[c->n] = (void *)GEOSPrepare_r(h, g);
-        c->codes[c->n] = str_dup((const char *)sqlite3_column_text(s, 0));
-        c->n++;
-    }
-    GEOSWKBReader_destroy_r(h, rd);
-    sqlite3_finalize(s);
+    struct commune_load cl = {b, h, GEOSWKBReader_create_r(h), 0, err};
+    struct store_scan q = {l, fields, 2, 1, -1};
+    int rc = store_load_scan(b->ld, &q, commune_row, &cl, err);
+    GEOSWKBReader_destroy_r(h, cl.rd);
     if (!rc && c->n) {
         c->tree = GEOSSTRtree_create_r(h, 10);
         for (int i = 0; i < c->n; i++)

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* batch_int.h: the state of one import batch, shared by batch.c (transaction, layers, changes),
- * process.c (one source: sample, decide, stream, insert), topology.c (parcel overlaps and gaps)
- * and report.c (report.json, report.html, progress). */
+/* batch_int.h: the state of one import batch, shared by batch.c (the batch, its layers),
+ * changes.c (what changed), process.c (one source: sample, decide, stream, put), topology.c
+ * (parcel overlaps and gaps), lineage.c and report.c (report.json, report.html, progress). The
+ * batch writes and reads the store only through the store's load API (store.h, "Loading"): no
+ * SQL here. */
 #ifndef SPP_BATCH_INT_H
 #define SPP_BATCH_INT_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 
-#include "../store/store_int.h"
+#include "../store/store.h"
 #include "import_int.h"
 
 struct cellhash {
@@ -42,7 +43,8 @@ struct batch {
     const struct catalog *cat;
     struct manifest *m;
     struct store *st;
-    sqlite3 *db;
+    struct store_load *ld; /* the batch's write transaction, from store_load_begin */
+    int new_store;         /* the store was created for this batch */
     struct geo_ctx *geo;
     struct geomfix *gf;
     struct crs_context cx;
@@ -50,7 +52,6 @@ struct batch {
     int srid;      /* storage CRS */
     char batch_id[64];
     char started[32];
-    sqlite3_stmt *ins_finding;
     json_t *report, *layers, *sources, *checksums;
     int64_t n_read, n_written, n_rejected;
     int n_layers;
@@ -71,15 +72,12 @@ struct batch {
     struct communes communes;
     char **lineage; /* distinct old lineage tuples, 4 strings each (NULL = null) */
     uint32_t n_lineage;
-    int progress_fd;     /* -1: silent */
-    struct buf triggers; /* SQL of the layer's SpatiaLite triggers during its load */
+    int progress_fd; /* -1: silent */
 };
 
 /* changes.c: what the batch changed, in 500 m cells of the storage CRS (spp_changes). */
 void batch_cells_add(struct batch *b, const struct bbox *box);
 void batch_cells_compact(struct batch *b);
-/* Per cell, the XOR of the hashes of the layer's features touching it (every column but
- * import_batch, and the geometry); sorted by cell. Caller frees *out. */
 /* Per cell, the XOR of the hashes of the layer's features touching it; the hash covers the
  * geometry and the attributes only (not fid, import_batch, src_file, src_crs, src_encoding), so
  * an unchanged re-import changes no cell. Sorted by cell. With feat, also one feathash per
@@ -87,14 +85,11 @@ void batch_cells_compact(struct batch *b);
 int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhash **out, size_t *n,
                       struct feathash **feat, size_t *n_feat, int64_t *n_rows, struct err *err);
 /* Writes the changed cells of layer l: all cells of the new features when the layer was empty,
- * else the cells whose content differs from b->old_hash. */
+ * else the cells whose content differs from b->old_hash; then the change feed of l
+ * (store_load_feature_changes against the identities store_load_layer_begin noted). */
 int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err);
 
 void batch_lineage_free(struct batch *b);
-/* Before layer l is replaced: its features' identities (natural key, else fid) and row-rule
- * values into a temporary table, from which batch_write_changes records the change feed
- * (spp_feature_changes: insert, update, delete per identity). ERR_DB. */
-int batch_snapshot_keys(struct batch *b, const struct layer_def *l, struct err *err);
 /* Features added, removed and changed (same key, other content) between two sorted lists. */
 void batch_feature_diff(const struct feathash *o, size_t no, const struct feathash *nw, size_t nn,
                         int64_t *added, int64_t *removed, int64_t *changed);
@@ -107,14 +102,14 @@ int batch_communes_load(struct batch *b, struct err *err);
 /* The commune code whose polygon contains the point (storage CRS), or NULL. */
 const char *batch_commune_at(struct batch *b, const void *point);
 void batch_communes_free(struct batch *b);
+/* A finding of the batch (store_load_finding). ERR_DB. */
 int batch_finding(struct batch *b, const char *layer, const char *file, int64_t row,
                   const char *severity, const char *kind, const char *msg);
 int batch_refresh_area(struct batch *b, const struct layer_def *cur);
 int batch_refresh_ref(struct batch *b);
 
-/* process.c: reads one source into the layer through ins; *fid counts the layer's features. */
-int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid,
-                 struct err *err);
+/* process.c: reads one source into the layer open in b->ld; *fid counts the layer's features. */
+int batch_source(struct batch *b, const struct src_spec *spec, int64_t *fid, struct err *err);
 
 /* topology.c: overlaps and gaps between neighbouring parcels above a tolerance, as findings. */
 int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err *err);

@@ -10,7 +10,10 @@
  * tile (planner tiles show the lineage) is stale. A layer that was empty before writes every cell
  * its new features touch. Features are also matched by natural key (by fid, i.e. position in the
  * sources, in layers without one or when the key is null) for the report's added, removed and
- * changed counts against the previous batch (issue 16). */
+ * changed counts against the previous batch (issue 16). The change feed (spp_feature_changes:
+ * insert, update, delete per identity, issue 21) is the store's to record, after the lineage
+ * updates (store_load_feature_changes). Everything is read and written through the store's load
+ * API (store.h, "Loading"); the hashes are over the values it hands back. */
 #include "batch_int.h"
 
 #include <math.h>
@@ -109,23 +112,27 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static uint64_t row_hash(sqlite3_stmt *s, int first, int n_cols)
+/* A value's hash: its type, then its bytes (the numbers as stored, the text or blob as is). */
+static uint64_t value_hash(uint64_t h, const struct value *v)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = first; i < n_cols; i++) {
-        unsigned char t = (unsigned char)sqlite3_column_type(s, i);
-        h = fnv(h, &t, 1);
-        if (t == SQLITE_INTEGER) {
-            int64_t v = sqlite3_column_int64(s, i);
-            h = fnv(h, &v, sizeof v);
-        } else if (t == SQLITE_FLOAT) {
-            double v = sqlite3_column_double(s, i);
-            h = fnv(h, &v, sizeof v);
-        } else if (t != SQLITE_NULL) {
-            const void *p = sqlite3_column_blob(s, i);
-            h = fnv(h, p, (size_t)sqlite3_column_bytes(s, i));
-        }
-    }
+    unsigned char t = (unsigned char)v->type;
+    h = fnv(h, &t, 1);
+    if (v->type == VAL_INT)
+        h = fnv(h, &v->i, sizeof v->i);
+    else if (v->type == VAL_REAL)
+        h = fnv(h, &v->d, sizeof v->d);
+    else if (v->type == VAL_TEXT || v->type == VAL_BLOB)
+        h = fnv(h, v->s, v->len >= 0 ? (size_t)v->len : strlen(v->s));
+    return h;
+}
+
+/* A feature's content: its geometry and its attributes f->values[0..n_attr). */
+static uint64_t content_hash(const struct feature *f, int n_attr)
+{
+    struct value g = {f->wkb ? VAL_BLOB : VAL_NULL, 0, 0, (const char *)f->wkb, (int)f->wkb_len};
+    uint64_t h = value_hash(1469598103934665603ULL, &g);
+    for (int i = 0; i < n_attr; i++)
+        h = value_hash(h, &f->values[i]);
     return h;
 }
 
@@ -150,12 +157,18 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* The index of the row's lineage tuple (columns first..first+3) in b->lineage, added if new. */
-static int intern_lineage(struct batch *b, sqlite3_stmt *s, int first, uint32_t *out)
+static const char *value_text(const struct value *v)
+{
+    return v->type == VAL_TEXT ? v->s : NULL;
+}
+
+/* The index of the lineage tuple lin[0..3] (only text counts; anything else is null) in
+ * b->lineage, added if new. */
+static int intern_lineage(struct batch *b, const struct value *lin, uint32_t *out)
 {
     const char *v[4];
     for (int i = 0; i < 4; i++)
-        v[i] = (const char *)sqlite3_column_text(s, first + i);
+        v[i] = value_text(&lin[i]);
     for (uint32_t k = b->n_lineage; k-- > 0;) { /* newest first: rows come grouped */
         char **t = &b->lineage[4 * k];
         if (same_str(t[0], v[0]) && same_str(t[1], v[1]) && same_str(t[2], v[2]) &&
@@ -190,62 +203,65 @@ static int add_feat(struct feats *f, const struct feathash *x)
     return 0;
 }
 
+struct hash_scan {
+    struct batch *b;
+    struct hashes hs;
+    struct feats fs;
+    int want_feat;
+    int n_attr;      /* the scan's fields: n_attr attributes, then the 4 lineage fields */
+    int key;         /* index of the natural key among the attributes, -1 if none */
+    int has_lineage; /* the layer has all 4 lineage fields */
+    int64_t n_rows;
+};
+
+static int hash_row(void *ud, const struct feature *f, const struct bbox *box)
+{
+    struct hash_scan *x = ud;
+    uint64_t content = content_hash(f, x->n_attr);
+    x->hs.h = fnv(content, &f->fid, sizeof f->fid); /* a tile's MVT ids are fids */
+    x->n_rows++;
+    if (x->want_feat) {
+        /* identity: the natural key's value, else the position in the sources (fid) */
+        struct feathash ft = {fnv(1469598103934665603ULL, &f->fid, sizeof f->fid), content, x->hs.h,
+                              0, f->fid};
+        if (x->key >= 0 && f->values[x->key].type != VAL_NULL)
+            ft.key = value_hash(1469598103934665603ULL, &f->values[x->key]);
+        if (x->has_lineage && intern_lineage(x->b, &f->values[x->n_attr], &ft.lineage))
+            return ERR_NOMEM;
+        if (add_feat(&x->fs, &ft)) return ERR_NOMEM;
+    }
+    if (box) each_cell(box, add_hash, &x->hs);
+    return x->hs.oom ? ERR_NOMEM : 0;
+}
+
 int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhash **out, size_t *n,
                       struct feathash **feat, size_t *n_feat, int64_t *n_rows, struct err *err)
 {
     *out = NULL, *n = 0;
     if (feat) *feat = NULL, *n_feat = 0;
     if (n_rows) *n_rows = 0;
-    struct buf q;
-    buf_init(&q);
-    buf_puts(&q, "SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom), fid, geom");
-    int n_attr = 0, key_col = -1;
+    int *fields = malloc(((size_t)l->n_fields + 4) * sizeof *fields);
+    if (!fields) return err_set(err, ERR_NOMEM, "out of memory");
+    struct hash_scan x;
+    memset(&x, 0, sizeof x);
+    x.b = b, x.want_feat = feat != NULL, x.key = -1, x.has_lineage = 1;
     for (int i = 0; i < l->n_fields; i++)
         if (!is_lineage_col(l->fields[i].name)) {
-            if (i == l->key) key_col = 6 + n_attr;
-            buf_puts(&q, ", ");
-            store_put_ident(&q, l->fields[i].name);
-            n_attr++;
+            if (i == l->key) x.key = x.n_attr;
+            fields[x.n_attr++] = i;
         }
-    int lin_col = 6 + n_attr, has_lineage = 1;
-    for (int k = 0; k < 4; k++)
-        has_lineage &= layer_field_index(l, lineage_cols[k]) >= 0;
-    for (int k = 0; k < 4 && has_lineage; k++)
-        buf_printf(&q, ", \"%s\"", lineage_cols[k]);
-    buf_puts(&q, " FROM ");
-    store_put_ident(&q, l->id);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(b->db, q.data, -1, &s, NULL) == SQLITE_OK
-                 ? 0
-                 : store_db_error(b->st, err, l->id);
-    buf_fini(&q);
-    if (rc) return rc;
-    struct hashes hs = {NULL, 0, 0, 0, 0};
-    struct feats fs = {NULL, 0, 0};
-    while (sqlite3_step(s) == SQLITE_ROW && !hs.oom) {
-        uint64_t content = row_hash(s, 5, lin_col);
-        int64_t fid = sqlite3_column_int64(s, 4);
-        hs.h = fnv(content, &fid, sizeof fid); /* a tile's MVT ids are fids */
-        if (n_rows) ++*n_rows;
-        if (feat) {
-            /* identity: the natural key's value, else the position in the sources (fid) */
-            struct feathash f = {fnv(1469598103934665603ULL, &fid, sizeof fid), content, hs.h, 0,
-                                 fid};
-            if (key_col >= 0 && sqlite3_column_type(s, key_col) != SQLITE_NULL)
-                f.key = row_hash(s, key_col, key_col + 1);
-            if (has_lineage && intern_lineage(b, s, lin_col, &f.lineage)) hs.oom = 1;
-            if (add_feat(&fs, &f)) hs.oom = 1;
-        }
-        if (sqlite3_column_type(s, 0) == SQLITE_NULL) continue;
-        struct bbox box = {sqlite3_column_double(s, 0), sqlite3_column_double(s, 1),
-                           sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
-        each_cell(&box, add_hash, &hs);
+    for (int k = 0; k < 4; k++) {
+        fields[x.n_attr + k] = layer_field_index(l, lineage_cols[k]);
+        x.has_lineage &= fields[x.n_attr + k] >= 0;
     }
-    sqlite3_finalize(s);
-    if (hs.oom) {
-        free(hs.v), free(fs.v);
-        return err_set(err, ERR_NOMEM, "out of memory");
+    struct store_scan q = {l, fields, x.n_attr + (x.has_lineage ? 4 : 0), 1, -1};
+    int rc = store_load_scan(b->ld, &q, hash_row, &x, err);
+    free(fields);
+    if (rc) {
+        free(x.hs.v), free(x.fs.v);
+        return rc == ERR_NOMEM ? err_set(err, ERR_NOMEM, "out of memory") : rc;
     }
+    struct hashes hs = x.hs;
     if (hs.n) qsort(hs.v, hs.n, sizeof *hs.v, cmp_cellhash);
     size_t k = 0; /* one entry per cell, XOR of its features */
     for (size_t i = 0; i < hs.n; i++) {
@@ -255,7 +271,11 @@ int batch_cell_hashes(struct batch *b, const struct layer_def *l, struct cellhas
             hs.v[k++] = hs.v[i];
     }
     *out = hs.v, *n = k;
-    if (feat) *feat = fs.v, *n_feat = fs.n;
+    if (feat)
+        *feat = x.fs.v, *n_feat = x.fs.n;
+    else
+        free(x.fs.v);
+    if (n_rows) *n_rows = x.n_rows;
     return 0;
 }
 
@@ -317,29 +337,19 @@ static int keep_lineage(struct batch *b, const struct layer_def *l, struct feath
 {
     if (!b->n_lineage || !no) return 0;
     qsort(old, no, sizeof *old, cmp_h);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE \"%s\" SET src_file = ?, src_crs = ?, src_encoding = ?, import_batch = ?"
-             " WHERE fid = ?",
-             l->id);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, l->id);
+    int fields[4];
+    for (int k = 0; k < 4; k++)
+        if ((fields[k] = layer_field_index(l, lineage_cols[k])) < 0) return 0;
     int rc = 0;
     for (size_t j = 0; j < nn && !rc; j++) {
         const struct feathash *hit = bsearch(&nw[j], old, no, sizeof *old, cmp_h);
         if (!hit || hit->fid != nw[j].fid || hit->lineage == nw[j].lineage) continue;
         char **t = &b->lineage[4 * hit->lineage];
-        sqlite3_reset(s);
+        struct value v[4];
         for (int k = 0; k < 4; k++)
-            if (t[k])
-                sqlite3_bind_text(s, k + 1, t[k], -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_null(s, k + 1);
-        sqlite3_bind_int64(s, 5, nw[j].fid);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, l->id);
+            v[k] = (struct value){t[k] ? VAL_TEXT : VAL_NULL, 0, 0, t[k], -1};
+        rc = store_load_update(b->ld, l, nw[j].fid, fields, v, 4, err);
     }
-    sqlite3_finalize(s);
     return rc;
 }
 
@@ -360,8 +370,6 @@ static void diff(struct batch *b, const struct cellhash *o, size_t no, const str
         }
     }
 }
-
-static int record_feature_changes(struct batch *b, const struct layer_def *l, struct err *err);
 
 int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err)
 {
@@ -392,30 +400,16 @@ int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *
     b->old_hash = NULL, b->n_old_hash = 0;
     b->old_feat = NULL, b->n_old_feat = 0;
     batch_cells_compact(b);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db,
-                           "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return store_db_error(b->st, err, "spp_changes");
     int rc = 0;
     for (size_t i = 0; i < b->n_cells && !rc; i++) {
         long x, y;
         cell_xy(b->cells[i], &x, &y);
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, b->batch_id, -1, SQLITE_STATIC);
-        sqlite3_bind_double(s, 3, x * CELL_M);
-        sqlite3_bind_double(s, 4, y * CELL_M);
-        sqlite3_bind_double(s, 5, (x + 1) * CELL_M);
-        sqlite3_bind_double(s, 6, (y + 1) * CELL_M);
-        sqlite3_bind_text(s, 7, b->started, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_changes");
+        struct bbox box = {x * CELL_M, y * CELL_M, (x + 1) * CELL_M, (y + 1) * CELL_M};
+        rc = store_load_change(b->ld, l, &box, b->started, err);
     }
-    sqlite3_finalize(s);
     json_object_set_new(report_layer(b, l), "changed_cells", json_integer((json_int_t)b->n_cells));
     b->n_cells = 0;
-    if (!rc) rc = record_feature_changes(b, l, err);
+    if (!rc) rc = store_load_feature_changes(b->ld, l, b->started, err); /* issue 21 */
     return rc;
 }
 
@@ -425,90 +419,4 @@ void batch_lineage_free(struct batch *b)
         free(b->lineage[i]);
     free(b->lineage);
     b->lineage = NULL, b->n_lineage = 0;
-}
-
-/* ---- the change feed (issue 21): which features a batch inserted, updated and deleted ----
- * A feature's identity is its natural key (else its fid, as in the report's diff). Before a layer
- * is replaced its identities (and row-rule values) go into a temporary table; after the load,
- * features carrying this batch's import_batch (unchanged ones keep their old lineage) are inserts
- * or updates by whether their identity was there before, and identities no longer present are
- * deletes. Written to spp_feature_changes in the batch's transaction; /api/v1/changes reads it. */
-
-static void identity_sql(const struct layer_def *l, struct buf *b)
-{
-    if (l->key >= 0) {
-        buf_puts(b, "coalesce(CAST(");
-        store_put_ident(b, l->fields[l->key].name);
-        buf_puts(b, " AS TEXT), CAST(fid AS TEXT))");
-    } else {
-        buf_puts(b, "CAST(fid AS TEXT)");
-    }
-    buf_puts(b, ", ");
-    if (l->row_field >= 0)
-        store_put_ident(b, l->fields[l->row_field].name);
-    else
-        buf_puts(b, "NULL");
-}
-
-int batch_snapshot_keys(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    struct buf q;
-    buf_init(&q);
-    buf_puts(&q, "CREATE TEMP TABLE IF NOT EXISTS spp_prev_keys (k TEXT, rowval);"
-                 "CREATE INDEX IF NOT EXISTS temp.spp_prev_keys_k ON spp_prev_keys (k);"
-                 "DELETE FROM temp.spp_prev_keys;"
-                 "INSERT INTO temp.spp_prev_keys SELECT ");
-    identity_sql(l, &q);
-    buf_puts(&q, " FROM ");
-    store_put_ident(&q, l->id);
-    int rc = q.data ? store_exec(b->st, q.data, err) : err_set(err, ERR_NOMEM, "out of memory");
-    buf_fini(&q);
-    return rc;
-}
-
-static int record_feature_changes(struct batch *b, const struct layer_def *l, struct err *err)
-{
-    struct buf q;
-    buf_init(&q);
-    int rc = 0;
-    buf_puts(&q, "CREATE TABLE IF NOT EXISTS spp_feature_changes (id INTEGER PRIMARY KEY,"
-                 " layer TEXT NOT NULL, batch TEXT NOT NULL, at TEXT NOT NULL, op TEXT NOT NULL,"
-                 " key TEXT NOT NULL, fid INTEGER, rowval);"
-                 "CREATE INDEX IF NOT EXISTS spp_feature_changes_layer ON spp_feature_changes"
-                 " (layer, id);"
-                 "CREATE TEMP TABLE IF NOT EXISTS spp_prev_keys (k TEXT, rowval);"
-                 "DROP TABLE IF EXISTS temp.spp_new_keys;"
-                 "CREATE TEMP TABLE spp_new_keys (k TEXT, rowval, fid INTEGER, batch TEXT);"
-                 "INSERT INTO temp.spp_new_keys SELECT ");
-    identity_sql(l, &q);
-    buf_puts(&q, ", fid, import_batch FROM ");
-    store_put_ident(&q, l->id);
-    buf_puts(&q, ";CREATE INDEX temp.spp_new_keys_k ON spp_new_keys (k);");
-    rc = q.data ? store_exec(b->st, q.data, err) : err_set(err, ERR_NOMEM, "out of memory");
-    buf_fini(&q);
-    if (rc) return rc;
-    static const char *const ins =
-        "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
-        " SELECT ?1, ?2, ?3, CASE WHEN EXISTS (SELECT 1 FROM temp.spp_prev_keys p WHERE p.k = n.k)"
-        " THEN 'update' ELSE 'insert' END, n.k, n.fid, n.rowval FROM temp.spp_new_keys n"
-        " WHERE n.batch = ?2 ORDER BY n.fid";
-    static const char *const del =
-        "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
-        " SELECT ?1, ?2, ?3, 'delete', p.k, NULL, p.rowval FROM temp.spp_prev_keys p"
-        " WHERE NOT EXISTS (SELECT 1 FROM temp.spp_new_keys n WHERE n.k = p.k) ORDER BY p.k";
-    const char *const stmts[] = {del, ins};
-    for (int i = 0; i < 2 && !rc; i++) {
-        sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(b->db, stmts[i], -1, &s, NULL) != SQLITE_OK)
-            return store_db_error(b->st, err, "spp_feature_changes");
-        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, b->batch_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, b->started, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(b->st, err, "spp_feature_changes");
-        sqlite3_finalize(s);
-    }
-    if (!rc)
-        rc =
-            store_exec(b->st, "DELETE FROM temp.spp_prev_keys; DROP TABLE temp.spp_new_keys;", err);
-    return rc;
 }

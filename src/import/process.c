@@ -26,6 +26,9 @@ struct fieldinfo {
     struct numcol num; /* decimal mark of the column, from all its values */
 };
 
+/* The lineage fields every layer has (layers/common.json): filled by the importer. */
+enum lineage_field { LIN_NONE, LIN_FILE, LIN_CRS, LIN_ENCODING, LIN_BATCH };
+
 #define MEMO 32 /* coded values repeat: the last distinct ones per field, with their result */
 struct memo {
     char *key, *out;
@@ -51,7 +54,9 @@ struct srcstate {
     double *vd;
     struct buf *vs;
     struct buf wkb, tmp;
-    struct memo *memo; /* MEMO per catalog field */
+    struct value *vals;     /* the record as the store takes it (put_record), per catalog field */
+    unsigned char *lineage; /* per catalog field: LIN_NONE or which lineage value it carries */
+    struct memo *memo;      /* MEMO per catalog field */
     int *memo_next;
     int cur;           /* source field being filled (-1: a default) */
     int64_t sampled;   /* records read by the sample pass */
@@ -551,34 +556,40 @@ static void derive_key(struct srcstate *s)
     s->vt[k] = 3;
 }
 
-static int bind_and_insert(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t fid,
-                           struct err *err)
+/* The record's values as the store takes them, lineage filled in; then the store's put. */
+static int put_record(struct batch *b, struct srcstate *s, int64_t fid, struct err *err)
 {
-    sqlite3_reset(ins);
-    sqlite3_bind_int64(ins, 1, fid);
     for (int t = 0; t < s->l->n_fields; t++) {
-        const char *name = s->l->fields[t].name;
-        int col = t + 2;
-        if (strcmp(name, "src_file") == 0)
-            sqlite3_bind_text(ins, col, s->spec->path, -1, SQLITE_STATIC);
-        else if (strcmp(name, "src_crs") == 0)
-            sqlite3_bind_text(ins, col, s->crs.detected, -1, SQLITE_STATIC);
-        else if (strcmp(name, "src_encoding") == 0)
-            sqlite3_bind_text(ins, col, s->layer_enc, -1, SQLITE_STATIC);
-        else if (strcmp(name, "import_batch") == 0)
-            sqlite3_bind_text(ins, col, b->batch_id, -1, SQLITE_STATIC);
+        struct value *v = &s->vals[t];
+        const char *lin = NULL;
+        switch (s->lineage[t]) {
+        case LIN_FILE:
+            lin = s->spec->path;
+            break;
+        case LIN_CRS:
+            lin = s->crs.detected;
+            break;
+        case LIN_ENCODING:
+            lin = s->layer_enc;
+            break;
+        case LIN_BATCH:
+            lin = b->batch_id;
+            break;
+        default:
+            break;
+        }
+        if (s->lineage[t] != LIN_NONE)
+            v->type = VAL_TEXT, v->s = lin, v->len = -1;
         else if (s->vt[t] == 1)
-            sqlite3_bind_int64(ins, col, s->vi[t]);
+            v->type = VAL_INT, v->i = s->vi[t];
         else if (s->vt[t] == 2)
-            sqlite3_bind_double(ins, col, s->vd[t]);
+            v->type = VAL_REAL, v->d = s->vd[t];
         else if (s->vt[t] == 3)
-            sqlite3_bind_text(ins, col, s->vs[t].data, (int)s->vs[t].len, SQLITE_STATIC);
+            v->type = VAL_TEXT, v->s = s->vs[t].data, v->len = (int)s->vs[t].len;
         else
-            sqlite3_bind_null(ins, col);
+            v->type = VAL_NULL;
     }
-    sqlite3_bind_blob(ins, s->l->n_fields + 2, s->wkb.data, (int)s->wkb.len, SQLITE_STATIC);
-    if (sqlite3_step(ins) != SQLITE_DONE) return store_db_error(b->st, err, s->l->id);
-    return 0;
+    return store_load_put(b->ld, fid, s->vals, (const unsigned char *)s->wkb.data, s->wkb.len, err);
 }
 
 static void note(json_t *list, int64_t row, const char *key, const char *msg)
@@ -684,8 +695,8 @@ static void check_area(struct batch *b, struct srcstate *s, int64_t row, double 
     }
 }
 
-static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, sqlite3_stmt *ins,
-                      int64_t *fid, struct err *err)
+static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, int64_t *fid,
+                      struct err *err)
 {
     char why[384] = "", fixed[160];
     int rc = fill_values(b, s, r, why, sizeof why);
@@ -714,7 +725,7 @@ static int one_record(struct batch *b, struct srcstate *s, const struct rec *r, 
     }
     batch_cells_add(b, &box);
     s->written++;
-    return bind_and_insert(b, s, ins, ++*fid, err);
+    return put_record(b, s, ++*fid, err);
 }
 
 /* ---- the source ---- */
@@ -731,8 +742,7 @@ static json_t *crs_json(const struct crs_decision *d)
     return o;
 }
 
-static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_t *fid,
-                  struct err *err)
+static int stream(struct batch *b, struct srcstate *s, int64_t *fid, struct err *err)
 {
     struct rec r;
     int rc, more;
@@ -742,7 +752,7 @@ static int stream(struct batch *b, struct srcstate *s, sqlite3_stmt *ins, int64_
     progress_update(b, label, 0, total, 0);
     while ((more = rec_src_next(s->rs, &r, err)) == 1) {
         s->read++;
-        if ((rc = one_record(b, s, &r, ins, fid, err))) return rc;
+        if ((rc = one_record(b, s, &r, fid, err))) return rc;
         if ((s->read & 1023) == 0) progress_update(b, label, s->read, total, 0);
     }
     progress_update(b, label, s->read, total, 1);
@@ -757,6 +767,7 @@ static void state_fini(struct srcstate *s)
         free(s->memo[i].key), free(s->memo[i].out);
     free(s->memo), free(s->memo_next);
     free(s->vs), free(s->vt), free(s->vi), free(s->vd), free(s->fi);
+    free(s->vals), free(s->lineage);
     buf_fini(&s->wkb), buf_fini(&s->tmp);
     rec_src_close(s->rs);
 }
@@ -780,8 +791,17 @@ static int state_init(struct srcstate *s, const struct src_spec *spec, struct er
     s->vs = calloc((size_t)n, sizeof *s->vs);
     s->memo = calloc((size_t)n * MEMO, sizeof *s->memo);
     s->memo_next = calloc((size_t)n, sizeof *s->memo_next);
-    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs || !s->memo || !s->memo_next)
+    s->vals = calloc((size_t)n + 1, sizeof *s->vals);
+    s->lineage = calloc((size_t)n + 1, sizeof *s->lineage);
+    if (!s->fi || !s->vt || !s->vi || !s->vd || !s->vs || !s->memo || !s->memo_next || !s->vals ||
+        !s->lineage)
         return err_set(err, ERR_NOMEM, "out of memory");
+    static const char *const lineage_names[] = {"", "src_file", "src_crs", "src_encoding",
+                                                "import_batch"};
+    for (int t = 0; t < n; t++)
+        for (int k = LIN_FILE; k <= LIN_BATCH; k++)
+            if (strcmp(s->l->fields[t].name, lineage_names[k]) == 0)
+                s->lineage[t] = (unsigned char)k;
     for (int i = 0; i < s->nf; i++)
         text_detect_init(&s->fi[i].det);
     buf_init(&s->wkb), buf_init(&s->tmp);
@@ -809,8 +829,7 @@ static void finish_report(struct batch *b, struct srcstate *s)
     b->n_read += s->read, b->n_written += s->written, b->n_rejected += s->rejected;
 }
 
-int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins, int64_t *fid,
-                 struct err *err)
+int batch_source(struct batch *b, const struct src_spec *spec, int64_t *fid, struct err *err)
 {
     struct srcstate s;
     struct crs_sample smp;
@@ -850,7 +869,7 @@ int batch_source(struct batch *b, const struct src_spec *spec, sqlite3_stmt *ins
         if (s.crs.repaired) batch_finding(b, s.l->id, spec->path, 0, "info", "crs", s.crs.reason);
         survey_axes(&s);
         s.dups0 = geomfix_dups_removed(b->gf);
-        rc = stream(b, &s, ins, fid, err);
+        rc = stream(b, &s, fid, err);
     }
     if (!rc) report_numbers(b, &s);
     if (!rc) {

@@ -5,8 +5,9 @@
  * cells; refused layers and failed sources with the reason), then the details per layer and
  * source, collapsed in the HTML (CRS declared/detected/used with the reason, the encoding of
  * each field with its confidence, fields mapped, codes mapped and unknown, rejections, repairs,
- * parcel topology, an SVG thumbnail drawn from the store). Vietnamese or English (report_lang).
- * Also the progress bar (a terminal) or plain progress lines (a log). */
+ * parcel topology, an SVG thumbnail drawn from the store through the batch's load,
+ * store_load_scan). Vietnamese or English (report_lang). Also the progress bar (a terminal) or
+ * plain progress lines (a log). */
 #include "batch_int.h"
 
 #include <errno.h>
@@ -54,6 +55,25 @@ static void svg_path(struct buf *svg, const struct geom *g, const struct bbox *e
     }
 }
 
+struct thumb {
+    struct buf *svg;
+    struct geom g;
+    const struct bbox *e;
+    double scale;
+    int poly;
+};
+
+static int thumb_feature(void *ud, const struct feature *f, const struct bbox *box)
+{
+    (void)box;
+    struct thumb *t = ud;
+    struct err err;
+    if (f->wkb && geom_from_wkb(&t->g, f->wkb, f->wkb_len, &err) == 0)
+        svg_path(t->svg, &t->g, t->e, t->scale, t->poly);
+    return 0;
+}
+
+/* The layer's first 4000 features drawn over its extent, 200 px on the longer side. */
 static char *thumbnail(struct batch *b, const struct layer_def *l)
 {
     struct layer_state ls;
@@ -63,30 +83,26 @@ static char *thumbnail(struct batch *b, const struct layer_def *l)
     struct bbox e = ls.extent;
     double w = e.maxx - e.minx, h = e.maxy - e.miny, side = w > h ? w : h;
     if (side <= 0) side = 1;
-    double scale = 200.0 / side;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT AsBinary(geom) FROM \"%s\" ORDER BY fid LIMIT 4000", l->id);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) != SQLITE_OK) return NULL;
     struct buf svg;
     buf_init(&svg);
-    int poly = l->geom == GT_POLYGON || l->geom == GT_MULTIPOLYGON, pts = l->geom == GT_POINT;
+    struct thumb t = {
+        &svg, {0}, &e, 200.0 / side, l->geom == GT_POLYGON || l->geom == GT_MULTIPOLYGON};
+    int pts = l->geom == GT_POINT;
     buf_printf(
         &svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"-2 -2 "
         "%.0f %.0f\">"
         "<path fill=\"%s\" stroke=\"#235\" stroke-width=\"%s\" stroke-linecap=\"round\" d=\"",
-        w * scale + 4, h * scale + 4, w * scale + 4, h * scale + 4,
-        poly ? "rgba(80,150,200,0.25)" : "none", pts ? "3" : "0.6");
-    struct geom g;
-    geom_init(&g);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (geom_from_wkb(&g, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                          &err) == 0)
-            svg_path(&svg, &g, &e, scale, poly);
+        w * t.scale + 4, h * t.scale + 4, w * t.scale + 4, h * t.scale + 4,
+        t.poly ? "rgba(80,150,200,0.25)" : "none", pts ? "3" : "0.6");
+    geom_init(&t.g);
+    struct store_scan q = {l, NULL, 0, 1, 4000};
+    int rc = store_load_scan(b->ld, &q, thumb_feature, &t, &err);
+    geom_fini(&t.g);
+    if (rc) { /* no thumbnail rather than a part of one */
+        buf_fini(&svg);
+        return NULL;
     }
-    geom_fini(&g);
-    sqlite3_finalize(s);
     buf_puts(&svg, "\"/></svg>");
     return buf_take(&svg, NULL);
 }

@@ -2,7 +2,8 @@
 /* topology.c: parcels should tile the land: overlaps between neighbouring parcels larger than
  * OVERLAP_M2 and gaps (holes of the union smaller than GAP_MAX_M2, i.e. slivers between parcels,
  * not blocks of roads or water) are reported as findings of the batch, with where they are. Run
- * after the parcels are loaded; above MAX_PARCELS it is skipped and the report says so. */
+ * after the parcels are loaded (read back through store_load_scan); above MAX_PARCELS it is
+ * skipped and the report says so. */
 #define GEOS_USE_ONLY_R_API
 #include "batch_int.h"
 
@@ -79,37 +80,58 @@ static int gaps(struct topo *t)
     return n_gaps;
 }
 
+struct topo_load {
+    struct topo *t;
+    GEOSWKBReader *rd;
+    int cap, too_many, oom;
+};
+
+static int topo_row(void *ud, const struct feature *f, const struct bbox *box)
+{
+    (void)box;
+    struct topo_load *x = ud;
+    struct topo *t = x->t;
+    if (t->n >= MAX_PARCELS) {
+        x->too_many = 1;
+        return -1; /* stop the scan */
+    }
+    if (!f->wkb) return 0;
+    GEOSGeometry *g = GEOSWKBReader_read_r(t->h, x->rd, f->wkb, f->wkb_len);
+    if (!g) return 0;
+    if (t->n == x->cap) {
+        int cap = x->cap ? x->cap * 2 : 1024;
+        GEOSGeometry **gg = realloc(t->g, (size_t)cap * sizeof *gg);
+        if (gg) t->g = gg;
+        int64_t *ff = gg ? realloc(t->fid, (size_t)cap * sizeof *ff) : NULL;
+        if (ff) t->fid = ff;
+        if (!gg || !ff) {
+            GEOSGeom_destroy_r(t->h, g);
+            x->oom = 1;
+            return -1;
+        }
+        x->cap = cap;
+    }
+    t->fid[t->n] = f->fid;
+    t->g[t->n++] = g;
+    return 0;
+}
+
 int batch_parcel_topology(struct batch *b, const struct layer_def *l, struct err *err)
 {
-    (void)err;
     struct topo t = {b, geo_geos(b->geo), l, NULL, NULL, 0, 0, 0};
     json_t *lr = report_layer(b, l), *top = json_object();
     json_object_set_new(lr, "topology", top);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(b->db, "SELECT fid, AsBinary(geom) FROM cadastral_parcels ORDER BY fid",
-                           -1, &s, NULL))
-        return 0;
-    GEOSWKBReader *rd = GEOSWKBReader_create_r(t.h);
-    int cap = 0, too_many = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (t.n >= MAX_PARCELS) {
-            too_many = 1;
-            break;
-        }
-        GEOSGeometry *g = GEOSWKBReader_read_r(t.h, rd, sqlite3_column_blob(s, 1),
-                                               (size_t)sqlite3_column_bytes(s, 1));
-        if (!g) continue;
-        if (t.n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            t.g = realloc(t.g, (size_t)cap * sizeof *t.g);
-            t.fid = realloc(t.fid, (size_t)cap * sizeof *t.fid);
-        }
-        t.fid[t.n] = sqlite3_column_int64(s, 0);
-        t.g[t.n++] = g;
+    struct topo_load x = {&t, GEOSWKBReader_create_r(t.h), 0, 0, 0};
+    struct store_scan q = {l, NULL, 0, 1, -1};
+    int rc = store_load_scan(b->ld, &q, topo_row, &x, err);
+    GEOSWKBReader_destroy_r(t.h, x.rd);
+    if (rc > 0 || x.oom) {
+        for (int i = 0; i < t.n; i++)
+            GEOSGeom_destroy_r(t.h, t.g[i]);
+        free(t.g), free(t.fid);
+        return rc > 0 ? rc : err_set(err, ERR_NOMEM, "out of memory");
     }
-    sqlite3_finalize(s);
-    GEOSWKBReader_destroy_r(t.h, rd);
-    if (too_many) {
+    if (x.too_many) {
         json_object_set_new(top, "skipped", json_string("more than 50000 parcels"));
     } else {
         GEOSSTRtree *tree = GEOSSTRtree_create_r(t.h, 10);
