@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* batch.c: one import batch, in one write transaction. Each layer the batch touches is replaced:
- * its old extents go to the change cells, its spatial index is dropped, its rows deleted, every
- * source of the layer is read (sample pass: encodings and CRS; then the stream: attributes,
- * geometry, insert with fids in source order), the R*Tree is rebuilt from the table, spp_layers
- * refreshed and the changed cells written to spp_changes. Readers in WAL mode see the old store or
- * the new one; a killed import leaves the old one. --dry-run rolls the transaction back. The report
- * (report.c) is built from what this file records. */
+/* batch.c: one import batch, in one write transaction of the store's load API (store.h,
+ * "Loading"). Each layer the batch touches is replaced: its old features are hashed for the
+ * change cells, the store empties it for a bulk load (store_load_layer_begin), every source of
+ * the layer is read (sample pass: encodings and CRS; then the stream: attributes, geometry, put
+ * with fids in source order), the store indexes it and refreshes its state
+ * (store_load_layer_done), and the changed cells and the change feed are recorded. Readers see the
+ * old store or the new one (store_load_finish publishes); a killed import leaves the old one.
+ * --dry-run aborts the batch. The report (report.c) is built from what this file records. This
+ * file decides, the store writes: no SQL here. */
 #define GEOS_USE_ONLY_R_API
 #include "batch_int.h"
 

@@ -389,7 +389,8 @@ int store_load_scan(struct store_load *ld, const struct store_scan *q,
     struct buf sql;
     buf_init(&sql);
     struct value *vals = calloc((size_t)q->n_fields + 1, sizeof *vals);
-    int rc = !vals || scan_sql(q, &sql) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    int rc = vals ? scan_sql(q, &sql) : ERR_NOMEM; /* buf fails only with ERR_NOMEM */
+    if (rc) rc = err_set(err, rc, "out of memory");
     sqlite3_stmt *s = NULL;
     if (!rc && sqlite3_prepare_v2(ld->st->db, sql.data, -1, &s, NULL) != SQLITE_OK)
         rc = store_db_error(ld->st, err, q->layer->id);
