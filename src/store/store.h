@@ -23,7 +23,8 @@ enum store_mode { STORE_READ, STORE_WRITE };
  * read-write, creating the file if missing). ERR_IO if it cannot be opened, ERR_DB otherwise. */
 int store_open(const char *path, enum store_mode mode, struct store **out, struct err *err);
 void store_close(struct store *st);
-/* The raw sqlite3 handle, for store-internal helpers in other store files and the importer. */
+/* The raw sqlite3 handle, for store-internal helpers in other store files (the importer loads
+ * through the load API below, not through this). */
 void *store_db(struct store *st);
 
 /* Schema. */
@@ -423,7 +424,7 @@ int store_load_source(struct store_load *ld, const struct layer_def *layer, cons
 /* Records layer's feature count after the batch (spp_layer_history), from its state. */
 int store_load_history(struct store_load *ld, const struct layer_def *layer, struct err *err);
 
-/* Transactions for writers (the importer, the key commands). */
+/* Transactions for writers (the key commands; the importer has the load API above). */
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);
 int store_commit(struct store *st, struct err *err);
