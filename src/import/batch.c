@@ -407,29 +407,11 @@ static int run_layers(struct batch *b, struct err *err)
 
 static int open_store(struct batch *b, const struct config *cfg, int *created, struct err *err)
 {
-    struct stat sb;
-    int exists = stat(cfg->db_path, &sb) == 0;
-    *created = 0;
-    const char *path = cfg->db_path;
-    if (b->o->dry_run && !exists)
-        path = ":memory:";
-    else if (!exists)
-        *created = 1;
-    int rc = store_open(path, STORE_WRITE, &b->st, err);
-    if (!rc) rc = store_init_schema(b->st, &cfg->catalog, cfg->storage_srid, err);
+    int rc = store_load_open(cfg->db_path, &cfg->catalog, cfg->storage_srid, b->o->dry_run, &b->st,
+                             created, err);
     if (!rc) b->srid = store_srid(b->st);
     b->new_store = *created; /* the load writes it without WAL until it is published */
     return rc;
-}
-
-static void remove_store(const char *path)
-{
-    char p[4096];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
 }
 
 static int run(struct batch *b, struct err *err)
@@ -527,7 +509,7 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
     crs_context_fini(&b.cx);
     geomfix_free(b.gf);
     store_close(b.st);
-    if (rc && created) remove_store(cfg->db_path);
+    if (rc && created) store_load_remove(cfg->db_path);
     geo_ctx_free(b.geo);
     json_decref(b.report), json_decref(b.layers), json_decref(b.sources), json_decref(b.checksums);
     free(b.cells);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* load.c: the importer's batch on a SpatiaLite store (store.h, "Loading"): one write transaction
+/* load.c: the importer's batch on a SpatiaLite store (store.h, "Loading"): the store file opened
+ * or created for it (and removed when the first batch into a new file fails), one write transaction
  * from store_load_begin to store_load_finish (commit) or store_load_abort (rollback), the batch's
  * findings (spp_findings), the layers' recorded states read back, the changed areas
  * (spp_changes), and the batch's own record: spp_imports, spp_sources, spp_layer_history.
@@ -10,6 +11,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int store_load_open(const char *path, const struct catalog *cat, int srid, int dry_run,
+                    struct store **out, int *created, struct err *err)
+{
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    *created = 0;
+    *out = NULL;
+    if (dry_run && !exists)
+        path = ":memory:";
+    else if (!exists)
+        *created = 1;
+    int rc = store_open(path, STORE_WRITE, out, err);
+    if (!rc) rc = store_init_schema(*out, cat, srid, err);
+    return rc;
+}
+
+void store_load_remove(const char *path)
+{
+    char p[4096];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
 
 static int step_done(struct store_load *ld, sqlite3_stmt *s, const char *what, struct err *err)
 {

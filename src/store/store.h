@@ -338,6 +338,16 @@ int store_blobs_commit(struct store_blobs *b, struct err *err);
  * ERR_NOMEM, or ERR_INTERNAL for a call out of order. */
 struct store_load; /* one batch in progress on one store; one thread at a time */
 
+/* Opens the store at path for loading into it, creating it if it does not exist (*created = 1),
+ * and makes its schema from cat with storage CRS srid (store_init_schema). With dry_run, a store
+ * that does not exist is not created: an empty scratch store (in memory) is opened instead.
+ * ERR_IO, ERR_DB, ERR_PARAM as store_open and store_init_schema. */
+int store_load_open(const char *path, const struct catalog *cat, int srid, int dry_run,
+                    struct store **out, int *created, struct err *err);
+/* Removes the store at path that store_load_open created, once its first batch failed (the file
+ * and its journals). Close it first. */
+void store_load_remove(const char *path);
+
 /* Starts the batch named batch (at most 63 bytes; spp_imports.batch and the import_batch of the
  * rows it writes): one write transaction; findings an earlier run of the same batch left are
  * cleared. new_store: the store was created for this batch and has no readers yet (SpatiaLite

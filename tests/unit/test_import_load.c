@@ -5,7 +5,8 @@
  * boxes; a layer is indexed and its state refreshed when done; the change feed compares
  * identities before and after; findings, changed areas and the batch's records are written;
  * an aborted batch, and a batch with a layer begun and not done, leave the store as it was;
- * calls out of order are ERR_INTERNAL, a fid put twice ERR_DB. */
+ * calls out of order are ERR_INTERNAL, a fid put twice ERR_DB; store_load_open creates a store
+ * (not for a dry run) and store_load_remove removes it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,29 @@ static void test_not_published(struct store *st, const struct layer_def *l)
     CHECK(store_load_finish(ld, &err) == 0);
 }
 
+/* store_load_open: a dry run against no store creates none; otherwise the store is created with
+ * its schema, and store_load_remove takes it away again. */
+static void test_open(const struct catalog *cat)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spp-test-load-open-%d.sqlite", (int)getpid());
+    unlink(path);
+    struct err err;
+    err_clear(&err);
+    struct store *st = NULL;
+    int created = -1;
+    CHECK(store_load_open(path, cat, 5897, 1, &st, &created, &err) == 0 && created == 0);
+    CHECK(st != NULL && store_srid(st) == 5897 && access(path, F_OK) != 0);
+    store_close(st);
+    CHECK(store_load_open(path, cat, 5897, 0, &st, &created, &err) == 0 && created == 1);
+    CHECK(access(path, F_OK) == 0);
+    store_close(st);
+    CHECK(store_load_open(path, cat, 5897, 0, &st, &created, &err) == 0 && created == 0);
+    store_close(st);
+    store_load_remove(path);
+    CHECK(access(path, F_OK) != 0);
+}
+
 int main(void)
 {
     char path[64];
@@ -313,6 +337,7 @@ int main(void)
     }
     store_close(st);
     unlink(path);
+    test_open(&cat);
     catalog_fini(&cat);
     CHECK_DONE();
 }
