@@ -3,9 +3,9 @@
  * storage CRS with an R*Tree index), spp_* metadata tables, the tile cache's blob file, and a
  * streaming query interface that every service uses: layer + bbox + filter tree + properties +
  * order + paging -> feature sink. The store compiles the tree in its own dialect; no caller holds
- * SQL, and store/ is the only module (with the importer's loading code) that includes SQLite or
- * SpatiaLite: this header is the seam a second backend implements. SQL text is built only from
- * catalog names; request values are always bound. */
+ * SQL (the importer writes through the load API, "Loading"), and store/ is the only module that
+ * includes SQLite or SpatiaLite: this header is the seam a second backend implements. SQL text is
+ * built only from catalog names; request values are always bound. */
 #ifndef SPP_STORE_H
 #define SPP_STORE_H
 
