@@ -84,8 +84,7 @@ static int add_query(struct request *req, struct wfs_req *w, const char *name, s
     q->geom = 1;
     q->fields = calloc((size_t)l->n_fields + 1, sizeof *q->fields);
     if (!q->fields) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; i < l->n_fields; i++)
-        if (access_field(l, i, req->role)) q->fields[q->n_fields++] = i;
+    q->n_fields = encode_fields(l, req->role, q->fields, l->n_fields);
     return 0;
 }
 

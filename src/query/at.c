@@ -75,12 +75,12 @@ static int locate(struct qctx *q, const struct query_point *p, double xy[2], dou
 static int put_point(struct qctx *q, struct buf *b, const double xy[2], const double ll[2])
 {
     char crs[32];
-    return buf_puts(b, "{\"point\":{\"lon\":") || q_put_num(b, ll[0], 7) ||
-           buf_puts(b, ",\"lat\":") || q_put_num(b, ll[1], 7) || buf_puts(b, ",\"crs\":") ||
+    return buf_puts(b, "{\"point\":{\"lon\":") || encode_number_exact(b, ll[0], 7) ||
+           buf_puts(b, ",\"lat\":") || encode_number_exact(b, ll[1], 7) || buf_puts(b, ",\"crs\":") ||
            buf_put_json_str(b, geo_crs_name(q->srid, crs)) || buf_puts(b, ",\"x\":") ||
-           q_put_num(b, xy[0], 3) || buf_puts(b, ",\"y\":") || q_put_num(b, xy[1], 3) ||
-           buf_puts(b, ",\"x_n\":") || q_put_num(b, xy[1], 3) || buf_puts(b, ",\"y_e\":") ||
-           q_put_num(b, xy[0], 3) || buf_putc(b, '}');
+           encode_number_exact(b, xy[0], 3) || buf_puts(b, ",\"y\":") || encode_number_exact(b, xy[1], 3) ||
+           buf_puts(b, ",\"x_n\":") || encode_number_exact(b, xy[1], 3) || buf_puts(b, ",\"y_e\":") ||
+           encode_number_exact(b, xy[0], 3) || buf_putc(b, '}');
 }
 
 /* ,"parcel":{props, commune_name, geom_area_m2, geometry} or null. *geom gets a clone. */
@@ -100,7 +100,7 @@ static int put_parcel(struct qctx *q, struct buf *b, const GEOSGeometry *pt, GEO
         rc = buf_putc(b, '{') || q_put_props(q, b, &s, r, &first) ||
              buf_puts(b, ",\"commune_name\":") ||
              (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
+             buf_puts(b, ",\"geom_area_m2\":") || encode_number_exact(b, q_area(q, r->geom), 2) ||
              buf_puts(b, ",\"geometry\":");
         free(cname);
         rc = rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
@@ -125,7 +125,7 @@ static int put_price(struct qctx *q, struct buf *b, const GEOSGeometry *g, struc
     rc = rc || buf_puts(b, ",\"land_price\":");
     if (!rc && best >= 0)
         rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[best], &first) ||
-             buf_puts(b, ",\"distance_m\":") || q_put_num(b, d, 2) || buf_putc(b, '}');
+             buf_puts(b, ",\"distance_m\":") || encode_number_exact(b, d, 2) || buf_putc(b, '}');
     else
         rc = rc || buf_puts(b, "null");
     qset_fini(q, &s);

@@ -36,15 +36,15 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
     return rc;
 }
 
-static int put_csv(struct buf *b, const struct qset *s, int lang)
+static int put_csv(struct buf *b, const struct qset *s, enum encode_csv_lang lang)
 {
-    int rc = q_csv_bom(b);
+    int rc = encode_csv_bom(b);
     for (int i = 0; i < s->n_fields && !rc; i++)
-        rc = q_csv_header(b, s->layer, s->layer->fields[s->fields[i]].name, lang,
-                          i + 1 < s->n_fields ? ',' : '\n');
+        rc = encode_csv_title(b, s->layer, s->layer->fields[s->fields[i]].name, lang, NULL,
+                              i + 1 < s->n_fields ? ',' : '\n');
     for (int r = 0; r < s->n && !rc; r++)
         for (int i = 0; i < s->n_fields && !rc; i++)
-            rc = q_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
+            rc = encode_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
     return rc;
 }
 
@@ -52,12 +52,20 @@ static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, i
                           int64_t limit, int64_t offset, struct err *err)
 {
     int rc = buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    for (int i = 0; i < s->n && !rc; i++)
-        rc = (i && buf_putc(b, ',')) || q_put_feature(q, b, s, &s->rows[i], err);
-    return rc || buf_printf(b,
-                            "],\"numberMatched\":%lld,\"numberReturned\":%d,\"limit\":%lld,"
-                            "\"offset\":%lld}\n",
-                            (long long)total, s->n, (long long)limit, (long long)offset);
+    for (int i = 0; i < s->n && !rc; i++) {
+        const struct qrow *r = &s->rows[i];
+        if (i && buf_putc(b, ',')) return err_set(err, ERR_NOMEM, "out of memory");
+        rc = encode_geojson_coded_feature(b, &q->enc, s->layer, r->fid, s->fields, r->vals,
+                                          s->n_fields, q_str(s, r, "lu_scheme"), r->wkb,
+                                          r->wkb_len, err);
+    }
+    if (rc) return rc;
+    if (buf_printf(b,
+                   "],\"numberMatched\":%lld,\"numberReturned\":%d,\"limit\":%lld,"
+                   "\"offset\":%lld}\n",
+                   (long long)total, s->n, (long long)limit, (long long)offset))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    return 0;
 }
 
 static int parse_search(const struct request *req, long *sheet, int *has_sheet, long *parcel,
@@ -91,7 +99,7 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
     int64_t limit, offset, total = 0;
     enum out_format fmt;
     const struct layer_def *l = NULL;
-    int csv_lang = Q_CSV_NAMES;
+    enum encode_csv_lang csv_lang = ENCODE_CSV_NAMES;
     int rc = qctx_init(&q, req, err);
     if (!rc) rc = parse_search(req, &sheet, &has_sheet, &parcel, &has_parcel, err);
     if (!rc) rc = q_csv_lang(req, &csv_lang, err);
@@ -110,7 +118,7 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
                           has_parcel ? &parcel : NULL, limit, offset, &s, &total, err);
     if (!rc && !s.layer) qset_layer(&q, &s, l); /* limit=0: fields for the CSV header */
     if (!rc && fmt == OUT_CSV) {
-        rc = rc || put_csv(&res->body, &s, csv_lang);
+        if (put_csv(&res->body, &s, csv_lang)) rc = err_set(err, ERR_NOMEM, "out of memory");
         resp_set(res, 200, "text/csv; charset=utf-8");
     } else if (!rc) {
         rc = put_collection(&q, &res->body, &s, total, limit, offset, err);
@@ -153,7 +161,7 @@ static int put_parcel_object(struct qctx *q, struct buf *b, const struct qset *s
     int rc = buf_putc(b, '{') || q_put_props(q, b, s, r, &first) ||
              buf_puts(b, ",\"commune_name\":") ||
              (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
+             buf_puts(b, ",\"geom_area_m2\":") || encode_number_exact(b, q_area(q, r->geom), 2) ||
              buf_puts(b, ",\"geometry\":");
     free(cname);
     return rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
@@ -178,7 +186,7 @@ int query_parcel(struct request *req, struct response *res, struct err *err)
              buf_put_json_str(b, q_str(&s, r, "parcel_key")) || buf_puts(b, ",\"properties\":{") ||
              buf_puts(b, "\"commune_name\":") ||
              (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(&q, r->geom), 2) ||
+             buf_puts(b, ",\"geom_area_m2\":") || encode_number_exact(b, q_area(&q, r->geom), 2) ||
              q_put_props(&q, b, &s, r, &first) || buf_puts(b, "},\"geometry\":") ||
              q_put_geometry(&q, b, r->wkb, r->wkb_len, err) || buf_puts(b, "}\n");
         free(cname);
@@ -206,8 +214,8 @@ static int put_overlaps(struct qctx *q, struct buf *b, const char *key, const ch
         int first = 1;
         rc = (n++ && buf_putc(b, ',')) || buf_putc(b, '{') ||
              q_put_props(q, b, &s, &s.rows[i], &first) || buf_puts(b, ",\"overlap_m2\":") ||
-             q_put_num(b, a, 3) || buf_puts(b, ",\"overlap_pct\":") ||
-             q_put_num(b, parcel_area > 0 ? 100 * a / parcel_area : NAN, 4) || buf_putc(b, '}');
+             encode_number_exact(b, a, 3) || buf_puts(b, ",\"overlap_pct\":") ||
+             encode_number_exact(b, parcel_area > 0 ? 100 * a / parcel_area : NAN, 4) || buf_putc(b, '}');
     }
     rc = rc || buf_putc(b, ']');
     qset_fini(q, &s);
@@ -235,8 +243,8 @@ static int put_corners(struct qctx *q, struct buf *b, const struct qrow *r, stru
         for (int i = 0; i < n && !rc; i++) {
             const double *a = &part->xy[2 * i], *c = &part->xy[2 * ((i + 1) % n)];
             rc = (i && buf_putc(b, ',')) || buf_printf(b, "{\"no\":%d,\"x_n\":", ++no) ||
-                 q_put_num(b, a[1], 3) || buf_puts(b, ",\"y_e\":") || q_put_num(b, a[0], 3) ||
-                 buf_puts(b, ",\"edge_m\":") || q_put_num(b, hypot(c[0] - a[0], c[1] - a[1]), 2) ||
+                 encode_number_exact(b, a[1], 3) || buf_puts(b, ",\"y_e\":") || encode_number_exact(b, a[0], 3) ||
+                 buf_puts(b, ",\"edge_m\":") || encode_number_exact(b, hypot(c[0] - a[0], c[1] - a[1]), 2) ||
                  buf_putc(b, '}');
         }
         rc = rc || buf_putc(b, ']');

@@ -113,7 +113,7 @@ static int put_line(struct qctx *q, struct buf *b, const struct qset *s, const s
              buf_printf(b, ",\"crosses_parcel\":%s", crosses ? "true" : "false");
     if (reserve_kind) rc = rc || buf_printf(b, ",\"road_found\":%s", road_found ? "true" : "false");
     *first = 0;
-    return rc || buf_puts(b, ",\"reserve_m2\":") || q_put_num(b, in > 0 ? in : 0, 2) ||
+    return rc || buf_puts(b, ",\"reserve_m2\":") || encode_number_exact(b, in > 0 ? in : 0, 2) ||
            buf_putc(b, '}');
 }
 
@@ -177,9 +177,9 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
         for (int i = 0; i < n_bands; i++)
             GEOSGeom_destroy_r(q->h, bands[i]);
     if (total > 0 && !real_overlap(total, area)) total = 0;
-    rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || q_put_num(b, total < 0 ? NAN : total, 2) ||
+    rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || encode_number_exact(b, total < 0 ? NAN : total, 2) ||
          buf_puts(b, ",\"road_reserve_pct\":") ||
-         q_put_num(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3) ||
+         encode_number_exact(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3) ||
          buf_puts(b, ",\"method\":\"band of the red line's row_width_m centred on the centreline "
                      "of its road (roads, same name; a lo_gioi line without one: on the line), "
                      "flat ends, intersected with the parcel in the storage CRS\"}");
