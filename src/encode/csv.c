@@ -184,8 +184,8 @@ int encode_csv_title(struct buf *b, const struct layer_def *l, const char *col,
     for (int i = 0; l && i < l->n_fields; i++) {
         const struct field_def *f = &l->fields[i];
         if (strcmp(f->name, col) != 0) continue;
-        const char *t = lang == ENCODE_CSV_EN && f->label_en && *f->label_en ? f->label_en
-                                                                             : f->label_vi;
+        const char *t =
+            lang == ENCODE_CSV_EN && f->label_en && *f->label_en ? f->label_en : f->label_vi;
         if (!t || !*t) break;
         if (!f->unit || !*f->unit || strstr(t, "(")) return encode_csv_cell(b, t, sep);
         return put_label_with_unit(b, t, f->unit, sep);

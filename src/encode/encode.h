@@ -74,8 +74,7 @@ void encode_geom_init(struct encode_geom *eg, struct geo_ctx *geo, int src_srid,
 void encode_geom_fini(struct encode_geom *eg);
 /* Decodes WKB into eg->g and transforms it to dst_srid. ERR_PARAM for WKB that cannot be
  * decoded, the errors of geo_transform. */
-int encode_geom_load(struct encode_geom *eg, const unsigned char *wkb, size_t len,
-                     struct err *err);
+int encode_geom_load(struct encode_geom *eg, const unsigned char *wkb, size_t len, struct err *err);
 /* Transforms n points (x = east) from src to dst in place, reusing results for vertices already
  * seen through *cache (created on first use, freed with encode_cache_free). Same errors as
  * geo_transform. */
@@ -106,15 +105,15 @@ int encode_geojson_geometry(struct buf *b, const struct geom *g, int decimals, i
                             int exact);
 /* A geometry from storage WKB through eg (the land API: CRS84, 7 decimals, exact): null when
  * wkb is NULL or cannot be decoded; the errors of the transformation. */
-int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned char *wkb,
-                       size_t len, struct err *err);
+int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned char *wkb, size_t len,
+                       struct err *err);
 /* A Feature of the land API: "id" the layer's natural key (when among fields and text) else
  * fid, properties as encode_json_props (code names of scheme), then the geometry as
  * encode_geojson_wkb. */
 int encode_geojson_coded_feature(struct buf *b, struct encode_geom *eg, const struct layer_def *l,
-                                 int64_t fid, const int *fields, const struct value *values,
-                                 int n, const char *scheme, const unsigned char *wkb,
-                                 size_t len, struct err *err);
+                                 int64_t fid, const int *fields, const struct value *values, int n,
+                                 const char *scheme, const unsigned char *wkb, size_t len,
+                                 struct err *err);
 
 /* GML (gml.c). */
 /* GML 3.2 (WFS 2.0) and 3.1.1 (WFS 1.1) features: a feature sink like encode_geojson. */
@@ -201,8 +200,7 @@ int encode_info_layer_end(struct encode_info *w, const struct layer_def *l);
 /* One feature: its fields' values (parallel to fields) and its geometry in the map's CRS (NULL:
  * none, or it could not be transformed). */
 int encode_info_feature(struct encode_info *w, const struct layer_def *l, int64_t fid,
-                        const int *fields, const struct value *values, int n,
-                        const struct geom *g);
+                        const int *fields, const struct value *values, int n, const struct geom *g);
 /* A value as GetFeatureInfo writes it: integers (booleans too) as numbers, reals rounded to 6
  * decimals; text in fmt's form (JSON string, 'quoted' in text, escaped in HTML and GML); NULL as
  * null, NULL or nothing. */

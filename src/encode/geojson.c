@@ -83,8 +83,8 @@ int encode_geojson_geometry(struct buf *b, const struct geom *g, int decimals, i
     return rc ? rc : buf_puts(b, "]}");
 }
 
-int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned char *wkb,
-                       size_t len, struct err *err)
+int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned char *wkb, size_t len,
+                       struct err *err)
 {
     if (!wkb || !len || geom_from_wkb(&eg->g, wkb, len, NULL)) return buf_puts(b, "null");
     int rc = 0;
@@ -92,8 +92,8 @@ int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned cha
         rc = encode_transform(&eg->cache, eg->geo, eg->src_srid, eg->dst_srid, eg->g.coords,
                               eg->g.n_coords / 2, err);
     if (rc) return rc;
-    return encode_nomem(
-        encode_geojson_geometry(b, &eg->g, eg->decimals, eg->swap_xy, 0, eg->exact), err);
+    return encode_nomem(encode_geojson_geometry(b, &eg->g, eg->decimals, eg->swap_xy, 0, eg->exact),
+                        err);
 }
 
 void encode_geojson_init(struct encode_geojson *w, struct buf *out, struct geo_ctx *geo,
@@ -172,9 +172,9 @@ struct feature_sink encode_geojson_sink(struct encode_geojson *w)
 }
 
 int encode_geojson_coded_feature(struct buf *b, struct encode_geom *eg, const struct layer_def *l,
-                                 int64_t fid, const int *fields, const struct value *values,
-                                 int n, const char *scheme, const unsigned char *wkb,
-                                 size_t len, struct err *err)
+                                 int64_t fid, const int *fields, const struct value *values, int n,
+                                 const char *scheme, const unsigned char *wkb, size_t len,
+                                 struct err *err)
 {
     const struct value *key = NULL;
     for (int i = 0; i < n && l->key >= 0 && !key; i++)

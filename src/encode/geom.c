@@ -131,8 +131,7 @@ void encode_geom_fini(struct encode_geom *eg)
     eg->cache = NULL;
 }
 
-int encode_geom_load(struct encode_geom *eg, const unsigned char *wkb, size_t len,
-                     struct err *err)
+int encode_geom_load(struct encode_geom *eg, const unsigned char *wkb, size_t len, struct err *err)
 {
     int rc = geom_from_wkb(&eg->g, wkb, len, err);
     if (rc) return rc;

@@ -103,8 +103,8 @@ static int put_json(struct encode_info *w, const struct layer_def *l, int64_t fi
                     const int *fields, const struct value *values, int n, const struct geom *g)
 {
     struct buf *b = w->out;
-    int rc = encode_cat(b, w->n_written++ ? "," : "", "{\"type\":\"Feature\",\"id\":\"", l->id,
-                        ".", NULL);
+    int rc = encode_cat(b, w->n_written++ ? "," : "", "{\"type\":\"Feature\",\"id\":\"", l->id, ".",
+                        NULL);
     if (!rc) rc = encode_int(b, (long long)fid);
     if (!rc) rc = encode_cat(b, "\",\"layer\":\"", l->id, "\",\"properties\":{", NULL);
     for (int k = 0; k < n && !rc; k++) {
@@ -112,13 +112,12 @@ static int put_json(struct encode_info *w, const struct layer_def *l, int64_t fi
         if (!rc) rc = encode_info_value(b, ENCODE_INFO_JSON, &values[k]);
     }
     if (!rc) rc = buf_puts(b, "},\"geometry\":");
-    if (!rc)
-        rc = g ? encode_geojson_geometry(b, g, w->decimals, 0, 1, 1) : buf_puts(b, "null");
+    if (!rc) rc = g ? encode_geojson_geometry(b, g, w->decimals, 0, 1, 1) : buf_puts(b, "null");
     return rc ? rc : buf_putc(b, '}');
 }
 
-static int put_gml(struct encode_info *w, const struct layer_def *l, int64_t fid,
-                   const int *fields, const struct value *values, int n, const struct geom *g)
+static int put_gml(struct encode_info *w, const struct layer_def *l, int64_t fid, const int *fields,
+                   const struct value *values, int n, const struct geom *g)
 {
     struct buf *b = w->out;
     int rc = encode_cat(b, "<", l->id, "_feature fid=\"", l->id, ".", NULL);
@@ -139,8 +138,7 @@ static int put_gml(struct encode_info *w, const struct layer_def *l, int64_t fid
 }
 
 int encode_info_feature(struct encode_info *w, const struct layer_def *l, int64_t fid,
-                        const int *fields, const struct value *values, int n,
-                        const struct geom *g)
+                        const int *fields, const struct value *values, int n, const struct geom *g)
 {
     switch (w->fmt) {
     case ENCODE_INFO_TEXT:

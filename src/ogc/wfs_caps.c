@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static void put_url(struct buf *b, const struct request *req)
 {
     buf_put_xml(b, req->base_url);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* ERR_NOMEM with its message when a buf call failed (rc set), else 0. */
 static int nomem(int rc, struct err *err)
 {
@@ -238,8 +237,7 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
             if (w->start + returned < matched && size > 0)
                 rc = gml_page_attr(req, b, "next", w->start + returned, size);
             if (!rc && w->start > 0)
-                rc = gml_page_attr(req, b, "previous", w->start > size ? w->start - size : 0,
-                                   size);
+                rc = gml_page_attr(req, b, "previous", w->start > size ? w->start - size : 0, size);
         }
         return rc ? rc : buf_puts(b, ">\n");
     }
@@ -319,8 +317,7 @@ static int get_csv(struct request *req, struct response *res, struct wfs_req *w,
     resp_set(res, 200, "text/csv; charset=utf-8");
     int rc = run_all(req, w, &sink, csv_before, &s, &matched, &returned, err);
     encode_csv_fini(&s.cw);
-    if (!rc && w->hits &&
-        buf_printf(&res->body, "numberMatched\r\n%lld\r\n", (long long)matched))
+    if (!rc && w->hits && buf_printf(&res->body, "numberMatched\r\n%lld\r\n", (long long)matched))
         rc = err_set(err, ERR_NOMEM, "out of memory");
     return rc;
 }

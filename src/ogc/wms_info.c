@@ -132,8 +132,8 @@ static int hit_geom(struct request *req, int srid, struct info_ctx *c, const str
 {
     const unsigned char *wkb = (const unsigned char *)c->arena.data + h->wkb;
     if (geom_from_wkb(&c->g, wkb, h->wkb_len, NULL)) return -1;
-    if (c->g.n_coords && geo_transform(req->geo, req->cfg->storage_srid, srid, c->g.coords,
-                                       c->g.n_coords / 2, NULL))
+    if (c->g.n_coords &&
+        geo_transform(req->geo, req->cfg->storage_srid, srid, c->g.coords, c->g.n_coords / 2, NULL))
         return -1;
     return 0;
 }

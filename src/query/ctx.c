@@ -119,7 +119,8 @@ static int copy_row(struct fetch_sink *fs, const struct feature *f, GEOSGeometry
         o->i = v->i;
         o->d = v->type == VAL_INT ? (double)v->i : v->d;
         if (v->type != VAL_TEXT) continue;
-        if (!(o->s = str_ndup(v->s, (size_t)v->len))) return err_set(err, ERR_NOMEM, "out of memory");
+        if (!(o->s = str_ndup(v->s, (size_t)v->len)))
+            return err_set(err, ERR_NOMEM, "out of memory");
         o->len = v->len;
     }
     return 0;
@@ -404,8 +405,8 @@ int q_put_props(struct qctx *q, struct buf *b, const struct qset *s, const struc
                 int *first)
 {
     (void)q;
-    return encode_json_props(b, s->layer, s->fields, r->vals, s->n_fields,
-                             q_str(s, r, "lu_scheme"), first);
+    return encode_json_props(b, s->layer, s->fields, r->vals, s->n_fields, q_str(s, r, "lu_scheme"),
+                             first);
 }
 
 int q_put_geometry(struct qctx *q, struct buf *b, const unsigned char *wkb, size_t len,

@@ -385,8 +385,9 @@ static int run_search(struct search *se, struct err *err)
     int rc = 0;
     if (p->commune)
         rc = q_resolve_commune(se->q, p->commune, se->codes, QUERY_MAX_CODES, &se->n_codes, err);
-    rc = rc || check_code(se, "function", p->function, 1, err) ||
-         check_code(se, "status", p->status, 0, err) || check_sort_field(se, err);
+    if (!rc) rc = check_code(se, "function", p->function, 1, err);
+    if (!rc) rc = check_code(se, "status", p->status, 0, err);
+    if (!rc) rc = check_sort_field(se, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
     se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC &&
@@ -749,28 +750,13 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     const struct fund_params *p = se->p;
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
-    int rc = (se->light && materialize(se, (int)from, (int)to, err)) ||
-             enrich_zoning(se, (int)from, (int)to, err) ||
-             enrich_roads(se, (int)from, (int)to, err);
-    if (rc) return err->code ? (int)err->code : ERR_NOMEM;
-    if (p->format == OUT_CSV) return q_fund_csv(se, b, from, to);
-    int geo = p->format == OUT_GEOJSON;
-    rc = buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":[");
-    for (int64_t i = from; i < to && !rc; i++) {
-        struct fund_item *it = &se->items[i];
-        rc = (i > from && buf_putc(b, ',')) ||
-             buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{") ||
-             q_fund_props(se, b, it, p->has_near) || buf_putc(b, '}');
-        if (geo)
-            rc = rc || buf_puts(b, ",\"geometry\":") ||
-                 q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err) || buf_putc(b, '}');
-    }
-    return rc ||
-           buf_printf(b,
-                      "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
-                      "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
-                      "\"}}\n",
-                      se->n, (long long)(to - from), (long long)p->limit, (long long)p->offset);
+    int rc = se->light ? materialize(se, (int)from, (int)to, err) : 0;
+    if (!rc) rc = enrich_zoning(se, (int)from, (int)to, err);
+    if (!rc) rc = enrich_roads(se, (int)from, (int)to, err);
+    if (rc) return rc;
+    if (p->format == OUT_CSV)
+        return q_fund_csv(se, b, from, to) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    return q_fund_results(se, b, from, to, err);
 }
 
 int query_land_funds(struct request *req, struct response *res, struct err *err)
@@ -808,7 +794,8 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
     const char *id = req_param(req, "id");
     int rc = qctx_init(&q, req, err);
     se.q = &q, se.p = &p;
-    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 0, OUT_GEOJSON, &fmt, err);
+    if (!rc) rc = q_check_known(req, known, err);
+    if (!rc) rc = q_format(req, 0, 0, OUT_GEOJSON, &fmt, err);
     if (!rc && (!id || strlen(id) > 120)) rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund");
     for (size_t i = 0; i < Q_FUND_KINDS && !rc && se.n == 0; i++) {
         const struct layer_def *l = q_layer(&q, q_fund_kinds[i].layer);
@@ -829,16 +816,10 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
     }
     if (!rc && se.n == 0)
         rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
-    if (!rc) rc = enrich_zoning(&se, 0, 1, err) || enrich_roads(&se, 0, 1, err);
-    if (!rc) {
-        struct buf *b = &res->body;
-        rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
-             buf_puts(b, ",\"properties\":{") || q_fund_props(&se, b, &se.items[0], 0) ||
-             buf_puts(b, "},\"geometry\":") ||
-             q_put_geometry(&q, b, se.items[0].r->wkb, se.items[0].r->wkb_len, err) ||
-             buf_puts(b, ",\"disclaimer\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
-        resp_set(res, 200, "application/geo+json");
-    }
+    if (!rc) rc = enrich_zoning(&se, 0, 1, err);
+    if (!rc) rc = enrich_roads(&se, 0, 1, err);
+    if (!rc) rc = q_fund_feature(&se, &res->body, id, &se.items[0], err);
+    if (!rc) resp_set(res, 200, "application/geo+json");
     if (q.h) search_fini(&se);
     qctx_fini(&q);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;

@@ -28,7 +28,7 @@ struct fund_item {
     const struct fund_kind *k;
     struct qset *s;
     struct qrow *r;
-    const char *id;        /* the fund's id (borrowed from r), "" when missing */
+    const char *id;         /* the fund's id (borrowed from r), "" when missing */
     const struct value *sv; /* sort=<field>: its value in r, NULL when the layer has none */
     double area, dist, far;
     int zoned, roaded;
@@ -53,17 +53,23 @@ struct search {
     struct fund_item *items;
     int n, cap;
     struct qset zsets[Q_ZONING_LAYERS]; /* lots and blocks around a page (batch) */
-    char *names[2 * QUERY_MAX_CODES];            /* commune code, name pairs looked up */
-    int light;                                   /* candidates without geometry (materialize) */
-    struct qset full[Q_FUND_KINDS];          /* whole rows of a light search's page */
+    char *names[2 * QUERY_MAX_CODES];   /* commune code, name pairs looked up */
+    int light;                          /* candidates without geometry (materialize) */
+    struct qset full[Q_FUND_KINDS];     /* whole rows of a light search's page */
     int n_names;
     struct zoning_cache *zc[Q_ZONING_LAYERS]; /* worker's copies, fixed for the search */
-    int zc_state;                                      /* 0 not looked up, 1 usable, -1 not */
+    int zc_state;                             /* 0 not looked up, 1 usable, -1 not */
 };
 
 /* Output (funds_out.c). */
 /* The properties of one result (no braces); with_dist adds distance_m to near=. ERR_NOMEM. */
 int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist);
+/* The JSON or GeoJSON (se->p->format) answer of results from..to-1, with paging and the note.
+ * ERR_NOMEM, the errors of the geometries' transformation. */
+int q_fund_results(struct search *se, struct buf *b, int64_t from, int64_t to, struct err *err);
+/* One fund as a GeoJSON Feature with id, properties, geometry and the disclaimer. */
+int q_fund_feature(struct search *se, struct buf *b, const char *id, struct fund_item *it,
+                   struct err *err);
 /* The CSV of results from..to-1 (byte order mark, header in the request's lang, rows). */
 int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to);
 

@@ -80,8 +80,8 @@ static int put_num(struct buf *b, const char *key, double v, int decimals)
 }
 
 /* ,"<key>":{"vi","en"} of the code of field name in s's layer (its code list). */
-static int put_code_name(struct buf *b, const char *key, const struct qset *s,
-                         const struct qrow *r, const char *name)
+static int put_code_name(struct buf *b, const char *key, const struct qset *s, const struct qrow *r,
+                         const char *name)
 {
     int f = layer_field_index(s->layer, name);
     int rc = put_key(b, key);
@@ -210,8 +210,7 @@ static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, con
         return encode_csv_value(b, q_get(s, r, it->k->function_field), sep);
     if (strcmp(col, "managing_agency") == 0)
         return encode_csv_value(b, q_get(s, r, it->k->manager_field), sep);
-    if (strcmp(col, "zoning_source") == 0)
-        return encode_csv_cell(b, zr ? it->z.source : NULL, sep);
+    if (strcmp(col, "zoning_source") == 0) return encode_csv_cell(b, zr ? it->z.source : NULL, sep);
     if (strcmp(col, "zoning_code") == 0)
         return encode_csv_value(
             b,
@@ -264,5 +263,62 @@ int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
                         : csv_extra(se, b, it, cols[c], sep);
         }
     }
+    return rc;
+}
+
+/* ERR_NOMEM with its message when a buf call failed (out set), else 0. */
+static int nomem(int out, struct err *err)
+{
+    return out ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+/* One result: {props} (JSON) or a Feature with the fund's geometry (GeoJSON). */
+static int put_result(struct search *se, struct buf *b, struct fund_item *it, int geo,
+                      struct err *err)
+{
+    int out = buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{");
+    if (!out) out = q_fund_props(se, b, it, se->p->has_near);
+    if (!out) out = buf_putc(b, '}');
+    if (!out && geo) out = buf_puts(b, ",\"geometry\":");
+    if (out || !geo) return nomem(out, err);
+    int rc = q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err);
+    return rc ? rc : nomem(buf_putc(b, '}'), err);
+}
+
+int q_fund_results(struct search *se, struct buf *b, int64_t from, int64_t to, struct err *err)
+{
+    const struct fund_params *p = se->p;
+    int geo = p->format == OUT_GEOJSON;
+    int rc = nomem(
+        buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":["),
+        err);
+    for (int64_t i = from; i < to && !rc; i++) {
+        if (i > from && buf_putc(b, ',')) return nomem(1, err);
+        rc = put_result(se, b, &se->items[i], geo, err);
+    }
+    if (rc) return rc;
+    return nomem(buf_printf(b,
+                            "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
+                            "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
+                            "\"}}\n",
+                            se->n, (long long)(to - from), (long long)p->limit,
+                            (long long)p->offset),
+                 err);
+}
+
+int q_fund_feature(struct search *se, struct buf *b, const char *id, struct fund_item *it,
+                   struct err *err)
+{
+    int out = buf_puts(b, "{\"type\":\"Feature\",\"id\":");
+    if (!out) out = buf_put_json_str(b, id);
+    if (!out) out = buf_puts(b, ",\"properties\":{");
+    if (!out) out = q_fund_props(se, b, it, 0);
+    if (!out) out = buf_puts(b, "},\"geometry\":");
+    int rc = nomem(out, err);
+    if (!rc) rc = q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err);
+    if (!rc)
+        rc = nomem(
+            buf_puts(b, ",\"disclaimer\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n"),
+            err);
     return rc;
 }

@@ -27,7 +27,7 @@ struct qctx {
     GEOSWKBReader *reader;
     int srid; /* storage CRS */
     enum role role;
-    int in_txn; /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
+    int in_txn;             /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
     struct encode_geom enc; /* GeoJSON geometries of the answer: CRS84, 7 decimals, exact */
 };
 /* ERR_INTERNAL when the request has no store or GEOS context. */
