@@ -38,7 +38,7 @@ int encode_int(struct buf *b, long long v);
  * last digit must not move. */
 int encode_number_exact(struct buf *b, double v, int decimals);
 /* A JSON value typed by its field (fd may be NULL): booleans as true/false, integers, reals with
- * 15 significant digits, text escaped, NULL as null. */
+ * 15 significant digits and at most 9 decimals, text escaped, NULL as null. */
 int encode_json_value(struct buf *b, const struct field_def *fd, const struct value *v);
 /* The same with reals through encode_number_exact at `decimals` (the land API writes 6). */
 int encode_json_value_rounded(struct buf *b, const struct field_def *fd, const struct value *v,
