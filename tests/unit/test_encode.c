@@ -63,13 +63,16 @@ static void make_layer(void)
     codes[0] = (struct code_def){.code = "ODT", .name_vi = "Đất ở đô thị", .name_en = "Urban"};
     codes[1] = (struct code_def){.code = "CLN", .name_vi = "Cây lâu năm", .name_en = "Perennial"};
     fields[0] = (struct field_def){.name = "parcel_key", .type = FT_TEXT, .label_vi = "Mã thửa"};
-    fields[1] = (struct field_def){.name = "area_m2", .type = FT_REAL, .unit = "m2",
-                                   .label_vi = "Diện tích", .label_en = "Area"};
+    fields[1] = (struct field_def){.name = "area_m2",
+                                   .type = FT_REAL,
+                                   .unit = "m2",
+                                   .label_vi = "Diện tích",
+                                   .label_en = "Area"};
     fields[2] = (struct field_def){.name = "has_certificate", .type = FT_BOOLEAN};
     fields[3] = (struct field_def){.name = "lu", .type = FT_TEXT, .codelist = &cl, .multi = 1};
     fields[4] = (struct field_def){.name = "owner", .type = FT_TEXT, .role = ROLE_PLANNER};
-    layer = (struct layer_def){.id = "parcels", .title_vi = "Thửa <đất>", .fields = fields,
-                               .n_fields = 5, .key = 0};
+    layer = (struct layer_def){
+        .id = "parcels", .title_vi = "Thửa <đất>", .fields = fields, .n_fields = 5, .key = 0};
 }
 
 static void test_values(void)
@@ -89,8 +92,7 @@ static void test_values(void)
     encode_json_value(&out, &fields[0], &t);
     buf_putc(&out, ' ');
     encode_json_value(&out, &fields[0], &nul);
-    CHECKF(strcmp(out.data, "true 1 0.333333333 0.333333 \"a\\\"b<c\" null") == 0, "%s",
-           out.data);
+    CHECKF(strcmp(out.data, "true 1 0.333333333 0.333333 \"a\\\"b<c\" null") == 0, "%s", out.data);
     reset();
     encode_xml_value(&out, &fields[0], &t);
     encode_xml_value(&out, &fields[0], &nul); /* nothing */
@@ -110,9 +112,10 @@ static void test_props_and_codes(void)
     int first = 1;
     reset();
     CHECK(encode_json_props(&out, &layer, idx, v, 2, NULL, &first) == 0);
-    CHECKF(strcmp(out.data, "\"parcel_key\":\"K1\",\"lu\":\"ODT+XYZ\",\"lu_codes\":["
-                            "{\"code\":\"ODT\",\"name\":{\"vi\":\"Đất ở đô thị\",\"en\":\"Urban\"}},"
-                            "{\"code\":\"XYZ\",\"name\":null}]") == 0,
+    CHECKF(strcmp(out.data,
+                  "\"parcel_key\":\"K1\",\"lu\":\"ODT+XYZ\",\"lu_codes\":["
+                  "{\"code\":\"ODT\",\"name\":{\"vi\":\"Đất ở đô thị\",\"en\":\"Urban\"}},"
+                  "{\"code\":\"XYZ\",\"name\":null}]") == 0,
            "%s", out.data);
     CHECK(first == 0);
     reset();
@@ -173,9 +176,10 @@ static void test_gml_and_wkt(void)
     w.v32 = 0; /* GML 3.1.1: MultiPolygon, no gml:id */
     reset();
     encode_gml_geometry(&out, &w, "parcels.7");
-    CHECK(strncmp(out.data, "<gml:MultiPolygon srsName=\"EPSG:5897\"><gml:polygonMember>"
-                            "<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList "
-                            "srsDimension=\"2\">0 0 10 0 10 10 0 0</gml:posList>",
+    CHECK(strncmp(out.data,
+                  "<gml:MultiPolygon srsName=\"EPSG:5897\"><gml:polygonMember>"
+                  "<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList "
+                  "srsDimension=\"2\">0 0 10 0 10 10 0 0</gml:posList>",
                   strlen("<gml:MultiPolygon srsName=\"EPSG:5897\"><gml:polygonMember>"
                          "<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList "
                          "srsDimension=\"2\">0 0 10 0 10 10 0 0</gml:posList>")) == 0);
@@ -190,10 +194,10 @@ static void test_gml_and_wkt(void)
     encode_gml_fini(&w);
     reset();
     encode_gml2_geometry(&out, &point, "EPSG:4326", 8);
-    CHECKF(strcmp(out.data, "<gml:MultiPoint srsName=\"EPSG:4326\"><gml:pointMember><gml:Point>"
-                            "<gml:coordinates decimal=\".\" cs=\",\" ts=\" \">105.5,10.25"
-                            "</gml:coordinates></gml:Point></gml:pointMember></gml:MultiPoint>") ==
-               0,
+    CHECKF(strcmp(out.data,
+                  "<gml:MultiPoint srsName=\"EPSG:4326\"><gml:pointMember><gml:Point>"
+                  "<gml:coordinates decimal=\".\" cs=\",\" ts=\" \">105.5,10.25"
+                  "</gml:coordinates></gml:Point></gml:pointMember></gml:MultiPoint>") == 0,
            "%s", out.data);
     reset();
     encode_wkt(&out, &mpoly, 3, 0);
@@ -220,9 +224,8 @@ static void test_sinks(void)
     unsigned char wkb[21];
     size_t n = point_wkb(wkb, 580000.5, 1100000.25);
     int idx[] = {0, 1, 2};
-    struct value v[] = {{.type = VAL_TEXT, .s = "a,b", .len = 3},
-                        {.type = VAL_REAL, .d = 500},
-                        {.type = VAL_NULL}};
+    struct value v[] = {
+        {.type = VAL_TEXT, .s = "a,b", .len = 3}, {.type = VAL_REAL, .d = 500}, {.type = VAL_NULL}};
     struct feature f = {&layer, 42, wkb, n, v, idx, 3};
     struct err err;
     err_clear(&err);
@@ -240,8 +243,8 @@ static void test_sinks(void)
     gj.id_with_layer = 1, gj.no_geometry = 1;
     reset();
     encode_geojson_feature(&gj, &f, &err);
-    CHECK(strncmp(out.data, ",{\"type\":\"Feature\",\"id\":\"parcels.42\",\"geometry\":null,", 52) ==
-          0);
+    CHECK(strncmp(out.data, ",{\"type\":\"Feature\",\"id\":\"parcels.42\",\"geometry\":null,",
+                  52) == 0);
     encode_geojson_fini(&gj);
 
     struct encode_gml gm;
@@ -298,8 +301,8 @@ static void test_csv_cells(void)
     encode_csv_title(&out, &layer, "area_m2", ENCODE_CSV_NAMES, NULL, ',');
     encode_csv_title(&out, &layer, "kind", ENCODE_CSV_EN, "Kind", ',');
     encode_csv_title(&out, &layer, "has_certificate", ENCODE_CSV_VI, NULL, '\n');
-    CHECKF(strcmp(out.data, "Diện tích (m²),Area (m²),area_m2,Kind,has_certificate\r\n") == 0,
-           "%s", out.data);
+    CHECKF(strcmp(out.data, "Diện tích (m²),Area (m²),area_m2,Kind,has_certificate\r\n") == 0, "%s",
+           out.data);
     reset();
     encode_csv_bom(&out);
     CHECK(out.len == 3 && (unsigned char)out.data[0] == 0xEF);

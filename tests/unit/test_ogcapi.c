@@ -132,8 +132,8 @@ static void test_properties_sort_crs(void)
                  "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>") == 0);
     resp_fini(&res);
     /* EPSG:4326 is lat/lon: the first coordinate is the latitude (about 10 here) */
-    CHECK(items(&res, "crs=http://www.opengis.net/def/crs/EPSG/0/4326&limit=1&sortby=name",
-                &err) == ERR_OK);
+    CHECK(items(&res, "crs=http://www.opengis.net/def/crs/EPSG/0/4326&limit=1&sortby=name", &err) ==
+          ERR_OK);
     b = res.body.data;
     const char *c = strstr(b, "\"coordinates\":[[");
     CHECK(c && strtod(c + 17, NULL) > 9 && strtod(c + 17, NULL) < 11);
@@ -141,8 +141,8 @@ static void test_properties_sort_crs(void)
                  "<http://www.opengis.net/def/crs/EPSG/0/4326>") == 0);
     resp_fini(&res);
     /* the storage CRS in metres: 3 decimals at most, x first */
-    CHECK(items(&res, "crs=http://www.opengis.net/def/crs/EPSG/0/5897&limit=1&sortby=name",
-                &err) == ERR_OK);
+    CHECK(items(&res, "crs=http://www.opengis.net/def/crs/EPSG/0/5897&limit=1&sortby=name", &err) ==
+          ERR_OK);
     CHECKF(strstr(res.body.data, "\"coordinates\":[[[586000,1109000],[586000,1109050]]]") != NULL,
            "%s", res.body.data);
     resp_fini(&res);
@@ -174,6 +174,7 @@ static void test_errors(void)
     const struct layer_def *hidden = NULL;
     for (int i = 0; i < cfg.catalog.n_layers && !hidden; i++)
         if (cfg.catalog.layers[i].min_role > ROLE_PUBLIC) hidden = &cfg.catalog.layers[i];
+    CHECK(hidden != NULL); /* the catalog has one (construction_permits) */
     if (hidden) {
         rq_init(&q, "/collections/x/items", "", hidden->id, NULL);
         resp_init(&res);
@@ -196,7 +197,8 @@ static void test_item(void)
     const char *head = "{\"type\":\"Feature\",\"id\":1,\"geometry\":{\"type\":"
                        "\"MultiLineString\",\"coordinates\":[[[105.78629778,10.02749706],";
     CHECKF(strncmp(b, head, strlen(head)) == 0, "%s", b);
-    CHECK(strstr(b, ",\"links\":[{\"href\":\"http://h/collections/roads/items/1\",\"rel\":\"self\"") !=
+    CHECK(strstr(b,
+                 ",\"links\":[{\"href\":\"http://h/collections/roads/items/1\",\"rel\":\"self\"") !=
           NULL);
     CHECK(b[res.body.len - 1] == '\n' && b[res.body.len - 2] == '}');
     resp_fini(&res);
