@@ -146,7 +146,7 @@ static void test_language_and_names(void)
     CHECK(strcmp(b.data, "Đường / Roads &amp; streetsĐường") == 0);
     buf_reset(&b);
     wfs_put_url_encoded(&b, "spp:roads a&b");
-    CHECK(strcmp(b.data, "spp%3Aroads%20a%26b") == 0 || strcmp(b.data, "spp:roads%20a%26b") == 0);
+    CHECK(strcmp(b.data, "spp:roads%20a%26b") == 0); /* ":" kept, as clients write it */
     buf_fini(&b);
     char urn[64];
     CHECK(strcmp(wfs_crs_urn(5897, urn), "urn:ogc:def:crs:EPSG::5897") == 0);
@@ -192,11 +192,9 @@ static void test_wfs_getfeature(void)
     CHECK(strncmp(res.content_type, "application/gml+xml; version=3.2", 33) == 0);
     CHECK(strstr(b, "numberMatched=\"5\" numberReturned=\"2\"") != NULL);
     CHECK(count(b, "<wfs:member>") == 2);
-    CHECKF(strstr(b,
-                  " next=\"http://h/wfs?SERVICE=WFS&amp;VERSION=2.0.0&amp;REQUEST=GetFeature&amp;"
-                  "TYPENAMES=spp%3Aroads&amp;SORTBY=name&amp;STARTINDEX=4&amp;COUNT=2\"") ||
-               strstr(b, " next=\"http://h/wfs?SERVICE=WFS&amp;VERSION=2.0.0&amp;REQUEST=GetFeature"
-                         "&amp;TYPENAMES=spp:roads&amp;SORTBY=name&amp;STARTINDEX=4&amp;COUNT=2\""),
+    CHECKF(strstr(b, " next=\"http://h/wfs?SERVICE=WFS&amp;VERSION=2.0.0&amp;REQUEST=GetFeature"
+                     "&amp;TYPENAMES=spp:roads&amp;SORTBY=name&amp;STARTINDEX=4&amp;COUNT=2\"") !=
+               NULL,
            "%.600s", b);
     CHECK(strstr(b, "STARTINDEX=0&amp;COUNT=2\"") && strstr(b, " previous=\""));
     /* sorted by name: the third and fourth roads */
