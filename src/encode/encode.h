@@ -99,6 +99,9 @@ void encode_geojson_fini(struct encode_geojson *w);
  * decoded or transformed, ERR_NOMEM. */
 int encode_geojson_feature(struct encode_geojson *w, const struct feature *f, struct err *err);
 struct feature_sink encode_geojson_sink(struct encode_geojson *w);
+/* The opening of a FeatureCollection up to its features array ("...\"features\":["); the
+ * caller writes the members after the features (numberMatched, links...) and the closing. */
+int encode_geojson_open(struct buf *b);
 /* A GeoJSON geometry object for g (null when it has no parts); multi: written as the Multi*
  * type (a GetFeatureInfo answer); exact: numbers through encode_number_exact. */
 int encode_geojson_geometry(struct buf *b, const struct geom *g, int decimals, int swap, int multi,

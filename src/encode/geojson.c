@@ -96,6 +96,11 @@ int encode_geojson_wkb(struct buf *b, struct encode_geom *eg, const unsigned cha
                         err);
 }
 
+int encode_geojson_open(struct buf *b)
+{
+    return buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+}
+
 void encode_geojson_init(struct encode_geojson *w, struct buf *out, struct geo_ctx *geo,
                          int src_srid, int dst_srid, int geographic)
 {

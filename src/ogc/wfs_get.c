@@ -180,8 +180,8 @@ static int get_geojson(struct request *req, struct response *res, struct wfs_req
     int64_t matched, returned;
     resp_set(res, 200, "application/geo+json");
     buf_reserve(b, (size_t)(page_size(req, w) < 512 ? page_size(req, w) : 512) * 512 + 1024);
-    if (!w->by_id) buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    int rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
+    int rc = !w->by_id && encode_geojson_open(b) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (!rc) rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
     encode_geojson_fini(&gw);
     if (rc) return rc;
     if (w->by_id) {

@@ -293,7 +293,7 @@ static int items_json(struct request *req, struct response *res, struct items_re
     struct feature_sink sink = encode_geojson_sink(&gw);
     resp_set(res, 200, "application/geo+json");
     buf_reserve(b, (size_t)(ir->limit < 512 ? ir->limit : 512) * 512 + 1024);
-    buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    if (!rc && encode_geojson_open(b)) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
     int64_t returned = gw.n_written, matched = -1;
     encode_geojson_fini(&gw);

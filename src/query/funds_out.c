@@ -289,9 +289,7 @@ int q_fund_results(struct search *se, struct buf *b, int64_t from, int64_t to, s
 {
     const struct fund_params *p = se->p;
     int geo = p->format == OUT_GEOJSON;
-    int rc = nomem(
-        buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":["),
-        err);
+    int rc = nomem(geo ? encode_geojson_open(b) : buf_puts(b, "{\"results\":["), err);
     for (int64_t i = from; i < to && !rc; i++) {
         if (i > from && buf_putc(b, ',')) return nomem(1, err);
         rc = put_result(se, b, &se->items[i], geo, err);

@@ -51,7 +51,7 @@ static int put_csv(struct buf *b, const struct qset *s, enum encode_csv_lang lan
 static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, int64_t total,
                           int64_t limit, int64_t offset, struct err *err)
 {
-    int rc = buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    int rc = encode_geojson_open(b);
     for (int i = 0; i < s->n && !rc; i++) {
         const struct qrow *r = &s->rows[i];
         if (i && buf_putc(b, ',')) return err_set(err, ERR_NOMEM, "out of memory");
