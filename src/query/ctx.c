@@ -77,9 +77,7 @@ void qset_fini(struct qctx *q, struct qset *s)
 void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
 {
     s->layer = l;
-    s->n_fields = 0;
-    for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
-        if (access_field(l, i, q->role)) s->fields[s->n_fields++] = i;
+    s->n_fields = encode_fields(l, q->role, s->fields, QSET_MAX_FIELDS);
 }
 
 struct fetch_sink {
