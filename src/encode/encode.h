@@ -177,8 +177,8 @@ int encode_csv_title(struct buf *b, const struct layer_def *l, const char *col,
 /* HTML (html.c). */
 /* A table cell's content: text escaped, numbers as in JSON, NULL empty. */
 int encode_html_value(struct buf *b, const struct field_def *fd, const struct value *v);
-/* A feature as a two-column table: fid, then per field its label (its name when it has none)
- * and value (info: GetFeatureInfo's value forms, see encode_info_value). */
+/* A feature as a two-column table (GetFeatureInfo text/html): fid, then per field its label
+ * (its name when it has none) and its value as encode_info_value writes it for HTML. */
 int encode_html_table(struct buf *b, const struct layer_def *l, int64_t fid, const int *fields,
                       const struct value *values, int n);
 
