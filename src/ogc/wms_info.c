@@ -20,7 +20,7 @@
 struct hit {
     int64_t fid;
     double dist, area;
-    size_t vals; /* offset in arena: per field a struct value (text as an offset in s) */
+    size_t vals; /* offset in arena: per field a struct value, then its text if any */
     size_t wkb, wkb_len;
 };
 
@@ -75,14 +75,14 @@ static double geom_dist(const struct geom *g, double px, double py, double *area
     return best;
 }
 
-/* A field value into the arena: the struct itself, text after it (s holds the text's offset in
- * the arena until the hit is written, since the arena may move). */
+/* A field value into the arena: the struct itself, text after it (its offset in the arena kept
+ * in i until the hit is written, since the arena may move). */
 static int put_value(struct buf *b, const struct value *v)
 {
     struct value c = *v;
     if (c.type != VAL_INT && c.type != VAL_REAL && c.type != VAL_TEXT) c.type = VAL_NULL;
-    size_t at = b->len + sizeof c;
-    c.s = (const char *)(uintptr_t)at;
+    c.s = NULL;
+    if (c.type == VAL_TEXT) c.i = (int64_t)(b->len + sizeof c);
     if (buf_append(b, &c, sizeof c)) return ERR_NOMEM;
     if (c.type != VAL_TEXT) return 0;
     return buf_append(b, v->s, (size_t)v->len) || buf_putc(b, '\0') ? ERR_NOMEM : 0;
@@ -97,7 +97,7 @@ static void hit_values(struct info_ctx *c, const struct hit *h)
         memcpy(v, c->arena.data + at, sizeof *v);
         at += sizeof *v;
         if (v->type == VAL_TEXT) {
-            v->s = c->arena.data + (size_t)(uintptr_t)v->s;
+            v->s = c->arena.data + v->i;
             at += (size_t)v->len + 1;
         }
     }
