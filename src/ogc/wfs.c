@@ -452,8 +452,8 @@ int wfs_parse_kvp(struct request *req, struct wfs_req *w, struct err *err)
     if (!sq && (rc = kvp_selection(req, w, err))) return rc;
     const char *props = req_arg_ci(req, "PROPERTYNAME"), *sort = req_arg_ci(req, "SORTBY");
     for (int i = 0; i < w->n_q && !rc; i++) {
-        rc = set_props(req, &w->q[i], props, err) || set_sort(req, &w->q[i], sort, err);
-        if (rc) rc = err->code;
+        rc = set_props(req, &w->q[i], props, err);
+        if (!rc) rc = set_sort(req, &w->q[i], sort, err);
     }
     if (rc || (rc = paging(req, w, err))) return rc;
     const char *vr = req_arg_ci(req, "VALUEREFERENCE");
