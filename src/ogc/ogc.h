@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ogc: the OGC web services (WMS, WFS, WMTS), their capabilities and exception reports. */
+/* ogc: the OGC web services (WMS, WFS, WMTS), their capabilities and exception reports. It owns
+ * the protocols (KVP and XML requests, collections, paging, GetFeatureInfo hit picking); feature
+ * values and geometries are written by src/encode/, and nothing is borrowed from ogcapi/. */
 #ifndef SPP_OGC_H
 #define SPP_OGC_H
 

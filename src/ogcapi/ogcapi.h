@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ogcapi: OGC API Features: landing page, conformance, collections (from the catalog with the
- * store's real extents and counts), items, queryables and the OpenAPI document. */
+ * store's real extents and counts), items, queryables and the OpenAPI document. It owns the
+ * protocol (parameters, links, paging, numberMatched); features are written by src/encode/, never
+ * here, and nothing here is shared with ogc/ (issue 23). */
 #ifndef SPP_OGCAPI_H
 #define SPP_OGCAPI_H
 
