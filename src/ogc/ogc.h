@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* ogc: the OGC web services (WMS, WFS, WMTS), their capabilities and exception reports. */
+/* ogc: the OGC web services (WMS, WFS, WMTS), their capabilities and exception reports. It owns
+ * the protocols (KVP and XML requests, collections, paging, GetFeatureInfo hit picking); feature
+ * values and geometries are written by src/encode/, and nothing is borrowed from ogcapi/. */
 #ifndef SPP_OGC_H
 #define SPP_OGC_H
 
 #include "../config/config.h"
 #include "../core/request.h"
+#include "../encode/encode.h"
 #include "../geo/geo.h"
 #include "../store/store.h"
 
@@ -44,36 +47,5 @@ void ogc_put_text(struct buf *b, enum ogc_lang lang, const char *vi, const char 
 
 /* WFS 2.0.0 and 1.1.0 (wfs.c, wfs_get.c): KVP (GET) and XML (POST) on /wfs. */
 int wfs_dispatch(struct request *req, struct response *res, struct err *err);
-/* GML 3.2 / 3.1.1 and CSV feature writers (gml.c): feature sinks like geojson_sink. */
-struct gml_writer {
-    struct buf *out;     /* borrowed */
-    struct geo_ctx *geo; /* borrowed */
-    int src_srid, dst_srid;
-    int decimals;           /* 8 for degrees, 3 for metres */
-    int swap_xy;            /* 1: write lat/lon (y first) */
-    int v32;                /* 1: GML 3.2 (gml:id on every geometry), 0: GML 3.1.1 */
-    const char *srs_name;   /* srsName on each top geometry */
-    const char *member;     /* "wfs:member" or "gml:featureMember"; NULL: no wrapper */
-    const char *root_attrs; /* extra attributes on the feature element (namespaces) or NULL */
-    int no_geometry;
-    int64_t n_written;
-    struct geom g;          /* scratch */
-    struct xy_cache *cache; /* vertices already transformed in this response, owned */
-};
-void gml_writer_init(struct gml_writer *w, struct buf *out, struct geo_ctx *geo, int src_srid,
-                     int dst_srid, int geographic);
-void gml_writer_fini(struct gml_writer *w);
-int gml_write_feature(struct gml_writer *w, const struct feature *f, struct err *err);
-struct feature_sink gml_sink(struct gml_writer *w);
-/* Pieces: a geometry (id prefixes the gml:ids), a typed value (XML-escaped), the feature's
- * geometry decoded and transformed into w->g. */
-int gml_put_geometry(struct buf *b, const struct geom *g, const struct gml_writer *w,
-                     const char *id);
-int gml_put_value(struct buf *b, const struct field_def *fd, const struct value *v);
-int gml_load_geom(struct gml_writer *w, const struct feature *f, struct err *err);
-/* CSV: header line, one row per feature (uses the gml_writer's CRS settings), WKT. */
-int csv_header(struct buf *b, const struct layer_def *l, const int *fields, int n_fields);
-int csv_write_feature(struct gml_writer *w, const struct feature *f, struct err *err);
-int csv_put_wkt(struct buf *b, const struct geom *g, int dec, int swap);
 
 #endif

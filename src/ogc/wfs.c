@@ -84,8 +84,7 @@ static int add_query(struct request *req, struct wfs_req *w, const char *name, s
     q->geom = 1;
     q->fields = calloc((size_t)l->n_fields + 1, sizeof *q->fields);
     if (!q->fields) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; i < l->n_fields; i++)
-        if (access_field(l, i, req->role)) q->fields[q->n_fields++] = i;
+    q->n_fields = encode_fields(l, req->role, q->fields, l->n_fields);
     return 0;
 }
 
@@ -453,8 +452,8 @@ int wfs_parse_kvp(struct request *req, struct wfs_req *w, struct err *err)
     if (!sq && (rc = kvp_selection(req, w, err))) return rc;
     const char *props = req_arg_ci(req, "PROPERTYNAME"), *sort = req_arg_ci(req, "SORTBY");
     for (int i = 0; i < w->n_q && !rc; i++) {
-        rc = set_props(req, &w->q[i], props, err) || set_sort(req, &w->q[i], sort, err);
-        if (rc) rc = err->code;
+        rc = set_props(req, &w->q[i], props, err);
+        if (!rc) rc = set_sort(req, &w->q[i], sort, err);
     }
     if (rc || (rc = paging(req, w, err))) return rc;
     const char *vr = req_arg_ci(req, "VALUEREFERENCE");

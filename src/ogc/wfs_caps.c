@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../ogcapi/ogcapi.h"
-
 static void put_url(struct buf *b, const struct request *req)
 {
     buf_put_xml(b, req->base_url);
@@ -84,9 +82,9 @@ static int wgs84_box(struct request *req, const struct layer_def *l, struct bbox
 static void put_box(struct buf *b, const struct bbox *box, const char *lower, const char *upper)
 {
     buf_printf(b, "<%s>", lower);
-    geojson_put_number(b, box->minx, 8), buf_putc(b, ' '), geojson_put_number(b, box->miny, 8);
+    encode_number(b, box->minx, 8), buf_putc(b, ' '), encode_number(b, box->miny, 8);
     buf_printf(b, "</%s><%s>", lower, upper);
-    geojson_put_number(b, box->maxx, 8), buf_putc(b, ' '), geojson_put_number(b, box->maxy, 8);
+    encode_number(b, box->maxx, 8), buf_putc(b, ' '), encode_number(b, box->maxy, 8);
     buf_printf(b, "</%s>", upper);
 }
 

@@ -10,7 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "../ogcapi/ogcapi.h"
+/* ERR_NOMEM with its message when a buf call failed (rc set), else 0. */
+static int nomem(int rc, struct err *err)
+{
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
 
 struct counted {
     const struct feature_sink *inner;
@@ -103,16 +107,21 @@ static void timestamp(char out[32])
 /* The request's own URL with STARTINDEX moved to start (KVP requests only). */
 static int page_url(struct request *req, struct buf *b, int64_t start, int64_t count)
 {
-    int rc = buf_puts(b, req->base_url) || buf_puts(b, req->path) || buf_putc(b, '?');
+    int rc = buf_puts(b, req->base_url);
+    if (!rc) rc = buf_puts(b, req->path);
+    if (!rc) rc = buf_putc(b, '?');
     int n = 0;
     for (int i = 0; i < req->n_args && !rc; i++) {
         const char *k = req->args[i].key;
         if (str_ieq(k, "STARTINDEX") || str_ieq(k, "COUNT") || str_ieq(k, "MAXFEATURES")) continue;
-        rc = (n++ ? buf_putc(b, '&') : 0) || wfs_put_url_encoded(b, k) || buf_putc(b, '=') ||
-             wfs_put_url_encoded(b, req->args[i].value);
+        if (n++) rc = buf_putc(b, '&');
+        if (!rc) rc = wfs_put_url_encoded(b, k);
+        if (!rc) rc = buf_putc(b, '=');
+        if (!rc) rc = wfs_put_url_encoded(b, req->args[i].value);
     }
-    return rc || buf_printf(b, "%sSTARTINDEX=%lld&COUNT=%lld", n ? "&" : "", (long long)start,
-                            (long long)count);
+    return rc ? rc
+              : buf_printf(b, "%sSTARTINDEX=%lld&COUNT=%lld", n ? "&" : "", (long long)start,
+                           (long long)count);
 }
 
 static int64_t page_size(struct request *req, struct wfs_req *w)
@@ -133,25 +142,30 @@ static int is_geographic(struct request *req, int srid)
 
 /* ---- GeoJSON ---- */
 
+/* One {"rel":..,"type":..,"href":..} member of the links (after a ',' unless first). */
+static int geojson_link(struct request *req, struct buf *b, const char *rel, int64_t start,
+                        int64_t size, int first)
+{
+    int rc = buf_puts(b, first ? "{\"rel\":\"" : ",{\"rel\":\"");
+    if (!rc) rc = buf_puts(b, rel);
+    if (!rc) rc = buf_puts(b, "\",\"type\":\"application/geo+json\",\"href\":\"");
+    if (!rc) rc = page_url(req, b, start, size);
+    return rc ? rc : buf_puts(b, "\"}");
+}
+
 static int geojson_links(struct request *req, struct wfs_req *w, struct buf *b, int64_t matched,
                          int64_t returned)
 {
     int64_t size = page_size(req, w);
     int rc = buf_puts(b, ",\"links\":[");
     int n = 0;
-    if (w->start + returned < matched && size > 0) {
-        rc = rc || buf_puts(b, "{\"rel\":\"next\",\"type\":\"application/geo+json\",\"href\":\"");
-        rc = rc || page_url(req, b, w->start + returned, size) || buf_puts(b, "\"}");
+    if (!rc && w->start + returned < matched && size > 0) {
+        rc = geojson_link(req, b, "next", w->start + returned, size, 1);
         n++;
     }
-    if (w->start > 0) {
-        rc = rc || buf_puts(b, n ? ",{" : "{");
-        rc =
-            rc || buf_puts(b, "\"rel\":\"previous\",\"type\":\"application/geo+json\",\"href\":\"");
-        rc = rc || page_url(req, b, w->start > size ? w->start - size : 0, size) ||
-             buf_puts(b, "\"}");
-    }
-    return rc || buf_putc(b, ']');
+    if (!rc && w->start > 0)
+        rc = geojson_link(req, b, "previous", w->start > size ? w->start - size : 0, size, !n);
+    return rc ? rc : buf_putc(b, ']');
 }
 
 static int get_geojson(struct request *req, struct response *res, struct wfs_req *w,
@@ -159,16 +173,16 @@ static int get_geojson(struct request *req, struct response *res, struct wfs_req
 {
     struct buf *b = &res->body;
     int storage = store_srid(req->store);
-    struct geojson_writer gw;
-    geojson_writer_init(&gw, b, req->geo, storage, w->srid, is_geographic(req, w->srid));
+    struct encode_geojson gw;
+    encode_geojson_init(&gw, b, req->geo, storage, w->srid, is_geographic(req, w->srid));
     gw.id_with_layer = 1;
-    struct feature_sink sink = geojson_sink(&gw);
+    struct feature_sink sink = encode_geojson_sink(&gw);
     int64_t matched, returned;
     resp_set(res, 200, "application/geo+json");
     buf_reserve(b, (size_t)(page_size(req, w) < 512 ? page_size(req, w) : 512) * 512 + 1024);
-    if (!w->by_id) buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    int rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
-    geojson_writer_fini(&gw);
+    int rc = !w->by_id && encode_geojson_open(b) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (!rc) rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
+    encode_geojson_fini(&gw);
     if (rc) return rc;
     if (w->by_id) {
         if (returned == 0)
@@ -188,6 +202,20 @@ static int get_geojson(struct request *req, struct response *res, struct wfs_req
 
 /* ---- GML ---- */
 
+/* A next="..." or previous="..." attribute with the page URL. */
+static int gml_page_attr(struct request *req, struct buf *b, const char *name, int64_t start,
+                         int64_t size)
+{
+    struct buf u;
+    buf_init(&u);
+    int rc = page_url(req, &u, start, size);
+    if (!rc) rc = buf_printf(b, " %s=\"", name);
+    if (!rc) rc = buf_put_xml(b, u.data);
+    if (!rc) rc = buf_putc(b, '"');
+    buf_fini(&u);
+    return rc;
+}
+
 static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int64_t matched,
                       int64_t returned)
 {
@@ -204,25 +232,14 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
                         "http://schemas.opengis.net/wfs/2.0/wfs.xsd\" numberMatched=\"%lld\" "
                         "numberReturned=\"%lld\" timeStamp=\"%s\"",
                         (long long)matched, (long long)returned, ts);
-        if (want_links(w)) {
+        if (!rc && want_links(w)) {
             int64_t size = page_size(req, w);
-            if (w->start + returned < matched && size > 0) {
-                struct buf u;
-                buf_init(&u);
-                page_url(req, &u, w->start + returned, size);
-                rc = rc || buf_puts(b, " next=\"") || buf_put_xml(b, u.data) || buf_putc(b, '"');
-                buf_fini(&u);
-            }
-            if (w->start > 0) {
-                struct buf u;
-                buf_init(&u);
-                page_url(req, &u, w->start > size ? w->start - size : 0, size);
-                rc =
-                    rc || buf_puts(b, " previous=\"") || buf_put_xml(b, u.data) || buf_putc(b, '"');
-                buf_fini(&u);
-            }
+            if (w->start + returned < matched && size > 0)
+                rc = gml_page_attr(req, b, "next", w->start + returned, size);
+            if (!rc && w->start > 0)
+                rc = gml_page_attr(req, b, "previous", w->start > size ? w->start - size : 0, size);
         }
-        return rc || buf_puts(b, ">\n");
+        return rc ? rc : buf_puts(b, ">\n");
     }
     /* GML 3.1.1 in a WFS 1.1 collection (also for WFS 2.0 asking for GML 3.1.1) */
     return buf_printf(b,
@@ -238,21 +255,21 @@ static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
     int v32 = w->fmt == WFS_GML32;
     struct buf features;
     buf_init(&features);
-    struct gml_writer gw;
-    gml_writer_init(&gw, &features, req->geo, store_srid(req->store), w->srid,
+    struct encode_gml gw;
+    encode_gml_init(&gw, &features, req->geo, store_srid(req->store), w->srid,
                     is_geographic(req, w->srid));
     gw.v32 = v32;
-    gw.swap_xy = w->swap;
+    gw.geom.swap_xy = w->swap;
     gw.srs_name = w->srs_name;
     gw.member = w->by_id ? NULL : v32 && w->v2 ? "wfs:member" : "gml:featureMember";
     if (w->by_id)
         gw.root_attrs = v32 ? " xmlns:spp=\"" WFS_NS
                               "\" xmlns:gml=\"http://www.opengis.net/gml/3.2\""
                             : " xmlns:spp=\"" WFS_NS "\" xmlns:gml=\"http://www.opengis.net/gml\"";
-    struct feature_sink sink = gml_sink(&gw);
+    struct feature_sink sink = encode_gml_sink(&gw);
     int64_t matched, returned;
     int rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
-    gml_writer_fini(&gw);
+    encode_gml_fini(&gw);
     struct buf *b = &res->body;
     if (!rc && w->by_id && returned == 0)
         rc = wfs_error(err, ERR_NOT_FOUND, "NotFound", "ID", "no feature with this id");
@@ -260,15 +277,15 @@ static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
         resp_set(res, 200,
                  v32 ? "application/gml+xml; version=3.2" : "text/xml; subtype=gml/3.1.1");
         if (w->by_id) {
-            rc = buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") ||
-                 buf_append(b, features.data, features.len);
+            rc = buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+            if (!rc) rc = buf_append(b, features.data, features.len);
         } else {
-            if (buf_reserve(b, features.len + 1024)) rc = ERR_NOMEM;
-            rc = rc || gml_header(req, w, b, matched, returned) ||
-                 buf_append(b, features.data, features.len) ||
-                 buf_puts(b, "</wfs:FeatureCollection>\n");
+            rc = buf_reserve(b, features.len + 1024);
+            if (!rc) rc = gml_header(req, w, b, matched, returned);
+            if (!rc) rc = buf_append(b, features.data, features.len);
+            if (!rc) rc = buf_puts(b, "</wfs:FeatureCollection>\n");
         }
-        if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
+        rc = nomem(rc, err);
     }
     buf_fini(&features);
     return rc;
@@ -277,36 +294,31 @@ static int get_gml(struct request *req, struct response *res, struct wfs_req *w,
 /* ---- CSV ---- */
 
 struct csv_state {
-    struct gml_writer gw;
+    struct encode_csv cw;
     int n_headers;
 };
 
 static int csv_before(void *ud, const struct wfs_query *q)
 {
     struct csv_state *s = ud;
-    if (s->n_headers++) buf_puts(s->gw.out, "\r\n");
-    return csv_header(s->gw.out, q->layer, q->fields, q->n_fields);
-}
-
-static int csv_feature(void *ud, const struct feature *f, struct err *err)
-{
-    struct csv_state *s = ud;
-    return csv_write_feature(&s->gw, f, err);
+    int rc = s->n_headers++ ? buf_puts(s->cw.out, "\r\n") : 0;
+    return rc ? rc : encode_csv_header(s->cw.out, q->layer, q->fields, q->n_fields);
 }
 
 static int get_csv(struct request *req, struct response *res, struct wfs_req *w, struct err *err)
 {
     struct csv_state s;
     memset(&s, 0, sizeof s);
-    gml_writer_init(&s.gw, &res->body, req->geo, store_srid(req->store), w->srid,
+    encode_csv_init(&s.cw, &res->body, req->geo, store_srid(req->store), w->srid,
                     is_geographic(req, w->srid));
-    s.gw.swap_xy = w->swap;
-    struct feature_sink sink = {NULL, csv_feature, NULL, &s};
+    s.cw.geom.swap_xy = w->swap;
+    struct feature_sink sink = encode_csv_sink(&s.cw);
     int64_t matched, returned;
     resp_set(res, 200, "text/csv; charset=utf-8");
     int rc = run_all(req, w, &sink, csv_before, &s, &matched, &returned, err);
-    gml_writer_fini(&s.gw);
-    if (!rc && w->hits) buf_printf(&res->body, "numberMatched\r\n%lld\r\n", (long long)matched);
+    encode_csv_fini(&s.cw);
+    if (!rc && w->hits && buf_printf(&res->body, "numberMatched\r\n%lld\r\n", (long long)matched))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     return rc;
 }
 
@@ -325,7 +337,7 @@ int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w
 /* ---- GetPropertyValue ---- */
 
 struct value_state {
-    struct gml_writer gw;
+    struct encode_gml gw;
     int field; /* -1: geometry */
 };
 
@@ -335,20 +347,22 @@ static int value_feature(void *ud, const struct feature *f, struct err *err)
     struct buf *b = s->gw.out;
     int rc = 0;
     if (s->field < 0) {
-        if (!f->wkb || !f->wkb_len) return buf_puts(b, "<wfs:member xsi:nil=\"true\"/>\n");
+        if (!f->wkb || !f->wkb_len)
+            return nomem(buf_puts(b, "<wfs:member xsi:nil=\"true\"/>\n"), err);
         char id[96];
         snprintf(id, sizeof id, "%s.%lld", f->layer->id, (long long)f->fid);
-        if ((rc = gml_load_geom(&s->gw, f, err))) return rc;
-        rc = buf_puts(b, "<wfs:member>") || gml_put_geometry(b, &s->gw.g, &s->gw, id) ||
-             buf_puts(b, "</wfs:member>\n");
+        if ((rc = encode_geom_load(&s->gw.geom, f->wkb, f->wkb_len, err))) return rc;
+        rc = buf_puts(b, "<wfs:member>");
+        if (!rc) rc = encode_gml_geometry(b, &s->gw, id);
+        if (!rc) rc = buf_puts(b, "</wfs:member>\n");
     } else if (f->values[0].type == VAL_NULL) {
         rc = buf_puts(b, "<wfs:member xsi:nil=\"true\"/>\n");
     } else {
-        rc = buf_puts(b, "<wfs:member>") ||
-             gml_put_value(b, &f->layer->fields[f->fields[0]], &f->values[0]) ||
-             buf_puts(b, "</wfs:member>\n");
+        rc = buf_puts(b, "<wfs:member>");
+        if (!rc) rc = encode_xml_value(b, &f->layer->fields[f->fields[0]], &f->values[0]);
+        if (!rc) rc = buf_puts(b, "</wfs:member>\n");
     }
-    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    return nomem(rc, err);
 }
 
 int wfs_get_property_value(struct request *req, struct response *res, struct wfs_req *w,
@@ -372,14 +386,14 @@ int wfs_get_property_value(struct request *req, struct response *res, struct wfs
     s.field = geom ? -1 : 0;
     struct buf items;
     buf_init(&items);
-    gml_writer_init(&s.gw, &items, req->geo, store_srid(req->store), w->srid,
+    encode_gml_init(&s.gw, &items, req->geo, store_srid(req->store), w->srid,
                     is_geographic(req, w->srid));
-    s.gw.swap_xy = w->swap;
+    s.gw.geom.swap_xy = w->swap;
     s.gw.srs_name = w->srs_name;
     struct feature_sink sink = {NULL, value_feature, NULL, &s};
     int64_t matched, returned;
     int rc = run_all(req, w, &sink, NULL, NULL, &matched, &returned, err);
-    gml_writer_fini(&s.gw);
+    encode_gml_fini(&s.gw);
     if (!rc) {
         char ts[32];
         timestamp(ts);

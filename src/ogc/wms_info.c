@@ -4,8 +4,9 @@
  * what a user clicking means is decided in C: a polygon is hit when the point is inside it
  * (smaller polygons first, so a lot wins over the zone around it), a line or a point when it is
  * within the pixel tolerance (nearest first). FEATURE_COUNT (default 1) features per layer are
- * returned, with only the fields the role may read, as text/plain, text/html, application/json
- * (GeoJSON, geometry in the map's CRS) or application/vnd.ogc.gml (GML 2). */
+ * returned, with only the fields the role may read (encode_fields), written by encode/info.c
+ * as text/plain, text/html, application/json (GeoJSON, geometry in the map's CRS) or
+ * application/vnd.ogc.gml (GML 2). */
 #include "wms_int.h"
 
 #include <math.h>
@@ -16,12 +17,10 @@
 #define TOLERANCE_PX   5
 #define MAX_CANDIDATES 256
 
-enum info_fmt { INFO_TEXT, INFO_HTML, INFO_JSON, INFO_GML };
-
 struct hit {
     int64_t fid;
     double dist, area;
-    size_t vals; /* offset in arena: per field a type byte then NUL-terminated text */
+    size_t vals; /* offset in arena: per field a struct value, then its text if any */
     size_t wkb, wkb_len;
 };
 
@@ -34,6 +33,7 @@ struct info_ctx {
     int n_hits;
     struct buf arena;
     struct geom g;
+    struct value values[256]; /* of the hit being written */
 };
 
 static double seg_dist(double px, double py, const double *a, const double *b)
@@ -75,17 +75,31 @@ static double geom_dist(const struct geom *g, double px, double py, double *area
     return best;
 }
 
+/* A field value into the arena: the struct itself, text after it (its offset in the arena kept
+ * in i until the hit is written, since the arena may move). */
 static int put_value(struct buf *b, const struct value *v)
 {
-    switch (v->type) {
-    case VAL_INT:
-        return buf_putc(b, 'i') || buf_printf(b, "%lld", (long long)v->i);
-    case VAL_REAL:
-        return buf_putc(b, 'r') || buf_put_double(b, v->d, 6);
-    case VAL_TEXT:
-        return buf_putc(b, 's') || buf_append(b, v->s, (size_t)v->len);
-    default:
-        return buf_putc(b, 'n');
+    struct value c = *v;
+    if (c.type != VAL_INT && c.type != VAL_REAL && c.type != VAL_TEXT) c.type = VAL_NULL;
+    c.s = NULL;
+    if (c.type == VAL_TEXT) c.i = (int64_t)(b->len + sizeof c);
+    if (buf_append(b, &c, sizeof c)) return ERR_NOMEM;
+    if (c.type != VAL_TEXT) return 0;
+    return buf_append(b, v->s, (size_t)v->len) || buf_putc(b, '\0') ? ERR_NOMEM : 0;
+}
+
+/* The values of a hit back from the arena into c->values. */
+static void hit_values(struct info_ctx *c, const struct hit *h)
+{
+    size_t at = h->vals;
+    for (int k = 0; k < c->n_fields; k++) {
+        struct value *v = &c->values[k];
+        memcpy(v, c->arena.data + at, sizeof *v);
+        at += sizeof *v;
+        if (v->type == VAL_TEXT) {
+            v->s = c->arena.data + v->i;
+            at += (size_t)v->len + 1;
+        }
     }
 }
 
@@ -97,8 +111,7 @@ static int on_candidate(void *ud, const struct feature *f, struct err *err)
     if (d < 0 || d > c->tol) return 0;
     struct hit h = {f->fid, d, area, c->arena.len, 0, f->wkb_len};
     for (int i = 0; i < f->n_fields; i++)
-        if (put_value(&c->arena, &f->values[i]) || buf_putc(&c->arena, '\0'))
-            return err_set(err, ERR_NOMEM, "out of memory");
+        if (put_value(&c->arena, &f->values[i])) return err_set(err, ERR_NOMEM, "out of memory");
     h.wkb = c->arena.len;
     if (buf_append(&c->arena, f->wkb, f->wkb_len)) return err_set(err, ERR_NOMEM, "out of memory");
     if (c->n_hits < MAX_CANDIDATES) c->hits[c->n_hits++] = h;
@@ -113,215 +126,46 @@ static int by_distance(const void *a, const void *b)
     return x->fid < y->fid ? -1 : x->fid > y->fid;
 }
 
-/* Geometry of a hit in the map's CRS (x = east), or 0 parts on failure. */
+/* Geometry of a hit in the map's CRS (x = east) into c->g; -1 when it cannot be decoded or
+ * transformed (the feature is then written without one). */
 static int hit_geom(struct request *req, int srid, struct info_ctx *c, const struct hit *h)
 {
     const unsigned char *wkb = (const unsigned char *)c->arena.data + h->wkb;
     if (geom_from_wkb(&c->g, wkb, h->wkb_len, NULL)) return -1;
-    for (int i = 0; i < c->g.n_parts; i++)
-        if (geo_transform(req->geo, req->cfg->storage_srid, srid, c->g.parts[i].xy,
-                          (size_t)c->g.parts[i].n, NULL))
-            return -1;
+    if (c->g.n_coords &&
+        geo_transform(req->geo, req->cfg->storage_srid, srid, c->g.coords, c->g.n_coords / 2, NULL))
+        return -1;
     return 0;
 }
 
-static void json_geom(struct buf *b, const struct geom *g, int geographic)
-{
-    int dec = geographic ? 8 : 3;
-    int poly = g->type == GT_POLYGON || g->type == GT_MULTIPOLYGON;
-    int line = g->type == GT_LINESTRING || g->type == GT_MULTILINESTRING;
-    buf_printf(b, "{\"type\":\"%s\",\"coordinates\":",
-               poly   ? "MultiPolygon"
-               : line ? "MultiLineString"
-                      : "MultiPoint");
-    buf_putc(b, '[');
-    for (int i = 0; i < g->n_parts; i++) {
-        const struct geom_part *p = &g->parts[i];
-        if (poly) {
-            if (!p->ring)
-                buf_puts(b, i ? "]],[[" : "[[");
-            else
-                buf_puts(b, "],[");
-        } else if (line) {
-            buf_puts(b, i ? "],[" : "[");
-        } else if (i) {
-            buf_putc(b, ',');
-        }
-        for (int k = 0; k < p->n; k++) {
-            if (k) buf_putc(b, ',');
-            buf_putc(b, '[');
-            buf_put_double(b, p->xy[2 * k], dec);
-            buf_putc(b, ',');
-            buf_put_double(b, p->xy[2 * k + 1], dec);
-            buf_putc(b, ']');
-        }
-    }
-    if (g->n_parts) buf_puts(b, poly ? "]]" : line ? "]" : "");
-    buf_puts(b, "]}");
-}
-
-static void gml_coords(struct buf *b, const struct geom_part *p, int dec)
-{
-    buf_puts(b, "<gml:coordinates decimal=\".\" cs=\",\" ts=\" \">");
-    for (int k = 0; k < p->n; k++) {
-        if (k) buf_putc(b, ' ');
-        buf_put_double(b, p->xy[2 * k], dec);
-        buf_putc(b, ',');
-        buf_put_double(b, p->xy[2 * k + 1], dec);
-    }
-    buf_puts(b, "</gml:coordinates>");
-}
-
-static void gml_geom(struct buf *b, const struct geom *g, const char *srs, int geographic)
-{
-    int dec = geographic ? 8 : 3;
-    int poly = g->type == GT_POLYGON || g->type == GT_MULTIPOLYGON;
-    int line = g->type == GT_LINESTRING || g->type == GT_MULTILINESTRING;
-    const char *multi = poly ? "MultiPolygon" : line ? "MultiLineString" : "MultiPoint";
-    const char *member = poly ? "polygonMember" : line ? "lineStringMember" : "pointMember";
-    buf_printf(b, "<gml:%s srsName=\"%s\">", multi, srs);
-    for (int i = 0; i < g->n_parts; i++) {
-        const struct geom_part *p = &g->parts[i];
-        if (poly) {
-            if (!p->ring) {
-                if (i) buf_printf(b, "</gml:Polygon></gml:%s>", member);
-                buf_printf(b, "<gml:%s><gml:Polygon>", member);
-            }
-            buf_puts(b, p->ring ? "<gml:innerBoundaryIs><gml:LinearRing>"
-                                : "<gml:outerBoundaryIs><gml:LinearRing>");
-            gml_coords(b, p, dec);
-            buf_puts(b, p->ring ? "</gml:LinearRing></gml:innerBoundaryIs>"
-                                : "</gml:LinearRing></gml:outerBoundaryIs>");
-        } else {
-            buf_printf(b, "<gml:%s><gml:%s>", member, line ? "LineString" : "Point");
-            gml_coords(b, p, dec);
-            buf_printf(b, "</gml:%s></gml:%s>", line ? "LineString" : "Point", member);
-        }
-    }
-    if (poly && g->n_parts) buf_printf(b, "</gml:Polygon></gml:%s>", member);
-    buf_printf(b, "</gml:%s>", multi);
-}
-
-struct out_state {
-    enum info_fmt fmt;
-    int n_out;
-    int srid;
-    int geographic;
-    char srs[32];
-};
-
-static void write_value(struct buf *b, enum info_fmt fmt, const char *v)
-{
-    char t = v[0];
-    const char *s = v + 1;
-    if (fmt == INFO_JSON) {
-        if (t == 'n')
-            buf_puts(b, "null");
-        else if (t == 's')
-            buf_put_json_str(b, s);
-        else
-            buf_puts(b, s);
-    } else if (fmt == INFO_TEXT) {
-        if (t == 'n')
-            buf_puts(b, "NULL");
-        else if (t == 's')
-            buf_printf(b, "'%s'", s);
-        else
-            buf_puts(b, s);
-    } else {
-        buf_put_xml(b, t == 'n' ? "" : s);
-    }
-}
-
 /* Writes the kept hits of one layer. */
-static void write_layer(struct request *req, struct buf *b, struct out_state *o, struct info_ctx *c,
-                        int count)
+static int write_layer(struct request *req, struct encode_info *w, int srid, struct info_ctx *c,
+                       int count)
 {
     const struct layer_def *l = c->layer;
-    if (o->fmt == INFO_TEXT) buf_printf(b, "Layer '%s'\n", l->id);
-    if (o->fmt == INFO_HTML && count) {
-        buf_puts(b, "<h2>");
-        buf_put_xml(b, l->title_vi);
-        buf_puts(b, "</h2>\n");
-    }
-    if (o->fmt == INFO_GML) buf_printf(b, "<%s_layer><gml:name>%s</gml:name>\n", l->id, l->id);
-    for (int i = 0; i < count; i++) {
+    int rc = encode_info_layer_begin(w, l, count);
+    for (int i = 0; i < count && !rc; i++) {
         const struct hit *h = &c->hits[i];
-        const char *v = c->arena.data + h->vals;
-        int have_geom =
-            (o->fmt == INFO_JSON || o->fmt == INFO_GML) && !hit_geom(req, o->srid, c, h);
-        switch (o->fmt) {
-        case INFO_TEXT:
-            buf_printf(b, "  Feature %lld:\n", (long long)h->fid);
-            break;
-        case INFO_HTML:
-            buf_printf(b, "<table border=\"1\"><tr><th>fid</th><td>%lld</td></tr>\n",
-                       (long long)h->fid);
-            break;
-        case INFO_JSON:
-            buf_printf(
-                b, "%s{\"type\":\"Feature\",\"id\":\"%s.%lld\",\"layer\":\"%s\",\"properties\":{",
-                o->n_out++ ? "," : "", l->id, (long long)h->fid, l->id);
-            break;
-        case INFO_GML:
-            buf_printf(b, "<%s_feature fid=\"%s.%lld\">", l->id, l->id, (long long)h->fid);
-            break;
-        }
-        for (int k = 0; k < c->n_fields; k++) {
-            const char *name = l->fields[c->fields[k]].name;
-            if (o->fmt == INFO_TEXT)
-                buf_printf(b, "    %s = ", name);
-            else if (o->fmt == INFO_HTML) {
-                buf_puts(b, "<tr><th>");
-                buf_put_xml(b, l->fields[c->fields[k]].label_vi ? l->fields[c->fields[k]].label_vi
-                                                                : name);
-                buf_puts(b, "</th><td>");
-            } else if (o->fmt == INFO_JSON)
-                buf_printf(b, "%s\"%s\":", k ? "," : "", name);
-            else
-                buf_printf(b, "<%s>", name);
-            write_value(b, o->fmt, v);
-            if (o->fmt == INFO_TEXT)
-                buf_putc(b, '\n');
-            else if (o->fmt == INFO_HTML)
-                buf_puts(b, "</td></tr>\n");
-            else if (o->fmt == INFO_GML)
-                buf_printf(b, "</%s>", name);
-            v += strlen(v) + 1;
-        }
-        if (o->fmt == INFO_HTML) buf_puts(b, "</table>\n");
-        if (o->fmt == INFO_JSON) {
-            buf_puts(b, "},\"geometry\":");
-            if (have_geom)
-                json_geom(b, &c->g, o->geographic);
-            else
-                buf_puts(b, "null");
-            buf_puts(b, "}");
-        }
-        if (o->fmt == INFO_GML) {
-            if (have_geom) {
-                buf_puts(b, "<gml:boundedBy/><geometry>");
-                gml_geom(b, &c->g, o->srs, o->geographic);
-                buf_puts(b, "</geometry>");
-            }
-            buf_printf(b, "</%s_feature>\n", l->id);
-        }
+        int with_geom = w->fmt == ENCODE_INFO_JSON || w->fmt == ENCODE_INFO_GML;
+        const struct geom *g = with_geom && !hit_geom(req, srid, c, h) ? &c->g : NULL;
+        hit_values(c, h);
+        rc = encode_info_feature(w, l, h->fid, c->fields, c->values, c->n_fields, g);
     }
-    if (o->fmt == INFO_GML) buf_printf(b, "</%s_layer>\n", l->id);
+    return rc ? rc : encode_info_layer_end(w, l);
 }
 
-static int parse_info_format(const char *f, enum info_fmt *out)
+static int parse_info_format(const char *f, enum encode_info_fmt *out)
 {
     if (!f || str_ieq(f, "text/plain"))
-        *out = INFO_TEXT;
+        *out = ENCODE_INFO_TEXT;
     else if (str_ieq(f, "text/html"))
-        *out = INFO_HTML;
+        *out = ENCODE_INFO_HTML;
     else if (str_ieq(f, "application/json") || str_ieq(f, "application/geo+json") ||
              str_ieq(f, "json"))
-        *out = INFO_JSON;
+        *out = ENCODE_INFO_JSON;
     else if (str_ieq(f, "application/vnd.ogc.gml") || str_ieq(f, "text/xml") ||
              str_ieq(f, "application/gml+xml"))
-        *out = INFO_GML;
+        *out = ENCODE_INFO_GML;
     else
         return -1;
     return 0;
@@ -365,9 +209,7 @@ static int click_in_storage(struct request *req, const struct render_request *rq
 static int query_layer(struct request *req, struct info_ctx *c, const struct bbox *box,
                        struct err *err)
 {
-    c->n_fields = 0;
-    for (int k = 0; k < c->layer->n_fields && c->n_fields < 256; k++)
-        if (access_field(c->layer, k, req->role)) c->fields[c->n_fields++] = k;
+    c->n_fields = encode_fields(c->layer, req->role, c->fields, 256);
     c->n_hits = 0;
     buf_reset(&c->arena);
     struct store_query q = {.layer = c->layer,
@@ -384,34 +226,6 @@ static int query_layer(struct request *req, struct info_ctx *c, const struct bbo
     return rc;
 }
 
-static void begin_doc(struct buf *b, struct out_state *o)
-{
-    if (o->fmt == INFO_JSON)
-        buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    else if (o->fmt == INFO_HTML)
-        buf_puts(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>GetFeatureInfo"
-                    "</title></head><body>\n");
-    else if (o->fmt == INFO_GML)
-        buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<msGMLOutput"
-                    " xmlns:gml=\"http://www.opengis.net/gml\""
-                    " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
-    else
-        buf_puts(b, "GetFeatureInfo results:\n\n");
-}
-
-static void end_doc(struct buf *b, struct out_state *o, struct response *res)
-{
-    static const char *types[] = {"text/plain; charset=utf-8", "text/html; charset=utf-8",
-                                  "application/json", "application/vnd.ogc.gml"};
-    if (o->fmt == INFO_JSON)
-        buf_puts(b, "]}\n");
-    else if (o->fmt == INFO_HTML)
-        buf_puts(b, "</body></html>\n");
-    else if (o->fmt == INFO_GML)
-        buf_puts(b, "</msGMLOutput>\n");
-    resp_set(res, 200, types[o->fmt]);
-}
-
 int wms_feature_info(struct request *req, struct response *res, struct err *err)
 {
     int version = wms_version(req);
@@ -420,11 +234,12 @@ int wms_feature_info(struct request *req, struct response *res, struct err *err)
     int rc = wms_parse_map(req, "LAYERS", &rq, &m, err);
     wms_free_styles(&m);
     if (rc) return rc;
-    struct out_state o = {.srid = rq.srid};
-    if (parse_info_format(req_arg_ci(req, "INFO_FORMAT"), &o.fmt))
+    char srs[32];
+    struct encode_info w = {.out = &res->body, .srs = srs};
+    if (parse_info_format(req_arg_ci(req, "INFO_FORMAT"), &w.fmt))
         return wms_fail(err, "InvalidFormat", "INFO_FORMAT", "unsupported INFO_FORMAT");
-    o.geographic = rq.srid == GEO_SRID_CRS84 || geo_crs_geographic(req->geo, rq.srid);
-    geo_crs_name(rq.srid, o.srs);
+    w.decimals = rq.srid == GEO_SRID_CRS84 || geo_crs_geographic(req->geo, rq.srid) ? 8 : 3;
+    geo_crs_name(rq.srid, srs);
     long count = 1, i, j;
     const char *fc = req_arg_ci(req, "FEATURE_COUNT");
     if (fc && (str_to_long(fc, &count) || count < 1 || count > req->cfg->limits.max_features))
@@ -439,8 +254,9 @@ int wms_feature_info(struct request *req, struct response *res, struct err *err)
     buf_init(&c->arena);
     geom_init(&c->g);
     char *names = str_dup(ql), *save = NULL;
-    rc = click_in_storage(req, &rq, i, j, &c->px, &c->py, &c->tol, &box, err);
-    if (!rc) begin_doc(&res->body, &o);
+    if (!names) rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc) rc = click_in_storage(req, &rq, i, j, &c->px, &c->py, &c->tol, &box, err);
+    if (!rc && encode_info_begin(&w)) rc = err_set(err, ERR_NOMEM, "out of memory");
     store_set_deadline(req->store, req->cfg->limits.query_ms);
     for (char *t = rc ? NULL : strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         c->layer = wms_layer(req, t);
@@ -449,10 +265,14 @@ int wms_feature_info(struct request *req, struct response *res, struct err *err)
             break;
         }
         if ((rc = query_layer(req, c, &box, err))) break;
-        write_layer(req, &res->body, &o, c, c->n_hits < count ? c->n_hits : (int)count);
+        if (write_layer(req, &w, rq.srid, c, c->n_hits < count ? c->n_hits : (int)count)) {
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+            break;
+        }
     }
     store_set_deadline(req->store, 0);
-    if (!rc) end_doc(&res->body, &o, res);
+    if (!rc && encode_info_end(&w)) rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc) resp_set(res, 200, encode_info_type(w.fmt));
     free(names);
     buf_fini(&c->arena);
     geom_fini(&c->g);

@@ -54,9 +54,9 @@ static void svg_geom(struct html_state *s)
     if (points) {
         for (int i = 0; i < g->n_parts; i++) {
             buf_puts(b, "<circle r=\"3\" vector-effect=\"non-scaling-stroke\" cx=\"");
-            geojson_put_number(b, g->parts[i].xy[0], 7);
+            encode_number(b, g->parts[i].xy[0], 7);
             buf_puts(b, "\" cy=\"");
-            geojson_put_number(b, -g->parts[i].xy[1], 7);
+            encode_number(b, -g->parts[i].xy[1], 7);
             buf_puts(b, "\" transform-origin=\"center\"/>");
         }
         return;
@@ -65,9 +65,9 @@ static void svg_geom(struct html_state *s)
     for (int i = 0; i < g->n_parts; i++)
         for (int k = 0; k < g->parts[i].n; k++) {
             buf_putc(b, k ? 'L' : 'M');
-            geojson_put_number(b, g->parts[i].xy[2 * k], 7);
+            encode_number(b, g->parts[i].xy[2 * k], 7);
             buf_putc(b, ' ');
-            geojson_put_number(b, -g->parts[i].xy[2 * k + 1], 7);
+            encode_number(b, -g->parts[i].xy[2 * k + 1], 7);
         }
     buf_puts(b, "\"/>");
 }
@@ -80,11 +80,7 @@ static int html_feature(void *ud, const struct feature *f, struct err *err)
                s->req->base_url, l->id, (long long)f->fid, (long long)f->fid);
     for (int i = 0; i < f->n_fields; i++) {
         buf_puts(&s->rows, "<td>");
-        const struct value *v = &f->values[i];
-        if (v->type == VAL_TEXT)
-            buf_put_xml(&s->rows, v->s);
-        else if (v->type != VAL_NULL)
-            geojson_put_value(&s->rows, &l->fields[f->fields[i]], v);
+        encode_html_value(&s->rows, &l->fields[f->fields[i]], &f->values[i]);
         buf_puts(&s->rows, "</td>");
     }
     buf_puts(&s->rows, "</tr>\n");
@@ -147,10 +143,10 @@ static void write_page(struct request *req, struct response *res, const struct l
         double pad = (w > h ? w : h) * 0.05 + 1e-5;
         buf_puts(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"xMidYMid "
                     "meet\" viewBox=\"");
-        geojson_put_number(b, s->box.minx - pad, 7), buf_putc(b, ' ');
-        geojson_put_number(b, -s->box.maxy - pad, 7), buf_putc(b, ' ');
-        geojson_put_number(b, w + 2 * pad, 7), buf_putc(b, ' ');
-        geojson_put_number(b, h + 2 * pad, 7);
+        encode_number(b, s->box.minx - pad, 7), buf_putc(b, ' ');
+        encode_number(b, -s->box.maxy - pad, 7), buf_putc(b, ' ');
+        encode_number(b, w + 2 * pad, 7), buf_putc(b, ' ');
+        encode_number(b, h + 2 * pad, 7);
         buf_puts(b, "\">");
         buf_append(b, s->svg.data, s->svg.len);
         buf_puts(b, "</svg>\n");
@@ -172,9 +168,7 @@ static void write_page(struct request *req, struct response *res, const struct l
 int ogcapi_items_html(struct request *req, struct response *res, const struct layer_def *l,
                       const struct filter *f, int64_t limit, int64_t offset, struct err *err)
 {
-    int fields[256], n_fields = 0;
-    for (int i = 0; i < l->n_fields && n_fields < 256; i++)
-        if (access_field(l, i, req->role)) fields[n_fields++] = i;
+    int fields[256], n_fields = encode_fields(l, req->role, fields, 256);
     struct store_query q = {.layer = l,
                             .filter = f,
                             .geo = req->geo,

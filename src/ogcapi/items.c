@@ -211,8 +211,7 @@ static int parse_items(struct request *req, struct items_req *ir, struct err *er
     int rc = 0;
     ir->fields = calloc((size_t)ir->layer->n_fields + 1, sizeof *ir->fields);
     if (!ir->fields) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; i < ir->layer->n_fields; i++)
-        if (access_field(ir->layer, i, req->role)) ir->fields[ir->n_fields++] = i;
+    ir->n_fields = encode_fields(ir->layer, req->role, ir->fields, ir->layer->n_fields);
     /* a limit above the maximum is served with the maximum (Part 1, permission 6) */
     if ((v = req_arg(req, "limit")) && parse_count(v, "limit", 1, INT32_MAX, &ir->limit, err))
         return ERR_PARAM;
@@ -286,18 +285,18 @@ static int items_json(struct request *req, struct response *res, struct items_re
     struct store_query q;
     int rc = run_items(req, ir, &q, err);
     struct buf *b = &res->body;
-    struct geojson_writer gw;
+    struct encode_geojson gw;
     int storage = store_srid(req->store);
-    geojson_writer_init(&gw, b, req->geo, storage, ir->crs,
+    encode_geojson_init(&gw, b, req->geo, storage, ir->crs,
                         ir->crs == GEO_SRID_CRS84 || geo_crs_geographic(req->geo, ir->crs));
-    gw.swap_xy = ir->swap;
-    struct feature_sink sink = geojson_sink(&gw);
+    gw.geom.swap_xy = ir->swap;
+    struct feature_sink sink = encode_geojson_sink(&gw);
     resp_set(res, 200, "application/geo+json");
     buf_reserve(b, (size_t)(ir->limit < 512 ? ir->limit : 512) * 512 + 1024);
-    buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    if (!rc && encode_geojson_open(b)) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
     int64_t returned = gw.n_written, matched = -1;
-    geojson_writer_fini(&gw);
+    encode_geojson_fini(&gw);
     if (!rc && returned < ir->limit && (returned > 0 || ir->offset == 0))
         matched = ir->offset + returned;
     else if (!rc)
@@ -342,7 +341,7 @@ int ogcapi_items(struct request *req, struct response *res, struct err *err)
 }
 
 struct one {
-    struct geojson_writer *gw;
+    struct encode_geojson *gw;
     int found;
 };
 
@@ -350,7 +349,7 @@ static int one_feature(void *ud, const struct feature *f, struct err *err)
 {
     struct one *o = ud;
     o->found = 1;
-    return geojson_write_feature(o->gw, f, err);
+    return encode_geojson_feature(o->gw, f, err);
 }
 
 int ogcapi_item(struct request *req, struct response *res, struct err *err)
@@ -395,14 +394,14 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
                             .n_fields = ir.n_fields,
                             .limit = 1,
                             .want_geom = 1};
-    struct geojson_writer gw;
-    geojson_writer_init(&gw, &res->body, req->geo, store_srid(req->store), ir.crs,
+    struct encode_geojson gw;
+    encode_geojson_init(&gw, &res->body, req->geo, store_srid(req->store), ir.crs,
                         ir.crs == GEO_SRID_CRS84 || geo_crs_geographic(req->geo, ir.crs));
-    gw.swap_xy = ir.swap;
+    gw.geom.swap_xy = ir.swap;
     struct one o = {&gw, 0};
     struct feature_sink sink = {NULL, one_feature, NULL, &o};
     if (!rc) rc = store_query_run(req->store, &q, &sink, err);
-    geojson_writer_fini(&gw);
+    encode_geojson_fini(&gw);
     if (!rc && !o.found) rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%s\"", fid);
     if (!rc) {
         /* add links inside the Feature object: replace the final '}' */

@@ -5,6 +5,7 @@
 #define SPP_OGCAPI_INT_H
 
 #include "../config/config.h"
+#include "../encode/encode.h"
 #include "../filter/filter.h"
 #include "ogcapi.h"
 

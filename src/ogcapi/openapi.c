@@ -57,9 +57,9 @@ int ogcapi_queryables(struct request *req, struct response *res, struct err *err
     buf_put_json_str(b, ogcapi_text(en, l->title_vi, l->title_en));
     buf_puts(b, ",\"properties\":{\"geom\":{\"title\":\"Geometry\",\"format\":");
     buf_printf(b, "\"%s\",\"x-ogc-role\":\"primary-geometry\"}", geom_format(l->geom));
-    for (int i = 0; i < l->n_fields; i++) {
-        const struct field_def *fd = &l->fields[i];
-        if (!access_field(l, i, req->role)) continue;
+    int fields[256], n_fields = encode_fields(l, req->role, fields, 256);
+    for (int i = 0; i < n_fields; i++) {
+        const struct field_def *fd = &l->fields[fields[i]];
         buf_printf(b, ",\"%s\":{\"title\":", fd->name);
         buf_put_json_str(b, fd->label_vi || fd->label_en
                                 ? ogcapi_text(en, fd->label_vi, fd->label_en)

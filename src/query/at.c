@@ -12,6 +12,15 @@
 
 #define Q_PRICE_MAX_M 2000.0 /* farthest road a land-price segment is looked for, m */
 
+/* {props} of row r of s. */
+static int put_row(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r)
+{
+    int first = 1;
+    int rc = buf_putc(b, '{');
+    if (!rc) rc = q_put_props(q, b, s, r, &first);
+    return rc ? rc : buf_putc(b, '}');
+}
+
 int q_put_at_one(struct qctx *q, struct buf *b, const char *key, const char *id,
                  const GEOSGeometry *pt, struct err *err)
 {
@@ -19,12 +28,13 @@ int q_put_at_one(struct qctx *q, struct buf *b, const char *key, const char *id,
     if (!l) return 0;
     struct qset s;
     qset_init(&s);
-    int rc = q_intersecting(q, l, pt, &s, err), first = 1;
-    rc = rc || buf_printf(b, ",\"%s\":", key);
-    if (!rc && s.n) /* overlapping features (plan adjustments): the first stored answers */
-        rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[0], &first) || buf_putc(b, '}');
-    else
-        rc = rc || buf_puts(b, "null");
+    int rc = q_intersecting(q, l, pt, &s, err);
+    if (!rc) {
+        /* overlapping features (plan adjustments): the first stored answers */
+        int out = encode_cat(b, ",\"", key, "\":", NULL);
+        if (!out) out = s.n ? put_row(q, b, &s, &s.rows[0]) : buf_puts(b, "null");
+        if (out) rc = err_set(err, ERR_NOMEM, "out of memory");
+    }
     qset_fini(q, &s);
     return rc;
 }
@@ -37,13 +47,15 @@ int q_put_at_all(struct qctx *q, struct buf *b, const char *key, const char *id,
     struct qset s;
     qset_init(&s);
     int rc = q_intersecting(q, l, g, &s, err);
-    rc = rc || buf_printf(b, ",\"%s\":[", key);
-    for (int i = 0; i < s.n && !rc; i++) {
-        int first = 1;
-        rc = (i && buf_putc(b, ',')) || buf_putc(b, '{') ||
-             q_put_props(q, b, &s, &s.rows[i], &first) || buf_putc(b, '}');
+    if (!rc) {
+        int out = encode_cat(b, ",\"", key, "\":[", NULL);
+        for (int i = 0; i < s.n && !out; i++) {
+            if (i) out = buf_putc(b, ',');
+            if (!out) out = put_row(q, b, &s, &s.rows[i]);
+        }
+        if (!out) out = buf_putc(b, ']');
+        if (out) rc = err_set(err, ERR_NOMEM, "out of memory");
     }
-    rc = rc || buf_putc(b, ']');
     qset_fini(q, &s);
     return rc;
 }
@@ -75,15 +87,43 @@ static int locate(struct qctx *q, const struct query_point *p, double xy[2], dou
 static int put_point(struct qctx *q, struct buf *b, const double xy[2], const double ll[2])
 {
     char crs[32];
-    return buf_puts(b, "{\"point\":{\"lon\":") || q_put_num(b, ll[0], 7) ||
-           buf_puts(b, ",\"lat\":") || q_put_num(b, ll[1], 7) || buf_puts(b, ",\"crs\":") ||
-           buf_put_json_str(b, geo_crs_name(q->srid, crs)) || buf_puts(b, ",\"x\":") ||
-           q_put_num(b, xy[0], 3) || buf_puts(b, ",\"y\":") || q_put_num(b, xy[1], 3) ||
-           buf_puts(b, ",\"x_n\":") || q_put_num(b, xy[1], 3) || buf_puts(b, ",\"y_e\":") ||
-           q_put_num(b, xy[0], 3) || buf_putc(b, '}');
+    int rc = buf_puts(b, "{\"point\":{\"lon\":");
+    if (!rc) rc = encode_number_exact(b, ll[0], 7);
+    if (!rc) rc = buf_puts(b, ",\"lat\":");
+    if (!rc) rc = encode_number_exact(b, ll[1], 7);
+    if (!rc) rc = buf_puts(b, ",\"crs\":");
+    if (!rc) rc = buf_put_json_str(b, geo_crs_name(q->srid, crs));
+    if (!rc) rc = buf_puts(b, ",\"x\":");
+    if (!rc) rc = encode_number_exact(b, xy[0], 3);
+    if (!rc) rc = buf_puts(b, ",\"y\":");
+    if (!rc) rc = encode_number_exact(b, xy[1], 3);
+    if (!rc) rc = buf_puts(b, ",\"x_n\":");
+    if (!rc) rc = encode_number_exact(b, xy[1], 3);
+    if (!rc) rc = buf_puts(b, ",\"y_e\":");
+    if (!rc) rc = encode_number_exact(b, xy[0], 3);
+    return rc ? rc : buf_putc(b, '}');
 }
 
-/* ,"parcel":{props, commune_name, geom_area_m2, geometry} or null. *geom gets a clone. */
+/* {props, commune_name, geom_area_m2, geometry} of the parcel in row r of s. */
+static int put_parcel_row(struct qctx *q, struct buf *b, const struct qset *s, struct qrow *r,
+                          struct err *err)
+{
+    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
+    int first = 1;
+    int rc = buf_putc(b, '{');
+    if (!rc) rc = q_put_props(q, b, s, r, &first);
+    if (!rc) rc = buf_puts(b, ",\"commune_name\":");
+    if (!rc) rc = cname ? buf_put_json_str(b, cname) : buf_puts(b, "null");
+    if (!rc) rc = buf_puts(b, ",\"geom_area_m2\":");
+    if (!rc) rc = encode_number_exact(b, q_area(q, r->geom), 2);
+    if (!rc) rc = buf_puts(b, ",\"geometry\":");
+    free(cname);
+    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
+    if ((rc = q_put_geometry(q, b, r->wkb, r->wkb_len, err))) return rc;
+    return buf_putc(b, '}') ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+/* ,"parcel":{...} or null. *geom gets a clone. */
 static int put_parcel(struct qctx *q, struct buf *b, const GEOSGeometry *pt, GEOSGeometry **geom,
                       struct err *err)
 {
@@ -92,21 +132,13 @@ static int put_parcel(struct qctx *q, struct buf *b, const GEOSGeometry *pt, GEO
     if (!l) return 0;
     struct qset s;
     qset_init(&s);
-    int rc = q_intersecting(q, l, pt, &s, err), first = 1;
-    rc = rc || buf_puts(b, ",\"parcel\":");
+    int rc = q_intersecting(q, l, pt, &s, err);
+    if (!rc && buf_puts(b, ",\"parcel\":")) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc && s.n) {
-        struct qrow *r = &s.rows[0];
-        char *cname = q_commune_name(q, q_str(&s, r, "commune_code"));
-        rc = buf_putc(b, '{') || q_put_props(q, b, &s, r, &first) ||
-             buf_puts(b, ",\"commune_name\":") ||
-             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
-             buf_puts(b, ",\"geometry\":");
-        free(cname);
-        rc = rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
-        *geom = GEOSGeom_clone_r(q->h, r->geom);
-    } else {
-        rc = rc || buf_puts(b, "null");
+        rc = put_parcel_row(q, b, &s, &s.rows[0], err);
+        *geom = GEOSGeom_clone_r(q->h, s.rows[0].geom);
+    } else if (!rc && buf_puts(b, "null")) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     }
     qset_fini(q, &s);
     return rc;
@@ -122,12 +154,19 @@ static int put_price(struct qctx *q, struct buf *b, const GEOSGeometry *g, struc
     int best, first = 1;
     double d;
     int rc = q_nearest(q, l, g, NULL, Q_PRICE_MAX_M, &s, &best, &d, err);
-    rc = rc || buf_puts(b, ",\"land_price\":");
-    if (!rc && best >= 0)
-        rc = buf_putc(b, '{') || q_put_props(q, b, &s, &s.rows[best], &first) ||
-             buf_puts(b, ",\"distance_m\":") || q_put_num(b, d, 2) || buf_putc(b, '}');
-    else
-        rc = rc || buf_puts(b, "null");
+    if (!rc) {
+        int out = buf_puts(b, ",\"land_price\":");
+        if (!out && best >= 0) {
+            out = buf_putc(b, '{');
+            if (!out) out = q_put_props(q, b, &s, &s.rows[best], &first);
+            if (!out) out = buf_puts(b, ",\"distance_m\":");
+            if (!out) out = encode_number_exact(b, d, 2);
+            if (!out) out = buf_putc(b, '}');
+        } else if (!out) {
+            out = buf_puts(b, "null");
+        }
+        if (out) rc = err_set(err, ERR_NOMEM, "out of memory");
+    }
     qset_fini(q, &s);
     return rc;
 }
@@ -137,16 +176,20 @@ static int answer(struct qctx *q, struct buf *b, const double xy[2], const doubl
 {
     GEOSGeometry *pt = q_point(q, xy[0], xy[1]), *parcel = NULL;
     if (!pt) return err_set(err, ERR_NOMEM, "out of memory");
-    int rc = put_point(q, b, xy, ll) || put_parcel(q, b, pt, &parcel, err) ||
-             q_put_at_all(q, b, "current_land_use", "land_use_current", pt, err) ||
-             q_put_at_all(q, b, "land_use_plan", "land_use_plan", pt, err) ||
-             q_put_at_one(q, b, "zoning_block", "zoning_blocks", pt, err) ||
-             q_put_at_one(q, b, "detailed_plan_lot", "detailed_plan_lots", pt, err) ||
-             q_put_at_one(q, b, "general_plan_zone", "general_plan_zones", pt, err) ||
-             (parcel ? q_put_red_lines(q, b, parcel, err) : buf_puts(b, ",\"red_lines\":null")) ||
-             q_put_at_all(q, b, "plans", "plan_boundaries", pt, err) ||
-             put_price(q, b, parcel ? parcel : pt, err) ||
-             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
+    int rc = put_point(q, b, xy, ll) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (!rc) rc = put_parcel(q, b, pt, &parcel, err);
+    if (!rc) rc = q_put_at_all(q, b, "current_land_use", "land_use_current", pt, err);
+    if (!rc) rc = q_put_at_all(q, b, "land_use_plan", "land_use_plan", pt, err);
+    if (!rc) rc = q_put_at_one(q, b, "zoning_block", "zoning_blocks", pt, err);
+    if (!rc) rc = q_put_at_one(q, b, "detailed_plan_lot", "detailed_plan_lots", pt, err);
+    if (!rc) rc = q_put_at_one(q, b, "general_plan_zone", "general_plan_zones", pt, err);
+    if (!rc && parcel) rc = q_put_red_lines(q, b, parcel, err);
+    if (!rc && !parcel && buf_puts(b, ",\"red_lines\":null"))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (!rc) rc = q_put_at_all(q, b, "plans", "plan_boundaries", pt, err);
+    if (!rc) rc = put_price(q, b, parcel ? parcel : pt, err);
+    if (!rc && buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n"))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     if (parcel) GEOSGeom_destroy_r(q->h, parcel);
     GEOSGeom_destroy_r(q->h, pt);
     return rc;
@@ -167,5 +210,5 @@ int query_land_at(struct request *req, struct response *res, struct err *err)
     if (!rc) rc = answer(&q, &res->body, xy, ll, err);
     if (!rc) resp_set(res, 200, "application/json");
     qctx_fini(&q);
-    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+    return rc;
 }

@@ -13,6 +13,9 @@
 int qctx_init(struct qctx *q, const struct request *req, struct err *err)
 {
     memset(q, 0, sizeof *q);
+    encode_geom_init(&q->enc, req->geo, 0, GEO_SRID_CRS84, 1);
+    q->enc.decimals = 7;
+    q->enc.exact = 1;
     if (!req->store || !req->geo || !req->cfg)
         return err_set(err, ERR_INTERNAL, "query: no store or geometry context");
     q->req = req;
@@ -24,6 +27,7 @@ int qctx_init(struct qctx *q, const struct request *req, struct err *err)
     q->role = req->role;
     q->srid = store_srid(req->store);
     if (!q->srid) q->srid = req->cfg->storage_srid;
+    q->enc.src_srid = q->srid;
     q->reader = GEOSWKBReader_create_r(q->h);
     if (!q->reader) return err_set(err, ERR_NOMEM, "out of memory");
     /* one read transaction per answer: one snapshot across layers (an import swapping a layer
@@ -39,6 +43,7 @@ void qctx_fini(struct qctx *q)
     q->in_txn = 0;
     if (q->reader) GEOSWKBReader_destroy_r(q->h, q->reader);
     q->reader = NULL;
+    encode_geom_fini(&q->enc);
 }
 
 const struct layer_def *q_layer(const struct qctx *q, const char *id)
@@ -55,7 +60,7 @@ void qset_init(struct qset *s)
 static void row_free(struct qctx *q, const struct qset *s, struct qrow *r)
 {
     for (int i = 0; r->vals && i < s->n_fields; i++)
-        free(r->vals[i].s);
+        free((char *)r->vals[i].s);
     free(r->vals);
     free(r->wkb);
     if (r->geom) GEOSGeom_destroy_r(q->h, r->geom);
@@ -72,9 +77,7 @@ void qset_fini(struct qctx *q, struct qset *s)
 void qset_layer(struct qctx *q, struct qset *s, const struct layer_def *l)
 {
     s->layer = l;
-    s->n_fields = 0;
-    for (int i = 0; i < l->n_fields && s->n_fields < QSET_MAX_FIELDS; i++)
-        if (access_field(l, i, q->role)) s->fields[s->n_fields++] = i;
+    s->n_fields = encode_fields(l, q->role, s->fields, QSET_MAX_FIELDS);
 }
 
 struct fetch_sink {
@@ -109,12 +112,14 @@ static int copy_row(struct fetch_sink *fs, const struct feature *f, GEOSGeometry
     if (keep) memcpy(r->wkb, f->wkb, f->wkb_len), r->wkb_len = f->wkb_len;
     for (int i = 0; i < s->n_fields; i++) {
         const struct value *v = &f->values[i];
-        struct qval *o = &r->vals[i];
+        struct value *o = &r->vals[i];
         o->type = v->type == VAL_BLOB ? VAL_NULL : v->type;
         o->i = v->i;
         o->d = v->type == VAL_INT ? (double)v->i : v->d;
-        if (v->type == VAL_TEXT && !(o->s = str_ndup(v->s, (size_t)v->len)))
+        if (v->type != VAL_TEXT) continue;
+        if (!(o->s = str_ndup(v->s, (size_t)v->len)))
             return err_set(err, ERR_NOMEM, "out of memory");
+        o->len = v->len;
     }
     return 0;
 }
@@ -203,7 +208,7 @@ static int field_pos(const struct qset *s, const char *name)
     return -1;
 }
 
-const struct qval *q_get(const struct qset *s, const struct qrow *r, const char *name)
+const struct value *q_get(const struct qset *s, const struct qrow *r, const char *name)
 {
     int i = s->layer ? field_pos(s, name) : -1;
     return i < 0 ? NULL : &r->vals[i];
@@ -211,13 +216,13 @@ const struct qval *q_get(const struct qset *s, const struct qrow *r, const char 
 
 double q_num(const struct qset *s, const struct qrow *r, const char *name)
 {
-    const struct qval *v = q_get(s, r, name);
+    const struct value *v = q_get(s, r, name);
     return v && (v->type == VAL_INT || v->type == VAL_REAL) ? v->d : NAN;
 }
 
 const char *q_str(const struct qset *s, const struct qrow *r, const char *name)
 {
-    const struct qval *v = q_get(s, r, name);
+    const struct value *v = q_get(s, r, name);
     return v && v->type == VAL_TEXT ? v->s : NULL;
 }
 
@@ -392,4 +397,18 @@ char *q_commune_name(struct qctx *q, const char *code)
     qset_fini(q, &s);
     filter_free(w);
     return name;
+}
+
+int q_put_props(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
+                int *first)
+{
+    (void)q;
+    return encode_json_props(b, s->layer, s->fields, r->vals, s->n_fields, q_str(s, r, "lu_scheme"),
+                             first);
+}
+
+int q_put_geometry(struct qctx *q, struct buf *b, const unsigned char *wkb, size_t len,
+                   struct err *err)
+{
+    return encode_geojson_wkb(b, &q->enc, wkb, len, err);
 }

@@ -8,7 +8,7 @@
  * allow (area x FAR), and the nearest main road by growing R*Tree windows. Unpublished funds
  * (`public` = 0) are left out for roles below planner by the catalog's row rule, in the store's
  * query path (access_row_rule), not here. */
-#include "query_int.h"
+#include "funds_int.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -18,12 +18,7 @@
 
 #define Q_ROAD_MAX_M 5000.0 /* farthest main road looked for, m */
 
-struct fund_kind {
-    int mask;
-    const char *layer, *kind;
-    const char *id_field, *function_field, *manager_field, *deadline_field;
-};
-static const struct fund_kind kinds[] = {
+const struct fund_kind q_fund_kinds[Q_FUND_KINDS] = {
     {FUND_VACANT, "vacant_land_fund", "vacant", "fund_id", "planned_function", "manager", NULL},
     {FUND_INVESTMENT, "investment_land", "investment", "project_id", "function", "contact",
      "deadline"},
@@ -33,28 +28,7 @@ static const struct fund_kind kinds[] = {
  * provincial, urban arterial): what an investor means by access to a main road. */
 static const char *const main_road_classes[] = {"cao_toc", "quoc_lo", "tinh_lo", "do_thi_chinh"};
 
-struct zoning {
-    int found;
-    const char *source;   /* "detailed_plan_lot" or "zoning_block" */
-    const struct qset *s; /* the lot or block: row r of s */
-    const struct qrow *r;
-    struct qset own; /* rows looked up for this fund alone */
-};
-
-struct fund_item {
-    const struct fund_kind *k;
-    struct qset *s;
-    struct qrow *r;
-    const char *id;        /* the fund's id (borrowed from r), "" when missing */
-    const struct qval *sv; /* sort=<field>: its value in r, NULL when the layer has none */
-    double area, dist, far;
-    int zoned, roaded;
-    struct zoning z;
-    char *road, *road_class; /* nearest main road (owned), NULL when none within range */
-    double road_m;
-};
-
-static const char *const zoning_layers[] = {"detailed_plan_lots", "zoning_blocks"};
+static const char *const zoning_layers[Q_ZONING_LAYERS] = {"detailed_plan_lots", "zoning_blocks"};
 
 static void set_zoning(struct fund_item *it, const struct qset *s, const struct qrow *r)
 {
@@ -71,7 +45,7 @@ static int zoning_one(struct qctx *q, struct fund_item *it, struct err *err)
     GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
     if (!pt) return 0;
     int rc = 0;
-    for (size_t i = 0; i < ARRAY_LEN(zoning_layers) && !rc && !it->z.found; i++) {
+    for (size_t i = 0; i < Q_ZONING_LAYERS && !rc && !it->z.found; i++) {
         const struct layer_def *l = q_layer(q, zoning_layers[i]);
         if (!l) continue;
         qset_fini(q, &it->z.own);
@@ -98,7 +72,7 @@ static int cmp_num(double a, double b, int desc)
 }
 
 /* Field values: nulls last in both directions, numbers before text. */
-static int cmp_val(const struct qval *a, const struct qval *b, int desc)
+static int cmp_val(const struct value *a, const struct value *b, int desc)
 {
     int ra = !a || a->type == VAL_NULL ? 2 : a->type == VAL_TEXT;
     int rb = !b || b->type == VAL_NULL ? 2 : b->type == VAL_TEXT;
@@ -140,30 +114,6 @@ static int cmp_items(const void *pa, const void *pb, void *arg)
     return c ? c : cmp_id(a, b);
 }
 
-struct search {
-    struct qctx *q;
-    const struct fund_params *p;
-    char *codes[QUERY_MAX_CODES];
-    int n_codes;
-    int has_box;
-    struct bbox box;         /* storage CRS: R*Tree window */
-    GEOSGeometry *bbox_poly; /* the CRS84 bbox as a storage-CRS polygon (exact test) */
-    const GEOSPreparedGeometry *bbox_prep;
-    GEOSGeometry *near_pt; /* storage CRS */
-    double near_xy[2];     /* the same point */
-    struct geom g;         /* scratch: a candidate's geometry decoded from its WKB */
-    struct qset sets[ARRAY_LEN(kinds)];
-    struct fund_item *items;
-    int n, cap;
-    struct qset zsets[ARRAY_LEN(zoning_layers)]; /* lots and blocks around a page (batch) */
-    char *names[2 * QUERY_MAX_CODES];            /* commune code, name pairs looked up */
-    int light;                                   /* candidates without geometry (materialize) */
-    struct qset full[ARRAY_LEN(kinds)];          /* whole rows of a light search's page */
-    int n_names;
-    struct zoning_cache *zc[ARRAY_LEN(zoning_layers)]; /* worker's copies, fixed for the search */
-    int zc_state;                                      /* 0 not looked up, 1 usable, -1 not */
-};
-
 static void search_fini(struct search *se)
 {
     struct qctx *q = se->q;
@@ -172,11 +122,11 @@ static void search_fini(struct search *se)
         free(se->items[i].road), free(se->items[i].road_class);
     }
     free(se->items);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+    for (size_t i = 0; i < Q_FUND_KINDS; i++)
         qset_fini(q, &se->sets[i]);
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+    for (size_t i = 0; i < Q_FUND_KINDS; i++)
         qset_fini(q, &se->full[i]);
-    for (size_t i = 0; i < ARRAY_LEN(zoning_layers); i++)
+    for (size_t i = 0; i < Q_ZONING_LAYERS; i++)
         qset_fini(q, &se->zsets[i]);
     for (int i = 0; i < se->n_names; i++)
         free(se->names[i]);
@@ -345,7 +295,7 @@ static int materialize(struct search *se, int from, int to, struct err *err)
     if (!rows) return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = from; i < to && !rc; i++) {
         struct fund_item *it = &se->items[i];
-        size_t ki = (size_t)(it->k - kinds);
+        size_t ki = (size_t)(it->k - q_fund_kinds);
         const struct layer_def *l = se->sets[ki].layer;
         struct qset *full = &se->full[ki];
         int fk = layer_field_index(l, it->k->id_field), before = full->n;
@@ -365,7 +315,7 @@ static int materialize(struct search *se, int from, int to, struct err *err)
     }
     for (int i = from; i < to && !rc; i++) { /* rows no longer move: point items at them */
         struct fund_item *it = &se->items[i];
-        struct qset *full = &se->full[it->k - kinds];
+        struct qset *full = &se->full[it->k - q_fund_kinds];
         if (rows[i - from] < 0) continue; /* deleted meanwhile: cannot happen in one snapshot */
         it->s = full, it->r = &full->rows[rows[i - from]];
         it->id = q_str(full, it->r, it->k->id_field);
@@ -377,7 +327,7 @@ static int materialize(struct search *se, int from, int to, struct err *err)
 
 static int fetch_kind(struct search *se, size_t ki, struct err *err)
 {
-    const struct fund_kind *k = &kinds[ki];
+    const struct fund_kind *k = &q_fund_kinds[ki];
     const struct layer_def *l = q_layer(se->q, k->layer);
     if (!l || !(se->p->kinds & k->mask)) return 0;
     int skip;
@@ -403,10 +353,10 @@ static int check_code(struct search *se, const char *param, const char *code, in
                       struct err *err)
 {
     if (!code) return 0;
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
-        const struct layer_def *l = q_layer(se->q, kinds[i].layer);
-        if (l && (se->p->kinds & kinds[i].mask) &&
-            code_known(l, function ? kinds[i].function_field : "status", code))
+    for (size_t i = 0; i < Q_FUND_KINDS; i++) {
+        const struct layer_def *l = q_layer(se->q, q_fund_kinds[i].layer);
+        if (l && (se->p->kinds & q_fund_kinds[i].mask) &&
+            code_known(l, function ? q_fund_kinds[i].function_field : "status", code))
             return 0;
     }
     return err_setl(err, ERR_PARAM, param, "unknown %s \"%.40s\"", param, code);
@@ -419,9 +369,9 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err);
 static int check_sort_field(struct search *se, struct err *err)
 {
     if (se->p->sort != SORT_FIELD) return 0;
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
-        const struct layer_def *l = q_layer(se->q, kinds[i].layer);
-        if (l && (se->p->kinds & kinds[i].mask) &&
+    for (size_t i = 0; i < Q_FUND_KINDS; i++) {
+        const struct layer_def *l = q_layer(se->q, q_fund_kinds[i].layer);
+        if (l && (se->p->kinds & q_fund_kinds[i].mask) &&
             access_field_index(l, se->p->sort_field, se->q->role) >= 0)
             return 0;
     }
@@ -435,22 +385,23 @@ static int run_search(struct search *se, struct err *err)
     int rc = 0;
     if (p->commune)
         rc = q_resolve_commune(se->q, p->commune, se->codes, QUERY_MAX_CODES, &se->n_codes, err);
-    rc = rc || check_code(se, "function", p->function, 1, err) ||
-         check_code(se, "status", p->status, 0, err) || check_sort_field(se, err);
+    if (!rc) rc = check_code(se, "function", p->function, 1, err);
+    if (!rc) rc = check_code(se, "status", p->status, 0, err);
+    if (!rc) rc = check_sort_field(se, err);
     if (!rc && p->has_bbox) rc = bbox_polygon(se, err);
     if (!rc && p->has_near) rc = near_point(se, err);
     se->light = !p->has_bbox && !p->has_near && p->sort != SORT_FAR && p->sort != SORT_FAR_DESC &&
                 p->sort != SORT_FIELD;
-    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+    for (size_t i = 0; i < Q_FUND_KINDS && !rc; i++)
         rc = fetch_kind(se, i, err);
     int no_area = 0;
     for (int i = 0; se->light && !rc && i < se->n; i++)
         no_area |= isnan(se->items[i].area);
     if (no_area) { /* area from the geometry, as the full search computes it: read it all */
         se->light = 0, se->n = 0;
-        for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        for (size_t i = 0; i < Q_FUND_KINDS; i++)
             qset_fini(se->q, &se->sets[i]);
-        for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc; i++)
+        for (size_t i = 0; i < Q_FUND_KINDS && !rc; i++)
             rc = fetch_kind(se, i, err);
     }
     if (!rc && (p->sort == SORT_FAR || p->sort == SORT_FAR_DESC))
@@ -556,7 +507,7 @@ static int zoning_cached(struct search *se, struct err *err)
 {
     if (se->zc_state) return se->zc_state > 0 ? 0 : -1;
     se->zc_state = 1;
-    for (size_t j = 0; j < ARRAY_LEN(zoning_layers); j++) {
+    for (size_t j = 0; j < Q_ZONING_LAYERS; j++) {
         const struct layer_def *l = q_layer(se->q, zoning_layers[j]);
         if (!l) continue;
         if (!(se->zc[j] = zoning_cache_get(se->q, j, l, err))) {
@@ -595,7 +546,7 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
             if (it->zoned) continue;
             it->zoned = 1;
             GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
-            for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
+            for (size_t j = 0; pt && j < Q_ZONING_LAYERS && !it->z.found; j++) {
                 if (!se->zc[j]) continue;
                 struct zhits h = {se->zc[j], pt, -1};
                 GEOSSTRtree_query_r(q->h, se->zc[j]->tree, pt, zone_hit, &h);
@@ -619,8 +570,8 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
             if (!se->items[i].zoned) rc = zoning_one(q, &se->items[i], err);
         return rc;
     }
-    GEOSSTRtree *trees[ARRAY_LEN(zoning_layers)] = {NULL};
-    for (size_t j = 0; j < ARRAY_LEN(zoning_layers) && !rc; j++) {
+    GEOSSTRtree *trees[Q_ZONING_LAYERS] = {NULL};
+    for (size_t j = 0; j < Q_ZONING_LAYERS && !rc; j++) {
         const struct layer_def *l = q_layer(q, zoning_layers[j]);
         struct qfetch f = {.bbox = &u};
         qset_fini(q, &se->zsets[j]);
@@ -635,14 +586,14 @@ static int enrich_zoning(struct search *se, int from, int to, struct err *err)
         if (it->zoned) continue;
         it->zoned = 1;
         GEOSGeometry *g = q_geom(q, it->r), *pt = g ? GEOSPointOnSurface_r(q->h, g) : NULL;
-        for (size_t j = 0; pt && j < ARRAY_LEN(zoning_layers) && !it->z.found; j++) {
+        for (size_t j = 0; pt && j < Q_ZONING_LAYERS && !it->z.found; j++) {
             struct hits h = {q, &se->zsets[j], pt, -1};
             if (trees[j]) GEOSSTRtree_query_r(q->h, trees[j], pt, tree_hit, &h);
             if (h.best >= 0) set_zoning(it, &se->zsets[j], &se->zsets[j].rows[h.best]);
         }
         if (pt) GEOSGeom_destroy_r(q->h, pt);
     }
-    for (size_t j = 0; j < ARRAY_LEN(zoning_layers); j++)
+    for (size_t j = 0; j < Q_ZONING_LAYERS; j++)
         if (trees[j]) GEOSSTRtree_destroy_r(q->h, trees[j]);
     return rc;
 }
@@ -794,224 +745,18 @@ static int enrich_roads(struct search *se, int from, int to, struct err *err)
     return rc;
 }
 
-/* The commune's name, looked up once per code per answer (borrowed from se). */
-static const char *commune_name(struct search *se, const char *code)
-{
-    if (!code) return NULL;
-    for (int i = 0; i + 1 < se->n_names; i += 2)
-        if (strcmp(se->names[i], code) == 0) return se->names[i + 1];
-    char *name = q_commune_name(se->q, code);
-    if (se->n_names + 2 > (int)ARRAY_LEN(se->names)) {
-        free(name); /* cache full: answer without the name rather than grow without bound */
-        return NULL;
-    }
-    char *copy = str_dup(code);
-    if (!copy) {
-        free(name);
-        return NULL;
-    }
-    se->names[se->n_names++] = copy;
-    se->names[se->n_names++] = name;
-    return name;
-}
-
-static int put_field(struct buf *b, const char *key, const struct qset *s, const struct qrow *r,
-                     const char *name)
-{
-    const struct qval *v = name ? q_get(s, r, name) : NULL;
-    int f = name && s->layer ? layer_field_index(s->layer, name) : -1;
-    return buf_printf(b, ",\"%s\":", key) ||
-           (v ? q_put_value(b, f >= 0 ? &s->layer->fields[f] : NULL, v) : buf_puts(b, "null"));
-}
-
-static int put_zoning(struct buf *b, const struct zoning *z)
-{
-    static const char *const names[] = {"function_code", "plan_id",    "max_coverage_pct",
-                                        "max_far",       "min_floors", "max_floors",
-                                        "max_height_m",  "setback_m"};
-    if (!z->found) return buf_puts(b, ",\"zoning\":null");
-    const struct qset *s = z->s;
-    const struct qrow *r = z->r;
-    const char *code = strcmp(z->source, "zoning_block") ? "lot_code" : "block_code";
-    int rc = buf_puts(b, ",\"zoning\":{\"source\":") || buf_put_json_str(b, z->source) ||
-             put_field(b, "code", s, r, code);
-    for (size_t i = 0; i < ARRAY_LEN(names) && !rc; i++)
-        if (q_get(s, r, names[i])) rc = put_field(b, names[i], s, r, names[i]);
-    return rc || buf_putc(b, '}');
-}
-
-/* The properties of one result (no braces): the same keys for both kinds (id, kind, name,
- * address, commune and its name, area, planned function, status, managing agency, deadline),
- * the zoning indicators, the floor area they allow, the nearest main road, the distance to
- * near= when given, and "attributes": every field of the fund the role may read. */
-static int put_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist)
-{
-    struct qctx *q = se->q;
-    const struct fund_kind *k = it->k;
-    const struct qset *s = it->s;
-    const struct qrow *r = it->r;
-    const struct layer_def *l = s->layer;
-    const char *cname = commune_name(se, q_str(s, r, "commune_code"));
-    int ff = layer_field_index(l, k->function_field), fs = layer_field_index(l, "status");
-    const char *fn = q_str(s, r, k->function_field), *st = q_str(s, r, "status");
-    int first = 1;
-    int rc =
-        buf_puts(b, "\"id\":") || buf_put_json_str(b, it->id) ||
-        buf_printf(b, ",\"kind\":\"%s\"", k->kind) || put_field(b, "name", s, r, "name") ||
-        put_field(b, "address", s, r, "address") ||
-        put_field(b, "commune_code", s, r, "commune_code") || buf_puts(b, ",\"commune_name\":") ||
-        (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-        buf_puts(b, ",\"area_m2\":") || q_put_num(b, it->area, 2) ||
-        put_field(b, "function", s, r, k->function_field) || buf_puts(b, ",\"function_name\":") ||
-        q_put_code_name(b, ff >= 0 ? l->fields[ff].codelist : NULL, fn, NULL) ||
-        put_field(b, "status", s, r, "status") || buf_puts(b, ",\"status_name\":") ||
-        q_put_code_name(b, fs >= 0 ? l->fields[fs].codelist : NULL, st, NULL) ||
-        put_field(b, "managing_agency", s, r, k->manager_field) ||
-        put_field(b, "deadline", s, r, k->deadline_field) || put_zoning(b, &it->z) ||
-        buf_puts(b, ",\"buildable_floor_area_m2\":") || q_put_num(b, it->area * it->far, 1) ||
-        buf_puts(b, ",\"nearest_main_road\":");
-    if (!rc && it->road)
-        rc = buf_puts(b, "{\"name\":") || buf_put_json_str(b, it->road) ||
-             buf_puts(b, ",\"road_class\":") ||
-             (it->road_class ? buf_put_json_str(b, it->road_class) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->road_m, 1) || buf_putc(b, '}');
-    else
-        rc = rc || buf_puts(b, "null");
-    if (with_dist) rc = rc || buf_puts(b, ",\"distance_m\":") || q_put_num(b, it->dist, 1);
-    return rc || buf_puts(b, ",\"attributes\":{") || q_put_props(q, b, s, r, &first) ||
-           buf_putc(b, '}');
-}
-
-/* CSV: id, kind, the union of the readable fields of the kinds searched, then the derived
- * columns that are not already fields. */
-static const char *const csv_extras[] = {
-    "commune_name",    "function",    "managing_agency",         "deadline",
-    "zoning_source",   "zoning_code", "max_coverage_pct",        "max_far",
-    "min_floors",      "max_floors",  "buildable_floor_area_m2", "nearest_main_road",
-    "road_distance_m", "distance_m"};
-#define CSV_MAX_COLS (2 * QSET_MAX_FIELDS + 16)
-
-static int csv_has(const char *const *cols, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(cols[i], name) == 0) return 1;
-    return 0;
-}
-
-static int csv_columns(struct search *se, const char **cols)
-{
-    int n = 0;
-    cols[n++] = "id", cols[n++] = "kind";
-    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
-        const struct layer_def *l = q_layer(se->q, kinds[k].layer);
-        if (!l || !(se->p->kinds & kinds[k].mask)) continue;
-        for (int i = 0; i < l->n_fields && n < CSV_MAX_COLS - 16; i++)
-            if (access_field(l, i, se->q->role) && !csv_has(cols, n, l->fields[i].name))
-                cols[n++] = l->fields[i].name;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(csv_extras); i++)
-        if (!csv_has(cols, n, csv_extras[i])) cols[n++] = csv_extras[i];
-    return n;
-}
-
-static int csv_num(struct buf *b, double v, int decimals, char sep)
-{
-    struct buf t;
-    buf_init(&t);
-    if (isfinite(v)) buf_put_double(&t, v, decimals);
-    int rc = q_csv_cell(b, t.data ? t.data : "", sep);
-    buf_fini(&t);
-    return rc;
-}
-
-/* One derived cell. */
-static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, const char *col,
-                     char sep)
-{
-    const struct qset *s = it->s, *zs = it->z.s;
-    const struct qrow *r = it->r, *zr = it->z.found ? it->z.r : NULL;
-    if (strcmp(col, "id") == 0) return q_csv_cell(b, it->id, sep);
-    if (strcmp(col, "kind") == 0) return q_csv_cell(b, it->k->kind, sep);
-    if (strcmp(col, "commune_name") == 0)
-        return q_csv_cell(b, commune_name(se, q_str(s, r, "commune_code")), sep);
-    if (strcmp(col, "function") == 0)
-        return q_csv_value(b, q_get(s, r, it->k->function_field), sep);
-    if (strcmp(col, "managing_agency") == 0)
-        return q_csv_value(b, q_get(s, r, it->k->manager_field), sep);
-    if (strcmp(col, "zoning_source") == 0) return q_csv_cell(b, zr ? it->z.source : NULL, sep);
-    if (strcmp(col, "zoning_code") == 0)
-        return q_csv_value(
-            b,
-            zr ? q_get(zs, zr, strcmp(it->z.source, "zoning_block") ? "lot_code" : "block_code")
-               : NULL,
-            sep);
-    if (strcmp(col, "max_far") == 0) return csv_num(b, it->far, 6, sep);
-    if (strcmp(col, "max_coverage_pct") == 0 || strcmp(col, "min_floors") == 0 ||
-        strcmp(col, "max_floors") == 0)
-        return q_csv_value(b, zr ? q_get(zs, zr, col) : NULL, sep);
-    if (strcmp(col, "buildable_floor_area_m2") == 0) return csv_num(b, it->area * it->far, 1, sep);
-    if (strcmp(col, "nearest_main_road") == 0) return q_csv_cell(b, it->road, sep);
-    if (strcmp(col, "road_distance_m") == 0) return csv_num(b, it->road ? it->road_m : NAN, 1, sep);
-    if (strcmp(col, "distance_m") == 0) return csv_num(b, it->dist, 1, sep);
-    return q_csv_cell(b, NULL, sep); /* deadline of a kind without one */
-}
-
-static int put_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
-{
-    const char *cols[CSV_MAX_COLS];
-    int n = csv_columns(se, cols), lang;
-    struct err ignored = {0};
-    int rc = q_csv_lang(se->q->req, &lang, &ignored) || q_csv_bom(b); /* lang checked before */
-    for (int c = 0; c < n && !rc; c++) {
-        /* a field's title from the first kind searched that has it */
-        const struct layer_def *l = NULL;
-        for (size_t k = 0; k < ARRAY_LEN(kinds) && !l; k++) {
-            const struct layer_def *kl = q_layer(se->q, kinds[k].layer);
-            if (kl && (se->p->kinds & kinds[k].mask) &&
-                access_field_index(kl, cols[c], se->q->role) >= 0)
-                l = kl;
-        }
-        rc = q_csv_header(b, c >= 2 ? l : NULL, cols[c], lang, c + 1 < n ? ',' : '\n');
-    }
-    for (int64_t i = from; i < to && !rc; i++) {
-        struct fund_item *it = &se->items[i];
-        for (int c = 0; c < n && !rc; c++) {
-            char sep = c + 1 < n ? ',' : '\n';
-            int f = c >= 2 ? access_field_index(it->s->layer, cols[c], se->q->role) : -1;
-            rc = f >= 0 ? q_csv_value(b, q_get(it->s, it->r, cols[c]), sep)
-                        : csv_extra(se, b, it, cols[c], sep);
-        }
-    }
-    return rc;
-}
-
 static int put_results(struct search *se, struct buf *b, struct err *err)
 {
     const struct fund_params *p = se->p;
     int64_t from = p->offset < se->n ? p->offset : se->n;
     int64_t to = from + p->limit < se->n ? from + p->limit : se->n;
-    int rc = (se->light && materialize(se, (int)from, (int)to, err)) ||
-             enrich_zoning(se, (int)from, (int)to, err) ||
-             enrich_roads(se, (int)from, (int)to, err);
-    if (rc) return err->code ? (int)err->code : ERR_NOMEM;
-    if (p->format == OUT_CSV) return put_csv(se, b, from, to);
-    int geo = p->format == OUT_GEOJSON;
-    rc = buf_puts(b, geo ? "{\"type\":\"FeatureCollection\",\"features\":[" : "{\"results\":[");
-    for (int64_t i = from; i < to && !rc; i++) {
-        struct fund_item *it = &se->items[i];
-        rc = (i > from && buf_putc(b, ',')) ||
-             buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{") ||
-             put_fund_props(se, b, it, p->has_near) || buf_putc(b, '}');
-        if (geo)
-            rc = rc || buf_puts(b, ",\"geometry\":") ||
-                 q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err) || buf_putc(b, '}');
-    }
-    return rc ||
-           buf_printf(b,
-                      "],\"numberMatched\":%d,\"numberReturned\":%lld,\"limit\":%lld,"
-                      "\"offset\":%lld,\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN
-                      "\"}}\n",
-                      se->n, (long long)(to - from), (long long)p->limit, (long long)p->offset);
+    int rc = se->light ? materialize(se, (int)from, (int)to, err) : 0;
+    if (!rc) rc = enrich_zoning(se, (int)from, (int)to, err);
+    if (!rc) rc = enrich_roads(se, (int)from, (int)to, err);
+    if (rc) return rc;
+    if (p->format == OUT_CSV)
+        return q_fund_csv(se, b, from, to) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    return q_fund_results(se, b, from, to, err);
 }
 
 int query_land_funds(struct request *req, struct response *res, struct err *err)
@@ -1049,11 +794,12 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
     const char *id = req_param(req, "id");
     int rc = qctx_init(&q, req, err);
     se.q = &q, se.p = &p;
-    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 0, OUT_GEOJSON, &fmt, err);
+    if (!rc) rc = q_check_known(req, known, err);
+    if (!rc) rc = q_format(req, 0, 0, OUT_GEOJSON, &fmt, err);
     if (!rc && (!id || strlen(id) > 120)) rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund");
-    for (size_t i = 0; i < ARRAY_LEN(kinds) && !rc && se.n == 0; i++) {
-        const struct layer_def *l = q_layer(&q, kinds[i].layer);
-        int fk = l ? access_field_index(l, kinds[i].id_field, q.role) : -1;
+    for (size_t i = 0; i < Q_FUND_KINDS && !rc && se.n == 0; i++) {
+        const struct layer_def *l = q_layer(&q, q_fund_kinds[i].layer);
+        int fk = l ? access_field_index(l, q_fund_kinds[i].id_field, q.role) : -1;
         if (fk < 0) continue;
         struct filter *w = NULL;
         struct value v = {.type = VAL_TEXT, .s = id, .len = (int)strlen(id)};
@@ -1066,20 +812,14 @@ int query_land_fund(struct request *req, struct response *res, struct err *err)
             rc = q_fetch(&q, l, &f, &se.sets[i], err);
         filter_free(w);
         for (int j = 0; !rc && j < se.sets[i].n && se.n == 0; j++)
-            rc = add_item(&se, &kinds[i], &se.sets[i], &se.sets[i].rows[j], err);
+            rc = add_item(&se, &q_fund_kinds[i], &se.sets[i], &se.sets[i].rows[j], err);
     }
     if (!rc && se.n == 0)
         rc = err_setl(err, ERR_NOT_FOUND, "id", "no land fund with id \"%s\"", id);
-    if (!rc) rc = enrich_zoning(&se, 0, 1, err) || enrich_roads(&se, 0, 1, err);
-    if (!rc) {
-        struct buf *b = &res->body;
-        rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") || buf_put_json_str(b, id) ||
-             buf_puts(b, ",\"properties\":{") || put_fund_props(&se, b, &se.items[0], 0) ||
-             buf_puts(b, "},\"geometry\":") ||
-             q_put_geometry(&q, b, se.items[0].r->wkb, se.items[0].r->wkb_len, err) ||
-             buf_puts(b, ",\"disclaimer\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
-        resp_set(res, 200, "application/geo+json");
-    }
+    if (!rc) rc = enrich_zoning(&se, 0, 1, err);
+    if (!rc) rc = enrich_roads(&se, 0, 1, err);
+    if (!rc) rc = q_fund_feature(&se, &res->body, id, &se.items[0], err);
+    if (!rc) resp_set(res, 200, "application/geo+json");
     if (q.h) search_fini(&se);
     qctx_fini(&q);
     return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;

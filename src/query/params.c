@@ -250,9 +250,8 @@ int query_parse_fund_params(const struct request *req, int default_features, int
              (bbox && parse_bbox(bbox, p, err)) ||
              (near && parse_lonlat_pair(near, "near", &p->near_lon, &p->near_lat, err)) ||
              q_number(req, "within_m", 0.001, 100000, &p->has_within, &p->within_m, err);
-    int csv_lang;
-    rc = rc || q_csv_lang(req, &csv_lang, err);
-    if (rc) return ERR_PARAM;
+    enum encode_csv_lang csv_lang;
+    if (rc || q_csv_lang(req, &csv_lang, err)) return ERR_PARAM;
     p->has_near = near != NULL;
     if (p->has_min_area && p->has_max_area && p->min_area > p->max_area)
         return err_setl(err, ERR_PARAM, "max_area", "max_area is smaller than min_area");
@@ -264,5 +263,19 @@ int query_parse_fund_params(const struct request *req, int default_features, int
         q_format(req, 1, 1, OUT_JSON, &p->format, err))
         return ERR_PARAM;
     if (p->limit > max_features) p->limit = max_features; /* capped, as OGC API does */
+    return 0;
+}
+
+int q_csv_lang(const struct request *req, enum encode_csv_lang *lang, struct err *err)
+{
+    const char *l = req_arg(req, "lang");
+    *lang = ENCODE_CSV_NAMES;
+    if (!l) return 0;
+    if (str_ieq(l, "vi"))
+        *lang = ENCODE_CSV_VI;
+    else if (str_ieq(l, "en"))
+        *lang = ENCODE_CSV_EN;
+    else
+        return err_setl(err, ERR_PARAM, "lang", "lang must be vi or en, not \"%.20s\"", l);
     return 0;
 }

@@ -36,28 +36,36 @@ static int find_parcels(struct qctx *q, const struct layer_def *l, char **codes,
     return rc;
 }
 
-static int put_csv(struct buf *b, const struct qset *s, int lang)
+static int put_csv(struct buf *b, const struct qset *s, enum encode_csv_lang lang)
 {
-    int rc = q_csv_bom(b);
+    int rc = encode_csv_bom(b);
     for (int i = 0; i < s->n_fields && !rc; i++)
-        rc = q_csv_header(b, s->layer, s->layer->fields[s->fields[i]].name, lang,
-                          i + 1 < s->n_fields ? ',' : '\n');
+        rc = encode_csv_title(b, s->layer, s->layer->fields[s->fields[i]].name, lang, NULL,
+                              i + 1 < s->n_fields ? ',' : '\n');
     for (int r = 0; r < s->n && !rc; r++)
         for (int i = 0; i < s->n_fields && !rc; i++)
-            rc = q_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
+            rc = encode_csv_value(b, &s->rows[r].vals[i], i + 1 < s->n_fields ? ',' : '\n');
     return rc;
 }
 
 static int put_collection(struct qctx *q, struct buf *b, const struct qset *s, int64_t total,
                           int64_t limit, int64_t offset, struct err *err)
 {
-    int rc = buf_puts(b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    for (int i = 0; i < s->n && !rc; i++)
-        rc = (i && buf_putc(b, ',')) || q_put_feature(q, b, s, &s->rows[i], err);
-    return rc || buf_printf(b,
-                            "],\"numberMatched\":%lld,\"numberReturned\":%d,\"limit\":%lld,"
-                            "\"offset\":%lld}\n",
-                            (long long)total, s->n, (long long)limit, (long long)offset);
+    int rc = encode_geojson_open(b);
+    for (int i = 0; i < s->n && !rc; i++) {
+        const struct qrow *r = &s->rows[i];
+        if (i && buf_putc(b, ',')) return err_set(err, ERR_NOMEM, "out of memory");
+        rc = encode_geojson_coded_feature(b, &q->enc, s->layer, r->fid, s->fields, r->vals,
+                                          s->n_fields, q_str(s, r, "lu_scheme"), r->wkb, r->wkb_len,
+                                          err);
+    }
+    if (rc) return rc;
+    if (buf_printf(b,
+                   "],\"numberMatched\":%lld,\"numberReturned\":%d,\"limit\":%lld,"
+                   "\"offset\":%lld}\n",
+                   (long long)total, s->n, (long long)limit, (long long)offset))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    return 0;
 }
 
 static int parse_search(const struct request *req, long *sheet, int *has_sheet, long *parcel,
@@ -91,7 +99,7 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
     int64_t limit, offset, total = 0;
     enum out_format fmt;
     const struct layer_def *l = NULL;
-    int csv_lang = Q_CSV_NAMES;
+    enum encode_csv_lang csv_lang = ENCODE_CSV_NAMES;
     int rc = qctx_init(&q, req, err);
     if (!rc) rc = parse_search(req, &sheet, &has_sheet, &parcel, &has_parcel, err);
     if (!rc) rc = q_csv_lang(req, &csv_lang, err);
@@ -110,7 +118,7 @@ int query_parcels(struct request *req, struct response *res, struct err *err)
                           has_parcel ? &parcel : NULL, limit, offset, &s, &total, err);
     if (!rc && !s.layer) qset_layer(&q, &s, l); /* limit=0: fields for the CSV header */
     if (!rc && fmt == OUT_CSV) {
-        rc = rc || put_csv(&res->body, &s, csv_lang);
+        if (put_csv(&res->body, &s, csv_lang)) rc = err_set(err, ERR_NOMEM, "out of memory");
         resp_set(res, 200, "text/csv; charset=utf-8");
     } else if (!rc) {
         rc = put_collection(&q, &res->body, &s, total, limit, offset, err);
@@ -144,19 +152,65 @@ static int get_parcel(struct qctx *q, const char *key, struct qset *s, struct er
     return rc;
 }
 
-/* {props, commune_name, geom_area_m2, geometry} of a parcel (no braces around props omitted). */
+/* ERR_NOMEM with its message when a buf call failed (out set), else 0. */
+static int nomem(int out, struct err *err)
+{
+    return out ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+/* "commune_name":..,"geom_area_m2":.. of the parcel in row r (no leading comma). */
+static int put_name_area(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r)
+{
+    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
+    int rc = buf_puts(b, "\"commune_name\":");
+    if (!rc) rc = cname ? buf_put_json_str(b, cname) : buf_puts(b, "null");
+    if (!rc) rc = buf_puts(b, ",\"geom_area_m2\":");
+    if (!rc) rc = encode_number_exact(b, q_area(q, r->geom), 2);
+    free(cname);
+    return rc;
+}
+
+/* {props, commune_name, geom_area_m2, geometry} of a parcel. */
 static int put_parcel_object(struct qctx *q, struct buf *b, const struct qset *s,
                              const struct qrow *r, struct err *err)
 {
     int first = 1;
-    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
-    int rc = buf_putc(b, '{') || q_put_props(q, b, s, r, &first) ||
-             buf_puts(b, ",\"commune_name\":") ||
-             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(q, r->geom), 2) ||
-             buf_puts(b, ",\"geometry\":");
-    free(cname);
-    return rc || q_put_geometry(q, b, r->wkb, r->wkb_len, err) || buf_putc(b, '}');
+    int rc = buf_putc(b, '{');
+    if (!rc) rc = q_put_props(q, b, s, r, &first);
+    if (!rc) rc = buf_putc(b, ',');
+    if (!rc) rc = put_name_area(q, b, s, r);
+    if (!rc) rc = buf_puts(b, ",\"geometry\":");
+    if ((rc = nomem(rc, err))) return rc;
+    if ((rc = q_put_geometry(q, b, r->wkb, r->wkb_len, err))) return rc;
+    return nomem(buf_putc(b, '}'), err);
+}
+
+/* The parcel as a GeoJSON Feature: id its parcel_key, commune name and area first. */
+static int put_parcel_feature(struct qctx *q, struct buf *b, const struct qset *s,
+                              const struct qrow *r, struct err *err)
+{
+    int first = 0;
+    int rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":");
+    if (!rc) rc = buf_put_json_str(b, q_str(s, r, "parcel_key"));
+    if (!rc) rc = buf_puts(b, ",\"properties\":{");
+    if (!rc) rc = put_name_area(q, b, s, r);
+    if (!rc) rc = q_put_props(q, b, s, r, &first);
+    if (!rc) rc = buf_puts(b, "},\"geometry\":");
+    if ((rc = nomem(rc, err))) return rc;
+    if ((rc = q_put_geometry(q, b, r->wkb, r->wkb_len, err))) return rc;
+    return nomem(buf_puts(b, "}\n"), err);
+}
+
+/* Parses the {parcel_key} request (only f=) and looks the parcel up. */
+static int parcel_request(struct qctx *q, const struct request *req, int allow_json,
+                          enum out_format dflt, struct qset *s, struct err *err)
+{
+    static const char *const known[] = {"f", NULL};
+    enum out_format fmt;
+    int rc = q_check_known(req, known, err);
+    if (!rc) rc = q_format(req, 0, allow_json, dflt, &fmt, err);
+    if (!rc) rc = get_parcel(q, req_param(req, "parcel_key"), s, err);
+    return rc;
 }
 
 int query_parcel(struct request *req, struct response *res, struct err *err)
@@ -164,29 +218,27 @@ int query_parcel(struct request *req, struct response *res, struct err *err)
     struct qctx q;
     struct qset s;
     qset_init(&s);
-    static const char *const known[] = {"f", NULL};
-    enum out_format fmt;
     int rc = qctx_init(&q, req, err);
-    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 0, OUT_GEOJSON, &fmt, err) ||
-         get_parcel(&q, req_param(req, "parcel_key"), &s, err);
-    if (!rc) {
-        struct buf *b = &res->body;
-        struct qrow *r = &s.rows[0];
-        int first = 0;
-        char *cname = q_commune_name(&q, q_str(&s, r, "commune_code"));
-        rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":") ||
-             buf_put_json_str(b, q_str(&s, r, "parcel_key")) || buf_puts(b, ",\"properties\":{") ||
-             buf_puts(b, "\"commune_name\":") ||
-             (cname ? buf_put_json_str(b, cname) : buf_puts(b, "null")) ||
-             buf_puts(b, ",\"geom_area_m2\":") || q_put_num(b, q_area(&q, r->geom), 2) ||
-             q_put_props(&q, b, &s, r, &first) || buf_puts(b, "},\"geometry\":") ||
-             q_put_geometry(&q, b, r->wkb, r->wkb_len, err) || buf_puts(b, "}\n");
-        free(cname);
-        resp_set(res, 200, "application/geo+json");
-    }
+    if (!rc) rc = parcel_request(&q, req, 0, OUT_GEOJSON, &s, err);
+    if (!rc) rc = put_parcel_feature(&q, &res->body, &s, &s.rows[0], err);
+    if (!rc) resp_set(res, 200, "application/geo+json");
     qset_fini(&q, &s);
     qctx_fini(&q);
-    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+    return rc;
+}
+
+/* {props, overlap_m2, overlap_pct} of one overlapping feature. */
+static int put_overlap(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
+                       double a, double parcel_area)
+{
+    int first = 1;
+    int rc = buf_putc(b, '{');
+    if (!rc) rc = q_put_props(q, b, s, r, &first);
+    if (!rc) rc = buf_puts(b, ",\"overlap_m2\":");
+    if (!rc) rc = encode_number_exact(b, a, 3);
+    if (!rc) rc = buf_puts(b, ",\"overlap_pct\":");
+    if (!rc) rc = encode_number_exact(b, parcel_area > 0 ? 100 * a / parcel_area : NAN, 4);
+    return rc ? rc : buf_putc(b, '}');
 }
 
 /* ,"<key>":[{props, overlap_m2, overlap_pct}...] for features of layer id overlapping the
@@ -199,19 +251,46 @@ static int put_overlaps(struct qctx *q, struct buf *b, const char *key, const ch
     struct qset s;
     qset_init(&s);
     int rc = q_intersecting(q, l, parcel, &s, err), n = 0;
-    rc = rc || buf_printf(b, ",\"%s\":[", key);
-    for (int i = 0; i < s.n && !rc; i++) {
+    int out = rc ? 0 : encode_cat(b, ",\"", key, "\":[", NULL);
+    for (int i = 0; i < s.n && !rc && !out; i++) {
         double a = q_overlap(q, s.rows[i].geom, parcel);
         if (!(a > 0)) continue; /* touching only */
-        int first = 1;
-        rc = (n++ && buf_putc(b, ',')) || buf_putc(b, '{') ||
-             q_put_props(q, b, &s, &s.rows[i], &first) || buf_puts(b, ",\"overlap_m2\":") ||
-             q_put_num(b, a, 3) || buf_puts(b, ",\"overlap_pct\":") ||
-             q_put_num(b, parcel_area > 0 ? 100 * a / parcel_area : NAN, 4) || buf_putc(b, '}');
+        if (n++) out = buf_putc(b, ',');
+        if (!out) out = put_overlap(q, b, &s, &s.rows[i], a, parcel_area);
     }
-    rc = rc || buf_putc(b, ']');
+    if (!rc && !out) out = buf_putc(b, ']');
+    if (!rc) rc = nomem(out, err);
     qset_fini(q, &s);
     return rc;
+}
+
+/* One corner: {"no","x_n","y_e","edge_m"} of vertex a with the edge to c. */
+static int put_corner(struct buf *b, int no, const double *a, const double *c)
+{
+    int rc = buf_puts(b, "{\"no\":");
+    if (!rc) rc = encode_int(b, no);
+    if (!rc) rc = buf_puts(b, ",\"x_n\":");
+    if (!rc) rc = encode_number_exact(b, a[1], 3);
+    if (!rc) rc = buf_puts(b, ",\"y_e\":");
+    if (!rc) rc = encode_number_exact(b, a[0], 3);
+    if (!rc) rc = buf_puts(b, ",\"edge_m\":");
+    if (!rc) rc = encode_number_exact(b, hypot(c[0] - a[0], c[1] - a[1]), 2);
+    return rc ? rc : buf_putc(b, '}');
+}
+
+/* The corners of one ring (its closing point left out), numbered from *no. */
+static int put_ring_corners(struct buf *b, const struct geom_part *part, int *no)
+{
+    int n = part->n > 1 && part->xy[0] == part->xy[2 * (part->n - 1)] &&
+                    part->xy[1] == part->xy[2 * (part->n - 1) + 1]
+                ? part->n - 1
+                : part->n;
+    int rc = buf_putc(b, '[');
+    for (int i = 0; i < n && !rc; i++) {
+        if (i) rc = buf_putc(b, ',');
+        if (!rc) rc = put_corner(b, ++*no, &part->xy[2 * i], &part->xy[2 * ((i + 1) % n)]);
+    }
+    return rc ? rc : buf_putc(b, ']');
 }
 
 /* ,"corners":{"crs":..,"rings":[[{"no","x_n","y_e","edge_m"}...]...]}: the parcel's vertices in
@@ -221,28 +300,41 @@ static int put_corners(struct qctx *q, struct buf *b, const struct qrow *r, stru
     struct geom g;
     geom_init(&g);
     char crs[32];
-    int rc = geom_from_wkb(&g, r->wkb, r->wkb_len, err), no = 0;
-    rc = rc || buf_puts(b, ",\"corners\":{\"crs\":") ||
-         buf_put_json_str(b, geo_crs_name(q->srid, crs)) || buf_puts(b, ",\"order\":\"X=N,Y=E\"") ||
-         buf_puts(b, ",\"rings\":[");
-    for (int p = 0; p < g.n_parts && !rc; p++) {
-        const struct geom_part *part = &g.parts[p];
-        int n = part->n > 1 && part->xy[0] == part->xy[2 * (part->n - 1)] &&
-                        part->xy[1] == part->xy[2 * (part->n - 1) + 1]
-                    ? part->n - 1
-                    : part->n;
-        rc = (p && buf_putc(b, ',')) || buf_putc(b, '[');
-        for (int i = 0; i < n && !rc; i++) {
-            const double *a = &part->xy[2 * i], *c = &part->xy[2 * ((i + 1) % n)];
-            rc = (i && buf_putc(b, ',')) || buf_printf(b, "{\"no\":%d,\"x_n\":", ++no) ||
-                 q_put_num(b, a[1], 3) || buf_puts(b, ",\"y_e\":") || q_put_num(b, a[0], 3) ||
-                 buf_puts(b, ",\"edge_m\":") || q_put_num(b, hypot(c[0] - a[0], c[1] - a[1]), 2) ||
-                 buf_putc(b, '}');
+    int rc = geom_from_wkb(&g, r->wkb, r->wkb_len, err), no = 0, out = 0;
+    if (!rc) {
+        out = buf_puts(b, ",\"corners\":{\"crs\":");
+        if (!out) out = buf_put_json_str(b, geo_crs_name(q->srid, crs));
+        if (!out) out = buf_puts(b, ",\"order\":\"X=N,Y=E\",\"rings\":[");
+        for (int p = 0; p < g.n_parts && !out; p++) {
+            if (p) out = buf_putc(b, ',');
+            if (!out) out = put_ring_corners(b, &g.parts[p], &no);
         }
-        rc = rc || buf_putc(b, ']');
+        if (!out) out = buf_puts(b, "]}");
+        rc = nomem(out, err);
     }
     geom_fini(&g);
-    return rc || buf_puts(b, "]}");
+    return rc;
+}
+
+/* The planning answer of the parcel in row r of s. */
+static int put_planning(struct qctx *q, struct buf *b, const struct qset *s, struct qrow *r,
+                        struct err *err)
+{
+    static const char *const overlaps[][2] = {
+        {"zoning_blocks", "zoning_blocks"},           {"detailed_plan_lots", "detailed_plan_lots"},
+        {"general_plan_zones", "general_plan_zones"}, {"land_use_plan", "land_use_plan"},
+        {"land_use_current", "land_use_current"},     {"plans", "plan_boundaries"}};
+    double area = q_area(q, r->geom);
+    int rc = nomem(buf_puts(b, "{\"parcel\":"), err);
+    if (!rc) rc = put_parcel_object(q, b, s, r, err);
+    for (size_t i = 0; i < ARRAY_LEN(overlaps) && !rc; i++)
+        rc = put_overlaps(q, b, overlaps[i][0], overlaps[i][1], r->geom, area, err);
+    if (!rc) rc = q_put_red_lines(q, b, r->geom, err);
+    if (!rc) rc = put_corners(q, b, r, err);
+    if (!rc)
+        rc = nomem(buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n"),
+                   err);
+    return rc;
 }
 
 int query_parcel_planning(struct request *req, struct response *res, struct err *err)
@@ -250,27 +342,11 @@ int query_parcel_planning(struct request *req, struct response *res, struct err 
     struct qctx q;
     struct qset s;
     qset_init(&s);
-    static const char *const known[] = {"f", NULL};
-    enum out_format fmt;
     int rc = qctx_init(&q, req, err);
-    rc = rc || q_check_known(req, known, err) || q_format(req, 0, 1, OUT_JSON, &fmt, err) ||
-         get_parcel(&q, req_param(req, "parcel_key"), &s, err);
-    if (!rc) {
-        struct buf *b = &res->body;
-        struct qrow *r = &s.rows[0];
-        double area = q_area(&q, r->geom);
-        rc = buf_puts(b, "{\"parcel\":") || put_parcel_object(&q, b, &s, r, err) ||
-             put_overlaps(&q, b, "zoning_blocks", "zoning_blocks", r->geom, area, err) ||
-             put_overlaps(&q, b, "detailed_plan_lots", "detailed_plan_lots", r->geom, area, err) ||
-             put_overlaps(&q, b, "general_plan_zones", "general_plan_zones", r->geom, area, err) ||
-             put_overlaps(&q, b, "land_use_plan", "land_use_plan", r->geom, area, err) ||
-             put_overlaps(&q, b, "land_use_current", "land_use_current", r->geom, area, err) ||
-             put_overlaps(&q, b, "plans", "plan_boundaries", r->geom, area, err) ||
-             q_put_red_lines(&q, b, r->geom, err) || put_corners(&q, b, r, err) ||
-             buf_puts(b, ",\"note\":{\"vi\":\"" Q_NOTE_VI "\",\"en\":\"" Q_NOTE_EN "\"}}\n");
-        resp_set(res, 200, "application/json");
-    }
+    if (!rc) rc = parcel_request(&q, req, 1, OUT_JSON, &s, err);
+    if (!rc) rc = put_planning(&q, &res->body, &s, &s.rows[0], err);
+    if (!rc) resp_set(res, 200, "application/json");
     qset_fini(&q, &s);
     qctx_fini(&q);
-    return rc ? (err->code ? (int)err->code : ERR_NOMEM) : 0;
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* query_int.h: what the query module's files share: the per-request context (store, GEOS, PROJ,
- * role), feature sets copied out of the store with their GEOS geometries, nearest-feature search,
- * and the JSON / GeoJSON / CSV writers that ask access_field for every value. */
+ * role), feature sets copied out of the store with their GEOS geometries, nearest-feature search.
+ * Values and geometries are written by src/encode/ (q_put_props and q_put_geometry only bind a
+ * set's row and the request's geometry state to it). */
 #ifndef SPP_QUERY_INT_H
 #define SPP_QUERY_INT_H
 
@@ -9,6 +10,7 @@
 #include <geos_c.h>
 
 #include "../config/config.h"
+#include "../encode/encode.h"
 #include "../geo/geo.h"
 #include "../filter/filter.h"
 #include "../store/store.h"
@@ -25,7 +27,8 @@ struct qctx {
     GEOSWKBReader *reader;
     int srid; /* storage CRS */
     enum role role;
-    int in_txn; /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
+    int in_txn;             /* a read transaction is open (BEGIN in qctx_init, COMMIT in fini) */
+    struct encode_geom enc; /* GeoJSON geometries of the answer: CRS84, 7 decimals, exact */
 };
 /* ERR_INTERNAL when the request has no store or GEOS context. */
 int qctx_init(struct qctx *q, const struct request *req, struct err *err);
@@ -34,15 +37,10 @@ void qctx_fini(struct qctx *q);
 const struct layer_def *q_layer(const struct qctx *q, const char *id);
 
 /* Features copied out of the store: the fields the role may read (lineage left out). */
-struct qval {
-    enum value_type type; /* VAL_NULL, VAL_INT, VAL_REAL or VAL_TEXT */
-    int64_t i;
-    double d;
-    char *s; /* owned */
-};
 struct qrow {
     int64_t fid;
-    struct qval *vals;  /* parallel to qset.fields; owned */
+    struct value *vals; /* parallel to qset.fields; owned, with their text (s); VAL_INT also
+                         * in d; VAL_NULL, VAL_INT, VAL_REAL or VAL_TEXT */
     GEOSGeometry *geom; /* owned, storage CRS */
     unsigned char *wkb; /* owned copy of the stored WKB */
     size_t wkb_len;
@@ -83,7 +81,7 @@ GEOSGeometry *q_geom(struct qctx *q, struct qrow *r);
 int q_count(struct qctx *q, const struct layer_def *l, const struct qfetch *f, int64_t *n,
             struct err *err);
 /* The value of field `name` in row r, NULL if the layer lacks it or the role may not read it. */
-const struct qval *q_get(const struct qset *s, const struct qrow *r, const char *name);
+const struct value *q_get(const struct qset *s, const struct qrow *r, const char *name);
 double q_num(const struct qset *s, const struct qrow *r, const char *name);      /* NAN if none */
 const char *q_str(const struct qset *s, const struct qrow *r, const char *name); /* NULL */
 
@@ -111,37 +109,18 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
 /* The name of a commune code from admin_units (caller frees) or NULL. */
 char *q_commune_name(struct qctx *q, const char *code);
 
-/* Writers (out.c). Every value written has passed access_field (qset holds only those). */
-/* "name":value,... for each field of the set (no braces; leading comma when *first is 0);
- * fields with a code list get "<name>_name": {"vi","en"} ("<name>_codes" for multi codes). */
+/* Writers: src/encode/ with the set's fields (only those access_field lets the role read). */
+/* "name":value,... for each field of the set (encode_json_props: reals rounded to 6 decimals,
+ * code names of the row's land-use scheme). */
 int q_put_props(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
                 int *first);
-/* A JSON value for one field value. */
-int q_put_value(struct buf *b, const struct field_def *fd, const struct qval *v);
-/* {"vi":..,"en":..} for code in list cl (scheme may be NULL), or null. */
-int q_put_code_name(struct buf *b, const struct codelist *cl, const char *code, const char *scheme);
 /* A GeoJSON geometry in CRS84 (lon/lat, 7 decimals) from storage-CRS WKB; null when none. */
 int q_put_geometry(struct qctx *q, struct buf *b, const unsigned char *wkb, size_t len,
                    struct err *err);
-/* A GeoJSON Feature: id, properties (q_put_props) and geometry. */
-int q_put_feature(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
-                  struct err *err);
-/* A CSV cell (RFC 4180 quoting) followed by sep (',' or '\n'). */
-int q_csv_cell(struct buf *b, const char *s, char sep);
-/* A CSV cell from a field value. */
-int q_csv_value(struct buf *b, const struct qval *v, char sep);
 /* CSV header language: lang=vi|en gives column titles from the catalog in that language (the
  * web map asks for them); without it the columns are the field names, for programs. A bad value
- * is a 400 naming lang. *lang: Q_CSV_NAMES, Q_CSV_VI or Q_CSV_EN. */
-enum { Q_CSV_NAMES, Q_CSV_VI, Q_CSV_EN };
-int q_csv_lang(const struct request *req, int *lang, struct err *err);
-/* The UTF-8 byte order mark every CSV starts with (Excel reads the file as UTF-8 then). */
-int q_csv_bom(struct buf *b);
-/* The header cell of column col: its name, or the catalog label of the field of l (or the title
- * of a derived column) in lang, followed by sep. */
-int q_csv_header(struct buf *b, const struct layer_def *l, const char *col, int lang, char sep);
-/* A number with up to `decimals` decimals, or null for NAN. */
-int q_put_num(struct buf *b, double v, int decimals);
+ * is a 400 naming lang. */
+int q_csv_lang(const struct request *req, enum encode_csv_lang *lang, struct err *err);
 
 /* Writes ,"red_lines":{...}: red lines crossing the parcel or whose road reserve (row_width_m/2
  * each side) overlaps it, and the parcel's m2 inside the reserve (reserve.c). */

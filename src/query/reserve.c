@@ -109,12 +109,30 @@ static int put_line(struct qctx *q, struct buf *b, const struct qset *s, const s
                     int crosses, int reserve_kind, int road_found, double in, int *first)
 {
     int pf = 1;
-    int rc = (!*first && buf_putc(b, ',')) || buf_putc(b, '{') || q_put_props(q, b, s, r, &pf) ||
-             buf_printf(b, ",\"crosses_parcel\":%s", crosses ? "true" : "false");
-    if (reserve_kind) rc = rc || buf_printf(b, ",\"road_found\":%s", road_found ? "true" : "false");
+    int rc = *first ? 0 : buf_putc(b, ',');
     *first = 0;
-    return rc || buf_puts(b, ",\"reserve_m2\":") || q_put_num(b, in > 0 ? in : 0, 2) ||
-           buf_putc(b, '}');
+    if (!rc) rc = buf_putc(b, '{');
+    if (!rc) rc = q_put_props(q, b, s, r, &pf);
+    if (!rc) rc = buf_puts(b, crosses ? ",\"crosses_parcel\":true" : ",\"crosses_parcel\":false");
+    if (!rc && reserve_kind)
+        rc = buf_puts(b, road_found ? ",\"road_found\":true" : ",\"road_found\":false");
+    if (!rc) rc = buf_puts(b, ",\"reserve_m2\":");
+    if (!rc) rc = encode_number_exact(b, in > 0 ? in : 0, 2);
+    return rc ? rc : buf_putc(b, '}');
+}
+
+/* ],"road_reserve_m2":..,"road_reserve_pct":..,"method":..} closing the red lines. */
+static int put_reserve(struct buf *b, double total, double area)
+{
+    int rc = buf_puts(b, "],\"road_reserve_m2\":");
+    if (!rc) rc = encode_number_exact(b, total < 0 ? NAN : total, 2);
+    if (!rc) rc = buf_puts(b, ",\"road_reserve_pct\":");
+    if (!rc) rc = encode_number_exact(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3);
+    return rc ? rc
+              : buf_puts(b, ",\"method\":\"band of the red line's row_width_m centred on the "
+                            "centreline of its road (roads, same name; a lo_gioi line without "
+                            "one: on the line), flat ends, intersected with the parcel in the "
+                            "storage CRS\"}");
 }
 
 /* Area of the union of bands inside the parcel; -1 on a GEOS failure. Takes the bands. */
@@ -153,7 +171,8 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
     GEOSGeometry **bands = calloc((size_t)(s.n ? s.n : 1), sizeof *bands);
     int n_bands = 0, first = 1;
     if (!rc && !bands) rc = err_set(err, ERR_NOMEM, "out of memory");
-    rc = rc || buf_puts(b, ",\"red_lines\":{\"lines\":[");
+    if (!rc && buf_puts(b, ",\"red_lines\":{\"lines\":["))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     double area = q_area(q, parcel);
     for (int i = 0; i < s.n && !rc; i++) {
         struct qrow *r = &s.rows[i];
@@ -170,19 +189,15 @@ int q_put_red_lines(struct qctx *q, struct buf *b, const GEOSGeometry *parcel, s
             GEOSGeom_destroy_r(q->h, band);
         if (!real) in = 0;
         int crosses = line_crosses(q, r->geom, parcel);
-        if (crosses || real) rc = put_line(q, b, &s, r, crosses, reserve_kind, found, in, &first);
+        if ((crosses || real) && put_line(q, b, &s, r, crosses, reserve_kind, found, in, &first))
+            rc = err_set(err, ERR_NOMEM, "out of memory");
     }
     double total = rc ? 0 : union_inside(q, bands, n_bands, parcel);
     if (rc)
         for (int i = 0; i < n_bands; i++)
             GEOSGeom_destroy_r(q->h, bands[i]);
     if (total > 0 && !real_overlap(total, area)) total = 0;
-    rc = rc || buf_puts(b, "],\"road_reserve_m2\":") || q_put_num(b, total < 0 ? NAN : total, 2) ||
-         buf_puts(b, ",\"road_reserve_pct\":") ||
-         q_put_num(b, area > 0 && total >= 0 ? 100 * total / area : NAN, 3) ||
-         buf_puts(b, ",\"method\":\"band of the red line's row_width_m centred on the centreline "
-                     "of its road (roads, same name; a lo_gioi line without one: on the line), "
-                     "flat ends, intersected with the parcel in the storage CRS\"}");
+    if (!rc && put_reserve(b, total, area)) rc = err_set(err, ERR_NOMEM, "out of memory");
     free(bands);
     qset_fini(q, &roads);
     qset_fini(q, &s);
