@@ -21,7 +21,8 @@ case "$what" in
          # only a machine without them gets Debian's.
          command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
   bench) pkgs+=(wrk hyperfine nginx mapserver-bin cgi-mapserver spawn-fcgi postgresql-15
-                postgresql-15-postgis-3 postgis python3-numpy jq bc file xxd iproute2 procps) ;;
+                postgresql-15-postgis-3 postgis python3-numpy jq bc file xxd iproute2 procps
+                qgis-server python3-mapnik fonts-dejavu-core) ;;  # issue 22: QGIS Server 3.22 (FastCGI) and Mapnik peers
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=()

@@ -22,6 +22,7 @@ struct feat {
     int rule_off;   /* ints: per FTS the matched rules, each list ended by -1 */
     int label_off;  /* ints: per label field a char offset (or -1) */
     double px_area; /* filled after projection: bbox area in px (label priority) */
+    int drawn;      /* its symbols reach the window drawn (labels are placed for all) */
 };
 
 /* Rule choice depends only on the filter fields, which take few distinct values in a map (a
@@ -56,6 +57,8 @@ struct collect {
     size_t n_ints, cap_ints;
     struct buf text;
     struct wide *wide; /* coverage mask of wide round strokes, made on first use */
+    double margin;     /* px symbols reach beyond their geometry (symbol_margin) */
+    int img_w, img_h;  /* the image drawn: the window, or the whole map */
 };
 
 #define GROW(ptr, n, cap, extra)                                                                   \
@@ -199,6 +202,7 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
     struct feat *f = &c->feats[c->n_feats];
     memset(f, 0, sizeof *f);
     f->layer = c->layer;
+    f->drawn = 1;
     f->rule_off = (int)rule_off;
     f->label_off = (int)c->n_ints;
     for (int k = 0; k < c->n_lf[c->layer]; k++) {
@@ -282,13 +286,18 @@ static double symbol_margin(const struct render_request *rq, double scale)
     return (m + 1.5) * (rq->scale_factor > 0 ? rq->scale_factor : 1);
 }
 
-static int query_box(const struct render_request *rq, int storage, double margin_px,
-                     struct bbox *out, struct err *err)
+/* The query box of the pixels (x, y, w, h) of the map (the whole map, or its window). */
+static int query_box(const struct render_request *rq, int storage, double margin_px, int x, int y,
+                     int w, int h, struct bbox *out, struct err *err)
 {
-    double mx = (rq->bbox.maxx - rq->bbox.minx) / rq->width * margin_px;
-    double my = (rq->bbox.maxy - rq->bbox.miny) / rq->height * margin_px;
-    struct bbox b = {rq->bbox.minx - mx, rq->bbox.miny - my, rq->bbox.maxx + mx,
-                     rq->bbox.maxy + my};
+    double rx = (rq->bbox.maxx - rq->bbox.minx) / rq->width;
+    double ry = (rq->bbox.maxy - rq->bbox.miny) / rq->height;
+    double mx = rx * margin_px, my = ry * margin_px;
+    struct bbox b = {rq->bbox.minx + x * rx - mx, rq->bbox.maxy - (y + h) * ry - my,
+                     rq->bbox.minx + (x + w) * rx + mx, rq->bbox.maxy - y * ry + my};
+    if (x == 0 && y == 0 && w == rq->width && h == rq->height)
+        b = (struct bbox){rq->bbox.minx - mx, rq->bbox.miny - my, rq->bbox.maxx + mx,
+                          rq->bbox.maxy + my}; /* exactly as before windows: the same mesh */
     if (rq->srid == storage) {
         *out = b;
         return 0;
@@ -346,8 +355,14 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
                           struct err *err)
 {
     int storage = rq->cfg->storage_srid;
-    struct bbox qb;
-    int rc = query_box(rq, storage, symbol_margin(rq, scale), &qb, err);
+    struct bbox qb, wb;
+    c->margin = symbol_margin(rq, scale);
+    int rc = query_box(rq, storage, c->margin, 0, 0, rq->width, rq->height, &qb, err);
+    /* a layer without labels at this scale is read over the window only: the others are read
+     * over the whole map, where their labels compete for places */
+    if (!rc && rq->win_w > 0)
+        rc =
+            query_box(rq, storage, c->margin, rq->win_x, rq->win_y, rq->win_w, rq->win_h, &wb, err);
     if (rc) return rc;
     int fields[256];
     struct feature_sink sink = {NULL, on_feature, NULL, c};
@@ -369,7 +384,7 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
         struct store_query q = {.layer = rq->layers[i].layer,
                                 .role = rq->role,
                                 .has_bbox = 1,
-                                .bbox = qb,
+                                .bbox = rq->win_w > 0 && !c->n_lf[i] ? wb : qb,
                                 .fields = fields,
                                 .n_fields = n_fields,
                                 .limit = -1,
@@ -653,7 +668,7 @@ static void draw_points(const struct render_request *rq, cairo_t *cr, struct col
     if (gt == GT_POINT || gt == GT_MULTIPOINT) {
         for (int i = 0; i < f->n_parts; i++) {
             const double *p = &c->coords[2 * c->parts[f->part_off + i].off];
-            if (p[0] > -50 && p[1] > -50 && p[0] < rq->width + 50 && p[1] < rq->height + 50)
+            if (p[0] > -50 && p[1] > -50 && p[0] < c->img_w + 50 && p[1] < c->img_h + 50)
                 draw_mark(cr, sym, p[0], p[1], rq->scale_factor);
         }
         return;
@@ -695,7 +710,7 @@ static int wide_lines(const struct render_request *rq, cairo_t *cr, struct colle
                       const struct symbolizer *sym, int polygon, const int *idx, int n)
 {
     cairo_surface_t *surf = cairo_get_target(cr);
-    if (!c->wide && !(c->wide = wide_new(rq->width, rq->height))) return ERR_NOMEM;
+    if (!c->wide && !(c->wide = wide_new(c->img_w, c->img_h))) return ERR_NOMEM;
     cairo_surface_flush(surf);
     for (int i = 0; i < n; i++) {
         const struct feat *f = &c->feats[idx[i]];
@@ -812,14 +827,24 @@ static int draw_fts(const struct render_request *rq, cairo_t *cr, struct collect
             }
         }
     }
-    int rc = 0, start = 0;
+    /* vis: the features of each rule whose symbols reach the window (all without a window) */
+    int rc = 0, start = 0, *vis = malloc((total ? total : 1) * sizeof *vis);
+    if (!vis) rc = ERR_NOMEM;
     for (int r = 0; r < n_rules && !rc; r++) {
-        int end = count[r];
+        int end = count[r], n_vis = 0;
+        for (int i = start; i < end; i++)
+            if (c->feats[idx[i]].drawn) vis[n_vis++] = idx[i];
         const struct style_rule *rule = &s->fts[fts].rules[r];
-        for (int k = 0; k < rule->n_syms && end > start && !rc; k++)
-            rc = draw_sym(rq, cr, c, ls, &rule->syms[k], idx + start, end - start);
+        for (int k = 0; k < rule->n_syms && end > start && !rc; k++) {
+            const struct symbolizer *y = &rule->syms[k];
+            if (y->kind == SYM_TEXT)
+                rc = draw_sym(rq, cr, c, ls, y, idx + start, end - start);
+            else if (n_vis)
+                rc = draw_sym(rq, cr, c, ls, y, vis, n_vis);
+        }
         start = end;
     }
+    free(vis);
     free(idx);
     free(count);
     return rc ? err_set(NULL, ERR_NOMEM, "out of memory") : 0;
@@ -833,6 +858,28 @@ static void collect_fini(struct collect *c)
     buf_fini(&c->memo_keys);
     buf_fini(&c->key);
     wide_free(c->wide);
+}
+
+/* Moves the map's pixels to the window's (origin ox, oy) and marks the features whose symbols
+ * reach it (their box grown by the symbol margin meets w x h). */
+static void to_window(struct collect *c, int ox, int oy, int w, int h)
+{
+    for (size_t i = 0; i < c->n_coords; i++)
+        c->coords[2 * i] -= ox, c->coords[2 * i + 1] -= oy;
+    double m = c->margin + 1;
+    for (size_t i = 0; i < c->n_feats; i++) {
+        struct feat *f = &c->feats[i];
+        double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
+        for (int j = 0; j < f->n_parts; j++) {
+            const struct part *p = &c->parts[f->part_off + j];
+            for (int k = 0; k < p->n; k++) {
+                const double *q = &c->coords[2 * (p->off + k)];
+                minx = fmin(minx, q[0]), maxx = fmax(maxx, q[0]);
+                miny = fmin(miny, q[1]), maxy = fmax(maxy, q[1]);
+            }
+        }
+        f->drawn = maxx >= -m && maxy >= -m && minx <= w + m && miny <= h + m;
+    }
 }
 
 static int draw_all(const struct render_request *rq, cairo_t *cr, struct collect *c,
@@ -868,27 +915,38 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
     cp->scale = scale;
     geom_init(&cp->g);
     buf_init(&cp->text);
-    int rc = collect_layers(rq, cp, scale, err);
+    int win = rq->win_w > 0;
+    cp->img_w = win ? rq->win_w : rq->width;
+    cp->img_h = win ? rq->win_h : rq->height;
     cairo_surface_t *surf = NULL;
     cairo_t *cr = NULL;
     struct label_set *ls = NULL;
-    if (rc) goto done;
-    img->width = rq->width;
-    img->height = rq->height;
-    img->stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, rq->width);
-    img->data = calloc((size_t)img->stride, (size_t)img->height); /* transparent */
-    if (!img->data) {
-        rc = err_set(err, ERR_NOMEM, "cannot allocate a %dx%d image", rq->width, rq->height);
+    int rc = 0;
+    if (win && (rq->win_x < 0 || rq->win_y < 0 || rq->win_h <= 0 ||
+                rq->win_x + rq->win_w > rq->width || rq->win_y + rq->win_h > rq->height)) {
+        rc = err_set(err, ERR_PARAM, "window %d,%d %dx%d outside the %dx%d map", rq->win_x,
+                     rq->win_y, rq->win_w, rq->win_h, rq->width, rq->height);
         goto done;
     }
-    surf = cairo_image_surface_create_for_data(img->data, CAIRO_FORMAT_ARGB32, rq->width,
-                                               rq->height, img->stride);
+    if ((rc = collect_layers(rq, cp, scale, err))) goto done;
+    if (win) to_window(cp, rq->win_x, rq->win_y, cp->img_w, cp->img_h);
+    img->width = cp->img_w;
+    img->height = cp->img_h;
+    img->stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, img->width);
+    img->data = calloc((size_t)img->stride, (size_t)img->height); /* transparent */
+    if (!img->data) {
+        rc = err_set(err, ERR_NOMEM, "cannot allocate a %dx%d image", img->width, img->height);
+        goto done;
+    }
+    surf = cairo_image_surface_create_for_data(img->data, CAIRO_FORMAT_ARGB32, img->width,
+                                               img->height, img->stride);
     cr = cairo_create(surf);
     ls = label_set_new(rq->width, rq->height, rq->label_buffer);
     if (!ls) {
         rc = err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
+    if (win) label_set_origin(ls, rq->win_x, rq->win_y);
     /* cairo's FAST rasteriser is visually the same on map geometry and a third cheaper. */
     cairo_set_antialias(cr, CAIRO_ANTIALIAS_FAST);
     if ((rc = draw_all(rq, cr, cp, ls))) {

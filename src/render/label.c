@@ -30,6 +30,7 @@ struct label {
 
 struct label_set {
     int width, height, buffer;
+    double ox, oy; /* origin of the drawn window in the map (label_set_origin) */
     struct label *labels;
     size_t n, cap;
     struct buf text;
@@ -63,6 +64,11 @@ struct label_set *label_set_new(int width, int height, int buffer)
     ls->measure = cairo_create(ls->measure_surf);
     set_options(ls->measure);
     return ls;
+}
+
+void label_set_origin(struct label_set *ls, int ox, int oy)
+{
+    ls->ox = ox, ls->oy = oy;
 }
 
 void label_set_free(struct label_set *ls)
@@ -121,6 +127,7 @@ int label_add_point(struct label_set *ls, const struct symbolizer *sym, double s
                     const char *text, double x, double y, double max_w, double priority)
 {
     double w, h;
+    x += ls->ox, y += ls->oy; /* placement in map coordinates */
     if (x < -ls->width || y < -ls->height || x > 2 * ls->width || y > 2 * ls->height) return 0;
     measure(ls, sym, scale_factor, text, &w, &h);
     if (max_w > 0 && w - 2 * (sym->halo_radius * scale_factor + 1) > max_w) return 0;
@@ -165,7 +172,8 @@ static int visible_run(const struct label_set *ls, const double *xy, int n, doub
         double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
         int in = !end;
         if (in) {
-            x0 = xy[2 * i], y0 = xy[2 * i + 1], x1 = xy[2 * i + 2], y1 = xy[2 * i + 3];
+            x0 = xy[2 * i] + ls->ox, y0 = xy[2 * i + 1] + ls->oy;
+            x1 = xy[2 * i + 2] + ls->ox, y1 = xy[2 * i + 3] + ls->oy;
             in = clip_segment(&x0, &y0, &x1, &y1, lo, hx, hy);
         }
         if (in && cur > 0 && run[2 * cur - 2] == x0 && run[2 * cur - 1] == y0) {
@@ -330,6 +338,11 @@ static void draw_one(struct label_set *ls, cairo_t *cr, const struct label *l, c
     }
     int x0 = (int)floor(minx) - 3, y0 = (int)floor(miny) - 3;
     int w = (int)ceil(maxx) + 3 - x0, h = (int)ceil(maxy) + 3 - y0;
+    cairo_surface_t *target = cairo_get_target(cr);
+    int tx = x0 - (int)ls->ox, ty = y0 - (int)ls->oy; /* where the box falls in the window */
+    if (tx >= cairo_image_surface_get_width(target) ||
+        ty >= cairo_image_surface_get_height(target) || tx + w <= 0 || ty + h <= 0)
+        return; /* placed (it keeps others away) but outside the window drawn */
     int stride = cairo_format_stride_for_width(CAIRO_FORMAT_A8, w);
     size_t need = (size_t)stride * (size_t)h;
     if (need > ls->cap_mask) {
@@ -356,13 +369,12 @@ static void draw_one(struct label_set *ls, cairo_t *cr, const struct label *l, c
     cairo_destroy(mc);
     cairo_surface_flush(ms);
     cairo_surface_destroy(ms);
-    cairo_surface_t *target = cairo_get_target(cr);
     cairo_surface_flush(target);
     if (sym->halo_radius > 0) {
         dilate(ls->mask, stride, w, h, sym->halo_radius * l->k, ls->halo);
-        mask_composite(target, ls->halo, stride, x0, y0, w, h, sym->halo_color, sym->halo_opacity);
+        mask_composite(target, ls->halo, stride, tx, ty, w, h, sym->halo_color, sym->halo_opacity);
     }
-    mask_composite(target, ls->mask, stride, x0, y0, w, h, sym->fill.color,
+    mask_composite(target, ls->mask, stride, tx, ty, w, h, sym->fill.color,
                    sym->fill.has ? sym->fill.opacity : 1);
     cairo_surface_mark_dirty(target);
 }

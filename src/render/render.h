@@ -180,6 +180,11 @@ struct render_request {
     int quality;      /* JPEG/WebP quality 1..100 (0 = 85) */
     int label_buffer; /* px around the image where labels may not be placed from a
                        * neighbouring metatile; 0 for WMS (labels stay inside) */
+    /* Draw only this rectangle of the map (px of the width x height image; win_w = 0: all of
+     * it). Features are still read and labels still placed for the whole map, so the image
+     * (win_w x win_h) is that rectangle of the whole map's image: one raster tile drawn alone
+     * is its metatile's cut, labels crossing its edges included, at the cost of one tile. */
+    int win_x, win_y, win_w, win_h;
 };
 
 /* An image: cairo ARGB32 (premultiplied, native endian), owned. */
@@ -188,8 +193,9 @@ struct render_image {
     int width, height, stride;
 };
 
-/* Draws the request into *img (caller frees with render_image_fini). ERR_PARAM for a bad CRS or
- * bbox, ERR_LIMIT when the store's deadline is hit, ERR_DB from the store. */
+/* Draws the request (its window, if set) into *img (caller frees with render_image_fini).
+ * ERR_PARAM for a bad CRS, bbox or window, ERR_LIMIT when the store's deadline is hit, ERR_DB
+ * from the store. */
 int render_draw(const struct render_request *rq, struct render_image *img, struct err *err);
 /* Encodes the rectangle (x, y, w, h) of img in fmt into out (appended). For metatiles: draw once,
  * encode each tile's rectangle. transparent=0 flattens onto bgcolor. */

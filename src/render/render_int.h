@@ -21,6 +21,10 @@ void sld_filter_fields(const struct filter *f, void (*fn)(void *ud, int field), 
  * never cut by the image edge. */
 struct label_set;
 struct label_set *label_set_new(int width, int height, int buffer);
+/* Labels are queued in the coordinates of an image whose origin is (ox, oy) of the width x
+ * height map (a window of it): placement is decided for the whole map and each label drawn
+ * where it falls in the window. Default (0, 0). */
+void label_set_origin(struct label_set *ls, int ox, int oy);
 void label_set_free(struct label_set *ls);
 /* Queues a label at a point (x, y in px; max_w > 0: only if the text is narrower, for polygon
  * interiors) or along a polyline (xy px, n points). */

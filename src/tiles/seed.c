@@ -69,8 +69,8 @@ static int seed_build(void *ud, struct buf *out, struct err *err)
     struct seed_build *b = ud;
     struct seeder *s = b->s;
     if (s->o->fmt == TILE_FMT_PNG)
-        return tiles_render_png(b->st, b->geo, s->cfg, s->cache, &s->tl, s->o->role, b->z, b->x,
-                                b->y, 1, out, err);
+        return tiles_render_png_metatile(b->st, b->geo, s->cfg, s->cache, &s->tl, s->o->role, b->z,
+                                         b->x, b->y, 1, out, err);
     return tiles_build_mvt(b->st, b->geo, s->cfg, &s->tl, s->o->role, b->z, b->x, b->y, out, err);
 }
 

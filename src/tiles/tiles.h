@@ -95,13 +95,19 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
                     const struct tile_layers *tl, enum role role, int z, int x, int y,
                     struct buf *out, struct err *err);
 
-/* Raster tiles (raster.c): renders the metatile holding z/x/y with the WMS renderer (styles
- * must be loaded: render_styles_load), caches its other tiles in c (may be NULL) and appends the
- * PNG of z/x/y to out (nothing when the tile is empty: the caller answers tiles_blank_image), not
- * cached: it is tiles_get's build, which stores it. scale 1 or 2. */
+/* Raster tiles (raster.c): draws z/x/y as its window of the metatile holding it with the WMS
+ * renderer (styles must be loaded: render_styles_load; labels placed over the whole metatile)
+ * and appends its PNG to out (nothing when the tile is empty: the caller answers
+ * tiles_blank_image), not cached: it is tiles_get's build, which stores it (c, may be NULL,
+ * only gets the empty entries of a metatile where nothing draws). scale 1 or 2. */
 int tiles_render_png(struct store *st, struct geo_ctx *geo, const struct config *cfg,
                      struct tile_cache *c, const struct tile_layers *tl, enum role role, int z,
                      int x, int y, int scale, struct buf *out, struct err *err);
+/* The same, drawing the whole metatile and caching its other tiles in c (for `spp seed`): the
+ * same bytes per tile as tiles_render_png. */
+int tiles_render_png_metatile(struct store *st, struct geo_ctx *geo, const struct config *cfg,
+                              struct tile_cache *c, const struct tile_layers *tl, enum role role,
+                              int z, int x, int y, int scale, struct buf *out, struct err *err);
 /* The blank tile of a format and size (fully transparent; white for JPEG), encoded once per
  * process and shared by every request and thread: *data (len bytes) and *etag (its strong ETag)
  * stay valid until exit. An empty raster tile is answered with it (200), never 204: Leaflet,
