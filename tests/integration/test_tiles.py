@@ -393,6 +393,40 @@ def test_tilejson(tserver, tstore, catalog):
     assert "construction_permits" not in [v["id"] for v in tja["vector_layers"]]
 
 
+def test_raster_tile_window_is_the_metatile_cut(workdir):
+    """A tile drawn alone on a miss (its window of the metatile: labels placed over the whole
+    metatile) has the very bytes `spp seed` cuts from the whole metatile, for every tile of the
+    fixture at the zoom where parcel labels show, and at a zoom without labels."""
+    path = os.path.join(workdir, "window.sqlite")
+    build_tiles_store(path)
+    layers = "cadastral_parcels,hydro_lines,buildings,roads"
+    s = Server(path, workdir)
+    alone = {}
+    try:
+        for z in (16, 18):
+            for z_, x, y in block_tiles(path, z):
+                status, _, body = s.get(f"/tiles/{layers}/{z}/{x}/{y}.png")
+                assert status == 200
+                alone[(z, x, y)] = body
+    finally:
+        s.stop()
+    os.remove(path + ".tiles")
+    p = run_spp("seed", "--db", path, "--layer", layers, "--zoom", "16-18", "--format", "png")
+    assert "tiles rendered" in p.stdout
+    cache = sqlite3.connect(path + ".tiles")
+    cut = {(z, x, y): data for z, x, y, data in cache.execute(
+        "SELECT z, x, y, data FROM spp_tiles WHERE key LIKE 'png|%' AND enc = 'identity'")}
+    cache.close()
+    drawn = 0
+    for t, body in alone.items():
+        if t not in cut:  # an empty tile is cached as an empty entry and answered blank
+            continue
+        if cut[t]:
+            drawn += 1
+            assert body == cut[t], t
+    assert drawn >= 4
+
+
 def test_seed_fills_the_cache_the_server_uses(workdir):
     path = os.path.join(workdir, "seed.sqlite")
     build_tiles_store(path)
@@ -444,12 +478,12 @@ def test_raster_tiles_metatiles_and_2x(tserver, tstore):
     assert (w, h, bands) == (256, 256, 4) and pix[3].max() == 255  # something is drawn
     status, _, body2 = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}@2x.png")
     assert status == 200 and png_size(body2)[:2] == (512, 512)
-    # the whole 2x2 metatile was drawn once and cut: its 4 tiles are in the cache
+    # a miss draws only its own window of the 2x2 metatile: that one tile is cached
     cache = sqlite3.connect(path + ".tiles")
     n = cache.execute("SELECT count(*) FROM spp_tiles WHERE key LIKE 'png|%' AND z = ? AND"
                       " x / 2 = ? AND y / 2 = ?", (z, x // 2, y // 2)).fetchone()[0]
     cache.close()
-    assert n == 4
+    assert n == 1
     # the neighbours of the metatile match at the shared edge: the same image was cut there
     if x % 2 != 1:
         _, _, right = tserver.get(f"/tiles/{LAYERS}/{z}/{x + 1}/{y}.png")
