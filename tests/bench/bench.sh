@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# bench.sh: `make bench`. spp measured beside its peers (MapServer 8 FastCGI behind nginx, PostGIS
-# ST_AsMVT, nginx static files, ogr2ogr) on the 200k-parcel bench city, in one run, with the same
-# request lists. The peer side is the harness in tests/bench/peers (kept as it was handed over; PEERS
+# bench.sh: `make bench`. spp measured beside its peers (MapServer 8 and QGIS Server 3.22 FastCGI
+# behind nginx, Mapnik, PostGIS ST_AsMVT, nginx static files, ogr2ogr) on the 200k-parcel bench
+# city, in one run, with the same request lists. The peer side is the harness in tests/bench/peers (kept as it was handed over; PEERS
 # points at another copy): it makes
 # the city, starts/stops the peers, runs wrk over a request list and records one TSV row per
 # figure. This script adds the spp side: it imports the city with `spp import` (manifest
@@ -10,7 +10,8 @@
 # sides, skips an spp row with a "not available" line when its route answers 404, stops everything
 # it started (trap), and prints one table (tests/bench/report.py): markdown + JSON.
 #
-# Environment: ONLY (rows, default all: wms wfs ogcapi mvt png static land landfund import),
+# Environment: ONLY (rows, default all: wms wfs ogcapi mvt heavy png static land landfund import;
+# opt-in: scale),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
 # COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), PEERS (tests/bench/peers), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
@@ -32,10 +33,11 @@ SPP_BIN="$(realpath "${SPP_BIN:-$REPO/build/release/spp}")"
 SPP_THREADS="${SPP_THREADS:-$MS_WORKERS}"
 COLD_MAX="${COLD_MAX:-30}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
 export SPP_HOME="$REPO"   # the catalog (layers/) and styles/ of this checkout
-ALL="wms wfs ogcapi mvt png static land landfund import"
+ALL="wms wfs ogcapi mvt heavy png static land landfund import"
+OPT_IN="scale"   # the generated 2M-parcel city: long (tests/bench/scale.sh), only when asked
 ONLY="${ONLY:-$ALL}"
 for w in $ONLY; do
-  [[ " $ALL " == *" $w "* ]] || { echo "bench: unknown row \"$w\" in ONLY (rows: $ALL)" >&2; exit 2; }
+  [[ " $ALL $OPT_IN " == *" $w "* ]] || { echo "bench: unknown row \"$w\" in ONLY (rows: $ALL; opt-in: $OPT_IN)" >&2; exit 2; }
 done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 [ -x "$SPP_BIN" ] || { echo "bench: no spp binary at $SPP_BIN (make bench builds it)" >&2; exit 1; }
@@ -100,7 +102,9 @@ spp_rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
   echo "data: $(jq -c '{scale, seed, counts}' "$DB.manifest.json")"
   echo "settings: ONLY=\"$ONLY\" RUNS=$RUNS DURATION=$DURATION THREADS=$THREADS CONNS=$CONNS MS_WORKERS=$MS_WORKERS SPP_THREADS=$SPP_THREADS QUIET_WAIT=$QUIET_WAIT"
   echo "load at start: $(uptime)"
+  echo "peers (issue 22): QGIS Server $(dpkg-query -W -f '${Version}' qgis-server 2>/dev/null || echo '?'), python3-mapnik $(dpkg-query -W -f '${Version}' python3-mapnik 2>/dev/null || echo '?')"
 } > "$RESULTS/env.txt"
+git -C "$REPO" rev-parse HEAD > "$RESULTS/commit.txt" 2>/dev/null || echo unknown > "$RESULTS/commit.txt"
 cat "$RESULTS/env.txt" >&2
 
 # ---- spp: import once (cached by input + binary), serve a copy --------------------------------
@@ -238,17 +242,28 @@ if want wms || want wfs || want ogcapi || want png || want static || want mvt; t
     "$SB/peers.sh" start mapserver; started+=(mapserver)
   fi
 fi
-if want mvt; then
+if want wms || want png; then   # the other raster peers (issue 22), behind the same nginx
+  for p in qgis mapnik; do
+    if ! { [ -s "$RUN/$p.pid" ] && kill -0 "$(head -1 "$RUN/$p.pid")" 2>/dev/null; }; then
+      "$SB/peers.sh" start "$p" && started+=("$p") || skip "wms_getmap_png.$p" "failed: peers.sh start $p (see $LOGS/$p.log)"
+    fi
+  done
+fi
+if want mvt || want heavy; then
   if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" status > /dev/null 2>&1; then
-    "$SB/peers.sh" start pg; started+=(pg)
+    if "$SB/peers.sh" start pg; then started+=(pg)
+    elif want mvt; then exit 1   # the mvt row has no figure without its peer
+    fi
   fi
-  "$SB/pg/setup.sh"
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" status > /dev/null 2>&1; then "$SB/pg/setup.sh"; fi
 fi
 [ ${#started[@]} -gt 0 ] && "$SB/measure/verify.sh"
 
 # ---- request templates: the same list and the same content on both sides ----------------------
 TILES="$SB/requests/tiles_z15-17.txt" WFSL="$SB/requests/wfs_bbox_500.txt"
 MS_WMS='/ms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=parcels,canals,buildings,roads&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=256&HEIGHT=256&FORMAT=image/png'
+QGIS_WMS='/qgis?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=parcels,canals,buildings,roads&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=256&HEIGHT=256&FORMAT=image/png'
+MAPNIK_TILE='/mapnik?BBOX={bbox}&WIDTH=256&HEIGHT=256'   # python3-mapnik, the same style (mapnik/make_style.py)
 SPP_WMS='/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=cadastral_parcels,hydro_lines,buildings,roads&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=256&HEIGHT=256&FORMAT=image/png'
 # WFS: both sides answer in EPSG:9210, the CRS of the request boxes (spp reprojects from its
 # storage CRS EPSG:5897, MapServer serves the file's CRS as it is); COUNT on both sides
@@ -261,7 +276,19 @@ PNG_LAYERS=cadastral_parcels,hydro_lines,buildings,roads # = the WMS row's layer
 SPP_MVT="/tiles/$MVT_LAYERS/{1}/{2}/{3}.mvt" SPP_PNG="/tiles/$PNG_LAYERS/{1}/{2}/{3}.png"
 MVT_CT=application/vnd.mapbox-vector-tile
 
-peer_wms() { measured wms_getmap_png.mapserver || wrk_row wms_getmap_png.mapserver "$TILES" "$MS_WMS" image/png "$BASE_URL"; }
+# the raster peers have no tile cache: their rate on the 200 tiles is both their WMS and their cold
+# tile figure
+peer_wms() {
+  measured wms_getmap_png.mapserver || wrk_row wms_getmap_png.mapserver "$TILES" "$MS_WMS" image/png "$BASE_URL"
+  if [ -s "$RUN/qgis.pid" ] && ! measured wms_getmap_png.qgis; then
+    curl -fsS -o "$RESULTS/samples/wms_qgis.png" "$BASE_URL$(first_path "$TILES" "$QGIS_WMS")" || true
+    wrk_row wms_getmap_png.qgis "$TILES" "$QGIS_WMS" image/png "$BASE_URL"
+  fi
+  if [ -s "$RUN/mapnik.pid" ] && ! measured wms_getmap_png.mapnik; then
+    curl -fsS -o "$RESULTS/samples/wms_mapnik.png" "$BASE_URL$(first_path "$TILES" "$MAPNIK_TILE")" || true
+    wrk_row wms_getmap_png.mapnik "$TILES" "$MAPNIK_TILE" image/png "$BASE_URL"
+  fi
+}
 peer_wfs() {
   measured wfs_geojson_500.mapserver || wrk_row wfs_geojson_500.mapserver "$WFSL" "$MS_WFS" application/json "$BASE_URL"
   measured wfs_geojson_500_c1.mapserver || wrk_row wfs_geojson_500_c1.mapserver "$WFSL" "$MS_WFS" application/json "$BASE_URL" 1 1
@@ -308,6 +335,48 @@ row_mvt() {
   nginx_same_tiles mvt_cached.nginx mvt_cold_c2.spp mvt application/octet-stream  # the same bytes as static files
   wrk_row mvt_cached.spp "$TILES" "$SPP_MVT" "$MVT_CT" "$SPP_URL"
 }
+# heavy: the densest tile of the city at each zoom 12..17 (most parcel centroids, heaviest.py),
+# every layer PostGIS's city_mvt() has (parcels, roads, buildings); RUNS passes, each on an empty
+# tile cache (fresh_spp), each tile asked once: its ms and size. The row's figure is the zoom where
+# parcels start (the catalog's minzoom); PostGIS: city_mvt() of that tile, pgbench -t 10 per run.
+row_heavy() {
+  local list="$OUT/heaviest_tiles.txt" pz k out lb busy=() ms=() kb=() pms=() pkb hx hy
+  [ -s "$list" ] && [ "$list" -nt "$DB" ] || $PY "$HERE/heaviest.py" tiles "$DB" 12 17 > "$list"
+  pz=$(jq '.zoom.min' "$REPO/layers/cadastral_parcels.json")
+  read -r _ hx hy _ < <(awk -v z="$pz" '$1 == z' "$list")
+  probe mvt_heaviest.spp "/tiles/$MVT_LAYERS/$pz/$hx/$hy.mvt" "$MVT_CT" || return 0
+  lb=$(loadavg)
+  for k in $(seq "$RUNS"); do
+    fresh_spp || { skip mvt_heaviest.spp "spp did not restart"; return 0; }
+    busy+=("$(wait_quiet)")
+    out="$RESULTS/raw/mvt_heaviest.run$k.json"
+    $PY "$HERE/heaviest.py" measure "$SPP_URL" "$list" "/tiles/$MVT_LAYERS/{1}/{2}/{3}.mvt" > "$out" ||
+      skip mvt_heaviest.spp "bad responses: $(head -c 300 "$out")"
+    ms+=("$(jq --argjson z "$pz" '.[] | select(.z == $z) | .ms' "$out")")
+    kb+=("$(jq --argjson z "$pz" '.[] | select(.z == $z) | .bytes / 1024 | . * 10 | round / 10' "$out")")
+    log "heavy run $k: $(jq -c 'map("z\(.z) \(.ms) ms \(.bytes / 1024 | round) KB") | join(", ")' "$out")"
+  done
+  local IFS=, n
+  n="tile $pz/$hx/$hy ($(awk -v z="$pz" '$1 == z {print $4}' "$list") parcel centroids), layers $MVT_LAYERS, cold (empty tile cache, fresh_spp before each run), 1 client; every zoom's densest tile (ms, KB per run): $(jq -s -r 'map(map("z\(.z)/\(.x)/\(.y) \(.ms)ms \(.bytes / 1024 | round)KB") | join(" ")) | join(" | ")' "$RESULTS"/raw/mvt_heaviest.run*.json); cpu busy% before runs: ${busy[*]}"
+  record mvt_heaviest.spp.ms "$(printf '%s\n' "${ms[@]}" | median)" ms "${ms[*]}" "$n" "$lb"
+  record mvt_heaviest.spp.kb "$(printf '%s\n' "${kb[@]}" | median)" KB "${kb[*]}" "$n" "$lb"
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" status > /dev/null 2>&1; then
+    printf '\\set z %s\n\\set x %s\n\\set y %s\nSELECT length(city_mvt(:z, :x, :y));\n' "$pz" "$hx" "$hy" > "$RESULTS/raw/mvt_heaviest_pg.sql"
+    pkb=$(psql -qAtc "SELECT round(length(city_mvt($pz,$hx,$hy)) / 102.4) / 10")   # also the warm-up
+    busy=()
+    for k in $(seq "$RUNS"); do
+      busy+=("$(wait_quiet)")
+      pgbench -n -c 1 -t 10 -f "$RESULTS/raw/mvt_heaviest_pg.sql" city > "$RESULTS/raw/mvt_heaviest_pg.run$k.txt" 2>&1
+      pms+=("$(grep -oP 'latency average = \K[0-9.]+' "$RESULTS/raw/mvt_heaviest_pg.run$k.txt")")
+    done
+    n="tile $pz/$hx/$hy, city_mvt() (parcels, roads, buildings), pgbench -c1 -t10 per run (database time, warm shared buffers); cpu busy% before runs: ${busy[*]}"
+    record mvt_heaviest.pg.ms "$(printf '%s\n' "${pms[@]}" | median)" ms "${pms[*]}" "$n" "$lb"
+    record mvt_heaviest.pg.kb "$pkb" KB "$pkb,$pkb,$pkb" "$n (the same bytes every run)" "$lb"
+  else
+    skip mvt_heaviest.pg "PostGIS not running"
+  fi
+}
+row_scale() { "$HERE/scale.sh" || skip scale "failed: tests/bench/scale.sh (see $LOGS/scale.log)"; }
 row_png() {
   peer_wms
   local p; p=$(first_path "$TILES" "$SPP_PNG")
@@ -372,7 +441,7 @@ row_import() {
     "$n parcels from $OUT/src/parcels.shp (the file ingest.sh copies with ogr2ogr, warm in the page cache); median wall ${med}s; spp import --manifest spp_parcels_manifest.json (renames, ward -> commune code, TT27 -> TT08 codes, encoding detection, make valid, reproject 9210 -> 5897, R*Tree, lineage, report); hyperfine runs=$RUNS, no warm-up run (ogr2ogr's runs warmed the file); cpu busy% before: $busy" "$lb"
 }
 
-for r in $ALL; do
+for r in $ALL $OPT_IN; do
   want "$r" || continue
   log "=== row $r"
   "row_$r"
