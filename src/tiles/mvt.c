@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* mvt.c: Mapbox Vector Tile 2.1 protobuf written by hand: varints, zigzag, packed geometry
  * commands, and per-layer key and value tables deduplicated with small open-addressing hashes.
- * Geometry clipping and snapping are in mvt_geom.c; what goes into a tile is decided in tile.c. */
+ * A layer keeps its features (tags and commands) until it is written, so that it can be written
+ * within a byte budget: values are numbered by use (the most shared get one-byte indexes), and
+ * above the budget the smallest features are replaced by generalized ones (mvt_layer_write).
+ * Geometry clipping and snapping are in mvt_geom.c; what goes into a tile is decided in tile.c.
+ * Must not: read the store, or decide budgets (tile.c does). */
 #include "tiles.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,15 +211,32 @@ static int table_intern(struct table *t, const void *data, size_t len)
 
 /* ---- layers ---- */
 
+/* One feature kept until the layer is written. */
+struct mfeat {
+    uint64_t id;
+    int type;
+    size_t tag_off, geom_off; /* in l->tags, l->cmds */
+    int n_tags;               /* entries in l->tags: 2 per attribute */
+    size_t n_geom;
+    double size;    /* area (polygons), length (lines), in tile units: the drop order */
+    int cls;        /* value index of the class field, -1 none */
+    int16_t box[4]; /* cells covered (GEN_GRID grid): x0, y0, x1, y1 */
+    size_t bytes;   /* encoded size of the Feature entry */
+};
+
 struct mvt_layer {
     char *name;
-    struct buf features; /* encoded Layer.features entries (field 2) */
+    struct mfeat *feats;
+    int n_features, cap_features;
+    uint32_t *tags; /* all features' tags */
+    size_t n_tags, cap_tags;
+    uint32_t *cmds; /* all features' geometry commands */
+    size_t n_cmds, cap_cmds;
     struct table keys;   /* raw key strings */
     struct table values; /* encoded Value messages */
-    int n_features;
     struct buf scratch;
-    uint32_t *tags;
-    int tags_cap;
+    char *class_field;            /* key whose value classes generalized features (NULL: none) */
+    int64_t generalized, dropped; /* after a write within a budget */
 };
 
 struct mvt_layer *mvt_layer_new(const char *name)
@@ -229,21 +251,36 @@ struct mvt_layer *mvt_layer_new(const char *name)
     return l;
 }
 
+int mvt_layer_set_class(struct mvt_layer *l, const char *field)
+{
+    free(l->class_field);
+    l->class_field = field ? str_dup(field) : NULL;
+    return field && !l->class_field ? ERR_NOMEM : 0;
+}
+
 void mvt_layer_free(struct mvt_layer *l)
 {
     if (!l) return;
     free(l->name);
-    buf_fini(&l->features);
+    free(l->feats);
+    free(l->tags);
+    free(l->cmds);
     table_fini(&l->keys);
     table_fini(&l->values);
     buf_fini(&l->scratch);
-    free(l->tags);
+    free(l->class_field);
     free(l);
 }
 
 int mvt_layer_count(const struct mvt_layer *l)
 {
     return l->n_features;
+}
+
+void mvt_layer_generalized(const struct mvt_layer *l, int64_t *dropped, int64_t *generalized)
+{
+    *dropped = l->dropped;
+    *generalized = l->generalized;
 }
 
 /* Encodes a Value message into b (reset first). */
@@ -268,17 +305,73 @@ static int encode_value(struct buf *b, const struct value *v)
     }
 }
 
+#define GEN_GRID 64 /* cells per tile side for generalized features (4 px each) */
+
+static int16_t cell_of(double v)
+{
+    double c = floor(v / (TILE_EXTENT / GEN_GRID));
+    return (int16_t)(c < 0 ? 0 : c >= GEN_GRID ? GEN_GRID - 1 : c);
+}
+
+/* Size (area of polygons, length of lines) and covered cells of a feature's commands. */
+static void measure_geom(const struct mvt_geom *g, double *size, int16_t box[4])
+{
+    double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY, a = 0, len = 0;
+    int64_t x = 0, y = 0, sx = 0, sy = 0;
+    for (size_t i = 0; i < g->n;) {
+        uint32_t c = g->cmd[i++], id = c & 7, cnt = c >> 3;
+        if (id == 7) {
+            a += (double)(x * sy - sx * y); /* closing edge */
+            continue;
+        }
+        for (uint32_t k = 0; k < cnt && i + 1 < g->n; k++, i += 2) {
+            int32_t dx = (int32_t)((g->cmd[i] >> 1) ^ -(g->cmd[i] & 1));
+            int32_t dy = (int32_t)((g->cmd[i + 1] >> 1) ^ -(g->cmd[i + 1] & 1));
+            int64_t nx = x + dx, ny = y + dy;
+            if (id == 1) {
+                sx = nx, sy = ny;
+            } else {
+                a += (double)(x * ny - nx * y);
+                len += sqrt((double)dx * dx + (double)dy * dy);
+            }
+            x = nx, y = ny;
+            minx = fmin(minx, (double)x), maxx = fmax(maxx, (double)x);
+            miny = fmin(miny, (double)y), maxy = fmax(maxy, (double)y);
+        }
+    }
+    *size = g->type == 3 ? a / 2 : len;
+    box[0] = cell_of(minx), box[1] = cell_of(miny), box[2] = cell_of(maxx), box[3] = cell_of(maxy);
+}
+
+static int grow_u32(uint32_t **p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    uint32_t *q = realloc(*p, c * sizeof *q);
+    if (!q) return ERR_NOMEM;
+    *p = q, *cap = c;
+    return 0;
+}
+
 int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, const char **names,
                   const struct value *values, int n, struct err *err)
 {
     if (!g->type || !g->n) return 0;
-    if (2 * n > l->tags_cap) {
-        uint32_t *t = realloc(l->tags, (size_t)(2 * n) * sizeof *t);
-        if (!t) return err_set(err, ERR_NOMEM, "out of memory");
-        l->tags = t;
-        l->tags_cap = 2 * n;
+    if (grow_u32(&l->tags, &l->cap_tags, l->n_tags + 2 * (size_t)n) ||
+        grow_u32(&l->cmds, &l->cap_cmds, l->n_cmds + g->n))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    if (l->n_features == l->cap_features) {
+        int cap = l->cap_features ? l->cap_features * 2 : 256;
+        struct mfeat *f = realloc(l->feats, (size_t)cap * sizeof *f);
+        if (!f) return err_set(err, ERR_NOMEM, "out of memory");
+        l->feats = f, l->cap_features = cap;
     }
-    int n_tags = 0;
+    struct mfeat *f = &l->feats[l->n_features];
+    memset(f, 0, sizeof *f);
+    f->id = id, f->type = g->type, f->cls = -1;
+    f->tag_off = l->n_tags, f->geom_off = l->n_cmds, f->n_geom = g->n;
     for (int i = 0; i < n; i++) {
         if (values[i].type != VAL_INT && values[i].type != VAL_REAL && values[i].type != VAL_TEXT)
             continue;
@@ -286,56 +379,309 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
         int k = table_intern(&l->keys, names[i], strlen(names[i]));
         int v = table_intern(&l->values, l->scratch.data, l->scratch.len);
         if (k < 0 || v < 0) return err_set(err, ERR_NOMEM, "out of memory");
-        l->tags[n_tags++] = (uint32_t)k;
-        l->tags[n_tags++] = (uint32_t)v;
+        l->tags[l->n_tags++] = (uint32_t)k;
+        l->tags[l->n_tags++] = (uint32_t)v;
+        f->n_tags += 2;
+        if (l->class_field && strcmp(names[i], l->class_field) == 0) f->cls = v;
     }
-    /* Feature message: id (1), tags (2, packed), type (3), geometry (4, packed), sized first
-     * and written in place: this is the hot loop of a dense tile. */
-    size_t tbytes = 0, gbytes = 0;
-    for (int i = 0; i < n_tags; i++)
-        tbytes += varint_len(l->tags[i]);
-    for (size_t i = 0; i < g->n; i++)
-        gbytes += varint_len(g->cmd[i]);
-    size_t body = 1 + varint_len(id) + 2 + 1 + varint_len(gbytes) + gbytes;
-    if (n_tags) body += 1 + varint_len(tbytes) + tbytes;
-    if (buf_reserve(&l->features, body + 12)) return err_set(err, ERR_NOMEM, "out of memory");
-    unsigned char *p = (unsigned char *)l->features.data + l->features.len;
-    *p++ = 2 << 3 | 2;
-    p = put_raw(p, body);
-    *p++ = 1 << 3;
-    p = put_raw(p, id);
-    if (n_tags) {
-        *p++ = 2 << 3 | 2;
-        p = put_raw(p, tbytes);
-        for (int i = 0; i < n_tags; i++)
-            p = put_raw(p, l->tags[i]);
-    }
-    *p++ = 3 << 3;
-    *p++ = (unsigned char)g->type;
-    *p++ = 4 << 3 | 2;
-    p = put_raw(p, gbytes);
-    for (size_t i = 0; i < g->n; i++)
-        p = put_raw(p, g->cmd[i]);
-    l->features.len = (size_t)(p - (unsigned char *)l->features.data);
-    l->features.data[l->features.len] = '\0';
+    memcpy(l->cmds + l->n_cmds, g->cmd, g->n * sizeof *g->cmd);
+    l->n_cmds += g->n;
+    measure_geom(g, &f->size, f->box);
     l->n_features++;
     return 0;
 }
 
-int mvt_layer_write(const struct mvt_layer *l, struct buf *out)
+/* ---- writing ---- */
+
+/* Appends one Feature entry (field 2): id (1, when non-zero), tags (2, packed, value indexes
+ * through vmap), type (3), geometry (4, packed). Sized first and written in place. */
+static int write_feature(struct buf *b, uint64_t id, int type, const uint32_t *tags, int n_tags,
+                         const int *vmap, const uint32_t *cmd, size_t n_cmd)
 {
-    if (!l->n_features) return 0;
+    size_t tbytes = 0, gbytes = 0;
+    for (int i = 0; i < n_tags; i += 2)
+        tbytes += varint_len(tags[i]) + varint_len((uint64_t)vmap[tags[i + 1]]);
+    for (size_t i = 0; i < n_cmd; i++)
+        gbytes += varint_len(cmd[i]);
+    size_t body = (id ? 1 + varint_len(id) : 0) + 2 + 1 + varint_len(gbytes) + gbytes;
+    if (n_tags) body += 1 + varint_len(tbytes) + tbytes;
+    if (buf_reserve(b, body + 12)) return ERR_NOMEM;
+    unsigned char *p = (unsigned char *)b->data + b->len;
+    *p++ = 2 << 3 | 2;
+    p = put_raw(p, body);
+    if (id) {
+        *p++ = 1 << 3;
+        p = put_raw(p, id);
+    }
+    if (n_tags) {
+        *p++ = 2 << 3 | 2;
+        p = put_raw(p, tbytes);
+        for (int i = 0; i < n_tags; i += 2) {
+            p = put_raw(p, tags[i]);
+            p = put_raw(p, (uint64_t)vmap[tags[i + 1]]);
+        }
+    }
+    *p++ = 3 << 3;
+    *p++ = (unsigned char)type;
+    *p++ = 4 << 3 | 2;
+    p = put_raw(p, gbytes);
+    for (size_t i = 0; i < n_cmd; i++)
+        p = put_raw(p, cmd[i]);
+    b->len = (size_t)(p - (unsigned char *)b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Encoded size of a feature with value indexes of vbytes bytes each (an estimate before the
+ * values are numbered: 2 bytes, the common case of a dense tile). */
+static size_t feature_bytes(const struct mvt_layer *l, const struct mfeat *f)
+{
+    size_t tbytes = 0, gbytes = 0;
+    for (int i = 0; i < f->n_tags; i++)
+        tbytes += i % 2 ? 2 : varint_len(l->tags[f->tag_off + (size_t)i]);
+    for (size_t i = 0; i < f->n_geom; i++)
+        gbytes += varint_len(l->cmds[f->geom_off + i]);
+    size_t body = 1 + varint_len(f->id) + 3 + varint_len(gbytes) + gbytes +
+                  (f->n_tags ? 1 + varint_len(tbytes) + tbytes : 0);
+    return 1 + varint_len(body) + body;
+}
+
+size_t mvt_layer_size(struct mvt_layer *l)
+{
+    size_t n = 16 + strlen(l->name);
+    for (int i = 0; i < l->n_features; i++)
+        n += l->feats[i].bytes = feature_bytes(l, &l->feats[i]);
+    for (int i = 0; i < l->keys.n; i++)
+        n += 2 + l->keys.len[i];
+    for (int i = 0; i < l->values.n; i++)
+        n += 2 + l->values.len[i];
+    return n;
+}
+
+/* Generalized features: one per class value, covering the GEN_GRID cells of the dropped
+ * features (each cell taken by the class of the largest dropped feature over it), with the
+ * class value and n_features = how many features of that class it stands for. */
+struct gen {
+    int *cell_cls;     /* GEN_GRID^2: class value index + 1, 0 none */
+    double *cell_size; /* size of the feature that set the cell */
+    int64_t *count;    /* per value index: dropped features */
+    unsigned char *mask;
+};
+
+static void gen_drop(struct gen *g, const struct mfeat *f)
+{
+    int c = f->cls >= 0 ? f->cls : -1;
+    g->count[c + 1]++; /* slot 0: polygons without a class value */
+    for (int y = f->box[1]; y <= f->box[3]; y++)
+        for (int x = f->box[0]; x <= f->box[2]; x++) {
+            int k = y * GEN_GRID + x;
+            if (!g->cell_cls[k] || f->size > g->cell_size[k])
+                g->cell_cls[k] = c + 2, g->cell_size[k] = f->size; /* c + 2: 1 = no class */
+        }
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const struct mfeat *x = *(const struct mfeat *const *)a, *y = *(const struct mfeat *const *)b;
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    return x < y ? -1 : x > y; /* stable: the order the features came in */
+}
+
+static int by_use_desc(const void *a, const void *b, void *ud)
+{
+    const int64_t *use = ud;
+    int x = *(const int *)a, y = *(const int *)b;
+    if (use[x] != use[y]) return use[x] > use[y] ? -1 : 1;
+    return x - y;
+}
+
+/* A generalized feature: its class value, count value and commands (in gcmds). */
+struct gfeat {
+    int cls, vcount;
+    size_t off, n;
+};
+
+/* Chooses what is kept within budget bytes (0: no limit): the largest features first while they
+ * fit; the rest go to g (polygons) or are only counted (lines, points). */
+static int choose(struct mvt_layer *l, size_t budget, unsigned char *keep, struct gen *g)
+{
+    int nf = l->n_features, nv = l->values.n;
+    size_t total = mvt_layer_size(l);
+    if (!budget || total <= budget) {
+        memset(keep, 1, (size_t)nf);
+        return 0;
+    }
+    struct mfeat **order = malloc(((size_t)nf + 1) * sizeof *order);
+    unsigned char *seen = calloc((size_t)nv + 1, 1);
+    g->cell_cls = calloc(GEN_GRID * GEN_GRID, sizeof *g->cell_cls);
+    g->cell_size = calloc(GEN_GRID * GEN_GRID, sizeof *g->cell_size);
+    g->count = calloc((size_t)nv + 2, sizeof *g->count);
+    g->mask = malloc(GEN_GRID * GEN_GRID);
+    if (!order || !seen || !g->cell_cls || !g->cell_size || !g->count || !g->mask) {
+        free(order), free(seen);
+        return ERR_NOMEM;
+    }
+    for (int i = 0; i < nf; i++)
+        order[i] = &l->feats[i];
+    size_t used = 16 + strlen(l->name) + budget / 20; /* 5 %: the generalized features */
+    for (int i = 0; i < l->keys.n; i++)
+        used += 2 + l->keys.len[i];
+    if (used < budget) /* (an overview's budget keeps nothing: no order needed) */
+        qsort(order, (size_t)nf, sizeof *order, by_size_desc);
+    for (int i = 0; i < nf && used < budget; i++) {
+        const struct mfeat *f = order[i];
+        size_t cost = f->bytes;
+        for (int t = 1; t < f->n_tags; t += 2) {
+            uint32_t v = l->tags[f->tag_off + (size_t)t];
+            if (!seen[v]) cost += 2 + l->values.len[v];
+        }
+        if (used + cost > budget) continue; /* a smaller one may still fit */
+        used += cost;
+        keep[f - l->feats] = 1;
+        for (int t = 1; t < f->n_tags; t += 2)
+            seen[l->tags[f->tag_off + (size_t)t]] = 1;
+    }
+    free(seen);
+    free(order);
+    for (int i = 0; i < nf; i++) {
+        if (keep[i]) continue;
+        if (l->feats[i].type == 3)
+            gen_drop(g, &l->feats[i]);
+        else
+            l->dropped++; /* lines, points: left out, counted (mvt_layer_generalized) */
+    }
+    return 0;
+}
+
+/* Builds the generalized features of g (one per class with dropped polygons) into gf/gcmds,
+ * interning their values. */
+static int build_generalized(struct mvt_layer *l, void *geos, struct gen *g, int nv,
+                             struct gfeat **gf, int *n_gf, uint32_t **gcmds, struct err *err)
+{
+    struct mvt_geom cells;
+    mvt_geom_init(&cells);
+    size_t n_cmds = 0, cap_cmds = 0;
+    int rc = 0;
+    *gf = calloc((size_t)nv + 2, sizeof **gf);
+    if (!*gf) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int c = -1; c < nv && !rc; c++) { /* c = -1: polygons without a class value */
+        int64_t n = g->count[c + 1];
+        if (!n) continue;
+        for (int k = 0; k < GEN_GRID * GEN_GRID; k++)
+            g->mask[k] = g->cell_cls[k] == c + 2;
+        if ((rc = mvt_encode_cells(geos, g->mask, GEN_GRID, TILE_EXTENT / GEN_GRID, &cells, err)))
+            break;
+        l->dropped += n;
+        if (!cells.n) continue; /* counted; nothing to draw */
+        struct value cnt = {.type = VAL_INT, .i = n};
+        int vc = -1;
+        if (!encode_value(&l->scratch, &cnt))
+            vc = table_intern(&l->values, l->scratch.data, l->scratch.len);
+        if (vc < 0 || grow_u32(gcmds, &cap_cmds, n_cmds + cells.n)) {
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(*gcmds + n_cmds, cells.cmd, cells.n * sizeof *cells.cmd);
+        (*gf)[(*n_gf)++] = (struct gfeat){c, vc, n_cmds, cells.n};
+        n_cmds += cells.n;
+        l->generalized++;
+    }
+    mvt_geom_fini(&cells);
+    return rc;
+}
+
+/* The layer's features within budget bytes (0: no limit). */
+static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct buf *out,
+                       struct err *err)
+{
+    int nf = l->n_features, rc = 0, n_gf = 0;
+    unsigned char *keep = calloc((size_t)nf + 1, 1);
+    struct gen g = {0};
+    struct gfeat *gf = NULL;
+    uint32_t *gcmds = NULL;
+    int64_t *use = NULL;
+    int *vorder = NULL, *vmap = NULL;
     struct buf b;
     buf_init(&b);
-    int rc = put_tag(&b, 15, 0) || put_varint(&b, 2) ||
-             put_bytes(&b, 1, l->name, strlen(l->name)) ||
-             buf_append(&b, l->features.data, l->features.len);
+    l->dropped = l->generalized = 0;
+    if (!keep || choose(l, budget, keep, &g)) goto nomem;
+    int k_class = -1, k_count = -1, k_gen = -1, v_one = -1;
+    if (g.count) { /* keys and values of the generalized features */
+        if ((rc = build_generalized(l, geos, &g, l->values.n, &gf, &n_gf, &gcmds, err))) goto done;
+        struct value one = {.type = VAL_INT, .i = 1};
+        if (l->class_field)
+            k_class = table_intern(&l->keys, l->class_field, strlen(l->class_field));
+        k_count = table_intern(&l->keys, "n_features", 10);
+        k_gen = table_intern(&l->keys, "generalized", 11);
+        if (!encode_value(&l->scratch, &one))
+            v_one = table_intern(&l->values, l->scratch.data, l->scratch.len);
+        if (k_count < 0 || k_gen < 0 || v_one < 0 || (l->class_field && k_class < 0)) goto nomem;
+    }
+    /* values numbered by use among what is written, the most used first */
+    int nv = l->values.n, n_used = 0;
+    use = calloc((size_t)nv + 1, sizeof *use);
+    vorder = malloc(((size_t)nv + 1) * sizeof *vorder);
+    vmap = malloc(((size_t)nv + 1) * sizeof *vmap);
+    if (!use || !vorder || !vmap) goto nomem;
+    for (int i = 0; i < nf; i++)
+        if (keep[i])
+            for (int t = 1; t < l->feats[i].n_tags; t += 2)
+                use[l->tags[l->feats[i].tag_off + (size_t)t]]++;
+    for (int i = 0; i < n_gf; i++) {
+        if (k_class >= 0 && gf[i].cls >= 0) use[gf[i].cls]++;
+        use[gf[i].vcount]++, use[v_one]++;
+    }
+    int n_kept = 0;
+    for (int i = 0; i < nf; i++)
+        n_kept += keep[i];
+    if (!n_kept && !n_gf) goto done; /* all of it counted, nothing to draw: no layer */
+    for (int v = 0; v < nv; v++)
+        if (use[v]) vorder[n_used++] = v;
+    qsort_r(vorder, (size_t)n_used, sizeof *vorder, by_use_desc, use);
+    for (int i = 0; i < n_used; i++)
+        vmap[vorder[i]] = i;
+    rc = put_tag(&b, 15, 0);
+    if (!rc) rc = put_varint(&b, 2);
+    if (!rc) rc = put_bytes(&b, 1, l->name, strlen(l->name));
+    /* generalized features first (drawn under the features kept), without id: each stands for
+     * several features */
+    for (int i = 0; i < n_gf && !rc; i++) {
+        uint32_t tags[6];
+        int nt = 0;
+        if (k_class >= 0 && gf[i].cls >= 0)
+            tags[nt++] = (uint32_t)k_class, tags[nt++] = (uint32_t)gf[i].cls;
+        tags[nt++] = (uint32_t)k_count, tags[nt++] = (uint32_t)gf[i].vcount;
+        tags[nt++] = (uint32_t)k_gen, tags[nt++] = (uint32_t)v_one;
+        rc = write_feature(&b, 0, 3, tags, nt, vmap, gcmds + gf[i].off, gf[i].n);
+    }
+    for (int i = 0; i < nf && !rc; i++) {
+        const struct mfeat *f = &l->feats[i];
+        if (keep[i])
+            rc = write_feature(&b, f->id, f->type, l->tags + f->tag_off, f->n_tags, vmap,
+                               l->cmds + f->geom_off, f->n_geom);
+    }
     for (int i = 0; i < l->keys.n && !rc; i++)
         rc = put_bytes(&b, 3, l->keys.blob.data + l->keys.off[i], l->keys.len[i]);
-    for (int i = 0; i < l->values.n && !rc; i++)
-        rc = put_bytes(&b, 4, l->values.blob.data + l->values.off[i], l->values.len[i]);
-    rc = rc || put_tag(&b, 5, 0) || put_varint(&b, TILE_EXTENT);
-    rc = rc || put_bytes(out, 3, b.data, b.len);
+    for (int i = 0; i < n_used && !rc; i++)
+        rc = put_bytes(&b, 4, l->values.blob.data + l->values.off[vorder[i]],
+                       l->values.len[vorder[i]]);
+    if (!rc) rc = put_tag(&b, 5, 0);
+    if (!rc) rc = put_varint(&b, TILE_EXTENT);
+    if (!rc) rc = put_bytes(out, 3, b.data, b.len);
+    if (rc) goto nomem;
+done:
+    free(keep), free(use), free(vorder), free(vmap), free(gf), free(gcmds);
+    free(g.cell_cls), free(g.cell_size), free(g.count), free(g.mask);
     buf_fini(&b);
-    return rc ? ERR_NOMEM : 0;
+    return rc;
+nomem:
+    rc = err_set(err, ERR_NOMEM, "out of memory");
+    goto done;
+}
+
+int mvt_layer_write(struct mvt_layer *l, void *geos, size_t budget, struct buf *out,
+                    struct err *err)
+{
+    if (!l->n_features) return 0;
+    return write_layer(l, geos, budget, out, err);
 }

@@ -501,3 +501,72 @@ int mvt_encode_geom(void *geos, const struct geom *g, int buffer, struct mvt_geo
     if (!out->n) out->type = 0;
     return 0;
 }
+
+/* ---- generalized cover: grid cells -> valid polygons ---- */
+
+int mvt_encode_cells(void *geos, const unsigned char *cells, int n, int cell, struct mvt_geom *out,
+                     struct err *err)
+{
+    GEOSContextHandle_t h = geos;
+    mvt_geom_reset(out);
+    /* each horizontal run of covered cells is a rectangle; GEOS unions them into valid
+     * polygons (rectangles on the integer grid: the union is exact) */
+    int cap = 64, nr = 0, rc = 0;
+    GEOSGeometry **rects = malloc((size_t)cap * sizeof *rects);
+    if (!rects) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int j = 0; j < n && !rc; j++)
+        for (int i = 0; i < n && !rc;) {
+            if (!cells[j * n + i]) {
+                i++;
+                continue;
+            }
+            int i1 = i;
+            while (i1 < n && cells[j * n + i1])
+                i1++;
+            double x0 = i * cell, x1 = i1 * cell, y0 = j * cell, y1 = (j + 1) * cell;
+            double xy[10] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+            GEOSGeometry *ring = make_ring(h, xy, 5);
+            GEOSGeometry *poly = ring ? GEOSGeom_createPolygon_r(h, ring, NULL, 0) : NULL;
+            if (!poly) rc = ERR_NOMEM;
+            if (!rc && nr == cap) {
+                GEOSGeometry **r = realloc(rects, (size_t)(cap *= 2) * sizeof *r);
+                if (!r) {
+                    GEOSGeom_destroy_r(h, poly);
+                    rc = ERR_NOMEM;
+                } else {
+                    rects = r;
+                }
+            }
+            if (!rc) rects[nr++] = poly;
+            i = i1;
+        }
+    if (rc || !nr) {
+        for (int i = 0; i < nr; i++)
+            GEOSGeom_destroy_r(h, rects[i]);
+        free(rects);
+        return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    }
+    /* the collection takes the rectangles */
+    GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, rects, (unsigned)nr);
+    if (!coll)
+        for (int i = 0; i < nr; i++)
+            GEOSGeom_destroy_r(h, rects[i]);
+    free(rects);
+    GEOSGeometry *u = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
+    if (coll) GEOSGeom_destroy_r(h, coll);
+    if (!u) return err_set(err, ERR_INTERNAL, "cannot merge generalized cells");
+    struct ctx c;
+    memset(&c, 0, sizeof c);
+    c.h = h;
+    c.lo = 0, c.hi = TILE_EXTENT;
+    c.out = out;
+    rc = emit_geos_polygons(&c, u);
+    GEOSGeom_destroy_r(h, u);
+    free(c.r.xy);
+    if (rc) {
+        mvt_geom_reset(out);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    out->type = out->n ? 3 : 0;
+    return 0;
+}

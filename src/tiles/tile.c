@@ -2,7 +2,10 @@
 /* tile.c: one MVT tile from the store. Parses tile addresses and layer lists, maps storage CRS
  * coordinates into tile units (a grid interpolation of the official VN-2000 transformation, exact
  * PROJ outside the grid), queries each layer through the one store query path into a sink that
- * encodes features, and applies the catalog's zoom ranges and the role's field rights. */
+ * encodes features, applies the catalog's zoom ranges and the role's field rights, and keeps the
+ * tile within its byte budget (TILE_BUDGET_BYTES shared between layers; above it features are
+ * generalized by mvt.c, never cut) and a generalized overview of class-styled polygon layers
+ * (parcels' land use) OVERVIEW_ZOOMS below their minzoom. Must not: write to the store or cache. */
 #include "tiles.h"
 
 #include <math.h>
@@ -231,7 +234,37 @@ struct mvt_sink {
     struct geom g;
     struct mvt_geom cmds;
     const char **names;
+    int overview; /* only the feature's box counts (every feature is generalized) */
 };
+
+/* The box of g (storage CRS) in tile units as a ring: all an overview needs of a feature (its
+ * four corners are transformed, not every vertex). */
+static int box_cmds(struct tile_xform *xf, const struct geom *g, struct mvt_geom *out,
+                    struct err *err)
+{
+    double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
+    for (size_t i = 0; i + 1 < g->n_coords; i += 2) {
+        minx = fmin(minx, g->coords[i]), maxx = fmax(maxx, g->coords[i]);
+        miny = fmin(miny, g->coords[i + 1]), maxy = fmax(maxy, g->coords[i + 1]);
+    }
+    mvt_geom_reset(out);
+    double c[8] = {minx, miny, maxx, miny, maxx, maxy, minx, maxy};
+    int rc = tile_xform_apply(xf, c, 4, err);
+    if (rc) return rc;
+    minx = miny = INFINITY, maxx = maxy = -INFINITY;
+    for (int i = 0; i < 8; i += 2) {
+        minx = fmin(minx, c[i]), maxx = fmax(maxx, c[i]);
+        miny = fmin(miny, c[i + 1]), maxy = fmax(maxy, c[i + 1]);
+    }
+    if (maxx < 0 || maxy < 0 || minx > TILE_EXTENT || miny > TILE_EXTENT) return 0;
+    int32_t a[2] = {(int32_t)floor(minx), (int32_t)floor(miny)};
+    int32_t b[6] = {(int32_t)ceil(maxx), a[1], (int32_t)ceil(maxx),
+                    (int32_t)ceil(maxy), a[0], (int32_t)ceil(maxy)};
+    if (mvt_geom_move(out, a, 1) || mvt_geom_line(out, b, 3) || mvt_geom_close(out))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    out->type = 3;
+    return 0;
+}
 
 static int sink_feature(void *ud, const struct feature *f, struct err *err)
 {
@@ -239,22 +272,46 @@ static int sink_feature(void *ud, const struct feature *f, struct err *err)
     if (!f->wkb) return 0;
     int rc = geom_from_wkb(&s->g, f->wkb, f->wkb_len, err);
     if (rc) return rc == ERR_NOMEM ? rc : 0; /* a broken geometry is skipped, not fatal */
-    if ((rc = tile_xform_apply(s->xf, s->g.coords, s->g.n_coords / 2, err))) return rc;
-    if ((rc = mvt_encode_geom(s->geos, &s->g, TILE_BUFFER, &s->cmds, err))) return rc;
+    if (s->overview)
+        rc = box_cmds(s->xf, &s->g, &s->cmds, err);
+    else if (!(rc = tile_xform_apply(s->xf, s->g.coords, s->g.n_coords / 2, err)))
+        rc = mvt_encode_geom(s->geos, &s->g, TILE_BUFFER, &s->cmds, err);
+    if (rc) return rc;
     if (!s->cmds.type) return 0;
     return mvt_layer_add(s->layer, (uint64_t)f->fid, &s->cmds, s->names, f->values, f->n_fields,
                          err);
 }
 
-static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
-                       enum role role, int z, const struct bbox *qb, struct buf *out,
-                       struct err *err)
+/* The field a layer's generalized features are classed by: the first field its style's rules
+ * choose by (land use for parcels, kind for buildings); -1 none. */
+static int class_field(const struct layer_def *l)
+{
+    const struct style *st = render_style(l, NULL);
+    return st && st->n_filter_fields > 0 ? st->filter_fields[0] : -1;
+}
+
+/* A layer has a generalized overview OVERVIEW_ZOOMS zooms below its minzoom when it is a
+ * polygon layer with a class field: every feature is generalized (land use at z12-14 for
+ * parcels, which start at z15). */
+static int has_overview(const struct layer_def *l, int z, enum role role)
+{
+    int cf = z < l->minzoom && z >= l->minzoom - OVERVIEW_ZOOMS &&
+                     (l->geom == GT_POLYGON || l->geom == GT_MULTIPOLYGON)
+                 ? class_field(l)
+                 : -1;
+    return cf >= 0 && access_field(l, cf, role);
+}
+
+static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
+                      enum role role, int z, const struct bbox *qb, struct mvt_layer **out,
+                      struct err *err)
 {
     int fields[128];
     const char *names[128];
-    int nf = 0;
+    int nf = 0, cf = class_field(l);
+    s->overview = z < l->minzoom;
     for (int i = 0; i < l->n_fields && nf < 128; i++)
-        if (access_field(l, i, role)) {
+        if (access_field(l, i, role) && (!s->overview || i == cf)) {
             names[nf] = l->fields[i].name;
             fields[nf++] = i;
         }
@@ -266,11 +323,12 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
     q.bbox = *qb;
     q.fields = fields;
     q.n_fields = nf;
-    q.limit = TILE_MAX_FEATURES;
+    q.limit = -1; /* no cap: above the tile budget features are generalized, not cut */
     q.want_geom = 1;
-    /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them. */
+    /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them (an
+     * overview counts every feature). */
     struct filter *small = NULL;
-    if (z < 14 && l->geom != GT_POINT && l->geom != GT_MULTIPOINT) {
+    if (z < 14 && !s->overview && l->geom != GT_POINT && l->geom != GT_MULTIPOINT) {
         double u = 2 * WEBMERC_HALF / (double)(1u << z) / TILE_EXTENT * 0.9;
         if (filter_and_min_extent(&small, u)) return err_set(err, ERR_NOMEM, "out of memory");
         q.filter = small;
@@ -280,14 +338,45 @@ static int build_layer(struct store *st, struct mvt_sink *s, const struct layer_
         filter_free(small);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
+    int rc = cf >= 0 && access_field(l, cf, role)
+                 ? mvt_layer_set_class(s->layer, l->fields[cf].name)
+                 : 0;
+    if (rc) rc = err_set(err, ERR_NOMEM, "out of memory");
     s->names = names;
     struct feature_sink sink = {NULL, sink_feature, NULL, s};
-    int rc = store_query_run(st, &q, &sink, err);
+    if (!rc) rc = store_query_run(st, &q, &sink, err);
     filter_free(small);
-    if (!rc && mvt_layer_write(s->layer, out)) rc = err_set(err, ERR_NOMEM, "out of memory");
-    mvt_layer_free(s->layer);
+    *out = s->layer;
     s->layer = NULL;
     return rc;
+}
+
+/* Per-layer byte budgets within TILE_BUDGET_BYTES (water-filling: a layer under its equal share
+ * keeps everything and leaves the rest to the others). An overview layer's budget is 1 byte:
+ * all of it generalized. */
+static void share_budget(struct mvt_layer **ml, const int *overview, int n, size_t *budget)
+{
+    size_t size[TILE_MAX_LAYERS], left = TILE_BUDGET_BYTES;
+    int open = 0, done[TILE_MAX_LAYERS] = {0};
+    for (int i = 0; i < n; i++) {
+        size[i] = ml[i] ? mvt_layer_size(ml[i]) : 0;
+        budget[i] = overview[i] ? 1 : 0;
+        if (overview[i] || !ml[i])
+            done[i] = 1;
+        else
+            open++;
+    }
+    for (int changed = 1; changed && open;) {
+        changed = 0;
+        size_t share = left / (size_t)open;
+        for (int i = 0; i < n; i++)
+            if (!done[i] && size[i] <= share) {
+                done[i] = 1, open--, left -= size[i], changed = 1;
+                budget[i] = 0; /* all of it */
+            }
+    }
+    for (int i = 0; i < n; i++)
+        if (!done[i]) budget[i] = left / (size_t)open;
 }
 
 int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
@@ -297,7 +386,8 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
     (void)cfg;
     int any = 0;
     for (int i = 0; i < tl->n; i++)
-        any |= z >= tl->layers[i]->minzoom && z <= tl->layers[i]->maxzoom;
+        any |= (z >= tl->layers[i]->minzoom && z <= tl->layers[i]->maxzoom) ||
+               has_overview(tl->layers[i], z, role);
     if (!any) return 0;
     struct mvt_sink s;
     memset(&s, 0, sizeof s);
@@ -307,11 +397,20 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
     s.geos = geo_geos(geo);
     geom_init(&s.g);
     mvt_geom_init(&s.cmds);
+    struct mvt_layer *ml[TILE_MAX_LAYERS] = {0};
+    int overview[TILE_MAX_LAYERS] = {0};
+    size_t budget[TILE_MAX_LAYERS];
     for (int i = 0; i < tl->n && !rc; i++) {
         const struct layer_def *l = tl->layers[i];
-        if (z < l->minzoom || z > l->maxzoom) continue;
-        rc = build_layer(st, &s, l, role, z, &qb, out, err);
+        if (!has_overview(l, z, role) && (z < l->minzoom || z > l->maxzoom)) continue;
+        overview[i] = z < l->minzoom;
+        rc = read_layer(st, &s, l, role, z, &qb, &ml[i], err);
     }
+    if (!rc) share_budget(ml, overview, tl->n, budget);
+    for (int i = 0; i < tl->n && !rc; i++)
+        if (ml[i]) rc = mvt_layer_write(ml[i], s.geos, budget[i], out, err);
+    for (int i = 0; i < tl->n; i++)
+        mvt_layer_free(ml[i]);
     geom_fini(&s.g);
     mvt_geom_fini(&s.cmds);
     tile_xform_free(s.xf);

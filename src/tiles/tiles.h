@@ -15,11 +15,12 @@
 #include "../geo/geo.h"
 #include "../render/render.h"
 
-#define TILE_EXTENT       4096  /* MVT units per tile side */
-#define TILE_BUFFER       64    /* MVT units of buffer around the tile */
-#define TILE_MAX_ZOOM     24    /* deepest zoom served (WebMercatorQuad) */
-#define TILE_MAX_LAYERS   32    /* layers in one tile request */
-#define TILE_MAX_FEATURES 50000 /* per layer per tile: bounds low-zoom tiles */
+#define TILE_EXTENT       4096         /* MVT units per tile side */
+#define TILE_BUFFER       64           /* MVT units of buffer around the tile */
+#define TILE_MAX_ZOOM     24           /* deepest zoom served (WebMercatorQuad) */
+#define TILE_MAX_LAYERS   32           /* layers in one tile request */
+#define TILE_BUDGET_BYTES (448 * 1024) /* per MVT tile: above it features are generalized */
+#define OVERVIEW_ZOOMS    3 /* zooms below a layer's minzoom with its generalized overview */
 
 enum tile_format { TILE_FMT_MVT, TILE_FMT_PNG };
 
@@ -60,13 +61,28 @@ int mvt_geom_move(struct mvt_geom *g, const int32_t *xy, int n);
 int mvt_geom_line(struct mvt_geom *g, const int32_t *xy, int n);
 int mvt_geom_close(struct mvt_geom *g);
 /* Adds a feature with id, geometry and n attributes (names[i] = values[i]; VAL_NULL skipped).
- * Keys and values are deduplicated per layer. ERR_NOMEM. */
+ * Keys and values are deduplicated per layer; the feature is kept until mvt_layer_write.
+ * ERR_NOMEM. */
 int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, const char **names,
                   const struct value *values, int n, struct err *err);
+/* The attribute whose value classes the layer's generalized features (land use for parcels);
+ * NULL: none (generalized polygons then carry only their count). Set before adding. ERR_NOMEM. */
+int mvt_layer_set_class(struct mvt_layer *l, const char *field);
 int mvt_layer_count(const struct mvt_layer *l);
-/* Appends the layer as a Tile.layers entry (field 3) to out; a layer without features writes
- * nothing. ERR_NOMEM. */
-int mvt_layer_write(const struct mvt_layer *l, struct buf *out);
+/* Bytes the layer takes written whole (an estimate within a few bytes per feature). */
+size_t mvt_layer_size(struct mvt_layer *l);
+/* Appends the layer as a Tile.layers entry (field 3) to out, values numbered by use (the most
+ * shared first). budget 0, or a layer within budget bytes: every feature. Above it, the
+ * largest features (area; length for lines) are kept while they fit, and the polygons left out
+ * are generalized: one feature per class value (no id; attributes: the class field,
+ * n_features = how many features it stands for, generalized = 1) covering the 4 px cells of the
+ * tile their boxes touch (each cell to the class of the largest such feature), written before
+ * the kept ones; lines and points left out are only counted. Nothing is dropped silently:
+ * mvt_layer_generalized tells how many. A layer without features writes nothing. ERR_NOMEM. */
+int mvt_layer_write(struct mvt_layer *l, void *geos, size_t budget, struct buf *out,
+                    struct err *err);
+/* After mvt_layer_write: features left out (*dropped) and generalized features written. */
+void mvt_layer_generalized(const struct mvt_layer *l, int64_t *dropped, int64_t *generalized);
 
 /* Geometry to tile units (mvt_geom.c): clipping, snapping, validity. */
 /* Encodes g, already in tile units (doubles, y down), into out: points kept inside the
@@ -80,6 +96,12 @@ int mvt_layer_write(const struct mvt_layer *l, struct buf *out);
 int mvt_encode_geom(void *geos, const struct geom *g, int buffer, struct mvt_geom *out,
                     struct err *err);
 
+/* The union of the covered cells (n x n bytes, non-zero = covered; cell tile units each, from
+ * the tile's top-left) as valid polygons in out (type 3; 0 when nothing is covered). geos is a
+ * GEOS context. ERR_NOMEM, ERR_INTERNAL if GEOS fails. */
+int mvt_encode_cells(void *geos, const unsigned char *cells, int n, int cell, struct mvt_geom *out,
+                     struct err *err);
+
 /* Tile generation (tile.c). */
 /* Maps storage CRS coordinates into the units of one tile through a grid interpolation of the
  * official transformation (error below 1 mm inside the grid, exact PROJ outside). */
@@ -90,7 +112,11 @@ void tile_xform_free(struct tile_xform *t);
 /* Transforms n interleaved points in place from the storage CRS to tile units. */
 int tile_xform_apply(struct tile_xform *t, double *xy, size_t n, struct err *err);
 
-/* Builds the MVT tile z/x/y of the layers for role into out (empty when no feature). */
+/* Builds the MVT tile z/x/y of the layers for role into out (empty when no feature), within
+ * TILE_BUDGET_BYTES: each layer's share is written by mvt_layer_write (the largest features
+ * kept, the others generalized with a count). A class-styled polygon layer (parcels) also
+ * answers OVERVIEW_ZOOMS zooms below its minzoom, every feature generalized (land use per 4 px
+ * cell, n_features per class). */
 int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
                     const struct tile_layers *tl, enum role role, int z, int x, int y,
                     struct buf *out, struct err *err);

@@ -223,7 +223,7 @@ static void test_layer_bytes(void *geos)
     CHECK(mvt_layer_add(l, 3, &m, names + 1, &neg, 1, &err) == 0);
     struct buf out;
     buf_init(&out);
-    CHECK(mvt_layer_write(l, &out) == 0);
+    CHECK(mvt_layer_write(l, geos, 0, &out, &err) == 0);
     /* Tile{layers: Layer{version 2, name "x", 3 features, keys k n, values "v" 3 -2, extent}} */
     static const unsigned char want[] = {
         0x1a, 0x4c,                                              /* Tile.layers, 76 bytes */
