@@ -509,21 +509,16 @@ int mvt_encode_cells(void *geos, const unsigned char *cells, int n, int cell, st
 {
     GEOSContextHandle_t h = geos;
     mvt_geom_reset(out);
-    /* each horizontal run of covered cells is a rectangle; GEOS unions them into valid
-     * polygons (rectangles on the integer grid: the union is exact) */
+    /* every covered cell is a square: the squares form a coverage (neighbours share whole
+     * edges, vertex for vertex), which GEOS's coverage union dissolves without noding into
+     * valid polygons; a general union is the fallback */
     int cap = 64, nr = 0, rc = 0;
     GEOSGeometry **rects = malloc((size_t)cap * sizeof *rects);
     if (!rects) return err_set(err, ERR_NOMEM, "out of memory");
     for (int j = 0; j < n && !rc; j++)
-        for (int i = 0; i < n && !rc;) {
-            if (!cells[j * n + i]) {
-                i++;
-                continue;
-            }
-            int i1 = i;
-            while (i1 < n && cells[j * n + i1])
-                i1++;
-            double x0 = i * cell, x1 = i1 * cell, y0 = j * cell, y1 = (j + 1) * cell;
+        for (int i = 0; i < n && !rc; i++) {
+            if (!cells[j * n + i]) continue;
+            double x0 = i * cell, x1 = (i + 1) * cell, y0 = j * cell, y1 = (j + 1) * cell;
             double xy[10] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
             GEOSGeometry *ring = make_ring(h, xy, 5);
             GEOSGeometry *poly = ring ? GEOSGeom_createPolygon_r(h, ring, NULL, 0) : NULL;
@@ -538,7 +533,6 @@ int mvt_encode_cells(void *geos, const unsigned char *cells, int n, int cell, st
                 }
             }
             if (!rc) rects[nr++] = poly;
-            i = i1;
         }
     if (rc || !nr) {
         for (int i = 0; i < nr; i++)
@@ -552,7 +546,8 @@ int mvt_encode_cells(void *geos, const unsigned char *cells, int n, int cell, st
         for (int i = 0; i < nr; i++)
             GEOSGeom_destroy_r(h, rects[i]);
     free(rects);
-    GEOSGeometry *u = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
+    GEOSGeometry *u = coll ? GEOSCoverageUnion_r(h, coll) : NULL;
+    if (coll && !u) u = GEOSUnaryUnion_r(h, coll);
     if (coll) GEOSGeom_destroy_r(h, coll);
     if (!u) return err_set(err, ERR_INTERNAL, "cannot merge generalized cells");
     struct ctx c;
