@@ -558,7 +558,8 @@ static int choose(struct mvt_layer *l, size_t budget, unsigned char *keep, struc
 /* Builds the generalized features of g (one per class with dropped polygons) into gf/gcmds,
  * interning their values. */
 static int build_generalized(struct mvt_layer *l, void *geos, struct gen *g, int nv,
-                             struct gfeat **gf, int *n_gf, uint32_t **gcmds, struct err *err)
+                             const unsigned char *keep, struct gfeat **gf, int *n_gf,
+                             uint32_t **gcmds, struct err *err)
 {
     struct mvt_geom cells;
     mvt_geom_init(&cells);
@@ -569,8 +570,18 @@ static int build_generalized(struct mvt_layer *l, void *geos, struct gen *g, int
     for (int c = -1; c < nv && !rc; c++) { /* c = -1: polygons without a class value */
         int64_t n = g->count[c + 1];
         if (!n) continue;
+        int any = 0;
         for (int k = 0; k < GEN_GRID * GEN_GRID; k++)
-            g->mask[k] = g->cell_cls[k] == c + 2;
+            any |= g->mask[k] = g->cell_cls[k] == c + 2;
+        if (!any) /* every cell went to a larger class: this one keeps the cells it touches, so
+                   * that its count is still written */
+            for (int i = 0; i < l->n_features; i++) {
+                const struct mfeat *f = &l->feats[i];
+                if (keep[i] || f->type != 3 || (f->cls >= 0 ? f->cls : -1) != c) continue;
+                for (int y = f->box[1]; y <= f->box[3]; y++)
+                    for (int x = f->box[0]; x <= f->box[2]; x++)
+                        g->mask[y * GEN_GRID + x] = 1;
+            }
         if ((rc = mvt_encode_cells(geos, g->mask, GEN_GRID, TILE_EXTENT / GEN_GRID, &cells, err)))
             break;
         l->dropped += n;
@@ -609,7 +620,8 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     if (!keep || choose(l, budget, keep, &g)) goto nomem;
     int k_class = -1, k_count = -1, k_gen = -1, v_one = -1;
     if (g.count) { /* keys and values of the generalized features */
-        if ((rc = build_generalized(l, geos, &g, l->values.n, &gf, &n_gf, &gcmds, err))) goto done;
+        if ((rc = build_generalized(l, geos, &g, l->values.n, keep, &gf, &n_gf, &gcmds, err)))
+            goto done;
         struct value one = {.type = VAL_INT, .i = 1};
         if (l->class_field)
             k_class = table_intern(&l->keys, l->class_field, strlen(l->class_field));

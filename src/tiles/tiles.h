@@ -76,9 +76,10 @@ size_t mvt_layer_size(struct mvt_layer *l);
  * largest features (area; length for lines) are kept while they fit, and the polygons left out
  * are generalized: one feature per class value (no id; attributes: the class field,
  * n_features = how many features it stands for, generalized = 1) covering the 8 px cells of the
- * tile their boxes touch (each cell to the class of the largest such feature), written before
- * the kept ones; lines and points left out are only counted. Nothing is dropped silently:
- * mvt_layer_generalized tells how many. A layer without features writes nothing. ERR_NOMEM. */
+ * tile their boxes touch (each cell to the class of the largest such feature; a class left with no
+ * cell keeps the cells its own features touch), written before the kept ones; lines and points left
+ * out are only counted. Nothing is dropped silently: mvt_layer_generalized tells how many. A layer
+ * without features writes nothing. ERR_NOMEM. */
 int mvt_layer_write(struct mvt_layer *l, void *geos, size_t budget, struct buf *out,
                     struct err *err);
 /* After mvt_layer_write: features left out (*dropped) and generalized features written. */
