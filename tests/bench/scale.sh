@@ -52,9 +52,22 @@ for s in $SCALES; do
   if [ ! -f "$src/city_manifest.json" ]; then
     rm -rf "$src"; mkdir -p "$src"
     for l in parcels zoning roads canals buildings vacant_land; do
-      ogr2ogr -f "ESRI Shapefile" "$src/$l.shp" "$city" "$l" -lco ENCODING=UTF-8 -lco SPATIAL_INDEX=NO 2>> "$LOGS/scale.log"
+      what=("$l")
+      # A grown city has wards of more than 999 map sheets, which a parcel key (commune 5 +
+      # sheet 3 + parcel 4 digits) cannot hold: there each ward's sheets are split into blocks of
+      # 999, each block a synthetic commune code 99000 + 4 x ward rank + block (the scale-1 city
+      # keeps its names and the manifest's codes 99001-99044)
+      if [ "$s" != 1 ] && [ "$l" = parcels ]; then
+        what=(-dialect SQLite -nln parcels -sql "SELECT parcel_id, (map_sheet - 1) % 999 + 1 AS map_sheet, parcel_no, area_m2, land_use, owner_name, CAST(99000 + 4 * (dense_rank() OVER (ORDER BY ward)) + (map_sheet - 1) / 999 AS TEXT) AS ward, geom FROM parcels")
+      fi
+      ogr2ogr -f "ESRI Shapefile" "$src/$l.shp" "$city" "${what[@]}" -lco ENCODING=UTF-8 -lco SPATIAL_INDEX=NO 2>> "$LOGS/scale.log"
     done
-    cp "$HERE/city_manifest.json" "$src/city_manifest.json"
+    if [ "$s" != 1 ]; then  # the commune codes are in the file: no name -> code map
+      jq '(.sources[] | select(.layer == "cadastral_parcels") | .values) |= del(.commune_code)' \
+        "$HERE/city_manifest.json" > "$src/city_manifest.json"
+    else
+      cp "$HERE/city_manifest.json" "$src/city_manifest.json"
+    fi
   fi
   stamp=$(cat "$src/city_manifest.json" "$SPP_BIN" | sha256sum | cut -c1-16)
   if [ "$(cat "$store.stamp" 2>/dev/null)" != "$stamp" ]; then
