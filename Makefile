@@ -18,6 +18,14 @@ SAN         := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 CFLAGS      ?= -O2 -g
 ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) $(DEPS_CFLAGS) $(CFLAGS)
 PY          := /usr/bin/python3
+# The failing-allocator test hook (src/core/alloc.c, tests/integration/test_oom.py): on in the
+# default and asan builds, off in `make bench` (TEST_HOOKS=0). It only acts when the server runs
+# with SPP_TEST_FAIL_ALLOC set; the linker routes spp's own allocations through its wrappers.
+TEST_HOOKS  ?= 1
+ifeq ($(TEST_HOOKS),1)
+HOOK_CFLAGS := -DSPP_TEST_HOOKS
+HOOK_LIBS   := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+endif
 BUILD       ?= build
 DEMO_DB     := data/demo/spp.sqlite
 LISTEN      ?= 127.0.0.1:8080
@@ -49,10 +57,15 @@ spp: $(BUILD)/spp
 	cp $< $@.tmp && mv -f $@.tmp $@   # a running spp keeps its old inode
 
 $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS) $(HOOK_LIBS)
 
 $(BUILD)/libspp.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/src/core/alloc.o: ALL_CFLAGS += $(HOOK_CFLAGS)
+$(BUILD)/src/core/alloc.o: $(BUILD)/test-hooks
+$(BUILD)/test-hooks: FORCE
+	@mkdir -p $(dir $@) && echo '$(TEST_HOOKS)' | cmp -s - $@ || echo '$(TEST_HOOKS)' > $@
 
 # The commit /metrics reports (spp_build_info); metrics.o is rebuilt when it changes.
 GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -69,17 +82,17 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/check.h $(BUILD)/libspp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(BUILD)/libspp.a $(LDFLAGS) $(DEPS_LIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(BUILD)/libspp.a $(LDFLAGS) $(DEPS_LIBS) $(HOOK_LIBS)
 
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libspp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -DFUZZ_NAME='"$*"' -Isrc -o $@ $< tests/fuzz/replay.c $(BUILD)/libspp.a \
-	  $(LDFLAGS) $(DEPS_LIBS)
+	  $(LDFLAGS) $(DEPS_LIBS) $(HOOK_LIBS)
 
 # libFuzzer binaries: the library rebuilt with clang and sanitizers in build/fuzz/.
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libspp.a
 	clang $(ALL_CFLAGS) -Wno-missing-prototypes -Isrc -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build/fuzz/libspp.a \
-	  $(DEPS_LIBS)
+	  $(DEPS_LIBS) $(HOOK_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -156,7 +169,7 @@ fuzz-smoke: fuzz-build
 PEERS       ?= $(CURDIR)/tests/bench/peers
 bench:
 	@scripts/install-deps.sh bench
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" build/release/spp
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/release CFLAGS="-O2 -DNDEBUG" TEST_HOOKS=0 build/release/spp
 	PEERS=$(PEERS) SPP_BIN=$(CURDIR)/build/release/spp tests/bench/bench.sh
 
 # Transcript tests (tests/transcripts/, checked by make integration): re-record them after an

@@ -12,6 +12,7 @@ void buf_init(struct buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->failed = 0;
 }
 
 void buf_fini(struct buf *b)
@@ -23,19 +24,32 @@ void buf_fini(struct buf *b)
 void buf_reset(struct buf *b)
 {
     b->len = 0;
+    b->failed = 0;
     if (b->data) b->data[0] = '\0';
 }
 
+int buf_failed(const struct buf *b)
+{
+    return b->failed;
+}
+
+/* The one place a buffer grows: a failure here marks the buffer failed for good. */
 int buf_reserve(struct buf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap) return 0;
+    if (b->failed) return ERR_NOMEM;
+    if (extra < SIZE_MAX - b->len - 1 && b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) return ERR_NOMEM;
-        cap *= 2;
+    if (extra >= SIZE_MAX / 2 - b->len) {
+        b->failed = 1;
+        return ERR_NOMEM;
     }
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     char *p = realloc(b->data, cap);
-    if (!p) return ERR_NOMEM;
+    if (!p) {
+        b->failed = 1;
+        return ERR_NOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return 0;
@@ -43,6 +57,10 @@ int buf_reserve(struct buf *b, size_t extra)
 
 int buf_append(struct buf *b, const void *data, size_t n)
 {
+    if (!data && n) {
+        b->failed = 1;
+        return ERR_NOMEM;
+    }
     if (buf_reserve(b, n)) return ERR_NOMEM;
     if (n) memcpy(b->data + b->len, data, n);
     b->len += n;
@@ -50,8 +68,26 @@ int buf_append(struct buf *b, const void *data, size_t n)
     return 0;
 }
 
+int buf_append_buf(struct buf *b, const struct buf *src)
+{
+    if (src->failed) {
+        b->failed = 1;
+        return ERR_NOMEM;
+    }
+    return buf_append(b, src->data ? src->data : "", src->len);
+}
+
+/* A NULL string is what a failed allocation leaves behind (str_dup, a failed scratch buffer's
+ * data): appending one fails b, so the failure reaches whoever checks b. */
+static int null_fails(struct buf *b)
+{
+    b->failed = 1;
+    return ERR_NOMEM;
+}
+
 int buf_puts(struct buf *b, const char *s)
 {
+    if (!s) return null_fails(b);
     return buf_append(b, s, strlen(s));
 }
 
@@ -70,7 +106,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     char small[256];
     int n = vsnprintf(small, sizeof small, fmt, ap2);
     va_end(ap2);
-    if (n < 0) return ERR_INTERNAL;
+    if (n < 0) { /* an encoding error: the text is incomplete just the same */
+        b->failed = 1;
+        return ERR_INTERNAL;
+    }
     if ((size_t)n < sizeof small) return buf_append(b, small, (size_t)n);
     if (buf_reserve(b, (size_t)n)) return ERR_NOMEM;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -109,6 +148,7 @@ int buf_put_double(struct buf *b, double v, int decimals)
 int buf_put_json_str(struct buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    if (!s) return null_fails(b);
     if (buf_reserve(b, strlen(s) + 2)) return ERR_NOMEM;
     buf_putc(b, '"');
     const char *run = s;
@@ -145,6 +185,7 @@ int buf_put_json_str(struct buf *b, const char *s)
 
 int buf_put_xml(struct buf *b, const char *s)
 {
+    if (!s) return null_fails(b);
     const char *run = s;
     for (const char *p = s; *p; p++) {
         const char *rep = NULL;
@@ -176,7 +217,11 @@ int buf_put_xml(struct buf *b, const char *s)
 
 char *buf_take(struct buf *b, size_t *len)
 {
-    if (!b->data && buf_reserve(b, 0)) return NULL;
+    if (len) *len = 0;
+    if (b->failed || (!b->data && buf_reserve(b, 0))) {
+        buf_fini(b);
+        return NULL;
+    }
     char *d = b->data;
     if (len) *len = b->len;
     buf_init(b);

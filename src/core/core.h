@@ -39,12 +39,23 @@ int err_setl(struct err *err, enum err_code code, const char *locator, const cha
 void err_clear(struct err *err);
 const char *err_code_name(enum err_code code);
 
-/* Growable byte buffer. b owns its memory until buf_take() hands it to the caller. On ERR_NOMEM
- * the buffer is unchanged. Contents are always NUL-terminated (not counted in len). */
+/* Growable byte buffer. b owns its memory until buf_take() hands it to the caller. Contents are
+ * always NUL-terminated (not counted in len).
+ *
+ * Out of memory is sticky (as SQLite's StrAccum accError): the first append that cannot grow the
+ * buffer returns ERR_NOMEM, leaves the contents as they were and sets `failed`; from then on every
+ * append is a no-op returning ERR_NOMEM, so an unchecked return value can never leave a buffer
+ * that looks complete. Whoever sends or keeps a buffer checks buf_failed() once at the end (the
+ * router does for every response body: a failed body is answered 503, never a truncated 200).
+ * buf_reset(), buf_fini() and buf_take() start it over. A NULL string handed to buf_puts,
+ * buf_put_json_str or buf_put_xml (or NULL data with n > 0 to buf_append) is taken for what a
+ * failed allocation leaves behind (a str_dup that returned NULL, a failed scratch buffer's data)
+ * and fails b the same way. */
 struct buf {
     char *data;
     size_t len;
     size_t cap;
+    int failed; /* an append ran out of memory: the contents are incomplete */
 };
 
 void buf_init(struct buf *b);
@@ -55,14 +66,20 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends the contents of src, and its failure: a failed src fails b too. */
+int buf_append_buf(struct buf *b, const struct buf *src);
 /* Appends a double with up to `decimals` decimals, trailing zeros removed ("586184.889"). */
 int buf_put_double(struct buf *b, double v, int decimals);
 /* Appends s as a JSON string literal (quotes included). */
 int buf_put_json_str(struct buf *b, const char *s);
 /* Appends s escaped for XML/HTML text and attribute values. */
 int buf_put_xml(struct buf *b, const char *s);
-/* Hands the data over (caller frees) and resets b. */
+/* 1 when an append to b ran out of memory since it was last reset (the contents are incomplete). */
+int buf_failed(const struct buf *b);
+/* Hands the data over (caller frees) and resets b. NULL (and b reset, its memory freed) when b
+ * failed or nothing could be allocated: an incomplete buffer is never handed on as a string. */
 char *buf_take(struct buf *b, size_t *len);
+/* Empties b (keeping its memory) and clears its failure. */
 void buf_reset(struct buf *b);
 
 /* Strings. */
@@ -78,6 +95,21 @@ int str_to_long(const char *s, long *out);
 int str_url_decode(char *s);
 /* Reads a whole file (caller frees); NULL with err set on failure. */
 char *str_read_file(const char *path, size_t *len, struct err *err);
+
+/* Test hook: failing allocations (alloc.c). In a binary built with -DSPP_TEST_HOOKS (the
+ * default `make` and `make asan` builds; not `make bench`), every malloc, calloc, realloc, strdup
+ * and strndup made by spp's own code (not by the libraries it links) goes through a counting
+ * wrapper (the linker's --wrap). alloc_test_arm(n, once) arms it for the calling thread: the nth
+ * allocation from now fails, and with once = 0 every one after it too; alloc_test_disarm() stops
+ * it and returns how many allocations were counted. Without SPP_TEST_HOOKS both do nothing.
+ * alloc_test_parse() reads the hook's setting ("N" or "N,once"; "0", empty or NULL: off) from
+ * SPP_TEST_FAIL_ALLOC or the X-Spp-Test-Fail-Alloc header; 0 on success. alloc_test_enabled() is
+ * 1 when the binary has the hook and SPP_TEST_FAIL_ALLOC is set in the environment (only then
+ * does the server read the header). */
+void alloc_test_arm(long n, int once);
+long alloc_test_disarm(void);
+int alloc_test_parse(const char *s, long *n, int *once);
+int alloc_test_enabled(void);
 
 /* Logging to stderr with a timestamp. level: "info", "warn", "error". */
 void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

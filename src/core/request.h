@@ -68,6 +68,12 @@ struct request {
      * both 0 and draw inline. */
     int defer_render;
     int render_wanted;
+    /* The failing-allocator test hook (core/alloc.c): the router fails the test_fail_alloc'th
+     * allocation of the request, and every later one unless test_fail_once; 0: off. The server
+     * sets it only in a test build run with SPP_TEST_FAIL_ALLOC (its value, or the request's
+     * X-Spp-Test-Fail-Alloc header). */
+    long test_fail_alloc;
+    int test_fail_once;
 };
 
 struct resp_header {

@@ -11,6 +11,8 @@ int http_status_for(const struct err *err)
 {
     if (err->http_status) return err->http_status;
     switch (err->code) {
+    case ERR_NOMEM:
+        return 503; /* out of memory is passing: the client may retry (Retry-After) */
     case ERR_PARAM:
     case ERR_UNSUPPORTED:
     case ERR_LIMIT:

@@ -326,6 +326,9 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     int conflict;
     int n_keys = take_query_keys(req, &query_key, &conflict);
     req->n_args -= n_keys;
+    /* The failing-allocator test hook: the request's allocations are counted from here (the
+     * key's lookup, the handler, the audit) until its answer is known. */
+    if (req->test_fail_alloc) alloc_test_arm(req->test_fail_alloc, req->test_fail_once);
     int rc = probe ? 0 : auth(req, query_key, conflict, &err);
     /* Counted whether the key was right or not (a failed key counts against the client
      * address), so guessing keys is throttled too. Probes stay outside: balancers poll them.
@@ -357,6 +360,20 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
             resp_header(res, "Retry-After", "60");
             rc = ERR_INTERNAL;
         }
+    }
+    if (req->test_fail_alloc) alloc_test_disarm();
+    /* Out of memory anywhere in the answer (a handler's ERR_NOMEM, or a body whose buffer failed
+     * even though the handler did not check) is a 503 the client may retry: never a truncated
+     * 200, and nothing of the partial body goes out. */
+    if (!rc && buf_failed(&res->body)) {
+        err_clear(&err);
+        rc = err_set(&err, ERR_NOMEM, "out of memory while building the answer, retry shortly");
+    }
+    if (rc == ERR_NOMEM || err.code == ERR_NOMEM) {
+        rc = ERR_NOMEM;
+        err.http_status = 503;
+        res->n_headers = 0; /* a half-made answer's headers (ETag, caching) go with it */
+        resp_header(res, "Retry-After", "1");
     }
     if (rc) {
         if (!err.code) err_set(&err, (enum err_code)rc, "%s", err_code_name((enum err_code)rc));

@@ -247,6 +247,16 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct response *
         r = MHD_create_response_from_fd64(res->body_fd_size, res->body_fd);
         if (!r) return MHD_NO;
         res->has_body_fd = 0;
+    } else if (buf_failed(&res->body)) {
+        /* Out of memory even for the error answer: a fixed one, with nothing to allocate. */
+        static const char nomem[] = "out of memory, retry shortly\n";
+        r = MHD_create_response_from_buffer(sizeof nomem - 1, (void *)nomem,
+                                            MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        res->status = 503;
+        snprintf(res->content_type, sizeof res->content_type, "text/plain; charset=utf-8");
+        res->n_headers = 0;
+        resp_header(res, "Retry-After", "1");
     } else {
         size_t len = res->body.len;
         char *data = buf_take(&res->body, &len);
@@ -503,6 +513,12 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
     req->api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     req->err_form = http_route_form(method, url);
+    if (alloc_test_enabled()) { /* a test build run with SPP_TEST_FAIL_ALLOC: see core.h */
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Spp-Test-Fail-Alloc");
+        if (alloc_test_parse(v ? v : getenv("SPP_TEST_FAIL_ALLOC"), &req->test_fail_alloc,
+                             &req->test_fail_once))
+            req->test_fail_alloc = 0;
+    }
     snprintf(req->client_addr, sizeof req->client_addr, "%s", cn->client);
     char peer[48];
     peer_addr(c, peer, sizeof peer);

@@ -118,6 +118,10 @@ int wms_parse_layers(const struct request *req, const char *layers_param, struct
     if (n_names > 64)
         return wms_fail(err, "InvalidParameterValue", layers_param, "too many layers");
     char *names = str_dup(lp), *styles = str_dup(sp ? sp : "");
+    if (!names || !styles) {
+        free(names), free(styles);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     int rc = 0, n_styles = 0;
     char *save1 = NULL, *save2 = NULL, *sv = styles;
     char *style_list[65];

@@ -193,7 +193,9 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
         c->n_ints = rule_off;
         return 0;
     }
-    if (geom_from_wkb(&c->g, fe->wkb, fe->wkb_len, NULL) || c->g.n_parts == 0) {
+    int grc = geom_from_wkb(&c->g, fe->wkb, fe->wkb_len, NULL);
+    if (grc == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
+    if (grc || c->g.n_parts == 0) {
         c->n_ints = rule_off; /* a broken geometry is skipped, not fatal for the map */
         return 0;
     }
