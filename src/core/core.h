@@ -88,7 +88,9 @@ char *str_ndup(const char *s, size_t n);
 int str_ieq(const char *a, const char *b); /* ASCII case-insensitive equality, NULL-safe */
 int str_starts(const char *s, const char *prefix);
 int str_ends(const char *s, const char *suffix);
-/* Parses a whole string as a number; returns 0 on success. */
+/* Parses a whole string as a decimal number (spaces around it allowed; not inf, nan or C hex
+ * floats: strtod takes those, no request means them); returns 0 on success, *out untouched
+ * otherwise. */
 int str_to_double(const char *s, double *out);
 int str_to_long(const char *s, long *out);
 /* Decodes %XX and '+' in place; returns -1 on a malformed escape or an embedded NUL. */

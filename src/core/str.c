@@ -47,6 +47,12 @@ int str_to_double(const char *s, double *out)
     while (isspace((unsigned char)*s))
         s++;
     if (!*s) return -1;
+    /* decimal numbers only: strtod would also take "inf", "nan" and C hex floats ("0x1p3"),
+     * which no request, file or setting means as a number */
+    const char *digits = s + (*s == '-' || *s == '+');
+    if (!(isdigit((unsigned char)*digits) || *digits == '.') ||
+        (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')))
+        return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
