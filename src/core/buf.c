@@ -33,6 +33,11 @@ int buf_failed(const struct buf *b)
     return b->failed;
 }
 
+int buf_status(const struct buf *b)
+{
+    return b->failed ? ERR_NOMEM : 0;
+}
+
 /* The one place a buffer grows: a failure here marks the buffer failed for good. */
 int buf_reserve(struct buf *b, size_t extra)
 {

@@ -76,6 +76,8 @@ int buf_put_json_str(struct buf *b, const char *s);
 int buf_put_xml(struct buf *b, const char *s);
 /* 1 when an append to b ran out of memory since it was last reset (the contents are incomplete). */
 int buf_failed(const struct buf *b);
+/* ERR_NOMEM when b failed, else 0: the return code of a writer that appends without checking. */
+int buf_status(const struct buf *b);
 /* Hands the data over (caller frees) and resets b. NULL (and b reset, its memory freed) when b
  * failed or nothing could be allocated: an incomplete buffer is never handed on as a string. */
 char *buf_take(struct buf *b, size_t *len);

@@ -38,18 +38,19 @@ int access_redact_uri(struct buf *b, const char *uri)
 {
     const char *q = strchr(uri, '?');
     if (!q) return buf_puts(b, uri);
-    int rc = buf_append(b, uri, (size_t)(q - uri + 1));
-    for (const char *p = q + 1; *p && !rc;) {
+    /* appends unchecked: the buffer's failure is sticky and read once at the end */
+    buf_append(b, uri, (size_t)(q - uri + 1));
+    for (const char *p = q + 1; *p && !buf_failed(b);) {
         size_t len = strcspn(p, "&;");
         const char *eq = memchr(p, '=', len);
         if (eq && is_secret_name(p, (size_t)(eq - p)))
-            rc = buf_append(b, p, (size_t)(eq - p + 1)) || buf_puts(b, "REDACTED");
+            buf_append(b, p, (size_t)(eq - p + 1)), buf_puts(b, "REDACTED");
         else
-            rc = buf_append(b, p, len);
+            buf_append(b, p, len);
         p += len;
-        if (*p) rc = rc || buf_putc(b, *p++);
+        if (*p) buf_putc(b, *p++);
     }
-    return rc;
+    return buf_status(b);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 if s does not start one. */

@@ -85,13 +85,16 @@ static int put_num(struct buf *b, double v, int decimals, int lang)
             *e-- = '\0';
     }
     size_t n = strlen(tmp);
-    int rc = v < 0 && (atof(tmp) > 0 || *frac) ? buf_putc(b, '-') : 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i && (n - i) % 3 == 0) rc = buf_putc(b, lang == LANG_EN ? ',' : '.');
-        rc = rc || buf_putc(b, tmp[i]);
+    if (v < 0 && (atof(tmp) > 0 || *frac)) buf_putc(b, '-');
+    for (size_t i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) buf_putc(b, lang == LANG_EN ? ',' : '.');
+        buf_putc(b, tmp[i]);
     }
-    if (*frac) rc = rc || buf_putc(b, lang == LANG_EN ? '.' : ',') || buf_puts(b, frac);
-    return rc;
+    if (*frac) {
+        buf_putc(b, lang == LANG_EN ? '.' : ',');
+        buf_puts(b, frac);
+    }
+    return buf_status(b);
 }
 
 /* 2013-08-28 -> 28/08/2013 (vi) or 28 Aug 2013 (en); other text as it is. */
@@ -123,9 +126,8 @@ static const char *code_name(const struct codelist *cl, const char *code, int la
  * (lower case, such as hieu_luc) show their name only. */
 static int put_codes(struct buf *b, const struct codelist *cl, const char *v, int lang)
 {
-    int rc = 0;
     const char *p = v;
-    for (int n = 0; *p && !rc; n++) {
+    for (int n = 0; *p && !buf_failed(b); n++) {
         const char *plus = strchr(p, '+');
         size_t len = plus ? (size_t)(plus - p) : strlen(p);
         char *code = str_ndup(p, len);
@@ -134,17 +136,17 @@ static int put_codes(struct buf *b, const struct codelist *cl, const char *v, in
         int official = 1;
         for (const char *c = code; *c; c++)
             if (*c >= 'a' && *c <= 'z') official = 0;
-        rc = (n && buf_puts(b, " + "));
-        if (!name)
-            rc = rc || buf_put_xml(b, code);
-        else if (official)
-            rc = rc || buf_put_xml(b, code) || buf_puts(b, " — ") || buf_put_xml(b, name);
-        else
-            rc = rc || buf_put_xml(b, name);
+        if (n) buf_puts(b, " + ");
+        if (name && !official) {
+            buf_put_xml(b, name);
+        } else {
+            buf_put_xml(b, code);
+            if (name) buf_puts(b, " — "), buf_put_xml(b, name);
+        }
         free(code);
         p = plus ? plus + 1 : p + len;
     }
-    return rc;
+    return buf_status(b);
 }
 
 static const struct field_def *field_of(const struct layer_def *l, const char *name)
@@ -185,9 +187,9 @@ static int put_value(struct buf *b, const struct field_def *f, const json_t *v, 
         if (f && f->type == FT_BOOLEAN)
             return buf_puts(b, d != 0 ? tr(lang, "Có", "Yes") : tr(lang, "Không", "No"));
         const char *u = f ? unit_text(f->unit, lang) : NULL;
-        int rc = put_num(b, d, json_is_integer(v) ? 0 : 2, lang);
-        if (u) rc = rc || buf_putc(b, ' ') || buf_put_xml(b, u);
-        return rc;
+        put_num(b, d, json_is_integer(v) ? 0 : 2, lang);
+        if (u) buf_putc(b, ' '), buf_put_xml(b, u);
+        return buf_status(b);
     }
     return 0;
 }
@@ -239,20 +241,24 @@ static int put_zoning(struct buf *b, const struct layer_def *l, const json_t *ar
     const json_t *code = json_object_get(z, code_key);
     const json_t *fn = json_object_get(z, "function_code");
     const struct field_def *ff = field_of(l, "function_code");
-    int rc =
-        row_start(b, title) || (json_is_string(code) && buf_put_xml(b, json_string_value(code)));
-    if (json_is_string(fn))
-        rc = rc || buf_puts(b, " — ") ||
-             put_codes(b, ff ? ff->codelist : NULL, json_string_value(fn), lang);
-    rc = rc || row_end(b);
-    for (size_t i = 0; i < ARRAY_LEN(keys) && !rc; i++) {
+    row_start(b, title);
+    if (json_is_string(code)) buf_put_xml(b, json_string_value(code));
+    if (json_is_string(fn)) {
+        buf_puts(b, " — ");
+        put_codes(b, ff ? ff->codelist : NULL, json_string_value(fn), lang);
+    }
+    row_end(b);
+    for (size_t i = 0; i < ARRAY_LEN(keys) && !buf_failed(b); i++) {
         const json_t *v = json_object_get(z, keys[i]);
         const struct field_def *f = field_of(l, keys[i]);
         if (!v || json_is_null(v) || !f) continue;
-        rc = buf_puts(b, "<tr class=\"sub\"><th>") || buf_put_xml(b, field_label(f, lang)) ||
-             buf_puts(b, "</th><td>") || put_value(b, f, v, lang) || row_end(b);
+        buf_puts(b, "<tr class=\"sub\"><th>");
+        buf_put_xml(b, field_label(f, lang));
+        buf_puts(b, "</th><td>");
+        put_value(b, f, v, lang);
+        row_end(b);
     }
-    return rc;
+    return buf_status(b);
 }
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -396,7 +402,7 @@ static int read_around(struct request *req, const char *key, const struct frame 
             }
             if (pt) GEOSGeom_destroy_r(q.h, pt);
         }
-    rc = rc || (labels.len && buf_append(&a->svg, labels.data, labels.len));
+    if (!rc) rc = buf_append_buf(&a->svg, &labels); /* a failed labels buffer fails svg */
     buf_fini(&labels);
     qset_fini(&q, &s);
     qset_init(&s);
@@ -479,9 +485,12 @@ static int put_map_image(struct buf *b, struct request *req, const struct frame 
     int rc = sub_call(req, wms_dispatch, args, (int)ARRAY_LEN(args), &r, err);
     if (!rc && strncmp(r.content_type, "image/png", 9) != 0)
         rc = err_set(err, ERR_INTERNAL, "print: the map is not a PNG");
-    rc = rc || buf_printf(b, "<image href=\"data:image/png;base64,") ||
-         put_base64(b, (const unsigned char *)r.body.data, r.body.len) ||
-         buf_printf(b, "\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\"/>\n", MAP_W, MAP_H);
+    if (!rc) {
+        buf_puts(b, "<image href=\"data:image/png;base64,");
+        put_base64(b, (const unsigned char *)r.body.data, r.body.len);
+        buf_printf(b, "\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\"/>\n", MAP_W, MAP_H);
+        rc = buf_status(b);
+    }
     resp_fini(&r);
     return rc;
 }
@@ -600,7 +609,6 @@ int print_parcel(struct request *req, struct response *res, struct err *err)
     const struct layer_def *lp = catalog_layer(cat, "cadastral_parcels");
     const struct layer_def *lzb = catalog_layer(cat, "zoning_blocks");
     const struct layer_def *llot = catalog_layer(cat, "detailed_plan_lots");
-    const struct layer_def *lpl = catalog_layer(cat, "plan_boundaries");
     const struct layer_def *lpr = catalog_layer(cat, "land_price_segments");
     const struct layer_def *lrl = catalog_layer(cat, "red_lines");
     struct buf *b = &res->body;
@@ -611,167 +619,159 @@ int print_parcel(struct request *req, struct response *res, struct err *err)
     strftime(today, sizeof today, "%Y-%m-%d", &tmv);
     struct buf link;
     buf_init(&link);
-    rc = rc || put_share_link(&link, req, key, lang);
+    if (!rc) rc = put_share_link(&link, req, key, lang);
+    if (rc) goto done;
 
+    /* The page is written straight into the body. struct buf's failure is sticky, so the
+     * appends go unchecked and the body is judged once at the end (a failed one is the router's
+     * 503, issue 23); the steps that fail otherwise (the map, the QR code) keep their code. */
     const char *title =
         tr(lang, "Phiếu thông tin quy hoạch thửa đất", "Parcel planning information sheet");
-    rc = rc ||
-         buf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">",
-                    lang == LANG_EN ? "en" : "vi") ||
-         buf_puts(b, "<title>") || buf_put_xml(b, title) || buf_puts(b, " ") ||
-         buf_put_xml(b, key) || buf_puts(b, "</title><style>") || buf_puts(b, CSS) ||
-         buf_puts(b, "</style></head><body><div class=\"sheet\">\n<header><div><h1>") ||
-         buf_put_xml(b, title) || buf_puts(b, "</h1><div>");
+    buf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">",
+               lang == LANG_EN ? "en" : "vi");
+    buf_puts(b, "<title>"), buf_put_xml(b, title), buf_puts(b, " "), buf_put_xml(b, key);
+    buf_puts(b, "</title><style>"), buf_puts(b, CSS);
+    buf_puts(b, "</style></head><body><div class=\"sheet\">\n<header><div><h1>");
+    buf_put_xml(b, title), buf_puts(b, "</h1><div>");
     const json_t *cn = json_object_get(parcel, "commune_name");
     const json_t *sh = json_object_get(parcel, "sheet_no"),
                  *no = json_object_get(parcel, "parcel_no");
-    rc = rc || buf_put_xml(b, tr(lang, "Thửa đất số ", "Parcel no. ")) ||
-         (json_is_integer(no) && buf_printf(b, "%lld", (long long)json_integer_value(no))) ||
-         buf_put_xml(b, tr(lang, ", tờ bản đồ số ", ", map sheet no. ")) ||
-         (json_is_integer(sh) && buf_printf(b, "%lld", (long long)json_integer_value(sh))) ||
-         (json_is_string(cn) && (buf_puts(b, ", ") || buf_put_xml(b, json_string_value(cn)))) ||
-         buf_puts(b, " — ") || buf_put_xml(b, tr(lang, "mã thửa ", "parcel key ")) ||
-         buf_put_xml(b, key) || buf_puts(b, "</div></div><div class=\"meta\">") ||
-         buf_put_xml(b, tr(lang, "Ngày in: ", "Printed: ")) || put_date(b, today, lang) ||
-         buf_puts(b, "<br>") || buf_put_xml(b, tr(lang, "Dữ liệu: đợt ", "Data batch: ")) ||
-         buf_put_xml(b, a.batch[0] ? a.batch : "—");
-    if (a.batch_date[0])
-        rc = rc || buf_puts(b, " (") || put_date(b, a.batch_date, lang) || buf_putc(b, ')');
-    rc = rc || buf_printf(b, "<br>VN-2000 (EPSG:%d)</div></header>\n", a.srid);
+    buf_put_xml(b, tr(lang, "Thửa đất số ", "Parcel no. "));
+    if (json_is_integer(no)) buf_printf(b, "%lld", (long long)json_integer_value(no));
+    buf_put_xml(b, tr(lang, ", tờ bản đồ số ", ", map sheet no. "));
+    if (json_is_integer(sh)) buf_printf(b, "%lld", (long long)json_integer_value(sh));
+    if (json_is_string(cn)) buf_puts(b, ", "), buf_put_xml(b, json_string_value(cn));
+    buf_puts(b, " — "), buf_put_xml(b, tr(lang, "mã thửa ", "parcel key ")), buf_put_xml(b, key);
+    buf_puts(b, "</div></div><div class=\"meta\">");
+    buf_put_xml(b, tr(lang, "Ngày in: ", "Printed: ")), put_date(b, today, lang);
+    buf_puts(b, "<br>"), buf_put_xml(b, tr(lang, "Dữ liệu: đợt ", "Data batch: "));
+    buf_put_xml(b, a.batch[0] ? a.batch : "—");
+    if (a.batch_date[0]) buf_puts(b, " ("), put_date(b, a.batch_date, lang), buf_putc(b, ')');
+    buf_printf(b, "<br>VN-2000 (EPSG:%d)</div></header>\n", a.srid);
 
     /* the map: WMS image, parcels, north arrow, scale bar */
     double bar = nice_length(span / 5);
     double bar_px = bar * fr.scale;
-    double mm = MAP_MM_W / MAP_W; /* mm per px */
     long scale_den = lround(span / (MAP_MM_W / 1000.0) / 100.0) * 100;
-    rc = rc ||
-         buf_printf(b,
-                    "<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-                    "role=\"img\" aria-label=\"",
-                    MAP_W, MAP_H) ||
-         buf_put_xml(b, tr(lang, "Bản đồ vị trí thửa đất", "Map of the parcel")) ||
-         buf_puts(b, "\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n") ||
-         put_map_image(b, req, &fr, a.srid, err) ||
-         buf_append(b, a.svg.data ? a.svg.data : "", a.svg.len) ||
-         /* north arrow (grid north: VN-2000 TM-3 differs from true north by under 1 degree) */
-         buf_printf(b,
-                    "<g class=\"north\" transform=\"translate(%d 20)\"><rect x=\"-22\" y=\"-8\" "
-                    "width=\"44\" height=\"82\" fill=\"#fff\" opacity=\".85\"/><path d=\"M0 0L14 "
-                    "44L0 34L-14 44Z\" fill=\"#111\"/><text x=\"0\" y=\"66\" "
-                    "font-family=\"DejaVu Sans\" font-size=\"18\" font-weight=\"bold\" "
-                    "text-anchor=\"middle\">%s</text></g>\n",
-                    MAP_W - 36, lang == LANG_EN ? "N" : "B") ||
-         buf_printf(b,
-                    "<g class=\"scalebar\" transform=\"translate(18 %d)\"><rect x=\"-8\" "
-                    "y=\"-30\" width=\"%.1f\" height=\"46\" fill=\"#fff\" opacity=\".85\"/>"
-                    "<rect x=\"0\" y=\"0\" width=\"%.1f\" height=\"8\" fill=\"#111\"/>"
-                    "<rect x=\"%.1f\" y=\"0\" width=\"%.1f\" height=\"8\" fill=\"#fff\" "
-                    "stroke=\"#111\"/><text x=\"0\" y=\"-8\" font-family=\"DejaVu Sans\" "
-                    "font-size=\"16\">0</text><text x=\"%.1f\" y=\"-8\" "
-                    "font-family=\"DejaVu Sans\" font-size=\"16\" text-anchor=\"end\">",
-                    MAP_H - 22, bar_px + 110, bar_px / 2, bar_px / 2, bar_px / 2, bar_px) ||
-         put_num(b, bar, 0, lang) || buf_puts(b, " m</text><text x=\"") ||
-         buf_printf(b, "%.1f", bar_px + 8) ||
-         buf_puts(b, "\" y=\"9\" font-family=\"DejaVu Sans\" font-size=\"15\">1:") ||
-         put_num(b, (double)scale_den, 0, lang) || buf_puts(b, "</text></g></svg>\n");
-    (void)mm;
+    buf_printf(b,
+               "<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+               "role=\"img\" aria-label=\"",
+               MAP_W, MAP_H);
+    buf_put_xml(b, tr(lang, "Bản đồ vị trí thửa đất", "Map of the parcel"));
+    buf_puts(b, "\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
+    if ((rc = put_map_image(b, req, &fr, a.srid, err))) goto done;
+    buf_append_buf(b, &a.svg);
+    /* north arrow (grid north: VN-2000 TM-3 differs from true north by under 1 degree) */
+    buf_printf(b,
+               "<g class=\"north\" transform=\"translate(%d 20)\"><rect x=\"-22\" y=\"-8\" "
+               "width=\"44\" height=\"82\" fill=\"#fff\" opacity=\".85\"/><path d=\"M0 0L14 "
+               "44L0 34L-14 44Z\" fill=\"#111\"/><text x=\"0\" y=\"66\" "
+               "font-family=\"DejaVu Sans\" font-size=\"18\" font-weight=\"bold\" "
+               "text-anchor=\"middle\">%s</text></g>\n",
+               MAP_W - 36, lang == LANG_EN ? "N" : "B");
+    buf_printf(b,
+               "<g class=\"scalebar\" transform=\"translate(18 %d)\"><rect x=\"-8\" "
+               "y=\"-30\" width=\"%.1f\" height=\"46\" fill=\"#fff\" opacity=\".85\"/>"
+               "<rect x=\"0\" y=\"0\" width=\"%.1f\" height=\"8\" fill=\"#111\"/>"
+               "<rect x=\"%.1f\" y=\"0\" width=\"%.1f\" height=\"8\" fill=\"#fff\" "
+               "stroke=\"#111\"/><text x=\"0\" y=\"-8\" font-family=\"DejaVu Sans\" "
+               "font-size=\"16\">0</text><text x=\"%.1f\" y=\"-8\" "
+               "font-family=\"DejaVu Sans\" font-size=\"16\" text-anchor=\"end\">",
+               MAP_H - 22, bar_px + 110, bar_px / 2, bar_px / 2, bar_px / 2, bar_px);
+    put_num(b, bar, 0, lang), buf_puts(b, " m</text><text x=\"");
+    buf_printf(b, "%.1f", bar_px + 8);
+    buf_puts(b, "\" y=\"9\" font-family=\"DejaVu Sans\" font-size=\"15\">1:");
+    put_num(b, (double)scale_den, 0, lang), buf_puts(b, "</text></g></svg>\n");
 
     /* left: legend of what is drawn, QR code; right: attributes and indicators */
-    rc = rc || buf_puts(b, "<div class=\"cols\"><div class=\"left\"><h2>") ||
-         buf_put_xml(b, tr(lang, "Chú giải", "Legend")) ||
-         buf_puts(b, "</h2><ul class=\"legend\"><li data-legend=\"parcel\"><span class=\"sw "
-                     "self\"></span>") ||
-         buf_put_xml(b, tr(lang, "Thửa đất tra cứu", "The parcel")) ||
-         buf_puts(b, "</li><li data-legend=\"neighbour\"><span class=\"sw\" "
-                     "style=\"background:#fff\"></span>") ||
-         buf_put_xml(b,
-                     tr(lang, "Thửa đất liền kề (số thửa)", "Neighbouring parcels (parcel no.)")) ||
-         buf_puts(b, "</li>");
+    buf_puts(b, "<div class=\"cols\"><div class=\"left\"><h2>");
+    buf_put_xml(b, tr(lang, "Chú giải", "Legend"));
+    buf_puts(b, "</h2><ul class=\"legend\"><li data-legend=\"parcel\"><span class=\"sw "
+                "self\"></span>");
+    buf_put_xml(b, tr(lang, "Thửa đất tra cứu", "The parcel"));
+    buf_puts(b, "</li><li data-legend=\"neighbour\"><span class=\"sw\" "
+                "style=\"background:#fff\"></span>");
+    buf_put_xml(b, tr(lang, "Thửa đất liền kề (số thửa)", "Neighbouring parcels (parcel no.)"));
+    buf_puts(b, "</li>");
     const struct field_def *zf = field_of(lzb, "function_code"), *kf = field_of(lrl, "kind");
-    for (int z = 0; z < a.n_zoning && !rc; z++) {
+    for (int z = 0; z < a.n_zoning; z++) {
         const char *col = rule_color(lz, a.zoning[z]);
-        rc = buf_printf(b, "<li data-legend=\"zoning\" data-code=\"") ||
-             buf_put_xml(b, a.zoning[z]) ||
-             buf_printf(b, "\"><span class=\"sw\" style=\"background:%s\"></span>",
-                        col ? col : "#ccc") ||
-             put_codes(b, zf ? zf->codelist : NULL, a.zoning[z], lang) || buf_puts(b, "</li>");
+        buf_printf(b, "<li data-legend=\"zoning\" data-code=\"");
+        buf_put_xml(b, a.zoning[z]);
+        buf_printf(b, "\"><span class=\"sw\" style=\"background:%s\"></span>", col ? col : "#ccc");
+        put_codes(b, zf ? zf->codelist : NULL, a.zoning[z], lang), buf_puts(b, "</li>");
     }
-    for (int z = 0; z < a.n_kinds && !rc; z++) {
+    for (int z = 0; z < a.n_kinds; z++) {
         const char *col = rule_color(lr, a.kinds[z]);
-        rc = buf_printf(b, "<li data-legend=\"red_line\" data-code=\"") ||
-             buf_put_xml(b, a.kinds[z]) ||
-             buf_printf(b, "\"><span class=\"sw line\" style=\"color:%s\"></span>",
-                        col ? col : "#c00") ||
-             put_codes(b, kf ? kf->codelist : NULL, a.kinds[z], lang) || buf_puts(b, "</li>");
+        buf_printf(b, "<li data-legend=\"red_line\" data-code=\"");
+        buf_put_xml(b, a.kinds[z]);
+        buf_printf(b, "\"><span class=\"sw line\" style=\"color:%s\"></span>", col ? col : "#c00");
+        put_codes(b, kf ? kf->codelist : NULL, a.kinds[z], lang), buf_puts(b, "</li>");
     }
-    rc = rc || buf_puts(b, "</ul><h2>") ||
-         buf_put_xml(b, tr(lang, "Liên kết thửa đất", "Link to this parcel")) ||
-         buf_puts(b, "</h2>") ||
-         put_qr(b, link.data,
-                tr(lang, "Mã QR liên kết tới thửa đất", "QR code of the link to this parcel"),
-                err) ||
-         buf_puts(b, "<div class=\"link\">") || buf_put_xml(b, link.data) ||
-         buf_puts(b, "</div></div><div class=\"right\"><h2>") ||
-         buf_put_xml(b, tr(lang, "Thông tin thửa đất", "Parcel")) ||
-         buf_puts(b, "</h2><table class=\"attrs\">") || put_attributes(b, lp, parcel, lang) ||
-         buf_puts(b, "</table><h2>") ||
-         buf_put_xml(b, tr(lang, "Chỉ tiêu quy hoạch", "Planning indicators")) ||
-         buf_puts(b, "</h2><table class=\"plan\">") ||
-         put_zoning(b, lzb, json_object_get(plan, "zoning_blocks"), lang,
-                    tr(lang, "Ô quy hoạch phân khu", "Zoning block"), "block_code") ||
-         put_zoning(b, llot, json_object_get(plan, "detailed_plan_lots"), lang,
-                    tr(lang, "Lô quy hoạch chi tiết", "Detailed-plan lot"), "lot_code");
+    buf_puts(b, "</ul><h2>");
+    buf_put_xml(b, tr(lang, "Liên kết thửa đất", "Link to this parcel"));
+    buf_puts(b, "</h2>");
+    if (buf_failed(&link)) { /* the link's text is incomplete: no QR code of it */
+        rc = ERR_NOMEM;
+        goto done;
+    }
+    rc = put_qr(b, link.data,
+                tr(lang, "Mã QR liên kết tới thửa đất", "QR code of the link to this parcel"), err);
+    if (rc) goto done;
+    buf_puts(b, "<div class=\"link\">"), buf_put_xml(b, link.data);
+    buf_puts(b, "</div></div><div class=\"right\"><h2>");
+    buf_put_xml(b, tr(lang, "Thông tin thửa đất", "Parcel"));
+    buf_puts(b, "</h2><table class=\"attrs\">");
+    put_attributes(b, lp, parcel, lang);
+    buf_puts(b, "</table><h2>");
+    buf_put_xml(b, tr(lang, "Chỉ tiêu quy hoạch", "Planning indicators"));
+    buf_puts(b, "</h2><table class=\"plan\">");
+    put_zoning(b, lzb, json_object_get(plan, "zoning_blocks"), lang,
+               tr(lang, "Ô quy hoạch phân khu", "Zoning block"), "block_code");
+    put_zoning(b, llot, json_object_get(plan, "detailed_plan_lots"), lang,
+               tr(lang, "Lô quy hoạch chi tiết", "Detailed-plan lot"), "lot_code");
     const json_t *rl = json_object_get(plan, "red_lines");
     const json_t *rm2 = json_object_get(rl, "road_reserve_m2");
-    if (json_is_number(rm2))
-        rc = rc ||
-             row_start(b, tr(lang, "Diện tích trong lộ giới", "Area inside the road reserve")) ||
-             put_num(b, json_number_value(rm2), 2, lang) || buf_puts(b, " m²") || row_end(b);
+    if (json_is_number(rm2)) {
+        row_start(b, tr(lang, "Diện tích trong lộ giới", "Area inside the road reserve"));
+        put_num(b, json_number_value(rm2), 2, lang), buf_puts(b, " m²"), row_end(b);
+    }
     /* plans that apply, from land/at */
     json_t *pl;
-    const struct field_def *sf = field_of(lpl, "scale");
-    (void)sf;
     json_array_foreach(json_object_get(at, "plans"), i, pl)
     {
-        if (rc || i >= 4) break;
+        if (i >= 4) break;
         const json_t *nm = json_object_get(pl, "name"), *dn = json_object_get(pl, "decision_no"),
                      *dd = json_object_get(pl, "decision_date"), *sc = json_object_get(pl, "scale");
-        rc = row_start(b, tr(lang, "Đồ án quy hoạch", "Plan")) ||
-             (json_is_string(nm) && buf_put_xml(b, json_string_value(nm)));
+        row_start(b, tr(lang, "Đồ án quy hoạch", "Plan"));
+        if (json_is_string(nm)) buf_put_xml(b, json_string_value(nm));
         if (json_is_number(sc))
-            rc = rc || buf_puts(b, " (1:") || put_num(b, json_number_value(sc), 0, lang) ||
-                 buf_putc(b, ')');
-        if (json_is_string(dn))
-            rc = rc || buf_puts(b, "; ") || buf_put_xml(b, json_string_value(dn));
+            buf_puts(b, " (1:"), put_num(b, json_number_value(sc), 0, lang), buf_putc(b, ')');
+        if (json_is_string(dn)) buf_puts(b, "; "), buf_put_xml(b, json_string_value(dn));
         if (json_is_string(dd))
-            rc = rc || buf_puts(b, tr(lang, " ngày ", " of ")) ||
-                 put_date(b, json_string_value(dd), lang);
-        rc = rc || row_end(b);
+            buf_puts(b, tr(lang, " ngày ", " of ")), put_date(b, json_string_value(dd), lang);
+        row_end(b);
     }
     /* the land price of the nearest road, with its table's validity */
     const json_t *lpj = json_object_get(at, "land_price");
-    if (json_is_object(lpj) && !rc) {
+    if (json_is_object(lpj)) {
         const json_t *road = json_object_get(lpj, "road_name"),
                      *odt = json_object_get(lpj, "price_odt");
         const json_t *vt = json_object_get(lpj, "valid_to");
         const struct field_def *pf = field_of(lpr, "price_odt");
-        rc = row_start(b, pf ? field_label(pf, lang)
-                             : tr(lang, "Giá đất ở", "Residential land price")) ||
-             (json_is_number(odt) && put_value(b, pf, odt, lang)) ||
-             (json_is_string(road) &&
-              (buf_puts(b, " — ") || buf_put_xml(b, json_string_value(road))));
+        row_start(b, pf ? field_label(pf, lang) : tr(lang, "Giá đất ở", "Residential land price"));
+        if (json_is_number(odt)) put_value(b, pf, odt, lang);
+        if (json_is_string(road)) buf_puts(b, " — "), buf_put_xml(b, json_string_value(road));
         if (json_is_string(vt)) {
             int expired = strncmp(json_string_value(vt), today, 10) < 0;
-            rc = rc ||
-                 buf_puts(b, expired ? "<br><span class=\"warn\" data-price-expired=\"1\">"
-                                     : "<br><span>") ||
-                 buf_put_xml(
-                     b, expired
-                            ? tr(lang, "Bảng giá đã hết hiệu lực từ ", "Price table expired on ")
-                            : tr(lang, "Bảng giá có hiệu lực đến ", "Price table valid until ")) ||
-                 put_date(b, json_string_value(vt), lang) || buf_puts(b, "</span>");
+            buf_puts(b,
+                     expired ? "<br><span class=\"warn\" data-price-expired=\"1\">" : "<br><span>");
+            buf_put_xml(b, expired
+                               ? tr(lang, "Bảng giá đã hết hiệu lực từ ", "Price table expired on ")
+                               : tr(lang, "Bảng giá có hiệu lực đến ", "Price table valid until "));
+            put_date(b, json_string_value(vt), lang), buf_puts(b, "</span>");
         }
-        rc = rc || row_end(b);
+        row_end(b);
     }
     const json_t *note = json_object_get(at, "note");
     const char *note_text =
@@ -779,24 +779,24 @@ int print_parcel(struct request *req, struct response *res, struct err *err)
             ? json_string_value(json_object_get(note, lang == LANG_EN ? "en" : "vi"))
         : json_is_string(note) ? json_string_value(note)
                                : NULL;
-    rc =
-        rc || buf_puts(b, "</table><p class=\"note\">") ||
-        buf_put_xml(b, note_text ? note_text
-                                 : tr(lang, "Thông tin chỉ có giá trị tham khảo.",
-                                      "For reference only.")) ||
-        buf_puts(
-            b,
-            "</p></div></div></div>\n<p class=\"noprint\"><button type=\"button\" id=\"print\">") ||
-        buf_put_xml(b, tr(lang, "In phiếu", "Print")) ||
-        buf_puts(b, "</button></p><script src=\"/web/print.js\"></script></body></html>\n");
+    buf_puts(b, "</table><p class=\"note\">");
+    buf_put_xml(b, note_text
+                       ? note_text
+                       : tr(lang, "Thông tin chỉ có giá trị tham khảo.", "For reference only."));
+    buf_puts(b,
+             "</p></div></div></div>\n<p class=\"noprint\"><button type=\"button\" id=\"print\">");
+    buf_put_xml(b, tr(lang, "In phiếu", "Print"));
+    buf_puts(b, "</button></p><script src=\"/web/print.js\"></script></body></html>\n");
+    rc = buf_status(b);
 
+done:
     buf_fini(&link);
     json_decref(lz);
     json_decref(lr);
     json_decref(at);
     json_decref(plan);
     around_fini(&a);
-    if (rc) return err->code ? (int)err->code : ERR_NOMEM;
+    if (rc) return rc;
     resp_set(res, 200, "text/html; charset=utf-8");
     resp_header(res, "Cache-Control", req->key_id ? "private, no-store" : "no-cache");
     return 0;
