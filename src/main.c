@@ -11,6 +11,7 @@
 #include "audit/audit.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "core/worker.h"
 #include "geo/geo.h"
 #include "http/http.h"
 #include "import/import.h"
@@ -448,6 +449,8 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
     err_clear(&err);
     struct store *st = NULL;
     struct geo_ctx *geo = NULL;
+    struct worker worker; /* the handler's caches live as long as this one answer */
+    memset(&worker, 0, sizeof worker);
     if (load_catalog(cfg, &err) || store_open(cfg->db_path, STORE_READ, &st, &err) ||
         !(geo = geo_ctx_new(&err))) {
         rc = fail(&err);
@@ -460,8 +463,10 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
                               .role = role,
                               .err_form = FORM_PROBLEM,
                               .cfg = cfg,
+                              .worker = &worker,
                               .store = st,
                               .geo = geo};
+        worker.store = st, worker.geo = geo;
         snprintf(req.base_url, sizeof req.base_url, "http://localhost");
         const char *slash = strrchr(path, '/');
         char *param = NULL;
@@ -487,12 +492,16 @@ static int cmd_query(struct config *cfg, struct opts *o, int argc, char **argv)
             fprintf(stderr, "%s: %s%s%s\n", prog_cmd, err.locator[0] ? err.locator : "",
                     err.locator[0] ? ": " : "", err.msg[0] ? err.msg : err_code_name(err.code));
             rc = 1;
+        } else if (buf_failed(&res.body)) { /* never half an answer */
+            fprintf(stderr, "%s: out of memory\n", prog_cmd);
+            rc = 1;
         } else {
             fwrite(res.body.data ? res.body.data : "", 1, res.body.len, stdout);
         }
         resp_fini(&res);
         free(param);
     }
+    worker_drop_caches(&worker); /* GEOS geometries: before their context */
     geo_ctx_free(geo);
     store_close(st);
 out:

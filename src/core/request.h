@@ -18,6 +18,7 @@ enum role { ROLE_PUBLIC, ROLE_INVESTOR, ROLE_PLANNER, ROLE_ADMIN };
 enum err_form { FORM_PROBLEM, FORM_OWS, FORM_WMS, FORM_TEXT };
 
 struct config;
+struct worker;
 struct store;
 struct geo_ctx;
 struct tile_cache;
@@ -59,7 +60,8 @@ struct request {
     char key_agency[128]; /* the key's agency, else its name ("" without a key): audit entries */
     enum err_form err_form;
     const struct config *cfg;
-    struct store *store; /* the worker's handles, valid during the request */
+    struct worker *worker; /* the worker running the request (core/worker.h): its caches */
+    struct store *store;   /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
     struct tile_cache *tiles; /* the server's tile cache (shared, thread-safe), may be NULL */
     /* The render pool (issue 18). defer_render 1: a handler about to draw (a raster tile miss,

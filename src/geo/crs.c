@@ -40,8 +40,6 @@ struct geo_ctx {
     int n_crs;
     struct op_entry ops[OP_CACHE];
     int n_ops, next_op;
-    void *slots[GEO_SLOTS];
-    void (*slot_free[GEO_SLOTS])(void *);
 };
 
 static void geos_msg(const char *fmt, ...)
@@ -71,24 +69,9 @@ struct geo_ctx *geo_ctx_new(struct err *err)
     return g;
 }
 
-void *geo_slot(struct geo_ctx *g, int slot)
-{
-    return slot >= 0 && slot < GEO_SLOTS ? g->slots[slot] : NULL;
-}
-
-void geo_slot_set(struct geo_ctx *g, int slot, void *p, void (*free_fn)(void *))
-{
-    if (slot < 0 || slot >= GEO_SLOTS) return;
-    if (g->slots[slot] && g->slot_free[slot]) g->slot_free[slot](g->slots[slot]);
-    g->slots[slot] = p;
-    g->slot_free[slot] = free_fn;
-}
-
 void geo_ctx_free(struct geo_ctx *g)
 {
     if (!g) return;
-    for (int i = 0; i < GEO_SLOTS; i++)
-        geo_slot_set(g, i, NULL, NULL);
     for (int i = 0; i < g->n_ops; i++)
         proj_destroy(g->ops[i].op);
     for (int i = 0; i < g->n_crs; i++)

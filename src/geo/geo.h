@@ -52,14 +52,6 @@ void geo_ctx_free(struct geo_ctx *g);
 /* The GEOS handle of this context (GEOSContextHandle_t), for modules that use GEOS. */
 void *geo_geos(struct geo_ctx *g);
 
-/* Per-worker caches of the modules above, kept with the worker's contexts because what they
- * hold (GEOS geometries) belongs to this GEOS handle. slot < GEO_SLOTS. geo_slot_set frees the
- * slot's previous value with its free_fn; geo_ctx_free frees them all, before GEOS goes. */
-/* query/: main roads, one slot per role from 0; the two zoning layers, one per role each */
-enum { GEO_SLOT_MAIN_ROADS = 0, GEO_SLOT_ZONING = 4, GEO_SLOTS = 12 };
-void *geo_slot(struct geo_ctx *g, int slot);
-void geo_slot_set(struct geo_ctx *g, int slot, void *p, void (*free_fn)(void *));
-
 /* 1 if the CRS is known to PROJ (and usable), 0 otherwise. */
 int geo_crs_known(struct geo_ctx *g, int srid);
 /* 1 if the CRS's authority axis order is northing/latitude first (EPSG:4326, 4756...). */

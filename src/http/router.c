@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../audit/audit.h"
+#include "../core/worker.h"
 #include "../download/download.h"
 #include "../meta/meta.h"
 #include "../ogc/ogc.h"
@@ -320,6 +321,16 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     }
     const struct route *r = &routes[found];
     req->err_form = r->form;
+    /* An in-process caller (tests, the fuzz target) brings a store and a geo context but no
+     * worker: it gets one for this request, whose caches go when the request does. */
+    struct worker lent;
+    int lending = !req->worker;
+    if (lending) {
+        memset(&lent, 0, sizeof lent);
+        lent.store = req->store;
+        lent.geo = req->geo;
+        req->worker = &lent;
+    }
     /* Probes never look at a key: a wrong one on /healthz or /readyz is still answered. */
     int probe = r->fn == healthz_handler || r->fn == readyz_handler;
     const char *query_key;
@@ -384,5 +395,9 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     }
     req->n_args += n_keys; /* the caller frees them all */
     free_params(req);
+    if (lending) {
+        worker_drop_caches(&lent);
+        req->worker = NULL;
+    }
     return found;
 }

@@ -40,15 +40,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../core/worker.h"
 #include "../geo/geo.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
-
-struct worker {
-    struct store *store;
-    struct geo_ctx *geo;
-    int busy;
-};
 
 /* One reading of the settings: what requests see (the start-up config with the file's reloadable
  * settings) and the file as read, which owns the strings cfg borrows. Freed at exit only. */
@@ -540,6 +535,7 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
     }
     struct worker *w = checkout(s);
     metrics_queue_wait(elapsed(&cn->queued));
+    req->worker = w;
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
@@ -548,6 +544,7 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
     int route = http_route_why(req, res, why);
     store_set_deadline(w->store, 0);
     checkin(s, w);
+    req->worker = NULL, req->store = NULL, req->geo = NULL; /* another request's now */
     return route;
 }
 
@@ -619,6 +616,7 @@ static void run_job(struct server *s, struct worker *w, struct conn *cn)
         return;
     }
     struct request *req = &cn->req;
+    req->worker = w;
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
@@ -971,6 +969,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void free_server(struct server *s)
 {
     for (int i = 0; i < s->n_workers; i++) {
+        worker_drop_caches(&s->workers[i]); /* GEOS geometries: before their context */
         store_close(s->workers[i].store);
         geo_ctx_free(s->workers[i].geo);
     }

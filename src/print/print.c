@@ -49,6 +49,8 @@ static int sub_call(struct request *req,
     sub.accept = "application/json";
     resp_init(out);
     int rc = h(&sub, out, err);
+    if (!rc && buf_failed(&out->body)) /* a part cut short by out of memory: the router's 503 */
+        rc = err_set(err, ERR_NOMEM, "print: out of memory");
     if (!rc && out->status && out->status != 200)
         rc = err_set(err, ERR_INTERNAL, "print: a part of the sheet answered %d", out->status);
     return rc;

@@ -10,6 +10,8 @@
  * query path (access_row_rule), not here. */
 #include "funds_int.h"
 
+#include "../core/worker.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ const struct fund_kind q_fund_kinds[Q_FUND_KINDS] = {
 static const char *const main_road_classes[] = {"cao_toc", "quoc_lo", "tinh_lo", "do_thi_chinh"};
 
 static const char *const zoning_layers[Q_ZONING_LAYERS] = {"detailed_plan_lots", "zoning_blocks"};
+_Static_assert(ARRAY_LEN(zoning_layers) == WORKER_ZONING_LAYERS, "struct worker's zoning caches");
 
 static void set_zoning(struct fund_item *it, const struct qset *s, const struct qrow *r)
 {
@@ -441,7 +444,7 @@ static void tree_hit(void *item, void *ud)
         h->best = i;
 }
 
-/* The zoning layers, read whole once per worker and role and kept (geo_slot) with a GEOS
+/* The zoning layers, read whole once per worker and role and kept (struct worker) with a GEOS
  * STRtree until the layer's version changes, like the main roads: every page of funds needs the
  * lot or block of each fund, and funds spread over a city otherwise cost two queries each. A
  * layer of more than ZONING_CACHE_MAX features (a city's whole detailed plan) is not kept; its
@@ -475,8 +478,7 @@ static struct zoning_cache *zoning_cache_get(struct qctx *q, size_t j, const str
 {
     struct layer_state ls;
     if (store_layer_state(q->st, l, &ls, err) || ls.n_features > ZONING_CACHE_MAX) return NULL;
-    int slot = GEO_SLOT_ZONING + (int)j * ROLE_COUNT + (int)q->role;
-    struct zoning_cache *z = geo_slot(q->geo, slot);
+    struct zoning_cache *z = q->req->worker->zoning[j][q->role];
     if (z && z->version == ls.version && z->h == q->h) return z;
     if (!(z = calloc(1, sizeof *z))) {
         err_set(err, ERR_NOMEM, "out of memory");
@@ -496,7 +498,7 @@ static struct zoning_cache *zoning_cache_get(struct qctx *q, size_t j, const str
         zoning_cache_free(z);
         return NULL;
     }
-    geo_slot_set(q->geo, slot, z, zoning_cache_free);
+    worker_keep_zoning(q->req->worker, (int)j, q->role, z, zoning_cache_free);
     return z;
 }
 
@@ -607,7 +609,7 @@ static int set_road(struct fund_item *it, const char *name, const char *cls, dou
     return (name && !it->road) || (cls && !it->road_class) ? ERR_NOMEM : 0;
 }
 
-/* The city's main roads, read once per worker and role and kept (geo_slot) until the roads
+/* The city's main roads, read once per worker and role and kept (struct worker) until the roads
  * layer's version in spp_layers, bumped by every import, changes: a few hundred geometries that
  * every land-fund page needs, and that would otherwise be read and parsed per request. */
 struct main_roads {
@@ -678,11 +680,10 @@ static struct main_roads *main_roads_get(struct qctx *q, const struct layer_def 
 {
     struct layer_state ls;
     if (store_layer_state(q->st, l, &ls, err)) return NULL;
-    int slot = GEO_SLOT_MAIN_ROADS + (int)q->role;
-    struct main_roads *m = geo_slot(q->geo, slot);
+    struct main_roads *m = q->req->worker->main_roads[q->role];
     if (m && m->version == ls.version && m->h == q->h) return m;
     m = main_roads_load(q, l, fc, ls.version, err);
-    if (m) geo_slot_set(q->geo, slot, m, main_roads_free);
+    if (m) worker_keep_main_roads(q->req->worker, q->role, m, main_roads_free);
     return m;
 }
 
