@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c: libmicrohttpd with a thread pool, and the server's life (issue 15). Each worker owns
- * its handles (a read-only SQLite connection with SpatiaLite, PROJ and GEOS contexts); a request
- * checks one out and gives it back. Request bodies are capped, in-flight requests are counted
- * (503 past the limit), every request gets an access-log line and metrics samples when it
- * completes (after its last byte went out).
+/* server.c: libmicrohttpd with a thread pool, and the server's life (issue 15). It owns struct
+ * server (server_int.h) and the workers (core/worker.h: a read-only SQLite connection with
+ * SpatiaLite, PROJ and GEOS contexts, the query caches); a request checks one out and gives it
+ * back. The render pool is pool.c, the connection watchdog watchdog.c; routes, keys and error
+ * bodies are router.c's and errors.c's: nothing here knows a service. Request bodies are capped,
+ * in-flight requests are counted (503 past the limit), every request gets an access-log line and
+ * metrics samples when it completes (after its last byte went out).
  *
  * Life: the store file and its directory are checked, the port is bound, then the workers open
  * the store while /readyz answers 503 (other requests wait for them). SIGTERM or SIGINT stop
@@ -44,104 +46,7 @@
 #include "../geo/geo.h"
 #include "../store/store.h"
 #include "../tiles/tiles.h"
-
-/* One reading of the settings: what requests see (the start-up config with the file's reloadable
- * settings) and the file as read, which owns the strings cfg borrows. Freed at exit only. */
-struct cfg_gen {
-    struct config cfg;
-    struct config file;
-    struct cfg_gen *prev;
-};
-
-struct server {
-    const struct config *base; /* the start-up config (main's) */
-    const struct config *cfg;  /* the current generation; read with __atomic_load_n */
-    struct cfg_gen *gens;
-    const struct config *last_file; /* the settings file as last read, NULL without one */
-    int log_format_pinned;          /* the command line chose log_format: SIGHUP keeps it */
-    struct worker *workers;
-    int n_workers;
-    struct tile_cache *tiles;
-    pthread_mutex_t lock;
-    pthread_cond_t freed;  /* a worker was checked in */
-    pthread_cond_t phased; /* the phase left HTTP_STARTING */
-    int inflight;          /* requests being handled (max_concurrent) */
-    int active;            /* requests from request line to completion (drain waits for 0) */
-    int port;              /* the port bound (links without public_url) */
-    /* The render pool (issue 18): heavy requests wait in a FIFO for one of n_render threads,
-     * each with its own worker (workers[n_workers_cheap + i]), so they never hold the
-     * libmicrohttpd threads or the workers that cheap requests use. */
-    int n_cheap; /* workers[0 .. n_cheap): the libmicrohttpd threads' */
-    pthread_t *render_threads;
-    int n_render; /* threads started */
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
-    struct conn *queue_head, *queue_tail;
-    int queued;  /* waiting in the queue */
-    int running; /* taken by a render thread */
-    int pool_stopping;
-    /* The connection watchdog (issue 18): every open connection, with the deadline of the
-     * part it is reading; a thread shuts those past it. */
-    pthread_mutex_t watch_lock;
-    struct sock_ctx *watch;
-    pthread_t watchdog;
-    int watchdog_started, watchdog_stop;
-};
-
-enum sock_state {
-    SOCK_HEAD, /* waiting for a request head: from accept, or from the end of the last answer */
-    SOCK_BODY, /* the head arrived, the body is being read */
-    SOCK_BUSY  /* the request is being handled or answered: no deadline here */
-};
-
-/* Per TCP connection: when it was accepted, how many requests it carried, and what the
- * watchdog needs. Fields below n_requests are guarded by server.watch_lock. */
-struct sock_ctx {
-    struct timespec accepted;
-    int n_requests;
-    int fd;
-    enum sock_state state;
-    struct timespec since; /* when state began */
-    int got_line;          /* a request line arrived in SOCK_HEAD (a 408 is owed, not silence) */
-    int cut;               /* 1: shut for a late head, 2: for a late body */
-    struct sock_ctx *prev, *next;
-};
-
-/* Per request, from its request line (URI log callback) to its completion. */
-struct conn {
-    struct buf body;
-    int too_big;
-    int started;              /* the access handler has seen it */
-    int answered;             /* a response was queued */
-    struct timespec start;    /* the request line */
-    struct timespec queued;   /* where its wait for a worker starts (note_queued) */
-    double wall;              /* Unix time of the request line */
-    const struct config *cfg; /* the settings generation the request runs with */
-    char *uri;                /* the request target as sent */
-    char method[16], protocol[16];
-    char client[48];
-    char *referer, *user_agent;
-    int route, status;
-    uint64_t bytes;
-    int64_t key_id;
-    enum role role;
-    char reason[256];
-    /* A request handed to the render pool keeps its state here while its connection is
-     * suspended (the headers and the URL stay in libmicrohttpd's memory meanwhile). */
-    struct MHD_Connection *mhd;
-    struct request req;
-    struct response res;
-    struct err err;
-    struct kv *args;
-    int n_args;
-    int counted;       /* holds one of s->inflight */
-    int job;           /* JOB_NONE, JOB_QUEUED, JOB_DONE */
-    struct conn *next; /* in the render queue */
-};
-
-enum { JOB_NONE, JOB_QUEUED, JOB_DONE };
-
-static struct sock_ctx *sock_of(struct MHD_Connection *c);
+#include "server_int.h"
 
 static int phase = HTTP_READY; /* the stop flag, grown into a phase; read atomically */
 
@@ -228,7 +133,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-static double elapsed(const struct timespec *start)
+double http_elapsed(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -361,7 +266,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     cn->uri = str_dup(uri ? uri : "");
     cn->route = -1;
     peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
-    struct sock_ctx *sc = sock_of(c);
+    struct sock_ctx *sc = http_sock_of(c);
     if (sc) {
         pthread_mutex_lock(&s->watch_lock);
         sc->got_line = 1;
@@ -370,95 +275,6 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     __atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
     metrics_in_flight(1);
     return cn;
-}
-
-/* ---- the connection watchdog (issue 18) ----
- * libmicrohttpd's connection timeout starts again with every byte, so a client trickling a
- * header byte every few seconds kept a connection (and, past 4,096 of them, the server) forever.
- * Each connection here has a deadline for the part it is reading that no byte moves: its
- * request head within limits.header_seconds of the accept or of the end of the previous answer
- * (an idle keep-alive connection is closed then too), its body within limits.body_seconds of the
- * head. A thread shuts the sockets past it (shutdown(2): libmicrohttpd sees the end of the
- * stream and closes the connection itself); one that had sent a request line gets a 408 first. */
-
-static struct sock_ctx *sock_of(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
-static void watch_state(struct server *s, struct sock_ctx *sc, enum sock_state st)
-{
-    if (!sc) return;
-    pthread_mutex_lock(&s->watch_lock);
-    sc->state = st;
-    sc->got_line = 0;
-    clock_gettime(CLOCK_MONOTONIC, &sc->since);
-    pthread_mutex_unlock(&s->watch_lock);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    struct server *s = cls;
-    struct sock_ctx *sc = *socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        sc = calloc(1, sizeof *sc);
-        *socket_context = sc;
-        if (!sc) return;
-        clock_gettime(CLOCK_MONOTONIC, &sc->accepted);
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        sc->fd = ci ? (int)ci->connect_fd : -1;
-        sc->state = SOCK_HEAD;
-        sc->since = sc->accepted;
-        pthread_mutex_lock(&s->watch_lock);
-        sc->next = s->watch;
-        if (s->watch) s->watch->prev = sc;
-        s->watch = sc;
-        pthread_mutex_unlock(&s->watch_lock);
-    } else if (sc) {
-        /* Unlinked before libmicrohttpd closes the descriptor, so the watchdog never shuts a
-         * descriptor number that a new connection got. */
-        pthread_mutex_lock(&s->watch_lock);
-        if (sc->prev) sc->prev->next = sc->next;
-        if (sc->next) sc->next->prev = sc->prev;
-        if (s->watch == sc) s->watch = sc->next;
-        pthread_mutex_unlock(&s->watch_lock);
-        free(sc);
-        *socket_context = NULL;
-    }
-}
-
-static void *watchdog_main(void *arg)
-{
-    struct server *s = arg;
-    static const char late[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-                               "Content-Type: text/plain\r\nContent-Length: 36\r\n\r\n"
-                               "request not received in time, closed";
-    for (;;) {
-        struct timespec tick = {0, 200 * 1000000L};
-        nanosleep(&tick, NULL);
-        const struct config *cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
-        double head = cfg->limits.header_seconds, body = cfg->limits.body_seconds;
-        pthread_mutex_lock(&s->watch_lock);
-        if (s->watchdog_stop) {
-            pthread_mutex_unlock(&s->watch_lock);
-            return NULL;
-        }
-        for (struct sock_ctx *sc = s->watch; sc; sc = sc->next) {
-            if (sc->cut || sc->fd < 0 || sc->state == SOCK_BUSY) continue;
-            int is_body = sc->state == SOCK_BODY;
-            if (elapsed(&sc->since) < (is_body ? body : head)) continue;
-            if (is_body || sc->got_line)
-                (void)!send(sc->fd, late, sizeof late - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-            shutdown(sc->fd, SHUT_RDWR);
-            sc->cut = is_body ? 2 : 1;
-            metrics_conn_cut(is_body);
-        }
-        pthread_mutex_unlock(&s->watch_lock);
-    }
 }
 
 /* Where the request's wait for a worker starts: the connection's accept for its first request,
@@ -534,7 +350,7 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
         return -1;
     }
     struct worker *w = checkout(s);
-    metrics_queue_wait(elapsed(&cn->queued));
+    metrics_queue_wait(http_elapsed(&cn->queued));
     req->worker = w;
     req->store = w->store;
     req->geo = w->geo;
@@ -546,211 +362,6 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
     checkin(s, w);
     req->worker = NULL, req->store = NULL, req->geo = NULL; /* another request's now */
     return route;
-}
-
-/* ---- the render pool (issue 18) ---- */
-
-/* A positive integer argument above `most` (or not a number: the handler refuses it, cheaply). */
-static int asks_more(const struct request *req, const char *name, int most)
-{
-    const char *v = req_arg_ci(req, name);
-    long n;
-    return v && (str_to_long(v, &n) || n > most);
-}
-
-/* Requests known from their URL to be heavy: WMS maps and legends, feature exports of more than
- * limits.export_features (a WFS GetFeature without COUNT/MAXFEATURES, which may answer
- * limits.max_features, or a POST, whose body is not read here), OGC API items and land API
- * lists with a larger limit. Raster and WMTS tiles are run inline first and ask for the pool
- * only on a miss (req->render_wanted). */
-static int heavy_request(const struct request *req, const struct limits *l)
-{
-    const char *p = req->path;
-    int ows = strcmp(p, "/ows") == 0;
-    if (strcmp(req->method, "POST") == 0) return ows || strcmp(p, "/wfs") == 0;
-    const char *service = req_arg_ci(req, "SERVICE"), *request = req_arg_ci(req, "REQUEST");
-    if (strcmp(p, "/wms") == 0 || (ows && (!service || str_ieq(service, "WMS"))))
-        return request && (str_ieq(request, "GetMap") || str_ieq(request, "GetLegendGraphic"));
-    if (strcmp(p, "/wfs") == 0 || (ows && str_ieq(service, "WFS"))) {
-        const char *type = req_arg_ci(req, "RESULTTYPE");
-        if (!request || !(str_ieq(request, "GetFeature") || str_ieq(request, "GetPropertyValue")) ||
-            (type && str_ieq(type, "hits")))
-            return 0;
-        int bounded = req_arg_ci(req, "COUNT") || req_arg_ci(req, "MAXFEATURES");
-        return !bounded || asks_more(req, "COUNT", l->export_features) ||
-               asks_more(req, "MAXFEATURES", l->export_features);
-    }
-    if (str_starts(p, "/collections/") || str_starts(p, "/api/v1/"))
-        return asks_more(req, "limit", l->export_features);
-    return 0;
-}
-
-/* The 503 of a heavy request that cannot be served now, in the route's form. */
-static void refuse_heavy(struct conn *cn, int over_budget)
-{
-    resp_fini(&cn->res);
-    resp_init(&cn->res);
-    err_clear(&cn->err);
-    if (over_budget)
-        err_set(&cn->err, ERR_LIMIT, "the request needed more than its %d ms (limits.render_ms)",
-                cn->cfg->limits.render_ms);
-    else
-        err_set(&cn->err, ERR_LIMIT, "too many maps and exports waiting, retry shortly");
-    cn->err.http_status = 503;
-    http_write_error(&cn->req, &cn->res, &cn->err);
-    resp_header(&cn->res, "Retry-After", over_budget ? "5" : "1");
-    metrics_render_refused(over_budget);
-}
-
-/* Runs a heavy request on a render thread's own worker, within its budget (counted from the
- * request line, so time spent queued counts). Past the budget the answer is a 503 in the
- * route's form and whatever was drawn is dropped: never a partial image. */
-static void run_job(struct server *s, struct worker *w, struct conn *cn)
-{
-    int budget = cn->cfg->limits.render_ms;
-    double spent = elapsed(&cn->start) * 1000;
-    if (!cn->req.render_wanted) metrics_queue_wait(elapsed(&cn->queued));
-    if (spent >= budget) {
-        refuse_heavy(cn, 1);
-        cn->route = http_route_find(cn->req.method, cn->req.path);
-        return;
-    }
-    struct request *req = &cn->req;
-    req->worker = w;
-    req->store = w->store;
-    req->geo = w->geo;
-    req->tiles = s->tiles;
-    req->defer_render = 0;
-    int left = budget - (int)spent, q = cn->cfg->limits.query_ms;
-    store_set_deadline(w->store, q < left ? q : left);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    resp_fini(&cn->res);
-    resp_init(&cn->res);
-    err_clear(&cn->err);
-    cn->route = http_route_why(req, &cn->res, &cn->err);
-    store_set_deadline(w->store, 0);
-    if (elapsed(&cn->start) * 1000 >= budget) {
-        refuse_heavy(cn, 1);
-        return;
-    }
-    const char *name = http_route_name(cn->route);
-    if ((strcmp(name, "wms") == 0 || strcmp(name, "ows") == 0) && cn->res.status == 200 &&
-        str_starts(cn->res.content_type, "image/"))
-        metrics_render_wms(elapsed(&t0));
-}
-
-struct render_arg {
-    struct server *s;
-    int index;
-};
-
-static void *render_main(void *arg)
-{
-    struct render_arg *ra = arg;
-    struct server *s = ra->s;
-    struct worker *w = &s->workers[s->n_cheap + ra->index];
-    free(ra);
-    /* Below the libmicrohttpd threads: on a busy machine cheap requests get the CPU first. */
-    setpriority(PRIO_PROCESS, 0, 5);
-    for (;;) {
-        pthread_mutex_lock(&s->pool_lock);
-        while (!s->queue_head && !s->pool_stopping)
-            pthread_cond_wait(&s->pool_cond, &s->pool_lock);
-        struct conn *cn = s->queue_head;
-        if (!cn) {
-            pthread_mutex_unlock(&s->pool_lock);
-            return NULL;
-        }
-        s->queue_head = cn->next;
-        if (!s->queue_head) s->queue_tail = NULL;
-        s->queued--;
-        s->running++;
-        pthread_mutex_unlock(&s->pool_lock);
-        metrics_render_pool(-1, 1);
-        run_job(s, w, cn);
-        metrics_render_pool(0, -1);
-        pthread_mutex_lock(&s->pool_lock);
-        s->running--;
-        pthread_mutex_unlock(&s->pool_lock);
-        struct MHD_Connection *c = cn->mhd;
-        __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
-        MHD_resume_connection(c); /* cn may be gone from here on */
-    }
-}
-
-/* Queues cn for the render pool and suspends its connection; 0 when the queue is full. */
-static int enqueue(struct server *s, struct conn *cn, struct MHD_Connection *c)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    /* render_threads drawing and render_queue waiting: one more is refused */
-    if (s->pool_stopping || s->queued + s->running >= cn->cfg->limits.render_queue + s->n_render) {
-        pthread_mutex_unlock(&s->pool_lock);
-        return 0;
-    }
-    cn->mhd = c;
-    cn->job = JOB_QUEUED;
-    cn->next = NULL;
-    MHD_suspend_connection(c); /* before a render thread can see it and resume it */
-    if (s->queue_tail)
-        s->queue_tail->next = cn;
-    else
-        s->queue_head = cn;
-    s->queue_tail = cn;
-    s->queued++;
-    pthread_cond_signal(&s->pool_cond);
-    pthread_mutex_unlock(&s->pool_lock);
-    metrics_render_pool(1, 0);
-    return 1;
-}
-
-/* Stops the render threads: queued requests are answered 503 (server stopping), running ones
- * finish (within their budget). Every suspended connection is resumed before it returns, which
- * MHD_stop_daemon requires. */
-static void pool_stop(struct server *s)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    s->pool_stopping = 1;
-    struct conn *list = s->queue_head;
-    s->queue_head = s->queue_tail = NULL;
-    s->queued = 0;
-    pthread_cond_broadcast(&s->pool_cond);
-    pthread_mutex_unlock(&s->pool_lock);
-    while (list) {
-        struct conn *cn = list;
-        list = cn->next;
-        metrics_render_pool(-1, 0);
-        resp_fini(&cn->res);
-        resp_init(&cn->res);
-        err_clear(&cn->err);
-        err_set(&cn->err, ERR_LIMIT, "the server is stopping");
-        cn->err.http_status = 503;
-        http_write_error(&cn->req, &cn->res, &cn->err);
-        struct MHD_Connection *c = cn->mhd;
-        __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
-        MHD_resume_connection(c);
-    }
-    for (int i = 0; i < s->n_render; i++)
-        pthread_join(s->render_threads[i], NULL);
-    s->n_render = 0;
-}
-
-static int pool_start(struct server *s, int n, struct err *err)
-{
-    s->render_threads = calloc((size_t)n, sizeof *s->render_threads);
-    if (!s->render_threads) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) {
-        struct render_arg *ra = malloc(sizeof *ra);
-        if (!ra) return err_set(err, ERR_NOMEM, "out of memory");
-        ra->s = s;
-        ra->index = i;
-        if (pthread_create(&s->render_threads[i], NULL, render_main, ra)) {
-            free(ra);
-            return err_set(err, ERR_INTERNAL, "cannot start render thread %d", i + 1);
-        }
-        s->n_render = i + 1;
-    }
-    return 0;
 }
 
 /* Sends the answer of cn's request and frees what it held. */
@@ -794,7 +405,7 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
     cn->args = req->args = args.args;
     cn->n_args = req->n_args = args.n;
     fill_request(req, cn, c, url, method, s->port);
-    watch_state(s, sock_of(c), SOCK_BUSY);
+    http_watch_state(s, http_sock_of(c), SOCK_BUSY);
 
     int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
                 strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0;
@@ -831,7 +442,7 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
         resp_header(res, "Access-Control-Allow-Headers",
                     "Content-Type, X-API-Key, Authorization, If-None-Match");
     } else {
-        int heavy = !probe && heavy_request(req, &cfg->limits);
+        int heavy = !probe && http_heavy_request(req, &cfg->limits);
         if (!heavy) {
             cn->route = dispatch(s, cn, req, res, err);
             heavy = req->render_wanted; /* a tile miss: drawn on a render thread */
@@ -842,8 +453,8 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
         if (heavy) {
             /* 1: it ran inline (a tile miss), its rate and queue wait were counted there */
             req->render_wanted = cn->route >= 0;
-            if (enqueue(s, cn, c)) return MHD_YES;
-            refuse_heavy(cn, 0);
+            if (http_enqueue(s, cn, c)) return MHD_YES;
+            http_refuse_heavy(cn, 0);
             cn->route = http_route_find(method, url);
         }
     }
@@ -864,7 +475,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!cn->started) {
         cn->started = 1;
-        watch_state(s, sock_of(c), SOCK_BODY);
+        http_watch_state(s, http_sock_of(c), SOCK_BODY);
         note_queued(c, cn);
         note_request(cn, c, method, version);
         cn->too_big = announced_too_big(c, cfg->limits.max_body);
@@ -908,16 +519,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct server *s = cls;
     struct conn *cn = *con_cls;
-    struct sock_ctx *sc = sock_of(c);
+    struct sock_ctx *sc = http_sock_of(c);
     int cut = 0;
     if (sc) {
         pthread_mutex_lock(&s->watch_lock);
         cut = sc->cut;
         pthread_mutex_unlock(&s->watch_lock);
-        if (!cut) watch_state(s, sc, SOCK_HEAD); /* the next request head's deadline starts */
+        if (!cut) http_watch_state(s, sc, SOCK_HEAD); /* the next request head's deadline starts */
     }
     if (!cn) return;
-    double secs = elapsed(&cn->start);
+    double secs = http_elapsed(&cn->start);
     if (!cn->answered && cut) {
         cn->status = 408;
         snprintf(cn->reason, sizeof cn->reason, "request %s not received within %d s, closed",
@@ -988,16 +599,6 @@ static void free_server(struct server *s)
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cond);
     pthread_mutex_destroy(&s->watch_lock);
-}
-
-static void watchdog_stop(struct server *s)
-{
-    if (!s->watchdog_started) return;
-    pthread_mutex_lock(&s->watch_lock);
-    s->watchdog_stop = 1;
-    pthread_mutex_unlock(&s->watch_lock);
-    pthread_join(s->watchdog, NULL);
-    s->watchdog_started = 0;
 }
 
 /* ---- start-up ---- */
@@ -1187,7 +788,7 @@ static void drain(struct server *s, struct MHD_Daemon *d, const sigset_t *set, i
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int idle = 0;
-    while (elapsed(&start) < secs) {
+    while (http_elapsed(&start) < secs) {
         /* Two quiet polls in a row: a request whose line was just read is counted by then. */
         if (active(s) == 0 && ++idle >= 2) break;
         if (active(s)) idle = 0;
@@ -1201,7 +802,7 @@ static void drain(struct server *s, struct MHD_Daemon *d, const sigset_t *set, i
     if (active(s))
         log_msg("warn", "stopping with %d request%s unfinished", active(s),
                 active(s) == 1 ? "" : "s");
-    pool_stop(s); /* every suspended connection resumed: MHD_stop_daemon requires it */
+    http_pool_stop(s); /* every suspended connection resumed: MHD_stop_daemon requires it */
     MHD_stop_daemon(d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
@@ -1214,7 +815,7 @@ static struct MHD_Daemon *start_daemon(struct server *s, const struct config *cf
         (uint16_t)cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
         /* more from one socket peer are closed at accept (issue 18: slowloris) */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->limits.per_client_connections,
@@ -1264,7 +865,7 @@ int http_serve(const struct config *cfg, struct err *err)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
     set_phase(&s, HTTP_STARTING);
-    if (pthread_create(&s.watchdog, NULL, watchdog_main, &s) == 0) s.watchdog_started = 1;
+    if (pthread_create(&s.watchdog, NULL, http_watchdog_main, &s) == 0) s.watchdog_started = 1;
     struct MHD_Daemon *d = start_daemon(&s, cfg, &addr);
     const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (info && info->port) s.port = info->port;
@@ -1272,13 +873,13 @@ int http_serve(const struct config *cfg, struct err *err)
         rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
                      cfg->port);
     } else if ((rc = open_workers(&s, cfg, err)) ||
-               (rc = pool_start(&s, cfg->limits.render_threads, err))) {
+               (rc = http_pool_start(&s, cfg->limits.render_threads, err))) {
         set_phase(&s, HTTP_FAILED); /* waiting requests are answered 503 */
-        pool_stop(&s);
+        http_pool_stop(&s);
         MHD_stop_daemon(d);
     }
     if (rc) {
-        watchdog_stop(&s);
+        http_watchdog_stop(&s);
         set_phase(&s, HTTP_READY);
         free_server(&s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -1294,7 +895,7 @@ int http_serve(const struct config *cfg, struct err *err)
         if (sig == SIGHUP) reload(&s);
     }
     drain(&s, d, &set, sig);
-    watchdog_stop(&s);
+    http_watchdog_stop(&s);
     free_server(&s);
     __atomic_store_n(&phase, HTTP_READY, __ATOMIC_RELEASE); /* s.lock is gone: no set_phase */
     log_msg("notice", "stopped");
