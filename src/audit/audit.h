@@ -5,7 +5,11 @@
  * beside the store, JSON lines, append-only, each entry chained to the one before by SHA-256
  * (nettle) over the previous hash and the entry, so an edited or removed entry is found by
  * `spp audit verify`. An entry is written (one write(2), O_APPEND) before the response leaves,
- * so a crash after the answer never loses it. */
+ * so a crash after the answer never loses it.
+ *
+ * Owns: DB.audit, its chain and its verification. Must not: decide what is restricted (the store
+ * notes restricted reads, access.c defines them) or let an answer with restricted data leave
+ * unrecorded (an entry that cannot be written fails the request: router.c answers 503). */
 #ifndef SPP_AUDIT_H
 #define SPP_AUDIT_H
 

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* config: server settings, the layer catalog (layers/NAME.json, layers/codelists/NAME.json) and the
  * access rules that read it. Everything here is built once at start-up and is immutable after;
- * request handlers get a `const struct config *`. */
+ * request handlers get a `const struct config *`.
+ *
+ * Owns: what a role or a data-sharing agreement may read (access.c is the only place that
+ * decides it), and validation of every settings and catalog file at start-up. Must not: open
+ * the store, touch a request's output, or change after start-up (SIGHUP builds a new generation
+ * in http/, it never edits one in use). */
 #ifndef SPP_CONFIG_H
 #define SPP_CONFIG_H
 

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* core: errors, growable buffers, small string helpers and logging. No GIS library in here,
- * so every other module can depend on it. */
+/* core: errors, growable buffers, small string helpers and logging, the request/response pair
+ * (request.h), a worker's named state (worker.h) and the failing-allocator test hook (alloc.c).
+ *
+ * Owns: the error codes and their meaning, struct buf and its sticky out-of-memory failure,
+ * strict number parsing. Must not: include any GIS, database or HTTP library, or call into
+ * another module (every other module depends on it, it depends on none). */
 #ifndef SPP_CORE_H
 #define SPP_CORE_H
 

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* geo: bounding boxes, the WebMercatorQuad tile grid, CRS parsing and transformation (PROJ), and
  * the per-worker PROJ and GEOS contexts. VN-2000 <-> WGS 84 always goes through the official
- * Decision 05/2007 parameters (EPSG:6960), never PROJ's per-point choice (DESIGN.md CRS policy). */
+ * Decision 05/2007 parameters (EPSG:6960), never PROJ's per-point choice (DESIGN.md CRS policy).
+ *
+ * Owns: the PROJ and GEOS contexts of a worker (one geo_ctx each, never shared between threads),
+ * WKB decoding and every coordinate transformation. Must not: read the store or the catalog,
+ * keep other modules' state (their caches are named members of struct worker, core/worker.h),
+ * or let PROJ reach the network. */
 #ifndef SPP_GEO_H
 #define SPP_GEO_H
 

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* http: the route table (router.c), the libmicrohttpd server with its worker pool (server.c),
- * error answers in each protocol's form (errors.c) and Prometheus metrics (metrics.c). */
+/* http: the route table (router.c), the libmicrohttpd server (server.c) with its render pool
+ * (pool.c) and connection watchdog (watchdog.c), error answers in each protocol's form
+ * (errors.c), Prometheus metrics (metrics.c), the access log and the rate limit.
+ *
+ * Owns: struct server and the workers (checked out per request, core/worker.h), API-key
+ * resolution, the mapping of an error to a status and body, and the one place a response becomes
+ * bytes (where a body that ran out of memory becomes a 503, never a truncated 200).
+ * Must not: know what a service answers (handlers see struct request/response only), build SQL,
+ * or hold a library handle outside a worker. Only this module includes microhttpd.h. */
 #ifndef SPP_HTTP_H
 #define SPP_HTTP_H
 

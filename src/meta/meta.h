@@ -3,7 +3,11 @@
  * (layers/meta/metadata.json) and the store (extent, feature count, last import, lineage), and
  * served as ISO 19115/19139 XML, CSW 2.0.2 (csw:Record and gmd:MD_Metadata), an OGC API
  * Records-style JSON record and DCAT JSON-LD. A layer the caller may not read is not
- * discoverable on any of them. */
+ * discoverable on any of them.
+ *
+ * Owns: the record and its encodings, CSW's own constraint tree (csw_filter.c), the change feed
+ * and the quality report. Must not: serve features (records describe layers, features are the
+ * services'), write to the store, or decide access itself (config/access.c does). */
 #ifndef SPP_META_H
 #define SPP_META_H
 

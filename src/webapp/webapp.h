@@ -4,7 +4,12 @@
  * page reads it (groups, titles, field labels, code lists; filtered by role), and SDF label glyphs
  * rendered from a Debian font with FreeType, as Martin and fontnik serve them, so labels with
  * Vietnamese diacritics show with no internet access. Static files and glyph ranges are kept in
- * memory once read or rendered (gzip bytes too); nothing here touches the store. */
+ * memory once read or rendered (gzip bytes too) and never touch the store; only the search box
+ * (search.c) reads it.
+ *
+ * Owns: /map, /web/FILE, /fonts/RANGE.pbf and /web/catalog.json, and the search box's ranked
+ * search. Must not: serve a file outside the web directory, or show the page a layer or field the
+ * caller's role may not read. */
 #ifndef SPP_WEBAPP_H
 #define SPP_WEBAPP_H
 
