@@ -125,7 +125,8 @@ int audit_record(const struct request *req, const char *agency, const struct sto
     }
     if (path.len > 2000) path.data[2000] = '\0';
     pthread_mutex_lock(&audit_lock);
-    int rc = audit_open(req->cfg->db_path, err);
+    int rc = buf_failed(&path) ? err_set(err, ERR_NOMEM, "audit: out of memory")
+                               : audit_open(req->cfg->db_path, err);
     struct buf b;
     buf_init(&b);
     for (int i = 0; i < reads->n && !rc; i++) {
@@ -148,13 +149,20 @@ int audit_record(const struct request *req, const char *agency, const struct sto
             }
         buf_printf(&b, "],\"rows\":%d,\"features\":%lld", r->rows, (long long)r->n_features);
         if (r->cached) buf_puts(&b, ",\"from_tile_cache\":1");
-        put_json(&b, "path", path.data ? path.data : "");
+        put_json(&b, "path", buf_str(&path));
         size_t body_len = b.len;
         buf_putc(&b, '}');
+        if (buf_failed(&b)) { /* an entry cut short is never hashed nor written */
+            rc = err_set(err, ERR_NOMEM, "audit: out of memory");
+            break;
+        }
         char hash[65];
         hash_hex(audit_prev, b.data, b.len, hash);
         b.len = body_len;
-        buf_printf(&b, ",\"prev\":\"%s\",\"hash\":\"%s\"}\n", audit_prev, hash);
+        if (buf_printf(&b, ",\"prev\":\"%s\",\"hash\":\"%s\"}\n", audit_prev, hash)) {
+            rc = err_set(err, ERR_NOMEM, "audit: out of memory");
+            break;
+        }
         ssize_t w = write(audit_fd, b.data, b.len);
         if (w != (ssize_t)b.len) {
             rc =

@@ -33,9 +33,21 @@ int buf_failed(const struct buf *b)
     return b->failed;
 }
 
+int buf_fail(struct buf *b)
+{
+    b->failed = 1;
+    return ERR_NOMEM;
+}
+
 int buf_status(const struct buf *b)
 {
     return b->failed ? ERR_NOMEM : 0;
+}
+
+const char *buf_str(const struct buf *b)
+{
+    if (b->failed) return NULL;
+    return b->data ? b->data : "";
 }
 
 /* The one place a buffer grows: a failure here marks the buffer failed for good. */

@@ -80,8 +80,13 @@ int buf_put_json_str(struct buf *b, const char *s);
 int buf_put_xml(struct buf *b, const char *s);
 /* 1 when an append to b ran out of memory since it was last reset (the contents are incomplete). */
 int buf_failed(const struct buf *b);
+/* Marks b failed (a part of what it was to hold could not be made) and returns ERR_NOMEM. */
+int buf_fail(struct buf *b);
 /* ERR_NOMEM when b failed, else 0: the return code of a writer that appends without checking. */
 int buf_status(const struct buf *b);
+/* b's contents as a string: "" when nothing was appended, NULL when b failed, so that handing a
+ * scratch buffer on (buf_put_xml(out, buf_str(&url))) carries its failure into out. */
+const char *buf_str(const struct buf *b);
 /* Hands the data over (caller frees) and resets b. NULL (and b reset, its memory freed) when b
  * failed or nothing could be allocated: an incomplete buffer is never handed on as a string. */
 char *buf_take(struct buf *b, size_t *len);

@@ -189,12 +189,19 @@ void access_log_write(enum log_format fmt, const struct access_entry *e)
     buf_init(&uri), buf_init(&ref), buf_init(&line);
     access_redact_uri(&uri, e->uri ? e->uri : "");
     if (e->referer) access_redact_uri(&ref, e->referer);
-    const char *u = uri.data ? uri.data : "", *r = e->referer ? (ref.data ? ref.data : "") : NULL;
+    /* a target or referer cut short by out of memory is logged as "-", never half redacted */
+    const char *u = buf_failed(&uri) ? "-" : buf_str(&uri);
+    const char *r = !e->referer ? NULL : buf_failed(&ref) ? "-" : buf_str(&ref);
     if (fmt == LOG_FORMAT_JSON)
         write_json(&line, e, u, r);
     else
         write_text(&line, e, u, r);
     /* One write per line under a lock: lines from the workers never interleave. */
+    if (buf_failed(&line)) { /* never half a line */
+        log_msg("warn", "access log: out of memory, a line for %s is lost", u);
+        buf_fini(&uri), buf_fini(&ref), buf_fini(&line);
+        return;
+    }
     pthread_mutex_lock(&out_lock);
     for (size_t off = 0; line.data && off < line.len;) {
         ssize_t n = write(STDOUT_FILENO, line.data + off, line.len - off);

@@ -348,7 +348,7 @@ static int write_layers(struct buf *b, struct store *st, const struct catalog *c
         buf_printf(b, "\"} %lld\n", (long long)timegm(&tm));
     }
     family(b, "spp_layer_features", "gauge", "Features in the layer.");
-    if (!rc && feat.len) buf_append(b, feat.data, feat.len);
+    if (!rc) buf_append_buf(b, &feat); /* a failed feat fails b */
     buf_fini(&feat);
     return rc;
 }

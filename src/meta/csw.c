@@ -352,10 +352,10 @@ static void links(struct buf *b, const struct request *req, const struct meta_re
                    s->name_prefix ? s->name_prefix : "", l->id);
         buf_put_xml(b, l->title_en);
         buf_puts(b, "\">");
-        buf_put_xml(b, url.data ? url.data : "");
+        buf_put_xml(b, buf_str(&url));
         buf_puts(b, "</dc:URI>");
         buf_printf(b, "<dct:references scheme=\"%s\">", s->protocol);
-        buf_put_xml(b, url.data ? url.data : "");
+        buf_put_xml(b, buf_str(&url));
         buf_puts(b, "</dct:references>");
         buf_fini(&url);
     }
@@ -363,7 +363,7 @@ static void links(struct buf *b, const struct request *req, const struct meta_re
     struct buf url;
     buf_init(&url);
     meta_link(&url, req, "/collections/", l->id, "/metadata?f=xml");
-    buf_put_xml(b, url.data ? url.data : "");
+    buf_put_xml(b, buf_str(&url));
     buf_fini(&url);
     buf_puts(b, "</dct:references>");
 }
@@ -392,7 +392,10 @@ static void csw_record(struct buf *b, const struct request *req, const struct me
         buf_init(&abs);
         buf_printf(&abs, "%s\n\n%s", l->desc_vi ? l->desc_vi : l->title_vi,
                    l->desc_en ? l->desc_en : l->title_en);
-        el(b, "dct:abstract", abs.data);
+        if (buf_failed(&abs))
+            buf_fail(b);
+        else
+            el(b, "dct:abstract", buf_str(&abs));
         buf_fini(&abs);
     }
     if (esn == ESN_FULL) {
@@ -591,7 +594,7 @@ static int get_records(struct request *req, struct response *res, struct csw_req
                "nextRecord=\"%lld\" recordSchema=\"%s\" elementSet=\"%s\">",
                "1970-01-01T00:00:00Z", (long long)matched, (long long)returned, (long long)next,
                q->gmd ? NS_GMD : NS_CSW, esn_names[q->esn]);
-    if (recs.data) buf_append(b, recs.data, recs.len);
+    buf_append_buf(b, &recs); /* a failed recs fails b */
     buf_fini(&recs);
     return buf_puts(b, "</csw:SearchResults></csw:GetRecordsResponse>\n") ? ERR_NOMEM : 0;
 }

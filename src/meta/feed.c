@@ -100,7 +100,7 @@ int meta_changes(struct request *req, struct response *res, struct err *err)
         buf_printf(&u, "%s/api/v1/changes?layer=%s&after=%lld&limit=%lld", req->base_url, l->id,
                    (long long)fd.last, (long long)limit);
         if (since) buf_printf(&u, "&since=%s", since);
-        buf_put_json_str(b, u.data ? u.data : "");
+        buf_put_json_str(b, buf_str(&u));
         buf_fini(&u);
         buf_putc(b, '}');
     }

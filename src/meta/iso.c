@@ -32,6 +32,15 @@ static void cs(struct buf *b, const char *tag, const char *text)
     buf_printf(b, "</gco:CharacterString></%s>", tag);
 }
 
+/* cs() of a scratch buffer's text: a failed one fails b. */
+static void cs_buf(struct buf *b, const char *tag, const struct buf *text)
+{
+    if (buf_failed(text))
+        buf_fail(b);
+    else
+        cs(b, tag, buf_str(text));
+}
+
 static void code(struct buf *b, const char *tag, const char *list, const char *value)
 {
     buf_printf(b,
@@ -128,7 +137,7 @@ static void distribution(struct buf *b, const struct request *req, const struct 
         struct buf url;
         buf_init(&url);
         meta_service_url(&url, req, s, l);
-        buf_put_xml(b, url.data ? url.data : "");
+        buf_put_xml(b, buf_str(&url));
         buf_fini(&url);
         buf_puts(b, "</gmd:URL></gmd:linkage>");
         cs(b, "gmd:protocol", s->protocol);
@@ -164,7 +173,7 @@ static void quality(struct buf *b, const struct meta_record *r)
     if (r->lineage.last_batch[0])
         buf_printf(&st, "; last import batch %s (%s)", r->lineage.last_batch, r->lineage.last_date);
     buf_putc(&st, '.');
-    cs(b, "gmd:statement", st.data);
+    cs_buf(b, "gmd:statement", &st);
     buf_fini(&st);
     for (int i = 0; i < r->lineage.n_batches; i++) {
         const struct store_batch *bt = &r->lineage.batches[i];
@@ -238,7 +247,7 @@ int meta_iso_write(struct buf *b, const struct request *req, const struct meta_r
     buf_init(&abs);
     buf_printf(&abs, "%s\n\n%s", l->desc_vi ? l->desc_vi : l->title_vi,
                l->desc_en ? l->desc_en : l->title_en);
-    cs(b, "gmd:abstract", abs.data);
+    cs_buf(b, "gmd:abstract", &abs);
     buf_fini(&abs);
     party(b, "gmd:pointOfContact", m, "custodian");
     buf_puts(b, "<gmd:resourceMaintenance><gmd:MD_MaintenanceInformation>");
@@ -253,7 +262,7 @@ int meta_iso_write(struct buf *b, const struct request *req, const struct meta_r
     buf_init(&lic);
     buf_puts(&lic, m->licence_name);
     if (m->licence_url) buf_printf(&lic, " (%s)", m->licence_url);
-    cs(b, "gmd:otherConstraints", lic.data);
+    cs_buf(b, "gmd:otherConstraints", &lic);
     buf_fini(&lic);
     buf_puts(b, "</gmd:MD_LegalConstraints></gmd:resourceConstraints>");
     code(b, "gmd:spatialRepresentationType", "MD_SpatialRepresentationTypeCode", "vector");

@@ -45,7 +45,7 @@ static void url_str(struct buf *b, const struct request *req, const char *path, 
     struct buf u;
     buf_init(&u);
     meta_link(&u, req, path, id, query);
-    buf_put_json_str(b, u.data ? u.data : "");
+    buf_put_json_str(b, buf_str(&u));
     buf_fini(&u);
 }
 
@@ -179,7 +179,7 @@ static void record_json(struct buf *b, const struct request *req, const struct m
         struct buf u;
         buf_init(&u);
         meta_service_url(&u, req, s, l);
-        buf_put_json_str(b, u.data ? u.data : "");
+        buf_put_json_str(b, buf_str(&u));
         buf_fini(&u);
         buf_printf(b, ",\"rel\":\"item\",\"type\":\"%s\",\"protocol\":\"%s\",\"name\":\"%s%s\"}",
                    s->mime, s->protocol, s->name_prefix ? s->name_prefix : "", l->id);
@@ -276,7 +276,7 @@ static void dataset_jsonld(struct buf *b, const struct request *req, const struc
         struct buf u;
         buf_init(&u);
         meta_service_url(&u, req, s, l);
-        buf_put_json_str(b, u.data ? u.data : "");
+        buf_put_json_str(b, buf_str(&u));
         buf_fini(&u);
         buf_printf(b, ",\"dcat:mediaType\":\"%s\",\"dct:conformsTo\":\"%s\",\"dct:title\":\"%s%s\"",
                    s->mime, s->protocol, s->name_prefix ? s->name_prefix : "", l->id);
