@@ -30,6 +30,7 @@ REQUESTS = [
     ("features", "/collections/cadastral_parcels/items?limit=3", "problem", False),
     ("features", "/collections/roads/items?limit=2", "problem", True),
     ("features", "/tiles/cadastral_parcels,roads/17/104052/61865.mvt", "problem", True),
+    ("features", "/collections/roads/metadata?f=xml", "problem", False),
     ("query", "/api/v1/land/at?lon=105.7866&lat=10.0286", "problem", False),
     ("query", "/api/v1/land-funds?kind=vacant&sort=id&limit=3&f=csv", "problem", False),
     # the parcel sheet: the land API and a WMS map called in-process, a QR code
