@@ -380,7 +380,7 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
         err_clear(&err);
         rc = err_set(&err, ERR_NOMEM, "out of memory while building the answer, retry shortly");
     }
-    if (rc == ERR_NOMEM || err.code == ERR_NOMEM) {
+    if (rc == ERR_NOMEM || (rc && err.code == ERR_NOMEM)) {
         rc = ERR_NOMEM;
         err.http_status = 503;
         res->n_headers = 0; /* a half-made answer's headers (ETag, caching) go with it */
