@@ -85,30 +85,53 @@ def check_error(status, hdrs, body, form, what):
         assert tag == ("ServiceExceptionReport" if form == "wms" else "ExceptionReport"), what
 
 
+def fail_at(server, path, headers, n, once):
+    h = dict(headers, **{"X-Spp-Test-Fail-Alloc": f"{n},once" if once else str(n)})
+    return server.get(path, headers=h)
+
+
+def allocations(server, path, headers):
+    """About how many allocations the request makes: the first N from which failing every
+    allocation no longer touches it (exponential, then binary search)."""
+    hi = 1
+    while fail_at(server, path, headers, hi, False)[0] != 200:
+        hi *= 2
+        assert hi < 1 << 20, f"{path}: no clean answer up to allocation {hi}"
+    lo = hi // 2
+    while lo + 1 < hi:
+        mid = (lo + hi) // 2
+        if fail_at(server, path, headers, mid, False)[0] == 200:
+            hi = mid
+        else:
+            lo = mid
+    return hi - 1
+
+
 def sweep(server, path, headers, form, once):
-    """Fails allocation N (and every later one unless once) for N = 1, 2, ... until an answer
-    comes with no failure at all (N past the request's last allocation). Returns (number of
-    503s, number of complete 200s)."""
+    """Fails allocation N (and every later one unless once) for every N from the first to past
+    the request's last (every one up to 300, then one in 16 more). Returns (number of 503s,
+    number of complete 200s)."""
     base = server.get(path, headers=headers)
     assert base[0] == 200, f"{path}: baseline {base[0]} {base[2][:300]!r}"
     want_type, want_body = base[1].get("Content-Type"), base[2]
-    n, errors, fine, clean = 1, 0, 0, 0
-    while clean < 3:
-        h = dict(headers, **{"X-Spp-Test-Fail-Alloc": f"{n},once" if once else str(n)})
-        status, hdrs, body = server.get(path, headers=h)
-        what = f"{path} failing allocation {n}{' only' if once else ' on'}"
+    total = allocations(server, path, headers)
+    errors = fine = 0
+    n = 1
+    while n <= total + 3:
+        status, hdrs, body = fail_at(server, path, headers, n, once)
+        what = f"{path} failing allocation {n} of {total}{' only' if once else ' on'}"
         if status == 200:
             assert hdrs.get("Content-Type") == want_type, f"{what}: {hdrs.get('Content-Type')}"
             assert body == want_body, f"{what}: a 200 that differs from the complete answer " \
                                       f"({len(body)} bytes, want {len(want_body)})"
             fine += 1
-            clean = clean + 1 if not once or n > 40 else 0
         else:
             check_error(status, hdrs, body, form, what)
             errors += 1
-            clean = 0
-        assert n < 200000, f"{path}: no clean answer up to allocation {n}"
-        n = n + 1 if n < 40 else n + max(1, n // 8)
+        n = n + 1 if n < 300 else n + max(1, n // 16)
+    # past its last allocation the request is untouched
+    status, _, body = fail_at(server, path, headers, total + 50, once)
+    assert status == 200 and body == want_body, f"{path}: not clean past allocation {total}"
     return errors, fine
 
 
