@@ -22,10 +22,11 @@ struct cfg_gen {
     struct cfg_gen *prev;
 };
 
-/* The running server: its settings (each generation since start-up; the catalog and the styles
- * are part of them), the listener's port, the workers and their checkout, the render pool, the
- * connection watchdog and the tile cache. One per http_serve(); the metrics and the rate-limit
- * buckets are process-wide (metrics.c, ratelimit.c). */
+/* The running server: its settings (each generation since start-up; the catalog is part of
+ * them), the listener's port, the workers and their checkout, the render pool, the connection
+ * watchdog and the tile cache. One per http_serve(). Still process-wide, not here yet: the
+ * styles (render/'s registry, loaded before serving), the metrics (metrics.c) and the rate-limit
+ * buckets (ratelimit.c). */
 struct server {
     const struct config *base; /* the start-up config (main's) */
     const struct config *cfg;  /* the current generation; read with __atomic_load_n */
