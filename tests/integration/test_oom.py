@@ -87,8 +87,10 @@ def check_error(status, hdrs, body, form, what):
 
 
 def stable(body):
-    """The body without what changes between two identical requests: WFS's timeStamp."""
-    return re.sub(rb'timeStamp="[^"]*"', b'timeStamp=""', body)
+    """The body without what changes between two identical requests: the time of the answer
+    (WFS's timeStamp attribute, OGC API's "timeStamp")."""
+    body = re.sub(rb'timeStamp="[^"]*"', b'timeStamp=""', body)
+    return re.sub(rb'"timeStamp":"[^"]*"', b'"timeStamp":""', body)
 
 
 def fail_at(server, path, headers, n, once):
