@@ -349,13 +349,16 @@ struct around {
     int srid;
 };
 
-static void add_code(char **list, int *n, int cap, const char *code)
+/* Adds code to the legend's list once (the list holds what a sheet's legend has room for).
+ * ERR_NOMEM when the copy fails: a legend must not lose an entry silently. */
+static int add_code(char **list, int *n, int cap, const char *code)
 {
-    if (!code || *n >= cap) return;
+    if (!code || *n >= cap) return 0;
     for (int i = 0; i < *n; i++)
-        if (strcmp(list[i], code) == 0) return;
-    list[*n] = strdup(code);
-    if (list[*n]) (*n)++;
+        if (strcmp(list[i], code) == 0) return 0;
+    if (!(list[*n] = strdup(code))) return ERR_NOMEM;
+    (*n)++;
+    return 0;
 }
 
 static void around_fini(struct around *a)
@@ -390,8 +393,9 @@ static int read_around(struct request *req, const char *key, const struct frame 
             const char *k = q_str(&s, r, "parcel_key");
             int self = k && strcmp(k, key) == 0;
             if (self != pass || !r->geom) continue;
-            rc = buf_printf(&a->svg, "<path class=\"%s\" d=\"", self ? "parcel" : "neighbour") ||
-                 put_polygon_path(&a->svg, q.h, r->geom, fr) || buf_puts(&a->svg, "\"/>\n");
+            rc = buf_printf(&a->svg, "<path class=\"%s\" d=\"", self ? "parcel" : "neighbour");
+            if (!rc) rc = put_polygon_path(&a->svg, q.h, r->geom, fr);
+            if (!rc) rc = buf_puts(&a->svg, "\"/>\n");
             GEOSGeometry *pt = GEOSPointOnSurface_r(q.h, r->geom);
             double x, y, no = q_num(&s, r, "parcel_no");
             if (pt && GEOSGeomGetX_r(q.h, pt, &x) == 1 && GEOSGeomGetY_r(q.h, pt, &y) == 1) {
@@ -410,17 +414,21 @@ static int read_around(struct request *req, const char *key, const struct frame 
     qset_init(&s);
     if (!rc && lz) rc = q_fetch(&q, lz, &f, &s, err);
     for (int i = 0; i < s.n && !rc; i++)
-        add_code(a->zoning, &a->n_zoning, 32, q_str(&s, &s.rows[i], "function_code"));
+        rc = add_code(a->zoning, &a->n_zoning, 32, q_str(&s, &s.rows[i], "function_code"));
     qset_fini(&q, &s);
     qset_init(&s);
     if (!rc && lr) rc = q_fetch(&q, lr, &f, &s, err);
     for (int i = 0; i < s.n && !rc; i++)
-        add_code(a->kinds, &a->n_kinds, 16, q_str(&s, &s.rows[i], "kind"));
+        rc = add_code(a->kinds, &a->n_kinds, 16, q_str(&s, &s.rows[i], "kind"));
     qset_fini(&q, &s);
     /* the data batch: the newest finished import (none known: the sheet says so) */
     struct err ignore;
-    if (!rc && store_last_import(q.st, a->batch, sizeof a->batch, a->batch_date,
-                                 sizeof a->batch_date, &ignore))
+    int brc = rc ? 0
+                 : store_last_import(q.st, a->batch, sizeof a->batch, a->batch_date,
+                                     sizeof a->batch_date, &ignore);
+    if (brc == ERR_NOMEM)
+        rc = ERR_NOMEM; /* not "no import known" */
+    else if (brc)
         a->batch[0] = a->batch_date[0] = '\0';
     qctx_fini(&q);
     return rc;
@@ -449,7 +457,9 @@ static const char *rule_color(const json_t *legend, const char *code)
     return NULL;
 }
 
-static json_t *legend_json(struct request *req, const char *layer, struct err *err)
+/* The WMS legend of layer as JSON; NULL (and *rc 0) for a layer without one, which gets grey
+ * swatches. *rc is ERR_NOMEM when memory ran out: that is not "no legend". */
+static json_t *legend_json(struct request *req, const char *layer, int *rc_out, struct err *err)
 {
     struct kv args[] = {{"SERVICE", "WMS"},
                         {"VERSION", "1.3.0"},
@@ -458,7 +468,10 @@ static json_t *legend_json(struct request *req, const char *layer, struct err *e
                         {"FORMAT", "application/json"}};
     int rc;
     json_t *j = sub_json(req, wms_dispatch, args, (int)ARRAY_LEN(args), err, &rc);
-    if (rc) err_clear(err); /* a layer without a legend: grey swatches */
+    if (rc == ERR_NOMEM)
+        *rc_out = ERR_NOMEM;
+    else if (rc)
+        err_clear(err); /* a layer without a legend: grey swatches */
     return j;
 }
 
@@ -604,8 +617,8 @@ int print_parcel(struct request *req, struct response *res, struct err *err)
         struct kv args[] = {{"x", x}, {"y", y}, {"crs", crs}};
         at = sub_json(req, query_land_at, args, 3, err, &rc);
     }
-    json_t *lz = rc ? NULL : legend_json(req, "zoning_blocks", err);
-    json_t *lr = rc ? NULL : legend_json(req, "red_lines", err);
+    json_t *lz = rc ? NULL : legend_json(req, "zoning_blocks", &rc, err);
+    json_t *lr = rc ? NULL : legend_json(req, "red_lines", &rc, err);
 
     const struct catalog *cat = &req->cfg->catalog;
     const struct layer_def *lp = catalog_layer(cat, "cadastral_parcels");

@@ -108,9 +108,11 @@ static int put_point(struct qctx *q, struct buf *b, const double xy[2], const do
 static int put_parcel_row(struct qctx *q, struct buf *b, const struct qset *s, struct qrow *r,
                           struct err *err)
 {
-    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
+    char *cname = NULL;
+    int rc = q_commune_name(q, q_str(s, r, "commune_code"), &cname, err);
+    if (rc) return rc;
     int first = 1;
-    int rc = buf_putc(b, '{');
+    rc = buf_putc(b, '{');
     if (!rc) rc = q_put_props(q, b, s, r, &first);
     if (!rc) rc = buf_puts(b, ",\"commune_name\":");
     if (!rc) rc = cname ? buf_put_json_str(b, cname) : buf_puts(b, "null");

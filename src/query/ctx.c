@@ -377,26 +377,28 @@ int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max
     return 0;
 }
 
-char *q_commune_name(struct qctx *q, const char *code)
+int q_commune_name(struct qctx *q, const char *code, char **out, struct err *err)
 {
+    *out = NULL;
     const struct layer_def *l = q_layer(q, "admin_units");
     int fcode = l ? layer_field_index(l, "code") : -1;
-    if (fcode < 0 || !code) return NULL;
+    if (fcode < 0 || !code) return 0;
     struct filter *w = NULL;
     struct qset s;
     qset_init(&s);
-    struct err e;
-    err_clear(&e);
-    char *name = NULL;
     struct value v = {.type = VAL_TEXT, .s = code, .len = (int)strlen(code)};
     struct qfetch f = {.limit = 1, .no_geom = 1};
-    if (!filter_and_compare(&w, l, fcode, FOP_EQ, &v)) {
+    int rc = filter_and_compare(&w, l, fcode, FOP_EQ, &v);
+    if (rc) rc = err_set(err, rc, rc == ERR_NOMEM ? "out of memory" : "commune: no code field");
+    if (!rc) {
         f.filter = w;
-        if (!q_fetch(q, l, &f, &s, &e) && s.n) name = str_dup(q_str(&s, &s.rows[0], "name"));
+        rc = q_fetch(q, l, &f, &s, err);
     }
+    const char *name = !rc && s.n ? q_str(&s, &s.rows[0], "name") : NULL;
+    if (name && !(*out = str_dup(name))) rc = err_set(err, ERR_NOMEM, "out of memory");
     qset_fini(q, &s);
     filter_free(w);
-    return name;
+    return rc;
 }
 
 int q_put_props(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,

@@ -133,6 +133,7 @@ static void search_fini(struct search *se)
         qset_fini(q, &se->zsets[i]);
     for (int i = 0; i < se->n_names; i++)
         free(se->names[i]);
+    free(se->names);
     for (int i = 0; i < se->n_codes; i++)
         free(se->codes[i]);
     if (se->bbox_prep) GEOSPreparedGeom_destroy_r(q->h, se->bbox_prep);
@@ -755,8 +756,10 @@ static int put_results(struct search *se, struct buf *b, struct err *err)
     if (!rc) rc = enrich_zoning(se, (int)from, (int)to, err);
     if (!rc) rc = enrich_roads(se, (int)from, (int)to, err);
     if (rc) return rc;
-    if (p->format == OUT_CSV)
-        return q_fund_csv(se, b, from, to) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (p->format == OUT_CSV) {
+        rc = q_fund_csv(se, b, from, to, err);
+        return rc == ERR_NOMEM ? err_set(err, ERR_NOMEM, "out of memory") : rc;
+    }
     return q_fund_results(se, b, from, to, err);
 }
 

@@ -53,17 +53,18 @@ struct search {
     struct fund_item *items;
     int n, cap;
     struct qset zsets[Q_ZONING_LAYERS]; /* lots and blocks around a page (batch) */
-    char *names[2 * QUERY_MAX_CODES];   /* commune code, name pairs looked up */
+    char **names;                       /* commune code, name pairs looked up (grown) */
     int light;                          /* candidates without geometry (materialize) */
     struct qset full[Q_FUND_KINDS];     /* whole rows of a light search's page */
-    int n_names;
+    int n_names, cap_names;
     struct zoning_cache *zc[Q_ZONING_LAYERS]; /* worker's copies, fixed for the search */
     int zc_state;                             /* 0 not looked up, 1 usable, -1 not */
 };
 
 /* Output (funds_out.c). */
 /* The properties of one result (no braces); with_dist adds distance_m to near=. ERR_NOMEM. */
-int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist);
+int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist,
+                 struct err *err);
 /* The JSON or GeoJSON (se->p->format) answer of results from..to-1, with paging and the note.
  * ERR_NOMEM, the errors of the geometries' transformation. */
 int q_fund_results(struct search *se, struct buf *b, int64_t from, int64_t to, struct err *err);
@@ -71,6 +72,6 @@ int q_fund_results(struct search *se, struct buf *b, int64_t from, int64_t to, s
 int q_fund_feature(struct search *se, struct buf *b, const char *id, struct fund_item *it,
                    struct err *err);
 /* The CSV of results from..to-1 (byte order mark, header in the request's lang, rows). */
-int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to);
+int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to, struct err *err);
 
 #endif

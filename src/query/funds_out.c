@@ -15,25 +15,36 @@ static int put_key(struct buf *b, const char *key)
     return encode_cat(b, ",\"", key, "\":", NULL);
 }
 
-/* The commune's name, looked up once per code per answer (borrowed from se). */
-static const char *commune_name(struct search *se, const char *code)
+/* The commune's name, looked up once per code per answer: *out borrowed from se, NULL when the
+ * code names no commune. ERR_NOMEM or the store's error (with err) otherwise. */
+static int commune_name(struct search *se, const char *code, const char **out, struct err *err)
 {
-    if (!code) return NULL;
+    *out = NULL;
+    if (!code) return 0;
     for (int i = 0; i + 1 < se->n_names; i += 2)
-        if (strcmp(se->names[i], code) == 0) return se->names[i + 1];
-    char *name = q_commune_name(se->q, code);
-    if (se->n_names + 2 > (int)ARRAY_LEN(se->names)) {
-        free(name); /* cache full: answer without the name rather than grow without bound */
-        return NULL;
+        if (strcmp(se->names[i], code) == 0) {
+            *out = se->names[i + 1];
+            return 0;
+        }
+    if (se->n_names + 2 > se->cap_names) {
+        int cap = se->cap_names ? 2 * se->cap_names : 32;
+        char **grown = realloc(se->names, (size_t)cap * sizeof *grown);
+        if (!grown) return err_set(err, ERR_NOMEM, "out of memory");
+        se->names = grown;
+        se->cap_names = cap;
     }
+    char *name = NULL;
+    int rc = q_commune_name(se->q, code, &name, err);
+    if (rc) return rc;
     char *copy = str_dup(code);
     if (!copy) {
         free(name);
-        return NULL;
+        return err_set(err, ERR_NOMEM, "out of memory");
     }
     se->names[se->n_names++] = copy;
     se->names[se->n_names++] = name;
-    return name;
+    *out = name;
+    return 0;
 }
 
 static int put_field(struct buf *b, const char *key, const struct qset *s, const struct qrow *r,
@@ -105,7 +116,8 @@ static int put_road(struct buf *b, const struct fund_item *it)
  * address, commune and its name, area, planned function, status, managing agency, deadline),
  * the zoning indicators, the floor area they allow, the nearest main road, the distance to
  * near= when given, and "attributes": every field of the fund the role may read. */
-int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist)
+int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int with_dist,
+                 struct err *err)
 {
     const struct fund_kind *k = it->k;
     const struct qset *s = it->s;
@@ -117,7 +129,9 @@ int q_fund_props(struct search *se, struct buf *b, struct fund_item *it, int wit
     if (!rc) rc = put_field(b, "name", s, r, "name");
     if (!rc) rc = put_field(b, "address", s, r, "address");
     if (!rc) rc = put_field(b, "commune_code", s, r, "commune_code");
-    if (!rc) rc = put_text(b, "commune_name", commune_name(se, q_str(s, r, "commune_code")));
+    const char *cname = NULL;
+    if (!rc) rc = commune_name(se, q_str(s, r, "commune_code"), &cname, err);
+    if (!rc) rc = put_text(b, "commune_name", cname);
     if (!rc) rc = put_num(b, "area_m2", it->area, 2);
     if (!rc) rc = put_field(b, "function", s, r, k->function_field);
     if (!rc) rc = put_code_name(b, "function_name", s, r, k->function_field);
@@ -198,14 +212,17 @@ static int csv_columns(struct search *se, const char **cols)
 
 /* One derived cell. */
 static int csv_extra(struct search *se, struct buf *b, struct fund_item *it, const char *col,
-                     char sep)
+                     char sep, struct err *err)
 {
     const struct qset *s = it->s, *zs = it->z.s;
     const struct qrow *r = it->r, *zr = it->z.found ? it->z.r : NULL;
     if (strcmp(col, "id") == 0) return encode_csv_cell(b, it->id, sep);
     if (strcmp(col, "kind") == 0) return encode_csv_cell(b, it->k->kind, sep);
-    if (strcmp(col, "commune_name") == 0)
-        return encode_csv_cell(b, commune_name(se, q_str(s, r, "commune_code")), sep);
+    if (strcmp(col, "commune_name") == 0) {
+        const char *cname = NULL;
+        int rc = commune_name(se, q_str(s, r, "commune_code"), &cname, err);
+        return rc ? rc : encode_csv_cell(b, cname, sep);
+    }
     if (strcmp(col, "function") == 0)
         return encode_csv_value(b, q_get(s, r, it->k->function_field), sep);
     if (strcmp(col, "managing_agency") == 0)
@@ -244,7 +261,7 @@ static int csv_title(struct search *se, struct buf *b, const char *col, int c,
     return encode_csv_title(b, l, col, lang, derived_title(col, lang), sep);
 }
 
-int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
+int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to, struct err *err)
 {
     const char *cols[CSV_MAX_COLS];
     int n = csv_columns(se, cols);
@@ -260,16 +277,18 @@ int q_fund_csv(struct search *se, struct buf *b, int64_t from, int64_t to)
             char sep = c + 1 < n ? ',' : '\n';
             int f = c >= 2 ? access_field_index(it->s->layer, cols[c], se->q->role) : -1;
             rc = f >= 0 ? encode_csv_value(b, q_get(it->s, it->r, cols[c]), sep)
-                        : csv_extra(se, b, it, cols[c], sep);
+                        : csv_extra(se, b, it, cols[c], sep, err);
         }
     }
     return rc;
 }
 
-/* ERR_NOMEM with its message when a buf call failed (out set), else 0. */
+/* ERR_NOMEM with its message when a buf call failed (out is ERR_NOMEM); another code (err already
+ * set by whoever failed) is passed on; else 0. */
 static int nomem(int out, struct err *err)
 {
-    return out ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (out == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
+    return out;
 }
 
 /* One result: {props} (JSON) or a Feature with the fund's geometry (GeoJSON). */
@@ -277,7 +296,7 @@ static int put_result(struct search *se, struct buf *b, struct fund_item *it, in
                       struct err *err)
 {
     int out = buf_puts(b, geo ? "{\"type\":\"Feature\",\"properties\":{" : "{");
-    if (!out) out = q_fund_props(se, b, it, se->p->has_near);
+    if (!out) out = q_fund_props(se, b, it, se->p->has_near, err);
     if (!out) out = buf_putc(b, '}');
     if (!out && geo) out = buf_puts(b, ",\"geometry\":");
     if (out || !geo) return nomem(out, err);
@@ -310,7 +329,7 @@ int q_fund_feature(struct search *se, struct buf *b, const char *id, struct fund
     int out = buf_puts(b, "{\"type\":\"Feature\",\"id\":");
     if (!out) out = buf_put_json_str(b, id);
     if (!out) out = buf_puts(b, ",\"properties\":{");
-    if (!out) out = q_fund_props(se, b, it, 0);
+    if (!out) out = q_fund_props(se, b, it, 0, err);
     if (!out) out = buf_puts(b, "},\"geometry\":");
     int rc = nomem(out, err);
     if (!rc) rc = q_put_geometry(se->q, b, it->r->wkb, it->r->wkb_len, err);

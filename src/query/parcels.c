@@ -152,17 +152,21 @@ static int get_parcel(struct qctx *q, const char *key, struct qset *s, struct er
     return rc;
 }
 
-/* ERR_NOMEM with its message when a buf call failed (out set), else 0. */
+/* ERR_NOMEM with its message when a buf call failed (out is ERR_NOMEM), else out. */
 static int nomem(int out, struct err *err)
 {
-    return out ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+    if (out == ERR_NOMEM) return err_set(err, ERR_NOMEM, "out of memory");
+    return out; /* 0, or another code whose err is already set */
 }
 
 /* "commune_name":..,"geom_area_m2":.. of the parcel in row r (no leading comma). */
-static int put_name_area(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r)
+static int put_name_area(struct qctx *q, struct buf *b, const struct qset *s, const struct qrow *r,
+                         struct err *err)
 {
-    char *cname = q_commune_name(q, q_str(s, r, "commune_code"));
-    int rc = buf_puts(b, "\"commune_name\":");
+    char *cname = NULL;
+    int rc = q_commune_name(q, q_str(s, r, "commune_code"), &cname, err);
+    if (rc) return rc;
+    rc = buf_puts(b, "\"commune_name\":");
     if (!rc) rc = cname ? buf_put_json_str(b, cname) : buf_puts(b, "null");
     if (!rc) rc = buf_puts(b, ",\"geom_area_m2\":");
     if (!rc) rc = encode_number_exact(b, q_area(q, r->geom), 2);
@@ -178,7 +182,7 @@ static int put_parcel_object(struct qctx *q, struct buf *b, const struct qset *s
     int rc = buf_putc(b, '{');
     if (!rc) rc = q_put_props(q, b, s, r, &first);
     if (!rc) rc = buf_putc(b, ',');
-    if (!rc) rc = put_name_area(q, b, s, r);
+    if (!rc) rc = put_name_area(q, b, s, r, err);
     if (!rc) rc = buf_puts(b, ",\"geometry\":");
     if ((rc = nomem(rc, err))) return rc;
     if ((rc = q_put_geometry(q, b, r->wkb, r->wkb_len, err))) return rc;
@@ -193,7 +197,7 @@ static int put_parcel_feature(struct qctx *q, struct buf *b, const struct qset *
     int rc = buf_puts(b, "{\"type\":\"Feature\",\"id\":");
     if (!rc) rc = buf_put_json_str(b, q_str(s, r, "parcel_key"));
     if (!rc) rc = buf_puts(b, ",\"properties\":{");
-    if (!rc) rc = put_name_area(q, b, s, r);
+    if (!rc) rc = put_name_area(q, b, s, r, err);
     if (!rc) rc = q_put_props(q, b, s, r, &first);
     if (!rc) rc = buf_puts(b, "},\"geometry\":");
     if ((rc = nomem(rc, err))) return rc;

@@ -106,8 +106,10 @@ double q_overlap(struct qctx *q, const GEOSGeometry *a, const GEOSGeometry *b);
  * ERR_PARAM (locator "commune") when nothing matches. */
 int q_resolve_commune(struct qctx *q, const char *commune, char **codes, int max, int *n,
                       struct err *err);
-/* The name of a commune code from admin_units (caller frees) or NULL. */
-char *q_commune_name(struct qctx *q, const char *code);
+/* The name of a commune code from admin_units into *out (caller frees); *out = NULL when no
+ * commune has that code (or code is NULL). ERR_NOMEM or the store's error otherwise, so a
+ * failure is never mistaken for "no such commune". */
+int q_commune_name(struct qctx *q, const char *code, char **out, struct err *err);
 
 /* Writers: src/encode/ with the set's fields (only those access_field lets the role read). */
 /* "name":value,... for each field of the set (encode_json_props: reals rounded to 6 decimals,

@@ -197,24 +197,28 @@ static int find_communes(struct qctx *q, const char *want, struct hits *hs, char
     return rc;
 }
 
-static void parcel_hit(struct qctx *q, struct hits *hs, const struct qset *s, const struct qrow *r,
-                       int score, const char *match)
+/* Adds parcel row r as a hit. ERR_NOMEM or the store's error (with err): a hit is never added with
+ * a label cut short. */
+static int parcel_hit(struct qctx *q, struct hits *hs, const struct qset *s, const struct qrow *r,
+                      int score, const char *match, struct err *err)
 {
     const char *key = q_str(s, r, "parcel_key");
     struct hit *h = key ? hit_add(hs, score, "parcel", match, key) : NULL;
-    if (!h) return;
-    struct buf b;
-    buf_init(&b);
+    if (!h) return 0;
     double sh = q_num(s, r, "sheet_no"), no = q_num(s, r, "parcel_no");
     const char *addr = q_str(s, r, "address"), *cc = q_str(s, r, "commune_code");
-    char *cn = cc ? q_commune_name(q, cc) : NULL;
-    if (isfinite(sh) && isfinite(no)) buf_printf(&b, "%.0f/%.0f", sh, no);
-    if (cn) buf_printf(&b, "%s%s", b.len ? ", " : "", cn);
-    h->label = buf_take(&b, NULL);
+    char *cn = NULL;
+    int rc = cc ? q_commune_name(q, cc, &cn, err) : 0;
+    struct buf b;
+    buf_init(&b);
+    if (!rc && isfinite(sh) && isfinite(no)) rc = buf_printf(&b, "%.0f/%.0f", sh, no);
+    if (!rc && cn) rc = buf_printf(&b, "%s%s", b.len ? ", " : "", cn);
+    if (!rc && !(h->label = buf_take(&b, NULL))) rc = ERR_NOMEM;
     buf_fini(&b);
-    if (addr) h->detail = str_dup(addr);
-    if (cc) h->code = str_dup(cc);
+    if (!rc && addr && !(h->detail = str_dup(addr))) rc = ERR_NOMEM;
+    if (!rc && cc && !(h->code = str_dup(cc))) rc = ERR_NOMEM;
     free(cn);
+    return rc == ERR_NOMEM ? err_set(err, ERR_NOMEM, "out of memory") : rc;
 }
 
 /* Parcels matching filter w (freed here; NULL after a failed filter_and_*: rc says why). */
@@ -228,7 +232,7 @@ static int fetch_parcels(struct qctx *q, const struct layer_def *l, struct filte
     if (!rc) rc = q_fetch(q, l, &f, &s, err);
     filter_free(w);
     for (int i = 0; i < s.n && !rc; i++)
-        parcel_hit(q, hs, &s, &s.rows[i], score, match);
+        rc = parcel_hit(q, hs, &s, &s.rows[i], score, match, err);
     qset_fini(q, &s);
     return rc;
 }

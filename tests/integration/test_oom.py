@@ -37,12 +37,7 @@ REQUESTS = [
     # the parcel sheet: the land API and a WMS map called in-process, a QR code
     ("query", "/print/parcel/{parcel}?lang=en", "problem", False),
 ]
-# Known and owned elsewhere (query/): q_commune_name() answers NULL both for "no such commune"
-# and for a lookup that ran out of memory, so a single failed allocation there leaves the
-# commune_name cell empty in an otherwise complete 200. Strict: this fails once it is fixed.
-KNOWN = {(path, True): "q_commune_name() cannot tell out of memory from not found (src/query/ctx.c)"
-         for path in ("/api/v1/land-funds?kind=vacant&sort=id&limit=3&f=csv",
-                      "/print/parcel/{parcel}?lang=en")}
+
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +143,6 @@ def sweep(server, path, headers, form, once):
 @pytest.mark.parametrize("store,path,form,scoped", REQUESTS, ids=[r[1][:40] for r in REQUESTS])
 def test_out_of_memory_is_503_never_truncated_200(oom_servers, store, path, form, scoped, once,
                                                   request):
-    if (path, once) in KNOWN:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN[(path, once)], strict=True,
-                                              raises=AssertionError))
     servers, agency, parcel = oom_servers
     headers = {"X-API-Key": agency} if scoped else {}
     errors, fine = sweep(servers[store], path.replace("{parcel}", parcel), headers, form, once)

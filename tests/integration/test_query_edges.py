@@ -112,3 +112,47 @@ def test_land_at_is_point_in_polygon(edges):
         assert (d["parcel"] or {}).get("parcel_key") == key, (x, y)
         status, _, d = api.json(f"/api/v1/land/at?x={y:.4f}&y={x:.4f}&order=xy-vn")  # X north
         assert status == 200 and (d["parcel"] or {}).get("parcel_key") == key, (x, y)
+
+
+@pytest.fixture(scope="module")
+def twenty_communes(workdir):
+    """query_bigcity's city: 20,000 parcels in 20 communes, vacant funds in every one."""
+    import query_bigcity
+    path = os.path.join(workdir, "twenty_communes.sqlite")
+    query_bigcity.build(path, 20000)
+    key = run_spp("keys", "--db", path, "add", "--role", "planner").stdout.strip()
+    s = Server(path, workdir)
+    yield path, s, {"X-API-Key": key}
+    s.stop()
+
+
+def test_fund_answers_name_the_commune_of_every_row(twenty_communes):
+    """A land-fund answer spanning more communes than a per-answer name cache once held (16)
+    names each row's commune: the CSV export, the JSON list and GeoJSON, none left blank."""
+    import csv as csvmod
+    import io
+    import json
+    path, s, planner = twenty_communes  # the funds are not published: a planner reads them
+    con = spatialite(path)
+    names = dict(con.execute("SELECT code, name FROM admin_units").fetchall())
+    n_funds, n_communes = con.execute(
+        "SELECT count(*), count(DISTINCT commune_code) FROM vacant_land_fund").fetchone()
+    con.close()
+    assert n_communes == 20
+    status, _, body = s.get("/api/v1/land-funds?kind=vacant&sort=id&limit=1000&f=csv&lang=en",
+                            planner)
+    assert status == 200, body[:300]
+    rows = list(csvmod.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert len(rows) == n_funds
+    col, code_col = "Commune/ward name", "Commune code"  # the English titles (lang=en)
+    assert {r[code_col] for r in rows} == set(names)
+    for r in rows:
+        assert r[col] == names[r[code_col]], r
+    status, _, body = s.get("/api/v1/land-funds?kind=vacant&sort=id&limit=1000", planner)
+    assert status == 200
+    items = json.loads(body)
+    items = items.get("results", items.get("items", items.get("features")))
+    assert len(items) == n_funds
+    for it in items:
+        p = it.get("properties", it)
+        assert p["commune_name"] == names[p["commune_code"]], p
