@@ -25,6 +25,10 @@ enum err_code {
     ERR_LIMIT,       /* a configured limit was hit: 400/413/503 */
     ERR_INTERNAL
 };
+/* A chain of appends that can only run out of memory, `buf_puts(b, ..) || buf_putc(b, ..)`, yields
+ * 1: that is ERR_NOMEM, and only such chains may use ||. A chain whose steps fail with other codes
+ * keeps the step's code: `(rc = f(..)) || (rc = g(..))`. */
+_Static_assert(ERR_NOMEM == 1, "|| chains of appends yield ERR_NOMEM");
 
 struct err {
     enum err_code code;

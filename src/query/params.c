@@ -241,27 +241,30 @@ int query_parse_fund_params(const struct request *req, int default_features, int
                                         "limit",  "offset",  "f",        "lang",     NULL};
     memset(p, 0, sizeof *p);
     const char *near = req_arg(req, "near"), *bbox = req_arg(req, "bbox");
-    int rc = q_check_known(req, known, err) || parse_kind(req_arg(req, "kind"), &p->kinds, err) ||
-             parse_text(req, "commune", &p->commune, err) ||
-             parse_text(req, "function", &p->function, err) ||
-             parse_text(req, "status", &p->status, err) ||
-             q_number(req, "min_area", 0, 1e12, &p->has_min_area, &p->min_area, err) ||
-             q_number(req, "max_area", 0, 1e12, &p->has_max_area, &p->max_area, err) ||
-             (bbox && parse_bbox(bbox, p, err)) ||
-             (near && parse_lonlat_pair(near, "near", &p->near_lon, &p->near_lat, err)) ||
-             q_number(req, "within_m", 0.001, 100000, &p->has_within, &p->within_m, err);
+    int rc;
     enum encode_csv_lang csv_lang;
-    if (rc || q_csv_lang(req, &csv_lang, err)) return ERR_PARAM;
+    if ((rc = q_check_known(req, known, err)) ||
+        (rc = parse_kind(req_arg(req, "kind"), &p->kinds, err)) ||
+        (rc = parse_text(req, "commune", &p->commune, err)) ||
+        (rc = parse_text(req, "function", &p->function, err)) ||
+        (rc = parse_text(req, "status", &p->status, err)) ||
+        (rc = q_number(req, "min_area", 0, 1e12, &p->has_min_area, &p->min_area, err)) ||
+        (rc = q_number(req, "max_area", 0, 1e12, &p->has_max_area, &p->max_area, err)) ||
+        (bbox && (rc = parse_bbox(bbox, p, err))) ||
+        (near && (rc = parse_lonlat_pair(near, "near", &p->near_lon, &p->near_lat, err))) ||
+        (rc = q_number(req, "within_m", 0.001, 100000, &p->has_within, &p->within_m, err)) ||
+        (rc = q_csv_lang(req, &csv_lang, err)))
+        return rc;
     p->has_near = near != NULL;
     if (p->has_min_area && p->has_max_area && p->min_area > p->max_area)
         return err_setl(err, ERR_PARAM, "max_area", "max_area is smaller than min_area");
     if (p->has_within && !p->has_near)
         return err_setl(err, ERR_PARAM, "within_m", "within_m needs near=lon,lat");
-    if (parse_sort(req_arg(req, "sort"), p->has_near, p, err) ||
-        q_integer(req, "limit", 0, INT64_MAX / 4, default_features, &p->limit, err) ||
-        q_integer(req, "offset", 0, 1000000000, 0, &p->offset, err) ||
-        q_format(req, 1, 1, OUT_JSON, &p->format, err))
-        return ERR_PARAM;
+    if ((rc = parse_sort(req_arg(req, "sort"), p->has_near, p, err)) ||
+        (rc = q_integer(req, "limit", 0, INT64_MAX / 4, default_features, &p->limit, err)) ||
+        (rc = q_integer(req, "offset", 0, 1000000000, 0, &p->offset, err)) ||
+        (rc = q_format(req, 1, 1, OUT_JSON, &p->format, err)))
+        return rc;
     if (p->limit > max_features) p->limit = max_features; /* capped, as OGC API does */
     return 0;
 }
