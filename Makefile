@@ -1,5 +1,5 @@
 # spp — build, demo, run, test. See README.md.
-PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate freetype2 libqrencode
+PKGS        := gdal proj geos sqlite3 spatialite libmicrohttpd jansson cairo libxml-2.0 libutf8proc nettle libpng libwebp libjpeg libdeflate freetype2 libqrencode libpq
 # A fresh machine has none of the -dev packages when make starts, and the flags below are read
 # when this file is parsed: so the packages are installed first, here, for every goal that builds
 # (scripts/install-deps.sh; it prints the apt-get command instead when not run as root).

@@ -9,6 +9,7 @@ pkgs=(build-essential pkg-config libgdal-dev libproj-dev proj-data proj-bin libg
       libjansson-dev libcairo2-dev libxml2-dev libutf8proc-dev nettle-dev zlib1g-dev
       libpng-dev libwebp-dev libjpeg-dev libdeflate-dev libqrencode-dev fonts-dejavu-core gdal-bin sqlite3
       python3-gdal
+      libpq-dev postgresql-15 postgresql-15-postgis-3   # the PostGIS store backend and its tests
       curl ca-certificates)
 case "$what" in
   build) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;  # MapLibre GL JS for the web map
