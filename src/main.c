@@ -17,6 +17,7 @@
 #include "import/import.h"
 #include "query/query.h"
 #include "render/render.h"
+#include "filter/filter.h"
 #include "store/store.h"
 #include "tiles/tiles.h"
 
@@ -38,6 +39,7 @@ struct opts {
     const char *lang;
     const char *log_format;           /* serve */
     const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
+    const char *from;                 /* copy */
 };
 
 struct command {
@@ -320,10 +322,38 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
 }
 
 /* spp import */
+/* spp copy */
+static int cmd_copy(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
+    if (!o->from) return usage_error("copy needs --from FILE (a SpatiaLite store)");
+    if (store_is_remote(o->from)) return usage_error("--from wants a SpatiaLite file");
+    if (!store_is_remote(cfg->db_path))
+        return usage_error("--db wants a PostGIS database (postgresql://USER@HOST:PORT/NAME)");
+    struct err err;
+    err_clear(&err);
+    struct store *src = NULL, *dst = NULL;
+    int64_t n = 0;
+    int rc = load_catalog(cfg, &err) || store_open(o->from, STORE_READ, &src, &err) ||
+             open_write(cfg, &dst, &err) || store_copy(src, dst, &cfg->catalog, &n, &err);
+    store_close(src);
+    store_close(dst);
+    if (rc) return fail(&err);
+    printf("%s: %lld features in %d layers copied from %s\n", cfg->db_path, (long long)n,
+           cfg->catalog.n_layers, o->from);
+    return 0;
+}
+
 static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
 {
     struct err err;
     err_clear(&err);
+    if (store_is_remote(cfg->db_path)) {
+        err_set(&err, ERR_UNSUPPORTED,
+                "import into PostGIS is not available yet: import into a SpatiaLite file, then"
+                " spp copy --from FILE --db URI");
+        return fail(&err);
+    }
     if (!o->manifest && !o->layer)
         return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
     if (o->manifest && o->layer) return usage_error("--manifest and --layer exclude each other");
@@ -544,7 +574,8 @@ enum {
     CMD_KEYS = 1 << 5,
     CMD_QUERY = 1 << 6,
     CMD_AUDIT = 1 << 7,
-    CMD_ALL = 0xff
+    CMD_COPY = 1 << 8,
+    CMD_ALL = 0x1ff
 };
 
 struct optdef {
@@ -556,7 +587,10 @@ struct optdef {
 };
 
 static const struct optdef optdefs[] = {
-    {"db", 'd', "DB", CMD_ALL, "the SpatiaLite store (created by init or import)"},
+    {"db", 'd', "DB", CMD_ALL,
+     "the store: a SpatiaLite file (created by init or import) or a PostGIS database"
+     " (postgresql://USER@HOST:PORT/NAME; the password from PGPASSWORD or ~/.pgpass)"},
+    {"from", 'J', "FILE", CMD_COPY, "copy: the SpatiaLite store to copy from"},
     {"config", 'c', "FILE", CMD_ALL,
      "JSON settings (listen, threads, storage_srid, limits, ...; docs/operations.md)"},
     {"listen", 'l', "HOST:PORT", CMD_SERVE, "address to serve on (default 127.0.0.1:8080)"},
@@ -638,6 +672,10 @@ static const struct command commands[] = {
      "Read the log of restricted reads (DB.audit: every answer that carried a field or row above"
      "\npublic), or verify its hash chain (exit 1 naming the first removed or edited entry).",
      "spp audit --db city.sqlite --since 2026-12-01 --agency \"So Xay dung\""},
+    {"copy", cmd_copy, CMD_COPY, "copy --db postgresql://... --from FILE [--config FILE]",
+     "Copy a SpatiaLite store into a PostGIS database: every layer with its fids, the import\n"
+     "history, findings, changes and API keys, in one transaction (docs/deploy.md).",
+     "PGPASSWORD=... spp copy --db postgresql://spp@db1:5432/city --from city.sqlite"},
     {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
      " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
@@ -780,6 +818,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
         case 'F':
             o->format = optarg;
             break;
+        case 'J':
+            o->from = optarg;
+            break;
         case 'm':
             o->manifest = optarg;
             break;
@@ -862,6 +903,8 @@ int main(int argc, char **argv)
         return usage_error("missing --db DB");
     }
     cfg.db_path = str_dup(o.db);
+    /* a PostGIS store: filters compile to PostgreSQL (before any thread starts) */
+    if (store_is_remote(cfg.db_path)) filter_set_dialect(FILTER_DIALECT_PG);
     int rc = cmd->fn(&cfg, &o, argc - optind, argv + optind);
     config_fini(&cfg);
     free(o.sets), free(o.renames);

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* PostgreSQL dialect (issue 24): each difference from the SQLite text is marked "PG:". */
+#define PG(o) ((o)->dialect == FILTER_DIALECT_PG)
+
 void filter_sql_init(struct filter_sql *out)
 {
     memset(out, 0, sizeof *out);
@@ -148,13 +151,15 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
     int text = is_text_field(l, n->field) && n->values[0].type == VAL_TEXT;
     int ci = !n->match_case && text;
     /* Unicode case folding (the store's spp_casefold), not SQLite's ASCII lower(); diacritic
-     * folding through the store's spp_fold */
+     * folding through the store's spp_fold. PG: lower() folds every letter of a UTF-8 database
+     * with a UTF-8 LC_CTYPE ('Đ' too); spp_fold is an SQL function of the PostGIS schema. */
+    const char *casefold = PG(o) ? "lower(" : "spp_casefold(";
     int fold = text && n->fold, nospace = text && n->ignore_spaces;
-    if ((ci && buf_puts(b, "spp_casefold(")) || (fold && buf_puts(b, "spp_fold(")) ||
+    if ((ci && buf_puts(b, casefold)) || (fold && buf_puts(b, "spp_fold(")) ||
         (nospace && buf_puts(b, "replace(")) || put_col(b, l, n->field) ||
         (nospace && buf_puts(b, ", ' ', '')")) || (fold && buf_putc(b, ')')) ||
         (ci && buf_putc(b, ')')) || buf_printf(b, " %s ", ops[n->op - FOP_EQ]) ||
-        buf_puts(b, ci ? "spp_casefold(?)" : "?"))
+        (ci && buf_puts(b, casefold)) || buf_putc(b, '?') || (ci && buf_putc(b, ')')))
         return ERR_NOMEM;
     return bind_lit(o, &n->values[0]);
 }
@@ -163,8 +168,13 @@ static int compile_like(const struct filter_node *n, const struct layer_def *l,
                         struct filter_sql *o)
 {
     struct buf *b = &o->sql;
-    if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape) */
-        return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) || buf_puts(b, ") LIKE ?") ||
+    if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape; PG: ESCAPE '') */
+        return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) ||
+               buf_puts(b, PG(o) ? ") LIKE ? ESCAPE ''" : ") LIKE ?") ||
+               bind_lit(o, &n->values[0]);
+    if (PG(o)) /* PG: LIKE is case-sensitive; ILIKE folds like lower() */
+        return put_col(b, l, n->field) ||
+               buf_puts(b, n->match_case ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'") ||
                bind_lit(o, &n->values[0]);
     if (n->match_case) {
         char *g = like_to_glob(n->values[0].s);
@@ -190,7 +200,7 @@ static int compile_scalar(const struct filter_node *n, const struct layer_def *l
         return put_col(b, l, n->field) || buf_puts(b, " BETWEEN ? AND ?") ||
                bind_lit(o, &n->values[0]) || bind_lit(o, &n->values[1]);
     case FOP_IN:
-        if (n->n_values == 0) return buf_puts(b, "0");
+        if (n->n_values == 0) return buf_puts(b, PG(o) ? "false" : "0");
         rc = put_col(b, l, n->field) || buf_puts(b, " IN (");
         for (int i = 0; i < n->n_values && !rc; i++)
             rc = buf_puts(b, i ? ",?" : "?") || bind_lit(o, &n->values[i]);
@@ -199,7 +209,7 @@ static int compile_scalar(const struct filter_node *n, const struct layer_def *l
         if (n->field == -2) return buf_puts(b, "geom IS NULL");
         return put_col(b, l, n->field) || buf_puts(b, " IS NULL");
     case FOP_RESOURCE_ID:
-        if (n->n_ids == 0) return buf_puts(b, "0");
+        if (n->n_ids == 0) return buf_puts(b, PG(o) ? "false" : "0");
         rc = buf_puts(b, "fid IN (");
         for (int i = 0; i < n->n_ids && !rc; i++)
             rc = buf_puts(b, i ? ",?" : "?") || bind_int(o, n->ids[i]);
@@ -308,8 +318,14 @@ static int literal_in_storage(const struct filter_node *n, int storage_srid, str
 }
 
 static int rtree_prefilter(struct filter_sql *o, const struct layer_def *l, const struct bbox *b,
-                           double grow, int negate)
+                           double grow, int negate, int srid)
 {
+    if (PG(o)) /* PG: the GiST index; a NULL geometry is outside, as it is outside the R*Tree */
+        return buf_puts(&o->sql, negate ? "NOT coalesce(geom && ST_MakeEnvelope(?, ?, ?, ?, "
+                                        : "geom && ST_MakeEnvelope(?, ?, ?, ?, ") ||
+               buf_printf(&o->sql, "%d)%s", srid, negate ? ", false)" : "") ||
+               bind_double(o, b->minx - grow) || bind_double(o, b->miny - grow) ||
+               bind_double(o, b->maxx + grow) || bind_double(o, b->maxy + grow);
     int rc = buf_printf(&o->sql,
                         "fid %sIN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ? AND xmax >= ?"
                         " AND ymin <= ? AND ymax >= ?)",
@@ -323,7 +339,7 @@ static int bind_geom(struct filter_sql *o, const struct geom *g, int srid)
     struct buf w;
     buf_init(&w);
     int rc = geom_to_wkb(g, &w);
-    if (!rc) rc = buf_printf(&o->sql, "GeomFromWKB(?, %d)", srid);
+    if (!rc) rc = buf_printf(&o->sql, PG(o) ? "ST_GeomFromWKB(?, %d)" : "GeomFromWKB(?, %d)", srid);
     if (!rc) rc = bind_bytes(o, VAL_BLOB, w.data, w.len);
     buf_fini(&w);
     return rc;
@@ -345,33 +361,38 @@ static int compile_spatial(const struct filter_node *n, const struct layer_def *
     geom_bbox(&g, &box);
     struct buf *b = &o->sql;
     double d = n->distance;
+    const char *is_true = PG(o) ? ")" : ") = 1"; /* PG: the predicates are boolean */
+    int srid = storage_srid;
     switch (n->op) {
     case FOP_DISJOINT:
-        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, 0, 1) ||
+        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, 0, 1, srid) ||
              buf_puts(b, " OR ST_Disjoint(geom, ") || bind_geom(o, &g, storage_srid) ||
-             buf_puts(b, ") = 1)");
+             buf_puts(b, is_true) || buf_putc(b, ')');
         break;
     case FOP_BEYOND:
-        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, d, 1) ||
+        rc = buf_putc(b, '(') || rtree_prefilter(o, l, &box, d, 1, srid) ||
              buf_puts(b, " OR ST_Distance(geom, ") || bind_geom(o, &g, storage_srid) ||
              buf_puts(b, ") > ?)") || bind_double(o, d);
         break;
     case FOP_DWITHIN:
-        rc = rtree_prefilter(o, l, &box, d, 0) || buf_puts(b, " AND ST_Distance(geom, ") ||
+        rc = rtree_prefilter(o, l, &box, d, 0, srid) || buf_puts(b, " AND ST_Distance(geom, ") ||
              bind_geom(o, &g, storage_srid) || buf_puts(b, ") <= ?") || bind_double(o, d);
         break;
     case FOP_BBOX:
         /* features whose own box lies inside the query box intersect it: skip GEOS for them */
-        rc = rtree_prefilter(o, l, &box, 0, 0) ||
-             buf_puts(b, " AND ((MbrMinX(geom) >= ? AND MbrMaxX(geom) <= ? AND MbrMinY(geom) >= ?"
-                         " AND MbrMaxY(geom) <= ?) OR ST_Intersects(geom, ") ||
+        rc = rtree_prefilter(o, l, &box, 0, 0, srid) ||
+             buf_puts(b, PG(o) ? " AND ((ST_XMin(geom) >= ? AND ST_XMax(geom) <= ? AND"
+                                 " ST_YMin(geom) >= ? AND ST_YMax(geom) <= ?) OR ST_Intersects(geom, "
+                               : " AND ((MbrMinX(geom) >= ? AND MbrMaxX(geom) <= ? AND"
+                                 " MbrMinY(geom) >= ? AND MbrMaxY(geom) <= ?) OR ST_Intersects(geom, ") ||
              bind_double(o, box.minx) || bind_double(o, box.maxx) || bind_double(o, box.miny) ||
-             bind_double(o, box.maxy) || bind_geom(o, &g, storage_srid) || buf_puts(b, ") = 1)");
+             bind_double(o, box.maxy) || bind_geom(o, &g, storage_srid) || buf_puts(b, is_true) ||
+             buf_putc(b, ')');
         break;
     default:
-        rc = rtree_prefilter(o, l, &box, 0, 0) ||
+        rc = rtree_prefilter(o, l, &box, 0, 0, srid) ||
              buf_printf(b, " AND %s(geom, ", fn[n->op - FOP_BBOX]) ||
-             bind_geom(o, &g, storage_srid) || buf_puts(b, ") = 1");
+             bind_geom(o, &g, storage_srid) || buf_puts(b, is_true);
     }
     geom_fini(&g);
     return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
@@ -410,7 +431,10 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
     switch (n->op) {
     case FOP_AND:
     case FOP_OR:
-        if (n->n_children == 0) return buf_puts(b, n->op == FOP_AND ? "1" : "0") ? nomem(err) : 0;
+        if (n->n_children == 0)
+            return buf_puts(b, n->op == FOP_AND ? (PG(o) ? "true" : "1") : (PG(o) ? "false" : "0"))
+                       ? nomem(err)
+                       : 0;
         if (buf_putc(b, '(')) return nomem(err);
         for (int i = 0; i < n->n_children && !rc; i++) {
             if (i && buf_puts(b, n->op == FOP_AND ? " AND " : " OR ")) return nomem(err);
@@ -422,12 +446,12 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
         if (n->n_children != 1) return err_setl(err, ERR_PARAM, "FILTER", "NOT takes one operand");
         if (buf_puts(b, "NOT coalesce(")) return nomem(err);
         rc = compile_node(n->children[0], l, storage_srid, geo, o, err);
-        if (!rc && buf_puts(b, ", 0)")) rc = nomem(err);
+        if (!rc && buf_puts(b, PG(o) ? ", false)" : ", 0)")) rc = nomem(err);
         return rc;
     case FOP_INCLUDE:
-        return buf_puts(b, "1") ? nomem(err) : 0;
+        return buf_puts(b, PG(o) ? "true" : "1") ? nomem(err) : 0;
     case FOP_EXCLUDE:
-        return buf_puts(b, "0") ? nomem(err) : 0;
+        return buf_puts(b, PG(o) ? "false" : "0") ? nomem(err) : 0;
     case FOP_MBR:
     case FOP_MIN_EXTENT:
         return compile_mbr(n, o, err);
@@ -446,9 +470,25 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
     return compile_scalar(n, l, o) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 
+static _Atomic int process_dialect = FILTER_DIALECT_SQLITE;
+
+void filter_set_dialect(enum filter_dialect dialect)
+{
+    process_dialect = (int)dialect;
+}
+
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
                    struct geo_ctx *geo, struct filter_sql *out, struct err *err)
 {
-    if (!f || !f->root) return buf_puts(&out->sql, "1") ? nomem(err) : 0;
+    return filter_compile_dialect(f, layer, storage_srid, geo, (enum filter_dialect)process_dialect,
+                                  out, err);
+}
+
+int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,
+                           struct geo_ctx *geo, enum filter_dialect dialect,
+                           struct filter_sql *out, struct err *err)
+{
+    out->dialect = dialect;
+    if (!f || !f->root) return buf_puts(&out->sql, PG(out) ? "true" : "1") ? nomem(err) : 0;
     return compile_node(f->root, layer, storage_srid, geo, out, err);
 }

@@ -160,9 +160,14 @@ int filter_check(struct filter *f, const struct layer_def *layer, enum role role
 /* Compiling: SQL fragment over the layer's table (columns quoted from the catalog, spatial
  * predicates as SpatiaLite functions on geom with an R*Tree pre-filter) and values to bind in
  * order. Geometry literals are transformed into the storage CRS through geo. This is the SQLite /
- * SpatiaLite dialect and only the store calls it (store_query_run compiles store_query.filter):
- * no other module holds SQL. */
+ * SpatiaLite dialect (or PostgreSQL's: filter_compile_dialect) and only the store calls it
+ * (store_query_run compiles store_query.filter): no other module holds SQL. */
+/* The SQL dialect a fragment is written in (issue 24): SQLite/SpatiaLite, or PostgreSQL/PostGIS
+ * (GiST `&&` instead of the R*Tree sub-select, lower() instead of spp_casefold, LIKE instead of
+ * GLOB, boolean spatial predicates, true/false). */
+enum filter_dialect { FILTER_DIALECT_SQLITE, FILTER_DIALECT_PG };
 struct filter_sql {
+    enum filter_dialect dialect; /* set by the compile call */
     struct buf sql;       /* the WHERE fragment */
     struct value *params; /* bound in order; point into blobs/strings owned here */
     int n_params, cap_params;
@@ -174,5 +179,13 @@ void filter_sql_init(struct filter_sql *out);
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
                    struct geo_ctx *geo, struct filter_sql *out, struct err *err);
 void filter_sql_fini(struct filter_sql *out);
+/* The same in a given dialect (the store compiles with its own). */
+int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,
+                           struct geo_ctx *geo, enum filter_dialect dialect,
+                           struct filter_sql *out, struct err *err);
+/* The dialect filter_compile uses in this process: SQLite unless the process serves a PostGIS
+ * store (main.c sets it once, before any thread starts, from --db). A bridge until callers pass
+ * the tree itself in store_query and the store compiles it with filter_compile_dialect. */
+void filter_set_dialect(enum filter_dialect dialect);
 
 #endif

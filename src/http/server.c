@@ -663,7 +663,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     }
     /* The tile cache beside the store; without it (read-only directory) tiles are made per
      * request. At start-up it catches up with changes made while the server was down. */
-    char *tiles_path = rc ? NULL : tile_cache_path(cfg->db_path);
+    /* PostGIS: no file beside the store; tiles are made per request on each replica */
+    char *tiles_path = rc || store_is_remote(cfg->db_path) ? NULL : tile_cache_path(cfg->db_path);
     struct err terr;
     err_clear(&terr);
     if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
@@ -826,7 +827,7 @@ static struct MHD_Daemon *start_daemon(struct server *s, const struct config *cf
 
 int http_serve(const struct config *cfg, struct err *err)
 {
-    int rc = check_store_file(cfg->db_path, err);
+    int rc = store_is_remote(cfg->db_path) ? 0 : check_store_file(cfg->db_path, err);
     if (rc) return rc;
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);

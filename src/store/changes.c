@@ -4,8 +4,11 @@
  * looked" test on a connection (PRAGMA data_version). Writing changes is the importer's job. */
 #include "store_int.h"
 
+#include "pg/pg.h"
+
 int store_changed(struct store *st)
 {
+    if (st->pg) return pg_changed(st->pg);
     sqlite3_stmt *s = store_prepare(st, "PRAGMA data_version", NULL);
     if (!s) return 1;
     int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
@@ -17,6 +20,7 @@ int store_changed(struct store *st)
 
 int store_changes_max(struct store *st, int64_t *id, struct err *err)
 {
+    if (st->pg) return pg_changes_max(st->pg, id, err);
     sqlite3_stmt *s = store_prepare(st, "SELECT coalesce(max(id), 0) FROM spp_changes", err);
     if (!s) return ERR_DB;
     int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : store_db_error(st, err, "spp_changes");
@@ -29,6 +33,7 @@ int store_changes_since(struct store *st, int64_t after,
                         int (*fn)(void *ud, const struct store_change *c), void *ud,
                         struct err *err)
 {
+    if (st->pg) return pg_changes_since(st->pg, after, fn, ud, err);
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT id, layer, minx, miny, maxx, maxy FROM spp_changes"
                                     " WHERE id > ? ORDER BY id",

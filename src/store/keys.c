@@ -5,6 +5,8 @@
  * added to stores made before it when a key is added. */
 #include "store_int.h"
 
+#include "pg/pg.h"
+
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,13 +46,14 @@ int store_key_add_agreement(struct store *st, const struct key_info *k, char *ke
     unsigned char raw[20];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         return err_set(err, ERR_IO, "cannot read random bytes");
-    int rc = keys_migrate(st, err);
+    int rc = st->pg ? 0 : keys_migrate(st, err);
     if (rc) return rc;
     strcpy(key_out, "spp_");
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(key_out + 4 + 2 * i, 3, "%02x", raw[i]);
     char hash[65];
     sha256_hex(key_out, hash);
+    if (st->pg) return pg_key_add(st->pg, k, hash, id_out, err);
     sqlite3_stmt *s = store_prepare(st,
                                     "INSERT INTO spp_keys (name, role, hash, created, agency,"
                                     " layers, fields, expires, quota, rows) VALUES (?, ?, ?,"
@@ -133,6 +136,7 @@ static void read_key(sqlite3_stmt *s, struct key_info *k)
 int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info *k), void *ud,
                    struct err *err)
 {
+    if (st->pg) return pg_key_list(st->pg, fn, ud, err);
     sqlite3_stmt *s = prepare_keys(st, "ORDER BY id", err);
     if (!s) return ERR_DB;
     int step;
@@ -148,6 +152,7 @@ int store_key_list(struct store *st, void (*fn)(void *ud, const struct key_info 
 
 int store_key_revoke(struct store *st, int64_t id, struct err *err)
 {
+    if (st->pg) return pg_key_revoke(st->pg, id, err);
     sqlite3_stmt *s = store_prepare(
         st,
         "UPDATE spp_keys SET revoked = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?"
@@ -166,6 +171,7 @@ int store_key_lookup(struct store *st, const char *key, struct key_info *out, st
 {
     char hash[65];
     sha256_hex(key, hash);
+    if (st->pg) return pg_key_lookup(st->pg, hash, out, err);
     sqlite3_stmt *s = prepare_keys(st, "WHERE hash = ?", err);
     if (!s) return ERR_DB;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);

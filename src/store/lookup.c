@@ -54,6 +54,7 @@ int store_ensure_lookup_indexes(struct store *st, const struct catalog *cat, str
 
 int store_drop_layer_indexes(struct store *st, const struct layer_def *l, struct err *err)
 {
+    if (st->pg) return 0; /* kept on PostGIS: CREATE INDEX IF NOT EXISTS finds them */
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT name FROM sqlite_master WHERE type = 'index' AND"
                                     " tbl_name = ? AND name LIKE 'lk\\_%' ESCAPE '\\'",

@@ -5,6 +5,8 @@
  * and written by src/meta/. */
 #include "store_int.h"
 
+#include "pg/pg.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@ static void copy_col(sqlite3_stmt *s, int col, char *out, size_t size)
 int store_layer_lineage(struct store *st, const struct layer_def *layer, struct store_lineage *out,
                         struct err *err)
 {
+    if (st->pg) return pg_layer_lineage(st->pg, layer, out, err);
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s =
         store_prepare(st,
@@ -72,6 +75,7 @@ int store_feature_changes(struct store *st, const struct layer_def *layer, enum 
                           int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
                           int *more, struct err *err)
 {
+    if (st->pg) return pg_feature_changes(st->pg, layer, role, since, after, limit, fn, ud, more, err);
     *more = 0;
     int field;
     const struct value *v;
@@ -128,6 +132,8 @@ int store_layer_completeness(struct store *st, const struct layer_def *layer, en
                              const int *fields, int n_fields, int64_t *filled, int64_t *total,
                              struct err *err)
 {
+    if (st->pg)
+        return pg_layer_completeness(st->pg, layer, role, fields, n_fields, filled, total, err);
     struct buf q;
     buf_init(&q);
     buf_puts(&q, "SELECT count(*)");
@@ -173,6 +179,7 @@ int store_layer_findings(struct store *st, const struct layer_def *layer, const 
                          int (*fn)(void *ud, const char *kind, const char *severity, int64_t n),
                          void *ud, struct err *err)
 {
+    if (st->pg) return pg_layer_findings(st->pg, layer, batch, fn, ud, err);
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT coalesce(kind, ''), coalesce(severity, ''), count(*)"
                                     " FROM spp_findings WHERE layer = ? AND batch = ? GROUP BY 1,"

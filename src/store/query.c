@@ -5,6 +5,7 @@
 #include "store_int.h"
 
 #include "../filter/filter.h"
+#include "pg/pg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ int store_query_check(struct store *st, const struct store_query *q, struct err 
 int store_query_count(struct store *st, const struct store_query *q, int64_t *count,
                       struct err *err)
 {
+    if (st->pg) return pg_query_count(st->pg, q, count, err);
     struct filter_sql where;
     filter_sql_init(&where);
     struct buf b;
@@ -219,6 +221,11 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
                     struct err *err)
 {
     int64_t n_read = 0;
+    if (st->pg) {
+        int prc = pg_query_run(st->pg, q, sink, &n_read, err);
+        note_read(st, q, n_read);
+        return prc;
+    }
     const struct layer_def *l = q->layer;
     struct filter_sql where; /* its values stay bound until the statement is reset */
     filter_sql_init(&where);

@@ -139,6 +139,7 @@ static sqlite3_stmt *prep(struct store *st, const char *fmt, const char *idx, st
 
 int store_rtree_load(struct store *st, const struct layer_def *l, struct err *err)
 {
+    if (st->pg) return 0; /* PostGIS keeps its GiST index itself */
     char idx[256];
     snprintf(idx, sizeof idx, "idx_%s_geom", l->id);
     struct loader ld = {st, NULL, NULL, NULL, NULL, NULL, 0, 0};

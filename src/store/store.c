@@ -3,6 +3,8 @@
  * statement cache and layer state. Queries are in query.c, API keys in keys.c. */
 #include "store_int.h"
 
+#include "pg/pg.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <spatialite.h>
@@ -49,6 +51,7 @@ static int progress(void *ud)
 
 void store_set_deadline(struct store *st, int ms)
 {
+    if (st->pg) return pg_set_deadline(st->pg, ms);
     if (ms <= 0) {
         st->has_deadline = 0;
         return;
@@ -65,6 +68,7 @@ void store_set_deadline(struct store *st, int ms)
 
 int store_exec(struct store *st, const char *sql, struct err *err)
 {
+    if (st->pg) return pg_exec(st->pg, sql, NULL, 0, NULL, err);
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         err_set(err, ERR_DB, "%s", msg ? msg : sqlite3_errmsg(st->db));
@@ -76,21 +80,48 @@ int store_exec(struct store *st, const char *sql, struct err *err)
 
 int store_begin(struct store *st, struct err *err)
 {
+    if (st->pg) {
+        int rc = pg_exec(st->pg, "BEGIN", NULL, 0, NULL, err);
+        st->pg->in_tx = !rc;
+        return rc;
+    }
     return store_exec(st, "BEGIN IMMEDIATE", err);
 }
 
 int store_commit(struct store *st, struct err *err)
 {
+    if (st->pg) {
+        int rc = pg_exec(st->pg, "COMMIT", NULL, 0, NULL, err);
+        st->pg->in_tx = 0;
+        return rc;
+    }
     return store_exec(st, "COMMIT", err);
 }
 
 void store_rollback(struct store *st)
 {
+    if (st && st->pg && st->pg->in_tx) {
+        st->pg->in_tx = 0;
+        pg_exec(st->pg, "ROLLBACK", NULL, 0, NULL, NULL);
+        return;
+    }
+    if (st && st->pg) return;
     if (st && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_is_remote(const char *path)
+{
+    return pg_is_uri(path);
+}
+
+int store_ping(struct store *st, struct err *err)
+{
+    return st->pg ? pg_ping(st->pg, err) : 0;
 }
 
 void *store_db(struct store *st)
 {
+    if (st->pg) return NULL; /* no SQLite handle behind a PostGIS store */
     return st->db;
 }
 
@@ -158,6 +189,12 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     pthread_once(&spl_once, spl_init);
     struct store *st = calloc(1, sizeof *st);
     if (!st) return err_set(err, ERR_NOMEM, "out of memory");
+    if (pg_is_uri(path)) {
+        int rc = pg_open(path, mode, &st->pg, err);
+        if (rc) free(st);
+        else *out = st;
+        return rc;
+    }
     int flags =
         mode == STORE_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
@@ -202,6 +239,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
 void store_close(struct store *st)
 {
     if (!st) return;
+    pg_close(st->pg);
     for (int i = 0; i < STMT_CACHE; i++) {
         sqlite3_finalize(st->stmts[i].stmt);
         free(st->stmts[i].sql);
@@ -213,6 +251,7 @@ void store_close(struct store *st)
 
 int store_srid(struct store *st)
 {
+    if (st->pg) return st->pg->srid;
     return st->srid;
 }
 
@@ -323,6 +362,10 @@ int store_init_schema(struct store *st, const struct catalog *cat, int srid, str
 {
     int rc = 0;
     char sql[256];
+    if (st->pg) {
+        rc = pg_init_schema(st->pg, cat, srid, err);
+        return rc ? rc : store_ensure_lookup_indexes(st, cat, err); /* portable SQL */
+    }
     if (st->srid && st->srid != srid)
         return err_set(err, ERR_PARAM, "store has storage CRS EPSG:%d, not EPSG:%d", st->srid,
                        srid);
@@ -533,6 +576,7 @@ int store_check(struct store *st, const struct catalog *cat, struct buf *report,
 {
     static const char *const meta[] = {"spp_meta",     "spp_imports", "spp_layers",
                                        "spp_findings", "spp_changes", "spp_keys"};
+    if (st->pg) return pg_check(st->pg, cat, report, n_problems, err);
     *n_problems = 0;
     if (!st->srid) {
         buf_puts(report, "store: no spp schema (spp_meta.storage_srid missing)\n");
@@ -555,6 +599,7 @@ int store_check(struct store *st, const struct catalog *cat, struct buf *report,
 int store_layer_state(struct store *st, const struct layer_def *layer, struct layer_state *out,
                       struct err *err)
 {
+    if (st->pg) return pg_layer_state(st->pg, layer, out, err);
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s =
         store_prepare(st,
@@ -588,6 +633,7 @@ int store_layer_state(struct store *st, const struct layer_def *layer, struct la
 int store_refresh_layer(struct store *st, const struct layer_def *layer, const char *batch,
                         struct err *err)
 {
+    if (st->pg) return pg_refresh_layer(st->pg, layer, batch, err);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO spp_layers (layer, version, n_features, minx, miny, maxx, maxy,"

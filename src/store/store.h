@@ -23,6 +23,13 @@ enum store_mode { STORE_READ, STORE_WRITE };
  * read-write, creating the file if missing). ERR_IO if it cannot be opened, ERR_DB otherwise. */
 int store_open(const char *path, enum store_mode mode, struct store **out, struct err *err);
 void store_close(struct store *st);
+/* 1 if path names a PostgreSQL/PostGIS store (a postgresql:// or postgres:// libpq URI, issue
+ * 24): one shared database, no files beside it. A password in the URI is refused at open:
+ * libpq takes it from PGPASSWORD or ~/.pgpass. */
+int store_is_remote(const char *path);
+/* 0 when the store's database answers (PostGIS: a lost connection is reconnected with backoff
+ * first, within 2 s); ERR_DB when it does not. A SpatiaLite store always answers. */
+int store_ping(struct store *st, struct err *err);
 /* The raw sqlite3 handle, for store-internal helpers in other store files (the importer loads
  * through the load API below, not through this). */
 void *store_db(struct store *st);
@@ -435,6 +442,15 @@ int store_load_source(struct store_load *ld, const struct layer_def *layer, cons
 int store_load_history(struct store_load *ld, const struct layer_def *layer, struct err *err);
 
 /* Transactions for writers (the key commands; the importer has the load API above). */
+
+/* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):
+ * every catalog layer with its fids and the spp_* tables, in one transaction; *n_features
+ * counts the features copied (pg/copy.c, `spp copy`). ERR_PARAM for another pair of backends
+ * or another storage CRS. */
+int store_copy(struct store *src, struct store *dst, const struct catalog *cat, int64_t *n_features,
+               struct err *err);
+
+/* Transactions for writers (the importer, the key commands). */
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);
 int store_commit(struct store *st, struct err *err);

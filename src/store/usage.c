@@ -6,6 +6,8 @@
  * behind a mutex (a counter update is one short transaction in WAL mode). */
 #include "store_int.h"
 
+#include "pg/pg.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +56,7 @@ static void now_utc(char day[11], char ts[21])
 
 int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *over, struct err *err)
 {
+    if (pg_is_uri(db_path)) return pg_usage_hit(db_path, key_id, quota, over, err);
     *over = 0;
     pthread_mutex_lock(&usage_lock);
     int rc = usage_open(db_path, err);
@@ -96,6 +99,7 @@ int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *ove
 int store_usage_get(const char *db_path, int64_t key_id, char last[32], int64_t *today,
                     struct err *err)
 {
+    if (pg_is_uri(db_path)) return pg_usage_get(db_path, key_id, last, today, err);
     last[0] = '\0';
     *today = 0;
     pthread_mutex_lock(&usage_lock);
