@@ -428,8 +428,8 @@ int readyz_handler(struct request *req, struct response *res, struct err *err)
     if (!why && req->cfg && req->cfg->db_path && !store_is_remote(req->cfg->db_path) &&
         stat(req->cfg->db_path, &sb) != 0)
         why = "the store file is gone";
-    if (!why && req->store && store_ping(req->store, &perr)) /* PostGIS: the database is away */
-        why = "the database is unreachable";
+    if (!why && req->cfg && req->cfg->db_path && store_ping(req->cfg->db_path, &perr))
+        why = "the database is unreachable"; /* PostGIS: the database is away */
     resp_set(res, why ? 503 : 200, "text/plain; charset=utf-8");
     if (why) resp_header(res, "Retry-After", "1");
     return buf_printf(&res->body, "%s\n", why ? why : "ready");

@@ -114,9 +114,9 @@ int store_is_remote(const char *path)
     return pg_is_uri(path);
 }
 
-int store_ping(struct store *st, struct err *err)
+int store_ping(const char *path, struct err *err)
 {
-    return st->pg ? pg_ping(st->pg, err) : 0;
+    return pg_is_uri(path) ? pg_ping_uri(path, err) : 0;
 }
 
 void *store_db(struct store *st)

@@ -27,9 +27,10 @@ void store_close(struct store *st);
  * 24): one shared database, no files beside it. A password in the URI is refused at open:
  * libpq takes it from PGPASSWORD or ~/.pgpass. */
 int store_is_remote(const char *path);
-/* 0 when the store's database answers (PostGIS: a lost connection is reconnected with backoff
- * first, within 2 s); ERR_DB when it does not. A SpatiaLite store always answers. */
-int store_ping(struct store *st, struct err *err);
+/* 0 when the database of the store at path answers (PostGIS: on one process-wide connection,
+ * reconnected with backoff, within a 2 s limit), ERR_DB when it does not; for /readyz, which
+ * runs without a worker. A SpatiaLite path always answers (the file is the caller's to stat). */
+int store_ping(const char *path, struct err *err);
 /* The raw sqlite3 handle, for store-internal helpers in other store files (the importer loads
  * through the load API below, not through this). */
 void *store_db(struct store *st);

@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,14 @@ int pg_put_ident(struct buf *b, const char *name)
         if (!rc) rc = buf_putc(b, *p);
     }
     return rc ? rc : buf_putc(b, '"');
+}
+
+/* A database that is away is a 503 at the edge (the load balancer retries another replica),
+ * not a 500. */
+static int unavailable(struct err *err, int rc)
+{
+    if (err) err->http_status = 503;
+    return rc;
 }
 
 static void now(struct timespec *t)
@@ -99,7 +108,7 @@ static int do_connect(struct pg_store *ps, struct err *err)
         ps->backoff_ms = 0;
         return 0;
     }
-    int rc = conn_error(ps, err, "database unavailable");
+    int rc = unavailable(err, conn_error(ps, err, "database unavailable"));
     /* the next attempt waits: a database that is away is not hammered by every request */
     ps->backoff_ms = ps->backoff_ms ? ps->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (ps->backoff_ms > BACKOFF_MAX_MS) ps->backoff_ms = BACKOFF_MAX_MS;
@@ -114,10 +123,10 @@ static int ensure_conn(struct pg_store *ps, struct err *err)
 {
     if (ps->conn && PQstatus(ps->conn) == CONNECTION_OK) return 0;
     if (ps->in_tx)
-        return err_set(err, ERR_DB, "database connection lost inside a transaction");
+        return unavailable(err, err_set(err, ERR_DB, "database connection lost inside a transaction"));
     if (ps->backoff_ms && ms_until(&ps->next_try) > 0)
-        return err_set(err, ERR_DB, "database unavailable (retrying in %ld ms)",
-                       ms_until(&ps->next_try));
+        return unavailable(err, err_set(err, ERR_DB, "database unavailable (retrying in %ld ms)",
+                                        ms_until(&ps->next_try)));
     return do_connect(ps, err);
 }
 
@@ -257,7 +266,8 @@ static int wait_ready(struct pg_store *ps, struct err *err)
         struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
         int n = poll(&pfd, 1, ms < 0 ? -1 : (int)ms);
         if (n < 0 && errno != EINTR) return err_set(err, ERR_DB, "poll: %s", strerror(errno));
-        if (n > 0 && !PQconsumeInput(ps->conn)) return conn_error(ps, err, "database");
+        if (n > 0 && !PQconsumeInput(ps->conn))
+            return unavailable(err, conn_error(ps, err, "database"));
     }
     return 0;
 }
@@ -289,7 +299,8 @@ static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
         n--;
     if (state && strcmp(state, "57014") == 0)
         return err_set(err, ERR_LIMIT, "query time limit reached");
-    if (PQstatus(ps->conn) != CONNECTION_OK) return err_set(err, ERR_DB, "database: %.*s", n, m);
+    if (PQstatus(ps->conn) != CONNECTION_OK)
+        return unavailable(err, err_set(err, ERR_DB, "database: %.*s", n, m));
     return err_set(err, ERR_DB, "%.*s", n, m);
 }
 
@@ -419,6 +430,29 @@ int pg_ping(struct pg_store *ps, struct err *err)
     int rc = pg_query(ps, "SELECT 1", NULL, 0, &r, err);
     PQclear(r);
     ps->has_deadline = saved, ps->deadline = d;
+    return rc;
+}
+
+static pthread_mutex_t ping_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pg_store *ping_conn;
+
+int pg_ping_uri(const char *uri, struct err *err)
+{
+    pthread_mutex_lock(&ping_lock);
+    int rc = 0;
+    if (!ping_conn) {
+        /* a first connection that fails is kept with its backoff, as a lost one is */
+        struct pg_store *ps = calloc(1, sizeof *ps);
+        if (!ps || !(ps->uri = str_dup(uri))) {
+            free(ps);
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        } else {
+            ps->readonly = 1;
+            ping_conn = ps;
+        }
+    }
+    if (!rc) rc = pg_ping(ping_conn, err);
+    pthread_mutex_unlock(&ping_lock);
     return rc;
 }
 

@@ -42,6 +42,8 @@ void pg_close(struct pg_store *ps);
 /* 0 when the database answers (reconnecting first if the connection was lost, within the
  * backoff); ERR_DB otherwise. */
 int pg_ping(struct pg_store *ps, struct err *err);
+/* The same on one process-wide connection to uri (opened on first use, behind a mutex). */
+int pg_ping_uri(const char *uri, struct err *err);
 void pg_set_deadline(struct pg_store *ps, int ms);
 /* Runs sql ('?' placeholders, renumbered to $n outside quotes) with params; *out gets the whole
  * result in binary format (PQclear it). Lost connections are retried once outside a
