@@ -124,8 +124,12 @@ int audit_record(const struct request *req, const char *agency, const struct sto
         buf_puts(&path, req->args[i].value);
     }
     if (path.len > 2000) path.data[2000] = '\0';
+    /* PostGIS (issue 24): the store numbers, hashes and appends: one chain for every replica */
+    int remote = store_is_remote(req->cfg->db_path), n_rests = 0;
+    char *rests[STORE_READS_MAX];
     pthread_mutex_lock(&audit_lock);
     int rc = buf_failed(&path) ? err_set(err, ERR_NOMEM, "audit: out of memory")
+             : remote          ? 0
                                : audit_open(req->cfg->db_path, err);
     struct buf b;
     buf_init(&b);
@@ -151,6 +155,14 @@ int audit_record(const struct request *req, const char *agency, const struct sto
         if (r->cached) buf_puts(&b, ",\"from_tile_cache\":1");
         put_json(&b, "path", buf_str(&path));
         size_t body_len = b.len;
+        if (remote) { /* the entry without its {"seq":N head; one cut short is never written */
+            const char *rest = buf_failed(&b) ? NULL : strchr(b.data, ',');
+            if (!rest || !(rests[n_rests] = strndup(rest, body_len - (size_t)(rest - b.data))))
+                rc = err_set(err, ERR_NOMEM, "out of memory");
+            else
+                n_rests++;
+            continue;
+        }
         buf_putc(&b, '}');
         if (buf_failed(&b)) { /* an entry cut short is never hashed nor written */
             rc = err_set(err, ERR_NOMEM, "audit: out of memory");
@@ -172,10 +184,30 @@ int audit_record(const struct request *req, const char *agency, const struct sto
         audit_seq++;
         memcpy(audit_prev, hash, 65);
     }
+    if (remote && !rc)
+        rc = store_audit_append(req->cfg->db_path, (const char *const *)rests, n_rests, err);
+    for (int i = 0; i < n_rests; i++)
+        free(rests[i]);
     pthread_mutex_unlock(&audit_lock);
     buf_fini(&b);
     buf_fini(&path);
     return rc;
+}
+
+/* A PostGIS store's log, as the file would read (a temporary copy); NULL with err set. */
+static FILE *remote_log(const char *db_path, struct err *err)
+{
+    FILE *f = tmpfile();
+    if (!f) {
+        err_set(err, ERR_IO, "temporary file: %s", strerror(errno));
+        return NULL;
+    }
+    if (store_audit_dump(db_path, f, err)) {
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    return f;
 }
 
 /* A string value of "key":"..." in line (JSON-escaped as written), into out; "" if absent. */
@@ -210,7 +242,9 @@ int audit_print(const char *db_path, const struct audit_filter *flt, void *out_f
     char path[4096];
     log_path(db_path, path, sizeof path);
     *n_printed = 0;
-    FILE *f = fopen(path, "r");
+    if (store_is_remote(db_path)) snprintf(path, sizeof path, "%s", db_path);
+    FILE *f = store_is_remote(db_path) ? remote_log(db_path, err) : fopen(path, "r");
+    if (!f && store_is_remote(db_path)) return err->code;
     if (!f && errno != ENOENT) return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
     fprintf(out, "SEQ\tTIME\tKEY\tAGENCY\tCLIENT\tLAYER\tFIELDS\tROWS\tFEATURES\tPATH\n");
     char *line = NULL;
@@ -246,7 +280,9 @@ int audit_verify(const char *db_path, int64_t *count, struct err *err)
     char path[4096];
     log_path(db_path, path, sizeof path);
     *count = 0;
-    FILE *f = fopen(path, "r");
+    if (store_is_remote(db_path)) snprintf(path, sizeof path, "%s", db_path);
+    FILE *f = store_is_remote(db_path) ? remote_log(db_path, err) : fopen(path, "r");
+    if (!f && store_is_remote(db_path)) return err->code;
     if (!f) {
         if (errno == ENOENT) return 0;
         return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));

@@ -380,14 +380,16 @@ static int compile_spatial(const struct filter_node *n, const struct layer_def *
         break;
     case FOP_BBOX:
         /* features whose own box lies inside the query box intersect it: skip GEOS for them */
-        rc = rtree_prefilter(o, l, &box, 0, 0, srid) ||
-             buf_puts(b, PG(o) ? " AND ((ST_XMin(geom) >= ? AND ST_XMax(geom) <= ? AND"
-                                 " ST_YMin(geom) >= ? AND ST_YMax(geom) <= ?) OR ST_Intersects(geom, "
-                               : " AND ((MbrMinX(geom) >= ? AND MbrMaxX(geom) <= ? AND"
-                                 " MbrMinY(geom) >= ? AND MbrMaxY(geom) <= ?) OR ST_Intersects(geom, ") ||
-             bind_double(o, box.minx) || bind_double(o, box.maxx) || bind_double(o, box.miny) ||
-             bind_double(o, box.maxy) || bind_geom(o, &g, storage_srid) || buf_puts(b, is_true) ||
-             buf_putc(b, ')');
+        rc =
+            rtree_prefilter(o, l, &box, 0, 0, srid) ||
+            buf_puts(
+                b, PG(o) ? " AND ((ST_XMin(geom) >= ? AND ST_XMax(geom) <= ? AND"
+                           " ST_YMin(geom) >= ? AND ST_YMax(geom) <= ?) OR ST_Intersects(geom, "
+                         : " AND ((MbrMinX(geom) >= ? AND MbrMaxX(geom) <= ? AND"
+                           " MbrMinY(geom) >= ? AND MbrMaxY(geom) <= ?) OR ST_Intersects(geom, ") ||
+            bind_double(o, box.minx) || bind_double(o, box.maxx) || bind_double(o, box.miny) ||
+            bind_double(o, box.maxy) || bind_geom(o, &g, storage_srid) || buf_puts(b, is_true) ||
+            buf_putc(b, ')');
         break;
     default:
         rc = rtree_prefilter(o, l, &box, 0, 0, srid) ||
@@ -485,8 +487,8 @@ int filter_compile(const struct filter *f, const struct layer_def *layer, int st
 }
 
 int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,
-                           struct geo_ctx *geo, enum filter_dialect dialect,
-                           struct filter_sql *out, struct err *err)
+                           struct geo_ctx *geo, enum filter_dialect dialect, struct filter_sql *out,
+                           struct err *err)
 {
     out->dialect = dialect;
     if (!f || !f->root) return buf_puts(&out->sql, PG(out) ? "true" : "1") ? nomem(err) : 0;

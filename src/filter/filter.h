@@ -181,8 +181,8 @@ int filter_compile(const struct filter *f, const struct layer_def *layer, int st
 void filter_sql_fini(struct filter_sql *out);
 /* The same in a given dialect (the store compiles with its own). */
 int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,
-                           struct geo_ctx *geo, enum filter_dialect dialect,
-                           struct filter_sql *out, struct err *err);
+                           struct geo_ctx *geo, enum filter_dialect dialect, struct filter_sql *out,
+                           struct err *err);
 /* The dialect filter_compile uses in this process: SQLite unless the process serves a PostGIS
  * store (main.c sets it once, before any thread starts, from --db). A bridge until callers pass
  * the tree itself in store_query and the store compiles it with filter_compile_dialect. */

@@ -75,7 +75,8 @@ int store_feature_changes(struct store *st, const struct layer_def *layer, enum 
                           int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
                           int *more, struct err *err)
 {
-    if (st->pg) return pg_feature_changes(st->pg, layer, role, since, after, limit, fn, ud, more, err);
+    if (st->pg)
+        return pg_feature_changes(st->pg, layer, role, since, after, limit, fn, ud, more, err);
     *more = 0;
     int field;
     const struct value *v;

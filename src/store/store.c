@@ -114,6 +114,16 @@ int store_is_remote(const char *path)
     return pg_is_uri(path);
 }
 
+int store_audit_append(const char *uri, const char *const *rests, int n, struct err *err)
+{
+    return pg_audit_append(uri, rests, n, err);
+}
+
+int store_audit_dump(const char *uri, void *file, struct err *err)
+{
+    return pg_audit_dump(uri, file, err);
+}
+
 int store_ping(const char *path, struct err *err)
 {
     return pg_is_uri(path) ? pg_ping_uri(path, err) : 0;
@@ -191,8 +201,10 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     if (!st) return err_set(err, ERR_NOMEM, "out of memory");
     if (pg_is_uri(path)) {
         int rc = pg_open(path, mode, &st->pg, err);
-        if (rc) free(st);
-        else *out = st;
+        if (rc)
+            free(st);
+        else
+            *out = st;
         return rc;
     }
     int flags =

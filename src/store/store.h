@@ -269,6 +269,14 @@ int store_usage_hit(const char *db_path, int64_t key_id, int64_t quota, int *ove
 int store_usage_get(const char *db_path, int64_t key_id, char last[32], int64_t *today,
                     struct err *err);
 
+/* The audit log of a PostGIS store (issue 24): the lines audit.c writes to DB.audit for a
+ * SpatiaLite store, in the database, one chain for every replica (pg/audit.c). rests are the
+ * entries without their {"seq":N head and closing brace: the store numbers and hashes them
+ * after the last entry, under a table lock. store_audit_dump writes every line in order to
+ * file (a FILE *). ERR_DB. */
+int store_audit_append(const char *uri, const char *const *rests, int n, struct err *err);
+int store_audit_dump(const char *uri, void *file, struct err *err);
+
 /* Changes (spp_changes): areas changed by imports and edits, for exact tile invalidation. */
 struct store_change {
     int64_t id;

@@ -19,7 +19,8 @@ enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
 
 int pg_is_uri(const char *path)
 {
-    return path && (strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0);
+    return path &&
+           (strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0);
 }
 
 int pg_uri_check(const char *uri, struct err *err)
@@ -98,8 +99,13 @@ static void no_notice(void *ud, const char *message)
 static int do_connect(struct pg_store *ps, struct err *err)
 {
     /* the URI comes last: what it says wins over these defaults */
-    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "dbname",
+                          NULL};
     const char *vals[] = {"2", "spp", "10", "5", "3", ps->uri, NULL};
     if (ps->conn) PQfinish(ps->conn);
     ps->conn = PQconnectdbParams(keys, vals, 1);
@@ -123,7 +129,8 @@ static int ensure_conn(struct pg_store *ps, struct err *err)
 {
     if (ps->conn && PQstatus(ps->conn) == CONNECTION_OK) return 0;
     if (ps->in_tx)
-        return unavailable(err, err_set(err, ERR_DB, "database connection lost inside a transaction"));
+        return unavailable(err,
+                           err_set(err, ERR_DB, "database connection lost inside a transaction"));
     if (ps->backoff_ms && ms_until(&ps->next_try) > 0)
         return unavailable(err, err_set(err, ERR_DB, "database unavailable (retrying in %ld ms)",
                                         ms_until(&ps->next_try)));
@@ -272,8 +279,8 @@ static int wait_ready(struct pg_store *ps, struct err *err)
     return 0;
 }
 
-static int send_query(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
-                struct err *err)
+static int send_query(struct pg_store *ps, const char *sql, const struct value *params,
+                      int n_params, struct err *err)
 {
     struct buf b;
     buf_init(&b);

@@ -14,7 +14,7 @@
 
 /* The spp_* tables copied row by row, as they are (same columns on both sides). */
 static const char *const meta_tables[] = {
-    "spp_meta",    "spp_imports",       "spp_layers", "spp_findings",        "spp_changes",
+    "spp_meta",    "spp_imports",       "spp_layers", "spp_findings",       "spp_changes",
     "spp_sources", "spp_layer_history", "spp_keys",   "spp_feature_changes"};
 /* Those with a generated id whose sequence must follow the copied ids. */
 static const char *const id_tables[] = {"spp_findings", "spp_changes", "spp_keys",
@@ -53,11 +53,12 @@ static int put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int sri
     if (len < 5 || wkb[0] != 1) return ERR_PARAM;
     unsigned char head[9];
     head[0] = 1;
-    uint32_t type = (uint32_t)wkb[1] | (uint32_t)wkb[2] << 8 | (uint32_t)wkb[3] << 16 |
-                    (uint32_t)wkb[4] << 24;
+    uint32_t type =
+        (uint32_t)wkb[1] | (uint32_t)wkb[2] << 8 | (uint32_t)wkb[3] << 16 | (uint32_t)wkb[4] << 24;
     type |= 0x20000000u; /* has SRID */
     for (int i = 0; i < 4; i++)
-        head[1 + i] = (unsigned char)(type >> (8 * i)), head[5 + i] = (unsigned char)(srid >> (8 * i));
+        head[1 + i] = (unsigned char)(type >> (8 * i)),
+                 head[5 + i] = (unsigned char)(srid >> (8 * i));
     int rc = 0;
     for (size_t i = 0; i < 9 && !rc; i++)
         rc = buf_putc(b, hex[head[i] >> 4]) || buf_putc(b, hex[head[i] & 15]);
@@ -122,8 +123,8 @@ static int copy_end(struct pg_store *ps, const char *what, int failed, struct er
 }
 
 /* One layer: emptied, then every row of the source through COPY. */
-static int copy_layer(struct store *src, struct pg_store *ps, const struct layer_def *l,
-                      int64_t *n, struct err *err)
+static int copy_layer(struct store *src, struct pg_store *ps, const struct layer_def *l, int64_t *n,
+                      struct err *err)
 {
     struct buf sql;
     buf_init(&sql);
@@ -235,7 +236,8 @@ int store_copy(struct store *src, struct store *dst, const struct catalog *cat, 
                struct err *err)
 {
     *n_features = 0;
-    if (!dst->pg) return err_set(err, ERR_PARAM, "copy writes into a PostGIS store (--db postgresql://...)");
+    if (!dst->pg)
+        return err_set(err, ERR_PARAM, "copy writes into a PostGIS store (--db postgresql://...)");
     if (src->pg) return err_set(err, ERR_PARAM, "copy reads a SpatiaLite store (--from FILE)");
     struct pg_store *ps = dst->pg;
     if (!src->srid || src->srid != ps->srid)

@@ -19,8 +19,8 @@ int pg_key_add(struct pg_store *ps, const struct key_info *k, const char *hash, 
 {
     struct value v[9];
     memset(v, 0, sizeof v);
-    const char *texts[] = {k->name, role_name(k->role), hash, k->agency, k->layers, k->fields,
-                           k->expires};
+    const char *texts[] = {k->name,   role_name(k->role), hash,      k->agency,
+                           k->layers, k->fields,          k->expires};
     for (int i = 0; i < 7; i++)
         v[i] = i >= 3 && !texts[i][0] ? (struct value){.type = VAL_NULL}
                                       : (struct value){.type = VAL_TEXT, .s = texts[i], .len = -1};
@@ -72,10 +72,11 @@ int pg_key_revoke(struct pg_store *ps, int64_t id, struct err *err)
 {
     struct value v = {.type = VAL_INT, .i = id};
     int64_t n = 0;
-    int rc = pg_exec(ps,
-                     "UPDATE spp_keys SET revoked = " NOW_UTC " WHERE id = ? AND revoked IS NULL",
-                     &v, 1, &n, err);
-    if (!rc && n == 0) rc = err_set(err, ERR_NOT_FOUND, "no active key with id %lld", (long long)id);
+    int rc =
+        pg_exec(ps, "UPDATE spp_keys SET revoked = " NOW_UTC " WHERE id = ? AND revoked IS NULL",
+                &v, 1, &n, err);
+    if (!rc && n == 0)
+        rc = err_set(err, ERR_NOT_FOUND, "no active key with id %lld", (long long)id);
     return rc;
 }
 

@@ -54,8 +54,8 @@ int pg_changes_since(struct pg_store *ps, int64_t after,
     return rc;
 }
 
-int pg_layer_lineage(struct pg_store *ps, const struct layer_def *layer,
-                     struct store_lineage *out, struct err *err)
+int pg_layer_lineage(struct pg_store *ps, const struct layer_def *layer, struct store_lineage *out,
+                     struct err *err)
 {
     memset(out, 0, sizeof *out);
     struct value v[2] = {{.type = VAL_TEXT, .s = layer->id, .len = -1},

@@ -14,6 +14,7 @@
 #define SPP_STORE_PG_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "../store.h"
@@ -95,6 +96,11 @@ int pg_key_lookup(struct pg_store *ps, const char *hash, struct key_info *out, s
 int pg_usage_hit(const char *uri, int64_t key_id, int64_t quota, int *over, struct err *err);
 int pg_usage_get(const char *uri, int64_t key_id, char last[32], int64_t *today,
                  struct err *err);
+
+/* audit.c: the audit log's lines in spp_audit. rests are entries without their "{\"seq\":N"
+ * head and closing brace; pg_audit_dump writes every line, in order, one per line. */
+int pg_audit_append(const char *uri, const char *const *rests, int n, struct err *err);
+int pg_audit_dump(const char *uri, FILE *out, struct err *err);
 
 /* meta.c */
 int pg_changed(struct pg_store *ps);

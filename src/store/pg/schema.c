@@ -38,6 +38,7 @@ static const char *const meta_sql =
     " PRIMARY KEY, layer text NOT NULL, batch text NOT NULL, at text NOT NULL, op text NOT NULL,"
     " key text NOT NULL, fid bigint, rowval text);"
     "CREATE INDEX IF NOT EXISTS spp_feature_changes_layer ON spp_feature_changes (layer, id);"
+    "CREATE TABLE IF NOT EXISTS spp_audit (seq bigint PRIMARY KEY, line text NOT NULL);"
     "CREATE TABLE IF NOT EXISTS spp_key_usage (key_id bigint NOT NULL, day text NOT NULL,"
     " n bigint NOT NULL, last text NOT NULL, PRIMARY KEY (key_id, day));"
     "CREATE OR REPLACE FUNCTION mbrminx(geometry) RETURNS double precision LANGUAGE sql"
@@ -65,9 +66,8 @@ static const char *pg_type(enum field_type t)
 /* PostGIS's name of a catalog geometry type. */
 static const char *pg_geom_type(enum geom_type t)
 {
-    static const char *const names[] = {"Geometry",        "Point",           "LineString",
-                                        "Polygon",         "MultiPoint",      "MultiLineString",
-                                        "MultiPolygon"};
+    static const char *const names[] = {"Geometry",   "Point",           "LineString",  "Polygon",
+                                        "MultiPoint", "MultiLineString", "MultiPolygon"};
     return (t >= GT_POINT && t <= GT_MULTIPOLYGON) ? names[t] : names[0];
 }
 
@@ -348,13 +348,12 @@ int pg_refresh_layer(struct pg_store *ps, const struct layer_def *layer, const c
 {
     struct buf q;
     buf_init(&q);
-    int rc = buf_puts(&q,
-                      "INSERT INTO spp_layers (layer, version, n_features, minx, miny, maxx,"
-                      " maxy, updated, import_batch) SELECT ?, coalesce((SELECT version FROM"
-                      " spp_layers WHERE layer = ?), 0) + 1, count(*), min(ST_XMin(geom)),"
-                      " min(ST_YMin(geom)), max(ST_XMax(geom)), max(ST_YMax(geom)),"
-                      " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ?"
-                      " FROM ") ||
+    int rc = buf_puts(&q, "INSERT INTO spp_layers (layer, version, n_features, minx, miny, maxx,"
+                          " maxy, updated, import_batch) SELECT ?, coalesce((SELECT version FROM"
+                          " spp_layers WHERE layer = ?), 0) + 1, count(*), min(ST_XMin(geom)),"
+                          " min(ST_YMin(geom)), max(ST_XMax(geom)), max(ST_YMax(geom)),"
+                          " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ?"
+                          " FROM ") ||
              pg_put_ident(&q, layer->id) ||
              buf_puts(&q, " ON CONFLICT (layer) DO UPDATE SET version = excluded.version,"
                           " n_features = excluded.n_features, minx = excluded.minx, miny ="
