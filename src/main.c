@@ -278,6 +278,12 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     err_clear(&err);
     if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     if (!o->layer) return usage_error("seed needs --layer ID (a layer, a comma list or all)");
+    if (store_is_remote(cfg->db_path)) {
+        err_set(&err, ERR_UNSUPPORTED,
+                "a PostGIS store has no tile cache file to seed: its replicas make tiles per"
+                " request (docs/deploy.md)");
+        return fail(&err);
+    }
     if (!o->zoom) return usage_error("seed needs --zoom A-B");
     struct seed_opts so;
     memset(&so, 0, sizeof so);

@@ -12,7 +12,8 @@
 /* The spp_* tables, as in store.c (INTEGER -> bigint, REAL -> double precision). spp_key_usage
  * is here because the replicas share it (the SpatiaLite store keeps it in DB.usage). MbrMinX &
  * co are the SpatiaLite functions the WHERE fragments written outside filter/ still use (the
- * land API's bounding-box test, the tile generalisation): ST_XMin & co, inlined by the planner. */
+ * land API's bounding-box test, the tile generalisation): ST_XMin & co, inlined by the planner;
+ * spp_fold is the function the search registers on its SQLite connection. */
 static const char *const meta_sql =
     "CREATE TABLE IF NOT EXISTS spp_meta (key text PRIMARY KEY, value text);"
     "CREATE TABLE IF NOT EXISTS spp_imports (batch text PRIMARY KEY, started text, finished text,"
@@ -41,6 +42,11 @@ static const char *const meta_sql =
     "CREATE TABLE IF NOT EXISTS spp_audit (seq bigint PRIMARY KEY, line text NOT NULL);"
     "CREATE TABLE IF NOT EXISTS spp_key_usage (key_id bigint NOT NULL, day text NOT NULL,"
     " n bigint NOT NULL, last text NOT NULL, PRIMARY KEY (key_id, day));"
+    /* query_fold (query/fold.c) in SQL, for the search's WHERE: NFD, marks stripped, case
+     * folded, đ -> d, runs of white space one space, trimmed */
+    "CREATE OR REPLACE FUNCTION spp_fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+    " AS $$SELECT btrim(regexp_replace(translate(regexp_replace(normalize(lower($1), NFD),"
+    " '[\\u0300-\\u036f]', '', 'g'), 'đĐ', 'dd'), '[ \t\n\r]+', ' ', 'g'), ' ')$$;"
     "CREATE OR REPLACE FUNCTION mbrminx(geometry) RETURNS double precision LANGUAGE sql"
     " IMMUTABLE PARALLEL SAFE AS 'SELECT ST_XMin($1)';"
     "CREATE OR REPLACE FUNCTION mbrminy(geometry) RETURNS double precision LANGUAGE sql"
