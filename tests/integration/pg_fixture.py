@@ -4,12 +4,13 @@ initdb in a temporary directory, a free loopback port, the socket in that direct
 the password from PGPASSWORD, as in production: never in the URI."""
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 SCRIPT = os.path.join(ROOT, "scripts", "pg-temp.sh")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
@@ -47,6 +48,43 @@ class Cluster:
         self.psql(f'CREATE DATABASE "{name}"', db="postgres")
         return f"postgresql://spp@127.0.0.1:{self.port}/{name}"
 
+    def start_pgbouncer(self, pool_size=2):
+        """pgbouncer in transaction mode in front of the cluster (its socket, as the cluster's
+        owner); few server connections for many clients. Returns its port."""
+        port = free_port()
+        ini = os.path.join(self.dir, "pgbouncer.ini")
+        users = os.path.join(self.dir, "userlist.txt")
+        with open(users, "w", encoding="ascii") as f:
+            f.write(f'"spp" "{self.password}"\n')
+        with open(ini, "w", encoding="ascii") as f:
+            f.write(f"""[databases]
+* = host={self.dir} port={self.port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {users}
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 200
+server_reset_query =
+logfile = {self.dir}/pgbouncer.log
+pidfile = {self.dir}/pgbouncer.pid
+""")
+        if os.getuid() == 0:
+            shutil.chown(ini, "postgres"), shutil.chown(users, "postgres")
+        cmd = ["pgbouncer", "-d"] + (["-u", "postgres"] if os.getuid() == 0 else []) + [ini]
+        subprocess.run(cmd, capture_output=True, check=True)
+        self.pgbouncer_port = port
+        return port
+
+    def stop_pgbouncer(self):
+        pidfile = os.path.join(self.dir, "pgbouncer.pid")
+        if os.path.exists(pidfile):
+            with open(pidfile, encoding="ascii") as f:
+                os.kill(int(f.read().strip()), signal.SIGTERM)
+
     def kill(self):
         """The database goes away at once (SIGQUIT: no shutdown checkpoint)."""
         subprocess.run([SCRIPT, "kill", self.dir], capture_output=True, check=True)
@@ -55,6 +93,10 @@ class Cluster:
         subprocess.run([SCRIPT, "restart", self.dir], capture_output=True, check=True)
 
     def clean(self):
+        try:
+            self.stop_pgbouncer()
+        except (OSError, ValueError):
+            pass
         subprocess.run([SCRIPT, "clean", self.dir], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 

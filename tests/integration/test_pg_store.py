@@ -325,3 +325,30 @@ def test_audit_log_in_the_database(pg_servers, pg_cluster):
                     " WHERE seq = (SELECT max(seq) FROM spp_audit)", db="tr_features")
     p = run_spp("audit", "--db", uri, "verify", check=False)
     assert p.returncode == 1 and "was edited (hash mismatch)" in p.stderr, p.stderr
+
+
+def test_through_pgbouncer_in_transaction_mode(pg_cluster, replicas, workdir):
+    """Four workers on two pooled server connections: no session state, same answers."""
+    uri, (direct, _) = replicas
+    port = pg_cluster.start_pgbouncer(pool_size=2)
+    try:
+        pooled = uri.replace(f":{pg_cluster.port}/", f":{port}/")
+        assert pooled != uri
+        assert "matches the catalog" in spp_ok("check", "--db", pooled)
+        key = spp_ok("keys", "--db", pooled, "add", "--role", "planner").split()[0]
+        srv = Server(pooled, workdir)
+        try:
+            paths = demo_requests(*demo_center(direct))
+            want = answers(direct, paths)
+            for _ in range(2):  # the statements of many requests interleave on two connections
+                got = answers(srv, paths)
+                for (p, s1, b1), (_, s2, b2) in zip(want, got):
+                    assert s2 == s1 and b2 == b1, f"{p} through pgbouncer: {s2}, direct: {s1}"
+            status, _, _ = srv.get("/collections/cadastral_parcels/items?limit=3",
+                                   headers={"X-API-Key": key})  # an audited read
+            assert status == 200
+            assert srv.get("/readyz")[0] == 200
+        finally:
+            srv.stop()
+    finally:
+        pg_cluster.stop_pgbouncer()
