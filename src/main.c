@@ -594,8 +594,8 @@ struct optdef {
 
 static const struct optdef optdefs[] = {
     {"db", 'd', "DB", CMD_ALL,
-     "the store: a SpatiaLite file (created by init or import) or a PostGIS database"
-     " (postgresql://USER@HOST:PORT/NAME; the password from PGPASSWORD or ~/.pgpass)"},
+     "the store: a SpatiaLite file (created by init or import), or a PostGIS database"
+     " postgresql://USER@HOST:PORT/NAME (password: PGPASSWORD or ~/.pgpass)"},
     {"from", 'J', "FILE", CMD_COPY, "copy: the SpatiaLite store to copy from"},
     {"config", 'c', "FILE", CMD_ALL,
      "JSON settings (listen, threads, storage_srid, limits, ...; docs/operations.md)"},
@@ -680,8 +680,9 @@ static const struct command commands[] = {
      "spp audit --db city.sqlite --since 2026-12-01 --agency \"So Xay dung\""},
     {"copy", cmd_copy, CMD_COPY, "copy --db postgresql://... --from FILE [--config FILE]",
      "Copy a SpatiaLite store into a PostGIS database: every layer with its fids, the import\n"
-     "history, findings, changes and API keys, in one transaction (docs/deploy.md).",
-     "PGPASSWORD=... spp copy --db postgresql://spp@db1:5432/city --from city.sqlite"},
+     "history, findings, changes and API keys, in one transaction (docs/deploy.md).\n"
+     "The database password comes from PGPASSWORD or ~/.pgpass, never from --db.",
+     "spp copy --db postgresql://spp@db1:5432/city --from city.sqlite"},
     {"query", cmd_query, CMD_QUERY,
      "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
      " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_spp, spatialite
 
-COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "audit", "query"]
+COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "audit", "copy", "query"]
 
 
 def options_in(text):
