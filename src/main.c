@@ -17,7 +17,6 @@
 #include "import/import.h"
 #include "query/query.h"
 #include "render/render.h"
-#include "filter/filter.h"
 #include "store/store.h"
 #include "tiles/tiles.h"
 
@@ -910,8 +909,6 @@ int main(int argc, char **argv)
         return usage_error("missing --db DB");
     }
     cfg.db_path = str_dup(o.db);
-    /* a PostGIS store: filters compile to PostgreSQL (before any thread starts) */
-    if (store_is_remote(cfg.db_path)) filter_set_dialect(FILTER_DIALECT_PG);
     int rc = cmd->fn(&cfg, &o, argc - optind, argv + optind);
     config_fini(&cfg);
     free(o.sets), free(o.renames);

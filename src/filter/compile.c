@@ -170,8 +170,7 @@ static int compile_like(const struct filter_node *n, const struct layer_def *l,
     struct buf *b = &o->sql;
     if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape; PG: ESCAPE '') */
         return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) ||
-               buf_puts(b, PG(o) ? ") LIKE ? ESCAPE ''" : ") LIKE ?") ||
-               bind_lit(o, &n->values[0]);
+               buf_puts(b, PG(o) ? ") LIKE ? ESCAPE ''" : ") LIKE ?") || bind_lit(o, &n->values[0]);
     if (PG(o)) /* PG: LIKE is case-sensitive; ILIKE folds like lower() */
         return put_col(b, l, n->field) ||
                buf_puts(b, n->match_case ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'") ||
@@ -472,18 +471,10 @@ static int compile_node(const struct filter_node *n, const struct layer_def *l, 
     return compile_scalar(n, l, o) ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 
-static _Atomic int process_dialect = FILTER_DIALECT_SQLITE;
-
-void filter_set_dialect(enum filter_dialect dialect)
-{
-    process_dialect = (int)dialect;
-}
-
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
                    struct geo_ctx *geo, struct filter_sql *out, struct err *err)
 {
-    return filter_compile_dialect(f, layer, storage_srid, geo, (enum filter_dialect)process_dialect,
-                                  out, err);
+    return filter_compile_dialect(f, layer, storage_srid, geo, FILTER_DIALECT_SQLITE, out, err);
 }
 
 int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,

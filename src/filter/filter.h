@@ -168,8 +168,8 @@ int filter_check(struct filter *f, const struct layer_def *layer, enum role role
 enum filter_dialect { FILTER_DIALECT_SQLITE, FILTER_DIALECT_PG };
 struct filter_sql {
     enum filter_dialect dialect; /* set by the compile call */
-    struct buf sql;       /* the WHERE fragment */
-    struct value *params; /* bound in order; point into blobs/strings owned here */
+    struct buf sql;              /* the WHERE fragment */
+    struct value *params;        /* bound in order; point into blobs/strings owned here */
     int n_params, cap_params;
     struct buf blobs; /* owned storage for transformed WKB and strings */
     void **owned;     /* other allocations freed by filter_sql_fini */
@@ -179,13 +179,9 @@ void filter_sql_init(struct filter_sql *out);
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,
                    struct geo_ctx *geo, struct filter_sql *out, struct err *err);
 void filter_sql_fini(struct filter_sql *out);
-/* The same in a given dialect (the store compiles with its own). */
+/* The same in a given dialect: the PostGIS store (store/pg) compiles with FILTER_DIALECT_PG. */
 int filter_compile_dialect(const struct filter *f, const struct layer_def *layer, int storage_srid,
                            struct geo_ctx *geo, enum filter_dialect dialect, struct filter_sql *out,
                            struct err *err);
-/* The dialect filter_compile uses in this process: SQLite unless the process serves a PostGIS
- * store (main.c sets it once, before any thread starts, from --db). A bridge until callers pass
- * the tree itself in store_query and the store compiles it with filter_compile_dialect. */
-void filter_set_dialect(enum filter_dialect dialect);
 
 #endif

@@ -203,6 +203,7 @@ int store_last_import(struct store *st, char *batch, size_t batch_len, char *at,
 {
     if (batch_len) batch[0] = '\0';
     if (at_len) at[0] = '\0';
+    if (st->pg) return pg_last_import(st->pg, batch, batch_len, at, at_len, err);
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT batch, finished FROM spp_imports WHERE finished IS NOT"
                                     " NULL ORDER BY finished DESC LIMIT 1",

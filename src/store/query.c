@@ -14,6 +14,7 @@
 static int compile_filter(struct store *st, const struct store_query *q, struct filter_sql *out,
                           struct err *err)
 {
+    if (st->pg) return pg_compile_filter(st->pg, q, out, err);
     if (!q->filter) return 0;
     return filter_compile(q->filter, q->layer, st->srid, q->geo, out, err);
 }

@@ -185,7 +185,7 @@ static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 int store_set_text_fold(struct store *st, char *(*fold)(const char *s), struct err *err)
 {
     /* once per connection: registering again would expire every cached statement */
-    if (st->text_fold == fold) return 0;
+    if (st->text_fold == fold || st->pg) return 0; /* PostGIS: spp_fold is in its schema */
     if (sqlite3_create_function_v2(st->db, "spp_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                    (void *)fold, sql_fold, NULL, NULL, NULL) != SQLITE_OK)
         return store_db_error(st, err, "spp_fold");

@@ -30,7 +30,7 @@ struct store {
     int64_t data_version;      /* last PRAGMA data_version seen (store_changed) */
     struct store_reads *reads; /* restricted reads of the current request (audit), or NULL */
     char *(*text_fold)(const char *s); /* registered as spp_fold (store_set_text_fold) */
-    struct pg_store *pg;       /* PostGIS: every public function routes to pg/ (issue 24) */
+    struct pg_store *pg;               /* PostGIS: every public function routes to pg/ (issue 24) */
 };
 
 /* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.

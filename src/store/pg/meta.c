@@ -199,3 +199,19 @@ int pg_feature_changes(struct pg_store *ps, const struct layer_def *layer, enum 
     PQclear(r);
     return rc;
 }
+
+int pg_last_import(struct pg_store *ps, char *batch, size_t batch_len, char *at, size_t at_len,
+                   struct err *err)
+{
+    PGresult *r = NULL;
+    int rc = pg_query(ps,
+                      "SELECT batch, finished FROM spp_imports WHERE finished IS NOT NULL"
+                      " ORDER BY finished COLLATE \"C\" DESC LIMIT 1",
+                      NULL, 0, &r, err);
+    if (!rc && PQntuples(r) == 1) {
+        if (batch_len) snprintf(batch, batch_len, "%s", pg_get_text(r, 0, 0));
+        if (at_len) snprintf(at, at_len, "%s", pg_get_text(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}

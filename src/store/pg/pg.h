@@ -81,6 +81,9 @@ int pg_refresh_layer(struct pg_store *ps, const struct layer_def *layer, const c
 /* query.c */
 int pg_query_run(struct pg_store *ps, const struct store_query *q, const struct feature_sink *sink,
                  int64_t *n_read, struct err *err);
+struct filter_sql;
+int pg_compile_filter(const struct pg_store *ps, const struct store_query *q,
+                      struct filter_sql *out, struct err *err);
 int pg_query_count(struct pg_store *ps, const struct store_query *q, int64_t *count,
                    struct err *err);
 int pg_layer_state(struct pg_store *ps, const struct layer_def *layer, struct layer_state *out,
@@ -113,6 +116,8 @@ int pg_layer_lineage(struct pg_store *ps, const struct layer_def *layer,
 int pg_layer_completeness(struct pg_store *ps, const struct layer_def *layer, enum role role,
                           const int *fields, int n_fields, int64_t *filled, int64_t *total,
                           struct err *err);
+int pg_last_import(struct pg_store *ps, char *batch, size_t batch_len, char *at, size_t at_len,
+                   struct err *err);
 int pg_layer_findings(struct pg_store *ps, const struct layer_def *layer, const char *batch,
                       int (*fn)(void *ud, const char *kind, const char *severity, int64_t n),
                       void *ud, struct err *err);

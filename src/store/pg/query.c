@@ -7,6 +7,8 @@
  * (COLLATE "C") with NULLs first, as SQLite orders. */
 #include "pg.h"
 
+#include "../../filter/filter.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,9 @@ struct bound {
     int n;
 };
 
-static int put_from_where(const struct pg_store *ps, const struct store_query *q, struct buf *b,
-                          struct bound *pre, struct bound *post)
+static int put_from_where(const struct pg_store *ps, const struct store_query *q,
+                          const struct filter_sql *where, struct buf *b, struct bound *pre,
+                          struct bound *post)
 {
     int rc = buf_puts(b, " FROM ") || pg_put_ident(b, q->layer->id) || buf_puts(b, " WHERE true");
     if (q->has_bbox) {
@@ -32,7 +35,7 @@ static int put_from_where(const struct pg_store *ps, const struct store_query *q
             rc = rc || buf_printf(b, " AND ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?, %d))",
                                   ps->srid);
     }
-    if (q->where && *q->where) rc = rc || buf_printf(b, " AND (%s)", q->where);
+    if (where->sql.len) rc = rc || buf_printf(b, " AND (%s)", where->sql.data);
     int field;
     const struct value *v;
     if (access_row_rule(q->layer, q->role, &field, &v)) {
@@ -43,17 +46,27 @@ static int put_from_where(const struct pg_store *ps, const struct store_query *q
     return rc;
 }
 
-/* All values in order: pre (bbox), the filter's params, post (row rule, limit, offset). */
-static struct value *all_params(const struct store_query *q, const struct bound *pre,
+/* All values in order: pre (geometry operation, bbox), the filter's, post (row rule, limit,
+ * offset). */
+static struct value *all_params(const struct filter_sql *where, const struct bound *pre,
                                 const struct bound *post, int *n)
 {
-    *n = pre->n + q->n_params + post->n;
+    *n = pre->n + where->n_params + post->n;
     struct value *all = calloc((size_t)*n + 1, sizeof *all);
     if (!all) return NULL;
     memcpy(all, pre->v, (size_t)pre->n * sizeof *all);
-    if (q->n_params) memcpy(all + pre->n, q->params, (size_t)q->n_params * sizeof *all);
-    memcpy(all + pre->n + q->n_params, post->v, (size_t)post->n * sizeof *all);
+    if (where->n_params) memcpy(all + pre->n, where->params, (size_t)where->n_params * sizeof *all);
+    memcpy(all + pre->n + where->n_params, post->v, (size_t)post->n * sizeof *all);
     return all;
+}
+
+/* q's filter tree in the PostgreSQL dialect (nothing when there is none). */
+int pg_compile_filter(const struct pg_store *ps, const struct store_query *q,
+                      struct filter_sql *out, struct err *err)
+{
+    if (!q->filter) return 0;
+    return filter_compile_dialect(q->filter, q->layer, ps->srid, q->geo, FILTER_DIALECT_PG, out,
+                                  err);
 }
 
 int pg_query_count(struct pg_store *ps, const struct store_query *q, int64_t *count,
@@ -64,17 +77,19 @@ int pg_query_count(struct pg_store *ps, const struct store_query *q, int64_t *co
     struct bound pre = {.n = 0}, post = {.n = 0};
     int n = 0;
     struct value *params = NULL;
-    if (buf_puts(&b, "SELECT count(*)") || put_from_where(ps, q, &b, &pre, &post) ||
-        !(params = all_params(q, &pre, &post, &n))) {
-        buf_fini(&b);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
+    struct filter_sql where;
+    filter_sql_init(&where);
+    int rc = pg_compile_filter(ps, q, &where, err);
+    if (!rc && (buf_puts(&b, "SELECT count(*)") || put_from_where(ps, q, &where, &b, &pre, &post) ||
+                !(params = all_params(&where, &pre, &post, &n))))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     PGresult *r = NULL;
-    int rc = pg_query(ps, b.data, params, n, &r, err);
+    if (!rc) rc = pg_query(ps, b.data, params, n, &r, err);
     if (!rc) *count = pg_get_int(r, 0, 0);
     PQclear(r);
     free(params);
     buf_fini(&b);
+    filter_sql_fini(&where);
     return rc;
 }
 
@@ -83,8 +98,9 @@ static int is_text(const struct layer_def *l, int f)
     return f >= 0 && (l->fields[f].type == FT_TEXT || l->fields[f].type == FT_DATE);
 }
 
-static int build_select(const struct pg_store *ps, const struct store_query *q, struct buf *b,
-                        struct bound *pre, struct bound *post, struct err *err)
+static int build_select(const struct pg_store *ps, const struct store_query *q,
+                        const struct filter_sql *where, struct buf *b, struct bound *pre,
+                        struct bound *post, struct err *err)
 {
     const struct layer_def *l = q->layer;
     int rc = buf_puts(b, "SELECT fid");
@@ -93,10 +109,18 @@ static int build_select(const struct pg_store *ps, const struct store_query *q, 
             return err_set(err, ERR_INTERNAL, "bad field index");
         rc = buf_puts(b, ", ") || pg_put_ident(b, l->fields[q->fields[i]].name);
     }
-    if (q->geom_sql) /* a SpatiaLite expression: callers will pass typed options (issue 23) */
-        return err_set(err, ERR_UNSUPPORTED, "geometry expressions are not available on PostGIS");
-    if (q->want_geom) rc = rc || buf_puts(b, ", ST_AsBinary(geom, 'NDR')");
-    rc = rc || put_from_where(ps, q, b, pre, post) || buf_puts(b, " ORDER BY ");
+    /* the simplification SpatiaLite does (GEOS's topology-preserving simplifier), kept in the
+     * layer's multi type as store/query.c does */
+    if (q->want_geom && q->geom_op == STORE_GEOM_SIMPLIFY) {
+        rc = rc || buf_puts(b, q->layer->geom >= GT_MULTIPOINT
+                                   ? ", ST_AsBinary(ST_Multi(ST_SimplifyPreserveTopology(geom, ?)),"
+                                     " 'NDR')"
+                                   : ", ST_AsBinary(ST_SimplifyPreserveTopology(geom, ?), 'NDR')");
+        pre->v[pre->n++] = (struct value){.type = VAL_REAL, .d = q->geom_tolerance};
+    } else if (q->want_geom) {
+        rc = rc || buf_puts(b, ", ST_AsBinary(geom, 'NDR')");
+    }
+    rc = rc || put_from_where(ps, q, where, b, pre, post) || buf_puts(b, " ORDER BY ");
     for (int i = 0; i < q->n_order && !rc; i++) {
         int f = q->order[i] < l->n_fields ? q->order[i] : -1;
         int desc = q->order_desc && q->order_desc[i];
@@ -125,12 +149,16 @@ int pg_query_run(struct pg_store *ps, const struct store_query *q, const struct 
     struct bound pre = {.n = 0}, post = {.n = 0};
     int n_params = 0;
     struct value *params = NULL;
-    int rc = build_select(ps, q, &b, &pre, &post, err);
-    if (!rc && !(params = all_params(q, &pre, &post, &n_params)))
+    struct filter_sql where;
+    filter_sql_init(&where);
+    int rc = pg_compile_filter(ps, q, &where, err);
+    if (!rc) rc = build_select(ps, q, &where, &b, &pre, &post, err);
+    if (!rc && !(params = all_params(&where, &pre, &post, &n_params)))
         rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc) rc = pg_stream_start(ps, b.data, params, n_params, err);
     free(params);
     buf_fini(&b);
+    filter_sql_fini(&where); /* the values were sent with the statement */
     if (rc) return rc;
     struct value stackvals[64];
     struct value *vals = q->n_fields <= 64 ? stackvals : calloc((size_t)q->n_fields, sizeof *vals);
