@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from conftest import Server, run_spp
-from pg_fixture import Cluster, pg_cluster  # noqa: F401  (the fixture)
+from pg_fixture import PSQL as PSQL_BIN, Cluster, pg_cluster  # noqa: F401  (the fixture)
 import test_transcripts as tr
 
 
@@ -352,3 +352,35 @@ def test_through_pgbouncer_in_transaction_mode(pg_cluster, replicas, workdir):
             srv.stop()
     finally:
         pg_cluster.stop_pgbouncer()
+
+
+def test_a_stuck_query_is_cancelled_at_the_time_limit(pg_cluster, replicas, workdir):
+    """A table locked by another session: the request ends at limits.query_ms with the time
+    limit's error (the statement cancelled on the server), never hangs, and the connection
+    serves the next request."""
+    import subprocess
+    uri, _ = replicas
+    cfg = os.path.join(workdir, "pg_timed.json")
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"query_ms": 400}}, f)
+    srv = Server(uri, workdir, config=cfg)
+    try:
+        assert srv.get("/collections/roads/items?limit=2")[0] == 200
+        locker = subprocess.Popen(
+            [PSQL_BIN, "-X", "-q", "-c", "BEGIN; LOCK TABLE roads IN ACCESS EXCLUSIVE MODE;"
+             " SELECT pg_sleep(4); COMMIT", uri],
+            env=pg_cluster.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)  # the lock is taken
+            t = time.time()
+            status, _, body = srv.get("/collections/roads/items?limit=2")
+            took = time.time() - t
+            assert 400 <= status < 600 and b"time limit" in body, (status, body[:300])
+            assert took < 2.0, took
+            # other tables answer meanwhile
+            assert srv.get("/collections/cadastral_parcels/items?limit=2")[0] == 200
+        finally:
+            locker.wait(timeout=10)
+        assert srv.get("/collections/roads/items?limit=2")[0] == 200
+    finally:
+        srv.stop()
