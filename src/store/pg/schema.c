@@ -11,9 +11,9 @@
 
 /* The spp_* tables, as in store.c (INTEGER -> bigint, REAL -> double precision). spp_key_usage
  * is here because the replicas share it (the SpatiaLite store keeps it in DB.usage). MbrMinX &
- * co are the SpatiaLite functions the WHERE fragments written outside filter/ still use (the
- * land API's bounding-box test, the tile generalisation): ST_XMin & co, inlined by the planner;
- * spp_fold is the function the search registers on its SQLite connection. */
+ * co are the SpatiaLite functions the FOP_MBR and FOP_MIN_EXTENT nodes compile to (the land
+ * API's bounding-box test, the low-zoom tile cut): ST_XMin & co, inlined by the planner;
+ * spp_fold is the fold store_set_text_fold registers on a SpatiaLite connection. */
 static const char *const meta_sql =
     "CREATE TABLE IF NOT EXISTS spp_meta (key text PRIMARY KEY, value text);"
     "CREATE TABLE IF NOT EXISTS spp_imports (batch text PRIMARY KEY, started text, finished text,"
