@@ -39,6 +39,7 @@ struct opts {
     const char *log_format;           /* serve */
     const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
     const char *from;                 /* copy */
+    const char *db_read;              /* serve */
 };
 
 struct command {
@@ -92,6 +93,11 @@ static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
         cfg->port = (int)port;
     }
     if (o->threads) cfg->threads = o->threads;
+    if (o->db_read && (!store_is_remote(o->db_read) || !store_is_remote(cfg->db_path)))
+        return usage_error(
+            "--db-read wants a PostGIS database (postgresql://...) and --db one too");
+    if (o->db_read && !(cfg->db_read_path = str_dup(o->db_read)))
+        return usage_error("out of memory");
     if (o->log_format && config_log_format_parse(o->log_format, &cfg->log_format))
         return usage_error("--log-format wants text or json, got \"%s\"", o->log_format);
     log_quiet = o->quiet;
@@ -596,6 +602,8 @@ static const struct optdef optdefs[] = {
      "the store: a SpatiaLite file (created by init or import), or a PostGIS database"
      " postgresql://USER@HOST:PORT/NAME (password: PGPASSWORD or ~/.pgpass)"},
     {"from", 'J', "FILE", CMD_COPY, "copy: the SpatiaLite store to copy from"},
+    {"db-read", 'K', "DB", CMD_SERVE,
+     "queries from this PostGIS database (a streaming replica of --db), writes to --db"},
     {"config", 'c', "FILE", CMD_ALL,
      "JSON settings (listen, threads, storage_srid, limits, ...; docs/operations.md)"},
     {"listen", 'l', "HOST:PORT", CMD_SERVE, "address to serve on (default 127.0.0.1:8080)"},
@@ -826,6 +834,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'J':
             o->from = optarg;
+            break;
+        case 'K':
+            o->db_read = optarg;
             break;
         case 'm':
             o->manifest = optarg;

@@ -85,7 +85,8 @@ void config_defaults(struct config *cfg)
 void config_fini(struct config *cfg)
 {
     catalog_fini(&cfg->catalog);
-    free(cfg->db_path), free(cfg->layers_dir), free(cfg->styles_dir), free(cfg->web_dir);
+    free(cfg->db_path), free(cfg->db_read_path), free(cfg->layers_dir), free(cfg->styles_dir),
+        free(cfg->web_dir);
     free(cfg->public_url), free(cfg->config_path), free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }

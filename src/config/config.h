@@ -157,6 +157,8 @@ struct net_prefix {
 
 struct config {
     char *db_path;
+    char *db_read_path; /* serve --db-read: the workers' queries go there (a PostGIS streaming
+                         * replica); NULL: to db_path */
     char *config_path; /* the --config file as read (absolute), NULL without one: SIGHUP reads it */
     char listen_host[64];
     int port;

@@ -428,7 +428,8 @@ int readyz_handler(struct request *req, struct response *res, struct err *err)
     if (!why && req->cfg && req->cfg->db_path && !store_is_remote(req->cfg->db_path) &&
         stat(req->cfg->db_path, &sb) != 0)
         why = "the store file is gone";
-    if (!why && req->cfg && req->cfg->db_path && store_ping(req->cfg->db_path, &perr))
+    if (!why && req->cfg && req->cfg->db_path &&
+        store_ping(req->cfg->db_read_path ? req->cfg->db_read_path : req->cfg->db_path, &perr))
         why = "the database is unreachable"; /* PostGIS: the database is away */
     resp_set(res, why ? 503 : 200, "text/plain; charset=utf-8");
     if (why) resp_header(res, "Retry-After", "1");

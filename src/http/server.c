@@ -652,7 +652,10 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     int rc = 0;
     /* The libmicrohttpd threads' workers, then one per render thread. */
     for (int i = 0; i < cfg->threads + cfg->limits.render_threads && !rc; i++) {
-        rc = store_open(cfg->db_path, STORE_READ, &s->workers[i].store, err);
+        /* --db-read: the workers read from a streaming replica; writes (key usage, the audit
+         * log) go to --db */
+        rc = store_open(cfg->db_read_path ? cfg->db_read_path : cfg->db_path, STORE_READ,
+                        &s->workers[i].store, err);
         if (!rc && !(s->workers[i].geo = geo_ctx_new(err))) rc = ERR_INTERNAL;
         if (!rc && !store_srid(s->workers[i].store))
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",

@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT, free_port
 
 SCRIPT = os.path.join(ROOT, "scripts", "pg-temp.sh")
-PSQL = "/usr/lib/postgresql/15/bin/psql"
+BIN = "/usr/lib/postgresql/15/bin"
+PSQL = BIN + "/psql"
 
 
 class Cluster:
@@ -35,9 +36,9 @@ class Cluster:
         env.update(extra)
         return env
 
-    def psql(self, sql, db="spp"):
+    def psql(self, sql, db="spp", port=None):
         p = subprocess.run([PSQL, "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql,
-                            f"postgresql://spp@127.0.0.1:{self.port}/{db}"],
+                            f"postgresql://spp@127.0.0.1:{port or self.port}/{db}"],
                            capture_output=True, text=True, env=self.env(), check=True)
         return p.stdout.strip()
 
@@ -85,6 +86,26 @@ pidfile = {self.dir}/pgbouncer.pid
             with open(pidfile, encoding="ascii") as f:
                 os.kill(int(f.read().strip()), signal.SIGTERM)
 
+    def start_standby(self):
+        """A streaming replica of the cluster (pg_basebackup -R) on its own port and socket
+        directory; returns its port."""
+        sdir = self.dir + "-standby"
+        os.makedirs(sdir)
+        if os.getuid() == 0:
+            shutil.chown(sdir, "postgres")
+        os.chmod(sdir, 0o700)
+        owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        subprocess.run(owner + [BIN + "/pg_basebackup", "-h", self.dir, "-p", str(self.port),
+                                "-U", "spp", "-D", sdir + "/data", "-R", "-X", "stream", "-c", "fast"],
+                       capture_output=True, check=True)
+        port = free_port()
+        with open(sdir + "/data/postgresql.conf", "a", encoding="ascii") as f:
+            f.write(f"port = {port}\nunix_socket_directories = '{sdir}'\nhot_standby = on\n")
+        subprocess.run(owner + [BIN + "/pg_ctl", "-D", sdir + "/data", "-l", sdir + "/server.log",
+                                "-w", "-t", "30", "start"], capture_output=True, check=True)
+        self.standby_dir, self.standby_port = sdir, port
+        return port
+
     def kill(self):
         """The database goes away at once (SIGQUIT: no shutdown checkpoint)."""
         subprocess.run([SCRIPT, "kill", self.dir], capture_output=True, check=True)
@@ -93,6 +114,12 @@ pidfile = {self.dir}/pgbouncer.pid
         subprocess.run([SCRIPT, "restart", self.dir], capture_output=True, check=True)
 
     def clean(self):
+        sdir = getattr(self, "standby_dir", None)
+        if sdir:
+            owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            subprocess.run(owner + [BIN + "/pg_ctl", "-D", sdir + "/data", "-m", "immediate",
+                                    "stop"], capture_output=True)
+            shutil.rmtree(sdir, ignore_errors=True)
         try:
             self.stop_pgbouncer()
         except (OSError, ValueError):

@@ -14,7 +14,9 @@ import urllib.parse
 
 import pytest
 
-from conftest import Server, run_spp
+import subprocess
+
+from conftest import ROOT, SPP, Server, free_port, run_spp
 from pg_fixture import PSQL as PSQL_BIN, Cluster, pg_cluster  # noqa: F401  (the fixture)
 import test_transcripts as tr
 
@@ -358,7 +360,6 @@ def test_a_stuck_query_is_cancelled_at_the_time_limit(pg_cluster, replicas, work
     """A table locked by another session: the request ends at limits.query_ms with the time
     limit's error (the statement cancelled on the server), never hangs, and the connection
     serves the next request."""
-    import subprocess
     uri, _ = replicas
     cfg = os.path.join(workdir, "pg_timed.json")
     with open(cfg, "w") as f:
@@ -384,3 +385,61 @@ def test_a_stuck_query_is_cancelled_at_the_time_limit(pg_cluster, replicas, work
         assert srv.get("/collections/roads/items?limit=2")[0] == 200
     finally:
         srv.stop()
+
+
+def serve_with(db, tmpdir, extra):
+    """conftest's Server, started with more `spp serve` arguments."""
+    s = Server.__new__(Server)
+    s.port = free_port()
+    s.base = f"http://127.0.0.1:{s.port}"
+    s.log = open(os.path.join(tmpdir, f"serve-{s.port}.log"), "w")
+    s.proc = subprocess.Popen([SPP, "serve", "--db", db, "--listen", f"127.0.0.1:{s.port}",
+                               "--threads", "4", *extra], stdout=s.log,
+                              stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.time() + 20
+    while status(s, "/healthz") != 200:
+        assert s.proc.poll() is None and time.time() < deadline, "spp serve did not start"
+        time.sleep(0.05)
+    return s
+
+
+def test_db_read_queries_a_streaming_replica(demo_store, workdir):
+    """--db-read: the workers read from a standby (they go on answering while the primary is
+    away), and what the primary has reaches them."""
+    c = Cluster()
+    old = os.environ.get("PGPASSWORD")
+    try:
+        os.environ["PGPASSWORD"] = c.password
+        uri = c.new_db("city")
+        spp_ok("init", "--db", uri)
+        spp_ok("copy", "--db", uri, "--from", demo_store)
+        sport = c.start_standby()
+        standby = uri.replace(f":{c.port}/", f":{sport}/")
+        p = run_spp("serve", "--db", "x.sqlite", "--db-read", standby, check=False)
+        assert p.returncode == 2 and "--db-read" in p.stderr
+        deadline = time.time() + 10  # the standby replays the copy
+        while c.psql("SELECT count(*) FROM roads", db="city", port=sport) != \
+                c.psql("SELECT count(*) FROM roads", db="city"):
+            assert time.time() < deadline
+            time.sleep(0.2)
+        direct = Server(uri, workdir)
+        srv = serve_with(uri, workdir, ["--db-read", standby])
+        try:
+            paths = demo_requests(*demo_center(direct))
+            want = answers(direct, paths)
+            got = answers(srv, paths)
+            for (p, s1, b1), (_, s2, b2) in zip(want, got):
+                assert s2 == s1 and b2 == b1, f"{p}: from the standby {s2}, primary {s1}"
+            c.kill()  # the primary goes away: reads go on from the standby
+            assert status(direct, "/collections/roads/items?limit=5") == 503
+            assert status(srv, "/collections/roads/items?limit=5") == 200
+            assert status(srv, "/readyz") == 200
+        finally:
+            srv.stop()
+            direct.stop()
+    finally:
+        if old is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = old
+        c.clean()
