@@ -565,7 +565,8 @@ static int cmd_audit(struct config *cfg, struct opts *o, int argc, char **argv)
     int64_t n = 0;
     if (verify) {
         if (audit_verify(cfg->db_path, &n, &err)) return fail(&err);
-        printf("%s.audit: %lld entries, hash chain intact\n", cfg->db_path, (long long)n);
+        printf("%s%s: %lld entries, hash chain intact\n", cfg->db_path,
+               store_is_remote(cfg->db_path) ? " spp_audit" : ".audit", (long long)n);
         return 0;
     }
     struct audit_filter f = {o->since, o->agency, o->layer};
