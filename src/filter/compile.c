@@ -158,8 +158,9 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
     if ((ci && buf_puts(b, casefold)) || (fold && buf_puts(b, "spp_fold(")) ||
         (nospace && buf_puts(b, "replace(")) || put_col(b, l, n->field) ||
         (nospace && buf_puts(b, ", ' ', '')")) || (fold && buf_putc(b, ')')) ||
-        (ci && buf_putc(b, ')')) || buf_printf(b, " %s ", ops[n->op - FOP_EQ]) ||
-        (ci && buf_puts(b, casefold)) || buf_putc(b, '?') || (ci && buf_putc(b, ')')))
+        (ci && buf_putc(b, ')')) || (PG(o) && text && buf_puts(b, " COLLATE \"C\"")) ||
+        buf_printf(b, " %s ", ops[n->op - FOP_EQ]) || (ci && buf_puts(b, casefold)) ||
+        buf_putc(b, '?') || (ci && buf_putc(b, ')')))
         return ERR_NOMEM;
     return bind_lit(o, &n->values[0]);
 }
@@ -171,8 +172,11 @@ static int compile_like(const struct filter_node *n, const struct layer_def *l,
     if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape; PG: ESCAPE '') */
         return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) ||
                buf_puts(b, PG(o) ? ") LIKE ? ESCAPE ''" : ") LIKE ?") || bind_lit(o, &n->values[0]);
-    if (PG(o)) /* PG: LIKE is case-sensitive; ILIKE folds like lower() */
-        return put_col(b, l, n->field) ||
+    if (PG(o)) /* PG: LIKE is case-sensitive; ILIKE folds like lower(); a number or boolean
+                * column is matched on its text, as SQLite does (PG has no bigint LIKE text) */
+        return (is_text_field(l, n->field) ? put_col(b, l, n->field)
+                                           : (buf_puts(b, "CAST(") || put_col(b, l, n->field) ||
+                                              buf_puts(b, " AS text)"))) ||
                buf_puts(b, n->match_case ? " LIKE ? ESCAPE '\\'" : " ILIKE ? ESCAPE '\\'") ||
                bind_lit(o, &n->values[0]);
     if (n->match_case) {
@@ -196,8 +200,11 @@ static int compile_scalar(const struct filter_node *n, const struct layer_def *l
     case FOP_LIKE:
         return compile_like(n, l, o);
     case FOP_BETWEEN:
-        return put_col(b, l, n->field) || buf_puts(b, " BETWEEN ? AND ?") ||
-               bind_lit(o, &n->values[0]) || bind_lit(o, &n->values[1]);
+        /* PG: text compares byte-wise, as SQLite does, whatever the database's collation */
+        return put_col(b, l, n->field) ||
+               (PG(o) && is_text_field(l, n->field) && buf_puts(b, " COLLATE \"C\"")) ||
+               buf_puts(b, " BETWEEN ? AND ?") || bind_lit(o, &n->values[0]) ||
+               bind_lit(o, &n->values[1]);
     case FOP_IN:
         if (n->n_values == 0) return buf_puts(b, PG(o) ? "false" : "0");
         rc = put_col(b, l, n->field) || buf_puts(b, " IN (");
