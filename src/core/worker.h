@@ -27,7 +27,9 @@ struct worker {
     struct geo_ctx *geo; /* PROJ context with its transformations, GEOS context (not owned) */
     /* query/'s caches, one per role (roles read different rows and fields), built with geo's
      * GEOS handle: freed by worker_drop_caches(), which must run before geo is freed. Each is
-     * reloaded by its owner when the layer's version changes. */
+     * reloaded by its owner when the layer's version changes, and when the request reads the
+     * layer through another view (a data-sharing agreement's layer_def: its rows, its fields)
+     * than the one the copy was read through: a copy is never shared across views. */
     struct main_roads *main_roads[ROLE_COUNT];
     struct zoning_cache *zoning[WORKER_ZONING_LAYERS][ROLE_COUNT];
     void (*main_roads_free)(void *);

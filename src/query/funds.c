@@ -454,6 +454,7 @@ static void tree_hit(void *item, void *ud)
 
 struct zoning_cache {
     GEOSContextHandle_t h;
+    const struct layer_def *layer; /* the catalog or agreement view it was read through */
     int64_t version;
     struct qset set;
     GEOSSTRtree *tree;
@@ -480,12 +481,15 @@ static struct zoning_cache *zoning_cache_get(struct qctx *q, size_t j, const str
     struct layer_state ls;
     if (store_layer_state(q->st, l, &ls, err) || ls.n_features > ZONING_CACHE_MAX) return NULL;
     struct zoning_cache *z = q->req->worker->zoning[j][q->role];
-    if (z && z->version == ls.version && z->h == q->h) return z;
+    /* the worker keeps one copy per role: a key with a data-sharing agreement reads through its
+     * own view of the layer (its row rule, its fields), so a copy read through another view is
+     * read again, never shared */
+    if (z && z->version == ls.version && z->h == q->h && z->layer == l) return z;
     if (!(z = calloc(1, sizeof *z))) {
         err_set(err, ERR_NOMEM, "out of memory");
         return NULL;
     }
-    z->h = q->h, z->version = ls.version;
+    z->h = q->h, z->version = ls.version, z->layer = l;
     qset_init(&z->set);
     struct qfetch f = {0};
     int rc = q_fetch(q, l, &f, &z->set, err);
@@ -615,6 +619,7 @@ static int set_road(struct fund_item *it, const char *name, const char *cls, dou
  * every land-fund page needs, and that would otherwise be read and parsed per request. */
 struct main_roads {
     GEOSContextHandle_t h;
+    const struct layer_def *layer; /* the catalog or agreement view it was read through */
     int64_t version;
     int n;
     int64_t *fid;
@@ -653,7 +658,7 @@ static struct main_roads *main_roads_load(struct qctx *q, const struct layer_def
     struct main_roads *m = rc ? NULL : calloc(1, sizeof *m);
     size_t n = (size_t)(s.n ? s.n : 1);
     if (m) {
-        m->h = q->h, m->version = version;
+        m->h = q->h, m->version = version, m->layer = l;
         m->fid = calloc(n, sizeof *m->fid), m->geom = calloc(n, sizeof *m->geom);
         m->box = calloc(n, sizeof *m->box), m->name = calloc(n, sizeof *m->name);
         m->cls = calloc(n, sizeof *m->cls);
@@ -682,7 +687,7 @@ static struct main_roads *main_roads_get(struct qctx *q, const struct layer_def 
     struct layer_state ls;
     if (store_layer_state(q->st, l, &ls, err)) return NULL;
     struct main_roads *m = q->req->worker->main_roads[q->role];
-    if (m && m->version == ls.version && m->h == q->h) return m;
+    if (m && m->version == ls.version && m->h == q->h && m->layer == l) return m; /* as zoning */
     m = main_roads_load(q, l, fc, ls.version, err);
     if (m) worker_keep_main_roads(q->req->worker, q->role, m, main_roads_free);
     return m;

@@ -156,3 +156,36 @@ def test_fund_answers_name_the_commune_of_every_row(twenty_communes):
     for it in items:
         p = it.get("properties", it)
         assert p["commune_name"] == names[p["commune_code"]], p
+
+
+def test_worker_caches_follow_the_keys_agreement(workdir):
+    """The land API keeps main roads and zoning per worker and role. A key whose data-sharing
+    agreement limits roads to one class reads them through its own view: on the same worker
+    (threads=1), before and after a plain key of the same role, each gets its own roads."""
+    import json
+    path = os.path.join(workdir, "cache_scope.sqlite")
+    if os.path.exists(path):
+        os.remove(path)
+    qf.build(path)
+    plain = run_spp("keys", "--db", path, "add", "--role", "investor").stdout.strip()
+    agreed = run_spp("keys", "--db", path, "add", "--agency", "Ban QLDA", "--role", "investor",
+                     "--layers", "investment_land,roads,zoning_blocks,detailed_plan_lots",
+                     "--rows", "roads.road_class=quoc_lo").stdout.split()[0]
+    cfg = os.path.join(workdir, "cache_scope.json")
+    with open(cfg, "w") as f:
+        json.dump({"threads": 1}, f)
+    s = Server(path, workdir, config=cfg)
+    try:
+        def roads(key):
+            status, _, body = s.get("/api/v1/land-funds?kind=investment&limit=100",
+                                    {"X-API-Key": key})
+            assert status == 200, body[:300]
+            return {(r.get("nearest_main_road") or {}).get("name")
+                    for r in json.loads(body)["results"]}
+        first = roads(plain)
+        assert "Đường 30 Tháng 4" in first  # an urban main road (do_thi_chinh)
+        assert roads(agreed) <= {"Quốc lộ 91B", None}
+        assert roads(plain) == first
+        assert roads(agreed) <= {"Quốc lộ 91B", None}
+    finally:
+        s.stop()
