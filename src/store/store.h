@@ -454,8 +454,9 @@ int store_load_history(struct store_load *ld, const struct layer_def *layer, str
 
 /* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):
  * every catalog layer with its fids and the spp_* tables, in one transaction; *n_features
- * counts the features copied (pg/copy.c, `spp copy`). ERR_PARAM for another pair of backends
- * or another storage CRS. */
+ * counts the features copied (pg/copy.c, `spp copy`). API keys are copied only into a database
+ * without keys (a database's own keys are never replaced); layer versions continue above the
+ * database's. ERR_PARAM for another pair of backends or another storage CRS. */
 int store_copy(struct store *src, struct store *dst, const struct catalog *cat, int64_t *n_features,
                struct err *err);
 

@@ -4,6 +4,7 @@ Vietnamese (ICU 'vi'), the way a city would create it: text comparisons are byte
 (not the collation's order), LIKE works on number fields (SQLite matches their text; PostgreSQL
 has no bigint LIKE text), and case-insensitive matching folds Vietnamese capitals."""
 import json
+import os
 import urllib.parse
 
 import pytest
@@ -65,3 +66,42 @@ def test_the_filters_discriminate(both):
     assert ids(lite, h, "cadastral_parcels", "sheet_no LIKE '1%'")
     assert ids(lite, h, "cadastral_parcels", "CASEI(address) LIKE CASEI('%NGUYỄN TRÃI%')")
     assert ids(lite, h, "roads", "CASEI(name) LIKE CASEI('%ĐƯỜNG%')")
+
+
+def test_a_republish_reloads_the_land_api_caches(pg_cluster, workdir):
+    """spp copy of a store whose layer versions equal the published ones (a fresh store built
+    again) still reaches the land API's per-worker caches: copied versions continue above the
+    old ones."""
+    import query_fixture
+    from conftest import spatialite
+    a, b = (os.path.join(workdir, f"republish_{n}.sqlite") for n in "ab")
+    for p in (a, b):
+        if os.path.exists(p):
+            os.remove(p)
+        query_fixture.build(p)
+    con = spatialite(b)
+    con.execute("UPDATE roads SET name = 'Đường Mới' WHERE road_id = 'R1'")
+    con.commit()
+    con.close()
+    uri = pg_cluster.new_db("republish")
+    assert run_spp("init", "--db", uri).returncode == 0
+    assert run_spp("copy", "--db", uri, "--from", a).returncode == 0
+    key = run_spp("keys", "--db", uri, "add", "--role", "investor").stdout.strip().split()[0]
+    cfg = os.path.join(workdir, "republish.json")
+    with open(cfg, "w") as f:
+        json.dump({"threads": 1}, f)
+    s = Server(uri, workdir, config=cfg)
+    try:
+        def roads():
+            status, _, body = s.get("/api/v1/land-funds?kind=investment&limit=100",
+                                    {"X-API-Key": key})
+            assert status == 200, body[:300]
+            return {(r.get("nearest_main_road") or {}).get("name")
+                    for r in json.loads(body)["results"]}
+        assert "Đường 30 Tháng 4" in roads()
+        p = run_spp("copy", "--db", uri, "--from", b)
+        assert p.returncode == 0, p.stderr
+        got = roads()
+        assert "Đường Mới" in got and "Đường 30 Tháng 4" not in got
+    finally:
+        s.stop()

@@ -176,7 +176,10 @@ static int copy_table(struct store *src, struct pg_store *ps, const char *table,
     if (rc) return rc;
     sqlite3_stmt *s = NULL;
     snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
-    if (sqlite3_prepare_v2(src->db, sql, -1, &s, NULL) != SQLITE_OK) return 0;
+    if (sqlite3_prepare_v2(src->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        if (strstr(sqlite3_errmsg(src->db), "no such table")) return 0; /* an older store */
+        return err_set(err, ERR_DB, "copy: %s: %s", table, sqlite3_errmsg(src->db));
+    }
     int n = sqlite3_column_count(s);
     struct buf ins;
     buf_init(&ins);
@@ -189,7 +192,8 @@ static int copy_table(struct store *src, struct pg_store *ps, const char *table,
     bad = bad || buf_putc(&ins, ')');
     struct value *v = calloc((size_t)n + 1, sizeof *v);
     if (bad || !v) rc = err_set(err, ERR_NOMEM, "out of memory");
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    int step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
         for (int i = 0; i < n; i++) {
             switch (sqlite3_column_type(s, i)) {
             case SQLITE_INTEGER:
@@ -209,6 +213,8 @@ static int copy_table(struct store *src, struct pg_store *ps, const char *table,
         }
         rc = pg_exec(ps, ins.data, v, n, NULL, err);
     }
+    if (!rc && step != SQLITE_DONE) /* a busy or damaged source must not publish half a table */
+        rc = err_set(err, ERR_DB, "copy: %s: %s", table, sqlite3_errmsg(src->db));
     sqlite3_finalize(s);
     buf_fini(&ins);
     free(v);
@@ -244,16 +250,35 @@ int store_copy(struct store *src, struct store *dst, const struct catalog *cat, 
         return err_set(err, ERR_PARAM, "the stores' CRS differ (EPSG:%d into EPSG:%d)", src->srid,
                        ps->srid);
     int rc = store_begin(dst, err);
+    /* layer versions only grow: the copied ones continue above what replicas have seen, so
+     * every cache keyed on a version (the land API's roads and zoning) reloads */
+    int64_t old_max = 0;
+    PGresult *r = NULL;
+    if (!rc)
+        rc = pg_query(ps, "SELECT coalesce(max(version), 0) FROM spp_layers", NULL, 0, &r, err);
+    if (!rc && PQntuples(r) == 1) old_max = pg_get_int(r, 0, 0);
+    PQclear(r);
     for (int i = 0; i < cat->n_layers && !rc; i++) {
         int64_t n = 0;
         rc = copy_layer(src, ps, &cat->layers[i], &n, err);
         *n_features += n;
         if (!rc) rc = fix_sequence(ps, cat->layers[i].id, "fid", err);
     }
+    /* the database's own API keys (issued through any replica) are never replaced: a store's
+     * keys are copied only into a database that has none yet (a first publication) */
+    int64_t n_keys = 0;
+    if (!rc) rc = pg_query(ps, "SELECT count(*) FROM spp_keys", NULL, 0, &r, err);
+    if (!rc && PQntuples(r) == 1) n_keys = pg_get_int(r, 0, 0);
+    PQclear(r);
     for (size_t i = 0; i < ARRAY_LEN(meta_tables) && !rc; i++)
-        rc = copy_table(src, ps, meta_tables[i], err);
+        if (!(n_keys > 0 && strcmp(meta_tables[i], "spp_keys") == 0))
+            rc = copy_table(src, ps, meta_tables[i], err);
     for (size_t i = 0; i < ARRAY_LEN(id_tables) && !rc; i++)
         rc = fix_sequence(ps, id_tables[i], "id", err);
+    if (!rc) { /* above every version the database had, even when the copied ones are 0 */
+        struct value bump = {.type = VAL_INT, .i = old_max + 1};
+        rc = pg_exec(ps, "UPDATE spp_layers SET version = version + ?", &bump, 1, NULL, err);
+    }
     if (rc) {
         store_rollback(dst);
         return rc;
