@@ -146,9 +146,10 @@ static int agreement(struct request *req, const struct key_info *k, struct err *
     /* a request run again on a render thread (render_wanted) was counted on its first run */
     if (req->cfg && req->cfg->db_path && !req->render_wanted &&
         store_usage_hit(req->cfg->db_path, k->id, k->quota, &over, &uerr) && k->quota > 0) {
-        /* a quota that cannot be counted is not granted */
-        err_set(err, ERR_INTERNAL, "cannot count the key's requests: %s", uerr.msg);
-        return ERR_INTERNAL;
+        /* a quota that cannot be counted is not granted: for now (the store is away), a 503 */
+        err_set(err, ERR_DB, "cannot count the key's requests: %s", uerr.msg);
+        err->http_status = 503;
+        return ERR_DB;
     }
     if (over) {
         err_set(err, ERR_LIMIT,

@@ -32,14 +32,15 @@ int qctx_init(struct qctx *q, const struct request *req, struct err *err)
     if (!q->reader) return err_set(err, ERR_NOMEM, "out of memory");
     /* one read transaction per answer: one snapshot across layers (an import swapping a layer
      * in mid-request cannot mix versions) and one WAL read lock instead of one per statement */
-    if (store_exec(q->st, "BEGIN", err)) return ERR_DB;
+    int rc = store_begin_read(q->st, err);
+    if (rc) return rc;
     q->in_txn = 1;
     return 0;
 }
 
 void qctx_fini(struct qctx *q)
 {
-    if (q->in_txn && store_exec(q->st, "COMMIT", NULL)) store_rollback(q->st);
+    if (q->in_txn) store_end_read(q->st);
     q->in_txn = 0;
     if (q->reader) GEOSWKBReader_destroy_r(q->h, q->reader);
     q->reader = NULL;

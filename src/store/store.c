@@ -88,6 +88,23 @@ int store_begin(struct store *st, struct err *err)
     return store_exec(st, "BEGIN IMMEDIATE", err);
 }
 
+int store_begin_read(struct store *st, struct err *err)
+{
+    if (st->pg) {
+        int rc =
+            pg_exec(st->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0, NULL, err);
+        st->pg->in_tx = !rc;
+        return rc;
+    }
+    return store_exec(st, "BEGIN", err);
+}
+
+void store_end_read(struct store *st)
+{
+    struct err ignored;
+    if (store_commit(st, &ignored)) store_rollback(st);
+}
+
 int store_commit(struct store *st, struct err *err)
 {
     if (st->pg) {

@@ -464,6 +464,11 @@ int store_copy(struct store *src, struct store *dst, const struct catalog *cat, 
 int store_exec(struct store *st, const char *sql, struct err *err);
 int store_begin(struct store *st, struct err *err);
 int store_commit(struct store *st, struct err *err);
+/* A read snapshot across several queries (one answer reading several layers sees one state of
+ * the store): SQLite's deferred BEGIN, PostgreSQL's REPEATABLE READ READ ONLY. store_end_read
+ * ends it, rolling back when the commit fails, so the connection never stays in a transaction. */
+int store_begin_read(struct store *st, struct err *err);
+void store_end_read(struct store *st);
 void store_rollback(struct store *st); /* no-op outside a transaction */
 
 #endif
