@@ -461,7 +461,12 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
     if (!store_changed(st) && c->synced) return 0;
     int64_t max_id = 0;
     int rc = store_changes_max(st, &max_id, err);
-    if (rc) return rc;
+    if (rc) { /* store_changed() has marked the commit seen: the next request must try again */
+        pthread_mutex_lock(&c->lock);
+        c->synced = 0;
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
     pthread_mutex_lock(&c->dblock);
     pthread_mutex_lock(&c->lock);
     if (c->last_change < 0 || max_id < c->last_change) {
