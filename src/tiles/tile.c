@@ -302,6 +302,14 @@ static int has_overview(const struct layer_def *l, int z, enum role role)
     return cf >= 0 && access_field(l, cf, role);
 }
 
+int tiles_overview_zooms(const struct layer_def *l, enum role role, int *minz, int *maxz)
+{
+    if (!has_overview(l, l->minzoom - 1, role)) return 0;
+    *minz = l->minzoom - OVERVIEW_ZOOMS < 0 ? 0 : l->minzoom - OVERVIEW_ZOOMS;
+    *maxz = l->minzoom - 1;
+    return 1;
+}
+
 static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
                       enum role role, int z, const struct bbox *qb, struct mvt_layer **out,
                       struct err *err)
