@@ -173,6 +173,7 @@ static int xgrid_init(struct xgrid *x, struct geo_ctx *geo, int srid, const stru
 static int xgrid_apply(struct xgrid *x, double *xy, size_t n, struct err *err)
 {
     const int w = x->nx + 1;
+    if (!x->g) return geo_transform(x->geo, x->srid, 3857, xy, n, err);
     for (size_t p = 0; p < n; p++) {
         double fx = (xy[2 * p] - x->minx) / x->cx, fy = (xy[2 * p + 1] - x->miny) / x->cy;
         if (!(fx >= 0 && fx <= x->nx && fy >= 0 && fy <= x->ny)) {
@@ -471,7 +472,7 @@ int store_load_overview(struct store_load *ld, const struct layer_def *l, int cl
     int min_level = l->minzoom - STORE_OVERVIEW_ZOOMS + STORE_OVERVIEW_CELL_BITS;
     struct changed c = {0};
     if (had == ls.version - 1) rc = changed_boxes(st, l, ld->batch, &c, err);
-    struct xgrid xg = {0};
+    struct xgrid xg = {.geo = geo, .srid = st->srid}; /* no grid: every point exactly */
     if (!rc && (had != ls.version - 1 || c.n > OVERVIEW_FULL)) {
         r.whole = 1;
         if (ls.has_extent) rc = xgrid_init(&xg, geo, st->srid, &ls.extent, err);

@@ -386,11 +386,11 @@ static int ov_class(struct ov_read *r, const char *cls)
         const char *nm = r->classes[i].name ? r->names.data + r->name_off[i] : NULL;
         if ((!nm && !cls) || (nm && cls && strcmp(nm, cls) == 0)) return i;
     }
-    if (r->n_classes == 256) return -1;
+    if (r->n_classes == 256) return -1; /* the caller reads the features instead */
     int i = r->n_classes++;
     r->classes[i].name = cls ? "" : NULL, r->classes[i].n = 0;
     r->name_off[i] = r->names.len;
-    if (cls && buf_append(&r->names, cls, strlen(cls) + 1)) return -1;
+    if (cls && buf_append(&r->names, cls, strlen(cls) + 1)) return -2;
     return i;
 }
 
@@ -398,7 +398,7 @@ static int ov_cell(void *ud, const struct store_overview_cell *c)
 {
     struct ov_read *r = ud;
     int i = ov_class(r, c->cls);
-    if (i < 0) return ERR_NOMEM;
+    if (i < 0) return i == -1 ? ERR_NOT_FOUND : ERR_NOMEM; /* -1: over 256 classes */
     r->classes[i].n += c->n;
     int64_t cx = c->x - r->x0, cy = c->y - r->y0;
     if (cx < 0 || cy < 0 || cx >= OV_GRID || cy >= OV_GRID || !(c->area > 0)) return 0;
