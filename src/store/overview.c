@@ -449,6 +449,7 @@ int store_load_overview(struct store_load *ld, const struct layer_def *l, int cl
                         struct geo_ctx *geo, struct err *err)
 {
     struct store *st = ld->st;
+    if (st->pg) return 0; /* loads are SpatiaLite's; `spp copy` leaves the overview behind */
     for (int i = 0; i < l->n_fields && class_field < 0; i++)
         if (l->fields[i].codelist) class_field = i;
     if ((l->geom != GT_POLYGON && l->geom != GT_MULTIPOLYGON) || class_field < 0 ||
@@ -511,6 +512,8 @@ int store_overview_cells(struct store *st, const struct layer_def *l, const char
                          int (*fn)(void *ud, const struct store_overview_cell *c), void *ud,
                          struct err *err)
 {
+    if (st->pg) /* not on PostGIS yet: tiles read the features (design-notes, "Tiles") */
+        return err_set(err, ERR_NOT_FOUND, "no overview of %s on PostGIS", l->id);
     /* in step: made by this class field at the layer's current version */
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT 1 FROM spp_overview_state o JOIN spp_layers l"
