@@ -227,7 +227,7 @@ static void write_timing(struct buf *b)
               __atomic_load_n(&wait_sum_us, __ATOMIC_RELAXED));
     family(b, "spp_render_duration_seconds", "histogram",
            "Time spent drawing and encoding a map: WMS images (kind=wms), tiles made on a cache "
-           "miss (kind=tile_png: the whole metatile; kind=tile_mvt).");
+           "miss (kind=tile_png: the tile's window of its metatile; kind=tile_mvt).");
     uint64_t r[TILE_RENDER_BUCKETS + 1], sum;
     load_n(wms_hist, r, TILE_RENDER_BUCKETS + 1);
     histogram(b, "spp_render_duration_seconds", "kind=\"wms\",", tile_render_bounds,

@@ -81,6 +81,8 @@ static int finish_layer(struct batch *b, const struct layer_def *l, struct err *
         rc = batch_parcel_topology(b, l, err);
         b->ref_dirty = 1;
     }
+    if (!rc) /* issue 22: what low-zoom tiles show of a polygon layer (land use), per cell */
+        rc = store_load_overview(b->ld, l, -1, b->geo, err);
     return rc;
 }
 

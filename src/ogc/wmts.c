@@ -280,6 +280,7 @@ static void tile_box(const struct tile_ref *t, struct bbox *b)
  * stay out of, then cut. A label may cross the tile edges inside the metatile and is the same
  * pixels in both tiles; drawn per tile, a label crossing a tile edge was dropped from both. */
 #define WMTS_META 2
+#define WMTS_PAD  4 /* px drawn around the tile's window and cut off */
 static int storage_tile(struct request *req, struct response *res, const struct tile_ref *t,
                         struct err *err)
 {
@@ -310,11 +311,16 @@ static int storage_tile(struct request *req, struct response *res, const struct 
     rq.transparent = 1;
     rq.bgcolor = 0xffffff;
     rq.label_buffer = WMTS_BUF;
+    /* only the tile's window (plus WMTS_PAD px, not kept: anti-aliasing at the clip edge) is
+     * drawn; labels are still placed over the whole metatile (tiles/raster.c does the same) */
+    int px = WMTS_BUF + (int)(t->col - meta.col) * WMTS_TILE,
+        py = WMTS_BUF + (int)(t->row - meta.row) * WMTS_TILE;
+    rq.win_x = px - WMTS_PAD, rq.win_y = py - WMTS_PAD;
+    rq.win_w = rq.win_h = WMTS_TILE + 2 * WMTS_PAD;
+    px = py = WMTS_PAD; /* the tile's place in the window's image */
     struct render_image img;
     memset(&img, 0, sizeof img);
     int rc = render_draw(&rq, &img, err);
-    int px = WMTS_BUF + (int)(t->col - meta.col) * WMTS_TILE,
-        py = WMTS_BUF + (int)(t->row - meta.row) * WMTS_TILE;
     char etag[40];
     const char *blank_tag = NULL;
     if (!rc && wmts_rect_empty(&img, px, py, WMTS_TILE)) {

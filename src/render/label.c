@@ -9,6 +9,8 @@
 #include "render_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,16 +93,68 @@ static void set_font(cairo_t *cr, const struct symbolizer *sym, double k)
     cairo_set_font_size(cr, sym->font_size * k);
 }
 
+/* Measured texts, per thread and for the life of the process (a worker renders one map at a
+ * time): the same parcel numbers and street names are measured over and over, and cairo's
+ * text_to_glyphs was most of a label's cost (issue 22). Direct-mapped: a collision replaces the
+ * entry. The result is what cairo answers, so maps are byte for byte the same. */
+#define MEASURE_SLOTS 2048
+#define MEASURE_TEXT  48
+
+struct measured {
+    const struct symbolizer *sym; /* font family, size, weight, slant (styles live until exit) */
+    double k;
+    char text[MEASURE_TEXT];
+    double advance, height; /* x_advance, ascent + descent */
+};
+
+static _Thread_local struct measured *measured;
+static pthread_key_t measured_key; /* frees a thread's table when the thread ends */
+static pthread_once_t measured_once = PTHREAD_ONCE_INIT;
+
+static void measured_key_init(void)
+{
+    pthread_key_create(&measured_key, free);
+}
+
+static struct measured *thread_measured(void)
+{
+    if (!measured) {
+        pthread_once(&measured_once, measured_key_init);
+        measured = calloc(MEASURE_SLOTS, sizeof *measured);
+        if (measured) pthread_setspecific(measured_key, measured);
+    }
+    return measured;
+}
+
 /* Text size in px (advance width, ascent + descent) plus the halo. */
 static void measure(struct label_set *ls, const struct symbolizer *sym, double k, const char *text,
                     double *w, double *h)
 {
+    size_t len = strlen(text);
+    struct measured *m = NULL;
+    if (len < MEASURE_TEXT) {
+        struct measured *table = thread_measured();
+        uint64_t hv = 0xcbf29ce484222325ull ^ (uint64_t)(uintptr_t)sym;
+        for (size_t i = 0; i < len; i++)
+            hv = (hv ^ (unsigned char)text[i]) * 0x100000001b3ull;
+        if (table) m = &table[(hv ^ (hv >> 29)) % MEASURE_SLOTS];
+    }
+    double pad = sym->halo_radius * k + 1;
+    if (m && m->sym == sym && m->k == k && strcmp(m->text, text) == 0) {
+        *w = m->advance + 2 * pad;
+        *h = m->height + 2 * pad;
+        return;
+    }
     set_font(ls->measure, sym, k);
     cairo_text_extents_t te;
     cairo_font_extents_t fe;
     cairo_text_extents(ls->measure, text, &te);
     cairo_font_extents(ls->measure, &fe);
-    double pad = sym->halo_radius * k + 1;
+    if (m) {
+        m->sym = sym, m->k = k;
+        memcpy(m->text, text, len + 1);
+        m->advance = te.x_advance, m->height = fe.ascent + fe.descent;
+    }
     *w = te.x_advance + 2 * pad;
     *h = fe.ascent + fe.descent + 2 * pad;
 }

@@ -450,6 +450,39 @@ int store_load_source(struct store_load *ld, const struct layer_def *layer, cons
 /* Records layer's feature count after the batch (spp_layer_history), from its state. */
 int store_load_history(struct store_load *ld, const struct layer_def *layer, struct err *err);
 
+/* ---- Land-use overview (issue 22; overview.c) ---- */
+/* The precomputed overview of a class-styled polygon layer for the STORE_OVERVIEW_ZOOMS zooms
+ * below its minzoom: per cell (a WebMercatorQuad tile STORE_OVERVIEW_CELL_BITS zooms below the
+ * tile's zoom, so 32 x 32 cells per tile) and class value, the features whose box centre is in it
+ * (n) and their area in it (m², a feature's area spread over the cells its box covers by
+ * overlap). A PostGIS backend implements both functions with the same meaning. */
+#define STORE_OVERVIEW_ZOOMS     3
+#define STORE_OVERVIEW_CELL_BITS 5
+struct store_overview_cell {
+    int64_t x, y;    /* the cell: a tile at level (= zoom + STORE_OVERVIEW_CELL_BITS) */
+    const char *cls; /* the class value as text, NULL for features without one */
+    int64_t n;       /* features whose box centre is in the cell */
+    double area;     /* their area inside it, m² */
+};
+/* Brings the overview of layer (just loaded in this batch, store_load_layer_done) in step, class
+ * field class_field (an index into layer->fields; -1: the first field with a code list, the one
+ * styles class polygons by). A layer that is not a polygon layer with such a field, or whose
+ * minzoom is below STORE_OVERVIEW_ZOOMS, has none (0, nothing done). Made the first time, or when
+ * it was made at another version or field, for the whole layer; otherwise only the cells inside the
+ * batch's changed areas of the layer (store_load_change), all of them above 512 areas. geo
+ * transforms the storage CRS into EPSG:3857. ERR_DB, ERR_NOMEM. */
+int store_load_overview(struct store_load *ld, const struct layer_def *layer, int class_field,
+                        struct geo_ctx *geo, struct err *err);
+/* Calls fn for each overview cell of layer at level within x0..x1, y0..y1 (any order). The rows
+ * are counted regardless of row rules (callers fall back when one applies). ERR_NOT_FOUND when
+ * the store has no overview of layer by class_field at its current version (never made, made by
+ * an older import, or the layer changed since). fn's non-zero return stops and is returned. */
+int store_overview_cells(struct store *st, const struct layer_def *layer, const char *class_field,
+                         int level, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
+                         int (*fn)(void *ud, const struct store_overview_cell *c), void *ud,
+                         struct err *err);
+/* ---- end of the land-use overview ---- */
+
 /* Transactions for writers (the key commands; the importer has the load API above). */
 
 /* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):

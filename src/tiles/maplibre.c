@@ -317,9 +317,35 @@ static int rule_zooms(const struct layer_def *l, const struct style_rule *r, dou
     return *minz < *maxz;
 }
 
-static int put_layer_style(struct buf *b, const struct layer_def *l, const struct style *st)
+/* The land-use overview below the layer's minzoom (tiles_overview_zooms): the fills of its
+ * polygon rules over the generalized features, which carry the class field the rules choose by;
+ * no outlines (they would draw the cells' edges), whatever the rules' scale ranges. */
+static int put_overview(struct buf *b, const struct layer_def *l, const struct style *st, int minz,
+                        int maxz)
 {
     int rc = 0;
+    for (int f = 0; f < st->n_fts && !rc; f++)
+        for (int r = 0; r < st->fts[f].n_rules && !rc; r++)
+            for (int k = 0; k < st->fts[f].rules[r].n_syms && !rc; k++) {
+                const struct symbolizer *s = &st->fts[f].rules[r].syms[k];
+                if (s->kind != SYM_POLYGON || !s->fill.has) continue;
+                struct ml_layer m = {l, &st->fts[f], &st->fts[f].rules[r], s, "", minz, maxz + 1};
+                snprintf(m.id, sizeof m.id, "%s-%d-%d-%d-overview", l->id, f, r, k);
+                uint32_t c = s->fill.hatch ? s->fill.hatch_color : s->fill.color;
+                double op = s->fill.hatch ? s->fill.opacity * 0.35 : s->fill.opacity;
+                rc = put_head(b, &m, "fill", "-fill") ||
+                     buf_puts(b, ",\"paint\":{\"fill-color\":") || put_color(b, c) ||
+                     buf_puts(b, ",\"fill-opacity\":") || buf_put_double(b, op, 3) ||
+                     buf_puts(b, "}}");
+            }
+    return rc;
+}
+
+static int put_layer_style(struct buf *b, const struct layer_def *l, const struct style *st,
+                           enum role role)
+{
+    int rc = 0, minz, maxz;
+    if (tiles_overview_zooms(l, role, &minz, &maxz)) rc = put_overview(b, l, st, minz, maxz);
     for (int f = 0; f < st->n_fts && !rc; f++)
         for (int r = 0; r < st->fts[f].n_rules && !rc; r++)
             for (int k = 0; k < st->fts[f].rules[r].n_syms && !rc; k++) {
@@ -349,7 +375,7 @@ int tiles_style(struct request *req, struct response *res, struct err *err)
     for (int i = 0; i < tl.n && !rc; i++) {
         const struct style *st = render_style(tl.layers[i], NULL);
         if (!st || req->role < st->min_role) continue;
-        rc = put_layer_style(b, tl.layers[i], st);
+        rc = put_layer_style(b, tl.layers[i], st, req->role);
     }
     if (!rc) rc = buf_puts(b, "\n]}\n");
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");

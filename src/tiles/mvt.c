@@ -211,6 +211,12 @@ static int table_intern(struct table *t, const void *data, size_t len)
 
 /* ---- layers ---- */
 
+/* A generalized feature: its class value, count value and commands (in gcmds). */
+struct gfeat {
+    int cls, vcount;
+    size_t off, n;
+};
+
 /* One feature kept until the layer is written. */
 struct mfeat {
     uint64_t id;
@@ -237,6 +243,11 @@ struct mvt_layer {
     struct buf scratch;
     char *class_field;            /* key whose value classes generalized features (NULL: none) */
     int64_t generalized, dropped; /* after a write within a budget */
+    struct gfeat *pre;            /* generalized features given whole (mvt_layer_add_generalized) */
+    int n_pre, cap_pre;
+    uint32_t *pre_cmds; /* their commands */
+    size_t n_pre_cmds, cap_pre_cmds;
+    int64_t pre_dropped; /* the features they stand for */
 };
 
 struct mvt_layer *mvt_layer_new(const char *name)
@@ -269,6 +280,8 @@ void mvt_layer_free(struct mvt_layer *l)
     table_fini(&l->values);
     buf_fini(&l->scratch);
     free(l->class_field);
+    free(l->pre);
+    free(l->pre_cmds);
     free(l);
 }
 
@@ -393,6 +406,32 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
     return 0;
 }
 
+int mvt_layer_add_generalized(struct mvt_layer *l, const struct value *cls, int64_t n,
+                              const struct mvt_geom *g, struct err *err)
+{
+    if (!g->type || !g->n) return 0;
+    int vc = -1, vn = -1;
+    struct value cnt = {.type = VAL_INT, .i = n};
+    if (cls && cls->type != VAL_NULL && !encode_value(&l->scratch, cls))
+        vc = table_intern(&l->values, l->scratch.data, l->scratch.len);
+    if (!encode_value(&l->scratch, &cnt))
+        vn = table_intern(&l->values, l->scratch.data, l->scratch.len);
+    if (vn < 0 || (cls && cls->type != VAL_NULL && vc < 0) ||
+        grow_u32(&l->pre_cmds, &l->cap_pre_cmds, l->n_pre_cmds + g->n))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    if (l->n_pre == l->cap_pre) {
+        int cap = l->cap_pre ? l->cap_pre * 2 : 16;
+        struct gfeat *p = realloc(l->pre, (size_t)cap * sizeof *p);
+        if (!p) return err_set(err, ERR_NOMEM, "out of memory");
+        l->pre = p, l->cap_pre = cap;
+    }
+    memcpy(l->pre_cmds + l->n_pre_cmds, g->cmd, g->n * sizeof *g->cmd);
+    l->pre[l->n_pre++] = (struct gfeat){vc, vn, l->n_pre_cmds, g->n};
+    l->n_pre_cmds += g->n;
+    l->pre_dropped += n;
+    return 0;
+}
+
 /* ---- writing ---- */
 
 /* Appends one Feature entry (field 2): id (1, when non-zero), tags (2, packed, value indexes
@@ -496,12 +535,6 @@ static int by_use_desc(const void *a, const void *b, void *ud)
     if (use[x] != use[y]) return use[x] > use[y] ? -1 : 1;
     return x - y;
 }
-
-/* A generalized feature: its class value, count value and commands (in gcmds). */
-struct gfeat {
-    int cls, vcount;
-    size_t off, n;
-};
 
 /* Chooses what is kept within budget bytes (0: no limit): the largest features first while they
  * fit; the rest go to g (polygons) or are only counted (lines, points). */
@@ -616,11 +649,12 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     int *vorder = NULL, *vmap = NULL;
     struct buf b;
     buf_init(&b);
-    l->dropped = l->generalized = 0;
+    l->dropped = l->pre_dropped, l->generalized = l->n_pre;
     if (!keep || choose(l, budget, keep, &g)) goto nomem;
     int k_class = -1, k_count = -1, k_gen = -1, v_one = -1;
-    if (g.count) { /* keys and values of the generalized features */
-        if ((rc = build_generalized(l, geos, &g, l->values.n, keep, &gf, &n_gf, &gcmds, err)))
+    if (g.count || l->n_pre) { /* keys and values of the generalized features */
+        if (g.count &&
+            (rc = build_generalized(l, geos, &g, l->values.n, keep, &gf, &n_gf, &gcmds, err)))
             goto done;
         struct value one = {.type = VAL_INT, .i = 1};
         if (l->class_field)
@@ -645,10 +679,14 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
         if (k_class >= 0 && gf[i].cls >= 0) use[gf[i].cls]++;
         use[gf[i].vcount]++, use[v_one]++;
     }
+    for (int i = 0; i < l->n_pre; i++) {
+        if (k_class >= 0 && l->pre[i].cls >= 0) use[l->pre[i].cls]++;
+        use[l->pre[i].vcount]++, use[v_one]++;
+    }
     int n_kept = 0;
     for (int i = 0; i < nf; i++)
         n_kept += keep[i];
-    if (!n_kept && !n_gf) goto done; /* all of it counted, nothing to draw: no layer */
+    if (!n_kept && !n_gf && !l->n_pre) goto done; /* all of it counted, nothing to draw: no layer */
     for (int v = 0; v < nv; v++)
         if (use[v]) vorder[n_used++] = v;
     qsort_r(vorder, (size_t)n_used, sizeof *vorder, by_use_desc, use);
@@ -658,15 +696,17 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     if (!rc) rc = put_varint(&b, 2);
     if (!rc) rc = put_bytes(&b, 1, l->name, strlen(l->name));
     /* generalized features first (drawn under the features kept), without id: each stands for
-     * several features */
-    for (int i = 0; i < n_gf && !rc; i++) {
+     * several features; those given whole before those made here */
+    for (int i = 0; i < l->n_pre + n_gf && !rc; i++) {
+        const struct gfeat *e = i < l->n_pre ? &l->pre[i] : &gf[i - l->n_pre];
+        const uint32_t *cmds = i < l->n_pre ? l->pre_cmds : gcmds;
         uint32_t tags[6];
         int nt = 0;
-        if (k_class >= 0 && gf[i].cls >= 0)
-            tags[nt++] = (uint32_t)k_class, tags[nt++] = (uint32_t)gf[i].cls;
-        tags[nt++] = (uint32_t)k_count, tags[nt++] = (uint32_t)gf[i].vcount;
+        if (k_class >= 0 && e->cls >= 0)
+            tags[nt++] = (uint32_t)k_class, tags[nt++] = (uint32_t)e->cls;
+        tags[nt++] = (uint32_t)k_count, tags[nt++] = (uint32_t)e->vcount;
         tags[nt++] = (uint32_t)k_gen, tags[nt++] = (uint32_t)v_one;
-        rc = write_feature(&b, 0, 3, tags, nt, vmap, gcmds + gf[i].off, gf[i].n);
+        rc = write_feature(&b, 0, 3, tags, nt, vmap, cmds + e->off, e->n);
     }
     for (int i = 0; i < nf && !rc; i++) {
         const struct mfeat *f = &l->feats[i];
@@ -696,6 +736,6 @@ nomem:
 int mvt_layer_write(struct mvt_layer *l, void *geos, size_t budget, struct buf *out,
                     struct err *err)
 {
-    if (!l->n_features) return 0;
+    if (!l->n_features && !l->n_pre) return 0;
     return write_layer(l, geos, budget, out, err);
 }

@@ -302,6 +302,14 @@ static int has_overview(const struct layer_def *l, int z, enum role role)
     return cf >= 0 && access_field(l, cf, role);
 }
 
+int tiles_overview_zooms(const struct layer_def *l, enum role role, int *minz, int *maxz)
+{
+    if (!has_overview(l, l->minzoom - 1, role)) return 0;
+    *minz = l->minzoom - OVERVIEW_ZOOMS < 0 ? 0 : l->minzoom - OVERVIEW_ZOOMS;
+    *maxz = l->minzoom - 1;
+    return 1;
+}
+
 static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
                       enum role role, int z, const struct bbox *qb, struct mvt_layer **out,
                       struct err *err)
@@ -348,6 +356,109 @@ static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_d
     filter_free(small);
     *out = s->layer;
     s->layer = NULL;
+    return rc;
+}
+
+/* ---- the precomputed land-use overview ---- */
+
+#define OV_GRID (1 << STORE_OVERVIEW_CELL_BITS) /* cells per tile side: GEN_GRID in mvt.c */
+_Static_assert(OVERVIEW_ZOOMS == STORE_OVERVIEW_ZOOMS, "overview zooms of tiles/ and store/");
+
+struct ov_class {
+    const char *name; /* NULL: features without a class value */
+    int64_t n;
+};
+
+struct ov_read {
+    int64_t x0, y0;
+    struct ov_class classes[256];
+    int n_classes;
+    int cell_cls[OV_GRID * OV_GRID];                /* index into classes + 1, 0: no feature */
+    double cell_area[OV_GRID * OV_GRID];            /* the chosen class's area in the cell */
+    unsigned char seen[256][OV_GRID * OV_GRID / 8]; /* cells each class has area in */
+    struct buf names;                               /* class names, NUL-separated */
+    size_t name_off[256];
+};
+
+static int ov_class(struct ov_read *r, const char *cls)
+{
+    for (int i = 0; i < r->n_classes; i++) {
+        const char *nm = r->classes[i].name ? r->names.data + r->name_off[i] : NULL;
+        if ((!nm && !cls) || (nm && cls && strcmp(nm, cls) == 0)) return i;
+    }
+    if (r->n_classes == 256) return -1; /* the caller reads the features instead */
+    int i = r->n_classes++;
+    r->classes[i].name = cls ? "" : NULL, r->classes[i].n = 0;
+    r->name_off[i] = r->names.len;
+    if (cls && buf_append(&r->names, cls, strlen(cls) + 1)) return -2;
+    return i;
+}
+
+static int ov_cell(void *ud, const struct store_overview_cell *c)
+{
+    struct ov_read *r = ud;
+    int i = ov_class(r, c->cls);
+    if (i < 0) return i == -1 ? ERR_NOT_FOUND : ERR_NOMEM; /* -1: over 256 classes */
+    r->classes[i].n += c->n;
+    int64_t cx = c->x - r->x0, cy = c->y - r->y0;
+    if (cx < 0 || cy < 0 || cx >= OV_GRID || cy >= OV_GRID || !(c->area > 0)) return 0;
+    int k = (int)(cy * OV_GRID + cx);
+    r->seen[i][k / 8] |= (unsigned char)(1u << (k % 8));
+    const char *best = r->cell_cls[k] && r->classes[r->cell_cls[k] - 1].name
+                           ? r->names.data + r->name_off[r->cell_cls[k] - 1]
+                           : NULL;
+    /* the class with the most area; equal areas: the smaller name, so rows' order is moot */
+    if (!r->cell_cls[k] || c->area > r->cell_area[k] ||
+        (c->area == r->cell_area[k] && c->cls && (!best || strcmp(c->cls, best) < 0)))
+        r->cell_cls[k] = i + 1, r->cell_area[k] = c->area;
+    return 0;
+}
+
+/* The overview of l for tile z/x/y from the store's precomputed cells (store_overview_cells): a
+ * cell goes to the class with the most area in it, a class left with no cell keeps the cells it
+ * has area in; each class is one generalized feature with the count of its features whose box
+ * centre is in the tile. ERR_NOT_FOUND when the store has none in step, or the role sees fewer
+ * rows than the cells count (a row rule): the caller reads the features then. */
+static int read_overview(struct store *st, void *geos, const struct layer_def *l, int cf,
+                         enum role role, int z, int x, int y, struct mvt_layer **out,
+                         struct err *err)
+{
+    if (l->fields[cf].type != FT_TEXT || (l->row_field >= 0 && role < l->row_exempt))
+        return ERR_NOT_FOUND;
+    struct ov_read *r = calloc(1, sizeof *r);
+    if (!r) return err_set(err, ERR_NOMEM, "out of memory");
+    buf_init(&r->names);
+    r->x0 = (int64_t)x * OV_GRID, r->y0 = (int64_t)y * OV_GRID;
+    int rc = store_overview_cells(st, l, l->fields[cf].name, z + STORE_OVERVIEW_CELL_BITS, r->x0,
+                                  r->y0, r->x0 + OV_GRID - 1, r->y0 + OV_GRID - 1, ov_cell, r, err);
+    if (rc == ERR_NOMEM) rc = err_set(err, ERR_NOMEM, "out of memory");
+    struct mvt_layer *ml = rc ? NULL : mvt_layer_new(l->id);
+    if (!rc && (!ml || mvt_layer_set_class(ml, l->fields[cf].name)))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    unsigned char mask[OV_GRID * OV_GRID];
+    struct mvt_geom cells;
+    mvt_geom_init(&cells);
+    for (int i = 0; i < r->n_classes && !rc; i++) {
+        int any = 0;
+        for (int k = 0; k < OV_GRID * OV_GRID; k++)
+            any |= mask[k] = r->cell_cls[k] == i + 1;
+        if (!any)
+            for (int k = 0; k < OV_GRID * OV_GRID; k++)
+                mask[k] = (r->seen[i][k / 8] >> (k % 8)) & 1;
+        struct value v = {.type = VAL_NULL};
+        if (r->classes[i].name) v.type = VAL_TEXT, v.s = r->names.data + r->name_off[i], v.len = -1;
+        rc = mvt_encode_cells(geos, mask, OV_GRID, TILE_EXTENT / OV_GRID, &cells, err);
+        if (!rc && (cells.n || r->classes[i].n))
+            rc = mvt_layer_add_generalized(ml, &v, r->classes[i].n, &cells, err);
+    }
+    mvt_geom_fini(&cells);
+    buf_fini(&r->names);
+    free(r);
+    if (rc) {
+        mvt_layer_free(ml);
+        ml = NULL;
+    }
+    *out = ml;
     return rc;
 }
 
@@ -404,6 +515,13 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
         const struct layer_def *l = tl->layers[i];
         if (!has_overview(l, z, role) && (z < l->minzoom || z > l->maxzoom)) continue;
         overview[i] = z < l->minzoom;
+        if (overview[i]) { /* precomputed (issue 22), else every feature's box */
+            struct err e = {0};
+            rc = read_overview(st, s.geos, l, class_field(l), role, z, x, y, &ml[i], &e);
+            if (rc && rc != ERR_NOT_FOUND && err) *err = e;
+            if (rc != ERR_NOT_FOUND) continue;
+            rc = 0;
+        }
         rc = read_layer(st, &s, l, role, z, &qb, &ml[i], err);
     }
     if (!rc) share_budget(ml, overview, tl->n, budget);

@@ -68,6 +68,15 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
 /* The attribute whose value classes the layer's generalized features (land use for parcels);
  * NULL: none (generalized polygons then carry only their count). Set before adding. ERR_NOMEM. */
 int mvt_layer_set_class(struct mvt_layer *l, const char *field);
+/* 1 when layer l has a generalized overview (tile.c: a polygon layer styled by a class field
+ * role may read) at zooms *minz..*maxz, below its minzoom; 0 when it has none. */
+int tiles_overview_zooms(const struct layer_def *l, enum role role, int *minz, int *maxz);
+/* Adds a generalized feature given whole: g (type 3) covers features of class value cls (NULL or
+ * VAL_NULL: without one; the key is the layer's class field, mvt_layer_set_class), n_features = n,
+ * generalized = 1, no id. Written before every other feature of the layer, whatever its budget
+ * (the precomputed land-use overview, tile.c). ERR_NOMEM. */
+int mvt_layer_add_generalized(struct mvt_layer *l, const struct value *cls, int64_t n,
+                              const struct mvt_geom *g, struct err *err);
 int mvt_layer_count(const struct mvt_layer *l);
 /* Bytes the layer takes written whole (an estimate within a few bytes per feature). */
 size_t mvt_layer_size(struct mvt_layer *l);

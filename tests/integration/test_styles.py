@@ -96,13 +96,19 @@ def test_style_matches_the_sld(tserver, tstore, workdir):
             assert fl["paint"]["fill-color"] == r["fill"]
             if r["max"]:
                 assert abs(fl["minzoom"] - max(15, math.log2(SCALE0 / r["max"]))) < 1e-3
+            # the land-use overview below the parcels' minzoom (issue 22): the same fill over
+            # the generalized features of z12-14, whatever the rule's scale range
+            ov = by_id[r["id"] + "-overview-fill"]
+            assert ov["paint"]["fill-color"] == r["fill"] and ov.get("filter") == fl.get("filter")
+            assert (ov["minzoom"], ov["maxzoom"]) == (12, 15)
+            assert r["id"] + "-overview-outline" not in by_id
     # filters: on decoded parcels, the fill layers that match are those whose SLD codes match
     z, x, y = block_tiles(tstore[0], 18)[0]
     _, _, body = tserver.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt")
     feats = decode(body, z, x, y, workdir)["cadastral_parcels"]
     assert feats
     fills = [l for l in style["layers"] if l.get("source-layer") == "cadastral_parcels"
-             and l["type"] == "fill"]
+             and l["type"] == "fill" and l["minzoom"] <= z < l["maxzoom"]]
     for fid, items, _ in feats:
         f = {"id": fid, "props": {k: v for k, v in items.items() if v is not None}}
         got = {l["id"][:-5] for l in fills if ev(l.get("filter", True), f)}
@@ -112,6 +118,21 @@ def test_style_matches_the_sld(tserver, tstore, workdir):
         if not want:
             want = {r["id"] for r in rules if r["fill"] and r["else"]}
         assert got == want, (lu, got, want)
+    # the overview's generalized features at z14 are coloured by the same rules
+    oz, ox, oy = 14, x >> (z - 14), y >> (z - 14)
+    _, _, body = tserver.get(f"/tiles/cadastral_parcels/{oz}/{ox}/{oy}.mvt")
+    gen = decode(body, oz, ox, oy, workdir)["cadastral_parcels"]
+    assert gen and all(items["generalized"] == 1 for _, items, _ in gen)
+    ofills = [l for l in style["layers"] if l["id"].endswith("-overview-fill")
+              and l["source-layer"] == "cadastral_parcels"
+              and l["minzoom"] <= oz < l["maxzoom"]]
+    for fid, items, _ in gen:
+        f = {"id": fid, "props": {k: v for k, v in items.items() if v is not None}}
+        got = {l["id"][:-len("-overview-fill")] for l in ofills if ev(l.get("filter", True), f)}
+        lu = items["lu_display"]
+        want = {r["id"] for r in rules if r["fill"] and not r["else"] and
+                any(lu == c or (c.endswith("+*") and lu.startswith(c[:-1])) for c in r["codes"])}
+        assert got == (want or {r["id"] for r in rules if r["fill"] and r["else"]}), (lu, got)
 
 
 def test_style_follows_the_role(tserver, tstore):

@@ -4,7 +4,9 @@ largest features whole (every public attribute) and replaces the others by gener
 (one per land use, with lu_display, n_features and generalized = 1) whose counts add up with the
 kept features to every parcel of the tile: nothing is cut silently. Below the parcels' minzoom
 (15) the land-use overview (z12-14) is generalized features only. Decoded by GDAL's MVT driver."""
+import math
 import os
+import sqlite3
 
 import pytest
 from osgeo import gdal, ogr, osr
@@ -136,5 +138,142 @@ def test_land_use_overview_below_the_parcels_minzoom(dense, tmp_path):
         # above the overview's zooms nothing is drawn for parcels
         st, _, body = s.get(f"/tiles/cadastral_parcels/11/{X // 16}/{Y // 16}.mvt")
         assert st == 200 and body == b""
+    finally:
+        s.stop()
+
+
+# ---- the precomputed overview (spp_overview, written by the import) ----
+
+LON0, LAT0 = 105.7700, 10.0300   # the grid starts here: it spans the edges of z12-14 tiles
+GRID = 24                        # GRID x GRID square parcels of 60 m, 100 m apart (2.4 km)
+
+
+def write_parcels(path, changed=()):
+    """GRID^2 parcels as GeoJSON (WGS 84); a parcel in `changed` gets land use 'SKC'."""
+    import json
+    dlon, dlat = 100 / 109500.0, 100 / 110600.0
+    feats = []
+    for i in range(GRID * GRID):
+        r, c = divmod(i, GRID)
+        x, y = LON0 + c * dlon, LAT0 + r * dlat
+        ring = [[x, y], [x + 0.6 * dlon, y], [x + 0.6 * dlon, y + 0.6 * dlat], [x, y + 0.6 * dlat], [x, y]]
+        lu = "SKC" if i in changed else LU[(r // 3 + c // 5) % 4]
+        feats.append({"type": "Feature",
+                      "properties": {"parcel_key": f"31117012{i:06d}", "commune_code": "31117",
+                                     "sheet_no": 12, "parcel_no": i + 1, "lu_display": lu},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"type": "FeatureCollection", "features": feats}, f)
+
+
+def tiles_of(z):
+    """Every tile of zoom z the grid (and a margin) touches."""
+    n = 2 ** z
+    lon1, lat1 = LON0 + GRID * 100 / 109500.0, LAT0 + GRID * 100 / 110600.0
+
+    def xy(lon, lat):
+        la = math.radians(lat)
+        return (int((lon + 180) / 360 * n),
+                int((1 - math.log(math.tan(la) + 1 / math.cos(la)) / math.pi) / 2 * n))
+    (x0, y1), (x1, y0) = xy(LON0 - 0.01, LAT0 - 0.01), xy(lon1 + 0.01, lat1 + 0.01)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def overview_counts(s, tmp_path):
+    """Per zoom 12-14: {land use: n_features} summed over every tile of the grid, and how many
+    tiles had parcels."""
+    out = {}
+    for z in (12, 13, 14):
+        per, n_tiles = {}, 0
+        for x, y in tiles_of(z):
+            st, _, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt")
+            assert st == 200
+            if not body:
+                continue
+            feats = decode(body, z, x, y, tmp_path).get("cadastral_parcels", [])
+            n_tiles += bool(feats)
+            for a, g in feats:
+                assert a["generalized"] == 1 and a.get("parcel_key") is None and g.IsValid()
+                per[a["lu_display"]] = per.get(a["lu_display"], 0) + a["n_features"]
+        out[z] = (per, n_tiles)
+    return out
+
+
+def overview_rows(db):
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT level, x, y, has_class, class, n, round(area, 3) FROM spp_overview"
+                           " WHERE layer = 'cadastral_parcels' ORDER BY 1, 2, 3, 4, 5").fetchall()
+        state = con.execute("SELECT o.version, l.version FROM spp_overview_state o JOIN spp_layers l"
+                            " USING (layer) WHERE layer = 'cadastral_parcels'").fetchone()
+        changes = con.execute("SELECT count(*) FROM spp_changes WHERE layer = 'cadastral_parcels'"
+                              " AND batch = (SELECT batch FROM spp_changes ORDER BY id DESC LIMIT 1)").fetchone()[0]
+    finally:
+        con.close()
+    return rows, state, changes
+
+
+def truth(changed=()):
+    per = {}
+    for i in range(GRID * GRID):
+        r, c = divmod(i, GRID)
+        lu = "SKC" if i in changed else LU[(r // 3 + c // 5) % 4]
+        per[lu] = per.get(lu, 0) + 1
+    return per
+
+
+def test_precomputed_overview_counts_each_parcel_once_and_follows_reimports(tmp_path):
+    db, src = str(tmp_path / "ov.sqlite"), str(tmp_path / "parcels.geojson")
+    write_parcels(src)
+    run_spp("import", "--db", db, "--layer", "cadastral_parcels", src)
+    rows, state, _ = overview_rows(db)
+    assert rows and state[0] == state[1]  # made at the layer's version: the tiles read it
+    s = serve(db, tmp_path)
+    try:
+        got = overview_counts(s, tmp_path)
+        for z, (per, n_tiles) in got.items():
+            # every parcel is counted in exactly one tile of each zoom (its box centre's), per
+            # land use, and the grid spans several tiles
+            assert per == truth(), (z, per)
+        assert got[14][1] > 1, got
+        # a re-import changing two parcels' land use: only the cells of the changed areas are
+        # redone, and the result is what a new import of the same sources makes
+        write_parcels(src, changed={5, GRID * GRID - 3})
+        run_spp("import", "--db", db, "--layer", "cadastral_parcels", src)
+        rows2, state2, n_changes = overview_rows(db)
+        assert state2[0] == state2[1] == state[1] + 1 and 0 < n_changes < 10
+        fresh = str(tmp_path / "fresh.sqlite")
+        run_spp("import", "--db", fresh, "--layer", "cadastral_parcels", src)
+        rows3 = overview_rows(fresh)[0]
+        # the same cells and counts; areas equal up to the interpolation of the transformation
+        assert [r[:6] for r in rows2] == [r[:6] for r in rows3]
+        assert all(abs(a[6] - b[6]) <= 1e-6 * a[6] + 0.01 for a, b in zip(rows2, rows3))
+        assert 0 < len(set(rows2) ^ set(rows)) < len(rows) // 4  # a few cells changed, not all
+        assert all(per == truth({5, GRID * GRID - 3}) for per, _ in overview_counts(s, tmp_path).values())
+    finally:
+        s.stop()
+
+
+def test_overview_not_in_step_is_not_read(tmp_path):
+    """A layer changed after its overview was made (an edit bumps spp_layers.version) is read
+    feature by feature again: the tile still shows the new land use."""
+    db, src = str(tmp_path / "ov.sqlite"), str(tmp_path / "parcels.geojson")
+    write_parcels(src)
+    run_spp("import", "--db", db, "--layer", "cadastral_parcels", src)
+    con = spatialite(db)
+    con.execute("UPDATE cadastral_parcels SET lu_display = 'SKC'")
+    con.execute("UPDATE spp_layers SET version = version + 1 WHERE layer = 'cadastral_parcels'")
+    con.commit()
+    con.close()
+    s = serve(db, tmp_path)
+    try:
+        z = 14
+        seen = set()
+        for x, y in tiles_of(z):
+            st, _, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt")
+            assert st == 200
+            if body:
+                seen |= {a["lu_display"] for a, _ in decode(body, z, x, y, tmp_path).get("cadastral_parcels", [])}
+        assert seen == {"SKC"}
     finally:
         s.stop()

@@ -249,6 +249,56 @@ static void test_layer_bytes(void *geos)
     mvt_geom_fini(&m);
 }
 
+/* Generalized features given whole (the precomputed overview): written first, classed by the
+ * layer's class field, with n_features and generalized = 1, no id; a layer with only those is
+ * still written, and a class value of NULL writes no class tag. */
+static void test_given_generalized(void *geos)
+{
+    struct err err;
+    err_clear(&err);
+    struct mvt_layer *l = mvt_layer_new("p");
+    CHECK(l && mvt_layer_set_class(l, "lu") == 0);
+    unsigned char cells[4] = {1, 1, 0, 1};
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    CHECK(mvt_encode_cells(geos, cells, 2, 2048, &m, &err) == 0 && m.type == 3 && m.n > 0);
+    struct value odt = {.type = VAL_TEXT, .s = "ODT", .len = 3}, none = {.type = VAL_NULL};
+    CHECK(mvt_layer_add_generalized(l, &odt, 7, &m, &err) == 0);
+    CHECK(mvt_layer_add_generalized(l, &none, 2, &m, &err) == 0);
+    struct buf out;
+    buf_init(&out);
+    CHECK(mvt_layer_write(l, geos, 1, &out, &err) == 0 && out.len > 0);
+    int64_t dropped, generalized;
+    mvt_layer_generalized(l, &dropped, &generalized);
+    CHECK(dropped == 9 && generalized == 2);
+    /* Tile.layers { ... }: walk the layer's fields (all lengths here fit one byte) */
+    const unsigned char *p = (const unsigned char *)out.data;
+    CHECK(p[0] == 0x1a && p[1] < 0x80 && (size_t)p[1] + 2 == out.len);
+    int n_feat = 0, n_id = 0, n_keys = 0, n_values = 0, first_tags = -1;
+    for (size_t i = 2; i + 1 < out.len;) {
+        int tag = p[i++];
+        if ((tag & 7) == 0) { /* varint: version, extent */
+            while (p[i++] & 0x80) {
+            }
+            continue;
+        }
+        size_t len = p[i++];
+        if (tag == 0x12) { /* a feature: no id (field 1); its tags start with the class key */
+            n_feat++;
+            n_id += p[i] == 0x08;
+            if (first_tags < 0 && p[i] == 0x12) first_tags = p[i + 2];
+        }
+        n_keys += tag == 0x1a;
+        n_values += tag == 0x22;
+        i += len;
+    }
+    /* 2 features; keys lu, n_features, generalized; values "ODT", 7, 2, 1 */
+    CHECK(n_feat == 2 && n_id == 0 && n_keys == 3 && n_values == 4 && first_tags == 0);
+    buf_fini(&out);
+    mvt_geom_fini(&m);
+    mvt_layer_free(l);
+}
+
 static void test_xform(struct geo_ctx *geo)
 {
     struct err err;
@@ -398,6 +448,7 @@ int main(void)
     test_shared_edges(geo_geos(geo));
     test_concave_split(geo_geos(geo));
     test_layer_bytes(geo_geos(geo));
+    test_given_generalized(geo_geos(geo));
     test_xform(geo);
     test_parsers(&cat);
     test_tiles_get();
