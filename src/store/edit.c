@@ -404,8 +404,10 @@ int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const st
     int rc = write_row(ed, l, r, 1, err);
     if (rc) return rc;
     *fid = sqlite3_last_insert_rowid(ed->st->db);
-    if (!(rc = log_before(ed, l, *fid, "insert", 0, &id, err)))
-        rc = log_after(ed, l, id, *fid, 1, err);
+    if (!(rc = log_before(ed, l, *fid, "insert", 0, &id, err))) /* logged after: no before */
+        rc = run(ed->st, "UPDATE spp_edits SET before = NULL, before_geom = NULL WHERE id = ?4"
+                 " AND ?1 IS NOT NULL", "spp_edits", l, NULL, NULL, id, 0, err);
+    if (!rc) rc = log_after(ed, l, id, *fid, 1, err);
     if (!rc && change_id) *change_id = id;
     return rc;
 }
