@@ -126,9 +126,9 @@ static int one_value(const struct field_def *fd, const struct value *in, struct 
 }
 
 int import_feature_normalize(struct geo_ctx *geo, const struct layer_def *l, int storage_srid,
-                             int src_srid, const struct value *in, const unsigned char *wkb,
-                             size_t wkb_len, struct store_row *out, char *field, size_t field_n,
-                             struct err *err)
+                             int src_srid, int swap_xy, const struct value *in,
+                             const unsigned char *wkb, size_t wkb_len, struct store_row *out,
+                             char *field, size_t field_n, struct err *err)
 {
     if (field && field_n) field[0] = '\0';
     int64_t fid = out->fid;
@@ -157,7 +157,7 @@ int import_feature_normalize(struct geo_ctx *geo, const struct layer_def *l, int
     double measure = 0;
     struct bbox box;
     char repaired[160] = "", why[384] = "";
-    int fx = geomfix_run(gf, wkb, wkb_len, 0, src_srid, storage_srid, l->geom, &g, &measure, &box,
+    int fx = geomfix_run(gf, wkb, wkb_len, swap_xy, src_srid, storage_srid, l->geom, &g, &measure, &box,
                          repaired, sizeof repaired, why, sizeof why);
     geomfix_free(gf);
     if (fx < 0)

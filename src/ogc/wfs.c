@@ -678,11 +678,12 @@ static int run_op(struct request *req, struct response *res, struct wfs_req *w, 
         if (all_layers(req, w, err)) return err->code;
         return list_stored_queries(req, res, w, str_ieq(op, "DescribeStoredQueries"), err);
     }
+    if (str_ieq(op, "Transaction") && w->post) return wfs_transaction(req, res, w, err);
     if (str_ieq(op, "Transaction") || str_ieq(op, "LockFeature") ||
         str_ieq(op, "GetFeatureWithLock") || str_ieq(op, "CreateStoredQuery") ||
         str_ieq(op, "DropStoredQuery"))
         return wfs_error(err, ERR_UNSUPPORTED, "OperationNotSupported", "request",
-                         "%s is not supported by this read-only service", op);
+                         "%s is not supported here (a Transaction is an XML POST)", op);
     return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "request",
                      "unknown WFS request \"%s\"", op);
 }

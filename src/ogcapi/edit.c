@@ -206,7 +206,7 @@ static int edit(struct request *req, struct response *res, enum op op, struct er
     int gsrid = srid;
     if (!has_geom && op == OP_UPDATE) g = old.wkb, glen = old.wkb_len, gsrid = store_srid(req->store);
     row.fid = fid;
-    if ((rc = import_feature_normalize(req->geo, l, store_srid(req->store), gsrid, in, g, glen,
+    if ((rc = import_feature_normalize(req->geo, l, store_srid(req->store), gsrid, 0, in, g, glen,
                                        &row, field, sizeof field, err)))
         goto done;
     if ((rc = row_allowed(req, l, &row, err))) goto done;
