@@ -200,6 +200,33 @@ static int take_query_keys(struct request *req, const char **first, int *conflic
     return n;
 }
 
+/* The password of "Basic base64(user:password)" into out (issue 20: QGIS 3.22 sends a WFS-T
+ * Transaction to the capabilities' URL, without the connection's ?key=, but it sends the
+ * connection's user name and password: the key is the password). 0, or -1 when malformed. */
+static int basic_password(const char *b64, char *out, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char dec[256];
+    size_t len = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (const char *p = b64; *p && *p != '='; p++) {
+        const char *c = strchr(abc, *p);
+        if (!c || !*p) return -1;
+        acc = (acc << 6) | (unsigned)(c - abc);
+        if ((bits += 6) >= 8) {
+            if (len + 1 >= sizeof dec) return -1;
+            bits -= 8;
+            dec[len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    dec[len] = '\0';
+    const char *colon = memchr(dec, ':', len);
+    if (!colon || strlen(colon + 1) >= n) return -1;
+    snprintf(out, n, "%s", colon + 1);
+    return 0;
+}
+
 /* Resolves the API key (X-API-Key, Authorization: Bearer, or ?key= for clients that cannot send
  * headers: map libraries' tile URLs, QGIS connection strings) into req->role. A request without
  * a key is public; a wrong, revoked, malformed or conflicting key (two places giving different
@@ -207,9 +234,15 @@ static int take_query_keys(struct request *req, const char **first, int *conflic
 static int auth(struct request *req, const char *query_key, int conflict, struct err *err)
 {
     const char *key = req->api_key, *bearer = NULL;
-    if (req->authorization) {
+    char basic[160];
+    if (req->authorization && strncasecmp(req->authorization, "Basic ", 6) == 0) {
+        if (basic_password(req->authorization + 6, basic, sizeof basic))
+            return err_set(err, ERR_FORBIDDEN, "Authorization: Basic must carry user:key");
+        bearer = basic;
+    } else if (req->authorization) {
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
-            return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
+            return err_set(err, ERR_FORBIDDEN,
+                           "Authorization must be \"Bearer <key>\" or Basic with the key as password");
         bearer = req->authorization + 7;
         while (*bearer == ' ')
             bearer++;

@@ -584,6 +584,9 @@ static int xml_root_attrs(struct wfs_req *w, xmlNodePtr root, struct err *err)
     char *v = xattr(root, "version");
     w->v2 = !(v && strncmp(v, "1.1", 3) == 0);
     int bad = v && strncmp(v, "1.1", 3) != 0 && strncmp(v, "2.0", 3) != 0;
+    /* QGIS 3.22 sends a WFS 1.0.0 Transaction (GML 2) for layers it reads as 2.0.0 (wfs_tx.c) */
+    if (bad && strncmp(v, "1.0", 3) == 0 && str_ieq((const char *)root->name, "Transaction"))
+        bad = 0, w->v2 = 0;
     if (v) xmlFree(v);
     if (bad)
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "version",

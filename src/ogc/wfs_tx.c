@@ -24,6 +24,7 @@ struct tx {
     struct wfs_req *w;
     struct store_edit *ed;
     int srid;   /* the storage CRS */
+    int v10;    /* a WFS 1.0.0 Transaction (what QGIS 3.22 sends for a 2.0.0 layer) */
     int n_ins, n_upd, n_del;
     struct buf inserted; /* the InsertResults' Feature elements */
 };
@@ -192,8 +193,10 @@ static int write_feature(struct tx *t, const struct layer_def *l, struct fields_
         if (!rc) {
             t->n_ins++;
             buf_printf(&t->inserted,
-                       t->w->v2 ? "    <wfs:Feature><fes:ResourceId rid=\"%s.%lld\"/></wfs:Feature>\n"
-                                : "    <wfs:Feature><ogc:FeatureId fid=\"%s.%lld\"/></wfs:Feature>\n",
+                       t->v10  ? "  <wfs:InsertResult><ogc:FeatureId fid=\"%s.%lld\"/>"
+                                 "</wfs:InsertResult>\n"
+                       : t->w->v2 ? "    <wfs:Feature><fes:ResourceId rid=\"%s.%lld\"/></wfs:Feature>\n"
+                                  : "    <wfs:Feature><ogc:FeatureId fid=\"%s.%lld\"/></wfs:Feature>\n",
                        l->id, (long long)newfid);
         }
     } else if (!rc) {
@@ -328,6 +331,15 @@ static void response(struct tx *t, struct response *res)
 {
     struct buf *b = &res->body;
     resp_set(res, 200, "application/xml; charset=utf-8");
+    if (t->v10) {
+        buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wfs:WFS_TransactionResponse "
+                    "version=\"1.0.0\" xmlns:wfs=\"http://www.opengis.net/wfs\" "
+                    "xmlns:ogc=\"http://www.opengis.net/ogc\">\n");
+        buf_append(b, t->inserted.data, t->inserted.len);
+        buf_puts(b, "  <wfs:TransactionResult><wfs:Status><wfs:SUCCESS/></wfs:Status>"
+                    "</wfs:TransactionResult>\n</wfs:WFS_TransactionResponse>\n");
+        return;
+    }
     if (t->w->v2)
         buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wfs:TransactionResponse "
                     "version=\"2.0.0\" xmlns:wfs=\"http://www.opengis.net/wfs/2.0\" "
@@ -367,6 +379,9 @@ int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w
              req->key_agency[0] ? req->key_agency : "unnamed", role_name(req->role));
     int rc = store_edit_begin(req->cfg->db_path, who, &t.ed, err);
     xmlNodePtr root = xmlDocGetRootElement((xmlDocPtr)doc);
+    char *version = (char *)xmlGetProp(root, (const xmlChar *)"version");
+    t.v10 = version && strncmp(version, "1.0", 3) == 0;
+    if (version) xmlFree(version);
     for (xmlNodePtr a = root->children; a && !rc; a = a->next) {
         if (a->type != XML_ELEMENT_NODE) continue;
         if (is(a, "Insert"))
