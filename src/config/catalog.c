@@ -425,8 +425,10 @@ static int load_edit_roles(struct ctx *c, json_t *a, struct layer_def *l)
         const char *s = json_string_value(json_array_get(a, i));
         enum role r;
         if (!s || role_parse(s, &r) || r == ROLE_PUBLIC)
-            return fail(c, "edit_roles", "\"%s\" is not a role that may write (investor, planner,"
-                        " editor, admin)", s ? s : "");
+            return fail(c, "edit_roles",
+                        "\"%s\" is not a role that may write (investor, planner,"
+                        " editor, admin)",
+                        s ? s : "");
         l->edit_roles |= 1u << r;
     }
     return 0;
@@ -437,7 +439,7 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
 {
     static const char *const keys[] = {"id",       "number",   "title",    "description", "group",
                                        "geometry", "min_role", "style",    "zoom",        "key",
-                                       "label",    "fields",   "row_rule", "edit_roles", NULL};
+                                       "label",    "fields",   "row_rule", "edit_roles",  NULL};
     static const char *const groups[] = {"land", "construction", "transport", "planning"};
     int rc;
     char *s = NULL;

@@ -110,8 +110,8 @@ struct layer_def {
     int row_field;
     struct value row_value; /* VAL_INT (booleans 0/1) or VAL_TEXT (s owned) */
     enum role row_exempt;
-    unsigned edit_roles; /* "edit_roles": bit 1 << role for each role that may write (issue 20);
-                          * 0: nobody (the default); never ROLE_PUBLIC */
+    unsigned edit_roles;    /* "edit_roles": bit 1 << role for each role that may write (issue 20);
+                             * 0: nobody (the default); never ROLE_PUBLIC */
     struct layer_meta meta; /* layers/meta/metadata.json */
 };
 

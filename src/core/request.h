@@ -47,8 +47,8 @@ struct request {
     const char *accept_encoding;
     const char *accept_language;
     const char *if_none_match;
-    const char *if_match;    /* If-Match (OGC API Features Part 4 edits) */
-    const char *content_crs; /* Content-Crs (Part 4: the CRS of a written geometry) */
+    const char *if_match;      /* If-Match (OGC API Features Part 4 edits) */
+    const char *content_crs;   /* Content-Crs (Part 4: the CRS of a written geometry) */
     const char *api_key;       /* X-API-Key */
     const char *authorization; /* Authorization */
     char client_addr[48];      /* client IP address; "" in-process (rate limit without key) */

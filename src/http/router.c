@@ -241,8 +241,9 @@ static int auth(struct request *req, const char *query_key, int conflict, struct
         bearer = basic;
     } else if (req->authorization) {
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
-            return err_set(err, ERR_FORBIDDEN,
-                           "Authorization must be \"Bearer <key>\" or Basic with the key as password");
+            return err_set(
+                err, ERR_FORBIDDEN,
+                "Authorization must be \"Bearer <key>\" or Basic with the key as password");
         bearer = req->authorization + 7;
         while (*bearer == ' ')
             bearer++;

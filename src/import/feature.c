@@ -41,7 +41,8 @@ static int set_num(const struct field_def *fd, struct value *v, double d, char *
 {
     if (!isfinite(d)) return refuse(field, fn, fd->name, err, "not a finite number");
     if ((fd->has_min && d < fd->min) || (fd->has_max && d > fd->max))
-        return refuse(field, fn, fd->name, err, "%g is outside [%g, %g]", d, fd->has_min ? fd->min : -INFINITY, fd->has_max ? fd->max : INFINITY);
+        return refuse(field, fn, fd->name, err, "%g is outside [%g, %g]", d,
+                      fd->has_min ? fd->min : -INFINITY, fd->has_max ? fd->max : INFINITY);
     if (fd->type == FT_INTEGER) {
         if (fabs(d - round(d)) > 1e-9)
             return refuse(field, fn, fd->name, err, "%g is not a whole number", d);
@@ -157,11 +158,11 @@ int import_feature_normalize(struct geo_ctx *geo, const struct layer_def *l, int
     double measure = 0;
     struct bbox box;
     char repaired[160] = "", why[384] = "";
-    int fx = geomfix_run(gf, wkb, wkb_len, swap_xy, src_srid, storage_srid, l->geom, &g, &measure, &box,
-                         repaired, sizeof repaired, why, sizeof why);
+    int fx = geomfix_run(gf, wkb, wkb_len, swap_xy, src_srid, storage_srid, l->geom, &g, &measure,
+                         &box, repaired, sizeof repaired, why, sizeof why);
     geomfix_free(gf);
     if (fx < 0)
-        rc = err_set(err, (enum err_code)-fx, "geometry: %s", why[0] ? why : "cannot be read");
+        rc = err_set(err, (enum err_code) - fx, "geometry: %s", why[0] ? why : "cannot be read");
     else if (fx > 0) {
         if (field) snprintf(field, field_n, "geometry");
         rc = err_set(err, ERR_PARAM, "field geometry: %s", why);

@@ -277,11 +277,11 @@ static void operations(struct request *req, struct buf *b, int v2)
         static const char *const t[] = {"ImplementsBasicWFS", "KVPEncoding", "XMLEncoding",
                                         "ImplementsResultPaging"};
         constraint(b, "ImplementsTransactionalWFS", tx ? "TRUE" : "FALSE");
-        static const char *const f[] = {
-            "ImplementsLockingWFS",    "SOAPEncoding",
-            "ImplementsInheritance",      "ImplementsRemoteResolve", "ImplementsStandardJoins",
-            "ImplementsSpatialJoins",     "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
-            "ManageStoredQueries"};
+        static const char *const f[] = {"ImplementsLockingWFS",    "SOAPEncoding",
+                                        "ImplementsInheritance",   "ImplementsRemoteResolve",
+                                        "ImplementsStandardJoins", "ImplementsSpatialJoins",
+                                        "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
+                                        "ManageStoredQueries"};
         for (size_t i = 0; i < ARRAY_LEN(t); i++)
             constraint(b, t[i], "TRUE");
         for (size_t i = 0; i < ARRAY_LEN(f); i++)

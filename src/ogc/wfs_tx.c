@@ -23,8 +23,8 @@ struct tx {
     struct request *req;
     struct wfs_req *w;
     struct store_edit *ed;
-    int srid;   /* the storage CRS */
-    int v10;    /* a WFS 1.0.0 Transaction (what QGIS 3.22 sends for a 2.0.0 layer) */
+    int srid; /* the storage CRS */
+    int v10;  /* a WFS 1.0.0 Transaction (what QGIS 3.22 sends for a 2.0.0 layer) */
     int n_ins, n_upd, n_del;
     struct buf inserted; /* the InsertResults' Feature elements */
 };
@@ -142,8 +142,8 @@ static void fields_fini(struct fields_in *f)
 }
 
 /* Sets property name (prefix allowed) from value element v (NULL: no value). */
-static int set_prop(struct tx *t, const struct layer_def *l, struct fields_in *f,
-                    const char *name, xmlNodePtr v, struct err *err)
+static int set_prop(struct tx *t, const struct layer_def *l, struct fields_in *f, const char *name,
+                    xmlNodePtr v, struct err *err)
 {
     const char *n = local(name);
     if (strcmp(n, "geom") == 0 || strcmp(n, "geometry") == 0) {
@@ -158,16 +158,16 @@ static int set_prop(struct tx *t, const struct layer_def *l, struct fields_in *f
     }
     int i = access_field_index(l, n, t->req->role);
     if (i < 0)
-        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", n, "field %s: %s has no such field",
-                         n, l->id);
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", n,
+                         "field %s: %s has no such field", n, l->id);
     if (f->texts[i]) xmlFree(f->texts[i]);
     read_text(v, &f->in[i], &f->texts[i]);
     return 0;
 }
 
 /* Normalises and writes one feature (fid 0: insert). */
-static int write_feature(struct tx *t, const struct layer_def *l, struct fields_in *f,
-                         int64_t fid, const struct store_row *old, struct err *err)
+static int write_feature(struct tx *t, const struct layer_def *l, struct fields_in *f, int64_t fid,
+                         const struct store_row *old, struct err *err)
 {
     struct store_row row;
     memset(&row, 0, sizeof row);
@@ -193,10 +193,11 @@ static int write_feature(struct tx *t, const struct layer_def *l, struct fields_
         if (!rc) {
             t->n_ins++;
             buf_printf(&t->inserted,
-                       t->v10  ? "  <wfs:InsertResult><ogc:FeatureId fid=\"%s.%lld\"/>"
-                                 "</wfs:InsertResult>\n"
-                       : t->w->v2 ? "    <wfs:Feature><fes:ResourceId rid=\"%s.%lld\"/></wfs:Feature>\n"
-                                  : "    <wfs:Feature><ogc:FeatureId fid=\"%s.%lld\"/></wfs:Feature>\n",
+                       t->v10 ? "  <wfs:InsertResult><ogc:FeatureId fid=\"%s.%lld\"/>"
+                                "</wfs:InsertResult>\n"
+                       : t->w->v2
+                           ? "    <wfs:Feature><fes:ResourceId rid=\"%s.%lld\"/></wfs:Feature>\n"
+                           : "    <wfs:Feature><ogc:FeatureId fid=\"%s.%lld\"/></wfs:Feature>\n",
                        l->id, (long long)newfid);
         }
     } else if (!rc) {
@@ -271,8 +272,8 @@ static int select_fids(struct tx *t, const struct layer_def *l, xmlNodePtr actio
         filter_free(f);
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "Filter", "%s", e2.msg);
     }
-    struct store_query q = {.layer = l, .filter = f, .geo = t->req->geo, .limit = -1,
-                            .role = t->req->role};
+    struct store_query q = {
+        .layer = l, .filter = f, .geo = t->req->geo, .limit = -1, .role = t->req->role};
     struct feature_sink sink = {NULL, collect_fid, NULL, fl};
     rc = store_query_run(t->req->store, &q, &sink, err);
     filter_free(f);
@@ -363,8 +364,7 @@ static void response(struct tx *t, struct response *res)
 
 int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w, struct err *err)
 {
-    if (!req->key_id || req->role == ROLE_PUBLIC)
-        return refused(err, 401, NULL, NULL, NULL);
+    if (!req->key_id || req->role == ROLE_PUBLIC) return refused(err, 401, NULL, NULL, NULL);
     struct filter_limits lim;
     filter_limits_from(&req->cfg->limits, &lim);
     void *doc = NULL;

@@ -160,8 +160,9 @@ int ogcapi_conformance(struct request *req, struct response *res, struct err *er
         buf_put_json_str(b, conformance[i]);
     }
     if (access_any_edit(&req->cfg->catalog)) /* Part 4 (edit.c), only when a layer is writable */
-        buf_puts(b, ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete\""
-                    ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update\"");
+        buf_puts(b,
+                 ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete\""
+                 ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update\"");
     buf_puts(b, "]}\n");
     return 0;
 }

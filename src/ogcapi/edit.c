@@ -49,8 +49,8 @@ static int row_allowed(const struct request *req, const struct layer_def *l,
     err_set(err, ERR_FORBIDDEN, "role %s may only edit the rows of %s whose %s is %s",
             role_name(req->role), l->id, l->fields[l->row_field].name,
             l->row_value.type == VAL_TEXT ? l->row_value.s
-            : l->row_value.i                ? "true"
-                                            : "false");
+            : l->row_value.i              ? "true"
+                                          : "false");
     err->http_status = 403;
     return ERR_FORBIDDEN;
 }
@@ -80,7 +80,8 @@ static int read_feature(struct request *req, const struct layer_def *l, json_t *
                        *doc ? "" : ": ", *doc ? "" : (req->body ? je.text : "(none)"));
     const char *type = json_string_value(json_object_get(*doc, "type"));
     if (!type || strcmp(type, "Feature") != 0)
-        return err_set(err, ERR_PARAM, "the body must be a GeoJSON Feature (\"type\": \"Feature\")");
+        return err_set(err, ERR_PARAM,
+                       "the body must be a GeoJSON Feature (\"type\": \"Feature\")");
     const char *crs = req->content_crs;
     char crs_buf[256];
     if (crs && crs[0] == '<') {
@@ -99,7 +100,9 @@ static int read_feature(struct request *req, const struct layer_def *l, json_t *
     json_object_foreach(props, name, v)
     {
         int i = access_field_index(l, name, req->role);
-        if (i < 0) return err_set(err, ERR_PARAM, "field %s: collection %s has no such field", name, l->id);
+        if (i < 0)
+            return err_set(err, ERR_PARAM, "field %s: collection %s has no such field", name,
+                           l->id);
         given[i] = 1;
         struct value *o = &in[i];
         memset(o, 0, sizeof *o);
@@ -184,8 +187,8 @@ static int edit(struct request *req, struct response *res, enum op op, struct er
     if ((rc = store_edit_begin(req->cfg->db_path, who, &ed, err))) goto done;
     if (op != OP_CREATE) {
         if ((rc = store_edit_get(ed, l, fid, &old, etag, &found, err))) goto done;
-        if (!found || !access_edit_row(l, req->role, l->row_field >= 0 ? &old.values[l->row_field]
-                                                                        : NULL)) {
+        if (!found ||
+            !access_edit_row(l, req->role, l->row_field >= 0 ? &old.values[l->row_field] : NULL)) {
             rc = err_setl(err, ERR_NOT_FOUND, "featureId", "no feature \"%lld\"", (long long)fid);
             goto done;
         }
@@ -204,7 +207,8 @@ static int edit(struct request *req, struct response *res, enum op op, struct er
     const unsigned char *g = has_geom ? (const unsigned char *)wkb.data : NULL;
     size_t glen = wkb.len;
     int gsrid = srid;
-    if (!has_geom && op == OP_UPDATE) g = old.wkb, glen = old.wkb_len, gsrid = store_srid(req->store);
+    if (!has_geom && op == OP_UPDATE)
+        g = old.wkb, glen = old.wkb_len, gsrid = store_srid(req->store);
     row.fid = fid;
     if ((rc = import_feature_normalize(req->geo, l, store_srid(req->store), gsrid, 0, in, g, glen,
                                        &row, field, sizeof field, err)))

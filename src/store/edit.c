@@ -56,8 +56,7 @@ static int edit_open(const char *db_path, struct err *err)
     return 0;
 }
 
-int store_edit_begin(const char *db_path, const char *who, struct store_edit **out,
-                     struct err *err)
+int store_edit_begin(const char *db_path, const char *who, struct store_edit **out, struct err *err)
 {
     *out = NULL;
     struct store_edit *ed = calloc(1, sizeof *ed);
@@ -144,8 +143,8 @@ static int select_sql(const struct layer_def *l, struct buf *q)
 }
 
 /* Reads feature fid of l on st into out (when not NULL) and its ETag: a hash of every column. */
-static int read_row(struct store *st, const struct layer_def *l, int64_t fid,
-                    struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err)
+static int read_row(struct store *st, const struct layer_def *l, int64_t fid, struct store_row *out,
+                    char etag[STORE_ETAG_LEN], int *found, struct err *err)
 {
     *found = 0;
     struct buf q;
@@ -265,8 +264,8 @@ static int run(struct store *st, const char *sql, const char *what, const struct
 }
 
 /* A new spp_edits row for fid with the row as it is now as "before" (NULL when it has none). */
-static int log_before(struct store_edit *ed, const struct layer_def *l, int64_t fid,
-                      const char *op, int64_t reverts, int64_t *id, struct err *err)
+static int log_before(struct store_edit *ed, const struct layer_def *l, int64_t fid, const char *op,
+                      int64_t reverts, int64_t *id, struct err *err)
 {
     struct buf q;
     buf_init(&q);
@@ -293,8 +292,8 @@ static int log_after(struct store_edit *ed, const struct layer_def *l, int64_t i
 {
     struct buf q;
     buf_init(&q);
-    int nomem = buf_puts(&q, "UPDATE spp_edits SET key = coalesce((SELECT ") ||
-                key_sql(l, &q) || buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
+    int nomem = buf_puts(&q, "UPDATE spp_edits SET key = coalesce((SELECT ") || key_sql(l, &q) ||
+                buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
                 buf_puts(&q, " t WHERE t.fid = ?5), key), after = (SELECT ") || json_sql(l, &q) ||
                 buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
                 buf_puts(&q, " t WHERE t.fid = ?5), after_geom = (SELECT geom FROM ") ||
@@ -321,9 +320,12 @@ static int log_after(struct store_edit *ed, const struct layer_def *l, int64_t i
     static const char *const state =
         "UPDATE spp_layers SET version = version + 1, n_features = n_features + ?4,"
         " updated = ?2,"
-        " minx = CASE WHEN g IS NULL THEN minx ELSE min(coalesce(minx, MbrMinX(g)), MbrMinX(g)) END,"
-        " miny = CASE WHEN g IS NULL THEN miny ELSE min(coalesce(miny, MbrMinY(g)), MbrMinY(g)) END,"
-        " maxx = CASE WHEN g IS NULL THEN maxx ELSE max(coalesce(maxx, MbrMaxX(g)), MbrMaxX(g)) END,"
+        " minx = CASE WHEN g IS NULL THEN minx ELSE min(coalesce(minx, MbrMinX(g)), MbrMinX(g)) "
+        "END,"
+        " miny = CASE WHEN g IS NULL THEN miny ELSE min(coalesce(miny, MbrMinY(g)), MbrMinY(g)) "
+        "END,"
+        " maxx = CASE WHEN g IS NULL THEN maxx ELSE max(coalesce(maxx, MbrMaxX(g)), MbrMaxX(g)) "
+        "END,"
         " maxy = CASE WHEN g IS NULL THEN maxy ELSE max(coalesce(maxy, MbrMaxY(g)), MbrMaxY(g)) END"
         " FROM (SELECT after_geom AS g FROM spp_edits WHERE id = ?5) WHERE layer = ?1";
     return run(ed->st, state, "spp_layers", l, ed->at, NULL, dn, id, err);
@@ -356,8 +358,7 @@ static int write_row(struct store_edit *ed, const struct layer_def *l, const str
     buf_init(&q);
     int nomem = 0;
     if (insert) {
-        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) ||
-                buf_puts(&q, " (fid");
+        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) || buf_puts(&q, " (fid");
         for (int i = 0; i < l->n_fields && !nomem; i++)
             nomem = buf_puts(&q, ", ") || store_put_ident(&q, l->fields[i].name);
         nomem = nomem || buf_puts(&q, ", geom) VALUES (?");
@@ -405,8 +406,10 @@ int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const st
     if (rc) return rc;
     *fid = sqlite3_last_insert_rowid(ed->st->db);
     if (!(rc = log_before(ed, l, *fid, "insert", 0, &id, err))) /* logged after: no before */
-        rc = run(ed->st, "UPDATE spp_edits SET before = NULL, before_geom = NULL WHERE id = ?4"
-                 " AND ?1 IS NOT NULL", "spp_edits", l, NULL, NULL, id, 0, err);
+        rc = run(ed->st,
+                 "UPDATE spp_edits SET before = NULL, before_geom = NULL WHERE id = ?4"
+                 " AND ?1 IS NOT NULL",
+                 "spp_edits", l, NULL, NULL, id, 0, err);
     if (!rc) rc = log_after(ed, l, id, *fid, 1, err);
     if (!rc && change_id) *change_id = id;
     return rc;
@@ -486,8 +489,7 @@ static int restore_before(struct store_edit *ed, const struct layer_def *l, int6
     buf_init(&q);
     int nomem = 0;
     if (insert) {
-        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) ||
-                buf_puts(&q, " (fid");
+        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) || buf_puts(&q, " (fid");
         for (int i = 0; i < l->n_fields && !nomem; i++)
             nomem = buf_puts(&q, ", ") || store_put_ident(&q, l->fields[i].name);
         nomem = nomem || buf_puts(&q, ", geom) SELECT fid");
@@ -499,8 +501,9 @@ static int restore_before(struct store_edit *ed, const struct layer_def *l, int6
         for (int i = 0; i < l->n_fields && !nomem; i++)
             nomem = store_put_ident(&q, l->fields[i].name) ||
                     buf_printf(&q, " = json_extract(e.before, '$.%s'), ", l->fields[i].name);
-        nomem = nomem || buf_puts(&q, "geom = e.before_geom FROM spp_edits e WHERE e.id = ?4"
-                                      " AND ") ||
+        nomem = nomem ||
+                buf_puts(&q, "geom = e.before_geom FROM spp_edits e WHERE e.id = ?4"
+                             " AND ") ||
                 store_put_ident(&q, l->id) || buf_puts(&q, ".fid = e.fid");
     }
     int rc = nomem ? err_set(err, ERR_NOMEM, "out of memory")
@@ -530,8 +533,9 @@ int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t 
     int64_t last = sqlite3_column_int64(s, 4);
     sqlite3_reset(s);
     const struct layer_def *l = catalog_layer(cat, layer);
-    if (!l) return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
-                           (long long)change_id, layer);
+    if (!l)
+        return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
+                       (long long)change_id, layer);
     if (by)
         return err_set(err, ERR_PARAM, "change %lld was already reverted by change %lld",
                        (long long)change_id, (long long)by);
