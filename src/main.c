@@ -749,6 +749,12 @@ static const struct command commands[] = {
      "history, findings, changes and API keys, in one transaction (docs/deploy.md).\n"
      "The database password comes from PGPASSWORD or ~/.pgpass, never from --db.",
      "spp copy --db postgresql://spp@db1:5432/city --from city.sqlite"},
+    {"query", cmd_query, CMD_QUERY,
+     "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
+     " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
+     "Ask the land API on the command line (same answers as /api/v1).\n"
+     "Options after the query's name are the API's parameters (--min-area 500 is min_area=500).",
+     "spp query --db city.sqlite land-funds --kind vacant --min-area 500"},
     {"history", cmd_history, CMD_HISTORY, "history --db DB LAYER KEY",
      "The change log of one feature (WFS-T and OGC API edits): who, when, before and after.\n"
      "KEY is the layer's natural key or the feature id.",
@@ -757,12 +763,6 @@ static const struct command commands[] = {
      "Undo one edit as a new change (an insert is deleted, a delete restored, an update set\n"
      "back); refused when the feature changed after it: revert the later change first.",
      "spp revert --db city.sqlite 42"},
-    {"query", cmd_query, CMD_QUERY,
-     "query --db DB [--role ROLE] land-at LON LAT | parcel COMMUNE SHEET PARCEL | parcel KEY |"
-     " planning KEY | land-funds [--kind vacant --min-area 500 ...] | land-fund ID",
-     "Ask the land API on the command line (same answers as /api/v1).\n"
-     "Options after the query's name are the API's parameters (--min-area 500 is min_area=500).",
-     "spp query --db city.sqlite land-funds --kind vacant --min-area 500"},
 };
 
 static void print_help(const struct command *c)
