@@ -236,3 +236,41 @@ def test_conformance_and_wfs_read_back(edit_server):
                        outputFormat="application/json")
     got = json.loads(r.read())
     assert got["features"][0]["properties"]["note"] == "read back through WFS"
+
+
+def test_row_rule_bounds_an_editor(workdir, tmp_path):
+    """With vacant_land_fund's row rule exempting only admins, an editor writes only published
+    funds: creating an unpublished one, or unpublishing one, is a 403."""
+    import shutil
+    from conftest import ROOT
+    layers = tmp_path / "layers"
+    shutil.copytree(os.path.join(ROOT, "layers"), layers)
+    p = layers / "vacant_land_fund.json"
+    d = json.loads(p.read_text(encoding="utf-8"))
+    d["row_rule"]["exempt"] = "admin"
+    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers_dir": str(layers)}))
+    db = str(tmp_path / "rr.sqlite")
+    run_spp("init", "--db", db, "--config", str(cfg))
+    ed = run_spp("keys", "--db", db, "add", "--role", "editor", "--name", "e").stdout.split()[0]
+    s = Server(db, str(tmp_path), config=str(cfg))
+    try:
+        path = "/collections/vacant_land_fund/items"
+        h = {"X-API-Key": ed, "Content-Type": "application/geo+json"}
+
+        def fund(fid, public):
+            return json.dumps({"type": "Feature", "properties": {"fund_id": fid, "public": public},
+                               "geometry": square(105.78, 10.03)}).encode()
+        st, hd, b = s.get(path, headers=h, method="POST", data=fund("Q-1", True))
+        assert st == 201, b
+        st, _, b = s.get(path, headers=h, method="POST", data=fund("Q-2", False))
+        assert st == 403 and b"public" in b, b
+        fid = hd["Location"].rsplit("/", 1)[1]
+        # unpublishing it would leave a row the editor may not see: refused
+        st, _, b = s.get(f"{path}/{fid}", headers={**h, "If-Match": hd["ETag"]}, method="PATCH",
+                         data=json.dumps({"type": "Feature",
+                                          "properties": {"public": False}}).encode())
+        assert st == 403, b
+    finally:
+        s.stop()
