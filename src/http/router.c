@@ -335,9 +335,14 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     err_clear(reason);
     int found = -1, path_matched = 0;
     int is_head = strcmp(req->method, "HEAD") == 0;
+    char allow[96] = ""; /* the methods of the path, for a 405's Allow */
     for (int i = 0; i < (int)ARRAY_LEN(routes); i++) {
         if (!match(routes[i].pattern, req->path, req)) continue;
         path_matched = 1;
+        size_t al = strlen(allow);
+        if (!strstr(allow, routes[i].method))
+            snprintf(allow + al, sizeof allow - al, "%s%s%s", al ? ", " : "", routes[i].method,
+                     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
         if (strcmp(routes[i].method, req->method) == 0 ||
             (is_head && strcmp(routes[i].method, "GET") == 0)) {
             found = i;
@@ -353,6 +358,7 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
             err_set(&err, ERR_NOT_FOUND, "no resource at %s", req->path);
         }
         http_write_error(req, res, &err);
+        if (path_matched) resp_header(res, "Allow", allow);
         *reason = err;
         free_params(req);
         return -1;
