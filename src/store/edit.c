@@ -59,6 +59,8 @@ static int edit_open(const char *db_path, struct err *err)
 int store_edit_begin(const char *db_path, const char *who, struct store_edit **out, struct err *err)
 {
     *out = NULL;
+    if (store_is_remote(db_path)) /* the PostGIS backend has no edit API yet (issue 24) */
+        return err_set(err, ERR_UNSUPPORTED, "editing is not available on a PostGIS store yet");
     struct store_edit *ed = calloc(1, sizeof *ed);
     if (!ed) return err_set(err, ERR_NOMEM, "out of memory");
     snprintf(ed->who, sizeof ed->who, "%s", who && *who ? who : "unknown");
@@ -147,6 +149,7 @@ static int read_row(struct store *st, const struct layer_def *l, int64_t fid, st
                     char etag[STORE_ETAG_LEN], int *found, struct err *err)
 {
     *found = 0;
+    if (st->pg) return 0; /* PostGIS: no ETags (nor edits) yet */
     struct buf q;
     buf_init(&q);
     if (select_sql(l, &q)) {
@@ -450,6 +453,7 @@ int store_edit_history(struct store *st, const char *layer, const char *key,
                        int (*fn)(void *ud, const struct store_edit_entry *e), void *ud,
                        struct err *err)
 {
+    if (st->pg) return err_set(err, ERR_UNSUPPORTED, "a PostGIS store has no edit history yet");
     if (store_exec(st, "SELECT 1 FROM spp_edits LIMIT 0", NULL)) return 0; /* never edited */
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT id, layer, fid, key, op, who, at, before, after,"
