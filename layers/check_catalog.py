@@ -20,11 +20,11 @@ GROUP_OF = {n: "land" for n in (1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14)}
 GROUP_OF.update({7: "construction", 22: "construction", 6: "transport", 19: "transport"})
 GROUP_OF.update({n: "planning" for n in (15, 16, 17, 18, 20, 21, 23, 24)})
 GEOMS = {"POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"}
-ROLES = ["public", "investor", "planner", "admin"]
+ROLES = ["public", "investor", "planner", "editor", "admin"]
 TYPES = {"text", "integer", "real", "date", "boolean"}
 COMMON_NAMES = {"fid", "valid_from", "valid_to", "note", "src_file", "src_crs", "src_encoding", "import_batch"}
 LAYER_KEYS_REQ = {"id", "number", "title", "description", "group", "geometry", "min_role", "style", "zoom", "fields"}
-LAYER_KEYS_OPT = {"key", "label", "row_rule"}
+LAYER_KEYS_OPT = {"key", "label", "row_rule", "edit_roles"}
 FIELD_KEYS_REQ = {"name", "type", "label", "role"}
 FIELD_KEYS_OPT = {"required", "aliases", "codelist", "multi", "unit", "derive", "personal", "min", "max", "description"}
 CODE_KEYS_REQ = {"code", "name"}

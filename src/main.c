@@ -574,6 +574,61 @@ static int cmd_audit(struct config *cfg, struct opts *o, int argc, char **argv)
     return 0;
 }
 
+/* spp history LAYER KEY: the change log of one feature (issue 20) */
+static int print_edit(void *ud, const struct store_edit_entry *e)
+{
+    (void)ud;
+    printf("change %lld  %s  %s  %s %s/%lld (key %s)", (long long)e->id, e->at, e->who, e->op,
+           e->layer, (long long)e->fid, e->key);
+    if (e->reverts) printf("  reverts change %lld", (long long)e->reverts);
+    if (e->reverted_by) printf("  reverted by change %lld", (long long)e->reverted_by);
+    printf("\n  before: %s\n  after:  %s\n", e->before ? e->before : "(none)",
+           e->after ? e->after : "(none)");
+    return 0;
+}
+
+static int cmd_history(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    (void)o;
+    if (argc != 2) return usage_error("history wants LAYER KEY");
+    struct err err;
+    err_clear(&err);
+    if (load_catalog(cfg, &err)) return fail(&err);
+    if (!catalog_layer(&cfg->catalog, argv[0]))
+        return usage_error("no layer \"%s\" in the catalog", argv[0]);
+    struct store *st = NULL;
+    int rc = store_open(cfg->db_path, STORE_READ, &st, &err);
+    if (!rc) rc = store_edit_history(st, argv[0], argv[1], print_edit, NULL, &err);
+    store_close(st);
+    return rc ? fail(&err) : 0;
+}
+
+/* spp revert CHANGE_ID: undoes one edit as a new change */
+static int cmd_revert(struct config *cfg, struct opts *o, int argc, char **argv)
+{
+    long id;
+    if (argc != 1 || str_to_long(argv[0], &id) || id <= 0)
+        return usage_error("revert wants one CHANGE_ID (a number, see spp history)");
+    struct err err;
+    err_clear(&err);
+    if (load_catalog(cfg, &err)) return fail(&err);
+    char who[160];
+    const char *user = getenv("USER");
+    snprintf(who, sizeof who, "%s (spp revert)", o->name ? o->name : user ? user : "cli");
+    struct store_edit *ed = NULL;
+    int64_t new_id = 0;
+    int rc = store_edit_begin(cfg->db_path, who, &ed, &err);
+    if (!rc) rc = store_edit_revert(ed, &cfg->catalog, id, &new_id, &err);
+    if (rc)
+        store_edit_abort(ed);
+    else
+        rc = store_edit_commit(ed, &err);
+    store_edit_close_all();
+    if (rc) return fail(&err);
+    printf("change %ld reverted by change %lld\n", id, (long long)new_id);
+    return 0;
+}
+
 /* Options. One table: the parser (getopt_long) and every command's --help are built from it, so
  * a command accepts exactly the options its help lists. `cmds` is the set of commands (CMD_*) that
  * take the option. */
@@ -587,7 +642,9 @@ enum {
     CMD_QUERY = 1 << 6,
     CMD_AUDIT = 1 << 7,
     CMD_COPY = 1 << 8,
-    CMD_ALL = 0x1ff
+    CMD_HISTORY = 1 << 9, /* issue 20 */
+    CMD_REVERT = 1 << 10,
+    CMD_ALL = 0x7ff
 };
 
 struct optdef {
@@ -635,7 +692,8 @@ static const struct optdef optdefs[] = {
     {"format", 'F', "png|mvt", CMD_SEED, "raster (png) or vector (mvt, default) tiles"},
     {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
      "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
-    {"name", 'n', "NAME", CMD_KEYS, "keys add: a label for the key (who holds it)"},
+    {"name", 'n', "NAME", CMD_KEYS | CMD_REVERT,
+     "keys add: a label for the key (who holds it); revert: who reverts (default: the user)"},
     {"agency", 'a', "NAME", CMD_KEYS | CMD_AUDIT,
      "keys add: the agency of a data-sharing agreement (its role: the lowest that reads it);"
      " audit: only its entries"},
@@ -697,6 +755,14 @@ static const struct command commands[] = {
      "Ask the land API on the command line (same answers as /api/v1).\n"
      "Options after the query's name are the API's parameters (--min-area 500 is min_area=500).",
      "spp query --db city.sqlite land-funds --kind vacant --min-area 500"},
+    {"history", cmd_history, CMD_HISTORY, "history --db DB LAYER KEY",
+     "The change log of one feature (WFS-T and OGC API edits): who, when, before and after.\n"
+     "KEY is the layer's natural key or the feature id.",
+     "spp history --db city.sqlite zoning_blocks NK-01"},
+    {"revert", cmd_revert, CMD_REVERT, "revert --db DB [--name NAME] CHANGE_ID",
+     "Undo one edit as a new change (an insert is deleted, a delete restored, an update set\n"
+     "back); refused when the feature changed after it: revert the later change first.",
+     "spp revert --db city.sqlite 42"},
 };
 
 static void print_help(const struct command *c)

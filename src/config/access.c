@@ -3,6 +3,8 @@
  * output path (WMS, WFS, OGC API, tiles, CSV, the land API, capabilities) asks here. */
 #include "config.h"
 
+#include <string.h>
+
 int access_layer(const struct layer_def *layer, enum role role)
 {
     return layer && role >= layer->min_role;
@@ -27,6 +29,29 @@ int access_row_rule(const struct layer_def *layer, enum role role, int *field,
     *field = layer->row_field;
     *value = &layer->row_value;
     return 1;
+}
+
+int access_edit(const struct layer_def *layer, enum role role)
+{
+    return layer && role != ROLE_PUBLIC && role < ROLE_COUNT && access_layer(layer, role) &&
+           (layer->edit_roles & (1u << role));
+}
+
+int access_edit_row(const struct layer_def *layer, enum role role, const struct value *v)
+{
+    int field;
+    const struct value *want;
+    if (!access_row_rule(layer, role, &field, &want)) return 1;
+    if (!v || v->type == VAL_NULL) return 0;
+    if (want->type == VAL_TEXT) return v->type == VAL_TEXT && v->s && strcmp(v->s, want->s) == 0;
+    return v->type == VAL_INT && v->i == want->i;
+}
+
+int access_any_edit(const struct catalog *cat)
+{
+    for (int i = 0; cat && i < cat->n_layers; i++)
+        if (cat->layers[i].edit_roles) return 1;
+    return 0;
 }
 
 /* ---- sharing agreements (issue 21) ---- */

@@ -104,7 +104,7 @@ static int parse_color(const char *s, uint32_t *rgb)
 
 const char *role_name(enum role r)
 {
-    static const char *const names[] = {"public", "investor", "planner", "admin"};
+    static const char *const names[] = {"public", "investor", "planner", "editor", "admin"};
     return (unsigned)r < ROLE_COUNT ? names[r] : "public";
 }
 
@@ -415,12 +415,31 @@ static int load_row_rule(struct ctx *c, json_t *o, struct layer_def *l)
     return 0;
 }
 
+/* "edit_roles": ["editor", ...]: the roles that may write the layer (issue 20); none by default. */
+static int load_edit_roles(struct ctx *c, json_t *a, struct layer_def *l)
+{
+    l->edit_roles = 0;
+    if (!a) return 0;
+    if (!json_is_array(a)) return fail(c, "edit_roles", "must be an array of roles");
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        enum role r;
+        if (!s || role_parse(s, &r) || r == ROLE_PUBLIC)
+            return fail(c, "edit_roles",
+                        "\"%s\" is not a role that may write (investor, planner,"
+                        " editor, admin)",
+                        s ? s : "");
+        l->edit_roles |= 1u << r;
+    }
+    return 0;
+}
+
 static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, struct layer_def *l,
                       const struct field_def *common, int n_common)
 {
     static const char *const keys[] = {"id",       "number",   "title",    "description", "group",
                                        "geometry", "min_role", "style",    "zoom",        "key",
-                                       "label",    "fields",   "row_rule", NULL};
+                                       "label",    "fields",   "row_rule", "edit_roles",  NULL};
     static const char *const groups[] = {"land", "construction", "transport", "planning"};
     int rc;
     char *s = NULL;
@@ -492,6 +511,7 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
         free(s);
         if (rc) return rc;
     }
+    if ((rc = load_edit_roles(c, json_object_get(root, "edit_roles"), l))) return rc;
     return load_row_rule(c, json_object_get(root, "row_rule"), l);
 }
 

@@ -110,6 +110,8 @@ struct layer_def {
     int row_field;
     struct value row_value; /* VAL_INT (booleans 0/1) or VAL_TEXT (s owned) */
     enum role row_exempt;
+    unsigned edit_roles;    /* "edit_roles": bit 1 << role for each role that may write (issue 20);
+                             * 0: nobody (the default); never ROLE_PUBLIC */
     struct layer_meta meta; /* layers/meta/metadata.json */
 };
 
@@ -224,6 +226,15 @@ int access_field_index(const struct layer_def *layer, const char *name, enum rol
  * request goes through this (store_query role). */
 int access_row_rule(const struct layer_def *layer, enum role role, int *field,
                     const struct value **value);
+/* 1 if role may write layer (WFS-T, OGC API Features Part 4: issue 20): the layer's "edit_roles"
+ * lists it and the role may read the layer. Never for ROLE_PUBLIC (anonymous). The row rule still
+ * bounds what it may change (access_edit_row). */
+int access_edit(const struct layer_def *layer, enum role role);
+/* 1 if a row whose row-rule field holds v (NULL: the row has none) is one role may write: the
+ * rows role may see under the layer's row rule, before and after an edit. */
+int access_edit_row(const struct layer_def *layer, enum role role, const struct value *v);
+/* 1 if any layer of cat is writable by some role (capabilities advertise editing then). */
+int access_any_edit(const struct catalog *cat);
 
 /* Sharing agreements (issue 21): a key given to an agency sees exactly the layers and fields of
  * its agreement. The agreement is applied by giving the key's requests a view of the settings

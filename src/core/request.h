@@ -11,8 +11,10 @@
 #include "core.h"
 
 /* Roles, lowest first: a role may read what its own and every lower role may read. */
-enum role { ROLE_PUBLIC, ROLE_INVESTOR, ROLE_PLANNER, ROLE_ADMIN };
-#define ROLE_COUNT 4
+/* editor (issue 20) reads what a planner reads; it may write the layers whose catalog entry lists
+ * it in "edit_roles" (access_edit). */
+enum role { ROLE_PUBLIC, ROLE_INVESTOR, ROLE_PLANNER, ROLE_EDITOR, ROLE_ADMIN };
+#define ROLE_COUNT 5
 
 /* How errors of a route are written (the protocol's own form). */
 enum err_form { FORM_PROBLEM, FORM_OWS, FORM_WMS, FORM_TEXT };
@@ -45,6 +47,8 @@ struct request {
     const char *accept_encoding;
     const char *accept_language;
     const char *if_none_match;
+    const char *if_match;      /* If-Match (OGC API Features Part 4 edits) */
+    const char *content_crs;   /* Content-Crs (Part 4: the CRS of a written geometry) */
     const char *api_key;       /* X-API-Key */
     const char *authorization; /* Authorization */
     char client_addr[48];      /* client IP address; "" in-process (rate limit without key) */

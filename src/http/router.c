@@ -43,6 +43,10 @@ static const struct route routes[] = {
     {"GET", "/collections/{layer}", ogcapi_collection, FORM_PROBLEM, "collection"},
     {"GET", "/collections/{layer}/items", ogcapi_items, FORM_PROBLEM, "items"},
     {"GET", "/collections/{layer}/items/{fid}", ogcapi_item, FORM_PROBLEM, "item"},
+    {"POST", "/collections/{layer}/items", ogcapi_item_create, FORM_PROBLEM, "item_create"},
+    {"PUT", "/collections/{layer}/items/{fid}", ogcapi_item_replace, FORM_PROBLEM, "item_edit"},
+    {"PATCH", "/collections/{layer}/items/{fid}", ogcapi_item_update, FORM_PROBLEM, "item_edit"},
+    {"DELETE", "/collections/{layer}/items/{fid}", ogcapi_item_delete, FORM_PROBLEM, "item_edit"},
     {"GET", "/collections/{layer}/queryables", ogcapi_queryables, FORM_PROBLEM, "queryables"},
     {"GET", "/collections/{layer}/metadata", meta_collection_metadata, FORM_PROBLEM, "metadata"},
     {"GET", "/collections/{layer}/download", download_layer, FORM_PROBLEM, "download"},
@@ -197,6 +201,33 @@ static int take_query_keys(struct request *req, const char **first, int *conflic
     return n;
 }
 
+/* The password of "Basic base64(user:password)" into out (issue 20: QGIS 3.22 sends a WFS-T
+ * Transaction to the capabilities' URL, without the connection's ?key=, but it sends the
+ * connection's user name and password: the key is the password). 0, or -1 when malformed. */
+static int basic_password(const char *b64, char *out, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char dec[256];
+    size_t len = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (const char *p = b64; *p && *p != '='; p++) {
+        const char *c = strchr(abc, *p);
+        if (!c || !*p) return -1;
+        acc = (acc << 6) | (unsigned)(c - abc);
+        if ((bits += 6) >= 8) {
+            if (len + 1 >= sizeof dec) return -1;
+            bits -= 8;
+            dec[len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    dec[len] = '\0';
+    const char *colon = memchr(dec, ':', len);
+    if (!colon || strlen(colon + 1) >= n) return -1;
+    snprintf(out, n, "%s", colon + 1);
+    return 0;
+}
+
 /* Resolves the API key (X-API-Key, Authorization: Bearer, or ?key= for clients that cannot send
  * headers: map libraries' tile URLs, QGIS connection strings) into req->role. A request without
  * a key is public; a wrong, revoked, malformed or conflicting key (two places giving different
@@ -204,9 +235,16 @@ static int take_query_keys(struct request *req, const char **first, int *conflic
 static int auth(struct request *req, const char *query_key, int conflict, struct err *err)
 {
     const char *key = req->api_key, *bearer = NULL;
-    if (req->authorization) {
+    char basic[160];
+    if (req->authorization && strncasecmp(req->authorization, "Basic ", 6) == 0) {
+        if (basic_password(req->authorization + 6, basic, sizeof basic))
+            return err_set(err, ERR_FORBIDDEN, "Authorization: Basic must carry user:key");
+        bearer = basic;
+    } else if (req->authorization) {
         if (strncasecmp(req->authorization, "Bearer ", 7) != 0)
-            return err_set(err, ERR_FORBIDDEN, "Authorization must be \"Bearer <key>\"");
+            return err_set(
+                err, ERR_FORBIDDEN,
+                "Authorization must be \"Bearer <key>\" or Basic with the key as password");
         bearer = req->authorization + 7;
         while (*bearer == ' ')
             bearer++;
@@ -298,9 +336,14 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
     err_clear(reason);
     int found = -1, path_matched = 0;
     int is_head = strcmp(req->method, "HEAD") == 0;
+    char allow[96] = ""; /* the methods of the path, for a 405's Allow */
     for (int i = 0; i < (int)ARRAY_LEN(routes); i++) {
         if (!match(routes[i].pattern, req->path, req)) continue;
         path_matched = 1;
+        size_t al = strlen(allow);
+        if (!strstr(allow, routes[i].method))
+            snprintf(allow + al, sizeof allow - al, "%s%s%s", al ? ", " : "", routes[i].method,
+                     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
         if (strcmp(routes[i].method, req->method) == 0 ||
             (is_head && strcmp(routes[i].method, "GET") == 0)) {
             found = i;
@@ -316,6 +359,7 @@ int http_route_why(struct request *req, struct response *res, struct err *reason
             err_set(&err, ERR_NOT_FOUND, "no resource at %s", req->path);
         }
         http_write_error(req, res, &err);
+        if (path_matched) resp_header(res, "Allow", allow);
         *reason = err;
         free_params(req);
         return -1;

@@ -321,6 +321,8 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
     req->accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
     req->accept_language = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
     req->if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    req->if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Match");
+    req->content_crs = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Crs");
     req->api_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     req->err_form = http_route_form(method, url);
@@ -408,7 +410,9 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
     http_watch_state(s, http_sock_of(c), SOCK_BUSY);
 
     int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-                strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0;
+                strcmp(method, "POST") == 0 || strcmp(method, "OPTIONS") == 0 ||
+                strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0 ||
+                strcmp(method, "DELETE") == 0; /* edits (issue 20) */
     /* Probes are never refused for load: a balancer must see a busy server as alive. */
     int probe = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
     pthread_mutex_lock(&s->lock);
@@ -422,7 +426,7 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
         err_set(err, ERR_PARAM, "method %s not allowed", method);
         err->http_status = 405;
         http_write_error(req, res, err);
-        resp_header(res, "Allow", "GET, HEAD, POST, OPTIONS");
+        resp_header(res, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
     } else if (over) {
         err_set(err, ERR_LIMIT, "too many concurrent requests, retry shortly");
         err->http_status = 503;
@@ -437,10 +441,11 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
         http_write_error(req, res, err);
     } else if (strcmp(method, "OPTIONS") == 0) {
         resp_set(res, 204, "");
-        resp_header(res, "Allow", "GET, HEAD, POST, OPTIONS");
-        resp_header(res, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+        resp_header(res, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        resp_header(res, "Access-Control-Allow-Methods",
+                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         resp_header(res, "Access-Control-Allow-Headers",
-                    "Content-Type, X-API-Key, Authorization, If-None-Match");
+                    "Content-Type, X-API-Key, Authorization, If-None-Match, If-Match, Content-Crs");
     } else {
         int heavy = !probe && http_heavy_request(req, &cfg->limits);
         if (!heavy) {

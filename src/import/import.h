@@ -61,4 +61,22 @@ int import_run(const struct config *cfg, const struct import_opts *o, struct imp
  * real run would have. */
 int import_exit_code(int rc, const struct import_summary *sum);
 
+/* One edited feature (issue 20; feature.c): the importer's normalisation and validation of a
+ * batch, per feature. in[i] is the value the client wrote for l->fields[i] (VAL_NULL: none):
+ * text is checked as UTF-8 and put in NFC, numbers, dates and booleans parsed and bounded, codes
+ * mapped through the field's code list (an unknown code is refused, not kept), derived measures
+ * computed; the geometry (ISO WKB in src_srid, Y first when swap_xy) is transformed to storage_srid
+ * (VN-2000 with the official parameters), made valid and promoted to the layer's type; required
+ * fields checked. Fills out (its fid kept; free with store_row_fini). ERR_PARAM with "field NAME:
+ * why" and the field's name ("geometry" for the geometry) in field for the first problem; out is
+ * empty then. */
+int import_feature_normalize(struct geo_ctx *geo, const struct layer_def *l, int storage_srid,
+                             int src_srid, int swap_xy, const struct value *in,
+                             const unsigned char *wkb, size_t wkb_len, struct store_row *out,
+                             char *field, size_t field_n, struct err *err);
+/* The geometry of a GeoJSON geometry object (text) or a GML geometry element (text; *srid from
+ * its srsName when it names an EPSG code, else 0) as ISO WKB in wkb. ERR_PARAM. */
+int import_geom_from_geojson(const char *json, struct buf *wkb, struct err *err);
+int import_geom_from_gml(const char *gml, struct buf *wkb, int *srid, struct err *err);
+
 #endif

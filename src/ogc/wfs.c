@@ -584,6 +584,9 @@ static int xml_root_attrs(struct wfs_req *w, xmlNodePtr root, struct err *err)
     char *v = xattr(root, "version");
     w->v2 = !(v && strncmp(v, "1.1", 3) == 0);
     int bad = v && strncmp(v, "1.1", 3) != 0 && strncmp(v, "2.0", 3) != 0;
+    /* QGIS 3.22 sends a WFS 1.0.0 Transaction (GML 2) for layers it reads as 2.0.0 (wfs_tx.c) */
+    if (bad && strncmp(v, "1.0", 3) == 0 && str_ieq((const char *)root->name, "Transaction"))
+        bad = 0, w->v2 = 0;
     if (v) xmlFree(v);
     if (bad)
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "version",
@@ -678,11 +681,12 @@ static int run_op(struct request *req, struct response *res, struct wfs_req *w, 
         if (all_layers(req, w, err)) return err->code;
         return list_stored_queries(req, res, w, str_ieq(op, "DescribeStoredQueries"), err);
     }
+    if (str_ieq(op, "Transaction") && w->post) return wfs_transaction(req, res, w, err);
     if (str_ieq(op, "Transaction") || str_ieq(op, "LockFeature") ||
         str_ieq(op, "GetFeatureWithLock") || str_ieq(op, "CreateStoredQuery") ||
         str_ieq(op, "DropStoredQuery"))
         return wfs_error(err, ERR_UNSUPPORTED, "OperationNotSupported", "request",
-                         "%s is not supported by this read-only service", op);
+                         "%s is not supported here (a Transaction is an XML POST)", op);
     return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "request",
                      "unknown WFS request \"%s\"", op);
 }

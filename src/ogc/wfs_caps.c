@@ -128,6 +128,9 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
         buf_printf(b, "      <%s>%s</%s>\n", i ? other : def, wfs_crs_urn(crs[i], urn),
                    i ? other : def);
     }
+    if (!v2 && l->edit_roles && !store_is_remote(req->cfg->db_path)) /* WFS-T (wfs_tx.c) */
+        buf_puts(b, "      <Operations><Operation>Query</Operation><Operation>Insert</Operation>"
+                    "<Operation>Update</Operation><Operation>Delete</Operation></Operations>\n");
     buf_puts(b, "      <OutputFormats>");
     if (v2) buf_puts(b, "<Format>application/gml+xml; version=3.2</Format>");
     buf_puts(b, "<Format>text/xml; subtype=gml/3.1.1</Format><Format>application/json</Format>"
@@ -262,6 +265,9 @@ static void operations(struct request *req, struct buf *b, int v2)
                        "<ows:Value>hits</ows:Value></ows:Parameter>\n");
     op_v2(b, req, "GetFeature", gf.data);
     buf_fini(&gf);
+    /* WFS-T (wfs_tx.c) when a layer is writable; a role that may not write gets a 401/403 */
+    int tx = access_any_edit(&req->cfg->catalog) && !store_is_remote(req->cfg->db_path);
+    if (tx) op_v2(b, req, "Transaction", NULL);
     if (v2) {
         op_v2(b, req, "GetPropertyValue", formats_v2);
         op_v2(b, req, "ListStoredQueries", NULL);
@@ -270,11 +276,12 @@ static void operations(struct request *req, struct buf *b, int v2)
         snprintf(n, sizeof n, "%d", req->cfg->limits.max_features);
         static const char *const t[] = {"ImplementsBasicWFS", "KVPEncoding", "XMLEncoding",
                                         "ImplementsResultPaging"};
-        static const char *const f[] = {
-            "ImplementsTransactionalWFS", "ImplementsLockingWFS",    "SOAPEncoding",
-            "ImplementsInheritance",      "ImplementsRemoteResolve", "ImplementsStandardJoins",
-            "ImplementsSpatialJoins",     "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
-            "ManageStoredQueries"};
+        constraint(b, "ImplementsTransactionalWFS", tx ? "TRUE" : "FALSE");
+        static const char *const f[] = {"ImplementsLockingWFS",    "SOAPEncoding",
+                                        "ImplementsInheritance",   "ImplementsRemoteResolve",
+                                        "ImplementsStandardJoins", "ImplementsSpatialJoins",
+                                        "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
+                                        "ManageStoredQueries"};
         for (size_t i = 0; i < ARRAY_LEN(t); i++)
             constraint(b, t[i], "TRUE");
         for (size_t i = 0; i < ARRAY_LEN(f); i++)

@@ -49,6 +49,8 @@ int wfs_get_feature(struct request *req, struct response *res, struct wfs_req *w
 int wfs_get_property_value(struct request *req, struct response *res, struct wfs_req *w,
                            struct err *err);
 int wfs_capabilities(struct request *req, struct response *res, int v2, struct err *err);
+/* WFS-T Transaction from the POST body (wfs_tx.c, issue 20). */
+int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w, struct err *err);
 
 /* Helpers. */
 /* OGC URN of a CRS ("urn:ogc:def:crs:EPSG::5897", CRS84 as urn:ogc:def:crs:OGC:1.3:CRS84). */

@@ -418,6 +418,11 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err)
         buf_puts(b, "]}\n");
         resp_set(res, 200, "application/geo+json");
         content_crs(req, res, ir.crs);
+        /* Part 4: the ETag a PUT / PATCH / DELETE gives back in If-Match (edit.c) */
+        char etag[STORE_ETAG_LEN];
+        int found = 0;
+        if (!store_feature_etag(req->store, l, id, etag, &found, NULL) && found)
+            resp_header(res, "ETag", etag);
     }
     filter_free(byid);
     items_fini(&ir);

@@ -20,4 +20,10 @@ int ogcapi_item(struct request *req, struct response *res, struct err *err);
 int ogcapi_queryables(struct request *req, struct response *res, struct err *err);
 int ogcapi_openapi(struct request *req, struct response *res, struct err *err);
 
+/* Part 4 (edit.c, issue 20): POST items, PUT / PATCH / DELETE an item. */
+int ogcapi_item_create(struct request *req, struct response *res, struct err *err);
+int ogcapi_item_replace(struct request *req, struct response *res, struct err *err);
+int ogcapi_item_update(struct request *req, struct response *res, struct err *err);
+int ogcapi_item_delete(struct request *req, struct response *res, struct err *err);
+
 #endif

@@ -483,7 +483,63 @@ int store_overview_cells(struct store *st, const struct layer_def *layer, const 
                          struct err *err);
 /* ---- end of the land-use overview ---- */
 
-/* Transactions for writers (the key commands; the importer has the load API above). */
+/* ---- Editing (issue 20; edit.c) ----
+ * Feature edits by fid: one write connection per process, opened on first use and serialised by
+ * a mutex (workers' connections stay read-only; WAL keeps them unblocked). An edit is one write
+ * transaction: store_edit_begin .. store_edit_commit (all of it) or store_edit_abort (none).
+ * Every write is recorded in spp_edits (who, when, before/after), in spp_changes (the boxes of the
+ * old and new geometry, from which every process's tile cache drops exactly those cells) and in
+ * the change feed; the layer's version is bumped. Values are said in catalog terms (struct value
+ * per layer field, ISO WKB in the storage CRS): a PostGIS backend implements these functions. */
+#define STORE_ETAG_LEN 24
+struct store_edit;
+struct store_row {
+    int64_t fid;          /* > 0; 0 in store_edit_insert: the store picks one */
+    struct value *values; /* layer->n_fields values (VAL_NULL, VAL_INT, VAL_REAL, VAL_TEXT) */
+    int n_values;
+    unsigned char *wkb; /* ISO WKB, storage CRS, of the layer's type; NULL: none */
+    size_t wkb_len;
+};
+/* Frees what store_edit_get filled (texts and wkb are owned by the row then). */
+void store_row_fini(struct store_row *r);
+/* who: the editor as the log shows it ("key 3 (planning office)"). ERR_IO, ERR_DB. */
+int store_edit_begin(const char *db_path, const char *who, struct store_edit **out,
+                     struct err *err);
+/* Commits (ERR_DB: rolled back) and frees ed. */
+int store_edit_commit(struct store_edit *ed, struct err *err);
+void store_edit_abort(struct store_edit *ed); /* NULL is a no-op */
+/* Closes the process's write connection (at exit). */
+void store_edit_close_all(void);
+/* Feature fid of l as it is inside the edit: *found, the row (when out; owned, store_row_fini)
+ * and its ETag (a quoted hash of every column, the same as store_feature_etag gives). */
+int store_edit_get(struct store_edit *ed, const struct layer_def *l, int64_t fid,
+                   struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err);
+/* The ETag of feature fid on a reading connection; *found 0 when there is no such feature. */
+int store_feature_etag(struct store *st, const struct layer_def *l, int64_t fid,
+                       char etag[STORE_ETAG_LEN], int *found, struct err *err);
+/* Writes; *change_id is the spp_edits id (may be NULL). ERR_DB for a refused row (a fid used
+ * twice, a geometry of another type). Update replaces every field and the geometry of r->fid. */
+int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
+                      int64_t *fid, int64_t *change_id, struct err *err);
+int store_edit_update(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
+                      int64_t *change_id, struct err *err);
+int store_edit_delete(struct store_edit *ed, const struct layer_def *l, int64_t fid,
+                      int64_t *change_id, struct err *err);
+/* The change log (spp_edits) of one feature: key is the natural key's value or the fid. */
+struct store_edit_entry {
+    int64_t id, fid, reverts, reverted_by; /* reverts/reverted_by: 0 when none */
+    const char *layer, *key, *op, *who, *at;
+    const char *before, *after; /* JSON objects of the fields, NULL when none */
+};
+int store_edit_history(struct store *st, const char *layer, const char *key,
+                       int (*fn)(void *ud, const struct store_edit_entry *e), void *ud,
+                       struct err *err);
+/* Undoes change change_id as a new change (*new_id): an insert is deleted, a delete re-inserted
+ * with its fid, an update set back. ERR_NOT_FOUND; ERR_PARAM when it was reverted already or the
+ * feature changed after it (revert the later change first). */
+int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t change_id,
+                      int64_t *new_id, struct err *err);
+/* ---- end of Editing ---- */
 
 /* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):
  * every catalog layer with its fids and the spp_* tables, in one transaction; *n_features

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import run_spp, spatialite
 
-COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "audit", "copy", "query"]
+COMMANDS = ["serve", "import", "init", "check", "seed", "keys", "audit", "copy", "query",
+            "history", "revert"]
 
 
 def options_in(text):

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/* edit.c: feature edits on a SpatiaLite store (store.h, "Editing", issue 20): one write
+ * connection per process, opened on first use and serialised by a mutex (the workers' connections
+ * stay read-only and, in WAL mode, are never blocked by it); an edit is one write transaction
+ * (all-or-nothing) of inserts, updates and deletes by fid. Each write is recorded in spp_edits
+ * (who, when, the row before and after as JSON plus the geometries), in spp_changes (the boxes of
+ * the old and new geometry: the tile caches of every process reading the store drop exactly those
+ * cells) and in the change feed (spp_feature_changes); spp_layers gets a new version. What is
+ * written and whether it is valid is the caller's (src/import/ normalises, src/ogcapi/ and
+ * src/ogc/ decide who may): this file only writes what it is given. */
+#include "store_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct store_edit {
+    struct store *st;
+    char who[160];
+    char at[32];
+};
+
+static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *edit_st;
+static char edit_path[4096];
+
+static const char *const edits_sql =
+    "CREATE TABLE IF NOT EXISTS spp_edits (id INTEGER PRIMARY KEY, layer TEXT NOT NULL,"
+    " fid INTEGER NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL, who TEXT NOT NULL,"
+    " at TEXT NOT NULL, before TEXT, before_geom BLOB, after TEXT, after_geom BLOB,"
+    " reverts INTEGER, reverted_by INTEGER);"
+    "CREATE INDEX IF NOT EXISTS spp_edits_key ON spp_edits (layer, key);"
+    "CREATE INDEX IF NOT EXISTS spp_edits_fid ON spp_edits (layer, fid);"
+    "CREATE TABLE IF NOT EXISTS spp_feature_changes (id INTEGER PRIMARY KEY,"
+    " layer TEXT NOT NULL, batch TEXT NOT NULL, at TEXT NOT NULL, op TEXT NOT NULL,"
+    " key TEXT NOT NULL, fid INTEGER, rowval);"
+    "CREATE INDEX IF NOT EXISTS spp_feature_changes_layer ON spp_feature_changes (layer, id);";
+
+static int edit_open(const char *db_path, struct err *err)
+{
+    if (edit_st && strcmp(edit_path, db_path) == 0) return 0;
+    store_close(edit_st);
+    edit_st = NULL;
+    int rc = store_open(db_path, STORE_WRITE, &edit_st, err);
+    if (!rc) sqlite3_busy_timeout(edit_st->db, 5000);
+    if (!rc && !edit_st->srid) rc = err_set(err, ERR_DB, "%s: the store has no schema", db_path);
+    if (!rc) rc = store_exec(edit_st, edits_sql, err);
+    if (rc) {
+        store_close(edit_st);
+        edit_st = NULL;
+        return rc;
+    }
+    snprintf(edit_path, sizeof edit_path, "%s", db_path);
+    return 0;
+}
+
+int store_edit_begin(const char *db_path, const char *who, struct store_edit **out, struct err *err)
+{
+    *out = NULL;
+    if (store_is_remote(db_path)) /* the PostGIS backend has no edit API yet (issue 24) */
+        return err_set(err, ERR_UNSUPPORTED, "editing is not available on a PostGIS store yet");
+    struct store_edit *ed = calloc(1, sizeof *ed);
+    if (!ed) return err_set(err, ERR_NOMEM, "out of memory");
+    snprintf(ed->who, sizeof ed->who, "%s", who && *who ? who : "unknown");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(ed->at, sizeof ed->at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pthread_mutex_lock(&edit_lock);
+    int rc = edit_open(db_path, err);
+    if (!rc) rc = store_begin(edit_st, err);
+    if (rc) {
+        pthread_mutex_unlock(&edit_lock);
+        free(ed);
+        return rc;
+    }
+    ed->st = edit_st;
+    *out = ed;
+    return 0;
+}
+
+int store_edit_commit(struct store_edit *ed, struct err *err)
+{
+    int rc = store_commit(ed->st, err);
+    if (rc) store_rollback(ed->st);
+    pthread_mutex_unlock(&edit_lock);
+    free(ed);
+    return rc;
+}
+
+void store_edit_abort(struct store_edit *ed)
+{
+    if (!ed) return;
+    store_rollback(ed->st);
+    pthread_mutex_unlock(&edit_lock);
+    free(ed);
+}
+
+void store_edit_close_all(void)
+{
+    pthread_mutex_lock(&edit_lock);
+    store_close(edit_st);
+    edit_st = NULL;
+    edit_path[0] = '\0';
+    pthread_mutex_unlock(&edit_lock);
+}
+
+/* ---- rows ---- */
+
+void store_row_fini(struct store_row *r)
+{
+    if (!r) return;
+    if (r->values)
+        for (int i = 0; i < r->n_values; i++)
+            if (r->values[i].type == VAL_TEXT) free((char *)r->values[i].s);
+    free(r->values);
+    free(r->wkb);
+    memset(r, 0, sizeof *r);
+}
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 1099511628211ULL;
+    }
+}
+
+/* SELECT fid, the fields, geom FROM layer WHERE fid = ? */
+static int select_sql(const struct layer_def *l, struct buf *q)
+{
+    int rc = buf_puts(q, "SELECT fid");
+    for (int i = 0; i < l->n_fields && !rc; i++) {
+        rc = buf_puts(q, ", ");
+        if (!rc) rc = store_put_ident(q, l->fields[i].name);
+    }
+    if (!rc) rc = buf_puts(q, ", geom FROM ");
+    if (!rc) rc = store_put_ident(q, l->id);
+    if (!rc) rc = buf_puts(q, " WHERE fid = ?");
+    return rc;
+}
+
+/* Reads feature fid of l on st into out (when not NULL) and its ETag: a hash of every column. */
+static int read_row(struct store *st, const struct layer_def *l, int64_t fid, struct store_row *out,
+                    char etag[STORE_ETAG_LEN], int *found, struct err *err)
+{
+    *found = 0;
+    if (st->pg) return 0; /* PostGIS: no ETags (nor edits) yet */
+    struct buf q;
+    buf_init(&q);
+    if (select_sql(l, &q)) {
+        buf_fini(&q);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    sqlite3_stmt *s = store_prepare(st, q.data, err);
+    buf_fini(&q);
+    if (!s) return ERR_DB;
+    sqlite3_bind_int64(s, 1, fid);
+    int step = sqlite3_step(s), rc = 0;
+    if (step == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (step != SQLITE_ROW) {
+        rc = store_db_error(st, err, l->id);
+        sqlite3_reset(s);
+        return rc;
+    }
+    *found = 1;
+    uint64_t h = 1469598103934665603ULL;
+    int n = l->n_fields + 2;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->fid = fid;
+        out->n_values = l->n_fields;
+        if (!(out->values = calloc((size_t)l->n_fields + 1, sizeof *out->values)))
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+    }
+    for (int c = 0; c < n && !rc; c++) {
+        int t = sqlite3_column_type(s, c);
+        unsigned char tag = (unsigned char)t;
+        fnv(&h, &tag, 1);
+        const void *p = t == SQLITE_BLOB ? sqlite3_column_blob(s, c) : sqlite3_column_text(s, c);
+        size_t len = (size_t)sqlite3_column_bytes(s, c);
+        if (t != SQLITE_NULL && p) fnv(&h, p, len);
+        if (!out || c == 0) continue;
+        if (c == n - 1) { /* the geometry */
+            if (t != SQLITE_BLOB) continue;
+            struct buf w;
+            buf_init(&w);
+            rc = store_blob_to_wkb(p, len, &w, err);
+            if (!rc) {
+                out->wkb_len = w.len;
+                out->wkb = (unsigned char *)buf_take(&w, NULL);
+            }
+            buf_fini(&w);
+            continue;
+        }
+        struct value *v = &out->values[c - 1];
+        if (t == SQLITE_INTEGER)
+            v->type = VAL_INT, v->i = sqlite3_column_int64(s, c);
+        else if (t == SQLITE_FLOAT)
+            v->type = VAL_REAL, v->d = sqlite3_column_double(s, c);
+        else if (t != SQLITE_NULL) {
+            char *txt = str_ndup(p ? p : "", len);
+            if (!txt) rc = err_set(err, ERR_NOMEM, "out of memory");
+            v->type = VAL_TEXT, v->s = txt, v->len = (int)len;
+        }
+    }
+    sqlite3_reset(s);
+    if (etag) snprintf(etag, STORE_ETAG_LEN, "\"%016llx\"", (unsigned long long)h);
+    if (rc && out) store_row_fini(out);
+    return rc;
+}
+
+int store_feature_etag(struct store *st, const struct layer_def *l, int64_t fid,
+                       char etag[STORE_ETAG_LEN], int *found, struct err *err)
+{
+    return read_row(st, l, fid, NULL, etag, found, err);
+}
+
+int store_edit_get(struct store_edit *ed, const struct layer_def *l, int64_t fid,
+                   struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err)
+{
+    return read_row(ed->st, l, fid, out, etag, found, err);
+}
+
+/* ---- the change log ---- */
+
+/* json_object('f', "f", ...) of l's fields, from table alias t. */
+static int json_sql(const struct layer_def *l, struct buf *q)
+{
+    int rc = buf_puts(q, "json_object(");
+    for (int i = 0; i < l->n_fields && !rc; i++)
+        rc = buf_printf(q, "%s'%s', t.", i ? ", " : "", l->fields[i].name) ||
+             store_put_ident(q, l->fields[i].name);
+    if (!rc) rc = buf_puts(q, ")");
+    return rc;
+}
+
+/* The natural key as text (else the fid), from table alias t. */
+static int key_sql(const struct layer_def *l, struct buf *q)
+{
+    if (l->key < 0) return buf_puts(q, "CAST(t.fid AS TEXT)");
+    return buf_puts(q, "coalesce(CAST(t.") || store_put_ident(q, l->fields[l->key].name) ||
+           buf_puts(q, " AS TEXT), CAST(t.fid AS TEXT))");
+}
+
+static int run(struct store *st, const char *sql, const char *what, const struct layer_def *l,
+               const char *text1, const char *text2, int64_t a, int64_t b, struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(st, sql, err);
+    if (!s) return ERR_DB;
+    int np = sqlite3_bind_parameter_count(s);
+    if (np >= 1) sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    if (np >= 2) sqlite3_bind_text(s, 2, text1, -1, SQLITE_STATIC);
+    if (np >= 3) sqlite3_bind_text(s, 3, text2, -1, SQLITE_STATIC);
+    if (np >= 4) sqlite3_bind_int64(s, 4, a);
+    if (np >= 5) sqlite3_bind_int64(s, 5, b);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_db_error(st, err, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* A new spp_edits row for fid with the row as it is now as "before" (NULL when it has none). */
+static int log_before(struct store_edit *ed, const struct layer_def *l, int64_t fid, const char *op,
+                      int64_t reverts, int64_t *id, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    int nomem = buf_puts(&q, "INSERT INTO spp_edits (layer, fid, key, op, who, at, before,"
+                             " before_geom, reverts) SELECT ?1, ?4, coalesce((SELECT ") ||
+                key_sql(l, &q) || buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
+                buf_puts(&q, " t WHERE t.fid = ?4), CAST(?4 AS TEXT)), ?2, ?3, '") ||
+                buf_puts(&q, ed->at) || buf_puts(&q, "', (SELECT ") || json_sql(l, &q) ||
+                buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
+                buf_puts(&q, " t WHERE t.fid = ?4), (SELECT geom FROM ") ||
+                store_put_ident(&q, l->id) ||
+                buf_puts(&q, " WHERE fid = ?4), CASE WHEN ?5 > 0 THEN ?5 END");
+    int rc = nomem ? err_set(err, ERR_NOMEM, "out of memory")
+                   : run(ed->st, q.data, "spp_edits", l, op, ed->who, fid, reverts, err);
+    buf_fini(&q);
+    if (!rc) *id = sqlite3_last_insert_rowid(ed->st->db);
+    return rc;
+}
+
+/* Completes spp_edits row id: key and "after" from the row as it is now; then the changed boxes
+ * (spp_changes), the change feed and the layer's state. */
+static int log_after(struct store_edit *ed, const struct layer_def *l, int64_t id, int64_t fid,
+                     int64_t dn, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    int nomem = buf_puts(&q, "UPDATE spp_edits SET key = coalesce((SELECT ") || key_sql(l, &q) ||
+                buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
+                buf_puts(&q, " t WHERE t.fid = ?5), key), after = (SELECT ") || json_sql(l, &q) ||
+                buf_puts(&q, " FROM ") || store_put_ident(&q, l->id) ||
+                buf_puts(&q, " t WHERE t.fid = ?5), after_geom = (SELECT geom FROM ") ||
+                store_put_ident(&q, l->id) || buf_puts(&q, " WHERE fid = ?5) WHERE id = ?4");
+    int rc = nomem ? err_set(err, ERR_NOMEM, "out of memory")
+                   : run(ed->st, q.data, "spp_edits", l, NULL, NULL, id, fid, err);
+    buf_fini(&q);
+    if (rc) return rc;
+    static const char *const changes =
+        "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at)"
+        " SELECT ?1, 'edit:' || id, MbrMinX(g), MbrMinY(g), MbrMaxX(g), MbrMaxY(g), at FROM"
+        " (SELECT id, at, before_geom AS g FROM spp_edits WHERE id = ?4 UNION ALL"
+        "  SELECT id, at, after_geom FROM spp_edits WHERE id = ?4) WHERE g IS NOT NULL";
+    if ((rc = run(ed->st, changes, "spp_changes", l, NULL, NULL, id, 0, err))) return rc;
+    char feed[512];
+    const char *rowf = l->row_field >= 0 ? l->fields[l->row_field].name : NULL;
+    snprintf(feed, sizeof feed,
+             "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
+             " SELECT ?1, 'edit:' || id, at, op, key, CASE WHEN op = 'delete' THEN NULL ELSE"
+             " fid END, %s%s%s FROM spp_edits WHERE id = ?4",
+             rowf ? "json_extract(coalesce(after, before), '$." : "NULL", rowf ? rowf : "",
+             rowf ? "')" : "");
+    if ((rc = run(ed->st, feed, "spp_feature_changes", l, NULL, NULL, id, 0, err))) return rc;
+    static const char *const state =
+        "UPDATE spp_layers SET version = version + 1, n_features = n_features + ?4,"
+        " updated = ?2,"
+        " minx = CASE WHEN g IS NULL THEN minx ELSE min(coalesce(minx, MbrMinX(g)), MbrMinX(g)) "
+        "END,"
+        " miny = CASE WHEN g IS NULL THEN miny ELSE min(coalesce(miny, MbrMinY(g)), MbrMinY(g)) "
+        "END,"
+        " maxx = CASE WHEN g IS NULL THEN maxx ELSE max(coalesce(maxx, MbrMaxX(g)), MbrMaxX(g)) "
+        "END,"
+        " maxy = CASE WHEN g IS NULL THEN maxy ELSE max(coalesce(maxy, MbrMaxY(g)), MbrMaxY(g)) END"
+        " FROM (SELECT after_geom AS g FROM spp_edits WHERE id = ?5) WHERE layer = ?1";
+    return run(ed->st, state, "spp_layers", l, ed->at, NULL, dn, id, err);
+}
+
+/* ---- writes ---- */
+
+static void bind_value(sqlite3_stmt *s, int pos, const struct value *v)
+{
+    switch (v ? v->type : VAL_NULL) {
+    case VAL_INT:
+        sqlite3_bind_int64(s, pos, v->i);
+        break;
+    case VAL_REAL:
+        sqlite3_bind_double(s, pos, v->d);
+        break;
+    case VAL_TEXT:
+        sqlite3_bind_text(s, pos, v->s, v->len >= 0 ? v->len : -1, SQLITE_TRANSIENT);
+        break;
+    default:
+        sqlite3_bind_null(s, pos);
+    }
+}
+
+/* INSERT (fid, fields, geom) or UPDATE fields, geom WHERE fid: values and wkb bound. */
+static int write_row(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
+                     int insert, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    int nomem = 0;
+    if (insert) {
+        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) || buf_puts(&q, " (fid");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = buf_puts(&q, ", ") || store_put_ident(&q, l->fields[i].name);
+        nomem = nomem || buf_puts(&q, ", geom) VALUES (?");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = buf_puts(&q, ", ?");
+        nomem = nomem || buf_printf(&q, ", GeomFromWKB(?, %d))", ed->st->srid);
+    } else {
+        nomem = buf_puts(&q, "UPDATE ") || store_put_ident(&q, l->id) || buf_puts(&q, " SET ");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = store_put_ident(&q, l->fields[i].name) || buf_puts(&q, " = ?, ");
+        nomem = nomem || buf_printf(&q, "geom = GeomFromWKB(?, %d) WHERE fid = ?", ed->st->srid);
+    }
+    if (nomem) {
+        buf_fini(&q);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    sqlite3_stmt *s = store_prepare(ed->st, q.data, err);
+    buf_fini(&q);
+    if (!s) return ERR_DB;
+    int pos = 1;
+    if (insert) {
+        if (r->fid > 0)
+            sqlite3_bind_int64(s, pos, r->fid);
+        else
+            sqlite3_bind_null(s, pos);
+        pos++;
+    }
+    for (int i = 0; i < l->n_fields; i++)
+        bind_value(s, pos++, i < r->n_values ? &r->values[i] : NULL);
+    if (r->wkb)
+        sqlite3_bind_blob(s, pos++, r->wkb, (int)r->wkb_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, pos++);
+    if (!insert) sqlite3_bind_int64(s, pos, r->fid);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_db_error(ed->st, err, l->id);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
+                      int64_t *fid, int64_t *change_id, struct err *err)
+{
+    int64_t id = 0;
+    int rc = write_row(ed, l, r, 1, err);
+    if (rc) return rc;
+    *fid = sqlite3_last_insert_rowid(ed->st->db);
+    if (!(rc = log_before(ed, l, *fid, "insert", 0, &id, err))) /* logged after: no before */
+        rc = run(ed->st,
+                 "UPDATE spp_edits SET before = NULL, before_geom = NULL WHERE id = ?4"
+                 " AND ?1 IS NOT NULL",
+                 "spp_edits", l, NULL, NULL, id, 0, err);
+    if (!rc) rc = log_after(ed, l, id, *fid, 1, err);
+    if (!rc && change_id) *change_id = id;
+    return rc;
+}
+
+int store_edit_update(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
+                      int64_t *change_id, struct err *err)
+{
+    int64_t id = 0;
+    int rc = log_before(ed, l, r->fid, "update", 0, &id, err);
+    if (!rc) rc = write_row(ed, l, r, 0, err);
+    if (!rc) rc = log_after(ed, l, id, r->fid, 0, err);
+    if (!rc && change_id) *change_id = id;
+    return rc;
+}
+
+int store_edit_delete(struct store_edit *ed, const struct layer_def *l, int64_t fid,
+                      int64_t *change_id, struct err *err)
+{
+    int64_t id = 0;
+    int rc = log_before(ed, l, fid, "delete", 0, &id, err);
+    struct buf q;
+    buf_init(&q);
+    if (!rc)
+        rc = buf_puts(&q, "DELETE FROM ") || store_put_ident(&q, l->id) ||
+                     buf_puts(&q, " WHERE fid = ?4")
+                 ? err_set(err, ERR_NOMEM, "out of memory")
+                 : run(ed->st, q.data, l->id, l, NULL, NULL, fid, 0, err);
+    buf_fini(&q);
+    if (!rc) rc = log_after(ed, l, id, fid, -1, err);
+    if (!rc && change_id) *change_id = id;
+    return rc;
+}
+
+/* ---- history and revert ---- */
+
+int store_edit_history(struct store *st, const char *layer, const char *key,
+                       int (*fn)(void *ud, const struct store_edit_entry *e), void *ud,
+                       struct err *err)
+{
+    if (st->pg) return err_set(err, ERR_UNSUPPORTED, "a PostGIS store has no edit history yet");
+    if (store_exec(st, "SELECT 1 FROM spp_edits LIMIT 0", NULL)) return 0; /* never edited */
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT id, layer, fid, key, op, who, at, before, after,"
+                                    " reverts, reverted_by FROM spp_edits WHERE layer = ?1 AND"
+                                    " (key = ?2 OR CAST(fid AS TEXT) = ?2) ORDER BY id",
+                                    err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, layer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_edit_entry e;
+        e.id = sqlite3_column_int64(s, 0);
+        e.layer = (const char *)sqlite3_column_text(s, 1);
+        e.fid = sqlite3_column_int64(s, 2);
+        e.key = (const char *)sqlite3_column_text(s, 3);
+        e.op = (const char *)sqlite3_column_text(s, 4);
+        e.who = (const char *)sqlite3_column_text(s, 5);
+        e.at = (const char *)sqlite3_column_text(s, 6);
+        e.before = (const char *)sqlite3_column_text(s, 7);
+        e.after = (const char *)sqlite3_column_text(s, 8);
+        e.reverts = sqlite3_column_int64(s, 9);
+        e.reverted_by = sqlite3_column_int64(s, 10);
+        if ((rc = fn(ud, &e))) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_db_error(st, err, "spp_edits");
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Puts back the row as spp_edits row `from` had it before (insert: the row is re-created with
+ * its fid; update: its fields and geometry are set back). */
+static int restore_before(struct store_edit *ed, const struct layer_def *l, int64_t from,
+                          int insert, struct err *err)
+{
+    struct buf q;
+    buf_init(&q);
+    int nomem = 0;
+    if (insert) {
+        nomem = buf_puts(&q, "INSERT INTO ") || store_put_ident(&q, l->id) || buf_puts(&q, " (fid");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = buf_puts(&q, ", ") || store_put_ident(&q, l->fields[i].name);
+        nomem = nomem || buf_puts(&q, ", geom) SELECT fid");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = buf_printf(&q, ", json_extract(before, '$.%s')", l->fields[i].name);
+        nomem = nomem || buf_puts(&q, ", before_geom FROM spp_edits WHERE id = ?4");
+    } else {
+        nomem = buf_puts(&q, "UPDATE ") || store_put_ident(&q, l->id) || buf_puts(&q, " SET ");
+        for (int i = 0; i < l->n_fields && !nomem; i++)
+            nomem = store_put_ident(&q, l->fields[i].name) ||
+                    buf_printf(&q, " = json_extract(e.before, '$.%s'), ", l->fields[i].name);
+        nomem = nomem ||
+                buf_puts(&q, "geom = e.before_geom FROM spp_edits e WHERE e.id = ?4"
+                             " AND ") ||
+                store_put_ident(&q, l->id) || buf_puts(&q, ".fid = e.fid");
+    }
+    int rc = nomem ? err_set(err, ERR_NOMEM, "out of memory")
+                   : run(ed->st, q.data, l->id, l, NULL, NULL, from, 0, err);
+    buf_fini(&q);
+    return rc;
+}
+
+int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t change_id,
+                      int64_t *new_id, struct err *err)
+{
+    sqlite3_stmt *s = store_prepare(ed->st,
+                                    "SELECT layer, fid, op, reverted_by, (SELECT max(id) FROM"
+                                    " spp_edits b WHERE b.layer = a.layer AND b.fid = a.fid)"
+                                    " FROM spp_edits a WHERE id = ?",
+                                    err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_int64(s, 1, change_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return err_set(err, ERR_NOT_FOUND, "no change %lld", (long long)change_id);
+    }
+    char layer[128], op[16];
+    snprintf(layer, sizeof layer, "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(op, sizeof op, "%s", (const char *)sqlite3_column_text(s, 2));
+    int64_t fid = sqlite3_column_int64(s, 1), by = sqlite3_column_int64(s, 3);
+    int64_t last = sqlite3_column_int64(s, 4);
+    sqlite3_reset(s);
+    const struct layer_def *l = catalog_layer(cat, layer);
+    if (!l)
+        return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
+                       (long long)change_id, layer);
+    if (by)
+        return err_set(err, ERR_PARAM, "change %lld was already reverted by change %lld",
+                       (long long)change_id, (long long)by);
+    if (last != change_id)
+        return err_set(err, ERR_PARAM,
+                       "feature %s/%lld changed later (change %lld): revert that first", layer,
+                       (long long)fid, (long long)last);
+    int64_t id = 0;
+    int rc = 0;
+    if (strcmp(op, "insert") == 0) {
+        rc = log_before(ed, l, fid, "delete", change_id, &id, err);
+        struct buf q;
+        buf_init(&q);
+        if (!rc)
+            rc = buf_puts(&q, "DELETE FROM ") || store_put_ident(&q, l->id) ||
+                         buf_puts(&q, " WHERE fid = ?4")
+                     ? err_set(err, ERR_NOMEM, "out of memory")
+                     : run(ed->st, q.data, l->id, l, NULL, NULL, fid, 0, err);
+        buf_fini(&q);
+        if (!rc) rc = log_after(ed, l, id, fid, -1, err);
+    } else {
+        int ins = strcmp(op, "delete") == 0;
+        rc = log_before(ed, l, fid, ins ? "insert" : "update", change_id, &id, err);
+        if (!rc) rc = restore_before(ed, l, change_id, ins, err);
+        if (!rc) rc = log_after(ed, l, id, fid, ins ? 1 : 0, err);
+    }
+    if (!rc)
+        rc = run(ed->st, "UPDATE spp_edits SET reverted_by = ?4 WHERE id = ?5 AND ?1 IS NOT NULL",
+                 "spp_edits", l, NULL, NULL, id, change_id, err);
+    if (!rc && new_id) *new_id = id;
+    return rc;
+}
