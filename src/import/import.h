@@ -4,7 +4,11 @@
  * CRS detected and repaired, text decoded from legacy Vietnamese encodings to NFC UTF-8, fields
  * mapped through the catalog aliases, codes through the code lists, geometries made valid. A batch
  * replaces the layers it touches in one write transaction, with lineage, spp_imports,
- * spp_changes and a report (report.json, report.html). */
+ * spp_changes and a report (report.json, report.html).
+ *
+ * Owns: reading sources and deciding what a feature becomes (also for one edited feature:
+ * import_feature_normalize). Must not: write SQL or open the store any other way than the store's
+ * load API, or publish part of a batch. */
 #ifndef SPP_IMPORT_H
 #define SPP_IMPORT_H
 

@@ -4,7 +4,11 @@
  * a parcel, and the investor search over vacant and investment land funds. Every answer comes from
  * the normalized layers through the store's query path (R*Tree first, exact GEOS test after);
  * every field passes access_field. Handlers return ERR_PARAM / ERR_NOT_FOUND with the parameter
- * in err->locator; the edge writes problem JSON. `spp query` calls the same handlers. */
+ * in err->locator; the edge writes problem JSON. `spp query` calls the same handlers.
+ *
+ * Owns: which keys a land answer has and the worker's copies of main roads and zoning (per role
+ * and layer view). Must not: build SQL (filters are trees, filter/build.c), write features any
+ * other way than src/encode/, or share a cached copy across agreement views. */
 #ifndef SPP_QUERY_H
 #define SPP_QUERY_H
 

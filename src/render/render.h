@@ -5,7 +5,10 @@
  * Styles are loaded once at start-up (render_styles_load) into an immutable registry; only a
  * request's SLD_BODY is parsed per request, with the same bounded parser. The structs are plain
  * so that tiles/ can read them to write a MapLibre style (colours, rules, filters, scales).
- * [cairo, libxml2, libpng, libjpeg, libwebp] */
+ * [cairo, libxml2, libpng, libjpeg, libwebp]
+ *
+ * Owns: styles and pixels. Must not: read the store except through store_query_run, cache tiles
+ * (tiles/ does), or change a style after start-up. */
 #ifndef SPP_RENDER_H
 #define SPP_RENDER_H
 

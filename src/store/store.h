@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* store: the SpatiaLite file. One table per catalog layer (fid, the catalog's fields, geom in the
+/* store: the SpatiaLite file, or a PostgreSQL/PostGIS database (pg/, `--db postgresql://`).
+ * One table per catalog layer (fid, the catalog's fields, geom in the
  * storage CRS with an R*Tree index), spp_* metadata tables, the tile cache's blob file, and a
  * streaming query interface that every service uses: layer + bbox + filter tree + properties +
  * order + paging -> feature sink. The store compiles the tree in its own dialect; no caller holds
  * SQL (the importer writes through the load API, "Loading"), and store/ is the only module that
  * includes SQLite or SpatiaLite: this header is the seam a second backend implements. SQL text is
- * built only from catalog names; request values are always bound. */
+ * built only from catalog names; request values are always bound.
+ *
+ * Must not: know a protocol or a role's output (access.c decides, the store applies row rules),
+ * or let a caller's SQL in. */
 #ifndef SPP_STORE_H
 #define SPP_STORE_H
 

@@ -2,7 +2,11 @@
 /* tiles: XYZ vector tiles (Mapbox Vector Tile 2.1, written by hand), the tile cache with exact
  * invalidation from spp_changes, TileJSON 3.0 and `spp seed`. Tiles are WebMercatorQuad; the store
  * is queried in the storage CRS and coordinates go to EPSG:3857 through the official VN-2000
- * transformation (geo/). Raster tiles, WMTS and the MapLibre style build on the WMS renderer. */
+ * transformation (geo/). Raster tiles, WMTS and the MapLibre style build on the WMS renderer.
+ *
+ * Owns: the tile grid, MVT encoding, the per-tile budget and generalization, and the cache policy
+ * (keys, what a change drops). Must not: include SQLite (the bytes live in the store's blob
+ * store), truncate a tile silently, or serve a cached tile older than a change it covers. */
 #ifndef SPP_TILES_H
 #define SPP_TILES_H
 
