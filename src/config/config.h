@@ -176,6 +176,8 @@ struct config {
     int drain_seconds;          /* SIGTERM/SIGINT: how long requests in flight may finish (30) */
     int tile_cache_max_mb;      /* tile cache file's content cap, MiB; 0: a quarter of the free disk
                                  * space at start-up, at most 4096 and at least 64 */
+    char *tile_cache_dir;       /* PostGIS store: the directory of this replica's tile cache file
+                                 * (docs/deploy.md); NULL: /var/cache/spp when writable, else none */
     enum log_format log_format; /* access log lines (stdout) */
     struct net_prefix *trusted_proxies; /* peers whose X-Forwarded-For is believed */
     int n_trusted_proxies;

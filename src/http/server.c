@@ -592,6 +592,7 @@ static void free_server(struct server *s)
     free(s->workers);
     free(s->render_threads);
     tile_cache_close(s->tiles);
+    store_watch_stop();
     while (s->gens) {
         struct cfg_gen *g = s->gens;
         s->gens = g->prev;
@@ -651,6 +652,46 @@ static int check_store_file(const char *path, struct err *err)
     return rc;
 }
 
+/* A PostGIS replica's tile cache file: DIR/spp-HASH-PORT.tiles, DIR from tile_cache_dir or
+ * /var/cache/spp (systemd's CacheDirectory=spp) when writable, HASH of the URI (another database
+ * never reads this one's tiles), PORT the listening port (replicas side by side). NULL: none. */
+static char *remote_tile_cache_path(const struct config *cfg, const char *uri, int port)
+{
+    const char *dir = cfg->tile_cache_dir;
+    if (!dir) {
+        if (!writable("/var/cache/spp")) {
+            log_msg("notice", "no tile cache: set tile_cache_dir (or make /var/cache/spp) to "
+                              "keep this replica's tiles");
+            return NULL;
+        }
+        dir = "/var/cache/spp";
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)uri; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    size_t n = strlen(dir) + 64;
+    char *path = malloc(n);
+    if (path) snprintf(path, n, "%s/spp-%016llx-%d.tiles", dir, (unsigned long long)h, port);
+    return path;
+}
+
+/* PostGIS away at start-up: waits 1 s (0) unless SIGTERM or SIGINT came (ERR_IO). The
+ * signals are blocked in this thread; sigtimedwait takes them. */
+static int wait_for_database(struct err *err)
+{
+    static int logged;
+    if (!logged++) log_msg("warn", "%s; waiting for the database", err->msg);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    struct timespec t = {1, 0};
+    if (sigtimedwait(&set, NULL, &t) > 0)
+        return err_set(err, ERR_IO, "stopped while waiting for the database");
+    err_clear(err);
+    return 0;
+}
+
 /* Opens every worker's handles and the tile cache (the part /readyz waits for). */
 static int open_workers(struct server *s, const struct config *cfg, struct err *err)
 {
@@ -661,6 +702,11 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
          * log) go to --db */
         rc = store_open(cfg->db_read_path ? cfg->db_read_path : cfg->db_path, STORE_READ,
                         &s->workers[i].store, err);
+        if (rc && i == 0 && err->http_status == 503 && !wait_for_database(err)) {
+            i--; /* PostGIS away at start-up: /readyz says 503 until it answers */
+            rc = 0;
+            continue;
+        }
         if (!rc && !(s->workers[i].geo = geo_ctx_new(err))) rc = ERR_INTERNAL;
         if (!rc && !store_srid(s->workers[i].store))
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
@@ -671,10 +717,18 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     }
     /* The tile cache beside the store; without it (read-only directory) tiles are made per
      * request. At start-up it catches up with changes made while the server was down. */
-    /* PostGIS: no file beside the store; tiles are made per request on each replica */
-    char *tiles_path = rc || store_is_remote(cfg->db_path) ? NULL : tile_cache_path(cfg->db_path);
+    /* PostGIS: this replica's own file (tile_cache_dir), kept exact by the change watch */
+    const char *rdb = cfg->db_read_path ? cfg->db_read_path : cfg->db_path;
+    char *tiles_path = rc                     ? NULL
+                       : store_is_remote(rdb) ? remote_tile_cache_path(cfg, rdb, s->port)
+                                              : tile_cache_path(cfg->db_path);
     struct err terr;
     err_clear(&terr);
+    if (tiles_path && store_is_remote(rdb) && store_watch_start(rdb, &terr)) {
+        log_msg("warn", "no tile cache: %s", terr.msg);
+        free(tiles_path);
+        tiles_path = NULL;
+    }
     if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
         log_msg("warn", "no tile cache: %s", terr.msg);
     if (s->tiles) tile_cache_set_disk_limit(s->tiles, tiles_path, cfg->tile_cache_max_mb);
@@ -682,6 +736,12 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     if (!rc && s->tiles && s->n_workers)
         rc = tile_cache_sync(s->tiles, s->workers[0].store, s->workers[0].geo,
                              store_srid(s->workers[0].store), err);
+    if (rc && s->tiles && store_is_remote(rdb)) {
+        /* the database went away again: the first tile request syncs (or bypasses) */
+        log_msg("warn", "tile cache: %s; synced at the first tile request", err->msg);
+        rc = 0;
+        err_clear(err);
+    }
     return rc;
 }
 

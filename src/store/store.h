@@ -35,6 +35,11 @@ int store_is_remote(const char *path);
  * reconnected with backoff, within a 2 s limit), ERR_DB when it does not; for /readyz, which
  * runs without a worker. A SpatiaLite path always answers (the file is the caller's to stat). */
 int store_ping(const char *path, struct err *err);
+/* The change watch of a PostGIS store (store/pg/listen.c): one thread with its own direct
+ * connection to path (LISTEN spp_changes, and the change mark polled every second), so
+ * store_changed on that store's connections costs no query. A no-op for a SpatiaLite path. */
+int store_watch_start(const char *path, struct err *err);
+void store_watch_stop(void);
 /* The raw sqlite3 handle, for store-internal helpers in other store files (the importer loads
  * through the load API below, not through this). */
 void *store_db(struct store *st);

@@ -10,7 +10,9 @@
  * box meets the changed box; nothing else. The last processed id is kept in the cache file, so a
  * restart catches up; a store whose changes are behind that id (replaced file) empties the cache.
  * The file itself is the store's blob store (store/tilestore.c, "Tile cache" in store.h): this
- * file keeps the policy (keys, memory front, size cap, what a change drops) and no SQL. */
+ * file keeps the policy (keys, memory front, size cap, what a change drops) and no SQL.
+ * On a PostGIS store the file is the replica's own (tile_cache_dir, http/server.c) and the same
+ * sync keeps it exact: store_changed there reads the change watch (store/pg/listen.c). */
 #include "tiles.h"
 
 #include <pthread.h>

@@ -9,9 +9,16 @@
 #include <string.h>
 
 /* SQLite's data_version has no PostgreSQL twin without session state: the change table's top
- * id and the layers' versions say the same for what readers cache. */
+ * id and the layers' versions say the same for what readers cache. With the change watch
+ * running (listen.c) its generation answers without a query. */
 int pg_changed(struct pg_store *ps)
 {
+    uint64_t gen;
+    if (pg_watch_gen(ps->uri, &gen)) { /* the change watch heard or polled it (listen.c) */
+        int changed = gen != ps->watch_seen;
+        ps->watch_seen = gen;
+        return changed;
+    }
     PGresult *r = NULL;
     if (pg_query(ps,
                  "SELECT (SELECT coalesce(max(id), 0) FROM spp_changes)::text || '/' ||"

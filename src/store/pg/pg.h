@@ -30,6 +30,7 @@ struct pg_store {
     struct timespec deadline;
     int has_deadline;
     char changed_mark[64]; /* store_changed: the last (max change id, sum of versions) seen */
+    uint64_t watch_seen;   /* store_changed: the change watch's generation last seen */
 };
 
 /* 1 if path is a libpq URI (postgresql:// or postgres://). */
@@ -125,5 +126,12 @@ int pg_feature_changes(struct pg_store *ps, const struct layer_def *layer, enum 
                        const char *since, int64_t after, int64_t limit,
                        int (*fn)(void *ud, const struct store_feature_change *c), void *ud,
                        int *more, struct err *err);
+
+/* listen.c: the process's change watch (one thread, its own connection: LISTEN spp_changes and
+ * the change mark every second). pg_watch_gen gives 1 and the generation (bumped at every
+ * change) while the watch of uri is connected, 0 when it is not (ask the database). */
+int pg_watch_start(const char *uri, struct err *err);
+void pg_watch_stop(void);
+int pg_watch_gen(const char *uri, uint64_t *gen);
 
 #endif

@@ -54,7 +54,15 @@ static const char *const meta_sql =
     "CREATE OR REPLACE FUNCTION mbrmaxx(geometry) RETURNS double precision LANGUAGE sql"
     " IMMUTABLE PARALLEL SAFE AS 'SELECT ST_XMax($1)';"
     "CREATE OR REPLACE FUNCTION mbrmaxy(geometry) RETURNS double precision LANGUAGE sql"
-    " IMMUTABLE PARALLEL SAFE AS 'SELECT ST_YMax($1)';";
+    " IMMUTABLE PARALLEL SAFE AS 'SELECT ST_YMax($1)';"
+    /* every commit that writes spp_changes or spp_layers (imports, spp copy, edits) notifies
+     * the replicas' change watch (store/pg/listen.c), which drops the changed tiles */
+    "CREATE OR REPLACE FUNCTION spp_notify_changes() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN PERFORM pg_notify('spp_changes', ''); RETURN NULL; END$$;"
+    "CREATE OR REPLACE TRIGGER spp_changes_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON spp_changes FOR EACH STATEMENT EXECUTE FUNCTION spp_notify_changes();"
+    "CREATE OR REPLACE TRIGGER spp_layers_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON spp_layers FOR EACH STATEMENT EXECUTE FUNCTION spp_notify_changes();";
 
 static const char *pg_type(enum field_type t)
 {
