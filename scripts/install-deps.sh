@@ -18,7 +18,8 @@ case "$what" in
   test)  pkgs+=(python3-pytest python3-owslib python3-pyproj python3-lxml python3-prometheus-client
                 clang-format clang libclang-rt-14-dev chromium python3-qgis qgis-providers
                 poppler-utils zbar-tools   # the printed sheet: pdfinfo, pdftoppm, zbarimg
-                pgbouncer)                 # the PostGIS store through transaction pooling
+                pgbouncer                  # the PostGIS store through transaction pooling
+                nginx)                     # test_pg_replicas: a replica killed behind nginx
          # node and npm come with the machine (a nodejs build that conflicts with Debian's npm);
          # only a machine without them gets Debian's.
          command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
