@@ -36,7 +36,8 @@ def cached_server(db, workdir, name):
     conf = os.path.join(d, "spp.json")
     with open(conf, "w", encoding="utf-8") as f:
         json.dump({"tile_cache_dir": d}, f)
-    return Server(db, workdir, config=conf), d
+    srv = Server(db, workdir, config=conf)
+    return srv, d
 
 
 def hits(srv, layer):
@@ -60,6 +61,8 @@ def cached_replicas(pg_cluster, demo_store, workdir):
     spp_ok("init", "--db", uri)
     spp_ok("copy", "--db", uri, "--from", demo_store)
     pairs = [cached_server(uri, workdir, f"replica{i}") for i in range(2)]
+    for s, _ in pairs:
+        wait_ready(s)
     yield uri, [s for s, _ in pairs], [d for _, d in pairs]
     for s, _ in pairs:
         s.stop()
@@ -84,10 +87,10 @@ def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, de
         assert any(f.endswith(".tiles") for f in os.listdir(d)), os.listdir(d)
     fid, lon, lat = road_point(pg_cluster, "ORDER BY fid")
     near = f"/tiles/roads/{tile_of(lon, lat, 16)}.mvt"
-    # a road at least 3 km away: another tile, outside any buffer
+    # the road farthest from it, at least 1 km away: another tile, outside any buffer
     _, flon, flat = road_point(
-        pg_cluster, f"WHERE ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) > 3000"
-        " ORDER BY fid")
+        pg_cluster, f"WHERE ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) > 1000"
+        f" ORDER BY ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) DESC")
     far = f"/tiles/roads/{tile_of(flon, flat, 16)}.mvt"
     assert near != far
     before = {}
@@ -100,13 +103,14 @@ def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, de
         assert s.get(near)[1]["ETag"] == before[(s.port, near)][0]
         assert hits(s, "roads") == h0 + 1  # warm: answered from the cache
 
-    # one road moves 40 m north; its cell (old and new box) goes to spp_changes
+    # one road moves 40 m north-east; its cell (old and new box) goes to spp_changes
     pg_cluster.psql(
         "BEGIN;"
         "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at) SELECT 'roads',"
         " 'edit-1', ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), now()::text FROM (SELECT"
         f" ST_Expand(geom, 40)::box2d b FROM roads WHERE fid = {fid}) t;"
-        f"UPDATE roads SET geom = ST_Translate(geom, 0, 40) WHERE fid = {fid};"
+        f"UPDATE roads SET geom = ST_Translate(geom, 40, 40) WHERE fid = {fid};"
+        "UPDATE spp_layers SET version = version + 1 WHERE layer = 'roads';"
         "COMMIT;", db="cached")
     deadline = time.time() + 5
     for s in servers:
@@ -160,6 +164,7 @@ def test_replica_started_while_the_database_is_away(demo_store, workdir):
         uri = c.new_db("late")
         spp_ok("init", "--db", uri)
         spp_ok("copy", "--db", uri, "--from", demo_store)
+        c.psql("CHECKPOINT", db="late")  # the throw-away cluster runs with synchronous_commit off
         c.kill()
         srv, d = cached_server(uri, workdir, "late")
         t0 = time.time()
