@@ -86,7 +86,7 @@ void config_fini(struct config *cfg)
 {
     catalog_fini(&cfg->catalog);
     free(cfg->db_path), free(cfg->db_read_path), free(cfg->layers_dir), free(cfg->styles_dir),
-        free(cfg->web_dir), free(cfg->tile_cache_dir);
+        free(cfg->web_dir), free(cfg->tile_cache_dir), free(cfg->tile_cache_watch_db);
     free(cfg->public_url), free(cfg->config_path), free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -211,11 +211,23 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return err_set(err, ERR_PARAM, "%s:%d: %s", path, je.line, je.text);
-    static const char *const keys[] = {
-        "listen",        "threads",           "storage_srid",    "layers_dir",
-        "styles_dir",    "web_dir",           "public_url",      "limits",
-        "drain_seconds", "log_format",        "trusted_proxies", "import_max_shrink",
-        "city_extent",   "tile_cache_max_mb", "tile_cache_dir",  NULL};
+    static const char *const keys[] = {"listen",
+                                       "threads",
+                                       "storage_srid",
+                                       "layers_dir",
+                                       "styles_dir",
+                                       "web_dir",
+                                       "public_url",
+                                       "limits",
+                                       "drain_seconds",
+                                       "log_format",
+                                       "trusted_proxies",
+                                       "import_max_shrink",
+                                       "city_extent",
+                                       "tile_cache_max_mb",
+                                       "tile_cache_dir",
+                                       "tile_cache_watch_db",
+                                       NULL};
     static const char *const lkeys[] = {"max_width",
                                         "max_height",
                                         "max_features",
@@ -271,6 +283,8 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
     if ((rc = set_str(root, "styles_dir", &cfg->styles_dir, path, err))) goto done;
     if ((rc = set_str(root, "web_dir", &cfg->web_dir, path, err))) goto done;
     if ((rc = set_str(root, "tile_cache_dir", &cfg->tile_cache_dir, path, err))) goto done;
+    if ((rc = set_str(root, "tile_cache_watch_db", &cfg->tile_cache_watch_db, path, err)))
+        goto done;
     if ((rc = set_str(root, "public_url", &cfg->public_url, path, err))) goto done;
     if ((v = json_object_get(root, "import_max_shrink"))) {
         if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1) {

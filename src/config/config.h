@@ -178,6 +178,8 @@ struct config {
                                  * space at start-up, at most 4096 and at least 64 */
     char *tile_cache_dir;       /* PostGIS store: the directory of this replica's tile cache file
                                  * (docs/deploy.md); NULL: /var/cache/spp when writable, else none */
+    char *tile_cache_watch_db;  /* PostGIS: a direct (unpooled) URI of the database the workers
+                                 * read, for the change watch's LISTEN; NULL: the workers' URI */
     enum log_format log_format; /* access log lines (stdout) */
     struct net_prefix *trusted_proxies; /* peers whose X-Forwarded-For is believed */
     int n_trusted_proxies;

@@ -724,7 +724,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
                                               : tile_cache_path(cfg->db_path);
     struct err terr;
     err_clear(&terr);
-    if (tiles_path && store_is_remote(rdb) && store_watch_start(rdb, &terr)) {
+    if (tiles_path && store_is_remote(rdb) &&
+        store_watch_start(cfg->tile_cache_watch_db ? cfg->tile_cache_watch_db : rdb, &terr)) {
         log_msg("warn", "no tile cache: %s", terr.msg);
         free(tiles_path);
         tiles_path = NULL;

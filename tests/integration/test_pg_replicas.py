@@ -85,6 +85,12 @@ def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, de
     uri, servers, dirs = cached_replicas
     for d in dirs:  # the cache file is the replica's own, in its tile_cache_dir
         assert any(f.endswith(".tiles") for f in os.listdir(d)), os.listdir(d)
+    # each replica's watch: its own connection, listening (workers never LISTEN)
+    watching = pg_cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'spp-watch' AND datname = 'cached'", db="cached")
+    assert int(watching) == 2
+    assert pg_cluster.psql("SELECT count(*) FROM pg_trigger WHERE tgname IN"
+                           " ('spp_changes_notify', 'spp_layers_notify')", db="cached") == "2"
     fid, lon, lat = road_point(pg_cluster, "ORDER BY fid")
     near = f"/tiles/roads/{tile_of(lon, lat, 16)}.mvt"
     # the road farthest from it, at least 1 km away: another tile, outside any buffer

@@ -194,18 +194,18 @@ void pg_watch_stop(void)
     pthread_mutex_unlock(&w.lock);
 }
 
-int pg_watch_gen(const char *uri, uint64_t *gen)
+int pg_watch_gen(uint64_t *gen)
 {
-    /* uri is only written while the thread is not running */
-    if (!__atomic_load_n(&w.healthy, __ATOMIC_ACQUIRE) || !w.uri || strcmp(uri, w.uri) != 0)
-        return 0;
+    if (!__atomic_load_n(&w.healthy, __ATOMIC_ACQUIRE)) return 0;
     *gen = __atomic_load_n(&w.gen, __ATOMIC_ACQUIRE);
     return 1;
 }
 
 int store_watch_start(const char *path, struct err *err)
 {
-    return pg_is_uri(path) ? pg_watch_start(path, err) : 0;
+    if (!pg_is_uri(path)) return 0;
+    int rc = pg_uri_check(path, err);
+    return rc ? rc : pg_watch_start(path, err);
 }
 
 void store_watch_stop(void)

@@ -14,7 +14,7 @@
 int pg_changed(struct pg_store *ps)
 {
     uint64_t gen;
-    if (pg_watch_gen(ps->uri, &gen)) { /* the change watch heard or polled it (listen.c) */
+    if (pg_watch_gen(&gen)) { /* the change watch heard or polled it (listen.c) */
         int changed = gen != ps->watch_seen;
         ps->watch_seen = gen;
         return changed;

@@ -128,10 +128,11 @@ int pg_feature_changes(struct pg_store *ps, const struct layer_def *layer, enum 
                        int *more, struct err *err);
 
 /* listen.c: the process's change watch (one thread, its own connection: LISTEN spp_changes and
- * the change mark every second). pg_watch_gen gives 1 and the generation (bumped at every
- * change) while the watch of uri is connected, 0 when it is not (ask the database). */
+ * the change mark every second) on the database the workers read (serve's only store).
+ * pg_watch_gen gives 1 and the generation (bumped at every change) while the watch is
+ * connected, 0 when it is not or was never started (ask the database). */
 int pg_watch_start(const char *uri, struct err *err);
 void pg_watch_stop(void);
-int pg_watch_gen(const char *uri, uint64_t *gen);
+int pg_watch_gen(uint64_t *gen);
 
 #endif
