@@ -11,7 +11,7 @@
 # it started (trap), and prints one table (tests/bench/report.py): markdown + JSON.
 #
 # Environment: ONLY (rows, default all: wms wfs ogcapi mvt heavy png static land landfund import;
-# opt-in: scale),
+# opt-in: scale, pg),
 # RUNS (3), DURATION (8s), THREADS (2), CONNS (16), QUIET_WAIT (15), SPP_THREADS (2), SCALE (1),
 # COLD_MAX (30: seconds per cold tile pass), OUT (/tmp/spp-bench), PEERS (tests/bench/peers), SPP_BIN (build/release/spp),
 # SPP_STORE (serve this store instead of importing the city).
@@ -34,7 +34,8 @@ SPP_THREADS="${SPP_THREADS:-$MS_WORKERS}"
 COLD_MAX="${COLD_MAX:-30}"   # seconds: a cold tile pass stops sending after that (bounds the run time)
 export SPP_HOME="$REPO"   # the catalog (layers/) and styles/ of this checkout
 ALL="wms wfs ogcapi mvt heavy png static land landfund import"
-OPT_IN="scale"   # the generated 2M-parcel city: long (tests/bench/scale.sh), only when asked
+OPT_IN="scale pg"   # scale: the generated 2M-parcel city (tests/bench/scale.sh); pg: spp on PostGIS
+                    # with 1 and 2 replicas behind nginx (issue 24). Long: only when asked
 ONLY="${ONLY:-$ALL}"
 for w in $ONLY; do
   [[ " $ALL $OPT_IN " == *" $w "* ]] || { echo "bench: unknown row \"$w\" in ONLY (rows: $ALL; opt-in: $OPT_IN)" >&2; exit 2; }
@@ -65,6 +66,7 @@ stop_spp() {
 }
 cleanup() {
   stop_spp
+  if declare -F stop_pg_row > /dev/null; then stop_pg_row; fi
   for w in "${started[@]}"; do "$SB/peers.sh" stop "$w" || true; done
 }
 trap cleanup EXIT
@@ -377,6 +379,151 @@ row_heavy() {
   fi
 }
 row_scale() { "$HERE/scale.sh" || skip scale "failed: tests/bench/scale.sh (see $LOGS/scale.log)"; }
+
+# ---- pg (opt-in, issue 24): spp on PostGIS ------------------------------------------------------
+# The served store copied (spp init + spp copy) into a throw-away PostgreSQL 15 + PostGIS cluster
+# (scripts/pg-temp.sh, in $OUT/spp/pg); replicas are `spp serve --db postgresql://...` with their
+# own tile cache (tile_cache_dir). The same WFS list and tile list as the wfs and mvt rows: WFS and
+# cold/cached MVT on one replica beside the same figures on SpatiaLite, then WFS and cached MVT
+# through nginx (docs/deploy.md's upstream and location blocks) with 1 and with 2 replicas.
+PG_TMP="" PG_URI="" PG_NGINX="" PG_NGINX_URL=""
+declare -A PG_REP_PID=() PG_REP_URL=()
+stop_pg_rep() {  # stop_pg_rep N
+  local pid=${PG_REP_PID[$1]:-}
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  PG_REP_PID[$1]=""
+}
+stop_pg_nginx() {
+  if [ -n "$PG_NGINX" ] && kill -0 "$PG_NGINX" 2>/dev/null; then
+    kill -QUIT "$PG_NGINX" 2>/dev/null || true; wait "$PG_NGINX" 2>/dev/null || true
+  fi
+  PG_NGINX=""
+}
+stop_pg_row() {
+  local n
+  for n in "${!PG_REP_PID[@]}"; do stop_pg_rep "$n"; done
+  stop_pg_nginx
+  if [ -n "$PG_TMP" ]; then "$REPO/scripts/pg-temp.sh" clean "$PG_TMP" > /dev/null 2>&1 || true; PG_TMP=""; fi
+}
+# start_pg_rep N [fresh]: replica N on a free port, its tile cache in $OUT/spp/pg/cacheN (emptied
+# with "fresh"); ready when /readyz answers 200
+start_pg_rep() {
+  local n=$1 port dir="$OUT/spp/pg/cache$1"
+  stop_pg_rep "$n"
+  [ "${2:-}" = fresh ] && rm -rf "$dir"
+  mkdir -p "$dir"
+  printf '{"tile_cache_dir": "%s"}\n' "$dir" > "$OUT/spp/pg/rep$n.json"
+  port=$(free_port)
+  PGPASSWORD=$(cat "$PG_TMP/password") "$SPP_BIN" serve --db "$PG_URI" --listen "127.0.0.1:$port" \
+    --threads "$SPP_THREADS" --config "$OUT/spp/pg/rep$n.json" --quiet >> "$LOGS/spp_pg_serve$n.log" 2>&1 &
+  PG_REP_PID[$n]=$! PG_REP_URL[$n]="http://127.0.0.1:$port"
+  for _ in $(seq 200); do
+    curl -fsS -o /dev/null "${PG_REP_URL[$n]}/readyz" 2>/dev/null && return 0
+    kill -0 "${PG_REP_PID[$n]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "spp serve on PostGIS (replica $n) did not come up: $(tail -3 "$LOGS/spp_pg_serve$n.log")"; return 1
+}
+# start_pg_nginx URL...: nginx with docs/deploy.md's upstream (servers replaced by URLs) and location
+start_pg_nginx() {
+  stop_pg_nginx
+  local d="$OUT/spp/pg/nginx" port; port=$(free_port)
+  mkdir -p "$d"
+  $PY - "$REPO/docs/deploy.md" "$d" "$port" "$@" > "$d/nginx.conf" <<'PYEOF' || return 1
+import os, re, sys
+doc, d, port, urls = open(sys.argv[1], encoding="utf-8").read(), sys.argv[2], sys.argv[3], sys.argv[4:]
+conf = re.search(r"### nginx in front\s*```nginx\n(.*?)```", doc, re.S).group(1)
+up = re.search(r"^upstream spp \{\n.*?^\}\n", conf, re.S | re.M).group(0)
+loc = re.search(r"^    location / \{\n.*?^    \}\n", conf, re.S | re.M).group(0)
+servers = [l for l in up.splitlines() if l.strip().startswith("server ")]
+keep = re.sub(r"^\s*server \S+", "", servers[0])  # max_fails=... fail_timeout=...;
+body = "".join("    server %s%s\n" % (u.replace("http://", ""), keep) for u in urls)
+up = up.replace("\n".join(servers) + "\n", body)
+user = "user root;\n" if os.getuid() == 0 else ""
+print(f"""{user}worker_processes 2;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{up}
+    server {{
+        listen 127.0.0.1:{port};
+{loc}    }}
+}}""")
+PYEOF
+  nginx -p "$d" -c "$d/nginx.conf" -g "daemon off;" 2>> "$LOGS/spp_pg_nginx.log" &
+  PG_NGINX=$! PG_NGINX_URL="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "$PG_NGINX_URL/readyz" 2>/dev/null && return 0
+    kill -0 "$PG_NGINX" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "nginx for the pg row did not come up: $(tail -3 "$LOGS/spp_pg_nginx.log")"; return 1
+}
+row_pg() {
+  [ "$IMPORT_OK" = 1 ] || { skip spp_pg "spp not measured (no store, see above)"; return 0; }
+  stop_pg_row
+  rm -rf "$OUT/spp/pg"; mkdir -p "$OUT/spp/pg"
+  PG_TMP="$OUT/spp/pg/cluster"
+  PG_URI=$("$REPO/scripts/pg-temp.sh" start "$PG_TMP" 2>> "$LOGS/spp_pg.log" | tail -1) ||
+    { skip spp_pg "failed: scripts/pg-temp.sh start (see $LOGS/spp_pg.log)"; return 0; }
+  local t0 t1 k out lb conc=2 n
+  t0=$(date +%s.%N)
+  if ! PGPASSWORD=$(cat "$PG_TMP/password") "$SPP_BIN" init --db "$PG_URI" >> "$LOGS/spp_pg.log" 2>&1 ||
+     ! PGPASSWORD=$(cat "$PG_TMP/password") "$SPP_BIN" copy --db "$PG_URI" --from "$LIVE/city.sqlite" >> "$LOGS/spp_pg.log" 2>&1; then
+    skip spp_pg "failed: spp init/copy into PostGIS (see $LOGS/spp_pg.log)"; return 0
+  fi
+  t1=$(date +%s.%N)
+  note spp_pg "store copied into PostgreSQL 15 + PostGIS ($PG_URI, scripts/pg-temp.sh: fsync off) by spp copy in $(printf '%.1f' "$(echo "$t1 - $t0" | bc -l)") s; replicas: spp serve --threads $SPP_THREADS, tile cache per replica"
+  start_pg_rep 1 fresh || { skip spp_pg "spp serve on PostGIS did not start"; return 0; }
+  # the same figures on SpatiaLite, unless the wfs/mvt rows measured them in this run
+  measured wfs_geojson_500.spp || wrk_row wfs_geojson_500.spp "$WFSL" "$SPP_WFS" application/ "$SPP_URL"
+  wrk_row wfs_geojson_500.spp_pg "$WFSL" "$SPP_WFS" application/ "${PG_REP_URL[1]}"
+  # cold tiles: RUNS passes, each on an empty cache (the replica restarted without its file)
+  local -a tps=()
+  lb=$(loadavg)
+  for k in $(seq "$RUNS"); do
+    start_pg_rep 1 fresh || { skip mvt_cold_c2.spp_pg "replica did not restart"; return 0; }
+    wait_quiet > /dev/null
+    out="$RESULTS/raw/mvt_cold_c2.spp_pg.run$k.json"
+    $PY "$HERE/coldtiles.py" "${PG_REP_URL[1]}" "$TILES" "$SPP_MVT" "$MVT_CT" --conc "$conc" \
+      --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
+      skip mvt_cold_c2.spp_pg "bad responses in a cold pass: $(tail -1 "$out.err")"
+    jq -e .requests "$out" > /dev/null 2>&1 || { skip mvt_cold_c2.spp_pg "coldtiles.py failed"; return 0; }
+    tps+=("$(jq .tiles_per_s "$out")")
+  done
+  n="coldtiles.py --conc $conc, the mvt row's 200 tiles once per run on an empty replica cache, at most ${COLD_MAX}s per pass; tiles done per run $(jq -s -r 'map("\(.requests)/\(.planned)") | join(",")' "$RESULTS"/raw/mvt_cold_c2.spp_pg.run*.json)"
+  record mvt_cold_c2.spp_pg.tiles_per_s "$(printf '%s\n' "${tps[@]}" | median)" "tiles/s" "$(IFS=,; echo "${tps[*]}")" "$n" "$lb"
+  # cached tiles: every tile in the replica's cache first
+  $PY "$HERE/coldtiles.py" "${PG_REP_URL[1]}" "$TILES" "$SPP_MVT" "$MVT_CT" --conc 2 > "$RESULTS/raw/mvt_pg_fill1.json" 2>&1 || true
+  if ! measured mvt_cached.spp; then
+    $PY "$HERE/coldtiles.py" "$SPP_URL" "$TILES" "$SPP_MVT" "$MVT_CT" --conc 2 > "$RESULTS/raw/mvt_lite_fill.json" 2>&1 || true
+    wrk_row mvt_cached.spp "$TILES" "$SPP_MVT" "$MVT_CT" "$SPP_URL"
+  fi
+  wrk_row mvt_cached.spp_pg "$TILES" "$SPP_MVT" "$MVT_CT" "${PG_REP_URL[1]}"
+  # throughput through nginx: 1 replica, then 2 (the second with its cache filled too)
+  start_pg_nginx "${PG_REP_URL[1]}" || { skip pg_replicas "nginx did not start"; return 0; }
+  wrk_row wfs_geojson_500.pg_1rep "$WFSL" "$SPP_WFS" application/ "$PG_NGINX_URL"
+  wrk_row mvt_cached.pg_1rep "$TILES" "$SPP_MVT" "$MVT_CT" "$PG_NGINX_URL"
+  start_pg_rep 2 fresh || { skip pg_replicas "the second replica did not start"; return 0; }
+  $PY "$HERE/coldtiles.py" "${PG_REP_URL[2]}" "$TILES" "$SPP_MVT" "$MVT_CT" --conc 2 > "$RESULTS/raw/mvt_pg_fill2.json" 2>&1 || true
+  start_pg_nginx "${PG_REP_URL[1]}" "${PG_REP_URL[2]}" || { skip pg_replicas "nginx did not start"; return 0; }
+  wrk_row wfs_geojson_500.pg_2rep "$WFSL" "$SPP_WFS" application/ "$PG_NGINX_URL"
+  wrk_row mvt_cached.pg_2rep "$TILES" "$SPP_MVT" "$MVT_CT" "$PG_NGINX_URL"
+  note pg_replicas "through nginx (docs/deploy.md's upstream: least_conn, keepalive 64) on this one machine ($(nproc) cores): replicas, nginx, PostgreSQL and wrk share the CPUs, so 2 replicas gain only what idle cores allow"
+  stop_pg_row
+}
 row_png() {
   peer_wms
   local p; p=$(first_path "$TILES" "$SPP_PNG")

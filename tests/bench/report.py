@@ -83,6 +83,21 @@ ROWS = [
     ("import", "import parcels shapefile (200k) into SpatiaLite: features/s",
      "spp_import_parcels.features_per_s", "ingest_ogr2ogr_shp_to_spatialite.features_per_s",
      "ogr2ogr (raw copy, no normalisation)", "rate", 0.5, "<= 2x ogr2ogr time (issue 3)"),
+    # pg (opt-in, issue 24): spp on PostGIS; its "peer" is spp on SpatiaLite, then 1 replica
+    ("pg", "PostGIS: WFS GetFeature ~500 parcels, 16 conns, one replica",
+     "wfs_geojson_500.spp_pg.rps", "wfs_geojson_500.spp.rps", "spp on SpatiaLite", "rate", None,
+     ""),
+    ("pg", "PostGIS: MVT cold (empty replica cache), 2 clients: tiles/s",
+     "mvt_cold_c2.spp_pg.tiles_per_s", "mvt_cold_c2.spp.tiles_per_s", "spp on SpatiaLite",
+     "rate", None, ""),
+    ("pg", "PostGIS: MVT cached (the replica's own cache), 200 tiles, 16 conns",
+     "mvt_cached.spp_pg.rps", "mvt_cached.spp.rps", "spp on SpatiaLite", "rate", None, ""),
+    ("pg", "PostGIS through nginx: WFS, 2 replicas vs 1",
+     "wfs_geojson_500.pg_2rep.rps", "wfs_geojson_500.pg_1rep.rps", "1 replica behind nginx",
+     "rate", None, ""),
+    ("pg", "PostGIS through nginx: MVT cached, 2 replicas vs 1",
+     "mvt_cached.pg_2rep.rps", "mvt_cached.pg_1rep.rps", "1 replica behind nginx", "rate", None,
+     ""),
 ]
 P99_TARGET = {"land_at.spp": 10.0, "land_funds.spp": 30.0}
 MAX_TARGET = {"mvt_heaviest.spp.ms": 50.0, "mvt_heaviest.spp.kb": 500.0}  # issue 22: at most
@@ -121,6 +136,16 @@ WORKS = [
     ("land_funds_p99_ms", "ms", "land_funds.spp.p99", None, None, "time", ("max", 30.0)),
     ("import_features_s", "features/s", "spp_import_parcels.features_per_s", "ogr2ogr",
      "ingest_ogr2ogr_shp_to_spatialite.features_per_s", "rate", 0.5),
+    ("pg_wfs_getfeature", "req/s", "wfs_geojson_500.spp_pg.rps", "spp-spatialite",
+     "wfs_geojson_500.spp.rps", "rate", None),
+    ("pg_mvt_cold", "tiles/s", "mvt_cold_c2.spp_pg.tiles_per_s", "spp-spatialite",
+     "mvt_cold_c2.spp.tiles_per_s", "rate", None),
+    ("pg_mvt_cached", "req/s", "mvt_cached.spp_pg.rps", "spp-spatialite", "mvt_cached.spp.rps",
+     "rate", None),
+    ("pg_wfs_2_replicas", "req/s", "wfs_geojson_500.pg_2rep.rps", "pg-1-replica",
+     "wfs_geojson_500.pg_1rep.rps", "rate", None),
+    ("pg_mvt_cached_2_replicas", "req/s", "mvt_cached.pg_2rep.rps", "pg-1-replica",
+     "mvt_cached.pg_1rep.rps", "rate", None),
 ]
 # which skips.tsv names belong to a row's spp figure
 SKIP_OF = {"wms_getmap_png.spp": "wms_getmap_png.spp", "wfs_geojson_500.spp": "wfs_geojson_500.spp",
@@ -131,7 +156,10 @@ SKIP_OF = {"wms_getmap_png.spp": "wms_getmap_png.spp", "wfs_geojson_500.spp": "w
            "png_cached.spp": "png_cold.spp", "static_20k.spp": "static_20k.spp",
            "land_at.spp": "land_at.spp", "land_funds.spp": "land_funds.spp",
            "mvt_heaviest.spp": "mvt_heaviest.spp",
-           "spp_import_parcels": "spp_import_parcels"}
+           "spp_import_parcels": "spp_import_parcels",
+           "wfs_geojson_500.spp_pg": "spp_pg", "mvt_cold_c2.spp_pg": "spp_pg",
+           "mvt_cached.spp_pg": "spp_pg", "wfs_geojson_500.pg_2rep": "pg_replicas",
+           "mvt_cached.pg_2rep": "pg_replicas"}
 
 
 def fmt(v):
