@@ -702,7 +702,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
          * log) go to --db */
         rc = store_open(cfg->db_read_path ? cfg->db_read_path : cfg->db_path, STORE_READ,
                         &s->workers[i].store, err);
-        if (rc && i == 0 && err->http_status == 503 && !wait_for_database(err)) {
+        if (rc && i == 0 && store_db_away(cfg->db_read_path ? cfg->db_read_path : cfg->db_path) &&
+            !wait_for_database(err)) {
             i--; /* PostGIS away at start-up: /readyz says 503 until it answers */
             rc = 0;
             continue;
@@ -748,6 +749,11 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
 
 /* ---- SIGHUP ---- */
 
+static int same_opt(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* Warns about settings the file changed that only a restart applies. */
 static void warn_restart_only(const struct config *old, const struct config *now, const char *file)
 {
@@ -765,6 +771,8 @@ static void warn_restart_only(const struct config *old, const struct config *now
         {"layers_dir", strcmp(old->layers_dir, now->layers_dir) != 0},
         {"styles_dir", strcmp(old->styles_dir, now->styles_dir) != 0},
         {"web_dir", strcmp(old->web_dir, now->web_dir) != 0},
+        {"tile_cache_dir", !same_opt(old->tile_cache_dir, now->tile_cache_dir)},
+        {"tile_cache_watch_db", !same_opt(old->tile_cache_watch_db, now->tile_cache_watch_db)},
     };
     for (size_t i = 0; i < ARRAY_LEN(keys); i++)
         if (keys[i].changed)

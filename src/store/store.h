@@ -40,6 +40,9 @@ int store_ping(const char *path, struct err *err);
  * store_changed on that store's connections costs no query. A no-op for a SpatiaLite path. */
 int store_watch_start(const char *path, struct err *err);
 void store_watch_stop(void);
+/* 1 when the PostgreSQL server of path does not answer or does not accept connections yet
+ * (starting, shutting down): worth waiting for, unlike a refused login or a missing database. */
+int store_db_away(const char *path);
 /* The raw sqlite3 handle, for store-internal helpers in other store files (the importer loads
  * through the load API below, not through this). */
 void *store_db(struct store *st);

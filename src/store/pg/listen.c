@@ -212,3 +212,12 @@ void store_watch_stop(void)
 {
     pg_watch_stop();
 }
+
+int store_db_away(const char *path)
+{
+    if (!pg_is_uri(path)) return 0;
+    const char *keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {"2", path, NULL};
+    PGPing p = PQpingParams(keys, vals, 1);
+    return p == PQPING_NO_RESPONSE || p == PQPING_REJECT;
+}
