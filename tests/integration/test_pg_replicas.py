@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, Server, free_port, run_spp
+from conftest import ROOT, SPP, Server, free_port, run_spp
 from pg_fixture import Cluster, pg_cluster  # noqa: F401  (the fixture)
 from test_pg_store import demo_center, spp_ok, status
 
@@ -195,6 +195,18 @@ def test_replica_started_while_the_database_is_away(demo_store, workdir):
         else:
             os.environ["PGPASSWORD"] = old
         c.clean()
+
+
+def test_a_missing_database_is_not_waited_for(pg_cluster, workdir):
+    """Only a server that does not answer is waited for: a database that does not exist on a
+    running server stops spp serve at once, saying why."""
+    uri = f"postgresql://spp@127.0.0.1:{pg_cluster.port}/no_such_db"
+    p = subprocess.run([SPP, "serve", "--db",
+                        uri, "--listen", f"127.0.0.1:{free_port()}"], capture_output=True,
+                       text=True, timeout=20, cwd=ROOT)
+    out = p.stderr + p.stdout
+    assert p.returncode != 0
+    assert "no_such_db" in out and "waiting for the database" not in out
 
 
 # ---- nginx in front (docs/deploy.md's configuration) ----
