@@ -77,6 +77,19 @@ def road_point(pg_cluster, where):
     return int(fid), float(lon), float(lat)
 
 
+def move_road(pg_cluster, fid):
+    """An edit: the road moves 40 m north-east; its cell (old and new box) goes to spp_changes
+    and the layer's version moves, in one transaction (what every writer does)."""
+    pg_cluster.psql(
+        "BEGIN;"
+        "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at) SELECT 'roads',"
+        " 'edit', ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), now()::text FROM (SELECT"
+        f" ST_Expand(geom, 40)::box2d b FROM roads WHERE fid = {fid}) t;"
+        f"UPDATE roads SET geom = ST_Translate(geom, 40, 40) WHERE fid = {fid};"
+        "UPDATE spp_layers SET version = version + 1 WHERE layer = 'roads';"
+        "COMMIT;", db="cached")
+
+
 def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, demo_store,
                                                  workdir):
     """Two replicas with warm caches: an edit of one road (its row and its spp_changes cell, the
@@ -109,15 +122,7 @@ def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, de
         assert s.get(near)[1]["ETag"] == before[(s.port, near)][0]
         assert hits(s, "roads") == h0 + 1  # warm: answered from the cache
 
-    # one road moves 40 m north-east; its cell (old and new box) goes to spp_changes
-    pg_cluster.psql(
-        "BEGIN;"
-        "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy, at) SELECT 'roads',"
-        " 'edit-1', ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), now()::text FROM (SELECT"
-        f" ST_Expand(geom, 40)::box2d b FROM roads WHERE fid = {fid}) t;"
-        f"UPDATE roads SET geom = ST_Translate(geom, 40, 40) WHERE fid = {fid};"
-        "UPDATE spp_layers SET version = version + 1 WHERE layer = 'roads';"
-        "COMMIT;", db="cached")
+    move_road(pg_cluster, fid)
     deadline = time.time() + 5
     for s in servers:
         while s.get(near)[2] == before[(s.port, near)][1]:
@@ -157,6 +162,54 @@ def test_tile_cache_drops_only_the_changed_tiles(cached_replicas, pg_cluster, de
         h0 = hits(s, "cadastral_parcels")
         assert s.get(ptile)[1]["ETag"] == etag
         assert hits(s, "cadastral_parcels") == h0 + 1
+
+
+def test_through_pgbouncer_the_cache_still_follows(cached_replicas, pg_cluster, demo_store,
+                                                   workdir):
+    """Replicas whose --db is pgbouncer in transaction mode (LISTEN cannot work there): one
+    relies on the watch's 1 s poll, the other has tile_cache_watch_db, a direct URI. An edit
+    reaches both within 5 s; a far tile stays cached."""
+    uri, _, _ = cached_replicas
+    spp_ok("copy", "--db", uri, "--from", demo_store)  # the demo's roads again
+    port = pg_cluster.start_pgbouncer(pool_size=2)
+    servers = []
+    try:
+        pooled = uri.replace(f":{pg_cluster.port}/", f":{port}/")
+        assert pooled != uri
+        polled, _ = cached_server(pooled, workdir, "bouncer-poll")
+        servers.append(polled)
+        d = os.path.join(workdir, "bouncer-direct")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "spp.json"), "w", encoding="utf-8") as f:
+            json.dump({"tile_cache_dir": d, "tile_cache_watch_db": uri}, f)
+        direct = Server(pooled, workdir, config=os.path.join(d, "spp.json"))
+        servers.append(direct)
+        for s in servers:
+            wait_ready(s)
+        fid, lon, lat = road_point(pg_cluster, "ORDER BY fid DESC")
+        near = f"/tiles/roads/{tile_of(lon, lat, 16)}.mvt"
+        _, flon, flat = road_point(
+            pg_cluster, f"WHERE ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid}))"
+            f" > 1000 ORDER BY ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) DESC")
+        far = f"/tiles/roads/{tile_of(flon, flat, 16)}.mvt"
+        before = {(s.port, p): s.get(p) for s in servers for p in (near, far)}
+        for s in servers:
+            h0 = hits(s, "roads")
+            assert s.get(far)[1]["ETag"] == before[(s.port, far)][1]["ETag"]
+            assert hits(s, "roads") == h0 + 1
+        move_road(pg_cluster, fid)
+        deadline = time.time() + 5
+        for s in servers:
+            while s.get(near)[2] == before[(s.port, near)][2]:
+                assert time.time() < deadline, "the edited tile did not change within 5 s"
+                time.sleep(0.1)
+            h0 = hits(s, "roads")
+            assert s.get(far)[1]["ETag"] == before[(s.port, far)][1]["ETag"]
+            assert hits(s, "roads") == h0 + 1, "an unrelated tile was dropped"
+    finally:
+        for s in servers:
+            s.stop()
+        pg_cluster.stop_pgbouncer()
 
 
 def test_replica_started_while_the_database_is_away(demo_store, workdir):
