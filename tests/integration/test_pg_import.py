@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import Server, run_spp, spatialite
+from conftest import ROOT, SPP, Server, run_spp, spatialite
 from pg_fixture import PSQL, pg_cluster  # noqa: F401  (the fixture)
 
 NULL = "<NULL>"
@@ -243,3 +243,22 @@ def test_import_into_an_empty_database(pg_cluster, demo, tmp_path):
     assert pg_cluster.psql("SELECT n_features FROM spp_layers WHERE layer ="
                            " 'public_facilities'", db="fresh") == "24"
     assert pg_cluster.psql("SELECT count(*) FROM public_facilities", db="fresh") == "24"
+
+
+def test_load_api_unit_test_on_postgis(pg_cluster):
+    """tests/unit/test_import_load.c, the load API's contract through store.h alone, run against
+    an empty PostGIS database (SPP_TEST_PG_URI) instead of a SpatiaLite file."""
+    # the unit test built with the spp under test (make asan: build/asan/tests/), else the
+    # default build's, made now if need be
+    prog = os.path.join(os.path.dirname(SPP), "tests", "test_import_load")
+    if not os.path.exists(prog):
+        prog = os.path.join(ROOT, "build", "tests", "test_import_load")
+        subprocess.run(["make", "-s", "build/tests/test_import_load"], cwd=ROOT, check=True,
+                       capture_output=True)
+    uri = pg_cluster.new_db("unit")
+    p = subprocess.run([prog], cwd=ROOT,
+                       capture_output=True, text=True, env=pg_cluster.env(SPP_TEST_PG_URI=uri))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.strip().endswith(" passed, 0 failed") and int(p.stdout.split()[0]) > 60
+    assert pg_cluster.psql("SELECT version, n_features FROM spp_layers WHERE layer ="
+                           " 'admin_units'", db="unit") == "2|3"

@@ -87,6 +87,7 @@ static void load_free(struct pg_load *pl)
     if (pl->copying) copy_end(pl->ps, "layer", 1, NULL);
     buf_fini(&pl->line);
     buf_fini(&pl->findings);
+    free(pl->fids);
     free(pl);
 }
 

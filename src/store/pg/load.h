@@ -20,7 +20,11 @@ struct pg_load {
     int copying;                   /* COPY INTO the open layer in progress */
     int abandoned;                 /* a layer was begun and not done */
     struct buf line;               /* one COPY row */
-    struct buf findings;           /* spp_findings rows in COPY text format, not yet sent */
+    int64_t *fids;                 /* the open layer's fids so far (open addressing, 0 = free): a
+                                    * fid put twice is refused at once, as on SpatiaLite, not
+                                    * at the end of the COPY */
+    size_t fid_cap, n_fids;
+    struct buf findings; /* spp_findings rows in COPY text format, not yet sent */
 };
 
 /* load.c */
@@ -28,8 +32,7 @@ int pg_load_begin(struct pg_store *ps, const char *batch, struct pg_load **out, 
 int pg_load_finish(struct pg_load *pl, struct err *err); /* frees pl */
 void pg_load_abort(struct pg_load *pl);                  /* frees pl */
 int pg_load_finding(struct pg_load *pl, const char *layer, const char *file, int64_t row,
-                    const char *severity, const char *kind, const char *message,
-                    struct err *err);
+                    const char *severity, const char *kind, const char *message, struct err *err);
 int pg_load_layer_states(struct pg_load *pl,
                          int (*fn)(void *ud, const char *layer, const struct layer_state *s),
                          void *ud, struct err *err);

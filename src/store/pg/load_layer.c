@@ -94,6 +94,8 @@ int pg_load_layer_begin(struct pg_load *pl, const struct layer_def *l, struct er
     rc = bad ? err_set(err, ERR_NOMEM, "out of memory")
              : pg_exec(pl->ps, q.data, NULL, 0, NULL, err);
     buf_fini(&q);
+    free(pl->fids); /* a new set of fids */
+    pl->fids = NULL, pl->fid_cap = pl->n_fids = 0;
     pl->layer = l; /* from here on it is open: a failure above leaves it to be abandoned */
     return rc;
 }
@@ -146,12 +148,41 @@ static int put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int sri
     return rc;
 }
 
+/* Adds fid to the open layer's set: 1 if it was there already, -1 out of memory, else 0. */
+static int fid_seen(struct pg_load *pl, int64_t fid)
+{
+    if (2 * (pl->n_fids + 1) > pl->fid_cap) {
+        size_t cap = pl->fid_cap ? 2 * pl->fid_cap : 4096;
+        int64_t *t = calloc(cap, sizeof *t);
+        if (!t) return -1;
+        for (size_t i = 0; i < pl->fid_cap; i++) {
+            if (!pl->fids[i]) continue;
+            size_t h = (size_t)((uint64_t)pl->fids[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
+            while (t[h])
+                h = (h + 1) & (cap - 1);
+            t[h] = pl->fids[i];
+        }
+        free(pl->fids);
+        pl->fids = t, pl->fid_cap = cap;
+    }
+    size_t h = (size_t)((uint64_t)fid * 0x9E3779B97F4A7C15ull) & (pl->fid_cap - 1);
+    for (; pl->fids[h]; h = (h + 1) & (pl->fid_cap - 1))
+        if (pl->fids[h] == fid) return 1;
+    pl->fids[h] = fid;
+    pl->n_fids++;
+    return 0;
+}
+
 int pg_load_put(struct pg_load *pl, int64_t fid, const struct value *values,
                 const unsigned char *wkb, size_t wkb_len, struct err *err)
 {
     const struct layer_def *l = pl->layer;
     if (!l) return err_set(err, ERR_INTERNAL, "load: no layer open");
-    int rc = pl->copying ? 0 : copy_layer_start(pl, err);
+    if (fid <= 0) return err_set(err, ERR_DB, "%s: fid %lld is not > 0", l->id, (long long)fid);
+    int rc = fid_seen(pl, fid);
+    if (rc < 0) return err_set(err, ERR_NOMEM, "out of memory");
+    if (rc) return err_set(err, ERR_DB, "%s: fid %lld used twice", l->id, (long long)fid);
+    rc = pl->copying ? 0 : copy_layer_start(pl, err);
     if (rc) return rc;
     struct buf *b = &pl->line;
     buf_reset(b);
