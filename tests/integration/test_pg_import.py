@@ -4,9 +4,10 @@ demo city imported through `spp import --db postgresql://...` has, layer by laye
 attributes and geometries (WKB, byte for byte) of the SpatiaLite import of the same sources, and
 the same import records (spp_layers, spp_findings, spp_changes, spp_feature_changes, spp_sources,
 spp_layer_history, spp_imports); a batch that fails (a truncated .shp, a manifest entry naming a
-missing file) leaves the database exactly as it was and exits 1; a dry run writes nothing; an
-unchanged re-import writes no changes; a re-import with one feature changed records only it, as
-SpatiaLite does, and a server on the PostGIS store answers with the new value."""
+missing file, a layer the shrink guard refuses) leaves the database exactly as it was and exits
+1; a dry run writes nothing; an unchanged re-import writes no changed areas; a re-import with one feature changed records only it, as
+SpatiaLite does, and a server on the PostGIS store answers with the new value; the load API's
+unit test (tests/unit/test_import_load.c) passes on PostGIS."""
 import csv
 import io
 import json
@@ -169,6 +170,16 @@ def test_failed_batches_leave_postgis_unchanged(pg_cluster, demo, imported, tmp_
                 "--dry-run", check=False)
     assert p.returncode == 3, (p.returncode, p.stderr)
     assert fingerprint(pg_cluster, uri) == before
+    # the shrink guard: a layer that would lose most of its features is refused
+    path = os.path.join(src, "cong_trinh", "cong_trinh_cong_cong.geojson")
+    with open(path, encoding="utf-8") as f:
+        gj = json.load(f)
+    gj["features"] = gj["features"][:3]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(gj, f, ensure_ascii=False)
+    p = run_spp("import", "--db", uri, "--layer", "public_facilities", path, check=False)
+    assert p.returncode == 1 and "refused" in p.stderr, (p.returncode, p.stderr)
+    assert fingerprint(pg_cluster, uri) == before
 
 
 def item(srv, layer, fid):
@@ -262,3 +273,20 @@ def test_load_api_unit_test_on_postgis(pg_cluster):
     assert p.stdout.strip().endswith(" passed, 0 failed") and int(p.stdout.split()[0]) > 60
     assert pg_cluster.psql("SELECT version, n_features FROM spp_layers WHERE layer ="
                            " 'admin_units'", db="unit") == "2|3"
+
+
+def test_import_through_pgbouncer_in_transaction_mode(pg_cluster, demo):
+    """The batch's transaction (its COPY and the change feed's temporary table, dropped at
+    commit) works through pgbouncer in transaction mode, twice on one pool of one connection."""
+    pg_cluster.new_db("bounced")
+    port = pg_cluster.start_pgbouncer(pool_size=1)
+    try:
+        uri = f"postgresql://spp@127.0.0.1:{port}/bounced"
+        src = os.path.join(demo["src"], "cong_trinh", "cong_trinh_cong_cong.geojson")
+        for _ in range(2):
+            p = run_spp("import", "--db", uri, "--layer", "public_facilities", src, check=False)
+            assert p.returncode == 0, p.stderr
+        assert pg_cluster.psql("SELECT n_features, version FROM spp_layers WHERE layer ="
+                               " 'public_facilities'", db="bounced") == "24|2"
+    finally:
+        pg_cluster.stop_pgbouncer()
