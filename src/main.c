@@ -359,12 +359,6 @@ static int cmd_import(struct config *cfg, struct opts *o, int argc, char **argv)
 {
     struct err err;
     err_clear(&err);
-    if (store_is_remote(cfg->db_path)) {
-        err_set(&err, ERR_UNSUPPORTED,
-                "import into PostGIS is not available yet: import into a SpatiaLite file, then"
-                " spp copy --from FILE --db URI");
-        return fail(&err);
-    }
     if (!o->manifest && !o->layer)
         return usage_error("import needs --manifest FILE or --layer ID SOURCE...");
     if (o->manifest && o->layer) return usage_error("--manifest and --layer exclude each other");

@@ -7,6 +7,7 @@
  * Replacing a layer and reading inside the batch are in load_layer.c. What is loaded and why is
  * the importer's (src/import/); this file only writes what it is given. */
 #include "load_int.h"
+#include "pg/load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ int store_load_open(const char *path, const struct catalog *cat, int srid, int d
                     struct store **out, int *created, struct err *err)
 {
     struct stat sb;
-    int exists = stat(path, &sb) == 0;
+    int exists = store_is_remote(path) || stat(path, &sb) == 0; /* PostGIS: the database is */
     *created = 0;
     *out = NULL;
     if (dry_run && !exists)
@@ -33,6 +34,7 @@ int store_load_open(const char *path, const struct catalog *cat, int srid, int d
 void store_load_remove(const char *path)
 {
     char p[4096];
+    if (store_is_remote(path)) return; /* a PostGIS batch left nothing: it was rolled back */
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);
@@ -85,6 +87,14 @@ int store_load_begin(struct store *st, const char *batch, int new_store, struct 
     ld->new_store = new_store;
     snprintf(ld->batch, sizeof ld->batch, "%s", batch);
     buf_init(&ld->triggers);
+    if (st->pg) {
+        int rc = pg_load_begin(st->pg, batch, &ld->pg, err);
+        if (rc)
+            load_free(ld);
+        else
+            *out = ld;
+        return rc;
+    }
     /* one big transaction: keep its pages in memory rather than spilling them repeatedly (a
      * cache size is a wish, not a requirement: its failure is not the batch's) */
     (void)store_exec(st, "PRAGMA cache_size = -262144", NULL);
@@ -108,6 +118,12 @@ int store_load_begin(struct store *st, const char *batch, int new_store, struct 
 
 int store_load_finish(struct store_load *ld, struct err *err)
 {
+    if (ld->pg) {
+        struct pg_load *pl = ld->pg;
+        ld->pg = NULL;
+        load_free(ld);
+        return pg_load_finish(pl, err);
+    }
     int rc = 0;
     if (ld->layer || ld->abandoned)
         rc = err_set(err, ERR_INTERNAL, "load: layer %s was not completed",
@@ -129,7 +145,9 @@ int store_load_finish(struct store_load *ld, struct err *err)
 void store_load_abort(struct store_load *ld)
 {
     if (!ld) return;
+    pg_load_abort(ld->pg);
     struct store *st = ld->st;
+    ld->pg = NULL;
     load_free(ld);
     store_rollback(st);
 }
@@ -137,6 +155,7 @@ void store_load_abort(struct store_load *ld)
 int store_load_finding(struct store_load *ld, const char *layer, const char *file, int64_t row,
                        const char *severity, const char *kind, const char *message, struct err *err)
 {
+    if (ld->pg) return pg_load_finding(ld->pg, layer, file, row, severity, kind, message, err);
     sqlite3_stmt *s = ld->finding;
     sqlite3_bind_text(s, 1, ld->batch, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, layer, -1, SQLITE_STATIC);
@@ -155,6 +174,7 @@ int store_load_layer_states(struct store_load *ld,
                             int (*fn)(void *ud, const char *layer, const struct layer_state *s),
                             void *ud, struct err *err)
 {
+    if (ld->pg) return pg_load_layer_states(ld->pg, fn, ud, err);
     sqlite3_stmt *s = store_prepare(ld->st,
                                     "SELECT layer, n_features, version, minx, miny, maxx, maxy,"
                                     " updated FROM spp_layers ORDER BY layer",
@@ -187,6 +207,7 @@ int store_load_layer_states(struct store_load *ld,
 int store_load_change(struct store_load *ld, const struct layer_def *layer, const struct bbox *box,
                       const char *at, struct err *err)
 {
+    if (ld->pg) return pg_load_change(ld->pg, layer, box, at, err);
     sqlite3_stmt *s = store_prepare(ld->st,
                                     "INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy,"
                                     " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -204,6 +225,7 @@ int store_load_change(struct store_load *ld, const struct layer_def *layer, cons
 
 int store_load_record(struct store_load *ld, const struct store_import_record *r, struct err *err)
 {
+    if (ld->pg) return pg_load_record(ld->pg, r, err);
     sqlite3_stmt *s =
         store_prepare(ld->st,
                       "INSERT OR REPLACE INTO spp_imports (batch, started, finished, sources,"
@@ -220,6 +242,7 @@ int store_load_record(struct store_load *ld, const struct store_import_record *r
 int store_load_source(struct store_load *ld, const struct layer_def *layer, const char *path,
                       const char *abs_path, int position, struct err *err)
 {
+    if (ld->pg) return pg_load_source(ld->pg, layer, path, abs_path, position, err);
     sqlite3_stmt *s = store_prepare(ld->st,
                                     "INSERT OR REPLACE INTO spp_sources (batch, layer, path,"
                                     " abs_path, position) VALUES (?, ?, ?, ?, ?)",
@@ -235,6 +258,7 @@ int store_load_source(struct store_load *ld, const struct layer_def *layer, cons
 
 int store_load_history(struct store_load *ld, const struct layer_def *layer, struct err *err)
 {
+    if (ld->pg) return pg_load_history(ld->pg, layer, err);
     sqlite3_stmt *s = store_prepare(ld->st,
                                     "INSERT OR REPLACE INTO spp_layer_history (batch, layer,"
                                     " n_features, at) SELECT ?, layer, n_features, updated FROM"

@@ -7,6 +7,8 @@
 
 #include "store_int.h"
 
+struct pg_load;
+
 struct store_load {
     struct store *st;
     char batch[64];
@@ -16,6 +18,7 @@ struct store_load {
     sqlite3_stmt *put;             /* INSERT INTO the open layer */
     struct buf triggers;           /* SQL re-creating the open layer's SpatiaLite triggers */
     int abandoned;                 /* a layer was begun and not done: the batch cannot publish */
+    struct pg_load *pg; /* a PostGIS store's batch (pg/load.h): everything routes there */
 };
 
 /* load_layer.c: finalizes the open layer's statement and marks it abandoned (NULL-safe). */

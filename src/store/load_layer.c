@@ -6,6 +6,7 @@
  * prepared statement; then the R*Tree is packed in one pass (rtree.c), the triggers and indexes
  * come back and spp_layers is refreshed. Deciding what the rows are is the importer's. */
 #include "load_int.h"
+#include "pg/load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,7 @@ static int snapshot_keys(struct store_load *ld, const struct layer_def *l, struc
 int store_load_feature_changes(struct store_load *ld, const struct layer_def *l, const char *at,
                                struct err *err)
 {
+    if (ld->pg) return pg_load_feature_changes(ld->pg, l, at, err);
     int rc = exec_identity(
         ld, l,
         "CREATE TABLE IF NOT EXISTS spp_feature_changes (id INTEGER PRIMARY KEY,"
@@ -189,6 +191,7 @@ static int prepare_put(struct store_load *ld, const struct layer_def *l, struct 
 
 int store_load_layer_begin(struct store_load *ld, const struct layer_def *l, struct err *err)
 {
+    if (ld->pg) return pg_load_layer_begin(ld->pg, l, err);
     load_layer_abandon(ld); /* a layer left open is abandoned */
     char sql[512];
     int rc = snapshot_keys(ld, l, err); /* the change feed (issue 21) */
@@ -216,6 +219,7 @@ int store_load_layer_begin(struct store_load *ld, const struct layer_def *l, str
 int store_load_put(struct store_load *ld, int64_t fid, const struct value *values,
                    const unsigned char *wkb, size_t wkb_len, struct err *err)
 {
+    if (ld->pg) return pg_load_put(ld->pg, fid, values, wkb, wkb_len, err);
     if (!ld->put) return err_set(err, ERR_INTERNAL, "load: no layer open");
     sqlite3_stmt *s = ld->put;
     const struct layer_def *l = ld->layer;
@@ -250,6 +254,7 @@ int store_load_put(struct store_load *ld, int64_t fid, const struct value *value
 
 int store_load_layer_done(struct store_load *ld, struct err *err)
 {
+    if (ld->pg) return pg_load_layer_done(ld->pg, err);
     const struct layer_def *l = ld->layer;
     if (!l) return err_set(err, ERR_INTERNAL, "load: no layer open");
     sqlite3_finalize(ld->put);
@@ -265,6 +270,7 @@ int store_load_layer_done(struct store_load *ld, struct err *err)
 int store_load_update(struct store_load *ld, const struct layer_def *l, int64_t fid,
                       const int *fields, const struct value *values, int n, struct err *err)
 {
+    if (ld->pg) return pg_load_update(ld->pg, l, fid, fields, values, n, err);
     struct buf q;
     buf_init(&q);
     int rc = buf_puts(&q, "UPDATE ");
@@ -383,6 +389,7 @@ int store_load_scan(struct store_load *ld, const struct store_scan *q,
                     int (*fn)(void *ud, const struct feature *f, const struct bbox *box), void *ud,
                     struct err *err)
 {
+    if (ld->pg) return pg_load_scan(ld->pg, q, fn, ud, err);
     for (int i = 0; i < q->n_fields; i++)
         if (q->fields[i] < 0 || q->fields[i] >= q->layer->n_fields)
             return err_set(err, ERR_INTERNAL, "%s: no field %d", q->layer->id, q->fields[i]);

@@ -69,12 +69,9 @@ def test_password_never_on_the_command_line(pg_cluster):
     assert p.returncode == 1 and "password authentication failed" in p.stderr, p.stderr
 
 
-def test_import_and_seed_say_why_not_yet(pg_cluster, tmp_path):
+def test_seed_says_why_not_yet(pg_cluster, tmp_path):
     uri = pg_cluster.new_db()
     spp_ok("init", "--db", uri)
-    p = run_spp("import", "--db", uri, "--layer", "roads", str(tmp_path / "x.geojson"),
-                check=False)
-    assert p.returncode == 1 and "spp copy --from FILE --db URI" in p.stderr
     p = run_spp("seed", "--db", uri, "--layer", "roads", "--zoom", "14", check=False)
     assert p.returncode == 1 and "no tile cache file to seed" in p.stderr, p.stderr
 

@@ -7,7 +7,8 @@
  *
  * What it must not do: keep session state on the server. Statements are unnamed
  * (PQsendQueryParams: parse, bind and execute in one round trip), nothing is SET outside a
- * transaction, no LISTEN on a worker's connection, no temporary tables: so spp works through
+ * transaction, no LISTEN on a worker's connection, no temporary tables (the importer's change-feed
+ * snapshot is dropped at its commit, pg/load.h): so spp works through
  * pgbouncer in transaction mode. A password is never taken from the command line (a URI with
  * one is refused): libpq reads PGPASSWORD or ~/.pgpass. Request values are always bound. */
 #ifndef SPP_STORE_PG_H
