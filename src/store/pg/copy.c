@@ -27,8 +27,9 @@ struct copy_sink {
     int64_t n;
 };
 
-static int put_text(struct buf *b, const char *s, int len)
+int pg_copy_put_text(struct buf *b, const char *s, int len)
 {
+    if (len < 0) len = (int)strlen(s);
     int rc = 0;
     for (int i = 0; i < len && !rc; i++) {
         char c = s[i];
@@ -46,19 +47,23 @@ static int put_text(struct buf *b, const char *s, int len)
     return rc;
 }
 
-/* ISO WKB (little-endian, 2D) -> hex EWKB with the storage SRID, as COPY reads a geometry. */
-static int put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid)
+/* WKB (either byte order) -> hex EWKB with the storage SRID, as COPY reads a geometry. */
+int pg_copy_put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid)
 {
     static const char hex[] = "0123456789ABCDEF";
-    if (len < 5 || wkb[0] != 1) return ERR_PARAM;
-    unsigned char head[9];
-    head[0] = 1;
-    uint32_t type =
-        (uint32_t)wkb[1] | (uint32_t)wkb[2] << 8 | (uint32_t)wkb[3] << 16 | (uint32_t)wkb[4] << 24;
-    type |= 0x20000000u; /* has SRID */
+    if (len < 5 || wkb[0] > 1) return ERR_PARAM;
+    int le = wkb[0] == 1;
+    uint32_t type = 0;
     for (int i = 0; i < 4; i++)
-        head[1 + i] = (unsigned char)(type >> (8 * i)),
-                 head[5 + i] = (unsigned char)(srid >> (8 * i));
+        type |= (uint32_t)wkb[le ? 1 + i : 4 - i] << (8 * i);
+    type |= 0x20000000u; /* has SRID */
+    unsigned char head[9];
+    head[0] = wkb[0];
+    for (int i = 0; i < 4; i++) {
+        int at = le ? i : 3 - i;
+        head[1 + at] = (unsigned char)(type >> (8 * i));
+        head[5 + at] = (unsigned char)((uint32_t)srid >> (8 * i));
+    }
     int rc = 0;
     for (size_t i = 0; i < 9 && !rc; i++)
         rc = buf_putc(b, hex[head[i] >> 4]) || buf_putc(b, hex[head[i] & 15]);
@@ -85,7 +90,7 @@ static int copy_feature(void *ud, const struct feature *f, struct err *err)
             rc = buf_printf(b, "%.17g", v->d);
             break;
         case VAL_TEXT:
-            rc = put_text(b, v->s, v->len >= 0 ? v->len : (int)strlen(v->s));
+            rc = pg_copy_put_text(b, v->s, v->len);
             break;
         default: /* NULL; a blob in a catalog column has no PostgreSQL type here */
             rc = buf_puts(b, "\\N");
@@ -93,7 +98,7 @@ static int copy_feature(void *ud, const struct feature *f, struct err *err)
     }
     rc = rc || buf_putc(b, '\t');
     if (!rc && f->wkb) {
-        rc = put_ewkb(b, f->wkb, f->wkb_len, cs->srid);
+        rc = pg_copy_put_ewkb(b, f->wkb, f->wkb_len, cs->srid);
         if (rc == ERR_PARAM)
             return err_set(err, ERR_DB, "%s: feature %lld: geometry is not little-endian WKB",
                            f->layer->id, (long long)f->fid);

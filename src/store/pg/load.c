@@ -13,26 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pg_load_put_text(struct buf *b, const char *s, int len)
-{
-    if (len < 0) len = (int)strlen(s);
-    int rc = 0;
-    for (int i = 0; i < len && !rc; i++) {
-        char c = s[i];
-        if (c == '\\')
-            rc = buf_puts(b, "\\\\");
-        else if (c == '\n')
-            rc = buf_puts(b, "\\n");
-        else if (c == '\r')
-            rc = buf_puts(b, "\\r");
-        else if (c == '\t')
-            rc = buf_puts(b, "\\t");
-        else
-            rc = buf_putc(b, c);
-    }
-    return rc;
-}
-
 /* Sends data as COPY sql FROM STDIN (the text format), or fails the COPY when data is NULL. */
 static int copy_end(struct pg_store *ps, const char *what, int failed, struct err *err)
 {
@@ -155,13 +135,13 @@ int pg_load_finding(struct pg_load *pl, const char *layer, const char *file, int
                     const char *severity, const char *kind, const char *message, struct err *err)
 {
     struct buf *b = &pl->findings;
-    int bad = pg_load_put_text(b, pl->batch, -1) || buf_putc(b, '\t') ||
-              pg_load_put_text(b, layer ? layer : "", -1) || buf_putc(b, '\t') ||
-              pg_load_put_text(b, file ? file : "", -1) || buf_putc(b, '\t');
+    int bad = pg_copy_put_text(b, pl->batch, -1) || buf_putc(b, '\t') ||
+              pg_copy_put_text(b, layer ? layer : "", -1) || buf_putc(b, '\t') ||
+              pg_copy_put_text(b, file ? file : "", -1) || buf_putc(b, '\t');
     if (!bad) bad = row > 0 ? buf_printf(b, "%lld\t", (long long)row) : buf_puts(b, "\\N\t");
-    bad = bad || pg_load_put_text(b, severity ? severity : "", -1) || buf_putc(b, '\t') ||
-          pg_load_put_text(b, kind ? kind : "", -1) || buf_putc(b, '\t') ||
-          pg_load_put_text(b, message ? message : "", -1) || buf_putc(b, '\n');
+    bad = bad || pg_copy_put_text(b, severity ? severity : "", -1) || buf_putc(b, '\t') ||
+          pg_copy_put_text(b, kind ? kind : "", -1) || buf_putc(b, '\t') ||
+          pg_copy_put_text(b, message ? message : "", -1) || buf_putc(b, '\n');
     return bad ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 

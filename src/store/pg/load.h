@@ -45,8 +45,6 @@ int pg_load_history(struct pg_load *pl, const struct layer_def *layer, struct er
 /* Ends a COPY in progress (its rows are then checked by the server); every function that sends
  * another statement calls it first. */
 int pg_load_quiet(struct pg_load *pl, struct err *err);
-/* Appends s (len bytes; len < 0: NUL-terminated) to b escaped for COPY's text format. */
-int pg_load_put_text(struct buf *b, const char *s, int len);
 
 /* load_layer.c */
 int pg_load_layer_begin(struct pg_load *pl, const struct layer_def *layer, struct err *err);

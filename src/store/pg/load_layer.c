@@ -123,31 +123,6 @@ static int copy_layer_start(struct pg_load *pl, struct err *err)
     return rc;
 }
 
-/* WKB (either byte order) -> hex EWKB with the storage SRID, as COPY reads a geometry. */
-static int put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (len < 5 || wkb[0] > 1) return ERR_PARAM;
-    int le = wkb[0] == 1;
-    uint32_t type = 0;
-    for (int i = 0; i < 4; i++)
-        type |= (uint32_t)wkb[le ? 1 + i : 4 - i] << (8 * i);
-    type |= 0x20000000u; /* has SRID */
-    unsigned char head[9];
-    head[0] = wkb[0];
-    for (int i = 0; i < 4; i++) {
-        int at = le ? i : 3 - i;
-        head[1 + at] = (unsigned char)(type >> (8 * i));
-        head[5 + at] = (unsigned char)((uint32_t)srid >> (8 * i));
-    }
-    int rc = 0;
-    for (size_t i = 0; i < 9 && !rc; i++)
-        rc = buf_putc(b, hex[head[i] >> 4]) || buf_putc(b, hex[head[i] & 15]);
-    for (size_t i = 5; i < len && !rc; i++)
-        rc = buf_putc(b, hex[wkb[i] >> 4]) || buf_putc(b, hex[wkb[i] & 15]);
-    return rc;
-}
-
 /* Adds fid to the open layer's set: 1 if it was there already, -1 out of memory, else 0. */
 static int fid_seen(struct pg_load *pl, int64_t fid)
 {
@@ -199,7 +174,7 @@ int pg_load_put(struct pg_load *pl, int64_t fid, const struct value *values,
             rc = buf_printf(b, "%.17g", v->d);
             break;
         case VAL_TEXT:
-            rc = pg_load_put_text(b, v->s, v->len);
+            rc = pg_copy_put_text(b, v->s, v->len);
             break;
         default: /* NULL; a blob has no column type in the catalog */
             rc = buf_puts(b, "\\N");
@@ -207,7 +182,7 @@ int pg_load_put(struct pg_load *pl, int64_t fid, const struct value *values,
     }
     rc = rc || buf_putc(b, '\t');
     if (!rc && wkb) {
-        rc = put_ewkb(b, wkb, wkb_len, pl->ps->srid);
+        rc = pg_copy_put_ewkb(b, wkb, wkb_len, pl->ps->srid);
         if (rc == ERR_PARAM)
             return err_set(err, ERR_DB, "%s: feature %lld: geometry is not WKB", l->id,
                            (long long)fid);

@@ -136,4 +136,10 @@ int pg_watch_start(const char *uri, struct err *err);
 void pg_watch_stop(void);
 int pg_watch_gen(uint64_t *gen);
 
+/* COPY's text format (copy.c; spp copy and the load API): s (len bytes; len < 0: NUL-terminated)
+ * escaped into b, and WKB of either byte order as hex EWKB with srid. ERR_NOMEM; ERR_PARAM for
+ * a WKB that is not one. */
+int pg_copy_put_text(struct buf *b, const char *s, int len);
+int pg_copy_put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid);
+
 #endif
