@@ -12,8 +12,9 @@
  * sources, in layers without one or when the key is null) for the report's added, removed and
  * changed counts against the previous batch (issue 16). The change feed (spp_feature_changes:
  * insert, update, delete per identity, issue 21) is the store's to record, after the lineage
- * updates (store_load_feature_changes). Everything is read and written through the store's load
- * API (store.h, "Loading"); the hashes are over the values it hands back. */
+ * updates (store_load_feature_changes, told which features are unchanged). Everything is read and
+ * written through the store's load API (store.h, "Loading"); the hashes are over the values it
+ * hands back. */
 #include "batch_int.h"
 
 #include <math.h>
@@ -353,6 +354,25 @@ static int keep_lineage(struct batch *b, const struct layer_def *l, struct feath
     return rc;
 }
 
+/* The fids of the new features that are the old ones unchanged (same content and fid): no change
+ * for the change feed. old is sorted by cmp_h here. *out is malloc'ed (NULL when none). */
+static int unchanged_fids(struct feathash *old, size_t no, const struct feathash *nw, size_t nn,
+                          int64_t **out, size_t *n_out)
+{
+    *out = NULL, *n_out = 0;
+    if (!no || !nn) return 0;
+    qsort(old, no, sizeof *old, cmp_h);
+    int64_t *v = malloc(nn * sizeof *v);
+    if (!v) return ERR_NOMEM;
+    size_t k = 0;
+    for (size_t j = 0; j < nn; j++) {
+        const struct feathash *hit = bsearch(&nw[j], old, no, sizeof *old, cmp_h);
+        if (hit && hit->fid == nw[j].fid) v[k++] = nw[j].fid;
+    }
+    *out = v, *n_out = k;
+    return 0;
+}
+
 /* The cells where old and new differ, into b->cells. */
 static void diff(struct batch *b, const struct cellhash *o, size_t no, const struct cellhash *nw,
                  size_t nn)
@@ -374,12 +394,16 @@ static void diff(struct batch *b, const struct cellhash *o, size_t no, const str
 int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *err)
 {
     int64_t added = 0, removed = 0, changed = 0, n_new = -1;
+    int64_t *same = NULL; /* fids of unchanged features, for the change feed */
+    size_t n_same = 0;
     if (b->n_old_feat) {
         struct cellhash *nw = NULL;
         struct feathash *nf = NULL;
         size_t nn = 0, n_nf = 0;
         int rc = batch_cell_hashes(b, l, &nw, &nn, &nf, &n_nf, &n_new, err);
         if (!rc) rc = keep_lineage(b, l, b->old_feat, b->n_old_feat, nf, n_nf, err);
+        if (!rc && unchanged_fids(b->old_feat, b->n_old_feat, nf, n_nf, &same, &n_same))
+            rc = err_set(err, ERR_NOMEM, "out of memory");
         if (rc) {
             free(nw), free(nf);
             return rc;
@@ -409,7 +433,9 @@ int batch_write_changes(struct batch *b, const struct layer_def *l, struct err *
     }
     json_object_set_new(report_layer(b, l), "changed_cells", json_integer((json_int_t)b->n_cells));
     b->n_cells = 0;
-    if (!rc) rc = store_load_feature_changes(b->ld, l, b->started, err); /* issue 21 */
+    if (!rc)
+        rc = store_load_feature_changes(b->ld, l, b->started, same, n_same, err); /* issue 21 */
+    free(same);
     return rc;
 }
 

@@ -120,11 +120,34 @@ static int snapshot_keys(struct store_load *ld, const struct layer_def *l, struc
                          " FROM ", "", err);
 }
 
-int store_load_feature_changes(struct store_load *ld, const struct layer_def *l, const char *at,
-                               struct err *err)
+/* The fids of unchanged features into temp.spp_unchanged (emptied first). */
+static int note_unchanged(struct store_load *ld, const int64_t *fids, size_t n, struct err *err)
 {
-    if (ld->pg) return pg_load_feature_changes(ld->pg, l, at, err);
-    int rc = exec_identity(
+    int rc = store_exec(ld->st,
+                        "CREATE TEMP TABLE IF NOT EXISTS spp_unchanged (fid INTEGER PRIMARY KEY);"
+                        "DELETE FROM temp.spp_unchanged;",
+                        err);
+    if (rc || !n) return rc;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(ld->st->db, "INSERT OR IGNORE INTO temp.spp_unchanged VALUES (?)", -1,
+                           &s, NULL) != SQLITE_OK)
+        return store_db_error(ld->st, err, "spp_unchanged");
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(s, 1, fids[i]);
+        if (sqlite3_step(s) != SQLITE_DONE) rc = store_db_error(ld->st, err, "spp_unchanged");
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_load_feature_changes(struct store_load *ld, const struct layer_def *l, const char *at,
+                               const int64_t *unchanged, size_t n_unchanged, struct err *err)
+{
+    if (ld->pg) return pg_load_feature_changes(ld->pg, l, at, unchanged, n_unchanged, err);
+    int rc = note_unchanged(ld, unchanged, n_unchanged, err);
+    if (rc) return rc;
+    rc = exec_identity(
         ld, l,
         "CREATE TABLE IF NOT EXISTS spp_feature_changes (id INTEGER PRIMARY KEY,"
         " layer TEXT NOT NULL, batch TEXT NOT NULL, at TEXT NOT NULL, op TEXT NOT NULL,"
@@ -141,7 +164,7 @@ int store_load_feature_changes(struct store_load *ld, const struct layer_def *l,
         "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
         " SELECT ?1, ?2, ?3, CASE WHEN EXISTS (SELECT 1 FROM temp.spp_prev_keys p WHERE p.k = n.k)"
         " THEN 'update' ELSE 'insert' END, n.k, n.fid, n.rowval FROM temp.spp_new_keys n"
-        " WHERE n.batch = ?2 ORDER BY n.fid";
+        " WHERE n.batch = ?2 AND n.fid NOT IN (SELECT fid FROM temp.spp_unchanged) ORDER BY n.fid";
     static const char *const del =
         "INSERT INTO spp_feature_changes (layer, batch, at, op, key, fid, rowval)"
         " SELECT ?1, ?2, ?3, 'delete', p.k, NULL, p.rowval FROM temp.spp_prev_keys p"
@@ -158,7 +181,9 @@ int store_load_feature_changes(struct store_load *ld, const struct layer_def *l,
         sqlite3_finalize(s);
     }
     if (!rc)
-        rc = store_exec(ld->st, "DELETE FROM temp.spp_prev_keys; DROP TABLE temp.spp_new_keys;",
+        rc = store_exec(ld->st,
+                        "DELETE FROM temp.spp_prev_keys; DROP TABLE temp.spp_new_keys;"
+                        " DELETE FROM temp.spp_unchanged;",
                         err);
     return rc;
 }

@@ -441,9 +441,12 @@ int store_load_change(struct store_load *ld, const struct layer_def *layer, cons
                       const char *at, struct err *err);
 /* Records the change feed of layer (spp_feature_changes), after its updates: each feature whose
  * import_batch is this batch is an insert, or an update when its identity was there before the
- * layer was replaced; each identity no longer there is a delete. at: the batch's time (ISO). */
+ * layer was replaced; each identity no longer there is a delete. at: the batch's time (ISO).
+ * unchanged[0..n_unchanged): fids of features the importer found identical to the ones they
+ * replace (same fid, geometry and attributes): they are no change, even when the batch has the
+ * same name as the one that wrote them. */
 int store_load_feature_changes(struct store_load *ld, const struct layer_def *layer, const char *at,
-                               struct err *err);
+                               const int64_t *unchanged, size_t n_unchanged, struct err *err);
 
 /* The batch's own record. */
 struct store_import_record {

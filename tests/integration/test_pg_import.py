@@ -272,7 +272,7 @@ def test_load_api_unit_test_on_postgis(pg_cluster):
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip().endswith(" passed, 0 failed") and int(p.stdout.split()[0]) > 60
     assert pg_cluster.psql("SELECT version, n_features FROM spp_layers WHERE layer ="
-                           " 'admin_units'", db="unit") == "2|3"
+                           " 'admin_units'", db="unit") == "3|4"
 
 
 def test_import_through_pgbouncer_in_transaction_mode(pg_cluster, demo):

@@ -774,6 +774,14 @@ def test_change_feed_replays_a_reimport_exactly(tmp_path):
         # since: the time of the second batch gives exactly its changes
         since = changes[0]["time"]
         assert [c["id"] for c in feed(s, since=since)] == [c["id"] for c in changes]
+        # the same import run again (same file, same batch name): nothing changed, nothing in the
+        # feed, although every row is again this batch's
+        time.sleep(1.1)
+        run_spp("import", "--db", db, "--layer", "cadastral_parcels",
+                str(tmp_path / "v2.geojson"), "--quiet")
+        last = max(c["id"] for c in changes)
+        assert feed(s, after=last) == []
+        assert full_copy(s) == copy
         for bad in ("layer=nope", "layer=cadastral_parcels&limit=0",
                     "layer=cadastral_parcels&since=yesterday", "layer=cadastral_parcels&x=1", ""):
             st, _, body = s.get("/api/v1/changes?" + bad)

@@ -190,7 +190,7 @@ static void test_first_batch(struct store *st, const struct layer_def *l)
     CHECK(s.vals[1][2].type == VAL_INT && s.vals[1][2].i == 2000);
     struct bbox cell = {586000, 1109000, 586500, 1109500};
     CHECK(store_load_change(ld, l, &cell, "2026-01-01T00:00:00Z", &err) == 0);
-    CHECK(store_load_feature_changes(ld, l, "2026-01-01T00:00:00Z", &err) == 0);
+    CHECK(store_load_feature_changes(ld, l, "2026-01-01T00:00:00Z", NULL, 0, &err) == 0);
     struct store_import_record r = {
         "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "[\"a.shp\"]", "{}", "{}", "{}"};
     CHECK(store_load_record(ld, &r, &err) == 0);
@@ -251,7 +251,7 @@ static void test_second_batch(struct store *st, const struct layer_def *l)
                              {"D", "Xã Bốn", 4000, 4, "b2"}};
     CHECK(put_units(ld, l, u, 3, &err) == 0);
     CHECK(store_load_layer_done(ld, &err) == 0);
-    CHECK(store_load_feature_changes(ld, l, "2026-01-02T00:00:00Z", &err) == 0);
+    CHECK(store_load_feature_changes(ld, l, "2026-01-02T00:00:00Z", NULL, 0, &err) == 0);
     CHECK(store_load_finish(ld, &err) == 0);
     struct feed f;
     memset(&f, 0, sizeof f);
@@ -264,6 +264,34 @@ static void test_second_batch(struct store *st, const struct layer_def *l)
     CHECK(strcmp(f.ops[2], "insert") == 0 && strcmp(f.keys[2], "D") == 0 && f.fids[2] == 3);
     struct layer_state ls;
     CHECK(store_layer_state(st, l, &ls, &err) == 0 && ls.version == 2 && ls.n_features == 3);
+}
+
+/* The second batch run again under its own name, with E added: A, B and D are the rows they
+ * replace (the importer says so), so only E is in the feed, as an insert of this run. */
+static void test_same_batch_again(struct store *st, const struct layer_def *l)
+{
+    struct err err;
+    err_clear(&err);
+    struct store_load *ld = NULL;
+    CHECK(store_load_begin(st, "b2", 0, &ld, &err) == 0);
+    CHECK(store_load_layer_begin(ld, l, &err) == 0);
+    const struct unit u[] = {{"A", "Phường Một", 1000, 1.5, "b1"},
+                             {"B", "Phường Hai Mới", -1, 2.25, "b2"},
+                             {"D", "Xã Bốn", 4000, 4, "b2"},
+                             {"E", "Xã Năm", 5000, 5, "b2"}};
+    CHECK(put_units(ld, l, u, 4, &err) == 0);
+    CHECK(store_load_layer_done(ld, &err) == 0);
+    const int64_t same[] = {1, 2, 3};
+    CHECK(store_load_feature_changes(ld, l, "2026-01-03T00:00:00Z", same, 3, &err) == 0);
+    CHECK(store_load_finish(ld, &err) == 0);
+    struct feed f;
+    memset(&f, 0, sizeof f);
+    int more = 0;
+    CHECK(store_feature_changes(st, l, ROLE_PUBLIC, "2026-01-03", 0, 100, on_change, &f, &more,
+                                &err) == 0);
+    CHECKF(f.n == 1, "%d changes", f.n);
+    CHECK(f.n == 1 && strcmp(f.ops[0], "insert") == 0 && strcmp(f.keys[0], "E") == 0 &&
+          f.fids[0] == 4);
 }
 
 /* Batches that must leave the store as it was: an abort, and a finish with a layer not done. */
@@ -352,6 +380,7 @@ int main(void)
         test_first_batch(st, l);
         test_second_batch(st, l);
         test_not_published(st, l);
+        test_same_batch_again(st, l);
     }
     store_close(st);
     unlink(path);

@@ -54,7 +54,7 @@ int pg_load_layer_done(struct pg_load *pl, struct err *err);
 int pg_load_update(struct pg_load *pl, const struct layer_def *layer, int64_t fid,
                    const int *fields, const struct value *values, int n, struct err *err);
 int pg_load_feature_changes(struct pg_load *pl, const struct layer_def *layer, const char *at,
-                            struct err *err);
+                            const int64_t *unchanged, size_t n_unchanged, struct err *err);
 int pg_load_scan(struct pg_load *pl, const struct store_scan *q,
                  int (*fn)(void *ud, const struct feature *f, const struct bbox *box), void *ud,
                  struct err *err);

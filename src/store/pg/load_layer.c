@@ -33,10 +33,36 @@ static int identity_sql(const struct layer_def *l, const char *p, struct buf *b)
     return rc;
 }
 
+/* The fids of unchanged features into spp_unchanged (a temporary table dropped at commit), sent
+ * as one bigint[] literal. */
+static int note_unchanged(struct pg_load *pl, const int64_t *fids, size_t n, struct err *err)
+{
+    int rc = pg_exec(pl->ps,
+                     "CREATE TEMP TABLE IF NOT EXISTS spp_unchanged (fid bigint PRIMARY KEY)"
+                     " ON COMMIT DROP",
+                     NULL, 0, NULL, err);
+    if (!rc) rc = pg_exec(pl->ps, "TRUNCATE spp_unchanged", NULL, 0, NULL, err);
+    if (rc || !n) return rc;
+    struct buf a;
+    buf_init(&a);
+    int bad = buf_putc(&a, '{');
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = buf_printf(&a, i ? ",%lld" : "%lld", (long long)fids[i]);
+    bad = bad || buf_putc(&a, '}');
+    struct value v = {.type = VAL_TEXT, .s = a.data, .len = -1};
+    rc = bad ? err_set(err, ERR_NOMEM, "out of memory")
+             : pg_exec(pl->ps,
+                       "INSERT INTO spp_unchanged SELECT DISTINCT unnest(CAST(? AS bigint[]))", &v,
+                       1, NULL, err);
+    buf_fini(&a);
+    return rc;
+}
+
 int pg_load_feature_changes(struct pg_load *pl, const struct layer_def *l, const char *at,
-                            struct err *err)
+                            const int64_t *unchanged, size_t n_unchanged, struct err *err)
 {
     int rc = pg_load_quiet(pl, err);
+    if (!rc) rc = note_unchanged(pl, unchanged, n_unchanged, err);
     if (rc) return rc;
     struct buf del, ins;
     buf_init(&del);
@@ -55,7 +81,8 @@ int pg_load_feature_changes(struct pg_load *pl, const struct layer_def *l, const
                          " FROM (SELECT ") ||
           identity_sql(l, "n", &ins) || buf_puts(&ins, ", n.fid, n.import_batch FROM ") ||
           pg_put_ident(&ins, l->id) ||
-          buf_puts(&ins, " n) n (k, rowval, fid, batch) WHERE n.batch = ? ORDER BY n.fid");
+          buf_puts(&ins, " n) n (k, rowval, fid, batch) WHERE n.batch = ? AND NOT EXISTS"
+                         " (SELECT 1 FROM spp_unchanged u WHERE u.fid = n.fid) ORDER BY n.fid");
     struct value v[4] = {{.type = VAL_TEXT, .s = l->id, .len = -1},
                          {.type = VAL_TEXT, .s = pl->batch, .len = -1},
                          {.type = VAL_TEXT, .s = at, .len = -1},
