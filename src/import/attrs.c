@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <proj.h>
+
 static const char *trim(const char *s, size_t *len)
 {
     while (*s && isspace((unsigned char)*s))
@@ -428,4 +430,95 @@ int attr_code(const struct field_def *fd, const char *v, struct buf *out, char *
     }
     free(whole);
     return o.n_unknown || !o.n_out ? 1 : 0;
+}
+
+/* ---- angles in degrees, minutes and seconds ---- */
+
+/* Appends the bytes of one normalised character for attr_parse_dms: PROJ's proj_dmstor reads
+ * 'd' (or the degree sign), '\'' and '"' after numbers with a '.' decimal mark. */
+static int dms_put(char *out, size_t *n, size_t cap, char c)
+{
+    if (*n + 1 >= cap) return -1;
+    out[(*n)++] = c;
+    return 0;
+}
+
+int attr_parse_dms(const char *s, double *deg)
+{
+    char t[96];
+    size_t n = 0;
+    char hemi = 0;
+    int parts = 0, in_num = 0, marks = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int c = *p, len = 1;
+        char put = 0;
+        if (isdigit(c)) {
+            put = (char)c;
+            if (!in_num) parts++;
+            in_num = 1;
+        } else if ((c == '.' || c == ',') && in_num && isdigit(p[1])) {
+            put = '.';
+        } else if (c == 0xC2 && (p[1] == 0xB0 || p[1] == 0xBA)) { /* ° º */
+            put = 'd', len = 2, marks++;
+        } else if (c == 0xE2 && p[1] == 0x80 && (p[2] == 0xB2 || p[2] == 0x99)) { /* ′ ’ */
+            put = '\'', len = 3, marks++;
+        } else if (c == 0xE2 && p[1] == 0x80 && (p[2] == 0xB3 || p[2] == 0x9D)) { /* ″ ” */
+            put = '"', len = 3, marks++;
+        } else if (c == '\'' && p[1] == '\'') {
+            put = '"', len = 2, marks++;
+        } else if (c == 'd' || c == 'D' || c == '\'' || c == '"' || c == 'm' || c == 's') {
+            put = c == 'D' ? 'd' : c == 'm' ? '\'' : c == 's' ? '"' : (char)c;
+            if (c == 's' && !in_num) return ERR_PARAM;
+            marks++;
+        } else if (strchr("NSEWnew", c) && !hemi) { /* 's' is seconds, 'S' south */
+            hemi = (char)toupper(c);
+            in_num = 0;
+            p += len;
+            continue;
+        } else if (c == ' ' || c == '\t') {
+            /* "10 02 15.3": a space between two numbers separates the parts */
+            if (in_num) {
+                const unsigned char *q = p;
+                while (*q == ' ' || *q == '\t')
+                    q++;
+                if (isdigit(*q)) put = parts == 1 ? 'd' : parts == 2 ? '\'' : 0;
+                if (isdigit(*q) && !put) return ERR_PARAM;
+                if (put) marks++;
+            }
+            in_num = 0;
+            if (!put) {
+                p += len;
+                continue;
+            }
+        } else {
+            return ERR_PARAM;
+        }
+        if (put != '.' && !isdigit((unsigned char)put)) in_num = 0;
+        if (dms_put(t, &n, sizeof t, put)) return ERR_PARAM;
+        p += len;
+    }
+    if (!marks || parts < 1 || parts > 3) return ERR_PARAM;   /* a plain number is not an angle */
+    if (n && isdigit((unsigned char)t[n - 1]) && parts > 1 && /* "10 02 15.3": its last unit */
+        dms_put(t, &n, sizeof t, parts == 2 ? '\'' : '"'))
+        return ERR_PARAM;
+    /* minutes and seconds below 60 */
+    double part[3] = {0, 0, 0};
+    int k = 0;
+    for (size_t i = 0; i < n && k < 3;) {
+        if (!isdigit((unsigned char)t[i])) {
+            i++;
+            continue;
+        }
+        char *end;
+        part[k++] = strtod(t + i, &end);
+        i = (size_t)(end - t);
+    }
+    if ((k > 1 && part[1] >= 60) || (k > 2 && part[2] >= 60)) return ERR_PARAM;
+    if (hemi && dms_put(t, &n, sizeof t, hemi)) return ERR_PARAM;
+    t[n] = 0;
+    char *rest = NULL;
+    double r = proj_dmstor(t, &rest);
+    if (!rest || *rest || rest == t || !isfinite(r) || r == HUGE_VAL) return ERR_PARAM;
+    *deg = r * 180.0 / M_PI;
+    return 0;
 }

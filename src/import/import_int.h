@@ -203,6 +203,13 @@ int attr_number_evidence(const char *s);
  * when the value does not follow it and was read by attr_parse_number alone; ERR_PARAM when not a
  * number. dec 0: attr_parse_number. */
 int attr_parse_number_dec(const char *s, char dec, double *out);
+/* Parses an angle written in degrees, minutes and seconds as survey sheets give coordinates:
+ * "10°02'15.3\"N", "105° 46′ 20,1″ E", "N 10°02'15.3\"", "10d02m15.3s", "10 02 15.3 S",
+ * "10°02.255'" (degree sign, or 'º' typed for it; straight, typographic or doubled quotes; a
+ * decimal comma in the last part; the hemisphere letter before or after; S and W negative).
+ * Decimal degrees: the value. 0, or ERR_PARAM when s is a plain number or not such an angle
+ * (minutes or seconds of 60 or more included). Read by PROJ's proj_dmstor once normalised. */
+int attr_parse_dms(const char *s, double *deg);
 /* A column's number format, decided from all its values (not value by value: in a column of
  * "1.234,5", "2.099" is 2099). Feed the text values, then decide. */
 struct numcol {

@@ -603,6 +603,15 @@ static int key_column(struct rec_src *rs, const struct src_spec *spec, int cx, i
     return -1;
 }
 
+/* A coordinate cell: a number with its column's decimal mark (0, or 1 when it did not follow
+ * it), else an angle in degrees, minutes and seconds ("10°02'15.3\"N": 0); ERR_PARAM. */
+static int coord_value(const char *v, char dec, double *out)
+{
+    if (!v) return ERR_PARAM;
+    int rc = attr_parse_number_dec(v, dec, out);
+    return rc == ERR_PARAM ? attr_parse_dms(v, out) : rc;
+}
+
 static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_type want,
                       struct err *err)
 {
@@ -648,13 +657,15 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
         struct mrec m = rs->recs[r];
         double x, y;
         /* 0 or 1 is a number (1: read against the column's decimal mark), ERR_PARAM is not */
-        int px = m.vals[cx] ? attr_parse_number_dec(m.vals[cx], ncx.dec, &x) : ERR_PARAM;
-        int py = m.vals[cy] ? attr_parse_number_dec(m.vals[cy], ncy.dec, &y) : ERR_PARAM;
+        int px = coord_value(m.vals[cx], ncx.dec, &x);
+        int py = coord_value(m.vals[cy], ncy.dec, &y);
         if ((px != 0 && px != 1) || (py != 0 && py != 1)) {
-            /* a title or blank row (no number in any cell) is not data: skipped; a row with data
-             * but no usable coordinates goes on without geometry and is rejected, with its row
-             * and reason, like any feature that cannot be normalised */
-            int data = 0;
+            /* a title or blank row (no number in any cell, no digit in its coordinate cells) is
+             * not data: skipped; a row with data but no usable coordinates ("10°75'") goes on
+             * without geometry and is rejected, with its row and reason, like any feature that
+             * cannot be normalised */
+            int data = (m.vals[cx] && strpbrk(m.vals[cx], "0123456789")) ||
+                       (m.vals[cy] && strpbrk(m.vals[cy], "0123456789"));
             for (int c = 0; c < rs->n_fields && !data; c++) {
                 double d;
                 data = m.vals[c] && attr_parse_number(m.vals[c], &d) == 0;
@@ -705,8 +716,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
                 corner_missing = 1;
                 continue;
             }
-            attr_parse_number_dec(pts[pick].vals[cx], ncx.dec, &x);
-            attr_parse_number_dec(pts[pick].vals[cy], ncy.dec, &y);
+            coord_value(pts[pick].vals[cx], ncx.dec, &x);
+            coord_value(pts[pick].vals[cy], ncy.dec, &y);
             OGR_G_AddPoint_2D(ring, x, y);
         }
         OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);

@@ -317,6 +317,77 @@ def test_coordinate_headers(tmp_path, xname, yname, order):
         assert xy == [pytest.approx((n, e)) for e, n in pts]
 
 
+def dms(v, pos, neg, style):
+    """Decimal degrees as a survey sheet writes them, in one of several notations."""
+    h = pos if v >= 0 else neg
+    v = abs(v)
+    d = int(v)
+    m = int((v - d) * 60)
+    sec = (v - d - m / 60) * 3600
+    if style == 0:
+        return f"{d}°{m:02d}'{sec:06.3f}\"{h}"
+    if style == 1:  # typographic primes, spaces, a decimal comma, the hemisphere first
+        return f"{h} {d}° {m:02d}′ {sec:06.3f}″".replace(".", ",")
+    if style == 2:  # no signs at all: degrees minutes seconds, hemisphere last
+        return f"{d} {m:02d} {sec:06.3f} {h}"
+    return f"{d}d{m:02d}m{sec:06.3f}s{h}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_coordinates_in_degrees_minutes_seconds(tmp_path, fmt):
+    """Control points whose sheet gives latitude and longitude in degrees, minutes and seconds
+    (10°02'15.300"N, N 10° 02′ 15,300″, 10 02 15.300 N, 10d02m15.300sN): each row lands where
+    GDAL/OSR puts the same point through the official VN-2000 parameters (a thousandth of a second
+    is 3 cm)."""
+    pts = [(E0 + 125.5 * i, N0 + 333.25 + 70 * i) for i in range(8)]
+    s5897 = osr.SpatialReference()
+    s5897.ImportFromProj4(PROJ_5897_OFFICIAL)
+    s5897.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(s5897, srs(4326))
+    ll = [ct.TransformPoint(e, n)[:2] for e, n in pts]
+    rows = [(f"M{i + 1}", dms(lat, "N", "S", i % 4), dms(lon, "E", "W", (i + 1) % 4))
+            for i, (lon, lat) in enumerate(ll)]
+    if fmt == "csv":
+        path = tmp_path / "moc.csv"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("Số hiệu mốc,Vĩ độ,Kinh độ,Cao độ (m)\n")
+            for i, (no, lat, lon) in enumerate(rows):
+                q = lambda v: '"' + v.replace('"', '""') + '"'
+                f.write(f"{no},{q(lat)},{q(lon)},{1.5 + i / 10:.2f}\n")
+    else:
+        path = tmp_path / "moc.xlsx"
+        write_layer(str(path), "XLSX", ogr.wkbNone,
+                    [("Số hiệu mốc", ogr.OFTString), ("Vĩ độ", ogr.OFTString),
+                     ("Kinh độ", ogr.OFTString), ("Cao độ (m)", ogr.OFTReal)],
+                    [(None, {"Số hiệu mốc": no, "Vĩ độ": lat, "Kinh độ": lon,
+                             "Cao độ (m)": 1.5 + i / 10}) for i, (no, lat, lon) in enumerate(rows)])
+    db, rep, p = import_into(tmp_path, "--layer", "geodetic_control", str(path))
+    assert p.returncode == 0, p.stderr
+    src = rep["sources"][0]
+    assert src["crs"]["used"] == "EPSG:4326" and src["rejected"] == 0
+    assert src["fields"]["mapped"]["Cao độ (m)"] == "h_m"
+    con = spatialite(db)
+    got = con.execute("SELECT point_no, ST_X(geom), ST_Y(geom), h_m FROM geodetic_control"
+                      " ORDER BY fid").fetchall()
+    assert [g[0] for g in got] == [r[0] for r in rows]
+    for i, ((_, x, y, h), (e, n)) in enumerate(zip(got, pts)):
+        assert x == pytest.approx(e, abs=0.1) and y == pytest.approx(n, abs=0.1), rows[i]
+        assert h == pytest.approx(1.5 + i / 10)
+
+
+def test_minutes_of_sixty_are_refused_not_guessed(tmp_path):
+    """An angle with 75 minutes is a typing error: the row is rejected, named, never moved."""
+    path = tmp_path / "moc.csv"
+    path.write_text("Số hiệu mốc,Vĩ độ,Kinh độ\n"
+                    "M1,\"10°02'15.3\"\"N\",\"105°46'20.1\"\"E\"\n"
+                    "M2,\"10°75'15.3\"\"N\",\"105°46'20.1\"\"E\"\n", encoding="utf-8")
+    db, rep, p = import_into(tmp_path, "--layer", "geodetic_control", str(path), check=False)
+    assert p.returncode == 3, p.stderr
+    assert "moc.csv row 2" in p.stderr  # the header is not a row
+    con = spatialite(db)
+    assert [r[0] for r in con.execute("SELECT point_no FROM geodetic_control")] == ["M1"]
+
+
 # ---- duplicate vertices ------------------------------------------------------------------------
 
 def test_duplicate_vertices_removed_and_counted(tmp_path):

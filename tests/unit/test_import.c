@@ -47,6 +47,28 @@ static void test_numbers(void)
     CHECK(attr_parse_number_dec("75", ',', &d) == 0 && d == 75);
     CHECK(attr_parse_number_dec("12.25", ',', &d) == 1 && d == 12.25); /* contrary: reported */
     CHECK(attr_parse_number_dec("x", ',', &d) == ERR_PARAM);
+    /* angles as survey sheets write coordinates */
+    const double lat = 10 + 2 / 60.0 + 15.3 / 3600.0, lon = 105 + 46 / 60.0 + 20.1 / 3600.0;
+    const struct {
+        const char *s;
+        double want;
+    } dms[] = {{"10°02'15.3\"N", lat},      {"105°46'20.1\"E", lon},
+               {"105° 46′ 20,1″ E", lon},   {"N 10°02'15.3\"", lat},
+               {"10d02m15.3s", lat},        {"10 02 15.3", lat},
+               {"10 02 15.3 S", -lat},      {"10°02'15.3''N", lat},
+               {"10º02’15.3”N", lat},       {"10°02.255'", 10 + 2.255 / 60.0},
+               {"  105°46'20.1\"W ", -lon}, {"10°", 10},
+               {"10°02'15.3\"S", -lat}};
+    for (size_t i = 0; i < sizeof dms / sizeof *dms; i++) {
+        d = -1;
+        CHECKF(attr_parse_dms(dms[i].s, &d) == 0 && fabs(d - dms[i].want) < 1e-9, "%s -> %.9f",
+               dms[i].s, d);
+    }
+    const char *not_dms[] = {"10.5",          "586034,5",   "",    "abc",
+                             "10°75'",        "10°02'61\"", "ODT", "10 02 15 33",
+                             "10°02'15.3\"X", "1.234.567",  NULL};
+    for (int i = 0; not_dms[i]; i++)
+        CHECKF(attr_parse_dms(not_dms[i], &d) == ERR_PARAM, "%s", not_dms[i]);
     char why[320];
     struct numcol c;
     memset(&c, 0, sizeof c);
