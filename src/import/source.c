@@ -11,12 +11,15 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <geos_c.h>
 #include <ogr_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum src_mode { MODE_FEATURES, MODE_CAD, MODE_TABLE };
 
@@ -54,7 +57,8 @@ struct rec_src {
         char first[200]; /* the first of them */
     } rerr;
     char *path;       /* as the user wrote it, for messages */
-    char *abs_path;   /* to read the shapefile headers */
+    char *abs_path;   /* to read the shapefile headers (/vsizip/ inside a .zip) */
+    char *zip_member; /* the source's path inside its .zip, NULL when not zipped */
     int64_t declared; /* records the file says it holds (shapefile DBF header), -1 unknown */
     int filtered;     /* an attribute filter: fewer records than declared is expected */
 };
@@ -123,7 +127,7 @@ void rec_src_close(struct rec_src *rs)
     free(rs->vals), free(rs->owned), free(rs->ftype), free(rs->num), free(rs->is_num),
         free(rs->num_only);
     free(rs->wkb);
-    free(rs->path), free(rs->abs_path);
+    free(rs->path), free(rs->abs_path), free(rs->zip_member);
     if (rs->ds) GDALClose(rs->ds);
     free(rs);
 }
@@ -159,21 +163,20 @@ static int reads_end(struct rec_src *rs, struct err *err)
                    rs->path, (long long)rs->row, rs->rerr.first);
 }
 
+/* Files are read through GDAL's VSI layer: a shapefile inside a .zip (/vsizip/) is checked as
+ * one on disk. */
 static long file_size(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    fclose(f);
-    return n;
+    VSIStatBufL sb;
+    return VSIStatL(path, &sb) == 0 ? (long)sb.st_size : -1;
 }
 
 static int read_at(const char *path, long off, unsigned char *out, size_t n)
 {
-    FILE *f = fopen(path, "rb");
+    VSILFILE *f = VSIFOpenL(path, "rb");
     if (!f) return -1;
-    int ok = fseek(f, off, SEEK_SET) == 0 && fread(out, 1, n, f) == n;
-    fclose(f);
+    int ok = VSIFSeekL(f, (vsi_l_offset)off, SEEK_SET) == 0 && VSIFReadL(out, 1, n, f) == n;
+    VSIFCloseL(f);
     return ok ? 0 : -1;
 }
 
@@ -249,21 +252,22 @@ static long dbf_deleted(const char *abs_path)
 {
     char dbf[4096];
     sibling(abs_path, ".dbf", dbf, sizeof dbf);
-    FILE *f = fopen(dbf, "rb");
+    VSILFILE *f = VSIFOpenL(dbf, "rb");
     if (!f) return 0;
     unsigned char h[12];
     long n_del = 0;
-    if (fread(h, 1, 12, f) == 12) {
+    if (VSIFReadL(h, 1, 12, f) == 12) {
         uint32_t n = le32(h + 4), hlen = (uint32_t)h[8] | (uint32_t)h[9] << 8,
                  rlen = (uint32_t)h[10] | (uint32_t)h[11] << 8;
         for (uint32_t i = 0; i < n && rlen; i++) {
-            if (fseek(f, (long)hlen + (long)i * (long)rlen, SEEK_SET) != 0) break;
-            int c = fgetc(f);
-            if (c == EOF) break;
+            unsigned char c;
+            if (VSIFSeekL(f, (vsi_l_offset)hlen + (vsi_l_offset)i * rlen, SEEK_SET) != 0 ||
+                VSIFReadL(&c, 1, 1, f) != 1)
+                break;
             n_del += c == '*';
         }
     }
-    fclose(f);
+    VSIFCloseL(f);
     return n_del;
 }
 
@@ -742,18 +746,138 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
 
 static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err);
 
+/* "a", "b" and "c" (at most 8 names, then "..."), into out. */
+static void name_list(char *out, size_t n, const char *(*name)(void *ud, int i), void *ud,
+                      int count)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < count && len + 1 < n; i++) {
+        const char *sep = i == 0 ? "" : i == count - 1 ? " and " : ", ";
+        len += (size_t)snprintf(out + len, n - len, i < 8 ? "%s\"%s\"" : "%s...", sep, name(ud, i));
+        if (i >= 8 || len >= n) break;
+    }
+}
+
+static const char *layer_name_at(void *ud, int i)
+{
+    return OGR_L_GetName(GDALDatasetGetLayer(ud, i));
+}
+
 static int pick_layer(struct rec_src *rs, const struct src_spec *spec, struct err *err)
 {
     int n = GDALDatasetGetLayerCount(rs->ds);
     if (spec->sheet) {
         rs->lyr = GDALDatasetGetLayerByName(rs->ds, spec->sheet);
+        if (!rs->lyr && n == 1 && rs->zip_member) rs->lyr = GDALDatasetGetLayer(rs->ds, 0);
         if (!rs->lyr)
             return err_set(err, ERR_PARAM, "%s: no layer or sheet \"%s\"", spec->path, spec->sheet);
         return 0;
     }
     if (n < 1) return err_set(err, ERR_PARAM, "%s: no layers in this file", spec->path);
-    rs->lyr = GDALDatasetGetLayer(rs->ds, 0);
+    /* several layers (a GeoPackage, a file geodatabase, a workbook of several sheets): which one
+     * is the caller's to say, never the first by chance; empty sheets of a workbook don't count */
+    int with_rows = 0, last = 0;
+    for (int i = 0; i < n; i++)
+        if (OGR_L_GetFeatureCount(GDALDatasetGetLayer(rs->ds, i), 0) != 0) with_rows++, last = i;
+    if (n > 1 && with_rows != 1) {
+        char names[512];
+        name_list(names, sizeof names, layer_name_at, rs->ds, n);
+        return err_set(err, ERR_PARAM,
+                       "%s: the file holds %d layers or sheets (%s): name the one to import with "
+                       "the manifest's \"sheet\"",
+                       spec->path, n, names);
+    }
+    rs->lyr = GDALDatasetGetLayer(rs->ds, n > 1 ? last : 0);
     return 0;
+}
+
+/* ---- zip archives ---- */
+
+static const char *const vector_exts[] = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".tab",
+                                          ".mif", ".gml",  ".dxf",     ".dgn",  ".csv", ".xlsx",
+                                          ".xls", ".ods",  ".sqlite",  ".fgb",  ".gdb", NULL};
+
+struct members {
+    char **v;
+    int n;
+};
+
+static const char *member_at(void *ud, int i)
+{
+    return ((struct members *)ud)->v[i];
+}
+
+/* The data source inside a .zip (a city's e-mailed shapefile): its /vsizip/ path into out. One
+ * source: it; several: the one whose name (without extension) is spec->sheet, else an error
+ * naming them. macOS resource forks (__MACOSX/, ._*) are not sources. */
+static int zip_source(const struct src_spec *spec, char *out, size_t n, char **member,
+                      struct err *err)
+{
+    char root[4096];
+    snprintf(root, sizeof root, "/vsizip/%s", spec->abs_path);
+    char **all = VSIReadDirRecursive(root);
+    struct members m = {NULL, 0};
+    int cap = 0, rc = 0;
+    for (int i = 0; all && all[i] && !rc; i++) {
+        char name[1024];
+        snprintf(name, sizeof name, "%s", all[i]);
+        size_t len = strlen(name);
+        int dir = len && name[len - 1] == '/';
+        if (dir) name[--len] = 0;
+        const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        const char *ext = strrchr(base, '.');
+        if (!ext || strncmp(name, "__MACOSX", 8) == 0 || base[0] == '.') continue;
+        if (dir != str_ieq(ext, ".gdb")) continue; /* a geodatabase is a folder; others files */
+        if (strstr(name, ".gdb/")) continue;       /* files inside a geodatabase */
+        int known = 0;
+        for (int k = 0; vector_exts[k] && !known; k++)
+            known = str_ieq(ext, vector_exts[k]);
+        if (!known) continue;
+        if (m.n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **v = realloc(m.v, (size_t)cap * sizeof *v);
+            if (!v) {
+                rc = ERR_NOMEM;
+                break;
+            }
+            m.v = v;
+        }
+        if (!(m.v[m.n] = str_dup(name)))
+            rc = ERR_NOMEM;
+        else
+            m.n++;
+    }
+    CSLDestroy(all);
+    int pick = m.n == 1 ? 0 : -1;
+    for (int i = 0; i < m.n && pick < 0 && spec->sheet && !rc; i++) {
+        const char *base = strrchr(m.v[i], '/') ? strrchr(m.v[i], '/') + 1 : m.v[i];
+        size_t stem = (size_t)(strrchr(base, '.') - base);
+        if (strlen(spec->sheet) == stem && strncasecmp(base, spec->sheet, stem) == 0) pick = i;
+    }
+    if (rc) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    } else if (m.n == 0) {
+        rc = err_set(err, ERR_PARAM,
+                     "%s: the zip archive holds no data source GDAL reads (.shp, .gpkg, .geojson, "
+                     ".kml, .tab, .gdb, .dxf, .csv, .xlsx ...)",
+                     spec->path);
+    } else if (pick < 0) {
+        char names[512];
+        name_list(names, sizeof names, member_at, &m, m.n);
+        rc = err_set(err, ERR_PARAM,
+                     "%s: the zip archive holds %d data sources (%s): name the one to import with "
+                     "the manifest's \"sheet\" (its name without extension)",
+                     spec->path, m.n, names);
+    } else {
+        snprintf(out, n, "%s/%s", root, m.v[pick]);
+        *member = str_dup(m.v[pick]);
+        if (!*member) rc = err_set(err, ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < m.n; i++)
+        free(m.v[i]);
+    free(m.v);
+    return rc;
 }
 
 int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
@@ -763,18 +887,26 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
     struct rec_src *rs = calloc(1, sizeof *rs);
     if (!rs) return err_set(err, ERR_NOMEM, "out of memory");
     const char *open_opts[] = {"ENCODING=", NULL};
-    const char *ext = strrchr(spec->abs_path, '.');
-    int shp = ext && (str_ieq(ext, ".shp") || str_ieq(ext, ".dbf"));
     static int registered;
     if (!registered) GDALAllRegister(), registered = 1;
+    char open_path[4096 + 1100];
+    snprintf(open_path, sizeof open_path, "%s", spec->abs_path);
+    const char *ext = strrchr(spec->abs_path, '.');
+    int rc = 0;
+    if (ext && str_ieq(ext, ".zip") &&
+        (rc = zip_source(spec, open_path, sizeof open_path, &rs->zip_member, err))) {
+        free(rs);
+        return rc;
+    }
+    ext = strrchr(open_path, '.');
+    int shp = ext && (str_ieq(ext, ".shp") || str_ieq(ext, ".dbf"));
     CPLSetThreadLocalConfigOption("SHAPE_ENCODING", "");
     CPLPushErrorHandler(CPLQuietErrorHandler);
-    rs->ds = GDALOpenEx(spec->abs_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL,
-                        shp ? open_opts : NULL, NULL);
+    rs->ds = GDALOpenEx(open_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, shp ? open_opts : NULL,
+                        NULL);
     CPLPopErrorHandler();
-    int rc = 0;
     rs->path = str_dup(spec->path);
-    rs->abs_path = str_dup(spec->abs_path);
+    rs->abs_path = str_dup(open_path);
     rs->declared = -1;
     rs->filtered = spec->filter != NULL;
     if (!rs->ds) {

@@ -755,3 +755,78 @@ def test_another_district_inside_the_city_extent_is_accepted(tmp_path):
         "SELECT X(geom), Y(geom) FROM geodetic_control"))
     con.close()
     assert got == sorted((594000 + i * 40, 1120000 + i * 30) for i in range(12))
+
+
+# ---- archives and files of several layers ----
+
+def zip_dir(zip_path, files, junk=True):
+    """files: {name inside the archive: path on disk}; junk: the __MACOSX resource forks a Mac
+    adds when a planner zips a folder in Finder."""
+    import zipfile
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, path in files.items():
+            z.write(path, name)
+            if junk:
+                d, b = os.path.split(name)
+                z.writestr(os.path.join("__MACOSX", d, "._" + b), b"\0\5\26\7junk")
+    return zip_path
+
+
+def shp_files(shp):
+    stem = os.path.splitext(shp)[0]
+    return [stem + e for e in (".shp", ".shx", ".dbf", ".prj") if os.path.exists(stem + e)]
+
+
+def test_a_zipped_shapefile_imports_like_the_unzipped_one(tmp_path):
+    """A shapefile e-mailed as a .zip (in a folder, with a Mac's __MACOSX junk) gives the same
+    rows as the same shapefile on disk; its .dbf cut off inside the archive fails the source and
+    leaves the store as it was."""
+    os.makedirs(tmp_path / "src")
+    shp = write_roads(str(tmp_path / "src" / "duong.shp"))
+    z = zip_dir(str(tmp_path / "duong.zip"),
+                {"Giao thong/" + os.path.basename(f): f for f in shp_files(shp)})
+    plain, zipped = str(tmp_path / "plain.sqlite"), str(tmp_path / "zipped.sqlite")
+    assert imp("--db", plain, "--layer", "roads", shp).returncode == 0
+    p = imp("--db", zipped, "--layer", "roads", z)
+    assert p.returncode == 0, p.stderr
+    a, b = dump(plain, "roads")[0], dump(zipped, "roads")[0]
+    assert len(b) == 20 and [r[-1] for r in a] == [r[-1] for r in b]
+    con = spatialite(zipped)
+    assert [r[0] for r in con.execute("SELECT name FROM roads ORDER BY fid")] == \
+        [f"Duong so {i + 1}" for i in range(20)]
+    before = dump(zipped, "roads")
+    bad = truncate_dbf(shp, str(tmp_path / "usb"), 11)
+    zb = zip_dir(str(tmp_path / "duong_hong.zip"), {os.path.basename(f): f for f in shp_files(bad)},
+                 junk=False)
+    p = imp("--db", zipped, "--layer", "roads", zb)
+    assert p.returncode == 1 and "cut off" in p.stderr, p.stderr
+    assert dump(zipped, "roads") == before
+
+
+def test_an_archive_or_file_of_several_layers_names_them_never_takes_the_first(tmp_path):
+    """A .zip of two shapefiles, and a GeoPackage of two layers: which one is meant is not
+    guessed; the error names them, and the manifest's "sheet" picks one."""
+    os.makedirs(tmp_path / "a")
+    roads = write_roads(str(tmp_path / "a" / "duong.shp"))
+    other = write_roads(str(tmp_path / "a" / "duong_du_kien.shp"), n=5)
+    z = zip_dir(str(tmp_path / "giao_thong.zip"),
+                {os.path.basename(f): f for f in shp_files(roads) + shp_files(other)})
+    db = str(tmp_path / "s.sqlite")
+    p = imp("--db", db, "--layer", "roads", z)
+    assert p.returncode == 1
+    assert "2 data sources" in p.stderr and "duong.shp" in p.stderr and \
+        "duong_du_kien.shp" in p.stderr and "sheet" in p.stderr, p.stderr
+    m = manifest(str(tmp_path / "m.json"), [{"path": z, "layer": "roads", "sheet": "duong_du_kien"}])
+    p = imp("--db", db, "--manifest", m)
+    assert p.returncode == 0, p.stderr
+    assert len(dump(db, "roads")[0]) == 5
+
+    gpkg = str(tmp_path / "gt.gpkg")
+    subprocess.run(["ogr2ogr", "-f", "GPKG", gpkg, roads, "-nln", "hien_trang"], check=True)
+    subprocess.run(["ogr2ogr", "-update", "-f", "GPKG", gpkg, other, "-nln", "quy_hoach"], check=True)
+    db2 = str(tmp_path / "g.sqlite")
+    p = imp("--db", db2, "--layer", "roads", gpkg)
+    assert p.returncode == 1 and '"hien_trang" and "quy_hoach"' in p.stderr, p.stderr
+    m = manifest(str(tmp_path / "m2.json"), [{"path": gpkg, "layer": "roads", "sheet": "quy_hoach"}])
+    assert imp("--db", db2, "--manifest", m).returncode == 0
+    assert len(dump(db2, "roads")[0]) == 5
