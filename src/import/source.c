@@ -60,6 +60,8 @@ struct rec_src {
     char *abs_path;   /* to read the shapefile headers (/vsizip/ inside a .zip) */
     char *zip_member; /* the source's path inside its .zip, NULL when not zipped */
     int64_t declared; /* records the file says it holds (shapefile DBF header), -1 unknown */
+    int header_row;   /* a table's header is its row header_row (1-based) when > 0: the rows
+                       * above are a title (find_header_row); 0: GDAL's own header */
     int filtered;     /* an attribute filter: fewer records than declared is expected */
 };
 
@@ -607,6 +609,65 @@ static int key_column(struct rec_src *rs, const struct src_spec *spec, int cx, i
     return -1;
 }
 
+/* A spreadsheet whose first row is a title ("BẢNG TỌA ĐỘ MỐC RANH GIỚI"), maybe a blank row,
+ * and only then the header: when the first row names no coordinate columns, the sheet is read
+ * again without a header and the first of its rows (up to HEADER_SEARCH) that names them is
+ * taken as the header; the rows above it are not data. 0 when found (rs->names, rs->ds, rs->lyr
+ * and rs->header_row replaced), ERR_NOT_FOUND when not (rs unchanged), ERR_NOMEM. */
+#define HEADER_SEARCH 15
+static int find_header_row(struct rec_src *rs, const struct src_spec *spec, const char *open_path)
+{
+    const char *cfg = str_ieq(rs->format, "XLSX")  ? "OGR_XLSX_HEADERS"
+                      : str_ieq(rs->format, "ODS") ? "OGR_ODS_HEADERS"
+                      : str_ieq(rs->format, "XLS") ? "OGR_XLS_HEADERS"
+                                                   : NULL;
+    if (!cfg && !str_ieq(rs->format, "CSV")) return ERR_NOT_FOUND;
+    const char *csv_opts[] = {"HEADERS=NO", NULL};
+    if (cfg) CPLSetThreadLocalConfigOption(cfg, "DISABLE");
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds =
+        GDALOpenEx(open_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, cfg ? NULL : csv_opts, NULL);
+    CPLPopErrorHandler();
+    if (cfg) CPLSetThreadLocalConfigOption(cfg, NULL);
+    OGRLayerH lyr = ds ? GDALDatasetGetLayerByName(ds, OGR_L_GetName(rs->lyr)) : NULL;
+    if (!lyr) {
+        if (ds) GDALClose(ds);
+        return ERR_NOT_FOUND;
+    }
+    int n = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(lyr)), found = 0, rc = 0, row = 0;
+    char **old_names = rs->names;
+    int old_n = rs->n_fields;
+    char **names = NULL;
+    OGRFeatureH f;
+    rs->n_fields = n;
+    while (!found && !rc && row < HEADER_SEARCH && (f = OGR_L_GetNextFeature(lyr)) != NULL) {
+        row++;
+        names = calloc((size_t)n + 1, sizeof *names);
+        for (int i = 0; names && i < n; i++)
+            names[i] =
+                str_dup(OGR_F_IsFieldSetAndNotNull(f, i) ? OGR_F_GetFieldAsString(f, i) : "");
+        OGR_F_Destroy(f);
+        for (int i = 0; names && i < n; i++)
+            if (!names[i]) rc = ERR_NOMEM;
+        if (!names) rc = ERR_NOMEM;
+        if (rc) break;
+        rs->names = names;
+        int cx, cy, co;
+        found = table_columns(rs, spec, &cx, &cy, &co) == 0;
+        if (!found) free_strv(names, n), names = NULL;
+    }
+    if (!found || rc) {
+        if (names) free_strv(names, n);
+        rs->names = old_names, rs->n_fields = old_n;
+        GDALClose(ds);
+        return rc ? rc : ERR_NOT_FOUND;
+    }
+    free_strv(old_names, old_n);
+    GDALClose(rs->ds);
+    rs->ds = ds, rs->lyr = lyr, rs->names = names, rs->header_row = row;
+    return 0;
+}
+
 /* A coordinate cell: a number with its column's decimal mark (0, or 1 when it did not follow
  * it), else an angle in degrees, minutes and seconds ("10°02'15.3\"N": 0); ERR_PARAM. */
 static int coord_value(const char *v, char dec, double *out)
@@ -634,6 +695,8 @@ static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom
     OGRFeatureH f;
     int64_t row = 0;
     int rc = 0;
+    for (int i = 0; i < rs->header_row && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL; i++)
+        OGR_F_Destroy(f); /* the title rows above the header, and the header */
     /* every row first: the coordinate columns' decimal mark is decided from all their values
      * ("586.034,5" and "1.109.012" in one sheet: ',' is the decimal mark, '.' groups thousands) */
     struct numcol ncx, ncy;
@@ -936,6 +999,12 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
         int r2 = reads_end(rs, rc ? NULL : err);
         if (!rc) rc = r2;
     } else {
+        int cx, cy, co;
+        if (rs->mode == MODE_TABLE && table_columns(rs, spec, &cx, &cy, &co) &&
+            find_header_row(rs, spec, open_path) == ERR_NOMEM) {
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+            goto fail;
+        }
         if (spec->filter && OGR_L_SetAttributeFilter(rs->lyr, spec->filter) != OGRERR_NONE) {
             rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
             goto fail;

@@ -388,6 +388,76 @@ def test_minutes_of_sixty_are_refused_not_guessed(tmp_path):
     assert [r[0] for r in con.execute("SELECT point_no FROM geodetic_control")] == ["M1"]
 
 
+def write_xlsx(path, rows, merge=None):
+    """A minimal .xlsx as Excel writes it (shared-nothing: inline strings, numbers as numbers),
+    rows: lists of str / float / None; merge: an A1 range merged (a title across the columns)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(ref, v):
+        if v is None:
+            return ""
+        if isinstance(v, (int, float)):
+            return f'<c r="{ref}"><v>{v!r}</v></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t>{escape(v)}</t></is></c>'
+    sheet = "".join(
+        f'<row r="{r + 1}">' + "".join(cell(f"{chr(65 + c)}{r + 1}", v) for c, v in enumerate(row))
+        + "</row>" for r, row in enumerate(rows))
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/>'
+                   '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                   '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                   '</Types>')
+        z.writestr("_rels/.rels",
+                   '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                   f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml",
+                   f'<?xml version="1.0" encoding="UTF-8"?><workbook {ns} xmlns:r="{rel}"><sheets>'
+                   '<sheet name="Tọa độ" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels",
+                   '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                   f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml",
+                   f'<?xml version="1.0" encoding="UTF-8"?><worksheet {ns}><sheetData>{sheet}</sheetData>'
+                   + (f'<mergeCells count="1"><mergeCell ref="{merge}"/></mergeCells>' if merge else "")
+                   + "</worksheet>")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_title_above_the_header_is_not_data(tmp_path, fmt):
+    """A surveyor's sheet: a title merged across the columns, a blank row, then the header and
+    the points. The header is found below the title; every point lands where its numbers say."""
+    pts = [(E0 + 12.5 * i, N0 + 333.25 + 7 * i) for i in range(6)]
+    rows = [["BẢNG THỐNG KÊ TỌA ĐỘ MỐC KHỐNG CHẾ (VN-2000, KTT 105°, múi 3°)", None, None, None],
+            [None, None, None, None],
+            ["Số hiệu mốc", "X (m)", "Y (m)", "Độ cao (m)"]]
+    rows += [[f"GPS-{i + 1:02d}", n, e, 1.5 + i / 10] for i, (e, n) in enumerate(pts)]
+    if fmt == "xlsx":
+        path = write_xlsx(str(tmp_path / "bang_toa_do.xlsx"), rows, merge="A1:D1")
+    else:
+        path = str(tmp_path / "bang_toa_do.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(",".join("" if v is None else f'"{v}"' if isinstance(v, str) else f"{v:.3f}"
+                                 for v in r) + "\n")
+    db, rep, p = import_into(tmp_path, "--layer", "geodetic_control", path)
+    assert p.returncode == 0, p.stderr
+    src = rep["sources"][0]
+    assert src["fields"]["mapped"] == {"Số hiệu mốc": "point_no", "X (m)": "x_n", "Y (m)": "y_e",
+                                       "Độ cao (m)": "h_m"}
+    got = spatialite(db).execute("SELECT point_no, ST_X(geom), ST_Y(geom), h_m FROM geodetic_control"
+                                 " ORDER BY fid").fetchall()
+    assert [g[0] for g in got] == [f"GPS-{i + 1:02d}" for i in range(6)]
+    for (_, x, y, h), (e, n) in zip(got, pts):
+        assert x == pytest.approx(e, abs=1e-6) and y == pytest.approx(n, abs=1e-6)
+
+
 # ---- duplicate vertices ------------------------------------------------------------------------
 
 def test_duplicate_vertices_removed_and_counted(tmp_path):
