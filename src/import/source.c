@@ -2,68 +2,21 @@
 /* source.c: reading one source through GDAL/OGR into records (raw field strings + ISO WKB).
  * Shapefiles are opened with ENCODING="" so GDAL hands over the DBF's raw bytes (DOMAIN.md 2.5:
  * its iconv path drops the last character of CP1258/TCVN3 strings); text.c decodes them. Three
- * shapes of source: plain features (streamed), CAD drawings (DXF/DGN: closed polylines become
- * polygons and the text entities inside each polygon become its attributes, named by their CAD
- * layer), and coordinate tables (CSV/XLSX rows with X/Y or lon/lat columns: one point per row, or
- * one polygon per key with corners in order). */
-#define GEOS_USE_ONLY_R_API
-#include "import_int.h"
+ * shapes of source: plain features (streamed here), CAD drawings (cad.c) and coordinate tables
+ * (table.c). A .zip is read in place (/vsizip/); a file or archive of several sources is never
+ * read by its first. */
+#include "source_int.h"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
-#include <geos_c.h>
 #include <ogr_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum src_mode { MODE_FEATURES, MODE_CAD, MODE_TABLE };
-
-struct mrec {
-    int64_t row;
-    char **vals;
-    unsigned char *wkb;
-    size_t wkb_len;
-};
-
-struct rec_src {
-    GDALDatasetH ds;
-    OGRLayerH lyr;
-    enum src_mode mode;
-    int coord_x, coord_y; /* coordinate tables: the columns of the first and second number */
-    char format[64];
-    int n_fields;
-    char **names;
-    /* streaming */
-    OGRFeatureH feat;
-    char **vals;
-    char *owned; /* vals[i] was allocated (not OGR's own string) */
-    int *ftype;  /* OGRFieldType per field */
-    double *num;
-    char *is_num, *num_only;
-    unsigned char *wkb;
-    size_t wkb_cap;
-    int64_t row;
-    /* assembled */
-    struct mrec *recs;
-    int n_recs, cap_recs, next;
-    /* integrity (issue 16): GDAL errors while reading, and records declared vs read */
-    struct read_errors {
-        int n;           /* CE_Failure/CE_Fatal reported by GDAL during reads */
-        char first[200]; /* the first of them */
-    } rerr;
-    char *path;       /* as the user wrote it, for messages */
-    char *abs_path;   /* to read the shapefile headers (/vsizip/ inside a .zip) */
-    char *zip_member; /* the source's path inside its .zip, NULL when not zipped */
-    int64_t declared; /* records the file says it holds (shapefile DBF header), -1 unknown */
-    int header_row;   /* a table's header is its row header_row (1-based) when > 0: the rows
-                       * above are a title (find_header_row); 0: GDAL's own header */
-    int filtered;     /* an attribute filter: fewer records than declared is expected */
-};
 
 int rec_src_n_fields(const struct rec_src *rs)
 {
@@ -106,7 +59,7 @@ int64_t rec_src_count(const struct rec_src *rs)
     return OGR_L_GetFeatureCount(rs->lyr, 0);
 }
 
-static void free_strv(char **v, int n)
+void src_free_strv(char **v, int n)
 {
     if (!v) return;
     for (int i = 0; i < n; i++)
@@ -119,11 +72,11 @@ void rec_src_close(struct rec_src *rs)
     if (!rs) return;
     if (rs->feat) OGR_F_Destroy(rs->feat);
     for (int i = 0; i < rs->n_recs; i++) {
-        free_strv(rs->recs[i].vals, rs->n_fields);
+        src_free_strv(rs->recs[i].vals, rs->n_fields);
         free(rs->recs[i].wkb);
     }
     free(rs->recs);
-    free_strv(rs->names, rs->n_fields);
+    src_free_strv(rs->names, rs->n_fields);
     for (int i = 0; rs->vals && i < rs->n_fields; i++)
         if (rs->owned[i]) free(rs->vals[i]);
     free(rs->vals), free(rs->owned), free(rs->ftype), free(rs->num), free(rs->is_num),
@@ -150,12 +103,12 @@ static void CPL_STDCALL collect_error(CPLErr cls, CPLErrorNum no, const char *ms
     if (re->n++ == 0) snprintf(re->first, sizeof re->first, "%s", msg ? msg : "GDAL error");
 }
 
-static void reads_begin(struct rec_src *rs)
+void src_reads_begin(struct rec_src *rs)
 {
     CPLPushErrorHandlerEx(collect_error, &rs->rerr);
 }
 
-static int reads_end(struct rec_src *rs, struct err *err)
+int src_reads_end(struct rec_src *rs, struct err *err)
 {
     CPLPopErrorHandler();
     if (!rs->rerr.n) return 0;
@@ -285,7 +238,7 @@ static int check_complete(struct rec_src *rs, struct err *err)
                    rs->path, (long long)rs->row, (long long)rs->declared);
 }
 
-static int add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t len)
+int src_add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t len)
 {
     if (rs->n_recs == rs->cap_recs) {
         int cap = rs->cap_recs ? rs->cap_recs * 2 : 64;
@@ -298,7 +251,7 @@ static int add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t l
     return 0;
 }
 
-static unsigned char *export_wkb(OGRGeometryH g, size_t *len)
+unsigned char *src_export_wkb(OGRGeometryH g, size_t *len)
 {
     *len = (size_t)OGR_G_WkbSize(g);
     unsigned char *b = malloc(*len ? *len : 1);
@@ -309,509 +262,12 @@ static unsigned char *export_wkb(OGRGeometryH g, size_t *len)
     return b;
 }
 
-/* ---- CAD drawings ---- */
-
-struct label {
-    double x, y;
-    char *layer, *text;
-};
-
-static int is_closed_line(OGRGeometryH g)
-{
-    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
-    if (t != wkbLineString) return t == wkbPolygon || t == wkbMultiPolygon;
-    int n = OGR_G_GetPointCount(g);
-    return n >= 4 && OGR_G_GetX(g, 0) == OGR_G_GetX(g, n - 1) &&
-           OGR_G_GetY(g, 0) == OGR_G_GetY(g, n - 1);
-}
-
-static int field_idx(OGRFeatureDefnH d, const char *name)
-{
-    return OGR_FD_GetFieldIndex(d, name);
-}
-
-/* Each label goes to the smallest polygon containing it (a sheet frame contains every label but
- * owns none), in label order; a polygon keeps the first label of each CAD layer. */
-static int attach_labels(struct rec_src *rs, OGRGeometryH *polys, int n_polys,
-                         const struct label *labels, int n_labels, struct err *err)
-{
-    char ***vals = calloc((size_t)n_polys + 1, sizeof *vals);
-    double *area = calloc((size_t)n_polys + 1, sizeof *area);
-    int rc = vals && area ? 0 : ERR_NOMEM;
-    for (int i = 0; i < n_polys && !rc; i++) {
-        vals[i] = calloc((size_t)rs->n_fields + 1, sizeof(char *));
-        area[i] = OGR_G_Area(polys[i]);
-        if (!vals[i]) rc = ERR_NOMEM;
-    }
-    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-    for (int i = 0; i < n_labels && !rc; i++) {
-        OGR_G_SetPoint_2D(pt, 0, labels[i].x, labels[i].y);
-        int best = -1;
-        for (int k = 0; k < n_polys; k++)
-            if ((best < 0 || area[k] < area[best]) && OGR_G_Contains(polys[k], pt)) best = k;
-        if (best < 0) continue;
-        for (int f = 0; f < rs->n_fields; f++)
-            if (!vals[best][f] && strcmp(rs->names[f], labels[i].layer) == 0)
-                vals[best][f] = str_dup(labels[i].text);
-    }
-    OGR_G_DestroyGeometry(pt);
-    for (int i = 0; i < n_polys && !rc; i++) {
-        size_t len;
-        unsigned char *wkb = export_wkb(polys[i], &len);
-        if (!wkb || add_rec(rs, vals[i], wkb, len)) {
-            free(wkb);
-            rc = ERR_NOMEM;
-            break;
-        }
-        vals[i] = NULL;
-    }
-    for (int i = 0; vals && i < n_polys; i++)
-        free_strv(vals[i], rs->n_fields);
-    free(vals), free(area);
-    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
-}
-
-static int read_cad(struct rec_src *rs, const struct src_spec *spec, struct err *err)
-{
-    struct label *labels = NULL;
-    OGRGeometryH *polys = NULL;
-    int n_labels = 0, cap = 0, rc = 0, n_polys = 0, cap_polys = 0;
-    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(rs->lyr);
-    /* DXF names a text's CAD layer "Layer"; DGN v7 has numbered levels instead */
-    int f_text = field_idx(defn, "Text"), f_layer = field_idx(defn, "Layer");
-    if (f_layer < 0) f_layer = field_idx(defn, "Level");
-    /* pass 1: every text entity, whatever the filter says */
-    OGR_L_SetAttributeFilter(rs->lyr, NULL);
-    OGR_L_ResetReading(rs->lyr);
-    OGRFeatureH f;
-    while ((f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
-        OGRGeometryH g = OGR_F_GetGeometryRef(f);
-        if (g && f_text >= 0 && OGR_F_IsFieldSetAndNotNull(f, f_text) &&
-            wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint) {
-            if (n_labels == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct label *l = realloc(labels, (size_t)cap * sizeof *l);
-                if (!l) {
-                    OGR_F_Destroy(f);
-                    rc = err_set(err, ERR_NOMEM, "out of memory");
-                    goto done;
-                }
-                labels = l;
-            }
-            labels[n_labels++] =
-                (struct label){OGR_G_GetX(g, 0), OGR_G_GetY(g, 0),
-                               str_dup(f_layer >= 0 ? OGR_F_GetFieldAsString(f, f_layer) : "TEXT"),
-                               str_dup(OGR_F_GetFieldAsString(f, f_text))};
-        }
-        OGR_F_Destroy(f);
-    }
-    /* the label layers become the record's fields */
-    rs->names = calloc((size_t)n_labels + 1, sizeof(char *));
-    if (!rs->names) {
-        rc = err_set(err, ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n_labels; i++) {
-        int seen = 0;
-        for (int k = 0; k < rs->n_fields; k++)
-            seen |= strcmp(rs->names[k], labels[i].layer) == 0;
-        if (!seen) rs->names[rs->n_fields++] = str_dup(labels[i].layer);
-    }
-    /* pass 2: closed polylines (through the manifest filter) with the labels inside them */
-    if (spec->filter && OGR_L_SetAttributeFilter(rs->lyr, spec->filter) != OGRERR_NONE) {
-        rc = err_set(err, ERR_PARAM, "%s: bad filter \"%s\"", spec->path, spec->filter);
-        goto done;
-    }
-    OGR_L_ResetReading(rs->lyr);
-    while ((f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
-        OGRGeometryH g = OGR_F_GetGeometryRef(f);
-        if (!g || (f_text >= 0 && OGR_F_IsFieldSetAndNotNull(f, f_text)) || !is_closed_line(g)) {
-            OGR_F_Destroy(f);
-            continue;
-        }
-        OGRGeometryH poly = wkbFlatten(OGR_G_GetGeometryType(g)) == wkbLineString
-                                ? OGR_G_ForceToPolygon(OGR_G_Clone(g))
-                                : OGR_G_Clone(g);
-        if (wkbFlatten(OGR_G_GetGeometryType(poly)) == wkbLineString) {
-            OGRGeometryH p = OGR_G_CreateGeometry(wkbPolygon);
-            OGRGeometryH ring = OGR_G_ForceToLineString(poly);
-            OGRGeometryH lr = OGR_G_CreateGeometry(wkbLinearRing);
-            for (int i = 0; i < OGR_G_GetPointCount(ring); i++)
-                OGR_G_AddPoint_2D(lr, OGR_G_GetX(ring, i), OGR_G_GetY(ring, i));
-            OGR_G_AddGeometryDirectly(p, lr);
-            OGR_G_DestroyGeometry(ring);
-            poly = p;
-        }
-        if (n_polys == cap_polys) {
-            cap_polys = cap_polys ? cap_polys * 2 : 64;
-            OGRGeometryH *pp = realloc(polys, (size_t)cap_polys * sizeof *pp);
-            if (!pp) {
-                OGR_G_DestroyGeometry(poly);
-                OGR_F_Destroy(f);
-                rc = err_set(err, ERR_NOMEM, "out of memory");
-                goto done;
-            }
-            polys = pp;
-        }
-        polys[n_polys++] = poly;
-        OGR_F_Destroy(f);
-    }
-    rc = attach_labels(rs, polys, n_polys, labels, n_labels, err);
-done:
-    for (int i = 0; i < n_polys; i++)
-        OGR_G_DestroyGeometry(polys[i]);
-    free(polys);
-    for (int i = 0; i < n_labels; i++)
-        free(labels[i].layer), free(labels[i].text);
-    free(labels);
-    return rc;
-}
-
-/* ---- coordinate tables ---- */
-
-static int name_in(const char *folded, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(folded, *list) == 0) return 1;
-    return 0;
-}
-
-/* A coordinate header folded for matching: the unit in brackets dropped ("X (m)", "Kinh độ
- * [độ]", "E [m]"), then case, diacritics and punctuation folded, then a trailing unit ("Xm",
- * "Y_m", "X met", "kinh do deg") and a leading "toa do"/"coord" word dropped: "Tọa độ X (m)" and
- * "toa_do_x" are both "x". */
-static char *coord_fold(const char *name)
-{
-    char buf[256];
-    size_t k = 0;
-    int depth = 0;
-    for (const char *p = name; *p && k + 1 < sizeof buf; p++) {
-        if (*p == '(' || *p == '[' || *p == '{')
-            depth++;
-        else if (depth && (*p == ')' || *p == ']' || *p == '}'))
-            depth--;
-        else if (!depth)
-            buf[k++] = *p;
-    }
-    buf[k] = 0;
-    char *f = text_fold(buf);
-    if (!f) return NULL;
-    static const char *const units[] = {"met", "meter", "metre", "deg", "degree", "m", NULL};
-    static const char *const heads[] = {"toado", "coordinate", "coord", "truc", NULL};
-    for (int i = 0; heads[i]; i++) {
-        size_t n = strlen(heads[i]);
-        if (strncmp(f, heads[i], n) == 0 && f[n]) memmove(f, f + n, strlen(f + n) + 1);
-    }
-    size_t n = strlen(f);
-    for (int i = 0; units[i]; i++) {
-        size_t u = strlen(units[i]);
-        /* only after a one-letter axis name (xm, em, ym, nm) or a known axis word */
-        if (n > u && strcmp(f + n - u, units[i]) == 0 && (n - u == 1 || strcmp(units[i], "m"))) {
-            f[n - u] = 0;
-            break;
-        }
-    }
-    return f;
-}
-
-/* The folded name a column is known by for the coordinate roles: the manifest's rename target
- * when it names the column, else the column's own name. */
-static char *table_name(const struct rec_src *rs, const struct src_spec *spec, int i)
-{
-    char *own = text_fold(rs->names[i]);
-    for (int r = 0; own && spec && r < spec->n_rename; r++) {
-        char *from = text_fold(spec->rename_from[r]);
-        int hit = from && strcmp(from, own) == 0;
-        free(from);
-        if (hit) {
-            free(own);
-            return coord_fold(spec->rename_to[r]);
-        }
-    }
-    free(own);
-    return coord_fold(rs->names[i]);
-}
-
-/* x: easting or longitude, y: northing or latitude (a survey table's X is the northing: the
- * CRS decision swaps by range) */
-static const char *const coord_xs[] = {"lon",  "long",      "lng",       "longitude", "kinhdo",
-                                       "kd",   "x",         "xn",        "e",         "easting",
-                                       "dong", "huongdong", "toadodong", "east",      NULL};
-static const char *const coord_ys[] = {"lat", "latitude", "vido", "vd",       "y",     "ye",
-                                       "n",   "northing", "bac",  "huongbac", "north", NULL};
-
-int source_coord_name(const char *name)
-{
-    char *f = coord_fold(name);
-    int hit = f && (name_in(f, coord_xs) || name_in(f, coord_ys));
-    free(f);
-    return hit;
-}
-
-static int table_columns(struct rec_src *rs, const struct src_spec *spec, int *cx, int *cy,
-                         int *corder)
-{
-    static const char *const os[] = {"moc",    "stt",   "thutu",     "diem",   "order",
-                                     "vertex", "dinh",  "sohieumoc", "tenmoc", "sothutu",
-                                     "mocso",  "somoc", "tt",        NULL};
-    *cx = *cy = *corder = -1;
-    for (int i = 0; i < rs->n_fields; i++) {
-        char *f = table_name(rs, spec, i);
-        if (!f) continue;
-        if (*cx < 0 && name_in(f, coord_xs))
-            *cx = i;
-        else if (*cy < 0 && name_in(f, coord_ys))
-            *cy = i;
-        else if (*corder < 0 && name_in(f, os))
-            *corder = i;
-        free(f);
-    }
-    return *cx >= 0 && *cy >= 0 ? 0 : ERR_PARAM;
-}
-
-static char **row_values(struct rec_src *rs, OGRFeatureH f)
-{
-    char **vals = calloc((size_t)rs->n_fields + 1, sizeof(char *));
-    for (int i = 0; vals && i < rs->n_fields; i++)
-        if (OGR_F_IsFieldSetAndNotNull(f, i)) vals[i] = str_dup(OGR_F_GetFieldAsString(f, i));
-    return vals;
-}
-
-static int key_column(struct rec_src *rs, const struct src_spec *spec, int cx, int cy, int co)
-{
-    const struct layer_def *l = spec->layer;
-    if (l->key >= 0) {
-        const struct field_def *kf = &l->fields[l->key];
-        for (int i = 0; i < rs->n_fields; i++) {
-            char *f = text_fold(rs->names[i]);
-            int hit = 0;
-            for (int r = 0; f && r < spec->n_rename && !hit; r++) {
-                char *from = text_fold(spec->rename_from[r]);
-                hit = from && strcmp(from, f) == 0 && strcmp(spec->rename_to[r], kf->name) == 0;
-                free(from);
-            }
-            if (!hit && f) {
-                char *fk = text_fold(kf->name);
-                hit = fk && strcmp(fk, f) == 0;
-                free(fk);
-            }
-            for (int a = 0; f && a < kf->n_aliases && !hit; a++) {
-                char *fa = text_fold(kf->aliases[a]);
-                hit = fa && strcmp(fa, f) == 0;
-                free(fa);
-            }
-            free(f);
-            if (hit) return i;
-        }
-    }
-    for (int i = 0; i < rs->n_fields; i++)
-        if (i != cx && i != cy && i != co) return i;
-    return -1;
-}
-
-/* A spreadsheet whose first row is a title ("BẢNG TỌA ĐỘ MỐC RANH GIỚI"), maybe a blank row,
- * and only then the header: when the first row names no coordinate columns, the sheet is read
- * again without a header and the first of its rows (up to HEADER_SEARCH) that names them is
- * taken as the header; the rows above it are not data. 0 when found (rs->names, rs->ds, rs->lyr
- * and rs->header_row replaced), ERR_NOT_FOUND when not (rs unchanged), ERR_NOMEM. */
-#define HEADER_SEARCH 15
-static int find_header_row(struct rec_src *rs, const struct src_spec *spec, const char *open_path)
-{
-    const char *cfg = str_ieq(rs->format, "XLSX")  ? "OGR_XLSX_HEADERS"
-                      : str_ieq(rs->format, "ODS") ? "OGR_ODS_HEADERS"
-                      : str_ieq(rs->format, "XLS") ? "OGR_XLS_HEADERS"
-                                                   : NULL;
-    if (!cfg && !str_ieq(rs->format, "CSV")) return ERR_NOT_FOUND;
-    const char *csv_opts[] = {"HEADERS=NO", NULL};
-    if (cfg) CPLSetThreadLocalConfigOption(cfg, "DISABLE");
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    GDALDatasetH ds =
-        GDALOpenEx(open_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, cfg ? NULL : csv_opts, NULL);
-    CPLPopErrorHandler();
-    if (cfg) CPLSetThreadLocalConfigOption(cfg, NULL);
-    OGRLayerH lyr = ds ? GDALDatasetGetLayerByName(ds, OGR_L_GetName(rs->lyr)) : NULL;
-    if (!lyr) {
-        if (ds) GDALClose(ds);
-        return ERR_NOT_FOUND;
-    }
-    int n = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(lyr)), found = 0, rc = 0, row = 0;
-    char **old_names = rs->names;
-    int old_n = rs->n_fields;
-    char **names = NULL;
-    OGRFeatureH f;
-    rs->n_fields = n;
-    while (!found && !rc && row < HEADER_SEARCH && (f = OGR_L_GetNextFeature(lyr)) != NULL) {
-        row++;
-        names = calloc((size_t)n + 1, sizeof *names);
-        for (int i = 0; names && i < n; i++)
-            names[i] =
-                str_dup(OGR_F_IsFieldSetAndNotNull(f, i) ? OGR_F_GetFieldAsString(f, i) : "");
-        OGR_F_Destroy(f);
-        for (int i = 0; names && i < n; i++)
-            if (!names[i]) rc = ERR_NOMEM;
-        if (!names) rc = ERR_NOMEM;
-        if (rc) break;
-        rs->names = names;
-        int cx, cy, co;
-        found = table_columns(rs, spec, &cx, &cy, &co) == 0;
-        if (!found) free_strv(names, n), names = NULL;
-    }
-    if (!found || rc) {
-        if (names) free_strv(names, n);
-        rs->names = old_names, rs->n_fields = old_n;
-        GDALClose(ds);
-        return rc ? rc : ERR_NOT_FOUND;
-    }
-    free_strv(old_names, old_n);
-    GDALClose(rs->ds);
-    rs->ds = ds, rs->lyr = lyr, rs->names = names, rs->header_row = row;
-    return 0;
-}
-
-/* A coordinate cell: a number with its column's decimal mark (0, or 1 when it did not follow
- * it), else an angle in degrees, minutes and seconds ("10°02'15.3\"N": 0); ERR_PARAM. */
-static int coord_value(const char *v, char dec, double *out)
-{
-    if (!v) return ERR_PARAM;
-    int rc = attr_parse_number_dec(v, dec, out);
-    return rc == ERR_PARAM ? attr_parse_dms(v, out) : rc;
-}
-
-static int read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_type want,
-                      struct err *err)
-{
-    int cx, cy, co;
-    int found = table_columns(rs, spec, &cx, &cy, &co);
-    rs->coord_x = cx, rs->coord_y = cy;
-    if (found)
-        return err_set(err, ERR_PARAM,
-                       "%s: no geometry and no coordinate columns (X/Y, lon/lat, E/N, Kinh độ/Vĩ "
-                       "độ, Đông/Bắc; give others with the manifest's \"rename\": {\"COL\": "
-                       "\"x\"})",
-                       spec->path);
-    int polygons = want == GT_POLYGON || want == GT_MULTIPOLYGON;
-    int kc = polygons ? key_column(rs, spec, cx, cy, co) : -1;
-    OGR_L_ResetReading(rs->lyr);
-    OGRFeatureH f;
-    int64_t row = 0;
-    int rc = 0;
-    for (int i = 0; i < rs->header_row && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL; i++)
-        OGR_F_Destroy(f); /* the title rows above the header, and the header */
-    /* every row first: the coordinate columns' decimal mark is decided from all their values
-     * ("586.034,5" and "1.109.012" in one sheet: ',' is the decimal mark, '.' groups thousands) */
-    struct numcol ncx, ncy;
-    memset(&ncx, 0, sizeof ncx), memset(&ncy, 0, sizeof ncy);
-    while (!rc && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
-        row++;
-        char **vals = row_values(rs, f);
-        OGR_F_Destroy(f);
-        if (!vals) {
-            rc = ERR_NOMEM;
-            break;
-        }
-        if (vals[cx]) numcol_add(&ncx, vals[cx]);
-        if (vals[cy]) numcol_add(&ncy, vals[cy]);
-        rc = add_rec(rs, vals, NULL, 0);
-        if (!rc) rs->recs[rs->n_recs - 1].row = row;
-    }
-    char why[320];
-    char hint = ncx.dot || ncy.dot       ? (ncx.comma || ncy.comma ? 0 : '.')
-                : ncx.comma || ncy.comma ? ','
-                                         : 0;
-    numcol_decide(&ncx, 0, hint, why, sizeof why), numcol_decide(&ncy, 0, hint, why, sizeof why);
-    int k = 0, r = 0;
-    for (; r < rs->n_recs && !rc; r++) {
-        struct mrec m = rs->recs[r];
-        double x, y;
-        /* 0 or 1 is a number (1: read against the column's decimal mark), ERR_PARAM is not */
-        int px = coord_value(m.vals[cx], ncx.dec, &x);
-        int py = coord_value(m.vals[cy], ncy.dec, &y);
-        if ((px != 0 && px != 1) || (py != 0 && py != 1)) {
-            /* a title or blank row (no number in any cell, no digit in its coordinate cells) is
-             * not data: skipped; a row with data but no usable coordinates ("10°75'") goes on
-             * without geometry and is rejected, with its row and reason, like any feature that
-             * cannot be normalised */
-            int data = (m.vals[cx] && strpbrk(m.vals[cx], "0123456789")) ||
-                       (m.vals[cy] && strpbrk(m.vals[cy], "0123456789"));
-            for (int c = 0; c < rs->n_fields && !data; c++) {
-                double d;
-                data = m.vals[c] && attr_parse_number(m.vals[c], &d) == 0;
-            }
-            if (!data) {
-                free_strv(m.vals, rs->n_fields);
-                continue;
-            }
-            m.wkb = NULL, m.wkb_len = 0;
-            rs->recs[k++] = m;
-            continue;
-        }
-        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-        OGR_G_SetPoint_2D(pt, 0, x, y);
-        m.wkb = export_wkb(pt, &m.wkb_len);
-        OGR_G_DestroyGeometry(pt);
-        if (!m.wkb) rc = ERR_NOMEM;
-        rs->recs[k++] = m;
-    }
-    for (; r < rs->n_recs; r++) /* after an error: the rows not reached */
-        free_strv(rs->recs[r].vals, rs->n_fields);
-    rs->n_recs = k;
-    if (rc || !polygons) return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
-    if (kc < 0) return err_set(err, ERR_PARAM, "%s: corner table without a key column", spec->path);
-    /* group corners by key (first appearance order), ordered by the corner column */
-    struct mrec *pts = rs->recs;
-    int n = rs->n_recs;
-    rs->recs = NULL, rs->n_recs = rs->cap_recs = 0;
-    char *done = calloc((size_t)n + 1, 1);
-    for (int i = 0; i < n && !rc; i++) {
-        if (done[i] || !pts[i].vals[kc]) continue;
-        OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
-        int corner_missing = 0; /* a corner row without coordinates: no polygon, rejected */
-        for (;;) {              /* the key's corners by their order column (row order on ties) */
-            int pick = -1;
-            double best = 1e300;
-            for (int j = i; j < n; j++) {
-                if (done[j] || !pts[j].vals[kc] || strcmp(pts[j].vals[kc], pts[i].vals[kc]))
-                    continue;
-                double o = j;
-                if (co >= 0 && pts[j].vals[co]) attr_parse_number(pts[j].vals[co], &o);
-                if (o < best) best = o, pick = j;
-            }
-            if (pick < 0) break;
-            done[pick] = 1;
-            double x, y;
-            if (!pts[pick].wkb) { /* kept above without geometry: its cells are not numbers */
-                corner_missing = 1;
-                continue;
-            }
-            coord_value(pts[pick].vals[cx], ncx.dec, &x);
-            coord_value(pts[pick].vals[cy], ncy.dec, &y);
-            OGR_G_AddPoint_2D(ring, x, y);
-        }
-        OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
-        OGR_G_AddGeometryDirectly(poly, ring);
-        OGR_G_CloseRings(poly);
-        size_t len = 0;
-        unsigned char *wkb = corner_missing ? NULL : export_wkb(poly, &len);
-        OGR_G_DestroyGeometry(poly);
-        char **vals = pts[i].vals;
-        pts[i].vals = NULL;
-        rc = add_rec(rs, vals, wkb, len);
-        if (!rc) rs->recs[rs->n_recs - 1].row = pts[i].row;
-    }
-    for (int i = 0; i < n; i++)
-        free_strv(pts[i].vals, rs->n_fields), free(pts[i].wkb);
-    free(pts);
-    free(done);
-    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
-}
-
 /* ---- open ---- */
 
 static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *err);
 
 /* "a", "b" and "c" (at most 8 names, then "..."), into out. */
-static void name_list(char *out, size_t n, const char *(*name)(void *ud, int i), void *ud,
-                      int count)
+void src_name_list(char *out, size_t n, const char *(*name)(void *ud, int i), void *ud, int count)
 {
     size_t len = 0;
     out[0] = 0;
@@ -845,7 +301,7 @@ static int pick_layer(struct rec_src *rs, const struct src_spec *spec, struct er
         if (OGR_L_GetFeatureCount(GDALDatasetGetLayer(rs->ds, i), 0) != 0) with_rows++, last = i;
     if (n > 1 && with_rows != 1) {
         char names[512];
-        name_list(names, sizeof names, layer_name_at, rs->ds, n);
+        src_name_list(names, sizeof names, layer_name_at, rs->ds, n);
         return err_set(err, ERR_PARAM,
                        "%s: the file holds %d layers or sheets (%s): name the one to import with "
                        "the manifest's \"sheet\"",
@@ -927,7 +383,7 @@ static int zip_source(const struct src_spec *spec, char *out, size_t n, char **m
                      spec->path);
     } else if (pick < 0) {
         char names[512];
-        name_list(names, sizeof names, member_at, &m, m.n);
+        src_name_list(names, sizeof names, member_at, &m, m.n);
         rc = err_set(err, ERR_PARAM,
                      "%s: the zip archive holds %d data sources (%s): name the one to import with "
                      "the manifest's \"sheet\" (its name without extension)",
@@ -994,14 +450,14 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
     }
     if (shp && str_ieq(rs->format, "ESRI Shapefile") && (rc = shp_check_files(rs, err))) goto fail;
     if (rs->mode == MODE_CAD) {
-        reads_begin(rs);
-        rc = read_cad(rs, spec, err);
-        int r2 = reads_end(rs, rc ? NULL : err);
+        src_reads_begin(rs);
+        rc = src_read_cad(rs, spec, err);
+        int r2 = src_reads_end(rs, rc ? NULL : err);
         if (!rc) rc = r2;
     } else {
         int cx, cy, co;
-        if (rs->mode == MODE_TABLE && table_columns(rs, spec, &cx, &cy, &co) &&
-            find_header_row(rs, spec, open_path) == ERR_NOMEM) {
+        if (rs->mode == MODE_TABLE && src_table_columns(rs, spec, &cx, &cy, &co) &&
+            src_find_header_row(rs, spec, open_path) == ERR_NOMEM) {
             rc = err_set(err, ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -1010,9 +466,9 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
             goto fail;
         }
         if (rs->mode == MODE_TABLE) {
-            reads_begin(rs);
-            rc = read_table(rs, spec, want, err);
-            int r2 = reads_end(rs, rc ? NULL : err);
+            src_reads_begin(rs);
+            rc = src_read_table(rs, spec, want, err);
+            int r2 = src_reads_end(rs, rc ? NULL : err);
             if (!rc) rc = r2;
         } else {
             rc = stream_arrays(rs, defn, err);
@@ -1090,9 +546,9 @@ int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
         rs->vals[i] = NULL, rs->owned[i] = 0;
     }
     if (rs->feat) OGR_F_Destroy(rs->feat);
-    reads_begin(rs);
+    src_reads_begin(rs);
     rs->feat = OGR_L_GetNextFeature(rs->lyr);
-    int rc = reads_end(rs, err);
+    int rc = src_reads_end(rs, err);
     if (rc) return -rc;
     if (!rs->feat) return (rc = check_complete(rs, err)) ? -rc : 0;
     rs->row++;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_coords.c: libFuzzer target for the coordinate-table reader (src/import/source.c: CSV and
+/* fuzz_coords.c: libFuzzer target for the coordinate-table reader (src/import/table.c via source.c: CSV and
  * XLSX lists of X/Y, lon/lat or E/N with Vietnamese and unit-carrying headers, one point per row
  * or one polygon per key ordered by Moc/STT). The first input byte picks the container (CSV or
  * XLSX) and the catalog layer (points: geodetic_control; polygons: vacant_land_fund); the rest is
