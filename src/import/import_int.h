@@ -178,6 +178,9 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
                  struct err *err);
 int rec_src_n_fields(const struct rec_src *rs);
 const char *rec_src_field_name(const struct rec_src *rs, int i); /* raw bytes */
+/* 1: field i is a KML's own (Name, description...) beside attributes read from each placemark's
+ * description table: it maps to a catalog field only when no attribute does. */
+int rec_src_field_weak(const struct rec_src *rs, int i);
 const char *rec_src_format(const struct rec_src *rs);
 const char *rec_src_mode(const struct rec_src *rs); /* "features", "cad drawing", ... */
 void *rec_src_srs(const struct rec_src *rs);        /* OGRSpatialReferenceH or NULL */

@@ -208,13 +208,17 @@ static void map_fields(struct srcstate *s)
     enum text_enc ne = s->spec->has_enc ? s->spec->enc : text_detect_result(&names, &c);
     json_t *mapped = json_object(), *unmapped = json_array(), *enc = json_object();
     int taken[512] = {0};
-    for (int i = 0; i < s->nf; i++) {
+    /* the first source field wins; a KML's own fields (its placemark Name...) only after the
+     * attributes of its description table */
+    for (int k = 0; k < 2 * s->nf; k++) {
+        int i = k % s->nf;
+        if (rec_src_field_weak(s->rs, i) != (k >= s->nf)) continue;
         const char *raw = rec_src_field_name(s->rs, i);
         struct buf nm;
         buf_init(&nm);
         if (text_decode(raw, strlen(raw), ne, &nm)) buf_puts(&nm, raw);
         int t = match_field(s->l, s->spec, raw, nm.data ? nm.data : "");
-        if (t >= 0 && t < 512 && taken[t]) t = -1; /* the first source field wins */
+        if (t >= 0 && t < 512 && taken[t]) t = -1;
         s->fi[i].target = t;
         if (t >= 0) {
             if (t < 512) taken[t] = 1;

@@ -28,6 +28,11 @@ const char *rec_src_field_name(const struct rec_src *rs, int i)
     return rs->names[i];
 }
 
+int rec_src_field_weak(const struct rec_src *rs, int i)
+{
+    return rs->desc_field >= 0 && i < rs->n_ogr;
+}
+
 const char *rec_src_format(const struct rec_src *rs)
 {
     return rs->format;
@@ -399,6 +404,61 @@ static int zip_source(const struct src_spec *spec, char *out, size_t n, char **m
     return rc;
 }
 
+/* A KML whose placemarks carry their attributes only as an HTML table in the description
+ * (ArcGIS's Layer To KML): each name found in any placemark's table, and not a field GDAL
+ * already gives, becomes a field after GDAL's (rs->names[n_ogr..]); the description itself is
+ * then no value of its own. One pass over the placemarks at open. */
+static int kml_desc_fields(struct rec_src *rs, struct err *err)
+{
+    int di = -1;
+    for (int i = 0; i < rs->n_ogr && di < 0; i++)
+        if (str_ieq(rs->names[i], "description")) di = i;
+    if (di < 0) return 0;
+    int rc = 0, cap = rs->n_fields + 1, tables = 0;
+    OGRFeatureH f;
+    OGR_L_ResetReading(rs->lyr);
+    src_reads_begin(rs);
+    while (!rc && (f = OGR_L_GetNextFeature(rs->lyr)) != NULL) {
+        struct kml_pairs kp;
+        rc = kml_desc_parse(OGR_F_GetFieldAsString(f, di), &kp);
+        OGR_F_Destroy(f);
+        tables += kp.n >= 2;
+        for (int k = 0; !rc && k < kp.n; k++) {
+            int known = 0;
+            for (int i = 0; i < rs->n_fields && !known; i++)
+                known = i < rs->n_ogr ? str_ieq(rs->names[i], kp.names[k])
+                                      : strcmp(rs->names[i], kp.names[k]) == 0;
+            if (known) continue;
+            if (rs->n_fields + 1 >= cap) {
+                cap *= 2;
+                char **v = realloc(rs->names, (size_t)cap * sizeof *v);
+                if (!v) {
+                    rc = ERR_NOMEM;
+                    break;
+                }
+                rs->names = v;
+            }
+            if (!(rs->names[rs->n_fields] = str_dup(kp.names[k])))
+                rc = ERR_NOMEM;
+            else
+                rs->names[++rs->n_fields] = NULL;
+        }
+        kml_pairs_fini(&kp);
+    }
+    int r2 = src_reads_end(rs, rc ? NULL : err);
+    OGR_L_ResetReading(rs->lyr);
+    if (rc) return err_set(err, ERR_NOMEM, "out of memory");
+    if (r2) return r2;
+    if (tables)
+        rs->desc_field = di;
+    else { /* names from stray two-cell rows of plain descriptions are not a table */
+        for (int i = rs->n_ogr; i < rs->n_fields; i++)
+            free(rs->names[i]), rs->names[i] = NULL;
+        rs->n_fields = rs->n_ogr;
+    }
+    return 0;
+}
+
 int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_src **out,
                  struct err *err)
 {
@@ -442,12 +502,17 @@ int rec_src_open(const struct src_spec *spec, enum geom_type want, struct rec_sr
     rs->mode = cad && polygons                         ? MODE_CAD
                : OGR_L_GetGeomType(rs->lyr) == wkbNone ? MODE_TABLE
                                                        : MODE_FEATURES;
+    rs->desc_field = -1;
     if (rs->mode != MODE_CAD) {
-        rs->n_fields = OGR_FD_GetFieldCount(defn);
+        rs->n_fields = rs->n_ogr = OGR_FD_GetFieldCount(defn);
         rs->names = calloc((size_t)rs->n_fields + 1, sizeof(char *));
         for (int i = 0; rs->names && i < rs->n_fields; i++)
             rs->names[i] = str_dup(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)));
     }
+    if (rs->mode == MODE_FEATURES &&
+        (str_ieq(rs->format, "KML") || str_ieq(rs->format, "LIBKML")) &&
+        (rc = kml_desc_fields(rs, err)))
+        goto fail;
     if (shp && str_ieq(rs->format, "ESRI Shapefile") && (rc = shp_check_files(rs, err))) goto fail;
     if (rs->mode == MODE_CAD) {
         src_reads_begin(rs);
@@ -499,7 +564,7 @@ static int stream_arrays(struct rec_src *rs, OGRFeatureDefnH defn, struct err *e
     if (!rs->vals || !rs->owned || !rs->ftype || !rs->num || !rs->is_num || !rs->num_only)
         return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < rs->n_fields; i++)
-        rs->ftype[i] = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i));
+        rs->ftype[i] = i < rs->n_ogr ? OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i)) : OFTString;
     return 0;
 }
 
@@ -552,8 +617,23 @@ int rec_src_next(struct rec_src *rs, struct rec *r, struct err *err)
     if (rc) return -rc;
     if (!rs->feat) return (rc = check_complete(rs, err)) ? -rc : 0;
     rs->row++;
-    for (int i = 0; i < rs->n_fields; i++)
+    for (int i = 0; i < rs->n_ogr; i++)
         read_field(rs, i);
+    if (rs->desc_field >= 0) { /* the description's table gives the fields after GDAL's */
+        struct kml_pairs kp;
+        if (kml_desc_parse(OGR_F_GetFieldAsString(rs->feat, rs->desc_field), &kp))
+            return -err_set(err, ERR_NOMEM, "out of memory");
+        for (int i = rs->n_ogr; i < rs->n_fields; i++) {
+            const char *v = kml_pairs_get(&kp, rs->names[i], NULL);
+            rs->vals[i] = v ? str_dup(v) : NULL;
+            rs->owned[i] = rs->vals[i] != NULL;
+        }
+        if (kp.n >= 2) { /* the description was the table: no value of its own */
+            if (rs->owned[rs->desc_field]) free(rs->vals[rs->desc_field]);
+            rs->vals[rs->desc_field] = NULL, rs->owned[rs->desc_field] = 0;
+        }
+        kml_pairs_fini(&kp);
+    }
     r->row = rs->row;
     r->vals = rs->vals;
     r->num = rs->num;

@@ -51,6 +51,9 @@ struct rec_src {
     int header_row;   /* a table's header is its row header_row (1-based) when > 0: the rows
                        * above are a title (find_header_row); 0: GDAL's own header */
     int filtered;     /* an attribute filter: fewer records than declared is expected */
+    int n_ogr;        /* fields GDAL gives; names[n_ogr..n_fields) are read from each KML
+                       * description's HTML table (kmldesc.c) */
+    int desc_field;   /* that description field, -1 when none is read */
 };
 
 /* source.c */
@@ -62,6 +65,16 @@ int src_add_rec(struct rec_src *rs, char **vals, unsigned char *wkb, size_t len)
 unsigned char *src_export_wkb(OGRGeometryH g, size_t *len); /* ISO WKB, malloc'd; NULL */
 /* "a", "b" and "c" (at most 8 names, then "...") into out. */
 void src_name_list(char *out, size_t n, const char *(*name)(void *ud, int i), void *ud, int count);
+
+/* kmldesc.c: the name/value rows of an HTML table in a KML description (ArcGIS's Layer To KML).
+ * values[i] NULL: no value ("<Null>"). 0, ERR_NOMEM; no table: 0 pairs. */
+struct kml_pairs {
+    char **names, **values;
+    int n, cap;
+};
+int kml_desc_parse(const char *html, struct kml_pairs *out);
+const char *kml_pairs_get(const struct kml_pairs *p, const char *name, int *found);
+void kml_pairs_fini(struct kml_pairs *p);
 
 /* cad.c: closed polylines of a DXF/DGN become polygons, its texts their attributes. */
 int src_read_cad(struct rec_src *rs, const struct src_spec *spec, struct err *err);

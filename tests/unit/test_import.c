@@ -14,6 +14,7 @@
 
 #include "../check.h"
 #include "import/import_int.h"
+#include "import/source_int.h"
 
 static void test_numbers(void)
 {
@@ -383,8 +384,34 @@ static void test_crs(void)
     geo_ctx_free(cx.geo);
 }
 
+/* KML descriptions: ArcGIS's nested name/value table, <th> cells, <Null>, white space */
+static void test_kml_desc(void)
+{
+    struct kml_pairs kp;
+    const char *arc =
+        "<html><body><table><tr style=\"x\"><td>QuyDat</td></tr><tr><td><table>"
+        "<tr bgcolor=\"#D4E4F3\"><td>MAKHUDAT</td><td>QDT-NK-001</td></tr>\n"
+        "<tr><td>TENKHUDAT</td><td>  Khu đất\n  số 1&nbsp;phường Tân An </td></tr>"
+        "<tr><th>GHICHU</th><td>&lt;Null&gt;</td></tr><tr><td></td><td>x</td></tr>"
+        "<tr><td>A</td><td>1</td><td>2</td></tr></table></td></tr></table></body></html>";
+    CHECK(kml_desc_parse(arc, &kp) == 0 && kp.n == 3);
+    int found = 0;
+    const char *v = kml_pairs_get(&kp, "MAKHUDAT", &found);
+    CHECK(found && v && strcmp(v, "QDT-NK-001") == 0);
+    v = kml_pairs_get(&kp, "TENKHUDAT", &found);
+    CHECKF(found && v && strcmp(v, "Khu đất số 1 phường Tân An") == 0, "%s", v ? v : "(null)");
+    CHECK(kml_pairs_get(&kp, "GHICHU", &found) == NULL && found);
+    CHECK(kml_pairs_get(&kp, "A", &found) == NULL && !found); /* three cells: not a pair */
+    kml_pairs_fini(&kp);
+    CHECK(kml_desc_parse("Ô quy hoạch I-2, quy hoạch phân khu PK-NK-01", &kp) == 0 && kp.n == 0);
+    CHECK(kml_desc_parse(NULL, &kp) == 0 && kp.n == 0);
+    CHECK(kml_desc_parse("<tr><td>unclosed", &kp) == 0);
+    kml_pairs_fini(&kp);
+}
+
 int main(void)
 {
+    test_kml_desc();
     struct catalog cat;
     struct err err;
     err_clear(&err);
