@@ -128,7 +128,7 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
         buf_printf(b, "      <%s>%s</%s>\n", i ? other : def, wfs_crs_urn(crs[i], urn),
                    i ? other : def);
     }
-    if (!v2 && l->edit_roles && !store_is_remote(req->cfg->db_path)) /* WFS-T (wfs_tx.c) */
+    if (!v2 && l->edit_roles) /* WFS-T (wfs_tx.c) */
         buf_puts(b, "      <Operations><Operation>Query</Operation><Operation>Insert</Operation>"
                     "<Operation>Update</Operation><Operation>Delete</Operation></Operations>\n");
     buf_puts(b, "      <OutputFormats>");
@@ -266,7 +266,7 @@ static void operations(struct request *req, struct buf *b, int v2)
     op_v2(b, req, "GetFeature", gf.data);
     buf_fini(&gf);
     /* WFS-T (wfs_tx.c) when a layer is writable; a role that may not write gets a 401/403 */
-    int tx = access_any_edit(&req->cfg->catalog) && !store_is_remote(req->cfg->db_path);
+    int tx = access_any_edit(&req->cfg->catalog);
     if (tx) op_v2(b, req, "Transaction", NULL);
     if (v2) {
         op_v2(b, req, "GetPropertyValue", formats_v2);

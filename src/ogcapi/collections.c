@@ -159,8 +159,8 @@ int ogcapi_conformance(struct request *req, struct response *res, struct err *er
         if (i) buf_putc(b, ',');
         buf_put_json_str(b, conformance[i]);
     }
-    /* Part 4 (edit.c), only when a layer is writable and the store can write (not PostGIS yet) */
-    if (access_any_edit(&req->cfg->catalog) && !store_is_remote(req->cfg->db_path))
+    /* Part 4 (edit.c), only when a layer is writable (on SpatiaLite and PostGIS alike) */
+    if (access_any_edit(&req->cfg->catalog))
         buf_puts(b,
                  ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete\""
                  ",\"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update\"");

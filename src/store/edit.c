@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* edit.c: feature edits on a SpatiaLite store (store.h, "Editing", issue 20): one write
- * connection per process, opened on first use and serialised by a mutex (the workers' connections
- * stay read-only and, in WAL mode, are never blocked by it); an edit is one write transaction
- * (all-or-nothing) of inserts, updates and deletes by fid. Each write is recorded in spp_edits
- * (who, when, the row before and after as JSON plus the geometries), in spp_changes (the boxes of
- * the old and new geometry: the tile caches of every process reading the store drop exactly those
- * cells) and in the change feed (spp_feature_changes); spp_layers gets a new version. What is
- * written and whether it is valid is the caller's (src/import/ normalises, src/ogcapi/ and
- * src/ogc/ decide who may): this file only writes what it is given. */
+/* edit.c: feature edits (store.h, "Editing", issue 20): one write connection per process to the
+ * store the server writes (--db; never the --db-read standby), opened on first use and serialised
+ * by a mutex (the workers' connections stay read-only and, in WAL mode, are never blocked by it);
+ * an edit is one write transaction (all-or-nothing) of inserts, updates and deletes by fid. Each
+ * write is recorded in spp_edits (who, when, the row before and after as JSON plus the
+ * geometries), in spp_changes (the boxes of the old and new geometry: the tile caches of every
+ * process reading the store drop exactly those cells) and in the change feed
+ * (spp_feature_changes); spp_layers gets a new version, and a land-use overview that was in step
+ * is brought in step for the edit's boxes (overview.c). The SpatiaLite statements are here; a
+ * PostGIS store routes to pg/edit.c (the same records; rows locked FOR UPDATE because its writers
+ * are separate replicas). The ETag is computed here for both: a hash of the row as catalog values
+ * and ISO WKB, so one feature has one ETag on either backend. What is written and whether it is
+ * valid is the caller's (src/import/ normalises, src/ogcapi/ and src/ogc/ decide who may): this
+ * file only writes what it is given. */
 #include "store_int.h"
 
 #include <pthread.h>
@@ -15,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "pg/edit.h"
 
 struct store_edit {
     struct store *st;
@@ -24,6 +31,7 @@ struct store_edit {
 
 static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct store *edit_st;
+static struct geo_ctx *edit_geo; /* the overview's transformations (SpatiaLite) */
 static char edit_path[4096];
 
 static const char *const edits_sql =
@@ -44,9 +52,13 @@ static int edit_open(const char *db_path, struct err *err)
     store_close(edit_st);
     edit_st = NULL;
     int rc = store_open(db_path, STORE_WRITE, &edit_st, err);
-    if (!rc) sqlite3_busy_timeout(edit_st->db, 5000);
-    if (!rc && !edit_st->srid) rc = err_set(err, ERR_DB, "%s: the store has no schema", db_path);
-    if (!rc) rc = store_exec(edit_st, edits_sql, err);
+    if (!rc && !edit_st->pg) sqlite3_busy_timeout(edit_st->db, 5000);
+    if (!rc && !store_srid(edit_st))
+        rc = err_set(err, ERR_DB, "%s: the store has no schema", db_path);
+    if (!rc)
+        rc = edit_st->pg ? pg_edit_prepare(edit_st->pg, err) : store_exec(edit_st, edits_sql, err);
+    if (!rc && !edit_st->pg && !edit_geo && !(edit_geo = geo_ctx_new(err)))
+        rc = err && err->code ? err->code : ERR_NOMEM;
     if (rc) {
         store_close(edit_st);
         edit_st = NULL;
@@ -59,8 +71,6 @@ static int edit_open(const char *db_path, struct err *err)
 int store_edit_begin(const char *db_path, const char *who, struct store_edit **out, struct err *err)
 {
     *out = NULL;
-    if (store_is_remote(db_path)) /* the PostGIS backend has no edit API yet (issue 24) */
-        return err_set(err, ERR_UNSUPPORTED, "editing is not available on a PostGIS store yet");
     struct store_edit *ed = calloc(1, sizeof *ed);
     if (!ed) return err_set(err, ERR_NOMEM, "out of memory");
     snprintf(ed->who, sizeof ed->who, "%s", who && *who ? who : "unknown");
@@ -71,7 +81,7 @@ int store_edit_begin(const char *db_path, const char *who, struct store_edit **o
     strftime(ed->at, sizeof ed->at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     pthread_mutex_lock(&edit_lock);
     int rc = edit_open(db_path, err);
-    if (!rc) rc = store_begin(edit_st, err);
+    if (!rc) rc = edit_st->pg ? pg_edit_begin(edit_st->pg, err) : store_begin(edit_st, err);
     if (rc) {
         pthread_mutex_unlock(&edit_lock);
         free(ed);
@@ -104,6 +114,8 @@ void store_edit_close_all(void)
     pthread_mutex_lock(&edit_lock);
     store_close(edit_st);
     edit_st = NULL;
+    geo_ctx_free(edit_geo);
+    edit_geo = NULL;
     edit_path[0] = '\0';
     pthread_mutex_unlock(&edit_lock);
 }
@@ -130,6 +142,57 @@ static void fnv(uint64_t *h, const void *p, size_t n)
     }
 }
 
+static void fnv_u64(uint64_t *h, uint64_t x)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(x >> (8 * i));
+    fnv(h, b, 8);
+}
+
+static void fnv_bytes(uint64_t *h, char tag, const void *p, size_t n)
+{
+    fnv(h, &tag, 1);
+    fnv_u64(h, n);
+    fnv(h, p, n);
+}
+
+/* The ETag of a row: a hash of the fid, each field as a catalog value (type and value) and the
+ * geometry as ISO WKB, so the same row has the same ETag on SpatiaLite and on PostGIS. */
+static void row_etag(const struct layer_def *l, const struct store_row *r,
+                     char etag[STORE_ETAG_LEN])
+{
+    uint64_t h = 1469598103934665603ULL;
+    fnv(&h, "I", 1);
+    fnv_u64(&h, (uint64_t)r->fid);
+    for (int i = 0; i < l->n_fields; i++) {
+        const struct value *v = i < r->n_values ? &r->values[i] : NULL;
+        uint64_t bits;
+        switch (v ? v->type : VAL_NULL) {
+        case VAL_INT:
+            fnv(&h, "I", 1);
+            fnv_u64(&h, (uint64_t)v->i);
+            break;
+        case VAL_REAL:
+            memcpy(&bits, &v->d, sizeof bits);
+            fnv(&h, "R", 1);
+            fnv_u64(&h, bits);
+            break;
+        case VAL_TEXT:
+            fnv_bytes(&h, 'T', v->s ? v->s : "",
+                      v->s ? (v->len >= 0 ? (size_t)v->len : strlen(v->s)) : 0);
+            break;
+        default:
+            fnv(&h, "N", 1);
+        }
+    }
+    if (r->wkb)
+        fnv_bytes(&h, 'G', r->wkb, r->wkb_len);
+    else
+        fnv(&h, "N", 1);
+    snprintf(etag, STORE_ETAG_LEN, "\"%016llx\"", (unsigned long long)h);
+}
+
 /* SELECT fid, the fields, geom FROM layer WHERE fid = ? */
 static int select_sql(const struct layer_def *l, struct buf *q)
 {
@@ -144,12 +207,10 @@ static int select_sql(const struct layer_def *l, struct buf *q)
     return rc;
 }
 
-/* Reads feature fid of l on st into out (when not NULL) and its ETag: a hash of every column. */
-static int read_row(struct store *st, const struct layer_def *l, int64_t fid, struct store_row *out,
-                    char etag[STORE_ETAG_LEN], int *found, struct err *err)
+/* Reads feature fid of l on SpatiaLite store st into out. */
+static int sqlite_row(struct store *st, const struct layer_def *l, int64_t fid,
+                      struct store_row *out, int *found, struct err *err)
 {
-    *found = 0;
-    if (st->pg) return 0; /* PostGIS: no ETags (nor edits) yet */
     struct buf q;
     buf_init(&q);
     if (select_sql(l, &q)) {
@@ -171,23 +232,15 @@ static int read_row(struct store *st, const struct layer_def *l, int64_t fid, st
         return rc;
     }
     *found = 1;
-    uint64_t h = 1469598103934665603ULL;
     int n = l->n_fields + 2;
-    if (out) {
-        memset(out, 0, sizeof *out);
-        out->fid = fid;
-        out->n_values = l->n_fields;
-        if (!(out->values = calloc((size_t)l->n_fields + 1, sizeof *out->values)))
-            rc = err_set(err, ERR_NOMEM, "out of memory");
-    }
-    for (int c = 0; c < n && !rc; c++) {
+    out->fid = fid;
+    out->n_values = l->n_fields;
+    if (!(out->values = calloc((size_t)l->n_fields + 1, sizeof *out->values)))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    for (int c = 1; c < n && !rc; c++) {
         int t = sqlite3_column_type(s, c);
-        unsigned char tag = (unsigned char)t;
-        fnv(&h, &tag, 1);
         const void *p = t == SQLITE_BLOB ? sqlite3_column_blob(s, c) : sqlite3_column_text(s, c);
         size_t len = (size_t)sqlite3_column_bytes(s, c);
-        if (t != SQLITE_NULL && p) fnv(&h, p, len);
-        if (!out || c == 0) continue;
         if (c == n - 1) { /* the geometry */
             if (t != SQLITE_BLOB) continue;
             struct buf w;
@@ -212,21 +265,35 @@ static int read_row(struct store *st, const struct layer_def *l, int64_t fid, st
         }
     }
     sqlite3_reset(s);
-    if (etag) snprintf(etag, STORE_ETAG_LEN, "\"%016llx\"", (unsigned long long)h);
-    if (rc && out) store_row_fini(out);
+    return rc;
+}
+
+/* Reads feature fid of l on st into out (when not NULL) and its ETag. lock: inside an edit on
+ * PostGIS, the row stays locked until the edit ends. */
+static int read_row(struct store *st, const struct layer_def *l, int64_t fid, int lock,
+                    struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err)
+{
+    *found = 0;
+    struct store_row tmp, *r = out ? out : &tmp;
+    memset(r, 0, sizeof *r);
+    int rc = st->pg ? pg_edit_get(st->pg, l, fid, lock, r, found, err)
+                    : sqlite_row(st, l, fid, r, found, err);
+    if (!rc && *found && etag) row_etag(l, r, etag);
+    if (rc || !out) store_row_fini(r);
+    if (rc) *found = 0;
     return rc;
 }
 
 int store_feature_etag(struct store *st, const struct layer_def *l, int64_t fid,
                        char etag[STORE_ETAG_LEN], int *found, struct err *err)
 {
-    return read_row(st, l, fid, NULL, etag, found, err);
+    return read_row(st, l, fid, 0, NULL, etag, found, err);
 }
 
 int store_edit_get(struct store_edit *ed, const struct layer_def *l, int64_t fid,
                    struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err)
 {
-    return read_row(ed->st, l, fid, out, etag, found, err);
+    return read_row(ed->st, l, fid, 1, out, etag, found, err);
 }
 
 /* ---- the change log ---- */
@@ -331,7 +398,11 @@ static int log_after(struct store_edit *ed, const struct layer_def *l, int64_t i
         "END,"
         " maxy = CASE WHEN g IS NULL THEN maxy ELSE max(coalesce(maxy, MbrMaxY(g)), MbrMaxY(g)) END"
         " FROM (SELECT after_geom AS g FROM spp_edits WHERE id = ?5) WHERE layer = ?1";
-    return run(ed->st, state, "spp_layers", l, ed->at, NULL, dn, id, err);
+    if ((rc = run(ed->st, state, "spp_layers", l, ed->at, NULL, dn, id, err))) return rc;
+    /* the land-use overview follows the edit's boxes, so low-zoom tiles keep reading it */
+    char batch[40];
+    snprintf(batch, sizeof batch, "edit:%lld", (long long)id);
+    return store_overview_edit(ed->st, l, batch, edit_geo, err);
 }
 
 /* ---- writes ---- */
@@ -404,6 +475,7 @@ static int write_row(struct store_edit *ed, const struct layer_def *l, const str
 int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
                       int64_t *fid, int64_t *change_id, struct err *err)
 {
+    if (ed->st->pg) return pg_edit_insert(ed->st->pg, l, ed->who, ed->at, r, fid, change_id, err);
     int64_t id = 0;
     int rc = write_row(ed, l, r, 1, err);
     if (rc) return rc;
@@ -421,6 +493,7 @@ int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const st
 int store_edit_update(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
                       int64_t *change_id, struct err *err)
 {
+    if (ed->st->pg) return pg_edit_update(ed->st->pg, l, ed->who, ed->at, r, change_id, err);
     int64_t id = 0;
     int rc = log_before(ed, l, r->fid, "update", 0, &id, err);
     if (!rc) rc = write_row(ed, l, r, 0, err);
@@ -432,6 +505,7 @@ int store_edit_update(struct store_edit *ed, const struct layer_def *l, const st
 int store_edit_delete(struct store_edit *ed, const struct layer_def *l, int64_t fid,
                       int64_t *change_id, struct err *err)
 {
+    if (ed->st->pg) return pg_edit_delete(ed->st->pg, l, ed->who, ed->at, fid, change_id, err);
     int64_t id = 0;
     int rc = log_before(ed, l, fid, "delete", 0, &id, err);
     struct buf q;
@@ -453,7 +527,7 @@ int store_edit_history(struct store *st, const char *layer, const char *key,
                        int (*fn)(void *ud, const struct store_edit_entry *e), void *ud,
                        struct err *err)
 {
-    if (st->pg) return err_set(err, ERR_UNSUPPORTED, "a PostGIS store has no edit history yet");
+    if (st->pg) return pg_edit_history(st->pg, layer, key, fn, ud, err);
     if (store_exec(st, "SELECT 1 FROM spp_edits LIMIT 0", NULL)) return 0; /* never edited */
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT id, layer, fid, key, op, who, at, before, after,"
@@ -519,6 +593,7 @@ static int restore_before(struct store_edit *ed, const struct layer_def *l, int6
 int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t change_id,
                       int64_t *new_id, struct err *err)
 {
+    if (ed->st->pg) return pg_edit_revert(ed->st->pg, cat, ed->who, ed->at, change_id, new_id, err);
     sqlite3_stmt *s = store_prepare(ed->st,
                                     "SELECT layer, fid, op, reverted_by, (SELECT max(id) FROM"
                                     " spp_edits b WHERE b.layer = a.layer AND b.fid = a.fid)"

@@ -507,6 +507,37 @@ int store_load_overview(struct store_load *ld, const struct layer_def *l, int cl
     return rc;
 }
 
+int store_overview_edit(struct store *st, const struct layer_def *l, const char *batch,
+                        struct geo_ctx *geo, struct err *err)
+{
+    if (st->pg) return 0;
+    struct err ignore;
+    err_clear(&ignore);
+    /* a store never imported with an overview has no state table: nothing to follow */
+    sqlite3_stmt *s = store_prepare(
+        st, "SELECT class_field, version FROM spp_overview_state WHERE layer = ?", &ignore);
+    if (!s) return 0;
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s), cf = -1;
+    int64_t had = -1;
+    if (step == SQLITE_ROW) {
+        cf = layer_field_index(l, (const char *)sqlite3_column_text(s, 0));
+        had = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) return store_db_error(st, err, "overview");
+    struct layer_state ls;
+    int rc = cf < 0 ? 0 : store_layer_state(st, l, &ls, err);
+    /* only an overview in step before this edit is kept in step: one that was not stays so (a
+     * whole-layer rebuild is the import's, not an edit's) */
+    if (rc || cf < 0 || had != ls.version - 1) return rc;
+    struct store_load ld;
+    memset(&ld, 0, sizeof ld);
+    ld.st = st;
+    snprintf(ld.batch, sizeof ld.batch, "%s", batch);
+    return store_load_overview(&ld, l, cf, geo, err);
+}
+
 int store_overview_cells(struct store *st, const struct layer_def *l, const char *class_field,
                          int level, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
                          int (*fn)(void *ud, const struct store_overview_cell *c), void *ud,

@@ -43,5 +43,11 @@ int store_blob_to_wkb(const unsigned char *blob, size_t len, struct buf *out, st
 int store_db_error(struct store *st, struct err *err, const char *context);
 /* Appends a quoted SQL identifier (names come from the catalog, checked at load). */
 int store_put_ident(struct buf *b, const char *name);
+/* overview.c: after an edit (its boxes are spp_changes rows of batch "edit:ID", the layer's
+ * version just bumped) brings l's land-use overview in step for those boxes when it was in step
+ * before; otherwise leaves it (tiles read the features until the next import). geo: storage CRS
+ * to EPSG:3857. A no-op on PostGIS. */
+int store_overview_edit(struct store *st, const struct layer_def *l, const char *batch,
+                        struct geo_ctx *geo, struct err *err);
 
 #endif

@@ -274,39 +274,3 @@ def test_row_rule_bounds_an_editor(workdir, tmp_path):
         assert st == 403, b
     finally:
         s.stop()
-
-
-def test_postgis_store_refuses_edits_clearly(workdir):
-    """The PostGIS backend has no edit API yet: a write is a 4xx naming it, never a 5xx, and
-    nothing advertises editing there (the transcripts on PostGIS check capabilities)."""
-    from pg_fixture import Cluster
-    c = Cluster()
-    old = os.environ.get("PGPASSWORD")
-    os.environ["PGPASSWORD"] = c.password
-    s = None
-    try:
-        uri = c.new_db("edit_refused")
-        run_spp("init", "--db", uri)
-        key = run_spp("keys", "--db", uri, "add", "--role", "editor", "--name",
-                      "pg editor").stdout.split()[0]
-        s = Server(uri, workdir)
-        h = {"X-API-Key": key, "Content-Type": "application/geo+json"}
-        st, _, b = s.get(f"/collections/{LAYER}/items", headers=h, method="POST",
-                         data=json.dumps(feature()).encode())
-        assert st == 400 and b"PostGIS" in b, (st, b)
-        doc = (b'<Transaction service="WFS" version="2.0.0" xmlns="http://www.opengis.net/wfs/2.0">'
-               b'<Delete typeName="spp:land_use_current"/></Transaction>')
-        st, _, b = s.get("/wfs", headers={"X-API-Key": key}, method="POST", data=doc)
-        assert 400 <= st < 500 and b"PostGIS" in b, (st, b)
-        conf = s.json("/conformance")[2]["conformsTo"]
-        assert not [c for c in conf if "ogcapi-features-4" in c]
-        p = run_spp("history", "--db", uri, LAYER, "1", check=False)
-        assert p.returncode == 1 and "PostGIS" in p.stderr
-    finally:
-        if s:
-            s.stop()
-        if old is None:
-            os.environ.pop("PGPASSWORD", None)
-        else:
-            os.environ["PGPASSWORD"] = old
-        c.clean()
