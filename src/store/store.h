@@ -498,14 +498,18 @@ int store_overview_cells(struct store *st, const struct layer_def *layer, const 
                          struct err *err);
 /* ---- end of the land-use overview ---- */
 
-/* ---- Editing (issue 20; edit.c) ----
- * Feature edits by fid: one write connection per process, opened on first use and serialised by
- * a mutex (workers' connections stay read-only; WAL keeps them unblocked). An edit is one write
- * transaction: store_edit_begin .. store_edit_commit (all of it) or store_edit_abort (none).
+/* ---- Editing (issue 20; edit.c, pg/edit.c) ----
+ * Feature edits by fid: one write connection per process to db_path (SpatiaLite or PostGIS: the
+ * primary, never a --db-read standby), opened on first use and serialised by a mutex (workers'
+ * connections stay read-only; WAL keeps them unblocked). An edit is one write transaction:
+ * store_edit_begin .. store_edit_commit (all of it) or store_edit_abort (none). On PostGIS,
+ * where replicas are separate processes, store_edit_get locks the row (SELECT ... FOR UPDATE)
+ * until the edit ends, so a second writer checks its ETag against what the first wrote. An edit
+ * brings a land-use overview that was in step with the layer along (overview.c, SpatiaLite).
  * Every write is recorded in spp_edits (who, when, before/after), in spp_changes (the boxes of the
  * old and new geometry, from which every process's tile cache drops exactly those cells) and in
  * the change feed; the layer's version is bumped. Values are said in catalog terms (struct value
- * per layer field, ISO WKB in the storage CRS): a PostGIS backend implements these functions. */
+ * per layer field, ISO WKB in the storage CRS); pg/edit.c implements them on PostGIS. */
 #define STORE_ETAG_LEN 24
 struct store_edit;
 struct store_row {
@@ -526,7 +530,8 @@ void store_edit_abort(struct store_edit *ed); /* NULL is a no-op */
 /* Closes the process's write connection (at exit). */
 void store_edit_close_all(void);
 /* Feature fid of l as it is inside the edit: *found, the row (when out; owned, store_row_fini)
- * and its ETag (a quoted hash of every column, the same as store_feature_etag gives). */
+ * and its ETag (a quoted hash of the fid, the field values and the geometry as ISO WKB: the same
+ * as store_feature_etag gives, on either backend). On PostGIS the row stays locked. */
 int store_edit_get(struct store_edit *ed, const struct layer_def *l, int64_t fid,
                    struct store_row *out, char etag[STORE_ETAG_LEN], int *found, struct err *err);
 /* The ETag of feature fid on a reading connection; *found 0 when there is no such feature. */
