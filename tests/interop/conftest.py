@@ -27,6 +27,7 @@ def _load_integration_harness():
 
 _h = _load_integration_harness()
 ROOT, SPP, Server, run_spp, spatialite = _h.ROOT, _h.SPP, _h.Server, _h.run_spp, _h.spatialite
+free_port = _h.free_port  # for tests/integration/pg_fixture.py (a PostGIS case in test_qgis_edit)
 sys.path.insert(0, INTEGRATION)
 import features_fixture  # noqa: E402  (imports run_spp and spatialite from this module)
 

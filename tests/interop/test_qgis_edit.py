@@ -163,3 +163,46 @@ def test_qgis_322_oapif_is_read_only(qgs, edit_spp):
     lyr = QgsVectorLayer(uri, LAYER, "OAPIF")
     assert lyr.isValid(), lyr.error().summary()
     assert not lyr.dataProvider().capabilities() & QgsVectorDataProvider.AddFeatures
+
+
+def test_qgis_wfst_on_a_postgis_replica(qgs, workdir):
+    """The same QGIS edit session against a replica on PostGIS (issue 24): add, move, commit;
+    read back through WFS, logged in the database's change log."""
+    from pg_fixture import Cluster
+    c = Cluster()
+    old = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = c.password
+    s = None
+    try:
+        uri = c.new_db("qgis_edit")
+        run_spp("init", "--db", uri)
+        key = run_spp("keys", "--db", uri, "add", "--role", "editor", "--name",
+                      "qgis pg editor").stdout.split()[0]
+        s = Server(uri, workdir)
+        lyr = wfs_layer(s, "2.0.0", key)
+        assert lyr.dataProvider().capabilities() & QgsVectorDataProvider.AddFeatures
+        assert lyr.startEditing()
+        f = QgsFeature(lyr.fields())
+        f.setAttribute("lu_code", "ODT")
+        f.setAttribute("inventory_year", 2025)
+        f.setGeometry(square(586000, 1109600))
+        assert lyr.addFeatures([f])
+        assert lyr.commitChanges(), lyr.commitErrors()
+        lyr = wfs_layer(s, "2.0.0", key)
+        (got,) = list(lyr.getFeatures())
+        assert lyr.startEditing()
+        assert lyr.changeGeometry(got.id(), square(586020, 1109620, 60))
+        assert lyr.commitChanges(), lyr.commitErrors()
+        (row,) = wfs_rows(s).values()
+        xs = [p[0] for p in row["geometry"]["coordinates"][0][0]]
+        assert abs(min(xs) - 586020) < 0.01 and row["properties"]["lu_code"] == "ODT"
+        out = run_spp("history", "--db", uri, LAYER, row["id"].rsplit(".", 1)[1]).stdout
+        assert out.count("WFS-T") == 2 and "insert" in out and "update" in out
+    finally:
+        if s:
+            s.stop()
+        if old is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = old
+        c.clean()
