@@ -79,6 +79,9 @@ int pg_edit_get(struct pg_store *ps, const struct layer_def *l, int64_t fid, int
     PGresult *r = NULL;
     rc = pg_query(ps, q.data, &p, 1, &r, err);
     buf_fini(&q);
+    /* a lock not had within lock_timeout, or a deadlock with another replica's edit: the edit
+     * is rolled back and worth retrying, a 503 rather than a 500 */
+    if (rc == ERR_DB && lock && err && !err->http_status) err->http_status = 503;
     if (rc || PQntuples(r) != 1) {
         PQclear(r);
         return rc;
