@@ -173,8 +173,8 @@ static void row_etag(const struct layer_def *l, const struct store_row *r,
             fnv(&h, "I", 1);
             fnv_u64(&h, (uint64_t)v->i);
             break;
-        case VAL_REAL:
-            memcpy(&bits, &v->d, sizeof bits);
+        case VAL_REAL: /* -0.0 as 0.0: SQLite keeps an integral REAL as an integer */
+            memcpy(&bits, &(double){v->d == 0 ? 0.0 : v->d}, sizeof bits);
             fnv(&h, "R", 1);
             fnv_u64(&h, bits);
             break;
