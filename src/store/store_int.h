@@ -43,5 +43,9 @@ int store_blob_to_wkb(const unsigned char *blob, size_t len, struct buf *out, st
 int store_db_error(struct store *st, struct err *err, const char *context);
 /* Appends a quoted SQL identifier (names come from the catalog, checked at load). */
 int store_put_ident(struct buf *b, const char *name);
+/* The connection an edit writes on (edit.c), for the lock functions (lock.c). */
+struct store *store_edit_conn(struct store_edit *ed);
+/* The lock id the edit acts for (store_edit_set_lock), "" for none. */
+const char *store_edit_lock(const struct store_edit *ed);
 
 #endif
