@@ -86,8 +86,7 @@ static int exec(struct store *st, const char *sql, const struct value *p, int n,
 
 /* The first row's text and real columns (0, 1) of a query: *found 0 when it has none. */
 static int query_one(struct store *st, const char *sql, const struct value *p, int n,
-                     char *text_out, size_t text_len, double *real_out, int *found,
-                     struct err *err)
+                     char *text_out, size_t text_len, double *real_out, int *found, struct err *err)
 {
     *found = 0;
     if (st->pg)
@@ -118,8 +117,8 @@ int store_lock_state(struct store_edit *ed, const char *lock_id, enum store_lock
     int found = 0;
     struct value p[] = {text(lock_id)};
     if (!rc)
-        rc = query_one(st, "SELECT id, expires FROM spp_lock_ids WHERE id = ?", p, 1, id,
-                       sizeof id, &expires, &found, err);
+        rc = query_one(st, "SELECT id, expires FROM spp_lock_ids WHERE id = ?", p, 1, id, sizeof id,
+                       &expires, &found, err);
     if (!rc && found) *out = expires > now_s() ? STORE_LOCK_LIVE : STORE_LOCK_EXPIRED;
     return rc;
 }
@@ -166,9 +165,8 @@ static int take(struct store *st, const char *lock_id, const struct layer_def *l
     return rc;
 }
 
-int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], int seconds,
-                       int all, struct store_lock_item *items, int n, int *n_locked,
-                       struct err *err)
+int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], int seconds, int all,
+                       struct store_lock_item *items, int n, int *n_locked, struct err *err)
 {
     struct store *st = store_edit_conn(ed);
     double now = now_s();
@@ -186,8 +184,8 @@ int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], i
                     : "UPDATE spp_lock_ids SET expires = ?, seconds = ? WHERE id = ?",
               p, 3, &changed, err);
     if (!rc && changed != 1)
-        rc = err_setl(err, ERR_PARAM, "lockId", "lock %s is not held (unknown or expired)",
-                      lock_id);
+        rc =
+            err_setl(err, ERR_PARAM, "lockId", "lock %s is not held (unknown or expired)", lock_id);
     for (int i = 0; i < n && !rc; i++) {
         rc = take(st, lock_id, items[i].layer, items[i].fid, now, &items[i].locked, err);
         if (!rc) *n_locked += items[i].locked;
@@ -226,13 +224,13 @@ int store_lock_release(struct store_edit *ed, const char *lock_id,
     /* the features still held are held for the lock's duration again from now */
     struct value q[] = {real(now_s()), text(lock_id)};
     if (!rc)
-        rc = exec(st, "UPDATE spp_lock_ids SET expires = ? + seconds WHERE id = ?", q, 2, NULL,
-                  err);
+        rc =
+            exec(st, "UPDATE spp_lock_ids SET expires = ? + seconds WHERE id = ?", q, 2, NULL, err);
     return rc;
 }
 
-int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l,
-                     int64_t fid, struct err *err)
+int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l, int64_t fid,
+                     struct err *err)
 {
     int rc = ensure_tables(st, err);
     if (!rc && st->pg) rc = pg_lock_row(st->pg, l, fid, err);
@@ -247,9 +245,8 @@ int store_lock_check(struct store *st, const char *lock_id, const struct layer_d
                        p, 3, holder, sizeof holder, &expires, &found, err);
     if (rc || !found || (lock_id && strcmp(holder, lock_id) == 0)) return rc;
     err_setl(err, ERR_PARAM, "lockId",
-             "feature %s.%lld is locked by another lock for %.0f s more%s", l->id,
-             (long long)fid, expires - now + 0.5,
-             lock_id && *lock_id ? "" : " (an edit of it needs that lock)");
+             "feature %s.%lld is locked by another editor for %.0f s more", l->id, (long long)fid,
+             expires - now + 0.5);
     err->http_status = STORE_LOCKED_STATUS;
     return ERR_PARAM;
 }

@@ -588,9 +588,8 @@ int store_lock_state(struct store_edit *ed, const char *lock_id, enum store_lock
  * feature it holds is renewed. A feature held by another live lock is not taken: all = 1 takes
  * every item or none (*n_locked 0, the edit unchanged; the new id is not kept), all = 0 takes
  * what it can. items[i].locked and *n_locked say what lock_id holds. */
-int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], int seconds,
-                       int all, struct store_lock_item *items, int n, int *n_locked,
-                       struct err *err);
+int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], int seconds, int all,
+                       struct store_lock_item *items, int n, int *n_locked, struct err *err);
 /* Releases lock_id: n < 0 every feature it holds and the id itself (releaseAction ALL);
  * otherwise only the n items (releaseAction SOME), the others staying locked. */
 int store_lock_release(struct store_edit *ed, const char *lock_id,
@@ -600,8 +599,8 @@ void store_edit_set_lock(struct store_edit *ed, const char *lock_id);
 /* 0 when fid of l may be changed by an editor holding lock_id (NULL: none): no live lock, or
  * lock_id's own; else the "locked" error above. Called by the edit functions (edit.c,
  * pg/edit.c) on the edit's connection before they change or delete a row. */
-int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l,
-                     int64_t fid, struct err *err);
+int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l, int64_t fid,
+                     struct err *err);
 /* ---- end of Locks ---- */
 
 /* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):

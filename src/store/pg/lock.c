@@ -23,8 +23,8 @@ int pg_lock_row(struct pg_store *ps, const struct layer_def *l, int64_t fid, str
 }
 
 int pg_lock_query_one(struct pg_store *ps, const char *sql, const struct value *params,
-                      int n_params, char *text_out, size_t text_len, double *real_out,
-                      int *found, struct err *err)
+                      int n_params, char *text_out, size_t text_len, double *real_out, int *found,
+                      struct err *err)
 {
     PGresult *r = NULL;
     *found = 0;
