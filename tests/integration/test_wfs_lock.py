@@ -351,3 +351,59 @@ def test_capabilities_advertise_locking(lock_server):
     assert b"<Operation>Lock</Operation>" in b[i:b.index(b"</FeatureType>", i)]
     i = b.index(b"<Name>spp:roads</Name>")
     assert b"<Operation>Lock</Operation>" not in b[i:b.index(b"</FeatureType>", i)]
+
+
+def test_api_lists_the_part4_writes(lock_server):
+    """/api describes the writes of edit.c for the collections with edit_roles (a structural
+    check; tests/interop/test_openapi.py runs an OpenAPI validator over the same document)."""
+    st, _, api = lock_server.json("/api")
+    assert st == 200
+    comp = api["components"]
+    items = api["paths"]["/collections/{collectionId}/items"]
+    item = api["paths"]["/collections/{collectionId}/items/{featureId}"]
+    ops = {"post": items["post"], "put": item["put"], "patch": item["patch"],
+           "delete": item["delete"]}
+    editable = comp["parameters"]["editableCollectionId"]["schema"]["enum"]
+    assert LAYER in editable and "roads" not in editable  # roads has no edit_roles
+    assert comp["securitySchemes"]["apiKey"] == {"type": "apiKey", "in": "header",
+                                                 "name": "X-API-Key"}
+    ids = [op["operationId"] for p in api["paths"].values() for op in p.values()]
+    assert len(ids) == len(set(ids))
+
+    def resolve(ref):
+        node = api
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part]
+        return node
+
+    for method, op in ops.items():
+        assert op["security"] == [{"apiKey": []}, {"bearer": []}]
+        params = [resolve(p["$ref"]) for p in op["parameters"]]
+        names = {(p["in"], p["name"]) for p in params}
+        assert ("path", "collectionId") in names
+        codes = set(op["responses"])
+        assert {"400", "401", "403", "404"} <= codes
+        if method == "post":
+            assert "201" in codes and "requestBody" in op
+            continue
+        assert ("path", "featureId") in names and ("header", "If-Match") in names
+        assert {"204", "412", "423", "428"} <= codes
+        assert ("requestBody" in op) == (method != "delete")
+        for code in ("412", "423", "428"):
+            schema = op["responses"][code]["content"]["application/problem+json"]["schema"]
+            assert resolve(schema["$ref"])["type"] == "object"
+    # every $ref in the document resolves
+    refs = []
+
+    def walk(n):
+        if isinstance(n, dict):
+            if "$ref" in n:
+                refs.append(n["$ref"])
+            for v in n.values():
+                walk(v)
+        elif isinstance(n, list):
+            for v in n:
+                walk(v)
+    walk(api)
+    for r in refs:
+        resolve(r)
