@@ -91,7 +91,11 @@ static int query_one(struct store *st, const char *sql, const struct value *p, i
     *found = 0;
     if (st->pg)
         return pg_lock_query_one(st->pg, sql, p, n, text_out, text_len, real_out, found, err);
-    sqlite3_stmt *s = store_prepare(st, sql, err);
+    struct err first;
+    err_clear(&first);
+    sqlite3_stmt *s = store_prepare(st, sql, &first);
+    if (!s && !ensure_tables(st, err)) /* a store made before the lock tables */
+        s = store_prepare(st, sql, err);
     if (!s) return ERR_DB;
     bind_all(s, p, n);
     int step = sqlite3_step(s), rc = 0;
@@ -232,8 +236,9 @@ int store_lock_release(struct store_edit *ed, const char *lock_id,
 int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l, int64_t fid,
                      struct err *err)
 {
-    int rc = ensure_tables(st, err);
-    if (!rc && st->pg) rc = pg_lock_row(st->pg, l, fid, err);
+    /* no ensure_tables here: query_one makes them only when its statement cannot be prepared,
+     * so an edit of many features costs one cached statement per feature */
+    int rc = st->pg ? pg_lock_row(st->pg, l, fid, err) : 0;
     double now = now_s(), expires = 0;
     char holder[STORE_LOCK_ID_LEN];
     int found = 0;

@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import Server, run_spp
+from conftest import Server, run_spp, spatialite
 
 LAYER = "zoning_blocks"
 SPP_NS = "http://spp.cantho.gov.vn/spp"
@@ -407,3 +407,47 @@ def test_api_lists_the_part4_writes(lock_server):
     walk(api)
     for r in refs:
         resolve(r)
+
+
+def test_xml_get_feature_with_lock_1_1(lock_server):
+    s = lock_server
+    f1, f2 = new_blocks(s, 2, "GX")
+    doc = (f'<GetFeatureWithLock service="WFS" version="1.1.0" {NS["1.1.0"]} expiry="1" '
+           f'lockAction="SOME"><Query typeName="spp:{LAYER}"><ogc:Filter><ogc:FeatureId '
+           f'fid="{LAYER}.{f1}"/></ogc:Filter></Query></GetFeatureWithLock>')
+    h = {"Content-Type": "text/xml", "X-API-Key": s.keys["a"]}
+    st, hd, b = s.get("/wfs", headers=h, method="POST", data=doc.encode())
+    assert st == 200, b
+    assert b'xmlns:wfs="http://www.opengis.net/wfs"' in b and b'numberOfFeatures="1"' in b
+    lid = lock_id(b)
+    assert re.findall(rb'gml:id="zoning_blocks\.(\d+)"', b) == [str(f1).encode()]
+    assert tx(s, set_floors([f1], 5), key="b")[0] == 409
+    assert tx(s, set_floors([f2], 5), key="b")[0] == 200
+    st, _, b = tx(s, f"<LockId>{lid}</LockId>" + set_floors([f1], 6, "1.1.0"), v="1.1.0")
+    assert st == 200, b
+
+
+def test_store_made_before_the_lock_tables(workdir):
+    """A store whose schema has no lock tables yet (made by an older spp): edits work, and the
+    first LockFeature makes the tables."""
+    db = os.path.join(workdir, "oldlock.sqlite")
+    for suffix in ("", "-wal", "-shm", ".tiles"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    run_spp("init", "--db", db)
+    con = spatialite(db)
+    con.execute("DROP TABLE spp_locks")
+    con.execute("DROP TABLE spp_lock_ids")
+    con.commit()
+    con.close()
+    s = Server(db, workdir)
+    try:
+        s.keys = {"a": run_spp("keys", "--db", db, "add", "--role", "editor", "--name",
+                               "old a").stdout.split()[0]}
+        s.next_x = 586000
+        (f1,) = new_blocks(s, 1, "OLD")
+        assert tx(s, set_floors([f1], 2))[0] == 200
+        st, _, b = lock(s, [f1], expiry="60")
+        assert st == 200 and rids(b, "FeaturesLocked") == [f1], b
+    finally:
+        s.stop()
