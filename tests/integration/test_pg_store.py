@@ -102,17 +102,39 @@ def pg_servers(pg_cluster, features_store, workdir):
         s.stop()
 
 
+def drop_json_member(text, head):
+    """text without each `head{...}` (a JSON member whose value is an object; no braces in its
+    strings), e.g. head = ',"post":{' ."""
+    while head in text:
+        i = text.index(head)
+        depth, j = 0, i + len(head) - 1
+        while True:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        text = text[:i] + text[j:]
+    return text
+
+
 def without_editing(text):
     """The answer a PostGIS store gives: editing (issue 20) is SpatiaLite-only so far, so WFS
-    capabilities and OGC API conformance do not advertise it there."""
+    capabilities (Transaction and locking), OGC API conformance and /api (the Part 4 writes) do
+    not advertise it there."""
     import re
-    text = re.sub(r'    <ows:Operation name="Transaction">\n.*?    </ows:Operation>\n', "", text,
-                  flags=re.S)
-    text = text.replace('"ImplementsTransactionalWFS"><ows:NoValues/><ows:DefaultValue>TRUE',
-                        '"ImplementsTransactionalWFS"><ows:NoValues/><ows:DefaultValue>FALSE')
+    for op in ("Transaction", "LockFeature", "GetFeatureWithLock"):
+        text = re.sub(rf'    <ows:Operation name="{op}">\n.*?    </ows:Operation>\n', "", text,
+                      flags=re.S)
+    for c in ("ImplementsTransactionalWFS", "ImplementsLockingWFS"):
+        text = text.replace(f'"{c}"><ows:NoValues/><ows:DefaultValue>TRUE',
+                            f'"{c}"><ows:NoValues/><ows:DefaultValue>FALSE')
     text = text.replace("      <Operations><Operation>Query</Operation><Operation>Insert</Operation>"
-                        "<Operation>Update</Operation><Operation>Delete</Operation></Operations>\n",
-                        "")
+                        "<Operation>Update</Operation><Operation>Delete</Operation>"
+                        "<Operation>Lock</Operation></Operations>\n", "")
+    for head in (',"post":{', ',"put":{', ',"patch":{', ',"delete":{',
+                 ',"editableCollectionId":{', ',"If-Match":{', ',"Content-Crs":{',
+                 ',"securitySchemes":{', ',"schemas":{'):
+        text = drop_json_member(text, head)
     return text.replace(',"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-'
                         'delete","http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update"', "")
 
