@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* lock.c: what the feature locks (store/lock.c, store.h "Locks") need from a PostGIS store
- * beyond pg_exec: the feature's row locked before its lock is read or written, and one row of a
- * query read back. The lock tables are in the schema (schema.c). Must not keep a lock anywhere
- * but in the database: replicas share nothing else. */
+ * beyond pg_exec: the feature's row locked before its lock is read or written, one row of a
+ * query read back, and the lock check for pg/ code that holds a pg_store only (a revert). The lock
+ * tables are in the schema (schema.c). Must not keep a lock anywhere but in the database: replicas
+ * share nothing else. */
 #include "pg.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "../store_int.h"
 
 int pg_lock_row(struct pg_store *ps, const struct layer_def *l, int64_t fid, struct err *err)
 {
@@ -36,4 +40,13 @@ int pg_lock_query_one(struct pg_store *ps, const char *sql, const struct value *
     }
     PQclear(r);
     return rc;
+}
+
+int pg_lock_check(struct pg_store *ps, const char *lock_id, const struct layer_def *l, int64_t fid,
+                  struct err *err)
+{
+    struct store st;
+    memset(&st, 0, sizeof st);
+    st.pg = ps; /* the lock statements use only the PostGIS connection */
+    return store_lock_check(&st, lock_id, l, fid, err);
 }
