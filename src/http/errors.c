@@ -41,8 +41,12 @@ static const char *title_for(int status)
         return "Method Not Allowed";
     case 406:
         return "Not Acceptable";
+    case 409:
+        return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 423:
+        return "Locked";
     case 429:
         return "Too Many Requests";
     case 503:

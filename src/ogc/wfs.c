@@ -364,6 +364,33 @@ static int paging(struct request *req, struct wfs_req *w, struct err *err)
     return 0;
 }
 
+/* LOCKID, EXPIRY, LOCKACTION, RELEASEACTION (KVP or the root's attributes; NULL: not given). */
+static int lock_params(struct wfs_req *w, const char *id, const char *expiry, const char *action,
+                       const char *release, struct err *err)
+{
+    w->expiry = -1;
+    if (id && strlen(id) >= sizeof w->lock_id)
+        return wfs_error(err, ERR_PARAM, "InvalidLockId", "lockId",
+                         "lockId \"%.60s\" is not a lock of this server", id);
+    if (id) snprintf(w->lock_id, sizeof w->lock_id, "%s", id);
+    if (expiry && parse_int(expiry, "EXPIRY", &w->expiry, err)) return ERR_PARAM;
+    if (action && !str_ieq(action, "ALL") && !str_ieq(action, "SOME"))
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "lockAction",
+                         "lockAction must be ALL or SOME, not \"%s\"", action);
+    if (release && !str_ieq(release, "ALL") && !str_ieq(release, "SOME"))
+        return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "releaseAction",
+                         "releaseAction must be ALL or SOME, not \"%s\"", release);
+    w->lock_some = action && str_ieq(action, "SOME");
+    w->release_some = release && str_ieq(release, "SOME");
+    return 0;
+}
+
+static int kvp_lock_params(struct request *req, struct wfs_req *w, struct err *err)
+{
+    return lock_params(w, req_arg_ci(req, "LOCKID"), req_arg_ci(req, "EXPIRY"),
+                       req_arg_ci(req, "LOCKACTION"), req_arg_ci(req, "RELEASEACTION"), err);
+}
+
 /* TYPENAMES / TYPENAME: "a,b" or "(a)(b)", prefixes stripped */
 static int add_typenames(struct request *req, struct wfs_req *w, const char *list, struct err *err)
 {
@@ -487,6 +514,17 @@ static char *xattr(xmlNodePtr e, const char *name)
     return NULL;
 }
 
+/* s without white space around it (s is changed) */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
 /* appends the element's text to a comma list */
 static int xml_text_to_list(xmlNodePtr e, struct buf *list)
 {
@@ -594,9 +632,11 @@ static int xml_root_attrs(struct wfs_req *w, xmlNodePtr root, struct err *err)
     char *c = xattr(root, "count"), *m = xattr(root, "maxFeatures"), *s = xattr(root, "startIndex");
     char *rt = xattr(root, "resultType"), *f = xattr(root, "outputFormat"),
          *vr = xattr(root, "valueReference");
-    int rc = 0;
+    char *lid = xattr(root, "lockId"), *ex = xattr(root, "expiry"), *la = xattr(root, "lockAction"),
+         *ra = xattr(root, "releaseAction");
+    int rc = lock_params(w, lid, ex, la, ra, err);
     w->count = -1;
-    if (c || m) rc = parse_int(c ? c : m, "COUNT", &w->count, err);
+    if (!rc && (c || m)) rc = parse_int(c ? c : m, "COUNT", &w->count, err);
     if (!rc && s) rc = parse_int(s, "STARTINDEX", &w->start, err);
     w->hits = rt && str_ieq(rt, "hits");
     if (!rc && rt && !w->hits && !str_ieq(rt, "results"))
@@ -604,7 +644,7 @@ static int xml_root_attrs(struct wfs_req *w, xmlNodePtr root, struct err *err)
                        "resultType must be results or hits");
     if (!rc) rc = parse_format(f, w, err);
     if (vr) snprintf(w->value_ref, sizeof w->value_ref, "%s", vr);
-    char *all[] = {c, m, s, rt, f, vr};
+    char *all[] = {c, m, s, rt, f, vr, lid, ex, la, ra};
     for (size_t i = 0; i < ARRAY_LEN(all); i++)
         if (all[i]) xmlFree(all[i]);
     return rc;
@@ -624,9 +664,17 @@ int wfs_parse_xml(struct request *req, struct wfs_req *w, struct err *err)
     snprintf(w->op, sizeof w->op, "%s", (const char *)root->name);
     int rc = xml_root_attrs(w, root, err);
     for (xmlNodePtr c = root->children; c && !rc; c = c->next) {
-        if (xis(c, "Query"))
+        if (xis(c, "Query") || xis(c, "Lock")) /* wfs:Lock: a WFS 1.1 LockFeature's query */
             rc = xml_query(req, w, c, err);
-        else if (xis(c, "StoredQuery"))
+        else if (xis(c, "LockId")) { /* a WFS 1.1 Transaction's lock */
+            char *t = (char *)xmlNodeGetContent(c);
+            if (t && strlen(t) >= sizeof w->lock_id)
+                rc = wfs_error(err, ERR_PARAM, "InvalidLockId", "lockId",
+                               "LockId \"%.60s\" is not a lock of this server", t);
+            else
+                snprintf(w->lock_id, sizeof w->lock_id, "%s", t ? trim(t) : "");
+            if (t) xmlFree(t);
+        } else if (xis(c, "StoredQuery"))
             rc = xml_stored_query(req, w, c, err);
         else if (xis(c, "TypeName")) {
             char *t = (char *)xmlNodeGetContent(c);
@@ -634,7 +682,9 @@ int wfs_parse_xml(struct request *req, struct wfs_req *w, struct err *err)
             if (t) xmlFree(t);
         }
     }
-    if (!rc && w->n_q == 0 && (str_ieq(w->op, "GetFeature") || str_ieq(w->op, "GetPropertyValue")))
+    if (!rc && w->n_q == 0 &&
+        (str_ieq(w->op, "GetFeature") || str_ieq(w->op, "GetPropertyValue") ||
+         str_ieq(w->op, "GetFeatureWithLock")))
         rc = wfs_error(err, ERR_PARAM, "MissingParameterValue", "typeNames", "no Query");
     if (!rc && !w->srs_name[0]) rc = set_srs(req, w, NULL, err);
     filter_xml_free(doc);
@@ -682,8 +732,9 @@ static int run_op(struct request *req, struct response *res, struct wfs_req *w, 
         return list_stored_queries(req, res, w, str_ieq(op, "DescribeStoredQueries"), err);
     }
     if (str_ieq(op, "Transaction") && w->post) return wfs_transaction(req, res, w, err);
-    if (str_ieq(op, "Transaction") || str_ieq(op, "LockFeature") ||
-        str_ieq(op, "GetFeatureWithLock") || str_ieq(op, "CreateStoredQuery") ||
+    if (str_ieq(op, "LockFeature")) return wfs_lock_feature(req, res, w, err);
+    if (str_ieq(op, "GetFeatureWithLock")) return wfs_get_feature_with_lock(req, res, w, err);
+    if (str_ieq(op, "Transaction") || str_ieq(op, "CreateStoredQuery") ||
         str_ieq(op, "DropStoredQuery"))
         return wfs_error(err, ERR_UNSUPPORTED, "OperationNotSupported", "request",
                          "%s is not supported here (a Transaction is an XML POST)", op);
@@ -822,8 +873,15 @@ static int dispatch(struct request *req, struct response *res, struct err *err)
         if (!rc && sq && !str_ieq(sq, WFS_GETBYID))
             rc = wfs_error(err, ERR_PARAM, "InvalidParameterValue", "STOREDQUERY_ID",
                            "unknown stored query \"%s\"", sq);
-    } else if (str_ieq(op, "GetFeature") || str_ieq(op, "GetPropertyValue")) {
+    } else if (str_ieq(op, "LockFeature") && !req_arg_ci(req, "TYPENAMES") &&
+               !req_arg_ci(req, "TYPENAME") && !req_arg_ci(req, "RESOURCEID") &&
+               !req_arg_ci(req, "FEATUREID") && !req_arg_ci(req, "STOREDQUERY_ID")) {
+        rc = parse_version(req, &w, err); /* a renewal: LOCKID alone */
+        if (!rc) rc = kvp_lock_params(req, &w, err);
+    } else if (str_ieq(op, "GetFeature") || str_ieq(op, "GetPropertyValue") ||
+               str_ieq(op, "GetFeatureWithLock") || str_ieq(op, "LockFeature")) {
         rc = wfs_parse_kvp(req, &w, err);
+        if (!rc) rc = kvp_lock_params(req, &w, err);
         if (!rc && str_ieq(op, "GetPropertyValue") && !w.value_ref[0])
             rc = wfs_error(err, ERR_PARAM, "MissingParameterValue", "valueReference",
                            "GetPropertyValue needs VALUEREFERENCE");

@@ -130,7 +130,8 @@ static void feature_type(struct request *req, struct buf *b, const struct layer_
     }
     if (!v2 && l->edit_roles) /* WFS-T (wfs_tx.c) */
         buf_puts(b, "      <Operations><Operation>Query</Operation><Operation>Insert</Operation>"
-                    "<Operation>Update</Operation><Operation>Delete</Operation></Operations>\n");
+                    "<Operation>Update</Operation><Operation>Delete</Operation>"
+                    "<Operation>Lock</Operation></Operations>\n");
     buf_puts(b, "      <OutputFormats>");
     if (v2) buf_puts(b, "<Format>application/gml+xml; version=3.2</Format>");
     buf_puts(b, "<Format>text/xml; subtype=gml/3.1.1</Format><Format>application/json</Format>"
@@ -268,6 +269,21 @@ static void operations(struct request *req, struct buf *b, int v2)
     /* WFS-T (wfs_tx.c) when a layer is writable; a role that may not write gets a 401/403 */
     int tx = access_any_edit(&req->cfg->catalog);
     if (tx) op_v2(b, req, "Transaction", NULL);
+    if (tx) { /* locking (wfs_lock.c) where editing is */
+        op_v2(b, req, "LockFeature",
+              v2 ? "      <ows:Parameter name=\"lockAction\"><ows:AllowedValues><ows:Value>ALL"
+                   "</ows:Value><ows:Value>SOME</ows:Value></ows:AllowedValues>"
+                   "</ows:Parameter>\n"
+                 : "      <ows:Parameter name=\"lockAction\"><ows:Value>ALL</ows:Value>"
+                   "<ows:Value>SOME</ows:Value></ows:Parameter>\n");
+        op_v2(b, req, "GetFeatureWithLock",
+              v2 ? "      <ows:Parameter name=\"outputFormat\"><ows:AllowedValues>"
+                   "<ows:Value>application/gml+xml; version=3.2</ows:Value>"
+                   "<ows:Value>text/xml; subtype=gml/3.1.1</ows:Value></ows:AllowedValues>"
+                   "</ows:Parameter>\n"
+                 : "      <ows:Parameter name=\"outputFormat\"><ows:Value>text/xml; "
+                   "subtype=gml/3.1.1</ows:Value></ows:Parameter>\n");
+    }
     if (v2) {
         op_v2(b, req, "GetPropertyValue", formats_v2);
         op_v2(b, req, "ListStoredQueries", NULL);
@@ -277,10 +293,14 @@ static void operations(struct request *req, struct buf *b, int v2)
         static const char *const t[] = {"ImplementsBasicWFS", "KVPEncoding", "XMLEncoding",
                                         "ImplementsResultPaging"};
         constraint(b, "ImplementsTransactionalWFS", tx ? "TRUE" : "FALSE");
-        static const char *const f[] = {"ImplementsLockingWFS",    "SOAPEncoding",
-                                        "ImplementsInheritance",   "ImplementsRemoteResolve",
-                                        "ImplementsStandardJoins", "ImplementsSpatialJoins",
-                                        "ImplementsTemporalJoins", "ImplementsFeatureVersioning",
+        constraint(b, "ImplementsLockingWFS", tx ? "TRUE" : "FALSE");
+        static const char *const f[] = {"SOAPEncoding",
+                                        "ImplementsInheritance",
+                                        "ImplementsRemoteResolve",
+                                        "ImplementsStandardJoins",
+                                        "ImplementsSpatialJoins",
+                                        "ImplementsTemporalJoins",
+                                        "ImplementsFeatureVersioning",
                                         "ManageStoredQueries"};
         for (size_t i = 0; i < ARRAY_LEN(t); i++)
             constraint(b, t[i], "TRUE");

@@ -76,6 +76,7 @@ static int run_all(struct request *req, struct wfs_req *w, const struct feature_
     for (int i = 0; i < w->n_q; i++) {
         struct store_query sq;
         int rc = prepare(req, &w->q[i], &sq, err);
+        if (w->ids_only) sq.n_fields = 0, sq.want_geom = 0;
         int64_t r = 0, cq = -1;
         if (!rc && remaining > 0) {
             if (before) before(before_ud, &w->q[i]);
@@ -94,6 +95,19 @@ static int run_all(struct request *req, struct wfs_req *w, const struct feature_
         *returned += r;
     }
     return 0;
+}
+
+int wfs_run_queries(struct request *req, struct wfs_req *w, const struct feature_sink *sink,
+                    int64_t *matched, int64_t *returned, struct err *err)
+{
+    return run_all(req, w, sink, NULL, NULL, matched, returned, err);
+}
+
+/* GetFeatureWithLock: the lockId attribute of the collection (none otherwise). */
+static int lock_attr(struct wfs_req *w, struct buf *b)
+{
+    if (!w->lock_id[0]) return 0;
+    return buf_puts(b, " lockId=\"") || buf_put_xml(b, w->lock_id) || buf_putc(b, '"');
 }
 
 static void timestamp(char out[32])
@@ -232,6 +246,7 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
                         "http://schemas.opengis.net/wfs/2.0/wfs.xsd\" numberMatched=\"%lld\" "
                         "numberReturned=\"%lld\" timeStamp=\"%s\"",
                         (long long)matched, (long long)returned, ts);
+        if (!rc) rc = lock_attr(w, b);
         if (!rc && want_links(w)) {
             int64_t size = page_size(req, w);
             if (w->start + returned < matched && size > 0)
@@ -242,12 +257,14 @@ static int gml_header(struct request *req, struct wfs_req *w, struct buf *b, int
         return rc ? rc : buf_puts(b, ">\n");
     }
     /* GML 3.1.1 in a WFS 1.1 collection (also for WFS 2.0 asking for GML 3.1.1) */
-    return buf_printf(b,
-                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wfs:FeatureCollection "
-                      "xmlns:wfs=\"http://www.opengis.net/wfs\" "
-                      "xmlns:gml=\"http://www.opengis.net/gml\" xmlns:spp=\"" WFS_NS "\" "
-                      "numberOfFeatures=\"%lld\" timeStamp=\"%s\">\n",
-                      (long long)(w->hits ? matched : returned), ts);
+    rc = buf_printf(b,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wfs:FeatureCollection "
+                    "xmlns:wfs=\"http://www.opengis.net/wfs\" "
+                    "xmlns:gml=\"http://www.opengis.net/gml\" xmlns:spp=\"" WFS_NS "\" "
+                    "numberOfFeatures=\"%lld\" timeStamp=\"%s\"",
+                    (long long)(w->hits ? matched : returned), ts);
+    if (!rc) rc = lock_attr(w, b);
+    return rc ? rc : buf_puts(b, ">\n");
 }
 
 static int get_gml(struct request *req, struct response *res, struct wfs_req *w, struct err *err)

@@ -37,6 +37,13 @@ struct wfs_req {
     char value_ref[128]; /* GetPropertyValue */
     int by_id;           /* GetFeatureById stored query: one bare feature */
     int post;            /* request came as XML (no next/previous links) */
+    /* locking (wfs_lock.c): LockFeature, GetFeatureWithLock, a Transaction's lock */
+    char lock_id[STORE_LOCK_ID_LEN]; /* LOCKID / lockId / wfs:LockId, "" none */
+    int64_t expiry;                  /* EXPIRY as given (2.0: seconds, 1.1: minutes), -1 none */
+    int lock_some;                   /* LOCKACTION=SOME (default ALL) */
+    int release_some;                /* RELEASEACTION=SOME (default ALL) */
+    int ids_only;                    /* run the queries for fids only (no fields, no geometry) */
+    int64_t lock_n;                  /* GetFeatureWithLock: features locked (the page's size) */
 };
 
 /* Parsing (wfs.c). */
@@ -51,6 +58,17 @@ int wfs_get_property_value(struct request *req, struct response *res, struct wfs
 int wfs_capabilities(struct request *req, struct response *res, int v2, struct err *err);
 /* WFS-T Transaction from the POST body (wfs_tx.c, issue 20). */
 int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w, struct err *err);
+
+/* LockFeature and GetFeatureWithLock (wfs_lock.c; LOCKID, EXPIRY, LOCKACTION and
+ * RELEASEACTION are parsed with the request in wfs.c). */
+int wfs_lock_feature(struct request *req, struct response *res, struct wfs_req *w, struct err *err);
+int wfs_get_feature_with_lock(struct request *req, struct response *res, struct wfs_req *w,
+                              struct err *err);
+/* The lock id of a Transaction, checked: InvalidLockId (unknown), LockHasExpired. */
+int wfs_lock_check_id(struct store_edit *ed, const char *lock_id, struct err *err);
+/* Runs w's queries (paging as GetFeature) into sink; *matched, *returned (wfs_get.c). */
+int wfs_run_queries(struct request *req, struct wfs_req *w, const struct feature_sink *sink,
+                    int64_t *matched, int64_t *returned, struct err *err);
 
 /* Helpers. */
 /* OGC URN of a CRS ("urn:ogc:def:crs:EPSG::5897", CRS84 as urn:ogc:def:crs:OGC:1.3:CRS84). */

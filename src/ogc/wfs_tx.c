@@ -7,8 +7,12 @@
  * through the importer's normalisation (import_feature_normalize) and the whole request is one
  * store edit (change log, tile invalidation); the first problem refuses it all with an OWS
  * exception naming the field. Filters of Update and Delete are evaluated on the request's reading
- * connection, so they see the store as it was before the transaction. No locking (LockFeature,
- * GetFeatureWithLock are refused as unsupported) and no SQL here. */
+ * connection, so they see the store as it was before the transaction. Locks (wfs_lock.c): the
+ * Transaction's lockId (2.0 attribute, 1.1 wfs:LockId) must be a live lock of this server
+ * (InvalidLockId, LockHasExpired); an Update or Delete of a feature another live lock holds
+ * refuses the whole transaction with FeaturesNotLocked (409); after the writes the lock is
+ * released, all of it (releaseAction ALL, the default) or only the features written (SOME), in
+ * the same store edit. No SQL here. */
 #include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +30,35 @@ struct tx {
     int srid; /* the storage CRS */
     int v10;  /* a WFS 1.0.0 Transaction (what QGIS 3.22 sends for a 2.0.0 layer) */
     int n_ins, n_upd, n_del;
-    struct buf inserted; /* the InsertResults' Feature elements */
+    struct buf inserted;             /* the InsertResults' Feature elements */
+    struct store_lock_item *touched; /* updated and deleted features (releaseAction SOME) */
+    int n_touched, cap_touched;
 };
+
+/* Remembers a written feature for releaseAction SOME. */
+static int touch(struct tx *t, const struct layer_def *l, int64_t fid, struct err *err)
+{
+    if (!t->w->lock_id[0] || !t->w->release_some) return 0;
+    if (t->n_touched == t->cap_touched) {
+        int cap = t->cap_touched ? t->cap_touched * 2 : 16;
+        struct store_lock_item *g = realloc(t->touched, (size_t)cap * sizeof *g);
+        if (!g) return err_set(err, ERR_NOMEM, "out of memory");
+        t->touched = g, t->cap_touched = cap;
+    }
+    t->touched[t->n_touched++] = (struct store_lock_item){l, fid, 0};
+    return 0;
+}
+
+/* A write the store refused because another lock holds the feature, in WFS terms. */
+static int locked_error(struct tx *t, int rc, struct err *err)
+{
+    if (!rc || err->http_status != STORE_LOCKED_STATUS) return rc;
+    snprintf(err->ogc_code, sizeof err->ogc_code, "FeaturesNotLocked");
+    if (!t->w->lock_id[0] && strlen(err->msg) + 40 < sizeof err->msg)
+        strcat(err->msg, " (name its lockId in the Transaction)");
+    err->http_status = 409;
+    return rc;
+}
 
 static int is(xmlNodePtr n, const char *name)
 {
@@ -201,8 +232,9 @@ static int write_feature(struct tx *t, const struct layer_def *l, struct fields_
                        l->id, (long long)newfid);
         }
     } else if (!rc) {
-        rc = store_edit_update(t->ed, l, &row, NULL, err);
+        rc = locked_error(t, store_edit_update(t->ed, l, &row, NULL, err), err);
         if (!rc) t->n_upd++;
+        if (!rc) rc = touch(t, l, fid, err);
     }
     store_row_fini(&row);
     return rc;
@@ -290,8 +322,9 @@ static int do_update_delete(struct tx *t, xmlNodePtr action, int del, struct err
     if (!rc) rc = select_fids(t, l, action, &fl, err);
     for (int k = 0; k < fl.n && !rc; k++) {
         if (del) {
-            rc = store_edit_delete(t->ed, l, fl.fids[k], NULL, err);
+            rc = locked_error(t, store_edit_delete(t->ed, l, fl.fids[k], NULL, err), err);
             if (!rc) t->n_del++;
+            if (!rc) rc = touch(t, l, fl.fids[k], err);
             continue;
         }
         struct store_row old;
@@ -378,6 +411,10 @@ int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w
     snprintf(who, sizeof who, "key %lld (%s, %s) WFS-T", (long long)req->key_id,
              req->key_agency[0] ? req->key_agency : "unnamed", role_name(req->role));
     int rc = store_edit_begin(req->cfg->db_path, who, &t.ed, err);
+    if (!rc && w->lock_id[0]) {
+        rc = wfs_lock_check_id(t.ed, w->lock_id, err);
+        if (!rc) store_edit_set_lock(t.ed, w->lock_id);
+    }
     xmlNodePtr root = xmlDocGetRootElement((xmlDocPtr)doc);
     char *version = (char *)xmlGetProp(root, (const xmlChar *)"version");
     t.v10 = version && strncmp(version, "1.0", 3) == 0;
@@ -395,6 +432,9 @@ int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w
                            "Transaction action %s is not supported (Insert, Update, Delete)",
                            (const char *)a->name);
     }
+    if (!rc && w->lock_id[0])
+        rc = store_lock_release(t.ed, w->lock_id, t.touched, w->release_some ? t.n_touched : -1,
+                                err);
     if (!rc) {
         rc = store_edit_commit(t.ed, err);
         t.ed = NULL;
@@ -402,6 +442,7 @@ int wfs_transaction(struct request *req, struct response *res, struct wfs_req *w
     store_edit_abort(t.ed);
     if (!rc) response(&t, res);
     buf_fini(&t.inserted);
+    free(t.touched);
     filter_xml_free(doc);
     return rc;
 }

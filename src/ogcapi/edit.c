@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* edit.c: OGC API Features Part 4 (create, replace, update, delete; issue 20): POST on items,
  * PUT / PATCH / DELETE on an item, with optimistic concurrency by ETag (If-Match is required:
- * 428 without it, 412 when it is stale). It owns the protocol: who may write (access_edit: 401
- * without a key, 403 for a role the layer's edit_roles does not list or a row its row rule keeps
- * from the role), reading the GeoJSON body, merging a PATCH into the stored row. Every feature
- * goes through the importer's normalisation (import_feature_normalize) and is written through
- * the store's edit API (change log, tile invalidation); nothing here holds SQL. */
+ * 428 without it, 412 when it is stale; 423 Locked when another editor's WFS lock holds the
+ * feature: the store refuses the write, store.h "Locks"). It owns the protocol: who may write
+ * (access_edit: 401 without a key, 403 for a role the layer's edit_roles does not list or a row its
+ * row rule keeps from the role), reading the GeoJSON body, merging a PATCH into the stored row.
+ * Every feature goes through the importer's normalisation (import_feature_normalize) and is written
+ * through the store's edit API (change log, tile invalidation); nothing here holds SQL. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* openapi.c: /collections/{id}/queryables (a JSON Schema of the properties the caller's role may
  * filter on, from the catalog, with code lists as enums) and /api, the OpenAPI 3.0 document of
- * the OGC API Features endpoints (Parts 1, 2 and 3), built from the catalog so that every
+ * the OGC API Features endpoints (Parts 1, 2 and 3, and the Part 4 writes of edit.c where a
+ * layer has edit_roles: POST on items, PUT / PATCH / DELETE on an item, with If-Match, the 412,
+ * 423 and 428 answers and the API key security schemes), built from the catalog so that every
  * collection id and parameter the server accepts is described. */
 #include "ogcapi_int.h"
 
@@ -106,15 +108,146 @@ static void response(struct buf *b, const char *desc, const char *type, const ch
                desc, type, schema);
 }
 
-static void path_get(struct buf *b, const char *path, const char *id, const char *summary,
-                     const char *const *params, size_t n, const char *desc, const char *type)
+/* ,"path":{"get":{..}} (writes: also the operations it writes before the closing brace) */
+static void path_get_with(struct buf *b, const char *path, const char *id, const char *summary,
+                          const char *const *params, size_t n, const char *desc, const char *type,
+                          void (*writes)(struct buf *b))
 {
     buf_printf(b, ",\"%s\":{\"get\":{\"operationId\":\"%s\",\"summary\":\"%s\",", path, id,
                summary);
     param_ref(b, params, n);
     buf_putc(b, ',');
     response(b, desc, type, "{\"type\":\"object\"}");
+    buf_puts(b, "}");
+    if (writes) writes(b);
+    buf_puts(b, "}");
+}
+
+static void path_get(struct buf *b, const char *path, const char *id, const char *summary,
+                     const char *const *params, size_t n, const char *desc, const char *type)
+{
+    path_get_with(b, path, id, summary, params, n, desc, type, NULL);
+}
+
+/* ---- Part 4 (edit.c) ---- */
+
+/* 1 when the caller's /api lists the write operations: a layer it reads has edit_roles (a role
+ * that may not write still sees them, with 401 / 403 among the answers), and the store can
+ * write (the same condition as the Part 4 conformance classes in collections.c). */
+static int has_writes(const struct request *req)
+{
+    const struct catalog *cat = &req->cfg->catalog;
+    for (int i = 0; i < cat->n_layers; i++)
+        if (cat->layers[i].edit_roles && access_layer(&cat->layers[i], req->role)) return 1;
+    return 0;
+}
+
+/* "code":{"description":..,"content":{problem JSON}} (after a ',' unless first) */
+static void problem(struct buf *b, const char *code, const char *text, int first)
+{
+    buf_printf(b,
+               "%s\"%s\":{\"description\":\"%s\",\"content\":{\"application/problem+json\":{"
+               "\"schema\":{\"$ref\":\"#/components/schemas/problem\"}}}}",
+               first ? "" : ",", code, text);
+}
+
+/* The refusals of a write; item: also those of a write to an existing feature. */
+static void refusals(struct buf *b, int item)
+{
+    problem(b, "400", "Invalid feature (the answer names the field)", 0);
+    problem(b, "401", "No API key (X-API-Key or Authorization: Bearer)", 0);
+    problem(b, "403", "The key's role may not write this collection or this row", 0);
+    problem(b, "404", "No such collection or feature", 0);
+    if (!item) return;
+    problem(b, "412", "If-Match is not the feature's ETag: it changed since it was read", 0);
+    problem(b, "423", "Another editor holds a lock on the feature (WFS LockFeature)", 0);
+    problem(b, "428", "If-Match is missing", 0);
+}
+
+/* "name":{"operationId":..,"summary":..,"security":..,"parameters":[..]. Left open. */
+static void write_op(struct buf *b, const char *method, const char *id, const char *summary,
+                     int item, int if_match, int body)
+{
+    buf_printf(b,
+               ",\"%s\":{\"operationId\":\"%s\",\"summary\":\"%s\",\"security\":[{\"apiKey\":"
+               "[]},{\"bearer\":[]}],\"parameters\":[{\"$ref\":\"#/components/parameters/"
+               "editableCollectionId\"}",
+               method, id, summary);
+    if (item) buf_puts(b, ",{\"$ref\":\"#/components/parameters/featureId\"}");
+    if (if_match) buf_puts(b, ",{\"$ref\":\"#/components/parameters/If-Match\"}");
+    if (body) buf_puts(b, ",{\"$ref\":\"#/components/parameters/Content-Crs\"}");
+    buf_puts(b, "],");
+    if (body)
+        buf_puts(b, "\"requestBody\":{\"required\":true,\"content\":{\"application/geo+json\":{"
+                    "\"schema\":{\"$ref\":\"#/components/schemas/featureInput\"}}}},");
+}
+
+static const char *const change_id_header =
+    "\"X-Change-Id\":{\"description\":\"the change log entry (spp history, spp revert)\","
+    "\"schema\":{\"type\":\"integer\"}}";
+
+/* POST on items (after its get). */
+static void items_writes(struct buf *b)
+{
+    write_op(b, "post", "itemCreate", "Add a feature (Part 4)", 0, 0, 1);
+    buf_printf(b,
+               "\"responses\":{\"201\":{\"description\":\"Created\",\"headers\":{\"Location\":{"
+               "\"description\":\"the new feature\",\"schema\":{\"type\":\"string\"}},\"ETag\":{"
+               "\"schema\":{\"type\":\"string\"}},%s}}",
+               change_id_header);
+    refusals(b, 0);
     buf_puts(b, "}}");
+}
+
+/* PUT, PATCH and DELETE on an item (after its get). */
+static void item_writes(struct buf *b)
+{
+    static const char *const ops[][3] = {
+        {"put", "itemReplace", "Replace a feature (Part 4)"},
+        {"patch", "itemUpdate", "Change some properties or the geometry of a feature (Part 4)"},
+        {"delete", "itemDelete", "Delete a feature (Part 4)"}};
+    for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
+        int del = ops[i][0][0] == 'd';
+        write_op(b, ops[i][0], ops[i][1], ops[i][2], 1, 1, !del);
+        buf_printf(b, "\"responses\":{\"204\":{\"description\":\"Done\",\"headers\":{%s%s}}",
+                   del ? ""
+                       : "\"ETag\":{\"description\":\"the feature's new ETag\","
+                         "\"schema\":{\"type\":\"string\"}},",
+                   change_id_header);
+        refusals(b, 1);
+        buf_puts(b, "}}");
+    }
+}
+
+/* The components the writes refer to (after "parameters":{...}). */
+static void write_components(struct buf *b)
+{
+    buf_puts(b, ",\"securitySchemes\":{\"apiKey\":{\"type\":\"apiKey\",\"in\":\"header\","
+                "\"name\":\"X-API-Key\"},\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\"}},"
+                "\"schemas\":{\"problem\":{\"type\":\"object\",\"properties\":{\"type\":{\"type\":"
+                "\"string\"},\"title\":{\"type\":\"string\"},\"status\":{\"type\":\"integer\"},"
+                "\"detail\":{\"type\":\"string\"}}},\"featureInput\":{\"type\":\"object\","
+                "\"required\":[\"type\"],\"properties\":{\"type\":{\"type\":\"string\",\"enum\":"
+                "[\"Feature\"]},\"properties\":{\"type\":\"object\",\"nullable\":true},"
+                "\"geometry\":{\"type\":\"object\",\"nullable\":true}}}}");
+}
+
+/* The parameters only the writes use (inside "parameters":{...}, after the others). */
+static void write_parameters(struct request *req, struct buf *b)
+{
+    const struct catalog *cat = &req->cfg->catalog;
+    buf_puts(b, ",\"editableCollectionId\":{\"name\":\"collectionId\",\"in\":\"path\","
+                "\"required\":true,\"description\":\"a collection with edit_roles\",\"schema\":"
+                "{\"type\":\"string\",\"enum\":[");
+    int n = 0;
+    for (int i = 0; i < cat->n_layers; i++)
+        if (cat->layers[i].edit_roles && access_layer(&cat->layers[i], req->role))
+            buf_printf(b, "%s\"%s\"", n++ ? "," : "", cat->layers[i].id);
+    buf_puts(b, "]}},\"If-Match\":{\"name\":\"If-Match\",\"in\":\"header\",\"required\":true,"
+                "\"description\":\"the ETag the feature was read with (428 without it, 412 when "
+                "it changed since)\",\"schema\":{\"type\":\"string\"}},\"Content-Crs\":{\"name\":"
+                "\"Content-Crs\",\"in\":\"header\",\"description\":\"the CRS of the body's "
+                "geometry (default CRS84)\",\"schema\":{\"type\":\"string\"}}");
 }
 
 static void parameters(struct request *req, struct buf *b)
@@ -148,7 +281,9 @@ static void parameters(struct request *req, struct buf *b)
                 "[\"json\",\"html\"]}},"
                 "\"lang\":{\"name\":\"lang\",\"in\":\"query\",\"description\":\"language of "
                 "titles and descriptions (else Accept-Language, else vi)\",\"schema\":{\"type\":"
-                "\"string\",\"enum\":[\"vi\",\"en\"]}}}");
+                "\"string\",\"enum\":[\"vi\",\"en\"]}}");
+    if (has_writes(req)) write_parameters(req, b);
+    buf_putc(b, '}');
 }
 
 int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
@@ -181,15 +316,18 @@ int ogcapi_openapi(struct request *req, struct response *res, struct err *err)
              "application/json");
     path_get(b, "/collections/{collectionId}", "collection", "One feature collection", coll, 3,
              "Collection", "application/json");
-    path_get(b, "/collections/{collectionId}/items", "items", "Features of a collection", items,
-             ARRAY_LEN(items), "Features", "application/geo+json");
-    path_get(b, "/collections/{collectionId}/items/{featureId}", "item", "One feature", item,
-             ARRAY_LEN(item), "Feature", "application/geo+json");
+    int writes = has_writes(req);
+    path_get_with(b, "/collections/{collectionId}/items", "items", "Features of a collection",
+                  items, ARRAY_LEN(items), "Features", "application/geo+json",
+                  writes ? items_writes : NULL);
+    path_get_with(b, "/collections/{collectionId}/items/{featureId}", "item", "One feature", item,
+                  ARRAY_LEN(item), "Feature", "application/geo+json", writes ? item_writes : NULL);
     path_get(b, "/collections/{collectionId}/queryables", "queryables",
              "Properties usable in filters", (const char *const[]){"collectionId", "lang"}, 2,
              "Queryables", "application/schema+json");
     buf_puts(b, "},\"components\":{");
     parameters(req, b);
+    if (writes) write_components(b);
     buf_puts(b, "}}\n");
     return 0;
 }

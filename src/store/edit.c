@@ -27,6 +27,7 @@ struct store_edit {
     struct store *st;
     char who[160];
     char at[32];
+    char lock_id[STORE_LOCK_ID_LEN]; /* the lock the writes act for (lock.c), "" none */
 };
 
 static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -107,6 +108,21 @@ void store_edit_abort(struct store_edit *ed)
     store_rollback(ed->st);
     pthread_mutex_unlock(&edit_lock);
     free(ed);
+}
+
+void store_edit_set_lock(struct store_edit *ed, const char *lock_id)
+{
+    snprintf(ed->lock_id, sizeof ed->lock_id, "%s", lock_id ? lock_id : "");
+}
+
+const char *store_edit_lock(const struct store_edit *ed)
+{
+    return ed->lock_id;
+}
+
+struct store *store_edit_conn(struct store_edit *ed)
+{
+    return ed->st;
 }
 
 void store_edit_close_all(void)
@@ -493,9 +509,11 @@ int store_edit_insert(struct store_edit *ed, const struct layer_def *l, const st
 int store_edit_update(struct store_edit *ed, const struct layer_def *l, const struct store_row *r,
                       int64_t *change_id, struct err *err)
 {
+    int rc = store_lock_check(ed->st, ed->lock_id, l, r->fid, err); /* both backends */
+    if (rc) return rc;
     if (ed->st->pg) return pg_edit_update(ed->st->pg, l, ed->who, ed->at, r, change_id, err);
     int64_t id = 0;
-    int rc = log_before(ed, l, r->fid, "update", 0, &id, err);
+    rc = log_before(ed, l, r->fid, "update", 0, &id, err);
     if (!rc) rc = write_row(ed, l, r, 0, err);
     if (!rc) rc = log_after(ed, l, id, r->fid, 0, err);
     if (!rc && change_id) *change_id = id;
@@ -505,9 +523,11 @@ int store_edit_update(struct store_edit *ed, const struct layer_def *l, const st
 int store_edit_delete(struct store_edit *ed, const struct layer_def *l, int64_t fid,
                       int64_t *change_id, struct err *err)
 {
+    int rc = store_lock_check(ed->st, ed->lock_id, l, fid, err); /* both backends */
+    if (rc) return rc;
     if (ed->st->pg) return pg_edit_delete(ed->st->pg, l, ed->who, ed->at, fid, change_id, err);
     int64_t id = 0;
-    int rc = log_before(ed, l, fid, "delete", 0, &id, err);
+    rc = log_before(ed, l, fid, "delete", 0, &id, err);
     struct buf q;
     buf_init(&q);
     if (!rc)
@@ -623,7 +643,8 @@ int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t 
                        "feature %s/%lld changed later (change %lld): revert that first", layer,
                        (long long)fid, (long long)last);
     int64_t id = 0;
-    int rc = 0;
+    int rc = store_lock_check(ed->st, ed->lock_id, l, fid, err);
+    if (rc) return rc;
     if (strcmp(op, "insert") == 0) {
         rc = log_before(ed, l, fid, "delete", change_id, &id, err);
         struct buf q;

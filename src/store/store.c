@@ -335,7 +335,13 @@ static const char *const meta_sql =
     "CREATE TABLE IF NOT EXISTS spp_layer_history (batch TEXT NOT NULL, layer TEXT NOT NULL,"
     " n_features INTEGER NOT NULL, at TEXT, PRIMARY KEY (batch, layer));"
     "CREATE TABLE IF NOT EXISTS spp_keys (id INTEGER PRIMARY KEY, name TEXT, role TEXT NOT NULL,"
-    " hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked TEXT);";
+    " hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked TEXT);"
+    /* feature locks (lock.c; WFS LockFeature) */
+    "CREATE TABLE IF NOT EXISTS spp_lock_ids (id TEXT PRIMARY KEY, expires REAL NOT NULL,"
+    " seconds INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS spp_locks (layer TEXT NOT NULL, fid INTEGER NOT NULL,"
+    " lock_id TEXT NOT NULL, PRIMARY KEY (layer, fid));"
+    "CREATE INDEX IF NOT EXISTS spp_locks_id ON spp_locks (lock_id);";
 
 static const char *sql_type(enum field_type t)
 {

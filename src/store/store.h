@@ -561,6 +561,53 @@ int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t 
                       int64_t *new_id, struct err *err);
 /* ---- end of Editing ---- */
 
+/* ---- Locks (WFS LockFeature / GetFeatureWithLock, issue 20; lock.c, pg/lock.c) ----
+ * Feature locks live in the store, so every process on a SpatiaLite file and every replica on a
+ * PostGIS database sees the same ones: spp_lock_ids (a lock id and its expiry, epoch seconds)
+ * and spp_locks ((layer, fid) -> lock id, one lock per feature). A lock id is 32 hex digits of
+ * 128 random bits. A lock whose expiry has passed holds nothing: its features may be taken by
+ * another lock or edited by anyone; its rows are deleted by the next acquire, and its id is kept
+ * for an hour after expiry so that a late user hears STORE_LOCK_EXPIRED rather than
+ * STORE_LOCK_UNKNOWN. Locks are taken, renewed and released inside an edit
+ * (store_edit_begin .. store_edit_commit, on its write connection): a refused lockAction=ALL
+ * leaves nothing behind, and on PostGIS a feature's row is locked (FOR UPDATE) before its lock
+ * is read or written, so a lock and a concurrent edit on two replicas cannot both win.
+ * store_edit_update and store_edit_delete (and store_edit_revert) refuse a feature that a live
+ * lock other than the edit's own (store_edit_set_lock) holds: ERR_PARAM with err->locator
+ * "lockId" and err->http_status STORE_LOCKED_STATUS (423, "Locked"); a protocol edge may say it
+ * in its own terms. */
+#define STORE_LOCK_ID_LEN   33
+#define STORE_LOCKED_STATUS 423
+enum store_lock_state { STORE_LOCK_UNKNOWN, STORE_LOCK_LIVE, STORE_LOCK_EXPIRED };
+struct store_lock_item {
+    const struct layer_def *layer;
+    int64_t fid;
+    int locked; /* out: 1 when lock_id holds the feature after store_lock_acquire */
+};
+/* The state of lock id (STORE_LOCK_UNKNOWN: not made here, released, or expired long ago). */
+int store_lock_state(struct store_edit *ed, const char *lock_id, enum store_lock_state *out,
+                     struct err *err);
+/* Takes the n items for lock_id, valid for seconds from now (> 0). lock_id "" makes a new id
+ * (written back; kept even when no feature was locked); a given id must be live (ERR_PARAM
+ * otherwise, checked by the caller with store_lock_state) and its expiry is reset: every
+ * feature it holds is renewed. A feature held by another live lock is not taken: all = 1 takes
+ * every item or none (*n_locked 0, the edit unchanged; the new id is not kept), all = 0 takes
+ * what it can. items[i].locked and *n_locked say what lock_id holds. */
+int store_lock_acquire(struct store_edit *ed, char lock_id[STORE_LOCK_ID_LEN], int seconds, int all,
+                       struct store_lock_item *items, int n, int *n_locked, struct err *err);
+/* Releases lock_id: n < 0 every feature it holds and the id itself (releaseAction ALL);
+ * otherwise only the n items (releaseAction SOME), the others staying locked. */
+int store_lock_release(struct store_edit *ed, const char *lock_id,
+                       const struct store_lock_item *items, int n, struct err *err);
+/* The lock the edit's writes act for (NULL or "": none); copied. */
+void store_edit_set_lock(struct store_edit *ed, const char *lock_id);
+/* 0 when fid of l may be changed by an editor holding lock_id (NULL: none): no live lock, or
+ * lock_id's own; else the "locked" error above. Called by the edit functions (edit.c,
+ * pg/edit.c) on the edit's connection before they change or delete a row. */
+int store_lock_check(struct store *st, const char *lock_id, const struct layer_def *l, int64_t fid,
+                     struct err *err);
+/* ---- end of Locks ---- */
+
 /* Copies a SpatiaLite store (src) into a PostGIS one (dst, schema made by store_init_schema):
  * every catalog layer with its fids and the spp_* tables, in one transaction; *n_features
  * counts the features copied (pg/copy.c, `spp copy`). API keys are copied only into a database

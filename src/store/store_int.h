@@ -49,5 +49,9 @@ int store_put_ident(struct buf *b, const char *name);
  * to EPSG:3857. A no-op on PostGIS. */
 int store_overview_edit(struct store *st, const struct layer_def *l, const char *batch,
                         struct geo_ctx *geo, struct err *err);
+/* The connection an edit writes on (edit.c), for the lock functions (lock.c). */
+struct store *store_edit_conn(struct store_edit *ed);
+/* The lock id the edit acts for (store_edit_set_lock), "" for none. */
+const char *store_edit_lock(const struct store_edit *ed);
 
 #endif

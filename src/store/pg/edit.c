@@ -521,6 +521,8 @@ int pg_edit_revert(struct pg_store *ps, const struct catalog *cat, const char *w
         return err_set(err, ERR_PARAM,
                        "feature %s/%lld changed later (change %lld): revert that first", layer,
                        (long long)fid, (long long)last);
+    /* a feature someone holds a WFS lock on is not reverted under them (pg/lock.c) */
+    if ((rc = pg_lock_check(ps, "", l, fid, err))) return rc;
     int64_t id = 0;
     if (strcmp(op, "insert") == 0) {
         rc = delete_logged(ps, l, who, at, fid, change_id, &id, err);

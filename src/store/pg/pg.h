@@ -142,4 +142,16 @@ int pg_watch_gen(uint64_t *gen);
 int pg_copy_put_text(struct buf *b, const char *s, int len);
 int pg_copy_put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid);
 
+/* lock.c (store/lock.c runs the lock statements on the edit's connection through these) */
+/* Locks feature fid's row of l (SELECT .. FOR UPDATE) for the rest of the transaction, so a
+ * feature lock and an edit of the feature on two replicas are ordered. No row: nothing. */
+int pg_lock_row(struct pg_store *ps, const struct layer_def *l, int64_t fid, struct err *err);
+/* store_lock_check on ps (for pg/ code that has no struct store, e.g. a revert's row). */
+int pg_lock_check(struct pg_store *ps, const char *lock_id, const struct layer_def *l,
+                  int64_t fid, struct err *err);
+/* The first row's text (column 0) and double precision (column 1) of sql; *found. */
+int pg_lock_query_one(struct pg_store *ps, const char *sql, const struct value *params,
+                      int n_params, char *text_out, size_t text_len, double *real_out,
+                      int *found, struct err *err);
+
 #endif

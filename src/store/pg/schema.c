@@ -49,6 +49,12 @@ static const char *const meta_sql =
     "CREATE TABLE IF NOT EXISTS spp_audit (seq bigint PRIMARY KEY, line text NOT NULL);"
     "CREATE TABLE IF NOT EXISTS spp_key_usage (key_id bigint NOT NULL, day text NOT NULL,"
     " n bigint NOT NULL, last text NOT NULL, PRIMARY KEY (key_id, day));"
+    /* feature locks (store/lock.c; WFS LockFeature): shared by every replica */
+    "CREATE TABLE IF NOT EXISTS spp_lock_ids (id text PRIMARY KEY, expires double precision"
+    " NOT NULL, seconds bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS spp_locks (layer text NOT NULL, fid bigint NOT NULL,"
+    " lock_id text NOT NULL, PRIMARY KEY (layer, fid));"
+    "CREATE INDEX IF NOT EXISTS spp_locks_id ON spp_locks (lock_id);"
     /* query_fold (query/fold.c) in SQL, for the search's WHERE: NFD, marks stripped, case
      * folded, đ -> d, runs of white space one space, trimmed */
     "CREATE OR REPLACE FUNCTION spp_fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE"
