@@ -552,13 +552,13 @@ def arcgis_kml(shp, out, proj4):
         fh.write(kml)
 
 
-def test_kml_attributes_in_an_arcgis_description_table(tmp_path):
+def test_kml_attributes_in_an_arcgis_description_table(tmp_path, demo):
     """The land fund as ArcGIS's Layer To KML writes it: each placemark's attributes only as an
     HTML table in its description (<Null> for none), its Name the label. The import reads the
     table: every field arrives as from the shapefile itself (read by GDAL), the label does not
     take the name field from TENKHUDAT, and the polygons match after the official VN-2000
     transformation."""
-    shp = os.path.join(ROOT, "data", "demo", "src", "quy_dat", "quy_dat_trong.shp")
+    shp = os.path.join(demo["src"], "quy_dat", "quy_dat_trong.shp")
     kml = str(tmp_path / "quy_dat.kml")
     arcgis_kml(shp, kml, PROJ_5897_OFFICIAL)
     db_k, rep, p = import_into(tmp_path, "--layer", "vacant_land_fund", kml)
