@@ -274,10 +274,10 @@ static int params_make(const struct value *v, int n, struct pg_params *p)
     return 0;
 }
 
-/* Ends the statement in progress: a cancel (when cancel is set), then what is left of its results read and thrown
- * away, for at most DRAIN_GRACE_MS (or what is left of the deadline, if more). When that time
- * passes the connection is dropped (the next statement reconnects): a worker never waits on a
- * result without a bound. */
+/* Ends the statement in progress: a cancel (when cancel is set), then what is left of its results
+ * read and thrown away, for at most DRAIN_GRACE_MS (or what is left of the deadline, if more). When
+ * that time passes the connection is dropped (the next statement reconnects): a worker never waits
+ * on a result without a bound. */
 static void cancel_and_drain(struct pg_store *ps, int cancel)
 {
     if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK) return;

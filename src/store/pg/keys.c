@@ -134,6 +134,18 @@ static int usage_away(struct err *err, const char *why)
     return rc;
 }
 
+/* A connect failed (lock held): no other attempt before the backoff has passed. */
+static void usage_failed(void)
+{
+    usage.down = 1;
+    usage.backoff_ms = usage.backoff_ms ? usage.backoff_ms * 2 : USAGE_BACKOFF_MIN_MS;
+    if (usage.backoff_ms > USAGE_BACKOFF_MAX_MS) usage.backoff_ms = USAGE_BACKOFF_MAX_MS;
+    clock_gettime(CLOCK_MONOTONIC, &usage.next_try);
+    long ns = usage.next_try.tv_nsec + (long)usage.backoff_ms * 1000000L;
+    usage.next_try.tv_sec += ns / 1000000000L;
+    usage.next_try.tv_nsec = ns % 1000000000L;
+}
+
 /* Lends a connection (lock not held on return). */
 static int usage_take(const char *uri, struct pg_store **out, struct err *err)
 {
@@ -170,13 +182,7 @@ static int usage_take(const char *uri, struct pg_store **out, struct err *err)
     if (probe) usage.probing = 0;
     if (rc) {
         usage.n_open--;
-        usage.down = 1;
-        usage.backoff_ms = usage.backoff_ms ? usage.backoff_ms * 2 : USAGE_BACKOFF_MIN_MS;
-        if (usage.backoff_ms > USAGE_BACKOFF_MAX_MS) usage.backoff_ms = USAGE_BACKOFF_MAX_MS;
-        clock_gettime(CLOCK_MONOTONIC, &usage.next_try);
-        long ns = usage.next_try.tv_nsec + (long)usage.backoff_ms * 1000000L;
-        usage.next_try.tv_sec += ns / 1000000000L;
-        usage.next_try.tv_nsec = ns % 1000000000L;
+        usage_failed();
         if (err) err->http_status = 503;
     } else {
         usage.down = 0;
@@ -193,10 +199,13 @@ static void usage_give(struct pg_store *ps)
 {
     int broken = !ps->conn || PQstatus(ps->conn) != CONNECTION_OK;
     pthread_mutex_lock(&usage.lock);
-    if (broken) {
+    if (broken && ps->backoff_ms) { /* its own reconnect failed too: the backoff grows */
+        usage.n_open--;
+        usage_failed();
+    } else if (broken) {
         usage.n_open--;
         usage.down = 1;
-        if (!usage.backoff_ms) clock_gettime(CLOCK_MONOTONIC, &usage.next_try);
+        clock_gettime(CLOCK_MONOTONIC, &usage.next_try);
     } else {
         usage.idle[usage.n_idle++] = ps;
     }
