@@ -21,6 +21,7 @@ class Proxy:
         self.drop_on = None
         self.dropped = 0
         self.accepted = 0
+        self.bytes_down = 0  # bytes passed from the server
         self.lock = threading.Lock()
         self.pairs = []
         self.held = []
@@ -90,6 +91,8 @@ class Proxy:
                         break
                     if data:
                         dst.sendall(data)
+                        with self.lock:
+                            self.bytes_down += len(data)
                     self.flowing.wait()
                     if self.closed:
                         break

@@ -87,7 +87,10 @@ def usage_through_proxy(pg_cluster, ops_db, workdir):
     """A replica whose workers read the database directly (--db-read) while key usage goes to
     --db through the proxy: the usage path's failures alone."""
     proxy = Proxy(pg_cluster.port)
-    srv = serve(proxy.uri("ops"), workdir, ["--db-read", ops_db])
+    cfg = os.path.join(workdir, "pg_ops_clients.json")
+    with open(cfg, "w") as f:  # 50 requests at once from one address
+        json.dump({"limits": {"per_client_connections": 64}}, f)
+    srv = serve(proxy.uri("ops"), workdir, ["--db-read", ops_db], config=cfg)
     try:
         wait_ready(srv)
         yield proxy, srv
@@ -171,9 +174,13 @@ def test_a_stalled_stream_ends_at_the_time_limit(pg_cluster, ops_db, workdir):
     srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
     try:
         wait_ready(srv)
-        path = "/collections/roads/items?limit=2000"
+        path = "/collections/cadastral_parcels/items?limit=2000"
         assert srv.get(path)[0] == 200
-        proxy.stall(after_bytes=8000)
+        b0 = proxy.bytes_down
+        assert srv.get(path)[0] == 200
+        size = proxy.bytes_down - b0  # what the request reads from the database
+        assert size > 20000, size
+        proxy.stall(after_bytes=size // 2)  # mid-stream
         t = time.time()
         try:
             st = srv.get(path)[0]
