@@ -8,6 +8,7 @@ The network's failures come from pg_proxy.py between spp and the cluster."""
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -200,19 +201,48 @@ def test_a_stalled_stream_ends_at_the_time_limit(pg_cluster, ops_db, workdir):
         proxy.close()
 
 
-def test_seed_warms_a_replica(pg_cluster, ops_db, workdir):
+def moved_roads_source(src_dir, out_dir, road_id, metres):
+    """A copy of the demo's roads shapefile with road road_id moved metres north-east."""
+    from osgeo import ogr
+    os.makedirs(out_dir, exist_ok=True)
+    for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+        shutil.copy(os.path.join(src_dir, "giao_thong", "tim_duong." + ext), out_dir)
+    path = os.path.join(out_dir, "tim_duong.shp")
+    ds = ogr.Open(path, 1)
+    layer = ds.GetLayer()
+    moved = 0
+    for f in layer:
+        if f.GetField("MADUONG") != road_id:
+            continue
+        g = f.GetGeometryRef()
+        parts = [g.GetGeometryRef(i) for i in range(g.GetGeometryCount())] or [g]
+        for part in parts:
+            for i in range(part.GetPointCount()):
+                x, y = part.GetX(i), part.GetY(i)
+                part.SetPoint_2D(i, x + metres, y + metres)
+        f.SetGeometry(g)
+        layer.SetFeature(f)
+        moved += 1
+    ds = None
+    assert moved == 1, road_id
+    return path
+
+
+def test_seed_warms_a_replica(pg_cluster, ops_db, demo, workdir):
     """spp seed --db postgresql://... --listen (the replica's port, tile_cache_dir) fills the
     file the replica opens; a replica started on it answers the seeded tiles from the cache;
-    a road edited after the seed drops that road's tile only."""
+    a re-import after the seed that moves one road drops that road's tile only."""
     d = os.path.join(workdir, "warm")
     os.makedirs(d, exist_ok=True)
     conf = os.path.join(d, "spp.json")
     with open(conf, "w", encoding="utf-8") as f:
         json.dump({"tile_cache_dir": d}, f)
     port = free_port()
-    fid, lon, lat = road_point(pg_cluster, "ORDER BY fid", db="ops")
+    road_id = pg_cluster.psql("SELECT road_id FROM roads GROUP BY road_id HAVING count(*) = 1"
+                              " ORDER BY min(ST_Length(geom)), road_id LIMIT 1", db="ops")
+    fid, lon, lat = road_point(pg_cluster, f"WHERE road_id = '{road_id}'", db="ops")
     _, flon, flat = road_point(
-        pg_cluster, f"WHERE ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) > 1000"
+        pg_cluster, f"WHERE ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) > 1500"
         f" ORDER BY ST_Distance(geom, (SELECT geom FROM roads WHERE fid = {fid})) DESC", db="ops")
     near, far = tile_of(lon, lat, 16), tile_of(flon, flat, 16)
     assert near != far
@@ -226,8 +256,13 @@ def test_seed_warms_a_replica(pg_cluster, ops_db, workdir):
     assert seeded >= 2
     files = [f for f in os.listdir(d) if f.endswith(f"-{port}.tiles")]
     assert len(files) == 1, os.listdir(d)
-    # a change after the seed: the replica must drop that tile when it starts, nothing else
-    move_road(pg_cluster, fid, db="ops")
+    # a re-import after the seed: one road moved, the others as they were; the replica must
+    # drop that road's cells when it starts, nothing else
+    changes = int(pg_cluster.psql("SELECT count(*) FROM spp_changes", db="ops"))
+    src = moved_roads_source(demo["src"], os.path.join(workdir, "warm_src"), road_id, 40)
+    p = run_spp("import", "--db", ops_db, "--layer", "roads", src, "--quiet", check=False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert int(pg_cluster.psql("SELECT count(*) FROM spp_changes", db="ops")) > changes
     srv = serve(ops_db, workdir, config=conf, port=port)
     try:
         wait_ready(srv)
