@@ -126,6 +126,14 @@ def test_usage_is_counted_at_most_once_when_the_answer_is_lost(usage_through_pro
     proxy.cut()
     assert srv.get(ROADS, headers=hdr)[0] == 200
     assert usage_today(pg_cluster, key_id) == 4
+    # the same for backends the server ended itself (FATAL message, then the socket closed)
+    pg_cluster.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
+                    " application_name = 'spp' AND datname = 'ops'", db="ops")
+    time.sleep(0.2)
+    for n in (5, 6):
+        st, _, body = srv.get(ROADS, headers=hdr)
+        assert st == 200, (st, body[:300])
+        assert usage_today(pg_cluster, key_id) == n
 
 
 def test_usage_database_away_fails_fast_and_recovers(usage_through_proxy, pg_cluster, ops_db):

@@ -136,10 +136,14 @@ static int conn_alive(struct pg_store *ps)
 {
     if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK) return 0;
     if (PQisBusy(ps->conn)) return 1;
-    struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
-    if (pfd.fd < 0) return 0;
-    if (poll(&pfd, 1, 0) <= 0) return 1;
-    return PQconsumeInput(ps->conn) && PQstatus(ps->conn) == CONNECTION_OK;
+    /* the FATAL message and the end of the stream may come in two reads */
+    for (int i = 0; i < 4; i++) {
+        struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
+        if (pfd.fd < 0) return 0;
+        if (poll(&pfd, 1, 0) <= 0) return 1;
+        if (!PQconsumeInput(ps->conn) || PQstatus(ps->conn) != CONNECTION_OK) return 0;
+    }
+    return 1;
 }
 
 /* A usable connection, reconnecting when the last one broke (never inside a transaction:
@@ -344,7 +348,9 @@ static int send_query(struct pg_store *ps, const char *sql, const struct value *
     return rc;
 }
 
-/* The error of a failed result. Lost connections say so (a later call reconnects). */
+/* The error of a failed result. Lost connections say so (a later call reconnects): a broken
+ * socket, or the server ending the session (57P01 terminated by an administrator, 57P02/57P03
+ * shutdown or start-up, class 08 connection exceptions), whose connection is closed here. */
 static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -354,8 +360,12 @@ static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
         n--;
     if (state && strcmp(state, "57014") == 0)
         return err_set(err, ERR_LIMIT, "query time limit reached");
-    if (PQstatus(ps->conn) != CONNECTION_OK)
-        return unavailable(err, err_set(err, ERR_DB, "database: %.*s", n, m));
+    int ended = state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0);
+    if (ended || PQstatus(ps->conn) != CONNECTION_OK) {
+        int rc = unavailable(err, err_set(err, ERR_DB, "database: %.*s", n, m));
+        if (ended) PQfinish(ps->conn), ps->conn = NULL;
+        return rc;
+    }
     return err_set(err, ERR_DB, "%.*s", n, m);
 }
 
@@ -402,8 +412,8 @@ int pg_query(struct pg_store *ps, const char *sql, const struct value *params, i
     /* a connection that broke during a read-only statement (a failover, a restart not yet
      * seen by conn_alive) is tried once more, fresh, outside a transaction; any other
      * statement's outcome is unknown and stays the caller's error (503) */
-    if (rc == ERR_DB && !ps->in_tx && read_only(sql) && ps->conn &&
-        PQstatus(ps->conn) != CONNECTION_OK) {
+    if (rc == ERR_DB && !ps->in_tx && read_only(sql) &&
+        (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK)) {
         ps->backoff_ms = 0;
         if (err) err_clear(err);
         rc = run_once(ps, sql, params, n_params, out, err);
