@@ -162,8 +162,10 @@ static int usage_take(const char *uri, struct pg_store **out, struct err *err)
         }
         if (usage.down && (usage.probing || usage_ms_until(&usage.next_try) > 0)) {
             char why[64];
-            snprintf(why, sizeof why, "retrying in %ld ms",
-                     usage.probing ? 0 : usage_ms_until(&usage.next_try));
+            if (usage.probing)
+                snprintf(why, sizeof why, "reconnecting");
+            else
+                snprintf(why, sizeof why, "retrying in %ld ms", usage_ms_until(&usage.next_try));
             pthread_mutex_unlock(&usage.lock);
             return usage_away(err, why);
         }
