@@ -172,6 +172,49 @@ def test_usage_database_away_fails_fast_and_recovers(usage_through_proxy, pg_clu
     assert usage_today(pg_cluster, key_id) == n + 1
 
 
+def test_workers_fail_fast_while_the_database_is_unreachable(pg_cluster, ops_db, workdir):
+    """The workers' database unreachable (connections accepted, never answered): requests
+    answer 503 without each trying to connect twice (the retry of a read is only for a
+    statement that was sent; no connection within the backoff is not retried), and the replica
+    comes back by itself."""
+    proxy = Proxy(pg_cluster.port)
+    cfg = os.path.join(workdir, "pg_ops_clients.json")
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"per_client_connections": 64}}, f)
+    srv = serve(proxy.uri("ops"), workdir, config=cfg)
+    try:
+        wait_ready(srv)
+        assert srv.get(ROADS)[0] == 200
+        proxy.mode = "blackhole"
+        proxy.cut()
+        before = proxy.accepted
+
+        def one(_):
+            t = time.time()
+            try:
+                st = srv.get(ROADS)[0]
+            except OSError:
+                st = None
+            return st, time.time() - t
+
+        with concurrent.futures.ThreadPoolExecutor(30) as ex:
+            results = list(ex.map(one, range(30)))
+        for st, took in results:
+            assert st == 503, st
+            assert took < 8, f"a request hung {took:.1f} s"  # a hang detector
+        attempts = proxy.accepted - before
+        assert attempts < 30, f"{attempts} connect attempts for 30 requests"
+        proxy.mode = "forward"
+        proxy.cut()
+        deadline = time.time() + 15
+        while status(srv, ROADS) != 200:
+            assert time.time() < deadline, "the replica did not come back"
+            time.sleep(0.2)
+    finally:
+        srv.stop()
+        proxy.close()
+
+
 def test_a_stalled_stream_ends_at_the_time_limit(pg_cluster, ops_db, workdir):
     """Rows stop arriving mid-stream (the network stalls): the request ends near
     limits.query_ms (the statement cancelled, the drain bounded, the connection dropped), the

@@ -369,11 +369,14 @@ static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
     return err_set(err, ERR_DB, "%.*s", n, m);
 }
 
+/* *sent: the statement went out on a connection (else no connection could be had: the
+ * backoff or a failed connect, nothing to try again now). */
 static int run_once(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
-                    PGresult **out, struct err *err)
+                    PGresult **out, int *sent, struct err *err)
 {
     *out = NULL;
     int rc = ensure_conn(ps, err);
+    *sent = !rc;
     if (!rc) rc = send_query(ps, sql, params, n_params, err);
     PGresult *r, *keep = NULL;
     while (!rc && !(rc = wait_ready(ps, err)) && (r = PQgetResult(ps->conn))) {
@@ -408,17 +411,20 @@ static int read_only(const char *sql)
 int pg_query(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
              PGresult **out, struct err *err)
 {
-    int rc = run_once(ps, sql, params, n_params, out, err);
+    int sent;
+    int rc = run_once(ps, sql, params, n_params, out, &sent, err);
     /* a connection that broke during a read-only statement (a failover, a restart not yet
      * seen by conn_alive) is tried once more, fresh, outside a transaction; any other
-     * statement's outcome is unknown and stays the caller's error (503) */
-    if (rc == ERR_DB && !ps->in_tx && read_only(sql) &&
+     * statement's outcome is unknown and stays the caller's error (503). No connection at all
+     * (within the backoff, a failed connect) is not tried again: the backoff holds. */
+    if (rc == ERR_DB && sent && !ps->in_tx && read_only(sql) &&
         (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK)) {
-        ps->backoff_ms = 0;
         if (err) err_clear(err);
-        rc = run_once(ps, sql, params, n_params, out, err);
+        rc = run_once(ps, sql, params, n_params, out, &sent, err);
     }
-    if (!rc && !*out) rc = err_set(err, ERR_DB, "database: no result");
+    if (!rc && !*out)
+        rc = ps->conn ? err_set(err, ERR_DB, "database: no result")
+                      : unavailable(err, err_set(err, ERR_DB, "database connection lost"));
     return rc;
 }
 
@@ -444,9 +450,11 @@ int pg_stream_start(struct pg_store *ps, const char *sql, const struct value *pa
                     struct err *err)
 {
     int rc = ensure_conn(ps, err);
+    int sent = !rc;
     if (!rc) rc = send_query(ps, sql, params, n_params, err);
-    if (rc && !ps->in_tx && ps->conn && PQstatus(ps->conn) != CONNECTION_OK) {
-        ps->backoff_ms = 0;
+    /* a send that failed on a broken connection: once more, fresh (a SELECT; never within the
+     * backoff after a failed connect) */
+    if (rc && sent && !ps->in_tx && ps->conn && PQstatus(ps->conn) != CONNECTION_OK) {
         if (err) err_clear(err);
         rc = ensure_conn(ps, err);
         if (!rc) rc = send_query(ps, sql, params, n_params, err);
