@@ -38,6 +38,7 @@ struct opts {
     const char *lang;
     const char *log_format;           /* serve */
     const char *zoom, *bbox, *format; /* seed (--layer is shared with import) */
+    const char *tile_cache;           /* seed on PostGIS: the replica's cache file */
     const char *from;                 /* copy */
     const char *db_read;              /* serve */
 };
@@ -76,22 +77,26 @@ static int load_catalog(struct config *cfg, struct err *err)
     return catalog_load(&cfg->catalog, cfg->layers_dir, err);
 }
 
+/* --listen HOST:PORT into the settings: 0, or 2 after the usage message. */
+static int parse_listen(struct config *cfg, const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    long port;
+    if (!colon || colon == listen || str_to_long(colon + 1, &port) || port < 0 || port > 65535 ||
+        (size_t)(colon - listen) >= sizeof cfg->listen_host)
+        return usage_error("--listen wants HOST:PORT, got \"%s\"", listen);
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "%.*s", (int)(colon - listen), listen);
+    cfg->port = (int)port;
+    return 0;
+}
+
 /* spp serve */
 static int cmd_serve(struct config *cfg, struct opts *o, int argc, char **argv)
 {
     if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     struct err err;
     err_clear(&err);
-    if (o->listen) {
-        const char *colon = strrchr(o->listen, ':');
-        long port;
-        if (!colon || colon == o->listen || str_to_long(colon + 1, &port) || port < 0 ||
-            port > 65535 || (size_t)(colon - o->listen) >= sizeof cfg->listen_host)
-            return usage_error("--listen wants HOST:PORT, got \"%s\"", o->listen);
-        snprintf(cfg->listen_host, sizeof cfg->listen_host, "%.*s", (int)(colon - o->listen),
-                 o->listen);
-        cfg->port = (int)port;
-    }
+    if (o->listen && parse_listen(cfg, o->listen)) return 2;
     if (o->threads) cfg->threads = o->threads;
     if (o->db_read && (!store_is_remote(o->db_read) || !store_is_remote(cfg->db_path)))
         return usage_error(
@@ -283,13 +288,19 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     err_clear(&err);
     if (argc > 0) return usage_error("unexpected argument \"%s\"", argv[0]);
     if (!o->layer) return usage_error("seed needs --layer ID (a layer, a comma list or all)");
-    if (store_is_remote(cfg->db_path)) {
-        err_set(&err, ERR_UNSUPPORTED,
-                "a PostGIS store has no tile cache file to seed: its replicas make tiles per"
-                " request (docs/deploy.md)");
-        return fail(&err);
-    }
     if (!o->zoom) return usage_error("seed needs --zoom A-B");
+    /* PostGIS: the cache file is a replica's own (warming a replica, docs/deploy.md) */
+    int remote = store_is_remote(cfg->db_path);
+    if (remote && o->listen && parse_listen(cfg, o->listen)) return 2;
+    if (remote && o->tile_cache && o->listen)
+        return usage_error("give --tile-cache FILE or --listen (with tile_cache_dir), not both");
+    if (remote && !o->tile_cache && !(o->listen && cfg->tile_cache_dir))
+        return usage_error("a PostGIS store has no tile cache of its own: seed a replica's,"
+                           " --tile-cache FILE or --listen HOST:PORT of the replica with"
+                           " tile_cache_dir in --config");
+    if (!remote && (o->tile_cache || o->listen))
+        return usage_error("--tile-cache and --listen are for a PostGIS store (a SpatiaLite"
+                           " store's cache is DB.tiles)");
     struct seed_opts so;
     memset(&so, 0, sizeof so);
     so.layers = o->layer;
@@ -326,10 +337,21 @@ static int cmd_seed(struct config *cfg, struct opts *o, int argc, char **argv)
     struct tile_layers tl;
     if (tiles_parse_layers(&cfg->catalog, so.layers, so.role, &tl, &err))
         return usage_error("--layer: %s", err.msg);
+    char *cache_path = !remote ? NULL
+                       : o->tile_cache
+                           ? str_dup(o->tile_cache)
+                           : tile_cache_replica_path(cfg->tile_cache_dir, cfg->db_path, cfg->port);
+    if (remote && !cache_path) return usage_error("out of memory");
+    so.cache_path = cache_path;
+    int rc = 0;
     if ((so.fmt == TILE_FMT_PNG && render_styles_load(cfg, &err)) || tiles_seed(cfg, &so, &n, &err))
-        return fail(&err);
-    printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
-    return 0;
+        rc = fail(&err);
+    else if (cache_path)
+        printf("%lld tiles rendered into %s\n", (long long)n, cache_path);
+    else
+        printf("%lld tiles rendered into %s.tiles\n", (long long)n, cfg->db_path);
+    free(cache_path);
+    return rc;
 }
 
 /* spp import */
@@ -658,7 +680,9 @@ static const struct optdef optdefs[] = {
      "queries from this PostGIS database (a streaming replica of --db), writes to --db"},
     {"config", 'c', "FILE", CMD_ALL,
      "JSON settings (listen, threads, storage_srid, limits, ...; docs/operations.md)"},
-    {"listen", 'l', "HOST:PORT", CMD_SERVE, "address to serve on (default 127.0.0.1:8080)"},
+    {"listen", 'l', "HOST:PORT", CMD_SERVE | CMD_SEED,
+     "address to serve on (default 127.0.0.1:8080); seed on PostGIS: the replica's, whose"
+     " cache file in tile_cache_dir to fill"},
     {"threads", 't', "N", CMD_SERVE | CMD_SEED,
      "worker threads, 1..256 (serve: default from settings; seed: 2)"},
     {"log-format", 'G', "text|json", CMD_SERVE,
@@ -684,6 +708,9 @@ static const struct optdef optdefs[] = {
     {"zoom", 'Z', "A-B", CMD_SEED, "zoom levels to render, e.g. 15-17 (or one level)"},
     {"bbox", 'B', "W,S,E,N", CMD_SEED, "only tiles touching this box, in lon/lat (default: all)"},
     {"format", 'F', "png|mvt", CMD_SEED, "raster (png) or vector (mvt, default) tiles"},
+    {"tile-cache", 'T', "FILE", CMD_SEED,
+     "seed on PostGIS: the replica's tile cache file to fill (as serve names it:"
+     " tile_cache_dir/spp-HASH-PORT.tiles)"},
     {"role", 'r', "ROLE", CMD_SEED | CMD_KEYS | CMD_QUERY,
      "public, investor, planner or admin (keys add: the key's role; seed, query: answer as)"},
     {"name", 'n', "NAME", CMD_KEYS | CMD_REVERT,
@@ -895,6 +922,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
             break;
         case 'J':
             o->from = optarg;
+            break;
+        case 'T':
+            o->tile_cache = optarg;
             break;
         case 'K':
             o->db_read = optarg;

@@ -666,13 +666,7 @@ static char *remote_tile_cache_path(const struct config *cfg, const char *uri, i
         }
         dir = "/var/cache/spp";
     }
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)uri; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ull;
-    size_t n = strlen(dir) + 64;
-    char *path = malloc(n);
-    if (path) snprintf(path, n, "%s/spp-%016llx-%d.tiles", dir, (unsigned long long)h, port);
-    return path;
+    return tile_cache_replica_path(dir, uri, port); /* the file spp seed warms, too */
 }
 
 /* PostGIS away at start-up: waits 1 s (0) unless SIGTERM or SIGINT came (ERR_IO). The

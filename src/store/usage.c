@@ -3,7 +3,8 @@
  * sharing agreements, `spp keys list`). Kept in DB.usage, a SQLite file beside the store, as the
  * tile cache keeps DB.tiles: the workers' store connections are read-only and an import's long
  * write transaction must not hold requests up. One connection per process, opened on first use,
- * behind a mutex (a counter update is one short transaction in WAL mode). */
+ * behind a mutex (a counter update is one short transaction in WAL mode). On PostGIS the counts
+ * are in the database (store/pg/keys.c: at most once per request, no lock across the network). */
 #include "store_int.h"
 
 #include "pg/pg.h"

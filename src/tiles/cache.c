@@ -109,6 +109,17 @@ char *tile_cache_path(const char *db_path)
     return p;
 }
 
+char *tile_cache_replica_path(const char *dir, const char *uri, int port)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)uri; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    size_t n = strlen(dir) + 64;
+    char *path = malloc(n);
+    if (path) snprintf(path, n, "%s/spp-%016llx-%d.tiles", dir, (unsigned long long)h, port);
+    return path;
+}
+
 /* ---- memory LRU (lock held) ---- */
 
 static void mem_unlink(struct tile_cache *c, struct mem_entry *e)

@@ -2,7 +2,11 @@
 /* seed.c: `spp seed` pre-renders every tile of a zoom range inside a box into the tile cache the
  * server uses, with one worker per core (each with its own read-only store connection, PROJ and
  * GEOS contexts, as the server's workers) and a progress bar on a terminal. Tiles already cached
- * are skipped, so an interrupted seed resumes. Both encodings are stored. */
+ * are skipped, so an interrupted seed resumes. Both encodings are stored. On PostGIS the file is
+ * a replica's own (o->cache_path, tile_cache_replica_path): it is synced with the database's
+ * change log before the first tile is made, so it carries the change id its tiles are at least
+ * as new as, and the replica that opens it drops the cells changed after that, nothing else.
+ * It must not write the store: seeding only reads. */
 #include "tiles.h"
 
 #include <pthread.h>
@@ -210,7 +214,7 @@ int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_t
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->cfg = cfg, s->o = o;
     pthread_mutex_init(&s->lock, NULL);
-    char *path = tile_cache_path(cfg->db_path);
+    char *path = o->cache_path ? str_dup(o->cache_path) : tile_cache_path(cfg->db_path);
     int rc = tiles_parse_layers(&cfg->catalog, o->layers, o->role, &s->tl, err);
     if (!rc && (!path || tile_cache_open(path, (size_t)64 << 20, &s->cache, err)))
         rc = path ? ERR_IO : err_set(err, ERR_NOMEM, "out of memory");

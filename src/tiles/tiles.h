@@ -171,6 +171,10 @@ void tile_cache_disk_stats(struct tile_cache *c, int64_t *bytes, int64_t *limit,
 void tile_cache_close(struct tile_cache *c);
 /* The cache path for a store path ("DB.tiles"). Caller frees. */
 char *tile_cache_path(const char *db_path);
+/* A PostGIS replica's own cache file: DIR/spp-HASH-PORT.tiles, HASH of the database URI (another
+ * database never reads this one's tiles), PORT the replica's listening port (replicas side by
+ * side). serve opens it; spp seed warms it before the replica starts. Malloc'd; NULL: no memory. */
+char *tile_cache_replica_path(const char *dir, const char *uri, int port);
 /* Drops the cached tiles touched by spp_changes rows not yet processed (reads them through st,
  * transforms their boxes with geo). Cheap when nothing changed (PRAGMA data_version). */
 int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo, int storage_srid,
@@ -249,7 +253,8 @@ struct seed_opts {
     enum tile_format fmt;
     enum role role;
     int threads;
-    int progress; /* draw a progress bar */
+    int progress;           /* draw a progress bar */
+    const char *cache_path; /* the cache file to fill; NULL: the one beside a SpatiaLite store */
 };
 int tiles_seed(const struct config *cfg, const struct seed_opts *o, int64_t *n_tiles,
                struct err *err);

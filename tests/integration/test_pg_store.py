@@ -69,11 +69,13 @@ def test_password_never_on_the_command_line(pg_cluster):
     assert p.returncode == 1 and "password authentication failed" in p.stderr, p.stderr
 
 
-def test_seed_says_why_not_yet(pg_cluster, tmp_path):
+def test_seed_needs_a_replicas_cache_file(pg_cluster, tmp_path):
+    """A PostGIS store has no cache file of its own: seed fills a replica's
+    (test_pg_ops.py: test_seed_warms_a_replica)."""
     uri = pg_cluster.new_db()
     spp_ok("init", "--db", uri)
     p = run_spp("seed", "--db", uri, "--layer", "roads", "--zoom", "14", check=False)
-    assert p.returncode == 1 and "no tile cache file to seed" in p.stderr, p.stderr
+    assert p.returncode == 2 and "--tile-cache FILE or --listen" in p.stderr, p.stderr
 
 
 # ---- the transcripts on PostGIS ----

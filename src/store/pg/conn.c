@@ -12,10 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25 };
 enum { OID_FLOAT4 = 700, OID_FLOAT8 = 701 };
 enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
+/* After a cancel, how long the rest of a result may take to arrive before the connection is
+ * dropped instead (a stalled network, a server that does not answer the cancel). */
+enum { DRAIN_GRACE_MS = 1000 };
 
 int pg_is_uri(const char *path)
 {
@@ -123,11 +127,30 @@ static int do_connect(struct pg_store *ps, struct err *err)
     return rc;
 }
 
+/* 0 when the connection still looks usable: nothing to read while idle, or what there is to
+ * read (a notice, a status) leaves it open. A backend that was terminated or a server that
+ * restarted has sent its FATAL message and closed the socket: that is seen here, before a
+ * statement is sent, so the statement goes on a fresh connection instead of being lost on the
+ * dead one (and nothing has to be sent twice). */
+static int conn_alive(struct pg_store *ps)
+{
+    if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK) return 0;
+    if (PQisBusy(ps->conn)) return 1;
+    /* the FATAL message and the end of the stream may come in two reads */
+    for (int i = 0; i < 4; i++) {
+        struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
+        if (pfd.fd < 0) return 0;
+        if (poll(&pfd, 1, 0) <= 0) return 1;
+        if (!PQconsumeInput(ps->conn) || PQstatus(ps->conn) != CONNECTION_OK) return 0;
+    }
+    return 1;
+}
+
 /* A usable connection, reconnecting when the last one broke (never inside a transaction:
  * what it did is gone, so the caller's transaction fails). */
 static int ensure_conn(struct pg_store *ps, struct err *err)
 {
-    if (ps->conn && PQstatus(ps->conn) == CONNECTION_OK) return 0;
+    if (conn_alive(ps)) return 0;
     if (ps->in_tx)
         return unavailable(err,
                            err_set(err, ERR_DB, "database connection lost inside a transaction"));
@@ -255,6 +278,40 @@ static int params_make(const struct value *v, int n, struct pg_params *p)
     return 0;
 }
 
+/* Ends the statement in progress: a cancel (when cancel is set), then what is left of its results
+ * read and thrown away, for at most DRAIN_GRACE_MS (or what is left of the deadline, if more). When
+ * that time passes the connection is dropped (the next statement reconnects): a worker never waits
+ * on a result without a bound. */
+static void cancel_and_drain(struct pg_store *ps, int cancel)
+{
+    if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK) return;
+    if (cancel && PQtransactionStatus(ps->conn) == PQTRANS_ACTIVE) {
+        PGcancel *c = PQgetCancel(ps->conn);
+        char buf[256];
+        if (c) PQcancel(c, buf, sizeof buf), PQfreeCancel(c);
+    }
+    struct timespec until;
+    now(&until);
+    add_ms(&until, DRAIN_GRACE_MS);
+    if (ps->has_deadline && ms_until(&ps->deadline) > DRAIN_GRACE_MS) until = ps->deadline;
+    for (;;) {
+        while (PQisBusy(ps->conn)) {
+            long ms = ms_until(&until);
+            struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
+            int n = ms > 0 ? poll(&pfd, 1, (int)ms) : 0;
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0 || !PQconsumeInput(ps->conn)) {
+                PQfinish(ps->conn); /* no bounded way to finish it: start afresh */
+                ps->conn = NULL;
+                return;
+            }
+        }
+        PGresult *r = PQgetResult(ps->conn);
+        if (!r) return;
+        PQclear(r);
+    }
+}
+
 /* Waits until a result can be read without blocking, or the deadline passes (the statement is
  * then cancelled: ERR_LIMIT). */
 static int wait_ready(struct pg_store *ps, struct err *err)
@@ -262,12 +319,7 @@ static int wait_ready(struct pg_store *ps, struct err *err)
     while (PQisBusy(ps->conn)) {
         long ms = ps->has_deadline ? ms_until(&ps->deadline) : -1;
         if (ps->has_deadline && ms <= 0) {
-            PGcancel *c = PQgetCancel(ps->conn);
-            char buf[256];
-            if (c) PQcancel(c, buf, sizeof buf), PQfreeCancel(c);
-            PGresult *r;
-            while ((r = PQgetResult(ps->conn)))
-                PQclear(r);
+            cancel_and_drain(ps, 1);
             return err_set(err, ERR_LIMIT, "query time limit reached");
         }
         struct pollfd pfd = {.fd = PQsocket(ps->conn), .events = POLLIN};
@@ -296,7 +348,9 @@ static int send_query(struct pg_store *ps, const char *sql, const struct value *
     return rc;
 }
 
-/* The error of a failed result. Lost connections say so (a later call reconnects). */
+/* The error of a failed result. Lost connections say so (a later call reconnects): a broken
+ * socket, or the server ending the session (57P01 terminated by an administrator, 57P02/57P03
+ * shutdown or start-up, class 08 connection exceptions), whose connection is closed here. */
 static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -306,16 +360,23 @@ static int result_error(struct pg_store *ps, PGresult *r, struct err *err)
         n--;
     if (state && strcmp(state, "57014") == 0)
         return err_set(err, ERR_LIMIT, "query time limit reached");
-    if (PQstatus(ps->conn) != CONNECTION_OK)
-        return unavailable(err, err_set(err, ERR_DB, "database: %.*s", n, m));
+    int ended = state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0);
+    if (ended || PQstatus(ps->conn) != CONNECTION_OK) {
+        int rc = unavailable(err, err_set(err, ERR_DB, "database: %.*s", n, m));
+        if (ended) PQfinish(ps->conn), ps->conn = NULL;
+        return rc;
+    }
     return err_set(err, ERR_DB, "%.*s", n, m);
 }
 
+/* *sent: the statement went out on a connection (else no connection could be had: the
+ * backoff or a failed connect, nothing to try again now). */
 static int run_once(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
-                    PGresult **out, struct err *err)
+                    PGresult **out, int *sent, struct err *err)
 {
     *out = NULL;
     int rc = ensure_conn(ps, err);
+    *sent = !rc;
     if (!rc) rc = send_query(ps, sql, params, n_params, err);
     PGresult *r, *keep = NULL;
     while (!rc && !(rc = wait_ready(ps, err)) && (r = PQgetResult(ps->conn))) {
@@ -323,8 +384,7 @@ static int run_once(struct pg_store *ps, const char *sql, const struct value *pa
         if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK && !keep) {
             rc = result_error(ps, r, err);
             PQclear(r);
-            while ((r = PQgetResult(ps->conn)))
-                PQclear(r);
+            cancel_and_drain(ps, 0);
             break;
         }
         if (keep) PQclear(keep);
@@ -338,18 +398,33 @@ static int run_once(struct pg_store *ps, const char *sql, const struct value *pa
     return 0;
 }
 
+/* 1 for a statement that may be sent again after its connection broke under it: a plain
+ * SELECT (spp's SELECTs change nothing). Anything else may have run on the server before the
+ * connection broke (an INSERT that counted a key's use, an UPDATE): it is sent at most once. */
+static int read_only(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+        sql++;
+    return strncasecmp(sql, "SELECT", 6) == 0 && !strchr(sql, ';');
+}
+
 int pg_query(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
              PGresult **out, struct err *err)
 {
-    int rc = run_once(ps, sql, params, n_params, out, err);
-    /* a connection that broke since the last statement (a database restart, a failover) is
-     * tried once more, fresh, outside a transaction */
-    if (rc == ERR_DB && !ps->in_tx && ps->conn && PQstatus(ps->conn) != CONNECTION_OK) {
-        ps->backoff_ms = 0;
+    int sent;
+    int rc = run_once(ps, sql, params, n_params, out, &sent, err);
+    /* a connection that broke during a read-only statement (a failover, a restart not yet
+     * seen by conn_alive) is tried once more, fresh, outside a transaction; any other
+     * statement's outcome is unknown and stays the caller's error (503). No connection at all
+     * (within the backoff, a failed connect) is not tried again: the backoff holds. */
+    if (rc == ERR_DB && sent && !ps->in_tx && read_only(sql) &&
+        (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK)) {
         if (err) err_clear(err);
-        rc = run_once(ps, sql, params, n_params, out, err);
+        rc = run_once(ps, sql, params, n_params, out, &sent, err);
     }
-    if (!rc && !*out) rc = err_set(err, ERR_DB, "database: no result");
+    if (!rc && !*out)
+        rc = ps->conn ? err_set(err, ERR_DB, "database: no result")
+                      : unavailable(err, err_set(err, ERR_DB, "database connection lost"));
     return rc;
 }
 
@@ -375,9 +450,11 @@ int pg_stream_start(struct pg_store *ps, const char *sql, const struct value *pa
                     struct err *err)
 {
     int rc = ensure_conn(ps, err);
+    int sent = !rc;
     if (!rc) rc = send_query(ps, sql, params, n_params, err);
-    if (rc && !ps->in_tx && ps->conn && PQstatus(ps->conn) != CONNECTION_OK) {
-        ps->backoff_ms = 0;
+    /* a send that failed on a broken connection: once more, fresh (a SELECT; never within the
+     * backoff after a failed connect) */
+    if (rc && sent && !ps->in_tx && ps->conn && PQstatus(ps->conn) != CONNECTION_OK) {
         if (err) err_clear(err);
         rc = ensure_conn(ps, err);
         if (!rc) rc = send_query(ps, sql, params, n_params, err);
@@ -400,32 +477,20 @@ int pg_stream_next(struct pg_store *ps, PGresult **res, struct err *err)
     }
     if (s == PGRES_TUPLES_OK) { /* the end */
         PQclear(r);
-        while ((r = PQgetResult(ps->conn)))
-            PQclear(r);
+        cancel_and_drain(ps, 0);
         return 0;
     }
     rc = result_error(ps, r, err);
     PQclear(r);
-    while ((r = PQgetResult(ps->conn)))
-        PQclear(r);
+    cancel_and_drain(ps, 0);
     return rc;
 }
 
 void pg_stream_end(struct pg_store *ps)
 {
-    if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK || !PQisBusy(ps->conn)) {
-        PGresult *r;
-        while (ps->conn && PQstatus(ps->conn) == CONNECTION_OK && (r = PQgetResult(ps->conn)))
-            PQclear(r);
-        return;
-    }
-    /* a sink stopped early: cancel the rest rather than read it */
-    PGcancel *c = PQgetCancel(ps->conn);
-    char buf[256];
-    if (c) PQcancel(c, buf, sizeof buf), PQfreeCancel(c);
-    PGresult *r;
-    while ((r = PQgetResult(ps->conn)))
-        PQclear(r);
+    /* a sink stopped early (a client gone, a limit): the rest is cancelled rather than read,
+     * and the drain is bounded (a stalled network drops the connection instead) */
+    cancel_and_drain(ps, 1);
 }
 
 int pg_ping(struct pg_store *ps, struct err *err)

@@ -49,8 +49,10 @@ int pg_ping(struct pg_store *ps, struct err *err);
 int pg_ping_uri(const char *uri, struct err *err);
 void pg_set_deadline(struct pg_store *ps, int ms);
 /* Runs sql ('?' placeholders, renumbered to $n outside quotes) with params; *out gets the whole
- * result in binary format (PQclear it). Lost connections are retried once outside a
- * transaction. ERR_DB, ERR_LIMIT (deadline: the statement is cancelled). */
+ * result in binary format (PQclear it). A connection found closed before sending is replaced
+ * (outside a transaction); a connection that breaks while the statement runs is retried once,
+ * fresh, only for a plain SELECT: any other statement may have run, so it is sent at most once
+ * (ERR_DB, 503). ERR_LIMIT: the deadline passed (the statement is cancelled). */
 int pg_query(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
              PGresult **out, struct err *err);
 /* The same without a result (DDL, DML; several statements when n_params is 0). *n_rows gets
@@ -58,7 +60,8 @@ int pg_query(struct pg_store *ps, const char *sql, const struct value *params, i
 int pg_exec(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
             int64_t *n_rows, struct err *err);
 /* Streaming: sends sql in single-row mode; pg_stream_next gives each row's result (PQclear
- * it) and 0, then *res = NULL at the end. pg_stream_end drains and cancels what is left. */
+ * it) and 0, then *res = NULL at the end. pg_stream_end cancels what is left and drains it for at
+ * most a second (then drops the connection: the next statement reconnects). */
 int pg_stream_start(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
                     struct err *err);
 int pg_stream_next(struct pg_store *ps, PGresult **res, struct err *err);
