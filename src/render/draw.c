@@ -59,6 +59,7 @@ struct collect {
     struct wide *wide; /* coverage mask of wide round strokes, made on first use */
     double margin;     /* px symbols reach beyond their geometry (symbol_margin) */
     int img_w, img_h;  /* the image drawn: the window, or the whole map */
+    int labels_known;  /* the placement was replayed (label_key): no label is queued */
 };
 
 #define GROW(ptr, n, cap, extra)                                                                   \
@@ -377,6 +378,7 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
         c->style = s;
         memo_reset(c);
         find_label_fields(c);
+        if (c->labels_known) c->n_lf[i] = 0; /* read over the window, without label fields */
         /* read what rule choice and the labels visible at this scale need, nothing more */
         int n_fields = 0;
         for (int k = 0; k < s->n_filter_fields && n_fields < 240; k++)
@@ -930,6 +932,13 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
                      rq->win_y, rq->win_w, rq->win_h, rq->width, rq->height);
         goto done;
     }
+    ls = label_set_new(rq->width, rq->height, rq->label_buffer);
+    if (!ls) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (win) label_set_origin(ls, rq->win_x, rq->win_y);
+    cp->labels_known = win && rq->label_key && label_replay(ls, rq->label_key);
     if ((rc = collect_layers(rq, cp, scale, err))) goto done;
     if (win) to_window(cp, rq->win_x, rq->win_y, cp->img_w, cp->img_h);
     img->width = cp->img_w;
@@ -943,12 +952,6 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
     surf = cairo_image_surface_create_for_data(img->data, CAIRO_FORMAT_ARGB32, img->width,
                                                img->height, img->stride);
     cr = cairo_create(surf);
-    ls = label_set_new(rq->width, rq->height, rq->label_buffer);
-    if (!ls) {
-        rc = err_set(err, ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if (win) label_set_origin(ls, rq->win_x, rq->win_y);
     /* cairo's FAST rasteriser is visually the same on map geometry and a third cheaper. */
     cairo_set_antialias(cr, CAIRO_ANTIALIAS_FAST);
     if ((rc = draw_all(rq, cr, cp, ls))) {
@@ -956,6 +959,7 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
         goto done;
     }
     label_draw(ls, cr);
+    if (win && rq->label_key) label_keep(ls, rq->label_key);
     cairo_surface_flush(surf);
 done:
     label_set_free(ls);

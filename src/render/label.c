@@ -30,6 +30,14 @@ struct label {
     int seq;
 };
 
+/* A label placed: what its other windows need to draw it again (label_keep, label_replay). */
+struct placed_label {
+    const struct symbolizer *sym; /* styles live until exit */
+    double k;
+    struct obox box;
+    size_t text; /* offset in the text buffer it goes with */
+};
+
 struct label_set {
     int width, height, buffer;
     double ox, oy; /* origin of the drawn window in the map (label_set_origin) */
@@ -38,6 +46,10 @@ struct label_set {
     struct buf text;
     struct obox *placed;
     size_t n_placed, cap_placed;
+    struct placed_label *done; /* what label_draw placed (or the replayed placement) */
+    size_t n_done, cap_done;
+    int replay; /* done came from the memo: label_draw draws it, places nothing */
+    int lost;   /* done is incomplete (out of memory): not kept */
     cairo_surface_t *measure_surf;
     cairo_t *measure;
     unsigned char *mask, *halo; /* scratch coverage of the label being drawn */
@@ -78,6 +90,7 @@ void label_set_free(struct label_set *ls)
     if (!ls) return;
     cairo_destroy(ls->measure);
     cairo_surface_destroy(ls->measure_surf);
+    free(ls->done);
     free(ls->labels);
     free(ls->placed);
     free(ls->mask), free(ls->halo);
@@ -433,8 +446,28 @@ static void draw_one(struct label_set *ls, cairo_t *cr, const struct label *l, c
     cairo_surface_mark_dirty(target);
 }
 
+static int push_done(struct label_set *ls, const struct label *l, const struct obox *b)
+{
+    if (ls->n_done == ls->cap_done) {
+        size_t cap = ls->cap_done ? ls->cap_done * 2 : 64;
+        struct placed_label *p = realloc(ls->done, cap * sizeof *p);
+        if (!p) return -1;
+        ls->done = p, ls->cap_done = cap;
+    }
+    ls->done[ls->n_done++] = (struct placed_label){l->sym, l->k, *b, l->text};
+    return 0;
+}
+
 void label_draw(struct label_set *ls, cairo_t *cr)
 {
+    if (ls->replay) { /* placed for another window of the same map: draw, in the same order */
+        for (size_t i = 0; i < ls->n_done; i++) {
+            const struct placed_label *p = &ls->done[i];
+            struct label l = {.sym = p->sym, .k = p->k};
+            draw_one(ls, cr, &l, &p->box, ls->text.data + p->text);
+        }
+        return;
+    }
     if (ls->n == 0) return;
     qsort(ls->labels, ls->n, sizeof *ls->labels, by_priority);
     for (size_t i = 0; i < ls->n; i++) {
@@ -445,12 +478,96 @@ void label_draw(struct label_set *ls, cairo_t *cr)
             if (ls->n_placed == ls->cap_placed) {
                 size_t cap = ls->cap_placed ? ls->cap_placed * 2 : 64;
                 struct obox *p = realloc(ls->placed, cap * sizeof *p);
-                if (!p) return;
+                if (!p) {
+                    ls->lost = 1;
+                    return;
+                }
                 ls->placed = p, ls->cap_placed = cap;
             }
             ls->placed[ls->n_placed++] = *b;
+            if (!ls->lost && push_done(ls, l, b)) ls->lost = 1;
             draw_one(ls, cr, l, b, ls->text.data + l->text);
             break;
         }
     }
+}
+
+/* ---- the placement memo: one map's placed labels for its other windows ---- */
+
+/* A raster tile is a window of its metatile, whose labels are placed over the whole metatile
+ * (so reading every labelled feature of it); the metatile's other tiles, asked for next by any
+ * map client, replay the placement and read their window only. Keys carry everything the
+ * placement depends on (tiles/raster.c: format, layers, z, metatile, role and the tile cache's
+ * generation, which moves on every data change). Direct-mapped: a collision replaces. */
+#define MEMO_SLOTS 256
+
+struct memo_entry {
+    char *key;
+    struct placed_label *done;
+    size_t n_done;
+    char *text;
+    size_t text_len;
+};
+
+static struct memo_entry memo[MEMO_SLOTS];
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t memo_slot(const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return (size_t)((h ^ (h >> 29)) % MEMO_SLOTS);
+}
+
+int label_replay(struct label_set *ls, const char *key)
+{
+    struct memo_entry *e = &memo[memo_slot(key)];
+    int hit = 0;
+    pthread_mutex_lock(&memo_lock);
+    if (e->key && strcmp(e->key, key) == 0) {
+        struct placed_label *d = malloc((e->n_done ? e->n_done : 1) * sizeof *d);
+        buf_reset(&ls->text);
+        if (d && !buf_append(&ls->text, e->text, e->text_len)) {
+            memcpy(d, e->done, e->n_done * sizeof *d);
+            free(ls->done);
+            ls->done = d, ls->n_done = ls->cap_done = e->n_done;
+            ls->replay = hit = 1;
+        } else {
+            free(d);
+        }
+    }
+    pthread_mutex_unlock(&memo_lock);
+    return hit;
+}
+
+void label_keep(const struct label_set *ls, const char *key)
+{
+    if (ls->replay || ls->lost) return;
+    struct memo_entry n = {0};
+    size_t len = 0;
+    for (size_t i = 0; i < ls->n_done; i++)
+        len += strlen(ls->text.data + ls->done[i].text) + 1;
+    n.key = str_dup(key);
+    n.done = malloc((ls->n_done ? ls->n_done : 1) * sizeof *n.done);
+    n.text = malloc(len ? len : 1);
+    if (!n.key || !n.done || !n.text) {
+        free(n.key), free(n.done), free(n.text);
+        return;
+    }
+    for (size_t i = 0; i < ls->n_done; i++) { /* the texts of the placed labels only */
+        const char *t = ls->text.data + ls->done[i].text;
+        size_t tl = strlen(t) + 1;
+        n.done[i] = ls->done[i];
+        n.done[i].text = n.text_len;
+        memcpy(n.text + n.text_len, t, tl);
+        n.text_len += tl;
+    }
+    n.n_done = ls->n_done;
+    struct memo_entry *e = &memo[memo_slot(key)];
+    pthread_mutex_lock(&memo_lock);
+    struct memo_entry old = *e;
+    *e = n;
+    pthread_mutex_unlock(&memo_lock);
+    free(old.key), free(old.done), free(old.text);
 }

@@ -188,6 +188,11 @@ struct render_request {
      * (win_w x win_h) is that rectangle of the whole map's image: one raster tile drawn alone
      * is its metatile's cut, labels crossing its edges included, at the cost of one tile. */
     int win_x, win_y, win_w, win_h;
+    /* With a window: the key of this map's label placement (NULL: none). The first window drawn
+     * places the labels over the whole map and keeps the placement under it; the map's other
+     * windows replay it and read their labelled layers over the window only. The caller makes
+     * the key unique to everything the placement depends on (map, layers, styles, role, data). */
+    const char *label_key;
 };
 
 /* An image: cairo ARGB32 (premultiplied, native endian), owned. */

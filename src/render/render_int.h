@@ -32,8 +32,14 @@ int label_add_point(struct label_set *ls, const struct symbolizer *sym, double s
                     const char *text, double x, double y, double max_w, double priority);
 int label_add_line(struct label_set *ls, const struct symbolizer *sym, double scale_factor,
                    const char *text, const double *xy, int n, double priority);
-/* Places and draws the queued labels, highest priority first. */
+/* Places and draws the queued labels, highest priority first (after label_replay: draws the
+ * replayed placement, queues nothing). */
 void label_draw(struct label_set *ls, cairo_t *cr);
+/* The placement memo (render_request.label_key): label_keep stores what label_draw placed under
+ * key; label_replay loads it into an empty set (1; 0 when key is not kept), whose label_draw
+ * then draws those labels where they fall in its window. Process-wide, thread-safe, bounded. */
+int label_replay(struct label_set *ls, const char *key);
+void label_keep(const struct label_set *ls, const char *key);
 
 /* Hairline strokes (solid, width <= THIN_MAX px) drawn into an image surface (thin.c); the
  * caller flushes the surface before and marks it dirty after. */

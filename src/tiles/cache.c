@@ -27,6 +27,14 @@
 
 #define N_BUCKETS (1u << 16)
 
+/* Generations are unique within the process, across caches (raster.c keys the label placement
+ * of a metatile by one): every bump takes the next value. */
+static uint64_t next_gen(void)
+{
+    static uint64_t last;
+    return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 struct mem_entry {
     char *key;    /* "key\x1f" enc */
     char *layers; /* canon ",a,b," */
@@ -219,6 +227,7 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->dblock, NULL);
     c->max_bytes = mem_bytes;
+    c->gen = next_gen();
     c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
     int rc = 0;
     if (!c->buckets) rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -486,7 +495,7 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
         /* A new cache file, or a store replaced by one with fewer changes: nothing cached can
          * be trusted to match it. */
         rc = clear_all(c, err);
-        c->gen++;
+        c->gen = next_gen();
         if (!rc) rc = store_blobs_meta_set(c->db, "last_change", max_id, err);
         if (!rc) c->last_change = max_id;
     } else if (max_id > c->last_change) {
@@ -512,7 +521,7 @@ int tile_cache_sync(struct tile_cache *c, struct store *st, struct geo_ctx *geo,
             rc = rc2;
             if (err) *err = e2;
         }
-        c->gen++;
+        c->gen = next_gen();
         log_msg("info", "tile cache: %lld tiles dropped up to change %lld", (long long)s.n_dropped,
                 (long long)c->last_change);
     }

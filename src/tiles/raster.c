@@ -6,12 +6,15 @@
  * the features of the whole metatile are read and its labels placed, but one tile's pixels are
  * drawn and encoded, which is the same image as the metatile's cut at a fifth of the cost (a
  * scattered cold tile used to draw 6 tile areas for one). `spp seed`, which wants every tile,
- * draws whole metatiles and caches each cut. A fully transparent tile is cached as an empty
- * entry and answered with the shared blank image of its format and size (tiles_blank_image),
- * 200 like any tile. Must not: write to the store, or answer HTTP (handlers.c does). */
+ * draws whole metatiles and caches each cut. The placement of a metatile's labels is kept
+ * (render_request.label_key) so that its other tiles read only their own window. A fully
+ * transparent tile is cached as an empty entry and answered with the shared blank image of its
+ * format and size (tiles_blank_image), 200 like any tile. Must not: write to the store, or answer
+ * HTTP (handlers.c does). */
 #include "tiles.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,12 +136,18 @@ static int render_png(struct store *st, struct geo_ctx *geo, const struct config
     rq.bgcolor = 0xffffff;
     rq.label_buffer = META_BUF * scale;
     struct cut cu = {0, m - 1, 0, m - 1, 0, 0};
+    /* the metatile's label placement, kept for its other tiles: the data generation is in the
+     * key (unique within the process), so a change or another cache never replays it */
+    char label_key[1200];
+    snprintf(label_key, sizeof label_key, "%s\x1f%s\x1f%d/%d/%d\x1f%d\x1f%llu", fmt, tl->canon, z,
+             mx, my, (int)role, (unsigned long long)gen);
     if (!whole) { /* the window of the tile asked for, plus WIN_PAD px that are not kept:
                    * clipping at an image edge moves anti-aliased pixels of lines crossing it */
         cu.i0 = cu.i1 = x - mx, cu.j0 = cu.j1 = y - my;
         rq.win_x = cu.ox = (META_BUF + cu.i0 * TILE_PX - WIN_PAD) * scale;
         rq.win_y = cu.oy = (META_BUF + cu.j0 * TILE_PX - WIN_PAD) * scale;
         rq.win_w = rq.win_h = (TILE_PX + 2 * WIN_PAD) * scale;
+        rq.label_key = c ? label_key : NULL; /* uncached (bypass): nothing to key it by */
     }
     struct render_image img;
     memset(&img, 0, sizeof img);

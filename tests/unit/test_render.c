@@ -398,6 +398,63 @@ static void test_labels(void)
     CHECKF(draw_labels(&sym, 6) > 100, "%d px", draw_labels(&sym, 6));
 }
 
+/* One window (origin ox of a 400 x 100 map) of two labels, one across x = 200: placed afresh,
+ * or replayed from the memo under key (nothing queued then). Returns the surface. */
+static cairo_surface_t *memo_window(const struct symbolizer *sym, int ox, const char *replay,
+                                    const char *keep, int *hit)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 100);
+    cairo_t *cr = cairo_create(s);
+    struct label_set *ls = label_set_new(400, 100, 0);
+    label_set_origin(ls, ox, 0);
+    *hit = replay ? label_replay(ls, replay) : 0;
+    if (!*hit) {
+        label_add_point(ls, sym, 1, "Cần Thơ", 200 - ox, 40, 0, 1);
+        label_add_point(ls, sym, 1, "Ninh Kiều", 90 - ox, 70, 0, 2);
+        label_add_point(ls, sym, 1, "Cái Răng", 205 - ox, 44, 0, 0.5); /* overlaps: not placed */
+    }
+    label_draw(ls, cr);
+    if (keep) label_keep(ls, keep);
+    label_set_free(ls);
+    cairo_destroy(cr);
+    cairo_surface_flush(s);
+    return s;
+}
+
+static int same_pixels(cairo_surface_t *a, cairo_surface_t *b)
+{
+    return memcmp(cairo_image_surface_get_data(a), cairo_image_surface_get_data(b),
+                  (size_t)cairo_image_surface_get_stride(a) * 100) == 0;
+}
+
+/* The placement memo: a window replaying the placement kept by another window of the same map
+ * draws the very pixels a fresh placement draws there; another key is not replayed. */
+static void test_label_memo(void)
+{
+    struct symbolizer sym = {.kind = SYM_TEXT,
+                             .font_family = "DejaVu Sans",
+                             .font_size = 12,
+                             .halo_radius = 1.5,
+                             .halo_color = 0xFFFFFF,
+                             .halo_opacity = 1,
+                             .anchor_x = 0.5,
+                             .anchor_y = 0.5,
+                             .fill = {.has = 1, .color = 0x222222, .opacity = 1}};
+    int hit;
+    cairo_surface_t *left = memo_window(&sym, 0, NULL, NULL, &hit);
+    cairo_surface_t *right = memo_window(&sym, 200, NULL, "test|map", &hit);
+    CHECK(inked(left) > 100 && inked(right) > 100);
+    cairo_surface_t *left2 = memo_window(&sym, 0, "test|map", NULL, &hit);
+    CHECK(hit == 1);
+    CHECK(same_pixels(left, left2));
+    cairo_surface_t *right2 = memo_window(&sym, 200, "test|map", NULL, &hit);
+    CHECK(hit == 1 && same_pixels(right, right2));
+    cairo_surface_t *other = memo_window(&sym, 0, "test|other", NULL, &hit);
+    CHECK(hit == 0 && same_pixels(left, other));
+    cairo_surface_destroy(left), cairo_surface_destroy(right), cairo_surface_destroy(left2);
+    cairo_surface_destroy(right2), cairo_surface_destroy(other);
+}
+
 /* Sum of alpha (in pixels) of an ARGB32 surface, and alpha at (x, y). */
 static double ink(cairo_surface_t *s)
 {
@@ -550,6 +607,7 @@ int main(void)
     test_rejections();
     test_encode();
     test_labels();
+    test_label_memo();
     test_wide();
     catalog_fini(&cat);
     CHECK_DONE();
