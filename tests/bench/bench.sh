@@ -199,18 +199,22 @@ wrk_row() {  # wrk_row NAME LIST TEMPLATE CTYPE BASE [THREADS CONNS]: shared mea
   THREADS=${6:-$THREADS} CONNS=${7:-$CONNS} "$SB/measure/wrk_list.sh" "$1" "$2" "$3" "$4" "$5" ||
     skip "$1" "bad responses during the run (see $RESULTS/raw/$1.run*.txt)"
 }
-cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 tiles, empty cache each
-  # (the bodies are kept in $OUT/static/spp/NAME/z/x/y.ext for nginx: see nginx_same_tiles)
-  local name=$1 tpl=$2 ctype=$3 conc=$4 k out lb
-  local -a tps=() mean=() p50=() p99=() busy=()
-  rm -rf "${OUT:?}/static/spp/$name"   # no bytes of an earlier run
+cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC [PEER_BASE]: RUNS passes over the 200 tiles
+  # spp (no PEER_BASE): an empty cache each pass (fresh store, restart), the bodies kept in
+  # $OUT/static/spp/NAME/z/x/y.ext for nginx (nginx_same_tiles). A raster peer (PEER_BASE, issue
+  # 22): it has no tile cache, so every pass is a cold pass; the same client, list, connections
+  # and cap as spp's, so that both cold figures are measured the same way.
+  local name=$1 tpl=$2 ctype=$3 conc=$4 base=${5:-} k out lb url how
+  local -a tps=() mean=() p50=() p99=() busy=() save=()
+  [ -z "$base" ] && { rm -rf "${OUT:?}/static/spp/$name"; save=(--save "$OUT/static/spp/$name"); }   # no bytes of an earlier run
   lb=$(loadavg)
   for k in $(seq "$RUNS"); do
-    fresh_spp || { skip "$name" "spp did not restart"; return 1; }
+    if [ -z "$base" ]; then fresh_spp || { skip "$name" "spp did not restart"; return 1; }; url=$SPP_URL
+    else url=$base; fi
     busy+=("$(wait_quiet)")
     out="$RESULTS/raw/$name.run$k.json"
-    $PY "$HERE/coldtiles.py" "$SPP_URL" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
-      --conc "$conc" --save "$OUT/static/spp/$name" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
+    $PY "$HERE/coldtiles.py" "$url" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
+      --conc "$conc" "${save[@]}" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
       skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"
     jq -e .requests "$out" > /dev/null 2>&1 || { skip "$name" "coldtiles.py failed: $(tail -1 "$out.err")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
@@ -218,7 +222,9 @@ cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC: RUNS passes over the 200 ti
     log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
   done
   local IFS=, n
-  n="coldtiles.py --conc $conc, 200 tiles once per run after a restart on the freshly imported store (empty tile cache), at most ${COLD_MAX}s per pass: tiles done per run $(jq -s -r 'map("\(.requests)/\(.planned)") | join(",")' "$RESULTS"/raw/"$name".run*.json); avg body $(jq .avg_bytes "$out") B; statuses $(jq -c .status "$out"); cpu busy% before runs: ${busy[*]}"
+  if [ -z "$base" ]; then how="after a restart on the freshly imported store (empty tile cache)"
+  else how="(no tile cache: every pass is cold; the same client and settings as spp's cold pass)"; fi
+  n="coldtiles.py --conc $conc, 200 tiles once per run $how, at most ${COLD_MAX}s per pass: tiles done per run $(jq -s -r 'map("\(.requests)/\(.planned)") | join(",")' "$RESULTS"/raw/"$name".run*.json); avg body $(jq .avg_bytes "$out") B; statuses $(jq -c .status "$out"); cpu busy% before runs: ${busy[*]}"
   record "$name.tiles_per_s" "$(printf '%s\n' "${tps[@]}" | median)" "tiles/s" "${tps[*]}" "$n" "$lb"
   record "$name.ms_per_tile_mean" "$(printf '%s\n' "${mean[@]}" | median)" "ms" "${mean[*]}" "$n" "$lb"
   record "$name.p50" "$(printf '%s\n' "${p50[@]}" | median)" "ms" "${p50[*]}" "$n" "$lb"
@@ -524,8 +530,19 @@ row_pg() {
   note pg_replicas "through nginx (docs/deploy.md's upstream: least_conn, keepalive 64) on this one machine ($(nproc) cores): replicas, nginx, PostgreSQL and wrk share the CPUs, so 2 replicas gain only what idle cores allow"
   stop_pg_row
 }
+# the raster peers' cold tile figure: the cold_pass client over their GetMap of the same tiles
+peer_cold() {
+  measured png_cold.mapserver || cold_pass png_cold.mapserver "$MS_WMS" image/png "$CONNS" "$BASE_URL"
+  if [ -s "$RUN/qgis.pid" ] && ! measured png_cold.qgis; then
+    cold_pass png_cold.qgis "$QGIS_WMS" image/png "$CONNS" "$BASE_URL"
+  fi
+  if [ -s "$RUN/mapnik.pid" ] && ! measured png_cold.mapnik; then
+    cold_pass png_cold.mapnik "$MAPNIK_TILE" image/png "$CONNS" "$BASE_URL"
+  fi
+}
 row_png() {
   peer_wms
+  peer_cold
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe png_cold.spp "$p" image/png || return 0
   note png "first tile (cold): spp $(file -b "$RESULTS/samples/png_cold.spp.probe" | cut -d, -f2-3), $(stat -c %s "$RESULTS/samples/png_cold.spp.probe") B"
