@@ -199,36 +199,53 @@ wrk_row() {  # wrk_row NAME LIST TEMPLATE CTYPE BASE [THREADS CONNS]: shared mea
   THREADS=${6:-$THREADS} CONNS=${7:-$CONNS} "$SB/measure/wrk_list.sh" "$1" "$2" "$3" "$4" "$5" ||
     skip "$1" "bad responses during the run (see $RESULTS/raw/$1.run*.txt)"
 }
-cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC [PEER_BASE]: RUNS passes over the 200 tiles
-  # spp (no PEER_BASE): an empty cache each pass (fresh store, restart), the bodies kept in
-  # $OUT/static/spp/NAME/z/x/y.ext for nginx (nginx_same_tiles). A raster peer (PEER_BASE, issue
-  # 22): it has no tile cache, so every pass is a cold pass; the same client, list, connections
-  # and cap as spp's, so that both cold figures are measured the same way.
-  local name=$1 tpl=$2 ctype=$3 conc=$4 base=${5:-} k out lb url how
-  local -a tps=() mean=() p50=() p99=() busy=() save=()
-  [ -z "$base" ] && { rm -rf "${OUT:?}/static/spp/$name"; save=(--save "$OUT/static/spp/$name"); }   # no bytes of an earlier run
-  lb=$(loadavg)
+# cold_once NAME TEMPLATE CTYPE CONC PEER_BASE K: run K of a cold pass over the 200 tiles, into
+# $RESULTS/raw/NAME.runK.json (and .busy: the CPU busy % before it).
+# spp (PEER_BASE empty): an empty cache each pass (fresh store, restart), the bodies kept in
+# $OUT/static/spp/NAME/z/x/y.ext for nginx (nginx_same_tiles). A raster peer (PEER_BASE, issue
+# 22): it has no tile cache, so every pass is a cold pass; the same client, list, connections and
+# cap as spp's, so that both cold figures are measured the same way.
+cold_once() {
+  local name=$1 tpl=$2 ctype=$3 conc=$4 base=$5 k=$6 url out
+  local -a save=()
+  if [ -z "$base" ]; then
+    fresh_spp || { skip "$name" "spp did not restart"; return 1; }
+    url=$SPP_URL save=(--save "$OUT/static/spp/$name")
+  else url=$base; fi
+  wait_quiet > "$RESULTS/raw/$name.run$k.busy"
+  out="$RESULTS/raw/$name.run$k.json"
+  $PY "$HERE/coldtiles.py" "$url" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
+    --conc "$conc" "${save[@]}" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
+    skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"
+  jq -e .requests "$out" > /dev/null 2>&1 || { skip "$name" "coldtiles.py failed: $(tail -1 "$out.err")"; return 1; }
+  log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
+}
+# cold_record NAME CONC PEER_BASE LOAD_BEFORE [HOW]: the medians of NAME's runs
+cold_record() {
+  local name=$1 conc=$2 base=$3 lb=$4 how=${5:-} k out
+  local -a tps=() mean=() p50=() p99=() busy=()
   for k in $(seq "$RUNS"); do
-    if [ -z "$base" ]; then fresh_spp || { skip "$name" "spp did not restart"; return 1; }; url=$SPP_URL
-    else url=$base; fi
-    busy+=("$(wait_quiet)")
     out="$RESULTS/raw/$name.run$k.json"
-    $PY "$HERE/coldtiles.py" "$url" "$SB/requests/tiles_z15-17.txt" "$tpl" "$ctype" \
-      --conc "$conc" "${save[@]}" --max-seconds "$COLD_MAX" > "$out" 2> "$out.err" ||
-      skip "$name" "bad responses in a cold pass: $(jq -r '"\(.bad) of \(.requests), e.g. \(.bad_samples | join("; "))"' "$out" 2>/dev/null || tail -1 "$out.err")"
-    jq -e .requests "$out" > /dev/null 2>&1 || { skip "$name" "coldtiles.py failed: $(tail -1 "$out.err")"; return 1; }
     tps+=("$(jq .tiles_per_s "$out")"); mean+=("$(jq .mean_ms "$out")")
-    p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")")
-    log "$name run $k: $(jq -c '{tiles_per_s,mean_ms,p50_ms,p99_ms,avg_bytes,status}' "$out")"
+    p50+=("$(jq .p50_ms "$out")"); p99+=("$(jq .p99_ms "$out")"); busy+=("$(cat "${out%.json}.busy")")
   done
   local IFS=, n
-  if [ -z "$base" ]; then how="after a restart on the freshly imported store (empty tile cache)"
-  else how="(no tile cache: every pass is cold; the same client and settings as spp's cold pass)"; fi
+  if [ -z "$base" ]; then how="after a restart on the freshly imported store (empty tile cache)$how"
+  else how="(no tile cache: every pass is cold; the same client and settings as spp's cold pass)$how"; fi
   n="coldtiles.py --conc $conc, 200 tiles once per run $how, at most ${COLD_MAX}s per pass: tiles done per run $(jq -s -r 'map("\(.requests)/\(.planned)") | join(",")' "$RESULTS"/raw/"$name".run*.json); avg body $(jq .avg_bytes "$out") B; statuses $(jq -c .status "$out"); cpu busy% before runs: ${busy[*]}"
   record "$name.tiles_per_s" "$(printf '%s\n' "${tps[@]}" | median)" "tiles/s" "${tps[*]}" "$n" "$lb"
   record "$name.ms_per_tile_mean" "$(printf '%s\n' "${mean[@]}" | median)" "ms" "${mean[*]}" "$n" "$lb"
   record "$name.p50" "$(printf '%s\n' "${p50[@]}" | median)" "ms" "${p50[*]}" "$n" "$lb"
   record "$name.p99" "$(printf '%s\n' "${p99[@]}" | median)" "ms" "${p99[*]}" "$n" "$lb"
+}
+cold_pass() {  # cold_pass NAME TEMPLATE CTYPE CONC [PEER_BASE]: RUNS passes (cold_once), recorded
+  local name=$1 tpl=$2 ctype=$3 conc=$4 base=${5:-} k lb
+  [ -z "$base" ] && rm -rf "${OUT:?}/static/spp/$name"   # no bytes of an earlier run
+  lb=$(loadavg)
+  for k in $(seq "$RUNS"); do
+    cold_once "$name" "$tpl" "$ctype" "$conc" "$base" "$k" || return 1
+  done
+  cold_record "$name" "$conc" "$base" "$lb"
 }
 measured() { grep -q "^$1\." "$RESULTS/results.tsv" 2>/dev/null; }
 # fill_cache COLD_NAME TEMPLATE CTYPE: every tile of the list in spp's cache (and its bytes saved
@@ -530,23 +547,34 @@ row_pg() {
   note pg_replicas "through nginx (docs/deploy.md's upstream: least_conn, keepalive 64) on this one machine ($(nproc) cores): replicas, nginx, PostgreSQL and wrk share the CPUs, so 2 replicas gain only what idle cores allow"
   stop_pg_row
 }
-# the raster peers' cold tile figure: the cold_pass client over their GetMap of the same tiles
-peer_cold() {
-  measured png_cold.mapserver || cold_pass png_cold.mapserver "$MS_WMS" image/png "$CONNS" "$BASE_URL"
-  if [ -s "$RUN/qgis.pid" ] && ! measured png_cold.qgis; then
-    cold_pass png_cold.qgis "$QGIS_WMS" image/png "$CONNS" "$BASE_URL"
-  fi
-  if [ -s "$RUN/mapnik.pid" ] && ! measured png_cold.mapnik; then
-    cold_pass png_cold.mapnik "$MAPNIK_TILE" image/png "$CONNS" "$BASE_URL"
-  fi
+# The cold PNG passes of spp and of the raster peers, alternated (run 1 of each, then run 2...):
+# the machine is shared, and a one-second pass swings with what else runs in that second, so
+# each run of spp meets about the same load as the peers' runs beside it.
+png_cold_alternating() {
+  local -a names=(png_cold.mapserver) tpls=("$MS_WMS") bases=("$BASE_URL") ok=()
+  if [ -s "$RUN/qgis.pid" ]; then names+=(png_cold.qgis) tpls+=("$QGIS_WMS") bases+=("$BASE_URL"); fi
+  if [ -s "$RUN/mapnik.pid" ]; then names+=(png_cold.mapnik) tpls+=("$MAPNIK_TILE") bases+=("$BASE_URL"); fi
+  names+=(png_cold.spp) tpls+=("$SPP_PNG") bases+=("")
+  local i k lb; lb=$(loadavg)
+  rm -rf "${OUT:?}/static/spp/png_cold.spp"   # no bytes of an earlier run
+  for i in "${!names[@]}"; do ok[i]=1; done
+  for k in $(seq "$RUNS"); do
+    for i in "${!names[@]}"; do
+      [ "${ok[i]}" = 1 ] || continue
+      cold_once "${names[i]}" "${tpls[i]}" image/png "$CONNS" "${bases[i]}" "$k" || ok[i]=0
+    done
+  done
+  for i in "${!names[@]}"; do
+    [ "${ok[i]}" = 1 ] && cold_record "${names[i]}" "$CONNS" "${bases[i]}" "$lb" "; alternated with the other servers' passes"
+  done
+  [ "${ok[${#names[@]}-1]}" = 1 ]
 }
 row_png() {
   peer_wms
-  peer_cold
   local p; p=$(first_path "$TILES" "$SPP_PNG")
   probe png_cold.spp "$p" image/png || return 0
   note png "first tile (cold): spp $(file -b "$RESULTS/samples/png_cold.spp.probe" | cut -d, -f2-3), $(stat -c %s "$RESULTS/samples/png_cold.spp.probe") B"
-  cold_pass png_cold.spp "$SPP_PNG" image/png "$CONNS" || return 0
+  png_cold_alternating || return 0
   fill_cache png_cold.spp "$SPP_PNG" image/png
   nginx_same_tiles png_cached.nginx png_cold.spp png image/png
   wrk_row png_cached.spp "$TILES" "$SPP_PNG" image/png "$SPP_URL"
