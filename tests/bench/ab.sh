@@ -19,8 +19,8 @@ cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 for round in 1 2 3; do
   for v in base new; do
     if [ $v = base ]; then BIN=$BASE_BIN CFG=$BASE_CFG; else BIN=$NEW_BIN CFG=$NEW_CFG; fi
-    # a free port (a fixed range collided with another A/B on the same machine: wrk then measured
-    # the other engineer's server)
+    # a free port: a fixed range of 9 can collide with another A/B on this shared machine, and wrk
+    # would then measure the other server (a build that did not start is said so, below)
     port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     rm -f "$DB.tiles" "$DB.tiles-wal" "$DB.tiles-shm"
     "$BIN" serve --config "$CFG" --db "$DB" --listen 127.0.0.1:$port --threads 2 --quiet \
