@@ -323,6 +323,11 @@ static int do_update_delete(struct tx *t, xmlNodePtr action, int del, struct err
     for (int k = 0; k < fl.n && !rc; k++) {
         if (del) {
             rc = locked_error(t, store_edit_delete(t->ed, l, fl.fids[k], NULL, err), err);
+            if (rc == ERR_NOT_FOUND) { /* deleted earlier in this transaction */
+                err_clear(err);
+                rc = 0;
+                continue;
+            }
             if (!rc) t->n_del++;
             if (!rc) rc = touch(t, l, fl.fids[k], err);
             continue;

@@ -527,7 +527,13 @@ int store_edit_delete(struct store_edit *ed, const struct layer_def *l, int64_t 
     if (rc) return rc;
     if (ed->st->pg) return pg_edit_delete(ed->st->pg, l, ed->who, ed->at, fid, change_id, err);
     int64_t id = 0;
-    rc = log_before(ed, l, fid, "delete", 0, &id, err);
+    /* a row that is not there (deleted earlier in the same edit) is ERR_NOT_FOUND, as on PostGIS:
+     * logging it would record a delete of nothing and count the layer one feature short */
+    int have = 0;
+    rc = read_row(ed->st, l, fid, 0, NULL, NULL, &have, err);
+    if (!rc && !have)
+        rc = err_set(err, ERR_NOT_FOUND, "%s: no feature %lld", l->id, (long long)fid);
+    if (!rc) rc = log_before(ed, l, fid, "delete", 0, &id, err);
     struct buf q;
     buf_init(&q);
     if (!rc)
