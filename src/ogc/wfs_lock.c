@@ -66,7 +66,9 @@ static int lock_seconds(const struct wfs_req *w, int *out, struct err *err)
 {
     *out = LOCK_DEFAULT_S;
     if (w->expiry < 0) return 0;
-    int64_t s = w->v2 ? w->expiry : w->expiry * 60;
+    /* compared before it is counted in seconds: minutes * 60 could overflow */
+    int64_t max = w->v2 ? LOCK_MAX_SECONDS : LOCK_MAX_SECONDS / 60;
+    int64_t s = w->expiry > max ? -1 : w->v2 ? w->expiry : w->expiry * 60;
     if (s < 1 || s > LOCK_MAX_SECONDS)
         return wfs_error(err, ERR_PARAM, "InvalidParameterValue", "expiry",
                          "expiry must be between 1 and %d %s", w->v2 ? LOCK_MAX_SECONDS : 1440,
