@@ -140,8 +140,22 @@ static int check_if_match(const struct request *req, const char *etag, struct er
         err->http_status = 428;
         return ERR_PARAM;
     }
-    if (strcmp(m, "*") == 0) return 0;
-    if (strstr(m, etag)) return 0; /* one of a list, or W/"..." */
+    /* a list of entity tags or "*"; compared strongly (RFC 9110 13.1.1): a weak W/"..." never
+     * matches, nor does a tag that merely contains the feature's */
+    size_t n = strlen(etag);
+    for (const char *p = m; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((t - p == 1 && *p == '*') || ((size_t)(t - p) == n && strncmp(p, etag, n) == 0))
+            return 0;
+        p = e;
+    }
     err_set(err, ERR_PARAM, "the feature changed since it was read (its ETag is now %s)", etag);
     err->http_status = 412;
     return ERR_PARAM;

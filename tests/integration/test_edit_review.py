@@ -160,3 +160,27 @@ def test_wfst_insert_is_normalised_like_an_import(review_server):
     for fid in fids:
         assert props[fid]["lu_code"] == "ODT"
         assert props[fid]["note"] == "Ghi chú Việt Nam" and props[fid]["note"] != note
+
+
+def test_if_match_is_a_strong_comparison(review_server):
+    """If-Match compares entity tags strongly (RFC 9110 13.1.1): the feature's own ETag, one of
+    a list, or "*" go through; a weak W/"..." of it or a tag that only contains it are 412."""
+    import json as _json
+    s = review_server
+    path = "/collections/land_use_current/items"
+    body = {"type": "Feature", "properties": {"lu_code": "ODT"},
+            "geometry": {"type": "Polygon", "coordinates": [[[105.79, 10.04], [105.791, 10.04],
+                                                             [105.791, 10.041], [105.79, 10.04]]]}}
+    h = {"Content-Type": "application/geo+json", "X-API-Key": s.keys["a"]}
+    st, rh, b = s.get(path, method="POST", data=_json.dumps(body).encode(), headers=h)
+    assert st == 201, b
+    item, etag = rh["Location"].split("/collections", 1)[1], rh["ETag"]
+    item = "/collections" + item
+    patch = _json.dumps({"type": "Feature", "properties": {"note": "x"}}).encode()
+    for bad in (f"W/{etag}", f'"x{etag[1:-1]}x"', f"{etag}x", f'"0", W/{etag}'):
+        st, _, b = s.get(item, method="PATCH", data=patch, headers={**h, "If-Match": bad})
+        assert st == 412, (bad, st, b)
+    st, rh, b = s.get(item, method="PATCH", data=patch, headers={**h, "If-Match": f'"0" , {etag}'})
+    assert st == 204, b
+    st, _, b = s.get(item, method="PATCH", data=patch, headers={**h, "If-Match": " * "})
+    assert st == 204, b
