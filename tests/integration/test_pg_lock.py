@@ -92,3 +92,23 @@ def test_lock_on_a_holds_on_b(pg_edit):
     run_spp("revert", "--db", env["uri"], "--name", "reviewer", str(last))
     assert code_of(env, fid) == "LK-1"
     assert json.loads(a.get(path)[2])["properties"]["block_code"] == "LK-1"
+
+
+def test_two_deletes_of_one_feature_on_postgis(pg_edit):
+    """A Transaction whose two Delete actions select one feature deletes it once on PostGIS too
+    (before the fix: the whole Transaction refused as "no feature" on PostGIS, a logged delete of
+    nothing on SpatiaLite)."""
+    env, b = pg_edit, pg_edit["b"]
+    body = {"type": "Feature", "properties": {"block_code": "DD-PG"},
+            "geometry": square(105.773, 10.023)}
+    st, h, out = send(b, "POST", f"/collections/{LAYER}/items", body)
+    assert st == 201, out
+    fid = int(h["Location"].rsplit("/", 1)[1])
+    delete = (f'<Delete typeName="spp:{LAYER}" xmlns:spp="http://spp.cantho.gov.vn/spp">'
+              f'<fes:Filter><fes:ResourceId rid="{LAYER}.{fid}"/></fes:Filter></Delete>')
+    st, _, out = tx(b, delete + delete)
+    assert st == 200, out
+    assert b"<wfs:totalDeleted>1</wfs:totalDeleted>" in out, out
+    assert env["pg"].psql(f"SELECT count(*) FROM {LAYER} WHERE fid = {fid}", db=env["db"]) == "0"
+    hist = run_spp("history", "--db", env["uri"], LAYER, str(fid)).stdout
+    assert len(re.findall(r"\bdelete\b", hist)) == 1, hist
