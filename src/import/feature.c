@@ -15,6 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Vietnam with its islands (Hoàng Sa, Trường Sa), WGS 84 degrees: EPSG:4756's area of use
+ * widened to the sea areas VN-2000 is used in. */
+#define VN_LON_MIN 102.0
+#define VN_LON_MAX 117.9
+#define VN_LAT_MIN 6.0
+#define VN_LAT_MAX 23.6
+
 static int refuse(char *field, size_t fn, const char *name, struct err *err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static int refuse(char *field, size_t fn, const char *name, struct err *err, const char *fmt, ...)
@@ -166,6 +173,18 @@ int import_feature_normalize(struct geo_ctx *geo, const struct layer_def *l, int
     else if (fx > 0) {
         if (field) snprintf(field, field_n, "geometry");
         rc = err_set(err, ERR_PARAM, "field geometry: %s", why);
+    }
+    /* an edit far from Vietnam is a client's CRS mistake (lat/lon swapped, another zone, an
+     * undeclared CRS), never data: VN-2000's area of use with the islands, in WGS 84 */
+    struct bbox ll;
+    if (!rc &&
+        (geo_transform_bbox(geo, storage_srid, 4326, &box, &ll, NULL) || ll.minx < VN_LON_MIN ||
+         ll.maxx > VN_LON_MAX || ll.miny < VN_LAT_MIN || ll.maxy > VN_LAT_MAX)) {
+        if (field) snprintf(field, field_n, "geometry");
+        rc = err_set(err, ERR_PARAM,
+                     "field geometry: lies outside Vietnam (%.4f,%.4f .. %.4f,%.4f in WGS 84): "
+                     "check the CRS the client declared (srsName, Content-Crs) and the axis order",
+                     ll.minx, ll.miny, ll.maxx, ll.maxy);
     }
     if (rc) {
         buf_fini(&g);

@@ -161,6 +161,9 @@ def test_permission_refusals(edit_server):
     ({"type": "Feature", "properties": {"note": "x"}, "geometry": square(105.78, 10.03)},
      "lu_code"),
     (feature(colour="red"), "colour"),
+    # far from Vietnam: New York in CRS84, and lat/lon given the wrong way round
+    (feature(geom=square(-74.0, 40.7)), "geometry"),
+    (feature(geom=square(10.03, 105.78)), "geometry"),
 ])
 def test_invalid_feature_refused_naming_the_field(edit_server, body, field):
     s = edit_server
