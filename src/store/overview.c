@@ -6,8 +6,11 @@
  * feature's area spread over the cells its box covers in proportion to the overlap). Written
  * inside the import's batch (store_load_overview): the whole layer the first time, then only the
  * cells inside the batch's changed areas (spp_changes); read by the tile builder
- * (store_overview_cells) instead of every feature of a low-zoom tile. Must not: decide what a
- * tile shows (tiles/ does), or be read when it is not in step with the layer (version check). */
+ * (store_overview_cells) instead of every feature of a low-zoom tile. On a PostGIS store the same
+ * code computes the same cells (pg/overview.c only runs its statements, in SpatiaLite's orders):
+ * import, `spp copy` (pg_overview_rebuild) and edits (pg_overview_edit) write it there. Must not:
+ * decide what a tile shows (tiles/ does), or be read when it is not in step with the layer
+ * (version check). */
 #include "load_int.h"
 #include "pg/load.h"
 #include "pg/overview.h"

@@ -227,7 +227,8 @@ int pg_overview_cells(struct pg_store *ps, const char *layer, const char *class_
         p, 7, &r, err);
     if (rc) {
         PQclear(r);
-        return rc == ERR_DB && strstr(err->msg, "spp_overview")
+        /* a database made before the overview has no tables: the tile reads the features */
+        return rc == ERR_DB && err && strstr(err->msg, "spp_overview")
                    ? err_set(err, ERR_NOT_FOUND, "no overview of %s", layer)
                    : rc;
     }
