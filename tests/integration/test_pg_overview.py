@@ -7,7 +7,6 @@ layer's version, and what is in the table is what the tile shows), a re-import o
 parcel rewrites only the cells around it, and an edit through a replica keeps it in step."""
 import json
 import os
-import shutil
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_copy_brings_the_overview_and_replicas_read_it(pg_cluster, demo, tmp_pat
     state = pg_state(pg_cluster, uri)
     assert state and state[0] == state[1], state
     # the tiles come from the table: a class renamed there is what a replica shows
-    z, x, y = overview_tiles(lite)[len(lite) and 0]
+    z, x, y = overview_tiles(lite)[0]
     name = pg_cluster.psql("SELECT class FROM spp_overview WHERE layer = 'cadastral_parcels'"
                            f" AND level = {z + 5} AND x >> 5 = {x} AND y >> 5 = {y}"
                            " AND has_class = 1 ORDER BY area DESC LIMIT 1", db="overview_copy")
