@@ -6,9 +6,14 @@
  * feature's area spread over the cells its box covers in proportion to the overlap). Written
  * inside the import's batch (store_load_overview): the whole layer the first time, then only the
  * cells inside the batch's changed areas (spp_changes); read by the tile builder
- * (store_overview_cells) instead of every feature of a low-zoom tile. Must not: decide what a
- * tile shows (tiles/ does), or be read when it is not in step with the layer (version check). */
+ * (store_overview_cells) instead of every feature of a low-zoom tile. On a PostGIS store the same
+ * code computes the same cells (pg/overview.c only runs its statements, in SpatiaLite's orders):
+ * import, `spp copy` (pg_overview_rebuild) and edits (pg_overview_edit) write it there. Must not:
+ * decide what a tile shows (tiles/ does), or be read when it is not in step with the layer
+ * (version check). */
 #include "load_int.h"
+#include "pg/load.h"
+#include "pg/overview.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -234,17 +239,58 @@ static int spread(struct acc *a, const struct region *r, struct pending *p, stru
     return rc == ERR_NOMEM ? err_set(err, ERR_NOMEM, "out of memory") : rc;
 }
 
-/* Reads the features of layer whose box meets q (storage CRS; NULL: all) and spreads them over
- * the cells of r. */
-static int read_features(struct store *st, const struct layer_def *l, int cf, const struct bbox *q,
+/* The store the overview is made in: a SpatiaLite one (st) or a PostGIS one (pg). */
+struct ovdb {
+    struct store *st; /* SpatiaLite, or NULL */
+    struct pg_store *pg;
+    int srid;
+};
+
+/* One feature read: queued, and spread with the others of its chunk. */
+struct feature_in {
+    struct acc *a;
+    const struct region *r;
+    struct xgrid *xg;
+    struct pending *p;
+    struct err *err;
+};
+
+static int add_feature(void *ud, const char *v, const struct bbox *b, double area)
+{
+    struct feature_in *in = ud;
+    struct pending *p = in->p;
+    int cls = v ? acc_class(in->a, v) : -1;
+    if (cls == -2) return err_set(in->err, ERR_NOMEM, "out of memory");
+    double *c = &p->xy[p->n * 8];
+    c[0] = b->minx, c[1] = b->miny, c[2] = b->maxx, c[3] = b->miny;
+    c[4] = b->maxx, c[5] = b->maxy, c[6] = b->minx, c[7] = b->maxy;
+    p->cls[p->n] = cls;
+    p->area[p->n] = area;
+    return ++p->n == CHUNK ? spread(in->a, in->r, p, in->xg, in->err) : 0;
+}
+
+/* Reads the features of layer whose box meets q (storage CRS; NULL: all), in fid order on both
+ * backends (the cells' sums are then the same), and spreads them over the cells of r. */
+static int read_features(struct ovdb *d, const struct layer_def *l, int cf, const struct bbox *q,
                          const struct region *r, struct acc *a, struct xgrid *xg, struct err *err)
 {
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p) return err_set(err, ERR_NOMEM, "out of memory");
+    struct feature_in in = {a, r, xg, p, err};
+    int rc;
+    if (d->pg) {
+        rc = pg_overview_features(d->pg, l, cf, q, add_feature, &in, err);
+        if (!rc) rc = spread(a, r, p, xg, err);
+        free(p);
+        return rc;
+    }
+    struct store *st = d->st;
     struct buf sql;
     buf_init(&sql);
-    int rc = buf_puts(&sql, "SELECT ") || store_put_ident(&sql, l->fields[cf].name) ||
-             buf_puts(&sql, ", MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom),"
-                            " ST_Area(geom) FROM ") ||
-             store_put_ident(&sql, l->id) || buf_puts(&sql, " WHERE geom IS NOT NULL");
+    rc = buf_puts(&sql, "SELECT ") || store_put_ident(&sql, l->fields[cf].name) ||
+         buf_puts(&sql, ", MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom),"
+                        " ST_Area(geom) FROM ") ||
+         store_put_ident(&sql, l->id) || buf_puts(&sql, " WHERE geom IS NOT NULL");
     if (!rc && q) {
         char idx[160];
         snprintf(idx, sizeof idx, "idx_%s_geom", l->id);
@@ -253,11 +299,13 @@ static int read_features(struct store *st, const struct layer_def *l, int cf, co
     }
     if (rc) {
         buf_fini(&sql);
+        free(p);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
         buf_fini(&sql);
+        free(p);
         return store_db_error(st, err, "overview");
     }
     buf_fini(&sql);
@@ -265,28 +313,13 @@ static int read_features(struct store *st, const struct layer_def *l, int cf, co
         sqlite3_bind_double(s, 1, q->maxx), sqlite3_bind_double(s, 2, q->minx);
         sqlite3_bind_double(s, 3, q->maxy), sqlite3_bind_double(s, 4, q->miny);
     }
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p) {
-        sqlite3_finalize(s);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
     int step;
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_type(s, 1) == SQLITE_NULL) continue;
-        const char *v = (const char *)sqlite3_column_text(s, 0);
-        int cls = v ? acc_class(a, v) : -1;
-        if (cls == -2) {
-            rc = err_set(err, ERR_NOMEM, "out of memory");
-            break;
-        }
-        double minx = sqlite3_column_double(s, 1), miny = sqlite3_column_double(s, 2);
-        double maxx = sqlite3_column_double(s, 3), maxy = sqlite3_column_double(s, 4);
-        double *c = &p->xy[p->n * 8];
-        c[0] = minx, c[1] = miny, c[2] = maxx, c[3] = miny;
-        c[4] = maxx, c[5] = maxy, c[6] = minx, c[7] = maxy;
-        p->cls[p->n] = cls;
-        p->area[p->n] = sqlite3_column_double(s, 5);
-        if (++p->n == CHUNK) rc = spread(a, r, p, xg, err);
+        struct bbox b = {sqlite3_column_double(s, 1), sqlite3_column_double(s, 2),
+                         sqlite3_column_double(s, 3), sqlite3_column_double(s, 4)};
+        rc = add_feature(&in, (const char *)sqlite3_column_text(s, 0), &b,
+                         sqlite3_column_double(s, 5));
     }
     if (!rc && step != SQLITE_DONE) rc = store_db_error(st, err, "overview");
     if (!rc) rc = spread(a, r, p, xg, err);
@@ -309,64 +342,91 @@ static int exec_bound(struct store *st, const char *sql, const struct layer_def 
     return rc;
 }
 
-/* Redoes the cells of r (finest level) from the features, then the coarser levels above them. */
-static int redo_region(struct store *st, const struct layer_def *l, int cf, int min_level,
-                       const struct region *r, const struct bbox *q, struct xgrid *xg,
-                       struct err *err)
+/* Deletes the cells of l at level within rect (x0, x1, y0, y1; NULL: every level >= level). */
+static int delete_cells(struct ovdb *d, const struct layer_def *l, int level, const int64_t *rect,
+                        struct err *err)
 {
-    int64_t rect[4] = {r->x0, r->x1, r->y0, r->y1};
-    int rc = r->whole ? exec_bound(st, "DELETE FROM spp_overview WHERE layer = ? AND level >= ?", l,
-                                   min_level, NULL, err)
-                      : exec_bound(st,
-                                   "DELETE FROM spp_overview WHERE layer = ? AND level = ?"
-                                   " AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
-                                   l, r->level, rect, err);
-    struct acc a;
-    memset(&a, 0, sizeof a);
-    if (!rc) rc = read_features(st, l, cf, q, r, &a, xg, err);
+    if (d->pg) return pg_overview_delete(d->pg, l->id, level, rect, err);
+    return exec_bound(d->st,
+                      rect ? "DELETE FROM spp_overview WHERE layer = ? AND level = ?"
+                             " AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?"
+                           : "DELETE FROM spp_overview WHERE layer = ? AND level >= ?",
+                      l, level, rect, err);
+}
+
+/* Makes level's cells within its children's rect (NULL: all) from the sums of their children. */
+static int coarsen(struct ovdb *d, const struct layer_def *l, int level, const int64_t *rect,
+                   struct err *err)
+{
+    if (d->pg) return pg_overview_coarsen(d->pg, l->id, level, rect, err);
+    return exec_bound(d->st,
+                      !rect ? "INSERT INTO spp_overview SELECT layer, ?2 , x >> 1, y >> 1,"
+                              " has_class, class, sum(n), sum(area) FROM spp_overview"
+                              " WHERE layer = ?1 AND level = ?2 + 1"
+                              " GROUP BY x >> 1, y >> 1, has_class, class"
+                            : "INSERT INTO spp_overview SELECT layer, ?2, x >> 1, y >> 1,"
+                              " has_class, class, sum(n), sum(area) FROM spp_overview"
+                              " WHERE layer = ?1 AND level = ?2 + 1 AND x BETWEEN ?3 AND"
+                              " ?4 AND y BETWEEN ?5 AND ?6"
+                              " GROUP BY x >> 1, y >> 1, has_class, class",
+                      l, level, rect, err);
+}
+
+static void acc_cell(void *ud, size_t i, struct store_overview_cell *out)
+{
+    const struct acc *a = ud;
+    const struct ocell *c = &a->cells[i];
+    *out = (struct store_overview_cell){c->x, c->y, c->cls >= 0 ? a->classes[c->cls] : NULL, c->n,
+                                        c->area};
+}
+
+static int insert_cells(struct ovdb *d, const struct layer_def *l, int level, struct acc *a,
+                        struct err *err)
+{
+    if (d->pg) return pg_overview_insert(d->pg, l->id, level, a->n, acc_cell, a, err);
+    struct store *st = d->st;
     sqlite3_stmt *ins =
-        rc ? NULL
-           : store_prepare(
-                 st,
-                 "INSERT INTO spp_overview (layer, level, x, y, has_class, class, n, area)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 err);
-    if (!rc && !ins) rc = ERR_DB;
-    for (size_t i = 0; i < a.n && !rc; i++) {
-        const struct ocell *c = &a.cells[i];
+        store_prepare(st,
+                      "INSERT INTO spp_overview (layer, level, x, y, has_class, class, n, area)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      err);
+    if (!ins) return ERR_DB;
+    int rc = 0;
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        const struct ocell *c = &a->cells[i];
         sqlite3_bind_text(ins, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 2, r->level);
+        sqlite3_bind_int(ins, 2, level);
         sqlite3_bind_int64(ins, 3, c->x);
         sqlite3_bind_int64(ins, 4, c->y);
         sqlite3_bind_int(ins, 5, c->cls >= 0);
-        sqlite3_bind_text(ins, 6, c->cls >= 0 ? a.classes[c->cls] : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, c->cls >= 0 ? a->classes[c->cls] : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 7, c->n);
         sqlite3_bind_double(ins, 8, c->area);
         if (sqlite3_step(ins) != SQLITE_DONE) rc = store_db_error(st, err, "spp_overview");
         sqlite3_reset(ins);
     }
+    return rc;
+}
+
+/* Redoes the cells of r (finest level) from the features, then the coarser levels above them. */
+static int redo_region(struct ovdb *d, const struct layer_def *l, int cf, int min_level,
+                       const struct region *r, const struct bbox *q, struct xgrid *xg,
+                       struct err *err)
+{
+    int64_t rect[4] = {r->x0, r->x1, r->y0, r->y1};
+    int rc = r->whole ? delete_cells(d, l, min_level, NULL, err)
+                      : delete_cells(d, l, r->level, rect, err);
+    struct acc a;
+    memset(&a, 0, sizeof a);
+    if (!rc) rc = read_features(d, l, cf, q, r, &a, xg, err);
+    if (!rc) rc = insert_cells(d, l, r->level, &a, err);
     acc_fini(&a);
     /* coarser levels: each cell the sum of its four children */
     for (int level = r->level - 1, sh = 1; level >= min_level && !rc; level--, sh++) {
         int64_t pr[4] = {r->x0 >> sh, r->x1 >> sh, r->y0 >> sh, r->y1 >> sh};
-        if (!r->whole)
-            rc = exec_bound(st,
-                            "DELETE FROM spp_overview WHERE layer = ? AND level = ?"
-                            " AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
-                            l, level, pr, err);
+        if (!r->whole) rc = delete_cells(d, l, level, pr, err);
         int64_t cr[4] = {pr[0] * 2, pr[1] * 2 + 1, pr[2] * 2, pr[3] * 2 + 1};
-        if (!rc)
-            rc = exec_bound(st,
-                            r->whole ? "INSERT INTO spp_overview SELECT layer, ?2 , x >> 1, y >> 1,"
-                                       " has_class, class, sum(n), sum(area) FROM spp_overview"
-                                       " WHERE layer = ?1 AND level = ?2 + 1"
-                                       " GROUP BY x >> 1, y >> 1, has_class, class"
-                                     : "INSERT INTO spp_overview SELECT layer, ?2, x >> 1, y >> 1,"
-                                       " has_class, class, sum(n), sum(area) FROM spp_overview"
-                                       " WHERE layer = ?1 AND level = ?2 + 1 AND x BETWEEN ?3 AND"
-                                       " ?4 AND y BETWEEN ?5 AND ?6"
-                                       " GROUP BY x >> 1, y >> 1, has_class, class",
-                            l, level, r->whole ? NULL : cr, err);
+        if (!rc) rc = coarsen(d, l, level, r->whole ? NULL : cr, err);
     }
     return rc;
 }
@@ -399,11 +459,28 @@ static int changed_region(struct geo_ctx *geo, int srid, const struct bbox *b, s
 struct changed {
     struct bbox *boxes;
     size_t n, cap;
+    struct err *err;
 };
 
-static int changed_boxes(struct store *st, const struct layer_def *l, const char *batch,
+static int changed_add(void *ud, const struct bbox *b)
+{
+    struct changed *c = ud;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct bbox *p = realloc(c->boxes, cap * sizeof *p);
+        if (!p) return err_set(c->err, ERR_NOMEM, "out of memory");
+        c->boxes = p, c->cap = cap;
+    }
+    c->boxes[c->n++] = *b;
+    return 0;
+}
+
+static int changed_boxes(struct ovdb *d, const struct layer_def *l, const char *batch,
                          struct changed *c, struct err *err)
 {
+    c->err = err;
+    if (d->pg) return pg_overview_changes(d->pg, l->id, batch, changed_add, c, err);
+    struct store *st = d->st;
     sqlite3_stmt *s = store_prepare(
         st, "SELECT minx, miny, maxx, maxy FROM spp_changes WHERE layer = ? AND batch = ?", err);
     if (!s) return ERR_DB;
@@ -412,17 +489,9 @@ static int changed_boxes(struct store *st, const struct layer_def *l, const char
     int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_type(s, 0) == SQLITE_NULL) continue;
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct bbox *p = realloc(c->boxes, cap * sizeof *p);
-            if (!p) {
-                rc = err_set(err, ERR_NOMEM, "out of memory");
-                break;
-            }
-            c->boxes = p, c->cap = cap;
-        }
-        c->boxes[c->n++] = (struct bbox){sqlite3_column_double(s, 0), sqlite3_column_double(s, 1),
-                                         sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
+        struct bbox b = {sqlite3_column_double(s, 0), sqlite3_column_double(s, 1),
+                         sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
+        if ((rc = changed_add(c, &b))) break;
     }
     if (!rc && step != SQLITE_DONE) rc = store_db_error(st, err, "spp_changes");
     sqlite3_reset(s);
@@ -430,9 +499,11 @@ static int changed_boxes(struct store *st, const struct layer_def *l, const char
 }
 
 /* The version the overview of layer was made at (-1: none, or made by another class field). */
-static int overview_version(struct store *st, const struct layer_def *l, const char *field,
+static int overview_version(struct ovdb *d, const struct layer_def *l, const char *field,
                             int64_t *version, struct err *err)
 {
+    if (d->pg) return pg_overview_version(d->pg, l->id, field, version, NULL, 0, err);
+    struct store *st = d->st;
     sqlite3_stmt *s = store_prepare(
         st, "SELECT version FROM spp_overview_state WHERE layer = ? AND class_field = ?", err);
     if (!s) return ERR_DB;
@@ -445,72 +516,113 @@ static int overview_version(struct store *st, const struct layer_def *l, const c
     return rc;
 }
 
-int store_load_overview(struct store_load *ld, const struct layer_def *l, int class_field,
-                        struct geo_ctx *geo, struct err *err)
+static int set_version(struct ovdb *d, const struct layer_def *l, const char *field,
+                       int64_t version, struct err *err)
 {
-    struct store *st = ld->st;
-    if (st->pg) return 0; /* loads are SpatiaLite's; `spp copy` leaves the overview behind */
+    if (d->pg) return pg_overview_set_version(d->pg, l->id, field, version, err);
+    sqlite3_stmt *s =
+        store_prepare(d->st,
+                      "INSERT OR REPLACE INTO spp_overview_state (layer, class_field, version)"
+                      " VALUES (?, ?, ?)",
+                      err);
+    if (!s) return ERR_DB;
+    sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, field, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, version);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_db_error(d->st, err, "spp_overview_state");
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int init_tables(struct ovdb *d, struct err *err)
+{
+    if (d->pg) return pg_overview_init(d->pg, err);
+    char *e = NULL;
+    if (sqlite3_exec(d->st->db, schema, NULL, NULL, &e) != SQLITE_OK) {
+        int rc = err_set(err, ERR_DB, "spp_overview: %s", e ? e : "?");
+        sqlite3_free(e);
+        return rc;
+    }
+    return 0;
+}
+
+static int layer_state(struct ovdb *d, const struct layer_def *l, struct layer_state *ls,
+                       struct err *err)
+{
+    return d->pg ? pg_layer_state(d->pg, l, ls, err) : store_layer_state(d->st, l, ls, err);
+}
+
+/* Brings the overview of l in step after batch: the whole layer when force or when it was not in
+ * step before the batch, else the cells of the batch's changed areas. */
+static int overview_update(struct ovdb *d, const struct layer_def *l, int class_field,
+                           const char *batch, int force, struct geo_ctx *geo, struct err *err)
+{
     for (int i = 0; i < l->n_fields && class_field < 0; i++)
         if (l->fields[i].codelist) class_field = i;
     if ((l->geom != GT_POLYGON && l->geom != GT_MULTIPOLYGON) || class_field < 0 ||
         class_field >= l->n_fields || l->minzoom < STORE_OVERVIEW_ZOOMS)
         return 0; /* no overview for this layer */
-    char *e = NULL;
-    if (sqlite3_exec(st->db, schema, NULL, NULL, &e) != SQLITE_OK) {
-        int rc = err_set(err, ERR_DB, "spp_overview: %s", e ? e : "?");
-        sqlite3_free(e);
-        return rc;
-    }
+    int rc = init_tables(d, err);
+    if (rc) return rc;
     struct layer_state ls;
     int64_t had;
     const char *field = l->fields[class_field].name;
-    int rc = store_layer_state(st, l, &ls, err);
-    if (!rc) rc = overview_version(st, l, field, &had, err);
+    rc = layer_state(d, l, &ls, err);
+    if (!rc) rc = overview_version(d, l, field, &had, err);
     if (rc) return rc;
+    if (force) had = -1;
     struct region r;
     r.level = l->minzoom - 1 + STORE_OVERVIEW_CELL_BITS;
     r.cell = 2 * WEBMERC_HALF_M / (double)(1ll << r.level);
     int min_level = l->minzoom - STORE_OVERVIEW_ZOOMS + STORE_OVERVIEW_CELL_BITS;
     struct changed c = {0};
-    if (had == ls.version - 1) rc = changed_boxes(st, l, ld->batch, &c, err);
-    struct xgrid xg = {.geo = geo, .srid = st->srid}; /* no grid: every point exactly */
+    if (had == ls.version - 1) rc = changed_boxes(d, l, batch, &c, err);
+    struct xgrid xg = {.geo = geo, .srid = d->srid}; /* no grid: every point exactly */
     if (!rc && (had != ls.version - 1 || c.n > OVERVIEW_FULL)) {
         r.whole = 1;
-        if (ls.has_extent) rc = xgrid_init(&xg, geo, st->srid, &ls.extent, err);
-        if (!rc) rc = redo_region(st, l, class_field, min_level, &r, NULL, &xg, err);
+        if (ls.has_extent) rc = xgrid_init(&xg, geo, d->srid, &ls.extent, err);
+        if (!rc) rc = redo_region(d, l, class_field, min_level, &r, NULL, &xg, err);
     } else {
         for (size_t i = 0; i < c.n && !rc; i++) {
             struct bbox q;
-            rc = changed_region(geo, st->srid, &c.boxes[i], &r, &q, err);
+            rc = changed_region(geo, d->srid, &c.boxes[i], &r, &q, err);
             free(xg.g);
             xg.g = NULL;
-            if (!rc) rc = xgrid_init(&xg, geo, st->srid, &q, err);
-            if (!rc) rc = redo_region(st, l, class_field, min_level, &r, &q, &xg, err);
+            if (!rc) rc = xgrid_init(&xg, geo, d->srid, &q, err);
+            if (!rc) rc = redo_region(d, l, class_field, min_level, &r, &q, &xg, err);
         }
     }
     free(xg.g);
     free(c.boxes);
-    sqlite3_stmt *s =
-        rc ? NULL
-           : store_prepare(st,
-                           "INSERT OR REPLACE INTO spp_overview_state (layer, class_field, version)"
-                           " VALUES (?, ?, ?)",
-                           err);
-    if (!rc && !s) rc = ERR_DB;
-    if (!rc) {
-        sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, field, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, ls.version);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_db_error(st, err, "spp_overview_state");
-        sqlite3_reset(s);
-    }
-    return rc;
+    return rc ? rc : set_version(d, l, field, ls.version, err);
+}
+
+int store_load_overview(struct store_load *ld, const struct layer_def *l, int class_field,
+                        struct geo_ctx *geo, struct err *err)
+{
+    struct ovdb d = {ld->pg ? NULL : ld->st, ld->st->pg,
+                     ld->st->pg ? ld->st->pg->srid : ld->st->srid};
+    int rc = ld->pg ? pg_load_quiet(ld->pg, err) : 0;
+    return rc ? rc : overview_update(&d, l, class_field, ld->batch, 0, geo, err);
+}
+
+/* After an edit: only an overview that was in step before it (made by field at version had) is
+ * kept in step; one that was not stays so (a whole-layer rebuild is the import's, not an
+ * edit's). */
+static int overview_edit(struct ovdb *d, const struct layer_def *l, const char *field, int64_t had,
+                         const char *batch, struct geo_ctx *geo, struct err *err)
+{
+    int cf = field ? layer_field_index(l, field) : -1;
+    struct layer_state ls;
+    int rc = cf < 0 ? 0 : layer_state(d, l, &ls, err);
+    if (rc || cf < 0 || had != ls.version - 1) return rc;
+    return overview_update(d, l, cf, batch, 0, geo, err);
 }
 
 int store_overview_edit(struct store *st, const struct layer_def *l, const char *batch,
                         struct geo_ctx *geo, struct err *err)
 {
-    if (st->pg) return 0;
+    if (st->pg) return pg_overview_edit(st->pg, l, batch, err);
     struct err ignore;
     err_clear(&ignore);
     /* a store never imported with an overview has no state table: nothing to follow */
@@ -518,24 +630,47 @@ int store_overview_edit(struct store *st, const struct layer_def *l, const char 
         st, "SELECT class_field, version FROM spp_overview_state WHERE layer = ?", &ignore);
     if (!s) return 0;
     sqlite3_bind_text(s, 1, l->id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s), cf = -1;
+    int step = sqlite3_step(s);
+    char field[128] = "";
     int64_t had = -1;
     if (step == SQLITE_ROW) {
-        cf = layer_field_index(l, (const char *)sqlite3_column_text(s, 0));
+        snprintf(field, sizeof field, "%s", (const char *)sqlite3_column_text(s, 0));
         had = sqlite3_column_int64(s, 1);
     }
     sqlite3_reset(s);
     if (step != SQLITE_ROW && step != SQLITE_DONE) return store_db_error(st, err, "overview");
-    struct layer_state ls;
-    int rc = cf < 0 ? 0 : store_layer_state(st, l, &ls, err);
-    /* only an overview in step before this edit is kept in step: one that was not stays so (a
-     * whole-layer rebuild is the import's, not an edit's) */
-    if (rc || cf < 0 || had != ls.version - 1) return rc;
-    struct store_load ld;
-    memset(&ld, 0, sizeof ld);
-    ld.st = st;
-    snprintf(ld.batch, sizeof ld.batch, "%s", batch);
-    return store_load_overview(&ld, l, cf, geo, err);
+    struct ovdb d = {st, NULL, st->srid};
+    return overview_edit(&d, l, step == SQLITE_ROW ? field : NULL, had, batch, geo, err);
+}
+
+/* The PostGIS edit path's transformations: edits run one at a time (store/edit.c's mutex), so
+ * one context made on first use serves them all. */
+static struct geo_ctx *pg_edit_geo;
+
+int pg_overview_edit(struct pg_store *ps, const struct layer_def *l, const char *batch,
+                     struct err *err)
+{
+    char field[128] = "";
+    int64_t had = -1;
+    /* a database never given an overview may lack its tables: nothing to follow (and no DDL
+     * inside an edit) */
+    PGresult *r = NULL;
+    int rc = pg_query(ps, "SELECT to_regclass('spp_overview_state') IS NOT NULL", NULL, 0, &r, err);
+    int have = !rc && PQntuples(r) == 1 && pg_get_int(r, 0, 0);
+    PQclear(r);
+    if (!rc && have) rc = pg_overview_version(ps, l->id, NULL, &had, field, sizeof field, err);
+    if (rc || had < 0) return rc;
+    if (!pg_edit_geo && !(pg_edit_geo = geo_ctx_new(err)))
+        return err && err->code ? err->code : ERR_NOMEM;
+    struct ovdb d = {NULL, ps, ps->srid};
+    return overview_edit(&d, l, field, had, batch, pg_edit_geo, err);
+}
+
+int pg_overview_rebuild(struct pg_store *ps, const struct layer_def *l, struct geo_ctx *geo,
+                        struct err *err)
+{
+    struct ovdb d = {NULL, ps, ps->srid};
+    return overview_update(&d, l, -1, "", 1, geo, err);
 }
 
 int store_overview_cells(struct store *st, const struct layer_def *l, const char *class_field,
@@ -543,8 +678,8 @@ int store_overview_cells(struct store *st, const struct layer_def *l, const char
                          int (*fn)(void *ud, const struct store_overview_cell *c), void *ud,
                          struct err *err)
 {
-    if (st->pg) /* not on PostGIS yet: tiles read the features (design-notes, "Tiles") */
-        return err_set(err, ERR_NOT_FOUND, "no overview of %s on PostGIS", l->id);
+    if (st->pg) /* one statement: the state and the cells are one snapshot */
+        return pg_overview_cells(st->pg, l->id, class_field, level, x0, y0, x1, y1, fn, ud, err);
     /* in step: made by this class field at the layer's current version */
     sqlite3_stmt *s = store_prepare(st,
                                     "SELECT 1 FROM spp_overview_state o JOIN spp_layers l"

@@ -470,7 +470,8 @@ int store_load_history(struct store_load *ld, const struct layer_def *layer, str
  * below its minzoom: per cell (a WebMercatorQuad tile STORE_OVERVIEW_CELL_BITS zooms below the
  * tile's zoom, so 32 x 32 cells per tile) and class value, the features whose box centre is in it
  * (n) and their area in it (m², a feature's area spread over the cells its box covers by
- * overlap). A PostGIS backend implements both functions with the same meaning. */
+ * overlap). The same C code (overview.c) computes the cells on both backends, so SpatiaLite and
+ * PostGIS (pg/overview.c: the statements) hold the same cells and give the same tiles. */
 #define STORE_OVERVIEW_ZOOMS     3
 #define STORE_OVERVIEW_CELL_BITS 5
 struct store_overview_cell {
@@ -505,7 +506,7 @@ int store_overview_cells(struct store *st, const struct layer_def *layer, const 
  * store_edit_begin .. store_edit_commit (all of it) or store_edit_abort (none). On PostGIS,
  * where replicas are separate processes, store_edit_get locks the row (SELECT ... FOR UPDATE)
  * until the edit ends, so a second writer checks its ETag against what the first wrote. An edit
- * brings a land-use overview that was in step with the layer along (overview.c, SpatiaLite).
+ * brings a land-use overview that was in step with the layer along (overview.c, both backends).
  * Every write is recorded in spp_edits (who, when, before/after), in spp_changes (the boxes of the
  * old and new geometry, from which every process's tile cache drops exactly those cells) and in
  * the change feed; the layer's version is bumped. Values are said in catalog terms (struct value

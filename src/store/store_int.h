@@ -46,7 +46,7 @@ int store_put_ident(struct buf *b, const char *name);
 /* overview.c: after an edit (its boxes are spp_changes rows of batch "edit:ID", the layer's
  * version just bumped) brings l's land-use overview in step for those boxes when it was in step
  * before; otherwise leaves it (tiles read the features until the next import). geo: storage CRS
- * to EPSG:3857. A no-op on PostGIS. */
+ * to EPSG:3857. On PostGIS: pg_overview_edit (pg/edit.c calls it itself, with its own geo). */
 int store_overview_edit(struct store *st, const struct layer_def *l, const char *batch,
                         struct geo_ctx *geo, struct err *err);
 /* The connection an edit writes on (edit.c), for the lock functions (lock.c). */

@@ -101,7 +101,8 @@ def fingerprint(cluster, uri):
     sql = " UNION ALL ".join(
         f"SELECT '{t}', count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
         f' FROM "{t}" x' for t in tables)
-    return cluster.psql(sql, db=uri.rsplit("/", 1)[1])
+    # sorted: UNION ALL has no order (a parallel append mixes the tables' lines)
+    return "\n".join(sorted(cluster.psql(sql, db=uri.rsplit("/", 1)[1]).splitlines()))
 
 
 @pytest.fixture(scope="module")

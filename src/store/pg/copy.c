@@ -6,6 +6,7 @@
  * keys) row by row with bound values. This is how a city moves from one machine to PostGIS, and
  * how the tests fill a PostGIS store until `spp import` writes through the store's load API. */
 #include "../store_int.h"
+#include "overview.h"
 #include "pg.h"
 
 #include <stdio.h>
@@ -284,6 +285,13 @@ int store_copy(struct store *src, struct store *dst, const struct catalog *cat, 
         struct value bump = {.type = VAL_INT, .i = old_max + 1};
         rc = pg_exec(ps, "UPDATE spp_layers SET version = version + ?", &bump, 1, NULL, err);
     }
+    /* the land-use overview, made from the copied features at their new versions (the same C
+     * code and order as the source's: the same cells) */
+    struct geo_ctx *geo = rc ? NULL : geo_ctx_new(err);
+    if (!rc && !geo) rc = err->code ? err->code : ERR_NOMEM;
+    for (int i = 0; i < cat->n_layers && !rc; i++)
+        rc = pg_overview_rebuild(ps, &cat->layers[i], geo, err);
+    geo_ctx_free(geo);
     if (rc) {
         store_rollback(dst);
         return rc;

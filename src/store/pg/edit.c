@@ -12,6 +12,7 @@
  * (pgbouncer in transaction mode works); what is written and whether it is allowed is the
  * caller's. */
 #include "edit.h"
+#include "overview.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -259,6 +260,10 @@ static int log_edit(struct pg_store *ps, const struct layer_def *l, const char *
                      " FROM (SELECT after_geom AS g FROM spp_edits WHERE id = $2) e"
                      " WHERE layer = $1",
                      s, 4, NULL, err);
+    /* the land-use overview follows the edit's boxes, as on SpatiaLite (overview.c) */
+    char batch[40];
+    snprintf(batch, sizeof batch, "edit:%lld", (long long)*id);
+    if (!rc) rc = pg_overview_edit(ps, l, batch, err);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* schema.c: the PostGIS store's schema from the catalog (the SpatiaLite store's tables, columns
  * and types; geometry(TYPE, srid) with a GiST index), `spp check` against it, and spp_layers. */
+#include "overview.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -162,6 +163,7 @@ int pg_init_schema(struct pg_store *ps, const struct catalog *cat, int srid, str
         rc = err_set(err, ERR_PARAM, "storage CRS EPSG:%d is unknown to PostGIS", srid);
     PQclear(r);
     if (!rc) rc = pg_exec(ps, meta_sql, NULL, 0, NULL, err);
+    if (!rc) rc = pg_overview_init(ps, err); /* the land-use overview (pg/overview.c) */
     char sql[256];
     snprintf(sql, sizeof sql,
              "INSERT INTO spp_meta VALUES ('storage_srid', '%d'), ('schema_version', '1')"
