@@ -88,8 +88,32 @@ int attr_number_evidence(const char *s)
 }
 
 /* Writes s without its thousands separators and with '.' as the decimal mark into tmp. */
+/* Spaces and apostrophes group thousands only: "1 234 567", "1'234" ("10 02 15.3" is three
+ * numbers, not 100215.3): between digits, the group before the first is 1-3 digits long and
+ * each group after one is 3. */
+static int space_groups_ok(const char *s, size_t n)
+{
+    int run = 0, seps = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (isdigit((unsigned char)c)) {
+            run++;
+        } else if ((c == ' ' || c == '\'') && run > 0 && i + 1 < n &&
+                   isdigit((unsigned char)s[i + 1])) {
+            if (seps ? run != 3 : run > 3) return 0;
+            seps++, run = 0;
+        } else {
+            if (seps && run != 3) return 0; /* the decimal part or the end closes the last */
+            if (c == '.' || c == ',' || c == 'e' || c == 'E') return 1;
+            seps = seps && (c == ' ' || c == '\''), run = 0;
+        }
+    }
+    return !seps || run == 3;
+}
+
 static int to_c_number(const char *s, size_t n, char dec, char *tmp, double *out)
 {
+    if (!space_groups_ok(s, n)) return ERR_PARAM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];

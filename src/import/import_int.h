@@ -181,6 +181,10 @@ const char *rec_src_field_name(const struct rec_src *rs, int i); /* raw bytes */
 /* 1: field i is a KML's own (Name, description...) beside attributes read from each placemark's
  * description table: it maps to a catalog field only when no attribute does. */
 int rec_src_field_weak(const struct rec_src *rs, int i);
+/* Coordinate tables: corner rows whose blank key was taken from the row above (merged cells);
+ * the sheet row (1-based) of a header found below a title, 0 when it is the first row. */
+int rec_src_keys_filled(const struct rec_src *rs);
+int rec_src_header_row(const struct rec_src *rs);
 const char *rec_src_format(const struct rec_src *rs);
 const char *rec_src_mode(const struct rec_src *rs); /* "features", "cad drawing", ... */
 void *rec_src_srs(const struct rec_src *rs);        /* OGRSpatialReferenceH or NULL */

@@ -848,6 +848,10 @@ int batch_source(struct batch *b, const struct src_spec *spec, int64_t *fid, str
         json_object_set_new(s.rep, "format", json_string(rec_src_format(s.rs)));
         json_object_set_new(s.rep, "mode", json_string(rec_src_mode(s.rs)));
         if (spec->filter) json_object_set_new(s.rep, "filter", json_string(spec->filter));
+        if (rec_src_keys_filled(s.rs)) /* corner rows whose blank key was the one above */
+            json_object_set_new(s.rep, "keys_filled_down", json_integer(rec_src_keys_filled(s.rs)));
+        if (rec_src_header_row(s.rs)) /* a title above a table's header */
+            json_object_set_new(s.rep, "header_row", json_integer(rec_src_header_row(s.rs)));
         decide_encodings(&s);
         map_fields(&s);
         for (int i = 0; i < s.nf; i++) {

@@ -28,6 +28,16 @@ const char *rec_src_field_name(const struct rec_src *rs, int i)
     return rs->names[i];
 }
 
+int rec_src_keys_filled(const struct rec_src *rs)
+{
+    return rs->keys_filled;
+}
+
+int rec_src_header_row(const struct rec_src *rs)
+{
+    return rs->header_row;
+}
+
 int rec_src_field_weak(const struct rec_src *rs, int i)
 {
     return rs->desc_field >= 0 && i < rs->n_ogr;
@@ -424,10 +434,11 @@ static int kml_desc_fields(struct rec_src *rs, struct err *err)
         OGR_F_Destroy(f);
         tables += kp.n >= 2;
         for (int k = 0; !rc && k < kp.n; k++) {
+            /* a name GDAL's KML fields also have (NAME beside the placemark's Name) is still
+             * the table's: it maps before GDAL's, which are weak (rec_src_field_weak) */
             int known = 0;
-            for (int i = 0; i < rs->n_fields && !known; i++)
-                known = i < rs->n_ogr ? str_ieq(rs->names[i], kp.names[k])
-                                      : strcmp(rs->names[i], kp.names[k]) == 0;
+            for (int i = rs->n_ogr; i < rs->n_fields && !known; i++)
+                known = strcmp(rs->names[i], kp.names[k]) == 0;
             if (known) continue;
             if (rs->n_fields + 1 >= cap) {
                 cap *= 2;

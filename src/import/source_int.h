@@ -54,6 +54,7 @@ struct rec_src {
     int n_ogr;        /* fields GDAL gives; names[n_ogr..n_fields) are read from each KML
                        * description's HTML table (kmldesc.c) */
     int desc_field;   /* that description field, -1 when none is read */
+    int keys_filled;  /* corner tables: blank keys taken from the row above (merged cells) */
 };
 
 /* source.c */

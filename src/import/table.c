@@ -214,6 +214,13 @@ int src_find_header_row(struct rec_src *rs, const struct src_spec *spec, const c
     return 0;
 }
 
+static int is_blank(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    return *s == 0;
+}
+
 /* A coordinate cell: a number with its column's decimal mark (0, or 1 when it did not follow
  * it), else an angle in degrees, minutes and seconds ("10°02'15.3\"N": 0); ERR_PARAM. */
 static int coord_value(const char *v, char dec, double *out)
@@ -265,7 +272,7 @@ int src_read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_ty
                 : ncx.comma || ncy.comma ? ','
                                          : 0;
     numcol_decide(&ncx, 0, hint, why, sizeof why), numcol_decide(&ncy, 0, hint, why, sizeof why);
-    int k = 0, r = 0;
+    int k = 0, r = 0, seen_data = 0;
     for (; r < rs->n_recs && !rc; r++) {
         struct mrec m = rs->recs[r];
         double x, y;
@@ -273,12 +280,16 @@ int src_read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_ty
         int px = coord_value(m.vals[cx], ncx.dec, &x);
         int py = coord_value(m.vals[cy], ncy.dec, &y);
         if ((px != 0 && px != 1) || (py != 0 && py != 1)) {
-            /* a title or blank row (no number in any cell, no digit in its coordinate cells) is
-             * not data: skipped; a row with data but no usable coordinates ("10°75'") goes on
-             * without geometry and is rejected, with its row and reason, like any feature that
-             * cannot be normalised */
-            int data = (m.vals[cx] && strpbrk(m.vals[cx], "0123456789")) ||
-                       (m.vals[cy] && strpbrk(m.vals[cy], "0123456789"));
+            /* not data: a blank row, and a title between the header and the first point (no
+             * number in any cell, no digit in its coordinate cells). Any other row (after the
+             * first point, a row with a name or a note but no coordinates) goes on without
+             * geometry and is rejected with its row and reason, like any feature that cannot be
+             * normalised: never dropped unseen */
+            int data = 0;
+            for (int c = 0; c < rs->n_fields && !data; c++)
+                data = m.vals[c] && !is_blank(m.vals[c]) && seen_data;
+            data = data || (m.vals[cx] && strpbrk(m.vals[cx], "0123456789")) ||
+                   (m.vals[cy] && strpbrk(m.vals[cy], "0123456789"));
             for (int c = 0; c < rs->n_fields && !data; c++) {
                 double d;
                 data = m.vals[c] && attr_parse_number(m.vals[c], &d) == 0;
@@ -291,6 +302,7 @@ int src_read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_ty
             rs->recs[k++] = m;
             continue;
         }
+        seen_data = 1;
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
         OGR_G_SetPoint_2D(pt, 0, x, y);
         m.wkb = src_export_wkb(pt, &m.wkb_len);
@@ -308,15 +320,39 @@ int src_read_table(struct rec_src *rs, const struct src_spec *spec, enum geom_ty
     int n = rs->n_recs;
     rs->recs = NULL, rs->n_recs = rs->cap_recs = 0;
     char *done = calloc((size_t)n + 1, 1);
+    if (!done) rc = ERR_NOMEM;
+    /* a blank key below a key is that key (a merged cell in the sheet, read as one value and
+     * blanks): filled down and counted for the report; a corner row with no key above it is
+     * rejected on its own, never drawn into another key's polygon */
+    const char *above = NULL;
     for (int i = 0; i < n && !rc; i++) {
-        if (done[i] || !pts[i].vals[kc]) continue;
+        char **kv = &pts[i].vals[kc];
+        if (*kv && !is_blank(*kv)) {
+            above = *kv;
+        } else if (above) {
+            free(*kv);
+            if (!(*kv = str_dup(above))) rc = ERR_NOMEM;
+            rs->keys_filled++;
+        } else {
+            char **vals = pts[i].vals;
+            pts[i].vals = NULL, done[i] = 1;
+            rc = src_add_rec(rs, vals, NULL, 0);
+            if (!rc)
+                rs->recs[rs->n_recs - 1].row = pts[i].row;
+            else
+                src_free_strv(vals, rs->n_fields);
+        }
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        if (done[i] || !pts[i].vals || !pts[i].vals[kc]) continue;
         OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
         int corner_missing = 0; /* a corner row without coordinates: no polygon, rejected */
         for (;;) {              /* the key's corners by their order column (row order on ties) */
             int pick = -1;
             double best = 1e300;
             for (int j = i; j < n; j++) {
-                if (done[j] || !pts[j].vals[kc] || strcmp(pts[j].vals[kc], pts[i].vals[kc]))
+                if (done[j] || !pts[j].vals || !pts[j].vals[kc] ||
+                    strcmp(pts[j].vals[kc], pts[i].vals[kc]))
                     continue;
                 double o = j;
                 if (co >= 0 && pts[j].vals[co]) attr_parse_number(pts[j].vals[co], &o);

@@ -458,6 +458,66 @@ def test_a_title_above_the_header_is_not_data(tmp_path, fmt):
         assert x == pytest.approx(e, abs=1e-6) and y == pytest.approx(n, abs=1e-6)
 
 
+def test_a_merged_key_cell_is_filled_down_and_an_unkeyed_corner_is_rejected(tmp_path):
+    """A corner table whose area code is a merged cell (Excel gives the value on its first row
+    and blanks below): each blank key is the key above (counted in the report), so the polygons
+    keep all four corners; a corner row before any key is rejected on its own, never drawn into
+    a polygon."""
+    rows = [["Mã khu đất", "Mốc", "X", "Y"], ["", 9, N0 + 700, E0 + 250]]
+    for key, dx in (("KD-1", 0), ("KD-2", 100)):
+        for m, (e, n) in enumerate([(0, 0), (40, 0), (40, 30), (0, 30)]):
+            rows.append([key if m == 0 else None, m + 1, N0 + 800 + n, E0 + 300 + dx + e])
+    path = write_xlsx(str(tmp_path / "moc_gop_o.xlsx"), rows)
+    db, rep, p = import_into(tmp_path, "--layer", "vacant_land_fund", path, check=False)
+    assert p.returncode == 3, p.stderr
+    assert "moc_gop_o.xlsx row 1" in p.stderr  # the unkeyed corner above every key
+    src = rep["sources"][0]
+    assert src["keys_filled_down"] == 6 and src["rejected"] == 1 and src["written"] == 2
+    got = spatialite(db).execute("SELECT fund_id, ST_Area(geom) FROM vacant_land_fund"
+                                 " ORDER BY fund_id").fetchall()
+    assert got == [("KD-1", pytest.approx(1200)), ("KD-2", pytest.approx(1200))]
+
+
+def test_a_row_with_a_note_but_no_coordinates_is_rejected_not_dropped(tmp_path):
+    """Below the first point, a row with only a name or a note (a point not surveyed yet) is a
+    feature that cannot be placed: rejected with its row, not skipped as if it were a title."""
+    csv = tmp_path / "do_cao.csv"
+    csv.write_text("X (m),Y (m),Ghi chú\n"
+                   f"{E0 + 10:.3f},{N0 + 10:.3f},mốc A\n"
+                   ",,mốc B chưa đo\n"
+                   ",,\n"
+                   f"{E0 + 30:.3f},{N0 + 40:.3f},mốc C\n", encoding="utf-8")
+    db, rep, p = import_into(tmp_path, "--layer", "elevation_points", str(csv), "--set",
+                             "elev_m=1", check=False)
+    assert p.returncode == 3, p.stderr
+    assert "do_cao.csv row 2" in p.stderr
+    src = rep["sources"][0]
+    assert src["rejected"] == 1 and src["written"] == 2
+
+
+def test_angles_written_with_spaces_and_no_hemisphere(tmp_path):
+    """"10 02 15.3" in a latitude column is 10°02'15.3", not the number 100215.3 (spaces group
+    thousands only in threes)."""
+    s5897 = osr.SpatialReference()
+    s5897.ImportFromProj4(PROJ_5897_OFFICIAL)
+    s5897.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(s5897, srs(4326))
+    pts = [(E0 + 125.5 * i, N0 + 333.25 + 70 * i) for i in range(4)]
+    lines = ["Số hiệu mốc,Vĩ độ,Kinh độ"]
+    for i, (e, n) in enumerate(pts):
+        lon, lat = ct.TransformPoint(e, n)[:2]
+        lines.append(f"M{i + 1},{dms(lat, 'N', 'S', 2)[:-2]},{dms(lon, 'E', 'W', 2)[:-2]}")
+    path = tmp_path / "moc.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert " N" not in path.read_text(encoding="utf-8")
+    db, rep, p = import_into(tmp_path, "--layer", "geodetic_control", str(path))
+    assert p.returncode == 0, p.stderr
+    got = spatialite(db).execute("SELECT ST_X(geom), ST_Y(geom) FROM geodetic_control"
+                                 " ORDER BY fid").fetchall()
+    for (x, y), (e, n) in zip(got, pts):
+        assert x == pytest.approx(e, abs=0.1) and y == pytest.approx(n, abs=0.1)
+
+
 # ---- KML with its attributes in the description (ArcGIS "Layer To KML") -----------------------
 
 ARC_HTML = """<html xmlns:fo="http://www.w3.org/1999/XSL/Format" xmlns:msxsl="urn:schemas-microsoft-com:xslt">
@@ -575,6 +635,14 @@ def test_kml_attributes_in_an_arcgis_description_table(tmp_path, demo):
     for k, s_ in zip(from_kml, from_shp):
         assert k[:-1] == s_[:-1]
         assert k[-1] == pytest.approx(s_[-1], rel=1e-4)
+    # a table attribute called NAME (ArcGIS layers have them) is the table's, not the label's
+    k2 = open(kml, encoding="utf-8").read().replace("<td>TENKHUDAT</td>", "<td>NAME</td>")
+    kml2 = str(tmp_path / "quy_dat_name.kml")
+    open(kml2, "w", encoding="utf-8").write(k2)
+    db2 = str(tmp_path / "name.sqlite")
+    run_spp("import", "--db", db2, "--layer", "vacant_land_fund", kml2)
+    names = [r[0] for r in spatialite(db2).execute("SELECT name FROM vacant_land_fund ORDER BY fund_id")]
+    assert names == [r[cols.index("name")] for r in from_shp]
     # and the table itself is not stored as a note
     assert spatialite(db_k).execute("SELECT count(*) FROM vacant_land_fund WHERE note LIKE '%<table%'"
                                    ).fetchone()[0] == 0

@@ -48,6 +48,15 @@ static void test_numbers(void)
     CHECK(attr_parse_number_dec("75", ',', &d) == 0 && d == 75);
     CHECK(attr_parse_number_dec("12.25", ',', &d) == 1 && d == 12.25); /* contrary: reported */
     CHECK(attr_parse_number_dec("x", ',', &d) == ERR_PARAM);
+    /* spaces group thousands only in threes: "10 02 15.3" is an angle, not 100215.3 */
+    CHECK(attr_parse_number("1 234 567", &d) == 0 && d == 1234567);
+    CHECK(attr_parse_number("1 234,5", &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number("1'234.5", &d) == 0 && d == 1234.5);
+    CHECK(attr_parse_number("10 02 15.3", &d) == ERR_PARAM);
+    CHECK(attr_parse_number("105 45 30", &d) == ERR_PARAM);
+    CHECK(attr_parse_number("10 02", &d) == ERR_PARAM);
+    CHECK(attr_parse_number_dec("1 109 012,5", ',', &d) == 0 && d == 1109012.5);
+    CHECK(attr_parse_number_dec("10 02 15,3", ',', &d) == ERR_PARAM);
     /* angles as survey sheets write coordinates */
     const double lat = 10 + 2 / 60.0 + 15.3 / 3600.0, lon = 105 + 46 / 60.0 + 20.1 / 3600.0;
     const struct {
