@@ -5,6 +5,7 @@ the same /api/v1/search answers on random patterns; rows written by any writer a
 was built are still found (the dirty list); spp init builds the index of an old store; SQLite's
 plan for the index's GLOB reads the FTS5 trigram table."""
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -13,6 +14,7 @@ import urllib.parse
 import pytest
 
 from conftest import Server, run_spp, spatialite
+from pg_fixture import pg_cluster  # noqa: F401  (the fixture)
 
 INDEX = "spp_search_cadastral_parcels_address"
 
@@ -142,3 +144,83 @@ def test_old_store_scans_says_so_and_init_builds_the_index(pair):
         again.stop()
     with open(again.log.name, encoding="utf-8") as f:
         assert "has no search index" not in f.read()
+
+
+def test_edits_keep_the_index_in_step(tmp_path):
+    """An edit (OGC API Part 4) and a revert re-fold the written row into the index inside their
+    transaction: nothing is left on the dirty list. vacant_land_fund.address is marked "search"
+    in a copy of the catalog (the shipped catalog marks only parcels' address, not editable)."""
+    from conftest import ROOT
+    layers = tmp_path / "layers"
+    shutil.copytree(os.path.join(ROOT, "layers"), layers)
+    p = layers / "vacant_land_fund.json"
+    d = json.loads(p.read_text(encoding="utf-8"))
+    next(f for f in d["fields"] if f["name"] == "address")["search"] = True
+    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers_dir": str(layers)}))
+    db = str(tmp_path / "ed.sqlite")
+    run_spp("init", "--db", db, "--config", str(cfg))
+    ed = run_spp("keys", "--db", db, "add", "--role", "editor", "--name", "e").stdout.split()[0]
+    idx = "spp_search_vacant_land_fund_address"
+
+    def index_rows():
+        con = sqlite3.connect(db)
+        rows = dict(con.execute(f'SELECT rowid, t FROM "{idx}"').fetchall())
+        dirty = con.execute(f'SELECT count(*) FROM "{idx}_dirty"').fetchone()[0]
+        con.close()
+        return rows, dirty
+
+    s = Server(db, str(tmp_path), config=str(cfg))
+    try:
+        path = "/collections/vacant_land_fund/items"
+        h = {"X-API-Key": ed, "Content-Type": "application/geo+json"}
+        sq = {"type": "Polygon", "coordinates": [[[105.78, 10.03], [105.781, 10.03],
+                                                  [105.781, 10.031], [105.78, 10.031],
+                                                  [105.78, 10.03]]]}
+        body = {"type": "Feature", "geometry": sq,
+                "properties": {"fund_id": "S-1", "public": True, "address": "Số 5 Đường Trần Phú"}}
+        st, hd, b = s.get(path, headers=h, method="POST", data=json.dumps(body).encode())
+        assert st == 201, b
+        fid = int(hd["Location"].rsplit("/", 1)[1])
+        assert index_rows() == ({fid: "so 5 duong tran phu"}, 0)
+        st, hd, b = s.get(f"{path}/{fid}", headers={**h, "If-Match": hd["ETag"]}, method="PATCH",
+                          data=json.dumps({"type": "Feature", "properties": {
+                              "address": "  Hẻm   ĐẶNG Văn Ngữ "}}).encode())
+        assert st == 204, b
+        change = int(hd["X-Change-Id"])
+        assert index_rows() == ({fid: "hem dang van ngu"}, 0)
+        run_spp("revert", "--db", db, "--config", str(cfg), "--name", "t", str(change))
+        assert index_rows() == ({fid: "so 5 duong tran phu"}, 0)
+        st, hd, _ = s.get(f"{path}/{fid}")
+        st, _, b = s.get(f"{path}/{fid}", headers={**h, "If-Match": hd["ETag"]}, method="DELETE")
+        assert st == 204, b
+        assert index_rows() == ({}, 0)
+    finally:
+        s.stop()
+
+
+def test_postgis_trigram_index_same_answers(pg_cluster, pair):
+    """PostGIS: spp init makes pg_trgm's GIN index on spp_fold(address); the planner can read it
+    for the compiler's fold LIKE; a copy of the demo city answers every search as SpatiaLite."""
+    indexed, _, (with_index, _), d = pair
+    uri = pg_cluster.new_db("search")
+    run_spp("init", "--db", uri)
+    run_spp("copy", "--db", uri, "--from", indexed)
+    db = uri.rsplit("/", 1)[1]
+    idx = pg_cluster.psql("SELECT indexdef FROM pg_indexes WHERE indexname = '%s'" % INDEX, db=db)
+    assert "gin" in idx.lower() and "gin_trgm_ops" in idx and "spp_fold" in idx, idx
+    plan = pg_cluster.psql("SET enable_seqscan = off; EXPLAIN SELECT fid FROM cadastral_parcels"
+                           " WHERE spp_fold(address) LIKE '%tran phu%' ESCAPE ''", db=db)
+    assert INDEX in plan, plan
+    pg = Server(uri, str(d))
+    try:
+        rnd = random.Random(7)
+        rows = addresses(indexed)
+        patterns = ["tran phu", "Trần Phú", "đường", "zzzq", "a_b", "10%", "ph*", "ab"]
+        patterns += [rnd.choice(rows)[i:i + rnd.randint(3, 10)]
+                     for i in (rnd.randrange(8) for _ in range(40))]
+        for p in patterns:
+            assert search(pg, p) == search(with_index, p), p
+    finally:
+        pg.stop()
