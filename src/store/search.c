@@ -191,6 +191,7 @@ static int have_index(struct store *st, const struct layer_def *l, const struct 
 static int ensure_pg(struct store *st, const struct catalog *cat, struct err *err)
 {
     struct err ignore;
+    err_clear(&ignore);
     int have_fields = 0;
     for (int i = 0; i < cat->n_layers; i++)
         have_fields |= has_search(&cat->layers[i]);

@@ -243,6 +243,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                sql_casefold, NULL, NULL, NULL);
     struct err fold_err; /* spp_fold (search.c), which the search indexes' triggers call */
+    err_clear(&fold_err);
     if (store_set_text_fold(st, store_text_fold, &fold_err)) {
         err_set(err, ERR_DB, "%s: %s", path, fold_err.msg);
         store_close(st);
