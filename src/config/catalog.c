@@ -274,9 +274,9 @@ static void field_fini(struct field_def *f)
 static int load_field(struct ctx *c, const struct catalog *cat, const char *path, json_t *o,
                       struct field_def *f)
 {
-    static const char *const keys[] = {"name",     "type",  "required", "label",       "aliases",
-                                       "codelist", "multi", "unit",     "derive",      "role",
-                                       "personal", "min",   "max",      "description", NULL};
+    static const char *const keys[] = {
+        "name",   "type", "required", "label", "aliases", "codelist",    "multi",  "unit",
+        "derive", "role", "personal", "min",   "max",     "description", "search", NULL};
     int rc;
     if (!json_is_object(o)) return fail(c, path, "must be an object");
     if ((rc = check_keys(c, path, o, keys))) return rc;
@@ -324,6 +324,11 @@ static int load_field(struct ctx *c, const struct catalog *cat, const char *path
     if ((v = json_object_get(o, "personal")) && !json_is_boolean(v))
         return fail(c, path, "\"personal\" must be true or false");
     f->personal = v && json_is_true(v);
+    if ((v = json_object_get(o, "search")) && !json_is_boolean(v))
+        return fail(c, path, "\"search\" must be true or false");
+    f->search = v && json_is_true(v);
+    if (f->search && f->type != FT_TEXT)
+        return fail(c, path, "field \"%s\": search needs type text", f->name);
     if ((rc = get_str(c, path, o, "unit", 0, &f->unit))) return rc;
     if ((rc = get_str(c, path, o, "derive", 0, &s))) return rc;
     if (s) {

@@ -74,6 +74,7 @@ struct field_def {
     int has_min, has_max;
     double min, max;
     int common; /* from layers/common.json */
+    int search; /* "search": true: the store keeps a folded-text substring index of it (text) */
 };
 
 /* Static metadata of a layer (layers/meta/metadata.json, issue 21): what the store cannot know. The

@@ -165,10 +165,62 @@ static int compile_compare(const struct filter_node *n, const struct layer_def *
     return bind_lit(o, &n->values[0]);
 }
 
+/* A fold LIKE pattern ('%' '_', no escape) -> the GLOB pattern matching the same folded text
+ * (lower case: SQLite's LIKE folds nothing more there than GLOB does) */
+static char *fold_like_to_glob(const char *p)
+{
+    struct buf b;
+    buf_init(&b);
+    for (; *p; p++) {
+        if (*p == '%')
+            buf_putc(&b, '*');
+        else if (*p == '_')
+            buf_putc(&b, '?');
+        else if (*p == '*' || *p == '?' || *p == '[')
+            buf_printf(&b, "[%c]", *p);
+        else
+            buf_putc(&b, *p);
+    }
+    if (buf_append(&b, "", 0)) return NULL;
+    return buf_take(&b, NULL);
+}
+
+/* The trigram index of the store's folded column (filter_sql.fold_index) finds the rows, but
+ * those written since it was built (its dirty list) are folded and matched here as the scan
+ * would; *done 0 when there is no index (the scan follows). */
+static int compile_fold_indexed(const struct filter_node *n, const struct layer_def *l,
+                                struct filter_sql *o, int *done)
+{
+    struct buf name;
+    buf_init(&name);
+    *done = 0;
+    int rc = 0;
+    if (!PG(o) && o->fold_index && n->values[0].type == VAL_TEXT &&
+        o->fold_index(o->fold_index_ud, l, n->field, &name) && name.len) {
+        char *g = fold_like_to_glob(n->values[0].s);
+        struct filter_literal lit = {.type = VAL_TEXT, .s = g};
+        struct buf *b = &o->sql;
+        rc = !g || own(o, g) || buf_printf(b, "((fid IN (SELECT rowid FROM \"%s\"", name.data) ||
+             buf_printf(b, " WHERE t GLOB ?) AND fid NOT IN (SELECT fid FROM \"%s_dirty\"))",
+                        name.data) ||
+             bind_lit(o, &lit) ||
+             buf_printf(b, " OR (fid IN (SELECT fid FROM \"%s_dirty\") AND spp_fold(", name.data) ||
+             put_col(b, l, n->field) || buf_puts(b, ") LIKE ?))") || bind_lit(o, &n->values[0]);
+        *done = 1;
+    }
+    buf_fini(&name);
+    return rc;
+}
+
 static int compile_like(const struct filter_node *n, const struct layer_def *l,
                         struct filter_sql *o)
 {
     struct buf *b = &o->sql;
+    int done;
+    if (n->fold) {
+        int rc = compile_fold_indexed(n, l, o, &done);
+        if (rc || done) return rc;
+    }
     if (n->fold) /* the pattern is given folded ('%' '_' as written, no escape; PG: ESCAPE '') */
         return buf_puts(b, "spp_fold(") || put_col(b, l, n->field) ||
                buf_puts(b, PG(o) ? ") LIKE ? ESCAPE ''" : ") LIKE ?") || bind_lit(o, &n->values[0]);

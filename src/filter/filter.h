@@ -174,6 +174,12 @@ struct filter_sql {
     struct buf blobs; /* owned storage for transformed WKB and strings */
     void **owned;     /* other allocations freed by filter_sql_fini */
     int n_owned, cap_owned;
+    /* Set by the store before compiling (NULL: none): 1 and the name of field f's folded-text
+     * index in *name when the store has one: an FTS5 trigram table (rowid = fid, column t =
+     * spp_fold(column)) and NAME_dirty (fid: rows written since, not in step); a fold LIKE on
+     * such a field then reads the index (SQLite dialect) */
+    int (*fold_index)(void *ud, const struct layer_def *l, int f, struct buf *name);
+    void *fold_index_ud;
 };
 void filter_sql_init(struct filter_sql *out);
 int filter_compile(const struct filter *f, const struct layer_def *layer, int storage_srid,

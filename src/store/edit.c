@@ -13,6 +13,7 @@
  * and ISO WKB, so one feature has one ETag on either backend. What is written and whether it is
  * valid is the caller's (src/import/ normalises, src/ogcapi/ and src/ogc/ decide who may): this
  * file only writes what it is given. */
+#include "search.h"
 #include "store_int.h"
 
 #include <pthread.h>
@@ -415,6 +416,7 @@ static int log_after(struct store_edit *ed, const struct layer_def *l, int64_t i
         " maxy = CASE WHEN g IS NULL THEN maxy ELSE max(coalesce(maxy, MbrMaxY(g)), MbrMaxY(g)) END"
         " FROM (SELECT after_geom AS g FROM spp_edits WHERE id = ?5) WHERE layer = ?1";
     if ((rc = run(ed->st, state, "spp_layers", l, ed->at, NULL, dn, id, err))) return rc;
+    if ((rc = store_search_flush(ed->st, l, err))) return rc; /* search.c: the edited rows */
     /* the land-use overview follows the edit's boxes, so low-zoom tiles keep reading it */
     char batch[40];
     snprintf(batch, sizeof batch, "edit:%lld", (long long)id);

@@ -7,6 +7,7 @@
  * come back and spp_layers is refreshed. Deciding what the rows are is the importer's. */
 #include "load_int.h"
 #include "pg/load.h"
+#include "search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,7 @@ int store_load_layer_begin(struct store_load *ld, const struct layer_def *l, str
     if (!rc) rc = save_triggers(ld, l, err); /* after DisableSpatialIndex, which re-creates them */
     /* the attribute indexes too: built once from the loaded table */
     if (!rc) rc = store_drop_layer_indexes(ld->st, l, err);
+    if (!rc) rc = store_search_drop(ld->st, l, err); /* search.c: rebuilt when done */
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\";", l->id);
     if (!rc) rc = store_exec(ld->st, sql, err);
     /* an empty spatial index now (SpatiaLite's tables, triggers and metadata), its triggers set
@@ -287,6 +289,7 @@ int store_load_layer_done(struct store_load *ld, struct err *err)
     int rc = store_rtree_load(ld->st, l, err);
     if (!rc) rc = restore_triggers(ld, l, err);
     if (!rc) rc = store_ensure_layer_indexes(ld->st, l, err);
+    if (!rc) rc = store_search_build(ld->st, l, err);
     if (!rc) rc = store_refresh_layer(ld->st, l, ld->batch, err);
     if (!rc) ld->layer = NULL; /* else left open: the batch cannot be published */
     return rc;

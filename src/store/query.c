@@ -2,6 +2,7 @@
 /* query.c: the one query path. Builds SELECT text from catalog names only (fields, order, the
  * R*Tree sub-select for a bbox, the caller's filter tree compiled here with filter/'s SQLite
  * compiler), binds every request value, and streams rows into a feature sink. */
+#include "search.h"
 #include "store_int.h"
 
 #include "../filter/filter.h"
@@ -16,6 +17,7 @@ static int compile_filter(struct store *st, const struct store_query *q, struct 
 {
     if (st->pg) return pg_compile_filter(st->pg, q, out, err);
     if (!q->filter) return 0;
+    out->fold_index = store_search_index, out->fold_index_ud = st; /* search.c */
     return filter_compile(q->filter, q->layer, st->srid, q->geo, out, err);
 }
 

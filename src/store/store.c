@@ -4,6 +4,7 @@
 #include "store_int.h"
 
 #include "pg/pg.h"
+#include "search.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -241,6 +242,13 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     sqlite3_create_function_v2(st->db, "spp_casefold", 1,
                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                sql_casefold, NULL, NULL, NULL);
+    struct err fold_err; /* spp_fold (search.c), which the search indexes' triggers call */
+    err_clear(&fold_err);
+    if (store_set_text_fold(st, store_text_fold, &fold_err)) {
+        err_set(err, ERR_DB, "%s: %s", path, fold_err.msg);
+        store_close(st);
+        return ERR_DB;
+    }
     sqlite3_progress_handler(st->db, 1000, progress, st);
     /* A read-only open of a file that is not a database fails here, not later. */
     if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
@@ -399,7 +407,8 @@ int store_init_schema(struct store *st, const struct catalog *cat, int srid, str
     char sql[256];
     if (st->pg) {
         rc = pg_init_schema(st->pg, cat, srid, err);
-        return rc ? rc : store_ensure_lookup_indexes(st, cat, err); /* portable SQL */
+        if (!rc) rc = store_ensure_lookup_indexes(st, cat, err); /* portable SQL */
+        return rc ? rc : store_search_ensure(st, cat, err);      /* search.c: pg_trgm */
     }
     if (st->srid && st->srid != srid)
         return err_set(err, ERR_PARAM, "store has storage CRS EPSG:%d, not EPSG:%d", st->srid,
@@ -431,6 +440,7 @@ int store_init_schema(struct store *st, const struct catalog *cat, int srid, str
     for (int i = 0; i < cat->n_layers && !rc; i++)
         if (!table_exists(st, cat->layers[i].id)) rc = create_layer(st, &cat->layers[i], srid, err);
     if (!rc) rc = store_ensure_lookup_indexes(st, cat, err); /* lookup.c: keys, communes */
+    if (!rc) rc = store_search_ensure(st, cat, err); /* search.c: a store made before them */
 done:
     if (rc) {
         store_rollback(st);

@@ -198,6 +198,11 @@ int store_query_check(struct store *st, const struct store_query *q, struct err 
 /* Registers fold (diacritic folding, returning a malloc'd string or NULL) as the text fold of
  * FILTER_MATCH_FOLDED nodes on this connection. ERR_DB. */
 int store_set_text_fold(struct store *st, char *(*fold)(const char *s), struct err *err);
+/* The text fold of searches (search.c): NFD, combining marks dropped, đ -> d, case folded, runs
+ * of white space one space, trimmed; malloc'd, NULL for invalid UTF-8 or no memory. Every
+ * SpatiaLite connection has it as spp_fold from store_open on (the search indexes' triggers call
+ * it); query_fold is this function. */
+char *store_text_fold(const char *s);
 /* Restricted reads (issue 21 audit): while a request runs, the router lets the store note every
  * query that returned fields above public or rows the public may not see (a row rule the
  * caller's role is exempt from), per layer, with the features streamed. */

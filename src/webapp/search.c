@@ -9,7 +9,9 @@
  *   - a parcel address, diacritics and case optional ("30 thang 4").
  * Coordinates are read by the page itself (numbers.js). Text is folded as the land API folds
  * commune names (query_fold: NFD, marks dropped, đ -> d, lower case); the store's addresses are
- * folded by the same function, given to the store as its text fold (store_set_text_fold). The
+ * folded by the same function (store_text_fold, spp_fold in SQL) and, for a field the catalog
+ * marks "search" (cadastral_parcels.address), kept in the store's trigram index, which the
+ * store's query path reads for the address LIKE below instead of folding every row. The
  * lookups are filter trees (filter_and_*): no SQL here. Every field passes access_field and the
  * row rules of the store's query path. */
 #include "webapp.h"
@@ -283,8 +285,6 @@ int webapp_search(struct request *req, struct response *res, struct err *err)
     int n_codes = 0;
     rc = qctx_init(&q, req, err);
     const struct layer_def *lp = rc ? NULL : q_layer(&q, "cadastral_parcels");
-    struct err ignore; /* without it, the address search finds nothing (and says so in err) */
-    if (!rc) store_set_text_fold(q.st, query_fold, &ignore);
     long sheet, parcel;
     char rest[256];
     /* certificate number: letters then digits, only for a role that may read it */
