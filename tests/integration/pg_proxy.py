@@ -9,9 +9,14 @@ failure paths (issue 24): the network between a replica and its database, not th
              instead (the server ran a statement, its answer never arrives)
   stall()    bytes from the server stop being passed on, connections stay open (a slow or
              stuck network) until unstall()
+  hold_cancels  a connection that carries a cancel request is held like blackhole's (the
+             cancel never reaches the server, its sender waits) while others pass
 Only plain (non-TLS) protocol traffic: the test cluster has no TLS."""
 import socket
+import struct
 import threading
+
+CANCEL_REQUEST = struct.pack("!ii", 16, 80877102)  # length and code of a CancelRequest
 
 
 class Proxy:
@@ -19,6 +24,8 @@ class Proxy:
         self.upstream = upstream_port
         self.mode = "forward"
         self.drop_on = None
+        self.hold_cancels = False
+        self.held_cancels = 0
         self.dropped = 0
         self.accepted = 0
         self.bytes_down = 0  # bytes passed from the server
@@ -50,15 +57,35 @@ class Proxy:
                 if self.mode == "blackhole":
                     self.held.append(c)
                     continue
+                hold_cancels = self.hold_cancels
+            if hold_cancels:
+                threading.Thread(target=self._open, args=(c,), daemon=True).start()
+            else:
+                self._open(c)
+
+    def _open(self, c):
+        """Connects c to the server (hold_cancels: unless it carries a cancel request)."""
+        if self.hold_cancels:
+            c.settimeout(5)
             try:
-                s = socket.create_connection(("127.0.0.1", self.upstream))
+                head = c.recv(8, socket.MSG_PEEK | socket.MSG_WAITALL)
             except OSError:
-                c.close()
-                continue
-            with self.lock:
-                self.pairs.append((c, s))
-            threading.Thread(target=self._pump, args=(c, s, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(s, c, True), daemon=True).start()
+                head = b""
+            c.settimeout(None)
+            if head == CANCEL_REQUEST:
+                with self.lock:
+                    self.held.append(c)
+                    self.held_cancels += 1
+                return
+        try:
+            s = socket.create_connection(("127.0.0.1", self.upstream))
+        except OSError:
+            c.close()
+            return
+        with self.lock:
+            self.pairs.append((c, s))
+        threading.Thread(target=self._pump, args=(c, s, False), daemon=True).start()
+        threading.Thread(target=self._pump, args=(s, c, True), daemon=True).start()
 
     def _close(self, a, b):
         for x in (a, b):

@@ -252,6 +252,88 @@ def test_a_stalled_stream_ends_at_the_time_limit(pg_cluster, ops_db, workdir):
         proxy.close()
 
 
+def test_a_stalled_stream_during_a_partition_ends_in_its_budget(pg_cluster, ops_db, workdir):
+    """The stream stalls and new connections are accepted but never answered (a partition):
+    the cancel request cannot reach the server. The worker never waits for it (a helper thread
+    sends it): the request is answered near limits.query_ms plus the drain's second, the
+    connection is dropped, and the replica comes back when the network does."""
+    proxy = Proxy(pg_cluster.port)
+    cfg = os.path.join(workdir, "pg_ops_partition.json")
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"query_ms": 800}}, f)
+    srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+    try:
+        wait_ready(srv)
+        path = "/collections/cadastral_parcels/items?limit=2000"
+        assert srv.get(path)[0] == 200
+        b0 = proxy.bytes_down
+        assert srv.get(path)[0] == 200
+        size = proxy.bytes_down - b0
+        assert size > 20000, size
+        proxy.stall(after_bytes=size // 2)  # mid-stream
+        proxy.mode = "blackhole"  # the cancel's connection is held, never answered
+        before = proxy.accepted
+        t = time.time()
+        try:
+            st = srv.get(path)[0]
+        except OSError:
+            st = None  # the answer had started: the connection is closed instead
+        took = time.time() - t
+        assert st is None or 400 <= st < 600, st
+        assert took < 10, f"the stalled stream held the request {took:.1f} s"  # a hang detector
+        assert proxy.accepted > before, "no cancel request was sent"
+        proxy.mode = "forward"
+        proxy.unstall()
+        deadline = time.time() + 15
+        while status(srv, path) != 200:
+            assert time.time() < deadline, "the replica did not answer again"
+            time.sleep(0.2)
+    finally:
+        proxy.mode = "forward"
+        proxy.unstall()
+        srv.stop()
+        proxy.close()
+
+
+def test_cancels_that_never_return_are_capped(pg_cluster, ops_db, workdir):
+    """Cancel requests that never come back (held by the network) each keep a helper thread;
+    at most 8 are in flight in the process: past that no cancel is sent, the connection is
+    dropped at once, and every request is still answered within its budget."""
+    proxy = Proxy(pg_cluster.port)
+    proxy.hold_cancels = True
+    cfg = os.path.join(workdir, "pg_ops_cancels.json")
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"query_ms": 800}}, f)
+    srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+    try:
+        wait_ready(srv)
+        path = "/collections/cadastral_parcels/items?limit=2000"
+        assert srv.get(path)[0] == 200
+        b0 = proxy.bytes_down
+        assert srv.get(path)[0] == 200
+        size = proxy.bytes_down - b0
+        for i in range(10):
+            proxy.stall(after_bytes=size // 2)
+            t = time.time()
+            try:
+                st = srv.get(path)[0]
+            except OSError:
+                st = None
+            took = time.time() - t
+            proxy.unstall()
+            assert st is None or 400 <= st < 600, (i, st)
+            assert took < 10, f"request {i} held {took:.1f} s"  # a hang detector
+        assert proxy.held_cancels == 8, proxy.held_cancels
+        deadline = time.time() + 15
+        while status(srv, path) != 200:
+            assert time.time() < deadline, "the replica did not answer again"
+            time.sleep(0.2)
+    finally:
+        proxy.unstall()
+        srv.stop()
+        proxy.close()
+
+
 def moved_roads_source(src_dir, out_dir, road_id, metres):
     """A copy of the demo's roads shapefile with road road_id moved metres north-east."""
     from osgeo import ogr

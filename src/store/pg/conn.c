@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25 };
 enum { OID_FLOAT4 = 700, OID_FLOAT8 = 701 };
@@ -102,7 +103,11 @@ static void no_notice(void *ud, const char *message)
 
 static int do_connect(struct pg_store *ps, struct err *err)
 {
-    /* the URI comes last: what it says wins over these defaults */
+    /* the URI comes last: what it says wins over these defaults. Keepalives find a peer that is
+     * gone while a worker waits for it (all client-side socket options: nothing reaches the
+     * server or pgbouncer). No tcp_user_timeout: Linux also ends a connection whose peer's
+     * window stays closed that long, which is a COPY waiting on a lock, not a broken network;
+     * a worker's wait is bounded by its deadline and the drain instead. */
     const char *keys[] = {"connect_timeout",
                           "application_name",
                           "keepalives_idle",
@@ -278,17 +283,119 @@ static int params_make(const struct value *v, int n, struct pg_params *p)
     return 0;
 }
 
-/* Ends the statement in progress: a cancel (when cancel is set), then what is left of its results
- * read and thrown away, for at most DRAIN_GRACE_MS (or what is left of the deadline, if more). When
- * that time passes the connection is dropped (the next statement reconnects): a worker never waits
- * on a result without a bound. */
+/* Cancel requests go out on helper threads, never on a worker: libpq 15's PQcancel connects
+ * and then waits for the server to close the cancel connection, both without a time limit (a
+ * network partition holds it for minutes). At most CANCEL_THREADS_MAX are in flight in the
+ * process (a partition must not pile up threads); past that no cancel is sent. */
+enum { CANCEL_THREADS_MAX = 8 };
+
+struct cancel_job {
+    PGcancel *cancel;
+    int done; /* PQcancel returned (sent or failed): no cancel of it can arrive later */
+    int refs; /* the helper thread and the worker: the last one frees it */
+};
+
+static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cancel_done; /* broadcast at every job's end; CLOCK_MONOTONIC */
+static pthread_once_t cancel_once = PTHREAD_ONCE_INIT;
+static int cancel_threads;
+
+static void cancel_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&cancel_done, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void cancel_job_unref(struct cancel_job *job) /* under cancel_lock */
+{
+    if (--job->refs == 0) free(job);
+}
+
+static void *cancel_main(void *arg)
+{
+    struct cancel_job *job = arg;
+    char msg[256];
+    PQcancel(job->cancel, msg, sizeof msg); /* a failed cancel: the drain's bound still holds */
+    PQfreeCancel(job->cancel);
+    pthread_mutex_lock(&cancel_lock);
+    job->done = 1;
+    cancel_threads--;
+    cancel_job_unref(job);
+    pthread_cond_broadcast(&cancel_done);
+    pthread_mutex_unlock(&cancel_lock);
+    return NULL;
+}
+
+/* Sends a cancel for conn's statement on a detached helper thread: the job (cancel_wait ends
+ * it), or NULL when none could be sent (the cap, out of memory, no thread). */
+static struct cancel_job *cancel_send(PGconn *conn)
+{
+    pthread_once(&cancel_once, cancel_init);
+    pthread_mutex_lock(&cancel_lock);
+    int room = cancel_threads < CANCEL_THREADS_MAX;
+    if (room) cancel_threads++;
+    pthread_mutex_unlock(&cancel_lock);
+    if (!room) return NULL;
+    struct cancel_job *job = calloc(1, sizeof *job);
+    pthread_attr_t attr;
+    pthread_t t;
+    int started = 0;
+    if (job && (job->cancel = PQgetCancel(conn)) && pthread_attr_init(&attr) == 0) {
+        job->refs = 2;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &attr, cancel_main, job) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (started) return job;
+    if (job && job->cancel) PQfreeCancel(job->cancel);
+    free(job);
+    pthread_mutex_lock(&cancel_lock);
+    cancel_threads--;
+    pthread_mutex_unlock(&cancel_lock);
+    return NULL;
+}
+
+/* Waits until the job's cancel has reached the server, or until passes: 1 if it has. The job
+ * is the worker's no more. */
+static int cancel_wait(struct cancel_job *job, const struct timespec *until)
+{
+    pthread_mutex_lock(&cancel_lock);
+    while (!job->done && ms_until(until) > 0)
+        pthread_cond_timedwait(&cancel_done, &cancel_lock, until);
+    int done = job->done;
+    cancel_job_unref(job);
+    pthread_mutex_unlock(&cancel_lock);
+    return done;
+}
+
+/* Closes the connection without waiting on it: the socket is shut first, so PQfinish's
+ * goodbye message cannot block on a full send buffer. The next statement reconnects. */
+static void drop_conn(struct pg_store *ps)
+{
+    int fd = PQsocket(ps->conn);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+    PQfinish(ps->conn);
+    ps->conn = NULL;
+}
+
+/* Ends the statement in progress: a cancel (when cancel is set, sent by a helper thread), then
+ * what is left of its results read and thrown away, for at most DRAIN_GRACE_MS (or what is left
+ * of the deadline, if more). The connection is dropped (the next statement reconnects) when
+ * that time passes before the results end, when no cancel could be sent (the cap on helper
+ * threads: waiting would only let the statement run on), or when the cancel request has not
+ * reached the server by then (it could cancel the connection's next statement instead). A
+ * worker never waits on the network without this bound. */
 static void cancel_and_drain(struct pg_store *ps, int cancel)
 {
     if (!ps->conn || PQstatus(ps->conn) != CONNECTION_OK) return;
-    if (cancel && PQtransactionStatus(ps->conn) == PQTRANS_ACTIVE) {
-        PGcancel *c = PQgetCancel(ps->conn);
-        char buf[256];
-        if (c) PQcancel(c, buf, sizeof buf), PQfreeCancel(c);
+    struct cancel_job *job = NULL;
+    if (cancel && PQtransactionStatus(ps->conn) == PQTRANS_ACTIVE &&
+        !(job = cancel_send(ps->conn))) {
+        drop_conn(ps);
+        return;
     }
     struct timespec until;
     now(&until);
@@ -301,15 +408,16 @@ static void cancel_and_drain(struct pg_store *ps, int cancel)
             int n = ms > 0 ? poll(&pfd, 1, (int)ms) : 0;
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0 || !PQconsumeInput(ps->conn)) {
-                PQfinish(ps->conn); /* no bounded way to finish it: start afresh */
-                ps->conn = NULL;
+                if (job) cancel_wait(job, &until); /* passed: only gives the job up */
+                drop_conn(ps);                     /* no bounded way to finish it: start afresh */
                 return;
             }
         }
         PGresult *r = PQgetResult(ps->conn);
-        if (!r) return;
+        if (!r) break;
         PQclear(r);
     }
+    if (job && !cancel_wait(job, &until)) drop_conn(ps);
 }
 
 /* Waits until a result can be read without blocking, or the deadline passes (the statement is

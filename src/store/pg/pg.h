@@ -61,7 +61,10 @@ int pg_exec(struct pg_store *ps, const char *sql, const struct value *params, in
             int64_t *n_rows, struct err *err);
 /* Streaming: sends sql in single-row mode; pg_stream_next gives each row's result (PQclear
  * it) and 0, then *res = NULL at the end. pg_stream_end cancels what is left and drains it for at
- * most a second (then drops the connection: the next statement reconnects). */
+ * most a second (then drops the connection: the next statement reconnects). A cancel (here or at
+ * the deadline) is sent by a detached helper thread, at most 8 in flight per process (libpq's
+ * PQcancel waits on the network without a limit); the worker only waits the drain's bound, and
+ * drops the connection when no cancel could be sent or it has not reached the server by then. */
 int pg_stream_start(struct pg_store *ps, const char *sql, const struct value *params, int n_params,
                     struct err *err);
 int pg_stream_next(struct pg_store *ps, PGresult **res, struct err *err);
