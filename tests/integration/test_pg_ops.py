@@ -2,9 +2,10 @@
 """PostGIS operations (issue 24): key usage counted at most once when the connection breaks
 after the server ran the increment; keyed requests fail fast (503) while the usage database is
 away, without queueing behind each other, and recover; a stream whose network stalls ends at
-the request's time limit; `spp seed` warms a replica's own tile cache file, in step with the
-database's change log; `spp check` and `spp keys` on a database that is away say so at once.
-The network's failures come from pg_proxy.py between spp and the cluster."""
+the request's time limit, also when its cancel request cannot reach the server (a partition:
+helper threads send cancels, at most 8 at once); `spp seed` warms a replica's own tile cache
+file, in step with the database's change log; `spp check` and `spp keys` on a database that
+is away say so at once. The network's failures come from pg_proxy.py between spp and the cluster."""
 import concurrent.futures
 import json
 import os
