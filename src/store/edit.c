@@ -618,6 +618,22 @@ static int restore_before(struct store_edit *ed, const struct layer_def *l, int6
     return rc;
 }
 
+int store_revert_check(const struct catalog *cat, int64_t change_id, const char *layer, int64_t fid,
+                       int64_t by, int64_t last, const struct layer_def **l, struct err *err)
+{
+    if (!(*l = catalog_layer(cat, layer)))
+        return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
+                       (long long)change_id, layer);
+    if (by)
+        return err_set(err, ERR_PARAM, "change %lld was already reverted by change %lld",
+                       (long long)change_id, (long long)by);
+    if (last != change_id)
+        return err_set(err, ERR_PARAM,
+                       "feature %s/%lld changed later (change %lld): revert that first", layer,
+                       (long long)fid, (long long)last);
+    return 0;
+}
+
 int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t change_id,
                       int64_t *new_id, struct err *err)
 {
@@ -639,20 +655,11 @@ int store_edit_revert(struct store_edit *ed, const struct catalog *cat, int64_t 
     int64_t fid = sqlite3_column_int64(s, 1), by = sqlite3_column_int64(s, 3);
     int64_t last = sqlite3_column_int64(s, 4);
     sqlite3_reset(s);
-    const struct layer_def *l = catalog_layer(cat, layer);
-    if (!l)
-        return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
-                       (long long)change_id, layer);
-    if (by)
-        return err_set(err, ERR_PARAM, "change %lld was already reverted by change %lld",
-                       (long long)change_id, (long long)by);
-    if (last != change_id)
-        return err_set(err, ERR_PARAM,
-                       "feature %s/%lld changed later (change %lld): revert that first", layer,
-                       (long long)fid, (long long)last);
-    int64_t id = 0;
-    int rc = store_lock_check(ed->st, ed->lock_id, l, fid, err);
+    const struct layer_def *l = NULL;
+    int rc = store_revert_check(cat, change_id, layer, fid, by, last, &l, err);
     if (rc) return rc;
+    int64_t id = 0;
+    if ((rc = store_lock_check(ed->st, ed->lock_id, l, fid, err))) return rc;
     if (strcmp(op, "insert") == 0) {
         rc = log_before(ed, l, fid, "delete", change_id, &id, err);
         struct buf q;

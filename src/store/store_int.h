@@ -54,4 +54,10 @@ struct store *store_edit_conn(struct store_edit *ed);
 /* The lock id the edit acts for (store_edit_set_lock), "" for none. */
 const char *store_edit_lock(const struct store_edit *ed);
 
+/* edit.c: whether change change_id (of layer `layer`, feature fid; reverted_by `by`, 0 when not;
+ * `last` the feature's latest change) may be reverted now: *l its catalog layer. ERR_PARAM with
+ * the reason (not in the catalog, reverted already, changed later). Both backends' reverts. */
+int store_revert_check(const struct catalog *cat, int64_t change_id, const char *layer, int64_t fid,
+                       int64_t by, int64_t last, const struct layer_def **l, struct err *err);
+
 #endif

@@ -73,14 +73,15 @@ int pg_copy_put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int sr
     return rc;
 }
 
-static int copy_feature(void *ud, const struct feature *f, struct err *err)
+/* One feature as a COPY text line: fid, the fields, the geometry (or \N), '\n'. ERR_NOMEM;
+ * ERR_PARAM when wkb is not WKB. */
+int pg_copy_put_row(struct buf *b, int64_t fid, const struct value *values, int n,
+                    const unsigned char *wkb, size_t wkb_len, int srid)
 {
-    struct copy_sink *cs = ud;
-    struct buf *b = &cs->line;
-    b->len = 0;
-    int rc = buf_printf(b, "%lld", (long long)f->fid);
-    for (int i = 0; i < f->n_fields && !rc; i++) {
-        const struct value *v = &f->values[i];
+    buf_reset(b);
+    int rc = buf_printf(b, "%lld", (long long)fid);
+    for (int i = 0; i < n && !rc; i++) {
+        const struct value *v = &values[i];
         rc = buf_putc(b, '\t');
         if (rc) break;
         switch (v->type) {
@@ -93,20 +94,24 @@ static int copy_feature(void *ud, const struct feature *f, struct err *err)
         case VAL_TEXT:
             rc = pg_copy_put_text(b, v->s, v->len);
             break;
-        default: /* NULL; a blob in a catalog column has no PostgreSQL type here */
+        default: /* NULL; a blob has no column type in the catalog */
             rc = buf_puts(b, "\\N");
         }
     }
     rc = rc || buf_putc(b, '\t');
-    if (!rc && f->wkb) {
-        rc = pg_copy_put_ewkb(b, f->wkb, f->wkb_len, cs->srid);
-        if (rc == ERR_PARAM)
-            return err_set(err, ERR_DB, "%s: feature %lld: geometry is not little-endian WKB",
-                           f->layer->id, (long long)f->fid);
-    } else if (!rc) {
-        rc = buf_puts(b, "\\N");
-    }
-    rc = rc || buf_putc(b, '\n');
+    if (!rc) rc = wkb ? pg_copy_put_ewkb(b, wkb, wkb_len, srid) : buf_puts(b, "\\N");
+    if (!rc) rc = buf_putc(b, '\n');
+    return rc;
+}
+
+static int copy_feature(void *ud, const struct feature *f, struct err *err)
+{
+    struct copy_sink *cs = ud;
+    struct buf *b = &cs->line;
+    int rc = pg_copy_put_row(b, f->fid, f->values, f->n_fields, f->wkb, f->wkb_len, cs->srid);
+    if (rc == ERR_PARAM)
+        return err_set(err, ERR_DB, "%s: feature %lld: geometry is not little-endian WKB",
+                       f->layer->id, (long long)f->fid);
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
     if (PQputCopyData(cs->ps->conn, b->data, (int)b->len) != 1)
         return err_set(err, ERR_DB, "COPY %s: %s", f->layer->id, PQerrorMessage(cs->ps->conn));

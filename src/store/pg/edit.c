@@ -11,6 +11,7 @@
  * transaction-scoped advisory lock of the layer. Statements are unnamed and every value is bound
  * (pgbouncer in transaction mode works); what is written and whether it is allowed is the
  * caller's. */
+#include "../store_int.h"
 #include "edit.h"
 #include "overview.h"
 
@@ -515,17 +516,8 @@ int pg_edit_revert(struct pg_store *ps, const struct catalog *cat, const char *w
     snprintf(op, sizeof op, "%s", pg_get_text(r, 0, 2));
     int64_t fid = pg_get_int(r, 0, 1), by = pg_get_int(r, 0, 3), last = pg_get_int(r, 0, 4);
     PQclear(r);
-    const struct layer_def *l = catalog_layer(cat, layer);
-    if (!l)
-        return err_set(err, ERR_PARAM, "change %lld: layer %s is not in the catalog",
-                       (long long)change_id, layer);
-    if (by)
-        return err_set(err, ERR_PARAM, "change %lld was already reverted by change %lld",
-                       (long long)change_id, (long long)by);
-    if (last != change_id)
-        return err_set(err, ERR_PARAM,
-                       "feature %s/%lld changed later (change %lld): revert that first", layer,
-                       (long long)fid, (long long)last);
+    const struct layer_def *l = NULL;
+    if ((rc = store_revert_check(cat, change_id, layer, fid, by, last, &l, err))) return rc;
     /* a feature someone holds a WFS lock on is not reverted under them (pg/lock.c) */
     if ((rc = pg_lock_check(ps, "", l, fid, err))) return rc;
     int64_t id = 0;

@@ -187,36 +187,9 @@ int pg_load_put(struct pg_load *pl, int64_t fid, const struct value *values,
     rc = pl->copying ? 0 : copy_layer_start(pl, err);
     if (rc) return rc;
     struct buf *b = &pl->line;
-    buf_reset(b);
-    rc = buf_printf(b, "%lld", (long long)fid);
-    for (int i = 0; i < l->n_fields && !rc; i++) {
-        const struct value *v = &values[i];
-        rc = buf_putc(b, '\t');
-        if (rc) break;
-        switch (v->type) {
-        case VAL_INT:
-            rc = buf_printf(b, "%lld", (long long)v->i);
-            break;
-        case VAL_REAL:
-            rc = buf_printf(b, "%.17g", v->d);
-            break;
-        case VAL_TEXT:
-            rc = pg_copy_put_text(b, v->s, v->len);
-            break;
-        default: /* NULL; a blob has no column type in the catalog */
-            rc = buf_puts(b, "\\N");
-        }
-    }
-    rc = rc || buf_putc(b, '\t');
-    if (!rc && wkb) {
-        rc = pg_copy_put_ewkb(b, wkb, wkb_len, pl->ps->srid);
-        if (rc == ERR_PARAM)
-            return err_set(err, ERR_DB, "%s: feature %lld: geometry is not WKB", l->id,
-                           (long long)fid);
-    } else if (!rc) {
-        rc = buf_puts(b, "\\N");
-    }
-    rc = rc || buf_putc(b, '\n');
+    rc = pg_copy_put_row(b, fid, values, l->n_fields, wkb, wkb_len, pl->ps->srid);
+    if (rc == ERR_PARAM)
+        return err_set(err, ERR_DB, "%s: feature %lld: geometry is not WKB", l->id, (long long)fid);
     if (rc) return err_set(err, ERR_NOMEM, "out of memory");
     if (PQputCopyData(pl->ps->conn, b->data, (int)b->len) != 1)
         return err_set(err, ERR_DB, "COPY %s: %s", l->id, PQerrorMessage(pl->ps->conn));

@@ -147,6 +147,10 @@ int pg_watch_gen(uint64_t *gen);
  * a WKB that is not one. */
 int pg_copy_put_text(struct buf *b, const char *s, int len);
 int pg_copy_put_ewkb(struct buf *b, const unsigned char *wkb, size_t len, int srid);
+/* One feature as a COPY text line (fid, fields, geometry or \N, newline), b emptied first:
+ * `spp copy` and the load API write the same lines. ERR_NOMEM; ERR_PARAM: not WKB. */
+int pg_copy_put_row(struct buf *b, int64_t fid, const struct value *values, int n,
+                    const unsigned char *wkb, size_t wkb_len, int srid);
 
 /* lock.c (store/lock.c runs the lock statements on the edit's connection through these) */
 /* Locks feature fid's row of l (SELECT .. FOR UPDATE) for the rest of the transaction, so a
