@@ -86,6 +86,11 @@ static int rd_points(struct reader *r, struct geom *g, int le, int dims, int rin
     if ((size_t)(r->end - r->p) / (8u * (unsigned)dims) < n) return -1;
     struct geom_part *part = new_part(g, (int)n, ring);
     if (!part) return -2;
+    if (le && dims == 2) { /* the common case: the bytes are the doubles (little-endian host) */
+        memcpy(part->xy, r->p, (size_t)n * 16);
+        r->p += (size_t)n * 16;
+        return 0;
+    }
     for (uint32_t i = 0; i < n; i++) {
         double skip;
         if (rd_f64(r, le, &part->xy[2 * i]) || rd_f64(r, le, &part->xy[2 * i + 1])) return -1;

@@ -37,6 +37,13 @@ static int copy_points(struct rd *r, uint32_t n, int dims, struct buf *out)
     size_t stride = 8u * (size_t)dims;
     if ((size_t)(r->end - r->p) / stride < n) return -1;
     if (buf_reserve(out, (size_t)n * 16)) return -2;
+    if (r->le && dims == 2) { /* already 2D little-endian: one copy */
+        memcpy(out->data + out->len, r->p, (size_t)n * 16);
+        out->len += (size_t)n * 16;
+        out->data[out->len] = '\0';
+        r->p += (size_t)n * 16;
+        return 0;
+    }
     for (uint32_t i = 0; i < n; i++, r->p += stride) {
         unsigned char xy[16];
         for (int k = 0; k < 16; k++)

@@ -21,11 +21,25 @@ static int compile_filter(struct store *st, const struct store_query *q, struct 
     return filter_compile(q->filter, q->layer, st->srid, q->geo, out, err);
 }
 
+static int put_rest(struct store *st, const struct store_query *q, const struct filter_sql *where,
+                    struct buf *b);
+
 /* Appends " FROM layer WHERE ..." (the R*Tree box, the compiled filter, the row rule). */
 static int put_from_where(struct store *st, const struct store_query *q,
                           const struct filter_sql *where, struct buf *b)
 {
     const char *id = q->layer->id;
+    /* In any order: the R*Tree drives, each entry one rowid lookup (no IN list to build and
+     * sort). Its columns (pkid, xmin..ymax) are no catalog field's name. */
+    if (q->has_bbox && q->any_order)
+        return buf_printf(b,
+                          " FROM \"idx_%s_geom\" AS spp_r CROSS JOIN \"%s\" ON \"%s\".fid ="
+                          " spp_r.pkid WHERE spp_r.xmin <= ? AND spp_r.xmax >= ? AND spp_r.ymin"
+                          " <= ? AND spp_r.ymax >= ?",
+                          id, id, id) ||
+                       put_rest(st, q, where, b)
+                   ? ERR_NOMEM
+                   : 0;
     if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1"))
         return ERR_NOMEM;
     if (q->has_bbox && buf_printf(b,
@@ -33,6 +47,13 @@ static int put_from_where(struct store *st, const struct store_query *q,
                                   " AND xmax >= ? AND ymin <= ? AND ymax >= ?)",
                                   id))
         return ERR_NOMEM;
+    return put_rest(st, q, where, b);
+}
+
+/* The conditions after the box: exact intersection, the compiled filter, the row rule. */
+static int put_rest(struct store *st, const struct store_query *q, const struct filter_sql *where,
+                    struct buf *b)
+{
     if (q->has_bbox && q->bbox_exact &&
         buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid))
         return ERR_NOMEM;
@@ -204,9 +225,10 @@ static int put_select(struct store *st, const struct store_query *q, const struc
     if (q->geom_op == STORE_GEOM_SIMPLIFY)
         geom = l->geom >= GT_MULTIPOINT ? ", CastToMulti(SimplifyPreserveTopology(geom, ?))"
                                         : ", SimplifyPreserveTopology(geom, ?)";
-    if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b) ||
-        buf_puts(b, " ORDER BY "))
+    if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b))
         return err_set(err, ERR_NOMEM, "out of memory");
+    if (q->any_order && q->has_bbox && q->limit < 0 && q->offset <= 0) return 0;
+    if (buf_puts(b, " ORDER BY ")) return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < q->n_order; i++) {
         int f = q->order[i];
         if (f >= l->n_fields) f = -1;

@@ -156,6 +156,8 @@ struct store_query {
     const int *order; /* field indexes; -1 = fid */
     const int *order_desc;
     int n_order;
+    int any_order; /* 1: rows may come in any order (a bbox query without limit or offset:
+                    * SQLite reads them in R*Tree order; the caller orders what it needs) */
     int64_t limit; /* < 0: no limit */
     int64_t offset;
     int want_geom;              /* 1: f->wkb is filled */

@@ -211,6 +211,8 @@ static int table_intern(struct table *t, const void *data, size_t len)
 
 /* ---- layers ---- */
 
+#define MVT_KEY_CACHE 128 /* field positions whose key index a layer remembers */
+
 /* A generalized feature: its class value, count value and commands (in gcmds). */
 struct gfeat {
     int cls, vcount;
@@ -248,6 +250,11 @@ struct mvt_layer {
     uint32_t *pre_cmds; /* their commands */
     size_t n_pre_cmds, cap_pre_cmds;
     int64_t pre_dropped; /* the features they stand for */
+    /* key index of each field position of the last names array mvt_layer_add was given (-1:
+     * not interned yet), so a key is hashed once per layer, not once per feature */
+    const char **kc_names;
+    int kc_idx[MVT_KEY_CACHE];
+    signed char kc_cls[MVT_KEY_CACHE]; /* 1: the class field, 0: not, -1: not known yet */
 };
 
 struct mvt_layer *mvt_layer_new(const char *name)
@@ -266,6 +273,7 @@ int mvt_layer_set_class(struct mvt_layer *l, const char *field)
 {
     free(l->class_field);
     l->class_field = field ? str_dup(field) : NULL;
+    l->kc_names = NULL; /* the cached class marks are stale */
     return field && !l->class_field ? ERR_NOMEM : 0;
 }
 
@@ -387,17 +395,26 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
     memset(f, 0, sizeof *f);
     f->id = id, f->type = g->type, f->cls = -1;
     f->tag_off = l->n_tags, f->geom_off = l->n_cmds, f->n_geom = g->n;
+    if (names != l->kc_names) { /* another field list: forget the cached key indexes */
+        l->kc_names = names;
+        for (int i = 0; i < MVT_KEY_CACHE; i++)
+            l->kc_idx[i] = -1, l->kc_cls[i] = -1;
+    }
     for (int i = 0; i < n; i++) {
         if (values[i].type != VAL_INT && values[i].type != VAL_REAL && values[i].type != VAL_TEXT)
             continue;
         if (encode_value(&l->scratch, &values[i])) return err_set(err, ERR_NOMEM, "out of memory");
-        int k = table_intern(&l->keys, names[i], strlen(names[i]));
+        int cached = i < MVT_KEY_CACHE, k = cached ? l->kc_idx[i] : -1;
+        if (k < 0) k = table_intern(&l->keys, names[i], strlen(names[i]));
         int v = table_intern(&l->values, l->scratch.data, l->scratch.len);
         if (k < 0 || v < 0) return err_set(err, ERR_NOMEM, "out of memory");
         l->tags[l->n_tags++] = (uint32_t)k;
         l->tags[l->n_tags++] = (uint32_t)v;
         f->n_tags += 2;
-        if (l->class_field && strcmp(names[i], l->class_field) == 0) f->cls = v;
+        int is_cls = cached ? l->kc_cls[i] : -1;
+        if (is_cls < 0) is_cls = l->class_field && strcmp(names[i], l->class_field) == 0;
+        if (cached) l->kc_idx[i] = k, l->kc_cls[i] = (signed char)is_cls;
+        if (is_cls) f->cls = v;
     }
     memcpy(l->cmds + l->n_cmds, g->cmd, g->n * sizeof *g->cmd);
     l->n_cmds += g->n;
@@ -437,11 +454,11 @@ int mvt_layer_add_generalized(struct mvt_layer *l, const struct value *cls, int6
 /* Appends one Feature entry (field 2): id (1, when non-zero), tags (2, packed, value indexes
  * through vmap), type (3), geometry (4, packed). Sized first and written in place. */
 static int write_feature(struct buf *b, uint64_t id, int type, const uint32_t *tags, int n_tags,
-                         const int *vmap, const uint32_t *cmd, size_t n_cmd)
+                         const int *kmap, const int *vmap, const uint32_t *cmd, size_t n_cmd)
 {
     size_t tbytes = 0, gbytes = 0;
     for (int i = 0; i < n_tags; i += 2)
-        tbytes += varint_len(tags[i]) + varint_len((uint64_t)vmap[tags[i + 1]]);
+        tbytes += varint_len((uint64_t)kmap[tags[i]]) + varint_len((uint64_t)vmap[tags[i + 1]]);
     for (size_t i = 0; i < n_cmd; i++)
         gbytes += varint_len(cmd[i]);
     size_t body = (id ? 1 + varint_len(id) : 0) + 2 + 1 + varint_len(gbytes) + gbytes;
@@ -458,7 +475,7 @@ static int write_feature(struct buf *b, uint64_t id, int type, const uint32_t *t
         *p++ = 2 << 3 | 2;
         p = put_raw(p, tbytes);
         for (int i = 0; i < n_tags; i += 2) {
-            p = put_raw(p, tags[i]);
+            p = put_raw(p, (uint64_t)kmap[tags[i]]);
             p = put_raw(p, (uint64_t)vmap[tags[i + 1]]);
         }
     }
@@ -521,19 +538,111 @@ static void gen_drop(struct gen *g, const struct mfeat *f)
         }
 }
 
-static int by_size_desc(const void *a, const void *b)
+/* Stable LSD radix sort of n keys (a[] and its scratch b[]); the sorted keys end in *out (a or
+ * b). A qsort of pointers by size was 7 % of the densest tile. */
+struct sort_key {
+    uint64_t key;
+    uint32_t i;
+};
+
+static struct sort_key *radix_sort(struct sort_key *a, struct sort_key *b, size_t n)
 {
-    const struct mfeat *x = *(const struct mfeat *const *)a, *y = *(const struct mfeat *const *)b;
-    if (x->size != y->size) return x->size > y->size ? -1 : 1;
-    return x < y ? -1 : x > y; /* stable: the order the features came in */
+    for (int shift = 0; shift < 64 && n; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i].key >> shift) & 0xff) + 1]++;
+        if (count[((a[0].key >> shift) & 0xff) + 1] == n) continue; /* one value: in order */
+        for (int k = 0; k < 256; k++)
+            count[k + 1] += count[k];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].key >> shift) & 0xff]++] = a[i];
+        struct sort_key *t = a;
+        a = b, b = t;
+    }
+    return a;
 }
+
+/* order[] = the features by size, largest first, equal sizes in layer order. ERR_NOMEM. */
+static int sort_by_size_desc(struct mfeat *feats, int nf, struct mfeat **order)
+{
+    struct sort_key *a = malloc(((size_t)nf + 1) * sizeof *a),
+                    *b = malloc(((size_t)nf + 1) * sizeof *b);
+    if (!a || !b) {
+        free(a), free(b);
+        return ERR_NOMEM;
+    }
+    for (int i = 0; i < nf; i++) {
+        double d = feats[i].size == 0 ? 0.0 : feats[i].size; /* -0 sorts with 0 */
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        u = u >> 63 ? ~u : u | (1ull << 63); /* IEEE order as unsigned order */
+        a[i].key = ~u, a[i].i = (uint32_t)i; /* ascending key: descending size */
+    }
+    struct sort_key *r = radix_sort(a, b, (size_t)nf);
+    for (int i = 0; i < nf; i++)
+        order[i] = &feats[r[i].i];
+    free(a), free(b);
+    return 0;
+}
+
+/* The layer's features in id order (rows may come in any order: the store reads a tile's in
+ * R*Tree order), so that what is written does not depend on the order they were added in. */
+static int sort_by_id(struct mvt_layer *l)
+{
+    int nf = l->n_features, sorted = 1;
+    for (int i = 1; i < nf && sorted; i++)
+        sorted = l->feats[i - 1].id <= l->feats[i].id;
+    if (sorted) return 0;
+    struct sort_key *a = malloc((size_t)nf * sizeof *a), *b = malloc((size_t)nf * sizeof *b);
+    struct mfeat *f = malloc((size_t)nf * sizeof *f);
+    if (!a || !b || !f) {
+        free(a), free(b), free(f);
+        return ERR_NOMEM;
+    }
+    for (int i = 0; i < nf; i++)
+        a[i].key = l->feats[i].id, a[i].i = (uint32_t)i;
+    struct sort_key *r = radix_sort(a, b, (size_t)nf);
+    for (int i = 0; i < nf; i++)
+        f[i] = l->feats[r[i].i];
+    free(l->feats);
+    l->feats = f, l->cap_features = nf;
+    free(a), free(b);
+    return 0;
+}
+
+/* rank[i] of each of the n entries of a key or value table: the order of first use by the
+ * features in layer order (tags at parity 0 for keys, 1 for values), then the unused ones in
+ * table order. Numbering by rank, not by table index, keeps the bytes independent of the order
+ * features were added in. */
+static void first_use_rank(const struct mvt_layer *l, int parity, int n, int *rank)
+{
+    int next = 0;
+    for (int i = 0; i < n; i++)
+        rank[i] = -1;
+    for (int i = 0; i < l->n_features; i++) {
+        const struct mfeat *f = &l->feats[i];
+        for (int t = parity; t < f->n_tags; t += 2) {
+            uint32_t k = l->tags[f->tag_off + (size_t)t];
+            if ((int)k < n && rank[k] < 0) rank[k] = next++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (rank[i] < 0) rank[i] = next++;
+}
+
+struct use_order {
+    const int64_t *use;
+    const int *rank; /* first_use_rank of the first n_ranked values; later ones: their index */
+    int n_ranked;
+};
 
 static int by_use_desc(const void *a, const void *b, void *ud)
 {
-    const int64_t *use = ud;
+    const struct use_order *o = ud;
     int x = *(const int *)a, y = *(const int *)b;
-    if (use[x] != use[y]) return use[x] > use[y] ? -1 : 1;
-    return x - y;
+    if (o->use[x] != o->use[y]) return o->use[x] > o->use[y] ? -1 : 1;
+    int rx = x < o->n_ranked ? o->rank[x] : x, ry = y < o->n_ranked ? o->rank[y] : y;
+    return rx - ry;
 }
 
 /* Chooses what is kept within budget bytes (0: no limit): the largest features first while they
@@ -556,13 +665,13 @@ static int choose(struct mvt_layer *l, size_t budget, unsigned char *keep, struc
         free(order), free(seen);
         return ERR_NOMEM;
     }
-    for (int i = 0; i < nf; i++)
-        order[i] = &l->feats[i];
     size_t used = 16 + strlen(l->name) + budget / 20; /* 5 %: the generalized features */
     for (int i = 0; i < l->keys.n; i++)
         used += 2 + l->keys.len[i];
-    if (used < budget) /* (an overview's budget keeps nothing: no order needed) */
-        qsort(order, (size_t)nf, sizeof *order, by_size_desc);
+    if (used < budget && nf > 0 && sort_by_size_desc(l->feats, nf, order)) {
+        free(order), free(seen);
+        return ERR_NOMEM;
+    } /* (an overview's budget keeps nothing: no order needed) */
     for (int i = 0; i < nf && used < budget; i++) {
         const struct mfeat *f = order[i];
         size_t cost = f->bytes;
@@ -591,8 +700,8 @@ static int choose(struct mvt_layer *l, size_t budget, unsigned char *keep, struc
 /* Builds the generalized features of g (one per class with dropped polygons) into gf/gcmds,
  * interning their values. */
 static int build_generalized(struct mvt_layer *l, void *geos, struct gen *g, int nv,
-                             const unsigned char *keep, struct gfeat **gf, int *n_gf,
-                             uint32_t **gcmds, struct err *err)
+                             const int *vbyrank, const unsigned char *keep, struct gfeat **gf,
+                             int *n_gf, uint32_t **gcmds, struct err *err)
 {
     struct mvt_geom cells;
     mvt_geom_init(&cells);
@@ -600,7 +709,8 @@ static int build_generalized(struct mvt_layer *l, void *geos, struct gen *g, int
     int rc = 0;
     *gf = calloc((size_t)nv + 2, sizeof **gf);
     if (!*gf) return err_set(err, ERR_NOMEM, "out of memory");
-    for (int c = -1; c < nv && !rc; c++) { /* c = -1: polygons without a class value */
+    for (int r = -1; r < nv && !rc; r++) { /* -1: polygons without a class value */
+        int c = r < 0 ? -1 : vbyrank[r];   /* classes in first_use_rank order */
         int64_t n = g->count[c + 1];
         if (!n) continue;
         int any = 0;
@@ -646,15 +756,22 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     struct gfeat *gf = NULL;
     uint32_t *gcmds = NULL;
     int64_t *use = NULL;
-    int *vorder = NULL, *vmap = NULL;
+    int *vorder = NULL, *vmap = NULL, *vrank = NULL, *vbyrank = NULL, *krank = NULL, *korder = NULL;
     struct buf b;
     buf_init(&b);
     l->dropped = l->pre_dropped, l->generalized = l->n_pre;
-    if (!keep || choose(l, budget, keep, &g)) goto nomem;
+    int nv0 = l->values.n;
+    if (!keep || sort_by_id(l)) goto nomem;
+    vrank = malloc(((size_t)nv0 + 1) * sizeof *vrank);
+    vbyrank = malloc(((size_t)nv0 + 1) * sizeof *vbyrank);
+    if (!vrank || !vbyrank || choose(l, budget, keep, &g)) goto nomem;
+    first_use_rank(l, 1, nv0, vrank);
+    for (int v = 0; v < nv0; v++)
+        vbyrank[vrank[v]] = v;
     int k_class = -1, k_count = -1, k_gen = -1, v_one = -1;
     if (g.count || l->n_pre) { /* keys and values of the generalized features */
         if (g.count &&
-            (rc = build_generalized(l, geos, &g, l->values.n, keep, &gf, &n_gf, &gcmds, err)))
+            (rc = build_generalized(l, geos, &g, nv0, vbyrank, keep, &gf, &n_gf, &gcmds, err)))
             goto done;
         struct value one = {.type = VAL_INT, .i = 1};
         if (l->class_field)
@@ -689,9 +806,17 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     if (!n_kept && !n_gf && !l->n_pre) goto done; /* all of it counted, nothing to draw: no layer */
     for (int v = 0; v < nv; v++)
         if (use[v]) vorder[n_used++] = v;
-    qsort_r(vorder, (size_t)n_used, sizeof *vorder, by_use_desc, use);
+    struct use_order uo = {use, vrank, nv0};
+    qsort_r(vorder, (size_t)n_used, sizeof *vorder, by_use_desc, &uo);
     for (int i = 0; i < n_used; i++)
         vmap[vorder[i]] = i;
+    int nk = l->keys.n;
+    krank = malloc(((size_t)nk + 1) * sizeof *krank);
+    korder = malloc(((size_t)nk + 1) * sizeof *korder);
+    if (!krank || !korder) goto nomem;
+    first_use_rank(l, 0, nk, krank);
+    for (int k = 0; k < nk; k++)
+        korder[krank[k]] = k;
     rc = put_tag(&b, 15, 0);
     if (!rc) rc = put_varint(&b, 2);
     if (!rc) rc = put_bytes(&b, 1, l->name, strlen(l->name));
@@ -706,16 +831,16 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
             tags[nt++] = (uint32_t)k_class, tags[nt++] = (uint32_t)e->cls;
         tags[nt++] = (uint32_t)k_count, tags[nt++] = (uint32_t)e->vcount;
         tags[nt++] = (uint32_t)k_gen, tags[nt++] = (uint32_t)v_one;
-        rc = write_feature(&b, 0, 3, tags, nt, vmap, cmds + e->off, e->n);
+        rc = write_feature(&b, 0, 3, tags, nt, krank, vmap, cmds + e->off, e->n);
     }
     for (int i = 0; i < nf && !rc; i++) {
         const struct mfeat *f = &l->feats[i];
         if (keep[i])
-            rc = write_feature(&b, f->id, f->type, l->tags + f->tag_off, f->n_tags, vmap,
+            rc = write_feature(&b, f->id, f->type, l->tags + f->tag_off, f->n_tags, krank, vmap,
                                l->cmds + f->geom_off, f->n_geom);
     }
-    for (int i = 0; i < l->keys.n && !rc; i++)
-        rc = put_bytes(&b, 3, l->keys.blob.data + l->keys.off[i], l->keys.len[i]);
+    for (int i = 0; i < nk && !rc; i++)
+        rc = put_bytes(&b, 3, l->keys.blob.data + l->keys.off[korder[i]], l->keys.len[korder[i]]);
     for (int i = 0; i < n_used && !rc; i++)
         rc = put_bytes(&b, 4, l->values.blob.data + l->values.off[vorder[i]],
                        l->values.len[vorder[i]]);
@@ -725,6 +850,7 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     if (rc) goto nomem;
 done:
     free(keep), free(use), free(vorder), free(vmap), free(gf), free(gcmds);
+    free(vrank), free(vbyrank), free(krank), free(korder);
     free(g.cell_cls), free(g.cell_size), free(g.count), free(g.mask);
     buf_fini(&b);
     return rc;

@@ -66,7 +66,8 @@ int mvt_geom_line(struct mvt_geom *g, const int32_t *xy, int n);
 int mvt_geom_close(struct mvt_geom *g);
 /* Adds a feature with id, geometry and n attributes (names[i] = values[i]; VAL_NULL skipped).
  * Keys and values are deduplicated per layer; the feature is kept until mvt_layer_write.
- * ERR_NOMEM. */
+ * Every call on one layer passes the same names array, unchanged (the layer remembers each
+ * position's key index by the array's address). ERR_NOMEM. */
 int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, const char **names,
                   const struct value *values, int n, struct err *err);
 /* The attribute whose value classes the layer's generalized features (land use for parcels);
