@@ -229,7 +229,8 @@ struct mfeat {
     double size;    /* area (polygons), length (lines), in tile units: the drop order */
     int cls;        /* value index of the class field, -1 none */
     int16_t box[4]; /* cells covered (GEN_GRID grid): x0, y0, x1, y1 */
-    size_t bytes;   /* encoded size of the Feature entry */
+    size_t bytes;   /* encoded size of the Feature entry, its value indexes taken as 2 bytes
+                     * each (the common case of a dense tile; they are numbered at the write) */
 };
 
 struct mvt_layer {
@@ -304,26 +305,41 @@ void mvt_layer_generalized(const struct mvt_layer *l, int64_t *dropped, int64_t 
     *generalized = l->generalized;
 }
 
-/* Encodes a Value message into b (reset first). */
+/* Encodes a Value message into b (reset first): one reserve, then raw writes (this runs for
+ * every attribute of every feature). */
 static int encode_value(struct buf *b, const struct value *v)
 {
     buf_reset(b);
+    size_t len = v->type == VAL_TEXT ? (v->len >= 0 ? (size_t)v->len : strlen(v->s)) : 0;
+    if (buf_reserve(b, len + 16)) return -1;
+    unsigned char *p = (unsigned char *)b->data;
     switch (v->type) {
     case VAL_INT:
-        if (v->i < 0)
-            return put_tag(b, 6, 0) ||
-                   put_varint(b, ((uint64_t)v->i << 1) ^ (uint64_t)(v->i >> 63));
-        return put_tag(b, 5, 0) || put_varint(b, (uint64_t)v->i);
-    case VAL_REAL: {
-        unsigned char d[8];
-        memcpy(d, &v->d, 8); /* little endian host, as protobuf fixed64 */
-        return put_tag(b, 3, 1) || buf_append(b, d, 8);
-    }
+        if (v->i < 0) {
+            *p++ = 6 << 3;
+            p = put_raw(p, ((uint64_t)v->i << 1) ^ (uint64_t)(v->i >> 63));
+        } else {
+            *p++ = 5 << 3;
+            p = put_raw(p, (uint64_t)v->i);
+        }
+        break;
+    case VAL_REAL:
+        *p++ = 3 << 3 | 1;
+        memcpy(p, &v->d, 8); /* little endian host, as protobuf fixed64 */
+        p += 8;
+        break;
     case VAL_TEXT:
-        return put_bytes(b, 1, v->s, v->len >= 0 ? (size_t)v->len : strlen(v->s));
+        *p++ = 1 << 3 | 2;
+        p = put_raw(p, len);
+        memcpy(p, v->s, len);
+        p += len;
+        break;
     default:
         return -1;
     }
+    b->len = (size_t)(p - (unsigned char *)b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 #define GEN_GRID                                                                                   \
@@ -416,8 +432,16 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
         if (cached) l->kc_idx[i] = k, l->kc_cls[i] = (signed char)is_cls;
         if (is_cls) f->cls = v;
     }
-    memcpy(l->cmds + l->n_cmds, g->cmd, g->n * sizeof *g->cmd);
+    size_t gbytes = 0, tbytes = 0;
+    uint32_t *dst = l->cmds + l->n_cmds;
+    for (size_t i = 0; i < g->n; i++)
+        gbytes += varint_len(dst[i] = g->cmd[i]);
     l->n_cmds += g->n;
+    for (int i = 0; i < f->n_tags; i += 2) /* values as 2 bytes: they are numbered at the write */
+        tbytes += varint_len(l->tags[f->tag_off + (size_t)i]) + 2;
+    size_t body = 1 + varint_len(id) + 3 + varint_len(gbytes) + gbytes +
+                  (f->n_tags ? 1 + varint_len(tbytes) + tbytes : 0);
+    f->bytes = 1 + varint_len(body) + body;
     measure_geom(g, &f->size, f->box);
     l->n_features++;
     return 0;
@@ -490,25 +514,11 @@ static int write_feature(struct buf *b, uint64_t id, int type, const uint32_t *t
     return 0;
 }
 
-/* Encoded size of a feature with value indexes of vbytes bytes each (an estimate before the
- * values are numbered: 2 bytes, the common case of a dense tile). */
-static size_t feature_bytes(const struct mvt_layer *l, const struct mfeat *f)
-{
-    size_t tbytes = 0, gbytes = 0;
-    for (int i = 0; i < f->n_tags; i++)
-        tbytes += i % 2 ? 2 : varint_len(l->tags[f->tag_off + (size_t)i]);
-    for (size_t i = 0; i < f->n_geom; i++)
-        gbytes += varint_len(l->cmds[f->geom_off + i]);
-    size_t body = 1 + varint_len(f->id) + 3 + varint_len(gbytes) + gbytes +
-                  (f->n_tags ? 1 + varint_len(tbytes) + tbytes : 0);
-    return 1 + varint_len(body) + body;
-}
-
 size_t mvt_layer_size(struct mvt_layer *l)
 {
     size_t n = 16 + strlen(l->name);
     for (int i = 0; i < l->n_features; i++)
-        n += l->feats[i].bytes = feature_bytes(l, &l->feats[i]);
+        n += l->feats[i].bytes;
     for (int i = 0; i < l->keys.n; i++)
         n += 2 + l->keys.len[i];
     for (int i = 0; i < l->values.n; i++)
@@ -630,19 +640,30 @@ static void first_use_rank(const struct mvt_layer *l, int parity, int n, int *ra
         if (rank[i] < 0) rank[i] = next++;
 }
 
-struct use_order {
-    const int64_t *use;
-    const int *rank; /* first_use_rank of the first n_ranked values; later ones: their index */
-    int n_ranked;
-};
-
-static int by_use_desc(const void *a, const void *b, void *ud)
+/* vorder[] = the n values with use[v] > 0, the most used first, equal use by rank (first_use_rank
+ * for v < n_ranked, later ones by index). ERR_NOMEM. */
+static int sort_by_use_desc(const int64_t *use, const int *rank, int n_ranked, int n, int *vorder,
+                            int *n_used)
 {
-    const struct use_order *o = ud;
-    int x = *(const int *)a, y = *(const int *)b;
-    if (o->use[x] != o->use[y]) return o->use[x] > o->use[y] ? -1 : 1;
-    int rx = x < o->n_ranked ? o->rank[x] : x, ry = y < o->n_ranked ? o->rank[y] : y;
-    return rx - ry;
+    struct sort_key *a = malloc(((size_t)n + 1) * sizeof *a),
+                    *b = malloc(((size_t)n + 1) * sizeof *b);
+    if (!a || !b) {
+        free(a), free(b);
+        return ERR_NOMEM;
+    }
+    size_t m = 0;
+    for (int v = 0; v < n; v++)
+        if (use[v] > 0) {
+            uint64_t u = use[v] > 0xffffffffLL ? 0xffffffffu : (uint64_t)use[v];
+            uint64_t r = (uint64_t)(v < n_ranked ? rank[v] : v);
+            a[m].key = (0xffffffffu - u) << 32 | r, a[m++].i = (uint32_t)v;
+        }
+    struct sort_key *r = radix_sort(a, b, m);
+    for (size_t i = 0; i < m; i++)
+        vorder[i] = (int)r[i].i;
+    *n_used = (int)m;
+    free(a), free(b);
+    return 0;
 }
 
 /* Chooses what is kept within budget bytes (0: no limit): the largest features first while they
@@ -804,10 +825,7 @@ static int write_layer(struct mvt_layer *l, void *geos, size_t budget, struct bu
     for (int i = 0; i < nf; i++)
         n_kept += keep[i];
     if (!n_kept && !n_gf && !l->n_pre) goto done; /* all of it counted, nothing to draw: no layer */
-    for (int v = 0; v < nv; v++)
-        if (use[v]) vorder[n_used++] = v;
-    struct use_order uo = {use, vrank, nv0};
-    qsort_r(vorder, (size_t)n_used, sizeof *vorder, by_use_desc, &uo);
+    if (sort_by_use_desc(use, vrank, nv0, nv, vorder, &n_used)) goto nomem;
     for (int i = 0; i < n_used; i++)
         vmap[vorder[i]] = i;
     int nk = l->keys.n;
