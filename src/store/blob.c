@@ -24,65 +24,69 @@ static int rd_u32(struct rd *r, uint32_t *v)
     return 0;
 }
 
-static int put_u32(struct buf *b, uint32_t v)
+/* The WKB is written through w, into room reserved once: it is never longer than the blob (the
+ * 43-byte header and end mark become a 5-byte one, each member's 0x69 mark its byte order, Z and
+ * M are dropped). */
+static void put_u32(unsigned char **w, uint32_t v)
 {
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    return buf_append(b, x, 4);
+    unsigned char *p = *w;
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+    p[3] = (unsigned char)(v >> 24);
+    *w = p + 4;
 }
 
 /* Copies n points of dims doubles as 2D little-endian doubles. */
-static int copy_points(struct rd *r, uint32_t n, int dims, struct buf *out)
+static int copy_points(struct rd *r, uint32_t n, int dims, unsigned char **w)
 {
     size_t stride = 8u * (size_t)dims;
     if ((size_t)(r->end - r->p) / stride < n) return -1;
-    if (buf_reserve(out, (size_t)n * 16)) return -2;
     if (r->le && dims == 2) { /* already 2D little-endian: one copy */
-        memcpy(out->data + out->len, r->p, (size_t)n * 16);
-        out->len += (size_t)n * 16;
-        out->data[out->len] = '\0';
+        memcpy(*w, r->p, (size_t)n * 16);
+        *w += (size_t)n * 16;
         r->p += (size_t)n * 16;
         return 0;
     }
     for (uint32_t i = 0; i < n; i++, r->p += stride) {
-        unsigned char xy[16];
         for (int k = 0; k < 16; k++)
-            xy[k] = r->le ? r->p[k] : r->p[(k / 8) * 8 + 7 - k % 8];
-        memcpy(out->data + out->len, xy, 16);
-        out->len += 16;
+            (*w)[k] = r->le ? r->p[k] : r->p[(k / 8) * 8 + 7 - k % 8];
+        *w += 16;
     }
-    out->data[out->len] = '\0';
     return 0;
 }
 
-static int conv(struct rd *r, uint32_t cls, struct buf *out, int depth)
+static int conv(struct rd *r, uint32_t cls, unsigned char **w, int depth)
 {
     if (depth > 4 || cls >= 1000000) return -1;
     int dims = cls >= 3000 ? 4 : cls >= 1000 ? 3 : 2;
     uint32_t type = cls % 1000, n, m;
     if (type < 1 || type > 7) return -1;
-    if (buf_putc(out, 1) || put_u32(out, type)) return -2;
+    *(*w)++ = 1;
+    put_u32(w, type);
     switch (type) {
     case 1:
-        return copy_points(r, 1, dims, out);
+        return copy_points(r, 1, dims, w);
     case 2:
-        if (rd_u32(r, &n) || put_u32(out, n)) return -1;
-        return copy_points(r, n, dims, out);
+        if (rd_u32(r, &n)) return -1;
+        put_u32(w, n);
+        return copy_points(r, n, dims, w);
     case 3:
-        if (rd_u32(r, &n) || n > (size_t)(r->end - r->p) / 4 || put_u32(out, n)) return -1;
+        if (rd_u32(r, &n) || n > (size_t)(r->end - r->p) / 4) return -1;
+        put_u32(w, n);
         for (uint32_t i = 0; i < n; i++) {
             int rc;
-            if (rd_u32(r, &m) || put_u32(out, m)) return -1;
-            if ((rc = copy_points(r, m, dims, out))) return rc;
+            if (rd_u32(r, &m)) return -1;
+            put_u32(w, m);
+            if ((rc = copy_points(r, m, dims, w))) return rc;
         }
         return 0;
     default:
-        if (rd_u32(r, &n) || n > (size_t)(r->end - r->p) / 5 || put_u32(out, n)) return -1;
+        if (rd_u32(r, &n) || n > (size_t)(r->end - r->p) / 5) return -1;
+        put_u32(w, n);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t sub;
             int rc;
             if (r->p >= r->end || *r->p++ != 0x69 || rd_u32(r, &sub)) return -1;
-            if ((rc = conv(r, sub, out, depth + 1))) return rc;
+            if ((rc = conv(r, sub, w, depth + 1))) return rc;
         }
         return 0;
     }
@@ -98,8 +102,11 @@ int store_blob_to_wkb(const unsigned char *blob, size_t len, struct buf *out, st
     struct rd head = {blob + 39, blob + 43, r.le};
     uint32_t cls;
     rd_u32(&head, &cls);
-    int rc = conv(&r, cls, out, 0);
-    if (rc == -2) return err_set(err, ERR_NOMEM, "out of memory");
+    if (buf_reserve(out, len)) return err_set(err, ERR_NOMEM, "out of memory");
+    unsigned char *w = (unsigned char *)out->data;
+    int rc = conv(&r, cls, &w, 0);
     if (rc || r.p != r.end) return err_set(err, ERR_DB, "malformed SpatiaLite geometry blob");
+    out->len = (size_t)(w - (unsigned char *)out->data);
+    out->data[out->len] = '\0';
     return 0;
 }

@@ -51,7 +51,14 @@ static int put_tag(struct buf *b, int field, int wire)
 
 static int put_bytes(struct buf *b, int field, const void *data, size_t len)
 {
-    return put_tag(b, field, 2) || put_varint(b, len) || buf_append(b, data, len);
+    if (buf_reserve(b, len + 16)) return ERR_NOMEM;
+    unsigned char *p = (unsigned char *)b->data + b->len;
+    p = put_raw(p, (uint64_t)((field << 3) | 2));
+    p = put_raw(p, len);
+    if (len) memcpy(p, data, len);
+    b->len = (size_t)(p + len - (unsigned char *)b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 static uint32_t zigzag32(int32_t v)
