@@ -37,6 +37,9 @@ static int put_from_where(struct store *st, const struct store_query *q,
                           " spp_r.pkid WHERE spp_r.xmin <= ? AND spp_r.xmax >= ? AND spp_r.ymin"
                           " <= ? AND spp_r.ymax >= ?",
                           id, id, id) ||
+                       (q->index_min_extent > 0 &&
+                        buf_puts(b, " AND (spp_r.xmax - spp_r.xmin >= ? OR spp_r.ymax -"
+                                    " spp_r.ymin >= ?)")) ||
                        put_rest(st, q, where, b)
                    ? ERR_NOMEM
                    : 0;
@@ -103,7 +106,10 @@ static int bind_all(const struct store_query *q, const struct filter_sql *where,
         const struct bbox *b = &q->bbox;
         double rtree[4] = {b->maxx, b->minx, b->maxy, b->miny};
         double exact[4] = {b->minx, b->miny, b->maxx, b->maxy};
+        double ext[2] = {q->index_min_extent, q->index_min_extent};
         rc = bind_doubles(s, pos, rtree, 4);
+        if (rc == SQLITE_OK && q->any_order && q->index_min_extent > 0)
+            rc = bind_doubles(s, pos, ext, 2);
         if (rc == SQLITE_OK && q->bbox_exact) rc = bind_doubles(s, pos, exact, 4);
     }
     for (int i = 0; i < where->n_params && rc == SQLITE_OK; i++)

@@ -341,6 +341,7 @@ static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_d
         double u = 2 * WEBMERC_HALF / (double)(1u << z) / TILE_EXTENT * 0.9;
         if (filter_and_min_extent(&small, u)) return err_set(err, ERR_NOMEM, "out of memory");
         q.filter = small;
+        q.index_min_extent = u; /* the same test on the index box first (it is never smaller) */
     }
     s->layer = mvt_layer_new(l->id);
     if (!s->layer) {
