@@ -271,6 +271,17 @@ int geo_transform(struct geo_ctx *g, int src, int dst, double *xy, size_t n, str
     return 0;
 }
 
+void geo_warm(struct geo_ctx *g, int storage_srid)
+{
+    const int other[] = {3857, 4326};
+    for (int i = 0; i < 2; i++) {
+        struct err e;
+        err_clear(&e);
+        op_get(g, storage_srid, other[i], &e);
+        op_get(g, other[i], storage_srid, &e);
+    }
+}
+
 int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
                        struct err *err)
 {

@@ -66,6 +66,10 @@ int geo_crs_geographic(struct geo_ctx *g, int srid);
 /* Transforms n points (xy interleaved, x = easting/longitude first in both CRSs) in place.
  * ERR_PARAM for an unknown CRS, ERR_PARAM if a point cannot be transformed. */
 int geo_transform(struct geo_ctx *g, int src, int dst, double *xy, size_t n, struct err *err);
+/* Makes the transformations between storage_srid and EPSG:3857 and 4326, both ways, ready in g
+ * (finding one in proj.db costs its first use ~7-10 ms, per context): a server's workers call it
+ * at start, so that their first request does not pay it. Best effort: nothing is reported. */
+void geo_warm(struct geo_ctx *g, int storage_srid);
 /* Transforms a bbox by densifying its edges (21 points each) and taking the envelope. */
 int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
                        struct err *err);

@@ -706,6 +706,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
         if (!rc && !store_srid(s->workers[i].store))
             rc = err_set(err, ERR_PARAM, "%s: not an spp store (run spp import or spp init)",
                          cfg->db_path);
+        if (!rc)
+            geo_warm(s->workers[i].geo, store_srid(s->workers[i].store)); /* not on a request */
         pthread_mutex_lock(&s->lock);
         s->n_workers = i + 1; /* freed by free_server even when half open */
         pthread_mutex_unlock(&s->lock);
