@@ -2,11 +2,14 @@
 /* test_mvt.c: MVT bytes against the examples of the Mapbox Vector Tile 2.1 specification,
  * key/value deduplication, clipping, snapping of shared edges, winding, rings collapsing below
  * area 1, concave polygons split by clipping, the tile-local interpolation of the official
- * transformation against PROJ, and the tile address and layer list parsers. */
+ * transformation against PROJ, the generalized cover of grid cells against GEOS's union of the
+ * squares, and the tile address and layer list parsers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <geos_c.h>
 
 #include "../check.h"
 #include "tiles/tiles.h"
@@ -299,6 +302,149 @@ static void test_given_generalized(void *geos)
     mvt_layer_free(l);
 }
 
+/* The polygons of cells[] (n x n, cell units each) as GEOS computes them: the union of the squares
+ * (the oracle: mvt_encode_cells traces the grid itself). */
+static GEOSGeometry *cells_union(GEOSContextHandle_t h, const unsigned char *cells, int n, int cell)
+{
+    GEOSGeometry **sq = malloc((size_t)(n * n + 1) * sizeof *sq);
+    int k = 0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            if (!cells[j * n + i]) continue;
+            GEOSCoordSequence *s = GEOSCoordSeq_create_r(h, 5, 2);
+            double x0 = i * cell, y0 = j * cell, x1 = x0 + cell, y1 = y0 + cell;
+            double xy[10] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+            for (int p = 0; p < 5; p++)
+                GEOSCoordSeq_setXY_r(h, s, (unsigned)p, xy[2 * p], xy[2 * p + 1]);
+            sq[k++] = GEOSGeom_createPolygon_r(h, GEOSGeom_createLinearRing_r(h, s), NULL, 0);
+        }
+    GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, sq, (unsigned)k);
+    free(sq);
+    GEOSGeometry *u = GEOSUnaryUnion_r(h, coll);
+    GEOSGeom_destroy_r(h, coll);
+    return u;
+}
+
+/* The MVT polygon commands as a GEOS multipolygon (an exterior ring starts a polygon, the
+ * negative rings after it are its holes); NULL when a ring has the wrong winding to start. */
+static GEOSGeometry *mvt_polygons(GEOSContextHandle_t h, const struct mvt_geom *g)
+{
+    static int32_t pts[2 * 40000];
+    static int starts[20000], counts[20000];
+    int nr = decode_rings(g, pts, starts, counts);
+    GEOSGeometry **polys = malloc((size_t)(nr + 1) * sizeof *polys), *shell = NULL;
+    GEOSGeometry **holes = malloc((size_t)(nr + 1) * sizeof *holes);
+    int np = 0, nh = 0, bad = 0;
+    for (int r = 0; r <= nr; r++) {
+        int ext = r < nr && area2(pts + 2 * starts[r], counts[r]) > 0;
+        if ((r == nr || ext) && shell) {
+            polys[np++] = GEOSGeom_createPolygon_r(h, shell, holes, (unsigned)nh);
+            shell = NULL, nh = 0;
+        }
+        if (r == nr) break;
+        if (!ext && !shell) bad = 1; /* a hole before any exterior */
+        GEOSCoordSequence *s = GEOSCoordSeq_create_r(h, (unsigned)counts[r] + 1, 2);
+        for (int p = 0; p <= counts[r]; p++) {
+            const int32_t *q = pts + 2 * (starts[r] + p % counts[r]);
+            GEOSCoordSeq_setXY_r(h, s, (unsigned)p, q[0], q[1]);
+        }
+        GEOSGeometry *ring = GEOSGeom_createLinearRing_r(h, s);
+        if (ext)
+            shell = ring;
+        else if (shell)
+            holes[nh++] = ring;
+        else
+            GEOSGeom_destroy_r(h, ring);
+    }
+    free(holes);
+    GEOSGeometry *m = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, polys, (unsigned)np);
+    free(polys);
+    if (bad) {
+        GEOSGeom_destroy_r(h, m);
+        return NULL;
+    }
+    return m;
+}
+
+static void check_cells(void *geos, const unsigned char *cells, int n, int cell, const char *what)
+{
+    GEOSContextHandle_t h = geos;
+    struct err err;
+    err_clear(&err);
+    struct mvt_geom m;
+    mvt_geom_init(&m);
+    int any = 0;
+    for (int k = 0; k < n * n; k++)
+        any |= cells[k] != 0;
+    int rc = mvt_encode_cells(geos, cells, n, cell, &m, &err);
+    CHECKF(rc == 0, "%s: %s", what, err.msg);
+    CHECKF((m.type == 3) == any, "%s: type %d", what, m.type);
+    if (rc || !any) {
+        mvt_geom_fini(&m);
+        return;
+    }
+    GEOSGeometry *got = mvt_polygons(h, &m), *want = cells_union(h, cells, n, cell);
+    CHECKF(got != NULL, "%s: a hole before its exterior", what);
+    if (got) {
+        char *why = GEOSisValidReason_r(h, got);
+        CHECKF(GEOSisValid_r(h, got), "%s: not valid: %s", what, why);
+        GEOSFree_r(h, why);
+        GEOSGeometry *diff = GEOSSymDifference_r(h, got, want);
+        double a = -1;
+        if (diff) GEOSArea_r(h, diff, &a);
+        CHECKF(a == 0, "%s: differs from GEOS's union by area %g", what, a);
+        double ga = 0, wa = 0;
+        GEOSArea_r(h, got, &ga), GEOSArea_r(h, want, &wa);
+        CHECKF(ga == wa, "%s: area %g, GEOS %g", what, ga, wa);
+        if (diff) GEOSGeom_destroy_r(h, diff);
+        GEOSGeom_destroy_r(h, got);
+    }
+    GEOSGeom_destroy_r(h, want);
+    mvt_geom_fini(&m);
+}
+
+/* The traced cover of grid cells against GEOS on shapes that need care (cells touching only at
+ * a corner, a hole touching its shell at a corner, holes in holes, the full grid) and on
+ * random grids of every density. */
+static void test_cells_vs_geos(void *geos)
+{
+    const char *shapes[] = {
+        "1",
+        "10|01",
+        "01|10",
+        "111|101|111",
+        "111|100|111",
+        "110|101|011",
+        "0110|1001|1001|0110",
+        "11111|10001|10101|10001|11111",
+        "1111|1001|1011|1111",
+        "101|010|101",
+        "11111|10101|11111|10101|11111",
+        "1110|1011|1101|0111",
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        unsigned char cells[64] = {0};
+        int n = (int)(strchr(shapes[s], '|') ? strchr(shapes[s], '|') - shapes[s]
+                                             : (long)strlen(shapes[s]));
+        for (int k = 0, i = 0; shapes[s][k]; k++)
+            if (shapes[s][k] != '|') cells[i++] = shapes[s][k] == '1';
+        check_cells(geos, cells, n, 128, shapes[s]);
+    }
+    unsigned seed = 12345;
+    static unsigned char cells[64 * 64];
+    const int sizes[] = {2, 3, 5, 8, 16, 32, 64};
+    for (int t = 0; t < 140; t++) {
+        int n = sizes[t % 7], density = 10 + (t * 37) % 85; /* percent */
+        for (int k = 0; k < n * n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            cells[k] = (int)((seed >> 16) % 100) < density;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "random grid %d: %dx%d, %d%%", t, n, n, density);
+        check_cells(geos, cells, n, 4096 / n, what);
+    }
+}
+
 static void test_xform(struct geo_ctx *geo)
 {
     struct err err;
@@ -449,6 +595,7 @@ int main(void)
     test_concave_split(geo_geos(geo));
     test_layer_bytes(geo_geos(geo));
     test_given_generalized(geo_geos(geo));
+    test_cells_vs_geos(geo_geos(geo));
     test_xform(geo);
     test_parsers(&cat);
     test_tiles_get();
