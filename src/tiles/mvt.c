@@ -153,8 +153,14 @@ static uint64_t hash_bytes(const void *p, size_t n)
         h = (h ^ (w * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
     }
     uint64_t t = 0;
-    for (int k = 0; i < n; i++, k += 8)
-        t |= (uint64_t)s[i] << k;
+    if (i + 4 <= n) { /* the last 4..7 bytes: two overlapping words */
+        uint32_t lo, hi;
+        memcpy(&lo, s + i, 4), memcpy(&hi, s + n - 4, 4);
+        t = (uint64_t)lo | (uint64_t)hi << 32;
+    } else {
+        for (int k = 0; i < n; i++, k += 8)
+            t |= (uint64_t)s[i] << k;
+    }
     h ^= t;
     h ^= h >> 30; /* splitmix64 finaliser: every input bit reaches the low bits */
     h *= 0xBF58476D1CE4E5B9ull;
@@ -564,7 +570,11 @@ struct sort_key {
 
 static struct sort_key *radix_sort(struct sort_key *a, struct sort_key *b, size_t n)
 {
+    uint64_t all_or = 0, all_and = ~0ull;
+    for (size_t i = 0; i < n; i++)
+        all_or |= a[i].key, all_and &= a[i].key;
     for (int shift = 0; shift < 64 && n; shift += 8) {
+        if (!(((all_or ^ all_and) >> shift) & 0xff)) continue; /* a byte every key shares */
         size_t count[257] = {0};
         for (size_t i = 0; i < n; i++)
             count[((a[i].key >> shift) & 0xff) + 1]++;
