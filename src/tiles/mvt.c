@@ -76,6 +76,7 @@ void mvt_geom_init(struct mvt_geom *g)
 void mvt_geom_fini(struct mvt_geom *g)
 {
     free(g->cmd);
+    mvt_scratch_free(g->scratch);
     mvt_geom_init(g);
 }
 

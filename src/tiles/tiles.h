@@ -51,12 +51,15 @@ struct mvt_layer;
 struct mvt_layer *mvt_layer_new(const char *name);
 void mvt_layer_free(struct mvt_layer *l);
 /* Geometry commands of one feature, in tile units (integers). */
+struct mvt_scratch;
 struct mvt_geom {
     uint32_t *cmd;
     size_t n, cap;
-    int32_t cx, cy; /* cursor */
-    int type;       /* 1 point, 2 linestring, 3 polygon, 0 nothing */
+    int32_t cx, cy;              /* cursor */
+    int type;                    /* 1 point, 2 linestring, 3 polygon, 0 nothing */
+    struct mvt_scratch *scratch; /* mvt_encode_geom's working buffers, kept for the next call */
 };
+void mvt_scratch_free(struct mvt_scratch *s); /* mvt_geom_fini's */
 void mvt_geom_init(struct mvt_geom *g);
 void mvt_geom_fini(struct mvt_geom *g);
 void mvt_geom_reset(struct mvt_geom *g);
