@@ -2,7 +2,8 @@
 /* encode.c: a rectangle of a rendered image (cairo ARGB32, premultiplied) to PNG 32-bit RGBA,
  * PNG 8-bit palette (popularity quantisation on a 4-bit-per-channel histogram, nearest colour
  * per bin), JPEG (libjpeg) or WebP (libwebp). PNG is written here with libdeflate (level 1, no
- * filter): encoding was a quarter of a tile's time with libpng + zlib. */
+ * filter; RGB when every pixel is opaque): encoding was a quarter of a tile's time with libpng +
+ * zlib. */
 #include "render_int.h"
 
 #include <libdeflate.h>
@@ -65,30 +66,60 @@ static unsigned char *to_rgba(const struct render_image *img, int x, int y, int 
 }
 
 /* PNG written directly: filtered rows deflated in one call by libdeflate (several times faster
- * than zlib at level 1 with a better ratio), CRCs by libdeflate. The compressor is kept per
- * thread. */
-static _Thread_local struct libdeflate_compressor *compressor;
-static pthread_key_t compressor_key; /* frees a thread's compressor when the thread ends */
-static pthread_once_t compressor_once = PTHREAD_ONCE_INIT;
+ * than zlib at level 1 with a better ratio), CRCs by libdeflate. The compressor and the row and
+ * output buffers are kept per thread (a tile's buffers are a few hundred KB: allocating them
+ * afresh cost page faults on every tile). */
+struct png_scratch {
+    struct libdeflate_compressor *compressor;
+    unsigned char *raw, *z;
+    size_t raw_cap, z_cap;
+};
+static _Thread_local struct png_scratch *scratch;
+static pthread_key_t scratch_key; /* frees a thread's scratch when the thread ends */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
-static void compressor_free(void *c)
+static void scratch_free(void *p)
 {
-    libdeflate_free_compressor(c);
+    struct png_scratch *s = p;
+    libdeflate_free_compressor(s->compressor);
+    free(s->raw), free(s->z);
+    free(s);
 }
 
-static void compressor_key_init(void)
+static void scratch_key_init(void)
 {
-    pthread_key_create(&compressor_key, compressor_free);
+    pthread_key_create(&scratch_key, scratch_free);
 }
 
-static struct libdeflate_compressor *thread_compressor(void)
+/* The thread's scratch with raw_len bytes of rows and room for their deflated form; NULL when
+ * out of memory. */
+static struct png_scratch *thread_scratch(size_t raw_len)
 {
-    if (!compressor) {
-        pthread_once(&compressor_once, compressor_key_init);
-        compressor = libdeflate_alloc_compressor(1);
-        if (compressor) pthread_setspecific(compressor_key, compressor);
+    if (!scratch) {
+        pthread_once(&scratch_once, scratch_key_init);
+        struct png_scratch *s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        s->compressor = libdeflate_alloc_compressor(1);
+        if (!s->compressor) {
+            free(s);
+            return NULL;
+        }
+        scratch = s;
+        pthread_setspecific(scratch_key, s);
     }
-    return compressor;
+    struct png_scratch *s = scratch;
+    size_t bound = libdeflate_zlib_compress_bound(s->compressor, raw_len);
+    if (raw_len > s->raw_cap) {
+        unsigned char *r = realloc(s->raw, raw_len);
+        if (!r) return NULL;
+        s->raw = r, s->raw_cap = raw_len;
+    }
+    if (bound > s->z_cap) {
+        unsigned char *z = realloc(s->z, bound);
+        if (!z) return NULL;
+        s->z = z, s->z_cap = bound;
+    }
+    return s;
 }
 
 static int put_be32(struct buf *b, uint32_t v)
@@ -107,35 +138,17 @@ static int put_chunk(struct buf *b, const char *type, const unsigned char *data,
     return put_be32(b, crc);
 }
 
-/* Writes rows (RGBA 4 bytes, RGB 3 bytes when rgb, or palette indexes 1 byte per pixel) as PNG.
- * No row filter: a rendered map is flat colours and anti-aliased edges that repeat exactly, which
- * deflate matches as they are; SUB or UP turned them into noise (the 200 benchmark tiles came out
- * a third larger with SUB, and slower to deflate). */
-static int write_png_rows(const unsigned char *rows, int w, int h, int rgb, const png_color *pal,
-                          const png_byte *trans, int n_pal, struct buf *out, struct err *err)
+/* Writes PNG rows already laid out in raw (h rows of 1 filter byte + w * bpp bytes, bpp 4 RGBA,
+ * 3 RGB or 1 palette index) as PNG. No row filter: a rendered map is flat colours and
+ * anti-aliased edges that repeat exactly, which deflate matches as they are; SUB or UP turned
+ * them into noise (the 200 benchmark tiles came out a third larger with SUB, and slower to
+ * deflate). */
+static int write_png_raw(struct png_scratch *sc, size_t raw_len, int w, int h, int bpp,
+                         const png_color *pal, const png_byte *trans, int n_pal, struct buf *out,
+                         struct err *err)
 {
-    int bpp = pal ? 1 : rgb ? 3 : 4;
-    size_t row = (size_t)w * bpp, raw_len = (row + 1) * (size_t)h;
-    thread_compressor();
-    unsigned char *raw = malloc(raw_len);
-    size_t bound = compressor ? libdeflate_zlib_compress_bound(compressor, raw_len) : 0;
-    unsigned char *z = malloc(bound ? bound : 1);
-    int rc = 0;
-    if (!compressor || !raw || !z) {
-        rc = err_set(err, ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int j = 0; j < h; j++) {
-        unsigned char *d = raw + (size_t)j * (row + 1);
-        const unsigned char *src = rows + (size_t)j * row;
-        d[0] = 0; /* filter NONE */
-        memcpy(d + 1, src, row);
-    }
-    size_t zlen = libdeflate_zlib_compress(compressor, raw, raw_len, z, bound);
-    if (!zlen) {
-        rc = err_set(err, ERR_INTERNAL, "PNG encoding failed");
-        goto done;
-    }
+    size_t zlen = libdeflate_zlib_compress(sc->compressor, sc->raw, raw_len, sc->z, sc->z_cap);
+    if (!zlen) return err_set(err, ERR_INTERNAL, "PNG encoding failed");
     unsigned char ihdr[13] = {(unsigned char)(w >> 24),
                               (unsigned char)(w >> 16),
                               (unsigned char)(w >> 8),
@@ -145,12 +158,13 @@ static int write_png_rows(const unsigned char *rows, int w, int h, int rgb, cons
                               (unsigned char)(h >> 8),
                               (unsigned char)h,
                               8,
-                              pal   ? 3
-                              : rgb ? 2
-                                    : 6,
+                              pal        ? 3
+                              : bpp == 3 ? 2
+                                         : 6,
                               0,
                               0,
                               0};
+    int rc = 0;
     if (buf_append(out, "\x89PNG\r\n\x1a\n", 8) || put_chunk(out, "IHDR", ihdr, 13)) rc = ERR_NOMEM;
     if (!rc && pal) {
         unsigned char plte[768];
@@ -160,31 +174,95 @@ static int write_png_rows(const unsigned char *rows, int w, int h, int rgb, cons
             (trans && put_chunk(out, "tRNS", trans, (size_t)n_pal)))
             rc = ERR_NOMEM;
     }
-    if (!rc && (put_chunk(out, "IDAT", z, zlen) || put_chunk(out, "IEND", NULL, 0))) rc = ERR_NOMEM;
-    if (rc) err_set(err, ERR_NOMEM, "out of memory");
-done:
-    free(raw);
-    free(z);
-    return rc;
+    if (!rc && (put_chunk(out, "IDAT", sc->z, zlen) || put_chunk(out, "IEND", NULL, 0)))
+        rc = ERR_NOMEM;
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+}
+
+/* Writes rows (palette indexes, 1 byte per pixel) as PNG. */
+static int write_png_rows(const unsigned char *rows, int w, int h, const png_color *pal,
+                          const png_byte *trans, int n_pal, struct buf *out, struct err *err)
+{
+    size_t row = (size_t)w, raw_len = (row + 1) * (size_t)h;
+    struct png_scratch *sc = thread_scratch(raw_len);
+    if (!sc) return err_set(err, ERR_NOMEM, "out of memory");
+    for (int j = 0; j < h; j++) {
+        unsigned char *d = sc->raw + (size_t)j * (row + 1);
+        d[0] = 0; /* filter NONE */
+        memcpy(d + 1, rows + (size_t)j * row, row);
+    }
+    return write_png_raw(sc, raw_len, w, h, 1, pal, trans, n_pal, out, err);
+}
+
+/* A rectangle of the image as 32-bit RGBA PNG, or as 24-bit RGB when every pixel of it is
+ * opaque: transparent=0 (flattened onto bg, what MapServer and most servers write for
+ * TRANSPARENT=FALSE), or a transparent map that covers the whole rectangle (most tiles of a
+ * city). The decoded pixels are the same RGBA either way; RGB is a quarter fewer bytes to
+ * deflate. Rows are converted from premultiplied ARGB straight into the deflate input. */
+static int encode_png(const struct render_image *img, int x, int y, int w, int h, int transparent,
+                      uint32_t bg, struct buf *out, struct err *err)
+{
+    int opaque = 1;
+    for (int j = 0; j < h && opaque && transparent; j++) {
+        const uint32_t *src = (const uint32_t *)(img->data + (size_t)(y + j) * img->stride) + x;
+        uint32_t and = 0xffffffffu;
+        for (int i = 0; i < w; i++)
+            and &= src[i];
+        opaque = and >> 24 == 255;
+    }
+    int bpp = opaque ? 3 : 4;
+    size_t row = (size_t)w * (size_t)bpp, raw_len = (row + 1) * (size_t)h;
+    struct png_scratch *sc = thread_scratch(raw_len);
+    if (!sc) return err_set(err, ERR_NOMEM, "out of memory");
+    unsigned br = (bg >> 16) & 255, bgc = (bg >> 8) & 255, bb = bg & 255;
+    for (int j = 0; j < h; j++) {
+        const uint32_t *src = (const uint32_t *)(img->data + (size_t)(y + j) * img->stride) + x;
+        unsigned char *d = sc->raw + (size_t)j * (row + 1);
+        *d++ = 0; /* filter NONE */
+        if (!transparent) {
+            for (int i = 0; i < w; i++, d += 3) {
+                uint32_t p = src[i];
+                unsigned a = p >> 24, r = (p >> 16) & 255, g = (p >> 8) & 255, b = p & 255;
+                if (a == 255) {
+                    d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
+                    continue;
+                }
+                /* premultiplied over an opaque background */
+                d[0] = (unsigned char)(r + (br * (255 - a) + 127) / 255);
+                d[1] = (unsigned char)(g + (bgc * (255 - a) + 127) / 255);
+                d[2] = (unsigned char)(b + (bb * (255 - a) + 127) / 255);
+            }
+        } else if (opaque) {
+            for (int i = 0; i < w; i++, d += 3) {
+                uint32_t p = src[i];
+                d[0] = (unsigned char)(p >> 16), d[1] = (unsigned char)(p >> 8);
+                d[2] = (unsigned char)p;
+            }
+        } else {
+            for (int i = 0; i < w; i++, d += 4) {
+                uint32_t p = src[i];
+                unsigned a = p >> 24, r = (p >> 16) & 255, g = (p >> 8) & 255, b = p & 255;
+                if (a == 0) {
+                    d[0] = d[1] = d[2] = d[3] = 0;
+                } else if (a == 255) {
+                    d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
+                    d[3] = 255;
+                } else {
+                    d[0] = (unsigned char)((r * 255 + a / 2) / a);
+                    d[1] = (unsigned char)((g * 255 + a / 2) / a);
+                    d[2] = (unsigned char)((b * 255 + a / 2) / a);
+                    d[3] = (unsigned char)a;
+                }
+            }
+        }
+    }
+    return write_png_raw(sc, raw_len, w, h, bpp, NULL, NULL, 0, out, err);
 }
 
 static int write_png(const unsigned char *rows, int w, int h, const png_color *pal,
                      const png_byte *trans, int n_pal, struct buf *out, struct err *err)
 {
-    return write_png_rows(rows, w, h, 0, pal, trans, n_pal, out, err);
-}
-
-/* An opaque image as 24-bit RGB PNG (what MapServer and most servers write for TRANSPARENT=FALSE):
- * a quarter fewer bytes to filter and deflate. Packs rgba in place. */
-static int write_png_rgb(unsigned char *rgba, int w, int h, struct buf *out, struct err *err)
-{
-    size_t n = (size_t)w * (size_t)h;
-    for (size_t i = 0; i < n; i++) {
-        rgba[3 * i] = rgba[4 * i];
-        rgba[3 * i + 1] = rgba[4 * i + 1];
-        rgba[3 * i + 2] = rgba[4 * i + 2];
-    }
-    return write_png_rows(rgba, w, h, 1, NULL, NULL, 0, out, err);
+    return write_png_rows(rows, w, h, pal, trans, n_pal, out, err);
 }
 
 #define BIN(p) (((p)[0] >> 4) << 12 | ((p)[1] >> 4) << 8 | ((p)[2] >> 4) << 4 | ((p)[3] >> 4))
@@ -317,6 +395,7 @@ int render_encode(const struct render_image *img, int x, int y, int w, int h,
         return err_set(err, ERR_INTERNAL, "encode rectangle outside the image");
     if (quality <= 0 || quality > 100) quality = 85;
     if (fmt == RFMT_JPEG) transparent = 0;
+    if (fmt == RFMT_PNG) return encode_png(img, x, y, w, h, transparent, bgcolor, out, err);
     unsigned char *rgba = to_rgba(img, x, y, w, h, transparent, bgcolor);
     if (!rgba) return err_set(err, ERR_NOMEM, "out of memory");
     int rc;
@@ -331,8 +410,7 @@ int render_encode(const struct render_image *img, int x, int y, int w, int h,
         rc = encode_webp(rgba, w, h, quality, out, err);
         break;
     default:
-        rc = transparent ? write_png(rgba, w, h, NULL, NULL, 0, out, err)
-                         : write_png_rgb(rgba, w, h, out, err);
+        rc = err_set(err, ERR_INTERNAL, "unknown image format");
         break;
     }
     free(rgba);
