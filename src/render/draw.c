@@ -601,8 +601,8 @@ static int interior_point(const struct collect *c, const struct feat *f, double 
         double minx = INFINITY, maxx = -INFINITY, miny = INFINITY, maxy = -INFINITY;
         for (int k = 0; k < p->n; k++) {
             const double *q = &c->coords[2 * (p->off + k)];
-            minx = fmin(minx, q[0]), maxx = fmax(maxx, q[0]);
-            miny = fmin(miny, q[1]), maxy = fmax(maxy, q[1]);
+            minx = q[0] < minx ? q[0] : minx, maxx = q[0] > maxx ? q[0] : maxx;
+            miny = q[1] < miny ? q[1] : miny, maxy = q[1] > maxy ? q[1] : maxy;
         }
         if ((maxx - minx) * (maxy - miny) > best_area) {
             best_area = (maxx - minx) * (maxy - miny);
@@ -924,8 +924,8 @@ static void to_window(struct collect *c, int ox, int oy, int w, int h)
             const struct part *p = &c->parts[f->part_off + j];
             for (int k = 0; k < p->n; k++) {
                 const double *q = &c->coords[2 * (p->off + k)];
-                minx = fmin(minx, q[0]), maxx = fmax(maxx, q[0]);
-                miny = fmin(miny, q[1]), maxy = fmax(maxy, q[1]);
+                minx = q[0] < minx ? q[0] : minx, maxx = q[0] > maxx ? q[0] : maxx;
+                miny = q[1] < miny ? q[1] : miny, maxy = q[1] > maxy ? q[1] : maxy;
             }
         }
         f->drawn = maxx >= -m && maxy >= -m && minx <= w + m && miny <= h + m;

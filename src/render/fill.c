@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define FIX      256 /* grid steps per pixel */
 #define CLAMP_PX 4.0e6
@@ -48,15 +49,21 @@ struct fedge {
     int64_t x1, y1, dx, dy; /* upper end, and towards the lower end (dy > 0), grid units */
     int top, bot;           /* rows [top, bot) sampled */
     int dir;                /* +1 downwards in the ring's order, -1 upwards */
-    int64_t x, rem;         /* x at the current row's sample: floor, and remainder - dy */
-    int64_t step, step_rem; /* x per row: floor(dx * FIX / dy), remainder */
+};
+
+/* An edge crossing the current row: its x there (floor, and remainder - dy) and per row. */
+struct act {
+    int64_t x, rem, step, step_rem, dy;
+    int bot, dir;
 };
 
 struct fill {
     struct fedge *e;
     size_t n, cap;
-    int *order;  /* edges by top row */
-    int *active; /* edges crossing the current row, by x */
+    int *order; /* edges by top row */
+    int *first; /* per row + 1: the first of its edges in order */
+    int cap_rows;
+    struct act *act, *act2, *nw; /* crossing the row, by x; the merge; starting on the row */
     size_t cap_idx;
     double *pts; /* a ring's points after ring_points */
     size_t cap_pts;
@@ -70,7 +77,8 @@ struct fill *fill_new(void)
 void fill_free(struct fill *f)
 {
     if (!f) return;
-    free(f->e), free(f->order), free(f->active), free(f->pts);
+    free(f->e), free(f->order), free(f->first), free(f->act), free(f->act2), free(f->nw);
+    free(f->pts);
     free(f);
 }
 
@@ -136,19 +144,35 @@ int fill_ring(struct fill *f, const double *xy, int n, int hole)
     return 0;
 }
 
-/* Sets e's x to its sample on row y (at y * FIX + FIX / 2 - 1, as cairo). */
-static void edge_start(struct fedge *e, int y)
+/* e on row y (its sample at y * FIX + FIX / 2 - 1, as cairo). */
+static struct act edge_start(const struct fedge *e, int y)
 {
+    struct act a = {.dy = e->dy, .bot = e->bot, .dir = e->dir};
     int64_t r;
-    e->x = e->x1 + floor_div(((int64_t)y * FIX + FIX / 2 - 1 - e->y1) * e->dx, e->dy, &r);
-    e->rem = r - e->dy;
-    e->step = floor_div(e->dx * FIX, e->dy, &e->step_rem);
+    a.x = e->x1 + floor_div(((int64_t)y * FIX + FIX / 2 - 1 - e->y1) * e->dx, e->dy, &r);
+    a.rem = r - e->dy;
+    a.step = floor_div(e->dx * FIX, e->dy, &a.step_rem);
+    return a;
 }
 
-static int cmp_top(const void *a, const void *b, void *ud)
+/* Insertion sort by x: the active edges' order changes little from row to row. */
+static void sort_x(struct act *a, size_t n)
 {
-    const struct fedge *e = ud;
-    int x = e[*(const int *)a].top, y = e[*(const int *)b].top;
+    for (size_t i = 1; i < n; i++) {
+        if (a[i - 1].x <= a[i].x) continue;
+        struct act t = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].x > t.x) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = t;
+    }
+}
+
+static int cmp_x(const void *a, const void *b)
+{
+    int64_t x = ((const struct act *)a)->x, y = ((const struct act *)b)->x;
     return x < y ? -1 : x > y;
 }
 
@@ -170,66 +194,83 @@ static void span(uint32_t *row, int64_t x0, int64_t x1, int width, uint32_t argb
  * one where it comes back, and a gap of at most one pixel to the next span is filled. */
 int fill_draw(struct fill *f, unsigned char *data, int width, int height, int stride, uint32_t argb)
 {
-    if (f->n < 2) return 0;
+    if (f->n < 2 || height <= 0) return 0;
     if (f->n > f->cap_idx) {
         int *o = realloc(f->order, f->n * sizeof *o);
         if (o) f->order = o;
-        int *a = realloc(f->active, f->n * sizeof *a);
-        if (a) f->active = a;
-        if (!o || !a) return -1;
+        struct act *a = realloc(f->act, f->n * sizeof *a);
+        if (a) f->act = a;
+        struct act *a2 = realloc(f->act2, f->n * sizeof *a2);
+        if (a2) f->act2 = a2;
+        struct act *nw = realloc(f->nw, f->n * sizeof *nw);
+        if (nw) f->nw = nw;
+        if (!o || !a || !a2 || !nw) return -1;
         f->cap_idx = f->n;
     }
+    if (height + 1 > f->cap_rows) {
+        int *r = realloc(f->first, (size_t)(height + 1) * sizeof *r);
+        if (!r) return -1;
+        f->first = r, f->cap_rows = height + 1;
+    }
+    /* edges by top row (counting sort); those starting below the image are left out */
+    memset(f->first, 0, (size_t)(height + 1) * sizeof *f->first);
     for (size_t i = 0; i < f->n; i++)
-        f->order[i] = (int)i;
-    qsort_r(f->order, f->n, sizeof *f->order, cmp_top, f->e);
-    size_t next = 0, n_act = 0;
-    int y = f->e[f->order[0]].top;
-    while (y < height && (n_act || next < f->n)) {
-        if (!n_act && f->e[f->order[next]].top > y) y = f->e[f->order[next]].top;
-        if (y >= height) break;
+        if (f->e[i].top < height) f->first[f->e[i].top + 1]++;
+    for (int y = 0; y < height; y++)
+        f->first[y + 1] += f->first[y];
+    for (size_t i = 0; i < f->n; i++)
+        if (f->e[i].top < height) f->order[f->first[f->e[i].top]++] = (int)i;
+    for (int y = height; y > 0; y--) /* back to the starts */
+        f->first[y] = f->first[y - 1];
+    f->first[0] = 0;
+    int n_edges = f->first[height];
+    size_t n_act = 0;
+    int64_t lim = (int64_t)width * FIX;
+    for (int y = 0; y < height; y++) {
+        if (!n_act && f->first[y] == n_edges) break;
         /* advance the active edges to this row (cairo's DDA), drop the ended ones */
         size_t k = 0;
         for (size_t i = 0; i < n_act; i++) {
-            struct fedge *e = &f->e[f->active[i]];
-            if (e->bot <= y) continue;
-            e->x += e->step;
-            e->rem += e->step_rem;
-            if (e->rem >= 0) e->x++, e->rem -= e->dy;
-            f->active[k++] = f->active[i];
+            struct act *a = &f->act[i];
+            if (a->bot <= y) continue;
+            a->x += a->step;
+            a->rem += a->step_rem;
+            if (a->rem >= 0) a->x++, a->rem -= a->dy;
+            f->act[k++] = *a;
         }
         n_act = k;
-        while (next < f->n && f->e[f->order[next]].top <= y) {
-            struct fedge *e = &f->e[f->order[next++]];
-            if (e->bot <= y) continue;
-            edge_start(e, y);
-            f->active[n_act++] = (int)(e - f->e);
-        }
-        for (size_t i = 1; i < n_act; i++) { /* insertion: the order changes little by row */
-            int a = f->active[i];
-            int64_t x = f->e[a].x;
-            size_t j = i;
-            while (j > 0 && f->e[f->active[j - 1]].x > x) {
-                f->active[j] = f->active[j - 1];
-                j--;
-            }
-            f->active[j] = a;
+        sort_x(f->act, n_act);
+        /* the edges starting on this row, merged in by x */
+        size_t n_new = 0;
+        for (int i = f->first[y]; i < f->first[y + 1]; i++)
+            if (f->e[f->order[i]].bot > y) /* else above the image */
+                f->nw[n_new++] = edge_start(&f->e[f->order[i]], y);
+        if (n_new) {
+            if (n_new < 16)
+                sort_x(f->nw, n_new);
+            else
+                qsort(f->nw, n_new, sizeof *f->nw, cmp_x);
+            size_t i = 0, j = 0, m = 0;
+            while (i < n_act || j < n_new)
+                f->act2[m++] = j == n_new || (i < n_act && f->act[i].x <= f->nw[j].x) ? f->act[i++]
+                                                                                      : f->nw[j++];
+            struct act *t = f->act;
+            f->act = f->act2, f->act2 = t;
+            n_act = m;
         }
         uint32_t *row = (uint32_t *)(data + (size_t)y * (size_t)stride);
         int wind = 0, open = 0;
-        int64_t start = 0, lim = (int64_t)width * FIX;
+        int64_t start = 0;
         for (size_t i = 0; i < n_act; i++) {
-            const struct fedge *e = &f->e[f->active[i]];
-            wind += e->dir;
-            int64_t xe = pix(CLAMPX(e->x, lim));
+            wind += f->act[i].dir;
+            int64_t xe = pix(CLAMPX(f->act[i].x, lim));
             if (wind && !open) {
                 open = 1, start = xe;
-            } else if (!wind &&
-                       (i + 1 == n_act || pix(CLAMPX(f->e[f->active[i + 1]].x, lim)) > xe + 1)) {
+            } else if (!wind && (i + 1 == n_act || pix(CLAMPX(f->act[i + 1].x, lim)) > xe + 1)) {
                 span(row, start, xe, width, argb);
                 open = 0;
             }
         }
-        y++;
     }
     return 0;
 }

@@ -49,9 +49,17 @@ int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, doub
     return 1;
 }
 
+/* floor for |v| < 2^31, inline: without SSE4.1 floor() is a library call, and a hairline calls
+ * it for every column it crosses. */
+static inline int ifloor(double v)
+{
+    int i = (int)v;
+    return i - (v < i);
+}
+
 static double fpart(double v)
 {
-    return v - floor(v);
+    return v - ifloor(v);
 }
 
 static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
@@ -64,10 +72,10 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
     if (steep) tmp = x0, x0 = y0, y0 = tmp, tmp = x1, x1 = y1, y1 = tmp;
     if (x0 > x1) tmp = x0, x0 = x1, x1 = tmp, tmp = y0, y0 = y1, y1 = tmp;
     double dx = x1 - x0, dy = y1 - y0, grad = dx == 0 ? 1 : dy / dx;
-    int xs = (int)floor(x0 + 0.5), xe = (int)floor(x1 + 0.5);
+    int xs = ifloor(x0 + 0.5), xe = ifloor(x1 + 0.5);
     if (xs == xe) { /* shorter than a pixel: one dab weighted by its length */
         double len = sqrt(dx * dx + dy * dy), y = (y0 + y1) / 2;
-        int yi = (int)floor(y);
+        int yi = ifloor(y);
         double f = y - yi;
         if (steep)
             plot(t, yi, xs, (1 - f) * len), plot(t, yi + 1, xs, f * len);
@@ -80,7 +88,7 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
     double cover_s = 1 - fpart(x0 + 0.5), cover_e = fpart(x1 + 0.5);
     for (int x = xs; x <= xe; x++, y += grad) {
         double c = x == xs ? cover_s : x == xe ? cover_e : 1;
-        int yi = (int)floor(y);
+        int yi = ifloor(y);
         double f = y - yi;
         if (steep)
             plot(t, yi, x, (1 - f) * c), plot(t, yi + 1, x, f * c);
@@ -106,8 +114,8 @@ void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, u
     for (int i = 1; i < n; i++) {
         double x = xy[2 * i], y = xy[2 * i + 1];
         if (fabs(x - lx) + fabs(y - ly) < 0.33 && i < n - 1) continue;
-        double len = sqrt((x - lx) * (x - lx) + (y - ly) * (y - ly)),
-               major = fmax(fabs(x - lx), fabs(y - ly));
+        double ax = fabs(x - lx), ay = fabs(y - ly);
+        double len = sqrt((x - lx) * (x - lx) + (y - ly) * (y - ly)), major = ax > ay ? ax : ay;
         struct thin ts = t;
         if (major > 0) ts.alpha = t.alpha * len / major;
         wu(&ts, lx, ly, x, y);

@@ -50,6 +50,18 @@ void wide_free(struct wide *w)
 #define LEVELS 32
 #endif
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* floor and ceil for |v| < 2^31, inline: without SSE4.1 they are library calls, made for every
+ * row of every capsule */
+static inline int ifloor(double v)
+{
+    int i = (int)v;
+    return i - (v < i);
+}
+static inline int iceil(double v)
+{
+    int i = (int)v;
+    return i + (v > i);
+}
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* A capsule: the points within R of segment a-b. Its row intervals are the hull of those of its
@@ -98,18 +110,19 @@ static int span(const struct cap *c, double R, double R2, double yc, double py, 
 /* The area of a unit pixel inside an edge whose unit normal is (nx, ny), the pixel centre being
  * s inside it (negative: outside): linear while the edge crosses two opposite sides, quadratic
  * when it cuts a corner. The box filter of the exact shape, as cairo's best anti-aliasing. */
-static double edge_cover(double nx, double ny, double s)
+static inline double edge_cover_ab(double a, double b, double s) /* a = max, b = min of |n| */
 {
-    double a = fabs(nx), b = fabs(ny);
-    if (a < b) {
-        double t = a;
-        a = b, b = t;
-    }
     double e = (a + b) / 2, as = fabs(s);
     if (as >= e) return s > 0 ? 1 : 0;
     if (as <= (a - b) / 2) return 0.5 + s / a;
     double u = e - as, corner = u * u / (2 * a * b);
     return s > 0 ? 1 - corner : corner;
+}
+
+static double edge_cover(double nx, double ny, double s)
+{
+    double a = fabs(nx), b = fabs(ny);
+    return a < b ? edge_cover_ab(b, a, s) : edge_cover_ab(a, b, s);
 }
 
 /* One capsule of half width r around a-b into the mask: every pixel within r + 0.71 of the
@@ -131,13 +144,16 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
         c.iux = c.ux != 0 ? 1 / c.ux : 0, c.iuy = c.uy != 0 ? 1 / c.uy : 0;
     }
     double ilen2 = len2 > 0 ? 1 / len2 : 0;
-    int ya = (int)floor(MIN(ay, by) - R), yb = (int)ceil(MAX(ay, by) + R);
+    /* the normal of the sides, for edge_cover_ab */
+    double na = fabs(c.ux) > fabs(c.uy) ? fabs(c.ux) : fabs(c.uy);
+    double nb = fabs(c.ux) > fabs(c.uy) ? fabs(c.uy) : fabs(c.ux);
+    int ya = ifloor(MIN(ay, by) - R), yb = iceil(MAX(ay, by) + R);
     if (ya < 0) ya = 0;
     if (yb > w->height - 1) yb = w->height - 1;
     for (int y = ya; y <= yb; y++) {
         double yc = y + 0.5, py = yc - ay, lo, hi;
         if (!span(&c, R, R2, yc, py, &lo, &hi)) continue;
-        int i0 = (int)ceil(lo - 0.5), i1 = (int)floor(hi - 0.5);
+        int i0 = iceil(lo - 0.5), i1 = ifloor(hi - 0.5);
         if (i0 < 0) i0 = 0;
         if (i1 > w->width - 1) i1 = w->width - 1;
         if (i0 > i1) continue;
@@ -145,7 +161,7 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
         int f0 = i1 + 1, f1 = i1;
         double ilo, ihi;
         if (Ri > 0 && span(&c, Ri, Ri2, yc, py, &ilo, &ihi)) {
-            f0 = (int)ceil(ilo - 0.5), f1 = (int)floor(ihi - 0.5);
+            f0 = iceil(ilo - 0.5), f1 = ifloor(ihi - 0.5);
             if (f0 < i0) f0 = i0;
             if (f1 > i1) f1 = i1;
             if (f0 > f1) f0 = i1 + 1, f1 = i1;
@@ -157,10 +173,15 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
                 i = f1;
                 continue;
             }
-            double px = i + 0.5 - ax, t = (px * dx + py * dy) * ilen2;
-            t = t < 0 ? 0 : t > 1 ? 1 : t;
-            double ex = px - t * dx, ey = py - t * dy, d = sqrt(ex * ex + ey * ey);
-            double cv = d > 1e-9 ? edge_cover(ex / d, ey / d, r - d) : 1;
+            if (row[i] == 255) continue; /* covered fully by an earlier capsule */
+            double px = i + 0.5 - ax, t = (px * dx + py * dy) * ilen2, cv;
+            if (t > 0 && t < 1) { /* beside the segment: the nearest edge is parallel to it */
+                cv = edge_cover_ab(na, nb, r - fabs(py * c.ux - px * c.uy));
+            } else { /* beyond an end: the cap's tangent */
+                t = t < 0 ? 0 : 1;
+                double ex = px - t * dx, ey = py - t * dy, d = sqrt(ex * ex + ey * ey);
+                cv = d > 1e-9 ? edge_cover(ex / d, ey / d, r - d) : 1;
+            }
             if (cv <= 0) continue;
             /* LEVELS steps: finer ones only grow the PNG */
             unsigned v = cv >= 1 ? 255 : (unsigned)(cv * LEVELS + 0.5) * 255 / LEVELS;
