@@ -49,12 +49,14 @@ struct fedge {
     int64_t x1, y1, dx, dy; /* upper end, and towards the lower end (dy > 0), grid units */
     int top, bot;           /* rows [top, bot) sampled */
     int dir;                /* +1 downwards in the ring's order, -1 upwards */
+    int64_t rem;            /* while active: x's remainder - dy (the x is in struct act) */
+    int64_t step, step_rem; /* x per row: floor(dx * FIX / dy), remainder */
 };
 
-/* An edge crossing the current row: its x there (floor, and remainder - dy) and per row. */
+/* An edge crossing the current row: its x there, small to keep sorted. */
 struct act {
-    int64_t x, rem, step, step_rem, dy;
-    int bot, dir;
+    int64_t x;
+    int edge, dir;
 };
 
 struct fill {
@@ -94,10 +96,20 @@ static int64_t pix(int64_t v)
     return (v + FIX / 2 - 1) >> 8;
 }
 
-static int64_t floor_div(int64_t a, int64_t b, int64_t *rem) /* b > 0 */
+/* floor(a / b) and its remainder (0 <= rem < b) for b > 0: estimated in floating point and
+ * corrected in integers (a 64-bit integer division costs several times more, and a tile's fills
+ * start tens of thousands of edges). Exact: the estimate is off by less than one for the
+ * quotients here (|a / b| < 2^52, coordinates being clamped). */
+static inline int64_t floor_div(int64_t a, int64_t b, int64_t *rem)
 {
-    int64_t q = a / b, r = a % b;
-    if (r < 0) q--, r += b;
+    double d = (double)a / (double)b;
+    int64_t q = (int64_t)d; /* floor, inline */
+    q -= d < (double)q;
+    int64_t r = a - q * b;
+    while (r < 0)
+        q--, r += b;
+    while (r >= b)
+        q++, r -= b;
     *rem = r;
     return q;
 }
@@ -145,13 +157,14 @@ int fill_ring(struct fill *f, const double *xy, int n, int hole)
 }
 
 /* e on row y (its sample at y * FIX + FIX / 2 - 1, as cairo). */
-static struct act edge_start(const struct fedge *e, int y)
+static struct act edge_start(struct fedge *e, int i, int y)
 {
-    struct act a = {.dy = e->dy, .bot = e->bot, .dir = e->dir};
     int64_t r;
-    a.x = e->x1 + floor_div(((int64_t)y * FIX + FIX / 2 - 1 - e->y1) * e->dx, e->dy, &r);
-    a.rem = r - e->dy;
-    a.step = floor_div(e->dx * FIX, e->dy, &a.step_rem);
+    struct act a = {e->x1 + floor_div(((int64_t)y * FIX + FIX / 2 - 1 - e->y1) * e->dx, e->dy, &r),
+                    i, e->dir};
+    e->rem = r - e->dy;
+    if (e->bot - y > 1) /* else it ends on this row: no step */
+        e->step = floor_div(e->dx * FIX, e->dy, &e->step_rem);
     return a;
 }
 
@@ -231,12 +244,13 @@ int fill_draw(struct fill *f, unsigned char *data, int width, int height, int st
         /* advance the active edges to this row (cairo's DDA), drop the ended ones */
         size_t k = 0;
         for (size_t i = 0; i < n_act; i++) {
-            struct act *a = &f->act[i];
-            if (a->bot <= y) continue;
-            a->x += a->step;
-            a->rem += a->step_rem;
-            if (a->rem >= 0) a->x++, a->rem -= a->dy;
-            f->act[k++] = *a;
+            struct fedge *e = &f->e[f->act[i].edge];
+            if (e->bot <= y) continue;
+            int64_t x = f->act[i].x + e->step;
+            e->rem += e->step_rem;
+            if (e->rem >= 0) x++, e->rem -= e->dy;
+            f->act[k] = f->act[i];
+            f->act[k++].x = x;
         }
         n_act = k;
         sort_x(f->act, n_act);
@@ -244,7 +258,7 @@ int fill_draw(struct fill *f, unsigned char *data, int width, int height, int st
         size_t n_new = 0;
         for (int i = f->first[y]; i < f->first[y + 1]; i++)
             if (f->e[f->order[i]].bot > y) /* else above the image */
-                f->nw[n_new++] = edge_start(&f->e[f->order[i]], y);
+                f->nw[n_new++] = edge_start(&f->e[f->order[i]], f->order[i], y);
         if (n_new) {
             if (n_new < 16)
                 sort_x(f->nw, n_new);
