@@ -58,12 +58,9 @@ struct collect {
     size_t n_ints, cap_ints;
     struct buf text;
     struct wide *wide; /* coverage mask of wide round strokes, made on first use */
-    struct fill *fill; /* opaque outlined fills (fill.c), made on first use */
-    double *pts;       /* a part's points as drawn (path_part) */
-    size_t cap_pts;
-    double margin;    /* px symbols reach beyond their geometry (symbol_margin) */
-    int img_w, img_h; /* the image drawn: the window, or the whole map */
-    int labels_known; /* the placement was replayed (label_key): no label is queued */
+    double margin;     /* px symbols reach beyond their geometry (symbol_margin) */
+    int img_w, img_h;  /* the image drawn: the window, or the whole map */
+    int labels_known;  /* the placement was replayed (label_key): no label is queued */
 };
 
 #define GROW(ptr, n, cap, extra)                                                                   \
@@ -559,19 +556,38 @@ void draw_mark(cairo_t *cr, const struct symbolizer *sym, double x, double y, do
     cairo_restore(cr);
 }
 
-/* Appends a part to the path as ring_points walks it (fill.c). */
-static int path_part(struct collect *c, cairo_t *cr, const double *xy, int n, int polygon, int hole)
+#define CLAMP_PX 4.0e6
+static double clampc(double v)
 {
-    if (n < 1) return 0;
-    if (GROW(c->pts, 0, c->cap_pts, 2 * (size_t)n)) return ERR_NOMEM;
-    int m = ring_points(xy, n, polygon, hole, c->pts);
-    for (int k = 0; k < m; k++)
+    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
+}
+
+/* Appends a part to the path, dropping vertices closer than a third of a pixel. Rings are
+ * oriented so that exteriors wind one way and holes the other (non-zero fill rule), whatever
+ * their orientation in the data. */
+static void path_part(cairo_t *cr, const double *xy, int n, int polygon, int hole)
+{
+    if (n < 1) return;
+    int reverse = 0;
+    if (polygon) {
+        double a = 0;
+        for (int i = 0; i + 1 < n; i++)
+            a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
+        reverse = hole ? a > 0 : a < 0;
+    }
+    double lx = 0, ly = 0;
+    for (int k = 0; k < n; k++) {
+        int i = reverse ? n - 1 - k : k;
+        double x = clampc(xy[2 * i]), y = clampc(xy[2 * i + 1]);
         if (k == 0)
-            cairo_move_to(cr, c->pts[0], c->pts[1]);
+            cairo_move_to(cr, x, y);
+        else if (fabs(x - lx) + fabs(y - ly) > 0.33 || k == n - 1)
+            cairo_line_to(cr, x, y);
         else
-            cairo_line_to(cr, c->pts[2 * k], c->pts[2 * k + 1]);
+            continue;
+        lx = x, ly = y;
+    }
     if (polygon) cairo_close_path(cr);
-    return 0;
 }
 
 /* Offsets a polyline by d px to its left (SE PerpendicularOffset), into out (2n doubles). */
@@ -735,35 +751,6 @@ static int wide_lines(const struct render_request *rq, cairo_t *cr, struct colle
     return 0;
 }
 
-/* A fill that fill.c draws: solid, opaque, no hatch. */
-static int opaque_fill(const struct style_fill *f)
-{
-    return f->has && f->opacity >= 1 && f->hatch == HATCH_NONE;
-}
-
-/* Opaque fills of the polygon features idx[0..n), without anti-aliasing, past cairo (fill.c):
- * scanned together, as one cairo path with CAIRO_ANTIALIAS_NONE. */
-static int fill_features(struct collect *c, cairo_t *cr, uint32_t rgb, const int *idx, int n)
-{
-    cairo_surface_t *surf = cairo_get_target(cr);
-    if (!c->fill && !(c->fill = fill_new())) return ERR_NOMEM;
-    cairo_surface_flush(surf);
-    unsigned char *data = cairo_image_surface_get_data(surf);
-    int w = cairo_image_surface_get_width(surf), h = cairo_image_surface_get_height(surf);
-    int stride = cairo_image_surface_get_stride(surf), rc = 0;
-    fill_begin(c->fill);
-    for (int i = 0; i < n && !rc; i++) {
-        const struct feat *f = &c->feats[idx[i]];
-        for (int j = 0; j < f->n_parts && !rc; j++) {
-            const struct part *p = &c->parts[f->part_off + j];
-            rc = fill_ring(c->fill, &c->coords[2 * p->off], p->n, p->ring);
-        }
-    }
-    if (!rc) rc = fill_draw(c->fill, data, w, h, stride, 0xff000000u | (rgb & 0xffffff));
-    cairo_surface_mark_dirty(surf);
-    return rc ? ERR_NOMEM : 0;
-}
-
 /* Draws one symbolizer for the features idx[0..n) of a layer as one path. */
 static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect *c,
                     struct label_set *ls, const struct symbolizer *sym, const int *idx, int n)
@@ -784,16 +771,6 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
     if (gt == GT_POINT || gt == GT_MULTIPOINT) return 0;
     int wide = wide_ok(sym, polygon, k) && sym->stroke.opacity > 0;
     if (sym->kind == SYM_LINE && wide) return wide_lines(rq, cr, c, sym, 0, idx, n);
-    const struct style_stroke *st = &sym->stroke;
-    int thin = st->has && st->n_dash == 0 && st->width * k <= THIN_MAX && sym->offset == 0;
-    /* An outline drawn over the fill hides its edge: anti-aliasing it is wasted work. */
-    int outlined = sym->kind == SYM_POLYGON && st->has && st->opacity >= 0.5 && st->n_dash == 0;
-    if (outlined && (thin || wide) && opaque_fill(&sym->fill)) {
-        int rc = fill_features(c, cr, sym->fill.color, idx, n);
-        if (!rc && thin && st->opacity > 0) thin_lines(rq, cr, c, sym, idx, n);
-        if (!rc && wide) rc = wide_lines(rq, cr, c, sym, polygon, idx, n);
-        return rc;
-    }
     double *tmp = NULL;
     size_t tmp_cap = 0;
     cairo_new_path(cr);
@@ -814,20 +791,21 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
                 offset_line(xy, p->n, sym->offset * k, tmp);
                 xy = tmp;
             }
-            if (path_part(c, cr, xy, p->n, sym->kind == SYM_POLYGON, p->ring)) {
-                free(tmp);
-                return ERR_NOMEM;
-            }
+            path_part(cr, xy, p->n, sym->kind == SYM_POLYGON, p->ring);
         }
     }
     free(tmp);
     if (sym->kind == SYM_POLYGON) {
+        /* An outline drawn over the fill hides its edge: anti-aliasing it is wasted work. */
+        int outlined = sym->stroke.has && sym->stroke.opacity >= 0.5 && sym->stroke.n_dash == 0;
         cairo_antialias_t aa = cairo_get_antialias(cr);
         if (outlined) cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
         cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
         draw_fill_path(cr, &sym->fill, k);
         cairo_set_antialias(cr, aa);
     }
+    const struct style_stroke *st = &sym->stroke;
+    int thin = st->has && st->n_dash == 0 && st->width * k <= THIN_MAX && sym->offset == 0;
     if (st->has && st->opacity > 0 && !thin && !wide) {
         draw_stroke_style(cr, st, k);
         cairo_stroke_preserve(cr);
@@ -906,8 +884,6 @@ static void collect_fini(struct collect *c)
     buf_fini(&c->memo_keys);
     buf_fini(&c->key);
     wide_free(c->wide);
-    fill_free(c->fill);
-    free(c->pts);
 }
 
 /* Moves the map's pixels to the window's (origin ox, oy) and marks the features whose symbols

@@ -74,24 +74,6 @@ void wide_composite(struct wide *w, cairo_surface_t *surf, uint32_t rgb, double 
 void mask_composite(cairo_surface_t *surf, const unsigned char *m, int mstride, int x0, int y0,
                     int w, int h, uint32_t rgb, double opacity);
 
-/* The points of a ring or line as drawn (fill.c): clamped to +-4e6 px, vertices closer than a
- * third of a pixel to the last kept one dropped (the last one kept), and a polygon's ring
- * (polygon = 1) walked so that exteriors wind one way and holes (hole = 1) the other, whatever
- * their orientation in the data. out has room for 2n doubles; returns the points written. */
-int ring_points(const double *xy, int n, int polygon, int hole, double *out);
-
-/* Opaque fills without anti-aliasing (fill.c): rings are added (of any number of features), then
- * fill_draw sets the pixels inside them (non-zero winding) to argb (premultiplied, opaque), the
- * pixels cairo's mono scan converter fills for the same path. The caller flushes the surface before
- * and marks it dirty after. fill_ring and fill_draw return -1 when out of memory. */
-struct fill;
-struct fill *fill_new(void);
-void fill_free(struct fill *f);
-void fill_begin(struct fill *f);
-int fill_ring(struct fill *f, const double *xy, int n, int hole);
-int fill_draw(struct fill *f, unsigned char *data, int width, int height, int stride,
-              uint32_t argb);
-
 /* Drawing helpers shared with legend.c. */
 void draw_set_source(cairo_t *cr, uint32_t rgb, double opacity);
 void draw_stroke_style(cairo_t *cr, const struct style_stroke *s, double k);
