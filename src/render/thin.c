@@ -15,7 +15,7 @@ struct thin {
     double alpha;     /* opacity x width factor */
 };
 
-static void plot(const struct thin *t, int x, int y, double c)
+static inline __attribute__((always_inline)) void plot(const struct thin *t, int x, int y, double c)
 {
     if ((unsigned)x >= (unsigned)t->width || (unsigned)y >= (unsigned)t->height || c <= 0) return;
     int ai = (int)(c * t->alpha * 255 + 0.5);
