@@ -343,9 +343,9 @@ static int project(const struct render_request *rq, int storage, const struct bb
     }
     for (size_t p = 0; p < n; p++) {
         double u = (xy[2 * p] - qb->minx) / cw, v = (xy[2 * p + 1] - qb->miny) / ch;
-        int i = (int)floor(u), j = (int)floor(v);
-        i = i < 0 ? 0 : i >= GRID ? GRID - 1 : i;
-        j = j < 0 ? 0 : j >= GRID ? GRID - 1 : j;
+        /* the cell, clamped to the mesh (floor without a libm call; NaN goes to cell 0) */
+        int i = u >= GRID ? GRID - 1 : u >= 0 ? (int)u : 0;
+        int j = v >= GRID ? GRID - 1 : v >= 0 ? (int)v : 0;
         double fu = u - i, fv = v - j;
         const double *a = &node[2 * (j * (GRID + 1) + i)], *b = a + 2;
         const double *c = a + 2 * (GRID + 1), *d = c + 2;
