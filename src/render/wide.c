@@ -178,7 +178,7 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
             if (t > 0 && t < 1) { /* beside the segment: the nearest edge is parallel to it */
                 cv = edge_cover_ab(na, nb, r - fabs(py * c.ux - px * c.uy));
             } else { /* beyond an end: the cap's tangent */
-                t = t < 0 ? 0 : 1;
+                t = t <= 0 ? 0 : 1;
                 double ex = px - t * dx, ey = py - t * dy, d = sqrt(ex * ex + ey * ey);
                 cv = d > 1e-9 ? edge_cover(ex / d, ey / d, r - d) : 1;
             }
