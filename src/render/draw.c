@@ -8,6 +8,7 @@
 #include "render_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -736,6 +737,10 @@ static int wide_lines(const struct render_request *rq, cairo_t *cr, struct colle
                       const struct symbolizer *sym, int polygon, const int *idx, int n)
 {
     cairo_surface_t *surf = cairo_get_target(cr);
+    if (c->wide && !wide_fits(c->wide, c->img_w, c->img_h)) {
+        wide_free(c->wide);
+        c->wide = NULL;
+    }
     if (!c->wide && !(c->wide = wide_new(c->img_w, c->img_h))) return ERR_NOMEM;
     cairo_surface_flush(surf);
     for (int i = 0; i < n; i++) {
@@ -886,6 +891,79 @@ static void collect_fini(struct collect *c)
     wide_free(c->wide);
 }
 
+/* A thread's last collect and image buffer, kept for its next map: a map grew its arrays from
+ * nothing and took a fresh image, paying the reallocations and page faults on every tile. Only
+ * moderate sizes are kept (a big WMS map's arrays are freed), so a render thread holds at most
+ * KEEP_BYTES of each. */
+#define KEEP_BYTES ((size_t)8 << 20)
+struct spare {
+    struct collect *c;
+    unsigned char *image;
+    size_t image_len;
+};
+static _Thread_local struct spare spare;
+static pthread_key_t spare_key; /* frees a thread's spare when the thread ends */
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free(void *p)
+{
+    struct spare *sp = p;
+    if (sp->c) collect_fini(sp->c);
+    free(sp->c), free(sp->image);
+    sp->c = NULL, sp->image = NULL;
+}
+
+static void spare_key_init(void)
+{
+    pthread_key_create(&spare_key, spare_free);
+}
+
+static void spare_register(void)
+{
+    pthread_once(&spare_once, spare_key_init);
+    pthread_setspecific(spare_key, &spare);
+}
+
+/* An empty collect: the thread's spare (its arrays kept, emptied) or a new one. */
+static struct collect *collect_take(void)
+{
+    struct collect *c = spare.c;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (c) geom_init(&c->g), buf_init(&c->text);
+        return c;
+    }
+    spare.c = NULL;
+    struct collect keep = *c;
+    memset(c, 0, sizeof *c);
+    c->g = keep.g;
+    c->memo_keys = keep.memo_keys, c->key = keep.key, c->text = keep.text;
+    buf_reset(&c->memo_keys), buf_reset(&c->key), buf_reset(&c->text);
+    c->memo_rules = keep.memo_rules, c->cap_memo_rules = keep.cap_memo_rules;
+    c->coords = keep.coords, c->cap_coords = keep.cap_coords;
+    c->parts = keep.parts, c->cap_parts = keep.cap_parts;
+    c->feats = keep.feats, c->cap_feats = keep.cap_feats;
+    c->ints = keep.ints, c->cap_ints = keep.cap_ints;
+    c->wide = keep.wide; /* left clear by wide_composite; kept only for the same image size */
+    return c;
+}
+
+/* Keeps c as the thread's spare when its arrays are moderate, else frees it. */
+static void collect_give(struct collect *c)
+{
+    size_t bytes = c->cap_coords * sizeof *c->coords + c->cap_parts * sizeof *c->parts +
+                   c->cap_feats * sizeof *c->feats + c->cap_ints * sizeof *c->ints +
+                   c->cap_memo_rules * sizeof *c->memo_rules + c->text.cap + c->memo_keys.cap +
+                   (size_t)c->g.cap_coords * sizeof(double);
+    if (spare.c || bytes > KEEP_BYTES) {
+        collect_fini(c);
+        free(c);
+        return;
+    }
+    spare.c = c;
+    spare_register();
+}
+
 /* Moves the map's pixels to the window's (origin ox, oy) and marks the features whose symbols
  * reach it (their box grown by the symbol margin meets w x h). */
 static void to_window(struct collect *c, int ox, int oy, int w, int h)
@@ -935,12 +1013,10 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
         return err_setl(err, ERR_PARAM, "BBOX", "empty map extent or size");
     double k = rq->scale_factor > 0 ? rq->scale_factor : 1;
     double scale = render_scale(rq->srid, &rq->bbox, rq->width, k, rq->geo);
-    struct collect *cp = calloc(1, sizeof *cp);
+    struct collect *cp = collect_take();
     if (!cp) return err_set(err, ERR_NOMEM, "out of memory");
     cp->rq = rq;
     cp->scale = scale;
-    geom_init(&cp->g);
-    buf_init(&cp->text);
     int win = rq->win_w > 0;
     cp->img_w = win ? rq->win_w : rq->width;
     cp->img_h = win ? rq->win_h : rq->height;
@@ -966,7 +1042,13 @@ int render_draw(const struct render_request *rq, struct render_image *img, struc
     img->width = cp->img_w;
     img->height = cp->img_h;
     img->stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, img->width);
-    img->data = calloc((size_t)img->stride, (size_t)img->height); /* transparent */
+    size_t img_len = (size_t)img->stride * (size_t)img->height;
+    if (spare.image && spare.image_len == img_len) { /* the thread's last image, cleared */
+        img->data = spare.image, spare.image = NULL;
+        memset(img->data, 0, img_len); /* transparent */
+    } else {
+        img->data = calloc((size_t)img->stride, (size_t)img->height); /* transparent */
+    }
     if (!img->data) {
         rc = err_set(err, ERR_NOMEM, "cannot allocate a %dx%d image", img->width, img->height);
         goto done;
@@ -987,15 +1069,20 @@ done:
     label_set_free(ls);
     if (cr) cairo_destroy(cr);
     if (surf) cairo_surface_destroy(surf);
-    collect_fini(cp);
-    free(cp);
+    collect_give(cp);
     if (rc) render_image_fini(img);
     return rc;
 }
 
 void render_image_fini(struct render_image *img)
 {
-    free(img->data);
+    size_t len = (size_t)img->stride * (size_t)img->height;
+    if (img->data && !spare.image && len <= KEEP_BYTES) { /* kept for the thread's next map */
+        spare.image = img->data, spare.image_len = len;
+        spare_register();
+    } else {
+        free(img->data);
+    }
     memset(img, 0, sizeof *img);
 }
 

@@ -76,6 +76,8 @@ int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, doub
 struct wide;
 struct wide *wide_new(int width, int height);
 void wide_free(struct wide *w);
+/* 1 if w is a mask for a width x height image (a clear mask is reused for the next map). */
+int wide_fits(const struct wide *w, int width, int height);
 void wide_polyline(struct wide *w, const double *xy, int n, int closed, double width);
 void wide_composite(struct wide *w, cairo_surface_t *surf, uint32_t rgb, double opacity);
 /* Source over of a colour through an A8 coverage mask (w x h at x0, y0 of the surface, clipped

@@ -39,6 +39,11 @@ struct wide *wide_new(int width, int height)
     return w;
 }
 
+int wide_fits(const struct wide *w, int width, int height)
+{
+    return w->width == width && w->height == height;
+}
+
 void wide_free(struct wide *w)
 {
     if (!w) return;
