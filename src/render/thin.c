@@ -26,6 +26,11 @@ static inline __attribute__((always_inline)) void plot(const struct thin *t, int
 
 int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy)
 {
+    if (*x0 >= lo && *x0 <= hx && *y0 >= lo && *y0 <= hy && *x1 >= lo && *x1 <= hx && *y1 >= lo &&
+        *y1 <= hy) { /* inside (most segments): what the clip below computes */
+        *x1 = *x0 + (*x1 - *x0), *y1 = *y0 + (*y1 - *y0);
+        return 1;
+    }
     if (!isfinite(*x0) || !isfinite(*y0) || !isfinite(*x1) || !isfinite(*y1)) return 0;
     double t0 = 0, t1 = 1, dx = *x1 - *x0, dy = *y1 - *y0;
     double p[4] = {-dx, dx, -dy, dy}, q[4] = {*x0 - lo, hx - *x0, *y0 - lo, hy - *y0};
@@ -87,13 +92,16 @@ static void wu(const struct thin *t, double x0, double y0, double x1, double y1)
     /* end columns are covered partly: weight by the covered fraction */
     double cover_s = 1 - fpart(x0 + 0.5), cover_e = fpart(x1 + 0.5);
     for (int x = xs; x <= xe; x++, y += grad) {
-        double c = x == xs ? cover_s : x == xe ? cover_e : 1;
         int yi = ifloor(y);
-        double f = y - yi;
+        double f = y - yi, f0 = 1 - f, f1 = f;
+        if (x == xs || x == xe) { /* the inner columns' weight is 1: (1 - f) * 1 is 1 - f */
+            double c = x == xs ? cover_s : cover_e;
+            f0 *= c, f1 *= c;
+        }
         if (steep)
-            plot(t, yi, x, (1 - f) * c), plot(t, yi + 1, x, f * c);
+            plot(t, yi, x, f0), plot(t, yi + 1, x, f1);
         else
-            plot(t, x, yi, (1 - f) * c), plot(t, x, yi + 1, f * c);
+            plot(t, x, yi, f0), plot(t, x, yi + 1, f1);
     }
 }
 
