@@ -110,7 +110,7 @@ static void set_font(cairo_t *cr, const struct symbolizer *sym, double k)
  * time): the same parcel numbers and street names are measured over and over, and cairo's
  * text_to_glyphs was most of a label's cost (issue 22). Direct-mapped: a collision replaces the
  * entry. The result is what cairo answers, so maps are byte for byte the same. */
-#define MEASURE_SLOTS 2048
+#define MEASURE_SLOTS 16384
 #define MEASURE_TEXT  48
 
 struct measured {
