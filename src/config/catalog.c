@@ -281,8 +281,10 @@ static int load_field(struct ctx *c, const struct catalog *cat, const char *path
     if (!json_is_object(o)) return fail(c, path, "must be an object");
     if ((rc = check_keys(c, path, o, keys))) return rc;
     if ((rc = get_str(c, path, o, "name", 1, &f->name))) return rc;
-    if (!valid_ident(f->name) || strcmp(f->name, "fid") == 0 || strcmp(f->name, "geom") == 0)
-        return fail(c, path, "bad field name \"%s\" (want [a-z][a-z0-9_]*, not fid/geom)", f->name);
+    if (!valid_ident(f->name) || strcmp(f->name, "fid") == 0 || strcmp(f->name, "geom") == 0 ||
+        strncmp(f->name, "spp_", 4) == 0)
+        return fail(c, path, "bad field name \"%s\" (want [a-z][a-z0-9_]*, not fid/geom/spp_*)",
+                    f->name);
     char *s = NULL;
     if ((rc = get_str(c, path, o, "type", 1, &s))) return rc;
     int t = -1;
@@ -451,7 +453,8 @@ static int load_layer(struct ctx *c, const struct catalog *cat, json_t *root, st
     if (!json_is_object(root)) return fail(c, "$", "must be an object");
     if ((rc = check_keys(c, "$", root, keys))) return rc;
     if ((rc = get_str(c, "$", root, "id", 1, &l->id))) return rc;
-    if (!valid_ident(l->id)) return fail(c, "id", "bad layer id \"%s\"", l->id);
+    if (!valid_ident(l->id) || strncmp(l->id, "spp_", 4) == 0) /* spp_*: the store's own */
+        return fail(c, "id", "bad layer id \"%s\" (want [a-z][a-z0-9_]*, not spp_*)", l->id);
     json_t *v = json_object_get(root, "number");
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 99)
         return fail(c, "number", "must be an integer 1..99");

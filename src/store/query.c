@@ -30,16 +30,20 @@ static int put_from_where(struct store *st, const struct store_query *q,
 {
     const char *id = q->layer->id;
     /* In any order: the R*Tree drives, each entry one rowid lookup (no IN list to build and
-     * sort). Its columns (pkid, xmin..ymax) are no catalog field's name. */
+     * sort). Its columns stay inside the sub-select (a field may be named xmin or pkid): the
+     * outer query sees only spp_fid, under the alias spp_r ("spp_" names are reserved by the
+     * catalog), and SQLite flattens it into a join led by the R*Tree. */
     if (q->has_bbox && q->any_order)
         return buf_printf(b,
-                          " FROM \"idx_%s_geom\" AS spp_r CROSS JOIN \"%s\" ON \"%s\".fid ="
-                          " spp_r.pkid WHERE spp_r.xmin <= ? AND spp_r.xmax >= ? AND spp_r.ymin"
-                          " <= ? AND spp_r.ymax >= ?",
-                          id, id, id) ||
+                          " FROM (SELECT pkid AS spp_fid FROM \"idx_%s_geom\" WHERE xmin <= ? AND"
+                          " xmax >= ? AND ymin <= ? AND ymax >= ?",
+                          id) ||
                        (q->index_min_extent > 0 &&
-                        buf_puts(b, " AND (spp_r.xmax - spp_r.xmin >= ? OR spp_r.ymax -"
-                                    " spp_r.ymin >= ?)")) ||
+                        buf_puts(b, " AND (xmax - xmin >= ? OR ymax - ymin >= ?)")) ||
+                       buf_printf(b,
+                                  ") AS spp_r CROSS JOIN \"%s\" ON \"%s\".fid = spp_r.spp_fid"
+                                  " WHERE 1",
+                                  id, id) ||
                        put_rest(st, q, where, b)
                    ? ERR_NOMEM
                    : 0;

@@ -651,3 +651,65 @@ def test_never_stale_under_concurrent_changes(workdir):
     finally:
         stop.set()
         s.stop()
+
+
+def test_fields_named_like_index_columns(tmp_path):
+    """A layer may have fields named like the R*Tree's columns (xmin .. ymax, pkid): a tile reads
+    its rows through the index without mixing the two up (a tile of such a layer answered 500
+    "ambiguous column name" once), WMS draws it, and spp_* names, the store's own, are refused."""
+    import shutil
+
+    from conftest import ROOT
+
+    layers = tmp_path / "layers"
+    shutil.copytree(os.path.join(ROOT, "layers"), layers)
+    p = layers / "buildings.json"
+    d = json.loads(p.read_text(encoding="utf-8"))
+    for name in ("xmin", "ymax", "pkid"):
+        d["fields"].append({"name": name, "type": "real", "label": {"vi": name, "en": name},
+                            "role": "public"})
+    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers_dir": str(layers)}))
+    db = str(tmp_path / "x.sqlite")
+    run_spp("init", "--db", db, "--config", str(cfg))
+    con = spatialite(db)
+    srid = int(con.execute("SELECT value FROM spp_meta WHERE key = 'storage_srid'").fetchone()[0])
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromEPSG(4326), dst.ImportFromEPSG(srid)
+    for s in (src, dst):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lon, lat = 105.7800, 10.0300
+    x, y, _ = osr.CoordinateTransformation(src, dst).TransformPoint(lon, lat)
+    ring = f"{x} {y}, {x + 20} {y}, {x + 20} {y + 15}, {x} {y + 15}, {x} {y}"
+    con.execute("INSERT INTO buildings (kind, floors, xmin, ymax, pkid, geom) VALUES "
+                f"('nha_rieng', 3, 1.5, 2.5, 7, GeomFromText('MULTIPOLYGON((({ring})))', {srid}))")
+    con.commit()
+    con.close()
+    z = 17
+    n = 2 ** z
+    tx = int((lon + 180) / 360 * n)
+    ty = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    s = Server(db, str(tmp_path), config=str(cfg))
+    try:
+        status, _, body = s.get(f"/tiles/buildings/{z}/{tx}/{ty}.mvt")
+        assert status == 200, body[:300]
+        path = f"/vsimem/fields/{z}/{tx}/{ty}.pbf"
+        gdal.FileFromMemBuffer(path, body)
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR, open_options=[f"Z={z}", f"X={tx}", f"Y={ty}",
+                                                            "METADATA_FILE="])
+        f = ds.GetLayerByName("buildings").GetNextFeature()
+        assert (f["xmin"], f["ymax"], f["pkid"], f["floors"]) == (1.5, 2.5, 7, 3)
+        gdal.Unlink(path)
+        bbox = ",".join(str(v) for v in (lat - 0.001, lon - 0.001, lat + 0.001, lon + 0.001))
+        status, hdrs, body = s.get("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=buildings"
+                                   f"&STYLES=&CRS=EPSG:4326&BBOX={bbox}&WIDTH=64&HEIGHT=64"
+                                   "&FORMAT=image/png")
+        assert status == 200 and hdrs["Content-Type"] == "image/png", body[:300]
+    finally:
+        s.stop()
+    d["fields"].append({"name": "spp_note", "type": "text", "label": {"vi": "x", "en": "x"},
+                        "role": "public"})
+    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    r = run_spp("init", "--db", str(tmp_path / "y.sqlite"), "--config", str(cfg), check=False)
+    assert r.returncode == 1 and "spp_note" in r.stderr, r.stderr
