@@ -730,6 +730,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
         log_msg("warn", "no tile cache: %s", terr.msg);
     if (s->tiles) tile_cache_set_disk_limit(s->tiles, tiles_path, cfg->tile_cache_max_mb);
+    /* a disk behind the requests costs the file its copy of a tile, never an answer's wait */
+    if (s->tiles) tile_cache_skip_when_full(s->tiles, 1);
     free(tiles_path);
     if (!rc && s->tiles && s->n_workers)
         rc = tile_cache_sync(s->tiles, s->workers[0].store, s->workers[0].geo,

@@ -118,3 +118,55 @@ def test_disk_full_serves_uncached(demo, tmp_path):
         assert log.count("tile cache: cannot write") == 1, log[-2000:]
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_written_behind_and_served_from_disk_after_restart(demo, tmp_path, monkeypatch):
+    """Tiles go to the file on a writer thread (write-behind): a tile made is a hit at once (the
+    memory LRU), and a server stopped right after its last answer still leaves every tile in the
+    file, so after a restart they are all answered from disk, the same bytes, nothing made. The
+    test build's SPP_TEST_TILE_WRITER_MS makes the writer slow, so tiles are still queued at the
+    stop (the shutdown path must write them)."""
+    db = str(tmp_path / "wb.sqlite")
+    shutil.copy(demo["db"], db)
+    monkeypatch.setenv("SPP_TEST_TILE_WRITER_MS", "300")
+    s = Server(db, str(tmp_path))
+    monkeypatch.delenv("SPP_TEST_TILE_WRITER_MS")
+    made = {}
+    try:
+        tiles = tiles_over(s, 18, 12)
+
+        def make(x, y, ext):
+            path = f"/tiles/{LAYERS}/18/{x}/{y}.{ext}"
+            status, hdrs, body = s.get(path)
+            assert status == 200
+            made[path] = (body, hdrs["ETag"])
+            return path
+
+        path = make(*tiles[0], "mvt")
+        status, hdrs, body = s.get(path)  # at once: from memory, the writer is still waiting
+        assert status == 200 and (body, hdrs["ETag"]) == made[path]
+        assert metric(s, 'spp_tile_cache_hits_total{layer="roads",format="mvt"}') == 1
+        assert metric(s, 'spp_tile_cache_misses_total{layer="roads",format="mvt"}') == 1
+        for x, y in tiles:
+            for ext in ("png", "mvt"):
+                make(x, y, ext)
+    finally:
+        s.stop()  # SIGTERM right after the answers: the shutdown path writes the queue
+    log = open(s.log.name, encoding="utf-8", errors="replace").read()
+    assert "cannot write" not in log and "writes are behind" not in log, log[-2000:]
+    con = sqlite3.connect(db + ".tiles")
+    rows = {(z, x, y, fmt) for z, x, y, fmt in con.execute("SELECT z, x, y, fmt FROM spp_tiles")}
+    con.close()
+    for x, y in tiles:
+        assert (18, x, y, "png") in rows and (18, x, y, "mvt") in rows, (x, y)
+    s = Server(db, str(tmp_path))
+    try:
+        for path, (body, etag) in made.items():
+            status, hdrs, got = s.get(path)
+            assert status == 200 and got == body and hdrs["ETag"] == etag, path
+        for fmt in ("png", "mvt"):
+            assert metric(s, f'spp_tile_cache_misses_total{{layer="roads",format="{fmt}"}}') == 0
+            assert metric(s, f'spp_tile_cache_hits_total{{layer="roads",format="{fmt}"}}') == 12
+        assert metric(s, "spp_tile_cache_write_skipped_total") == 0
+    finally:
+        s.stop()
