@@ -147,6 +147,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct response *
         r = MHD_create_response_from_fd64(res->body_fd_size, res->body_fd);
         if (!r) return MHD_NO;
         res->has_body_fd = 0;
+    } else if (res->body_shared) { /* a tile cache hit: sent from the cache's bytes, no copy */
+        r = MHD_create_response_from_buffer_with_free_callback(
+            res->body_shared_len, (void *)res->body_shared, res->body_release);
+        if (!r) return MHD_NO; /* resp_fini gives the bytes back */
+        res->body_shared = NULL;
     } else if (buf_failed(&res->body)) {
         /* Out of memory even for the error answer: a fixed one, with nothing to allocate. */
         static const char nomem[] = "out of memory, retry shortly\n";
@@ -224,10 +229,18 @@ static void peer_addr(struct MHD_Connection *c, char *out, size_t n)
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     out[0] = '\0';
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)n);
-    else if (sa && sa->sa_family == AF_INET6)
+    if (sa && sa->sa_family == AF_INET && n >= 16) { /* by hand: inet_ntop goes through sprintf */
+        const unsigned char *a =
+            (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+            if (i) *p++ = '.';
+            if (a[i] >= 100) *p++ = (char)('0' + a[i] / 100);
+            if (a[i] >= 10) *p++ = (char)('0' + a[i] / 10 % 10);
+            *p++ = (char)('0' + a[i] % 10);
+        }
+        *p = '\0';
+    } else if (sa && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)n);
 }
@@ -265,7 +278,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     cn->cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
     cn->uri = str_dup(uri ? uri : "");
     cn->route = -1;
-    peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
+    peer_addr(c, cn->peer, sizeof cn->peer);
+    snprintf(cn->client, sizeof cn->client, "%s", cn->peer); /* X-Forwarded-For: read later */
     struct sock_ctx *sc = http_sock_of(c);
     if (sc) {
         pthread_mutex_lock(&s->watch_lock);
@@ -296,8 +310,7 @@ static void note_request(struct conn *cn, struct MHD_Connection *c, const char *
     snprintf(cn->protocol, sizeof cn->protocol, "%s", version ? version : "");
     cn->referer = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Referer"));
     cn->user_agent = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
-    char peer[48];
-    peer_addr(c, peer, sizeof peer);
+    const char *peer = cn->peer;
     struct buf xff;
     buf_init(&xff);
     if (cn->cfg->n_trusted_proxies)
@@ -333,9 +346,7 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
             req->test_fail_alloc = 0;
     }
     snprintf(req->client_addr, sizeof req->client_addr, "%s", cn->client);
-    char peer[48];
-    peer_addr(c, peer, sizeof peer);
-    set_base_url(req, cfg, c, peer, port);
+    set_base_url(req, cfg, c, cn->peer, port);
 }
 
 /* Routes the request on a worker (probes need none). Fills res and *why. Returns the route.
@@ -376,7 +387,9 @@ static enum MHD_Result finish(struct server *s, struct conn *cn, struct MHD_Conn
         cn->counted = 0;
     }
     cn->status = cn->res.status ? cn->res.status : 200;
-    cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0 : cn->res.body.len;
+    cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0
+                : cn->res.body_shared           ? cn->res.body_shared_len
+                                                : cn->res.body.len;
     cn->key_id = cn->req.key_id;
     cn->role = cn->req.role;
     if (cn->err.code || cn->err.msg[0])
@@ -401,6 +414,7 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
     struct request *req = &cn->req;
     memset(req, 0, sizeof *req);
     resp_init(&cn->res);
+    cn->res.allow_shared = 1; /* send_response sends a shared body (tile hits) as it is */
     err_clear(&cn->err);
     struct arg_ctx args = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);

@@ -27,6 +27,7 @@
 #include "tiles.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +50,46 @@ static uint64_t next_gen(void)
     return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
 }
 
+/* A tile's bytes, shared by reference (tile_bytes_*): the memory entry, the write queue and
+ * answers being sent (zero-copy hits) each hold one; the last to let go frees them. */
+struct tile_bytes {
+    size_t refs; /* atomic */
+    char data[];
+};
+
+static struct tile_bytes *bytes_of(const char *data)
+{
+    return (struct tile_bytes *)(void *)(data - offsetof(struct tile_bytes, data));
+}
+
+/* New bytes (one reference): a copy of data, NULL without memory. */
+static char *bytes_new(const char *data, size_t len)
+{
+    struct tile_bytes *b = malloc(sizeof *b + (len ? len : 1));
+    if (!b) return NULL;
+    b->refs = 1;
+    if (len) memcpy(b->data, data, len);
+    return b->data;
+}
+
+static char *bytes_ref(char *data)
+{
+    __atomic_add_fetch(&bytes_of(data)->refs, 1, __ATOMIC_RELAXED);
+    return data;
+}
+
+void tile_bytes_release(void *data)
+{
+    if (data && __atomic_sub_fetch(&bytes_of(data)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(bytes_of(data));
+}
+
 struct mem_entry {
     char *key;    /* "key\x1f" enc */
     char *layers; /* canon ",a,b," */
     char fmt[8];
     int z, x, y;
-    char *data;
+    char *data; /* tile_bytes */
     size_t len;
     char etag[40];
     uint64_t hash;
@@ -200,7 +235,7 @@ static void mem_remove(struct tile_cache *c, struct mem_entry *e)
     c->bytes -= e->len + strlen(e->key) + sizeof *e;
     free(e->key);
     free(e->layers);
-    free(e->data);
+    tile_bytes_release(e->data);
     free(e);
 }
 
@@ -211,23 +246,23 @@ static struct mem_entry *mem_find(struct tile_cache *c, const char *mkey, uint64
     return NULL;
 }
 
-static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, const char *fmt,
-                    int z, int x, int y, const char *data, size_t len, const char *etag)
+/* Returns the entry's bytes (tile_bytes, owned by the entry), NULL when not kept. */
+static char *mem_put(struct tile_cache *c, const char *mkey, const char *layers, const char *fmt,
+                     int z, int x, int y, const char *data, size_t len, const char *etag)
 {
     uint64_t h = hash64(mkey, strlen(mkey));
     struct mem_entry *old = mem_find(c, mkey, h);
     if (old) mem_remove(c, old);
-    if (len > c->max_bytes / 8) return;
+    if (len > c->max_bytes / 8) return NULL;
     struct mem_entry *e = calloc(1, sizeof *e);
-    if (!e) return;
+    if (!e) return NULL;
     e->key = str_dup(mkey);
     e->layers = str_dup(layers);
-    e->data = malloc(len ? len : 1);
+    e->data = bytes_new(data, len);
     if (!e->key || !e->layers || !e->data) {
-        free(e->key), free(e->layers), free(e->data), free(e);
-        return;
+        free(e->key), free(e->layers), tile_bytes_release(e->data), free(e);
+        return NULL;
     }
-    if (len) memcpy(e->data, data, len);
     e->len = len;
     snprintf(e->fmt, sizeof e->fmt, "%s", fmt);
     e->z = z, e->x = x, e->y = y;
@@ -241,6 +276,7 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
         tile_stats_count_canon(c->tail->layers, c->tail->fmt, TILE_STAT_EVICT);
         mem_remove(c, c->tail);
     }
+    return e->data;
 }
 
 /* ---- open / close ---- */
@@ -251,7 +287,7 @@ static void pending_free(struct pending *p)
 {
     if (!p) return;
     free(p->key);
-    free(p->data);
+    tile_bytes_release(p->data);
     free(p);
 }
 
@@ -557,6 +593,25 @@ static int enqueue(struct tile_cache *c, struct pending *p)
     return 0;
 }
 
+int tile_cache_get_shared(struct tile_cache *c, const char *key, const char *enc, const char **data,
+                          size_t *len, char etag[40])
+{
+    char mkey[1200];
+    snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
+    uint64_t h = hash64(mkey, strlen(mkey));
+    pthread_mutex_lock(&c->lock);
+    struct mem_entry *e = mem_find(c, mkey, h);
+    if (e) {
+        mem_unlink(c, e);
+        mem_push_front(c, e);
+        memcpy(etag, e->etag, 40);
+        *data = bytes_ref(e->data);
+        *len = e->len;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return e != NULL;
+}
+
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
                    char etag_out[40], struct err *err)
@@ -565,21 +620,22 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
+    struct pending *p = calloc(1, sizeof *p);
     pthread_mutex_lock(&c->lock);
     int fresh = gen == c->gen; /* else a change was processed while the tile was made */
-    if (fresh) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
+    char *kept = fresh ? mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out) : NULL;
+    if (kept && p) p->data = bytes_ref(kept); /* the queue shares the entry's bytes */
     pthread_mutex_unlock(&c->lock);
-    if (!fresh) return 0;
-    struct pending *p = calloc(1, sizeof *p);
-    if (p) {
-        p->key = str_dup(key);
-        p->data = malloc(len ? len : 1);
+    if (!fresh || !p) { /* out of memory: the tile stays in memory only */
+        free(p);
+        return 0;
     }
-    if (!p || !p->key || !p->data) { /* out of memory: the tile stays in memory only */
+    p->key = str_dup(key);
+    if (!p->data) p->data = bytes_new(data, len);
+    if (!p->key || !p->data) {
         pending_free(p);
         return 0;
     }
-    if (len) memcpy(p->data, data, len);
     p->len = len;
     p->gen = gen;
     snprintf(p->enc, sizeof p->enc, "%s", enc);

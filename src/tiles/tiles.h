@@ -199,6 +199,12 @@ uint64_t tile_cache_generation(struct tile_cache *c);
  * out when out is non-NULL, the ETag copied), 0 when not cached. */
 int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struct buf *out,
                    char etag[40]);
+/* The memory LRU's bytes of key/encoding without a copy (a hit answered zero-copy): 1 with *data
+ * (*len bytes, one reference: give it back with tile_bytes_release(*data)) and the ETag; 0 when
+ * not in memory (tile_cache_get then looks in the file). */
+int tile_cache_get_shared(struct tile_cache *c, const char *key, const char *enc, const char **data,
+                          size_t *len, char etag[40]);
+void tile_bytes_release(void *data);
 /* Stores data for key/encoding unless the generation moved past gen: in the memory LRU at once,
  * in the file by the writer thread (dropped there if the generation moves before it is written).
  * z/x/y and layers (canon list) are kept for invalidation. Computes e->etag. A write the file
