@@ -420,7 +420,8 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
     cn->args = req->args = args.args;
     cn->n_args = req->n_args = args.n;
-    fill_request(req, cn, c, url, method, s->port);
+    /* the port is set once the daemon runs, while its first requests may already be read */
+    fill_request(req, cn, c, url, method, __atomic_load_n(&s->port, __ATOMIC_ACQUIRE));
     http_watch_state(s, http_sock_of(c), SOCK_BUSY);
 
     int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
@@ -958,7 +959,7 @@ int http_serve(const struct config *cfg, struct err *err)
     if (pthread_create(&s.watchdog, NULL, http_watchdog_main, &s) == 0) s.watchdog_started = 1;
     struct MHD_Daemon *d = start_daemon(&s, cfg, &addr);
     const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (info && info->port) s.port = info->port;
+    if (info && info->port) __atomic_store_n(&s.port, (int)info->port, __ATOMIC_RELEASE);
     if (!d) {
         rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
                      cfg->port);
