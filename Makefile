@@ -21,6 +21,7 @@ PY          := /usr/bin/python3
 # The failing-allocator test hook (src/core/alloc.c, tests/integration/test_oom.py): on in the
 # default and asan builds, off in `make bench` (TEST_HOOKS=0). It only acts when the server runs
 # with SPP_TEST_FAIL_ALLOC set; the linker routes spp's own allocations through its wrappers.
+# The same flag builds tiles/cache.c's slow-writer hook (SPP_TEST_TILE_WRITER_MS, test_tile_cache.py).
 TEST_HOOKS  ?= 1
 ifeq ($(TEST_HOOKS),1)
 HOOK_CFLAGS := -DSPP_TEST_HOOKS
@@ -62,8 +63,8 @@ $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
 $(BUILD)/libspp.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/src/core/alloc.o: ALL_CFLAGS += $(HOOK_CFLAGS)
-$(BUILD)/src/core/alloc.o: $(BUILD)/test-hooks
+$(BUILD)/src/core/alloc.o $(BUILD)/src/tiles/cache.o: ALL_CFLAGS += $(HOOK_CFLAGS)
+$(BUILD)/src/core/alloc.o $(BUILD)/src/tiles/cache.o: $(BUILD)/test-hooks
 $(BUILD)/test-hooks: FORCE
 	@mkdir -p $(dir $@) && echo '$(TEST_HOOKS)' | cmp -s - $@ || echo '$(TEST_HOOKS)' > $@
 

@@ -44,8 +44,17 @@ void resp_init(struct response *res)
     buf_init(&res->body);
 }
 
+void resp_body_shared(struct response *res, const char *data, size_t len, void (*release)(void *))
+{
+    if (res->body_shared) res->body_release((void *)res->body_shared);
+    res->body_shared = data;
+    res->body_shared_len = data ? len : 0;
+    res->body_release = release;
+}
+
 void resp_fini(struct response *res)
 {
+    resp_body_shared(res, NULL, 0, NULL);
     buf_fini(&res->body);
     if (res->has_body_fd && res->body_fd >= 0) close(res->body_fd);
     res->has_body_fd = 0;

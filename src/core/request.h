@@ -96,6 +96,12 @@ struct response {
     int has_body_fd;
     int body_fd;
     uint64_t body_fd_size;
+    /* A body shared with its owner instead of body (a tile cache hit sent without a copy): set
+     * by resp_body_shared, only when the caller allows it (allow_shared: the server). */
+    const char *body_shared;
+    size_t body_shared_len;
+    void (*body_release)(void *data);
+    int allow_shared;
     struct resp_header headers[RESP_MAX_HEADERS];
     int n_headers;
 };
@@ -116,6 +122,9 @@ void resp_set(struct response *res, int status, const char *content_type);
 /* Adds a header (silently ignored past RESP_MAX_HEADERS, which code never reaches). */
 void resp_header(struct response *res, const char *name, const char *value);
 const char *resp_get_header(const struct response *res, const char *name);
+/* Makes data (len bytes) the body without a copy; release(data) gives it back (resp_fini, an
+ * error answer, or the server once sent). data NULL: drops a shared body. */
+void resp_body_shared(struct response *res, const char *data, size_t len, void (*release)(void *));
 /* Makes the open file fd (size bytes, from its start) the body; the response owns fd. */
 void resp_body_fd(struct response *res, int fd, uint64_t size);
 

@@ -60,6 +60,7 @@ void http_write_error(const struct request *req, struct response *res, const str
 {
     int status = http_status_for(err);
     buf_reset(&res->body);
+    resp_body_shared(res, NULL, 0, NULL); /* nor with a cached tile's bytes */
     if (res->has_body_fd) { /* an error never goes out with a file body (a download) attached */
         if (res->body_fd >= 0) close(res->body_fd);
         res->has_body_fd = 0, res->body_fd = -1, res->body_fd_size = 0;

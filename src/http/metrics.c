@@ -390,6 +390,14 @@ int metrics_handler(struct request *req, struct response *res, struct err *err)
         family(b, "spp_tile_cache_write_errors_total", "counter",
                "Tiles the cache file refused to store (disk full, read-only): served uncached.");
         buf_printf(b, "spp_tile_cache_write_errors_total %lld\n", (long long)errors);
+        int64_t queued, skipped;
+        tile_cache_queue_stats(req->tiles, &queued, &skipped);
+        family(b, "spp_tile_cache_write_queue_bytes", "gauge",
+               "Tile bytes waiting for the cache file's writer thread (write-behind).");
+        buf_printf(b, "spp_tile_cache_write_queue_bytes %lld\n", (long long)queued);
+        family(b, "spp_tile_cache_write_skipped_total", "counter",
+               "Tiles kept in memory only: the writer's queue was full (the disk is behind).");
+        buf_printf(b, "spp_tile_cache_write_skipped_total %lld\n", (long long)skipped);
     }
     if (req->cfg) {
         write_tiles(b, &req->cfg->catalog, req->role);

@@ -101,10 +101,10 @@ static void free_params(struct request *req)
 }
 
 /* Matches path against pattern ("{name}" or "{name}.ext" matches one non-empty segment) and
- * fills the request's path parameters. 1 on match. */
+ * fills the request's path parameters (req NULL: only tells, allocating nothing). 1 on match. */
 static int match(const char *pattern, const char *path, struct request *req)
 {
-    free_params(req);
+    if (req) free_params(req);
     const char *p = pattern, *s = path;
     while (*p && *s) {
         if (*p != '{') {
@@ -119,12 +119,15 @@ static int match(const char *pattern, const char *path, struct request *req)
         size_t suffix_len = (size_t)(seg_end - suffix);
         const char *path_end = strchr(s, '/');
         if (!path_end) path_end = s + strlen(s);
-        if ((size_t)(path_end - s) <= suffix_len || req->n_params == REQ_MAX_PARAMS) return 0;
+        if ((size_t)(path_end - s) <= suffix_len || (req && req->n_params == REQ_MAX_PARAMS))
+            return 0;
         const char *val_end = path_end - suffix_len;
         if (strncmp(val_end, suffix, suffix_len) != 0) return 0;
-        req->param_names[req->n_params] = str_ndup(p + 1, (size_t)(close - p - 1));
-        req->params[req->n_params] = str_ndup(s, (size_t)(val_end - s));
-        req->n_params++;
+        if (req) {
+            req->param_names[req->n_params] = str_ndup(p + 1, (size_t)(close - p - 1));
+            req->params[req->n_params] = str_ndup(s, (size_t)(val_end - s));
+            req->n_params++;
+        }
         p = seg_end;
         s = path_end;
     }
@@ -295,31 +298,23 @@ static int rate_check(struct request *req, struct response *res, struct err *err
 
 enum err_form http_route_form(const char *method, const char *path)
 {
-    struct request scratch;
-    memset(&scratch, 0, sizeof scratch);
-    scratch.path = path;
     enum err_form form = FORM_PROBLEM;
     for (int i = 0; i < (int)ARRAY_LEN(routes); i++)
-        if (match(routes[i].pattern, path, &scratch)) {
+        if (match(routes[i].pattern, path, NULL)) {
             form = routes[i].form;
             if (strcmp(routes[i].method, method) == 0) break;
         }
-    free_params(&scratch);
     return form;
 }
 
 int http_route_find(const char *method, const char *path)
 {
-    struct request scratch;
-    memset(&scratch, 0, sizeof scratch);
-    scratch.path = path;
     int is_head = strcmp(method, "HEAD") == 0, found = -1;
     for (int i = 0; i < (int)ARRAY_LEN(routes) && found < 0; i++)
-        if (match(routes[i].pattern, path, &scratch) &&
+        if (match(routes[i].pattern, path, NULL) &&
             (strcmp(routes[i].method, method) == 0 ||
              (is_head && strcmp(routes[i].method, "GET") == 0)))
             found = i;
-    free_params(&scratch);
     return found;
 }
 

@@ -147,6 +147,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct response *
         r = MHD_create_response_from_fd64(res->body_fd_size, res->body_fd);
         if (!r) return MHD_NO;
         res->has_body_fd = 0;
+    } else if (res->body_shared) { /* a tile cache hit: sent from the cache's bytes, no copy */
+        r = MHD_create_response_from_buffer_with_free_callback(
+            res->body_shared_len, (void *)res->body_shared, res->body_release);
+        if (!r) return MHD_NO; /* resp_fini gives the bytes back */
+        res->body_shared = NULL;
     } else if (buf_failed(&res->body)) {
         /* Out of memory even for the error answer: a fixed one, with nothing to allocate. */
         static const char nomem[] = "out of memory, retry shortly\n";
@@ -224,10 +229,18 @@ static void peer_addr(struct MHD_Connection *c, char *out, size_t n)
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     out[0] = '\0';
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)n);
-    else if (sa && sa->sa_family == AF_INET6)
+    if (sa && sa->sa_family == AF_INET && n >= 16) { /* by hand: inet_ntop goes through sprintf */
+        const unsigned char *a =
+            (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+            if (i) *p++ = '.';
+            if (a[i] >= 100) *p++ = (char)('0' + a[i] / 100);
+            if (a[i] >= 10) *p++ = (char)('0' + a[i] / 10 % 10);
+            *p++ = (char)('0' + a[i] % 10);
+        }
+        *p = '\0';
+    } else if (sa && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)n);
 }
@@ -265,7 +278,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     cn->cfg = __atomic_load_n(&s->cfg, __ATOMIC_ACQUIRE);
     cn->uri = str_dup(uri ? uri : "");
     cn->route = -1;
-    peer_addr(c, cn->client, sizeof cn->client); /* X-Forwarded-For is read with the headers */
+    peer_addr(c, cn->peer, sizeof cn->peer);
+    snprintf(cn->client, sizeof cn->client, "%s", cn->peer); /* X-Forwarded-For: read later */
     struct sock_ctx *sc = http_sock_of(c);
     if (sc) {
         pthread_mutex_lock(&s->watch_lock);
@@ -296,8 +310,7 @@ static void note_request(struct conn *cn, struct MHD_Connection *c, const char *
     snprintf(cn->protocol, sizeof cn->protocol, "%s", version ? version : "");
     cn->referer = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Referer"));
     cn->user_agent = str_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
-    char peer[48];
-    peer_addr(c, peer, sizeof peer);
+    const char *peer = cn->peer;
     struct buf xff;
     buf_init(&xff);
     if (cn->cfg->n_trusted_proxies)
@@ -333,9 +346,7 @@ static void fill_request(struct request *req, struct conn *cn, struct MHD_Connec
             req->test_fail_alloc = 0;
     }
     snprintf(req->client_addr, sizeof req->client_addr, "%s", cn->client);
-    char peer[48];
-    peer_addr(c, peer, sizeof peer);
-    set_base_url(req, cfg, c, peer, port);
+    set_base_url(req, cfg, c, cn->peer, port);
 }
 
 /* Routes the request on a worker (probes need none). Fills res and *why. Returns the route.
@@ -376,7 +387,9 @@ static enum MHD_Result finish(struct server *s, struct conn *cn, struct MHD_Conn
         cn->counted = 0;
     }
     cn->status = cn->res.status ? cn->res.status : 200;
-    cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0 : cn->res.body.len;
+    cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0
+                : cn->res.body_shared           ? cn->res.body_shared_len
+                                                : cn->res.body.len;
     cn->key_id = cn->req.key_id;
     cn->role = cn->req.role;
     if (cn->err.code || cn->err.msg[0])
@@ -401,12 +414,14 @@ static enum MHD_Result serve(struct server *s, struct conn *cn, struct MHD_Conne
     struct request *req = &cn->req;
     memset(req, 0, sizeof *req);
     resp_init(&cn->res);
+    cn->res.allow_shared = 1; /* send_response sends a shared body (tile hits) as it is */
     err_clear(&cn->err);
     struct arg_ctx args = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
     cn->args = req->args = args.args;
     cn->n_args = req->n_args = args.n;
-    fill_request(req, cn, c, url, method, s->port);
+    /* the port is set once the daemon runs, while its first requests may already be read */
+    fill_request(req, cn, c, url, method, __atomic_load_n(&s->port, __ATOMIC_ACQUIRE));
     http_watch_state(s, http_sock_of(c), SOCK_BUSY);
 
     int known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
@@ -730,6 +745,8 @@ static int open_workers(struct server *s, const struct config *cfg, struct err *
     if (tiles_path && tile_cache_open(tiles_path, (size_t)256 << 20, &s->tiles, &terr))
         log_msg("warn", "no tile cache: %s", terr.msg);
     if (s->tiles) tile_cache_set_disk_limit(s->tiles, tiles_path, cfg->tile_cache_max_mb);
+    /* a disk behind the requests costs the file its copy of a tile, never an answer's wait */
+    if (s->tiles) tile_cache_skip_when_full(s->tiles, 1);
     free(tiles_path);
     if (!rc && s->tiles && s->n_workers)
         rc = tile_cache_sync(s->tiles, s->workers[0].store, s->workers[0].geo,
@@ -942,7 +959,7 @@ int http_serve(const struct config *cfg, struct err *err)
     if (pthread_create(&s.watchdog, NULL, http_watchdog_main, &s) == 0) s.watchdog_started = 1;
     struct MHD_Daemon *d = start_daemon(&s, cfg, &addr);
     const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (info && info->port) s.port = info->port;
+    if (info && info->port) __atomic_store_n(&s.port, (int)info->port, __ATOMIC_RELEASE);
     if (!d) {
         rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
                      cfg->port);

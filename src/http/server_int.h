@@ -94,6 +94,7 @@ struct conn {
     char *uri;                /* the request target as sent */
     char method[16], protocol[16];
     char client[48];
+    char peer[48]; /* the socket peer's address (client may be X-Forwarded-For's) */
     char *referer, *user_agent;
     int route, status;
     uint64_t bytes;

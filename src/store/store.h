@@ -363,6 +363,7 @@ int store_blobs_meta_set(struct store_blobs *b, const char *key, int64_t value, 
 /* Groups writes (a sync's drops) into one transaction. ERR_DB. */
 int store_blobs_begin(struct store_blobs *b, struct err *err);
 int store_blobs_commit(struct store_blobs *b, struct err *err);
+void store_blobs_rollback(struct store_blobs *b); /* of a failed batch; no transaction: a no-op */
 
 /* Loading (the importer). A batch is one write transaction on the store: store_load_begin
  * starts it, store_load_finish publishes it (readers see the store before the batch or after it,

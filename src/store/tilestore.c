@@ -285,3 +285,8 @@ int store_blobs_commit(struct store_blobs *b, struct err *err)
         return blobs_error(b, err, ERR_DB, "cannot commit");
     return 0;
 }
+
+void store_blobs_rollback(struct store_blobs *b)
+{
+    if (!sqlite3_get_autocommit(b->db)) sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+}

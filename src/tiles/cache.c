@@ -12,10 +12,22 @@
  * The file itself is the store's blob store (store/tilestore.c, "Tile cache" in store.h): this
  * file keeps the policy (keys, memory front, size cap, what a change drops) and no SQL.
  * On a PostGIS store the file is the replica's own (tile_cache_dir, http/server.c) and the same
- * sync keeps it exact: store_changed there reads the change watch (store/pg/listen.c). */
+ * sync keeps it exact: store_changed there reads the change watch (store/pg/listen.c).
+ *
+ * Write-behind: a put goes into the memory LRU at once (the next request hits) and is queued
+ * for one writer thread, which writes what is queued in batches, one transaction each, off the
+ * request path. The writer holds dblock for a batch and drops the queued tiles of an older
+ * generation than the cache's (a change was processed since they were made): sync bumps the
+ * generation under dblock, so a batch is either written before a sync (which then drops what
+ * the change touched, from the file) or checked after it. The queue is bounded (QUEUE_BYTES):
+ * past it the server skips the disk write (it is only a cache; the tile stays in memory), other
+ * users (spp seed) wait for room, so every tile reaches the file. tile_cache_flush waits for
+ * what was queued before it; tile_cache_close flushes, so a seed or a stopped server leaves
+ * every tile on disk. Lock order: dblock, then lock; qlock is only ever taken alone. */
 #include "tiles.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +37,10 @@
 
 #include "../store/store.h"
 
-#define N_BUCKETS (1u << 16)
+#define N_BUCKETS   (1u << 16)
+#define QUEUE_BYTES ((size_t)32 << 20) /* tile bytes waiting for the writer, at most */
+#define BATCH_TILES 128                /* per transaction, at most */
+#define BATCH_BYTES ((size_t)8 << 20)
 
 /* Generations are unique within the process, across caches (raster.c keys the label placement
  * of a metatile by one): every bump takes the next value. */
@@ -35,16 +50,61 @@ static uint64_t next_gen(void)
     return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
 }
 
+/* A tile's bytes, shared by reference (tile_bytes_*): the memory entry, the write queue and
+ * answers being sent (zero-copy hits) each hold one; the last to let go frees them. */
+struct tile_bytes {
+    size_t refs; /* atomic */
+    char data[];
+};
+
+static struct tile_bytes *bytes_of(const char *data)
+{
+    return (struct tile_bytes *)(void *)(data - offsetof(struct tile_bytes, data));
+}
+
+/* New bytes (one reference): a copy of data, NULL without memory. */
+static char *bytes_new(const char *data, size_t len)
+{
+    struct tile_bytes *b = malloc(sizeof *b + (len ? len : 1));
+    if (!b) return NULL;
+    b->refs = 1;
+    if (len) memcpy(b->data, data, len);
+    return b->data;
+}
+
+static char *bytes_ref(char *data)
+{
+    __atomic_add_fetch(&bytes_of(data)->refs, 1, __ATOMIC_RELAXED);
+    return data;
+}
+
+void tile_bytes_release(void *data)
+{
+    if (data && __atomic_sub_fetch(&bytes_of(data)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(bytes_of(data));
+}
+
 struct mem_entry {
     char *key;    /* "key\x1f" enc */
     char *layers; /* canon ",a,b," */
     char fmt[8];
     int z, x, y;
-    char *data;
+    char *data; /* tile_bytes */
     size_t len;
     char etag[40];
     uint64_t hash;
     struct mem_entry *prev, *next, *hnext;
+};
+
+/* A tile waiting for the writer: what store_blobs_put needs, and the generation it was made in. */
+struct pending {
+    char *key;
+    char enc[16];
+    struct store_blob_info info;
+    uint64_t gen, seq;
+    char *data;
+    size_t len;
+    struct pending *next;
 };
 
 struct tile_cache {
@@ -61,6 +121,19 @@ struct tile_cache {
      * failed writes (the tile was served uncached) and when one was last logged. */
     int64_t disk_bytes, disk_max, disk_evicted, write_errors;
     time_t last_warn;
+    /* The write queue (qlock): FIFO, its bytes, the sequence numbers queued and written (a
+     * flush waits for the former), whether the writer is running, stopping, skipping when full
+     * (the server) or waiting for room (everyone else), and the tiles skipped. */
+    pthread_mutex_t qlock;
+    pthread_cond_t qwork; /* something queued, or stopping */
+    pthread_cond_t qdone; /* a batch written (room, flushes) */
+    struct pending *qhead, *qtail;
+    size_t q_bytes;
+    uint64_t q_seq, q_written;
+    int q_stop, skip_when_full, writer_started;
+    int64_t q_skipped;
+    time_t q_last_warn;
+    pthread_t writer;
 };
 
 static uint64_t hash64(const void *p, size_t n)
@@ -162,7 +235,7 @@ static void mem_remove(struct tile_cache *c, struct mem_entry *e)
     c->bytes -= e->len + strlen(e->key) + sizeof *e;
     free(e->key);
     free(e->layers);
-    free(e->data);
+    tile_bytes_release(e->data);
     free(e);
 }
 
@@ -173,23 +246,23 @@ static struct mem_entry *mem_find(struct tile_cache *c, const char *mkey, uint64
     return NULL;
 }
 
-static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, const char *fmt,
-                    int z, int x, int y, const char *data, size_t len, const char *etag)
+/* Returns the entry's bytes (tile_bytes, owned by the entry), NULL when not kept. */
+static char *mem_put(struct tile_cache *c, const char *mkey, const char *layers, const char *fmt,
+                     int z, int x, int y, const char *data, size_t len, const char *etag)
 {
     uint64_t h = hash64(mkey, strlen(mkey));
     struct mem_entry *old = mem_find(c, mkey, h);
     if (old) mem_remove(c, old);
-    if (len > c->max_bytes / 8) return;
+    if (len > c->max_bytes / 8) return NULL;
     struct mem_entry *e = calloc(1, sizeof *e);
-    if (!e) return;
+    if (!e) return NULL;
     e->key = str_dup(mkey);
     e->layers = str_dup(layers);
-    e->data = malloc(len ? len : 1);
+    e->data = bytes_new(data, len);
     if (!e->key || !e->layers || !e->data) {
-        free(e->key), free(e->layers), free(e->data), free(e);
-        return;
+        free(e->key), free(e->layers), tile_bytes_release(e->data), free(e);
+        return NULL;
     }
-    if (len) memcpy(e->data, data, len);
     e->len = len;
     snprintf(e->fmt, sizeof e->fmt, "%s", fmt);
     e->z = z, e->x = x, e->y = y;
@@ -203,19 +276,45 @@ static void mem_put(struct tile_cache *c, const char *mkey, const char *layers, 
         tile_stats_count_canon(c->tail->layers, c->tail->fmt, TILE_STAT_EVICT);
         mem_remove(c, c->tail);
     }
+    return e->data;
 }
 
 /* ---- open / close ---- */
 
+static void *writer_main(void *arg);
+
+static void pending_free(struct pending *p)
+{
+    if (!p) return;
+    free(p->key);
+    tile_bytes_release(p->data);
+    free(p);
+}
+
 void tile_cache_close(struct tile_cache *c)
 {
     if (!c) return;
+    if (c->writer_started) { /* the writer writes what is queued, then ends */
+        pthread_mutex_lock(&c->qlock);
+        c->q_stop = 1;
+        pthread_cond_broadcast(&c->qwork);
+        pthread_mutex_unlock(&c->qlock);
+        pthread_join(c->writer, NULL);
+    }
+    while (c->qhead) { /* only when the writer never started */
+        struct pending *p = c->qhead;
+        c->qhead = p->next;
+        pending_free(p);
+    }
     while (c->head)
         mem_remove(c, c->head);
     free(c->buckets);
     store_blobs_close(c->db);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->dblock);
+    pthread_mutex_destroy(&c->qlock);
+    pthread_cond_destroy(&c->qwork);
+    pthread_cond_destroy(&c->qdone);
     free(c);
 }
 
@@ -226,6 +325,9 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!c) return err_set(err, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->dblock, NULL);
+    pthread_mutex_init(&c->qlock, NULL);
+    pthread_cond_init(&c->qwork, NULL);
+    pthread_cond_init(&c->qdone, NULL);
     c->max_bytes = mem_bytes;
     c->gen = next_gen();
     c->buckets = calloc(N_BUCKETS, sizeof *c->buckets);
@@ -239,16 +341,26 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
         return rc;
     }
     store_blobs_meta_get(c->db, "last_change", -1, &c->last_change);
+    /* without a writer thread (none could be started) puts write synchronously */
+    c->writer_started = pthread_create(&c->writer, NULL, writer_main, c) == 0;
     *out = c;
     return 0;
 }
 
+void tile_cache_skip_when_full(struct tile_cache *c, int skip)
+{
+    pthread_mutex_lock(&c->qlock);
+    c->skip_when_full = skip;
+    pthread_mutex_unlock(&c->qlock);
+}
+
 /* ---- the file's size cap (dblock held) ---- */
 
-/* A failed write costs the cache, never the answer: logged at most once a minute. */
-static void write_failed(struct tile_cache *c, const char *what, const struct err *e)
+/* n tiles the file refused: a failed write costs the cache, never the answer; logged at most
+ * once a minute. */
+static void write_failed(struct tile_cache *c, int64_t n, const char *what, const struct err *e)
 {
-    c->write_errors++;
+    c->write_errors += n;
     time_t now = time(NULL);
     if (now - c->last_warn < 60) return;
     c->last_warn = now;
@@ -263,7 +375,7 @@ static void disk_evict(struct tile_cache *c)
     err_clear(&e);
     if (store_blobs_total(c->db, &c->disk_bytes, &e) ||
         store_blobs_evict(c->db, c->disk_max / 10 * 9, &c->disk_bytes, &c->disk_evicted, &e))
-        write_failed(c, "cannot evict", &e);
+        write_failed(c, 1, "cannot evict", &e);
 }
 
 void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_mb)
@@ -293,6 +405,7 @@ void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_m
 void tile_cache_disk_stats(struct tile_cache *c, int64_t *bytes, int64_t *limit, int64_t *evicted,
                            int64_t *write_errors)
 {
+    tile_cache_flush(c); /* the file's state with what was queued before this call */
     pthread_mutex_lock(&c->dblock);
     *bytes = c->disk_bytes, *limit = c->disk_max;
     *evicted = c->disk_evicted, *write_errors = c->write_errors;
@@ -343,11 +456,160 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
             mem_put(c, mkey, info.layers, info.fmt, info.z, info.x, info.y, dst->data + at,
                     dst->len - at, etag);
         pthread_mutex_unlock(&c->lock);
-        if (rc) write_failed(c, "cannot write", &fe); /* the last use was not refreshed */
+        if (rc) write_failed(c, 1, "cannot write", &fe); /* the last use was not refreshed */
     }
     pthread_mutex_unlock(&c->dblock);
     buf_fini(&tmp);
     return found;
+}
+
+/* Writes queued tiles (a list) in one transaction, those of the current generation only
+ * (dblock taken here: no sync can bump it meanwhile), then evicts for room. Frees the list. */
+static void write_batch(struct tile_cache *c, struct pending *list)
+{
+    pthread_mutex_lock(&c->dblock);
+    pthread_mutex_lock(&c->lock);
+    uint64_t gen = c->gen;
+    pthread_mutex_unlock(&c->lock);
+    struct err e;
+    err_clear(&e);
+    int64_t now = (int64_t)time(NULL), added = 0;
+    int any = 0;
+    for (struct pending *p = list; p; p = p->next)
+        any |= p->gen == gen;
+    int rc = any ? store_blobs_begin(c->db, &e) : 0;
+    for (struct pending *p = list; p && any && !rc; p = p->next)
+        if (p->gen == gen) { /* else a change was processed since it was made: dropped */
+            rc = store_blobs_put(c->db, p->key, p->enc, &p->info, p->data, p->len, now, &e);
+            if (!rc) added += (int64_t)p->len;
+        }
+    if (any && !rc) rc = store_blobs_commit(c->db, &e);
+    if (rc) { /* disk full, read-only...: the batch is not kept, its tiles stay uncached */
+        store_blobs_rollback(c->db);
+        int64_t n = 0;
+        for (struct pending *p = list; p; p = p->next)
+            n += p->gen == gen;
+        write_failed(c, n, "cannot write", &e);
+    } else {
+        c->disk_bytes += added;
+    }
+    if (c->disk_max && c->disk_bytes > c->disk_max) disk_evict(c);
+    pthread_mutex_unlock(&c->dblock);
+    while (list) {
+        struct pending *p = list;
+        list = p->next;
+        pending_free(p);
+    }
+}
+
+/* The writer thread: takes up to a batch off the queue, writes it, until stopped and empty. */
+static void *writer_main(void *arg)
+{
+    struct tile_cache *c = arg;
+    pthread_mutex_lock(&c->qlock);
+    for (;;) {
+        while (!c->qhead && !c->q_stop)
+            pthread_cond_wait(&c->qwork, &c->qlock);
+        if (!c->qhead) break; /* stopping, and everything written */
+#ifdef SPP_TEST_HOOKS
+        /* a test build run with SPP_TEST_TILE_WRITER_MS: a slow disk (each batch waits first) */
+        const char *slow = getenv("SPP_TEST_TILE_WRITER_MS");
+        if (slow && atoi(slow) > 0) {
+            pthread_mutex_unlock(&c->qlock);
+            struct timespec ts = {atoi(slow) / 1000, (long)(atoi(slow) % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&c->qlock);
+        }
+#endif
+        struct pending *list = c->qhead, *last = list;
+        size_t n = 1, bytes = list->len;
+        while (last->next && n < BATCH_TILES && bytes + last->next->len <= BATCH_BYTES) {
+            last = last->next;
+            n++, bytes += last->len;
+        }
+        c->qhead = last->next;
+        if (!c->qhead) c->qtail = NULL;
+        last->next = NULL;
+        uint64_t seq = last->seq;
+        pthread_mutex_unlock(&c->qlock);
+        write_batch(c, list);
+        pthread_mutex_lock(&c->qlock);
+        c->q_bytes -= bytes;
+        c->q_written = seq;
+        pthread_cond_broadcast(&c->qdone);
+    }
+    pthread_mutex_unlock(&c->qlock);
+    return NULL;
+}
+
+void tile_cache_flush(struct tile_cache *c)
+{
+    if (!c || !c->writer_started) return;
+    pthread_mutex_lock(&c->qlock);
+    uint64_t upto = c->q_seq;
+    while (c->q_written < upto)
+        pthread_cond_wait(&c->qdone, &c->qlock);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+void tile_cache_queue_stats(struct tile_cache *c, int64_t *queued_bytes, int64_t *skipped)
+{
+    pthread_mutex_lock(&c->qlock);
+    *queued_bytes = (int64_t)c->q_bytes;
+    *skipped = c->q_skipped;
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* Queues a tile for the writer (qlock). 0 when it was queued; 1 when the queue is full and
+ * this cache skips (the server: logged at most once a minute). */
+static int enqueue(struct tile_cache *c, struct pending *p)
+{
+    pthread_mutex_lock(&c->qlock);
+    while (c->q_bytes + p->len > QUEUE_BYTES && c->q_bytes && !c->skip_when_full)
+        pthread_cond_wait(&c->qdone, &c->qlock); /* spp seed: every tile reaches the file */
+    if (c->q_bytes + p->len > QUEUE_BYTES && c->q_bytes) {
+        c->q_skipped++;
+        time_t now = time(NULL);
+        int warn = now - c->q_last_warn >= 60;
+        if (warn) c->q_last_warn = now;
+        int64_t n = c->q_skipped;
+        pthread_mutex_unlock(&c->qlock);
+        if (warn)
+            log_msg("warn",
+                    "tile cache: the disk writes are behind (%zu MiB queued): tiles are kept in "
+                    "memory only meanwhile (%lld skipped)",
+                    QUEUE_BYTES >> 20, (long long)n);
+        return 1;
+    }
+    p->seq = ++c->q_seq;
+    if (c->qtail)
+        c->qtail->next = p;
+    else
+        c->qhead = p;
+    c->qtail = p;
+    c->q_bytes += p->len;
+    pthread_cond_signal(&c->qwork);
+    pthread_mutex_unlock(&c->qlock);
+    return 0;
+}
+
+int tile_cache_get_shared(struct tile_cache *c, const char *key, const char *enc, const char **data,
+                          size_t *len, char etag[40])
+{
+    char mkey[1200];
+    snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
+    uint64_t h = hash64(mkey, strlen(mkey));
+    pthread_mutex_lock(&c->lock);
+    struct mem_entry *e = mem_find(c, mkey, h);
+    if (e) {
+        mem_unlink(c, e);
+        mem_push_front(c, e);
+        memcpy(etag, e->etag, 40);
+        *data = bytes_ref(e->data);
+        *len = e->len;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return e != NULL;
 }
 
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
@@ -358,25 +620,34 @@ int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const
     tile_etag(data, len, enc, etag_out);
     char mkey[1200];
     snprintf(mkey, sizeof mkey, "%s\x1f%s", key, enc);
-    pthread_mutex_lock(&c->dblock);
+    struct pending *p = calloc(1, sizeof *p);
     pthread_mutex_lock(&c->lock);
     int fresh = gen == c->gen; /* else a change was processed while the tile was made */
-    if (fresh) mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out);
+    char *kept = fresh ? mem_put(c, mkey, layers, fmt, z, x, y, data, len, etag_out) : NULL;
+    if (kept && p) p->data = bytes_ref(kept); /* the queue shares the entry's bytes */
     pthread_mutex_unlock(&c->lock);
-    if (fresh) {
-        struct store_blob_info info = {.z = z, .x = x, .y = y};
-        snprintf(info.layers, sizeof info.layers, "%s", layers);
-        snprintf(info.fmt, sizeof info.fmt, "%s", fmt);
-        memcpy(info.etag, etag_out, 40);
-        struct err e;
-        err_clear(&e);
-        if (store_blobs_put(c->db, key, enc, &info, data, len, (int64_t)time(NULL), &e) == 0)
-            c->disk_bytes += (int64_t)len;
-        else
-            write_failed(c, "cannot write", &e); /* disk full, read-only...: served uncached */
-        if (c->disk_max && c->disk_bytes > c->disk_max) disk_evict(c);
+    if (!fresh || !p) { /* out of memory: the tile stays in memory only */
+        free(p);
+        return 0;
     }
-    pthread_mutex_unlock(&c->dblock);
+    p->key = str_dup(key);
+    if (!p->data) p->data = bytes_new(data, len);
+    if (!p->key || !p->data) {
+        pending_free(p);
+        return 0;
+    }
+    p->len = len;
+    p->gen = gen;
+    snprintf(p->enc, sizeof p->enc, "%s", enc);
+    p->info = (struct store_blob_info){.z = z, .x = x, .y = y};
+    snprintf(p->info.layers, sizeof p->info.layers, "%s", layers);
+    snprintf(p->info.fmt, sizeof p->info.fmt, "%s", fmt);
+    memcpy(p->info.etag, etag_out, 40);
+    if (!c->writer_started) { /* no writer thread: written now, as one batch */
+        write_batch(c, p);
+        return 0;
+    }
+    if (enqueue(c, p)) pending_free(p);
     return 0;
 }
 

@@ -40,7 +40,7 @@ static int etag_matches(const char *inm, const char *etag)
 static int answer(const struct request *req, struct response *res, const char *ctype,
                   const char *etag, int gz, int blank_px, struct err *err)
 {
-    if (blank_px && !res->body.len) {
+    if (blank_px && !res->body.len && !res->body_shared) {
         const char *data, *tag;
         size_t len;
         int rc = tiles_blank_image(RFMT_PNG, blank_px, blank_px, &data, &len, &tag, err);
@@ -54,12 +54,30 @@ static int answer(const struct request *req, struct response *res, const char *c
     resp_header(res, "Vary", "Accept-Encoding, X-API-Key, Authorization");
     if (etag_matches(req->if_none_match, etag)) {
         buf_reset(&res->body);
+        resp_body_shared(res, NULL, 0, NULL);
         resp_set(res, 304, ctype);
         return 0;
     }
     resp_set(res, 200, ctype);
-    if (gz && res->body.len) resp_header(res, "Content-Encoding", "gzip");
+    if (gz && (res->body.len || res->body_shared)) resp_header(res, "Content-Encoding", "gzip");
     return 0;
+}
+
+/* A memory hit made the body without a copy (the server's requests: res->allow_shared), the
+ * ETag copied; 0 otherwise (an empty tile too: its answer is made by answer()). */
+static int shared_hit(struct tile_cache *c, const char *key, const char *enc, struct response *res,
+                      char etag[40])
+{
+    const char *data;
+    size_t len;
+    if (!c || !res->allow_shared || !tile_cache_get_shared(c, key, enc, &data, &len, etag))
+        return 0;
+    if (!len) {
+        tile_bytes_release((void *)data);
+        return 0;
+    }
+    resp_body_shared(res, data, len, tile_bytes_release);
+    return 1;
 }
 
 /* The cache after catching up with spp_changes; NULL (make the tile, do not store it) when the
@@ -139,7 +157,8 @@ int tiles_mvt(struct request *req, struct response *res, struct err *err)
     uint64_t gen = 0;
     if (c && (c = sync_or_bypass(req))) {
         gen = tile_cache_generation(c);
-        if (gz && tile_cache_get(c, t.key, "gzip", &res->body, etag)) {
+        if (shared_hit(c, t.key, gz ? "gzip" : "identity", res, etag) ||
+            (gz && tile_cache_get(c, t.key, "gzip", &res->body, etag))) {
             tile_stats_count(&t.tl, TILE_FMT_MVT, TILE_STAT_HIT);
             note_cached(req, &t.tl, 1);
             return answer(req, res, ctype, etag, gz, 0, err);
@@ -208,8 +227,8 @@ int tiles_png_answer(struct request *req, struct response *res, const char *laye
     if (c) c = sync_or_bypass(req);
     struct tile_entry e = {key, tl.canon, "png", z, x, y};
     struct png_build pb = {req, c, &tl, z, x, y, scale};
-    int hit;
-    rc = tiles_get(c, &e, "identity", build_png, &pb, &res->body, etag, &hit, err);
+    int hit = shared_hit(c, key, "identity", res, etag);
+    rc = hit ? 0 : tiles_get(c, &e, "identity", build_png, &pb, &res->body, etag, &hit, err);
     if (!rc && hit) {
         tile_stats_count(&tl, TILE_FMT_PNG, TILE_STAT_HIT);
         note_cached(req, &tl, 0);

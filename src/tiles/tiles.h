@@ -168,11 +168,20 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
  * space of path's file system (at most 4096, at least 64 MiB). Past it the least recently used
  * tiles are deleted (and their pages given back to the file system) down to 90 %. */
 void tile_cache_set_disk_limit(struct tile_cache *c, const char *path, int max_mb);
-/* The cache file's state for /metrics: tile bytes kept, the cap, tiles evicted for room, and
- * writes that failed (the tile was served uncached). */
+/* The cache file's state for /metrics (after a flush): tile bytes kept, the cap, tiles evicted
+ * for room, and writes that failed (the tile was served uncached). */
 void tile_cache_disk_stats(struct tile_cache *c, int64_t *bytes, int64_t *limit, int64_t *evicted,
                            int64_t *write_errors);
+/* Flushes the write queue (waits for the tiles queued before the call), then closes. */
 void tile_cache_close(struct tile_cache *c);
+/* Puts are written to the file by a background writer (write-behind, cache.c). When its queue is
+ * full: skip the disk write (skip 1: the server; the tile is kept in memory only) or wait for room
+ * (skip 0, the default: spp seed, every tile reaches the file). */
+void tile_cache_skip_when_full(struct tile_cache *c, int skip);
+/* Waits until the tiles queued before the call are written (or refused) by the writer. */
+void tile_cache_flush(struct tile_cache *c);
+/* For /metrics: tile bytes waiting for the writer, tiles whose disk write was skipped (full). */
+void tile_cache_queue_stats(struct tile_cache *c, int64_t *queued_bytes, int64_t *skipped);
 /* The cache path for a store path ("DB.tiles"). Caller frees. */
 char *tile_cache_path(const char *db_path);
 /* A PostGIS replica's own cache file: DIR/spp-HASH-PORT.tiles, HASH of the database URI (another
@@ -190,9 +199,17 @@ uint64_t tile_cache_generation(struct tile_cache *c);
  * out when out is non-NULL, the ETag copied), 0 when not cached. */
 int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struct buf *out,
                    char etag[40]);
-/* Stores data for key/encoding unless the generation moved past gen. z/x/y and layers (canon
- * list) are kept for invalidation. Computes e->etag. A write the file refuses (disk full,
- * read-only) is logged at most once a minute and counted, never returned: the tile is served. */
+/* The memory LRU's bytes of key/encoding without a copy (a hit answered zero-copy): 1 with *data
+ * (*len bytes, one reference: give it back with tile_bytes_release(*data)) and the ETag; 0 when
+ * not in memory (tile_cache_get then looks in the file). */
+int tile_cache_get_shared(struct tile_cache *c, const char *key, const char *enc, const char **data,
+                          size_t *len, char etag[40]);
+void tile_bytes_release(void *data);
+/* Stores data for key/encoding unless the generation moved past gen: in the memory LRU at once,
+ * in the file by the writer thread (dropped there if the generation moves before it is written).
+ * z/x/y and layers (canon list) are kept for invalidation. Computes e->etag. A write the file
+ * refuses (disk full, read-only) is logged at most once a minute and counted, never returned:
+ * the tile is served. */
 int tile_cache_put(struct tile_cache *c, const char *key, const char *enc, const char *layers,
                    int z, int x, int y, const char *fmt, uint64_t gen, const char *data, size_t len,
                    char etag_out[40], struct err *err);

@@ -118,3 +118,96 @@ def test_disk_full_serves_uncached(demo, tmp_path):
         assert log.count("tile cache: cannot write") == 1, log[-2000:]
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_written_behind_and_served_from_disk_after_restart(demo, tmp_path, monkeypatch):
+    """Tiles go to the file on a writer thread (write-behind): a tile made is a hit at once (the
+    memory LRU), and a server stopped right after its last answer still leaves every tile in the
+    file, so after a restart they are all answered from disk, the same bytes, nothing made. The
+    test build's SPP_TEST_TILE_WRITER_MS makes the writer slow, so tiles are still queued at the
+    stop (the shutdown path must write them)."""
+    db = str(tmp_path / "wb.sqlite")
+    shutil.copy(demo["db"], db)
+    monkeypatch.setenv("SPP_TEST_TILE_WRITER_MS", "300")
+    s = Server(db, str(tmp_path))
+    monkeypatch.delenv("SPP_TEST_TILE_WRITER_MS")
+    made = {}
+    try:
+        tiles = tiles_over(s, 18, 12)
+
+        def make(x, y, ext):
+            path = f"/tiles/{LAYERS}/18/{x}/{y}.{ext}"
+            status, hdrs, body = s.get(path)
+            assert status == 200
+            made[path] = (body, hdrs["ETag"])
+            return path
+
+        path = make(*tiles[0], "mvt")
+        status, hdrs, body = s.get(path)  # at once: from memory, the writer is still waiting
+        assert status == 200 and (body, hdrs["ETag"]) == made[path]
+        assert metric(s, 'spp_tile_cache_hits_total{layer="roads",format="mvt"}') == 1
+        assert metric(s, 'spp_tile_cache_misses_total{layer="roads",format="mvt"}') == 1
+        for x, y in tiles:
+            for ext in ("png", "mvt"):
+                make(x, y, ext)
+    finally:
+        s.stop()  # SIGTERM right after the answers: the shutdown path writes the queue
+    log = open(s.log.name, encoding="utf-8", errors="replace").read()
+    assert "cannot write" not in log and "writes are behind" not in log, log[-2000:]
+    con = sqlite3.connect(db + ".tiles")
+    rows = {(z, x, y, fmt) for z, x, y, fmt in con.execute("SELECT z, x, y, fmt FROM spp_tiles")}
+    con.close()
+    for x, y in tiles:
+        assert (18, x, y, "png") in rows and (18, x, y, "mvt") in rows, (x, y)
+    s = Server(db, str(tmp_path))
+    try:
+        for path, (body, etag) in made.items():
+            status, hdrs, got = s.get(path)
+            assert status == 200 and got == body and hdrs["ETag"] == etag, path
+        for fmt in ("png", "mvt"):
+            assert metric(s, f'spp_tile_cache_misses_total{{layer="roads",format="{fmt}"}}') == 0
+            assert metric(s, f'spp_tile_cache_hits_total{{layer="roads",format="{fmt}"}}') == 12
+        assert metric(s, "spp_tile_cache_write_skipped_total") == 0
+    finally:
+        s.stop()
+
+
+def test_queued_tile_of_an_older_generation_is_not_written(tmp_path, monkeypatch):
+    """A tile still queued for the writer when an edit's change is processed is dropped, not
+    written after the sync's drop: after a restart the edited tile is made again (never the
+    bytes from before the edit). The slow writer keeps the tile queued across the edit."""
+    from conftest import run_spp
+    from test_edit_ogcapi import LAYER, feature, square, tile_of
+    db = str(tmp_path / "gen.sqlite")
+    run_spp("init", "--db", db)
+    key = run_spp("keys", "--db", db, "add", "--role", "editor", "--name", "e").stdout.split()[0]
+    h = {"Content-Type": "application/geo+json", "X-API-Key": key}
+    items = f"/collections/{LAYER}/items"
+    monkeypatch.setenv("SPP_TEST_TILE_WRITER_MS", "1500")
+    s = Server(db, str(tmp_path))
+    monkeypatch.delenv("SPP_TEST_TILE_WRITER_MS")
+    try:
+        st, hd, b = s.get(items, headers=h, method="POST",
+                          data=json.dumps(feature(geom=square(105.81, 10.06, 0.001))).encode())
+        assert st == 201, b
+        fid, etag = int(hd["Location"].rsplit("/", 1)[1]), hd["ETag"]
+        z, x, y = tile_of(105.8105, 10.0605, 16)
+        z2, x2, y2 = tile_of(105.7005, 10.0005, 16)
+        before = s.get(f"/tiles/{LAYER}/{z}/{x}/{y}.mvt")  # made, queued (the writer waits)
+        assert before[0] == 200 and before[2]
+        st, _, b = s.get(f"{items}/{fid}", headers={**h, "If-Match": etag}, method="PATCH",
+                         data=json.dumps({"type": "Feature",
+                                          "geometry": square(105.8102, 10.0602, 0.0005)}).encode())
+        assert st == 204, b
+        # another tile: its request processes the change (a new generation), the first tile's
+        # queued bytes are now stale
+        assert s.get(f"/tiles/{LAYER}/{z2}/{x2}/{y2}.mvt")[0] == 200
+    finally:
+        s.stop()  # the writer runs the queue now: the stale tile must not reach the file
+    s = Server(db, str(tmp_path))
+    try:
+        after = s.get(f"/tiles/{LAYER}/{z}/{x}/{y}.mvt")
+        assert after[0] == 200 and after[2] != before[2] and after[1]["ETag"] != before[1]["ETag"]
+        assert metric(s, f'spp_tile_cache_misses_total{{layer="{LAYER}",format="mvt"}}') == 1
+    finally:
+        s.stop()
