@@ -18,7 +18,6 @@ struct part {
 };
 
 struct feat {
-    int64_t fid;
     int layer; /* index in rq->layers */
     int part_off, n_parts;
     int rule_off;   /* ints: per FTS the matched rules, each list ended by -1 */
@@ -206,7 +205,6 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
         return err_set(err, ERR_NOMEM, "out of memory");
     struct feat *f = &c->feats[c->n_feats];
     memset(f, 0, sizeof *f);
-    f->fid = fe->fid;
     f->layer = c->layer;
     f->drawn = 1;
     f->rule_off = (int)rule_off;
@@ -357,23 +355,6 @@ static int project(const struct render_request *rq, int storage, const struct bb
     return 0;
 }
 
-static int by_fid(const void *a, const void *b)
-{
-    const struct feat *x = a, *y = b;
-    return x->fid < y->fid ? -1 : x->fid > y->fid;
-}
-
-/* A layer's features come in R*Tree order (store_query.any_order: no IN list for SQLite to
- * build and sort, 5 % of a metatile); they are drawn and labelled in fid order, as before. */
-static void sort_layer(struct collect *c, size_t first)
-{
-    for (size_t i = first + 1; i < c->n_feats; i++)
-        if (c->feats[i - 1].fid > c->feats[i].fid) {
-            qsort(c->feats + first, c->n_feats - first, sizeof *c->feats, by_fid);
-            return;
-        }
-}
-
 static int collect_layers(const struct render_request *rq, struct collect *c, double scale,
                           struct err *err)
 {
@@ -412,11 +393,8 @@ static int collect_layers(const struct render_request *rq, struct collect *c, do
                                 .fields = fields,
                                 .n_fields = n_fields,
                                 .limit = -1,
-                                .any_order = 1,
                                 .want_geom = 1};
-        size_t first = c->n_feats;
         rc = store_query_run(rq->store, &q, &sink, err);
-        if (!rc) sort_layer(c, first);
     }
     if (!rc) rc = project(rq, storage, &qb, c->coords, c->n_coords, err);
     return rc;

@@ -156,11 +156,9 @@ struct store_query {
     const int *order; /* field indexes; -1 = fid */
     const int *order_desc;
     int n_order;
-    int any_order;           /* 1: rows may come in any order (a bbox query without limit or offset:
-                              * SQLite reads them in R*Tree order; the caller orders what it needs) */
-    double index_min_extent; /* > 0, with any_order: the filter drops every feature whose box is
-                              * smaller than this on both axes (filter_and_min_extent); SQLite
-                              * skips those by their R*Tree box before reading the row */
+    double index_min_extent; /* > 0: the filter drops every feature whose box is smaller than
+                              * this on both axes (filter_and_min_extent); SQLite skips those by
+                              * their R*Tree box before reading the row */
     int64_t limit;           /* < 0: no limit */
     int64_t offset;
     int want_geom;              /* 1: f->wkb is filled */

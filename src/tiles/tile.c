@@ -332,7 +332,6 @@ static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_d
     q.fields = fields;
     q.n_fields = nf;
     q.limit = -1; /* no cap: above the tile budget features are generalized, not cut */
-    q.any_order = 1;
     q.want_geom = 1;
     /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them (an
      * overview counts every feature). */
