@@ -121,6 +121,14 @@ static void family(struct buf *b, const char *name, const char *type, const char
     buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One family with a single integer sample. */
+static void metric_i64(struct buf *b, const char *name, const char *type, const char *help,
+                       int64_t v)
+{
+    family(b, name, type, help);
+    buf_printf(b, "%s %lld\n", name, (long long)v);
+}
+
 /* A label value: backslash, double quote and newline escaped. */
 static void label_value(struct buf *b, const char *s)
 {
@@ -379,25 +387,24 @@ int metrics_handler(struct request *req, struct response *res, struct err *err)
     if (req->tiles) {
         int64_t bytes, limit, evicted, errors;
         tile_cache_disk_stats(req->tiles, &bytes, &limit, &evicted, &errors);
-        family(b, "spp_tile_cache_disk_bytes", "gauge", "Bytes of tiles kept in the cache file.");
-        buf_printf(b, "spp_tile_cache_disk_bytes %lld\n", (long long)bytes);
-        family(b, "spp_tile_cache_disk_limit_bytes", "gauge",
-               "The cache file's cap (tile_cache_max_mb, or a quarter of the free disk).");
-        buf_printf(b, "spp_tile_cache_disk_limit_bytes %lld\n", (long long)limit);
-        family(b, "spp_tile_cache_disk_evictions_total", "counter",
-               "Least recently used tiles deleted from the cache file to stay under its cap.");
-        buf_printf(b, "spp_tile_cache_disk_evictions_total %lld\n", (long long)evicted);
-        family(b, "spp_tile_cache_write_errors_total", "counter",
-               "Tiles the cache file refused to store (disk full, read-only): served uncached.");
-        buf_printf(b, "spp_tile_cache_write_errors_total %lld\n", (long long)errors);
+        metric_i64(b, "spp_tile_cache_disk_bytes", "gauge",
+                   "Bytes of tiles kept in the cache file.", bytes);
+        metric_i64(b, "spp_tile_cache_disk_limit_bytes", "gauge",
+                   "The cache file's cap (tile_cache_max_mb, or a quarter of the free disk).",
+                   limit);
+        metric_i64(b, "spp_tile_cache_disk_evictions_total", "counter",
+                   "Least recently used tiles deleted from the cache file to stay under its cap.",
+                   evicted);
+        metric_i64(b, "spp_tile_cache_write_errors_total", "counter",
+                   "Tiles the cache file refused to store (disk full, read-only): served uncached.",
+                   errors);
         int64_t queued, skipped;
         tile_cache_queue_stats(req->tiles, &queued, &skipped);
-        family(b, "spp_tile_cache_write_queue_bytes", "gauge",
-               "Tile bytes waiting for the cache file's writer thread (write-behind).");
-        buf_printf(b, "spp_tile_cache_write_queue_bytes %lld\n", (long long)queued);
-        family(b, "spp_tile_cache_write_skipped_total", "counter",
-               "Tiles kept in memory only: the writer's queue was full (the disk is behind).");
-        buf_printf(b, "spp_tile_cache_write_skipped_total %lld\n", (long long)skipped);
+        metric_i64(b, "spp_tile_cache_write_queue_bytes", "gauge",
+                   "Tile bytes waiting for the cache file's writer thread (write-behind).", queued);
+        metric_i64(b, "spp_tile_cache_write_skipped_total", "counter",
+                   "Tiles kept in memory only: the writer's queue was full (the disk is behind).",
+                   skipped);
     }
     if (req->cfg) {
         write_tiles(b, &req->cfg->catalog, req->role);

@@ -29,6 +29,23 @@ const char *render_format_mime(enum render_format fmt)
     }
 }
 
+/* One premultiplied ARGB32 pixel as straight-alpha RGBA bytes (rounded to nearest). */
+static inline void straight_rgba(uint32_t p, unsigned char *d)
+{
+    unsigned a = p >> 24, r = (p >> 16) & 255, g = (p >> 8) & 255, b = p & 255;
+    if (a == 0) {
+        d[0] = d[1] = d[2] = d[3] = 0;
+    } else if (a == 255) {
+        d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
+        d[3] = 255;
+    } else {
+        d[0] = (unsigned char)((r * 255 + a / 2) / a);
+        d[1] = (unsigned char)((g * 255 + a / 2) / a);
+        d[2] = (unsigned char)((b * 255 + a / 2) / a);
+        d[3] = (unsigned char)a;
+    }
+}
+
 /* Rows of RGBA (straight alpha), flattened onto bg when !transparent. Caller frees. */
 static unsigned char *to_rgba(const struct render_image *img, int x, int y, int w, int h,
                               int transparent, uint32_t bg)
@@ -48,16 +65,8 @@ static unsigned char *to_rgba(const struct render_image *img, int x, int y, int 
                 d[1] = (unsigned char)(g + (bgc * (255 - a) + 127) / 255);
                 d[2] = (unsigned char)(b + (bb * (255 - a) + 127) / 255);
                 d[3] = 255;
-            } else if (a == 0) {
-                d[0] = d[1] = d[2] = d[3] = 0;
-            } else if (a == 255) {
-                d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
-                d[3] = 255;
             } else {
-                d[0] = (unsigned char)((r * 255 + a / 2) / a);
-                d[1] = (unsigned char)((g * 255 + a / 2) / a);
-                d[2] = (unsigned char)((b * 255 + a / 2) / a);
-                d[3] = (unsigned char)a;
+                straight_rgba(p, d);
             }
         }
     }
@@ -224,21 +233,8 @@ static int encode_png(const struct render_image *img, int x, int y, int w, int h
                 d[2] = (unsigned char)(b + (bb * (255 - a) + 127) / 255);
             }
         } else {
-            for (int i = 0; i < w; i++, d += 4) {
-                uint32_t p = src[i];
-                unsigned a = p >> 24, r = (p >> 16) & 255, g = (p >> 8) & 255, b = p & 255;
-                if (a == 0) {
-                    d[0] = d[1] = d[2] = d[3] = 0;
-                } else if (a == 255) {
-                    d[0] = (unsigned char)r, d[1] = (unsigned char)g, d[2] = (unsigned char)b;
-                    d[3] = 255;
-                } else {
-                    d[0] = (unsigned char)((r * 255 + a / 2) / a);
-                    d[1] = (unsigned char)((g * 255 + a / 2) / a);
-                    d[2] = (unsigned char)((b * 255 + a / 2) / a);
-                    d[3] = (unsigned char)a;
-                }
-            }
+            for (int i = 0; i < w; i++, d += 4)
+                straight_rgba(src[i], d);
         }
     }
     return write_png_raw(sc, raw_len, w, h, bpp, NULL, NULL, 0, out, err);
