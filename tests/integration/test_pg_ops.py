@@ -216,37 +216,58 @@ def test_workers_fail_fast_while_the_database_is_unreachable(pg_cluster, ops_db,
         proxy.close()
 
 
+def timed_server(proxy, workdir, name):
+    """spp serving the ops database through proxy with limits.query_ms 800."""
+    cfg = os.path.join(workdir, name)
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"query_ms": 800}}, f)
+    return serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+
+
+STALL_PATH = "/collections/cadastral_parcels/items?limit=2000"
+
+
+def stream_size(srv, proxy):
+    """Bytes one STALL_PATH request reads from the database (after a first, warming one)."""
+    assert srv.get(STALL_PATH)[0] == 200
+    b0 = proxy.bytes_down
+    assert srv.get(STALL_PATH)[0] == 200
+    size = proxy.bytes_down - b0
+    assert size > 20000, size
+    return size
+
+
+def stalled_request(srv):
+    """(status or None when the connection was closed mid-answer, seconds taken)."""
+    t = time.time()
+    try:
+        st = srv.get(STALL_PATH)[0]
+    except OSError:
+        st = None  # the answer had started: the connection is closed instead
+    return st, time.time() - t
+
+
+def wait_answering(srv, seconds):
+    deadline = time.time() + seconds
+    while status(srv, STALL_PATH) != 200:
+        assert time.time() < deadline, "the replica did not answer again"
+        time.sleep(0.2)
+
+
 def test_a_stalled_stream_ends_at_the_time_limit(pg_cluster, ops_db, workdir):
     """Rows stop arriving mid-stream (the network stalls): the request ends near
     limits.query_ms (the statement cancelled, the drain bounded, the connection dropped), the
     worker is free, and once the network flows the replica answers again."""
     proxy = Proxy(pg_cluster.port)
-    cfg = os.path.join(workdir, "pg_ops_timed.json")
-    with open(cfg, "w") as f:
-        json.dump({"limits": {"query_ms": 800}}, f)
-    srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+    srv = timed_server(proxy, workdir, "pg_ops_timed.json")
     try:
         wait_ready(srv)
-        path = "/collections/cadastral_parcels/items?limit=2000"
-        assert srv.get(path)[0] == 200
-        b0 = proxy.bytes_down
-        assert srv.get(path)[0] == 200
-        size = proxy.bytes_down - b0  # what the request reads from the database
-        assert size > 20000, size
-        proxy.stall(after_bytes=size // 2)  # mid-stream
-        t = time.time()
-        try:
-            st = srv.get(path)[0]
-        except OSError:
-            st = None  # the answer had started: the connection is closed instead
-        took = time.time() - t
+        proxy.stall(after_bytes=stream_size(srv, proxy) // 2)  # mid-stream
+        st, took = stalled_request(srv)
         assert st is None or 400 <= st < 600, st
         assert took < 5, f"the stalled stream held the request {took:.1f} s"
         proxy.unstall()
-        deadline = time.time() + 10
-        while status(srv, path) != 200:
-            assert time.time() < deadline, "the replica did not answer again"
-            time.sleep(0.2)
+        wait_answering(srv, 10)
     finally:
         proxy.unstall()
         srv.stop()
@@ -259,36 +280,19 @@ def test_a_stalled_stream_during_a_partition_ends_in_its_budget(pg_cluster, ops_
     sends it): the request is answered near limits.query_ms plus the drain's second, the
     connection is dropped, and the replica comes back when the network does."""
     proxy = Proxy(pg_cluster.port)
-    cfg = os.path.join(workdir, "pg_ops_partition.json")
-    with open(cfg, "w") as f:
-        json.dump({"limits": {"query_ms": 800}}, f)
-    srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+    srv = timed_server(proxy, workdir, "pg_ops_partition.json")
     try:
         wait_ready(srv)
-        path = "/collections/cadastral_parcels/items?limit=2000"
-        assert srv.get(path)[0] == 200
-        b0 = proxy.bytes_down
-        assert srv.get(path)[0] == 200
-        size = proxy.bytes_down - b0
-        assert size > 20000, size
-        proxy.stall(after_bytes=size // 2)  # mid-stream
+        proxy.stall(after_bytes=stream_size(srv, proxy) // 2)  # mid-stream
         proxy.mode = "blackhole"  # the cancel's connection is held, never answered
         before = proxy.accepted
-        t = time.time()
-        try:
-            st = srv.get(path)[0]
-        except OSError:
-            st = None  # the answer had started: the connection is closed instead
-        took = time.time() - t
+        st, took = stalled_request(srv)
         assert st is None or 400 <= st < 600, st
         assert took < 10, f"the stalled stream held the request {took:.1f} s"  # a hang detector
         assert proxy.accepted > before, "no cancel request was sent"
         proxy.mode = "forward"
         proxy.unstall()
-        deadline = time.time() + 15
-        while status(srv, path) != 200:
-            assert time.time() < deadline, "the replica did not answer again"
-            time.sleep(0.2)
+        wait_answering(srv, 15)
     finally:
         proxy.mode = "forward"
         proxy.unstall()
@@ -302,33 +306,18 @@ def test_cancels_that_never_return_are_capped(pg_cluster, ops_db, workdir):
     dropped at once, and every request is still answered within its budget."""
     proxy = Proxy(pg_cluster.port)
     proxy.hold_cancels = True
-    cfg = os.path.join(workdir, "pg_ops_cancels.json")
-    with open(cfg, "w") as f:
-        json.dump({"limits": {"query_ms": 800}}, f)
-    srv = serve(proxy.uri("ops"), workdir, ["--threads", "2"], config=cfg)
+    srv = timed_server(proxy, workdir, "pg_ops_cancels.json")
     try:
         wait_ready(srv)
-        path = "/collections/cadastral_parcels/items?limit=2000"
-        assert srv.get(path)[0] == 200
-        b0 = proxy.bytes_down
-        assert srv.get(path)[0] == 200
-        size = proxy.bytes_down - b0
+        size = stream_size(srv, proxy)
         for i in range(10):
             proxy.stall(after_bytes=size // 2)
-            t = time.time()
-            try:
-                st = srv.get(path)[0]
-            except OSError:
-                st = None
-            took = time.time() - t
+            st, took = stalled_request(srv)
             proxy.unstall()
             assert st is None or 400 <= st < 600, (i, st)
             assert took < 10, f"request {i} held {took:.1f} s"  # a hang detector
         assert proxy.held_cancels == 8, proxy.held_cancels
-        deadline = time.time() + 15
-        while status(srv, path) != 200:
-            assert time.time() < deadline, "the replica did not answer again"
-            time.sleep(0.2)
+        wait_answering(srv, 15)
     finally:
         proxy.unstall()
         srv.stop()
