@@ -481,26 +481,25 @@ static int check_node(struct filter_node *n, const struct layer_def *layer, enum
         n->field = -2; /* geometry IS NULL */
         return 0;
     }
+    static const struct field_def fid = {.name = "fid", .type = FT_INTEGER};
+    const struct field_def *fd = &fid;
     if (str_ieq(n->property, "fid") || str_ieq(n->property, "id")) {
         n->field = -1;
-        for (int i = 0; i < n->n_values; i++) {
-            struct field_def fd = {.name = "fid", .type = FT_INTEGER};
-            if ((rc = check_literal(&n->values[i], &fd, err))) return rc;
-        }
-        return 0;
+    } else {
+        int f = access_field_index(layer, n->property, role);
+        if (f < 0)
+            return err_setl(err, ERR_PARAM, "FILTER", "unknown property \"%s\"", n->property);
+        n->field = f, fd = &layer->fields[f];
     }
-    int f = access_field_index(layer, n->property, role);
-    if (f < 0) return err_setl(err, ERR_PARAM, "FILTER", "unknown property \"%s\"", n->property);
-    n->field = f;
     if (n->op == FOP_LIKE) {
-        /* LIKE compares text: keep the pattern as written */
+        /* LIKE compares text, on the feature id too: keep the pattern as written */
         for (int i = 0; i < n->n_values; i++)
             if (n->values[i].type != VAL_TEXT)
                 return err_setl(err, ERR_PARAM, "FILTER", "LIKE needs a text pattern");
         return 0;
     }
     for (int i = 0; i < n->n_values && !rc; i++)
-        rc = check_literal(&n->values[i], &layer->fields[f], err);
+        rc = check_literal(&n->values[i], fd, err);
     return rc;
 }
 

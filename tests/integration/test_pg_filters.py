@@ -19,6 +19,8 @@ FILTERS = [
     ("cadastral_parcels", "parcel_key > '31120004'"),
     ("cadastral_parcels", "sheet_no LIKE '1%'"),     # an integer field
     ("cadastral_parcels", "area_m2 LIKE '13%'"),     # a real field
+    ("cadastral_parcels", "id LIKE '1%'"),           # the feature id
+    ("cadastral_parcels", "fid LIKE '5'"),
     ("cadastral_parcels", "CASEI(address) LIKE CASEI('%NGUYỄN TRÃI%')"),
     ("cadastral_parcels", "CASEI(address) = CASEI('SỐ 11 ĐƯỜNG NGUYỄN TRÃI, PHƯỜNG TÂN AN, "
                           "NINH KIỀU')"),
@@ -64,6 +66,8 @@ def test_the_filters_discriminate(both):
     lt = ids(lite, h, "cadastral_parcels", "address < 'a'")
     assert 0 < len(lt) < len(all_ids)
     assert ids(lite, h, "cadastral_parcels", "sheet_no LIKE '1%'")
+    assert ids(lite, h, "cadastral_parcels", "id LIKE '1%'") == sorted(
+        i for i in all_ids if str(i).startswith("1"))
     assert ids(lite, h, "cadastral_parcels", "CASEI(address) LIKE CASEI('%NGUYỄN TRÃI%')")
     assert ids(lite, h, "roads", "CASEI(name) LIKE CASEI('%ĐƯỜNG%')")
 

@@ -536,6 +536,20 @@ static void test_roles_and_errors(void)
     CHECK(select_mask(CQL_TEXT, "address = ''", 5897, ROLE_PUBLIC) == 0);
     CHECK(select_mask(CQL_TEXT, "address LIKE ''", 5897, ROLE_PUBLIC) == 0);
     CHECK(error_of(CQL_TEXT, "area_m2 > ''", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
+    /* LIKE on the feature id matches its text (a fuzz finding: the pattern was made a number
+     * and the compiler then read a NULL pattern) */
+    CHECK(select_mask(CQL_TEXT, "fid LIKE '5'", 5897, ROLE_PUBLIC) == 1u << 5);
+    CHECK(select_mask(CQL_TEXT, "fid LIKE '1_'", 5897, ROLE_PUBLIC) == 0xffc00u);
+    CHECK(select_mask(CQL_TEXT, "id LIKE '%7'", 5897, ROLE_PUBLIC) == ((1u << 7) | (1u << 17)));
+    CHECK(select_mask(CQL_TEXT, "CASEI(id) LIKE '2%'", 5897, ROLE_PUBLIC) ==
+          ((1u << 2) | (1u << 20)));
+    CHECK(select_mask(CQL_JSON, "{\"op\":\"like\",\"args\":[{\"property\":\"id\"},\"1_\"]}", 5897,
+                      ROLE_PUBLIC) == 0xffc00u);
+    CHECK(select_mask(FES,
+                      FES_OPEN
+                      "<fes:PropertyIsLike wildCard=\"*\" singleChar=\".\" escapeChar=\"!\">" VR(
+                          "fid") "<fes:Literal>*3</fes:Literal></fes:PropertyIsLike>" FES_CLOSE,
+                      5897, ROLE_PUBLIC) == ((1u << 3) | (1u << 13)));
     /* type errors and syntax errors */
     CHECK(error_of(CQL_TEXT, "sheet_no = 'abc'", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
     CHECK(error_of(CQL_TEXT, "sheet_no = ", ROLE_PUBLIC, m1, sizeof m1) == ERR_PARAM);
