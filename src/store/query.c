@@ -21,17 +21,33 @@ static int compile_filter(struct store *st, const struct store_query *q, struct 
     return filter_compile(q->filter, q->layer, st->srid, q->geo, out, err);
 }
 
-/* Appends " FROM layer WHERE ..." (the R*Tree box, the compiled filter, the row rule). */
+/* Whether q reads its box's ids first (ids.c: store_box_ids, joined through spp_ids(?)) rather
+ * than through an IN sub-select: a box without an explicit order (tiles, maps, WFS/OGC API pages
+ * in fid order). The sub-select stays, for SQLite to weigh against the others, under a sort by
+ * fields and under a filter that constrains fid itself (feature ids, a search index's or a
+ * spatial operator's sub-select): those may select far fewer rows than the box. */
+static int reads_box_ids(const struct store_query *q, const struct filter_sql *where)
+{
+    return q->has_bbox && q->n_order == 0 && !(where->sql.len && strstr(where->sql.data, "fid"));
+}
+
+/* Appends " FROM layer WHERE ..." (the R*Tree box, the compiled filter, the row rule); ids: the
+ * box's ids come sorted from spp_ids(?) (reads_box_ids). */
 static int put_from_where(struct store *st, const struct store_query *q,
-                          const struct filter_sql *where, struct buf *b)
+                          const struct filter_sql *where, struct buf *b, int ids)
 {
     const char *id = q->layer->id;
-    if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1"))
+    /* Either way SQLite looks the rows up in fid order, neighbours on the same pages (a join led
+     * by the R*Tree, in its order, cost a tile's and a map's cold pass 3-10 % more time in random
+     * b-tree descents, though fewer instructions). CROSS JOIN keeps spp_ids the outer loop. */
+    if (ids) {
+        if (buf_puts(b, " FROM spp_ids(?) CROSS JOIN ") || store_put_ident(b, id) ||
+            buf_puts(b, " WHERE fid = spp_id"))
+            return ERR_NOMEM;
+    } else if (buf_puts(b, " FROM ") || store_put_ident(b, id) || buf_puts(b, " WHERE 1")) {
         return ERR_NOMEM;
-    /* The R*Tree's rowids in order: SQLite looks the rows up in fid order, neighbours on the same
-     * pages (a join led by the R*Tree, in its order, cost a tile's and a map's cold pass 3-10 %
-     * more time in random b-tree descents, though fewer instructions). */
-    if (q->has_bbox &&
+    }
+    if (q->has_bbox && !ids &&
         (buf_printf(b,
                     " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
                     " AND xmax >= ? AND ymin <= ? AND ymax >= ?",
@@ -79,18 +95,19 @@ static int bind_doubles(sqlite3_stmt *s, int *pos, const double *d, int n)
 /* Binds in the order the SQL text has them: the geometry operation's (with_geom), the box, the
  * filter's, the row rule's. An SQLite result code. */
 static int bind_all(const struct store_query *q, const struct filter_sql *where, sqlite3_stmt *s,
-                    int *pos, int with_geom)
+                    int *pos, int with_geom, const struct store_ids *ids)
 {
     int rc = SQLITE_OK;
     if (with_geom && q->want_geom && q->geom_op == STORE_GEOM_SIMPLIFY)
         rc = sqlite3_bind_double(s, ++*pos, q->geom_tolerance);
+    if (rc == SQLITE_OK && ids) rc = store_ids_bind(s, ++*pos, ids);
     if (rc == SQLITE_OK && q->has_bbox) {
         const struct bbox *b = &q->bbox;
         double rtree[4] = {b->maxx, b->minx, b->maxy, b->miny};
         double exact[4] = {b->minx, b->miny, b->maxx, b->maxy};
         double ext[2] = {q->index_min_extent, q->index_min_extent};
-        rc = bind_doubles(s, pos, rtree, 4);
-        if (rc == SQLITE_OK && q->index_min_extent > 0) rc = bind_doubles(s, pos, ext, 2);
+        if (!ids) rc = bind_doubles(s, pos, rtree, 4);
+        if (rc == SQLITE_OK && !ids && q->index_min_extent > 0) rc = bind_doubles(s, pos, ext, 2);
         if (rc == SQLITE_OK && q->bbox_exact) rc = bind_doubles(s, pos, exact, 4);
     }
     for (int i = 0; i < where->n_params && rc == SQLITE_OK; i++)
@@ -121,11 +138,11 @@ int store_query_count(struct store *st, const struct store_query *q, int64_t *co
     buf_init(&b);
     sqlite3_stmt *s = NULL;
     int rc = compile_filter(st, q, &where, err);
-    if (!rc && (buf_puts(&b, "SELECT count(*)") || put_from_where(st, q, &where, &b)))
+    if (!rc && (buf_puts(&b, "SELECT count(*)") || put_from_where(st, q, &where, &b, 0)))
         rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc && !(s = store_prepare(st, b.data, err))) rc = ERR_DB;
     int pos = 0;
-    if (!rc && bind_all(q, &where, s, &pos, 0) != SQLITE_OK)
+    if (!rc && bind_all(q, &where, s, &pos, 0, NULL) != SQLITE_OK)
         rc = store_db_error(st, err, q->layer->id);
     if (!rc) {
         if (sqlite3_step(s) == SQLITE_ROW)
@@ -196,7 +213,7 @@ void store_note_cached(struct store *st, const struct layer_def *layer, enum rol
 
 /* The SELECT text of q: fid, fields, geometry (blob.c converts it), FROM/WHERE, ORDER, LIMIT. */
 static int put_select(struct store *st, const struct store_query *q, const struct filter_sql *where,
-                      struct buf *b, struct err *err)
+                      int ids, struct buf *b, struct err *err)
 {
     const struct layer_def *l = q->layer;
     if (buf_puts(b, "SELECT fid")) return err_set(err, ERR_NOMEM, "out of memory");
@@ -212,7 +229,7 @@ static int put_select(struct store *st, const struct store_query *q, const struc
     if (q->geom_op == STORE_GEOM_SIMPLIFY)
         geom = l->geom >= GT_MULTIPOINT ? ", CastToMulti(SimplifyPreserveTopology(geom, ?))"
                                         : ", SimplifyPreserveTopology(geom, ?)";
-    if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b) ||
+    if ((q->want_geom && buf_puts(b, geom)) || put_from_where(st, q, where, b, ids) ||
         buf_puts(b, " ORDER BY "))
         return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < q->n_order; i++) {
@@ -222,7 +239,7 @@ static int put_select(struct store *st, const struct store_query *q, const struc
             buf_puts(b, q->order_desc && q->order_desc[i] ? " DESC, " : " ASC, "))
             return err_set(err, ERR_NOMEM, "out of memory");
     }
-    if (buf_puts(b, "fid") ||
+    if (buf_puts(b, ids ? "spp_id" : "fid") || /* spp_id = fid, in the order spp_ids gives */
         ((q->limit >= 0 || q->offset > 0) && buf_puts(b, " LIMIT ? OFFSET ?")))
         return err_set(err, ERR_NOMEM, "out of memory");
     return 0;
@@ -242,13 +259,17 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     filter_sql_init(&where);
     struct buf b;
     buf_init(&b);
+    struct store_ids ids = {0}; /* bound to s until its reset */
     int rc = compile_filter(st, q, &where, err);
-    if (!rc) rc = put_select(st, q, &where, &b, err);
+    int use_ids = !rc && reads_box_ids(q, &where);
+    if (!rc) rc = put_select(st, q, &where, use_ids, &b, err);
+    if (!rc && use_ids) rc = store_box_ids(st, q, &ids, err);
     sqlite3_stmt *s = rc ? NULL : store_prepare(st, b.data, err);
     buf_fini(&b);
     if (!rc && !s) rc = ERR_DB;
     int pos = 0;
-    if (!rc && bind_all(q, &where, s, &pos, 1) != SQLITE_OK) rc = store_db_error(st, err, l->id);
+    if (!rc && bind_all(q, &where, s, &pos, 1, use_ids ? &ids : NULL) != SQLITE_OK)
+        rc = store_db_error(st, err, l->id);
     if (!rc && (q->limit >= 0 || q->offset > 0) &&
         (sqlite3_bind_int64(s, ++pos, q->limit >= 0 ? q->limit : -1) != SQLITE_OK ||
          sqlite3_bind_int64(s, ++pos, q->offset > 0 ? q->offset : 0) != SQLITE_OK))
@@ -256,6 +277,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     if (rc) {
         if (s) sqlite3_reset(s);
         filter_sql_fini(&where);
+        store_ids_free(&ids);
         return rc;
     }
     struct value stackvals[64];
@@ -263,6 +285,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     if (!vals) {
         sqlite3_reset(s);
         filter_sql_fini(&where);
+        store_ids_free(&ids);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     struct buf wkb; /* the current row's geometry as WKB (blob.c) */
@@ -323,6 +346,7 @@ done:
     note_read(st, q, n_read);
     sqlite3_reset(s);
     filter_sql_fini(&where);
+    store_ids_free(&ids);
     buf_fini(&wkb);
     if (vals != stackvals) free(vals);
     return rc;

@@ -239,6 +239,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     sqlite3_busy_timeout(st->db, 5000);
     st->spl_cache = spatialite_alloc_connection();
     spatialite_init_ex(st->db, st->spl_cache, 0);
+    store_ids_register(st->db); /* spp_ids(?): ids.c */
     sqlite3_create_function_v2(st->db, "spp_casefold", 1,
                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                sql_casefold, NULL, NULL, NULL);

@@ -33,6 +33,20 @@ struct store {
     struct pg_store *pg;               /* PostGIS: every public function routes to pg/ (issue 24) */
 };
 
+/* ids.c: a box query's ids, ascending, for spp_ids(?) (the table-valued function ids.c
+ * registers on every connection: store_ids_register) */
+struct store_ids {
+    int64_t *v;
+    size_t n;
+};
+int store_ids_register(sqlite3 *db); /* an SQLite result code */
+/* The ids of q's layer whose R*Tree box meets q->bbox (and q->index_min_extent), sorted. */
+int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out,
+                  struct err *err);
+/* Binds ids to parameter pos of s (SQLite's pointer passing); ids must outlive the binding. */
+int store_ids_bind(sqlite3_stmt *s, int pos, const struct store_ids *ids);
+void store_ids_free(struct store_ids *ids);
+
 /* Prepared statement for sql from the cache (reset, bindings cleared); NULL with err on failure.
  * The statement belongs to the cache: do not finalize it. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql, struct err *err);

@@ -94,6 +94,83 @@ static int64_t scalar(struct store *st, const char *sql)
  * float32), some not, a few without geometry. The index passes SQLite's rtreecheck, holds every
  * geometry, and a window finds exactly what a scan of the table finds (or, for boxes rounded
  * outwards to float32, at most a rounding step more). */
+struct fid_list {
+    int64_t v[4096];
+    int n;
+};
+
+static int on_fid(void *ud, const struct feature *f, struct err *err)
+{
+    (void)err;
+    struct fid_list *l = ud;
+    if (l->n < 4096) l->v[l->n] = f->fid;
+    l->n++;
+    return 0;
+}
+
+/* ids.c: a box's ids (the R*Tree read, sorted here) are the R*Tree's own ascending answer, large
+ * and negative fids included; the rows a box query reads through them (spp_ids) are those and
+ * in the order the IN sub-select gives (an explicit fid order keeps that path), pages too. */
+static void test_box_ids(struct store *st, const struct layer_def *l)
+{
+    struct err err;
+    err_clear(&err);
+    CHECK(store_exec(st,
+                     "INSERT INTO buildings (fid, kind, geom) VALUES (-7, 'am', CastToMulti("
+                     "BuildMbr(585000, 1105000, 585010, 1105010, 5897))), (1099511627781, 'lon',"
+                     " CastToMulti(BuildMbr(585020, 1105000, 585030, 1105010, 5897)));"
+                     " INSERT INTO idx_buildings_geom VALUES (-7, 585000, 585010, 1105000,"
+                     " 1105010), (1099511627781, 585020, 585030, 1105000, 1105010)",
+                     &err) == 0);
+    sqlite3_stmt *idx = NULL;
+    CHECK(sqlite3_prepare_v2(st->db,
+                             "SELECT pkid FROM idx_buildings_geom WHERE xmin <= ?2 AND"
+                             " xmax >= ?1 AND ymin <= ?4 AND ymax >= ?3 ORDER BY pkid",
+                             -1, &idx, NULL) == SQLITE_OK);
+    int fields[] = {layer_field_index(l, "kind")};
+    int minus1 = -1;
+    int bad = 0, total = 0;
+    static struct fid_list a, b;
+    for (int t = 0; t < 60 && idx; t++) {
+        double x0 = 580000 + rand() % 19000 + 0.5, y0 = 1100000 + rand() % 19000 + 0.5;
+        if (t == 0) x0 = 584990, y0 = 1104990; /* the two odd fids */
+        double w = 100 + rand() % (t % 3 ? 900 : 3000);
+        struct store_query q = {.layer = l,
+                                .has_bbox = 1,
+                                .bbox = {x0, y0, x0 + w, y0 + w},
+                                .fields = fields,
+                                .n_fields = 1,
+                                .limit = -1,
+                                .want_geom = 1};
+        struct store_ids ids = {0};
+        CHECK(store_box_ids(st, &q, &ids, &err) == 0);
+        double win[4] = {x0, x0 + w, y0, y0 + w};
+        for (int k = 0; k < 4; k++)
+            sqlite3_bind_double(idx, k + 1, win[k]);
+        size_t i = 0;
+        while (sqlite3_step(idx) == SQLITE_ROW)
+            bad += i >= ids.n || ids.v[i++] != sqlite3_column_int64(idx, 0);
+        bad += i != ids.n;
+        if (t == 0) CHECK(ids.n >= 2 && ids.v[0] == -7 && ids.v[ids.n - 1] == 1099511627781);
+        total += (int)ids.n;
+        sqlite3_reset(idx);
+        store_ids_free(&ids);
+        /* rows through spp_ids vs the IN sub-select (an explicit fid order), whole and paged */
+        for (int page = 0; page < 2; page++) {
+            q.limit = page ? 7 : -1, q.offset = page ? 3 : 0;
+            struct feature_sink sa = {NULL, on_fid, NULL, &a}, sb = {NULL, on_fid, NULL, &b};
+            a.n = b.n = 0;
+            q.order = NULL, q.n_order = 0;
+            CHECK(store_query_run(st, &q, &sa, &err) == 0);
+            q.order = &minus1, q.n_order = 1;
+            CHECK(store_query_run(st, &q, &sb, &err) == 0);
+            bad += a.n != b.n || memcmp(a.v, b.v, (size_t)(a.n < 4096 ? a.n : 4096) * 8) != 0;
+        }
+    }
+    CHECKF(bad == 0 && total > 1000, "%d box id lists differ (%d ids)", bad, total);
+    sqlite3_finalize(idx);
+}
+
 static void test_rtree_load(struct store *st, const struct catalog *cat)
 {
     const struct layer_def *l = catalog_layer(cat, "buildings");
@@ -182,6 +259,7 @@ static void test_rtree_load(struct store *st, const struct catalog *cat)
     }
     CHECKF(bad == 0 && hits > 1000, "%d window results differ from a scan (%d hits)", bad, hits);
     sqlite3_finalize(idx), sqlite3_finalize(scan);
+    test_box_ids(st, l);
     CHECK(store_exec(st, "ROLLBACK", &err) == 0);
 }
 
