@@ -182,10 +182,11 @@ static int sort_ids(int64_t *v, size_t n)
     return 0;
 }
 
-int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out,
+int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out, int *fits,
                   struct err *err)
 {
     out->v = NULL, out->n = 0;
+    *fits = 1;
     struct buf sql;
     buf_init(&sql);
     int bad =
@@ -204,6 +205,10 @@ int store_box_ids(struct store *st, const struct store_query *q, struct store_id
     size_t cap = 0;
     int step = SQLITE_DONE;
     while (rc == SQLITE_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->n == st->ids_max) { /* the sub-select's temporary b-tree spills to disk */
+            *fits = 0;
+            break;
+        }
         if (out->n == cap) {
             size_t nc = cap ? cap * 2 : 1024;
             int64_t *nv = realloc(out->v, nc * sizeof *nv);
@@ -215,6 +220,11 @@ int store_box_ids(struct store *st, const struct store_query *q, struct store_id
             out->v = nv, cap = nc;
         }
         out->v[out->n++] = sqlite3_column_int64(s, 0);
+    }
+    if (!*fits) {
+        sqlite3_reset(s);
+        store_ids_free(out);
+        return 0;
     }
     if (rc != SQLITE_OK || step != SQLITE_DONE) {
         rc = store_db_error(st, err, q->layer->id);

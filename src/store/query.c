@@ -257,16 +257,22 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     const struct layer_def *l = q->layer;
     struct filter_sql where; /* its values stay bound until the statement is reset */
     filter_sql_init(&where);
-    struct buf b;
-    buf_init(&b);
+    struct buf b, wkb; /* wkb: the current row's geometry as WKB (blob.c) */
+    buf_init(&b), buf_init(&wkb);
     struct store_ids ids = {0}; /* bound to s until its reset */
-    int rc = compile_filter(st, q, &where, err);
+    struct value stackvals[64], *vals = stackvals;
+    sqlite3_stmt *s = NULL;
+    int snapshot = 0, rc = compile_filter(st, q, &where, err);
     int use_ids = !rc && reads_box_ids(q, &where);
+    /* the ids and the rows are read in one snapshot, as the sub-select read them: without it an
+     * edit or an import committed between the two reads would mix two states of the layer */
+    if (use_ids && sqlite3_get_autocommit(st->db)) {
+        rc = store_begin_read(st, err);
+        snapshot = !rc;
+    }
+    if (!rc && use_ids) rc = store_box_ids(st, q, &ids, &use_ids, err); /* 0: too many */
     if (!rc) rc = put_select(st, q, &where, use_ids, &b, err);
-    if (!rc && use_ids) rc = store_box_ids(st, q, &ids, err);
-    sqlite3_stmt *s = rc ? NULL : store_prepare(st, b.data, err);
-    buf_fini(&b);
-    if (!rc && !s) rc = ERR_DB;
+    if (!rc && !(s = store_prepare(st, b.data, err))) rc = ERR_DB;
     int pos = 0;
     if (!rc && bind_all(q, &where, s, &pos, 1, use_ids ? &ids : NULL) != SQLITE_OK)
         rc = store_db_error(st, err, l->id);
@@ -274,22 +280,9 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
         (sqlite3_bind_int64(s, ++pos, q->limit >= 0 ? q->limit : -1) != SQLITE_OK ||
          sqlite3_bind_int64(s, ++pos, q->offset > 0 ? q->offset : 0) != SQLITE_OK))
         rc = store_db_error(st, err, l->id);
-    if (rc) {
-        if (s) sqlite3_reset(s);
-        filter_sql_fini(&where);
-        store_ids_free(&ids);
-        return rc;
-    }
-    struct value stackvals[64];
-    struct value *vals = q->n_fields <= 64 ? stackvals : calloc((size_t)q->n_fields, sizeof *vals);
-    if (!vals) {
-        sqlite3_reset(s);
-        filter_sql_fini(&where);
-        store_ids_free(&ids);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    struct buf wkb; /* the current row's geometry as WKB (blob.c) */
-    buf_init(&wkb);
+    if (!rc && q->n_fields > 64 && !(vals = calloc((size_t)q->n_fields, sizeof *vals)))
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+    if (rc) goto done;
     if (sink->begin && (rc = sink->begin(sink->ud, l, err))) goto done;
     struct feature f = {.layer = l, .values = vals, .fields = q->fields, .n_fields = q->n_fields};
     int step;
@@ -348,10 +341,11 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
     if (sink->end) rc = sink->end(sink->ud, err);
 done:
     note_read(st, q, n_read);
-    sqlite3_reset(s);
+    if (s) sqlite3_reset(s);
+    if (snapshot) store_end_read(st);
     filter_sql_fini(&where);
     store_ids_free(&ids);
-    buf_fini(&wkb);
+    buf_fini(&b), buf_fini(&wkb);
     if (vals != stackvals) free(vals);
     return rc;
 }

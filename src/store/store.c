@@ -229,6 +229,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
         mode == STORE_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
     st->readonly = mode == STORE_READ;
+    st->ids_max = STORE_IDS_MAX;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         err_set(err, ERR_IO, "%s: cannot open store: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");

@@ -31,6 +31,7 @@ struct store {
     struct store_reads *reads; /* restricted reads of the current request (audit), or NULL */
     char *(*text_fold)(const char *s); /* registered as spp_fold (store_set_text_fold) */
     struct pg_store *pg;               /* PostGIS: every public function routes to pg/ (issue 24) */
+    size_t ids_max;                    /* store_box_ids' cap: STORE_IDS_MAX (a test lowers it) */
 };
 
 /* ids.c: a box query's ids, ascending, for spp_ids(?) (the table-valued function ids.c
@@ -40,8 +41,12 @@ struct store_ids {
     size_t n;
 };
 int store_ids_register(sqlite3 *db); /* an SQLite result code */
-/* The ids of q's layer whose R*Tree box meets q->bbox (and q->index_min_extent), sorted. */
-int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out,
+/* The ids of q's layer whose R*Tree box meets q->bbox (and q->index_min_extent), sorted; *fits
+ * 0 (and none) above st->ids_max (STORE_IDS_MAX) of them, which the IN sub-select reads instead
+ * (its temporary b-tree is bounded by the page cache and spills to disk; the array is 16 bytes an
+ * id). */
+#define STORE_IDS_MAX ((size_t)1 << 21)
+int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out, int *fits,
                   struct err *err);
 /* Binds ids to parameter pos of s (SQLite's pointer passing); ids must outlive the binding. */
 int store_ids_bind(sqlite3_stmt *s, int pos, const struct store_ids *ids);

@@ -143,7 +143,8 @@ static void test_box_ids(struct store *st, const struct layer_def *l)
                                 .limit = -1,
                                 .want_geom = 1};
         struct store_ids ids = {0};
-        CHECK(store_box_ids(st, &q, &ids, &err) == 0);
+        int fits = 0;
+        CHECK(store_box_ids(st, &q, &ids, &fits, &err) == 0 && fits == 1);
         double win[4] = {x0, x0 + w, y0, y0 + w};
         for (int k = 0; k < 4; k++)
             sqlite3_bind_double(idx, k + 1, win[k]);
@@ -155,9 +156,11 @@ static void test_box_ids(struct store *st, const struct layer_def *l)
         total += (int)ids.n;
         sqlite3_reset(idx);
         store_ids_free(&ids);
-        /* rows through spp_ids vs the IN sub-select (an explicit fid order), whole and paged */
-        for (int page = 0; page < 2; page++) {
-            q.limit = page ? 7 : -1, q.offset = page ? 3 : 0;
+        /* rows through spp_ids vs the IN sub-select (an explicit fid order), whole and paged;
+         * and past the id cap (lowered here), where the sub-select reads them */
+        for (int page = 0; page < 4; page++) {
+            q.limit = page & 1 ? 7 : -1, q.offset = page & 1 ? 3 : 0;
+            st->ids_max = page < 2 ? STORE_IDS_MAX : 5;
             struct feature_sink sa = {NULL, on_fid, NULL, &a}, sb = {NULL, on_fid, NULL, &b};
             a.n = b.n = 0;
             q.order = NULL, q.n_order = 0;
@@ -165,7 +168,9 @@ static void test_box_ids(struct store *st, const struct layer_def *l)
             q.order = &minus1, q.n_order = 1;
             CHECK(store_query_run(st, &q, &sb, &err) == 0);
             bad += a.n != b.n || memcmp(a.v, b.v, (size_t)(a.n < 4096 ? a.n : 4096) * 8) != 0;
+            CHECK(sqlite3_get_autocommit(st->db) == 0); /* the test's own transaction */
         }
+        st->ids_max = STORE_IDS_MAX;
     }
     CHECKF(bad == 0 && total > 1000, "%d box id lists differ (%d ids)", bad, total);
     sqlite3_finalize(idx);
@@ -474,6 +479,7 @@ int main(void)
     struct feature_sink sink = {NULL, on_feature, NULL, &c};
     CHECK(store_query_run(st, &q, &sink, &err) == 0);
     CHECK(c.n == 3 && c.fids[0] == 3 && c.fids[2] == 5);
+    CHECK(sqlite3_get_autocommit(st->db) == 1); /* the ids' and rows' snapshot is closed */
     /* a filter tree: the store compiles it, values are bound */
     struct value v = {.type = VAL_TEXT, .s = "khu_vuc", .len = 7};
     struct filter *w = NULL;
