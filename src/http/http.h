@@ -107,7 +107,8 @@ void metrics_render_wms(double seconds); /* a WMS image answered */
 void metrics_reload(int ok);             /* a SIGHUP re-read of the settings */
 void metrics_render_pool(int queued_delta, int running_delta); /* the render pool's gauges */
 void metrics_render_refused(int over_budget);                  /* a heavy request answered 503 */
-void metrics_conn_cut(int body); /* a connection cut by the header/body deadline */
+void metrics_render_abandoned(void); /* a queued request whose client had gone, not run */
+void metrics_conn_cut(int body);     /* a connection cut by the header/body deadline */
 int metrics_handler(struct request *req, struct response *res, struct err *err);
 /* /healthz: 200 while the process runs, whatever key is sent. */
 int healthz_handler(struct request *req, struct response *res, struct err *err);

@@ -40,6 +40,7 @@ static uint64_t wms_sum_us;
 static int64_t in_flight;
 static int64_t render_queued, render_running; /* the render pool (issue 18) */
 static uint64_t render_refused[2];            /* [0] queue full, [1] over the time budget */
+static uint64_t render_abandoned;             /* queued, the client gone before its turn */
 static uint64_t conns_cut[2];                 /* [0] request head late, [1] body late */
 static double started;                        /* wall-clock seconds at metrics_start() */
 static int64_t reload_ok = 1;                 /* the last SIGHUP reload succeeded */
@@ -103,6 +104,11 @@ void metrics_render_pool(int queued_delta, int running_delta)
 void metrics_render_refused(int over_budget)
 {
     __atomic_add_fetch(&render_refused[over_budget ? 1 : 0], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_render_abandoned(void)
+{
+    __atomic_add_fetch(&render_abandoned, 1, __ATOMIC_RELAXED);
 }
 
 void metrics_conn_cut(int body)
@@ -260,6 +266,11 @@ static void write_timing(struct buf *b)
                (unsigned long long)__atomic_load_n(&render_refused[0], __ATOMIC_RELAXED));
     buf_printf(b, "spp_render_refused_total{reason=\"budget\"} %llu\n",
                (unsigned long long)__atomic_load_n(&render_refused[1], __ATOMIC_RELAXED));
+    family(b, "spp_render_abandoned_total", "counter",
+           "Heavy requests not run: their client closed the connection while they waited for a "
+           "render thread (a web map's cancelled tiles and maps).");
+    buf_printf(b, "spp_render_abandoned_total %llu\n",
+               (unsigned long long)__atomic_load_n(&render_abandoned, __ATOMIC_RELAXED));
     family(b, "spp_connections_cut_total", "counter",
            "Connections closed because the request head (reason=header, limits.header_seconds) "
            "or body (reason=body, limits.body_seconds) did not arrive in time.");

@@ -6,9 +6,11 @@
  * server.c, which sends what the router made. */
 #include "server_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "../store/store.h"
 
@@ -66,14 +68,40 @@ void http_refuse_heavy(struct conn *cn, int over_budget)
     metrics_render_refused(over_budget);
 }
 
+/* Whether the client of a queued request has closed its connection: web maps cancel the tiles
+ * and maps a pan or a zoom left behind, and drawing them would only delay the ones still wanted.
+ * A suspended connection is not read by libmicrohttpd, so the socket is peeked: end of stream or
+ * a reset is a closed client (as nginx's 499); data (a pipelined request) or nothing yet is not. */
+static int client_gone(struct conn *cn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(cn->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return 0;
+    char c;
+    ssize_t r = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* Runs a heavy request on a render thread's own worker, within its budget (counted from the
  * request line, so time spent queued counts). Past the budget the answer is a 503 in the
- * route's form and whatever was drawn is dropped: never a partial image. */
+ * route's form and whatever was drawn is dropped: never a partial image. A request whose client
+ * has gone is not run (499 in the access log, spp_render_abandoned_total). */
 static void run_job(struct server *s, struct worker *w, struct conn *cn)
 {
     int budget = cn->cfg->limits.render_ms;
     double spent = http_elapsed(&cn->start) * 1000;
     if (!cn->req.render_wanted) metrics_queue_wait(http_elapsed(&cn->queued));
+    if (client_gone(cn)) {
+        resp_fini(&cn->res);
+        resp_init(&cn->res);
+        err_clear(&cn->err);
+        err_set(&cn->err, ERR_LIMIT, "the client closed the connection before its turn");
+        cn->err.http_status = 499;
+        http_write_error(&cn->req, &cn->res, &cn->err);
+        cn->route = http_route_find(cn->req.method, cn->req.path);
+        metrics_render_abandoned();
+        return;
+    }
     if (spent >= budget) {
         http_refuse_heavy(cn, 1);
         cn->route = http_route_find(cn->req.method, cn->req.path);

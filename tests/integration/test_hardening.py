@@ -401,6 +401,45 @@ def test_render_queue_limit_503_with_retry_after(serve, big_store):
     assert s.metric('spp_render_refused_total{reason="queue"}') == codes.count(503)
 
 
+def test_requests_whose_client_left_are_not_drawn(serve, big_store):
+    """A web map cancels the maps and tiles a pan left behind (the browser closes their
+    connections): those still waiting for a render thread are dropped when their turn comes,
+    not drawn; a client still waiting gets its map."""
+    s = serve(big_store, settings={"limits": {"render_threads": 1, "render_queue": 16,
+                                              "render_ms": 120000}})
+    first = []
+    t = threading.Thread(target=lambda: first.append(s.get(GETMAP_MAX, timeout=180)))
+    t.start()  # the one drawing
+    deadline = time.time() + 20
+    while s.metric("spp_render_running") < 1:
+        assert time.time() < deadline and t.is_alive(), "the first GetMap never ran"
+        time.sleep(0.02)
+    gone = []
+    for _ in range(4):  # queued behind it, then closed: as a browser cancels them
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(f"GET {GETMAP_MAX} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        gone.append(c)
+    kept = []
+    k = threading.Thread(target=lambda: kept.append(s.get(GETMAP_MAX.replace("4096", "512"),
+                                                           timeout=180)))
+    while s.metric("spp_render_queue_length") < 4:
+        assert time.time() < deadline, "the cancelled GetMaps were never queued"
+        time.sleep(0.02)
+    assert t.is_alive(), "the first map ended before the others were queued: not a test"
+    for c in gone:
+        c.close()
+    k.start()
+    t.join(180)
+    k.join(180)
+    assert first and first[0][0] == 200 and first[0][2][:8] == b"\x89PNG\r\n\x1a\n"
+    assert kept and kept[0][0] == 200 and kept[0][1]["Content-Type"] == "image/png"
+    assert s.metric("spp_render_abandoned_total") == 4
+    log = s.stdout() + s.stderr()
+    assert log.count('" 499 ') == 4, log[-2000:]  # the access log says which were dropped
+    assert s.metric("spp_render_queue_length") == 0 and s.metric("spp_render_running") == 0
+    assert s.get("/healthz")[0] == 200
+
+
 # ---- 6. keys and links ----
 
 @pytest.fixture(scope="module")
