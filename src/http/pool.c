@@ -7,6 +7,7 @@
 #include "server_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -51,19 +52,27 @@ int http_heavy_request(const struct request *req, const struct limits *l)
     return 0;
 }
 
-/* The 503 of a heavy request that cannot be served now, in the route's form. */
-void http_refuse_heavy(struct conn *cn, int over_budget)
+/* Replaces whatever cn's response held with the error `status` and `msg` in the route's form. */
+static void answer_error(struct conn *cn, int status, const char *msg)
 {
     resp_fini(&cn->res);
     resp_init(&cn->res);
     err_clear(&cn->err);
-    if (over_budget)
-        err_set(&cn->err, ERR_LIMIT, "the request needed more than its %d ms (limits.render_ms)",
-                cn->cfg->limits.render_ms);
-    else
-        err_set(&cn->err, ERR_LIMIT, "too many maps and exports waiting, retry shortly");
-    cn->err.http_status = 503;
+    err_set(&cn->err, ERR_LIMIT, "%s", msg);
+    cn->err.http_status = status;
     http_write_error(&cn->req, &cn->res, &cn->err);
+}
+
+/* The 503 of a heavy request that cannot be served now, in the route's form. */
+void http_refuse_heavy(struct conn *cn, int over_budget)
+{
+    char msg[128];
+    if (over_budget)
+        snprintf(msg, sizeof msg, "the request needed more than its %d ms (limits.render_ms)",
+                 cn->cfg->limits.render_ms);
+    else
+        snprintf(msg, sizeof msg, "too many maps and exports waiting, retry shortly");
+    answer_error(cn, 503, msg);
     resp_header(&cn->res, "Retry-After", over_budget ? "5" : "1");
     metrics_render_refused(over_budget);
 }
@@ -92,12 +101,7 @@ static void run_job(struct server *s, struct worker *w, struct conn *cn)
     double spent = http_elapsed(&cn->start) * 1000;
     if (!cn->req.render_wanted) metrics_queue_wait(http_elapsed(&cn->queued));
     if (client_gone(cn)) {
-        resp_fini(&cn->res);
-        resp_init(&cn->res);
-        err_clear(&cn->err);
-        err_set(&cn->err, ERR_LIMIT, "the client closed the connection before its turn");
-        cn->err.http_status = 499;
-        http_write_error(&cn->req, &cn->res, &cn->err);
+        answer_error(cn, 499, "the client closed the connection before its turn");
         cn->route = http_route_find(cn->req.method, cn->req.path);
         metrics_render_abandoned();
         return;
@@ -212,12 +216,7 @@ void http_pool_stop(struct server *s)
         struct conn *cn = list;
         list = cn->next;
         metrics_render_pool(-1, 0);
-        resp_fini(&cn->res);
-        resp_init(&cn->res);
-        err_clear(&cn->err);
-        err_set(&cn->err, ERR_LIMIT, "the server is stopping");
-        cn->err.http_status = 503;
-        http_write_error(&cn->req, &cn->res, &cn->err);
+        answer_error(cn, 503, "the server is stopping");
         struct MHD_Connection *c = cn->mhd;
         __atomic_store_n(&cn->job, JOB_DONE, __ATOMIC_RELEASE);
         MHD_resume_connection(c);
