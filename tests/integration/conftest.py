@@ -71,6 +71,13 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
 
+    def flush_tiles(self):
+        """Waits until the tiles this server has answered are in its cache file: the disk writes
+        are behind the answers (a write-behind queue), and /metrics reports the file's state
+        after what was queued before it (tile_cache_disk_stats flushes)."""
+        status, _, _ = self.get("/metrics")
+        assert status == 200
+
     def json(self, path, headers=None):
         status, hdrs, body = self.get(path, headers)
         return status, hdrs, json.loads(body) if body else None

@@ -276,6 +276,22 @@ def test_etag_304_and_gzip(tserver, tstore):
     assert s6 == 200
 
 
+def cache_rows(server, path):
+    """(z, x, y) -> cache row id of the public MVT tiles of LAYERS, once the server has written
+    what it answered (other layer sets and roles have rows at the same z/x/y)."""
+    server.flush_tiles()
+    cache = sqlite3.connect(path + ".tiles")
+    rows = {}
+    for i, z, x, y, key in cache.execute(
+            "SELECT id, z, x, y, key FROM spp_tiles WHERE fmt = 'mvt' AND enc = 'identity'"):
+        if set(key.split("|")[1].strip(",").split(",")) == set(LAYERS.split(",")) \
+                and key.endswith("|public"):
+            assert (z, x, y) not in rows, key
+            rows[(z, x, y)] = i
+    cache.close()
+    return rows
+
+
 def test_one_parcel_change_drops_exactly_its_tiles(tstore, workdir):
     path, _ = tstore
     s = Server(path, workdir)
@@ -286,10 +302,7 @@ def test_one_parcel_change_drops_exactly_its_tiles(tstore, workdir):
             status, h, body = s.get(f"/tiles/{LAYERS}/{z}/{x}/{y}.mvt")
             assert status == 200
             before[(z, x, y)] = (h["ETag"], body)
-        cache = sqlite3.connect(path + ".tiles")
-        ids_before = dict(((z, x, y), i) for i, z, x, y in cache.execute(
-            "SELECT id, z, x, y FROM spp_tiles WHERE fmt = 'mvt' AND enc = 'identity'"))
-        cache.close()
+        ids_before = cache_rows(s, path)
         # one parcel changes, as the importer records it: new attribute, a vertex moved inward
         con = spatialite(path)
         fid = con.execute("SELECT fid FROM cadastral_parcels WHERE parcel_no = 137").fetchone()[0]
@@ -315,10 +328,7 @@ def test_one_parcel_change_drops_exactly_its_tiles(tstore, workdir):
             else:
                 kept.append((z, x, y))
                 assert h["ETag"] == before[(z, x, y)][0] and body == before[(z, x, y)][1]
-        cache = sqlite3.connect(path + ".tiles")
-        ids_after = dict(((z, x, y), i) for i, z, x, y in cache.execute(
-            "SELECT id, z, x, y FROM spp_tiles WHERE fmt = 'mvt' AND enc = 'identity'"))
-        cache.close()
+        ids_after = cache_rows(s, path)
         # untouched tiles were never dropped (same cache row); touched ones were regenerated
         for t in kept:
             assert ids_after[t] == ids_before[t], t
@@ -479,6 +489,7 @@ def test_raster_tiles_metatiles_and_2x(tserver, tstore):
     status, _, body2 = tserver.get(f"/tiles/{LAYERS}/{z}/{x}/{y}@2x.png")
     assert status == 200 and png_size(body2)[:2] == (512, 512)
     # a miss draws only its own window of the 2x2 metatile: that one tile is cached
+    tserver.flush_tiles()
     cache = sqlite3.connect(path + ".tiles")
     n = cache.execute("SELECT count(*) FROM spp_tiles WHERE key LIKE 'png|%' AND z = ? AND"
                       " x / 2 = ? AND y / 2 = ?", (z, x // 2, y // 2)).fetchone()[0]
