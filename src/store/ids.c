@@ -182,6 +182,25 @@ static int sort_ids(int64_t *v, size_t n)
     return 0;
 }
 
+int store_put_box_select(struct buf *b, const struct store_query *q)
+{
+    return buf_printf(b,
+                      "SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ? AND xmax >= ? AND"
+                      " ymin <= ? AND ymax >= ?",
+                      q->layer->id) ||
+           (q->index_min_extent > 0 && buf_puts(b, " AND (xmax - xmin >= ? OR ymax - ymin >= ?)"));
+}
+
+int store_bind_box_select(sqlite3_stmt *s, int *pos, const struct store_query *q)
+{
+    const struct bbox *b = &q->bbox;
+    double v[6] = {b->maxx, b->minx, b->maxy, b->miny, q->index_min_extent, q->index_min_extent};
+    int np = q->index_min_extent > 0 ? 6 : 4, rc = SQLITE_OK;
+    for (int i = 0; i < np && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_double(s, ++*pos, v[i]);
+    return rc;
+}
+
 int store_box_ids(struct store *st, const struct store_query *q, struct store_ids *out, int *fits,
                   struct err *err)
 {
@@ -189,19 +208,12 @@ int store_box_ids(struct store *st, const struct store_query *q, struct store_id
     *fits = 1;
     struct buf sql;
     buf_init(&sql);
-    int bad =
-        buf_puts(&sql, "SELECT pkid FROM ") || buf_printf(&sql, "\"idx_%s_geom\"", q->layer->id) ||
-        buf_puts(&sql, " WHERE xmin <= ? AND xmax >= ? AND ymin <= ? AND ymax >= ?") ||
-        (q->index_min_extent > 0 && buf_puts(&sql, " AND (xmax - xmin >= ? OR ymax - ymin >= ?)"));
+    int bad = store_put_box_select(&sql, q);
     sqlite3_stmt *s = bad ? NULL : store_prepare(st, sql.data, err);
     buf_fini(&sql);
     if (bad) return err_set(err, ERR_NOMEM, "out of memory");
     if (!s) return ERR_DB;
-    const struct bbox *b = &q->bbox;
-    double v[6] = {b->maxx, b->minx, b->maxy, b->miny, q->index_min_extent, q->index_min_extent};
-    int np = q->index_min_extent > 0 ? 6 : 4, rc = SQLITE_OK;
-    for (int i = 0; i < np && rc == SQLITE_OK; i++)
-        rc = sqlite3_bind_double(s, i + 1, v[i]);
+    int pos = 0, rc = store_bind_box_select(s, &pos, q);
     size_t cap = 0;
     int step = SQLITE_DONE;
     while (rc == SQLITE_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {

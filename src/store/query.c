@@ -48,12 +48,7 @@ static int put_from_where(struct store *st, const struct store_query *q,
         return ERR_NOMEM;
     }
     if (q->has_bbox && !ids &&
-        (buf_printf(b,
-                    " AND fid IN (SELECT pkid FROM \"idx_%s_geom\" WHERE xmin <= ?"
-                    " AND xmax >= ? AND ymin <= ? AND ymax >= ?",
-                    id) ||
-         (q->index_min_extent > 0 && buf_puts(b, " AND (xmax - xmin >= ? OR ymax - ymin >= ?)")) ||
-         buf_putc(b, ')')))
+        (buf_puts(b, " AND fid IN (") || store_put_box_select(b, q) || buf_putc(b, ')')))
         return ERR_NOMEM;
     if (q->has_bbox && q->bbox_exact &&
         buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid))
@@ -103,11 +98,8 @@ static int bind_all(const struct store_query *q, const struct filter_sql *where,
     if (rc == SQLITE_OK && ids) rc = store_ids_bind(s, ++*pos, ids);
     if (rc == SQLITE_OK && q->has_bbox) {
         const struct bbox *b = &q->bbox;
-        double rtree[4] = {b->maxx, b->minx, b->maxy, b->miny};
         double exact[4] = {b->minx, b->miny, b->maxx, b->maxy};
-        double ext[2] = {q->index_min_extent, q->index_min_extent};
-        if (!ids) rc = bind_doubles(s, pos, rtree, 4);
-        if (rc == SQLITE_OK && !ids && q->index_min_extent > 0) rc = bind_doubles(s, pos, ext, 2);
+        if (!ids) rc = store_bind_box_select(s, pos, q);
         if (rc == SQLITE_OK && q->bbox_exact) rc = bind_doubles(s, pos, exact, 4);
     }
     for (int i = 0; i < where->n_params && rc == SQLITE_OK; i++)

@@ -41,6 +41,11 @@ struct store_ids {
     size_t n;
 };
 int store_ids_register(sqlite3 *db); /* an SQLite result code */
+/* The R*Tree read of q's box: "SELECT pkid FROM idx_<layer>_geom WHERE <box>[ AND <extent>]"
+ * appended to b (ERR_NOMEM), and its values bound from *pos on (an SQLite result code); both
+ * the id read and the IN sub-select (query.c) use them. */
+int store_put_box_select(struct buf *b, const struct store_query *q);
+int store_bind_box_select(sqlite3_stmt *s, int *pos, const struct store_query *q);
 /* The ids of q's layer whose R*Tree box meets q->bbox (and q->index_min_extent), sorted; *fits
  * 0 (and none) above st->ids_max (STORE_IDS_MAX) of them, which the IN sub-select reads instead
  * (its temporary b-tree is bounded by the page cache and spills to disk; the array is 16 bytes an
