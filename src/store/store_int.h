@@ -32,6 +32,13 @@ struct store {
     char *(*text_fold)(const char *s); /* registered as spp_fold (store_set_text_fold) */
     struct pg_store *pg;               /* PostGIS: every public function routes to pg/ (issue 24) */
     size_t ids_max;                    /* store_box_ids' cap: STORE_IDS_MAX (a test lowers it) */
+    /* ids.c: per layer whether its R*Tree is SQLite's float rtree of 2 dimensions, whose node
+     * blobs store_box_ids walks itself (1), or something else, read through SQL (0) */
+    struct rtree_kind {
+        char layer[64];
+        int direct;
+    } rtree_kinds[64];
+    int n_rtree_kinds;
 };
 
 /* ids.c: a box query's ids, ascending, for spp_ids(?) (the table-valued function ids.c
