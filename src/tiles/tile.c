@@ -148,8 +148,12 @@ int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, i
     struct tile_xform *t = calloc(1, sizeof *t);
     if (!t) return err_set(err, ERR_NOMEM, "out of memory");
     t->geo = geo, t->srid = storage_srid;
-    t->n = z >= 12 ? 16 : 64;
-    double mx = (sb.maxx - sb.minx) * 0.05, my = (sb.maxy - sb.miny) * 0.05;
+    /* Cells of 300-600 m from z14 on (the map is near affine there: worst 0.003 tile units,
+     * 0.8 mm at z15, against PROJ at every point), 16 and 64 cells a side above; a quarter of
+     * the box beyond each side, so that features crossing the tile edge stay on the grid (each
+     * node, and each point off the grid, is a PROJ call of ~4,000 instructions). */
+    t->n = z >= 15 ? 4 : z >= 14 ? 8 : z >= 12 ? 16 : 64;
+    double mx = (sb.maxx - sb.minx) * 0.25, my = (sb.maxy - sb.miny) * 0.25;
     t->minx = sb.minx - mx, t->miny = sb.miny - my;
     t->cx = (sb.maxx - sb.minx + 2 * mx) / t->n, t->cy = (sb.maxy - sb.miny + 2 * my) / t->n;
     t->k = extent / size, t->ox = tb.minx, t->oy = tb.maxy;
