@@ -285,21 +285,28 @@ void geo_warm(struct geo_ctx *g, int storage_srid)
 int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
                        struct err *err)
 {
+    return geo_transform_bbox_steps(g, src, dst, in, 20, out, err);
+}
+
+int geo_transform_bbox_steps(struct geo_ctx *g, int src, int dst, const struct bbox *in, int steps,
+                             struct bbox *out, struct err *err)
+{
     enum { STEPS = 20 };
     double xy[4 * STEPS * 2];
     int k = 0;
-    for (int i = 0; i < STEPS; i++) {
-        double t = (double)i / STEPS;
+    steps = steps < 1 ? 1 : steps > STEPS ? STEPS : steps;
+    for (int i = 0; i < steps; i++) {
+        double t = (double)i / steps;
         double x = in->minx + t * (in->maxx - in->minx), y = in->miny + t * (in->maxy - in->miny);
         xy[k++] = x, xy[k++] = in->miny;
         xy[k++] = in->maxx, xy[k++] = y;
         xy[k++] = in->maxx - (x - in->minx), xy[k++] = in->maxy;
         xy[k++] = in->minx, xy[k++] = in->maxy - (y - in->miny);
     }
-    int rc = geo_transform(g, src, dst, xy, 4 * STEPS, err);
+    int rc = geo_transform(g, src, dst, xy, (size_t)(4 * steps), err);
     if (rc) return rc;
     bbox_empty(out);
-    for (int i = 0; i < 4 * STEPS; i++)
+    for (int i = 0; i < 4 * steps; i++)
         bbox_add(out, xy[2 * i], xy[2 * i + 1]);
     return 0;
 }

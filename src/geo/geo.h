@@ -73,6 +73,10 @@ void geo_warm(struct geo_ctx *g, int storage_srid);
 /* Transforms a bbox by densifying its edges (21 points each) and taking the envelope. */
 int geo_transform_bbox(struct geo_ctx *g, int src, int dst, const struct bbox *in, struct bbox *out,
                        struct err *err);
+/* The same with steps (1..20) segments an edge: a box small enough for the map to be near
+ * affine over it (a tile from z12 on) needs no more than its corners and midpoints (2). */
+int geo_transform_bbox_steps(struct geo_ctx *g, int src, int dst, const struct bbox *in, int steps,
+                             struct bbox *out, struct err *err);
 
 /* Geometry in memory: what WKB decodes into. Parts are rings or linestrings or single points. */
 struct geom_part {

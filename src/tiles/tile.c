@@ -141,9 +141,16 @@ int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, i
         bbox_empty(query_bbox);
         return 0;
     }
+    /* From z12 on the corners and edge midpoints, widened by 1e-4 of the box (~1 m at z12):
+     * a straight tile edge bends in the storage CRS by under 0.1 m there (4 % of the tile's
+     * PROJ calls were the 80 points of the full densification). */
     struct bbox sb;
-    int rc = geo_transform_bbox(geo, 3857, storage_srid, &area, &sb, err);
+    int rc = geo_transform_bbox_steps(geo, 3857, storage_srid, &area, z >= 12 ? 2 : 20, &sb, err);
     if (rc) return rc;
+    if (z >= 12) {
+        double ex = (sb.maxx - sb.minx) * 1e-4, ey = (sb.maxy - sb.miny) * 1e-4;
+        sb.minx -= ex, sb.maxx += ex, sb.miny -= ey, sb.maxy += ey;
+    }
     *query_bbox = sb;
     struct tile_xform *t = calloc(1, sizeof *t);
     if (!t) return err_set(err, ERR_NOMEM, "out of memory");
