@@ -243,7 +243,7 @@ static int rtree_direct(struct store *st, const char *layer)
     sqlite3_stmt *s =
         store_prepare(st, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", &e);
     if (!s) return 0;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     int found = sqlite3_step(s) == SQLITE_ROW, direct = 0;
     if (found) {
         const char *sql = (const char *)sqlite3_column_text(s, 0),

@@ -148,8 +148,8 @@ int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, i
     int rc = geo_transform_bbox_steps(geo, 3857, storage_srid, &area, z >= 12 ? 2 : 20, &sb, err);
     if (rc) return rc;
     if (z >= 12) {
-        double ex = (sb.maxx - sb.minx) * 1e-4, ey = (sb.maxy - sb.miny) * 1e-4;
-        sb.minx -= ex, sb.maxx += ex, sb.miny -= ey, sb.maxy += ey;
+        double e = fmax(sb.maxx - sb.minx, sb.maxy - sb.miny) * 1e-4; /* a clipped strip too */
+        sb.minx -= e, sb.maxx += e, sb.miny -= e, sb.maxy += e;
     }
     *query_bbox = sb;
     struct tile_xform *t = calloc(1, sizeof *t);

@@ -449,7 +449,8 @@ static void test_xform(struct geo_ctx *geo)
 {
     struct err err;
     err_clear(&err);
-    int tiles[][3] = {{15, 26012, 15466}, {19, 416205, 247456}, {10, 812, 483}};
+    int tiles[][3] = {{15, 26012, 15466}, {19, 416205, 247456}, {10, 812, 483},
+                      {12, 3251, 1933},   {13, 6503, 3866},     {14, 13006, 7733}};
     for (size_t t = 0; t < ARRAY_LEN(tiles); t++) {
         int z = tiles[t][0], x = tiles[t][1], y = tiles[t][2];
         struct tile_xform *xf;
@@ -458,8 +459,10 @@ static void test_xform(struct geo_ctx *geo)
         tile_bbox(z, x, y, &tb);
         double worst = 0;
         for (int i = 0; i < 50; i++) {
-            /* points across the query box and beyond it (exact path) */
-            double fx = (double)((i * 37) % 50) / 40.0 - 0.1, fy = (double)((i * 11) % 50) / 40.0;
+            /* points across the query box and beyond the grid (a quarter of the box past each
+             * side: the exact path) */
+            double fx = (double)((i * 37) % 50) / 22.0 - 0.6,
+                   fy = (double)((i * 11) % 50) / 22.0 - 0.6;
             double p[2] = {qb.minx + fx * (qb.maxx - qb.minx), qb.miny + fy * (qb.maxy - qb.miny)};
             double q[2] = {p[0], p[1]};
             CHECK(tile_xform_apply(xf, p, 1, &err) == 0);
