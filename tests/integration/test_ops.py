@@ -258,6 +258,12 @@ def test_drain_waits_for_requests_and_readyz_says_draining(serve, small_store, t
     keep.request("GET", "/readyz")
     r = keep.getresponse()
     assert (r.status, r.read()) == (200, b"ready\n")
+    # the /readyz just read may still count until libmicrohttpd reports it completed: wait until
+    # only the /metrics poll itself is in flight, so that the 2 below are it and the upload
+    deadline = time.time() + 5
+    while in_flight(s.metrics()) != 1:
+        assert time.time() < deadline
+        time.sleep(0.01)
     sock = stalled_upload(s.port)
     deadline = time.time() + 5
     while in_flight(s.metrics()) < 2:
