@@ -384,17 +384,11 @@ int store_box_ids(struct store *st, const struct store_query *q, struct store_id
             *fits = 0;
             break;
         }
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            int64_t *nv = realloc(out->v, nc * sizeof *nv);
-            if (!nv) {
-                sqlite3_reset(s);
-                store_ids_free(out);
-                return err_set(err, ERR_NOMEM, "out of memory");
-            }
-            out->v = nv, cap = nc;
+        if (push_id(out, &cap, sqlite3_column_int64(s, 0))) {
+            sqlite3_reset(s);
+            store_ids_free(out);
+            return err_set(err, ERR_NOMEM, "out of memory");
         }
-        out->v[out->n++] = sqlite3_column_int64(s, 0);
     }
     if (!*fits) {
         sqlite3_reset(s);
