@@ -734,6 +734,36 @@ static int wide_lines(const struct render_request *rq, cairo_t *cr, struct colle
     return 0;
 }
 
+/* The solid fill of outlined polygons through the mask of wide.c: each feature's rings, then
+ * one composite in the fill colour (overlapping features are covered once, as in one path). */
+static int mask_fills(cairo_t *cr, struct collect *c, const struct symbolizer *sym, const int *idx,
+                      int n)
+{
+    cairo_surface_t *surf = cairo_get_target(cr);
+    if (c->wide && !wide_fits(c->wide, c->img_w, c->img_h)) {
+        wide_free(c->wide);
+        c->wide = NULL;
+    }
+    if (!c->wide && !(c->wide = wide_new(c->img_w, c->img_h))) return ERR_NOMEM;
+    /* an opaque fill is set straight in the image (the features' union is the same) */
+    int opaque = sym->fill.opacity >= 1;
+    uint32_t argb = 0xff000000u | (sym->fill.color & 0xffffffu);
+    cairo_surface_flush(surf);
+    unsigned char *img = opaque ? cairo_image_surface_get_data(surf) : NULL;
+    int stride = cairo_image_surface_get_stride(surf), rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const struct feat *f = &c->feats[idx[i]];
+        for (int j = 0; j < f->n_parts && !rc; j++) {
+            const struct part *p = &c->parts[f->part_off + j];
+            rc = wide_fill_ring(c->wide, &c->coords[2 * p->off], p->n, p->ring);
+        }
+        if (!rc) rc = wide_fill_end(c->wide, img, stride, argb);
+    }
+    if (!opaque) wide_composite(c->wide, surf, sym->fill.color, sym->fill.opacity);
+    cairo_surface_mark_dirty(surf);
+    return rc ? ERR_NOMEM : 0;
+}
+
 /* Draws one symbolizer for the features idx[0..n) of a layer as one path. */
 static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect *c,
                     struct label_set *ls, const struct symbolizer *sym, const int *idx, int n)
@@ -754,46 +784,57 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
     if (gt == GT_POINT || gt == GT_MULTIPOINT) return 0;
     int wide = wide_ok(sym, polygon, k) && sym->stroke.opacity > 0;
     if (sym->kind == SYM_LINE && wide) return wide_lines(rq, cr, c, sym, 0, idx, n);
-    double *tmp = NULL;
-    size_t tmp_cap = 0;
-    cairo_new_path(cr);
-    for (int i = 0; i < n; i++) {
-        const struct feat *f = &c->feats[idx[i]];
-        for (int j = 0; j < f->n_parts; j++) {
-            const struct part *p = &c->parts[f->part_off + j];
-            const double *xy = &c->coords[2 * p->off];
-            if (sym->kind == SYM_LINE && sym->offset != 0) {
-                if ((size_t)p->n * 2 > tmp_cap) {
-                    double *t = realloc(tmp, (size_t)p->n * 2 * sizeof *t);
-                    if (!t) {
-                        free(tmp);
-                        return ERR_NOMEM;
-                    }
-                    tmp = t, tmp_cap = (size_t)p->n * 2;
-                }
-                offset_line(xy, p->n, sym->offset * k, tmp);
-                xy = tmp;
-            }
-            path_part(cr, xy, p->n, sym->kind == SYM_POLYGON, p->ring);
-        }
-    }
-    free(tmp);
-    if (sym->kind == SYM_POLYGON) {
-        /* An outline drawn over the fill hides its edge: anti-aliasing it is wasted work. */
-        int outlined = sym->stroke.has && sym->stroke.opacity >= 0.5 && sym->stroke.n_dash == 0;
-        cairo_antialias_t aa = cairo_get_antialias(cr);
-        if (outlined) cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
-        cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
-        draw_fill_path(cr, &sym->fill, k);
-        cairo_set_antialias(cr, aa);
-    }
     const struct style_stroke *st = &sym->stroke;
     int thin = st->has && st->n_dash == 0 && st->width * k <= THIN_MAX && sym->offset == 0;
-    if (st->has && st->opacity > 0 && !thin && !wide) {
-        draw_stroke_style(cr, st, k);
-        cairo_stroke_preserve(cr);
+    int cairo_stroke = st->has && st->opacity > 0 && !thin && !wide;
+    /* An outline drawn over the fill hides its edge: anti-aliasing it is wasted work, and a
+     * solid one is set in the mask of wide.c (the pixels whose centre is inside) */
+    int outlined = sym->kind == SYM_POLYGON && st->has && st->opacity >= 0.5 && st->n_dash == 0;
+    int mask_fill = outlined && sym->fill.has && sym->fill.hatch == HATCH_NONE;
+    int cairo_fill = sym->kind == SYM_POLYGON && !mask_fill &&
+                     (sym->fill.has || sym->fill.hatch != HATCH_NONE);
+    if (mask_fill && sym->fill.opacity > 0) {
+        int rc = mask_fills(cr, c, sym, idx, n);
+        if (rc) return rc;
     }
-    cairo_new_path(cr);
+    if (cairo_fill || cairo_stroke) {
+        double *tmp = NULL;
+        size_t tmp_cap = 0;
+        cairo_new_path(cr);
+        for (int i = 0; i < n; i++) {
+            const struct feat *f = &c->feats[idx[i]];
+            for (int j = 0; j < f->n_parts; j++) {
+                const struct part *p = &c->parts[f->part_off + j];
+                const double *xy = &c->coords[2 * p->off];
+                if (sym->kind == SYM_LINE && sym->offset != 0) {
+                    if ((size_t)p->n * 2 > tmp_cap) {
+                        double *t = realloc(tmp, (size_t)p->n * 2 * sizeof *t);
+                        if (!t) {
+                            free(tmp);
+                            return ERR_NOMEM;
+                        }
+                        tmp = t, tmp_cap = (size_t)p->n * 2;
+                    }
+                    offset_line(xy, p->n, sym->offset * k, tmp);
+                    xy = tmp;
+                }
+                path_part(cr, xy, p->n, sym->kind == SYM_POLYGON, p->ring);
+            }
+        }
+        free(tmp);
+        if (cairo_fill) {
+            cairo_antialias_t aa = cairo_get_antialias(cr);
+            if (outlined) cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+            cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
+            draw_fill_path(cr, &sym->fill, k);
+            cairo_set_antialias(cr, aa);
+        }
+        if (cairo_stroke) {
+            draw_stroke_style(cr, st, k);
+            cairo_stroke_preserve(cr);
+        }
+        cairo_new_path(cr);
+    }
     if (thin && st->opacity > 0) thin_lines(rq, cr, c, sym, idx, n);
     if (wide) return wide_lines(rq, cr, c, sym, polygon, idx, n);
     return 0;

@@ -80,6 +80,13 @@ void wide_free(struct wide *w);
 int wide_fits(const struct wide *w, int width, int height);
 void wide_polyline(struct wide *w, const double *xy, int n, int closed, double width);
 void wide_composite(struct wide *w, cairo_surface_t *surf, uint32_t rgb, double opacity);
+/* Solid fills without anti-aliasing (for polygons whose outline hides their edge): the rings of
+ * one feature (px; hole: an interior ring) are added, then wide_fill_end sets the pixels whose
+ * centre is inside them (non-zero rule, exteriors and holes oriented apart as for cairo): in the
+ * mask (img NULL; composited by wide_composite), or to the opaque pixel argb in the ARGB32 image
+ * img (stride bytes per row, w's size; flushed by the caller). -1 when out of memory. */
+int wide_fill_ring(struct wide *w, const double *xy, int n, int hole);
+int wide_fill_end(struct wide *w, unsigned char *img, int stride, uint32_t argb);
 /* Source over of a colour through an A8 coverage mask (w x h at x0, y0 of the surface, clipped
  * to it). The caller flushes the surface before and marks it dirty after. */
 void mask_composite(cairo_surface_t *surf, const unsigned char *m, int mstride, int x0, int y0,

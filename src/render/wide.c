@@ -14,11 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An edge of a filled polygon: rows [r0, r1) have their centre within its y range; x at a row
+ * r is x + (r + 0.5) * dx, dir its winding (+1 or -1). */
+struct fedge {
+    int r0, r1, dir;
+    double x, dx;
+};
+
 struct wide {
     unsigned char *a; /* coverage, width x height */
     int width, height;
     int *x0, *x1; /* per row: the columns touched, x0 > x1 when none */
     int y0, y1;   /* rows touched */
+    struct fedge *edges; /* wide_fill_ring's, until wide_fill_end */
+    size_t n_edges, cap_edges;
+    struct fedge **act; /* wide_fill_end: the edges crossing a row */
+    double *xs;         /* and their crossings, x and winding */
+    size_t cap_act;
 };
 
 struct wide *wide_new(int width, int height)
@@ -48,6 +60,7 @@ void wide_free(struct wide *w)
 {
     if (!w) return;
     free(w->a), free(w->x0), free(w->x1);
+    free(w->edges), free(w->act), free(w->xs);
     free(w);
 }
 
@@ -211,6 +224,130 @@ void wide_polyline(struct wide *w, const double *xy, int n, int closed, double w
         capsule(w, xy[2 * i - 2], xy[2 * i - 1], xy[2 * i], xy[2 * i + 1], r);
     if (closed && n > 2 && (xy[0] != xy[2 * n - 2] || xy[1] != xy[2 * n - 1]))
         capsule(w, xy[2 * n - 2], xy[2 * n - 1], xy[0], xy[1], r);
+}
+
+/* ---- solid fills under an outline ---- */
+
+#define CLAMP_PX 4.0e6 /* as draw.c's path: far vertices of a map zoomed in a long way */
+static double clampc(double v)
+{
+    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
+}
+
+int wide_fill_ring(struct wide *w, const double *xy, int n, int hole)
+{
+    if (n < 3) return 0;
+    /* exteriors wind one way and holes the other, whatever their orientation in the data (the
+     * non-zero rule, as draw.c's path_part orients rings for cairo) */
+    double a = 0;
+    for (int i = 0; i + 1 < n; i++)
+        a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
+    int flip = (hole ? a > 0 : a < 0) ? -1 : 1;
+    if (w->n_edges + (size_t)n > w->cap_edges) {
+        size_t cap = w->cap_edges ? w->cap_edges : 64;
+        while (cap < w->n_edges + (size_t)n)
+            cap *= 2;
+        struct fedge *e = realloc(w->edges, cap * sizeof *e);
+        if (!e) {
+            w->n_edges = 0; /* the feature is dropped whole */
+            return -1;
+        }
+        w->edges = e, w->cap_edges = cap;
+    }
+    for (int i = 0; i < n; i++) { /* the closing edge too, as cairo_close_path */
+        int j = i + 1 < n ? i + 1 : 0;
+        double x0 = clampc(xy[2 * i]), y0 = clampc(xy[2 * i + 1]);
+        double x1 = clampc(xy[2 * j]), y1 = clampc(xy[2 * j + 1]);
+        if (!(isfinite(x0) && isfinite(y0) && isfinite(x1) && isfinite(y1)) || y0 == y1) continue;
+        int dir = y1 > y0 ? flip : -flip;
+        if (y1 < y0) {
+            double t = x0;
+            x0 = x1, x1 = t, t = y0, y0 = y1, y1 = t;
+        }
+        /* the rows whose centre y + 0.5 is in [y0, y1) */
+        int r0 = iceil(y0 - 0.5), r1 = iceil(y1 - 0.5);
+        if (r0 < 0) r0 = 0;
+        if (r1 > w->height) r1 = w->height;
+        if (r0 >= r1) continue;
+        double dx = (x1 - x0) / (y1 - y0);
+        w->edges[w->n_edges++] = (struct fedge){r0, r1, dir, x0 - y0 * dx, dx};
+    }
+    return 0;
+}
+
+static int by_r0(const void *a, const void *b)
+{
+    const struct fedge *p = a, *q = b;
+    return (p->r0 > q->r0) - (p->r0 < q->r0);
+}
+
+int wide_fill_end(struct wide *w, unsigned char *img, int stride, uint32_t argb)
+{
+    size_t n = w->n_edges;
+    w->n_edges = 0;
+    if (n < 2) return 0;
+    if (n > w->cap_act) {
+        struct fedge **act = realloc(w->act, n * sizeof *act);
+        if (act) w->act = act;
+        double *xs = realloc(w->xs, 2 * n * sizeof *xs);
+        if (xs) w->xs = xs;
+        if (!act || !xs) return -1;
+        w->cap_act = n;
+    }
+    struct fedge *e = w->edges;
+    if (n > 16) {
+        qsort(e, n, sizeof *e, by_r0);
+    } else {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && e[j - 1].r0 > e[j].r0; j--) {
+                struct fedge t = e[j];
+                e[j] = e[j - 1], e[j - 1] = t;
+            }
+    }
+    size_t next = 0, n_act = 0;
+    for (int r = e[0].r0; next < n || n_act; r++) {
+        if (!n_act) r = e[next].r0; /* skip rows between parts */
+        size_t k = 0;
+        for (size_t i = 0; i < n_act; i++) /* drop the edges ended above this row */
+            if (w->act[i]->r1 > r) w->act[k++] = w->act[i];
+        n_act = k;
+        while (next < n && e[next].r0 == r)
+            w->act[n_act++] = &e[next++];
+        if (!n_act) continue;
+        /* crossings at the row's centre, sorted by x (insertion: few, and nearly in order) */
+        double *xs = w->xs, yc = r + 0.5;
+        for (size_t i = 0; i < n_act; i++) {
+            double x = w->act[i]->x + yc * w->act[i]->dx;
+            int d = w->act[i]->dir;
+            size_t j = i;
+            for (; j > 0 && xs[2 * (j - 1)] > x; j--)
+                xs[2 * j] = xs[2 * (j - 1)], xs[2 * j + 1] = xs[2 * (j - 1) + 1];
+            xs[2 * j] = x, xs[2 * j + 1] = d;
+        }
+        /* the pixels whose centre is inside (non-zero winding) */
+        unsigned char *row = w->a + (size_t)r * (size_t)w->width;
+        int wind = 0;
+        for (size_t i = 0; i + 1 < n_act; i++) {
+            wind += (int)xs[2 * i + 1];
+            if (!wind) continue;
+            int i0 = iceil(xs[2 * i] - 0.5), i1 = iceil(xs[2 * i + 2] - 0.5) - 1;
+            if (i0 < 0) i0 = 0;
+            if (i1 > w->width - 1) i1 = w->width - 1;
+            if (i0 > i1) continue;
+            if (img) { /* opaque: straight into the image */
+                uint32_t *p = (uint32_t *)(img + (size_t)r * (size_t)stride);
+                for (int x = i0; x <= i1; x++)
+                    p[x] = argb;
+                continue;
+            }
+            memset(row + i0, 255, (size_t)(i1 - i0 + 1));
+            if (i0 < w->x0[r]) w->x0[r] = i0;
+            if (i1 > w->x1[r]) w->x1[r] = i1;
+            if (r < w->y0) w->y0 = r;
+            if (r > w->y1) w->y1 = r;
+        }
+    }
+    return 0;
 }
 
 /* Source-over of colour (r, g, b) at coverage m[i] x op / 256 onto n premultiplied pixels. */

@@ -593,6 +593,129 @@ static void test_wide(void)
     GEOS_finish_r(g);
 }
 
+/* The polygon of rings (xy, n points each; hole flags) in GEOS, without a closing point. */
+static GEOSGeometry *geos_polygon(GEOSContextHandle_t g, const double *const *rings, const int *n,
+                                  int n_rings)
+{
+    GEOSGeometry *shell = NULL, *holes[4];
+    int n_holes = 0;
+    for (int r = 0; r < n_rings; r++) {
+        GEOSCoordSequence *cs = GEOSCoordSeq_create_r(g, (unsigned)n[r] + 1, 2);
+        for (int i = 0; i <= n[r]; i++) {
+            int k = i % n[r];
+            GEOSCoordSeq_setXY_r(g, cs, (unsigned)i, rings[r][2 * k], rings[r][2 * k + 1]);
+        }
+        GEOSGeometry *ring = GEOSGeom_createLinearRing_r(g, cs);
+        if (r == 0)
+            shell = ring;
+        else
+            holes[n_holes++] = ring;
+    }
+    return GEOSGeom_createPolygon_r(g, shell, holes, (unsigned)n_holes);
+}
+
+/* Fills of outlined polygons (wide.c: wide_fill_ring, wide_fill_end): a pixel is set exactly
+ * when GEOS puts its centre inside the polygon (pixels within 1e-6 of an edge not compared),
+ * holes stay empty whichever way the data winds them, opaque fills go straight into the image
+ * and others through the mask (overlapping features covered once), far and broken coordinates
+ * are harmless. */
+static void test_fill(void)
+{
+    GEOSContextHandle_t g = GEOS_init_r();
+    const int W = 96, H = 80;
+    static const double outer[] = {10.3, 8.7, 85.1, 12.2, 80.6, 70.4, 40.5, 75.9, 6.2, 50.05},
+                        outer_cw[] = {6.2, 50.05, 40.5, 75.9, 80.6, 70.4, 85.1, 12.2, 10.3, 8.7},
+                        hole[] = {30.5, 25.5, 60.25, 27.75, 55.5, 55.5},
+                        hole_cw[] = {55.5, 55.5, 60.25, 27.75, 30.5, 25.5},
+                        star[] = {48, 2, 58.4, 70, 4.1, 28.3, 91.9, 28.3, 37.6, 70},
+                        thin_sliver[] = {2, 40, 94, 40.6, 94, 40.9};
+    struct {
+        const double *rings[2];
+        int n[2], n_rings;
+        const char *what;
+    } cases[] = {
+        {{outer, hole}, {5, 3}, 2, "polygon with a hole"},
+        {{outer, outer}, {5, 5}, 1, "polygon"},
+        {{outer_cw, hole_cw}, {5, 3}, 2, "wound the other way"},
+        {{outer, hole_cw}, {5, 3}, 2, "hole wound as its exterior"},
+        {{thin_sliver, NULL}, {3, 0}, 1, "sliver"},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        for (int opaque = 0; opaque < 2; opaque++) {
+            cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+            struct wide *w = wide_new(W, H);
+            for (int r = 0; r < cases[ci].n_rings; r++)
+                CHECK(wide_fill_ring(w, cases[ci].rings[r], cases[ci].n[r], r > 0) == 0);
+            cairo_surface_flush(s);
+            CHECK(wide_fill_end(w, opaque ? cairo_image_surface_get_data(s) : NULL,
+                                cairo_image_surface_get_stride(s), 0xff204060u) == 0);
+            if (!opaque) wide_composite(w, s, 0x204060, 1);
+            cairo_surface_mark_dirty(s);
+            GEOSGeometry *poly = geos_polygon(g, cases[ci].rings, cases[ci].n, cases[ci].n_rings);
+            GEOSGeometry *edge = GEOSBoundary_r(g, poly);
+            int wrong = 0, set = 0;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(g, x + 0.5, y + 0.5);
+                    double d = 0;
+                    GEOSDistance_r(g, pt, edge, &d);
+                    int in = GEOSContains_r(g, poly, pt) == 1;
+                    unsigned a = alpha_at(s, x, y);
+                    set += a != 0;
+                    if (d > 1e-6 && (a == 255) != in) wrong++;
+                    if (a != 0 && a != 255) wrong++; /* no anti-aliasing */
+                    GEOSGeom_destroy_r(g, pt);
+                }
+            CHECKF(wrong == 0 && set > 0, "%s (%s): %d pixels differ from GEOS, %d set",
+                   cases[ci].what, opaque ? "opaque" : "mask", wrong, set);
+            GEOSGeom_destroy_r(g, edge);
+            GEOSGeom_destroy_r(g, poly);
+            wide_free(w);
+            cairo_surface_destroy(s);
+        }
+    }
+    /* a self-crossing ring (a pentagram) is filled by the non-zero rule: its centre too */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    struct wide *w = wide_new(W, H);
+    wide_fill_ring(w, star, 5, 0);
+    wide_fill_end(w, NULL, 0, 0);
+    wide_composite(w, s, 0, 1);
+    cairo_surface_mark_dirty(s);
+    CHECK(alpha_at(s, 48, 40) == 255 && alpha_at(s, 48, 10) == 255 && alpha_at(s, 5, 70) == 0);
+    /* two overlapping features at half opacity: the overlap is not darker */
+    cairo_surface_destroy(s);
+    s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    const double sq1[] = {10, 10, 50, 10, 50, 50, 10, 50}, sq2[] = {30, 30, 70, 30, 70, 70, 30, 70};
+    wide_fill_ring(w, sq1, 4, 0);
+    wide_fill_end(w, NULL, 0, 0);
+    wide_fill_ring(w, sq2, 4, 0);
+    wide_fill_end(w, NULL, 0, 0);
+    wide_composite(w, s, 0xFF0000, 0.5);
+    cairo_surface_mark_dirty(s);
+    CHECK(abs((int)alpha_at(s, 40, 40) - 128) <= 1 && abs((int)alpha_at(s, 20, 20) - 128) <= 1);
+    CHECK(alpha_at(s, 60, 20) == 0);
+    /* far, huge and broken coordinates: a square around the image fills all of it, NaN and a
+     * ring of two points draw nothing */
+    cairo_surface_destroy(s);
+    s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    const double huge[] = {-1e300, -1e300, 1e300, -1e300, 1e300, 1e300, -1e300, 1e300},
+                 broken[] = {NAN, 5, 60, INFINITY, 20, 20, NAN, NAN}, two[] = {1, 1, 90, 70};
+    wide_fill_ring(w, broken, 4, 0);
+    wide_fill_ring(w, two, 2, 0);
+    wide_fill_end(w, NULL, 0, 0);
+    wide_composite(w, s, 0, 1);
+    cairo_surface_mark_dirty(s);
+    CHECK(ink(s) == 0);
+    wide_fill_ring(w, huge, 4, 0);
+    wide_fill_end(w, NULL, 0, 0);
+    wide_composite(w, s, 0, 1);
+    cairo_surface_mark_dirty(s);
+    CHECKF(ink(s) == W * H, "huge square ink %.0f of %d", ink(s), W * H);
+    cairo_surface_destroy(s);
+    wide_free(w);
+    GEOS_finish_r(g);
+}
+
 int main(void)
 {
     struct err err;
@@ -609,6 +732,7 @@ int main(void)
     test_labels();
     test_label_memo();
     test_wide();
+    test_fill();
     catalog_fini(&cat);
     CHECK_DONE();
 }
