@@ -47,6 +47,11 @@ void label_keep(const struct label_set *ls, const char *key);
 void thin_polyline(cairo_surface_t *surf, const double *xy, int n, int closed, uint32_t rgb,
                    double opacity, double width);
 
+/* Steps of anti-aliased coverage of the strokes drawn past cairo (thin.c, wide.c): finer ones
+ * are not seen on a map and only grow the PNG (32 rather than 256 levels made the 200 bench
+ * tiles 11 % smaller). */
+#define AA_LEVELS 32
+
 /* Source over of colour (r, g, b) at alpha a (0..255) onto one premultiplied ARGB32 pixel, in
  * integers (x / 255 rounded exactly for x <= 255 * 255 + 255). Shared by thin.c and wide.c. Two
  * channels are worked in the 16-bit halves of one word (red and blue, alpha and green), each half

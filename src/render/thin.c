@@ -18,7 +18,7 @@ struct thin {
 static inline __attribute__((always_inline)) void plot(const struct thin *t, int x, int y, double c)
 {
     if ((unsigned)x >= (unsigned)t->width || (unsigned)y >= (unsigned)t->height || c <= 0) return;
-    int ai = (int)(c * t->alpha * 255 + 0.5);
+    int ai = (int)(c * t->alpha * AA_LEVELS + 0.5) * 255 / AA_LEVELS;
     if (ai <= 0) return;
     uint32_t *p = (uint32_t *)(t->data + (size_t)y * t->stride) + x;
     *p = blend_px(*p, t->r, t->g, t->b, ai > 255 ? 255 : (unsigned)ai);

@@ -64,9 +64,6 @@ void wide_free(struct wide *w)
     free(w);
 }
 
-#ifndef LEVELS
-#define LEVELS 32
-#endif
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 /* floor and ceil for |v| < 2^31, inline: without SSE4.1 they are library calls, made for every
  * row of every capsule */
@@ -201,8 +198,8 @@ static void capsule(struct wide *w, double ax, double ay, double bx, double by, 
                 cv = d > 1e-9 ? edge_cover(ex / d, ey / d, r - d) : 1;
             }
             if (cv <= 0) continue;
-            /* LEVELS steps: finer ones only grow the PNG */
-            unsigned v = cv >= 1 ? 255 : (unsigned)(cv * LEVELS + 0.5) * 255 / LEVELS;
+            /* AA_LEVELS steps: finer ones only grow the PNG */
+            unsigned v = cv >= 1 ? 255 : (unsigned)(cv * AA_LEVELS + 0.5) * 255 / AA_LEVELS;
             if (v > row[i]) row[i] = (unsigned char)v;
         }
         if (i0 < w->x0[y]) w->x0[y] = i0;
