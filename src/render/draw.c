@@ -3,9 +3,12 @@
  * bbox), rules chosen per feature in C while the rows stream in, geometry decoded from WKB into
  * growable arrays (no per-feature allocation), all coordinates of the map mapped to pixels in
  * one pass (through a grid of exactly transformed nodes when the map's CRS differs from the
- * storage CRS), then each rule's features drawn as one cairo path per symbolizer, anti-aliased.
+ * storage CRS), then each rule's features drawn as one cairo path per symbolizer, anti-aliased,
+ * or past cairo: hairlines (thin.c), wide round strokes and the fills under an outline (wide.c).
  * Labels are queued and placed last (label.c). Encoding is in encode.c. */
 #include "render_int.h"
+
+#include "../encode/encode.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -217,7 +220,7 @@ static int on_feature(void *ud, const struct feature *fe, struct err *err)
         if (v && v->type != VAL_NULL && v->type != VAL_BLOB) {
             off = (int)c->text.len;
             int rc = v->type == VAL_TEXT  ? buf_append(&c->text, v->s, (size_t)v->len)
-                     : v->type == VAL_INT ? buf_printf(&c->text, "%lld", (long long)v->i)
+                     : v->type == VAL_INT ? encode_int(&c->text, (long long)v->i)
                                           : buf_put_double(&c->text, v->d, 2);
             if (rc || buf_putc(&c->text, '\0')) return err_set(err, ERR_NOMEM, "out of memory");
         }

@@ -38,13 +38,19 @@ struct placed_label {
     size_t text; /* offset in the text buffer it goes with */
 };
 
+/* A placed box and the axis-aligned box around it (most pairs are told apart by those). */
+struct placed {
+    struct obox b;
+    double x0, y0, x1, y1;
+};
+
 struct label_set {
     int width, height, buffer;
     double ox, oy; /* origin of the drawn window in the map (label_set_origin) */
     struct label *labels;
     size_t n, cap;
     struct buf text;
-    struct obox *placed;
+    struct placed *placed;
     size_t n_placed, cap_placed;
     struct placed_label *done; /* what label_draw placed (or the replayed placement) */
     size_t n_done, cap_done;
@@ -343,15 +349,25 @@ static int overlap(const struct obox *a, const struct obox *b)
     return 1;
 }
 
-static int fits(const struct label_set *ls, const struct obox *b)
+/* Whether b lies inside the map's label area and overlaps no placed label; bb gets the
+ * axis-aligned box around it. */
+static int fits(const struct label_set *ls, const struct obox *b, double bb[4])
 {
     double c[8];
     corners(b, c);
     double lo = ls->buffer, hx = ls->width - ls->buffer, hy = ls->height - ls->buffer;
-    for (int i = 0; i < 4; i++)
+    bb[0] = bb[1] = INFINITY, bb[2] = bb[3] = -INFINITY;
+    for (int i = 0; i < 4; i++) {
         if (c[2 * i] < lo || c[2 * i + 1] < lo || c[2 * i] > hx || c[2 * i + 1] > hy) return 0;
-    for (size_t i = 0; i < ls->n_placed; i++)
-        if (overlap(b, &ls->placed[i])) return 0;
+        bb[0] = fmin(bb[0], c[2 * i]), bb[2] = fmax(bb[2], c[2 * i]);
+        bb[1] = fmin(bb[1], c[2 * i + 1]), bb[3] = fmax(bb[3], c[2 * i + 1]);
+    }
+    for (size_t i = 0; i < ls->n_placed; i++) {
+        const struct placed *p = &ls->placed[i];
+        /* apart on x or y: apart (the separating-axis test would say so, at more cost) */
+        if (p->x1 < bb[0] || bb[2] < p->x0 || p->y1 < bb[1] || bb[3] < p->y0) continue;
+        if (overlap(b, &p->b)) return 0;
+    }
     return 1;
 }
 
@@ -479,17 +495,18 @@ void label_draw(struct label_set *ls, cairo_t *cr)
         const struct label *l = &ls->labels[i];
         for (int c = 0; c < l->n_cand; c++) {
             const struct obox *b = &l->cand[c];
-            if (!fits(ls, b)) continue;
+            double bb[4];
+            if (!fits(ls, b, bb)) continue;
             if (ls->n_placed == ls->cap_placed) {
                 size_t cap = ls->cap_placed ? ls->cap_placed * 2 : 64;
-                struct obox *p = realloc(ls->placed, cap * sizeof *p);
+                struct placed *p = realloc(ls->placed, cap * sizeof *p);
                 if (!p) {
                     ls->lost = 1;
                     return;
                 }
                 ls->placed = p, ls->cap_placed = cap;
             }
-            ls->placed[ls->n_placed++] = *b;
+            ls->placed[ls->n_placed++] = (struct placed){*b, bb[0], bb[1], bb[2], bb[3]};
             if (!ls->lost && push_done(ls, l, b)) ls->lost = 1;
             draw_one(ls, cr, l, b, ls->text.data + l->text);
             break;

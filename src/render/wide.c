@@ -278,11 +278,63 @@ static int by_r0(const void *a, const void *b)
     return (p->r0 > q->r0) - (p->r0 < q->r0);
 }
 
+/* Row r's pixels whose centre is inside: between the crossings xs (x, winding; n, sorted by x)
+ * where the winding sum is not zero. */
+static void fill_row(struct wide *w, int r, const double *xs, size_t n, unsigned char *img,
+                     int stride, uint32_t argb)
+{
+    unsigned char *row = w->a + (size_t)r * (size_t)w->width;
+    int wind = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        wind += (int)xs[2 * i + 1];
+        if (!wind) continue;
+        int i0 = iceil(xs[2 * i] - 0.5), i1 = iceil(xs[2 * i + 2] - 0.5) - 1;
+        if (i0 < 0) i0 = 0;
+        if (i1 > w->width - 1) i1 = w->width - 1;
+        if (i0 > i1) continue;
+        if (img) { /* opaque: straight into the image */
+            uint32_t *p = (uint32_t *)(img + (size_t)r * (size_t)stride);
+            for (int x = i0; x <= i1; x++)
+                p[x] = argb;
+            continue;
+        }
+        memset(row + i0, 255, (size_t)(i1 - i0 + 1));
+        if (i0 < w->x0[r]) w->x0[r] = i0;
+        if (i1 > w->x1[r]) w->x1[r] = i1;
+        if (r < w->y0) w->y0 = r;
+        if (r > w->y1) w->y1 = r;
+    }
+}
+
+/* Inserts crossing (x, d) into xs[0..n) sorted by x (insertion: few, and nearly in order). */
+static inline void insert_x(double *xs, size_t n, double x, int d)
+{
+    size_t j = n;
+    for (; j > 0 && xs[2 * (j - 1)] > x; j--)
+        xs[2 * j] = xs[2 * (j - 1)], xs[2 * j + 1] = xs[2 * (j - 1) + 1];
+    xs[2 * j] = x, xs[2 * j + 1] = d;
+}
+
 int wide_fill_end(struct wide *w, unsigned char *img, int stride, uint32_t argb)
 {
     size_t n = w->n_edges;
     w->n_edges = 0;
     if (n < 2) return 0;
+    struct fedge *e = w->edges;
+    if (n <= 8) { /* a parcel, a building: every edge tried on every row of the feature */
+        int r0 = e[0].r0, r1 = e[0].r1;
+        for (size_t i = 1; i < n; i++)
+            r0 = e[i].r0 < r0 ? e[i].r0 : r0, r1 = e[i].r1 > r1 ? e[i].r1 : r1;
+        double xs[16];
+        for (int r = r0; r < r1; r++) {
+            size_t m = 0;
+            double yc = r + 0.5;
+            for (size_t i = 0; i < n; i++)
+                if (e[i].r0 <= r && r < e[i].r1) insert_x(xs, m++, e[i].x + yc * e[i].dx, e[i].dir);
+            fill_row(w, r, xs, m, img, stride, argb);
+        }
+        return 0;
+    }
     if (n > w->cap_act) {
         struct fedge **act = realloc(w->act, n * sizeof *act);
         if (act) w->act = act;
@@ -291,16 +343,7 @@ int wide_fill_end(struct wide *w, unsigned char *img, int stride, uint32_t argb)
         if (!act || !xs) return -1;
         w->cap_act = n;
     }
-    struct fedge *e = w->edges;
-    if (n > 16) {
-        qsort(e, n, sizeof *e, by_r0);
-    } else {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && e[j - 1].r0 > e[j].r0; j--) {
-                struct fedge t = e[j];
-                e[j] = e[j - 1], e[j - 1] = t;
-            }
-    }
+    qsort(e, n, sizeof *e, by_r0);
     size_t next = 0, n_act = 0;
     for (int r = e[0].r0; next < n || n_act; r++) {
         if (!n_act) r = e[next].r0; /* skip rows between parts */
@@ -311,38 +354,10 @@ int wide_fill_end(struct wide *w, unsigned char *img, int stride, uint32_t argb)
         while (next < n && e[next].r0 == r)
             w->act[n_act++] = &e[next++];
         if (!n_act) continue;
-        /* crossings at the row's centre, sorted by x (insertion: few, and nearly in order) */
-        double *xs = w->xs, yc = r + 0.5;
-        for (size_t i = 0; i < n_act; i++) {
-            double x = w->act[i]->x + yc * w->act[i]->dx;
-            int d = w->act[i]->dir;
-            size_t j = i;
-            for (; j > 0 && xs[2 * (j - 1)] > x; j--)
-                xs[2 * j] = xs[2 * (j - 1)], xs[2 * j + 1] = xs[2 * (j - 1) + 1];
-            xs[2 * j] = x, xs[2 * j + 1] = d;
-        }
-        /* the pixels whose centre is inside (non-zero winding) */
-        unsigned char *row = w->a + (size_t)r * (size_t)w->width;
-        int wind = 0;
-        for (size_t i = 0; i + 1 < n_act; i++) {
-            wind += (int)xs[2 * i + 1];
-            if (!wind) continue;
-            int i0 = iceil(xs[2 * i] - 0.5), i1 = iceil(xs[2 * i + 2] - 0.5) - 1;
-            if (i0 < 0) i0 = 0;
-            if (i1 > w->width - 1) i1 = w->width - 1;
-            if (i0 > i1) continue;
-            if (img) { /* opaque: straight into the image */
-                uint32_t *p = (uint32_t *)(img + (size_t)r * (size_t)stride);
-                for (int x = i0; x <= i1; x++)
-                    p[x] = argb;
-                continue;
-            }
-            memset(row + i0, 255, (size_t)(i1 - i0 + 1));
-            if (i0 < w->x0[r]) w->x0[r] = i0;
-            if (i1 > w->x1[r]) w->x1[r] = i1;
-            if (r < w->y0) w->y0 = r;
-            if (r > w->y1) w->y1 = r;
-        }
+        double yc = r + 0.5;
+        for (size_t i = 0; i < n_act; i++) /* the crossings at the row's centre */
+            insert_x(w->xs, i, w->act[i]->x + yc * w->act[i]->dx, w->act[i]->dir);
+        fill_row(w, r, w->xs, n_act, img, stride, argb);
     }
     return 0;
 }
