@@ -794,8 +794,8 @@ static int draw_sym(const struct render_request *rq, cairo_t *cr, struct collect
      * solid one is set in the mask of wide.c (the pixels whose centre is inside) */
     int outlined = sym->kind == SYM_POLYGON && st->has && st->opacity >= 0.5 && st->n_dash == 0;
     int mask_fill = outlined && sym->fill.has && sym->fill.hatch == HATCH_NONE;
-    int cairo_fill = sym->kind == SYM_POLYGON && !mask_fill &&
-                     (sym->fill.has || sym->fill.hatch != HATCH_NONE);
+    int cairo_fill =
+        sym->kind == SYM_POLYGON && !mask_fill && (sym->fill.has || sym->fill.hatch != HATCH_NONE);
     if (mask_fill && sym->fill.opacity > 0) {
         int rc = mask_fills(cr, c, sym, idx, n);
         if (rc) return rc;

@@ -24,8 +24,8 @@ struct fedge {
 struct wide {
     unsigned char *a; /* coverage, width x height */
     int width, height;
-    int *x0, *x1; /* per row: the columns touched, x0 > x1 when none */
-    int y0, y1;   /* rows touched */
+    int *x0, *x1;        /* per row: the columns touched, x0 > x1 when none */
+    int y0, y1;          /* rows touched */
     struct fedge *edges; /* wide_fill_ring's, until wide_fill_end */
     size_t n_edges, cap_edges;
     struct fedge **act; /* wide_fill_end: the edges crossing a row */
