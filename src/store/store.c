@@ -217,6 +217,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     pthread_once(&spl_once, spl_init);
     struct store *st = calloc(1, sizeof *st);
     if (!st) return err_set(err, ERR_NOMEM, "out of memory");
+    st->shm_fd = -1;
     if (pg_is_uri(path)) {
         int rc = pg_open(path, mode, &st->pg, err);
         if (rc)
@@ -271,6 +272,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
                      NULL);
     }
     st->srid = read_srid(st);
+    store_watch_open(st);
     *out = st;
     return 0;
 }
@@ -285,6 +287,7 @@ void store_close(struct store *st)
     }
     if (st->db) sqlite3_close(st->db);
     if (st->spl_cache) spatialite_cleanup_ex(st->spl_cache);
+    if (st->shm_fd >= 0) close(st->shm_fd);
     free(st);
 }
 

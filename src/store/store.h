@@ -305,7 +305,8 @@ struct store_change {
     struct bbox bbox;  /* storage CRS */
 };
 /* 1 if another connection committed since the last call on this connection (or on the first
- * call), 0 otherwise. Cheap: PRAGMA data_version. */
+ * call), 0 otherwise. Cheap: a read of the WAL-index header, and PRAGMA data_version only when
+ * that header moved (changes.c). */
 int store_changed(struct store *st);
 /* Largest spp_changes id (0 when none). */
 int store_changes_max(struct store *st, int64_t *id, struct err *err);

@@ -27,7 +27,10 @@ struct store {
     uint64_t tick;
     struct timespec deadline;
     int has_deadline;
-    int64_t data_version;      /* last PRAGMA data_version seen (store_changed) */
+    int64_t data_version; /* last PRAGMA data_version seen (store_changed) */
+    int shm_fd;           /* the WAL-index (-shm) file read-only, -1 if none (changes.c) */
+    int shm_known;        /* shm_seen holds its header as of the last PRAGMA */
+    unsigned char shm_seen[96];
     struct store_reads *reads; /* restricted reads of the current request (audit), or NULL */
     char *(*text_fold)(const char *s); /* registered as spp_fold (store_set_text_fold) */
     struct pg_store *pg;               /* PostGIS: every public function routes to pg/ (issue 24) */
@@ -40,6 +43,9 @@ struct store {
     } rtree_kinds[64];
     int n_rtree_kinds;
 };
+
+/* changes.c: opens the -shm file store_changed reads first (nothing when there is none) */
+void store_watch_open(struct store *st);
 
 /* ids.c: a box query's ids, ascending, for spp_ids(?) (the table-valued function ids.c
  * registers on every connection: store_ids_register) */

@@ -488,6 +488,60 @@ static void test_geom_op(struct store *st, const struct layer_def *roads)
     CHECK(store_exec(st, "DELETE FROM roads WHERE fid = 900", &err) == 0);
 }
 
+/* The PRAGMA data_version statement's runs on st (store_prepare caches it). */
+static int pragma_runs(struct store *st)
+{
+    sqlite3_stmt *s = store_prepare(st, "PRAGMA data_version", NULL);
+    return s ? sqlite3_stmt_status(s, SQLITE_STMTSTATUS_RUN, 0) : -1;
+}
+
+/* The change watch (changes.c): a reader's store_changed says 1 once after each commit of
+ * another connection and 0 otherwise; with nothing committed it answers from the WAL-index
+ * header without running the PRAGMA; a checkpoint moves the header but is no change; without
+ * the -shm file it falls back to the PRAGMA every time. */
+static void test_change_watch(const char *path, struct store *writer)
+{
+    struct err err;
+    err_clear(&err);
+    struct store *r = NULL;
+    CHECK(store_open(path, STORE_READ, &r, &err) == 0);
+    CHECK(r->shm_fd >= 0);
+    CHECK(store_changed(r) == 1); /* the first look */
+    CHECK(store_changed(r) == 0);
+    int runs = pragma_runs(r);
+    for (int i = 0; i < 5; i++)
+        CHECK(store_changed(r) == 0);
+    CHECK(pragma_runs(r) == runs); /* answered by the header */
+    for (int i = 0; i < 3; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO spp_changes (layer, minx, miny, maxx, maxy, at)"
+                 " VALUES ('roads', %d, 0, 1, 1, 'now')",
+                 i);
+        CHECK(store_exec(writer, sql, &err) == 0);
+        CHECK(store_changed(r) == 1);
+        CHECK(store_changed(r) == 0);
+    }
+    /* the reader's own reads change nothing; a checkpoint that restarts the WAL moves the
+     * header and SQLite's data_version (its pager starts afresh): one look says so, then quiet */
+    int64_t max_id = 0;
+    CHECK(store_changes_max(r, &max_id, &err) == 0 && max_id >= 3);
+    CHECK(store_changed(r) == 0);
+    CHECK(store_exec(writer, "PRAGMA wal_checkpoint(TRUNCATE)", &err) == 0);
+    (void)store_changed(r);
+    CHECK(store_changed(r) == 0);
+    CHECK(store_exec(writer, "DELETE FROM spp_changes WHERE minx = 0", &err) == 0);
+    CHECK(store_changed(r) == 1 && store_changed(r) == 0);
+    /* no -shm to read: the PRAGMA answers every time, as right as before */
+    close(r->shm_fd);
+    r->shm_fd = -1;
+    runs = pragma_runs(r);
+    CHECK(store_changed(r) == 0 && pragma_runs(r) == runs + 1);
+    CHECK(store_exec(writer, "DELETE FROM spp_changes WHERE minx = 1", &err) == 0);
+    CHECK(store_changed(r) == 1 && store_changed(r) == 0);
+    store_close(r);
+}
+
 int main(void)
 {
     char path[64];
@@ -581,6 +635,7 @@ int main(void)
     CHECK(c.n == 2 && strcmp(c.names[0], "Đường 8") == 0 && strcmp(c.names[1], "Đường 7") == 0);
 
     test_geom_op(st, roads);
+    test_change_watch(path, st);
 
     /* keys */
     char key[64];
