@@ -538,12 +538,6 @@ void draw_mark(cairo_t *cr, const struct symbolizer *sym, double x, double y, do
     cairo_restore(cr);
 }
 
-#define CLAMP_PX 4.0e6
-static double clampc(double v)
-{
-    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
-}
-
 /* Appends a part to the path, dropping vertices closer than a third of a pixel. Rings are
  * oriented so that exteriors wind one way and holes the other (non-zero fill rule), whatever
  * their orientation in the data. */
@@ -706,6 +700,16 @@ static void thin_lines(const struct render_request *rq, cairo_t *cr, struct coll
     cairo_surface_mark_dirty(surf);
 }
 
+/* The coverage mask of wide.c for the image drawn, made (or remade for another size) on use. */
+static int wide_ready(struct collect *c)
+{
+    if (c->wide && !wide_fits(c->wide, c->img_w, c->img_h)) {
+        wide_free(c->wide);
+        c->wide = NULL;
+    }
+    return !c->wide && !(c->wide = wide_new(c->img_w, c->img_h)) ? ERR_NOMEM : 0;
+}
+
 /* Wide solid strokes with round joins (and round caps, or closed rings): wide.c. */
 static int wide_ok(const struct symbolizer *sym, int polygon, double k)
 {
@@ -718,11 +722,7 @@ static int wide_lines(const struct render_request *rq, cairo_t *cr, struct colle
                       const struct symbolizer *sym, int polygon, const int *idx, int n)
 {
     cairo_surface_t *surf = cairo_get_target(cr);
-    if (c->wide && !wide_fits(c->wide, c->img_w, c->img_h)) {
-        wide_free(c->wide);
-        c->wide = NULL;
-    }
-    if (!c->wide && !(c->wide = wide_new(c->img_w, c->img_h))) return ERR_NOMEM;
+    if (wide_ready(c)) return ERR_NOMEM;
     cairo_surface_flush(surf);
     for (int i = 0; i < n; i++) {
         const struct feat *f = &c->feats[idx[i]];
@@ -743,11 +743,7 @@ static int mask_fills(cairo_t *cr, struct collect *c, const struct symbolizer *s
                       int n)
 {
     cairo_surface_t *surf = cairo_get_target(cr);
-    if (c->wide && !wide_fits(c->wide, c->img_w, c->img_h)) {
-        wide_free(c->wide);
-        c->wide = NULL;
-    }
-    if (!c->wide && !(c->wide = wide_new(c->img_w, c->img_h))) return ERR_NOMEM;
+    if (wide_ready(c)) return ERR_NOMEM;
     /* an opaque fill is set straight in the image (the features' union is the same) */
     int opaque = sym->fill.opacity >= 1;
     uint32_t argb = 0xff000000u | (sym->fill.color & 0xffffffu);

@@ -71,6 +71,14 @@ static inline uint32_t blend_px(uint32_t d, unsigned r, unsigned g, unsigned b, 
     return div255x2(ag) << 8 | div255x2(rb);
 }
 
+/* Pixel coordinates clamped to +-4e6: far vertices of a map zoomed in a long way, for cairo's
+ * fixed point and wide.c's fills alike. */
+#define CLAMP_PX 4.0e6
+static inline double clampc(double v)
+{
+    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
+}
+
 /* Liang-Barsky clip of a segment to [lo, hx] x [lo, hy]; 0 if nothing is left (thin.c). A NaN
  * coordinate leaves nothing. */
 int clip_segment(double *x0, double *y0, double *x1, double *y1, double lo, double hx, double hy);

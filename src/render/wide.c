@@ -225,12 +225,6 @@ void wide_polyline(struct wide *w, const double *xy, int n, int closed, double w
 
 /* ---- solid fills under an outline ---- */
 
-#define CLAMP_PX 4.0e6 /* as draw.c's path: far vertices of a map zoomed in a long way */
-static double clampc(double v)
-{
-    return v < -CLAMP_PX ? -CLAMP_PX : v > CLAMP_PX ? CLAMP_PX : v;
-}
-
 int wide_fill_ring(struct wide *w, const double *xy, int n, int hole)
 {
     if (n < 3) return 0;
