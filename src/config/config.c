@@ -73,6 +73,7 @@ void config_defaults(struct config *cfg)
         .header_seconds = 10,
         .body_seconds = 60,
         .render_threads = 2,
+        .layer_threads = -1,
         .render_queue = 16,
         .render_ms = 20000,
         .export_features = 1000,
@@ -244,6 +245,7 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
                                         "header_seconds",
                                         "body_seconds",
                                         "render_threads",
+                                        "layer_threads",
                                         "render_queue",
                                         "render_ms",
                                         "export_features",
@@ -355,6 +357,7 @@ int config_load_file(struct config *cfg, const char *path, struct err *err)
             (rc = set_int(lim, "header_seconds", 1, 3600, &l->header_seconds, path, err)) ||
             (rc = set_int(lim, "body_seconds", 1, 86400, &l->body_seconds, path, err)) ||
             (rc = set_int(lim, "render_threads", 1, 256, &l->render_threads, path, err)) ||
+            (rc = set_int(lim, "layer_threads", 0, 64, &l->layer_threads, path, err)) ||
             (rc = set_int(lim, "render_queue", 0, 100000, &l->render_queue, path, err)) ||
             (rc = set_int(lim, "render_ms", 100, 3600000, &l->render_ms, path, err)) ||
             (rc = set_int(lim, "export_features", 1, 10000000, &l->export_features, path, err)))

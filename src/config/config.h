@@ -142,7 +142,10 @@ struct limits {
     int body_seconds;   /* from the request head to the last byte of the body */
     /* Heavy work (issue 18): WMS maps and legends, raster tiles drawn on a miss, WMTS tiles,
      * feature exports of more than export_features run on render_threads threads of their own. */
-    int render_threads;  /* start-up only */
+    int render_threads; /* start-up only */
+    /* Threads that help one vector tile read its layers at once (core/par.h), each with its own
+     * store connection; -1: the CPUs less one, at most 4; 0: none. Start-up only. */
+    int layer_threads;
     int render_queue;    /* heavy requests waiting for a render thread; 503 past it */
     int render_ms;       /* a heavy request's budget from its request line, 503 past it */
     int export_features; /* a feature request asking for more (or not bounding WFS) is heavy */

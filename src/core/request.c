@@ -68,6 +68,14 @@ void resp_body_fd(struct response *res, int fd, uint64_t size)
     res->body_fd_size = size;
 }
 
+void resp_body_clear(struct response *res)
+{
+    buf_reset(&res->body);
+    resp_body_shared(res, NULL, 0, NULL);
+    if (res->has_body_fd && res->body_fd >= 0) close(res->body_fd);
+    res->has_body_fd = 0, res->body_fd = -1, res->body_fd_size = 0;
+}
+
 void resp_set(struct response *res, int status, const char *content_type)
 {
     res->status = status;

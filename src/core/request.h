@@ -24,6 +24,7 @@ struct worker;
 struct store;
 struct geo_ctx;
 struct tile_cache;
+struct par;
 struct access_scope;
 
 struct kv {
@@ -68,6 +69,7 @@ struct request {
     struct store *store;   /* the worker's handles, valid during the request */
     struct geo_ctx *geo;
     struct tile_cache *tiles; /* the server's tile cache (shared, thread-safe), may be NULL */
+    struct par *par; /* helper threads for a request's independent parts (core/par.h), or NULL */
     /* The render pool (issue 18). defer_render 1: a handler about to draw (a raster tile miss,
      * a WMTS tile) sets render_wanted and returns ERR_LIMIT instead; the server runs the request
      * again on a render thread (defer_render 0, render_wanted still 1). In-process callers leave
@@ -127,5 +129,7 @@ const char *resp_get_header(const struct response *res, const char *name);
 void resp_body_shared(struct response *res, const char *data, size_t len, void (*release)(void *));
 /* Makes the open file fd (size bytes, from its start) the body; the response owns fd. */
 void resp_body_fd(struct response *res, int fd, uint64_t size);
+/* Drops whatever body res holds (bytes, shared bytes, a file), as for a 304. */
+void resp_body_clear(struct response *res);
 
 #endif

@@ -59,15 +59,11 @@ static const char *title_for(int status)
 void http_write_error(const struct request *req, struct response *res, const struct err *err)
 {
     int status = http_status_for(err);
-    buf_reset(&res->body);
-    resp_body_shared(res, NULL, 0, NULL); /* nor with a cached tile's bytes */
-    if (res->has_body_fd) { /* an error never goes out with a file body (a download) attached */
-        if (res->body_fd >= 0) close(res->body_fd);
-        res->has_body_fd = 0, res->body_fd = -1, res->body_fd_size = 0;
+    if (res->has_body_fd) /* an error never goes out with a file body (a download) attached */
         for (int i = 0; i < res->n_headers; i++) /* the file's name went with the file */
             if (str_ieq(res->headers[i].name, "Content-Disposition"))
                 res->headers[i--] = res->headers[--res->n_headers];
-    }
+    resp_body_clear(res); /* nor with a cached tile's bytes, nor a file */
     if (status == 401) resp_header(res, "WWW-Authenticate", "Bearer realm=\"spp\"");
     switch (req->err_form) {
     case FORM_OWS:

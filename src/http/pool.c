@@ -116,6 +116,7 @@ static void run_job(struct server *s, struct worker *w, struct conn *cn)
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
+    req->par = s->par;
     req->defer_render = 0;
     int left = budget - (int)spent, q = cn->cfg->limits.query_ms;
     store_set_deadline(w->store, q < left ? q : left);

@@ -42,6 +42,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../core/par.h"
 #include "../core/worker.h"
 #include "../geo/geo.h"
 #include "../store/store.h"
@@ -368,6 +369,7 @@ static int dispatch(struct server *s, struct conn *cn, struct request *req, stru
     req->store = w->store;
     req->geo = w->geo;
     req->tiles = s->tiles;
+    req->par = s->par;
     req->defer_render = 1;
     store_set_deadline(w->store, cn->cfg->limits.query_ms);
     int route = http_route_why(req, res, why);
@@ -388,6 +390,7 @@ static enum MHD_Result finish(struct server *s, struct conn *cn, struct MHD_Conn
     }
     cn->status = cn->res.status ? cn->res.status : 200;
     cn->bytes = strcmp(cn->method, "HEAD") == 0 ? 0
+                : cn->res.has_body_fd           ? (size_t)cn->res.body_fd_size
                 : cn->res.body_shared           ? cn->res.body_shared_len
                                                 : cn->res.body.len;
     cn->key_id = cn->req.key_id;
@@ -599,6 +602,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static void free_server(struct server *s)
 {
+    par_stop(s->par); /* its threads use workers */
+    s->par = NULL;
     for (int i = 0; i < s->n_workers; i++) {
         worker_drop_caches(&s->workers[i]); /* GEOS geometries: before their context */
         store_close(s->workers[i].store);
@@ -701,12 +706,21 @@ static int wait_for_database(struct err *err)
     return 0;
 }
 
+/* limits.layer_threads, -1 resolved: the CPUs less one (the request's own thread reads a part
+ * too), at most 4. */
+static int helper_count(const struct config *cfg)
+{
+    if (cfg->limits.layer_threads >= 0) return cfg->limits.layer_threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    return n < 0 ? 0 : n > 4 ? 4 : (int)n;
+}
+
 /* Opens every worker's handles and the tile cache (the part /readyz waits for). */
 static int open_workers(struct server *s, const struct config *cfg, struct err *err)
 {
     int rc = 0;
-    /* The libmicrohttpd threads' workers, then one per render thread. */
-    for (int i = 0; i < cfg->threads + cfg->limits.render_threads && !rc; i++) {
+    /* The libmicrohttpd threads' workers, then one per render thread, one per helper. */
+    for (int i = 0; i < cfg->threads + cfg->limits.render_threads + s->n_helpers && !rc; i++) {
         /* --db-read: the workers read from a streaming replica; writes (key usage, the audit
          * log) go to --db */
         rc = store_open(cfg->db_read_path ? cfg->db_read_path : cfg->db_path, STORE_READ,
@@ -777,6 +791,7 @@ static void warn_restart_only(const struct config *old, const struct config *now
         {"listen", strcmp(old->listen_host, now->listen_host) != 0 || old->port != now->port},
         {"threads", old->threads != now->threads},
         {"limits.render_threads", old->limits.render_threads != now->limits.render_threads},
+        {"limits.layer_threads", old->limits.layer_threads != now->limits.layer_threads},
         {"limits.max_connections", old->limits.max_connections != now->limits.max_connections},
         {"limits.per_client_connections",
          old->limits.per_client_connections != now->limits.per_client_connections},
@@ -938,7 +953,9 @@ int http_serve(const struct config *cfg, struct err *err)
     pthread_mutex_init(&s.watch_lock, NULL);
     s.n_cheap = cfg->threads;
     s.port = cfg->port;
-    s.workers = calloc((size_t)(cfg->threads + cfg->limits.render_threads), sizeof *s.workers);
+    s.n_helpers = helper_count(cfg);
+    s.workers = calloc((size_t)(cfg->threads + cfg->limits.render_threads + s.n_helpers),
+                       sizeof *s.workers);
     if (!s.workers) {
         free_server(&s);
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -964,7 +981,9 @@ int http_serve(const struct config *cfg, struct err *err)
         rc = err_set(err, ERR_IO, "cannot listen on %s:%d (port in use?)", cfg->listen_host,
                      cfg->port);
     } else if ((rc = open_workers(&s, cfg, err)) ||
-               (rc = http_pool_start(&s, cfg->limits.render_threads, err))) {
+               (rc = http_pool_start(&s, cfg->limits.render_threads, err)) ||
+               (rc = par_start(s.workers + cfg->threads + cfg->limits.render_threads, s.n_helpers,
+                               &s.par, err))) {
         set_phase(&s, HTTP_FAILED); /* waiting requests are answered 503 */
         http_pool_stop(&s);
         MHD_stop_daemon(d);
@@ -977,8 +996,9 @@ int http_serve(const struct config *cfg, struct err *err)
         return rc;
     }
     set_phase(&s, HTTP_READY);
-    log_msg("notice", "spp serving %s on http://%s:%d/ (%d threads, %d render threads)",
-            cfg->db_path, cfg->listen_host, s.port, cfg->threads, s.n_render);
+    log_msg("notice",
+            "spp serving %s on http://%s:%d/ (%d threads, %d render threads, %d layer threads)",
+            cfg->db_path, cfg->listen_host, s.port, cfg->threads, s.n_render, par_size(s.par));
     int sig = 0;
     while (sig != SIGTERM && sig != SIGINT) {
         struct timespec tick = {1, 0};

@@ -33,8 +33,12 @@ struct server {
     struct cfg_gen *gens;
     const struct config *last_file; /* the settings file as last read, NULL without one */
     int log_format_pinned;          /* the command line chose log_format: SIGHUP keeps it */
-    struct worker *workers;
-    int n_workers;
+    struct worker *workers; /* the libmicrohttpd threads', the render threads', the helpers' */
+    int n_workers;          /* opened (of n_cheap + render_threads + n_helpers) */
+    /* Helper threads for a request's independent parts (core/par.h: a vector tile's layers),
+     * each with its own worker (workers[n_cheap + render_threads + i]). */
+    int n_helpers;
+    struct par *par;
     struct tile_cache *tiles;
     pthread_mutex_t lock;
     pthread_cond_t freed;  /* a worker was checked in */

@@ -67,6 +67,18 @@ void store_set_deadline(struct store *st, int ms)
     st->has_deadline = 1;
 }
 
+void store_share_deadline(struct store *st, const struct store *from)
+{
+    if (st->pg && from->pg) return pg_share_deadline(st->pg, from->pg);
+    st->deadline = from->deadline;
+    st->has_deadline = from->has_deadline;
+}
+
+int store_tracks_reads(const struct store *st)
+{
+    return st->reads != NULL;
+}
+
 int store_exec(struct store *st, const char *sql, struct err *err)
 {
     if (st->pg) return pg_exec(st->pg, sql, NULL, 0, NULL, err);

@@ -232,6 +232,12 @@ void store_note_cached(struct store *st, const struct layer_def *layer, enum rol
 
 /* Caps SQLite work for the next queries: ms milliseconds from now (0 = no limit). */
 void store_set_deadline(struct store *st, int ms);
+/* Gives st the deadline `from` has (or none): a helper connection reading part of a request
+ * (core/par.h) stops when the request's connection would. */
+void store_share_deadline(struct store *st, const struct store *from);
+/* Whether st notes restricted reads for a request now (store_track_reads): such a request reads
+ * on its own connection only, so that every read is noted. */
+int store_tracks_reads(const struct store *st);
 
 /* Attribute indexes (lookup.c), for the land API. */
 /* Creates the attribute indexes lookups use, if missing: each layer's natural key, commune_code,
@@ -328,16 +334,24 @@ struct store_blob_info {
     char fmt[8];       /* "mvt", "png" */
     int z, x, y;
     char etag[40];
-    int complete; /* store_blobs_get: 1 when layers and fmt were both recorded */
+    int complete;     /* store_blobs_get: 1 when layers and fmt were both recorded */
+    int64_t id, used; /* store_blobs_get: the row, its last use (store_blobs_touch) */
 };
 /* Opens (creating) the blob file path. ERR_IO if it cannot be opened or set up, ERR_DB. */
 int store_blobs_open(const char *path, struct store_blobs **out, struct err *err);
 void store_blobs_close(struct store_blobs *b); /* accepts NULL */
+/* A second connection to the file store_blobs_open made, for store_blobs_get with now 0 only:
+ * WAL readers never wait for the writer's transaction (tiles/cache.c looks up misses on it
+ * while the writer thread writes a batch). ERR_IO, ERR_DB. */
+int store_blobs_open_reader(const char *path, struct store_blobs **out, struct err *err);
 /* Looks up (key, enc): *found = 1 with the bytes appended to data and info filled, else 0.
- * Refreshes the entry's last use to now when it is a minute old or more; a refresh the file
- * refuses is ERR_IO with *found and data still set (the bytes are good). ERR_DB, ERR_NOMEM. */
+ * Refreshes the entry's last use to now when it is a minute old or more (now 0: never); a
+ * refresh the file refuses is ERR_IO with *found and data still set (the bytes are good).
+ * ERR_DB, ERR_NOMEM. */
 int store_blobs_get(struct store_blobs *b, const char *key, const char *enc, int64_t now,
                     struct buf *data, struct store_blob_info *info, int *found, struct err *err);
+/* Sets the last use of row id (store_blob_info.id) to now. ERR_IO when the file refuses. */
+int store_blobs_touch(struct store_blobs *b, int64_t id, int64_t now, struct err *err);
 /* Stores (replacing) (key, enc) with info's layers, fmt, z/x/y and etag, last used now. ERR_IO
  * with the file's message when it refuses the write (disk full, read-only). */
 int store_blobs_put(struct store_blobs *b, const char *key, const char *enc,

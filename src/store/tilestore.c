@@ -61,6 +61,11 @@ void store_blobs_close(struct store_blobs *b)
     free(b);
 }
 
+/* store_blobs_get's, on either connection */
+static const char *const get_sql =
+    "SELECT etag, data, layers, fmt, z, x, y, id, used FROM spp_tiles"
+    " WHERE key = ? AND enc = ?";
+
 static int prepare(struct store_blobs *b, const char *sql, sqlite3_stmt **out)
 {
     return sqlite3_prepare_v2(b->db, sql, -1, out, NULL) != SQLITE_OK;
@@ -82,10 +87,7 @@ int store_blobs_open(const char *path, struct store_blobs **out, struct err *err
                 sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK))
         rc = err_set(err, ERR_IO, "%s: tile cache: %s", path, sqlite3_errmsg(b->db));
     if (!rc &&
-        (prepare(b,
-                 "SELECT etag, data, layers, fmt, z, x, y, id, used FROM spp_tiles"
-                 " WHERE key = ? AND enc = ?",
-                 &b->get) ||
+        (prepare(b, get_sql, &b->get) ||
          prepare(b,
                  "INSERT OR REPLACE INTO spp_tiles (key, enc, layers, fmt, z, x, y, etag, data,"
                  " size, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -95,6 +97,27 @@ int store_blobs_open(const char *path, struct store_blobs **out, struct err *err
                  "DELETE FROM spp_tiles WHERE z = ? AND x BETWEEN ? AND ? AND y BETWEEN"
                  " ? AND ? AND fmt = ? AND instr(layers, ?) > 0",
                  &b->drop)))
+        rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(b->db));
+    if (rc) {
+        store_blobs_close(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+int store_blobs_open_reader(const char *path, struct store_blobs **out, struct err *err)
+{
+    *out = NULL;
+    struct store_blobs *b = calloc(1, sizeof *b);
+    if (!b) return err_set(err, ERR_NOMEM, "out of memory");
+    int rc = 0;
+    if (sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        rc = err_set(err, ERR_IO, "%s: cannot open tile cache: %s", path,
+                     b->db ? sqlite3_errmsg(b->db) : "out of memory");
+    if (!rc) sqlite3_busy_timeout(b->db, 5000);
+    if (!rc && prepare(b, get_sql, &b->get))
         rc = err_set(err, ERR_DB, "%s: tile cache: %s", path, sqlite3_errmsg(b->db));
     if (rc) {
         store_blobs_close(b);
@@ -125,8 +148,8 @@ int store_blobs_get(struct store_blobs *b, const char *key, const char *enc, int
         info->z = sqlite3_column_int(s, 4);
         info->x = sqlite3_column_int(s, 5);
         info->y = sqlite3_column_int(s, 6);
-        id = sqlite3_column_int64(s, 7);
-        used = sqlite3_column_int64(s, 8);
+        info->id = id = sqlite3_column_int64(s, 7);
+        info->used = used = sqlite3_column_int64(s, 8);
         const void *bytes = sqlite3_column_blob(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
         if (buf_append(data, bytes, len))
@@ -139,6 +162,12 @@ int store_blobs_get(struct store_blobs *b, const char *key, const char *enc, int
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc || !*found || now - used < 60) return rc; /* the file's LRU order, a minute fine */
+    return store_blobs_touch(b, id, now, err);
+}
+
+int store_blobs_touch(struct store_blobs *b, int64_t id, int64_t now, struct err *err)
+{
+    int rc = 0;
     sqlite3_bind_int64(b->touch, 1, now);
     sqlite3_bind_int64(b->touch, 2, id);
     if (sqlite3_step(b->touch) != SQLITE_DONE) rc = blobs_error(b, err, ERR_IO, NULL);

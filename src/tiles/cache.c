@@ -111,6 +111,10 @@ struct tile_cache {
     pthread_mutex_t lock;   /* the memory LRU, gen, last_change (across SQLite only in sync) */
     pthread_mutex_t dblock; /* the blob store (one connection); taken before lock, never after */
     struct store_blobs *db; /* the file (store/tilestore.c) */
+    /* Misses look the file up on a connection of their own (rdlock, taken alone): a WAL reader
+     * never waits for the writer thread's batch, which holds dblock while it writes. */
+    pthread_mutex_t rdlock;
+    struct store_blobs *rdb;
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
     size_t bytes, max_bytes;
@@ -310,8 +314,10 @@ void tile_cache_close(struct tile_cache *c)
         mem_remove(c, c->head);
     free(c->buckets);
     store_blobs_close(c->db);
+    store_blobs_close(c->rdb);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->dblock);
+    pthread_mutex_destroy(&c->rdlock);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->qwork);
     pthread_cond_destroy(&c->qdone);
@@ -325,6 +331,7 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     if (!c) return err_set(err, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->dblock, NULL);
+    pthread_mutex_init(&c->rdlock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_cond_init(&c->qwork, NULL);
     pthread_cond_init(&c->qdone, NULL);
@@ -334,6 +341,7 @@ int tile_cache_open(const char *path, size_t mem_bytes, struct tile_cache **out,
     int rc = 0;
     if (!c->buckets) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (!rc) rc = store_blobs_open(path, &c->db, err);
+    if (!rc) rc = store_blobs_open_reader(path, &c->rdb, err);
     struct err e2;
     if (!rc && store_blobs_total(c->db, &c->disk_bytes, &e2)) c->disk_bytes = 0;
     if (rc) {
@@ -439,8 +447,8 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
         pthread_mutex_unlock(&c->lock);
         return found;
     }
+    uint64_t gen = c->gen;
     pthread_mutex_unlock(&c->lock);
-    pthread_mutex_lock(&c->dblock); /* no sync can run until the promotion is done */
     struct buf tmp;
     buf_init(&tmp);
     struct buf *dst = out ? out : &tmp;
@@ -448,17 +456,41 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
     struct store_blob_info info;
     struct err fe;
     err_clear(&fe);
-    int rc = store_blobs_get(c->db, key, enc, (int64_t)time(NULL), dst, &info, &found, &fe);
+    pthread_mutex_lock(&c->rdlock);
+    store_blobs_get(c->rdb, key, enc, 0, dst, &info, &found, &fe);
+    pthread_mutex_unlock(&c->rdlock);
+#ifdef SPP_TEST_HOOKS
+    /* a test build run with SPP_TEST_TILE_LOOKUP_PAUSE_MS: time for a sync after the read */
+    const char *pause = getenv("SPP_TEST_TILE_LOOKUP_PAUSE_MS");
+    if (found && pause && atoi(pause) > 0) {
+        struct timespec ts = {atoi(pause) / 1000, (long)(atoi(pause) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+#endif
+    if (found) {
+        pthread_mutex_lock(&c->lock);
+        /* A sync since the lookup may have dropped what it read (its snapshot can predate the
+         * drop): then it is a miss. Else the promotion is in before any later sync, which drops
+         * it from memory too. */
+        found = c->gen == gen;
+        if (found && info.complete)
+            mem_put(c, mkey, info.layers, info.fmt, info.z, info.x, info.y, dst->data + at,
+                    dst->len - at, info.etag);
+        pthread_mutex_unlock(&c->lock);
+    }
     if (found) {
         snprintf(etag, 40, "%s", info.etag);
-        pthread_mutex_lock(&c->lock);
-        if (info.complete)
-            mem_put(c, mkey, info.layers, info.fmt, info.z, info.x, info.y, dst->data + at,
-                    dst->len - at, etag);
-        pthread_mutex_unlock(&c->lock);
-        if (rc) write_failed(c, 1, "cannot write", &fe); /* the last use was not refreshed */
+        /* the file's LRU order, a minute fine; skipped while the writer holds the file (the
+         * next lookup of the tile after its eviction from memory refreshes it) */
+        int64_t now = (int64_t)time(NULL);
+        if (now - info.used >= 60 && pthread_mutex_trylock(&c->dblock) == 0) {
+            if (store_blobs_touch(c->db, info.id, now, &fe))
+                write_failed(c, 1, "cannot write", &fe);
+            pthread_mutex_unlock(&c->dblock);
+        }
+    } else {
+        dst->len = at; /* nothing of a dropped read */
     }
-    pthread_mutex_unlock(&c->dblock);
     buf_fini(&tmp);
     return found;
 }
@@ -468,6 +500,14 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
 static void write_batch(struct tile_cache *c, struct pending *list)
 {
     pthread_mutex_lock(&c->dblock);
+#ifdef SPP_TEST_HOOKS
+    /* a test build run with SPP_TEST_TILE_WRITE_HOLD_MS: a batch slow to write (the file held) */
+    const char *hold = getenv("SPP_TEST_TILE_WRITE_HOLD_MS");
+    if (hold && atoi(hold) > 0) {
+        struct timespec ts = {atoi(hold) / 1000, (long)(atoi(hold) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+#endif
     pthread_mutex_lock(&c->lock);
     uint64_t gen = c->gen;
     pthread_mutex_unlock(&c->lock);

@@ -53,8 +53,7 @@ static int answer(const struct request *req, struct response *res, const char *c
                 req->role == ROLE_PUBLIC ? "public, no-cache" : "private, no-cache");
     resp_header(res, "Vary", "Accept-Encoding, X-API-Key, Authorization");
     if (etag_matches(req->if_none_match, etag)) {
-        buf_reset(&res->body);
-        resp_body_shared(res, NULL, 0, NULL);
+        resp_body_clear(res);
         resp_set(res, 304, ctype);
         return 0;
     }
@@ -139,8 +138,8 @@ static int build_mvt(void *ud, struct buf *out, struct err *err)
     const struct tile_req *t = b->t;
     tile_stats_count(&t->tl, TILE_FMT_MVT, TILE_STAT_MISS);
     double t0 = now_seconds();
-    int rc = tiles_build_mvt(req->store, req->geo, req->cfg, &t->tl, req->role, t->z, t->x, t->y,
-                             out, err);
+    int rc = tiles_build_mvt(req->store, req->geo, req->par, req->cfg, &t->tl, req->role, t->z,
+                             t->x, t->y, out, err);
     if (!rc) tile_stats_render(TILE_FMT_MVT, now_seconds() - t0);
     return rc;
 }

@@ -75,7 +75,8 @@ static int seed_build(void *ud, struct buf *out, struct err *err)
     if (s->o->fmt == TILE_FMT_PNG)
         return tiles_render_png_metatile(b->st, b->geo, s->cfg, s->cache, &s->tl, s->o->role, b->z,
                                          b->x, b->y, 1, out, err);
-    return tiles_build_mvt(b->st, b->geo, s->cfg, &s->tl, s->o->role, b->z, b->x, b->y, out, err);
+    return tiles_build_mvt(b->st, b->geo, NULL, s->cfg, &s->tl, s->o->role, b->z, b->x, b->y, out,
+                           err);
 }
 
 static int seed_one(struct seeder *s, struct store *st, struct geo_ctx *geo, int z, int x, int y,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/worker.h"
 #include "../filter/filter.h"
 #include "../store/store.h"
 
@@ -123,6 +124,22 @@ void tile_xform_free(struct tile_xform *t)
     free(t->g);
     free(t->tmp);
     free(t);
+}
+
+int tile_xform_clone(const struct tile_xform *t, struct geo_ctx *geo, struct tile_xform **out,
+                     struct err *err)
+{
+    size_t np = (size_t)(t->n + 1) * (size_t)(t->n + 1);
+    struct tile_xform *c = malloc(sizeof *c);
+    if (c)
+        *c = *t, c->geo = geo, c->tmp = NULL, c->tmp_cap = 0, c->g = malloc(np * 2 * sizeof *c->g);
+    if (!c || !c->g) {
+        free(c);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    memcpy(c->g, t->g, np * 2 * sizeof *c->g);
+    *out = c;
+    return 0;
 }
 
 int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, int extent,
@@ -502,9 +519,67 @@ static void share_budget(struct mvt_layer **ml, const int *overview, int n, size
         if (!done[i]) budget[i] = left / (size_t)open;
 }
 
-int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
-                    const struct tile_layers *tl, enum role role, int z, int x, int y,
-                    struct buf *out, struct err *err)
+/* A tile's layers read at once (core/par.h): part i reads layer i on worker w, the request's
+ * own or a helper's, each with its own sink; the request's connection lends its deadline. */
+struct mvt_read {
+    struct store *st;      /* the request's connection */
+    struct tile_xform *xf; /* the request's (a helper transforms with a copy on its own geo) */
+    const struct tile_layers *tl;
+    enum role role;
+    int z, x, y;
+    struct bbox qb;
+    struct mvt_layer *ml[TILE_MAX_LAYERS];
+    int overview[TILE_MAX_LAYERS];
+    int rc[TILE_MAX_LAYERS];
+    struct err err[TILE_MAX_LAYERS];
+    int failed; /* a part failed: the parts not started yet are skipped */
+};
+
+static void read_part(void *ud, int i, struct worker *w)
+{
+    struct mvt_read *r = ud;
+    const struct layer_def *l = r->tl->layers[i];
+    int z = r->z, rc = 0, features = 1;
+    if (!has_overview(l, z, r->role) && (z < l->minzoom || z > l->maxzoom)) return;
+    if (__atomic_load_n(&r->failed, __ATOMIC_RELAXED)) return;
+    struct err *err = &r->err[i];
+    struct mvt_sink s;
+    memset(&s, 0, sizeof s);
+    int helper = w->store != r->st;
+    if (helper) {
+        store_share_deadline(w->store, r->st);
+        rc = tile_xform_clone(r->xf, w->geo, &s.xf, err);
+    } else {
+        s.xf = r->xf;
+    }
+    s.geos = geo_geos(w->geo);
+    geom_init(&s.g);
+    mvt_geom_init(&s.cmds);
+    r->overview[i] = z < l->minzoom;
+    if (!rc && r->overview[i]) { /* precomputed (issue 22), else every feature's box */
+        struct err e = {0};
+        rc = read_overview(w->store, s.geos, l, class_field(l), r->role, z, r->x, r->y, &r->ml[i],
+                           &e);
+        features = rc == ERR_NOT_FOUND;
+        if (features)
+            rc = 0;
+        else if (rc)
+            *err = e;
+    }
+    if (!rc && features) rc = read_layer(w->store, &s, l, r->role, z, &r->qb, &r->ml[i], err);
+    geom_fini(&s.g);
+    mvt_geom_fini(&s.cmds);
+    if (helper) {
+        tile_xform_free(s.xf);
+        store_set_deadline(w->store, 0);
+    }
+    r->rc[i] = rc;
+    if (rc) __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+}
+
+int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
+                    const struct config *cfg, const struct tile_layers *tl, enum role role, int z,
+                    int x, int y, struct buf *out, struct err *err)
 {
     (void)cfg;
     int any = 0;
@@ -512,37 +587,31 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *
         any |= (z >= tl->layers[i]->minzoom && z <= tl->layers[i]->maxzoom) ||
                has_overview(tl->layers[i], z, role);
     if (!any) return 0;
-    struct mvt_sink s;
-    memset(&s, 0, sizeof s);
-    struct bbox qb;
-    int rc = tile_xform_new(geo, store_srid(st), z, x, y, TILE_EXTENT, &s.xf, &qb, err);
-    if (rc || !s.xf) return rc;
-    s.geos = geo_geos(geo);
-    geom_init(&s.g);
-    mvt_geom_init(&s.cmds);
-    struct mvt_layer *ml[TILE_MAX_LAYERS] = {0};
-    int overview[TILE_MAX_LAYERS] = {0};
-    size_t budget[TILE_MAX_LAYERS];
-    for (int i = 0; i < tl->n && !rc; i++) {
-        const struct layer_def *l = tl->layers[i];
-        if (!has_overview(l, z, role) && (z < l->minzoom || z > l->maxzoom)) continue;
-        overview[i] = z < l->minzoom;
-        if (overview[i]) { /* precomputed (issue 22), else every feature's box */
-            struct err e = {0};
-            rc = read_overview(st, s.geos, l, class_field(l), role, z, x, y, &ml[i], &e);
-            if (rc && rc != ERR_NOT_FOUND && err) *err = e;
-            if (rc != ERR_NOT_FOUND) continue;
-            rc = 0;
-        }
-        rc = read_layer(st, &s, l, role, z, &qb, &ml[i], err);
+    struct mvt_read *r = calloc(1, sizeof *r);
+    if (!r) return err_set(err, ERR_NOMEM, "out of memory");
+    r->st = st, r->tl = tl, r->role = role, r->z = z, r->x = x, r->y = y;
+    int rc = tile_xform_new(geo, store_srid(st), z, x, y, TILE_EXTENT, &r->xf, &r->qb, err);
+    if (rc || !r->xf) {
+        free(r);
+        return rc;
     }
-    if (!rc) share_budget(ml, overview, tl->n, budget);
+    /* A request whose restricted reads are audited reads on its own connection only, where
+     * the store notes them (store_tracks_reads). */
+    struct worker self = {.store = st, .geo = geo};
+    par_run(store_tracks_reads(st) ? NULL : par, tl->n, read_part, r, &self);
     for (int i = 0; i < tl->n && !rc; i++)
-        if (ml[i]) rc = mvt_layer_write(ml[i], s.geos, budget[i], out, err);
+        if (r->rc[i]) {
+            rc = r->rc[i];
+            if (err) *err = r->err[i];
+        }
+    size_t budget[TILE_MAX_LAYERS];
+    if (!rc) share_budget(r->ml, r->overview, tl->n, budget);
+    void *geos = geo_geos(geo);
+    for (int i = 0; i < tl->n && !rc; i++)
+        if (r->ml[i]) rc = mvt_layer_write(r->ml[i], geos, budget[i], out, err);
     for (int i = 0; i < tl->n; i++)
-        mvt_layer_free(ml[i]);
-    geom_fini(&s.g);
-    mvt_geom_fini(&s.cmds);
-    tile_xform_free(s.xf);
+        mvt_layer_free(r->ml[i]);
+    tile_xform_free(r->xf);
+    free(r);
     return rc;
 }

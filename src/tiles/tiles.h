@@ -15,6 +15,7 @@
 
 #include "../config/config.h"
 #include "../core/core.h"
+#include "../core/par.h"
 #include "../core/request.h"
 #include "../geo/geo.h"
 #include "../render/render.h"
@@ -127,6 +128,9 @@ struct tile_xform;
 int tile_xform_new(struct geo_ctx *geo, int storage_srid, int z, int x, int y, int extent,
                    struct tile_xform **out, struct bbox *query_bbox, struct err *err);
 void tile_xform_free(struct tile_xform *t);
+/* A copy of t that calls PROJ (points off its grid) through geo: for another thread. ERR_NOMEM. */
+int tile_xform_clone(const struct tile_xform *t, struct geo_ctx *geo, struct tile_xform **out,
+                     struct err *err);
 /* Transforms n interleaved points in place from the storage CRS to tile units. */
 int tile_xform_apply(struct tile_xform *t, double *xy, size_t n, struct err *err);
 
@@ -134,10 +138,12 @@ int tile_xform_apply(struct tile_xform *t, double *xy, size_t n, struct err *err
  * TILE_BUDGET_BYTES: each layer's share is written by mvt_layer_write (the largest features
  * kept, the others generalized with a count). A class-styled polygon layer (parcels) also
  * answers OVERVIEW_ZOOMS zooms below its minzoom, every feature generalized (land use per 4 px
- * cell, n_features per class). */
-int tiles_build_mvt(struct store *st, struct geo_ctx *geo, const struct config *cfg,
-                    const struct tile_layers *tl, enum role role, int z, int x, int y,
-                    struct buf *out, struct err *err);
+ * cell, n_features per class). The layers are read at once on par's idle helpers (core/par.h;
+ * NULL: one after the other on st), each by its own query as always; a request whose restricted
+ * reads are audited (store_tracks_reads) reads them all on st. */
+int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
+                    const struct config *cfg, const struct tile_layers *tl, enum role role, int z,
+                    int x, int y, struct buf *out, struct err *err);
 
 /* Raster tiles (raster.c): draws z/x/y as its window of the metatile holding it with the WMS
  * renderer (styles must be loaded: render_styles_load; labels placed over the whole metatile)

@@ -172,6 +172,45 @@ def test_written_behind_and_served_from_disk_after_restart(demo, tmp_path, monke
         s.stop()
 
 
+def test_lookups_never_wait_for_the_writers_batch(demo, tmp_path, monkeypatch):
+    """A miss looks the file up on a connection of its own: while the writer thread holds the
+    file for a batch (the test build's SPP_TEST_TILE_WRITE_HOLD_MS: 4 s), tiles on disk are
+    still read from it (the same bytes, counted as hits) and tiles nowhere are made, at once."""
+    import time
+    db = str(tmp_path / "rd.sqlite")
+    shutil.copy(demo["db"], db)
+    s = Server(db, str(tmp_path))
+    made = {}
+    try:
+        tiles = tiles_over(s, 18, 6)
+        for x, y in tiles[:4]:
+            path = f"/tiles/{LAYERS}/18/{x}/{y}.mvt"
+            status, hdrs, body = s.get(path)
+            assert status == 200 and body
+            made[path] = (body, hdrs["ETag"])
+    finally:
+        s.stop()  # every tile in the file; the next server starts with an empty memory front
+    monkeypatch.setenv("SPP_TEST_TILE_WRITE_HOLD_MS", "4000")
+    s = Server(db, str(tmp_path))
+    monkeypatch.delenv("SPP_TEST_TILE_WRITE_HOLD_MS")
+    try:
+        x, y = tiles[4]
+        assert s.get(f"/tiles/{LAYERS}/18/{x}/{y}.mvt")[0] == 200  # queued: the writer holds
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        for path, (body, etag) in made.items():
+            status, hdrs, got = s.get(path)
+            assert status == 200 and got == body and hdrs["ETag"] == etag, path
+        x, y = tiles[5]
+        assert s.get(f"/tiles/{LAYERS}/18/{x}/{y}.mvt")[0] == 200
+        took = time.monotonic() - t0
+        assert took < 2.0, f"the lookups waited for the writer: {took:.2f} s"
+        assert metric(s, 'spp_tile_cache_hits_total{layer="roads",format="mvt"}') == 4
+        assert metric(s, 'spp_tile_cache_misses_total{layer="roads",format="mvt"}') == 2
+    finally:
+        s.stop()
+
+
 def test_queued_tile_of_an_older_generation_is_not_written(tmp_path, monkeypatch):
     """A tile still queued for the writer when an edit's change is processed is dropped, not
     written after the sync's drop: after a restart the edited tile is made again (never the

@@ -212,6 +212,49 @@ def test_attributes_follow_the_role(tserver, tstore, workdir):
     assert status == 200 and b"owner_name" not in body and "Nguyễn".encode() not in body
 
 
+def test_layers_read_at_once_make_the_same_tiles(tstore, workdir):
+    # limits.layer_threads: a tile's layers read on helper threads, each with its own store
+    # connection, give the bytes the layers read one after the other give: every zoom of the
+    # fixture (with the land-use overview below the parcels' minzoom), public and planner (whose
+    # restricted reads stay on the request's own connection), a budget-sized layer list
+    path, key = tstore
+    paths = [f"/tiles/{layers}/{z}/{x}/{y}.mvt"
+             for layers in (LAYERS, "all", "roads,cadastral_parcels")
+             for z in (12, 13, 14, 15, 16, 17, 18) for (_, x, y) in block_tiles(path, z)]
+    answers = {}
+    for threads in (0, 3):
+        d = os.path.join(workdir, f"layer_threads_{threads}")
+        os.makedirs(d, exist_ok=True)
+        cfg = os.path.join(d, "settings.json")
+        with open(cfg, "w") as f:
+            json.dump({"limits": {"layer_threads": threads}}, f)
+        copy = os.path.join(d, "tiles.sqlite")  # its own tile cache file beside it
+        con = sqlite3.connect(path)
+        con.execute("VACUUM INTO ?", (copy,))
+        con.close()
+        s = Server(copy, d, config=cfg)
+        try:
+            started = ""
+            for _ in range(100):  # the start-up line follows the first /healthz closely
+                with open(s.log.name) as f:
+                    started = f.read()
+                if "layer threads" in started:
+                    break
+                time.sleep(0.05)
+            assert f"{threads} layer threads" in started, started
+            for p in paths:
+                for headers in ({}, {"X-API-Key": key}):
+                    st, _, body = s.get(p, headers)
+                    assert st == 200, (p, st, body[:200])
+                    answers.setdefault((p, bool(headers)), []).append(body)
+        finally:
+            s.stop()
+    assert len(answers) == 2 * len(paths)
+    assert sum(len(a[0]) > 0 for a in answers.values()) > len(paths)
+    for (p, planner), (serial, helped) in answers.items():
+        assert serial == helped, (p, planner, len(serial), len(helped))
+
+
 def test_empty_vector_tiles_are_200_empty(tserver):
     # 200 with an empty body (no 204: Leaflet, GDAL and WMTS clients take it for a failure)
     for path in ("/tiles/cadastral_parcels/17/0/0.mvt",        # far away
@@ -630,7 +673,8 @@ def test_never_stale_under_concurrent_changes(workdir):
         while not stop.is_set():
             z, x, y = tiles[i % len(tiles)]
             enc = {"Accept-Encoding": "gzip"} if i % 2 else {}
-            st = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)[0]
+            layers = LAYERS if i % 3 == 0 else "cadastral_parcels"  # also read at once
+            st = s.get(f"/tiles/{layers}/{z}/{x}/{y}.mvt", enc)[0]
             if st != 200:
                 errors.append(st)
             i += 7
@@ -655,12 +699,52 @@ def test_never_stale_under_concurrent_changes(workdir):
         assert not errors
         for (z, x, y) in tiles:
             for enc in ({}, {"Accept-Encoding": "gzip"}):
-                st, h, body = s.get(f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt", enc)
-                if h.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                assert b"R4" in body and b"R3" not in body, (z, x, y, enc)
+                for layers in ("cadastral_parcels", LAYERS):
+                    st, h, body = s.get(f"/tiles/{layers}/{z}/{x}/{y}.mvt", enc)
+                    if h.get("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    assert b"R4" in body and b"R3" not in body, (z, x, y, enc, layers)
     finally:
         stop.set()
+        s.stop()
+
+
+def test_a_tile_read_from_disk_before_a_change_is_not_kept(workdir, monkeypatch):
+    # a miss reads the file on its own connection, outside the lock a sync takes: a change
+    # processed between that read and the tile's promotion into memory makes it a miss (made
+    # again), never a memory entry older than the change. The test build's
+    # SPP_TEST_TILE_LOOKUP_PAUSE_MS holds the request between the two.
+    import threading
+    path = os.path.join(workdir, "promote.sqlite")
+    build_tiles_store(path)
+    z, x, y = block_tiles(path, 17)[0]
+    url = f"/tiles/cadastral_parcels/{z}/{x}/{y}.mvt"
+    s = Server(path, workdir)
+    try:
+        assert s.get(url)[0] == 200
+    finally:
+        s.stop()  # the tile in the file, not in the next server's memory
+    monkeypatch.setenv("SPP_TEST_TILE_LOOKUP_PAUSE_MS", "1500")
+    s = Server(path, workdir)
+    monkeypatch.delenv("SPP_TEST_TILE_LOOKUP_PAUSE_MS")
+    try:
+        first = {}
+        t = threading.Thread(target=lambda: first.update(r=s.get(url)))
+        t.start()
+        time.sleep(0.5)  # the request has read the old tile from the file, and pauses
+        con = spatialite(path)
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'CHANGED'")
+        con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                    " 'cadastral_parcels', 'p', min(MbrMinX(geom)), min(MbrMinY(geom)),"
+                    " max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM cadastral_parcels")
+        con.commit()
+        con.close()
+        assert s.get("/tiles/roads/17/0/0.mvt")[0] == 200  # syncs: the tile dropped from the file
+        t.join()
+        assert first["r"][0] == 200 and b"CHANGED" in first["r"][2]
+        st, _, body = s.get(url)
+        assert st == 200 and b"CHANGED" in body
+    finally:
         s.stop()
 
 

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* test_core.c: core/: buffers (escaping, numbers, the sticky out-of-memory failure, through the
  * failing-allocator hook), strict number parsing, URL decoding, errors, and the request and
- * response helpers every handler uses. */
+ * response helpers every handler uses; par.h's helper threads (every part once, on whichever
+ * worker took it, never waiting for a busy helper). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "../check.h"
 #include "core/core.h"
+#include "core/par.h"
 #include "core/request.h"
+#include "core/worker.h"
 
 static const char *json_of(struct buf *b, const char *s)
 {
@@ -259,6 +265,172 @@ static void test_buf_failure(void)
     buf_fini(&out);
 }
 
+/* ---- par.h ---- */
+
+#define PAR_PARTS 16
+
+struct par_trace {
+    int ran[PAR_PARTS];            /* times each part ran */
+    struct worker *on[PAR_PARTS];  /* the worker it ran on */
+    int order[PAR_PARTS], n_order; /* the parts self ran, in order */
+    struct worker *self;
+    pthread_mutex_t lock;
+    int sleep_us;
+};
+
+static void par_record(void *ud, int i, struct worker *w)
+{
+    struct par_trace *t = ud;
+    if (t->sleep_us) usleep((useconds_t)t->sleep_us);
+    pthread_mutex_lock(&t->lock);
+    t->ran[i]++;
+    t->on[i] = w;
+    if (w == t->self) t->order[t->n_order++] = i;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A helper held in its part until `release` (`holding` says it is in); the caller's own part
+ * takes 20 ms, time for the idle helper to take the other. */
+struct par_hold {
+    int holding, release, on_self;
+    struct worker *self;
+};
+
+static void par_hold_part(void *ud, int i, struct worker *w)
+{
+    struct par_hold *h = ud;
+    (void)i;
+    if (w == h->self) {
+        usleep(20000);
+        __atomic_add_fetch(&h->on_self, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    __atomic_store_n(&h->holding, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&h->release, __ATOMIC_SEQ_CST))
+        usleep(1000);
+}
+
+struct par_runner {
+    struct par *p;
+    struct par_hold *h;
+};
+
+static void *par_run_hold(void *arg)
+{
+    struct par_runner *r = arg;
+    par_run(r->p, 2, par_hold_part, r->h, r->h->self);
+    return NULL;
+}
+
+struct par_stress {
+    struct par *p;
+    int bad;
+};
+
+static void par_count(void *ud, int i, struct worker *w)
+{
+    (void)w;
+    __atomic_add_fetch(&((int *)ud)[i], 1, __ATOMIC_SEQ_CST);
+}
+
+static void *par_stress_main(void *arg)
+{
+    struct par_stress *s = arg;
+    struct worker self = {0};
+    for (int k = 0; k < 300; k++) {
+        int n = 1 + k % 5, ran[5] = {0};
+        par_run(s->p, n, par_count, ran, &self);
+        for (int i = 0; i < 5; i++)
+            if (ran[i] != (i < n)) __atomic_add_fetch(&s->bad, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static void test_par(void)
+{
+    struct err err;
+    err_clear(&err);
+    struct worker self = {0}, helpers[3] = {{0}};
+    struct par_trace t = {.self = &self};
+    pthread_mutex_init(&t.lock, NULL);
+    /* no helpers: every part on self, in order */
+    struct par *p = (struct par *)1;
+    CHECK(par_start(helpers, 0, &p, &err) == 0 && p == NULL && par_size(p) == 0);
+    par_run(NULL, 5, par_record, &t, &self);
+    CHECK(t.n_order == 5);
+    for (int i = 0; i < 5; i++)
+        CHECKF(t.ran[i] == 1 && t.order[i] == i && t.on[i] == &self, "part %d", i);
+
+    /* three helpers: every part exactly once; idle helpers take some (they start idle: a few
+     * tries leave them time to get there on a loaded machine) */
+    CHECK(par_start(helpers, 3, &p, &err) == 0 && p && par_size(p) == 3);
+    int helped = 0;
+    for (int attempt = 0; attempt < 50 && !helped; attempt++) {
+        memset(t.ran, 0, sizeof t.ran);
+        memset(t.on, 0, sizeof t.on);
+        t.n_order = 0;
+        t.sleep_us = 2000;
+        par_run(p, 8, par_record, &t, &self);
+        int once = 1;
+        for (int i = 0; i < 8; i++) {
+            once &= t.ran[i] == 1;
+            helped |= t.on[i] >= helpers && t.on[i] < helpers + 3;
+        }
+        for (int i = 8; i < PAR_PARTS; i++)
+            once &= t.ran[i] == 0;
+        CHECKF(once, "attempt %d: a part ran twice, never or beyond n", attempt);
+        if (!helped) usleep(10000);
+    }
+    CHECK(helped);
+    for (int k = 1; k < t.n_order; k++) /* self takes its parts in order */
+        CHECK(t.order[k] > t.order[k - 1]);
+
+    /* one helper held in a part: another request never waits for it, it runs all its parts on
+     * its own worker while the helper is still held */
+    par_stop(p);
+    CHECK(par_start(helpers, 1, &p, &err) == 0 && p);
+    struct worker self2 = {0};
+    struct par_hold h;
+    struct par_runner r = {p, &h};
+    pthread_t a;
+    int held = 0;
+    for (int attempt = 0; attempt < 20 && !held; attempt++) {
+        h = (struct par_hold){.self = &self2};
+        usleep(10000); /* the helper idle again */
+        CHECK(pthread_create(&a, NULL, par_run_hold, &r) == 0);
+        while (!__atomic_load_n(&h.holding, __ATOMIC_SEQ_CST) &&
+               __atomic_load_n(&h.on_self, __ATOMIC_SEQ_CST) < 2)
+            usleep(1000);
+        held = __atomic_load_n(&h.holding, __ATOMIC_SEQ_CST);
+        if (!held) pthread_join(a, NULL); /* both parts ran on self2: try again */
+    }
+    CHECK(held);
+    if (held) {
+        memset(t.ran, 0, sizeof t.ran);
+        t.n_order = 0;
+        t.sleep_us = 0;
+        par_run(p, 4, par_record, &t, &self);
+        CHECK(t.n_order == 4 && !__atomic_load_n(&h.release, __ATOMIC_SEQ_CST));
+        __atomic_store_n(&h.release, 1, __ATOMIC_SEQ_CST);
+        pthread_join(a, NULL);
+        CHECK(h.on_self == 1);
+    }
+    par_stop(p);
+
+    /* four requests at once on two helpers: every part of every run once */
+    CHECK(par_start(helpers, 2, &p, &err) == 0 && p);
+    struct par_stress st = {p, 0};
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++)
+        CHECK(pthread_create(&th[k], NULL, par_stress_main, &st) == 0);
+    for (int k = 0; k < 4; k++)
+        pthread_join(th[k], NULL);
+    CHECKF(st.bad == 0, "%d runs with a part run twice or never", st.bad);
+    par_stop(p);
+    par_stop(NULL);
+    pthread_mutex_destroy(&t.lock);
+}
+
 int main(void)
 {
     test_escaping();
@@ -268,5 +440,6 @@ int main(void)
     test_err();
     test_request_helpers();
     test_buf_failure();
+    test_par();
     CHECK_DONE();
 }

@@ -201,6 +201,12 @@ void pg_set_deadline(struct pg_store *ps, int ms)
     add_ms(&ps->deadline, ms);
 }
 
+void pg_share_deadline(struct pg_store *ps, const struct pg_store *from)
+{
+    ps->deadline = from->deadline;
+    ps->has_deadline = from->has_deadline;
+}
+
 /* '?' -> $1, $2... outside quoted identifiers and string literals. */
 static int renumber(const char *sql, struct buf *out)
 {

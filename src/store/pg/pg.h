@@ -48,6 +48,8 @@ int pg_ping(struct pg_store *ps, struct err *err);
 /* The same on one process-wide connection to uri (opened on first use, behind a mutex). */
 int pg_ping_uri(const char *uri, struct err *err);
 void pg_set_deadline(struct pg_store *ps, int ms);
+/* ps gets the deadline of from (or none). */
+void pg_share_deadline(struct pg_store *ps, const struct pg_store *from);
 /* Runs sql ('?' placeholders, renumbered to $n outside quotes) with params; *out gets the whole
  * result in binary format (PQclear it). A connection found closed before sending is replaced
  * (outside a transaction); a connection that breaks while the statement runs is retried once,
