@@ -118,6 +118,15 @@ int par_size(const struct par *p)
     return p ? p->n : 0;
 }
 
+int par_idle(struct par *p)
+{
+    if (!p) return 0;
+    pthread_mutex_lock(&p->lock);
+    int n = p->stopping ? 0 : p->idle;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 void par_run(struct par *p, int n, par_fn fn, void *ud, struct worker *self)
 {
     struct job j = {fn, ud, n, 0, 0, NULL};

@@ -32,5 +32,7 @@ void par_stop(struct par *p);
 void par_run(struct par *p, int n, par_fn fn, void *ud, struct worker *self);
 /* Helper threads started (0 for NULL). */
 int par_size(const struct par *p);
+/* Helpers idle at this moment (0 for NULL): whether splitting work would likely help now. */
+int par_idle(struct par *p);
 
 #endif

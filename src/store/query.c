@@ -31,6 +31,15 @@ static int reads_box_ids(const struct store_query *q, const struct filter_sql *w
     return q->has_bbox && q->n_order == 0 && !(where->sql.len && strstr(where->sql.data, "fid"));
 }
 
+/* Keeps the ids with id % n == part (store_query.n_parts), in their order. */
+static void keep_part(struct store_ids *ids, int part, int n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ids->n; i++)
+        if (((ids->v[i] / 64 % n) + n) % n == part) ids->v[k++] = ids->v[i];
+    ids->n = k;
+}
+
 /* Appends " FROM layer WHERE ..." (the R*Tree box, the compiled filter, the row rule); ids: the
  * box's ids come sorted from spp_ids(?) (reads_box_ids). */
 static int put_from_where(struct store *st, const struct store_query *q,
@@ -54,6 +63,10 @@ static int put_from_where(struct store *st, const struct store_query *q,
         buf_printf(b, " AND ST_Intersects(geom, BuildMbr(?, ?, ?, ?, %d)) = 1", st->srid))
         return ERR_NOMEM;
     if (where->sql.len && buf_printf(b, " AND (%s)", where->sql.data)) return ERR_NOMEM;
+    if (q->n_parts > 1 && !ids &&
+        buf_printf(b, " AND (fid / 64 %% %d + %d) %% %d = %d", q->n_parts, q->n_parts, q->n_parts,
+                   q->part))
+        return ERR_NOMEM; /* the ids path keeps its part of the ids (keep_part) */
     int field;
     const struct value *v;
     if (access_row_rule(q->layer, q->role, &field, &v) && /* bound last: bind_all */
@@ -263,6 +276,7 @@ int store_query_run(struct store *st, const struct store_query *q, const struct 
         snapshot = !rc;
     }
     if (!rc && use_ids) rc = store_box_ids(st, q, &ids, &use_ids, err); /* 0: too many */
+    if (!rc && use_ids && q->n_parts > 1) keep_part(&ids, q->part, q->n_parts);
     if (!rc) rc = put_select(st, q, &where, use_ids, &b, err);
     if (!rc && !(s = store_prepare(st, b.data, err))) rc = ERR_DB;
     int pos = 0;

@@ -479,6 +479,18 @@ static int grow_u32(uint32_t **p, size_t *cap, size_t need)
     return 0;
 }
 
+/* The encoded size of f's Feature entry, its geometry gbytes long (value indexes as 2 bytes:
+ * they are numbered at the write). */
+static size_t feature_bytes(const struct mvt_layer *l, const struct mfeat *f, size_t gbytes)
+{
+    size_t tbytes = 0;
+    for (int i = 0; i < f->n_tags; i += 2)
+        tbytes += varint_len(l->tags[f->tag_off + (size_t)i]) + 2;
+    size_t body = 1 + varint_len(f->id) + 3 + varint_len(gbytes) + gbytes +
+                  (f->n_tags ? 1 + varint_len(tbytes) + tbytes : 0);
+    return 1 + varint_len(body) + body;
+}
+
 int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, const char **names,
                   const struct value *values, int n, struct err *err)
 {
@@ -517,19 +529,58 @@ int mvt_layer_add(struct mvt_layer *l, uint64_t id, const struct mvt_geom *g, co
         if (cached) l->kc_idx[i] = k, l->kc_cls[i] = (signed char)is_cls;
         if (is_cls) f->cls = v;
     }
-    size_t gbytes = 0, tbytes = 0;
+    size_t gbytes = 0;
     uint32_t *dst = l->cmds + l->n_cmds;
     for (size_t i = 0; i < g->n; i++)
         gbytes += varint_len(dst[i] = g->cmd[i]);
     l->n_cmds += g->n;
-    for (int i = 0; i < f->n_tags; i += 2) /* values as 2 bytes: they are numbered at the write */
-        tbytes += varint_len(l->tags[f->tag_off + (size_t)i]) + 2;
-    size_t body = 1 + varint_len(id) + 3 + varint_len(gbytes) + gbytes +
-                  (f->n_tags ? 1 + varint_len(tbytes) + tbytes : 0);
-    f->bytes = 1 + varint_len(body) + body;
+    f->bytes = feature_bytes(l, f, gbytes);
     measure_geom(g, &f->size, f->box);
     l->n_features++;
     return 0;
+}
+
+int mvt_layer_merge(struct mvt_layer *dst, const struct mvt_layer *src, struct err *err)
+{
+    if (src->n_pre) return err_set(err, ERR_INTERNAL, "mvt_layer_merge: generalized features");
+    int nk = src->keys.n, nv = src->values.n;
+    int *kmap = malloc(((size_t)nk + 1) * sizeof *kmap),
+        *vmap = malloc(((size_t)nv + 1) * sizeof *vmap);
+    int rc = !kmap || !vmap || grow_u32(&dst->tags, &dst->cap_tags, dst->n_tags + src->n_tags) ||
+             grow_u32(&dst->cmds, &dst->cap_cmds, dst->n_cmds + src->n_cmds);
+    /* src's keys and values in dst's tables, in src's order (the bytes do not depend on it:
+     * mvt_layer_write numbers them by first use) */
+    for (int i = 0; i < nk && !rc; i++)
+        rc = (kmap[i] = table_intern(&dst->keys, src->keys.blob.data + src->keys.off[i],
+                                     src->keys.len[i])) < 0;
+    for (int i = 0; i < nv && !rc; i++)
+        rc = (vmap[i] = table_intern(&dst->values, src->values.blob.data + src->values.off[i],
+                                     src->values.len[i])) < 0;
+    if (!rc && dst->n_features + src->n_features > dst->cap_features) {
+        int cap = dst->n_features + src->n_features;
+        struct mfeat *f = realloc(dst->feats, (size_t)cap * sizeof *f);
+        if (f)
+            dst->feats = f, dst->cap_features = cap;
+        else
+            rc = 1;
+    }
+    for (int k = 0; k < src->n_features && !rc; k++) {
+        const struct mfeat *s = &src->feats[k];
+        struct mfeat *f = &dst->feats[dst->n_features++];
+        *f = *s;
+        f->tag_off = dst->n_tags, f->geom_off = dst->n_cmds;
+        f->cls = s->cls >= 0 ? vmap[s->cls] : -1;
+        for (int t = 0; t < s->n_tags; t += 2) {
+            dst->tags[dst->n_tags++] = (uint32_t)kmap[src->tags[s->tag_off + (size_t)t]];
+            dst->tags[dst->n_tags++] = (uint32_t)vmap[src->tags[s->tag_off + (size_t)t + 1]];
+        }
+        size_t gbytes = 0;
+        for (size_t i = 0; i < s->n_geom; i++)
+            gbytes += varint_len(dst->cmds[dst->n_cmds++] = src->cmds[s->geom_off + i]);
+        f->bytes = feature_bytes(dst, f, gbytes);
+    }
+    free(kmap), free(vmap);
+    return rc ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 }
 
 int mvt_layer_add_generalized(struct mvt_layer *l, const struct value *cls, int64_t n,

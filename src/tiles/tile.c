@@ -338,9 +338,10 @@ int tiles_overview_zooms(const struct layer_def *l, enum role role, int *minz, i
     return 1;
 }
 
+/* Reads part `part` of n_parts of l's features in the tile (store_query.n_parts). */
 static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_def *l,
-                      enum role role, int z, const struct bbox *qb, struct mvt_layer **out,
-                      struct err *err)
+                      enum role role, int z, const struct bbox *qb, int part, int n_parts,
+                      struct mvt_layer **out, struct err *err)
 {
     int fields[128];
     const char *names[128];
@@ -361,6 +362,7 @@ static int read_layer(struct store *st, struct mvt_sink *s, const struct layer_d
     q.n_fields = nf;
     q.limit = -1; /* no cap: above the tile budget features are generalized, not cut */
     q.want_geom = 1;
+    q.part = part, q.n_parts = n_parts;
     /* Low zooms: features smaller than one tile unit collapse anyway; skip reading them (an
      * overview counts every feature). */
     struct filter *small = NULL;
@@ -519,8 +521,13 @@ static void share_budget(struct mvt_layer **ml, const int *overview, int n, size
         if (!done[i]) budget[i] = left / (size_t)open;
 }
 
-/* A tile's layers read at once (core/par.h): part i reads layer i on worker w, the request's
- * own or a helper's, each with its own sink; the request's connection lends its deadline. */
+/* A tile's layers read at once (core/par.h): part t reads layer layer[t] (or its share
+ * share[t] of n_shares[layer] when the layer is dense: store_query.n_parts) on worker w, the
+ * request's own or a helper's, each with its own sink; the request's connection lends its
+ * deadline. The shares of a layer are merged before the write. */
+#define TILE_MAX_PARTS (2 * TILE_MAX_LAYERS)
+#define SPLIT_FEATURES 256 /* features a layer is expected to have in the tile to be split */
+
 struct mvt_read {
     struct store *st;      /* the request's connection */
     struct tile_xform *xf; /* the request's (a helper transforms with a copy on its own geo) */
@@ -528,21 +535,24 @@ struct mvt_read {
     enum role role;
     int z, x, y;
     struct bbox qb;
-    struct mvt_layer *ml[TILE_MAX_LAYERS];
+    int n_parts;
+    int layer[TILE_MAX_PARTS], share[TILE_MAX_PARTS], n_shares[TILE_MAX_LAYERS];
+    struct mvt_layer *ml[TILE_MAX_PARTS];
     int overview[TILE_MAX_LAYERS];
-    int rc[TILE_MAX_LAYERS];
-    struct err err[TILE_MAX_LAYERS];
+    int rc[TILE_MAX_PARTS];
+    struct err err[TILE_MAX_PARTS];
     int failed; /* a part failed: the parts not started yet are skipped */
 };
 
-static void read_part(void *ud, int i, struct worker *w)
+static void read_part(void *ud, int t, struct worker *w)
 {
     struct mvt_read *r = ud;
+    int i = r->layer[t];
     const struct layer_def *l = r->tl->layers[i];
     int z = r->z, rc = 0, features = 1;
     if (!has_overview(l, z, r->role) && (z < l->minzoom || z > l->maxzoom)) return;
     if (__atomic_load_n(&r->failed, __ATOMIC_RELAXED)) return;
-    struct err *err = &r->err[i];
+    struct err *err = &r->err[t];
     struct mvt_sink s;
     memset(&s, 0, sizeof s);
     int helper = w->store != r->st;
@@ -555,10 +565,9 @@ static void read_part(void *ud, int i, struct worker *w)
     s.geos = geo_geos(w->geo);
     geom_init(&s.g);
     mvt_geom_init(&s.cmds);
-    r->overview[i] = z < l->minzoom;
     if (!rc && r->overview[i]) { /* precomputed (issue 22), else every feature's box */
         struct err e = {0};
-        rc = read_overview(w->store, s.geos, l, class_field(l), r->role, z, r->x, r->y, &r->ml[i],
+        rc = read_overview(w->store, s.geos, l, class_field(l), r->role, z, r->x, r->y, &r->ml[t],
                            &e);
         features = rc == ERR_NOT_FOUND;
         if (features)
@@ -566,15 +575,34 @@ static void read_part(void *ud, int i, struct worker *w)
         else if (rc)
             *err = e;
     }
-    if (!rc && features) rc = read_layer(w->store, &s, l, r->role, z, &r->qb, &r->ml[i], err);
+    if (!rc && features)
+        rc = read_layer(w->store, &s, l, r->role, z, &r->qb, r->share[t], r->n_shares[i], &r->ml[t],
+                        err);
     geom_fini(&s.g);
     mvt_geom_fini(&s.cmds);
     if (helper) {
         tile_xform_free(s.xf);
         store_set_deadline(w->store, 0);
     }
-    r->rc[i] = rc;
+    r->rc[t] = rc;
     if (rc) __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+}
+
+/* Into how many shares l's features in the tile are read: 2 when helpers are idle and the
+ * layer's average density (spp_layers: count over extent) puts SPLIT_FEATURES or more in the
+ * query box, else 1. A guess, so it is cheap: a share is a query of its own and a merge. */
+static int shares_for(struct store *st, const struct layer_def *l, const struct bbox *qb)
+{
+    struct layer_state ls;
+    struct err e = {0};
+    if (store_layer_state(st, l, &ls, &e) || !ls.has_extent || ls.n_features < SPLIT_FEATURES)
+        return 1;
+    double w = ls.extent.maxx - ls.extent.minx, h = ls.extent.maxy - ls.extent.miny;
+    double iw = fmin(qb->maxx, ls.extent.maxx) - fmax(qb->minx, ls.extent.minx);
+    double ih = fmin(qb->maxy, ls.extent.maxy) - fmax(qb->miny, ls.extent.miny);
+    if (!(iw > 0 && ih > 0)) return 1;
+    double share = w > 0 && h > 0 ? fmin(1.0, iw * ih / (w * h)) : 1.0;
+    return (double)ls.n_features * share >= SPLIT_FEATURES ? 2 : 1;
 }
 
 int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
@@ -597,20 +625,42 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
     }
     /* A request whose restricted reads are audited reads on its own connection only, where
      * the store notes them (store_tracks_reads). */
+    if (store_tracks_reads(st)) par = NULL;
+    int split = par_idle(par) > 0;
+    for (int i = 0; i < tl->n; i++) {
+        const struct layer_def *l = tl->layers[i];
+        r->overview[i] = z < l->minzoom;
+        r->n_shares[i] =
+            split && z >= l->minzoom && z <= l->maxzoom ? shares_for(st, l, &r->qb) : 1;
+        for (int k = 0; k < r->n_shares[i]; k++)
+            r->layer[r->n_parts] = i, r->share[r->n_parts++] = k;
+    }
     struct worker self = {.store = st, .geo = geo};
-    par_run(store_tracks_reads(st) ? NULL : par, tl->n, read_part, r, &self);
-    for (int i = 0; i < tl->n && !rc; i++)
-        if (r->rc[i]) {
-            rc = r->rc[i];
-            if (err) *err = r->err[i];
+    par_run(par, r->n_parts, read_part, r, &self);
+    for (int t = 0; t < r->n_parts && !rc; t++)
+        if (r->rc[t]) {
+            rc = r->rc[t];
+            if (err) *err = r->err[t];
         }
+    /* each layer in the slot of its first part, its other shares merged into it */
+    struct mvt_layer *ml[TILE_MAX_LAYERS] = {0};
+    for (int t = 0; t < r->n_parts; t++) {
+        struct mvt_layer **m = &ml[r->layer[t]];
+        if (!*m) {
+            *m = r->ml[t];
+        } else if (r->ml[t]) {
+            if (!rc) rc = mvt_layer_merge(*m, r->ml[t], err);
+            mvt_layer_free(r->ml[t]);
+        }
+        r->ml[t] = NULL;
+    }
     size_t budget[TILE_MAX_LAYERS];
-    if (!rc) share_budget(r->ml, r->overview, tl->n, budget);
+    if (!rc) share_budget(ml, r->overview, tl->n, budget);
     void *geos = geo_geos(geo);
     for (int i = 0; i < tl->n && !rc; i++)
-        if (r->ml[i]) rc = mvt_layer_write(r->ml[i], geos, budget[i], out, err);
+        if (ml[i]) rc = mvt_layer_write(ml[i], geos, budget[i], out, err);
     for (int i = 0; i < tl->n; i++)
-        mvt_layer_free(r->ml[i]);
+        mvt_layer_free(ml[i]);
     tile_xform_free(r->xf);
     free(r);
     return rc;

@@ -86,6 +86,11 @@ int tiles_overview_zooms(const struct layer_def *l, enum role role, int *minz, i
  * (the precomputed land-use overview, tile.c). ERR_NOMEM. */
 int mvt_layer_add_generalized(struct mvt_layer *l, const struct value *cls, int64_t n,
                               const struct mvt_geom *g, struct err *err);
+/* Appends src's features to dst (a layer of the same source read in parts, tile.c): their keys
+ * and values interned in dst. The written bytes are those of one layer given every feature:
+ * features are written in id order, keys and values numbered by first use. Only features of
+ * mvt_layer_add (ERR_INTERNAL for generalized ones), ERR_NOMEM. */
+int mvt_layer_merge(struct mvt_layer *dst, const struct mvt_layer *src, struct err *err);
 int mvt_layer_count(const struct mvt_layer *l);
 /* Bytes the layer takes written whole (an estimate within a few bytes per feature). */
 size_t mvt_layer_size(struct mvt_layer *l);

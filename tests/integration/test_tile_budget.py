@@ -122,6 +122,39 @@ def test_dense_tile_is_generalized_within_budget_never_cut(dense, tmp_path):
         s.stop()
 
 
+def test_dense_layer_read_in_shares_gives_the_same_tile(dense, tmp_path):
+    """With layer threads, a layer dense enough in the tile (10,000 parcels here) is read in two
+    shares on two connections and merged (store_query.n_parts, mvt_layer_merge): the tile is the
+    bytes of the layer read whole, over the budget (generalized) and within it."""
+    paths = [f"/tiles/cadastral_parcels/{Z}/{X}/{Y}.mvt",
+             f"/tiles/cadastral_parcels,roads/{Z}/{X}/{Y}.mvt",
+             f"/tiles/cadastral_parcels/{Z + 1}/{2 * X}/{2 * Y}.mvt",
+             f"/tiles/cadastral_parcels/{Z + 1}/{2 * X + 1}/{2 * Y + 1}.mvt"]
+    got = {}
+    for threads in (0, 2):
+        d = tmp_path / f"lt{threads}"
+        d.mkdir()
+        db = str(d / "dense.sqlite")
+        con = sqlite3.connect(dense)
+        con.execute("VACUUM INTO ?", (db,))
+        con.close()
+        cfg = d / "settings.json"
+        cfg.write_text('{"limits": {"query_ms": 300000, "layer_threads": %d}}' % threads)
+        s = Server(db, str(d), config=str(cfg))
+        try:
+            for p in paths:
+                st, _, body = s.get(p)
+                assert st == 200 and body, (p, st, body[:200])
+                got.setdefault(p, []).append(body)
+        finally:
+            s.stop()
+    for p, (whole, shares) in got.items():
+        assert whole == shares, (p, len(whole), len(shares))
+    feats = decode(got[paths[0]][1], Z, X, Y, tmp_path)["cadastral_parcels"]
+    kept = [a for a, _ in feats if not a.get("generalized")]
+    assert len(kept) + sum(a["n_features"] for a, _ in feats if a.get("generalized")) == N * N
+
+
 def test_land_use_overview_below_the_parcels_minzoom(dense, tmp_path):
     s = serve(dense, tmp_path)
     try:

@@ -36,6 +36,9 @@ static int put_from_where(const struct pg_store *ps, const struct store_query *q
                                   ps->srid);
     }
     if (where->sql.len) rc = rc || buf_printf(b, " AND (%s)", where->sql.data);
+    if (q->n_parts > 1) /* as SQLite's: a negative fid's remainder is negative */
+        rc = rc || buf_printf(b, " AND (fid / 64 %% %d + %d) %% %d = %d", q->n_parts, q->n_parts,
+                              q->n_parts, q->part);
     int field;
     const struct value *v;
     if (access_row_rule(q->layer, q->role, &field, &v)) {
