@@ -21,7 +21,9 @@ PY          := /usr/bin/python3
 # The failing-allocator test hook (src/core/alloc.c, tests/integration/test_oom.py): on in the
 # default and asan builds, off in `make bench` (TEST_HOOKS=0). It only acts when the server runs
 # with SPP_TEST_FAIL_ALLOC set; the linker routes spp's own allocations through its wrappers.
-# The same flag builds tiles/cache.c's slow-writer hook (SPP_TEST_TILE_WRITER_MS, test_tile_cache.py).
+# The same flag builds tiles/cache.c's hooks (SPP_TEST_TILE_WRITER_MS, _WRITE_HOLD_MS, _LOOKUP_PAUSE_MS)
+# and tiles/tile.c's (SPP_TEST_SHARE_PAUSE_MS), which test_tile_cache.py, test_tiles.py and
+# test_tile_budget.py drive.
 TEST_HOOKS  ?= 1
 ifeq ($(TEST_HOOKS),1)
 HOOK_CFLAGS := -DSPP_TEST_HOOKS
@@ -63,8 +65,9 @@ $(BUILD)/spp: $(BUILD)/src/main.o $(BUILD)/libspp.a
 $(BUILD)/libspp.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/src/core/alloc.o $(BUILD)/src/tiles/cache.o: ALL_CFLAGS += $(HOOK_CFLAGS)
-$(BUILD)/src/core/alloc.o $(BUILD)/src/tiles/cache.o: $(BUILD)/test-hooks
+HOOKED_OBJ  := $(BUILD)/src/core/alloc.o $(BUILD)/src/tiles/cache.o $(BUILD)/src/tiles/tile.o
+$(HOOKED_OBJ): ALL_CFLAGS += $(HOOK_CFLAGS)
+$(HOOKED_OBJ): $(BUILD)/test-hooks
 $(BUILD)/test-hooks: FORCE
 	@mkdir -p $(dir $@) && echo '$(TEST_HOOKS)' | cmp -s - $@ || echo '$(TEST_HOOKS)' > $@
 

@@ -31,7 +31,8 @@ static int reads_box_ids(const struct store_query *q, const struct filter_sql *w
     return q->has_bbox && q->n_order == 0 && !(where->sql.len && strstr(where->sql.data, "fid"));
 }
 
-/* Keeps the ids with id % n == part (store_query.n_parts), in their order. */
+/* Keeps the ids with (id / 64) % n == part (store_query.n_parts), in their order; C's division
+ * and remainder truncate as SQLite's and PostgreSQL's do. */
 static void keep_part(struct store_ids *ids, int part, int n)
 {
     size_t k = 0;

@@ -167,9 +167,10 @@ struct store_query {
     enum role role; /* who asks: the layer's row rule for this role is applied (access.c);
                      * 0 is ROLE_PUBLIC, the most restricted, so a caller that forgets it
                      * shows less, never more */
-    /* n_parts > 1: only the rows with fid % n_parts == part, so that n queries (on as many
-     * connections) read the rows between them, each row in one, whatever each one's snapshot
-     * (a share decided by the row alone, not by a count). limit/offset apply per part. */
+    /* n_parts > 1: only the rows with (fid / 64) % n_parts == part (runs of 64 fids: about 1/n
+     * of the pages each), so that n queries (on as many connections) read the rows between
+     * them, each row in one (a share decided by the row alone, not by a count); each has its
+     * own snapshot unless the caller holds one (store_begin_read). limit/offset per part. */
     int part, n_parts;
 };
 

@@ -115,6 +115,8 @@ struct tile_cache {
      * never waits for the writer thread's batch, which holds dblock while it writes. */
     pthread_mutex_t rdlock;
     struct store_blobs *rdb;
+    int64_t read_errors; /* lookups the file failed (rdlock): made again, logged once a minute */
+    time_t read_warned;
     struct mem_entry **buckets;
     struct mem_entry *head, *tail; /* most recent first */
     size_t bytes, max_bytes;
@@ -457,7 +459,17 @@ int tile_cache_get(struct tile_cache *c, const char *key, const char *enc, struc
     struct err fe;
     err_clear(&fe);
     pthread_mutex_lock(&c->rdlock);
-    store_blobs_get(c->rdb, key, enc, 0, dst, &info, &found, &fe);
+    if (store_blobs_get(c->rdb, key, enc, 0, dst, &info, &found, &fe)) {
+        c->read_errors++; /* a miss: the tile is made again, never an error answer */
+        time_t now = time(NULL);
+        if (now - c->read_warned >= 60) {
+            c->read_warned = now;
+            log_msg("warn",
+                    "tile cache: cannot read: %s (tiles are made again meanwhile; %lld "
+                    "failed reads)",
+                    fe.msg, (long long)c->read_errors);
+        }
+    }
     pthread_mutex_unlock(&c->rdlock);
 #ifdef SPP_TEST_HOOKS
     /* a test build run with SPP_TEST_TILE_LOOKUP_PAUSE_MS: time for a sync after the read */

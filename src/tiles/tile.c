@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/worker.h"
 #include "../filter/filter.h"
@@ -130,9 +131,13 @@ int tile_xform_clone(const struct tile_xform *t, struct geo_ctx *geo, struct til
                      struct err *err)
 {
     size_t np = (size_t)(t->n + 1) * (size_t)(t->n + 1);
-    struct tile_xform *c = malloc(sizeof *c);
-    if (c)
-        *c = *t, c->geo = geo, c->tmp = NULL, c->tmp_cap = 0, c->g = malloc(np * 2 * sizeof *c->g);
+    struct tile_xform *c = calloc(1, sizeof *c);
+    if (c) { /* only what never changes: the request's thread may be growing t's scratch */
+        c->geo = geo, c->srid = t->srid, c->n = t->n;
+        c->minx = t->minx, c->miny = t->miny, c->cx = t->cx, c->cy = t->cy;
+        c->ox = t->ox, c->oy = t->oy, c->k = t->k;
+        c->g = malloc(np * 2 * sizeof *c->g);
+    }
     if (!c || !c->g) {
         free(c);
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -525,7 +530,7 @@ static void share_budget(struct mvt_layer **ml, const int *overview, int n, size
  * share[t] of n_shares[layer] when the layer is dense: store_query.n_parts) on worker w, the
  * request's own or a helper's, each with its own sink; the request's connection lends its
  * deadline. The shares of a layer are merged before the write. */
-#define TILE_MAX_PARTS (2 * TILE_MAX_LAYERS)
+#define TILE_MAX_PARTS (3 * TILE_MAX_LAYERS) /* two shares, and one more to read it again */
 #define SPLIT_FEATURES 256 /* features a layer is expected to have in the tile to be split */
 
 struct mvt_read {
@@ -537,6 +542,7 @@ struct mvt_read {
     struct bbox qb;
     int n_parts;
     int layer[TILE_MAX_PARTS], share[TILE_MAX_PARTS], n_shares[TILE_MAX_LAYERS];
+    int64_t seen[TILE_MAX_PARTS]; /* a share's last spp_changes id, in its rows' snapshot */
     struct mvt_layer *ml[TILE_MAX_PARTS];
     int overview[TILE_MAX_LAYERS];
     int rc[TILE_MAX_PARTS];
@@ -575,9 +581,24 @@ static void read_part(void *ud, int t, struct worker *w)
         else if (rc)
             *err = e;
     }
+    /* a share reads its rows and the last change id in one snapshot: shares of one layer made
+     * in different states of the store are told apart (tiles_build_mvt reads it again whole) */
+    int snap = !rc && features && r->n_shares[i] > 1;
+#ifdef SPP_TEST_HOOKS
+    /* a test build run with SPP_TEST_SHARE_PAUSE_MS: the second share starts late (a commit
+     * can land between the two) */
+    const char *pause = getenv("SPP_TEST_SHARE_PAUSE_MS");
+    if (snap && r->share[t] == 1 && pause && atoi(pause) > 0) {
+        struct timespec ts = {atoi(pause) / 1000, (long)(atoi(pause) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+#endif
+    if (snap && !(rc = store_begin_read(w->store, err)))
+        rc = store_changes_max(w->store, &r->seen[t], err);
     if (!rc && features)
         rc = read_layer(w->store, &s, l, r->role, z, &r->qb, r->share[t], r->n_shares[i], &r->ml[t],
                         err);
+    if (snap) store_end_read(w->store);
     geom_fini(&s.g);
     mvt_geom_fini(&s.cmds);
     if (helper) {
@@ -642,11 +663,18 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
             rc = r->rc[t];
             if (err) *err = r->err[t];
         }
-    /* each layer in the slot of its first part, its other shares merged into it */
+    /* each layer in the slot of its first part, its other shares merged into it; shares read
+     * in different states of the store (a commit between them) are dropped and the layer read
+     * again whole, on the request's connection */
     struct mvt_layer *ml[TILE_MAX_LAYERS] = {0};
+    int again[TILE_MAX_LAYERS] = {0};
+    for (int t = 1; t < r->n_parts; t++)
+        if (r->layer[t] == r->layer[t - 1] && r->seen[t] != r->seen[t - 1]) again[r->layer[t]] = 1;
     for (int t = 0; t < r->n_parts; t++) {
         struct mvt_layer **m = &ml[r->layer[t]];
-        if (!*m) {
+        if (again[r->layer[t]]) {
+            mvt_layer_free(r->ml[t]);
+        } else if (!*m) {
             *m = r->ml[t];
         } else if (r->ml[t]) {
             if (!rc) rc = mvt_layer_merge(*m, r->ml[t], err);
@@ -654,6 +682,14 @@ int tiles_build_mvt(struct store *st, struct geo_ctx *geo, struct par *par,
         }
         r->ml[t] = NULL;
     }
+    for (int i = 0; i < tl->n && !rc; i++)
+        if (again[i]) { /* a part of its own: a free slot, as only split layers have two */
+            int t = r->n_parts++;
+            r->layer[t] = i, r->share[t] = 0, r->n_shares[i] = 1;
+            read_part(r, t, &self);
+            if ((rc = r->rc[t]) && err) *err = r->err[t];
+            ml[i] = r->ml[t], r->ml[t] = NULL;
+        }
     size_t budget[TILE_MAX_LAYERS];
     if (!rc) share_budget(ml, r->overview, tl->n, budget);
     void *geos = geo_geos(geo);

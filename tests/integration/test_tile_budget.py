@@ -155,6 +155,45 @@ def test_dense_layer_read_in_shares_gives_the_same_tile(dense, tmp_path):
     assert len(kept) + sum(a["n_features"] for a, _ in feats if a.get("generalized")) == N * N
 
 
+def test_shares_read_across_a_commit_are_read_again(dense, tmp_path, monkeypatch):
+    """Each share of a layer has its own snapshot: a commit landing between the two (the test
+    build's SPP_TEST_SHARE_PAUSE_MS holds the second) would mix two states of the layer in one
+    tile. The shares' change ids differ then, and the layer is read again whole: the tile shows
+    the state after the commit only."""
+    import threading
+    import time
+    db = str(tmp_path / "mix.sqlite")
+    con = sqlite3.connect(dense)
+    con.execute("VACUUM INTO ?", (db,))
+    con.close()
+    cfg = tmp_path / "settings.json"
+    cfg.write_text('{"limits": {"query_ms": 300000, "layer_threads": 2}}')
+    path = f"/tiles/cadastral_parcels/{Z + 1}/{2 * X}/{2 * Y}.mvt"
+    monkeypatch.setenv("SPP_TEST_SHARE_PAUSE_MS", "2000")
+    s = Server(db, str(tmp_path), config=str(cfg))
+    monkeypatch.delenv("SPP_TEST_SHARE_PAUSE_MS")
+    try:
+        got = {}
+        t = threading.Thread(target=lambda: got.update(r=s.get(path)))
+        t.start()
+        time.sleep(0.7)  # the first share is read (or being read), the second waits
+        con = spatialite(db)
+        con.execute("UPDATE cadastral_parcels SET lu_display = 'NEW'")
+        con.execute("INSERT INTO spp_changes (layer, batch, minx, miny, maxx, maxy) SELECT"
+                    " 'cadastral_parcels', 'mix', min(MbrMinX(geom)), min(MbrMinY(geom)),"
+                    " max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM cadastral_parcels")
+        con.commit()
+        con.close()
+        t.join()
+        st, _, body = got["r"]
+        assert st == 200 and body
+        classes = {a["lu_display"] for a, _ in
+                   decode(body, Z + 1, 2 * X, 2 * Y, tmp_path)["cadastral_parcels"]}
+        assert classes == {"NEW"}, classes
+    finally:
+        s.stop()
+
+
 def test_land_use_overview_below_the_parcels_minzoom(dense, tmp_path):
     s = serve(dense, tmp_path)
     try:
